@@ -1,0 +1,155 @@
+# sllmp: one plain GNU Makefile.
+#
+#   make                  build/sllmp.fcgi and build/sllmp
+#   make run              lighttpd + a spawn-fcgi pool on 127.0.0.1:$(PORT) (default 8080)
+#   make test             unit tests (also under ASan+UBSan), integration, conformance
+#   make bench            throughput and latency against nginx
+#   make deps             install the Debian packages (as root; else prints the apt-get line)
+#   make install          PREFIX=/usr/local DESTDIR=
+#   make SANITIZER=address,undefined   DEBUG=1   NOOPT=1
+
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+PORT      ?= 8080
+BUILD     ?= build
+CC        ?= cc
+PKGS      := fcgi libcurl libcjson hiredis yaml-0.1 openssl
+
+DEB_BUILD := build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libcjson-dev \
+             libhiredis-dev libyaml-dev libssl-dev libcmocka-dev
+DEB_RUN   := lighttpd spawn-fcgi libfcgi-bin redis-server
+DEB_TEST  := nginx wrk python3 nodejs npm curl
+
+WERROR    ?= -Werror
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
+             -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wvla \
+             -Wimplicit-fallthrough -Wundef -fno-common -fstack-protector-strong \
+             -Iinclude -I$(BUILD)/gen -MMD -MP
+LDLIBS    += -lpthread
+
+ifneq ($(DEBUG),)
+CFLAGS    += -DSLLMP_DEBUG=1
+endif
+ifneq ($(NOOPT),)
+CFLAGS    += -O0
+endif
+ifneq ($(SANITIZER),)
+CFLAGS    += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=$(SANITIZER)
+endif
+
+# Evaluated on first use (after check-deps may have installed the packages), then memoised.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+CFLAGS    += $(PKG_CFLAGS)
+LDLIBS    += $(PKG_LIBS)
+
+CORE_SRC  := $(wildcard src/*.c src/middleware/*.c src/providers/*.c)
+CORE_SRC  := $(filter-out src/cli.c,$(CORE_SRC))
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/default_conf.o
+FCGI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fcgi/*.c))
+CLI_OBJ   := $(BUILD)/src/cli.o
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all run test unit unit-san integration conformance bench deps check-deps install \
+        clean lint format
+all: $(BUILD)/sllmp.fcgi $(BUILD)/sllmp
+
+# Installs what is missing (as root) before anything is compiled or started.
+check-deps:
+	@pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
+	  for c in lighttpd spawn-fcgi redis-server cgi-fcgi python3 node npm; do \
+	    command -v $$c >/dev/null || exit 1; done || $(MAKE) --no-print-directory deps
+
+$(CORE_OBJ) $(FCGI_OBJ) $(CLI_OBJ) $(BUILD)/gen/default_conf.c: | check-deps
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# conf/sllmp.yaml compiled in as the default configuration
+$(BUILD)/gen/default_conf.c: conf/sllmp.yaml
+	@mkdir -p $(dir $@)
+	@{ echo '#include <stddef.h>'; \
+	   echo 'extern const char sllmp_default_conf_text[];'; \
+	   echo 'extern const size_t sllmp_default_conf_len;'; \
+	   echo 'const char sllmp_default_conf_text[] = {'; \
+	   od -An -v -tx1 $< | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	   echo '0x00};'; \
+	   echo 'const size_t sllmp_default_conf_len = sizeof(sllmp_default_conf_text) - 1;'; } >$@
+
+$(BUILD)/gen/default_conf.o: $(BUILD)/gen/default_conf.c
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/libsllmp.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sllmp.fcgi: $(FCGI_OBJ) $(BUILD)/libsllmp.a
+	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(BUILD)/libsllmp.a $(LDLIBS)
+
+$(BUILD)/sllmp: $(CLI_OBJ) $(BUILD)/libsllmp.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libsllmp.a $(LDLIBS)
+
+# Unit tests include the .c under test, so they reach static functions.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsllmp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -DUNIT_TESTING -o $@ $< $(BUILD)/libsllmp.a \
+	  $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+# The unit tests again, built apart under AddressSanitizer and UBSan.
+unit-san:
+	$(MAKE) --no-print-directory BUILD=build/san SANITIZER=address,undefined unit
+
+integration: all
+	python3 tests/integration/run.py
+
+conformance: all
+	bash tests/conformance/run.sh
+
+test: all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory unit-san
+	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory conformance
+
+run: all
+	PORT=$(PORT) ./deploy/local/run.sh
+
+bench: all
+	bash tests/bench/bench.sh
+
+deps:
+	@missing=""; for p in $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "deps: missing packages; run as root:"; \
+	  echo "  apt-get install -y$$missing"; exit 1; fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sllmp \
+	  $(DESTDIR)$(PREFIX)/share/sllmp/conf $(DESTDIR)$(PREFIX)/share/sllmp/deploy/lighttpd
+	install -m 0755 $(BUILD)/sllmp $(DESTDIR)$(PREFIX)/bin/sllmp
+	install -m 0755 $(BUILD)/sllmp.fcgi $(DESTDIR)$(PREFIX)/lib/sllmp/sllmp.fcgi
+	install -m 0644 conf/*.yaml $(DESTDIR)$(PREFIX)/share/sllmp/conf/
+	install -m 0644 deploy/lighttpd/*.conf $(DESTDIR)$(PREFIX)/share/sllmp/deploy/lighttpd/
+
+lint:
+	clang-format --dry-run -Werror $(wildcard src/*.c src/*/*.c fcgi/*.c include/sllmp/*.h)
+	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)\(|//' \
+	  $(wildcard src/*.c src/*/*.c fcgi/*.c include/sllmp/*.h) | grep -v 'https\?://'
+
+format:
+	clang-format -i $(wildcard src/*.c src/*/*.c fcgi/*.c include/sllmp/*.h)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,111 @@
+/*
+ * Configuration: a LiteLLM-compatible YAML (model_list, general_settings) plus sllmp's own
+ * `sllmp:` section, loaded once into an immutable, reference-counted object.
+ *
+ * Loading never half-succeeds: either a complete sllmp_conf_t, or NULL and one message with
+ * file:line:column. Unknown keys are warnings (with their line), never errors.
+ */
+#ifndef SLLMP_CONF_H
+#define SLLMP_CONF_H
+
+#include "sllmp/types.h"
+
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+typedef enum {
+    SLLMP_PROVIDER_OPENAI = 0, /* any OpenAI-compatible base URL */
+    SLLMP_PROVIDER_MOCK        /* built-in, answers in-process */
+} sllmp_provider_t;
+
+struct sllmp_deployment_s {
+    char *model_name;   /* the alias clients ask for */
+    char *litellm_model; /* as written: "openai/gpt-4o-mini" */
+    sllmp_provider_t provider;
+    char *provider_name; /* "openai", "mock" */
+    char *model;        /* upstream model id: "gpt-4o-mini" */
+    char *api_base;     /* without trailing slash; NULL for mock */
+    char *api_key;      /* resolved secret, NULL when none; never logged */
+    long mock_delay_ms;
+    int line;           /* where it was declared, for messages */
+};
+
+typedef struct {
+    long connect_ms;
+    long first_byte_ms;
+    long idle_ms;
+    long total_ms;
+} sllmp_timeouts_t;
+
+struct sllmp_conf_s {
+    char *path;        /* file it came from; "(embedded)" for the built-in default */
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    off_t size;
+    time_t loaded_at;
+    int refs;          /* atomic; the cache holds one */
+
+    sllmp_deployment_t *deployments;
+    size_t ndeployments;
+    size_t ndisabled;  /* deployments left out because their key's variable is unset */
+
+    char *master_key;  /* NULL when none */
+
+    int workers;
+    int threads;
+    long max_requests; /* 0 = never recycle */
+    long max_body_bytes;
+    int max_json_depth;
+    long heartbeat_ms;
+    long drain_timeout_ms;
+    sllmp_timeouts_t timeouts;
+
+    char *spool_dir;
+    char *redis_url;   /* NULL when none */
+    char **cors_origins;
+    size_t ncors_origins;
+    int log_level;
+
+    char **warnings;   /* unknown keys and the like, "file:line:col: ..." */
+    size_t nwarnings;
+};
+
+/*
+ * Parses the YAML at path (or the text when text != NULL, with path used only in messages).
+ * Returns a conf with refs = 1, or NULL with *errmsg set to a malloc'd
+ * "file:line:column: message" the caller frees.
+ */
+sllmp_conf_t *sllmp_conf_load(const char *path, const char *text, size_t textlen, char **errmsg);
+
+/* The built-in default (conf/sllmp.yaml compiled in). */
+sllmp_conf_t *sllmp_conf_load_embedded(char **errmsg);
+extern const char sllmp_default_conf_text[];
+extern const size_t sllmp_default_conf_len;
+
+void sllmp_conf_ref(sllmp_conf_t *c);
+void sllmp_conf_unref(sllmp_conf_t *c);
+
+/* Finds the deployment for a model name; NULL when there is none. */
+const sllmp_deployment_t *sllmp_conf_find(const sllmp_conf_t *c, const char *model_name, size_t len);
+
+/*
+ * Process-wide cache of configs by path, so each distinct file is parsed once and reloaded when
+ * it changes (checked at most once a second per path). Thread-safe.
+ *
+ * sllmp_conf_get() returns a reference the caller releases with sllmp_conf_unref(), or NULL with
+ * *errmsg (malloc'd) when the file has never loaded. A file that changed and no longer parses
+ * keeps its last good version (the error is logged once per change).
+ * path NULL means the default: $SLLMP_CONFIG, else the embedded config.
+ */
+sllmp_conf_t *sllmp_conf_get(const char *path, char **errmsg);
+
+/* Forgets the cache's entries so the next get re-reads every file (SIGHUP). */
+void sllmp_conf_cache_flush(void);
+
+/* Prints what was understood, for `sllmp check`. */
+
+void sllmp_conf_describe(const sllmp_conf_t *c, FILE *out);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * The middleware of the table (src/middleware/table.c), one per file, and the helpers some of
+ * them share with the endpoints outside the pipeline.
+ */
+#ifndef SLLMP_MIDDLEWARE_H
+#define SLLMP_MIDDLEWARE_H
+
+#include "sllmp/pipeline.h"
+
+extern const sllmp_middleware_t sllmp_mw_auth;
+extern const sllmp_middleware_t sllmp_mw_validate;
+extern const sllmp_middleware_t sllmp_mw_router;
+extern const sllmp_middleware_t sllmp_mw_usage;
+extern const sllmp_middleware_t sllmp_mw_provider;
+extern const sllmp_middleware_t sllmp_mw_access_log;
+
+/* The master-key check, also used by GET /v1/models. SLLMP_GO_ON or SLLMP_ERROR. */
+sllmp_rc_t sllmp_auth_check(sllmp_req_t *r);
+
+/*
+ * Checks a chat completion body and fills r->model, r->stream, r->client_wants_usage, r->user.
+ * SLLMP_GO_ON or SLLMP_ERROR with the offending `param`. r->json must be set.
+ */
+sllmp_rc_t sllmp_validate_chat(sllmp_req_t *r);
+
+/* Depth of the deepest array/object in a JSON text (strings skipped); stops past max. */
+int sllmp_json_depth(const char *s, size_t n, int max);
+
+#endif

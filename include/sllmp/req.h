@@ -1,0 +1,132 @@
+/*
+ * A request as the core sees it, and the I/O interface the front (fcgi/) provides.
+ *
+ * The core never includes fcgiapp.h: the front hands it an sllmp_io_t (FastCGI, CGI, or the
+ * tests' loopback harness) and the core reads params and body and writes the response through
+ * it. One thread runs one request from sllmp_handle() to its return.
+ */
+#ifndef SLLMP_REQ_H
+#define SLLMP_REQ_H
+
+#include "sllmp/arena.h"
+#include "sllmp/buf.h"
+#include "sllmp/error.h"
+#include "sllmp/types.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+struct sllmp_io_s {
+    void *ctx;
+    /* A CGI/FastCGI parameter ("REQUEST_METHOD", "HTTP_AUTHORIZATION"), NULL when absent. */
+    const char *(*param)(void *ctx, const char *name);
+    /* Reads up to n bytes of the body: > 0 bytes read, 0 at the end, -1 on error. */
+    long (*read)(void *ctx, char *buf, size_t n);
+    /* Buffers n bytes of output: 0, or -1 once the client is known to be gone. */
+    int (*write)(void *ctx, const char *buf, size_t n);
+    /* Sends what is buffered: 0, or -1 when the client (web server) is gone. */
+    int (*flush)(void *ctx);
+    /* Cheap non-blocking check: 1 when the client (web server) has hung up. May be NULL. */
+    int (*gone)(void *ctx);
+};
+
+#define SLLMP_REQ_MAGIC 0x5e11a9u
+#define SLLMP_MW_MAX 16
+
+struct sllmp_req_s {
+    unsigned magic;
+    sllmp_arena_t *arena;
+    sllmp_io_t *io;
+    sllmp_conf_t *conf;        /* a reference, released at the end of the request */
+    sllmp_worker_ctx_t *worker;
+
+    char id[129];              /* X-Request-ID */
+    int64_t start_ms;          /* monotonic */
+    int64_t start_wall_ms;
+    int64_t headers_ms;        /* when the status line went out, 0 before */
+    int64_t first_token_ms;
+    int64_t end_ms;
+
+    /* what was asked */
+    const char *method;
+    const char *path;          /* REQUEST_URI without the query string */
+    sllmp_str_t body;
+    cJSON *json;               /* parsed body, owned by the arena's cleanup list */
+    const char *model;         /* as the client named it */
+    const char *user;          /* X-User-ID, else OpenAI `user` */
+    const char *session;       /* X-Session-ID */
+    const char *origin;        /* Origin, when CORS allows it */
+    int stream;
+    int client_wants_usage;    /* stream_options.include_usage from the client */
+    const sllmp_deployment_t *dep;
+
+    /* the answer */
+    sllmp_buf_t resp_headers;  /* extra "Name: value\r\n" lines, before the headers go out */
+    sllmp_buf_t resp_body;     /* an unstreamed answer, sent after post */
+    int status;
+    int headers_sent;
+    int stream_started;        /* SSE headers sent: errors become SSE events */
+    int client_gone;
+    int finished;              /* a response (success or error) is complete */
+
+    /* the failure, when there is one */
+    sllmp_err_t err;
+    int err_status;            /* overrides the table's status when non-zero */
+    const char *err_message;
+    const char *err_param;
+    const char *err_type;      /* overrides the table's type when non-NULL */
+    const char *err_code;      /* overrides the table's code when non-NULL */
+    const char *retry_after;   /* seconds, sent as Retry-After */
+
+    /* what the upstream said */
+    int upstream_status;
+    long prompt_tokens;
+    long completion_tokens;
+    long total_tokens;
+    int usage_seen;
+    int usage_estimated;
+    long chunks;
+
+    void *mw_ctx[SLLMP_MW_MAX];
+};
+
+/* Adds a response header; ignored (and asserted in debug) once the headers went out. */
+void sllmp_resp_header(sllmp_req_t *r, const char *name, const char *value);
+
+/* Sends the status line and headers: the standard ones, CORS, the added ones. 0 or -1 (gone). */
+int sllmp_resp_start(sllmp_req_t *r, int status, const char *content_type);
+
+/* Writes body bytes (buffered). 0 or -1 (client gone). */
+int sllmp_resp_write(sllmp_req_t *r, const char *data, size_t len);
+
+/* Flushes to the client; -1 and r->client_gone set when the client has left. */
+int sllmp_resp_flush(sllmp_req_t *r);
+
+/* A whole response with a body in one go. */
+int sllmp_resp_send(sllmp_req_t *r, int status, const char *content_type, const char *body,
+                    size_t len);
+
+/*
+ * Records a failure on r and returns SLLMP_ERROR (as an int, for hooks). param may be NULL;
+ * fmt NULL means the table's message. Strings are copied into the arena.
+ */
+int sllmp_req_fail(sllmp_req_t *r, sllmp_err_t err, const char *param, const char *fmt, ...)
+    SLLMP_PRINTF(4, 5);
+
+/* Renders r->err to the client: JSON with the right status, or an SSE error event + [DONE]. */
+void sllmp_resp_error(sllmp_req_t *r);
+
+/* Starts an SSE response if it has not started. 0 or -1. */
+int sllmp_sse_begin(sllmp_req_t *r);
+/* Writes one `data: ...` event and flushes. 0 or -1 (client gone). */
+int sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len);
+/* Writes an SSE comment heartbeat and flushes. 0 or -1. */
+int sllmp_sse_ping(sllmp_req_t *r);
+
+/* A request parameter, or NULL. */
+const char *sllmp_req_param(sllmp_req_t *r, const char *name);
+
+/* Request entry point for the fronts: runs one whole request. */
+void sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w);
+
+#endif

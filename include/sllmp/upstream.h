@@ -1,0 +1,53 @@
+/*
+ * HTTP calls to providers through libcurl, with the thread's reused handle.
+ *
+ * Timeouts are connect, first byte, idle between data and an overall cap; never one
+ * CURLOPT_TIMEOUT for everything. While the call waits, SSE heartbeats go to a streaming client
+ * and a departed client aborts the transfer.
+ */
+#ifndef SLLMP_UPSTREAM_H
+#define SLLMP_UPSTREAM_H
+
+#include "sllmp/buf.h"
+#include "sllmp/error.h"
+#include "sllmp/types.h"
+
+/* Body bytes of a 2xx answer as they arrive; non-zero aborts the transfer. */
+typedef int sllmp_upstream_data_f(void *ud, const char *data, size_t n);
+
+typedef struct {
+    const char *url;
+    const char *body;
+    size_t body_len;
+    const char *const *headers;  /* NULL-terminated "Name: value" list */
+    sllmp_upstream_data_f *on_data; /* NULL: the body is collected in ->resp */
+    void *ud;
+
+    /* results */
+    int status;            /* HTTP status, 0 when none came */
+    sllmp_buf_t resp;      /* the body when on_data is NULL or the status is not 2xx */
+    char retry_after[32];  /* Retry-After (seconds), or derived from retry-after-ms */
+    int aborted_by_callback;
+} sllmp_upstream_call_t;
+
+/*
+ * Runs the call. Returns SLLMP_OK when an HTTP answer came (whatever its status), else
+ * SLLMP_ERR_TIMEOUT, SLLMP_ERR_PROVIDER_UNAVAILABLE, SLLMP_ERR_PROVIDER, or
+ * SLLMP_ERR_CLIENT_GONE. The x-ratelimit-* headers of the answer are added to r's response.
+ * The caller frees call->resp.
+ */
+sllmp_err_t sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call);
+
+/*
+ * Turns a non-2xx upstream answer into r's error (status mapping of the contract), without ever
+ * copying text the upstream sent with a 401/403. Returns SLLMP_ERROR as an int.
+ */
+int sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call);
+
+/* Per-process libcurl setup (share handle for DNS and TLS sessions). */
+int sllmp_upstream_global_init(void);
+void sllmp_upstream_global_fini(void);
+void *sllmp_upstream_handle_new(void);
+void sllmp_upstream_handle_free(void *h);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * Allocation that aborts on OOM, assertions that stay on, small helpers.
+ */
+#ifndef SLLMP_UTIL_H
+#define SLLMP_UTIL_H
+
+#include "sllmp/types.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#define SLLMP_NORETURN __attribute__((noreturn))
+#define SLLMP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define SLLMP_MALLOC __attribute__((malloc, returns_nonnull))
+
+/* Out of memory is not an error path: these print and abort. */
+void *sllmp_xmalloc(size_t n) SLLMP_MALLOC;
+void *sllmp_xcalloc(size_t nmemb, size_t size) SLLMP_MALLOC;
+void *sllmp_xrealloc(void *p, size_t n) __attribute__((returns_nonnull));
+char *sllmp_xstrdup(const char *s) SLLMP_MALLOC;
+char *sllmp_xstrndup(const char *s, size_t n) SLLMP_MALLOC;
+char *sllmp_xasprintf(const char *fmt, ...) SLLMP_PRINTF(1, 2) SLLMP_MALLOC;
+
+void sllmp_assert_fail(const char *expr, const char *file, int line) SLLMP_NORETURN;
+
+/* Invariants, never input. Stays on in release builds. */
+#define SLLMP_ASSERT(e) ((e) ? (void)0 : sllmp_assert_fail(#e, __FILE__, __LINE__))
+
+/* Monotonic milliseconds, and wall-clock milliseconds since the epoch. */
+int64_t sllmp_now_ms(void);
+int64_t sllmp_wall_ms(void);
+
+/* Fill buf with n random bytes (getrandom); aborts if the kernel cannot give them. */
+void sllmp_random(void *buf, size_t n);
+
+/* Hex of n random bytes into out (2n+1 bytes, NUL-terminated). */
+void sllmp_random_hex(char *out, size_t n);
+
+/* Constant-time comparison of two byte strings; the lengths may differ. */
+int sllmp_ct_equal(const char *a, size_t alen, const char *b, size_t blen);
+
+/* Case-insensitive comparison of a view with a NUL-terminated string. */
+int sllmp_str_ieq(sllmp_str_t s, const char *lit);
+
+/* Parse a decimal integer from the whole string; 0 on success, -1 otherwise. */
+int sllmp_parse_long(const char *s, long *out);
+
+#endif

@@ -1,0 +1,1035 @@
+/*
+ * YAML configuration (see include/sllmp/conf.h).
+ *
+ * The file is parsed with libyaml's document API, so every node keeps its line and column and
+ * every message can name them. The loader walks the tree once, filling a fresh sllmp_conf_t;
+ * the first error stops it and the half-built object is thrown away, so a config is either
+ * whole or absent.
+ *
+ * Secrets: `os.environ/NAME` (LiteLLM's spelling) and `${NAME}` are expanded from the process
+ * environment, then from the file's own `environment_variables:` map (as LiteLLM does). A
+ * deployment whose key names an unset variable is left out with a warning, so the default
+ * config can list OpenAI models that appear only when OPENAI_API_KEY is set.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/buf.h"
+#include "sllmp/log.h"
+#include "sllmp/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define MAX_CONF_BYTES (16 * 1024 * 1024)
+
+typedef struct {
+    const char *file;
+    yaml_document_t *doc;
+    sllmp_conf_t *c;
+    char *err;              /* the first error, "file:line:col: msg" */
+    yaml_node_t *envvars;   /* environment_variables: mapping, or NULL */
+} loader_t;
+
+/* ---------------------------------------------------------------- messages */
+
+static char *
+vformat(const char *file, const yaml_node_t *n, const char *fmt, va_list ap)
+{
+    char msg[1024];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (n == NULL) {
+        return sllmp_xasprintf("%s: %s", file, msg);
+    }
+    return sllmp_xasprintf("%s:%zu:%zu: %s", file, n->start_mark.line + 1,
+                           n->start_mark.column + 1, msg);
+}
+
+static int SLLMP_PRINTF(3, 4)
+fail(loader_t *L, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (L->err == NULL) {
+        va_start(ap, fmt);
+        L->err = vformat(L->file, n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static void SLLMP_PRINTF(3, 4)
+warn(loader_t *L, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    sllmp_conf_t *c = L->c;
+
+    va_start(ap, fmt);
+    c->warnings = sllmp_xrealloc(c->warnings, (c->nwarnings + 1) * sizeof(char *));
+    c->warnings[c->nwarnings++] = vformat(L->file, n, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------- node access */
+
+static yaml_node_t *
+node(loader_t *L, int id)
+{
+    return yaml_document_get_node(L->doc, id);
+}
+
+static const char *
+scalar(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int
+is_null(const yaml_node_t *n)
+{
+    const char *s = scalar(n);
+
+    if (s == NULL || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        return 0;
+    }
+    return *s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0
+           || strcmp(s, "NULL") == 0;
+}
+
+static const char *
+kind(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_SCALAR_NODE: return "a scalar";
+    case YAML_SEQUENCE_NODE: return "a list";
+    case YAML_MAPPING_NODE: return "a mapping";
+    default: return "nothing";
+    }
+}
+
+static int
+want(loader_t *L, const yaml_node_t *n, yaml_node_type_t t, const char *what)
+{
+    if (n->type != t) {
+        return fail(L, n, "%s must be %s, not %s", what,
+                    t == YAML_MAPPING_NODE ? "a mapping" : t == YAML_SEQUENCE_NODE ? "a list"
+                                                                                   : "a scalar",
+                    kind(n));
+    }
+    return 0;
+}
+
+/* Iterates a mapping: for each pair calls fn(L, key, value, ud); stops at the first error. */
+typedef int pair_f(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud);
+
+static int
+each_pair(loader_t *L, yaml_node_t *map, pair_f *fn, void *ud)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(L, p->key);
+        yaml_node_t *v = node(L, p->value);
+        const char *key = scalar(k);
+
+        if (key == NULL) {
+            return fail(L, k, "mapping keys must be scalars");
+        }
+        if (fn(L, key, k, v, ud) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- values */
+
+static const char *
+env_lookup(loader_t *L, const char *name, size_t len)
+{
+    char buf[256];
+
+    if (len == 0 || len >= sizeof(buf)) {
+        return NULL;
+    }
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    const char *v = getenv(buf);
+
+    if (v != NULL) {
+        return v;
+    }
+    if (L->envvars != NULL) {
+        for (yaml_node_pair_t *p = L->envvars->data.mapping.pairs.start;
+             p < L->envvars->data.mapping.pairs.top; p++) {
+            const char *k = scalar(node(L, p->key));
+            const char *val = scalar(node(L, p->value));
+
+            if (k != NULL && val != NULL && strcmp(k, buf) == 0) {
+                return val;
+            }
+        }
+    }
+    return NULL;
+}
+
+/*
+ * A string value with environment references expanded. Returns 0 with *out malloc'd (or NULL
+ * for a YAML null), 1 when it names an unset variable (*unset = its name, malloc'd), -1 on
+ * error.
+ */
+static int
+get_string(loader_t *L, yaml_node_t *n, const char *what, char **out, char **unset)
+{
+    const char *s = scalar(n);
+
+    *out = NULL;
+    if (unset != NULL) {
+        *unset = NULL;
+    }
+    if (s == NULL) {
+        return fail(L, n, "%s must be a string, not %s", what, kind(n));
+    }
+    if (is_null(n)) {
+        return 0;
+    }
+    if (strncmp(s, "os.environ/", 11) == 0) {
+        const char *v = env_lookup(L, s + 11, strlen(s + 11));
+
+        if (v == NULL) {
+            if (unset == NULL) {
+                return fail(L, n, "%s: environment variable %s is not set", what, s + 11);
+            }
+            *unset = sllmp_xstrdup(s + 11);
+            return 1;
+        }
+        *out = sllmp_xstrdup(v);
+        return 0;
+    }
+    /* ${NAME} anywhere in the string */
+    sllmp_buf_t b;
+    const char *p = s;
+
+    sllmp_buf_init(&b, 0);
+    sllmp_buf_append(&b, "", 0);
+    while (*p) {
+        const char *open = strstr(p, "${");
+        const char *close = open ? strchr(open, '}') : NULL;
+
+        if (open == NULL || close == NULL) {
+            sllmp_buf_appends(&b, p);
+            break;
+        }
+        sllmp_buf_append(&b, p, (size_t)(open - p));
+        const char *v = env_lookup(L, open + 2, (size_t)(close - open - 2));
+
+        if (v == NULL) {
+            char *name = sllmp_xstrndup(open + 2, (size_t)(close - open - 2));
+
+            sllmp_buf_free(&b);
+            if (unset == NULL) {
+                int rc = fail(L, n, "%s: environment variable %s is not set", what, name);
+
+                free(name);
+                return rc;
+            }
+            *unset = name;
+            return 1;
+        }
+        sllmp_buf_appends(&b, v);
+        p = close + 1;
+    }
+    *out = b.ptr;
+    return 0;
+}
+
+static int
+get_str_required(loader_t *L, yaml_node_t *n, const char *what, char **out)
+{
+    if (get_string(L, n, what, out, NULL) < 0) {
+        return -1;
+    }
+    if (*out == NULL || **out == '\0') {
+        free(*out);
+        *out = NULL;
+        return fail(L, n, "%s must not be empty", what);
+    }
+    return 0;
+}
+
+static int
+get_long(loader_t *L, yaml_node_t *n, const char *what, long min, long max, long *out)
+{
+    const char *s = scalar(n);
+    long v;
+
+    if (s == NULL || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || sllmp_parse_long(s, &v) < 0) {
+        return fail(L, n, "%s must be an integer", what);
+    }
+    if (v < min || v > max) {
+        return fail(L, n, "%s must be between %ld and %ld, not %ld", what, min, max, v);
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+get_int(loader_t *L, yaml_node_t *n, const char *what, long min, long max, int *out)
+{
+    long v;
+
+    if (get_long(L, n, what, min, max, &v) < 0) {
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int
+get_str_list(loader_t *L, yaml_node_t *n, const char *what, char ***out, size_t *count)
+{
+    if (n->type == YAML_SCALAR_NODE && !is_null(n)) {
+        /* a single string is a list of one */
+        *out = sllmp_xcalloc(1, sizeof(char *));
+        *count = 1;
+        return get_str_required(L, n, what, &(*out)[0]);
+    }
+    if (is_null(n)) {
+        return 0;
+    }
+    if (want(L, n, YAML_SEQUENCE_NODE, what) < 0) {
+        return -1;
+    }
+    size_t len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+
+    *out = sllmp_xcalloc(len ? len : 1, sizeof(char *));
+    *count = 0;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        if (get_str_required(L, node(L, *it), what, &(*out)[*count]) < 0) {
+            return -1;
+        }
+        (*count)++;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- model_list */
+
+typedef struct {
+    sllmp_deployment_t *d;
+    int disabled;
+    yaml_node_t *model_node;
+} dep_ud_t;
+
+static int
+litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    dep_ud_t *u = ud;
+    sllmp_deployment_t *d = u->d;
+
+    if (strcmp(key, "model") == 0) {
+        u->model_node = v;
+        return get_str_required(L, v, "litellm_params.model", &d->litellm_model);
+    }
+    if (strcmp(key, "api_base") == 0 || strcmp(key, "base_url") == 0) {
+        if (get_string(L, v, "litellm_params.api_base", &d->api_base, NULL) < 0) {
+            return -1;
+        }
+        if (d->api_base != NULL && strncmp(d->api_base, "http://", 7) != 0
+            && strncmp(d->api_base, "https://", 8) != 0) {
+            return fail(L, v, "litellm_params.api_base must start with http:// or https://");
+        }
+        return 0;
+    }
+    if (strcmp(key, "api_key") == 0) {
+        char *unset = NULL;
+        int rc = get_string(L, v, "litellm_params.api_key", &d->api_key, &unset);
+
+        if (rc == 1) {
+            warn(L, v, "environment variable %s is not set: model '%s' is left out", unset,
+                 d->model_name ? d->model_name : "?");
+            free(unset);
+            u->disabled = 1;
+            return 0;
+        }
+        return rc;
+    }
+    if (strcmp(key, "mock_delay_ms") == 0) {
+        return get_long(L, v, "litellm_params.mock_delay_ms", 0, 60000, &d->mock_delay_ms);
+    }
+    warn(L, k, "litellm_params.%s is not supported by sllmp and is ignored", key);
+    return 0;
+}
+
+static int
+deployment_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    dep_ud_t *u = ud;
+
+    if (strcmp(key, "model_name") == 0) {
+        return get_str_required(L, v, "model_name", &u->d->model_name);
+    }
+    if (strcmp(key, "litellm_params") == 0) {
+        return 0; /* read after model_name, so messages can name the model */
+    }
+    if (strcmp(key, "model_info") == 0) {
+        return 0; /* metadata for LiteLLM's UI; pricing from it comes with cost tracking */
+    }
+    warn(L, k, "model_list entry key '%s' is not supported by sllmp and is ignored", key);
+    return 0;
+}
+
+static int
+split_model(loader_t *L, dep_ud_t *u)
+{
+    sllmp_deployment_t *d = u->d;
+    const char *m = d->litellm_model;
+    const char *slash = strchr(m, '/');
+    char *prefix = slash ? sllmp_xstrndup(m, (size_t)(slash - m)) : NULL;
+    int rc = 0;
+
+    if (prefix == NULL || strcmp(prefix, "openai") == 0) {
+        d->provider = SLLMP_PROVIDER_OPENAI;
+        d->provider_name = sllmp_xstrdup("openai");
+        d->model = sllmp_xstrdup(slash ? slash + 1 : m);
+        if (d->api_base == NULL) {
+            d->api_base = sllmp_xstrdup("https://api.openai.com/v1");
+        }
+    } else if (strcmp(prefix, "mock") == 0) {
+        d->provider = SLLMP_PROVIDER_MOCK;
+        d->provider_name = sllmp_xstrdup("sllmp");
+        d->model = sllmp_xstrdup(slash + 1);
+    } else {
+        warn(L, u->model_node, "provider '%s' is not supported by this version of sllmp: "
+             "model '%s' is left out", prefix, d->model_name);
+        u->disabled = 1;
+    }
+    if (!u->disabled && *d->model == '\0') {
+        rc = fail(L, u->model_node, "litellm_params.model '%s' names no model", m);
+    }
+    free(prefix);
+    if (!u->disabled && d->api_base != NULL) {
+        size_t n = strlen(d->api_base);
+
+        while (n > 0 && d->api_base[n - 1] == '/') {
+            d->api_base[--n] = '\0';
+        }
+    }
+    return rc;
+}
+
+static void
+deployment_free(sllmp_deployment_t *d)
+{
+    free(d->model_name);
+    free(d->litellm_model);
+    free(d->provider_name);
+    free(d->model);
+    free(d->api_base);
+    if (d->api_key != NULL) {
+        explicit_bzero(d->api_key, strlen(d->api_key));
+        free(d->api_key);
+    }
+    memset(d, 0, sizeof(*d));
+}
+
+static int
+model_list(loader_t *L, yaml_node_t *list)
+{
+    sllmp_conf_t *c = L->c;
+
+    if (is_null(list)) {
+        return 0;
+    }
+    if (want(L, list, YAML_SEQUENCE_NODE, "model_list") < 0) {
+        return -1;
+    }
+    size_t len = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+
+    c->deployments = sllmp_xcalloc(len ? len : 1, sizeof(sllmp_deployment_t));
+    for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
+         it++) {
+        yaml_node_t *entry = node(L, *it);
+        sllmp_deployment_t *d = &c->deployments[c->ndeployments];
+        dep_ud_t u = {d, 0, NULL};
+        yaml_node_t *params = NULL;
+
+        if (want(L, entry, YAML_MAPPING_NODE, "a model_list entry") < 0) {
+            return -1;
+        }
+        d->line = (int)entry->start_mark.line + 1;
+        d->mock_delay_ms = 50;
+        if (each_pair(L, entry, deployment_key, &u) < 0) {
+            return -1;
+        }
+        for (yaml_node_pair_t *p = entry->data.mapping.pairs.start; p < entry->data.mapping.pairs.top;
+             p++) {
+            const char *k = scalar(node(L, p->key));
+
+            if (k != NULL && strcmp(k, "litellm_params") == 0) {
+                params = node(L, p->value);
+            }
+        }
+        if (d->model_name == NULL) {
+            deployment_free(d);
+            return fail(L, entry, "model_list entry has no model_name");
+        }
+        if (params == NULL) {
+            deployment_free(d);
+            return fail(L, entry, "model '%s' has no litellm_params", c->deployments[c->ndeployments].model_name);
+        }
+        if (want(L, params, YAML_MAPPING_NODE, "litellm_params") < 0
+            || each_pair(L, params, litellm_param, &u) < 0) {
+            deployment_free(d);
+            return -1;
+        }
+        if (d->litellm_model == NULL) {
+            deployment_free(d);
+            return fail(L, params, "litellm_params of model has no 'model' (e.g. openai/gpt-4o-mini)");
+        }
+        if (!u.disabled && split_model(L, &u) < 0) {
+            deployment_free(d);
+            return -1;
+        }
+        if (u.disabled) {
+            deployment_free(d);
+            c->ndisabled++;
+            continue;
+        }
+        c->ndeployments++;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- general_settings */
+
+static int
+general_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    (void)ud;
+    if (strcmp(key, "master_key") == 0) {
+        if (get_string(L, v, "general_settings.master_key", &L->c->master_key, NULL) < 0) {
+            return -1;
+        }
+        if (L->c->master_key != NULL && *L->c->master_key == '\0') {
+            return fail(L, v, "general_settings.master_key is empty: remove it to run without a key");
+        }
+        return 0;
+    }
+    warn(L, k, "general_settings.%s is not supported by sllmp and is ignored", key);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- sllmp: */
+
+static int
+timeouts_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_timeouts_t *t = ud;
+    const long day = 86400000L;
+
+    if (strcmp(key, "connect_ms") == 0) {
+        return get_long(L, v, "sllmp.timeouts.connect_ms", 1, 600000, &t->connect_ms);
+    }
+    if (strcmp(key, "first_byte_ms") == 0) {
+        return get_long(L, v, "sllmp.timeouts.first_byte_ms", 1, day, &t->first_byte_ms);
+    }
+    if (strcmp(key, "idle_ms") == 0) {
+        return get_long(L, v, "sllmp.timeouts.idle_ms", 1, day, &t->idle_ms);
+    }
+    if (strcmp(key, "total_ms") == 0) {
+        return get_long(L, v, "sllmp.timeouts.total_ms", 1, day, &t->total_ms);
+    }
+    warn(L, k, "unknown key sllmp.timeouts.%s is ignored", key);
+    return 0;
+}
+
+static int
+spool_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    (void)ud;
+    if (strcmp(key, "dir") == 0) {
+        free(L->c->spool_dir);
+        L->c->spool_dir = NULL;
+        return get_str_required(L, v, "sllmp.spool.dir", &L->c->spool_dir);
+    }
+    warn(L, k, "unknown key sllmp.spool.%s is ignored", key);
+    return 0;
+}
+
+static int
+redis_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    (void)ud;
+    if (strcmp(key, "url") == 0) {
+        if (get_string(L, v, "sllmp.redis.url", &L->c->redis_url, NULL) < 0) {
+            return -1;
+        }
+        if (L->c->redis_url != NULL && strncmp(L->c->redis_url, "redis://", 8) != 0
+            && strncmp(L->c->redis_url, "unix://", 7) != 0) {
+            return fail(L, v, "sllmp.redis.url must start with redis:// or unix://");
+        }
+        return 0;
+    }
+    warn(L, k, "unknown key sllmp.redis.%s is ignored", key);
+    return 0;
+}
+
+static int
+cors_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    (void)ud;
+    if (strcmp(key, "origins") == 0) {
+        return get_str_list(L, v, "sllmp.cors.origins", &L->c->cors_origins, &L->c->ncors_origins);
+    }
+    warn(L, k, "unknown key sllmp.cors.%s is ignored", key);
+    return 0;
+}
+
+static int
+submap(loader_t *L, yaml_node_t *v, const char *what, pair_f *fn, void *ud)
+{
+    if (is_null(v)) {
+        return 0;
+    }
+    if (want(L, v, YAML_MAPPING_NODE, what) < 0) {
+        return -1;
+    }
+    return each_pair(L, v, fn, ud);
+}
+
+static int
+sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_conf_t *c = L->c;
+
+    (void)ud;
+    if (strcmp(key, "workers") == 0) {
+        return get_int(L, v, "sllmp.workers", 0, 256, &c->workers);
+    }
+    if (strcmp(key, "threads") == 0) {
+        return get_int(L, v, "sllmp.threads", 1, 4096, &c->threads);
+    }
+    if (strcmp(key, "max_requests") == 0) {
+        return get_long(L, v, "sllmp.max_requests", 0, 1000000000L, &c->max_requests);
+    }
+    if (strcmp(key, "max_body_bytes") == 0) {
+        return get_long(L, v, "sllmp.max_body_bytes", 1024, 1073741824L, &c->max_body_bytes);
+    }
+    if (strcmp(key, "max_json_depth") == 0) {
+        return get_int(L, v, "sllmp.max_json_depth", 2, 1000, &c->max_json_depth);
+    }
+    if (strcmp(key, "heartbeat_ms") == 0) {
+        return get_long(L, v, "sllmp.heartbeat_ms", 100, 600000, &c->heartbeat_ms);
+    }
+    if (strcmp(key, "drain_timeout_ms") == 0) {
+        return get_long(L, v, "sllmp.drain_timeout_ms", 0, 86400000L, &c->drain_timeout_ms);
+    }
+    if (strcmp(key, "timeouts") == 0) {
+        return submap(L, v, "sllmp.timeouts", timeouts_key, &c->timeouts);
+    }
+    if (strcmp(key, "spool") == 0) {
+        return submap(L, v, "sllmp.spool", spool_key, NULL);
+    }
+    if (strcmp(key, "redis") == 0) {
+        return submap(L, v, "sllmp.redis", redis_key, NULL);
+    }
+    if (strcmp(key, "cors") == 0) {
+        return submap(L, v, "sllmp.cors", cors_key, NULL);
+    }
+    if (strcmp(key, "log_level") == 0) {
+        const char *s = scalar(v);
+        int lvl = s ? sllmp_log_level_parse(s) : -1;
+
+        if (lvl < 0) {
+            return fail(L, v, "sllmp.log_level must be one of error, warn, info, debug");
+        }
+        c->log_level = lvl;
+        return 0;
+    }
+    warn(L, k, "unknown key sllmp.%s is ignored", key);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- top level */
+
+static int
+top_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    (void)ud;
+    if (strcmp(key, "model_list") == 0) {
+        return model_list(L, v);
+    }
+    if (strcmp(key, "general_settings") == 0) {
+        return submap(L, v, "general_settings", general_key, NULL);
+    }
+    if (strcmp(key, "sllmp") == 0) {
+        return submap(L, v, "sllmp", sllmp_key, NULL);
+    }
+    if (strcmp(key, "environment_variables") == 0) {
+        return 0; /* read first, in load() */
+    }
+    if (strcmp(key, "litellm_settings") == 0 || strcmp(key, "router_settings") == 0) {
+        warn(L, k, "%s is not supported by this version of sllmp and is ignored", key);
+        return 0;
+    }
+    warn(L, k, "unknown top-level key '%s' is ignored", key);
+    return 0;
+}
+
+static void
+defaults(sllmp_conf_t *c)
+{
+    c->refs = 1;
+    c->workers = 2;
+    c->threads = 16;
+    c->max_requests = 0;
+    c->max_body_bytes = 10L * 1024 * 1024;
+    c->max_json_depth = 64;
+    c->heartbeat_ms = 15000;
+    c->drain_timeout_ms = 300000;
+    c->timeouts.connect_ms = 5000;
+    c->timeouts.first_byte_ms = 120000;
+    c->timeouts.idle_ms = 120000;
+    c->timeouts.total_ms = 1800000;
+    c->spool_dir = sllmp_xstrdup("var/spool");
+    c->log_level = SLLMP_LOG_INFO;
+    c->loaded_at = time(NULL);
+}
+
+static void
+conf_free(sllmp_conf_t *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < c->ndeployments; i++) {
+        deployment_free(&c->deployments[i]);
+    }
+    free(c->deployments);
+    if (c->master_key != NULL) {
+        explicit_bzero(c->master_key, strlen(c->master_key));
+        free(c->master_key);
+    }
+    for (size_t i = 0; i < c->ncors_origins; i++) {
+        free(c->cors_origins[i]);
+    }
+    free(c->cors_origins);
+    for (size_t i = 0; i < c->nwarnings; i++) {
+        free(c->warnings[i]);
+    }
+    free(c->warnings);
+    free(c->spool_dir);
+    free(c->redis_url);
+    free(c->path);
+    free(c);
+}
+
+static sllmp_conf_t *
+load_text(const char *file, const char *text, size_t len, char **errmsg)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    loader_t L = {file, &doc, NULL, NULL, NULL};
+    sllmp_conf_t *c = sllmp_xcalloc(1, sizeof(*c));
+
+    defaults(c);
+    c->path = sllmp_xstrdup(file);
+    L.c = c;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        *errmsg = sllmp_xasprintf("%s:%zu:%zu: YAML error: %s%s%s", file,
+                                  parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                                  parser.problem ? parser.problem : "unknown",
+                                  parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        conf_free(c);
+        return NULL;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+
+    if (root == NULL || is_null(root)) {
+        /* an empty file is a config with nothing in it: every default */
+    } else if (want(&L, root, YAML_MAPPING_NODE, "the configuration") == 0) {
+        for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+             p++) {
+            const char *k = scalar(node(&L, p->key));
+            yaml_node_t *v = node(&L, p->value);
+
+            if (k != NULL && strcmp(k, "environment_variables") == 0 && !is_null(v)
+                && want(&L, v, YAML_MAPPING_NODE, "environment_variables") == 0) {
+                L.envvars = v;
+            }
+        }
+        if (L.err == NULL) {
+            each_pair(&L, root, top_key, NULL);
+        }
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (L.err != NULL) {
+        *errmsg = L.err;
+        conf_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+sllmp_conf_t *
+sllmp_conf_load(const char *path, const char *text, size_t textlen, char **errmsg)
+{
+    struct stat st;
+    char *buf;
+    sllmp_conf_t *c;
+    int fd;
+    size_t got = 0;
+
+    *errmsg = NULL;
+    if (text != NULL) {
+        return load_text(path, text, textlen, errmsg);
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *errmsg = sllmp_xasprintf("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_CONF_BYTES) {
+        *errmsg = sllmp_xasprintf("%s: not a regular file of at most 16 MiB", path);
+        close(fd);
+        return NULL;
+    }
+    buf = sllmp_xmalloc((size_t)st.st_size + 1);
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    c = load_text(path, buf, got, errmsg);
+    free(buf);
+    if (c != NULL) {
+        c->dev = st.st_dev;
+        c->ino = st.st_ino;
+        c->mtime = st.st_mtim;
+        c->size = st.st_size;
+    }
+    return c;
+}
+
+sllmp_conf_t *
+sllmp_conf_load_embedded(char **errmsg)
+{
+    *errmsg = NULL;
+    return load_text("(embedded conf/sllmp.yaml)", sllmp_default_conf_text, sllmp_default_conf_len,
+                     errmsg);
+}
+
+void
+sllmp_conf_ref(sllmp_conf_t *c)
+{
+    __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+}
+
+void
+sllmp_conf_unref(sllmp_conf_t *c)
+{
+    if (c != NULL && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        conf_free(c);
+    }
+}
+
+const sllmp_deployment_t *
+sllmp_conf_find(const sllmp_conf_t *c, const char *name, size_t len)
+{
+    for (size_t i = 0; i < c->ndeployments; i++) {
+        const char *n = c->deployments[i].model_name;
+
+        if (strlen(n) == len && memcmp(n, name, len) == 0) {
+            return &c->deployments[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- the cache */
+
+typedef struct {
+    char *path;            /* NULL for the embedded one */
+    sllmp_conf_t *conf;
+    int64_t checked_ms;
+    struct timespec bad_mtime; /* mtime of a version that failed, so it is logged once */
+} entry_t;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static entry_t *cache;
+static size_t ncache;
+
+static int
+same_file(const sllmp_conf_t *c, const struct stat *st)
+{
+    return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size
+           && c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+static void
+log_warnings(const sllmp_conf_t *c)
+{
+    for (size_t i = 0; i < c->nwarnings; i++) {
+        sllmp_log(NULL, SLLMP_LOG_WARN, "%s", c->warnings[i]);
+    }
+}
+
+static void
+refresh(entry_t *e, char **errmsg)
+{
+    int64_t now = sllmp_now_ms();
+    struct stat st;
+
+    if (e->path == NULL) {
+        if (e->conf == NULL) {
+            e->conf = sllmp_conf_load_embedded(errmsg);
+        }
+        return;
+    }
+    if (e->conf != NULL && now - e->checked_ms < 1000) {
+        return;
+    }
+    e->checked_ms = now;
+    if (stat(e->path, &st) < 0) {
+        if (e->conf == NULL) {
+            *errmsg = sllmp_xasprintf("%s: cannot open: %s", e->path, strerror(errno));
+        }
+        return;
+    }
+    if (e->conf != NULL && same_file(e->conf, &st)) {
+        return;
+    }
+    if (e->conf != NULL && e->bad_mtime.tv_sec == st.st_mtim.tv_sec
+        && e->bad_mtime.tv_nsec == st.st_mtim.tv_nsec) {
+        return;
+    }
+    char *err = NULL;
+    sllmp_conf_t *c = sllmp_conf_load(e->path, NULL, 0, &err);
+
+    if (c == NULL) {
+        e->bad_mtime = st.st_mtim;
+        if (e->conf != NULL) {
+            sllmp_log(NULL, SLLMP_LOG_ERROR, "config changed but does not load, keeping the "
+                      "previous version: %s", err);
+            free(err);
+        } else {
+            *errmsg = err;
+        }
+        return;
+    }
+    if (e->conf != NULL) {
+        sllmp_log(NULL, SLLMP_LOG_INFO, "config %s reloaded", e->path);
+        sllmp_conf_unref(e->conf);
+    }
+    log_warnings(c);
+    e->conf = c;
+}
+
+sllmp_conf_t *
+sllmp_conf_get(const char *path, char **errmsg)
+{
+    entry_t *e = NULL;
+    sllmp_conf_t *c;
+
+    *errmsg = NULL;
+    if (path == NULL || *path == '\0') {
+        path = getenv("SLLMP_CONFIG");
+        if (path != NULL && *path == '\0') {
+            path = NULL;
+        }
+    }
+    pthread_mutex_lock(&cache_mu);
+    for (size_t i = 0; i < ncache; i++) {
+        if ((path == NULL && cache[i].path == NULL)
+            || (path != NULL && cache[i].path != NULL && strcmp(cache[i].path, path) == 0)) {
+            e = &cache[i];
+            break;
+        }
+    }
+    if (e == NULL) {
+        cache = sllmp_xrealloc(cache, (ncache + 1) * sizeof(entry_t));
+        e = &cache[ncache++];
+        memset(e, 0, sizeof(*e));
+        e->path = path ? sllmp_xstrdup(path) : NULL;
+    }
+    refresh(e, errmsg);
+    c = e->conf;
+    if (c != NULL) {
+        sllmp_conf_ref(c);
+        free(*errmsg);
+        *errmsg = NULL;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return c;
+}
+
+void
+sllmp_conf_cache_flush(void)
+{
+    pthread_mutex_lock(&cache_mu);
+    for (size_t i = 0; i < ncache; i++) {
+        sllmp_conf_unref(cache[i].conf);
+        free(cache[i].path);
+    }
+    free(cache);
+    cache = NULL;
+    ncache = 0;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+void
+sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
+{
+    fprintf(out, "config: %s\n", c->path);
+    fprintf(out, "models: %zu", c->ndeployments);
+    if (c->ndisabled) {
+        fprintf(out, " (%zu left out, see warnings)", c->ndisabled);
+    }
+    fputc('\n', out);
+    for (size_t i = 0; i < c->ndeployments; i++) {
+        const sllmp_deployment_t *d = &c->deployments[i];
+
+        fprintf(out, "  - %s -> %s model '%s'", d->model_name, d->provider_name, d->model);
+        if (d->provider == SLLMP_PROVIDER_MOCK) {
+            fprintf(out, ", delay %ld ms", d->mock_delay_ms);
+        } else {
+            fprintf(out, " at %s, %s", d->api_base, d->api_key ? "key set" : "no key");
+        }
+        fputc('\n', out);
+    }
+    fprintf(out, "master key: %s\n", c->master_key ? "set" : "none (the gateway is open)");
+    fprintf(out, "pool: %d workers x %d threads, recycle after %ld requests%s\n", c->workers,
+            c->threads, c->max_requests, c->max_requests ? "" : " (never)");
+    fprintf(out, "limits: body %ld bytes, JSON depth %d\n", c->max_body_bytes, c->max_json_depth);
+    fprintf(out, "timeouts: connect %ld ms, first byte %ld ms, idle %ld ms, total %ld ms; "
+            "heartbeat %ld ms; drain %ld ms\n", c->timeouts.connect_ms, c->timeouts.first_byte_ms,
+            c->timeouts.idle_ms, c->timeouts.total_ms, c->heartbeat_ms, c->drain_timeout_ms);
+    fprintf(out, "spool: %s\n", c->spool_dir);
+    fprintf(out, "redis: %s\n", c->redis_url ? c->redis_url : "none");
+    fprintf(out, "cors origins:");
+    for (size_t i = 0; i < c->ncors_origins; i++) {
+        fprintf(out, " %s", c->cors_origins[i]);
+    }
+    fprintf(out, "%s\n", c->ncors_origins ? "" : " none");
+    for (size_t i = 0; i < c->nwarnings; i++) {
+        fprintf(out, "warning: %s\n", c->warnings[i]);
+    }
+}

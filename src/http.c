@@ -1,0 +1,374 @@
+/*
+ * The request entry point: one call of sllmp_handle() serves one whole request.
+ *
+ * It names the request (X-Request-ID), picks its config (SLLMP_CONFIG from the vhost's FastCGI
+ * parameters, else the process environment, else the embedded default), applies CORS, routes
+ * by REQUEST_URI (the same under lighttpd, mod_proxy_fcgi, mod_fcgid and CGI), and either
+ * answers itself (health, ready, models, preflight, 404, 405) or reads the body and runs the
+ * pipeline. Everything the request allocated lives in the thread's arena, reset at the end.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/core.h"
+#include "sllmp/log.h"
+#include "sllmp/middleware.h"
+#include "sllmp/pipeline.h"
+#include "sllmp/ready.h"
+#include "sllmp/req.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { EP_HEALTH, EP_READY, EP_MODELS, EP_MODEL, EP_CHAT } endpoint_t;
+
+typedef struct {
+    const char *path;
+    int prefix; /* matches path + "<id>" */
+    const char *method;
+    endpoint_t ep;
+} route_t;
+
+static const route_t routes[] = {
+    {"/health", 0, "GET", EP_HEALTH},
+    {"/ready", 0, "GET", EP_READY},
+    {"/v1/models", 0, "GET", EP_MODELS},
+    {"/models", 0, "GET", EP_MODELS},
+    {"/v1/models/", 1, "GET", EP_MODEL},
+    {"/models/", 1, "GET", EP_MODEL},
+    {"/v1/chat/completions", 0, "POST", EP_CHAT},
+    {"/chat/completions", 0, "POST", EP_CHAT},
+};
+
+static const route_t *
+route(const char *path)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        size_t n = strlen(routes[i].path);
+
+        if (routes[i].prefix ? strncmp(path, routes[i].path, n) == 0 && path[n] != '\0'
+                             : strcmp(path, routes[i].path) == 0) {
+            return &routes[i];
+        }
+    }
+    return NULL;
+}
+
+static int
+valid_request_id(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 128) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '-' || c == '_' || c == '.')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The Origin, when CORS allows it: r->origin is set to what Access-Control-Allow-Origin says. */
+static int
+cors_allowed(sllmp_req_t *r, const char *origin)
+{
+    for (size_t i = 0; i < r->conf->ncors_origins; i++) {
+        const char *o = r->conf->cors_origins[i];
+
+        if (strcmp(o, "*") == 0) {
+            r->origin = "*";
+            return 1;
+        }
+        if (strcasecmp(o, origin) == 0) {
+            r->origin = sllmp_arena_strdup(r->arena, origin);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+preflight(sllmp_req_t *r, const route_t *rt)
+{
+    const char *want = sllmp_req_param(r, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS");
+    char allow[128];
+
+    snprintf(allow, sizeof(allow), "%s, OPTIONS", rt->method);
+    sllmp_resp_header(r, "Allow", allow);
+    if (r->origin != NULL) {
+        sllmp_resp_header(r, "Access-Control-Allow-Methods", allow);
+        sllmp_resp_header(r, "Access-Control-Allow-Headers",
+                          want && *want ? want
+                                        : "Authorization, Content-Type, X-User-ID, X-Session-ID, "
+                                          "X-Request-ID, OpenAI-Organization, OpenAI-Project");
+        sllmp_resp_header(r, "Access-Control-Max-Age", "600");
+    }
+    sllmp_resp_send(r, 204, "text/plain", "", 0);
+}
+
+static void
+models(sllmp_req_t *r, const char *one)
+{
+    const sllmp_conf_t *c = r->conf;
+    sllmp_buf_t b;
+    int found = 0;
+
+    if (sllmp_auth_check(r) != SLLMP_GO_ON) {
+        sllmp_resp_error(r);
+        return;
+    }
+    sllmp_buf_init(&b, 0);
+    if (one == NULL) {
+        sllmp_buf_appends(&b, "{\"object\":\"list\",\"data\":[");
+    }
+    for (size_t i = 0; i < c->ndeployments; i++) {
+        const sllmp_deployment_t *d = &c->deployments[i];
+        int dup = 0;
+
+        for (size_t k = 0; k < i; k++) {
+            dup |= strcmp(c->deployments[k].model_name, d->model_name) == 0;
+        }
+        if (dup || (one != NULL && strcmp(one, d->model_name) != 0)) {
+            continue;
+        }
+        sllmp_buf_appends(&b, found++ ? ",{\"id\":\"" : "{\"id\":\"");
+        sllmp_buf_json_escape(&b, d->model_name, strlen(d->model_name));
+        sllmp_buf_printf(&b, "\",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"",
+                         (long long)c->loaded_at);
+        sllmp_buf_json_escape(&b, d->provider_name, strlen(d->provider_name));
+        sllmp_buf_appends(&b, "\"}");
+    }
+    if (one == NULL) {
+        sllmp_buf_appends(&b, "]}");
+        sllmp_resp_send(r, 200, "application/json", b.ptr, b.len);
+    } else if (found) {
+        sllmp_resp_send(r, 200, "application/json", b.ptr, b.len);
+    } else {
+        r->model = one;
+        sllmp_req_fail(r, SLLMP_ERR_MODEL_NOT_FOUND, "model",
+                       "The model '%.200s' does not exist or is not configured on this gateway.",
+                       one);
+        sllmp_resp_error(r);
+    }
+    sllmp_buf_free(&b);
+}
+
+/* Reads the whole body within the limit; SLLMP_OK, or an error (the body is drained first). */
+static sllmp_err_t
+read_body(sllmp_req_t *r)
+{
+    long max = r->conf->max_body_bytes;
+    long declared = 0;
+    const char *cl = sllmp_req_param(r, "CONTENT_LENGTH");
+    char *buf;
+    size_t cap, len = 0;
+
+    if (cl != NULL && *cl != '\0' && sllmp_parse_long(cl, &declared) < 0) {
+        declared = 0;
+    }
+    cap = (size_t)(declared > 0 && declared <= max ? declared : 16384);
+    buf = sllmp_arena_alloc(r->arena, cap + 1);
+    for (;;) {
+        if (len == cap) {
+            if ((long)cap > max) {
+                break;
+            }
+            size_t ncap = cap * 2 > (size_t)max + 1 ? (size_t)max + 1 : cap * 2;
+            char *nbuf = sllmp_arena_alloc(r->arena, ncap + 1);
+
+            memcpy(nbuf, buf, len);
+            buf = nbuf;
+            cap = ncap;
+        }
+        long n = r->io->read(r->io->ctx, buf + len, cap - len);
+
+        if (n < 0) {
+            return SLLMP_ERR_CLIENT_GONE;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    if ((long)len > max || declared > max) {
+        /* Drain what the server still has for us (bounded), so it reads our answer. */
+        char sink[16384];
+        long drained = 0;
+
+        while (drained < 64L * 1024 * 1024) {
+            long n = r->io->read(r->io->ctx, sink, sizeof(sink));
+
+            if (n <= 0) {
+                break;
+            }
+            drained += n;
+        }
+        return SLLMP_ERR_TOO_BIG;
+    }
+    buf[len] = '\0';
+    r->body.ptr = buf;
+    r->body.len = len;
+    return SLLMP_OK;
+}
+
+static void
+json_delete(void *p)
+{
+    cJSON_Delete(p);
+}
+
+static void
+chat(sllmp_req_t *r)
+{
+    sllmp_err_t err = read_body(r);
+
+    if (err == SLLMP_ERR_TOO_BIG) {
+        sllmp_req_fail(r, err, NULL, "The request body is larger than %ld bytes.",
+                       r->conf->max_body_bytes);
+    } else if (err != SLLMP_OK) {
+        sllmp_req_fail(r, err, NULL, NULL);
+    } else if (sllmp_json_depth(r->body.ptr, r->body.len, r->conf->max_json_depth)
+               > r->conf->max_json_depth) {
+        sllmp_req_fail(r, SLLMP_ERR_JSON_TOO_DEEP, NULL,
+                       "The JSON body is nested deeper than %d levels.", r->conf->max_json_depth);
+    } else {
+        r->json = cJSON_ParseWithLength(r->body.ptr, r->body.len);
+        if (r->json != NULL) {
+            sllmp_arena_cleanup_add(r->arena, json_delete, r->json);
+        }
+        if (!cJSON_IsObject(r->json)) {
+            sllmp_req_fail(r, SLLMP_ERR_INVALID_JSON, NULL,
+                           r->json ? "The request body must be a JSON object."
+                                   : "We could not parse the JSON body of your request.");
+        }
+    }
+    /* a request refused here still goes through the pipeline's error and complete phases */
+    sllmp_pipeline_run(r);
+}
+
+static const char *
+request_path(sllmp_req_t *r)
+{
+    const char *uri = sllmp_req_param(r, "REQUEST_URI");
+    const char *q;
+
+    if (uri == NULL || *uri == '\0') {
+        /* plain CGI without REQUEST_URI: SCRIPT_NAME is the binary, PATH_INFO the rest */
+        uri = sllmp_req_param(r, "PATH_INFO");
+        if (uri == NULL || *uri == '\0') {
+            uri = "/";
+        }
+    }
+    q = strchr(uri, '?');
+    return q ? sllmp_arena_strndup(r->arena, uri, (size_t)(q - uri)) : uri;
+}
+
+void
+sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
+{
+    sllmp_req_t req;
+    sllmp_req_t *r = &req;
+    char *errmsg = NULL;
+    const char *rid, *origin;
+    const route_t *rt;
+
+    memset(r, 0, sizeof(*r));
+    r->magic = SLLMP_REQ_MAGIC;
+    r->arena = &w->arena;
+    r->io = io;
+    r->worker = w;
+    r->start_ms = sllmp_now_ms();
+    r->start_wall_ms = sllmp_wall_ms();
+    sllmp_buf_init(&r->resp_headers, 64 * 1024);
+    sllmp_buf_init(&r->resp_body, 0);
+
+    rid = sllmp_req_param(r, "HTTP_X_REQUEST_ID");
+    if (rid != NULL && valid_request_id(rid)) {
+        snprintf(r->id, sizeof(r->id), "%s", rid);
+    } else {
+        sllmp_random_hex(r->id, 16);
+    }
+    r->method = sllmp_req_param(r, "REQUEST_METHOD");
+    if (r->method == NULL) {
+        r->method = "GET";
+    }
+    r->path = request_path(r);
+    r->user = sllmp_req_param(r, "HTTP_X_USER_ID");
+    r->session = sllmp_req_param(r, "HTTP_X_SESSION_ID");
+
+    r->conf = sllmp_conf_get(sllmp_req_param(r, "SLLMP_CONFIG"), &errmsg);
+    if (r->conf == NULL) {
+        sllmp_log(r->id, SLLMP_LOG_ERROR, "no configuration: %s", errmsg);
+        free(errmsg);
+        sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, "The gateway's configuration does not load.");
+        sllmp_resp_error(r);
+        goto out;
+    }
+
+    rt = route(r->path);
+    origin = sllmp_req_param(r, "HTTP_ORIGIN");
+    if (origin != NULL && *origin != '\0' && !cors_allowed(r, origin)) {
+        if (strcmp(r->method, "OPTIONS") == 0 || rt != NULL) {
+            sllmp_req_fail(r, SLLMP_ERR_ORIGIN, NULL, NULL);
+            sllmp_resp_error(r);
+            goto out;
+        }
+    }
+    if (rt == NULL) {
+        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Unknown path: %.200s", r->path);
+        sllmp_resp_error(r);
+        goto out;
+    }
+    if (strcmp(r->method, "OPTIONS") == 0) {
+        preflight(r, rt);
+        goto out;
+    }
+    if (strcmp(r->method, rt->method) != 0
+        && !(strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
+        char allow[64];
+
+        snprintf(allow, sizeof(allow), "%s, OPTIONS", rt->method);
+        sllmp_resp_header(r, "Allow", allow);
+        sllmp_req_fail(r, SLLMP_ERR_METHOD, NULL, "Method %.16s is not allowed for %s; use %s.",
+                       r->method, rt->path, rt->method);
+        sllmp_resp_error(r);
+        goto out;
+    }
+    switch (rt->ep) {
+    case EP_HEALTH:
+        sllmp_resp_send(r, 200, "application/json", SLLMP_STRLEN("{\"status\":\"ok\"}"));
+        break;
+    case EP_READY: {
+        sllmp_buf_t b;
+
+        sllmp_buf_init(&b, 0);
+        int ok = sllmp_ready_check(r->conf, &b);
+
+        sllmp_resp_send(r, ok ? 200 : 503, "application/json", b.ptr, b.len);
+        sllmp_buf_free(&b);
+        break;
+    }
+    case EP_MODELS:
+        models(r, NULL);
+        break;
+    case EP_MODEL:
+        models(r, r->path + strlen(rt->path));
+        break;
+    case EP_CHAT:
+        chat(r);
+        break;
+    }
+out:
+    if (r->status == 0) {
+        r->status = r->client_gone ? 499 : 500;
+    }
+    sllmp_buf_free(&r->resp_headers);
+    sllmp_buf_free(&r->resp_body);
+    sllmp_conf_unref(r->conf);
+    sllmp_arena_reset(r->arena);
+}

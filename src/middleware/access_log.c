@@ -1,0 +1,28 @@
+/*
+ * One line per request at `info`: who, which model, status, times, tokens. Never keys, never
+ * bodies. (The JSON access log with its own file comes with the metrics work.)
+ */
+#include "sllmp/log.h"
+#include "sllmp/middleware.h"
+#include "sllmp/req.h"
+
+static void
+access_complete(sllmp_req_t *r, void *mw_conf)
+{
+    int64_t now = sllmp_now_ms();
+
+    (void)mw_conf;
+    r->end_ms = now;
+    sllmp_log(r->id, SLLMP_LOG_INFO,
+              "%s %s model=%s status=%d%s stream=%d ms=%lld ttft_ms=%lld tokens=%ld/%ld%s",
+              r->method ? r->method : "-", r->path ? r->path : "-", r->model ? r->model : "-",
+              r->status, r->client_gone ? " client_gone" : "", r->stream,
+              (long long)(now - r->start_ms),
+              (long long)(r->first_token_ms ? r->first_token_ms - r->start_ms : -1),
+              r->prompt_tokens, r->completion_tokens, r->usage_estimated ? " estimated" : "");
+}
+
+const sllmp_middleware_t sllmp_mw_access_log = {
+    .name = "access_log",
+    .complete = access_complete,
+};

@@ -1,0 +1,26 @@
+/*
+ * Routing: the model name the client asked for -> the deployment that serves it.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/middleware.h"
+#include "sllmp/req.h"
+
+#include <string.h>
+
+static sllmp_rc_t
+router_pre(sllmp_req_t *r, void *mw_conf)
+{
+    (void)mw_conf;
+    r->dep = sllmp_conf_find(r->conf, r->model, strlen(r->model));
+    if (r->dep == NULL) {
+        return sllmp_req_fail(r, SLLMP_ERR_MODEL_NOT_FOUND, "model",
+                              "The model '%.200s' does not exist or is not configured on this "
+                              "gateway.", r->model);
+    }
+    return SLLMP_GO_ON;
+}
+
+const sllmp_middleware_t sllmp_mw_router = {
+    .name = "router",
+    .pre = router_pre,
+};

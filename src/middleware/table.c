@@ -1,0 +1,15 @@
+/*
+ * The order of the middleware: one list, read top to bottom for pre, llm_call, on_chunk, post
+ * and error, bottom to top for complete. Add a middleware here and nowhere else.
+ */
+#include "sllmp/middleware.h"
+
+const sllmp_middleware_t *const sllmp_middleware_table[] = {
+    &sllmp_mw_access_log, /* complete: one line per request, after everything else */
+    &sllmp_mw_auth,       /* pre: the master key */
+    &sllmp_mw_validate,   /* pre: the body's shape */
+    &sllmp_mw_router,     /* pre: model name -> deployment */
+    &sllmp_mw_usage,      /* on_chunk: record usage, hide the usage chunk nobody asked for */
+    &sllmp_mw_provider,   /* llm_call: the provider adapter */
+    NULL,
+};

@@ -1,0 +1,260 @@
+/*
+ * The built-in mock provider (`model: mock/<anything>`): answers in-process with the last user
+ * message, so `make run` works with no key and no network. Streamed, one word per chunk, with
+ * `mock_delay_ms` between chunks, in exactly OpenAI's chunk shapes (protocols.md §1.4).
+ */
+#include "sllmp/conf.h"
+#include "sllmp/provider.h"
+#include "sllmp/req.h"
+
+#include <string.h>
+#include <time.h>
+
+/* The text of the last user message; parts of type text are joined with spaces. */
+static const char *
+last_user_text(sllmp_req_t *r)
+{
+    const cJSON *messages = cJSON_GetObjectItemCaseSensitive(r->json, "messages");
+    const cJSON *m, *last = NULL;
+    sllmp_buf_t b;
+
+    cJSON_ArrayForEach(m, messages) {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+
+        if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0) {
+            last = m;
+        }
+    }
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
+
+    if (cJSON_IsString(content)) {
+        return content->valuestring[0] ? content->valuestring : "(empty)";
+    }
+    sllmp_buf_init(&b, 0);
+    if (cJSON_IsArray(content)) {
+        const cJSON *part;
+
+        cJSON_ArrayForEach(part, content) {
+            const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+
+            if (cJSON_IsString(text)) {
+                if (b.len > 0) {
+                    sllmp_buf_append(&b, " ", 1);
+                }
+                sllmp_buf_appends(&b, text->valuestring);
+            }
+        }
+    }
+    const char *out = b.len ? sllmp_arena_strdup(r->arena, b.ptr) : "(empty)";
+
+    sllmp_buf_free(&b);
+    return out;
+}
+
+static long
+estimate_tokens(size_t chars)
+{
+    return (long)((chars + 3) / 4);
+}
+
+static long
+prompt_chars(sllmp_req_t *r)
+{
+    const cJSON *m;
+    size_t n = 0;
+
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r->json, "messages")) {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+
+        if (cJSON_IsString(content)) {
+            n += strlen(content->valuestring);
+        }
+    }
+    return (long)n;
+}
+
+static cJSON *
+usage_json(long prompt, long completion)
+{
+    cJSON *u = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(u, "prompt_tokens", (double)prompt);
+    cJSON_AddNumberToObject(u, "completion_tokens", (double)completion);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)(prompt + completion));
+    return u;
+}
+
+static cJSON *
+chunk_json(sllmp_req_t *r, const char *id, long created)
+{
+    cJSON *c = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(c, "id", id);
+    cJSON_AddStringToObject(c, "object", "chat.completion.chunk");
+    cJSON_AddNumberToObject(c, "created", (double)created);
+    cJSON_AddStringToObject(c, "model", r->model);
+    cJSON_AddStringToObject(c, "system_fingerprint", "fp_sllmp_mock");
+    return c;
+}
+
+static cJSON *
+choice(cJSON *c, const char *role, const char *content, const char *finish)
+{
+    cJSON *choices = cJSON_AddArrayToObject(c, "choices");
+    cJSON *ch = cJSON_CreateObject();
+    cJSON *delta = cJSON_AddObjectToObject(ch, "delta");
+
+    cJSON_AddNumberToObject(ch, "index", 0);
+    if (role != NULL) {
+        cJSON_AddStringToObject(delta, "role", role);
+    }
+    if (content != NULL) {
+        cJSON_AddStringToObject(delta, "content", content);
+    }
+    cJSON_AddNullToObject(ch, "logprobs");
+    if (finish != NULL) {
+        cJSON_AddStringToObject(ch, "finish_reason", finish);
+    } else {
+        cJSON_AddNullToObject(ch, "finish_reason");
+    }
+    cJSON_AddItemToArray(choices, ch);
+    return ch;
+}
+
+/* Sends one chunk through the pipeline; consumes c. */
+static sllmp_rc_t
+emit(sllmp_req_t *r, cJSON *c)
+{
+    char *text = cJSON_PrintUnformatted(c);
+    sllmp_chunk_t chunk = {text, strlen(text), c, 0, 0};
+    sllmp_rc_t rc = sllmp_pipeline_chunk(r, &chunk);
+
+    cJSON_free(text);
+    cJSON_Delete(c);
+    return rc;
+}
+
+/* Sleeps ms, waking every 50 ms to notice a departed client. */
+static int
+pause_ms(sllmp_req_t *r, long ms)
+{
+    while (ms > 0) {
+        long step = ms < 50 ? ms : 50;
+        struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
+
+        nanosleep(&ts, NULL);
+        ms -= step;
+        if (r->io->gone != NULL && r->io->gone(r->io->ctx)) {
+            r->client_gone = 1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static sllmp_rc_t
+stream(sllmp_req_t *r, const char *text, const char *id, long created, long prompt)
+{
+    const char *p = text;
+    int first = 1;
+    cJSON *c;
+
+    c = chunk_json(r, id, created);
+    choice(c, "assistant", "", NULL);
+    if (r->client_wants_usage) {
+        cJSON_AddNullToObject(c, "usage");
+    }
+    if (emit(r, c) != SLLMP_GO_ON) {
+        return SLLMP_ERROR;
+    }
+    while (*p) {
+        const char *end;
+        char *word;
+
+        while (*p == ' ') {
+            p++;
+        }
+        if (*p == '\0') {
+            break;
+        }
+        end = strchr(p, ' ');
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+        if (pause_ms(r, r->dep->mock_delay_ms) < 0) {
+            return sllmp_req_fail(r, SLLMP_ERR_CLIENT_GONE, NULL, NULL);
+        }
+        word = sllmp_arena_printf(r->arena, "%s%.*s", first ? "" : " ", (int)(end - p), p);
+        first = 0;
+        c = chunk_json(r, id, created);
+        choice(c, NULL, word, NULL);
+        if (r->client_wants_usage) {
+            cJSON_AddNullToObject(c, "usage");
+        }
+        if (emit(r, c) != SLLMP_GO_ON) {
+            return SLLMP_ERROR;
+        }
+        p = end;
+    }
+    c = chunk_json(r, id, created);
+    choice(c, NULL, NULL, "stop");
+    if (r->client_wants_usage) {
+        cJSON_AddNullToObject(c, "usage");
+    }
+    if (emit(r, c) != SLLMP_GO_ON) {
+        return SLLMP_ERROR;
+    }
+    c = chunk_json(r, id, created);
+    cJSON_AddArrayToObject(c, "choices");
+    cJSON_AddItemToObject(c, "usage", usage_json(prompt, estimate_tokens(strlen(text))));
+    if (emit(r, c) != SLLMP_GO_ON) {
+        return SLLMP_ERROR;
+    }
+    sllmp_chunk_t done = {"[DONE]", 6, NULL, 1, 0};
+
+    return sllmp_pipeline_chunk(r, &done) == SLLMP_GO_ON ? SLLMP_FINISHED : SLLMP_ERROR;
+}
+
+sllmp_rc_t
+sllmp_provider_mock_chat(sllmp_req_t *r)
+{
+    const char *text = last_user_text(r);
+    long created = (long)time(NULL);
+    long prompt = estimate_tokens((size_t)prompt_chars(r));
+    char hex[25], *id;
+
+    sllmp_random_hex(hex, 12);
+    id = sllmp_arena_printf(r->arena, "chatcmpl-%s", hex);
+    if (r->stream) {
+        return stream(r, text, id, created, prompt);
+    }
+    cJSON *c = cJSON_CreateObject();
+    cJSON *choices, *ch, *msg;
+    long completion = estimate_tokens(strlen(text));
+
+    cJSON_AddStringToObject(c, "id", id);
+    cJSON_AddStringToObject(c, "object", "chat.completion");
+    cJSON_AddNumberToObject(c, "created", (double)created);
+    cJSON_AddStringToObject(c, "model", r->model);
+    cJSON_AddStringToObject(c, "system_fingerprint", "fp_sllmp_mock");
+    choices = cJSON_AddArrayToObject(c, "choices");
+    ch = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ch, "index", 0);
+    msg = cJSON_AddObjectToObject(ch, "message");
+    cJSON_AddStringToObject(msg, "role", "assistant");
+    cJSON_AddStringToObject(msg, "content", text);
+    cJSON_AddNullToObject(msg, "refusal");
+    cJSON_AddNullToObject(ch, "logprobs");
+    cJSON_AddStringToObject(ch, "finish_reason", "stop");
+    cJSON_AddItemToArray(choices, ch);
+    cJSON_AddItemToObject(c, "usage", usage_json(prompt, completion));
+    sllmp_usage_read(r, cJSON_GetObjectItemCaseSensitive(c, "usage"));
+
+    char *text_out = cJSON_PrintUnformatted(c);
+
+    sllmp_buf_appends(&r->resp_body, text_out);
+    cJSON_free(text_out);
+    cJSON_Delete(c);
+    r->first_token_ms = sllmp_now_ms();
+    return SLLMP_FINISHED;
+}

@@ -1,0 +1,167 @@
+/*
+ * OpenAI-compatible upstreams: OpenAI itself, vLLM, Ollama, LM Studio, any base URL that speaks
+ * /chat/completions (protocols.md §1, §3.4).
+ *
+ * The client's body goes upstream with `model` replaced by the deployment's and, for streams,
+ * stream_options.include_usage forced on. Streamed answers are parsed event by event; each event
+ * goes through the pipeline's on_chunk filters to the client at once. An `error` object inside a
+ * 200 stream ends the call as a provider error.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/log.h"
+#include "sllmp/provider.h"
+#include "sllmp/req.h"
+#include "sllmp/sse.h"
+#include "sllmp/upstream.h"
+
+#include <string.h>
+
+#define MAX_EVENT (8 * 1024 * 1024)
+
+typedef struct {
+    sllmp_req_t *r;
+    sllmp_sse_t sse;
+    int done;
+} stream_t;
+
+static int
+on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
+{
+    stream_t *s = ud;
+    sllmp_req_t *r = s->r;
+    sllmp_chunk_t chunk = {data, dlen, NULL, 0, 0};
+    sllmp_rc_t rc;
+
+    (void)elen;
+    if (s->done) {
+        return 0;
+    }
+    if (dlen == 6 && memcmp(data, "[DONE]", 6) == 0) {
+        s->done = 1;
+        chunk.done = 1;
+        return sllmp_pipeline_chunk(r, &chunk) == SLLMP_ERROR;
+    }
+    chunk.json = cJSON_ParseWithLength(data, dlen);
+    if (chunk.json == NULL) {
+        sllmp_log(r->id, SLLMP_LOG_WARN, "upstream sent an event that is not JSON; skipped");
+        return 0;
+    }
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(chunk.json, "error");
+
+    if (err != NULL || strcmp(event, "error") == 0) {
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+
+        sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL, "%s",
+                       cJSON_IsString(msg) ? msg->valuestring : "The provider failed mid-stream.");
+        cJSON_Delete(chunk.json);
+        return 1;
+    }
+    rc = sllmp_pipeline_chunk(r, &chunk);
+    cJSON_Delete(chunk.json);
+    return rc == SLLMP_ERROR;
+}
+
+static int
+on_data(void *ud, const char *data, size_t n)
+{
+    stream_t *s = ud;
+    int rc = sllmp_sse_feed(&s->sse, data, n);
+
+    if (rc < 0) {
+        sllmp_req_fail(s->r, SLLMP_ERR_PROVIDER, NULL, "The provider sent an oversized event.");
+    }
+    return rc != 0;
+}
+
+/* The body to send upstream: the client's, with the deployment's model and usage asked for. */
+static char *
+upstream_body(sllmp_req_t *r)
+{
+    cJSON *body = r->json;
+
+    cJSON_ReplaceItemInObjectCaseSensitive(body, "model", cJSON_CreateString(r->dep->model));
+    if (r->stream) {
+        cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
+
+        if (!cJSON_IsObject(so)) {
+            so = cJSON_CreateObject();
+            if (cJSON_HasObjectItem(body, "stream_options")) {
+                cJSON_ReplaceItemInObjectCaseSensitive(body, "stream_options", so);
+            } else {
+                cJSON_AddItemToObject(body, "stream_options", so);
+            }
+        }
+        if (cJSON_HasObjectItem(so, "include_usage")) {
+            cJSON_ReplaceItemInObjectCaseSensitive(so, "include_usage", cJSON_CreateTrue());
+        } else {
+            cJSON_AddTrueToObject(so, "include_usage");
+        }
+    }
+    return cJSON_PrintUnformatted(body);
+}
+
+sllmp_rc_t
+sllmp_provider_openai_chat(sllmp_req_t *r)
+{
+    const sllmp_deployment_t *d = r->dep;
+    sllmp_upstream_call_t call;
+    stream_t s;
+    const char *headers[6];
+    int nh = 0;
+    sllmp_err_t err;
+    sllmp_rc_t rc = SLLMP_FINISHED;
+    char *body = upstream_body(r);
+
+    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    memset(&call, 0, sizeof(call));
+    headers[nh++] = "Content-Type: application/json";
+    headers[nh++] = r->stream ? "Accept: text/event-stream" : "Accept: application/json";
+    headers[nh++] = sllmp_arena_printf(r->arena, "X-Request-ID: %s", r->id);
+    if (d->api_key != NULL) {
+        headers[nh++] = sllmp_arena_printf(r->arena, "Authorization: Bearer %s", d->api_key);
+    }
+    headers[nh] = NULL;
+    call.url = sllmp_arena_printf(r->arena, "%s/chat/completions", d->api_base);
+    call.body = body;
+    call.body_len = strlen(body);
+    call.headers = headers;
+    if (r->stream) {
+        s.r = r;
+        s.done = 0;
+        sllmp_sse_init(&s.sse, MAX_EVENT, on_event, &s);
+        call.on_data = on_data;
+        call.ud = &s;
+    }
+    err = sllmp_upstream_run(r, &call);
+    r->upstream_status = call.status;
+    if (err != SLLMP_OK) {
+        if (r->err == SLLMP_OK || !call.aborted_by_callback) {
+            sllmp_req_fail(r, err, NULL, NULL);
+        }
+        if (r->err == SLLMP_ERR_PROVIDER_UNAVAILABLE) {
+            r->retry_after = "1";
+        }
+        rc = SLLMP_ERROR;
+    } else if (call.status < 200 || call.status >= 300) {
+        rc = sllmp_upstream_fail(r, &call);
+    } else if (!r->stream) {
+        cJSON *json = cJSON_ParseWithLength(sllmp_buf_cstr(&call.resp), call.resp.len);
+
+        if (json == NULL || !cJSON_IsObject(json)) {
+            rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                                "The provider's answer is not a JSON object.");
+        } else {
+            sllmp_usage_read(r, cJSON_GetObjectItemCaseSensitive(json, "usage"));
+            /* the answer goes out as the provider wrote it; post may still add headers */
+            r->resp_body = call.resp;
+            sllmp_buf_init(&call.resp, 0);
+            r->first_token_ms = sllmp_now_ms();
+        }
+        cJSON_Delete(json);
+    }
+    if (r->stream) {
+        sllmp_sse_free(&s.sse);
+    }
+    sllmp_buf_free(&call.resp);
+    return rc;
+}

@@ -1,0 +1,143 @@
+/*
+ * GET /ready: the config loaded, the spool directory can be written, and Redis answers when
+ * one is configured. Each failed check adds a reason; the answer is 503 when there is one.
+ */
+#include "sllmp/ready.h"
+#include "sllmp/conf.h"
+#include "sllmp/util.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* mkdir -p with mode 0700 for what it creates */
+static int
+mkdirs(const char *path)
+{
+    char *p = sllmp_xstrdup(path);
+    int rc = 0;
+
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+                rc = -1;
+            }
+            *s = '/';
+        }
+    }
+    if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+        rc = -1;
+    }
+    free(p);
+    return rc;
+}
+
+int
+sllmp_redis_ping(const char *url, long timeout_ms, char *why, size_t whylen)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *c;
+    redisReply *rep;
+    char host[256] = "127.0.0.1", pass[256] = "";
+    int port = 6379;
+    int rc = -1;
+
+    if (strncmp(url, "unix://", 7) == 0) {
+        c = redisConnectUnixWithTimeout(url + 7, tv);
+    } else {
+        const char *p = url + 8; /* redis:// */
+        const char *at = strchr(p, '@');
+        const char *end;
+
+        if (at != NULL) {
+            const char *colon = memchr(p, ':', (size_t)(at - p));
+            const char *pw = colon ? colon + 1 : p;
+
+            snprintf(pass, sizeof(pass), "%.*s", (int)(at - pw), pw);
+            p = at + 1;
+        }
+        end = p + strcspn(p, ":/");
+        if (end > p) {
+            snprintf(host, sizeof(host), "%.*s", (int)(end - p), p);
+        }
+        if (*end == ':') {
+            port = atoi(end + 1);
+        }
+        c = redisConnectWithTimeout(host, port, tv);
+    }
+    if (c == NULL || c->err) {
+        snprintf(why, whylen, "redis is unreachable: %s", c ? c->errstr : "out of memory");
+        redisFree(c);
+        return -1;
+    }
+    redisSetTimeout(c, tv);
+    if (pass[0]) {
+        rep = redisCommand(c, "AUTH %s", pass);
+        explicit_bzero(pass, sizeof(pass));
+        if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+            snprintf(why, whylen, "redis refused the password");
+            freeReplyObject(rep);
+            redisFree(c);
+            return -1;
+        }
+        freeReplyObject(rep);
+    }
+    rep = redisCommand(c, "PING");
+    if (rep != NULL && rep->type == REDIS_REPLY_STATUS) {
+        rc = 0;
+    } else {
+        snprintf(why, whylen, "redis did not answer PING: %s",
+                 rep == NULL ? c->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str : "odd reply");
+    }
+    freeReplyObject(rep);
+    redisFree(c);
+    return rc;
+}
+
+static void
+reason(sllmp_buf_t *reasons, const char *text)
+{
+    sllmp_buf_appends(reasons, reasons->len ? ",\"" : "\"");
+    sllmp_buf_json_escape(reasons, text, strlen(text));
+    sllmp_buf_append(reasons, "\"", 1);
+}
+
+int
+sllmp_ready_check(const sllmp_conf_t *c, sllmp_buf_t *out)
+{
+    sllmp_buf_t reasons;
+    const char *spool = "ok", *redis = "not configured";
+    char why[512];
+
+    sllmp_buf_init(&reasons, 0);
+    if (mkdirs(c->spool_dir) < 0 || access(c->spool_dir, W_OK | X_OK) < 0) {
+        snprintf(why, sizeof(why), "spool dir %s is not writable: %s", c->spool_dir,
+                 strerror(errno));
+        reason(&reasons, why);
+        spool = "failed";
+    }
+    if (c->redis_url != NULL) {
+        redis = "ok";
+        if (sllmp_redis_ping(c->redis_url, 200, why, sizeof(why)) < 0) {
+            reason(&reasons, why);
+            redis = "failed";
+        }
+    }
+    if (reasons.len == 0) {
+        sllmp_buf_printf(out, "{\"status\":\"ready\",\"checks\":{\"config\":\"ok\",\"spool\":\"%s\","
+                         "\"redis\":\"%s\"}}", spool, redis);
+    } else {
+        sllmp_buf_printf(out, "{\"status\":\"not_ready\",\"checks\":{\"config\":\"ok\","
+                         "\"spool\":\"%s\",\"redis\":\"%s\"},\"reasons\":[%s]}", spool, redis,
+                         reasons.ptr);
+    }
+    int ready = reasons.len == 0;
+
+    sllmp_buf_free(&reasons);
+    return ready;
+}

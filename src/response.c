@@ -1,0 +1,223 @@
+/*
+ * Writing the answer: status line and headers once, then body bytes; errors rendered from the
+ * error table, as JSON before the headers went out and as an SSE event after.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/log.h"
+#include "sllmp/req.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+sllmp_resp_header(sllmp_req_t *r, const char *name, const char *value)
+{
+    if (r->headers_sent) {
+        return;
+    }
+    /* Header injection guard: values never carry line breaks. */
+    if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n: ") != NULL) {
+        return;
+    }
+    sllmp_buf_appends(&r->resp_headers, name);
+    sllmp_buf_append(&r->resp_headers, ": ", 2);
+    sllmp_buf_appends(&r->resp_headers, value);
+    sllmp_buf_append(&r->resp_headers, "\r\n", 2);
+}
+
+int
+sllmp_resp_start(sllmp_req_t *r, int status, const char *content_type)
+{
+    char head[512];
+    int n;
+
+    SLLMP_ASSERT(!r->headers_sent);
+    r->status = status;
+    r->headers_sent = 1;
+    r->headers_ms = sllmp_now_ms();
+    n = snprintf(head, sizeof(head),
+                 "Status: %d %s\r\n"
+                 "Content-Type: %s\r\n"
+                 "X-Request-ID: %s\r\n"
+                 "X-Duration-Ms: %lld\r\n",
+                 status, sllmp_http_reason(status), content_type, r->id,
+                 (long long)(r->headers_ms - r->start_ms));
+    if (r->origin != NULL) {
+        sllmp_resp_write(r, head, (size_t)n);
+        n = snprintf(head, sizeof(head),
+                     "Access-Control-Allow-Origin: %s\r\n"
+                     "Access-Control-Expose-Headers: X-Request-ID, X-Duration-Ms, Retry-After, "
+                     "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, "
+                     "x-ratelimit-reset-requests, x-ratelimit-limit-tokens, "
+                     "x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens\r\n"
+                     "Vary: Origin\r\n",
+                     r->origin);
+    }
+    sllmp_resp_write(r, head, (size_t)n);
+    if (r->resp_headers.len > 0) {
+        sllmp_resp_write(r, r->resp_headers.ptr, r->resp_headers.len);
+    }
+    return sllmp_resp_write(r, "\r\n", 2);
+}
+
+int
+sllmp_resp_write(sllmp_req_t *r, const char *data, size_t len)
+{
+    if (r->client_gone) {
+        return -1;
+    }
+    if (r->io->write(r->io->ctx, data, len) < 0) {
+        r->client_gone = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int
+sllmp_resp_flush(sllmp_req_t *r)
+{
+    if (r->client_gone) {
+        return -1;
+    }
+    if (r->io->flush(r->io->ctx) < 0 || (r->io->gone != NULL && r->io->gone(r->io->ctx))) {
+        r->client_gone = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int
+sllmp_resp_send(sllmp_req_t *r, int status, const char *content_type, const char *body,
+                size_t len)
+{
+    char cl[64];
+
+    snprintf(cl, sizeof(cl), "%zu", len);
+    sllmp_resp_header(r, "Content-Length", cl);
+    sllmp_resp_start(r, status, content_type);
+    sllmp_resp_write(r, body, len);
+    r->finished = 1;
+    return sllmp_resp_flush(r);
+}
+
+int
+sllmp_req_fail(sllmp_req_t *r, sllmp_err_t err, const char *param, const char *fmt, ...)
+{
+    r->err = err;
+    r->err_param = param ? sllmp_arena_strdup(r->arena, param) : NULL;
+    if (fmt != NULL) {
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        r->err_message = sllmp_arena_strdup(r->arena, msg);
+    } else {
+        r->err_message = NULL;
+    }
+    return 2; /* SLLMP_ERROR, without making this file depend on pipeline.h */
+}
+
+static void
+error_json(sllmp_req_t *r, sllmp_buf_t *b)
+{
+    const sllmp_err_info_t *e = sllmp_err_info(r->err);
+    const char *msg = r->err_message ? r->err_message : e->message;
+    const char *type = r->err_type ? r->err_type : e->type;
+    const char *code = r->err_code ? r->err_code : e->code;
+
+    sllmp_buf_appends(b, "{\"error\":{\"message\":\"");
+    sllmp_buf_json_escape(b, msg, strlen(msg));
+    sllmp_buf_appends(b, "\",\"type\":\"");
+    sllmp_buf_json_escape(b, type, strlen(type));
+    sllmp_buf_appends(b, "\",\"param\":");
+    if (r->err_param != NULL) {
+        sllmp_buf_append(b, "\"", 1);
+        sllmp_buf_json_escape(b, r->err_param, strlen(r->err_param));
+        sllmp_buf_append(b, "\"", 1);
+    } else {
+        sllmp_buf_appends(b, "null");
+    }
+    sllmp_buf_appends(b, ",\"code\":");
+    if (code != NULL) {
+        sllmp_buf_append(b, "\"", 1);
+        sllmp_buf_json_escape(b, code, strlen(code));
+        sllmp_buf_append(b, "\"", 1);
+    } else {
+        sllmp_buf_appends(b, "null");
+    }
+    sllmp_buf_appends(b, "}}");
+}
+
+void
+sllmp_resp_error(sllmp_req_t *r)
+{
+    const sllmp_err_info_t *e = sllmp_err_info(r->err);
+    sllmp_buf_t b;
+
+    if (r->err == SLLMP_ERR_CLIENT_GONE || r->client_gone) {
+        r->status = r->headers_sent ? r->status : 499;
+        return;
+    }
+    sllmp_buf_init(&b, 0);
+    error_json(r, &b);
+    if (r->headers_sent) {
+        /* Too late for a status: tell the stream, then end it the OpenAI way. */
+        if (r->stream_started) {
+            sllmp_sse_data(r, b.ptr, b.len);
+            sllmp_sse_data(r, "[DONE]", 6);
+        }
+    } else {
+        int status = r->err_status ? r->err_status : e->status;
+
+        sllmp_resp_header(r, "x-should-retry", e->retryable ? "true" : "false");
+        if (r->retry_after != NULL) {
+            sllmp_resp_header(r, "Retry-After", r->retry_after);
+        }
+        sllmp_resp_send(r, status, "application/json", b.ptr, b.len);
+    }
+    r->finished = 1;
+    sllmp_buf_free(&b);
+}
+
+int
+sllmp_sse_begin(sllmp_req_t *r)
+{
+    if (r->stream_started) {
+        return r->client_gone ? -1 : 0;
+    }
+    r->stream_started = 1;
+    sllmp_resp_header(r, "Cache-Control", "no-cache");
+    sllmp_resp_header(r, "X-Accel-Buffering", "no");
+    sllmp_resp_start(r, 200, "text/event-stream");
+    return sllmp_resp_flush(r);
+}
+
+int
+sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len)
+{
+    if (sllmp_sse_begin(r) < 0) {
+        return -1;
+    }
+    sllmp_resp_write(r, "data: ", 6);
+    sllmp_resp_write(r, data, len);
+    sllmp_resp_write(r, "\n\n", 2);
+    return sllmp_resp_flush(r);
+}
+
+int
+sllmp_sse_ping(sllmp_req_t *r)
+{
+    if (sllmp_sse_begin(r) < 0) {
+        return -1;
+    }
+    sllmp_resp_write(r, ": ping\n\n", 8);
+    return sllmp_resp_flush(r);
+}
+
+const char *
+sllmp_req_param(sllmp_req_t *r, const char *name)
+{
+    return r->io->param(r->io->ctx, name);
+}

@@ -1,0 +1,343 @@
+/*
+ * Upstream HTTP through libcurl (see include/sllmp/upstream.h and deployment.md §6).
+ *
+ * Each accept thread owns one easy handle and reuses it, so connections stay alive and TLS
+ * sessions resume; DNS and TLS session caches are shared by the process through a share handle
+ * (never connections: libcurl does not support sharing those across threads).
+ *
+ * Time limits: CURLOPT_CONNECTTIMEOUT_MS for the handshake; first byte and idle limits are
+ * checked in the progress callback against the time data last arrived (libcurl calls it about
+ * once a second when idle, so they are precise to ~1 s); CURLOPT_TIMEOUT_MS only as the overall
+ * cap. The same callback sends SSE heartbeats to a streaming client while the upstream is silent
+ * and asks the front whether the client is still there, so a departed client stops the upstream
+ * within a second even while no token flows.
+ */
+#include "sllmp/upstream.h"
+#include "sllmp/conf.h"
+#include "sllmp/core.h"
+#include "sllmp/log.h"
+#include "sllmp/req.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_UPSTREAM_BODY (64 * 1024 * 1024)
+
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void
+lock_cb(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
+{
+    (void)h, (void)a, (void)u;
+    pthread_mutex_lock(&share_locks[d]);
+}
+
+static void
+unlock_cb(CURL *h, curl_lock_data d, void *u)
+{
+    (void)h, (void)u;
+    pthread_mutex_unlock(&share_locks[d]);
+}
+
+int
+sllmp_upstream_global_init(void)
+{
+    if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
+        return -1;
+    }
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) {
+        pthread_mutex_init(&share_locks[i], NULL);
+    }
+    share = curl_share_init();
+    if (share == NULL) {
+        return -1;
+    }
+    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, lock_cb);
+    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, unlock_cb);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    return 0;
+}
+
+void
+sllmp_upstream_global_fini(void)
+{
+    if (share != NULL) {
+        curl_share_cleanup(share);
+        share = NULL;
+    }
+    curl_global_cleanup();
+}
+
+void *
+sllmp_upstream_handle_new(void)
+{
+    CURL *h = curl_easy_init();
+
+    SLLMP_ASSERT(h != NULL);
+    return h;
+}
+
+void
+sllmp_upstream_handle_free(void *h)
+{
+    if (h != NULL) {
+        curl_easy_cleanup(h);
+    }
+}
+
+typedef struct {
+    sllmp_req_t *r;
+    sllmp_upstream_call_t *call;
+    int64_t start;
+    int64_t last_data;
+    int64_t last_ping;
+    int got_body;
+    int in_2xx;
+    sllmp_err_t abort_reason;
+} xfer_t;
+
+static size_t
+header_cb(char *buf, size_t size, size_t n, void *ud)
+{
+    xfer_t *x = ud;
+    size_t len = size * n;
+    const char *colon;
+    char name[64], value[256];
+    size_t nlen, vlen;
+
+    if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+        const char *sp = memchr(buf, ' ', len);
+
+        /* a new status line (after a 100 or a redirect): forget the previous headers */
+        x->call->status = sp ? atoi(sp + 1) : 0;
+        x->in_2xx = x->call->status >= 200 && x->call->status < 300;
+        x->call->retry_after[0] = '\0';
+        return len;
+    }
+    colon = memchr(buf, ':', len);
+    if (colon == NULL || (size_t)(colon - buf) >= sizeof(name)) {
+        return len;
+    }
+    nlen = (size_t)(colon - buf);
+    memcpy(name, buf, nlen);
+    name[nlen] = '\0';
+    colon++;
+    vlen = len - (size_t)(colon - buf);
+    while (vlen > 0 && (*colon == ' ' || *colon == '\t')) {
+        colon++, vlen--;
+    }
+    while (vlen > 0 && (colon[vlen - 1] == '\r' || colon[vlen - 1] == '\n' || colon[vlen - 1] == ' ')) {
+        vlen--;
+    }
+    if (vlen >= sizeof(value)) {
+        return len;
+    }
+    memcpy(value, colon, vlen);
+    value[vlen] = '\0';
+    if (strncasecmp(name, "x-ratelimit-", 12) == 0) {
+        sllmp_resp_header(x->r, name, value);
+    } else if (strcasecmp(name, "retry-after") == 0) {
+        long secs;
+
+        if (sllmp_parse_long(value, &secs) == 0 && secs >= 0) {
+            snprintf(x->call->retry_after, sizeof(x->call->retry_after), "%ld", secs);
+        }
+    } else if (strcasecmp(name, "retry-after-ms") == 0 && x->call->retry_after[0] == '\0') {
+        long ms;
+
+        if (sllmp_parse_long(value, &ms) == 0 && ms >= 0) {
+            snprintf(x->call->retry_after, sizeof(x->call->retry_after), "%ld", (ms + 999) / 1000);
+        }
+    }
+    return len;
+}
+
+static size_t
+write_cb(char *data, size_t size, size_t n, void *ud)
+{
+    xfer_t *x = ud;
+    size_t len = size * n;
+
+    x->last_data = sllmp_now_ms();
+    x->got_body = 1;
+    if (x->in_2xx && x->call->on_data != NULL) {
+        if (x->call->on_data(x->call->ud, data, len) != 0) {
+            x->call->aborted_by_callback = 1;
+            x->abort_reason = x->r->err != SLLMP_OK ? x->r->err : SLLMP_ERR_PROVIDER;
+            return 0;
+        }
+        return len;
+    }
+    if (sllmp_buf_append(&x->call->resp, data, len) < 0) {
+        x->abort_reason = SLLMP_ERR_PROVIDER;
+        return 0;
+    }
+    return len;
+}
+
+static int
+xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    xfer_t *x = ud;
+    sllmp_req_t *r = x->r;
+    const sllmp_conf_t *c = r->conf;
+    int64_t now = sllmp_now_ms();
+    int64_t quiet_since;
+
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (r->client_gone || (r->io->gone != NULL && r->io->gone(r->io->ctx))) {
+        r->client_gone = 1;
+        x->abort_reason = SLLMP_ERR_CLIENT_GONE;
+        return 1;
+    }
+    if (!x->got_body && x->call->status == 0 && now - x->start > c->timeouts.first_byte_ms) {
+        x->abort_reason = SLLMP_ERR_TIMEOUT;
+        return 1;
+    }
+    if (x->got_body && now - x->last_data > c->timeouts.idle_ms) {
+        x->abort_reason = SLLMP_ERR_TIMEOUT;
+        return 1;
+    }
+    quiet_since = x->last_data > x->last_ping ? x->last_data : x->last_ping;
+    if (quiet_since < x->start) {
+        quiet_since = x->start;
+    }
+    if (r->stream && (x->call->status == 0 || x->in_2xx) && now - quiet_since >= c->heartbeat_ms) {
+        x->last_ping = now;
+        if (sllmp_sse_ping(r) < 0) {
+            x->abort_reason = SLLMP_ERR_CLIENT_GONE;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static sllmp_err_t
+map_curl(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OK: return SLLMP_OK;
+    case CURLE_OPERATION_TIMEDOUT: return SLLMP_ERR_TIMEOUT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT: return SLLMP_ERR_PROVIDER_UNAVAILABLE;
+    default: return SLLMP_ERR_PROVIDER;
+    }
+}
+
+sllmp_err_t
+sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
+{
+    CURL *h = r->worker->curl;
+    const sllmp_conf_t *c = r->conf;
+    struct curl_slist *hdrs = NULL;
+    xfer_t x = {r, call, sllmp_now_ms(), 0, 0, 0, 0, SLLMP_OK};
+    CURLcode rc;
+
+    call->status = 0;
+    call->retry_after[0] = '\0';
+    call->aborted_by_callback = 0;
+    sllmp_buf_init(&call->resp, MAX_UPSTREAM_BODY);
+    for (const char *const *hp = call->headers; hp != NULL && *hp != NULL; hp++) {
+        hdrs = curl_slist_append(hdrs, *hp);
+    }
+    /* no "Expect: 100-continue" round trip for bodies over 1 KiB */
+    hdrs = curl_slist_append(hdrs, "Expect:");
+
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, call->url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_SHARE, share);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeouts.connect_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeouts.total_ms);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "sllmp/0.1");
+
+    rc = curl_easy_perform(h);
+    curl_slist_free_all(hdrs);
+    if (rc == CURLE_OK) {
+        return SLLMP_OK;
+    }
+    if (x.abort_reason != SLLMP_OK) {
+        return x.abort_reason;
+    }
+    sllmp_log(r->id, SLLMP_LOG_WARN, "upstream %s: %s", r->dep ? r->dep->model_name : "?",
+              curl_easy_strerror(rc));
+    return map_curl(rc);
+}
+
+int
+sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
+{
+    int s = call->status;
+    cJSON *body = NULL, *err = NULL;
+    const cJSON *msg = NULL, *type = NULL, *code = NULL, *param = NULL;
+    int rc;
+
+    r->upstream_status = s;
+    if (s != 401 && s != 403 && call->resp.len > 0) {
+        body = cJSON_ParseWithLength(call->resp.ptr, call->resp.len);
+        err = body ? cJSON_GetObjectItemCaseSensitive(body, "error") : NULL;
+        if (cJSON_IsObject(err)) {
+            msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+            type = cJSON_GetObjectItemCaseSensitive(err, "type");
+            code = cJSON_GetObjectItemCaseSensitive(err, "code");
+            param = cJSON_GetObjectItemCaseSensitive(err, "param");
+        } else if (cJSON_IsString(err)) {
+            msg = err; /* Ollama and friends: {"error": "..."} */
+        }
+    }
+    if (s == 401 || s == 403) {
+        /* Never the upstream's words: they may quote the key. */
+        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_AUTH, NULL,
+                            "The provider of model '%.200s' refused the gateway's credentials "
+                            "(HTTP %d).", r->model, s);
+    } else if (s == 429) {
+        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_RATE_LIMIT, NULL, "%s",
+                            cJSON_IsString(msg) ? msg->valuestring
+                                                : "The provider's rate limit was reached.");
+        if (call->retry_after[0]) {
+            r->retry_after = sllmp_arena_strdup(r->arena, call->retry_after);
+        }
+    } else if (s >= 400 && s < 500 && s != 408) {
+        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_BAD_REQUEST,
+                            cJSON_IsString(param) ? param->valuestring : NULL, "%s",
+                            cJSON_IsString(msg) ? msg->valuestring
+                                                : "The provider rejected the request.");
+        r->err_status = s;
+    } else if (s == 408) {
+        rc = sllmp_req_fail(r, SLLMP_ERR_TIMEOUT, NULL, NULL);
+    } else {
+        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                            "The provider of model '%.200s' returned HTTP %d.", r->model, s);
+    }
+    if (r->err == SLLMP_ERR_PROVIDER_RATE_LIMIT || r->err == SLLMP_ERR_PROVIDER_BAD_REQUEST) {
+        if (cJSON_IsString(type)) {
+            r->err_type = sllmp_arena_strdup(r->arena, type->valuestring);
+        }
+        if (cJSON_IsString(code)) {
+            r->err_code = sllmp_arena_strdup(r->arena, code->valuestring);
+        }
+    }
+    cJSON_Delete(body);
+    return rc;
+}
