@@ -96,7 +96,7 @@ $(BUILD)/sllmp: $(CLI_OBJ) $(BUILD)/libsllmp.a
 # Unit tests include the .c under test, so they reach static functions.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsllmp.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -DUNIT_TESTING -o $@ $< $(BUILD)/libsllmp.a \
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libsllmp.a \
 	  $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)

@@ -481,8 +481,9 @@ model_list(loader_t *L, yaml_node_t *list)
             return fail(L, entry, "model_list entry has no model_name");
         }
         if (params == NULL) {
+            fail(L, entry, "model '%s' has no litellm_params", d->model_name);
             deployment_free(d);
-            return fail(L, entry, "model '%s' has no litellm_params", c->deployments[c->ndeployments].model_name);
+            return -1;
         }
         if (want(L, params, YAML_MAPPING_NODE, "litellm_params") < 0
             || each_pair(L, params, litellm_param, &u) < 0) {

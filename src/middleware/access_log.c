@@ -2,6 +2,7 @@
  * One line per request at `info`: who, which model, status, times, tokens. Never keys, never
  * bodies. (The JSON access log with its own file comes with the metrics work.)
  */
+#include "sllmp/error.h"
 #include "sllmp/log.h"
 #include "sllmp/middleware.h"
 #include "sllmp/req.h"
@@ -14,9 +15,11 @@ access_complete(sllmp_req_t *r, void *mw_conf)
     (void)mw_conf;
     r->end_ms = now;
     sllmp_log(r->id, SLLMP_LOG_INFO,
-              "%s %s model=%s status=%d%s stream=%d ms=%lld ttft_ms=%lld tokens=%ld/%ld%s",
+              "%s %s model=%s status=%d%s%s%s stream=%d ms=%lld ttft_ms=%lld tokens=%ld/%ld%s",
               r->method ? r->method : "-", r->path ? r->path : "-", r->model ? r->model : "-",
-              r->status, r->client_gone ? " client_gone" : "", r->stream,
+              r->status, r->client_gone ? " client_gone" : "",
+              r->err != SLLMP_OK ? " error=" : "",
+              r->err != SLLMP_OK ? sllmp_err_info(r->err)->name + 10 : "", r->stream,
               (long long)(now - r->start_ms),
               (long long)(r->first_token_ms ? r->first_token_ms - r->start_ms : -1),
               r->prompt_tokens, r->completion_tokens, r->usage_estimated ? " estimated" : "");

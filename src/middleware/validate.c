@@ -281,7 +281,8 @@ sllmp_validate_chat(sllmp_req_t *r)
         || metadata(r, body)) {
         return SLLMP_ERROR;
     }
-    r->model = model->valuestring;
+    /* a copy: the provider may replace the body's model */
+    r->model = sllmp_arena_strdup(r->arena, model->valuestring);
     if (r->user == NULL && cJSON_IsString(user)) {
         r->user = user->valuestring;
     }

@@ -1,0 +1,290 @@
+/*
+ * Configuration: LiteLLM's format accepted, sllmp's section read, errors with file:line:column,
+ * unknown keys warned about, secrets from the environment, the cache reloading a changed file.
+ */
+#include "sllmp/conf.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static sllmp_conf_t *
+load(const char *text, char **err)
+{
+    return sllmp_conf_load("t.yaml", text, strlen(text), err);
+}
+
+static void
+expect_error(const char *text, const char *want)
+{
+    char *err = NULL;
+    sllmp_conf_t *c = load(text, &err);
+
+    assert_null(c);
+    assert_non_null(err);
+    if (strstr(err, want) == NULL) {
+        fail_msg("error '%s' does not contain '%s'", err, want);
+    }
+    free(err);
+}
+
+static int
+has_warning(const sllmp_conf_t *c, const char *want)
+{
+    for (size_t i = 0; i < c->nwarnings; i++) {
+        if (strstr(c->warnings[i], want) != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+test_litellm_file_unchanged(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    setenv("SLLMP_TEST_KEY", "sk-from-env", 1);
+    c = load("model_list:\n"
+             "  - model_name: gpt-4o\n"
+             "    litellm_params:\n"
+             "      model: openai/gpt-4o\n"
+             "      api_key: os.environ/SLLMP_TEST_KEY\n"
+             "      rpm: 60\n"
+             "  - model_name: local\n"
+             "    litellm_params:\n"
+             "      model: openai/llama3\n"
+             "      api_base: http://127.0.0.1:11434/v1/\n"
+             "litellm_settings:\n"
+             "  drop_params: true\n"
+             "general_settings:\n"
+             "  master_key: sk-1234\n"
+             "  database_url: postgres://x\n",
+             &err);
+    assert_null(err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 2);
+    assert_string_equal(c->deployments[0].model_name, "gpt-4o");
+    assert_string_equal(c->deployments[0].model, "gpt-4o");
+    assert_string_equal(c->deployments[0].api_key, "sk-from-env");
+    assert_string_equal(c->deployments[0].api_base, "https://api.openai.com/v1");
+    assert_string_equal(c->deployments[1].api_base, "http://127.0.0.1:11434/v1");
+    assert_null(c->deployments[1].api_key);
+    assert_string_equal(c->master_key, "sk-1234");
+    assert_true(has_warning(c, "t.yaml:6:7: litellm_params.rpm"));
+    assert_true(has_warning(c, "t.yaml:11:1: litellm_settings"));
+    assert_true(has_warning(c, "t.yaml:15:3: general_settings.database_url"));
+    assert_non_null(sllmp_conf_find(c, "local", 5));
+    assert_null(sllmp_conf_find(c, "loca", 4));
+    sllmp_conf_unref(c);
+}
+
+static void
+test_sllmp_section(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load("sllmp:\n"
+             "  workers: 3\n"
+             "  threads: 7\n"
+             "  max_requests: 100\n"
+             "  max_body_bytes: 2048\n"
+             "  heartbeat_ms: 250\n"
+             "  timeouts: {connect_ms: 11, first_byte_ms: 22, idle_ms: 33, total_ms: 44}\n"
+             "  spool: {dir: /tmp/sp}\n"
+             "  redis: {url: redis://127.0.0.1:6390/0}\n"
+             "  cors: {origins: [https://a.example, https://b.example]}\n"
+             "  log_level: debug\n"
+             "  frobnicate: 1\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->workers, 3);
+    assert_int_equal(c->threads, 7);
+    assert_int_equal(c->max_requests, 100);
+    assert_int_equal(c->max_body_bytes, 2048);
+    assert_int_equal(c->heartbeat_ms, 250);
+    assert_int_equal(c->timeouts.connect_ms, 11);
+    assert_int_equal(c->timeouts.first_byte_ms, 22);
+    assert_int_equal(c->timeouts.idle_ms, 33);
+    assert_int_equal(c->timeouts.total_ms, 44);
+    assert_string_equal(c->spool_dir, "/tmp/sp");
+    assert_string_equal(c->redis_url, "redis://127.0.0.1:6390/0");
+    assert_int_equal(c->ncors_origins, 2);
+    assert_string_equal(c->cors_origins[1], "https://b.example");
+    assert_int_equal(c->log_level, 3);
+    assert_true(has_warning(c, "t.yaml:12:3: unknown key sllmp.frobnicate"));
+    sllmp_conf_unref(c);
+}
+
+static void
+test_defaults_and_empty(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c = load("", &err);
+
+    (void)state;
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 0);
+    assert_int_equal(c->workers, 2);
+    assert_int_equal(c->max_json_depth, 64);
+    assert_null(c->master_key);
+    sllmp_conf_unref(c);
+}
+
+static void
+test_errors_name_the_place(void **state)
+{
+    (void)state;
+    expect_error("sllmp:\n  workers: many\n", "t.yaml:2:12: sllmp.workers must be an integer");
+    expect_error("sllmp:\n  threads: 0\n", "t.yaml:2:12: sllmp.threads must be between 1 and");
+    expect_error("sllmp:\n  log_level: loud\n", "t.yaml:2:14: sllmp.log_level");
+    expect_error("model_list:\n  - model_name: x\n", "t.yaml:2:5: model 'x' has no litellm_params");
+    expect_error("model_list:\n  - litellm_params: {model: openai/x}\n",
+                 "t.yaml:2:5: model_list entry has no model_name");
+    expect_error("model_list: {a: 1}\n", "t.yaml:1:13: model_list must be a list");
+    expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: openai/x, "
+                 "api_base: ftp://x}\n", "t.yaml:3:49: litellm_params.api_base must start with");
+    expect_error("a: [1, 2\n", "t.yaml:2:1: YAML error");
+    expect_error("- 1\n- 2\n", "t.yaml:1:1: the configuration must be a mapping");
+    unsetenv("SLLMP_SURELY_UNSET");
+    expect_error("general_settings:\n  master_key: os.environ/SLLMP_SURELY_UNSET\n",
+                 "t.yaml:2:15: general_settings.master_key: environment variable "
+                 "SLLMP_SURELY_UNSET is not set");
+    expect_error("sllmp:\n  redis: {url: http://x}\n", "t.yaml:2:16: sllmp.redis.url");
+}
+
+static void
+test_unset_key_leaves_model_out(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    unsetenv("SLLMP_SURELY_UNSET");
+    c = load("model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: openai/a, api_key: os.environ/SLLMP_SURELY_UNSET}\n"
+             "  - model_name: b\n"
+             "    litellm_params: {model: mock/b, mock_delay_ms: 5}\n"
+             "  - model_name: c\n"
+             "    litellm_params: {model: bedrock/c}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 1);
+    assert_int_equal(c->ndisabled, 2);
+    assert_string_equal(c->deployments[0].model_name, "b");
+    assert_int_equal(c->deployments[0].provider, SLLMP_PROVIDER_MOCK);
+    assert_int_equal(c->deployments[0].mock_delay_ms, 5);
+    assert_true(has_warning(c, "SLLMP_SURELY_UNSET is not set: model 'a' is left out"));
+    assert_true(has_warning(c, "provider 'bedrock'"));
+    sllmp_conf_unref(c);
+}
+
+static void
+test_env_expansion(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    setenv("SLLMP_TEST_DIR", "/srv/x", 1);
+    unsetenv("SLLMP_FROM_FILE");
+    c = load("environment_variables:\n  SLLMP_FROM_FILE: sk-file\n"
+             "general_settings: {master_key: os.environ/SLLMP_FROM_FILE}\n"
+             "sllmp:\n  spool: {dir: \"${SLLMP_TEST_DIR}/spool\"}\n",
+             &err);
+    assert_non_null(c);
+    assert_string_equal(c->spool_dir, "/srv/x/spool");
+    assert_string_equal(c->master_key, "sk-file");
+    sllmp_conf_unref(c);
+}
+
+static void
+test_embedded_default(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    unsetenv("OPENAI_API_KEY");
+    c = sllmp_conf_load_embedded(&err);
+    assert_non_null(c);
+    assert_non_null(sllmp_conf_find(c, "mock", 4));
+    assert_null(sllmp_conf_find(c, "gpt-4o-mini", 11));
+    sllmp_conf_unref(c);
+    setenv("OPENAI_API_KEY", "sk-test", 1);
+    c = sllmp_conf_load_embedded(&err);
+    assert_non_null(sllmp_conf_find(c, "gpt-4o-mini", 11));
+    sllmp_conf_unref(c);
+    unsetenv("OPENAI_API_KEY");
+}
+
+static void
+test_cache_reloads_changed_file(void **state)
+{
+    char *path = write_temp("model_list:\n  - model_name: one\n    litellm_params: {model: mock/x}\n");
+    char *err = NULL;
+    sllmp_conf_t *a, *b, *c;
+    FILE *f;
+
+    (void)state;
+    a = sllmp_conf_get(path, &err);
+    assert_non_null(a);
+    assert_non_null(sllmp_conf_find(a, "one", 3));
+    b = sllmp_conf_get(path, &err);
+    assert_ptr_equal(a, b); /* parsed once */
+    sllmp_conf_unref(b);
+
+    /* a broken edit keeps the last good version */
+    sleep(1);
+    f = fopen(path, "w");
+    fputs("model_list: [oops\n", f);
+    fclose(f);
+    usleep(1100 * 1000);
+    b = sllmp_conf_get(path, &err);
+    assert_ptr_equal(a, b);
+    sllmp_conf_unref(b);
+
+    f = fopen(path, "w");
+    fputs("model_list:\n  - model_name: two\n    litellm_params: {model: mock/x}\n", f);
+    fclose(f);
+    usleep(1100 * 1000);
+    c = sllmp_conf_get(path, &err);
+    assert_non_null(c);
+    assert_ptr_not_equal(a, c);
+    assert_non_null(sllmp_conf_find(c, "two", 3));
+    assert_non_null(sllmp_conf_find(a, "one", 3)); /* the old one lives while referenced */
+    sllmp_conf_unref(a);
+    sllmp_conf_unref(c);
+    sllmp_conf_cache_flush();
+    unlink(path);
+    free(path);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_litellm_file_unchanged),
+        cmocka_unit_test(test_sllmp_section),
+        cmocka_unit_test(test_defaults_and_empty),
+        cmocka_unit_test(test_errors_name_the_place),
+        cmocka_unit_test(test_unset_key_leaves_model_out),
+        cmocka_unit_test(test_env_expansion),
+        cmocka_unit_test(test_embedded_default),
+        cmocka_unit_test(test_cache_reloads_changed_file),
+    };
+
+    return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
+}

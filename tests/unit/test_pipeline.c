@@ -1,0 +1,394 @@
+/*
+ * Whole requests through sllmp_handle() and the pipeline with the loopback harness: routing,
+ * validation (JSON transforms and `param`), the mock provider streamed and not, the usage chunk
+ * policy, a departed client, CORS, and the OpenAI upstream body rewrite.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/core.h"
+#include "sllmp/middleware.h"
+#include "sllmp/req.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* upstream_body() is static: reach it by inclusion */
+#include "../../src/providers/openai.c"
+
+static char *conf_path;
+static sllmp_worker_ctx_t *worker;
+
+static int
+setup(void **state)
+{
+    (void)state;
+    conf_path = write_temp("model_list:\n"
+                           "  - model_name: m\n"
+                           "    litellm_params: {model: mock/echo, mock_delay_ms: 0}\n"
+                           "  - model_name: up\n"
+                           "    litellm_params: {model: openai/real-name, api_base: "
+                           "\"http://127.0.0.1:1/v1\"}\n"
+                           "general_settings: {master_key: sk-master}\n"
+                           "sllmp:\n"
+                           "  max_body_bytes: 2048\n"
+                           "  max_json_depth: 8\n"
+                           "  spool: {dir: /tmp/sllmp-test-spool}\n"
+                           "  cors: {origins: [https://ok.example]}\n");
+    setenv("SLLMP_CONFIG", conf_path, 1);
+    assert_int_equal(sllmp_core_init(), 0);
+    worker = sllmp_worker_new(0);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    sllmp_worker_free(worker);
+    sllmp_core_fini();
+    sllmp_conf_cache_flush();
+    unlink(conf_path);
+    free(conf_path);
+    return 0;
+}
+
+#define AUTH "HTTP_AUTHORIZATION", "Bearer sk-master"
+
+static void
+run(fake_io_t *f, const char *const *params, const char *body)
+{
+    sllmp_io_t io;
+
+    fake_init(f, &io, params, body);
+    sllmp_handle(&io, worker);
+}
+
+static void
+post(fake_io_t *f, const char *body)
+{
+    static const char *const params[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
+                                         "/v1/chat/completions", AUTH, NULL};
+
+    run(f, params, body);
+}
+
+static cJSON *
+body_json(const fake_io_t *f)
+{
+    cJSON *j = cJSON_Parse(fake_body(f));
+
+    assert_non_null(j);
+    return j;
+}
+
+static void
+expect_error(const char *body, int status, const char *code, const char *param)
+{
+    fake_io_t f;
+    cJSON *j, *e;
+
+    post(&f, body);
+    assert_int_equal(fake_status(&f), status);
+    j = body_json(&f);
+    e = cJSON_GetObjectItem(j, "error");
+    assert_non_null(e);
+    assert_string_equal(cJSON_GetObjectItem(e, "code")->valuestring, code);
+    if (param != NULL) {
+        assert_string_equal(cJSON_GetObjectItem(e, "param")->valuestring, param);
+    } else {
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(e, "param")));
+    }
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(e, "message")));
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(e, "type")));
+    cJSON_Delete(j);
+    sllmp_buf_free(&f.out);
+}
+
+static void
+test_unstreamed_echo(void **state)
+{
+    fake_io_t f;
+    cJSON *j;
+
+    (void)state;
+    post(&f, "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+             "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hello\"},"
+             "{\"type\":\"text\",\"text\":\"world\"}]}],\"metadata\":null,\"user\":\"u1\"}");
+    assert_int_equal(fake_status(&f), 200);
+    assert_non_null(strstr(f.out.ptr, "X-Request-ID: "));
+    assert_non_null(strstr(f.out.ptr, "X-Duration-Ms: "));
+    j = body_json(&f);
+    assert_string_equal(cJSON_GetObjectItem(j, "object")->valuestring, "chat.completion");
+    cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0),
+                                     "message");
+    assert_string_equal(cJSON_GetObjectItem(msg, "content")->valuestring, "hello world");
+    assert_non_null(cJSON_GetObjectItem(j, "usage"));
+    cJSON_Delete(j);
+    sllmp_buf_free(&f.out);
+}
+
+/* Counts `data: ` events and whether one has "choices":[] */
+static int
+count_events(const char *s, int *usage_chunks)
+{
+    int n = 0;
+
+    *usage_chunks = 0;
+    for (const char *p = strstr(s, "data: "); p; p = strstr(p + 1, "\n\ndata: ")) {
+        n++;
+        const char *end = strstr(p + 1, "\n\n");
+
+        if (end && memmem(p, (size_t)(end - p), "\"choices\":[]", 12)) {
+            (*usage_chunks)++;
+        }
+    }
+    return n;
+}
+
+static void
+test_streamed_usage_policy(void **state)
+{
+    fake_io_t f;
+    int usage;
+
+    (void)state;
+    post(&f, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b c\"}]}");
+    assert_int_equal(fake_status(&f), 200);
+    assert_non_null(strstr(f.out.ptr, "Content-Type: text/event-stream\r\n"));
+    assert_non_null(strstr(f.out.ptr, "Cache-Control: no-cache\r\n"));
+    assert_non_null(strstr(f.out.ptr, "X-Accel-Buffering: no\r\n"));
+    /* role chunk, 3 words, finish chunk, [DONE]; the usage chunk was not asked for */
+    assert_int_equal(count_events(fake_body(&f), &usage), 6);
+    assert_int_equal(usage, 0);
+    assert_non_null(strstr(f.out.ptr, "data: [DONE]\n\n"));
+    assert_true(f.flushes >= 6); /* one flush per event */
+    sllmp_buf_free(&f.out);
+
+    post(&f, "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+             "\"messages\":[{\"role\":\"user\",\"content\":\"a b c\"}]}");
+    assert_int_equal(count_events(fake_body(&f), &usage), 7);
+    assert_int_equal(usage, 1);
+    /* the usage chunk comes last, right before [DONE] */
+    const char *u = strstr(f.out.ptr, "\"choices\":[]");
+    assert_non_null(u);
+    assert_null(strstr(u, "\"delta\""));
+    sllmp_buf_free(&f.out);
+}
+
+static void
+test_client_gone_mid_stream(void **state)
+{
+    static const char *const params[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
+                                         "/v1/chat/completions", AUTH, NULL};
+    sllmp_io_t io;
+    fake_io_t f;
+    int usage;
+
+    (void)state;
+    fake_init(&f, &io, params, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                               "\"content\":\"1 2 3 4 5 6 7 8 9 10 11 12\"}]}");
+    f.gone_after_flushes = 3;
+    sllmp_handle(&io, worker);
+    /* the provider stopped: nothing after the departure, and no [DONE] */
+    assert_true(count_events(fake_body(&f), &usage) <= 3);
+    assert_null(strstr(f.out.ptr, "[DONE]"));
+    sllmp_buf_free(&f.out);
+}
+
+static void
+test_bad_input(void **state)
+{
+    char big[3000];
+
+    (void)state;
+    expect_error("{not json", 400, "invalid_json", NULL);
+    expect_error("[1,2]", 400, "invalid_json", NULL);
+    expect_error("{\"a\":[[[[[[[[[[1]]]]]]]]]]}", 400, "json_too_deep", NULL);
+    expect_error("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
+                 "missing_required_parameter", "model");
+    expect_error("{\"model\":\"m\"}", 400, "missing_required_parameter", "messages");
+    expect_error("{\"model\":7,\"messages\":[]}", 400, "invalid_value", "model");
+    expect_error("{\"model\":\"m\",\"messages\":\"hi\"}", 400, "invalid_value", "messages");
+    expect_error("{\"model\":\"m\",\"messages\":[]}", 400, "invalid_value", "messages");
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
+                 "{\"role\":\"robot\",\"content\":\"x\"}]}", 400, "invalid_value",
+                 "messages[1].role");
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}", 400,
+                 "missing_required_parameter", "messages[0].content");
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400,
+                 "invalid_value", "messages[0].content");
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", 400,
+                 "missing_required_parameter", "messages[0].tool_call_id");
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                 "\"temperature\":\"hot\"}", 400, "invalid_value", "temperature");
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                 "\"temperature\":3}", 400, "invalid_value", "temperature");
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                 "\"n\":1.5}", 400, "invalid_value", "n");
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                 "\"stream\":\"yes\"}", 400, "invalid_value", "stream");
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                 "\"stream_options\":{\"include_usage\":true}}", 400, "invalid_value",
+                 "stream_options");
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                 "\"metadata\":[1]}", 400, "invalid_value", "metadata");
+    expect_error("{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 404,
+                 "model_not_found", "model");
+    memset(big, ' ', sizeof(big) - 1);
+    big[0] = '{';
+    big[sizeof(big) - 2] = '}';
+    big[sizeof(big) - 1] = '\0';
+    expect_error(big, 413, "request_too_large", NULL);
+}
+
+static void
+test_routes_and_auth(void **state)
+{
+    static const char *const health[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/health?x=1",
+                                         NULL};
+    static const char *const models_noauth[] = {"REQUEST_METHOD", "GET", "REQUEST_URI",
+                                                "/v1/models", NULL};
+    static const char *const models[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/v1/models",
+                                         AUTH, NULL};
+    static const char *const wrongkey[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
+                                           "/chat/completions", "HTTP_AUTHORIZATION",
+                                           "Bearer sk-mastex", NULL};
+    static const char *const method[] = {"REQUEST_METHOD", "GET", "REQUEST_URI",
+                                         "/v1/chat/completions", AUTH, NULL};
+    static const char *const unknown[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/v2/x", NULL};
+    fake_io_t f;
+
+    (void)state;
+    run(&f, health, NULL);
+    assert_int_equal(fake_status(&f), 200);
+    assert_string_equal(fake_body(&f), "{\"status\":\"ok\"}");
+    sllmp_buf_free(&f.out);
+
+    run(&f, models_noauth, NULL);
+    assert_int_equal(fake_status(&f), 401);
+    assert_non_null(strstr(f.out.ptr, "\"invalid_api_key\""));
+    sllmp_buf_free(&f.out);
+
+    run(&f, models, NULL);
+    assert_int_equal(fake_status(&f), 200);
+    assert_non_null(strstr(fake_body(&f), "{\"object\":\"list\",\"data\":[{\"id\":\"m\",\"object\":"
+                                          "\"model\",\"created\":"));
+    assert_non_null(strstr(fake_body(&f), "\"id\":\"up\""));
+    sllmp_buf_free(&f.out);
+
+    run(&f, wrongkey, "{}");
+    assert_int_equal(fake_status(&f), 401);
+    sllmp_buf_free(&f.out);
+
+    run(&f, method, NULL);
+    assert_int_equal(fake_status(&f), 405);
+    assert_non_null(strstr(f.out.ptr, "Allow: POST, OPTIONS\r\n"));
+    sllmp_buf_free(&f.out);
+
+    run(&f, unknown, NULL);
+    assert_int_equal(fake_status(&f), 404);
+    assert_non_null(strstr(f.out.ptr, "\"not_found\""));
+    sllmp_buf_free(&f.out);
+}
+
+static void
+test_cors(void **state)
+{
+    static const char *const ok[] = {"REQUEST_METHOD", "OPTIONS", "REQUEST_URI",
+                                     "/v1/chat/completions", "HTTP_ORIGIN", "https://ok.example",
+                                     "HTTP_ACCESS_CONTROL_REQUEST_METHOD", "POST", NULL};
+    static const char *const bad[] = {"REQUEST_METHOD", "OPTIONS", "REQUEST_URI",
+                                      "/v1/chat/completions", "HTTP_ORIGIN", "https://evil.example",
+                                      NULL};
+    fake_io_t f;
+
+    (void)state;
+    run(&f, ok, NULL);
+    assert_int_equal(fake_status(&f), 204);
+    assert_non_null(strstr(f.out.ptr, "Access-Control-Allow-Origin: https://ok.example\r\n"));
+    assert_non_null(strstr(f.out.ptr, "Access-Control-Allow-Methods: POST, OPTIONS\r\n"));
+    assert_non_null(strstr(f.out.ptr, "Access-Control-Allow-Headers: "));
+    sllmp_buf_free(&f.out);
+
+    run(&f, bad, NULL);
+    assert_int_equal(fake_status(&f), 403);
+    assert_null(strstr(f.out.ptr, "Access-Control-Allow-Origin"));
+    sllmp_buf_free(&f.out);
+}
+
+static void
+test_upstream_body_rewrite(void **state)
+{
+    sllmp_req_t r;
+    char name[] = "real-name";
+    sllmp_deployment_t d = {.model = name};
+    sllmp_arena_t a;
+    char *out;
+    cJSON *j, *so;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    sllmp_arena_init(&a, 0);
+    r.arena = &a;
+    r.dep = &d;
+    r.stream = 1;
+    r.json = cJSON_Parse("{\"model\":\"alias\",\"stream\":true,\"stream_options\":"
+                         "{\"include_usage\":false,\"x\":1},\"messages\":[],\"extra\":\"kept\"}");
+    out = upstream_body(&r);
+    j = cJSON_Parse(out);
+    assert_string_equal(cJSON_GetObjectItem(j, "model")->valuestring, "real-name");
+    so = cJSON_GetObjectItem(j, "stream_options");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(so, "include_usage")));
+    assert_int_equal(cJSON_GetObjectItem(so, "x")->valueint, 1);
+    assert_string_equal(cJSON_GetObjectItem(j, "extra")->valuestring, "kept");
+    cJSON_Delete(j);
+    cJSON_free(out);
+    cJSON_Delete(r.json);
+
+    /* no stream_options at all: added */
+    r.json = cJSON_Parse("{\"model\":\"alias\",\"stream\":true,\"messages\":[]}");
+    out = upstream_body(&r);
+    assert_non_null(strstr(out, "\"stream_options\":{\"include_usage\":true}"));
+    cJSON_free(out);
+    cJSON_Delete(r.json);
+
+    /* unstreamed: no stream_options added */
+    r.stream = 0;
+    r.json = cJSON_Parse("{\"model\":\"alias\",\"messages\":[]}");
+    out = upstream_body(&r);
+    assert_null(strstr(out, "stream_options"));
+    cJSON_free(out);
+    cJSON_Delete(r.json);
+    sllmp_arena_destroy(&a);
+}
+
+static void
+test_json_depth(void **state)
+{
+    (void)state;
+    assert_int_equal(sllmp_json_depth("{}", 2, 10), 1);
+    assert_int_equal(sllmp_json_depth("{\"a\":[{\"b\":[]}]}", 16, 10), 4);
+    /* brackets inside strings, and escaped quotes, do not count */
+    assert_int_equal(sllmp_json_depth("{\"a\":\"[[[[\\\"[[[\"}", 17, 10), 1);
+    assert_int_equal(sllmp_json_depth("[[[[[[", 6, 3), 4);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unstreamed_echo),
+        cmocka_unit_test(test_streamed_usage_policy),
+        cmocka_unit_test(test_client_gone_mid_stream),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_routes_and_auth),
+        cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_upstream_body_rewrite),
+        cmocka_unit_test(test_json_depth),
+    };
+
+    return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
+}
