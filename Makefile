@@ -143,8 +143,8 @@ install: all
 
 lint:
 	clang-format --dry-run -Werror $(wildcard src/*.c src/*/*.c fcgi/*.c include/sllmp/*.h)
-	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)\(|//' \
-	  $(wildcard src/*.c src/*/*.c fcgi/*.c include/sllmp/*.h) | grep -v 'https\?://'
+	@! grep -nP '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)\(|(?<![:/])//' \
+	  $(wildcard src/*.c src/*/*.c fcgi/*.c include/sllmp/*.h)
 
 format:
 	clang-format -i $(wildcard src/*.c src/*/*.c fcgi/*.c include/sllmp/*.h)

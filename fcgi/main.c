@@ -50,10 +50,10 @@ typedef struct {
     pthread_t tid;
 } thread_t;
 
-static int wake_fd = -1;               /* eventfd: readable once the worker drains */
+static int wake_fd = -1; /* eventfd: readable once the worker drains */
 static long max_requests;
-static long served;                     /* atomic */
-static int alive;                       /* accept threads still running, under mu */
+static long served; /* atomic */
+static int alive;   /* accept threads still running, under mu */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 
@@ -284,8 +284,8 @@ master_main(sllmp_conf_t *conf)
     sigaddset(&set, SIGQUIT);
     sigprocmask(SIG_BLOCK, &set, NULL);
 
-    sllmp_log(NULL, SLLMP_LOG_INFO, "master %d: %d workers x %d threads, config %s",
-              (int)getpid(), conf->workers, conf->threads, conf->path);
+    sllmp_log(NULL, SLLMP_LOG_INFO, "master %d: %d workers x %d threads, config %s", (int)getpid(),
+              conf->workers, conf->threads, conf->path);
     for (int i = 0; i < conf->workers; i++) {
         spawn(conf, generation);
     }
@@ -338,8 +338,8 @@ master_main(sllmp_conf_t *conf)
                 return 0;
             }
             /* a generation may be short after failed forks */
-            while (!stopping && count_generation(generation) < conf->workers
-                   && spawn(conf, generation) > 0) {
+            while (!stopping && count_generation(generation) < conf->workers &&
+                   spawn(conf, generation) > 0) {
             }
         } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
             if (stopping || sig == SIGQUIT) {
@@ -420,8 +420,10 @@ main(int argc, char **argv)
         return 0;
     }
     if (argc > 1) {
-        fprintf(stderr, "usage: %s  (started by spawn-fcgi, a web server, or as CGI)\n"
-                "  the listening socket comes on fd 0; SLLMP_CONFIG names the YAML\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s  (started by spawn-fcgi, a web server, or as CGI)\n"
+                "  the listening socket comes on fd 0; SLLMP_CONFIG names the YAML\n",
+                argv[0]);
         return 2;
     }
     if (!fd0_is_listening()) {

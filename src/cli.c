@@ -56,7 +56,8 @@ main(int argc, char **argv)
         printf("sllmp 0.1.0\n");
         return 0;
     }
-    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
         return usage(stdout);
     }
     return usage(stderr);

@@ -34,8 +34,8 @@ typedef struct {
     const char *file;
     yaml_document_t *doc;
     sllmp_conf_t *c;
-    char *err;              /* the first error, "file:line:col: msg" */
-    yaml_node_t *envvars;   /* environment_variables: mapping, or NULL */
+    char *err;            /* the first error, "file:line:col: msg" */
+    yaml_node_t *envvars; /* environment_variables: mapping, or NULL */
 } loader_t;
 
 /* ---------------------------------------------------------------- messages */
@@ -49,12 +49,11 @@ vformat(const char *file, const yaml_node_t *n, const char *fmt, va_list ap)
     if (n == NULL) {
         return sllmp_xasprintf("%s: %s", file, msg);
     }
-    return sllmp_xasprintf("%s:%zu:%zu: %s", file, n->start_mark.line + 1,
-                           n->start_mark.column + 1, msg);
+    return sllmp_xasprintf("%s:%zu:%zu: %s", file, n->start_mark.line + 1, n->start_mark.column + 1,
+                           msg);
 }
 
-static int SLLMP_PRINTF(3, 4)
-fail(loader_t *L, const yaml_node_t *n, const char *fmt, ...)
+static int SLLMP_PRINTF(3, 4) fail(loader_t *L, const yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
 
@@ -66,8 +65,7 @@ fail(loader_t *L, const yaml_node_t *n, const char *fmt, ...)
     return -1;
 }
 
-static void SLLMP_PRINTF(3, 4)
-warn(loader_t *L, const yaml_node_t *n, const char *fmt, ...)
+static void SLLMP_PRINTF(3, 4) warn(loader_t *L, const yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
     sllmp_conf_t *c = L->c;
@@ -100,18 +98,22 @@ is_null(const yaml_node_t *n)
     if (s == NULL || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
         return 0;
     }
-    return *s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0
-           || strcmp(s, "NULL") == 0;
+    return *s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+           strcmp(s, "NULL") == 0;
 }
 
 static const char *
 kind(const yaml_node_t *n)
 {
     switch (n->type) {
-    case YAML_SCALAR_NODE: return "a scalar";
-    case YAML_SEQUENCE_NODE: return "a list";
-    case YAML_MAPPING_NODE: return "a mapping";
-    default: return "nothing";
+    case YAML_SCALAR_NODE:
+        return "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    default:
+        return "nothing";
     }
 }
 
@@ -120,8 +122,9 @@ want(loader_t *L, const yaml_node_t *n, yaml_node_type_t t, const char *what)
 {
     if (n->type != t) {
         return fail(L, n, "%s must be %s, not %s", what,
-                    t == YAML_MAPPING_NODE ? "a mapping" : t == YAML_SEQUENCE_NODE ? "a list"
-                                                                                   : "a scalar",
+                    t == YAML_MAPPING_NODE    ? "a mapping"
+                    : t == YAML_SEQUENCE_NODE ? "a list"
+                                              : "a scalar",
                     kind(n));
     }
     return 0;
@@ -133,7 +136,8 @@ typedef int pair_f(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v,
 static int
 each_pair(loader_t *L, yaml_node_t *map, pair_f *fn, void *ud)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *k = node(L, p->key);
         yaml_node_t *v = node(L, p->value);
         const char *key = scalar(k);
@@ -269,7 +273,8 @@ get_long(loader_t *L, yaml_node_t *n, const char *what, long min, long max, long
     const char *s = scalar(n);
     long v;
 
-    if (s == NULL || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || sllmp_parse_long(s, &v) < 0) {
+    if (s == NULL || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+        sllmp_parse_long(s, &v) < 0) {
         return fail(L, n, "%s must be an integer", what);
     }
     if (v < min || v > max) {
@@ -310,7 +315,8 @@ get_str_list(loader_t *L, yaml_node_t *n, const char *what, char ***out, size_t 
 
     *out = sllmp_xcalloc(len ? len : 1, sizeof(char *));
     *count = 0;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
         if (get_str_required(L, node(L, *it), what, &(*out)[*count]) < 0) {
             return -1;
         }
@@ -341,8 +347,8 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
         if (get_string(L, v, "litellm_params.api_base", &d->api_base, NULL) < 0) {
             return -1;
         }
-        if (d->api_base != NULL && strncmp(d->api_base, "http://", 7) != 0
-            && strncmp(d->api_base, "https://", 8) != 0) {
+        if (d->api_base != NULL && strncmp(d->api_base, "http://", 7) != 0 &&
+            strncmp(d->api_base, "https://", 8) != 0) {
             return fail(L, v, "litellm_params.api_base must start with http:// or https://");
         }
         return 0;
@@ -406,8 +412,10 @@ split_model(loader_t *L, dep_ud_t *u)
         d->provider_name = sllmp_xstrdup("sllmp");
         d->model = sllmp_xstrdup(slash + 1);
     } else {
-        warn(L, u->model_node, "provider '%s' is not supported by this version of sllmp: "
-             "model '%s' is left out", prefix, d->model_name);
+        warn(L, u->model_node,
+             "provider '%s' is not supported by this version of sllmp: "
+             "model '%s' is left out",
+             prefix, d->model_name);
         u->disabled = 1;
     }
     if (!u->disabled && *d->model == '\0') {
@@ -468,8 +476,8 @@ model_list(loader_t *L, yaml_node_t *list)
         if (each_pair(L, entry, deployment_key, &u) < 0) {
             return -1;
         }
-        for (yaml_node_pair_t *p = entry->data.mapping.pairs.start; p < entry->data.mapping.pairs.top;
-             p++) {
+        for (yaml_node_pair_t *p = entry->data.mapping.pairs.start;
+             p < entry->data.mapping.pairs.top; p++) {
             const char *k = scalar(node(L, p->key));
 
             if (k != NULL && strcmp(k, "litellm_params") == 0) {
@@ -485,14 +493,15 @@ model_list(loader_t *L, yaml_node_t *list)
             deployment_free(d);
             return -1;
         }
-        if (want(L, params, YAML_MAPPING_NODE, "litellm_params") < 0
-            || each_pair(L, params, litellm_param, &u) < 0) {
+        if (want(L, params, YAML_MAPPING_NODE, "litellm_params") < 0 ||
+            each_pair(L, params, litellm_param, &u) < 0) {
             deployment_free(d);
             return -1;
         }
         if (d->litellm_model == NULL) {
             deployment_free(d);
-            return fail(L, params, "litellm_params of model has no 'model' (e.g. openai/gpt-4o-mini)");
+            return fail(L, params,
+                        "litellm_params of model has no 'model' (e.g. openai/gpt-4o-mini)");
         }
         if (!u.disabled && split_model(L, &u) < 0) {
             deployment_free(d);
@@ -519,7 +528,8 @@ general_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *
             return -1;
         }
         if (L->c->master_key != NULL && *L->c->master_key == '\0') {
-            return fail(L, v, "general_settings.master_key is empty: remove it to run without a key");
+            return fail(L, v,
+                        "general_settings.master_key is empty: remove it to run without a key");
         }
         return 0;
     }
@@ -572,8 +582,8 @@ redis_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
         if (get_string(L, v, "sllmp.redis.url", &L->c->redis_url, NULL) < 0) {
             return -1;
         }
-        if (L->c->redis_url != NULL && strncmp(L->c->redis_url, "redis://", 8) != 0
-            && strncmp(L->c->redis_url, "unix://", 7) != 0) {
+        if (L->c->redis_url != NULL && strncmp(L->c->redis_url, "redis://", 8) != 0 &&
+            strncmp(L->c->redis_url, "unix://", 7) != 0) {
             return fail(L, v, "sllmp.redis.url must start with redis:// or unix://");
         }
         return 0;
@@ -764,8 +774,8 @@ load_text(const char *file, const char *text, size_t len, char **errmsg)
             const char *k = scalar(node(&L, p->key));
             yaml_node_t *v = node(&L, p->value);
 
-            if (k != NULL && strcmp(k, "environment_variables") == 0 && !is_null(v)
-                && want(&L, v, YAML_MAPPING_NODE, "environment_variables") == 0) {
+            if (k != NULL && strcmp(k, "environment_variables") == 0 && !is_null(v) &&
+                want(&L, v, YAML_MAPPING_NODE, "environment_variables") == 0) {
                 L.envvars = v;
             }
         }
@@ -868,7 +878,7 @@ sllmp_conf_find(const sllmp_conf_t *c, const char *name, size_t len)
 /* ---------------------------------------------------------------- the cache */
 
 typedef struct {
-    char *path;            /* NULL for the embedded one */
+    char *path; /* NULL for the embedded one */
     sllmp_conf_t *conf;
     int64_t checked_ms;
     struct timespec bad_mtime; /* mtime of a version that failed, so it is logged once */
@@ -881,8 +891,8 @@ static size_t ncache;
 static int
 same_file(const sllmp_conf_t *c, const struct stat *st)
 {
-    return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size
-           && c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec;
+    return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size &&
+           c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
 static void
@@ -918,8 +928,8 @@ refresh(entry_t *e, char **errmsg)
     if (e->conf != NULL && same_file(e->conf, &st)) {
         return;
     }
-    if (e->conf != NULL && e->bad_mtime.tv_sec == st.st_mtim.tv_sec
-        && e->bad_mtime.tv_nsec == st.st_mtim.tv_nsec) {
+    if (e->conf != NULL && e->bad_mtime.tv_sec == st.st_mtim.tv_sec &&
+        e->bad_mtime.tv_nsec == st.st_mtim.tv_nsec) {
         return;
     }
     char *err = NULL;
@@ -928,8 +938,10 @@ refresh(entry_t *e, char **errmsg)
     if (c == NULL) {
         e->bad_mtime = st.st_mtim;
         if (e->conf != NULL) {
-            sllmp_log(NULL, SLLMP_LOG_ERROR, "config changed but does not load, keeping the "
-                      "previous version: %s", err);
+            sllmp_log(NULL, SLLMP_LOG_ERROR,
+                      "config changed but does not load, keeping the "
+                      "previous version: %s",
+                      err);
             free(err);
         } else {
             *errmsg = err;
@@ -959,8 +971,8 @@ sllmp_conf_get(const char *path, char **errmsg)
     }
     pthread_mutex_lock(&cache_mu);
     for (size_t i = 0; i < ncache; i++) {
-        if ((path == NULL && cache[i].path == NULL)
-            || (path != NULL && cache[i].path != NULL && strcmp(cache[i].path, path) == 0)) {
+        if ((path == NULL && cache[i].path == NULL) ||
+            (path != NULL && cache[i].path != NULL && strcmp(cache[i].path, path) == 0)) {
             e = &cache[i];
             break;
         }
@@ -1020,9 +1032,11 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
     fprintf(out, "pool: %d workers x %d threads, recycle after %ld requests%s\n", c->workers,
             c->threads, c->max_requests, c->max_requests ? "" : " (never)");
     fprintf(out, "limits: body %ld bytes, JSON depth %d\n", c->max_body_bytes, c->max_json_depth);
-    fprintf(out, "timeouts: connect %ld ms, first byte %ld ms, idle %ld ms, total %ld ms; "
-            "heartbeat %ld ms; drain %ld ms\n", c->timeouts.connect_ms, c->timeouts.first_byte_ms,
-            c->timeouts.idle_ms, c->timeouts.total_ms, c->heartbeat_ms, c->drain_timeout_ms);
+    fprintf(out,
+            "timeouts: connect %ld ms, first byte %ld ms, idle %ld ms, total %ld ms; "
+            "heartbeat %ld ms; drain %ld ms\n",
+            c->timeouts.connect_ms, c->timeouts.first_byte_ms, c->timeouts.idle_ms,
+            c->timeouts.total_ms, c->heartbeat_ms, c->drain_timeout_ms);
     fprintf(out, "spool: %s\n", c->spool_dir);
     fprintf(out, "redis: %s\n", c->redis_url ? c->redis_url : "none");
     fprintf(out, "cors origins:");

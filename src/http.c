@@ -65,8 +65,8 @@ valid_request_id(const char *s)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
 
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '-' || c == '_' || c == '.')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
             return 0;
         }
     }
@@ -232,8 +232,8 @@ chat(sllmp_req_t *r)
                        r->conf->max_body_bytes);
     } else if (err != SLLMP_OK) {
         sllmp_req_fail(r, err, NULL, NULL);
-    } else if (sllmp_json_depth(r->body.ptr, r->body.len, r->conf->max_json_depth)
-               > r->conf->max_json_depth) {
+    } else if (sllmp_json_depth(r->body.ptr, r->body.len, r->conf->max_json_depth) >
+               r->conf->max_json_depth) {
         sllmp_req_fail(r, SLLMP_ERR_JSON_TOO_DEEP, NULL,
                        "The JSON body is nested deeper than %d levels.", r->conf->max_json_depth);
     } else {
@@ -328,8 +328,8 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         preflight(r, rt);
         goto out;
     }
-    if (strcmp(r->method, rt->method) != 0
-        && !(strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
+    if (strcmp(r->method, rt->method) != 0 &&
+        !(strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
         char allow[64];
 
         snprintf(allow, sizeof(allow), "%s, OPTIONS", rt->method);

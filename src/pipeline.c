@@ -49,13 +49,20 @@ static int
 has_hook(const sllmp_middleware_t *mw, phase_t p)
 {
     switch (p) {
-    case PHASE_PRE: return mw->pre != NULL;
-    case PHASE_LLM_CALL: return mw->llm_call != NULL;
-    case PHASE_ON_CHUNK: return mw->on_chunk != NULL;
-    case PHASE_POST: return mw->post != NULL;
-    case PHASE_ERROR: return mw->error != NULL;
-    case PHASE_COMPLETE: return mw->complete != NULL;
-    default: return 0;
+    case PHASE_PRE:
+        return mw->pre != NULL;
+    case PHASE_LLM_CALL:
+        return mw->llm_call != NULL;
+    case PHASE_ON_CHUNK:
+        return mw->on_chunk != NULL;
+    case PHASE_POST:
+        return mw->post != NULL;
+    case PHASE_ERROR:
+        return mw->error != NULL;
+    case PHASE_COMPLETE:
+        return mw->complete != NULL;
+    default:
+        return 0;
     }
 }
 
@@ -133,12 +140,23 @@ run(sllmp_req_t *r, phase_t p)
 
     for (const slot_t *s = slots[p]; s->mw != NULL && rc == SLLMP_GO_ON; s++) {
         switch (p) {
-        case PHASE_PRE: rc = checked(r, s->mw->pre(r, s->conf), s); break;
-        case PHASE_LLM_CALL: rc = checked(r, s->mw->llm_call(r, s->conf), s); break;
-        case PHASE_POST: rc = checked(r, s->mw->post(r, s->conf), s); break;
-        case PHASE_ERROR: rc = checked(r, s->mw->error(r, s->conf), s); break;
-        case PHASE_COMPLETE: s->mw->complete(r, s->conf); break;
-        default: SLLMP_ASSERT(!"phase has no plain hooks");
+        case PHASE_PRE:
+            rc = checked(r, s->mw->pre(r, s->conf), s);
+            break;
+        case PHASE_LLM_CALL:
+            rc = checked(r, s->mw->llm_call(r, s->conf), s);
+            break;
+        case PHASE_POST:
+            rc = checked(r, s->mw->post(r, s->conf), s);
+            break;
+        case PHASE_ERROR:
+            rc = checked(r, s->mw->error(r, s->conf), s);
+            break;
+        case PHASE_COMPLETE:
+            s->mw->complete(r, s->conf);
+            break;
+        default:
+            SLLMP_ASSERT(!"phase has no plain hooks");
         }
     }
     return rc;

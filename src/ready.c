@@ -66,7 +66,7 @@ sllmp_redis_ping(const char *url, long timeout_ms, char *why, size_t whylen)
             snprintf(host, sizeof(host), "%.*s", (int)(end - p), p);
         }
         if (*end == ':') {
-            port = atoi(end + 1);
+            port = (int)strtol(end + 1, NULL, 10);
         }
         c = redisConnectWithTimeout(host, port, tv);
     }
@@ -92,7 +92,9 @@ sllmp_redis_ping(const char *url, long timeout_ms, char *why, size_t whylen)
         rc = 0;
     } else {
         snprintf(why, whylen, "redis did not answer PING: %s",
-                 rep == NULL ? c->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str : "odd reply");
+                 rep == NULL                      ? c->errstr
+                 : rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                  : "odd reply");
     }
     freeReplyObject(rep);
     redisFree(c);
@@ -129,12 +131,15 @@ sllmp_ready_check(const sllmp_conf_t *c, sllmp_buf_t *out)
         }
     }
     if (reasons.len == 0) {
-        sllmp_buf_printf(out, "{\"status\":\"ready\",\"checks\":{\"config\":\"ok\",\"spool\":\"%s\","
-                         "\"redis\":\"%s\"}}", spool, redis);
+        sllmp_buf_printf(out,
+                         "{\"status\":\"ready\",\"checks\":{\"config\":\"ok\",\"spool\":\"%s\","
+                         "\"redis\":\"%s\"}}",
+                         spool, redis);
     } else {
-        sllmp_buf_printf(out, "{\"status\":\"not_ready\",\"checks\":{\"config\":\"ok\","
-                         "\"spool\":\"%s\",\"redis\":\"%s\"},\"reasons\":[%s]}", spool, redis,
-                         reasons.ptr);
+        sllmp_buf_printf(out,
+                         "{\"status\":\"not_ready\",\"checks\":{\"config\":\"ok\","
+                         "\"spool\":\"%s\",\"redis\":\"%s\"},\"reasons\":[%s]}",
+                         spool, redis, reasons.ptr);
     }
     int ready = reasons.len == 0;
 

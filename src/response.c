@@ -87,8 +87,7 @@ sllmp_resp_flush(sllmp_req_t *r)
 }
 
 int
-sllmp_resp_send(sllmp_req_t *r, int status, const char *content_type, const char *body,
-                size_t len)
+sllmp_resp_send(sllmp_req_t *r, int status, const char *content_type, const char *body, size_t len)
 {
     char cl[64];
 

@@ -77,7 +77,8 @@ line(sllmp_sse_t *p, const char *s, size_t n)
     }
     if (flen == 4 && memcmp(s, "data", 4) == 0) {
         p->has_data = 1;
-        if (sllmp_buf_append(&p->data, value, vlen) < 0 || sllmp_buf_append(&p->data, "\n", 1) < 0) {
+        if (sllmp_buf_append(&p->data, value, vlen) < 0 ||
+            sllmp_buf_append(&p->data, "\n", 1) < 0) {
             return -1;
         }
     } else if (flen == 5 && memcmp(s, "event", 5) == 0) {

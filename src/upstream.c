@@ -115,7 +115,7 @@ header_cb(char *buf, size_t size, size_t n, void *ud)
         const char *sp = memchr(buf, ' ', len);
 
         /* a new status line (after a 100 or a redirect): forget the previous headers */
-        x->call->status = sp ? atoi(sp + 1) : 0;
+        x->call->status = sp ? (int)strtol(sp + 1, NULL, 10) : 0;
         x->in_2xx = x->call->status >= 200 && x->call->status < 300;
         x->call->retry_after[0] = '\0';
         return len;
@@ -132,7 +132,8 @@ header_cb(char *buf, size_t size, size_t n, void *ud)
     while (vlen > 0 && (*colon == ' ' || *colon == '\t')) {
         colon++, vlen--;
     }
-    while (vlen > 0 && (colon[vlen - 1] == '\r' || colon[vlen - 1] == '\n' || colon[vlen - 1] == ' ')) {
+    while (vlen > 0 &&
+           (colon[vlen - 1] == '\r' || colon[vlen - 1] == '\n' || colon[vlen - 1] == ' ')) {
         vlen--;
     }
     if (vlen >= sizeof(value)) {
@@ -222,12 +223,16 @@ static sllmp_err_t
 map_curl(CURLcode rc)
 {
     switch (rc) {
-    case CURLE_OK: return SLLMP_OK;
-    case CURLE_OPERATION_TIMEDOUT: return SLLMP_ERR_TIMEOUT;
+    case CURLE_OK:
+        return SLLMP_OK;
+    case CURLE_OPERATION_TIMEDOUT:
+        return SLLMP_ERR_TIMEOUT;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT: return SLLMP_ERR_PROVIDER_UNAVAILABLE;
-    default: return SLLMP_ERR_PROVIDER;
+    case CURLE_COULDNT_CONNECT:
+        return SLLMP_ERR_PROVIDER_UNAVAILABLE;
+    default:
+        return SLLMP_ERR_PROVIDER;
     }
 }
 
@@ -310,7 +315,8 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
         /* Never the upstream's words: they may quote the key. */
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_AUTH, NULL,
                             "The provider of model '%.200s' refused the gateway's credentials "
-                            "(HTTP %d).", r->model, s);
+                            "(HTTP %d).",
+                            r->model, s);
     } else if (s == 429) {
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_RATE_LIMIT, NULL, "%s",
                             cJSON_IsString(msg) ? msg->valuestring
@@ -319,10 +325,9 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
             r->retry_after = sllmp_arena_strdup(r->arena, call->retry_after);
         }
     } else if (s >= 400 && s < 500 && s != 408) {
-        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_BAD_REQUEST,
-                            cJSON_IsString(param) ? param->valuestring : NULL, "%s",
-                            cJSON_IsString(msg) ? msg->valuestring
-                                                : "The provider rejected the request.");
+        rc = sllmp_req_fail(
+            r, SLLMP_ERR_PROVIDER_BAD_REQUEST, cJSON_IsString(param) ? param->valuestring : NULL,
+            "%s", cJSON_IsString(msg) ? msg->valuestring : "The provider rejected the request.");
         r->err_status = s;
     } else if (s == 408) {
         rc = sllmp_req_fail(r, SLLMP_ERR_TIMEOUT, NULL, NULL);

@@ -15,10 +15,10 @@ struct sllmp_arena_block_s;
 struct sllmp_arena_cleanup_s;
 
 struct sllmp_arena_s {
-    struct sllmp_arena_block_s *head;      /* current block; ->next are older ones */
+    struct sllmp_arena_block_s *head;       /* current block; ->next are older ones */
     struct sllmp_arena_cleanup_s *cleanups; /* LIFO */
     size_t block_size;
-    size_t total;                           /* bytes handed out since the last reset */
+    size_t total; /* bytes handed out since the last reset */
 };
 
 void sllmp_arena_init(sllmp_arena_t *a, size_t block_size);

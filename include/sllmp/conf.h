@@ -20,15 +20,15 @@ typedef enum {
 } sllmp_provider_t;
 
 struct sllmp_deployment_s {
-    char *model_name;   /* the alias clients ask for */
+    char *model_name;    /* the alias clients ask for */
     char *litellm_model; /* as written: "openai/gpt-4o-mini" */
     sllmp_provider_t provider;
     char *provider_name; /* "openai", "mock" */
-    char *model;        /* upstream model id: "gpt-4o-mini" */
-    char *api_base;     /* without trailing slash; NULL for mock */
-    char *api_key;      /* resolved secret, NULL when none; never logged */
+    char *model;         /* upstream model id: "gpt-4o-mini" */
+    char *api_base;      /* without trailing slash; NULL for mock */
+    char *api_key;       /* resolved secret, NULL when none; never logged */
     long mock_delay_ms;
-    int line;           /* where it was declared, for messages */
+    int line; /* where it was declared, for messages */
 };
 
 typedef struct {
@@ -39,19 +39,19 @@ typedef struct {
 } sllmp_timeouts_t;
 
 struct sllmp_conf_s {
-    char *path;        /* file it came from; "(embedded)" for the built-in default */
+    char *path; /* file it came from; "(embedded)" for the built-in default */
     dev_t dev;
     ino_t ino;
     struct timespec mtime;
     off_t size;
     time_t loaded_at;
-    int refs;          /* atomic; the cache holds one */
+    int refs; /* atomic; the cache holds one */
 
     sllmp_deployment_t *deployments;
     size_t ndeployments;
-    size_t ndisabled;  /* deployments left out because their key's variable is unset */
+    size_t ndisabled; /* deployments left out because their key's variable is unset */
 
-    char *master_key;  /* NULL when none */
+    char *master_key; /* NULL when none */
 
     int workers;
     int threads;
@@ -63,12 +63,12 @@ struct sllmp_conf_s {
     sllmp_timeouts_t timeouts;
 
     char *spool_dir;
-    char *redis_url;   /* NULL when none */
+    char *redis_url; /* NULL when none */
     char **cors_origins;
     size_t ncors_origins;
     int log_level;
 
-    char **warnings;   /* unknown keys and the like, "file:line:col: ..." */
+    char **warnings; /* unknown keys and the like, "file:line:col: ..." */
     size_t nwarnings;
 };
 
@@ -88,7 +88,8 @@ void sllmp_conf_ref(sllmp_conf_t *c);
 void sllmp_conf_unref(sllmp_conf_t *c);
 
 /* Finds the deployment for a model name; NULL when there is none. */
-const sllmp_deployment_t *sllmp_conf_find(const sllmp_conf_t *c, const char *model_name, size_t len);
+const sllmp_deployment_t *sllmp_conf_find(const sllmp_conf_t *c, const char *model_name,
+                                          size_t len);
 
 /*
  * Process-wide cache of configs by path, so each distinct file is parsed once and reloaded when

@@ -23,11 +23,11 @@ void sllmp_log_write(const char *reqid, sllmp_log_level_t level, const char *fil
 /* Returns the level for "error", "warn", "info", "debug"; -1 otherwise. */
 int sllmp_log_level_parse(const char *s);
 
-#define sllmp_log(reqid, level, ...)                                                     \
-    do {                                                                                   \
-        if ((int)(level) <= sllmp_log_level) {                                             \
-            sllmp_log_write((reqid), (level), __FILE__, __LINE__, __VA_ARGS__);            \
-        }                                                                                  \
+#define sllmp_log(reqid, level, ...)                                                               \
+    do {                                                                                           \
+        if ((int)(level) <= sllmp_log_level) {                                                     \
+            sllmp_log_write((reqid), (level), __FILE__, __LINE__, __VA_ARGS__);                    \
+        }                                                                                          \
     } while (0)
 
 #endif

@@ -20,11 +20,11 @@ typedef enum {
 
 /* One upstream event on its way to the client. */
 struct sllmp_chunk_s {
-    const char *data;  /* event data: a JSON object, or "[DONE]" */
+    const char *data; /* event data: a JSON object, or "[DONE]" */
     size_t len;
-    cJSON *json;       /* parsed data, NULL when not JSON; the chunk's owner frees it */
-    int done;          /* the [DONE] terminator */
-    int drop;          /* set by a filter: do not send this one */
+    cJSON *json; /* parsed data, NULL when not JSON; the chunk's owner frees it */
+    int done;    /* the [DONE] terminator */
+    int drop;    /* set by a filter: do not send this one */
 };
 
 typedef sllmp_rc_t sllmp_hook_f(sllmp_req_t *r, void *mw_conf);
@@ -33,14 +33,14 @@ typedef void sllmp_done_f(sllmp_req_t *r, void *mw_conf);
 
 struct sllmp_middleware_s {
     const char *name;
-    int (*init)(void **mw_conf);   /* once per process, before the accept loop; 0 or -1 */
-    void (*fini)(void *mw_conf);   /* at exit */
-    sllmp_hook_f *pre;             /* validate, authenticate, limits, rewrite */
-    sllmp_hook_f *llm_call;        /* the first that does not return GO_ON owns the call */
-    sllmp_chunk_f *on_chunk;       /* every streamed event, in order */
-    sllmp_hook_f *post;            /* the whole answer (or the end of the stream) is there */
-    sllmp_hook_f *error;           /* r->err is set; may rewrite it */
-    sllmp_done_f *complete;        /* always runs, in reverse order, cannot fail */
+    int (*init)(void **mw_conf); /* once per process, before the accept loop; 0 or -1 */
+    void (*fini)(void *mw_conf); /* at exit */
+    sllmp_hook_f *pre;           /* validate, authenticate, limits, rewrite */
+    sllmp_hook_f *llm_call;      /* the first that does not return GO_ON owns the call */
+    sllmp_chunk_f *on_chunk;     /* every streamed event, in order */
+    sllmp_hook_f *post;          /* the whole answer (or the end of the stream) is there */
+    sllmp_hook_f *error;         /* r->err is set; may rewrite it */
+    sllmp_done_f *complete;      /* always runs, in reverse order, cannot fail */
 };
 
 /* The table, in order; NULL-terminated. */

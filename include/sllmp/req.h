@@ -31,52 +31,52 @@ struct sllmp_io_s {
 };
 
 #define SLLMP_REQ_MAGIC 0x5e11a9u
-#define SLLMP_MW_MAX 16
+#define SLLMP_MW_MAX    16
 
 struct sllmp_req_s {
     unsigned magic;
     sllmp_arena_t *arena;
     sllmp_io_t *io;
-    sllmp_conf_t *conf;        /* a reference, released at the end of the request */
+    sllmp_conf_t *conf; /* a reference, released at the end of the request */
     sllmp_worker_ctx_t *worker;
 
-    char id[129];              /* X-Request-ID */
-    int64_t start_ms;          /* monotonic */
+    char id[129];     /* X-Request-ID */
+    int64_t start_ms; /* monotonic */
     int64_t start_wall_ms;
-    int64_t headers_ms;        /* when the status line went out, 0 before */
+    int64_t headers_ms; /* when the status line went out, 0 before */
     int64_t first_token_ms;
     int64_t end_ms;
 
     /* what was asked */
     const char *method;
-    const char *path;          /* REQUEST_URI without the query string */
+    const char *path; /* REQUEST_URI without the query string */
     sllmp_str_t body;
-    cJSON *json;               /* parsed body, owned by the arena's cleanup list */
-    const char *model;         /* as the client named it */
-    const char *user;          /* X-User-ID, else OpenAI `user` */
-    const char *session;       /* X-Session-ID */
-    const char *origin;        /* Origin, when CORS allows it */
+    cJSON *json;         /* parsed body, owned by the arena's cleanup list */
+    const char *model;   /* as the client named it */
+    const char *user;    /* X-User-ID, else OpenAI `user` */
+    const char *session; /* X-Session-ID */
+    const char *origin;  /* Origin, when CORS allows it */
     int stream;
-    int client_wants_usage;    /* stream_options.include_usage from the client */
+    int client_wants_usage; /* stream_options.include_usage from the client */
     const sllmp_deployment_t *dep;
 
     /* the answer */
-    sllmp_buf_t resp_headers;  /* extra "Name: value\r\n" lines, before the headers go out */
-    sllmp_buf_t resp_body;     /* an unstreamed answer, sent after post */
+    sllmp_buf_t resp_headers; /* extra "Name: value\r\n" lines, before the headers go out */
+    sllmp_buf_t resp_body;    /* an unstreamed answer, sent after post */
     int status;
     int headers_sent;
-    int stream_started;        /* SSE headers sent: errors become SSE events */
+    int stream_started; /* SSE headers sent: errors become SSE events */
     int client_gone;
-    int finished;              /* a response (success or error) is complete */
+    int finished; /* a response (success or error) is complete */
 
     /* the failure, when there is one */
     sllmp_err_t err;
-    int err_status;            /* overrides the table's status when non-zero */
+    int err_status; /* overrides the table's status when non-zero */
     const char *err_message;
     const char *err_param;
-    const char *err_type;      /* overrides the table's type when non-NULL */
-    const char *err_code;      /* overrides the table's code when non-NULL */
-    const char *retry_after;   /* seconds, sent as Retry-After */
+    const char *err_type;    /* overrides the table's type when non-NULL */
+    const char *err_code;    /* overrides the table's code when non-NULL */
+    const char *retry_after; /* seconds, sent as Retry-After */
 
     /* what the upstream said */
     int upstream_status;

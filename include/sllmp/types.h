@@ -22,7 +22,7 @@ typedef struct {
     size_t len;
 } sllmp_str_t;
 
-#define SLLMP_STR(lit)     ((sllmp_str_t){(lit), sizeof(lit) - 1})
-#define SLLMP_STRLEN(lit)  (lit), (sizeof(lit) - 1)
+#define SLLMP_STR(lit)    ((sllmp_str_t){(lit), sizeof(lit) - 1})
+#define SLLMP_STRLEN(lit) (lit), (sizeof(lit) - 1)
 
 #endif

@@ -19,14 +19,14 @@ typedef struct {
     const char *url;
     const char *body;
     size_t body_len;
-    const char *const *headers;  /* NULL-terminated "Name: value" list */
+    const char *const *headers;     /* NULL-terminated "Name: value" list */
     sllmp_upstream_data_f *on_data; /* NULL: the body is collected in ->resp */
     void *ud;
 
     /* results */
-    int status;            /* HTTP status, 0 when none came */
-    sllmp_buf_t resp;      /* the body when on_data is NULL or the status is not 2xx */
-    char retry_after[32];  /* Retry-After (seconds), or derived from retry-after-ms */
+    int status;           /* HTTP status, 0 when none came */
+    sllmp_buf_t resp;     /* the body when on_data is NULL or the status is not 2xx */
+    char retry_after[32]; /* Retry-After (seconds), or derived from retry-after-ms */
     int aborted_by_callback;
 } sllmp_upstream_call_t;
 

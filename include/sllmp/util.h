@@ -9,9 +9,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-#define SLLMP_NORETURN __attribute__((noreturn))
+#define SLLMP_NORETURN     __attribute__((noreturn))
 #define SLLMP_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define SLLMP_MALLOC __attribute__((malloc, returns_nonnull))
+#define SLLMP_MALLOC       __attribute__((malloc, returns_nonnull))
 
 /* Out of memory is not an error path: these print and abort. */
 void *sllmp_xmalloc(size_t n) SLLMP_MALLOC;

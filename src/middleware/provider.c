@@ -11,8 +11,10 @@ provider_call(sllmp_req_t *r, void *mw_conf)
 {
     (void)mw_conf;
     switch (r->dep->provider) {
-    case SLLMP_PROVIDER_OPENAI: return sllmp_provider_openai_chat(r);
-    case SLLMP_PROVIDER_MOCK: return sllmp_provider_mock_chat(r);
+    case SLLMP_PROVIDER_OPENAI:
+        return sllmp_provider_openai_chat(r);
+    case SLLMP_PROVIDER_MOCK:
+        return sllmp_provider_mock_chat(r);
     }
     return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
 }

@@ -15,7 +15,8 @@ router_pre(sllmp_req_t *r, void *mw_conf)
     if (r->dep == NULL) {
         return sllmp_req_fail(r, SLLMP_ERR_MODEL_NOT_FOUND, "model",
                               "The model '%.200s' does not exist or is not configured on this "
-                              "gateway.", r->model);
+                              "gateway.",
+                              r->model);
     }
     return SLLMP_GO_ON;
 }

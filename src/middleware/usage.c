@@ -21,8 +21,8 @@ sllmp_usage_read(sllmp_req_t *r, const cJSON *usage)
     r->usage_seen = 1;
     r->prompt_tokens = cJSON_IsNumber(p) ? (long)p->valuedouble : 0;
     r->completion_tokens = cJSON_IsNumber(c) ? (long)c->valuedouble : 0;
-    r->total_tokens = cJSON_IsNumber(t) ? (long)t->valuedouble
-                                        : r->prompt_tokens + r->completion_tokens;
+    r->total_tokens =
+        cJSON_IsNumber(t) ? (long)t->valuedouble : r->prompt_tokens + r->completion_tokens;
 }
 
 static sllmp_rc_t

@@ -45,8 +45,8 @@ sllmp_json_depth(const char *s, size_t n, int max)
 static int
 is_integer(const cJSON *v)
 {
-    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble)
-           && fabs(v->valuedouble) < 9.007199254740992e15;
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+           v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9.007199254740992e15;
 }
 
 /* A number within [lo, hi], or null. */
@@ -88,7 +88,8 @@ content_parts(sllmp_req_t *r, const cJSON *content, int i)
     int k = 0;
     const cJSON *part;
 
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
         char param[64];
 
@@ -97,8 +98,8 @@ content_parts(sllmp_req_t *r, const cJSON *content, int i)
             return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, param,
                                   "'%s' must be an object with a string 'type'.", param);
         }
-        if (strcmp(type->valuestring, "text") == 0
-            && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(part, "text"))) {
+        if (strcmp(type->valuestring, "text") == 0 &&
+            !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(part, "text"))) {
             snprintf(param, sizeof(param), "messages[%d].content[%d].text", i, k);
             return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, param, "'%s' must be a string.",
                                   param);
@@ -111,8 +112,8 @@ content_parts(sllmp_req_t *r, const cJSON *content, int i)
 static sllmp_rc_t
 message(sllmp_req_t *r, const cJSON *m, int i)
 {
-    static const char *const roles[] = {"system", "developer", "user", "assistant", "tool",
-                                        "function"};
+    static const char *const roles[] = {"system",    "developer", "user",
+                                        "assistant", "tool",      "function"};
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
     char param[64];
@@ -124,8 +125,8 @@ message(sllmp_req_t *r, const cJSON *m, int i)
     }
     snprintf(param, sizeof(param), "messages[%d].role", i);
     if (role == NULL) {
-        return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, param, "Missing required parameter: '%s'.",
-                              param);
+        return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, param,
+                              "Missing required parameter: '%s'.", param);
     }
     for (k = 0; k < sizeof(roles) / sizeof(roles[0]); k++) {
         if (cJSON_IsString(role) && strcmp(role->valuestring, roles[k]) == 0) {
@@ -142,8 +143,8 @@ message(sllmp_req_t *r, const cJSON *m, int i)
 
     snprintf(param, sizeof(param), "messages[%d].content", i);
     if (content == NULL) {
-        int has_calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls") != NULL
-                        || cJSON_GetObjectItemCaseSensitive(m, "function_call") != NULL;
+        int has_calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls") != NULL ||
+                        cJSON_GetObjectItemCaseSensitive(m, "function_call") != NULL;
 
         if (!(assistant && has_calls)) {
             return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, param,
@@ -192,7 +193,8 @@ metadata(sllmp_req_t *r, const cJSON *body)
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "metadata",
                               "'metadata' must be an object or null.");
     }
-    cJSON_ArrayForEach(kv, md) {
+    cJSON_ArrayForEach(kv, md)
+    {
         /* OpenAI wants strings; LiteLLM clients send lists (tags) and objects: keep them. */
         if (strlen(kv->string) > 64) {
             return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "metadata",
@@ -227,13 +229,15 @@ sllmp_validate_chat(sllmp_req_t *r)
                               "Missing required parameter: 'messages'.");
     }
     if (!cJSON_IsArray(messages)) {
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "messages", "'messages' must be an array.");
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "messages",
+                              "'messages' must be an array.");
     }
     if (cJSON_GetArraySize(messages) == 0) {
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "messages",
                               "'messages' must contain at least one message.");
     }
-    cJSON_ArrayForEach(m, messages) {
+    cJSON_ArrayForEach(m, messages)
+    {
         if (message(r, m, i++) != SLLMP_GO_ON) {
             return SLLMP_ERROR;
         }
@@ -260,25 +264,25 @@ sllmp_validate_chat(sllmp_req_t *r)
         }
         r->client_wants_usage = cJSON_IsTrue(iu);
     }
-    if (number(r, body, "temperature", 0, 2, 0) || number(r, body, "top_p", 0, 1, 0)
-        || number(r, body, "n", 1, 128, 1) || number(r, body, "max_tokens", 1, 1e12, 1)
-        || number(r, body, "max_completion_tokens", 1, 1e12, 1)
-        || number(r, body, "presence_penalty", -2, 2, 0)
-        || number(r, body, "frequency_penalty", -2, 2, 0)
-        || number(r, body, "top_logprobs", 0, 20, 1) || number(r, body, "seed", -9.2e18, 9.2e18, 1)
-        || typed(r, body, "stop", cJSON_String | cJSON_Array | cJSON_NULL,
-                 "a string, an array of strings or null", "stop")
-        || typed(r, body, "user", cJSON_String | cJSON_NULL, "a string", "user")
-        || typed(r, body, "tools", cJSON_Array | cJSON_NULL, "an array", "tools")
-        || typed(r, body, "tool_choice", cJSON_String | cJSON_Object | cJSON_NULL,
-                 "a string or an object", "tool_choice")
-        || typed(r, body, "response_format", cJSON_Object | cJSON_NULL, "an object",
-                 "response_format")
-        || typed(r, body, "logprobs", cJSON_True | cJSON_False | cJSON_NULL, "a boolean",
-                 "logprobs")
-        || typed(r, body, "parallel_tool_calls", cJSON_True | cJSON_False | cJSON_NULL,
-                 "a boolean", "parallel_tool_calls")
-        || metadata(r, body)) {
+    if (number(r, body, "temperature", 0, 2, 0) || number(r, body, "top_p", 0, 1, 0) ||
+        number(r, body, "n", 1, 128, 1) || number(r, body, "max_tokens", 1, 1e12, 1) ||
+        number(r, body, "max_completion_tokens", 1, 1e12, 1) ||
+        number(r, body, "presence_penalty", -2, 2, 0) ||
+        number(r, body, "frequency_penalty", -2, 2, 0) ||
+        number(r, body, "top_logprobs", 0, 20, 1) || number(r, body, "seed", -9.2e18, 9.2e18, 1) ||
+        typed(r, body, "stop", cJSON_String | cJSON_Array | cJSON_NULL,
+              "a string, an array of strings or null", "stop") ||
+        typed(r, body, "user", cJSON_String | cJSON_NULL, "a string", "user") ||
+        typed(r, body, "tools", cJSON_Array | cJSON_NULL, "an array", "tools") ||
+        typed(r, body, "tool_choice", cJSON_String | cJSON_Object | cJSON_NULL,
+              "a string or an object", "tool_choice") ||
+        typed(r, body, "response_format", cJSON_Object | cJSON_NULL, "an object",
+              "response_format") ||
+        typed(r, body, "logprobs", cJSON_True | cJSON_False | cJSON_NULL, "a boolean",
+              "logprobs") ||
+        typed(r, body, "parallel_tool_calls", cJSON_True | cJSON_False | cJSON_NULL, "a boolean",
+              "parallel_tool_calls") ||
+        metadata(r, body)) {
         return SLLMP_ERROR;
     }
     /* a copy: the provider may replace the body's model */

@@ -18,7 +18,8 @@ last_user_text(sllmp_req_t *r)
     const cJSON *m, *last = NULL;
     sllmp_buf_t b;
 
-    cJSON_ArrayForEach(m, messages) {
+    cJSON_ArrayForEach(m, messages)
+    {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 
         if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0) {
@@ -34,7 +35,8 @@ last_user_text(sllmp_req_t *r)
     if (cJSON_IsArray(content)) {
         const cJSON *part;
 
-        cJSON_ArrayForEach(part, content) {
+        cJSON_ArrayForEach(part, content)
+        {
             const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
 
             if (cJSON_IsString(text)) {
@@ -63,7 +65,8 @@ prompt_chars(sllmp_req_t *r)
     const cJSON *m;
     size_t n = 0;
 
-    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r->json, "messages")) {
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r->json, "messages"))
+    {
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 
         if (cJSON_IsString(content)) {
