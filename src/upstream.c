@@ -197,7 +197,7 @@ xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, 
         x->abort_reason = SLLMP_ERR_CLIENT_GONE;
         return 1;
     }
-    if (!x->got_body && x->call->status == 0 && now - x->start > c->timeouts.first_byte_ms) {
+    if (!x->got_body && now - x->start > c->timeouts.first_byte_ms) {
         x->abort_reason = SLLMP_ERR_TIMEOUT;
         return 1;
     }
