@@ -180,6 +180,9 @@ sllmp_resp_error(sllmp_req_t *r)
         if (r->retry_after != NULL) {
             sllmp_resp_header(r, "Retry-After", r->retry_after);
         }
+        if (r->retry_after_ms != NULL) {
+            sllmp_resp_header(r, "retry-after-ms", r->retry_after_ms);
+        }
         sllmp_resp_send(r, status, "application/json", b.ptr, b.len);
     }
     r->finished = 1;

@@ -6,11 +6,11 @@
  * (never connections: libcurl does not support sharing those across threads).
  *
  * Time limits: CURLOPT_CONNECTTIMEOUT_MS for the handshake; first byte and idle limits are
- * checked in the progress callback against the time data last arrived (libcurl calls it about
- * once a second when idle, so they are precise to ~1 s); CURLOPT_TIMEOUT_MS only as the overall
- * cap. The same callback sends SSE heartbeats to a streaming client while the upstream is silent
- * and asks the front whether the client is still there, so a departed client stops the upstream
- * within a second even while no token flows.
+ * checked between waits (the thread drives its easy handle through its own multi handle and
+ * waits at most TICK_MS at a time) against the time data last arrived; CURLOPT_TIMEOUT_MS only
+ * as the overall cap. The same check sends SSE heartbeats to a streaming client while the
+ * upstream is silent and asks the front whether the client is still there, so a departed client
+ * stops the upstream within TICK_MS even while no token flows.
  */
 #include "sllmp/upstream.h"
 #include "sllmp/conf.h"
@@ -74,20 +74,33 @@ sllmp_upstream_global_fini(void)
     curl_global_cleanup();
 }
 
+/* One per thread: an easy handle driven by its own multi handle, whose connection cache keeps
+ * upstream connections alive from one request to the next. */
+typedef struct {
+    CURL *easy;
+    CURLM *multi;
+} handle_t;
+
 void *
 sllmp_upstream_handle_new(void)
 {
-    CURL *h = curl_easy_init();
+    handle_t *h = sllmp_xcalloc(1, sizeof(*h));
 
-    SLLMP_ASSERT(h != NULL);
+    h->easy = curl_easy_init();
+    h->multi = curl_multi_init();
+    SLLMP_ASSERT(h->easy != NULL && h->multi != NULL);
     return h;
 }
 
 void
-sllmp_upstream_handle_free(void *h)
+sllmp_upstream_handle_free(void *p)
 {
+    handle_t *h = p;
+
     if (h != NULL) {
-        curl_easy_cleanup(h);
+        curl_easy_cleanup(h->easy);
+        curl_multi_cleanup(h->multi);
+        free(h);
     }
 }
 
@@ -118,6 +131,7 @@ header_cb(char *buf, size_t size, size_t n, void *ud)
         x->call->status = sp ? (int)strtol(sp + 1, NULL, 10) : 0;
         x->in_2xx = x->call->status >= 200 && x->call->status < 300;
         x->call->retry_after[0] = '\0';
+        x->call->retry_after_ms[0] = '\0';
         return len;
     }
     colon = memchr(buf, ':', len);
@@ -149,11 +163,15 @@ header_cb(char *buf, size_t size, size_t n, void *ud)
         if (sllmp_parse_long(value, &secs) == 0 && secs >= 0) {
             snprintf(x->call->retry_after, sizeof(x->call->retry_after), "%ld", secs);
         }
-    } else if (strcasecmp(name, "retry-after-ms") == 0 && x->call->retry_after[0] == '\0') {
+    } else if (strcasecmp(name, "retry-after-ms") == 0) {
         long ms;
 
         if (sllmp_parse_long(value, &ms) == 0 && ms >= 0) {
-            snprintf(x->call->retry_after, sizeof(x->call->retry_after), "%ld", (ms + 999) / 1000);
+            snprintf(x->call->retry_after_ms, sizeof(x->call->retry_after_ms), "%ld", ms);
+            if (x->call->retry_after[0] == '\0') {
+                snprintf(x->call->retry_after, sizeof(x->call->retry_after), "%ld",
+                         (ms + 999) / 1000);
+            }
         }
     }
     return len;
@@ -182,41 +200,60 @@ write_cb(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-static int
-xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+/* How often a waiting transfer looks at the client and the clocks, at most. */
+#define TICK_MS 200
+
+/*
+ * Between waits: is the client still there, did a timeout pass, is a heartbeat due? Returns -1
+ * to abort (x->abort_reason set), else the milliseconds until the next thing to check.
+ */
+static long
+tick(xfer_t *x)
 {
-    xfer_t *x = ud;
     sllmp_req_t *r = x->r;
     const sllmp_conf_t *c = r->conf;
     int64_t now = sllmp_now_ms();
-    int64_t quiet_since;
+    int64_t quiet_since, next = TICK_MS;
 
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     if (r->client_gone || (r->io->gone != NULL && r->io->gone(r->io->ctx))) {
         r->client_gone = 1;
         x->abort_reason = SLLMP_ERR_CLIENT_GONE;
-        return 1;
+        return -1;
     }
-    if (!x->got_body && now - x->start > c->timeouts.first_byte_ms) {
-        x->abort_reason = SLLMP_ERR_TIMEOUT;
-        return 1;
+    if (!x->got_body) {
+        if (now - x->start > c->timeouts.first_byte_ms) {
+            x->abort_reason = SLLMP_ERR_TIMEOUT;
+            return -1;
+        }
+        next = x->start + c->timeouts.first_byte_ms - now;
+    } else {
+        if (now - x->last_data > c->timeouts.idle_ms) {
+            x->abort_reason = SLLMP_ERR_TIMEOUT;
+            return -1;
+        }
+        next = x->last_data + c->timeouts.idle_ms - now;
     }
-    if (x->got_body && now - x->last_data > c->timeouts.idle_ms) {
-        x->abort_reason = SLLMP_ERR_TIMEOUT;
-        return 1;
-    }
-    quiet_since = x->last_data > x->last_ping ? x->last_data : x->last_ping;
-    if (quiet_since < x->start) {
-        quiet_since = x->start;
-    }
-    if (r->stream && (x->call->status == 0 || x->in_2xx) && now - quiet_since >= c->heartbeat_ms) {
-        x->last_ping = now;
-        if (sllmp_sse_ping(r) < 0) {
-            x->abort_reason = SLLMP_ERR_CLIENT_GONE;
-            return 1;
+    if (r->stream && (x->call->status == 0 || x->in_2xx)) {
+        quiet_since = x->last_data > x->last_ping ? x->last_data : x->last_ping;
+        if (quiet_since < x->start) {
+            quiet_since = x->start;
+        }
+        if (now - quiet_since >= c->heartbeat_ms) {
+            x->last_ping = now;
+            quiet_since = now;
+            if (sllmp_sse_ping(r) < 0) {
+                x->abort_reason = SLLMP_ERR_CLIENT_GONE;
+                return -1;
+            }
+        }
+        if (quiet_since + c->heartbeat_ms - now < next) {
+            next = quiet_since + c->heartbeat_ms - now;
         }
     }
-    return 0;
+    if (next > TICK_MS) {
+        next = TICK_MS;
+    }
+    return next < 1 ? 1 : (long)next;
 }
 
 static sllmp_err_t
@@ -239,7 +276,10 @@ map_curl(CURLcode rc)
 sllmp_err_t
 sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
 {
-    CURL *h = r->worker->curl;
+    handle_t *hd = r->worker->curl;
+    CURL *h = hd->easy;
+    CURLM *m = hd->multi;
+    int running = 1;
     const sllmp_conf_t *c = r->conf;
     struct curl_slist *hdrs = NULL;
     xfer_t x = {r, call, sllmp_now_ms(), 0, 0, 0, 0, SLLMP_OK};
@@ -247,6 +287,7 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
 
     call->status = 0;
     call->retry_after[0] = '\0';
+    call->retry_after_ms[0] = '\0';
     call->aborted_by_callback = 0;
     sllmp_buf_init(&call->resp, MAX_UPSTREAM_BODY);
     for (const char *const *hp = call->headers; hp != NULL && *hp != NULL; hp++) {
@@ -272,12 +313,41 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sllmp/0.1");
 
-    rc = curl_easy_perform(h);
+    /* The multi interface instead of curl_easy_perform, so the waits between upstream data are
+     * ours: timeouts and heartbeats run on time, not on libcurl's once-a-second progress. */
+    rc = CURLE_OK;
+    curl_multi_add_handle(m, h);
+    while (running) {
+        CURLMcode mc = curl_multi_perform(m, &running);
+        long wait;
+
+        if (mc != CURLM_OK) {
+            rc = CURLE_FAILED_INIT;
+            break;
+        }
+        if (!running) {
+            break;
+        }
+        wait = tick(&x);
+        if (wait < 0) {
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        curl_multi_poll(m, NULL, 0, (int)wait, NULL);
+    }
+    if (running == 0) {
+        CURLMsg *msg;
+        int left;
+
+        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
+                rc = msg->data.result;
+            }
+        }
+    }
+    curl_multi_remove_handle(m, h);
     curl_slist_free_all(hdrs);
     if (rc == CURLE_OK) {
         return SLLMP_OK;
@@ -323,6 +393,9 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
                                                 : "The provider's rate limit was reached.");
         if (call->retry_after[0]) {
             r->retry_after = sllmp_arena_strdup(r->arena, call->retry_after);
+        }
+        if (call->retry_after_ms[0]) {
+            r->retry_after_ms = sllmp_arena_strdup(r->arena, call->retry_after_ms);
         }
     } else if (s >= 400 && s < 500 && s != 408) {
         rc = sllmp_req_fail(

@@ -9,7 +9,7 @@
 
 struct sllmp_worker_ctx_s {
     int id;
-    void *curl;          /* CURL *, one per thread, reused (keep-alive, TLS resumption) */
+    void *curl;          /* upstream handle, one per thread, reused (keep-alive, TLS resumption) */
     sllmp_arena_t arena; /* reset after every request */
     long requests;
 };

@@ -74,9 +74,10 @@ struct sllmp_req_s {
     int err_status; /* overrides the table's status when non-zero */
     const char *err_message;
     const char *err_param;
-    const char *err_type;    /* overrides the table's type when non-NULL */
-    const char *err_code;    /* overrides the table's code when non-NULL */
-    const char *retry_after; /* seconds, sent as Retry-After */
+    const char *err_type;       /* overrides the table's type when non-NULL */
+    const char *err_code;       /* overrides the table's code when non-NULL */
+    const char *retry_after;    /* seconds, sent as Retry-After */
+    const char *retry_after_ms; /* sent as retry-after-ms (OpenAI SDKs prefer it) */
 
     /* what the upstream said */
     int upstream_status;

@@ -24,9 +24,10 @@ typedef struct {
     void *ud;
 
     /* results */
-    int status;           /* HTTP status, 0 when none came */
-    sllmp_buf_t resp;     /* the body when on_data is NULL or the status is not 2xx */
-    char retry_after[32]; /* Retry-After (seconds), or derived from retry-after-ms */
+    int status;              /* HTTP status, 0 when none came */
+    sllmp_buf_t resp;        /* the body when on_data is NULL or the status is not 2xx */
+    char retry_after[32];    /* Retry-After (seconds), or derived from retry-after-ms */
+    char retry_after_ms[32]; /* retry-after-ms as the upstream sent it */
     int aborted_by_callback;
 } sllmp_upstream_call_t;
 

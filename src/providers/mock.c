@@ -137,19 +137,29 @@ emit(sllmp_req_t *r, cJSON *c)
     return rc;
 }
 
-/* Sleeps ms, waking every 50 ms to notice a departed client. */
+/* Sleeps ms, waking every 50 ms to notice a departed client and to send heartbeats when the
+ * delay is longer than heartbeat_ms, as a real upstream's silence would get. */
 static int
 pause_ms(sllmp_req_t *r, long ms)
 {
+    long quiet = 0;
+
     while (ms > 0) {
         long step = ms < 50 ? ms : 50;
         struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
 
         nanosleep(&ts, NULL);
         ms -= step;
+        quiet += step;
         if (r->io->gone != NULL && r->io->gone(r->io->ctx)) {
             r->client_gone = 1;
             return -1;
+        }
+        if (quiet >= r->conf->heartbeat_ms) {
+            quiet = 0;
+            if (sllmp_sse_ping(r) < 0) {
+                return -1;
+            }
         }
     }
     return 0;
