@@ -109,8 +109,10 @@ unit-san:
 integration: all
 	python3 tests/integration/run.py
 
+# Against the built-in mock, then against the mock OpenAI upstream (faults, splits, heartbeats).
 conformance: all
 	bash tests/conformance/run.sh
+	CONFORMANCE_UPSTREAM=mock bash tests/conformance/run.sh
 
 test: all
 	@$(MAKE) --no-print-directory unit
