@@ -237,11 +237,21 @@ chat(sllmp_req_t *r)
         sllmp_req_fail(r, SLLMP_ERR_JSON_TOO_DEEP, NULL,
                        "The JSON body is nested deeper than %d levels.", r->conf->max_json_depth);
     } else {
-        r->json = cJSON_ParseWithLength(r->body.ptr, r->body.len);
+        const char *end = NULL;
+
+        r->json = cJSON_ParseWithLengthOpts(r->body.ptr, r->body.len, &end, 0);
         if (r->json != NULL) {
             sllmp_arena_cleanup_add(r->arena, json_delete, r->json);
+            /* one JSON value and nothing after it but whitespace */
+            while (end < r->body.ptr + r->body.len && strchr(" \t\r\n", *end) && *end) {
+                end++;
+            }
+            if (end != r->body.ptr + r->body.len) {
+                sllmp_req_fail(r, SLLMP_ERR_INVALID_JSON, NULL,
+                               "The request body has data after its JSON value.");
+            }
         }
-        if (!cJSON_IsObject(r->json)) {
+        if (r->err == SLLMP_OK && !cJSON_IsObject(r->json)) {
             sllmp_req_fail(r, SLLMP_ERR_INVALID_JSON, NULL,
                            r->json ? "The request body must be a JSON object."
                                    : "We could not parse the JSON body of your request.");

@@ -96,13 +96,10 @@ sllmp_resp_send(sllmp_req_t *r, int status, const char *content_type, const char
     sllmp_resp_start(r, status, content_type);
     sllmp_resp_write(r, body, len);
     r->finished = 1;
-    /* Only a failed write says the client left: a server that got the whole answer may hang up
-     * at once, which the poll in io->gone would take for a departure. */
-    if (r->client_gone || r->io->flush(r->io->ctx) < 0) {
-        r->client_gone = 1;
-        return -1;
-    }
-    return 0;
+    /* No flush: the front sends what is buffered together with its end-of-request records in
+     * one write when the request finishes (a server that has the whole answer may hang up at
+     * once, and a separate end-of-request write would then fail). */
+    return r->client_gone ? -1 : 0;
 }
 
 int

@@ -74,6 +74,9 @@ sllmp_upstream_global_fini(void)
     curl_global_cleanup();
 }
 
+static size_t header_cb(char *buf, size_t size, size_t n, void *ud);
+static size_t write_cb(char *data, size_t size, size_t n, void *ud);
+
 /* One per thread: an easy handle driven by its own multi handle, whose connection cache keeps
  * upstream connections alive from one request to the next. */
 typedef struct {
@@ -89,6 +92,15 @@ sllmp_upstream_handle_new(void)
     h->easy = curl_easy_init();
     h->multi = curl_multi_init();
     SLLMP_ASSERT(h->easy != NULL && h->multi != NULL);
+    curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h->easy, CURLOPT_SHARE, share);
+    curl_easy_setopt(h->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h->easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h->easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "sllmp/0.1");
     return h;
 }
 
@@ -110,6 +122,7 @@ typedef struct {
     int64_t start;
     int64_t last_data;
     int64_t last_ping;
+    int64_t last_gone_check;
     int got_body;
     int in_2xx;
     sllmp_err_t abort_reason;
@@ -215,10 +228,14 @@ tick(xfer_t *x)
     int64_t now = sllmp_now_ms();
     int64_t quiet_since, next = TICK_MS;
 
-    if (r->client_gone || (r->io->gone != NULL && r->io->gone(r->io->ctx))) {
-        r->client_gone = 1;
-        x->abort_reason = SLLMP_ERR_CLIENT_GONE;
-        return -1;
+    /* a poll() on the FastCGI connection: not on every wake-up of a busy transfer */
+    if (now - x->last_gone_check >= TICK_MS / 2) {
+        x->last_gone_check = now;
+        if (r->client_gone || (r->io->gone != NULL && r->io->gone(r->io->ctx))) {
+            r->client_gone = 1;
+            x->abort_reason = SLLMP_ERR_CLIENT_GONE;
+            return -1;
+        }
     }
     if (!x->got_body) {
         if (now - x->start > c->timeouts.first_byte_ms) {
@@ -282,7 +299,9 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     int running = 1;
     const sllmp_conf_t *c = r->conf;
     struct curl_slist *hdrs = NULL;
-    xfer_t x = {r, call, sllmp_now_ms(), 0, 0, 0, 0, SLLMP_OK};
+    xfer_t x = {r, call, sllmp_now_ms(), 0, 0, 0, 0, 0, SLLMP_OK};
+
+    x.last_gone_check = x.start;
     CURLcode rc;
 
     call->status = 0;
@@ -296,24 +315,16 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     /* no "Expect: 100-continue" round trip for bodies over 1 KiB */
     hdrs = curl_slist_append(hdrs, "Expect:");
 
-    curl_easy_reset(h);
+    /* Every request sets the same options, so the handle is not reset: what the previous
+     * request set is overwritten here, and the constant ones were set once in handle_new. */
     curl_easy_setopt(h, CURLOPT_URL, call->url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_SHARE, share);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeouts.connect_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeouts.total_ms);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "sllmp/0.1");
 
     /* The multi interface instead of curl_easy_perform, so the waits between upstream data are
      * ours: timeouts and heartbeats run on time, not on libcurl's once-a-second progress. */

@@ -577,7 +577,20 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--parent-pid", type=int,
+                    help="exit when this process is gone (no orphaned mocks after a crash)")
     a = ap.parse_args()
+    if a.parent_pid:
+        def watch():
+            while True:
+                time.sleep(0.5)
+                try:
+                    os.kill(a.parent_pid, 0)
+                except ProcessLookupError:
+                    os._exit(0)
+                except PermissionError:
+                    pass
+        threading.Thread(target=watch, daemon=True).start()
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.verbose = a.verbose
     port = srv.server_address[1]

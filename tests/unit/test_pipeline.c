@@ -206,6 +206,9 @@ test_bad_input(void **state)
     (void)state;
     expect_error("{not json", 400, "invalid_json", NULL);
     expect_error("[1,2]", 400, "invalid_json", NULL);
+    expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} trailing",
+                 400, "invalid_json", NULL);
+    expect_error("{} {}", 400, "invalid_json", NULL);
     expect_error("{\"a\":[[[[[[[[[[1]]]]]]]]]]}", 400, "json_too_deep", NULL);
     expect_error("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
                  "missing_required_parameter", "model");

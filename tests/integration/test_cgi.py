@@ -1,0 +1,83 @@
+"""The same binary as a plain CGI program: stdin a pipe, the request in the environment."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from stack import FCGI_BIN, base_config, mock_model, require_binaries, write_config
+
+
+class CGITest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_binaries()
+        cls.dir = tempfile.mkdtemp(prefix="sllmp-cgi-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
+        cfg = base_config([mock_model("mock-echo", "echo", 0)],
+                          spool_dir=os.path.join(cls.dir, "spool"))
+        cls.config = write_config(os.path.join(cls.dir, "sllmp.yaml"), cfg)
+
+    def cgi(self, method, uri, body=b"", extra=None):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
+               "SERVER_SOFTWARE": "test", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+               "REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": method, "REQUEST_URI": uri,
+               "SCRIPT_NAME": uri.split("?")[0], "QUERY_STRING": uri.partition("?")[2],
+               "SLLMP_CONFIG": self.config, "SLLMP_RUNDIR": self.dir}
+        if body or method == "POST":
+            env["CONTENT_LENGTH"] = str(len(body))
+            env["CONTENT_TYPE"] = "application/json"
+        env.update(extra or {})
+        p = subprocess.run([FCGI_BIN], input=body, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=15)
+        out = p.stdout
+        self.assertEqual(p.returncode, 0, "exit %s, stderr %r" % (p.returncode, p.stderr))
+        sep = b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n"
+        self.assertIn(sep, out, "no blank line after the CGI headers: %r" % out)
+        head, _, payload = out.partition(sep)
+        headers = {}
+        for line in head.decode("latin-1").splitlines():
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        self.assertIn("status", headers, "no Status: header: %r" % out)
+        self.assertRegex(headers["status"], r"^\d{3}( |$)", headers)
+        return int(headers["status"][:3]), headers, payload
+
+    def test_health(self):
+        st, h, body = self.cgi("GET", "/health")
+        self.assertEqual(st, 200)
+        self.assertTrue(h.get("content-type", "").startswith("application/json"), h)
+        self.assertEqual(json.loads(body), {"status": "ok"})
+
+    def test_chat(self):
+        req = json.dumps({"model": "mock-echo",
+                          "messages": [{"role": "user", "content": "as cgi"}]}).encode()
+        st, h, body = self.cgi("POST", "/v1/chat/completions", req)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(json.loads(body)["choices"][0]["message"]["content"], "as cgi")
+        self.assertRegex(h.get("x-request-id", ""), r"^[0-9a-f]{32}$", h)
+
+    def test_chat_stream(self):
+        req = json.dumps({"model": "mock-echo", "stream": True,
+                          "messages": [{"role": "user", "content": "cgi stream"}]}).encode()
+        st, h, body = self.cgi("POST", "/v1/chat/completions", req)
+        self.assertEqual(st, 200, body)
+        self.assertTrue(h.get("content-type", "").startswith("text/event-stream"), h)
+        self.assertTrue(body.rstrip().endswith(b"data: [DONE]"), body)
+
+    def test_bad_json(self):
+        st, h, body = self.cgi("POST", "/v1/chat/completions", b"{nope")
+        self.assertEqual(st, 400)
+        self.assertEqual(json.loads(body)["error"]["code"], "invalid_json")
+
+    def test_unknown_path(self):
+        st, h, body = self.cgi("GET", "/nope?x=1")
+        self.assertEqual(st, 404)
+        self.assertEqual(json.loads(body)["error"]["code"], "not_found")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,182 @@
+"""The process model: SIGTERM drains in-flight streams, a killed worker is replaced,
+max_requests recycles workers, SIGHUP reloads the config without failing requests."""
+
+import concurrent.futures as cf
+import os
+import signal
+import threading
+import time
+import unittest
+
+from stack import (StackCase, base_config, content_arrivals, mock_model, pid_alive,
+                   upstream_model, user_msg)
+
+
+def wait_for(pred, timeout, interval=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()
+
+
+WORDS20 = " ".join("w%d" % i for i in range(1, 21))
+
+
+class SigtermDrainTest(StackCase):
+    @classmethod
+    def models(cls, mock):
+        return [mock_model("mock-echo", "echo", 0),
+                upstream_model("up-words20", mock, "words-20-100")]
+
+    def test_sigterm_mid_stream_finishes_stream_then_exits(self):
+        master = self.stack.master_pid
+        workers = self.stack.workers()
+        self.assertTrue(master and pid_alive(master))
+        self.assertEqual(len(workers), 2, "workers: 2 in the config, children: %r" % workers)
+        c = self.stream({"model": "up-words20", "stream": True, "messages": user_msg("x")})
+        self.assertEqual(c.status, 200)
+        c.read_until(lambda cl: len(content_arrivals(cl)) >= 2, timeout=5)
+        os.kill(master, signal.SIGTERM)
+        c.read_all(timeout=10)
+        self.assertEqual(c.content(), WORDS20, "stream cut by SIGTERM:\n" + c.text()[-800:])
+        self.assertEqual(c.data_events()[-1], "[DONE]", c.text()[-500:])
+        self.assertTrue(wait_for(lambda: not pid_alive(master), 8),
+                        "master %d still alive 8 s after SIGTERM and the stream's end" % master)
+        for w in workers:
+            self.assertFalse(pid_alive(w), "worker %d outlived the master" % w)
+
+
+class WorkerRestartTest(StackCase):
+    start_mock = False
+
+    @classmethod
+    def models(cls, mock):
+        return [mock_model("mock-echo", "echo", 0)]
+
+    def test_killed_worker_is_replaced(self):
+        before = wait_for(lambda: len(self.stack.workers()) == 2 and self.stack.workers(), 3)
+        self.assertTrue(before, "expected 2 workers, have %r" % self.stack.workers())
+        victim = before[0]
+        os.kill(victim, signal.SIGKILL)
+        after = wait_for(lambda: (len(self.stack.workers()) == 2
+                                  and victim not in self.stack.workers()
+                                  and self.stack.workers()), 5)
+        self.assertTrue(after, "worker %d not replaced: children now %r"
+                        % (victim, self.stack.workers()))
+        self.assertIn(before[1], after, "the other worker should have been left alone")
+        for i in range(20):
+            r = self.stack.chat({"model": "mock-echo", "messages": user_msg("r%d" % i)})
+            self.assertEqual(r.status, 200, r)
+
+
+class RecycleTest(StackCase):
+    start_mock = False
+    sllmp = {"max_requests": 5}
+
+    @classmethod
+    def models(cls, mock):
+        return [mock_model("mock-echo", "echo", 0)]
+
+    def test_max_requests_recycles_workers(self):
+        before = wait_for(lambda: len(self.stack.workers()) == 2 and self.stack.workers(), 3)
+        self.assertTrue(before, self.stack.workers())
+        statuses = []
+        for i in range(30):
+            r = self.stack.chat({"model": "mock-echo", "messages": user_msg("n%d" % i)})
+            statuses.append(r.status)
+            if r.status == 200:
+                self.assertEqual(r.json()["choices"][0]["message"]["content"], "n%d" % i)
+        self.assertEqual(statuses, [200] * 30, "not all requests succeeded")
+        after = wait_for(lambda: len(self.stack.workers()) == 2 and self.stack.workers(), 5)
+        self.assertTrue(after, "worker count did not settle at 2: %r" % self.stack.workers())
+        self.assertTrue(set(before) - set(after),
+                        "30 requests with max_requests 5, but the workers are the same: %r"
+                        % after)
+        # recycled workers are not left as zombies or orphans
+        self.assertEqual(len(self.stack.workers()), 2)
+
+
+class ReloadTest(StackCase):
+    @classmethod
+    def models(cls, mock):
+        return [mock_model("mock-echo", "echo", 0),
+                upstream_model("up-words20", mock, "words-20-100")]
+
+    def model_ids(self):
+        r = self.stack.request("GET", "/v1/models")
+        self.assertEqual(r.status, 200, r)
+        return [m["id"] for m in r.json()["data"]]
+
+    def test_1_sighup_adds_model_without_failing_requests(self):
+        self.assertEqual(sorted(self.model_ids()), ["mock-echo", "up-words20"])
+        c = self.stream({"model": "up-words20", "stream": True, "messages": user_msg("x")})
+        self.assertEqual(c.status, 200)
+        c.read_until(lambda cl: len(content_arrivals(cl)) >= 2, timeout=5)
+
+        stop = threading.Event()
+        results = []
+
+        def hammer():
+            while not stop.is_set():
+                try:
+                    r = self.stack.chat({"model": "mock-echo", "messages": user_msg("h")},
+                                        timeout=10)
+                    results.append(r.status)
+                except OSError as e:
+                    results.append(repr(e))
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.2)
+            models = self.models(self.mock) + [mock_model("mock-new", "echo", 0)]
+            self.stack.rewrite_config(base_config(models, **self.sllmp))
+            old_workers = self.stack.workers()
+            self.stack.signal_master(signal.SIGHUP)
+            seen = wait_for(lambda: "mock-new" in self.model_ids(), 5, 0.1)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(15)
+        self.assertTrue(seen, "mock-new not in /v1/models 5 s after SIGHUP")
+        bad = [x for x in results if x != 200]
+        self.assertGreater(len(results), 20, "too few requests ran during the reload")
+        self.assertEqual(bad, [], "%d of %d requests during the reload failed"
+                         % (len(bad), len(results)))
+        c.read_all(timeout=10)
+        self.assertEqual(c.content(), WORDS20, "stream broken by SIGHUP:\n" + c.text()[-600:])
+        self.assertEqual(c.data_events()[-1], "[DONE]")
+        r = self.stack.chat({"model": "mock-new", "messages": user_msg("new model")})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["choices"][0]["message"]["content"], "new model")
+        self.assertTrue(wait_for(lambda: len(self.stack.workers()) == 2, 10),
+                        "after the reload the master has %r" % self.stack.workers())
+        self.assertTrue(pid_alive(self.stack.master_pid))
+        # README: SIGHUP starts a new generation of workers; the old one exits once idle
+        self.assertTrue(wait_for(lambda: not set(old_workers) & set(self.stack.workers()), 10),
+                        "old workers %r still there: %r" % (old_workers, self.stack.workers()))
+        for w in old_workers:
+            self.assertTrue(wait_for(lambda: not pid_alive(w), 5), "old worker %d lingers" % w)
+
+    def test_2_bad_config_keeps_last_good(self):
+        with open(self.stack.config_path) as f:
+            good = f.read()
+        try:
+            self.stack.rewrite_config("model_list:\n  - model_name: [unclosed\n")
+            self.stack.signal_master(signal.SIGHUP)
+            time.sleep(1.0)
+            self.assertTrue(pid_alive(self.stack.master_pid), "a bad config killed the master")
+            for _ in range(6):
+                r = self.stack.chat({"model": "mock-echo", "messages": user_msg("ok")})
+                self.assertEqual(r.status, 200, r)
+            self.assertIn("mock-echo", self.model_ids())
+        finally:
+            self.stack.rewrite_config(good)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,118 @@
+"""Self-test of tests/mock/openai_mock.py (needs no gateway): if the mock lies, every other
+test is meaningless."""
+
+import json
+import time
+import unittest
+
+from stack import Mock, StreamClient, content_arrivals, http_request
+
+
+class MockSelfTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock().start()
+        cls.addClassCleanup(cls.mock.stop)
+
+    def post(self, body):
+        return http_request(self.mock.port, "POST", "/v1/chat/completions", json.dumps(body),
+                            {"Content-Type": "application/json"}, timeout=10)
+
+    def stream(self, body):
+        return StreamClient(self.mock.port, "/v1/chat/completions", json.dumps(body).encode(),
+                            {"Content-Type": "application/json"}, timeout=10)
+
+    def test_echo_unstreamed_shape(self):
+        r = self.post({"model": "echo", "messages": [{"role": "user", "content": "a b"}]})
+        self.assertEqual(r.status, 200)
+        b = r.json()
+        self.assertTrue(b["id"].startswith("chatcmpl-"))
+        self.assertEqual(b["object"], "chat.completion")
+        self.assertEqual(b["choices"][0]["message"]["content"], "a b")
+        self.assertIn("logprobs", b["choices"][0])
+        self.assertIn("prompt_tokens_details", b["usage"])
+        self.assertIn("completion_tokens_details", b["usage"])
+
+    def test_stream_shape_with_usage(self):
+        c = self.stream({"model": "echo", "stream": True,
+                         "stream_options": {"include_usage": True},
+                         "messages": [{"role": "user", "content": "one two"}]}).read_all()
+        self.assertTrue(c.chunked)
+        data = c.data_events()
+        self.assertEqual(data[-1], "[DONE]")
+        evs = [json.loads(d) for d in data[:-1]]
+        self.assertEqual(evs[0]["choices"][0]["delta"]["role"], "assistant")
+        self.assertEqual(evs[-1]["choices"], [])
+        self.assertIsNotNone(evs[-1]["usage"])
+        self.assertTrue(all(e["usage"] is None for e in evs[:-1]))
+        self.assertEqual(evs[-2]["choices"][0]["finish_reason"], "stop")
+        self.assertEqual(c.content(), "one two")
+
+    def test_stream_without_usage_has_no_usage_key(self):
+        c = self.stream({"model": "echo", "stream": True,
+                         "messages": [{"role": "user", "content": "x"}]}).read_all()
+        for ev in c.json_events():
+            self.assertNotIn("usage", ev)
+            self.assertTrue(ev["choices"])
+
+    def test_words_timing_and_record(self):
+        self.mock.reset()
+        c = self.stream({"model": "words-4-100", "stream": True, "messages": []}).read_all()
+        t = content_arrivals(c)
+        self.assertEqual(len(t), 4)
+        self.assertGreater(t[-1] - t[0], 0.25)
+        end = time.monotonic() + 2
+        while True:
+            st = self.mock.streams()[-1]
+            if st["completed"] or time.monotonic() > end:
+                break
+            time.sleep(0.02)
+        self.assertEqual(st["chunks_sent"], 4)
+        self.assertTrue(st["completed"])
+        self.assertEqual(len(st["send_times"]), 4)
+
+    def test_429_headers(self):
+        r = self.post({"model": "status-429", "messages": []})
+        self.assertEqual(r.status, 429)
+        self.assertEqual(r.header("retry-after"), "7")
+        self.assertEqual(r.header("x-ratelimit-remaining-requests"), "0")
+        self.assertEqual(r.header("x-ratelimit-reset-requests"), "7s")
+        self.assertEqual(r.json()["error"]["code"], "rate_limit_exceeded")
+
+    def test_401_quotes_fake_key(self):
+        r = self.post({"model": "status-401", "messages": []})
+        self.assertEqual(r.status, 401)
+        self.assertIn("sk-mock-SECRET-123", r.json()["error"]["message"])
+
+    def test_split_and_crlf(self):
+        for model, sep in (("split+words-3-0", "\n\n"), ("crlf+words-3-0", "\r\n\r\n")):
+            c = self.stream({"model": model, "stream": True, "messages": []}).read_all()
+            self.assertEqual(c.content(), "w1 w2 w3")
+            self.assertIn(sep, c.text())
+            if model.startswith("split"):
+                self.assertGreater(len(c.chunks), 1)
+
+    def test_abort_recorded(self):
+        self.mock.reset()
+        c = self.stream({"model": "words-50-50", "stream": True, "messages": []})
+        c.read_until(lambda cl: len(content_arrivals(cl)) >= 2, timeout=5)
+        c.close()
+        time.sleep(0.3)
+        st = self.mock.streams()[-1]
+        self.assertTrue(st["aborted"])
+        self.assertLess(st["chunks_sent"], 10)
+
+    def test_requests_recorded(self):
+        self.mock.reset()
+        http_request(self.mock.port, "POST", "/v1/chat/completions",
+                     json.dumps({"model": "echo", "messages": []}),
+                     {"Authorization": "Bearer k", "X-Request-ID": "abc"})
+        reqs = self.mock.chat_requests()
+        self.assertEqual(len(reqs), 1)
+        self.assertEqual(reqs[0]["headers"]["authorization"], "Bearer k")
+        self.assertEqual(reqs[0]["headers"]["x-request-id"], "abc")
+        self.assertEqual(reqs[0]["body"]["model"], "echo")
+
+
+if __name__ == "__main__":
+    unittest.main()
