@@ -69,6 +69,28 @@ start_drain(void)
     }
 }
 
+/*
+ * Ends a request without libfcgi's lingering close (shutdown, then up to 2 s of poll() until the
+ * server closes: one more sleep and wake-up per request). The lingering close is there so a peer
+ * still sending does not get a reset; once FCGI_STDIN has been read to its end the server sends
+ * nothing more, so after draining it a plain close() loses nothing. FCGX_Detach() is what makes
+ * FCGX_Finish_r() close without the shutdown; the request is still finished normally (the
+ * buffered output, the end of the stream and FCGI_END_REQUEST all go out).
+ */
+static void
+finish(FCGX_Request *req)
+{
+    char sink[4096];
+    int budget = 256; /* at most 1 MiB of a body nobody read */
+
+    while (budget-- > 0 && FCGX_GetStr(sink, sizeof(sink), req->in) > 0) {
+    }
+    if (FCGX_GetError(req->in) == 0 && FCGX_HasSeenEOF(req->in) == EOF) {
+        FCGX_Detach(req);
+    }
+    FCGX_Finish_r(req);
+}
+
 static void *
 accept_loop(void *arg)
 {
@@ -113,7 +135,7 @@ accept_loop(void *arg)
             continue;
         }
         sllmp_handle(&io, w);
-        FCGX_Finish_r(&req);
+        finish(&req);
         w->requests++;
         if (max_requests > 0 && __atomic_add_fetch(&served, 1, __ATOMIC_ACQ_REL) >= max_requests) {
             sllmp_log(NULL, SLLMP_LOG_INFO, "served %ld requests: recycling", max_requests);
@@ -151,6 +173,9 @@ worker_main(const sllmp_conf_t *conf, int supervised)
         return 1;
     }
     FCGX_Init();
+    /* libfcgi installs an empty SIGPIPE handler without SA_RESTART: any slow call of the thread
+     * could then see EINTR. Ignoring it gives the same EPIPE on writes to a departed server. */
+    signal(SIGPIPE, SIG_IGN);
     flags = fcntl(0, F_GETFL);
     fcntl(0, F_SETFL, flags | O_NONBLOCK);
     wake_fd = eventfd(0, EFD_CLOEXEC);
