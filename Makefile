@@ -18,7 +18,10 @@ PKGS      := fcgi libcurl libcjson hiredis yaml-0.1 openssl
 DEB_BUILD := build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libcjson-dev \
              libhiredis-dev libyaml-dev libssl-dev libcmocka-dev
 DEB_RUN   := lighttpd spawn-fcgi libfcgi-bin redis-server
-DEB_TEST  := nginx wrk python3 nodejs npm curl
+DEB_TEST  := nginx wrk curl
+# Tools checked by command, since they may come from elsewhere (nodesource's nodejs ships npm
+# and conflicts with Debian's npm package): command -> the Debian packages that provide it.
+DEB_CMDS  := node:nodejs npm:npm python3:python3
 
 WERROR    ?= -Werror
 CFLAGS    ?= -O2 -g
@@ -129,6 +132,8 @@ bench: all
 deps:
 	@missing=""; for p in $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for cp in $(DEB_CMDS); do \
+	  command -v $${cp%%:*} >/dev/null 2>&1 || missing="$$missing $${cp#*:}"; done; \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
