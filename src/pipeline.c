@@ -215,6 +215,12 @@ sllmp_pipeline_run(sllmp_req_t *r)
             r->finished = 1;
         } else if (r->resp_body.ptr != NULL) {
             sllmp_resp_send(r, 200, "application/json", r->resp_body.ptr, r->resp_body.len);
+        } else {
+            /* a provider that said FINISHED but left nothing to send: our bug, not a blank */
+            sllmp_log(r->id, SLLMP_LOG_ERROR, "the call finished without an answer");
+            sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
+            run(r, PHASE_ERROR);
+            sllmp_resp_error(r);
         }
     }
     run(r, PHASE_COMPLETE);

@@ -144,6 +144,10 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
         rc = SLLMP_ERROR;
     } else if (call.status < 200 || call.status >= 300) {
         rc = sllmp_upstream_fail(r, &call);
+    } else if (r->stream && !s.done && r->chunks == 0) {
+        /* a 200 that was not an event stream (some servers ignore "stream") */
+        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                            "The provider answered a streamed request without any event.");
     } else if (!r->stream) {
         cJSON *json = cJSON_ParseWithLength(sllmp_buf_cstr(&call.resp), call.resp.len);
 
