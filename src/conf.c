@@ -1038,7 +1038,19 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             c->timeouts.connect_ms, c->timeouts.first_byte_ms, c->timeouts.idle_ms,
             c->timeouts.total_ms, c->heartbeat_ms, c->drain_timeout_ms);
     fprintf(out, "spool: %s\n", c->spool_dir);
-    fprintf(out, "redis: %s\n", c->redis_url ? c->redis_url : "none");
+    if (c->redis_url == NULL) {
+        fprintf(out, "redis: none\n");
+    } else {
+        /* never the password: what stands between the scheme and the @ prints as *** */
+        const char *at = strrchr(c->redis_url, '@');
+        const char *scheme = strstr(c->redis_url, "://");
+
+        if (at != NULL && scheme != NULL && scheme < at) {
+            fprintf(out, "redis: %.*s***%s\n", (int)(scheme + 3 - c->redis_url), c->redis_url, at);
+        } else {
+            fprintf(out, "redis: %s\n", c->redis_url);
+        }
+    }
     fprintf(out, "cors origins:");
     for (size_t i = 0; i < c->ncors_origins; i++) {
         fprintf(out, " %s", c->cors_origins[i]);

@@ -272,6 +272,31 @@ test_cache_reloads_changed_file(void **state)
     free(path);
 }
 
+static void
+test_describe_hides_secrets(void **state)
+{
+    char *err = NULL;
+    char buf[4096] = "";
+    sllmp_conf_t *c;
+    FILE *f;
+
+    (void)state;
+    c = load("model_list:\n  - model_name: a\n    litellm_params: {model: openai/a, api_key: "
+             "sk-visible-nowhere}\n"
+             "general_settings: {master_key: sk-master-nowhere}\n"
+             "sllmp: {redis: {url: \"redis://:hunter2@10.0.0.1:6379/0\"}}\n",
+             &err);
+    assert_non_null(c);
+    f = fmemopen(buf, sizeof(buf) - 1, "w");
+    sllmp_conf_describe(c, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "redis: redis://***@10.0.0.1:6379/0"));
+    assert_null(strstr(buf, "hunter2"));
+    assert_null(strstr(buf, "sk-visible-nowhere"));
+    assert_null(strstr(buf, "sk-master-nowhere"));
+    sllmp_conf_unref(c);
+}
+
 int
 main(void)
 {
@@ -284,6 +309,7 @@ main(void)
         cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_cache_reloads_changed_file),
+        cmocka_unit_test(test_describe_hides_secrets),
     };
 
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
