@@ -50,7 +50,7 @@ LDLIBS    += $(PKG_LIBS)
 
 CORE_SRC  := $(wildcard src/*.c src/middleware/*.c src/providers/*.c)
 CORE_SRC  := $(filter-out src/cli.c,$(CORE_SRC))
-CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/default_conf.o
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/default_conf.o $(BUILD)/gen/pricing.o
 FCGI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fcgi/*.c))
 CLI_OBJ   := $(BUILD)/src/cli.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -66,24 +66,31 @@ check-deps:
 	  for c in lighttpd spawn-fcgi redis-server cgi-fcgi python3 node npm; do \
 	    command -v $$c >/dev/null || exit 1; done || $(MAKE) --no-print-directory deps
 
-$(CORE_OBJ) $(FCGI_OBJ) $(CLI_OBJ) $(BUILD)/gen/default_conf.c: | check-deps
+$(CORE_OBJ) $(FCGI_OBJ) $(CLI_OBJ) $(BUILD)/gen/default_conf.c $(BUILD)/gen/pricing.c: | check-deps
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# conf/sllmp.yaml compiled in as the default configuration
+# conf/sllmp.yaml (the default configuration) and conf/pricing.yaml (the price table) are
+# compiled in: embed FILE SYMBOL writes a C array SYMBOL_text and its length SYMBOL_len.
+embed = { echo '\#include <stddef.h>'; \
+	  echo 'extern const char $(2)_text[];'; \
+	  echo 'extern const size_t $(2)_len;'; \
+	  echo 'const char $(2)_text[] = {'; \
+	  od -An -v -tx1 $(1) | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00};'; \
+	  echo 'const size_t $(2)_len = sizeof($(2)_text) - 1;'; }
+
 $(BUILD)/gen/default_conf.c: conf/sllmp.yaml
 	@mkdir -p $(dir $@)
-	@{ echo '#include <stddef.h>'; \
-	   echo 'extern const char sllmp_default_conf_text[];'; \
-	   echo 'extern const size_t sllmp_default_conf_len;'; \
-	   echo 'const char sllmp_default_conf_text[] = {'; \
-	   od -An -v -tx1 $< | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
-	   echo '0x00};'; \
-	   echo 'const size_t sllmp_default_conf_len = sizeof(sllmp_default_conf_text) - 1;'; } >$@
+	@$(call embed,$<,sllmp_default_conf) >$@
 
-$(BUILD)/gen/default_conf.o: $(BUILD)/gen/default_conf.c
+$(BUILD)/gen/pricing.c: conf/pricing.yaml
+	@mkdir -p $(dir $@)
+	@$(call embed,$<,sllmp_pricing) >$@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 $(BUILD)/libsllmp.a: $(CORE_OBJ)

@@ -327,11 +327,101 @@ get_str_list(loader_t *L, yaml_node_t *n, const char *what, char ***out, size_t 
 
 /* ---------------------------------------------------------------- model_list */
 
+static int submap(loader_t *L, yaml_node_t *v, const char *what, pair_f *fn, void *ud);
+
+/* LiteLLM's per-token price overrides (USD per token), by usage bucket. */
+static const char *const cost_keys[5] = {
+    "input_cost_per_token",  "cache_read_input_token_cost",     "cache_creation_input_token_cost",
+    "output_cost_per_token", "output_cost_per_reasoning_token",
+};
+
 typedef struct {
     sllmp_deployment_t *d;
     int disabled;
     yaml_node_t *model_node;
+    double cost[5]; /* < 0: not set */
 } dep_ud_t;
+
+/* A cost key of model_info or litellm_params: 1 when it was one (and read), 0 when not, -1. */
+static int
+cost_key(loader_t *L, dep_ud_t *u, const char *key, yaml_node_t *v)
+{
+    for (int i = 0; i < 5; i++) {
+        if (strcmp(key, cost_keys[i]) == 0) {
+            const char *s = scalar(v);
+            char *end = NULL;
+            double x = s ? strtod(s, &end) : -1;
+
+            if (s == NULL || *end != '\0' || x < 0 || end == s) {
+                return fail(L, v, "%s must be a number of USD per token (e.g. 0.0000025)", key);
+            }
+            u->cost[i] = x;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+model_info_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    (void)k;
+    /* other keys (id, mode, base_model, max_tokens, ...) are LiteLLM's UI metadata */
+    return cost_key(L, ud, key, v) < 0 ? -1 : 0;
+}
+
+/* Price of a deployment: the table's entry, then the deployment's own overrides. */
+static void
+resolve_price(loader_t *L, dep_ud_t *u)
+{
+    sllmp_deployment_t *d = u->d;
+    sllmp_price_t *p = &d->price;
+    int overridden = 0;
+    char *key;
+
+    if (d->provider == SLLMP_PROVIDER_MOCK) {
+        *p = (sllmp_price_t){0, 0, 0, 0, 0, 1};
+        return;
+    }
+    key = sllmp_xasprintf("%s/%s", d->provider_name, d->model);
+    if (sllmp_price_lookup(key, p) < 0) {
+        *p = (sllmp_price_t){0, -1, -1, 0, -1, 0};
+    }
+    for (int i = 0; i < 5; i++) {
+        if (u->cost[i] >= 0) {
+            double per_million = u->cost[i] * 1e6;
+
+            overridden = 1;
+            switch (i) {
+            case 0:
+                p->input = per_million;
+                break;
+            case 1:
+                p->cache_read = per_million;
+                break;
+            case 2:
+                p->cache_write = per_million;
+                break;
+            case 3:
+                p->output = per_million;
+                break;
+            default:
+                p->reasoning = per_million;
+                break;
+            }
+        }
+    }
+    if (overridden) {
+        p->known = 1;
+    }
+    if (!p->known) {
+        warn(L, u->model_node,
+             "model '%s' (%s) has no price in conf/pricing.yaml: its cost counts "
+             "as 0 (set model_info.input_cost_per_token and output_cost_per_token)",
+             d->model_name, key);
+    }
+    free(key);
+}
 
 static int
 litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
@@ -366,6 +456,11 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
         }
         return rc;
     }
+    int c = cost_key(L, u, key, v);
+
+    if (c != 0) {
+        return c < 0 ? -1 : 0;
+    }
     if (strcmp(key, "mock_delay_ms") == 0) {
         return get_long(L, v, "litellm_params.mock_delay_ms", 0, 60000, &d->mock_delay_ms);
     }
@@ -385,7 +480,7 @@ deployment_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
         return 0; /* read after model_name, so messages can name the model */
     }
     if (strcmp(key, "model_info") == 0) {
-        return 0; /* metadata for LiteLLM's UI; pricing from it comes with cost tracking */
+        return submap(L, v, "model_info", model_info_key, u);
     }
     warn(L, k, "model_list entry key '%s' is not supported by sllmp and is ignored", key);
     return 0;
@@ -465,7 +560,7 @@ model_list(loader_t *L, yaml_node_t *list)
          it++) {
         yaml_node_t *entry = node(L, *it);
         sllmp_deployment_t *d = &c->deployments[c->ndeployments];
-        dep_ud_t u = {d, 0, NULL};
+        dep_ud_t u = {d, 0, NULL, {-1, -1, -1, -1, -1}};
         yaml_node_t *params = NULL;
 
         if (want(L, entry, YAML_MAPPING_NODE, "a model_list entry") < 0) {
@@ -512,6 +607,7 @@ model_list(loader_t *L, yaml_node_t *list)
             c->ndisabled++;
             continue;
         }
+        resolve_price(L, &u);
         c->ndeployments++;
     }
     return 0;
@@ -1025,6 +1121,11 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             fprintf(out, ", delay %ld ms", d->mock_delay_ms);
         } else {
             fprintf(out, " at %s, %s", d->api_base, d->api_key ? "key set" : "no key");
+            if (d->price.known) {
+                fprintf(out, ", $%g/$%g per 1M in/out", d->price.input, d->price.output);
+            } else {
+                fprintf(out, ", no price");
+            }
         }
         fputc('\n', out);
     }

@@ -9,6 +9,7 @@
 #define SLLMP_CONF_H
 
 #include "sllmp/types.h"
+#include "sllmp/usage.h"
 
 #include <stdio.h>
 #include <sys/types.h>
@@ -28,7 +29,8 @@ struct sllmp_deployment_s {
     char *api_base;      /* without trailing slash; NULL for mock */
     char *api_key;       /* resolved secret, NULL when none; never logged */
     long mock_delay_ms;
-    int line; /* where it was declared, for messages */
+    sllmp_price_t price; /* from conf/pricing.yaml, overridden by model_info.*_cost_per_token */
+    int line;            /* where it was declared, for messages */
 };
 
 typedef struct {

@@ -11,6 +11,7 @@ extern const sllmp_middleware_t sllmp_mw_auth;
 extern const sllmp_middleware_t sllmp_mw_validate;
 extern const sllmp_middleware_t sllmp_mw_router;
 extern const sllmp_middleware_t sllmp_mw_usage;
+extern const sllmp_middleware_t sllmp_mw_cost;
 extern const sllmp_middleware_t sllmp_mw_provider;
 extern const sllmp_middleware_t sllmp_mw_access_log;
 
@@ -22,6 +23,9 @@ sllmp_rc_t sllmp_auth_check(sllmp_req_t *r);
  * SLLMP_GO_ON or SLLMP_ERROR with the offending `param`. r->json must be set.
  */
 sllmp_rc_t sllmp_validate_chat(sllmp_req_t *r);
+
+/* Fills r->usage with an estimate (marked so) when the upstream reported none. */
+void sllmp_usage_estimate(sllmp_req_t *r);
 
 /* Depth of the deepest array/object in a JSON text (strings skipped); stops past max. */
 int sllmp_json_depth(const char *s, size_t n, int max);

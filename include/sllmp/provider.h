@@ -11,7 +11,4 @@
 sllmp_rc_t sllmp_provider_openai_chat(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_mock_chat(sllmp_req_t *r);
 
-/* Reads prompt/completion/total tokens of an OpenAI `usage` object into r. */
-void sllmp_usage_read(sllmp_req_t *r, const cJSON *usage);
-
 #endif

@@ -12,6 +12,7 @@
 #include "sllmp/buf.h"
 #include "sllmp/error.h"
 #include "sllmp/types.h"
+#include "sllmp/usage.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -81,11 +82,9 @@ struct sllmp_req_s {
 
     /* what the upstream said */
     int upstream_status;
-    long prompt_tokens;
-    long completion_tokens;
-    long total_tokens;
-    int usage_seen;
-    int usage_estimated;
+    sllmp_usage_t usage;     /* normalised; estimated when the upstream gave none */
+    size_t completion_chars; /* streamed content, for the estimate */
+    double cost_usd;
     long chunks;
 
     void *mw_ctx[SLLMP_MW_MAX];

@@ -15,13 +15,15 @@ access_complete(sllmp_req_t *r, void *mw_conf)
     (void)mw_conf;
     r->end_ms = now;
     sllmp_log(r->id, SLLMP_LOG_INFO,
-              "%s %s model=%s status=%d%s%s%s stream=%d ms=%lld ttft_ms=%lld tokens=%ld/%ld%s",
+              "%s %s model=%s status=%d%s%s%s stream=%d ms=%lld ttft_ms=%lld tokens=%ld/%ld%s "
+              "cost_usd=%.8f",
               r->method ? r->method : "-", r->path ? r->path : "-", r->model ? r->model : "-",
               r->status, r->client_gone ? " client_gone" : "", r->err != SLLMP_OK ? " error=" : "",
               r->err != SLLMP_OK ? sllmp_err_info(r->err)->name + 10 : "", r->stream,
               (long long)(now - r->start_ms),
               (long long)(r->first_token_ms ? r->first_token_ms - r->start_ms : -1),
-              r->prompt_tokens, r->completion_tokens, r->usage_estimated ? " estimated" : "");
+              sllmp_usage_prompt(&r->usage), sllmp_usage_completion(&r->usage),
+              r->usage.estimated ? " estimated" : "", r->cost_usd);
 }
 
 const sllmp_middleware_t sllmp_mw_access_log = {

@@ -261,7 +261,7 @@ sllmp_provider_mock_chat(sllmp_req_t *r)
     cJSON_AddStringToObject(ch, "finish_reason", "stop");
     cJSON_AddItemToArray(choices, ch);
     cJSON_AddItemToObject(c, "usage", usage_json(prompt, completion));
-    sllmp_usage_read(r, cJSON_GetObjectItemCaseSensitive(c, "usage"));
+    sllmp_usage_from_openai(&r->usage, cJSON_GetObjectItemCaseSensitive(c, "usage"));
 
     char *text_out = cJSON_PrintUnformatted(c);
 

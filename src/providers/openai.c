@@ -155,7 +155,18 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
             rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
                                 "The provider's answer is not a JSON object.");
         } else {
-            sllmp_usage_read(r, cJSON_GetObjectItemCaseSensitive(json, "usage"));
+            const cJSON *ch;
+
+            sllmp_usage_from_openai(&r->usage, cJSON_GetObjectItemCaseSensitive(json, "usage"));
+            cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(json, "choices"))
+            {
+                const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
+                const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+
+                if (cJSON_IsString(content)) {
+                    r->completion_chars += strlen(content->valuestring);
+                }
+            }
             /* the answer goes out as the provider wrote it; post may still add headers */
             r->resp_body = call.resp;
             sllmp_buf_init(&call.resp, 0);

@@ -84,7 +84,8 @@ def parse_model(model):
     """Return a dict of options from a model string like 'sleep-100+words-5-20+crlf'."""
     opt = {"mode": "echo", "sleep_ms": 0, "status": None, "stall_after": None,
            "close_after": None, "error_after": None, "crlf": False, "split": False,
-           "close": False, "badjson": False, "tools": False, "n": 0, "delay_ms": 0}
+           "close": False, "badjson": False, "tools": False, "n": 0, "delay_ms": 0,
+           "usage": None, "nousage": False}
     if not isinstance(model, str):
         return opt
     for tok in model.split("+"):
@@ -94,6 +95,10 @@ def parse_model(model):
             opt["mode"] = "words"
             opt["n"] = int(m.group(1))
             opt["delay_ms"] = int(m.group(2))
+            continue
+        m = re.fullmatch(r"usage-(\d+)-(\d+)-(\d+)-(\d+)", tok)
+        if m:
+            opt["usage"] = tuple(int(x) for x in m.groups())
             continue
         m = re.fullmatch(r"status-(\d{3})", tok)
         if m:
@@ -107,7 +112,7 @@ def parse_model(model):
         if m:
             opt[m.group(1) + "_after"] = int(m.group(2))
             continue
-        if tok in ("crlf", "split", "close", "badjson", "tools"):
+        if tok in ("crlf", "split", "close", "badjson", "tools", "nousage"):
             opt[tok] = True
             continue
         # "echo" and anything unknown: echo
@@ -146,6 +151,20 @@ def prompt_chars(body):
             elif isinstance(c, list):
                 n += sum(len(p.get("text", "")) for p in c if isinstance(p, dict))
     return n
+
+
+def make_usage(opt, prompt_tokens, completion_tokens):
+    """The usage the answer reports: usage-P-C-CACHED-REASONING fixes every figure (cached is
+    part of P and reasoning part of C, as OpenAI counts them); nousage reports none."""
+    if opt["nousage"]:
+        return None
+    if opt["usage"] is None:
+        return usage_obj(prompt_tokens, completion_tokens)
+    p, c, cached, reasoning = opt["usage"]
+    u = usage_obj(p, c)
+    u["prompt_tokens_details"]["cached_tokens"] = cached
+    u["completion_tokens_details"]["reasoning_tokens"] = reasoning
+    return u
 
 
 def usage_obj(prompt_tokens, completion_tokens):
@@ -435,7 +454,7 @@ class Handler(BaseHTTPRequestHandler):
                 "system_fingerprint": "fp_mock", "service_tier": "default",
                 "choices": [{"index": 0, "message": msg, "logprobs": None,
                              "finish_reason": finish}],
-                "usage": usage_obj(ptok, ctok)}
+                "usage": make_usage(opt, ptok, ctok)}
         srec["total_chunks"] = 1
         if opt["badjson"]:
             data = b"<html>not json</html>"
@@ -559,7 +578,9 @@ class Handler(BaseHTTPRequestHandler):
             raise ClientGone()
         emit(chunk({}, finish="tool_calls" if opt["tools"] else "stop"), count=False)
         if include_usage:
-            emit(chunk(None, choices=False, usage=usage_obj(ptok, len(pieces))), count=False)
+            u = make_usage(opt, ptok, len(pieces))
+            if u is not None:
+                emit(chunk(None, choices=False, usage=u), count=False)
         emit("[DONE]", count=False)
         if chunked:
             self.raw_write(b"0\r\n\r\n")
