@@ -146,6 +146,15 @@ test_price_table_and_overrides(void **state)
     assert_int_equal(sllmp_price_lookup("openai/gpt-4o-mini", &p), 0);
     assert_true(p.known && p.input > 0 && p.output > p.input);
     assert_int_equal(sllmp_price_lookup("openai/no-such-model", &p), -1);
+    /* each provider's section of conf/pricing.yaml parsed, with the cache prices */
+    assert_int_equal(sllmp_price_lookup("anthropic/claude-sonnet-4-5", &p), 0);
+    assert_usd(p.cache_write, 3.75);
+    assert_usd(p.cache_read, 0.30);
+    assert_int_equal(sllmp_price_lookup("gemini/gemini-2.5-pro", &p), 0);
+    assert_usd(p.output, 10.00);
+    assert_int_equal(sllmp_price_lookup("bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", &p), 0);
+    assert_usd(p.input, 3.00);
+    assert_int_equal(sllmp_price_lookup("azure/gpt-4o-mini", &p), 0);
 
     /* LiteLLM's per-token overrides, in model_info or litellm_params */
     static const char text[] = "model_list:\n"
