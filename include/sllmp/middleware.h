@@ -24,6 +24,9 @@ sllmp_rc_t sllmp_auth_check(sllmp_req_t *r);
  */
 sllmp_rc_t sllmp_validate_chat(sllmp_req_t *r);
 
+/* Characters of the text of every message (string contents and text parts), for estimates. */
+size_t sllmp_prompt_chars(const cJSON *messages);
+
 /* Fills r->usage with an estimate (marked so) when the upstream reported none. */
 void sllmp_usage_estimate(sllmp_req_t *r);
 

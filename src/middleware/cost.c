@@ -12,9 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Characters of every message's text, for the estimate. */
-static size_t
-prompt_chars(const cJSON *messages)
+size_t
+sllmp_prompt_chars(const cJSON *messages)
 {
     const cJSON *m;
     size_t n = 0;
@@ -47,8 +46,8 @@ sllmp_usage_estimate(sllmp_req_t *r)
         return;
     }
     memset(&r->usage, 0, sizeof(r->usage));
-    r->usage.input =
-        sllmp_estimate_tokens(prompt_chars(cJSON_GetObjectItemCaseSensitive(r->json, "messages")));
+    r->usage.input = sllmp_estimate_tokens(
+        sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(r->json, "messages")));
     r->usage.output = sllmp_estimate_tokens(r->completion_chars);
     r->usage.estimated = 1;
 }

@@ -4,6 +4,7 @@
  * `mock_delay_ms` between chunks, in exactly OpenAI's chunk shapes (protocols.md §1.4).
  */
 #include "sllmp/conf.h"
+#include "sllmp/middleware.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
 
@@ -51,29 +52,6 @@ last_user_text(sllmp_req_t *r)
 
     sllmp_buf_free(&b);
     return out;
-}
-
-static long
-estimate_tokens(size_t chars)
-{
-    return (long)((chars + 3) / 4);
-}
-
-static long
-prompt_chars(sllmp_req_t *r)
-{
-    const cJSON *m;
-    size_t n = 0;
-
-    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r->json, "messages"))
-    {
-        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-
-        if (cJSON_IsString(content)) {
-            n += strlen(content->valuestring);
-        }
-    }
-    return (long)n;
 }
 
 static cJSON *
@@ -219,7 +197,7 @@ stream(sllmp_req_t *r, const char *text, const char *id, long created, long prom
     }
     c = chunk_json(r, id, created);
     cJSON_AddArrayToObject(c, "choices");
-    cJSON_AddItemToObject(c, "usage", usage_json(prompt, estimate_tokens(strlen(text))));
+    cJSON_AddItemToObject(c, "usage", usage_json(prompt, sllmp_estimate_tokens(strlen(text))));
     if (emit(r, c) != SLLMP_GO_ON) {
         return SLLMP_ERROR;
     }
@@ -233,7 +211,8 @@ sllmp_provider_mock_chat(sllmp_req_t *r)
 {
     const char *text = last_user_text(r);
     long created = (long)time(NULL);
-    long prompt = estimate_tokens((size_t)prompt_chars(r));
+    long prompt = sllmp_estimate_tokens(
+        sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(r->json, "messages")));
     char hex[25], *id;
 
     sllmp_random_hex(hex, 12);
@@ -243,7 +222,7 @@ sllmp_provider_mock_chat(sllmp_req_t *r)
     }
     cJSON *c = cJSON_CreateObject();
     cJSON *choices, *ch, *msg;
-    long completion = estimate_tokens(strlen(text));
+    long completion = sllmp_estimate_tokens(strlen(text));
 
     cJSON_AddStringToObject(c, "id", id);
     cJSON_AddStringToObject(c, "object", "chat.completion");
