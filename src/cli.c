@@ -3,9 +3,11 @@
  *
  *   sllmp check [CONFIG]   validate a config (default: $SLLMP_CONFIG, else the embedded one)
  *                          and print what was understood; exit 1 with file:line:column if bad
+ *   sllmp key new [NAME]   print a fresh virtual key, once, with the `keys:` entry to paste
  *   sllmp version
  */
 #include "sllmp/conf.h"
+#include "sllmp/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,8 @@ usage(FILE *out)
                  "commands:\n"
                  "  check [CONFIG]   validate a configuration and print what was understood\n"
                  "                   (default: $SLLMP_CONFIG, else the built-in default)\n"
+                 "  key new [NAME]   print a fresh virtual key (once) and its `keys:` entry;\n"
+                 "                   only its SHA-256 goes in the config\n"
                  "  version          print the version\n");
     return out == stderr ? 2 : 0;
 }
@@ -43,6 +47,39 @@ check(const char *path)
     return 0;
 }
 
+static int
+key_new(const char *name)
+{
+    char hex[49], key[64], digest[65];
+    unsigned char sha[32];
+
+    for (const char *p = name; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.')) {
+            fprintf(stderr, "sllmp key new: a name is letters, digits, '-', '_' and '.'\n");
+            return 2;
+        }
+    }
+    sllmp_random_hex(hex, 24);
+    snprintf(key, sizeof(key), "sk-sllmp-%s", hex);
+    sllmp_sha256(key, strlen(key), sha);
+    for (int i = 0; i < 32; i++) {
+        snprintf(digest + 2 * i, 3, "%02x", sha[i]);
+    }
+    printf("key: %s\n"
+           "(shown once: give it to its user; the gateway keeps only its SHA-256)\n\n"
+           "# paste under `keys:` in the config\n"
+           "  - name: %s\n"
+           "    key_sha256: %s\n"
+           "    # user: alice\n"
+           "    # team: research\n"
+           "    # models: [gpt-4o-mini]\n"
+           "    # expires: 2027-12-31\n",
+           key, name, digest);
+    explicit_bzero(key, sizeof(key));
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -51,6 +88,9 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "check") == 0 && argc <= 3) {
         return check(argc == 3 ? argv[2] : NULL);
+    }
+    if (strcmp(argv[1], "key") == 0 && argc >= 3 && strcmp(argv[2], "new") == 0 && argc <= 4) {
+        return key_new(argc == 4 ? argv[3] : "my-key");
     }
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("sllmp 0.1.0\n");

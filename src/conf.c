@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cjson/cJSON.h>
 #include <yaml.h>
 
 #define MAX_CONF_BYTES (16 * 1024 * 1024)
@@ -613,6 +614,286 @@ model_list(loader_t *L, yaml_node_t *list)
     return 0;
 }
 
+/* ---------------------------------------------------------------- keys */
+
+/* A YAML node as JSON (plain scalars that look like numbers, booleans or null become those). */
+static cJSON *
+yaml_json(loader_t *L, yaml_node_t *n)
+{
+    if (n->type == YAML_MAPPING_NODE) {
+        cJSON *o = cJSON_CreateObject();
+
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+             p++) {
+            const char *k = scalar(node(L, p->key));
+
+            if (k != NULL) {
+                cJSON_AddItemToObject(o, k, yaml_json(L, node(L, p->value)));
+            }
+        }
+        return o;
+    }
+    if (n->type == YAML_SEQUENCE_NODE) {
+        cJSON *a = cJSON_CreateArray();
+
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
+            cJSON_AddItemToArray(a, yaml_json(L, node(L, *it)));
+        }
+        return a;
+    }
+    const char *s = scalar(n);
+    char *end;
+    double d;
+
+    if (is_null(n)) {
+        return cJSON_CreateNull();
+    }
+    if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+            return cJSON_CreateBool(s[0] == 't');
+        }
+        d = strtod(s, &end);
+        if (*s != '\0' && *end == '\0') {
+            return cJSON_CreateNumber(d);
+        }
+    }
+    return cJSON_CreateString(s);
+}
+
+/* "2027-01-31" or "2027-01-31T12:00:00Z" (UTC) */
+static int
+parse_time(const char *s, time_t *out)
+{
+    struct tm tm;
+    const char *end;
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%d", &tm);
+    if (end != NULL && *end == 'T') {
+        end = strptime(end + 1, "%H:%M:%S", &tm);
+        if (end != NULL && *end == 'Z') {
+            end++;
+        }
+    }
+    if (end == NULL || *end != '\0') {
+        return -1;
+    }
+    *out = timegm(&tm);
+    return 0;
+}
+
+static int
+hex_sha256(const char *hex, unsigned char out[32])
+{
+    if (strlen(hex) != 64) {
+        return -1;
+    }
+    for (int i = 0; i < 32; i++) {
+        unsigned v = 0;
+
+        for (int k = 0; k < 2; k++) {
+            char c = hex[2 * i + k];
+
+            v <<= 4;
+            if (c >= '0' && c <= '9') {
+                v |= (unsigned)(c - '0');
+            } else if (c >= 'a' && c <= 'f') {
+                v |= (unsigned)(c - 'a' + 10);
+            } else if (c >= 'A' && c <= 'F') {
+                v |= (unsigned)(c - 'A' + 10);
+            } else {
+                return -1;
+            }
+        }
+        out[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+typedef struct {
+    sllmp_key_t *k;
+    int has_secret;
+    int limits; /* a limit was set: warned about once */
+} key_ud_t;
+
+static int
+key_field(loader_t *L, const char *key, yaml_node_t *kn, yaml_node_t *v, void *ud)
+{
+    key_ud_t *u = ud;
+    sllmp_key_t *k = u->k;
+
+    if (strcmp(key, "name") == 0) {
+        free(k->name);
+        k->name = NULL;
+        return get_str_required(L, v, "keys[].name", &k->name);
+    }
+    if (strcmp(key, "key") == 0 || strcmp(key, "key_sha256") == 0) {
+        char *secret = NULL;
+        int rc;
+
+        if (u->has_secret) {
+            return fail(L, kn, "a key has either `key` or `key_sha256`, once");
+        }
+        if (strcmp(key, "key") == 0) {
+            const char *s = scalar(v);
+
+            if (s != NULL && strncmp(s, "os.environ/", 11) != 0 && strstr(s, "${") == NULL) {
+                warn(L, v,
+                     "keys[].key is written in the file: prefer os.environ/NAME or "
+                     "key_sha256 (`sllmp key new` prints one)");
+            }
+            if (get_str_required(L, v, "keys[].key", &secret) < 0) {
+                return -1;
+            }
+            sllmp_sha256(secret, strlen(secret), k->sha256);
+            explicit_bzero(secret, strlen(secret));
+            free(secret);
+        } else {
+            rc = get_str_required(L, v, "keys[].key_sha256", &secret);
+            if (rc < 0) {
+                return -1;
+            }
+            rc = hex_sha256(secret, k->sha256);
+            free(secret);
+            if (rc < 0) {
+                return fail(L, v, "keys[].key_sha256 must be 64 hex digits");
+            }
+        }
+        u->has_secret = 1;
+        return 0;
+    }
+    if (strcmp(key, "user") == 0) {
+        return get_string(L, v, "keys[].user", &k->user, NULL);
+    }
+    if (strcmp(key, "team") == 0) {
+        return get_string(L, v, "keys[].team", &k->team, NULL);
+    }
+    if (strcmp(key, "models") == 0) {
+        return get_str_list(L, v, "keys[].models", &k->models, &k->nmodels);
+    }
+    if (strcmp(key, "rpm") == 0 || strcmp(key, "tpm") == 0 || strcmp(key, "max_parallel") == 0) {
+        long *dst = key[0] == 'r' ? &k->rpm : key[0] == 't' ? &k->tpm : &k->max_parallel;
+
+        u->limits = 1;
+        return get_long(L, v, key, 0, 1000000000000L, dst);
+    }
+    if (strcmp(key, "budget_usd") == 0) {
+        const char *s = scalar(v);
+        char *end = NULL;
+
+        k->budget_usd = s ? strtod(s, &end) : -1;
+        if (s == NULL || end == s || *end != '\0' || k->budget_usd < 0) {
+            return fail(L, v, "keys[].budget_usd must be a number of USD");
+        }
+        u->limits = 1;
+        return 0;
+    }
+    if (strcmp(key, "budget_period") == 0) {
+        static const struct {
+            const char *name;
+            long seconds;
+        } periods[] = {{"1h", 3600}, {"1d", 86400}, {"7d", 604800}, {"30d", 2592000}, {"total", 0}};
+        const char *s = scalar(v);
+
+        for (size_t i = 0; s != NULL && i < sizeof(periods) / sizeof(periods[0]); i++) {
+            if (strcmp(s, periods[i].name) == 0) {
+                k->budget_period_s = periods[i].seconds;
+                return 0;
+            }
+        }
+        return fail(L, v, "keys[].budget_period must be one of 1h, 1d, 7d, 30d, total");
+    }
+    if (strcmp(key, "expires") == 0) {
+        const char *s = scalar(v);
+
+        if (is_null(v)) {
+            return 0;
+        }
+        if (s == NULL || parse_time(s, &k->expires) < 0) {
+            return fail(L, v,
+                        "keys[].expires must be a date (2027-01-31) or a UTC time "
+                        "(2027-01-31T12:00:00Z)");
+        }
+        return 0;
+    }
+    if (strcmp(key, "metadata") == 0) {
+        cJSON *j = yaml_json(L, v);
+
+        free(k->metadata_json);
+        k->metadata_json = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        return 0;
+    }
+    warn(L, kn, "unknown key keys[].%s is ignored", key);
+    return 0;
+}
+
+static void
+key_free(sllmp_key_t *k)
+{
+    free(k->name);
+    free(k->user);
+    free(k->team);
+    for (size_t i = 0; i < k->nmodels; i++) {
+        free(k->models[i]);
+    }
+    free(k->models);
+    free(k->metadata_json);
+    explicit_bzero(k->sha256, sizeof(k->sha256));
+}
+
+static int
+keys_list(loader_t *L, yaml_node_t *list)
+{
+    sllmp_conf_t *c = L->c;
+    int warned = 0;
+
+    if (is_null(list)) {
+        return 0;
+    }
+    if (want(L, list, YAML_SEQUENCE_NODE, "keys") < 0) {
+        return -1;
+    }
+    size_t len = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+
+    c->keys = sllmp_xcalloc(len ? len : 1, sizeof(sllmp_key_t));
+    for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
+         it++) {
+        yaml_node_t *entry = node(L, *it);
+        sllmp_key_t *k = &c->keys[c->nkeys];
+        key_ud_t u = {k, 0, 0};
+
+        if (want(L, entry, YAML_MAPPING_NODE, "a keys entry") < 0) {
+            return -1;
+        }
+        k->line = (int)entry->start_mark.line + 1;
+        k->budget_usd = -1;
+        c->nkeys++; /* counted at once, so a failure below frees what was read */
+        if (each_pair(L, entry, key_field, &u) < 0) {
+            return -1;
+        }
+        if (!u.has_secret) {
+            return fail(L, entry, "a keys entry needs `key` (os.environ/NAME) or `key_sha256`");
+        }
+        if (k->name == NULL) {
+            k->name = sllmp_xasprintf("key-%zu", c->nkeys);
+        }
+        for (size_t i = 0; i + 1 < c->nkeys; i++) {
+            if (memcmp(c->keys[i].sha256, k->sha256, 32) == 0) {
+                return fail(L, entry, "key '%s' is the same key as '%s'", k->name, c->keys[i].name);
+            }
+        }
+        if (u.limits && !warned) {
+            warned = 1;
+            warn(L, entry,
+                 "rpm, tpm, max_parallel and budget_usd of keys are read but not "
+                 "enforced by this version of sllmp");
+        }
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- general_settings */
 
 static int
@@ -779,6 +1060,9 @@ top_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
     if (strcmp(key, "sllmp") == 0) {
         return submap(L, v, "sllmp", sllmp_key, NULL);
     }
+    if (strcmp(key, "keys") == 0) {
+        return keys_list(L, v);
+    }
     if (strcmp(key, "environment_variables") == 0) {
         return 0; /* read first, in load() */
     }
@@ -824,6 +1108,10 @@ conf_free(sllmp_conf_t *c)
         explicit_bzero(c->master_key, strlen(c->master_key));
         free(c->master_key);
     }
+    for (size_t i = 0; i < c->nkeys; i++) {
+        key_free(&c->keys[i]);
+    }
+    free(c->keys);
     for (size_t i = 0; i < c->ncors_origins; i++) {
         free(c->cors_origins[i]);
     }
@@ -956,6 +1244,20 @@ sllmp_conf_unref(sllmp_conf_t *c)
     if (c != NULL && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
         conf_free(c);
     }
+}
+
+int
+sllmp_key_allows(const sllmp_key_t *k, const char *model_name)
+{
+    if (k == NULL || k->nmodels == 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < k->nmodels; i++) {
+        if (strcmp(k->models[i], model_name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 const sllmp_deployment_t *
@@ -1129,7 +1431,30 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         }
         fputc('\n', out);
     }
-    fprintf(out, "master key: %s\n", c->master_key ? "set" : "none (the gateway is open)");
+    fprintf(out, "master key: %s\n",
+            c->master_key ? "set"
+            : c->nkeys    ? "none"
+                          : "none (the gateway is open)");
+    fprintf(out, "keys: %zu\n", c->nkeys);
+    for (size_t i = 0; i < c->nkeys; i++) {
+        const sllmp_key_t *k = &c->keys[i];
+
+        fprintf(out, "  - %s%s%s%s%s, models: ", k->name, k->user ? ", user " : "",
+                k->user ? k->user : "", k->team ? ", team " : "", k->team ? k->team : "");
+        for (size_t m = 0; m < k->nmodels; m++) {
+            fprintf(out, "%s%s", m ? " " : "", k->models[m]);
+        }
+        fprintf(out, "%s", k->nmodels ? "" : "all");
+        if (k->expires) {
+            char when[32];
+            struct tm tm;
+
+            gmtime_r(&k->expires, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            fprintf(out, ", expires %s", when);
+        }
+        fputc('\n', out);
+    }
     fprintf(out, "pool: %d workers x %d threads, recycle after %ld requests%s\n", c->workers,
             c->threads, c->max_requests, c->max_requests ? "" : " (never)");
     fprintf(out, "limits: body %ld bytes, JSON depth %d\n", c->max_body_bytes, c->max_json_depth);

@@ -133,7 +133,8 @@ models(sllmp_req_t *r, const char *one)
         for (size_t k = 0; k < i; k++) {
             dup |= strcmp(c->deployments[k].model_name, d->model_name) == 0;
         }
-        if (dup || (one != NULL && strcmp(one, d->model_name) != 0)) {
+        if (dup || (one != NULL && strcmp(one, d->model_name) != 0) ||
+            !sllmp_key_allows(r->key, d->model_name)) {
             continue;
         }
         sllmp_buf_appends(&b, found++ ? ",{\"id\":\"" : "{\"id\":\"");

@@ -4,6 +4,7 @@
 #include "sllmp/util.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,17 @@ sllmp_ct_equal(const char *a, size_t alen, const char *b, size_t blen)
         diff |= (unsigned char)(ca ^ (unsigned char)b[i]);
     }
     return diff == 0;
+}
+
+void
+sllmp_sha256(const void *data, size_t n, unsigned char out[32])
+{
+    unsigned int len = 32;
+
+    if (EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) != 1 || len != 32) {
+        fprintf(stderr, "sllmp: SHA-256 failed\n");
+        abort();
+    }
 }
 
 int

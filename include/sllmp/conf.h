@@ -33,6 +33,24 @@ struct sllmp_deployment_s {
     int line;            /* where it was declared, for messages */
 };
 
+/* A virtual key (top-level `keys:`). The key itself is never kept: only its SHA-256. */
+struct sllmp_key_s {
+    char *name;
+    unsigned char sha256[32];
+    char *user;    /* NULL when none */
+    char *team;    /* NULL when none */
+    char **models; /* allowed model names; none = every model */
+    size_t nmodels;
+    long rpm; /* 0 = no limit (limits are enforced by a later version) */
+    long tpm;
+    long max_parallel;
+    double budget_usd;    /* < 0 = no budget */
+    long budget_period_s; /* 0 = total */
+    time_t expires;       /* 0 = never */
+    char *metadata_json;  /* the key's metadata as JSON text, NULL when none */
+    int line;
+};
+
 typedef struct {
     long connect_ms;
     long first_byte_ms;
@@ -53,7 +71,9 @@ struct sllmp_conf_s {
     size_t ndeployments;
     size_t ndisabled; /* deployments left out because their key's variable is unset */
 
-    char *master_key; /* NULL when none */
+    char *master_key;  /* NULL when none */
+    sllmp_key_t *keys; /* virtual keys */
+    size_t nkeys;
 
     int workers;
     int threads;
@@ -88,6 +108,9 @@ extern const size_t sllmp_default_conf_len;
 
 void sllmp_conf_ref(sllmp_conf_t *c);
 void sllmp_conf_unref(sllmp_conf_t *c);
+
+/* 1 when the key (NULL: the master key or an open gateway) may use the model. */
+int sllmp_key_allows(const sllmp_key_t *k, const char *model_name);
 
 /* Finds the deployment for a model name; NULL when there is none. */
 const sllmp_deployment_t *sllmp_conf_find(const sllmp_conf_t *c, const char *model_name,

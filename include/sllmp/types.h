@@ -10,6 +10,7 @@
 typedef struct sllmp_arena_s sllmp_arena_t;
 typedef struct sllmp_conf_s sllmp_conf_t;
 typedef struct sllmp_deployment_s sllmp_deployment_t;
+typedef struct sllmp_key_s sllmp_key_t;
 typedef struct sllmp_req_s sllmp_req_t;
 typedef struct sllmp_io_s sllmp_io_t;
 typedef struct sllmp_chunk_s sllmp_chunk_t;

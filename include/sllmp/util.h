@@ -39,6 +39,9 @@ void sllmp_random_hex(char *out, size_t n);
 /* Constant-time comparison of two byte strings; the lengths may differ. */
 int sllmp_ct_equal(const char *a, size_t alen, const char *b, size_t blen);
 
+/* SHA-256 of n bytes (OpenSSL). */
+void sllmp_sha256(const void *data, size_t n, unsigned char out[32]);
+
 /* Case-insensitive comparison of a view with a NUL-terminated string. */
 int sllmp_str_ieq(sllmp_str_t s, const char *lit);
 

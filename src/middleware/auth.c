@@ -1,14 +1,18 @@
 /*
- * Authentication: with general_settings.master_key set, every API call must carry it as
- * `Authorization: Bearer <key>` (or `api-key`/`x-api-key`, as Azure and Anthropic SDKs send it).
- * The comparison takes the same time whatever the input.
+ * Authentication. With general_settings.master_key set, or virtual keys under `keys:`, every API
+ * call must carry a key as `Authorization: Bearer <key>` (or `api-key` / `x-api-key`, as the
+ * Azure and Anthropic SDKs send it). The master key is compared in constant time; a virtual
+ * key is looked up by its SHA-256, compared in constant time against every configured key (the
+ * time depends on how many keys there are, never on which one matched or how close a guess was).
  */
 #include "sllmp/conf.h"
 #include "sllmp/middleware.h"
 #include "sllmp/req.h"
 
+#include <openssl/crypto.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const char *
 presented_key(sllmp_req_t *r)
@@ -35,10 +39,12 @@ presented_key(sllmp_req_t *r)
 sllmp_rc_t
 sllmp_auth_check(sllmp_req_t *r)
 {
-    const char *want = r->conf->master_key;
+    const sllmp_conf_t *c = r->conf;
+    const sllmp_key_t *found = NULL;
+    unsigned char sha[32];
     const char *got;
 
-    if (want == NULL) {
+    if (c->master_key == NULL && c->nkeys == 0) {
         return SLLMP_GO_ON;
     }
     got = presented_key(r);
@@ -46,8 +52,25 @@ sllmp_auth_check(sllmp_req_t *r)
         return sllmp_req_fail(r, SLLMP_ERR_AUTH, NULL,
                               "Missing API key. Send it as Authorization: Bearer <key>.");
     }
-    if (!sllmp_ct_equal(got, strlen(got), want, strlen(want))) {
+    if (c->master_key != NULL &&
+        sllmp_ct_equal(got, strlen(got), c->master_key, strlen(c->master_key))) {
+        return SLLMP_GO_ON;
+    }
+    sllmp_sha256(got, strlen(got), sha);
+    for (size_t i = 0; i < c->nkeys; i++) {
+        if (CRYPTO_memcmp(sha, c->keys[i].sha256, 32) == 0) {
+            found = &c->keys[i];
+        }
+    }
+    if (found == NULL) {
         return sllmp_req_fail(r, SLLMP_ERR_AUTH, NULL, "Incorrect API key provided.");
+    }
+    if (found->expires != 0 && time(NULL) >= found->expires) {
+        return sllmp_req_fail(r, SLLMP_ERR_AUTH, NULL, "This API key has expired.");
+    }
+    r->key = found;
+    if (r->user == NULL) {
+        r->user = found->user;
     }
     return SLLMP_GO_ON;
 }

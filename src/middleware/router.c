@@ -12,6 +12,10 @@ router_pre(sllmp_req_t *r, void *mw_conf)
 {
     (void)mw_conf;
     r->dep = sllmp_conf_find(r->conf, r->model, strlen(r->model));
+    if (r->dep != NULL && !sllmp_key_allows(r->key, r->model)) {
+        return sllmp_req_fail(r, SLLMP_ERR_PERMISSION, "model",
+                              "This API key is not allowed to use the model '%.200s'.", r->model);
+    }
     if (r->dep == NULL) {
         return sllmp_req_fail(r, SLLMP_ERR_MODEL_NOT_FOUND, "model",
                               "The model '%.200s' does not exist or is not configured on this "

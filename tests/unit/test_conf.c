@@ -3,6 +3,7 @@
  * unknown keys warned about, secrets from the environment, the cache reloading a changed file.
  */
 #include "sllmp/conf.h"
+#include "sllmp/util.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -297,6 +298,59 @@ test_describe_hides_secrets(void **state)
     sllmp_conf_unref(c);
 }
 
+static void
+test_keys(void **state)
+{
+    static const char text[] =
+        "keys:\n"
+        "  - name: alice\n"
+        "    key: os.environ/SLLMP_TEST_ALICE\n"
+        "    user: alice\n"
+        "    team: research\n"
+        "    models: [m1, m2]\n"
+        "    rpm: 60\n"
+        "    budget_usd: 12.5\n"
+        "    budget_period: 7d\n"
+        "    expires: 2031-02-03T04:05:06Z\n"
+        "    metadata: {cost_center: 42, tags: [a, b], note: hi}\n"
+        "  - key_sha256: 2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824\n";
+    char *err = NULL;
+    unsigned char sha[32];
+    sllmp_conf_t *c;
+
+    (void)state;
+    setenv("SLLMP_TEST_ALICE", "sk-alice", 1);
+    c = load(text, &err);
+    assert_non_null(c);
+    assert_int_equal(c->nkeys, 2);
+    sllmp_sha256("sk-alice", 8, sha);
+    assert_memory_equal(c->keys[0].sha256, sha, 32);
+    assert_string_equal(c->keys[0].name, "alice");
+    assert_string_equal(c->keys[0].user, "alice");
+    assert_string_equal(c->keys[0].team, "research");
+    assert_int_equal(c->keys[0].nmodels, 2);
+    assert_int_equal(c->keys[0].rpm, 60);
+    assert_int_equal(c->keys[0].budget_period_s, 604800);
+    assert_int_equal((long)c->keys[0].expires, 1927857906L);
+    assert_string_equal(c->keys[0].metadata_json,
+                        "{\"cost_center\":42,\"tags\":[\"a\",\"b\"],\"note\":\"hi\"}");
+    assert_true(sllmp_key_allows(&c->keys[0], "m2"));
+    assert_false(sllmp_key_allows(&c->keys[0], "m3"));
+    assert_true(sllmp_key_allows(&c->keys[1], "anything"));
+    assert_true(sllmp_key_allows(NULL, "anything"));
+    sllmp_sha256("hello", 5, sha); /* the upper-case digest above is SHA-256("hello") */
+    assert_memory_equal(c->keys[1].sha256, sha, 32);
+    assert_string_equal(c->keys[1].name, "key-2");
+    assert_true(has_warning(c, "not enforced"));
+    sllmp_conf_unref(c);
+
+    expect_error("keys:\n  - name: x\n", "t.yaml:2:5: a keys entry needs `key`");
+    expect_error("keys:\n  - key_sha256: abc\n", "t.yaml:2:17: keys[].key_sha256 must be 64 hex");
+    expect_error("keys:\n  - {key: a, expires: soon}\n", "t.yaml:2:23: keys[].expires must be");
+    expect_error("keys:\n  - {key: a, budget_period: 2w}\n", "t.yaml:2:29: keys[].budget_period");
+    expect_error("keys:\n  - {key: a}\n  - {key: a}\n", "t.yaml:3:5: key 'key-2' is the same key");
+}
+
 int
 main(void)
 {
@@ -310,6 +364,7 @@ main(void)
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_cache_reloads_changed_file),
         cmocka_unit_test(test_describe_hides_secrets),
+        cmocka_unit_test(test_keys),
     };
 
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

@@ -32,6 +32,9 @@ setup(void **state)
                            "    litellm_params: {model: openai/real-name, api_base: "
                            "\"http://127.0.0.1:1/v1\"}\n"
                            "general_settings: {master_key: sk-master}\n"
+                           "keys:\n"
+                           "  - {name: k1, key: sk-k1, models: [m], user: owner1}\n"
+                           "  - {name: old, key: sk-old, expires: 2020-01-01}\n"
                            "sllmp:\n"
                            "  max_body_bytes: 2048\n"
                            "  max_json_depth: 8\n"
@@ -298,6 +301,44 @@ test_routes_and_auth(void **state)
 }
 
 static void
+test_virtual_keys(void **state)
+{
+    static const char *const chat_k1[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
+                                          "/v1/chat/completions", "HTTP_AUTHORIZATION",
+                                          "Bearer sk-k1", NULL};
+    static const char *const chat_old[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
+                                           "/v1/chat/completions", "HTTP_AUTHORIZATION",
+                                           "Bearer sk-old", NULL};
+    static const char *const models_k1[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/v1/models",
+                                            "HTTP_X_API_KEY", "sk-k1", NULL};
+    fake_io_t f;
+
+    (void)state;
+    run(&f, chat_k1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assert_int_equal(fake_status(&f), 200);
+    sllmp_buf_free(&f.out);
+
+    /* a model the key may not use: 403, even though it exists */
+    run(&f, chat_k1, "{\"model\":\"up\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assert_int_equal(fake_status(&f), 403);
+    assert_non_null(strstr(f.out.ptr, "\"code\":\"permission_denied\""));
+    assert_non_null(strstr(f.out.ptr, "\"param\":\"model\""));
+    sllmp_buf_free(&f.out);
+
+    run(&f, chat_old, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assert_int_equal(fake_status(&f), 401);
+    assert_non_null(strstr(f.out.ptr, "expired"));
+    sllmp_buf_free(&f.out);
+
+    /* the list shows what the key may use */
+    run(&f, models_k1, NULL);
+    assert_int_equal(fake_status(&f), 200);
+    assert_non_null(strstr(fake_body(&f), "\"id\":\"m\""));
+    assert_null(strstr(fake_body(&f), "\"id\":\"up\""));
+    sllmp_buf_free(&f.out);
+}
+
+static void
 test_cors(void **state)
 {
     static const char *const ok[] = {"REQUEST_METHOD", "OPTIONS", "REQUEST_URI",
@@ -388,6 +429,7 @@ main(void)
         cmocka_unit_test(test_client_gone_mid_stream),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_routes_and_auth),
+        cmocka_unit_test(test_virtual_keys),
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_upstream_body_rewrite),
         cmocka_unit_test(test_json_depth),
