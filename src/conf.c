@@ -297,6 +297,21 @@ get_int(loader_t *L, yaml_node_t *n, const char *what, long min, long max, int *
     return 0;
 }
 
+/* A list, or null for an empty one: its length in *len. 0, or -1 when it is something else. */
+static int
+list_len(loader_t *L, yaml_node_t *n, const char *what, size_t *len)
+{
+    *len = 0;
+    if (is_null(n)) {
+        return 0;
+    }
+    if (want(L, n, YAML_SEQUENCE_NODE, what) < 0) {
+        return -1;
+    }
+    *len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    return 0;
+}
+
 static int
 get_str_list(loader_t *L, yaml_node_t *n, const char *what, char ***out, size_t *count)
 {
@@ -306,15 +321,15 @@ get_str_list(loader_t *L, yaml_node_t *n, const char *what, char ***out, size_t 
         *count = 1;
         return get_str_required(L, n, what, &(*out)[0]);
     }
-    if (is_null(n)) {
-        return 0;
-    }
-    if (want(L, n, YAML_SEQUENCE_NODE, what) < 0) {
+    size_t len;
+
+    if (list_len(L, n, what, &len) < 0) {
         return -1;
     }
-    size_t len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-
-    *out = sllmp_xcalloc(len ? len : 1, sizeof(char *));
+    if (len == 0) {
+        return 0;
+    }
+    *out = sllmp_xcalloc(len, sizeof(char *));
     *count = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
@@ -547,15 +562,14 @@ static int
 model_list(loader_t *L, yaml_node_t *list)
 {
     sllmp_conf_t *c = L->c;
+    size_t len;
 
-    if (is_null(list)) {
-        return 0;
-    }
-    if (want(L, list, YAML_SEQUENCE_NODE, "model_list") < 0) {
+    if (list_len(L, list, "model_list", &len) < 0) {
         return -1;
     }
-    size_t len = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
-
+    if (len == 0) {
+        return 0;
+    }
     c->deployments = sllmp_xcalloc(len ? len : 1, sizeof(sllmp_deployment_t));
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
@@ -848,15 +862,14 @@ keys_list(loader_t *L, yaml_node_t *list)
 {
     sllmp_conf_t *c = L->c;
     int warned = 0;
+    size_t len;
 
-    if (is_null(list)) {
-        return 0;
-    }
-    if (want(L, list, YAML_SEQUENCE_NODE, "keys") < 0) {
+    if (list_len(L, list, "keys", &len) < 0) {
         return -1;
     }
-    size_t len = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
-
+    if (len == 0) {
+        return 0;
+    }
     c->keys = sllmp_xcalloc(len ? len : 1, sizeof(sllmp_key_t));
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {

@@ -141,6 +141,12 @@ test_defaults_and_empty(void **state)
     assert_int_equal(c->max_json_depth, 64);
     assert_null(c->master_key);
     sllmp_conf_unref(c);
+
+    /* empty and null lists are lists with nothing in them */
+    c = load("model_list:\nkeys: ~\nsllmp:\n  cors: {origins: []}\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments + c->nkeys + c->ncors_origins, 0);
+    sllmp_conf_unref(c);
 }
 
 static void
