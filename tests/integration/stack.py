@@ -149,6 +149,17 @@ def kill_and_wait(pids, grace=3.0):
 
 # ---------------------------------------------------------------- the mock upstream
 
+def terminate(proc, grace=3.0):
+    """SIGTERM a child process we started, SIGKILL it after `grace` seconds, and reap it."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Mock:
     def __init__(self):
         self.dir = _tmpdir("sllmp-mock-")
@@ -169,13 +180,7 @@ class Mock:
 
     def stop(self):
         _LIVE.discard(self)
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         if getattr(self, "_err", None):
             self._err.close()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -498,13 +503,7 @@ class Redis:
 
     def stop(self):
         _LIVE.discard(self)
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
 
     def cleanup(self):
         self.stop()
