@@ -299,9 +299,8 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     int running = 1;
     const sllmp_conf_t *c = r->conf;
     struct curl_slist *hdrs = NULL;
-    xfer_t x = {r, call, sllmp_now_ms(), 0, 0, 0, 0, 0, SLLMP_OK};
-
-    x.last_gone_check = x.start;
+    int64_t now = sllmp_now_ms();
+    xfer_t x = {.r = r, .call = call, .start = now, .last_gone_check = now};
     CURLcode rc;
 
     call->status = 0;
