@@ -29,7 +29,7 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wshadow -Wstrict-pr
              -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wvla \
              -Wimplicit-fallthrough -Wundef -fno-common -fstack-protector-strong \
              -Iinclude -I$(BUILD)/gen -MMD -MP
-LDLIBS    += -lpthread
+LDLIBS    += -lpthread -lm
 
 ifneq ($(DEBUG),)
 CFLAGS    += -DSLLMP_DEBUG=1
@@ -48,7 +48,7 @@ PKG_LIBS   = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
 CFLAGS    += $(PKG_CFLAGS)
 LDLIBS    += $(PKG_LIBS)
 
-CORE_SRC  := $(wildcard src/*.c src/middleware/*.c src/providers/*.c)
+CORE_SRC  := $(wildcard src/*.c src/middleware/*.c src/providers/*.c src/store/*.c)
 CORE_SRC  := $(filter-out src/cli.c,$(CORE_SRC))
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/default_conf.o $(BUILD)/gen/pricing.o
 FCGI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fcgi/*.c))

@@ -4,9 +4,13 @@
  *   sllmp check [CONFIG]   validate a config (default: $SLLMP_CONFIG, else the embedded one)
  *                          and print what was understood; exit 1 with file:line:column if bad
  *   sllmp key new [NAME]   print a fresh virtual key, once, with the `keys:` entry to paste
+ *   sllmp usage [--json] [CONFIG]
+ *                          spend and requests per key, team, user, deployment and model in
+ *                          the current windows, from the config's limit store
  *   sllmp version
  */
 #include "sllmp/conf.h"
+#include "sllmp/limits.h"
 #include "sllmp/util.h"
 
 #include <stdio.h>
@@ -22,12 +26,16 @@ usage(FILE *out)
                  "                   (default: $SLLMP_CONFIG, else the built-in default)\n"
                  "  key new [NAME]   print a fresh virtual key (once) and its `keys:` entry;\n"
                  "                   only its SHA-256 goes in the config\n"
+                 "  usage [--json] [CONFIG]\n"
+                 "                   spend and requests per key, team, user, deployment and\n"
+                 "                   model in the current windows (Redis or the local file)\n"
                  "  version          print the version\n");
     return out == stderr ? 2 : 0;
 }
 
-static int
-check(const char *path)
+/* The config at path, else $SLLMP_CONFIG, else the embedded one; NULL (reported) when bad. */
+static sllmp_conf_t *
+load(const char *path)
 {
     char *err = NULL;
     sllmp_conf_t *c;
@@ -39,6 +47,35 @@ check(const char *path)
     if (c == NULL) {
         fprintf(stderr, "%s\n", err);
         free(err);
+    }
+    return c;
+}
+
+static int
+usage_cmd(int argc, char **argv)
+{
+    int json = argc > 0 && strcmp(argv[0], "--json") == 0;
+    sllmp_conf_t *c;
+    int rc;
+
+    if (argc - json > 1) {
+        return usage(stderr);
+    }
+    c = load(argc - json == 1 ? argv[json] : NULL);
+    if (c == NULL) {
+        return 1;
+    }
+    rc = sllmp_usage_report(c, json, stdout, stderr);
+    sllmp_conf_unref(c);
+    return rc;
+}
+
+static int
+check(const char *path)
+{
+    sllmp_conf_t *c = load(path);
+
+    if (c == NULL) {
         return 1;
     }
     sllmp_conf_describe(c, stdout);
@@ -91,6 +128,9 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "key") == 0 && argc >= 3 && strcmp(argv[2], "new") == 0 && argc <= 4) {
         return key_new(argc == 4 ? argv[3] : "my-key");
+    }
+    if (strcmp(argv[1], "usage") == 0) {
+        return usage_cmd(argc - 2, argv + 2);
     }
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("sllmp 0.1.0\n");

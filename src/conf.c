@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -480,6 +481,12 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
     if (strcmp(key, "mock_delay_ms") == 0) {
         return get_long(L, v, "litellm_params.mock_delay_ms", 0, 60000, &d->mock_delay_ms);
     }
+    if (strcmp(key, "rpm") == 0) {
+        return get_long(L, v, "litellm_params.rpm", 0, 1000000000L, &d->rpm);
+    }
+    if (strcmp(key, "tpm") == 0) {
+        return get_long(L, v, "litellm_params.tpm", 0, 1000000000L, &d->tpm);
+    }
     warn(L, k, "litellm_params.%s is not supported by sllmp and is ignored", key);
     return 0;
 }
@@ -558,6 +565,22 @@ deployment_free(sllmp_deployment_t *d)
     memset(d, 0, sizeof(*d));
 }
 
+/* The deployment's limit subject: its alias and a digest of where it points, the same on every
+ * host that has the same model_list entry. */
+static void
+deployment_subject(sllmp_deployment_t *d)
+{
+    unsigned char sha[32];
+    char *what = sllmp_xasprintf("%s|%s", d->litellm_model, d->api_base ? d->api_base : "");
+    char *name;
+
+    sllmp_sha256(what, strlen(what), sha);
+    name = sllmp_xasprintf("%s.%02x%02x%02x%02x", d->model_name, sha[0], sha[1], sha[2], sha[3]);
+    sllmp_subject_id(d->subject, "dep", name);
+    free(what);
+    free(name);
+}
+
 static int
 model_list(loader_t *L, yaml_node_t *list)
 {
@@ -623,6 +646,7 @@ model_list(loader_t *L, yaml_node_t *list)
             continue;
         }
         resolve_price(L, &u);
+        deployment_subject(d);
         c->ndeployments++;
     }
     return 0;
@@ -725,10 +749,54 @@ hex_sha256(const char *hex, unsigned char out[32])
     return 0;
 }
 
+/*
+ * The limit fields keys, teams and users share: rpm, tpm, max_parallel, budget_usd,
+ * budget_period. 1 when key was one of them, 0 when not, -1 on a bad value.
+ */
+static int
+limit_field(loader_t *L, const char *what, const char *key, yaml_node_t *v, sllmp_limits_t *lim)
+{
+    if (strcmp(key, "rpm") == 0 || strcmp(key, "tpm") == 0 || strcmp(key, "max_parallel") == 0) {
+        long *dst = key[0] == 'r' ? &lim->rpm : key[0] == 't' ? &lim->tpm : &lim->parallel;
+        char name[64];
+
+        snprintf(name, sizeof(name), "%s.%s", what, key);
+        return get_long(L, v, name, 0, 1000000000L, dst) < 0 ? -1 : 1;
+    }
+    if (strcmp(key, "budget_usd") == 0) {
+        const char *s = scalar(v);
+        char *end = NULL;
+        double usd = s ? strtod(s, &end) : -1;
+
+        if (s == NULL || end == s || *end != '\0' || !(usd >= 0) || usd > 1e9) {
+            return fail(L, v, "%s.budget_usd must be a number of USD", what);
+        }
+        lim->budget_nano = llround(usd * SLLMP_NANO_PER_USD);
+        return 1;
+    }
+    if (strcmp(key, "budget_period") == 0) {
+        const char *s = scalar(v);
+        long period = s ? sllmp_period_parse(s) : -1;
+
+        if (period < 0) {
+            return fail(L, v, "%s.budget_period must be one of 1h, 1d, 7d, 30d, total", what);
+        }
+        lim->budget_period_s = period;
+        return 1;
+    }
+    return 0;
+}
+
+static void
+limits_init(sllmp_limits_t *lim)
+{
+    memset(lim, 0, sizeof(*lim));
+    lim->budget_nano = -1;
+}
+
 typedef struct {
     sllmp_key_t *k;
     int has_secret;
-    int limits; /* a limit was set: warned about once */
 } key_ud_t;
 
 static int
@@ -786,37 +854,10 @@ key_field(loader_t *L, const char *key, yaml_node_t *kn, yaml_node_t *v, void *u
     if (strcmp(key, "models") == 0) {
         return get_str_list(L, v, "keys[].models", &k->models, &k->nmodels);
     }
-    if (strcmp(key, "rpm") == 0 || strcmp(key, "tpm") == 0 || strcmp(key, "max_parallel") == 0) {
-        long *dst = key[0] == 'r' ? &k->rpm : key[0] == 't' ? &k->tpm : &k->max_parallel;
+    int lf = limit_field(L, "keys[]", key, v, &k->lim);
 
-        u->limits = 1;
-        return get_long(L, v, key, 0, 1000000000000L, dst);
-    }
-    if (strcmp(key, "budget_usd") == 0) {
-        const char *s = scalar(v);
-        char *end = NULL;
-
-        k->budget_usd = s ? strtod(s, &end) : -1;
-        if (s == NULL || end == s || *end != '\0' || k->budget_usd < 0) {
-            return fail(L, v, "keys[].budget_usd must be a number of USD");
-        }
-        u->limits = 1;
-        return 0;
-    }
-    if (strcmp(key, "budget_period") == 0) {
-        static const struct {
-            const char *name;
-            long seconds;
-        } periods[] = {{"1h", 3600}, {"1d", 86400}, {"7d", 604800}, {"30d", 2592000}, {"total", 0}};
-        const char *s = scalar(v);
-
-        for (size_t i = 0; s != NULL && i < sizeof(periods) / sizeof(periods[0]); i++) {
-            if (strcmp(s, periods[i].name) == 0) {
-                k->budget_period_s = periods[i].seconds;
-                return 0;
-            }
-        }
-        return fail(L, v, "keys[].budget_period must be one of 1h, 1d, 7d, 30d, total");
+    if (lf != 0) {
+        return lf < 0 ? -1 : 0;
     }
     if (strcmp(key, "expires") == 0) {
         const char *s = scalar(v);
@@ -861,7 +902,6 @@ static int
 keys_list(loader_t *L, yaml_node_t *list)
 {
     sllmp_conf_t *c = L->c;
-    int warned = 0;
     size_t len;
 
     if (list_len(L, list, "keys", &len) < 0) {
@@ -875,13 +915,13 @@ keys_list(loader_t *L, yaml_node_t *list)
          it++) {
         yaml_node_t *entry = node(L, *it);
         sllmp_key_t *k = &c->keys[c->nkeys];
-        key_ud_t u = {k, 0, 0};
+        key_ud_t u = {k, 0};
 
         if (want(L, entry, YAML_MAPPING_NODE, "a keys entry") < 0) {
             return -1;
         }
         k->line = (int)entry->start_mark.line + 1;
-        k->budget_usd = -1;
+        limits_init(&k->lim);
         c->nkeys++; /* counted at once, so a failure below frees what was read */
         if (each_pair(L, entry, key_field, &u) < 0) {
             return -1;
@@ -897,14 +937,88 @@ keys_list(loader_t *L, yaml_node_t *list)
                 return fail(L, entry, "key '%s' is the same key as '%s'", k->name, c->keys[i].name);
             }
         }
-        if (u.limits && !warned) {
-            warned = 1;
-            warn(L, entry,
-                 "rpm, tpm, max_parallel and budget_usd of keys are read but not "
-                 "enforced by this version of sllmp");
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- teams, users */
+
+typedef struct {
+    sllmp_limit_entry_t *e;
+    const char *what;
+} entry_ud_t;
+
+static int
+entry_field(loader_t *L, const char *key, yaml_node_t *kn, yaml_node_t *v, void *ud)
+{
+    entry_ud_t *u = ud;
+    int lf;
+
+    if (strcmp(key, "name") == 0 || strcmp(key, "team_id") == 0 || strcmp(key, "user_id") == 0) {
+        char what[64];
+
+        free(u->e->name);
+        u->e->name = NULL;
+        snprintf(what, sizeof(what), "%s.%s", u->what, key);
+        return get_str_required(L, v, what, &u->e->name);
+    }
+    lf = limit_field(L, u->what, key, v, &u->e->lim);
+    if (lf == 0) {
+        warn(L, kn, "unknown key %s.%s is ignored", u->what, key);
+    }
+    return lf < 0 ? -1 : 0;
+}
+
+/* `teams:` or `users:`: a list of {name, rpm, tpm, max_parallel, budget_usd, budget_period}. */
+static int
+entries_list(loader_t *L, yaml_node_t *list, const char *what, sllmp_limit_entry_t **out,
+             size_t *count)
+{
+    char item[32];
+    size_t len;
+
+    snprintf(item, sizeof(item), "%s[]", what);
+    if (list_len(L, list, what, &len) < 0) {
+        return -1;
+    }
+    if (len == 0) {
+        return 0;
+    }
+    *out = sllmp_xcalloc(len, sizeof(sllmp_limit_entry_t));
+    for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
+         it++) {
+        yaml_node_t *n = node(L, *it);
+        sllmp_limit_entry_t *e = &(*out)[*count];
+        entry_ud_t u = {e, item};
+
+        if (want(L, n, YAML_MAPPING_NODE, item) < 0) {
+            return -1;
+        }
+        e->line = (int)n->start_mark.line + 1;
+        limits_init(&e->lim);
+        (*count)++; /* counted at once, so a failure below frees what was read */
+        if (each_pair(L, n, entry_field, &u) < 0) {
+            return -1;
+        }
+        if (e->name == NULL) {
+            return fail(L, n, "a %s entry needs a name", what);
+        }
+        for (size_t i = 0; i + 1 < *count; i++) {
+            if (strcmp((*out)[i].name, e->name) == 0) {
+                return fail(L, n, "%s '%s' is listed twice", what, e->name);
+            }
         }
     }
     return 0;
+}
+
+static void
+entries_free(sllmp_limit_entry_t *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].name);
+    }
+    free(e);
 }
 
 /* ---------------------------------------------------------------- general_settings */
@@ -964,6 +1078,8 @@ spool_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     return 0;
 }
 
+static int on_error(loader_t *L, yaml_node_t *v);
+
 static int
 redis_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
 {
@@ -978,7 +1094,100 @@ redis_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
         }
         return 0;
     }
+    if (strcmp(key, "timeout_ms") == 0) {
+        return get_long(L, v, "sllmp.redis.timeout_ms", 1, 60000, &L->c->redis_timeout_ms);
+    }
+    if (strcmp(key, "connect_timeout_ms") == 0) {
+        return get_long(L, v, "sllmp.redis.connect_timeout_ms", 1, 60000,
+                        &L->c->redis_connect_timeout_ms);
+    }
+    if (strcmp(key, "on_error") == 0) {
+        return on_error(L, v);
+    }
     warn(L, k, "unknown key sllmp.redis.%s is ignored", key);
+    return 0;
+}
+
+static const char *const limit_kinds[SLLMP_LIM_NKINDS] = {"rpm", "tpm", "parallel", "budget"};
+
+static int
+policy(loader_t *L, yaml_node_t *v, const char *what, int *closed)
+{
+    const char *s = scalar(v);
+
+    if (s != NULL && strcmp(s, "open") == 0) {
+        *closed = 0;
+    } else if (s != NULL && strcmp(s, "closed") == 0) {
+        *closed = 1;
+    } else {
+        return fail(L, v, "%s must be open or closed", what);
+    }
+    return 0;
+}
+
+static int
+on_error_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    (void)ud;
+    for (int i = 0; i < SLLMP_LIM_NKINDS; i++) {
+        if (strcmp(key, limit_kinds[i]) == 0) {
+            return policy(L, v, "sllmp.redis.on_error values", &L->c->fail_closed[i]);
+        }
+    }
+    return fail(L, k, "sllmp.redis.on_error takes rpm, tpm, parallel and budget, not '%s'", key);
+}
+
+/* `on_error: open|closed` for every kind, or a map {rpm: open, ..., budget: closed}. */
+static int
+on_error(loader_t *L, yaml_node_t *v)
+{
+    int closed;
+
+    if (v->type == YAML_MAPPING_NODE) {
+        return each_pair(L, v, on_error_key, NULL);
+    }
+    if (policy(L, v, "sllmp.redis.on_error", &closed) < 0) {
+        return -1;
+    }
+    for (int i = 0; i < SLLMP_LIM_NKINDS; i++) {
+        L->c->fail_closed[i] = closed;
+    }
+    return 0;
+}
+
+static int
+limits_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_conf_t *c = L->c;
+
+    (void)ud;
+    if (strcmp(key, "backend") == 0) {
+        const char *s = scalar(v);
+
+        if (s != NULL && strcmp(s, "auto") == 0) {
+            c->limits_backend = SLLMP_BACKEND_AUTO;
+        } else if (s != NULL && strcmp(s, "redis") == 0) {
+            c->limits_backend = SLLMP_BACKEND_REDIS;
+        } else if (s != NULL && strcmp(s, "local") == 0) {
+            c->limits_backend = SLLMP_BACKEND_LOCAL;
+        } else {
+            return fail(L, v, "sllmp.limits.backend must be auto, redis or local");
+        }
+        return 0;
+    }
+    if (strcmp(key, "local_file") == 0) {
+        free(c->limits_file);
+        c->limits_file = NULL;
+        return get_str_required(L, v, "sllmp.limits.local_file", &c->limits_file);
+    }
+    if (strcmp(key, "lease_ms") == 0) {
+        return get_long(L, v, "sllmp.limits.lease_ms", 100, 86400000L, &c->lease_ms);
+    }
+    if (strcmp(key, "reserve_max_tokens") == 0) {
+        return get_long(L, v, "sllmp.limits.reserve_max_tokens", 1, 10000000L,
+                        &c->reserve_max_tokens);
+    }
+    warn(L, k, "unknown key sllmp.limits.%s is ignored", key);
     return 0;
 }
 
@@ -1044,6 +1253,9 @@ sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     if (strcmp(key, "cors") == 0) {
         return submap(L, v, "sllmp.cors", cors_key, NULL);
     }
+    if (strcmp(key, "limits") == 0) {
+        return submap(L, v, "sllmp.limits", limits_key, NULL);
+    }
     if (strcmp(key, "log_level") == 0) {
         const char *s = scalar(v);
         int lvl = s ? sllmp_log_level_parse(s) : -1;
@@ -1076,6 +1288,12 @@ top_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
     if (strcmp(key, "keys") == 0) {
         return keys_list(L, v);
     }
+    if (strcmp(key, "teams") == 0) {
+        return entries_list(L, v, "teams", &L->c->teams, &L->c->nteams);
+    }
+    if (strcmp(key, "users") == 0) {
+        return entries_list(L, v, "users", &L->c->users, &L->c->nusers);
+    }
     if (strcmp(key, "environment_variables") == 0) {
         return 0; /* read first, in load() */
     }
@@ -1103,6 +1321,11 @@ defaults(sllmp_conf_t *c)
     c->timeouts.idle_ms = 120000;
     c->timeouts.total_ms = 1800000;
     c->spool_dir = sllmp_xstrdup("var/spool");
+    c->redis_timeout_ms = 50;
+    c->redis_connect_timeout_ms = 100;
+    c->fail_closed[SLLMP_LIM_BUDGET] = 1; /* money is not let through blind; rates are */
+    c->lease_ms = 60000;
+    c->reserve_max_tokens = 4096;
     c->log_level = SLLMP_LOG_INFO;
     c->loaded_at = time(NULL);
 }
@@ -1135,6 +1358,9 @@ conf_free(sllmp_conf_t *c)
     free(c->warnings);
     free(c->spool_dir);
     free(c->redis_url);
+    free(c->limits_file);
+    entries_free(c->teams, c->nteams);
+    entries_free(c->users, c->nusers);
     free(c->path);
     free(c);
 }
@@ -1271,6 +1497,37 @@ sllmp_key_allows(const sllmp_key_t *k, const char *model_name)
         }
     }
     return 0;
+}
+
+int
+sllmp_limits_any(const sllmp_limits_t *l)
+{
+    return l->rpm > 0 || l->tpm > 0 || l->parallel > 0 || l->budget_nano >= 0;
+}
+
+static const sllmp_limit_entry_t *
+entry_find(const sllmp_limit_entry_t *e, size_t n, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < n; i++) {
+        if (strcmp(e[i].name, name) == 0) {
+            return &e[i];
+        }
+    }
+    return NULL;
+}
+
+const sllmp_limit_entry_t *
+sllmp_conf_team(const sllmp_conf_t *c, const char *name)
+{
+    return entry_find(c->teams, c->nteams, name);
+}
+
+const sllmp_limit_entry_t *
+sllmp_conf_user(const sllmp_conf_t *c, const char *name)
+{
+    const sllmp_limit_entry_t *e = entry_find(c->users, c->nusers, name);
+
+    return e != NULL || name == NULL ? e : entry_find(c->users, c->nusers, "*");
 }
 
 const sllmp_deployment_t *

@@ -2,6 +2,7 @@
  * Process and thread setup of the core.
  */
 #include "sllmp/core.h"
+#include "sllmp/middleware.h"
 #include "sllmp/pipeline.h"
 #include "sllmp/upstream.h"
 
@@ -53,6 +54,7 @@ sllmp_worker_free(sllmp_worker_ctx_t *w)
         return;
     }
     sllmp_upstream_handle_free(w->curl);
+    sllmp_limits_cache_free(w->limits);
     sllmp_arena_destroy(&w->arena);
     free(w);
 }

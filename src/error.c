@@ -48,6 +48,8 @@ static const sllmp_err_info_t table[SLLMP_ERR__COUNT] = {
       "The provider could not be reached."),
     E(SLLMP_ERR_TIMEOUT, 504, "server_error", "timeout", 1, "The provider did not answer in time."),
     E(SLLMP_ERR_NOT_READY, 503, "server_error", "not_ready", 1, "The gateway is not ready."),
+    E(SLLMP_ERR_LIMITS_UNAVAILABLE, 503, "server_error", "limits_unavailable", 1,
+      "The gateway cannot check this key's limits right now."),
     E(SLLMP_ERR_INTERNAL, 500, "server_error", "internal_error", 1,
       "The gateway had an internal error."),
     E(SLLMP_ERR_CLIENT_GONE, 499, "server_error", "client_gone", 0, "The client went away."),

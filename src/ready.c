@@ -7,7 +7,6 @@
 #include "sllmp/util.h"
 
 #include <errno.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,70 +33,6 @@ mkdirs(const char *path)
         rc = -1;
     }
     free(p);
-    return rc;
-}
-
-int
-sllmp_redis_ping(const char *url, long timeout_ms, char *why, size_t whylen)
-{
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    redisContext *c;
-    redisReply *rep;
-    char host[256] = "127.0.0.1", pass[256] = "";
-    int port = 6379;
-    int rc = -1;
-
-    if (strncmp(url, "unix://", 7) == 0) {
-        c = redisConnectUnixWithTimeout(url + 7, tv);
-    } else {
-        const char *p = url + 8; /* redis:// */
-        const char *at = strchr(p, '@');
-        const char *end;
-
-        if (at != NULL) {
-            const char *colon = memchr(p, ':', (size_t)(at - p));
-            const char *pw = colon ? colon + 1 : p;
-
-            snprintf(pass, sizeof(pass), "%.*s", (int)(at - pw), pw);
-            p = at + 1;
-        }
-        end = p + strcspn(p, ":/");
-        if (end > p) {
-            snprintf(host, sizeof(host), "%.*s", (int)(end - p), p);
-        }
-        if (*end == ':') {
-            port = (int)strtol(end + 1, NULL, 10);
-        }
-        c = redisConnectWithTimeout(host, port, tv);
-    }
-    if (c == NULL || c->err) {
-        snprintf(why, whylen, "redis is unreachable: %s", c ? c->errstr : "out of memory");
-        redisFree(c);
-        return -1;
-    }
-    redisSetTimeout(c, tv);
-    if (pass[0]) {
-        rep = redisCommand(c, "AUTH %s", pass);
-        explicit_bzero(pass, sizeof(pass));
-        if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-            snprintf(why, whylen, "redis refused the password");
-            freeReplyObject(rep);
-            redisFree(c);
-            return -1;
-        }
-        freeReplyObject(rep);
-    }
-    rep = redisCommand(c, "PING");
-    if (rep != NULL && rep->type == REDIS_REPLY_STATUS) {
-        rc = 0;
-    } else {
-        snprintf(why, whylen, "redis did not answer PING: %s",
-                 rep == NULL                      ? c->errstr
-                 : rep->type == REDIS_REPLY_ERROR ? rep->str
-                                                  : "odd reply");
-    }
-    freeReplyObject(rep);
-    redisFree(c);
     return rc;
 }
 

@@ -226,3 +226,11 @@ sllmp_req_param(sllmp_req_t *r, const char *name)
 {
     return r->io->param(r->io->ctx, name);
 }
+
+void
+sllmp_req_keepalive(sllmp_req_t *r, int64_t now_ms)
+{
+    if (r->keepalive != NULL && now_ms >= r->keepalive_at) {
+        r->keepalive(r);
+    }
+}

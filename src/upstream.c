@@ -228,6 +228,7 @@ tick(xfer_t *x)
     int64_t now = sllmp_now_ms();
     int64_t quiet_since, next = TICK_MS;
 
+    sllmp_req_keepalive(r, now);
     /* a poll() on the FastCGI connection: not on every wake-up of a busy transfer */
     if (now - x->last_gone_check >= TICK_MS / 2) {
         x->last_gone_check = now;

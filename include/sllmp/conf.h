@@ -8,6 +8,7 @@
 #ifndef SLLMP_CONF_H
 #define SLLMP_CONF_H
 
+#include "sllmp/limits.h"
 #include "sllmp/types.h"
 #include "sllmp/usage.h"
 
@@ -30,7 +31,10 @@ struct sllmp_deployment_s {
     char *api_key;       /* resolved secret, NULL when none; never logged */
     long mock_delay_ms;
     sllmp_price_t price; /* from conf/pricing.yaml, overridden by model_info.*_cost_per_token */
-    int line;            /* where it was declared, for messages */
+    long rpm;            /* litellm_params.rpm / tpm: limits of this deployment, 0 = none */
+    long tpm;
+    char subject[SLLMP_SUBJECT_MAX]; /* "dep:<model_name>.<8 hex of model and api_base>" */
+    int line;                        /* where it was declared, for messages */
 };
 
 /* A virtual key (top-level `keys:`). The key itself is never kept: only its SHA-256. */
@@ -41,15 +45,20 @@ struct sllmp_key_s {
     char *team;    /* NULL when none */
     char **models; /* allowed model names; none = every model */
     size_t nmodels;
-    long rpm; /* 0 = no limit (limits are enforced by a later version) */
-    long tpm;
-    long max_parallel;
-    double budget_usd;    /* < 0 = no budget */
-    long budget_period_s; /* 0 = total */
-    time_t expires;       /* 0 = never */
-    char *metadata_json;  /* the key's metadata as JSON text, NULL when none */
+    sllmp_limits_t lim;  /* rpm, tpm, max_parallel, budget_usd and budget_period */
+    time_t expires;      /* 0 = never */
+    char *metadata_json; /* the key's metadata as JSON text, NULL when none */
     int line;
 };
+
+/* A team or an end user with limits (top-level `teams:` and `users:`; user "*" is the default). */
+typedef struct {
+    char *name;
+    sllmp_limits_t lim;
+    int line;
+} sllmp_limit_entry_t;
+
+typedef enum { SLLMP_BACKEND_AUTO = 0, SLLMP_BACKEND_REDIS, SLLMP_BACKEND_LOCAL } sllmp_backend_t;
 
 typedef struct {
     long connect_ms;
@@ -74,6 +83,10 @@ struct sllmp_conf_s {
     char *master_key;  /* NULL when none */
     sllmp_key_t *keys; /* virtual keys */
     size_t nkeys;
+    sllmp_limit_entry_t *teams;
+    size_t nteams;
+    sllmp_limit_entry_t *users; /* "*" applies to each user without an entry of its own */
+    size_t nusers;
 
     int workers;
     int threads;
@@ -86,6 +99,13 @@ struct sllmp_conf_s {
 
     char *spool_dir;
     char *redis_url; /* NULL when none */
+    long redis_timeout_ms;
+    long redis_connect_timeout_ms;
+    int fail_closed[SLLMP_LIM_NKINDS]; /* sllmp.redis.on_error per limit kind: 1 = closed */
+    sllmp_backend_t limits_backend;
+    char *limits_file;       /* the local backend's file; NULL: $SLLMP_RUNDIR/limits.db */
+    long lease_ms;           /* a reservation's lease */
+    long reserve_max_tokens; /* output tokens reserved when a request sets no max_tokens */
     char **cors_origins;
     size_t ncors_origins;
     int log_level;
@@ -111,6 +131,13 @@ void sllmp_conf_unref(sllmp_conf_t *c);
 
 /* 1 when the key (NULL: the master key or an open gateway) may use the model. */
 int sllmp_key_allows(const sllmp_key_t *k, const char *model_name);
+
+/* The team or user entry of that name (users fall back to "*"); NULL when none. */
+const sllmp_limit_entry_t *sllmp_conf_team(const sllmp_conf_t *c, const char *name);
+const sllmp_limit_entry_t *sllmp_conf_user(const sllmp_conf_t *c, const char *name);
+
+/* 1 when any limit of l is set. */
+int sllmp_limits_any(const sllmp_limits_t *l);
 
 /* Finds the deployment for a model name; NULL when there is none. */
 const sllmp_deployment_t *sllmp_conf_find(const sllmp_conf_t *c, const char *model_name,

@@ -12,6 +12,7 @@ struct sllmp_worker_ctx_s {
     void *curl;          /* upstream handle, one per thread, reused (keep-alive, TLS resumption) */
     sllmp_arena_t arena; /* reset after every request */
     long requests;
+    sllmp_limits_cache_t *limits; /* this thread's limit stores (src/middleware/limits.c) */
 };
 
 /* Once per process, before any thread: libcurl, cJSON hooks, the middleware. 0 or -1. */

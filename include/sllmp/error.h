@@ -31,6 +31,7 @@ typedef enum {
     SLLMP_ERR_PROVIDER_UNAVAILABLE, /* 503, retryable */
     SLLMP_ERR_TIMEOUT,              /* 504, retryable */
     SLLMP_ERR_NOT_READY,            /* 503 */
+    SLLMP_ERR_LIMITS_UNAVAILABLE,   /* 503, the limit store is down and the limit fails closed */
     SLLMP_ERR_INTERNAL,             /* 500 */
     SLLMP_ERR_CLIENT_GONE,          /* 499, never sent */
     SLLMP_ERR__COUNT                /* never use */

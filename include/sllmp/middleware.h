@@ -14,6 +14,10 @@ extern const sllmp_middleware_t sllmp_mw_usage;
 extern const sllmp_middleware_t sllmp_mw_cost;
 extern const sllmp_middleware_t sllmp_mw_provider;
 extern const sllmp_middleware_t sllmp_mw_access_log;
+extern const sllmp_middleware_t sllmp_mw_limits;
+
+/* Closes a thread's limit stores (sllmp_worker_free). */
+void sllmp_limits_cache_free(sllmp_limits_cache_t *lc);
 
 /* The master-key check, also used by GET /v1/models. SLLMP_GO_ON or SLLMP_ERROR. */
 sllmp_rc_t sllmp_auth_check(sllmp_req_t *r);

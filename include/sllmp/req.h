@@ -88,8 +88,16 @@ struct sllmp_req_s {
     double cost_usd;
     long chunks;
 
+    /* Called by whatever waits on the upstream (at least every 200 ms) once keepalive_at has
+     * passed: the limits renew their leases on long requests. */
+    void (*keepalive)(sllmp_req_t *r);
+    int64_t keepalive_at; /* monotonic ms */
+
     void *mw_ctx[SLLMP_MW_MAX];
 };
+
+/* For the loops that wait on an upstream: runs r->keepalive when it is due. */
+void sllmp_req_keepalive(sllmp_req_t *r, int64_t now_ms);
 
 /* Adds a response header; ignored (and asserted in debug) once the headers went out. */
 void sllmp_resp_header(sllmp_req_t *r, const char *name, const char *value);

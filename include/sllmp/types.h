@@ -16,6 +16,7 @@ typedef struct sllmp_io_s sllmp_io_t;
 typedef struct sllmp_chunk_s sllmp_chunk_t;
 typedef struct sllmp_middleware_s sllmp_middleware_t;
 typedef struct sllmp_worker_ctx_s sllmp_worker_ctx_t;
+typedef struct sllmp_limits_cache_s sllmp_limits_cache_t;
 
 /* A view: never owns, not NUL-terminated unless said so. */
 typedef struct {

@@ -9,6 +9,7 @@ const sllmp_middleware_t *const sllmp_middleware_table[] = {
     &sllmp_mw_auth,       /* pre: the master key */
     &sllmp_mw_validate,   /* pre: the body's shape */
     &sllmp_mw_router,     /* pre: model name -> deployment */
+    &sllmp_mw_limits,     /* pre: reserve rpm, tpm, parallel, budget; complete: settle */
     &sllmp_mw_usage,      /* on_chunk: record usage, hide the usage chunk nobody asked for */
     &sllmp_mw_cost,       /* post: estimate missing usage, price it, x-sllmp-cost-usd */
     &sllmp_mw_provider,   /* llm_call: the provider adapter */

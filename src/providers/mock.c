@@ -127,6 +127,7 @@ pause_ms(sllmp_req_t *r, long ms)
         struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
 
         nanosleep(&ts, NULL);
+        sllmp_req_keepalive(r, sllmp_now_ms());
         ms -= step;
         quiet += step;
         if (r->io->gone != NULL && r->io->gone(r->io->ctx)) {

@@ -4,6 +4,8 @@
 #   1. throughput, unstreamed POST /v1/chat/completions, wrk --latency:
 #        (a) fastmock directly   (b) nginx -> fastmock   (c) lighttpd -> sllmp -> fastmock
 #        (d) lighttpd -> nullfcgi, a responder that does nothing: the ceiling for (c)
+#        (e) as (c), the full pipeline: a virtual key with rpm, tpm, max_parallel and a budget
+#            counted in a real redis-server, and cost priced
 #   2. added time to first token: sequential streamed requests, fastmock directly vs
 #      through sllmp
 #   3. 1,000 concurrent streams (40 chunks, 50 ms apart) through sllmp, with the peak
@@ -343,6 +345,51 @@ EOF
     fi
 fi
 
+# (e) the full pipeline: a key, limits in Redis, cost
+if [ $sllmp_ok = 1 ] && command -v redis-server >/dev/null; then
+    REDIS_PORT=$(free_port)
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$work" >"$work/redis.log" 2>&1 &
+    REDIS_PID=$!
+    pids+=($REDIS_PID)
+    for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+    cat >"$work/full.yaml" <<EOF
+model_list:
+  - model_name: bench
+    litellm_params:
+      model: openai/bench
+      api_base: http://127.0.0.1:$MOCK/v1
+      api_key: dummy
+    model_info: {input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}
+keys:
+  - name: bench
+    key_sha256: $(printf bench | sha256sum | cut -d' ' -f1)
+    rpm: 100000000
+    tpm: 1000000000
+    max_parallel: 100000
+    budget_usd: 1000000
+    budget_period: 1d
+sllmp:
+  workers: 2
+  threads: 16
+  log_level: warn
+  redis:
+    url: redis://127.0.0.1:$REDIS_PORT/0
+EOF
+    if start_sllmp sllmp-full "$work/full.yaml"; then
+        run_wrk full "http://127.0.0.1:$S_PORT/v1/chat/completions"
+        RPS[full]=$W_RPS P50[full]=$W_P50 P99[full]=$W_P99 ERRS[full]=$W_ERR
+        FULL_SPENT=$("$CLI" usage "$work/full.yaml" 2>&1 | grep '^key:bench' |
+                     sed 's/.*: requests \([0-9]*\), spent \$\([0-9.]*\).*/\1 requests, $\2 spent/')
+        log "bench: full pipeline: the key's window says $FULL_SPENT"
+        show_logs
+        stop_sllmp
+    else
+        failed=1
+    fi
+    stop_pid $REDIS_PID
+fi
+
 # ---- 2 and 3: streaming ----
 TTFT_DIRECT="" TTFT_SLLMP="" STREAMRES=""
 PEAK_RSS_KB="" BASE_RSS_KB="" LIGHTTPD_PEAK_KB=""
@@ -415,11 +462,12 @@ fmt_ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; }
 
 echo
 printf '%-28s %10s %10s %10s %8s\n' target req/s "p50 ms" "p99 ms" errors
-for t in direct nginx sllmp null; do
+for t in direct nginx sllmp full null; do
     case $t in
         direct) label="fastmock (direct)" ;;
         nginx) label="nginx -> fastmock" ;;
         sllmp) label="lighttpd+sllmp -> fastmock" ;;
+        full) label="  + key, Redis limits, cost" ;;
         null) label="lighttpd -> null FastCGI" ;;
     esac
     if [ -n "${RPS[$t]:-}" ]; then
@@ -439,7 +487,7 @@ fi
 
 echo
 echo "==== sllmp bench summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, ${SECONDS_RUN}s x $CONN conns) ===="
-for t in direct nginx null sllmp; do
+for t in direct nginx null sllmp full; do
     [ -n "${RPS[$t]:-}" ] && printf '  %-22s %8s req/s  p50 %7s ms  p99 %7s ms  errors %s\n' \
         "$t" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${ERRS[$t]}"
 done
@@ -452,6 +500,15 @@ if [ -n "$ratio" ]; then
     [ "${ERRS[sllmp]}" = 0 ] || echo "  sllmp answered ${ERRS[sllmp]} requests with errors (see wrk output above)"
 else
     echo "  sllmp/nginx            not measured                          MISS"
+fi
+if [ -n "${RPS[full]:-}" ] && [ -n "${RPS[nginx]:-}" ] && [ "${RPS[nginx]}" -gt 0 ]; then
+    fr=$(awk -v a="${RPS[full]}" -v b="${RPS[nginx]}" 'BEGIN { printf "%.2f", a / b }')
+    printf '  %-22s %8s          target >= 0.35        %s\n' "full pipeline/nginx" "$fr" \
+        "$(verdict "$(awk -v r="$fr" 'BEGIN { print (r >= 0.35) }')")"
+    [ -n "${FULL_SPENT:-}" ] && printf '  %-22s %s (key, limits and cost on)\n' "" "$FULL_SPENT"
+    [ "${ERRS[full]}" = 0 ] || echo "  the full pipeline answered ${ERRS[full]} requests with errors"
+else
+    echo "  full pipeline/nginx    not measured                          MISS"
 fi
 if [ -n "$TTFT_DIRECT" ] && [ -n "$TTFT_SLLMP" ]; then
     d50=$(kv "$TTFT_DIRECT" ttft_p50_us) d99=$(kv "$TTFT_DIRECT" ttft_p99_us)

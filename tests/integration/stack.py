@@ -93,6 +93,17 @@ def _tmpdir(prefix):
     return tempfile.mkdtemp(prefix=prefix, dir=base)
 
 
+def wait_for(pred, timeout, interval=0.05):
+    """pred()'s first true value within timeout seconds, else its last value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)

@@ -9,17 +9,8 @@ import time
 import unittest
 
 from stack import (StackCase, base_config, content_arrivals, mock_model, pid_alive,
-                   upstream_model, user_msg)
+                   upstream_model, user_msg, wait_for)
 
-
-def wait_for(pred, timeout, interval=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return pred()
 
 
 WORDS20 = " ".join("w%d" % i for i in range(1, 21))

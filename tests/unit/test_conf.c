@@ -81,7 +81,12 @@ test_litellm_file_unchanged(void **state)
     assert_string_equal(c->deployments[1].api_base, "http://127.0.0.1:11434/v1");
     assert_null(c->deployments[1].api_key);
     assert_string_equal(c->master_key, "sk-1234");
-    assert_true(has_warning(c, "t.yaml:6:7: litellm_params.rpm"));
+    assert_false(has_warning(c, "litellm_params.rpm"));
+    assert_int_equal(c->deployments[0].rpm, 60);
+    /* the subject: the alias and 8 hex digits of where the deployment points */
+    assert_int_equal(strncmp(c->deployments[0].subject, "dep:gpt-4o.", 11), 0);
+    assert_int_equal(strlen(c->deployments[0].subject), 19);
+    assert_string_not_equal(c->deployments[0].subject, c->deployments[1].subject);
     assert_true(has_warning(c, "t.yaml:11:1: litellm_settings"));
     assert_true(has_warning(c, "t.yaml:15:3: general_settings.database_url"));
     assert_non_null(sllmp_conf_find(c, "local", 5));
@@ -304,6 +309,69 @@ test_describe_hides_secrets(void **state)
     sllmp_conf_unref(c);
 }
 
+#define SHA_HELLO "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+
+static void
+test_teams_users_and_limit_settings(void **state)
+{
+    static const char text[] = "teams:\n"
+                               "  - name: eng\n"
+                               "    tpm: 1000\n"
+                               "    budget_usd: 0.5\n"
+                               "users:\n"
+                               "  - name: bob\n"
+                               "    rpm: 2\n"
+                               "  - name: \"*\"\n"
+                               "    max_parallel: 3\n"
+                               "    budget_period: total\n"
+                               "sllmp:\n"
+                               "  redis:\n"
+                               "    url: redis://127.0.0.1:1/0\n"
+                               "    timeout_ms: 30\n"
+                               "    on_error: {rpm: closed, budget: open}\n"
+                               "  limits:\n"
+                               "    backend: local\n"
+                               "    lease_ms: 1500\n"
+                               "    reserve_max_tokens: 99\n";
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load(text, &err);
+    assert_null(err);
+    assert_non_null(c);
+    assert_int_equal(c->nteams, 1);
+    assert_int_equal(sllmp_conf_team(c, "eng")->lim.tpm, 1000);
+    assert_int_equal(sllmp_conf_team(c, "eng")->lim.budget_nano, 500000000LL);
+    assert_null(sllmp_conf_team(c, "ops"));
+    assert_int_equal(sllmp_conf_user(c, "bob")->lim.rpm, 2);
+    assert_string_equal(sllmp_conf_user(c, "carol")->name, "*");
+    assert_int_equal(sllmp_conf_user(c, "carol")->lim.parallel, 3);
+    assert_null(sllmp_conf_user(c, NULL));
+    assert_int_equal(c->redis_timeout_ms, 30);
+    assert_int_equal(c->redis_connect_timeout_ms, 100);
+    assert_true(c->fail_closed[SLLMP_LIM_RPM]);
+    assert_false(c->fail_closed[SLLMP_LIM_TPM]);
+    assert_false(c->fail_closed[SLLMP_LIM_BUDGET]);
+    assert_int_equal(c->limits_backend, SLLMP_BACKEND_LOCAL);
+    assert_int_equal(c->lease_ms, 1500);
+    assert_int_equal(c->reserve_max_tokens, 99);
+    sllmp_conf_unref(c);
+
+    c = load("users:\n  - name: a\n  - name: a\n", &err);
+    assert_null(c);
+    assert_non_null(strstr(err, "t.yaml:3:5: users 'a' is listed twice"));
+    free(err);
+    c = load("keys:\n  - key_sha256: " SHA_HELLO "\n    budget_period: 2d\n", &err);
+    assert_null(c);
+    assert_non_null(strstr(err, "t.yaml:3:20: keys[].budget_period must be one of"));
+    free(err);
+    c = load("sllmp:\n  redis:\n    on_error: {rpm: maybe}\n", &err);
+    assert_null(c);
+    assert_non_null(strstr(err, "t.yaml:3:21: sllmp.redis.on_error values must be open or closed"));
+    free(err);
+}
+
 static void
 test_keys(void **state)
 {
@@ -335,8 +403,11 @@ test_keys(void **state)
     assert_string_equal(c->keys[0].user, "alice");
     assert_string_equal(c->keys[0].team, "research");
     assert_int_equal(c->keys[0].nmodels, 2);
-    assert_int_equal(c->keys[0].rpm, 60);
-    assert_int_equal(c->keys[0].budget_period_s, 604800);
+    assert_int_equal(c->keys[0].lim.rpm, 60);
+    assert_int_equal(c->keys[0].lim.budget_nano, 12500000000LL);
+    assert_int_equal(c->keys[0].lim.budget_period_s, 604800);
+    assert_int_equal(c->keys[1].lim.budget_nano, -1);
+    assert_false(sllmp_limits_any(&c->keys[1].lim));
     assert_int_equal((long)c->keys[0].expires, 1927857906L);
     assert_string_equal(c->keys[0].metadata_json,
                         "{\"cost_center\":42,\"tags\":[\"a\",\"b\"],\"note\":\"hi\"}");
@@ -347,7 +418,7 @@ test_keys(void **state)
     sllmp_sha256("hello", 5, sha); /* the upper-case digest above is SHA-256("hello") */
     assert_memory_equal(c->keys[1].sha256, sha, 32);
     assert_string_equal(c->keys[1].name, "key-2");
-    assert_true(has_warning(c, "not enforced"));
+    assert_false(has_warning(c, "not enforced"));
     sllmp_conf_unref(c);
 
     expect_error("keys:\n  - name: x\n", "t.yaml:2:5: a keys entry needs `key`");
@@ -371,6 +442,7 @@ main(void)
         cmocka_unit_test(test_cache_reloads_changed_file),
         cmocka_unit_test(test_describe_hides_secrets),
         cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_teams_users_and_limit_settings),
     };
 
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

@@ -1,0 +1,431 @@
+/*
+ * Limits and spend (include/sllmp/limits.h has the semantics).
+ *
+ * pre       reserves the request's worst case on every subject it falls under: its key, the
+ *           key's team, the end user (when `users:` has an entry for them or a "*"), the
+ *           deployment (litellm_params rpm/tpm). Refused: a 429 with Retry-After and the
+ *           x-ratelimit-* headers; the subjects that had said yes are cancelled.
+ * keepalive renews the leases of a long request.
+ * complete  settles with the actual usage and cost, and reports the spend of the key, team,
+ *           user and model, whatever the outcome.
+ *
+ * The store is one per accept thread (Redis connection or the local file), cached by what the
+ * config asks for. When it cannot be reached, each limit kind follows sllmp.redis.on_error:
+ * open lets the request through (logged), closed answers 503 limits_unavailable.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/core.h"
+#include "sllmp/limits.h"
+#include "sllmp/log.h"
+#include "sllmp/middleware.h"
+#include "sllmp/req.h"
+#include "sllmp/usage.h"
+#include "sllmp/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SUBJECTS 6
+#define STORES       4 /* stores cached per thread (one per distinct config backend) */
+
+/* ---------------------------------------------------------------- per-thread stores */
+
+typedef struct {
+    char ident[4200];
+    sllmp_store_t *store;
+    int64_t failed_at; /* the open failed: not retried for a second */
+} cached_store_t;
+
+struct sllmp_limits_cache_s {
+    cached_store_t c[STORES];
+    int next;
+};
+
+static sllmp_store_t *
+thread_store(sllmp_req_t *r)
+{
+    sllmp_worker_ctx_t *w = r->worker;
+    char ident[sizeof(((cached_store_t *)0)->ident)];
+    char err[256];
+    cached_store_t *slot;
+
+    if (w == NULL) {
+        return NULL;
+    }
+    if (w->limits == NULL) {
+        w->limits = sllmp_xcalloc(1, sizeof(*w->limits));
+    }
+    sllmp_store_ident(r->conf, ident, sizeof(ident));
+    for (int i = 0; i < STORES; i++) {
+        slot = &w->limits->c[i];
+        if (strcmp(slot->ident, ident) == 0) {
+            if (slot->store == NULL && sllmp_now_ms() - slot->failed_at >= 1000) {
+                break; /* try again below */
+            }
+            return slot->store;
+        }
+    }
+    slot = NULL;
+    for (int i = 0; i < STORES; i++) {
+        if (strcmp(w->limits->c[i].ident, ident) == 0) {
+            slot = &w->limits->c[i];
+        }
+    }
+    if (slot == NULL) {
+        slot = &w->limits->c[w->limits->next];
+        w->limits->next = (w->limits->next + 1) % STORES;
+        if (slot->store != NULL) {
+            slot->store->ops->close(slot->store);
+        }
+        memset(slot, 0, sizeof(*slot));
+        snprintf(slot->ident, sizeof(slot->ident), "%s", ident);
+    }
+    slot->store = sllmp_store_open(r->conf, err, sizeof(err));
+    if (slot->store == NULL) {
+        slot->failed_at = sllmp_now_ms();
+        sllmp_log(r->id, SLLMP_LOG_ERROR, "limits store: %s", err);
+    }
+    return slot->store;
+}
+
+void
+sllmp_limits_cache_free(sllmp_limits_cache_t *lc)
+{
+    if (lc == NULL) {
+        return;
+    }
+    for (int i = 0; i < STORES; i++) {
+        if (lc->c[i].store != NULL) {
+            lc->c[i].store->ops->close(lc->c[i].store);
+        }
+    }
+    free(lc);
+}
+
+/* ---------------------------------------------------------------- the request's subjects */
+
+typedef struct {
+    sllmp_subject_t subj[MAX_SUBJECTS];
+    const char *label[MAX_SUBJECTS]; /* "key alice", for messages */
+    size_t nlimited;                 /* subj[0 .. nlimited) have limits */
+    size_t n;                        /* and the rest only get the spend report */
+    sllmp_reservation_t res;
+    sllmp_store_t *store;
+    int reserved; /* subj[0 .. nlimited) hold the reservation */
+    int skip;     /* refused, or the store failed: settle nothing */
+} lim_ctx_t;
+
+static void
+add(sllmp_req_t *r, lim_ctx_t *x, const char *kind, const char *name, const sllmp_limits_t *lim)
+{
+    sllmp_subject_t s;
+    size_t at;
+
+    memset(&s, 0, sizeof(s));
+    sllmp_subject_id(s.id, kind, name);
+    if (lim != NULL) {
+        s.lim = *lim;
+    } else {
+        s.lim.budget_nano = -1;
+    }
+    s.report_period_s = 86400;
+    if (sllmp_limits_any(&s.lim)) {
+        /* limited subjects first: shift the report-only ones up */
+        at = x->nlimited++;
+        memmove(&x->subj[at + 1], &x->subj[at], (x->n - at) * sizeof(s));
+        memmove(&x->label[at + 1], &x->label[at], (x->n - at) * sizeof(x->label[0]));
+    } else {
+        at = x->n;
+    }
+    x->subj[at] = s;
+    x->label[at] =
+        sllmp_arena_printf(r->arena, "%s %s", strcmp(kind, "dep") == 0 ? "deployment" : kind, name);
+    x->n++;
+}
+
+static void
+subjects(sllmp_req_t *r, lim_ctx_t *x)
+{
+    const sllmp_conf_t *c = r->conf;
+    const sllmp_key_t *k = r->key;
+    const sllmp_limit_entry_t *e;
+
+    if (k != NULL) {
+        add(r, x, "key", k->name, &k->lim);
+        if (k->team != NULL) {
+            e = sllmp_conf_team(c, k->team);
+            add(r, x, "team", k->team, e ? &e->lim : NULL);
+        }
+    }
+    e = sllmp_conf_user(c, r->user);
+    if (e != NULL) {
+        add(r, x, "user", r->user, &e->lim);
+    }
+    if (r->dep->rpm > 0 || r->dep->tpm > 0) {
+        sllmp_limits_t lim = {r->dep->rpm, r->dep->tpm, 0, -1, 0};
+        sllmp_subject_t *s;
+
+        add(r, x, "dep", r->dep->model_name, &lim);
+        /* the deployment's own subject, not one derived from its alias */
+        for (s = x->subj; s < x->subj + x->n; s++) {
+            if (strncmp(s->id, "dep:", 4) == 0) {
+                snprintf(s->id, sizeof(s->id), "%s", r->dep->subject);
+            }
+        }
+    }
+    add(r, x, "model", r->dep->model_name, NULL);
+}
+
+/* The worst case: the prompt as estimated, the most it may write, at the dearest prices. */
+static void
+worst_case(sllmp_req_t *r, sllmp_reservation_t *res)
+{
+    const sllmp_price_t *p = &r->dep->price;
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(r->json, "max_completion_tokens");
+    long prompt = sllmp_estimate_tokens(
+        sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(r->json, "messages")));
+    long out = r->conf->reserve_max_tokens;
+    double in_price = p->input, out_price = p->output;
+
+    if (!cJSON_IsNumber(mt)) {
+        mt = cJSON_GetObjectItemCaseSensitive(r->json, "max_tokens");
+    }
+    if (cJSON_IsNumber(mt) && mt->valuedouble >= 1 && mt->valuedouble < 1e9) {
+        out = (long)mt->valuedouble;
+    }
+    if (p->cache_write > in_price) {
+        in_price = p->cache_write;
+    }
+    if (p->reasoning > out_price) {
+        out_price = p->reasoning;
+    }
+    res->tokens = prompt + out;
+    /* USD per 1M tokens -> nano-USD per token is x 1000 */
+    res->cost_nano =
+        p->known ? llround(((double)prompt * in_price + (double)out * out_price) * 1000.0) : 0;
+}
+
+/* ---------------------------------------------------------------- answers */
+
+static void
+header_num(sllmp_req_t *r, const char *name, int64_t v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%lld", (long long)v);
+    sllmp_resp_header(r, name, buf);
+}
+
+static void
+header_dur(sllmp_req_t *r, const char *name, int64_t ms)
+{
+    char buf[32];
+
+    sllmp_duration_format(ms, buf, sizeof(buf));
+    sllmp_resp_header(r, name, buf);
+}
+
+/* x-ratelimit-*: of the subject with the fewest requests (tokens) left. */
+static void
+ratelimit_headers(sllmp_req_t *r, const sllmp_verdict_t *v, size_t n)
+{
+    const sllmp_verdict_t *req = NULL, *tok = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].allowed < 0) {
+            continue;
+        }
+        if (v[i].req_limit > 0 && (req == NULL || v[i].req_remaining < req->req_remaining)) {
+            req = &v[i];
+        }
+        if (v[i].tok_limit > 0 && (tok == NULL || v[i].tok_remaining < tok->tok_remaining)) {
+            tok = &v[i];
+        }
+    }
+    if (req != NULL) {
+        header_num(r, "x-ratelimit-limit-requests", req->req_limit);
+        header_num(r, "x-ratelimit-remaining-requests", req->req_remaining);
+        header_dur(r, "x-ratelimit-reset-requests", req->req_reset_ms);
+    }
+    if (tok != NULL) {
+        header_num(r, "x-ratelimit-limit-tokens", tok->tok_limit);
+        header_num(r, "x-ratelimit-remaining-tokens", tok->tok_remaining);
+        header_dur(r, "x-ratelimit-reset-tokens", tok->tok_reset_ms);
+    }
+}
+
+static sllmp_rc_t
+refuse(sllmp_req_t *r, lim_ctx_t *x, size_t i, const sllmp_verdict_t *v)
+{
+    const sllmp_limits_t *lim = &x->subj[i].lim;
+    const char *who = x->label[i];
+    int64_t retry = v->retry_after_ms;
+    char when[32] = "";
+    sllmp_rc_t rc;
+
+    if (retry > 0) {
+        sllmp_duration_format(retry, when, sizeof(when));
+        r->retry_after = sllmp_arena_printf(r->arena, "%lld", (long long)((retry + 999) / 1000));
+    }
+    switch (v->refused) {
+    case SLLMP_LIM_RPM:
+        rc = sllmp_req_fail(r, SLLMP_ERR_RATE_LIMITED, NULL,
+                            "Rate limit reached for %s: %ld requests per minute. "
+                            "Try again in %s.",
+                            who, lim->rpm, when);
+        break;
+    case SLLMP_LIM_TPM:
+        rc = sllmp_req_fail(r, SLLMP_ERR_RATE_LIMITED, NULL,
+                            "Rate limit reached for %s: %ld tokens per minute, and this request "
+                            "may use %lld. Try again in %s.",
+                            who, lim->tpm, (long long)x->res.tokens, when);
+        r->err_type = "tokens";
+        break;
+    case SLLMP_LIM_PARALLEL:
+        rc = sllmp_req_fail(r, SLLMP_ERR_RATE_LIMITED, NULL,
+                            "Too many requests at once for %s: at most %ld in flight.", who,
+                            lim->parallel);
+        break;
+    default:
+        rc = sllmp_req_fail(r, SLLMP_ERR_BUDGET, NULL, "Budget exceeded for %s: $%g %s%s%s.", who,
+                            (double)lim->budget_nano / SLLMP_NANO_PER_USD,
+                            lim->budget_period_s == 0 ? "in total" : "per period",
+                            retry > 0 ? "; it resets in " : "", when);
+        break;
+    }
+    if (v->refused != SLLMP_LIM_BUDGET && retry > 0) {
+        r->retry_after_ms = sllmp_arena_printf(r->arena, "%lld", (long long)retry);
+    }
+    return rc;
+}
+
+/* The store failed: closed kinds refuse, open ones let the request through. */
+static sllmp_rc_t
+store_failed(sllmp_req_t *r, lim_ctx_t *x)
+{
+    static _Thread_local int64_t last_log;
+    int64_t now = sllmp_now_ms();
+
+    x->skip = 1;
+    for (size_t i = 0; i < x->nlimited; i++) {
+        const sllmp_limits_t *l = &x->subj[i].lim;
+        const int *closed = r->conf->fail_closed;
+
+        if ((l->rpm > 0 && closed[SLLMP_LIM_RPM]) || (l->tpm > 0 && closed[SLLMP_LIM_TPM]) ||
+            (l->parallel > 0 && closed[SLLMP_LIM_PARALLEL]) ||
+            (l->budget_nano >= 0 && closed[SLLMP_LIM_BUDGET])) {
+            r->retry_after = "1";
+            return sllmp_req_fail(r, SLLMP_ERR_LIMITS_UNAVAILABLE, NULL,
+                                  "The limits of %s cannot be checked right now (the limit "
+                                  "store is unreachable). Try again shortly.",
+                                  x->label[i]);
+        }
+    }
+    if (now - last_log >= 10000) {
+        last_log = now;
+        sllmp_log(r->id, SLLMP_LOG_WARN,
+                  "limit store unreachable: letting requests through (on_error: open)");
+    }
+    return SLLMP_GO_ON;
+}
+
+static void
+renew(sllmp_req_t *r)
+{
+    lim_ctx_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_limits)];
+    int64_t lease = r->conf->lease_ms;
+
+    r->keepalive_at = sllmp_now_ms() + lease / 3;
+    if (x->reserved && x->store->ops->renew(x->store, x->subj, x->nlimited, x->res.id, lease) < 0) {
+        sllmp_log(r->id, SLLMP_LOG_WARN, "could not renew the limit leases");
+    }
+}
+
+static sllmp_rc_t
+limits_pre(sllmp_req_t *r, void *mw_conf)
+{
+    lim_ctx_t *x = sllmp_arena_calloc(r->arena, sizeof(*x));
+    sllmp_verdict_t v[MAX_SUBJECTS];
+    size_t refused = MAX_SUBJECTS;
+
+    (void)mw_conf;
+    r->mw_ctx[sllmp_middleware_index(&sllmp_mw_limits)] = x;
+    subjects(r, x);
+    x->store = thread_store(r);
+    if (x->store == NULL) {
+        return x->nlimited ? store_failed(r, x) : (x->skip = 1, SLLMP_GO_ON);
+    }
+    if (x->nlimited == 0) {
+        return SLLMP_GO_ON;
+    }
+    sllmp_random_hex(x->res.id, 16);
+    x->res.lease_ms = r->conf->lease_ms;
+    worst_case(r, &x->res);
+    for (size_t i = 0; i < MAX_SUBJECTS; i++) {
+        memset(&v[i], 0, sizeof(v[i]));
+        v[i].allowed = -1; /* not looked at */
+    }
+    if (x->store->ops->reserve(x->store, x->subj, x->nlimited, &x->res, v) < 0) {
+        return store_failed(r, x);
+    }
+    for (size_t i = 0; i < x->nlimited; i++) {
+        if (v[i].allowed == 0 && refused == MAX_SUBJECTS) {
+            refused = i;
+        }
+    }
+    ratelimit_headers(r, v, x->nlimited);
+    if (refused == MAX_SUBJECTS) {
+        x->reserved = 1;
+        r->keepalive = renew;
+        r->keepalive_at = sllmp_now_ms() + r->conf->lease_ms / 3;
+        return SLLMP_GO_ON;
+    }
+    /* undo what the others granted: this request will not run */
+    for (size_t i = 0; i < x->nlimited; i++) {
+        if (v[i].allowed == 1) {
+            x->store->ops->settle(x->store, &x->subj[i], 1, x->res.id, 0, 0, 0, 0, 1);
+        }
+    }
+    x->skip = 1;
+    return refuse(r, x, refused, &v[refused]);
+}
+
+static void
+limits_complete(sllmp_req_t *r, void *mw_conf)
+{
+    lim_ctx_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_limits)];
+    const sllmp_subject_t *s;
+    size_t n;
+    int64_t cost;
+
+    (void)mw_conf;
+    if (x == NULL || x->skip) {
+        return;
+    }
+    r->keepalive = NULL;
+    if (r->upstream_status != 0 || r->chunks > 0 || r->usage.seen) {
+        sllmp_usage_estimate(r); /* when post did not run: an error or a departed client */
+        if (r->cost_usd == 0) {
+            r->cost_usd = sllmp_cost(&r->usage, &r->dep->price);
+        }
+    }
+    cost = llround(r->cost_usd * SLLMP_NANO_PER_USD);
+    /* only the reserved subjects can have a reservation to end; the others just report */
+    s = x->reserved ? x->subj : x->subj + x->nlimited;
+    n = x->reserved ? x->n : x->n - x->nlimited;
+    if (n > 0 && x->store->ops->settle(
+                     x->store, s, n, x->reserved ? x->res.id : "-",
+                     sllmp_usage_prompt(&r->usage) + sllmp_usage_completion(&r->usage), cost,
+                     sllmp_usage_prompt(&r->usage), sllmp_usage_completion(&r->usage), 0) < 0) {
+        sllmp_log(r->id, SLLMP_LOG_WARN,
+                  "could not settle the request's usage: its leases expire by themselves");
+    }
+}
+
+const sllmp_middleware_t sllmp_mw_limits = {
+    .name = "limits",
+    .pre = limits_pre,
+    .complete = limits_complete,
+};

@@ -1,0 +1,152 @@
+/*
+ * What both limit stores share: subject ids, budget windows, durations.
+ */
+#include "sllmp/limits.h"
+#include "sllmp/conf.h"
+#include "sllmp/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+sllmp_subject_id(char out[SLLMP_SUBJECT_MAX], const char *kind, const char *name)
+{
+    size_t klen = strlen(kind), nlen = strlen(name);
+    int plain = nlen > 0 && nlen <= 64 && klen + 1 + nlen < SLLMP_SUBJECT_MAX;
+
+    for (size_t i = 0; plain && i < nlen; i++) {
+        char ch = name[i];
+
+        plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                ch == '.' || ch == '_' || ch == '@' || ch == '-';
+    }
+    if (plain) {
+        memcpy(out, kind, klen);
+        out[klen] = ':';
+        memcpy(out + klen + 1, name, nlen + 1);
+        return;
+    }
+    unsigned char sha[32];
+    char hex[65];
+
+    sllmp_sha256(name, nlen, sha);
+    for (int i = 0; i < 32; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+    }
+    klen = klen < SLLMP_SUBJECT_MAX - 35 ? klen : SLLMP_SUBJECT_MAX - 35;
+    memcpy(out, kind, klen);
+    out[klen] = ':';
+    out[klen + 1] = '~';
+    memcpy(out + klen + 2, hex, 32);
+    out[klen + 34] = '\0';
+}
+
+int64_t
+sllmp_window_start(int64_t now_s, long period_s)
+{
+    /* weeks begin on Monday: 1970-01-01 was a Thursday, the first Monday 4 days later */
+    int64_t offset = period_s == 604800 ? 4 * 86400 : 0;
+
+    if (period_s <= 0) {
+        return 0;
+    }
+    return (now_s - offset) / period_s * period_s + offset;
+}
+
+long
+sllmp_period_parse(const char *s)
+{
+    static const struct {
+        const char *name;
+        long seconds;
+    } periods[] = {{"1h", 3600}, {"1d", 86400}, {"7d", 604800}, {"30d", 2592000}, {"total", 0}};
+
+    for (size_t i = 0; i < sizeof(periods) / sizeof(periods[0]); i++) {
+        if (strcmp(s, periods[i].name) == 0) {
+            return periods[i].seconds;
+        }
+    }
+    return -1;
+}
+
+void
+sllmp_duration_format(int64_t ms, char *buf, size_t len)
+{
+    if (ms < 0) {
+        ms = 0;
+    }
+    if (ms < 1000) {
+        snprintf(buf, len, "%lldms", (long long)ms);
+    } else if (ms < 60000) {
+        if (ms % 1000 == 0) {
+            snprintf(buf, len, "%llds", (long long)(ms / 1000));
+        } else {
+            snprintf(buf, len, "%lld.%03llds", (long long)(ms / 1000), (long long)(ms % 1000));
+            /* Go prints the shortest form: 1.5s, not 1.500s */
+            char *s = strchr(buf, 's');
+
+            while (s != NULL && s[-1] == '0') {
+                memmove(s - 1, s, strlen(s) + 1);
+                s--;
+            }
+        }
+    } else if (ms < 3600000) {
+        snprintf(buf, len, "%lldm%llds", (long long)(ms / 60000), (long long)(ms % 60000 / 1000));
+    } else {
+        snprintf(buf, len, "%lldh%lldm%llds", (long long)(ms / 3600000),
+                 (long long)(ms % 3600000 / 60000), (long long)(ms % 60000 / 1000));
+    }
+}
+
+static int
+use_redis(const sllmp_conf_t *c)
+{
+    return c->limits_backend == SLLMP_BACKEND_REDIS ||
+           (c->limits_backend == SLLMP_BACKEND_AUTO && c->redis_url != NULL);
+}
+
+static void
+local_path(const sllmp_conf_t *c, char *buf, size_t len)
+{
+    const char *rundir = getenv("SLLMP_RUNDIR");
+
+    if (c->limits_file != NULL) {
+        snprintf(buf, len, "%s", c->limits_file);
+    } else if (rundir != NULL && *rundir != '\0') {
+        snprintf(buf, len, "%s/limits.db", rundir);
+    } else {
+        snprintf(buf, len, "var/limits.db");
+    }
+}
+
+void
+sllmp_store_ident(const sllmp_conf_t *c, char *buf, size_t len)
+{
+    if (use_redis(c)) {
+        snprintf(buf, len, "redis %s %ld %ld", c->redis_url ? c->redis_url : "",
+                 c->redis_connect_timeout_ms, c->redis_timeout_ms);
+    } else {
+        char path[4096];
+
+        local_path(c, path, sizeof(path));
+        snprintf(buf, len, "local %s", path);
+    }
+}
+
+sllmp_store_t *
+sllmp_store_open(const sllmp_conf_t *c, char *err, size_t errlen)
+{
+    char path[4096];
+
+    if (use_redis(c)) {
+        if (c->redis_url == NULL) {
+            snprintf(err, errlen, "sllmp.limits.backend is redis but sllmp.redis.url is not set");
+            return NULL;
+        }
+        return sllmp_store_redis_open(c->redis_url, c->redis_connect_timeout_ms,
+                                      c->redis_timeout_ms, err, errlen);
+    }
+    local_path(c, path, sizeof(path));
+    return sllmp_store_local_open(path, err, errlen);
+}

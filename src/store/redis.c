@@ -1,0 +1,802 @@
+/*
+ * The Redis limit store (see include/sllmp/limits.h for what each call means).
+ *
+ * Every change to a subject is one Lua script, run with EVALSHA (EVAL when the server answers
+ * NOSCRIPT: a restart, a failover or SCRIPT FLUSH empties its cache), so it is atomic on the
+ * server whatever runs beside it. All keys of a subject share the hash tag {sllmp:<subject>},
+ * so one script never crosses Redis Cluster slots. The scripts read the clock with TIME, so the
+ * application hosts' clocks do not matter.
+ *
+ * Keys of a subject, under the tag T = "{sllmp:<id>}":
+ *   T:r   ZSET   rpm log: member = reservation id, score = ms
+ *   T:t   ZSET   tpm log: member = reservation id, score = ms
+ *   T:ta  HASH   tpm amounts: reservation id -> tokens, "#" -> their total
+ *   T:l   ZSET   leases: member = reservation id, score = expiry ms
+ *   T:la  HASH   reserved cost of the leases: id -> nano-USD, "#" -> their total
+ *   T:b   HASH   the report window: w (start, s), spent, req, tin, tout
+ *
+ * The n subjects of one call go out pipelined: one round trip whatever n is.
+ *
+ * Calls never wait longer than the command timeout (SO_RCVTIMEO, set again after every
+ * reconnect: hiredis 0.14 forgets it). After a failure the store stays down for a short while
+ * and fails at once, instead of making every request pay a connect timeout.
+ */
+#include "sllmp/limits.h"
+#include "sllmp/log.h"
+#include "sllmp/ready.h"
+#include "sllmp/util.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RETRY_DOWN_MS 500 /* after a failure, how long calls fail without trying */
+
+/* ---------------------------------------------------------------- scripts */
+
+/* Shared head: the time, integer formatting, and dropping what left the window or expired. */
+#define LUA_HEAD                                                                                   \
+    "local t = redis.call('TIME')\n"                                                               \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                      \
+    "local W = 60000\n"                                                                            \
+    "local function I(x) return string.format('%d', x) end\n"                                      \
+    "local function drop(z, h, upto)\n"                                                            \
+    "  local sum = 0\n"                                                                            \
+    "  while true do\n"                                                                            \
+    "    local old = redis.call('ZRANGEBYSCORE', z, '-inf', I(upto), 'LIMIT', 0, 500)\n"           \
+    "    if #old == 0 then break end\n"                                                            \
+    "    local a = redis.call('HMGET', h, unpack(old))\n"                                          \
+    "    for i = 1, #old do sum = sum + (tonumber(a[i]) or 0) end\n"                               \
+    "    redis.call('HDEL', h, unpack(old))\n"                                                     \
+    "    redis.call('ZREM', z, unpack(old))\n"                                                     \
+    "  end\n"                                                                                      \
+    "  if sum ~= 0 then redis.call('HINCRBY', h, '#', I(-sum)) end\n"                              \
+    "end\n"                                                                                        \
+    "local function window(period)\n"                                                              \
+    "  if period <= 0 then return 0 end\n"                                                         \
+    "  local off = 0\n"                                                                            \
+    "  if period == 604800 then off = 345600 end\n"                                                \
+    "  local s = math.floor(now / 1000)\n"                                                         \
+    "  return math.floor((s - off) / period) * period + off\n"                                     \
+    "end\n"                                                                                        \
+    "local function report(period)\n"                                                              \
+    "  local w = window(period)\n"                                                                 \
+    "  if tonumber(redis.call('HGET', KEYS[6], 'w') or -1) ~= w then\n"                            \
+    "    redis.call('HSET', KEYS[6], 'w', I(w), 'spent', 0, 'req', 0, 'tin', 0, 'tout', 0)\n"      \
+    "    if period > 0 then redis.call('PEXPIREAT', KEYS[6], I((w + 2 * period) * 1000)) end\n"    \
+    "  end\n"                                                                                      \
+    "  return w\n"                                                                                 \
+    "end\n"                                                                                        \
+    "local function lease_ttl(ms)\n"                                                               \
+    "  for _, k in ipairs({KEYS[4], KEYS[5]}) do\n"                                                \
+    "    if redis.call('PTTL', k) < ms then redis.call('PEXPIRE', k, I(ms)) end\n"                 \
+    "  end\n"                                                                                      \
+    "end\n"                                                                                        \
+    "local function expire(rpm, tpm, leases)\n"                                                    \
+    "  if rpm then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', I(now - W)) end\n"              \
+    "  if tpm then drop(KEYS[2], KEYS[3], now - W) end\n"                                          \
+    "  if leases then drop(KEYS[4], KEYS[5], now) end\n"                                           \
+    "end\n"
+
+/*
+ * ARGV: id rpm tpm parallel budget(-1 none) period tokens cost lease_ms
+ * returns {allowed, refused kind, retry ms, req limit, req remaining, req reset ms,
+ *          tok limit, tok remaining, tok reset ms}
+ */
+static const char reserve_lua[] = LUA_HEAD
+    "local id = ARGV[1]\n"
+    "local rpm, tpm, par = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "local budget, period = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+    "local tokens, cost, lease = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])\n"
+    "local function oldest(z, i)\n"
+    "  local o = redis.call('ZRANGE', z, i, i, 'WITHSCORES')\n"
+    "  if #o == 0 then return 0 end\n"
+    "  return tonumber(o[2]) + W - now\n"
+    "end\n"
+    "expire(rpm > 0, tpm > 0, par > 0 or budget >= 0)\n"
+    "local rn, tn = 0, 0\n"
+    "if rpm > 0 then rn = redis.call('ZCARD', KEYS[1]) end\n"
+    "if tpm > 0 then tn = tonumber(redis.call('HGET', KEYS[3], '#') or 0) end\n"
+    "local tcost = math.min(tokens, tpm)\n"
+    "local function verdict(ok, kind, retry)\n"
+    "  local v = {ok, kind, retry, rpm, 0, 0, tpm, 0, 0}\n"
+    "  if rpm > 0 then v[5] = math.max(0, rpm - rn); v[6] = oldest(KEYS[1], 0) end\n"
+    "  if tpm > 0 then v[8] = math.max(0, tpm - tn); v[9] = oldest(KEYS[2], 0) end\n"
+    "  return v\n"
+    "end\n"
+    "if rpm > 0 and rn >= rpm then\n"
+    "  return verdict(0, 0, oldest(KEYS[1], rn - rpm))\n"
+    "end\n"
+    "if tpm > 0 and tn + tcost > tpm then\n"
+    "  local need, freed, i = tn + tcost - tpm, 0, 0\n"
+    "  local retry = W\n"
+    "  while true do\n"
+    "    local o = redis.call('ZRANGE', KEYS[2], i, i + 99, 'WITHSCORES')\n"
+    "    if #o == 0 then break end\n"
+    "    local done = false\n"
+    "    for j = 1, #o, 2 do\n"
+    "      freed = freed + tonumber(redis.call('HGET', KEYS[3], o[j]) or 0)\n"
+    "      if freed >= need then retry = tonumber(o[j + 1]) + W - now; done = true; break end\n"
+    "    end\n"
+    "    if done then break end\n"
+    "    i = i + 100\n"
+    "  end\n"
+    "  return verdict(0, 1, retry)\n"
+    "end\n"
+    "if par > 0 and redis.call('ZCARD', KEYS[4]) >= par then\n"
+    "  local o = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')\n"
+    "  return verdict(0, 2, math.max(1, tonumber(o[2]) - now))\n"
+    "end\n"
+    "if budget >= 0 then\n"
+    "  local w = report(period)\n"
+    "  local spent = tonumber(redis.call('HGET', KEYS[6], 'spent') or 0)\n"
+    "  local held = tonumber(redis.call('HGET', KEYS[5], '#') or 0)\n"
+    "  if spent + held + cost > budget then\n"
+    "    local retry = -1\n"
+    "    if period > 0 then retry = (w + period) * 1000 - now end\n"
+    "    return verdict(0, 3, retry)\n"
+    "  end\n"
+    "end\n"
+    "if rpm > 0 then\n"
+    "  redis.call('ZADD', KEYS[1], I(now), id)\n"
+    "  redis.call('PEXPIRE', KEYS[1], W)\n"
+    "  rn = rn + 1\n"
+    "end\n"
+    "if tpm > 0 then\n"
+    "  redis.call('ZADD', KEYS[2], I(now), id)\n"
+    "  redis.call('HSET', KEYS[3], id, I(tokens))\n"
+    "  redis.call('HINCRBY', KEYS[3], '#', I(tokens))\n"
+    "  redis.call('PEXPIRE', KEYS[2], W)\n"
+    "  redis.call('PEXPIRE', KEYS[3], W)\n"
+    "  tn = tn + tokens\n"
+    "end\n"
+    "if par > 0 or budget >= 0 then\n"
+    "  redis.call('ZADD', KEYS[4], I(now + lease), id)\n"
+    "  redis.call('HSET', KEYS[5], id, I(cost))\n"
+    "  redis.call('HINCRBY', KEYS[5], '#', I(cost))\n"
+    "  lease_ttl(lease)\n"
+    "end\n"
+    "return verdict(1, 0, 0)\n";
+
+/* ARGV: id tokens cost tin tout cancel tpm period */
+static const char settle_lua[] =
+    LUA_HEAD "local id = ARGV[1]\n"
+             "local tokens, cost = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+             "local tin, tout, cancel = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+             "local tpm, period = tonumber(ARGV[7]), tonumber(ARGV[8])\n"
+             "local held = redis.call('HGET', KEYS[5], id)\n"
+             "if held then\n"
+             "  redis.call('HDEL', KEYS[5], id)\n"
+             "  redis.call('ZREM', KEYS[4], id)\n"
+             "  redis.call('HINCRBY', KEYS[5], '#', I(-tonumber(held)))\n"
+             "end\n"
+             "local had = redis.call('HGET', KEYS[3], id)\n"
+             "if cancel == 1 then\n"
+             "  redis.call('ZREM', KEYS[1], id)\n"
+             "  if had then\n"
+             "    redis.call('HDEL', KEYS[3], id)\n"
+             "    redis.call('ZREM', KEYS[2], id)\n"
+             "    redis.call('HINCRBY', KEYS[3], '#', I(-tonumber(had)))\n"
+             "  end\n"
+             "  return 1\n"
+             "end\n"
+             "if had and tonumber(redis.call('ZSCORE', KEYS[2], id) or 0) <= now - W then\n"
+             "  redis.call('HDEL', KEYS[3], id)\n" /* it left the window: count the actual at now */
+             "  redis.call('ZREM', KEYS[2], id)\n"
+             "  redis.call('HINCRBY', KEYS[3], '#', I(-tonumber(had)))\n"
+             "  had = nil\n"
+             "end\n"
+             "if had then\n"
+             "  redis.call('HSET', KEYS[3], id, I(tokens))\n"
+             "  redis.call('HINCRBY', KEYS[3], '#', I(tokens - tonumber(had)))\n"
+             "elseif tpm > 0 and tokens > 0 then\n"
+             "  redis.call('ZADD', KEYS[2], I(now), id)\n"
+             "  redis.call('HSET', KEYS[3], id, I(tokens))\n"
+             "  redis.call('HINCRBY', KEYS[3], '#', I(tokens))\n"
+             "  redis.call('PEXPIRE', KEYS[2], W)\n"
+             "  redis.call('PEXPIRE', KEYS[3], W)\n"
+             "end\n"
+             "report(period)\n"
+             "redis.call('HINCRBY', KEYS[6], 'spent', I(cost))\n"
+             "redis.call('HINCRBY', KEYS[6], 'req', 1)\n"
+             "redis.call('HINCRBY', KEYS[6], 'tin', I(tin))\n"
+             "redis.call('HINCRBY', KEYS[6], 'tout', I(tout))\n"
+             "return 1\n";
+
+/* ARGV: id lease_ms */
+static const char renew_lua[] =
+    LUA_HEAD "local lease = tonumber(ARGV[2])\n"
+             "if redis.call('ZADD', KEYS[4], 'XX', 'CH', I(now + lease), ARGV[1]) == 1 then\n"
+             "  lease_ttl(lease)\n"
+             "end\n"
+             "return 1\n";
+
+/* ARGV: period. returns {rpm log, tpm total, leases, reserved, w, spent, req, tin, tout} */
+static const char usage_lua[] = LUA_HEAD
+    "expire(true, true, true)\n"
+    "local w = window(tonumber(ARGV[1]))\n"
+    "local b = redis.call('HMGET', KEYS[6], 'w', 'spent', 'req', 'tin', 'tout')\n"
+    "local r = {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('HGET', KEYS[3], '#') or 0),\n"
+    "           redis.call('ZCARD', KEYS[4]), tonumber(redis.call('HGET', KEYS[5], '#') or 0),\n"
+    "           w, 0, 0, 0, 0}\n"
+    "if tonumber(b[1] or -1) == w then\n"
+    "  for i = 2, 5 do r[i + 4] = tonumber(b[i] or 0) end\n"
+    "end\n"
+    "return r\n";
+
+typedef struct {
+    const char *text;
+    char sha[41];
+} script_t;
+
+enum { S_RESERVE, S_SETTLE, S_RENEW, S_USAGE, S_COUNT };
+
+static script_t scripts[S_COUNT] = {
+    {reserve_lua, ""}, {settle_lua, ""}, {renew_lua, ""}, {usage_lua, ""}};
+static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
+
+static void
+scripts_init(void)
+{
+    for (int i = 0; i < S_COUNT; i++) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+
+        EVP_Digest(scripts[i].text, strlen(scripts[i].text), md, &mdlen, EVP_sha1(), NULL);
+        for (unsigned k = 0; k < mdlen && k < 20; k++) {
+            snprintf(scripts[i].sha + 2 * k, 3, "%02x", md[k]);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- connection */
+
+typedef struct {
+    sllmp_store_t base;
+    redisContext *c;
+    char *host; /* NULL for a unix socket */
+    char *path;
+    int port;
+    int db;
+    char *password;
+    long connect_ms;
+    long timeout_ms;
+    int64_t down_until; /* monotonic ms: fail at once until then */
+    int warned;         /* the failure was logged; reset when it works again */
+    char why[128];      /* the last failure */
+    int quiet;          /* a probe (/ready): no log lines */
+} rstore_t;
+
+static struct timeval
+tv_ms(long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    return tv;
+}
+
+static void
+disconnect(rstore_t *s, const char *why)
+{
+    snprintf(s->why, sizeof(s->why), "%s", why);
+    if (!s->warned && !s->quiet) {
+        sllmp_log(NULL, SLLMP_LOG_WARN, "redis %s:%d: %s", s->host ? s->host : s->path,
+                  s->host ? s->port : 0, why);
+        s->warned = 1;
+    }
+    if (s->c != NULL) {
+        redisFree(s->c);
+        s->c = NULL;
+    }
+    s->down_until = sllmp_now_ms() + RETRY_DOWN_MS;
+}
+
+static redisReply *
+command(rstore_t *s, const char *fmt, ...)
+{
+    redisReply *rep;
+    va_list ap;
+
+    va_start(ap, fmt);
+    rep = redisvCommand(s->c, fmt, ap);
+    va_end(ap);
+    return rep;
+}
+
+static int
+connect_now(rstore_t *s)
+{
+    struct timeval tv = tv_ms(s->connect_ms);
+    redisReply *rep;
+
+    if (s->c != NULL) {
+        return 0;
+    }
+    if (sllmp_now_ms() < s->down_until) {
+        return -1;
+    }
+    s->c = s->host ? redisConnectWithTimeout(s->host, s->port, tv)
+                   : redisConnectUnixWithTimeout(s->path, tv);
+    if (s->c == NULL || s->c->err) {
+        disconnect(s, s->c ? s->c->errstr : "out of memory");
+        return -1;
+    }
+    /* hiredis 0.14: the connect timeout is not a command timeout, and a reconnect loses it */
+    if (redisSetTimeout(s->c, tv_ms(s->timeout_ms)) != REDIS_OK) {
+        disconnect(s, "cannot set the command timeout");
+        return -1;
+    }
+    redisEnableKeepAlive(s->c);
+    if (s->password != NULL) {
+        rep = command(s, "AUTH %s", s->password);
+        if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+            freeReplyObject(rep);
+            disconnect(s, "AUTH failed");
+            return -1;
+        }
+        freeReplyObject(rep);
+    }
+    if (s->db != 0) {
+        rep = command(s, "SELECT %d", s->db);
+        if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+            freeReplyObject(rep);
+            disconnect(s, "SELECT failed");
+            return -1;
+        }
+        freeReplyObject(rep);
+    }
+    if (s->warned) {
+        sllmp_log(NULL, SLLMP_LOG_INFO, "redis %s:%d: connected again", s->host ? s->host : s->path,
+                  s->host ? s->port : 0);
+        s->warned = 0;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- calls */
+
+#define NKEYS  6
+#define MAXARG 12
+
+typedef struct {
+    const char *argv[3 + NKEYS + MAXARG];
+    size_t argl[3 + NKEYS + MAXARG];
+    int argc;
+    char keys[NKEYS][SLLMP_SUBJECT_MAX + 16];
+    char nums[MAXARG][24];
+    int nnum;
+} call_t;
+
+static void
+call_init(call_t *c, int script, const char *subject)
+{
+    static const char *const suffix[NKEYS] = {"r", "t", "ta", "l", "la", "b"};
+
+    c->argc = 0;
+    c->nnum = 0;
+    c->argv[c->argc++] = "EVALSHA";
+    c->argv[c->argc++] = scripts[script].sha;
+    c->argv[c->argc++] = "6";
+    for (int i = 0; i < NKEYS; i++) {
+        snprintf(c->keys[i], sizeof(c->keys[i]), "{sllmp:%s}:%s", subject, suffix[i]);
+        c->argv[c->argc++] = c->keys[i];
+    }
+}
+
+static void
+call_str(call_t *c, const char *s)
+{
+    c->argv[c->argc++] = s;
+}
+
+static void
+call_num(call_t *c, int64_t v)
+{
+    SLLMP_ASSERT(c->nnum < MAXARG);
+    snprintf(c->nums[c->nnum], sizeof(c->nums[0]), "%lld", (long long)v);
+    c->argv[c->argc++] = c->nums[c->nnum++];
+}
+
+static void
+call_lens(call_t *c)
+{
+    for (int i = 0; i < c->argc; i++) {
+        c->argl[i] = strlen(c->argv[i]);
+    }
+}
+
+/*
+ * Sends the n calls pipelined and reads their replies into rep[] (each an array or integer).
+ * A NOSCRIPT answer is sent again as EVAL. 0, or -1 with the connection dropped.
+ */
+static int
+run(rstore_t *s, int script, call_t *calls, size_t n, redisReply **rep)
+{
+    size_t i;
+
+    memset(rep, 0, n * sizeof(*rep));
+    if (connect_now(s) < 0) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        call_lens(&calls[i]);
+        redisAppendCommandArgv(s->c, calls[i].argc, calls[i].argv, calls[i].argl);
+    }
+    for (i = 0; i < n; i++) {
+        void *r = NULL;
+
+        if (redisGetReply(s->c, &r) != REDIS_OK || r == NULL) {
+            goto fail;
+        }
+        rep[i] = r;
+    }
+    for (i = 0; i < n; i++) {
+        if (rep[i]->type == REDIS_REPLY_ERROR && strncmp(rep[i]->str, "NOSCRIPT", 8) == 0) {
+            /* EVAL runs it and caches it for the next EVALSHA */
+            calls[i].argv[0] = "EVAL";
+            calls[i].argv[1] = scripts[script].text;
+            call_lens(&calls[i]);
+            freeReplyObject(rep[i]);
+            rep[i] = redisCommandArgv(s->c, calls[i].argc, calls[i].argv, calls[i].argl);
+            calls[i].argv[0] = "EVALSHA";
+            calls[i].argv[1] = scripts[script].sha;
+            if (rep[i] == NULL) {
+                goto fail;
+            }
+        }
+        if (rep[i]->type == REDIS_REPLY_ERROR) {
+            sllmp_log(NULL, SLLMP_LOG_ERROR, "redis script error: %s", rep[i]->str);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    for (i = 0; i < n; i++) {
+        freeReplyObject(rep[i]);
+        rep[i] = NULL;
+    }
+    disconnect(s, s->c && s->c->err ? s->c->errstr : "unexpected reply");
+    return -1;
+}
+
+static int64_t
+element(const redisReply *r, size_t i)
+{
+    if (r->type != REDIS_REPLY_ARRAY || i >= r->elements) {
+        return 0;
+    }
+    return r->element[i]->type == REDIS_REPLY_INTEGER ? (int64_t)r->element[i]->integer : 0;
+}
+
+static long
+report_period(const sllmp_subject_t *s)
+{
+    if (s->lim.budget_nano >= 0) {
+        return s->lim.budget_period_s;
+    }
+    return s->report_period_s > 0 ? s->report_period_s : 86400;
+}
+
+#define BATCH 8 /* subjects per call, sent in one pipeline; a request has at most 6 */
+
+static void
+free_replies(redisReply **rep, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        freeReplyObject(rep[i]);
+    }
+}
+
+static int
+r_reserve(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const sllmp_reservation_t *res,
+          sllmp_verdict_t *out)
+{
+    rstore_t *s = (rstore_t *)st;
+    call_t calls[BATCH];
+    redisReply *rep[BATCH];
+
+    if (n > BATCH) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        call_init(&calls[i], S_RESERVE, subj[i].id);
+        call_str(&calls[i], res->id);
+        call_num(&calls[i], subj[i].lim.rpm);
+        call_num(&calls[i], subj[i].lim.tpm);
+        call_num(&calls[i], subj[i].lim.parallel);
+        call_num(&calls[i], subj[i].lim.budget_nano);
+        call_num(&calls[i], report_period(&subj[i]));
+        call_num(&calls[i], res->tokens);
+        call_num(&calls[i], res->cost_nano);
+        call_num(&calls[i], res->lease_ms);
+    }
+    if (run(s, S_RESERVE, calls, n, rep) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i].allowed = element(rep[i], 0) == 1;
+        out[i].refused = (sllmp_limit_kind_t)element(rep[i], 1);
+        out[i].retry_after_ms = element(rep[i], 2);
+        out[i].req_limit = element(rep[i], 3);
+        out[i].req_remaining = element(rep[i], 4);
+        out[i].req_reset_ms = element(rep[i], 5);
+        out[i].tok_limit = element(rep[i], 6);
+        out[i].tok_remaining = element(rep[i], 7);
+        out[i].tok_reset_ms = element(rep[i], 8);
+    }
+    free_replies(rep, n);
+    return 0;
+}
+
+static int
+r_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const char *resid,
+         int64_t tokens, int64_t cost_nano, int64_t tokens_in, int64_t tokens_out, int cancel)
+{
+    rstore_t *s = (rstore_t *)st;
+    call_t calls[BATCH];
+    redisReply *rep[BATCH];
+
+    if (n > BATCH) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        call_init(&calls[i], S_SETTLE, subj[i].id);
+        call_str(&calls[i], resid);
+        call_num(&calls[i], tokens);
+        call_num(&calls[i], cost_nano);
+        call_num(&calls[i], tokens_in);
+        call_num(&calls[i], tokens_out);
+        call_num(&calls[i], cancel ? 1 : 0);
+        call_num(&calls[i], subj[i].lim.tpm);
+        call_num(&calls[i], report_period(&subj[i]));
+    }
+    if (run(s, S_SETTLE, calls, n, rep) < 0) {
+        return -1;
+    }
+    free_replies(rep, n);
+    return 0;
+}
+
+static int
+r_renew(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const char *resid,
+        int64_t lease_ms)
+{
+    rstore_t *s = (rstore_t *)st;
+    call_t calls[BATCH];
+    redisReply *rep[BATCH];
+
+    if (n > BATCH) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        call_init(&calls[i], S_RENEW, subj[i].id);
+        call_str(&calls[i], resid);
+        call_num(&calls[i], lease_ms);
+    }
+    if (run(s, S_RENEW, calls, n, rep) < 0) {
+        return -1;
+    }
+    free_replies(rep, n);
+    return 0;
+}
+
+static int
+r_usage(sllmp_store_t *st, const sllmp_subject_t *subj, sllmp_subject_usage_t *out)
+{
+    rstore_t *s = (rstore_t *)st;
+    call_t call;
+    redisReply *rep;
+
+    call_init(&call, S_USAGE, subj->id);
+    call_num(&call, report_period(subj));
+    if (run(s, S_USAGE, &call, 1, &rep) < 0) {
+        return -1;
+    }
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", subj->id);
+    out->requests_1m = subj->lim.rpm > 0 ? element(rep, 0) : -1;
+    out->tokens_1m = subj->lim.tpm > 0 ? element(rep, 1) : -1;
+    out->in_flight = subj->lim.parallel > 0 || subj->lim.budget_nano >= 0 ? element(rep, 2) : -1;
+    out->reserved_nano = element(rep, 3);
+    out->window_start_s = element(rep, 4);
+    out->window_period_s = report_period(subj);
+    out->spent_nano = element(rep, 5);
+    out->requests = element(rep, 6);
+    out->tokens_in = element(rep, 7);
+    out->tokens_out = element(rep, 8);
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int
+r_each(sllmp_store_t *st, const char *prefix, void (*fn)(const char *id, void *arg), void *arg)
+{
+    rstore_t *s = (rstore_t *)st;
+    char cursor[32] = "0";
+    char *match;
+
+    if (connect_now(s) < 0) {
+        return -1;
+    }
+    match = sllmp_xasprintf("{sllmp:%s*}:b", prefix);
+    do {
+        redisReply *rep = command(s, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            freeReplyObject(rep);
+            free(match);
+            disconnect(s, s->c && s->c->err ? s->c->errstr : "unexpected SCAN reply");
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        for (size_t i = 0; i < rep->element[1]->elements; i++) {
+            const char *k = rep->element[1]->element[i]->str;
+            const char *end = strstr(k, "}:b");
+
+            if (strncmp(k, "{sllmp:", 7) == 0 && end != NULL) {
+                char id[SLLMP_SUBJECT_MAX];
+                size_t len = (size_t)(end - (k + 7));
+
+                if (len < sizeof(id)) {
+                    memcpy(id, k + 7, len);
+                    id[len] = '\0';
+                    fn(id, arg);
+                }
+            }
+        }
+        freeReplyObject(rep);
+    } while (strcmp(cursor, "0") != 0);
+    free(match);
+    return 0;
+}
+
+static void
+r_close(sllmp_store_t *st)
+{
+    rstore_t *s = (rstore_t *)st;
+
+    if (s->c != NULL) {
+        redisFree(s->c);
+    }
+    free(s->host);
+    free(s->path);
+    if (s->password != NULL) {
+        explicit_bzero(s->password, strlen(s->password));
+        free(s->password);
+    }
+    free(s);
+}
+
+static const sllmp_store_ops_t redis_ops = {
+    .name = "redis",
+    .reserve = r_reserve,
+    .settle = r_settle,
+    .renew = r_renew,
+    .usage = r_usage,
+    .each = r_each,
+    .close = r_close,
+};
+
+/* The decimal number in s[0..n): 0, or -1 when it is not one. */
+static int
+number(const char *s, size_t n, int *out)
+{
+    char buf[16];
+    long v;
+
+    if (n == 0 || n >= sizeof(buf)) {
+        return -1;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (sllmp_parse_long(buf, &v) < 0 || v < 0 || v > 65535) {
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* redis://[[user]:password@]host[:port][/db]  or  unix:///path[?db=N] */
+static int
+parse_url(rstore_t *s, const char *url, char *err, size_t errlen)
+{
+    if (strncmp(url, "unix://", 7) == 0) {
+        const char *q = strchr(url + 7, '?');
+
+        s->path = q ? sllmp_xstrndup(url + 7, (size_t)(q - url - 7)) : sllmp_xstrdup(url + 7);
+        if (q != NULL && (strncmp(q, "?db=", 4) != 0 || number(q + 4, strlen(q + 4), &s->db) < 0)) {
+            snprintf(err, errlen, "a unix:// redis URL takes only ?db=N");
+            return -1;
+        }
+        return *s->path == '/' ? 0 : (snprintf(err, errlen, "unix:// needs an absolute path"), -1);
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        snprintf(err, errlen, "not a redis:// or unix:// URL");
+        return -1;
+    }
+    const char *p = url + 8;
+    const char *at = strrchr(p, '@');
+    const char *slash;
+    const char *colon;
+
+    if (at != NULL) {
+        const char *pc = memchr(p, ':', (size_t)(at - p));
+
+        s->password = pc ? sllmp_xstrndup(pc + 1, (size_t)(at - pc - 1)) : NULL;
+        p = at + 1;
+    }
+    slash = strchr(p, '/');
+    colon = memchr(p, ':', slash ? (size_t)(slash - p) : strlen(p));
+    s->port = 6379;
+    if (colon != NULL) {
+        const char *end = slash ? slash : colon + strlen(colon);
+
+        s->host = sllmp_xstrndup(p, (size_t)(colon - p));
+        if (number(colon + 1, (size_t)(end - colon - 1), &s->port) < 0) {
+            s->port = 0;
+        }
+    } else {
+        s->host = slash ? sllmp_xstrndup(p, (size_t)(slash - p)) : sllmp_xstrdup(p);
+    }
+    if (slash != NULL && slash[1] != '\0' && number(slash + 1, strlen(slash + 1), &s->db) < 0) {
+        snprintf(err, errlen, "the database in the redis URL is not a number");
+        return -1;
+    }
+    if (*s->host == '\0' || s->port <= 0) {
+        snprintf(err, errlen, "bad host or port in the redis URL");
+        return -1;
+    }
+    return 0;
+}
+
+sllmp_store_t *
+sllmp_store_redis_open(const char *url, long connect_timeout_ms, long timeout_ms, char *err,
+                       size_t errlen)
+{
+    rstore_t *s = sllmp_xcalloc(1, sizeof(*s));
+
+    pthread_once(&scripts_once, scripts_init);
+    s->base.ops = &redis_ops;
+    s->connect_ms = connect_timeout_ms;
+    s->timeout_ms = timeout_ms;
+    if (parse_url(s, url, err, errlen) < 0) {
+        r_close(&s->base);
+        return NULL;
+    }
+    return &s->base;
+}
+
+int
+sllmp_redis_ping(const char *url, long timeout_ms, char *why, size_t whylen)
+{
+    sllmp_store_t *st = sllmp_store_redis_open(url, timeout_ms, timeout_ms, why, whylen);
+    rstore_t *s = (rstore_t *)st;
+    redisReply *rep;
+    int rc = -1;
+
+    if (st == NULL) {
+        return -1;
+    }
+    s->quiet = 1; /* /ready reports it; no log line per probe */
+    if (connect_now(s) < 0) {
+        snprintf(why, whylen, "redis is unreachable: %s", s->why);
+    } else {
+        rep = command(s, "PING");
+        if (rep != NULL && rep->type == REDIS_REPLY_STATUS) {
+            rc = 0;
+        } else {
+            snprintf(why, whylen, "redis did not answer PING: %s",
+                     rep == NULL                      ? s->c->errstr
+                     : rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                      : "odd reply");
+        }
+        freeReplyObject(rep);
+    }
+    r_close(st);
+    return rc;
+}

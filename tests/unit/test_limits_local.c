@@ -1,0 +1,958 @@
+/*
+ * The local limit store: exact limits, settle corrections, leases, budgets, many processes on
+ * one file, a holder killed inside the lock; and the helpers shared with the Redis store.
+ */
+#include "sllmp/limits.h"
+#include "sllmp/util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+/* included, not linked, to reach the lock, the header and the tables */
+#include "../../src/store/local.c"
+
+typedef struct {
+    char dir[64];
+    char path[96];
+    char fresh[96]; /* for a test that creates its own */
+    sllmp_store_t *s;
+} fixture_t;
+
+static int
+setup(void **state)
+{
+    fixture_t *f = sllmp_xcalloc(1, sizeof(*f));
+    char err[256] = "";
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/sllmp-local-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        return -1;
+    }
+    snprintf(f->path, sizeof(f->path), "%s/limits", f->dir);
+    snprintf(f->fresh, sizeof(f->fresh), "%s/fresh", f->dir);
+    f->s = sllmp_store_local_open(f->path, err, sizeof(err));
+    if (f->s == NULL) {
+        fprintf(stderr, "open: %s\n", err);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture_t *f = *state;
+
+    if (f->s != NULL) {
+        f->s->ops->close(f->s);
+    }
+    unlink(f->path);
+    unlink(f->fresh);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static mapping_t *
+map_of(sllmp_store_t *s)
+{
+    return ((local_t *)s)->m;
+}
+
+static sllmp_subject_t
+subject(const char *id, long rpm, long tpm, long parallel, int64_t budget_nano, long period_s)
+{
+    sllmp_subject_t subj;
+
+    memset(&subj, 0, sizeof(subj));
+    snprintf(subj.id, sizeof(subj.id), "%s", id);
+    subj.lim.rpm = rpm;
+    subj.lim.tpm = tpm;
+    subj.lim.parallel = parallel;
+    subj.lim.budget_nano = budget_nano;
+    subj.lim.budget_period_s = period_s;
+    return subj;
+}
+
+static sllmp_reservation_t
+reservation(int64_t tokens, int64_t cost_nano, int64_t lease_ms)
+{
+    sllmp_reservation_t res;
+
+    sllmp_random_hex(res.id, 16);
+    res.tokens = tokens;
+    res.cost_nano = cost_nano;
+    res.lease_ms = lease_ms;
+    return res;
+}
+
+/* Reserves on one subject: the verdict, after asserting the call itself worked. */
+static sllmp_verdict_t
+reserve1(sllmp_store_t *s, const sllmp_subject_t *subj, const sllmp_reservation_t *res)
+{
+    sllmp_verdict_t v;
+
+    assert_int_equal(s->ops->reserve(s, subj, 1, res, &v), 0);
+    return v;
+}
+
+static sllmp_subject_usage_t
+usage1(sllmp_store_t *s, const sllmp_subject_t *subj)
+{
+    sllmp_subject_usage_t u;
+
+    assert_int_equal(s->ops->usage(s, subj, &u), 0);
+    return u;
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) < 0) {
+    }
+}
+
+/* Every list is consistent with its counts and totals; every entry is reachable or free. */
+static void
+assert_consistent(sllmp_store_t *s)
+{
+    mapping_t *m = map_of(s);
+    hdr_t *hd = m->hdr;
+    uint32_t reachable = 0, live = 0, nfree = 0;
+
+    assert_int_equal(store_lock(m), 0);
+    for (uint32_t r = 1; r <= hd->subj_hw; r++) {
+        subj_t *sj = sub_at(m, r);
+
+        if (sj->id[0] == '\0') {
+            continue;
+        }
+        live++;
+        assert_int_equal(subject_find(m, sj->id, 0), r);
+        for (uint32_t k = 0; k < L_N; k++) {
+            uint32_t n = 0, prev = 0;
+            int64_t sum = 0;
+
+            for (uint32_t e = sj->head[k]; e != 0; e = ent_at(m, e)->next) {
+                assert_int_equal(ent_at(m, e)->owner, r);
+                assert_int_equal(ent_at(m, e)->list, k);
+                assert_int_equal(ent_at(m, e)->prev, prev);
+                sum += ent_at(m, e)->amount;
+                prev = e;
+                n++;
+                assert_true(n <= LOCAL_NENTRIES);
+            }
+            assert_int_equal(sj->tail[k], prev);
+            assert_int_equal(sj->count[k], n);
+            if (k == L_TPM) {
+                assert_int_equal(sj->tpm_total, sum);
+            } else if (k == L_LEASE) {
+                assert_int_equal(sj->reserved_nano, sum);
+            }
+            reachable += n;
+        }
+    }
+    for (uint32_t e = hd->ent_free; e != 0; e = ent_at(m, e)->next) {
+        assert_int_equal(ent_at(m, e)->owner, 0);
+        nfree++;
+        assert_true(nfree <= LOCAL_NENTRIES);
+    }
+    assert_int_equal(live, hd->subj_live);
+    assert_int_equal(nfree, hd->ent_nfree);
+    assert_int_equal(reachable + nfree, hd->ent_hw);
+    store_unlock(m);
+}
+
+/* ---- the shared helpers ---- */
+
+static void
+test_duration_format(void **state)
+{
+    static const struct {
+        int64_t ms;
+        const char *want;
+    } cases[] = {{0, "0ms"},          {12, "12ms"},     {999, "999ms"},   {1000, "1s"},
+                 {1500, "1.5s"},      {1250, "1.25s"},  {1001, "1.001s"}, {59999, "59.999s"},
+                 {60000, "1m0s"},     {360000, "6m0s"}, {61500, "1m1s"},  {3600000, "1h0m0s"},
+                 {3723000, "1h2m3s"}, {-5, "0ms"}};
+    char buf[32];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sllmp_duration_format(cases[i].ms, buf, sizeof(buf));
+        assert_string_equal(buf, cases[i].want);
+    }
+}
+
+static void
+test_period_parse(void **state)
+{
+    (void)state;
+    assert_int_equal(sllmp_period_parse("1h"), 3600);
+    assert_int_equal(sllmp_period_parse("1d"), 86400);
+    assert_int_equal(sllmp_period_parse("7d"), 604800);
+    assert_int_equal(sllmp_period_parse("30d"), 2592000);
+    assert_int_equal(sllmp_period_parse("total"), 0);
+    assert_int_equal(sllmp_period_parse("1w"), -1);
+    assert_int_equal(sllmp_period_parse(""), -1);
+    assert_int_equal(sllmp_period_parse("1H"), -1);
+}
+
+static void
+test_window_start(void **state)
+{
+    /* 2024-05-15 13:45:10 UTC, a Wednesday */
+    int64_t t = 1715780710;
+
+    (void)state;
+    assert_int_equal(sllmp_window_start(t, 3600), 1715778000);   /* 13:00 */
+    assert_int_equal(sllmp_window_start(t, 86400), 1715731200);  /* midnight */
+    assert_int_equal(sllmp_window_start(t, 604800), 1715558400); /* Monday 2024-05-13 */
+    assert_int_equal(sllmp_window_start(1715558400, 604800), 1715558400);
+    assert_int_equal(sllmp_window_start(1715558399, 604800), 1715558400 - 604800);
+    assert_int_equal(sllmp_window_start(t, 2592000), t / 2592000 * 2592000);
+    assert_int_equal(sllmp_window_start(t, 0), 0);
+}
+
+static void
+test_subject_id(void **state)
+{
+    char id[SLLMP_SUBJECT_MAX], want[SLLMP_SUBJECT_MAX], longname[200];
+    unsigned char sha[32];
+
+    (void)state;
+    sllmp_subject_id(id, "key", "alice");
+    assert_string_equal(id, "key:alice");
+    sllmp_subject_id(id, "user", "bob@example.com");
+    assert_string_equal(id, "user:bob@example.com");
+
+    /* braces would choose a Redis hash tag: hashed */
+    sllmp_subject_id(id, "user", "{x}");
+    sllmp_sha256("{x}", 3, sha);
+    snprintf(want, sizeof(want), "user:~");
+    for (int i = 0; i < 16; i++) {
+        snprintf(want + 6 + 2 * i, 3, "%02x", sha[i]);
+    }
+    assert_string_equal(id, want);
+    assert_int_equal(strlen(id), 5 + 1 + 32);
+
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    sllmp_subject_id(id, "team", longname);
+    assert_int_equal(strncmp(id, "team:~", 6), 0);
+    assert_int_equal(strlen(id), 5 + 1 + 32);
+    sllmp_subject_id(id, "team", "");
+    assert_int_equal(strncmp(id, "team:~", 6), 0);
+}
+
+/* ---- the file ---- */
+
+static void
+test_open_file(void **state)
+{
+    fixture_t *f = *state;
+    struct stat st;
+    char err[256] = "";
+    sllmp_store_t *again;
+    FILE *fp;
+
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal((uint64_t)st.st_size, FILE_SIZE);
+    assert_string_equal(f->s->ops->name, "local");
+
+    /* a second handle of the process shares the mapping */
+    again = sllmp_store_local_open(f->path, err, sizeof(err));
+    assert_non_null(again);
+    assert_ptr_equal(map_of(again), map_of(f->s));
+    assert_int_equal(map_of(f->s)->refs, 2);
+    again->ops->close(again);
+    assert_int_equal(map_of(f->s)->refs, 1);
+
+    /* a file that is not ours is initialised */
+    f->s->ops->close(f->s);
+    f->s = NULL;
+    fp = fopen(f->path, "w");
+    assert_non_null(fp);
+    fputs("not a limit store", fp);
+    fclose(fp);
+    f->s = sllmp_store_local_open(f->path, err, sizeof(err));
+    assert_non_null(f->s);
+    assert_int_equal(map_of(f->s)->hdr->magic, LOCAL_MAGIC);
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal((uint64_t)st.st_size, FILE_SIZE);
+
+    /* and one with another version too */
+    f->s->ops->close(f->s);
+    f->s = NULL;
+    {
+        sllmp_subject_t k = subject("key:v", 1, 0, 0, -1, 0);
+        sllmp_reservation_t res = reservation(0, 0, 1000);
+
+        f->s = sllmp_store_local_open(f->path, err, sizeof(err));
+        assert_true(reserve1(f->s, &k, &res).allowed);
+        assert_false(reserve1(f->s, &k, &res).allowed);
+        map_of(f->s)->hdr->version++;
+        f->s->ops->close(f->s);
+        f->s = sllmp_store_local_open(f->path, err, sizeof(err));
+        assert_non_null(f->s);
+        assert_true(reserve1(f->s, &k, &res).allowed); /* the old log is gone */
+    }
+
+    assert_null(sllmp_store_local_open("/nonexistent-dir/limits", err, sizeof(err)));
+    assert_non_null(strstr(err, "/nonexistent-dir/limits"));
+}
+
+/* ---- the limits ---- */
+
+static void
+test_rpm_exact(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:rpm", 5, 0, 0, -1, 0);
+    sllmp_verdict_t v;
+
+    for (int i = 0; i < 5; i++) {
+        sllmp_reservation_t res = reservation(10, 0, 1000);
+
+        v = reserve1(f->s, &k, &res);
+        assert_true(v.allowed);
+        assert_int_equal(v.req_limit, 5);
+        assert_int_equal(v.req_remaining, 4 - i);
+        assert_true(v.req_reset_ms > 59000 && v.req_reset_ms <= 60000);
+        assert_int_equal(v.tok_limit, 0); /* tpm not limited */
+    }
+    sllmp_reservation_t res = reservation(10, 0, 1000);
+
+    v = reserve1(f->s, &k, &res);
+    assert_false(v.allowed);
+    assert_int_equal(v.refused, SLLMP_LIM_RPM);
+    assert_true(v.retry_after_ms > 0 && v.retry_after_ms <= 60000);
+    assert_int_equal(v.req_remaining, 0);
+    /* the refusal recorded nothing */
+    assert_int_equal(usage1(f->s, &k).requests_1m, 5);
+    assert_int_equal(usage1(f->s, &k).tokens_1m, -1);
+    assert_int_equal(usage1(f->s, &k).in_flight, -1);
+
+    /* lowering the limit: the place frees when enough old entries left, not the oldest */
+    k.lim.rpm = 3;
+    v = reserve1(f->s, &k, &res);
+    assert_false(v.allowed);
+    assert_true(v.retry_after_ms > 0 && v.retry_after_ms <= 60000);
+    assert_consistent(f->s);
+}
+
+static void
+test_rpm_window_slides(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:slide", 2, 0, 0, -1, 0);
+    sllmp_reservation_t res = reservation(0, 0, 1000);
+    mapping_t *m = map_of(f->s);
+    subj_t *sj;
+
+    assert_true(reserve1(f->s, &k, &res).allowed);
+    assert_true(reserve1(f->s, &k, &res).allowed);
+    assert_false(reserve1(f->s, &k, &res).allowed);
+    /* age the oldest entry to just past the window: one place frees, not two */
+    sj = sub_at(m, subject_find(m, k.id, 0));
+    ent_at(m, sj->head[L_RPM])->t -= SLLMP_LIMIT_WINDOW;
+    assert_true(reserve1(f->s, &k, &res).allowed);
+    assert_false(reserve1(f->s, &k, &res).allowed);
+    assert_int_equal(usage1(f->s, &k).requests_1m, 2);
+    assert_consistent(f->s);
+}
+
+static void
+test_cancel_undoes(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:cancel", 2, 1000, 0, -1, 0);
+    sllmp_reservation_t a = reservation(300, 0, 1000), b = reservation(300, 0, 1000);
+
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    assert_true(reserve1(f->s, &k, &b).allowed);
+    assert_int_equal(reserve1(f->s, &k, &a).refused, SLLMP_LIM_RPM);
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, a.id, 0, 0, 0, 0, 1), 0);
+    assert_int_equal(usage1(f->s, &k).requests_1m, 1);
+    assert_int_equal(usage1(f->s, &k).tokens_1m, 300);
+    assert_int_equal(usage1(f->s, &k).requests, 0); /* nothing reported */
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    /* cancelling what is not there changes nothing */
+    assert_int_equal(
+        f->s->ops->settle(f->s, &k, 1, "0123456789abcdef0123456789abcdef", 0, 0, 0, 0, 1), 0);
+    assert_int_equal(usage1(f->s, &k).requests_1m, 2);
+    assert_consistent(f->s);
+}
+
+static void
+test_tpm_corrected_at_settle(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:tpm", 0, 1000, 0, -1, 0);
+    sllmp_reservation_t a = reservation(600, 0, 1000), b = reservation(600, 0, 1000);
+    sllmp_verdict_t v;
+
+    v = reserve1(f->s, &k, &a);
+    assert_true(v.allowed);
+    assert_int_equal(v.tok_limit, 1000);
+    assert_int_equal(v.tok_remaining, 400);
+    assert_int_equal(v.req_limit, 0);
+    v = reserve1(f->s, &k, &b);
+    assert_false(v.allowed);
+    assert_int_equal(v.refused, SLLMP_LIM_TPM);
+    assert_true(v.retry_after_ms > 0 && v.retry_after_ms <= 60000);
+
+    /* a used only 100 of its 600: the refund makes room for b */
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, a.id, 100, 0, 60, 40, 0), 0);
+    assert_int_equal(usage1(f->s, &k).tokens_1m, 100);
+    v = reserve1(f->s, &k, &b);
+    assert_true(v.allowed);
+    assert_int_equal(v.tok_remaining, 300);
+
+    /* a correction upwards counts too */
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, b.id, 900, 0, 0, 0, 0), 0);
+    assert_int_equal(usage1(f->s, &k).tokens_1m, 1000);
+    assert_int_equal(usage1(f->s, &k).requests, 2);
+    assert_int_equal(usage1(f->s, &k).tokens_in, 60);
+    assert_int_equal(usage1(f->s, &k).tokens_out, 40);
+    assert_consistent(f->s);
+}
+
+static void
+test_tpm_oversized_and_settle_after_window(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:big", 0, 1000, 0, -1, 0);
+    sllmp_reservation_t big = reservation(5000, 0, 1000), small = reservation(1, 0, 1000);
+    mapping_t *m = map_of(f->s);
+    subj_t *sj;
+    sllmp_verdict_t v;
+
+    /* more than tpm waits for an empty minute, then counts as tpm and is recorded whole */
+    v = reserve1(f->s, &k, &big);
+    assert_true(v.allowed);
+    assert_int_equal(usage1(f->s, &k).tokens_1m, 5000);
+    assert_int_equal(v.tok_remaining, 0);
+    v = reserve1(f->s, &k, &small);
+    assert_false(v.allowed);
+    assert_int_equal(v.refused, SLLMP_LIM_TPM);
+
+    /* the entry leaves the window before settle: the actual usage is added at now */
+    sj = sub_at(m, subject_find(m, k.id, 0));
+    ent_at(m, sj->head[L_TPM])->t -= SLLMP_LIMIT_WINDOW;
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, big.id, 700, 0, 0, 0, 0), 0);
+    assert_int_equal(usage1(f->s, &k).tokens_1m, 700);
+    assert_true(reserve1(f->s, &k, &small).allowed);
+    assert_consistent(f->s);
+}
+
+static void
+test_parallel_leases(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:par", 0, 0, 2, -1, 0);
+    sllmp_reservation_t a = reservation(0, 0, 50), b = reservation(0, 0, 50);
+    sllmp_reservation_t c = reservation(0, 0, 60000), d = reservation(0, 0, 60000);
+    sllmp_verdict_t v;
+
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    assert_true(reserve1(f->s, &k, &b).allowed);
+    assert_int_equal(usage1(f->s, &k).in_flight, 2);
+    v = reserve1(f->s, &k, &c);
+    assert_false(v.allowed);
+    assert_int_equal(v.refused, SLLMP_LIM_PARALLEL);
+    assert_true(v.retry_after_ms >= 1 && v.retry_after_ms <= 50);
+
+    /* the leases of a killed worker expire by themselves */
+    sleep_ms(80);
+    assert_true(reserve1(f->s, &k, &c).allowed);
+    assert_true(reserve1(f->s, &k, &d).allowed);
+    assert_false(reserve1(f->s, &k, &a).allowed);
+
+    /* settle frees the slot */
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, c.id, 0, 0, 0, 0, 0), 0);
+    assert_int_equal(usage1(f->s, &k).in_flight, 1);
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    assert_consistent(f->s);
+}
+
+static void
+test_renew_keeps_lease(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:renew", 0, 0, 1, -1, 0);
+    sllmp_reservation_t a = reservation(0, 0, 50), b = reservation(0, 0, 50);
+
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    assert_int_equal(f->s->ops->renew(f->s, &k, 1, a.id, 60000), 0);
+    sleep_ms(80);
+    assert_int_equal(reserve1(f->s, &k, &b).refused, SLLMP_LIM_PARALLEL);
+    /* renewing shorter works too */
+    assert_int_equal(f->s->ops->renew(f->s, &k, 1, a.id, 20), 0);
+    sleep_ms(40);
+    assert_true(reserve1(f->s, &k, &b).allowed);
+    /* an expired lease is not revived */
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, b.id, 0, 0, 0, 0, 1), 0);
+    assert_int_equal(f->s->ops->renew(f->s, &k, 1, a.id, 60000), 0);
+    assert_int_equal(usage1(f->s, &k).in_flight, 0);
+    assert_consistent(f->s);
+}
+
+static void
+test_budget(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:budget", 0, 0, 0, 1000, 86400);
+    sllmp_reservation_t a = reservation(0, 600, 60000), b = reservation(0, 500, 60000);
+    sllmp_reservation_t c = reservation(0, 300, 60000);
+    sllmp_subject_usage_t u;
+    sllmp_verdict_t v;
+    int64_t now = sllmp_wall_ms();
+
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    u = usage1(f->s, &k);
+    assert_int_equal(u.reserved_nano, 600);
+    assert_int_equal(u.in_flight, 1);
+    assert_int_equal(u.window_period_s, 86400);
+    assert_int_equal(u.window_start_s, sllmp_window_start(now / 1000, 86400));
+
+    /* 0 spent + 600 reserved + 500 > 1000: until the next midnight UTC */
+    v = reserve1(f->s, &k, &b);
+    assert_false(v.allowed);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_true(v.retry_after_ms >= 1 && v.retry_after_ms <= 86400000);
+    assert_true(llabs(now + v.retry_after_ms -
+                      (sllmp_window_start(now / 1000, 86400) + 86400) * 1000) < 2000);
+
+    /* a cost 300: 300 spent + 0 reserved + 500 fits */
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, a.id, 0, 300, 10, 20, 0), 0);
+    u = usage1(f->s, &k);
+    assert_int_equal(u.spent_nano, 300);
+    assert_int_equal(u.reserved_nano, 0);
+    assert_int_equal(u.requests, 1);
+    assert_int_equal(u.tokens_in, 10);
+    assert_int_equal(u.tokens_out, 20);
+    assert_true(reserve1(f->s, &k, &b).allowed);
+    /* 300 + 500 + 300 > 1000 */
+    assert_int_equal(reserve1(f->s, &k, &c).refused, SLLMP_LIM_BUDGET);
+    /* exactly at the budget passes: 300 + 500 + 200 */
+    c.cost_nano = 200;
+    assert_true(reserve1(f->s, &k, &c).allowed);
+
+    /* more than the whole budget never fits: -1 */
+    sllmp_subject_t k2 = subject("key:budget2", 0, 0, 0, 1000, 86400);
+    sllmp_reservation_t huge = reservation(0, 1001, 60000);
+
+    v = reserve1(f->s, &k2, &huge);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_int_equal(v.retry_after_ms, -1);
+    assert_consistent(f->s);
+}
+
+static void
+test_budget_total(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:total", 0, 0, 0, 1000, 0);
+    sllmp_reservation_t a = reservation(0, 900, 60000), b = reservation(0, 200, 60000);
+    sllmp_verdict_t v;
+
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, a.id, 0, 900, 0, 0, 0), 0);
+    v = reserve1(f->s, &k, &b);
+    assert_false(v.allowed);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_int_equal(v.retry_after_ms, -1);
+    assert_int_equal(usage1(f->s, &k).window_period_s, 0);
+    assert_int_equal(usage1(f->s, &k).window_start_s, 0);
+    assert_int_equal(usage1(f->s, &k).spent_nano, 900);
+}
+
+static void
+test_check_order(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:order", 1, 10, 1, 0, 86400);
+    sllmp_reservation_t a = reservation(100, 5, 60000);
+
+    /* everything refuses: rpm is reported first, and so on down */
+    assert_true(
+        reserve1(f->s, &k, &(sllmp_reservation_t){.id = "first", .tokens = 5, .lease_ms = 60000})
+            .allowed);
+    assert_int_equal(reserve1(f->s, &k, &a).refused, SLLMP_LIM_RPM);
+    k.lim.rpm = 0;
+    assert_int_equal(reserve1(f->s, &k, &a).refused, SLLMP_LIM_TPM);
+    k.lim.tpm = 0;
+    assert_int_equal(reserve1(f->s, &k, &a).refused, SLLMP_LIM_PARALLEL);
+    k.lim.parallel = 0;
+    assert_int_equal(reserve1(f->s, &k, &a).refused, SLLMP_LIM_BUDGET);
+}
+
+static void
+test_subjects_in_order(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t subj[3] = {subject("key:k1", 10, 0, 0, -1, 0),
+                               subject("team:t1", 1, 0, 0, -1, 0),
+                               subject("model:m1", 0, 0, 0, -1, 0)};
+    sllmp_reservation_t a = reservation(0, 0, 1000), b = reservation(0, 0, 1000);
+    sllmp_verdict_t out[3];
+
+    assert_int_equal(f->s->ops->reserve(f->s, subj, 3, &a, out), 0);
+    assert_true(out[0].allowed && out[1].allowed && out[2].allowed);
+    assert_int_equal(out[2].req_limit, 0);
+
+    /* the team refuses: the key keeps its reservation until the caller cancels it, the model
+     * after it is not touched and carries the refusal */
+    assert_int_equal(f->s->ops->reserve(f->s, subj, 3, &b, out), 0);
+    assert_true(out[0].allowed);
+    assert_false(out[1].allowed);
+    assert_int_equal(out[1].refused, SLLMP_LIM_RPM);
+    assert_false(out[2].allowed);
+    assert_int_equal(out[2].refused, SLLMP_LIM_RPM);
+    assert_int_equal(out[2].retry_after_ms, out[1].retry_after_ms);
+    assert_int_equal(usage1(f->s, &subj[0]).requests_1m, 2);
+    assert_int_equal(usage1(f->s, &subj[1]).requests_1m, 1);
+    assert_int_equal(f->s->ops->settle(f->s, subj, 3, b.id, 0, 0, 0, 0, 1), 0);
+    assert_int_equal(usage1(f->s, &subj[0]).requests_1m, 1);
+    assert_int_equal(usage1(f->s, &subj[1]).requests_1m, 1);
+
+    /* settle reports on every subject, the model included */
+    assert_int_equal(f->s->ops->settle(f->s, subj, 3, a.id, 7, 123, 3, 4, 0), 0);
+    for (int i = 0; i < 3; i++) {
+        sllmp_subject_usage_t u = usage1(f->s, &subj[i]);
+
+        assert_int_equal(u.requests, 1);
+        assert_int_equal(u.spent_nano, 123);
+        assert_int_equal(u.tokens_in, 3);
+        assert_int_equal(u.tokens_out, 4);
+        assert_int_equal(u.window_period_s, 86400); /* no budget: the default report period */
+    }
+    assert_int_equal(usage1(f->s, &subj[2]).requests_1m, -1);
+    assert_int_equal(usage1(f->s, &subj[2]).in_flight, -1);
+    assert_consistent(f->s);
+}
+
+static void
+test_report_window_resets(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t m1 = subject("model:win", 0, 0, 0, -1, 0);
+    mapping_t *m = map_of(f->s);
+    sllmp_subject_usage_t u;
+    subj_t *sj;
+
+    m1.report_period_s = 3600;
+    assert_int_equal(f->s->ops->settle(f->s, &m1, 1, "r1", 0, 50, 1, 2, 0), 0);
+    u = usage1(f->s, &m1);
+    assert_int_equal(u.window_period_s, 3600);
+    assert_int_equal(u.spent_nano, 50);
+
+    /* the stored window is the previous hour's: the report starts again */
+    sj = sub_at(m, subject_find(m, m1.id, 0));
+    sj->win_start -= 3600;
+    u = usage1(f->s, &m1);
+    assert_int_equal(u.spent_nano, 0);
+    assert_int_equal(u.requests, 0);
+    assert_int_equal(u.tokens_in, 0);
+    assert_int_equal(u.tokens_out, 0);
+    assert_int_equal(u.window_start_s, sllmp_window_start(sllmp_wall_ms() / 1000, 3600));
+
+    /* the same start under another period keeps the figures (both count from there) */
+    assert_int_equal(f->s->ops->settle(f->s, &m1, 1, "r2", 0, 70, 0, 0, 0), 0);
+    sj->win_start = 0;
+    m1.lim.budget_nano = 1000; /* a total budget: its window starts at 0 */
+    m1.lim.budget_period_s = 0;
+    assert_int_equal(usage1(f->s, &m1).spent_nano, 70);
+}
+
+static void
+each_count(const char *id, void *arg)
+{
+    int *n = arg;
+
+    assert_int_equal(strchr(id, ':') != NULL, 1);
+    (*n)++;
+}
+
+static void
+test_each_prefix(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t subj[3] = {subject("key:a", 0, 0, 0, -1, 0), subject("key:b", 0, 0, 0, -1, 0),
+                               subject("user:c", 0, 0, 0, -1, 0)};
+    int n = 0;
+
+    assert_int_equal(f->s->ops->settle(f->s, subj, 3, "r", 0, 1, 0, 0, 0), 0);
+    assert_int_equal(f->s->ops->each(f->s, "key:", each_count, &n), 0);
+    assert_int_equal(n, 2);
+    n = 0;
+    assert_int_equal(f->s->ops->each(f->s, "user:", each_count, &n), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(f->s->ops->each(f->s, "", each_count, &n), 0);
+    assert_int_equal(n, 3);
+    n = 0;
+    assert_int_equal(f->s->ops->each(f->s, "team:", each_count, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+/* ---- many processes ---- */
+
+/*
+ * Eight processes start at once on a file none of them has: one initialises it, and 100 of
+ * their 400 requests pass.
+ */
+static void
+test_processes_rpm_exact(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:shared", 100, 0, 0, -1, 0);
+    sllmp_store_t *s;
+    char err[256];
+    pid_t pids[8];
+    int gate[2], total = 0;
+
+    assert_int_equal(pipe(gate), 0);
+    for (int i = 0; i < 8; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            int allowed = 0;
+            char c;
+
+            close(gate[1]);
+            if (read(gate[0], &c, 1) != 0) { /* returns at the parent's close */
+                _exit(255);
+            }
+            s = sllmp_store_local_open(f->fresh, err, sizeof(err));
+            for (int j = 0; s != NULL && j < 50; j++) {
+                sllmp_reservation_t res = reservation(1, 0, 1000);
+                sllmp_verdict_t v;
+
+                if (s->ops->reserve(s, &k, 1, &res, &v) != 0) {
+                    _exit(255);
+                }
+                allowed += v.allowed;
+            }
+            _exit(s == NULL ? 255 : allowed);
+        }
+    }
+    close(gate[0]);
+    close(gate[1]);
+    for (int i = 0; i < 8; i++) {
+        int status;
+
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_not_equal(WEXITSTATUS(status), 255);
+        total += WEXITSTATUS(status);
+    }
+    assert_int_equal(total, 100);
+    s = sllmp_store_local_open(f->fresh, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(usage1(s, &k).requests_1m, 100);
+    assert_consistent(s);
+    s->ops->close(s);
+}
+
+static void
+test_holder_killed_inside_lock(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:dead", 0, 1000, 2, -1, 0);
+    sllmp_reservation_t a = reservation(100, 0, 60000), b = reservation(100, 0, 60000);
+    mapping_t *m = map_of(f->s);
+    uint32_t epoch = m->hdr->epoch;
+    int status;
+    pid_t pid;
+
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* dies holding the lock, halfway through a change: an entry unlinked, not freed, the
+         * count not updated */
+        subj_t *sj;
+
+        if (store_lock(m) != 0) {
+            _exit(1);
+        }
+        sj = sub_at(m, subject_find(m, k.id, 0));
+        sj->head[L_LEASE] = sj->tail[L_LEASE] = 0;
+        raise(SIGKILL);
+        _exit(2);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+
+    /* the next call finds the owner dead, repairs and carries on (no deadlock, no -1) */
+    assert_true(reserve1(f->s, &k, &b).allowed);
+    assert_int_equal(m->hdr->epoch, epoch + 1);
+    assert_consistent(f->s);
+    /* the lost lease is gone for good; its tpm entry stays counted */
+    assert_int_equal(usage1(f->s, &k).in_flight, 1);
+    assert_int_equal(usage1(f->s, &k).tokens_1m, 200);
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    assert_consistent(f->s);
+}
+
+static void
+test_worker_killed_mid_operations(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:busy", 5000, 100000000, 0, 1000000000, 86400);
+    sllmp_subject_t other = subject("key:other", 10, 0, 0, -1, 0);
+    pid_t pids[3];
+
+    for (int i = 0; i < 3; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            for (;;) {
+                sllmp_reservation_t res = reservation(10, 1, 60000);
+                sllmp_verdict_t v;
+
+                f->s->ops->reserve(f->s, &k, 1, &res, &v);
+                f->s->ops->settle(f->s, &k, 1, res.id, 5, 0, 1, 1, (res.id[0] & 1) != 0);
+            }
+        }
+    }
+    sleep_ms(100);
+    for (int i = 0; i < 3; i++) {
+        int status;
+
+        kill(pids[i], SIGKILL);
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+    }
+    for (int i = 0; i < 10; i++) {
+        sllmp_reservation_t res = reservation(10, 1, 60000);
+        sllmp_verdict_t v;
+
+        assert_int_equal(f->s->ops->reserve(f->s, &k, 1, &res, &v), 0);
+        assert_int_equal(f->s->ops->settle(f->s, &k, 1, res.id, 5, 0, 0, 0, 0), 0);
+        assert_true(reserve1(f->s, &other, &res).allowed);
+    }
+    assert_true(usage1(f->s, &k).requests > 0);
+    assert_consistent(f->s);
+}
+
+static void
+test_repair_rebuilds(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:fix", 100, 1000, 10, -1, 0);
+    mapping_t *m = map_of(f->s);
+    subj_t *sj;
+
+    for (int i = 0; i < 5; i++) {
+        sllmp_reservation_t res = reservation(10, 0, 60000);
+
+        assert_true(reserve1(f->s, &k, &res).allowed);
+    }
+    assert_int_equal(store_lock(m), 0);
+    sj = sub_at(m, subject_find(m, k.id, 0));
+    /* a cycle, wrong counts and totals, a lost free list, a hole in the slots */
+    ent_at(m, sj->tail[L_RPM])->next = sj->head[L_RPM];
+    sj->count[L_TPM] = 99;
+    sj->tpm_total = -5;
+    m->hdr->ent_free = 0;
+    m->hdr->ent_nfree = 0;
+    memset(m->slots, 0, LOCAL_NSLOTS * sizeof(uint32_t));
+    repair(m);
+    store_unlock(m);
+    assert_consistent(f->s);
+    assert_int_equal(usage1(f->s, &k).requests_1m, 5);
+    assert_int_equal(usage1(f->s, &k).tokens_1m, 50);
+    assert_int_equal(usage1(f->s, &k).in_flight, 5);
+}
+
+/* ---- full tables ---- */
+
+static void
+test_full_tables(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t x = subject("key:x", 0, 0, 0, -1, 0), y = subject("key:y", 0, 0, 0, -1, 0);
+    sllmp_subject_t z = subject("key:z", 5, 0, 0, -1, 0);
+    sllmp_reservation_t res = reservation(0, 0, 1000);
+    mapping_t *m = map_of(f->s);
+    hdr_t *hd = m->hdr;
+    sllmp_verdict_t v;
+
+    /* the entry pool used up (by entries nothing reaches): -1, and nothing recorded */
+    assert_true(reserve1(f->s, &z, &res).allowed);
+    hd->ent_hw = LOCAL_NENTRIES;
+    assert_int_equal(f->s->ops->reserve(f->s, &z, 1, &res, &v), -1);
+    assert_int_equal(usage1(f->s, &z).requests_1m, 1);
+    repair(m); /* reclaims what nothing reaches */
+    assert_int_equal(hd->ent_nfree, LOCAL_NENTRIES - 1);
+    assert_true(reserve1(f->s, &z, &res).allowed);
+    assert_consistent(f->s);
+
+    /* the subject table full: a sweep deletes the subjects with nothing to keep (x) */
+    assert_true(reserve1(f->s, &x, &res).allowed);
+    hd->subj_live = LOCAL_NSUBJECTS; /* z, x and the rest counted as taken */
+    hd->gc_ms = 0;
+    assert_true(reserve1(f->s, &y, &res).allowed);
+    assert_int_equal(subject_find(m, x.id, 0), 0);
+    /* no second sweep within LOCAL_GC_MS: -1 */
+    assert_int_equal(f->s->ops->reserve(f->s, &x, 1, &res, &v), -1);
+    hd->gc_ms = 0;
+    assert_true(reserve1(f->s, &x, &res).allowed); /* y was empty */
+    assert_int_equal(subject_find(m, y.id, 0), 0);
+    assert_int_not_equal(subject_find(m, z.id, 0), 0); /* z holds entries */
+    /* a subject with a report in its window is kept too */
+    assert_int_equal(f->s->ops->settle(f->s, &x, 1, res.id, 0, 1, 0, 0, 0), 0);
+    hd->gc_ms = 0;
+    assert_int_equal(f->s->ops->reserve(f->s, &y, 1, &res, &v), -1);
+    assert_int_not_equal(subject_find(m, x.id, 0), 0);
+}
+
+int
+main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_duration_format),
+        cmocka_unit_test(test_period_parse),
+        cmocka_unit_test(test_window_start),
+        cmocka_unit_test(test_subject_id),
+        T(test_open_file),
+        T(test_rpm_exact),
+        T(test_rpm_window_slides),
+        T(test_cancel_undoes),
+        T(test_tpm_corrected_at_settle),
+        T(test_tpm_oversized_and_settle_after_window),
+        T(test_parallel_leases),
+        T(test_renew_keeps_lease),
+        T(test_budget),
+        T(test_budget_total),
+        T(test_check_order),
+        T(test_subjects_in_order),
+        T(test_report_window_resets),
+        T(test_each_prefix),
+        T(test_processes_rpm_exact),
+        T(test_holder_killed_inside_lock),
+        T(test_worker_killed_mid_operations),
+        T(test_repair_rebuilds),
+        T(test_full_tables),
+    };
+#undef T
+
+    return cmocka_run_group_tests_name("limits_local", tests, NULL, NULL);
+}
