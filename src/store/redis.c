@@ -54,6 +54,7 @@
     "    for i = 1, #old do sum = sum + (tonumber(a[i]) or 0) end\n"                               \
     "    redis.call('HDEL', h, unpack(old))\n"                                                     \
     "    redis.call('ZREM', z, unpack(old))\n"                                                     \
+    "    if #old < 500 then break end\n"                                                           \
     "  end\n"                                                                                      \
     "  if sum ~= 0 then redis.call('HINCRBY', h, '#', I(-sum)) end\n"                              \
     "end\n"                                                                                        \
@@ -72,10 +73,9 @@
     "  end\n"                                                                                      \
     "  return w\n"                                                                                 \
     "end\n"                                                                                        \
-    "local function lease_ttl(ms)\n"                                                               \
-    "  for _, k in ipairs({KEYS[4], KEYS[5]}) do\n"                                                \
-    "    if redis.call('PTTL', k) < ms then redis.call('PEXPIRE', k, I(ms)) end\n"                 \
-    "  end\n"                                                                                      \
+    "local function lease_ttl(ms)\n" /* every lease lasts ms: the newest lives longest */          \
+    "  redis.call('PEXPIRE', KEYS[4], I(ms))\n"                                                    \
+    "  redis.call('PEXPIRE', KEYS[5], I(ms))\n"                                                    \
     "end\n"                                                                                        \
     "local function expire(rpm, tpm, leases)\n"                                                    \
     "  if rpm then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', I(now - W)) end\n"              \
