@@ -1676,9 +1676,52 @@ sllmp_conf_cache_flush(void)
     pthread_mutex_unlock(&cache_mu);
 }
 
+/* ", rpm 60, budget $5 per 1d" */
+static void
+describe_limits(const sllmp_limits_t *l, FILE *out)
+{
+    static const char *const periods[] = {"1h", "1d", "7d", "30d"};
+    static const long seconds[] = {3600, 86400, 604800, 2592000};
+    const char *period = "total";
+
+    if (l->rpm > 0) {
+        fprintf(out, ", rpm %ld", l->rpm);
+    }
+    if (l->tpm > 0) {
+        fprintf(out, ", tpm %ld", l->tpm);
+    }
+    if (l->parallel > 0) {
+        fprintf(out, ", max_parallel %ld", l->parallel);
+    }
+    if (l->budget_nano >= 0) {
+        for (size_t i = 0; i < sizeof(seconds) / sizeof(seconds[0]); i++) {
+            if (seconds[i] == l->budget_period_s) {
+                period = periods[i];
+            }
+        }
+        fprintf(out, ", budget $%g per %s", (double)l->budget_nano / SLLMP_NANO_PER_USD, period);
+    }
+}
+
+static void
+describe_entries(const char *what, const sllmp_limit_entry_t *e, size_t n, FILE *out)
+{
+    if (n == 0) {
+        return;
+    }
+    fprintf(out, "%s: %zu\n", what, n);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "  - %s", e[i].name);
+        describe_limits(&e[i].lim, out);
+        fputc('\n', out);
+    }
+}
+
 void
 sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
 {
+    static const char *const kinds[SLLMP_LIM_NKINDS] = {"rpm", "tpm", "parallel", "budget"};
+
     fprintf(out, "config: %s\n", c->path);
     fprintf(out, "models: %zu", c->ndeployments);
     if (c->ndisabled) {
@@ -1698,6 +1741,12 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             } else {
                 fprintf(out, ", no price");
             }
+        }
+        if (d->rpm > 0) {
+            fprintf(out, ", rpm %ld", d->rpm);
+        }
+        if (d->tpm > 0) {
+            fprintf(out, ", tpm %ld", d->tpm);
         }
         fputc('\n', out);
     }
@@ -1723,8 +1772,11 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
             fprintf(out, ", expires %s", when);
         }
+        describe_limits(&k->lim, out);
         fputc('\n', out);
     }
+    describe_entries("teams", c->teams, c->nteams, out);
+    describe_entries("users", c->users, c->nusers, out);
     fprintf(out, "pool: %d workers x %d threads, recycle after %ld requests%s\n", c->workers,
             c->threads, c->max_requests, c->max_requests ? "" : " (never)");
     fprintf(out, "limits: body %ld bytes, JSON depth %d\n", c->max_body_bytes, c->max_json_depth);
@@ -1747,6 +1799,20 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             fprintf(out, "redis: %s\n", c->redis_url);
         }
     }
+    if (c->limits_backend == SLLMP_BACKEND_REDIS ||
+        (c->limits_backend == SLLMP_BACKEND_AUTO && c->redis_url != NULL)) {
+        fprintf(out, "limit store: redis (timeout %ld ms, connect %ld ms; when unreachable:",
+                c->redis_timeout_ms, c->redis_connect_timeout_ms);
+        for (int i = 0; i < SLLMP_LIM_NKINDS; i++) {
+            fprintf(out, " %s %s", kinds[i], c->fail_closed[i] ? "closed" : "open");
+        }
+        fprintf(out, ")");
+    } else {
+        fprintf(out, "limit store: local file %s",
+                c->limits_file ? c->limits_file : "$SLLMP_RUNDIR/limits.db (else var/limits.db)");
+    }
+    fprintf(out, "; lease %ld ms, %ld output tokens reserved when max_tokens is absent\n",
+            c->lease_ms, c->reserve_max_tokens);
     fprintf(out, "cors origins:");
     for (size_t i = 0; i < c->ncors_origins; i++) {
         fprintf(out, " %s", c->cors_origins[i]);
