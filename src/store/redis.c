@@ -256,6 +256,20 @@ scripts_init(void)
 
 /* ---------------------------------------------------------------- connection */
 
+#define NKEYS  6
+#define MAXARG 12
+#define BATCH  8 /* subjects per call, sent in one pipeline; a request has at most 6 */
+
+typedef struct {
+    const char *argv[3 + NKEYS + MAXARG];
+    size_t argl[3 + NKEYS + MAXARG];
+    int argc;
+    char keys[NKEYS][SLLMP_SUBJECT_MAX + 16];
+    char nums[MAXARG][24];
+    int nnum;
+    char str[SLLMP_RESID_MAX];
+} call_t;
+
 typedef struct {
     sllmp_store_t base;
     redisContext *c;
@@ -270,6 +284,8 @@ typedef struct {
     int warned;         /* the failure was logged; reset when it works again */
     char why[128];      /* the last failure */
     int quiet;          /* a probe (/ready): no log lines */
+    call_t pend[BATCH]; /* the last settle, whose replies are read before the next call */
+    size_t npend;
 } rstore_t;
 
 static struct timeval
@@ -360,17 +376,6 @@ connect_now(rstore_t *s)
 
 /* ---------------------------------------------------------------- calls */
 
-#define NKEYS  6
-#define MAXARG 12
-
-typedef struct {
-    const char *argv[3 + NKEYS + MAXARG];
-    size_t argl[3 + NKEYS + MAXARG];
-    int argc;
-    char keys[NKEYS][SLLMP_SUBJECT_MAX + 16];
-    char nums[MAXARG][24];
-    int nnum;
-} call_t;
 
 static void
 call_init(call_t *c, int script, const char *subject)
@@ -391,7 +396,8 @@ call_init(call_t *c, int script, const char *subject)
 static void
 call_str(call_t *c, const char *s)
 {
-    c->argv[c->argc++] = s;
+    snprintf(c->str, sizeof(c->str), "%s", s);
+    c->argv[c->argc++] = c->str;
 }
 
 static void
@@ -414,19 +420,28 @@ call_lens(call_t *c)
  * Sends the n calls pipelined and reads their replies into rep[] (each an array or integer).
  * A NOSCRIPT answer is sent again as EVAL. 0, or -1 with the connection dropped.
  */
+static int drain(rstore_t *s);
+
 static int
-run(rstore_t *s, int script, call_t *calls, size_t n, redisReply **rep)
+send_calls(rstore_t *s, call_t *calls, size_t n)
+{
+    if (drain(s) < 0 || connect_now(s) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        call_lens(&calls[i]);
+        redisAppendCommandArgv(s->c, calls[i].argc, calls[i].argv, calls[i].argl);
+    }
+    return 0;
+}
+
+/* Reads the replies of n calls sent; a NOSCRIPT answer is sent again as EVAL. */
+static int
+replies(rstore_t *s, int script, call_t *calls, size_t n, redisReply **rep)
 {
     size_t i;
 
     memset(rep, 0, n * sizeof(*rep));
-    if (connect_now(s) < 0) {
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        call_lens(&calls[i]);
-        redisAppendCommandArgv(s->c, calls[i].argc, calls[i].argv, calls[i].argl);
-    }
     for (i = 0; i < n; i++) {
         void *r = NULL;
 
@@ -464,6 +479,36 @@ fail:
     return -1;
 }
 
+/* Sends n calls pipelined and reads their replies into rep[]. 0, or -1 (connection dropped). */
+static int
+run(rstore_t *s, int script, call_t *calls, size_t n, redisReply **rep)
+{
+    memset(rep, 0, n * sizeof(*rep));
+    return send_calls(s, calls, n) < 0 ? -1 : replies(s, script, calls, n, rep);
+}
+
+/* Reads the replies of the settle sent last, before the connection is used again. */
+static int
+drain(rstore_t *s)
+{
+    redisReply *rep[BATCH];
+    size_t n = s->npend;
+
+    if (n == 0) {
+        return 0;
+    }
+    s->npend = 0;
+    if (s->c == NULL || replies(s, S_SETTLE, s->pend, n, rep) < 0) {
+        sllmp_log(NULL, SLLMP_LOG_WARN, "redis: a settle may be lost (%s); its leases expire",
+                  s->why);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        freeReplyObject(rep[i]);
+    }
+    return 0;
+}
+
 static int64_t
 element(const redisReply *r, size_t i)
 {
@@ -482,7 +527,6 @@ report_period(const sllmp_subject_t *s)
     return s->report_period_s > 0 ? s->report_period_s : 86400;
 }
 
-#define BATCH 8 /* subjects per call, sent in one pipeline; a request has at most 6 */
 
 static void
 free_replies(redisReply **rep, size_t n)
@@ -533,32 +577,44 @@ r_reserve(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const sllmp_
     return 0;
 }
 
+/*
+ * The settle is sent at once but its replies are read only when the connection is next used:
+ * the request that settles does not wait a round trip for an answer it does not need. Redis
+ * runs it in order before anything this connection sends later.
+ */
 static int
 r_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const char *resid,
          int64_t tokens, int64_t cost_nano, int64_t tokens_in, int64_t tokens_out, int cancel)
 {
     rstore_t *s = (rstore_t *)st;
-    call_t calls[BATCH];
-    redisReply *rep[BATCH];
+    int done = 0;
 
-    if (n > BATCH) {
+    if (n > BATCH || drain(s) < 0) {
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        call_init(&calls[i], S_SETTLE, subj[i].id);
-        call_str(&calls[i], resid);
-        call_num(&calls[i], tokens);
-        call_num(&calls[i], cost_nano);
-        call_num(&calls[i], tokens_in);
-        call_num(&calls[i], tokens_out);
-        call_num(&calls[i], cancel ? 1 : 0);
-        call_num(&calls[i], subj[i].lim.tpm);
-        call_num(&calls[i], report_period(&subj[i]));
+        call_t *c = &s->pend[i];
+
+        call_init(c, S_SETTLE, subj[i].id);
+        call_str(c, resid);
+        call_num(c, tokens);
+        call_num(c, cost_nano);
+        call_num(c, tokens_in);
+        call_num(c, tokens_out);
+        call_num(c, cancel ? 1 : 0);
+        call_num(c, subj[i].lim.tpm);
+        call_num(c, report_period(&subj[i]));
     }
-    if (run(s, S_SETTLE, calls, n, rep) < 0) {
+    if (send_calls(s, s->pend, n) < 0) {
         return -1;
     }
-    free_replies(rep, n);
+    while (!done) {
+        if (redisBufferWrite(s->c, &done) != REDIS_OK) {
+            disconnect(s, s->c->errstr);
+            return -1;
+        }
+    }
+    s->npend = n;
     return 0;
 }
 
@@ -620,7 +676,7 @@ r_each(sllmp_store_t *st, const char *prefix, void (*fn)(const char *id, void *a
     char cursor[32] = "0";
     char *match;
 
-    if (connect_now(s) < 0) {
+    if (drain(s) < 0 || connect_now(s) < 0) {
         return -1;
     }
     match = sllmp_xasprintf("{sllmp:%s*}:b", prefix);
