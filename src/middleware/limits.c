@@ -117,14 +117,20 @@ typedef struct {
     int skip;     /* refused, or the store failed: settle nothing */
 } lim_ctx_t;
 
+/* Adds a subject; id, when not NULL, is its store id (else made from kind and name). */
 static void
-add(sllmp_req_t *r, lim_ctx_t *x, const char *kind, const char *name, const sllmp_limits_t *lim)
+add(sllmp_req_t *r, lim_ctx_t *x, const char *kind, const char *name, const sllmp_limits_t *lim,
+    const char *id)
 {
     sllmp_subject_t s;
     size_t at;
 
     memset(&s, 0, sizeof(s));
-    sllmp_subject_id(s.id, kind, name);
+    if (id != NULL) {
+        snprintf(s.id, sizeof(s.id), "%s", id);
+    } else {
+        sllmp_subject_id(s.id, kind, name);
+    }
     if (lim != NULL) {
         s.lim = *lim;
     } else {
@@ -153,29 +159,22 @@ subjects(sllmp_req_t *r, lim_ctx_t *x)
     const sllmp_limit_entry_t *e;
 
     if (k != NULL) {
-        add(r, x, "key", k->name, &k->lim);
+        add(r, x, "key", k->name, &k->lim, NULL);
         if (k->team != NULL) {
             e = sllmp_conf_team(c, k->team);
-            add(r, x, "team", k->team, e ? &e->lim : NULL);
+            add(r, x, "team", k->team, e ? &e->lim : NULL, NULL);
         }
     }
     e = sllmp_conf_user(c, r->user);
     if (e != NULL) {
-        add(r, x, "user", r->user, &e->lim);
+        add(r, x, "user", r->user, &e->lim, NULL);
     }
     if (r->dep->rpm > 0 || r->dep->tpm > 0) {
         sllmp_limits_t lim = {r->dep->rpm, r->dep->tpm, 0, -1, 0};
-        sllmp_subject_t *s;
 
-        add(r, x, "dep", r->dep->model_name, &lim);
-        /* the deployment's own subject, not one derived from its alias */
-        for (s = x->subj; s < x->subj + x->n; s++) {
-            if (strncmp(s->id, "dep:", 4) == 0) {
-                snprintf(s->id, sizeof(s->id), "%s", r->dep->subject);
-            }
-        }
+        add(r, x, "dep", r->dep->model_name, &lim, r->dep->subject);
     }
-    add(r, x, "model", r->dep->model_name, NULL);
+    add(r, x, "model", r->dep->model_name, NULL, NULL);
 }
 
 /* The worst case: the prompt as estimated, the most it may write, at the dearest prices. */
@@ -256,6 +255,16 @@ ratelimit_headers(sllmp_req_t *r, const sllmp_verdict_t *v, size_t n)
     }
 }
 
+static const char *
+period_words(long s)
+{
+    return s == 3600      ? "per hour"
+           : s == 86400   ? "per day (UTC)"
+           : s == 604800  ? "per week (UTC)"
+           : s == 2592000 ? "per 30 days"
+                          : "in total";
+}
+
 static sllmp_rc_t
 refuse(sllmp_req_t *r, lim_ctx_t *x, size_t i, const sllmp_verdict_t *v)
 {
@@ -264,6 +273,10 @@ refuse(sllmp_req_t *r, lim_ctx_t *x, size_t i, const sllmp_verdict_t *v)
     int64_t retry = v->retry_after_ms;
     char when[32] = "";
     sllmp_rc_t rc;
+
+    if (v->refused == SLLMP_LIM_PARALLEL && retry > 1000) {
+        retry = 1000; /* a slot frees when any request ends, usually well before its lease */
+    }
 
     if (retry > 0) {
         sllmp_duration_format(retry, when, sizeof(when));
@@ -291,8 +304,8 @@ refuse(sllmp_req_t *r, lim_ctx_t *x, size_t i, const sllmp_verdict_t *v)
     default:
         rc = sllmp_req_fail(r, SLLMP_ERR_BUDGET, NULL, "Budget exceeded for %s: $%g %s%s%s.", who,
                             (double)lim->budget_nano / SLLMP_NANO_PER_USD,
-                            lim->budget_period_s == 0 ? "in total" : "per period",
-                            retry > 0 ? "; it resets in " : "", when);
+                            period_words(lim->budget_period_s), retry > 0 ? "; it resets in " : "",
+                            when);
         break;
     }
     if (v->refused != SLLMP_LIM_BUDGET && retry > 0) {
