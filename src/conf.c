@@ -936,6 +936,13 @@ keys_list(loader_t *L, yaml_node_t *list)
             if (memcmp(c->keys[i].sha256, k->sha256, 32) == 0) {
                 return fail(L, entry, "key '%s' is the same key as '%s'", k->name, c->keys[i].name);
             }
+            /* limits and spend are counted by name: two keys of one name would share them */
+            if (strcmp(c->keys[i].name, k->name) == 0) {
+                return fail(L, entry,
+                            "two keys are named '%s' (line %d): names must differ, as limits "
+                            "and spend are counted per name",
+                            k->name, c->keys[i].line);
+            }
         }
     }
     return 0;
@@ -1181,7 +1188,8 @@ limits_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *u
         return get_str_required(L, v, "sllmp.limits.local_file", &c->limits_file);
     }
     if (strcmp(key, "lease_ms") == 0) {
-        return get_long(L, v, "sllmp.limits.lease_ms", 100, 86400000L, &c->lease_ms);
+        /* renewed every lease/3 by a check that runs every 200 ms: a second at least */
+        return get_long(L, v, "sllmp.limits.lease_ms", 1000, 86400000L, &c->lease_ms);
     }
     if (strcmp(key, "reserve_max_tokens") == 0) {
         return get_long(L, v, "sllmp.limits.reserve_max_tokens", 1, 10000000L,

@@ -170,6 +170,9 @@ sllmp_store_t *sllmp_store_local_open(const char *path, char *err, size_t errlen
 sllmp_store_t *sllmp_store_open(const sllmp_conf_t *c, char *err, size_t errlen);
 void sllmp_store_ident(const sllmp_conf_t *c, char *buf, size_t len);
 
+/* The local file the config uses: 0 and the path, or -1 when it uses Redis. */
+int sllmp_store_local_path(const sllmp_conf_t *c, char *buf, size_t len);
+
 /* `sllmp usage`: one line (or a JSON array entry) per key, team, user, deployment and model. */
 int sllmp_usage_report(const sllmp_conf_t *c, int json, FILE *out, FILE *err);
 

@@ -113,8 +113,9 @@ typedef struct {
     size_t n;                        /* and the rest only get the spend report */
     sllmp_reservation_t res;
     sllmp_store_t *store;
-    int reserved; /* subj[0 .. nlimited) hold the reservation */
-    int skip;     /* refused, or the store failed: settle nothing */
+    int reserved; /* subj[0 .. nlimited) hold (or, after a store failure, may hold) it */
+    int cancel;   /* answered 503 after a store failure: undo what may have been recorded */
+    int skip;     /* refused by a limit, or no store at all: settle nothing */
 } lim_ctx_t;
 
 /* Adds a subject; id, when not NULL, is its store id (else made from kind and name). */
@@ -177,12 +178,14 @@ subjects(sllmp_req_t *r, lim_ctx_t *x)
     add(r, x, "model", r->dep->model_name, NULL, NULL);
 }
 
-/* The worst case: the prompt as estimated, the most it may write, at the dearest prices. */
+/* The worst case: the prompt as estimated, the most it may write (max_tokens for each of the n
+ * choices), at the dearest prices. */
 static void
 worst_case(sllmp_req_t *r, sllmp_reservation_t *res)
 {
     const sllmp_price_t *p = &r->dep->price;
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(r->json, "max_completion_tokens");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->json, "n");
     long prompt = sllmp_estimate_tokens(
         sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(r->json, "messages")));
     long out = r->conf->reserve_max_tokens;
@@ -193,6 +196,9 @@ worst_case(sllmp_req_t *r, sllmp_reservation_t *res)
     }
     if (cJSON_IsNumber(mt) && mt->valuedouble >= 1 && mt->valuedouble < 1e9) {
         out = (long)mt->valuedouble;
+    }
+    if (cJSON_IsNumber(n) && n->valuedouble > 1 && n->valuedouble <= 128) {
+        out *= (long)n->valuedouble; /* n choices: each may write max_tokens */
     }
     if (p->cache_write > in_price) {
         in_price = p->cache_write;
@@ -314,14 +320,18 @@ refuse(sllmp_req_t *r, lim_ctx_t *x, size_t i, const sllmp_verdict_t *v)
     return rc;
 }
 
-/* The store failed: closed kinds refuse, open ones let the request through. */
+/*
+ * The store failed: closed kinds refuse, open ones let the request through. A reserve that
+ * timed out may still have been recorded, so complete settles (or, refused, cancels) it all the
+ * same: once the store answers again, nothing stays held and the spend is counted.
+ */
 static sllmp_rc_t
 store_failed(sllmp_req_t *r, lim_ctx_t *x)
 {
     static _Thread_local int64_t last_log;
     int64_t now = sllmp_now_ms();
 
-    x->skip = 1;
+    x->reserved = 1;
     for (size_t i = 0; i < x->nlimited; i++) {
         const sllmp_limits_t *l = &x->subj[i].lim;
         const int *closed = r->conf->fail_closed;
@@ -330,6 +340,7 @@ store_failed(sllmp_req_t *r, lim_ctx_t *x)
             (l->parallel > 0 && closed[SLLMP_LIM_PARALLEL]) ||
             (l->budget_nano >= 0 && closed[SLLMP_LIM_BUDGET])) {
             r->retry_after = "1";
+            x->cancel = 1;
             return sllmp_req_fail(r, SLLMP_ERR_LIMITS_UNAVAILABLE, NULL,
                                   "The limits of %s cannot be checked right now (the limit "
                                   "store is unreachable). Try again shortly.",
@@ -368,7 +379,8 @@ limits_pre(sllmp_req_t *r, void *mw_conf)
     subjects(r, x);
     x->store = thread_store(r);
     if (x->store == NULL) {
-        return x->nlimited ? store_failed(r, x) : (x->skip = 1, SLLMP_GO_ON);
+        x->skip = 1;
+        return x->nlimited ? store_failed(r, x) : SLLMP_GO_ON;
     }
     if (x->nlimited == 0) {
         return SLLMP_GO_ON;
@@ -418,6 +430,10 @@ limits_complete(sllmp_req_t *r, void *mw_conf)
         return;
     }
     r->keepalive = NULL;
+    if (x->cancel) {
+        x->store->ops->settle(x->store, x->subj, x->nlimited, x->res.id, 0, 0, 0, 0, 1);
+        return;
+    }
     if (r->upstream_status != 0 || r->chunks > 0 || r->usage.seen) {
         sllmp_usage_estimate(r); /* when post did not run: an error or a departed client */
         if (r->cost_usd == 0) {

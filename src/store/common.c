@@ -120,6 +120,16 @@ local_path(const sllmp_conf_t *c, char *buf, size_t len)
     }
 }
 
+int
+sllmp_store_local_path(const sllmp_conf_t *c, char *buf, size_t len)
+{
+    if (use_redis(c)) {
+        return -1;
+    }
+    local_path(c, buf, len);
+    return 0;
+}
+
 void
 sllmp_store_ident(const sllmp_conf_t *c, char *buf, size_t len)
 {

@@ -28,6 +28,7 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 
 /* Shared head: the time, integer formatting, and dropping what left the window or expired. */
 #define LUA_HEAD                                                                                   \
+    "if redis.replicate_commands then redis.replicate_commands() end\n" /* Redis < 5 */            \
     "local t = redis.call('TIME')\n"                                                               \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                      \
     "local W = 60000\n"                                                                            \
@@ -137,8 +139,8 @@ static const char reserve_lua[] = LUA_HEAD
     "  local spent = tonumber(redis.call('HGET', KEYS[6], 'spent') or 0)\n"
     "  local held = tonumber(redis.call('HGET', KEYS[5], '#') or 0)\n"
     "  if spent + held + cost > budget then\n"
-    "    local retry = -1\n"
-    "    if period > 0 then retry = (w + period) * 1000 - now end\n"
+    "    local retry = -1\n" /* a request dearer than the whole budget never fits */
+    "    if period > 0 and cost <= budget then retry = (w + period) * 1000 - now end\n"
     "    return verdict(0, 3, retry)\n"
     "  end\n"
     "end\n"
@@ -277,13 +279,15 @@ typedef struct {
     char *path;
     int port;
     int db;
+    char *user; /* ACL user, NULL for the default one */
     char *password;
     long connect_ms;
     long timeout_ms;
     int64_t down_until; /* monotonic ms: fail at once until then */
     int warned;         /* the failure was logged; reset when it works again */
     char why[128];      /* the last failure */
-    int quiet;          /* a probe (/ready): no log lines */
+    int quiet;          /* a probe (/ready): no log lines, no script loading */
+    int peer_closed;    /* the last failure was the server closing the connection */
     call_t pend[BATCH]; /* the last settle, whose replies are read before the next call */
     size_t npend;
 } rstore_t;
@@ -299,6 +303,11 @@ tv_ms(long ms)
 static void
 disconnect(rstore_t *s, const char *why)
 {
+    /* the server closed it (idle timeout, restart): nothing was lost in flight, a new
+     * connection may be tried at once; a timeout may have run the command, so not then */
+    s->peer_closed =
+        s->c != NULL && (s->c->err == REDIS_ERR_EOF ||
+                         (s->c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)));
     snprintf(s->why, sizeof(s->why), "%s", why);
     if (!s->warned && !s->quiet) {
         sllmp_log(NULL, SLLMP_LOG_WARN, "redis %s:%d: %s", s->host ? s->host : s->path,
@@ -322,6 +331,35 @@ command(rstore_t *s, const char *fmt, ...)
     rep = redisvCommand(s->c, fmt, ap);
     va_end(ap);
     return rep;
+}
+
+/*
+ * Loads every script on a new connection (one pipelined round trip), so that a deferred
+ * settle does not meet NOSCRIPT after a restart or a failover emptied the script cache.
+ */
+static int
+load_scripts(rstore_t *s)
+{
+    int ok = 1;
+
+    for (int i = 0; i < S_COUNT; i++) {
+        redisAppendCommand(s->c, "SCRIPT LOAD %s", scripts[i].text);
+    }
+    for (int i = 0; i < S_COUNT; i++) {
+        void *r = NULL;
+
+        if (redisGetReply(s->c, &r) != REDIS_OK || r == NULL) {
+            disconnect(s, s->c->errstr);
+            return -1;
+        }
+        ok &= ((redisReply *)r)->type == REDIS_REPLY_STRING;
+        freeReplyObject(r);
+    }
+    if (!ok) {
+        disconnect(s, "SCRIPT LOAD failed");
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -349,7 +387,8 @@ connect_now(rstore_t *s)
     }
     redisEnableKeepAlive(s->c);
     if (s->password != NULL) {
-        rep = command(s, "AUTH %s", s->password);
+        rep = s->user ? command(s, "AUTH %s %s", s->user, s->password)
+                      : command(s, "AUTH %s", s->password);
         if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
             freeReplyObject(rep);
             disconnect(s, "AUTH failed");
@@ -365,6 +404,9 @@ connect_now(rstore_t *s)
             return -1;
         }
         freeReplyObject(rep);
+    }
+    if (!s->quiet && load_scripts(s) < 0) {
+        return -1;
     }
     if (s->warned) {
         sllmp_log(NULL, SLLMP_LOG_INFO, "redis %s:%d: connected again", s->host ? s->host : s->path,
@@ -425,7 +467,10 @@ static int drain(rstore_t *s);
 static int
 send_calls(rstore_t *s, call_t *calls, size_t n)
 {
-    if (drain(s) < 0 || connect_now(s) < 0) {
+    if (drain(s) < 0 && s->peer_closed) {
+        s->down_until = 0; /* the last call's connection was closed: this one gets a new one */
+    }
+    if (connect_now(s) < 0) {
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -483,7 +528,17 @@ fail:
 static int
 run(rstore_t *s, int script, call_t *calls, size_t n, redisReply **rep)
 {
+    int reused = s->c != NULL;
+
     memset(rep, 0, n * sizeof(*rep));
+    if (send_calls(s, calls, n) == 0 && replies(s, script, calls, n, rep) == 0) {
+        return 0;
+    }
+    if (!reused || !s->peer_closed) {
+        return -1;
+    }
+    /* an idle connection the server had closed: once more on a new one */
+    s->down_until = 0;
     return send_calls(s, calls, n) < 0 ? -1 : replies(s, script, calls, n, rep);
 }
 
@@ -605,17 +660,24 @@ r_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const char *r
         call_num(c, subj[i].lim.tpm);
         call_num(c, report_period(&subj[i]));
     }
-    if (send_calls(s, s->pend, n) < 0) {
-        return -1;
-    }
-    while (!done) {
-        if (redisBufferWrite(s->c, &done) != REDIS_OK) {
-            disconnect(s, s->c->errstr);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        done = 0;
+        if (send_calls(s, s->pend, n) < 0) {
             return -1;
         }
+        while (!done && redisBufferWrite(s->c, &done) == REDIS_OK) {
+        }
+        if (done) {
+            s->npend = n;
+            return 0;
+        }
+        disconnect(s, s->c->errstr);
+        if (!s->peer_closed) {
+            return -1;
+        }
+        s->down_until = 0; /* an idle connection the server had closed: once more */
     }
-    s->npend = n;
-    return 0;
+    return -1;
 }
 
 static int
@@ -716,11 +778,13 @@ r_close(sllmp_store_t *st)
 {
     rstore_t *s = (rstore_t *)st;
 
+    drain(s);
     if (s->c != NULL) {
         redisFree(s->c);
     }
     free(s->host);
     free(s->path);
+    free(s->user);
     if (s->password != NULL) {
         explicit_bzero(s->password, strlen(s->password));
         free(s->password);
@@ -784,6 +848,7 @@ parse_url(rstore_t *s, const char *url, char *err, size_t errlen)
         const char *pc = memchr(p, ':', (size_t)(at - p));
 
         s->password = pc ? sllmp_xstrndup(pc + 1, (size_t)(at - pc - 1)) : NULL;
+        s->user = pc && pc > p ? sllmp_xstrndup(p, (size_t)(pc - p)) : NULL;
         p = at + 1;
     }
     slash = strchr(p, '/');

@@ -11,18 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     sllmp_subject_t *s;
     size_t n, cap;
 } list_t;
 
+/* Adds a subject once; id, when not NULL, is its store id (else made from kind and name). */
 static sllmp_subject_t *
-push(list_t *l, const char *kind, const char *name, const sllmp_limits_t *lim)
+push(list_t *l, const char *kind, const char *name, const sllmp_limits_t *lim, const char *known)
 {
     char id[SLLMP_SUBJECT_MAX];
 
-    sllmp_subject_id(id, kind, name);
+    if (known != NULL) {
+        snprintf(id, sizeof(id), "%s", known);
+    } else {
+        sllmp_subject_id(id, kind, name);
+    }
     for (size_t i = 0; i < l->n; i++) {
         if (strcmp(l->s[i].id, id) == 0) {
             return &l->s[i];
@@ -49,19 +55,28 @@ typedef struct {
     const sllmp_conf_t *c;
 } found_t;
 
-/* A user the store knows of: limited by its own entry or by "*". */
+/*
+ * A user the store knows of: limited by its own entry or by "*". A name the store keeps as a
+ * digest ("user:~<hex>") is matched against the configured names by their digests.
+ */
 static void
 found_user(const char *id, void *arg)
 {
     found_t *f = arg;
-    const char *name = id + 5; /* "user:" */
-    const sllmp_limit_entry_t *e = sllmp_conf_user(f->c, name);
+    const sllmp_limit_entry_t *e = NULL;
 
-    sllmp_subject_t *s = push(f->l, "user", name, e ? &e->lim : NULL);
+    for (size_t i = 0; i < f->c->nusers; i++) {
+        char cid[SLLMP_SUBJECT_MAX];
 
-    if (name[0] == '~') { /* already a digest: keep it as the store has it */
-        snprintf(s->id, sizeof(s->id), "%s", id);
+        sllmp_subject_id(cid, "user", f->c->users[i].name);
+        if (strcmp(cid, id) == 0 && strcmp(f->c->users[i].name, "*") != 0) {
+            e = &f->c->users[i];
+        }
     }
+    if (e == NULL) {
+        e = sllmp_conf_user(f->c, "*");
+    }
+    push(f->l, "user", id + 5, e ? &e->lim : NULL, id);
 }
 
 static void
@@ -70,19 +85,19 @@ collect(const sllmp_conf_t *c, sllmp_store_t *st, list_t *l)
     found_t f = {l, c};
 
     for (size_t i = 0; i < c->nkeys; i++) {
-        push(l, "key", c->keys[i].name, &c->keys[i].lim);
+        push(l, "key", c->keys[i].name, &c->keys[i].lim, NULL);
     }
     for (size_t i = 0; i < c->nteams; i++) {
-        push(l, "team", c->teams[i].name, &c->teams[i].lim);
+        push(l, "team", c->teams[i].name, &c->teams[i].lim, NULL);
     }
     for (size_t i = 0; i < c->nkeys; i++) {
         if (c->keys[i].team != NULL) {
-            push(l, "team", c->keys[i].team, NULL);
+            push(l, "team", c->keys[i].team, NULL, NULL);
         }
     }
     for (size_t i = 0; i < c->nusers; i++) {
         if (strcmp(c->users[i].name, "*") != 0) {
-            push(l, "user", c->users[i].name, &c->users[i].lim);
+            push(l, "user", c->users[i].name, &c->users[i].lim, NULL);
         }
     }
     if (c->nusers > 0) {
@@ -93,13 +108,11 @@ collect(const sllmp_conf_t *c, sllmp_store_t *st, list_t *l)
 
         if (d->rpm > 0 || d->tpm > 0) {
             sllmp_limits_t lim = {d->rpm, d->tpm, 0, -1, 0};
-            sllmp_subject_t *s = push(l, "dep", d->model_name, &lim);
-
-            memcpy(s->id, d->subject, sizeof(s->id));
+            push(l, "dep", d->model_name, &lim, d->subject);
         }
     }
     for (size_t i = 0; i < c->ndeployments; i++) {
-        push(l, "model", c->deployments[i].model_name, NULL);
+        push(l, "model", c->deployments[i].model_name, NULL, NULL);
     }
 }
 
@@ -197,12 +210,23 @@ as_text(FILE *out, const sllmp_subject_t *s, const sllmp_subject_usage_t *u)
 int
 sllmp_usage_report(const sllmp_conf_t *c, int json, FILE *out, FILE *err)
 {
-    char msg[256];
-    sllmp_store_t *st = sllmp_store_open(c, msg, sizeof(msg));
+    char msg[4200];
+    sllmp_store_t *st;
     list_t l = {NULL, 0, 0};
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
     int rc = 0;
 
+    /* a report reads: it never creates the local file (nor a root-owned one the pool then
+     * cannot open) */
+    if (sllmp_store_local_path(c, msg, sizeof(msg)) == 0 && access(msg, F_OK) < 0) {
+        fprintf(err,
+                "sllmp usage: no limits file at %s (set SLLMP_RUNDIR to the pool's runtime "
+                "directory, or sllmp.limits.local_file)\n",
+                msg);
+        cJSON_Delete(arr);
+        return 1;
+    }
+    st = sllmp_store_open(c, msg, sizeof(msg));
     if (st == NULL) {
         fprintf(err, "sllmp usage: %s\n", msg);
         cJSON_Delete(arr);

@@ -69,6 +69,7 @@ LIMIT_KEYS = [
     ("budget-k", {"budget_usd": BUDGET_1D, "budget_period": "1d"}),
     ("budget-total-k", {"budget_usd": BUDGET_TOTAL, "budget_period": "total"}),
     ("tpm-k", {"tpm": 1100}),
+    ("tpm-n-k", {"tpm": 600}),
     ("par-k", {"max_parallel": 2}),
     ("kill-k", {"max_parallel": 1}),
     ("team-a1", {"team": "eng"}),
@@ -324,6 +325,19 @@ class LimitTests(LimitAsserts):
         r = self.req("tpm-k", 2, text=text, max_tokens=100)
         self.assertLimited(r, "tokens", subject="key tpm-k")
 
+    def test_tpm_reserve_counts_every_choice(self):
+        # 40 characters: 10 prompt tokens; the echo uses 20 tokens, n or not. max_tokens 300
+        # reserves 310 tokens; with n=3 the request may write 3 x 300 and reserves 910, which
+        # is more than the whole tpm of 600 and so waits for an empty window.
+        r = self.req("tpm-n-k", 0, text="x" * 40, max_tokens=300)
+        self.assertEqual(r.status, 200, r)
+        r = self.req("tpm-n-k", 1, text="x" * 40, max_tokens=300, n=3)
+        self.assertLimited(r, "tokens", subject="key tpm-n-k")
+        self.assertIn("may use 910", r.json()["error"]["message"], r)
+        # the same without n fits (20 used + 310): the refusal was the n choices
+        r = self.req("tpm-n-k", 0, text="x" * 40, max_tokens=300)
+        self.assertEqual(r.status, 200, r)
+
     # -- max_parallel, lease renewal
 
     def test_max_parallel(self):
@@ -516,6 +530,7 @@ OUTAGE_KEYS = [
     ("hung-budget-k", {"budget_usd": 10}),
     ("resume-k", {"rpm": 3}),
     ("flush-k", {"rpm": 4, "budget_usd": 100}),   # budget closed: any store failure is a 503
+    ("idle-k", {"budget_usd": 100}),
 ]
 
 
@@ -662,6 +677,19 @@ class RedisOutageTest(LimitAsserts, StackCase):
             self.assertEqual(r.status, 200, "after SCRIPT FLUSH (NOSCRIPT -> EVAL): %r" % (r,))
         # the counts went on: this is the 5th request of rpm 4
         self.assertLimited(self.req("flush-k"), "requests", subject="key flush-k")
+
+
+    def test_connection_closed_by_redis_while_idle(self):
+        # Redis drops clients idle for 1 s (its `timeout`): the pool's threads find their
+        # connections closed on their next request and must take a new one, not answer 503.
+        self.assertEqual(redis_cmd(self.redis.port, "CONFIG", "SET", "timeout", "1"), "OK")
+        self.addCleanup(redis_cmd, self.redis.port, "CONFIG", "SET", "timeout", "0")
+        for _ in range(8):   # several pool threads hold a connection
+            self.assertEqual(self.req("idle-k").status, 200)
+        time.sleep(2.5)
+        for i in range(8):
+            r = self.req("idle-k")
+            self.assertEqual(r.status, 200, "request %d after the idle close: %r" % (i, r))
 
 
 class RedisUnreachableTest(LimitAsserts, StackCase):

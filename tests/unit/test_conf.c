@@ -366,6 +366,16 @@ test_teams_users_and_limit_settings(void **state)
     assert_null(c);
     assert_non_null(strstr(err, "t.yaml:3:20: keys[].budget_period must be one of"));
     free(err);
+    c = load("keys:\n  - {name: a, key: os.environ/SLLMP_TEST_KEY}\n"
+             "  - {name: a, key_sha256: " SHA_HELLO "}\n",
+             &err);
+    assert_null(c);
+    assert_non_null(strstr(err, "t.yaml:3:5: two keys are named 'a' (line 2)"));
+    free(err);
+    c = load("sllmp:\n  limits:\n    lease_ms: 500\n", &err);
+    assert_null(c);
+    assert_non_null(strstr(err, "t.yaml:3:15: sllmp.limits.lease_ms"));
+    free(err);
     c = load("sllmp:\n  redis:\n    on_error: {rpm: maybe}\n", &err);
     assert_null(c);
     assert_non_null(strstr(err, "t.yaml:3:21: sllmp.redis.on_error values must be open or closed"));

@@ -21,6 +21,8 @@
 static char *conf_path;
 static sllmp_worker_ctx_t *worker;
 
+static char rundir[] = "/tmp/sllmp-unit-XXXXXX";
+
 static int
 setup(void **state)
 {
@@ -41,6 +43,8 @@ setup(void **state)
                            "  spool: {dir: /tmp/sllmp-test-spool}\n"
                            "  cors: {origins: [https://ok.example]}\n");
     setenv("SLLMP_CONFIG", conf_path, 1);
+    assert_non_null(mkdtemp(rundir)); /* the local limit store goes there */
+    setenv("SLLMP_RUNDIR", rundir, 1);
     assert_int_equal(sllmp_core_init(), 0);
     worker = sllmp_worker_new(0);
     return 0;
@@ -55,6 +59,13 @@ teardown(void **state)
     sllmp_conf_cache_flush();
     unlink(conf_path);
     free(conf_path);
+    {
+        char db[sizeof(rundir) + 16];
+
+        snprintf(db, sizeof(db), "%s/limits.db", rundir);
+        unlink(db);
+        rmdir(rundir);
+    }
     return 0;
 }
 
