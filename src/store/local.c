@@ -3,14 +3,15 @@
  * state changed under one process-shared robust mutex that lives in the file. The tables have a
  * fixed size, so nothing in the shared area is ever allocated:
  *
- *   header    magic, version, the layout's sizes, the mutex, allocation state   4 KiB
- *   slots     uint32_t[LOCAL_NSLOTS]: open addressing by hash of the id          128 KiB
- *   subjects  subj_t[LOCAL_NSUBJECTS]: counters, list heads, the spend report    3.25 MiB
- *   entries   ent_t[LOCAL_NENTRIES]: rpm log, tpm log and lease entries          16 MiB
+ *   header    magic, version, the layout's sizes, the boot, the mutex, allocation   4 KiB
+ *   slots     uint32_t[LOCAL_NSLOTS]: open addressing by hash of the id          512 KiB
+ *   subjects  subj_t[LOCAL_NSUBJECTS]: counters, list heads, the spend report    14 MiB
+ *   entries   ent_t[LOCAL_NENTRIES]: rpm log, tpm log and lease entries          64 MiB
  *
  * Every reference is an index + 1, so 0 means none and a file of zeros (what ftruncate gives)
  * is an empty store. Subjects and entries are handed out from a high-water mark first and a
- * free list after, so the pages of a fresh file stay untouched until needed.
+ * free list after, so the pages of a fresh file stay untouched until needed: the file is sparse,
+ * and only what has been used takes disk or memory.
  *
  * Each subject has three FIFO lists of entries, doubly linked so that settle and cancel unlink
  * from the middle: the rpm log and the tpm log (appended at now, dropped from the head once out
@@ -18,6 +19,10 @@
  * the requests in flight). A lease keeps the references of its request's rpm and tpm entries,
  * checked against the entry's owner and reservation id before use since those entries may have
  * left the window and been reused.
+ *
+ * The file outlives processes and boots. A file that is not ours is never written; ours of
+ * another version or layout is initialised again in place, grown and never shrunk, as other
+ * processes may still map it; after a reboot the first open resets the lock (see boot_check).
  */
 #include "sllmp/limits.h"
 #include "sllmp/util.h"
@@ -35,15 +40,17 @@
 #include <unistd.h>
 
 #define LOCAL_MAGIC     UINT64_C(0x4d494c504d4c4c53) /* "SLLMPLIM" in the file */
-#define LOCAL_VERSION   1
-#define LOCAL_NSUBJECTS 16384
+#define LOCAL_VERSION   2
+#define LOCAL_NSUBJECTS 65536
 #define LOCAL_NSLOTS    (2 * LOCAL_NSUBJECTS) /* at most half full: short probes, always a hole */
-#define LOCAL_NENTRIES  262144
+#define LOCAL_NENTRIES  1048576
 #define LOCAL_HDR_SIZE  4096
 #define LOCAL_GC_MS     1000 /* a full sweep when a table is full, at most this often */
 #define LOCAL_LOCK_MS   1000 /* the lock is held for microseconds: longer means a stopped holder */
 
 enum { L_RPM, L_TPM, L_LEASE, L_N };
+
+enum { S_BUDGET = 1 }; /* subj_t.flags: its last reserve or settle had a budget */
 
 typedef struct {
     uint32_t next, prev; /* in the subject's list (next also in the free list) */
@@ -63,6 +70,7 @@ typedef struct {
     uint32_t hash;
     uint32_t head[L_N], tail[L_N], count[L_N];
     uint32_t next_free;
+    uint32_t flags;        /* S_BUDGET */
     int64_t tpm_total;     /* sum of the tpm entries */
     int64_t reserved_nano; /* sum of the leases */
     int64_t lease_min;     /* no lease expires before this, so most calls skip the scan */
@@ -70,11 +78,17 @@ typedef struct {
     int64_t spent_nano, requests, tokens_in, tokens_out;
 } subj_t;
 
+/*
+ * magic and version keep their offsets in every version, so that any version tells its own
+ * files from others. version is stored last by init and is 0 before: a file whose init was cut
+ * short is ours of another version, initialised again.
+ */
 typedef struct {
-    uint64_t magic; /* stored last by init: a half-initialised file is initialised again */
+    uint64_t magic;
     uint32_t version;
     uint32_t hdr_size, subj_size, ent_size, nslots, nsubjects, nentries;
     uint64_t file_size;
+    char boot_id[40]; /* of the boot that last opened the file; "" when unknown */
     pthread_mutex_t lock;
     uint32_t subj_hw, subj_free, subj_live;
     uint32_t ent_hw, ent_free, ent_nfree;
@@ -111,6 +125,7 @@ typedef struct {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
 static mapping_t *registry;
+static const char *boot_id_path = "/proc/sys/kernel/random/boot_id"; /* tests point it away */
 
 static subj_t *
 sub_at(const mapping_t *m, uint32_t ref)
@@ -444,7 +459,11 @@ report_period(const sllmp_subject_t *subj)
     return subj->report_period_s > 0 ? subj->report_period_s : 86400;
 }
 
-/* Brings a subject to now: expired entries dropped, a new window's report started. */
+/*
+ * Brings a subject to now: expired entries dropped, a new window's report started, and whether
+ * it has a budget noted for the sweep. For the calls that change a subject (reserve, settle,
+ * renew), whose caller knows its limits; usage only reads.
+ */
 static int64_t
 refresh(mapping_t *m, uint32_t sref, const sllmp_subject_t *subj, int64_t now)
 {
@@ -453,6 +472,7 @@ refresh(mapping_t *m, uint32_t sref, const sllmp_subject_t *subj, int64_t now)
     int64_t ws = sllmp_window_start(now / 1000, period);
 
     expire(m, sref, now);
+    s->flags = subj->lim.budget_nano >= 0 ? s->flags | S_BUDGET : s->flags & ~(uint32_t)S_BUDGET;
     /* the same start means the same spend whatever the period (both count from there) */
     if (ws != s->win_start) {
         s->spent_nano = s->requests = s->tokens_in = s->tokens_out = 0;
@@ -464,10 +484,14 @@ refresh(mapping_t *m, uint32_t sref, const sllmp_subject_t *subj, int64_t now)
 
 /*
  * When a table is full: drops what expired in every subject and deletes the subjects left
- * with nothing to keep (empty lists and an empty or ended report).
+ * with nothing to keep: empty lists and an empty or ended report. When subjects are short,
+ * also those whose report is all they hold and who have no budget (a model, a user or a key
+ * without one): their report only feeds `sllmp usage`, and losing the figures of its current
+ * window is better than refusing the subjects that carry limits. A budget's spend is kept
+ * until its window ends, as it is what the budget counts.
  */
 static void
-gc(mapping_t *m, int64_t now)
+gc(mapping_t *m, int64_t now, int evict_reports)
 {
     hdr_t *hd = m->hdr;
 
@@ -486,7 +510,8 @@ gc(mapping_t *m, int64_t now)
         idle = s->count[L_RPM] == 0 && s->count[L_TPM] == 0 && s->count[L_LEASE] == 0;
         /* a report worth keeping: something in a window that has not ended (or a total) */
         report = (s->spent_nano | s->requests | s->tokens_in | s->tokens_out) != 0 &&
-                 (s->win_period <= 0 || (s->win_start + s->win_period) * 1000 > now);
+                 (s->win_period <= 0 || (s->win_start + s->win_period) * 1000 > now) &&
+                 (!evict_reports || (s->flags & S_BUDGET));
         if (idle && !report) {
             subject_delete(m, r);
         }
@@ -502,7 +527,7 @@ ensure_room(mapping_t *m, uint32_t need_subjects, uint32_t need_entries, int64_t
             return 0;
         }
         if (pass == 0) {
-            gc(m, now);
+            gc(m, now, LOCAL_NSUBJECTS - m->hdr->subj_live < need_subjects);
         }
     }
     return -1;
@@ -510,11 +535,15 @@ ensure_room(mapping_t *m, uint32_t need_subjects, uint32_t need_entries, int64_t
 
 /* ---- repair, after a holder of the lock died ---- */
 
-/* Follows one subject's lists from their heads, cutting them where they stop making sense. */
-static void
+/*
+ * Follows one subject's lists from their heads, cutting them where they stop making sense.
+ * Returns the highest entry reached.
+ */
+static uint32_t
 relink(mapping_t *m, uint32_t sref, uint32_t epoch)
 {
     subj_t *s = sub_at(m, sref);
+    uint32_t top = 0;
 
     s->tpm_total = s->reserved_nano = 0;
     s->lease_min = INT64_MIN; /* the next call scans the leases */
@@ -527,6 +556,7 @@ relink(mapping_t *m, uint32_t sref, uint32_t epoch)
 
             e->seen = epoch;
             e->prev = prev;
+            top = r > top ? r : top;
             if (k == L_TPM) {
                 s->tpm_total += e->amount;
             } else if (k == L_LEASE) {
@@ -544,18 +574,20 @@ relink(mapping_t *m, uint32_t sref, uint32_t epoch)
         s->tail[k] = prev;
         s->count[k] = n;
     }
+    return top;
 }
 
 /*
  * Rebuilds everything derived: the slots from the subjects, each list's links, counts and
- * totals from its head, and both free lists from what nothing reaches. O(tables), and only
- * after a crash inside the lock.
+ * totals from its head, and both free lists from what nothing reaches; the entries past the
+ * last one reached go back above the high-water mark (handed out zeroed), so the pages are
+ * those in use. O(used tables), and only after a crash inside the lock or a reboot.
  */
 static void
 repair(mapping_t *m)
 {
     hdr_t *hd = m->hdr;
-    uint32_t epoch = ++hd->epoch;
+    uint32_t epoch = ++hd->epoch, top = 0;
 
     if (hd->subj_hw > LOCAL_NSUBJECTS) {
         hd->subj_hw = LOCAL_NSUBJECTS;
@@ -574,9 +606,12 @@ repair(mapping_t *m)
             s->hash = hash_id(s->id);
             i = slot_of(m, s->id, s->hash);
             if (i != UINT32_MAX && m->slots[i] == 0) {
+                uint32_t t;
+
                 m->slots[i] = r;
                 hd->subj_live++;
-                relink(m, r, epoch);
+                t = relink(m, r, epoch);
+                top = t > top ? t : top;
                 continue;
             }
         }
@@ -585,6 +620,7 @@ repair(mapping_t *m)
         hd->subj_free = r;
     }
     hd->ent_free = hd->ent_nfree = 0;
+    hd->ent_hw = top;
     for (uint32_t r = hd->ent_hw; r >= 1; r--) {
         ent_t *e = ent_at(m, r);
 
@@ -803,6 +839,7 @@ local_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const cha
     uint32_t need_subjects = 0;
     uint64_t rid[2];
     int64_t now;
+    int rc = 0;
 
     if (!ids_valid(subj, n)) {
         return -1;
@@ -813,14 +850,17 @@ local_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const cha
         return -1;
     }
     now = sllmp_wall_ms();
+    /*
+     * Full tables do not stop a settle: the leases are released and the reports recorded
+     * whatever happens. A sweep first when room is short; then only a subject that is new and
+     * finds no room loses its report (and the call returns -1 once the rest is done), and a
+     * tpm entry to add again finding the pool empty is skipped (cancel needs no room at all).
+     */
     if (!cancel) {
         for (size_t i = 0; i < n; i++) {
             need_subjects += subject_find(m, subj[i].id, 0) == 0;
         }
-        if (ensure_room(m, need_subjects, (uint32_t)n, now) < 0) {
-            store_unlock(m);
-            return -1;
-        }
+        (void)ensure_room(m, need_subjects, (uint32_t)n, now);
     }
     for (size_t i = 0; i < n; i++) {
         uint32_t sref = subject_find(m, subj[i].id, !cancel), lease, tpm, rpm_hint = 0,
@@ -828,7 +868,9 @@ local_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const cha
         subj_t *s;
 
         if (sref == 0) {
-            continue; /* cancel: nothing was ever recorded there */
+            /* cancel: nothing was ever recorded there; settle: no room for a new subject */
+            rc = cancel ? rc : -1;
+            continue;
         }
         refresh(m, sref, &subj[i], now);
         s = sub_at(m, sref);
@@ -854,7 +896,8 @@ local_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const cha
             s->tpm_total += tokens - ent_at(m, tpm)->amount;
             ent_at(m, tpm)->amount = tokens;
         } else if (tokens > 0 && subj[i].lim.tpm > 0) {
-            ent_append(m, sref, L_TPM, now, tokens, rid); /* room ensured above */
+            /* its entry left the window: added again at now, unless the pool is empty */
+            (void)ent_append(m, sref, L_TPM, now, tokens, rid);
         }
         s->spent_nano += cost_nano;
         s->requests++;
@@ -862,7 +905,7 @@ local_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const cha
         s->tokens_out += tokens_out;
     }
     store_unlock(m);
-    return 0;
+    return rc;
 }
 
 static int
@@ -900,6 +943,38 @@ local_renew(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const char
     return 0;
 }
 
+/*
+ * What refresh would leave of a subject's lists at now, counted without dropping anything: the
+ * rpm and tpm entries past the expired ones at the head, and the leases not expired.
+ */
+static void
+count_live(const mapping_t *m, const subj_t *s, int64_t now, sllmp_subject_usage_t *out)
+{
+    uint32_t r;
+
+    out->requests_1m = s->count[L_RPM];
+    for (r = s->head[L_RPM]; r != 0 && ent_at(m, r)->t <= now - SLLMP_LIMIT_WINDOW;
+         r = ent_at(m, r)->next) {
+        out->requests_1m--;
+    }
+    out->tokens_1m = s->tpm_total;
+    for (r = s->head[L_TPM]; r != 0 && ent_at(m, r)->t <= now - SLLMP_LIMIT_WINDOW;
+         r = ent_at(m, r)->next) {
+        out->tokens_1m -= ent_at(m, r)->amount;
+    }
+    for (r = s->head[L_LEASE]; r != 0; r = ent_at(m, r)->next) {
+        if (ent_at(m, r)->t > now) {
+            out->in_flight++;
+            out->reserved_nano += ent_at(m, r)->amount;
+        }
+    }
+}
+
+/*
+ * Reads only: `sllmp usage` may not know a subject's limits (nor so its period) as the gateway
+ * does, and must not reset what the gateway counts. A stored window other than the current one
+ * of the period asked (ended, or kept under another period) shows as an empty current window.
+ */
 static int
 local_usage(sllmp_store_t *st, const sllmp_subject_t *subj, sllmp_subject_usage_t *out)
 {
@@ -921,18 +996,16 @@ local_usage(sllmp_store_t *st, const sllmp_subject_t *subj, sllmp_subject_usage_
     out->window_start_s = sllmp_window_start(now / 1000, out->window_period_s);
     sref = subject_find(m, subj->id, 0); /* looking does not create */
     if (sref != 0) {
-        const subj_t *s;
+        const subj_t *s = sub_at(m, sref);
 
-        out->window_start_s = refresh(m, sref, subj, now);
-        s = sub_at(m, sref);
-        out->requests_1m = s->count[L_RPM];
-        out->tokens_1m = s->tpm_total;
-        out->in_flight = s->count[L_LEASE];
-        out->reserved_nano = s->reserved_nano;
-        out->spent_nano = s->spent_nano;
-        out->requests = s->requests;
-        out->tokens_in = s->tokens_in;
-        out->tokens_out = s->tokens_out;
+        count_live(m, s, now, out);
+        /* the same start means the same spend whatever the period (both count from there) */
+        if (s->win_start == out->window_start_s) {
+            out->spent_nano = s->spent_nano;
+            out->requests = s->requests;
+            out->tokens_in = s->tokens_in;
+            out->tokens_out = s->tokens_out;
+        }
     }
     store_unlock(m);
     out->requests_1m = lim->rpm > 0 ? out->requests_1m : -1;
@@ -945,15 +1018,16 @@ static int
 local_each(sllmp_store_t *st, const char *prefix, void (*fn)(const char *id, void *arg), void *arg)
 {
     mapping_t *m = ((local_t *)st)->m;
-    size_t plen = prefix ? strlen(prefix) : 0, n = 0;
-    /* the ids are copied out so that fn runs without the lock (it may call usage) */
-    char(*ids)[SLLMP_SUBJECT_MAX] = sllmp_xmalloc((size_t)LOCAL_NSUBJECTS * SLLMP_SUBJECT_MAX);
+    size_t plen = prefix ? strlen(prefix) : 0, n = 0, cap;
+    char(*ids)[SLLMP_SUBJECT_MAX];
 
     if (store_lock(m) < 0) {
-        free(ids);
         return -1;
     }
-    for (uint32_t r = 1; r <= m->hdr->subj_hw && n < LOCAL_NSUBJECTS; r++) {
+    /* the ids are copied out so that fn runs without the lock (it may call usage) */
+    cap = m->hdr->subj_live < LOCAL_NSUBJECTS ? m->hdr->subj_live : LOCAL_NSUBJECTS;
+    ids = sllmp_xmalloc((cap > 0 ? cap : 1) * SLLMP_SUBJECT_MAX);
+    for (uint32_t r = 1; r <= m->hdr->subj_hw && n < cap; r++) {
         const subj_t *s = sub_at(m, r);
 
         if (s->id[0] != '\0' && strncmp(s->id, prefix ? prefix : "", plen) == 0) {
@@ -990,35 +1064,64 @@ registry_init(void)
 }
 
 static int
-header_ok(const hdr_t *hd)
+header_ok(const hdr_t *hd, uint64_t size)
 {
     return hd->magic == LOCAL_MAGIC && hd->version == LOCAL_VERSION &&
            hd->hdr_size == sizeof(hdr_t) && hd->subj_size == sizeof(subj_t) &&
            hd->ent_size == sizeof(ent_t) && hd->nslots == LOCAL_NSLOTS &&
            hd->nsubjects == LOCAL_NSUBJECTS && hd->nentries == LOCAL_NENTRIES &&
-           hd->file_size == FILE_SIZE;
+           hd->file_size == FILE_SIZE && size == FILE_SIZE;
 }
 
 static int
-header_init(hdr_t *hd)
+all_zero(const void *p, size_t len)
+{
+    const unsigned char *b = p;
+
+    return len == 0 || (b[0] == 0 && memcmp(b, b + 1, len - 1) == 0);
+}
+
+/* This boot's id, "" when it cannot be read (no /proc). */
+static void
+boot_id_read(char *out, size_t len)
+{
+    int fd = open(boot_id_path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd < 0 ? -1 : read(fd, out, len - 1);
+
+    if (fd >= 0) {
+        close(fd);
+    }
+    out[got > 0 ? got : 0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static int
+lock_init(pthread_mutex_t *lock)
 {
     pthread_mutexattr_t attr;
     int rc;
 
-    memset(hd, 0, sizeof(*hd));
     if (pthread_mutexattr_init(&attr) != 0) {
         return -1;
     }
     rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
                  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) != 0 ||
-                 pthread_mutex_init(&hd->lock, &attr) != 0
+                 pthread_mutex_init(lock, &attr) != 0
              ? -1
              : 0;
     pthread_mutexattr_destroy(&attr);
-    if (rc < 0) {
+    return rc;
+}
+
+/* On tables of zeros. The version last: until then the file is initialised again on open. */
+static int
+header_init(hdr_t *hd)
+{
+    memset(hd, 0, sizeof(*hd));
+    hd->magic = LOCAL_MAGIC;
+    if (lock_init(&hd->lock) < 0) {
         return -1;
     }
-    hd->version = LOCAL_VERSION;
     hd->hdr_size = sizeof(hdr_t);
     hd->subj_size = sizeof(subj_t);
     hd->ent_size = sizeof(ent_t);
@@ -1026,56 +1129,174 @@ header_init(hdr_t *hd)
     hd->nsubjects = LOCAL_NSUBJECTS;
     hd->nentries = LOCAL_NENTRIES;
     hd->file_size = FILE_SIZE;
-    __atomic_store_n(&hd->magic, LOCAL_MAGIC, __ATOMIC_RELEASE);
+    boot_id_read(hd->boot_id, sizeof(hd->boot_id));
+    __atomic_store_n(&hd->version, LOCAL_VERSION, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static void
+mapping_view(mapping_t *m, void *base)
+{
+    m->base = base;
+    m->hdr = base;
+    m->slots = (uint32_t *)((char *)base + OFF_SLOTS);
+    m->subj = (subj_t *)((char *)base + OFF_SUBJ);
+    m->ent = (ent_t *)((char *)base + OFF_ENT);
+}
+
+/*
+ * The file outlives the boot (systemd keeps it in /var/lib/sllmp): after a power loss its lock
+ * may name a thread of the previous boot, which the kernel will never report dead, so that
+ * every call would time out. So the first open of a boot (under flock: no process of this boot
+ * uses the lock yet, since each one's first open comes here) initialises the lock again and
+ * repairs what its holder may have left half done. A boot id that cannot be read changes
+ * nothing, and one stored as unknown is only recorded: a lock is reset only when the file
+ * surely comes from another boot.
+ */
+static int
+boot_check(mapping_t *m)
+{
+    hdr_t *hd = m->hdr;
+    char boot[sizeof(hd->boot_id)];
+
+    boot_id_read(boot, sizeof(boot));
+    if (boot[0] == '\0' || strncmp(boot, hd->boot_id, sizeof(hd->boot_id)) == 0) {
+        return 0;
+    }
+    if (hd->boot_id[0] != '\0') {
+        if (lock_init(&hd->lock) < 0 || pthread_mutex_lock(&hd->lock) != 0) {
+            return -1;
+        }
+        repair(m);
+        pthread_mutex_unlock(&hd->lock);
+    }
+    memcpy(hd->boot_id, boot, sizeof(boot));
     return 0;
 }
 
 /*
- * Maps the file, initialising it when it is new or not ours (wrong magic, version or size).
- * Under flock, so that two processes opening a new file at once do not both initialise it.
+ * Zeros [from, to) of the file: holes punched, else the pages that are not zero written over
+ * (the pages never used stay so).
  */
-static void *
-map_file(int fd, const char **what)
+static void
+zero_range(int fd, char *base, size_t from, size_t to)
 {
-    struct stat st;
-    void *base = MAP_FAILED;
+    if (to <= from || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
+                                (off_t)(to - from)) == 0) {
+        return;
+    }
+    for (size_t off = from; off < to; off += LOCAL_HDR_SIZE) {
+        size_t len = to - off < LOCAL_HDR_SIZE ? to - off : LOCAL_HDR_SIZE;
 
-    *what = "flock";
+        if (!all_zero(base + off, len)) {
+            memset(base + off, 0, len);
+        }
+    }
+}
+
+/*
+ * Maps the file into m, under flock so that two processes opening a new file at once do not
+ * both initialise it. What the file holds decides:
+ *   nothing, or a header of zeros (an initialisation cut short)   initialised
+ *   ours, this version and layout                                 used (see boot_check)
+ *   ours, another version or layout                               initialised again in place
+ *   anything else                                                 refused: not ours to clobber
+ * A file is never truncated, as other processes may map it (a page past the end would kill
+ * them with SIGBUS): it is grown to this layout, and one larger than it is refused.
+ */
+static int
+map_file(int fd, const char *path, mapping_t *m, char *err, size_t errlen)
+{
+    union {
+        hdr_t h;
+        unsigned char b[LOCAL_HDR_SIZE];
+    } head;
+    struct stat st;
+    ssize_t got = 0;
+    void *base = MAP_FAILED;
+    const char *what = "flock";
+    int rc = -1;
+
     if (flock(fd, LOCK_EX) < 0) {
-        return NULL;
+        snprintf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
+        return -1;
     }
-    *what = "fstat";
+    memset(&head, 0, sizeof(head));
+    what = "fstat";
     if (fstat(fd, &st) < 0) {
-        goto out;
+        goto fail;
     }
-    if ((uint64_t)st.st_size == FILE_SIZE) {
-        *what = "mmap";
-        base = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (base == MAP_FAILED || header_ok(base)) {
+    if (!S_ISREG(st.st_mode)) {
+        goto foreign;
+    }
+    what = "read";
+    if (st.st_size > 0 && (got = pread(fd, &head, sizeof(head), 0)) < 0) {
+        goto fail;
+    }
+    if (!all_zero(head.b, (size_t)got)) {
+        if ((size_t)got < sizeof(head.h.magic) || head.h.magic != LOCAL_MAGIC) {
+            goto foreign;
+        }
+        if (header_ok(&head.h, (uint64_t)st.st_size)) {
+            what = "mmap";
+            base = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (base == MAP_FAILED) {
+                goto fail;
+            }
+            mapping_view(m, base);
+            what = "pthread_mutex_init";
+            if (boot_check(m) < 0) {
+                errno = EINVAL;
+                goto fail;
+            }
+            rc = 0;
             goto out;
         }
-        munmap(base, FILE_SIZE);
-        base = MAP_FAILED;
     }
-    /* new or foreign: start from zeros, which is an empty store once the header is written */
-    *what = "ftruncate";
-    if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)FILE_SIZE) < 0) {
+    /* new, cut short, or ours of another version or layout: initialised again in place */
+    if ((uint64_t)st.st_size > FILE_SIZE) {
+        snprintf(err, errlen,
+                 "%s is an sllmp limits file of another version, larger than this one's; remove "
+                 "it (its limits and spend start afresh) or choose another "
+                 "sllmp.limits.local_file",
+                 path);
         goto out;
     }
-    *what = "mmap";
-    base = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (base != MAP_FAILED && header_init(base) < 0) {
-        *what = "pthread_mutex_init";
-        munmap(base, FILE_SIZE);
-        base = MAP_FAILED;
-        errno = EINVAL;
+    what = "ftruncate";
+    if ((uint64_t)st.st_size < FILE_SIZE && ftruncate(fd, (off_t)FILE_SIZE) < 0) {
+        goto fail;
     }
-out:;
-    int saved = errno;
+    what = "mmap";
+    base = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        goto fail;
+    }
+    mapping_view(m, base);
+    /* not this version any more (should this stop halfway), then the old tables gone */
+    m->hdr->version = 0;
+    zero_range(fd, base, LOCAL_HDR_SIZE, (size_t)st.st_size);
+    what = "pthread_mutex_init";
+    if (header_init(m->hdr) < 0) {
+        errno = EINVAL;
+        goto fail;
+    }
+    rc = 0;
+    goto out;
 
+foreign:
+    snprintf(err, errlen,
+             "%s is not an sllmp limits file; remove it or choose another "
+             "sllmp.limits.local_file",
+             path);
+    goto out;
+fail:
+    snprintf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
+out:
+    if (rc < 0 && base != MAP_FAILED) {
+        munmap(base, FILE_SIZE);
+    }
     flock(fd, LOCK_UN);
-    errno = saved;
-    return base == MAP_FAILED ? NULL : base;
+    return rc;
 }
 
 static const sllmp_store_ops_t local_ops;
@@ -1086,13 +1307,16 @@ sllmp_store_local_open(const char *path, char *err, size_t errlen)
     mapping_t *m;
     local_t *l;
     struct stat st;
-    const char *what = "open";
     int fd;
 
     pthread_once(&registry_once, registry_init);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || fstat(fd, &st) < 0) {
-        goto fail;
+        snprintf(err, errlen, "%s: open: %s", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
     }
     pthread_mutex_lock(&registry_lock);
     for (m = registry; m != NULL; m = m->next) {
@@ -1101,20 +1325,15 @@ sllmp_store_local_open(const char *path, char *err, size_t errlen)
         }
     }
     if (m == NULL) {
-        void *base = map_file(fd, &what);
-
-        if (base == NULL) {
-            pthread_mutex_unlock(&registry_lock);
-            goto fail;
-        }
         m = sllmp_xcalloc(1, sizeof(*m));
+        if (map_file(fd, path, m, err, errlen) < 0) {
+            pthread_mutex_unlock(&registry_lock);
+            free(m);
+            close(fd);
+            return NULL;
+        }
         m->dev = st.st_dev;
         m->ino = st.st_ino;
-        m->base = base;
-        m->hdr = base;
-        m->slots = (uint32_t *)((char *)base + OFF_SLOTS);
-        m->subj = (subj_t *)((char *)base + OFF_SUBJ);
-        m->ent = (ent_t *)((char *)base + OFF_ENT);
         m->next = registry;
         registry = m;
     }
@@ -1125,13 +1344,6 @@ sllmp_store_local_open(const char *path, char *err, size_t errlen)
     l->base.ops = &local_ops;
     l->m = m;
     return &l->base;
-
-fail:
-    snprintf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
-    if (fd >= 0) {
-        close(fd);
-    }
-    return NULL;
 }
 
 static void

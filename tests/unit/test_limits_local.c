@@ -1,6 +1,7 @@
 /*
  * The local limit store: exact limits, settle corrections, leases, budgets, many processes on
- * one file, a holder killed inside the lock; and the helpers shared with the Redis store.
+ * one file, a holder killed inside the lock, a lock left held by a previous boot, files that are
+ * not ours or of another version, full tables; and the helpers shared with the Redis store.
  */
 #include "sllmp/limits.h"
 #include "sllmp/util.h"
@@ -267,12 +268,13 @@ test_open_file(void **state)
     struct stat st;
     char err[256] = "";
     sllmp_store_t *again;
-    FILE *fp;
 
     assert_int_equal(stat(f->path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal((uint64_t)st.st_size, FILE_SIZE);
     assert_string_equal(f->s->ops->name, "local");
+    /* sparse: a new file takes the pages of its header, not its size */
+    assert_true((uint64_t)st.st_blocks * 512 < 1024 * 1024);
 
     /* a second handle of the process shares the mapping */
     again = sllmp_store_local_open(f->path, err, sizeof(err));
@@ -282,38 +284,223 @@ test_open_file(void **state)
     again->ops->close(again);
     assert_int_equal(map_of(f->s)->refs, 1);
 
-    /* a file that is not ours is initialised */
-    f->s->ops->close(f->s);
-    f->s = NULL;
-    fp = fopen(f->path, "w");
-    assert_non_null(fp);
-    fputs("not a limit store", fp);
-    fclose(fp);
-    f->s = sllmp_store_local_open(f->path, err, sizeof(err));
-    assert_non_null(f->s);
-    assert_int_equal(map_of(f->s)->hdr->magic, LOCAL_MAGIC);
-    assert_int_equal(stat(f->path, &st), 0);
-    assert_int_equal((uint64_t)st.st_size, FILE_SIZE);
-
-    /* and one with another version too */
-    f->s->ops->close(f->s);
-    f->s = NULL;
-    {
-        sllmp_subject_t k = subject("key:v", 1, 0, 0, -1, 0);
-        sllmp_reservation_t res = reservation(0, 0, 1000);
-
-        f->s = sllmp_store_local_open(f->path, err, sizeof(err));
-        assert_true(reserve1(f->s, &k, &res).allowed);
-        assert_false(reserve1(f->s, &k, &res).allowed);
-        map_of(f->s)->hdr->version++;
-        f->s->ops->close(f->s);
-        f->s = sllmp_store_local_open(f->path, err, sizeof(err));
-        assert_non_null(f->s);
-        assert_true(reserve1(f->s, &k, &res).allowed); /* the old log is gone */
-    }
-
     assert_null(sllmp_store_local_open("/nonexistent-dir/limits", err, sizeof(err)));
     assert_non_null(strstr(err, "/nonexistent-dir/limits"));
+}
+
+/* A file of size bytes holding a header of ours with only its magic and version. */
+static void
+write_ours(const char *path, uint32_t version, uint64_t size)
+{
+    hdr_t hd;
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+    assert_true(fd >= 0);
+    memset(&hd, 0, sizeof(hd));
+    hd.magic = LOCAL_MAGIC;
+    hd.version = version;
+    assert_int_equal(pwrite(fd, &hd, sizeof(hd), 0), sizeof(hd));
+    assert_int_equal(ftruncate(fd, (off_t)size), 0);
+    close(fd);
+}
+
+static uint64_t
+file_size(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+/* A file that is not ours is refused with a clear message and left as it was. */
+static void
+test_open_foreign(void **state)
+{
+    fixture_t *f = *state;
+    static const char text[] = "not a limit store";
+    char err[256] = "", want[256], back[sizeof(text)] = "";
+    sllmp_store_t *s;
+    FILE *fp;
+
+    fp = fopen(f->fresh, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    assert_null(sllmp_store_local_open(f->fresh, err, sizeof(err)));
+    snprintf(want, sizeof(want),
+             "%s is not an sllmp limits file; remove it or choose another "
+             "sllmp.limits.local_file",
+             f->fresh);
+    assert_string_equal(err, want);
+    fp = fopen(f->fresh, "r");
+    assert_non_null(fp);
+    assert_int_equal(fread(back, 1, sizeof(back), fp), sizeof(text) - 1);
+    fclose(fp);
+    assert_string_equal(back, text);
+
+    /* the size of ours makes no difference */
+    assert_int_equal(truncate(f->fresh, (off_t)FILE_SIZE), 0);
+    err[0] = '\0';
+    assert_null(sllmp_store_local_open(f->fresh, err, sizeof(err)));
+    assert_string_equal(err, want);
+    assert_int_equal(file_size(f->fresh), FILE_SIZE);
+
+    /* nor a file that is not a regular one */
+    assert_null(sllmp_store_local_open("/dev/null", err, sizeof(err)));
+    assert_non_null(strstr(err, "is not an sllmp limits file"));
+
+    /* empty, or zeros only (an initialisation cut short before its header): initialised */
+    assert_int_equal(truncate(f->fresh, 0), 0);
+    s = sllmp_store_local_open(f->fresh, err, sizeof(err));
+    assert_non_null(s);
+    s->ops->close(s);
+    assert_int_equal(file_size(f->fresh), FILE_SIZE);
+    assert_int_equal(truncate(f->fresh, 0), 0);
+    assert_int_equal(truncate(f->fresh, 100), 0);
+    s = sllmp_store_local_open(f->fresh, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(map_of(s)->hdr->version, LOCAL_VERSION);
+    s->ops->close(s);
+    assert_int_equal(file_size(f->fresh), FILE_SIZE);
+}
+
+/*
+ * Ours of another version or layout: initialised again in place, grown, never truncated (other
+ * processes may map it); one larger than this layout is refused.
+ */
+static void
+test_open_other_version(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:v", 1, 0, 0, -1, 0);
+    sllmp_reservation_t res = reservation(0, 0, 1000);
+    mapping_t *m = map_of(f->s), *saved;
+    unsigned char junk[64], back[64], zeros[64] = {0};
+    char err[256] = "";
+    sllmp_store_t *s;
+    int fd;
+
+    /* still mapped by a process of the older version (the fixture's mapping, hidden from the
+     * registry so that this open maps the file anew) */
+    assert_true(reserve1(f->s, &k, &res).allowed);
+    assert_false(reserve1(f->s, &k, &res).allowed);
+    m->hdr->version = 1;
+    saved = registry;
+    registry = NULL;
+    s = sllmp_store_local_open(f->path, err, sizeof(err));
+    assert_non_null(s);
+    assert_ptr_not_equal(map_of(s), m);
+    assert_int_equal(map_of(s)->hdr->version, LOCAL_VERSION);
+    assert_true(reserve1(s, &k, &res).allowed);        /* the old log is gone */
+    assert_false(reserve1(f->s, &k, &res).allowed);    /* one file, seen by both */
+    assert_int_equal(m->ent[LOCAL_NENTRIES - 1].t, 0); /* its last page: no SIGBUS */
+    assert_consistent(s);
+    s->ops->close(s);
+    registry = saved;
+
+    /* an older, smaller one: grown, the old tables zeroed */
+    write_ours(f->fresh, 1, FILE_SIZE / 4);
+    memset(junk, 0xa5, sizeof(junk));
+    fd = open(f->fresh, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, junk, sizeof(junk), (off_t)OFF_SUBJ), sizeof(junk));
+    assert_int_equal(pwrite(fd, junk, sizeof(junk), (off_t)(FILE_SIZE / 4 - sizeof(junk))),
+                     sizeof(junk));
+    close(fd);
+    s = sllmp_store_local_open(f->fresh, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(file_size(f->fresh), FILE_SIZE);
+    fd = open(f->fresh, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, back, sizeof(back), (off_t)OFF_SUBJ), sizeof(back));
+    assert_memory_equal(back, zeros, sizeof(back));
+    assert_int_equal(pread(fd, back, sizeof(back), (off_t)(FILE_SIZE / 4 - sizeof(junk))),
+                     sizeof(back));
+    assert_memory_equal(back, zeros, sizeof(back));
+    close(fd);
+    assert_true(reserve1(s, &k, &res).allowed);
+    assert_consistent(s);
+    s->ops->close(s);
+
+    /* an initialisation cut short (ours, version 0 until it ends): initialised */
+    write_ours(f->fresh, 0, FILE_SIZE);
+    s = sllmp_store_local_open(f->fresh, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(map_of(s)->hdr->version, LOCAL_VERSION);
+    s->ops->close(s);
+
+    /* larger than this layout: it would have to shrink, so it is refused and left alone */
+    write_ours(f->fresh, 1, FILE_SIZE + 4096);
+    assert_null(sllmp_store_local_open(f->fresh, err, sizeof(err)));
+    assert_int_equal(strncmp(err, f->fresh, strlen(f->fresh)), 0);
+    assert_non_null(strstr(err, "remove it"));
+    assert_int_equal(file_size(f->fresh), FILE_SIZE + 4096);
+}
+
+/*
+ * After a power loss the lock can name a thread of the previous boot, which the kernel never
+ * reports dead, so every call would time out. The first open of the next boot resets it and
+ * repairs; the counts survive.
+ */
+static void
+test_reboot_resets_lock(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:boot", 10, 0, 0, 1000, 86400);
+    sllmp_reservation_t a = reservation(0, 300, 60000), b = reservation(0, 100, 60000);
+    static const char old_boot[] = "00000000-0000-0000-0000-000000000000";
+    const char *real_path = boot_id_path;
+    char err[256] = "", boot[40];
+    mapping_t *m = map_of(f->s);
+    uint32_t epoch = m->hdr->epoch;
+    sllmp_subject_usage_t u;
+    int64_t t0;
+
+    boot_id_read(boot, sizeof(boot));
+    if (boot[0] == '\0') {
+        skip(); /* no boot id here: nothing to test */
+    }
+    assert_string_equal(m->hdr->boot_id, boot);
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, a.id, 0, 300, 1, 2, 0), 0);
+    assert_true(reserve1(f->s, &k, &b).allowed);
+
+    /* as a power loss leaves it: another boot's id, the lock held by one of its threads (an id
+     * above any thread id of this boot) */
+    snprintf(m->hdr->boot_id, sizeof(m->hdr->boot_id), "%s", old_boot);
+    m->hdr->lock.__data.__lock = 0x3ffffffe;
+    assert_int_equal(f->s->ops->usage(f->s, &k, &u), -1); /* timed out: what was fixed */
+
+    /* an unreadable boot id changes nothing */
+    f->s->ops->close(f->s);
+    boot_id_path = "/nonexistent-dir/boot_id";
+    f->s = sllmp_store_local_open(f->path, err, sizeof(err));
+    boot_id_path = real_path;
+    assert_non_null(f->s);
+    m = map_of(f->s);
+    assert_string_equal(m->hdr->boot_id, old_boot);
+    assert_int_equal(m->hdr->lock.__data.__lock & 0x3fffffff, 0x3ffffffe);
+    f->s->ops->close(f->s);
+
+    /* the next boot's first open */
+    f->s = sllmp_store_local_open(f->path, err, sizeof(err));
+    assert_non_null(f->s);
+    m = map_of(f->s);
+    assert_string_equal(m->hdr->boot_id, boot);
+    assert_int_equal(m->hdr->epoch, epoch + 1);
+    t0 = sllmp_wall_ms();
+    u = usage1(f->s, &k);
+    assert_true(sllmp_wall_ms() - t0 < LOCAL_LOCK_MS / 2);
+    assert_int_equal(u.requests_1m, 2);
+    assert_int_equal(u.in_flight, 1);
+    assert_int_equal(u.reserved_nano, 100);
+    assert_int_equal(u.spent_nano, 300);
+    assert_int_equal(u.requests, 1);
+    assert_int_equal(u.tokens_out, 2);
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, b.id, 0, 100, 0, 0, 0), 0);
+    assert_int_equal(usage1(f->s, &k).spent_nano, 400);
+    assert_consistent(f->s);
 }
 
 /* ---- the limits ---- */
@@ -680,6 +867,78 @@ test_report_window_resets(void **state)
     assert_int_equal(usage1(f->s, &m1).spent_nano, 70);
 }
 
+/*
+ * usage only reads. `sllmp usage` may ask with another period than the gateway's (the default
+ * report period, for a subject it could not match to its config): it then sees an empty window
+ * and the budget's spend stays whole.
+ */
+static void
+test_usage_reads_only(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t week = subject("key:week", 0, 0, 0, 1000, 604800), day, hour;
+    sllmp_subject_t ro = subject("key:ro", 5, 100, 0, -1, 0);
+    sllmp_reservation_t a = reservation(0, 600, 60000), b = reservation(0, 500, 60000);
+    sllmp_reservation_t c = reservation(10, 0, 60000), d = reservation(20, 0, 60000);
+    mapping_t *m = map_of(f->s);
+    int64_t now = sllmp_wall_ms() / 1000, week_start = sllmp_window_start(now, 604800);
+    sllmp_subject_usage_t u;
+    sllmp_verdict_t v;
+    subj_t before, *sj;
+
+    assert_true(reserve1(f->s, &week, &a).allowed);
+    assert_int_equal(f->s->ops->settle(f->s, &week, 1, a.id, 0, 600, 0, 0, 0), 0);
+    sj = sub_at(m, subject_find(m, week.id, 0));
+    memcpy(&before, sj, sizeof(before));
+
+    day = week;
+    day.lim.budget_nano = -1;
+    day.lim.budget_period_s = 0;
+    day.report_period_s = 86400;
+    hour = day;
+    hour.report_period_s = 3600;
+    u = usage1(f->s, &day);
+    assert_int_equal(u.window_period_s, 86400);
+    assert_int_equal(u.window_start_s, sllmp_window_start(now, 86400));
+    /* on a Monday the day starts with the week: the same start, the same figures */
+    assert_int_equal(u.spent_nano, u.window_start_s == week_start ? 600 : 0);
+    u = usage1(f->s, &hour);
+    assert_int_equal(u.window_start_s, sllmp_window_start(now, 3600));
+    assert_int_equal(u.spent_nano, u.window_start_s == week_start ? 600 : 0);
+    assert_memory_equal(&before, sj, sizeof(before));
+
+    /* the gateway's view is whole: the spend still counts against the budget */
+    u = usage1(f->s, &week);
+    assert_int_equal(u.window_start_s, week_start);
+    assert_int_equal(u.spent_nano, 600);
+    assert_int_equal(u.requests, 1);
+    v = reserve1(f->s, &week, &b);
+    assert_false(v.allowed);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+
+    /* an ended window shows as the current one, empty, and is not reset either */
+    sj->win_start -= 604800;
+    memcpy(&before, sj, sizeof(before));
+    u = usage1(f->s, &week);
+    assert_int_equal(u.window_start_s, week_start);
+    assert_int_equal(u.spent_nano, 0);
+    assert_int_equal(u.requests, 0);
+    assert_memory_equal(&before, sj, sizeof(before));
+
+    /* expired entries are not counted, and not dropped */
+    assert_true(reserve1(f->s, &ro, &c).allowed);
+    assert_true(reserve1(f->s, &ro, &d).allowed);
+    sj = sub_at(m, subject_find(m, ro.id, 0));
+    ent_at(m, sj->head[L_RPM])->t -= SLLMP_LIMIT_WINDOW;
+    ent_at(m, sj->head[L_TPM])->t -= SLLMP_LIMIT_WINDOW;
+    u = usage1(f->s, &ro);
+    assert_int_equal(u.requests_1m, 1);
+    assert_int_equal(u.tokens_1m, 20);
+    assert_int_equal(sj->count[L_RPM], 2);
+    assert_int_equal(sj->tpm_total, 30);
+    assert_consistent(f->s);
+}
+
 static void
 each_count(const char *id, void *arg)
 {
@@ -900,7 +1159,8 @@ test_full_tables(void **state)
     assert_int_equal(f->s->ops->reserve(f->s, &z, 1, &res, &v), -1);
     assert_int_equal(usage1(f->s, &z).requests_1m, 1);
     repair(m); /* reclaims what nothing reaches */
-    assert_int_equal(hd->ent_nfree, LOCAL_NENTRIES - 1);
+    assert_int_equal(entries_free(m), LOCAL_NENTRIES - 1);
+    assert_int_equal(hd->ent_hw, 1); /* z's entry is the last reached: the rest is untouched */
     assert_true(reserve1(f->s, &z, &res).allowed);
     assert_consistent(f->s);
 
@@ -916,11 +1176,130 @@ test_full_tables(void **state)
     assert_true(reserve1(f->s, &x, &res).allowed); /* y was empty */
     assert_int_equal(subject_find(m, y.id, 0), 0);
     assert_int_not_equal(subject_find(m, z.id, 0), 0); /* z holds entries */
-    /* a subject with a report in its window is kept too */
+    /* a subject with a budget and spend in its window is kept too */
+    x.lim.budget_nano = 1000;
+    x.lim.budget_period_s = 86400;
     assert_int_equal(f->s->ops->settle(f->s, &x, 1, res.id, 0, 1, 0, 0, 0), 0);
     hd->gc_ms = 0;
     assert_int_equal(f->s->ops->reserve(f->s, &y, 1, &res, &v), -1);
     assert_int_not_equal(subject_find(m, x.id, 0), 0);
+}
+
+/*
+ * An empty entry pool does not stop a settle: the leases are released and the reports
+ * recorded; only a tpm entry to add again may be skipped. Cancel needs no room. A subject new at
+ * settle that finds no room loses its report (-1), the others are settled all the same.
+ */
+static void
+test_settle_with_full_pool(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t subj[3] = {subject("team:fp", 10, 0, 0, -1, 0),
+                               subject("key:fp", 10, 0, 2, 1000, 86400),
+                               subject("model:fp", 0, 0, 0, -1, 0)};
+    sllmp_subject_t late[2] = {subj[1], subject("model:late", 0, 0, 0, -1, 0)};
+    sllmp_reservation_t a = reservation(600, 100, 60000), b = reservation(10, 50, 60000);
+    mapping_t *m = map_of(f->s);
+    hdr_t *hd = m->hdr;
+    sllmp_verdict_t out[3];
+    sllmp_subject_usage_t u;
+    uint32_t hw, live;
+
+    assert_int_equal(f->s->ops->reserve(f->s, subj, 3, &a, out), 0);
+    assert_true(out[0].allowed && out[1].allowed && out[2].allowed);
+    assert_int_equal(f->s->ops->reserve(f->s, subj, 3, &b, out), 0);
+    assert_true(out[0].allowed && out[1].allowed && out[2].allowed);
+    hd->ent_hw = LOCAL_NENTRIES; /* used up by entries nothing reaches */
+
+    /* tpm limited since the reservation (a reload): the tokens are added at now. The team
+     * holds no lease and finds the pool empty: skipped. The key's lease, released first,
+     * leaves it the room. */
+    subj[0].lim.tpm = subj[1].lim.tpm = late[0].lim.tpm = 1000;
+    assert_int_equal(f->s->ops->settle(f->s, subj, 3, a.id, 700, 100, 30, 40, 0), 0);
+    u = usage1(f->s, &subj[0]);
+    assert_int_equal(u.tokens_1m, 0);
+    assert_int_equal(u.spent_nano, 100);
+    assert_int_equal(u.requests, 1);
+    u = usage1(f->s, &subj[1]);
+    assert_int_equal(u.in_flight, 1);
+    assert_int_equal(u.reserved_nano, 50);
+    assert_int_equal(u.spent_nano, 100);
+    assert_int_equal(u.requests, 1);
+    assert_int_equal(u.tokens_in, 30);
+    assert_int_equal(u.tokens_out, 40);
+    assert_int_equal(u.tokens_1m, 700);
+    assert_int_equal(u.requests_1m, 2);
+    assert_int_equal(usage1(f->s, &subj[2]).spent_nano, 100);
+    assert_int_equal(entries_free(m), 0);
+
+    /* cancel */
+    assert_int_equal(f->s->ops->settle(f->s, subj, 3, b.id, 0, 0, 0, 0, 1), 0);
+    u = usage1(f->s, &subj[1]);
+    assert_int_equal(u.in_flight, 0);
+    assert_int_equal(u.reserved_nano, 0);
+    assert_int_equal(u.requests_1m, 1);
+    assert_int_equal(u.requests, 1);
+    assert_int_equal(usage1(f->s, &subj[0]).requests_1m, 1);
+
+    /* the subject table full too (the rest counted as taken), and no sweep due */
+    hw = hd->subj_hw;
+    live = hd->subj_live;
+    hd->subj_hw = hd->subj_live = LOCAL_NSUBJECTS;
+    hd->gc_ms = sllmp_wall_ms();
+    assert_int_equal(f->s->ops->settle(f->s, late, 2, "-", 0, 5, 0, 0, 0), -1);
+    assert_int_equal(usage1(f->s, &subj[1]).spent_nano, 105);
+    assert_int_equal(subject_find(m, late[1].id, 0), 0);
+    hd->subj_hw = hw;
+    hd->subj_live = live;
+
+    repair(m);
+    assert_int_equal(hd->subj_live, 3);
+    assert_consistent(f->s);
+}
+
+/*
+ * When subjects are short, the sweep deletes the idle subjects whose report is all they hold
+ * and that have no budget, even in their report's window; the spend of a budget stays. When
+ * entries are short, reports stay: deleting them frees no entry.
+ */
+static void
+test_sweep_evicts_reports(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t model = subject("model:rep", 0, 0, 0, -1, 0);
+    sllmp_subject_t key = subject("key:bud", 0, 0, 0, 1000, 86400);
+    sllmp_subject_t z = subject("key:z2", 5, 0, 0, -1, 0);
+    sllmp_reservation_t res = reservation(0, 0, 1000);
+    mapping_t *m = map_of(f->s);
+    hdr_t *hd = m->hdr;
+    sllmp_verdict_t v;
+
+    assert_int_equal(f->s->ops->settle(f->s, &model, 1, "r1", 0, 5, 1, 1, 0), 0);
+    assert_int_equal(f->s->ops->settle(f->s, &key, 1, "r2", 0, 7, 1, 1, 0), 0);
+    assert_int_equal(sub_at(m, subject_find(m, model.id, 0))->flags & S_BUDGET, 0);
+    assert_int_equal(sub_at(m, subject_find(m, key.id, 0))->flags & S_BUDGET, S_BUDGET);
+
+    hd->ent_hw = LOCAL_NENTRIES;
+    hd->gc_ms = 0;
+    assert_int_equal(f->s->ops->reserve(f->s, &z, 1, &res, &v), -1);
+    assert_int_not_equal(subject_find(m, model.id, 0), 0);
+    repair(m);
+
+    hd->subj_live = LOCAL_NSUBJECTS;
+    hd->gc_ms = 0;
+    assert_true(reserve1(f->s, &z, &res).allowed);
+    assert_int_equal(subject_find(m, model.id, 0), 0);
+    assert_int_not_equal(subject_find(m, key.id, 0), 0);
+    assert_int_equal(usage1(f->s, &key).spent_nano, 7);
+
+    /* the flag follows the last call: a budget removed makes the subject evictable */
+    key.lim.budget_nano = -1;
+    assert_int_equal(f->s->ops->settle(f->s, &key, 1, "r3", 0, 1, 0, 0, 0), 0);
+    hd->gc_ms = 0;
+    assert_true(reserve1(f->s, &model, &res).allowed);
+    assert_int_equal(subject_find(m, key.id, 0), 0);
+    repair(m);
+    assert_consistent(f->s);
 }
 
 int
@@ -933,6 +1312,9 @@ main(void)
         cmocka_unit_test(test_window_start),
         cmocka_unit_test(test_subject_id),
         T(test_open_file),
+        T(test_open_foreign),
+        T(test_open_other_version),
+        T(test_reboot_resets_lock),
         T(test_rpm_exact),
         T(test_rpm_window_slides),
         T(test_cancel_undoes),
@@ -945,12 +1327,15 @@ main(void)
         T(test_check_order),
         T(test_subjects_in_order),
         T(test_report_window_resets),
+        T(test_usage_reads_only),
         T(test_each_prefix),
         T(test_processes_rpm_exact),
         T(test_holder_killed_inside_lock),
         T(test_worker_killed_mid_operations),
         T(test_repair_rebuilds),
         T(test_full_tables),
+        T(test_settle_with_full_pool),
+        T(test_sweep_evicts_reports),
     };
 #undef T
 
