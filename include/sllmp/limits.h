@@ -180,6 +180,10 @@ int sllmp_usage_report(const sllmp_conf_t *c, int json, FILE *out, FILE *err);
  * "~" and the first 32 hex digits of the name's SHA-256. */
 void sllmp_subject_id(char out[SLLMP_SUBJECT_MAX], const char *kind, const char *name);
 
+/* The period of a subject's spend report: its budget's when it has one, else report_period_s
+ * (default 86400). */
+long sllmp_report_period(const sllmp_subject_t *s);
+
 /* The start (UTC seconds) of the window of `period_s` (0: total -> 0) that holds now_s. */
 int64_t sllmp_window_start(int64_t now_s, long period_s);
 

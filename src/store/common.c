@@ -42,6 +42,15 @@ sllmp_subject_id(char out[SLLMP_SUBJECT_MAX], const char *kind, const char *name
     out[klen + 34] = '\0';
 }
 
+long
+sllmp_report_period(const sllmp_subject_t *s)
+{
+    if (s->lim.budget_nano >= 0) {
+        return s->lim.budget_period_s;
+    }
+    return s->report_period_s > 0 ? s->report_period_s : 86400;
+}
+
 int64_t
 sllmp_window_start(int64_t now_s, long period_s)
 {

@@ -449,16 +449,6 @@ expire(mapping_t *m, uint32_t sref, int64_t now)
     }
 }
 
-/* The subject's spend-report period: the budget's when it has one, else the report's. */
-static long
-report_period(const sllmp_subject_t *subj)
-{
-    if (subj->lim.budget_nano >= 0) {
-        return subj->lim.budget_period_s;
-    }
-    return subj->report_period_s > 0 ? subj->report_period_s : 86400;
-}
-
 /*
  * Brings a subject to now: expired entries dropped, a new window's report started, and whether
  * it has a budget noted for the sweep. For the calls that change a subject (reserve, settle,
@@ -468,7 +458,7 @@ static int64_t
 refresh(mapping_t *m, uint32_t sref, const sllmp_subject_t *subj, int64_t now)
 {
     subj_t *s = sub_at(m, sref);
-    long period = report_period(subj);
+    long period = sllmp_report_period(subj);
     int64_t ws = sllmp_window_start(now / 1000, period);
 
     expire(m, sref, now);
@@ -992,7 +982,7 @@ local_usage(sllmp_store_t *st, const sllmp_subject_t *subj, sllmp_subject_usage_
         return -1;
     }
     now = sllmp_wall_ms();
-    out->window_period_s = report_period(subj);
+    out->window_period_s = sllmp_report_period(subj);
     out->window_start_s = sllmp_window_start(now / 1000, out->window_period_s);
     sref = subject_find(m, subj->id, 0); /* looking does not create */
     if (sref != 0) {

@@ -573,15 +573,6 @@ element(const redisReply *r, size_t i)
     return r->element[i]->type == REDIS_REPLY_INTEGER ? (int64_t)r->element[i]->integer : 0;
 }
 
-static long
-report_period(const sllmp_subject_t *s)
-{
-    if (s->lim.budget_nano >= 0) {
-        return s->lim.budget_period_s;
-    }
-    return s->report_period_s > 0 ? s->report_period_s : 86400;
-}
-
 
 static void
 free_replies(redisReply **rep, size_t n)
@@ -609,7 +600,7 @@ r_reserve(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const sllmp_
         call_num(&calls[i], subj[i].lim.tpm);
         call_num(&calls[i], subj[i].lim.parallel);
         call_num(&calls[i], subj[i].lim.budget_nano);
-        call_num(&calls[i], report_period(&subj[i]));
+        call_num(&calls[i], sllmp_report_period(&subj[i]));
         call_num(&calls[i], res->tokens);
         call_num(&calls[i], res->cost_nano);
         call_num(&calls[i], res->lease_ms);
@@ -658,7 +649,7 @@ r_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const char *r
         call_num(c, tokens_out);
         call_num(c, cancel ? 1 : 0);
         call_num(c, subj[i].lim.tpm);
-        call_num(c, report_period(&subj[i]));
+        call_num(c, sllmp_report_period(&subj[i]));
     }
     for (int attempt = 0; attempt < 2; attempt++) {
         done = 0;
@@ -711,7 +702,7 @@ r_usage(sllmp_store_t *st, const sllmp_subject_t *subj, sllmp_subject_usage_t *o
     redisReply *rep;
 
     call_init(&call, S_USAGE, subj->id);
-    call_num(&call, report_period(subj));
+    call_num(&call, sllmp_report_period(subj));
     if (run(s, S_USAGE, &call, 1, &rep) < 0) {
         return -1;
     }
@@ -722,7 +713,7 @@ r_usage(sllmp_store_t *st, const sllmp_subject_t *subj, sllmp_subject_usage_t *o
     out->in_flight = subj->lim.parallel > 0 || subj->lim.budget_nano >= 0 ? element(rep, 2) : -1;
     out->reserved_nano = element(rep, 3);
     out->window_start_s = element(rep, 4);
-    out->window_period_s = report_period(subj);
+    out->window_period_s = sllmp_report_period(subj);
     out->spent_nano = element(rep, 5);
     out->requests = element(rep, 6);
     out->tokens_in = element(rep, 7);
