@@ -320,6 +320,19 @@ refuse(sllmp_req_t *r, lim_ctx_t *x, size_t i, const sllmp_verdict_t *v)
     return rc;
 }
 
+/* A warning at most every 10 s per thread: an outage must not flood the log. */
+static void
+warn_now_and_then(sllmp_req_t *r, const char *what)
+{
+    static _Thread_local int64_t last;
+    int64_t now = sllmp_now_ms();
+
+    if (now - last >= 10000) {
+        last = now;
+        sllmp_log(r->id, SLLMP_LOG_WARN, "%s", what);
+    }
+}
+
 /*
  * The store failed: closed kinds refuse, open ones let the request through. A reserve that
  * timed out may still have been recorded, so complete settles (or, refused, cancels) it all the
@@ -328,9 +341,6 @@ refuse(sllmp_req_t *r, lim_ctx_t *x, size_t i, const sllmp_verdict_t *v)
 static sllmp_rc_t
 store_failed(sllmp_req_t *r, lim_ctx_t *x)
 {
-    static _Thread_local int64_t last_log;
-    int64_t now = sllmp_now_ms();
-
     x->reserved = 1;
     for (size_t i = 0; i < x->nlimited; i++) {
         const sllmp_limits_t *l = &x->subj[i].lim;
@@ -347,11 +357,7 @@ store_failed(sllmp_req_t *r, lim_ctx_t *x)
                                   x->label[i]);
         }
     }
-    if (now - last_log >= 10000) {
-        last_log = now;
-        sllmp_log(r->id, SLLMP_LOG_WARN,
-                  "limit store unreachable: letting requests through (on_error: open)");
-    }
+    warn_now_and_then(r, "limit store unreachable: letting requests through (on_error: open)");
     return SLLMP_GO_ON;
 }
 
@@ -448,8 +454,8 @@ limits_complete(sllmp_req_t *r, void *mw_conf)
                      x->store, s, n, x->reserved ? x->res.id : "-",
                      sllmp_usage_prompt(&r->usage) + sllmp_usage_completion(&r->usage), cost,
                      sllmp_usage_prompt(&r->usage), sllmp_usage_completion(&r->usage), 0) < 0) {
-        sllmp_log(r->id, SLLMP_LOG_WARN,
-                  "could not settle the request's usage: its leases expire by themselves");
+        warn_now_and_then(r, "could not settle a request's usage: its leases expire by "
+                             "themselves, its spend is not counted");
     }
 }
 
