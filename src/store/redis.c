@@ -67,13 +67,20 @@
     "  local s = math.floor(now / 1000)\n"                                                         \
     "  return math.floor((s - off) / period) * period + off\n"                                     \
     "end\n"                                                                                        \
-    "local function report(period)\n"                                                              \
+    "local function report(period, add)\n" /* the window's figures, plus add when given */         \
     "  local w = window(period)\n"                                                                 \
-    "  if tonumber(redis.call('HGET', KEYS[6], 'w') or -1) ~= w then\n"                            \
-    "    redis.call('HSET', KEYS[6], 'w', I(w), 'spent', 0, 'req', 0, 'tin', 0, 'tout', 0)\n"      \
-    "    if period > 0 then redis.call('PEXPIREAT', KEYS[6], I((w + 2 * period) * 1000)) end\n"    \
+    "  local b = redis.call('HMGET', KEYS[6], 'w', 'spent', 'req', 'tin', 'tout')\n"               \
+    "  local v, same = {0, 0, 0, 0}, tonumber(b[1] or -1) == w\n"                                  \
+    "  if same then for i = 1, 4 do v[i] = tonumber(b[i + 1] or 0) end end\n"                      \
+    "  if add then\n"                                                                              \
+    "    for i = 1, 4 do v[i] = v[i] + add[i] end\n"                                               \
+    "    redis.call('HSET', KEYS[6], 'w', I(w), 'spent', I(v[1]), 'req', I(v[2]),\n"               \
+    "               'tin', I(v[3]), 'tout', I(v[4]))\n"                                            \
+    "    if not same and period > 0 then\n"                                                        \
+    "      redis.call('PEXPIREAT', KEYS[6], I((w + 2 * period) * 1000))\n"                         \
+    "    end\n"                                                                                    \
     "  end\n"                                                                                      \
-    "  return w\n"                                                                                 \
+    "  return w, v\n"                                                                              \
     "end\n"                                                                                        \
     "local function lease_ttl(ms)\n" /* every lease lasts ms: the newest lives longest */          \
     "  redis.call('PEXPIRE', KEYS[4], I(ms))\n"                                                    \
@@ -134,10 +141,11 @@ static const char reserve_lua[] = LUA_HEAD
     "  local o = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')\n"
     "  return verdict(0, 2, math.max(1, tonumber(o[2]) - now))\n"
     "end\n"
+    "local held = nil\n"
     "if budget >= 0 then\n"
-    "  local w = report(period)\n"
-    "  local spent = tonumber(redis.call('HGET', KEYS[6], 'spent') or 0)\n"
-    "  local held = tonumber(redis.call('HGET', KEYS[5], '#') or 0)\n"
+    "  local w, v = report(period, nil)\n"
+    "  local spent = v[1]\n"
+    "  held = tonumber(redis.call('HGET', KEYS[5], '#') or 0)\n"
     "  if spent + held + cost > budget then\n"
     "    local retry = -1\n" /* a request dearer than the whole budget never fits */
     "    if period > 0 and cost <= budget then retry = (w + period) * 1000 - now end\n"
@@ -150,17 +158,16 @@ static const char reserve_lua[] = LUA_HEAD
     "  rn = rn + 1\n"
     "end\n"
     "if tpm > 0 then\n"
+    "  tn = tn + tokens\n"
     "  redis.call('ZADD', KEYS[2], I(now), id)\n"
-    "  redis.call('HSET', KEYS[3], id, I(tokens))\n"
-    "  redis.call('HINCRBY', KEYS[3], '#', I(tokens))\n"
+    "  redis.call('HSET', KEYS[3], id, I(tokens), '#', I(tn))\n"
     "  redis.call('PEXPIRE', KEYS[2], W)\n"
     "  redis.call('PEXPIRE', KEYS[3], W)\n"
-    "  tn = tn + tokens\n"
     "end\n"
     "if par > 0 or budget >= 0 then\n"
+    "  held = held or tonumber(redis.call('HGET', KEYS[5], '#') or 0)\n"
     "  redis.call('ZADD', KEYS[4], I(now + lease), id)\n"
-    "  redis.call('HSET', KEYS[5], id, I(cost))\n"
-    "  redis.call('HINCRBY', KEYS[5], '#', I(cost))\n"
+    "  redis.call('HSET', KEYS[5], id, I(cost), '#', I(held + cost))\n"
     "  lease_ttl(lease)\n"
     "end\n"
     "return verdict(1, 0, 0)\n";
@@ -203,11 +210,7 @@ static const char settle_lua[] =
              "  redis.call('PEXPIRE', KEYS[2], W)\n"
              "  redis.call('PEXPIRE', KEYS[3], W)\n"
              "end\n"
-             "report(period)\n"
-             "redis.call('HINCRBY', KEYS[6], 'spent', I(cost))\n"
-             "redis.call('HINCRBY', KEYS[6], 'req', 1)\n"
-             "redis.call('HINCRBY', KEYS[6], 'tin', I(tin))\n"
-             "redis.call('HINCRBY', KEYS[6], 'tout', I(tout))\n"
+             "report(period, {cost, 1, tin, tout})\n"
              "return 1\n";
 
 /* ARGV: id lease_ms */
@@ -221,15 +224,10 @@ static const char renew_lua[] =
 /* ARGV: period. returns {rpm log, tpm total, leases, reserved, w, spent, req, tin, tout} */
 static const char usage_lua[] = LUA_HEAD
     "expire(true, true, true)\n"
-    "local w = window(tonumber(ARGV[1]))\n"
-    "local b = redis.call('HMGET', KEYS[6], 'w', 'spent', 'req', 'tin', 'tout')\n"
-    "local r = {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('HGET', KEYS[3], '#') or 0),\n"
-    "           redis.call('ZCARD', KEYS[4]), tonumber(redis.call('HGET', KEYS[5], '#') or 0),\n"
-    "           w, 0, 0, 0, 0}\n"
-    "if tonumber(b[1] or -1) == w then\n"
-    "  for i = 2, 5 do r[i + 4] = tonumber(b[i] or 0) end\n"
-    "end\n"
-    "return r\n";
+    "local w, v = report(tonumber(ARGV[1]), nil)\n"
+    "return {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('HGET', KEYS[3], '#') or 0),\n"
+    "        redis.call('ZCARD', KEYS[4]), tonumber(redis.call('HGET', KEYS[5], '#') or 0),\n"
+    "        w, v[1], v[2], v[3], v[4]}\n";
 
 typedef struct {
     const char *text;
