@@ -1688,10 +1688,6 @@ sllmp_conf_cache_flush(void)
 static void
 describe_limits(const sllmp_limits_t *l, FILE *out)
 {
-    static const char *const periods[] = {"1h", "1d", "7d", "30d"};
-    static const long seconds[] = {3600, 86400, 604800, 2592000};
-    const char *period = "total";
-
     if (l->rpm > 0) {
         fprintf(out, ", rpm %ld", l->rpm);
     }
@@ -1702,12 +1698,8 @@ describe_limits(const sllmp_limits_t *l, FILE *out)
         fprintf(out, ", max_parallel %ld", l->parallel);
     }
     if (l->budget_nano >= 0) {
-        for (size_t i = 0; i < sizeof(seconds) / sizeof(seconds[0]); i++) {
-            if (seconds[i] == l->budget_period_s) {
-                period = periods[i];
-            }
-        }
-        fprintf(out, ", budget $%g per %s", (double)l->budget_nano / SLLMP_NANO_PER_USD, period);
+        fprintf(out, ", budget $%g per %s", (double)l->budget_nano / SLLMP_NANO_PER_USD,
+                sllmp_period_name(l->budget_period_s));
     }
 }
 
@@ -1728,7 +1720,6 @@ describe_entries(const char *what, const sllmp_limit_entry_t *e, size_t n, FILE 
 void
 sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
 {
-    static const char *const kinds[SLLMP_LIM_NKINDS] = {"rpm", "tpm", "parallel", "budget"};
 
     fprintf(out, "config: %s\n", c->path);
     fprintf(out, "models: %zu", c->ndeployments);
@@ -1812,7 +1803,7 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         fprintf(out, "limit store: redis (timeout %ld ms, connect %ld ms; when unreachable:",
                 c->redis_timeout_ms, c->redis_connect_timeout_ms);
         for (int i = 0; i < SLLMP_LIM_NKINDS; i++) {
-            fprintf(out, " %s %s", kinds[i], c->fail_closed[i] ? "closed" : "open");
+            fprintf(out, " %s %s", limit_kinds[i], c->fail_closed[i] ? "closed" : "open");
         }
         fprintf(out, ")");
     } else {

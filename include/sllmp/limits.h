@@ -190,6 +190,9 @@ int64_t sllmp_window_start(int64_t now_s, long period_s);
 /* Parses "1h", "1d", "7d", "30d", "total" into seconds (total: 0); -1 when not one of them. */
 long sllmp_period_parse(const char *s);
 
+/* The inverse: "1h", "1d", "7d", "30d", "total" (any other period reads "total"). */
+const char *sllmp_period_name(long period_s);
+
 /* Formats ms as a Go duration, as OpenAI's x-ratelimit-reset-* headers: "12ms", "1s", "6m0s". */
 void sllmp_duration_format(int64_t ms, char *buf, size_t len);
 

@@ -63,20 +63,31 @@ sllmp_window_start(int64_t now_s, long period_s)
     return (now_s - offset) / period_s * period_s + offset;
 }
 
+static const struct {
+    const char *name;
+    long seconds;
+} periods[] = {{"1h", 3600}, {"1d", 86400}, {"7d", 604800}, {"30d", 2592000}, {"total", 0}};
+
 long
 sllmp_period_parse(const char *s)
 {
-    static const struct {
-        const char *name;
-        long seconds;
-    } periods[] = {{"1h", 3600}, {"1d", 86400}, {"7d", 604800}, {"30d", 2592000}, {"total", 0}};
-
     for (size_t i = 0; i < sizeof(periods) / sizeof(periods[0]); i++) {
         if (strcmp(s, periods[i].name) == 0) {
             return periods[i].seconds;
         }
     }
     return -1;
+}
+
+const char *
+sllmp_period_name(long period_s)
+{
+    for (size_t i = 0; i < sizeof(periods) / sizeof(periods[0]); i++) {
+        if (periods[i].seconds == period_s) {
+            return periods[i].name;
+        }
+    }
+    return "total";
 }
 
 void

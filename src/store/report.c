@@ -116,16 +116,6 @@ collect(const sllmp_conf_t *c, sllmp_store_t *st, list_t *l)
     }
 }
 
-static const char *
-period_name(long p)
-{
-    return p == 3600      ? "1h"
-           : p == 86400   ? "1d"
-           : p == 604800  ? "7d"
-           : p == 2592000 ? "30d"
-                          : "total";
-}
-
 /* The window's start in UTC ("2026-11-21T00:00:00Z"); "" for a total window. */
 static void
 window_since(const sllmp_subject_usage_t *u, char *buf, size_t len)
@@ -148,7 +138,7 @@ as_json(const sllmp_subject_t *s, const sllmp_subject_usage_t *u)
 
     window_since(u, since, sizeof(since));
     cJSON_AddStringToObject(o, "subject", s->id);
-    cJSON_AddStringToObject(o, "window", period_name(u->window_period_s));
+    cJSON_AddStringToObject(o, "window", sllmp_period_name(u->window_period_s));
     if (*since) {
         cJSON_AddStringToObject(o, "since", since);
     }
@@ -184,9 +174,9 @@ as_text(FILE *out, const sllmp_subject_t *s, const sllmp_subject_usage_t *u)
 
     window_since(u, since, sizeof(since));
     fprintf(out, "%-32s %s%s%s: requests %lld, spent $%.6f, tokens %lld in / %lld out", s->id,
-            period_name(u->window_period_s), *since ? " since " : "", since, (long long)u->requests,
-            (double)u->spent_nano / SLLMP_NANO_PER_USD, (long long)u->tokens_in,
-            (long long)u->tokens_out);
+            sllmp_period_name(u->window_period_s), *since ? " since " : "", since,
+            (long long)u->requests, (double)u->spent_nano / SLLMP_NANO_PER_USD,
+            (long long)u->tokens_in, (long long)u->tokens_out);
     if (s->lim.budget_nano >= 0) {
         fprintf(out, ", budget $%g (reserved $%.6f)",
                 (double)s->lim.budget_nano / SLLMP_NANO_PER_USD,

@@ -205,6 +205,8 @@ test_period_parse(void **state)
     assert_int_equal(sllmp_period_parse("1h"), 3600);
     assert_int_equal(sllmp_period_parse("1d"), 86400);
     assert_int_equal(sllmp_period_parse("7d"), 604800);
+    assert_string_equal(sllmp_period_name(604800), "7d");
+    assert_string_equal(sllmp_period_name(0), "total");
     assert_int_equal(sllmp_period_parse("30d"), 2592000);
     assert_int_equal(sllmp_period_parse("total"), 0);
     assert_int_equal(sllmp_period_parse("1w"), -1);
