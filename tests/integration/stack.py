@@ -527,6 +527,15 @@ class Redis:
 
 # ---------------------------------------------------------------- HTTP clients
 
+def find_header(headers, name, default=None):
+    """The first value of header `name` (any case) in a list of (name, value)."""
+    name = name.lower()
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return default
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -534,11 +543,7 @@ class Response:
         self.body = body              # bytes
 
     def header(self, name, default=None):
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return default
+        return find_header(self.headers, name, default)
 
     def header_all(self, name):
         name = name.lower()
@@ -644,11 +649,7 @@ class StreamClient:
             self._feed(rest, self.headers_at)
 
     def header(self, name, default=None):
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return default
+        return find_header(self.headers, name, default)
 
     def _feed(self, data, t):
         out = b""
