@@ -293,6 +293,17 @@ tree_count() {
     ps -e -o pid=,ppid= | awk -v root="$1" '$2 == root { n++ } END { print n + 0 }'
 }
 
+# bench_model NAME PORT: a model_list entry for the fastmock on PORT
+bench_model() {
+    cat <<EOF
+  - model_name: $1
+    litellm_params:
+      model: openai/bench
+      api_base: http://127.0.0.1:$2/v1
+      api_key: dummy
+EOF
+}
+
 sllmp_ok=0
 if [ "$SKIP_SLLMP" = 1 ]; then
     log "bench: BENCH_SKIP_SLLMP=1: sllmp runs skipped"
@@ -319,11 +330,7 @@ if [ $sllmp_ok = 1 ]; then
     # (c) lighttpd -> sllmp -> fastmock
     cat >"$work/bench.yaml" <<EOF
 model_list:
-  - model_name: bench
-    litellm_params:
-      model: openai/bench
-      api_base: http://127.0.0.1:$MOCK/v1
-      api_key: dummy
+$(bench_model bench "$MOCK")
 sllmp:
   workers: 2
   threads: 16                # the default
@@ -355,11 +362,7 @@ if [ $sllmp_ok = 1 ] && command -v redis-server >/dev/null; then
     for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
     cat >"$work/full.yaml" <<EOF
 model_list:
-  - model_name: bench
-    litellm_params:
-      model: openai/bench
-      api_base: http://127.0.0.1:$MOCK/v1
-      api_key: dummy
+$(bench_model bench "$MOCK")
     model_info: {input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}
 keys:
   - name: bench
@@ -398,16 +401,8 @@ if [ $sllmp_ok = 1 ]; then
     TTFT_MOCK=$FM_PORT
     cat >"$work/stream.yaml" <<EOF
 model_list:
-  - model_name: bench
-    litellm_params:
-      model: openai/bench
-      api_base: http://127.0.0.1:$MOCK/v1
-      api_key: dummy
-  - model_name: bench-ttft
-    litellm_params:
-      model: openai/bench
-      api_base: http://127.0.0.1:$TTFT_MOCK/v1
-      api_key: dummy
+$(bench_model bench "$MOCK")
+$(bench_model bench-ttft "$TTFT_MOCK")
 sllmp:
   workers: $STREAM_WORKERS
   threads: $STREAM_THREADS
