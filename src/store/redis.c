@@ -460,14 +460,13 @@ call_lens(call_t *c)
  * Sends the n calls pipelined and reads their replies into rep[] (each an array or integer).
  * A NOSCRIPT answer is sent again as EVAL. 0, or -1 with the connection dropped.
  */
-static int drain(rstore_t *s);
+static void drain(rstore_t *s);
+static void free_replies(redisReply **rep, size_t n);
 
 static int
 send_calls(rstore_t *s, call_t *calls, size_t n)
 {
-    if (drain(s) < 0 && s->peer_closed) {
-        s->down_until = 0; /* the last call's connection was closed: this one gets a new one */
-    }
+    drain(s);
     if (connect_now(s) < 0) {
         return -1;
     }
@@ -540,26 +539,30 @@ run(rstore_t *s, int script, call_t *calls, size_t n, redisReply **rep)
     return send_calls(s, calls, n) < 0 ? -1 : replies(s, script, calls, n, rep);
 }
 
-/* Reads the replies of the settle sent last, before the connection is used again. */
-static int
+/*
+ * Reads the replies of the settle sent last, before the connection is used again. Its failure
+ * is the last call's: when the server had closed the connection, the next call may take a new
+ * one at once.
+ */
+static void
 drain(rstore_t *s)
 {
     redisReply *rep[BATCH];
     size_t n = s->npend;
 
     if (n == 0) {
-        return 0;
+        return;
     }
     s->npend = 0;
     if (s->c == NULL || replies(s, S_SETTLE, s->pend, n, rep) < 0) {
         sllmp_log(NULL, SLLMP_LOG_WARN, "redis: a settle may be lost (%s); its leases expire",
                   s->why);
-        return -1;
+        if (s->peer_closed) {
+            s->down_until = 0;
+        }
+        return;
     }
-    for (size_t i = 0; i < n; i++) {
-        freeReplyObject(rep[i]);
-    }
-    return 0;
+    free_replies(rep, n);
 }
 
 static int64_t
@@ -633,9 +636,10 @@ r_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const char *r
     rstore_t *s = (rstore_t *)st;
     int done = 0;
 
-    if (n > BATCH || drain(s) < 0) {
+    if (n > BATCH) {
         return -1;
     }
+    drain(s); /* before s->pend is filled again */
     for (size_t i = 0; i < n; i++) {
         call_t *c = &s->pend[i];
 
@@ -727,7 +731,8 @@ r_each(sllmp_store_t *st, const char *prefix, void (*fn)(const char *id, void *a
     char cursor[32] = "0";
     char *match;
 
-    if (drain(s) < 0 || connect_now(s) < 0) {
+    drain(s);
+    if (connect_now(s) < 0) {
         return -1;
     }
     match = sllmp_xasprintf("{sllmp:%s*}:b", prefix);
