@@ -58,20 +58,14 @@ thread_store(sllmp_req_t *r)
         w->limits = sllmp_xcalloc(1, sizeof(*w->limits));
     }
     sllmp_store_ident(r->conf, ident, sizeof(ident));
-    for (int i = 0; i < STORES; i++) {
-        slot = &w->limits->c[i];
-        if (strcmp(slot->ident, ident) == 0) {
-            if (slot->store == NULL && sllmp_now_ms() - slot->failed_at >= 1000) {
-                break; /* try again below */
-            }
-            return slot->store;
-        }
-    }
     slot = NULL;
-    for (int i = 0; i < STORES; i++) {
+    for (int i = 0; i < STORES && slot == NULL; i++) {
         if (strcmp(w->limits->c[i].ident, ident) == 0) {
             slot = &w->limits->c[i];
         }
+    }
+    if (slot != NULL && (slot->store != NULL || sllmp_now_ms() - slot->failed_at < 1000)) {
+        return slot->store; /* open, or failed to open less than a second ago */
     }
     if (slot == NULL) {
         slot = &w->limits->c[w->limits->next];
