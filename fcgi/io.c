@@ -9,6 +9,7 @@
 #include "io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,24 @@ fcgi_gone(void *ctx)
     return 0;
 }
 
+/*
+ * Closing err and out sends the end of the stream and FCGI_END_REQUEST (libfcgi's
+ * WriteCloseRecords), so the server completes the response now; the params stay allocated
+ * until FCGX_Finish_r. What is left of the body is read first, as finish() in main.c does.
+ */
+static void
+fcgi_end(void *ctx)
+{
+    fcgi_io_ctx_t *c = ctx;
+    char sink[4096];
+    int budget = 256;
+
+    while (budget-- > 0 && FCGX_GetStr(sink, sizeof(sink), c->req->in) > 0) {
+    }
+    FCGX_FClose(c->req->err);
+    FCGX_FClose(c->req->out);
+}
+
 void
 fcgi_io_init(sllmp_io_t *io, fcgi_io_ctx_t *ctx)
 {
@@ -78,6 +97,7 @@ fcgi_io_init(sllmp_io_t *io, fcgi_io_ctx_t *ctx)
     io->write = fcgi_write;
     io->flush = fcgi_flush;
     io->gone = fcgi_gone;
+    io->end = fcgi_end;
 }
 
 /* ---------------------------------------------------------------- CGI */
@@ -117,6 +137,20 @@ cgi_flush(void *ctx)
     return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
 }
 
+/* The web server ends the response at EOF on our stdout: point fd 1 at /dev/null. */
+static void
+cgi_end(void *ctx)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+    (void)ctx;
+    fflush(stdout);
+    if (null >= 0) {
+        dup2(null, STDOUT_FILENO);
+        close(null);
+    }
+}
+
 void
 cgi_io_init(sllmp_io_t *io)
 {
@@ -126,4 +160,5 @@ cgi_io_init(sllmp_io_t *io)
     io->write = cgi_write;
     io->flush = cgi_flush;
     io->gone = NULL;
+    io->end = cgi_end;
 }

@@ -38,6 +38,8 @@ typedef struct {
     sllmp_conf_t *c;
     char *err;            /* the first error, "file:line:col: msg" */
     yaml_node_t *envvars; /* environment_variables: mapping, or NULL */
+    int capture_set;      /* sllmp.langfuse.capture was given */
+    int logging_off;      /* litellm_settings.turn_off_message_logging */
 } loader_t;
 
 /* ---------------------------------------------------------------- messages */
@@ -300,6 +302,22 @@ get_int(loader_t *L, yaml_node_t *n, const char *what, long min, long max, int *
 
 /* A list, or null for an empty one: its length in *len. 0, or -1 when it is something else. */
 static int
+get_bool(loader_t *L, yaml_node_t *n, const char *what, int *out)
+{
+    const char *s = scalar(n);
+
+    if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0)) {
+        *out = 1;
+        return 0;
+    }
+    if (s != NULL && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0)) {
+        *out = 0;
+        return 0;
+    }
+    return fail(L, n, "%s must be true or false", what);
+}
+
+static int
 list_len(loader_t *L, yaml_node_t *n, const char *what, size_t *len)
 {
     *len = 0;
@@ -342,6 +360,46 @@ get_str_list(loader_t *L, yaml_node_t *n, const char *what, char ***out, size_t 
     return 0;
 }
 
+/* ---------------------------------------------------------------- capture policy */
+
+static const char *const capture_names[] = {"unset", "none", "metadata", "full"};
+
+static int
+get_capture(loader_t *L, yaml_node_t *v, const char *what, sllmp_capture_t *out)
+{
+    const char *s = scalar(v);
+
+    for (int i = SLLMP_CAPTURE_NONE; i <= SLLMP_CAPTURE_FULL; i++) {
+        if (s != NULL && strcmp(s, capture_names[i]) == 0) {
+            *out = (sllmp_capture_t)i;
+            return 0;
+        }
+    }
+    /* YAML 1.1 reads a bare `none`/`full` as strings; `false`/`off` as booleans: say so */
+    return fail(L, v, "%s must be full, metadata or none", what);
+}
+
+const char *
+sllmp_capture_name(sllmp_capture_t cap)
+{
+    return capture_names[cap <= SLLMP_CAPTURE_FULL ? cap : 0];
+}
+
+sllmp_capture_t
+sllmp_capture_policy(const sllmp_conf_t *c, const sllmp_key_t *k, const sllmp_deployment_t *d)
+{
+    sllmp_capture_t kc = k != NULL ? k->capture : SLLMP_CAPTURE_UNSET;
+    sllmp_capture_t dc = d != NULL ? d->capture : SLLMP_CAPTURE_UNSET;
+
+    if (kc != SLLMP_CAPTURE_UNSET && dc != SLLMP_CAPTURE_UNSET) {
+        return kc < dc ? kc : dc;
+    }
+    if (kc != SLLMP_CAPTURE_UNSET || dc != SLLMP_CAPTURE_UNSET) {
+        return kc != SLLMP_CAPTURE_UNSET ? kc : dc;
+    }
+    return c->langfuse.capture;
+}
+
 /* ---------------------------------------------------------------- model_list */
 
 static int submap(loader_t *L, yaml_node_t *v, const char *what, pair_f *fn, void *ud);
@@ -382,7 +440,12 @@ cost_key(loader_t *L, dep_ud_t *u, const char *key, yaml_node_t *v)
 static int
 model_info_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
 {
+    dep_ud_t *u = ud;
+
     (void)k;
+    if (strcmp(key, "capture") == 0) {
+        return get_capture(L, v, "model_info.capture", &u->d->capture);
+    }
     /* other keys (id, mode, base_model, max_tokens, ...) are LiteLLM's UI metadata */
     return cost_key(L, ud, key, v) < 0 ? -1 : 0;
 }
@@ -872,6 +935,9 @@ key_field(loader_t *L, const char *key, yaml_node_t *kn, yaml_node_t *v, void *u
         }
         return 0;
     }
+    if (strcmp(key, "capture") == 0) {
+        return get_capture(L, v, "keys[].capture", &k->capture);
+    }
     if (strcmp(key, "metadata") == 0) {
         cJSON *j = yaml_json(L, v);
 
@@ -1081,7 +1147,150 @@ spool_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
         L->c->spool_dir = NULL;
         return get_str_required(L, v, "sllmp.spool.dir", &L->c->spool_dir);
     }
+    if (strcmp(key, "fsync") == 0) {
+        return get_bool(L, v, "sllmp.spool.fsync", &L->c->spool_fsync);
+    }
+    if (strcmp(key, "max_mb") == 0) {
+        return get_long(L, v, "sllmp.spool.max_mb", 1, 1L << 30, &L->c->spool_max_mb);
+    }
     warn(L, k, "unknown key sllmp.spool.%s is ignored", key);
+    return 0;
+}
+
+/* Langfuse's rule for environments, applied here so a bad one fails at load, not silently. */
+static int
+valid_environment(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 40 || strncmp(s, "langfuse", 8) == 0) {
+        return 0;
+    }
+    return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+static int
+redact_list(loader_t *L, yaml_node_t *v)
+{
+    sllmp_langfuse_conf_t *lf = &L->c->langfuse;
+    yaml_node_item_t *it;
+    size_t i = 0;
+
+    if (get_str_list(L, v, "sllmp.langfuse.redact", &lf->redact_src, &lf->nredact) < 0) {
+        return -1;
+    }
+    lf->redact = sllmp_xcalloc(lf->nredact ? lf->nredact : 1, sizeof(regex_t));
+    for (it = v->data.sequence.items.start; i < lf->nredact; it++, i++) {
+        int rc = regcomp(&lf->redact[i], lf->redact_src[i], REG_EXTENDED);
+
+        if (rc != 0) {
+            char why[128];
+
+            regerror(rc, &lf->redact[i], why, sizeof(why));
+            /* free what compiled so far; the rest is freed with the conf */
+            for (size_t j = i; j < lf->nredact; j++) {
+                free(lf->redact_src[j]);
+            }
+            lf->nredact = i;
+            return fail(L, node(L, *it),
+                        "sllmp.langfuse.redact: not a POSIX extended regular expression: %s", why);
+        }
+    }
+    return 0;
+}
+
+static int
+langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_langfuse_conf_t *lf = &L->c->langfuse;
+
+    (void)ud;
+    if (strcmp(key, "host") == 0) {
+        free(lf->host);
+        lf->host = NULL;
+        if (get_str_required(L, v, "sllmp.langfuse.host", &lf->host) < 0) {
+            return -1;
+        }
+        if (strncmp(lf->host, "http://", 7) != 0 && strncmp(lf->host, "https://", 8) != 0) {
+            return fail(L, v, "sllmp.langfuse.host must start with http:// or https://");
+        }
+        for (size_t n = strlen(lf->host); n > 0 && lf->host[n - 1] == '/'; n--) {
+            lf->host[n - 1] = '\0';
+        }
+        return 0;
+    }
+    if (strcmp(key, "public_key") == 0) {
+        free(lf->unset_public);
+        return get_string(L, v, "sllmp.langfuse.public_key", &lf->public_key, &lf->unset_public) < 0
+                   ? -1
+                   : 0;
+    }
+    if (strcmp(key, "secret_key") == 0) {
+        free(lf->unset_secret);
+        return get_string(L, v, "sllmp.langfuse.secret_key", &lf->secret_key, &lf->unset_secret) < 0
+                   ? -1
+                   : 0;
+    }
+    if (strcmp(key, "api") == 0) {
+        const char *s = scalar(v);
+
+        if (s != NULL && strcmp(s, "otel") == 0) {
+            lf->api = SLLMP_LF_OTEL;
+        } else if (s != NULL && strcmp(s, "legacy") == 0) {
+            lf->api = SLLMP_LF_LEGACY;
+        } else {
+            return fail(L, v, "sllmp.langfuse.api must be otel or legacy");
+        }
+        return 0;
+    }
+    if (strcmp(key, "capture") == 0) {
+        L->capture_set = 1;
+        return get_capture(L, v, "sllmp.langfuse.capture", &lf->capture);
+    }
+    if (strcmp(key, "environment") == 0) {
+        free(lf->environment);
+        if (get_string(L, v, "sllmp.langfuse.environment", &lf->environment, NULL) < 0) {
+            return -1;
+        }
+        if (lf->environment != NULL && !valid_environment(lf->environment)) {
+            return fail(L, v,
+                        "sllmp.langfuse.environment must be 1-40 characters of a-z, 0-9, - and _, "
+                        "not starting with 'langfuse' (Langfuse would file it as 'default')");
+        }
+        return 0;
+    }
+    if (strcmp(key, "release") == 0) {
+        free(lf->release);
+        return get_string(L, v, "sllmp.langfuse.release", &lf->release, NULL);
+    }
+    if (strcmp(key, "trace_name") == 0) {
+        free(lf->trace_name);
+        lf->trace_name = NULL;
+        return get_str_required(L, v, "sllmp.langfuse.trace_name", &lf->trace_name);
+    }
+    if (strcmp(key, "redact") == 0) {
+        if (lf->nredact > 0) {
+            return fail(L, k, "sllmp.langfuse.redact is given twice");
+        }
+        return redact_list(L, v);
+    }
+    warn(L, k, "unknown key sllmp.langfuse.%s is ignored", key);
+    return 0;
+}
+
+static int
+litellm_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    (void)ud;
+    if (strcmp(key, "turn_off_message_logging") == 0) {
+        /* LiteLLM's switch for "no messages in the traces"; sllmp.langfuse.capture wins */
+        return get_bool(L, v, "litellm_settings.turn_off_message_logging", &L->logging_off);
+    }
+    if (strcmp(key, "success_callback") == 0 || strcmp(key, "failure_callback") == 0 ||
+        strcmp(key, "callbacks") == 0) {
+        return 0; /* ["langfuse"]: sllmp always traces, through the spool */
+    }
+    warn(L, k, "litellm_settings.%s is not supported by sllmp and is ignored", key);
     return 0;
 }
 
@@ -1258,6 +1467,9 @@ sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     if (strcmp(key, "redis") == 0) {
         return submap(L, v, "sllmp.redis", redis_key, NULL);
     }
+    if (strcmp(key, "langfuse") == 0) {
+        return submap(L, v, "sllmp.langfuse", langfuse_key, NULL);
+    }
     if (strcmp(key, "cors") == 0) {
         return submap(L, v, "sllmp.cors", cors_key, NULL);
     }
@@ -1305,7 +1517,10 @@ top_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
     if (strcmp(key, "environment_variables") == 0) {
         return 0; /* read first, in load() */
     }
-    if (strcmp(key, "litellm_settings") == 0 || strcmp(key, "router_settings") == 0) {
+    if (strcmp(key, "litellm_settings") == 0) {
+        return submap(L, v, "litellm_settings", litellm_settings_key, NULL);
+    }
+    if (strcmp(key, "router_settings") == 0) {
         warn(L, k, "%s is not supported by this version of sllmp and is ignored", key);
         return 0;
     }
@@ -1329,6 +1544,12 @@ defaults(sllmp_conf_t *c)
     c->timeouts.idle_ms = 120000;
     c->timeouts.total_ms = 1800000;
     c->spool_dir = sllmp_xstrdup("var/spool");
+    c->spool_fsync = 1;
+    c->spool_max_mb = 1024;
+    c->langfuse.host = sllmp_xstrdup("https://cloud.langfuse.com");
+    c->langfuse.api = SLLMP_LF_OTEL;
+    c->langfuse.capture = SLLMP_CAPTURE_FULL;
+    c->langfuse.trace_name = sllmp_xstrdup("chat.completions");
     c->redis_timeout_ms = 50;
     c->redis_connect_timeout_ms = 100;
     c->fail_closed[SLLMP_LIM_BUDGET] = 1; /* money is not let through blind; rates are */
@@ -1336,6 +1557,28 @@ defaults(sllmp_conf_t *c)
     c->reserve_max_tokens = 4096;
     c->log_level = SLLMP_LOG_INFO;
     c->loaded_at = time(NULL);
+}
+
+static void
+langfuse_free(sllmp_langfuse_conf_t *lf)
+{
+    free(lf->host);
+    free(lf->public_key);
+    if (lf->secret_key != NULL) {
+        explicit_bzero(lf->secret_key, strlen(lf->secret_key));
+        free(lf->secret_key);
+    }
+    free(lf->unset_public);
+    free(lf->unset_secret);
+    free(lf->environment);
+    free(lf->release);
+    free(lf->trace_name);
+    for (size_t i = 0; i < lf->nredact; i++) {
+        regfree(&lf->redact[i]);
+        free(lf->redact_src[i]);
+    }
+    free(lf->redact);
+    free(lf->redact_src);
 }
 
 static void
@@ -1365,6 +1608,7 @@ conf_free(sllmp_conf_t *c)
     }
     free(c->warnings);
     free(c->spool_dir);
+    langfuse_free(&c->langfuse);
     free(c->redis_url);
     free(c->limits_file);
     entries_free(c->teams, c->nteams);
@@ -1378,7 +1622,7 @@ load_text(const char *file, const char *text, size_t len, char **errmsg)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    loader_t L = {file, &doc, NULL, NULL, NULL};
+    loader_t L = {file, &doc, NULL, NULL, NULL, 0, 0};
     sllmp_conf_t *c = sllmp_xcalloc(1, sizeof(*c));
 
     defaults(c);
@@ -1412,6 +1656,9 @@ load_text(const char *file, const char *text, size_t len, char **errmsg)
         }
         if (L.err == NULL) {
             each_pair(&L, root, top_key, NULL);
+        }
+        if (L.logging_off && !L.capture_set) {
+            c->langfuse.capture = SLLMP_CAPTURE_METADATA;
         }
     }
     yaml_document_delete(&doc);
@@ -1784,7 +2031,17 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             "heartbeat %ld ms; drain %ld ms\n",
             c->timeouts.connect_ms, c->timeouts.first_byte_ms, c->timeouts.idle_ms,
             c->timeouts.total_ms, c->heartbeat_ms, c->drain_timeout_ms);
-    fprintf(out, "spool: %s\n", c->spool_dir);
+    fprintf(out, "spool: %s (fsync %s, quota %ld MB)\n", c->spool_dir,
+            c->spool_fsync ? "on" : "off", c->spool_max_mb);
+    fprintf(out, "langfuse: %s, api %s, capture %s", c->langfuse.host,
+            c->langfuse.api == SLLMP_LF_OTEL ? "otel" : "legacy",
+            sllmp_capture_name(c->langfuse.capture));
+    if (c->langfuse.environment != NULL) {
+        fprintf(out, ", environment %s", c->langfuse.environment);
+    }
+    fprintf(out, ", %zu redaction pattern%s; keys: public %s, secret %s\n", c->langfuse.nredact,
+            c->langfuse.nredact == 1 ? "" : "s", c->langfuse.public_key ? "set" : "missing",
+            c->langfuse.secret_key ? "set" : "missing");
     if (c->redis_url == NULL) {
         fprintf(out, "redis: none\n");
     } else {

@@ -294,7 +294,8 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
     r->io = io;
     r->worker = w;
     r->start_ms = sllmp_now_ms();
-    r->start_wall_ms = sllmp_wall_ms();
+    r->start_wall_us = sllmp_wall_us();
+    r->start_wall_ms = r->start_wall_us / 1000;
     sllmp_buf_init(&r->resp_headers, 64 * 1024);
     sllmp_buf_init(&r->resp_body, 0);
 

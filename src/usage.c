@@ -82,18 +82,33 @@ sllmp_usage_completion(const sllmp_usage_t *u)
 }
 
 double
-sllmp_cost(const sllmp_usage_t *u, const sllmp_price_t *p)
+sllmp_cost_buckets(const sllmp_usage_t *u, const sllmp_price_t *p, double out[5])
 {
     double cr = p->cache_read >= 0 ? p->cache_read : p->input;
     double cw = p->cache_write >= 0 ? p->cache_write : p->input;
     double rs = p->reasoning >= 0 ? p->reasoning : p->output;
 
     if (!p->known) {
+        out[0] = out[1] = out[2] = out[3] = out[4] = 0;
         return 0;
     }
+    out[0] = (double)u->input * p->input / 1e6;
+    out[1] = (double)u->cache_read * cr / 1e6;
+    out[2] = (double)u->cache_write * cw / 1e6;
+    out[3] = (double)u->output * p->output / 1e6;
+    out[4] = (double)u->reasoning * rs / 1e6;
+    /* summed as one expression over the tokens, so the total is the same as before */
     return ((double)u->input * p->input + (double)u->cache_read * cr + (double)u->cache_write * cw +
             (double)u->output * p->output + (double)u->reasoning * rs) /
            1e6;
+}
+
+double
+sllmp_cost(const sllmp_usage_t *u, const sllmp_price_t *p)
+{
+    double b[5];
+
+    return sllmp_cost_buckets(u, p, b);
 }
 
 void

@@ -12,9 +12,37 @@
 #include "sllmp/types.h"
 #include "sllmp/usage.h"
 
+#include <regex.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
+
+/* What a trace record may hold; ordered from the most to the least restrictive. */
+typedef enum {
+    SLLMP_CAPTURE_UNSET = 0, /* per key / per model: not set, the global policy applies */
+    SLLMP_CAPTURE_NONE,      /* no record at all */
+    SLLMP_CAPTURE_METADATA,  /* everything but the messages and the answer */
+    SLLMP_CAPTURE_FULL       /* input and output too (after redaction) */
+} sllmp_capture_t;
+
+typedef enum { SLLMP_LF_OTEL = 0, SLLMP_LF_LEGACY } sllmp_lf_api_t;
+
+/* sllmp.langfuse: where `sllmp upload` sends the spool, and what the records hold. */
+typedef struct {
+    char *host;       /* base URL without trailing slash */
+    char *public_key; /* NULL when unset; unset_* names the missing variable */
+    char *secret_key; /* never logged */
+    char *unset_public;
+    char *unset_secret;
+    sllmp_lf_api_t api;
+    sllmp_capture_t capture; /* the default policy */
+    char *environment;       /* NULL: none */
+    char *release;
+    char *trace_name;  /* default "chat.completions" */
+    regex_t *redact;   /* patterns whose matches become "[REDACTED]" */
+    char **redact_src; /* the patterns as written */
+    size_t nredact;
+} sllmp_langfuse_conf_t;
 
 typedef enum {
     SLLMP_PROVIDER_OPENAI = 0, /* any OpenAI-compatible base URL */
@@ -33,6 +61,7 @@ struct sllmp_deployment_s {
     sllmp_price_t price; /* from conf/pricing.yaml, overridden by model_info.*_cost_per_token */
     long rpm;            /* litellm_params.rpm / tpm: limits of this deployment, 0 = none */
     long tpm;
+    sllmp_capture_t capture;         /* model_info.capture; UNSET: the key's or the global policy */
     char subject[SLLMP_SUBJECT_MAX]; /* "dep:<model_name>.<8 hex of model and api_base>" */
     int line;                        /* where it was declared, for messages */
 };
@@ -48,6 +77,7 @@ struct sllmp_key_s {
     sllmp_limits_t lim;  /* rpm, tpm, max_parallel, budget_usd and budget_period */
     time_t expires;      /* 0 = never */
     char *metadata_json; /* the key's metadata as JSON text, NULL when none */
+    sllmp_capture_t capture;
     int line;
 };
 
@@ -98,6 +128,9 @@ struct sllmp_conf_s {
     sllmp_timeouts_t timeouts;
 
     char *spool_dir;
+    int spool_fsync;   /* sync each record before it counts as written */
+    long spool_max_mb; /* quota: records are dropped (and counted) beyond it */
+    sllmp_langfuse_conf_t langfuse;
     char *redis_url; /* NULL when none */
     long redis_timeout_ms;
     long redis_connect_timeout_ms;
@@ -135,6 +168,14 @@ int sllmp_key_allows(const sllmp_key_t *k, const char *model_name);
 /* The team or user entry of that name (users fall back to "*"); NULL when none. */
 const sllmp_limit_entry_t *sllmp_conf_team(const sllmp_conf_t *c, const char *name);
 const sllmp_limit_entry_t *sllmp_conf_user(const sllmp_conf_t *c, const char *name);
+
+/*
+ * The capture policy of a request: the key's and the model's settings where they are set (the
+ * more restrictive of the two when both are), else the global one.
+ */
+sllmp_capture_t sllmp_capture_policy(const sllmp_conf_t *c, const sllmp_key_t *k,
+                                     const sllmp_deployment_t *d);
+const char *sllmp_capture_name(sllmp_capture_t cap);
 
 /* 1 when any limit of l is set. */
 int sllmp_limits_any(const sllmp_limits_t *l);

@@ -15,9 +15,13 @@ extern const sllmp_middleware_t sllmp_mw_cost;
 extern const sllmp_middleware_t sllmp_mw_provider;
 extern const sllmp_middleware_t sllmp_mw_access_log;
 extern const sllmp_middleware_t sllmp_mw_limits;
+extern const sllmp_middleware_t sllmp_mw_trace;
 
 /* Closes a thread's limit stores (sllmp_worker_free). */
 void sllmp_limits_cache_free(sllmp_limits_cache_t *lc);
+
+/* The key the client sent (Authorization: Bearer, api-key, x-api-key), or NULL. */
+const char *sllmp_auth_presented_key(sllmp_req_t *r);
 
 /* The master-key check, also used by GET /v1/models. SLLMP_GO_ON or SLLMP_ERROR. */
 sllmp_rc_t sllmp_auth_check(sllmp_req_t *r);

@@ -29,7 +29,23 @@ struct sllmp_io_s {
     int (*flush)(void *ctx);
     /* Cheap non-blocking check: 1 when the client (web server) has hung up. May be NULL. */
     int (*gone)(void *ctx);
+    /* Ends the response for the web server (the client sees it complete) while the request's
+     * parameters stay readable, so `complete` work (the trace's fsync) costs the client no
+     * latency. Nothing is written after it. May be NULL. */
+    void (*end)(void *ctx);
 };
+
+/* One call to an upstream (retries and fallbacks make several): a child span of the trace. */
+typedef struct {
+    const sllmp_deployment_t *dep;
+    int64_t start_ms; /* monotonic */
+    int64_t end_ms;
+    int status;      /* the upstream's HTTP status, 0 when none came */
+    sllmp_err_t err; /* SLLMP_OK when it answered */
+    const char *error;
+} sllmp_attempt_t;
+
+#define SLLMP_ATTEMPTS_MAX 16
 
 #define SLLMP_REQ_MAGIC 0x5e11a9u
 #define SLLMP_MW_MAX    16
@@ -44,7 +60,8 @@ struct sllmp_req_s {
     char id[129];     /* X-Request-ID */
     int64_t start_ms; /* monotonic */
     int64_t start_wall_ms;
-    int64_t headers_ms; /* when the status line went out, 0 before */
+    int64_t start_wall_us; /* the same instant in microseconds, for traces */
+    int64_t headers_ms;    /* when the status line went out, 0 before */
     int64_t first_token_ms;
     int64_t end_ms;
 
@@ -54,7 +71,7 @@ struct sllmp_req_s {
     sllmp_str_t body;
     cJSON *json;         /* parsed body, owned by the arena's cleanup list */
     const char *model;   /* as the client named it */
-    const char *user;    /* X-User-ID, else OpenAI `user` */
+    const char *user;    /* X-User-ID, else OpenAI `user`, else the key's `user` */
     const char *session; /* X-Session-ID */
     const char *origin;  /* Origin, when CORS allows it */
     int stream;
@@ -87,6 +104,8 @@ struct sllmp_req_s {
     size_t completion_chars; /* streamed content, for the estimate */
     double cost_usd;
     long chunks;
+    sllmp_attempt_t attempts[SLLMP_ATTEMPTS_MAX];
+    int nattempts;
 
     /* Called by whatever waits on the upstream (at least every 200 ms) once keepalive_at has
      * passed: the limits renew their leases on long requests. */

@@ -46,6 +46,9 @@ long sllmp_usage_completion(const sllmp_usage_t *u); /* output + reasoning */
 /* The cost in USD. */
 double sllmp_cost(const sllmp_usage_t *u, const sllmp_price_t *p);
 
+/* The same, with the cost of each bucket (input, cache read, cache write, output, reasoning). */
+double sllmp_cost_buckets(const sllmp_usage_t *u, const sllmp_price_t *p, double out[5]);
+
 /* Formats a cost for a header: up to 10 decimals, no trailing zeros ("0.00012", "0"). */
 void sllmp_cost_format(double usd, char *buf, size_t len);
 

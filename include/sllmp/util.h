@@ -29,6 +29,7 @@ void sllmp_assert_fail(const char *expr, const char *file, int line) SLLMP_NORET
 /* Monotonic milliseconds, and wall-clock milliseconds since the epoch. */
 int64_t sllmp_now_ms(void);
 int64_t sllmp_wall_ms(void);
+int64_t sllmp_wall_us(void);
 
 /* Fill buf with n random bytes (getrandom); aborts if the kernel cannot give them. */
 void sllmp_random(void *buf, size_t n);

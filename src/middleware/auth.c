@@ -14,8 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
-static const char *
-presented_key(sllmp_req_t *r)
+const char *
+sllmp_auth_presented_key(sllmp_req_t *r)
 {
     /* Apache's rewrite fallback delivers the header as REDIRECT_HTTP_AUTHORIZATION */
     static const char *const params[] = {"HTTP_AUTHORIZATION", "REDIRECT_HTTP_AUTHORIZATION"};
@@ -47,7 +47,7 @@ sllmp_auth_check(sllmp_req_t *r)
     if (c->master_key == NULL && c->nkeys == 0) {
         return SLLMP_GO_ON;
     }
-    got = presented_key(r);
+    got = sllmp_auth_presented_key(r);
     if (got == NULL || *got == '\0') {
         return sllmp_req_fail(r, SLLMP_ERR_AUTH, NULL,
                               "Missing API key. Send it as Authorization: Bearer <key>.");
@@ -68,10 +68,7 @@ sllmp_auth_check(sllmp_req_t *r)
     if (found->expires != 0 && time(NULL) >= found->expires) {
         return sllmp_req_fail(r, SLLMP_ERR_AUTH, NULL, "This API key has expired.");
     }
-    r->key = found;
-    if (r->user == NULL) {
-        r->user = found->user;
-    }
+    r->key = found; /* its `user` is the fallback of validate, after OpenAI's `user` */
     return SLLMP_GO_ON;
 }
 

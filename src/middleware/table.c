@@ -6,6 +6,7 @@
 
 const sllmp_middleware_t *const sllmp_middleware_table[] = {
     &sllmp_mw_access_log, /* complete: one line per request, after everything else */
+    &sllmp_mw_trace,      /* pre: trace ids; on_chunk: the answer; complete: the spool record */
     &sllmp_mw_auth,       /* pre: the master key */
     &sllmp_mw_validate,   /* pre: the body's shape */
     &sllmp_mw_router,     /* pre: model name -> deployment */

@@ -3,6 +3,7 @@
  * Unknown fields pass: the API grows every month. Known fields must have the documented type,
  * and an error names the offending field in `param` (e.g. `messages[2].content`).
  */
+#include "sllmp/conf.h"
 #include "sllmp/middleware.h"
 #include "sllmp/req.h"
 
@@ -289,6 +290,9 @@ sllmp_validate_chat(sllmp_req_t *r)
     r->model = sllmp_arena_strdup(r->arena, model->valuestring);
     if (r->user == NULL && cJSON_IsString(user)) {
         r->user = user->valuestring;
+    }
+    if (r->user == NULL && r->key != NULL) {
+        r->user = r->key->user;
     }
     return SLLMP_GO_ON;
 }

@@ -73,11 +73,31 @@ on_data(void *ud, const char *data, size_t n)
     return rc != 0;
 }
 
+/*
+ * `metadata` is the gateway's (LiteLLM's trace names, tags as lists): it goes upstream only as
+ * OpenAI takes it, strings for a stored completion (`store: true`), as LiteLLM does.
+ */
+static int
+metadata_goes_upstream(const cJSON *body)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(body, "metadata");
+    const cJSON *kv;
+    int strings = cJSON_IsObject(md);
+
+    cJSON_ArrayForEach(kv, md)
+    {
+        strings &= cJSON_IsString(kv);
+    }
+    return strings && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "store"));
+}
+
 /* The body to send upstream: the client's, with the deployment's model and usage asked for. */
 static char *
 upstream_body(sllmp_req_t *r)
 {
     cJSON *body = r->json;
+    cJSON *md = NULL;
+    char *text;
 
     cJSON_ReplaceItemInObjectCaseSensitive(body, "model", cJSON_CreateString(r->dep->model));
     if (r->stream) {
@@ -97,7 +117,15 @@ upstream_body(sllmp_req_t *r)
             cJSON_AddTrueToObject(so, "include_usage");
         }
     }
-    return cJSON_PrintUnformatted(body);
+    if (!metadata_goes_upstream(body)) {
+        /* out while printing, back after: the trace reads it at complete */
+        md = cJSON_DetachItemFromObjectCaseSensitive(body, "metadata");
+    }
+    text = cJSON_PrintUnformatted(body);
+    if (md != NULL) {
+        cJSON_AddItemToObject(body, "metadata", md);
+    }
+    return text;
 }
 
 sllmp_rc_t

@@ -19,7 +19,8 @@ typedef struct {
     size_t body_pos;
     sllmp_buf_t out;
     int flushes;
-    int gone_after_flushes;    /* > 0: the client leaves after that many flushes */
+    int gone_after_flushes; /* > 0: the client leaves after that many flushes */
+    int ended;              /* io->end() calls */
 } fake_io_t;
 
 static __attribute__((unused)) const char *
@@ -80,6 +81,14 @@ fake_flush(void *ctx)
     return fake_gone(f) ? -1 : 0;
 }
 
+static void
+fake_end(void *ctx)
+{
+    fake_io_t *f = ctx;
+
+    f->ended++;
+}
+
 static __attribute__((unused)) void
 fake_init(fake_io_t *f, sllmp_io_t *io, const char *const *params, const char *body)
 {
@@ -93,6 +102,7 @@ fake_init(fake_io_t *f, sllmp_io_t *io, const char *const *params, const char *b
     io->write = fake_write;
     io->flush = fake_flush;
     io->gone = fake_gone;
+    io->end = fake_end;
 }
 
 /* Status code from the captured "Status: NNN" line, or -1. */

@@ -87,7 +87,7 @@ test_litellm_file_unchanged(void **state)
     assert_int_equal(strncmp(c->deployments[0].subject, "dep:gpt-4o.", 11), 0);
     assert_int_equal(strlen(c->deployments[0].subject), 19);
     assert_string_not_equal(c->deployments[0].subject, c->deployments[1].subject);
-    assert_true(has_warning(c, "t.yaml:11:1: litellm_settings"));
+    assert_true(has_warning(c, "t.yaml:12:3: litellm_settings.drop_params"));
     assert_true(has_warning(c, "t.yaml:15:3: general_settings.database_url"));
     assert_non_null(sllmp_conf_find(c, "local", 5));
     assert_null(sllmp_conf_find(c, "loca", 4));
@@ -166,7 +166,8 @@ test_errors_name_the_place(void **state)
                  "t.yaml:2:5: model_list entry has no model_name");
     expect_error("model_list: {a: 1}\n", "t.yaml:1:13: model_list must be a list");
     expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: openai/x, "
-                 "api_base: ftp://x}\n", "t.yaml:3:49: litellm_params.api_base must start with");
+                 "api_base: ftp://x}\n",
+                 "t.yaml:3:49: litellm_params.api_base must start with");
     expect_error("a: [1, 2\n", "t.yaml:2:1: YAML error");
     expect_error("- 1\n- 2\n", "t.yaml:1:1: the configuration must be a mapping");
     unsetenv("SLLMP_SURELY_UNSET");
@@ -174,6 +175,81 @@ test_errors_name_the_place(void **state)
                  "t.yaml:2:15: general_settings.master_key: environment variable "
                  "SLLMP_SURELY_UNSET is not set");
     expect_error("sllmp:\n  redis: {url: http://x}\n", "t.yaml:2:16: sllmp.redis.url");
+}
+
+static void
+test_langfuse_and_capture(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    setenv("SLLMP_TEST_LF_PK", "pk-lf-1", 1);
+    unsetenv("SLLMP_TEST_LF_SK");
+    c = load("model_list:\n"
+             "  - model_name: open\n"
+             "    litellm_params: {model: mock/echo}\n"
+             "  - model_name: private\n"
+             "    litellm_params: {model: mock/echo}\n"
+             "    model_info: {capture: none}\n"
+             "keys:\n"
+             "  - {name: a, key: sk-aaaa, capture: metadata}\n"
+             "  - {name: b, key: sk-bbbb, capture: full}\n"
+             "  - {name: c, key: sk-cccc}\n"
+             "litellm_settings: {turn_off_message_logging: true, success_callback: [langfuse]}\n"
+             "sllmp:\n"
+             "  spool: {dir: /tmp/x, fsync: false, max_mb: 5}\n"
+             "  langfuse:\n"
+             "    host: http://127.0.0.1:3000/\n"
+             "    public_key: os.environ/SLLMP_TEST_LF_PK\n"
+             "    secret_key: os.environ/SLLMP_TEST_LF_SK\n"
+             "    api: legacy\n"
+             "    environment: prod-eu\n"
+             "    release: r1\n"
+             "    redact: ['[0-9]{4}', 'secret']\n",
+             &err);
+    assert_null(err);
+    assert_non_null(c);
+    assert_int_equal(c->spool_fsync, 0);
+    assert_int_equal(c->spool_max_mb, 5);
+    assert_string_equal(c->langfuse.host, "http://127.0.0.1:3000");
+    assert_string_equal(c->langfuse.public_key, "pk-lf-1");
+    assert_null(c->langfuse.secret_key); /* unset: only the uploader needs it, and says so */
+    assert_string_equal(c->langfuse.unset_secret, "SLLMP_TEST_LF_SK");
+    assert_int_equal(c->langfuse.api, SLLMP_LF_LEGACY);
+    assert_string_equal(c->langfuse.environment, "prod-eu");
+    assert_int_equal(c->langfuse.nredact, 2);
+    /* LiteLLM's turn_off_message_logging: no messages unless sllmp.langfuse.capture says */
+    assert_int_equal(c->langfuse.capture, SLLMP_CAPTURE_METADATA);
+    /* the key's and the model's own settings; the more restrictive when both are set */
+    assert_int_equal(sllmp_capture_policy(c, &c->keys[1], &c->deployments[0]), SLLMP_CAPTURE_FULL);
+    assert_int_equal(sllmp_capture_policy(c, &c->keys[0], &c->deployments[0]),
+                     SLLMP_CAPTURE_METADATA);
+    assert_int_equal(sllmp_capture_policy(c, &c->keys[1], &c->deployments[1]), SLLMP_CAPTURE_NONE);
+    assert_int_equal(sllmp_capture_policy(c, &c->keys[2], &c->deployments[0]),
+                     SLLMP_CAPTURE_METADATA);
+    assert_int_equal(sllmp_capture_policy(c, NULL, NULL), SLLMP_CAPTURE_METADATA);
+    sllmp_conf_unref(c);
+
+    c = load("litellm_settings: {turn_off_message_logging: true}\n"
+             "sllmp: {langfuse: {capture: full}}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->langfuse.capture, SLLMP_CAPTURE_FULL);
+    assert_int_equal(c->langfuse.api, SLLMP_LF_OTEL);
+    sllmp_conf_unref(c);
+
+    expect_error("sllmp:\n  langfuse:\n    redact: ['ok', '(unclosed']\n",
+                 "t.yaml:3:20: sllmp.langfuse.redact: not a POSIX extended regular expression");
+    expect_error("sllmp:\n  langfuse: {capture: some}\n",
+                 "t.yaml:2:23: sllmp.langfuse.capture must be full, metadata or none");
+    expect_error("sllmp:\n  langfuse: {environment: Prod}\n",
+                 "t.yaml:2:27: sllmp.langfuse.environment must be");
+    expect_error("sllmp:\n  langfuse: {environment: langfuse-x}\n", "environment must be");
+    expect_error("sllmp:\n  langfuse: {api: grpc}\n", "t.yaml:2:19: sllmp.langfuse.api");
+    expect_error("sllmp:\n  langfuse: {host: cloud.langfuse.com}\n", "must start with http");
+    expect_error("keys:\n  - {name: a, key: sk-a, capture: all}\n", "keys[].capture must be");
+    expect_error("sllmp:\n  spool: {fsync: maybe}\n", "t.yaml:2:18: sllmp.spool.fsync must be");
 }
 
 static void
@@ -245,7 +321,8 @@ test_embedded_default(void **state)
 static void
 test_cache_reloads_changed_file(void **state)
 {
-    char *path = write_temp("model_list:\n  - model_name: one\n    litellm_params: {model: mock/x}\n");
+    char *path =
+        write_temp("model_list:\n  - model_name: one\n    litellm_params: {model: mock/x}\n");
     char *err = NULL;
     sllmp_conf_t *a, *b, *c;
     FILE *f;
@@ -446,6 +523,7 @@ main(void)
         cmocka_unit_test(test_sllmp_section),
         cmocka_unit_test(test_defaults_and_empty),
         cmocka_unit_test(test_errors_name_the_place),
+        cmocka_unit_test(test_langfuse_and_capture),
         cmocka_unit_test(test_unset_key_leaves_model_out),
         cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_embedded_default),

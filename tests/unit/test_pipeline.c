@@ -8,6 +8,8 @@
 #include "sllmp/middleware.h"
 #include "sllmp/req.h"
 
+#include <dirent.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,11 +25,27 @@ static sllmp_worker_ctx_t *worker;
 
 static char rundir[] = "/tmp/sllmp-unit-XXXXXX";
 
+static char spool[sizeof(rundir) + 16];
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
 static int
 setup(void **state)
 {
+    char *text;
+
     (void)state;
-    conf_path = write_temp("model_list:\n"
+    assert_non_null(mkdtemp(rundir)); /* the local limit store and the spool go there */
+    setenv("SLLMP_RUNDIR", rundir, 1);
+    snprintf(spool, sizeof(spool), "%s/spool", rundir);
+    text = sllmp_xasprintf("model_list:\n"
                            "  - model_name: m\n"
                            "    litellm_params: {model: mock/echo, mock_delay_ms: 0}\n"
                            "  - model_name: up\n"
@@ -40,11 +58,12 @@ setup(void **state)
                            "sllmp:\n"
                            "  max_body_bytes: 2048\n"
                            "  max_json_depth: 8\n"
-                           "  spool: {dir: /tmp/sllmp-test-spool}\n"
-                           "  cors: {origins: [https://ok.example]}\n");
+                           "  spool: {dir: %s}\n"
+                           "  cors: {origins: [https://ok.example]}\n",
+                           spool);
+    conf_path = write_temp(text);
+    free(text);
     setenv("SLLMP_CONFIG", conf_path, 1);
-    assert_non_null(mkdtemp(rundir)); /* the local limit store goes there */
-    setenv("SLLMP_RUNDIR", rundir, 1);
     assert_int_equal(sllmp_core_init(), 0);
     worker = sllmp_worker_new(0);
     return 0;
@@ -59,13 +78,7 @@ teardown(void **state)
     sllmp_conf_cache_flush();
     unlink(conf_path);
     free(conf_path);
-    {
-        char db[sizeof(rundir) + 16];
-
-        snprintf(db, sizeof(db), "%s/limits.db", rundir);
-        unlink(db);
-        rmdir(rundir);
-    }
+    nftw(rundir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
 }
 
@@ -83,8 +96,8 @@ run(fake_io_t *f, const char *const *params, const char *body)
 static void
 post(fake_io_t *f, const char *body)
 {
-    static const char *const params[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
-                                         "/v1/chat/completions", AUTH, NULL};
+    static const char *const params[] = {"REQUEST_METHOD",       "POST", "REQUEST_URI",
+                                         "/v1/chat/completions", AUTH,   NULL};
 
     run(f, params, body);
 }
@@ -136,8 +149,8 @@ test_unstreamed_echo(void **state)
     assert_non_null(strstr(f.out.ptr, "X-Duration-Ms: "));
     j = body_json(&f);
     assert_string_equal(cJSON_GetObjectItem(j, "object")->valuestring, "chat.completion");
-    cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0),
-                                     "message");
+    cJSON *msg =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
     assert_string_equal(cJSON_GetObjectItem(msg, "content")->valuestring, "hello world");
     assert_non_null(cJSON_GetObjectItem(j, "usage"));
     cJSON_Delete(j);
@@ -169,7 +182,8 @@ test_streamed_usage_policy(void **state)
     int usage;
 
     (void)state;
-    post(&f, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b c\"}]}");
+    post(&f, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b "
+             "c\"}]}");
     assert_int_equal(fake_status(&f), 200);
     assert_non_null(strstr(f.out.ptr, "Content-Type: text/event-stream\r\n"));
     assert_non_null(strstr(f.out.ptr, "Cache-Control: no-cache\r\n"));
@@ -195,15 +209,16 @@ test_streamed_usage_policy(void **state)
 static void
 test_client_gone_mid_stream(void **state)
 {
-    static const char *const params[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
-                                         "/v1/chat/completions", AUTH, NULL};
+    static const char *const params[] = {"REQUEST_METHOD",       "POST", "REQUEST_URI",
+                                         "/v1/chat/completions", AUTH,   NULL};
     sllmp_io_t io;
     fake_io_t f;
     int usage;
 
     (void)state;
-    fake_init(&f, &io, params, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
-                               "\"content\":\"1 2 3 4 5 6 7 8 9 10 11 12\"}]}");
+    fake_init(&f, &io, params,
+              "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+              "\"content\":\"1 2 3 4 5 6 7 8 9 10 11 12\"}]}");
     f.gone_after_flushes = 3;
     sllmp_handle(&io, worker);
     /* the provider stopped: nothing after the departure, and no [DONE] */
@@ -231,8 +246,8 @@ test_bad_input(void **state)
     expect_error("{\"model\":\"m\",\"messages\":\"hi\"}", 400, "invalid_value", "messages");
     expect_error("{\"model\":\"m\",\"messages\":[]}", 400, "invalid_value", "messages");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
-                 "{\"role\":\"robot\",\"content\":\"x\"}]}", 400, "invalid_value",
-                 "messages[1].role");
+                 "{\"role\":\"robot\",\"content\":\"x\"}]}",
+                 400, "invalid_value", "messages[1].role");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}", 400,
                  "missing_required_parameter", "messages[0].content");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400,
@@ -240,18 +255,23 @@ test_bad_input(void **state)
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", 400,
                  "missing_required_parameter", "messages[0].tool_call_id");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                 "\"temperature\":\"hot\"}", 400, "invalid_value", "temperature");
+                 "\"temperature\":\"hot\"}",
+                 400, "invalid_value", "temperature");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                 "\"temperature\":3}", 400, "invalid_value", "temperature");
+                 "\"temperature\":3}",
+                 400, "invalid_value", "temperature");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                 "\"n\":1.5}", 400, "invalid_value", "n");
+                 "\"n\":1.5}",
+                 400, "invalid_value", "n");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                 "\"stream\":\"yes\"}", 400, "invalid_value", "stream");
+                 "\"stream\":\"yes\"}",
+                 400, "invalid_value", "stream");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                 "\"stream_options\":{\"include_usage\":true}}", 400, "invalid_value",
-                 "stream_options");
+                 "\"stream_options\":{\"include_usage\":true}}",
+                 400, "invalid_value", "stream_options");
     expect_error("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                 "\"metadata\":[1]}", 400, "invalid_value", "metadata");
+                 "\"metadata\":[1]}",
+                 400, "invalid_value", "metadata");
     expect_error("{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 404,
                  "model_not_found", "model");
     memset(big, ' ', sizeof(big) - 1);
@@ -268,13 +288,13 @@ test_routes_and_auth(void **state)
                                          NULL};
     static const char *const models_noauth[] = {"REQUEST_METHOD", "GET", "REQUEST_URI",
                                                 "/v1/models", NULL};
-    static const char *const models[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/v1/models",
-                                         AUTH, NULL};
-    static const char *const wrongkey[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
-                                           "/chat/completions", "HTTP_AUTHORIZATION",
-                                           "Bearer sk-mastex", NULL};
-    static const char *const method[] = {"REQUEST_METHOD", "GET", "REQUEST_URI",
-                                         "/v1/chat/completions", AUTH, NULL};
+    static const char *const models[] = {"REQUEST_METHOD", "GET", "REQUEST_URI",
+                                         "/v1/models",     AUTH,  NULL};
+    static const char *const wrongkey[] = {
+        "REQUEST_METHOD",   "POST", "REQUEST_URI", "/chat/completions", "HTTP_AUTHORIZATION",
+        "Bearer sk-mastex", NULL};
+    static const char *const method[] = {"REQUEST_METHOD",       "GET", "REQUEST_URI",
+                                         "/v1/chat/completions", AUTH,  NULL};
     static const char *const unknown[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/v2/x", NULL};
     fake_io_t f;
 
@@ -314,13 +334,13 @@ test_routes_and_auth(void **state)
 static void
 test_virtual_keys(void **state)
 {
-    static const char *const chat_k1[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
-                                          "/v1/chat/completions", "HTTP_AUTHORIZATION",
-                                          "Bearer sk-k1", NULL};
-    static const char *const chat_old[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
-                                           "/v1/chat/completions", "HTTP_AUTHORIZATION",
-                                           "Bearer sk-old", NULL};
-    static const char *const models_k1[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/v1/models",
+    static const char *const chat_k1[] = {
+        "REQUEST_METHOD",     "POST",         "REQUEST_URI", "/v1/chat/completions",
+        "HTTP_AUTHORIZATION", "Bearer sk-k1", NULL};
+    static const char *const chat_old[] = {
+        "REQUEST_METHOD",     "POST",          "REQUEST_URI", "/v1/chat/completions",
+        "HTTP_AUTHORIZATION", "Bearer sk-old", NULL};
+    static const char *const models_k1[] = {"REQUEST_METHOD", "GET",   "REQUEST_URI", "/v1/models",
                                             "HTTP_X_API_KEY", "sk-k1", NULL};
     fake_io_t f;
 
@@ -352,12 +372,18 @@ test_virtual_keys(void **state)
 static void
 test_cors(void **state)
 {
-    static const char *const ok[] = {"REQUEST_METHOD", "OPTIONS", "REQUEST_URI",
-                                     "/v1/chat/completions", "HTTP_ORIGIN", "https://ok.example",
-                                     "HTTP_ACCESS_CONTROL_REQUEST_METHOD", "POST", NULL};
-    static const char *const bad[] = {"REQUEST_METHOD", "OPTIONS", "REQUEST_URI",
-                                      "/v1/chat/completions", "HTTP_ORIGIN", "https://evil.example",
-                                      NULL};
+    static const char *const ok[] = {"REQUEST_METHOD",
+                                     "OPTIONS",
+                                     "REQUEST_URI",
+                                     "/v1/chat/completions",
+                                     "HTTP_ORIGIN",
+                                     "https://ok.example",
+                                     "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+                                     "POST",
+                                     NULL};
+    static const char *const bad[] = {
+        "REQUEST_METHOD",       "OPTIONS", "REQUEST_URI", "/v1/chat/completions", "HTTP_ORIGIN",
+        "https://evil.example", NULL};
     fake_io_t f;
 
     (void)state;
@@ -417,7 +443,104 @@ test_upstream_body_rewrite(void **state)
     assert_null(strstr(out, "stream_options"));
     cJSON_free(out);
     cJSON_Delete(r.json);
+
+    /* metadata is the gateway's: upstream only as OpenAI stores it (strings, store: true) */
+    r.json = cJSON_Parse("{\"model\":\"a\",\"messages\":[],\"metadata\":{\"tags\":[\"x\"]}}");
+    out = upstream_body(&r);
+    assert_null(strstr(out, "metadata"));
+    assert_non_null(cJSON_GetObjectItem(r.json, "metadata")); /* kept for the trace */
+    cJSON_free(out);
+    cJSON_Delete(r.json);
+    r.json = cJSON_Parse("{\"model\":\"a\",\"messages\":[],\"store\":true,"
+                         "\"metadata\":{\"k\":\"v\"}}");
+    out = upstream_body(&r);
+    assert_non_null(strstr(out, "\"metadata\":{\"k\":\"v\"}"));
+    cJSON_free(out);
+    cJSON_Delete(r.json);
     sllmp_arena_destroy(&a);
+}
+
+/* Every record of the spool's new/, concatenated. */
+static char *
+spool_records(int *count)
+{
+    char dir[sizeof(spool) + 8];
+    struct dirent *e;
+    sllmp_buf_t b;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "%s/new", spool);
+    d = opendir(dir);
+    *count = 0;
+    sllmp_buf_init(&b, 0);
+    sllmp_buf_append(&b, "", 0);
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[sizeof(dir) + 300], chunk[65536];
+        FILE *fp;
+        size_t n;
+
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        fp = fopen(path, "r");
+        assert_non_null(fp);
+        n = fread(chunk, 1, sizeof(chunk), fp);
+        fclose(fp);
+        sllmp_buf_append(&b, chunk, n);
+        unlink(path);
+        (*count)++;
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return b.ptr;
+}
+
+static void
+test_trace_record(void **state)
+{
+    static const char *const params[] = {"REQUEST_METHOD",
+                                         "POST",
+                                         "REQUEST_URI",
+                                         "/v1/chat/completions",
+                                         "HTTP_AUTHORIZATION",
+                                         "Bearer sk-k1",
+                                         "HTTP_X_TRACE_ID",
+                                         "4BF92F3577B34DA6A3CE929D0E0E4736",
+                                         NULL};
+    fake_io_t f;
+    char *text;
+    cJSON *rec;
+    int n;
+
+    (void)state;
+    free(spool_records(&n)); /* what earlier tests left */
+    run(&f, params,
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+        "\"my key sk-k1 and sk-master\"}],\"temperature\":0.5}");
+    assert_int_equal(fake_status(&f), 200);
+    assert_int_equal(f.ended, 1); /* the response ended before complete wrote the record */
+    sllmp_buf_free(&f.out);
+    text = spool_records(&n);
+    assert_int_equal(n, 1);
+    assert_null(strstr(text, "sk-k1"));
+    assert_null(strstr(text, "sk-master"));
+    rec = cJSON_Parse(text);
+    assert_non_null(rec);
+    assert_string_equal(cJSON_GetObjectItem(rec, "trace_id")->valuestring,
+                        "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(rec, "trace_joined")));
+    assert_string_equal(cJSON_GetObjectItem(rec, "user")->valuestring, "owner1");
+    assert_string_equal(cJSON_GetObjectItem(rec, "level")->valuestring, "DEFAULT");
+    assert_true(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "params"), "temperature")->valuedouble == 0.5);
+    assert_non_null(
+        strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "output"), "content")->valuestring,
+               "[REDACTED]"));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(rec, "attempts")), 1);
+    cJSON_Delete(rec);
+    free(text);
 }
 
 static void
@@ -444,6 +567,7 @@ main(void)
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_upstream_body_rewrite),
         cmocka_unit_test(test_json_depth),
+        cmocka_unit_test(test_trace_record),
     };
 
     return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);

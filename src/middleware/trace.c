@@ -1,0 +1,817 @@
+/*
+ * The trace record: one per request, written to the spool at `complete` whatever the outcome
+ * (docs/internals/spool.md has the format; `sllmp upload` turns it into Langfuse spans).
+ *
+ *   pre       the ids: the client's trace (traceparent, X-Trace-ID, LiteLLM metadata) or a new
+ *             one; X-Trace-ID goes back in the response.
+ *   on_chunk  a stream's answer, put together again (content and tool calls of choice 0) when
+ *             the capture policy keeps outputs.
+ *   complete  the record: built, redacted (the configured patterns, and every key the gateway
+ *             knows of, wherever it appears), written. It runs after the limits settled and
+ *             after the web server was told the response is over, so the fsync costs the
+ *             client nothing.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/log.h"
+#include "sllmp/middleware.h"
+#include "sllmp/req.h"
+#include "sllmp/spool.h"
+#include "sllmp/util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define REDACTED "[REDACTED]"
+
+typedef struct {
+    int ids;
+    char trace_id[33];
+    char span_id[17];
+    char parent[17];
+    int joined;
+    const char *raw_trace_id; /* an X-Trace-ID that was not 32 hex: kept in the metadata */
+
+    /* a stream's answer */
+    int cap_known;
+    sllmp_capture_t cap;
+    sllmp_buf_t content;
+    int content_seen;
+    cJSON *tool_calls; /* by index */
+    char *response_model;
+} trace_t;
+
+static int
+is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+all_zero(const char *s)
+{
+    return strspn(s, "0") == strlen(s);
+}
+
+static void
+lower_copy(char *dst, const char *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = (char)tolower((unsigned char)src[i]);
+    }
+    dst[n] = '\0';
+}
+
+/*
+ * A client's trace id as a W3C one: 32 hex as is, a UUID without its dashes; anything else is
+ * hashed, so the same id always names the same trace (the original goes in the metadata).
+ */
+static int
+trace_id_from(trace_t *t, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    char hex[33];
+    size_t k = 0;
+
+    if (n == 0 || n > 800) {
+        return 0;
+    }
+    if (n == 32 && is_hex(s, 32)) {
+        lower_copy(t->trace_id, s, 32);
+    } else if (n == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-') {
+        for (size_t i = 0; i < n && k < 32; i++) {
+            if (s[i] != '-') {
+                hex[k++] = s[i];
+            }
+        }
+        if (k != 32 || !is_hex(hex, 32)) {
+            return 0;
+        }
+        lower_copy(t->trace_id, hex, 32);
+    } else {
+        unsigned char sha[32];
+
+        sllmp_sha256(s, n, sha);
+        for (int i = 0; i < 16; i++) {
+            snprintf(t->trace_id + 2 * i, 3, "%02x", sha[i]);
+        }
+        t->raw_trace_id = s;
+    }
+    if (all_zero(t->trace_id)) {
+        return 0;
+    }
+    t->joined = 1;
+    return 1;
+}
+
+/* traceparent: version-traceid-parentid-flags (W3C Trace Context). */
+static int
+traceparent(trace_t *t, const char *s)
+{
+    if (s == NULL || strlen(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' ||
+        !is_hex(s, 2) || !is_hex(s + 3, 32) || !is_hex(s + 36, 16) ||
+        strncasecmp(s, "ff", 2) == 0) {
+        return 0;
+    }
+    lower_copy(t->trace_id, s + 3, 32);
+    lower_copy(t->parent, s + 36, 16);
+    if (all_zero(t->trace_id) || all_zero(t->parent)) {
+        t->trace_id[0] = t->parent[0] = '\0';
+        return 0;
+    }
+    t->joined = 1;
+    return 1;
+}
+
+static const char *
+md_string(const sllmp_req_t *r, const char *name)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(r->json, "metadata");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, name);
+
+    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+static void
+buf_free(void *p)
+{
+    sllmp_buf_free(p);
+}
+
+static void
+json_free(void *p)
+{
+    cJSON_Delete(p);
+}
+
+static trace_t *
+trace_of(sllmp_req_t *r)
+{
+    int i = sllmp_middleware_index(&sllmp_mw_trace);
+    trace_t *t = r->mw_ctx[i];
+
+    if (t == NULL) {
+        t = sllmp_arena_alloc(r->arena, sizeof(*t));
+        memset(t, 0, sizeof(*t));
+        sllmp_buf_init(&t->content, 0);
+        sllmp_arena_cleanup_add(r->arena, buf_free, &t->content);
+        r->mw_ctx[i] = t;
+    }
+    if (!t->ids) {
+        const char *parent = md_string(r, "parent_observation_id");
+
+        t->ids = 1;
+        if (!traceparent(t, sllmp_req_param(r, "HTTP_TRACEPARENT")) &&
+            !trace_id_from(t, sllmp_req_param(r, "HTTP_X_TRACE_ID")) &&
+            !trace_id_from(t, md_string(r, "existing_trace_id")) &&
+            !trace_id_from(t, md_string(r, "trace_id"))) {
+            sllmp_random_hex(t->trace_id, 16);
+        }
+        if (t->parent[0] == '\0' && parent != NULL && strlen(parent) == 16 && is_hex(parent, 16)) {
+            lower_copy(t->parent, parent, 16);
+        }
+        sllmp_random_hex(t->span_id, 8);
+    }
+    return t;
+}
+
+static sllmp_rc_t
+trace_pre(sllmp_req_t *r, void *mw_conf)
+{
+    (void)mw_conf;
+    sllmp_resp_header(r, "X-Trace-ID", trace_of(r)->trace_id);
+    return SLLMP_GO_ON;
+}
+
+static sllmp_capture_t
+capture(sllmp_req_t *r, trace_t *t)
+{
+    if (!t->cap_known) {
+        t->cap = sllmp_capture_policy(r->conf, r->key, r->dep);
+        t->cap_known = 1;
+    }
+    return t->cap;
+}
+
+/* Appends a streamed tool-call delta to the call of its index. */
+static void
+merge_tool_call(trace_t *t, const cJSON *delta)
+{
+    const cJSON *index = cJSON_GetObjectItemCaseSensitive(delta, "index");
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(delta, "function");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(delta, "id");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+    cJSON *call = NULL, *f;
+    int idx = cJSON_IsNumber(index) ? index->valueint : 0;
+
+    if (idx < 0 || idx > 127) {
+        return;
+    }
+    for (cJSON *c = t->tool_calls ? t->tool_calls->child : NULL; c != NULL; c = c->next) {
+        if (cJSON_GetObjectItemCaseSensitive(c, "index")->valueint == idx) {
+            call = c;
+        }
+    }
+    if (call == NULL) {
+        call = cJSON_CreateObject();
+        cJSON_AddNumberToObject(call, "index", idx);
+        cJSON_AddStringToObject(call, "id", "");
+        cJSON_AddStringToObject(call, "type", "function");
+        f = cJSON_AddObjectToObject(call, "function");
+        cJSON_AddStringToObject(f, "name", "");
+        cJSON_AddStringToObject(f, "arguments", "");
+        cJSON_AddItemToArray(t->tool_calls, call);
+    }
+    f = cJSON_GetObjectItemCaseSensitive(call, "function");
+    if (cJSON_IsString(id)) {
+        cJSON_ReplaceItemInObjectCaseSensitive(call, "id", cJSON_CreateString(id->valuestring));
+    }
+    const struct {
+        const char *key;
+        const cJSON *add;
+    } parts[] = {{"name", name}, {"arguments", args}};
+
+    for (size_t i = 0; i < 2; i++) {
+        if (cJSON_IsString(parts[i].add)) {
+            const cJSON *was = cJSON_GetObjectItemCaseSensitive(f, parts[i].key);
+            char *joined = sllmp_xasprintf("%s%s", was->valuestring, parts[i].add->valuestring);
+
+            cJSON_ReplaceItemInObjectCaseSensitive(f, parts[i].key, cJSON_CreateString(joined));
+            free(joined);
+        }
+    }
+}
+
+static sllmp_rc_t
+trace_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
+{
+    trace_t *t = trace_of(r);
+    const cJSON *model, *choice;
+
+    (void)mw_conf;
+    if (chunk->json == NULL || capture(r, t) == SLLMP_CAPTURE_NONE) {
+        return SLLMP_GO_ON;
+    }
+    model = cJSON_GetObjectItemCaseSensitive(chunk->json, "model");
+    if (t->response_model == NULL && cJSON_IsString(model) && model->valuestring[0]) {
+        t->response_model = sllmp_arena_strdup(r->arena, model->valuestring);
+    }
+    if (t->cap != SLLMP_CAPTURE_FULL) {
+        return SLLMP_GO_ON;
+    }
+    cJSON_ArrayForEach(choice, cJSON_GetObjectItemCaseSensitive(chunk->json, "choices"))
+    {
+        const cJSON *index = cJSON_GetObjectItemCaseSensitive(choice, "index");
+        const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
+        const cJSON *call;
+
+        if (cJSON_IsNumber(index) && index->valueint != 0) {
+            continue; /* n > 1: the record keeps the first choice of a stream */
+        }
+        if (cJSON_IsString(content)) {
+            sllmp_buf_appends(&t->content, content->valuestring);
+            t->content_seen = 1;
+        }
+        cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(delta, "tool_calls"))
+        {
+            if (t->tool_calls == NULL) {
+                t->tool_calls = cJSON_CreateArray();
+                sllmp_arena_cleanup_add(r->arena, json_free, t->tool_calls);
+            }
+            merge_tool_call(t, call);
+        }
+    }
+    return SLLMP_GO_ON;
+}
+
+/* ---------------------------------------------------------------- redaction */
+
+typedef struct {
+    const char **secrets; /* in the arena */
+    size_t nsecrets;
+    size_t cap;
+    const sllmp_langfuse_conf_t *lf;
+} redactor_t;
+
+static void
+add_secret(redactor_t *x, const char *s)
+{
+    /* keys shorter than this would blank out ordinary words */
+    if (s != NULL && strlen(s) >= 4 && x->nsecrets < x->cap) {
+        x->secrets[x->nsecrets++] = s;
+    }
+}
+
+/* s with every secret and every pattern's match replaced; NULL when nothing matched. */
+static char *
+redact_string(const redactor_t *x, const char *s)
+{
+    sllmp_buf_t b;
+    char *cur = NULL;
+    int changed = 0;
+
+    for (size_t i = 0; i < x->nsecrets; i++) {
+        const char *src = cur ? cur : s;
+        const char *hit = strstr(src, x->secrets[i]);
+        size_t slen = strlen(x->secrets[i]);
+
+        if (hit == NULL) {
+            continue;
+        }
+        sllmp_buf_init(&b, 0);
+        while (hit != NULL) {
+            sllmp_buf_append(&b, src, (size_t)(hit - src));
+            sllmp_buf_appends(&b, REDACTED);
+            src = hit + slen;
+            hit = strstr(src, x->secrets[i]);
+        }
+        sllmp_buf_appends(&b, src);
+        free(cur);
+        cur = b.ptr;
+        changed = 1;
+    }
+    for (size_t i = 0; i < x->lf->nredact; i++) {
+        const char *src = cur ? cur : s;
+        regmatch_t m;
+        int eflags = 0, hits = 0;
+
+        sllmp_buf_init(&b, 0);
+        sllmp_buf_append(&b, "", 0);
+        while (*src && regexec(&x->lf->redact[i], src, 1, &m, eflags) == 0) {
+            if (m.rm_eo == m.rm_so) {
+                /* an empty match: keep one character and look further */
+                sllmp_buf_append(&b, src, 1);
+                src++;
+            } else {
+                sllmp_buf_append(&b, src, (size_t)m.rm_so);
+                sllmp_buf_appends(&b, REDACTED);
+                src += m.rm_eo;
+                hits++;
+            }
+            eflags = REG_NOTBOL;
+        }
+        if (hits == 0) {
+            sllmp_buf_free(&b);
+            continue;
+        }
+        sllmp_buf_appends(&b, src);
+        free(cur);
+        cur = b.ptr;
+        changed = 1;
+    }
+    return changed ? cur : NULL;
+}
+
+static void
+redact(const redactor_t *x, cJSON *j)
+{
+    for (cJSON *c = j; c != NULL; c = c->next) {
+        if (cJSON_IsString(c)) {
+            char *s = redact_string(x, c->valuestring);
+
+            if (s != NULL) {
+                cJSON_free(c->valuestring);
+                c->valuestring = cJSON_malloc(strlen(s) + 1);
+                memcpy(c->valuestring, s, strlen(s) + 1);
+                free(s);
+            }
+        } else if (c->child != NULL) {
+            redact(x, c->child);
+        }
+    }
+}
+
+/* Redacts one item (and its children), not its siblings. */
+static void
+redact_item(const redactor_t *x, cJSON *item)
+{
+    cJSON *next;
+
+    if (item == NULL) {
+        return;
+    }
+    next = item->next;
+    item->next = NULL;
+    redact(x, item);
+    item->next = next;
+}
+
+/* ---------------------------------------------------------------- the record */
+
+static void
+add_str(cJSON *o, const char *name, const char *v)
+{
+    if (v != NULL && *v != '\0') {
+        cJSON_AddStringToObject(o, name, v);
+    }
+}
+
+static int64_t
+wall_us(const sllmp_req_t *r, int64_t mono_ms)
+{
+    return r->start_wall_us + (mono_ms - r->start_ms) * 1000;
+}
+
+/* Request fields that are model parameters, as values Langfuse takes (no nested objects). */
+static cJSON *
+params(const cJSON *body)
+{
+    static const char *const skip[] = {"messages", "model",     "metadata",       "user",
+                                       "tools",    "functions", "stream_options", NULL};
+    cJSON *p = cJSON_CreateObject();
+    const cJSON *f;
+
+    cJSON_ArrayForEach(f, body)
+    {
+        int skipped = 0, strings = 1;
+        const cJSON *e;
+
+        for (int i = 0; skip[i] != NULL; i++) {
+            skipped |= strcmp(f->string, skip[i]) == 0;
+        }
+        if (skipped) {
+            continue;
+        }
+        if (cJSON_IsArray(f)) {
+            cJSON_ArrayForEach(e, f)
+            {
+                strings &= cJSON_IsString(e);
+            }
+        }
+        if (cJSON_IsObject(f) || (cJSON_IsArray(f) && !strings)) {
+            char *text = cJSON_PrintUnformatted(f);
+
+            cJSON_AddStringToObject(p, f->string, text);
+            cJSON_free(text);
+        } else {
+            cJSON_AddItemToObject(p, f->string, cJSON_Duplicate(f, 1));
+        }
+    }
+    return p;
+}
+
+/* LiteLLM's metadata names, read into the record's own fields rather than its metadata. */
+static const char *const litellm_names[] = {
+    "trace_user_id",
+    "session_id",
+    "tags",
+    "generation_name",
+    "trace_name",
+    "trace_id",
+    "existing_trace_id",
+    "trace_metadata",
+    "trace_release",
+    "trace_version",
+    "version",
+    "parent_observation_id",
+    "generation_id",
+    NULL,
+};
+
+static cJSON *
+metadata(sllmp_req_t *r, const trace_t *t)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(r->json, "metadata");
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(md, "trace_metadata");
+    cJSON *out = cJSON_IsObject(tm) ? cJSON_Duplicate(tm, 1) : cJSON_CreateObject();
+    const cJSON *f;
+
+    if (!cJSON_IsObject(md)) {
+        md = NULL; /* refused by validation: nothing to read in it */
+    }
+    cJSON_ArrayForEach(f, md)
+    {
+        int known = 0;
+
+        for (int i = 0; litellm_names[i] != NULL; i++) {
+            known |= strcmp(f->string, litellm_names[i]) == 0;
+        }
+        if (!known && !cJSON_HasObjectItem(out, f->string)) {
+            cJSON_AddItemToObject(out, f->string, cJSON_Duplicate(f, 1));
+        }
+    }
+    if (r->key != NULL) {
+        cJSON_AddStringToObject(out, "key_name", r->key->name);
+        add_str(out, "team", r->key->team);
+    }
+    cJSON_AddStringToObject(out, "request_id", r->id);
+    add_str(out, "x_trace_id", t->raw_trace_id);
+    return out;
+}
+
+static void
+usage_and_cost(sllmp_req_t *r, cJSON *rec)
+{
+    static const char *const names[5] = {"input", "cache_read", "cache_write", "output",
+                                         "reasoning"};
+    const long v[5] = {r->usage.input, r->usage.cache_read, r->usage.cache_write, r->usage.output,
+                       r->usage.reasoning};
+    cJSON *u = cJSON_AddObjectToObject(rec, "usage");
+
+    for (int i = 0; i < 5; i++) {
+        cJSON_AddNumberToObject(u, names[i], (double)v[i]);
+    }
+    cJSON_AddBoolToObject(u, "estimated", r->usage.estimated);
+    if (r->dep != NULL && r->dep->price.known) {
+        double b[5];
+        double total = sllmp_cost_buckets(&r->usage, &r->dep->price, b);
+        cJSON *c = cJSON_AddObjectToObject(rec, "cost");
+
+        for (int i = 0; i < 5; i++) {
+            cJSON_AddNumberToObject(c, names[i], b[i]);
+        }
+        cJSON_AddNumberToObject(c, "total", total);
+    }
+}
+
+/* The answer of an unstreamed call, from the body that went to the client. */
+static void
+unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
+{
+    cJSON *body, *choices, *first, *msg;
+
+    if (r->stream || r->resp_body.len == 0 || r->err != SLLMP_OK) {
+        return;
+    }
+    body = cJSON_ParseWithLength(r->resp_body.ptr, r->resp_body.len);
+    if (body == NULL) {
+        return;
+    }
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+
+    if (cJSON_IsString(model) && model->valuestring[0]) {
+        t->response_model = sllmp_arena_strdup(r->arena, model->valuestring);
+    }
+    choices = cJSON_GetObjectItemCaseSensitive(body, "choices");
+    first = cJSON_GetArrayItem(choices, 0);
+    msg = cJSON_DetachItemFromObjectCaseSensitive(first, "message");
+    if (full && msg != NULL) {
+        cJSON_AddItemToObject(rec, "output", msg);
+        if (cJSON_GetArraySize(choices) > 1) {
+            cJSON *rest = cJSON_AddArrayToObject(md, "choices");
+            cJSON *c;
+
+            cJSON_ArrayForEach(c, choices)
+            {
+                if (c != first) {
+                    cJSON_AddItemToArray(
+                        rest, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c, "message"), 1));
+                }
+            }
+        }
+    } else {
+        cJSON_Delete(msg);
+    }
+    cJSON_Delete(body);
+}
+
+static void
+streamed_output(trace_t *t, cJSON *rec)
+{
+    cJSON *out;
+
+    if (!t->content_seen && t->tool_calls == NULL) {
+        return;
+    }
+    out = cJSON_AddObjectToObject(rec, "output");
+    cJSON_AddStringToObject(out, "role", "assistant");
+    if (t->content_seen) {
+        cJSON_AddStringToObject(out, "content", sllmp_buf_cstr(&t->content));
+    } else {
+        cJSON_AddNullToObject(out, "content");
+    }
+    if (t->tool_calls != NULL) {
+        cJSON *c;
+
+        cJSON_ArrayForEach(c, t->tool_calls)
+        {
+            cJSON_DeleteItemFromObjectCaseSensitive(c, "index");
+        }
+        cJSON_AddItemToObject(out, "tool_calls", t->tool_calls);
+        t->tool_calls = NULL; /* the record owns it now; the cleanup sees NULL */
+    }
+}
+
+static void
+attempts(sllmp_req_t *r, cJSON *rec)
+{
+    cJSON *list = cJSON_AddArrayToObject(rec, "attempts");
+
+    for (int i = 0; i < r->nattempts; i++) {
+        const sllmp_attempt_t *a = &r->attempts[i];
+        cJSON *o = cJSON_CreateObject();
+        char sid[17];
+
+        sllmp_random_hex(sid, 8);
+        cJSON_AddStringToObject(o, "span_id", sid);
+        if (a->dep != NULL) {
+            char *name = sllmp_xasprintf("%s/%s", a->dep->provider_name, a->dep->model);
+
+            cJSON_AddStringToObject(o, "name", name);
+            free(name);
+            cJSON_AddStringToObject(o, "provider", a->dep->provider_name);
+            cJSON_AddStringToObject(o, "deployment", a->dep->model_name);
+            cJSON_AddStringToObject(o, "model", a->dep->model);
+        } else {
+            cJSON_AddStringToObject(o, "name", "upstream");
+        }
+        cJSON_AddNumberToObject(o, "start_us", (double)wall_us(r, a->start_ms));
+        cJSON_AddNumberToObject(o, "end_us",
+                                (double)wall_us(r, a->end_ms ? a->end_ms : a->start_ms));
+        cJSON_AddNumberToObject(o, "status", a->status);
+        cJSON_AddStringToObject(o, "level", a->err == SLLMP_OK ? "DEFAULT" : "ERROR");
+        add_str(o, "error", a->error);
+        cJSON_AddItemToArray(list, o);
+    }
+}
+
+static char *
+build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
+{
+    const sllmp_conf_t *c = r->conf;
+    const sllmp_langfuse_conf_t *lf = &c->langfuse;
+    cJSON *body = cJSON_IsObject(r->json) ? r->json : NULL; /* a body may be any JSON value */
+    cJSON *rec = cJSON_CreateObject();
+    cJSON *md = metadata(r, t);
+    cJSON *tags = cJSON_CreateArray();
+    const cJSON *tg;
+    const char *user = sllmp_req_param(r, "HTTP_X_USER_ID");
+    const char *session = r->session;
+    int status = r->client_gone ? 499 : r->status;
+    int64_t end = r->end_ms ? r->end_ms : sllmp_now_ms();
+    redactor_t x;
+    char *text;
+
+    if (user == NULL || *user == '\0') {
+        user = md_string(r, "trace_user_id");
+    }
+    if (user == NULL) {
+        user = r->user;
+    }
+    if (session == NULL || *session == '\0') {
+        session = md_string(r, "session_id");
+    }
+    cJSON_ArrayForEach(tg, cJSON_GetObjectItemCaseSensitive(
+                               cJSON_GetObjectItemCaseSensitive(r->json, "metadata"), "tags"))
+    {
+        if (cJSON_IsString(tg)) {
+            cJSON_AddItemToArray(tags, cJSON_CreateString(tg->valuestring));
+        }
+    }
+
+    cJSON_AddNumberToObject(rec, "v", 1);
+    cJSON_AddStringToObject(rec, "request_id", r->id);
+    cJSON_AddStringToObject(rec, "trace_id", t->trace_id);
+    cJSON_AddStringToObject(rec, "span_id", t->span_id);
+    add_str(rec, "parent_span_id", t->parent);
+    cJSON_AddBoolToObject(rec, "trace_joined", t->joined);
+    cJSON_AddStringToObject(rec, "trace_name",
+                            md_string(r, "trace_name") ? md_string(r, "trace_name")
+                                                       : lf->trace_name);
+    cJSON_AddStringToObject(rec, "name",
+                            md_string(r, "generation_name") ? md_string(r, "generation_name")
+                                                            : "chat.completions");
+    add_str(rec, "user", user);
+    add_str(rec, "session", session);
+    cJSON_AddItemToObject(rec, "tags", tags);
+    cJSON_AddItemToObject(rec, "metadata", md);
+    add_str(rec, "environment", lf->environment);
+    add_str(rec, "release",
+            md_string(r, "trace_release") ? md_string(r, "trace_release") : lf->release);
+    add_str(rec, "version",
+            md_string(r, "version") ? md_string(r, "version") : md_string(r, "trace_version"));
+    cJSON_AddStringToObject(rec, "endpoint", r->path ? r->path : "");
+    cJSON_AddBoolToObject(rec, "stream", r->stream);
+    if (r->model != NULL) {
+        add_str(rec, "model", r->model);
+    } else {
+        /* refused before validation named it: what the body says, if it says */
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "model");
+
+        add_str(rec, "model", cJSON_IsString(m) ? m->valuestring : NULL);
+    }
+    if (r->dep != NULL) {
+        cJSON_AddStringToObject(rec, "provider", r->dep->provider_name);
+        cJSON_AddStringToObject(rec, "deployment", r->dep->model_name);
+        cJSON_AddStringToObject(rec, "upstream_model", r->dep->model);
+    }
+    cJSON_AddItemToObject(rec, "params", params(body));
+    cJSON_AddStringToObject(rec, "capture", sllmp_capture_name(cap));
+    if (cap == SLLMP_CAPTURE_FULL && body != NULL) {
+        cJSON *messages = cJSON_DetachItemFromObjectCaseSensitive(body, "messages");
+        cJSON *tools = cJSON_DetachItemFromObjectCaseSensitive(body, "tools");
+
+        if (tools != NULL) {
+            cJSON *in = cJSON_AddObjectToObject(rec, "input");
+
+            cJSON_AddItemToObject(in, "messages", messages ? messages : cJSON_CreateNull());
+            cJSON_AddItemToObject(in, "tools", tools);
+        } else if (messages != NULL) {
+            cJSON_AddItemToObject(rec, "input", messages);
+        }
+    }
+    if (r->stream) {
+        if (cap == SLLMP_CAPTURE_FULL) {
+            streamed_output(t, rec);
+        }
+    } else {
+        unstreamed_output(r, t, rec, md, cap == SLLMP_CAPTURE_FULL);
+    }
+    add_str(rec, "response_model", t->response_model);
+    usage_and_cost(r, rec);
+    cJSON_AddNumberToObject(rec, "start_us", (double)r->start_wall_us);
+    if (r->first_token_ms != 0) {
+        cJSON_AddNumberToObject(rec, "first_token_us", (double)wall_us(r, r->first_token_ms));
+    }
+    cJSON_AddNumberToObject(rec, "end_us", (double)wall_us(r, end));
+    cJSON_AddNumberToObject(rec, "status", status);
+    if (r->err != SLLMP_OK || status >= 400) {
+        const sllmp_err_info_t *info =
+            sllmp_err_info(r->err != SLLMP_OK ? r->err : SLLMP_ERR_CLIENT_GONE);
+        int st = r->err != SLLMP_OK ? (r->err_status ? r->err_status : info->status) : status;
+        cJSON *e;
+
+        cJSON_AddStringToObject(rec, "level", st >= 500 ? "ERROR" : "WARNING");
+        cJSON_AddStringToObject(rec, "status_message",
+                                r->err_message ? r->err_message : info->message);
+        e = cJSON_AddObjectToObject(rec, "error");
+        cJSON_AddStringToObject(e, "type", r->err_type ? r->err_type : info->type);
+        if (r->err_code != NULL || info->code != NULL) {
+            cJSON_AddStringToObject(e, "code", r->err_code ? r->err_code : info->code);
+        }
+    } else {
+        cJSON_AddStringToObject(rec, "level", "DEFAULT");
+    }
+    cJSON_AddBoolToObject(rec, "client_gone", r->client_gone);
+    attempts(r, rec);
+
+    /* nothing a client or the config calls a key leaves the gateway, wherever it hides */
+    memset(&x, 0, sizeof(x));
+    x.lf = lf;
+    x.cap = c->ndeployments + 4;
+    x.secrets = sllmp_arena_alloc(r->arena, x.cap * sizeof(*x.secrets));
+    add_secret(&x, sllmp_auth_presented_key(r));
+    add_secret(&x, c->master_key);
+    for (size_t i = 0; i < c->ndeployments; i++) {
+        add_secret(&x, c->deployments[i].api_key);
+    }
+    add_secret(&x, lf->secret_key);
+    add_secret(&x, lf->public_key);
+    if (x.nsecrets > 0 || lf->nredact > 0) {
+        static const char *const fields[] = {"user",     "session", "tags",   "metadata",
+                                             "params",   "input",   "output", "status_message",
+                                             "attempts", NULL};
+
+        for (int i = 0; fields[i] != NULL; i++) {
+            redact_item(&x, cJSON_GetObjectItemCaseSensitive(rec, fields[i]));
+        }
+    }
+    text = cJSON_PrintUnformatted(rec);
+    cJSON_Delete(rec);
+    return text;
+}
+
+static void
+trace_complete(sllmp_req_t *r, void *mw_conf)
+{
+    const sllmp_conf_t *c = r->conf;
+    trace_t *t;
+    sllmp_capture_t cap;
+    char *text;
+    size_t len;
+
+    (void)mw_conf;
+    if (c == NULL || r->path == NULL) {
+        return;
+    }
+    t = trace_of(r);
+    cap = capture(r, t);
+    if (cap == SLLMP_CAPTURE_NONE) {
+        return;
+    }
+    if (r->end_ms == 0) {
+        r->end_ms = sllmp_now_ms();
+    }
+    text = build(r, t, cap);
+    len = strlen(text);
+    text[len] = '\n'; /* the record ends with a newline: replace the NUL, write len + 1 */
+    sllmp_spool_write(c->spool_dir, text, len + 1, c->spool_fsync,
+                      (int64_t)c->spool_max_mb * 1024 * 1024, r->id);
+    cJSON_free(text);
+}
+
+const sllmp_middleware_t sllmp_mw_trace = {
+    .name = "trace",
+    .pre = trace_pre,
+    .on_chunk = trace_chunk,
+    .complete = trace_complete,
+};

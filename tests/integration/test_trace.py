@@ -1,0 +1,387 @@
+"""Trace records through lighttpd: every request leaves exactly one record in the spool's new/,
+whatever its outcome (unstreamed, streamed, refused, upstream error, limit, client gone), with
+the fields of docs/internals/spool.md; the capture policy per key and per model; redaction; no
+key anywhere; files 0600 in 0700 directories; a full quota drops records but serves requests."""
+
+import json
+import os
+import re
+import stat
+import time
+import unittest
+import uuid
+
+from stack import (UPSTREAM_KEY, Stack, StackCase, base_config, mock_model, require_binaries,
+                   upstream_model, user_msg, wait_for)
+from test_keys import new_key
+
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+MASTER = "sk-trace-master-key-9876"
+KEY, DIGEST = new_key("alice")
+META_KEY, META_DIGEST = new_key("quiet")
+LIMITED_KEY, LIMITED_DIGEST = new_key("limited")
+
+
+def records(spool):
+    """Every record in new/, parsed, by request id."""
+    out = {}
+    d = os.path.join(spool, "new")
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        with open(os.path.join(d, name), encoding="utf-8") as f:
+            text = f.read()
+        rec = json.loads(text)
+        out.setdefault(rec["request_id"], []).append(rec)
+    return out
+
+
+class TraceCase(StackCase):
+    def record(self, rid, timeout=5.0):
+        """The one record of request rid (waits: it is written after the response ends)."""
+        found = {}
+
+        def one():
+            found.update(records(self.stack.spool))
+            return rid in found
+        self.assertTrue(wait_for(one, timeout), "no record for request %s" % rid)
+        time.sleep(0.05)
+        recs = records(self.stack.spool).get(rid, [])
+        self.assertEqual(len(recs), 1, "request %s left %d records" % (rid, len(recs)))
+        return recs[0]
+
+    def post(self, payload, key=MASTER, headers=None):
+        rid = uuid.uuid4().hex
+        h = {"X-Request-ID": rid}
+        h.update(headers or {})
+        r = self.stack.chat(payload, key=key, headers=h)
+        return rid, r
+
+
+class TraceRecordTest(TraceCase):
+    master_key = MASTER
+    sllmp = {"langfuse": {"environment": "staging", "release": "v1.2.3",
+                          "redact": [r"[0-9]{3}-[0-9]{2}-[0-9]{4}"]}}
+
+    @classmethod
+    def models(cls, mock):
+        usage = upstream_model("up-usage", mock, "usage-2000-300-1500-100+words-5-1")
+        usage["model_info"] = {"input_cost_per_token": 0.0000025,
+                               "output_cost_per_token": 0.00001}
+        secret_model = mock_model("mock-private", "echo", 0)
+        secret_model["model_info"] = {"capture": "none"}
+        meta_model = mock_model("mock-meta", "echo", 0)
+        meta_model["model_info"] = {"capture": "metadata"}
+        return [mock_model("mock-echo", "echo", 0), usage, secret_model, meta_model,
+                upstream_model("up-echo", mock, "echo"),
+                upstream_model("up-words", mock, "words-6-10"),
+                upstream_model("up-tools", mock, "tools"),
+                upstream_model("up-500", mock, "status-500"),
+                upstream_model("up-stall", mock, "stall-after-2")]
+
+    @classmethod
+    def make_config(cls):
+        cfg = super().make_config()
+        cfg["keys"] = [{"name": "alice", "key_sha256": DIGEST, "user": "alice-user",
+                        "team": "research"},
+                       {"name": "quiet", "key_sha256": META_DIGEST, "capture": "metadata"},
+                       {"name": "limited", "key_sha256": LIMITED_DIGEST, "rpm": 1}]
+        return cfg
+
+    def test_unstreamed_record_has_every_field(self):
+        rid, r = self.post({"model": "up-usage", "messages": user_msg("count please"),
+                            "temperature": 0.2, "max_tokens": 50,
+                            "response_format": {"type": "text"},
+                            "metadata": {"trace_user_id": "meta-user", "session_id": "sess-1",
+                                         "tags": ["prod", "t2"], "generation_name": "gen-x",
+                                         "trace_name": "my-trace", "customer": "acme"}},
+                           key=KEY)
+        self.assertEqual(r.status, 200, r)
+        rec = self.record(rid)
+        self.assertEqual(rec["v"], 1)
+        self.assertRegex(rec["trace_id"], HEX32)
+        self.assertEqual(rec["trace_id"], r.header("x-trace-id"))
+        self.assertRegex(rec["span_id"], HEX16)
+        self.assertFalse(rec["trace_joined"])
+        self.assertNotIn("parent_span_id", rec)
+        self.assertEqual((rec["trace_name"], rec["name"]), ("my-trace", "gen-x"))
+        self.assertEqual((rec["user"], rec["session"]), ("meta-user", "sess-1"))
+        self.assertEqual(rec["tags"], ["prod", "t2"])
+        self.assertEqual(rec["metadata"]["customer"], "acme")
+        self.assertEqual((rec["metadata"]["key_name"], rec["metadata"]["team"]),
+                         ("alice", "research"))
+        self.assertEqual((rec["environment"], rec["release"]), ("staging", "v1.2.3"))
+        self.assertEqual((rec["model"], rec["provider"], rec["deployment"]),
+                         ("up-usage", "openai", "up-usage"))
+        self.assertEqual(rec["upstream_model"], "usage-2000-300-1500-100+words-5-1")
+        self.assertIn("response_model", rec)
+        self.assertEqual(rec["params"]["temperature"], 0.2)
+        self.assertEqual(rec["params"]["max_tokens"], 50)
+        # nested objects travel as JSON strings: Langfuse refuses them in modelParameters
+        self.assertEqual(json.loads(rec["params"]["response_format"]), {"type": "text"})
+        self.assertEqual(rec["capture"], "full")
+        self.assertEqual(rec["input"], user_msg("count please"))
+        self.assertEqual(rec["output"]["role"], "assistant")
+        self.assertEqual(rec["output"]["content"], r.json()["choices"][0]["message"]["content"])
+        self.assertEqual(rec["usage"], {"input": 500, "cache_read": 1500, "cache_write": 0,
+                                        "output": 200, "reasoning": 100, "estimated": False})
+        self.assertAlmostEqual(rec["cost"]["total"], float(r.header("x-sllmp-cost-usd")), 9)
+        self.assertLessEqual(rec["start_us"], rec["first_token_us"])
+        self.assertLessEqual(rec["first_token_us"], rec["end_us"])
+        self.assertLess(abs(rec["start_us"] / 1e6 - time.time()), 60)
+        self.assertEqual((rec["status"], rec["level"]), (200, "DEFAULT"))
+        self.assertFalse(rec["client_gone"])
+        self.assertEqual(len(rec["attempts"]), 1, rec["attempts"])
+        a = rec["attempts"][0]
+        self.assertRegex(a["span_id"], HEX16)
+        self.assertNotEqual(a["span_id"], rec["span_id"])
+        self.assertEqual((a["status"], a["deployment"], a["provider"]), (200, "up-usage", "openai"))
+        self.assertLessEqual(rec["start_us"], a["start_us"])
+        self.assertLessEqual(a["end_us"], rec["end_us"])
+
+    def test_headers_win_and_key_user_is_the_fallback(self):
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("hi")}, key=KEY,
+                           headers={"X-User-ID": "hdr-user", "X-Session-ID": "hdr-sess"})
+        rec = self.record(rid)
+        self.assertEqual((rec["user"], rec["session"]), ("hdr-user", "hdr-sess"))
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("hi"), "user": "oa-user"},
+                           key=KEY)
+        self.assertEqual(self.record(rid)["user"], "oa-user")
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("hi")}, key=KEY)
+        self.assertEqual(self.record(rid)["user"], "alice-user")
+
+    def test_streamed_record_rebuilds_the_answer(self):
+        rid = uuid.uuid4().hex
+        c = self.stack.stream({"model": "up-words", "stream": True, "messages": user_msg("x")},
+                              key=MASTER, headers={"X-Request-ID": rid}).read_all()
+        self.assertEqual(c.status, 200)
+        rec = self.record(rid)
+        self.assertTrue(rec["stream"])
+        self.assertEqual(rec["output"]["content"], c.content())
+        self.assertEqual(rec["output"]["content"], "w1 w2 w3 w4 w5 w6")
+        self.assertIn("first_token_us", rec)
+        self.assertLess(rec["first_token_us"], rec["end_us"])
+        self.assertEqual((rec["status"], rec["level"]), (200, "DEFAULT"))
+
+    def test_streamed_tool_calls_are_put_together(self):
+        rid = uuid.uuid4().hex
+        c = self.stack.stream({"model": "up-tools", "stream": True, "messages": user_msg("x"),
+                               "tools": [{"type": "function", "function": {"name": "get_weather",
+                                                                           "parameters": {}}}]},
+                              key=MASTER, headers={"X-Request-ID": rid}).read_all()
+        self.assertEqual(c.status, 200)
+        calls = {}
+        for ev in c.json_events():
+            for ch in ev.get("choices") or []:
+                for tc in (ch.get("delta") or {}).get("tool_calls") or []:
+                    d = calls.setdefault(tc["index"], {"name": "", "arguments": ""})
+                    fn = tc.get("function") or {}
+                    d["name"] += fn.get("name") or ""
+                    d["arguments"] += fn.get("arguments") or ""
+        rec = self.record(rid)
+        self.assertIn("tools", rec["input"])
+        got = [{"name": t["function"]["name"], "arguments": t["function"]["arguments"]}
+               for t in rec["output"]["tool_calls"]]
+        self.assertEqual(got, [calls[i] for i in sorted(calls)])
+        self.assertTrue(all(t["id"] for t in rec["output"]["tool_calls"]))
+
+    def test_upstream_error_is_an_error_record(self):
+        rid, r = self.post({"model": "up-500", "messages": user_msg("x")})
+        self.assertEqual(r.status, 502, r)
+        rec = self.record(rid)
+        self.assertEqual((rec["status"], rec["level"]), (502, "ERROR"))
+        self.assertTrue(rec["status_message"])
+        self.assertEqual(rec["error"]["type"], r.json()["error"]["type"])
+        self.assertEqual([a["status"] for a in rec["attempts"]], [500])
+        self.assertEqual(rec["attempts"][0]["level"], "ERROR")
+        self.assertNotIn("output", rec)
+
+    def test_refused_requests_leave_records(self):
+        rid, r = self.post({"model": "no-such-model", "messages": user_msg("x")})
+        self.assertEqual(r.status, 404, r)
+        rec = self.record(rid)
+        self.assertEqual((rec["status"], rec["level"], rec["model"]), (404, "WARNING",
+                                                                       "no-such-model"))
+        self.assertEqual(rec["attempts"], [])
+        # not JSON at all
+        rid = uuid.uuid4().hex
+        r = self.stack.request("POST", "/v1/chat/completions", body=b"[1, 2]",
+                               headers={"X-Request-ID": rid, "Authorization": "Bearer " + MASTER,
+                                        "Content-Type": "application/json"})
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(self.record(rid)["status"], 400)
+        # a wrong key
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("x")}, key="sk-wrong-key-1")
+        self.assertEqual(r.status, 401, r)
+        rec = self.record(rid)
+        self.assertEqual(rec["error"]["type"], r.json()["error"]["type"])
+        self.assertNotIn("sk-wrong-key-1", json.dumps(rec))
+
+    def test_limit_rejection_leaves_a_record(self):
+        first, r = self.post({"model": "mock-echo", "messages": user_msg("x")}, key=LIMITED_KEY)
+        self.assertEqual(r.status, 200, r)
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("x")}, key=LIMITED_KEY)
+        self.assertEqual(r.status, 429, r)
+        rec = self.record(rid)
+        self.assertEqual((rec["status"], rec["level"]), (429, "WARNING"))
+        self.assertEqual(rec["error"]["code"], r.json()["error"]["code"])
+        self.assertEqual(rec["attempts"], [])
+
+    def test_client_gone_mid_stream(self):
+        rid = uuid.uuid4().hex
+        c = self.stack.stream({"model": "up-stall", "stream": True, "messages": user_msg("x")},
+                              key=MASTER, headers={"X-Request-ID": rid})
+        c.read_until(lambda cl: cl.content(), timeout=5)
+        c.close()
+        rec = self.record(rid, timeout=10)
+        self.assertTrue(rec["client_gone"])
+        self.assertEqual((rec["status"], rec["level"]), (499, "WARNING"))
+        self.assertTrue(rec["output"]["content"])
+        self.assertEqual(len(rec["attempts"]), 1)
+
+    def test_client_trace_is_joined(self):
+        tid, parent = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("x")},
+                           headers={"traceparent": "00-%s-%s-01" % (tid, parent)})
+        rec = self.record(rid)
+        self.assertEqual((rec["trace_id"], rec["parent_span_id"]), (tid, parent))
+        self.assertTrue(rec["trace_joined"])
+        self.assertEqual(r.header("x-trace-id"), tid)
+        # X-Trace-ID: 32 hex as is (lower-cased), a UUID without dashes, anything else hashed
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("x")},
+                           headers={"X-Trace-ID": tid.upper()})
+        self.assertEqual(self.record(rid)["trace_id"], tid)
+        u = uuid.uuid4()
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("x")},
+                           headers={"X-Trace-ID": str(u)})
+        self.assertEqual(self.record(rid)["trace_id"], u.hex)
+        ids = []
+        for _ in range(2):
+            rid, r = self.post({"model": "mock-echo", "messages": user_msg("x")},
+                               headers={"X-Trace-ID": "my-conversation-7"})
+            rec = self.record(rid)
+            self.assertRegex(rec["trace_id"], HEX32)
+            self.assertEqual(rec["metadata"]["x_trace_id"], "my-conversation-7")
+            ids.append(rec["trace_id"])
+        self.assertEqual(ids[0], ids[1])
+        # LiteLLM's metadata.existing_trace_id
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("x"),
+                            "metadata": {"existing_trace_id": tid}})
+        self.assertEqual(self.record(rid)["trace_id"], tid)
+        # a malformed traceparent is ignored, not trusted
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("x")},
+                           headers={"traceparent": "00-%s-%s-01" % ("0" * 32, parent)})
+        rec = self.record(rid)
+        self.assertFalse(rec["trace_joined"])
+        self.assertNotEqual(rec["trace_id"], "0" * 32)
+
+    def test_capture_policy_per_key_and_model(self):
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("quiet words")},
+                           key=META_KEY)
+        self.assertEqual(r.status, 200, r)
+        rec = self.record(rid)
+        self.assertEqual(rec["capture"], "metadata")
+        self.assertNotIn("input", rec)
+        self.assertNotIn("output", rec)
+        self.assertNotIn("quiet words", json.dumps(rec))
+        self.assertEqual(rec["usage"]["input"] > 0, True)
+        rid, r = self.post({"model": "mock-meta", "messages": user_msg("meta words")}, key=KEY)
+        rec = self.record(rid)
+        self.assertEqual(rec["capture"], "metadata")
+        self.assertNotIn("meta words", json.dumps(rec))
+        # capture none: no record at all (and the request is served)
+        rid, r = self.post({"model": "mock-private", "messages": user_msg("private")}, key=KEY)
+        self.assertEqual(r.status, 200, r)
+        self.post({"model": "mock-echo", "messages": user_msg("after")})
+        time.sleep(0.3)
+        self.assertNotIn(rid, records(self.stack.spool))
+
+    def test_redaction_and_no_key_anywhere(self):
+        planted = "my key is %s and %s and %s and ssn 123-45-6789" % (MASTER, KEY, UPSTREAM_KEY)
+        rid, r = self.post({"model": "up-echo", "messages": user_msg(planted),
+                            "metadata": {"note": "master " + MASTER, "tags": [KEY]}}, key=KEY,
+                           headers={"X-User-ID": "u-" + UPSTREAM_KEY})
+        self.assertEqual(r.status, 200, r)
+        rec = self.record(rid)
+        text = json.dumps(rec)
+        for secret in (MASTER, KEY, UPSTREAM_KEY, "123-45-6789"):
+            self.assertNotIn(secret, text)
+        self.assertIn("[REDACTED]", rec["input"][0]["content"])
+        self.assertIn("[REDACTED]", rec["output"]["content"])
+        self.assertIn("ssn [REDACTED]", rec["output"]["content"])
+        for root, _, files in os.walk(self.stack.dir):
+            for name in files:
+                if not os.path.isfile(os.path.join(root, name)):
+                    continue  # the pool's socket
+                with open(os.path.join(root, name), "rb") as f:
+                    data = f.read()
+                for secret in (MASTER, KEY, UPSTREAM_KEY):
+                    if name == "sllmp.yaml" and secret == MASTER:
+                        continue  # the master key is in the test's own config
+                    self.assertNotIn(secret.encode(), data, os.path.join(root, name))
+
+    def test_files_and_directories_are_private(self):
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("x")})
+        self.record(rid)
+        spool = self.stack.spool
+        for d in ("", "tmp", "new", "failed"):
+            mode = stat.S_IMODE(os.stat(os.path.join(spool, d)).st_mode)
+            self.assertEqual(mode, 0o700, d)
+        for name in os.listdir(os.path.join(spool, "new")):
+            mode = stat.S_IMODE(os.stat(os.path.join(spool, "new", name)).st_mode)
+            self.assertEqual(mode, 0o600, name)
+            self.assertRegex(name, r"^\d{10}\.\d{6}\.\d+\.\d+\.[0-9a-f]{8}\.json$")
+        self.assertEqual(os.listdir(os.path.join(spool, "tmp")), [])
+
+    def test_one_record_per_request_under_load(self):
+        import concurrent.futures as cf
+        rids = [uuid.uuid4().hex for _ in range(60)]
+
+        def go(rid):
+            if int(rid, 16) % 2:
+                return self.stack.stream({"model": "up-words", "stream": True,
+                                          "messages": user_msg("x")}, key=MASTER,
+                                         headers={"X-Request-ID": rid}).read_all().status
+            return self.stack.chat({"model": "up-echo", "messages": user_msg("x")}, key=MASTER,
+                                   headers={"X-Request-ID": rid}).status
+        with cf.ThreadPoolExecutor(12) as ex:
+            self.assertEqual(set(ex.map(go, rids)), {200})
+        self.assertTrue(wait_for(lambda: all(r in records(self.stack.spool) for r in rids), 10))
+        recs = records(self.stack.spool)
+        self.assertEqual([len(recs[r]) for r in rids], [1] * len(rids))
+
+
+class SpoolQuotaTest(unittest.TestCase):
+    """A spool of 1 MB fills up: records are dropped and counted, requests keep working."""
+
+    def test_full_spool_drops_records_not_requests(self):
+        require_binaries()
+        cfg = base_config([mock_model("mock-echo", "echo", 0)], max_body_bytes=1048576)
+        cfg["sllmp"]["spool"] = {"max_mb": 1, "fsync": False}
+        stack = Stack(cfg)
+        cfg["sllmp"]["spool"]["dir"] = stack.spool
+        from stack import write_config
+        write_config(stack.config_path, cfg)
+        self.addCleanup(stack.cleanup)
+        stack.start()
+        big = "word " * 30000  # ~150 KB a request, ~300 KB a record (input and output)
+        for i in range(8):
+            r = stack.chat({"model": "mock-echo", "messages": user_msg(big)})
+            self.assertEqual(r.status, 200, r)
+        time.sleep(0.3)
+        files = os.listdir(os.path.join(stack.spool, "new"))
+        size = sum(os.path.getsize(os.path.join(stack.spool, "new", f)) for f in files)
+        self.assertLess(len(files), 8)
+        self.assertGreater(len(files), 0)
+        self.assertLessEqual(size, 1024 * 1024)
+        self.assertIn("spool", stack.diagnostics())
+        self.assertIn("max_mb", stack.diagnostics())
+        with open(os.path.join(stack.spool, "spool.state"), "rb") as f:
+            state = f.read()
+        dropped = int.from_bytes(state[24:32], "little")
+        self.assertEqual(dropped, 8 - len(files))
+        stack.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
