@@ -145,10 +145,13 @@ buf_free(void *p)
     sllmp_buf_free(p);
 }
 
+/* The stream's tool calls, unless the record took them. */
 static void
-json_free(void *p)
+tool_calls_free(void *p)
 {
-    cJSON_Delete(p);
+    trace_t *t = p;
+
+    cJSON_Delete(t->tool_calls);
 }
 
 static trace_t *
@@ -285,7 +288,7 @@ trace_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
         {
             if (t->tool_calls == NULL) {
                 t->tool_calls = cJSON_CreateArray();
-                sllmp_arena_cleanup_add(r->arena, json_free, t->tool_calls);
+                sllmp_arena_cleanup_add(r->arena, tool_calls_free, t);
             }
             merge_tool_call(t, call);
         }

@@ -451,6 +451,15 @@ class Stack:
             return
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def crashes(self):
+        """Lines of the master's log saying a worker died of a bug (not of a test's SIGKILL)."""
+        try:
+            with open(self.out_path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return []
+        return re.findall(r".*killed by signal (?:4|6|7|8|11)\b.*", text)
+
     def rewrite_config(self, cfg):
         if isinstance(cfg, dict):
             cfg.setdefault("sllmp", {}).setdefault("spool", {"dir": self.spool})
@@ -805,7 +814,17 @@ class StackCase(unittest.TestCase):
             cls.addClassCleanup(cls.mock.stop)
         cls.stack = Stack(cls.make_config())
         cls.addClassCleanup(cls.stack.cleanup)
+        cls.addClassCleanup(cls._no_crash)
         cls.stack.start()
+
+    @classmethod
+    def _no_crash(cls):
+        # a worker may crash after its client had the whole answer (complete runs after the
+        # response ended): no test would see it, so the class fails here
+        crashes = cls.stack.crashes()
+        if crashes:
+            raise AssertionError("a worker crashed during %s:\n%s" % (cls.__name__,
+                                                                      "\n".join(crashes)))
 
     # helpers
     def auth(self):
