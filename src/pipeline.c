@@ -223,9 +223,5 @@ sllmp_pipeline_run(sllmp_req_t *r)
             sllmp_resp_error(r);
         }
     }
-    if (r->io->end != NULL) {
-        /* the client has its whole answer; what complete does (settle, trace) is ours */
-        r->io->end(r->io->ctx);
-    }
     run(r, PHASE_COMPLETE);
 }

@@ -73,6 +73,15 @@ sllmp_resp_write(sllmp_req_t *r, const char *data, size_t len)
     return 0;
 }
 
+void
+sllmp_resp_end(sllmp_req_t *r)
+{
+    if (!r->ended && r->io->end != NULL) {
+        r->ended = 1;
+        r->io->end(r->io->ctx);
+    }
+}
+
 int
 sllmp_resp_flush(sllmp_req_t *r)
 {

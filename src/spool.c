@@ -140,11 +140,13 @@ map_state(const char *dir, int create)
     return st;
 }
 
+/* The entry of dir, its directories made when they can be; *ready says whether they are. */
 static spool_t *
-spool_get(const char *dir)
+spool_get(const char *dir, int *ready)
 {
     spool_t *s = NULL;
 
+    *ready = 0;
     pthread_mutex_lock(&table_mu);
     for (int i = 0; i < ntable; i++) {
         if (strcmp(table[i]->dir, dir) == 0) {
@@ -176,6 +178,7 @@ spool_get(const char *dir)
             s->ready = s->newfd >= 0 && s->st != NULL;
         }
     }
+    *ready = s->ready;
     pthread_mutex_unlock(&s->mu);
     return s;
 }
@@ -262,14 +265,15 @@ sllmp_spool_rc_t
 sllmp_spool_write(const char *dir, const char *data, size_t len, int fsync_on, int64_t max_bytes,
                   const char *reqid)
 {
-    spool_t *s = spool_get(dir);
+    int ready;
+    spool_t *s = spool_get(dir, &ready);
     char name[96], tmp[4200], dst[4200];
     struct timeval tv;
     int64_t seq;
     unsigned rnd;
     int fd;
 
-    if (s == NULL || !s->ready) {
+    if (s == NULL || !ready) {
         if (s != NULL) {
             warn(s, 0, reqid, "cannot create the spool directories", errno);
         } else {
@@ -329,9 +333,10 @@ failed:
 static state_t *
 state_of(const char *dir)
 {
-    spool_t *s = spool_get(dir);
+    int ready;
+    spool_t *s = spool_get(dir, &ready);
 
-    return s != NULL && s->ready ? s->st : NULL;
+    return s != NULL && ready ? s->st : NULL;
 }
 
 int

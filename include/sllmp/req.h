@@ -87,6 +87,7 @@ struct sllmp_req_s {
     int stream_started; /* SSE headers sent: errors become SSE events */
     int client_gone;
     int finished; /* a response (success or error) is complete */
+    int ended;    /* sllmp_resp_end() ran: the web server has the whole response */
 
     /* the failure, when there is one */
     sllmp_err_t err;
@@ -126,6 +127,12 @@ int sllmp_resp_start(sllmp_req_t *r, int status, const char *content_type);
 
 /* Writes body bytes (buffered). 0 or -1 (client gone). */
 int sllmp_resp_write(sllmp_req_t *r, const char *data, size_t len);
+
+/*
+ * Tells the web server the response is complete (io->end), once; nothing may be written after.
+ * For `complete` work that the client need not wait for (the trace record's fsync).
+ */
+void sllmp_resp_end(sllmp_req_t *r);
 
 /* Flushes to the client; -1 and r->client_gone set when the client has left. */
 int sllmp_resp_flush(sllmp_req_t *r);

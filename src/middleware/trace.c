@@ -806,6 +806,9 @@ trace_complete(sllmp_req_t *r, void *mw_conf)
     }
     text = build(r, t, cap);
     len = strlen(text);
+    /* The limits have settled (their complete ran before ours): the client may have its
+     * answer now, and need not wait for the fsync. */
+    sllmp_resp_end(r);
     text[len] = '\n'; /* the record ends with a newline: replace the NUL, write len + 1 */
     sllmp_spool_write(c->spool_dir, text, len + 1, c->spool_fsync,
                       (int64_t)c->spool_max_mb * 1024 * 1024, r->id);
