@@ -153,11 +153,13 @@ deps:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sllmp \
-	  $(DESTDIR)$(PREFIX)/share/sllmp/conf $(DESTDIR)$(PREFIX)/share/sllmp/deploy/lighttpd
+	  $(DESTDIR)$(PREFIX)/share/sllmp/conf $(DESTDIR)$(PREFIX)/share/sllmp/deploy/lighttpd \
+	  $(DESTDIR)$(PREFIX)/share/sllmp/deploy/cron
 	install -m 0755 $(BUILD)/sllmp $(DESTDIR)$(PREFIX)/bin/sllmp
 	install -m 0755 $(BUILD)/sllmp.fcgi $(DESTDIR)$(PREFIX)/lib/sllmp/sllmp.fcgi
 	install -m 0644 conf/*.yaml $(DESTDIR)$(PREFIX)/share/sllmp/conf/
 	install -m 0644 deploy/lighttpd/*.conf $(DESTDIR)$(PREFIX)/share/sllmp/deploy/lighttpd/
+	install -m 0644 deploy/cron/* $(DESTDIR)$(PREFIX)/share/sllmp/deploy/cron/
 
 lint:
 	clang-format --dry-run -Werror $(wildcard src/*.c src/*/*.c fcgi/*.c include/sllmp/*.h)

@@ -441,7 +441,7 @@ main(int argc, char **argv)
     char *err = NULL;
 
     if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
-        printf("sllmp.fcgi 0.1.0\n");
+        printf("sllmp.fcgi " SLLMP_VERSION "\n");
         return 0;
     }
     if (argc > 1) {

@@ -7,12 +7,18 @@
  *   sllmp usage [--json] [CONFIG]
  *                          spend and requests per key, team, user, deployment and model in
  *                          the current windows, from the config's limit store
+ *   sllmp upload [--config FILE] [--dry-run] [--max-time SECONDS] [--quiet] [--limit N]
+ *                          send the trace spool to Langfuse (for cron; see deploy/cron/)
+ *   sllmp spool [CONFIG]   the trace spool: records waiting, set aside, written and dropped
  *   sllmp version
  */
 #include "sllmp/conf.h"
 #include "sllmp/limits.h"
+#include "sllmp/spool.h"
+#include "sllmp/upload.h"
 #include "sllmp/util.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +35,12 @@ usage(FILE *out)
                  "  usage [--json] [CONFIG]\n"
                  "                   spend and requests per key, team, user, deployment and\n"
                  "                   model in the current windows (Redis or the local file)\n"
+                 "  upload [--config FILE] [--dry-run] [--max-time SECONDS] [--quiet]\n"
+                 "         [--limit N]\n"
+                 "                   send the trace spool to Langfuse, deleting what it accepted\n"
+                 "                   (for cron: exit 0 all sent, 1 records left, 3 keys rejected)\n"
+                 "  spool [CONFIG]   the trace spool: records waiting and set aside (failed/),\n"
+                 "                   written and dropped (quota full) since it was created\n"
                  "  version          print the version\n");
     return out == stderr ? 2 : 0;
 }
@@ -66,6 +78,73 @@ usage_cmd(int argc, char **argv)
         return 1;
     }
     rc = sllmp_usage_report(c, json, stdout, stderr);
+    sllmp_conf_unref(c);
+    return rc;
+}
+
+/* Files of dir ending in .json. */
+static long
+count_json(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    long n = 0;
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+
+        n += e->d_name[0] != '.' && len > 5 && strcmp(e->d_name + len - 5, ".json") == 0;
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return n;
+}
+
+static int
+spool_cmd(const char *path)
+{
+    sllmp_conf_t *c = load(path);
+    sllmp_spool_stats_t st;
+    char *newdir, *failed;
+
+    if (c == NULL) {
+        return 1;
+    }
+    newdir = sllmp_xasprintf("%s/new", c->spool_dir);
+    failed = sllmp_xasprintf("%s/failed", c->spool_dir);
+    if (sllmp_spool_stats(c->spool_dir, &st) < 0) {
+        printf("spool: %s (no record written yet)\n", c->spool_dir);
+    } else {
+        printf("spool: %s\n", c->spool_dir);
+        printf("waiting: %ld records (%.1f of %ld MB)\n", count_json(newdir),
+               (double)st.bytes / (1024.0 * 1024.0), c->spool_max_mb);
+        printf("failed: %ld records set aside, reasons beside them in %s\n", count_json(failed),
+               failed);
+        printf("written: %lld, dropped: %lld (quota full or a write failed)\n",
+               (long long)st.written, (long long)st.dropped);
+    }
+    free(newdir);
+    free(failed);
+    sllmp_conf_unref(c);
+    return 0;
+}
+
+static int
+upload_cmd(int argc, char **argv)
+{
+    sllmp_upload_opts_t o;
+    sllmp_conf_t *c;
+    int rc = sllmp_upload_args(&o, argc, argv);
+
+    if (rc >= 0) {
+        return rc;
+    }
+    c = load(o.config);
+    if (c == NULL) {
+        return SLLMP_UPLOAD_USAGE;
+    }
+    rc = sllmp_upload_run(c, &o);
     sllmp_conf_unref(c);
     return rc;
 }
@@ -132,8 +211,14 @@ main(int argc, char **argv)
     if (strcmp(argv[1], "usage") == 0) {
         return usage_cmd(argc - 2, argv + 2);
     }
+    if (strcmp(argv[1], "spool") == 0 && argc <= 3) {
+        return spool_cmd(argc == 3 ? argv[2] : NULL);
+    }
+    if (strcmp(argv[1], "upload") == 0) {
+        return upload_cmd(argc - 2, argv + 2);
+    }
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
-        printf("sllmp 0.1.0\n");
+        printf("sllmp " SLLMP_VERSION "\n");
         return 0;
     }
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||

@@ -9,6 +9,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+/* The version `sllmp version` prints and the uploader announces to Langfuse. */
+#define SLLMP_VERSION "0.1.0"
+
 #define SLLMP_NORETURN     __attribute__((noreturn))
 #define SLLMP_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define SLLMP_MALLOC       __attribute__((malloc, returns_nonnull))

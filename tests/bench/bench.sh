@@ -481,7 +481,8 @@ if [ -n "${SPOOLBENCH:-}" ] && [ -x "$SPOOLBENCH" ]; then
 fi
 if [ $sllmp_ok = 1 ] && [ -f "$here/upload_drain.py" ]; then
     DRAIN_OUT=$(SLLMP_CLI="$CLI" python3 "$here/upload_drain.py" \
-                --records "${BENCH_DRAIN_RECORDS:-100000}" 2>"$work/drain.log" | tail -1)
+                --records "${BENCH_DRAIN_RECORDS:-100000}" 2>"$work/drain.log" |
+                grep '^upload drain:' | sed 's/^upload drain: //')
     [ -n "$DRAIN_OUT" ] || { log "bench: the upload drain failed:"; tail -5 "$work/drain.log" >&2; }
 fi
 
@@ -591,9 +592,9 @@ else
     echo "  spool write            not measured"
 fi
 if [ -n "$DRAIN_OUT" ]; then
-    secs=$(kv "$DRAIN_OUT" seconds)
-    printf '  %-22s %s   target: 100,000 in < 60 s   %s\n' "sllmp upload" "$DRAIN_OUT" \
-        "$(verdict "$(awk -v s="$secs" -v n="$(kv "$DRAIN_OUT" records)" 'BEGIN { print (s != "" && n >= 100000 && s < 60) }')")"
+    # "100000 records in 33.8s = 2960 records/s (otel, 128 requests) ok": ok = all arrived < 60 s
+    printf '  %-22s %s   target: 100,000 in < 60 s   %s\n' "sllmp upload" "${DRAIN_OUT% *}" \
+        "$(verdict "$(case "$DRAIN_OUT" in *" ok") echo 1 ;; *) echo 0 ;; esac)")"
 else
     echo "  sllmp upload drain     not measured                          MISS"
 fi

@@ -351,6 +351,95 @@ class TraceRecordTest(TraceCase):
         self.assertEqual([len(recs[r]) for r in rids], [1] * len(rids))
 
 
+class GatewayToLangfuseTest(TraceCase):
+    """The whole path: requests through lighttpd, records in the spool, `sllmp upload` (as cron
+    runs it, with the gateway's own YAML), spans at the mock Langfuse; no key on the way."""
+    master_key = MASTER
+
+    @classmethod
+    def setUpClass(cls):
+        from langfuse import Langfuse
+        cls.lf = Langfuse().start()
+        cls.addClassCleanup(cls.lf.stop)
+        super().setUpClass()
+
+    @classmethod
+    def models(cls, mock):
+        return [upstream_model("up-echo", mock, "echo"),
+                upstream_model("up-words", mock, "words-4-5"),
+                upstream_model("up-500", mock, "status-500"),
+                upstream_model("up-stall", mock, "stall-after-2")]
+
+    @classmethod
+    def make_config(cls):
+        cfg = super().make_config()
+        cfg["sllmp"]["langfuse"] = {"host": cls.lf.host, "public_key": "os.environ/LF_PK",
+                                    "secret_key": "os.environ/LF_SK", "environment": "e2e"}
+        return cfg
+
+    def upload(self):
+        import subprocess
+        from stack import CLI_BIN
+        env = dict(os.environ, LF_PK=self.lf.public_key, LF_SK=self.lf.secret_key,
+                   MOCK_UPSTREAM_KEY=UPSTREAM_KEY)
+        p = subprocess.run([CLI_BIN, "upload", "--config", self.stack.config_path], env=env,
+                           cwd=self.stack.dir, capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout + p.stderr
+
+    def test_requests_arrive_as_spans(self):
+        planted = "secret " + MASTER + " " + UPSTREAM_KEY
+        rids = {}
+        rids["plain"], r = self.post({"model": "up-echo", "messages": user_msg(planted),
+                                      "metadata": {"tags": ["e2e"]}},
+                                     headers={"X-User-ID": "u-e2e", "X-Session-ID": "s-e2e"})
+        self.assertEqual(r.status, 200, r)
+        rid = uuid.uuid4().hex
+        self.stack.stream({"model": "up-words", "stream": True, "messages": user_msg("x")},
+                          key=MASTER, headers={"X-Request-ID": rid}).read_all()
+        rids["stream"] = rid
+        rids["error"], r = self.post({"model": "up-500", "messages": user_msg("x")})
+        self.assertEqual(r.status, 502)
+        rid = uuid.uuid4().hex
+        c = self.stack.stream({"model": "up-stall", "stream": True, "messages": user_msg("x")},
+                              key=MASTER, headers={"X-Request-ID": rid})
+        c.read_until(lambda cl: cl.content(), timeout=5)
+        c.close()
+        rids["gone"] = rid
+        recs = {k: self.record(v, timeout=10) for k, v in rids.items()}
+
+        rc, out = self.upload()
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"sent 4, retried 0, failed 0, left 0")
+        self.assertEqual(os.listdir(os.path.join(self.stack.spool, "new")), [])
+        spans = {s["spanId"]: s for s in self.lf.spans()}
+        self.assertEqual(len(spans), 8)  # a generation and one attempt each
+        for k, rec in recs.items():
+            g = spans[rec["span_id"]]
+            a = g["attributes"]
+            self.assertEqual(g["traceId"], rec["trace_id"])
+            self.assertEqual(a["langfuse.observation.type"], "generation")
+            self.assertEqual(a["langfuse.environment"], "e2e")
+            self.assertEqual(a["langfuse.observation.model.name"], rec["upstream_model"])
+            self.assertEqual(g["status"]["code"], 2 if k == "error" else 1, k)
+            att = spans[rec["attempts"][0]["span_id"]]
+            self.assertEqual(att["parentSpanId"], rec["span_id"])
+        plain = spans[recs["plain"]["span_id"]]["attributes"]
+        self.assertEqual((plain["user.id"], plain["session.id"]), ("u-e2e", "s-e2e"))
+        self.assertEqual(plain["langfuse.trace.tags"], ["e2e"])
+        self.assertEqual(json.loads(plain["langfuse.observation.input"])[0]["content"],
+                         "secret [REDACTED] [REDACTED]")
+        stream = spans[recs["stream"]["span_id"]]["attributes"]
+        self.assertEqual(json.loads(stream["langfuse.observation.output"])["content"],
+                         "w1 w2 w3 w4")
+        self.assertIn("langfuse.observation.completion_start_time", stream)
+        gone = spans[recs["gone"]["span_id"]]["attributes"]
+        self.assertEqual(gone["langfuse.observation.level"], "WARNING")
+        sent = json.dumps(self.lf.spans()) + json.dumps(self.lf.requests())
+        for secret in (MASTER, UPSTREAM_KEY, self.lf.secret_key):
+            self.assertNotIn(secret, sent)
+            self.assertNotIn(secret, out)
+
+
 class SpoolQuotaTest(unittest.TestCase):
     """A spool of 1 MB fills up: records are dropped and counted, requests keep working."""
 
@@ -380,6 +469,13 @@ class SpoolQuotaTest(unittest.TestCase):
             state = f.read()
         dropped = int.from_bytes(state[24:32], "little")
         self.assertEqual(dropped, 8 - len(files))
+        # and the operator's view of it
+        import subprocess
+        from stack import CLI_BIN
+        out = subprocess.run([CLI_BIN, "spool", stack.config_path], capture_output=True,
+                             text=True, check=True).stdout
+        self.assertIn("waiting: %d records" % len(files), out)
+        self.assertIn("written: %d, dropped: %d" % (len(files), dropped), out)
         stack.stop()
 
 

@@ -56,6 +56,7 @@ Control (never subject to fault modes, no auth):
 import argparse
 import base64
 import datetime
+import gc
 import json
 import os
 import re
@@ -114,8 +115,14 @@ def is_num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def dump(v):
-    return json.dumps(v)[:200]
+class dump:
+    """A value as JSON for a message, rendered only when the message is (need() fails)."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __str__(self):
+        return json.dumps(self.v)[:200]
 
 
 def parse_iso(s, need_ms=False):
@@ -713,6 +720,8 @@ def main():
                 except PermissionError:
                     pass
         threading.Thread(target=watch, daemon=True).start()
+    # the stores only grow and hold no cycles: the collector's passes over them cost seconds
+    gc.disable()
     CFG["v4_default"] = a.v4
     reset_all()
     srv = Server(("127.0.0.1", a.port), Handler)
