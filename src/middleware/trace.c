@@ -418,6 +418,29 @@ add_str(cJSON *o, const char *name, const char *v)
     }
 }
 
+/*
+ * Numbers go in as raw text: cJSON prints a number with sprintf, reads it back with sscanf and
+ * may print it again, which made the numbers the dearest part of a record.
+ */
+static void
+add_int(cJSON *o, const char *name, int64_t v)
+{
+    char text[24];
+
+    snprintf(text, sizeof(text), "%lld", (long long)v);
+    cJSON_AddRawToObject(o, name, text);
+}
+
+static void
+add_usd(cJSON *o, const char *name, double v)
+{
+    char text[32];
+
+    /* 17 significant digits read back as the same double; never NaN or inf (costs are sums) */
+    snprintf(text, sizeof(text), "%.17g", v);
+    cJSON_AddRawToObject(o, name, text);
+}
+
 static int64_t
 wall_us(const sllmp_req_t *r, int64_t mono_ms)
 {
@@ -521,7 +544,7 @@ usage_and_cost(sllmp_req_t *r, cJSON *rec)
     cJSON *u = cJSON_AddObjectToObject(rec, "usage");
 
     for (int i = 0; i < 5; i++) {
-        cJSON_AddNumberToObject(u, names[i], (double)v[i]);
+        add_int(u, names[i], v[i]);
     }
     cJSON_AddBoolToObject(u, "estimated", r->usage.estimated);
     if (r->dep != NULL && r->dep->price.known) {
@@ -530,9 +553,9 @@ usage_and_cost(sllmp_req_t *r, cJSON *rec)
         cJSON *c = cJSON_AddObjectToObject(rec, "cost");
 
         for (int i = 0; i < 5; i++) {
-            cJSON_AddNumberToObject(c, names[i], b[i]);
+            add_usd(c, names[i], b[i]);
         }
-        cJSON_AddNumberToObject(c, "total", total);
+        add_usd(c, "total", total);
     }
 }
 
@@ -627,10 +650,9 @@ attempts(sllmp_req_t *r, cJSON *rec)
         } else {
             cJSON_AddStringToObject(o, "name", "upstream");
         }
-        cJSON_AddNumberToObject(o, "start_us", (double)wall_us(r, a->start_ms));
-        cJSON_AddNumberToObject(o, "end_us",
-                                (double)wall_us(r, a->end_ms ? a->end_ms : a->start_ms));
-        cJSON_AddNumberToObject(o, "status", a->status);
+        add_int(o, "start_us", wall_us(r, a->start_ms));
+        add_int(o, "end_us", wall_us(r, a->end_ms ? a->end_ms : a->start_ms));
+        add_int(o, "status", a->status);
         cJSON_AddStringToObject(o, "level", a->err == SLLMP_OK ? "DEFAULT" : "ERROR");
         add_str(o, "error", a->error);
         cJSON_AddItemToArray(list, o);
@@ -671,7 +693,7 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
         }
     }
 
-    cJSON_AddNumberToObject(rec, "v", 1);
+    add_int(rec, "v", 1);
     cJSON_AddStringToObject(rec, "request_id", r->id);
     cJSON_AddStringToObject(rec, "trace_id", t->trace_id);
     cJSON_AddStringToObject(rec, "span_id", t->span_id);
@@ -731,12 +753,12 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     }
     add_str(rec, "response_model", t->response_model);
     usage_and_cost(r, rec);
-    cJSON_AddNumberToObject(rec, "start_us", (double)r->start_wall_us);
+    add_int(rec, "start_us", r->start_wall_us);
     if (r->first_token_ms != 0) {
-        cJSON_AddNumberToObject(rec, "first_token_us", (double)wall_us(r, r->first_token_ms));
+        add_int(rec, "first_token_us", wall_us(r, r->first_token_ms));
     }
-    cJSON_AddNumberToObject(rec, "end_us", (double)wall_us(r, end));
-    cJSON_AddNumberToObject(rec, "status", status);
+    add_int(rec, "end_us", wall_us(r, end));
+    add_int(rec, "status", status);
     if (r->err != SLLMP_OK || status >= 400) {
         const sllmp_err_info_t *info =
             sllmp_err_info(r->err != SLLMP_OK ? r->err : SLLMP_ERR_CLIENT_GONE);
