@@ -9,7 +9,6 @@
 #include "io.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,19 +136,11 @@ cgi_flush(void *ctx)
     return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
 }
 
-/* The web server ends the response at EOF on our stdout: point fd 1 at /dev/null. */
-static void
-cgi_end(void *ctx)
-{
-    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-    (void)ctx;
-    fflush(stdout);
-    if (null >= 0) {
-        dup2(null, STDOUT_FILENO);
-        close(null);
-    }
-}
+/*
+ * No io->end under CGI: the web server takes EOF on our stdout as the end of the script and
+ * sends SIGTERM (lighttpd's cgi_connection_close, Apache's cleanup), which would kill the
+ * trace record half-written. The client waits for the record's fsync instead.
+ */
 
 void
 cgi_io_init(sllmp_io_t *io)
@@ -160,5 +151,5 @@ cgi_io_init(sllmp_io_t *io)
     io->write = cgi_write;
     io->flush = cgi_flush;
     io->gone = NULL;
-    io->end = cgi_end;
+    io->end = NULL;
 }

@@ -306,11 +306,14 @@ get_bool(loader_t *L, yaml_node_t *n, const char *what, int *out)
 {
     const char *s = scalar(n);
 
-    if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0)) {
+    /* YAML 1.1's spellings, any case (LiteLLM's docs write True) */
+    if (s != NULL &&
+        (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0)) {
         *out = 1;
         return 0;
     }
-    if (s != NULL && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0)) {
+    if (s != NULL &&
+        (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0 || strcasecmp(s, "off") == 0)) {
         *out = 0;
         return 0;
     }
@@ -1176,8 +1179,11 @@ redact_list(loader_t *L, yaml_node_t *v)
     yaml_node_item_t *it;
     size_t i = 0;
 
-    if (get_str_list(L, v, "sllmp.langfuse.redact", &lf->redact_src, &lf->nredact) < 0) {
+    if (want(L, v, YAML_SEQUENCE_NODE, "sllmp.langfuse.redact") < 0) {
         return -1;
+    }
+    if (get_str_list(L, v, "sllmp.langfuse.redact", &lf->redact_src, &lf->nredact) < 0) {
+        return -1; /* langfuse_free() frees what the list holds; nothing is compiled yet */
     }
     lf->redact = sllmp_xcalloc(lf->nredact ? lf->nredact : 1, sizeof(regex_t));
     for (it = v->data.sequence.items.start; i < lf->nredact; it++, i++) {
@@ -1220,12 +1226,17 @@ langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void 
         return 0;
     }
     if (strcmp(key, "public_key") == 0) {
+        free(lf->public_key);
         free(lf->unset_public);
         return get_string(L, v, "sllmp.langfuse.public_key", &lf->public_key, &lf->unset_public) < 0
                    ? -1
                    : 0;
     }
     if (strcmp(key, "secret_key") == 0) {
+        if (lf->secret_key != NULL) {
+            explicit_bzero(lf->secret_key, strlen(lf->secret_key));
+            free(lf->secret_key);
+        }
         free(lf->unset_secret);
         return get_string(L, v, "sllmp.langfuse.secret_key", &lf->secret_key, &lf->unset_secret) < 0
                    ? -1
@@ -1269,7 +1280,7 @@ langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void 
         return get_str_required(L, v, "sllmp.langfuse.trace_name", &lf->trace_name);
     }
     if (strcmp(key, "redact") == 0) {
-        if (lf->nredact > 0) {
+        if (lf->redact_src != NULL) {
             return fail(L, k, "sllmp.langfuse.redact is given twice");
         }
         return redact_list(L, v);
@@ -1574,7 +1585,9 @@ langfuse_free(sllmp_langfuse_conf_t *lf)
     free(lf->release);
     free(lf->trace_name);
     for (size_t i = 0; i < lf->nredact; i++) {
-        regfree(&lf->redact[i]);
+        if (lf->redact != NULL) {
+            regfree(&lf->redact[i]);
+        }
         free(lf->redact_src[i]);
     }
     free(lf->redact);

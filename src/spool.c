@@ -140,9 +140,13 @@ map_state(const char *dir, int create)
     return st;
 }
 
-/* The entry of dir, its directories made when they can be; *ready says whether they are. */
+/*
+ * The entry of dir; *ready says whether its directories and state are usable. With create, the
+ * directories and spool.state are made when missing (the pool's writes); without, an absent
+ * spool stays absent (the uploader and the reports never create one, as another user).
+ */
 static spool_t *
-spool_get(const char *dir, int *ready)
+spool_get(const char *dir, int create, int *ready)
 {
     spool_t *s = NULL;
 
@@ -169,13 +173,22 @@ spool_get(const char *dir, int *ready)
     pthread_mutex_lock(&s->mu);
     if (!s->ready) {
         /* retried on each write until it works: the directory may appear later */
-        if (sllmp_spool_prepare(dir) == 0) {
+        if (!create || sllmp_spool_prepare(dir) == 0) {
             char path[4096];
+            int fd;
+            state_t *st;
 
             snprintf(path, sizeof(path), "%s/new", dir);
-            s->newfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            s->st = map_state(dir, 1);
-            s->ready = s->newfd >= 0 && s->st != NULL;
+            fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            st = fd >= 0 ? map_state(dir, create) : NULL;
+            if (fd >= 0 && st != NULL) {
+                /* a reset's fd and mapping are left to the threads that may still use them */
+                s->newfd = fd;
+                s->st = st;
+                s->ready = 1;
+            } else if (fd >= 0) {
+                close(fd);
+            }
         }
     }
     *ready = s->ready;
@@ -265,14 +278,15 @@ sllmp_spool_rc_t
 sllmp_spool_write(const char *dir, const char *data, size_t len, int fsync_on, int64_t max_bytes,
                   const char *reqid)
 {
-    int ready;
-    spool_t *s = spool_get(dir, &ready);
+    int ready, again = 1;
+    spool_t *s = spool_get(dir, 1, &ready);
     char name[96], tmp[4200], dst[4200];
     struct timeval tv;
     int64_t seq;
     unsigned rnd;
     int fd;
 
+retry:
     if (s == NULL || !ready) {
         if (s != NULL) {
             warn(s, 0, reqid, "cannot create the spool directories", errno);
@@ -296,6 +310,18 @@ sllmp_spool_write(const char *dir, const char *data, size_t len, int fsync_on, i
     snprintf(dst, sizeof(dst), "%s/new/%s", dir, name);
 
     fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR) && again) {
+        /* the spool was removed under us: make it again, once */
+        again = 0;
+        pthread_mutex_lock(&s->mu);
+        s->ready = 0;
+        pthread_mutex_unlock(&s->mu);
+        s = spool_get(dir, 1, &ready);
+        if (s != NULL && ready) {
+            goto retry;
+        }
+        errno = ENOENT;
+    }
     if (fd < 0) {
         goto failed;
     }
@@ -334,7 +360,7 @@ static state_t *
 state_of(const char *dir)
 {
     int ready;
-    spool_t *s = spool_get(dir, &ready);
+    spool_t *s = spool_get(dir, 0, &ready);
 
     return s != NULL && ready ? s->st : NULL;
 }

@@ -78,6 +78,7 @@ struct sllmp_req_s {
     int client_wants_usage; /* stream_options.include_usage from the client */
     const sllmp_deployment_t *dep;
     const sllmp_key_t *key; /* the virtual key used, NULL for the master key or none */
+    int authenticated;      /* a valid key (or an open gateway): the trace may keep bodies */
 
     /* the answer */
     sllmp_buf_t resp_headers; /* extra "Name: value\r\n" lines, before the headers go out */

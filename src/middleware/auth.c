@@ -45,6 +45,7 @@ sllmp_auth_check(sllmp_req_t *r)
     const char *got;
 
     if (c->master_key == NULL && c->nkeys == 0) {
+        r->authenticated = 1;
         return SLLMP_GO_ON;
     }
     got = sllmp_auth_presented_key(r);
@@ -54,6 +55,7 @@ sllmp_auth_check(sllmp_req_t *r)
     }
     if (c->master_key != NULL &&
         sllmp_ct_equal(got, strlen(got), c->master_key, strlen(c->master_key))) {
+        r->authenticated = 1;
         return SLLMP_GO_ON;
     }
     sllmp_sha256(got, strlen(got), sha);
@@ -69,6 +71,7 @@ sllmp_auth_check(sllmp_req_t *r)
         return sllmp_req_fail(r, SLLMP_ERR_AUTH, NULL, "This API key has expired.");
     }
     r->key = found; /* its `user` is the fallback of validate, after OpenAI's `user` */
+    r->authenticated = 1;
     return SLLMP_GO_ON;
 }
 

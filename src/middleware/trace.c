@@ -198,6 +198,10 @@ capture(sllmp_req_t *r, trace_t *t)
 {
     if (!t->cap_known) {
         t->cap = sllmp_capture_policy(r->conf, r->key, r->dep);
+        /* no valid key, no bodies: nobody may fill the spool (and Langfuse) with their text */
+        if (!r->authenticated && t->cap > SLLMP_CAPTURE_METADATA) {
+            t->cap = SLLMP_CAPTURE_METADATA;
+        }
         t->cap_known = 1;
     }
     return t->cap;
@@ -347,13 +351,22 @@ redact_string(const redactor_t *x, const char *s)
         regmatch_t m;
         int eflags = 0, hits = 0;
 
+        const char *end = src + strlen(src);
+
         sllmp_buf_init(&b, 0);
         sllmp_buf_append(&b, "", 0);
-        while (*src && regexec(&x->lf->redact[i], src, 1, &m, eflags) == 0) {
+        /* REG_STARTEND: each call looks at [src, end) and does not measure the rest again,
+         * so a long text with many matches costs one pass, not one pass per match */
+        while (src < end) {
+            m.rm_so = 0;
+            m.rm_eo = end - src;
+            if (regexec(&x->lf->redact[i], src, 1, &m, eflags | REG_STARTEND) != 0) {
+                break;
+            }
             if (m.rm_eo == m.rm_so) {
-                /* an empty match: keep one character and look further */
-                sllmp_buf_append(&b, src, 1);
-                src++;
+                /* an empty match: keep the text up to it and one character, look further */
+                sllmp_buf_append(&b, src, (size_t)m.rm_so + 1);
+                src += m.rm_so + 1;
             } else {
                 sllmp_buf_append(&b, src, (size_t)m.rm_so);
                 sllmp_buf_appends(&b, REDACTED);
@@ -378,6 +391,17 @@ static void
 redact(const redactor_t *x, cJSON *j)
 {
     for (cJSON *c = j; c != NULL; c = c->next) {
+        if (c->string != NULL && !(c->type & cJSON_StringIsConst)) {
+            /* a member's name too: metadata and params take any name a client sends */
+            char *name = redact_string(x, c->string);
+
+            if (name != NULL) {
+                cJSON_free(c->string);
+                c->string = cJSON_malloc(strlen(name) + 1);
+                memcpy(c->string, name, strlen(name) + 1);
+                free(name);
+            }
+        }
         if (cJSON_IsString(c)) {
             char *s = redact_string(x, c->valuestring);
 
@@ -583,7 +607,7 @@ unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
     if (full && msg != NULL) {
         cJSON_AddItemToObject(rec, "output", msg);
         if (cJSON_GetArraySize(choices) > 1) {
-            cJSON *rest = cJSON_AddArrayToObject(md, "choices");
+            cJSON *rest = cJSON_CreateArray();
             cJSON *c;
 
             cJSON_ArrayForEach(c, choices)
@@ -593,6 +617,9 @@ unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
                         rest, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c, "message"), 1));
                 }
             }
+            /* replaces a client's own metadata.choices rather than making a second member */
+            cJSON_DeleteItemFromObjectCaseSensitive(md, "choices");
+            cJSON_AddItemToObject(md, "choices", rest);
         }
     } else {
         cJSON_Delete(msg);
@@ -792,12 +819,21 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     add_secret(&x, lf->secret_key);
     add_secret(&x, lf->public_key);
     if (x.nsecrets > 0 || lf->nredact > 0) {
-        static const char *const fields[] = {"user",     "session", "tags",   "metadata",
-                                             "params",   "input",   "output", "status_message",
-                                             "attempts", NULL};
+        /* every string of the record and every member name: a client may put a key in the
+         * model, the trace name, X-Request-ID as well as in a message. The ids are ours. */
+        static const char *const ours[] = {"trace_id", "span_id", "parent_span_id", NULL};
+        cJSON *f;
 
-        for (int i = 0; fields[i] != NULL; i++) {
-            redact_item(&x, cJSON_GetObjectItemCaseSensitive(rec, fields[i]));
+        cJSON_ArrayForEach(f, rec)
+        {
+            int skip = 0;
+
+            for (int i = 0; ours[i] != NULL; i++) {
+                skip |= strcmp(f->string, ours[i]) == 0;
+            }
+            if (!skip) {
+                redact_item(&x, f);
+            }
         }
     }
     text = cJSON_PrintUnformatted(rec);
@@ -826,11 +862,11 @@ trace_complete(sllmp_req_t *r, void *mw_conf)
     if (r->end_ms == 0) {
         r->end_ms = sllmp_now_ms();
     }
+    /* The limits have settled (their complete ran before ours): the client may have its
+     * answer now, and waits neither for the record's redaction nor for its fsync. */
+    sllmp_resp_end(r);
     text = build(r, t, cap);
     len = strlen(text);
-    /* The limits have settled (their complete ran before ours): the client may have its
-     * answer now, and need not wait for the fsync. */
-    sllmp_resp_end(r);
     text[len] = '\n'; /* the record ends with a newline: replace the NUL, write len + 1 */
     sllmp_spool_write(c->spool_dir, text, len + 1, c->spool_fsync,
                       (int64_t)c->spool_max_mb * 1024 * 1024, r->id);

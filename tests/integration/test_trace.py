@@ -216,6 +216,9 @@ class TraceRecordTest(TraceCase):
         rec = self.record(rid)
         self.assertEqual(rec["error"]["type"], r.json()["error"]["type"])
         self.assertNotIn("sk-wrong-key-1", json.dumps(rec))
+        # without a valid key nobody's text goes to the spool (or to Langfuse)
+        self.assertEqual(rec["capture"], "metadata")
+        self.assertNotIn("input", rec)
 
     def test_limit_rejection_leaves_a_record(self):
         first, r = self.post({"model": "mock-echo", "messages": user_msg("x")}, key=LIMITED_KEY)
@@ -309,6 +312,13 @@ class TraceRecordTest(TraceCase):
         self.assertIn("[REDACTED]", rec["input"][0]["content"])
         self.assertIn("[REDACTED]", rec["output"]["content"])
         self.assertIn("ssn [REDACTED]", rec["output"]["content"])
+        # a key where a name goes: the model, a metadata member's name, the trace name
+        rid, r = self.post({"model": MASTER, "messages": user_msg("x"),
+                            "metadata": {MASTER: "v", "trace_name": "t " + KEY}}, key=KEY)
+        self.assertEqual(r.status, 404, r)
+        text = json.dumps(self.record(rid))
+        for secret in (MASTER, KEY):
+            self.assertNotIn(secret, text)
         for root, _, files in os.walk(self.stack.dir):
             for name in files:
                 if not os.path.isfile(os.path.join(root, name)):
@@ -441,7 +451,27 @@ class GatewayToLangfuseTest(TraceCase):
 
 
 class SpoolQuotaTest(unittest.TestCase):
-    """A spool of 1 MB fills up: records are dropped and counted, requests keep working."""
+    """A spool of 1 MB fills up: records are dropped and counted, requests keep working; a
+    spool removed at run time is made again."""
+
+    def test_removed_spool_is_made_again(self):
+        import shutil
+        require_binaries()
+        stack = Stack(base_config([mock_model("mock-echo", "echo", 0)]))
+        self.addCleanup(stack.cleanup)
+        stack.start()
+        for _ in range(4):  # reach both workers
+            self.assertEqual(stack.chat({"model": "mock-echo", "messages": user_msg("a")}).status,
+                             200)
+        self.assertTrue(wait_for(lambda: len(records(stack.spool)) == 4, 5))
+        shutil.rmtree(stack.spool)
+        for _ in range(4):
+            self.assertEqual(stack.chat({"model": "mock-echo", "messages": user_msg("b")}).status,
+                             200)
+        self.assertTrue(wait_for(lambda: len(records(stack.spool)) == 4, 5),
+                        "records after the spool was removed: %d" % len(records(stack.spool)))
+        self.assertEqual(stack.crashes(), [])
+        stack.stop()
 
     def test_full_spool_drops_records_not_requests(self):
         require_binaries()
