@@ -46,6 +46,32 @@ class CGITest(unittest.TestCase):
         self.assertRegex(headers["status"], r"^\d{3}( |$)", headers)
         return int(headers["status"][:3]), headers, payload
 
+    def test_record_survives_the_servers_sigterm_at_eof(self):
+        """lighttpd and Apache SIGTERM a CGI once its stdout reaches EOF: the trace record
+        must be written by then (the response may not end before it)."""
+        import signal
+        req = json.dumps({"model": "mock-echo",
+                          "messages": [{"role": "user", "content": "cgi trace"}]}).encode()
+        new = os.path.join(self.dir, "spool", "new")
+        before = set(os.listdir(new)) if os.path.isdir(new) else set()
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GATEWAY_INTERFACE": "CGI/1.1",
+               "REQUEST_METHOD": "POST", "REQUEST_URI": "/v1/chat/completions",
+               "CONTENT_LENGTH": str(len(req)), "CONTENT_TYPE": "application/json",
+               "SLLMP_CONFIG": self.config, "SLLMP_RUNDIR": self.dir}
+        p = subprocess.Popen([FCGI_BIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, env=env)
+        p.stdin.write(req)
+        p.stdin.close()
+        out = p.stdout.read()  # until EOF, as the server reads
+        try:
+            p.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        p.wait(10)
+        self.assertIn(b"cgi trace", out)
+        added = set(os.listdir(new)) - before
+        self.assertEqual(len(added), 1, "records written: %r" % added)
+
     def test_health(self):
         st, h, body = self.cgi("GET", "/health")
         self.assertEqual(st, 200)
