@@ -10,48 +10,29 @@ import base64
 import http.client
 import json
 import os
-import shutil
-import subprocess
-import sys
 
-from stack import TOP, _LIVE, _tmpdir, terminate, wait_port_file
+from stack import TOP, MockProcess
 
 LANGFUSE_PY = os.path.join(TOP, "tests", "mock", "langfuse_mock.py")
 OTEL_PATH = "/api/public/otel/v1/traces"
 LEGACY_PATH = "/api/public/ingestion"
 
 
-class Langfuse:
+class Langfuse(MockProcess):
+    SCRIPT = LANGFUSE_PY
+    PREFIX = "sllmp-langfuse-"
+
     def __init__(self, public_key="pk-lf-test", secret_key="sk-lf-test", v4=False,
                  extra_args=()):
+        super().__init__()
         self.public_key = public_key
         self.secret_key = secret_key
         self.v4 = v4
         self.extra_args = list(extra_args)
-        self.dir = _tmpdir("sllmp-langfuse-")
-        self.port_file = os.path.join(self.dir, "port")
-        self.err_path = os.path.join(self.dir, "stderr")
-        self.proc = None
-        self.port = None
 
-    def start(self):
-        self._err = open(self.err_path, "wb")
-        cmd = [sys.executable, LANGFUSE_PY, "--port", "0", "--port-file", self.port_file,
-               "--parent-pid", str(os.getpid()), "--public-key", self.public_key,
-               "--secret-key", self.secret_key] + (["--v4"] if self.v4 else []) \
-            + self.extra_args
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._err,
-                                     stderr=self._err)
-        _LIVE.add(self)
-        self.port = wait_port_file(self.port_file, self.proc)
-        return self
-
-    def stop(self):
-        _LIVE.discard(self)
-        terminate(self.proc)
-        if getattr(self, "_err", None):
-            self._err.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def args(self):
+        return (["--public-key", self.public_key, "--secret-key", self.secret_key]
+                + (["--v4"] if self.v4 else []) + self.extra_args)
 
     @property
     def host(self):

@@ -171,19 +171,28 @@ def terminate(proc, grace=3.0):
             proc.wait()
 
 
-class Mock:
+class MockProcess:
+    """A mock of tests/mock/ run as a subprocess on a free port (it writes the port to a file
+    and exits with this process). Subclasses set SCRIPT and PREFIX and may add args()."""
+
+    SCRIPT = None
+    PREFIX = "sllmp-mock-"
+
     def __init__(self):
-        self.dir = _tmpdir("sllmp-mock-")
+        self.dir = _tmpdir(self.PREFIX)
         self.port_file = os.path.join(self.dir, "port")
         self.err_path = os.path.join(self.dir, "stderr")
         self.proc = None
         self.port = None
 
+    def args(self):
+        return []
+
     def start(self):
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, MOCK_PY, "--port", "0", "--port-file", self.port_file,
-             "--parent-pid", str(os.getpid())],
+            [sys.executable, self.SCRIPT, "--port", "0", "--port-file", self.port_file,
+             "--parent-pid", str(os.getpid())] + self.args(),
             stdin=subprocess.DEVNULL, stdout=self._err, stderr=self._err)
         _LIVE.add(self)
         self.port = wait_port_file(self.port_file, self.proc)
@@ -195,6 +204,12 @@ class Mock:
         if getattr(self, "_err", None):
             self._err.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Mock(MockProcess):
+    """The mock OpenAI-compatible upstream (tests/mock/openai_mock.py)."""
+
+    SCRIPT = MOCK_PY
 
     @property
     def base(self):

@@ -58,7 +58,6 @@ import base64
 import datetime
 import gc
 import json
-import os
 import re
 import socket
 import struct
@@ -67,6 +66,8 @@ import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import mockserve
 
 OTEL_PATH = "/api/public/otel/v1/traces"
 LEGACY_PATH = "/api/public/ingestion"
@@ -697,11 +698,7 @@ class Server(ThreadingHTTPServer):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
-    ap.add_argument("--verbose", action="store_true")
-    ap.add_argument("--parent-pid", type=int,
-                    help="exit when this process is gone (no orphaned mocks after a crash)")
+    mockserve.add_common_args(ap)
     ap.add_argument("--public-key", default="pk-lf-test")
     ap.add_argument("--secret-key", default="sk-lf-test")
     ap.add_argument("--v4", action="store_true",
@@ -710,16 +707,7 @@ def main():
     ap.add_argument("--legacy-max-bytes", type=int, default=3_500_000)
     a = ap.parse_args()
     if a.parent_pid:
-        def watch():
-            while True:
-                time.sleep(0.5)
-                try:
-                    os.kill(a.parent_pid, 0)
-                except ProcessLookupError:
-                    os._exit(0)
-                except PermissionError:
-                    pass
-        threading.Thread(target=watch, daemon=True).start()
+        mockserve.watch_parent(a.parent_pid)
     # the stores only grow and hold no cycles: the collector's passes over them cost seconds
     gc.disable()
     CFG["v4_default"] = a.v4
@@ -728,18 +716,7 @@ def main():
     srv.verbose = a.verbose
     srv.public_key, srv.secret_key = a.public_key, a.secret_key
     srv.otel_max, srv.legacy_max = a.otel_max_bytes, a.legacy_max_bytes
-    port = srv.server_address[1]
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.replace(tmp, a.port_file)
-    sys.stderr.write("langfuse_mock: listening on http://127.0.0.1:%d\n" % port)
-    sys.stderr.flush()
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+    mockserve.serve(srv, a, "langfuse_mock")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,6 @@ Also GET /v1/models and GET /health.
 
 import argparse
 import json
-import os
 import re
 import select
 import socket
@@ -57,6 +56,8 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import mockserve
 
 FAKE_KEY = "sk-mock-SECRET-123"
 
@@ -595,37 +596,13 @@ class Server(ThreadingHTTPServer):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
-    ap.add_argument("--verbose", action="store_true")
-    ap.add_argument("--parent-pid", type=int,
-                    help="exit when this process is gone (no orphaned mocks after a crash)")
+    mockserve.add_common_args(ap)
     a = ap.parse_args()
     if a.parent_pid:
-        def watch():
-            while True:
-                time.sleep(0.5)
-                try:
-                    os.kill(a.parent_pid, 0)
-                except ProcessLookupError:
-                    os._exit(0)
-                except PermissionError:
-                    pass
-        threading.Thread(target=watch, daemon=True).start()
+        mockserve.watch_parent(a.parent_pid)
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.verbose = a.verbose
-    port = srv.server_address[1]
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.replace(tmp, a.port_file)
-    sys.stderr.write("openai_mock: listening on http://127.0.0.1:%d\n" % port)
-    sys.stderr.flush()
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+    mockserve.serve(srv, a, "openai_mock")
 
 
 if __name__ == "__main__":
