@@ -616,6 +616,16 @@ split_model(loader_t *L, dep_ud_t *u)
     return rc;
 }
 
+/* Frees a secret (a key) after wiping it; NULL is fine. */
+static void
+secret_free(char *secret)
+{
+    if (secret != NULL) {
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+    }
+}
+
 static void
 deployment_free(sllmp_deployment_t *d)
 {
@@ -624,10 +634,7 @@ deployment_free(sllmp_deployment_t *d)
     free(d->provider_name);
     free(d->model);
     free(d->api_base);
-    if (d->api_key != NULL) {
-        explicit_bzero(d->api_key, strlen(d->api_key));
-        free(d->api_key);
-    }
+    secret_free(d->api_key);
     memset(d, 0, sizeof(*d));
 }
 
@@ -895,8 +902,7 @@ key_field(loader_t *L, const char *key, yaml_node_t *kn, yaml_node_t *v, void *u
                 return -1;
             }
             sllmp_sha256(secret, strlen(secret), k->sha256);
-            explicit_bzero(secret, strlen(secret));
-            free(secret);
+            secret_free(secret);
         } else {
             rc = get_str_required(L, v, "keys[].key_sha256", &secret);
             if (rc < 0) {
@@ -1233,10 +1239,7 @@ langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void 
                    : 0;
     }
     if (strcmp(key, "secret_key") == 0) {
-        if (lf->secret_key != NULL) {
-            explicit_bzero(lf->secret_key, strlen(lf->secret_key));
-            free(lf->secret_key);
-        }
+        secret_free(lf->secret_key);
         free(lf->unset_secret);
         return get_string(L, v, "sllmp.langfuse.secret_key", &lf->secret_key, &lf->unset_secret) < 0
                    ? -1
@@ -1575,10 +1578,7 @@ langfuse_free(sllmp_langfuse_conf_t *lf)
 {
     free(lf->host);
     free(lf->public_key);
-    if (lf->secret_key != NULL) {
-        explicit_bzero(lf->secret_key, strlen(lf->secret_key));
-        free(lf->secret_key);
-    }
+    secret_free(lf->secret_key);
     free(lf->unset_public);
     free(lf->unset_secret);
     free(lf->environment);
@@ -1604,10 +1604,7 @@ conf_free(sllmp_conf_t *c)
         deployment_free(&c->deployments[i]);
     }
     free(c->deployments);
-    if (c->master_key != NULL) {
-        explicit_bzero(c->master_key, strlen(c->master_key));
-        free(c->master_key);
-    }
+    secret_free(c->master_key);
     for (size_t i = 0; i < c->nkeys; i++) {
         key_free(&c->keys[i]);
     }

@@ -4,6 +4,7 @@
  */
 #include "sllmp/ready.h"
 #include "sllmp/conf.h"
+#include "sllmp/spool.h"
 #include "sllmp/util.h"
 
 #include <errno.h>
@@ -12,29 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* mkdir -p with mode 0700 for what it creates */
-static int
-mkdirs(const char *path)
-{
-    char *p = sllmp_xstrdup(path);
-    int rc = 0;
-
-    for (char *s = p + 1; *s; s++) {
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-                rc = -1;
-            }
-            *s = '/';
-        }
-    }
-    if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-        rc = -1;
-    }
-    free(p);
-    return rc;
-}
 
 static void
 reason(sllmp_buf_t *reasons, const char *text)
@@ -52,7 +30,7 @@ sllmp_ready_check(const sllmp_conf_t *c, sllmp_buf_t *out)
     char why[512];
 
     sllmp_buf_init(&reasons, 0);
-    if (mkdirs(c->spool_dir) < 0 || access(c->spool_dir, W_OK | X_OK) < 0) {
+    if (sllmp_spool_prepare(c->spool_dir) < 0 || access(c->spool_dir, W_OK | X_OK) < 0) {
         snprintf(why, sizeof(why), "spool dir %s is not writable: %s", c->spool_dir,
                  strerror(errno));
         reason(&reasons, why);

@@ -130,13 +130,14 @@ traceparent(trace_t *t, const char *s)
     return 1;
 }
 
+/* metadata.<name> of the request when it is a non-empty string, else dflt. */
 static const char *
-md_string(const sllmp_req_t *r, const char *name)
+md_string(const sllmp_req_t *r, const char *name, const char *dflt)
 {
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(r->json, "metadata");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, name);
 
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : dflt;
 }
 
 static void
@@ -168,13 +169,13 @@ trace_of(sllmp_req_t *r)
         r->mw_ctx[i] = t;
     }
     if (!t->ids) {
-        const char *parent = md_string(r, "parent_observation_id");
+        const char *parent = md_string(r, "parent_observation_id", NULL);
 
         t->ids = 1;
         if (!traceparent(t, sllmp_req_param(r, "HTTP_TRACEPARENT")) &&
             !trace_id_from(t, sllmp_req_param(r, "HTTP_X_TRACE_ID")) &&
-            !trace_id_from(t, md_string(r, "existing_trace_id")) &&
-            !trace_id_from(t, md_string(r, "trace_id"))) {
+            !trace_id_from(t, md_string(r, "existing_trace_id", NULL)) &&
+            !trace_id_from(t, md_string(r, "trace_id", NULL))) {
             sllmp_random_hex(t->trace_id, 16);
         }
         if (t->parent[0] == '\0' && parent != NULL && strlen(parent) == 16 && is_hex(parent, 16)) {
@@ -704,13 +705,13 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     char *text;
 
     if (user == NULL || *user == '\0') {
-        user = md_string(r, "trace_user_id");
+        user = md_string(r, "trace_user_id", NULL);
     }
     if (user == NULL) {
         user = r->user;
     }
     if (session == NULL || *session == '\0') {
-        session = md_string(r, "session_id");
+        session = md_string(r, "session_id", NULL);
     }
     cJSON_ArrayForEach(tg, cJSON_GetObjectItemCaseSensitive(
                                cJSON_GetObjectItemCaseSensitive(r->json, "metadata"), "tags"))
@@ -726,21 +727,15 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     cJSON_AddStringToObject(rec, "span_id", t->span_id);
     add_str(rec, "parent_span_id", t->parent);
     cJSON_AddBoolToObject(rec, "trace_joined", t->joined);
-    cJSON_AddStringToObject(rec, "trace_name",
-                            md_string(r, "trace_name") ? md_string(r, "trace_name")
-                                                       : lf->trace_name);
-    cJSON_AddStringToObject(rec, "name",
-                            md_string(r, "generation_name") ? md_string(r, "generation_name")
-                                                            : "chat.completions");
+    cJSON_AddStringToObject(rec, "trace_name", md_string(r, "trace_name", lf->trace_name));
+    cJSON_AddStringToObject(rec, "name", md_string(r, "generation_name", "chat.completions"));
     add_str(rec, "user", user);
     add_str(rec, "session", session);
     cJSON_AddItemToObject(rec, "tags", tags);
     cJSON_AddItemToObject(rec, "metadata", md);
     add_str(rec, "environment", lf->environment);
-    add_str(rec, "release",
-            md_string(r, "trace_release") ? md_string(r, "trace_release") : lf->release);
-    add_str(rec, "version",
-            md_string(r, "version") ? md_string(r, "version") : md_string(r, "trace_version"));
+    add_str(rec, "release", md_string(r, "trace_release", lf->release));
+    add_str(rec, "version", md_string(r, "version", md_string(r, "trace_version", NULL)));
     cJSON_AddStringToObject(rec, "endpoint", r->path ? r->path : "");
     cJSON_AddBoolToObject(rec, "stream", r->stream);
     if (r->model != NULL) {
