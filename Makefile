@@ -1,7 +1,8 @@
 # sllmp: one plain GNU Makefile.
 #
 #   make                  build/sllmp.fcgi and build/sllmp
-#   make run              lighttpd + a spawn-fcgi pool on 127.0.0.1:$(PORT) (default 8080)
+#   make run              lighttpd + a spawn-fcgi pool on 127.0.0.1:$(PORT) (default 8080);
+#                         SERVER=lighttpd-binpath|apache|apache-fcgid|apache-cgi for the others
 #   make test             unit tests (also under ASan+UBSan), integration, conformance
 #   make bench            throughput and latency against nginx
 #   make deps             install the Debian packages (as root; else prints the apt-get line)
@@ -11,6 +12,7 @@
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 PORT      ?= 8080
+SERVER    ?= lighttpd
 BUILD     ?= build
 CC        ?= cc
 PKGS      := fcgi libcurl libcjson hiredis yaml-0.1 openssl
@@ -18,7 +20,7 @@ PKGS      := fcgi libcurl libcjson hiredis yaml-0.1 openssl
 DEB_BUILD := build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libcjson-dev \
              libhiredis-dev libyaml-dev libssl-dev libcmocka-dev
 DEB_RUN   := lighttpd spawn-fcgi libfcgi-bin redis-server
-DEB_TEST  := nginx wrk curl
+DEB_TEST  := nginx wrk curl apache2 libapache2-mod-fcgid
 # Tools checked by command, since they may come from elsewhere (nodesource's nodejs ships npm
 # and conflicts with Debian's npm package): command -> the Debian packages that provide it.
 DEB_CMDS  := node:nodejs npm:npm python3:python3
@@ -131,7 +133,7 @@ test: all
 	@$(MAKE) --no-print-directory conformance
 
 run: all
-	PORT=$(PORT) ./deploy/local/run.sh
+	PORT=$(PORT) SERVER=$(SERVER) ./deploy/local/run.sh
 
 # The spool's write path alone, linked against the core (make bench runs it).
 $(BUILD)/spoolbench: tests/bench/spoolbench.c $(BUILD)/libsllmp.a

@@ -14,9 +14,10 @@
  *            a thread leaves its loop only between requests. A worker drains and exits after
  *            `max_requests`, or on SIGTERM, or when the master dies (PR_SET_PDEATHSIG).
  *
- * With `workers: 0` there is no master (mod_fcgid, which runs one request per process and
- * supervises itself). When fd 0 is not a socket the binary is a plain CGI program: one
- * request from the environment and stdin, the answer on stdout, exit.
+ * With `workers: 0` there is no master. Started by mod_fcgid (which runs one request per process
+ * and supervises itself) there is neither a master nor more than one thread. When fd 0 is not
+ * a socket the binary is a plain CGI program: one request from the environment and stdin, the
+ * answer on stdout, exit.
  */
 #include "io.h"
 
@@ -153,12 +154,11 @@ accept_loop(void *arg)
 }
 
 static int
-worker_main(const sllmp_conf_t *conf, int supervised)
+worker_main(const sllmp_conf_t *conf, int supervised, int nthreads)
 {
     sigset_t set;
     pthread_attr_t attr;
     thread_t *threads;
-    int nthreads = conf->threads;
     int flags;
 
     if (supervised) {
@@ -259,7 +259,7 @@ spawn(const sllmp_conf_t *conf, int generation)
         return -1;
     }
     if (pid == 0) {
-        _exit(worker_main(conf, 1));
+        _exit(worker_main(conf, 1, conf->threads));
     }
     for (int i = 0; i < MAX_WORKERS; i++) {
         if (children[i].pid == 0) {
@@ -425,6 +425,28 @@ cgi_main(void)
     return 0;
 }
 
+/* Apache spawned us with a listening socket: that is mod_fcgid (mod_proxy_fcgi spawns nothing,
+ * and a CGI gets no socket). Its process manager, an Apache child, is our parent; a suexec or
+ * wrapper script in between execs in place and keeps it so. */
+static int
+spawned_by_apache(void)
+{
+    char path[64], comm[32] = "";
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)getppid());
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    if (fgets(comm, sizeof(comm), f) == NULL) {
+        comm[0] = '\0';
+    }
+    fclose(f);
+    comm[strcspn(comm, "\n")] = '\0';
+    return strcmp(comm, "apache2") == 0 || strcmp(comm, "httpd") == 0;
+}
+
 static int
 fd0_is_listening(void)
 {
@@ -461,8 +483,21 @@ main(int argc, char **argv)
         return 1;
     }
     sllmp_log_level = conf->log_level;
+    if (spawned_by_apache()) {
+        /*
+         * mod_fcgid: it supervises its processes itself and sends each one request at a time,
+         * so a master, workers and threads would only hold memory. Its processes start with
+         * none of the vhost's variables (SLLMP_CONFIG comes with each request as a parameter),
+         * so this is decided here rather than by `workers:`; and as the host's error log gets
+         * our stderr, routine lines stay out of it unless a config asks for them.
+         */
+        if (getenv("SLLMP_CONFIG") == NULL && sllmp_log_level > SLLMP_LOG_WARN) {
+            sllmp_log_level = SLLMP_LOG_WARN;
+        }
+        return worker_main(conf, 0, 1);
+    }
     if (conf->workers == 0) {
-        return worker_main(conf, 0);
+        return worker_main(conf, 0, conf->threads);
     }
     return master_main(conf);
 }

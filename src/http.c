@@ -266,17 +266,27 @@ static const char *
 request_path(sllmp_req_t *r)
 {
     const char *uri = sllmp_req_param(r, "REQUEST_URI");
+    const char *info = sllmp_req_param(r, "PATH_INFO");
     const char *q;
+    size_t len, ilen;
 
     if (uri == NULL || *uri == '\0') {
         /* plain CGI without REQUEST_URI: SCRIPT_NAME is the binary, PATH_INFO the rest */
-        uri = sllmp_req_param(r, "PATH_INFO");
-        if (uri == NULL || *uri == '\0') {
-            uri = "/";
-        }
+        return info != NULL && *info != '\0' ? info : "/";
     }
     q = strchr(uri, '?');
-    return q ? sllmp_arena_strndup(r->arena, uri, (size_t)(q - uri)) : uri;
+    len = q ? (size_t)(q - uri) : strlen(uri);
+    /*
+     * Mounted under a prefix through a front controller (an .htaccess rewriting /~alice/v1/...
+     * to sllmp.fcgi/v1/..., or a CGI in a subdirectory): PATH_INFO is the part after the
+     * binary, and the URI ends with it. Route on that part, so the same routes work wherever
+     * the web space puts the binary. Without a prefix both are the same.
+     */
+    if (info != NULL && info[0] == '/' && (ilen = strlen(info)) <= len &&
+        memcmp(uri + len - ilen, info, ilen) == 0) {
+        return info;
+    }
+    return q ? sllmp_arena_strndup(r->arena, uri, len) : uri;
 }
 
 void

@@ -134,6 +134,13 @@ def children_of(pid):
     return sorted(k for k in set(kids) if pid_alive(k))
 
 
+def _exe(pid):
+    try:
+        return os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return ""
+
+
 def read_pid(path):
     try:
         with open(path) as f:
@@ -347,10 +354,43 @@ class StackError(Exception):
     pass
 
 
-class Stack:
-    """deploy/local/run.sh on a free port with its own SLLMP_RUNDIR."""
+SERVERS = ("lighttpd", "lighttpd-binpath", "apache", "apache-fcgid", "apache-cgi")
 
-    def __init__(self, cfg, env=None, port=None):
+
+def apache_binary():
+    return shutil.which("apache2") or shutil.which("httpd")
+
+
+def require_server(server):
+    if server.startswith("apache"):
+        if not apache_binary():
+            raise unittest.SkipTest("Apache not installed (apt-get install apache2 "
+                                    "libapache2-mod-fcgid)")
+        if server == "apache-fcgid" and not os.path.exists(
+                "/usr/lib/apache2/modules/mod_fcgid.so"):
+            raise unittest.SkipTest("mod_fcgid not installed (libapache2-mod-fcgid)")
+
+
+def _service_user():
+    """(uid, gid) that run.sh gives Apache when started as root, else None."""
+    if os.getuid() != 0:
+        return None
+    import pwd
+    pw = pwd.getpwnam("nobody")
+    return pw.pw_uid, pw.pw_gid
+
+
+class Stack:
+    """deploy/local/run.sh on a free port with its own SLLMP_RUNDIR.
+
+    server: one of SERVERS (run.sh's SERVER). Paths given to request()/chat()/stream() are the
+    gateway's own (/v1/...); `base` is where the server mounts it (/~alice/ in the
+    shared-hosting layouts)."""
+
+    def __init__(self, cfg, env=None, port=None, server="lighttpd"):
+        require_server(server)
+        self.server = server
+        self.base = "/~alice" if server in ("apache-fcgid", "apache-cgi") else ""
         self.dir = _tmpdir("sllmp-it-")
         self.rundir = os.path.join(self.dir, "run")
         self.config_path = os.path.join(self.dir, "sllmp.yaml")
@@ -370,7 +410,15 @@ class Stack:
         env.update({"PORT": str(self.port), "SLLMP_CONFIG": self.config_path,
                     "SLLMP_RUNDIR": self.rundir, "MOCK_UPSTREAM_KEY": UPSTREAM_KEY,
                     "SLLMP_FCGI": FCGI_BIN, "SLLMP_CLI": CLI_BIN})
+        env["SERVER"] = self.server
         env.update(self.extra_env)
+        owner = _service_user() if self.server.startswith("apache") else None
+        if owner:
+            # Apache's processes run as nobody: they read the YAML and write the spool
+            os.chmod(self.dir, 0o755)
+            os.makedirs(self.spool, exist_ok=True)
+            for d in (self.dir, self.spool, self.config_path):
+                os.chown(d, *owner)
         self._out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(["bash", RUN_SH], cwd=TOP, env=env,
                                      stdin=subprocess.DEVNULL, stdout=self._out,
@@ -412,11 +460,22 @@ class Stack:
 
     @property
     def master_pid(self):
+        """The pool's master: spawn-fcgi's exec'd process, or lighttpd's bin-path child.
+        None under mod_fcgid and CGI, which have no master."""
+        if self.server == "lighttpd-binpath":
+            kids = [k for k in children_of(self.server_pid or 0)
+                    if os.path.basename(_exe(k)) == os.path.basename(FCGI_BIN)]
+            return kids[0] if kids else None
         return read_pid(os.path.join(self.rundir, "sllmp.pid"))
 
     @property
     def lighttpd_pid(self):
         return read_pid(os.path.join(self.rundir, "lighttpd.pid"))
+
+    @property
+    def server_pid(self):
+        """The web server's main process (lighttpd, or Apache's parent)."""
+        return read_pid(os.path.join(self.rundir, "server.pid"))
 
     def workers(self):
         m = self.master_pid
@@ -424,10 +483,12 @@ class Stack:
 
     def all_pids(self):
         pids = []
-        for p in (self.master_pid, self.lighttpd_pid):
+        for p in (self.master_pid, self.server_pid):
             if p:
                 pids.append(p)
                 pids.extend(children_of(p))
+                for k in children_of(p):   # mod_fcgid's processes are grandchildren
+                    pids.extend(children_of(k))
         return pids
 
     def stop(self, grace=6.0):
@@ -468,12 +529,17 @@ class Stack:
 
     def crashes(self):
         """Lines of the master's log saying a worker died of a bug (not of a test's SIGKILL)."""
-        try:
-            with open(self.out_path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError:
-            return []
-        return re.findall(r".*killed by signal (?:4|6|7|8|11)\b.*", text)
+        text = ""
+        # run.sh's output, lighttpd's breakagelog (bin-path), Apache's error log (mod_fcgid
+        # reports a process that died of a signal; a CGI's crash shows as a premature end)
+        for path in [self.out_path] + glob.glob(os.path.join(self.rundir, "log", "*.log")):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    text += f.read()
+            except OSError:
+                pass
+        return re.findall(r".*(?:killed by signal|get unexpected signal|get signal) (?:4|6|7|8|11)\b.*",
+                          text)
 
     def rewrite_config(self, cfg):
         if isinstance(cfg, dict):
@@ -486,7 +552,7 @@ class Stack:
     # -- HTTP
 
     def request(self, method, path, body=None, headers=None, timeout=30):
-        return http_request(self.port, method, path, body, headers, timeout)
+        return http_request(self.port, method, self.base + path, body, headers, timeout)
 
     def chat(self, payload, key=None, headers=None, timeout=30, path="/v1/chat/completions"):
         h = {"Content-Type": "application/json"}
@@ -501,7 +567,8 @@ class Stack:
         if key:
             h["Authorization"] = "Bearer " + key
         h.update(headers or {})
-        return StreamClient(self.port, "/v1/chat/completions", json.dumps(payload).encode(),
+        return StreamClient(self.port, self.base + "/v1/chat/completions",
+                            json.dumps(payload).encode(),
                             h, timeout=timeout, **kw)
 
 
@@ -810,6 +877,8 @@ class StackCase(unittest.TestCase):
     master_key = None
     sllmp = {}
     start_mock = True
+    server = "lighttpd"   # run.sh's SERVER
+    server_env = {}       # more environment for run.sh
 
     @classmethod
     def models(cls, mock):
@@ -823,11 +892,12 @@ class StackCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         require_binaries()
+        require_server(cls.server)
         cls.mock = None
         if cls.start_mock:
             cls.mock = Mock().start()
             cls.addClassCleanup(cls.mock.stop)
-        cls.stack = Stack(cls.make_config())
+        cls.stack = Stack(cls.make_config(), server=cls.server, env=cls.server_env)
         cls.addClassCleanup(cls.stack.cleanup)
         cls.addClassCleanup(cls._no_crash)
         cls.stack.start()
