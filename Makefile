@@ -5,6 +5,7 @@
 #                         SERVER=lighttpd-binpath|apache|apache-fcgid|apache-cgi for the others
 #   make test             unit tests (also under ASan+UBSan), integration, conformance
 #   make bench            throughput and latency against nginx
+#   make bundle           build/bundle/sllmp/: both binaries + lib/ for shared hosting (BUNDLE_DIR=)
 #   make deps             install the Debian packages (as root; else prints the apt-get line)
 #   make install          PREFIX=/usr/local DESTDIR=
 #   make SANITIZER=address,undefined   DEBUG=1   NOOPT=1
@@ -58,8 +59,8 @@ CLI_OBJ   := $(BUILD)/src/cli.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit unit-san integration conformance bench deps check-deps install \
-        clean lint format
+.PHONY: all run test unit unit-san integration conformance bench bundle deps check-deps \
+        install clean lint format
 all: $(BUILD)/sllmp.fcgi $(BUILD)/sllmp
 
 # Installs what is missing (as root) before anything is compiled or started.
@@ -141,6 +142,11 @@ $(BUILD)/spoolbench: tests/bench/spoolbench.c $(BUILD)/libsllmp.a
 
 bench: all $(BUILD)/spoolbench
 	SPOOLBENCH=$(BUILD)/spoolbench bash tests/bench/bench.sh
+
+# A folder for shared hosting: sllmp.fcgi and sllmp linked with DT_RPATH $ORIGIN/lib, and lib/
+# with every shared library they load but glibc's (objects in build/bundle/obj).
+bundle:
+	+MAKE="$(MAKE)" deploy/shared-hosting/bundle.sh $(BUNDLE_DIR)
 
 deps:
 	@missing=""; for p in $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST); do \

@@ -103,7 +103,11 @@ apache | apache-fcgid | apache-cgi)
         sed -e "s|/home/alice/sllmp/sllmp.yaml|$CONF|" \
             "$top/deploy/shared-hosting/public_html/.htaccess" >"$web/.htaccess"
         cp "$FCGI" "$web/sllmp.fcgi"
-        [ -d "$(dirname "$FCGI")/lib" ] && cp -r "$(dirname "$FCGI")/lib" "$web/"
+        # a bundle (make bundle) brings the command-line tool and its libraries
+        if [ -d "$(dirname "$FCGI")/lib" ]; then
+            cp -r "$(dirname "$FCGI")/lib" "$web/"
+            cp "$(dirname "$FCGI")/sllmp" "$web/sllmp"
+        fi
         if [ "$SERVER" = apache-fcgid ]; then
             defs+=(-DSLLMP_USERDIR -DSLLMP_FCGID)
             [ -n "${SLLMP_FCGID_DEFAULTS:-}" ] && defs+=(-DSLLMP_FCGID_DEFAULTS)

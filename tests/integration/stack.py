@@ -371,6 +371,20 @@ def require_server(server):
             raise unittest.SkipTest("mod_fcgid not installed (libapache2-mod-fcgid)")
 
 
+BUNDLE_SH = os.path.join(TOP, "deploy", "shared-hosting", "bundle.sh")
+
+
+def make_bundle(out):
+    """`make bundle` into out (deploy/shared-hosting/bundle.sh): sllmp.fcgi, sllmp and lib/.
+    Objects stay in build/bundle/obj between runs: only the first run compiles."""
+    p = subprocess.run(["bash", BUNDLE_SH, out], cwd=TOP, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=600)
+    log = p.stdout.decode(errors="replace")
+    if p.returncode != 0:
+        raise AssertionError("bundle.sh failed (%d):\n%s" % (p.returncode, log[-4000:]))
+    return log
+
+
 def _service_user():
     """(uid, gid) that run.sh gives Apache when started as root, else None."""
     if os.getuid() != 0:

@@ -15,11 +15,13 @@ server) for the README's table.
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
 
-from stack import (StackCase, base_config, content_arrivals, mock_model, upstream_model,
-                   user_msg, wait_for)
+from stack import (StackCase, base_config, content_arrivals, make_bundle, mock_model,
+                   require_server, upstream_model, user_msg, wait_for)
 
 WORDS = " ".join("w%d" % i for i in range(1, 21))
 
@@ -287,9 +289,31 @@ class ApacheProxyFcgi(Scenarios, StackCase):
 
 
 class ApacheFcgid(Scenarios, StackCase):
+    """As on a shared host: Apache runs as nobody, the user's web space holds only the
+    .htaccess of deploy/shared-hosting and what `make bundle` made."""
     server = "apache-fcgid"
     server_header = "mod_fcgid"
     processes = "fcgid"
+
+    @classmethod
+    def setUpClass(cls):
+        require_server(cls.server)
+        tmp = tempfile.mkdtemp(prefix="sllmp-bundle-", dir=os.environ.get("SLLMP_TEST_TMP"))
+        cls.addClassCleanup(shutil.rmtree, tmp, True)
+        make_bundle(os.path.join(tmp, "sllmp"))
+        cls.server_env = {"SLLMP_FCGI": os.path.join(tmp, "sllmp", "sllmp.fcgi")}
+        super().setUpClass()
+
+    def test_web_space_is_the_upload(self):
+        web = os.path.join(self.stack.rundir, "home", "alice", "public_html")
+        self.assertEqual(sorted(os.listdir(web)), [".htaccess", "lib", "sllmp", "sllmp.fcgi"])
+        st = os.stat(web)
+        if os.getuid() == 0:
+            self.assertNotEqual(st.st_uid, 0, "the web space should belong to the user")
+        # only the API is reachable: not the libraries, the tool or the .htaccess
+        for path, status in (("/lib/" + sorted(os.listdir(os.path.join(web, "lib")))[0], 404),
+                             ("/sllmp", 404), ("/.htaccess", 403)):
+            self.assertEqual(self.stack.request("GET", path).status, status, path)
 
     def reload(self):
         os.kill(self.stack.server_pid, signal.SIGUSR1)   # apachectl graceful
