@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 typedef enum { EP_HEALTH, EP_READY, EP_MODELS, EP_MODEL, EP_CHAT } endpoint_t;
@@ -262,12 +263,22 @@ chat(sllmp_req_t *r)
     sllmp_pipeline_run(r);
 }
 
+/* SCRIPT_FILENAME names the running binary (a CGI, or mod_fcgid's process), through any link. */
+static int
+script_is_us(const char *file)
+{
+    struct stat a, b;
+
+    return file != NULL && stat(file, &a) == 0 && stat("/proc/self/exe", &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static const char *
 request_path(sllmp_req_t *r)
 {
     const char *uri = sllmp_req_param(r, "REQUEST_URI");
     const char *info = sllmp_req_param(r, "PATH_INFO");
-    const char *q;
+    const char *q, *path;
     size_t len, ilen;
 
     if (uri == NULL || *uri == '\0') {
@@ -276,17 +287,20 @@ request_path(sllmp_req_t *r)
     }
     q = strchr(uri, '?');
     len = q ? (size_t)(q - uri) : strlen(uri);
+    path = q ? sllmp_arena_strndup(r->arena, uri, len) : uri;
     /*
      * Mounted under a prefix through a front controller (an .htaccess rewriting /~alice/v1/...
-     * to sllmp.fcgi/v1/..., or a CGI in a subdirectory): PATH_INFO is the part after the
-     * binary, and the URI ends with it. Route on that part, so the same routes work wherever
-     * the web space puts the binary. Without a prefix both are the same.
+     * to sllmp.fcgi/v1/..., or a CGI at /cgi-bin/sllmp.cgi/v1/...): the URI is no route of
+     * ours, PATH_INFO (the part after the binary, which the URI ends with) is. Only when the
+     * server says the script is this very binary: lighttpd also splits other URIs into
+     * SCRIPT_NAME and PATH_INFO (/v2 + /models), which must stay unknown paths.
      */
-    if (info != NULL && info[0] == '/' && (ilen = strlen(info)) <= len &&
-        memcmp(uri + len - ilen, info, ilen) == 0) {
+    if (route(path) == NULL && info != NULL && info[0] == '/' &&
+        (ilen = strlen(info)) <= len && memcmp(uri + len - ilen, info, ilen) == 0 &&
+        route(info) != NULL && script_is_us(sllmp_req_param(r, "SCRIPT_FILENAME"))) {
         return info;
     }
-    return q ? sllmp_arena_strndup(r->arena, uri, len) : uri;
+    return path;
 }
 
 void

@@ -1,6 +1,14 @@
 /*
  * Writing the answer: status line and headers once, then body bytes; errors rendered from the
  * error table, as JSON before the headers went out and as an SSE event after.
+ *
+ * sllmp.buffer_streams holds a stream: behind mod_fcgid without FcgidOutputBufferSize 0 events
+ * would reach the client in 64 KiB lumps anyway, and a timeout there can append Apache's HTML
+ * error page to a chunked SSE body that has started. So the SSE writers append to r->held, and
+ * the [DONE] event sends status, headers, Content-Length and the whole body in one piece. The
+ * upstream call, the events and every hook run exactly as for a flushed stream (headers_sent is
+ * set as for one, so cost still writes its SSE comment), and the body is byte for byte what
+ * would have been flushed, less the heartbeats.
  */
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
@@ -12,7 +20,8 @@
 void
 sllmp_resp_header(sllmp_req_t *r, const char *name, const char *value)
 {
-    if (r->headers_sent) {
+    /* a held stream's headers go out with it: one added meanwhile is still sent */
+    if (r->headers_sent && !r->stream_held) {
         return;
     }
     /* Header injection guard: values never carry line breaks. */
@@ -66,6 +75,9 @@ sllmp_resp_write(sllmp_req_t *r, const char *data, size_t len)
     if (r->client_gone) {
         return -1;
     }
+    if (r->stream_held) {
+        return sllmp_buf_append(&r->held, data, len);
+    }
     if (r->io->write(r->io->ctx, data, len) < 0) {
         r->client_gone = 1;
         return -1;
@@ -87,6 +99,9 @@ sllmp_resp_flush(sllmp_req_t *r)
 {
     if (r->client_gone) {
         return -1;
+    }
+    if (r->stream_held) {
+        return 0; /* nothing held is in the front's buffer, and nothing may go out early */
     }
     if (r->io->flush(r->io->ctx) < 0 || (r->io->gone != NULL && r->io->gone(r->io->ctx))) {
         r->client_gone = 1;
@@ -167,6 +182,17 @@ sllmp_resp_error(sllmp_req_t *r)
     const sllmp_err_info_t *e = sllmp_err_info(r->err);
     sllmp_buf_t b;
 
+    if (r->stream_held) {
+        /*
+         * Nothing of a held stream has gone out: drop it, and the failure is answered as one
+         * before the first event, JSON with its real status (and Retry-After), not an SSE
+         * error event under a 200 that cannot change. buffer_streams' other gain.
+         */
+        sllmp_buf_free(&r->held);
+        r->stream_held = 0;
+        r->stream_started = 0;
+        r->headers_sent = 0;
+    }
     if (r->err == SLLMP_ERR_CLIENT_GONE || r->client_gone) {
         r->status = r->headers_sent ? r->status : 499;
         return;
@@ -195,6 +221,35 @@ sllmp_resp_error(sllmp_req_t *r)
     sllmp_buf_free(&b);
 }
 
+/* sllmp.buffer_streams */
+static int
+buffered(const sllmp_req_t *r)
+{
+    return r->conf != NULL && r->conf->buffer_streams;
+}
+
+static void
+held_free(void *data)
+{
+    sllmp_buf_free(data);
+}
+
+/* The held stream, ended by [DONE], goes out in one piece; the front sends it at the end of
+ * the request, as any whole answer (sllmp_resp_send). */
+static int
+held_send(sllmp_req_t *r)
+{
+    int rc;
+
+    r->stream_held = 0;
+    r->headers_sent = 0;
+    sllmp_resp_header(r, "Cache-Control", "no-cache");
+    sllmp_resp_header(r, "X-Accel-Buffering", "no");
+    rc = sllmp_resp_send(r, 200, "text/event-stream", r->held.ptr, r->held.len);
+    sllmp_buf_free(&r->held);
+    return rc;
+}
+
 int
 sllmp_sse_begin(sllmp_req_t *r)
 {
@@ -202,6 +257,13 @@ sllmp_sse_begin(sllmp_req_t *r)
         return r->client_gone ? -1 : 0;
     }
     r->stream_started = 1;
+    if (buffered(r)) {
+        r->stream_held = 1;
+        r->headers_sent = 1;
+        sllmp_buf_init(&r->held, 0);
+        sllmp_arena_cleanup_add(r->arena, held_free, &r->held);
+        return r->client_gone ? -1 : 0;
+    }
     sllmp_resp_header(r, "Cache-Control", "no-cache");
     sllmp_resp_header(r, "X-Accel-Buffering", "no");
     sllmp_resp_start(r, 200, "text/event-stream");
@@ -217,12 +279,24 @@ sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len)
     sllmp_resp_write(r, "data: ", 6);
     sllmp_resp_write(r, data, len);
     sllmp_resp_write(r, "\n\n", 2);
+    if (r->stream_held) {
+        /* [DONE] is always the last event: the pipeline holds the provider's back until post
+         * has run (sllmp_resp_error's follows an error, and a held stream is JSON by then) */
+        return len == 6 && memcmp(data, "[DONE]", 6) == 0 ? held_send(r) : 0;
+    }
     return sllmp_resp_flush(r);
 }
 
 int
 sllmp_sse_ping(sllmp_req_t *r)
 {
+    if (buffered(r)) {
+        /* A held ping keeps nothing alive, and before the first event it would start the
+         * stream, so that a failing upstream could no longer answer with its status. With no
+         * flush, a departed client is noticed only when the web server hangs up on us (the
+         * waits poll io->gone()); accepted for buffer_streams. */
+        return r->client_gone ? -1 : 0;
+    }
     if (sllmp_sse_begin(r) < 0) {
         return -1;
     }

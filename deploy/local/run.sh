@@ -79,6 +79,9 @@ apache | apache-fcgid | apache-cgi)
     user=
     if [ "$(id -u)" = 0 ]; then
         user=nobody
+        runuser -u nobody -- test -x "$RUNDIR" || {
+            echo "run.sh: Apache runs as nobody, who cannot reach $RUNDIR (chmod o+x its parents)" >&2
+            exit 1; }
         printf 'User nobody\nGroup %s\n' "$(id -gn nobody)" >"$RUNDIR/apache-user.conf"
     else
         : >"$RUNDIR/apache-user.conf"

@@ -124,6 +124,8 @@ struct sllmp_conf_s {
     long max_body_bytes;
     int max_json_depth;
     long heartbeat_ms;
+    int buffer_streams; /* hold a stream and send it whole at its end, with Content-Length:
+                         * for mod_fcgid without FcgidOutputBufferSize 0 (deployment.md 3.2) */
     long drain_timeout_ms;
     sllmp_timeouts_t timeouts;
 

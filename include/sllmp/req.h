@@ -84,8 +84,11 @@ struct sllmp_req_s {
     sllmp_buf_t resp_headers; /* extra "Name: value\r\n" lines, before the headers go out */
     sllmp_buf_t resp_body;    /* an unstreamed answer, sent after post */
     int status;
-    int headers_sent;
+    int headers_sent;   /* also while a stream is held: the hooks treat it as any stream */
     int stream_started; /* SSE headers sent: errors become SSE events */
+    int stream_held;    /* sllmp.buffer_streams: the SSE body collects in `held` and goes out
+                         * whole, with Content-Length, at [DONE]; nothing has gone out yet */
+    sllmp_buf_t held;
     int client_gone;
     int finished; /* a response (success or error) is complete */
     int ended;    /* sllmp_resp_end() ran: the web server has the whole response */
@@ -120,7 +123,7 @@ struct sllmp_req_s {
 /* For the loops that wait on an upstream: runs r->keepalive when it is due. */
 void sllmp_req_keepalive(sllmp_req_t *r, int64_t now_ms);
 
-/* Adds a response header; ignored (and asserted in debug) once the headers went out. */
+/* Adds a response header; ignored once the headers went out (a held stream's have not). */
 void sllmp_resp_header(sllmp_req_t *r, const char *name, const char *value);
 
 /* Sends the status line and headers: the standard ones, CORS, the added ones. 0 or -1 (gone). */
@@ -149,14 +152,20 @@ int sllmp_resp_send(sllmp_req_t *r, int status, const char *content_type, const 
 int sllmp_req_fail(sllmp_req_t *r, sllmp_err_t err, const char *param, const char *fmt, ...)
     SLLMP_PRINTF(4, 5);
 
-/* Renders r->err to the client: JSON with the right status, or an SSE error event + [DONE]. */
+/*
+ * Renders r->err to the client: JSON with the right status, or an SSE error event + [DONE]
+ * once a stream went out (a held stream has not: it is dropped and the error is JSON).
+ */
 void sllmp_resp_error(sllmp_req_t *r);
 
-/* Starts an SSE response if it has not started. 0 or -1. */
+/*
+ * Starts an SSE response if it has not started. 0 or -1. With sllmp.buffer_streams the stream
+ * is held instead: the SSE writers append to r->held, and the [DONE] event sends it all.
+ */
 int sllmp_sse_begin(sllmp_req_t *r);
 /* Writes one `data: ...` event and flushes. 0 or -1 (client gone). */
 int sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len);
-/* Writes an SSE comment heartbeat and flushes. 0 or -1. */
+/* Writes an SSE comment heartbeat and flushes; nothing with buffer_streams. 0 or -1. */
 int sllmp_sse_ping(sllmp_req_t *r);
 
 /* A request parameter, or NULL. */

@@ -2,7 +2,7 @@
  * post: usage settled and priced. When the upstream reported no usage the prompt and the answer
  * are estimated (and marked so). The cost goes to the client as `x-sllmp-cost-usd`: a header on
  * an unstreamed answer, an SSE comment `: x-sllmp-cost-usd <usd>` before [DONE] on a stream,
- * whose headers left before the cost was known.
+ * whose headers left before the cost was known (a held stream gets both).
  */
 #include "sllmp/conf.h"
 #include "sllmp/middleware.h"
@@ -61,9 +61,11 @@ cost_post(sllmp_req_t *r, void *mw_conf)
     sllmp_usage_estimate(r);
     r->cost_usd = sllmp_cost(&r->usage, &r->dep->price);
     sllmp_cost_format(r->cost_usd, usd, sizeof(usd));
-    if (!r->headers_sent) {
+    if (!r->headers_sent || r->stream_held) {
+        /* a held stream (buffer_streams) has its headers still to send: the header too */
         sllmp_resp_header(r, "x-sllmp-cost-usd", usd);
-    } else if (r->stream_started && !r->client_gone) {
+    }
+    if (r->headers_sent && r->stream_started && !r->client_gone) {
         char line[96];
         int n = snprintf(line, sizeof(line), ": x-sllmp-cost-usd %s\n\n", usd);
 

@@ -8,6 +8,7 @@
 #            counted in a real redis-server, cost priced, and a trace record per request in
 #            the spool, synced (the default); (f) the same with sllmp.spool.fsync off
 #      ((c) writes no trace record: capture none, the gateway's pass-through alone)
+#        (g) as (c) behind Apache mod_proxy_fcgi (run.sh SERVER=apache) instead of lighttpd
 #   4. the spool's write path alone (tests/bench/spoolbench.c): records/s and latency per
 #      record with and without fsync, 16 threads; and `sllmp upload` draining 100,000
 #      records into the mock Langfuse (tests/bench/upload_drain.py)
@@ -46,6 +47,7 @@ FCGI=${SLLMP_FCGI:-$top/build/sllmp.fcgi}
 CLI=${SLLMP_CLI:-$top/build/sllmp}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sllmp-bench.XXXXXX")
+chmod 711 "$work"   # Apache's children run as nobody and connect to sockets in here
 pids=()          # everything started, stopped in reverse order
 failed=0         # something did not start
 
@@ -226,7 +228,7 @@ start_sllmp() {
     S_PORT=$(free_port)
     mkdir -p "$S_RUNDIR"
     PORT=$S_PORT SLLMP_CONFIG=$yaml SLLMP_RUNDIR=$S_RUNDIR SLLMP_FCGI=${3:-$FCGI} SLLMP_CLI=${4:-$CLI} \
-        "$top/deploy/local/run.sh" >"$S_RUNDIR/run.log" 2>&1 &
+        SERVER=${S_SERVER:-lighttpd} "$top/deploy/local/run.sh" >"$S_RUNDIR/run.log" 2>&1 &
     S_PID=$!
     pids+=($S_PID)
     if ! wait_http "http://127.0.0.1:$S_PORT/health" 15 $S_PID; then
@@ -250,7 +252,7 @@ stop_sllmp() {
     local f p kids
     kids=$(tree_pids "$(cat "$S_RUNDIR/sllmp.pid" 2>/dev/null || echo 0)")
     stop_pid "$S_PID"
-    for f in "$S_RUNDIR/lighttpd.pid" "$S_RUNDIR/sllmp.pid"; do
+    for f in "$S_RUNDIR/server.pid" "$S_RUNDIR/sllmp.pid"; do
         p=$(cat "$f" 2>/dev/null) || continue
         if kill -0 "$p" 2>/dev/null; then
             log "bench: $(basename "$f" .pid) (PID $p) outlived run.sh; stopping it"
@@ -355,6 +357,17 @@ EOF
     else
         failed=1
         sllmp_ok=0
+    fi
+fi
+
+# (g) the same pool behind Apache (mod_proxy_fcgi, flushpackets=on)
+if [ $sllmp_ok = 1 ] && { command -v apache2 || command -v httpd; } >/dev/null; then
+    if S_SERVER=apache start_sllmp sllmp-apache "$work/bench.yaml"; then
+        run_wrk apache "http://127.0.0.1:$S_PORT/v1/chat/completions"
+        RPS[apache]=$W_RPS P50[apache]=$W_P50 P99[apache]=$W_P99 ERRS[apache]=$W_ERR
+        stop_sllmp
+    else
+        failed=1
     fi
 fi
 
@@ -493,11 +506,12 @@ fmt_ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; }
 
 echo
 printf '%-28s %10s %10s %10s %8s\n' target req/s "p50 ms" "p99 ms" errors
-for t in direct nginx sllmp full full_nofsync null; do
+for t in direct nginx sllmp apache full full_nofsync null; do
     case $t in
         direct) label="fastmock (direct)" ;;
         nginx) label="nginx -> fastmock" ;;
         sllmp) label="lighttpd+sllmp -> fastmock" ;;
+        apache) label="apache+sllmp -> fastmock" ;;
         full) label="  + key, limits, cost, trace" ;;
         full_nofsync) label="  the same, spool not synced" ;;
         null) label="lighttpd -> null FastCGI" ;;
@@ -519,7 +533,7 @@ fi
 
 echo
 echo "==== sllmp bench summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, ${SECONDS_RUN}s x $CONN conns) ===="
-for t in direct nginx null sllmp full full_nofsync; do
+for t in direct nginx null sllmp apache full full_nofsync; do
     [ -n "${RPS[$t]:-}" ] && printf '  %-22s %8s req/s  p50 %7s ms  p99 %7s ms  errors %s\n' \
         "$t" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${ERRS[$t]}"
 done
@@ -528,6 +542,8 @@ if [ -n "$ratio" ]; then
     printf '  %-22s %8s          target >= 0.45        %s\n' "sllmp/nginx" "$ratio" "$(verdict "$ok")"
     [ -n "${RPS[null]:-}" ] && printf '  %-22s %8s          (null FastCGI responder / nginx: the ceiling)\n' "null/nginx" \
         "$(awk -v a="${RPS[null]}" -v b="${RPS[nginx]}" 'BEGIN { printf "%.2f", a / b }')"
+    [ -n "${RPS[apache]:-}" ] && printf '  %-22s %8s          (the same pool behind Apache mod_proxy_fcgi)\n' \
+        "apache+sllmp/nginx" "$(awk -v a="${RPS[apache]}" -v b="${RPS[nginx]}" 'BEGIN { printf "%.2f", a / b }')"
     [ -n "${UPSTREAM:-}" ] && printf '  %-22s %s\n' "sllmp upstream" "$UPSTREAM"
     [ "${ERRS[sllmp]}" = 0 ] || echo "  sllmp answered ${ERRS[sllmp]} requests with errors (see wrk output above)"
 else

@@ -332,3 +332,57 @@ class ApacheCGI(Scenarios, StackCase):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class ApacheFcgidHostDefaults(StackCase):
+    """A host whose admin never set FcgidOutputBufferSize 0 (nor the timeouts): mod_fcgid
+    holds the stream back; sllmp.buffer_streams turns that into one whole, valid answer."""
+    server = "apache-fcgid"
+    server_env = {"SLLMP_FCGID_DEFAULTS": "1"}
+    master_key = "sk-test-master"
+    buffer_streams = True
+
+    @classmethod
+    def make_config(cls):
+        return base_config([upstream_model("up-words", cls.mock, "words-6-250"),
+                            upstream_model("up-late429", cls.mock, "sleep-1200+status-429")],
+                           master_key=cls.master_key, buffer_streams=cls.buffer_streams,
+                           heartbeat_ms=300)
+
+    def test_stream_arrives_whole_and_valid(self):
+        c = self.stream({"model": "up-words", "stream": True,
+                         "messages": user_msg("x")}).read_all()
+        self.assertEqual(c.status, 200, c.text())
+        self.assertEqual(c.content(), "w1 w2 w3 w4 w5 w6", c.text())
+        self.assertEqual(int(c.header("content-length")), len(c.body), c.headers)
+        self.assertTrue(c.text().endswith("data: [DONE]\n\n"), c.text()[-200:])
+        self.assertNotIn("<html", c.text().lower())
+        t = content_arrivals(c)
+        self.assertLess(t[-1] - t[0], 0.05, "the whole body at once")
+
+    def test_late_upstream_error_keeps_its_status(self):
+        # heartbeats would have sent a 200 before the upstream's 429 came; held, it is a 429
+        r = self.stack.chat({"model": "up-late429", "stream": True, "messages": user_msg("x")},
+                            key=self.master_key)
+        if self.buffer_streams:
+            self.assertOpenAIError(r, 429, "rate_limit_exceeded")
+            self.assertEqual(r.header("retry-after"), "7", r)
+        else:
+            self.assertEqual(r.status, 200, r)
+            self.assertIn(b"rate_limit_exceeded", r.body)
+
+
+class ApacheFcgidHostDefaultsUnbuffered(ApacheFcgidHostDefaults):
+    """The same host without the switch: what the README warns about (proves the host above
+    really buffers, so the switch is what made its answer whole)."""
+    buffer_streams = False
+
+    def test_stream_arrives_whole_and_valid(self):
+        c = self.stream({"model": "up-words", "stream": True,
+                         "messages": user_msg("x")}).read_all()
+        self.assertEqual(c.status, 200, c.text())
+        self.assertEqual(c.content(), "w1 w2 w3 w4 w5 w6", c.text())
+        t = content_arrivals(c)
+        # mod_fcgid released the six events together, after the last one was written
+        self.assertLess(t[-1] - t[0], 0.05, "mod_fcgid streamed after all: %r" % t)
+        self.assertGreater(c.headers_at - c.t0, 1.2, "the headers came before the answer")

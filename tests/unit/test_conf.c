@@ -386,6 +386,51 @@ test_describe_hides_secrets(void **state)
     sllmp_conf_unref(c);
 }
 
+static void
+test_buffer_streams(void **state)
+{
+    char *err = NULL;
+    char buf[4096] = "";
+    sllmp_conf_t *c;
+    FILE *f;
+
+    (void)state;
+    c = load("sllmp: {workers: 1}\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->buffer_streams, 0); /* flushed event by event unless asked */
+    f = fmemopen(buf, sizeof(buf) - 1, "w");
+    sllmp_conf_describe(c, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "streams: flushed event by event\n"));
+    sllmp_conf_unref(c);
+
+    c = load("sllmp:\n  buffer_streams: true\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->buffer_streams, 1);
+    f = fmemopen(buf, sizeof(buf) - 1, "w");
+    sllmp_conf_describe(c, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "streams: held, each sent whole at its end with Content-Length"));
+    sllmp_conf_unref(c);
+
+    c = load("sllmp:\n  buffer_streams: false\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->buffer_streams, 0);
+    sllmp_conf_unref(c);
+
+    c = load("sllmp: {buffer_streams: Yes}\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->buffer_streams, 1);
+    sllmp_conf_unref(c);
+
+    expect_error("sllmp:\n  buffer_streams: maybe\n",
+                 "t.yaml:2:19: sllmp.buffer_streams must be true or false");
+    expect_error("sllmp:\n  workers: 1\n  buffer_streams: 1\n",
+                 "t.yaml:3:19: sllmp.buffer_streams must be true or false");
+    expect_error("sllmp: {buffer_streams: [true]}\n",
+                 "t.yaml:1:25: sllmp.buffer_streams must be true or false");
+}
+
 #define SHA_HELLO "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 static void
@@ -529,6 +574,7 @@ main(void)
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_cache_reloads_changed_file),
         cmocka_unit_test(test_describe_hides_secrets),
+        cmocka_unit_test(test_buffer_streams),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_teams_users_and_limit_settings),
     };

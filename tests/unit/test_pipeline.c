@@ -1,18 +1,27 @@
 /*
  * Whole requests through sllmp_handle() and the pipeline with the loopback harness: routing,
  * validation (JSON transforms and `param`), the mock provider streamed and not, the usage chunk
- * policy, a departed client, CORS, and the OpenAI upstream body rewrite.
+ * policy, a departed client, CORS, the OpenAI upstream body rewrite, and held streams
+ * (sllmp.buffer_streams) against the mock and a canned upstream on a loopback socket.
  */
 #include "sllmp/conf.h"
 #include "sllmp/core.h"
 #include "sllmp/middleware.h"
 #include "sllmp/req.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -21,6 +30,7 @@
 #include "../../src/providers/openai.c"
 
 static char *conf_path;
+static char *conf_buffered; /* the same with sllmp.buffer_streams: true */
 static sllmp_worker_ctx_t *worker;
 
 static char rundir[] = "/tmp/sllmp-unit-XXXXXX";
@@ -36,6 +46,173 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
     return remove(path);
 }
 
+/*
+ * A canned OpenAI upstream on a loopback socket, one connection at a time, chosen by the model
+ * name in the request: canned-ok streams a whole answer, canned-err fails after two events,
+ * canned-late429 is silent for 350 ms (heartbeats go out meanwhile) and then answers 429.
+ */
+static int up_fd = -1;
+static int up_port;
+static pthread_t up_thread;
+
+#define CANNED_CHUNK(delta, finish)                                                              \
+    "data: {\"id\":\"chatcmpl-canned\",\"object\":\"chat.completion.chunk\",\"created\":"          \
+    "1700000000,\"model\":\"canned\",\"choices\":[{\"index\":0,\"delta\":" delta                   \
+    ",\"logprobs\":null,\"finish_reason\":" finish "}]}\n\n"
+
+static const char canned_head[] = "HTTP/1.1 200 OK\r\n"
+                                  "Content-Type: text/event-stream\r\n"
+                                  "Connection: close\r\n\r\n";
+static const char canned_start[] =
+    CANNED_CHUNK("{\"role\":\"assistant\",\"content\":\"\"}", "null")
+        CANNED_CHUNK("{\"content\":\"Hello\"}", "null");
+static const char canned_rest[] =
+    CANNED_CHUNK("{\"content\":\" world\"}", "null") CANNED_CHUNK("{}", "\"stop\"")
+        "data: {\"id\":\"chatcmpl-canned\",\"object\":\"chat.completion.chunk\",\"created\":"
+        "1700000000,\"model\":\"canned\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,"
+        "\"completion_tokens\":2,\"total_tokens\":7}}\n\n"
+        "data: [DONE]\n\n";
+static const char canned_error[] =
+    "data: {\"error\":{\"message\":\"canned failure\",\"type\":\"server_error\"}}\n\n";
+static const char canned_429[] = "HTTP/1.1 429 Too Many Requests\r\n"
+                                 "Content-Type: application/json\r\n"
+                                 "Retry-After: 7\r\n"
+                                 "Content-Length: 80\r\n"
+                                 "Connection: close\r\n\r\n"
+                                 "{\"error\":{\"message\":\"slow down\",\"type\":\"requests\","
+                                 "\"code\":\"rate_limit_exceeded\"}}";
+
+static void
+send_all(int fd, const char *s)
+{
+    size_t n = strlen(s);
+
+    while (n > 0) {
+        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+
+        if (k <= 0) {
+            return;
+        }
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+static void
+serve(int fd)
+{
+    char req[16384];
+    size_t len = 0;
+    const char *end = NULL, *cl;
+
+    /* the request: its headers, then Content-Length bytes of body */
+    while (len < sizeof(req) - 1) {
+        ssize_t k = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+
+        if (k <= 0) {
+            return;
+        }
+        len += (size_t)k;
+        req[len] = '\0';
+        if (end == NULL && (end = strstr(req, "\r\n\r\n")) != NULL &&
+            strcasestr(req, "Expect: 100-continue") != NULL) {
+            send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        cl = strcasestr(req, "Content-Length:");
+        if (end != NULL && cl != NULL && len >= (size_t)(end + 4 - req) + strtoul(cl + 15, 0, 10)) {
+            break;
+        }
+    }
+    if (strstr(req, "canned-late429") != NULL) {
+        struct timespec ts = {0, 350 * 1000000L};
+
+        nanosleep(&ts, NULL);
+        send_all(fd, canned_429);
+        return;
+    }
+    send_all(fd, canned_head);
+    send_all(fd, canned_start);
+    send_all(fd, strstr(req, "canned-err") != NULL ? canned_error : canned_rest);
+}
+
+static void *
+upstream_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int fd = accept(up_fd, NULL, NULL);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue;
+            }
+            return NULL; /* shut down by teardown */
+        }
+        serve(fd);
+        close(fd);
+    }
+}
+
+static void
+upstream_start(void)
+{
+    struct sockaddr_in sa;
+    socklen_t salen = sizeof(sa);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    up_fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(up_fd >= 0);
+    assert_int_equal(bind(up_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(up_fd, 16), 0);
+    assert_int_equal(getsockname(up_fd, (struct sockaddr *)&sa, &salen), 0);
+    up_port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&up_thread, NULL, upstream_main, NULL), 0);
+}
+
+static void
+upstream_stop(void)
+{
+    shutdown(up_fd, SHUT_RDWR); /* accept() returns, the thread ends */
+    pthread_join(up_thread, NULL);
+    close(up_fd);
+}
+
+static char *
+config_text(const char *extra)
+{
+    return sllmp_xasprintf("model_list:\n"
+                           "  - model_name: m\n"
+                           "    litellm_params: {model: mock/echo, mock_delay_ms: 0}\n"
+                           "  - model_name: slow\n"
+                           "    litellm_params: {model: mock/echo, mock_delay_ms: 120}\n"
+                           "  - model_name: up\n"
+                           "    litellm_params: {model: openai/real-name, api_base: "
+                           "\"http://127.0.0.1:1/v1\"}\n"
+                           "  - model_name: canned\n"
+                           "    litellm_params: {model: openai/canned-ok, api_base: "
+                           "\"http://127.0.0.1:%d/v1\"}\n"
+                           "  - model_name: canned-err\n"
+                           "    litellm_params: {model: openai/canned-err, api_base: "
+                           "\"http://127.0.0.1:%d/v1\"}\n"
+                           "  - model_name: canned-late429\n"
+                           "    litellm_params: {model: openai/canned-late429, api_base: "
+                           "\"http://127.0.0.1:%d/v1\"}\n"
+                           "general_settings: {master_key: sk-master}\n"
+                           "keys:\n"
+                           "  - {name: k1, key: sk-k1, models: [m], user: owner1}\n"
+                           "  - {name: old, key: sk-old, expires: 2020-01-01}\n"
+                           "sllmp:\n"
+                           "  max_body_bytes: 2048\n"
+                           "  max_json_depth: 8\n"
+                           "  heartbeat_ms: 100\n"
+                           "  spool: {dir: %s}\n"
+                           "  cors: {origins: [https://ok.example]}\n"
+                           "%s",
+                           up_port, up_port, up_port, spool, extra);
+}
+
 static int
 setup(void **state)
 {
@@ -45,23 +222,12 @@ setup(void **state)
     assert_non_null(mkdtemp(rundir)); /* the local limit store and the spool go there */
     setenv("SLLMP_RUNDIR", rundir, 1);
     snprintf(spool, sizeof(spool), "%s/spool", rundir);
-    text = sllmp_xasprintf("model_list:\n"
-                           "  - model_name: m\n"
-                           "    litellm_params: {model: mock/echo, mock_delay_ms: 0}\n"
-                           "  - model_name: up\n"
-                           "    litellm_params: {model: openai/real-name, api_base: "
-                           "\"http://127.0.0.1:1/v1\"}\n"
-                           "general_settings: {master_key: sk-master}\n"
-                           "keys:\n"
-                           "  - {name: k1, key: sk-k1, models: [m], user: owner1}\n"
-                           "  - {name: old, key: sk-old, expires: 2020-01-01}\n"
-                           "sllmp:\n"
-                           "  max_body_bytes: 2048\n"
-                           "  max_json_depth: 8\n"
-                           "  spool: {dir: %s}\n"
-                           "  cors: {origins: [https://ok.example]}\n",
-                           spool);
+    upstream_start();
+    text = config_text("");
     conf_path = write_temp(text);
+    free(text);
+    text = config_text("  buffer_streams: true\n");
+    conf_buffered = write_temp(text);
     free(text);
     setenv("SLLMP_CONFIG", conf_path, 1);
     assert_int_equal(sllmp_core_init(), 0);
@@ -76,8 +242,11 @@ teardown(void **state)
     sllmp_worker_free(worker);
     sllmp_core_fini();
     sllmp_conf_cache_flush();
+    upstream_stop();
     unlink(conf_path);
     free(conf_path);
+    unlink(conf_buffered);
+    free(conf_buffered);
     nftw(rundir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
 }
@@ -554,6 +723,255 @@ test_json_depth(void **state)
     assert_int_equal(sllmp_json_depth("[[[[[[", 6, 3), 4);
 }
 
+/* ---------------------------------------------------------------- held streams */
+
+/* The harness's io with every write counted and the output watched while the call runs. */
+typedef struct {
+    fake_io_t f; /* first: the harness's callbacks get this same ctx */
+    int writes;
+    size_t last_write;
+    int polls;               /* io->gone() calls: the provider waiting on its upstream/delay */
+    size_t out_while_polled; /* the most output seen by then */
+} watched_io_t;
+
+static int
+watched_write(void *ctx, const char *buf, size_t n)
+{
+    watched_io_t *w = ctx;
+
+    w->writes++;
+    w->last_write = n;
+    return fake_write(&w->f, buf, n);
+}
+
+static int
+watched_gone(void *ctx)
+{
+    watched_io_t *w = ctx;
+
+    w->polls++;
+    if (w->f.out.len > w->out_while_polled) {
+        w->out_while_polled = w->f.out.len;
+    }
+    return fake_gone(&w->f);
+}
+
+/* A chat request with the flushed or the held (buffer_streams) configuration. */
+static void
+post_watched(watched_io_t *w, int held, const char *body)
+{
+    const char *params[] = {"REQUEST_METHOD",
+                            "POST",
+                            "REQUEST_URI",
+                            "/v1/chat/completions",
+                            AUTH,
+                            "SLLMP_CONFIG",
+                            held ? conf_buffered : conf_path,
+                            NULL};
+    sllmp_io_t io;
+
+    memset(w, 0, sizeof(*w));
+    fake_init(&w->f, &io, params, body);
+    io.ctx = w;
+    io.write = watched_write;
+    io.gone = watched_gone;
+    sllmp_handle(&io, worker);
+    w->f.params = NULL; /* they were on this stack */
+}
+
+/* A response header's value (static), or NULL. */
+static const char *
+resp_header(const fake_io_t *f, const char *name)
+{
+    static char v[256];
+    const char *s = sllmp_buf_cstr(&f->out);
+    const char *end = strstr(s, "\r\n\r\n");
+    size_t nlen = strlen(name);
+
+    for (const char *p = s; p != NULL && p < end; p = strstr(p, "\r\n")) {
+        p += p == s ? 0 : 2;
+        if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+            const char *e = strstr(p, "\r\n");
+
+            snprintf(v, sizeof(v), "%.*s", (int)(e - p - nlen - 2), p + nlen + 2);
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* In place: the mock's random ids and the clock's seconds become zeros; pings are dropped. */
+static char *
+normalise(const char *body, int drop_pings)
+{
+    char *s = strdup(body), *p;
+
+    for (p = s; (p = strstr(p, "chatcmpl-")) != NULL;) {
+        for (p += 9; isxdigit((unsigned char)*p); p++) {
+            *p = '0';
+        }
+    }
+    for (p = s; (p = strstr(p, "\"created\":")) != NULL;) {
+        for (p += 10; isdigit((unsigned char)*p); p++) {
+            *p = '0';
+        }
+    }
+    while (drop_pings && (p = strstr(s, ": ping\n\n")) != NULL) {
+        memmove(p, p + 8, strlen(p + 8) + 1);
+    }
+    return s;
+}
+
+static void
+test_held_stream_goes_out_whole(void **state)
+{
+    watched_io_t w;
+    const char *body;
+    int usage;
+
+    (void)state;
+    /* 120 ms between words, heartbeat 100 ms: a flushed stream would ping every word */
+    post_watched(&w, 1, "{\"model\":\"slow\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                        "\"content\":\"one two three\"}]}");
+    body = fake_body(&w.f);
+    assert_int_equal(fake_status(&w.f), 200);
+    assert_string_equal(resp_header(&w.f, "Content-Type"), "text/event-stream");
+    assert_string_equal(resp_header(&w.f, "Cache-Control"), "no-cache");
+    assert_non_null(resp_header(&w.f, "Content-Length"));
+    assert_int_equal(strtoul(resp_header(&w.f, "Content-Length"), NULL, 10), strlen(body));
+    /* nothing at all went out while the provider ran, then the body in one write */
+    assert_true(w.polls >= 3);
+    assert_int_equal(w.out_while_polled, 0);
+    assert_int_equal(w.f.flushes, 0);
+    assert_int_equal(w.last_write, strlen(body));
+    assert_int_equal(w.f.ended, 1);
+    /* role, three words, finish, [DONE]; the cost comment as on any stream; no pings */
+    assert_int_equal(count_events(body, &usage), 6);
+    assert_null(strstr(body, ": ping"));
+    assert_non_null(strstr(body, ": x-sllmp-cost-usd 0\n\ndata: [DONE]\n\n"));
+    assert_int_equal(strlen(strstr(body, "data: [DONE]\n\n")), 14);
+    sllmp_buf_free(&w.f.out);
+}
+
+static void
+test_held_body_is_the_flushed_body(void **state)
+{
+    static const char canned[] = "{\"model\":\"canned\",\"stream\":true,\"stream_options\":"
+                                 "{\"include_usage\":true},\"messages\":[{\"role\":\"user\","
+                                 "\"content\":\"hi\"}]}";
+    static const char slow[] = "{\"model\":\"slow\",\"stream\":true,\"stream_options\":"
+                               "{\"include_usage\":true},\"messages\":[{\"role\":\"user\","
+                               "\"content\":\"a b c\"}]}";
+    watched_io_t flushed, held;
+    char *a, *b, *recs;
+    cJSON *rec;
+    int n, usage;
+
+    (void)state;
+    /* the same upstream events: the same bytes, usage chunk and cost comment included */
+    free(spool_records(&n));
+    post_watched(&flushed, 0, canned);
+    post_watched(&held, 1, canned);
+    assert_int_equal(fake_status(&flushed.f), 200);
+    assert_int_equal(fake_status(&held.f), 200);
+    assert_true(flushed.f.flushes >= 6);
+    assert_null(resp_header(&flushed.f, "Content-Length"));
+    assert_int_equal(count_events(fake_body(&held.f), &usage), 6);
+    assert_int_equal(usage, 1);
+    assert_non_null(strstr(fake_body(&held.f), "\"Hello\""));
+    assert_string_equal(fake_body(&held.f), fake_body(&flushed.f));
+
+    /* and the trace records agree: a stream, 200, the upstream's usage */
+    recs = spool_records(&n);
+    assert_int_equal(n, 2);
+    for (const char *p = recs; n > 0; n--) {
+        const char *end;
+
+        rec = cJSON_ParseWithOpts(p, &end, 0); /* one record after the other */
+        assert_non_null(rec);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(rec, "stream")));
+        assert_int_equal(cJSON_GetObjectItem(rec, "status")->valueint, 200);
+        assert_string_equal(cJSON_GetObjectItem(rec, "level")->valuestring, "DEFAULT");
+        assert_int_equal(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "usage"), "output")->valueint, 2);
+        cJSON_Delete(rec);
+        p = end;
+    }
+    free(recs);
+    sllmp_buf_free(&flushed.f.out);
+    sllmp_buf_free(&held.f.out);
+
+    /* the mock, slow enough for heartbeats: the same but the pings (and its random ids) */
+    post_watched(&flushed, 0, slow);
+    post_watched(&held, 1, slow);
+    assert_non_null(strstr(fake_body(&flushed.f), ": ping\n\n"));
+    a = normalise(fake_body(&flushed.f), 1);
+    b = normalise(fake_body(&held.f), 0);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    free(spool_records(&n));
+    sllmp_buf_free(&flushed.f.out);
+    sllmp_buf_free(&held.f.out);
+}
+
+static void
+test_held_stream_error_is_json(void **state)
+{
+    static const char mid[] = "{\"model\":\"canned-err\",\"stream\":true,\"messages\":"
+                              "[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    static const char late[] = "{\"model\":\"canned-late429\",\"stream\":true,\"messages\":"
+                               "[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    watched_io_t w;
+    cJSON *j, *e;
+    int n, usage;
+
+    (void)state;
+    /* failing after two events: flushed, an SSE error event under the 200 already sent */
+    post_watched(&w, 0, mid);
+    assert_int_equal(fake_status(&w.f), 200);
+    assert_int_equal(count_events(fake_body(&w.f), &usage), 4); /* 2, error, [DONE] */
+    assert_non_null(strstr(fake_body(&w.f), "canned failure"));
+    sllmp_buf_free(&w.f.out);
+
+    /* held: nothing went out, so the failure is the provider's 502 as JSON */
+    post_watched(&w, 1, mid);
+    assert_int_equal(fake_status(&w.f), 502);
+    assert_string_equal(resp_header(&w.f, "Content-Type"), "application/json");
+    assert_null(resp_header(&w.f, "Cache-Control"));
+    assert_null(strstr(fake_body(&w.f), "data:"));
+    j = body_json(&w.f);
+    e = cJSON_GetObjectItem(j, "error");
+    assert_string_equal(cJSON_GetObjectItem(e, "message")->valuestring, "canned failure");
+    assert_string_equal(cJSON_GetObjectItem(e, "code")->valuestring, "provider_error");
+    cJSON_Delete(j);
+    assert_int_equal(strtoul(resp_header(&w.f, "Content-Length"), NULL, 10),
+                     strlen(fake_body(&w.f)));
+    sllmp_buf_free(&w.f.out);
+
+    /* a silent upstream, then 429: flushed, heartbeats had started the stream... */
+    post_watched(&w, 0, late);
+    assert_int_equal(fake_status(&w.f), 200);
+    assert_non_null(strstr(fake_body(&w.f), ": ping\n\n"));
+    assert_non_null(strstr(fake_body(&w.f), "slow down"));
+    sllmp_buf_free(&w.f.out);
+
+    /* ...held, no heartbeat went out: the 429 with its Retry-After */
+    post_watched(&w, 1, late);
+    assert_true(w.polls >= 1);
+    assert_int_equal(w.out_while_polled, 0);
+    assert_int_equal(fake_status(&w.f), 429);
+    assert_string_equal(resp_header(&w.f, "Retry-After"), "7");
+    assert_string_equal(resp_header(&w.f, "x-should-retry"), "true");
+    j = body_json(&w.f);
+    e = cJSON_GetObjectItem(j, "error");
+    assert_string_equal(cJSON_GetObjectItem(e, "message")->valuestring, "slow down");
+    assert_string_equal(cJSON_GetObjectItem(e, "code")->valuestring, "rate_limit_exceeded");
+    cJSON_Delete(j);
+    sllmp_buf_free(&w.f.out);
+    free(spool_records(&n));
+}
+
 int
 main(void)
 {
@@ -568,6 +986,9 @@ main(void)
         cmocka_unit_test(test_upstream_body_rewrite),
         cmocka_unit_test(test_json_depth),
         cmocka_unit_test(test_trace_record),
+        cmocka_unit_test(test_held_stream_goes_out_whole),
+        cmocka_unit_test(test_held_body_is_the_flushed_body),
+        cmocka_unit_test(test_held_stream_error_is_json),
     };
 
     return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
