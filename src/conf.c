@@ -1561,7 +1561,7 @@ defaults(sllmp_conf_t *c)
     c->timeouts.first_byte_ms = 120000;
     c->timeouts.idle_ms = 120000;
     c->timeouts.total_ms = 1800000;
-    c->spool_dir = sllmp_xstrdup("var/spool");
+    c->spool_dir = NULL; /* default_spool_dir() once the YAML is read */
     c->spool_fsync = 1;
     c->spool_max_mb = 1024;
     c->langfuse.host = sllmp_xstrdup("https://cloud.langfuse.com");
@@ -1631,8 +1631,29 @@ conf_free(sllmp_conf_t *c)
     free(c);
 }
 
+/*
+ * The spool when the YAML names none: $SLLMP_RUNDIR/spool (the pool's runtime directory, set by
+ * make run and the systemd unit), else spool/ beside the YAML file, else var/spool under the
+ * working directory. Not the working directory when there is a YAML: under mod_fcgid and CGI
+ * that is the web space, and the records hold prompts.
+ */
+static char *
+default_spool_dir(const char *yaml_file)
+{
+    const char *rundir = getenv("SLLMP_RUNDIR");
+    const char *slash = yaml_file ? strrchr(yaml_file, '/') : NULL;
+
+    if (rundir != NULL && *rundir != '\0') {
+        return sllmp_xasprintf("%s/spool", rundir);
+    }
+    if (slash != NULL) {
+        return sllmp_xasprintf("%.*s/spool", (int)(slash - yaml_file), yaml_file);
+    }
+    return sllmp_xstrdup(yaml_file != NULL ? "spool" : "var/spool");
+}
+
 static sllmp_conf_t *
-load_text(const char *file, const char *text, size_t len, char **errmsg)
+load_text(const char *file, const char *text, size_t len, int from_file, char **errmsg)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -1682,6 +1703,9 @@ load_text(const char *file, const char *text, size_t len, char **errmsg)
         conf_free(c);
         return NULL;
     }
+    if (c->spool_dir == NULL) {
+        c->spool_dir = default_spool_dir(from_file ? file : NULL);
+    }
     return c;
 }
 
@@ -1696,7 +1720,7 @@ sllmp_conf_load(const char *path, const char *text, size_t textlen, char **errms
 
     *errmsg = NULL;
     if (text != NULL) {
-        return load_text(path, text, textlen, errmsg);
+        return load_text(path, text, textlen, 0, errmsg);
     }
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -1721,7 +1745,7 @@ sllmp_conf_load(const char *path, const char *text, size_t textlen, char **errms
         got += (size_t)n;
     }
     close(fd);
-    c = load_text(path, buf, got, errmsg);
+    c = load_text(path, buf, got, 1, errmsg);
     free(buf);
     if (c != NULL) {
         c->dev = st.st_dev;
@@ -1736,7 +1760,7 @@ sllmp_conf_t *
 sllmp_conf_load_embedded(char **errmsg)
 {
     *errmsg = NULL;
-    return load_text("(embedded conf/sllmp.yaml)", sllmp_default_conf_text, sllmp_default_conf_len,
+    return load_text("(embedded conf/sllmp.yaml)", sllmp_default_conf_text, sllmp_default_conf_len, 0,
                      errmsg);
 }
 

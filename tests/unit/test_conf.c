@@ -318,6 +318,47 @@ test_embedded_default(void **state)
     unsetenv("OPENAI_API_KEY");
 }
 
+/* Without spool.dir: $SLLMP_RUNDIR/spool, else beside the YAML, never the working directory
+ * (the web space under mod_fcgid and CGI); the embedded config: var/spool. */
+static void
+test_default_spool_dir(void **state)
+{
+    char *path = write_temp("sllmp:\n  workers: 1\n");
+    char *err = NULL, *old = getenv("SLLMP_RUNDIR") ? strdup(getenv("SLLMP_RUNDIR")) : NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    unsetenv("SLLMP_RUNDIR");
+    c = sllmp_conf_load(path, NULL, 0, &err);
+    assert_non_null(c);
+    assert_string_equal(c->spool_dir, "/tmp/spool");
+    sllmp_conf_unref(c);
+
+    setenv("SLLMP_RUNDIR", "/srv/run", 1);
+    c = sllmp_conf_load(path, NULL, 0, &err);
+    assert_non_null(c);
+    assert_string_equal(c->spool_dir, "/srv/run/spool");
+    sllmp_conf_unref(c);
+
+    unsetenv("SLLMP_RUNDIR");
+    c = sllmp_conf_load_embedded(&err);
+    assert_non_null(c);
+    assert_string_equal(c->spool_dir, "var/spool");
+    sllmp_conf_unref(c);
+
+    /* named in the YAML: as written */
+    c = load("sllmp:\n  spool: {dir: rel/sp}\n", &err);
+    assert_non_null(c);
+    assert_string_equal(c->spool_dir, "rel/sp");
+    sllmp_conf_unref(c);
+    if (old != NULL) {
+        setenv("SLLMP_RUNDIR", old, 1);
+        free(old);
+    }
+    unlink(path);
+    free(path);
+}
+
 static void
 test_cache_reloads_changed_file(void **state)
 {
@@ -572,6 +613,7 @@ main(void)
         cmocka_unit_test(test_unset_key_leaves_model_out),
         cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_embedded_default),
+        cmocka_unit_test(test_default_spool_dir),
         cmocka_unit_test(test_cache_reloads_changed_file),
         cmocka_unit_test(test_describe_hides_secrets),
         cmocka_unit_test(test_buffer_streams),
