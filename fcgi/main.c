@@ -427,7 +427,8 @@ cgi_main(void)
 
 /* Apache spawned us with a listening socket: that is mod_fcgid (mod_proxy_fcgi spawns nothing,
  * and a CGI gets no socket). Its process manager, an Apache child, is our parent; a suexec or
- * wrapper script in between execs in place and keeps it so. */
+ * wrapper script in between execs in place and keeps it so. LiteSpeed, common on shared hosts,
+ * honours the same .htaccess and runs its FastCGI processes the same way. */
 static int
 spawned_by_apache(void)
 {
@@ -444,7 +445,10 @@ spawned_by_apache(void)
     }
     fclose(f);
     comm[strcspn(comm, "\n")] = '\0';
-    return strcmp(comm, "apache2") == 0 || strcmp(comm, "httpd") == 0;
+    /* httpd, httpd.worker, httpd.event; litespeed, lscgid, lshttpd */
+    return strcmp(comm, "apache2") == 0 || strncmp(comm, "httpd", 5) == 0 ||
+           strncmp(comm, "litespeed", 9) == 0 || strcmp(comm, "lscgid") == 0 ||
+           strcmp(comm, "lshttpd") == 0;
 }
 
 static int
@@ -489,7 +493,8 @@ main(int argc, char **argv)
          * so a master, workers and threads would only hold memory. Its processes start with
          * none of the vhost's variables (SLLMP_CONFIG comes with each request as a parameter),
          * so this is decided here rather than by `workers:`; and as the host's error log gets
-         * our stderr, routine lines stay out of it unless a config asks for them.
+         * our stderr, routine lines stay out of it unless SLLMP_CONFIG names a config at
+         * start-up (the per-request YAML's log_level does not reach this process's level).
          */
         if (getenv("SLLMP_CONFIG") == NULL && sllmp_log_level > SLLMP_LOG_WARN) {
             sllmp_log_level = SLLMP_LOG_WARN;

@@ -1472,6 +1472,10 @@ sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     if (strcmp(key, "buffer_streams") == 0) {
         return get_bool(L, v, "sllmp.buffer_streams", &c->buffer_streams);
     }
+    if (strcmp(key, "buffer_streams_max_ms") == 0) {
+        return get_long(L, v, "sllmp.buffer_streams_max_ms", 100, 3600000L,
+                        &c->buffer_streams_max_ms);
+    }
     if (strcmp(key, "drain_timeout_ms") == 0) {
         return get_long(L, v, "sllmp.drain_timeout_ms", 0, 86400000L, &c->drain_timeout_ms);
     }
@@ -1556,6 +1560,7 @@ defaults(sllmp_conf_t *c)
     c->max_json_depth = 64;
     c->heartbeat_ms = 15000;
     c->buffer_streams = 0;
+    c->buffer_streams_max_ms = 30000; /* inside mod_fcgid's default FcgidIOTimeout (40 s) */
     c->drain_timeout_ms = 300000;
     c->timeouts.connect_ms = 5000;
     c->timeouts.first_byte_ms = 120000;
@@ -2069,10 +2074,14 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             "heartbeat %ld ms; drain %ld ms\n",
             c->timeouts.connect_ms, c->timeouts.first_byte_ms, c->timeouts.idle_ms,
             c->timeouts.total_ms, c->heartbeat_ms, c->drain_timeout_ms);
-    fprintf(out, "streams: %s\n",
-            c->buffer_streams ? "held, each sent whole at its end with Content-Length "
-                                "(buffer_streams; no heartbeats)"
-                              : "flushed event by event");
+    if (c->buffer_streams) {
+        fprintf(out,
+                "streams: held, each sent whole at its end with Content-Length (buffer_streams; "
+                "no heartbeats); one not done after %ld ms goes on flushed\n",
+                c->buffer_streams_max_ms);
+    } else {
+        fprintf(out, "streams: flushed event by event\n");
+    }
     fprintf(out, "spool: %s (fsync %s, quota %ld MB)\n", c->spool_dir,
             c->spool_fsync ? "on" : "off", c->spool_max_mb);
     fprintf(out, "langfuse: %s, api %s, capture %s", c->langfuse.host,

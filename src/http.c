@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h> /* program_invocation_name */
 #include <string.h>
 #include <sys/stat.h>
 #include <strings.h>
@@ -263,13 +264,15 @@ chat(sllmp_req_t *r)
     sllmp_pipeline_run(r);
 }
 
-/* SCRIPT_FILENAME names the running binary (a CGI, or mod_fcgid's process), through any link. */
+/* SCRIPT_FILENAME names the running binary (a CGI, or mod_fcgid's process), through any link.
+ * Without /proc (a jail), the path we were started by: web servers start scripts by full path. */
 static int
 script_is_us(const char *file)
 {
     struct stat a, b;
 
-    return file != NULL && stat(file, &a) == 0 && stat("/proc/self/exe", &b) == 0 &&
+    return file != NULL && stat(file, &a) == 0 &&
+           (stat("/proc/self/exe", &b) == 0 || stat(program_invocation_name, &b) == 0) &&
            a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 

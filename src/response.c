@@ -13,6 +13,7 @@
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
 #include "sllmp/req.h"
+#include "sllmp/util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -228,6 +229,30 @@ buffered(const sllmp_req_t *r)
     return r->conf != NULL && r->conf->buffer_streams;
 }
 
+/* Held long enough: a server that reads nothing for FcgidIOTimeout (40 s by default) would
+ * answer with its own error page, so a long stream goes on flushed (and heartbeats resume). */
+static int
+hold_over(const sllmp_req_t *r)
+{
+    return sllmp_now_ms() - r->start_ms >= r->conf->buffer_streams_max_ms;
+}
+
+/* The held part goes out as the start of an ordinary stream. */
+static int
+held_release(sllmp_req_t *r)
+{
+    r->stream_held = 0;
+    r->headers_sent = 0;
+    sllmp_resp_header(r, "Cache-Control", "no-cache");
+    sllmp_resp_header(r, "X-Accel-Buffering", "no");
+    sllmp_resp_start(r, 200, "text/event-stream");
+    if (r->held.len > 0) {
+        sllmp_resp_write(r, r->held.ptr, r->held.len);
+    }
+    sllmp_buf_free(&r->held);
+    return sllmp_resp_flush(r);
+}
+
 static void
 held_free(void *data)
 {
@@ -257,7 +282,7 @@ sllmp_sse_begin(sllmp_req_t *r)
         return r->client_gone ? -1 : 0;
     }
     r->stream_started = 1;
-    if (buffered(r)) {
+    if (buffered(r) && !hold_over(r)) {
         r->stream_held = 1;
         r->headers_sent = 1;
         sllmp_buf_init(&r->held, 0);
@@ -282,7 +307,10 @@ sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len)
     if (r->stream_held) {
         /* [DONE] is always the last event: the pipeline holds the provider's back until post
          * has run (sllmp_resp_error's follows an error, and a held stream is JSON by then) */
-        return len == 6 && memcmp(data, "[DONE]", 6) == 0 ? held_send(r) : 0;
+        if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+            return held_send(r);
+        }
+        return hold_over(r) ? held_release(r) : 0;
     }
     return sllmp_resp_flush(r);
 }
@@ -290,12 +318,18 @@ sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len)
 int
 sllmp_sse_ping(sllmp_req_t *r)
 {
-    if (buffered(r)) {
+    if (buffered(r) && (r->stream_held || !r->stream_started)) {
         /* A held ping keeps nothing alive, and before the first event it would start the
          * stream, so that a failing upstream could no longer answer with its status. With no
          * flush, a departed client is noticed only when the web server hangs up on us (the
-         * waits poll io->gone()); accepted for buffer_streams. */
-        return r->client_gone ? -1 : 0;
+         * waits poll io->gone()); accepted for buffer_streams. Past buffer_streams_max_ms the
+         * stream is released and pinged as any other. */
+        if (!hold_over(r)) {
+            return r->client_gone ? -1 : 0;
+        }
+        if (r->stream_held && held_release(r) < 0) {
+            return -1;
+        }
     }
     if (sllmp_sse_begin(r) < 0) {
         return -1;

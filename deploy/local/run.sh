@@ -88,7 +88,7 @@ apache | apache-fcgid | apache-cgi)
     fi
     # Variables a host's admin would hand to the programs (FcgidInitialEnv for mod_fcgid's
     # processes, PassEnv for CGI): the runtime dir and provider keys named in the YAML.
-    : >"$RUNDIR/apache-env.conf"
+    ( umask 077; : >"$RUNDIR/apache-env.conf" )   # it may hold provider keys
     for v in SLLMP_RUNDIR MOCK_UPSTREAM_KEY OPENAI_API_KEY ANTHROPIC_API_KEY; do
         [ -n "${!v:-}" ] || continue
         printf '<IfModule mod_fcgid.c>\n    FcgidInitialEnv %s "%s"\n</IfModule>\nPassEnv %s\n' \

@@ -57,8 +57,9 @@ has_origin_rpath() {   # DT_RPATH (not DT_RUNPATH) $ORIGIN/lib
 
 case $out in /*) ;; *) out=$top/$out ;; esac
 out=${out%/}
-if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ] && [ ! -f "$out/MANIFEST" ]; then
-    die "$out exists and is not a bundle (no MANIFEST): not replacing it"
+if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ] &&
+    ! head -n 1 "$out/MANIFEST" 2>/dev/null | grep -q '^# sllmp bundle:'; then
+    die "$out exists and is not a bundle (no MANIFEST of ours): not replacing it"
 fi
 
 # ---- build: make's own rules, in a build dir of its own, only LDFLAGS differ.

@@ -222,6 +222,41 @@ class BufferedCGITest(unittest.TestCase):
         self.assertEqual(int(h["content-length"]), len(out))
         self.assertEqual(json.loads(out)["error"]["code"], "provider_error")
 
+class HeldTooLongTest(StackCase):
+    """A stream still going after buffer_streams_max_ms is released and flushed from then on:
+    a host's read timeout (FcgidIOTimeout, 40 s by default) must never see a silent gateway."""
+    sllmp = dict(SLLMP, buffer_streams=True, buffer_streams_max_ms=600)
+
+    @classmethod
+    def models(cls, mock):
+        return [mock_model("mock-slow", "echo", 200),
+                upstream_model("up-sleep", mock, "sleep-1500+words-3-100")]
+
+    def test_long_stream_goes_on_flushed(self):
+        words = "a b c d e f g h"   # 8 words 200 ms apart: 1.6 s, held for the first 0.6 s
+        c = self.stream({"model": "mock-slow", "stream": True,
+                         "messages": user_msg(words)}).read_all()
+        self.assertEqual(c.status, 200, c.text())
+        self.assertEqual(c.content(), words, c.text())
+        self.assertIsNone(c.header("content-length"), c.headers)
+        self.assertEqual(c.data_events()[-1], "[DONE]")
+        self.assertGreater(c.headers_at - c.t0, 0.5, "released before buffer_streams_max_ms")
+        t = content_arrivals(c)
+        # the held part (about three words) at once, then one word at a time
+        first = [x for x in t if x - t[0] < 0.05]
+        self.assertGreaterEqual(len(first), 2, t)
+        self.assertGreater(t[-1] - t[0], 0.6, "the rest was not flushed as it came: %r" % t)
+        self.assertIn(": ping", c.text())   # heartbeats are back once released
+
+    def test_silent_upstream_gets_heartbeats_after_the_hold(self):
+        c = self.stream({"model": "up-sleep", "stream": True,
+                         "messages": user_msg("x")}).read_all()
+        self.assertEqual(c.status, 200, c.text())
+        self.assertEqual(c.content(), "w1 w2 w3", c.text())
+        # the headers and pings went out during the upstream's 1.5 s of silence
+        self.assertLess(c.headers_at - c.t0, 1.3, "held through the whole silence")
+        self.assertIn(": ping", c.text())
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -480,6 +480,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, status, obj, extra=()):
         data = json.dumps(obj).encode()
+        # recorded before the answer goes out: a client that has it may ask for the record
+        self.rec["status"] = status
+        if status >= 300 and status != 207:
+            self.rec["error"] = obj.get("message")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -487,9 +491,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
-        self.rec["status"] = status
-        if status >= 300 and status != 207:
-            self.rec["error"] = obj.get("message")
 
     # ---- routes ---------------------------------------------------------------------
 

@@ -448,11 +448,19 @@ test_buffer_streams(void **state)
     c = load("sllmp:\n  buffer_streams: true\n", &err);
     assert_non_null(c);
     assert_int_equal(c->buffer_streams, 1);
+    assert_int_equal(c->buffer_streams_max_ms, 30000); /* below FcgidIOTimeout's 40 s */
     f = fmemopen(buf, sizeof(buf) - 1, "w");
     sllmp_conf_describe(c, f);
     fclose(f);
     assert_non_null(strstr(buf, "streams: held, each sent whole at its end with Content-Length"));
+    assert_non_null(strstr(buf, "one not done after 30000 ms goes on flushed"));
     sllmp_conf_unref(c);
+    c = load("sllmp:\n  buffer_streams: true\n  buffer_streams_max_ms: 500\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->buffer_streams_max_ms, 500);
+    sllmp_conf_unref(c);
+    expect_error("sllmp:\n  buffer_streams_max_ms: 5\n",
+                 "t.yaml:2:26: sllmp.buffer_streams_max_ms must be between 100 and");
 
     c = load("sllmp:\n  buffer_streams: false\n", &err);
     assert_non_null(c);
