@@ -12,6 +12,7 @@
  * config can list OpenAI models that appear only when OPENAI_API_KEY is set.
  */
 #include "sllmp/conf.h"
+#include "sllmp/upstream.h"
 #include "sllmp/buf.h"
 #include "sllmp/log.h"
 #include "sllmp/util.h"
@@ -1469,6 +1470,17 @@ sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     if (strcmp(key, "heartbeat_ms") == 0) {
         return get_long(L, v, "sllmp.heartbeat_ms", 100, 600000, &c->heartbeat_ms);
     }
+    if (strcmp(key, "ca_file") == 0) {
+        free(c->ca_file);
+        c->ca_file = NULL;
+        if (get_str_required(L, v, "sllmp.ca_file", &c->ca_file) < 0) {
+            return -1;
+        }
+        if (access(c->ca_file, R_OK) < 0) {
+            return fail(L, v, "sllmp.ca_file: cannot read %s: %s", c->ca_file, strerror(errno));
+        }
+        return 0;
+    }
     if (strcmp(key, "buffer_streams") == 0) {
         return get_bool(L, v, "sllmp.buffer_streams", &c->buffer_streams);
     }
@@ -1626,6 +1638,7 @@ conf_free(sllmp_conf_t *c)
         free(c->warnings[i]);
     }
     free(c->warnings);
+    free(c->ca_file);
     free(c->spool_dir);
     langfuse_free(&c->langfuse);
     free(c->redis_url);
@@ -2082,6 +2095,9 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
     } else {
         fprintf(out, "streams: flushed event by event\n");
     }
+    fprintf(out, "tls: CA certificates from %s\n",
+            c->ca_file ? c->ca_file
+                       : (sllmp_ca_file(c) ? sllmp_ca_file(c) : "libcurl's built-in file"));
     fprintf(out, "spool: %s (fsync %s, quota %ld MB)\n", c->spool_dir,
             c->spool_fsync ? "on" : "off", c->spool_max_mb);
     fprintf(out, "langfuse: %s, api %s, capture %s", c->langfuse.host,

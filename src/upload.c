@@ -28,6 +28,7 @@
 #include "sllmp/conf.h"
 #include "sllmp/langfuse.h"
 #include "sllmp/spool.h"
+#include "sllmp/upstream.h"
 #include "sllmp/util.h"
 
 #include <cjson/cJSON.h>
@@ -653,6 +654,7 @@ http_init(run_t *r)
     r->headers = curl_slist_append(r->headers, "X-Langfuse-Sdk-Version: " SLLMP_VERSION);
     r->headers = curl_slist_append(r->headers, "Expect:"); /* no 100-continue round trip */
     curl_easy_setopt(r->curl, CURLOPT_URL, r->url);
+    curl_easy_setopt(r->curl, CURLOPT_CAINFO, sllmp_ca_file(r->c));
     curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(r->curl, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MAX_UPSTREAM_BODY (64 * 1024 * 1024)
 
@@ -291,6 +292,48 @@ map_curl(CURLcode rc)
     }
 }
 
+const char *
+sllmp_ca_probe(const char *builtin, const char *const *candidates)
+{
+    if (builtin == NULL || access(builtin, R_OK) == 0) {
+        return NULL;
+    }
+    for (const char *const *p = candidates; *p != NULL; p++) {
+        if (access(*p, R_OK) == 0) {
+            return *p;
+        }
+    }
+    return NULL;
+}
+
+static const char *probed_ca;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+static void
+probe_ca(void)
+{
+    static const char *const others[] = {
+        "/etc/pki/tls/certs/ca-bundle.crt",                  /* RHEL, CentOS, Alma, CloudLinux */
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* the same, newer */
+        "/etc/ssl/ca-bundle.pem",                            /* openSUSE */
+        "/etc/ssl/cert.pem",                                 /* Alpine, the BSDs */
+        "/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Arch */
+        NULL};
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+    probed_ca = sllmp_ca_probe(v->cainfo, others);
+}
+
+const char *
+sllmp_ca_file(const sllmp_conf_t *c)
+{
+    if (c != NULL && c->ca_file != NULL) {
+        return c->ca_file;
+    }
+    pthread_once(&probe_once, probe_ca);
+    return probed_ca;
+}
+
 sllmp_err_t
 sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
 {
@@ -318,6 +361,7 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     /* Every request sets the same options, so the handle is not reset: what the previous
      * request set is overwritten here, and the constant ones were set once in handle_new. */
     curl_easy_setopt(h, CURLOPT_URL, call->url);
+    curl_easy_setopt(h, CURLOPT_CAINFO, sllmp_ca_file(c));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeouts.connect_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeouts.total_ms);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);

@@ -199,8 +199,11 @@ EOF
     if [ -n "$ca" ]; then
         cat <<EOF
 
-TLS: the bundled libcurl reads the CA certificates from $ca
-(its build default). A host that keeps them elsewhere needs that file there.
+TLS: the bundled libcurl's default CA file is $ca. Where a host
+lacks it, sllmp uses the first of /etc/pki/tls/certs/ca-bundle.crt (RHEL, CloudLinux, Alma),
+/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem, /etc/ssl/ca-bundle.pem (SUSE) and
+/etc/ssl/cert.pem that exists; `sllmp.ca_file: /path/to/cacert.pem` names one outright
+(`sllmp check` prints which is used).
 EOF
     fi
     echo

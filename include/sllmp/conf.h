@@ -131,6 +131,7 @@ struct sllmp_conf_s {
     long drain_timeout_ms;
     sllmp_timeouts_t timeouts;
 
+    char *ca_file; /* sllmp.ca_file: CA certificates for TLS to providers and Langfuse */
     char *spool_dir;
     int spool_fsync;   /* sync each record before it counts as written */
     long spool_max_mb; /* quota: records are dropped (and counted) beyond it */

@@ -40,6 +40,18 @@ typedef struct {
 sllmp_err_t sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call);
 
 /*
+ * The CA certificates libcurl should verify providers (and Langfuse) against: sllmp.ca_file
+ * when set; else NULL (libcurl's built-in file) when that file exists; else the first bundle
+ * of the other distributions that exists, so that a binary built on Debian (make bundle) still
+ * verifies TLS on a RHEL-family host, where /etc/ssl/certs/ca-certificates.crt is missing.
+ */
+const char *sllmp_ca_file(const sllmp_conf_t *c);
+
+/* The probe behind it: NULL when builtin is readable, else the first readable candidate
+ * (NULL-terminated list), else NULL. */
+const char *sllmp_ca_probe(const char *builtin, const char *const *candidates);
+
+/*
  * Turns a non-2xx upstream answer into r's error (status mapping of the contract), without ever
  * copying text the upstream sent with a 401/403. Returns SLLMP_ERROR as an int.
  */

@@ -3,6 +3,7 @@
  * unknown keys warned about, secrets from the environment, the cache reloading a changed file.
  */
 #include "sllmp/conf.h"
+#include "sllmp/upstream.h"
 #include "sllmp/util.h"
 
 #include <setjmp.h>
@@ -359,6 +360,24 @@ test_default_spool_dir(void **state)
     free(path);
 }
 
+/* The CA file: libcurl's own when it exists, else another distribution's, else none. */
+static void
+test_ca_probe(void **state)
+{
+    char *a = write_temp("x"), *b = write_temp("y");
+    const char *none[] = {NULL};
+    const char *list[] = {"/nonexistent/1.pem", a, b, NULL};
+
+    (void)state;
+    assert_null(sllmp_ca_probe(b, list));                  /* the built-in file is there */
+    assert_string_equal(sllmp_ca_probe("/nonexistent/ca.crt", list), a);
+    assert_null(sllmp_ca_probe("/nonexistent/ca.crt", none));
+    unlink(a);
+    unlink(b);
+    free(a);
+    free(b);
+}
+
 static void
 test_cache_reloads_changed_file(void **state)
 {
@@ -622,6 +641,7 @@ main(void)
         cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_default_spool_dir),
+        cmocka_unit_test(test_ca_probe),
         cmocka_unit_test(test_cache_reloads_changed_file),
         cmocka_unit_test(test_describe_hides_secrets),
         cmocka_unit_test(test_buffer_streams),
