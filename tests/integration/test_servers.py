@@ -277,8 +277,8 @@ class LighttpdBinPath(Scenarios, StackCase):
     processes = "pool"
 
     def reload(self):
-        # lighttpd supervises the pool but its graceful restart (SIGUSR1) restarts bin-path
-        # backends; the pool's own reload is what keeps streams: SIGHUP to its master
+        # lighttpd supervises the pool, but its own restart restarts the processes it spawned
+        # (bin-path turns off server.graceful-restart-bg): the pool reloads itself instead
         self.stack.signal_master(signal.SIGHUP)
 
 
