@@ -79,6 +79,7 @@ apache | apache-fcgid | apache-cgi)
     user=
     if [ "$(id -u)" = 0 ]; then
         user=nobody
+        chmod o+x "$RUNDIR"   # ours; the spool within stays 0700
         runuser -u nobody -- test -x "$RUNDIR" || {
             echo "run.sh: Apache runs as nobody, who cannot reach $RUNDIR (chmod o+x its parents)" >&2
             exit 1; }
