@@ -876,6 +876,40 @@ def content_arrivals(client):
     return out
 
 
+# ---------------------------------------------------------------- plain CGI
+
+def cgi_env(uri, method="GET", extra=None, body=None):
+    """The environment a web server gives a CGI program for `method uri` (with a body:
+    CONTENT_LENGTH and CONTENT_TYPE), plus extra."""
+    path, _, query = uri.partition("?")
+    env = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1",
+           "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_SOFTWARE": "test", "SERVER_NAME": "127.0.0.1",
+           "SERVER_PORT": "80", "REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": method,
+           "REQUEST_URI": uri, "SCRIPT_NAME": path, "QUERY_STRING": query}
+    if body is not None:
+        env["CONTENT_LENGTH"] = str(len(body))
+        env["CONTENT_TYPE"] = "application/json"
+    env.update(extra or {})
+    return env
+
+
+def split_cgi(out):
+    """A CGI program's stdout as (header block text, body); the block is empty when no blank
+    line ends it."""
+    sep = b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n"
+    head, found, body = out.partition(sep)
+    return (head.decode("latin-1"), body) if found else ("", out)
+
+
+def cgi_headers(head):
+    """{lower-case name: value} of a CGI header block."""
+    headers = {}
+    for line in head.splitlines():
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return headers
+
+
 def proc_env_ok():
     return os.path.isdir("/proc/self/task")
 

@@ -18,8 +18,9 @@ import tempfile
 import time
 import unittest
 
-from stack import (FCGI_BIN, Mock, Stack, StackCase, base_config, content_arrivals, mock_model,
-                   require_binaries, upstream_model, user_msg, write_config)
+from stack import (FCGI_BIN, Mock, Stack, StackCase, base_config, cgi_env, cgi_headers,
+                   content_arrivals, mock_model, require_binaries, split_cgi, upstream_model,
+                   user_msg, write_config)
 
 SLLMP = {"heartbeat_ms": 150,
          "timeouts": {"connect_ms": 2000, "first_byte_ms": 4000, "idle_ms": 3000,
@@ -188,20 +189,14 @@ class BufferedCGITest(unittest.TestCase):
 
     def cgi(self, payload):
         body = json.dumps(payload).encode()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GATEWAY_INTERFACE": "CGI/1.1",
-               "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_METHOD": "POST",
-               "REQUEST_URI": "/v1/chat/completions", "SCRIPT_NAME": "/v1/chat/completions",
-               "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json",
-               "SLLMP_CONFIG": self.config, "SLLMP_RUNDIR": self.dir}
+        env = cgi_env("/v1/chat/completions", "POST",
+                      {"SLLMP_CONFIG": self.config, "SLLMP_RUNDIR": self.dir}, body)
         p = subprocess.run([FCGI_BIN], input=body, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=15)
         self.assertEqual(p.returncode, 0, p.stderr)
-        head, sep, out = p.stdout.partition(b"\r\n\r\n")
-        self.assertTrue(sep, p.stdout)
-        headers = {}
-        for line in head.decode("latin-1").split("\r\n"):
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
+        self.assertIn(b"\r\n\r\n", p.stdout)
+        head, out = split_cgi(p.stdout)
+        headers = cgi_headers(head)
         return int(headers["status"][:3]), headers, out
 
     def test_stream_whole(self):

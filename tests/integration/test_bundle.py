@@ -15,8 +15,8 @@ import subprocess
 import tempfile
 import unittest
 
-from stack import (Mock, base_config, make_bundle, mock_model, upstream_model,
-                   write_config)
+from stack import (Mock, base_config, cgi_env, make_bundle, mock_model, split_cgi,
+                   upstream_model, write_config)
 
 
 # the same family bundle.sh leaves to the host
@@ -51,20 +51,6 @@ def needed(path):
     out = subprocess.run(["readelf", "-d", path], stdout=subprocess.PIPE, check=True,
                          timeout=30).stdout.decode()
     return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out), out
-
-
-def cgi_env(uri, method="GET", extra=None):
-    env = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1",
-           "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_METHOD": method, "REQUEST_URI": uri,
-           "SCRIPT_NAME": uri, "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1"}
-    env.update(extra or {})
-    return env
-
-
-def split_cgi(out):
-    sep = b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n"
-    head, _, body = out.partition(sep)
-    return head.decode("latin-1"), body
 
 
 class BundleTest(unittest.TestCase):
@@ -265,9 +251,7 @@ class BundleTest(unittest.TestCase):
         req = json.dumps({"model": "up-echo",
                           "messages": [{"role": "user", "content": "from the chroot"}]}).encode()
         p = run([inside + "/sllmp.fcgi"],
-                cgi_env("/v1/chat/completions", "POST",
-                        dict(extra, CONTENT_LENGTH=str(len(req)),
-                             CONTENT_TYPE="application/json")), req)
+                cgi_env("/v1/chat/completions", "POST", extra, req), req)
         self.assertEqual(p.returncode, 0, p.stderr)
         head, body = split_cgi(p.stdout)
         self.assertRegex(head, r"(?m)^Status: 200\b", body)

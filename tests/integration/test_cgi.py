@@ -7,7 +7,8 @@ import subprocess
 import tempfile
 import unittest
 
-from stack import FCGI_BIN, base_config, mock_model, require_binaries, write_config
+from stack import (FCGI_BIN, base_config, cgi_env, cgi_headers, mock_model,
+                   require_binaries, split_cgi, write_config)
 
 
 class CGITest(unittest.TestCase):
@@ -21,27 +22,16 @@ class CGITest(unittest.TestCase):
         cls.config = write_config(os.path.join(cls.dir, "sllmp.yaml"), cfg)
 
     def cgi(self, method, uri, body=b"", extra=None):
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-               "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
-               "SERVER_SOFTWARE": "test", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
-               "REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": method, "REQUEST_URI": uri,
-               "SCRIPT_NAME": uri.split("?")[0], "QUERY_STRING": uri.partition("?")[2],
-               "SLLMP_CONFIG": self.config, "SLLMP_RUNDIR": self.dir}
-        if body or method == "POST":
-            env["CONTENT_LENGTH"] = str(len(body))
-            env["CONTENT_TYPE"] = "application/json"
-        env.update(extra or {})
+        env = cgi_env(uri, method, dict({"SLLMP_CONFIG": self.config, "SLLMP_RUNDIR": self.dir},
+                                        **(extra or {})),
+                      body if body or method == "POST" else None)
         p = subprocess.run([FCGI_BIN], input=body, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=15)
         out = p.stdout
         self.assertEqual(p.returncode, 0, "exit %s, stderr %r" % (p.returncode, p.stderr))
-        sep = b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n"
-        self.assertIn(sep, out, "no blank line after the CGI headers: %r" % out)
-        head, _, payload = out.partition(sep)
-        headers = {}
-        for line in head.decode("latin-1").splitlines():
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
+        head, payload = split_cgi(out)
+        self.assertTrue(head, "no blank line after the CGI headers: %r" % out)
+        headers = cgi_headers(head)
         self.assertIn("status", headers, "no Status: header: %r" % out)
         self.assertRegex(headers["status"], r"^\d{3}( |$)", headers)
         return int(headers["status"][:3]), headers, payload
@@ -54,10 +44,8 @@ class CGITest(unittest.TestCase):
                           "messages": [{"role": "user", "content": "cgi trace"}]}).encode()
         new = os.path.join(self.dir, "spool", "new")
         before = set(os.listdir(new)) if os.path.isdir(new) else set()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GATEWAY_INTERFACE": "CGI/1.1",
-               "REQUEST_METHOD": "POST", "REQUEST_URI": "/v1/chat/completions",
-               "CONTENT_LENGTH": str(len(req)), "CONTENT_TYPE": "application/json",
-               "SLLMP_CONFIG": self.config, "SLLMP_RUNDIR": self.dir}
+        env = cgi_env("/v1/chat/completions", "POST",
+                      {"SLLMP_CONFIG": self.config, "SLLMP_RUNDIR": self.dir}, req)
         p = subprocess.Popen([FCGI_BIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, env=env)
         p.stdin.write(req)
