@@ -1778,8 +1778,8 @@ sllmp_conf_t *
 sllmp_conf_load_embedded(char **errmsg)
 {
     *errmsg = NULL;
-    return load_text("(embedded conf/sllmp.yaml)", sllmp_default_conf_text, sllmp_default_conf_len, 0,
-                     errmsg);
+    return load_text("(embedded conf/sllmp.yaml)", sllmp_default_conf_text, sllmp_default_conf_len,
+                     0, errmsg);
 }
 
 void
@@ -2023,6 +2023,7 @@ describe_entries(const char *what, const sllmp_limit_entry_t *e, size_t n, FILE 
 void
 sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
 {
+    const char *ca;
 
     fprintf(out, "config: %s\n", c->path);
     fprintf(out, "models: %zu", c->ndeployments);
@@ -2095,9 +2096,8 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
     } else {
         fprintf(out, "streams: flushed event by event\n");
     }
-    fprintf(out, "tls: CA certificates from %s\n",
-            c->ca_file ? c->ca_file
-                       : (sllmp_ca_file(c) ? sllmp_ca_file(c) : "libcurl's built-in file"));
+    ca = sllmp_ca_file(c); /* sllmp.ca_file, else what the probe found */
+    fprintf(out, "tls: CA certificates from %s\n", ca ? ca : "libcurl's built-in file");
     fprintf(out, "spool: %s (fsync %s, quota %ld MB)\n", c->spool_dir,
             c->spool_fsync ? "on" : "off", c->spool_max_mb);
     fprintf(out, "langfuse: %s, api %s, capture %s", c->langfuse.host,

@@ -298,9 +298,9 @@ request_path(sllmp_req_t *r)
      * server says the script is this very binary: lighttpd also splits other URIs into
      * SCRIPT_NAME and PATH_INFO (/v2 + /models), which must stay unknown paths.
      */
-    if (route(path) == NULL && info != NULL && info[0] == '/' &&
-        (ilen = strlen(info)) <= len && memcmp(uri + len - ilen, info, ilen) == 0 &&
-        route(info) != NULL && script_is_us(sllmp_req_param(r, "SCRIPT_FILENAME"))) {
+    if (route(path) == NULL && info != NULL && info[0] == '/' && (ilen = strlen(info)) <= len &&
+        memcmp(uri + len - ilen, info, ilen) == 0 && route(info) != NULL &&
+        script_is_us(sllmp_req_param(r, "SCRIPT_FILENAME"))) {
         return info;
     }
     return path;

@@ -124,8 +124,8 @@ struct sllmp_conf_s {
     long max_body_bytes;
     int max_json_depth;
     long heartbeat_ms;
-    int buffer_streams; /* hold a stream and send it whole at its end, with Content-Length:
-                         * for mod_fcgid without FcgidOutputBufferSize 0 (deployment.md 3.2) */
+    int buffer_streams;         /* hold a stream and send it whole at its end, with Content-Length:
+                                 * for mod_fcgid without FcgidOutputBufferSize 0 (deployment.md 3.2) */
     long buffer_streams_max_ms; /* held longer: released and flushed from then on, so that the
                                  * server's read timeout (FcgidIOTimeout) never cuts it */
     long drain_timeout_ms;
