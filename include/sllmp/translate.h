@@ -1,0 +1,269 @@
+/*
+ * Translators between the OpenAI shapes the gateway speaks and each provider's own
+ * (protocols.md §2-3), and the wire codecs that only some providers need (AWS SigV4, the AWS
+ * binary event stream).
+ *
+ * Everything here is pure: cJSON in, cJSON out, no I/O and no request, so the golden tests in
+ * tests/unit/ drive it directly. The adapters in src/providers/ do the HTTP and feed these.
+ *
+ * Ownership: a function returning cJSON * gives the caller a tree to cJSON_Delete(). Inputs are
+ * never modified.
+ */
+#ifndef SLLMP_TRANSLATE_H
+#define SLLMP_TRANSLATE_H
+
+#include "sllmp/buf.h"
+#include "sllmp/usage.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Why a request cannot be translated: a 400 invalid_request_error for the client. */
+typedef struct {
+    char param[96];    /* "messages[3].tool_calls[0].function.arguments"; "" when none */
+    char message[256]; /* for the client; never quotes more than a short piece of the input */
+} sllmp_xerr_t;
+
+/*
+ * Streamed translation into OpenAI chat.completion.chunk objects.
+ *
+ * The adapter zeroes an sllmp_xstream_t, sets the fields marked "in", and feeds the provider's
+ * events to the provider's *_stream_event(). Each OpenAI chunk goes to emit(), which does not
+ * keep it; emit's non-zero return stops the translator, which returns that value.
+ *
+ * Chunk shapes (protocols.md §1.4): every chunk has the same id, object
+ * "chat.completion.chunk", created, model; choices[0] = {index 0, delta, logprobs null,
+ * finish_reason}. The first chunk's delta is {"role":"assistant","content":""}. Tool calls use
+ * the OpenAI ordinal index (0, 1, 2 ...), never the provider's block index, and only the first
+ * fragment of a call carries id, type and function.name. A chunk with the mapped finish_reason
+ * and an empty delta comes once the provider says why it stopped. At the end, the translator
+ * emits ONE usage chunk, "choices": [] and the full OpenAI usage object, always (the gateway
+ * drops it for clients that did not ask): prompt_tokens includes cache reads and writes,
+ * prompt_tokens_details {cached_tokens: reads, cache_write_tokens: writes}, completion_tokens
+ * includes reasoning, completion_tokens_details {reasoning_tokens}; so that
+ * sllmp_usage_from_openai() gives back exactly the buckets in ->usage.
+ *
+ * A failure inside the stream (Anthropic `error` event, Bedrock exception frame) sets err_*
+ * and makes the *_stream_event() return -1 without emitting anything for it.
+ */
+typedef int sllmp_xemit_f(void *ud, const cJSON *chunk);
+
+#define SLLMP_XSTREAM_BLOCKS 128
+
+typedef struct {
+    /* in */
+    sllmp_xemit_f *emit;
+    void *ud;
+    const char *model; /* every chunk's "model": the name the client asked for */
+    long created;      /* every chunk's "created" (unix seconds) */
+    const char *id;    /* every chunk's "id" when the provider gives none (Gemini, Bedrock) */
+
+    /* kept by the translator */
+    char id_buf[128]; /* the provider's message id, when it gives one */
+    int started;      /* the role chunk went out */
+    int tools;        /* tool calls started so far: the next one's OpenAI index */
+    int block_tool[SLLMP_XSTREAM_BLOCKS]; /* provider block index -> OpenAI tool index + 1 */
+    int block_args[SLLMP_XSTREAM_BLOCKS]; /* that tool block sent argument text */
+    char finish[32];                      /* mapped finish reason once known, "" before */
+    int finish_sent;                      /* the finish chunk went out */
+    int ended;           /* the provider said the message is over (message_stop, ...) */
+    int usage_sent;      /* the usage chunk went out */
+    sllmp_usage_t usage; /* the provider's usage as last reported (cumulative) */
+    size_t text_chars;   /* content and tool-argument characters emitted, for estimates */
+
+    /* out: a failure inside the stream */
+    int err_status;    /* the HTTP status it stands for: 429, 400, 500, 503 (529 -> 503) */
+    char err_type[64]; /* the provider's error type: "overloaded_error", ... */
+    char err_message[512];
+} sllmp_xstream_t;
+
+/*
+ * The emitters every stream translator uses, so the chunks are the same whoever made them.
+ * Each returns emit's value (0 to go on).
+ */
+/* The role chunk {"role":"assistant","content":""}, once. */
+int sllmp_xstream_start(sllmp_xstream_t *s);
+/* A content delta (after the role chunk, which it sends first if needed); "" sends nothing. */
+int sllmp_xstream_text(sllmp_xstream_t *s, const char *text, size_t len);
+/* The first fragment of a tool call for provider block `block`: index (the next OpenAI
+ * ordinal), id, type, function.name, arguments "". id NULL or "": one is made up ("call_..."). */
+int sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const char *name);
+/* Argument text for the tool call of provider block `block` ("" sends nothing). */
+int sllmp_xstream_tool_args(sllmp_xstream_t *s, int block, const char *text, size_t len);
+/* The end of block `block`: a tool call that sent no argument text gets "{}". */
+int sllmp_xstream_block_stop(sllmp_xstream_t *s, int block);
+/* Records the finish reason and sends the finish chunk (empty delta), once. */
+int sllmp_xstream_finish_reason(sllmp_xstream_t *s, const char *reason);
+/* The finish chunk (with s->finish, else "stop") and the usage chunk, each if it has not gone
+ * out yet: for providers whose stream just ends (Gemini) and at message_stop. */
+int sllmp_xstream_finish(sllmp_xstream_t *s);
+
+/* An OpenAI usage object for u (the shape described above). */
+cJSON *sllmp_usage_to_openai(const sllmp_usage_t *u);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Anthropic Messages (protocols.md §2)                                                     */
+
+#define SLLMP_ANTHROPIC_VERSION         "2023-06-01"
+#define SLLMP_ANTHROPIC_DEFAULT_MAX     4096 /* max_tokens when the client sets none (LiteLLM's) */
+#define SLLMP_BEDROCK_ANTHROPIC_VERSION "bedrock-2023-05-31"
+
+/*
+ * OpenAI chat request -> Anthropic Messages body for `model` (§2.6): system and developer
+ * messages into `system`; tool messages into user tool_result blocks (consecutive user/tool
+ * turns merged); assistant tool_calls into tool_use blocks (arguments parsed; invalid JSON is a
+ * 400); image_url parts into image blocks (data: URLs as base64, http(s) as url); stop into
+ * stop_sequences (whitespace-only dropped); max_tokens / max_completion_tokens (default
+ * SLLMP_ANTHROPIC_DEFAULT_MAX); temperature clamped to 0..1, top_p, top_k as given; tools,
+ * tool_choice, parallel_tool_calls:false -> disable_parallel_tool_use; user -> metadata.user_id;
+ * stream copied; n > 1 is a 400; logprobs, logit_bias, penalties, seed, response_format and
+ * other OpenAI-only fields are dropped. NULL with *e filled when it cannot be translated.
+ */
+cJSON *sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e);
+
+/* Anthropic Message -> OpenAI chat.completion (§2.7), "model" set to model, "created" to
+ * created; *u gets the usage. NULL when msg is not a Message. */
+cJSON *sllmp_anthropic_response(const cJSON *msg, const char *model, long created,
+                                sllmp_usage_t *u);
+
+/* One Anthropic stream event (its `event:` name and parsed data) -> OpenAI chunks (§2.7). */
+int sllmp_anthropic_stream_event(sllmp_xstream_t *s, const char *event, const cJSON *data);
+
+/* stop_reason -> finish_reason (end_turn, stop_sequence, pause_turn and unknown -> stop;
+ * max_tokens and model_context_window_exceeded -> length; tool_use -> tool_calls; refusal ->
+ * content_filter). */
+const char *sllmp_anthropic_finish(const char *stop_reason);
+
+/* Merges an Anthropic usage object into u: the fields present replace (they are cumulative),
+ * the absent ones stay (message_delta often carries output_tokens only). */
+void sllmp_anthropic_usage_merge(sllmp_usage_t *u, const cJSON *usage);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Google Gemini generateContent (protocols.md §3.1)                                        */
+
+/* OpenAI chat request -> GenerateContentRequest (systemInstruction, contents with roles user
+ * and model, functionCall / functionResponse parts (the name found from the earlier
+ * tool_calls), inlineData for data: images, fileData for URLs, tools.functionDeclarations,
+ * toolConfig, generationConfig). NULL with *e filled when it cannot be translated. */
+cJSON *sllmp_gemini_request(const cJSON *req, sllmp_xerr_t *e);
+
+/* GenerateContentResponse -> chat.completion; synthesises call ids; finish "tool_calls" when a
+ * functionCall is present; a blocked prompt gives content_filter with empty content; usage:
+ * completion = candidates + thoughts, reasoning = thoughts, cached = cachedContentTokenCount. */
+cJSON *sllmp_gemini_response(const cJSON *resp, const char *model, long created, sllmp_usage_t *u);
+
+/* One SSE event of streamGenerateContent?alt=sse (a whole GenerateContentResponse). The
+ * stream has no terminator: call sllmp_xstream_finish() when it ends. */
+int sllmp_gemini_stream_event(sllmp_xstream_t *s, const cJSON *data);
+
+/* OpenAI embeddings request -> batchEmbedContents body for models/<model>. */
+cJSON *sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e);
+
+/* batchEmbedContents response -> OpenAI embeddings list (base64: little-endian float32 as
+ * base64 strings, as openai-node asks by default). *u gets estimated input when the provider
+ * gave no count. */
+cJSON *sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64,
+                                   sllmp_usage_t *u);
+
+/* ---------------------------------------------------------------------------------------- */
+/* AWS Bedrock (protocols.md §3.3)                                                          */
+
+/* OpenAI chat request -> Converse body (messages, system, inferenceConfig, toolConfig). */
+cJSON *sllmp_bedrock_request(const cJSON *req, sllmp_xerr_t *e);
+
+/* Converse response -> chat.completion. */
+cJSON *sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp_usage_t *u);
+
+/* One decoded ConverseStream event (:event-type and its JSON payload) -> chunks. */
+int sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJSON *payload);
+
+/* A Bedrock exception (:exception-type of an exception frame, or the x-amzn-ErrorType of an
+ * HTTP error) -> the HTTP status it stands for (throttlingException 429, validationException
+ * 400, modelStreamErrorException 424, serviceUnavailableException 503, ... else 500). */
+int sllmp_bedrock_exception_status(const char *type);
+
+/* Bedrock embedding models (InvokeModel): Amazon Titan (one text per call:
+ * {"inputText","dimensions"?}) and Cohere ({"texts":[...],"input_type":"search_document"}). */
+typedef enum { SLLMP_BEDROCK_EMBED_TITAN, SLLMP_BEDROCK_EMBED_COHERE } sllmp_bedrock_embed_t;
+sllmp_bedrock_embed_t sllmp_bedrock_embed_kind(const char *model_id);
+
+/* The InvokeModel body for the texts [first, first + count) of the request's input (a string or
+ * an array of strings), or NULL with *e filled (token arrays are not supported). Titan takes
+ * count 1. */
+cJSON *sllmp_bedrock_embed_request(sllmp_bedrock_embed_t kind, const cJSON *req, int first,
+                                   int count, sllmp_xerr_t *e);
+
+/* Adds the vectors of one InvokeModel answer to the OpenAI list `data` (index from first),
+ * as floats or base64; adds the input tokens it reports to *input_tokens. -1 when malformed. */
+int sllmp_bedrock_embed_response(sllmp_bedrock_embed_t kind, const cJSON *resp, int first,
+                                 int base64, cJSON *data, long *input_tokens);
+
+/* The number of texts in an embeddings request's input, -1 when it is not a string or an
+ * array of non-empty strings. */
+int sllmp_embed_input_count(const cJSON *req);
+
+/* A float vector as OpenAI's base64 (little-endian float32). */
+char *sllmp_embedding_base64(const cJSON *floats);
+
+/* ---- AWS SigV4 (§3.3) ---- */
+
+typedef struct {
+    const char *name; /* lowercase */
+    const char *value;
+} sllmp_kv_t;
+
+/*
+ * The Authorization header value (without "Authorization: ") for a request signed with SigV4.
+ * path is the path as it goes on the wire (segments already URI-encoded once); it is encoded
+ * again for the canonical request, as every service but S3 requires. query is the canonical
+ * query string or "". headers (lowercase names, any order) must include host and x-amz-date
+ * (and x-amz-security-token with temporary credentials); they are all signed. amz_date is
+ * YYYYMMDD'T'HHMMSS'Z'. Returns 0, or -1 when out is too small.
+ */
+int sllmp_sigv4_authorization(const char *access_key, const char *secret_key, const char *region,
+                              const char *service, const char *method, const char *path,
+                              const char *query, const sllmp_kv_t *headers, size_t nheaders,
+                              const void *body, size_t len, const char *amz_date, char *out,
+                              size_t outlen);
+
+/* YYYYMMDD'T'HHMMSS'Z' for t (UTC) into out[17]. */
+void sllmp_amz_date(time_t t, char out[17]);
+
+/* URI-encodes s the AWS way (unreserved A-Z a-z 0-9 - _ . ~ stay, everything else %XX
+ * uppercase; '/' kept when keep_slash). */
+int sllmp_aws_uri_encode(sllmp_buf_t *out, const char *s, size_t n, int keep_slash);
+
+/* ---- AWS event stream (application/vnd.amazon.eventstream) ---- */
+
+typedef struct {
+    const char *message_type;   /* ":message-type": "event", "exception", "error"; "" absent */
+    const char *event_type;     /* ":event-type" */
+    const char *exception_type; /* ":exception-type" */
+    const char *error_code;     /* ":error-code" (message type "error") */
+    const char *payload;        /* not NUL-terminated */
+    size_t payload_len;
+} sllmp_evs_msg_t;
+
+/* One whole, CRC-checked message; non-zero stops the decoder. */
+typedef int sllmp_evs_f(void *ud, const sllmp_evs_msg_t *m);
+
+typedef struct {
+    sllmp_buf_t buf;
+    size_t max; /* the largest message accepted */
+    sllmp_evs_f *cb;
+    void *ud;
+    char error[128]; /* why the last feed returned -1 */
+} sllmp_evs_t;
+
+void sllmp_evs_init(sllmp_evs_t *p, size_t max, sllmp_evs_f *cb, void *ud);
+/* Bytes in, however split: 0; -1 on a bad frame (prelude or message CRC mismatch, lengths out
+ * of range, a header that runs past its block; p->error says which); or cb's non-zero. */
+int sllmp_evs_feed(sllmp_evs_t *p, const char *data, size_t n);
+void sllmp_evs_free(sllmp_evs_t *p);
+
+/* CRC-32 (IEEE 802.3, as zlib's crc32): crc 0 to start, the previous value to continue. */
+uint32_t sllmp_crc32(uint32_t crc, const void *data, size_t n);
+
+#endif

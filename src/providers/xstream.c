@@ -1,0 +1,232 @@
+/*
+ * The OpenAI chunk emitters shared by the stream translators (include/sllmp/translate.h), and
+ * the usage object they all end with. One place decides the chunk shapes, so Anthropic, Gemini
+ * and Bedrock streams look alike to the client and to the pipeline's on_chunk filters.
+ */
+#include "sllmp/translate.h"
+#include "sllmp/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+cJSON *
+sllmp_usage_to_openai(const sllmp_usage_t *u)
+{
+    cJSON *o = cJSON_CreateObject();
+    long prompt = sllmp_usage_prompt(u), completion = sllmp_usage_completion(u);
+    cJSON *pd, *cd;
+
+    cJSON_AddNumberToObject(o, "prompt_tokens", (double)prompt);
+    cJSON_AddNumberToObject(o, "completion_tokens", (double)completion);
+    cJSON_AddNumberToObject(o, "total_tokens", (double)(prompt + completion));
+    pd = cJSON_AddObjectToObject(o, "prompt_tokens_details");
+    cJSON_AddNumberToObject(pd, "cached_tokens", (double)u->cache_read);
+    if (u->cache_write > 0) {
+        cJSON_AddNumberToObject(pd, "cache_write_tokens", (double)u->cache_write);
+    }
+    cd = cJSON_AddObjectToObject(o, "completion_tokens_details");
+    cJSON_AddNumberToObject(cd, "reasoning_tokens", (double)u->reasoning);
+    return o;
+}
+
+static const char *
+stream_id(const sllmp_xstream_t *s)
+{
+    if (s->id_buf[0] != '\0') {
+        return s->id_buf;
+    }
+    return s->id != NULL ? s->id : "chatcmpl-sllmp";
+}
+
+/* A chunk with one choice; *delta is the choice's delta to fill. */
+static cJSON *
+chunk(sllmp_xstream_t *s, cJSON **delta, const char *finish)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON *choices, *ch;
+
+    cJSON_AddStringToObject(c, "id", stream_id(s));
+    cJSON_AddStringToObject(c, "object", "chat.completion.chunk");
+    cJSON_AddNumberToObject(c, "created", (double)s->created);
+    cJSON_AddStringToObject(c, "model", s->model != NULL ? s->model : "");
+    choices = cJSON_AddArrayToObject(c, "choices");
+    ch = cJSON_CreateObject();
+    cJSON_AddItemToArray(choices, ch);
+    cJSON_AddNumberToObject(ch, "index", 0);
+    *delta = cJSON_AddObjectToObject(ch, "delta");
+    cJSON_AddNullToObject(ch, "logprobs");
+    if (finish != NULL) {
+        cJSON_AddStringToObject(ch, "finish_reason", finish);
+    } else {
+        cJSON_AddNullToObject(ch, "finish_reason");
+    }
+    return c;
+}
+
+static int
+emit(sllmp_xstream_t *s, cJSON *c)
+{
+    int rc = s->emit != NULL ? s->emit(s->ud, c) : 0;
+
+    cJSON_Delete(c);
+    return rc;
+}
+
+int
+sllmp_xstream_start(sllmp_xstream_t *s)
+{
+    cJSON *delta;
+    cJSON *c;
+
+    if (s->started) {
+        return 0;
+    }
+    s->started = 1;
+    c = chunk(s, &delta, NULL);
+    cJSON_AddStringToObject(delta, "role", "assistant");
+    cJSON_AddStringToObject(delta, "content", "");
+    return emit(s, c);
+}
+
+int
+sllmp_xstream_text(sllmp_xstream_t *s, const char *text, size_t len)
+{
+    cJSON *delta, *c;
+    char *copy;
+    int rc;
+
+    if ((rc = sllmp_xstream_start(s)) != 0 || len == 0) {
+        return rc;
+    }
+    c = chunk(s, &delta, NULL);
+    copy = sllmp_xstrndup(text, len);
+    cJSON_AddStringToObject(delta, "content", copy);
+    free(copy);
+    s->text_chars += len;
+    return emit(s, c);
+}
+
+static int
+valid_block(int block)
+{
+    return block >= 0 && block < SLLMP_XSTREAM_BLOCKS;
+}
+
+/* A tool_calls delta with one call; *call is it. */
+static cJSON *
+tool_chunk(sllmp_xstream_t *s, int index, cJSON **call)
+{
+    cJSON *delta, *c = chunk(s, &delta, NULL);
+    cJSON *calls = cJSON_AddArrayToObject(delta, "tool_calls");
+
+    *call = cJSON_CreateObject();
+    cJSON_AddItemToArray(calls, *call);
+    cJSON_AddNumberToObject(*call, "index", index);
+    return c;
+}
+
+int
+sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const char *name)
+{
+    cJSON *call, *fn, *c;
+    int index, rc;
+    char made[40];
+
+    if ((rc = sllmp_xstream_start(s)) != 0) {
+        return rc;
+    }
+    index = s->tools++;
+    if (valid_block(block)) {
+        s->block_tool[block] = index + 1;
+        s->block_args[block] = 0;
+    }
+    if (id == NULL || *id == '\0') {
+        memcpy(made, "call_", 5);
+        sllmp_random_hex(made + 5, 12);
+        id = made;
+    }
+    c = tool_chunk(s, index, &call);
+    cJSON_AddStringToObject(call, "id", id);
+    cJSON_AddStringToObject(call, "type", "function");
+    fn = cJSON_AddObjectToObject(call, "function");
+    cJSON_AddStringToObject(fn, "name", name != NULL ? name : "");
+    cJSON_AddStringToObject(fn, "arguments", "");
+    return emit(s, c);
+}
+
+int
+sllmp_xstream_tool_args(sllmp_xstream_t *s, int block, const char *text, size_t len)
+{
+    cJSON *call, *fn, *c;
+    char *copy;
+
+    if (!valid_block(block) || s->block_tool[block] == 0 || len == 0) {
+        return 0;
+    }
+    s->block_args[block] = 1;
+    c = tool_chunk(s, s->block_tool[block] - 1, &call);
+    fn = cJSON_AddObjectToObject(call, "function");
+    copy = sllmp_xstrndup(text, len);
+    cJSON_AddStringToObject(fn, "arguments", copy);
+    free(copy);
+    s->text_chars += len;
+    return emit(s, c);
+}
+
+int
+sllmp_xstream_block_stop(sllmp_xstream_t *s, int block)
+{
+    int rc = 0;
+
+    if (valid_block(block) && s->block_tool[block] != 0) {
+        if (!s->block_args[block]) {
+            rc = sllmp_xstream_tool_args(s, block, "{}", 2);
+        }
+        s->block_tool[block] = 0;
+        s->block_args[block] = 0;
+    }
+    return rc;
+}
+
+int
+sllmp_xstream_finish_reason(sllmp_xstream_t *s, const char *reason)
+{
+    cJSON *delta, *c;
+    int rc;
+
+    if (s->finish_sent) {
+        return 0;
+    }
+    snprintf(s->finish, sizeof(s->finish), "%s", reason != NULL ? reason : "stop");
+    if ((rc = sllmp_xstream_start(s)) != 0) {
+        return rc;
+    }
+    s->finish_sent = 1;
+    c = chunk(s, &delta, s->finish);
+    return emit(s, c);
+}
+
+int
+sllmp_xstream_finish(sllmp_xstream_t *s)
+{
+    cJSON *c;
+    int rc;
+
+    if (!s->finish_sent &&
+        (rc = sllmp_xstream_finish_reason(s, s->finish[0] ? s->finish : "stop")) != 0) {
+        return rc;
+    }
+    if (s->usage_sent) {
+        return 0;
+    }
+    s->usage_sent = 1;
+    c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "id", stream_id(s));
+    cJSON_AddStringToObject(c, "object", "chat.completion.chunk");
+    cJSON_AddNumberToObject(c, "created", (double)s->created);
+    cJSON_AddStringToObject(c, "model", s->model != NULL ? s->model : "");
+    cJSON_AddArrayToObject(c, "choices");
+    cJSON_AddItemToObject(c, "usage", sllmp_usage_to_openai(&s->usage));
+    return emit(s, c);
+}
