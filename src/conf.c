@@ -406,6 +406,17 @@ sllmp_capture_policy(const sllmp_conf_t *c, const sllmp_key_t *k, const sllmp_de
 
 /* ---------------------------------------------------------------- model_list */
 
+/* Frees a secret (a key) after wiping it; NULL is fine. */
+static void
+secret_free(char *secret)
+{
+    if (secret != NULL) {
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+    }
+}
+
+
 static int submap(loader_t *L, yaml_node_t *v, const char *what, pair_f *fn, void *ud);
 
 /* LiteLLM's per-token price overrides (USD per token), by usage bucket. */
@@ -418,7 +429,9 @@ typedef struct {
     sllmp_deployment_t *d;
     int disabled;
     yaml_node_t *model_node;
-    double cost[5]; /* < 0: not set */
+    double cost[5];   /* < 0: not set */
+    char *base_model; /* model_info.base_model: what an Azure deployment runs, for its price */
+    int api_base_set; /* the config gave api_base: no provider key from the environment */
 } dep_ud_t;
 
 /* A cost key of model_info or litellm_params: 1 when it was one (and read), 0 when not, -1. */
@@ -450,8 +463,46 @@ model_info_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
     if (strcmp(key, "capture") == 0) {
         return get_capture(L, v, "model_info.capture", &u->d->capture);
     }
+    if (strcmp(key, "base_model") == 0) {
+        free(u->base_model);
+        return get_string(L, v, "model_info.base_model", &u->base_model, NULL);
+    }
     /* other keys (id, mode, base_model, max_tokens, ...) are LiteLLM's UI metadata */
     return cost_key(L, ud, key, v) < 0 ? -1 : 0;
+}
+
+/* The price table's key: "<provider>/<model>"; model_info.base_model when given (LiteLLM's
+ * "azure/gpt-4o", or a bare "gpt-4o" taken as the deployment's provider's). */
+static char *
+price_key(const dep_ud_t *u)
+{
+    const sllmp_deployment_t *d = u->d;
+
+    if (u->base_model != NULL) {
+        return strchr(u->base_model, '/') != NULL
+                   ? sllmp_xstrdup(u->base_model)
+                   : sllmp_xasprintf("%s/%s", d->provider_name, u->base_model);
+    }
+    return sllmp_xasprintf("%s/%s", d->provider_name, d->model);
+}
+
+/* Second tries: an Azure deployment named after its model is priced as OpenAI's model. */
+static int
+price_fallback(const dep_ud_t *u, sllmp_price_t *p)
+{
+    const sllmp_deployment_t *d = u->d;
+    const char *m = u->base_model != NULL ? u->base_model : d->model;
+    const char *slash = strchr(m, '/');
+    char *key;
+    int rc;
+
+    if (d->provider != SLLMP_PROVIDER_AZURE) {
+        return 0;
+    }
+    key = sllmp_xasprintf("openai/%s", slash != NULL ? slash + 1 : m);
+    rc = sllmp_price_lookup(key, p) == 0;
+    free(key);
+    return rc;
 }
 
 /* Price of a deployment: the table's entry, then the deployment's own overrides. */
@@ -467,8 +518,8 @@ resolve_price(loader_t *L, dep_ud_t *u)
         *p = (sllmp_price_t){0, 0, 0, 0, 0, 1};
         return;
     }
-    key = sllmp_xasprintf("%s/%s", d->provider_name, d->model);
-    if (sllmp_price_lookup(key, p) < 0) {
+    key = price_key(u);
+    if (sllmp_price_lookup(key, p) < 0 && !price_fallback(u, p)) {
         *p = (sllmp_price_t){0, -1, -1, 0, -1, 0};
     }
     for (int i = 0; i < 5; i++) {
@@ -517,20 +568,33 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
         u->model_node = v;
         return get_str_required(L, v, "litellm_params.model", &d->litellm_model);
     }
-    if (strcmp(key, "api_base") == 0 || strcmp(key, "base_url") == 0) {
+    if (strcmp(key, "api_base") == 0 || strcmp(key, "base_url") == 0 ||
+        strcmp(key, "aws_bedrock_runtime_endpoint") == 0) {
+        free(d->api_base);
         if (get_string(L, v, "litellm_params.api_base", &d->api_base, NULL) < 0) {
             return -1;
         }
+        u->api_base_set = d->api_base != NULL;
         if (d->api_base != NULL && strncmp(d->api_base, "http://", 7) != 0 &&
             strncmp(d->api_base, "https://", 8) != 0) {
             return fail(L, v, "litellm_params.api_base must start with http:// or https://");
         }
         return 0;
     }
-    if (strcmp(key, "api_key") == 0) {
-        char *unset = NULL;
-        int rc = get_string(L, v, "litellm_params.api_key", &d->api_key, &unset);
+    char **secret = strcmp(key, "api_key") == 0                 ? &d->api_key
+                    : strcmp(key, "aws_access_key_id") == 0     ? &d->aws.access_key_id
+                    : strcmp(key, "aws_secret_access_key") == 0 ? &d->aws.secret_access_key
+                    : strcmp(key, "aws_session_token") == 0     ? &d->aws.session_token
+                                                                : NULL;
 
+    if (secret != NULL) {
+        char *unset = NULL;
+        char *what = sllmp_xasprintf("litellm_params.%s", key);
+        int rc;
+
+        secret_free(*secret);
+        rc = get_string(L, v, what, secret, &unset);
+        free(what);
         if (rc == 1) {
             warn(L, v, "environment variable %s is not set: model '%s' is left out", unset,
                  d->model_name ? d->model_name : "?");
@@ -539,6 +603,14 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
             return 0;
         }
         return rc;
+    }
+    if (strcmp(key, "aws_region_name") == 0) {
+        free(d->aws.region);
+        return get_string(L, v, "litellm_params.aws_region_name", &d->aws.region, NULL);
+    }
+    if (strcmp(key, "api_version") == 0) {
+        free(d->api_version);
+        return get_string(L, v, "litellm_params.api_version", &d->api_version, NULL);
     }
     int c = cost_key(L, u, key, v);
 
@@ -576,55 +648,203 @@ deployment_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
     return 0;
 }
 
+/*
+ * The providers by LiteLLM's prefix: how each is spoken to, where it is by default, and the
+ * environment variable its key comes from when the entry names none. That variable is read only
+ * when the entry keeps the default api_base: a provider key is never sent to another host.
+ */
+static const struct {
+    const char *prefix;
+    sllmp_provider_t provider;
+    const char *api_base; /* NULL: the entry must give one (or it is derived) */
+    const char *key_env;  /* NULL: none (local servers) */
+} providers[] = {
+    {"openai", SLLMP_PROVIDER_OPENAI, "https://api.openai.com/v1", "OPENAI_API_KEY"},
+    {"text-completion-openai", SLLMP_PROVIDER_OPENAI, "https://api.openai.com/v1",
+     "OPENAI_API_KEY"},
+    {"ollama", SLLMP_PROVIDER_OPENAI, "http://localhost:11434/v1", NULL},
+    {"hosted_vllm", SLLMP_PROVIDER_OPENAI, "http://localhost:8000/v1", "HOSTED_VLLM_API_KEY"},
+    {"groq", SLLMP_PROVIDER_OPENAI, "https://api.groq.com/openai/v1", "GROQ_API_KEY"},
+    {"mistral", SLLMP_PROVIDER_OPENAI, "https://api.mistral.ai/v1", "MISTRAL_API_KEY"},
+    {"deepseek", SLLMP_PROVIDER_OPENAI, "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"},
+    {"openrouter", SLLMP_PROVIDER_OPENAI, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"},
+    {"together_ai", SLLMP_PROVIDER_OPENAI, "https://api.together.xyz/v1", "TOGETHERAI_API_KEY"},
+    {"azure", SLLMP_PROVIDER_AZURE, NULL, "AZURE_API_KEY"},
+    {"anthropic", SLLMP_PROVIDER_ANTHROPIC, "https://api.anthropic.com", "ANTHROPIC_API_KEY"},
+    {"gemini", SLLMP_PROVIDER_GEMINI, "https://generativelanguage.googleapis.com",
+     "GEMINI_API_KEY"},
+    {"bedrock", SLLMP_PROVIDER_BEDROCK, NULL, NULL},
+    {"mock", SLLMP_PROVIDER_MOCK, NULL, NULL},
+};
+
+/* Copies the first of the environment variables that is set into *out, unless *out is set. */
+static void
+env_default(loader_t *L, char **out, const char *const *names)
+{
+    for (; *out == NULL && *names != NULL; names++) {
+        const char *v = env_lookup(L, *names, strlen(*names));
+
+        if (v != NULL && *v != '\0') {
+            *out = sllmp_xstrdup(v);
+        }
+    }
+}
+
+/* An api_base with no path ("http://host:11434"), for servers whose OpenAI API is under /v1. */
+static int
+base_has_no_path(const char *base)
+{
+    const char *host = strstr(base, "://");
+
+    return host != NULL && strchr(host + 3, '/') == NULL;
+}
+
+/* Azure and Bedrock: what their entries must say, and the defaults LiteLLM takes from the
+ * environment. */
+static int
+provider_params(loader_t *L, dep_ud_t *u)
+{
+    sllmp_deployment_t *d = u->d;
+
+    if (d->provider == SLLMP_PROVIDER_AZURE) {
+        static const char *const base_env[] = {"AZURE_API_BASE", NULL};
+        static const char *const version_env[] = {"AZURE_API_VERSION", NULL};
+
+        env_default(L, &d->api_base, base_env);
+        if (d->api_base == NULL) {
+            return fail(L, u->model_node,
+                        "model '%s': azure/ needs litellm_params.api_base "
+                        "(https://<resource>.openai.azure.com)",
+                        d->model_name);
+        }
+        env_default(L, &d->api_version, version_env);
+        if (strstr(d->api_base, "/openai/v1") != NULL ||
+            (d->api_version != NULL && strcmp(d->api_version, "v1") == 0)) {
+            /* the v1 API: OpenAI's paths, no api-version */
+            free(d->api_version);
+            d->api_version = NULL;
+        } else if (d->api_version == NULL) {
+            d->api_version = sllmp_xstrdup("2024-10-21");
+        }
+    } else if (d->provider == SLLMP_PROVIDER_BEDROCK) {
+        static const char *const region_env[] = {"AWS_REGION_NAME", "AWS_REGION",
+                                                 "AWS_DEFAULT_REGION", NULL};
+        static const char *const id_env[] = {"AWS_ACCESS_KEY_ID", NULL};
+        static const char *const secret_env[] = {"AWS_SECRET_ACCESS_KEY", NULL};
+        static const char *const token_env[] = {"AWS_SESSION_TOKEN", NULL};
+        static const char *const bearer_env[] = {"AWS_BEARER_TOKEN_BEDROCK", NULL};
+
+        env_default(L, &d->aws.region, region_env);
+        if (d->aws.region == NULL) {
+            /* like a key from an unset variable: the model waits for its environment */
+            warn(L, u->model_node,
+                 "model '%s' has no AWS region (litellm_params.aws_region_name, or "
+                 "AWS_REGION_NAME / AWS_REGION in the environment): it is left out",
+                 d->model_name);
+            u->disabled = 1;
+            return 0;
+        }
+        if (d->api_key == NULL && d->aws.access_key_id == NULL) {
+            env_default(L, &d->aws.access_key_id, id_env);
+            env_default(L, &d->aws.secret_access_key, secret_env);
+            env_default(L, &d->aws.session_token, token_env);
+            if (d->aws.access_key_id == NULL) {
+                env_default(L, &d->api_key, bearer_env);
+            }
+        }
+        if (d->api_key == NULL &&
+            (d->aws.access_key_id == NULL || d->aws.secret_access_key == NULL)) {
+            warn(L, u->model_node,
+                 "model '%s' has no AWS credentials (aws_access_key_id and "
+                 "aws_secret_access_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY): it is "
+                 "left out",
+                 d->model_name);
+            u->disabled = 1;
+            return 0;
+        }
+        if (d->api_base == NULL) {
+            d->api_base =
+                sllmp_xasprintf("https://bedrock-runtime.%s.amazonaws.com", d->aws.region);
+        }
+        d->messages_api = strstr(d->model, "anthropic.") != NULL;
+    }
+    return 0;
+}
+
 static int
 split_model(loader_t *L, dep_ud_t *u)
 {
     sllmp_deployment_t *d = u->d;
     const char *m = d->litellm_model;
     const char *slash = strchr(m, '/');
-    char *prefix = slash ? sllmp_xstrndup(m, (size_t)(slash - m)) : NULL;
-    int rc = 0;
+    size_t plen = slash ? (size_t)(slash - m) : 6;
+    const char *prefix = slash ? m : "openai";
+    size_t i;
 
-    if (prefix == NULL || strcmp(prefix, "openai") == 0) {
-        d->provider = SLLMP_PROVIDER_OPENAI;
-        d->provider_name = sllmp_xstrdup("openai");
-        d->model = sllmp_xstrdup(slash ? slash + 1 : m);
-        if (d->api_base == NULL) {
-            d->api_base = sllmp_xstrdup("https://api.openai.com/v1");
+    for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
+        if (strlen(providers[i].prefix) == plen &&
+            strncmp(providers[i].prefix, prefix, plen) == 0) {
+            break;
         }
-    } else if (strcmp(prefix, "mock") == 0) {
-        d->provider = SLLMP_PROVIDER_MOCK;
-        d->provider_name = sllmp_xstrdup("sllmp");
-        d->model = sllmp_xstrdup(slash + 1);
-    } else {
+    }
+    if (i == sizeof(providers) / sizeof(providers[0])) {
         warn(L, u->model_node,
-             "provider '%s' is not supported by this version of sllmp: "
-             "model '%s' is left out",
-             prefix, d->model_name);
+             "provider '%.*s' is not supported by this version of sllmp: model '%s' is left out",
+             (int)plen, prefix, d->model_name);
         u->disabled = 1;
+        return 0;
     }
-    if (!u->disabled && *d->model == '\0') {
-        rc = fail(L, u->model_node, "litellm_params.model '%s' names no model", m);
+    d->provider = providers[i].provider;
+    d->model = sllmp_xstrdup(slash ? slash + 1 : m);
+    if (d->provider == SLLMP_PROVIDER_MOCK) {
+        d->provider_name = sllmp_xstrdup("sllmp");
+    } else if (strcmp(providers[i].prefix, "text-completion-openai") == 0) {
+        d->provider_name = sllmp_xstrdup("openai");
+    } else {
+        d->provider_name = sllmp_xstrdup(providers[i].prefix);
     }
-    free(prefix);
-    if (!u->disabled && d->api_base != NULL) {
+    if (d->provider == SLLMP_PROVIDER_BEDROCK) {
+        /* LiteLLM's route prefixes: sllmp picks Converse or InvokeModel by the endpoint */
+        static const char *const routes[] = {"converse/", "invoke/"};
+
+        for (size_t k = 0; k < 2; k++) {
+            size_t n = strlen(routes[k]);
+
+            if (strncmp(d->model, routes[k], n) == 0) {
+                memmove(d->model, d->model + n, strlen(d->model + n) + 1);
+            }
+        }
+    }
+    if (*d->model == '\0') {
+        return fail(L, u->model_node, "litellm_params.model '%s' names no model", m);
+    }
+    if (d->api_base == NULL && providers[i].api_base != NULL) {
+        d->api_base = sllmp_xstrdup(providers[i].api_base);
+    }
+    if (d->api_base != NULL) {
         size_t n = strlen(d->api_base);
 
         while (n > 0 && d->api_base[n - 1] == '/') {
             d->api_base[--n] = '\0';
         }
-    }
-    return rc;
-}
+        if (u->api_base_set && d->provider == SLLMP_PROVIDER_OPENAI &&
+            (strcmp(d->provider_name, "ollama") == 0 ||
+             strcmp(d->provider_name, "hosted_vllm") == 0) &&
+            base_has_no_path(d->api_base)) {
+            /* LiteLLM configs say http://localhost:11434; the OpenAI API is under /v1 */
+            char *b = sllmp_xasprintf("%s/v1", d->api_base);
 
-/* Frees a secret (a key) after wiping it; NULL is fine. */
-static void
-secret_free(char *secret)
-{
-    if (secret != NULL) {
-        explicit_bzero(secret, strlen(secret));
-        free(secret);
+            free(d->api_base);
+            d->api_base = b;
+        }
     }
+    if (d->api_key == NULL && providers[i].key_env != NULL && !u->api_base_set) {
+        const char *const names[] = {providers[i].key_env, NULL};
+
+        env_default(L, &d->api_key, names);
+    }
+    d->messages_api = d->provider == SLLMP_PROVIDER_ANTHROPIC;
+    return provider_params(L, u);
 }
 
 static void
@@ -635,7 +855,12 @@ deployment_free(sllmp_deployment_t *d)
     free(d->provider_name);
     free(d->model);
     free(d->api_base);
+    free(d->api_version);
     secret_free(d->api_key);
+    secret_free(d->aws.access_key_id);
+    secret_free(d->aws.secret_access_key);
+    secret_free(d->aws.session_token);
+    free(d->aws.region);
     memset(d, 0, sizeof(*d));
 }
 
@@ -655,6 +880,53 @@ deployment_subject(sllmp_deployment_t *d)
     free(name);
 }
 
+/* One model_list entry into u->d: 0, 1 when it is left out (warned), -1 (failed). */
+static int
+deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
+{
+    sllmp_deployment_t *d = u->d;
+    yaml_node_t *params = NULL;
+
+    if (want(L, entry, YAML_MAPPING_NODE, "a model_list entry") < 0) {
+        return -1;
+    }
+    d->line = (int)entry->start_mark.line + 1;
+    d->mock_delay_ms = 50;
+    if (each_pair(L, entry, deployment_key, u) < 0) {
+        return -1;
+    }
+    for (yaml_node_pair_t *p = entry->data.mapping.pairs.start; p < entry->data.mapping.pairs.top;
+         p++) {
+        const char *k = scalar(node(L, p->key));
+
+        if (k != NULL && strcmp(k, "litellm_params") == 0) {
+            params = node(L, p->value);
+        }
+    }
+    if (d->model_name == NULL) {
+        return fail(L, entry, "model_list entry has no model_name");
+    }
+    if (params == NULL) {
+        return fail(L, entry, "model '%s' has no litellm_params", d->model_name);
+    }
+    if (want(L, params, YAML_MAPPING_NODE, "litellm_params") < 0 ||
+        each_pair(L, params, litellm_param, u) < 0) {
+        return -1;
+    }
+    if (d->litellm_model == NULL) {
+        return fail(L, params, "litellm_params of model has no 'model' (e.g. openai/gpt-4o-mini)");
+    }
+    if (!u->disabled && split_model(L, u) < 0) {
+        return -1;
+    }
+    if (u->disabled) {
+        return 1;
+    }
+    resolve_price(L, u);
+    deployment_subject(d);
+    return 0;
+}
+
 static int
 model_list(loader_t *L, yaml_node_t *list)
 {
@@ -670,57 +942,21 @@ model_list(loader_t *L, yaml_node_t *list)
     c->deployments = sllmp_xcalloc(len ? len : 1, sizeof(sllmp_deployment_t));
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
-        yaml_node_t *entry = node(L, *it);
         sllmp_deployment_t *d = &c->deployments[c->ndeployments];
-        dep_ud_t u = {d, 0, NULL, {-1, -1, -1, -1, -1}};
-        yaml_node_t *params = NULL;
+        dep_ud_t u = {d, 0, NULL, {-1, -1, -1, -1, -1}, NULL, 0};
+        int rc = deployment(L, node(L, *it), &u);
 
-        if (want(L, entry, YAML_MAPPING_NODE, "a model_list entry") < 0) {
+        free(u.base_model);
+        if (rc != 0) {
+            deployment_free(d);
+        }
+        if (rc < 0) {
             return -1;
         }
-        d->line = (int)entry->start_mark.line + 1;
-        d->mock_delay_ms = 50;
-        if (each_pair(L, entry, deployment_key, &u) < 0) {
-            return -1;
-        }
-        for (yaml_node_pair_t *p = entry->data.mapping.pairs.start;
-             p < entry->data.mapping.pairs.top; p++) {
-            const char *k = scalar(node(L, p->key));
-
-            if (k != NULL && strcmp(k, "litellm_params") == 0) {
-                params = node(L, p->value);
-            }
-        }
-        if (d->model_name == NULL) {
-            deployment_free(d);
-            return fail(L, entry, "model_list entry has no model_name");
-        }
-        if (params == NULL) {
-            fail(L, entry, "model '%s' has no litellm_params", d->model_name);
-            deployment_free(d);
-            return -1;
-        }
-        if (want(L, params, YAML_MAPPING_NODE, "litellm_params") < 0 ||
-            each_pair(L, params, litellm_param, &u) < 0) {
-            deployment_free(d);
-            return -1;
-        }
-        if (d->litellm_model == NULL) {
-            deployment_free(d);
-            return fail(L, params,
-                        "litellm_params of model has no 'model' (e.g. openai/gpt-4o-mini)");
-        }
-        if (!u.disabled && split_model(L, &u) < 0) {
-            deployment_free(d);
-            return -1;
-        }
-        if (u.disabled) {
-            deployment_free(d);
+        if (rc > 0) {
             c->ndisabled++;
             continue;
         }
-        resolve_price(L, &u);
-        deployment_subject(d);
         c->ndeployments++;
     }
     return 0;
@@ -2038,7 +2274,19 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         if (d->provider == SLLMP_PROVIDER_MOCK) {
             fprintf(out, ", delay %ld ms", d->mock_delay_ms);
         } else {
-            fprintf(out, " at %s, %s", d->api_base, d->api_key ? "key set" : "no key");
+            fprintf(out, " at %s, %s", d->api_base,
+                    d->aws.access_key_id != NULL ? "AWS SigV4"
+                    : d->api_key != NULL         ? "key set"
+                                                 : "no key");
+            if (d->provider == SLLMP_PROVIDER_AZURE) {
+                fprintf(out, ", api-version %s", d->api_version ? d->api_version : "v1");
+            }
+            if (d->provider == SLLMP_PROVIDER_BEDROCK) {
+                fprintf(out, ", region %s", d->aws.region);
+            }
+            if (d->messages_api) {
+                fprintf(out, ", serves /v1/messages");
+            }
             if (d->price.known) {
                 fprintf(out, ", $%g/$%g per 1M in/out", d->price.input, d->price.output);
             } else {

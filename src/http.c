@@ -22,7 +22,16 @@
 #include <sys/stat.h>
 #include <strings.h>
 
-typedef enum { EP_HEALTH, EP_READY, EP_MODELS, EP_MODEL, EP_CHAT } endpoint_t;
+typedef enum {
+    EP_HEALTH,
+    EP_READY,
+    EP_MODELS,
+    EP_MODEL,
+    EP_CHAT,
+    EP_COMPLETIONS,
+    EP_EMBEDDINGS,
+    EP_MESSAGES
+} endpoint_t;
 
 typedef struct {
     const char *path;
@@ -40,6 +49,11 @@ static const route_t routes[] = {
     {"/models/", 1, "GET", EP_MODEL},
     {"/v1/chat/completions", 0, "POST", EP_CHAT},
     {"/chat/completions", 0, "POST", EP_CHAT},
+    {"/v1/completions", 0, "POST", EP_COMPLETIONS},
+    {"/completions", 0, "POST", EP_COMPLETIONS},
+    {"/v1/embeddings", 0, "POST", EP_EMBEDDINGS},
+    {"/embeddings", 0, "POST", EP_EMBEDDINGS},
+    {"/v1/messages", 0, "POST", EP_MESSAGES}, /* Anthropic's; its SDKs add the /v1 themselves */
 };
 
 static const route_t *
@@ -225,6 +239,7 @@ json_delete(void *p)
     cJSON_Delete(p);
 }
 
+/* A request for the pipeline: chat, completions, embeddings or messages (r->kind). */
 static void
 chat(sllmp_req_t *r)
 {
@@ -363,6 +378,11 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         sllmp_resp_error(r);
         goto out;
     }
+    /* from here on, errors of /v1/messages take Anthropic's shape */
+    r->kind = rt->ep == EP_COMPLETIONS  ? SLLMP_KIND_COMPLETIONS
+              : rt->ep == EP_EMBEDDINGS ? SLLMP_KIND_EMBEDDINGS
+              : rt->ep == EP_MESSAGES   ? SLLMP_KIND_MESSAGES
+                                        : SLLMP_KIND_CHAT;
     if (strcmp(r->method, "OPTIONS") == 0) {
         preflight(r, rt);
         goto out;
@@ -399,6 +419,9 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         models(r, r->path + strlen(rt->path));
         break;
     case EP_CHAT:
+    case EP_COMPLETIONS:
+    case EP_EMBEDDINGS:
+    case EP_MESSAGES:
         chat(r);
         break;
     }

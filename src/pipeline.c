@@ -183,7 +183,7 @@ sllmp_pipeline_chunk(sllmp_req_t *r, sllmp_chunk_t *chunk)
     if (r->first_token_ms == 0) {
         r->first_token_ms = sllmp_now_ms();
     }
-    if (sllmp_sse_data(r, chunk->data, chunk->len) < 0) {
+    if (sllmp_sse_event(r, chunk->event, chunk->data, chunk->len) < 0) {
         return sllmp_req_fail(r, SLLMP_ERR_CLIENT_GONE, NULL, NULL);
     }
     return SLLMP_GO_ON;
@@ -211,7 +211,7 @@ sllmp_pipeline_run(sllmp_req_t *r)
         sllmp_resp_error(r);
     } else if (!r->finished && !r->client_gone) {
         if (r->stream_started) {
-            sllmp_sse_data(r, "[DONE]", 6);
+            sllmp_sse_end(r);
             r->finished = 1;
         } else if (r->resp_body.ptr != NULL) {
             sllmp_resp_send(r, 200, "application/json", r->resp_body.ptr, r->resp_body.len);

@@ -146,9 +146,59 @@ sllmp_req_fail(sllmp_req_t *r, sllmp_err_t err, const char *param, const char *f
     return 2; /* SLLMP_ERROR, without making this file depend on pipeline.h */
 }
 
+/* Anthropic's error type for a status (protocols.md §2.5). */
+static const char *
+anthropic_type(int status)
+{
+    switch (status) {
+    case 401:
+        return "authentication_error";
+    case 402:
+        return "billing_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 413:
+        return "request_too_large";
+    case 429:
+        return "rate_limit_error";
+    case 503:
+    case 529:
+        return "overloaded_error";
+    case 504:
+        return "timeout_error";
+    default:
+        return status >= 500 ? "api_error" : "invalid_request_error";
+    }
+}
+
+/* /v1/messages: {"type":"error","error":{"type","message"},"request_id"}, as Anthropic's SDKs
+ * read it. */
+static void
+error_json_anthropic(sllmp_req_t *r, sllmp_buf_t *b)
+{
+    const sllmp_err_info_t *e = sllmp_err_info(r->err);
+    const char *msg = r->err_message ? r->err_message : e->message;
+    const char *type = anthropic_type(r->err_status ? r->err_status : e->status);
+
+    sllmp_buf_appends(b, "{\"type\":\"error\",\"error\":{\"type\":\"");
+    sllmp_buf_appends(b, type);
+    sllmp_buf_appends(b, "\",\"message\":\"");
+    sllmp_buf_json_escape(b, msg, strlen(msg));
+    sllmp_buf_appends(b, "\"},\"request_id\":\"");
+    sllmp_buf_json_escape(b, r->id, strlen(r->id));
+    sllmp_buf_appends(b, "\"}");
+}
+
 static void
 error_json(sllmp_req_t *r, sllmp_buf_t *b)
 {
+    if (r->kind == SLLMP_KIND_MESSAGES) {
+        error_json_anthropic(r, b);
+        return;
+    }
+
     const sllmp_err_info_t *e = sllmp_err_info(r->err);
     const char *msg = r->err_message ? r->err_message : e->message;
     const char *type = r->err_type ? r->err_type : e->type;
@@ -202,7 +252,10 @@ sllmp_resp_error(sllmp_req_t *r)
     error_json(r, &b);
     if (r->headers_sent) {
         /* Too late for a status: tell the stream, then end it the OpenAI way. */
-        if (r->stream_started) {
+        if (r->stream_started && r->kind == SLLMP_KIND_MESSAGES) {
+            sllmp_sse_event(r, "error", b.ptr, b.len);
+            sllmp_sse_end(r);
+        } else if (r->stream_started) {
             sllmp_sse_data(r, b.ptr, b.len);
             sllmp_sse_data(r, "[DONE]", 6);
         }
@@ -292,6 +345,38 @@ sllmp_sse_begin(sllmp_req_t *r)
     sllmp_resp_header(r, "Cache-Control", "no-cache");
     sllmp_resp_header(r, "X-Accel-Buffering", "no");
     sllmp_resp_start(r, 200, "text/event-stream");
+    return sllmp_resp_flush(r);
+}
+
+int
+sllmp_sse_end(sllmp_req_t *r)
+{
+    if (r->kind != SLLMP_KIND_MESSAGES) {
+        return sllmp_sse_data(r, "[DONE]", 6);
+    }
+    if (sllmp_sse_begin(r) < 0) {
+        return -1;
+    }
+    return r->stream_held ? held_send(r) : sllmp_resp_flush(r);
+}
+
+int
+sllmp_sse_event(sllmp_req_t *r, const char *name, const char *data, size_t len)
+{
+    if (name == NULL) {
+        return sllmp_sse_data(r, data, len);
+    }
+    if (sllmp_sse_begin(r) < 0) {
+        return -1;
+    }
+    sllmp_resp_write(r, "event: ", 7);
+    sllmp_resp_write(r, name, strlen(name));
+    sllmp_resp_write(r, "\ndata: ", 7);
+    sllmp_resp_write(r, data, len);
+    sllmp_resp_write(r, "\n\n", 2);
+    if (r->stream_held) {
+        return hold_over(r) ? held_release(r) : 0;
+    }
     return sllmp_resp_flush(r);
 }
 

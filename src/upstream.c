@@ -434,6 +434,8 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
             param = cJSON_GetObjectItemCaseSensitive(err, "param");
         } else if (cJSON_IsString(err)) {
             msg = err; /* Ollama and friends: {"error": "..."} */
+        } else if (body != NULL) {
+            msg = cJSON_GetObjectItemCaseSensitive(body, "message"); /* Bedrock: {"message"} */
         }
     }
     if (s == 401 || s == 403) {
@@ -459,6 +461,12 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
         r->err_status = s;
     } else if (s == 408) {
         rc = sllmp_req_fail(r, SLLMP_ERR_TIMEOUT, NULL, NULL);
+    } else if (s == 529) {
+        /* Anthropic's "overloaded": a 503 that OpenAI's SDKs retry, after its Retry-After */
+        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_UNAVAILABLE, NULL,
+                            "The provider of model '%.200s' is overloaded (HTTP 529).", r->model);
+        r->retry_after =
+            call->retry_after[0] ? sllmp_arena_strdup(r->arena, call->retry_after) : "1";
     } else {
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
                             "The provider of model '%.200s' returned HTTP %d.", r->model, s);

@@ -45,18 +45,36 @@ typedef struct {
 } sllmp_langfuse_conf_t;
 
 typedef enum {
-    SLLMP_PROVIDER_OPENAI = 0, /* any OpenAI-compatible base URL */
-    SLLMP_PROVIDER_MOCK        /* built-in, answers in-process */
+    SLLMP_PROVIDER_OPENAI = 0, /* any OpenAI-compatible base URL: openai/, ollama/, groq/, ... */
+    SLLMP_PROVIDER_MOCK,       /* built-in, answers in-process */
+    SLLMP_PROVIDER_AZURE,      /* Azure OpenAI: deployment in the path, api-key header */
+    SLLMP_PROVIDER_ANTHROPIC,  /* Anthropic Messages */
+    SLLMP_PROVIDER_GEMINI,     /* Google Generative Language API (generateContent) */
+    SLLMP_PROVIDER_BEDROCK     /* AWS Bedrock Converse (InvokeModel for /v1/messages, embeddings) */
 } sllmp_provider_t;
+
+/* AWS credentials of a Bedrock deployment; never logged. */
+typedef struct {
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token; /* NULL unless temporary credentials */
+    char *region;
+} sllmp_aws_t;
 
 struct sllmp_deployment_s {
     char *model_name;    /* the alias clients ask for */
     char *litellm_model; /* as written: "openai/gpt-4o-mini" */
     sllmp_provider_t provider;
-    char *provider_name; /* "openai", "mock" */
-    char *model;         /* upstream model id: "gpt-4o-mini" */
-    char *api_base;      /* without trailing slash; NULL for mock */
-    char *api_key;       /* resolved secret, NULL when none; never logged */
+    char
+        *provider_name; /* LiteLLM's prefix: "openai", "groq", "anthropic", ...; "sllmp" for mock */
+    char *model;        /* upstream model id: "gpt-4o-mini", the Azure deployment, the Bedrock
+                         * modelId */
+    char *api_base;     /* without trailing slash; NULL for mock */
+    char *api_key;      /* resolved secret, NULL when none; never logged. Bedrock: an API key
+                         * sent as Bearer instead of SigV4 */
+    char *api_version;  /* Azure's api-version; NULL with the v1 API */
+    sllmp_aws_t aws;    /* Bedrock */
+    int messages_api;   /* speaks Anthropic Messages natively: serves POST /v1/messages */
     long mock_delay_ms;
     sllmp_price_t price; /* from conf/pricing.yaml, overridden by model_info.*_cost_per_token */
     long rpm;            /* litellm_params.rpm / tpm: limits of this deployment, 0 = none */

@@ -34,6 +34,8 @@ sllmp_rc_t sllmp_validate_chat(sllmp_req_t *r);
 
 /* Characters of the text of every message (string contents and text parts), for estimates. */
 size_t sllmp_prompt_chars(const cJSON *messages);
+/* The characters of r's prompt, whatever its kind (messages, prompt, input, system). */
+size_t sllmp_req_prompt_chars(const sllmp_req_t *r);
 
 /* Fills r->usage with an estimate (marked so) when the upstream reported none. */
 void sllmp_usage_estimate(sllmp_req_t *r);

@@ -22,9 +22,10 @@ typedef enum {
 struct sllmp_chunk_s {
     const char *data; /* event data: a JSON object, or "[DONE]" */
     size_t len;
-    cJSON *json; /* parsed data, NULL when not JSON; the chunk's owner frees it */
-    int done;    /* the [DONE] terminator */
-    int drop;    /* set by a filter: do not send this one */
+    cJSON *json;       /* parsed data, NULL when not JSON; the chunk's owner frees it */
+    int done;          /* the [DONE] terminator */
+    int drop;          /* set by a filter: do not send this one */
+    const char *event; /* the SSE event name to send it under (Anthropic's), NULL: none */
 };
 
 typedef sllmp_rc_t sllmp_hook_f(sllmp_req_t *r, void *mw_conf);

@@ -7,8 +7,44 @@
 #define SLLMP_PROVIDER_H
 
 #include "sllmp/pipeline.h"
+#include "sllmp/translate.h"
+#include "sllmp/upstream.h"
 
+/* OpenAI-compatible servers and Azure: chat, completions and embeddings, passed through. */
 sllmp_rc_t sllmp_provider_openai_chat(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_mock_chat(sllmp_req_t *r);
+sllmp_rc_t sllmp_provider_mock_embeddings(sllmp_req_t *r);
+/* Anthropic: chat translated; /v1/messages passed through. */
+sllmp_rc_t sllmp_provider_anthropic_chat(sllmp_req_t *r);
+sllmp_rc_t sllmp_provider_anthropic_messages(sllmp_req_t *r);
+sllmp_rc_t sllmp_provider_gemini_chat(sllmp_req_t *r);
+sllmp_rc_t sllmp_provider_gemini_embeddings(sllmp_req_t *r);
+/* Bedrock: chat through Converse; /v1/messages and embeddings through InvokeModel. */
+sllmp_rc_t sllmp_provider_bedrock_chat(sllmp_req_t *r);
+sllmp_rc_t sllmp_provider_bedrock_messages(sllmp_req_t *r);
+sllmp_rc_t sllmp_provider_bedrock_embeddings(sllmp_req_t *r);
+
+/* ---- shared by the adapters (src/providers/common.c) ---- */
+
+/* sllmp_xemit_f for the translators: prints the chunk and hands it to the pipeline (ud is r). */
+int sllmp_provider_emit(void *ud, const cJSON *chunk);
+/* A translator's state for r: emits to r's pipeline, model as asked, a made-up chunk id. */
+void sllmp_provider_xstream_init(sllmp_req_t *r, sllmp_xstream_t *s);
+/* A failure inside a 200 stream (status as the provider meant it: 529 and 503 are retryable
+ * 503s) becomes r's error. Returns 1, to stop the transfer. */
+int sllmp_provider_stream_error(sllmp_req_t *r, int status, const char *type, const char *message);
+/* After sllmp_upstream_run: the transfer's failure, a non-2xx answer, or a stream without one
+ * event become r's error (SLLMP_ERROR); SLLMP_GO_ON when there is an answer to read. */
+sllmp_rc_t sllmp_provider_end(sllmp_req_t *r, sllmp_upstream_call_t *call, sllmp_err_t err,
+                              int stream_events);
+/* Keeps a translated unstreamed answer (freed here) as the body for the client: FINISHED, or
+ * SLLMP_ERROR when answer is NULL (the provider's answer made no sense). */
+sllmp_rc_t sllmp_provider_answer(sllmp_req_t *r, cJSON *answer);
+
+/* An Anthropic Message answered to /v1/messages as it came (resp is taken): usage read. */
+sllmp_rc_t sllmp_provider_native_answer(sllmp_req_t *r, sllmp_buf_t *resp);
+
+/* 1 when the deployment serves that kind of request (see provider.c). */
+int sllmp_provider_serves(const sllmp_deployment_t *d, int kind);
 
 #endif

@@ -47,6 +47,14 @@ typedef struct {
 
 #define SLLMP_ATTEMPTS_MAX 16
 
+/* What the client asked for: the front door it came through. */
+typedef enum {
+    SLLMP_KIND_CHAT = 0,    /* POST /v1/chat/completions */
+    SLLMP_KIND_COMPLETIONS, /* POST /v1/completions (legacy) */
+    SLLMP_KIND_EMBEDDINGS,  /* POST /v1/embeddings */
+    SLLMP_KIND_MESSAGES     /* POST /v1/messages: Anthropic's API, answered in its shapes */
+} sllmp_kind_t;
+
 #define SLLMP_REQ_MAGIC 0x5e11a9u
 #define SLLMP_MW_MAX    16
 
@@ -66,6 +74,7 @@ struct sllmp_req_s {
     int64_t end_ms;
 
     /* what was asked */
+    sllmp_kind_t kind;
     const char *method;
     const char *path; /* REQUEST_URI without the query string */
     sllmp_str_t body;
@@ -165,6 +174,11 @@ void sllmp_resp_error(sllmp_req_t *r);
 int sllmp_sse_begin(sllmp_req_t *r);
 /* Writes one `data: ...` event and flushes. 0 or -1 (client gone). */
 int sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len);
+/* The same under `event: <name>` (Anthropic's named events); name NULL: sllmp_sse_data. */
+int sllmp_sse_event(sllmp_req_t *r, const char *name, const char *data, size_t len);
+/* Ends a stream: `data: [DONE]` for the OpenAI kinds; nothing more for /v1/messages, whose
+ * message_stop event went out already (a held stream is sent then). 0 or -1. */
+int sllmp_sse_end(sllmp_req_t *r);
 /* Writes an SSE comment heartbeat and flushes; nothing with buffer_streams. 0 or -1. */
 int sllmp_sse_ping(sllmp_req_t *r);
 

@@ -39,6 +39,61 @@ sllmp_prompt_chars(const cJSON *messages)
     return n;
 }
 
+/* Texts of a prompt or an embeddings input: a string or an array of strings (token ids count
+ * as four characters each, one token). */
+static size_t
+input_chars(const cJSON *in)
+{
+    const cJSON *e;
+    size_t n = 0;
+
+    if (cJSON_IsString(in)) {
+        return strlen(in->valuestring);
+    }
+    cJSON_ArrayForEach(e, in)
+    {
+        n += cJSON_IsString(e)  ? strlen(e->valuestring)
+             : cJSON_IsArray(e) ? 4 * (size_t)cJSON_GetArraySize(e)
+                                : 4;
+    }
+    return n;
+}
+
+size_t
+sllmp_req_prompt_chars(const sllmp_req_t *r)
+{
+    const cJSON *b = r->json;
+
+    switch (r->kind) {
+    case SLLMP_KIND_COMPLETIONS:
+        return input_chars(cJSON_GetObjectItemCaseSensitive(b, "prompt"));
+    case SLLMP_KIND_EMBEDDINGS:
+        return input_chars(cJSON_GetObjectItemCaseSensitive(b, "input"));
+    case SLLMP_KIND_MESSAGES: {
+        const cJSON *sys = cJSON_GetObjectItemCaseSensitive(b, "system");
+        size_t n = sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(b, "messages"));
+        const cJSON *blk;
+
+        if (cJSON_IsString(sys)) {
+            n += strlen(sys->valuestring);
+        }
+        if (!cJSON_IsArray(sys)) {
+            return n;
+        }
+        cJSON_ArrayForEach(blk, sys)
+        {
+            const cJSON *text = cJSON_GetObjectItemCaseSensitive(blk, "text");
+
+            n += cJSON_IsString(text) ? strlen(text->valuestring) : 0;
+        }
+        return n;
+    }
+    case SLLMP_KIND_CHAT:
+        break;
+    }
+    return sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(b, "messages"));
+}
+
 void
 sllmp_usage_estimate(sllmp_req_t *r)
 {
@@ -46,8 +101,7 @@ sllmp_usage_estimate(sllmp_req_t *r)
         return;
     }
     memset(&r->usage, 0, sizeof(r->usage));
-    r->usage.input = sllmp_estimate_tokens(
-        sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(r->json, "messages")));
+    r->usage.input = sllmp_estimate_tokens(sllmp_req_prompt_chars(r));
     r->usage.output = sllmp_estimate_tokens(r->completion_chars);
     r->usage.estimated = 1;
 }

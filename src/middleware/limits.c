@@ -180,15 +180,16 @@ worst_case(sllmp_req_t *r, sllmp_reservation_t *res)
     const sllmp_price_t *p = &r->dep->price;
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(r->json, "max_completion_tokens");
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->json, "n");
-    long prompt = sllmp_estimate_tokens(
-        sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(r->json, "messages")));
-    long out = r->conf->reserve_max_tokens;
+    long prompt = sllmp_estimate_tokens(sllmp_req_prompt_chars(r));
+    /* an embedding writes no tokens */
+    long out = r->kind == SLLMP_KIND_EMBEDDINGS ? 0 : r->conf->reserve_max_tokens;
     double in_price = p->input, out_price = p->output;
 
     if (!cJSON_IsNumber(mt)) {
         mt = cJSON_GetObjectItemCaseSensitive(r->json, "max_tokens");
     }
-    if (cJSON_IsNumber(mt) && mt->valuedouble >= 1 && mt->valuedouble < 1e9) {
+    if (r->kind != SLLMP_KIND_EMBEDDINGS && cJSON_IsNumber(mt) && mt->valuedouble >= 1 &&
+        mt->valuedouble < 1e9) {
         out = (long)mt->valuedouble;
     }
     if (cJSON_IsNumber(n) && n->valuedouble > 1 && n->valuedouble <= 128) {

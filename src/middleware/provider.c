@@ -7,14 +7,59 @@
 #include "sllmp/req.h"
 #include "sllmp/util.h"
 
+int
+sllmp_provider_serves(const sllmp_deployment_t *d, int kind)
+{
+    switch ((sllmp_kind_t)kind) {
+    case SLLMP_KIND_CHAT:
+        return 1;
+    case SLLMP_KIND_COMPLETIONS:
+        return d->provider == SLLMP_PROVIDER_OPENAI || d->provider == SLLMP_PROVIDER_AZURE;
+    case SLLMP_KIND_EMBEDDINGS:
+        return d->provider != SLLMP_PROVIDER_ANTHROPIC;
+    case SLLMP_KIND_MESSAGES:
+        return d->messages_api;
+    }
+    return 0;
+}
+
 static sllmp_rc_t
 call(sllmp_req_t *r)
 {
-    switch (r->dep->provider) {
-    case SLLMP_PROVIDER_OPENAI:
-        return sllmp_provider_openai_chat(r);
-    case SLLMP_PROVIDER_MOCK:
-        return sllmp_provider_mock_chat(r);
+    sllmp_provider_t p = r->dep->provider;
+
+    switch (r->kind) {
+    case SLLMP_KIND_CHAT:
+        switch (p) {
+        case SLLMP_PROVIDER_OPENAI:
+        case SLLMP_PROVIDER_AZURE:
+            return sllmp_provider_openai_chat(r);
+        case SLLMP_PROVIDER_MOCK:
+            return sllmp_provider_mock_chat(r);
+        case SLLMP_PROVIDER_ANTHROPIC:
+            return sllmp_provider_anthropic_chat(r);
+        case SLLMP_PROVIDER_GEMINI:
+            return sllmp_provider_gemini_chat(r);
+        case SLLMP_PROVIDER_BEDROCK:
+            return sllmp_provider_bedrock_chat(r);
+        }
+        break;
+    case SLLMP_KIND_COMPLETIONS:
+        return sllmp_provider_openai_chat(r); /* the router let only OpenAI and Azure through */
+    case SLLMP_KIND_EMBEDDINGS:
+        switch (p) {
+        case SLLMP_PROVIDER_GEMINI:
+            return sllmp_provider_gemini_embeddings(r);
+        case SLLMP_PROVIDER_BEDROCK:
+            return sllmp_provider_bedrock_embeddings(r);
+        case SLLMP_PROVIDER_MOCK:
+            return sllmp_provider_mock_embeddings(r);
+        default:
+            return sllmp_provider_openai_chat(r);
+        }
+    case SLLMP_KIND_MESSAGES:
+        return p == SLLMP_PROVIDER_BEDROCK ? sllmp_provider_bedrock_messages(r)
+                                           : sllmp_provider_anthropic_messages(r);
     }
     return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
 }

@@ -3,6 +3,7 @@
  */
 #include "sllmp/conf.h"
 #include "sllmp/middleware.h"
+#include "sllmp/provider.h"
 #include "sllmp/req.h"
 
 #include <string.h>
@@ -21,6 +22,21 @@ router_pre(sllmp_req_t *r, void *mw_conf)
                               "The model '%.200s' does not exist or is not configured on this "
                               "gateway.",
                               r->model);
+    }
+    if (!sllmp_provider_serves(r->dep, r->kind)) {
+        static const char *const what[] = {"/v1/chat/completions", "/v1/completions",
+                                           "/v1/embeddings", "/v1/messages"};
+
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "model",
+                              "The model '%.200s' (provider %s) is not served on %s.%s", r->model,
+                              r->dep->provider_name, what[r->kind],
+                              r->kind == SLLMP_KIND_MESSAGES
+                                  ? " /v1/messages is served by anthropic/ deployments and "
+                                    "bedrock/ deployments of Anthropic models."
+                              : r->kind == SLLMP_KIND_COMPLETIONS
+                                  ? " /v1/completions is served by OpenAI-compatible and Azure "
+                                    "deployments."
+                                  : "");
     }
     return SLLMP_GO_ON;
 }

@@ -7,9 +7,40 @@
  */
 #include "sllmp/middleware.h"
 #include "sllmp/req.h"
+#include "sllmp/translate.h"
 #include "sllmp/usage.h"
 
 #include <string.h>
+
+/* /v1/messages streams Anthropic's events: usage in message_start and (cumulative) in each
+ * message_delta. */
+static sllmp_rc_t
+anthropic_event(sllmp_req_t *r, const cJSON *ev)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+    const cJSON *delta = cJSON_GetObjectItemCaseSensitive(ev, "delta");
+    const cJSON *text;
+
+    if (!cJSON_IsString(type)) {
+        return SLLMP_GO_ON;
+    }
+    if (strcmp(type->valuestring, "message_start") == 0) {
+        sllmp_anthropic_usage_merge(&r->usage,
+                                    cJSON_GetObjectItemCaseSensitive(
+                                        cJSON_GetObjectItemCaseSensitive(ev, "message"), "usage"));
+    } else if (strcmp(type->valuestring, "message_delta") == 0) {
+        sllmp_anthropic_usage_merge(&r->usage, cJSON_GetObjectItemCaseSensitive(ev, "usage"));
+    } else if (strcmp(type->valuestring, "content_block_delta") == 0) {
+        text = cJSON_GetObjectItemCaseSensitive(delta, "text");
+        if (!cJSON_IsString(text)) {
+            text = cJSON_GetObjectItemCaseSensitive(delta, "partial_json");
+        }
+        if (cJSON_IsString(text)) {
+            r->completion_chars += strlen(text->valuestring);
+        }
+    }
+    return SLLMP_GO_ON;
+}
 
 static sllmp_rc_t
 usage_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
@@ -20,11 +51,18 @@ usage_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
     if (chunk->json == NULL) {
         return SLLMP_GO_ON;
     }
+    if (r->kind == SLLMP_KIND_MESSAGES) {
+        return anthropic_event(r, chunk->json);
+    }
     choices = cJSON_GetObjectItemCaseSensitive(chunk->json, "choices");
     cJSON_ArrayForEach(choice, choices)
     {
         const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
+
+        if (content == NULL) {
+            content = cJSON_GetObjectItemCaseSensitive(choice, "text"); /* legacy completions */
+        }
         const cJSON *calls = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
 
         if (cJSON_IsString(content)) {

@@ -205,17 +205,11 @@ metadata(sllmp_req_t *r, const cJSON *body)
     return SLLMP_GO_ON;
 }
 
-sllmp_rc_t
-sllmp_validate_chat(sllmp_req_t *r)
+/* `model`: a non-empty string. */
+static sllmp_rc_t
+model_field(sllmp_req_t *r, const cJSON *body)
 {
-    const cJSON *body = r->json;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
-    const cJSON *messages = cJSON_GetObjectItemCaseSensitive(body, "messages");
-    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(body, "stream");
-    const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
-    const cJSON *user = cJSON_GetObjectItemCaseSensitive(body, "user");
-    const cJSON *m;
-    int i = 0;
 
     if (model == NULL || cJSON_IsNull(model)) {
         return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, "model",
@@ -225,24 +219,33 @@ sllmp_validate_chat(sllmp_req_t *r)
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "model",
                               "'model' must be a non-empty string.");
     }
-    if (messages == NULL) {
-        return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, "messages",
-                              "Missing required parameter: 'messages'.");
+    return SLLMP_GO_ON;
+}
+
+/* What every kind ends with: the model's name kept, the end user found. */
+static sllmp_rc_t
+accepted(sllmp_req_t *r, const cJSON *body)
+{
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(body, "user");
+
+    r->model =
+        sllmp_arena_strdup(r->arena, cJSON_GetObjectItemCaseSensitive(body, "model")->valuestring);
+    if (r->user == NULL && cJSON_IsString(user)) {
+        r->user = user->valuestring;
     }
-    if (!cJSON_IsArray(messages)) {
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "messages",
-                              "'messages' must be an array.");
+    if (r->user == NULL && r->key != NULL) {
+        r->user = r->key->user;
     }
-    if (cJSON_GetArraySize(messages) == 0) {
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "messages",
-                              "'messages' must contain at least one message.");
-    }
-    cJSON_ArrayForEach(m, messages)
-    {
-        if (message(r, m, i++) != SLLMP_GO_ON) {
-            return SLLMP_ERROR;
-        }
-    }
+    return SLLMP_GO_ON;
+}
+
+/* `stream` and `stream_options` (chat and legacy completions). */
+static sllmp_rc_t
+stream_fields(sllmp_req_t *r, const cJSON *body)
+{
+    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(body, "stream");
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
+
     if (stream != NULL && !cJSON_IsBool(stream) && !cJSON_IsNull(stream)) {
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "stream", "'stream' must be a boolean.");
     }
@@ -265,8 +268,219 @@ sllmp_validate_chat(sllmp_req_t *r)
         }
         r->client_wants_usage = cJSON_IsTrue(iu);
     }
-    if (number(r, body, "temperature", 0, 2, 0) || number(r, body, "top_p", 0, 1, 0) ||
-        number(r, body, "n", 1, 128, 1) || number(r, body, "max_tokens", 1, 1e12, 1) ||
+    return SLLMP_GO_ON;
+}
+
+/* A prompt or an embeddings input (protocols.md §1.8, §1.9): a string, an array of strings,
+ * an array of token ids, or an array of arrays of token ids. */
+static sllmp_rc_t
+text_input(sllmp_req_t *r, const cJSON *body, const char *name, int allow_empty)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(body, name);
+    const cJSON *e;
+    int n = 0, strings = 0, numbers = 0, arrays = 0;
+
+    if (in == NULL || cJSON_IsNull(in)) {
+        return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, name, "Missing required parameter: '%s'.",
+                              name);
+    }
+    if (cJSON_IsString(in)) {
+        if (!allow_empty && in->valuestring[0] == '\0') {
+            return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, name,
+                                  "'%s' must not be an empty string.", name);
+        }
+        return SLLMP_GO_ON;
+    }
+    if (!cJSON_IsArray(in) || cJSON_GetArraySize(in) == 0) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, name,
+                              "'%s' must be a string or a non-empty array of strings or token "
+                              "ids.",
+                              name);
+    }
+    cJSON_ArrayForEach(e, in)
+    {
+        n++;
+        strings += cJSON_IsString(e);
+        numbers += is_integer(e);
+        if (cJSON_IsString(e) && !allow_empty && e->valuestring[0] == '\0') {
+            return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, name,
+                                  "'%s[%d]' must not be an empty string.", name, n - 1);
+        }
+        if (cJSON_IsArray(e)) {
+            const cJSON *t;
+            int tokens = cJSON_GetArraySize(e) > 0;
+
+            cJSON_ArrayForEach(t, e)
+            {
+                tokens &= is_integer(t);
+            }
+            arrays += tokens;
+        }
+    }
+    if (n > 2048) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, name,
+                              "'%s' must have at most 2048 items.", name);
+    }
+    if (strings != n && numbers != n && arrays != n) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, name,
+                              "'%s' must be a string, an array of strings, an array of token ids "
+                              "or an array of arrays of token ids.",
+                              name);
+    }
+    return SLLMP_GO_ON;
+}
+
+/* POST /v1/completions (legacy, protocols.md §1.9). */
+static sllmp_rc_t
+validate_completions(sllmp_req_t *r)
+{
+    const cJSON *body = r->json;
+
+    if (model_field(r, body) || text_input(r, body, "prompt", 1) || stream_fields(r, body) ||
+        number(r, body, "temperature", 0, 2, 0) || number(r, body, "top_p", 0, 1, 0) ||
+        number(r, body, "n", 1, 128, 1) || number(r, body, "max_tokens", 0, 1e12, 1) ||
+        number(r, body, "logprobs", 0, 5, 1) || number(r, body, "best_of", 0, 20, 1) ||
+        number(r, body, "presence_penalty", -2, 2, 0) ||
+        number(r, body, "frequency_penalty", -2, 2, 0) ||
+        typed(r, body, "stop", cJSON_String | cJSON_Array | cJSON_NULL,
+              "a string, an array of strings or null", "stop") ||
+        typed(r, body, "echo", cJSON_True | cJSON_False | cJSON_NULL, "a boolean", "echo") ||
+        typed(r, body, "suffix", cJSON_String | cJSON_NULL, "a string", "suffix") ||
+        typed(r, body, "user", cJSON_String | cJSON_NULL, "a string", "user") ||
+        metadata(r, body)) {
+        return SLLMP_ERROR;
+    }
+    return accepted(r, body);
+}
+
+/* POST /v1/embeddings (protocols.md §1.8). */
+static sllmp_rc_t
+validate_embeddings(sllmp_req_t *r)
+{
+    const cJSON *body = r->json;
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(body, "encoding_format");
+
+    if (model_field(r, body) || text_input(r, body, "input", 0) ||
+        number(r, body, "dimensions", 1, 1e6, 1) ||
+        typed(r, body, "user", cJSON_String | cJSON_NULL, "a string", "user") ||
+        metadata(r, body)) {
+        return SLLMP_ERROR;
+    }
+    if (fmt != NULL && !cJSON_IsNull(fmt) &&
+        !(cJSON_IsString(fmt) &&
+          (strcmp(fmt->valuestring, "float") == 0 || strcmp(fmt->valuestring, "base64") == 0))) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "encoding_format",
+                              "'encoding_format' must be 'float' or 'base64'.");
+    }
+    return accepted(r, body);
+}
+
+/* POST /v1/messages: Anthropic's request (protocols.md §2.2), checked as far as the gateway
+ * needs; the rest is the provider's to judge. */
+static sllmp_rc_t
+validate_messages(sllmp_req_t *r)
+{
+    const cJSON *body = r->json;
+    const cJSON *messages = cJSON_GetObjectItemCaseSensitive(body, "messages");
+    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(body, "stream");
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(body, "metadata");
+    const cJSON *uid = cJSON_GetObjectItemCaseSensitive(md, "user_id");
+    const cJSON *m;
+    int i = 0;
+
+    if (model_field(r, body)) {
+        return SLLMP_ERROR;
+    }
+    if (!cJSON_HasObjectItem(body, "max_tokens")) {
+        return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, "max_tokens",
+                              "max_tokens: Field required");
+    }
+    if (number(r, body, "max_tokens", 0, 1e9, 1)) {
+        return SLLMP_ERROR;
+    }
+    if (!cJSON_IsArray(messages) || cJSON_GetArraySize(messages) == 0) {
+        return sllmp_req_fail(r, messages ? SLLMP_ERR_INVALID_PARAM : SLLMP_ERR_MISSING_PARAM,
+                              "messages", "messages: at least one message is required");
+    }
+    cJSON_ArrayForEach(m, messages)
+    {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        char param[48];
+
+        snprintf(param, sizeof(param), "messages.%d", i++);
+        if (!cJSON_IsObject(m) || !cJSON_IsString(role) ||
+            (strcmp(role->valuestring, "user") != 0 &&
+             strcmp(role->valuestring, "assistant") != 0)) {
+            return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, param,
+                                  "%s.role: Input should be 'user' or 'assistant'", param);
+        }
+        if (!cJSON_IsString(content) && !cJSON_IsArray(content)) {
+            return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, param,
+                                  "%s.content: Input should be a string or a list of content "
+                                  "blocks",
+                                  param);
+        }
+    }
+    if (stream != NULL && !cJSON_IsBool(stream) && !cJSON_IsNull(stream)) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "stream",
+                              "stream: Input should be a "
+                              "valid boolean");
+    }
+    r->stream = cJSON_IsTrue(stream);
+    if (number(r, body, "temperature", 0, 1, 0) || number(r, body, "top_p", 0, 1, 0) ||
+        number(r, body, "top_k", 0, 1e9, 1) ||
+        typed(r, body, "system", cJSON_String | cJSON_Array, "a string or a list of text blocks",
+              "system") ||
+        typed(r, body, "stop_sequences", cJSON_Array, "a list of strings", "stop_sequences") ||
+        typed(r, body, "tools", cJSON_Array, "a list", "tools") ||
+        typed(r, body, "tool_choice", cJSON_Object, "an object", "tool_choice") ||
+        typed(r, body, "metadata", cJSON_Object | cJSON_NULL, "an object", "metadata")) {
+        return SLLMP_ERROR;
+    }
+    r->model =
+        sllmp_arena_strdup(r->arena, cJSON_GetObjectItemCaseSensitive(body, "model")->valuestring);
+    if (r->user == NULL && cJSON_IsString(uid)) {
+        r->user = uid->valuestring;
+    }
+    if (r->user == NULL && r->key != NULL) {
+        r->user = r->key->user;
+    }
+    return SLLMP_GO_ON;
+}
+
+sllmp_rc_t
+sllmp_validate_chat(sllmp_req_t *r)
+{
+    const cJSON *body = r->json;
+    const cJSON *messages = cJSON_GetObjectItemCaseSensitive(body, "messages");
+    const cJSON *m;
+    int i = 0;
+
+    if (model_field(r, body)) {
+        return SLLMP_ERROR;
+    }
+    if (messages == NULL) {
+        return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, "messages",
+                              "Missing required parameter: 'messages'.");
+    }
+    if (!cJSON_IsArray(messages)) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "messages",
+                              "'messages' must be an array.");
+    }
+    if (cJSON_GetArraySize(messages) == 0) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "messages",
+                              "'messages' must contain at least one message.");
+    }
+    cJSON_ArrayForEach(m, messages)
+    {
+        if (message(r, m, i++) != SLLMP_GO_ON) {
+            return SLLMP_ERROR;
+        }
+    }
+    if (stream_fields(r, body) || number(r, body, "temperature", 0, 2, 0) ||
+        number(r, body, "top_p", 0, 1, 0) || number(r, body, "n", 1, 128, 1) ||
+        number(r, body, "max_tokens", 1, 1e12, 1) ||
         number(r, body, "max_completion_tokens", 1, 1e12, 1) ||
         number(r, body, "presence_penalty", -2, 2, 0) ||
         number(r, body, "frequency_penalty", -2, 2, 0) ||
@@ -286,21 +500,23 @@ sllmp_validate_chat(sllmp_req_t *r)
         metadata(r, body)) {
         return SLLMP_ERROR;
     }
-    /* a copy: the provider may replace the body's model */
-    r->model = sllmp_arena_strdup(r->arena, model->valuestring);
-    if (r->user == NULL && cJSON_IsString(user)) {
-        r->user = user->valuestring;
-    }
-    if (r->user == NULL && r->key != NULL) {
-        r->user = r->key->user;
-    }
-    return SLLMP_GO_ON;
+    return accepted(r, body);
 }
 
 static sllmp_rc_t
 validate_pre(sllmp_req_t *r, void *mw_conf)
 {
     (void)mw_conf;
+    switch (r->kind) {
+    case SLLMP_KIND_COMPLETIONS:
+        return validate_completions(r);
+    case SLLMP_KIND_EMBEDDINGS:
+        return validate_embeddings(r);
+    case SLLMP_KIND_MESSAGES:
+        return validate_messages(r);
+    case SLLMP_KIND_CHAT:
+        break;
+    }
     return sllmp_validate_chat(r);
 }
 

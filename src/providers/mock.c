@@ -7,7 +7,11 @@
 #include "sllmp/middleware.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
+#include "sllmp/translate.h"
+#include "sllmp/util.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -107,7 +111,7 @@ static sllmp_rc_t
 emit(sllmp_req_t *r, cJSON *c)
 {
     char *text = cJSON_PrintUnformatted(c);
-    sllmp_chunk_t chunk = {text, strlen(text), c, 0, 0};
+    sllmp_chunk_t chunk = {text, strlen(text), c, 0, 0, NULL};
     sllmp_rc_t rc = sllmp_pipeline_chunk(r, &chunk);
 
     cJSON_free(text);
@@ -202,7 +206,7 @@ stream(sllmp_req_t *r, const char *text, const char *id, long created, long prom
     if (emit(r, c) != SLLMP_GO_ON) {
         return SLLMP_ERROR;
     }
-    sllmp_chunk_t done = {"[DONE]", 6, NULL, 1, 0};
+    sllmp_chunk_t done = {"[DONE]", 6, NULL, 1, 0, NULL};
 
     return sllmp_pipeline_chunk(r, &done) == SLLMP_GO_ON ? SLLMP_FINISHED : SLLMP_ERROR;
 }
@@ -248,6 +252,76 @@ sllmp_provider_mock_chat(sllmp_req_t *r)
     sllmp_buf_appends(&r->resp_body, text_out);
     cJSON_free(text_out);
     cJSON_Delete(c);
+    r->first_token_ms = sllmp_now_ms();
+    return SLLMP_FINISHED;
+}
+
+/*
+ * Embeddings from the mock: a deterministic unit vector per text (8 dimensions, or
+ * `dimensions`), so `make run` can try /v1/embeddings with no provider. Token-id inputs are
+ * embedded by their JSON text.
+ */
+sllmp_rc_t
+sllmp_provider_mock_embeddings(sllmp_req_t *r)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input");
+    const cJSON *dims = cJSON_GetObjectItemCaseSensitive(r->json, "dimensions");
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(r->json, "encoding_format");
+    int base64 = cJSON_IsString(fmt) && strcmp(fmt->valuestring, "base64") == 0;
+    int n =
+        cJSON_IsNumber(dims) && dims->valueint >= 1 && dims->valueint <= 4096 ? dims->valueint : 8;
+    long prompt = sllmp_estimate_tokens(sllmp_req_prompt_chars(r));
+    cJSON *out = cJSON_CreateObject();
+    cJSON *data;
+    const cJSON *e;
+    int index = 0;
+    char *text;
+
+    cJSON_AddStringToObject(out, "object", "list");
+    data = cJSON_AddArrayToObject(out, "data");
+    for (e = cJSON_IsArray(in) && !cJSON_IsNumber(cJSON_GetArrayItem(in, 0)) ? in->child : in;
+         e != NULL; e = e == in ? NULL : e->next) {
+        char *src = cJSON_IsString(e) ? NULL : cJSON_PrintUnformatted(e);
+        const char *s = src != NULL ? src : e->valuestring;
+        unsigned char sha[32];
+        cJSON *vec = cJSON_CreateArray(), *item = cJSON_CreateObject();
+        double norm = 0;
+
+        sllmp_sha256(s, strlen(s), sha);
+        for (int i = 0; i < n; i++) {
+            double x = (double)sha[i % 32] - 127.5;
+
+            norm += x * x;
+        }
+        for (int i = 0; i < n; i++) {
+            /* float precision, so base64 and float answers carry the same numbers */
+            float x = (float)(((double)sha[i % 32] - 127.5) / sqrt(norm));
+
+            cJSON_AddItemToArray(vec, cJSON_CreateNumber((double)x));
+        }
+        cJSON_free(src);
+        cJSON_AddStringToObject(item, "object", "embedding");
+        cJSON_AddNumberToObject(item, "index", index++);
+        if (base64) {
+            char *b64 = sllmp_embedding_base64(vec);
+
+            cJSON_AddStringToObject(item, "embedding", b64);
+            free(b64);
+            cJSON_Delete(vec);
+        } else {
+            cJSON_AddItemToObject(item, "embedding", vec);
+        }
+        cJSON_AddItemToArray(data, item);
+    }
+    cJSON_AddStringToObject(out, "model", r->model);
+    cJSON_AddItemToObject(out, "usage", usage_json(prompt, 0));
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(out, "usage"),
+                                            "completion_tokens");
+    sllmp_usage_from_openai(&r->usage, cJSON_GetObjectItemCaseSensitive(out, "usage"));
+    text = cJSON_PrintUnformatted(out);
+    sllmp_buf_appends(&r->resp_body, text);
+    cJSON_free(text);
+    cJSON_Delete(out);
     r->first_token_ms = sllmp_now_ms();
     return SLLMP_FINISHED;
 }

@@ -1,6 +1,8 @@
 /*
- * OpenAI-compatible upstreams: OpenAI itself, vLLM, Ollama, LM Studio, any base URL that speaks
- * /chat/completions (protocols.md §1, §3.4).
+ * OpenAI-compatible upstreams: OpenAI itself, vLLM, Ollama, LM Studio, Groq, Mistral, any base
+ * URL that speaks /chat/completions (protocols.md §1, §3.4), and Azure OpenAI (§3.2: the
+ * deployment in the path, api-version in the query, the key in `api-key`). The same pass-through
+ * serves /v1/completions and /v1/embeddings.
  *
  * The client's body goes upstream with `model` replaced by the deployment's and, for streams,
  * stream_options.include_usage forced on. Streamed answers are parsed event by event; each event
@@ -12,6 +14,7 @@
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
 #include "sllmp/sse.h"
+#include "sllmp/translate.h"
 #include "sllmp/upstream.h"
 
 #include <string.h>
@@ -29,7 +32,7 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
 {
     stream_t *s = ud;
     sllmp_req_t *r = s->r;
-    sllmp_chunk_t chunk = {data, dlen, NULL, 0, 0};
+    sllmp_chunk_t chunk = {data, dlen, NULL, 0, 0, NULL};
     sllmp_rc_t rc;
 
     (void)elen;
@@ -47,6 +50,15 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
         return 0;
     }
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(chunk.json, "error");
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk.json, "choices");
+
+    if (err == NULL && cJSON_IsArray(choices) && cJSON_GetArraySize(choices) == 0 &&
+        !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(chunk.json, "usage"))) {
+        /* Azure opens with a chunk of content-filter results and no choices: clients that
+         * index choices[0] would fail on it (protocols.md §0.6) */
+        cJSON_Delete(chunk.json);
+        return 0;
+    }
 
     if (err != NULL || strcmp(event, "error") == 0) {
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
@@ -100,7 +112,7 @@ upstream_body(sllmp_req_t *r)
     char *text;
 
     cJSON_ReplaceItemInObjectCaseSensitive(body, "model", cJSON_CreateString(r->dep->model));
-    if (r->stream) {
+    if (r->stream && r->kind != SLLMP_KIND_EMBEDDINGS) {
         cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
 
         if (!cJSON_IsObject(so)) {
@@ -128,6 +140,35 @@ upstream_body(sllmp_req_t *r)
     return text;
 }
 
+/* Where the request goes: {api_base}/<endpoint>, or Azure's deployment path. */
+static const char *
+upstream_url(sllmp_req_t *r)
+{
+    const sllmp_deployment_t *d = r->dep;
+    const char *ep = r->kind == SLLMP_KIND_EMBEDDINGS    ? "embeddings"
+                     : r->kind == SLLMP_KIND_COMPLETIONS ? "completions"
+                                                         : "chat/completions";
+
+    if (d->provider != SLLMP_PROVIDER_AZURE) {
+        return sllmp_arena_printf(r->arena, "%s/%s", d->api_base, ep);
+    }
+    if (d->api_version != NULL) {
+        sllmp_buf_t dep;
+        const char *url;
+
+        /* a deployment name is the customer's: one path segment, encoded */
+        sllmp_buf_init(&dep, 0);
+        sllmp_aws_uri_encode(&dep, d->model, strlen(d->model), 0);
+        url = sllmp_arena_printf(r->arena, "%s/openai/deployments/%s/%s?api-version=%s",
+                                 d->api_base, sllmp_buf_cstr(&dep), ep, d->api_version);
+        sllmp_buf_free(&dep);
+        return url;
+    }
+    /* the v1 API: OpenAI's own paths under /openai/v1 */
+    return sllmp_arena_printf(r->arena, "%s%s/%s", d->api_base,
+                              strstr(d->api_base, "/openai/v1") != NULL ? "" : "/openai/v1", ep);
+}
+
 sllmp_rc_t
 sllmp_provider_openai_chat(sllmp_req_t *r)
 {
@@ -146,10 +187,12 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
     headers[nh++] = r->stream ? "Accept: text/event-stream" : "Accept: application/json";
     headers[nh++] = sllmp_arena_printf(r->arena, "X-Request-ID: %s", r->id);
     if (d->api_key != NULL) {
-        headers[nh++] = sllmp_arena_printf(r->arena, "Authorization: Bearer %s", d->api_key);
+        headers[nh++] = d->provider == SLLMP_PROVIDER_AZURE
+                            ? sllmp_arena_printf(r->arena, "api-key: %s", d->api_key)
+                            : sllmp_arena_printf(r->arena, "Authorization: Bearer %s", d->api_key);
     }
     headers[nh] = NULL;
-    call.url = sllmp_arena_printf(r->arena, "%s/chat/completions", d->api_base);
+    call.url = upstream_url(r);
     call.body = body;
     call.body_len = strlen(body);
     call.headers = headers;
@@ -189,7 +232,9 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
             cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(json, "choices"))
             {
                 const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
-                const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+                const cJSON *content = msg != NULL
+                                           ? cJSON_GetObjectItemCaseSensitive(msg, "content")
+                                           : cJSON_GetObjectItemCaseSensitive(ch, "text");
 
                 if (cJSON_IsString(content)) {
                     r->completion_chars += strlen(content->valuestring);

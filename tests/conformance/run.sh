@@ -30,9 +30,9 @@ cd "$here"
 
 command -v node >/dev/null || { echo "conformance: node is not installed" >&2; echo "0 passed, 1 failed"; exit 1; }
 
-# npm ci when node_modules is missing or holds another openai than package.json pins.
-want=$(node -p 'require("./package.json").dependencies.openai')
-have=$(node -p 'try { require("./node_modules/openai/package.json").version } catch { "" }' 2>/dev/null)
+# npm ci when node_modules is missing or holds other SDKs than package.json pins.
+want=$(node -p 'const d = require("./package.json").dependencies; Object.keys(d).sort().map((k) => d[k]).join(" ")')
+have=$(node -p 'const d = require("./package.json").dependencies; Object.keys(d).sort().map((k) => { try { return require("./node_modules/" + k + "/package.json").version } catch { return "" } }).join(" ")' 2>/dev/null)
 if [ "$want" != "$have" ]; then
     npm ci --no-audit --no-fund >&2 || { echo "conformance: npm ci failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 fi

@@ -1,29 +1,44 @@
 #!/usr/bin/env python3
 """A mock OpenAI-compatible upstream for the sllmp integration tests (standard library only).
 
-    python3 tests/mock/openai_mock.py --port 0 --port-file /tmp/mock.port
+    python3 tests/mock/openai_mock.py --port 0 --port-file /tmp/mock.port [--azure-key K]
 
 Binds 127.0.0.1 only. HTTP/1.1 with keep-alive; streams use Transfer-Encoding: chunked (or,
 with the `close` option, no framing and Connection: close) and every event is flushed as it is
 written (TCP_NODELAY).
 
+Flags: --port, --port-file, --verbose, --parent-pid, --tls-cert/--tls-key (see mockserve.py),
+and --azure-key K: the `api-key` the Azure paths require (default "azure-mock-KEY").
+
+Endpoints (OpenAI paths: no auth checked; the Authorization header is only recorded):
+    POST /v1/chat/completions, /chat/completions    chat, unstreamed or streamed
+    POST /v1/completions, /completions              legacy completions, unstreamed or streamed
+    POST /v1/embeddings, /embeddings                embeddings
+    POST /openai/deployments/{deployment}/chat/completions?api-version=V      Azure (classic)
+    POST /openai/deployments/{deployment}/completions?api-version=V
+    POST /openai/deployments/{deployment}/embeddings?api-version=V
+    POST /openai/v1/chat/completions, /openai/v1/completions, /openai/v1/embeddings  (Azure v1)
+    GET  /v1/models, /models, /health
+
 Behaviour is chosen by the request's `model` (the gateway rewrites the model to the
-deployment's upstream model, so a test config picks behaviour per deployment). A model is one
-or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
+deployment's upstream model, so a test config picks behaviour per deployment); on the classic
+Azure paths by the {deployment} of the path instead (the body's model is ignored). A model is
+one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
 
     echo              answer = text of the last user message (default); streamed one word
-                      per chunk ("Hello", " world", ...)
+                      per chunk ("Hello", " world", ...); completions: the prompt
     words-N-D         answer = N words "w1".."wN" (" w2" ...); streamed N chunks, D ms apart
     status-500        500 {"error":{... type server_error}}
     status-503        503 overloaded
     status-429        429 rate_limit_exceeded + Retry-After: 7, retry-after-ms: 7000,
                       x-ratelimit-limit-requests: 60, x-ratelimit-remaining-requests: 0,
-                      x-ratelimit-reset-requests: 7s
+                      x-ratelimit-reset-requests: 7s  (Azure paths: Azure's 429, see below)
     status-401        401 invalid_api_key; the message quotes the fake key sk-mock-SECRET-123
     status-403        403 (country not supported)
     status-400        400 context_length_exceeded, param "messages"
     status-404        404 model_not_found, param "model"
     status-422        422 unprocessable
+                      (any other status-NNN: NNN with a server_error body)
     sleep-MS          sleep MS ms before sending the response headers (watching for the client
                       to leave meanwhile)
     stall-after-N     stream N content chunks, then send nothing until the client leaves
@@ -34,32 +49,103 @@ or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     split             every event written byte by byte, one write (and HTTP chunk) per byte
     close             no chunked encoding: Connection: close, body ends at EOF
     badjson           a 200 whose body is not JSON (unstreamed) / a chunk that is not JSON
-    tools             answer with a tool call instead of content
+    tools             answer with a tool call instead of content (chat only)
+    usage-P-C-K-R     report usage prompt P, completion C, cached K (part of P), reasoning R
+                      (part of C) instead of the computed figures (embeddings: prompt P)
+    nousage           report no usage at all (no "usage" key / null; no usage chunk)
+Embeddings honour status-, sleep-, stall-after- (unstreamed), badjson, usage-, nousage;
+completions honour all but tools.
+
+Chat (§1.3/1.4 of docs/protocols.md): usage prompt_tokens = max(1, chars of all messages // 4),
+completion_tokens = number of content pieces. stream_options.include_usage: every chunk has
+"usage": null and one extra chunk with "choices": [] carries the usage before [DONE].
+
+Embeddings (§1.8): input is a string, string[], int[] (one token array) or int[][]; 400
+invalid_request_error param "input" when it is empty ([] or ""), holds an empty string or an
+empty token array, mixes types, has > 2048 items, or an item has > 8192 tokens.
+`dimensions` (int 1..65536, default 8; else 400 param "dimensions"); `encoding_format` "float"
+(default) or "base64" (little-endian float32, standard base64; else 400 param
+"encoding_format"). Vectors are deterministic (sha256 of the text, or of "tokens:1,2,3" for a
+token array), unit length, float32-exact (the float and base64 forms decode to the same
+numbers). usage {prompt_tokens, total_tokens}: ceil(chars/4) per text (token arrays: their
+length), summed. "model" echoes the request's model.
+
+Completions (§1.9): prompt string | string[] (also int[] / int[][], echoed as the numbers
+joined by spaces; else 400 param "prompt"); one choice per prompt. The answer is the prompt
+(echo) or words-N-D, cut to max_tokens pieces (default 16; int >= 0, else 400 param
+"max_tokens"): finish_reason "length" when cut, else "stop". Body `echo: true` puts the
+prompt in front of the answer. Response object "text_completion", choices[{text, index,
+logprobs: null, finish_reason}], usage (prompt: ceil(chars/4) per prompt, summed, min 1;
+completion: the answer pieces). Streamed: one text_completion chunk per piece (per choice),
+then per choice a chunk with "text": "" and the finish_reason, then (include_usage) a chunk
+with "choices": [] and the usage, then data: [DONE].
+
+Azure (§3.2): classic paths need the query api-version (missing or empty: 404
+{"error":{"code":"404","message":"Resource not found"}}; so does any other /openai/... path);
+all Azure paths need the header `api-key` equal to --azure-key (Authorization: Bearer is not
+accepted; else 401 {"error":{"code":"401","message":"Access denied due to invalid
+subscription key ..."}}). The v1 paths need no api-version and take the deployment from the
+body's model (missing: 400 param "model"). Responses name the underlying model
+("gpt-4o-mini-2024-07-18" chat, "gpt-35-turbo-instruct" completions, "text-embedding-3-small"
+embeddings), carry Azure headers (apim-request-id, x-ms-region, x-ratelimit-remaining-*) and,
+for chat and completions, prompt_filter_results (top level) and content_filter_results (per
+choice). Streams begin with a chunk {"id":"","object":"","created":0,"model":"",
+"choices":[],"prompt_filter_results":[...]} (no usage key even with include_usage); every
+chunk carrying content has full content_filter_results, the role/finish chunks have {}.
+status-429 gives Azure's {"error":{"code":"429","message":"Requests to the ... Please retry
+after 7 seconds. ..."}} with retry-after: 7 and retry-after-ms: 7000; other status-NNN are
+as above.
 
 Introspection:
-    GET  /_mock/requests   JSON list of {seq, time, method, path, headers, body, raw_body}
-    GET  /_mock/streams    JSON list of {seq, model, request_id, stream, chunks_sent,
-                           total_chunks, aborted, aborted_at, started_at, finished_at,
-                           completed, send_times}
-                           (times are time.time() floats, comparable with the test process)
+    GET  /_mock/requests   JSON list of {seq, time, method, path, query, headers, header_list,
+                           body, raw_body}; path is the request target as sent (query string
+                           included), query the parsed query string {name: last value}
+    GET  /_mock/streams    JSON list, one per answered chat/completions/embeddings request, of
+                           {seq, kind, model, body_model, deployment, api_version, request_id,
+                           stream, chunks_sent, total_chunks, aborted, aborted_at, started_at,
+                           headers_sent_at, finished_at, completed, send_times}
+                           (times are time.time() floats, comparable with the test process;
+                           kind is "chat", "completions" or "embeddings"; model is the options
+                           string used (Azure classic: the deployment); deployment and
+                           api_version are null except on Azure paths)
     POST /_mock/reset      clears both lists
-Also GET /v1/models and GET /health.
 """
 
 import argparse
+import base64
+import hashlib
 import json
+import math
 import re
 import select
 import socket
+import struct
 import sys
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import mockserve
 
 FAKE_KEY = "sk-mock-SECRET-123"
+AZURE_KEY = "azure-mock-KEY"
+AZURE_MODELS = {"chat": "gpt-4o-mini-2024-07-18", "completions": "gpt-35-turbo-instruct",
+                "embeddings": "text-embedding-3-small"}
+AZURE_OPS = {"chat": "ChatCompletions_Create", "completions": "Completions_Create",
+             "embeddings": "Embeddings_Create"}
+AZURE_401 = ("Access denied due to invalid subscription key or wrong API endpoint. Make sure to "
+             "provide a valid key for an active subscription and use a correct regional API "
+             "endpoint for your resource.")
+AZURE_CLASSIC = re.compile(r"/openai/deployments/([^/]+)/(chat/completions|completions|embeddings)")
+AZURE_V1 = re.compile(r"/openai/v1/(chat/completions|completions|embeddings)")
+KINDS = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings"}
+
+EMBED_MAX_ITEMS = 2048
+EMBED_MAX_TOKENS = 8192
+EMBED_DEFAULT_DIMS = 8
+EMBED_MAX_DIMS = 65536
 
 LOCK = threading.Lock()
 REQUESTS = []
@@ -69,6 +155,18 @@ SEQ = [0]
 
 class ClientGone(Exception):
     pass
+
+
+class BadRequest(Exception):
+    """A 400 invalid_request_error about `param`."""
+
+    def __init__(self, message, param, code=None):
+        super().__init__(message)
+        self.message, self.param, self.code = message, param, code
+
+    def body(self):
+        return {"error": {"message": self.message, "type": "invalid_request_error",
+                          "param": self.param, "code": self.code}}
 
 
 def now():
@@ -154,6 +252,11 @@ def prompt_chars(body):
     return n
 
 
+def ceil_tokens(text):
+    """The mock's token count of a text: ceil(chars / 4)."""
+    return (len(text) + 3) // 4
+
+
 def make_usage(opt, prompt_tokens, completion_tokens):
     """The usage the answer reports: usage-P-C-CACHED-REASONING fixes every figure (cached is
     part of P and reasoning part of C, as OpenAI counts them); nousage reports none."""
@@ -225,16 +328,145 @@ def error_for(status):
     return hdrs, {"error": err}
 
 
-def content_pieces(opt, body):
-    if opt["mode"] == "words":
-        return ["w%d" % (i + 1) if i == 0 else " w%d" % (i + 1) for i in range(opt["n"])]
-    text = last_user_text(body)
+def azure_error_for(status, kind, api_version):
+    """(headers, body) of an error on an Azure path: Azure's own 429, else as error_for."""
+    if status != 429:
+        return error_for(status)
+    msg = ("Requests to the %s Operation under Azure OpenAI API version %s have exceeded call "
+           "rate limit of your current OpenAI S0 pricing tier. Please retry after 7 seconds. "
+           "Please go here: https://aka.ms/oai/quotaincrease if you would like to further "
+           "increase the default rate limit." % (AZURE_OPS[kind], api_version or "v1"))
+    hdrs = [("retry-after", "7"), ("retry-after-ms", "7000"),
+            ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-remaining-tokens", "0"),
+            ("apim-request-id", str(uuid.uuid4())), ("x-ms-region", "Sweden Central")]
+    return hdrs, {"error": {"code": "429", "message": msg}}
+
+
+def azure_cfr(output=True):
+    """Azure's content_filter_results when nothing was filtered."""
+    safe = {"filtered": False, "severity": "safe"}
+    r = {"hate": dict(safe), "self_harm": dict(safe), "sexual": dict(safe),
+         "violence": dict(safe)}
+    if output:
+        r["protected_material_code"] = {"filtered": False, "detected": False}
+        r["protected_material_text"] = {"filtered": False, "detected": False}
+    else:
+        r["jailbreak"] = {"filtered": False, "detected": False}
+    return r
+
+
+def azure_prompt_filter(n):
+    return [{"prompt_index": i, "content_filter_results": azure_cfr(output=False)}
+            for i in range(n)]
+
+
+def azure_prelude(n_prompts):
+    """The first chunk of an Azure stream: no choices, the prompt filter results only."""
+    return json.dumps({"choices": [], "created": 0, "id": "", "model": "", "object": "",
+                       "prompt_filter_results": azure_prompt_filter(n_prompts)})
+
+
+def split_words(text):
+    """The text in pieces of one word each with its leading whitespace (trailing whitespace
+    goes to the last piece)."""
     pieces = re.findall(r"\s*\S+", text)
     if pieces and text[len("".join(pieces)):]:
         pieces[-1] += text[len("".join(pieces)):]
     if not pieces and text:
         pieces = [text]
     return pieces
+
+
+def word_pieces(n):
+    return ["w%d" % (i + 1) if i == 0 else " w%d" % (i + 1) for i in range(n)]
+
+
+def content_pieces(opt, body):
+    if opt["mode"] == "words":
+        return word_pieces(opt["n"])
+    return split_words(last_user_text(body))
+
+
+def is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def is_token_list(x):
+    return isinstance(x, list) and all(is_int(t) for t in x)
+
+
+def embedding_inputs(inp):
+    """[(hash key bytes, tokens)] of a request's `input`; BadRequest when it is invalid."""
+    def bad(msg):
+        return BadRequest(msg, "input")
+    if inp is None:
+        raise bad("'input' is a required property")
+    if isinstance(inp, str):
+        items = [inp]
+    elif isinstance(inp, list):
+        if not inp:
+            raise bad("'$.input' is invalid: the input array must not be empty.")
+        if all(is_int(x) for x in inp):
+            items = [inp]                       # int[]: one input given as tokens
+        elif all(isinstance(x, str) for x in inp) or all(is_token_list(x) for x in inp):
+            items = inp
+        else:
+            raise bad("'$.input' is invalid: expected a string, an array of strings, an array "
+                      "of integers or an array of arrays of integers.")
+        if len(items) > EMBED_MAX_ITEMS:
+            raise bad("'$.input' is too long: at most %d inputs per request, got %d."
+                      % (EMBED_MAX_ITEMS, len(items)))
+    else:
+        raise bad("'$.input' is invalid: expected a string, an array of strings, an array of "
+                  "integers or an array of arrays of integers.")
+    out = []
+    for i, it in enumerate(items):
+        if isinstance(it, str):
+            if it == "":
+                raise bad("'$.input' is invalid: input %d is an empty string." % i)
+            key, tokens = it.encode("utf-8"), ceil_tokens(it)
+        else:
+            if not it:
+                raise bad("'$.input' is invalid: input %d is an empty token array." % i)
+            key, tokens = ("tokens:" + ",".join(str(t) for t in it)).encode(), len(it)
+        if tokens > EMBED_MAX_TOKENS:
+            raise bad("This model's maximum context length is %d tokens, however you "
+                      "requested %d tokens (%d in your prompt; 0 for the completion). Please "
+                      "reduce your prompt; or completion length."
+                      % (EMBED_MAX_TOKENS, tokens, tokens))
+        out.append((key, tokens))
+    return out
+
+
+def embed_vector(key, dims):
+    """A deterministic unit vector of `dims` float32-exact numbers derived from sha256(key)."""
+    vals = []
+    block = 0
+    while len(vals) < dims:
+        h = hashlib.sha256(key + b"\x00" + str(block).encode()).digest()
+        block += 1
+        for i in range(0, 32, 4):
+            vals.append(int.from_bytes(h[i:i + 4], "little") / 2147483648.0 - 1.0)
+    vals = vals[:dims]
+    norm = math.sqrt(sum(v * v for v in vals)) or 1.0
+    return [struct.unpack("<f", struct.pack("<f", v / norm))[0] for v in vals]
+
+
+def completion_prompts(prompt):
+    """The prompts of a legacy completions request as texts; BadRequest when invalid."""
+    if isinstance(prompt, str):
+        return [prompt]
+    if isinstance(prompt, list) and prompt:
+        if all(isinstance(p, str) for p in prompt):
+            return list(prompt)
+        if all(is_int(t) for t in prompt):
+            return [" ".join(str(t) for t in prompt)]
+        if all(is_token_list(p) and p for p in prompt):
+            return [" ".join(str(t) for t in p) for p in prompt]
+    if prompt is None:
+        raise BadRequest("'prompt' is a required property", "prompt")
+    raise BadRequest("'$.prompt' is invalid: expected a string, an array of strings, an array "
+                     "of integers or an array of arrays of integers.", "prompt")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -283,6 +515,7 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = None
         rec = {"seq": next_seq(), "time": now(), "method": self.command, "path": self.path,
+               "query": dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)),
                "headers": {k.lower(): v for k, v in self.headers.items()},
                "header_list": [[k, v] for k, v in self.headers.items()],
                "body": body, "raw_body": raw.decode("utf-8", "replace")}
@@ -372,17 +605,19 @@ class Handler(BaseHTTPRequestHandler):
                 STREAMS.clear()
             return self.send_json(200, {"ok": True})
         rec = self.record(raw)
-        if path not in ("/v1/chat/completions", "/chat/completions"):
+        if path.startswith("/openai/"):
+            return self.azure(path, rec)
+        kind = {"/v1/chat/completions": "chat", "/chat/completions": "chat",
+                "/v1/completions": "completions", "/completions": "completions",
+                "/v1/embeddings": "embeddings", "/embeddings": "embeddings"}.get(path)
+        if kind is None:
             return self.send_json(404, {"error": {"message": "Unknown path %s" % path,
                                                   "type": "invalid_request_error",
                                                   "param": None, "code": "not_found"}})
         body = rec["body"]
         if not isinstance(body, dict):
-            return self.send_json(400, {"error": {"message": "We could not parse the JSON "
-                                                  "body of your request.",
-                                                  "type": "invalid_request_error",
-                                                  "param": None, "code": None}})
-        self.chat(body, rec)
+            return self.send_bad_json()
+        self.run(kind, body, rec, parse_model(body.get("model")))
 
     def do_PUT(self):
         self.record(self.read_body())
@@ -392,14 +627,62 @@ class Handler(BaseHTTPRequestHandler):
 
     do_DELETE = do_PUT
 
-    # ---- chat -----------------------------------------------------------------------
+    def send_bad_json(self):
+        self.send_json(400, {"error": {"message": "We could not parse the JSON body of your "
+                                       "request.", "type": "invalid_request_error",
+                                       "param": None, "code": None}})
+
+    # ---- Azure ----------------------------------------------------------------------
+
+    def azure(self, path, rec):
+        classic = AZURE_CLASSIC.fullmatch(path)
+        v1 = AZURE_V1.fullmatch(path)
+        api_version = rec["query"].get("api-version") or None
+        if not (classic or v1) or (classic and not api_version):
+            return self.send_json(404, {"error": {"code": "404",
+                                                  "message": "Resource not found"}})
+        if rec["headers"].get("api-key") != self.server.azure_key:
+            return self.send_json(401, {"error": {"code": "401", "message": AZURE_401}})
+        body = rec["body"]
+        if not isinstance(body, dict):
+            return self.send_bad_json()
+        if classic:
+            deployment, kind = unquote(classic.group(1)), KINDS[classic.group(2)]
+        else:
+            deployment, kind = body.get("model"), KINDS[v1.group(1)]
+            if not isinstance(deployment, str) or not deployment:
+                return self.send_json(400, BadRequest("you must provide a model parameter",
+                                                      "model").body())
+        az = {"deployment": deployment, "api_version": api_version, "v1": bool(v1),
+              "model": AZURE_MODELS[kind]}
+        self.run(kind, body, rec, parse_model(deployment), az)
+
+    def azure_headers(self):
+        return [("apim-request-id", str(uuid.uuid4())),
+                ("x-request-id", str(uuid.uuid4())),
+                ("x-ms-region", "Sweden Central"),
+                ("x-ms-rai-invoked", "true"),
+                ("azureml-model-session", "d001-20240718"),
+                ("x-ratelimit-limit-requests", "100"),
+                ("x-ratelimit-remaining-requests", "99"),
+                ("x-ratelimit-limit-tokens", "100000"),
+                ("x-ratelimit-remaining-tokens", "99990")]
+
+    # ---- one answer -----------------------------------------------------------------
 
     def chat(self, body, rec):
-        model = body.get("model")
-        opt = parse_model(model)
-        stream = body.get("stream") is True
-        srec = {"seq": rec["seq"], "model": model, "stream": stream,
-                "request_id": rec["headers"].get("x-request-id"),
+        self.run("chat", body, rec, parse_model(body.get("model")))
+
+    def run(self, kind, body, rec, opt, az=None):
+        """Answers a chat / completions / embeddings request with options `opt` (az: the
+        Azure context, or None), recording it in STREAMS."""
+        stream = body.get("stream") is True and kind != "embeddings"
+        srec = {"seq": rec["seq"], "kind": kind,
+                "model": az["deployment"] if az else body.get("model"),
+                "body_model": body.get("model"),
+                "deployment": az["deployment"] if az else None,
+                "api_version": az["api_version"] if az else None,
+                "stream": stream, "request_id": rec["headers"].get("x-request-id"),
                 "chunks_sent": 0, "total_chunks": None, "aborted": False, "aborted_at": None,
                 "started_at": now(), "headers_sent_at": None, "finished_at": None,
                 "completed": False, "send_times": []}
@@ -410,15 +693,27 @@ class Handler(BaseHTTPRequestHandler):
                 if self.wait_or_gone(opt["sleep_ms"] / 1000.0):
                     raise ClientGone()
             if opt["status"]:
-                hdrs, err = error_for(opt["status"])
+                if az:
+                    hdrs, err = azure_error_for(opt["status"], kind, az["api_version"])
+                else:
+                    hdrs, err = error_for(opt["status"])
                 srec["headers_sent_at"] = now()
                 self.send_json(opt["status"], err, extra=hdrs)
                 srec["completed"] = True
                 return
-            if stream:
-                self.chat_stream(body, opt, srec)
+            if kind == "chat":
+                if stream:
+                    self.chat_stream(body, opt, srec, az)
+                else:
+                    self.chat_unary(body, opt, srec, az)
+            elif kind == "completions":
+                self.completions(body, opt, srec, az, stream)
             else:
-                self.chat_unary(body, opt, srec)
+                self.embeddings(body, opt, srec, az)
+        except BadRequest as e:
+            srec["headers_sent_at"] = now()
+            self.send_json(400, e.body())
+            srec["completed"] = True
         except ClientGone:
             srec["aborted"] = True
             srec["aborted_at"] = now()
@@ -437,25 +732,8 @@ class Handler(BaseHTTPRequestHandler):
                 ("x-ratelimit-remaining-tokens", "1999990"),
                 ("x-ratelimit-reset-tokens", "0s")]
 
-    def chat_unary(self, body, opt, srec):
-        pieces = content_pieces(opt, body)
-        text = "".join(pieces)
-        ptok = max(1, prompt_chars(body) // 4)
-        ctok = len(pieces)
-        msg = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
-        finish = "stop"
-        if opt["tools"]:
-            msg["content"] = None
-            msg["tool_calls"] = [{"id": "call_mock1", "type": "function",
-                                  "function": {"name": "get_weather",
-                                               "arguments": "{\"city\":\"Paris\"}"}}]
-            finish = "tool_calls"
-        resp = {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": "chat.completion",
-                "created": int(now()), "model": body.get("model"),
-                "system_fingerprint": "fp_mock", "service_tier": "default",
-                "choices": [{"index": 0, "message": msg, "logprobs": None,
-                             "finish_reason": finish}],
-                "usage": make_usage(opt, ptok, ctok)}
+    def send_unary(self, resp, opt, srec, headers):
+        """Sends a 200 JSON answer, or what badjson / stall-after-N make of it."""
         srec["total_chunks"] = 1
         if opt["badjson"]:
             data = b"<html>not json</html>"
@@ -475,7 +753,7 @@ class Handler(BaseHTTPRequestHandler):
         if opt["badjson"]:
             self._send_raw(200, data, "application/json")
         else:
-            self.send_json(200, resp, extra=self.common_headers())
+            self.send_json(200, resp, extra=headers)
         srec["chunks_sent"] = 1
         srec["send_times"].append(now())
         srec["completed"] = True
@@ -487,22 +765,18 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def chat_stream(self, body, opt, srec):
+    # ---- SSE plumbing -----------------------------------------------------------------
+
+    def sse_start(self, opt, srec, headers):
+        """Sends the 200 event-stream headers; returns (emit, chunked). emit(payload,
+        count=True) writes `data: payload` (honouring crlf/split/close) and counts it as a
+        content chunk when `count`."""
         chunked = not opt["close"]
         nl = "\r\n" if opt["crlf"] else "\n"
-        so = body.get("stream_options")
-        include_usage = isinstance(so, dict) and so.get("include_usage") is True
-        cid = "chatcmpl-" + uuid.uuid4().hex[:24]
-        created = int(now())
-        model = body.get("model")
-        pieces = content_pieces(opt, body)
-        delay = opt["delay_ms"] / 1000.0 if opt["mode"] == "words" else 0.0
-        ptok = max(1, prompt_chars(body) // 4)
-
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
-        for k, v in self.common_headers():
+        for k, v in headers:
             self.send_header(k, v)
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
@@ -527,17 +801,95 @@ class Handler(BaseHTTPRequestHandler):
             if count:
                 srec["chunks_sent"] += 1
                 srec["send_times"].append(now())
+        return emit, chunked
+
+    def sse_done(self, emit, chunked):
+        emit("[DONE]", count=False)
+        if chunked:
+            self.raw_write(b"0\r\n\r\n")
+
+    def sse_cut(self, opt, i, emit, chunked):
+        """Applies stall-/close-/error-after-N before content piece i: stalls (raising
+        ClientGone when the client leaves) or returns True when the stream ended here."""
+        if opt["stall_after"] is not None and i >= opt["stall_after"]:
+            while not self.wait_or_gone(3600):
+                pass
+            raise ClientGone()
+        if opt["close_after"] is not None and i >= opt["close_after"]:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return True
+        if opt["error_after"] is not None and i >= opt["error_after"]:
+            emit(json.dumps({"error": {"message": "The server had an error while "
+                                       "processing your request.", "type": "server_error",
+                                       "param": None, "code": None}}), count=False)
+            self.sse_done(emit, chunked)
+            return True
+        return False
+
+    def sse_stall_at_end(self, opt, n):
+        if opt["stall_after"] is not None and opt["stall_after"] >= n:
+            while not self.wait_or_gone(3600):
+                pass
+            raise ClientGone()
+
+    # ---- chat -----------------------------------------------------------------------
+
+    def chat_unary(self, body, opt, srec, az=None):
+        pieces = content_pieces(opt, body)
+        text = "".join(pieces)
+        ptok = max(1, prompt_chars(body) // 4)
+        ctok = len(pieces)
+        msg = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
+        finish = "stop"
+        if opt["tools"]:
+            msg["content"] = None
+            msg["tool_calls"] = [{"id": "call_mock1", "type": "function",
+                                  "function": {"name": "get_weather",
+                                               "arguments": "{\"city\":\"Paris\"}"}}]
+            finish = "tool_calls"
+        resp = {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": "chat.completion",
+                "created": int(now()), "model": az["model"] if az else body.get("model"),
+                "system_fingerprint": "fp_mock", "service_tier": "default",
+                "choices": [{"index": 0, "message": msg, "logprobs": None,
+                             "finish_reason": finish}],
+                "usage": make_usage(opt, ptok, ctok)}
+        if az:
+            resp["prompt_filter_results"] = azure_prompt_filter(1)
+            resp["choices"][0]["content_filter_results"] = azure_cfr()
+        self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers())
+
+    def chat_stream(self, body, opt, srec, az=None):
+        so = body.get("stream_options")
+        include_usage = isinstance(so, dict) and so.get("include_usage") is True
+        cid = "chatcmpl-" + uuid.uuid4().hex[:24]
+        created = int(now())
+        model = az["model"] if az else body.get("model")
+        pieces = content_pieces(opt, body)
+        delay = opt["delay_ms"] / 1000.0 if opt["mode"] == "words" else 0.0
+        ptok = max(1, prompt_chars(body) // 4)
+
+        emit, chunked = self.sse_start(
+            opt, srec, self.azure_headers() if az else self.common_headers())
 
         def chunk(delta, finish=None, choices=True, usage=None):
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            if az and choices:
+                choice["content_filter_results"] = (azure_cfr() if delta.get("content")
+                                                    else {})
             obj = {"id": cid, "object": "chat.completion.chunk", "created": created,
                    "model": model, "system_fingerprint": "fp_mock",
-                   "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                "finish_reason": finish}] if choices else []}
+                   "choices": [choice] if choices else []}
             if include_usage:
                 obj["usage"] = usage
             return json.dumps(obj)
 
         srec["total_chunks"] = len(pieces)
+        if az:
+            emit(azure_prelude(1), count=False)
         # first chunk: the role (no content chunk counted)
         emit(chunk({"role": "assistant", "content": "", "refusal": None}), count=False)
         if opt["tools"]:
@@ -551,41 +903,137 @@ class Handler(BaseHTTPRequestHandler):
             if i > 0 and delay:
                 if self.wait_or_gone(delay):
                     raise ClientGone()
-            if opt["stall_after"] is not None and i >= opt["stall_after"]:
-                while not self.wait_or_gone(3600):
-                    pass
-                raise ClientGone()
-            if opt["close_after"] is not None and i >= opt["close_after"]:
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                return
-            if opt["error_after"] is not None and i >= opt["error_after"]:
-                emit(json.dumps({"error": {"message": "The server had an error while "
-                                           "processing your request.", "type": "server_error",
-                                           "param": None, "code": None}}), count=False)
-                emit("[DONE]", count=False)
-                if chunked:
-                    self.raw_write(b"0\r\n\r\n")
+            if self.sse_cut(opt, i, emit, chunked):
                 return
             if opt["badjson"] and i == 1:
                 emit("{this is not json", count=False)
             emit(chunk({"content": piece}))
-        if opt["stall_after"] is not None and opt["stall_after"] >= len(pieces):
-            while not self.wait_or_gone(3600):
-                pass
-            raise ClientGone()
+        self.sse_stall_at_end(opt, len(pieces))
         emit(chunk({}, finish="tool_calls" if opt["tools"] else "stop"), count=False)
         if include_usage:
             u = make_usage(opt, ptok, len(pieces))
             if u is not None:
                 emit(chunk(None, choices=False, usage=u), count=False)
-        emit("[DONE]", count=False)
-        if chunked:
-            self.raw_write(b"0\r\n\r\n")
+        self.sse_done(emit, chunked)
         srec["completed"] = True
+
+    # ---- legacy completions -----------------------------------------------------------
+
+    def completions(self, body, opt, srec, az, stream):
+        prompts = completion_prompts(body.get("prompt"))
+        max_tokens = body.get("max_tokens")
+        if max_tokens is None:
+            max_tokens = 16
+        if not is_int(max_tokens) or max_tokens < 0:
+            raise BadRequest("%r is not a valid max_tokens: expected an integer >= 0."
+                             % (max_tokens,), "max_tokens")
+        echo = body.get("echo") is True
+        answers = []                # per choice: (answer pieces, finish_reason, echo prefix)
+        for p in prompts:
+            pieces = word_pieces(opt["n"]) if opt["mode"] == "words" else split_words(p)
+            finish = "stop"
+            if len(pieces) > max_tokens:
+                pieces, finish = pieces[:max_tokens], "length"
+            answers.append((pieces, finish, p if echo else ""))
+        ptok = max(1, sum(ceil_tokens(p) for p in prompts))
+        ctok = sum(len(a[0]) for a in answers)
+        model = az["model"] if az else body.get("model")
+        cid = "cmpl-" + uuid.uuid4().hex[:24]
+        created = int(now())
+        headers = self.azure_headers() if az else self.common_headers()
+        if not stream:
+            choices = []
+            for k, (pieces, finish, prefix) in enumerate(answers):
+                c = {"text": prefix + "".join(pieces), "index": k, "logprobs": None,
+                     "finish_reason": finish}
+                if az:
+                    c["content_filter_results"] = azure_cfr()
+                choices.append(c)
+            resp = {"id": cid, "object": "text_completion", "created": created,
+                    "model": model, "system_fingerprint": "fp_mock", "choices": choices,
+                    "usage": make_usage(opt, ptok, ctok)}
+            if az:
+                resp["prompt_filter_results"] = azure_prompt_filter(len(prompts))
+            return self.send_unary(resp, opt, srec, headers)
+
+        so = body.get("stream_options")
+        include_usage = isinstance(so, dict) and so.get("include_usage") is True
+        delay = opt["delay_ms"] / 1000.0 if opt["mode"] == "words" else 0.0
+        # what each round streams: per choice its i-th piece (the echoed prompt goes in front
+        # of the first one)
+        streamed = []
+        for pieces, _, prefix in answers:
+            if prefix:
+                pieces = [prefix + pieces[0]] + pieces[1:] if pieces else [prefix]
+            streamed.append(pieces)
+        rounds = max(len(s) for s in streamed)
+
+        def chunk(k, text, finish=None, usage=None, choices=True):
+            choice = {"text": text, "index": k, "logprobs": None, "finish_reason": finish}
+            if az:
+                choice["content_filter_results"] = azure_cfr() if text else {}
+            obj = {"id": cid, "object": "text_completion", "created": created,
+                   "model": model, "system_fingerprint": "fp_mock",
+                   "choices": [choice] if choices else []}
+            if include_usage:
+                obj["usage"] = usage
+            return json.dumps(obj)
+
+        emit, chunked = self.sse_start(opt, srec, headers)
+        srec["total_chunks"] = sum(len(s) for s in streamed)
+        if az:
+            emit(azure_prelude(len(prompts)), count=False)
+        for i in range(rounds):
+            if i > 0 and delay:
+                if self.wait_or_gone(delay):
+                    raise ClientGone()
+            if self.sse_cut(opt, i, emit, chunked):
+                return
+            if opt["badjson"] and i == 1:
+                emit("{this is not json", count=False)
+            for k, s in enumerate(streamed):
+                if i < len(s):
+                    emit(chunk(k, s[i]))
+        self.sse_stall_at_end(opt, rounds)
+        for k, (_, finish, _) in enumerate(answers):
+            emit(chunk(k, "", finish=finish), count=False)
+        if include_usage:
+            u = make_usage(opt, ptok, ctok)
+            if u is not None:
+                emit(chunk(0, None, usage=u, choices=False), count=False)
+        self.sse_done(emit, chunked)
+        srec["completed"] = True
+
+    # ---- embeddings -------------------------------------------------------------------
+
+    def embeddings(self, body, opt, srec, az):
+        inputs = embedding_inputs(body.get("input"))
+        fmt = body.get("encoding_format")
+        if fmt is None:
+            fmt = "float"
+        if fmt not in ("float", "base64"):
+            raise BadRequest("%s is not one of ['float', 'base64'] - 'encoding_format'"
+                             % json.dumps(fmt), "encoding_format")
+        dims = body.get("dimensions")
+        if dims is None:
+            dims = EMBED_DEFAULT_DIMS
+        if not is_int(dims) or not 1 <= dims <= EMBED_MAX_DIMS:
+            raise BadRequest("%s is not a valid dimensions: expected an integer from 1 to %d."
+                             % (json.dumps(dims), EMBED_MAX_DIMS), "dimensions")
+        data = []
+        for i, (key, _) in enumerate(inputs):
+            vec = embed_vector(key, dims)
+            if fmt == "base64":
+                emb = base64.b64encode(struct.pack("<%df" % dims, *vec)).decode("ascii")
+            else:
+                emb = vec
+            data.append({"object": "embedding", "index": i, "embedding": emb})
+        resp = {"object": "list", "data": data,
+                "model": az["model"] if az else body.get("model")}
+        if not opt["nousage"]:
+            ptok = opt["usage"][0] if opt["usage"] else sum(t for _, t in inputs)
+            resp["usage"] = {"prompt_tokens": ptok, "total_tokens": ptok}
+        self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers())
 
 
 class Server(ThreadingHTTPServer):
@@ -597,11 +1045,14 @@ class Server(ThreadingHTTPServer):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mockserve.add_common_args(ap)
+    ap.add_argument("--azure-key", default=AZURE_KEY,
+                    help="the api-key header the Azure paths require (default %(default)s)")
     a = ap.parse_args()
     if a.parent_pid:
         mockserve.watch_parent(a.parent_pid)
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.verbose = a.verbose
+    srv.azure_key = a.azure_key
     mockserve.serve(srv, a, "openai_mock")
 
 

@@ -267,7 +267,7 @@ test_unset_key_leaves_model_out(void **state)
              "  - model_name: b\n"
              "    litellm_params: {model: mock/b, mock_delay_ms: 5}\n"
              "  - model_name: c\n"
-             "    litellm_params: {model: bedrock/c}\n",
+             "    litellm_params: {model: vertex_ai/c}\n",
              &err);
     assert_non_null(c);
     assert_int_equal(c->ndeployments, 1);
@@ -276,7 +276,7 @@ test_unset_key_leaves_model_out(void **state)
     assert_int_equal(c->deployments[0].provider, SLLMP_PROVIDER_MOCK);
     assert_int_equal(c->deployments[0].mock_delay_ms, 5);
     assert_true(has_warning(c, "SLLMP_SURELY_UNSET is not set: model 'a' is left out"));
-    assert_true(has_warning(c, "provider 'bedrock'"));
+    assert_true(has_warning(c, "provider 'vertex_ai'"));
     sllmp_conf_unref(c);
 }
 
@@ -628,6 +628,84 @@ test_keys(void **state)
     expect_error("keys:\n  - {key: a}\n  - {key: a}\n", "t.yaml:3:5: key 'key-2' is the same key");
 }
 
+/* The providers by LiteLLM's prefixes: defaults, environment keys only for default hosts,
+ * Azure's api-version, Bedrock's credentials and region. */
+static void
+test_providers(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+    const sllmp_deployment_t *d;
+
+    (void)state;
+    setenv("GROQ_API_KEY", "gsk-env", 1);
+    setenv("ANTHROPIC_API_KEY", "sk-ant-env", 1);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_BEARER_TOKEN_BEDROCK");
+    unsetenv("AZURE_API_VERSION");
+    c = load("model_list:\n"
+             "  - {model_name: g, litellm_params: {model: groq/llama-3.1-8b-instant}}\n"
+             "  - {model_name: g2, litellm_params: {model: groq/x, api_base: 'http://h:1/v1'}}\n"
+             "  - {model_name: o, litellm_params: {model: ollama/llama3, api_base: "
+             "'http://127.0.0.1:11434'}}\n"
+             "  - {model_name: o2, litellm_params: {model: ollama/llama3}}\n"
+             "  - {model_name: a, litellm_params: {model: anthropic/claude-sonnet-4-5}}\n"
+             "  - {model_name: z, litellm_params: {model: azure/my-gpt, api_base: "
+             "'https://r.openai.azure.com/', api_key: k},\n"
+             "     model_info: {base_model: azure/gpt-4o-mini}}\n"
+             "  - {model_name: z1, litellm_params: {model: azure/d, api_base: "
+             "'https://r.openai.azure.com/openai/v1', api_key: k}}\n"
+             "  - {model_name: b, litellm_params: {model: bedrock/converse/anthropic.claude-3-"
+             "haiku-20240307-v1:0, aws_access_key_id: AK, aws_secret_access_key: SK, "
+             "aws_region_name: eu-west-1}}\n"
+             "  - {model_name: b2, litellm_params: {model: bedrock/amazon.nova-micro-v1:0}}\n"
+             "  - {model_name: m, litellm_params: {model: gemini/gemini-2.5-flash, api_key: x}}\n"
+             "  - {model_name: d, litellm_params: {model: deepseek/deepseek-chat}}\n",
+             &err);
+    assert_non_null(c);
+    assert_null(err);
+    d = sllmp_conf_find(c, "g", 1);
+    assert_int_equal(d->provider, SLLMP_PROVIDER_OPENAI);
+    assert_string_equal(d->provider_name, "groq");
+    assert_string_equal(d->api_base, "https://api.groq.com/openai/v1");
+    assert_string_equal(d->api_key, "gsk-env");
+    /* another host: the provider's key from the environment never goes there */
+    d = sllmp_conf_find(c, "g2", 2);
+    assert_null(d->api_key);
+    assert_string_equal(sllmp_conf_find(c, "o", 1)->api_base, "http://127.0.0.1:11434/v1");
+    assert_string_equal(sllmp_conf_find(c, "o2", 2)->api_base, "http://localhost:11434/v1");
+    d = sllmp_conf_find(c, "a", 1);
+    assert_int_equal(d->provider, SLLMP_PROVIDER_ANTHROPIC);
+    assert_true(d->messages_api);
+    assert_string_equal(d->api_key, "sk-ant-env");
+    assert_true(d->price.known);
+    d = sllmp_conf_find(c, "z", 1);
+    assert_int_equal(d->provider, SLLMP_PROVIDER_AZURE);
+    assert_string_equal(d->api_base, "https://r.openai.azure.com");
+    assert_string_equal(d->api_version, "2024-10-21");
+    assert_true(d->price.known); /* base_model azure/gpt-4o-mini */
+    assert_null(sllmp_conf_find(c, "z1", 2)->api_version);
+    d = sllmp_conf_find(c, "b", 1);
+    assert_int_equal(d->provider, SLLMP_PROVIDER_BEDROCK);
+    assert_string_equal(d->model, "anthropic.claude-3-haiku-20240307-v1:0");
+    assert_string_equal(d->api_base, "https://bedrock-runtime.eu-west-1.amazonaws.com");
+    assert_string_equal(d->aws.access_key_id, "AK");
+    assert_true(d->messages_api);
+    assert_true(d->price.known);
+    assert_null(sllmp_conf_find(c, "b2", 2)); /* no credentials: left out */
+    assert_true(has_warning(c, "model 'b2' has no AWS"));
+    assert_string_equal(sllmp_conf_find(c, "m", 1)->api_base,
+                        "https://generativelanguage.googleapis.com");
+    assert_string_equal(sllmp_conf_find(c, "d", 1)->api_base, "https://api.deepseek.com/v1");
+    assert_false(sllmp_conf_find(c, "d", 1)->messages_api);
+    sllmp_conf_unref(c);
+    unsetenv("GROQ_API_KEY");
+    unsetenv("ANTHROPIC_API_KEY");
+
+    expect_error("model_list:\n  - {model_name: z, litellm_params: {model: azure/x}}\n",
+                 "azure/ needs litellm_params.api_base");
+}
+
 int
 main(void)
 {
@@ -638,6 +716,7 @@ main(void)
         cmocka_unit_test(test_errors_name_the_place),
         cmocka_unit_test(test_langfuse_and_capture),
         cmocka_unit_test(test_unset_key_leaves_model_out),
+        cmocka_unit_test(test_providers),
         cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_default_spool_dir),

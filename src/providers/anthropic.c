@@ -1,0 +1,227 @@
+/*
+ * Anthropic Messages (protocols.md §2): /v1/chat/completions translated both ways
+ * (src/providers/anthropic_xlate.c), and /v1/messages passed through as it is, with the
+ * deployment's model, the gateway's key, and usage read on the way.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/log.h"
+#include "sllmp/provider.h"
+#include "sllmp/req.h"
+#include "sllmp/sse.h"
+#include "sllmp/translate.h"
+#include "sllmp/upstream.h"
+
+#include <string.h>
+#include <time.h>
+
+#define MAX_EVENT (8 * 1024 * 1024)
+
+typedef struct {
+    sllmp_req_t *r;
+    sllmp_sse_t sse;
+    sllmp_xstream_t x; /* chat: the translator */
+    int events;
+} stream_t;
+
+/* Anthropic's event type: the `event:` name, else the data's own `type`. */
+static const char *
+event_type(const char *event, const cJSON *data)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(data, "type");
+
+    if (event != NULL && *event != '\0') {
+        return event;
+    }
+    return cJSON_IsString(type) ? type->valuestring : "";
+}
+
+/* An `error` event after the 200: the request's error (Anthropic's SSE error shape). */
+static int
+stream_failed(sllmp_req_t *r, const cJSON *data)
+{
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(data, "error");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(err, "type");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+    sllmp_xstream_t x;
+
+    /* the translator knows the statuses of Anthropic's error types */
+    memset(&x, 0, sizeof(x));
+    sllmp_anthropic_stream_event(&x, "error", data);
+    return sllmp_provider_stream_error(r, x.err_status ? x.err_status : 500,
+                                       cJSON_IsString(type) ? type->valuestring : NULL,
+                                       cJSON_IsString(msg) ? msg->valuestring : NULL);
+}
+
+static int
+on_chat_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
+{
+    stream_t *s = ud;
+    cJSON *json = cJSON_ParseWithLength(data, dlen);
+    int rc;
+
+    (void)elen;
+    if (json == NULL) {
+        sllmp_log(s->r->id, SLLMP_LOG_WARN, "upstream sent an event that is not JSON; skipped");
+        return 0;
+    }
+    s->events++;
+    if (strcmp(event_type(event, json), "error") == 0) {
+        rc = stream_failed(s->r, json);
+    } else {
+        rc = sllmp_anthropic_stream_event(&s->x, event, json);
+        if (rc < 0) {
+            rc =
+                sllmp_provider_stream_error(s->r, s->x.err_status, s->x.err_type, s->x.err_message);
+        }
+    }
+    cJSON_Delete(json);
+    return rc != 0;
+}
+
+/* /v1/messages: each event goes on as it came, under its own name. */
+static int
+on_native_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
+{
+    stream_t *s = ud;
+    cJSON *json = cJSON_ParseWithLength(data, dlen);
+    const char *type;
+    int rc = 0;
+
+    (void)elen;
+    if (json == NULL) {
+        sllmp_log(s->r->id, SLLMP_LOG_WARN, "upstream sent an event that is not JSON; skipped");
+        return 0;
+    }
+    s->events++;
+    type = event_type(event, json);
+    if (strcmp(type, "error") == 0) {
+        rc = stream_failed(s->r, json);
+    } else if (strcmp(type, "ping") != 0) {
+        /* pings are the gateway's to send (heartbeats), not forwarded one for one */
+        sllmp_chunk_t chunk = {data, dlen, json, 0, 0, type};
+
+        rc = sllmp_pipeline_chunk(s->r, &chunk) == SLLMP_ERROR;
+    }
+    cJSON_Delete(json);
+    return rc;
+}
+
+static int
+on_data(void *ud, const char *data, size_t n)
+{
+    stream_t *s = ud;
+    int rc = sllmp_sse_feed(&s->sse, data, n);
+
+    if (rc < 0) {
+        sllmp_req_fail(s->r, SLLMP_ERR_PROVIDER, NULL, "The provider sent an oversized event.");
+    }
+    return rc != 0;
+}
+
+/* POST {api_base}/v1/messages with the deployment's key; body is sent as it is. */
+static sllmp_rc_t
+call(sllmp_req_t *r, const char *body, sllmp_sse_event_f *on_event, stream_t *s,
+     sllmp_upstream_call_t *c, sllmp_err_t *err)
+{
+    const sllmp_deployment_t *d = r->dep;
+    const char *headers[8];
+    const char *beta = sllmp_req_param(r, "HTTP_ANTHROPIC_BETA");
+    int nh = 0;
+    size_t blen = strlen(d->api_base);
+
+    memset(c, 0, sizeof(*c));
+    headers[nh++] = "Content-Type: application/json";
+    headers[nh++] = r->stream ? "Accept: text/event-stream" : "Accept: application/json";
+    headers[nh++] = "anthropic-version: " SLLMP_ANTHROPIC_VERSION;
+    headers[nh++] = sllmp_arena_printf(r->arena, "X-Request-ID: %s", r->id);
+    if (d->api_key != NULL) {
+        headers[nh++] = sllmp_arena_printf(r->arena, "x-api-key: %s", d->api_key);
+    }
+    if (r->kind == SLLMP_KIND_MESSAGES && beta != NULL && strchr(beta, '\n') == NULL) {
+        /* the client's beta flags are part of its request (Claude Code sends them) */
+        headers[nh++] = sllmp_arena_printf(r->arena, "anthropic-beta: %.512s", beta);
+    }
+    headers[nh] = NULL;
+    /* LiteLLM configs give either the host or the whole .../v1/messages URL */
+    c->url = blen >= 12 && strcmp(d->api_base + blen - 12, "/v1/messages") == 0
+                 ? d->api_base
+                 : sllmp_arena_printf(r->arena, "%s/v1/messages", d->api_base);
+    c->body = body;
+    c->body_len = strlen(body);
+    c->headers = headers;
+    s->r = r;
+    if (r->stream) {
+        sllmp_sse_init(&s->sse, MAX_EVENT, on_event, s);
+        c->on_data = on_data;
+        c->ud = s;
+    }
+    *err = sllmp_upstream_run(r, c);
+    if (r->stream) {
+        sllmp_sse_free(&s->sse);
+    }
+    return sllmp_provider_end(r, c, *err, s->events);
+}
+
+sllmp_rc_t
+sllmp_provider_anthropic_chat(sllmp_req_t *r)
+{
+    sllmp_xerr_t xe;
+    cJSON *req = sllmp_anthropic_request(r->json, r->dep->model, &xe);
+    sllmp_upstream_call_t c;
+    stream_t s;
+    sllmp_err_t err;
+    sllmp_rc_t rc;
+    char *body;
+
+    if (req == NULL) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
+                              xe.message);
+    }
+    body = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    memset(&s, 0, sizeof(s));
+    sllmp_provider_xstream_init(r, &s.x);
+    rc = call(r, body, on_chat_event, &s, &c, &err);
+    if (rc == SLLMP_GO_ON && r->stream) {
+        /* a stream cut before message_stop still ends with its finish and usage */
+        rc = r->err != SLLMP_OK || sllmp_xstream_finish(&s.x) != 0 ? SLLMP_ERROR : SLLMP_FINISHED;
+    } else if (rc == SLLMP_GO_ON) {
+        cJSON *msg = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
+
+        rc = sllmp_provider_answer(
+            r, sllmp_anthropic_response(msg, r->model, (long)time(NULL), &r->usage));
+        cJSON_Delete(msg);
+    }
+    sllmp_buf_free(&c.resp);
+    return rc;
+}
+
+/* The client's Anthropic body with the deployment's model. */
+static char *
+native_body(sllmp_req_t *r)
+{
+    cJSON_ReplaceItemInObjectCaseSensitive(r->json, "model", cJSON_CreateString(r->dep->model));
+    return cJSON_PrintUnformatted(r->json);
+}
+
+sllmp_rc_t
+sllmp_provider_anthropic_messages(sllmp_req_t *r)
+{
+    sllmp_upstream_call_t c;
+    stream_t s;
+    sllmp_err_t err;
+    sllmp_rc_t rc;
+    char *body = native_body(r);
+
+    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    memset(&s, 0, sizeof(s));
+    rc = call(r, body, on_native_event, &s, &c, &err);
+    if (rc == SLLMP_GO_ON && r->stream) {
+        rc = r->err != SLLMP_OK ? SLLMP_ERROR : SLLMP_FINISHED;
+    } else if (rc == SLLMP_GO_ON) {
+        rc = sllmp_provider_native_answer(r, &c.resp);
+    }
+    sllmp_buf_free(&c.resp);
+    return rc;
+}

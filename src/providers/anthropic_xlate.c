@@ -1,0 +1,1196 @@
+/*
+ * OpenAI chat <-> Anthropic Messages translation (protocols.md §2.6, §2.7), pure: cJSON in,
+ * cJSON out (include/sllmp/translate.h). The rules follow LiteLLM's, since that is what the
+ * clients migrating to us were getting, with the places where we decided otherwise said below.
+ *
+ * Decisions, in one place:
+ *  - n > 1 is a 400: Anthropic answers once, and n answers billed as one would be a lie.
+ *  - The legacy functions API (a `function` message, an assistant `function_call`, the
+ *    `functions` / `function_call` parameters) is a 400. Its messages carry no call ids, and
+ *    Anthropic pairs every tool_use with a tool_result by id; inventing ids, or skipping the
+ *    messages, would send a conversation that is not the client's. The client can use tools.
+ *  - Text blocks that are empty or only whitespace are never sent (Anthropic rejects empty
+ *    ones, and a whitespace-only one carries nothing); a message left with no blocks is not
+ *    sent either, so its neighbours may merge.
+ *  - A request whose messages are all system/developer (or empty) is a 400: Anthropic needs at
+ *    least one message.
+ *  - audio parts, file_id references, non-base64 data URLs and tools other than functions are
+ *    400s: dropping them would answer a different question than the one asked.
+ *  - tool_choice and parallel_tool_calls are dropped when no tools go upstream: Anthropic
+ *    rejects a tool_choice without tools.
+ *  - response_format json_object is dropped (Anthropic has no schemaless JSON mode; the prompt
+ *    asks for JSON or not); json_schema becomes output_config.format.
+ *  - reasoning_effort: minimal/low 1024, medium 2048, high/xhigh/max 4096 thinking tokens
+ *    (LiteLLM's constants; none: no thinking). Thinking removes temperature, top_p and top_k
+ *    (Anthropic rejects them with thinking) and raises max_tokens to at least budget + 1024
+ *    (the budget counts toward max_tokens; 1024 leaves room for the answer). Thinking is not
+ *    turned on when tool_choice forces a tool, nor when the last assistant turn has tool_use
+ *    without the thinking block Anthropic wants first there (the client did not send LiteLLM's
+ *    thinking_blocks back): both would be a 400 from Anthropic.
+ *  - user (or safety_identifier) -> metadata.user_id unless it looks like an email address
+ *    (Anthropic asks for an opaque id, no PII).
+ *  - Tool definitions keep name, description, parameters and cache_control; `strict` is dropped
+ *    (older models reject it).
+ */
+#include "sllmp/translate.h"
+#include "sllmp/util.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static const cJSON *
+get(const cJSON *obj, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(obj, name);
+}
+
+static const char *
+str(const cJSON *obj, const char *name)
+{
+    const cJSON *v = get(obj, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int
+is(const char *s, const char *lit)
+{
+    return s != NULL && strcmp(s, lit) == 0;
+}
+
+static int
+blank(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (!isspace((unsigned char)*s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Fills *e: param from pfmt, and the message "'<param>' <why>" so the client sees where. Always
+ * returns -1, for `return bad(...)`.
+ */
+static int bad(sllmp_xerr_t *e, const char *why, const char *pfmt, ...) SLLMP_PRINTF(3, 4);
+
+static int
+bad(sllmp_xerr_t *e, const char *why, const char *pfmt, ...)
+{
+    va_list ap;
+
+    if (e == NULL) {
+        return -1;
+    }
+    va_start(ap, pfmt);
+    vsnprintf(e->param, sizeof(e->param), pfmt, ap);
+    va_end(ap);
+    if (e->param[0] != '\0') {
+        snprintf(e->message, sizeof(e->message), "'%s' %s", e->param, why);
+    } else {
+        snprintf(e->message, sizeof(e->message), "%s", why);
+    }
+    return -1;
+}
+
+static cJSON *
+text_block(const char *text)
+{
+    cJSON *b = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(b, "type", "text");
+    cJSON_AddStringToObject(b, "text", text);
+    return b;
+}
+
+/* Prompt caching breakpoints on OpenAI parts go to the Anthropic block, as LiteLLM does. */
+static void
+copy_cache_control(cJSON *block, const cJSON *part)
+{
+    const cJSON *cc = get(part, "cache_control");
+
+    if (cJSON_IsObject(cc)) {
+        cJSON_AddItemToObject(block, "cache_control", cJSON_Duplicate(cc, 1));
+    }
+}
+
+/* ---- the conversation being built --------------------------------------------------------- */
+
+/*
+ * Anthropic wants user and assistant turns alternating, and tool_result blocks first in their
+ * user turn. OpenAI messages are added one block at a time; consecutive blocks of one role form
+ * one turn, whose tool results are kept apart until the turn is closed.
+ */
+typedef struct {
+    cJSON *messages;  /* closed turns */
+    const char *role; /* the open turn's role ("user", "assistant"); NULL when none */
+    cJSON *results;   /* its tool_result blocks */
+    cJSON *blocks;    /* its other blocks */
+} turns_t;
+
+static void
+turn_close(turns_t *t)
+{
+    cJSON *m, *content, *b;
+
+    if (t->role == NULL) {
+        return;
+    }
+    m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", t->role);
+    content = cJSON_AddArrayToObject(m, "content");
+    while ((b = cJSON_DetachItemFromArray(t->results, 0)) != NULL) {
+        cJSON_AddItemToArray(content, b);
+    }
+    while ((b = cJSON_DetachItemFromArray(t->blocks, 0)) != NULL) {
+        cJSON_AddItemToArray(content, b);
+    }
+    cJSON_AddItemToArray(t->messages, m);
+    t->role = NULL;
+}
+
+/* Adds block (owned from now on) to the turn of `role`, opening one if the role changes. */
+static void
+turn_add(turns_t *t, const char *role, cJSON *block, int result)
+{
+    if (t->role != NULL && strcmp(t->role, role) != 0) {
+        turn_close(t);
+    }
+    t->role = role;
+    cJSON_AddItemToArray(result ? t->results : t->blocks, block);
+}
+
+/* ---- content parts -------------------------------------------------------------------------- */
+
+/*
+ * A data: URL's media type and base64 payload. 0, or -1 when it is not a base64 data URL.
+ */
+static int
+data_url(const char *url, char *media, size_t mlen, const char **payload)
+{
+    const char *p = url + 5, *semi, *comma;
+
+    if (strncmp(url, "data:", 5) != 0 || (comma = strchr(p, ',')) == NULL) {
+        return -1;
+    }
+    semi = memchr(p, ';', (size_t)(comma - p));
+    if (semi == NULL || (size_t)(semi - p) >= mlen || comma - semi != 7 ||
+        strncmp(semi, ";base64", 7) != 0) {
+        return -1;
+    }
+    memcpy(media, p, (size_t)(semi - p));
+    media[semi - p] = '\0';
+    *payload = comma + 1;
+    return 0;
+}
+
+static cJSON *
+base64_block(const char *type, const char *media, const char *data)
+{
+    cJSON *b = cJSON_CreateObject(), *src;
+
+    cJSON_AddStringToObject(b, "type", type);
+    src = cJSON_AddObjectToObject(b, "source");
+    cJSON_AddStringToObject(src, "type", "base64");
+    cJSON_AddStringToObject(src, "media_type", media);
+    cJSON_AddStringToObject(src, "data", data);
+    return b;
+}
+
+/* An image_url part -> image block (or a document block for a PDF data URL). */
+static int
+image_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
+{
+    const cJSON *iu = get(part, "image_url");
+    const char *url = cJSON_IsString(iu) ? iu->valuestring : str(iu, "url");
+    const char *payload;
+    char media[64];
+
+    if (url == NULL) {
+        return bad(e, "must be a string.", "messages[%d].content[%d].image_url.url", i, k);
+    }
+    if (strncmp(url, "data:", 5) == 0) {
+        if (data_url(url, media, sizeof(media), &payload) != 0) {
+            return bad(e, "must be a base64 data URL (data:image/png;base64,...).",
+                       "messages[%d].content[%d].image_url.url", i, k);
+        }
+        if (strncmp(media, "image/", 6) == 0) {
+            *out = base64_block("image", media, payload);
+        } else if (strcmp(media, "application/pdf") == 0) {
+            *out = base64_block("document", media, payload);
+        } else {
+            return bad(e, "has a media type Anthropic does not take as an image.",
+                       "messages[%d].content[%d].image_url.url", i, k);
+        }
+    } else if (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0) {
+        cJSON *src;
+
+        *out = cJSON_CreateObject();
+        cJSON_AddStringToObject(*out, "type", "image");
+        src = cJSON_AddObjectToObject(*out, "source");
+        cJSON_AddStringToObject(src, "type", "url");
+        cJSON_AddStringToObject(src, "url", url);
+    } else {
+        return bad(e, "must be an http(s) URL or a base64 data URL.",
+                   "messages[%d].content[%d].image_url.url", i, k);
+    }
+    copy_cache_control(*out, part);
+    return 0;
+}
+
+/* A file part -> document block: file_data only (a data URL, or bare base64 taken as PDF). */
+static int
+file_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
+{
+    const cJSON *f = get(part, "file");
+    const char *data = str(f, "file_data"), *payload;
+    char media[64];
+
+    if (data == NULL) {
+        return bad(e, "must carry file_data: file ids cannot be sent to Anthropic.",
+                   "messages[%d].content[%d].file", i, k);
+    }
+    if (strncmp(data, "data:", 5) == 0) {
+        if (data_url(data, media, sizeof(media), &payload) != 0) {
+            return bad(e, "must be a base64 data URL or base64.",
+                       "messages[%d].content[%d].file.file_data", i, k);
+        }
+    } else {
+        snprintf(media, sizeof(media), "application/pdf");
+        payload = data;
+    }
+    *out = base64_block(strncmp(media, "image/", 6) == 0 ? "image" : "document", media, payload);
+    copy_cache_control(*out, part);
+    return 0;
+}
+
+/*
+ * One part of a user (or tool) message -> *out, an Anthropic block, or NULL when there is
+ * nothing to send (blank text). -1 with *e filled when the part cannot go to Anthropic.
+ */
+static int
+user_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
+{
+    const char *type = str(part, "type");
+
+    *out = NULL;
+    if (is(type, "text")) {
+        const char *text = str(part, "text");
+
+        if (text == NULL) {
+            return bad(e, "must be a string.", "messages[%d].content[%d].text", i, k);
+        }
+        if (!blank(text)) {
+            *out = text_block(text);
+            copy_cache_control(*out, part);
+        }
+        return 0;
+    }
+    if (is(type, "image_url")) {
+        return image_part(part, i, k, out, e);
+    }
+    if (is(type, "file")) {
+        return file_part(part, i, k, out, e);
+    }
+    if (is(type, "input_audio")) {
+        return bad(e, "is audio, which Anthropic models do not take.", "messages[%d].content[%d]",
+                   i, k);
+    }
+    return bad(e, "has a content part type this model does not take.",
+               "messages[%d].content[%d].type", i, k);
+}
+
+/* system and developer content -> text blocks appended to `system`. */
+static int
+system_message(const cJSON *content, int i, cJSON *system, sllmp_xerr_t *e)
+{
+    const cJSON *part;
+    int k = 0;
+
+    if (cJSON_IsString(content)) {
+        if (!blank(content->valuestring)) {
+            cJSON_AddItemToArray(system, text_block(content->valuestring));
+        }
+        return 0;
+    }
+    cJSON_ArrayForEach(part, content)
+    {
+        const char *text = str(part, "text");
+
+        if (!is(str(part, "type"), "text") || text == NULL) {
+            return bad(e, "must be a text part: system messages take text only.",
+                       "messages[%d].content[%d]", i, k);
+        }
+        if (!blank(text)) {
+            cJSON *b = text_block(text);
+
+            copy_cache_control(b, part);
+            cJSON_AddItemToArray(system, b);
+        }
+        k++;
+    }
+    return 0;
+}
+
+static int
+user_message(turns_t *t, const cJSON *content, int i, sllmp_xerr_t *e)
+{
+    const cJSON *part;
+    int k = 0;
+
+    if (cJSON_IsString(content)) {
+        if (!blank(content->valuestring)) {
+            turn_add(t, "user", text_block(content->valuestring), 0);
+        }
+        return 0;
+    }
+    cJSON_ArrayForEach(part, content)
+    {
+        cJSON *b;
+
+        if (user_part(part, i, k, &b, e) != 0) {
+            return -1;
+        }
+        if (b != NULL) {
+            turn_add(t, "user", b, 0);
+        }
+        k++;
+    }
+    return 0;
+}
+
+/* A tool message -> a tool_result block in the user turn (content a string or blocks). */
+static int
+tool_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
+{
+    const char *id = str(m, "tool_call_id");
+    const cJSON *content = get(m, "content"), *part;
+    cJSON *r;
+    int k = 0;
+
+    if (id == NULL || *id == '\0') {
+        return bad(e, "must be the id of the tool call it answers.", "messages[%d].tool_call_id",
+                   i);
+    }
+    r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "type", "tool_result");
+    cJSON_AddStringToObject(r, "tool_use_id", id);
+    if (cJSON_IsString(content)) {
+        /* empty content is left out, which Anthropic takes (an empty text would not be) */
+        if (!blank(content->valuestring)) {
+            cJSON_AddStringToObject(r, "content", content->valuestring);
+        }
+    } else if (cJSON_IsArray(content)) {
+        cJSON *blocks = cJSON_CreateArray();
+
+        cJSON_ArrayForEach(part, content)
+        {
+            cJSON *b;
+
+            if (user_part(part, i, k, &b, e) != 0) {
+                cJSON_Delete(blocks);
+                cJSON_Delete(r);
+                return -1;
+            }
+            if (b != NULL) {
+                cJSON_AddItemToArray(blocks, b);
+            }
+            k++;
+        }
+        if (cJSON_GetArraySize(blocks) > 0) {
+            cJSON_AddItemToObject(r, "content", blocks);
+        } else {
+            cJSON_Delete(blocks);
+        }
+    }
+    turn_add(t, "user", r, 1);
+    return 0;
+}
+
+/* A tool call's arguments (a JSON text, "" meaning none) -> the tool_use input object. */
+static cJSON *
+tool_input(const cJSON *args)
+{
+    cJSON *in;
+
+    if (args == NULL || cJSON_IsNull(args)) {
+        return cJSON_CreateObject();
+    }
+    if (cJSON_IsObject(args)) {
+        return cJSON_Duplicate(args, 1); /* some clients send the object itself */
+    }
+    if (!cJSON_IsString(args)) {
+        return NULL;
+    }
+    if (blank(args->valuestring)) {
+        return cJSON_CreateObject();
+    }
+    in = cJSON_Parse(args->valuestring);
+    if (!cJSON_IsObject(in)) {
+        cJSON_Delete(in);
+        return NULL;
+    }
+    return in;
+}
+
+static int
+assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
+{
+    const cJSON *content = get(m, "content"), *calls = get(m, "tool_calls");
+    const cJSON *tb = get(m, "thinking_blocks"), *item;
+    int k = 0;
+
+    if (get(m, "function_call") != NULL && !cJSON_IsNull(get(m, "function_call"))) {
+        return bad(e,
+                   "is the legacy function calling API, which this model does not take; use "
+                   "tools and tool_calls.",
+                   "messages[%d].function_call", i);
+    }
+    /* LiteLLM's thinking_blocks, echoed by its clients: they go first, verbatim (signed) */
+    cJSON_ArrayForEach(item, tb)
+    {
+        const char *type = str(item, "type");
+
+        if (is(type, "thinking") || is(type, "redacted_thinking")) {
+            turn_add(t, "assistant", cJSON_Duplicate(item, 1), 0);
+        }
+    }
+    if (cJSON_IsString(content)) {
+        if (!blank(content->valuestring)) {
+            turn_add(t, "assistant", text_block(content->valuestring), 0);
+        }
+    } else {
+        cJSON_ArrayForEach(item, content)
+        {
+            const char *type = str(item, "type"), *text = str(item, "text");
+
+            if (is(type, "text") && text != NULL) {
+                if (!blank(text)) {
+                    cJSON *b = text_block(text);
+
+                    copy_cache_control(b, item);
+                    turn_add(t, "assistant", b, 0);
+                }
+            } else if (!is(type, "refusal")) {
+                /* a refusal part is the model's own "I can't": not worth resending */
+                return bad(e, "must be a text or refusal part.", "messages[%d].content[%d]", i, k);
+            }
+            k++;
+        }
+    }
+    k = 0;
+    cJSON_ArrayForEach(item, calls)
+    {
+        const cJSON *fn = get(item, "function");
+        const char *id = str(item, "id"), *name = str(fn, "name"), *type = str(item, "type");
+        cJSON *b, *input;
+
+        if (type != NULL && strcmp(type, "function") != 0) {
+            return bad(e, "must be \"function\".", "messages[%d].tool_calls[%d].type", i, k);
+        }
+        if (id == NULL || *id == '\0') {
+            return bad(e, "is required: Anthropic pairs each tool call with its result by id.",
+                       "messages[%d].tool_calls[%d].id", i, k);
+        }
+        if (name == NULL || *name == '\0') {
+            return bad(e, "must be a non-empty string.",
+                       "messages[%d].tool_calls[%d].function.name", i, k);
+        }
+        input = tool_input(get(fn, "arguments"));
+        if (input == NULL) {
+            return bad(e,
+                       "must be a JSON object encoded as a string (Anthropic takes tool input "
+                       "as an object).",
+                       "messages[%d].tool_calls[%d].function.arguments", i, k);
+        }
+        b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "type", "tool_use");
+        cJSON_AddStringToObject(b, "id", id);
+        cJSON_AddStringToObject(b, "name", name);
+        cJSON_AddItemToObject(b, "input", input);
+        turn_add(t, "assistant", b, 0);
+        k++;
+    }
+    return 0;
+}
+
+/*
+ * A final assistant message is a prefill that Anthropic continues, and it rejects one ending in
+ * whitespace: strip it, dropping text blocks (and the message) left empty.
+ */
+static void
+strip_prefill(cJSON *messages)
+{
+    cJSON *last = cJSON_GetArrayItem(messages, cJSON_GetArraySize(messages) - 1);
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
+
+    if (!is(str(last, "role"), "assistant")) {
+        return;
+    }
+    for (;;) {
+        int n = cJSON_GetArraySize(content);
+        cJSON *b = cJSON_GetArrayItem(content, n - 1);
+        cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
+        size_t len;
+
+        if (!is(str(b, "type"), "text") || !cJSON_IsString(text)) {
+            break;
+        }
+        len = strlen(text->valuestring);
+        while (len > 0 && isspace((unsigned char)text->valuestring[len - 1])) {
+            len--;
+        }
+        if (len > 0) {
+            char *s = sllmp_xstrndup(text->valuestring, len);
+
+            cJSON_ReplaceItemInObjectCaseSensitive(b, "text", cJSON_CreateString(s));
+            free(s);
+            break;
+        }
+        cJSON_DeleteItemFromArray(content, n - 1);
+    }
+    if (cJSON_GetArraySize(content) == 0) {
+        cJSON_DeleteItemFromArray(messages, cJSON_GetArraySize(messages) - 1);
+    }
+}
+
+static int
+messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
+{
+    const cJSON *m;
+    cJSON *system = cJSON_CreateArray();
+    turns_t t = {cJSON_CreateArray(), NULL, cJSON_CreateArray(), cJSON_CreateArray()};
+    int i = 0, rc = 0;
+
+    cJSON_ArrayForEach(m, get(req, "messages"))
+    {
+        const char *role = str(m, "role");
+        const cJSON *content = get(m, "content");
+
+        if (is(role, "system") || is(role, "developer")) {
+            rc = system_message(content, i, system, e);
+        } else if (is(role, "user")) {
+            rc = user_message(&t, content, i, e);
+        } else if (is(role, "assistant")) {
+            rc = assistant_message(&t, m, i, e);
+        } else if (is(role, "tool")) {
+            rc = tool_message(&t, m, i, e);
+        } else if (is(role, "function")) {
+            rc = bad(e,
+                     "is the legacy function calling API, which this model does not take; "
+                     "use tools and tool messages.",
+                     "messages[%d].role", i);
+        } else {
+            rc = bad(e, "must be one of system, developer, user, assistant, tool.",
+                     "messages[%d].role", i);
+        }
+        if (rc != 0) {
+            break;
+        }
+        i++;
+    }
+    turn_close(&t);
+    cJSON_Delete(t.results);
+    cJSON_Delete(t.blocks);
+    if (rc == 0) {
+        strip_prefill(t.messages);
+        if (cJSON_GetArraySize(t.messages) == 0) {
+            rc = bad(e, "must contain at least one user or assistant message with content.",
+                     "messages");
+        }
+    }
+    if (rc != 0) {
+        cJSON_Delete(system);
+        cJSON_Delete(t.messages);
+        return -1;
+    }
+    if (cJSON_GetArraySize(system) > 0) {
+        cJSON_AddItemToObject(body, "system", system);
+    } else {
+        cJSON_Delete(system);
+    }
+    cJSON_AddItemToObject(body, "messages", t.messages);
+    return 0;
+}
+
+/* ---- parameters ------------------------------------------------------------------------------ */
+
+/* A number field: 1 and *out when present (null counts as absent). */
+static int
+number(const cJSON *obj, const char *name, double *out)
+{
+    const cJSON *v = get(obj, name);
+
+    if (!cJSON_IsNumber(v)) {
+        return 0;
+    }
+    *out = v->valuedouble;
+    return 1;
+}
+
+static int
+stop_sequences(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
+{
+    const cJSON *stop = get(req, "stop"), *s;
+    cJSON *seqs = cJSON_CreateArray();
+    int k = 0;
+
+    if (cJSON_IsString(stop)) {
+        if (!blank(stop->valuestring)) {
+            cJSON_AddItemToArray(seqs, cJSON_CreateString(stop->valuestring));
+        }
+    } else if (cJSON_IsArray(stop)) {
+        cJSON_ArrayForEach(s, stop)
+        {
+            if (!cJSON_IsString(s)) {
+                cJSON_Delete(seqs);
+                return bad(e, "must be a string.", "stop[%d]", k);
+            }
+            /* Anthropic rejects whitespace-only sequences; LiteLLM drops them */
+            if (!blank(s->valuestring)) {
+                cJSON_AddItemToArray(seqs, cJSON_CreateString(s->valuestring));
+            }
+            k++;
+        }
+    }
+    if (cJSON_GetArraySize(seqs) > 0) {
+        cJSON_AddItemToObject(body, "stop_sequences", seqs);
+    } else {
+        cJSON_Delete(seqs);
+    }
+    return 0;
+}
+
+static int
+tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
+{
+    const cJSON *tool;
+    cJSON *out;
+    int k = 0;
+
+    if (get(req, "functions") != NULL && !cJSON_IsNull(get(req, "functions"))) {
+        return bad(e,
+                   "is the legacy function calling API, which this model does not take; use "
+                   "tools.",
+                   "functions");
+    }
+    if (!cJSON_IsArray(get(req, "tools")) || cJSON_GetArraySize(get(req, "tools")) == 0) {
+        return 0;
+    }
+    out = cJSON_AddArrayToObject(body, "tools");
+    cJSON_ArrayForEach(tool, get(req, "tools"))
+    {
+        const cJSON *fn = get(tool, "function"), *params = get(fn, "parameters");
+        const char *name = str(fn, "name"), *desc = str(fn, "description");
+        cJSON *t;
+
+        if (!is(str(tool, "type"), "function") || name == NULL || *name == '\0') {
+            return bad(e, "must be a function tool with a name.", "tools[%d]", k);
+        }
+        t = cJSON_CreateObject();
+        cJSON_AddItemToArray(out, t);
+        cJSON_AddStringToObject(t, "name", name);
+        if (desc != NULL) {
+            cJSON_AddStringToObject(t, "description", desc);
+        }
+        if (cJSON_IsObject(params)) {
+            cJSON_AddItemToObject(t, "input_schema", cJSON_Duplicate(params, 1));
+        } else {
+            cJSON *schema = cJSON_AddObjectToObject(t, "input_schema");
+
+            cJSON_AddStringToObject(schema, "type", "object");
+            cJSON_AddObjectToObject(schema, "properties");
+        }
+        copy_cache_control(t, tool);
+        k++;
+    }
+    return 0;
+}
+
+/* tool_choice and parallel_tool_calls -> Anthropic's tool_choice; only with tools. */
+static int
+tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
+{
+    const cJSON *tc = get(req, "tool_choice");
+    const cJSON *fc = get(req, "function_call");
+    cJSON *out = NULL;
+
+    if (fc != NULL && !cJSON_IsNull(fc)) {
+        return bad(e,
+                   "is the legacy function calling API, which this model does not take; use "
+                   "tool_choice.",
+                   "function_call");
+    }
+    if (cJSON_IsString(tc)) {
+        const char *type = is(tc->valuestring, "required") ? "any" : tc->valuestring;
+
+        if (!is(type, "auto") && !is(type, "any") && !is(type, "none")) {
+            return bad(e, "must be none, auto, required or a function.", "tool_choice");
+        }
+        out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "type", type);
+    } else if (cJSON_IsObject(tc)) {
+        const char *name = str(get(tc, "function"), "name");
+
+        if (!is(str(tc, "type"), "function") || name == NULL) {
+            return bad(e,
+                       "must be none, auto, required or {\"type\":\"function\",\"function\":"
+                       "{\"name\":...}}.",
+                       "tool_choice");
+        }
+        out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "type", "tool");
+        cJSON_AddStringToObject(out, "name", name);
+    } else if (tc != NULL && !cJSON_IsNull(tc)) {
+        return bad(e, "must be a string or an object.", "tool_choice");
+    }
+    if (!cJSON_HasObjectItem(body, "tools")) {
+        cJSON_Delete(out); /* Anthropic rejects tool_choice without tools */
+        return 0;
+    }
+    if (cJSON_IsFalse(get(req, "parallel_tool_calls"))) {
+        if (out == NULL) {
+            out = cJSON_CreateObject();
+            cJSON_AddStringToObject(out, "type", "auto");
+        }
+        if (!is(str(out, "type"), "none")) {
+            cJSON_AddTrueToObject(out, "disable_parallel_tool_use");
+        }
+    }
+    if (out != NULL) {
+        cJSON_AddItemToObject(body, "tool_choice", out);
+    }
+    return 0;
+}
+
+/* Anthropic wants an opaque id there, no PII: something@domain.tld is not sent. */
+static int
+looks_like_email(const char *s)
+{
+    const char *at = strchr(s, '@');
+
+    return at != NULL && at > s && strchr(at + 1, '.') != NULL && at[1] != '.';
+}
+
+static void
+user_id(const cJSON *req, cJSON *body)
+{
+    const char *user = str(req, "user");
+    cJSON *md;
+
+    if (user == NULL || *user == '\0') {
+        user = str(req, "safety_identifier"); /* OpenAI's successor to `user` */
+    }
+    /* Anthropic takes at most 256 characters there; a longer one is not an opaque id anyway */
+    if (user == NULL || *user == '\0' || strlen(user) > 256 || looks_like_email(user)) {
+        return;
+    }
+    md = cJSON_AddObjectToObject(body, "metadata");
+    cJSON_AddStringToObject(md, "user_id", user);
+}
+
+static long
+thinking_budget(const char *effort)
+{
+    if (is(effort, "minimal") || is(effort, "low")) {
+        return 1024;
+    }
+    if (is(effort, "medium")) {
+        return 2048;
+    }
+    if (is(effort, "high") || is(effort, "xhigh") || is(effort, "max")) {
+        return 4096;
+    }
+    return 0; /* none, or unknown: no thinking */
+}
+
+/* Whether Anthropic would take thinking with this conversation (see the top of the file). */
+static int
+thinking_allowed(const cJSON *body)
+{
+    const cJSON *tc = get(body, "tool_choice"), *msgs = get(body, "messages"), *m, *b;
+    const cJSON *last = NULL;
+    int tool_use = 0;
+
+    if (is(str(tc, "type"), "any") || is(str(tc, "type"), "tool")) {
+        return 0;
+    }
+    cJSON_ArrayForEach(m, msgs)
+    {
+        if (is(str(m, "role"), "assistant")) {
+            last = m;
+        }
+    }
+    cJSON_ArrayForEach(b, get(last, "content"))
+    {
+        tool_use |= is(str(b, "type"), "tool_use");
+    }
+    if (!tool_use) {
+        return 1;
+    }
+    b = cJSON_GetArrayItem(get(last, "content"), 0);
+    return is(str(b, "type"), "thinking") || is(str(b, "type"), "redacted_thinking");
+}
+
+static void
+response_format(const cJSON *req, cJSON *body)
+{
+    const cJSON *rf = get(req, "response_format");
+    const cJSON *schema = get(get(rf, "json_schema"), "schema");
+    cJSON *oc, *fmt;
+
+    if (!is(str(rf, "type"), "json_schema") || !cJSON_IsObject(schema)) {
+        return; /* text, json_object (no Anthropic equivalent), or a schema-less json_schema */
+    }
+    oc = cJSON_AddObjectToObject(body, "output_config");
+    fmt = cJSON_AddObjectToObject(oc, "format");
+    cJSON_AddStringToObject(fmt, "type", "json_schema");
+    cJSON_AddItemToObject(fmt, "schema", cJSON_Duplicate(schema, 1));
+}
+
+cJSON *
+sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
+{
+    cJSON *body;
+    double v, max_tokens = SLLMP_ANTHROPIC_DEFAULT_MAX;
+    long budget;
+
+    if (e != NULL) {
+        memset(e, 0, sizeof(*e));
+    }
+    if (!cJSON_IsObject(req) || !cJSON_IsArray(get(req, "messages"))) {
+        bad(e, "must be an array.", "messages");
+        return NULL;
+    }
+    if (number(req, "n", &v) && v > 1) {
+        bad(e, "must be 1: Anthropic models give one choice per request.", "n");
+        return NULL;
+    }
+    body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "model", model != NULL ? model : "");
+    if (messages(req, body, e) != 0 || stop_sequences(req, body, e) != 0 ||
+        tools(req, body, e) != 0 || tool_choice(req, body, e) != 0) {
+        cJSON_Delete(body);
+        return NULL;
+    }
+
+    if (number(req, "max_completion_tokens", &v) || number(req, "max_tokens", &v)) {
+        if (v < 0) {
+            bad(e, "must not be negative.",
+                cJSON_IsNumber(get(req, "max_completion_tokens")) ? "max_completion_tokens"
+                                                                  : "max_tokens");
+            cJSON_Delete(body);
+            return NULL;
+        }
+        max_tokens = v;
+    }
+    budget = thinking_budget(str(req, "reasoning_effort"));
+    if (budget > 0 && thinking_allowed(body)) {
+        cJSON *th = cJSON_AddObjectToObject(body, "thinking");
+
+        cJSON_AddStringToObject(th, "type", "enabled");
+        cJSON_AddNumberToObject(th, "budget_tokens", (double)budget);
+        if (max_tokens < (double)(budget + 1024)) {
+            max_tokens = (double)(budget + 1024);
+        }
+    } else {
+        /* Anthropic's temperature is 0..1 where OpenAI's is 0..2 */
+        if (number(req, "temperature", &v)) {
+            cJSON_AddNumberToObject(body, "temperature", v < 0 ? 0 : v > 1 ? 1 : v);
+        }
+        if (number(req, "top_p", &v)) {
+            cJSON_AddNumberToObject(body, "top_p", v);
+        }
+        if (number(req, "top_k", &v)) {
+            cJSON_AddNumberToObject(body, "top_k", v);
+        }
+    }
+    cJSON_AddNumberToObject(body, "max_tokens", (double)(long)max_tokens);
+    user_id(req, body);
+    response_format(req, body);
+    if (cJSON_IsTrue(get(req, "stream"))) {
+        cJSON_AddTrueToObject(body, "stream");
+    }
+    return body;
+}
+
+/* ---- responses ------------------------------------------------------------------------------- */
+
+const char *
+sllmp_anthropic_finish(const char *stop_reason)
+{
+    if (is(stop_reason, "max_tokens") || is(stop_reason, "model_context_window_exceeded")) {
+        return "length";
+    }
+    if (is(stop_reason, "tool_use")) {
+        return "tool_calls";
+    }
+    if (is(stop_reason, "refusal")) {
+        return "content_filter";
+    }
+    return "stop"; /* end_turn, stop_sequence, pause_turn, unknown, none */
+}
+
+void
+sllmp_anthropic_usage_merge(sllmp_usage_t *u, const cJSON *usage)
+{
+    static const char *const names[] = {"input_tokens", "cache_read_input_tokens",
+                                        "cache_creation_input_tokens", "output_tokens"};
+    long *fields[4];
+    size_t k;
+    int any = 0;
+
+    if (!cJSON_IsObject(usage)) {
+        return;
+    }
+    fields[0] = &u->input; /* excludes cache reads and writes: no subtraction */
+    fields[1] = &u->cache_read;
+    fields[2] = &u->cache_write;
+    fields[3] = &u->output; /* includes thinking, which Anthropic does not break out */
+    for (k = 0; k < 4; k++) {
+        double v;
+
+        if (number(usage, names[k], &v)) {
+            *fields[k] = v > 0 ? (long)v : 0;
+            any = 1;
+        }
+    }
+    if (any) {
+        u->reasoning = 0;
+        u->seen = 1;
+        u->estimated = 0;
+    }
+}
+
+cJSON *
+sllmp_anthropic_response(const cJSON *msg, const char *model, long created, sllmp_usage_t *u)
+{
+    const cJSON *content = get(msg, "content"), *b;
+    const char *id = str(msg, "id"), *type = str(msg, "type");
+    sllmp_usage_t local;
+    sllmp_buf_t text, thinking;
+    cJSON *out, *choices, *choice, *message, *calls = NULL, *blocks = NULL;
+    int has_text = 0, has_thinking = 0;
+
+    if (!cJSON_IsObject(msg) || !cJSON_IsArray(content) || (type != NULL && !is(type, "message"))) {
+        return NULL;
+    }
+    if (u == NULL) {
+        u = &local;
+    }
+    memset(u, 0, sizeof(*u));
+    sllmp_anthropic_usage_merge(u, get(msg, "usage"));
+
+    sllmp_buf_init(&text, 0);
+    sllmp_buf_init(&thinking, 0);
+    cJSON_ArrayForEach(b, content)
+    {
+        const char *bt = str(b, "type"), *t = str(b, "text"), *th = str(b, "thinking");
+        const char *bid = str(b, "id"), *name = str(b, "name");
+
+        if (is(bt, "text") && t != NULL) {
+            sllmp_buf_append(&text, t, strlen(t));
+            has_text = 1;
+        } else if (is(bt, "tool_use")) {
+            const cJSON *input = get(b, "input");
+            cJSON *call = cJSON_CreateObject(), *fn;
+            char *args = cJSON_IsObject(input) ? cJSON_PrintUnformatted(input) : NULL;
+
+            if (calls == NULL) {
+                calls = cJSON_CreateArray();
+            }
+            cJSON_AddItemToArray(calls, call);
+            cJSON_AddStringToObject(call, "id", bid != NULL ? bid : "");
+            cJSON_AddStringToObject(call, "type", "function");
+            fn = cJSON_AddObjectToObject(call, "function");
+            cJSON_AddStringToObject(fn, "name", name != NULL ? name : "");
+            cJSON_AddStringToObject(fn, "arguments", args != NULL ? args : "{}");
+            cJSON_free(args);
+        } else if (is(bt, "thinking") || is(bt, "redacted_thinking")) {
+            /* LiteLLM's two fields: the text to show, and the blocks to send back signed */
+            if (th != NULL) {
+                sllmp_buf_append(&thinking, th, strlen(th));
+                has_thinking = 1;
+            }
+            if (blocks == NULL) {
+                blocks = cJSON_CreateArray();
+            }
+            cJSON_AddItemToArray(blocks, cJSON_Duplicate(b, 1));
+        }
+        /* server tool blocks, citations...: nothing an OpenAI client can take */
+    }
+
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "id", id != NULL ? id : "chatcmpl-sllmp");
+    cJSON_AddStringToObject(out, "object", "chat.completion");
+    cJSON_AddNumberToObject(out, "created", (double)created);
+    cJSON_AddStringToObject(out, "model", model != NULL ? model : "");
+    choices = cJSON_AddArrayToObject(out, "choices");
+    choice = cJSON_CreateObject();
+    cJSON_AddItemToArray(choices, choice);
+    cJSON_AddNumberToObject(choice, "index", 0);
+    message = cJSON_AddObjectToObject(choice, "message");
+    cJSON_AddStringToObject(message, "role", "assistant");
+    if (has_text) {
+        cJSON_AddStringToObject(message, "content", sllmp_buf_cstr(&text));
+    } else {
+        cJSON_AddNullToObject(message, "content");
+    }
+    cJSON_AddNullToObject(message, "refusal");
+    if (has_thinking) {
+        cJSON_AddStringToObject(message, "reasoning_content", sllmp_buf_cstr(&thinking));
+    }
+    if (blocks != NULL) {
+        cJSON_AddItemToObject(message, "thinking_blocks", blocks);
+    }
+    if (calls != NULL) {
+        cJSON_AddItemToObject(message, "tool_calls", calls);
+    }
+    cJSON_AddNullToObject(choice, "logprobs");
+    cJSON_AddStringToObject(choice, "finish_reason",
+                            sllmp_anthropic_finish(str(msg, "stop_reason")));
+    cJSON_AddItemToObject(out, "usage", sllmp_usage_to_openai(u));
+    sllmp_buf_free(&text);
+    sllmp_buf_free(&thinking);
+    return out;
+}
+
+/* ---- streams --------------------------------------------------------------------------------- */
+
+/* An Anthropic error type -> the HTTP status it stands for (529 overloaded -> 503). */
+static int
+error_status(const char *type)
+{
+    static const struct {
+        const char *type;
+        int status;
+    } map[] = {
+        {"invalid_request_error", 400}, {"authentication_error", 401},
+        {"billing_error", 402},         {"permission_error", 403},
+        {"not_found_error", 404},       {"request_too_large", 413},
+        {"rate_limit_error", 429},      {"api_error", 500},
+        {"overloaded_error", 503},      {"timeout_error", 504},
+    };
+    size_t k;
+
+    for (k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
+        if (is(type, map[k].type)) {
+            return map[k].status;
+        }
+    }
+    return 500;
+}
+
+static int
+block_index(const cJSON *data)
+{
+    const cJSON *v = get(data, "index");
+
+    return cJSON_IsNumber(v) ? v->valueint : -1;
+}
+
+static int
+block_start(sllmp_xstream_t *s, const cJSON *data)
+{
+    const cJSON *cb = get(data, "content_block");
+    const char *type = str(cb, "type"), *text = str(cb, "text");
+    int index = block_index(data), rc;
+
+    if (is(type, "text") && text != NULL) {
+        return sllmp_xstream_text(s, text, strlen(text));
+    }
+    if (!is(type, "tool_use")) {
+        return 0; /* thinking, server tools: nothing for an OpenAI client */
+    }
+    rc = sllmp_xstream_tool_start(s, index, str(cb, "id"), str(cb, "name"));
+    if (rc == 0 && cJSON_GetArraySize(get(cb, "input")) > 0) {
+        /* input normally arrives as input_json_delta; a block that starts with it is whole */
+        char *args = cJSON_PrintUnformatted(get(cb, "input"));
+
+        rc = sllmp_xstream_tool_args(s, index, args, strlen(args));
+        cJSON_free(args);
+    }
+    return rc;
+}
+
+static int
+block_delta(sllmp_xstream_t *s, const cJSON *data)
+{
+    const cJSON *d = get(data, "delta");
+    const char *type = str(d, "type"), *v;
+
+    if (is(type, "text_delta") && (v = str(d, "text")) != NULL) {
+        return sllmp_xstream_text(s, v, strlen(v));
+    }
+    if (is(type, "input_json_delta") && (v = str(d, "partial_json")) != NULL) {
+        return sllmp_xstream_tool_args(s, block_index(data), v, strlen(v));
+    }
+    /* thinking_delta, signature_delta, citations_delta: no OpenAI chunk field for them */
+    return 0;
+}
+
+static int
+stream_error(sllmp_xstream_t *s, const cJSON *data)
+{
+    const cJSON *err = get(data, "error");
+    const char *type = str(err, "type"), *msg = str(err, "message");
+
+    s->err_status = error_status(type);
+    snprintf(s->err_type, sizeof(s->err_type), "%s", type != NULL ? type : "api_error");
+    snprintf(s->err_message, sizeof(s->err_message), "%s",
+             msg != NULL ? msg : "The provider failed mid-stream.");
+    return -1;
+}
+
+int
+sllmp_anthropic_stream_event(sllmp_xstream_t *s, const char *event, const cJSON *data)
+{
+    const char *name = event;
+
+    if (name == NULL || *name == '\0') {
+        name = str(data, "type"); /* the data repeats the event name */
+    }
+    if (is(name, "error")) {
+        return stream_error(s, data);
+    }
+    if (s->ended) {
+        return 0;
+    }
+    if (is(name, "message_start")) {
+        const cJSON *msg = get(data, "message");
+        const char *id = str(msg, "id");
+
+        if (id != NULL) {
+            snprintf(s->id_buf, sizeof(s->id_buf), "%s", id);
+        }
+        sllmp_anthropic_usage_merge(&s->usage, get(msg, "usage"));
+        return sllmp_xstream_start(s);
+    }
+    if (is(name, "content_block_start")) {
+        return block_start(s, data);
+    }
+    if (is(name, "content_block_delta")) {
+        return block_delta(s, data);
+    }
+    if (is(name, "content_block_stop")) {
+        return sllmp_xstream_block_stop(s, block_index(data));
+    }
+    if (is(name, "message_delta")) {
+        const char *reason = str(get(data, "delta"), "stop_reason");
+
+        /* cumulative counts: the last one wins, never a sum */
+        sllmp_anthropic_usage_merge(&s->usage, get(data, "usage"));
+        return reason != NULL ? sllmp_xstream_finish_reason(s, sllmp_anthropic_finish(reason)) : 0;
+    }
+    if (is(name, "message_stop")) {
+        s->ended = 1;
+        return sllmp_xstream_finish(s);
+    }
+    return 0; /* ping, and event types added later */
+}

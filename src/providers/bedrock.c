@@ -1,0 +1,349 @@
+/*
+ * AWS Bedrock (protocols.md §3.3): /v1/chat/completions through Converse and ConverseStream,
+ * /v1/messages for Anthropic models and /v1/embeddings (Titan, Cohere) through InvokeModel.
+ * Requests are signed with SigV4 (src/providers/sigv4.c), or carry a Bedrock API key as a
+ * Bearer token; streams come as the binary AWS event stream (src/providers/eventstream.c),
+ * never SSE.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/log.h"
+#include "sllmp/middleware.h"
+#include "sllmp/provider.h"
+#include "sllmp/req.h"
+#include "sllmp/translate.h"
+#include "sllmp/upstream.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_MESSAGE  (16 * 1024 * 1024)
+#define COHERE_BATCH 96 /* texts per Cohere call */
+
+typedef struct {
+    sllmp_req_t *r;
+    sllmp_evs_t evs;
+    sllmp_xstream_t x;
+    int native; /* InvokeModel stream of Anthropic events, for /v1/messages */
+    int events;
+} stream_t;
+
+/* An exception or error frame (or an Anthropic error event) ends the stream as r's error. */
+static int
+frame_failed(stream_t *s, const sllmp_evs_msg_t *m)
+{
+    cJSON *json = cJSON_ParseWithLength(m->payload, m->payload_len);
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(json, "message");
+    const char *type = m->exception_type[0] ? m->exception_type : m->error_code;
+    int rc = sllmp_provider_stream_error(s->r, sllmp_bedrock_exception_status(type), type,
+                                         cJSON_IsString(msg) ? msg->valuestring : NULL);
+
+    cJSON_Delete(json);
+    return rc;
+}
+
+/* One Anthropic event from InvokeModelWithResponseStream: {"bytes": base64 of its JSON}. */
+static int
+native_chunk(stream_t *s, const cJSON *payload)
+{
+    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(payload, "bytes");
+    size_t n = cJSON_IsString(bytes) ? strlen(bytes->valuestring) : 0;
+    unsigned char *raw;
+    int len, rc = 0;
+    cJSON *ev;
+    const cJSON *type;
+
+    if (n == 0 || n % 4 != 0) {
+        return 0;
+    }
+    raw = sllmp_xmalloc(n / 4 * 3 + 1);
+    len = EVP_DecodeBlock(raw, (const unsigned char *)bytes->valuestring, (int)n);
+    /* EVP_DecodeBlock counts the padding as bytes */
+    for (size_t i = n; len > 0 && i > 0 && bytes->valuestring[i - 1] == '='; i--) {
+        len--;
+    }
+    ev = len > 0 ? cJSON_ParseWithLength((const char *)raw, (size_t)len) : NULL;
+    type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "error") == 0) {
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(ev, "error");
+        const cJSON *et = cJSON_GetObjectItemCaseSensitive(err, "type");
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+        sllmp_xstream_t x;
+
+        memset(&x, 0, sizeof(x));
+        sllmp_anthropic_stream_event(&x, "error", ev);
+        rc = sllmp_provider_stream_error(s->r, x.err_status ? x.err_status : 500,
+                                         cJSON_IsString(et) ? et->valuestring : NULL,
+                                         cJSON_IsString(msg) ? msg->valuestring : NULL);
+    } else if (cJSON_IsString(type) && strcmp(type->valuestring, "ping") != 0) {
+        sllmp_chunk_t chunk = {(const char *)raw, (size_t)len, ev, 0, 0, type->valuestring};
+
+        rc = sllmp_pipeline_chunk(s->r, &chunk) == SLLMP_ERROR;
+    }
+    cJSON_Delete(ev);
+    free(raw);
+    return rc;
+}
+
+static int
+on_message(void *ud, const sllmp_evs_msg_t *m)
+{
+    stream_t *s = ud;
+    cJSON *json;
+    int rc;
+
+    if (strcmp(m->message_type, "exception") == 0 || strcmp(m->message_type, "error") == 0) {
+        return frame_failed(s, m);
+    }
+    json = cJSON_ParseWithLength(m->payload, m->payload_len);
+    if (json == NULL) {
+        sllmp_log(s->r->id, SLLMP_LOG_WARN, "upstream sent an event that is not JSON; skipped");
+        return 0;
+    }
+    s->events++;
+    if (s->native) {
+        rc = strcmp(m->event_type, "chunk") == 0 ? native_chunk(s, json) : 0;
+    } else {
+        rc = sllmp_bedrock_stream_event(&s->x, m->event_type, json);
+        if (rc < 0) {
+            rc =
+                sllmp_provider_stream_error(s->r, s->x.err_status, s->x.err_type, s->x.err_message);
+        }
+    }
+    cJSON_Delete(json);
+    return rc != 0;
+}
+
+static int
+on_data(void *ud, const char *data, size_t n)
+{
+    stream_t *s = ud;
+    int rc = sllmp_evs_feed(&s->evs, data, n);
+
+    if (rc < 0) {
+        sllmp_log(s->r->id, SLLMP_LOG_WARN, "bedrock event stream: %s", s->evs.error);
+        sllmp_req_fail(s->r, SLLMP_ERR_PROVIDER, NULL,
+                       "The provider sent a malformed event stream.");
+    }
+    return rc != 0;
+}
+
+/*
+ * POSTs body to {api_base}/model/{modelId}/{op}, signed. SLLMP_GO_ON with c->resp when there
+ * is an answer to read.
+ */
+static sllmp_rc_t
+call(sllmp_req_t *r, const char *op, const char *body, stream_t *s, sllmp_upstream_call_t *c)
+{
+    const sllmp_deployment_t *d = r->dep;
+    const char *base = d->api_base;
+    const char *auth_start = strstr(base, "://") + 3;
+    const char *base_path = strchr(auth_start, '/');
+    char *authority = base_path != NULL ? sllmp_arena_strndup(r->arena, auth_start,
+                                                              (size_t)(base_path - auth_start))
+                                        : sllmp_arena_strdup(r->arena, auth_start);
+    const char *headers[8];
+    int nh = 0;
+    sllmp_buf_t path;
+    char amz_date[17], sig[1024];
+    sllmp_err_t err;
+    sllmp_rc_t rc;
+
+    memset(c, 0, sizeof(*c));
+    sllmp_buf_init(&path, 0);
+    sllmp_buf_appends(&path, base_path != NULL ? base_path : "");
+    sllmp_buf_appends(&path, "/model/");
+    sllmp_aws_uri_encode(&path, d->model, strlen(d->model), 0); /* an ARN's '/' too */
+    sllmp_buf_printf(&path, "/%s", op);
+    c->url = sllmp_arena_printf(r->arena, "%.*s%s", (int)(auth_start - base), base, authority);
+    c->url = sllmp_arena_printf(r->arena, "%s%s", c->url, sllmp_buf_cstr(&path));
+    headers[nh++] = "Content-Type: application/json";
+    headers[nh++] = s->native || strcmp(op, "converse-stream") != 0
+                        ? "Accept: application/json"
+                        : "Accept: application/vnd.amazon.eventstream";
+    if (d->api_key != NULL) {
+        headers[nh++] = sllmp_arena_printf(r->arena, "Authorization: Bearer %s", d->api_key);
+    } else {
+        sllmp_kv_t kv[4];
+        size_t nkv = 0;
+
+        sllmp_amz_date(time(NULL), amz_date);
+        kv[nkv++] = (sllmp_kv_t){"content-type", "application/json"};
+        kv[nkv++] = (sllmp_kv_t){"host", authority};
+        kv[nkv++] = (sllmp_kv_t){"x-amz-date", amz_date};
+        if (d->aws.session_token != NULL) {
+            kv[nkv++] = (sllmp_kv_t){"x-amz-security-token", d->aws.session_token};
+            headers[nh++] =
+                sllmp_arena_printf(r->arena, "x-amz-security-token: %s", d->aws.session_token);
+        }
+        if (sllmp_sigv4_authorization(d->aws.access_key_id, d->aws.secret_access_key, d->aws.region,
+                                      "bedrock", "POST", sllmp_buf_cstr(&path), "", kv, nkv, body,
+                                      strlen(body), amz_date, sig, sizeof(sig)) < 0) {
+            sllmp_buf_free(&path);
+            return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
+        }
+        headers[nh++] = sllmp_arena_printf(r->arena, "x-amz-date: %s", amz_date);
+        headers[nh++] = sllmp_arena_printf(r->arena, "Authorization: %s", sig);
+        OPENSSL_cleanse(sig, sizeof(sig));
+    }
+    headers[nh] = NULL;
+    sllmp_buf_free(&path);
+    c->body = body;
+    c->body_len = strlen(body);
+    c->headers = headers;
+    s->r = r;
+    if (r->stream) {
+        sllmp_evs_init(&s->evs, MAX_MESSAGE, on_message, s);
+        c->on_data = on_data;
+        c->ud = s;
+    }
+    err = sllmp_upstream_run(r, c);
+    if (r->stream) {
+        sllmp_evs_free(&s->evs);
+    }
+    rc = sllmp_provider_end(r, c, err, s->events);
+    if (rc != SLLMP_GO_ON) {
+        sllmp_buf_free(&c->resp);
+    }
+    return rc;
+}
+
+sllmp_rc_t
+sllmp_provider_bedrock_chat(sllmp_req_t *r)
+{
+    sllmp_xerr_t xe;
+    cJSON *req = sllmp_bedrock_request(r->json, &xe);
+    sllmp_upstream_call_t c;
+    stream_t s;
+    sllmp_rc_t rc;
+    char *body;
+
+    if (req == NULL) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
+                              xe.message);
+    }
+    body = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    memset(&s, 0, sizeof(s));
+    sllmp_provider_xstream_init(r, &s.x);
+    rc = call(r, r->stream ? "converse-stream" : "converse", body, &s, &c);
+    if (rc != SLLMP_GO_ON) {
+        return rc;
+    }
+    if (r->stream) {
+        rc = r->err != SLLMP_OK || sllmp_xstream_finish(&s.x) != 0 ? SLLMP_ERROR : SLLMP_FINISHED;
+    } else {
+        cJSON *resp = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
+
+        rc = sllmp_provider_answer(
+            r, sllmp_bedrock_response(resp, r->model, (long)time(NULL), &r->usage));
+        cJSON_Delete(resp);
+    }
+    sllmp_buf_free(&c.resp);
+    return rc;
+}
+
+/* /v1/messages on Bedrock: Anthropic's own body through InvokeModel, as Bedrock wants it (no
+ * model, no stream, its anthropic_version). */
+sllmp_rc_t
+sllmp_provider_bedrock_messages(sllmp_req_t *r)
+{
+    cJSON *req = cJSON_Duplicate(r->json, 1);
+    sllmp_upstream_call_t c;
+    stream_t s;
+    sllmp_rc_t rc;
+    char *body;
+
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "model");
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "stream");
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "anthropic_version");
+    cJSON_AddStringToObject(req, "anthropic_version", SLLMP_BEDROCK_ANTHROPIC_VERSION);
+    body = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    memset(&s, 0, sizeof(s));
+    s.native = 1;
+    rc = call(r, r->stream ? "invoke-with-response-stream" : "invoke", body, &s, &c);
+    if (rc != SLLMP_GO_ON) {
+        return rc;
+    }
+    rc = r->stream ? (r->err != SLLMP_OK ? SLLMP_ERROR : SLLMP_FINISHED)
+                   : sllmp_provider_native_answer(r, &c.resp);
+    sllmp_buf_free(&c.resp);
+    return rc;
+}
+
+sllmp_rc_t
+sllmp_provider_bedrock_embeddings(sllmp_req_t *r)
+{
+    sllmp_bedrock_embed_t kind = sllmp_bedrock_embed_kind(r->dep->model);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(r->json, "encoding_format");
+    int base64 = cJSON_IsString(fmt) && strcmp(fmt->valuestring, "base64") == 0;
+    int total = sllmp_embed_input_count(r->json);
+    int step = kind == SLLMP_BEDROCK_EMBED_TITAN ? 1 : COHERE_BATCH;
+    long tokens = 0;
+    cJSON *out, *data;
+
+    if (total < 0) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "input",
+                              "Bedrock embedding models take text: 'input' must be a string or "
+                              "an array of non-empty strings.");
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "object", "list");
+    data = cJSON_AddArrayToObject(out, "data");
+    /* one call per text (Titan) or per batch (Cohere): the answer is whole or an error */
+    for (int first = 0; first < total; first += step) {
+        int count = total - first < step ? total - first : step;
+        sllmp_xerr_t xe;
+        cJSON *req = sllmp_bedrock_embed_request(kind, r->json, first, count, &xe);
+        sllmp_upstream_call_t c;
+        stream_t s;
+        sllmp_rc_t rc;
+        char *body;
+        cJSON *resp;
+        int bad;
+
+        if (req == NULL) {
+            cJSON_Delete(out);
+            return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
+                                  xe.message);
+        }
+        body = cJSON_PrintUnformatted(req);
+        cJSON_Delete(req);
+        sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+        memset(&s, 0, sizeof(s));
+        rc = call(r, "invoke", body, &s, &c);
+        if (rc != SLLMP_GO_ON) {
+            cJSON_Delete(out);
+            return rc;
+        }
+        resp = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
+        bad = sllmp_bedrock_embed_response(kind, resp, first, base64, data, &tokens) < 0;
+        cJSON_Delete(resp);
+        sllmp_buf_free(&c.resp);
+        if (bad) {
+            cJSON_Delete(out);
+            return sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                                  "The provider's answer could not be understood.");
+        }
+    }
+    cJSON_AddStringToObject(out, "model", r->model);
+    if (tokens > 0) {
+        cJSON *u = cJSON_AddObjectToObject(out, "usage");
+
+        cJSON_AddNumberToObject(u, "prompt_tokens", (double)tokens);
+        cJSON_AddNumberToObject(u, "total_tokens", (double)tokens);
+        sllmp_usage_from_openai(&r->usage, u);
+    } else {
+        /* Cohere reports no count: estimated, and said so in the trace */
+        cJSON *u = cJSON_AddObjectToObject(out, "usage");
+
+        sllmp_usage_estimate(r);
+        cJSON_AddNumberToObject(u, "prompt_tokens", (double)r->usage.input);
+        cJSON_AddNumberToObject(u, "total_tokens", (double)r->usage.input);
+    }
+    return sllmp_provider_answer(r, out);
+}

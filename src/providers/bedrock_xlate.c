@@ -1,0 +1,936 @@
+/*
+ * AWS Bedrock translators (protocols.md §3.3): OpenAI chat <-> Converse / ConverseStream, and
+ * OpenAI embeddings <-> the InvokeModel bodies of Amazon Titan and Cohere embedding models.
+ *
+ * Converse is stricter than OpenAI in ways clients never see elsewhere: turns must alternate
+ * user / assistant (so consecutive same-role turns are merged, and tool results travel in user
+ * turns), text blocks may not be blank, and Bedrock never fetches URLs (an http image is a 400
+ * from us rather than a confusing one from AWS).
+ */
+#include "sllmp/translate.h"
+#include "sllmp/util.h"
+
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const cJSON *
+get(const cJSON *o, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, name);
+}
+
+/* Fills *e and returns NULL, for `return xfail(...)` from the translators. */
+static void *xfail(sllmp_xerr_t *e, const char *param, const char *fmt, ...) SLLMP_PRINTF(3, 4);
+
+static void *
+xfail(sllmp_xerr_t *e, const char *param, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e == NULL) {
+        return NULL;
+    }
+    snprintf(e->param, sizeof(e->param), "%s", param != NULL ? param : "");
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Request                                                                                  */
+
+typedef struct {
+    cJSON *messages;
+    cJSON *system;
+    sllmp_xerr_t *e;
+    char param[96];
+} conv_t;
+
+static const char *param(conv_t *c, const char *fmt, ...) SLLMP_PRINTF(2, 3);
+
+/* The error's param path, formatted into c->param. */
+static const char *
+param(conv_t *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->param, sizeof(c->param), fmt, ap);
+    va_end(ap);
+    return c->param;
+}
+
+static void
+add_text(cJSON *blocks, const char *text)
+{
+    cJSON *b;
+
+    /* Converse rejects blank text blocks */
+    if (text == NULL || *text == '\0') {
+        return;
+    }
+    b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "text", text);
+    cJSON_AddItemToArray(blocks, b);
+}
+
+/*
+ * Adds blocks to the conversation as a turn of `role`, merged into the last turn when that has
+ * the same role (Converse wants strict alternation). Takes blocks; an empty list adds nothing.
+ */
+static void
+add_turn(cJSON *messages, const char *role, cJSON *blocks)
+{
+    int n = cJSON_GetArraySize(messages);
+    cJSON *last = n > 0 ? cJSON_GetArrayItem(messages, n - 1) : NULL;
+    const cJSON *last_role = get(last, "role");
+    cJSON *msg;
+
+    if (cJSON_GetArraySize(blocks) == 0) {
+        cJSON_Delete(blocks);
+        return;
+    }
+    if (cJSON_IsString(last_role) && strcmp(last_role->valuestring, role) == 0) {
+        cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
+
+        while (cJSON_GetArraySize(blocks) > 0) {
+            cJSON_AddItemToArray(content, cJSON_DetachItemFromArray(blocks, 0));
+        }
+        cJSON_Delete(blocks);
+        return;
+    }
+    msg = cJSON_CreateObject();
+    cJSON_AddStringToObject(msg, "role", role);
+    cJSON_AddItemToObject(msg, "content", blocks);
+    cJSON_AddItemToArray(messages, msg);
+}
+
+/* A data: URL as a Converse image block; NULL with *e filled otherwise. */
+static cJSON *
+image_block(conv_t *c, const char *url, int i, int j)
+{
+    static const struct {
+        const char *media;
+        const char *format;
+    } formats[] = {{"image/png", "png"},
+                   {"image/jpeg", "jpeg"},
+                   {"image/jpg", "jpeg"},
+                   {"image/gif", "gif"},
+                   {"image/webp", "webp"}};
+    const char *format = NULL, *semi, *comma;
+    cJSON *b, *img, *src;
+    size_t mlen;
+
+    if (strncmp(url, "data:", 5) != 0) {
+        return xfail(c->e, param(c, "messages[%d].content[%d].image_url.url", i, j),
+                     "Bedrock cannot fetch image URLs; send the image inline as a "
+                     "data:image/...;base64 URL.");
+    }
+    url += 5;
+    comma = strchr(url, ',');
+    semi = strchr(url, ';');
+    if (comma == NULL || semi == NULL || semi > comma || strncmp(semi, ";base64,", 8) != 0) {
+        return xfail(c->e, param(c, "messages[%d].content[%d].image_url.url", i, j),
+                     "An image data URL must be base64: data:image/png;base64,...");
+    }
+    mlen = (size_t)(semi - url);
+    for (size_t k = 0; k < sizeof(formats) / sizeof(formats[0]); k++) {
+        if (strlen(formats[k].media) == mlen && strncasecmp(url, formats[k].media, mlen) == 0) {
+            format = formats[k].format;
+            break;
+        }
+    }
+    if (format == NULL) {
+        return xfail(c->e, param(c, "messages[%d].content[%d].image_url.url", i, j),
+                     "Bedrock takes png, jpeg, gif and webp images only.");
+    }
+    b = cJSON_CreateObject();
+    img = cJSON_AddObjectToObject(b, "image");
+    cJSON_AddStringToObject(img, "format", format);
+    src = cJSON_AddObjectToObject(img, "source");
+    cJSON_AddStringToObject(src, "bytes", comma + 1);
+    return b;
+}
+
+/*
+ * A message's content (a string or an array of parts) as Converse blocks appended to `blocks`.
+ * Images only where images allowed (user turns). -1 with *e filled when a part cannot go.
+ */
+static int
+content_blocks(conv_t *c, const cJSON *content, int i, int images, cJSON *blocks)
+{
+    const cJSON *part;
+    int j = 0;
+
+    if (content == NULL || cJSON_IsNull(content)) {
+        return 0;
+    }
+    if (cJSON_IsString(content)) {
+        add_text(blocks, content->valuestring);
+        return 0;
+    }
+    if (!cJSON_IsArray(content)) {
+        xfail(c->e, param(c, "messages[%d].content", i),
+              "content must be a string or an array of content parts.");
+        return -1;
+    }
+    cJSON_ArrayForEach(part, content)
+    {
+        const cJSON *type = get(part, "type");
+        const char *t = cJSON_IsString(type) ? type->valuestring : "";
+
+        if (strcmp(t, "text") == 0 || strcmp(t, "refusal") == 0) {
+            const cJSON *text = get(part, t);
+
+            if (!cJSON_IsString(text)) {
+                xfail(c->e, param(c, "messages[%d].content[%d].%s", i, j, t),
+                      "A %s part needs a string %s.", t, t);
+                return -1;
+            }
+            add_text(blocks, text->valuestring);
+        } else if (strcmp(t, "image_url") == 0 && images) {
+            const cJSON *iu = get(part, "image_url");
+            const cJSON *url = cJSON_IsString(iu) ? iu : get(iu, "url");
+            cJSON *b;
+
+            if (!cJSON_IsString(url)) {
+                xfail(c->e, param(c, "messages[%d].content[%d].image_url.url", i, j),
+                      "An image_url part needs a url.");
+                return -1;
+            }
+            if ((b = image_block(c, url->valuestring, i, j)) == NULL) {
+                return -1;
+            }
+            cJSON_AddItemToArray(blocks, b);
+        } else {
+            xfail(c->e, param(c, "messages[%d].content[%d].type", i, j),
+                  "Content parts of type '%.40s' are not supported for this model.", t);
+            return -1;
+        }
+        j++;
+    }
+    return 0;
+}
+
+/* An assistant's tool_calls as toolUse blocks; -1 with *e filled for bad arguments. */
+static int
+tool_use_blocks(conv_t *c, const cJSON *calls, int i, cJSON *blocks)
+{
+    const cJSON *call;
+    int j = 0;
+
+    cJSON_ArrayForEach(call, calls)
+    {
+        const cJSON *id = get(call, "id"), *fn = get(call, "function");
+        const cJSON *name = get(fn, "name"), *args = get(fn, "arguments");
+        const char *text = cJSON_IsString(args) ? args->valuestring : "";
+        cJSON *input, *b, *tu;
+
+        if (!cJSON_IsString(id) || !cJSON_IsString(name)) {
+            xfail(c->e, param(c, "messages[%d].tool_calls[%d]", i, j),
+                  "A tool call needs an id and a function name.");
+            return -1;
+        }
+        text += strspn(text, " \t\r\n");
+        /* a call without arguments is sent with "" by some clients; trailing junk is invalid */
+        input = *text == '\0' ? cJSON_CreateObject() : cJSON_ParseWithOpts(text, NULL, 1);
+        if (!cJSON_IsObject(input)) {
+            cJSON_Delete(input);
+            xfail(c->e, param(c, "messages[%d].tool_calls[%d].function.arguments", i, j),
+                  "The tool call's arguments are not a JSON object.");
+            return -1;
+        }
+        b = cJSON_CreateObject();
+        tu = cJSON_AddObjectToObject(b, "toolUse");
+        cJSON_AddStringToObject(tu, "toolUseId", id->valuestring);
+        cJSON_AddStringToObject(tu, "name", name->valuestring);
+        cJSON_AddItemToObject(tu, "input", input);
+        cJSON_AddItemToArray(blocks, b);
+        j++;
+    }
+    return 0;
+}
+
+/* A tool message as a toolResult block. */
+static cJSON *
+tool_result_block(conv_t *c, const cJSON *m, int i)
+{
+    const cJSON *id = get(m, "tool_call_id"), *content = get(m, "content");
+    cJSON *b, *tr, *inner = cJSON_CreateArray();
+
+    if (!cJSON_IsString(id)) {
+        cJSON_Delete(inner);
+        return xfail(c->e, param(c, "messages[%d].tool_call_id", i),
+                     "A tool message needs a tool_call_id.");
+    }
+    if (content_blocks(c, content, i, 0, inner) < 0) {
+        cJSON_Delete(inner);
+        return NULL;
+    }
+    if (cJSON_GetArraySize(inner) == 0) {
+        /* an empty result still needs a content entry */
+        cJSON *t = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(t, "text", "");
+        cJSON_AddItemToArray(inner, t);
+    }
+    b = cJSON_CreateObject();
+    tr = cJSON_AddObjectToObject(b, "toolResult");
+    cJSON_AddStringToObject(tr, "toolUseId", id->valuestring);
+    cJSON_AddItemToObject(tr, "content", inner);
+    cJSON_AddStringToObject(tr, "status", "success");
+    return b;
+}
+
+/* One OpenAI message into c->messages or c->system; -1 with *e filled. */
+static int
+add_message(conv_t *c, const cJSON *m, int i)
+{
+    const cJSON *role = get(m, "role");
+    const char *r = cJSON_IsString(role) ? role->valuestring : "";
+    cJSON *blocks = cJSON_CreateArray();
+
+    if (strcmp(r, "system") == 0 || strcmp(r, "developer") == 0) {
+        if (content_blocks(c, get(m, "content"), i, 0, blocks) < 0) {
+            goto fail;
+        }
+        while (cJSON_GetArraySize(blocks) > 0) {
+            cJSON_AddItemToArray(c->system, cJSON_DetachItemFromArray(blocks, 0));
+        }
+        cJSON_Delete(blocks);
+        return 0;
+    }
+    if (strcmp(r, "user") == 0) {
+        if (content_blocks(c, get(m, "content"), i, 1, blocks) < 0) {
+            goto fail;
+        }
+        add_turn(c->messages, "user", blocks);
+        return 0;
+    }
+    if (strcmp(r, "assistant") == 0) {
+        const cJSON *calls = get(m, "tool_calls");
+
+        if (content_blocks(c, get(m, "content"), i, 0, blocks) < 0 ||
+            (cJSON_IsArray(calls) && tool_use_blocks(c, calls, i, blocks) < 0)) {
+            goto fail;
+        }
+        add_turn(c->messages, "assistant", blocks);
+        return 0;
+    }
+    if (strcmp(r, "tool") == 0) {
+        cJSON *b = tool_result_block(c, m, i);
+
+        if (b == NULL) {
+            goto fail;
+        }
+        cJSON_AddItemToArray(blocks, b);
+        add_turn(c->messages, "user", blocks);
+        return 0;
+    }
+    xfail(c->e, param(c, "messages[%d].role", i),
+          "Messages with role '%.32s' are not supported for this model.", r);
+fail:
+    cJSON_Delete(blocks);
+    return -1;
+}
+
+static int
+inference_config(conv_t *c, const cJSON *req, cJSON *body)
+{
+    const cJSON *max = get(req, "max_completion_tokens"), *v, *stop = get(req, "stop");
+    cJSON *ic = cJSON_CreateObject();
+
+    if (!cJSON_IsNumber(max)) {
+        max = get(req, "max_tokens");
+    }
+    if (cJSON_IsNumber(max)) {
+        cJSON_AddNumberToObject(ic, "maxTokens", (double)(long)max->valuedouble);
+    }
+    if (cJSON_IsNumber(v = get(req, "temperature"))) {
+        cJSON_AddNumberToObject(ic, "temperature", v->valuedouble);
+    }
+    if (cJSON_IsNumber(v = get(req, "top_p"))) {
+        cJSON_AddNumberToObject(ic, "topP", v->valuedouble);
+    }
+    if (cJSON_IsString(stop) || cJSON_IsArray(stop)) {
+        cJSON *seqs = cJSON_CreateArray();
+
+        if (cJSON_IsString(stop)) {
+            if (*stop->valuestring != '\0') {
+                cJSON_AddItemToArray(seqs, cJSON_CreateString(stop->valuestring));
+            }
+        } else {
+            cJSON_ArrayForEach(v, stop)
+            {
+                if (!cJSON_IsString(v)) {
+                    cJSON_Delete(seqs);
+                    cJSON_Delete(ic);
+                    xfail(c->e, "stop", "stop must be a string or an array of strings.");
+                    return -1;
+                }
+                if (*v->valuestring != '\0') {
+                    cJSON_AddItemToArray(seqs, cJSON_CreateString(v->valuestring));
+                }
+            }
+        }
+        if (cJSON_GetArraySize(seqs) > 0) {
+            cJSON_AddItemToObject(ic, "stopSequences", seqs);
+        } else {
+            cJSON_Delete(seqs);
+        }
+    }
+    if (ic->child != NULL) {
+        cJSON_AddItemToObject(body, "inferenceConfig", ic);
+    } else {
+        cJSON_Delete(ic);
+    }
+    return 0;
+}
+
+static int
+tool_config(conv_t *c, const cJSON *req, cJSON *body)
+{
+    const cJSON *tools = get(req, "tools"), *choice = get(req, "tool_choice"), *t;
+    cJSON *tc, *list, *tch = NULL;
+    int j = 0;
+
+    if (!cJSON_IsArray(tools) || cJSON_GetArraySize(tools) == 0) {
+        return 0;
+    }
+    list = cJSON_CreateArray();
+    cJSON_ArrayForEach(t, tools)
+    {
+        const cJSON *type = get(t, "type"), *fn = get(t, "function");
+        const cJSON *name = get(fn, "name"), *desc = get(fn, "description");
+        const cJSON *params = get(fn, "parameters");
+        cJSON *spec, *ts, *schema;
+
+        if (!cJSON_IsString(type) || strcmp(type->valuestring, "function") != 0 ||
+            !cJSON_IsString(name)) {
+            cJSON_Delete(list);
+            xfail(c->e, param(c, "tools[%d]", j),
+                  "Only function tools with a name are supported for this model.");
+            return -1;
+        }
+        spec = cJSON_CreateObject();
+        ts = cJSON_AddObjectToObject(spec, "toolSpec");
+        cJSON_AddStringToObject(ts, "name", name->valuestring);
+        if (cJSON_IsString(desc) && *desc->valuestring != '\0') {
+            cJSON_AddStringToObject(ts, "description", desc->valuestring);
+        }
+        schema = cJSON_AddObjectToObject(ts, "inputSchema");
+        if (cJSON_IsObject(params)) {
+            cJSON_AddItemToObject(schema, "json", cJSON_Duplicate(params, 1));
+        } else {
+            cJSON *js = cJSON_AddObjectToObject(schema, "json");
+
+            cJSON_AddStringToObject(js, "type", "object");
+            cJSON_AddObjectToObject(js, "properties");
+        }
+        cJSON_AddItemToArray(list, spec);
+        j++;
+    }
+    if (cJSON_IsString(choice)) {
+        if (strcmp(choice->valuestring, "auto") == 0) {
+            tch = cJSON_CreateObject();
+            cJSON_AddObjectToObject(tch, "auto");
+        } else if (strcmp(choice->valuestring, "required") == 0) {
+            tch = cJSON_CreateObject();
+            cJSON_AddObjectToObject(tch, "any");
+        } else if (strcmp(choice->valuestring, "none") == 0) {
+            /* Converse has no "none": the tools stay, unforced, since a history with toolUse
+             * blocks is rejected without a toolConfig */
+        } else {
+            cJSON_Delete(list);
+            xfail(c->e, "tool_choice", "tool_choice must be none, auto, required or a function.");
+            return -1;
+        }
+    } else if (cJSON_IsObject(choice)) {
+        const cJSON *name = get(get(choice, "function"), "name");
+
+        if (!cJSON_IsString(name)) {
+            cJSON_Delete(list);
+            xfail(c->e, "tool_choice", "tool_choice needs function.name.");
+            return -1;
+        }
+        tch = cJSON_CreateObject();
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(tch, "tool"), "name", name->valuestring);
+    }
+    tc = cJSON_AddObjectToObject(body, "toolConfig");
+    cJSON_AddItemToObject(tc, "tools", list);
+    if (tch != NULL) {
+        cJSON_AddItemToObject(tc, "toolChoice", tch);
+    }
+    return 0;
+}
+
+cJSON *
+sllmp_bedrock_request(const cJSON *req, sllmp_xerr_t *e)
+{
+    const cJSON *msgs = get(req, "messages"), *n = get(req, "n"), *m;
+    cJSON *body = cJSON_CreateObject();
+    conv_t c;
+    int i = 0;
+
+    memset(&c, 0, sizeof(c));
+    c.e = e;
+    if (cJSON_IsNumber(n) && n->valuedouble > 1) {
+        cJSON_Delete(body);
+        return xfail(e, "n", "Bedrock returns one choice: n must be 1.");
+    }
+    if (!cJSON_IsArray(msgs)) {
+        cJSON_Delete(body);
+        return xfail(e, "messages", "messages must be an array.");
+    }
+    c.messages = cJSON_AddArrayToObject(body, "messages");
+    c.system = cJSON_CreateArray();
+    cJSON_ArrayForEach(m, msgs)
+    {
+        if (add_message(&c, m, i) < 0) {
+            goto fail;
+        }
+        i++;
+    }
+    if (cJSON_GetArraySize(c.messages) == 0) {
+        xfail(e, "messages", "The conversation needs at least one user message.");
+        goto fail;
+    }
+    if (cJSON_GetArraySize(c.system) > 0) {
+        cJSON_AddItemToObject(body, "system", c.system);
+    } else {
+        cJSON_Delete(c.system);
+    }
+    c.system = NULL;
+    if (inference_config(&c, req, body) < 0 || tool_config(&c, req, body) < 0) {
+        goto fail;
+    }
+    return body;
+fail:
+    cJSON_Delete(c.system);
+    cJSON_Delete(body);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Response                                                                                 */
+
+static const char *
+finish_reason(const char *stop_reason)
+{
+    if (stop_reason == NULL) {
+        return "stop";
+    }
+    if (strcmp(stop_reason, "max_tokens") == 0 ||
+        strcmp(stop_reason, "model_context_window_exceeded") == 0) {
+        return "length";
+    }
+    if (strcmp(stop_reason, "tool_use") == 0) {
+        return "tool_calls";
+    }
+    if (strcmp(stop_reason, "guardrail_intervened") == 0 ||
+        strcmp(stop_reason, "content_filtered") == 0) {
+        return "content_filter";
+    }
+    return "stop"; /* end_turn, stop_sequence and whatever AWS adds later */
+}
+
+static long
+num(const cJSON *o, const char *name)
+{
+    const cJSON *v = get(o, name);
+
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (long)v->valuedouble : 0;
+}
+
+/* Converse usage into buckets: inputTokens excludes cache reads and writes, as Anthropic's. */
+static void
+usage_from_bedrock(sllmp_usage_t *u, const cJSON *usage)
+{
+    if (!cJSON_IsObject(usage)) {
+        return;
+    }
+    u->input = num(usage, "inputTokens");
+    u->cache_read = num(usage, "cacheReadInputTokens");
+    u->cache_write = num(usage, "cacheWriteInputTokens");
+    u->output = num(usage, "outputTokens");
+    u->reasoning = 0; /* counted inside outputTokens */
+    u->seen = 1;
+    u->estimated = 0;
+}
+
+cJSON *
+sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp_usage_t *u)
+{
+    const cJSON *msg = get(get(resp, "output"), "message");
+    const cJSON *content = get(msg, "content"), *stop = get(resp, "stopReason"), *b;
+    cJSON *out, *choices, *ch, *om, *calls = NULL;
+    sllmp_buf_t text;
+    sllmp_usage_t local;
+    char id[9 + 25];
+
+    if (!cJSON_IsArray(content)) {
+        return NULL;
+    }
+    if (u == NULL) {
+        u = &local;
+    }
+    sllmp_buf_init(&text, 0);
+    cJSON_ArrayForEach(b, content)
+    {
+        const cJSON *t = get(b, "text"), *tu = get(b, "toolUse");
+
+        if (cJSON_IsString(t)) {
+            sllmp_buf_appends(&text, t->valuestring);
+        } else if (cJSON_IsObject(tu)) {
+            const cJSON *tid = get(tu, "toolUseId"), *name = get(tu, "name");
+            const cJSON *input = get(tu, "input");
+            cJSON *call = cJSON_CreateObject(), *fn;
+            char *args = input != NULL ? cJSON_PrintUnformatted(input) : NULL;
+
+            if (calls == NULL) {
+                calls = cJSON_CreateArray();
+            }
+            cJSON_AddStringToObject(call, "id", cJSON_IsString(tid) ? tid->valuestring : "");
+            cJSON_AddStringToObject(call, "type", "function");
+            fn = cJSON_AddObjectToObject(call, "function");
+            cJSON_AddStringToObject(fn, "name", cJSON_IsString(name) ? name->valuestring : "");
+            cJSON_AddStringToObject(fn, "arguments", args != NULL ? args : "{}");
+            cJSON_free(args);
+            cJSON_AddItemToArray(calls, call);
+        }
+        /* reasoningContent and anything newer: not part of an OpenAI message */
+    }
+
+    memcpy(id, "chatcmpl-", 9);
+    sllmp_random_hex(id + 9, 12);
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "id", id);
+    cJSON_AddStringToObject(out, "object", "chat.completion");
+    cJSON_AddNumberToObject(out, "created", (double)created);
+    cJSON_AddStringToObject(out, "model", model != NULL ? model : "");
+    choices = cJSON_AddArrayToObject(out, "choices");
+    ch = cJSON_CreateObject();
+    cJSON_AddItemToArray(choices, ch);
+    cJSON_AddNumberToObject(ch, "index", 0);
+    om = cJSON_AddObjectToObject(ch, "message");
+    cJSON_AddStringToObject(om, "role", "assistant");
+    if (text.len > 0) {
+        cJSON_AddStringToObject(om, "content", text.ptr);
+    } else {
+        cJSON_AddNullToObject(om, "content");
+    }
+    cJSON_AddNullToObject(om, "refusal");
+    if (calls != NULL) {
+        cJSON_AddItemToObject(om, "tool_calls", calls);
+    }
+    cJSON_AddNullToObject(ch, "logprobs");
+    cJSON_AddStringToObject(ch, "finish_reason",
+                            finish_reason(cJSON_IsString(stop) ? stop->valuestring : NULL));
+    usage_from_bedrock(u, get(resp, "usage"));
+    cJSON_AddItemToObject(out, "usage", sllmp_usage_to_openai(u));
+    sllmp_buf_free(&text);
+    return out;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Stream                                                                                   */
+
+static int
+block_index(const cJSON *payload)
+{
+    const cJSON *i = get(payload, "contentBlockIndex");
+
+    return cJSON_IsNumber(i) ? (int)i->valuedouble : -1;
+}
+
+int
+sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJSON *payload)
+{
+    const char *ev = event_type != NULL ? event_type : "";
+
+    if (strcmp(ev, "messageStart") == 0) {
+        return sllmp_xstream_start(s);
+    }
+    if (strcmp(ev, "contentBlockStart") == 0) {
+        const cJSON *tu = get(get(payload, "start"), "toolUse");
+
+        if (cJSON_IsObject(tu)) {
+            const cJSON *id = get(tu, "toolUseId"), *name = get(tu, "name");
+
+            return sllmp_xstream_tool_start(s, block_index(payload),
+                                            cJSON_IsString(id) ? id->valuestring : NULL,
+                                            cJSON_IsString(name) ? name->valuestring : NULL);
+        }
+        return 0;
+    }
+    if (strcmp(ev, "contentBlockDelta") == 0) {
+        const cJSON *delta = get(payload, "delta");
+        const cJSON *text = get(delta, "text");
+        const cJSON *input = get(get(delta, "toolUse"), "input");
+
+        if (cJSON_IsString(text)) {
+            return sllmp_xstream_text(s, text->valuestring, strlen(text->valuestring));
+        }
+        if (cJSON_IsString(input)) {
+            return sllmp_xstream_tool_args(s, block_index(payload), input->valuestring,
+                                           strlen(input->valuestring));
+        }
+        return 0; /* reasoningContent, citations, ... */
+    }
+    if (strcmp(ev, "contentBlockStop") == 0) {
+        return sllmp_xstream_block_stop(s, block_index(payload));
+    }
+    if (strcmp(ev, "messageStop") == 0) {
+        const cJSON *stop = get(payload, "stopReason");
+
+        return sllmp_xstream_finish_reason(
+            s, finish_reason(cJSON_IsString(stop) ? stop->valuestring : NULL));
+    }
+    if (strcmp(ev, "metadata") == 0) {
+        usage_from_bedrock(&s->usage, get(payload, "usage"));
+        s->ended = 1;
+        return sllmp_xstream_finish(s);
+    }
+    return 0; /* new event types: ignored, as AWS asks */
+}
+
+int
+sllmp_bedrock_exception_status(const char *type)
+{
+    static const struct {
+        const char *name;
+        int status;
+    } map[] = {
+        {"throttlingException", 429},         {"modelNotReadyException", 429},
+        {"validationException", 400},         {"serviceQuotaExceededException", 400},
+        {"accessDeniedException", 403},       {"unrecognizedClientException", 403},
+        {"invalidSignatureException", 403},   {"expiredTokenException", 403},
+        {"resourceNotFoundException", 404},   {"modelTimeoutException", 408},
+        {"modelStreamErrorException", 424},   {"modelErrorException", 424},
+        {"serviceUnavailableException", 503}, {"internalServerException", 500},
+    };
+    size_t n;
+
+    if (type == NULL) {
+        return 500;
+    }
+    /* x-amzn-ErrorType may carry a namespace after ':'; HTTP errors capitalise the name */
+    n = strcspn(type, ":");
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strlen(map[i].name) == n && strncasecmp(type, map[i].name, n) == 0) {
+            return map[i].status;
+        }
+    }
+    return 500;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Embeddings                                                                               */
+
+sllmp_bedrock_embed_t
+sllmp_bedrock_embed_kind(const char *model_id)
+{
+    return model_id != NULL && strstr(model_id, "cohere.embed") != NULL ? SLLMP_BEDROCK_EMBED_COHERE
+                                                                        : SLLMP_BEDROCK_EMBED_TITAN;
+}
+
+int
+sllmp_embed_input_count(const cJSON *req)
+{
+    const cJSON *in = get(req, "input"), *v;
+    int n = 0;
+
+    if (cJSON_IsString(in)) {
+        return *in->valuestring != '\0' ? 1 : -1;
+    }
+    if (!cJSON_IsArray(in)) {
+        return -1;
+    }
+    cJSON_ArrayForEach(v, in)
+    {
+        if (!cJSON_IsString(v) || *v->valuestring == '\0') {
+            return -1;
+        }
+        n++;
+    }
+    return n > 0 ? n : -1;
+}
+
+/* The text at index i of the input (a string counts as one). */
+static const char *
+input_text(const cJSON *in, int i)
+{
+    const cJSON *v = cJSON_IsString(in) ? (i == 0 ? in : NULL) : cJSON_GetArrayItem(in, i);
+
+    return v != NULL && cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+cJSON *
+sllmp_bedrock_embed_request(sllmp_bedrock_embed_t kind, const cJSON *req, int first, int count,
+                            sllmp_xerr_t *e)
+{
+    const cJSON *in = get(req, "input"), *dims = get(req, "dimensions");
+    int total = sllmp_embed_input_count(req);
+    cJSON *body;
+
+    if (total < 0) {
+        const cJSON *v = cJSON_IsArray(in) ? cJSON_GetArrayItem(in, 0) : NULL;
+
+        if (cJSON_IsNumber(v) || cJSON_IsArray(v)) {
+            return xfail(e, "input",
+                         "Bedrock embedding models take text: token arrays are not supported.");
+        }
+        return xfail(e, "input",
+                     "input must be a non-empty string or an array of non-empty "
+                     "strings.");
+    }
+    if (first < 0 || count < 1 || first + count > total) {
+        return xfail(e, "input", "input has %d texts.", total);
+    }
+    body = cJSON_CreateObject();
+    if (kind == SLLMP_BEDROCK_EMBED_COHERE) {
+        cJSON *texts = cJSON_AddArrayToObject(body, "texts");
+
+        for (int i = first; i < first + count; i++) {
+            cJSON_AddItemToArray(texts, cJSON_CreateString(input_text(in, i)));
+        }
+        cJSON_AddStringToObject(body, "input_type", "search_document");
+        /* an over-long text is an error, as OpenAI makes it, never silently cut */
+        cJSON_AddStringToObject(body, "truncate", "NONE");
+        return body;
+    }
+    /* Titan embeds one text a call: the caller loops, count beyond 1 is ignored */
+    cJSON_AddStringToObject(body, "inputText", input_text(in, first));
+    if (cJSON_IsNumber(dims) && dims->valuedouble >= 1) {
+        cJSON_AddNumberToObject(body, "dimensions", (double)(long)dims->valuedouble);
+    }
+    /* OpenAI's vectors are unit length; Titan's are only when asked */
+    cJSON_AddTrueToObject(body, "normalize");
+    return body;
+}
+
+static int
+all_numbers(const cJSON *a)
+{
+    const cJSON *v;
+
+    if (!cJSON_IsArray(a)) {
+        return 0;
+    }
+    cJSON_ArrayForEach(v, a)
+    {
+        if (!cJSON_IsNumber(v)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+char *
+sllmp_embedding_base64(const cJSON *floats)
+{
+    int n = cJSON_GetArraySize(floats), i = 0;
+    unsigned char *raw;
+    char *out;
+    const cJSON *v;
+
+    if (!all_numbers(floats)) {
+        return NULL;
+    }
+    raw = sllmp_xmalloc((size_t)n * 4 + 1);
+    cJSON_ArrayForEach(v, floats)
+    {
+        float f = (float)v->valuedouble;
+        uint32_t bits;
+
+        memcpy(&bits, &f, 4);
+        /* little-endian whatever the host is, as OpenAI's clients decode it */
+        raw[i * 4] = (unsigned char)bits;
+        raw[i * 4 + 1] = (unsigned char)(bits >> 8);
+        raw[i * 4 + 2] = (unsigned char)(bits >> 16);
+        raw[i * 4 + 3] = (unsigned char)(bits >> 24);
+        i++;
+    }
+    out = sllmp_xmalloc(((size_t)n * 4 + 2) / 3 * 4 + 1);
+    EVP_EncodeBlock((unsigned char *)out, raw, n * 4);
+    free(raw);
+    return out;
+}
+
+/* One OpenAI embedding object for vector vec (copied). NULL when vec is not numbers. */
+static cJSON *
+embedding_item(const cJSON *vec, int index, int base64)
+{
+    cJSON *item;
+
+    if (!all_numbers(vec)) {
+        return NULL;
+    }
+    item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "object", "embedding");
+    cJSON_AddNumberToObject(item, "index", index);
+    if (base64) {
+        char *b64 = sllmp_embedding_base64(vec);
+
+        cJSON_AddStringToObject(item, "embedding", b64);
+        free(b64);
+    } else {
+        cJSON_AddItemToObject(item, "embedding", cJSON_Duplicate(vec, 1));
+    }
+    return item;
+}
+
+int
+sllmp_bedrock_embed_response(sllmp_bedrock_embed_t kind, const cJSON *resp, int first, int base64,
+                             cJSON *data, long *input_tokens)
+{
+    cJSON *items = cJSON_CreateArray();
+    const cJSON *vecs, *v;
+    int i = 0;
+
+    if (kind == SLLMP_BEDROCK_EMBED_TITAN) {
+        cJSON *item = embedding_item(get(resp, "embedding"), first, base64);
+
+        if (item == NULL) {
+            goto fail;
+        }
+        cJSON_AddItemToArray(items, item);
+        if (input_tokens != NULL) {
+            *input_tokens += num(resp, "inputTextTokenCount");
+        }
+    } else {
+        vecs = get(resp, "embeddings");
+        if (cJSON_IsObject(vecs)) {
+            /* embeddings_by_type, when embedding_types was asked for */
+            vecs = get(vecs, "float");
+        }
+        if (!cJSON_IsArray(vecs) || cJSON_GetArraySize(vecs) == 0) {
+            goto fail;
+        }
+        cJSON_ArrayForEach(v, vecs)
+        {
+            cJSON *item = embedding_item(v, first + i, base64);
+
+            if (item == NULL) {
+                goto fail;
+            }
+            cJSON_AddItemToArray(items, item);
+            i++;
+        }
+        /* Cohere's InvokeModel answer reports no token count: the caller estimates */
+    }
+    /* all or nothing: data is only touched once the whole answer made sense */
+    while (cJSON_GetArraySize(items) > 0) {
+        cJSON_AddItemToArray(data, cJSON_DetachItemFromArray(items, 0));
+    }
+    cJSON_Delete(items);
+    return 0;
+fail:
+    cJSON_Delete(items);
+    return -1;
+}

@@ -1,0 +1,139 @@
+/*
+ * What the translating adapters (Anthropic, Gemini, Bedrock) share: handing translated chunks
+ * to the pipeline, turning an in-stream failure into the request's error, finishing a call
+ * whatever went wrong, and keeping an unstreamed answer for the client.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/log.h"
+#include "sllmp/provider.h"
+#include "sllmp/req.h"
+#include "sllmp/upstream.h"
+
+#include <string.h>
+#include <time.h>
+
+int
+sllmp_provider_emit(void *ud, const cJSON *json)
+{
+    sllmp_req_t *r = ud;
+    char *text = cJSON_PrintUnformatted(json);
+    /* the filters only read the parsed chunk; the cast drops a const cJSON has no use for */
+    sllmp_chunk_t chunk = {text, strlen(text), (cJSON *)(uintptr_t)json, 0, 0, NULL};
+    sllmp_rc_t rc = sllmp_pipeline_chunk(r, &chunk);
+
+    cJSON_free(text);
+    return rc == SLLMP_ERROR;
+}
+
+void
+sllmp_provider_xstream_init(sllmp_req_t *r, sllmp_xstream_t *s)
+{
+    char hex[25];
+
+    memset(s, 0, sizeof(*s));
+    sllmp_random_hex(hex, 12);
+    s->emit = sllmp_provider_emit;
+    s->ud = r;
+    s->model = r->model;
+    s->created = (long)time(NULL);
+    s->id = sllmp_arena_printf(r->arena, "chatcmpl-%s", hex);
+}
+
+int
+sllmp_provider_stream_error(sllmp_req_t *r, int status, const char *type, const char *message)
+{
+    sllmp_err_t err = status == 429                    ? SLLMP_ERR_PROVIDER_RATE_LIMIT
+                      : status == 503 || status == 529 ? SLLMP_ERR_PROVIDER_UNAVAILABLE
+                      : status >= 400 && status < 500  ? SLLMP_ERR_PROVIDER_BAD_REQUEST
+                                                       : SLLMP_ERR_PROVIDER;
+
+    sllmp_log(r->id, SLLMP_LOG_WARN, "provider %s failed mid-stream: %s", r->dep->provider_name,
+              type != NULL && *type ? type : "error");
+    sllmp_req_fail(r, err, NULL, "%s",
+                   message != NULL && *message ? message : "The provider failed mid-stream.");
+    if (err == SLLMP_ERR_PROVIDER_BAD_REQUEST) {
+        r->err_status = status;
+    }
+    if (err == SLLMP_ERR_PROVIDER_UNAVAILABLE || err == SLLMP_ERR_PROVIDER_RATE_LIMIT) {
+        r->retry_after = "1";
+    }
+    return 1;
+}
+
+sllmp_rc_t
+sllmp_provider_end(sllmp_req_t *r, sllmp_upstream_call_t *call, sllmp_err_t err, int stream_events)
+{
+    r->upstream_status = call->status;
+    if (err != SLLMP_OK) {
+        if (r->err == SLLMP_OK || !call->aborted_by_callback) {
+            sllmp_req_fail(r, err, NULL, NULL);
+        }
+        if (r->err == SLLMP_ERR_PROVIDER_UNAVAILABLE && r->retry_after == NULL) {
+            r->retry_after = "1";
+        }
+        return SLLMP_ERROR;
+    }
+    if (call->status < 200 || call->status >= 300) {
+        return sllmp_upstream_fail(r, call);
+    }
+    if (r->stream && stream_events == 0) {
+        return sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                              "The provider answered a streamed request without any event.");
+    }
+    return SLLMP_GO_ON;
+}
+
+sllmp_rc_t
+sllmp_provider_answer(sllmp_req_t *r, cJSON *answer)
+{
+    char *text;
+    const cJSON *ch;
+
+    if (answer == NULL) {
+        return sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                              "The provider's answer could not be understood.");
+    }
+    cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(answer, "choices"))
+    {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(ch, "message"), "content");
+
+        if (cJSON_IsString(content)) {
+            r->completion_chars += strlen(content->valuestring);
+        }
+    }
+    text = cJSON_PrintUnformatted(answer);
+    sllmp_buf_reset(&r->resp_body);
+    sllmp_buf_appends(&r->resp_body, text);
+    cJSON_free(text);
+    cJSON_Delete(answer);
+    r->first_token_ms = sllmp_now_ms();
+    return SLLMP_FINISHED;
+}
+
+sllmp_rc_t
+sllmp_provider_native_answer(sllmp_req_t *r, sllmp_buf_t *resp)
+{
+    cJSON *msg = cJSON_ParseWithLength(resp->ptr, resp->len);
+    const cJSON *block;
+
+    if (!cJSON_IsObject(msg)) {
+        cJSON_Delete(msg);
+        return sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                              "The provider's answer is not a JSON object.");
+    }
+    sllmp_anthropic_usage_merge(&r->usage, cJSON_GetObjectItemCaseSensitive(msg, "usage"));
+    cJSON_ArrayForEach(block, cJSON_GetObjectItemCaseSensitive(msg, "content"))
+    {
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
+
+        if (cJSON_IsString(text)) {
+            r->completion_chars += strlen(text->valuestring);
+        }
+    }
+    cJSON_Delete(msg);
+    r->resp_body = *resp;
+    sllmp_buf_init(resp, 0);
+    r->first_token_ms = sllmp_now_ms();
+    return SLLMP_FINISHED;
+}

@@ -1,0 +1,168 @@
+/*
+ * Google Gemini through the Generative Language API (protocols.md §3.1): generateContent and
+ * streamGenerateContent?alt=sse (without alt=sse Google streams a JSON array, not SSE), and
+ * batchEmbedContents for /v1/embeddings. The key goes in x-goog-api-key, never in the URL,
+ * where logs would keep it.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/log.h"
+#include "sllmp/provider.h"
+#include "sllmp/req.h"
+#include "sllmp/sse.h"
+#include "sllmp/translate.h"
+#include "sllmp/upstream.h"
+
+#include <string.h>
+#include <time.h>
+
+#define MAX_EVENT (8 * 1024 * 1024)
+
+typedef struct {
+    sllmp_req_t *r;
+    sllmp_sse_t sse;
+    sllmp_xstream_t x;
+    int events;
+} stream_t;
+
+static int
+on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
+{
+    stream_t *s = ud;
+    cJSON *json = cJSON_ParseWithLength(data, dlen);
+    int rc;
+
+    (void)event, (void)elen;
+    if (json == NULL) {
+        sllmp_log(s->r->id, SLLMP_LOG_WARN, "upstream sent an event that is not JSON; skipped");
+        return 0;
+    }
+    s->events++;
+    rc = sllmp_gemini_stream_event(&s->x, json);
+    if (rc < 0) {
+        rc = sllmp_provider_stream_error(s->r, s->x.err_status, s->x.err_type, s->x.err_message);
+    }
+    cJSON_Delete(json);
+    return rc != 0;
+}
+
+static int
+on_data(void *ud, const char *data, size_t n)
+{
+    stream_t *s = ud;
+    int rc = sllmp_sse_feed(&s->sse, data, n);
+
+    if (rc < 0) {
+        sllmp_req_fail(s->r, SLLMP_ERR_PROVIDER, NULL, "The provider sent an oversized event.");
+    }
+    return rc != 0;
+}
+
+/* POSTs body to models/{model}:{method}; SLLMP_GO_ON with c->resp when there is an answer. */
+static sllmp_rc_t
+call(sllmp_req_t *r, cJSON *req, const char *method, stream_t *s, sllmp_upstream_call_t *c)
+{
+    const sllmp_deployment_t *d = r->dep;
+    const char *headers[5];
+    int nh = 0;
+    char *body = cJSON_PrintUnformatted(req);
+    sllmp_buf_t model;
+    sllmp_err_t err;
+    sllmp_rc_t rc;
+
+    cJSON_Delete(req);
+    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    memset(c, 0, sizeof(*c));
+    headers[nh++] = "Content-Type: application/json";
+    headers[nh++] = sllmp_arena_printf(r->arena, "X-Request-ID: %s", r->id);
+    if (d->api_key != NULL) {
+        headers[nh++] = sllmp_arena_printf(r->arena, "x-goog-api-key: %s", d->api_key);
+    }
+    headers[nh] = NULL;
+    sllmp_buf_init(&model, 0);
+    sllmp_aws_uri_encode(&model, d->model, strlen(d->model), 1);
+    c->url = sllmp_arena_printf(r->arena, "%s%s/models/%s:%s", d->api_base,
+                                strstr(d->api_base, "/v1") != NULL ? "" : "/v1beta",
+                                sllmp_buf_cstr(&model), method);
+    sllmp_buf_free(&model);
+    c->body = body;
+    c->body_len = strlen(body);
+    c->headers = headers;
+    s->r = r;
+    if (r->stream) {
+        sllmp_sse_init(&s->sse, MAX_EVENT, on_event, s);
+        c->on_data = on_data;
+        c->ud = s;
+    }
+    err = sllmp_upstream_run(r, c);
+    if (r->stream) {
+        sllmp_sse_free(&s->sse);
+    }
+    rc = sllmp_provider_end(r, c, err, s->events);
+    if (rc != SLLMP_GO_ON) {
+        sllmp_buf_free(&c->resp);
+    }
+    return rc;
+}
+
+sllmp_rc_t
+sllmp_provider_gemini_chat(sllmp_req_t *r)
+{
+    sllmp_xerr_t xe;
+    cJSON *req = sllmp_gemini_request(r->json, &xe);
+    sllmp_upstream_call_t c;
+    stream_t s;
+    sllmp_rc_t rc;
+
+    if (req == NULL) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
+                              xe.message);
+    }
+    memset(&s, 0, sizeof(s));
+    sllmp_provider_xstream_init(r, &s.x);
+    rc = call(r, req, r->stream ? "streamGenerateContent?alt=sse" : "generateContent", &s, &c);
+    if (rc != SLLMP_GO_ON) {
+        return rc;
+    }
+    if (r->stream) {
+        /* the stream just ends: the finish and usage chunks come from what it said */
+        rc = r->err != SLLMP_OK || sllmp_xstream_finish(&s.x) != 0 ? SLLMP_ERROR : SLLMP_FINISHED;
+    } else {
+        cJSON *resp = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
+
+        rc = sllmp_provider_answer(
+            r, sllmp_gemini_response(resp, r->model, (long)time(NULL), &r->usage));
+        cJSON_Delete(resp);
+    }
+    sllmp_buf_free(&c.resp);
+    return rc;
+}
+
+sllmp_rc_t
+sllmp_provider_gemini_embeddings(sllmp_req_t *r)
+{
+    sllmp_xerr_t xe;
+    cJSON *req = sllmp_gemini_embed_request(r->json, r->dep->model, &xe);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(r->json, "encoding_format");
+    sllmp_upstream_call_t c;
+    stream_t s;
+    sllmp_rc_t rc;
+    cJSON *resp;
+
+    if (req == NULL) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
+                              xe.message);
+    }
+    memset(&s, 0, sizeof(s));
+    rc = call(r, req, "batchEmbedContents", &s, &c);
+    if (rc != SLLMP_GO_ON) {
+        return rc;
+    }
+    resp = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
+    rc = sllmp_provider_answer(
+        r, sllmp_gemini_embed_response(
+               resp, r->model, cJSON_IsString(fmt) && strcmp(fmt->valuestring, "base64") == 0,
+               &r->usage));
+    cJSON_Delete(resp);
+    sllmp_buf_free(&c.resp);
+    return rc;
+}

@@ -1,0 +1,1511 @@
+/*
+ * Google Gemini generateContent <-> OpenAI chat completions, and batchEmbedContents <-> OpenAI
+ * embeddings (protocols.md §3.1; interface in include/sllmp/translate.h). Pure: cJSON in, cJSON
+ * out; the adapter does the HTTP.
+ *
+ * Choices made here, where Gemini and OpenAI do not line up:
+ *  - Gemini wants user and model turns to alternate, so consecutive messages that land on the
+ *    same role (user + tool results, two assistants) are merged into one turn.
+ *  - A request with system messages only gets them as a user turn: Gemini rejects an empty
+ *    `contents`.
+ *  - responseSchema and functionDeclarations.parameters take Google's OpenAPI subset, which
+ *    rejects "additionalProperties" and "$schema" (400 "Unknown name"): they are stripped,
+ *    everywhere a schema can nest, but never a property that happens to carry those names.
+ *    A function whose parameters are an object without properties sends no parameters:
+ *    Gemini rejects an OBJECT schema with empty properties.
+ *  - MALFORMED_FUNCTION_CALL (the model tried to call a tool and produced nothing usable) maps
+ *    to "stop": no tool call reaches the client, so "tool_calls" would lie, and it is no
+ *    filter either. Unknown and unspecified reasons are "stop" too, as LiteLLM does.
+ *  - A functionCall part's thoughtSignature (which newer models need echoed back) travels as
+ *    tool_calls[].extra_content.google.thought_signature, the shape Google's own OpenAI
+ *    endpoint uses, both ways (non-streamed answers only: the shared stream emitters have no
+ *    room for it).
+ */
+#include "sllmp/translate.h"
+#include "sllmp/util.h"
+
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---------------------------------------------------------------------------- errors */
+
+static int xparam(sllmp_xerr_t *e, const char *fmt, ...) SLLMP_PRINTF(2, 3);
+static int xmsg(sllmp_xerr_t *e, const char *fmt, ...) SLLMP_PRINTF(2, 3);
+
+/* Sets e->param; returns -1 so a caller can `return xparam(...)`. */
+static int
+xparam(sllmp_xerr_t *e, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(e->param, sizeof(e->param), fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Sets e->message; returns -1. */
+static int
+xmsg(sllmp_xerr_t *e, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------------------- helpers */
+
+static const cJSON *
+get(const cJSON *o, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, name);
+}
+
+static const char *
+get_str(const cJSON *o, const char *name)
+{
+    const cJSON *v = get(o, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int
+absent(const cJSON *v)
+{
+    return v == NULL || cJSON_IsNull(v);
+}
+
+static long
+get_count(const cJSON *o, const char *name)
+{
+    const cJSON *v = get(o, name);
+
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (long)v->valuedouble : 0;
+}
+
+static void
+add_text_part(cJSON *parts, const char *text, size_t len)
+{
+    cJSON *p;
+    char *copy;
+
+    /* Gemini rejects an empty text part ("empty text parameter") */
+    if (len == 0) {
+        return;
+    }
+    p = cJSON_CreateObject();
+    copy = sllmp_xstrndup(text, len);
+    cJSON_AddStringToObject(p, "text", copy);
+    free(copy);
+    cJSON_AddItemToArray(parts, p);
+}
+
+/*
+ * The text of an OpenAI content: a string, or an array of parts of which those of type "text"
+ * (and "refusal" when allow_refusal) count; into *out. -1 with e filled on any other part.
+ */
+static int
+content_text(const cJSON *content, int allow_refusal, sllmp_buf_t *out, int i, sllmp_xerr_t *e)
+{
+    const cJSON *part;
+    int j = 0;
+
+    if (absent(content)) {
+        return 0;
+    }
+    if (cJSON_IsString(content)) {
+        sllmp_buf_appends(out, content->valuestring);
+        return 0;
+    }
+    if (!cJSON_IsArray(content)) {
+        xmsg(e, "Message content must be a string or an array of content parts.");
+        return xparam(e, "messages[%d].content", i);
+    }
+    cJSON_ArrayForEach(part, content)
+    {
+        const char *type = get_str(part, "type");
+        const char *text = NULL;
+
+        if (type != NULL && strcmp(type, "text") == 0) {
+            text = get_str(part, "text");
+        } else if (type != NULL && allow_refusal && strcmp(type, "refusal") == 0) {
+            text = get_str(part, "refusal");
+        } else {
+            xmsg(e, "Only text content parts are supported in this message.");
+            return xparam(e, "messages[%d].content[%d]", i, j);
+        }
+        if (text == NULL) {
+            xmsg(e, "A text content part needs a string \"text\".");
+            return xparam(e, "messages[%d].content[%d]", i, j);
+        }
+        sllmp_buf_appends(out, text);
+        j++;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------- media parts */
+
+static int
+has_prefix_ci(const char *s, const char *prefix)
+{
+    return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* A MIME type from the file extension of a URL or file name, or dflt. */
+static const char *
+guess_mime(const char *name, const char *dflt)
+{
+    static const struct {
+        const char *ext;
+        const char *mime;
+    } types[] = {
+        {"png", "image/png"},   {"jpg", "image/jpeg"},      {"jpeg", "image/jpeg"},
+        {"gif", "image/gif"},   {"webp", "image/webp"},     {"heic", "image/heic"},
+        {"heif", "image/heif"}, {"pdf", "application/pdf"}, {"txt", "text/plain"},
+        {"mp3", "audio/mp3"},   {"wav", "audio/wav"},       {"ogg", "audio/ogg"},
+        {"flac", "audio/flac"}, {"aac", "audio/aac"},       {"mp4", "video/mp4"},
+        {"mov", "video/mov"},   {"webm", "video/webm"},     {"mpeg", "video/mpeg"},
+    };
+    const char *end = name + strcspn(name, "?#");
+    const char *dot = NULL;
+
+    for (const char *p = name; p < end; p++) {
+        if (*p == '.') {
+            dot = p;
+        } else if (*p == '/') {
+            dot = NULL;
+        }
+    }
+    if (dot == NULL) {
+        return dflt;
+    }
+    dot++;
+    for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
+        size_t n = strlen(types[k].ext);
+
+        if ((size_t)(end - dot) == n && strncasecmp(dot, types[k].ext, n) == 0) {
+            return types[k].mime;
+        }
+    }
+    return dflt;
+}
+
+/*
+ * A "data:<mime>;base64,<data>" URL as an inlineData part, or NULL when it is not one (Gemini
+ * takes base64 only, and needs the type).
+ */
+static cJSON *
+data_url_part(const char *url)
+{
+    const char *meta, *comma, *semi;
+    cJSON *p, *d;
+    char *mime;
+
+    if (!has_prefix_ci(url, "data:")) {
+        return NULL;
+    }
+    meta = url + 5;
+    comma = strchr(meta, ',');
+    if (comma == NULL || comma - meta < 8 || strncasecmp(comma - 7, ";base64", 7) != 0) {
+        return NULL;
+    }
+    semi = memchr(meta, ';', (size_t)(comma - meta));
+    if (semi == meta) {
+        return NULL;
+    }
+    p = cJSON_CreateObject();
+    d = cJSON_AddObjectToObject(p, "inlineData");
+    mime = sllmp_xstrndup(meta, (size_t)(semi - meta));
+    cJSON_AddStringToObject(d, "mimeType", mime);
+    free(mime);
+    cJSON_AddStringToObject(d, "data", comma + 1);
+    return p;
+}
+
+static cJSON *
+inline_part(const char *mime, const char *data)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON *d = cJSON_AddObjectToObject(p, "inlineData");
+
+    cJSON_AddStringToObject(d, "mimeType", mime);
+    cJSON_AddStringToObject(d, "data", data);
+    return p;
+}
+
+static cJSON *
+file_part(const char *mime, const char *uri)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON *d = cJSON_AddObjectToObject(p, "fileData");
+
+    cJSON_AddStringToObject(d, "mimeType", mime);
+    cJSON_AddStringToObject(d, "fileUri", uri);
+    return p;
+}
+
+/* One non-text user content part (image_url, input_audio, file) as a Gemini part. */
+static cJSON *
+media_part(const cJSON *part, const char *type, int i, int j, sllmp_xerr_t *e)
+{
+    if (strcmp(type, "image_url") == 0) {
+        const cJSON *iu = get(part, "image_url");
+        const char *url = cJSON_IsString(iu) ? iu->valuestring : get_str(iu, "url");
+        cJSON *p;
+
+        if (url == NULL) {
+            xmsg(e, "An image_url part needs a url.");
+            xparam(e, "messages[%d].content[%d].image_url.url", i, j);
+            return NULL;
+        }
+        if (has_prefix_ci(url, "data:")) {
+            if ((p = data_url_part(url)) == NULL) {
+                xmsg(e, "An image data URL must be data:<mime type>;base64,<data>.");
+                xparam(e, "messages[%d].content[%d].image_url.url", i, j);
+            }
+            return p;
+        }
+        if (has_prefix_ci(url, "http://") || has_prefix_ci(url, "https://") ||
+            has_prefix_ci(url, "gs://")) {
+            return file_part(guess_mime(url, "image/jpeg"), url);
+        }
+        xmsg(e, "An image URL must be an http(s) URL or a base64 data URL.");
+        xparam(e, "messages[%d].content[%d].image_url.url", i, j);
+        return NULL;
+    }
+    if (strcmp(type, "input_audio") == 0) {
+        const cJSON *ia = get(part, "input_audio");
+        const char *data = get_str(ia, "data"), *format = get_str(ia, "format");
+        char mime[32];
+
+        if (data == NULL || format == NULL || strlen(format) > 16) {
+            xmsg(e, "An input_audio part needs data and format.");
+            xparam(e, "messages[%d].content[%d].input_audio", i, j);
+            return NULL;
+        }
+        snprintf(mime, sizeof(mime), "audio/%s", format);
+        return inline_part(mime, data);
+    }
+    if (strcmp(type, "file") == 0) {
+        const cJSON *f = get(part, "file");
+        const char *data = get_str(f, "file_data"), *name = get_str(f, "filename");
+        cJSON *p;
+
+        if (data == NULL) {
+            /* file_id names a file in OpenAI's store, which Gemini cannot read */
+            xmsg(e, "A file part needs file_data; file_id is not supported by this provider.");
+            xparam(e, "messages[%d].content[%d].file", i, j);
+            return NULL;
+        }
+        if (has_prefix_ci(data, "data:")) {
+            if ((p = data_url_part(data)) == NULL) {
+                xmsg(e, "A file data URL must be data:<mime type>;base64,<data>.");
+                xparam(e, "messages[%d].content[%d].file.file_data", i, j);
+            }
+            return p;
+        }
+        return inline_part(guess_mime(name != NULL ? name : "", "application/pdf"), data);
+    }
+    xmsg(e, "Unsupported content part type.");
+    xparam(e, "messages[%d].content[%d].type", i, j);
+    return NULL;
+}
+
+/* A user message's content into Gemini parts. */
+static int
+user_parts(cJSON *parts, const cJSON *content, int i, sllmp_xerr_t *e)
+{
+    const cJSON *part;
+    int j = 0;
+
+    if (absent(content)) {
+        return 0;
+    }
+    if (cJSON_IsString(content)) {
+        add_text_part(parts, content->valuestring, strlen(content->valuestring));
+        return 0;
+    }
+    if (!cJSON_IsArray(content)) {
+        xmsg(e, "Message content must be a string or an array of content parts.");
+        return xparam(e, "messages[%d].content", i);
+    }
+    cJSON_ArrayForEach(part, content)
+    {
+        const char *type = get_str(part, "type");
+        cJSON *p;
+
+        if (type == NULL) {
+            xmsg(e, "A content part needs a type.");
+            return xparam(e, "messages[%d].content[%d].type", i, j);
+        }
+        if (strcmp(type, "text") == 0) {
+            const char *text = get_str(part, "text");
+
+            if (text == NULL) {
+                xmsg(e, "A text content part needs a string \"text\".");
+                return xparam(e, "messages[%d].content[%d].text", i, j);
+            }
+            add_text_part(parts, text, strlen(text));
+        } else {
+            if ((p = media_part(part, type, i, j, e)) == NULL) {
+                return -1;
+            }
+            cJSON_AddItemToArray(parts, p);
+        }
+        j++;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------- schemas */
+
+/* Schema keywords Google's OpenAPI subset rejects outright. */
+static int
+unsupported_schema_key(const char *k)
+{
+    return strcmp(k, "additionalProperties") == 0 || strcmp(k, "$schema") == 0;
+}
+
+static void strip_schema(cJSON *schema);
+
+/* Every value of a map of name -> schema ("properties", "$defs"). */
+static void
+strip_schema_map(cJSON *map)
+{
+    cJSON *v;
+
+    cJSON_ArrayForEach(v, map)
+    {
+        strip_schema(v);
+    }
+}
+
+/*
+ * Drops the unsupported keywords from a JSON schema, recursively through the keywords that
+ * hold schemas. Property names are not keywords: a property called "additionalProperties"
+ * stays.
+ */
+static void
+strip_schema(cJSON *schema)
+{
+    cJSON *k, *next;
+
+    if (!cJSON_IsObject(schema)) {
+        return;
+    }
+    for (k = schema->child; k != NULL; k = next) {
+        next = k->next;
+        if (unsupported_schema_key(k->string)) {
+            cJSON_Delete(cJSON_DetachItemViaPointer(schema, k));
+        } else if (strcmp(k->string, "properties") == 0 || strcmp(k->string, "$defs") == 0 ||
+                   strcmp(k->string, "definitions") == 0 ||
+                   strcmp(k->string, "patternProperties") == 0) {
+            strip_schema_map(k);
+        } else if (strcmp(k->string, "anyOf") == 0 || strcmp(k->string, "oneOf") == 0 ||
+                   strcmp(k->string, "allOf") == 0 || strcmp(k->string, "prefixItems") == 0 ||
+                   (strcmp(k->string, "items") == 0 && cJSON_IsArray(k))) {
+            strip_schema_map(k); /* an array of schemas walks the same way */
+        } else if (strcmp(k->string, "items") == 0 || strcmp(k->string, "not") == 0) {
+            strip_schema(k);
+        }
+    }
+}
+
+/* A copy of schema fit for Gemini. */
+static cJSON *
+gemini_schema(const cJSON *schema)
+{
+    cJSON *s = cJSON_Duplicate(schema, 1);
+
+    strip_schema(s);
+    return s;
+}
+
+/* ------------------------------------------------------------------- messages */
+
+/*
+ * Appends parts (taken over) as a turn of role; merged into the last turn when it has the same
+ * role. Empty parts are dropped: Gemini rejects a turn without parts.
+ */
+static void
+add_turn(cJSON *contents, const char *role, cJSON *parts)
+{
+    cJSON *last = cJSON_GetArrayItem(contents, cJSON_GetArraySize(contents) - 1);
+    const char *last_role = get_str(last, "role");
+    cJSON *turn, *p;
+
+    if (cJSON_GetArraySize(parts) == 0) {
+        cJSON_Delete(parts);
+        return;
+    }
+    if (last_role != NULL && strcmp(last_role, role) == 0) {
+        cJSON *dst = cJSON_GetObjectItemCaseSensitive(last, "parts");
+
+        while ((p = cJSON_DetachItemFromArray(parts, 0)) != NULL) {
+            cJSON_AddItemToArray(dst, p);
+        }
+        cJSON_Delete(parts);
+        return;
+    }
+    turn = cJSON_CreateObject();
+    cJSON_AddStringToObject(turn, "role", role);
+    cJSON_AddItemToObject(turn, "parts", parts);
+    cJSON_AddItemToArray(contents, turn);
+}
+
+/* Tool-call arguments (a JSON-encoded string) as the object Gemini's args wants. */
+static cJSON *
+parse_args(const cJSON *args)
+{
+    const char *s;
+    cJSON *o;
+
+    if (absent(args)) {
+        return cJSON_CreateObject();
+    }
+    if (cJSON_IsObject(args)) {
+        return cJSON_Duplicate(args, 1); /* some clients send the object itself */
+    }
+    if (!cJSON_IsString(args)) {
+        return NULL;
+    }
+    s = args->valuestring + strspn(args->valuestring, " \t\r\n");
+    if (*s == '\0') {
+        return cJSON_CreateObject(); /* "" for a call without arguments */
+    }
+    o = cJSON_ParseWithOpts(s, NULL, 1);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* {"functionCall":{"name","args"}} for one OpenAI function call. */
+static cJSON *
+function_call_part(const cJSON *fn, const cJSON *call, const char *where, int i, int k,
+                   sllmp_xerr_t *e)
+{
+    const char *name = get_str(fn, "name");
+    const char *sig = get_str(get(get(call, "extra_content"), "google"), "thought_signature");
+    cJSON *args, *p, *fc;
+
+    if (name == NULL || *name == '\0') {
+        xmsg(e, "A tool call needs a function name.");
+        if (k >= 0) {
+            xparam(e, "messages[%d].%s[%d].function.name", i, where, k);
+        } else {
+            xparam(e, "messages[%d].%s.name", i, where);
+        }
+        return NULL;
+    }
+    if ((args = parse_args(get(fn, "arguments"))) == NULL) {
+        xmsg(e, "Tool call arguments must be a JSON object.");
+        if (k >= 0) {
+            xparam(e, "messages[%d].%s[%d].function.arguments", i, where, k);
+        } else {
+            xparam(e, "messages[%d].%s.arguments", i, where);
+        }
+        return NULL;
+    }
+    p = cJSON_CreateObject();
+    fc = cJSON_AddObjectToObject(p, "functionCall");
+    cJSON_AddStringToObject(fc, "name", name);
+    cJSON_AddItemToObject(fc, "args", args);
+    if (sig != NULL) {
+        cJSON_AddStringToObject(p, "thoughtSignature", sig);
+    }
+    return p;
+}
+
+/* An assistant message as model parts: its text, then one functionCall per tool call. */
+static int
+assistant_parts(cJSON *parts, const cJSON *m, int i, sllmp_xerr_t *e)
+{
+    const cJSON *calls = get(m, "tool_calls"), *call;
+    sllmp_buf_t text;
+    cJSON *p;
+    int k = 0, rc;
+
+    sllmp_buf_init(&text, 0);
+    rc = content_text(get(m, "content"), 1, &text, i, e);
+    add_text_part(parts, sllmp_buf_cstr(&text), text.len);
+    sllmp_buf_free(&text);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!absent(calls) && !cJSON_IsArray(calls)) {
+        xmsg(e, "tool_calls must be an array.");
+        return xparam(e, "messages[%d].tool_calls", i);
+    }
+    cJSON_ArrayForEach(call, calls)
+    {
+        if ((p = function_call_part(get(call, "function"), call, "tool_calls", i, k, e)) == NULL) {
+            return -1;
+        }
+        cJSON_AddItemToArray(parts, p);
+        k++;
+    }
+    if (cJSON_IsObject(get(m, "function_call"))) {
+        /* the legacy single call */
+        if ((p = function_call_part(get(m, "function_call"), NULL, "function_call", i, -1, e)) ==
+            NULL) {
+            return -1;
+        }
+        cJSON_AddItemToArray(parts, p);
+    }
+    return 0;
+}
+
+/* The function name of the tool call `id` in the assistant messages before messages[i]. */
+static const char *
+tool_name(const cJSON *msgs, int i, const char *id)
+{
+    const char *found = NULL;
+    const cJSON *m, *call;
+    int n = 0;
+
+    cJSON_ArrayForEach(m, msgs)
+    {
+        if (n++ >= i) {
+            break;
+        }
+        cJSON_ArrayForEach(call, get(m, "tool_calls"))
+        {
+            const char *cid = get_str(call, "id");
+
+            if (cid != NULL && strcmp(cid, id) == 0) {
+                /* the latest wins, should a client reuse ids */
+                found = get_str(get(call, "function"), "name");
+            }
+        }
+    }
+    return found;
+}
+
+/*
+ * {"functionResponse":{"name","response"}} for a tool (or legacy function) message. response
+ * must be an object: the content itself when it is a JSON object, else {"result": content}.
+ */
+static cJSON *
+function_response_part(const cJSON *msgs, const cJSON *m, int i, sllmp_xerr_t *e)
+{
+    const char *role = get_str(m, "role");
+    const char *name = NULL;
+    sllmp_buf_t text;
+    cJSON *p, *fr, *resp;
+
+    if (strcmp(role, "tool") == 0) {
+        const char *id = get_str(m, "tool_call_id");
+
+        if (id == NULL) {
+            xmsg(e, "A tool message needs a tool_call_id.");
+            xparam(e, "messages[%d].tool_call_id", i);
+            return NULL;
+        }
+        name = tool_name(msgs, i, id);
+        if (name == NULL) {
+            /* some clients name the function on the tool message */
+            name = get_str(m, "name");
+        }
+        if (name == NULL || *name == '\0') {
+            xmsg(e, "No earlier assistant tool call has the id '%.64s' this tool message answers.",
+                 id);
+            xparam(e, "messages[%d].tool_call_id", i);
+            return NULL;
+        }
+    } else {
+        name = get_str(m, "name");
+        if (name == NULL || *name == '\0') {
+            xmsg(e, "A function message needs a name.");
+            xparam(e, "messages[%d].name", i);
+            return NULL;
+        }
+    }
+    sllmp_buf_init(&text, 0);
+    if (content_text(get(m, "content"), 0, &text, i, e) != 0) {
+        sllmp_buf_free(&text);
+        return NULL;
+    }
+    resp = cJSON_ParseWithOpts(sllmp_buf_cstr(&text), NULL, 1);
+    if (!cJSON_IsObject(resp)) {
+        cJSON_Delete(resp);
+        resp = cJSON_CreateObject();
+        cJSON_AddStringToObject(resp, "result", sllmp_buf_cstr(&text));
+    }
+    sllmp_buf_free(&text);
+    p = cJSON_CreateObject();
+    fr = cJSON_AddObjectToObject(p, "functionResponse");
+    cJSON_AddStringToObject(fr, "name", name);
+    cJSON_AddItemToObject(fr, "response", resp);
+    return p;
+}
+
+/* System and developer text as systemInstruction parts, one per message or text part. */
+static int
+system_parts(cJSON *parts, const cJSON *content, int i, sllmp_xerr_t *e)
+{
+    const cJSON *part;
+    sllmp_buf_t text;
+    int rc;
+
+    if (!cJSON_IsArray(content)) {
+        sllmp_buf_init(&text, 0);
+        rc = content_text(content, 0, &text, i, e);
+        add_text_part(parts, sllmp_buf_cstr(&text), text.len);
+        sllmp_buf_free(&text);
+        return rc;
+    }
+    sllmp_buf_init(&text, 0);
+    rc = content_text(content, 0, &text, i, e); /* checks that every part is text */
+    sllmp_buf_free(&text);
+    if (rc != 0) {
+        return rc;
+    }
+    cJSON_ArrayForEach(part, content)
+    {
+        const char *t = get_str(part, "text");
+
+        add_text_part(parts, t, strlen(t));
+    }
+    return 0;
+}
+
+static int
+messages(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
+{
+    const cJSON *msgs = get(req, "messages"), *m;
+    cJSON *contents = cJSON_AddArrayToObject(body, "contents");
+    cJSON *sys = cJSON_CreateArray();
+    int i = 0;
+
+    if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
+        cJSON_Delete(sys);
+        xmsg(e, "messages must be a non-empty array.");
+        return xparam(e, "messages");
+    }
+    cJSON_ArrayForEach(m, msgs)
+    {
+        const char *role = get_str(m, "role");
+        cJSON *parts = cJSON_CreateArray(), *p;
+        int rc = 0;
+
+        if (role == NULL) {
+            xmsg(e, "Each message needs a role.");
+            rc = xparam(e, "messages[%d].role", i);
+        } else if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
+            rc = system_parts(sys, get(m, "content"), i, e);
+        } else if (strcmp(role, "user") == 0) {
+            if ((rc = user_parts(parts, get(m, "content"), i, e)) == 0) {
+                add_turn(contents, "user", parts);
+                parts = NULL;
+            }
+        } else if (strcmp(role, "assistant") == 0) {
+            if ((rc = assistant_parts(parts, m, i, e)) == 0) {
+                add_turn(contents, "model", parts);
+                parts = NULL;
+            }
+        } else if (strcmp(role, "tool") == 0 || strcmp(role, "function") == 0) {
+            if ((p = function_response_part(msgs, m, i, e)) == NULL) {
+                rc = -1;
+            } else {
+                cJSON_AddItemToArray(parts, p);
+                add_turn(contents, "user", parts);
+                parts = NULL;
+            }
+        } else {
+            xmsg(e, "Unknown message role '%.32s'.", role);
+            rc = xparam(e, "messages[%d].role", i);
+        }
+        cJSON_Delete(parts);
+        if (rc != 0) {
+            cJSON_Delete(sys);
+            return -1;
+        }
+        i++;
+    }
+    if (cJSON_GetArraySize(contents) == 0 && cJSON_GetArraySize(sys) > 0) {
+        /* system text alone: Gemini needs contents, so it goes as the user's turn */
+        add_turn(contents, "user", sys);
+        sys = NULL;
+    }
+    if (cJSON_GetArraySize(contents) == 0) {
+        cJSON_Delete(sys);
+        xmsg(e, "messages must contain at least one message with content.");
+        return xparam(e, "messages");
+    }
+    if (cJSON_GetArraySize(sys) > 0) {
+        cJSON *si = cJSON_CreateObject();
+
+        cJSON_AddItemToObject(si, "parts", sys);
+        /* systemInstruction goes first in the body, as Google documents it */
+        cJSON_AddItemToObject(body, "systemInstruction", si);
+        cJSON_DetachItemViaPointer(body, si); /* keeps its key */
+        cJSON_InsertItemInArray(body, 0, si);
+    } else {
+        cJSON_Delete(sys);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------- tools */
+
+static int
+tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
+{
+    const cJSON *list = get(req, "tools"), *t, *choice = get(req, "tool_choice");
+    cJSON *decls = cJSON_CreateArray();
+    int k = 0;
+
+    if (!absent(list) && !cJSON_IsArray(list)) {
+        cJSON_Delete(decls);
+        xmsg(e, "tools must be an array.");
+        return xparam(e, "tools");
+    }
+    cJSON_ArrayForEach(t, list)
+    {
+        const char *type = get_str(t, "type");
+        const cJSON *fn = get(t, "function"), *params = get(fn, "parameters");
+        const char *name = get_str(fn, "name"), *desc = get_str(fn, "description");
+        cJSON *d;
+
+        if (type == NULL || strcmp(type, "function") != 0) {
+            cJSON_Delete(decls);
+            xmsg(e, "Only function tools are supported by this provider.");
+            return xparam(e, "tools[%d].type", k);
+        }
+        if (name == NULL || *name == '\0') {
+            cJSON_Delete(decls);
+            xmsg(e, "A function tool needs a name.");
+            return xparam(e, "tools[%d].function.name", k);
+        }
+        d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "name", name);
+        if (desc != NULL) {
+            cJSON_AddStringToObject(d, "description", desc);
+        }
+        if (cJSON_IsObject(params)) {
+            const cJSON *props = get(params, "properties");
+            const char *ptype = get_str(params, "type");
+
+            /* an OBJECT without properties is a 400 at Gemini: say nothing instead */
+            if (!(ptype != NULL && strcmp(ptype, "object") == 0 &&
+                  cJSON_GetArraySize(props) == 0)) {
+                cJSON_AddItemToObject(d, "parameters", gemini_schema(params));
+            }
+        }
+        cJSON_AddItemToArray(decls, d);
+        k++;
+    }
+    if (k > 0) {
+        cJSON *tl = cJSON_AddArrayToObject(body, "tools");
+        cJSON *one = cJSON_CreateObject();
+
+        cJSON_AddItemToObject(one, "functionDeclarations", decls);
+        cJSON_AddItemToArray(tl, one);
+    } else {
+        cJSON_Delete(decls);
+    }
+
+    if (!absent(choice)) {
+        const char *mode = NULL, *only = NULL;
+        cJSON *fcc;
+
+        if (cJSON_IsString(choice)) {
+            if (strcmp(choice->valuestring, "auto") == 0) {
+                mode = "AUTO";
+            } else if (strcmp(choice->valuestring, "none") == 0) {
+                mode = "NONE";
+            } else if (strcmp(choice->valuestring, "required") == 0) {
+                mode = "ANY";
+            }
+        } else if (cJSON_IsObject(choice)) {
+            only = get_str(get(choice, "function"), "name");
+            mode = only != NULL ? "ANY" : NULL;
+        }
+        if (mode == NULL) {
+            xmsg(e, "tool_choice must be \"auto\", \"none\", \"required\" or "
+                    "{\"type\":\"function\",\"function\":{\"name\":...}}.");
+            return xparam(e, "tool_choice");
+        }
+        if (k == 0) {
+            /* "Function calling config is set without function_declarations" is a 400 */
+            return 0;
+        }
+        fcc = cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "toolConfig"),
+                                      "functionCallingConfig");
+        cJSON_AddStringToObject(fcc, "mode", mode);
+        if (only != NULL) {
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(fcc, "allowedFunctionNames"),
+                                 cJSON_CreateString(only));
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------- generationConfig */
+
+static int
+generation_config(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
+{
+    static const struct {
+        const char *openai;
+        const char *gemini;
+    } numbers[] = {
+        {"temperature", "temperature"},
+        {"top_p", "topP"},
+        {"top_k", "topK"},
+        {"max_tokens", "maxOutputTokens"},
+        {"max_completion_tokens", "maxOutputTokens"}, /* after max_tokens: it wins */
+        {"n", "candidateCount"},
+        {"seed", "seed"},
+        {"presence_penalty", "presencePenalty"},
+        {"frequency_penalty", "frequencyPenalty"},
+    };
+    cJSON *gc = cJSON_CreateObject();
+    const cJSON *v;
+    const char *effort;
+
+    for (size_t k = 0; k < sizeof(numbers) / sizeof(numbers[0]); k++) {
+        v = get(req, numbers[k].openai);
+        if (absent(v)) {
+            continue;
+        }
+        if (!cJSON_IsNumber(v)) {
+            cJSON_Delete(gc);
+            xmsg(e, "%s must be a number.", numbers[k].openai);
+            return xparam(e, "%s", numbers[k].openai);
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(gc, numbers[k].gemini);
+        cJSON_AddNumberToObject(gc, numbers[k].gemini, v->valuedouble);
+    }
+
+    v = get(req, "stop");
+    if (cJSON_IsString(v)) {
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(gc, "stopSequences"),
+                             cJSON_CreateString(v->valuestring));
+    } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
+        const cJSON *s;
+        cJSON *arr = cJSON_AddArrayToObject(gc, "stopSequences");
+
+        cJSON_ArrayForEach(s, v)
+        {
+            if (!cJSON_IsString(s)) {
+                cJSON_Delete(gc);
+                xmsg(e, "stop must be a string or an array of strings.");
+                return xparam(e, "stop");
+            }
+            cJSON_AddItemToArray(arr, cJSON_CreateString(s->valuestring));
+        }
+    } else if (!absent(v) && !cJSON_IsArray(v)) {
+        cJSON_Delete(gc);
+        xmsg(e, "stop must be a string or an array of strings.");
+        return xparam(e, "stop");
+    }
+
+    v = get(req, "response_format");
+    if (!absent(v)) {
+        const char *type = get_str(v, "type");
+
+        if (type == NULL) {
+            type = "";
+        }
+        if (strcmp(type, "json_object") == 0) {
+            cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
+        } else if (strcmp(type, "json_schema") == 0) {
+            const cJSON *schema = get(get(v, "json_schema"), "schema");
+
+            cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
+            if (cJSON_IsObject(schema)) {
+                cJSON_AddItemToObject(gc, "responseSchema", gemini_schema(schema));
+            }
+        } else if (strcmp(type, "text") != 0) {
+            cJSON_Delete(gc);
+            xmsg(e, "response_format.type must be text, json_object or json_schema.");
+            return xparam(e, "response_format.type");
+        }
+    }
+
+    v = get(req, "reasoning_effort");
+    if (!absent(v)) {
+        long budget = -1;
+
+        effort = cJSON_IsString(v) ? v->valuestring : "";
+        if (strcmp(effort, "none") == 0 || strcmp(effort, "minimal") == 0) {
+            budget = 0;
+        } else if (strcmp(effort, "low") == 0) {
+            budget = 1024;
+        } else if (strcmp(effort, "medium") == 0) {
+            budget = 2048;
+        } else if (strcmp(effort, "high") == 0) {
+            budget = 4096;
+        }
+        if (budget < 0) {
+            cJSON_Delete(gc);
+            xmsg(e, "reasoning_effort must be none, minimal, low, medium or high.");
+            return xparam(e, "reasoning_effort");
+        }
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(gc, "thinkingConfig"), "thinkingBudget",
+                                (double)budget);
+    }
+
+    if (gc->child != NULL) {
+        cJSON_AddItemToObject(body, "generationConfig", gc);
+    } else {
+        cJSON_Delete(gc);
+    }
+    return 0;
+}
+
+cJSON *
+sllmp_gemini_request(const cJSON *req, sllmp_xerr_t *e)
+{
+    cJSON *body;
+
+    if (e != NULL) {
+        e->param[0] = '\0';
+        e->message[0] = '\0';
+    }
+    if (!cJSON_IsObject(req)) {
+        xmsg(e, "The request body must be a JSON object.");
+        return NULL;
+    }
+    body = cJSON_CreateObject();
+    if (messages(body, req, e) != 0 || tools(body, req, e) != 0 ||
+        generation_config(body, req, e) != 0) {
+        cJSON_Delete(body);
+        return NULL;
+    }
+    return body;
+}
+
+/* ---------------------------------------------------------------------------- answers */
+
+/* usageMetadata into the buckets. promptTokenCount includes the cached tokens; the tool-use
+ * prompt is input too; candidatesTokenCount excludes thoughts. Replaces: the counts are
+ * cumulative. */
+static void
+usage_from_gemini(sllmp_usage_t *u, const cJSON *md)
+{
+    long prompt, cached;
+
+    if (!cJSON_IsObject(md)) {
+        return;
+    }
+    prompt = get_count(md, "promptTokenCount");
+    cached = get_count(md, "cachedContentTokenCount");
+    if (cached > prompt) {
+        cached = prompt;
+    }
+    u->input = prompt - cached + get_count(md, "toolUsePromptTokenCount");
+    u->cache_read = cached;
+    u->cache_write = 0;
+    u->output = get_count(md, "candidatesTokenCount");
+    u->reasoning = get_count(md, "thoughtsTokenCount");
+    u->seen = 1;
+    u->estimated = 0;
+}
+
+/* finishReason -> finish_reason (protocols.md §2.7's table; the file comment says why
+ * MALFORMED_FUNCTION_CALL is "stop"). */
+static const char *
+finish_reason(const char *reason)
+{
+    static const char *const filtered[] = {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "LANGUAGE",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+    };
+
+    if (reason == NULL) {
+        return "stop";
+    }
+    if (strcmp(reason, "MAX_TOKENS") == 0) {
+        return "length";
+    }
+    for (size_t k = 0; k < sizeof(filtered) / sizeof(filtered[0]); k++) {
+        if (strcmp(reason, filtered[k]) == 0) {
+            return "content_filter";
+        }
+    }
+    return "stop";
+}
+
+static int
+blocked(const cJSON *resp)
+{
+    return get_str(get(resp, "promptFeedback"), "blockReason") != NULL;
+}
+
+/* "call_" and 24 random hex digits, as OpenAI's ids look. */
+static void
+make_call_id(char out[32])
+{
+    memcpy(out, "call_", 5);
+    sllmp_random_hex(out + 5, 12);
+}
+
+/* The function call's id when Gemini gave one (newer models do), else a made-up one. */
+static const char *
+call_id(const cJSON *part, const cJSON *fc, char buf[32])
+{
+    const char *id = get_str(fc, "id");
+
+    if (id == NULL || *id == '\0') {
+        id = get_str(part, "id");
+    }
+    if (id == NULL || *id == '\0') {
+        make_call_id(buf);
+        id = buf;
+    }
+    return id;
+}
+
+static char *
+args_json(const cJSON *fc)
+{
+    const cJSON *args = get(fc, "args");
+
+    return cJSON_IsObject(args) ? cJSON_PrintUnformatted(args) : sllmp_xstrdup("{}");
+}
+
+/* One candidate as an OpenAI choice with index `index`. */
+static cJSON *
+choice(const cJSON *cand, int index)
+{
+    const cJSON *part;
+    sllmp_buf_t text, thought;
+    cJSON *ch = cJSON_CreateObject(), *msg, *calls = NULL;
+
+    sllmp_buf_init(&text, 0);
+    sllmp_buf_init(&thought, 0);
+    cJSON_AddNumberToObject(ch, "index", index);
+    msg = cJSON_AddObjectToObject(ch, "message");
+    cJSON_AddStringToObject(msg, "role", "assistant");
+    cJSON_ArrayForEach(part, get(get(cand, "content"), "parts"))
+    {
+        const cJSON *fc = get(part, "functionCall");
+        const char *t = get_str(part, "text");
+
+        if (cJSON_IsObject(fc)) {
+            cJSON *call = cJSON_CreateObject(), *fn;
+            const char *sig = get_str(part, "thoughtSignature");
+            char buf[32];
+            char *args = args_json(fc);
+
+            if (calls == NULL) {
+                calls = cJSON_CreateArray();
+            }
+            cJSON_AddStringToObject(call, "id", call_id(part, fc, buf));
+            cJSON_AddStringToObject(call, "type", "function");
+            fn = cJSON_AddObjectToObject(call, "function");
+            cJSON_AddStringToObject(fn, "name", get_str(fc, "name") ? get_str(fc, "name") : "");
+            cJSON_AddStringToObject(fn, "arguments", args);
+            cJSON_free(args);
+            if (sig != NULL) {
+                cJSON *g = cJSON_AddObjectToObject(cJSON_AddObjectToObject(call, "extra_content"),
+                                                   "google");
+
+                cJSON_AddStringToObject(g, "thought_signature", sig);
+            }
+            cJSON_AddItemToArray(calls, call);
+        } else if (t != NULL) {
+            sllmp_buf_appends(cJSON_IsTrue(get(part, "thought")) ? &thought : &text, t);
+        }
+    }
+    if (text.len > 0 || calls == NULL) {
+        /* "" rather than null for an answer with nothing in it (a filtered one) */
+        cJSON_AddStringToObject(msg, "content", sllmp_buf_cstr(&text));
+    } else {
+        cJSON_AddNullToObject(msg, "content");
+    }
+    cJSON_AddNullToObject(msg, "refusal");
+    if (thought.len > 0) {
+        cJSON_AddStringToObject(msg, "reasoning_content", sllmp_buf_cstr(&thought));
+    }
+    if (calls != NULL) {
+        cJSON_AddItemToObject(msg, "tool_calls", calls);
+    }
+    cJSON_AddNullToObject(ch, "logprobs");
+    cJSON_AddStringToObject(ch, "finish_reason",
+                            calls != NULL ? "tool_calls"
+                                          : finish_reason(get_str(cand, "finishReason")));
+    sllmp_buf_free(&text);
+    sllmp_buf_free(&thought);
+    return ch;
+}
+
+cJSON *
+sllmp_gemini_response(const cJSON *resp, const char *model, long created, sllmp_usage_t *u)
+{
+    const cJSON *cands = get(resp, "candidates"), *cand;
+    const char *rid = get_str(resp, "responseId");
+    sllmp_usage_t local;
+    cJSON *out, *choices;
+    char id[64];
+    int n = 0;
+
+    if (!cJSON_IsObject(resp) || get(resp, "error") != NULL) {
+        return NULL;
+    }
+    if (u == NULL) {
+        memset(&local, 0, sizeof(local));
+        u = &local;
+    }
+    usage_from_gemini(u, get(resp, "usageMetadata"));
+    out = cJSON_CreateObject();
+    if (rid != NULL && *rid != '\0') {
+        cJSON_AddStringToObject(out, "id", rid);
+    } else {
+        memcpy(id, "chatcmpl-", 9);
+        sllmp_random_hex(id + 9, 12);
+        cJSON_AddStringToObject(out, "id", id);
+    }
+    cJSON_AddStringToObject(out, "object", "chat.completion");
+    cJSON_AddNumberToObject(out, "created", (double)created);
+    cJSON_AddStringToObject(out, "model", model != NULL ? model : "");
+    choices = cJSON_AddArrayToObject(out, "choices");
+    cJSON_ArrayForEach(cand, cands)
+    {
+        cJSON_AddItemToArray(choices, choice(cand, n++));
+    }
+    if (n == 0) {
+        /* no candidate: a blocked prompt (200 with promptFeedback.blockReason), or nothing */
+        cJSON *ch = cJSON_CreateObject();
+        cJSON *msg;
+
+        cJSON_AddNumberToObject(ch, "index", 0);
+        msg = cJSON_AddObjectToObject(ch, "message");
+        cJSON_AddStringToObject(msg, "role", "assistant");
+        cJSON_AddStringToObject(msg, "content", "");
+        cJSON_AddNullToObject(msg, "refusal");
+        cJSON_AddNullToObject(ch, "logprobs");
+        cJSON_AddStringToObject(ch, "finish_reason", blocked(resp) ? "content_filter" : "stop");
+        cJSON_AddItemToArray(choices, ch);
+    }
+    cJSON_AddItemToObject(out, "usage", sllmp_usage_to_openai(u));
+    return out;
+}
+
+/* ---------------------------------------------------------------------------- streams */
+
+/* A Google RPC status name -> the HTTP status it stands for, when error.code is missing. */
+static int
+rpc_status_http(const char *status)
+{
+    static const struct {
+        const char *name;
+        int http;
+    } map[] = {
+        {"INVALID_ARGUMENT", 400},  {"FAILED_PRECONDITION", 400}, {"OUT_OF_RANGE", 400},
+        {"UNAUTHENTICATED", 401},   {"PERMISSION_DENIED", 403},   {"NOT_FOUND", 404},
+        {"ABORTED", 409},           {"ALREADY_EXISTS", 409},      {"RESOURCE_EXHAUSTED", 429},
+        {"CANCELLED", 499},         {"UNIMPLEMENTED", 501},       {"UNAVAILABLE", 503},
+        {"DEADLINE_EXCEEDED", 504},
+    };
+
+    for (size_t k = 0; status != NULL && k < sizeof(map) / sizeof(map[0]); k++) {
+        if (strcmp(status, map[k].name) == 0) {
+            return map[k].http;
+        }
+    }
+    return 500;
+}
+
+static int
+stream_error(sllmp_xstream_t *s, const cJSON *err)
+{
+    const cJSON *code = get(err, "code");
+    const char *status = get_str(err, "status"), *msg = get_str(err, "message");
+
+    s->err_status = cJSON_IsNumber(code) && code->valueint >= 400 && code->valueint < 600
+                        ? code->valueint
+                        : rpc_status_http(status);
+    snprintf(s->err_type, sizeof(s->err_type), "%s", status != NULL ? status : "INTERNAL");
+    snprintf(s->err_message, sizeof(s->err_message), "%s",
+             msg != NULL ? msg : "The provider failed mid-stream.");
+    return -1;
+}
+
+/* The synthetic block every function call uses: a Gemini call arrives whole in one part, so
+ * it starts, gets its arguments and stops before the next, and one block serves them all. */
+#define CALL_BLOCK 0
+
+int
+sllmp_gemini_stream_event(sllmp_xstream_t *s, const cJSON *data)
+{
+    const cJSON *err, *cand, *part, *fr;
+    const char *rid;
+    int rc;
+
+    if (!cJSON_IsObject(data)) {
+        return 0;
+    }
+    if ((err = get(data, "error")) != NULL) {
+        return stream_error(s, err);
+    }
+    rid = get_str(data, "responseId");
+    if (s->id_buf[0] == '\0' && rid != NULL && *rid != '\0') {
+        snprintf(s->id_buf, sizeof(s->id_buf), "%s", rid);
+    }
+    if ((rc = sllmp_xstream_start(s)) != 0) {
+        return rc;
+    }
+    if (get(data, "usageMetadata") != NULL) {
+        usage_from_gemini(&s->usage, get(data, "usageMetadata"));
+    }
+    /* streams carry one choice: with candidateCount > 1 only the first is followed */
+    cand = cJSON_GetArrayItem(get(data, "candidates"), 0);
+    if (cand == NULL) {
+        if (blocked(data)) {
+            s->ended = 1;
+            return sllmp_xstream_finish_reason(s, "content_filter");
+        }
+        return 0;
+    }
+    cJSON_ArrayForEach(part, get(get(cand, "content"), "parts"))
+    {
+        const cJSON *fc = get(part, "functionCall");
+        const char *t = get_str(part, "text");
+
+        if (cJSON_IsObject(fc)) {
+            char buf[32];
+            char *args = args_json(fc);
+
+            rc = sllmp_xstream_tool_start(s, CALL_BLOCK, call_id(part, fc, buf),
+                                          get_str(fc, "name"));
+            if (rc == 0) {
+                rc = sllmp_xstream_tool_args(s, CALL_BLOCK, args, strlen(args));
+            }
+            cJSON_free(args);
+            if (rc == 0) {
+                rc = sllmp_xstream_block_stop(s, CALL_BLOCK);
+            }
+        } else if (t != NULL && !cJSON_IsTrue(get(part, "thought"))) {
+            /* thought summaries are not content; the shared emitters have no reasoning delta */
+            rc = sllmp_xstream_text(s, t, strlen(t));
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    fr = get(cand, "finishReason");
+    if (cJSON_IsString(fr) && strcmp(fr->valuestring, "FINISH_REASON_UNSPECIFIED") != 0) {
+        s->ended = 1;
+        return sllmp_xstream_finish_reason(s, s->tools > 0 ? "tool_calls"
+                                                           : finish_reason(fr->valuestring));
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------- embeddings */
+
+/* The number of texts in input (a string or an array of non-empty strings); -1 otherwise
+ * (token arrays, empty strings). */
+static int
+embed_texts(const cJSON *input)
+{
+    const cJSON *v;
+    int n = 0;
+
+    if (cJSON_IsString(input)) {
+        return input->valuestring[0] != '\0' ? 1 : -1;
+    }
+    if (!cJSON_IsArray(input) || cJSON_GetArraySize(input) == 0) {
+        return -1;
+    }
+    cJSON_ArrayForEach(v, input)
+    {
+        if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
+            return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* One EmbedContentRequest of batchEmbedContents. */
+static cJSON *
+embed_one(const char *model, const char *text, const cJSON *dims)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON *parts = cJSON_AddArrayToObject(cJSON_AddObjectToObject(r, "content"), "parts");
+
+    cJSON_AddStringToObject(r, "model", model);
+    add_text_part(parts, text, strlen(text));
+    if (!absent(dims)) {
+        cJSON_AddNumberToObject(r, "outputDimensionality", dims->valuedouble);
+    }
+    return r;
+}
+
+cJSON *
+sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
+{
+    const cJSON *input = get(req, "input"), *dims = get(req, "dimensions"), *v;
+    const char *fmt = get_str(req, "encoding_format");
+    cJSON *body, *list;
+    char *name;
+
+    if (e != NULL) {
+        e->param[0] = '\0';
+        e->message[0] = '\0';
+    }
+    if (embed_texts(input) < 0) {
+        xmsg(e, "input must be a non-empty string or an array of non-empty strings; token "
+                "arrays are not supported by this provider.");
+        xparam(e, "input");
+        return NULL;
+    }
+    if (!absent(dims) && (!cJSON_IsNumber(dims) || dims->valuedouble < 1 ||
+                          dims->valuedouble != (double)(long)dims->valuedouble)) {
+        xmsg(e, "dimensions must be a positive integer.");
+        xparam(e, "dimensions");
+        return NULL;
+    }
+    if (!absent(get(req, "encoding_format")) &&
+        (fmt == NULL || (strcmp(fmt, "float") != 0 && strcmp(fmt, "base64") != 0))) {
+        xmsg(e, "encoding_format must be float or base64.");
+        xparam(e, "encoding_format");
+        return NULL;
+    }
+    name = sllmp_xasprintf("%s%s", strncmp(model, "models/", 7) == 0 ? "" : "models/", model);
+    body = cJSON_CreateObject();
+    list = cJSON_AddArrayToObject(body, "requests");
+    if (cJSON_IsString(input)) {
+        cJSON_AddItemToArray(list, embed_one(name, input->valuestring, dims));
+    } else {
+        cJSON_ArrayForEach(v, input)
+        {
+            cJSON_AddItemToArray(list, embed_one(name, v->valuestring, dims));
+        }
+    }
+    free(name);
+    return body;
+}
+
+/* Standard base64 of float32 little-endian values. NULL when a value is not a number. */
+static char *
+floats_base64(const cJSON *values)
+{
+    int n = cJSON_GetArraySize(values), k = 0;
+    unsigned char *raw = sllmp_xmalloc((size_t)n * 4 + 1);
+    char *out = sllmp_xmalloc(((size_t)n * 4 + 2) / 3 * 4 + 1);
+    const cJSON *v;
+
+    cJSON_ArrayForEach(v, values)
+    {
+        float f;
+        uint32_t bits;
+
+        if (!cJSON_IsNumber(v)) {
+            free(raw);
+            free(out);
+            return NULL;
+        }
+        f = (float)v->valuedouble;
+        memcpy(&bits, &f, 4);
+        /* little-endian whatever the host is */
+        raw[4 * k] = (unsigned char)(bits & 0xff);
+        raw[4 * k + 1] = (unsigned char)((bits >> 8) & 0xff);
+        raw[4 * k + 2] = (unsigned char)((bits >> 16) & 0xff);
+        raw[4 * k + 3] = (unsigned char)(bits >> 24);
+        k++;
+    }
+    EVP_EncodeBlock((unsigned char *)out, raw, n * 4);
+    free(raw);
+    return out;
+}
+
+cJSON *
+sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64, sllmp_usage_t *u)
+{
+    const cJSON *list = get(resp, "embeddings"), *emb;
+    cJSON *out, *data, *usage;
+    sllmp_usage_t local;
+    long tokens;
+    int i = 0;
+
+    if (!cJSON_IsArray(list)) {
+        return NULL;
+    }
+    if (u == NULL) {
+        memset(&local, 0, sizeof(local));
+        u = &local;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "object", "list");
+    data = cJSON_AddArrayToObject(out, "data");
+    cJSON_ArrayForEach(emb, list)
+    {
+        const cJSON *values = get(emb, "values"), *v;
+        cJSON *item = cJSON_CreateObject();
+
+        cJSON_AddItemToArray(data, item);
+        cJSON_AddStringToObject(item, "object", "embedding");
+        cJSON_AddNumberToObject(item, "index", i++);
+        if (!cJSON_IsArray(values)) {
+            cJSON_Delete(out);
+            return NULL;
+        }
+        if (base64) {
+            char *b = floats_base64(values);
+
+            if (b == NULL) {
+                cJSON_Delete(out);
+                return NULL;
+            }
+            cJSON_AddStringToObject(item, "embedding", b);
+            free(b);
+        } else {
+            cJSON *arr = cJSON_AddArrayToObject(item, "embedding");
+
+            cJSON_ArrayForEach(v, values)
+            {
+                if (!cJSON_IsNumber(v)) {
+                    cJSON_Delete(out);
+                    return NULL;
+                }
+                cJSON_AddItemToArray(arr, cJSON_CreateNumber(v->valuedouble));
+            }
+        }
+    }
+    cJSON_AddStringToObject(out, "model", model != NULL ? model : "");
+    /*
+     * batchEmbedContents reports no token count. The caller passes its estimate of the input
+     * in u->input (sllmp_estimate_tokens of the input characters: this function never sees the
+     * request); a count in the answer, should Google add one, wins.
+     */
+    tokens = get_count(get(resp, "usageMetadata"), "promptTokenCount");
+    if (tokens > 0) {
+        u->input = tokens;
+        u->estimated = 0;
+    } else {
+        u->estimated = 1;
+    }
+    u->cache_read = u->cache_write = u->output = u->reasoning = 0;
+    u->seen = 1;
+    usage = cJSON_AddObjectToObject(out, "usage");
+    cJSON_AddNumberToObject(usage, "prompt_tokens", (double)u->input);
+    cJSON_AddNumberToObject(usage, "total_tokens", (double)u->input);
+    return out;
+}

@@ -1,0 +1,662 @@
+"""Every provider behind the one OpenAI API, through lighttpd and the spawn-fcgi pool, against
+mocks that follow protocols.md: Anthropic, Gemini, Azure OpenAI, Bedrock (SigV4 checked by the
+mock, binary event stream), OpenAI-compatible servers by their LiteLLM names; /v1/embeddings,
+/v1/completions and the /v1/messages front door; what each provider was sent; errors and
+streaming quirks; cost and trace records. The official SDKs run against the same stack in
+test_sdk_providers.py."""
+
+import base64
+import glob
+import json
+import os
+import re
+import struct
+import time
+import unittest
+
+from stack import MASTER_KEY, MockProcess, StackCase, http_request, require_binaries
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MOCKS = os.path.join(os.path.dirname(HERE), "mock")
+
+ANTHROPIC_KEY = "sk-ant-mock-KEY"
+GEMINI_KEY = "AIza-mock-KEY"
+AZURE_KEY = "azure-mock-KEY"
+AWS_ID, AWS_SECRET, AWS_REGION = "AKIDMOCK", "mocksecret", "us-east-1"
+SECRETS = (ANTHROPIC_KEY, GEMINI_KEY, AZURE_KEY, AWS_SECRET, "sk-mock-SECRET-123")
+
+
+class AnthropicMock(MockProcess):
+    SCRIPT = os.path.join(MOCKS, "anthropic_mock.py")
+
+    def args(self):
+        return ["--key", ANTHROPIC_KEY]
+
+
+class GeminiMock(MockProcess):
+    SCRIPT = os.path.join(MOCKS, "gemini_mock.py")
+
+    def args(self):
+        return ["--key", GEMINI_KEY]
+
+
+class BedrockMock(MockProcess):
+    SCRIPT = os.path.join(MOCKS, "bedrock_mock.py")
+
+    def args(self):
+        return ["--access-key", AWS_ID, "--secret-key", AWS_SECRET, "--region", AWS_REGION]
+
+
+def parse_sse(text):
+    """SSE events as dicts {"event": name or None, "data": text}; comments are left out."""
+    events, data, name = [], [], None
+    for line in re.split(r"\r\n|\r|\n", text):
+        if line == "":
+            if data:
+                events.append({"event": name, "data": "\n".join(data)})
+            data, name = [], None
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            name = value
+    return events
+
+
+def mock_get(mock, path):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=5)
+    try:
+        c.request("GET", path)
+        return json.loads(c.getresponse().read())
+    finally:
+        c.close()
+
+
+def mock_requests(mock):
+    return [r for r in mock_get(mock, "/_mock/requests") if r["method"] == "POST"
+            and not r["path"].startswith("/_mock")]
+
+
+def provider_models(openai, anthropic, gemini, bedrock):
+    """The deployments of the suite: one per provider and behaviour."""
+    a = "http://127.0.0.1:%d" % anthropic.port
+    g = "http://127.0.0.1:%d" % gemini.port
+    b = "http://127.0.0.1:%d" % bedrock.port
+    az = "http://127.0.0.1:%d" % openai.port
+    aws = {"aws_access_key_id": AWS_ID, "aws_secret_access_key": "os.environ/MOCK_AWS_SECRET",
+           "aws_region_name": AWS_REGION, "aws_bedrock_runtime_endpoint": b}
+
+    def m(name, **p):
+        return {"model_name": name, "litellm_params": p}
+
+    models = [
+        m("claude", model="anthropic/claude-mock", api_base=a,
+          api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        m("claude-tools", model="anthropic/claude-mock+tools", api_base=a,
+          api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        m("claude-cache", model="anthropic/claude-mock+cache", api_base=a,
+          api_key="os.environ/MOCK_ANTHROPIC_KEY",
+          input_cost_per_token=0.000003, output_cost_per_token=0.000015,
+          cache_read_input_token_cost=0.0000003, cache_creation_input_token_cost=0.00000375),
+        m("claude-529", model="anthropic/claude-mock+status-529", api_base=a,
+          api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        m("claude-err", model="anthropic/claude-mock+words-6-10+error-after-3", api_base=a,
+          api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        m("claude-badkey", model="anthropic/claude-mock", api_base=a, api_key="sk-ant-wrong"),
+        m("gem", model="gemini/gemini-mock", api_base=g, api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("gem-tools", model="gemini/gemini-mock+tools", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("gem-thinking", model="gemini/gemini-mock+thinking", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("gem-429", model="gemini/gemini-mock+status-429", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("gem-embed", model="gemini/text-embedding-mock", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("nova", model="bedrock/amazon.nova-mock-v1:0", **aws),
+        m("nova-tools", model="bedrock/converse/amazon.nova-mock-v1:0+tools", **aws),
+        m("nova-exc", model="bedrock/amazon.nova-mock-v1:0+words-6-10+exception-after-3", **aws),
+        m("nova-badsig", model="bedrock/amazon.nova-mock-v1:0",
+          **dict(aws, aws_secret_access_key="wrong-secret")),
+        m("br-claude", model="bedrock/anthropic.claude-mock-v1:0", **aws),
+        m("titan", model="bedrock/amazon.titan-embed-text-v2:0", **aws),
+        m("cohere", model="bedrock/cohere.embed-english-v3", **aws),
+        m("az", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
+          api_version="2024-10-21"),
+        m("az-embed", model="azure/embed", api_base=az, api_key="os.environ/MOCK_AZURE_KEY"),
+        m("groq-echo", model="groq/echo", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
+        m("ollama-echo", model="ollama/echo", api_base="http://127.0.0.1:%d" % openai.port),
+        m("vllm-echo", model="hosted_vllm/echo", api_base=openai.base),
+        m("oa-embed", model="openai/text-embedding-3-small", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
+        m("instruct", model="text-completion-openai/echo", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
+    ]
+    return models
+
+
+PROVIDER_ENV = {"MOCK_ANTHROPIC_KEY": ANTHROPIC_KEY, "MOCK_GEMINI_KEY": GEMINI_KEY,
+                "MOCK_AZURE_KEY": AZURE_KEY, "MOCK_AWS_SECRET": AWS_SECRET}
+
+
+class ProvidersCase(StackCase):
+    """The four mocks and one stack with every provider's deployments."""
+
+    master_key = MASTER_KEY
+    server_env = PROVIDER_ENV
+
+    @classmethod
+    def setUpClass(cls):
+        require_binaries()
+        cls.anthropic = AnthropicMock().start()
+        cls.addClassCleanup(cls.anthropic.stop)
+        cls.gemini = GeminiMock().start()
+        cls.addClassCleanup(cls.gemini.stop)
+        cls.bedrock = BedrockMock().start()
+        cls.addClassCleanup(cls.bedrock.stop)
+        super().setUpClass()
+
+    @classmethod
+    def models(cls, mock):
+        return provider_models(mock, cls.anthropic, cls.gemini, cls.bedrock)
+
+    def post(self, path, payload, key=None, headers=None):
+        h = {"Content-Type": "application/json",
+             "Authorization": "Bearer " + (key or self.master_key)}
+        h.update(headers or {})
+        return http_request(self.stack.port, "POST", path, json.dumps(payload).encode(), h)
+
+    def sse(self, path, payload, headers=None):
+        r = self.post(path, payload, headers=headers)
+        return r, parse_sse(r.body.decode())
+
+    def no_secrets(self, text):
+        for s in SECRETS:
+            self.assertNotIn(s, text)
+
+    def chat_text(self, model, text="hello brave new world", **extra):
+        r = self.chat(dict({"model": model, "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": text}]}, **extra))
+        self.assertEqual(r.status, 200, r)
+        return r, r.json()
+
+    def stream_events(self, model, text="hello brave new world", **extra):
+        payload = dict({"model": model, "stream": True, "messages": [
+            {"role": "user", "content": text}]}, **extra)
+        r, evs = self.sse("/v1/chat/completions", payload)
+        self.assertEqual(r.status, 200, r)
+        data = [e["data"] for e in evs if "data" in e]
+        self.assertEqual(data[-1], "[DONE]", data)
+        self.assertEqual(data.count("[DONE]"), 1, data)
+        chunks = [json.loads(d) for d in data[:-1]]
+        for c in chunks:
+            self.assertNotIn("error", c, chunks)
+        return r, chunks
+
+    def assert_stream_shape(self, chunks, content, usage_asked=False):
+        self.assertEqual(len({c["id"] for c in chunks}), 1, chunks)
+        self.assertEqual(chunks[0]["choices"][0]["delta"].get("role"), "assistant", chunks)
+        self.assertTrue(all(c["object"] == "chat.completion.chunk" for c in chunks), chunks)
+        text = "".join(c["choices"][0]["delta"].get("content") or ""
+                       for c in chunks if c["choices"])
+        self.assertEqual(text, content)
+        finishes = [c["choices"][0]["finish_reason"] for c in chunks
+                    if c["choices"] and c["choices"][0].get("finish_reason")]
+        self.assertEqual(len(finishes), 1, chunks)
+        empty = [c for c in chunks if c["choices"] == []]
+        if usage_asked:
+            self.assertEqual(len(empty), 1, chunks)
+            self.assertIs(empty[0], chunks[-1])
+            u = empty[0]["usage"]
+            self.assertEqual(u["total_tokens"], u["prompt_tokens"] + u["completion_tokens"])
+        else:
+            self.assertEqual(empty, [], "a chunk without choices reached a client that did not "
+                             "ask for usage")
+        return finishes[0]
+
+    def tool_calls_streamed(self, chunks):
+        calls = {}
+        for c in chunks:
+            for tc in (c["choices"][0]["delta"].get("tool_calls") or []) if c["choices"] else []:
+                slot = calls.setdefault(tc["index"], {"id": None, "name": None, "args": ""})
+                if "id" in tc:
+                    self.assertIsNone(slot["id"], "id sent twice for index %d" % tc["index"])
+                    slot["id"] = tc["id"]
+                    slot["name"] = tc["function"]["name"]
+                slot["args"] += tc.get("function", {}).get("arguments") or ""
+        return calls
+
+
+class AnthropicTest(ProvidersCase):
+    def test_unstreamed_translation_and_what_went_upstream(self):
+        self.anthropic_reset()
+        r, body = self.chat_text("claude", stop=["  ", "END"], temperature=1.6, n=1,
+                                 user="u-42")
+        self.assertEqual(body["object"], "chat.completion")
+        self.assertEqual(body["model"], "claude")
+        self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+        self.assertEqual(body["choices"][0]["finish_reason"], "stop")
+        u = body["usage"]
+        self.assertEqual(u["total_tokens"], u["prompt_tokens"] + u["completion_tokens"])
+        self.assertGreater(float(r.header("x-sllmp-cost-usd")), -1)
+        sent = mock_requests(self.anthropic)[-1]
+        self.assertEqual(sent["path"], "/v1/messages")
+        self.assertEqual(sent["headers"].get("x-api-key"), ANTHROPIC_KEY)
+        self.assertEqual(sent["headers"].get("anthropic-version"), "2023-06-01")
+        self.assertNotIn("authorization", {k.lower() for k in sent["headers"]})
+        b = sent["body"]
+        self.assertEqual(b["model"], "claude-mock")
+        self.assertEqual(b["system"], [{"type": "text", "text": "be brief"}])
+        self.assertEqual(b["messages"], [{"role": "user", "content": [
+            {"type": "text", "text": "hello brave new world"}]}])
+        self.assertEqual(b["max_tokens"], 4096)
+        self.assertEqual(b["stop_sequences"], ["END"])  # whitespace-only dropped
+        self.assertEqual(b["temperature"], 1)           # clamped to Anthropic's 0..1
+        self.assertNotIn("n", b)
+
+    def test_streamed_with_usage(self):
+        r, chunks = self.stream_events("claude", stream_options={"include_usage": True})
+        self.assertEqual(self.assert_stream_shape(chunks, "hello brave new world", True), "stop")
+
+    def test_streamed_without_usage_chunk(self):
+        r, chunks = self.stream_events("claude")
+        self.assert_stream_shape(chunks, "hello brave new world")
+
+    def test_tools_streamed_get_openai_indices(self):
+        r, chunks = self.stream_events("claude-tools", tools=[
+            {"type": "function", "function": {"name": "get_weather", "parameters": {
+                "type": "object", "properties": {"city": {"type": "string"}}}}},
+            {"type": "function", "function": {"name": "get_time"}}], tool_choice="required")
+        calls = self.tool_calls_streamed(chunks)
+        self.assertEqual(sorted(calls), [0, 1], calls)
+        self.assertEqual(calls[0]["name"], "get_weather")
+        self.assertEqual(json.loads(calls[0]["args"]), {"city": "Paris"})
+        self.assertEqual(calls[1]["name"], "get_time")
+        self.assertEqual(json.loads(calls[1]["args"]), {})
+        finish = [c["choices"][0]["finish_reason"] for c in chunks
+                  if c["choices"] and c["choices"][0]["finish_reason"]]
+        self.assertEqual(finish, ["tool_calls"])
+        sent = mock_requests(self.anthropic)[-1]["body"]
+        self.assertEqual(sent["tool_choice"], {"type": "any"})
+        self.assertEqual(sent["tools"][1]["input_schema"], {"type": "object", "properties": {}})
+
+    def test_tool_round_trip_unstreamed(self):
+        r = self.chat({"model": "claude-tools", "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "toolu_1", "type": "function",
+                 "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "18C"},
+            {"role": "user", "content": "and now?"}],
+            "tools": [{"type": "function", "function": {"name": "get_weather"}}]})
+        self.assertEqual(r.status, 200, r)
+        msg = r.json()["choices"][0]["message"]
+        self.assertEqual([c["function"]["name"] for c in msg["tool_calls"]],
+                         ["get_weather", "get_time"])
+        self.assertEqual(r.json()["choices"][0]["finish_reason"], "tool_calls")
+        sent = mock_requests(self.anthropic)[-1]["body"]["messages"]
+        self.assertEqual([m["role"] for m in sent], ["user", "assistant", "user"])
+        self.assertEqual(sent[1]["content"][0]["type"], "tool_use")
+        self.assertEqual(sent[1]["content"][0]["input"], {"city": "Paris"})
+        self.assertEqual(sent[2]["content"][0], {"type": "tool_result", "tool_use_id": "toolu_1",
+                                                 "content": "18C"})
+
+    def test_invalid_tool_arguments_is_400_naming_the_field(self):
+        r = self.chat({"model": "claude", "messages": [
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "tool_calls": [{"id": "t", "type": "function", "function": {
+                "name": "f", "arguments": "{not json"}}]},
+            {"role": "tool", "tool_call_id": "t", "content": "y"}]})
+        self.assertOpenAIError(r, 400)
+        self.assertIn("arguments", r.json()["error"]["param"])
+
+    def test_cache_usage_priced_apart(self):
+        r, body = self.chat_text("claude-cache")
+        u = body["usage"]
+        self.assertEqual(u["prompt_tokens_details"]["cached_tokens"], 200)
+        self.assertEqual(u["prompt_tokens_details"].get("cache_write_tokens"), 100)
+        # prompt = input + 200 read + 100 written, each at its own price
+        inp = u["prompt_tokens"] - 300
+        want = (inp * 3 + 200 * 0.3 + 100 * 3.75 + u["completion_tokens"] * 15) / 1e6
+        self.assertAlmostEqual(float(r.header("x-sllmp-cost-usd")), want, places=9)
+
+    def test_529_is_a_retryable_503(self):
+        r = self.chat({"model": "claude-529", "messages": [{"role": "user", "content": "x"}]})
+        self.assertOpenAIError(r, 503)
+        self.assertEqual(r.header("x-should-retry"), "true")
+        self.assertIsNotNone(r.header("retry-after"))
+
+    def test_error_event_after_200_becomes_sse_error(self):
+        r, evs = self.sse("/v1/chat/completions", {"model": "claude-err", "stream": True,
+                                                   "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(r.status, 200)
+        data = [e["data"] for e in evs if "data" in e]
+        self.assertEqual(data[-1], "[DONE]")
+        err = json.loads(data[-2])
+        self.assertIn("error", err, data)
+        text = "".join(json.loads(d)["choices"][0]["delta"].get("content") or ""
+                       for d in data[:-2] if json.loads(d).get("choices"))
+        self.assertEqual(text, "w1 w2 w3")
+
+    def test_provider_refusing_the_key_is_not_echoed(self):
+        r = self.chat({"model": "claude-badkey", "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(r.status, 502, r)
+        self.assertNotIn("sk-ant-wrong", r.body.decode())
+
+    def anthropic_reset(self):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.anthropic.port, timeout=5)
+        c.request("POST", "/_mock/reset", body=b"{}")
+        c.getresponse().read()
+        c.close()
+
+
+class GeminiTest(ProvidersCase):
+    def test_unstreamed_and_what_went_upstream(self):
+        r, body = self.chat_text("gem", max_tokens=50, temperature=0.2)
+        self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+        self.assertEqual(body["choices"][0]["finish_reason"], "stop")
+        sent = mock_requests(self.gemini)[-1]
+        self.assertTrue(sent["path"].startswith("/v1beta/models/gemini-mock:generateContent"),
+                        sent["path"])
+        self.assertNotIn("key", sent["query"])  # the key never goes in a URL
+        self.assertEqual(sent["headers"].get("x-goog-api-key"), GEMINI_KEY)
+        b = sent["body"]
+        self.assertEqual(b["systemInstruction"], {"parts": [{"text": "be brief"}]})
+        self.assertEqual(b["contents"], [{"role": "user", "parts": [
+            {"text": "hello brave new world"}]}])
+        self.assertEqual(b["generationConfig"]["maxOutputTokens"], 50)
+
+    def test_streamed_uses_alt_sse(self):
+        r, chunks = self.stream_events("gem", stream_options={"include_usage": True})
+        self.assertEqual(self.assert_stream_shape(chunks, "hello brave new world", True), "stop")
+        self.assertEqual(mock_requests(self.gemini)[-1]["query"].get("alt"), "sse")
+
+    def test_tools_and_finish_reason(self):
+        r, chunks = self.stream_events("gem-tools", tools=[
+            {"type": "function", "function": {"name": "get_weather"}}])
+        calls = self.tool_calls_streamed(chunks)
+        self.assertEqual(sorted(calls), [0, 1], calls)
+        self.assertTrue(all(c["id"] for c in calls.values()))
+        finish = [c["choices"][0]["finish_reason"] for c in chunks
+                  if c["choices"] and c["choices"][0]["finish_reason"]]
+        self.assertEqual(finish, ["tool_calls"])
+
+    def test_thinking_tokens_in_usage(self):
+        r, body = self.chat_text("gem-thinking")
+        u = body["usage"]
+        self.assertEqual(u["completion_tokens_details"]["reasoning_tokens"], 50)
+        self.assertGreaterEqual(u["completion_tokens"], 50)
+
+    def test_429_passes_with_status(self):
+        r = self.chat({"model": "gem-429", "messages": [{"role": "user", "content": "x"}]})
+        self.assertOpenAIError(r, 429)
+
+    def test_embeddings_float_and_base64(self):
+        r = self.post("/v1/embeddings", {"model": "gem-embed", "input": ["a b", "c"]})
+        self.assertEqual(r.status, 200, r)
+        b = r.json()
+        self.assertEqual([d["index"] for d in b["data"]], [0, 1])
+        vec = b["data"][0]["embedding"]
+        self.assertTrue(all(isinstance(x, float) for x in vec))
+        r2 = self.post("/v1/embeddings", {"model": "gem-embed", "input": ["a b", "c"],
+                                          "encoding_format": "base64"})
+        raw = base64.b64decode(r2.json()["data"][0]["embedding"])
+        self.assertEqual(len(raw), 4 * len(vec))
+        for got, want in zip(struct.unpack("<%df" % len(vec), raw), vec):
+            self.assertAlmostEqual(got, want, delta=1e-6)  # float32 of the same number
+        self.assertTrue(mock_requests(self.gemini)[-1]["path"].endswith(":batchEmbedContents"))
+
+
+class BedrockTest(ProvidersCase):
+    def test_converse_signed_and_translated(self):
+        r, body = self.chat_text("nova", max_tokens=64)
+        self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+        sent = mock_requests(self.bedrock)[-1]
+        # the mock verified the SigV4 signature itself; the path carries the encoded ':'
+        self.assertEqual(sent["path"], "/model/amazon.nova-mock-v1%3A0/converse")
+        self.assertTrue(sent["headers"]["authorization"].startswith(
+            "AWS4-HMAC-SHA256 Credential=%s/" % AWS_ID))
+        self.assertNotIn(AWS_SECRET, json.dumps(sent))
+        self.assertEqual(sent["body"]["system"], [{"text": "be brief"}])
+        self.assertEqual(sent["body"]["inferenceConfig"]["maxTokens"], 64)
+
+    def test_wrong_secret_is_refused_credentials(self):
+        r = self.chat({"model": "nova-badsig", "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(r.status, 502, r)
+        self.no_secrets(r.body.decode())
+
+    def test_converse_stream_event_stream(self):
+        r, chunks = self.stream_events("nova", stream_options={"include_usage": True})
+        self.assertEqual(self.assert_stream_shape(chunks, "hello brave new world", True), "stop")
+        self.assertTrue(mock_requests(self.bedrock)[-1]["path"].endswith("/converse-stream"))
+
+    def test_stream_tools(self):
+        r, chunks = self.stream_events("nova-tools", tools=[
+            {"type": "function", "function": {"name": "get_weather"}}])
+        calls = self.tool_calls_streamed(chunks)
+        self.assertEqual(sorted(calls), [0, 1], calls)
+        self.assertEqual(json.loads(calls[0]["args"]), {"city": "Paris"})
+        self.assertEqual(json.loads(calls[1]["args"]), {})
+
+    def test_exception_frame_after_200_becomes_sse_error(self):
+        r, evs = self.sse("/v1/chat/completions", {"model": "nova-exc", "stream": True,
+                                                   "messages": [{"role": "user", "content": "x"}]})
+        data = [e["data"] for e in evs if "data" in e]
+        self.assertEqual(data[-1], "[DONE]")
+        self.assertIn("error", json.loads(data[-2]))
+
+    def test_embeddings_titan_and_cohere(self):
+        for model in ("titan", "cohere"):
+            r = self.post("/v1/embeddings", {"model": model, "input": ["one", "two", "three"]})
+            self.assertEqual(r.status, 200, r)
+            b = r.json()
+            self.assertEqual([d["index"] for d in b["data"]], [0, 1, 2], model)
+            self.assertGreater(b["usage"]["prompt_tokens"], 0)
+        paths = [q["path"] for q in mock_requests(self.bedrock)[-4:]]
+        self.assertEqual(paths[-1], "/model/cohere.embed-english-v3/invoke")
+
+    def test_messages_front_door_through_invoke(self):
+        r = self.post("/v1/messages", {"model": "br-claude", "max_tokens": 100, "messages": [
+            {"role": "user", "content": "hi there"}]}, headers={"anthropic-version": "2023-06-01"})
+        self.assertEqual(r.status, 200, r)
+        b = r.json()
+        self.assertEqual(b["type"], "message")
+        self.assertEqual(b["content"][0]["text"], "hi there")
+        sent = mock_requests(self.bedrock)[-1]
+        self.assertEqual(sent["path"], "/model/anthropic.claude-mock-v1%3A0/invoke")
+        self.assertEqual(sent["body"]["anthropic_version"], "bedrock-2023-05-31")
+        self.assertNotIn("model", sent["body"])
+
+    def test_messages_front_door_stream_through_invoke(self):
+        r, evs = self.sse("/v1/messages", {"model": "br-claude", "max_tokens": 100,
+                                           "stream": True, "messages": [
+                                               {"role": "user", "content": "hi there"}]})
+        self.assertEqual(r.status, 200, r)
+        names = [e.get("event") for e in evs if "data" in e]
+        self.assertEqual(names[0], "message_start")
+        self.assertEqual(names[-1], "message_stop")
+        text = "".join(json.loads(e["data"])["delta"].get("text", "")
+                       for e in evs if e.get("event") == "content_block_delta")
+        self.assertEqual(text, "hi there")
+
+
+class OpenAICompatibleTest(ProvidersCase):
+    def test_names_reach_the_mock(self):
+        for model in ("groq-echo", "ollama-echo", "vllm-echo"):
+            r, body = self.chat_text(model)
+            self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+        paths = [q["path"] for q in mock_requests(self.mock)[-3:]]
+        self.assertTrue(all(p.startswith("/v1/chat/completions") for p in paths), paths)
+        # ollama's LiteLLM-style api_base without /v1 got one; no key was invented for it
+        last = mock_requests(self.mock)[-2]
+        self.assertNotIn("authorization", {k.lower() for k in last["headers"]})
+
+    def test_azure_chat_path_key_and_filter_chunk(self):
+        r, body = self.chat_text("az")
+        self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+        sent = mock_requests(self.mock)[-1]
+        self.assertEqual(sent["path"].split("?")[0], "/openai/deployments/echo/chat/completions")
+        self.assertTrue(sent["path"].endswith("?api-version=2024-10-21"), sent["path"])
+        self.assertEqual(sent["headers"].get("api-key"), AZURE_KEY)
+        self.assertNotIn("authorization", {k.lower() for k in sent["headers"]})
+        # Azure's stream opens with a choices-less content-filter chunk: never passed on
+        r, chunks = self.stream_events("az")
+        self.assert_stream_shape(chunks, "hello brave new world")
+
+    def test_embeddings_openai_and_azure(self):
+        for model in ("oa-embed", "az-embed"):
+            r = self.post("/v1/embeddings", {"model": model, "input": "hello",
+                                             "encoding_format": "base64"})
+            self.assertEqual(r.status, 200, r)
+            b = r.json()
+            self.assertIsInstance(b["data"][0]["embedding"], str)
+            self.assertGreater(b["usage"]["prompt_tokens"], 0)
+        self.assertEqual(mock_requests(self.mock)[-1]["path"].split("?")[0],
+                         "/openai/deployments/embed/embeddings")
+
+    def test_legacy_completions(self):
+        r = self.post("/v1/completions", {"model": "instruct", "prompt": "say this",
+                                          "max_tokens": 5})
+        self.assertEqual(r.status, 200, r)
+        b = r.json()
+        self.assertEqual(b["object"], "text_completion")
+        self.assertIn("say this", b["choices"][0]["text"])
+        r, evs = self.sse("/v1/completions", {"model": "instruct", "prompt": "say this",
+                                              "stream": True})
+        data = [e["data"] for e in evs if "data" in e]
+        self.assertEqual(data[-1], "[DONE]")
+        chunks = [json.loads(d) for d in data[:-1]]
+        self.assertEqual([c for c in chunks if c["choices"] == []], [])
+        self.assertIn("say this", "".join(c["choices"][0]["text"] for c in chunks))
+
+    def test_endpoint_the_provider_does_not_serve(self):
+        r = self.post("/v1/completions", {"model": "claude", "prompt": "x"})
+        self.assertOpenAIError(r, 400)
+        r = self.post("/v1/embeddings", {"model": "claude", "input": "x"})
+        self.assertOpenAIError(r, 400)
+
+    def test_embeddings_validation(self):
+        for bad in ({"model": "oa-embed"}, {"model": "oa-embed", "input": ""},
+                    {"model": "oa-embed", "input": []}, {"model": "oa-embed", "input": [1, "a"]},
+                    {"model": "oa-embed", "input": "x", "encoding_format": "int8"}):
+            r = self.post("/v1/embeddings", bad)
+            self.assertOpenAIError(r, 400)
+
+
+class MessagesFrontDoorTest(ProvidersCase):
+    def post_messages(self, payload, key=None, headers=None):
+        h = {"Content-Type": "application/json", "x-api-key": key or self.master_key,
+             "anthropic-version": "2023-06-01"}
+        h.update(headers or {})
+        return http_request(self.stack.port, "POST", "/v1/messages",
+                            json.dumps(payload).encode(), h)
+
+    def test_passthrough_unstreamed(self):
+        r = self.post_messages({"model": "claude", "max_tokens": 50, "system": "short",
+                                "messages": [{"role": "user", "content": "hi there"}]})
+        self.assertEqual(r.status, 200, r)
+        b = r.json()
+        self.assertEqual(b["type"], "message")
+        self.assertEqual(b["content"][0]["text"], "hi there")
+        self.assertIsNotNone(r.header("x-sllmp-cost-usd"))
+        sent = mock_requests(self.anthropic)[-1]
+        self.assertEqual(sent["body"]["model"], "claude-mock")
+        self.assertEqual(sent["body"]["system"], "short")
+        self.assertEqual(sent["headers"].get("x-api-key"), ANTHROPIC_KEY)
+
+    def test_passthrough_stream(self):
+        r = self.post_messages({"model": "claude-tools", "max_tokens": 50, "stream": True,
+                                "messages": [{"role": "user", "content": "hi"}]})
+        self.assertEqual(r.status, 200, r)
+        evs = [e for e in parse_sse(r.body.decode()) if "data" in e]
+        names = [e.get("event") for e in evs]
+        self.assertEqual(names[0], "message_start")
+        self.assertEqual(names[-1], "message_stop")
+        self.assertNotIn("[DONE]", [e["data"] for e in evs])
+        for e in evs:
+            self.assertEqual(json.loads(e["data"])["type"], e["event"])
+
+    def test_errors_take_anthropic_shape(self):
+        r = self.post_messages({"model": "claude", "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(r.status, 400, r)
+        b = r.json()
+        self.assertEqual(b["type"], "error")
+        self.assertEqual(b["error"]["type"], "invalid_request_error")
+        self.assertIn("max_tokens", b["error"]["message"])
+        r = self.post_messages({"model": "claude", "max_tokens": 5,
+                                "messages": [{"role": "user", "content": "x"}]}, key="sk-nope")
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.json()["error"]["type"], "authentication_error")
+        r = self.post_messages({"model": "gem", "max_tokens": 5,
+                                "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(r.status, 400)
+        self.assertIn("/v1/messages", r.json()["error"]["message"])
+        r = self.post_messages({"model": "claude-529", "max_tokens": 5,
+                                "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(r.status, 503)
+        self.assertEqual(r.json()["error"]["type"], "overloaded_error")
+
+    def test_error_event_mid_stream(self):
+        r = self.post_messages({"model": "claude-err", "max_tokens": 50, "stream": True,
+                                "messages": [{"role": "user", "content": "x"}]})
+        evs = [e for e in parse_sse(r.body.decode()) if "data" in e]
+        self.assertEqual(evs[-1].get("event"), "error")
+        self.assertEqual(json.loads(evs[-1]["data"])["type"], "error")
+
+
+class MessagesTraceAndLimitsTest(ProvidersCase):
+    """The front door shares keys, limits, cost and traces with the OpenAI one."""
+
+    master_key = None
+
+    @classmethod
+    def make_config(cls):
+        import hashlib
+        cfg = super().make_config()
+        cfg["keys"] = [{"name": "claude-user", "models": ["claude"], "rpm": 2,
+                        "key_sha256": hashlib.sha256(b"sk-claude-user-1").hexdigest()}]
+        cfg["general_settings"] = {"master_key": MASTER_KEY}
+        return cfg
+
+    def post_messages(self, payload, key):
+        return http_request(self.stack.port, "POST", "/v1/messages", json.dumps(payload).encode(),
+                            {"Content-Type": "application/json", "x-api-key": key,
+                             "anthropic-version": "2023-06-01"})
+
+    def test_rpm_applies_and_trace_records_usage(self):
+        body = {"model": "claude", "max_tokens": 20, "messages": [
+            {"role": "user", "content": "count me"}]}
+        for _ in range(2):
+            r = self.post_messages(body, "sk-claude-user-1")
+            self.assertEqual(r.status, 200, r)
+        r = self.post_messages(body, "sk-claude-user-1")
+        self.assertEqual(r.status, 429, r)
+        self.assertEqual(r.json()["error"]["type"], "rate_limit_error")
+        r = self.post_messages(dict(body, model="gem"), "sk-claude-user-1")
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(r.json()["error"]["type"], "permission_error")
+        recs = []
+        for _ in range(50):
+            recs = [json.load(open(p)) for p in glob.glob(os.path.join(self.stack.spool, "new", "*"))]
+            if len(recs) >= 4:
+                break
+            time.sleep(0.1)
+        ok = [x for x in recs if x.get("status") == 200]
+        self.assertEqual(len(ok), 2, recs)
+        for x in ok:
+            self.assertEqual(x["provider"], "anthropic")
+            self.assertGreater(x["usage"]["input"], 0, x)
+            self.assertGreater(x["usage"]["output"], 0, x)
+            self.assertIn("count me", json.dumps(x.get("input")))
+            self.no_secrets(json.dumps(x))
+
+
+if __name__ == "__main__":
+    unittest.main()

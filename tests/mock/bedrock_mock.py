@@ -1,0 +1,987 @@
+#!/usr/bin/env python3
+"""A mock of AWS bedrock-runtime for the sllmp integration tests (standard library only).
+
+    python3 tests/mock/bedrock_mock.py --port 0 --port-file /tmp/bedrock.port \\
+        [--region us-east-1] [--access-key AKIDMOCK] [--secret-key mocksecret] \\
+        [--session-token TOKEN] [--api-key KEY] [--max-skew 900]
+
+Binds 127.0.0.1 only. HTTP/1.1 with keep-alive; streams are the binary AWS event stream
+(application/vnd.amazon.eventstream) in Transfer-Encoding: chunked, one HTTP chunk per frame,
+each flushed as it is written (TCP_NODELAY).
+
+Every model request is authenticated as AWS does it, with this file's own SigV4 verifier
+(service "bedrock", the --region, the --access-key / --secret-key pair; with --session-token,
+x-amz-security-token must be present, signed and equal). The canonical URI is the wire path
+with each segment URI-encoded once more (a model id's ':' arrives as %3A and is signed as
+%253A). With --api-key, `Authorization: Bearer <key>` is accepted too (Bedrock API keys).
+Failures are 403 with x-amzn-ErrorType UnrecognizedClientException (no or unknown
+credentials) or InvalidSignatureException (a signature that does not match, a wrong scope, a
+clock more than --max-skew seconds off; 0 turns the clock check off). Secrets are never echoed.
+
+Endpoints (modelId is one URL-encoded path segment):
+    POST /model/{modelId}/converse                     Converse
+    POST /model/{modelId}/converse-stream              ConverseStream (event stream)
+    POST /model/{modelId}/invoke                       InvokeModel: Anthropic Messages bodies
+                                                       ("anthropic_version":"bedrock-2023-05-31",
+                                                       no "model"), Titan and Cohere embeddings
+    POST /model/{modelId}/invoke-with-response-stream  InvokeModelWithResponseStream (Anthropic):
+                                                       frames with :event-type chunk and payload
+                                                       {"bytes":"<base64 of one Anthropic event>"}
+
+Converse requests are validated as Bedrock does: only Converse's top-level keys, turns that
+alternate starting with user, no blank text, every toolUse answered by a toolResult in the next
+turn, a toolConfig whenever toolUse / toolResult blocks appear. Failures are 400
+ValidationException.
+
+Errors carry x-amzn-ErrorType as bedrock-runtime sends it, with its namespace suffix
+("ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"; botocore splits
+at ':'), and a {"message": ...} body. Every answer has an x-amzn-RequestId.
+
+Behaviour is chosen by the modelId (URL-decoded), options joined with '+', e.g.
+`anthropic.claude-mock-v1:0+tools+cache`. Tokens the mock does not know (the model name) are
+ignored, so the name decides which model family answers:
+
+    echo              answer = text of the last user turn (default); streamed one word a delta
+    words-N-D         answer = N words "w1".."wN"; streamed N deltas, D ms apart
+    tools             text "Let me check." then two toolUse blocks: get_weather {"city":"Paris"}
+                      (input streamed in two deltas) and get_time, streamed without any input
+                      delta; stopReason tool_use
+    cache             usage cacheReadInputTokens 200, cacheWriteInputTokens 100
+    status-429        429 ThrottlingException (x-amzn-ErrorType, {"message":...})
+    status-400        400 ValidationException;  status-500: 500 InternalServerException
+    status-503        503 ServiceUnavailableException; also 403, 404, 408, 424
+    exception-after-N stream N text deltas, then an exception frame (:message-type exception,
+                      :exception-type throttlingException, {"message":...}) and the end
+    badcrc-after-N    stream N text deltas, then a frame whose message CRC is wrong
+    stall-after-N     stream N text deltas, then send nothing until the client leaves
+                      (N past the last delta: every frame, then no end of body;
+                      unstreamed: the headers and half the body, then stall)
+    sleep-MS          sleep MS ms before the response headers (watching for the client to leave)
+
+inferenceConfig.maxTokens (Converse) and max_tokens (Anthropic) cut the answer to that many
+words, with stopReason max_tokens. Embeddings: "amazon.titan-embed*" takes {"inputText",
+"dimensions"?, "normalize"?} and answers {"embedding":[...],"inputTextTokenCount":N} with a
+deterministic vector of `dimensions` floats (default 8); "cohere.embed*" takes {"texts":[...],
+"input_type", "truncate"?} and answers {"embeddings":[[8 floats]...],"id","response_type",
+"texts"}.
+
+Introspection (no authentication):
+    GET  /_mock/requests   JSON list of {seq, time, method, path, model_id, operation, auth,
+                           headers, body, raw_body}; auth is "sigv4", "bearer" or why it failed
+    GET  /_mock/streams    JSON list of {seq, model_id, operation, stream, frames_sent,
+                           total_frames, aborted, aborted_at, started_at, headers_sent_at,
+                           finished_at, completed, send_times}
+    POST /_mock/reset      clears both lists
+    GET  /health
+"""
+
+import argparse
+import base64
+import calendar
+import hashlib
+import hmac
+import json
+import re
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import mockserve
+
+LOCK = threading.Lock()
+REQUESTS = []
+STREAMS = []
+SEQ = [0]
+
+ERROR_NS = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+
+# status -> (x-amzn-ErrorType, message), as bedrock-runtime words them
+ERRORS = {
+    400: ("ValidationException", "Malformed input request, please reformat your input and "
+          "try again."),
+    403: ("AccessDeniedException", "You don't have access to the model with the specified "
+          "model ID."),
+    404: ("ResourceNotFoundException", "The requested resource could not be found."),
+    408: ("ModelTimeoutException", "Model has timed out in processing the request."),
+    424: ("ModelErrorException", "The model returned an error."),
+    429: ("ThrottlingException", "Too many requests, please wait before trying again."),
+    500: ("InternalServerException", "The server encountered an internal error while "
+          "processing the request."),
+    503: ("ServiceUnavailableException", "Bedrock is unable to process your request."),
+}
+
+CONVERSE_KEYS = {"messages", "system", "inferenceConfig", "toolConfig", "guardrailConfig",
+                 "additionalModelRequestFields", "additionalModelResponseFieldPaths",
+                 "promptVariables", "requestMetadata", "performanceConfig"}
+INFERENCE_KEYS = {"maxTokens", "temperature", "topP", "stopSequences"}
+ANTHROPIC_KEYS = {"anthropic_version", "anthropic_beta", "messages", "system", "max_tokens",
+                  "temperature", "top_p", "top_k", "stop_sequences", "tools", "tool_choice",
+                  "metadata", "thinking"}
+TITAN_KEYS = {"inputText", "dimensions", "normalize", "embeddingTypes"}
+COHERE_KEYS = {"texts", "input_type", "truncate", "embedding_types", "images"}
+
+
+class ClientGone(Exception):
+    pass
+
+
+class Invalid(Exception):
+    """A request Bedrock would answer with 400 ValidationException."""
+
+
+def now():
+    return time.time()
+
+
+def next_seq():
+    with LOCK:
+        SEQ[0] += 1
+        return SEQ[0]
+
+
+# ---- SigV4, written apart from the gateway's C --------------------------------------------
+
+def aws_quote(s):
+    """URI-encode the AWS way: unreserved A-Z a-z 0-9 - _ . ~ stay, the rest %XX uppercase."""
+    return urllib.parse.quote(s, safe="-_.~")
+
+
+def canonical_uri(raw_path):
+    """The wire path with each segment encoded once more (every service but S3)."""
+    return "/".join(aws_quote(seg) for seg in raw_path.split("/")) or "/"
+
+
+def canonical_query(raw_query):
+    pairs = []
+    for part in raw_query.split("&") if raw_query else []:
+        k, _, v = part.partition("=")
+        pairs.append((aws_quote(urllib.parse.unquote(k)), aws_quote(urllib.parse.unquote(v))))
+    return "&".join("%s=%s" % kv for kv in sorted(pairs))
+
+
+def parse_authorization(value):
+    """{'credential': [...5 parts], 'signed': [...], 'signature': hex} or None."""
+    m = re.fullmatch(r"AWS4-HMAC-SHA256\s+(.*)", value.strip())
+    if not m:
+        return None
+    fields = {}
+    for item in m.group(1).split(","):
+        k, _, v = item.strip().partition("=")
+        fields[k] = v
+    cred = fields.get("Credential", "").split("/")
+    signed = fields.get("SignedHeaders", "")
+    sig = fields.get("Signature", "")
+    if len(cred) != 5 or not signed or not re.fullmatch(r"[0-9a-f]{64}", sig):
+        return None
+    return {"credential": cred, "signed": signed.split(";"), "signature": sig}
+
+
+def expected_signature(secret, method, raw_path, raw_query, header_pairs, signed, body,
+                       amz_date, scope):
+    values = {}
+    for k, v in header_pairs:
+        values.setdefault(k.lower(), []).append(" ".join(v.split()))
+    canon_headers = "".join("%s:%s\n" % (h, ",".join(values.get(h, []))) for h in signed)
+    creq = "\n".join([method, canonical_uri(raw_path), canonical_query(raw_query),
+                      canon_headers, ";".join(signed), hashlib.sha256(body).hexdigest()])
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, "/".join(scope),
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    key = ("AWS4" + secret).encode()
+    for part in scope:
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
+# ---- model options ----------------------------------------------------------------------
+
+def parse_model(model_id):
+    opt = {"mode": "echo", "n": 0, "delay_ms": 0, "tools": False, "cache": False,
+           "status": None, "sleep_ms": 0, "stall_after": None, "exception_after": None,
+           "badcrc_after": None}
+    for tok in model_id.split("+"):
+        tok = tok.strip()
+        m = re.fullmatch(r"words-(\d+)-(\d+)", tok)
+        if m:
+            opt["mode"] = "words"
+            opt["n"] = int(m.group(1))
+            opt["delay_ms"] = int(m.group(2))
+            continue
+        m = re.fullmatch(r"status-(\d{3})", tok)
+        if m:
+            opt["status"] = int(m.group(1))
+            continue
+        m = re.fullmatch(r"sleep-(\d+)", tok)
+        if m:
+            opt["sleep_ms"] = int(m.group(1))
+            continue
+        m = re.fullmatch(r"(stall|exception|badcrc)-after-(\d+)", tok)
+        if m:
+            opt[m.group(1) + "_after"] = int(m.group(2))
+            continue
+        if tok in ("tools", "cache"):
+            opt[tok] = True
+    after = [opt[k] for k in ("stall_after", "exception_after", "badcrc_after")
+             if opt[k] is not None]
+    if after and opt["mode"] == "echo":
+        # give the *-after-N options enough deltas to cut: N+10 words, 50 ms apart
+        opt["mode"] = "words"
+        opt["n"] = max(after) + 10
+        opt["delay_ms"] = 50
+    return opt
+
+
+def split_words(text):
+    pieces = re.findall(r"\s*\S+", text)
+    rest = text[len("".join(pieces)):]
+    if pieces and rest:
+        pieces[-1] += rest
+    if not pieces and text:
+        pieces = [text]
+    return pieces
+
+
+def pieces_for(opt, text):
+    if opt["mode"] == "words":
+        return ["w1" if i == 0 else " w%d" % (i + 1) for i in range(opt["n"])]
+    return split_words(text)
+
+
+def padding(i):
+    """AWS pads some event payloads with a "p" key against length side channels."""
+    return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0"[: 3 + (i * 7) % 40]
+
+
+def vector(text, dims, normalize):
+    """A deterministic embedding of text."""
+    out = []
+    seed = text.encode()
+    i = 0
+    while len(out) < dims:
+        h = hashlib.sha256(seed + struct.pack(">I", i)).digest()
+        out.extend((b - 127.5) / 127.5 for b in h)
+        i += 1
+    out = out[:dims]
+    if normalize:
+        norm = sum(x * x for x in out) ** 0.5 or 1.0
+        out = [x / norm for x in out]
+    return [round(x, 6) for x in out]
+
+
+# ---- the event stream -------------------------------------------------------------------
+
+def frame(headers, payload, bad_crc=False):
+    """One event-stream message; headers are (name, string value) pairs."""
+    hb = b""
+    for name, value in headers:
+        n, v = name.encode(), value.encode()
+        hb += bytes([len(n)]) + n + b"\x07" + struct.pack(">H", len(v)) + v
+    total = 12 + len(hb) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(hb))
+    prelude += struct.pack(">I", zlib.crc32(prelude))
+    msg = prelude + hb + payload
+    crc = zlib.crc32(msg)
+    if bad_crc:
+        crc ^= 0xFFFFFFFF
+    return msg + struct.pack(">I", crc)
+
+
+def event_frame(event_type, obj, bad_crc=False):
+    return frame([(":event-type", event_type), (":content-type", "application/json"),
+                  (":message-type", "event")], json.dumps(obj).encode(), bad_crc)
+
+
+def exception_frame(exception_type, message):
+    return frame([(":exception-type", exception_type), (":content-type", "application/json"),
+                  (":message-type", "exception")], json.dumps({"message": message}).encode())
+
+
+# ---- request helpers --------------------------------------------------------------------
+
+def converse_text(msgs):
+    """Text of the last user turn (tool results included), for echo."""
+    for m in reversed(msgs):
+        if m.get("role") == "user":
+            out = []
+            for b in m.get("content") or []:
+                if "text" in b:
+                    out.append(b["text"])
+                elif "toolResult" in b:
+                    out.extend(c.get("text", "") for c in b["toolResult"].get("content") or []
+                               if isinstance(c, dict))
+            return "".join(out)
+    return ""
+
+
+def converse_chars(body):
+    n = sum(len(s.get("text", "")) for s in body.get("system") or [] if isinstance(s, dict))
+    for m in body.get("messages") or []:
+        for b in m.get("content") or []:
+            if isinstance(b, dict):
+                n += len(b.get("text", "")) + len(json.dumps(b.get("toolUse", "")))
+    return n
+
+
+def validate_converse(body, tools_configured):
+    if not isinstance(body, dict):
+        raise Invalid("Malformed input request, please reformat your input and try again.")
+    for k in body:
+        if k not in CONVERSE_KEYS:
+            raise Invalid("Malformed input request: extraneous key [%s] is not permitted, "
+                          "please reformat your input and try again." % k)
+    ic = body.get("inferenceConfig")
+    if ic is not None:
+        if not isinstance(ic, dict):
+            raise Invalid("inferenceConfig must be an object.")
+        for k in ic:
+            if k not in INFERENCE_KEYS:
+                raise Invalid("Malformed input request: extraneous key [%s] is not "
+                              "permitted." % k)
+    for i, s in enumerate(body.get("system") or []):
+        if isinstance(s, dict) and ("cachePoint" in s or "guardContent" in s):
+            continue
+        if not isinstance(s, dict) or not (isinstance(s.get("text"), str) and s["text"].strip()):
+            raise Invalid("The text field in the SystemContentBlock object at system.%d is "
+                          "blank. Add text to the text field, and try again." % i)
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        raise Invalid("The messages field is required and must not be empty.")
+    pending = None  # toolUse ids the next turn must answer
+    uses_tools = False
+    for i, m in enumerate(msgs):
+        role = m.get("role") if isinstance(m, dict) else None
+        want = "user" if i % 2 == 0 else "assistant"
+        if role != want:
+            if i == 0:
+                raise Invalid("A conversation must start with a user message. Try again with "
+                              "a conversation that starts with a user message.")
+            raise Invalid("A conversation must alternate between user and assistant roles. "
+                          "Make sure the conversation alternates between user and assistant "
+                          "roles and try again.")
+        content = m.get("content")
+        if not isinstance(content, list) or not content:
+            raise Invalid("The content field in the Message object at messages.%d is empty. "
+                          "Add a ContentBlock object to the content field and try again." % i)
+        uses, results = [], []
+        for j, b in enumerate(content):
+            if not isinstance(b, dict) or len(b) != 1:
+                raise Invalid("messages.%d.content.%d must have exactly one member." % (i, j))
+            kind = next(iter(b))
+            if kind == "text":
+                if not isinstance(b["text"], str) or not b["text"].strip():
+                    raise Invalid("The text field in the ContentBlock object at "
+                                  "messages.%d.content.%d is blank. Add text to the text "
+                                  "field, and try again." % (i, j))
+            elif kind == "image":
+                img = b["image"]
+                if img.get("format") not in ("png", "jpeg", "gif", "webp") or \
+                        not isinstance(img.get("source", {}).get("bytes"), str):
+                    raise Invalid("messages.%d.content.%d.image is malformed." % (i, j))
+                try:
+                    base64.b64decode(img["source"]["bytes"], validate=True)
+                except ValueError:
+                    raise Invalid("messages.%d.content.%d.image.source.bytes is not base64."
+                                  % (i, j))
+            elif kind == "toolUse":
+                tu = b["toolUse"]
+                if role != "assistant" or not isinstance(tu.get("input"), dict) or \
+                        not tu.get("toolUseId") or not tu.get("name"):
+                    raise Invalid("messages.%d.content.%d.toolUse is malformed." % (i, j))
+                uses.append(tu["toolUseId"])
+            elif kind == "toolResult":
+                tr = b["toolResult"]
+                if role != "user" or not isinstance(tr.get("content"), list):
+                    raise Invalid("messages.%d.content.%d.toolResult is malformed." % (i, j))
+                results.append(tr.get("toolUseId"))
+            elif kind not in ("cachePoint", "document", "reasoningContent", "guardContent"):
+                raise Invalid("messages.%d.content.%d: unsupported block %s" % (i, j, kind))
+        if uses or results:
+            uses_tools = True
+        if pending is not None:
+            missing = [t for t in pending if t not in results]
+            if missing:
+                raise Invalid("Expected toolResult blocks at messages.%d.content for the "
+                              "following Ids: %s" % (i, ", ".join(missing)))
+        stray = [t for t in results if pending is None or t not in pending]
+        if stray:
+            raise Invalid("messages.%d: toolResult for unknown toolUseId %s" % (i, stray[0]))
+        pending = uses or None
+    if uses_tools and not tools_configured:
+        raise Invalid("The toolConfig field must be defined when using toolUse and toolResult "
+                      "content blocks.")
+
+
+def anthropic_text(body):
+    for m in reversed(body.get("messages") or []):
+        if isinstance(m, dict) and m.get("role") == "user":
+            c = m.get("content")
+            if isinstance(c, str):
+                return c
+            out = []
+            for b in c if isinstance(c, list) else []:
+                if isinstance(b, dict) and b.get("type") == "text":
+                    out.append(b.get("text", ""))
+                elif isinstance(b, dict) and b.get("type") == "tool_result":
+                    tc = b.get("content")
+                    if isinstance(tc, str):
+                        out.append(tc)
+                    elif isinstance(tc, list):
+                        out.extend(x.get("text", "") for x in tc if isinstance(x, dict))
+            return "".join(out)
+    return ""
+
+
+def validate_anthropic(body):
+    if not isinstance(body, dict):
+        raise Invalid("Malformed input request, please reformat your input and try again.")
+    if "anthropic_version" not in body:
+        raise Invalid("Malformed input request: #: required key [anthropic_version] not "
+                      "found, please reformat your input and try again.")
+    if body["anthropic_version"] != "bedrock-2023-05-31":
+        raise Invalid("Invalid API version: %s" % str(body["anthropic_version"])[:40])
+    for k in body:
+        if k not in ANTHROPIC_KEYS:
+            raise Invalid("Malformed input request: #: extraneous key [%s] is not permitted, "
+                          "please reformat your input and try again." % k)
+    if not isinstance(body.get("max_tokens"), int):
+        raise Invalid("Malformed input request: #: required key [max_tokens] not found, "
+                      "please reformat your input and try again.")
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        raise Invalid("Malformed input request: #: required key [messages] not found, "
+                      "please reformat your input and try again.")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "bedrock-mock/1.0"
+    sys_version = ""
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, fmt, *args):  # quiet unless asked
+        if self.server.verbose:
+            sys.stderr.write("bedrock_mock: " + (fmt % args) + "\n")
+
+    def setup(self):
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    # ---- plumbing -------------------------------------------------------------------
+
+    def read_body(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            data = b""
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            return data
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def send_json(self, status, obj, extra=()):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def send_error_type(self, status, etype, message):
+        self.send_json(status, {"message": message}, extra=[("x-amzn-ErrorType", etype + ERROR_NS)])
+
+    def wait_or_gone(self, seconds):
+        """Sleep `seconds`, returning early (True) when the client goes away."""
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                r, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            except (OSError, ValueError):
+                return True
+            if r:
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        return True
+                except OSError:
+                    return True
+                time.sleep(min(left, 0.05))
+
+    def raw_write(self, data):
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
+            raise ClientGone()
+
+    # ---- authentication -------------------------------------------------------------
+
+    def authenticate(self, raw_path, raw_query, body):
+        """None when the request is properly signed, else (x-amzn-ErrorType, message, why)."""
+        a = self.server.args
+        auth = self.headers.get("Authorization")
+        bad_sig = ("InvalidSignatureException",
+                   "The request signature we calculated does not match the signature you "
+                   "provided. Check your AWS Secret Access Key and signing method. Consult the "
+                   "service documentation for details.")
+        unknown = ("UnrecognizedClientException",
+                   "The security token included in the request is invalid.")
+        if auth is None:
+            return unknown + ("no Authorization header",)
+        if auth.startswith("Bearer "):
+            if a.api_key and hmac.compare_digest(auth[7:].strip().encode(), a.api_key.encode()):
+                return None
+            return unknown + ("bearer key not accepted",)
+        p = parse_authorization(auth)
+        if p is None:
+            return bad_sig + ("malformed Authorization",)
+        ak, date, region, service, term = p["credential"]
+        if ak != a.access_key:
+            return unknown + ("unknown access key",)
+        if region != a.region or service != "bedrock" or term != "aws4_request":
+            return bad_sig + ("credential scope %s/%s/%s" % (region, service, term),)
+        amz_date = self.headers.get("x-amz-date", "")
+        if not re.fullmatch(r"\d{8}T\d{6}Z", amz_date) or amz_date[:8] != date:
+            return bad_sig + ("x-amz-date missing or not the scope's date",)
+        if a.max_skew:
+            t = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+            if abs(t - now()) > a.max_skew:
+                return ("InvalidSignatureException", "Signature expired: %s is now earlier or "
+                        "later than the allowed time skew." % amz_date, "clock skew")
+        signed = p["signed"]
+        if signed != sorted(signed) or "host" not in signed or "x-amz-date" not in signed:
+            return bad_sig + ("SignedHeaders not sorted or without host and x-amz-date",)
+        present = {k.lower() for k in self.headers.keys()}
+        if any(h not in present for h in signed):
+            return bad_sig + ("a signed header is missing",)
+        if a.session_token:
+            tok = self.headers.get("x-amz-security-token")
+            if tok is None or not hmac.compare_digest(tok.encode(), a.session_token.encode()):
+                return unknown + ("x-amz-security-token missing or wrong",)
+            if "x-amz-security-token" not in signed:
+                return bad_sig + ("x-amz-security-token not signed",)
+        want = expected_signature(a.secret_key, self.command, raw_path, raw_query,
+                                  self.headers.items(), signed, body, amz_date,
+                                  [date, region, service, term])
+        if not hmac.compare_digest(want, p["signature"]):
+            return bad_sig + ("signature mismatch",)
+        return None
+
+    # ---- routes ---------------------------------------------------------------------
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if path == "/_mock/requests":
+            with LOCK:
+                data = list(REQUESTS)
+            return self.send_json(200, data)
+        if path == "/_mock/streams":
+            with LOCK:
+                data = [dict(s) for s in STREAMS]
+            return self.send_json(200, data)
+        if path == "/health":
+            return self.send_json(200, {"status": "ok"})
+        return self.send_error_type(404, "UnknownOperationException", "Unknown operation")
+
+    def do_POST(self):
+        raw_path, _, raw_query = self.path.partition("?")
+        body_raw = self.read_body()
+        if raw_path == "/_mock/reset":
+            with LOCK:
+                REQUESTS.clear()
+                STREAMS.clear()
+            return self.send_json(200, {"ok": True})
+        m = re.fullmatch(r"/model/([^/]+)/(converse|converse-stream|invoke|"
+                         r"invoke-with-response-stream)", raw_path)
+        model_id = urllib.parse.unquote(m.group(1)) if m else None
+        op = m.group(2) if m else None
+        body = None
+        if body_raw:
+            try:
+                body = json.loads(body_raw)
+            except ValueError:
+                body = None
+        rec = {"seq": next_seq(), "time": now(), "method": self.command, "path": self.path,
+               "model_id": model_id, "operation": op, "auth": None,
+               "headers": {k.lower(): v for k, v in self.headers.items()},
+               "body": body, "raw_body": body_raw.decode("utf-8", "replace")}
+        with LOCK:
+            REQUESTS.append(rec)
+        failed = self.authenticate(raw_path, raw_query, body_raw)
+        if failed is not None:
+            rec["auth"] = "failed: " + failed[2]
+            return self.send_error_type(403, failed[0], failed[1])
+        rec["auth"] = "bearer" if self.headers.get("Authorization", "").startswith("Bearer ") \
+            else "sigv4"
+        if m is None:
+            return self.send_error_type(404, "UnknownOperationException", "Unknown operation")
+        if body is None:
+            return self.send_error_type(400, "ValidationException",
+                                        "Malformed input request, please reformat your input "
+                                        "and try again.")
+        self.model_call(model_id, op, body, rec)
+
+    def do_PUT(self):
+        self.read_body()
+        self.send_error_type(405, "UnknownOperationException", "Method not allowed")
+
+    do_DELETE = do_PUT
+
+    # ---- model calls ----------------------------------------------------------------
+
+    def model_call(self, model_id, op, body, rec):
+        opt = parse_model(model_id)
+        stream = op in ("converse-stream", "invoke-with-response-stream")
+        srec = {"seq": rec["seq"], "model_id": model_id, "operation": op, "stream": stream,
+                "frames_sent": 0, "total_frames": None, "aborted": False, "aborted_at": None,
+                "started_at": now(), "headers_sent_at": None, "finished_at": None,
+                "completed": False, "send_times": []}
+        with LOCK:
+            STREAMS.append(srec)
+        try:
+            if opt["sleep_ms"] and self.wait_or_gone(opt["sleep_ms"] / 1000.0):
+                raise ClientGone()
+            if opt["status"]:
+                etype, msg = ERRORS.get(opt["status"], ERRORS[500])
+                srec["headers_sent_at"] = now()
+                self.send_error_type(opt["status"], etype, msg)
+                srec["completed"] = True
+                return
+            try:
+                tc = body.get("toolConfig") if isinstance(body, dict) else None
+                embedder = "titan-embed" in model_id or "cohere.embed" in model_id
+                if op.startswith("converse") and embedder:
+                    raise Invalid("This action doesn't support the model that you provided. "
+                                  "Try again with a supported text or chat model.")
+                if op.startswith("converse"):
+                    validate_converse(body, isinstance(tc, dict) and bool(tc.get("tools")))
+                    answer = self.converse_answer(opt, body)
+                elif embedder:
+                    if stream:
+                        raise Invalid("The model does not support response streaming.")
+                    return self.embed(model_id, body, srec)
+                elif re.match(r"^([a-z]+\.)?anthropic\.", model_id):
+                    validate_anthropic(body)
+                    answer = self.anthropic_answer(opt, body)
+                else:
+                    raise Invalid("The provided model identifier is invalid.")
+            except Invalid as e:
+                srec["headers_sent_at"] = now()
+                self.send_error_type(400, "ValidationException", str(e))
+                srec["completed"] = True
+                return
+            if op == "converse":
+                self.unary(opt, self.converse_body(answer), srec)
+            elif op == "invoke":
+                self.unary(opt, self.anthropic_body(answer), srec)
+            elif op == "converse-stream":
+                self.stream(opt, self.converse_frames(answer), answer, srec)
+            else:
+                self.stream(opt, self.anthropic_frames(answer), answer, srec)
+        except ClientGone:
+            srec["aborted"] = True
+            srec["aborted_at"] = now()
+            self.close_connection = True
+        finally:
+            srec["finished_at"] = now()
+
+    def answer(self, opt, text, max_tokens, prompt_chars):
+        pieces = pieces_for(opt, text)
+        stop = "end_turn"
+        if isinstance(max_tokens, int) and 0 < max_tokens < len(pieces):
+            pieces = pieces[:max_tokens]
+            stop = "max_tokens"
+        tools = []
+        if opt["tools"] and stop == "end_turn":
+            pieces = ["Let", " me", " check."]
+            tools = [("tooluse_mock1", "get_weather", ['{"city":', '"Paris"}']),
+                     ("tooluse_mock2", "get_time", [])]
+            stop = "tool_use"
+        return {"pieces": pieces, "tools": tools, "stop": stop,
+                "input": max(1, prompt_chars // 4),
+                "output": len(pieces) + 5 * len(tools),
+                "cache_read": 200 if opt["cache"] else 0,
+                "cache_write": 100 if opt["cache"] else 0}
+
+    def converse_answer(self, opt, body):
+        return self.answer(opt, converse_text(body["messages"]),
+                           (body.get("inferenceConfig") or {}).get("maxTokens"),
+                           converse_chars(body))
+
+    def anthropic_answer(self, opt, body):
+        return self.answer(opt, anthropic_text(body), body.get("max_tokens"),
+                           len(json.dumps(body.get("messages"))))
+
+    # ---- Converse -------------------------------------------------------------------
+
+    @staticmethod
+    def converse_usage(a):
+        u = {"inputTokens": a["input"], "outputTokens": a["output"],
+             "totalTokens": a["input"] + a["output"] + a["cache_read"] + a["cache_write"]}
+        if a["cache_read"] or a["cache_write"]:
+            u["cacheReadInputTokens"] = a["cache_read"]
+            u["cacheWriteInputTokens"] = a["cache_write"]
+        return u
+
+    def converse_body(self, a):
+        content = []
+        if a["pieces"]:
+            content.append({"text": "".join(a["pieces"])})
+        for tid, name, parts in a["tools"]:
+            content.append({"toolUse": {"toolUseId": tid, "name": name,
+                                        "input": json.loads("".join(parts) or "{}")}})
+        return {"output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": a["stop"], "usage": self.converse_usage(a),
+                "metrics": {"latencyMs": 42}}
+
+    def converse_frames(self, a):
+        """[(kind, frame)]: kind "text" marks the deltas the *-after-N options count."""
+        out = [("meta", event_frame("messageStart", {"role": "assistant", "p": padding(0)}))]
+        for i, piece in enumerate(a["pieces"]):
+            ev = {"contentBlockIndex": 0, "delta": {"text": piece}}
+            if i % 2 == 0:
+                ev["p"] = padding(i + 1)
+            out.append(("text", event_frame("contentBlockDelta", ev)))
+        if a["pieces"]:
+            out.append(("meta", event_frame("contentBlockStop", {"contentBlockIndex": 0})))
+        for k, (tid, name, parts) in enumerate(a["tools"]):
+            idx = k + 1
+            out.append(("meta", event_frame("contentBlockStart", {
+                "contentBlockIndex": idx, "start": {"toolUse": {"toolUseId": tid, "name": name}},
+                "p": padding(idx)})))
+            for part in parts:
+                out.append(("meta", event_frame("contentBlockDelta", {
+                    "contentBlockIndex": idx, "delta": {"toolUse": {"input": part}}})))
+            out.append(("meta", event_frame("contentBlockStop", {"contentBlockIndex": idx})))
+        out.append(("meta", event_frame("messageStop", {"stopReason": a["stop"]})))
+        out.append(("meta", event_frame("metadata", {
+            "usage": self.converse_usage(a), "metrics": {"latencyMs": 42},
+            "p": padding(3)})))
+        return out
+
+    # ---- Anthropic on InvokeModel ---------------------------------------------------
+
+    @staticmethod
+    def anthropic_usage(a, output):
+        return {"input_tokens": a["input"], "cache_creation_input_tokens": a["cache_write"],
+                "cache_read_input_tokens": a["cache_read"], "output_tokens": output}
+
+    def anthropic_body(self, a):
+        content = []
+        if a["pieces"]:
+            content.append({"type": "text", "text": "".join(a["pieces"])})
+        for tid, name, parts in a["tools"]:
+            content.append({"type": "tool_use", "id": tid, "name": name,
+                            "input": json.loads("".join(parts) or "{}")})
+        return {"id": "msg_bdrk_" + uuid.uuid4().hex[:24], "type": "message",
+                "role": "assistant", "model": "claude-mock", "content": content,
+                "stop_reason": a["stop"], "stop_sequence": None,
+                "usage": self.anthropic_usage(a, a["output"])}
+
+    def anthropic_frames(self, a):
+        def chunk(kind, ev):
+            b64 = base64.b64encode(json.dumps(ev).encode()).decode()
+            return (kind, frame([(":event-type", "chunk"), (":content-type", "application/json"),
+                                 (":message-type", "event")],
+                                json.dumps({"bytes": b64, "p": padding(len(b64))}).encode()))
+
+        msg = self.anthropic_body(a)
+        msg["content"] = []
+        msg["stop_reason"] = None
+        msg["usage"] = self.anthropic_usage(a, 1)
+        out = [chunk("meta", {"type": "message_start", "message": msg}),
+               chunk("meta", {"type": "ping"})]
+        idx = 0
+        if a["pieces"]:
+            out.append(chunk("meta", {"type": "content_block_start", "index": 0,
+                                      "content_block": {"type": "text", "text": ""}}))
+            for piece in a["pieces"]:
+                out.append(chunk("text", {"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "text_delta", "text": piece}}))
+            out.append(chunk("meta", {"type": "content_block_stop", "index": 0}))
+            idx = 1
+        for tid, name, parts in a["tools"]:
+            out.append(chunk("meta", {"type": "content_block_start", "index": idx,
+                                      "content_block": {"type": "tool_use", "id": tid,
+                                                        "name": name, "input": {}}}))
+            for part in parts:
+                out.append(chunk("meta", {"type": "content_block_delta", "index": idx,
+                                          "delta": {"type": "input_json_delta",
+                                                    "partial_json": part}}))
+            out.append(chunk("meta", {"type": "content_block_stop", "index": idx}))
+            idx += 1
+        out.append(chunk("meta", {"type": "message_delta",
+                                  "delta": {"stop_reason": a["stop"], "stop_sequence": None},
+                                  "usage": {"output_tokens": a["output"]}}))
+        out.append(chunk("meta", {"type": "message_stop", "amazon-bedrock-invocationMetrics": {
+            "inputTokenCount": a["input"], "outputTokenCount": a["output"],
+            "invocationLatency": 42, "firstByteLatency": 10}}))
+        return out
+
+    # ---- embeddings -----------------------------------------------------------------
+
+    def embed(self, model_id, body, srec):
+        if not isinstance(body, dict):
+            raise Invalid("Malformed input request, please reformat your input and try again.")
+        if "titan-embed" in model_id:
+            for k in body:
+                if k not in TITAN_KEYS:
+                    raise Invalid("Malformed input request: extraneous key [%s] is not "
+                                  "permitted, please reformat your input and try again." % k)
+            text = body.get("inputText")
+            if not isinstance(text, str) or not text:
+                raise Invalid("Malformed input request: #/inputText: expected minLength: 1, "
+                              "please reformat your input and try again.")
+            dims = body.get("dimensions", 8)
+            if not isinstance(dims, int) or not 1 <= dims <= 1024:
+                raise Invalid("Malformed input request: #/dimensions: invalid value")
+            resp = {"embedding": vector(text, dims, body.get("normalize", True) is True),
+                    "inputTextTokenCount": max(1, len(text) // 4)}
+        else:
+            for k in body:
+                if k not in COHERE_KEYS:
+                    raise Invalid("Malformed input request: extraneous key [%s] is not "
+                                  "permitted, please reformat your input and try again." % k)
+            texts = body.get("texts")
+            if not isinstance(texts, list) or not 1 <= len(texts) <= 96 or \
+                    not all(isinstance(t, str) and t for t in texts):
+                raise Invalid("Malformed input request: #/texts: expected 1 to 96 non-empty "
+                              "strings, please reformat your input and try again.")
+            if body.get("input_type") not in ("search_document", "search_query",
+                                              "classification", "clustering"):
+                raise Invalid("Malformed input request: #: required key [input_type] not "
+                              "found, please reformat your input and try again.")
+            if body.get("truncate", "NONE") not in ("NONE", "START", "END"):
+                raise Invalid("Malformed input request: #/truncate: invalid value")
+            resp = {"embeddings": [vector(t, 8, True) for t in texts],
+                    "id": str(uuid.uuid4()), "response_type": "embeddings_floats",
+                    "texts": [t.lower() for t in texts]}
+        srec["headers_sent_at"] = now()
+        self.send_json(200, resp, extra=[
+            ("X-Amzn-Bedrock-Input-Token-Count",
+             str(resp.get("inputTextTokenCount", 0)))])
+        srec["frames_sent"] = 1
+        srec["completed"] = True
+
+    # ---- writing --------------------------------------------------------------------
+
+    def unary(self, opt, resp, srec):
+        data = json.dumps(resp).encode()
+        srec["total_frames"] = 1
+        if opt["stall_after"] is not None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            srec["headers_sent_at"] = now()
+            self.raw_write(data[: len(data) // 2])
+            while not self.wait_or_gone(3600):
+                pass
+            raise ClientGone()
+        srec["headers_sent_at"] = now()
+        self.send_json(200, resp)
+        srec["frames_sent"] = 1
+        srec["send_times"].append(now())
+        srec["completed"] = True
+
+    def stream(self, opt, frames, a, srec):
+        delay = opt["delay_ms"] / 1000.0 if opt["mode"] == "words" else 0.0
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        srec["headers_sent_at"] = now()
+        srec["total_frames"] = len(frames)
+        try:
+            self.wfile.flush()
+        except OSError:
+            raise ClientGone()
+
+        def send(data):
+            self.raw_write(b"%x\r\n%s\r\n" % (len(data), data))
+            srec["frames_sent"] += 1
+            srec["send_times"].append(now())
+
+        def end():
+            self.raw_write(b"0\r\n\r\n")
+
+        texts = 0
+        for kind, data in frames:
+            if kind == "text":
+                if texts > 0 and delay and self.wait_or_gone(delay):
+                    raise ClientGone()
+                if opt["stall_after"] is not None and texts >= opt["stall_after"]:
+                    while not self.wait_or_gone(3600):
+                        pass
+                    raise ClientGone()
+                if opt["exception_after"] is not None and texts >= opt["exception_after"]:
+                    send(exception_frame("throttlingException",
+                                         "Too many requests, please wait before trying again."))
+                    end()
+                    srec["completed"] = True
+                    return
+                if opt["badcrc_after"] is not None and texts >= opt["badcrc_after"]:
+                    send(data[:-4] + struct.pack(">I", struct.unpack(">I", data[-4:])[0] ^ 1))
+                    end()
+                    srec["completed"] = True
+                    return
+                texts += 1
+            send(data)
+        # the *-after-N options with N at or past the last delta act at the end
+        if opt["stall_after"] is not None:
+            while not self.wait_or_gone(3600):
+                pass
+            raise ClientGone()
+        end()
+        srec["completed"] = True
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mockserve.add_common_args(ap)
+    ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--access-key", default="AKIDMOCK")
+    ap.add_argument("--secret-key", default="mocksecret")
+    ap.add_argument("--session-token", help="require this x-amz-security-token (signed)")
+    ap.add_argument("--api-key", help="also accept Authorization: Bearer <this key>")
+    ap.add_argument("--max-skew", type=int, default=900,
+                    help="largest x-amz-date offset from now, seconds (0: no check)")
+    a = ap.parse_args()
+    if a.parent_pid:
+        mockserve.watch_parent(a.parent_pid)
+    srv = Server(("127.0.0.1", a.port), Handler)
+    srv.verbose = a.verbose
+    srv.args = a
+    mockserve.serve(srv, a, "bedrock_mock")
+
+
+if __name__ == "__main__":
+    main()

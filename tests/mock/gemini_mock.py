@@ -1,0 +1,820 @@
+#!/usr/bin/env python3
+"""A mock of Google's Generative Language API (Gemini) for the sllmp tests (standard library only).
+
+    python3 tests/mock/gemini_mock.py --port 0 --port-file /tmp/gemini.port [--key AIza-mock-KEY]
+
+Binds 127.0.0.1 only. HTTP/1.1 with keep-alive; streams use Transfer-Encoding: chunked and every
+event is flushed as it is written (TCP_NODELAY).
+
+Endpoints (under /v1beta, and /v1 too):
+    POST /v1beta/models/{model}:generateContent
+    POST /v1beta/models/{model}:streamGenerateContent?alt=sse
+                      SSE: `data: <GenerateContentResponse>` + CRLF CRLF per event, as Google
+                      sends them; no [DONE]: the stream just ends. WITHOUT alt=sse the answer is
+                      a streamed JSON array ("[{...}\\n,\\r\\n{...}\\n]"), as Google does, so a
+                      gateway that forgets alt=sse gets no SSE.
+    POST /v1beta/models/{model}:batchEmbedContents
+                      {"requests":[{"model":"models/{model}","content":{"parts":[{"text"}]},
+                      "outputDimensionality"?}]} (at most 100) -> {"embeddings":[{"values"}]};
+                      vectors are deterministic (from the text), of length outputDimensionality
+                      or 8; no token count, as Google reports none
+    POST /v1beta/models/{model}:embedContent    -> {"embedding":{"values":[...]}}
+    GET  /v1beta/models                         a short model list
+
+Auth: header x-goog-api-key (or ?key=) must equal --key. A wrong key is a 400 INVALID_ARGUMENT
+"API key not valid. Please pass a valid API key." (what Google answers; the key is never echoed);
+no key at all is a 403 PERMISSION_DENIED.
+
+Requests are checked the way Google's JSON parser checks them: unknown top-level fields, roles
+other than user/model, empty contents or parts, a functionResponse without a name or without an
+object response, a toolConfig without functionDeclarations, systemInstruction parts that are
+not text, and the schema keywords Google's OpenAPI subset rejects ("additionalProperties", "$schema") in responseSchema or function
+parameters are 400 INVALID_ARGUMENT.
+
+Behaviour is chosen by the model name in the path (URL-decoded first): options joined by '+',
+e.g. `sleep-200+words-5-50`:
+
+    echo              answer = the text of the last user turn (default); streamed one word per
+                      event
+    words-N-D         answer = N words "w1".."wN"; streamed N events, D ms apart
+    tools             two functionCall parts (get_weather {"city":"Paris"}, get_time
+                      {"timezone":"Europe/Paris"}), no ids, finishReason STOP
+    thinking          a first part {"text":..., "thought": true}; thoughtsTokenCount 50
+    cache             cachedContentTokenCount 20 (added to promptTokenCount, which includes it)
+    blocked           200 with promptFeedback.blockReason SAFETY and no candidates
+    maxtokens         finishReason MAX_TOKENS (also when generationConfig.maxOutputTokens cuts
+                      the answer, which is then that many words)
+    status-429        429 RESOURCE_EXHAUSTED with QuotaFailure, Help and RetryInfo (7s) details
+    status-400        400 INVALID_ARGUMENT
+    status-403        403 PERMISSION_DENIED
+    status-404        404 NOT_FOUND
+    status-500        500 INTERNAL
+    status-503        503 UNAVAILABLE ("The model is overloaded. ...")
+    sleep-MS          sleep MS ms before the response headers (watching for the client to leave)
+    stall-after-N     stream N events, then send nothing until the client leaves (unstreamed:
+                      the headers and half of the body, then stall)
+    close-after-N     stream N events, then close the connection (no finishReason ever came)
+
+usageMetadata is in every stream event and cumulative: promptTokenCount = prompt characters / 4
+rounded up (the text of systemInstruction and contents, function calls and responses as JSON),
+candidatesTokenCount = words so far, thoughtsTokenCount, cachedContentTokenCount, and
+totalTokenCount = prompt + candidates + thoughts. Every answer has modelVersion and responseId.
+
+Introspection:
+    GET  /_mock/requests   JSON list of {seq, time, method, path, query, model, method_name,
+                           headers, body, raw_body}
+    GET  /_mock/streams    JSON list of {seq, model, sse, stream, chunks_sent, total_chunks,
+                           aborted, aborted_at, started_at, headers_sent_at, finished_at,
+                           completed, send_times}
+    POST /_mock/reset      clears both lists
+    GET  /health
+"""
+
+import argparse
+import hashlib
+import json
+import re
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import mockserve
+
+DEFAULT_KEY = "AIza-mock-KEY"
+THOUGHT = "Let me think about this request step by step."
+
+LOCK = threading.Lock()
+REQUESTS = []
+STREAMS = []
+SEQ = [0]
+
+TOP_FIELDS = {"contents", "systemInstruction", "system_instruction", "tools", "toolConfig",
+              "tool_config", "generationConfig", "generation_config", "safetySettings",
+              "safety_settings", "cachedContent", "cached_content", "labels"}
+PART_DATA = ("text", "inlineData", "inline_data", "fileData", "file_data", "functionCall",
+             "function_call", "functionResponse", "function_response", "executableCode",
+             "codeExecutionResult")
+BAD_SCHEMA_KEYS = ("additionalProperties", "$schema")
+
+
+class ClientGone(Exception):
+    pass
+
+
+class BadRequest(Exception):
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def now():
+    return time.time()
+
+
+def next_seq():
+    with LOCK:
+        SEQ[0] += 1
+        return SEQ[0]
+
+
+def parse_model(model):
+    """The options of a model name like 'sleep-100+words-5-20+thinking'."""
+    opt = {"mode": "echo", "n": 0, "delay_ms": 0, "sleep_ms": 0, "status": None,
+           "stall_after": None, "close_after": None, "tools": False, "thinking": False,
+           "cache": False, "blocked": False, "maxtokens": False}
+    for tok in model.split("+"):
+        tok = tok.strip()
+        m = re.fullmatch(r"words-(\d+)-(\d+)", tok)
+        if m:
+            opt["mode"] = "words"
+            opt["n"] = int(m.group(1))
+            opt["delay_ms"] = int(m.group(2))
+            continue
+        m = re.fullmatch(r"status-(\d{3})", tok)
+        if m:
+            opt["status"] = int(m.group(1))
+            continue
+        m = re.fullmatch(r"sleep-(\d+)", tok)
+        if m:
+            opt["sleep_ms"] = int(m.group(1))
+            continue
+        m = re.fullmatch(r"(stall|close)-after-(\d+)", tok)
+        if m:
+            opt[m.group(1) + "_after"] = int(m.group(2))
+            continue
+        if tok in ("tools", "thinking", "cache", "blocked", "maxtokens"):
+            opt[tok] = True
+        # "echo" and anything unknown: echo
+    after = [opt[k] for k in ("stall_after", "close_after") if opt[k] is not None]
+    if after and opt["mode"] == "echo":
+        # enough events to cut: N+10 words, 50 ms apart
+        opt["mode"] = "words"
+        opt["n"] = max(after) + 10
+        opt["delay_ms"] = 50
+    return opt
+
+
+def rpc_error(code, status, message, details=None):
+    err = {"code": code, "message": message, "status": status}
+    if details:
+        err["details"] = details
+    return {"error": err}
+
+
+def error_for(status, model):
+    if status == 429:
+        return rpc_error(429, "RESOURCE_EXHAUSTED",
+                         "You exceeded your current quota, please check your plan and billing "
+                         "details. For more information on this error, head to: "
+                         "https://ai.google.dev/gemini-api/docs/rate-limits.",
+                         [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                           "violations": [{
+                               "quotaMetric": "generativelanguage.googleapis.com/"
+                                              "generate_content_free_tier_requests",
+                               "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+                               "quotaDimensions": {"location": "global", "model": model},
+                               "quotaValue": "10"}]},
+                          {"@type": "type.googleapis.com/google.rpc.Help",
+                           "links": [{"description": "Learn more about Gemini API quotas",
+                                      "url": "https://ai.google.dev/gemini-api/docs/"
+                                             "rate-limits"}]},
+                          {"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                           "retryDelay": "7s"}])
+    if status == 400:
+        return rpc_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
+    if status == 403:
+        return rpc_error(403, "PERMISSION_DENIED",
+                         "Permission denied: Consumer has been suspended.")
+    if status == 404:
+        return rpc_error(404, "NOT_FOUND", "models/%s is not found for API version v1beta, or "
+                         "is not supported for generateContent." % model)
+    if status == 503:
+        return rpc_error(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
+    return rpc_error(status if status >= 400 else 500, "INTERNAL",
+                     "An internal error has occurred. Please retry or report in "
+                     "https://developers.generativeai.google/guide/troubleshooting")
+
+
+# ---- request checks ------------------------------------------------------------------------
+
+def check_schema(schema, where):
+    """Google's Schema is an OpenAPI subset: these keywords are unknown fields to its parser."""
+    if not isinstance(schema, dict):
+        return
+    for k, v in schema.items():
+        if k in BAD_SCHEMA_KEYS:
+            raise BadRequest('Invalid JSON payload received. Unknown name "%s" at \'%s\': '
+                             'Cannot find field.' % (k, where), where)
+        if k == "properties" and isinstance(v, dict):
+            for name, sub in v.items():
+                check_schema(sub, "%s.properties[%d].value" % (where, list(v).index(name)))
+        elif k in ("items", "not"):
+            check_schema(v, where + "." + k)
+        elif k in ("anyOf", "oneOf", "allOf") and isinstance(v, list):
+            for i, sub in enumerate(v):
+                check_schema(sub, "%s.%s[%d]" % (where, k, i))
+
+
+def check_part(p, where, system=False):
+    if not isinstance(p, dict):
+        raise BadRequest("Invalid value at '%s' (Part), expected an object." % where, where)
+    data = [k for k in PART_DATA if k in p]
+    if system and data != ["text"]:
+        raise BadRequest("systemInstruction parts must be text.", where)
+    if len(data) != 1:
+        raise BadRequest("Unable to submit request because it must have exactly one data "
+                         "field in each part (found %d at %s)." % (len(data), where), where)
+    k = data[0]
+    if k == "text":
+        if not isinstance(p["text"], str):
+            raise BadRequest("Invalid value at '%s.text' (TYPE_STRING)." % where, where)
+        if p["text"] == "":
+            raise BadRequest("Unable to submit request because it has an empty text "
+                             "parameter. Add a value to the parameter and try again.", where)
+    elif k in ("functionResponse", "function_response"):
+        fr = p[k]
+        if not isinstance(fr, dict) or not fr.get("name"):
+            raise BadRequest("* GenerateContentRequest.%s.function_response.name: Name cannot "
+                             "be empty." % where, where)
+        if not isinstance(fr.get("response"), dict):
+            raise BadRequest("Invalid value at '%s.function_response.response' "
+                             "(type.googleapis.com/google.protobuf.Struct)." % where, where)
+    elif k in ("functionCall", "function_call"):
+        fc = p[k]
+        if not isinstance(fc, dict) or not fc.get("name"):
+            raise BadRequest("* GenerateContentRequest.%s.function_call.name: Name cannot be "
+                             "empty." % where, where)
+        if "args" in fc and not isinstance(fc["args"], dict):
+            raise BadRequest("Invalid value at '%s.function_call.args' "
+                             "(type.googleapis.com/google.protobuf.Struct)." % where, where)
+    elif k in ("inlineData", "inline_data"):
+        d = p[k]
+        if not isinstance(d, dict) or not d.get("mimeType", d.get("mime_type")) \
+                or not isinstance(d.get("data"), str):
+            raise BadRequest("inlineData needs mimeType and data.", where)
+    elif k in ("fileData", "file_data"):
+        d = p[k]
+        if not isinstance(d, dict) or not d.get("fileUri", d.get("file_uri")):
+            raise BadRequest("fileData needs a fileUri.", where)
+
+
+def check_generate(body):
+    if not isinstance(body, dict):
+        raise BadRequest("Invalid JSON payload received. Expected an object.")
+    for k in body:
+        if k not in TOP_FIELDS:
+            raise BadRequest('Invalid JSON payload received. Unknown name "%s": Cannot find '
+                             'field.' % k, k)
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        raise BadRequest("* GenerateContentRequest.contents: contents is not specified",
+                         "contents")
+    for i, c in enumerate(contents):
+        where = "contents[%d]" % i
+        if not isinstance(c, dict):
+            raise BadRequest("Invalid value at '%s' (Content)." % where, where)
+        if c.get("role") not in ("user", "model"):
+            raise BadRequest("Please use a valid role: user, model.", where + ".role")
+        parts = c.get("parts")
+        if not isinstance(parts, list) or not parts:
+            raise BadRequest("* GenerateContentRequest.%s.parts: contents.parts must not be "
+                             "empty." % where, where + ".parts")
+        for j, p in enumerate(parts):
+            check_part(p, "%s.parts[%d]" % (where, j))
+    si = body.get("systemInstruction", body.get("system_instruction"))
+    if si is not None:
+        parts = si.get("parts") if isinstance(si, dict) else None
+        if not isinstance(parts, list) or not parts:
+            raise BadRequest("systemInstruction needs parts.", "systemInstruction")
+        for j, p in enumerate(parts):
+            check_part(p, "system_instruction.parts[%d]" % j, system=True)
+    gc = body.get("generationConfig", body.get("generation_config")) or {}
+    if not isinstance(gc, dict):
+        raise BadRequest("Invalid value at 'generation_config'.", "generationConfig")
+    check_schema(gc.get("responseSchema", gc.get("response_schema")),
+                 "generation_config.response_schema")
+    declared = any((t or {}).get("functionDeclarations", (t or {}).get("function_declarations"))
+                   for t in body.get("tools") or [])
+    if body.get("toolConfig", body.get("tool_config")) is not None and not declared:
+        raise BadRequest("Function calling config is set without function_declarations.",
+                         "tool_config")
+    for i, t in enumerate(body.get("tools") or []):
+        decls = (t or {}).get("functionDeclarations", (t or {}).get("function_declarations"))
+        for j, d in enumerate(decls or []):
+            if not isinstance(d, dict) or not d.get("name"):
+                raise BadRequest("* GenerateContentRequest.tools[%d].function_declarations[%d]"
+                                 ".name: Name cannot be empty." % (i, j))
+            check_schema(d.get("parameters"),
+                         "tools[%d].function_declarations[%d].parameters" % (i, j))
+
+
+# ---- answers -------------------------------------------------------------------------------
+
+def part_chars(p):
+    if not isinstance(p, dict):
+        return 0
+    if isinstance(p.get("text"), str):
+        return len(p["text"])
+    for k in ("functionCall", "functionResponse", "function_call", "function_response"):
+        if k in p:
+            return len(json.dumps(p[k], separators=(",", ":")))
+    return 0
+
+
+def prompt_tokens(body):
+    n = 0
+    si = body.get("systemInstruction", body.get("system_instruction")) or {}
+    for p in si.get("parts") or []:
+        n += part_chars(p)
+    for c in body.get("contents") or []:
+        for p in c.get("parts") or []:
+            n += part_chars(p)
+    return max(1, (n + 3) // 4)
+
+
+def last_user_text(body):
+    for c in reversed(body.get("contents") or []):
+        if c.get("role") == "user":
+            texts = [p["text"] for p in c.get("parts") or []
+                     if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            if texts:
+                return " ".join(texts)
+    return ""
+
+
+def words(opt, body):
+    if opt["mode"] == "words":
+        return ["w%d" % (i + 1) if i == 0 else " w%d" % (i + 1) for i in range(opt["n"])]
+    text = last_user_text(body)
+    pieces = re.findall(r"\s*\S+", text)
+    if pieces and text[len("".join(pieces)):]:
+        pieces[-1] += text[len("".join(pieces)):]
+    return pieces or ["(empty)"]
+
+
+def usage(opt, ptok, cand):
+    u = {"promptTokenCount": ptok, "candidatesTokenCount": cand,
+         "totalTokenCount": ptok + cand}
+    if opt["cache"]:
+        u["cachedContentTokenCount"] = 20
+    if opt["thinking"]:
+        u["thoughtsTokenCount"] = 50
+        u["totalTokenCount"] += 50
+    return u
+
+
+def safety_ratings():
+    return [{"category": c, "probability": "NEGLIGIBLE"} for c in
+            ("HARM_CATEGORY_HATE_SPEECH", "HARM_CATEGORY_DANGEROUS_CONTENT",
+             "HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_SEXUALLY_EXPLICIT")]
+
+
+TOOL_CALLS = [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+              {"functionCall": {"name": "get_time", "args": {"timezone": "Europe/Paris"}}}]
+
+
+def plan(opt, body):
+    """(pieces, finishReason, prompt tokens) of the answer; pieces are text strings."""
+    gc = body.get("generationConfig", body.get("generation_config")) or {}
+    pieces = words(opt, body)
+    finish = "STOP"
+    limit = gc.get("maxOutputTokens", gc.get("max_output_tokens"))
+    if isinstance(limit, int) and 0 < limit < len(pieces):
+        pieces = pieces[:limit]
+        finish = "MAX_TOKENS"
+    if opt["maxtokens"]:
+        finish = "MAX_TOKENS"
+    ptok = prompt_tokens(body) + (20 if opt["cache"] else 0)
+    return pieces, finish, ptok
+
+
+def envelope(model, rid, obj):
+    obj["modelVersion"] = model
+    obj["responseId"] = rid
+    return obj
+
+
+def unary_answer(opt, body, model):
+    rid = uuid.uuid4().hex[:22]
+    pieces, finish, ptok = plan(opt, body)
+    if opt["blocked"]:
+        return envelope(model, rid, {
+            "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
+                {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH"}]},
+            "usageMetadata": usage(dict(opt, thinking=False), ptok, 0)})
+    gc = body.get("generationConfig", body.get("generation_config")) or {}
+    n = gc.get("candidateCount", gc.get("candidate_count")) or 1
+    cands = []
+    for i in range(n if isinstance(n, int) and n > 0 else 1):
+        parts = []
+        if opt["thinking"]:
+            parts.append({"text": THOUGHT, "thought": True})
+        if opt["tools"]:
+            parts += json.loads(json.dumps(TOOL_CALLS))
+        else:
+            parts.append({"text": "".join(pieces)})
+        cands.append({"content": {"role": "model", "parts": parts}, "finishReason": finish,
+                      "index": i, "safetyRatings": safety_ratings()})
+    ctok = (12 if opt["tools"] else len(pieces)) * len(cands)
+    return envelope(model, rid, {"candidates": cands, "usageMetadata": usage(opt, ptok, ctok)})
+
+
+def stream_events(opt, body, model):
+    """The GenerateContentResponse of each event, in order."""
+    rid = uuid.uuid4().hex[:22]
+    pieces, finish, ptok = plan(opt, body)
+    if opt["blocked"]:
+        return [envelope(model, rid, {
+            "promptFeedback": {"blockReason": "SAFETY"},
+            "usageMetadata": usage(dict(opt, thinking=False), ptok, 0)})]
+    events = []
+    if opt["tools"]:
+        parts = ([{"text": THOUGHT, "thought": True}] if opt["thinking"] else []) + \
+            json.loads(json.dumps(TOOL_CALLS))
+        events.append({"candidates": [{"content": {"role": "model", "parts": parts},
+                                       "finishReason": "STOP", "index": 0}],
+                       "usageMetadata": usage(opt, ptok, 12)})
+    else:
+        for i, w in enumerate(pieces):
+            parts = [{"text": w}]
+            if i == 0 and opt["thinking"]:
+                parts.insert(0, {"text": THOUGHT, "thought": True})
+            cand = {"content": {"role": "model", "parts": parts}, "index": 0}
+            if i == len(pieces) - 1:
+                cand["finishReason"] = finish
+            events.append({"candidates": [cand], "usageMetadata": usage(opt, ptok, i + 1)})
+    return [envelope(model, rid, e) for e in events]
+
+
+def vector(text, dims):
+    """A deterministic vector for text: floats in [-1, 1] from SHA-256, 6 decimals."""
+    out = []
+    for i in range(dims):
+        h = hashlib.sha256(("%s|%d" % (text, i)).encode()).digest()
+        out.append(round(struct.unpack(">I", h[:4])[0] / 2147483647.5 - 1.0, 6))
+    return out
+
+
+def embed_one(req, model, where):
+    if not isinstance(req, dict):
+        raise BadRequest("Invalid value at '%s' (EmbedContentRequest)." % where, where)
+    content = req.get("content")
+    parts = content.get("parts") if isinstance(content, dict) else None
+    if not isinstance(parts, list) or not parts:
+        raise BadRequest("* BatchEmbedContentsRequest.%s.content.parts: contents.parts must "
+                         "not be empty." % where, where)
+    texts = []
+    for j, p in enumerate(parts):
+        check_part(p, "%s.content.parts[%d]" % (where, j))
+        if "text" not in p:
+            raise BadRequest("Only text can be embedded.", where)
+        texts.append(p["text"])
+    dims = req.get("outputDimensionality", req.get("output_dimensionality")) or 8
+    if not isinstance(dims, int) or dims < 1 or dims > 3072:
+        raise BadRequest("outputDimensionality must be between 1 and 3072.", where)
+    return {"values": vector("".join(texts), dims)}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "gemini-mock/1.0"
+    sys_version = ""
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, fmt, *args):  # quiet unless asked
+        if self.server.verbose:
+            sys.stderr.write("gemini-mock: " + (fmt % args) + "\n")
+
+    def setup(self):
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    # ---- plumbing -------------------------------------------------------------------
+
+    def read_body(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            data = b""
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            return data
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def record(self, raw, model=None, method=None):
+        body = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+        u = urlsplit(self.path)
+        rec = {"seq": next_seq(), "time": now(), "method": self.command, "path": u.path,
+               "query": {k: v[-1] for k, v in parse_qs(u.query).items()},
+               "model": model, "method_name": method,
+               "headers": {k.lower(): v for k, v in self.headers.items()},
+               "body": body, "raw_body": raw.decode("utf-8", "replace")}
+        with LOCK:
+            REQUESTS.append(rec)
+        return rec
+
+    def send_json(self, status, obj, extra=()):
+        data = json.dumps(obj, indent=2).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Vary", "Origin, X-Origin, Referer")
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def send_bad(self, e):
+        details = [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                    "fieldViolations": [{"field": e.field, "description": e.message}]}] \
+            if e.field else None
+        self.send_json(400, rpc_error(400, "INVALID_ARGUMENT", e.message, details))
+
+    def peer_closed(self):
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            if not r:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (ConnectionResetError, OSError):
+            return True
+
+    def wait_or_gone(self, seconds):
+        """Sleep `seconds`, returning early (True) when the client goes away."""
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                r, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            except (OSError, ValueError):
+                return True
+            if r:
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        return True
+                except OSError:
+                    return True
+                time.sleep(min(left, 0.05))
+
+    def stall(self):
+        while not self.wait_or_gone(3600):
+            pass
+        raise ClientGone()
+
+    def raw_write(self, data):
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
+            raise ClientGone()
+
+    def key_ok(self):
+        """None when the key is right, else the error already sent."""
+        key = self.headers.get("x-goog-api-key")
+        if key is None:
+            key = parse_qs(urlsplit(self.path).query).get("key", [None])[-1]
+        if key is None or key == "":
+            self.send_json(403, rpc_error(
+                403, "PERMISSION_DENIED",
+                "Method doesn't allow unregistered callers (callers without established "
+                "identity). Please use API Key or other form of API consumer identity to call "
+                "this API."))
+            return False
+        if key != self.server.key:
+            self.send_json(400, rpc_error(
+                400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
+                [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                  "reason": "API_KEY_INVALID", "domain": "googleapis.com",
+                  "metadata": {"service": "generativelanguage.googleapis.com"}},
+                 {"@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                  "locale": "en-US", "message": "API key not valid. Please pass a valid API key."}]))
+            return False
+        return True
+
+    # ---- routes ---------------------------------------------------------------------
+
+    def do_GET(self):
+        path = urlsplit(self.path).path
+        if path == "/_mock/requests":
+            with LOCK:
+                data = list(REQUESTS)
+            return self.send_json(200, data)
+        if path == "/_mock/streams":
+            with LOCK:
+                data = [dict(s) for s in STREAMS]
+            return self.send_json(200, data)
+        if path == "/health":
+            return self.send_json(200, {"status": "ok"})
+        self.record(b"")
+        if re.fullmatch(r"/v1(beta)?/models", path):
+            if not self.key_ok():
+                return None
+            return self.send_json(200, {"models": [
+                {"name": "models/" + m, "displayName": m,
+                 "supportedGenerationMethods": ["generateContent", "countTokens"]}
+                for m in ("echo", "tools", "thinking")]})
+        return self.send_json(404, rpc_error(404, "NOT_FOUND", "Not found: %s" % path))
+
+    def do_POST(self):
+        u = urlsplit(self.path)
+        raw = self.read_body()
+        if u.path == "/_mock/reset":
+            with LOCK:
+                REQUESTS.clear()
+                STREAMS.clear()
+            return self.send_json(200, {"ok": True})
+        m = re.fullmatch(r"/v1(?:beta)?/models/(.+):([A-Za-z]+)", unquote(u.path))
+        model, method = (m.group(1), m.group(2)) if m else (None, None)
+        rec = self.record(raw, model, method)
+        if m is None or method not in ("generateContent", "streamGenerateContent",
+                                       "batchEmbedContents", "embedContent"):
+            return self.send_json(404, rpc_error(404, "NOT_FOUND",
+                                                 "Not found: %s" % u.path))
+        if not self.key_ok():
+            return None
+        if rec["body"] is None:
+            return self.send_bad(BadRequest("Invalid JSON payload received. Unexpected token."))
+        sse = parse_qs(u.query).get("alt", [""])[-1] == "sse"
+        self.run(model, method, rec, sse)
+        return None
+
+    def do_PUT(self):
+        self.record(self.read_body())
+        self.send_json(405, rpc_error(405, "INVALID_ARGUMENT", "Method not allowed"))
+
+    do_DELETE = do_PUT
+
+    # ---- the model ------------------------------------------------------------------
+
+    def run(self, model, method, rec, sse):
+        opt = parse_model(model)
+        stream = method == "streamGenerateContent"
+        srec = {"seq": rec["seq"], "model": model, "method": method, "stream": stream,
+                "sse": sse, "chunks_sent": 0, "total_chunks": None, "aborted": False,
+                "aborted_at": None, "started_at": now(), "headers_sent_at": None,
+                "finished_at": None, "completed": False, "send_times": []}
+        with LOCK:
+            STREAMS.append(srec)
+        try:
+            if opt["sleep_ms"] and self.wait_or_gone(opt["sleep_ms"] / 1000.0):
+                raise ClientGone()
+            if opt["status"]:
+                srec["headers_sent_at"] = now()
+                err = error_for(opt["status"], model)
+                # the JSON-array stream wraps its error in the array too
+                self.send_json(opt["status"], [err] if stream and not sse else err)
+                srec["completed"] = True
+                return
+            body = rec["body"]
+            try:
+                if method in ("generateContent", "streamGenerateContent"):
+                    check_generate(body)
+                elif method == "embedContent":
+                    answer = {"embedding": embed_one(body, model, "request")}
+                else:
+                    reqs = body.get("requests") if isinstance(body, dict) else None
+                    if not isinstance(reqs, list) or not reqs:
+                        raise BadRequest("* BatchEmbedContentsRequest.requests: requests is not "
+                                         "specified", "requests")
+                    if len(reqs) > 100:
+                        raise BadRequest("* BatchEmbedContentsRequest.requests: at most 100 "
+                                         "requests can be in one batch", "requests")
+                    for i, r in enumerate(reqs):
+                        want = "models/" + model
+                        if isinstance(r, dict) and r.get("model") != want:
+                            raise BadRequest("Model names should match: requests[%d].model is "
+                                             "%r, the URL has %r." % (i, r.get("model"), want),
+                                             "requests[%d].model" % i)
+                    answer = {"embeddings": [embed_one(r, model, "requests[%d]" % i)
+                                             for i, r in enumerate(reqs)]}
+            except BadRequest as e:
+                srec["headers_sent_at"] = now()
+                self.send_bad(e)
+                srec["completed"] = True
+                return
+            if method == "streamGenerateContent":
+                self.stream(opt, body, model, srec, sse)
+                return
+            if method == "generateContent":
+                answer = unary_answer(opt, body, model)
+            self.unary(opt, answer, srec)
+        except ClientGone:
+            srec["aborted"] = True
+            srec["aborted_at"] = now()
+            self.close_connection = True
+        finally:
+            srec["finished_at"] = now()
+
+    def unary(self, opt, answer, srec):
+        srec["total_chunks"] = 1
+        if opt["stall_after"] is not None:
+            data = json.dumps(answer, indent=2).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            srec["headers_sent_at"] = now()
+            self.raw_write(data[: len(data) // 2])
+            self.stall()
+        srec["headers_sent_at"] = now()
+        self.send_json(200, answer, extra=[("Server-Timing", "gfet4t7; dur=12")])
+        srec["chunks_sent"] = 1
+        srec["send_times"].append(now())
+        srec["completed"] = True
+
+    def stream(self, opt, body, model, srec, sse):
+        events = stream_events(opt, body, model)
+        delay = opt["delay_ms"] / 1000.0 if opt["mode"] == "words" else 0.0
+        srec["total_chunks"] = len(events)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream" if sse
+                         else "application/json; charset=UTF-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Vary", "Origin, X-Origin, Referer")
+        self.end_headers()
+        srec["headers_sent_at"] = now()
+        try:
+            self.wfile.flush()
+        except OSError:
+            raise ClientGone()
+
+        def chunk(data):
+            if self.peer_closed():
+                raise ClientGone()
+            self.raw_write(b"%x\r\n%s\r\n" % (len(data), data))
+
+        for i, ev in enumerate(events):
+            if i > 0 and delay and self.wait_or_gone(delay):
+                raise ClientGone()
+            if opt["stall_after"] is not None and i >= opt["stall_after"]:
+                self.stall()
+            if opt["close_after"] is not None and i >= opt["close_after"]:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            if sse:
+                data = ("data: " + json.dumps(ev, separators=(",", ":")) + "\r\n\r\n").encode()
+            else:
+                text = json.dumps(ev, indent=2)
+                data = (("[" if i == 0 else "\n,\r\n") + text).encode()
+            chunk(data)
+            srec["chunks_sent"] += 1
+            srec["send_times"].append(now())
+        if opt["stall_after"] is not None and opt["stall_after"] >= len(events):
+            self.stall()
+        if not sse:
+            chunk(b"\n]" if events else b"[]")
+        self.raw_write(b"0\r\n\r\n")
+        srec["completed"] = True
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mockserve.add_common_args(ap)
+    ap.add_argument("--key", default=DEFAULT_KEY, help="the API key callers must send")
+    a = ap.parse_args()
+    if a.parent_pid:
+        mockserve.watch_parent(a.parent_pid)
+    srv = Server(("127.0.0.1", a.port), Handler)
+    srv.verbose = a.verbose
+    srv.key = a.key
+    mockserve.serve(srv, a, "gemini_mock")
+
+
+if __name__ == "__main__":
+    main()

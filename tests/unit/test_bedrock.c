@@ -1,0 +1,1005 @@
+/*
+ * Bedrock: SigV4 against AWS's published example and an independent implementation, the AWS
+ * event-stream decoder against frames encoded here by hand, and the Converse and embeddings
+ * translators against golden bodies.
+ */
+#include "sllmp/translate.h"
+#include "sllmp/usage.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+/* ---- helpers ---- */
+
+static cJSON *
+parse(const char *json)
+{
+    cJSON *j = cJSON_Parse(json);
+
+    if (j == NULL) {
+        fail_msg("test JSON does not parse: %s", json);
+    }
+    return j;
+}
+
+/* Fails with both texts unless got equals the JSON in want (key order aside). */
+static void
+assert_json(const cJSON *got, const char *want)
+{
+    cJSON *w = parse(want);
+
+    if (!cJSON_Compare(got, w, 1)) {
+        char *g = cJSON_PrintUnformatted(got);
+
+        print_error("got:  %s\nwant: %s\n", g ? g : "(null)", want);
+        cJSON_free(g);
+        cJSON_Delete(w);
+        fail();
+    }
+    cJSON_Delete(w);
+}
+
+/* ---- SigV4 ---- */
+
+static void
+test_sigv4_aws_example(void **state)
+{
+    /* the IAM ListUsers example of AWS's "Create a signed AWS API request" */
+    const sllmp_kv_t h[] = {
+        {"x-amz-date", "20150830T123600Z"},
+        {"host", "iam.amazonaws.com"},
+        {"content-type", "application/x-www-form-urlencoded; charset=utf-8"},
+    };
+    char out[512];
+
+    (void)state;
+    assert_int_equal(sllmp_sigv4_authorization(
+                         "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1",
+                         "iam", "GET", "/", "Action=ListUsers&Version=2010-05-08", h, 3, "", 0,
+                         "20150830T123600Z", out, sizeof(out)),
+                     0);
+    assert_string_equal(out, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/"
+                             "aws4_request, SignedHeaders=content-type;host;x-amz-date, "
+                             "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6"
+                             "f2b5d7");
+    /* too small an output is an error, not a cut header */
+    assert_int_equal(sllmp_sigv4_authorization("AKIDEXAMPLE", "x", "us-east-1", "iam", "GET", "/",
+                                               "", h, 3, NULL, 0, "20150830T123600Z", out, 40),
+                     -1);
+}
+
+static void
+test_sigv4_bedrock_path_double_encoded(void **state)
+{
+    /* signature computed by an independent Python (hashlib/hmac) signer for the same inputs;
+     * the canonical URI it signed is /model/anthropic.claude-x-v1%253A0/converse, and the
+     * token's blanks are trimmed and collapsed */
+    const char *body = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"}]}]}";
+    const sllmp_kv_t h[] = {
+        {"x-amz-security-token", "  tok   en  "},
+        {"x-amz-date", "20260102T030405Z"},
+        {"host", "bedrock-runtime.us-east-1.amazonaws.com"},
+        {"content-type", "application/json"},
+    };
+    char out[512];
+
+    (void)state;
+    assert_int_equal(sllmp_sigv4_authorization("AKIDMOCK", "mocksecret", "us-east-1", "bedrock",
+                                               "POST", "/model/anthropic.claude-x-v1%3A0/converse",
+                                               "", h, 4, body, strlen(body), "20260102T030405Z",
+                                               out, sizeof(out)),
+                     0);
+    assert_string_equal(out, "AWS4-HMAC-SHA256 Credential=AKIDMOCK/20260102/us-east-1/bedrock/"
+                             "aws4_request, SignedHeaders=content-type;host;x-amz-date;"
+                             "x-amz-security-token, Signature=27ecb12e9c9b364f57597ce1b51e8ea8d7d5"
+                             "edafde12eafee7fb7a4a860bc3bd");
+}
+
+static void
+test_aws_uri_encode_and_date(void **state)
+{
+    sllmp_buf_t b;
+    char d[17];
+
+    (void)state;
+    sllmp_buf_init(&b, 0);
+    assert_int_equal(sllmp_aws_uri_encode(&b, "a b/c:d~e_f.g-h%3A+", 19, 0), 0);
+    assert_string_equal(sllmp_buf_cstr(&b), "a%20b%2Fc%3Ad~e_f.g-h%253A%2B");
+    sllmp_buf_reset(&b);
+    assert_int_equal(sllmp_aws_uri_encode(&b, "/model/x%3A0/converse", 21, 1), 0);
+    assert_string_equal(sllmp_buf_cstr(&b), "/model/x%253A0/converse");
+    sllmp_buf_reset(&b);
+    assert_int_equal(sllmp_aws_uri_encode(&b, "\xc3\xa9", 2, 1), 0);
+    assert_string_equal(sllmp_buf_cstr(&b), "%C3%A9");
+    sllmp_buf_free(&b);
+    sllmp_amz_date(1440938160, d);
+    assert_string_equal(d, "20150830T123600Z");
+}
+
+/* ---- CRC-32 and the event stream ---- */
+
+static void
+test_crc32(void **state)
+{
+    (void)state;
+    assert_int_equal(sllmp_crc32(0, "123456789", 9), 0xCBF43926u);
+    assert_int_equal(sllmp_crc32(sllmp_crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
+    assert_int_equal(sllmp_crc32(0, "", 0), 0);
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* Test-only encoder. hdrs: string headers as name, value, ..., NULL. odd: add one header of
+ * every other value type first, which the decoder must step over. Returns the frame's length. */
+static size_t
+frame(unsigned char *out, const char *const *hdrs, int odd, const char *payload, size_t plen)
+{
+    unsigned char h[1024];
+    size_t hl = 0, total;
+
+    if (odd) {
+        static const struct {
+            int type;
+            size_t len;
+        } t[] = {{0, 0}, {1, 0}, {2, 1}, {3, 2}, {4, 4}, {5, 8}, {8, 8}, {9, 16}};
+
+        for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+            h[hl++] = 3;
+            memcpy(h + hl, "odd", 3);
+            hl += 3;
+            h[hl++] = (unsigned char)t[i].type;
+            memset(h + hl, 0xA5, t[i].len);
+            hl += t[i].len;
+        }
+        /* bytes (type 6), u16 length */
+        h[hl++] = 1;
+        h[hl++] = 'b';
+        h[hl++] = 6;
+        h[hl++] = 0;
+        h[hl++] = 3;
+        memcpy(h + hl, "\x00\x01\x02", 3);
+        hl += 3;
+    }
+    for (; hdrs != NULL && *hdrs != NULL; hdrs += 2) {
+        size_t nl = strlen(hdrs[0]), vl = strlen(hdrs[1]);
+
+        h[hl++] = (unsigned char)nl;
+        memcpy(h + hl, hdrs[0], nl);
+        hl += nl;
+        h[hl++] = 7;
+        h[hl++] = (unsigned char)(vl >> 8);
+        h[hl++] = (unsigned char)vl;
+        memcpy(h + hl, hdrs[1], vl);
+        hl += vl;
+    }
+    total = 12 + hl + plen + 4;
+    put32(out, (uint32_t)total);
+    put32(out + 4, (uint32_t)hl);
+    put32(out + 8, sllmp_crc32(0, out, 8));
+    memcpy(out + 12, h, hl);
+    memcpy(out + 12 + hl, payload, plen);
+    put32(out + total - 4, sllmp_crc32(0, out, total - 4));
+    return total;
+}
+
+static size_t
+event_frame(unsigned char *out, const char *event_type, const char *json)
+{
+    const char *h[] = {
+        ":event-type", event_type, ":content-type", "application/json", ":message-type",
+        "event",       NULL};
+
+    return frame(out, h, 0, json, strlen(json));
+}
+
+#define MAX_SEEN 64
+
+typedef struct {
+    int n;
+    char line[MAX_SEEN][512]; /* "type|event|exception|error|payload" */
+    int stop_at;              /* > 0: the callback returns 7 on that message */
+} seen_t;
+
+static int
+on_msg(void *ud, const sllmp_evs_msg_t *m)
+{
+    seen_t *s = ud;
+
+    assert_true(s->n < MAX_SEEN);
+    snprintf(s->line[s->n], sizeof(s->line[0]), "%s|%s|%s|%s|%.*s", m->message_type, m->event_type,
+             m->exception_type, m->error_code, (int)m->payload_len, m->payload);
+    s->n++;
+    return s->stop_at > 0 && s->n == s->stop_at ? 7 : 0;
+}
+
+/* Three frames: an event with odd headers, an exception, an empty-payload error. */
+static size_t
+three_frames(unsigned char *buf)
+{
+    const char *h1[] = {":message-type", "event", ":event-type", "contentBlockDelta", NULL};
+    const char *h2[] = {":message-type", "exception", ":exception-type", "throttlingException",
+                        NULL};
+    const char *h3[] = {":message-type", "error", ":error-code", "InternalFailure", NULL};
+    const char *p1 = "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hi\"},\"p\":\"abcdef\"}";
+    const char *p2 = "{\"message\":\"Too many requests\"}";
+    size_t n = 0;
+
+    n += frame(buf + n, h1, 1, p1, strlen(p1));
+    n += frame(buf + n, h2, 0, p2, strlen(p2));
+    n += frame(buf + n, h3, 0, "", 0);
+    return n;
+}
+
+static void
+check_three(const seen_t *s)
+{
+    assert_int_equal(s->n, 3);
+    assert_string_equal(s->line[0], "event|contentBlockDelta|||{\"contentBlockIndex\":0,"
+                                    "\"delta\":{\"text\":\"Hi\"},\"p\":\"abcdef\"}");
+    assert_string_equal(s->line[1],
+                        "exception||throttlingException||{\"message\":\"Too many requests\"}");
+    assert_string_equal(s->line[2], "error|||InternalFailure|");
+}
+
+static void
+test_evs_whole_bytewise_and_every_split(void **state)
+{
+    unsigned char buf[2048];
+    size_t n = three_frames(buf);
+    sllmp_evs_t p;
+    seen_t s;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    sllmp_evs_init(&p, 4096, on_msg, &s);
+    assert_int_equal(sllmp_evs_feed(&p, (const char *)buf, n), 0);
+    check_three(&s);
+    assert_int_equal(p.buf.len, 0);
+    sllmp_evs_free(&p);
+
+    memset(&s, 0, sizeof(s));
+    sllmp_evs_init(&p, 4096, on_msg, &s);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(sllmp_evs_feed(&p, (const char *)buf + i, 1), 0);
+    }
+    check_three(&s);
+    sllmp_evs_free(&p);
+
+    for (size_t k = 0; k <= n; k++) {
+        memset(&s, 0, sizeof(s));
+        sllmp_evs_init(&p, 4096, on_msg, &s);
+        assert_int_equal(sllmp_evs_feed(&p, (const char *)buf, k), 0);
+        assert_int_equal(sllmp_evs_feed(&p, (const char *)buf + k, n - k), 0);
+        check_three(&s);
+        sllmp_evs_free(&p);
+    }
+    /* three pieces, every second cut a prime step after the first */
+    for (size_t a = 0; a <= n; a += 3) {
+        for (size_t b = a; b <= n; b += 7) {
+            memset(&s, 0, sizeof(s));
+            sllmp_evs_init(&p, 4096, on_msg, &s);
+            assert_int_equal(sllmp_evs_feed(&p, (const char *)buf, a), 0);
+            assert_int_equal(sllmp_evs_feed(&p, (const char *)buf + a, b - a), 0);
+            assert_int_equal(sllmp_evs_feed(&p, (const char *)buf + b, n - b), 0);
+            check_three(&s);
+            sllmp_evs_free(&p);
+        }
+    }
+}
+
+/* Feeds buf whole and byte by byte: both must give rc after `before` messages. */
+static void
+feed_both_ways(const unsigned char *buf, size_t n, size_t max, int rc, int before, const char *why)
+{
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        sllmp_evs_t p;
+        seen_t s;
+        int got = 0;
+
+        memset(&s, 0, sizeof(s));
+        sllmp_evs_init(&p, max, on_msg, &s);
+        if (bytewise) {
+            for (size_t i = 0; i < n && got == 0; i++) {
+                got = sllmp_evs_feed(&p, (const char *)buf + i, 1);
+            }
+        } else {
+            got = sllmp_evs_feed(&p, (const char *)buf, n);
+        }
+        assert_int_equal(got, rc);
+        assert_int_equal(s.n, before);
+        if (why != NULL) {
+            assert_non_null(strstr(p.error, why));
+            /* and it stays failed: the stream cannot be resynchronised */
+            assert_int_equal(sllmp_evs_feed(&p, (const char *)buf, n), -1);
+        }
+        sllmp_evs_free(&p);
+    }
+}
+
+static void
+test_evs_bad_frames(void **state)
+{
+    unsigned char buf[2048], bad[2048];
+    const char *h[] = {":message-type", "event", NULL};
+    size_t n = three_frames(buf), first, len;
+
+    (void)state;
+    first = (size_t)buf[3] | (size_t)buf[2] << 8;
+
+    /* a corrupted prelude CRC of the second frame: the first still goes out */
+    memcpy(bad, buf, n);
+    bad[first + 8] ^= 0x01;
+    feed_both_ways(bad, n, 4096, -1, 1, "prelude CRC");
+
+    /* a corrupted payload byte: the message CRC catches it */
+    memcpy(bad, buf, n);
+    bad[first - 6] ^= 0x20;
+    feed_both_ways(bad, n, 4096, -1, 0, "message CRC");
+
+    /* a corrupted message CRC itself */
+    memcpy(bad, buf, n);
+    bad[n - 1] ^= 0xFF;
+    feed_both_ways(bad, n, 4096, -1, 2, "message CRC");
+
+    /* a message over the maximum is refused from its prelude alone */
+    feed_both_ways(buf, n, first - 1, -1, 0, "too large");
+    feed_both_ways(buf, first, first, 0, 1, NULL);
+
+    /* total_len below 16, with a valid prelude CRC */
+    memset(bad, 0, sizeof(bad));
+    put32(bad, 12);
+    put32(bad + 8, sllmp_crc32(0, bad, 8));
+    feed_both_ways(bad, 16, 4096, -1, 0, "shorter");
+
+    /* headers_len larger than the message leaves room for */
+    len = frame(bad, h, 0, "x", 1);
+    put32(bad + 4, (uint32_t)(len - 15));
+    put32(bad + 8, sllmp_crc32(0, bad, 8));
+    put32(bad + len - 4, sllmp_crc32(0, bad, len - 4));
+    feed_both_ways(bad, len, 4096, -1, 0, "headers longer");
+
+    /* a string header whose length runs past the header block (CRCs fixed up) */
+    len = frame(bad, h, 0, "{}", 2);
+    bad[12 + 1 + 13 + 1 + 1] = 40; /* ":message-type" value length 5 -> 40 */
+    put32(bad + len - 4, sllmp_crc32(0, bad, len - 4));
+    feed_both_ways(bad, len, 4096, -1, 0, "runs past");
+
+    /* an unknown value type */
+    len = frame(bad, h, 0, "{}", 2);
+    bad[12 + 1 + 13] = 42;
+    put32(bad + len - 4, sllmp_crc32(0, bad, len - 4));
+    feed_both_ways(bad, len, 4096, -1, 0, "value type");
+}
+
+static void
+test_evs_callback_stops(void **state)
+{
+    unsigned char buf[2048];
+    size_t n = three_frames(buf);
+    sllmp_evs_t p;
+    seen_t s;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    s.stop_at = 2;
+    sllmp_evs_init(&p, 4096, on_msg, &s);
+    assert_int_equal(sllmp_evs_feed(&p, (const char *)buf, n), 7);
+    assert_int_equal(s.n, 2);
+    sllmp_evs_free(&p);
+}
+
+/* ---- Converse request ---- */
+
+static void
+test_converse_request_tool_round_trip(void **state)
+{
+    sllmp_xerr_t e;
+    cJSON *req = parse(
+        "{\"model\":\"m\",\"max_completion_tokens\":512,\"max_tokens\":9,\"temperature\":0.2,"
+        "\"top_p\":0.9,\"stop\":\"END\",\"n\":1,\"stream\":true,\"seed\":4,"
+        "\"messages\":["
+        "{\"role\":\"system\",\"content\":\"Be brief.\"},"
+        "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Use tools.\"}]},"
+        "{\"role\":\"user\",\"content\":\"Weather?\"},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Here:\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0=\"}}]},"
+        "{\"role\":\"assistant\",\"content\":\"Checking.\",\"tool_calls\":["
+        "{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+        "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
+        "{\"id\":\"t2\",\"type\":\"function\",\"function\":{\"name\":\"get_time\","
+        "\"arguments\":\"\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"t1\",\"content\":\"18C\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"t2\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"noon\"}]},"
+        "{\"role\":\"user\",\"content\":\"Thanks\"}],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+        "\"description\":\"Weather\",\"parameters\":{\"type\":\"object\",\"properties\":"
+        "{\"city\":{\"type\":\"string\"}}}}},"
+        "{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}],"
+        "\"tool_choice\":\"required\"}");
+    cJSON *out = sllmp_bedrock_request(req, &e);
+
+    (void)state;
+    assert_non_null(out);
+    assert_json(
+        out, "{\"messages\":["
+             "{\"role\":\"user\",\"content\":[{\"text\":\"Weather?\"},{\"text\":\"Here:\"},"
+             "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":\"iVBORw0=\"}}}]},"
+             "{\"role\":\"assistant\",\"content\":[{\"text\":\"Checking.\"},"
+             "{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"get_weather\","
+             "\"input\":{\"city\":\"Paris\"}}},"
+             "{\"toolUse\":{\"toolUseId\":\"t2\",\"name\":\"get_time\",\"input\":{}}}]},"
+             "{\"role\":\"user\",\"content\":["
+             "{\"toolResult\":{\"toolUseId\":\"t1\",\"content\":[{\"text\":\"18C\"}],"
+             "\"status\":\"success\"}},"
+             "{\"toolResult\":{\"toolUseId\":\"t2\",\"content\":[{\"text\":\"noon\"}],"
+             "\"status\":\"success\"}},"
+             "{\"text\":\"Thanks\"}]}],"
+             "\"system\":[{\"text\":\"Be brief.\"},{\"text\":\"Use tools.\"}],"
+             "\"inferenceConfig\":{\"maxTokens\":512,\"temperature\":0.2,\"topP\":0.9,"
+             "\"stopSequences\":[\"END\"]},"
+             "\"toolConfig\":{\"tools\":["
+             "{\"toolSpec\":{\"name\":\"get_weather\",\"description\":\"Weather\",\"inputSchema\":"
+             "{\"json\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}},"
+             "{\"toolSpec\":{\"name\":\"get_time\",\"inputSchema\":{\"json\":{\"type\":\"object\","
+             "\"properties\":{}}}}}],"
+             "\"toolChoice\":{\"any\":{}}}}");
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+}
+
+static void
+test_converse_request_choices_and_minimal(void **state)
+{
+    sllmp_xerr_t e;
+    cJSON *req, *out;
+
+    (void)state;
+    /* minimal: no inferenceConfig, no system, no toolConfig */
+    req = parse("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}");
+    out = sllmp_bedrock_request(req, &e);
+    assert_json(out, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"}]}]}");
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+
+    /* max_tokens alone, stop as a list, a named tool, auto */
+    req = parse("{\"max_tokens\":7,\"stop\":[\"a\",\"\",\"b\"],"
+                "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+                "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],"
+                "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"f\"}}}");
+    out = sllmp_bedrock_request(req, &e);
+    assert_json(cJSON_GetObjectItem(out, "inferenceConfig"),
+                "{\"maxTokens\":7,\"stopSequences\":[\"a\",\"b\"]}");
+    assert_json(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "toolConfig"), "toolChoice"),
+                "{\"tool\":{\"name\":\"f\"}}");
+    cJSON_Delete(out);
+    cJSON_ReplaceItemInObject(req, "tool_choice", cJSON_CreateString("auto"));
+    out = sllmp_bedrock_request(req, &e);
+    assert_json(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "toolConfig"), "toolChoice"),
+                "{\"auto\":{}}");
+    cJSON_Delete(out);
+    /* none: the tools stay (a history with toolUse needs them), no toolChoice */
+    cJSON_ReplaceItemInObject(req, "tool_choice", cJSON_CreateString("none"));
+    out = sllmp_bedrock_request(req, &e);
+    assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "toolConfig"), "tools"));
+    assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "toolConfig"), "toolChoice"));
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+}
+
+/* The request must fail with param (and a message naming why). */
+static void
+expect_400(const char *json, const char *param, const char *in_message)
+{
+    sllmp_xerr_t e;
+    cJSON *req = parse(json);
+    cJSON *out;
+
+    memset(&e, 0, sizeof(e));
+    out = sllmp_bedrock_request(req, &e);
+    if (out != NULL) {
+        char *t = cJSON_PrintUnformatted(out);
+
+        print_error("translated, want a 400: %s\n", t);
+        cJSON_free(t);
+        cJSON_Delete(out);
+        fail();
+    }
+    assert_string_equal(e.param, param);
+    assert_non_null(strstr(e.message, in_message));
+    cJSON_Delete(req);
+}
+
+static void
+test_converse_request_errors(void **state)
+{
+    (void)state;
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\","
+               "\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+               "\"arguments\":\"{}\"}},{\"id\":\"b\",\"type\":\"function\",\"function\":"
+               "{\"name\":\"f\",\"arguments\":\"{city:\"}}]}]}",
+               "messages[1].tool_calls[1].function.arguments", "JSON");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"},"
+               "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x.test/a.png\"}}]}]}",
+               "messages[0].content[1].image_url.url", "cannot fetch");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+               "\"image_url\":{\"url\":\"data:image/tiff;base64,AAAA\"}}]}]}",
+               "messages[0].content[0].image_url.url", "png");
+    /* valid JSON that is not an object cannot be a toolUse input */
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\","
+               "\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+               "\"arguments\":\"[1]\"}}]}]}",
+               "messages[1].tool_calls[0].function.arguments", "object");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\","
+               "\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+               "\"arguments\":\"{} {}\"}}]}]}",
+               "messages[1].tool_calls[0].function.arguments", "object");
+    expect_400("{\"n\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "n", "one");
+    expect_400("{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", "messages[0].tool_call_id",
+               "tool_call_id");
+    expect_400("{\"messages\":[{\"role\":\"system\",\"content\":\"only\"}]}", "messages", "user");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"always\","
+               "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+               "tool_choice", "required");
+}
+
+/* ---- Converse response ---- */
+
+static void
+test_converse_response(void **state)
+{
+    cJSON *resp =
+        parse("{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["
+              "{\"text\":\"Let me \"},{\"reasoningContent\":{\"reasoningText\":{\"text\":\"hm\"}}},"
+              "{\"text\":\"check.\"},"
+              "{\"toolUse\":{\"toolUseId\":\"tooluse_1\",\"name\":\"get_weather\","
+              "\"input\":{\"city\":\"Paris\"}}}]}},"
+              "\"stopReason\":\"tool_use\","
+              "\"usage\":{\"inputTokens\":10,\"outputTokens\":20,\"totalTokens\":330,"
+              "\"cacheReadInputTokens\":200,\"cacheWriteInputTokens\":100},"
+              "\"metrics\":{\"latencyMs\":300}}");
+    sllmp_usage_t u;
+    cJSON *out, *id;
+
+    (void)state;
+    memset(&u, 0, sizeof(u));
+    out = sllmp_bedrock_response(resp, "claude", 1700000000, &u);
+    assert_non_null(out);
+    id = cJSON_DetachItemFromObject(out, "id");
+    assert_true(cJSON_IsString(id));
+    assert_int_equal(strlen(id->valuestring), 9 + 24);
+    assert_memory_equal(id->valuestring, "chatcmpl-", 9);
+    cJSON_Delete(id);
+    assert_json(out, "{\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"claude\","
+                     "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                     "\"content\":\"Let me check.\",\"refusal\":null,\"tool_calls\":["
+                     "{\"id\":\"tooluse_1\",\"type\":\"function\",\"function\":{\"name\":"
+                     "\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},"
+                     "\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
+                     "\"usage\":{\"prompt_tokens\":310,\"completion_tokens\":20,"
+                     "\"total_tokens\":330,\"prompt_tokens_details\":{\"cached_tokens\":200,"
+                     "\"cache_write_tokens\":100},\"completion_tokens_details\":"
+                     "{\"reasoning_tokens\":0}}}");
+    assert_int_equal(u.input, 10);
+    assert_int_equal(u.cache_read, 200);
+    assert_int_equal(u.cache_write, 100);
+    assert_int_equal(u.output, 20);
+    assert_true(u.seen);
+    cJSON_Delete(out);
+    cJSON_Delete(resp);
+}
+
+static void
+test_converse_response_finish_reasons(void **state)
+{
+    static const char *const map[][2] = {
+        {"end_turn", "stop"},
+        {"stop_sequence", "stop"},
+        {"max_tokens", "length"},
+        {"tool_use", "tool_calls"},
+        {"guardrail_intervened", "content_filter"},
+        {"content_filtered", "content_filter"},
+        {"something_new", "stop"},
+    };
+    char json[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        cJSON *resp, *out;
+
+        snprintf(json, sizeof(json),
+                 "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[]}},"
+                 "\"stopReason\":\"%s\",\"usage\":{\"inputTokens\":1,\"outputTokens\":0}}",
+                 map[i][0]);
+        resp = parse(json);
+        out = sllmp_bedrock_response(resp, "m", 1, NULL);
+        assert_string_equal(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "choices"), 0),
+                                "finish_reason")
+                ->valuestring,
+            map[i][1]);
+        /* no text: content is null */
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "choices"), 0),
+                                "message"),
+            "content")));
+        cJSON_Delete(out);
+        cJSON_Delete(resp);
+    }
+    /* not a Converse response */
+    {
+        cJSON *j = parse("{\"message\":\"Bad\"}");
+
+        assert_null(sllmp_bedrock_response(j, "m", 1, NULL));
+        cJSON_Delete(j);
+    }
+}
+
+/* ---- ConverseStream ---- */
+
+typedef struct {
+    int n;
+    char chunk[MAX_SEEN][512];
+    int stop_after; /* > 0: emit returns 5 once that many chunks went out */
+} chunks_t;
+
+static int
+on_chunk(void *ud, const cJSON *c)
+{
+    chunks_t *k = ud;
+    char *t = cJSON_PrintUnformatted(c);
+
+    assert_true(k->n < MAX_SEEN);
+    snprintf(k->chunk[k->n], sizeof(k->chunk[0]), "%s", t);
+    cJSON_free(t);
+    k->n++;
+    return k->stop_after > 0 && k->n >= k->stop_after ? 5 : 0;
+}
+
+static void
+stream_init(sllmp_xstream_t *s, chunks_t *k)
+{
+    memset(s, 0, sizeof(*s));
+    memset(k, 0, sizeof(*k));
+    s->emit = on_chunk;
+    s->ud = k;
+    s->model = "claude";
+    s->created = 1700000000;
+    s->id = "chatcmpl-test";
+}
+
+#define CHUNK_HEAD                                                                                 \
+    "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"       \
+    "\"model\":\"claude\",\"choices\":[{\"index\":0,\"delta\":"
+#define CHUNK(delta)      CHUNK_HEAD delta ",\"logprobs\":null,\"finish_reason\":null}]}"
+#define CHUNK_FINISH(why) CHUNK_HEAD "{},\"logprobs\":null,\"finish_reason\":\"" why "\"}]}"
+
+/* The ConverseStream of a text block and two tool blocks, the second without input. */
+static const char *const tool_stream[][2] = {
+    {"messageStart", "{\"role\":\"assistant\",\"p\":\"abcdefgh\"}"},
+    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hel\"},\"p\":\"ab\"}"},
+    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"lo\"}}"},
+    {"contentBlockDelta",
+     "{\"contentBlockIndex\":0,\"delta\":{\"reasoningContent\":{\"text\":\"hm\"}}}"},
+    {"contentBlockStop", "{\"contentBlockIndex\":0}"},
+    {"contentBlockStart", "{\"contentBlockIndex\":1,\"start\":{\"toolUse\":{\"toolUseId\":"
+                          "\"t1\",\"name\":\"get_weather\"}}}"},
+    {"contentBlockDelta",
+     "{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":{\"input\":\"{\\\"city\\\":\"}}}"},
+    {"contentBlockDelta",
+     "{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":{\"input\":\"\\\"Paris\\\"}\"}}}"},
+    {"contentBlockStop", "{\"contentBlockIndex\":1}"},
+    {"contentBlockStart", "{\"contentBlockIndex\":2,\"start\":{\"toolUse\":{\"toolUseId\":"
+                          "\"t2\",\"name\":\"get_time\"}}}"},
+    {"contentBlockStop", "{\"contentBlockIndex\":2}"},
+    {"messageStop", "{\"stopReason\":\"tool_use\"}"},
+    {"someFutureEvent", "{}"},
+    {"metadata", "{\"usage\":{\"inputTokens\":10,\"outputTokens\":20,\"totalTokens\":330,"
+                 "\"cacheReadInputTokens\":200,\"cacheWriteInputTokens\":100},"
+                 "\"metrics\":{\"latencyMs\":321},\"p\":\"abc\"}"},
+};
+#define TOOL_STREAM_LEN (sizeof(tool_stream) / sizeof(tool_stream[0]))
+
+static const char *const tool_chunks[] = {
+    CHUNK("{\"role\":\"assistant\",\"content\":\"\"}"),
+    CHUNK("{\"content\":\"Hel\"}"),
+    CHUNK("{\"content\":\"lo\"}"),
+    CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"t1\",\"type\":\"function\",\"function\":"
+          "{\"name\":\"get_weather\",\"arguments\":\"\"}}]}"),
+    CHUNK("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}"),
+    CHUNK("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}}]}"),
+    CHUNK("{\"tool_calls\":[{\"index\":1,\"id\":\"t2\",\"type\":\"function\",\"function\":"
+          "{\"name\":\"get_time\",\"arguments\":\"\"}}]}"),
+    CHUNK("{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{}\"}}]}"),
+    CHUNK_FINISH("tool_calls"),
+};
+#define TOOL_CHUNKS_LEN (sizeof(tool_chunks) / sizeof(tool_chunks[0]))
+
+/* The chunks of tool_stream, then its usage chunk read back into buckets. */
+static void
+check_tool_chunks(const sllmp_xstream_t *s, const chunks_t *k)
+{
+    cJSON *last, *usage;
+    sllmp_usage_t u;
+
+    assert_int_equal(k->n, TOOL_CHUNKS_LEN + 1);
+    for (size_t i = 0; i < TOOL_CHUNKS_LEN; i++) {
+        assert_string_equal(k->chunk[i], tool_chunks[i]);
+    }
+    last = parse(k->chunk[TOOL_CHUNKS_LEN]);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(last, "choices")), 0);
+    assert_string_equal(cJSON_GetObjectItem(last, "id")->valuestring, "chatcmpl-test");
+    usage = cJSON_GetObjectItem(last, "usage");
+    assert_int_equal(cJSON_GetObjectItem(usage, "prompt_tokens")->valueint, 310);
+    memset(&u, 0, sizeof(u));
+    sllmp_usage_from_openai(&u, usage);
+    assert_int_equal(u.input, 10);
+    assert_int_equal(u.cache_read, 200);
+    assert_int_equal(u.cache_write, 100);
+    assert_int_equal(u.output, 20);
+    assert_int_equal(u.reasoning, 0);
+    cJSON_Delete(last);
+    assert_true(s->ended);
+    assert_true(s->usage_sent);
+    assert_string_equal(s->finish, "tool_calls");
+}
+
+static void
+test_converse_stream_tools(void **state)
+{
+    sllmp_xstream_t s;
+    chunks_t k;
+
+    (void)state;
+    stream_init(&s, &k);
+    for (size_t i = 0; i < TOOL_STREAM_LEN; i++) {
+        cJSON *p = parse(tool_stream[i][1]);
+
+        assert_int_equal(sllmp_bedrock_stream_event(&s, tool_stream[i][0], p), 0);
+        cJSON_Delete(p);
+    }
+    check_tool_chunks(&s, &k);
+}
+
+typedef struct {
+    sllmp_xstream_t *s;
+    int frames;
+} pump_t;
+
+/* An event-stream message into the stream translator, as the adapter does it. */
+static int
+pump(void *ud, const sllmp_evs_msg_t *m)
+{
+    pump_t *p = ud;
+    cJSON *payload;
+    int rc;
+
+    assert_string_equal(m->message_type, "event");
+    payload = cJSON_ParseWithLength(m->payload, m->payload_len);
+    assert_non_null(payload);
+    rc = sllmp_bedrock_stream_event(p->s, m->event_type, payload);
+    cJSON_Delete(payload);
+    p->frames++;
+    return rc;
+}
+
+static void
+test_converse_stream_from_frames_split_everywhere(void **state)
+{
+    unsigned char buf[8192];
+    size_t n = 0;
+
+    (void)state;
+    for (size_t i = 0; i < TOOL_STREAM_LEN; i++) {
+        n += event_frame(buf + n, tool_stream[i][0], tool_stream[i][1]);
+    }
+    assert_true(n < sizeof(buf));
+    for (size_t cut = 0; cut <= n; cut += 5) {
+        sllmp_xstream_t s;
+        chunks_t k;
+        sllmp_evs_t e;
+        pump_t p = {&s, 0};
+
+        stream_init(&s, &k);
+        sllmp_evs_init(&e, 1 << 20, pump, &p);
+        assert_int_equal(sllmp_evs_feed(&e, (const char *)buf, cut), 0);
+        assert_int_equal(sllmp_evs_feed(&e, (const char *)buf + cut, n - cut), 0);
+        assert_int_equal(p.frames, TOOL_STREAM_LEN);
+        check_tool_chunks(&s, &k);
+        sllmp_evs_free(&e);
+    }
+}
+
+static void
+test_converse_stream_emit_stops(void **state)
+{
+    sllmp_xstream_t s;
+    chunks_t k;
+    cJSON *p = parse("{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hi\"}}");
+
+    (void)state;
+    stream_init(&s, &k);
+    k.stop_after = 2;
+    /* no messageStart: the text delta sends the role chunk first, then its own, which stops */
+    assert_int_equal(sllmp_bedrock_stream_event(&s, "contentBlockDelta", p), 5);
+    assert_int_equal(k.n, 2);
+    cJSON_Delete(p);
+}
+
+static void
+test_exception_status(void **state)
+{
+    (void)state;
+    assert_int_equal(sllmp_bedrock_exception_status("throttlingException"), 429);
+    assert_int_equal(sllmp_bedrock_exception_status("ThrottlingException"), 429);
+    assert_int_equal(sllmp_bedrock_exception_status("validationException"), 400);
+    assert_int_equal(
+        sllmp_bedrock_exception_status(
+            "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/"),
+        400);
+    assert_int_equal(sllmp_bedrock_exception_status("modelStreamErrorException"), 424);
+    assert_int_equal(sllmp_bedrock_exception_status("serviceUnavailableException"), 503);
+    assert_int_equal(sllmp_bedrock_exception_status("internalServerException"), 500);
+    assert_int_equal(sllmp_bedrock_exception_status("AccessDeniedException"), 403);
+    assert_int_equal(sllmp_bedrock_exception_status("somethingNew"), 500);
+    assert_int_equal(sllmp_bedrock_exception_status(NULL), 500);
+}
+
+/* ---- embeddings ---- */
+
+static void
+test_embed_requests(void **state)
+{
+    sllmp_xerr_t e;
+    cJSON *req, *out;
+
+    (void)state;
+    assert_int_equal(sllmp_bedrock_embed_kind("amazon.titan-embed-text-v2:0"),
+                     SLLMP_BEDROCK_EMBED_TITAN);
+    assert_int_equal(sllmp_bedrock_embed_kind("cohere.embed-english-v3"),
+                     SLLMP_BEDROCK_EMBED_COHERE);
+    assert_int_equal(sllmp_bedrock_embed_kind("us.cohere.embed-multilingual-v3"),
+                     SLLMP_BEDROCK_EMBED_COHERE);
+
+    req = parse("{\"model\":\"e\",\"input\":[\"one\",\"two\",\"three\"],\"dimensions\":256}");
+    assert_int_equal(sllmp_embed_input_count(req), 3);
+    out = sllmp_bedrock_embed_request(SLLMP_BEDROCK_EMBED_TITAN, req, 1, 1, &e);
+    assert_json(out, "{\"inputText\":\"two\",\"dimensions\":256,\"normalize\":true}");
+    cJSON_Delete(out);
+    out = sllmp_bedrock_embed_request(SLLMP_BEDROCK_EMBED_COHERE, req, 1, 2, &e);
+    assert_json(out, "{\"texts\":[\"two\",\"three\"],\"input_type\":\"search_document\","
+                     "\"truncate\":\"NONE\"}");
+    cJSON_Delete(out);
+    assert_null(sllmp_bedrock_embed_request(SLLMP_BEDROCK_EMBED_COHERE, req, 2, 2, &e));
+    cJSON_Delete(req);
+
+    req = parse("{\"input\":\"solo\"}");
+    assert_int_equal(sllmp_embed_input_count(req), 1);
+    out = sllmp_bedrock_embed_request(SLLMP_BEDROCK_EMBED_TITAN, req, 0, 1, &e);
+    assert_json(out, "{\"inputText\":\"solo\",\"normalize\":true}");
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+
+    /* token arrays and bad inputs */
+    req = parse("{\"input\":[1,2,3]}");
+    assert_int_equal(sllmp_embed_input_count(req), -1);
+    memset(&e, 0, sizeof(e));
+    assert_null(sllmp_bedrock_embed_request(SLLMP_BEDROCK_EMBED_TITAN, req, 0, 1, &e));
+    assert_string_equal(e.param, "input");
+    assert_non_null(strstr(e.message, "token arrays"));
+    cJSON_Delete(req);
+    req = parse("{\"input\":[[1,2],[3]]}");
+    memset(&e, 0, sizeof(e));
+    assert_null(sllmp_bedrock_embed_request(SLLMP_BEDROCK_EMBED_COHERE, req, 0, 1, &e));
+    assert_non_null(strstr(e.message, "token arrays"));
+    cJSON_Delete(req);
+    static const char *const bad[] = {"{\"input\":\"\"}", "{\"input\":[]}",
+                                      "{\"input\":[\"a\",\"\"]}", "{\"input\":7}", "{}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        req = parse(bad[i]);
+        assert_int_equal(sllmp_embed_input_count(req), -1);
+        cJSON_Delete(req);
+    }
+}
+
+static void
+test_embed_responses_and_base64(void **state)
+{
+    cJSON *v = parse("[1.0,-2.0]"), *data = cJSON_CreateArray(), *resp;
+    char *b64 = sllmp_embedding_base64(v);
+    long tokens = 0;
+
+    (void)state;
+    assert_string_equal(b64, "AACAPwAAAMA=");
+    free(b64);
+    cJSON_Delete(v);
+    v = parse("[0.5,0.25,-1.5]");
+    b64 = sllmp_embedding_base64(v);
+    assert_string_equal(b64, "AAAAPwAAgD4AAMC/");
+    free(b64);
+    cJSON_Delete(v);
+    v = parse("[]");
+    b64 = sllmp_embedding_base64(v);
+    assert_string_equal(b64, "");
+    free(b64);
+    cJSON_Delete(v);
+
+    resp = parse("{\"embedding\":[0.5,0.25],\"inputTextTokenCount\":4}");
+    assert_int_equal(
+        sllmp_bedrock_embed_response(SLLMP_BEDROCK_EMBED_TITAN, resp, 0, 0, data, &tokens), 0);
+    cJSON_Delete(resp);
+    resp = parse("{\"embedding\":[1.0,-2.0],\"inputTextTokenCount\":3}");
+    assert_int_equal(
+        sllmp_bedrock_embed_response(SLLMP_BEDROCK_EMBED_TITAN, resp, 1, 1, data, &tokens), 0);
+    cJSON_Delete(resp);
+    assert_int_equal(tokens, 7);
+    resp = parse("{\"embeddings\":[[1.0],[-2.0]],\"id\":\"x\",\"response_type\":"
+                 "\"embeddings_floats\",\"texts\":[\"a\",\"b\"]}");
+    assert_int_equal(
+        sllmp_bedrock_embed_response(SLLMP_BEDROCK_EMBED_COHERE, resp, 2, 0, data, &tokens), 0);
+    cJSON_Delete(resp);
+    assert_int_equal(tokens, 7); /* Cohere reports none */
+    resp = parse("{\"embeddings\":{\"float\":[[0.5]]},\"id\":\"y\"}");
+    assert_int_equal(
+        sllmp_bedrock_embed_response(SLLMP_BEDROCK_EMBED_COHERE, resp, 4, 1, data, &tokens), 0);
+    cJSON_Delete(resp);
+    assert_json(data, "[{\"object\":\"embedding\",\"index\":0,\"embedding\":[0.5,0.25]},"
+                      "{\"object\":\"embedding\",\"index\":1,\"embedding\":\"AACAPwAAAMA=\"},"
+                      "{\"object\":\"embedding\",\"index\":2,\"embedding\":[1.0]},"
+                      "{\"object\":\"embedding\",\"index\":3,\"embedding\":[-2.0]},"
+                      "{\"object\":\"embedding\",\"index\":4,\"embedding\":\"AAAAPw==\"}]");
+
+    /* malformed answers add nothing */
+    static const char *const bad[] = {"{\"embeddings\":[[1.0],[\"x\"]]}", "{\"embeddings\":[]}",
+                                      "{\"message\":\"throttled\"}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        resp = parse(bad[i]);
+        assert_int_equal(
+            sllmp_bedrock_embed_response(SLLMP_BEDROCK_EMBED_COHERE, resp, 0, 0, data, &tokens),
+            -1);
+        assert_int_equal(
+            sllmp_bedrock_embed_response(SLLMP_BEDROCK_EMBED_TITAN, resp, 0, 0, data, &tokens), -1);
+        cJSON_Delete(resp);
+    }
+    assert_int_equal(cJSON_GetArraySize(data), 5);
+    cJSON_Delete(data);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sigv4_aws_example),
+        cmocka_unit_test(test_sigv4_bedrock_path_double_encoded),
+        cmocka_unit_test(test_aws_uri_encode_and_date),
+        cmocka_unit_test(test_crc32),
+        cmocka_unit_test(test_evs_whole_bytewise_and_every_split),
+        cmocka_unit_test(test_evs_bad_frames),
+        cmocka_unit_test(test_evs_callback_stops),
+        cmocka_unit_test(test_converse_request_tool_round_trip),
+        cmocka_unit_test(test_converse_request_choices_and_minimal),
+        cmocka_unit_test(test_converse_request_errors),
+        cmocka_unit_test(test_converse_response),
+        cmocka_unit_test(test_converse_response_finish_reasons),
+        cmocka_unit_test(test_converse_stream_tools),
+        cmocka_unit_test(test_converse_stream_from_frames_split_everywhere),
+        cmocka_unit_test(test_converse_stream_emit_stops),
+        cmocka_unit_test(test_exception_status),
+        cmocka_unit_test(test_embed_requests),
+        cmocka_unit_test(test_embed_responses_and_base64),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

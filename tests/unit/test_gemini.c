@@ -1,0 +1,784 @@
+/*
+ * Gemini translation (src/providers/gemini_xlate.c): golden requests from protocols.md §3.1,
+ * answers, usage buckets, streams and embeddings.
+ */
+#include "sllmp/translate.h"
+#include "sllmp/usage.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+static cJSON *
+parse(const char *json)
+{
+    cJSON *j = cJSON_Parse(json);
+
+    if (j == NULL) {
+        fail_msg("test JSON does not parse: %s", json);
+    }
+    return j;
+}
+
+/* Structural comparison (member order does not matter); prints both sides on a mismatch. */
+static void
+assert_json(const cJSON *got, const char *want_json)
+{
+    cJSON *want = parse(want_json);
+
+    if (!cJSON_Compare(got, want, 1)) {
+        char *g = cJSON_PrintUnformatted(got), *w = cJSON_PrintUnformatted(want);
+
+        print_error("got:  %s\nwant: %s\n", g != NULL ? g : "(null)", w);
+        cJSON_free(g);
+        cJSON_free(w);
+        cJSON_Delete(want);
+        fail();
+    }
+    cJSON_Delete(want);
+}
+
+static cJSON *
+request(const char *json, sllmp_xerr_t *e)
+{
+    cJSON *req = parse(json);
+    cJSON *body;
+
+    memset(e, 0, sizeof(*e));
+    body = sllmp_gemini_request(req, e);
+    cJSON_Delete(req);
+    return body;
+}
+
+/* The translation of json, which must succeed, compared with want. */
+static void
+assert_request(const char *json, const char *want)
+{
+    sllmp_xerr_t e;
+    cJSON *body = request(json, &e);
+
+    if (body == NULL) {
+        fail_msg("request refused: %s (%s)", e.message, e.param);
+    }
+    assert_json(body, want);
+    cJSON_Delete(body);
+}
+
+/* The translation of json, which must fail with param. */
+static void
+assert_refused(const char *json, const char *param)
+{
+    sllmp_xerr_t e;
+    cJSON *body = request(json, &e);
+
+    assert_null(body);
+    assert_string_equal(e.param, param);
+    assert_true(e.message[0] != '\0');
+}
+
+static cJSON *
+response(const char *json, sllmp_usage_t *u)
+{
+    cJSON *resp = parse(json);
+    cJSON *out;
+
+    memset(u, 0, sizeof(*u));
+    out = sllmp_gemini_response(resp, "gemini-test", 1700000000, u);
+    cJSON_Delete(resp);
+    assert_non_null(out);
+    return out;
+}
+
+static const cJSON *
+at(const cJSON *o, const char *path)
+{
+    /* "choices.0.message.content": members and array indices split by dots */
+    char buf[256], *tok, *save = NULL;
+
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (tok = strtok_r(buf, ".", &save); tok != NULL && o != NULL;
+         tok = strtok_r(NULL, ".", &save)) {
+        if (tok[0] >= '0' && tok[0] <= '9') {
+            o = cJSON_GetArrayItem(o, (int)strtol(tok, NULL, 10));
+        } else {
+            o = cJSON_GetObjectItemCaseSensitive(o, tok);
+        }
+    }
+    if (o == NULL) {
+        fail_msg("no %s", path);
+    }
+    return o;
+}
+
+static const char *
+str_at(const cJSON *o, const char *path)
+{
+    const cJSON *v = at(o, path);
+
+    if (!cJSON_IsString(v)) {
+        fail_msg("%s is not a string", path);
+    }
+    return v->valuestring;
+}
+
+static long
+num_at(const cJSON *o, const char *path)
+{
+    const cJSON *v = at(o, path);
+
+    if (!cJSON_IsNumber(v)) {
+        fail_msg("%s is not a number", path);
+    }
+    return (long)v->valuedouble;
+}
+
+/* ------------------------------------------------------------------ requests */
+
+static void
+test_request_documented_example(void **state)
+{
+    (void)state;
+    /* protocols.md §3.1's request, from the OpenAI request that means it */
+    assert_request(
+        "{\"model\":\"gemini-2.5-flash\",\"messages\":["
+        "{\"role\":\"system\",\"content\":\"You are\\u2026\"},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\","
+        "\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+        "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"18C\"}],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+        "\"description\":\"Current weather\",\"parameters\":{\"type\":\"object\","
+        "\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}],"
+        "\"tool_choice\":\"auto\",\"temperature\":0.2,\"top_p\":0.9,\"top_k\":40,"
+        "\"max_tokens\":512,\"stop\":[\"END\"],\"n\":1,\"seed\":1,"
+        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"w\","
+        "\"schema\":{\"type\":\"object\",\"properties\":{\"t\":{\"type\":\"string\"}}}}},"
+        "\"stream\":true,\"user\":\"u1\"}",
+
+        "{\"systemInstruction\":{\"parts\":[{\"text\":\"You are\\u2026\"}]},"
+        "\"contents\":["
+        "{\"role\":\"user\",\"parts\":[{\"text\":\"Hi\"},"
+        "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"iVBORw0KGgo=\"}}]},"
+        "{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"get_weather\","
+        "\"args\":{\"city\":\"Paris\"}}}]},"
+        "{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"name\":\"get_weather\","
+        "\"response\":{\"result\":\"18C\"}}}]}],"
+        "\"tools\":[{\"functionDeclarations\":[{\"name\":\"get_weather\","
+        "\"description\":\"Current weather\",\"parameters\":{\"type\":\"object\","
+        "\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}]}],"
+        "\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"AUTO\"}},"
+        "\"generationConfig\":{\"temperature\":0.2,\"topP\":0.9,\"topK\":40,"
+        "\"maxOutputTokens\":512,\"stopSequences\":[\"END\"],\"candidateCount\":1,\"seed\":1,"
+        "\"responseMimeType\":\"application/json\",\"responseSchema\":{\"type\":\"object\","
+        "\"properties\":{\"t\":{\"type\":\"string\"}}}}}");
+}
+
+static void
+test_request_roles_merged_and_config(void **state)
+{
+    (void)state;
+    /* system and developer text in order; consecutive users merged; http image -> fileData */
+    assert_request(
+        "{\"messages\":[{\"role\":\"system\",\"content\":\"A\"},"
+        "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"B\"}]},"
+        "{\"role\":\"user\",\"content\":\"one\"},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":"
+        "{\"url\":\"https://x.test/cat.PNG?size=2\"}},{\"type\":\"image_url\",\"image_url\":"
+        "{\"url\":\"https://x.test/photo\"}}]},"
+        "{\"role\":\"assistant\",\"content\":\"ok\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"more\"}]}],"
+        "\"max_tokens\":10,\"max_completion_tokens\":20,\"stop\":\"X\","
+        "\"presence_penalty\":0.5,\"frequency_penalty\":-0.5,\"reasoning_effort\":\"medium\","
+        "\"response_format\":{\"type\":\"json_object\"},\"tool_choice\":\"required\","
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+
+        "{\"systemInstruction\":{\"parts\":[{\"text\":\"A\"},{\"text\":\"B\"}]},"
+        "\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"one\"},"
+        "{\"fileData\":{\"mimeType\":\"image/png\",\"fileUri\":\"https://x.test/cat.PNG?size=2\"}},"
+        "{\"fileData\":{\"mimeType\":\"image/jpeg\",\"fileUri\":\"https://x.test/photo\"}}]},"
+        "{\"role\":\"model\",\"parts\":[{\"text\":\"ok\"},{\"text\":\"more\"}]}],"
+        "\"tools\":[{\"functionDeclarations\":[{\"name\":\"f\"}]}],"
+        "\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"ANY\"}},"
+        "\"generationConfig\":{\"maxOutputTokens\":20,\"stopSequences\":[\"X\"],"
+        "\"presencePenalty\":0.5,\"frequencyPenalty\":-0.5,"
+        "\"responseMimeType\":\"application/json\",\"thinkingConfig\":{\"thinkingBudget\":2048}}}");
+
+    /* no toolConfig without tools: Gemini refuses it */
+    assert_request("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                   "\"reasoning_effort\":\"none\",\"tool_choice\":\"none\"}",
+                   "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]}],"
+                   "\"generationConfig\":{\"thinkingConfig\":{\"thinkingBudget\":0}}}");
+
+    assert_request("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],\"tool_choice\":\"none\","
+                   "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+                   "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]}],"
+                   "\"tools\":[{\"functionDeclarations\":[{\"name\":\"f\"}]}],"
+                   "\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"NONE\"}}}");
+
+    /* system text alone goes as the user's turn: Gemini needs contents */
+    assert_request("{\"messages\":[{\"role\":\"system\",\"content\":\"Only me\"}]}",
+                   "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"Only me\"}]}]}");
+
+    assert_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                   "\"reasoning_effort\":\"extreme\"}",
+                   "reasoning_effort");
+    assert_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],\"tool_choice\":7}",
+                   "tool_choice");
+    assert_refused("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                   "\"image_url\":{\"url\":\"data:image/png,notbase64\"}}]}]}",
+                   "messages[0].content[0].image_url.url");
+    assert_refused("{\"messages\":[{\"role\":\"critic\",\"content\":\"q\"}]}", "messages[0].role");
+    assert_refused("{\"messages\":[]}", "messages");
+}
+
+static void
+test_request_tool_round_trip(void **state)
+{
+    (void)state;
+    /* two calls answered by two tool messages: one user turn, names found by tool_call_id;
+     * a JSON object result is the response itself, anything else is wrapped */
+    assert_request(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"weather and time?\"},"
+        "{\"role\":\"assistant\",\"content\":\"Checking.\",\"tool_calls\":["
+        "{\"id\":\"call_w\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+        "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
+        "{\"id\":\"call_t\",\"type\":\"function\",\"function\":{\"name\":\"get_time\","
+        "\"arguments\":\"\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_t\",\"content\":\"{\\\"time\\\":\\\"12:00\\\"}"
+        "\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_w\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"[1,2]\"}]},"
+        "{\"role\":\"user\",\"content\":\"thanks\"}],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\","
+        "\"parameters\":{\"type\":\"object\",\"properties\":{}}}}],"
+        "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}}",
+
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"weather and time?\"}]},"
+        "{\"role\":\"model\",\"parts\":[{\"text\":\"Checking.\"},"
+        "{\"functionCall\":{\"name\":\"get_weather\",\"args\":{\"city\":\"Paris\"}}},"
+        "{\"functionCall\":{\"name\":\"get_time\",\"args\":{}}}]},"
+        "{\"role\":\"user\",\"parts\":["
+        "{\"functionResponse\":{\"name\":\"get_time\",\"response\":{\"time\":\"12:00\"}}},"
+        "{\"functionResponse\":{\"name\":\"get_weather\",\"response\":{\"result\":\"[1,2]\"}}},"
+        "{\"text\":\"thanks\"}]}],"
+        "\"tools\":[{\"functionDeclarations\":[{\"name\":\"get_time\"}]}],"
+        "\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"ANY\","
+        "\"allowedFunctionNames\":[\"get_time\"]}}}");
+}
+
+static void
+test_request_unknown_tool_call_id(void **state)
+{
+    (void)state;
+    assert_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+                   "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_a\",\"type\":"
+                   "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+                   "{\"role\":\"tool\",\"tool_call_id\":\"call_zzz\",\"content\":\"x\"}]}",
+                   "messages[2].tool_call_id");
+    /* a later call with that id does not count */
+    assert_refused(
+        "{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"call_a\",\"content\":\"x\"},"
+        "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_a\",\"type\":"
+        "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}]}",
+        "messages[0].tool_call_id");
+}
+
+static void
+test_request_invalid_arguments(void **state)
+{
+    (void)state;
+    assert_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+                   "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\","
+                   "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}},{\"id\":\"b\",\"type\":"
+                   "\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"{\\\"x\\\":\"}}]}]}",
+                   "messages[1].tool_calls[1].function.arguments");
+    /* valid JSON that is no object cannot be args either */
+    assert_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+                   "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\","
+                   "\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]}]}",
+                   "messages[1].tool_calls[0].function.arguments");
+}
+
+static void
+test_request_schema_keys_stripped(void **state)
+{
+    (void)state;
+    /* additionalProperties and $schema go at every level a schema nests; a property that is
+     * merely named so stays */
+    assert_request(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\","
+        "\"strict\":true,\"schema\":{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+        "\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+        "\"additionalProperties\":{\"type\":\"string\"},"
+        "\"list\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+        "\"additionalProperties\":false,\"properties\":{\"n\":{\"type\":\"integer\"}}}},"
+        "\"either\":{\"anyOf\":[{\"type\":\"object\",\"additionalProperties\":true},"
+        "{\"type\":\"null\"}]}},\"required\":[\"list\"]}}},"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{"
+        "\"type\":\"object\",\"additionalProperties\":false,\"$schema\":\"x\","
+        "\"properties\":{\"o\":{\"type\":\"object\",\"additionalProperties\":{\"type\":"
+        "\"string\"},\"properties\":{\"k\":{\"type\":\"string\"}}}}}}}]}",
+
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]}],"
+        "\"tools\":[{\"functionDeclarations\":[{\"name\":\"f\",\"parameters\":{"
+        "\"type\":\"object\",\"properties\":{\"o\":{\"type\":\"object\","
+        "\"properties\":{\"k\":{\"type\":\"string\"}}}}}}]}],"
+        "\"generationConfig\":{\"responseMimeType\":\"application/json\",\"responseSchema\":{"
+        "\"type\":\"object\",\"properties\":{"
+        "\"additionalProperties\":{\"type\":\"string\"},"
+        "\"list\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+        "\"properties\":{\"n\":{\"type\":\"integer\"}}}},"
+        "\"either\":{\"anyOf\":[{\"type\":\"object\"},{\"type\":\"null\"}]}},"
+        "\"required\":[\"list\"]}}}");
+}
+
+/* ------------------------------------------------------------------ answers */
+
+static void
+test_response_thinking_usage(void **state)
+{
+    sllmp_usage_t u;
+    cJSON *out;
+
+    (void)state;
+    out = response("{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":["
+                   "{\"text\":\"Let me think.\",\"thought\":true},{\"text\":\"Hello\"},"
+                   "{\"text\":\" there\"}]},\"finishReason\":\"STOP\",\"index\":0}],"
+                   "\"usageMetadata\":{\"promptTokenCount\":12,\"candidatesTokenCount\":10,"
+                   "\"thoughtsTokenCount\":50,\"totalTokenCount\":72},"
+                   "\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"r-abc\"}",
+                   &u);
+    assert_string_equal(str_at(out, "id"), "r-abc");
+    assert_string_equal(str_at(out, "object"), "chat.completion");
+    assert_string_equal(str_at(out, "model"), "gemini-test");
+    assert_int_equal(num_at(out, "created"), 1700000000);
+    assert_string_equal(str_at(out, "choices.0.message.content"), "Hello there");
+    assert_string_equal(str_at(out, "choices.0.message.reasoning_content"), "Let me think.");
+    assert_string_equal(str_at(out, "choices.0.finish_reason"), "stop");
+    assert_int_equal(u.output, 10);
+    assert_int_equal(u.reasoning, 50);
+    assert_int_equal(u.input, 12);
+    assert_true(u.seen);
+    assert_int_equal(num_at(out, "usage.completion_tokens"), 60);
+    assert_int_equal(num_at(out, "usage.completion_tokens_details.reasoning_tokens"), 50);
+    assert_int_equal(num_at(out, "usage.prompt_tokens"), 12);
+    assert_int_equal(num_at(out, "usage.total_tokens"), 72);
+    cJSON_Delete(out);
+}
+
+static void
+test_response_cached_tokens(void **state)
+{
+    sllmp_usage_t u;
+    cJSON *out;
+
+    (void)state;
+    /* promptTokenCount includes the cached tokens; the tool-use prompt is input too */
+    out = response("{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},"
+                   "\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":1000,"
+                   "\"cachedContentTokenCount\":800,\"toolUsePromptTokenCount\":7,"
+                   "\"candidatesTokenCount\":5,\"totalTokenCount\":1012}}",
+                   &u);
+    assert_int_equal(u.input, 207);
+    assert_int_equal(u.cache_read, 800);
+    assert_int_equal(u.cache_write, 0);
+    assert_int_equal(u.output, 5);
+    assert_int_equal(num_at(out, "usage.prompt_tokens"), 1007);
+    assert_int_equal(num_at(out, "usage.prompt_tokens_details.cached_tokens"), 800);
+    /* no responseId: a chatcmpl- id is made up */
+    assert_true(strncmp(str_at(out, "id"), "chatcmpl-", 9) == 0);
+    assert_true(strlen(str_at(out, "id")) > 9);
+    cJSON_Delete(out);
+}
+
+static void
+test_response_blocked_prompt(void **state)
+{
+    sllmp_usage_t u;
+    cJSON *out;
+
+    (void)state;
+    out = response("{\"promptFeedback\":{\"blockReason\":\"SAFETY\",\"safetyRatings\":[]},"
+                   "\"usageMetadata\":{\"promptTokenCount\":9,\"totalTokenCount\":9}}",
+                   &u);
+    assert_int_equal(cJSON_GetArraySize(at(out, "choices")), 1);
+    assert_string_equal(str_at(out, "choices.0.finish_reason"), "content_filter");
+    assert_string_equal(str_at(out, "choices.0.message.content"), "");
+    assert_string_equal(str_at(out, "choices.0.message.role"), "assistant");
+    assert_int_equal(u.input, 9);
+    cJSON_Delete(out);
+}
+
+static void
+test_response_function_calls(void **state)
+{
+    sllmp_usage_t u;
+    cJSON *out;
+    const char *id0, *id1;
+
+    (void)state;
+    /* Gemini says STOP; a functionCall makes it tool_calls. No ids: made up, distinct. */
+    out = response("{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":["
+                   "{\"functionCall\":{\"name\":\"get_weather\",\"args\":{\"city\":\"Paris\"}}},"
+                   "{\"functionCall\":{\"name\":\"get_time\"},\"thoughtSignature\":\"c2ln\"},"
+                   "{\"functionCall\":{\"id\":\"fc-7\",\"name\":\"third\",\"args\":{}}}]},"
+                   "\"finishReason\":\"STOP\"}]}",
+                   &u);
+    assert_string_equal(str_at(out, "choices.0.finish_reason"), "tool_calls");
+    assert_true(cJSON_IsNull(at(out, "choices.0.message.content")));
+    id0 = str_at(out, "choices.0.message.tool_calls.0.id");
+    id1 = str_at(out, "choices.0.message.tool_calls.1.id");
+    assert_true(strncmp(id0, "call_", 5) == 0 && strlen(id0) == 29);
+    assert_true(strncmp(id1, "call_", 5) == 0);
+    assert_string_not_equal(id0, id1);
+    assert_string_equal(str_at(out, "choices.0.message.tool_calls.2.id"), "fc-7");
+    assert_string_equal(str_at(out, "choices.0.message.tool_calls.0.type"), "function");
+    assert_string_equal(str_at(out, "choices.0.message.tool_calls.0.function.name"), "get_weather");
+    assert_string_equal(str_at(out, "choices.0.message.tool_calls.0.function.arguments"),
+                        "{\"city\":\"Paris\"}");
+    assert_string_equal(str_at(out, "choices.0.message.tool_calls.1.function.arguments"), "{}");
+    assert_string_equal(
+        str_at(out, "choices.0.message.tool_calls.1.extra_content.google.thought_signature"),
+        "c2ln");
+    assert_false(u.seen); /* no usageMetadata */
+    cJSON_Delete(out);
+}
+
+static void
+test_response_finish_reasons_and_candidates(void **state)
+{
+    static const char *const cases[][2] = {
+        {"STOP", "stop"},
+        {"MAX_TOKENS", "length"},
+        {"SAFETY", "content_filter"},
+        {"RECITATION", "content_filter"},
+        {"BLOCKLIST", "content_filter"},
+        {"PROHIBITED_CONTENT", "content_filter"},
+        {"SPII", "content_filter"},
+        {"IMAGE_SAFETY", "content_filter"},
+        {"LANGUAGE", "content_filter"},
+        {"MALFORMED_FUNCTION_CALL", "stop"},
+        {"OTHER", "stop"},
+        {"SOMETHING_NEW", "stop"},
+    };
+    sllmp_usage_t u;
+    cJSON *out;
+    char json[256];
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        snprintf(json, sizeof(json),
+                 "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},"
+                 "\"finishReason\":\"%s\"}]}",
+                 cases[k][0]);
+        out = response(json, &u);
+        if (strcmp(str_at(out, "choices.0.finish_reason"), cases[k][1]) != 0) {
+            fail_msg("%s -> %s, want %s", cases[k][0], str_at(out, "choices.0.finish_reason"),
+                     cases[k][1]);
+        }
+        cJSON_Delete(out);
+    }
+    /* candidateCount 2: two choices, indices 0 and 1 */
+    out = response("{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"one\"}]},"
+                   "\"finishReason\":\"STOP\"},{\"content\":{\"parts\":[{\"text\":\"two\"}]},"
+                   "\"finishReason\":\"MAX_TOKENS\",\"index\":1}]}",
+                   &u);
+    assert_int_equal(cJSON_GetArraySize(at(out, "choices")), 2);
+    assert_int_equal(num_at(out, "choices.1.index"), 1);
+    assert_string_equal(str_at(out, "choices.1.message.content"), "two");
+    assert_string_equal(str_at(out, "choices.1.finish_reason"), "length");
+    cJSON_Delete(out);
+}
+
+/* ------------------------------------------------------------------ streams */
+
+typedef struct {
+    cJSON *chunks;
+    int stop_at; /* > 0: emit returns 7 at that chunk */
+} sink_t;
+
+static int
+collect(void *ud, const cJSON *chunk)
+{
+    sink_t *k = ud;
+
+    cJSON_AddItemToArray(k->chunks, cJSON_Duplicate(chunk, 1));
+    if (k->stop_at > 0 && cJSON_GetArraySize(k->chunks) == k->stop_at) {
+        return 7;
+    }
+    return 0;
+}
+
+static void
+stream_init(sllmp_xstream_t *s, sink_t *k)
+{
+    memset(s, 0, sizeof(*s));
+    memset(k, 0, sizeof(*k));
+    k->chunks = cJSON_CreateArray();
+    s->emit = collect;
+    s->ud = k;
+    s->model = "gemini-test";
+    s->created = 1700000000;
+    s->id = "chatcmpl-fallback";
+}
+
+static int
+feed(sllmp_xstream_t *s, const char *json)
+{
+    cJSON *d = parse(json);
+    int rc = sllmp_gemini_stream_event(s, d);
+
+    cJSON_Delete(d);
+    return rc;
+}
+
+static void
+test_stream_text_cumulative_usage(void **state)
+{
+    sllmp_xstream_t s;
+    sllmp_usage_t back;
+    sink_t k;
+    const cJSON *c;
+    int n;
+
+    (void)state;
+    stream_init(&s, &k);
+    assert_int_equal(feed(&s, "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+                              "[{\"text\":\"Hel\"}]}}],\"usageMetadata\":{\"promptTokenCount\":10,"
+                              "\"candidatesTokenCount\":1,\"totalTokenCount\":11},"
+                              "\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"resp-1\"}"),
+                     0);
+    assert_int_equal(feed(&s, "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+                              "[{\"text\":\"x\",\"thought\":true},{\"text\":\"lo\"}]}}],"
+                              "\"usageMetadata\":{\"promptTokenCount\":10,"
+                              "\"candidatesTokenCount\":2,\"totalTokenCount\":12},"
+                              "\"responseId\":\"resp-1\"}"),
+                     0);
+    assert_int_equal(feed(&s, "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+                              "[{\"text\":\"!\"}]},\"finishReason\":\"STOP\"}],"
+                              "\"usageMetadata\":{\"promptTokenCount\":10,"
+                              "\"cachedContentTokenCount\":4,\"candidatesTokenCount\":3,"
+                              "\"thoughtsTokenCount\":4,\"totalTokenCount\":17},"
+                              "\"responseId\":\"resp-1\"}"),
+                     0);
+    assert_true(s.ended);
+    assert_int_equal(sllmp_xstream_finish(&s), 0);
+
+    /* role, Hel, lo, !, finish, usage */
+    n = cJSON_GetArraySize(k.chunks);
+    assert_int_equal(n, 6);
+    cJSON_ArrayForEach(c, k.chunks)
+    {
+        assert_string_equal(str_at(c, "id"), "resp-1");
+        assert_string_equal(str_at(c, "object"), "chat.completion.chunk");
+        assert_string_equal(str_at(c, "model"), "gemini-test");
+    }
+    assert_string_equal(str_at(k.chunks, "0.choices.0.delta.role"), "assistant");
+    assert_string_equal(str_at(k.chunks, "1.choices.0.delta.content"), "Hel");
+    assert_string_equal(str_at(k.chunks, "2.choices.0.delta.content"), "lo");
+    assert_string_equal(str_at(k.chunks, "3.choices.0.delta.content"), "!");
+    assert_string_equal(str_at(k.chunks, "4.choices.0.finish_reason"), "stop");
+    assert_int_equal(cJSON_GetArraySize(at(k.chunks, "5.choices")), 0);
+
+    /* the last usageMetadata, not a sum */
+    assert_int_equal(s.usage.input, 6);
+    assert_int_equal(s.usage.cache_read, 4);
+    assert_int_equal(s.usage.output, 3);
+    assert_int_equal(s.usage.reasoning, 4);
+    assert_int_equal(num_at(k.chunks, "5.usage.prompt_tokens"), 10);
+    assert_int_equal(num_at(k.chunks, "5.usage.completion_tokens"), 7);
+
+    /* the usage chunk reads back into the same buckets */
+    memset(&back, 0, sizeof(back));
+    sllmp_usage_from_openai(&back, at(k.chunks, "5.usage"));
+    assert_int_equal(back.input, s.usage.input);
+    assert_int_equal(back.cache_read, s.usage.cache_read);
+    assert_int_equal(back.cache_write, s.usage.cache_write);
+    assert_int_equal(back.output, s.usage.output);
+    assert_int_equal(back.reasoning, s.usage.reasoning);
+    cJSON_Delete(k.chunks);
+}
+
+static void
+test_stream_two_function_calls(void **state)
+{
+    sllmp_xstream_t s;
+    sink_t k;
+    const char *id0, *id1;
+
+    (void)state;
+    stream_init(&s, &k);
+    assert_int_equal(feed(&s, "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+                              "[{\"functionCall\":{\"name\":\"get_weather\",\"args\":"
+                              "{\"city\":\"Paris\"}}}]}}]}"),
+                     0);
+    assert_int_equal(feed(&s, "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+                              "[{\"functionCall\":{\"name\":\"get_time\"}}]},"
+                              "\"finishReason\":\"STOP\"}],\"usageMetadata\":"
+                              "{\"promptTokenCount\":5,\"candidatesTokenCount\":8}}"),
+                     0);
+    assert_int_equal(sllmp_xstream_finish(&s), 0);
+    /* role, start 0, args 0, start 1, args 1 ("{}"), finish, usage */
+    assert_int_equal(cJSON_GetArraySize(k.chunks), 7);
+    /* no responseId: the adapter's id */
+    assert_string_equal(str_at(k.chunks, "0.id"), "chatcmpl-fallback");
+    assert_int_equal(num_at(k.chunks, "1.choices.0.delta.tool_calls.0.index"), 0);
+    assert_string_equal(str_at(k.chunks, "1.choices.0.delta.tool_calls.0.function.name"),
+                        "get_weather");
+    id0 = str_at(k.chunks, "1.choices.0.delta.tool_calls.0.id");
+    assert_int_equal(num_at(k.chunks, "2.choices.0.delta.tool_calls.0.index"), 0);
+    assert_string_equal(str_at(k.chunks, "2.choices.0.delta.tool_calls.0.function.arguments"),
+                        "{\"city\":\"Paris\"}");
+    assert_int_equal(num_at(k.chunks, "3.choices.0.delta.tool_calls.0.index"), 1);
+    assert_string_equal(str_at(k.chunks, "3.choices.0.delta.tool_calls.0.function.name"),
+                        "get_time");
+    id1 = str_at(k.chunks, "3.choices.0.delta.tool_calls.0.id");
+    assert_true(strncmp(id0, "call_", 5) == 0 && strncmp(id1, "call_", 5) == 0);
+    assert_string_not_equal(id0, id1);
+    assert_int_equal(num_at(k.chunks, "4.choices.0.delta.tool_calls.0.index"), 1);
+    assert_string_equal(str_at(k.chunks, "4.choices.0.delta.tool_calls.0.function.arguments"),
+                        "{}");
+    assert_string_equal(str_at(k.chunks, "5.choices.0.finish_reason"), "tool_calls");
+    assert_int_equal(num_at(k.chunks, "6.usage.completion_tokens"), 8);
+    cJSON_Delete(k.chunks);
+}
+
+static void
+test_stream_blocked_error_and_stop(void **state)
+{
+    sllmp_xstream_t s;
+    sink_t k;
+
+    (void)state;
+    stream_init(&s, &k);
+    assert_int_equal(feed(&s, "{\"promptFeedback\":{\"blockReason\":\"SAFETY\"},"
+                              "\"usageMetadata\":{\"promptTokenCount\":3}}"),
+                     0);
+    assert_int_equal(sllmp_xstream_finish(&s), 0);
+    assert_int_equal(cJSON_GetArraySize(k.chunks), 3); /* role, finish, usage */
+    assert_string_equal(str_at(k.chunks, "1.choices.0.finish_reason"), "content_filter");
+    cJSON_Delete(k.chunks);
+
+    /* an error object: nothing emitted, -1, the status from error.code */
+    stream_init(&s, &k);
+    assert_int_equal(feed(&s, "{\"error\":{\"code\":429,\"message\":\"Resource has been "
+                              "exhausted\",\"status\":\"RESOURCE_EXHAUSTED\"}}"),
+                     -1);
+    assert_int_equal(s.err_status, 429);
+    assert_string_equal(s.err_type, "RESOURCE_EXHAUSTED");
+    assert_string_equal(s.err_message, "Resource has been exhausted");
+    assert_int_equal(cJSON_GetArraySize(k.chunks), 0);
+    /* no code: from the RPC status */
+    assert_int_equal(feed(&s, "{\"error\":{\"message\":\"m\",\"status\":\"UNAVAILABLE\"}}"), -1);
+    assert_int_equal(s.err_status, 503);
+    cJSON_Delete(k.chunks);
+
+    /* emit's non-zero return stops the translator with that value */
+    stream_init(&s, &k);
+    k.stop_at = 2;
+    assert_int_equal(feed(&s, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"},"
+                              "{\"text\":\"b\"}]}}]}"),
+                     7);
+    assert_int_equal(cJSON_GetArraySize(k.chunks), 2);
+    cJSON_Delete(k.chunks);
+
+    /* MAX_TOKENS ends the stream with length */
+    stream_init(&s, &k);
+    assert_int_equal(feed(&s, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},"
+                              "\"finishReason\":\"MAX_TOKENS\"}]}"),
+                     0);
+    assert_string_equal(s.finish, "length");
+    cJSON_Delete(k.chunks);
+}
+
+/* ------------------------------------------------------------------ embeddings */
+
+static void
+test_embeddings(void **state)
+{
+    sllmp_xerr_t e;
+    sllmp_usage_t u;
+    cJSON *req, *body, *resp, *out;
+
+    (void)state;
+    req = parse("{\"model\":\"emb\",\"input\":[\"hello\",\"world!\"],\"dimensions\":2,"
+                "\"encoding_format\":\"base64\"}");
+    body = sllmp_gemini_embed_request(req, "text-embedding-004", &e);
+    cJSON_Delete(req);
+    assert_non_null(body);
+    assert_json(body, "{\"requests\":["
+                      "{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":"
+                      "[{\"text\":\"hello\"}]},\"outputDimensionality\":2},"
+                      "{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":"
+                      "[{\"text\":\"world!\"}]},\"outputDimensionality\":2}]}");
+    cJSON_Delete(body);
+
+    req = parse("{\"input\":\"one\"}");
+    body = sllmp_gemini_embed_request(req, "models/gemini-embedding-001", &e);
+    cJSON_Delete(req);
+    assert_json(body, "{\"requests\":[{\"model\":\"models/gemini-embedding-001\","
+                      "\"content\":{\"parts\":[{\"text\":\"one\"}]}}]}");
+    cJSON_Delete(body);
+
+    /* token arrays are OpenAI-only */
+    memset(&e, 0, sizeof(e));
+    req = parse("{\"input\":[[1,2,3]]}");
+    assert_null(sllmp_gemini_embed_request(req, "m", &e));
+    cJSON_Delete(req);
+    assert_string_equal(e.param, "input");
+
+    resp = parse("{\"embeddings\":[{\"values\":[1.0,-2.0]},{\"values\":[0.5,0.25]}]}");
+    memset(&u, 0, sizeof(u));
+    u.input = sllmp_estimate_tokens(11); /* the caller's estimate: "hello" + "world!" */
+    out = sllmp_gemini_embed_response(resp, "emb", 1, &u);
+    assert_non_null(out);
+    assert_json(out, "{\"object\":\"list\",\"model\":\"emb\",\"data\":["
+                     "{\"object\":\"embedding\",\"index\":0,\"embedding\":\"AACAPwAAAMA=\"},"
+                     "{\"object\":\"embedding\",\"index\":1,\"embedding\":\"AAAAPwAAgD4=\"}],"
+                     "\"usage\":{\"prompt_tokens\":3,\"total_tokens\":3}}");
+    assert_true(u.seen);
+    assert_true(u.estimated);
+    assert_int_equal(u.input, 3);
+    cJSON_Delete(out);
+
+    memset(&u, 0, sizeof(u));
+    out = sllmp_gemini_embed_response(resp, "emb", 0, &u);
+    assert_json(at(out, "data.0.embedding"), "[1.0,-2.0]");
+    cJSON_Delete(out);
+    cJSON_Delete(resp);
+
+    resp = parse("{\"error\":{\"code\":400}}");
+    assert_null(sllmp_gemini_embed_response(resp, "emb", 0, &u));
+    cJSON_Delete(resp);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_documented_example),
+        cmocka_unit_test(test_request_roles_merged_and_config),
+        cmocka_unit_test(test_request_tool_round_trip),
+        cmocka_unit_test(test_request_unknown_tool_call_id),
+        cmocka_unit_test(test_request_invalid_arguments),
+        cmocka_unit_test(test_request_schema_keys_stripped),
+        cmocka_unit_test(test_response_thinking_usage),
+        cmocka_unit_test(test_response_cached_tokens),
+        cmocka_unit_test(test_response_blocked_prompt),
+        cmocka_unit_test(test_response_function_calls),
+        cmocka_unit_test(test_response_finish_reasons_and_candidates),
+        cmocka_unit_test(test_stream_text_cumulative_usage),
+        cmocka_unit_test(test_stream_two_function_calls),
+        cmocka_unit_test(test_stream_blocked_error_and_stop),
+        cmocka_unit_test(test_embeddings),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
