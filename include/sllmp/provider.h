@@ -41,6 +41,9 @@ sllmp_rc_t sllmp_provider_end(sllmp_req_t *r, sllmp_upstream_call_t *call, sllmp
  * SLLMP_ERROR when answer is NULL (the provider's answer made no sense). */
 sllmp_rc_t sllmp_provider_answer(sllmp_req_t *r, cJSON *answer);
 
+/* The end of a translated stream: the finish and usage chunks, or an error when the provider
+ * never said it was done. */
+sllmp_rc_t sllmp_provider_xstream_end(sllmp_req_t *r, sllmp_xstream_t *s);
 /* An Anthropic Message answered to /v1/messages as it came (resp is taken): usage read. */
 sllmp_rc_t sllmp_provider_native_answer(sllmp_req_t *r, sllmp_buf_t *resp);
 

@@ -184,8 +184,7 @@ sllmp_provider_anthropic_chat(sllmp_req_t *r)
     sllmp_provider_xstream_init(r, &s.x);
     rc = call(r, body, on_chat_event, &s, &c, &err);
     if (rc == SLLMP_GO_ON && r->stream) {
-        /* a stream cut before message_stop still ends with its finish and usage */
-        rc = r->err != SLLMP_OK || sllmp_xstream_finish(&s.x) != 0 ? SLLMP_ERROR : SLLMP_FINISHED;
+        rc = sllmp_provider_xstream_end(r, &s.x);
     } else if (rc == SLLMP_GO_ON) {
         cJSON *msg = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
 

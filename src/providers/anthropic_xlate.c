@@ -36,6 +36,7 @@
 #include "sllmp/util.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -888,7 +889,8 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
             cJSON_Delete(body);
             return NULL;
         }
-        max_tokens = v;
+        /* past any model's limit, Anthropic says so; kept in range for the conversion */
+        max_tokens = v > INT_MAX ? INT_MAX : v;
     }
     budget = thinking_budget(str(req, "reasoning_effort"));
     if (budget > 0 && thinking_allowed(body)) {

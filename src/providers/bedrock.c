@@ -233,7 +233,7 @@ sllmp_provider_bedrock_chat(sllmp_req_t *r)
         return rc;
     }
     if (r->stream) {
-        rc = r->err != SLLMP_OK || sllmp_xstream_finish(&s.x) != 0 ? SLLMP_ERROR : SLLMP_FINISHED;
+        rc = sllmp_provider_xstream_end(r, &s.x);
     } else {
         cJSON *resp = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
 
@@ -310,6 +310,11 @@ sllmp_provider_bedrock_embeddings(sllmp_req_t *r)
             cJSON_Delete(out);
             return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
                                   xe.message);
+        }
+        if (strstr(r->dep->model, "titan-embed-text-v1") != NULL) {
+            /* Titan's first version takes inputText and nothing else */
+            cJSON_DeleteItemFromObjectCaseSensitive(req, "normalize");
+            cJSON_DeleteItemFromObjectCaseSensitive(req, "dimensions");
         }
         body = cJSON_PrintUnformatted(req);
         cJSON_Delete(req);

@@ -137,3 +137,18 @@ sllmp_provider_native_answer(sllmp_req_t *r, sllmp_buf_t *resp)
     r->first_token_ms = sllmp_now_ms();
     return SLLMP_FINISHED;
 }
+
+sllmp_rc_t
+sllmp_provider_xstream_end(sllmp_req_t *r, sllmp_xstream_t *s)
+{
+    if (r->err != SLLMP_OK) {
+        return SLLMP_ERROR;
+    }
+    if (!s->ended) {
+        /* cut before the provider said it was done (message_stop, finishReason, metadata): an
+         * answer that may be missing its end is an error, not a "stop" */
+        return sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                              "The provider's stream ended before the answer was complete.");
+    }
+    return sllmp_xstream_finish(s) != 0 ? SLLMP_ERROR : SLLMP_FINISHED;
+}

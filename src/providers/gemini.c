@@ -6,6 +6,7 @@
  */
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
+#include "sllmp/middleware.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
 #include "sllmp/sse.h"
@@ -15,7 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_EVENT (8 * 1024 * 1024)
+#define MAX_EVENT    (8 * 1024 * 1024)
+#define GEMINI_BATCH 100 /* batchEmbedContents' limit */
 
 typedef struct {
     sllmp_req_t *r;
@@ -124,8 +126,7 @@ sllmp_provider_gemini_chat(sllmp_req_t *r)
         return rc;
     }
     if (r->stream) {
-        /* the stream just ends: the finish and usage chunks come from what it said */
-        rc = r->err != SLLMP_OK || sllmp_xstream_finish(&s.x) != 0 ? SLLMP_ERROR : SLLMP_FINISHED;
+        rc = sllmp_provider_xstream_end(r, &s.x);
     } else {
         cJSON *resp = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
 
@@ -152,12 +153,19 @@ sllmp_provider_gemini_embeddings(sllmp_req_t *r)
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
                               xe.message);
     }
+    if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(req, "requests")) > GEMINI_BATCH) {
+        cJSON_Delete(req);
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "input",
+                              "Gemini embeds at most %d inputs in one request.", GEMINI_BATCH);
+    }
     memset(&s, 0, sizeof(s));
     rc = call(r, req, "batchEmbedContents", &s, &c);
     if (rc != SLLMP_GO_ON) {
         return rc;
     }
     resp = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
+    /* Google counts no tokens for embeddings: the estimate, unless the answer has a count */
+    r->usage.input = sllmp_estimate_tokens(sllmp_req_prompt_chars(r));
     rc = sllmp_provider_answer(
         r, sllmp_gemini_embed_response(
                resp, r->model, cJSON_IsString(fmt) && strcmp(fmt->valuestring, "base64") == 0,

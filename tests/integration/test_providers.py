@@ -107,6 +107,10 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_ANTHROPIC_KEY"),
         m("claude-err", model="anthropic/claude-mock+words-6-10+error-after-3", api_base=a,
           api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        m("claude-cut", model="anthropic/claude-mock+words-6-10+close-after-3", api_base=a,
+          api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        m("gem-cut", model="gemini/gemini-mock+words-6-10+close-after-3", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
         m("claude-badkey", model="anthropic/claude-mock", api_base=a, api_key="sk-ant-wrong"),
         m("gem", model="gemini/gemini-mock", api_base=g, api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-tools", model="gemini/gemini-mock+tools", api_base=g,
@@ -355,6 +359,20 @@ class AnthropicTest(ProvidersCase):
         c.request("POST", "/_mock/reset", body=b"{}")
         c.getresponse().read()
         c.close()
+
+
+class CutStreamTest(ProvidersCase):
+    def test_a_stream_cut_before_its_end_is_an_error_not_a_stop(self):
+        for model in ("claude-cut", "gem-cut"):
+            r, evs = self.sse("/v1/chat/completions", {"model": model, "stream": True,
+                                                       "messages": [{"role": "user",
+                                                                     "content": "x"}]})
+            data = [e["data"] for e in evs]
+            self.assertEqual(data[-1], "[DONE]", model)
+            self.assertIn("error", json.loads(data[-2]), (model, data))
+            finishes = [json.loads(d)["choices"][0].get("finish_reason") for d in data[:-2]
+                        if json.loads(d).get("choices")]
+            self.assertEqual([f for f in finishes if f], [], (model, data))
 
 
 class GeminiTest(ProvidersCase):

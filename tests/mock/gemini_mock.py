@@ -28,8 +28,8 @@ no key at all is a 403 PERMISSION_DENIED.
 Requests are checked the way Google's JSON parser checks them: unknown top-level fields, roles
 other than user/model, empty contents or parts, a functionResponse without a name or without an
 object response, a toolConfig without functionDeclarations, systemInstruction parts that are
-not text, and the schema keywords Google's OpenAPI subset rejects ("additionalProperties", "$schema") in responseSchema or function
-parameters are 400 INVALID_ARGUMENT.
+not text, and the schema keywords Google's OpenAPI subset rejects ("additionalProperties",
+"$schema") in responseSchema or function parameters are 400 INVALID_ARGUMENT.
 
 Behaviour is chosen by the model name in the path (URL-decoded first): options joined by '+',
 e.g. `sleep-200+words-5-50`:
@@ -613,7 +613,8 @@ class Handler(BaseHTTPRequestHandler):
                   "reason": "API_KEY_INVALID", "domain": "googleapis.com",
                   "metadata": {"service": "generativelanguage.googleapis.com"}},
                  {"@type": "type.googleapis.com/google.rpc.LocalizedMessage",
-                  "locale": "en-US", "message": "API key not valid. Please pass a valid API key."}]))
+                  "locale": "en-US",
+                  "message": "API key not valid. Please pass a valid API key."}]))
             return False
         return True
 
