@@ -275,11 +275,28 @@ trace_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
     if (t->cap != SLLMP_CAPTURE_FULL) {
         return SLLMP_GO_ON;
     }
+    if (r->kind == SLLMP_KIND_MESSAGES) {
+        /* Anthropic's events: the answer's text from its text deltas */
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(chunk->json, "delta"), "text");
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(chunk->json, "message");
+
+        model = cJSON_GetObjectItemCaseSensitive(msg, "model");
+        if (t->response_model == NULL && cJSON_IsString(model) && model->valuestring[0]) {
+            t->response_model = sllmp_arena_strdup(r->arena, model->valuestring);
+        }
+        if (cJSON_IsString(text)) {
+            sllmp_buf_appends(&t->content, text->valuestring);
+            t->content_seen = 1;
+        }
+        return SLLMP_GO_ON;
+    }
     cJSON_ArrayForEach(choice, cJSON_GetObjectItemCaseSensitive(chunk->json, "choices"))
     {
         const cJSON *index = cJSON_GetObjectItemCaseSensitive(choice, "index");
         const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
-        const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
+        const cJSON *content = delta != NULL ? cJSON_GetObjectItemCaseSensitive(delta, "content")
+                                             : cJSON_GetObjectItemCaseSensitive(choice, "text");
         const cJSON *call;
 
         if (cJSON_IsNumber(index) && index->valueint != 0) {
@@ -476,8 +493,10 @@ wall_us(const sllmp_req_t *r, int64_t mono_ms)
 static cJSON *
 params(const cJSON *body)
 {
-    static const char *const skip[] = {"messages", "model",     "metadata",       "user",
-                                       "tools",    "functions", "stream_options", NULL};
+    /* the input (messages, prompt, input, system) is the capture policy's, never a parameter */
+    static const char *const skip[] = {"messages", "model",          "metadata", "user",
+                                       "tools",    "functions",      "prompt",   "input",
+                                       "system",   "stream_options", NULL};
     cJSON *p = cJSON_CreateObject();
     const cJSON *f;
 
@@ -602,9 +621,27 @@ unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
     if (cJSON_IsString(model) && model->valuestring[0]) {
         t->response_model = sllmp_arena_strdup(r->arena, model->valuestring);
     }
+    if (r->kind == SLLMP_KIND_MESSAGES || r->kind == SLLMP_KIND_EMBEDDINGS) {
+        /* an Anthropic Message: its content blocks; embeddings: no text to keep */
+        cJSON *content = cJSON_DetachItemFromObjectCaseSensitive(body, "content");
+
+        if (full && content != NULL && r->kind == SLLMP_KIND_MESSAGES) {
+            cJSON *out = cJSON_AddObjectToObject(rec, "output");
+
+            cJSON_AddStringToObject(out, "role", "assistant");
+            cJSON_AddItemToObject(out, "content", content);
+        } else {
+            cJSON_Delete(content);
+        }
+        cJSON_Delete(body);
+        return;
+    }
     choices = cJSON_GetObjectItemCaseSensitive(body, "choices");
     first = cJSON_GetArrayItem(choices, 0);
     msg = cJSON_DetachItemFromObjectCaseSensitive(first, "message");
+    if (msg == NULL && r->kind == SLLMP_KIND_COMPLETIONS) {
+        msg = cJSON_DetachItemFromObjectCaseSensitive(first, "text");
+    }
     if (full && msg != NULL) {
         cJSON_AddItemToObject(rec, "output", msg);
         if (cJSON_GetArraySize(choices) > 1) {
@@ -728,7 +765,10 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     add_str(rec, "parent_span_id", t->parent);
     cJSON_AddBoolToObject(rec, "trace_joined", t->joined);
     cJSON_AddStringToObject(rec, "trace_name", md_string(r, "trace_name", lf->trace_name));
-    cJSON_AddStringToObject(rec, "name", md_string(r, "generation_name", "chat.completions"));
+    static const char *const kind_names[] = {"chat.completions", "completions", "embeddings",
+                                             "messages"};
+
+    cJSON_AddStringToObject(rec, "name", md_string(r, "generation_name", kind_names[r->kind]));
     add_str(rec, "user", user);
     add_str(rec, "session", session);
     cJSON_AddItemToObject(rec, "tags", tags);
@@ -753,10 +793,30 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     }
     cJSON_AddItemToObject(rec, "params", params(body));
     cJSON_AddStringToObject(rec, "capture", sllmp_capture_name(cap));
-    if (cap == SLLMP_CAPTURE_FULL && body != NULL) {
+    if (cap == SLLMP_CAPTURE_FULL && body != NULL &&
+        (r->kind == SLLMP_KIND_COMPLETIONS || r->kind == SLLMP_KIND_EMBEDDINGS)) {
+        cJSON *in = cJSON_DetachItemFromObjectCaseSensitive(
+            body, r->kind == SLLMP_KIND_COMPLETIONS ? "prompt" : "input");
+
+        if (in != NULL) {
+            cJSON_AddItemToObject(rec, "input", in);
+        }
+    } else if (cap == SLLMP_CAPTURE_FULL && body != NULL) {
         cJSON *messages = cJSON_DetachItemFromObjectCaseSensitive(body, "messages");
         cJSON *tools = cJSON_DetachItemFromObjectCaseSensitive(body, "tools");
+        cJSON *system = cJSON_DetachItemFromObjectCaseSensitive(body, "system");
 
+        if (system != NULL) {
+            /* /v1/messages: Anthropic's system prompt goes first, as an OpenAI system message */
+            cJSON *m = cJSON_CreateObject();
+
+            cJSON_AddStringToObject(m, "role", "system");
+            cJSON_AddItemToObject(m, "content", system);
+            if (messages == NULL) {
+                messages = cJSON_CreateArray();
+            }
+            cJSON_InsertItemInArray(messages, 0, m);
+        }
         if (tools != NULL) {
             cJSON *in = cJSON_AddObjectToObject(rec, "input");
 

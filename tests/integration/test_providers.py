@@ -663,6 +663,7 @@ class MessagesTraceAndLimitsTest(ProvidersCase):
         recs = []
         for _ in range(50):
             recs = [json.load(open(p)) for p in glob.glob(os.path.join(self.stack.spool, "new", "*"))]
+            recs = [x for x in recs if x["metadata"].get("key_name") == "claude-user"]
             if len(recs) >= 4:
                 break
             time.sleep(0.1)
@@ -674,6 +675,41 @@ class MessagesTraceAndLimitsTest(ProvidersCase):
             self.assertGreater(x["usage"]["output"], 0, x)
             self.assertIn("count me", json.dumps(x.get("input")))
             self.no_secrets(json.dumps(x))
+
+    def record_of(self, rid):
+        for _ in range(50):
+            for p in glob.glob(os.path.join(self.stack.spool, "new", "*")):
+                rec = json.load(open(p))
+                if rec.get("request_id") == rid:
+                    return rec
+            time.sleep(0.1)
+        self.fail("no trace record for %s" % rid)
+
+    def test_embeddings_completions_and_messages_records(self):
+        cases = [("/v1/embeddings", {"model": "oa-embed", "input": ["secret-ish text"]},
+                  "embeddings", "input"),
+                 ("/v1/completions", {"model": "instruct", "prompt": "say this"},
+                  "completions", "prompt"),
+                 ("/v1/messages", {"model": "claude", "max_tokens": 9, "system": "sys words",
+                                   "messages": [{"role": "user", "content": "hi"}]},
+                  "messages", None)]
+        for path, body, name, field in cases:
+            r = http_request(self.stack.port, "POST", path, json.dumps(body).encode(),
+                             {"Content-Type": "application/json",
+                              "Authorization": "Bearer " + MASTER_KEY})
+            self.assertEqual(r.status, 200, r)
+            rec = self.record_of(r.header("x-request-id"))
+            self.assertEqual(rec["name"], name, rec)
+            self.assertGreater(rec["usage"]["input"], 0, rec)
+            # the input is the capture policy's: never among the parameters
+            self.assertNotIn("input", rec.get("params", {}))
+            self.assertNotIn("prompt", rec.get("params", {}))
+            self.assertNotIn("system", rec.get("params", {}))
+            if field:
+                self.assertEqual(rec["input"], body[field], rec)
+            else:
+                self.assertEqual(rec["input"][0], {"role": "system", "content": "sys words"})
+                self.assertEqual(rec["output"]["content"][0]["text"], "hi", rec)
 
 
 if __name__ == "__main__":
