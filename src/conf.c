@@ -838,7 +838,9 @@ split_model(loader_t *L, dep_ud_t *u)
             d->api_base = b;
         }
     }
-    if (d->api_key == NULL && providers[i].key_env != NULL && !u->api_base_set) {
+    /* Azure's base is always the customer's own resource, which AZURE_API_KEY is for */
+    if (d->api_key == NULL && providers[i].key_env != NULL &&
+        (!u->api_base_set || d->provider == SLLMP_PROVIDER_AZURE)) {
         const char *const names[] = {providers[i].key_env, NULL};
 
         env_default(L, &d->api_key, names);
@@ -2275,9 +2277,9 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             fprintf(out, ", delay %ld ms", d->mock_delay_ms);
         } else {
             fprintf(out, " at %s, %s", d->api_base,
-                    d->aws.access_key_id != NULL ? "AWS SigV4"
-                    : d->api_key != NULL         ? "key set"
-                                                 : "no key");
+                    d->provider == SLLMP_PROVIDER_BEDROCK && d->api_key == NULL ? "AWS SigV4"
+                    : d->api_key != NULL                                        ? "key set"
+                                                                                : "no key");
             if (d->provider == SLLMP_PROVIDER_AZURE) {
                 fprintf(out, ", api-version %s", d->api_version ? d->api_version : "v1");
             }

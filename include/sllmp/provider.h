@@ -44,6 +44,12 @@ sllmp_rc_t sllmp_provider_answer(sllmp_req_t *r, cJSON *answer);
 /* The end of a translated stream: the finish and usage chunks, or an error when the provider
  * never said it was done. */
 sllmp_rc_t sllmp_provider_xstream_end(sllmp_req_t *r, sllmp_xstream_t *s);
+/* /v1/messages: one Anthropic event (type, parsed and raw) forwarded under its name; sets
+ * *stopped at message_stop. Returns non-zero to stop the transfer (r->err set). */
+int sllmp_provider_native_event(sllmp_req_t *r, const char *type, const cJSON *json,
+                                const char *data, size_t len, int *stopped);
+/* The end of a forwarded stream: FINISHED, or an error when message_stop never came. */
+sllmp_rc_t sllmp_provider_native_end(sllmp_req_t *r, int stopped);
 /* An Anthropic Message answered to /v1/messages as it came (resp is taken): usage read. */
 sllmp_rc_t sllmp_provider_native_answer(sllmp_req_t *r, sllmp_buf_t *resp);
 

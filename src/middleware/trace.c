@@ -864,12 +864,15 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     /* nothing a client or the config calls a key leaves the gateway, wherever it hides */
     memset(&x, 0, sizeof(x));
     x.lf = lf;
-    x.cap = c->ndeployments + 4;
+    x.cap = 4 * c->ndeployments + 4;
     x.secrets = sllmp_arena_alloc(r->arena, x.cap * sizeof(*x.secrets));
     add_secret(&x, sllmp_auth_presented_key(r));
     add_secret(&x, c->master_key);
     for (size_t i = 0; i < c->ndeployments; i++) {
         add_secret(&x, c->deployments[i].api_key);
+        add_secret(&x, c->deployments[i].aws.secret_access_key);
+        add_secret(&x, c->deployments[i].aws.session_token);
+        add_secret(&x, c->deployments[i].aws.access_key_id);
     }
     add_secret(&x, lf->secret_key);
     add_secret(&x, lf->public_key);

@@ -274,7 +274,7 @@ stream_fields(sllmp_req_t *r, const cJSON *body)
 /* A prompt or an embeddings input (protocols.md §1.8, §1.9): a string, an array of strings,
  * an array of token ids, or an array of arrays of token ids. */
 static sllmp_rc_t
-text_input(sllmp_req_t *r, const cJSON *body, const char *name, int allow_empty)
+text_input(sllmp_req_t *r, const cJSON *body, const char *name, int allow_empty, int max_items)
 {
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(body, name);
     const cJSON *e;
@@ -317,9 +317,10 @@ text_input(sllmp_req_t *r, const cJSON *body, const char *name, int allow_empty)
             arrays += tokens;
         }
     }
-    if (n > 2048) {
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, name,
-                              "'%s' must have at most 2048 items.", name);
+    /* a flat array of token ids is one input: its length counts tokens, not items */
+    if (max_items > 0 && numbers != n && n > max_items) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, name, "'%s' must have at most %d items.",
+                              name, max_items);
     }
     if (strings != n && numbers != n && arrays != n) {
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, name,
@@ -336,7 +337,7 @@ validate_completions(sllmp_req_t *r)
 {
     const cJSON *body = r->json;
 
-    if (model_field(r, body) || text_input(r, body, "prompt", 1) || stream_fields(r, body) ||
+    if (model_field(r, body) || text_input(r, body, "prompt", 1, 0) || stream_fields(r, body) ||
         number(r, body, "temperature", 0, 2, 0) || number(r, body, "top_p", 0, 1, 0) ||
         number(r, body, "n", 1, 128, 1) || number(r, body, "max_tokens", 0, 1e12, 1) ||
         number(r, body, "logprobs", 0, 5, 1) || number(r, body, "best_of", 0, 20, 1) ||
@@ -360,7 +361,7 @@ validate_embeddings(sllmp_req_t *r)
     const cJSON *body = r->json;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(body, "encoding_format");
 
-    if (model_field(r, body) || text_input(r, body, "input", 0) ||
+    if (model_field(r, body) || text_input(r, body, "input", 0, 2048) ||
         number(r, body, "dimensions", 1, 1e6, 1) ||
         typed(r, body, "user", cJSON_String | cJSON_NULL, "a string", "user") ||
         metadata(r, body)) {

@@ -21,6 +21,7 @@ typedef struct {
     sllmp_sse_t sse;
     sllmp_xstream_t x; /* chat: the translator */
     int events;
+    int stopped; /* /v1/messages: message_stop went on */
 } stream_t;
 
 /* Anthropic's event type: the `event:` name, else the data's own `type`. */
@@ -98,9 +99,7 @@ on_native_event(void *ud, const char *event, size_t elen, const char *data, size
         rc = stream_failed(s->r, json);
     } else if (strcmp(type, "ping") != 0) {
         /* pings are the gateway's to send (heartbeats), not forwarded one for one */
-        sllmp_chunk_t chunk = {data, dlen, json, 0, 0, type};
-
-        rc = sllmp_pipeline_chunk(s->r, &chunk) == SLLMP_ERROR;
+        rc = sllmp_provider_native_event(s->r, type, json, data, dlen, &s->stopped);
     }
     cJSON_Delete(json);
     return rc;
@@ -137,7 +136,7 @@ call(sllmp_req_t *r, const char *body, sllmp_sse_event_f *on_event, stream_t *s,
     if (d->api_key != NULL) {
         headers[nh++] = sllmp_arena_printf(r->arena, "x-api-key: %s", d->api_key);
     }
-    if (r->kind == SLLMP_KIND_MESSAGES && beta != NULL && strchr(beta, '\n') == NULL) {
+    if (r->kind == SLLMP_KIND_MESSAGES && beta != NULL && strpbrk(beta, "\r\n") == NULL) {
         /* the client's beta flags are part of its request (Claude Code sends them) */
         headers[nh++] = sllmp_arena_printf(r->arena, "anthropic-beta: %.512s", beta);
     }
@@ -217,7 +216,7 @@ sllmp_provider_anthropic_messages(sllmp_req_t *r)
     memset(&s, 0, sizeof(s));
     rc = call(r, body, on_native_event, &s, &c, &err);
     if (rc == SLLMP_GO_ON && r->stream) {
-        rc = r->err != SLLMP_OK ? SLLMP_ERROR : SLLMP_FINISHED;
+        rc = sllmp_provider_native_end(r, s.stopped);
     } else if (rc == SLLMP_GO_ON) {
         rc = sllmp_provider_native_answer(r, &c.resp);
     }

@@ -27,6 +27,7 @@ typedef struct {
     sllmp_xstream_t x;
     int native; /* InvokeModel stream of Anthropic events, for /v1/messages */
     int events;
+    int stopped; /* native: message_stop went on */
 } stream_t;
 
 /* An exception or error frame (or an Anthropic error event) ends the stream as r's error. */
@@ -55,7 +56,8 @@ native_chunk(stream_t *s, const cJSON *payload)
     const cJSON *type;
 
     if (n == 0 || n % 4 != 0) {
-        return 0;
+        sllmp_req_fail(s->r, SLLMP_ERR_PROVIDER, NULL, "The provider sent a malformed event.");
+        return 1;
     }
     raw = sllmp_xmalloc(n / 4 * 3 + 1);
     len = EVP_DecodeBlock(raw, (const unsigned char *)bytes->valuestring, (int)n);
@@ -76,10 +78,12 @@ native_chunk(stream_t *s, const cJSON *payload)
         rc = sllmp_provider_stream_error(s->r, x.err_status ? x.err_status : 500,
                                          cJSON_IsString(et) ? et->valuestring : NULL,
                                          cJSON_IsString(msg) ? msg->valuestring : NULL);
-    } else if (cJSON_IsString(type) && strcmp(type->valuestring, "ping") != 0) {
-        sllmp_chunk_t chunk = {(const char *)raw, (size_t)len, ev, 0, 0, type->valuestring};
-
-        rc = sllmp_pipeline_chunk(s->r, &chunk) == SLLMP_ERROR;
+    } else if (!cJSON_IsString(type)) {
+        sllmp_req_fail(s->r, SLLMP_ERR_PROVIDER, NULL, "The provider sent a malformed event.");
+        rc = 1;
+    } else if (strcmp(type->valuestring, "ping") != 0) {
+        rc = sllmp_provider_native_event(s->r, type->valuestring, ev, (const char *)raw,
+                                         (size_t)len, &s->stopped);
     }
     cJSON_Delete(ev);
     free(raw);
@@ -159,6 +163,8 @@ call(sllmp_req_t *r, const char *op, const char *body, stream_t *s, sllmp_upstre
     c->url = sllmp_arena_printf(r->arena, "%.*s%s", (int)(auth_start - base), base, authority);
     c->url = sllmp_arena_printf(r->arena, "%s%s", c->url, sllmp_buf_cstr(&path));
     headers[nh++] = "Content-Type: application/json";
+    /* the Host signed is the Host sent, whatever libcurl would make of the URL's port */
+    headers[nh++] = sllmp_arena_printf(r->arena, "Host: %s", authority);
     headers[nh++] = s->native || strcmp(op, "converse-stream") != 0
                         ? "Accept: application/json"
                         : "Accept: application/vnd.amazon.eventstream";
@@ -269,7 +275,7 @@ sllmp_provider_bedrock_messages(sllmp_req_t *r)
     if (rc != SLLMP_GO_ON) {
         return rc;
     }
-    rc = r->stream ? (r->err != SLLMP_OK ? SLLMP_ERROR : SLLMP_FINISHED)
+    rc = r->stream ? sllmp_provider_native_end(r, s.stopped)
                    : sllmp_provider_native_answer(r, &c.resp);
     sllmp_buf_free(&c.resp);
     return rc;
@@ -290,6 +296,11 @@ sllmp_provider_bedrock_embeddings(sllmp_req_t *r)
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "input",
                               "Bedrock embedding models take text: 'input' must be a string or "
                               "an array of non-empty strings.");
+    }
+    if (total > COHERE_BATCH) {
+        /* Titan takes one text a call: a bound on the calls one request makes */
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "input",
+                              "Bedrock embeds at most %d inputs in one request.", COHERE_BATCH);
     }
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "object", "list");

@@ -49,8 +49,14 @@ sllmp_provider_stream_error(sllmp_req_t *r, int status, const char *type, const 
 
     sllmp_log(r->id, SLLMP_LOG_WARN, "provider %s failed mid-stream: %s", r->dep->provider_name,
               type != NULL && *type ? type : "error");
-    sllmp_req_fail(r, err, NULL, "%s",
-                   message != NULL && *message ? message : "The provider failed mid-stream.");
+    if (status == 401 || status == 403) {
+        /* never the provider's words: an AWS signature error quotes the signed request */
+        sllmp_req_fail(r, err, NULL, "The provider refused the gateway's credentials (%d).",
+                       status);
+    } else {
+        sllmp_req_fail(r, err, NULL, "%s",
+                       message != NULL && *message ? message : "The provider failed mid-stream.");
+    }
     if (err == SLLMP_ERR_PROVIDER_BAD_REQUEST) {
         r->err_status = status;
     }
@@ -150,5 +156,54 @@ sllmp_provider_xstream_end(sllmp_req_t *r, sllmp_xstream_t *s)
         return sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
                               "The provider's stream ended before the answer was complete.");
     }
-    return sllmp_xstream_finish(s) != 0 ? SLLMP_ERROR : SLLMP_FINISHED;
+    if (sllmp_xstream_finish(s) != 0) {
+        return SLLMP_ERROR;
+    }
+    if (!s->usage.seen) {
+        /* the usage chunk carried zeros the provider never reported: estimate instead */
+        memset(&r->usage, 0, sizeof(r->usage));
+    }
+    return SLLMP_FINISHED;
+}
+
+int
+sllmp_provider_native_event(sllmp_req_t *r, const char *type, const cJSON *json, const char *data,
+                            size_t len, int *stopped)
+{
+    char *text = NULL;
+    size_t n = strlen(type);
+    sllmp_rc_t rc;
+
+    /* an event name and data as the provider sent them go out in SSE framing: a name outside
+     * Anthropic's alphabet or a line break in the data would break (or forge) events */
+    if (n == 0 || n > 64 || strspn(type, "abcdefghijklmnopqrstuvwxyz_") != n) {
+        sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL, "The provider sent a malformed event.");
+        return 1;
+    }
+    if (memchr(data, '\n', len) != NULL || memchr(data, '\r', len) != NULL) {
+        text = cJSON_PrintUnformatted(json);
+        data = text;
+        len = strlen(text);
+    }
+    if (strcmp(type, "message_stop") == 0) {
+        *stopped = 1;
+    }
+    sllmp_chunk_t chunk = {data, len, (cJSON *)(uintptr_t)json, 0, 0, type};
+
+    rc = sllmp_pipeline_chunk(r, &chunk);
+    cJSON_free(text);
+    return rc == SLLMP_ERROR;
+}
+
+sllmp_rc_t
+sllmp_provider_native_end(sllmp_req_t *r, int stopped)
+{
+    if (r->err != SLLMP_OK) {
+        return SLLMP_ERROR;
+    }
+    if (!stopped) {
+        return sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                              "The provider's stream ended before message_stop.");
+    }
+    return SLLMP_FINISHED;
 }

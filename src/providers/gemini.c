@@ -82,8 +82,12 @@ call(sllmp_req_t *r, cJSON *req, const char *method, stream_t *s, sllmp_upstream
     headers[nh] = NULL;
     sllmp_buf_init(&model, 0);
     sllmp_aws_uri_encode(&model, d->model, strlen(d->model), 1);
+    const char *host = strstr(d->api_base, "://");
+    const char *path = host != NULL ? strchr(host + 3, '/') : NULL;
+
+    /* the API version is the base's when its path names one (".../v1beta", ".../v1") */
     c->url = sllmp_arena_printf(r->arena, "%s%s/models/%s:%s", d->api_base,
-                                strstr(d->api_base, "/v1") != NULL ? "" : "/v1beta",
+                                path != NULL && strncmp(path, "/v1", 3) == 0 ? "" : "/v1beta",
                                 sllmp_buf_cstr(&model), method);
     sllmp_buf_free(&model);
     c->body = body;

@@ -560,6 +560,13 @@ class OpenAICompatibleTest(ProvidersCase):
         r = self.post("/v1/embeddings", {"model": "claude", "input": "x"})
         self.assertOpenAIError(r, 400)
 
+    def test_token_arrays_are_one_input(self):
+        r = self.post("/v1/embeddings", {"model": "oa-embed", "input": list(range(3000))})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r.json()["data"]), 1)
+        r = self.post("/v1/embeddings", {"model": "oa-embed", "input": ["a"] * 2049})
+        self.assertOpenAIError(r, 400)
+
     def test_embeddings_validation(self):
         for bad in ({"model": "oa-embed"}, {"model": "oa-embed", "input": ""},
                     {"model": "oa-embed", "input": []}, {"model": "oa-embed", "input": [1, "a"]},
@@ -620,6 +627,14 @@ class MessagesFrontDoorTest(ProvidersCase):
                                 "messages": [{"role": "user", "content": "x"}]})
         self.assertEqual(r.status, 503)
         self.assertEqual(r.json()["error"]["type"], "overloaded_error")
+
+    def test_cut_stream_is_an_error_not_a_success(self):
+        r = self.post_messages({"model": "claude-cut", "max_tokens": 50, "stream": True,
+                                "messages": [{"role": "user", "content": "x"}]})
+        evs = [e for e in parse_sse(r.body.decode()) if "data" in e]
+        self.assertNotIn("message_stop", [e.get("event") for e in evs])
+        self.assertEqual(evs[-1].get("event"), "error", evs)
+        self.assertEqual(json.loads(evs[-1]["data"])["error"]["type"], "api_error")
 
     def test_error_event_mid_stream(self):
         r = self.post_messages({"model": "claude-err", "max_tokens": 50, "stream": True,
