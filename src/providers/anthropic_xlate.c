@@ -855,6 +855,36 @@ response_format(const cJSON *req, cJSON *body)
     cJSON_AddItemToObject(fmt, "schema", cJSON_Duplicate(schema, 1));
 }
 
+/*
+ * Models released after Claude Opus 4.6 reject temperature other than 1, top_p under 0.99 and
+ * any top_k with a 400 (protocols.md §0.9): for them the sampling knobs are dropped. Told by
+ * the version in the id: claude-<family>-<major>-<minor>..., 4.7 and later, or 5 and later.
+ */
+static int
+strict_sampling(const char *model)
+{
+    const char *p = model != NULL ? strstr(model, "claude-") : NULL;
+    long major = -1, minor = 0;
+
+    if (p == NULL) {
+        return 0;
+    }
+    for (p += 7; *p != '\0'; p++) {
+        if (p[-1] == '-' && *p >= '0' && *p <= '9') {
+            char *end;
+
+            major = strtol(p, &end, 10);
+            /* a minor version is one or two digits; a date (8 digits) is not one */
+            if (end[0] == '-' && end[1] >= '0' && end[1] <= '9' &&
+                strspn(end + 1, "0123456789") <= 2) {
+                minor = strtol(end + 1, NULL, 10);
+            }
+            break;
+        }
+    }
+    return major >= 5 || (major == 4 && minor >= 7);
+}
+
 cJSON *
 sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
 {
@@ -901,7 +931,7 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
         if (max_tokens < (double)(budget + 1024)) {
             max_tokens = (double)(budget + 1024);
         }
-    } else {
+    } else if (!strict_sampling(model)) {
         /* Anthropic's temperature is 0..1 where OpenAI's is 0..2 */
         if (number(req, "temperature", &v)) {
             cJSON_AddNumberToObject(body, "temperature", v < 0 ? 0 : v > 1 ? 1 : v);

@@ -107,6 +107,8 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_ANTHROPIC_KEY"),
         m("claude-err", model="anthropic/claude-mock+words-6-10+error-after-3", api_base=a,
           api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        m("claude-strict", model="anthropic/claude-opus-4-7+strict-sampling", api_base=a,
+          api_key="os.environ/MOCK_ANTHROPIC_KEY"),
         m("claude-cut", model="anthropic/claude-mock+words-6-10+close-after-3", api_base=a,
           api_key="os.environ/MOCK_ANTHROPIC_KEY"),
         m("gem-cut", model="gemini/gemini-mock+words-6-10+close-after-3", api_base=g,
@@ -329,6 +331,14 @@ class AnthropicTest(ProvidersCase):
         inp = u["prompt_tokens"] - 300
         want = (inp * 3 + 200 * 0.3 + 100 * 3.75 + u["completion_tokens"] * 15) / 1e6
         self.assertAlmostEqual(float(r.header("x-sllmp-cost-usd")), want, places=9)
+
+    def test_sampling_dropped_for_models_that_reject_it(self):
+        r = self.chat({"model": "claude-strict", "temperature": 0.2, "top_p": 0.5,
+                       "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(r.status, 200, r)
+        sent = mock_requests(self.anthropic)[-1]["body"]
+        self.assertNotIn("temperature", sent)
+        self.assertNotIn("top_p", sent)
 
     def test_529_is_a_retryable_503(self):
         r = self.chat({"model": "claude-529", "messages": [{"role": "user", "content": "x"}]})

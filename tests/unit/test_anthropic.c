@@ -847,6 +847,36 @@ test_request_sampling(void **state)
                    "'content':[{'type':'text','text':'a'}]}],'temperature':0.3}");
 }
 
+/* Models after Claude Opus 4.6 reject non-default sampling: the knobs are dropped for them. */
+static void
+test_request_sampling_strict_models(void **state)
+{
+    static const char *const strict[] = {"claude-opus-4-7", "claude-opus-4-7-20260416",
+                                         "claude-sonnet-5", "claude-opus-4-8"};
+    static const char *const lenient[] = {"claude-opus-4-6", "claude-3-7-sonnet-20250219",
+                                          "claude-sonnet-4-20250514", "claude-mock"};
+    cJSON *req = cJSON_Parse("{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+                             "\"temperature\":0.3,\"top_p\":0.5,\"top_k\":5}");
+    sllmp_xerr_t e;
+
+    (void)state;
+    for (size_t i = 0; i < 4; i++) {
+        cJSON *out = sllmp_anthropic_request(req, strict[i], &e);
+
+        assert_non_null(out);
+        assert_null(cJSON_GetObjectItem(out, "temperature"));
+        assert_null(cJSON_GetObjectItem(out, "top_p"));
+        assert_null(cJSON_GetObjectItem(out, "top_k"));
+        cJSON_Delete(out);
+        out = sllmp_anthropic_request(req, lenient[i], &e);
+        assert_non_null(out);
+        assert_non_null(cJSON_GetObjectItem(out, "temperature"));
+        assert_non_null(cJSON_GetObjectItem(out, "top_k"));
+        cJSON_Delete(out);
+    }
+    cJSON_Delete(req);
+}
+
 #define TOOLS     "'tools':[{'type':'function','function':{'name':'f','parameters':{'type':'object'}}}]"
 #define TOOLS_OUT "'tools':[{'name':'f','input_schema':{'type':'object'}}]"
 #define USER_A    "'messages':[{'role':'user','content':'a'}]"
@@ -1045,6 +1075,7 @@ main(void)
         cmocka_unit_test(test_request_stop_sequences),
         cmocka_unit_test(test_request_max_tokens),
         cmocka_unit_test(test_request_sampling),
+        cmocka_unit_test(test_request_sampling_strict_models),
         cmocka_unit_test(test_request_tool_choice),
         cmocka_unit_test(test_request_parallel_tool_calls_false),
         cmocka_unit_test(test_request_invalid_arguments),
