@@ -95,27 +95,16 @@ Introspection (no auth):
     POST /_mock/reset      clears both lists
 """
 
-import argparse
 import datetime
 import json
 import re
-import select
-import socket
-import sys
-import threading
-import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import mockserve
+from mockserve import now, split_words
 
 DEFAULT_KEY = "sk-ant-mock-KEY"
 VERSION = "2023-06-01"
-
-LOCK = threading.Lock()
-REQUESTS = []
-STREAMS = []
-SEQ = [0]
 
 TOP_KEYS = {"model", "messages", "max_tokens", "system", "stop_sequences", "stream",
             "temperature", "top_p", "top_k", "tools", "tool_choice", "metadata", "thinking",
@@ -141,22 +130,8 @@ ERROR_MESSAGES = {429: "Number of request tokens has exceeded your per-minute ra
 WEATHER_FRAGMENTS = ["", "{\"city\": ", "\"Par", "is\"}"]
 
 
-class ClientGone(Exception):
-    pass
-
-
 class Invalid(Exception):
     """A 400 invalid_request_error with this message."""
-
-
-def now():
-    return time.time()
-
-
-def next_seq():
-    with LOCK:
-        SEQ[0] += 1
-        return SEQ[0]
 
 
 def new_id(prefix, n=24):
@@ -167,41 +142,11 @@ def new_id(prefix, n=24):
 
 def parse_model(model):
     """A dict of options from a model string like 'tools+cache+sleep-100'."""
-    opt = {"mode": "echo", "n": 0, "delay_ms": 0, "sleep_ms": 0, "status": None,
-           "stall_after": None, "close_after": None, "error_after": None, "tools": False,
-           "thinking": False, "cache": False, "maxtokens": False, "multidelta": False,
-           "ping": False, "strict": False}
-    if not isinstance(model, str):
-        return opt
-    opt["strict"] = "strict-sampling" in model
-    for tok in model.split("+"):
-        tok = tok.strip()
-        m = re.fullmatch(r"words-(\d+)-(\d+)", tok)
-        if m:
-            opt["mode"] = "words"
-            opt["n"] = int(m.group(1))
-            opt["delay_ms"] = int(m.group(2))
-            continue
-        m = re.fullmatch(r"status-(\d{3})", tok)
-        if m:
-            opt["status"] = int(m.group(1))
-            continue
-        m = re.fullmatch(r"sleep-(\d+)", tok)
-        if m:
-            opt["sleep_ms"] = int(m.group(1))
-            continue
-        m = re.fullmatch(r"(stall|close|error)-after-(\d+)", tok)
-        if m:
-            opt[m.group(1) + "_after"] = int(m.group(2))
-            continue
-        if tok in ("tools", "thinking", "cache", "maxtokens", "multidelta", "ping"):
-            opt[tok] = True
-        # "echo", "strict-sampling" and anything unknown: nothing more
-    after = [opt[k] for k in ("stall_after", "close_after", "error_after") if opt[k] is not None]
-    if after and opt["mode"] == "echo":
-        opt["mode"] = "words"
-        opt["n"] = max(after) + 10
-        opt["delay_ms"] = 50
+    opt, _ = mockserve.parse_options(
+        model, ("tools", "thinking", "cache", "maxtokens", "multidelta", "ping"),
+        ("stall", "close", "error"))
+    # "echo", "strict-sampling" and anything unknown: nothing more
+    opt["strict"] = isinstance(model, str) and "strict-sampling" in model
     return opt
 
 
@@ -595,16 +540,6 @@ def prompt_chars(body):
     return n
 
 
-def split_words(text):
-    pieces = re.findall(r"\s*\S+", text)
-    rest = text[len("".join(pieces)):]
-    if pieces and rest:
-        pieces[-1] += rest
-    if not pieces and text:
-        pieces = [text]
-    return pieces
-
-
 def plan(body, opt):
     """What to answer: {thinking: [pieces], text: [pieces], tools: [...], stop_reason,
     stop_sequence, usage}."""
@@ -694,127 +629,28 @@ def error_headers(status):
 
 # ---- HTTP ---------------------------------------------------------------------------------
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(mockserve.MockHandler):
     server_version = "anthropic-mock/1.0"
-    sys_version = ""
-
-    def version_string(self):
-        return self.server_version
-
-    def log_message(self, fmt, *args):  # quiet unless asked
-        if self.server.verbose:
-            sys.stderr.write("anthropic_mock: " + (fmt % args) + "\n")
-
-    def setup(self):
-        super().setup()
-        try:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+    log_name = "anthropic_mock"
 
     # ---- plumbing ---------------------------------------------------------------------
 
-    def read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            data = b""
-            while True:
-                line = self.rfile.readline()
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                data += self.rfile.read(size)
-                self.rfile.readline()
-            return data
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
-    def record(self, raw):
-        body = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
-        rec = {"seq": next_seq(), "time": now(), "method": self.command, "path": self.path,
-               "headers": {k.lower(): v for k, v in self.headers.items()},
-               "body": body, "raw_body": raw.decode("utf-8", "replace")}
-        with LOCK:
-            REQUESTS.append(rec)
-        return rec
-
     def send_json(self, status, obj, extra=(), request_id=None):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
         if request_id:
-            self.send_header("request-id", request_id)
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+            extra = [("request-id", request_id)] + list(extra)
+        self.send_bytes(status, json.dumps(obj).encode(), extra=extra)
 
     def send_error_body(self, status, etype, message, request_id, extra=()):
         self.send_json(status, {"type": "error", "error": {"type": etype, "message": message},
                                 "request_id": request_id}, extra=extra, request_id=request_id)
-
-    def peer_closed(self):
-        try:
-            r, _, _ = select.select([self.connection], [], [], 0)
-            if not r:
-                return False
-            return self.connection.recv(1, socket.MSG_PEEK) == b""
-        except (ConnectionResetError, OSError):
-            return True
-
-    def wait_or_gone(self, seconds):
-        """Sleeps `seconds`, returning early (True) when the client goes away."""
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return False
-            try:
-                r, _, _ = select.select([self.connection], [], [], min(left, 0.05))
-            except (OSError, ValueError):
-                return True
-            if r:
-                try:
-                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
-                        return True
-                except OSError:
-                    return True
-                time.sleep(min(left, 0.05))
-
-    def raw_write(self, data):
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
-            raise ClientGone()
-
-    def stall(self):
-        while not self.wait_or_gone(3600):
-            pass
-        raise ClientGone()
 
     # ---- routes -----------------------------------------------------------------------
 
     def do_GET(self):
         path = self.path.split("?")[0]
         self.record(b"")
-        if path == "/_mock/requests":
-            with LOCK:
-                data = list(REQUESTS)
-            return self.send_json(200, data)
-        if path == "/_mock/streams":
-            with LOCK:
-                data = [dict(s) for s in STREAMS]
-            return self.send_json(200, data)
+        if self.introspect(path):
+            return None
         if path == "/health":
             return self.send_json(200, {"status": "ok"})
         rid = new_id("req_mock_")
@@ -833,11 +669,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         path = self.path.split("?")[0]
         raw = self.read_body()
-        if path == "/_mock/reset":
-            with LOCK:
-                REQUESTS.clear()
-                STREAMS.clear()
-            return self.send_json(200, {"ok": True})
+        if self.introspect(path):
+            return None
         rec = self.record(raw)
         rid = new_id("req_mock_")
         if path not in ("/v1/messages", "/v1/messages/count_tokens"):
@@ -890,16 +723,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def messages(self, body, opt, rec, rid):
         stream = body.get("stream") is True
-        srec = {"seq": rec["seq"], "model": body.get("model"), "stream": stream,
-                "request_id": rid, "events": [], "chunks_sent": 0, "total_chunks": None,
-                "aborted": False, "aborted_at": None, "started_at": now(),
-                "headers_sent_at": None, "finished_at": None, "completed": False,
-                "send_times": []}
-        with LOCK:
-            STREAMS.append(srec)
-        try:
-            if opt["sleep_ms"] and self.wait_or_gone(opt["sleep_ms"] / 1000.0):
-                raise ClientGone()
+        with self.answering(rec["seq"], model=body.get("model"), stream=stream,
+                            request_id=rid, events=[]) as srec:
+            self.pause(opt["sleep_ms"] / 1000.0)
             if opt["status"]:
                 st = opt["status"]
                 srec["headers_sent_at"] = now()
@@ -921,12 +747,6 @@ class Handler(BaseHTTPRequestHandler):
                 self.messages_stream(body, opt, p, srec, rid)
             else:
                 self.messages_unary(body, opt, p, srec, rid)
-        except ClientGone:
-            srec["aborted"] = True
-            srec["aborted_at"] = now()
-            self.close_connection = True
-        finally:
-            srec["finished_at"] = now()
 
     def messages_unary(self, body, opt, p, srec, rid):
         if opt["error_after"] is not None:
@@ -935,23 +755,12 @@ class Handler(BaseHTTPRequestHandler):
             srec["completed"] = True
             return
         if opt["close_after"] is not None:
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.hang_up()
             return
         msg = message_object(body, p, new_id("msg_mock_"))
         data = json.dumps(msg).encode()
         if opt["stall_after"] is not None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("request-id", rid)
-            self.end_headers()
-            srec["headers_sent_at"] = now()
-            self.raw_write(data[: len(data) // 2])
-            self.stall()
+            self.send_half_and_stall(srec, data, extra=[("request-id", rid)])
         srec["headers_sent_at"] = now()
         self.send_json(200, msg, request_id=rid,
                        extra=[("anthropic-organization-id", "org-mock")])
@@ -960,18 +769,10 @@ class Handler(BaseHTTPRequestHandler):
         srec["completed"] = True
 
     def messages_stream(self, body, opt, p, srec, rid):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("request-id", rid)
-        self.send_header("anthropic-organization-id", "org-mock")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        srec["headers_sent_at"] = now()
-        try:
-            self.wfile.flush()
-        except OSError:
-            raise ClientGone()
+        self.start_stream(srec, "text/event-stream; charset=utf-8",
+                          [("Cache-Control", "no-cache"), ("request-id", rid),
+                           ("anthropic-organization-id", "org-mock"),
+                           ("Transfer-Encoding", "chunked")])
         delay = opt["delay_ms"] / 1000.0
         first = [True]
 
@@ -982,14 +783,9 @@ class Handler(BaseHTTPRequestHandler):
             send(name, data)
 
         def send(name, data):
-            if self.peer_closed():
-                raise ClientGone()
-            payload = ("event: %s\ndata: %s\n\n" % (name, json.dumps(data))).encode()
-            self.raw_write(b"%x\r\n%s\r\n" % (len(payload), payload))
+            self.check_peer()
+            self.write_chunk(("event: %s\ndata: %s\n\n" % (name, json.dumps(data))).encode())
             srec["events"].append(name)
-
-        def end():
-            self.raw_write(b"0\r\n\r\n")
 
         u = p["usage"]
         start = message_object(body, dict(p, thinking=[], text=[], tools=[]),
@@ -1015,21 +811,17 @@ class Handler(BaseHTTPRequestHandler):
             event("content_block_start", {"type": "content_block_start", "index": index,
                                           "content_block": {"type": "text", "text": ""}})
             for i, piece in enumerate(p["text"]):
-                if i > 0 and delay and self.wait_or_gone(delay):
-                    raise ClientGone()
+                if i > 0:
+                    self.pause(delay)
                 if opt["stall_after"] is not None and i >= opt["stall_after"]:
                     self.stall()
                 if opt["close_after"] is not None and i >= opt["close_after"]:
-                    self.close_connection = True
-                    try:
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
+                    self.hang_up()
                     return
                 if opt["error_after"] is not None and i >= opt["error_after"]:
                     event("error", {"type": "error", "error": {"type": "overloaded_error",
                                                                "message": "Overloaded"}})
-                    end()
+                    self.end_chunks()
                     srec["completed"] = True
                     return
                 event("content_block_delta", {"type": "content_block_delta", "index": index,
@@ -1059,25 +851,13 @@ class Handler(BaseHTTPRequestHandler):
                                           "stop_sequence": p["stop_sequence"]},
                                 "usage": {"output_tokens": u["output_tokens"]}})
         event("message_stop", {"type": "message_stop"})
-        end()
+        self.end_chunks()
         srec["completed"] = True
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mockserve.add_common_args(ap)
-    ap.add_argument("--key", default=DEFAULT_KEY, help="the API key required")
-    a = ap.parse_args()
-    if a.parent_pid:
-        mockserve.watch_parent(a.parent_pid)
-    srv = Server(("127.0.0.1", a.port), Handler)
-    srv.verbose = a.verbose
+    srv, a = mockserve.start(Handler, __doc__, lambda ap: ap.add_argument(
+        "--key", default=DEFAULT_KEY, help="the API key required"))
     srv.key = a.key
     mockserve.serve(srv, a, "anthropic_mock")
 

@@ -75,30 +75,20 @@ Introspection (no authentication):
     GET  /health
 """
 
-import argparse
 import base64
 import calendar
 import hashlib
 import hmac
 import json
 import re
-import select
-import socket
 import struct
-import sys
-import threading
 import time
 import urllib.parse
 import uuid
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import mockserve
-
-LOCK = threading.Lock()
-REQUESTS = []
-STREAMS = []
-SEQ = [0]
+from mockserve import now, split_words, word_pieces
 
 ERROR_NS = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 
@@ -128,22 +118,8 @@ TITAN_KEYS = {"inputText", "dimensions", "normalize", "embeddingTypes"}
 COHERE_KEYS = {"texts", "input_type", "truncate", "embedding_types", "images"}
 
 
-class ClientGone(Exception):
-    pass
-
-
 class Invalid(Exception):
     """A request Bedrock would answer with 400 ValidationException."""
-
-
-def now():
-    return time.time()
-
-
-def next_seq():
-    with LOCK:
-        SEQ[0] += 1
-        return SEQ[0]
 
 
 # ---- SigV4, written apart from the gateway's C --------------------------------------------
@@ -202,54 +178,14 @@ def expected_signature(secret, method, raw_path, raw_query, header_pairs, signed
 # ---- model options ----------------------------------------------------------------------
 
 def parse_model(model_id):
-    opt = {"mode": "echo", "n": 0, "delay_ms": 0, "tools": False, "cache": False,
-           "status": None, "sleep_ms": 0, "stall_after": None, "exception_after": None,
-           "badcrc_after": None}
-    for tok in model_id.split("+"):
-        tok = tok.strip()
-        m = re.fullmatch(r"words-(\d+)-(\d+)", tok)
-        if m:
-            opt["mode"] = "words"
-            opt["n"] = int(m.group(1))
-            opt["delay_ms"] = int(m.group(2))
-            continue
-        m = re.fullmatch(r"status-(\d{3})", tok)
-        if m:
-            opt["status"] = int(m.group(1))
-            continue
-        m = re.fullmatch(r"sleep-(\d+)", tok)
-        if m:
-            opt["sleep_ms"] = int(m.group(1))
-            continue
-        m = re.fullmatch(r"(stall|exception|badcrc)-after-(\d+)", tok)
-        if m:
-            opt[m.group(1) + "_after"] = int(m.group(2))
-            continue
-        if tok in ("tools", "cache"):
-            opt[tok] = True
-    after = [opt[k] for k in ("stall_after", "exception_after", "badcrc_after")
-             if opt[k] is not None]
-    if after and opt["mode"] == "echo":
-        # give the *-after-N options enough deltas to cut: N+10 words, 50 ms apart
-        opt["mode"] = "words"
-        opt["n"] = max(after) + 10
-        opt["delay_ms"] = 50
+    opt, _ = mockserve.parse_options(model_id, ("tools", "cache"),
+                                     ("stall", "exception", "badcrc"))
     return opt
-
-
-def split_words(text):
-    pieces = re.findall(r"\s*\S+", text)
-    rest = text[len("".join(pieces)):]
-    if pieces and rest:
-        pieces[-1] += rest
-    if not pieces and text:
-        pieces = [text]
-    return pieces
 
 
 def pieces_for(opt, text):
     if opt["mode"] == "words":
-        return ["w1" if i == 0 else " w%d" % (i + 1) for i in range(opt["n"])]
+        return word_pieces(opt["n"])
     return split_words(text)
 
 
@@ -457,83 +393,18 @@ def validate_anthropic(body):
                       "please reformat your input and try again.")
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(mockserve.MockHandler):
     server_version = "bedrock-mock/1.0"
-    sys_version = ""
-
-    def version_string(self):
-        return self.server_version
-
-    def log_message(self, fmt, *args):  # quiet unless asked
-        if self.server.verbose:
-            sys.stderr.write("bedrock_mock: " + (fmt % args) + "\n")
-
-    def setup(self):
-        super().setup()
-        try:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+    log_name = "bedrock_mock"
 
     # ---- plumbing -------------------------------------------------------------------
 
-    def read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            data = b""
-            while True:
-                line = self.rfile.readline()
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                data += self.rfile.read(size)
-                self.rfile.readline()
-            return data
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
     def send_json(self, status, obj, extra=()):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_bytes(status, json.dumps(obj).encode(),
+                        extra=[("x-amzn-RequestId", str(uuid.uuid4()))] + list(extra))
 
     def send_error_type(self, status, etype, message):
         self.send_json(status, {"message": message}, extra=[("x-amzn-ErrorType", etype + ERROR_NS)])
-
-    def wait_or_gone(self, seconds):
-        """Sleep `seconds`, returning early (True) when the client goes away."""
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return False
-            try:
-                r, _, _ = select.select([self.connection], [], [], min(left, 0.05))
-            except (OSError, ValueError):
-                return True
-            if r:
-                try:
-                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
-                        return True
-                except OSError:
-                    return True
-                time.sleep(min(left, 0.05))
-
-    def raw_write(self, data):
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
-            raise ClientGone()
 
     # ---- authentication -------------------------------------------------------------
 
@@ -592,14 +463,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         path = self.path.split("?")[0]
-        if path == "/_mock/requests":
-            with LOCK:
-                data = list(REQUESTS)
-            return self.send_json(200, data)
-        if path == "/_mock/streams":
-            with LOCK:
-                data = [dict(s) for s in STREAMS]
-            return self.send_json(200, data)
+        if self.introspect(path):
+            return None
         if path == "/health":
             return self.send_json(200, {"status": "ok"})
         return self.send_error_type(404, "UnknownOperationException", "Unknown operation")
@@ -607,27 +472,14 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         raw_path, _, raw_query = self.path.partition("?")
         body_raw = self.read_body()
-        if raw_path == "/_mock/reset":
-            with LOCK:
-                REQUESTS.clear()
-                STREAMS.clear()
-            return self.send_json(200, {"ok": True})
+        if self.introspect(raw_path):
+            return None
         m = re.fullmatch(r"/model/([^/]+)/(converse|converse-stream|invoke|"
                          r"invoke-with-response-stream)", raw_path)
         model_id = urllib.parse.unquote(m.group(1)) if m else None
         op = m.group(2) if m else None
-        body = None
-        if body_raw:
-            try:
-                body = json.loads(body_raw)
-            except ValueError:
-                body = None
-        rec = {"seq": next_seq(), "time": now(), "method": self.command, "path": self.path,
-               "model_id": model_id, "operation": op, "auth": None,
-               "headers": {k.lower(): v for k, v in self.headers.items()},
-               "body": body, "raw_body": body_raw.decode("utf-8", "replace")}
-        with LOCK:
-            REQUESTS.append(rec)
+        rec = self.record(body_raw, model_id=model_id, operation=op, auth=None)
+        body = rec["body"]
         failed = self.authenticate(raw_path, raw_query, body_raw)
         if failed is not None:
             rec["auth"] = "failed: " + failed[2]
@@ -653,15 +505,9 @@ class Handler(BaseHTTPRequestHandler):
     def model_call(self, model_id, op, body, rec):
         opt = parse_model(model_id)
         stream = op in ("converse-stream", "invoke-with-response-stream")
-        srec = {"seq": rec["seq"], "model_id": model_id, "operation": op, "stream": stream,
-                "frames_sent": 0, "total_frames": None, "aborted": False, "aborted_at": None,
-                "started_at": now(), "headers_sent_at": None, "finished_at": None,
-                "completed": False, "send_times": []}
-        with LOCK:
-            STREAMS.append(srec)
-        try:
-            if opt["sleep_ms"] and self.wait_or_gone(opt["sleep_ms"] / 1000.0):
-                raise ClientGone()
+        with self.answering(rec["seq"], "frames", model_id=model_id, operation=op,
+                            stream=stream) as srec:
+            self.pause(opt["sleep_ms"] / 1000.0)
             if opt["status"]:
                 etype, msg = ERRORS.get(opt["status"], ERRORS[500])
                 srec["headers_sent_at"] = now()
@@ -699,12 +545,6 @@ class Handler(BaseHTTPRequestHandler):
                 self.stream(opt, self.converse_frames(answer), answer, srec)
             else:
                 self.stream(opt, self.anthropic_frames(answer), answer, srec)
-        except ClientGone:
-            srec["aborted"] = True
-            srec["aborted_at"] = now()
-            self.close_connection = True
-        finally:
-            srec["finished_at"] = now()
 
     def answer(self, opt, text, max_tokens, prompt_chars):
         pieces = pieces_for(opt, text)
@@ -890,15 +730,7 @@ class Handler(BaseHTTPRequestHandler):
         data = json.dumps(resp).encode()
         srec["total_frames"] = 1
         if opt["stall_after"] is not None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            srec["headers_sent_at"] = now()
-            self.raw_write(data[: len(data) // 2])
-            while not self.wait_or_gone(3600):
-                pass
-            raise ClientGone()
+            self.send_half_and_stall(srec, data)
         srec["headers_sent_at"] = now()
         self.send_json(200, resp)
         srec["frames_sent"] = 1
@@ -907,66 +739,44 @@ class Handler(BaseHTTPRequestHandler):
 
     def stream(self, opt, frames, a, srec):
         delay = opt["delay_ms"] / 1000.0 if opt["mode"] == "words" else 0.0
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.end_headers()
-        srec["headers_sent_at"] = now()
+        self.start_stream(srec, "application/vnd.amazon.eventstream",
+                          [("Transfer-Encoding", "chunked"),
+                           ("x-amzn-RequestId", str(uuid.uuid4()))])
         srec["total_frames"] = len(frames)
-        try:
-            self.wfile.flush()
-        except OSError:
-            raise ClientGone()
 
         def send(data):
-            self.raw_write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.write_chunk(data)
             srec["frames_sent"] += 1
             srec["send_times"].append(now())
-
-        def end():
-            self.raw_write(b"0\r\n\r\n")
 
         texts = 0
         for kind, data in frames:
             if kind == "text":
-                if texts > 0 and delay and self.wait_or_gone(delay):
-                    raise ClientGone()
+                if texts > 0:
+                    self.pause(delay)
                 if opt["stall_after"] is not None and texts >= opt["stall_after"]:
-                    while not self.wait_or_gone(3600):
-                        pass
-                    raise ClientGone()
+                    self.stall()
                 if opt["exception_after"] is not None and texts >= opt["exception_after"]:
                     send(exception_frame("throttlingException",
                                          "Too many requests, please wait before trying again."))
-                    end()
+                    self.end_chunks()
                     srec["completed"] = True
                     return
                 if opt["badcrc_after"] is not None and texts >= opt["badcrc_after"]:
                     send(data[:-4] + struct.pack(">I", struct.unpack(">I", data[-4:])[0] ^ 1))
-                    end()
+                    self.end_chunks()
                     srec["completed"] = True
                     return
                 texts += 1
             send(data)
         # the *-after-N options with N at or past the last delta act at the end
         if opt["stall_after"] is not None:
-            while not self.wait_or_gone(3600):
-                pass
-            raise ClientGone()
-        end()
+            self.stall()
+        self.end_chunks()
         srec["completed"] = True
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mockserve.add_common_args(ap)
+def add_args(ap):
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--access-key", default="AKIDMOCK")
     ap.add_argument("--secret-key", default="mocksecret")
@@ -974,11 +784,10 @@ def main():
     ap.add_argument("--api-key", help="also accept Authorization: Bearer <this key>")
     ap.add_argument("--max-skew", type=int, default=900,
                     help="largest x-amz-date offset from now, seconds (0: no check)")
-    a = ap.parse_args()
-    if a.parent_pid:
-        mockserve.watch_parent(a.parent_pid)
-    srv = Server(("127.0.0.1", a.port), Handler)
-    srv.verbose = a.verbose
+
+
+def main():
+    srv, a = mockserve.start(Handler, __doc__, add_args)
     srv.args = a
     mockserve.serve(srv, a, "bedrock_mock")
 

@@ -70,29 +70,18 @@ Introspection:
     GET  /health
 """
 
-import argparse
 import hashlib
 import json
 import re
-import select
-import socket
 import struct
-import sys
-import threading
-import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import mockserve
+from mockserve import now, word_pieces
 
 DEFAULT_KEY = "AIza-mock-KEY"
 THOUGHT = "Let me think about this request step by step."
-
-LOCK = threading.Lock()
-REQUESTS = []
-STREAMS = []
-SEQ = [0]
 
 TOP_FIELDS = {"contents", "systemInstruction", "system_instruction", "tools", "toolConfig",
               "tool_config", "generationConfig", "generation_config", "safetySettings",
@@ -103,10 +92,6 @@ PART_DATA = ("text", "inlineData", "inline_data", "fileData", "file_data", "func
 BAD_SCHEMA_KEYS = ("additionalProperties", "$schema")
 
 
-class ClientGone(Exception):
-    pass
-
-
 class BadRequest(Exception):
     def __init__(self, message, field=None):
         super().__init__(message)
@@ -114,50 +99,10 @@ class BadRequest(Exception):
         self.field = field
 
 
-def now():
-    return time.time()
-
-
-def next_seq():
-    with LOCK:
-        SEQ[0] += 1
-        return SEQ[0]
-
-
 def parse_model(model):
     """The options of a model name like 'sleep-100+words-5-20+thinking'."""
-    opt = {"mode": "echo", "n": 0, "delay_ms": 0, "sleep_ms": 0, "status": None,
-           "stall_after": None, "close_after": None, "tools": False, "thinking": False,
-           "cache": False, "blocked": False, "maxtokens": False}
-    for tok in model.split("+"):
-        tok = tok.strip()
-        m = re.fullmatch(r"words-(\d+)-(\d+)", tok)
-        if m:
-            opt["mode"] = "words"
-            opt["n"] = int(m.group(1))
-            opt["delay_ms"] = int(m.group(2))
-            continue
-        m = re.fullmatch(r"status-(\d{3})", tok)
-        if m:
-            opt["status"] = int(m.group(1))
-            continue
-        m = re.fullmatch(r"sleep-(\d+)", tok)
-        if m:
-            opt["sleep_ms"] = int(m.group(1))
-            continue
-        m = re.fullmatch(r"(stall|close)-after-(\d+)", tok)
-        if m:
-            opt[m.group(1) + "_after"] = int(m.group(2))
-            continue
-        if tok in ("tools", "thinking", "cache", "blocked", "maxtokens"):
-            opt[tok] = True
-        # "echo" and anything unknown: echo
-    after = [opt[k] for k in ("stall_after", "close_after") if opt[k] is not None]
-    if after and opt["mode"] == "echo":
-        # enough events to cut: N+10 words, 50 ms apart
-        opt["mode"] = "words"
-        opt["n"] = max(after) + 10
-        opt["delay_ms"] = 50
+    opt, _ = mockserve.parse_options(
+        model, ("tools", "thinking", "cache", "blocked", "maxtokens"), ("stall", "close"))
     return opt
 
 
@@ -351,7 +296,7 @@ def last_user_text(body):
 
 def words(opt, body):
     if opt["mode"] == "words":
-        return ["w%d" % (i + 1) if i == 0 else " w%d" % (i + 1) for i in range(opt["n"])]
+        return word_pieces(opt["n"])
     text = last_user_text(body)
     pieces = re.findall(r"\s*\S+", text)
     if pieces and text[len("".join(pieces)):]:
@@ -482,117 +427,28 @@ def embed_one(req, model, where):
     return {"values": vector("".join(texts), dims)}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(mockserve.MockHandler):
     server_version = "gemini-mock/1.0"
-    sys_version = ""
-
-    def version_string(self):
-        return self.server_version
-
-    def log_message(self, fmt, *args):  # quiet unless asked
-        if self.server.verbose:
-            sys.stderr.write("gemini-mock: " + (fmt % args) + "\n")
-
-    def setup(self):
-        super().setup()
-        try:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+    log_name = "gemini-mock"
 
     # ---- plumbing -------------------------------------------------------------------
 
-    def read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            data = b""
-            while True:
-                line = self.rfile.readline()
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                data += self.rfile.read(size)
-                self.rfile.readline()
-            return data
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
     def record(self, raw, model=None, method=None):
-        body = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
         u = urlsplit(self.path)
-        rec = {"seq": next_seq(), "time": now(), "method": self.command, "path": u.path,
-               "query": {k: v[-1] for k, v in parse_qs(u.query).items()},
-               "model": model, "method_name": method,
-               "headers": {k.lower(): v for k, v in self.headers.items()},
-               "body": body, "raw_body": raw.decode("utf-8", "replace")}
-        with LOCK:
-            REQUESTS.append(rec)
-        return rec
+        return super().record(raw, path=u.path,
+                              query={k: v[-1] for k, v in parse_qs(u.query).items()},
+                              model=model, method_name=method)
 
     def send_json(self, status, obj, extra=()):
-        data = json.dumps(obj, indent=2).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Vary", "Origin, X-Origin, Referer")
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_bytes(status, json.dumps(obj, indent=2).encode(),
+                        "application/json; charset=UTF-8",
+                        [("Vary", "Origin, X-Origin, Referer")] + list(extra))
 
     def send_bad(self, e):
         details = [{"@type": "type.googleapis.com/google.rpc.BadRequest",
                     "fieldViolations": [{"field": e.field, "description": e.message}]}] \
             if e.field else None
         self.send_json(400, rpc_error(400, "INVALID_ARGUMENT", e.message, details))
-
-    def peer_closed(self):
-        try:
-            r, _, _ = select.select([self.connection], [], [], 0)
-            if not r:
-                return False
-            return self.connection.recv(1, socket.MSG_PEEK) == b""
-        except (ConnectionResetError, OSError):
-            return True
-
-    def wait_or_gone(self, seconds):
-        """Sleep `seconds`, returning early (True) when the client goes away."""
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return False
-            try:
-                r, _, _ = select.select([self.connection], [], [], min(left, 0.05))
-            except (OSError, ValueError):
-                return True
-            if r:
-                try:
-                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
-                        return True
-                except OSError:
-                    return True
-                time.sleep(min(left, 0.05))
-
-    def stall(self):
-        while not self.wait_or_gone(3600):
-            pass
-        raise ClientGone()
-
-    def raw_write(self, data):
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
-            raise ClientGone()
 
     def key_ok(self):
         """None when the key is right, else the error already sent."""
@@ -622,14 +478,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         path = urlsplit(self.path).path
-        if path == "/_mock/requests":
-            with LOCK:
-                data = list(REQUESTS)
-            return self.send_json(200, data)
-        if path == "/_mock/streams":
-            with LOCK:
-                data = [dict(s) for s in STREAMS]
-            return self.send_json(200, data)
+        if self.introspect(path):
+            return None
         if path == "/health":
             return self.send_json(200, {"status": "ok"})
         self.record(b"")
@@ -645,11 +495,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         u = urlsplit(self.path)
         raw = self.read_body()
-        if u.path == "/_mock/reset":
-            with LOCK:
-                REQUESTS.clear()
-                STREAMS.clear()
-            return self.send_json(200, {"ok": True})
+        if self.introspect(u.path):
+            return None
         m = re.fullmatch(r"/v1(?:beta)?/models/(.+):([A-Za-z]+)", unquote(u.path))
         model, method = (m.group(1), m.group(2)) if m else (None, None)
         rec = self.record(raw, model, method)
@@ -676,15 +523,9 @@ class Handler(BaseHTTPRequestHandler):
     def run(self, model, method, rec, sse):
         opt = parse_model(model)
         stream = method == "streamGenerateContent"
-        srec = {"seq": rec["seq"], "model": model, "method": method, "stream": stream,
-                "sse": sse, "chunks_sent": 0, "total_chunks": None, "aborted": False,
-                "aborted_at": None, "started_at": now(), "headers_sent_at": None,
-                "finished_at": None, "completed": False, "send_times": []}
-        with LOCK:
-            STREAMS.append(srec)
-        try:
-            if opt["sleep_ms"] and self.wait_or_gone(opt["sleep_ms"] / 1000.0):
-                raise ClientGone()
+        with self.answering(rec["seq"], model=model, method=method, stream=stream,
+                            sse=sse) as srec:
+            self.pause(opt["sleep_ms"] / 1000.0)
             if opt["status"]:
                 srec["headers_sent_at"] = now()
                 err = error_for(opt["status"], model)
@@ -725,24 +566,12 @@ class Handler(BaseHTTPRequestHandler):
             if method == "generateContent":
                 answer = unary_answer(opt, body, model)
             self.unary(opt, answer, srec)
-        except ClientGone:
-            srec["aborted"] = True
-            srec["aborted_at"] = now()
-            self.close_connection = True
-        finally:
-            srec["finished_at"] = now()
 
     def unary(self, opt, answer, srec):
         srec["total_chunks"] = 1
         if opt["stall_after"] is not None:
-            data = json.dumps(answer, indent=2).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            srec["headers_sent_at"] = now()
-            self.raw_write(data[: len(data) // 2])
-            self.stall()
+            self.send_half_and_stall(srec, json.dumps(answer, indent=2).encode(),
+                                     "application/json; charset=UTF-8")
         srec["headers_sent_at"] = now()
         self.send_json(200, answer, extra=[("Server-Timing", "gfet4t7; dur=12")])
         srec["chunks_sent"] = 1
@@ -753,34 +582,22 @@ class Handler(BaseHTTPRequestHandler):
         events = stream_events(opt, body, model)
         delay = opt["delay_ms"] / 1000.0 if opt["mode"] == "words" else 0.0
         srec["total_chunks"] = len(events)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream" if sse
-                         else "application/json; charset=UTF-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Vary", "Origin, X-Origin, Referer")
-        self.end_headers()
-        srec["headers_sent_at"] = now()
-        try:
-            self.wfile.flush()
-        except OSError:
-            raise ClientGone()
+        self.start_stream(srec, "text/event-stream" if sse
+                          else "application/json; charset=UTF-8",
+                          [("Transfer-Encoding", "chunked"),
+                           ("Vary", "Origin, X-Origin, Referer")])
 
         def chunk(data):
-            if self.peer_closed():
-                raise ClientGone()
-            self.raw_write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.check_peer()
+            self.write_chunk(data)
 
         for i, ev in enumerate(events):
-            if i > 0 and delay and self.wait_or_gone(delay):
-                raise ClientGone()
+            if i > 0:
+                self.pause(delay)
             if opt["stall_after"] is not None and i >= opt["stall_after"]:
                 self.stall()
             if opt["close_after"] is not None and i >= opt["close_after"]:
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                self.hang_up()
                 return
             if sse:
                 data = ("data: " + json.dumps(ev, separators=(",", ":")) + "\r\n\r\n").encode()
@@ -794,25 +611,13 @@ class Handler(BaseHTTPRequestHandler):
             self.stall()
         if not sse:
             chunk(b"\n]" if events else b"[]")
-        self.raw_write(b"0\r\n\r\n")
+        self.end_chunks()
         srec["completed"] = True
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mockserve.add_common_args(ap)
-    ap.add_argument("--key", default=DEFAULT_KEY, help="the API key callers must send")
-    a = ap.parse_args()
-    if a.parent_pid:
-        mockserve.watch_parent(a.parent_pid)
-    srv = Server(("127.0.0.1", a.port), Handler)
-    srv.verbose = a.verbose
+    srv, a = mockserve.start(Handler, __doc__, lambda ap: ap.add_argument(
+        "--key", default=DEFAULT_KEY, help="the API key callers must send"))
     srv.key = a.key
     mockserve.serve(srv, a, "gemini_mock")
 

@@ -53,7 +53,6 @@ Control (never subject to fault modes, no auth):
     POST /_mock/reset     clears everything and sets mode ok, v4 back to the --v4 flag
 """
 
-import argparse
 import base64
 import datetime
 import gc
@@ -61,11 +60,9 @@ import json
 import re
 import socket
 import struct
-import sys
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import mockserve
 
@@ -439,17 +436,10 @@ def media(value, default=""):
     return (value or default).split(";")[0].strip().lower()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(mockserve.MockHandler):
     server_version = "langfuse-mock/1.0"
-    sys_version = ""
-
-    def version_string(self):
-        return self.server_version
-
-    def log_message(self, fmt, *args):  # quiet unless asked
-        if self.server.verbose:
-            sys.stderr.write("langfuse_mock: " + (fmt % args) + "\n")
+    log_name = "langfuse_mock"
+    tcp_nodelay = False
 
     # ---- plumbing -------------------------------------------------------------------
 
@@ -691,30 +681,21 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, state)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mockserve.add_common_args(ap)
+def add_args(ap):
     ap.add_argument("--public-key", default="pk-lf-test")
     ap.add_argument("--secret-key", default="sk-lf-test")
     ap.add_argument("--v4", action="store_true",
                     help="legacy endpoint behaves like self-hosted v4 events_only")
     ap.add_argument("--otel-max-bytes", type=int, default=16_000_000)
     ap.add_argument("--legacy-max-bytes", type=int, default=3_500_000)
-    a = ap.parse_args()
-    if a.parent_pid:
-        mockserve.watch_parent(a.parent_pid)
+
+
+def main():
+    srv, a = mockserve.start(Handler, __doc__, add_args)
     # the stores only grow and hold no cycles: the collector's passes over them cost seconds
     gc.disable()
     CFG["v4_default"] = a.v4
     reset_all()
-    srv = Server(("127.0.0.1", a.port), Handler)
-    srv.verbose = a.verbose
     srv.public_key, srv.secret_key = a.public_key, a.secret_key
     srv.otel_max, srv.legacy_max = a.otel_max_bytes, a.legacy_max_bytes
     mockserve.serve(srv, a, "langfuse_mock")

@@ -111,23 +111,17 @@ Introspection:
     POST /_mock/reset      clears both lists
 """
 
-import argparse
 import base64
 import hashlib
 import json
 import math
 import re
-import select
-import socket
 import struct
-import sys
-import threading
-import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import mockserve
+from mockserve import now, split_words, word_pieces
 
 FAKE_KEY = "sk-mock-SECRET-123"
 AZURE_KEY = "azure-mock-KEY"
@@ -147,16 +141,6 @@ EMBED_MAX_TOKENS = 8192
 EMBED_DEFAULT_DIMS = 8
 EMBED_MAX_DIMS = 65536
 
-LOCK = threading.Lock()
-REQUESTS = []
-STREAMS = []
-SEQ = [0]
-
-
-class ClientGone(Exception):
-    pass
-
-
 class BadRequest(Exception):
     """A 400 invalid_request_error about `param`."""
 
@@ -169,58 +153,17 @@ class BadRequest(Exception):
                           "param": self.param, "code": self.code}}
 
 
-def now():
-    return time.time()
-
-
-def next_seq():
-    with LOCK:
-        SEQ[0] += 1
-        return SEQ[0]
-
-
 def parse_model(model):
     """Return a dict of options from a model string like 'sleep-100+words-5-20+crlf'."""
-    opt = {"mode": "echo", "sleep_ms": 0, "status": None, "stall_after": None,
-           "close_after": None, "error_after": None, "crlf": False, "split": False,
-           "close": False, "badjson": False, "tools": False, "n": 0, "delay_ms": 0,
-           "usage": None, "nousage": False}
-    if not isinstance(model, str):
-        return opt
-    for tok in model.split("+"):
-        tok = tok.strip()
-        m = re.fullmatch(r"words-(\d+)-(\d+)", tok)
-        if m:
-            opt["mode"] = "words"
-            opt["n"] = int(m.group(1))
-            opt["delay_ms"] = int(m.group(2))
-            continue
+    opt, rest = mockserve.parse_options(
+        model, ("crlf", "split", "close", "badjson", "tools", "nousage"),
+        ("stall", "close", "error"))
+    opt["usage"] = None
+    for tok in rest:
         m = re.fullmatch(r"usage-(\d+)-(\d+)-(\d+)-(\d+)", tok)
         if m:
             opt["usage"] = tuple(int(x) for x in m.groups())
-            continue
-        m = re.fullmatch(r"status-(\d{3})", tok)
-        if m:
-            opt["status"] = int(m.group(1))
-            continue
-        m = re.fullmatch(r"sleep-(\d+)", tok)
-        if m:
-            opt["sleep_ms"] = int(m.group(1))
-            continue
-        m = re.fullmatch(r"(stall|close|error)-after-(\d+)", tok)
-        if m:
-            opt[m.group(1) + "_after"] = int(m.group(2))
-            continue
-        if tok in ("crlf", "split", "close", "badjson", "tools", "nousage"):
-            opt[tok] = True
-            continue
         # "echo" and anything unknown: echo
-    after = [opt[k] for k in ("stall_after", "close_after", "error_after") if opt[k] is not None]
-    if after and opt["mode"] == "echo":
-        # give the *-after-N options enough chunks to cut: N+10 words, 50 ms apart
-        opt["mode"] = "words"
-        opt["n"] = max(after) + 10
-        opt["delay_ms"] = 50
     return opt
 
 
@@ -366,21 +309,6 @@ def azure_prelude(n_prompts):
                        "prompt_filter_results": azure_prompt_filter(n_prompts)})
 
 
-def split_words(text):
-    """The text in pieces of one word each with its leading whitespace (trailing whitespace
-    goes to the last piece)."""
-    pieces = re.findall(r"\s*\S+", text)
-    if pieces and text[len("".join(pieces)):]:
-        pieces[-1] += text[len("".join(pieces)):]
-    if not pieces and text:
-        pieces = [text]
-    return pieces
-
-
-def word_pieces(n):
-    return ["w%d" % (i + 1) if i == 0 else " w%d" % (i + 1) for i in range(n)]
-
-
 def content_pieces(opt, body):
     if opt["mode"] == "words":
         return word_pieces(opt["n"])
@@ -469,123 +397,31 @@ def completion_prompts(prompt):
                      "of integers or an array of arrays of integers.", "prompt")
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(mockserve.MockHandler):
     server_version = "openai-mock/1.0"
-    sys_version = ""
-
-    def version_string(self):
-        return self.server_version
-
-    def log_message(self, fmt, *args):  # quiet unless asked
-        if self.server.verbose:
-            sys.stderr.write("mock: " + (fmt % args) + "\n")
-
-    def setup(self):
-        super().setup()
-        try:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+    log_name = "mock"
+    record_header_list = True
 
     # ---- plumbing -------------------------------------------------------------------
 
-    def read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            data = b""
-            while True:
-                line = self.rfile.readline()
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                data += self.rfile.read(size)
-                self.rfile.readline()
-            return data
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
     def record(self, raw):
-        body = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
-        rec = {"seq": next_seq(), "time": now(), "method": self.command, "path": self.path,
-               "query": dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)),
-               "headers": {k.lower(): v for k, v in self.headers.items()},
-               "header_list": [[k, v] for k, v in self.headers.items()],
-               "body": body, "raw_body": raw.decode("utf-8", "replace")}
-        with LOCK:
-            REQUESTS.append(rec)
-        return rec
+        return super().record(raw, query=dict(parse_qsl(urlsplit(self.path).query,
+                                                        keep_blank_values=True)))
 
     def send_json(self, status, obj, extra=(), close=False):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in extra:
-            self.send_header(k, v)
+        extra = list(extra)
         if close:
-            self.send_header("Connection", "close")
+            extra.append(("Connection", "close"))
             self.close_connection = True
-        self.end_headers()
-        self.wfile.write(data)
-
-    def peer_closed(self):
-        """True when the client has closed its side (readable with EOF) or reset it."""
-        try:
-            r, _, _ = select.select([self.connection], [], [], 0)
-            if not r:
-                return False
-            return self.connection.recv(1, socket.MSG_PEEK) == b""
-        except (ConnectionResetError, OSError):
-            return True
-
-    def wait_or_gone(self, seconds):
-        """Sleep `seconds`, returning early (True) when the client goes away."""
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return False
-            try:
-                r, _, _ = select.select([self.connection], [], [], min(left, 0.05))
-            except (OSError, ValueError):
-                return True
-            if r:
-                try:
-                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
-                        return True
-                except OSError:
-                    return True
-                # unexpected bytes (a pipelined request); just wait
-                time.sleep(min(left, 0.05))
-
-    def raw_write(self, data):
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
-            raise ClientGone()
+        self.send_bytes(status, json.dumps(obj).encode(), extra=extra)
 
     # ---- routes ---------------------------------------------------------------------
 
     def do_GET(self):
         path = self.path.split("?")[0]
         self.record(b"")
-        if path == "/_mock/requests":
-            with LOCK:
-                data = list(REQUESTS)
-            return self.send_json(200, data)
-        if path == "/_mock/streams":
-            with LOCK:
-                data = [dict(s) for s in STREAMS]
-            return self.send_json(200, data)
+        if self.introspect(path):
+            return None
         if path in ("/v1/models", "/models"):
             return self.send_json(200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 1686935002, "owned_by": "mock"}
@@ -599,11 +435,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         path = self.path.split("?")[0]
         raw = self.read_body()
-        if path == "/_mock/reset":
-            with LOCK:
-                REQUESTS.clear()
-                STREAMS.clear()
-            return self.send_json(200, {"ok": True})
+        if self.introspect(path):
+            return None
         rec = self.record(raw)
         if path.startswith("/openai/"):
             return self.azure(path, rec)
@@ -618,6 +451,7 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             return self.send_bad_json()
         self.run(kind, body, rec, parse_model(body.get("model")))
+        return None
 
     def do_PUT(self):
         self.record(self.read_body())
@@ -675,51 +509,39 @@ class Handler(BaseHTTPRequestHandler):
 
     def run(self, kind, body, rec, opt, az=None):
         """Answers a chat / completions / embeddings request with options `opt` (az: the
-        Azure context, or None), recording it in STREAMS."""
+        Azure context, or None), listing its record in /_mock/streams."""
         stream = body.get("stream") is True and kind != "embeddings"
-        srec = {"seq": rec["seq"], "kind": kind,
-                "model": az["deployment"] if az else body.get("model"),
-                "body_model": body.get("model"),
-                "deployment": az["deployment"] if az else None,
-                "api_version": az["api_version"] if az else None,
-                "stream": stream, "request_id": rec["headers"].get("x-request-id"),
-                "chunks_sent": 0, "total_chunks": None, "aborted": False, "aborted_at": None,
-                "started_at": now(), "headers_sent_at": None, "finished_at": None,
-                "completed": False, "send_times": []}
-        with LOCK:
-            STREAMS.append(srec)
-        try:
-            if opt["sleep_ms"]:
-                if self.wait_or_gone(opt["sleep_ms"] / 1000.0):
-                    raise ClientGone()
-            if opt["status"]:
-                if az:
-                    hdrs, err = azure_error_for(opt["status"], kind, az["api_version"])
+        with self.answering(rec["seq"], kind=kind,
+                            model=az["deployment"] if az else body.get("model"),
+                            body_model=body.get("model"),
+                            deployment=az["deployment"] if az else None,
+                            api_version=az["api_version"] if az else None,
+                            stream=stream,
+                            request_id=rec["headers"].get("x-request-id")) as srec:
+            try:
+                self.pause(opt["sleep_ms"] / 1000.0)
+                if opt["status"]:
+                    if az:
+                        hdrs, err = azure_error_for(opt["status"], kind, az["api_version"])
+                    else:
+                        hdrs, err = error_for(opt["status"])
+                    srec["headers_sent_at"] = now()
+                    self.send_json(opt["status"], err, extra=hdrs)
+                    srec["completed"] = True
+                    return
+                if kind == "chat":
+                    if stream:
+                        self.chat_stream(body, opt, srec, az)
+                    else:
+                        self.chat_unary(body, opt, srec, az)
+                elif kind == "completions":
+                    self.completions(body, opt, srec, az, stream)
                 else:
-                    hdrs, err = error_for(opt["status"])
+                    self.embeddings(body, opt, srec, az)
+            except BadRequest as e:
                 srec["headers_sent_at"] = now()
-                self.send_json(opt["status"], err, extra=hdrs)
+                self.send_json(400, e.body())
                 srec["completed"] = True
-                return
-            if kind == "chat":
-                if stream:
-                    self.chat_stream(body, opt, srec, az)
-                else:
-                    self.chat_unary(body, opt, srec, az)
-            elif kind == "completions":
-                self.completions(body, opt, srec, az, stream)
-            else:
-                self.embeddings(body, opt, srec, az)
-        except BadRequest as e:
-            srec["headers_sent_at"] = now()
-            self.send_json(400, e.body())
-            srec["completed"] = True
-        except ClientGone:
-            srec["aborted"] = True
-            srec["aborted_at"] = now()
-            self.close_connection = True
-        finally:
-            srec["finished_at"] = now()
 
     def common_headers(self):
         return [("x-request-id", "req_mock_" + uuid.uuid4().hex[:16]),
@@ -740,30 +562,15 @@ class Handler(BaseHTTPRequestHandler):
         else:
             data = json.dumps(resp).encode()
         if opt["stall_after"] is not None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            srec["headers_sent_at"] = now()
-            self.raw_write(data[: len(data) // 2])
-            while not self.wait_or_gone(3600):
-                pass
-            raise ClientGone()
+            self.send_half_and_stall(srec, data)
         srec["headers_sent_at"] = now()
         if opt["badjson"]:
-            self._send_raw(200, data, "application/json")
+            self.send_bytes(200, data)
         else:
             self.send_json(200, resp, extra=headers)
         srec["chunks_sent"] = 1
         srec["send_times"].append(now())
         srec["completed"] = True
-
-    def _send_raw(self, status, data, ctype):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     # ---- SSE plumbing -----------------------------------------------------------------
 
@@ -773,31 +580,23 @@ class Handler(BaseHTTPRequestHandler):
         content chunk when `count`."""
         chunked = not opt["close"]
         nl = "\r\n" if opt["crlf"] else "\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        for k, v in headers:
-            self.send_header(k, v)
-        if chunked:
-            self.send_header("Transfer-Encoding", "chunked")
-        else:
-            self.send_header("Connection", "close")
+        if not chunked:
             self.close_connection = True
-        self.end_headers()
-        srec["headers_sent_at"] = now()
-        try:
-            self.wfile.flush()
-        except OSError:
-            raise ClientGone()
+        self.start_stream(srec, "text/event-stream; charset=utf-8",
+                          [("Cache-Control", "no-cache")] + list(headers) +
+                          [("Transfer-Encoding", "chunked") if chunked
+                           else ("Connection", "close")])
 
         def emit(payload, count=True):
             text = "data: " + payload + nl + nl
             data = text.encode()
-            if self.peer_closed():
-                raise ClientGone()
+            self.check_peer()
             parts = [data[i:i + 1] for i in range(len(data))] if opt["split"] else [data]
             for p in parts:
-                self.raw_write(b"%x\r\n%s\r\n" % (len(p), p) if chunked else p)
+                if chunked:
+                    self.write_chunk(p)
+                else:
+                    self.raw_write(p)
             if count:
                 srec["chunks_sent"] += 1
                 srec["send_times"].append(now())
@@ -806,21 +605,15 @@ class Handler(BaseHTTPRequestHandler):
     def sse_done(self, emit, chunked):
         emit("[DONE]", count=False)
         if chunked:
-            self.raw_write(b"0\r\n\r\n")
+            self.end_chunks()
 
     def sse_cut(self, opt, i, emit, chunked):
         """Applies stall-/close-/error-after-N before content piece i: stalls (raising
         ClientGone when the client leaves) or returns True when the stream ended here."""
         if opt["stall_after"] is not None and i >= opt["stall_after"]:
-            while not self.wait_or_gone(3600):
-                pass
-            raise ClientGone()
+            self.stall()
         if opt["close_after"] is not None and i >= opt["close_after"]:
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.hang_up()
             return True
         if opt["error_after"] is not None and i >= opt["error_after"]:
             emit(json.dumps({"error": {"message": "The server had an error while "
@@ -832,9 +625,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def sse_stall_at_end(self, opt, n):
         if opt["stall_after"] is not None and opt["stall_after"] >= n:
-            while not self.wait_or_gone(3600):
-                pass
-            raise ClientGone()
+            self.stall()
 
     # ---- chat -----------------------------------------------------------------------
 
@@ -900,9 +691,8 @@ class Handler(BaseHTTPRequestHandler):
                                         {"arguments": "{\"city\":\"Paris\"}"}}]}))
             pieces = []
         for i, piece in enumerate(pieces):
-            if i > 0 and delay:
-                if self.wait_or_gone(delay):
-                    raise ClientGone()
+            if i > 0:
+                self.pause(delay)
             if self.sse_cut(opt, i, emit, chunked):
                 return
             if opt["badjson"] and i == 1:
@@ -984,9 +774,8 @@ class Handler(BaseHTTPRequestHandler):
         if az:
             emit(azure_prelude(len(prompts)), count=False)
         for i in range(rounds):
-            if i > 0 and delay:
-                if self.wait_or_gone(delay):
-                    raise ClientGone()
+            if i > 0:
+                self.pause(delay)
             if self.sse_cut(opt, i, emit, chunked):
                 return
             if opt["badjson"] and i == 1:
@@ -1036,22 +825,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers())
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mockserve.add_common_args(ap)
-    ap.add_argument("--azure-key", default=AZURE_KEY,
-                    help="the api-key header the Azure paths require (default %(default)s)")
-    a = ap.parse_args()
-    if a.parent_pid:
-        mockserve.watch_parent(a.parent_pid)
-    srv = Server(("127.0.0.1", a.port), Handler)
-    srv.verbose = a.verbose
+    srv, a = mockserve.start(Handler, __doc__, lambda ap: ap.add_argument(
+        "--azure-key", default=AZURE_KEY,
+        help="the api-key header the Azure paths require (default %(default)s)"))
     srv.azure_key = a.azure_key
     mockserve.serve(srv, a, "openai_mock")
 
