@@ -26,6 +26,19 @@ sllmp_rc_t sllmp_provider_bedrock_embeddings(sllmp_req_t *r);
 
 /* ---- shared by the adapters (src/providers/common.c) ---- */
 
+/* The body of a translated request: req printed into the arena (and freed). req NULL (the
+ * translation refused it): NULL, and r fails with a 400 naming xe's field (xe NULL: a 500). */
+const char *sllmp_provider_body(sllmp_req_t *r, cJSON *req, const sllmp_xerr_t *xe);
+
+/* A parser fed a streamed 2xx body: 0, or non-zero to stop (r failed when the stream is bad). */
+typedef int sllmp_provider_feed_f(sllmp_req_t *r, void *parser, const char *data, size_t n);
+/* SSE (parser: an sllmp_sse_t) and the AWS event stream (parser: an sllmp_evs_t). */
+int sllmp_provider_feed_sse(sllmp_req_t *r, void *parser, const char *data, size_t n);
+int sllmp_provider_feed_evs(sllmp_req_t *r, void *parser, const char *data, size_t n);
+/* sllmp_upstream_run, a streamed request's 2xx body going to feed(parser). */
+sllmp_err_t sllmp_provider_run(sllmp_req_t *r, sllmp_upstream_call_t *c,
+                               sllmp_provider_feed_f *feed, void *parser);
+
 /* sllmp_xemit_f for the translators: prints the chunk and hands it to the pipeline (ud is r). */
 int sllmp_provider_emit(void *ud, const cJSON *chunk);
 /* A translator's state for r: emits to r's pipeline, model as asked, a made-up chunk id. */

@@ -105,23 +105,13 @@ on_native_event(void *ud, const char *event, size_t elen, const char *data, size
     return rc;
 }
 
-static int
-on_data(void *ud, const char *data, size_t n)
-{
-    stream_t *s = ud;
-    int rc = sllmp_sse_feed(&s->sse, data, n);
-
-    if (rc < 0) {
-        sllmp_req_fail(s->r, SLLMP_ERR_PROVIDER, NULL, "The provider sent an oversized event.");
-    }
-    return rc != 0;
-}
-
 /* POST {api_base}/v1/messages with the deployment's key; body is sent as it is. */
 static sllmp_rc_t
 call(sllmp_req_t *r, const char *body, sllmp_sse_event_f *on_event, stream_t *s,
-     sllmp_upstream_call_t *c, sllmp_err_t *err)
+     sllmp_upstream_call_t *c)
 {
+    sllmp_err_t err;
+
     const sllmp_deployment_t *d = r->dep;
     const char *headers[8];
     const char *beta = sllmp_req_param(r, "HTTP_ANTHROPIC_BETA");
@@ -149,39 +139,28 @@ call(sllmp_req_t *r, const char *body, sllmp_sse_event_f *on_event, stream_t *s,
     c->body_len = strlen(body);
     c->headers = headers;
     s->r = r;
-    if (r->stream) {
-        sllmp_sse_init(&s->sse, MAX_EVENT, on_event, s);
-        c->on_data = on_data;
-        c->ud = s;
-    }
-    *err = sllmp_upstream_run(r, c);
-    if (r->stream) {
-        sllmp_sse_free(&s->sse);
-    }
-    return sllmp_provider_end(r, c, *err, s->events);
+    sllmp_sse_init(&s->sse, MAX_EVENT, on_event, s);
+    err = sllmp_provider_run(r, c, sllmp_provider_feed_sse, &s->sse);
+    sllmp_sse_free(&s->sse);
+    return sllmp_provider_end(r, c, err, s->events);
 }
 
 sllmp_rc_t
 sllmp_provider_anthropic_chat(sllmp_req_t *r)
 {
     sllmp_xerr_t xe;
-    cJSON *req = sllmp_anthropic_request(r->json, r->dep->model, &xe);
+    const char *body =
+        sllmp_provider_body(r, sllmp_anthropic_request(r->json, r->dep->model, &xe), &xe);
     sllmp_upstream_call_t c;
     stream_t s;
-    sllmp_err_t err;
     sllmp_rc_t rc;
-    char *body;
 
-    if (req == NULL) {
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
-                              xe.message);
+    if (body == NULL) {
+        return SLLMP_ERROR;
     }
-    body = cJSON_PrintUnformatted(req);
-    cJSON_Delete(req);
-    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
     memset(&s, 0, sizeof(s));
     sllmp_provider_xstream_init(r, &s.x);
-    rc = call(r, body, on_chat_event, &s, &c, &err);
+    rc = call(r, body, on_chat_event, &s, &c);
     if (rc == SLLMP_GO_ON && r->stream) {
         rc = sllmp_provider_xstream_end(r, &s.x);
     } else if (rc == SLLMP_GO_ON) {
@@ -208,13 +187,12 @@ sllmp_provider_anthropic_messages(sllmp_req_t *r)
 {
     sllmp_upstream_call_t c;
     stream_t s;
-    sllmp_err_t err;
     sllmp_rc_t rc;
     char *body = native_body(r);
 
     sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
     memset(&s, 0, sizeof(s));
-    rc = call(r, body, on_native_event, &s, &c, &err);
+    rc = call(r, body, on_native_event, &s, &c);
     if (rc == SLLMP_GO_ON && r->stream) {
         rc = sllmp_provider_native_end(r, s.stopped);
     } else if (rc == SLLMP_GO_ON) {

@@ -119,20 +119,6 @@ on_message(void *ud, const sllmp_evs_msg_t *m)
     return rc != 0;
 }
 
-static int
-on_data(void *ud, const char *data, size_t n)
-{
-    stream_t *s = ud;
-    int rc = sllmp_evs_feed(&s->evs, data, n);
-
-    if (rc < 0) {
-        sllmp_log(s->r->id, SLLMP_LOG_WARN, "bedrock event stream: %s", s->evs.error);
-        sllmp_req_fail(s->r, SLLMP_ERR_PROVIDER, NULL,
-                       "The provider sent a malformed event stream.");
-    }
-    return rc != 0;
-}
-
 /*
  * POSTs body to {api_base}/model/{modelId}/{op}, signed. SLLMP_GO_ON with c->resp when there
  * is an answer to read.
@@ -160,8 +146,8 @@ call(sllmp_req_t *r, const char *op, const char *body, stream_t *s, sllmp_upstre
     sllmp_buf_appends(&path, "/model/");
     sllmp_aws_uri_encode(&path, d->model, strlen(d->model), 0); /* an ARN's '/' too */
     sllmp_buf_printf(&path, "/%s", op);
-    c->url = sllmp_arena_printf(r->arena, "%.*s%s", (int)(auth_start - base), base, authority);
-    c->url = sllmp_arena_printf(r->arena, "%s%s", c->url, sllmp_buf_cstr(&path));
+    c->url = sllmp_arena_printf(r->arena, "%.*s%s%s", (int)(auth_start - base), base, authority,
+                                sllmp_buf_cstr(&path));
     headers[nh++] = "Content-Type: application/json";
     /* the Host signed is the Host sent, whatever libcurl would make of the URL's port */
     headers[nh++] = sllmp_arena_printf(r->arena, "Host: %s", authority);
@@ -199,15 +185,9 @@ call(sllmp_req_t *r, const char *op, const char *body, stream_t *s, sllmp_upstre
     c->body_len = strlen(body);
     c->headers = headers;
     s->r = r;
-    if (r->stream) {
-        sllmp_evs_init(&s->evs, MAX_MESSAGE, on_message, s);
-        c->on_data = on_data;
-        c->ud = s;
-    }
-    err = sllmp_upstream_run(r, c);
-    if (r->stream) {
-        sllmp_evs_free(&s->evs);
-    }
+    sllmp_evs_init(&s->evs, MAX_MESSAGE, on_message, s);
+    err = sllmp_provider_run(r, c, sllmp_provider_feed_evs, &s->evs);
+    sllmp_evs_free(&s->evs);
     rc = sllmp_provider_end(r, c, err, s->events);
     if (rc != SLLMP_GO_ON) {
         sllmp_buf_free(&c->resp);
@@ -219,19 +199,14 @@ sllmp_rc_t
 sllmp_provider_bedrock_chat(sllmp_req_t *r)
 {
     sllmp_xerr_t xe;
-    cJSON *req = sllmp_bedrock_request(r->json, &xe);
+    const char *body = sllmp_provider_body(r, sllmp_bedrock_request(r->json, &xe), &xe);
     sllmp_upstream_call_t c;
     stream_t s;
     sllmp_rc_t rc;
-    char *body;
 
-    if (req == NULL) {
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
-                              xe.message);
+    if (body == NULL) {
+        return SLLMP_ERROR;
     }
-    body = cJSON_PrintUnformatted(req);
-    cJSON_Delete(req);
-    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
     memset(&s, 0, sizeof(s));
     sllmp_provider_xstream_init(r, &s.x);
     rc = call(r, r->stream ? "converse-stream" : "converse", body, &s, &c);
@@ -260,15 +235,15 @@ sllmp_provider_bedrock_messages(sllmp_req_t *r)
     sllmp_upstream_call_t c;
     stream_t s;
     sllmp_rc_t rc;
-    char *body;
+    const char *body;
 
     cJSON_DeleteItemFromObjectCaseSensitive(req, "model");
     cJSON_DeleteItemFromObjectCaseSensitive(req, "stream");
     cJSON_DeleteItemFromObjectCaseSensitive(req, "anthropic_version");
     cJSON_AddStringToObject(req, "anthropic_version", SLLMP_BEDROCK_ANTHROPIC_VERSION);
-    body = cJSON_PrintUnformatted(req);
-    cJSON_Delete(req);
-    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    if ((body = sllmp_provider_body(r, req, NULL)) == NULL) {
+        return SLLMP_ERROR;
+    }
     memset(&s, 0, sizeof(s));
     s.native = 1;
     rc = call(r, r->stream ? "invoke-with-response-stream" : "invoke", body, &s, &c);
@@ -313,23 +288,19 @@ sllmp_provider_bedrock_embeddings(sllmp_req_t *r)
         sllmp_upstream_call_t c;
         stream_t s;
         sllmp_rc_t rc;
-        char *body;
+        const char *body;
         cJSON *resp;
         int bad;
 
-        if (req == NULL) {
-            cJSON_Delete(out);
-            return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
-                                  xe.message);
-        }
         if (strstr(r->dep->model, "titan-embed-text-v1") != NULL) {
             /* Titan's first version takes inputText and nothing else */
             cJSON_DeleteItemFromObjectCaseSensitive(req, "normalize");
             cJSON_DeleteItemFromObjectCaseSensitive(req, "dimensions");
         }
-        body = cJSON_PrintUnformatted(req);
-        cJSON_Delete(req);
-        sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+        if ((body = sllmp_provider_body(r, req, &xe)) == NULL) {
+            cJSON_Delete(out);
+            return SLLMP_ERROR;
+        }
         memset(&s, 0, sizeof(s));
         rc = call(r, "invoke", body, &s, &c);
         if (rc != SLLMP_GO_ON) {

@@ -1,16 +1,89 @@
 /*
- * What the translating adapters (Anthropic, Gemini, Bedrock) share: handing translated chunks
- * to the pipeline, turning an in-stream failure into the request's error, finishing a call
- * whatever went wrong, and keeping an unstreamed answer for the client.
+ * What the provider adapters share: the request body, feeding a streamed answer to its parser
+ * (SSE or the AWS event stream), handing translated chunks to the pipeline, turning an
+ * in-stream failure into the request's error, finishing a call whatever went wrong, and
+ * keeping an unstreamed answer for the client.
  */
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
+#include "sllmp/sse.h"
 #include "sllmp/upstream.h"
 
 #include <string.h>
 #include <time.h>
+
+const char *
+sllmp_provider_body(sllmp_req_t *r, cJSON *req, const sllmp_xerr_t *xe)
+{
+    char *body;
+
+    if (req == NULL && xe == NULL) {
+        sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL); /* out of memory */
+        return NULL;
+    }
+    if (req == NULL) {
+        sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe->param[0] ? xe->param : NULL, "%s",
+                       xe->message);
+        return NULL;
+    }
+    body = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    return body;
+}
+
+int
+sllmp_provider_feed_sse(sllmp_req_t *r, void *parser, const char *data, size_t n)
+{
+    int rc = sllmp_sse_feed(parser, data, n);
+
+    if (rc < 0) {
+        sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL, "The provider sent an oversized event.");
+    }
+    return rc;
+}
+
+int
+sllmp_provider_feed_evs(sllmp_req_t *r, void *parser, const char *data, size_t n)
+{
+    sllmp_evs_t *evs = parser;
+    int rc = sllmp_evs_feed(evs, data, n);
+
+    if (rc < 0) {
+        sllmp_log(r->id, SLLMP_LOG_WARN, "event stream: %s", evs->error);
+        sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL, "The provider sent a malformed event stream.");
+    }
+    return rc;
+}
+
+typedef struct {
+    sllmp_req_t *r;
+    sllmp_provider_feed_f *feed;
+    void *parser;
+} feeder_t;
+
+static int
+feed_data(void *ud, const char *data, size_t n)
+{
+    feeder_t *f = ud;
+
+    return f->feed(f->r, f->parser, data, n) != 0;
+}
+
+sllmp_err_t
+sllmp_provider_run(sllmp_req_t *r, sllmp_upstream_call_t *c, sllmp_provider_feed_f *feed,
+                   void *parser)
+{
+    feeder_t f = {r, feed, parser};
+
+    if (r->stream && feed != NULL) {
+        c->on_data = feed_data;
+        c->ud = &f;
+    }
+    return sllmp_upstream_run(r, c);
+}
 
 int
 sllmp_provider_emit(void *ud, const cJSON *json)

@@ -47,32 +47,17 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
     return rc != 0;
 }
 
-static int
-on_data(void *ud, const char *data, size_t n)
-{
-    stream_t *s = ud;
-    int rc = sllmp_sse_feed(&s->sse, data, n);
-
-    if (rc < 0) {
-        sllmp_req_fail(s->r, SLLMP_ERR_PROVIDER, NULL, "The provider sent an oversized event.");
-    }
-    return rc != 0;
-}
-
 /* POSTs body to models/{model}:{method}; SLLMP_GO_ON with c->resp when there is an answer. */
 static sllmp_rc_t
-call(sllmp_req_t *r, cJSON *req, const char *method, stream_t *s, sllmp_upstream_call_t *c)
+call(sllmp_req_t *r, const char *body, const char *method, stream_t *s, sllmp_upstream_call_t *c)
 {
     const sllmp_deployment_t *d = r->dep;
     const char *headers[5];
     int nh = 0;
-    char *body = cJSON_PrintUnformatted(req);
     sllmp_buf_t model;
     sllmp_err_t err;
     sllmp_rc_t rc;
 
-    cJSON_Delete(req);
-    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
     memset(c, 0, sizeof(*c));
     headers[nh++] = "Content-Type: application/json";
     headers[nh++] = sllmp_arena_printf(r->arena, "X-Request-ID: %s", r->id);
@@ -94,15 +79,9 @@ call(sllmp_req_t *r, cJSON *req, const char *method, stream_t *s, sllmp_upstream
     c->body_len = strlen(body);
     c->headers = headers;
     s->r = r;
-    if (r->stream) {
-        sllmp_sse_init(&s->sse, MAX_EVENT, on_event, s);
-        c->on_data = on_data;
-        c->ud = s;
-    }
-    err = sllmp_upstream_run(r, c);
-    if (r->stream) {
-        sllmp_sse_free(&s->sse);
-    }
+    sllmp_sse_init(&s->sse, MAX_EVENT, on_event, s);
+    err = sllmp_provider_run(r, c, sllmp_provider_feed_sse, &s->sse);
+    sllmp_sse_free(&s->sse);
     rc = sllmp_provider_end(r, c, err, s->events);
     if (rc != SLLMP_GO_ON) {
         sllmp_buf_free(&c->resp);
@@ -114,18 +93,17 @@ sllmp_rc_t
 sllmp_provider_gemini_chat(sllmp_req_t *r)
 {
     sllmp_xerr_t xe;
-    cJSON *req = sllmp_gemini_request(r->json, &xe);
+    const char *body = sllmp_provider_body(r, sllmp_gemini_request(r->json, &xe), &xe);
     sllmp_upstream_call_t c;
     stream_t s;
     sllmp_rc_t rc;
 
-    if (req == NULL) {
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
-                              xe.message);
+    if (body == NULL) {
+        return SLLMP_ERROR;
     }
     memset(&s, 0, sizeof(s));
     sllmp_provider_xstream_init(r, &s.x);
-    rc = call(r, req, r->stream ? "streamGenerateContent?alt=sse" : "generateContent", &s, &c);
+    rc = call(r, body, r->stream ? "streamGenerateContent?alt=sse" : "generateContent", &s, &c);
     if (rc != SLLMP_GO_ON) {
         return rc;
     }
@@ -151,19 +129,19 @@ sllmp_provider_gemini_embeddings(sllmp_req_t *r)
     sllmp_upstream_call_t c;
     stream_t s;
     sllmp_rc_t rc;
+    const char *body;
     cJSON *resp;
 
-    if (req == NULL) {
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
-                              xe.message);
-    }
     if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(req, "requests")) > GEMINI_BATCH) {
         cJSON_Delete(req);
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "input",
                               "Gemini embeds at most %d inputs in one request.", GEMINI_BATCH);
     }
+    if ((body = sllmp_provider_body(r, req, &xe)) == NULL) {
+        return SLLMP_ERROR;
+    }
     memset(&s, 0, sizeof(s));
-    rc = call(r, req, "batchEmbedContents", &s, &c);
+    rc = call(r, body, "batchEmbedContents", &s, &c);
     if (rc != SLLMP_GO_ON) {
         return rc;
     }

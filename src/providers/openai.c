@@ -73,18 +73,6 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
     return rc == SLLMP_ERROR;
 }
 
-static int
-on_data(void *ud, const char *data, size_t n)
-{
-    stream_t *s = ud;
-    int rc = sllmp_sse_feed(&s->sse, data, n);
-
-    if (rc < 0) {
-        sllmp_req_fail(s->r, SLLMP_ERR_PROVIDER, NULL, "The provider sent an oversized event.");
-    }
-    return rc != 0;
-}
-
 /*
  * `metadata` is the gateway's (LiteLLM's trace names, tags as lists): it goes upstream only as
  * OpenAI takes it, strings for a stored completion (`store: true`), as LiteLLM does.
@@ -178,7 +166,7 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
     const char *headers[6];
     int nh = 0;
     sllmp_err_t err;
-    sllmp_rc_t rc = SLLMP_FINISHED;
+    sllmp_rc_t rc;
     char *body = upstream_body(r);
 
     sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
@@ -196,31 +184,20 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
     call.body = body;
     call.body_len = strlen(body);
     call.headers = headers;
-    if (r->stream) {
-        s.r = r;
-        s.done = 0;
-        sllmp_sse_init(&s.sse, MAX_EVENT, on_event, &s);
-        call.on_data = on_data;
-        call.ud = &s;
-    }
-    err = sllmp_upstream_run(r, &call);
-    r->upstream_status = call.status;
-    if (err != SLLMP_OK) {
-        if (r->err == SLLMP_OK || !call.aborted_by_callback) {
-            sllmp_req_fail(r, err, NULL, NULL);
-        }
-        if (r->err == SLLMP_ERR_PROVIDER_UNAVAILABLE) {
-            r->retry_after = "1";
-        }
-        rc = SLLMP_ERROR;
-    } else if (call.status < 200 || call.status >= 300) {
-        rc = sllmp_upstream_fail(r, &call);
-    } else if (r->stream && !s.done && r->chunks == 0) {
-        /* a 200 that was not an event stream (some servers ignore "stream") */
-        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
-                            "The provider answered a streamed request without any event.");
-    } else if (!r->stream) {
+    s.r = r;
+    s.done = 0;
+    sllmp_sse_init(&s.sse, MAX_EVENT, on_event, &s);
+    err = sllmp_provider_run(r, &call, sllmp_provider_feed_sse, &s.sse);
+    sllmp_sse_free(&s.sse);
+    /* a streamed 200 with neither an event sent on nor [DONE] was no event stream (some
+     * servers ignore "stream") */
+    rc = sllmp_provider_end(r, &call, err, s.done || r->chunks > 0);
+    if (rc == SLLMP_GO_ON && r->stream) {
+        rc = SLLMP_FINISHED;
+    } else if (rc == SLLMP_GO_ON) {
         cJSON *json = cJSON_ParseWithLength(sllmp_buf_cstr(&call.resp), call.resp.len);
+
+        rc = SLLMP_FINISHED;
 
         if (json == NULL || !cJSON_IsObject(json)) {
             rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
@@ -246,9 +223,6 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
             r->first_token_ms = sllmp_now_ms();
         }
         cJSON_Delete(json);
-    }
-    if (r->stream) {
-        sllmp_sse_free(&s.sse);
     }
     sllmp_buf_free(&call.resp);
     return rc;
