@@ -222,12 +222,11 @@ model_field(sllmp_req_t *r, const cJSON *body)
     return SLLMP_GO_ON;
 }
 
-/* What every kind ends with: the model's name kept, the end user found. */
+/* What every kind ends with: the model's name kept, the end user found (X-User-ID, else `user`
+ * as the kind names it, else the key's). */
 static sllmp_rc_t
-accepted(sllmp_req_t *r, const cJSON *body)
+accepted(sllmp_req_t *r, const cJSON *body, const cJSON *user)
 {
-    const cJSON *user = cJSON_GetObjectItemCaseSensitive(body, "user");
-
     r->model =
         sllmp_arena_strdup(r->arena, cJSON_GetObjectItemCaseSensitive(body, "model")->valuestring);
     if (r->user == NULL && cJSON_IsString(user)) {
@@ -351,7 +350,7 @@ validate_completions(sllmp_req_t *r)
         metadata(r, body)) {
         return SLLMP_ERROR;
     }
-    return accepted(r, body);
+    return accepted(r, body, cJSON_GetObjectItemCaseSensitive(body, "user"));
 }
 
 /* POST /v1/embeddings (protocols.md §1.8). */
@@ -373,7 +372,7 @@ validate_embeddings(sllmp_req_t *r)
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "encoding_format",
                               "'encoding_format' must be 'float' or 'base64'.");
     }
-    return accepted(r, body);
+    return accepted(r, body, cJSON_GetObjectItemCaseSensitive(body, "user"));
 }
 
 /* POST /v1/messages: Anthropic's request (protocols.md §2.2), checked as far as the gateway
@@ -439,15 +438,7 @@ validate_messages(sllmp_req_t *r)
         typed(r, body, "metadata", cJSON_Object | cJSON_NULL, "an object", "metadata")) {
         return SLLMP_ERROR;
     }
-    r->model =
-        sllmp_arena_strdup(r->arena, cJSON_GetObjectItemCaseSensitive(body, "model")->valuestring);
-    if (r->user == NULL && cJSON_IsString(uid)) {
-        r->user = uid->valuestring;
-    }
-    if (r->user == NULL && r->key != NULL) {
-        r->user = r->key->user;
-    }
-    return SLLMP_GO_ON;
+    return accepted(r, body, uid); /* Anthropic's metadata.user_id */
 }
 
 sllmp_rc_t
@@ -501,7 +492,7 @@ sllmp_validate_chat(sllmp_req_t *r)
         metadata(r, body)) {
         return SLLMP_ERROR;
     }
-    return accepted(r, body);
+    return accepted(r, body, cJSON_GetObjectItemCaseSensitive(body, "user"));
 }
 
 static sllmp_rc_t
