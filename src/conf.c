@@ -32,15 +32,17 @@
 #include <yaml.h>
 
 #define MAX_CONF_BYTES (16 * 1024 * 1024)
+#define SLLMP_ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@/-"
 
 typedef struct {
     const char *file;
     yaml_document_t *doc;
     sllmp_conf_t *c;
-    char *err;            /* the first error, "file:line:col: msg" */
-    yaml_node_t *envvars; /* environment_variables: mapping, or NULL */
-    int capture_set;      /* sllmp.langfuse.capture was given */
-    int logging_off;      /* litellm_settings.turn_off_message_logging */
+    char *err;                               /* the first error, "file:line:col: msg" */
+    yaml_node_t *envvars;                    /* environment_variables: mapping, or NULL */
+    int capture_set;                         /* sllmp.langfuse.capture was given */
+    int logging_off;                         /* litellm_settings.turn_off_message_logging */
+    yaml_node_t *fallbacks[SLLMP_FB_NKINDS]; /* read once model_list is known */
 } loader_t;
 
 /* ---------------------------------------------------------------- messages */
@@ -301,6 +303,22 @@ get_int(loader_t *L, yaml_node_t *n, const char *what, long min, long max, int *
     return 0;
 }
 
+/* A number of seconds (LiteLLM's unit; fractions allowed) as ms, at most max_ms. */
+static int
+get_seconds_ms(loader_t *L, yaml_node_t *n, const char *what, long max_ms, long *out)
+{
+    const char *s = scalar(n);
+    char *end = NULL;
+    double v = s != NULL && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? strtod(s, &end) : -1;
+
+    if (s == NULL || end == s || end == NULL || *end != '\0' || !(v >= 0) ||
+        v * 1000.0 > (double)max_ms) {
+        return fail(L, n, "%s must be a number of seconds between 0 and %ld", what, max_ms / 1000);
+    }
+    *out = (long)(v * 1000.0 + 0.5);
+    return 0;
+}
+
 /* A list, or null for an empty one: its length in *len. 0, or -1 when it is something else. */
 static int
 get_bool(loader_t *L, yaml_node_t *n, const char *what, int *out)
@@ -467,6 +485,17 @@ model_info_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
         free(u->base_model);
         return get_string(L, v, "model_info.base_model", &u->base_model, NULL);
     }
+    if (strcmp(key, "id") == 0) {
+        const char *s = scalar(v);
+
+        /* it goes out as a header: printable ASCII only */
+        if (s == NULL || *s == '\0' || strlen(s) > 128 || strspn(s, SLLMP_ID_CHARS) != strlen(s)) {
+            return fail(L, v, "model_info.id must be 1 to 128 of [A-Za-z0-9._:@/-]");
+        }
+        free(u->d->id);
+        u->d->id = sllmp_xstrdup(s);
+        return 0;
+    }
     /* other keys (id, mode, base_model, max_tokens, ...) are LiteLLM's UI metadata */
     return cost_key(L, ud, key, v) < 0 ? -1 : 0;
 }
@@ -625,6 +654,15 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
     }
     if (strcmp(key, "tpm") == 0) {
         return get_long(L, v, "litellm_params.tpm", 0, 1000000000L, &d->tpm);
+    }
+    if (strcmp(key, "weight") == 0) {
+        return get_long(L, v, "litellm_params.weight", 0, 1000000000L, &d->weight);
+    }
+    if (strcmp(key, "num_retries") == 0) {
+        return get_long(L, v, "litellm_params.num_retries", 0, 10, &d->num_retries);
+    }
+    if (strcmp(key, "cooldown_time") == 0) {
+        return get_seconds_ms(L, v, "litellm_params.cooldown_time", 3600000L, &d->cooldown_ms);
     }
     warn(L, k, "litellm_params.%s is not supported by sllmp and is ignored", key);
     return 0;
@@ -863,6 +901,7 @@ deployment_free(sllmp_deployment_t *d)
     secret_free(d->aws.secret_access_key);
     secret_free(d->aws.session_token);
     free(d->aws.region);
+    free(d->id);
     memset(d, 0, sizeof(*d));
 }
 
@@ -878,8 +917,22 @@ deployment_subject(sllmp_deployment_t *d)
     sllmp_sha256(what, strlen(what), sha);
     name = sllmp_xasprintf("%s.%02x%02x%02x%02x", d->model_name, sha[0], sha[1], sha[2], sha[3]);
     sllmp_subject_id(d->subject, "dep", name);
-    free(what);
     free(name);
+    if (d->id == NULL) {
+        /* LiteLLM makes its model id from the deployment's parameters too: stable across hosts
+         * and restarts, different for two deployments of one group */
+        char *all = sllmp_xasprintf("%s|%s", d->model_name, what);
+
+        sllmp_sha256(all, strlen(all), sha);
+        d->id = sllmp_xasprintf("%02x%02x%02x%02x%02x%02x%02x%02x", sha[0], sha[1], sha[2], sha[3],
+                                sha[4], sha[5], sha[6], sha[7]);
+        free(all);
+    }
+    /* the routing state follows the id, so that model_info.id names it on every host */
+    name = sllmp_xasprintf("%s.%s", d->model_name, d->id);
+    sllmp_subject_id(d->route_id, "route", name);
+    free(name);
+    free(what);
 }
 
 /* One model_list entry into u->d: 0, 1 when it is left out (warned), -1 (failed). */
@@ -894,6 +947,8 @@ deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
     }
     d->line = (int)entry->start_mark.line + 1;
     d->mock_delay_ms = 50;
+    d->num_retries = -1;
+    d->cooldown_ms = -1;
     if (each_pair(L, entry, deployment_key, u) < 0) {
         return -1;
     }
@@ -1531,6 +1586,114 @@ langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void 
     return 0;
 }
 
+/* ---------------------------------------------------------------- router */
+
+static const char *const fb_names[SLLMP_FB_NKINDS] = {"fallbacks", "context_window_fallbacks",
+                                                      "content_policy_fallbacks"};
+
+/*
+ * The keys LiteLLM takes under both router_settings and litellm_settings: 1 when key was one
+ * (and read), 0 when not, -1 on error. The fallback lists are read at the end, once model_list
+ * is known, whichever order the sections come in.
+ */
+static int
+router_common(loader_t *L, const char *section, const char *key, yaml_node_t *v)
+{
+    sllmp_router_conf_t *rc = &L->c->router;
+    char what[96];
+    int r;
+
+    snprintf(what, sizeof(what), "%s.%s", section, key);
+    for (int i = 0; i < SLLMP_FB_NKINDS; i++) {
+        if (strcmp(key, fb_names[i]) == 0) {
+            L->fallbacks[i] = v;
+            return 1;
+        }
+    }
+    if (strcmp(key, "num_retries") == 0) {
+        r = get_long(L, v, what, 0, 10, &rc->num_retries);
+    } else if (strcmp(key, "retry_after") == 0) {
+        r = get_seconds_ms(L, v, what, 600000L, &rc->retry_after_ms);
+    } else if (strcmp(key, "allowed_fails") == 0) {
+        r = get_long(L, v, what, 0, 1000000L, &rc->allowed_fails);
+    } else if (strcmp(key, "cooldown_time") == 0) {
+        r = get_seconds_ms(L, v, what, 3600000L, &rc->cooldown_ms);
+    } else if (strcmp(key, "disable_cooldowns") == 0) {
+        r = get_bool(L, v, what, &rc->disable_cooldowns);
+    } else {
+        return 0;
+    }
+    return r < 0 ? -1 : 1;
+}
+
+/* One fallback list: [{from: [to, ...]}, ...] (a single string for `to` is a list of one). Each
+ * model named must be in model_list; one left out for an unset key variable is skipped. */
+static int
+fallback_list(loader_t *L, sllmp_fb_kind_t kind, yaml_node_t *list)
+{
+    sllmp_router_conf_t *rc = &L->c->router;
+    const char *what = fb_names[kind];
+    size_t len, pairs = 0;
+
+    if (list_len(L, list, what, &len) < 0) {
+        return -1;
+    }
+    for (yaml_node_item_t *it = list->data.sequence.items.start;
+         len > 0 && it < list->data.sequence.items.top; it++) {
+        yaml_node_t *m = node(L, *it);
+
+        if (want(L, m, YAML_MAPPING_NODE, "a fallbacks entry ({model: [fallback, ...]})") < 0) {
+            return -1;
+        }
+        pairs += (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+    }
+    rc->fallbacks[kind] = sllmp_xcalloc(pairs ? pairs : 1, sizeof(sllmp_fallback_t));
+    for (yaml_node_item_t *it = list->data.sequence.items.start;
+         len > 0 && it < list->data.sequence.items.top; it++) {
+        yaml_node_t *m = node(L, *it);
+
+        for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+             p++) {
+            yaml_node_t *kn = node(L, p->key), *vn = node(L, p->value);
+            const char *from = scalar(kn);
+            sllmp_fallback_t *fb;
+            size_t keep = 0;
+
+            if (from == NULL || *from == '\0') {
+                return fail(L, kn, "%s: a model name must be a string", what);
+            }
+            if (sllmp_conf_find(L->c, from, strlen(from)) == NULL) {
+                if (!L->c->ndisabled) {
+                    return fail(L, kn, "%s: model '%s' is not in model_list", what, from);
+                }
+                warn(L, kn, "%s: model '%s' is not in model_list (left out?): skipped", what, from);
+                continue;
+            }
+            fb = &rc->fallbacks[kind][rc->nfallbacks[kind]++];
+            fb->from = sllmp_xstrdup(from);
+            if (is_null(vn) || get_str_list(L, vn, what, &fb->to, &fb->nto) < 0) {
+                return is_null(vn) ? fail(L, vn, "%s: '%s' has no fallback models", what, from)
+                                   : -1;
+            }
+            for (size_t i = 0; i < fb->nto; i++) {
+                if (sllmp_conf_find(L->c, fb->to[i], strlen(fb->to[i])) != NULL) {
+                    fb->to[keep++] = fb->to[i];
+                    continue;
+                }
+                if (!L->c->ndisabled) {
+                    return fail(L, vn, "%s: fallback model '%s' is not in model_list", what,
+                                fb->to[i]);
+                }
+                warn(L, vn, "%s: fallback model '%s' is not in model_list (left out?): skipped",
+                     what, fb->to[i]);
+                free(fb->to[i]);
+            }
+            fb->nto = keep;
+        }
+    }
+    return 0;
+}
+
 static int
 litellm_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
 {
@@ -1543,7 +1706,59 @@ litellm_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *
         strcmp(key, "callbacks") == 0) {
         return 0; /* ["langfuse"]: sllmp always traces, through the spool */
     }
+    int rc = router_common(L, "litellm_settings", key, v);
+
+    if (rc != 0) {
+        return rc < 0 ? -1 : 0;
+    }
     warn(L, k, "litellm_settings.%s is not supported by sllmp and is ignored", key);
+    return 0;
+}
+
+static int
+router_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_router_conf_t *rc = &L->c->router;
+    int got;
+
+    (void)ud;
+    if (strcmp(key, "routing_strategy") == 0) {
+        const char *s = scalar(v);
+
+        if (s != NULL && strcmp(s, "simple-shuffle") == 0) {
+            rc->strategy = SLLMP_STRATEGY_SHUFFLE;
+        } else if (s != NULL && strcmp(s, "least-busy") == 0) {
+            rc->strategy = SLLMP_STRATEGY_LEAST_BUSY;
+        } else if (s != NULL && strcmp(s, "latency-based-routing") == 0) {
+            rc->strategy = SLLMP_STRATEGY_LATENCY;
+        } else if (s != NULL && (strcmp(s, "usage-based-routing") == 0 ||
+                                 strcmp(s, "usage-based-routing-v2") == 0 ||
+                                 strcmp(s, "cost-based-routing") == 0)) {
+            warn(L, v,
+                 "router_settings.routing_strategy %s is not supported by sllmp: "
+                 "simple-shuffle is used (deployment rpm/tpm limits still apply)",
+                 s);
+            rc->strategy = SLLMP_STRATEGY_SHUFFLE;
+        } else {
+            return fail(L, v,
+                        "router_settings.routing_strategy must be one of simple-shuffle, "
+                        "least-busy, latency-based-routing");
+        }
+        return 0;
+    }
+    got = router_common(L, "router_settings", key, v);
+    if (got != 0) {
+        return got < 0 ? -1 : 0;
+    }
+    if (strcmp(key, "redis_host") == 0 || strcmp(key, "redis_port") == 0 ||
+        strcmp(key, "redis_password") == 0 || strcmp(key, "redis_url") == 0) {
+        warn(L, k,
+             "router_settings.%s is ignored: the pool shares its routing state through "
+             "sllmp.redis.url (or the local file without it)",
+             key);
+        return 0;
+    }
+    warn(L, k, "router_settings.%s is not supported by sllmp and is ignored", key);
     return 0;
 }
 
@@ -1684,6 +1899,26 @@ submap(loader_t *L, yaml_node_t *v, const char *what, pair_f *fn, void *ud)
     return each_pair(L, v, fn, ud);
 }
 
+/* sllmp.router: how retries wait (LiteLLM's settings are under router_settings). */
+static int
+sllmp_router_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_router_conf_t *rc = ud;
+
+    if (strcmp(key, "backoff_ms") == 0) {
+        return get_long(L, v, "sllmp.router.backoff_ms", 0, 60000, &rc->backoff_base_ms);
+    }
+    if (strcmp(key, "backoff_max_ms") == 0) {
+        return get_long(L, v, "sllmp.router.backoff_max_ms", 0, 600000, &rc->backoff_max_ms);
+    }
+    if (strcmp(key, "max_retry_after_ms") == 0) {
+        return get_long(L, v, "sllmp.router.max_retry_after_ms", 0, 600000,
+                        &rc->retry_after_max_ms);
+    }
+    warn(L, k, "unknown key sllmp.router.%s is ignored", key);
+    return 0;
+}
+
 static int
 sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
 {
@@ -1747,6 +1982,9 @@ sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     if (strcmp(key, "limits") == 0) {
         return submap(L, v, "sllmp.limits", limits_key, NULL);
     }
+    if (strcmp(key, "router") == 0) {
+        return submap(L, v, "sllmp.router", sllmp_router_key, &c->router);
+    }
     if (strcmp(key, "log_level") == 0) {
         const char *s = scalar(v);
         int lvl = s ? sllmp_log_level_parse(s) : -1;
@@ -1792,8 +2030,7 @@ top_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
         return submap(L, v, "litellm_settings", litellm_settings_key, NULL);
     }
     if (strcmp(key, "router_settings") == 0) {
-        warn(L, k, "%s is not supported by this version of sllmp and is ignored", key);
-        return 0;
+        return submap(L, v, "router_settings", router_settings_key, NULL);
     }
     warn(L, k, "unknown top-level key '%s' is ignored", key);
     return 0;
@@ -1828,6 +2065,14 @@ defaults(sllmp_conf_t *c)
     c->fail_closed[SLLMP_LIM_BUDGET] = 1; /* money is not let through blind; rates are */
     c->lease_ms = 60000;
     c->reserve_max_tokens = 4096;
+    c->router.strategy = SLLMP_STRATEGY_SHUFFLE;
+    c->router.num_retries = 2; /* LiteLLM's default: three attempts in all */
+    c->router.retry_after_ms = 0;
+    c->router.backoff_base_ms = 500;
+    c->router.backoff_max_ms = 8000;
+    c->router.retry_after_max_ms = 60000; /* LiteLLM honours a Retry-After of up to 60 s */
+    c->router.allowed_fails = 3;
+    c->router.cooldown_ms = 5000;
     c->log_level = SLLMP_LOG_INFO;
     c->loaded_at = time(NULL);
 }
@@ -1883,6 +2128,18 @@ conf_free(sllmp_conf_t *c)
     free(c->limits_file);
     entries_free(c->teams, c->nteams);
     entries_free(c->users, c->nusers);
+    for (int k = 0; k < SLLMP_FB_NKINDS; k++) {
+        for (size_t i = 0; i < c->router.nfallbacks[k]; i++) {
+            sllmp_fallback_t *fb = &c->router.fallbacks[k][i];
+
+            for (size_t j = 0; j < fb->nto; j++) {
+                free(fb->to[j]);
+            }
+            free(fb->to);
+            free(fb->from);
+        }
+        free(c->router.fallbacks[k]);
+    }
     free(c->path);
     free(c);
 }
@@ -1913,7 +2170,7 @@ load_text(const char *file, const char *text, size_t len, int from_file, char **
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    loader_t L = {file, &doc, NULL, NULL, NULL, 0, 0};
+    loader_t L = {.file = file, .doc = &doc};
     sllmp_conf_t *c = sllmp_xcalloc(1, sizeof(*c));
 
     defaults(c);
@@ -1947,6 +2204,11 @@ load_text(const char *file, const char *text, size_t len, int from_file, char **
         }
         if (L.err == NULL) {
             each_pair(&L, root, top_key, NULL);
+        }
+        for (int i = 0; i < SLLMP_FB_NKINDS && L.err == NULL; i++) {
+            if (L.fallbacks[i] != NULL) {
+                fallback_list(&L, (sllmp_fb_kind_t)i, L.fallbacks[i]);
+            }
         }
         if (L.logging_off && !L.capture_set) {
             c->langfuse.capture = SLLMP_CAPTURE_METADATA;
@@ -2077,6 +2339,31 @@ sllmp_conf_user(const sllmp_conf_t *c, const char *name)
     const sllmp_limit_entry_t *e = entry_find(c->users, c->nusers, name);
 
     return e != NULL || name == NULL ? e : entry_find(c->users, c->nusers, "*");
+}
+
+size_t
+sllmp_conf_group(const sllmp_conf_t *c, const char *model_name, const sllmp_deployment_t **out,
+                 size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->ndeployments && n < max; i++) {
+        if (strcmp(c->deployments[i].model_name, model_name) == 0) {
+            out[n++] = &c->deployments[i];
+        }
+    }
+    return n;
+}
+
+const sllmp_fallback_t *
+sllmp_conf_fallback(const sllmp_conf_t *c, sllmp_fb_kind_t kind, const char *model_name)
+{
+    for (size_t i = 0; i < c->router.nfallbacks[kind]; i++) {
+        if (strcmp(c->router.fallbacks[kind][i].from, model_name) == 0) {
+            return &c->router.fallbacks[kind][i];
+        }
+    }
+    return NULL;
 }
 
 const sllmp_deployment_t *
@@ -2258,6 +2545,36 @@ describe_entries(const char *what, const sllmp_limit_entry_t *e, size_t n, FILE 
     }
 }
 
+static void
+describe_router(const sllmp_router_conf_t *rc, FILE *out)
+{
+    static const char *const strategies[] = {"simple-shuffle", "least-busy",
+                                             "latency-based-routing"};
+
+    fprintf(out,
+            "router: %s, %ld retries (backoff %ld ms doubling to %ld ms, at least %ld ms; "
+            "Retry-After waited up to %ld ms), ",
+            strategies[rc->strategy], rc->num_retries, rc->backoff_base_ms, rc->backoff_max_ms,
+            rc->retry_after_ms, rc->retry_after_max_ms);
+    if (rc->disable_cooldowns) {
+        fprintf(out, "no cooldowns\n");
+    } else {
+        fprintf(out, "cooldown %ld ms after %ld failures in a minute\n", rc->cooldown_ms,
+                rc->allowed_fails);
+    }
+    for (int k = 0; k < SLLMP_FB_NKINDS; k++) {
+        for (size_t i = 0; i < rc->nfallbacks[k]; i++) {
+            const sllmp_fallback_t *fb = &rc->fallbacks[k][i];
+
+            fprintf(out, "  %s: %s ->", fb_names[k], fb->from);
+            for (size_t j = 0; j < fb->nto; j++) {
+                fprintf(out, " %s", fb->to[j]);
+            }
+            fputc('\n', out);
+        }
+    }
+}
+
 void
 sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
 {
@@ -2301,8 +2618,18 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         if (d->tpm > 0) {
             fprintf(out, ", tpm %ld", d->tpm);
         }
-        fputc('\n', out);
+        if (d->weight > 0) {
+            fprintf(out, ", weight %ld", d->weight);
+        }
+        if (d->num_retries >= 0) {
+            fprintf(out, ", num_retries %ld", d->num_retries);
+        }
+        if (d->cooldown_ms >= 0) {
+            fprintf(out, ", cooldown %ld ms", d->cooldown_ms);
+        }
+        fprintf(out, ", id %s\n", d->id);
     }
+    describe_router(&c->router, out);
     fprintf(out, "master key: %s\n",
             c->master_key ? "set"
             : c->nkeys    ? "none"

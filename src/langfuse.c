@@ -668,6 +668,7 @@ attempt_meta(w_t *w, const cJSON *at)
     map_str(w, &first, "provider", rstr(at, "provider"));
     map_str(w, &first, "deployment", rstr(at, "deployment"));
     map_str(w, &first, "model", rstr(at, "model"));
+    map_str(w, &first, "model_id", rstr(at, "model_id"));
     map_int(w, &first, "status", rec_int(at, "status", 0));
     put(w, "}", 1);
 }

@@ -18,6 +18,7 @@
  */
 #include "sllmp/pipeline.h"
 #include "sllmp/log.h"
+#include "sllmp/middleware.h"
 #include "sllmp/req.h"
 #include "sllmp/util.h"
 
@@ -179,7 +180,9 @@ sllmp_pipeline_chunk(sllmp_req_t *r, sllmp_chunk_t *chunk)
         /* [DONE] is held back until post has run */
         return SLLMP_GO_ON;
     }
-    r->chunks++;
+    if (r->chunks++ == 0) {
+        sllmp_route_headers(r); /* this attempt's answer is the one the client gets */
+    }
     if (r->first_token_ms == 0) {
         r->first_token_ms = sllmp_now_ms();
     }

@@ -81,8 +81,51 @@ struct sllmp_deployment_s {
     long tpm;
     sllmp_capture_t capture;         /* model_info.capture; UNSET: the key's or the global policy */
     char subject[SLLMP_SUBJECT_MAX]; /* "dep:<model_name>.<8 hex of model and api_base>" */
-    int line;                        /* where it was declared, for messages */
+    char route_id[SLLMP_SUBJECT_MAX]; /* "route:<model_name>.<8 hex>": its routing state */
+    char *id;         /* model_info.id, else 16 hex of what it points to: x-sllmp-model-id */
+    long weight;      /* litellm_params.weight for simple-shuffle; 0: unset */
+    long num_retries; /* litellm_params.num_retries; -1: the router's */
+    long cooldown_ms; /* litellm_params.cooldown_time; -1: the router's */
+    int line;         /* where it was declared, for messages */
 };
+
+/* LiteLLM's router_settings.routing_strategy names. */
+typedef enum {
+    SLLMP_STRATEGY_SHUFFLE = 0, /* simple-shuffle: random, weighted by weight, rpm or tpm */
+    SLLMP_STRATEGY_LEAST_BUSY,  /* fewest attempts in flight, over the pool */
+    SLLMP_STRATEGY_LATENCY      /* lowest moving average (time to first byte for streams) */
+} sllmp_strategy_t;
+
+/* Which failures a fallback list is for (LiteLLM's three lists). */
+typedef enum {
+    SLLMP_FB_GENERIC = 0,    /* fallbacks */
+    SLLMP_FB_CONTEXT_WINDOW, /* context_window_fallbacks */
+    SLLMP_FB_CONTENT_POLICY, /* content_policy_fallbacks */
+    SLLMP_FB_NKINDS
+} sllmp_fb_kind_t;
+
+/* {from: [to, ...]}: the model names tried, in order, when `from` fails. */
+typedef struct {
+    char *from;
+    char **to;
+    size_t nto;
+} sllmp_fallback_t;
+
+/* router_settings (and LiteLLM's litellm_settings equivalents). */
+typedef struct sllmp_router_conf_s {
+    sllmp_strategy_t strategy;
+    long num_retries;        /* retries of a model group (other deployments too); default 2 */
+    long retry_after_ms;     /* router_settings.retry_after: the least wait before a retry */
+    long backoff_base_ms;    /* sllmp.router.backoff_ms: the first backoff, doubling; 500 */
+    long backoff_max_ms;     /* sllmp.router.backoff_max_ms: 8000 */
+    long retry_after_max_ms; /* sllmp.router.max_retry_after: an upstream's Retry-After beyond
+                              * this is not waited for (the error goes out); 60000 */
+    long allowed_fails;      /* failures a minute a deployment may have before it cools; 3 */
+    long cooldown_ms;        /* cooldown_time; 5000 */
+    int disable_cooldowns;
+    sllmp_fallback_t *fallbacks[SLLMP_FB_NKINDS];
+    size_t nfallbacks[SLLMP_FB_NKINDS];
+} sllmp_router_conf_t;
 
 /* A virtual key (top-level `keys:`). The key itself is never kept: only its SHA-256. */
 struct sllmp_key_s {
@@ -148,6 +191,7 @@ struct sllmp_conf_s {
                                  * server's read timeout (FcgidIOTimeout) never cuts it */
     long drain_timeout_ms;
     sllmp_timeouts_t timeouts;
+    sllmp_router_conf_t router;
 
     char *ca_file; /* sllmp.ca_file: CA certificates for TLS to providers and Langfuse */
     char *spool_dir;
@@ -202,6 +246,14 @@ const char *sllmp_capture_name(sllmp_capture_t cap);
 
 /* 1 when any limit of l is set. */
 int sllmp_limits_any(const sllmp_limits_t *l);
+
+/* The deployments of a model name (its group), at most max into out: their number. */
+size_t sllmp_conf_group(const sllmp_conf_t *c, const char *model_name,
+                        const sllmp_deployment_t **out, size_t max);
+
+/* The fallback list of a kind for a model name; NULL when none. */
+const sllmp_fallback_t *sllmp_conf_fallback(const sllmp_conf_t *c, sllmp_fb_kind_t kind,
+                                            const char *model_name);
 
 /* Finds the deployment for a model name; NULL when there is none. */
 const sllmp_deployment_t *sllmp_conf_find(const sllmp_conf_t *c, const char *model_name,

@@ -102,6 +102,29 @@ typedef struct {
     int64_t tokens_out;     /* settled in the window: completion tokens */
 } sllmp_subject_usage_t;
 
+/*
+ * The routing state of one deployment (issue 7), shared like the limits by every process of the
+ * host (local file) or every host (Redis). Ids are made by sllmp_subject_id(.., "route", ..).
+ */
+typedef struct {
+    int64_t in_flight;  /* attempts under way: leases alive */
+    int64_t latency_ms; /* moving average of unstreamed attempts' total time; -1: none yet */
+    int64_t ttft_ms;    /* moving average of streamed attempts' time to first byte; -1: none */
+    int64_t cool_ms;    /* ms until its cooldown ends; 0: not cooling down */
+    int64_t fails;      /* failures counted in the current failure window (60 s) */
+} sllmp_route_state_t;
+
+/* How an attempt ended, for route_end. */
+typedef enum {
+    SLLMP_ROUTE_OK = 0, /* answered: the moving average takes ms */
+    SLLMP_ROUTE_FAIL,   /* a failure that counts towards a cooldown (5xx, timeout, network) */
+    SLLMP_ROUTE_COOL,   /* a failure that cools it down at once (429, 401, 403, 404) */
+    SLLMP_ROUTE_NEUTRAL /* says nothing of the deployment (a bad request, a client gone) */
+} sllmp_route_outcome_t;
+
+#define SLLMP_ROUTE_ALPHA    0.25  /* weight of a new sample in the moving averages */
+#define SLLMP_ROUTE_FAIL_WIN 60000 /* ms: failures older than this are forgotten */
+
 typedef struct sllmp_store_s sllmp_store_t;
 
 /*
@@ -147,6 +170,30 @@ typedef struct {
     /* Calls fn with the id of every subject the store holds whose id starts with prefix. */
     int (*each)(sllmp_store_t *s, const char *prefix, void (*fn)(const char *id, void *arg),
                 void *arg);
+
+    /* ---- routing (issue 7) ---- */
+
+    /* The state of n deployments, in order (expired leases dropped; a deployment never seen
+     * reads in_flight 0, latency -1, ttft -1, cool 0, fails 0). 0, or -1. */
+    int (*route_state)(sllmp_store_t *s, const char *const *ids, size_t n,
+                       sllmp_route_state_t *out);
+
+    /* An attempt starts, or renews its lease: the lease resid on the deployment expires at
+     * now + lease_ms (created, or pushed back when it exists). 0, or -1. */
+    int (*route_begin)(sllmp_store_t *s, const char *id, const char *resid, int64_t lease_ms);
+
+    /*
+     * An attempt ended: its lease goes, then by outcome: OK feeds ms into the moving average
+     * of its kind (ttft when stream, else latency; the first sample sets it); FAIL counts one
+     * failure (the count restarts when its window, opened by its first failure, is older than
+     * SLLMP_ROUTE_FAIL_WIN) and, when the count passes allowed_fails, cools the deployment
+     * down for cooldown_ms and restarts the count; COOL cools it down at once. A cooldown
+     * never shortens one already running. Returns 1 when this call started a cooldown, 0 when
+     * not, -1 on failure.
+     */
+    int (*route_end)(sllmp_store_t *s, const char *id, const char *resid,
+                     sllmp_route_outcome_t outcome, int stream, int64_t ms, long allowed_fails,
+                     int64_t cooldown_ms);
 
     void (*close)(sllmp_store_t *s);
 } sllmp_store_ops_t;

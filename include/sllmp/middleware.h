@@ -5,6 +5,7 @@
 #ifndef SLLMP_MIDDLEWARE_H
 #define SLLMP_MIDDLEWARE_H
 
+#include "sllmp/limits.h"
 #include "sllmp/pipeline.h"
 
 extern const sllmp_middleware_t sllmp_mw_auth;
@@ -19,6 +20,27 @@ extern const sllmp_middleware_t sllmp_mw_trace;
 
 /* Closes a thread's limit stores (sllmp_worker_free). */
 void sllmp_limits_cache_free(sllmp_limits_cache_t *lc);
+
+/* The thread's limit store for r's config (the routing state lives there too); NULL when it
+ * cannot be opened. */
+sllmp_store_t *sllmp_limits_store(sllmp_req_t *r);
+
+/*
+ * An attempt is about to go to deployment d: reserves d's own rpm/tpm (litellm_params), when
+ * it has any. 0: go ahead; 1: d refused it (r->err says why: the 429 of that limit, or 503
+ * when the store is unreachable and the limit fails closed); the router tries another.
+ */
+int sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d);
+/* The attempt failed: its deployment reservation counts the request and no tokens. */
+void sllmp_limits_attempt_failed(sllmp_req_t *r);
+/* No attempt ran at all (every deployment refused): complete cancels the key's reservation. */
+void sllmp_limits_unused(sllmp_req_t *r);
+/* x-sllmp-model-id (the deployment that answered) and x-sllmp-attempts, while the headers
+ * have not gone out: at an answer's first chunk, an unstreamed answer, or the final error. */
+void sllmp_route_headers(sllmp_req_t *r);
+
+/* Runs fn with the limits' lease renewal (r->keepalive), every lease_ms / 3. */
+void sllmp_limits_keepalive_also(sllmp_req_t *r, void (*fn)(sllmp_req_t *r));
 
 /* The key the client sent (Authorization: Bearer, api-key, x-api-key), or NULL. */
 const char *sllmp_auth_presented_key(sllmp_req_t *r);

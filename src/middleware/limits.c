@@ -84,6 +84,12 @@ thread_store(sllmp_req_t *r)
     return slot->store;
 }
 
+sllmp_store_t *
+sllmp_limits_store(sllmp_req_t *r)
+{
+    return thread_store(r);
+}
+
 void
 sllmp_limits_cache_free(sllmp_limits_cache_t *lc)
 {
@@ -110,6 +116,14 @@ typedef struct {
     int reserved; /* subj[0 .. nlimited) hold (or, after a store failure, may hold) it */
     int cancel;   /* answered 503 after a store failure: undo what may have been recorded */
     int skip;     /* refused by a limit, or no store at all: settle nothing */
+    int costed;   /* res holds the worst case */
+
+    /* the deployment of the current attempt, when it has rpm/tpm of its own: reserved per
+     * attempt, as retries and fallbacks move the request between deployments */
+    sllmp_subject_t dep;
+    char dep_res[SLLMP_RESID_MAX];
+    int dep_held; /* dep holds dep_res, settled at complete with what the answer used */
+    void (*also)(sllmp_req_t *r); /* another keepalive to run with ours (the router's) */
 } lim_ctx_t;
 
 /* Adds a subject; id, when not NULL, is its store id (else made from kind and name). */
@@ -164,11 +178,8 @@ subjects(sllmp_req_t *r, lim_ctx_t *x)
     if (e != NULL) {
         add(r, x, "user", r->user, &e->lim, NULL);
     }
-    if (r->dep->rpm > 0 || r->dep->tpm > 0) {
-        sllmp_limits_t lim = {r->dep->rpm, r->dep->tpm, 0, -1, 0};
-
-        add(r, x, "dep", r->dep->model_name, &lim, r->dep->subject);
-    }
+    /* the deployment's own rpm/tpm: per attempt (sllmp_limits_attempt); the model's spend
+     * report: the model that answered, set again at complete */
     add(r, x, "model", r->dep->model_name, NULL, NULL);
 }
 
@@ -267,10 +278,9 @@ period_words(long s)
 }
 
 static sllmp_rc_t
-refuse(sllmp_req_t *r, lim_ctx_t *x, size_t i, const sllmp_verdict_t *v)
+refuse(sllmp_req_t *r, const char *who, const sllmp_limits_t *lim, int64_t tokens,
+       const sllmp_verdict_t *v)
 {
-    const sllmp_limits_t *lim = &x->subj[i].lim;
-    const char *who = x->label[i];
     int64_t retry = v->retry_after_ms;
     char when[32] = "";
     sllmp_rc_t rc;
@@ -294,7 +304,7 @@ refuse(sllmp_req_t *r, lim_ctx_t *x, size_t i, const sllmp_verdict_t *v)
         rc = sllmp_req_fail(r, SLLMP_ERR_RATE_LIMITED, NULL,
                             "Rate limit reached for %s: %ld tokens per minute, and this request "
                             "may use %lld. Try again in %s.",
-                            who, lim->tpm, (long long)x->res.tokens, when);
+                            who, lim->tpm, (long long)tokens, when);
         r->err_type = "tokens";
         break;
     case SLLMP_LIM_PARALLEL:
@@ -363,8 +373,15 @@ renew(sllmp_req_t *r)
     int64_t lease = r->conf->lease_ms;
 
     r->keepalive_at = sllmp_now_ms() + lease / 3;
-    if (x->reserved && x->store->ops->renew(x->store, x->subj, x->nlimited, x->res.id, lease) < 0) {
+    if (x->reserved && x->store != NULL &&
+        x->store->ops->renew(x->store, x->subj, x->nlimited, x->res.id, lease) < 0) {
         sllmp_log(r->id, SLLMP_LOG_WARN, "could not renew the limit leases");
+    }
+    if (x->dep_held && x->store->ops->renew(x->store, &x->dep, 1, x->dep_res, lease) < 0) {
+        sllmp_log(r->id, SLLMP_LOG_WARN, "could not renew the deployment's limit lease");
+    }
+    if (x->also != NULL) {
+        x->also(r);
     }
 }
 
@@ -389,6 +406,7 @@ limits_pre(sllmp_req_t *r, void *mw_conf)
     sllmp_random_hex(x->res.id, 16);
     x->res.lease_ms = r->conf->lease_ms;
     worst_case(r, &x->res);
+    x->costed = 1;
     for (size_t i = 0; i < MAX_SUBJECTS; i++) {
         memset(&v[i], 0, sizeof(v[i]));
         v[i].allowed = -1; /* not looked at */
@@ -415,7 +433,7 @@ limits_pre(sllmp_req_t *r, void *mw_conf)
         }
     }
     x->skip = 1;
-    return refuse(r, x, refused, &v[refused]);
+    return refuse(r, x->label[refused], &x->subj[refused].lim, x->res.tokens, &v[refused]);
 }
 
 static void
@@ -431,6 +449,9 @@ limits_complete(sllmp_req_t *r, void *mw_conf)
         return;
     }
     r->keepalive = NULL;
+    if (x->cancel && x->dep_held) {
+        x->store->ops->settle(x->store, &x->dep, 1, x->dep_res, 0, 0, 0, 0, 1);
+    }
     if (x->cancel) {
         x->store->ops->settle(x->store, x->subj, x->nlimited, x->res.id, 0, 0, 0, 0, 1);
         return;
@@ -442,6 +463,15 @@ limits_complete(sllmp_req_t *r, void *mw_conf)
         }
     }
     cost = llround(r->cost_usd * SLLMP_NANO_PER_USD);
+    if (x->dep_held &&
+        x->store->ops->settle(x->store, &x->dep, 1, x->dep_res,
+                              sllmp_usage_prompt(&r->usage) + sllmp_usage_completion(&r->usage),
+                              cost, sllmp_usage_prompt(&r->usage),
+                              sllmp_usage_completion(&r->usage), 0) < 0) {
+        warn_now_and_then(r, "could not settle a deployment's usage");
+    }
+    /* the spend report goes to the model that answered (a fallback's, after one) */
+    sllmp_subject_id(x->subj[x->n - 1].id, "model", r->dep->model_name);
     /* only the reserved subjects can have a reservation to end; the others just report */
     s = x->reserved ? x->subj : x->subj + x->nlimited;
     n = x->reserved ? x->n : x->n - x->nlimited;
@@ -451,6 +481,103 @@ limits_complete(sllmp_req_t *r, void *mw_conf)
                      sllmp_usage_prompt(&r->usage), sllmp_usage_completion(&r->usage), 0) < 0) {
         warn_now_and_then(r, "could not settle a request's usage: its leases expire by "
                              "themselves, its spend is not counted");
+    }
+}
+
+/* ---------------------------------------------------------------- per attempt */
+
+int
+sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d)
+{
+    lim_ctx_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_limits)];
+    sllmp_verdict_t v;
+    sllmp_reservation_t res;
+
+    if (x == NULL || (d->rpm <= 0 && d->tpm <= 0)) {
+        return 0;
+    }
+    if (x->store == NULL) {
+        x->store = thread_store(r);
+    }
+    if (x->store == NULL) {
+        return 0; /* rates fail open unless closed; a deployment's are rates */
+    }
+    if (!x->costed) {
+        worst_case(r, &x->res);
+        x->costed = 1;
+    }
+    memset(&x->dep, 0, sizeof(x->dep));
+    snprintf(x->dep.id, sizeof(x->dep.id), "%s", d->subject);
+    x->dep.lim = (sllmp_limits_t){d->rpm, d->tpm, 0, -1, 0};
+    x->dep.report_period_s = 86400;
+    res = x->res;
+    sllmp_random_hex(res.id, 16);
+    res.lease_ms = r->conf->lease_ms;
+    memset(&v, 0, sizeof(v));
+    if (x->store->ops->reserve(x->store, &x->dep, 1, &res, &v) < 0) {
+        if ((d->rpm > 0 && r->conf->fail_closed[SLLMP_LIM_RPM]) ||
+            (d->tpm > 0 && r->conf->fail_closed[SLLMP_LIM_TPM])) {
+            r->retry_after = "1";
+            sllmp_req_fail(r, SLLMP_ERR_LIMITS_UNAVAILABLE, NULL,
+                           "The limits of deployment %s cannot be checked right now (the limit "
+                           "store is unreachable). Try again shortly.",
+                           d->model_name);
+            return 1;
+        }
+        warn_now_and_then(r, "limit store unreachable: letting requests through (on_error: open)");
+        return 0;
+    }
+    if (!v.allowed) {
+        refuse(r, sllmp_arena_printf(r->arena, "deployment %s", d->model_name), &x->dep.lim,
+               res.tokens, &v);
+        return 1;
+    }
+    memcpy(x->dep_res, res.id, sizeof(x->dep_res));
+    x->dep_held = 1;
+    if (x->store != NULL && r->keepalive == NULL) {
+        r->keepalive = renew;
+        r->keepalive_at = sllmp_now_ms() + r->conf->lease_ms / 3;
+    }
+    return 0;
+}
+
+void
+sllmp_limits_attempt_failed(sllmp_req_t *r)
+{
+    lim_ctx_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_limits)];
+
+    if (x == NULL || !x->dep_held) {
+        return;
+    }
+    /* the provider saw the request (it counts against the deployment's rpm), nothing more */
+    if (x->store->ops->settle(x->store, &x->dep, 1, x->dep_res, 0, 0, 0, 0, 0) < 0) {
+        warn_now_and_then(r, "could not settle a deployment's failed attempt");
+    }
+    x->dep_held = 0;
+}
+
+void
+sllmp_limits_unused(sllmp_req_t *r)
+{
+    lim_ctx_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_limits)];
+
+    if (x != NULL && x->reserved) {
+        x->cancel = 1;
+    }
+}
+
+void
+sllmp_limits_keepalive_also(sllmp_req_t *r, void (*fn)(sllmp_req_t *r))
+{
+    lim_ctx_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_limits)];
+
+    if (x == NULL) {
+        return;
+    }
+    x->also = fn;
+    if (r->keepalive == NULL) {
+        r->keepalive = renew;
+        r->keepalive_at = sllmp_now_ms() + r->conf->lease_ms / 3;
     }
 }
 

@@ -1,11 +1,17 @@
 /*
- * llm_call: hands the request to the adapter of its deployment's provider.
+ * llm_call: the attempt loop (retries, load balancing, cooldowns, fallbacks; the decisions are
+ * in src/route.c) handing each attempt to the adapter of its deployment's provider.
  */
 #include "sllmp/conf.h"
 #include "sllmp/middleware.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
+#include "sllmp/log.h"
+#include "sllmp/route.h"
 #include "sllmp/util.h"
+
+#include <stdio.h>
+#include <string.h>
 
 int
 sllmp_provider_serves(const sllmp_deployment_t *d, int kind)
@@ -64,28 +70,328 @@ call(sllmp_req_t *r)
     return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
 }
 
-/* Each call is an attempt, kept for the trace (a child span of the request). */
+/* ---------------------------------------------------------------- the attempt loop */
+
+typedef struct {
+    sllmp_store_t *store;          /* the shared routing state; NULL when unreachable */
+    const sllmp_deployment_t *dep; /* of the attempt under way */
+    char resid[SLLMP_RESID_MAX];   /* its in-flight lease */
+    int leased;
+    size_t hdr_len; /* the response headers before any attempt added its own */
+} route_ctx_t;
+
+static uint64_t
+rnd64(void)
+{
+    uint64_t v;
+
+    sllmp_random(&v, sizeof(v));
+    return v;
+}
+
+static route_ctx_t *
+ctx_of(sllmp_req_t *r)
+{
+    return r->mw_ctx[sllmp_middleware_index(&sllmp_mw_provider)];
+}
+
+/* A long attempt keeps its in-flight lease, so least-busy counts it. */
+static void
+route_keepalive(sllmp_req_t *r)
+{
+    route_ctx_t *x = ctx_of(r);
+
+    if (x != NULL && x->leased && x->store != NULL) {
+        x->store->ops->route_begin(x->store, x->dep->route_id, x->resid, r->conf->lease_ms);
+    }
+}
+
+/* What one attempt leaves on r goes before the next: the error, the usage, the body, the
+ * upstream's headers. Nothing has reached the client (the caller checked r->chunks). */
+static void
+reset_attempt(sllmp_req_t *r, route_ctx_t *x)
+{
+    r->err = SLLMP_OK;
+    r->err_status = 0;
+    r->err_message = r->err_param = r->err_type = r->err_code = NULL;
+    r->retry_after = r->retry_after_ms = NULL;
+    r->upstream_status = 0;
+    memset(&r->usage, 0, sizeof(r->usage));
+    r->completion_chars = 0;
+    r->first_token_ms = 0;
+    sllmp_buf_reset(&r->resp_body);
+    if (!r->headers_sent && r->resp_headers.len > x->hdr_len) {
+        r->resp_headers.len = x->hdr_len;
+        r->resp_headers.ptr[x->hdr_len] = '\0';
+    }
+}
+
+/* The deployment that answered, for the client (before the headers go out). */
+void
+sllmp_route_headers(sllmp_req_t *r)
+{
+    char n[16];
+
+    if (r->headers_sent || r->nattempts == 0) {
+        return;
+    }
+    if (r->err == SLLMP_OK && r->dep != NULL) {
+        sllmp_resp_header(r, "x-sllmp-model-id", r->dep->id);
+    }
+    snprintf(n, sizeof(n), "%d", r->nattempts);
+    sllmp_resp_header(r, "x-sllmp-attempts", n);
+}
+
+/* One call to d: an attempt, kept for the trace (a child span of the request) and told to the
+ * shared state (in flight while it runs; then latency, or a failure towards a cooldown). */
+static sllmp_rc_t
+attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t group_size)
+{
+    sllmp_attempt_t *a = &r->attempts[r->nattempts++];
+    const sllmp_router_conf_t *rc = &r->conf->router;
+    sllmp_route_outcome_t outcome;
+    sllmp_rc_t res;
+    int64_t ms;
+
+    r->dep = d;
+    x->dep = d;
+    memset(a, 0, sizeof(*a));
+    a->dep = d;
+    a->start_ms = sllmp_now_ms();
+    if (x->store != NULL) {
+        sllmp_random_hex(x->resid, 16);
+        x->leased =
+            x->store->ops->route_begin(x->store, d->route_id, x->resid, r->conf->lease_ms) == 0;
+    }
+    res = call(r);
+    a->end_ms = sllmp_now_ms();
+    a->status = d->provider == SLLMP_PROVIDER_MOCK && r->err == SLLMP_OK ? 200 : r->upstream_status;
+    a->err = r->err;
+    a->error = r->err != SLLMP_OK ? r->err_message : NULL;
+    if (x->store == NULL) {
+        return res;
+    }
+    if (res != SLLMP_ERROR) {
+        outcome = SLLMP_ROUTE_OK;
+        ms = r->stream && r->first_token_ms > a->start_ms ? r->first_token_ms - a->start_ms
+                                                          : a->end_ms - a->start_ms;
+    } else {
+        outcome =
+            sllmp_route_classify(r->err, r->upstream_status, r->err_code, r->err_message).outcome;
+        ms = a->end_ms - a->start_ms;
+        if (r->client_gone || (group_size < 2 && outcome != SLLMP_ROUTE_OK)) {
+            /* the client's doing; or a model's only deployment, which a cooldown would take
+             * away whole (LiteLLM does not cool those down either) */
+            outcome = SLLMP_ROUTE_NEUTRAL;
+        }
+    }
+    if (x->store->ops->route_end(x->store, d->route_id, x->leased ? x->resid : "-", outcome,
+                                 r->stream, ms, rc->allowed_fails,
+                                 d->cooldown_ms >= 0 ? d->cooldown_ms : rc->cooldown_ms) == 1) {
+        sllmp_log(r->id, SLLMP_LOG_WARN, "deployment %s (%s) cools down for %ld ms", d->model_name,
+                  d->id, d->cooldown_ms >= 0 ? d->cooldown_ms : rc->cooldown_ms);
+    }
+    x->leased = 0;
+    return res;
+}
+
+/* The deployments of model that can serve r, at most SLLMP_GROUP_MAX. */
+static size_t
+gather(sllmp_req_t *r, const char *model, const sllmp_deployment_t **deps)
+{
+    const sllmp_deployment_t *all[SLLMP_GROUP_MAX];
+    size_t n = sllmp_conf_group(r->conf, model, all, SLLMP_GROUP_MAX), k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (sllmp_provider_serves(all[i], r->kind)) {
+            deps[k++] = all[i];
+        }
+    }
+    return k;
+}
+
+/* Milliseconds the upstream asked to wait, -1 when it did not say. */
+static int64_t
+asked_wait(const sllmp_req_t *r)
+{
+    long v;
+
+    if (r->retry_after_ms != NULL && sllmp_parse_long(r->retry_after_ms, &v) == 0 && v >= 0) {
+        return v;
+    }
+    if (r->retry_after != NULL && sllmp_parse_long(r->retry_after, &v) == 0 && v >= 0) {
+        return (int64_t)v * 1000;
+    }
+    return -1;
+}
+
+/*
+ * The attempts on one model group: a first one, then up to num_retries more on retryable
+ * failures, each going to a deployment that has not failed in this request when there is one
+ * (at once), else to one that has (after the backoff, and its Retry-After). FINISHED, or
+ * SLLMP_ERROR with *v telling what the last failure means.
+ */
+static sllmp_rc_t
+try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict_t *v)
+{
+    const sllmp_router_conf_t *rc = &r->conf->router;
+    const sllmp_deployment_t *deps[SLLMP_GROUP_MAX];
+    const char *ids[SLLMP_GROUP_MAX];
+    sllmp_route_state_t st[SLLMP_GROUP_MAX];
+    int failed[SLLMP_GROUP_MAX] = {0}, refused[SLLMP_GROUP_MAX] = {0}, ok[SLLMP_GROUP_MAX];
+    size_t n = gather(r, model, deps);
+    int tries = 0;
+    int64_t wait_asked = -1;
+
+    *v = (sllmp_route_verdict_t){0, SLLMP_ROUTE_NEUTRAL, SLLMP_FB_GENERIC};
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = deps[i]->route_id;
+    }
+    while (r->nattempts < SLLMP_ATTEMPTS_MAX) {
+        const sllmp_route_state_t *sp =
+            x->store != NULL && x->store->ops->route_state(x->store, ids, n, st) == 0 ? st : NULL;
+        int same = 0, i;
+        int64_t cool = 0;
+
+        for (size_t k = 0; k < n; k++) {
+            ok[k] = !failed[k] && !refused[k];
+        }
+        i = sllmp_route_pick(rc, deps, n, sp, ok, r->stream, rnd64());
+        if (i < 0 && tries > 0) {
+            /* every other deployment failed, or cools down: the same one again */
+            for (size_t k = 0; k < n; k++) {
+                ok[k] = !refused[k];
+            }
+            i = sllmp_route_pick(rc, deps, n, sp, ok, r->stream, rnd64());
+            same = 1;
+        }
+        if (i < 0) {
+            if (tries > 0 || r->err != SLLMP_OK) {
+                return SLLMP_ERROR; /* the last failure (or limit refusal) stands */
+            }
+            for (size_t k = 0; sp != NULL && k < n; k++) {
+                if (sp[k].cool_ms > 0 && (cool == 0 || sp[k].cool_ms < cool)) {
+                    cool = sp[k].cool_ms;
+                }
+            }
+            r->retry_after = sllmp_arena_printf(r->arena, "%lld", (long long)(cool + 999) / 1000);
+            return sllmp_req_fail(r, SLLMP_ERR_PROVIDER_UNAVAILABLE, NULL,
+                                  "Every deployment of model '%.200s' is cooling down after "
+                                  "failures; try again in %lld s.",
+                                  model, (long long)(cool + 999) / 1000);
+        }
+        if (same) {
+            int64_t wait = sllmp_route_backoff(rc, tries, wait_asked, rnd64());
+
+            if (wait < 0) {
+                sllmp_log(r->id, SLLMP_LOG_INFO,
+                          "not retrying %s: the provider asks to wait %lld ms", model,
+                          (long long)wait_asked);
+                return SLLMP_ERROR;
+            }
+            if (wait > 0 && sllmp_provider_pause(r, wait) < 0) {
+                return sllmp_req_fail(r, SLLMP_ERR_CLIENT_GONE, NULL, NULL);
+            }
+        }
+        if (sllmp_limits_attempt(r, deps[i]) != 0) {
+            refused[i] = 1; /* its own rpm/tpm: another deployment may have room */
+            *v = (sllmp_route_verdict_t){1, SLLMP_ROUTE_NEUTRAL, SLLMP_FB_GENERIC};
+            continue;
+        }
+        reset_attempt(r, x);
+        if (attempt(r, x, deps[i], n) != SLLMP_ERROR) {
+            return SLLMP_FINISHED;
+        }
+        sllmp_limits_attempt_failed(r);
+        failed[i] = 1;
+        tries++;
+        *v = sllmp_route_classify(r->err, r->upstream_status, r->err_code, r->err_message);
+        if (r->chunks > 0 || r->client_gone || r->err == SLLMP_ERR_CLIENT_GONE) {
+            v->fallback = -1; /* the answer had begun, or nobody is waiting for one */
+            return SLLMP_ERROR;
+        }
+        if (!v->retryable ||
+            tries > (deps[i]->num_retries >= 0 ? deps[i]->num_retries : rc->num_retries)) {
+            return SLLMP_ERROR;
+        }
+        wait_asked = asked_wait(r);
+        sllmp_log(r->id, SLLMP_LOG_INFO, "retrying %s after %s from %s (%d)", model,
+                  sllmp_err_info(r->err)->name, deps[i]->id, r->upstream_status);
+    }
+    return SLLMP_ERROR;
+}
+
+/* The next model of the fallback list that r may use. */
+static const char *
+next_fallback(sllmp_req_t *r, const sllmp_fallback_t *fb, size_t *next)
+{
+    while (*next < fb->nto) {
+        const char *m = fb->to[(*next)++];
+
+        if (strcmp(m, r->model) != 0 && sllmp_key_allows(r->key, m)) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * llm_call: the model group the client named, with retries; then, when its failure is one a
+ * fallback list is for (LiteLLM's fallbacks, context_window_fallbacks,
+ * content_policy_fallbacks, the generic list when the specific one has no entry), each model
+ * of that list in order, with retries of its own, until one answers. Never once the answer has
+ * begun to reach the client: LiteLLM then asks a fallback to continue the text, a different
+ * model's answer glued to half of another's; sllmp ends the stream with an error instead.
+ */
 static sllmp_rc_t
 provider_call(sllmp_req_t *r, void *mw_conf)
 {
-    sllmp_attempt_t *a = r->nattempts < SLLMP_ATTEMPTS_MAX ? &r->attempts[r->nattempts++] : NULL;
+    route_ctx_t *x = sllmp_arena_calloc(r->arena, sizeof(*x));
+    const sllmp_fallback_t *fb = NULL;
+    const char *model = r->model;
+    sllmp_route_verdict_t v;
+    size_t next = 0;
     sllmp_rc_t rc;
 
     (void)mw_conf;
-    if (a != NULL) {
-        a->dep = r->dep;
-        a->start_ms = sllmp_now_ms();
+    r->mw_ctx[sllmp_middleware_index(&sllmp_mw_provider)] = x;
+    x->store = sllmp_limits_store(r);
+    x->hdr_len = r->resp_headers.len;
+    sllmp_limits_keepalive_also(r, route_keepalive);
+    for (;;) {
+        rc = try_group(r, x, model, &v);
+        if (rc != SLLMP_ERROR) {
+            sllmp_route_headers(r);
+            return rc;
+        }
+        if (v.fallback < 0 || r->nattempts >= SLLMP_ATTEMPTS_MAX) {
+            break;
+        }
+        if (fb == NULL) {
+            /* LiteLLM's rule: a context-window or content-policy failure takes the generic
+             * list only when there is no list of its own at all */
+            fb = sllmp_conf_fallback(r->conf, (sllmp_fb_kind_t)v.fallback, r->model);
+            if (fb == NULL && r->conf->router.nfallbacks[v.fallback] == 0) {
+                fb = sllmp_conf_fallback(r->conf, SLLMP_FB_GENERIC, r->model);
+            }
+            if (fb == NULL) {
+                break;
+            }
+        }
+        const char *m = next_fallback(r, fb, &next);
+
+        if (m == NULL) {
+            break;
+        }
+        sllmp_log(r->id, SLLMP_LOG_INFO, "falling back from %s to %s after %s", model, m,
+                  sllmp_err_info(r->err)->name);
+        model = m;
     }
-    rc = call(r);
-    if (a != NULL) {
-        a->end_ms = sllmp_now_ms();
-        a->status = r->dep->provider == SLLMP_PROVIDER_MOCK && r->err == SLLMP_OK
-                        ? 200
-                        : r->upstream_status;
-        a->err = r->err;
-        a->error = r->err != SLLMP_OK ? r->err_message : NULL;
+    if (r->nattempts == 0) {
+        sllmp_limits_unused(r); /* nothing ran: the key's reservation is undone */
     }
-    return rc;
+    sllmp_route_headers(r);
+    return SLLMP_ERROR;
 }
 
 const sllmp_middleware_t sllmp_mw_provider = {

@@ -1,18 +1,31 @@
 /*
- * Routing: the model name the client asked for -> the deployment that serves it.
+ * Routing, first step: the model name the client asked for -> its group of deployments, one of
+ * which must serve this kind of request. Which one answers is the attempt loop's choice.
  */
 #include "sllmp/conf.h"
 #include "sllmp/middleware.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
+#include "sllmp/route.h"
 
 #include <string.h>
 
 static sllmp_rc_t
 router_pre(sllmp_req_t *r, void *mw_conf)
 {
+    const sllmp_deployment_t *group[SLLMP_GROUP_MAX];
+    size_t n = sllmp_conf_group(r->conf, r->model, group, SLLMP_GROUP_MAX);
+
     (void)mw_conf;
-    r->dep = sllmp_conf_find(r->conf, r->model, strlen(r->model));
+    /* the group's first deployment that serves this kind stands for it until the attempt loop
+     * (provider.c) picks one: the limits price the worst case with it */
+    r->dep = n > 0 ? group[0] : NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (sllmp_provider_serves(group[i], r->kind)) {
+            r->dep = group[i];
+            break;
+        }
+    }
     if (r->dep != NULL && !sllmp_key_allows(r->key, r->model)) {
         return sllmp_req_fail(r, SLLMP_ERR_PERMISSION, "model",
                               "This API key is not allowed to use the model '%.200s'.", r->model);

@@ -712,6 +712,7 @@ attempts(sllmp_req_t *r, cJSON *rec)
             cJSON_AddStringToObject(o, "provider", a->dep->provider_name);
             cJSON_AddStringToObject(o, "deployment", a->dep->model_name);
             cJSON_AddStringToObject(o, "model", a->dep->model);
+            cJSON_AddStringToObject(o, "model_id", a->dep->id);
         } else {
             cJSON_AddStringToObject(o, "name", "upstream");
         }

@@ -34,6 +34,35 @@ sllmp_provider_body(sllmp_req_t *r, cJSON *req, const sllmp_xerr_t *xe)
     return body;
 }
 
+/* Sleeps ms, waking every 50 ms to notice a departed client and to send a stream heartbeats
+ * when the delay is longer than heartbeat_ms, as a real upstream's silence would get. */
+int
+sllmp_provider_pause(sllmp_req_t *r, long ms)
+{
+    long quiet = 0;
+
+    while (ms > 0) {
+        long step = ms < 50 ? ms : 50;
+        struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
+
+        nanosleep(&ts, NULL);
+        sllmp_req_keepalive(r, sllmp_now_ms());
+        ms -= step;
+        quiet += step;
+        if (r->io->gone != NULL && r->io->gone(r->io->ctx)) {
+            r->client_gone = 1;
+            return -1;
+        }
+        if (r->stream && quiet >= r->conf->heartbeat_ms) {
+            quiet = 0;
+            if (sllmp_sse_ping(r) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int
 sllmp_provider_feed_sse(sllmp_req_t *r, void *parser, const char *data, size_t n)
 {

@@ -119,35 +119,6 @@ emit(sllmp_req_t *r, cJSON *c)
     return rc;
 }
 
-/* Sleeps ms, waking every 50 ms to notice a departed client and to send heartbeats when the
- * delay is longer than heartbeat_ms, as a real upstream's silence would get. */
-static int
-pause_ms(sllmp_req_t *r, long ms)
-{
-    long quiet = 0;
-
-    while (ms > 0) {
-        long step = ms < 50 ? ms : 50;
-        struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
-
-        nanosleep(&ts, NULL);
-        sllmp_req_keepalive(r, sllmp_now_ms());
-        ms -= step;
-        quiet += step;
-        if (r->io->gone != NULL && r->io->gone(r->io->ctx)) {
-            r->client_gone = 1;
-            return -1;
-        }
-        if (quiet >= r->conf->heartbeat_ms) {
-            quiet = 0;
-            if (sllmp_sse_ping(r) < 0) {
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
 static sllmp_rc_t
 stream(sllmp_req_t *r, const char *text, const char *id, long created, long prompt)
 {
@@ -177,7 +148,7 @@ stream(sllmp_req_t *r, const char *text, const char *id, long created, long prom
         if (end == NULL) {
             end = p + strlen(p);
         }
-        if (pause_ms(r, r->dep->mock_delay_ms) < 0) {
+        if (sllmp_provider_pause(r, r->dep->mock_delay_ms) < 0) {
             return sllmp_req_fail(r, SLLMP_ERR_CLIENT_GONE, NULL, NULL);
         }
         word = sllmp_arena_printf(r->arena, "%s%.*s", first ? "" : " ", (int)(end - p), p);

@@ -5,7 +5,7 @@
  *
  *   header    magic, version, the layout's sizes, the boot, the mutex, allocation   4 KiB
  *   slots     uint32_t[LOCAL_NSLOTS]: open addressing by hash of the id          512 KiB
- *   subjects  subj_t[LOCAL_NSUBJECTS]: counters, list heads, the spend report    14 MiB
+ *   subjects  subj_t[LOCAL_NSUBJECTS]: counters, list heads, the spend report    17 MiB
  *   entries   ent_t[LOCAL_NENTRIES]: rpm log, tpm log and lease entries          64 MiB
  *
  * Every reference is an index + 1, so 0 means none and a file of zeros (what ftruncate gives)
@@ -20,6 +20,12 @@
  * checked against the entry's owner and reservation id before use since those entries may have
  * left the window and been reused.
  *
+ * A deployment's routing state is a subject too ("route:<name>"): its attempts in flight are
+ * leases of amount 0 on its lease list, and the moving averages, the failure count and the
+ * cooldown are fields of its subj_t. The sweep keeps it while a cooldown runs or failures are
+ * counted in their window, and its averages for LOCAL_ROUTE_MS after its last attempt
+ * (less when subjects are short: see gc).
+ *
  * The file outlives processes and boots. A file that is not ours is never written; ours of
  * another version or layout is initialised again in place, grown and never shrunk, as other
  * processes may still map it; after a reboot the first open resets the lock (see boot_check).
@@ -29,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,17 +47,19 @@
 #include <unistd.h>
 
 #define LOCAL_MAGIC     UINT64_C(0x4d494c504d4c4c53) /* "SLLMPLIM" in the file */
-#define LOCAL_VERSION   2
+#define LOCAL_VERSION   3
 #define LOCAL_NSUBJECTS 65536
 #define LOCAL_NSLOTS    (2 * LOCAL_NSUBJECTS) /* at most half full: short probes, always a hole */
 #define LOCAL_NENTRIES  1048576
 #define LOCAL_HDR_SIZE  4096
 #define LOCAL_GC_MS     1000 /* a full sweep when a table is full, at most this often */
 #define LOCAL_LOCK_MS   1000 /* the lock is held for microseconds: longer means a stopped holder */
+#define LOCAL_ROUTE_MS  86400000 /* a route's averages outlive its last attempt by this */
 
 enum { L_RPM, L_TPM, L_LEASE, L_N };
 
-enum { S_BUDGET = 1 }; /* subj_t.flags: its last reserve or settle had a budget */
+/* subj_t.flags: its last reserve or settle had a budget; a route's averages are set */
+enum { S_BUDGET = 1, S_LAT = 2, S_TTFT = 4 };
 
 typedef struct {
     uint32_t next, prev; /* in the subject's list (next also in the free list) */
@@ -76,6 +85,11 @@ typedef struct {
     int64_t lease_min;     /* no lease expires before this, so most calls skip the scan */
     int64_t win_start, win_period;
     int64_t spent_nano, requests, tokens_in, tokens_out;
+    /* a route (see the route_* calls); the times are ms, 0 when unset */
+    int64_t route_ms;          /* its last begin or end */
+    int64_t lat_ms, ttft_ms;   /* the moving averages, when S_LAT and S_TTFT say so */
+    int64_t fail_start, fails; /* the failure window's start and its count */
+    int64_t cool_until;        /* the end of its cooldown */
 } subj_t;
 
 /*
@@ -479,6 +493,11 @@ refresh(mapping_t *m, uint32_t sref, const sllmp_subject_t *subj, int64_t now)
  * without one): their report only feeds `sllmp usage`, and losing the figures of its current
  * window is better than refusing the subjects that carry limits. A budget's spend is kept
  * until its window ends, as it is what the budget counts.
+ *
+ * A route is kept while it cools down or counts failures in their window, and its moving
+ * averages for LOCAL_ROUTE_MS after its last attempt; when subjects are short, its averages
+ * alone do not keep it (they only steer the choice among deployments, and start again from
+ * the next attempt).
  */
 static void
 gc(mapping_t *m, int64_t now, int evict_reports)
@@ -491,7 +510,7 @@ gc(mapping_t *m, int64_t now, int evict_reports)
     hd->gc_ms = now;
     for (uint32_t r = 1; r <= hd->subj_hw; r++) {
         subj_t *s = sub_at(m, r);
-        int idle, report;
+        int idle, report, route;
 
         if (s->id[0] == '\0') {
             continue;
@@ -502,7 +521,10 @@ gc(mapping_t *m, int64_t now, int evict_reports)
         report = (s->spent_nano | s->requests | s->tokens_in | s->tokens_out) != 0 &&
                  (s->win_period <= 0 || (s->win_start + s->win_period) * 1000 > now) &&
                  (!evict_reports || (s->flags & S_BUDGET));
-        if (idle && !report) {
+        route =
+            s->cool_until > now || (s->fails != 0 && now - s->fail_start < SLLMP_ROUTE_FAIL_WIN) ||
+            ((s->flags & (S_LAT | S_TTFT)) && now - s->route_ms < LOCAL_ROUTE_MS && !evict_reports);
+        if (idle && !report && !route) {
             subject_delete(m, r);
         }
     }
@@ -571,7 +593,9 @@ relink(mapping_t *m, uint32_t sref, uint32_t epoch)
  * Rebuilds everything derived: the slots from the subjects, each list's links, counts and
  * totals from its head, and both free lists from what nothing reaches; the entries past the
  * last one reached go back above the high-water mark (handed out zeroed), so the pages are
- * those in use. O(used tables), and only after a crash inside the lock or a reboot.
+ * those in use. O(used tables), and only after a crash inside the lock or a reboot. A route's
+ * fields derive from nothing, so they stay as they are (a holder killed between two of them
+ * loses at most the effect of that attempt's end).
  */
 static void
 repair(mapping_t *m)
@@ -1032,6 +1056,210 @@ local_each(sllmp_store_t *st, const char *prefix, void (*fn)(const char *id, voi
     return 0;
 }
 
+/* ---- routing ---- */
+
+static int
+route_id_valid(const char *id)
+{
+    return id != NULL && id[0] != '\0' && strnlen(id, SLLMP_SUBJECT_MAX) < SLLMP_SUBJECT_MAX;
+}
+
+/*
+ * Brings a route to now: expired leases dropped, the count of a failure window that ended, an
+ * ended cooldown, and the averages of a route idle for LOCAL_ROUTE_MS forgotten.
+ */
+static void
+route_refresh(mapping_t *m, uint32_t sref, int64_t now)
+{
+    subj_t *s = sub_at(m, sref);
+
+    expire(m, sref, now);
+    if (s->fails != 0 && now - s->fail_start >= SLLMP_ROUTE_FAIL_WIN) {
+        s->fails = s->fail_start = 0;
+    }
+    if (s->cool_until != 0 && s->cool_until <= now) {
+        s->cool_until = 0;
+    }
+    if ((s->flags & (S_LAT | S_TTFT)) && now - s->route_ms >= LOCAL_ROUTE_MS) {
+        s->flags &= ~(uint32_t)(S_LAT | S_TTFT);
+        s->lat_ms = s->ttft_ms = 0;
+    }
+}
+
+/* Feeds a sample into the moving average that flag marks as set; the first sample sets it. */
+static void
+route_mix(subj_t *s, uint32_t flag, int64_t *avg, int64_t ms)
+{
+    if (s->flags & flag) {
+        /* rounded half up, as the Redis script does */
+        *avg = (int64_t)floor((double)*avg + SLLMP_ROUTE_ALPHA * (double)(ms - *avg) + 0.5);
+    } else {
+        *avg = ms;
+        s->flags |= flag;
+    }
+}
+
+/* Cools a route down until now + cooldown_ms, never shortening a cooldown running: 1 when it
+ * was not cooling down and now is, else 0. */
+static int
+route_cool(subj_t *s, int64_t now, int64_t cooldown_ms)
+{
+    int64_t until = now + cooldown_ms;
+    int started;
+
+    if (cooldown_ms <= 0 || until <= s->cool_until) {
+        return 0;
+    }
+    started = s->cool_until <= now;
+    s->cool_until = until;
+    return started;
+}
+
+static int
+local_route_state(sllmp_store_t *st, const char *const *ids, size_t n, sllmp_route_state_t *out)
+{
+    mapping_t *m = ((local_t *)st)->m;
+    int64_t now;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!route_id_valid(ids[i])) {
+            return -1;
+        }
+    }
+    if (store_lock(m) < 0) {
+        return -1;
+    }
+    now = sllmp_wall_ms();
+    for (size_t i = 0; i < n; i++) {
+        uint32_t sref = subject_find(m, ids[i], 0); /* looking does not create */
+        const subj_t *s;
+
+        out[i].in_flight = out[i].cool_ms = out[i].fails = 0;
+        out[i].latency_ms = out[i].ttft_ms = -1;
+        if (sref == 0) {
+            continue;
+        }
+        route_refresh(m, sref, now);
+        s = sub_at(m, sref);
+        out[i].in_flight = s->count[L_LEASE];
+        out[i].latency_ms = s->flags & S_LAT ? s->lat_ms : -1;
+        out[i].ttft_ms = s->flags & S_TTFT ? s->ttft_ms : -1;
+        out[i].cool_ms = s->cool_until > now ? s->cool_until - now : 0;
+        out[i].fails = s->fails;
+    }
+    store_unlock(m);
+    return 0;
+}
+
+/* A lease already there is pushed back without needing room; a new one needs an entry. */
+static int
+local_route_begin(sllmp_store_t *st, const char *id, const char *resid, int64_t lease_ms)
+{
+    mapping_t *m = ((local_t *)st)->m;
+    uint32_t sref, lease = 0;
+    uint64_t rid[2];
+    int64_t now, until;
+    int rc = -1;
+
+    if (!route_id_valid(id)) {
+        return -1;
+    }
+    resid_parse(resid, rid);
+    if (store_lock(m) < 0) {
+        return -1;
+    }
+    now = sllmp_wall_ms();
+    until = now + (lease_ms < 0 ? 0 : lease_ms);
+    sref = subject_find(m, id, 0);
+    if (sref != 0) {
+        route_refresh(m, sref, now); /* an expired lease is gone, and made anew */
+        lease = ent_find(m, sref, L_LEASE, rid, 0);
+    }
+    if (lease != 0) {
+        subj_t *s = sub_at(m, sref);
+
+        ent_at(m, lease)->t = until;
+        s->lease_min = until < s->lease_min ? until : s->lease_min;
+    } else {
+        /* the sweep may delete the subject when it holds nothing: found again after it */
+        if (ensure_room(m, sref == 0, 1, now) < 0 || (sref = subject_find(m, id, 1)) == 0 ||
+            ent_append(m, sref, L_LEASE, until, 0, rid) == 0) {
+            goto out;
+        }
+    }
+    sub_at(m, sref)->route_ms = now;
+    rc = 0;
+out:
+    store_unlock(m);
+    return rc;
+}
+
+static int
+local_route_end(sllmp_store_t *st, const char *id, const char *resid, sllmp_route_outcome_t outcome,
+                int stream, int64_t ms, long allowed_fails, int64_t cooldown_ms)
+{
+    mapping_t *m = ((local_t *)st)->m;
+    uint32_t sref, lease;
+    uint64_t rid[2];
+    int64_t now;
+    subj_t *s;
+    int rc = 0;
+
+    if (!route_id_valid(id) || (unsigned)outcome > SLLMP_ROUTE_NEUTRAL) {
+        return -1;
+    }
+    resid_parse(resid, rid);
+    ms = ms < 0 ? 0 : ms;
+    if (store_lock(m) < 0) {
+        return -1;
+    }
+    now = sllmp_wall_ms();
+    sref = subject_find(m, id, 0);
+    if (sref == 0) {
+        /* no lease to drop; a neutral end has nothing to record */
+        if (outcome == SLLMP_ROUTE_NEUTRAL) {
+            goto out;
+        }
+        if (ensure_room(m, 1, 0, now) < 0 || (sref = subject_find(m, id, 1)) == 0) {
+            rc = -1;
+            goto out;
+        }
+    }
+    route_refresh(m, sref, now);
+    lease = ent_find(m, sref, L_LEASE, rid, 0);
+    if (lease != 0) {
+        ent_remove(m, lease);
+    }
+    s = sub_at(m, sref);
+    switch (outcome) {
+    case SLLMP_ROUTE_OK:
+        if (stream) {
+            route_mix(s, S_TTFT, &s->ttft_ms, ms);
+        } else {
+            route_mix(s, S_LAT, &s->lat_ms, ms);
+        }
+        break;
+    case SLLMP_ROUTE_FAIL:
+        if (s->fails == 0) {
+            s->fail_start = now; /* the first failure opens the window */
+        }
+        if (++s->fails > (allowed_fails < 0 ? 0 : allowed_fails)) {
+            s->fails = s->fail_start = 0;
+            rc = route_cool(s, now, cooldown_ms);
+        }
+        break;
+    case SLLMP_ROUTE_COOL:
+        rc = route_cool(s, now, cooldown_ms);
+        break;
+    case SLLMP_ROUTE_NEUTRAL:
+        break;
+    }
+    s->route_ms = now;
+out:
+    store_unlock(m);
+    return rc;
+}
+
 /* ---- opening and closing ---- */
 
 static void
@@ -1364,5 +1592,8 @@ static const sllmp_store_ops_t local_ops = {
     .renew = local_renew,
     .usage = local_usage,
     .each = local_each,
+    .route_state = local_route_state,
+    .route_begin = local_route_begin,
+    .route_end = local_route_end,
     .close = local_close,
 };

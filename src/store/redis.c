@@ -15,6 +15,13 @@
  *   T:la  HASH   reserved cost of the leases: id -> nano-USD, "#" -> their total
  *   T:b   HASH   the report window: w (start, s), spent, req, tin, tout
  *
+ * A deployment's routing state is a subject "route:<name>" with two keys of its own:
+ *   T:l   ZSET   attempts in flight: member = attempt id, score = lease expiry ms
+ *   T:s   HASH   lat, ttft (moving averages, ms; absent: none yet), fail_start (ms), fails,
+ *                cool_until (ms)
+ * Every write gives both a TTL of ROUTE_IDLE_MS, longer when a cooldown or a lease outlasts
+ * it, so an idle deployment's state disappears by itself.
+ *
  * The n subjects of one call go out pipelined: one round trip whatever n is.
  *
  * Calls never wait longer than the command timeout (SO_RCVTIMEO, set again after every
@@ -36,15 +43,20 @@
 #include <string.h>
 #include <strings.h>
 
-#define RETRY_DOWN_MS 500 /* after a failure, how long calls fail without trying */
+#define RETRY_DOWN_MS 500      /* after a failure, how long calls fail without trying */
+#define ROUTE_IDLE_MS 86400000 /* an idle deployment's routing state lives this long */
 
 /* ---------------------------------------------------------------- scripts */
 
-/* Shared head: the time, integer formatting, and dropping what left the window or expired. */
-#define LUA_HEAD                                                                                   \
+/* The time (before any write: Redis < 5 replicates scripts whole unless told otherwise). */
+#define LUA_NOW                                                                                    \
     "if redis.replicate_commands then redis.replicate_commands() end\n" /* Redis < 5 */            \
     "local t = redis.call('TIME')\n"                                                               \
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                      \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+
+/* Shared head: the time, integer formatting, and dropping what left the window or expired. */
+#define LUA_HEAD                                                                                   \
+    LUA_NOW                                                                                        \
     "local W = 60000\n"                                                                            \
     "local function I(x) return string.format('%d', x) end\n"                                      \
     "local function drop(z, h, upto)\n"                                                            \
@@ -229,15 +241,99 @@ static const char usage_lua[] = LUA_HEAD
     "        redis.call('ZCARD', KEYS[4]), tonumber(redis.call('HGET', KEYS[5], '#') or 0),\n"
     "        w, v[1], v[2], v[3], v[4]}\n";
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+/* The constants of the route scripts, from the C ones. */
+#define LUA_ROUTE_A    "local A = " STR(SLLMP_ROUTE_ALPHA) "\n"
+#define LUA_ROUTE_FW   "local FW = " STR(SLLMP_ROUTE_FAIL_WIN) "\n"
+#define LUA_ROUTE_IDLE "local IDLE = " STR(ROUTE_IDLE_MS) "\n"
+
+/*
+ * Shared head of the route scripts (KEYS[1] T:s, KEYS[2] T:l): the time, the expired leases
+ * dropped, and touch(), which sets the TTL of both keys after a write.
+ */
+#define LUA_ROUTE                                                                                  \
+    LUA_NOW                                                                                        \
+    LUA_ROUTE_A                                                                                    \
+    LUA_ROUTE_FW                                                                                   \
+    LUA_ROUTE_IDLE                                                                                 \
+    "local function I(x) return string.format('%d', x) end\n"                                      \
+    "local function N(v, d) return tonumber(v) or d end\n" /* a field; d when absent */            \
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', I(now))\n"                                    \
+    "local function touch()\n" /* outlives a running cooldown and the leases */                    \
+    "  local ttl = IDLE\n"                                                                         \
+    "  local c = N(redis.call('HGET', KEYS[1], 'cool_until'), 0)\n"                                \
+    "  local l = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')\n"                            \
+    "  ttl = math.max(ttl, c - now)\n"                                                             \
+    "  if #l > 0 then ttl = math.max(ttl, tonumber(l[2]) - now) end\n"                             \
+    "  redis.call('PEXPIRE', KEYS[1], I(ttl))\n"                                                   \
+    "  redis.call('PEXPIRE', KEYS[2], I(ttl))\n"                                                   \
+    "end\n"
+
+/* returns {in flight, latency (-1 none), ttft (-1 none), cool ms, fails} */
+static const char route_state_lua[] =
+    LUA_ROUTE "local h = redis.call('HMGET', KEYS[1], 'lat', 'ttft', 'fail_start', 'fails',\n"
+              "                     'cool_until')\n"
+              "local fails = N(h[4], 0)\n"
+              "if fails > 0 and now - N(h[3], 0) >= FW then fails = 0 end\n"
+              "return {redis.call('ZCARD', KEYS[2]), N(h[1], -1), N(h[2], -1),\n"
+              "        math.max(0, N(h[5], 0) - now), fails}\n";
+
+/* ARGV: attempt id, lease_ms */
+static const char route_begin_lua[] =
+    LUA_ROUTE "redis.call('ZADD', KEYS[2], I(now + math.max(0, tonumber(ARGV[2]))), ARGV[1])\n"
+              "touch()\n"
+              "return 0\n";
+
+/*
+ * ARGV: attempt id, outcome (0 ok, 1 fail, 2 cool, 3 neutral), stream, ms, allowed_fails,
+ * cooldown_ms. returns 1 when it started a cooldown, else 0
+ */
+static const char route_end_lua[] =
+    LUA_ROUTE "local outcome, stream = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+              "local ms, allowed = math.max(0, tonumber(ARGV[4])), math.max(0, tonumber(ARGV[5]))\n"
+              "local cool, started = tonumber(ARGV[6]), 0\n"
+              "local function cooldown()\n" /* never shortens one running */
+              "  local c = N(redis.call('HGET', KEYS[1], 'cool_until'), 0)\n"
+              "  if cool <= 0 or now + cool <= c then return end\n"
+              "  if c <= now then started = 1 end\n"
+              "  redis.call('HSET', KEYS[1], 'cool_until', I(now + cool))\n"
+              "end\n"
+              "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+              "if outcome == 0 then\n"
+              "  local f = 'lat'\n"
+              "  if stream ~= 0 then f = 'ttft' end\n"
+              "  local old = tonumber(redis.call('HGET', KEYS[1], f))\n"
+              "  if old then ms = math.floor(old + A * (ms - old) + 0.5) end\n"
+              "  redis.call('HSET', KEYS[1], f, I(ms))\n"
+              "elseif outcome == 1 then\n"
+              "  local h = redis.call('HMGET', KEYS[1], 'fail_start', 'fails')\n"
+              "  local start, fails = N(h[1], 0), N(h[2], 0)\n"
+              "  if fails > 0 and now - start >= FW then fails = 0 end\n" /* its window ended */
+              "  if fails == 0 then start = now end\n"
+              "  fails = fails + 1\n"
+              "  if fails > allowed then\n"
+              "    fails, start = 0, 0\n"
+              "    cooldown()\n"
+              "  end\n"
+              "  redis.call('HSET', KEYS[1], 'fail_start', I(start), 'fails', I(fails))\n"
+              "elseif outcome == 2 then\n"
+              "  cooldown()\n"
+              "end\n"
+              "touch()\n"
+              "return started\n";
+
 typedef struct {
     const char *text;
     char sha[41];
 } script_t;
 
-enum { S_RESERVE, S_SETTLE, S_RENEW, S_USAGE, S_COUNT };
+enum { S_RESERVE, S_SETTLE, S_RENEW, S_USAGE, S_ROUTE_STATE, S_ROUTE_BEGIN, S_ROUTE_END, S_COUNT };
 
 static script_t scripts[S_COUNT] = {
-    {reserve_lua, ""}, {settle_lua, ""}, {renew_lua, ""}, {usage_lua, ""}};
+    {reserve_lua, ""},     {settle_lua, ""},      {renew_lua, ""},    {usage_lua, ""},
+    {route_state_lua, ""}, {route_begin_lua, ""}, {route_end_lua, ""}};
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -418,19 +514,45 @@ connect_now(rstore_t *s)
 
 
 static void
-call_init(call_t *c, int script, const char *subject)
+call_num(call_t *c, int64_t v)
 {
-    static const char *const suffix[NKEYS] = {"r", "t", "ta", "l", "la", "b"};
+    SLLMP_ASSERT(c->nnum < MAXARG);
+    snprintf(c->nums[c->nnum], sizeof(c->nums[0]), "%lld", (long long)v);
+    c->argv[c->argc++] = c->nums[c->nnum++];
+}
 
+/* EVALSHA of the script on the keys {sllmp:<subject>}:<suffix> */
+static void
+call_keys(call_t *c, int script, const char *subject, const char *const *suffix, int nkeys)
+{
+    SLLMP_ASSERT(nkeys <= NKEYS);
     c->argc = 0;
     c->nnum = 0;
     c->argv[c->argc++] = "EVALSHA";
     c->argv[c->argc++] = scripts[script].sha;
-    c->argv[c->argc++] = "6";
-    for (int i = 0; i < NKEYS; i++) {
+    call_num(c, nkeys);
+    for (int i = 0; i < nkeys; i++) {
         snprintf(c->keys[i], sizeof(c->keys[i]), "{sllmp:%s}:%s", subject, suffix[i]);
         c->argv[c->argc++] = c->keys[i];
     }
+}
+
+/* A limit script: the six keys of a subject. */
+static void
+call_init(call_t *c, int script, const char *subject)
+{
+    static const char *const suffix[NKEYS] = {"r", "t", "ta", "l", "la", "b"};
+
+    call_keys(c, script, subject, suffix, NKEYS);
+}
+
+/* A route script: the two keys of a deployment. */
+static void
+call_route(call_t *c, int script, const char *id)
+{
+    static const char *const suffix[2] = {"s", "l"};
+
+    call_keys(c, script, id, suffix, 2);
 }
 
 static void
@@ -438,14 +560,6 @@ call_str(call_t *c, const char *s)
 {
     snprintf(c->str, sizeof(c->str), "%s", s);
     c->argv[c->argc++] = c->str;
-}
-
-static void
-call_num(call_t *c, int64_t v)
-{
-    SLLMP_ASSERT(c->nnum < MAXARG);
-    snprintf(c->nums[c->nnum], sizeof(c->nums[0]), "%lld", (long long)v);
-    c->argv[c->argc++] = c->nums[c->nnum++];
 }
 
 static void
@@ -767,6 +881,97 @@ r_each(sllmp_store_t *st, const char *prefix, void (*fn)(const char *id, void *a
     return 0;
 }
 
+static int
+route_id_ok(const char *id)
+{
+    return id != NULL && id[0] != '\0' && strnlen(id, SLLMP_SUBJECT_MAX) < SLLMP_SUBJECT_MAX;
+}
+
+/* One script call per deployment, all in one pipeline. */
+static int
+r_route_state(sllmp_store_t *st, const char *const *ids, size_t n, sllmp_route_state_t *out)
+{
+    rstore_t *s = (rstore_t *)st;
+    call_t *calls;
+    redisReply **rep;
+    int rc = -1;
+
+    if (n == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!route_id_ok(ids[i])) {
+            return -1;
+        }
+    }
+    calls = sllmp_xmalloc(n * sizeof(*calls));
+    rep = sllmp_xcalloc(n, sizeof(*rep));
+    for (size_t i = 0; i < n; i++) {
+        call_route(&calls[i], S_ROUTE_STATE, ids[i]);
+    }
+    if (run(s, S_ROUTE_STATE, calls, n, rep) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            out[i].in_flight = element(rep[i], 0);
+            out[i].latency_ms = element(rep[i], 1);
+            out[i].ttft_ms = element(rep[i], 2);
+            out[i].cool_ms = element(rep[i], 3);
+            out[i].fails = element(rep[i], 4);
+        }
+        free_replies(rep, n);
+        rc = 0;
+    }
+    free(rep);
+    free(calls);
+    return rc;
+}
+
+static int
+r_route_begin(sllmp_store_t *st, const char *id, const char *resid, int64_t lease_ms)
+{
+    rstore_t *s = (rstore_t *)st;
+    call_t call;
+    redisReply *rep;
+
+    if (!route_id_ok(id)) {
+        return -1;
+    }
+    call_route(&call, S_ROUTE_BEGIN, id);
+    call_str(&call, resid);
+    call_num(&call, lease_ms);
+    if (run(s, S_ROUTE_BEGIN, &call, 1, &rep) < 0) {
+        return -1;
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int
+r_route_end(sllmp_store_t *st, const char *id, const char *resid, sllmp_route_outcome_t outcome,
+            int stream, int64_t ms, long allowed_fails, int64_t cooldown_ms)
+{
+    rstore_t *s = (rstore_t *)st;
+    call_t call;
+    redisReply *rep;
+    int rc;
+
+    if (!route_id_ok(id) || (unsigned)outcome > SLLMP_ROUTE_NEUTRAL) {
+        return -1;
+    }
+    call_route(&call, S_ROUTE_END, id);
+    call_str(&call, resid);
+    call_num(&call, (int64_t)outcome);
+    call_num(&call, stream ? 1 : 0);
+    call_num(&call, ms);
+    call_num(&call, allowed_fails);
+    call_num(&call, cooldown_ms);
+    if (run(s, S_ROUTE_END, &call, 1, &rep) < 0) {
+        return -1;
+    }
+    rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+    freeReplyObject(rep);
+    return rc;
+}
+
 static void
 r_close(sllmp_store_t *st)
 {
@@ -793,6 +998,9 @@ static const sllmp_store_ops_t redis_ops = {
     .renew = r_renew,
     .usage = r_usage,
     .each = r_each,
+    .route_state = r_route_state,
+    .route_begin = r_route_begin,
+    .route_end = r_route_end,
     .close = r_close,
 };
 

@@ -240,6 +240,11 @@ class Mock(MockProcess):
     def streams(self):
         return self._get("/_mock/streams")
 
+    def calls(self, model=None):
+        """Calls per model string since the last reset (or those of one model)."""
+        got = self._get("/_mock/calls")
+        return got if model is None else got.get(model, 0)
+
     def reset(self):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:
@@ -328,7 +333,12 @@ def upstream_model(name, mock, behaviour, api_key="os.environ/MOCK_UPSTREAM_KEY"
     return {"model_name": name, "litellm_params": p}
 
 
-def base_config(models, master_key=None, spool_dir=None, **sllmp):
+# The tests of one attempt's behaviour (error mapping, streams, limits) want one attempt: the
+# retries sllmp makes by default (LiteLLM's 2) are tested in test_reliability.py.
+ONE_ATTEMPT = {"num_retries": 0}
+
+
+def base_config(models, master_key=None, spool_dir=None, router_settings=ONE_ATTEMPT, **sllmp):
     s = {"workers": 2, "threads": 8, "max_requests": 0, "max_body_bytes": 65536,
          "max_json_depth": 64, "heartbeat_ms": 500,
          "timeouts": {"connect_ms": 2000, "first_byte_ms": 3000, "idle_ms": 3000,
@@ -344,6 +354,8 @@ def base_config(models, master_key=None, spool_dir=None, **sllmp):
     cfg = {"model_list": models}
     if master_key:
         cfg["general_settings"] = {"master_key": master_key}
+    if router_settings:
+        cfg["router_settings"] = router_settings
     cfg["sllmp"] = s
     return cfg
 
@@ -924,6 +936,7 @@ class StackCase(unittest.TestCase):
 
     master_key = None
     sllmp = {}
+    router = ONE_ATTEMPT  # router_settings
     start_mock = True
     server = "lighttpd"   # run.sh's SERVER
     server_env = {}       # more environment for run.sh
@@ -935,7 +948,9 @@ class StackCase(unittest.TestCase):
 
     @classmethod
     def make_config(cls):
-        return base_config(cls.models(cls.mock), master_key=cls.master_key, **cls.sllmp)
+        return base_config(cls.models(cls.mock), master_key=cls.master_key,
+                           router_settings=cls.router,
+                           **cls.sllmp)
 
     @classmethod
     def setUpClass(cls):

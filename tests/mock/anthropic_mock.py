@@ -77,7 +77,24 @@ Behaviour is chosen by the request's `model`: one or more options joined with '+
                       without answering)
     error-after-N     stream N text deltas, then `event: error` overloaded_error, and end
                       (unstreamed: 529 overloaded_error)
-With a *-after-N option and no words-N-D, the answer is N+10 words, 50 ms apart.
+    reset-after-N     stream N text deltas, then reset the connection (SO_LINGER 0 and close:
+                      the client sees a TCP RST, no FIN); unstreamed: the headers and half of
+                      the body, then the reset (stall-/reset-after-N with N >= the text deltas:
+                      all of them, then the stall / reset, before the tool_use blocks)
+  fault injection (for retry / fallback tests; see mockserve.py):
+    first-N           the failure options (status-NNN, sleep-MS, stall-/close-/error-/
+                      reset-after-N) apply only to the first N calls of /v1/messages with this
+                      exact model string since the start or POST /_mock/reset; later calls
+                      answer normally (same content, no fault)
+    every-N           the failure options apply only to calls 1, N+1, 2N+1, ... of this model
+                      string (status-529+every-2 fails every other call, the first included);
+                      with first-M as well, both must hold
+    retry-S           status-429: retry-after: S (and the anthropic-ratelimit-*-reset times
+                      S s ahead) instead of 7; status-529 and status-503: also send
+                      retry-after: S (without retry-S, none)
+With a *-after-N option and no words-N-D, the answer is N+10 words, 50 ms apart. Calls are
+counted (GET /_mock/calls) when a /v1/messages request passes the key, version and JSON checks
+above, before its sleep- and status- options; count_tokens calls are not counted.
 
 The answer is cut at the first of stop_sequences it contains (stop_reason stop_sequence,
 stop_sequence set) and to max_tokens words (stop_reason max_tokens). Usage: input_tokens =
@@ -92,7 +109,8 @@ Introspection (no auth):
                            total_chunks, aborted, aborted_at, started_at, headers_sent_at,
                            finished_at, completed, send_times} (chunks = text deltas;
                            events = the event names sent, in order)
-    POST /_mock/reset      clears both lists
+    GET  /_mock/calls      JSON {model string: number of /v1/messages calls}
+    POST /_mock/reset      clears both lists and the call counters
 """
 
 import datetime
@@ -613,11 +631,16 @@ def rfc3339(t):
         "%Y-%m-%dT%H:%M:%SZ")
 
 
-def error_headers(status):
+def error_headers(status, retry_s=None):
+    """The headers of a status-NNN answer; retry_s: the retry-S option (None: absent; 429
+    then says 7 s and 503 / 529 send no retry-after)."""
+    ra = mockserve.DEFAULT_RETRY_S if retry_s is None else retry_s
+    if status in (503, 529) and retry_s is not None:
+        return [("retry-after", str(ra))]
     if status != 429:
         return []
-    reset = rfc3339(now() + 7)
-    hdrs = [("retry-after", "7")]
+    reset = rfc3339(now() + ra)
+    hdrs = [("retry-after", str(ra))]
     for kind, limit in (("requests", "50"), ("tokens", "80000"), ("input-tokens", "40000"),
                         ("output-tokens", "8000")):
         hdrs += [("anthropic-ratelimit-%s-limit" % kind, limit),
@@ -723,6 +746,7 @@ class Handler(mockserve.MockHandler):
 
     def messages(self, body, opt, rec, rid):
         stream = body.get("stream") is True
+        opt = self.call_options(body.get("model"), opt)   # first-N / every-N, /_mock/calls
         with self.answering(rec["seq"], model=body.get("model"), stream=stream,
                             request_id=rid, events=[]) as srec:
             self.pause(opt["sleep_ms"] / 1000.0)
@@ -731,7 +755,7 @@ class Handler(mockserve.MockHandler):
                 srec["headers_sent_at"] = now()
                 self.send_error_body(st, ERROR_TYPES.get(st, "api_error"),
                                      ERROR_MESSAGES.get(st, "Error %d" % st), rid,
-                                     extra=error_headers(st))
+                                     extra=error_headers(st, opt["retry_s"]))
                 srec["completed"] = True
                 return
             try:
@@ -761,6 +785,9 @@ class Handler(mockserve.MockHandler):
         data = json.dumps(msg).encode()
         if opt["stall_after"] is not None:
             self.send_half_and_stall(srec, data, extra=[("request-id", rid)])
+        if opt["reset_after"] is not None:
+            self.send_half_and_reset(srec, data, extra=[("request-id", rid)])
+            return
         srec["headers_sent_at"] = now()
         self.send_json(200, msg, request_id=rid,
                        extra=[("anthropic-organization-id", "org-mock")])
@@ -818,6 +845,9 @@ class Handler(mockserve.MockHandler):
                 if opt["close_after"] is not None and i >= opt["close_after"]:
                     self.hang_up()
                     return
+                if opt["reset_after"] is not None and i >= opt["reset_after"]:
+                    self.reset_connection()
+                    return
                 if opt["error_after"] is not None and i >= opt["error_after"]:
                     event("error", {"type": "error", "error": {"type": "overloaded_error",
                                                                "message": "Overloaded"}})
@@ -832,6 +862,9 @@ class Handler(mockserve.MockHandler):
             index += 1
         if opt["stall_after"] is not None and opt["stall_after"] >= len(p["text"]):
             self.stall()
+        if opt["reset_after"] is not None and opt["reset_after"] >= len(p["text"]):
+            self.reset_connection()
+            return
         for t in p["tools"]:
             event("content_block_start", {"type": "content_block_start", "index": index,
                                           "content_block": {"type": "tool_use", "id": t["id"],

@@ -1,18 +1,43 @@
 """What every mock of tests/mock/ shares around its provider logic: the common flags, exiting
 with the test process, telling it the port, serving; the HTTP plumbing of the request handler
 (MockHandler: reading bodies, chunked writes, noticing a client that left); the record of
-requests and answers behind the /_mock/requests, /_mock/streams and /_mock/reset routes
-(Recorder); and the model-name options every mock knows (parse_options) with the words its
-answers are made of (split_words, word_pieces)."""
+requests and answers and the call counters behind the /_mock/requests, /_mock/streams,
+/_mock/calls and /_mock/reset routes (Recorder); and the model-name options every mock knows
+(parse_options) with the words its answers are made of (split_words, word_pieces).
+
+Fault injection for retry and fallback tests, shared by the mocks that implement it (openai_mock
+and anthropic_mock; the others parse these options but ignore them):
+    first-N           the failure options of the model (status-NNN, sleep-MS and the
+                      X-after-N cuts) apply only to the first N calls with this exact model
+                      string; later calls answer normally (first-0: never)
+    every-N           the failure options apply only to calls 1, N+1, 2N+1, ... of this model
+                      string (N >= 1); with first-M too, a call must satisfy both
+    retry-S           the Retry-After of the error answers in seconds (integer), and
+                      retry-after-ms S*1000 where the mock sends that header: status-429
+                      (default 7, as without the option) and, only when retry-S is given,
+                      status-503 / status-529 too
+    reset-after-N     stream N content chunks, then reset the TCP connection (SO_LINGER on with
+                      linger 0, then close: the peer sees RST); unstreamed: the headers of a
+                      200 and half of the body, then the reset
+Calls are counted per model string (the options string the answer is chosen by), from the start
+or the last POST /_mock/reset, by MockHandler.call_options, which numbers the call and drops the
+failure options of a call they do not apply to. "Answers normally" means the answer the model
+would give without its failure options: the content stays that of the model (with an X-after-N
+and no words-N-D, N+10 words 50 ms apart), only the fault is gone. GET /_mock/calls shows the
+counters as {model string: calls}."""
 
 import argparse
 import contextlib
+import fcntl
+import io
 import json
 import os
 import re
 import select
 import socket
+import struct
 import sys
+import termios
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,14 +61,23 @@ def parse_json(raw):
         return None
 
 
+FAULT_AFTERS = ("reset",)   # the X-after-N cuts every mock's options have besides its afters
+DEFAULT_RETRY_S = 7
+
+
 def parse_options(model, flags=(), afters=("stall", "close")):
     """The options of a model name like 'sleep-100+words-5-20+tools', '+'-joined tokens in the
     grammar every mock shares: words-N-D (mode "words", n, delay_ms; else mode "echo"),
-    status-NNN (status), sleep-MS (sleep_ms), X-after-N for each X of afters (X_after) and the
-    flags (True when present). With an X-after-N and no words-N-D the answer is N+10 words,
-    50 ms apart, so that there is something to cut. Returns (options, the tokens left over:
-    "echo", the mock's own and unknown ones); a model that is not a string has no tokens."""
-    opt = {"mode": "echo", "n": 0, "delay_ms": 0, "sleep_ms": 0, "status": None}
+    status-NNN (status), sleep-MS (sleep_ms), X-after-N for each X of afters and of
+    FAULT_AFTERS (X_after), the flags (True when present), and the fault-injection options
+    (see the top of this file): first-N (first), every-N (every, N >= 1), retry-S (retry_s,
+    None when absent: retry_after(opt) is S or the default 7) and reset-after-N (reset_after).
+    With an X-after-N and no words-N-D the answer is N+10 words, 50 ms apart, so that there is
+    something to cut. Returns (options, the tokens left over: "echo", the mock's own and
+    unknown ones); a model that is not a string has no tokens."""
+    opt = {"mode": "echo", "n": 0, "delay_ms": 0, "sleep_ms": 0, "status": None,
+           "first": None, "every": None, "retry_s": None}
+    afters = tuple(afters) + tuple(x for x in FAULT_AFTERS if x not in afters)
     opt.update((x + "_after", None) for x in afters)
     opt.update((f, False) for f in flags)
     after_re = re.compile(r"(%s)-after-(\d+)" % "|".join(afters))
@@ -68,6 +102,10 @@ def parse_options(model, flags=(), afters=("stall", "close")):
         if m:
             opt[m.group(1) + "_after"] = int(m.group(2))
             continue
+        m = re.fullmatch(r"(first|every|retry)-(\d+)", tok)
+        if m and not (m.group(1) == "every" and int(m.group(2)) == 0):
+            opt["retry_s" if m.group(1) == "retry" else m.group(1)] = int(m.group(2))
+            continue
         if tok in flags:
             opt[tok] = True
             continue
@@ -78,6 +116,34 @@ def parse_options(model, flags=(), afters=("stall", "close")):
         opt["n"] = max(after) + 10
         opt["delay_ms"] = 50
     return opt, rest
+
+
+def fault_applies(opt, call):
+    """Whether the failure options of opt apply to the call-th call (1-based) of its model
+    string under first-N / every-N."""
+    if opt.get("first") is not None and call > opt["first"]:
+        return False
+    if opt.get("every") is not None and (call - 1) % opt["every"] != 0:
+        return False
+    return True
+
+
+def without_faults(opt):
+    """opt with its failure options off: no status, no sleep, no X-after-N cut (the answer's
+    content, mode and word delay stay)."""
+    opt = dict(opt)
+    opt["status"] = None
+    opt["sleep_ms"] = 0
+    for k in opt:
+        if k.endswith("_after"):
+            opt[k] = None
+    return opt
+
+
+def retry_after(opt):
+    """The Retry-After seconds of an error answer: retry-S, else 7."""
+    s = opt.get("retry_s")
+    return DEFAULT_RETRY_S if s is None else s
 
 
 def split_words(text):
@@ -99,12 +165,14 @@ def word_pieces(n):
 
 class Recorder:
     """The requests a mock received and the records of its answers (one per model call), both
-    numbered by one sequence, as /_mock/requests and /_mock/streams show them."""
+    numbered by one sequence, as /_mock/requests and /_mock/streams show them; and the
+    number of model calls per model string (/_mock/calls, first-N / every-N)."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.requests = []
         self.streams = []
+        self.calls = {}
         self.seq = 0
 
     def next_seq(self):
@@ -130,11 +198,23 @@ class Recorder:
         with self.lock:
             return [dict(s) for s in self.streams]
 
+    def count_call(self, model):
+        """Counts one call of the model string; returns its number (1 for the first)."""
+        with self.lock:
+            n = self.calls.get(model, 0) + 1
+            self.calls[model] = n
+            return n
+
+    def list_calls(self):
+        with self.lock:
+            return dict(self.calls)
+
     def reset(self):
-        """Forgets both lists (the sequence goes on)."""
+        """Forgets both lists and the call counters (the sequence goes on)."""
         with self.lock:
             self.requests.clear()
             self.streams.clear()
+            self.calls.clear()
 
 
 class Server(ThreadingHTTPServer):
@@ -210,19 +290,30 @@ class MockHandler(BaseHTTPRequestHandler):
         return self.server.recorder.add_request(rec)
 
     def introspect(self, path):
-        """Answers GET /_mock/requests, GET /_mock/streams and POST /_mock/reset (True); False
-        for any other request."""
+        """Answers GET /_mock/requests, GET /_mock/streams, GET /_mock/calls and POST
+        /_mock/reset (True); False for any other request."""
         recorder = self.server.recorder
         if self.command == "GET" and path == "/_mock/requests":
             self.send_json(200, recorder.list_requests())
         elif self.command == "GET" and path == "/_mock/streams":
             self.send_json(200, recorder.list_streams())
+        elif self.command == "GET" and path == "/_mock/calls":
+            self.send_json(200, recorder.list_calls())
         elif self.command == "POST" and path == "/_mock/reset":
             recorder.reset()
             self.send_json(200, {"ok": True})
         else:
             return False
         return True
+
+    def call_options(self, model, opt):
+        """Counts a model call of the model string `model` (a model that is not a string is
+        not counted) and returns opt as this call uses it: without its failure options when
+        first-N / every-N say they do not apply to this call."""
+        if not isinstance(model, str):
+            return opt
+        call = self.server.recorder.count_call(model)
+        return opt if fault_applies(opt, call) else without_faults(opt)
 
     @contextlib.contextmanager
     def answering(self, seq, unit="chunks", **fields):
@@ -279,6 +370,14 @@ class MockHandler(BaseHTTPRequestHandler):
         self.raw_write(data[: len(data) // 2])
         self.stall()
 
+    def send_half_and_reset(self, srec, data, ctype="application/json", extra=()):
+        """The reset-after-N of an unstreamed answer: the headers of a 200 with body data and
+        half of it, then a TCP reset."""
+        self.send_head(200, ctype, len(data), extra)
+        srec["headers_sent_at"] = now()
+        self.raw_write(data[: len(data) // 2])
+        self.reset_connection()
+
     def raw_write(self, data):
         try:
             self.wfile.write(data)
@@ -300,6 +399,45 @@ class MockHandler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def wait_sent(self, limit):
+        """Waits (at most `limit` seconds) until the kernel has no unacknowledged bytes of this
+        connection left (Linux SIOCOUTQ), so that an abortive close does not drop what was
+        written before it; returns at once where that cannot be asked."""
+        end = time.monotonic() + limit
+        buf = bytearray(struct.pack("i", 0))
+        while time.monotonic() < end:
+            try:
+                fcntl.ioctl(self.connection.fileno(), termios.TIOCOUTQ, buf)
+            except (OSError, ValueError, AttributeError):
+                return
+            if struct.unpack("i", buf)[0] <= 0:
+                return
+            time.sleep(0.005)
+
+    def reset_connection(self):
+        """Resets the connection at once, mid-answer (the reset-after-N options): once what was
+        written has reached the peer (wait_sent, at most 1 s), SO_LINGER on with linger 0,
+        then the socket closed, so the peer gets a RST (no FIN first). The
+        handler's files are swapped for empty ones so that what the server does after the
+        answer (flush, shutdown, close) neither fails nor reaches the closed socket."""
+        self.close_connection = True
+        self.wait_sent(1.0)
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        for f in (self.wfile, self.rfile):
+            try:
+                f.close()
+            except OSError:
+                pass
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+        self.wfile, self.rfile = io.BytesIO(), io.BytesIO()
 
     # ---- the client leaving -----------------------------------------------------------
 

@@ -36,6 +36,7 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     status-401        401 invalid_api_key; the message quotes the fake key sk-mock-SECRET-123
     status-403        403 (country not supported)
     status-400        400 context_length_exceeded, param "messages"
+    policy            400 content_policy_violation (with status-400 or alone)
     status-404        404 model_not_found, param "model"
     status-422        422 unprocessable
                       (any other status-NNN: NNN with a server_error body)
@@ -44,6 +45,10 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     stall-after-N     stream N content chunks, then send nothing until the client leaves
                       (unstreamed: send the headers and half of the body, then stall)
     close-after-N     stream N content chunks, then close the connection without [DONE]
+    reset-after-N     stream N content chunks, then reset the connection (SO_LINGER 0 and
+                      close: the client sees a TCP RST, no FIN); unstreamed: the headers and
+                      half of the body, then the reset (stall- and reset-after-N with N >= the
+                      content chunks: all of them, then the stall / reset)
     error-after-N     stream N content chunks, then `data: {"error":{...}}` and [DONE]
     crlf              SSE lines end with CRLF instead of LF
     split             every event written byte by byte, one write (and HTTP chunk) per byte
@@ -53,8 +58,20 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     usage-P-C-K-R     report usage prompt P, completion C, cached K (part of P), reasoning R
                       (part of C) instead of the computed figures (embeddings: prompt P)
     nousage           report no usage at all (no "usage" key / null; no usage chunk)
-Embeddings honour status-, sleep-, stall-after- (unstreamed), badjson, usage-, nousage;
-completions honour all but tools.
+  fault injection (for retry / fallback tests; see mockserve.py):
+    first-N           the failure options (status-NNN, sleep-MS, stall-/close-/error-/
+                      reset-after-N) apply only to the first N calls with this exact model
+                      string (Azure classic: deployment) since the start or POST /_mock/reset;
+                      later calls answer normally (same content, no fault)
+    every-N           the failure options apply only to calls 1, N+1, 2N+1, ... of this model
+                      string (status-500+every-2 fails every other call, the first included);
+                      with first-M as well, both must hold
+    retry-S           status-429: Retry-After: S, retry-after-ms: S*1000 (and S in the message
+                      and x-ratelimit-reset-requests) instead of 7; status-503: also sends
+                      Retry-After: S and retry-after-ms: S*1000 (without retry-S, none)
+Calls are counted per model string across chat, completions and embeddings (GET /_mock/calls).
+Embeddings honour status-, sleep-, stall-after- and reset-after- (unstreamed), badjson,
+usage-, nousage and the fault-injection options; completions honour all but tools.
 
 Chat (§1.3/1.4 of docs/protocols.md): usage prompt_tokens = max(1, chars of all messages // 4),
 completion_tokens = number of content pieces. stream_options.include_usage: every chunk has
@@ -108,7 +125,9 @@ Introspection:
                            kind is "chat", "completions" or "embeddings"; model is the options
                            string used (Azure classic: the deployment); deployment and
                            api_version are null except on Azure paths)
-    POST /_mock/reset      clears both lists
+    GET  /_mock/calls      JSON {model string: number of calls} of chat/completions/embeddings
+                           (the options string used, as "model" in /_mock/streams)
+    POST /_mock/reset      clears both lists and the call counters
 """
 
 import base64
@@ -159,6 +178,10 @@ def parse_model(model):
         model, ("crlf", "split", "close", "badjson", "tools", "nousage"),
         ("stall", "close", "error"))
     opt["usage"] = None
+    # policy: a 400 content_policy_violation (status-400 alone is a context-length error)
+    opt["policy"] = "policy" in rest
+    if opt["policy"] and opt["status"] is None:
+        opt["status"] = 400
     for tok in rest:
         m = re.fullmatch(r"usage-(\d+)-(\d+)-(\d+)-(\d+)", tok)
         if m:
@@ -226,18 +249,25 @@ def usage_obj(prompt_tokens, completion_tokens):
     }
 
 
-def error_for(status):
-    """(headers, body) of an OpenAI-shaped error."""
+def error_for(status, retry_s=None, policy=False):
+    """(headers, body) of an OpenAI-shaped error; retry_s: the retry-S option (None: absent;
+    429 then says 7 s and 503 sends no Retry-After); policy: the 400 is a content-policy
+    refusal instead of a context-length one."""
     hdrs = []
-    if status == 429:
+    ra = mockserve.DEFAULT_RETRY_S if retry_s is None else retry_s
+    if status == 400 and policy:
+        err = {"message": "Your request was rejected as a result of our safety system.",
+               "type": "invalid_request_error", "param": None,
+               "code": "content_policy_violation"}
+    elif status == 429:
         err = {"message": "Rate limit reached for requests in organization org-mock on "
                           "requests per min (RPM): Limit 60, Used 60, Requested 1. "
-                          "Please try again in 7s.",
+                          "Please try again in %ds." % ra,
                "type": "requests", "param": None, "code": "rate_limit_exceeded"}
-        hdrs = [("Retry-After", "7"), ("retry-after-ms", "7000"),
+        hdrs = [("Retry-After", str(ra)), ("retry-after-ms", str(ra * 1000)),
                 ("x-ratelimit-limit-requests", "60"),
                 ("x-ratelimit-remaining-requests", "0"),
-                ("x-ratelimit-reset-requests", "7s"),
+                ("x-ratelimit-reset-requests", "%ds" % ra),
                 ("x-ratelimit-limit-tokens", "150000"),
                 ("x-ratelimit-remaining-tokens", "149000"),
                 ("x-ratelimit-reset-tokens", "400ms")]
@@ -265,21 +295,24 @@ def error_for(status):
     elif status == 503:
         err = {"message": "The engine is currently overloaded, please try again later",
                "type": "server_error", "param": None, "code": None}
+        if retry_s is not None:
+            hdrs = [("Retry-After", str(ra)), ("retry-after-ms", str(ra * 1000))]
     else:
         err = {"message": "The server had an error while processing your request. Sorry "
                           "about that!", "type": "server_error", "param": None, "code": None}
     return hdrs, {"error": err}
 
 
-def azure_error_for(status, kind, api_version):
+def azure_error_for(status, kind, api_version, retry_s=None):
     """(headers, body) of an error on an Azure path: Azure's own 429, else as error_for."""
     if status != 429:
-        return error_for(status)
+        return error_for(status, retry_s)
+    ra = mockserve.DEFAULT_RETRY_S if retry_s is None else retry_s
     msg = ("Requests to the %s Operation under Azure OpenAI API version %s have exceeded call "
-           "rate limit of your current OpenAI S0 pricing tier. Please retry after 7 seconds. "
+           "rate limit of your current OpenAI S0 pricing tier. Please retry after %d seconds. "
            "Please go here: https://aka.ms/oai/quotaincrease if you would like to further "
-           "increase the default rate limit." % (AZURE_OPS[kind], api_version or "v1"))
-    hdrs = [("retry-after", "7"), ("retry-after-ms", "7000"),
+           "increase the default rate limit." % (AZURE_OPS[kind], api_version or "v1", ra))
+    hdrs = [("retry-after", str(ra)), ("retry-after-ms", str(ra * 1000)),
             ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-remaining-tokens", "0"),
             ("apim-request-id", str(uuid.uuid4())), ("x-ms-region", "Sweden Central")]
     return hdrs, {"error": {"code": "429", "message": msg}}
@@ -509,8 +542,10 @@ class Handler(mockserve.MockHandler):
 
     def run(self, kind, body, rec, opt, az=None):
         """Answers a chat / completions / embeddings request with options `opt` (az: the
-        Azure context, or None), listing its record in /_mock/streams."""
+        Azure context, or None), listing its record in /_mock/streams. The call is counted
+        for its model string (first-N / every-N, /_mock/calls)."""
         stream = body.get("stream") is True and kind != "embeddings"
+        opt = self.call_options(az["deployment"] if az else body.get("model"), opt)
         with self.answering(rec["seq"], kind=kind,
                             model=az["deployment"] if az else body.get("model"),
                             body_model=body.get("model"),
@@ -522,9 +557,10 @@ class Handler(mockserve.MockHandler):
                 self.pause(opt["sleep_ms"] / 1000.0)
                 if opt["status"]:
                     if az:
-                        hdrs, err = azure_error_for(opt["status"], kind, az["api_version"])
+                        hdrs, err = azure_error_for(opt["status"], kind, az["api_version"],
+                                                    opt["retry_s"])
                     else:
-                        hdrs, err = error_for(opt["status"])
+                        hdrs, err = error_for(opt["status"], opt["retry_s"], opt["policy"])
                     srec["headers_sent_at"] = now()
                     self.send_json(opt["status"], err, extra=hdrs)
                     srec["completed"] = True
@@ -555,7 +591,8 @@ class Handler(mockserve.MockHandler):
                 ("x-ratelimit-reset-tokens", "0s")]
 
     def send_unary(self, resp, opt, srec, headers):
-        """Sends a 200 JSON answer, or what badjson / stall-after-N make of it."""
+        """Sends a 200 JSON answer, or what badjson / stall-after-N / reset-after-N make of
+        it."""
         srec["total_chunks"] = 1
         if opt["badjson"]:
             data = b"<html>not json</html>"
@@ -563,6 +600,9 @@ class Handler(mockserve.MockHandler):
             data = json.dumps(resp).encode()
         if opt["stall_after"] is not None:
             self.send_half_and_stall(srec, data)
+        if opt["reset_after"] is not None:
+            self.send_half_and_reset(srec, data)
+            return
         srec["headers_sent_at"] = now()
         if opt["badjson"]:
             self.send_bytes(200, data)
@@ -608,12 +648,15 @@ class Handler(mockserve.MockHandler):
             self.end_chunks()
 
     def sse_cut(self, opt, i, emit, chunked):
-        """Applies stall-/close-/error-after-N before content piece i: stalls (raising
+        """Applies stall-/close-/reset-/error-after-N before content piece i: stalls (raising
         ClientGone when the client leaves) or returns True when the stream ended here."""
         if opt["stall_after"] is not None and i >= opt["stall_after"]:
             self.stall()
         if opt["close_after"] is not None and i >= opt["close_after"]:
             self.hang_up()
+            return True
+        if opt["reset_after"] is not None and i >= opt["reset_after"]:
+            self.reset_connection()
             return True
         if opt["error_after"] is not None and i >= opt["error_after"]:
             emit(json.dumps({"error": {"message": "The server had an error while "
@@ -624,8 +667,14 @@ class Handler(mockserve.MockHandler):
         return False
 
     def sse_stall_at_end(self, opt, n):
+        """stall-/reset-after-N with N >= the n content pieces: all of them were sent, then
+        the stream stalls or (returning True: it ended here) is reset."""
         if opt["stall_after"] is not None and opt["stall_after"] >= n:
             self.stall()
+        if opt["reset_after"] is not None and opt["reset_after"] >= n:
+            self.reset_connection()
+            return True
+        return False
 
     # ---- chat -----------------------------------------------------------------------
 
@@ -698,7 +747,8 @@ class Handler(mockserve.MockHandler):
             if opt["badjson"] and i == 1:
                 emit("{this is not json", count=False)
             emit(chunk({"content": piece}))
-        self.sse_stall_at_end(opt, len(pieces))
+        if self.sse_stall_at_end(opt, len(pieces)):
+            return
         emit(chunk({}, finish="tool_calls" if opt["tools"] else "stop"), count=False)
         if include_usage:
             u = make_usage(opt, ptok, len(pieces))
@@ -783,7 +833,8 @@ class Handler(mockserve.MockHandler):
             for k, s in enumerate(streamed):
                 if i < len(s):
                     emit(chunk(k, s[i]))
-        self.sse_stall_at_end(opt, rounds)
+        if self.sse_stall_at_end(opt, rounds):
+            return
         for k, (_, finish, _) in enumerate(answers):
             emit(chunk(k, "", finish=finish), count=False)
         if include_usage:

@@ -1,7 +1,8 @@
 /*
  * The local limit store: exact limits, settle corrections, leases, budgets, many processes on
  * one file, a holder killed inside the lock, a lock left held by a previous boot, files that are
- * not ours or of another version, full tables; and the helpers shared with the Redis store.
+ * not ours or of another version, full tables; the routing state of deployments; and the helpers
+ * shared with the Redis store.
  */
 #include "sllmp/limits.h"
 #include "sllmp/util.h"
@@ -1304,6 +1305,439 @@ test_sweep_evicts_reports(void **state)
     assert_consistent(f->s);
 }
 
+/* ---- routing ---- */
+
+static sllmp_route_state_t
+route1(sllmp_store_t *s, const char *id)
+{
+    const char *ids[1] = {id};
+    sllmp_route_state_t st;
+
+    memset(&st, 0x5a, sizeof(st)); /* every field must be written */
+    assert_int_equal(s->ops->route_state(s, ids, 1, &st), 0);
+    return st;
+}
+
+static int
+route_end1(sllmp_store_t *s, const char *id, const char *resid, sllmp_route_outcome_t outcome,
+           int stream, int64_t ms, long allowed_fails, int64_t cooldown_ms)
+{
+    return s->ops->route_end(s, id, resid, outcome, stream, ms, allowed_fails, cooldown_ms);
+}
+
+static subj_t *
+route_subj(sllmp_store_t *s, const char *id)
+{
+    uint32_t r = subject_find(map_of(s), id, 0);
+
+    assert_int_not_equal(r, 0);
+    return sub_at(map_of(s), r);
+}
+
+/* Deployments never seen read as idle and unmeasured, and looking creates nothing. */
+static void
+test_route_unknown(void **state)
+{
+    fixture_t *f = *state;
+    const char *ids[3] = {"route:a", "route:b", "route:c"};
+    sllmp_route_state_t st[3];
+    char longid[SLLMP_SUBJECT_MAX + 1];
+    const char *bad[2] = {"route:a", longid};
+
+    memset(st, 0x5a, sizeof(st));
+    assert_int_equal(f->s->ops->route_state(f->s, ids, 3, st), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(st[i].in_flight, 0);
+        assert_int_equal(st[i].latency_ms, -1);
+        assert_int_equal(st[i].ttft_ms, -1);
+        assert_int_equal(st[i].cool_ms, 0);
+        assert_int_equal(st[i].fails, 0);
+        assert_int_equal(subject_find(map_of(f->s), ids[i], 0), 0);
+    }
+    assert_int_equal(f->s->ops->route_state(f->s, ids, 0, st), 0);
+    /* a neutral end of an attempt never begun records nothing */
+    assert_int_equal(route_end1(f->s, "route:a", "x", SLLMP_ROUTE_NEUTRAL, 0, 5, 3, 1000), 0);
+    assert_int_equal(subject_find(map_of(f->s), "route:a", 0), 0);
+    assert_int_equal(map_of(f->s)->hdr->subj_live, 0);
+
+    /* ids that cannot be subjects, and an outcome that is none */
+    memset(longid, 'x', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    assert_int_equal(f->s->ops->route_state(f->s, bad, 2, st), -1);
+    assert_int_equal(f->s->ops->route_begin(f->s, "", "x", 1000), -1);
+    assert_int_equal(f->s->ops->route_begin(f->s, longid, "x", 1000), -1);
+    assert_int_equal(route_end1(f->s, longid, "x", SLLMP_ROUTE_OK, 0, 5, 3, 1000), -1);
+    assert_int_equal(route_end1(f->s, "route:a", "x", (sllmp_route_outcome_t)4, 0, 5, 3, 1000), -1);
+    assert_int_equal(map_of(f->s)->hdr->subj_live, 0);
+}
+
+/* Each attempt is a lease: begun, renewed by a second begin, gone at its end. */
+static void
+test_route_in_flight(void **state)
+{
+    fixture_t *f = *state;
+    const char *ids[3] = {"route:other", "route:inf", "route:none"};
+    sllmp_route_state_t st[3];
+
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:inf", "a", 60000), 0);
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:inf", "b", 60000), 0);
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:inf", "c", 60000), 0);
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:other", "a", 60000), 0);
+    assert_int_equal(route1(f->s, "route:inf").in_flight, 3);
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:inf", "a", 60000), 0); /* renewed */
+    assert_int_equal(route1(f->s, "route:inf").in_flight, 3);
+
+    /* n deployments, in order */
+    assert_int_equal(f->s->ops->route_state(f->s, ids, 3, st), 0);
+    assert_int_equal(st[0].in_flight, 1);
+    assert_int_equal(st[1].in_flight, 3);
+    assert_int_equal(st[2].in_flight, 0);
+
+    assert_int_equal(route_end1(f->s, "route:inf", "b", SLLMP_ROUTE_NEUTRAL, 0, 0, 3, 1000), 0);
+    assert_int_equal(route1(f->s, "route:inf").in_flight, 2);
+    /* an attempt that holds no lease (ended twice) takes none from the others */
+    assert_int_equal(route_end1(f->s, "route:inf", "b", SLLMP_ROUTE_NEUTRAL, 0, 0, 3, 1000), 0);
+    assert_int_equal(route1(f->s, "route:inf").in_flight, 2);
+    assert_int_equal(route_end1(f->s, "route:inf", "a", SLLMP_ROUTE_OK, 0, 10, 3, 1000), 0);
+    assert_int_equal(route_end1(f->s, "route:inf", "c", SLLMP_ROUTE_FAIL, 0, 10, 3, 1000), 0);
+    assert_int_equal(route1(f->s, "route:inf").in_flight, 0);
+    assert_int_equal(route1(f->s, "route:other").in_flight, 1);
+    assert_int_equal(route_subj(f->s, "route:inf")->count[L_LEASE], 0);
+    assert_consistent(f->s);
+}
+
+/* A lease not ended expires (a worker killed mid-attempt); a begin pushes it back. */
+static void
+test_route_lease_expires(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:exp", "short", 100), 0);
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:exp", "long", 60000), 0);
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:exp", "renewed", 100), 0);
+    assert_int_equal(route1(f->s, "route:exp").in_flight, 3);
+    sleep_ms(50);
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:exp", "renewed", 1000), 0);
+    sleep_ms(150);
+    assert_int_equal(route1(f->s, "route:exp").in_flight, 2);
+    assert_int_equal(route_subj(f->s, "route:exp")->count[L_LEASE], 2); /* dropped, not hidden */
+    /* begun again after it expired: a new lease */
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:exp", "short", 60000), 0);
+    assert_int_equal(route1(f->s, "route:exp").in_flight, 3);
+    /* a lease of 0 ms is over at once */
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:exp", "zero", 0), 0);
+    assert_int_equal(route1(f->s, "route:exp").in_flight, 3);
+    assert_consistent(f->s);
+}
+
+/* OK samples: the first sets the average, the next mix in at SLLMP_ROUTE_ALPHA (rounded half
+ * up); streamed attempts feed ttft, the others latency. */
+static void
+test_route_moving_average(void **state)
+{
+    fixture_t *f = *state;
+    static const struct {
+        int stream;
+        int64_t ms, lat, ttft;
+    } steps[] = {
+        {0, 100, 100, -1},                  /* first: set */
+        {0, 200, 125, -1},                  /* 100 + 0.25 * 100 */
+        {0, 126, 125, -1},                  /* 125.25 */
+        {0, 127, 126, -1},                  /* 125.5: half up */
+        {1, 40, 126, 40},                   /* the first streamed sample leaves latency alone */
+        {1, 80, 126, 50},  {1, 0, 126, 38}, /* 37.5 */
+        {0, -8, 95, 38},                    /* a negative time counts as 0: 126 * 0.75 = 94.5 */
+    };
+    sllmp_route_state_t st;
+
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        char resid[8];
+
+        snprintf(resid, sizeof(resid), "r%zu", i);
+        assert_int_equal(f->s->ops->route_begin(f->s, "route:avg", resid, 60000), 0);
+        assert_int_equal(route_end1(f->s, "route:avg", resid, SLLMP_ROUTE_OK, steps[i].stream,
+                                    steps[i].ms, 3, 1000),
+                         0);
+        st = route1(f->s, "route:avg");
+        assert_int_equal(st.latency_ms, steps[i].lat);
+        assert_int_equal(st.ttft_ms, steps[i].ttft);
+        assert_int_equal(st.in_flight, 0);
+        assert_int_equal(st.fails, 0);
+        assert_int_equal(st.cool_ms, 0);
+    }
+    /* an OK without a begin counts all the same */
+    assert_int_equal(route_end1(f->s, "route:avg2", "x", SLLMP_ROUTE_OK, 0, 70, 3, 1000), 0);
+    assert_int_equal(route1(f->s, "route:avg2").latency_ms, 70);
+    assert_int_equal(route1(f->s, "route:avg2").ttft_ms, -1);
+
+    /* a deployment idle for LOCAL_ROUTE_MS starts again from its next sample */
+    route_subj(f->s, "route:avg")->route_ms -= LOCAL_ROUTE_MS;
+    st = route1(f->s, "route:avg");
+    assert_int_equal(st.latency_ms, -1);
+    assert_int_equal(st.ttft_ms, -1);
+    assert_int_equal(route_end1(f->s, "route:avg", "y", SLLMP_ROUTE_OK, 0, 300, 3, 1000), 0);
+    assert_int_equal(route1(f->s, "route:avg").latency_ms, 300);
+}
+
+/* FAIL: allowed_fails failures pass, the next one cools the deployment down (1, once). */
+static void
+test_route_fail_cooldown(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_route_state_t st;
+    int64_t c1, c2;
+    int started = 0;
+
+    assert_int_equal(route_end1(f->s, "route:f", "a", SLLMP_ROUTE_FAIL, 0, 10, 2, 200), 0);
+    assert_int_equal(route1(f->s, "route:f").fails, 1);
+    assert_int_equal(route_end1(f->s, "route:f", "b", SLLMP_ROUTE_FAIL, 0, 10, 2, 200), 0);
+    st = route1(f->s, "route:f");
+    assert_int_equal(st.fails, 2);
+    assert_int_equal(st.cool_ms, 0);
+    assert_int_equal(route_end1(f->s, "route:f", "c", SLLMP_ROUTE_FAIL, 0, 10, 2, 200), 1);
+    st = route1(f->s, "route:f");
+    assert_int_equal(st.fails, 0); /* the count restarts */
+    assert_true(st.cool_ms > 100 && st.cool_ms <= 200);
+    c1 = st.cool_ms;
+    sleep_ms(50);
+    c2 = route1(f->s, "route:f").cool_ms;
+    assert_true(c2 < c1 && c2 > 0);
+    sleep_ms(200);
+    st = route1(f->s, "route:f");
+    assert_int_equal(st.cool_ms, 0);
+    assert_int_equal(st.fails, 0);
+    assert_int_equal(st.latency_ms, -1); /* failures feed no average */
+
+    /* failures go on during a cooldown: it is pushed back, never started twice */
+    for (int i = 0; i < 9; i++) {
+        int rc = route_end1(f->s, "route:f", "d", SLLMP_ROUTE_FAIL, 0, 10, 2, 60000 + i * 1000);
+
+        assert_true(rc == 0 || rc == 1);
+        started += rc;
+        assert_int_equal(route1(f->s, "route:f").fails, (i + 1) % 3);
+    }
+    assert_int_equal(started, 1);
+    assert_true(route1(f->s, "route:f").cool_ms > 67000); /* pushed back by the 9th */
+
+    /* the window: a count whose first failure is older than SLLMP_ROUTE_FAIL_WIN restarts */
+    assert_int_equal(route_end1(f->s, "route:w", "a", SLLMP_ROUTE_FAIL, 0, 10, 1, 200), 0);
+    route_subj(f->s, "route:w")->fail_start -= SLLMP_ROUTE_FAIL_WIN;
+    assert_int_equal(route1(f->s, "route:w").fails, 0);
+    assert_int_equal(route_end1(f->s, "route:w", "b", SLLMP_ROUTE_FAIL, 0, 10, 1, 200), 0);
+    assert_int_equal(route1(f->s, "route:w").fails, 1);
+    assert_int_equal(route_end1(f->s, "route:w", "c", SLLMP_ROUTE_FAIL, 0, 10, 1, 200), 1);
+
+    /* no failure allowed: the first cools it down; a cooldown of 0 ms cools nothing */
+    assert_int_equal(route_end1(f->s, "route:z", "a", SLLMP_ROUTE_FAIL, 0, 10, 0, 200), 1);
+    assert_true(route1(f->s, "route:z").cool_ms > 0);
+    assert_int_equal(route_end1(f->s, "route:n", "a", SLLMP_ROUTE_FAIL, 0, 10, 0, 0), 0);
+    assert_int_equal(route1(f->s, "route:n").cool_ms, 0);
+    assert_int_equal(route1(f->s, "route:n").fails, 0);
+    assert_consistent(f->s);
+}
+
+/* COOL cools down at once; no cooldown ever shortens one running. */
+static void
+test_route_cool(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_route_state_t st;
+    int64_t until;
+
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:c", "a", 60000), 0);
+    assert_int_equal(route_end1(f->s, "route:c", "a", SLLMP_ROUTE_COOL, 0, 10, 5, 5000), 1);
+    st = route1(f->s, "route:c");
+    assert_true(st.cool_ms > 4800 && st.cool_ms <= 5000);
+    assert_int_equal(st.fails, 0); /* not counted as a failure */
+    assert_int_equal(st.in_flight, 0);
+    until = route_subj(f->s, "route:c")->cool_until;
+
+    /* shorter ones, by COOL or by FAIL, leave it as it is */
+    assert_int_equal(route_end1(f->s, "route:c", "b", SLLMP_ROUTE_COOL, 0, 10, 5, 200), 0);
+    assert_int_equal(route_end1(f->s, "route:c", "c", SLLMP_ROUTE_FAIL, 0, 10, 0, 200), 0);
+    assert_int_equal(route_subj(f->s, "route:c")->cool_until, until);
+    sleep_ms(250);
+    assert_true(route1(f->s, "route:c").cool_ms > 4500);
+
+    /* a longer one pushes it back, but started nothing */
+    assert_int_equal(route_end1(f->s, "route:c", "d", SLLMP_ROUTE_COOL, 0, 10, 5, 60000), 0);
+    assert_true(route1(f->s, "route:c").cool_ms > 59000);
+
+    /* after the end of a cooldown, the next one starts again */
+    assert_int_equal(route_end1(f->s, "route:c2", "a", SLLMP_ROUTE_COOL, 0, 10, 5, 100), 1);
+    sleep_ms(150);
+    assert_int_equal(route1(f->s, "route:c2").cool_ms, 0);
+    assert_int_equal(route_end1(f->s, "route:c2", "b", SLLMP_ROUTE_COOL, 0, 10, 5, 100), 1);
+}
+
+/* NEUTRAL ends the lease and changes nothing else. */
+static void
+test_route_neutral(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_route_state_t before, after;
+
+    assert_int_equal(route_end1(f->s, "route:nt", "a", SLLMP_ROUTE_OK, 0, 100, 3, 60000), 0);
+    assert_int_equal(route_end1(f->s, "route:nt", "b", SLLMP_ROUTE_OK, 1, 20, 3, 60000), 0);
+    assert_int_equal(route_end1(f->s, "route:nt", "c", SLLMP_ROUTE_FAIL, 0, 10, 3, 60000), 0);
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:nt", "d", 60000), 0);
+    before = route1(f->s, "route:nt");
+    assert_int_equal(before.in_flight, 1);
+    assert_int_equal(route_end1(f->s, "route:nt", "d", SLLMP_ROUTE_NEUTRAL, 1, 5000, 0, 60000), 0);
+    after = route1(f->s, "route:nt");
+    assert_int_equal(after.in_flight, 0);
+    assert_int_equal(after.latency_ms, 100);
+    assert_int_equal(after.ttft_ms, 20);
+    assert_int_equal(after.fails, 1);
+    assert_int_equal(after.cool_ms, 0);
+}
+
+/* Two processes see and change the same state. */
+static void
+test_route_processes(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_route_state_t st;
+    pid_t pids[4];
+    int status;
+
+    pids[0] = fork();
+    assert_true(pids[0] >= 0);
+    if (pids[0] == 0) {
+        char err[256];
+        sllmp_store_t *s = sllmp_store_local_open(f->path, err, sizeof(err));
+        int rc;
+
+        if (s == NULL || s->ops->route_begin(s, "route:p", "held", 60000) != 0 ||
+            s->ops->route_end(s, "route:p", "x", SLLMP_ROUTE_OK, 0, 300, 0, 0) != 0) {
+            _exit(255);
+        }
+        rc = s->ops->route_end(s, "route:p", "y", SLLMP_ROUTE_FAIL, 0, 10, 0, 60000);
+        _exit(rc);
+    }
+    assert_int_equal(waitpid(pids[0], &status, 0), pids[0]);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1); /* the child started the cooldown */
+    st = route1(f->s, "route:p");
+    assert_int_equal(st.in_flight, 1);
+    assert_int_equal(st.latency_ms, 300);
+    assert_true(st.cool_ms > 59000);
+    /* so this process's does not start one */
+    assert_int_equal(route_end1(f->s, "route:p", "z", SLLMP_ROUTE_COOL, 0, 10, 0, 60000), 0);
+    assert_int_equal(route_end1(f->s, "route:p", "held", SLLMP_ROUTE_NEUTRAL, 0, 0, 0, 0), 0);
+    assert_int_equal(route1(f->s, "route:p").in_flight, 0);
+
+    /* four at once, 50 attempts each: every lease counted */
+    for (int i = 0; i < 4; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            for (int j = 0; j < 50; j++) {
+                char resid[16];
+
+                snprintf(resid, sizeof(resid), "%d-%d", i, j);
+                if (f->s->ops->route_begin(f->s, "route:many", resid, 60000) != 0) {
+                    _exit(255);
+                }
+            }
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(route1(f->s, "route:many").in_flight, 200);
+    assert_consistent(f->s);
+}
+
+/*
+ * The sweep deletes a route with nothing to keep; it keeps a running cooldown, failures in
+ * their window, and averages not idle (the averages alone only while subjects are not short).
+ * Repair leaves the fields as they are.
+ */
+static void
+test_route_sweep(void **state)
+{
+    fixture_t *f = *state;
+    mapping_t *m = map_of(f->s);
+    const char *ids[5] = {"route:s-idle", "route:s-cool", "route:s-fail", "route:s-avg",
+                          "route:s-lease"};
+    sllmp_route_state_t st;
+
+    assert_int_equal(f->s->ops->route_begin(f->s, ids[0], "a", 60000), 0);
+    assert_int_equal(route_end1(f->s, ids[0], "a", SLLMP_ROUTE_NEUTRAL, 0, 0, 3, 0), 0);
+    assert_int_equal(route_end1(f->s, ids[1], "a", SLLMP_ROUTE_COOL, 0, 0, 3, 60000), 1);
+    assert_int_equal(route_end1(f->s, ids[2], "a", SLLMP_ROUTE_FAIL, 0, 0, 3, 60000), 0);
+    assert_int_equal(route_end1(f->s, ids[3], "a", SLLMP_ROUTE_OK, 1, 42, 3, 60000), 0);
+    assert_int_equal(f->s->ops->route_begin(f->s, ids[4], "a", 60000), 0);
+    assert_int_not_equal(subject_find(m, ids[0], 0), 0);
+
+    /* repair keeps them */
+    assert_int_equal(store_lock(m), 0);
+    repair(m);
+    store_unlock(m);
+    assert_consistent(f->s);
+    st = route1(f->s, ids[1]);
+    assert_true(st.cool_ms > 59000);
+    assert_int_equal(route1(f->s, ids[2]).fails, 1);
+    assert_int_equal(route1(f->s, ids[3]).ttft_ms, 42);
+    assert_int_equal(route1(f->s, ids[4]).in_flight, 1);
+
+    assert_int_equal(store_lock(m), 0);
+    m->hdr->gc_ms = 0;
+    gc(m, sllmp_wall_ms(), 0);
+    store_unlock(m);
+    assert_int_equal(subject_find(m, ids[0], 0), 0);
+    for (int i = 1; i < 5; i++) {
+        assert_int_not_equal(subject_find(m, ids[i], 0), 0);
+    }
+
+    /* subjects short: the averages alone do not keep a route */
+    assert_int_equal(store_lock(m), 0);
+    m->hdr->gc_ms = 0;
+    gc(m, sllmp_wall_ms(), 1);
+    store_unlock(m);
+    assert_int_equal(subject_find(m, ids[3], 0), 0);
+    assert_int_equal(route1(f->s, ids[3]).ttft_ms, -1);
+
+    /* ended: the cooldown, the failure window, the lease */
+    route_subj(f->s, ids[1])->cool_until = sllmp_wall_ms() - 1;
+    route_subj(f->s, ids[2])->fail_start -= SLLMP_ROUTE_FAIL_WIN;
+    assert_int_equal(route_end1(f->s, ids[4], "a", SLLMP_ROUTE_NEUTRAL, 0, 0, 3, 0), 0);
+    assert_int_equal(store_lock(m), 0);
+    m->hdr->gc_ms = 0;
+    gc(m, sllmp_wall_ms(), 0);
+    store_unlock(m);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(subject_find(m, ids[i], 0), 0);
+    }
+    assert_int_equal(m->hdr->subj_live, 0);
+    assert_consistent(f->s);
+}
+
+/* A new lease needs an entry: none left, -1 and nothing recorded; a renewal needs none. */
+static void
+test_route_full_pool(void **state)
+{
+    fixture_t *f = *state;
+    mapping_t *m = map_of(f->s);
+    hdr_t *hd = m->hdr;
+
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:full", "a", 60000), 0);
+    hd->ent_hw = LOCAL_NENTRIES; /* used up by entries nothing reaches */
+    hd->gc_ms = 0;
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:full", "b", 60000), -1);
+    assert_int_equal(f->s->ops->route_begin(f->s, "route:full", "a", 60000), 0);
+    assert_int_equal(route1(f->s, "route:full").in_flight, 1);
+    /* ends need no entry */
+    assert_int_equal(route_end1(f->s, "route:full", "a", SLLMP_ROUTE_OK, 0, 9, 3, 0), 0);
+    assert_int_equal(route1(f->s, "route:full").latency_ms, 9);
+    repair(m);
+    assert_consistent(f->s);
+}
+
 int
 main(void)
 {
@@ -1338,6 +1772,16 @@ main(void)
         T(test_full_tables),
         T(test_settle_with_full_pool),
         T(test_sweep_evicts_reports),
+        T(test_route_unknown),
+        T(test_route_in_flight),
+        T(test_route_lease_expires),
+        T(test_route_moving_average),
+        T(test_route_fail_cooldown),
+        T(test_route_cool),
+        T(test_route_neutral),
+        T(test_route_processes),
+        T(test_route_sweep),
+        T(test_route_full_pool),
     };
 #undef T
 

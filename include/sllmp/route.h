@@ -1,0 +1,66 @@
+/*
+ * Staying up when providers do not (issue 7): the decisions of the attempt loop in
+ * src/middleware/provider.c, kept pure here so the unit tests can hold them to their word.
+ *
+ *   classify  what a failed attempt means: retry it? cool its deployment down? which fallback
+ *             list applies?
+ *   pick      which deployment of a model group the next attempt goes to, by the routing
+ *             strategy and the state the pool shares (in flight, latency, cooldowns)
+ *   backoff   how long to wait before retrying the same deployment
+ */
+#ifndef SLLMP_ROUTE_H
+#define SLLMP_ROUTE_H
+
+#include "sllmp/conf.h"
+#include "sllmp/error.h"
+#include "sllmp/limits.h"
+
+#include <stdint.h>
+
+#define SLLMP_GROUP_MAX 32 /* deployments of one model name that the router looks at */
+
+/* What a failed attempt means. */
+typedef struct {
+    int retryable;                 /* worth another attempt in the same group */
+    sllmp_route_outcome_t outcome; /* for the deployment's shared state */
+    int fallback;                  /* a sllmp_fb_kind_t, or -1: no fallback helps */
+} sllmp_route_verdict_t;
+
+/*
+ * err, the upstream's status (0: none), and the error's code and message as r holds them.
+ * Retryable: 429, 5xx, 529, timeouts, network failures. Context-window and content-policy
+ * refusals are told apart (by OpenAI's codes, Azure's content_filter, and the providers'
+ * words) for their own fallback lists; any other 4xx is the request's fault: no retry, no
+ * fallback. The provider refusing the gateway's credentials is not retried but falls back.
+ */
+sllmp_route_verdict_t sllmp_route_classify(sllmp_err_t err, int status, const char *code,
+                                           const char *message);
+
+/*
+ * The index (into deps) of the deployment for the next attempt, or -1 when none can take it.
+ * usable[i] is 0 for a deployment the request may not use (it has failed in this request, or
+ * its limits refused it); a cooling one (st[i].cool_ms > 0, unless cooldowns are off) is left
+ * out too. st may be NULL (the shared state is unreachable): every usable one counts as idle.
+ * rnd is a random number.
+ *   simple-shuffle   weighted random: by weight when any deployment of the group sets one,
+ *                    else by rpm, else by tpm, else uniform (a deployment without the
+ *                    group's measure weighs 1)
+ *   least-busy       the fewest attempts in flight; ties at random
+ *   latency          the lowest moving average (time to first byte when stream, else total
+ *                    time; the other one when a deployment has only that); a deployment
+ *                    without any sample first, so that each gets measured; ties at random
+ */
+int sllmp_route_pick(const sllmp_router_conf_t *rc, const sllmp_deployment_t *const *deps, size_t n,
+                     const sllmp_route_state_t *st, const int *usable, int stream, uint64_t rnd);
+
+/*
+ * How long to wait before retry number `retry` (1 for the first) of one deployment: the
+ * exponential backoff (backoff_base_ms doubling, at most backoff_max_ms) with full jitter over
+ * its upper half, at least router_settings.retry_after, and at least the upstream's
+ * Retry-After (retry_after_ms >= 0). -1 when the upstream asks for longer than
+ * retry_after_max_ms: not worth waiting for.
+ */
+int64_t sllmp_route_backoff(const sllmp_router_conf_t *rc, int retry, int64_t retry_after_ms,
+                            uint64_t rnd);
+
+#endif

@@ -1,0 +1,420 @@
+"""Staying up when providers don't (issue 7), through lighttpd and the spawn-fcgi pool, against
+the mock upstream's fault injection (tests/mock/mockserve.py: every-N, first-N, retry-S,
+reset-after-N, sleep-MS): retries before the first byte only, load balancing over state the
+pool shares (and every host shares, with Redis), cooldowns that end by themselves, LiteLLM's
+three fallback lists, and which deployment answered in the headers and the trace."""
+
+import concurrent.futures
+import json
+import os
+import time
+import uuid
+
+from stack import (MASTER_KEY, Redis, Stack, StackCase, base_config, parse_sse, user_msg,
+                   wait_for)
+
+FAST = {"backoff_ms": 20, "backoff_max_ms": 100}   # sllmp.router: quick backoffs for tests
+
+
+def dep(name, mock, behaviour, **params):
+    """A model_list entry on the mock upstream; model_info.id = the behaviour string's last
+    token when `mid` is given."""
+    mid = params.pop("mid", None)
+    p = {"model": "openai/" + behaviour, "api_base": mock.base,
+         "api_key": "os.environ/MOCK_UPSTREAM_KEY"}
+    p.update(params)
+    e = {"model_name": name, "litellm_params": p}
+    if mid:
+        e["model_info"] = {"id": mid}
+    return e
+
+
+def records(spool):
+    out = {}
+    d = os.path.join(spool, "new")
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        with open(os.path.join(d, name), encoding="utf-8") as f:
+            rec = json.load(f)
+        out.setdefault(rec["request_id"], []).append(rec)
+    return out
+
+
+class ReliabilityCase(StackCase):
+    master_key = MASTER_KEY
+    sllmp = {"router": FAST, "timeouts": {"first_byte_ms": 1000}}
+
+    def setUp(self):
+        self.mock.reset()
+
+    def ask(self, model, text="hello there", **kw):
+        rid = uuid.uuid4().hex
+        r = self.chat({"model": model, "messages": user_msg(text)},
+                      headers={"X-Request-ID": rid}, **kw)
+        r.rid = rid
+        return r
+
+    def ask_stream(self, model, text="hello there"):
+        c = self.stream({"model": model, "messages": user_msg(text), "stream": True})
+        c.read_all()
+        return c
+
+    def content(self, r):
+        return r.json()["choices"][0]["message"]["content"]
+
+    def record(self, rid):
+        self.assertTrue(wait_for(lambda: rid in records(self.stack.spool), 10),
+                        "no trace record for %s" % rid)
+        recs = records(self.stack.spool)[rid]
+        self.assertEqual(len(recs), 1)
+        return recs[0]
+
+
+class RetryTest(ReliabilityCase):
+    router = {"num_retries": 2}
+    sllmp = {"router": dict(FAST, max_retry_after_ms=5000), "timeouts": {"first_byte_ms": 1000}}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("flaky", mock, "echo+status-500+every-2", mid="flaky-1"),
+                dep("always-500", mock, "status-500"),
+                dep("once-429", mock, "echo+status-429+retry-1+first-1"),
+                dep("long-429", mock, "echo+status-429+first-1"),
+                dep("once-503", mock, "echo+status-503+first-1"),
+                dep("stall-once", mock, "echo+sleep-3000+first-1"),
+                dep("reset-once", mock, "words-8-30+reset-after-3+first-1"),
+                dep("bad-request", mock, "status-422"),
+                dep("no-retries", mock, "status-500", num_retries=0)]
+
+    def test_500_on_every_other_call_is_retried(self):
+        for _ in range(3):
+            r = self.ask("flaky", "retry me")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(self.content(r), "retry me")
+            self.assertEqual(r.header("x-sllmp-attempts"), "2")
+            self.assertEqual(r.header("x-sllmp-model-id"), "flaky-1")
+        self.assertEqual(self.mock.calls("echo+status-500+every-2"), 6)
+
+    def test_streamed_retry_before_the_first_byte(self):
+        c = self.ask_stream("flaky", "a streamed retry")
+        self.assertEqual(c.status, 200)
+        datas = [d for k, d in parse_sse(c.text()) if k == "data"]
+        self.assertEqual(datas[-1], "[DONE]")
+        text = "".join(json.loads(d)["choices"][0]["delta"].get("content") or ""
+                       for d in datas[:-1] if json.loads(d).get("choices"))
+        self.assertEqual(text, "a streamed retry")
+        self.assertNotIn("error", c.text())
+        self.assertEqual(c.header("x-sllmp-attempts"), "2")
+        self.assertEqual(self.mock.calls("echo+status-500+every-2"), 2)
+
+    def test_retries_run_out(self):
+        r = self.ask("always-500")
+        self.assertOpenAIError(r, 502, "provider_error")
+        self.assertEqual(r.header("x-sllmp-attempts"), "3")   # 1 + num_retries
+        self.assertIsNone(r.header("x-sllmp-model-id"))
+        self.assertEqual(self.mock.calls("status-500"), 3)
+        rec = self.record(r.rid)
+        self.assertEqual([a["status"] for a in rec["attempts"]], [500, 500, 500])
+        self.assertTrue(all(a["level"] == "ERROR" for a in rec["attempts"]))
+
+    def test_429_retry_after_is_honoured(self):
+        t0 = time.monotonic()
+        r = self.ask("once-429", "after a wait")
+        waited = time.monotonic() - t0
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.content(r), "after a wait")
+        self.assertGreaterEqual(waited, 1.0)   # Retry-After: 1, never sooner
+        self.assertEqual(self.mock.calls("echo+status-429+retry-1+first-1"), 2)
+        # the failed attempt's x-ratelimit-* headers are not the answer's
+        self.assertNotEqual(r.header("x-ratelimit-remaining-requests"), "0")
+
+    def test_429_asking_too_long_is_not_waited_for(self):
+        # Retry-After: 7 > sllmp.router.max_retry_after_ms (5000 here): the client gets it
+        r = self.ask("long-429")
+        self.assertOpenAIError(r, 429, "rate_limit_exceeded")
+        self.assertEqual(r.header("retry-after"), "7")
+        self.assertEqual(self.mock.calls("echo+status-429+first-1"), 1)
+
+    def test_503_is_retried(self):
+        r = self.ask("once-503", "overloaded once")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.mock.calls("echo+status-503+first-1"), 2)
+
+    def test_stall_before_the_first_byte(self):
+        # first_byte_ms 1000: the stalled attempt times out, the retry answers
+        for stream in (False, True):
+            self.mock.reset()
+            if stream:
+                c = self.ask_stream("stall-once", "stalled once")
+                self.assertEqual(c.status, 200)
+                self.assertIn("stalled", c.text())
+                self.assertTrue(c.text().rstrip().endswith("data: [DONE]"))
+                self.assertNotIn('"error"', c.text())
+            else:
+                r = self.ask("stall-once", "stalled once")
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.header("x-sllmp-attempts"), "2")
+            self.assertEqual(self.mock.calls("echo+sleep-3000+first-1"), 2)
+
+    def test_reset_mid_stream_is_not_retried(self):
+        c = self.ask_stream("reset-once")
+        events = parse_sse(c.text())
+        datas = [d for k, d in events if k == "data"]
+        chunks = [json.loads(d) for d in datas if d != "[DONE]"]
+        words = "".join(ch["choices"][0]["delta"].get("content") or ""
+                        for ch in chunks if ch.get("choices"))
+        self.assertEqual(words, "w1 w2 w3")            # the 3 chunks, nothing after
+        self.assertIn("error", chunks[-1])             # then the error event
+        self.assertEqual(self.mock.calls("words-8-30+reset-after-3+first-1"), 1)
+
+    def test_reset_before_the_first_byte_is_retried(self):
+        # unstreamed: the client had nothing yet when the connection was reset
+        r = self.ask("reset-once")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.content(r), "w1 w2 w3 w4 w5 w6 w7 w8")
+        self.assertEqual(self.mock.calls("words-8-30+reset-after-3+first-1"), 2)
+
+    def test_bad_request_is_not_retried(self):
+        r = self.ask("bad-request")
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual(r.header("x-sllmp-attempts"), "1")
+        self.assertEqual(self.mock.calls("status-422"), 1)
+
+    def test_deployment_num_retries(self):
+        r = self.ask("no-retries")
+        self.assertEqual(r.status, 502)
+        self.assertEqual(self.mock.calls("status-500"), 1)
+
+
+class BalanceTest(ReliabilityCase):
+    router = {"num_retries": 0, "routing_strategy": "simple-shuffle"}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("weighted", mock, "echo+light", weight=1),
+                dep("weighted", mock, "echo+heavy", weight=9),
+                dep("by-rpm", mock, "echo+small", rpm=100),
+                dep("by-rpm", mock, "echo+big", rpm=900),
+                dep("capped", mock, "echo+capped", rpm=1, weight=1000),
+                dep("capped", mock, "echo+spare")]
+
+    def test_weights(self):
+        for _ in range(100):
+            self.assertEqual(self.ask("weighted").status, 200)
+        light, heavy = self.mock.calls("echo+light"), self.mock.calls("echo+heavy")
+        self.assertEqual(light + heavy, 100)
+        self.assertGreaterEqual(heavy, 70)   # expected 90; P(< 70) is about 1e-8
+        self.assertGreaterEqual(light, 1)    # expected 10; P(0) is about 3e-5
+
+    def test_rpm_as_weight(self):
+        for _ in range(60):
+            self.assertEqual(self.ask("by-rpm").status, 200)
+        self.assertGreaterEqual(self.mock.calls("echo+big"), 40)
+        self.assertGreaterEqual(self.mock.calls("echo+small"), 1)
+
+    def test_deployment_limit_moves_requests_on(self):
+        # "capped" takes (nearly) every pick by weight, but its rpm of 1 lets one through a
+        # minute: the rest go to "spare", with no 429
+        for _ in range(5):
+            r = self.ask("capped")
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.mock.calls("echo+capped"), 1)
+        self.assertEqual(self.mock.calls("echo+spare"), 4)
+
+
+class LeastBusyTest(ReliabilityCase):
+    router = {"num_retries": 0, "routing_strategy": "least-busy"}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("busy", mock, "echo+sleep-800+one"),
+                dep("busy", mock, "echo+sleep-800+two")]
+
+    def test_in_flight_spreads_evenly_over_the_pool(self):
+        # 6 slow requests, 150 ms apart, answered by both workers: each pick sees the others'
+        # attempts in flight, so the deployments take 3 each (a random pick: 31% of the time)
+        with concurrent.futures.ThreadPoolExecutor(6) as ex:
+            futs = []
+            for _ in range(6):
+                futs.append(ex.submit(self.ask, "busy"))
+                time.sleep(0.15)
+            self.assertTrue(all(f.result().status == 200 for f in futs))
+        self.assertEqual(self.mock.calls("echo+sleep-800+one"), 3)
+        self.assertEqual(self.mock.calls("echo+sleep-800+two"), 3)
+
+
+class LatencyTest(ReliabilityCase):
+    router = {"num_retries": 0, "routing_strategy": "latency-based-routing"}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("lat", mock, "echo+sleep-10+fast"),
+                dep("lat", mock, "echo+sleep-400+slow")]
+
+    def test_the_faster_deployment_takes_the_traffic(self):
+        for _ in range(12):
+            self.assertEqual(self.ask("lat").status, 200)
+        # each is measured once (unmeasured ones go first), then the fast one answers
+        self.assertLessEqual(self.mock.calls("echo+sleep-400+slow"), 1)
+        self.assertGreaterEqual(self.mock.calls("echo+sleep-10+fast"), 11)
+
+
+class CooldownTest(ReliabilityCase):
+    router = {"num_retries": 1, "allowed_fails": 1, "cooldown_time": 2}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("cg", mock, "status-500+broken", mid="broken"),
+                dep("cg", mock, "echo+healthy", mid="healthy")]
+
+    def test_failing_deployment_cools_down_for_the_pool_and_comes_back(self):
+        for _ in range(30):
+            r = self.ask("cg", "still answered")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-sllmp-model-id"), "healthy")
+        # allowed_fails 1: the second failure cools it down, for both workers at once
+        self.assertEqual(self.mock.calls("status-500+broken"), 2)
+        time.sleep(2.3)
+        for _ in range(30):
+            self.assertEqual(self.ask("cg").status, 200)
+        self.assertGreater(self.mock.calls("status-500+broken"), 2)   # back by itself
+        self.assertLessEqual(self.mock.calls("status-500+broken"), 4)  # and cooled again
+
+
+class AllCoolingTest(ReliabilityCase):
+    router = {"num_retries": 1, "allowed_fails": 0, "cooldown_time": 30}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("down", mock, "status-503+a"), dep("down", mock, "status-503+b")]
+
+    def test_every_deployment_cooling(self):
+        r = self.ask("down")
+        self.assertOpenAIError(r, 502, "provider_error")   # each failed once, both now cool
+        self.assertEqual(self.mock.calls("status-503+a") + self.mock.calls("status-503+b"), 2)
+        r = self.ask("down")
+        self.assertOpenAIError(r, 503)
+        self.assertIn("cooling down", r.json()["error"]["message"])
+        ra = int(r.header("retry-after"))
+        self.assertTrue(20 <= ra <= 30, ra)
+        self.assertEqual(self.mock.calls("status-503+a") + self.mock.calls("status-503+b"), 2)
+
+
+class FallbackTest(ReliabilityCase):
+    router = {"num_retries": 1,
+              "fallbacks": [{"primary": ["broken-too", "backup"]},
+                            {"streamer": ["backup"]}, {"picky": ["backup"]},
+                            {"doomed": ["broken-too"]}],
+              "context_window_fallbacks": [{"small": ["big"]}],
+              "content_policy_fallbacks": [{"strict": ["lenient"]}]}
+
+    @classmethod
+    def models(cls, mock):
+        price = {"input_cost_per_token": 0.000001, "output_cost_per_token": 0.000002}
+        dear = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002}
+        return [dep("primary", mock, "status-500+p", mid="primary-1", **dear),
+                dep("broken-too", mock, "status-502+b", mid="broken-1"),
+                dep("backup", mock, "echo+backup", mid="backup-1", **price),
+                dep("streamer", mock, "words-6-30+reset-after-2"),
+                dep("picky", mock, "status-422"),
+                dep("small", mock, "status-400+small"),
+                dep("big", mock, "echo+big", mid="big-1"),
+                dep("strict", mock, "policy+strict"),
+                dep("lenient", mock, "echo+lenient", mid="lenient-1"),
+                dep("doomed", mock, "status-500+d")]
+
+    def test_fallbacks_in_order_after_retries(self):
+        r = self.ask("primary", "fall back please")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.content(r), "fall back please")
+        self.assertEqual(r.header("x-sllmp-model-id"), "backup-1")
+        self.assertEqual(r.header("x-sllmp-attempts"), "5")   # 2 + 2 + 1
+        self.assertEqual(self.mock.calls("status-500+p"), 2)
+        self.assertEqual(self.mock.calls("status-502+b"), 2)
+        self.assertEqual(self.mock.calls("echo+backup"), 1)
+        # cost at the price of the model that answered
+        u = r.json()["usage"]
+        want = u["prompt_tokens"] * 0.000001 + u["completion_tokens"] * 0.000002
+        self.assertAlmostEqual(float(r.header("x-sllmp-cost-usd")), want, places=9)
+        # each attempt a child span; the generation is the one that answered
+        rec = self.record(r.rid)
+        self.assertEqual([a["deployment"] for a in rec["attempts"]],
+                         ["primary", "primary", "broken-too", "broken-too", "backup"])
+        self.assertEqual([a["status"] for a in rec["attempts"]], [500, 500, 502, 502, 200])
+        self.assertEqual(rec["deployment"], "backup")
+
+    def test_streamed_fallback(self):
+        c = self.ask_stream("primary", "streamed fallback")
+        self.assertEqual(c.status, 200)
+        self.assertEqual(c.header("x-sllmp-model-id"), "backup-1")
+        self.assertIn("streamed", c.text())
+        self.assertTrue(c.text().rstrip().endswith("data: [DONE]"))
+
+    def test_never_half_a_stream_then_another_model(self):
+        c = self.ask_stream("streamer")
+        datas = [d for k, d in parse_sse(c.text()) if k == "data"]
+        chunks = [json.loads(d) for d in datas if d != "[DONE]"]
+        words = "".join(ch["choices"][0]["delta"].get("content") or ""
+                        for ch in chunks if ch.get("choices"))
+        self.assertEqual(words, "w1 w2")
+        self.assertIn("error", chunks[-1])
+        self.assertEqual(self.mock.calls("echo+backup"), 0)
+
+    def test_bad_request_does_not_fall_back(self):
+        r = self.ask("picky")
+        self.assertEqual(r.status, 422)
+        self.assertEqual(self.mock.calls("echo+backup"), 0)
+
+    def test_context_window_fallback(self):
+        r = self.ask("small", "too long for small")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("x-sllmp-model-id"), "big-1")
+        self.assertEqual(r.header("x-sllmp-attempts"), "2")   # not retried: it would not fit
+        self.assertEqual(self.mock.calls("status-400+small"), 1)
+
+    def test_content_policy_fallback(self):
+        r = self.ask("strict", "something spicy")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("x-sllmp-model-id"), "lenient-1")
+        self.assertEqual(self.mock.calls("policy+strict"), 1)
+
+    def test_every_fallback_failing(self):
+        r = self.ask("doomed")
+        self.assertOpenAIError(r, 502)
+        self.assertEqual(r.header("x-sllmp-attempts"), "4")   # 2 on doomed, 2 on broken-too
+        self.assertEqual(self.mock.calls("status-500+d"), 2)
+        self.assertEqual(self.mock.calls("status-502+b"), 2)
+
+
+class SharedCooldownRedisTest(ReliabilityCase):
+    """Two pools (two "hosts") on one Redis: a cooldown one of them starts keeps the other off
+    the deployment too; least-busy counts the other host's attempts."""
+
+    start_mock = True
+    router = {"num_retries": 1, "allowed_fails": 0, "cooldown_time": 20}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("cg", mock, "status-500+down"), dep("cg", mock, "echo+up")]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = Redis().start()
+        cls.addClassCleanup(cls.redis.cleanup)
+        cls.sllmp = {"router": FAST, "redis": {"url": cls.redis.url}}
+        super().setUpClass()
+        cls.other = Stack(base_config(cls.models(cls.mock), master_key=MASTER_KEY,
+                                      router_settings=cls.router, **cls.sllmp))
+        cls.addClassCleanup(cls.other.cleanup)
+        cls.other.start()
+
+    def test_cooldown_crosses_hosts(self):
+        # on this host until the broken deployment has failed once (allowed_fails 0: cooled)
+        for _ in range(20):
+            self.assertEqual(self.ask("cg").status, 200)
+            if self.mock.calls("status-500+down"):
+                break
+        self.assertEqual(self.mock.calls("status-500+down"), 1)
+        for _ in range(20):
+            r = self.other.chat({"model": "cg", "messages": user_msg("x")}, key=MASTER_KEY)
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.mock.calls("status-500+down"), 1)   # the other host kept off

@@ -1,0 +1,389 @@
+/*
+ * The attempt loop's decisions (src/route.c) and their configuration: which failures are
+ * retried, cooled down and fallen back from; which deployment each strategy picks; how long a
+ * retry waits; router_settings and fallbacks as LiteLLM writes them.
+ */
+#include "sllmp/conf.h"
+#include "sllmp/route.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+static sllmp_conf_t *
+load(const char *text)
+{
+    char *err = NULL;
+    sllmp_conf_t *c = sllmp_conf_load("t.yaml", text, strlen(text), &err);
+
+    if (c == NULL) {
+        fail_msg("config refused: %s", err);
+    }
+    return c;
+}
+
+static void
+expect_error(const char *text, const char *want)
+{
+    char *err = NULL;
+    sllmp_conf_t *c = sllmp_conf_load("t.yaml", text, strlen(text), &err);
+
+    assert_null(c);
+    assert_non_null(err);
+    if (strstr(err, want) == NULL) {
+        fail_msg("error '%s' does not contain '%s'", err, want);
+    }
+    free(err);
+}
+
+static void
+test_classify(void **state)
+{
+    sllmp_route_verdict_t v;
+
+    (void)state;
+    v = sllmp_route_classify(SLLMP_ERR_PROVIDER_RATE_LIMIT, 429, NULL, NULL);
+    assert_true(v.retryable);
+    assert_int_equal(v.outcome, SLLMP_ROUTE_COOL);
+    assert_int_equal(v.fallback, SLLMP_FB_GENERIC);
+    for (sllmp_err_t e = SLLMP_ERR_PROVIDER; e <= SLLMP_ERR_TIMEOUT; e++) {
+        if (e == SLLMP_ERR_PROVIDER || e == SLLMP_ERR_PROVIDER_UNAVAILABLE ||
+            e == SLLMP_ERR_TIMEOUT) {
+            v = sllmp_route_classify(e, 500, NULL, NULL);
+            assert_true(v.retryable);
+            assert_int_equal(v.outcome, SLLMP_ROUTE_FAIL);
+        }
+    }
+    v = sllmp_route_classify(SLLMP_ERR_PROVIDER_AUTH, 401, NULL, NULL);
+    assert_false(v.retryable);
+    assert_int_equal(v.outcome, SLLMP_ROUTE_COOL);
+    assert_int_equal(v.fallback, SLLMP_FB_GENERIC);
+
+    /* a plain bad request: the client's fault, nothing helps */
+    v = sllmp_route_classify(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, "invalid_value",
+                             "temperature must be at most 2");
+    assert_false(v.retryable);
+    assert_int_equal(v.outcome, SLLMP_ROUTE_NEUTRAL);
+    assert_int_equal(v.fallback, -1);
+
+    /* context windows, in each provider's words */
+    v = sllmp_route_classify(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, "context_length_exceeded",
+                             "This model's maximum context length is 128000 tokens.");
+    assert_int_equal(v.fallback, SLLMP_FB_CONTEXT_WINDOW);
+    assert_false(v.retryable);
+    v = sllmp_route_classify(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, "invalid_request_error",
+                             "prompt is too long: 210000 tokens > 200000 maximum");
+    assert_int_equal(v.fallback, SLLMP_FB_CONTEXT_WINDOW);
+    v = sllmp_route_classify(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, NULL,
+                             "The input token count (1200000) exceeds the maximum number of "
+                             "tokens allowed (1048576).");
+    assert_int_equal(v.fallback, SLLMP_FB_CONTEXT_WINDOW);
+    v = sllmp_route_classify(SLLMP_ERR_CONTEXT_WINDOW, 400, NULL, NULL);
+    assert_int_equal(v.fallback, SLLMP_FB_CONTEXT_WINDOW);
+
+    /* content policy: OpenAI's code, Azure's content_filter */
+    v = sllmp_route_classify(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, "content_filter",
+                             "The response was filtered due to the prompt triggering Azure "
+                             "OpenAI's content management policy.");
+    assert_int_equal(v.fallback, SLLMP_FB_CONTENT_POLICY);
+    v = sllmp_route_classify(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, "content_policy_violation",
+                             "Your request was rejected.");
+    assert_int_equal(v.fallback, SLLMP_FB_CONTENT_POLICY);
+
+    /* the deployment's model gone at the provider: another one may answer */
+    v = sllmp_route_classify(SLLMP_ERR_PROVIDER_BAD_REQUEST, 404, "model_not_found", "gone");
+    assert_int_equal(v.fallback, SLLMP_FB_GENERIC);
+    assert_int_equal(v.outcome, SLLMP_ROUTE_COOL);
+
+    /* the gateway's own refusals and a departed client: nothing */
+    v = sllmp_route_classify(SLLMP_ERR_CLIENT_GONE, 0, NULL, NULL);
+    assert_false(v.retryable);
+    assert_int_equal(v.fallback, -1);
+    v = sllmp_route_classify(SLLMP_ERR_BUDGET, 0, NULL, NULL);
+    assert_int_equal(v.fallback, -1);
+}
+
+/* counts of picks over many random numbers */
+static void
+pick_counts(const sllmp_router_conf_t *rc, const sllmp_deployment_t *const *deps, size_t n,
+            const sllmp_route_state_t *st, const int *ok, int stream, int *counts, int rounds)
+{
+    uint64_t x = 88172645463325252ULL;
+
+    memset(counts, 0, n * sizeof(int));
+    for (int i = 0; i < rounds; i++) {
+        int k;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        k = sllmp_route_pick(rc, deps, n, st, ok, stream, x);
+        assert_true(k >= -1 && k < (int)n);
+        if (k >= 0) {
+            counts[k]++;
+        }
+    }
+}
+
+static void
+test_pick_shuffle_weights(void **state)
+{
+    sllmp_router_conf_t rc = {0};
+    sllmp_deployment_t d[3];
+    const sllmp_deployment_t *deps[3] = {&d[0], &d[1], &d[2]};
+    int ok[3] = {1, 1, 1}, counts[3];
+
+    (void)state;
+    memset(d, 0, sizeof(d));
+    rc.strategy = SLLMP_STRATEGY_SHUFFLE;
+    /* uniform */
+    pick_counts(&rc, deps, 3, NULL, ok, 0, counts, 30000);
+    for (int i = 0; i < 3; i++) {
+        assert_in_range(counts[i], 9000, 11000);
+    }
+    /* weight wins over rpm; a deployment without one weighs 1 */
+    d[0].weight = 8;
+    d[1].weight = 1;
+    d[2].rpm = 1000;
+    pick_counts(&rc, deps, 3, NULL, ok, 0, counts, 30000);
+    assert_in_range(counts[0], 23000, 25000);
+    assert_in_range(counts[1], 2300, 3700);
+    assert_in_range(counts[2], 2300, 3700);
+    /* rpm when no weight */
+    d[0].weight = d[1].weight = 0;
+    d[0].rpm = 100;
+    d[1].rpm = 300;
+    d[2].rpm = 600;
+    pick_counts(&rc, deps, 3, NULL, ok, 0, counts, 30000);
+    assert_in_range(counts[0], 2300, 3700);
+    assert_in_range(counts[2], 17000, 19000);
+    /* an unusable one is never picked; none usable: -1 */
+    ok[2] = 0;
+    pick_counts(&rc, deps, 3, NULL, ok, 0, counts, 1000);
+    assert_int_equal(counts[2], 0);
+    assert_int_equal(counts[0] + counts[1], 1000);
+    ok[0] = ok[1] = 0;
+    assert_int_equal(sllmp_route_pick(&rc, deps, 3, NULL, ok, 0, 7), -1);
+}
+
+static void
+test_pick_cooldown_and_state(void **state)
+{
+    sllmp_router_conf_t rc = {0};
+    sllmp_deployment_t d[3];
+    const sllmp_deployment_t *deps[3] = {&d[0], &d[1], &d[2]};
+    sllmp_route_state_t st[3];
+    int ok[3] = {1, 1, 1}, counts[3];
+
+    (void)state;
+    memset(d, 0, sizeof(d));
+    memset(st, 0, sizeof(st));
+    for (int i = 0; i < 3; i++) {
+        st[i].latency_ms = st[i].ttft_ms = -1;
+    }
+    /* cooling: out, whatever the strategy */
+    st[1].cool_ms = 4000;
+    for (int s = 0; s < 3; s++) {
+        rc.strategy = (sllmp_strategy_t)s;
+        pick_counts(&rc, deps, 3, st, ok, 0, counts, 2000);
+        assert_int_equal(counts[1], 0);
+    }
+    /* every one cooling: none */
+    st[0].cool_ms = st[2].cool_ms = 10;
+    assert_int_equal(sllmp_route_pick(&rc, deps, 3, st, ok, 0, 1), -1);
+    /* unless cooldowns are off */
+    rc.disable_cooldowns = 1;
+    assert_true(sllmp_route_pick(&rc, deps, 3, st, ok, 0, 1) >= 0);
+    rc.disable_cooldowns = 0;
+    memset(st, 0, sizeof(st));
+
+    /* least-busy: the fewest in flight; ties at random */
+    rc.strategy = SLLMP_STRATEGY_LEAST_BUSY;
+    st[0].in_flight = 5;
+    st[1].in_flight = 2;
+    st[2].in_flight = 2;
+    pick_counts(&rc, deps, 3, st, ok, 0, counts, 4000);
+    assert_int_equal(counts[0], 0);
+    assert_in_range(counts[1], 1700, 2300);
+    st[2].in_flight = 1;
+    pick_counts(&rc, deps, 3, st, ok, 0, counts, 100);
+    assert_int_equal(counts[2], 100);
+
+    /* latency: unmeasured first, then the lowest of the request's kind */
+    rc.strategy = SLLMP_STRATEGY_LATENCY;
+    st[0].latency_ms = 900;
+    st[0].ttft_ms = 100;
+    st[1].latency_ms = 300;
+    st[1].ttft_ms = 500;
+    st[2].latency_ms = -1;
+    st[2].ttft_ms = -1;
+    assert_int_equal(sllmp_route_pick(&rc, deps, 3, st, ok, 0, 3), 2);
+    st[2].latency_ms = 600;
+    st[2].ttft_ms = 700;
+    assert_int_equal(sllmp_route_pick(&rc, deps, 3, st, ok, 0, 3), 1); /* unstreamed: total */
+    assert_int_equal(sllmp_route_pick(&rc, deps, 3, st, ok, 1, 3), 0); /* streamed: ttft */
+    /* a deployment measured only on the other kind is compared by that */
+    st[0].ttft_ms = -1;
+    assert_int_equal(sllmp_route_pick(&rc, deps, 3, st, ok, 1, 3), 1);
+}
+
+static void
+test_backoff(void **state)
+{
+    sllmp_router_conf_t rc = {0};
+
+    (void)state;
+    rc.backoff_base_ms = 500;
+    rc.backoff_max_ms = 8000;
+    rc.retry_after_max_ms = 30000;
+    for (uint64_t x = 0; x < 2000; x += 7) {
+        int64_t w1 = sllmp_route_backoff(&rc, 1, -1, x);
+        int64_t w3 = sllmp_route_backoff(&rc, 3, -1, x * 31 + 5);
+        int64_t w9 = sllmp_route_backoff(&rc, 9, -1, x * 17 + 1);
+
+        assert_in_range(w1, 250, 500);
+        assert_in_range(w3, 1000, 2000);
+        assert_in_range(w9, 4000, 8000); /* capped */
+    }
+    /* jitter: not every wait is the same */
+    assert_int_not_equal(sllmp_route_backoff(&rc, 2, -1, 1), sllmp_route_backoff(&rc, 2, -1, 400));
+    /* the upstream's Retry-After, when longer, and within bounds */
+    assert_int_equal(sllmp_route_backoff(&rc, 1, 7000, 3), 7000);
+    assert_in_range(sllmp_route_backoff(&rc, 1, 10, 3), 250, 500);
+    assert_int_equal(sllmp_route_backoff(&rc, 1, 31000, 3), -1);
+    /* router_settings.retry_after: the least wait */
+    rc.retry_after_ms = 2000;
+    assert_int_equal(sllmp_route_backoff(&rc, 1, -1, 3), 2000);
+}
+
+static const char models[] = "model_list:\n"
+                             "  - model_name: gpt\n"
+                             "    litellm_params: {model: mock/a, weight: 3, num_retries: 1,\n"
+                             "                     cooldown_time: 2.5}\n"
+                             "    model_info: {id: east-1}\n"
+                             "  - model_name: gpt\n"
+                             "    litellm_params: {model: mock/b}\n"
+                             "  - model_name: claude\n"
+                             "    litellm_params: {model: mock/c}\n"
+                             "  - model_name: big\n"
+                             "    litellm_params: {model: mock/d}\n";
+
+static void
+test_conf_router(void **state)
+{
+    sllmp_conf_t *c;
+    const sllmp_deployment_t *g[4];
+    const sllmp_fallback_t *fb;
+    char text[2048];
+
+    (void)state;
+    /* defaults: LiteLLM's */
+    c = load(models);
+    assert_int_equal(c->router.strategy, SLLMP_STRATEGY_SHUFFLE);
+    assert_int_equal(c->router.num_retries, 2);
+    assert_int_equal(c->router.allowed_fails, 3);
+    assert_int_equal(c->router.cooldown_ms, 5000);
+    assert_int_equal(sllmp_conf_group(c, "gpt", g, 4), 2);
+    assert_string_equal(g[0]->id, "east-1");
+    assert_int_equal(g[0]->weight, 3);
+    assert_int_equal(g[0]->num_retries, 1);
+    assert_int_equal(g[0]->cooldown_ms, 2500);
+    assert_int_equal(g[1]->num_retries, -1);
+    assert_int_equal(g[1]->cooldown_ms, -1);
+    /* a made-up id: 16 hex, stable, different per deployment; the route ids differ too */
+    assert_int_equal(strlen(g[1]->id), 16);
+    assert_string_not_equal(g[0]->route_id, g[1]->route_id);
+    assert_int_equal(strncmp(g[1]->route_id, "route:", 6), 0);
+    assert_int_equal(sllmp_conf_group(c, "nope", g, 4), 0);
+    assert_null(sllmp_conf_fallback(c, SLLMP_FB_GENERIC, "gpt"));
+    sllmp_conf_unref(c);
+
+    snprintf(text, sizeof(text),
+             "%s"
+             "router_settings:\n"
+             "  routing_strategy: least-busy\n"
+             "  num_retries: 4\n"
+             "  allowed_fails: 1\n"
+             "  cooldown_time: 30\n"
+             "  retry_after: 0.5\n"
+             "  fallbacks: [{\"gpt\": [\"claude\", \"big\"]}]\n"
+             "litellm_settings:\n"
+             "  context_window_fallbacks: [{gpt: big}]\n"
+             "  content_policy_fallbacks:\n"
+             "    - claude: [gpt]\n"
+             "sllmp:\n"
+             "  router: {backoff_ms: 10, backoff_max_ms: 100, max_retry_after_ms: 2000}\n",
+             models);
+    c = load(text);
+    assert_int_equal(c->router.strategy, SLLMP_STRATEGY_LEAST_BUSY);
+    assert_int_equal(c->router.num_retries, 4);
+    assert_int_equal(c->router.allowed_fails, 1);
+    assert_int_equal(c->router.cooldown_ms, 30000);
+    assert_int_equal(c->router.retry_after_ms, 500);
+    assert_int_equal(c->router.backoff_base_ms, 10);
+    assert_int_equal(c->router.backoff_max_ms, 100);
+    assert_int_equal(c->router.retry_after_max_ms, 2000);
+    fb = sllmp_conf_fallback(c, SLLMP_FB_GENERIC, "gpt");
+    assert_non_null(fb);
+    assert_int_equal(fb->nto, 2);
+    assert_string_equal(fb->to[0], "claude");
+    assert_string_equal(fb->to[1], "big");
+    fb = sllmp_conf_fallback(c, SLLMP_FB_CONTEXT_WINDOW, "gpt");
+    assert_non_null(fb);
+    assert_int_equal(fb->nto, 1);
+    assert_string_equal(fb->to[0], "big");
+    fb = sllmp_conf_fallback(c, SLLMP_FB_CONTENT_POLICY, "claude");
+    assert_non_null(fb);
+    assert_string_equal(fb->to[0], "gpt");
+    assert_null(sllmp_conf_fallback(c, SLLMP_FB_CONTENT_POLICY, "gpt"));
+    sllmp_conf_unref(c);
+
+    /* the other strategies by name */
+    snprintf(text, sizeof(text), "%srouter_settings: {routing_strategy: latency-based-routing}\n",
+             models);
+    c = load(text);
+    assert_int_equal(c->router.strategy, SLLMP_STRATEGY_LATENCY);
+    sllmp_conf_unref(c);
+}
+
+static void
+test_conf_router_errors(void **state)
+{
+    char text[2048];
+
+    (void)state;
+    snprintf(text, sizeof(text), "%srouter_settings:\n  routing_strategy: fastest\n", models);
+    expect_error(text, "t.yaml:13:21: router_settings.routing_strategy must be one of");
+    snprintf(text, sizeof(text), "%srouter_settings:\n  fallbacks: [{gpt: [nope]}]\n", models);
+    expect_error(text, "t.yaml:13:21: fallbacks: fallback model 'nope' is not in model_list");
+    snprintf(text, sizeof(text), "%slitellm_settings:\n  fallbacks: [{nope: [gpt]}]\n", models);
+    expect_error(text, "t.yaml:13:16: fallbacks: model 'nope' is not in model_list");
+    snprintf(text, sizeof(text), "%srouter_settings:\n  fallbacks: {gpt: claude}\n", models);
+    expect_error(text, "t.yaml:13:14: fallbacks must be a list");
+    snprintf(text, sizeof(text), "%srouter_settings:\n  num_retries: 11\n", models);
+    expect_error(text, "router_settings.num_retries must be between 0 and 10");
+    snprintf(text, sizeof(text), "%srouter_settings:\n  cooldown_time: -1\n", models);
+    expect_error(text, "router_settings.cooldown_time must be a number of seconds");
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a}\n"
+                 "    model_info: {id: \"a b\"}\n",
+                 "t.yaml:4:22: model_info.id must be");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_pick_shuffle_weights),
+        cmocka_unit_test(test_pick_cooldown_and_state),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_conf_router),
+        cmocka_unit_test(test_conf_router_errors),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
