@@ -158,7 +158,9 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
     memset(a, 0, sizeof(*a));
     a->dep = d;
     a->start_ms = sllmp_now_ms();
-    if (x->store != NULL) {
+    /* a group of one has nothing to choose from and is never cooled down: its state would cost
+     * each request three store calls (three Redis round trips) for nothing */
+    if (x->store != NULL && group_size > 1) {
         sllmp_random_hex(x->resid, 16);
         x->leased =
             x->store->ops->route_begin(x->store, d->route_id, x->resid, r->conf->lease_ms) == 0;
@@ -168,7 +170,7 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
     a->status = d->provider == SLLMP_PROVIDER_MOCK && r->err == SLLMP_OK ? 200 : r->upstream_status;
     a->err = r->err;
     a->error = r->err != SLLMP_OK ? r->err_message : NULL;
-    if (x->store == NULL) {
+    if (x->store == NULL || group_size < 2) {
         return res;
     }
     if (res != SLLMP_ERROR) {
@@ -179,10 +181,8 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
         outcome =
             sllmp_route_classify(r->err, r->upstream_status, r->err_code, r->err_message).outcome;
         ms = a->end_ms - a->start_ms;
-        if (r->client_gone || (group_size < 2 && outcome != SLLMP_ROUTE_OK)) {
-            /* the client's doing; or a model's only deployment, which a cooldown would take
-             * away whole (LiteLLM does not cool those down either) */
-            outcome = SLLMP_ROUTE_NEUTRAL;
+        if (r->client_gone) {
+            outcome = SLLMP_ROUTE_NEUTRAL; /* the client's doing */
         }
     }
     if (x->store->ops->route_end(x->store, d->route_id, x->leased ? x->resid : "-", outcome,
@@ -249,7 +249,9 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
     }
     while (r->nattempts < SLLMP_ATTEMPTS_MAX) {
         const sllmp_route_state_t *sp =
-            x->store != NULL && x->store->ops->route_state(x->store, ids, n, st) == 0 ? st : NULL;
+            x->store != NULL && n > 1 && x->store->ops->route_state(x->store, ids, n, st) == 0
+                ? st
+                : NULL;
         int same = 0, i;
         int64_t cool = 0;
 

@@ -112,7 +112,16 @@ collect(const sllmp_conf_t *c, sllmp_store_t *st, list_t *l)
         }
     }
     for (size_t i = 0; i < c->ndeployments; i++) {
-        push(l, "model", c->deployments[i].model_name, NULL, NULL);
+        const char *name = c->deployments[i].model_name;
+        size_t first = 0;
+
+        /* a model group (entries sharing a model_name) is one model in the report */
+        while (strcmp(c->deployments[first].model_name, name) != 0) {
+            first++;
+        }
+        if (first == i) {
+            push(l, "model", name, NULL, NULL);
+        }
     }
 }
 

@@ -6,12 +6,12 @@ three fallback lists, and which deployment answered in the headers and the trace
 
 import concurrent.futures
 import json
-import os
 import time
 import uuid
 
-from stack import (MASTER_KEY, Redis, Stack, StackCase, base_config, parse_sse, user_msg,
-                   wait_for)
+from stack import (MASTER_KEY, Redis, Stack, StackCase, base_config, http_request, parse_sse,
+                   user_msg, wait_for)
+from test_trace import records
 
 FAST = {"backoff_ms": 20, "backoff_max_ms": 100}   # sllmp.router: quick backoffs for tests
 
@@ -27,16 +27,6 @@ def dep(name, mock, behaviour, **params):
     if mid:
         e["model_info"] = {"id": mid}
     return e
-
-
-def records(spool):
-    out = {}
-    d = os.path.join(spool, "new")
-    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-        with open(os.path.join(d, name), encoding="utf-8") as f:
-            rec = json.load(f)
-        out.setdefault(rec["request_id"], []).append(rec)
-    return out
 
 
 class ReliabilityCase(StackCase):
@@ -418,3 +408,44 @@ class SharedCooldownRedisTest(ReliabilityCase):
             r = self.other.chat({"model": "cg", "messages": user_msg("x")}, key=MASTER_KEY)
             self.assertEqual(r.status, 200, r)
         self.assertEqual(self.mock.calls("status-500+down"), 1)   # the other host kept off
+
+
+class AnthropicOverloadTest(ReliabilityCase):
+    """Anthropic's 529 "overloaded" is retried like any 5xx, on /v1/chat/completions and on
+    /v1/messages (whose clients see Anthropic's shapes)."""
+
+    server_env = {"MOCK_ANTHROPIC_KEY": "sk-ant-mock-KEY"}
+    router = {"num_retries": 1}
+
+    @classmethod
+    def setUpClass(cls):
+        from test_providers import AnthropicMock
+        cls.anthropic = AnthropicMock().start()
+        cls.addClassCleanup(cls.anthropic.stop)
+        super().setUpClass()
+
+    @classmethod
+    def models(cls, mock):
+        return [{"model_name": "claude", "litellm_params": {
+            "model": "anthropic/claude-mock+status-529+retry-1+first-1",
+            "api_base": "http://127.0.0.1:%d" % cls.anthropic.port,
+            "api_key": "os.environ/MOCK_ANTHROPIC_KEY"}}]
+
+    def setUp(self):
+        super().setUp()
+        http_request(self.anthropic.port, "POST", "/_mock/reset", b"{}", {})   # call 1 again
+
+    def test_529_retried(self):
+        r = self.ask("claude", "overloaded once")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.content(r), "overloaded once")
+        self.assertEqual(r.header("x-sllmp-attempts"), "2")
+
+    def test_529_retried_on_messages(self):
+        body = {"model": "claude", "max_tokens": 50,
+                "messages": [{"role": "user", "content": "messages overloaded"}]}
+        r = self.stack.request("POST", "/v1/messages", json.dumps(body),
+                               {"Content-Type": "application/json", "x-api-key": MASTER_KEY})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["content"][0]["text"], "messages overloaded")
+        self.assertEqual(r.header("x-sllmp-attempts"), "2")
