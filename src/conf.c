@@ -910,9 +910,23 @@ deployment_free(sllmp_deployment_t *d)
 static void
 deployment_subject(sllmp_deployment_t *d)
 {
-    unsigned char sha[32];
-    char *what = sllmp_xasprintf("%s|%s", d->litellm_model, d->api_base ? d->api_base : "");
-    char *name;
+    unsigned char sha[32], ksha[32];
+    char khex[17] = "";
+    char *what, *name;
+
+    /* what makes it a deployment of its own: where it points and as whom (two keys of one
+     * provider have a rate limit each). The key enters as a digest of a digest, never itself */
+    if (d->api_key != NULL || d->aws.access_key_id != NULL) {
+        const char *k = d->api_key != NULL ? d->api_key : d->aws.access_key_id;
+
+        sllmp_sha256(k, strlen(k), ksha);
+        for (int i = 0; i < 8; i++) {
+            snprintf(khex + 2 * i, 3, "%02x", ksha[i]);
+        }
+    }
+    what = sllmp_xasprintf("%s|%s|%s|%s|%s", d->litellm_model, d->api_base ? d->api_base : "",
+                           d->api_version ? d->api_version : "", d->aws.region ? d->aws.region : "",
+                           khex);
 
     sllmp_sha256(what, strlen(what), sha);
     name = sllmp_xasprintf("%s.%02x%02x%02x%02x", d->model_name, sha[0], sha[1], sha[2], sha[3]);
@@ -978,6 +992,14 @@ deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
     }
     if (u->disabled) {
         return 1;
+    }
+    for (size_t i = 0; d->id != NULL && &L->c->deployments[i] < d; i++) {
+        if (strcmp(L->c->deployments[i].id, d->id) == 0) {
+            return fail(L, entry,
+                        "model_info.id '%s' is already the id of the model_list entry "
+                        "at line %d",
+                        d->id, L->c->deployments[i].line);
+        }
     }
     resolve_price(L, u);
     deployment_subject(d);

@@ -486,6 +486,25 @@ limits_complete(sllmp_req_t *r, void *mw_conf)
 
 /* ---------------------------------------------------------------- per attempt */
 
+/* The store cannot answer for deployment d's rates: 1 with r failed (503) when they fail
+ * closed, else 0 (logged now and then). */
+static int
+dep_unreachable(sllmp_req_t *r, const sllmp_deployment_t *d)
+{
+    const int *closed = r->conf->fail_closed;
+
+    if ((d->rpm > 0 && closed[SLLMP_LIM_RPM]) || (d->tpm > 0 && closed[SLLMP_LIM_TPM])) {
+        r->retry_after = "1";
+        sllmp_req_fail(r, SLLMP_ERR_LIMITS_UNAVAILABLE, NULL,
+                       "The limits of deployment %s cannot be checked right now (the limit "
+                       "store is unreachable). Try again shortly.",
+                       d->model_name);
+        return 1;
+    }
+    warn_now_and_then(r, "limit store unreachable: letting requests through (on_error: open)");
+    return 0;
+}
+
 int
 sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d)
 {
@@ -497,10 +516,8 @@ sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d)
         return 0;
     }
     if (x->store == NULL) {
-        x->store = thread_store(r);
-    }
-    if (x->store == NULL) {
-        return 0; /* rates fail open unless closed; a deployment's are rates */
+        /* pre found no store (and complete will settle nothing): open, or closed */
+        return dep_unreachable(r, d);
     }
     if (!x->costed) {
         worst_case(r, &x->res);
@@ -515,16 +532,14 @@ sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d)
     res.lease_ms = r->conf->lease_ms;
     memset(&v, 0, sizeof(v));
     if (x->store->ops->reserve(x->store, &x->dep, 1, &res, &v) < 0) {
-        if ((d->rpm > 0 && r->conf->fail_closed[SLLMP_LIM_RPM]) ||
-            (d->tpm > 0 && r->conf->fail_closed[SLLMP_LIM_TPM])) {
-            r->retry_after = "1";
-            sllmp_req_fail(r, SLLMP_ERR_LIMITS_UNAVAILABLE, NULL,
-                           "The limits of deployment %s cannot be checked right now (the limit "
-                           "store is unreachable). Try again shortly.",
-                           d->model_name);
+        /* a reserve that timed out may still have been recorded: end it like a held one (the
+         * attempt's outcome settles it, a refusal cancels it) */
+        memcpy(x->dep_res, res.id, sizeof(x->dep_res));
+        if (dep_unreachable(r, d)) {
+            x->store->ops->settle(x->store, &x->dep, 1, x->dep_res, 0, 0, 0, 0, 1);
             return 1;
         }
-        warn_now_and_then(r, "limit store unreachable: letting requests through (on_error: open)");
+        x->dep_held = 1;
         return 0;
     }
     if (!v.allowed) {
@@ -534,7 +549,7 @@ sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d)
     }
     memcpy(x->dep_res, res.id, sizeof(x->dep_res));
     x->dep_held = 1;
-    if (x->store != NULL && r->keepalive == NULL) {
+    if (r->keepalive == NULL) {
         r->keepalive = renew;
         r->keepalive_at = sllmp_now_ms() + r->conf->lease_ms / 3;
     }

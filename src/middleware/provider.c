@@ -126,6 +126,33 @@ reset_attempt(sllmp_req_t *r, route_ctx_t *x)
     }
 }
 
+/* r's failure, kept while something else may overwrite it. */
+typedef struct {
+    sllmp_err_t err;
+    int status;
+    const char *message, *param, *type, *code, *retry_after, *retry_after_ms;
+} failure_t;
+
+static void
+failure_keep(const sllmp_req_t *r, failure_t *f)
+{
+    *f = (failure_t){r->err,      r->err_status, r->err_message, r->err_param,
+                     r->err_type, r->err_code,   r->retry_after, r->retry_after_ms};
+}
+
+static void
+failure_restore(sllmp_req_t *r, const failure_t *f)
+{
+    r->err = f->err;
+    r->err_status = f->status;
+    r->err_message = f->message;
+    r->err_param = f->param;
+    r->err_type = f->type;
+    r->err_code = f->code;
+    r->retry_after = f->retry_after;
+    r->retry_after_ms = f->retry_after_ms;
+}
+
 /* The deployment that answered, for the client (before the headers go out). */
 void
 sllmp_route_headers(sllmp_req_t *r)
@@ -239,9 +266,11 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
     const char *ids[SLLMP_GROUP_MAX];
     sllmp_route_state_t st[SLLMP_GROUP_MAX];
     int failed[SLLMP_GROUP_MAX] = {0}, refused[SLLMP_GROUP_MAX] = {0}, ok[SLLMP_GROUP_MAX];
+    int hopeless[SLLMP_GROUP_MAX] = {0}; /* failed in a way a retry of it would not cure */
     size_t n = gather(r, model, deps);
     int tries = 0;
     int64_t wait_asked = -1;
+    failure_t saved;
 
     *v = (sllmp_route_verdict_t){0, SLLMP_ROUTE_NEUTRAL, SLLMP_FB_GENERIC};
     for (size_t i = 0; i < n; i++) {
@@ -262,7 +291,7 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
         if (i < 0 && tries > 0) {
             /* every other deployment failed, or cools down: the same one again */
             for (size_t k = 0; k < n; k++) {
-                ok[k] = !refused[k];
+                ok[k] = !refused[k] && !hopeless[k];
             }
             i = sllmp_route_pick(rc, deps, n, sp, ok, r->stream, rnd64());
             same = 1;
@@ -292,12 +321,19 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
                 return SLLMP_ERROR;
             }
             if (wait > 0 && sllmp_provider_pause(r, wait) < 0) {
+                v->fallback = -1; /* nobody is waiting for an answer any more */
                 return sllmp_req_fail(r, SLLMP_ERR_CLIENT_GONE, NULL, NULL);
             }
         }
+        failure_keep(r, &saved);
         if (sllmp_limits_attempt(r, deps[i]) != 0) {
             refused[i] = 1; /* its own rpm/tpm: another deployment may have room */
-            *v = (sllmp_route_verdict_t){1, SLLMP_ROUTE_NEUTRAL, SLLMP_FB_GENERIC};
+            if (saved.err != SLLMP_OK) {
+                /* a provider's failure tells the client more than our limit on the next try */
+                failure_restore(r, &saved);
+            } else {
+                *v = (sllmp_route_verdict_t){1, SLLMP_ROUTE_NEUTRAL, SLLMP_FB_GENERIC};
+            }
             continue;
         }
         reset_attempt(r, x);
@@ -312,7 +348,10 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
             v->fallback = -1; /* the answer had begun, or nobody is waiting for one */
             return SLLMP_ERROR;
         }
-        if (!v->retryable ||
+        /* the gateway's credentials refused, the model gone (cooled, not retried): another
+         * deployment of the group may still answer, at once */
+        hopeless[i] = !v->retryable;
+        if ((!v->retryable && v->outcome != SLLMP_ROUTE_COOL) ||
             tries > (deps[i]->num_retries >= 0 ? deps[i]->num_retries : rc->num_retries)) {
             return SLLMP_ERROR;
         }
@@ -366,7 +405,7 @@ provider_call(sllmp_req_t *r, void *mw_conf)
             sllmp_route_headers(r);
             return rc;
         }
-        if (v.fallback < 0 || r->nattempts >= SLLMP_ATTEMPTS_MAX) {
+        if (v.fallback < 0 || r->client_gone || r->nattempts >= SLLMP_ATTEMPTS_MAX) {
             break;
         }
         if (fb == NULL) {

@@ -270,6 +270,24 @@ class CooldownTest(ReliabilityCase):
         self.assertLessEqual(self.mock.calls("status-500+broken"), 4)  # and cooled again
 
 
+class RefusedCredentialsTest(ReliabilityCase):
+    router = {"num_retries": 1, "cooldown_time": 30}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("ag", mock, "status-401+badkey", mid="badkey"),
+                dep("ag", mock, "echo+goodkey", mid="goodkey")]
+
+    def test_refused_key_moves_on_to_another_deployment(self):
+        # a 401 is not retried on its deployment (and cools it), but the group's other one
+        # answers at once; the provider's words (they quote the key) never reach the client
+        for _ in range(12):
+            r = self.ask("ag", "any key will do")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-sllmp-model-id"), "goodkey")
+        self.assertLessEqual(self.mock.calls("status-401+badkey"), 1)
+
+
 class AllCoolingTest(ReliabilityCase):
     router = {"num_retries": 1, "allowed_fails": 0, "cooldown_time": 30}
 

@@ -371,6 +371,42 @@ test_conf_router_errors(void **state)
     expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a}\n"
                  "    model_info: {id: \"a b\"}\n",
                  "t.yaml:4:22: model_info.id must be");
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a}\n"
+                 "    model_info: {id: one}\n"
+                 "  - model_name: b\n    litellm_params: {model: mock/b}\n"
+                 "    model_info: {id: one}\n",
+                 "t.yaml:5:5: model_info.id 'one' is already the id of the model_list entry at "
+                 "line 2");
+}
+
+/* Two keys of one provider are two deployments: ids, routing state and limits apart. */
+static void
+test_ids_tell_keys_apart(void **state)
+{
+    sllmp_conf_t *c;
+    const sllmp_deployment_t *g[3];
+
+    (void)state;
+    c = load("model_list:\n"
+             "  - model_name: gpt\n"
+             "    litellm_params: {model: openai/gpt-4o, api_key: sk-one-1111, rpm: 10}\n"
+             "  - model_name: gpt\n"
+             "    litellm_params: {model: openai/gpt-4o, api_key: sk-two-2222, rpm: 10}\n"
+             "  - model_name: gpt\n"
+             "    litellm_params: {model: openai/gpt-4o, api_key: sk-two-2222, rpm: 10,\n"
+             "                     api_base: \"https://eu.example.com/v1\"}\n");
+    assert_int_equal(sllmp_conf_group(c, "gpt", g, 3), 3);
+    for (int i = 0; i < 3; i++) {
+        for (int k = i + 1; k < 3; k++) {
+            assert_string_not_equal(g[i]->id, g[k]->id);
+            assert_string_not_equal(g[i]->route_id, g[k]->route_id);
+            assert_string_not_equal(g[i]->subject, g[k]->subject);
+        }
+        /* nothing of the key in what is shown */
+        assert_null(strstr(g[i]->id, "sk-"));
+        assert_null(strstr(g[i]->subject, "sk-"));
+    }
+    sllmp_conf_unref(c);
 }
 
 int
@@ -383,6 +419,7 @@ main(void)
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_conf_router),
         cmocka_unit_test(test_conf_router_errors),
+        cmocka_unit_test(test_ids_tell_keys_apart),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
