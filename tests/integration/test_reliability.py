@@ -9,8 +9,8 @@ import json
 import time
 import uuid
 
-from stack import (MASTER_KEY, Redis, Stack, StackCase, base_config, http_request, parse_sse,
-                   user_msg, wait_for)
+from stack import (MASTER_KEY, Redis, Stack, StackCase, base_config, closed_port, http_request,
+                   parse_sse, user_msg, wait_for)
 from test_trace import records
 
 FAST = {"backoff_ms": 20, "backoff_max_ms": 100}   # sllmp.router: quick backoffs for tests
@@ -275,8 +275,17 @@ class RefusedCredentialsTest(ReliabilityCase):
 
     @classmethod
     def models(cls, mock):
+        down = dep("net", mock, "echo+nowhere", mid="nowhere")
+        down["litellm_params"]["api_base"] = "http://127.0.0.1:%d/v1" % closed_port()
         return [dep("ag", mock, "status-401+badkey", mid="badkey"),
-                dep("ag", mock, "echo+goodkey", mid="goodkey")]
+                dep("ag", mock, "echo+goodkey", mid="goodkey"),
+                down, dep("net", mock, "echo+reachable", mid="reachable")]
+
+    def test_refused_connection_is_retried_elsewhere(self):
+        for _ in range(6):
+            r = self.ask("net", "over the network")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-sllmp-model-id"), "reachable")
 
     def test_refused_key_moves_on_to_another_deployment(self):
         # a 401 is not retried on its deployment (and cools it), but the group's other one
