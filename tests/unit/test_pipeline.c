@@ -55,7 +55,7 @@ static int up_fd = -1;
 static int up_port;
 static pthread_t up_thread;
 
-#define CANNED_CHUNK(delta, finish)                                                              \
+#define CANNED_CHUNK(delta, finish)                                                                \
     "data: {\"id\":\"chatcmpl-canned\",\"object\":\"chat.completion.chunk\",\"created\":"          \
     "1700000000,\"model\":\"canned\",\"choices\":[{\"index\":0,\"delta\":" delta                   \
     ",\"logprobs\":null,\"finish_reason\":" finish "}]}\n\n"
@@ -63,15 +63,15 @@ static pthread_t up_thread;
 static const char canned_head[] = "HTTP/1.1 200 OK\r\n"
                                   "Content-Type: text/event-stream\r\n"
                                   "Connection: close\r\n\r\n";
-static const char canned_start[] =
-    CANNED_CHUNK("{\"role\":\"assistant\",\"content\":\"\"}", "null")
-        CANNED_CHUNK("{\"content\":\"Hello\"}", "null");
-static const char canned_rest[] =
-    CANNED_CHUNK("{\"content\":\" world\"}", "null") CANNED_CHUNK("{}", "\"stop\"")
-        "data: {\"id\":\"chatcmpl-canned\",\"object\":\"chat.completion.chunk\",\"created\":"
-        "1700000000,\"model\":\"canned\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,"
-        "\"completion_tokens\":2,\"total_tokens\":7}}\n\n"
-        "data: [DONE]\n\n";
+static const char canned_start[] = CANNED_CHUNK("{\"role\":\"assistant\",\"content\":\"\"}", "null")
+    CANNED_CHUNK("{\"content\":\"Hello\"}", "null");
+static const char canned_rest[] = CANNED_CHUNK("{\"content\":\" world\"}", "null") CANNED_CHUNK(
+    "{}",
+    "\"stop\"") "data: "
+                "{\"id\":\"chatcmpl-canned\",\"object\":\"chat.completion.chunk\",\"created\":"
+                "1700000000,\"model\":\"canned\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,"
+                "\"completion_tokens\":2,\"total_tokens\":7}}\n\n"
+                "data: [DONE]\n\n";
 static const char canned_error[] =
     "data: {\"error\":{\"message\":\"canned failure\",\"type\":\"server_error\"}}\n\n";
 static const char canned_429[] = "HTTP/1.1 429 Too Many Requests\r\n"
@@ -200,6 +200,7 @@ config_text(const char *extra)
                            "    litellm_params: {model: openai/canned-late429, api_base: "
                            "\"http://127.0.0.1:%d/v1\"}\n"
                            "general_settings: {master_key: sk-master}\n"
+                           "router_settings: {num_retries: 0}\n" /* one attempt: test_route.c */
                            "keys:\n"
                            "  - {name: k1, key: sk-k1, models: [m], user: owner1}\n"
                            "  - {name: old, key: sk-old, expires: 2020-01-01}\n"
@@ -831,8 +832,9 @@ test_held_stream_goes_out_whole(void **state)
 
     (void)state;
     /* 120 ms between words, heartbeat 100 ms: a flushed stream would ping every word */
-    post_watched(&w, 1, "{\"model\":\"slow\",\"stream\":true,\"messages\":[{\"role\":\"user\","
-                        "\"content\":\"one two three\"}]}");
+    post_watched(&w, 1,
+                 "{\"model\":\"slow\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"one two three\"}]}");
     body = fake_body(&w.f);
     assert_int_equal(fake_status(&w.f), 200);
     assert_string_equal(resp_header(&w.f, "Content-Type"), "text/event-stream");
@@ -892,8 +894,8 @@ test_held_body_is_the_flushed_body(void **state)
         assert_true(cJSON_IsTrue(cJSON_GetObjectItem(rec, "stream")));
         assert_int_equal(cJSON_GetObjectItem(rec, "status")->valueint, 200);
         assert_string_equal(cJSON_GetObjectItem(rec, "level")->valuestring, "DEFAULT");
-        assert_int_equal(
-            cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "usage"), "output")->valueint, 2);
+        assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "usage"), "output")->valueint,
+                         2);
         cJSON_Delete(rec);
         p = end;
     }
