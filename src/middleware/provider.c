@@ -379,7 +379,7 @@ next_fallback(sllmp_req_t *r, const sllmp_fallback_t *fb, size_t *next)
 /*
  * llm_call: the model group the client named, with retries; then, when its failure is one a
  * fallback list is for (LiteLLM's fallbacks, context_window_fallbacks,
- * content_policy_fallbacks, the generic list when the specific one has no entry), each model
+ * content_policy_fallbacks; the generic list when that kind has no list at all), each model
  * of that list in order, with retries of its own, until one answers. Never once the answer has
  * begun to reach the client: LiteLLM then asks a fallback to continue the text, a different
  * model's answer glued to half of another's; sllmp ends the stream with an error instead.

