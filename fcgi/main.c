@@ -121,7 +121,11 @@ accept_loop(void *arg)
         for (int i = 0; i < n; i++) {
             listen_ready |= got[i].data.fd == 0;
         }
-        if (!listen_ready || __atomic_load_n(&sllmp_draining, __ATOMIC_ACQUIRE)) {
+        /* Woken for a connection, a thread takes it even when its worker began to drain
+         * meanwhile: EPOLLEXCLUSIVE woke it instead of the new generation's threads, which stay
+         * asleep, so a connection left here would wait in the backlog for the next one (seen
+         * as a request hanging through a reload). The drain waits for it like any other. */
+        if (!listen_ready) {
             continue;
         }
         int rc = FCGX_Accept_r(&req);
