@@ -40,8 +40,9 @@ sllmp_err_t sllmp_provider_run(sllmp_req_t *r, sllmp_upstream_call_t *c,
                                sllmp_provider_feed_f *feed, void *parser);
 
 /* Sleeps ms, waking every 50 ms to notice a departed client (-1, r->client_gone set), to
- * renew the leases and to send heartbeats to a stream after heartbeat_ms of silence. 0. */
-int sllmp_provider_pause(sllmp_req_t *r, long ms);
+ * renew the leases and, with heartbeats, to send them to a stream after heartbeat_ms of
+ * silence (the first one starts the stream: its status is 200 from then on). 0. */
+int sllmp_provider_pause(sllmp_req_t *r, long ms, int heartbeats);
 
 /* sllmp_xemit_f for the translators: prints the chunk and hands it to the pipeline (ud is r). */
 int sllmp_provider_emit(void *ud, const cJSON *chunk);

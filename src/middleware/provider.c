@@ -320,7 +320,9 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
                           (long long)wait_asked);
                 return SLLMP_ERROR;
             }
-            if (wait > 0 && sllmp_provider_pause(r, wait) < 0) {
+            /* no heartbeat starts a stream while it waits: the failure may still go out with
+             * its own status (a stream a heartbeat started already gets them) */
+            if (wait > 0 && sllmp_provider_pause(r, wait, r->stream_started) < 0) {
                 v->fallback = -1; /* nobody is waiting for an answer any more */
                 return sllmp_req_fail(r, SLLMP_ERR_CLIENT_GONE, NULL, NULL);
             }

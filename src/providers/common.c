@@ -37,7 +37,7 @@ sllmp_provider_body(sllmp_req_t *r, cJSON *req, const sllmp_xerr_t *xe)
 /* Sleeps ms, waking every 50 ms to notice a departed client and to send a stream heartbeats
  * when the delay is longer than heartbeat_ms, as a real upstream's silence would get. */
 int
-sllmp_provider_pause(sllmp_req_t *r, long ms)
+sllmp_provider_pause(sllmp_req_t *r, long ms, int heartbeats)
 {
     long quiet = 0;
 
@@ -53,7 +53,7 @@ sllmp_provider_pause(sllmp_req_t *r, long ms)
             r->client_gone = 1;
             return -1;
         }
-        if (r->stream && quiet >= r->conf->heartbeat_ms) {
+        if (heartbeats && r->stream && quiet >= r->conf->heartbeat_ms) {
             quiet = 0;
             if (sllmp_sse_ping(r) < 0) {
                 return -1;

@@ -148,7 +148,7 @@ stream(sllmp_req_t *r, const char *text, const char *id, long created, long prom
         if (end == NULL) {
             end = p + strlen(p);
         }
-        if (sllmp_provider_pause(r, r->dep->mock_delay_ms) < 0) {
+        if (sllmp_provider_pause(r, r->dep->mock_delay_ms, 1) < 0) {
             return sllmp_req_fail(r, SLLMP_ERR_CLIENT_GONE, NULL, NULL);
         }
         word = sllmp_arena_printf(r->arena, "%s%.*s", first ? "" : " ", (int)(end - p), p);

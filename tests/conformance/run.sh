@@ -162,8 +162,11 @@ if [ -z "${CONFORMANCE_BASE_URL:-}" ]; then
         echo "general_settings:"
         echo "  master_key: $CONFORMANCE_API_KEY"
         echo "sllmp:"
-        [ -z "${CONFORMANCE_FAULTS:-}" ] ||
+        [ -z "${CONFORMANCE_FAULTS:-}" ] || {
             echo "  heartbeat_ms: 100    # fault-words-3-1500 has 1500 ms gaps for pings"
+            # retries as by default, quickly; the mock's Retry-After: 7 is not waited for
+            echo "  router: {backoff_ms: 10, backoff_max_ms: 50, max_retry_after_ms: 1000}"
+        }
         echo "  spool:"
         echo "    dir: $rundir/spool"
     } >"$rundir/sllmp.yaml"

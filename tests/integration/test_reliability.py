@@ -61,7 +61,8 @@ class ReliabilityCase(StackCase):
 
 class RetryTest(ReliabilityCase):
     router = {"num_retries": 2}
-    sllmp = {"router": dict(FAST, max_retry_after_ms=5000), "timeouts": {"first_byte_ms": 1000}}
+    sllmp = {"router": dict(FAST, backoff_ms=400, backoff_max_ms=800, max_retry_after_ms=5000),
+             "timeouts": {"first_byte_ms": 1000}, "heartbeat_ms": 100}
 
     @classmethod
     def models(cls, mock):
@@ -105,6 +106,14 @@ class RetryTest(ReliabilityCase):
         rec = self.record(r.rid)
         self.assertEqual([a["status"] for a in rec["attempts"]], [500, 500, 500])
         self.assertTrue(all(a["level"] == "ERROR" for a in rec["attempts"]))
+
+    def test_streamed_failure_keeps_its_status(self):
+        # backoffs (200-800 ms) longer than heartbeat_ms (100): no heartbeat commits a 200
+        # while the retries wait, so the failure goes out as a 502, not as an SSE event
+        c = self.ask_stream("always-500")
+        self.assertEqual(c.status, 502, c.text())
+        self.assertEqual(c.header("x-sllmp-attempts"), "3")
+        self.assertEqual(self.mock.calls("status-500"), 3)
 
     def test_429_retry_after_is_honoured(self):
         t0 = time.monotonic()
