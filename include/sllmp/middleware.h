@@ -21,8 +21,8 @@ extern const sllmp_middleware_t sllmp_mw_trace;
 /* Closes a thread's limit stores (sllmp_worker_free). */
 void sllmp_limits_cache_free(sllmp_limits_cache_t *lc);
 
-/* The thread's limit store for r's config (the routing state lives there too); NULL when it
- * cannot be opened. */
+/* The limit store pre found for r (the routing state lives there too); NULL when it could
+ * not be opened. */
 sllmp_store_t *sllmp_limits_store(sllmp_req_t *r);
 
 /*

@@ -84,12 +84,6 @@ thread_store(sllmp_req_t *r)
     return slot->store;
 }
 
-sllmp_store_t *
-sllmp_limits_store(sllmp_req_t *r)
-{
-    return thread_store(r);
-}
-
 void
 sllmp_limits_cache_free(sllmp_limits_cache_t *lc)
 {
@@ -385,6 +379,16 @@ renew(sllmp_req_t *r)
     }
 }
 
+/* r's leases are renewed every lease_ms / 3 from now on (once is enough). */
+static void
+start_renewal(sllmp_req_t *r)
+{
+    if (r->keepalive == NULL) {
+        r->keepalive = renew;
+        r->keepalive_at = sllmp_now_ms() + r->conf->lease_ms / 3;
+    }
+}
+
 static sllmp_rc_t
 limits_pre(sllmp_req_t *r, void *mw_conf)
 {
@@ -422,8 +426,7 @@ limits_pre(sllmp_req_t *r, void *mw_conf)
     ratelimit_headers(r, v, x->nlimited);
     if (refused == MAX_SUBJECTS) {
         x->reserved = 1;
-        r->keepalive = renew;
-        r->keepalive_at = sllmp_now_ms() + r->conf->lease_ms / 3;
+        start_renewal(r);
         return SLLMP_GO_ON;
     }
     /* undo what the others granted: this request will not run */
@@ -482,6 +485,14 @@ limits_complete(sllmp_req_t *r, void *mw_conf)
         warn_now_and_then(r, "could not settle a request's usage: its leases expire by "
                              "themselves, its spend is not counted");
     }
+}
+
+sllmp_store_t *
+sllmp_limits_store(sllmp_req_t *r)
+{
+    lim_ctx_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_limits)];
+
+    return x != NULL ? x->store : NULL; /* pre looked it up for this request already */
 }
 
 /* ---------------------------------------------------------------- per attempt */
@@ -549,10 +560,7 @@ sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d)
     }
     memcpy(x->dep_res, res.id, sizeof(x->dep_res));
     x->dep_held = 1;
-    if (r->keepalive == NULL) {
-        r->keepalive = renew;
-        r->keepalive_at = sllmp_now_ms() + r->conf->lease_ms / 3;
-    }
+    start_renewal(r);
     return 0;
 }
 
@@ -590,10 +598,7 @@ sllmp_limits_keepalive_also(sllmp_req_t *r, void (*fn)(sllmp_req_t *r))
         return;
     }
     x->also = fn;
-    if (r->keepalive == NULL) {
-        r->keepalive = renew;
-        r->keepalive_at = sllmp_now_ms() + r->conf->lease_ms / 3;
-    }
+    start_renewal(r);
 }
 
 const sllmp_middleware_t sllmp_mw_limits = {
