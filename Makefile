@@ -21,7 +21,7 @@ PKGS      := fcgi libcurl libcjson hiredis yaml-0.1 openssl
 DEB_BUILD := build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libcjson-dev \
              libhiredis-dev libyaml-dev libssl-dev libcmocka-dev
 DEB_RUN   := lighttpd spawn-fcgi libfcgi-bin redis-server
-DEB_TEST  := nginx wrk curl apache2 libapache2-mod-fcgid
+DEB_TEST  := nginx wrk curl apache2 libapache2-mod-fcgid prometheus
 # Tools checked by command, since they may come from elsewhere (nodesource's nodejs ships npm
 # and conflicts with Debian's npm package): command -> the Debian packages that provide it.
 DEB_CMDS  := node:nodejs npm:npm python3:python3
@@ -162,12 +162,13 @@ deps:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sllmp \
 	  $(DESTDIR)$(PREFIX)/share/sllmp/conf $(DESTDIR)$(PREFIX)/share/sllmp/deploy/lighttpd \
-	  $(DESTDIR)$(PREFIX)/share/sllmp/deploy/cron
+	  $(DESTDIR)$(PREFIX)/share/sllmp/deploy/cron $(DESTDIR)$(PREFIX)/share/sllmp/deploy/grafana
 	install -m 0755 $(BUILD)/sllmp $(DESTDIR)$(PREFIX)/bin/sllmp
 	install -m 0755 $(BUILD)/sllmp.fcgi $(DESTDIR)$(PREFIX)/lib/sllmp/sllmp.fcgi
 	install -m 0644 conf/*.yaml $(DESTDIR)$(PREFIX)/share/sllmp/conf/
 	install -m 0644 deploy/lighttpd/*.conf $(DESTDIR)$(PREFIX)/share/sllmp/deploy/lighttpd/
 	install -m 0644 deploy/cron/* $(DESTDIR)$(PREFIX)/share/sllmp/deploy/cron/
+	install -m 0644 deploy/grafana/* $(DESTDIR)$(PREFIX)/share/sllmp/deploy/grafana/
 
 lint:
 	clang-format --dry-run -Werror $(wildcard src/*.c src/*/*.c fcgi/*.c include/sllmp/*.h)

@@ -17,6 +17,7 @@
 #include "sllmp/log.h"
 #include "sllmp/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -1910,6 +1911,111 @@ cors_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
 }
 
 static int
+metrics_allow(loader_t *L, yaml_node_t *v)
+{
+    sllmp_conf_t *c = L->c;
+    size_t len;
+
+    if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+        len = 1;
+    } else if (list_len(L, v, "sllmp.metrics.allow", &len) < 0) {
+        return -1;
+    }
+    free(c->metrics_allow);
+    c->metrics_allow = sllmp_xcalloc(len ? len : 1, sizeof(*c->metrics_allow));
+    c->nmetrics_allow = 0;
+    for (size_t i = 0; i < len; i++) {
+        yaml_node_t *n = v->type == YAML_SCALAR_NODE ? v : node(L, v->data.sequence.items.start[i]);
+        const char *s = scalar(n);
+
+        if (s == NULL || sllmp_cidr_parse(s, &c->metrics_allow[i]) < 0) {
+            return fail(L, n,
+                        "sllmp.metrics.allow: '%s' is not an address or a range such as "
+                        "10.0.0.0/8 or ::1",
+                        s ? s : kind(n));
+        }
+        c->nmetrics_allow++;
+    }
+    return 0;
+}
+
+static int
+metrics_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_conf_t *c = L->c;
+
+    (void)ud;
+    if (strcmp(key, "enabled") == 0) {
+        return get_bool(L, v, "sllmp.metrics.enabled", &c->metrics_enabled);
+    }
+    if (strcmp(key, "allow") == 0) {
+        return metrics_allow(L, v);
+    }
+    if (strcmp(key, "token") == 0) {
+        char *unset = NULL;
+        int rc;
+
+        secret_free(c->metrics_token);
+        rc = get_string(L, v, "sllmp.metrics.token", &c->metrics_token, &unset);
+        if (rc == 1) {
+            /* no token then: only the allowed addresses scrape, which fails safe */
+            warn(L, v,
+                 "sllmp.metrics.token: environment variable %s is not set; /metrics "
+                 "answers only the addresses of sllmp.metrics.allow",
+                 unset);
+        } else if (rc == 0 && c->metrics_token != NULL && strlen(c->metrics_token) < 16) {
+            return fail(L, v, "sllmp.metrics.token must be at least 16 characters long");
+        }
+        free(unset);
+        return rc < 0 ? -1 : 0;
+    }
+    if (strcmp(key, "file") == 0) {
+        free(c->metrics_file);
+        c->metrics_file = NULL;
+        return get_str_required(L, v, "sllmp.metrics.file", &c->metrics_file);
+    }
+    warn(L, k, "unknown key sllmp.metrics.%s is ignored", key);
+    return 0;
+}
+
+/* "stderr", "off" (or false, or null), or a file whose directory exists. */
+static int
+access_log(loader_t *L, yaml_node_t *v)
+{
+    sllmp_conf_t *c = L->c;
+    const char *s = scalar(v);
+    struct stat st;
+    char *dir, *slash;
+    int rc = 0;
+
+    free(c->access_log);
+    c->access_log = NULL;
+    if (is_null(v) || (s != NULL && (strcmp(s, "off") == 0 || strcmp(s, "false") == 0))) {
+        return 0;
+    }
+    if (get_str_required(L, v, "sllmp.access_log", &c->access_log) < 0) {
+        return -1;
+    }
+    if (strcmp(c->access_log, "stderr") == 0) {
+        return 0;
+    }
+    dir = sllmp_xstrdup(c->access_log);
+    slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        free(dir);
+        dir = sllmp_xstrdup(".");
+    } else {
+        slash[slash == dir] = '\0';
+    }
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        rc = fail(L, v, "sllmp.access_log: no directory %s for %s (or use stderr, or off)", dir,
+                  c->access_log);
+    }
+    free(dir);
+    return rc;
+}
+
+static int
 submap(loader_t *L, yaml_node_t *v, const char *what, pair_f *fn, void *ud)
 {
     if (is_null(v)) {
@@ -2007,6 +2113,12 @@ sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     if (strcmp(key, "router") == 0) {
         return submap(L, v, "sllmp.router", sllmp_router_key, &c->router);
     }
+    if (strcmp(key, "metrics") == 0) {
+        return submap(L, v, "sllmp.metrics", metrics_key, NULL);
+    }
+    if (strcmp(key, "access_log") == 0) {
+        return access_log(L, v);
+    }
     if (strcmp(key, "log_level") == 0) {
         const char *s = scalar(v);
         int lvl = s ? sllmp_log_level_parse(s) : -1;
@@ -2096,6 +2208,12 @@ defaults(sllmp_conf_t *c)
     c->router.allowed_fails = 3;
     c->router.cooldown_ms = 5000;
     c->log_level = SLLMP_LOG_INFO;
+    c->metrics_enabled = 1;
+    c->metrics_allow = sllmp_xcalloc(2, sizeof(*c->metrics_allow));
+    sllmp_cidr_parse("127.0.0.0/8", &c->metrics_allow[0]);
+    sllmp_cidr_parse("::1", &c->metrics_allow[1]);
+    c->nmetrics_allow = 2;
+    c->access_log = sllmp_xstrdup("stderr");
     c->loaded_at = time(NULL);
 }
 
@@ -2148,6 +2266,10 @@ conf_free(sllmp_conf_t *c)
     langfuse_free(&c->langfuse);
     free(c->redis_url);
     free(c->limits_file);
+    free(c->metrics_file);
+    secret_free(c->metrics_token);
+    free(c->metrics_allow);
+    free(c->access_log);
     entries_free(c->teams, c->nteams);
     entries_free(c->users, c->nusers);
     for (int k = 0; k < SLLMP_FB_NKINDS; k++) {
@@ -2597,6 +2719,29 @@ describe_router(const sllmp_router_conf_t *rc, FILE *out)
     }
 }
 
+static void
+describe_metrics(const sllmp_conf_t *c, FILE *out)
+{
+    char path[4096];
+
+    if (!c->metrics_enabled) {
+        fprintf(out, "metrics: off\n");
+    } else {
+        sllmp_rundir_file(c->metrics_file, "metrics.db", path, sizeof(path));
+        fprintf(out, "metrics: GET /metrics for");
+        for (size_t i = 0; i < c->nmetrics_allow; i++) {
+            const sllmp_cidr_t *a = &c->metrics_allow[i];
+            char ip[INET6_ADDRSTRLEN];
+
+            inet_ntop(a->family, a->addr, ip, sizeof(ip));
+            fprintf(out, "%s %s/%d", i ? "," : "", ip, a->bits);
+        }
+        fprintf(out, "%s%s; counted in %s\n", c->nmetrics_allow ? "" : " no address",
+                c->metrics_token ? " and a Bearer token" : "", path);
+    }
+    fprintf(out, "access log: %s\n", c->access_log ? c->access_log : "off");
+}
+
 void
 sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
 {
@@ -2699,6 +2844,7 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
     fprintf(out, "tls: CA certificates from %s\n", ca ? ca : "libcurl's built-in file");
     fprintf(out, "spool: %s (fsync %s, quota %ld MB)\n", c->spool_dir,
             c->spool_fsync ? "on" : "off", c->spool_max_mb);
+    describe_metrics(c, out);
     fprintf(out, "langfuse: %s, api %s, capture %s", c->langfuse.host,
             c->langfuse.api == SLLMP_LF_OTEL ? "otel" : "legacy",
             sllmp_capture_name(c->langfuse.capture));

@@ -10,6 +10,7 @@
 #include "sllmp/conf.h"
 #include "sllmp/core.h"
 #include "sllmp/log.h"
+#include "sllmp/metrics.h"
 #include "sllmp/middleware.h"
 #include "sllmp/pipeline.h"
 #include "sllmp/ready.h"
@@ -27,6 +28,7 @@ typedef enum {
     EP_READY,
     EP_MODELS,
     EP_MODEL,
+    EP_METRICS,
     EP_CHAT,
     EP_COMPLETIONS,
     EP_EMBEDDINGS,
@@ -43,6 +45,7 @@ typedef struct {
 static const route_t routes[] = {
     {"/health", 0, "GET", EP_HEALTH},
     {"/ready", 0, "GET", EP_READY},
+    {"/metrics", 0, "GET", EP_METRICS},
     {"/v1/models", 0, "GET", EP_MODELS},
     {"/models", 0, "GET", EP_MODELS},
     {"/v1/models/", 1, "GET", EP_MODEL},
@@ -276,6 +279,7 @@ chat(sllmp_req_t *r)
         }
     }
     /* a request refused here still goes through the pipeline's error and complete phases */
+    sllmp_metrics_request_begin(r);
     sllmp_pipeline_run(r);
 }
 
@@ -335,7 +339,8 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
     r->arena = &w->arena;
     r->io = io;
     r->worker = w;
-    r->start_ms = sllmp_now_ms();
+    r->start_us = sllmp_now_us();
+    r->start_ms = r->start_us / 1000;
     r->start_wall_us = sllmp_wall_us();
     r->start_wall_ms = r->start_wall_us / 1000;
     sllmp_buf_init(&r->resp_headers, 64 * 1024);
@@ -418,6 +423,9 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
     case EP_MODEL:
         models(r, r->path + strlen(rt->path));
         break;
+    case EP_METRICS:
+        sllmp_metrics_endpoint(r);
+        break;
     case EP_CHAT:
     case EP_COMPLETIONS:
     case EP_EMBEDDINGS:
@@ -429,6 +437,8 @@ out:
     if (r->status == 0) {
         r->status = r->client_gone ? 499 : 500;
     }
+    sllmp_req_mark_end(r);
+    sllmp_access_log(r); /* the pipeline's requests have theirs already */
     sllmp_buf_free(&r->resp_headers);
     sllmp_buf_free(&r->resp_body);
     sllmp_conf_unref(r->conf);

@@ -39,24 +39,29 @@ int
 sllmp_resp_start(sllmp_req_t *r, int status, const char *content_type)
 {
     char head[512];
+    int64_t overhead = sllmp_req_overhead_us(r);
     int n;
 
     SLLMP_ASSERT(!r->headers_sent);
     r->status = status;
     r->headers_sent = 1;
     r->headers_ms = sllmp_now_ms();
+    /* for a stream, both are the times to its first event */
     n = snprintf(head, sizeof(head),
                  "Status: %d %s\r\n"
                  "Content-Type: %s\r\n"
                  "X-Request-ID: %s\r\n"
-                 "X-Duration-Ms: %lld\r\n",
+                 "X-Duration-Ms: %lld\r\n"
+                 "X-Sllmp-Overhead-Ms: %lld.%03lld\r\n",
                  status, sllmp_http_reason(status), content_type, r->id,
-                 (long long)(r->headers_ms - r->start_ms));
+                 (long long)(r->headers_ms - r->start_ms), (long long)(overhead / 1000),
+                 (long long)(overhead % 1000));
     if (r->origin != NULL) {
         sllmp_resp_write(r, head, (size_t)n);
         n = snprintf(head, sizeof(head),
                      "Access-Control-Allow-Origin: %s\r\n"
-                     "Access-Control-Expose-Headers: X-Request-ID, X-Duration-Ms, Retry-After, "
+                     "Access-Control-Expose-Headers: X-Request-ID, X-Trace-ID, X-Duration-Ms, "
+                     "X-Sllmp-Overhead-Ms, Retry-After, "
                      "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, "
                      "x-ratelimit-reset-requests, x-ratelimit-limit-tokens, "
                      "x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens\r\n"
@@ -435,4 +440,21 @@ sllmp_req_keepalive(sllmp_req_t *r, int64_t now_ms)
     if (r->keepalive != NULL && now_ms >= r->keepalive_at) {
         r->keepalive(r);
     }
+}
+
+void
+sllmp_req_mark_end(sllmp_req_t *r)
+{
+    if (r->end_us == 0) {
+        r->end_us = sllmp_now_us();
+        r->end_ms = r->end_us / 1000;
+    }
+}
+
+int64_t
+sllmp_req_overhead_us(const sllmp_req_t *r)
+{
+    int64_t t = (r->end_us ? r->end_us : sllmp_now_us()) - r->start_us - r->wait_us;
+
+    return t > 0 ? t : 0;
 }

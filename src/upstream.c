@@ -376,6 +376,7 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     curl_multi_add_handle(m, h);
     while (running) {
         CURLMcode mc = curl_multi_perform(m, &running);
+        int64_t waited;
         long wait;
 
         if (mc != CURLM_OK) {
@@ -390,7 +391,9 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
             rc = CURLE_ABORTED_BY_CALLBACK;
             break;
         }
+        waited = sllmp_now_us();
         curl_multi_poll(m, NULL, 0, (int)wait, NULL);
+        r->wait_us += sllmp_now_us() - waited;
     }
     if (running == 0) {
         CURLMsg *msg;

@@ -3,6 +3,7 @@
  */
 #include "sllmp/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <limits.h>
@@ -113,6 +114,15 @@ sllmp_wall_ms(void)
 }
 
 int64_t
+sllmp_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
 sllmp_wall_us(void)
 {
     struct timespec ts;
@@ -204,5 +214,96 @@ sllmp_parse_long(const char *s, long *out)
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+void
+sllmp_rundir_file(const char *set, const char *name, char *buf, size_t len)
+{
+    const char *rundir = getenv("SLLMP_RUNDIR");
+
+    if (set != NULL) {
+        snprintf(buf, len, "%s", set);
+    } else if (rundir != NULL && *rundir != '\0') {
+        snprintf(buf, len, "%s/%s", rundir, name);
+    } else {
+        snprintf(buf, len, "var/%s", name);
+    }
+}
+
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address it maps. */
+static void
+unmap_v4(sllmp_cidr_t *a)
+{
+    static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    if (a->family == AF_INET6 && memcmp(a->addr, prefix, 12) == 0) {
+        memmove(a->addr, a->addr + 12, 4);
+        a->family = AF_INET;
+        a->bits = a->bits >= 96 ? a->bits - 96 : 0;
+    }
+}
+
+int
+sllmp_cidr_parse(const char *s, sllmp_cidr_t *out)
+{
+    char host[INET6_ADDRSTRLEN];
+    const char *slash = strchr(s, '/');
+    size_t hlen = slash ? (size_t)(slash - s) : strlen(s);
+    long bits = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (hlen == 0 || hlen >= sizeof(host)) {
+        return -1;
+    }
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    if (inet_pton(AF_INET, host, out->addr) == 1) {
+        out->family = AF_INET;
+        out->bits = 32;
+    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+        out->family = AF_INET6;
+        out->bits = 128;
+    } else {
+        return -1;
+    }
+    if (slash != NULL) {
+        char *end;
+
+        errno = 0;
+        bits = strtol(slash + 1, &end, 10);
+        if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || errno != 0 || bits > out->bits) {
+            return -1;
+        }
+        out->bits = (int)bits;
+    }
+    unmap_v4(out);
+    return 0;
+}
+
+static int
+cidr_contains(const sllmp_cidr_t *net, const sllmp_cidr_t *a)
+{
+    int full = net->bits / 8, rest = net->bits % 8;
+
+    if (net->family != a->family || memcmp(net->addr, a->addr, (size_t)full) != 0) {
+        return 0;
+    }
+    return rest == 0 || ((net->addr[full] ^ a->addr[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+int
+sllmp_cidr_match(const sllmp_cidr_t *list, size_t n, const char *addr)
+{
+    sllmp_cidr_t a;
+
+    if (addr == NULL || strchr(addr, '/') != NULL || sllmp_cidr_parse(addr, &a) < 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (cidr_contains(&list[i], &a)) {
+            return 1;
+        }
+    }
     return 0;
 }

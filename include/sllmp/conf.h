@@ -11,6 +11,7 @@
 #include "sllmp/limits.h"
 #include "sllmp/types.h"
 #include "sllmp/usage.h"
+#include "sllmp/util.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -209,6 +210,16 @@ struct sllmp_conf_s {
     char **cors_origins;
     size_t ncors_origins;
     int log_level;
+
+    /* sllmp.metrics: GET /metrics, and the counting behind it */
+    int metrics_enabled;
+    char *metrics_file;          /* the shared segment; NULL: $SLLMP_RUNDIR/metrics.db */
+    char *metrics_token;         /* a Bearer token that may scrape from anywhere; NULL: none */
+    sllmp_cidr_t *metrics_allow; /* addresses that may scrape without it (default loopback) */
+    size_t nmetrics_allow;
+    void *metrics_seg; /* the mapped segment, set on first use (atomic; owned by metrics.c) */
+    /* sllmp.access_log: "stderr", a file, or NULL (off) */
+    char *access_log;
 
     char **warnings; /* unknown keys and the like, "file:line:col: ..." */
     size_t nwarnings;

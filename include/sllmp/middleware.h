@@ -42,6 +42,12 @@ void sllmp_route_headers(sllmp_req_t *r);
 /* Runs fn with the limits' lease renewal (r->keepalive), every lease_ms / 3. */
 void sllmp_limits_keepalive_also(sllmp_req_t *r, void (*fn)(sllmp_req_t *r));
 
+/* The request's trace id (32 hex), "" when its trace has none. */
+const char *sllmp_trace_id(sllmp_req_t *r);
+
+/* Writes r's access log line (sllmp.access_log), once; the pipeline's run it at complete. */
+void sllmp_access_log(sllmp_req_t *r);
+
 /* The key the client sent (Authorization: Bearer, api-key, x-api-key), or NULL. */
 const char *sllmp_auth_presented_key(sllmp_req_t *r);
 

@@ -72,6 +72,9 @@ struct sllmp_req_s {
     int64_t headers_ms;    /* when the status line went out, 0 before */
     int64_t first_token_ms;
     int64_t end_ms;
+    int64_t start_us; /* monotonic, for the metrics and X-Sllmp-Overhead-Ms */
+    int64_t end_us;   /* when the response was complete (before the trace's fsync) */
+    int64_t wait_us;  /* spent waiting on upstreams: their data, and the waits between retries */
 
     /* what was asked */
     sllmp_kind_t kind;
@@ -120,6 +123,9 @@ struct sllmp_req_s {
     long chunks;
     sllmp_attempt_t attempts[SLLMP_ATTEMPTS_MAX];
     int nattempts;
+    int limit_refused; /* the sllmp_limit_kind_t + 1 of the gateway's limit that refused it */
+    int metrics_slot;  /* the metrics slot counting it as in flight, + 1 */
+    int logged;        /* its access log line is written */
 
     /* Called by whatever waits on the upstream (at least every 200 ms) once keepalive_at has
      * passed: the limits renew their leases on long requests. */
@@ -128,6 +134,12 @@ struct sllmp_req_s {
 
     void *mw_ctx[SLLMP_MW_MAX];
 };
+
+/* The request's response is complete: end_ms and end_us are set, once. */
+void sllmp_req_mark_end(sllmp_req_t *r);
+
+/* X-Sllmp-Overhead-Ms so far: the time since arrival not spent waiting on an upstream. */
+int64_t sllmp_req_overhead_us(const sllmp_req_t *r);
 
 /* For the loops that wait on an upstream: runs r->keepalive when it is due. */
 void sllmp_req_keepalive(sllmp_req_t *r, int64_t now_ms);

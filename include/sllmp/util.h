@@ -31,6 +31,7 @@ void sllmp_assert_fail(const char *expr, const char *file, int line) SLLMP_NORET
 
 /* Monotonic milliseconds, and wall-clock milliseconds since the epoch. */
 int64_t sllmp_now_ms(void);
+int64_t sllmp_now_us(void); /* monotonic microseconds */
 int64_t sllmp_wall_ms(void);
 int64_t sllmp_wall_us(void);
 
@@ -39,6 +40,24 @@ void sllmp_random(void *buf, size_t n);
 
 /* Hex of n random bytes into out (2n+1 bytes, NUL-terminated). */
 void sllmp_random_hex(char *out, size_t n);
+
+/*
+ * A file of the pool's runtime directory: `set` when the config names one, else
+ * $SLLMP_RUNDIR/name, else var/name (relative to the working directory).
+ */
+void sllmp_rundir_file(const char *set, const char *name, char *buf, size_t len);
+
+/* An address range for access lists: "10.0.0.0/8", "::1", "192.168.1.7". */
+typedef struct {
+    int family; /* AF_INET or AF_INET6 */
+    int bits;
+    unsigned char addr[16];
+} sllmp_cidr_t;
+
+/* 0, or -1 when s is no address or range. */
+int sllmp_cidr_parse(const char *s, sllmp_cidr_t *out);
+/* 1 when the address (a REMOTE_ADDR; an IPv4-mapped IPv6 counts as IPv4) is in one of the n. */
+int sllmp_cidr_match(const sllmp_cidr_t *list, size_t n, const char *addr);
 
 /* Constant-time comparison of two byte strings; the lengths may differ. */
 int sllmp_ct_equal(const char *a, size_t alen, const char *b, size_t blen);

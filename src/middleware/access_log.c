@@ -1,49 +1,204 @@
 /*
- * One line per request at `info`: who, which model, status, times, tokens. Never keys, never
- * bodies. (The JSON access log with its own file comes with the metrics work.)
+ * The end of every request: its metrics, then one JSON line in the access log
+ * (sllmp.access_log: stderr, a file, or off). Who, which model, status, times, tokens, cost;
+ * never a key, a body or a message.
+ *
+ * A file is opened with O_APPEND and each line goes out in one write(), so the lines of every
+ * process of the pool interleave whole. Rotation needs no signal: once a second at most, a
+ * process checks whether the path still names the file it holds, and reopens it when not (a
+ * logrotate `create`, or a plain mv); copytruncate works as well.
  */
 #include "sllmp/conf.h"
 #include "sllmp/error.h"
+#include "sllmp/langfuse.h"
 #include "sllmp/log.h"
+#include "sllmp/metrics.h"
 #include "sllmp/middleware.h"
 #include "sllmp/req.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-/* The model as the client named it, unless it holds a key (a client's slip must not log one). */
+#define LOG_FILES 8 /* distinct access log files per process; a config names one */
+
+typedef struct {
+    char *path;
+    int fd;
+    dev_t dev;
+    ino_t ino;
+    int64_t checked_ms;
+} logfile_t;
+
+static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
+static logfile_t files[LOG_FILES];
+
+/* Under files_lock: the file's descriptor, (re)opened when the path names another file now. */
+static int
+file_fd(const char *path, int64_t now)
+{
+    logfile_t *f = NULL;
+    struct stat st;
+
+    for (int i = 0; i < LOG_FILES && f == NULL; i++) {
+        if (files[i].path == NULL) {
+            files[i].path = sllmp_xstrdup(path);
+            files[i].fd = -1;
+        }
+        if (strcmp(files[i].path, path) == 0) {
+            f = &files[i];
+        }
+    }
+    if (f == NULL) {
+        return -1;
+    }
+    if (f->fd >= 0 && now - f->checked_ms < 1000) {
+        return f->fd;
+    }
+    f->checked_ms = now;
+    if (f->fd >= 0 && stat(path, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino) {
+        return f->fd;
+    }
+    if (f->fd >= 0) {
+        close(f->fd);
+    }
+    f->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (f->fd >= 0 && fstat(f->fd, &st) == 0) {
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+    }
+    return f->fd;
+}
+
+static void
+write_line(sllmp_req_t *r, const char *dest, const char *line, size_t len)
+{
+    static _Thread_local int64_t warned;
+    int64_t now = sllmp_now_ms();
+    ssize_t n;
+    int fd;
+
+    if (strcmp(dest, "stderr") == 0) {
+        n = write(STDERR_FILENO, line, len);
+    } else {
+        pthread_mutex_lock(&files_lock);
+        fd = file_fd(dest, now);
+        n = fd < 0 ? -1 : write(fd, line, len);
+        pthread_mutex_unlock(&files_lock);
+    }
+    if (n < 0 && (warned == 0 || now - warned > 60000)) {
+        warned = now;
+        sllmp_log(r->id, SLLMP_LOG_WARN, "access log %s: %s", dest, strerror(errno));
+    }
+}
+
+/* Replaces a string holding a key the client or the gateway has (a client's slip must not log
+ * it): the model it asked for, or a path it made up. */
 static const char *
-model_name(sllmp_req_t *r)
+unkeyed(sllmp_req_t *r, const char *s)
 {
     const char *keys[2] = {sllmp_auth_presented_key(r), r->conf ? r->conf->master_key : NULL};
 
-    if (r->model == NULL) {
-        return "-";
-    }
-    for (int i = 0; i < 2; i++) {
-        if (keys[i] != NULL && strlen(keys[i]) >= 4 && strstr(r->model, keys[i]) != NULL) {
+    for (int i = 0; i < 2 && s != NULL; i++) {
+        if (keys[i] != NULL && strlen(keys[i]) >= 4 && strstr(s, keys[i]) != NULL) {
             return "[REDACTED]";
         }
     }
-    return r->model;
+    return s;
+}
+
+static void
+add_str(sllmp_buf_t *b, const char *name, const char *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    sllmp_buf_printf(b, ",\"%s\":\"", name);
+    sllmp_buf_json_escape(b, v, strlen(v));
+    sllmp_buf_append(b, "\"", 1);
+}
+
+static void
+add_ms(sllmp_buf_t *b, const char *name, int64_t us)
+{
+    sllmp_buf_printf(b, ",\"%s\":%lld.%03lld", name, (long long)(us / 1000),
+                     (long long)(us % 1000));
+}
+
+void
+sllmp_access_log(sllmp_req_t *r)
+{
+    const sllmp_conf_t *c = r->conf;
+    const char *dest = c ? c->access_log : "stderr";
+    char when[40];
+    sllmp_buf_t b;
+
+    if (r->logged || dest == NULL) {
+        return;
+    }
+    r->logged = 1;
+    sllmp_req_mark_end(r);
+    sllmp_buf_init(&b, 0);
+    sllmp_langfuse_iso(r->start_wall_us, 3, when);
+    sllmp_buf_printf(&b, "{\"time\":\"%s\"", when);
+    add_str(&b, "request_id", r->id);
+    if (*sllmp_trace_id(r)) {
+        add_str(&b, "trace_id", sllmp_trace_id(r));
+    }
+    add_str(&b, "remote_addr", sllmp_req_param(r, "REMOTE_ADDR"));
+    add_str(&b, "method", r->method);
+    add_str(&b, "path", unkeyed(r, r->path));
+    sllmp_buf_printf(&b, ",\"status\":%d", r->client_gone ? 499 : r->status);
+    if (r->key != NULL) {
+        add_str(&b, "key", r->key->name);
+        add_str(&b, "team", r->key->team);
+    } else if (r->authenticated && c != NULL && c->master_key != NULL) {
+        add_str(&b, "key", "master");
+    }
+    add_str(&b, "user", r->user);
+    add_str(&b, "model", unkeyed(r, r->model));
+    if (r->dep != NULL) {
+        add_str(&b, "deployment", r->dep->model_name);
+        add_str(&b, "provider", r->dep->provider_name);
+    }
+    if (r->model != NULL) {
+        sllmp_buf_printf(&b, ",\"stream\":%s,\"attempts\":%d", r->stream ? "true" : "false",
+                         r->nattempts);
+    }
+    add_ms(&b, "duration_ms", r->end_us - r->start_us);
+    if (r->first_token_ms > 0) {
+        add_ms(&b, "ttft_ms", (r->first_token_ms - r->start_ms) * 1000);
+    }
+    add_ms(&b, "overhead_ms", sllmp_req_overhead_us(r));
+    if (r->model != NULL) {
+        const sllmp_usage_t *u = &r->usage;
+
+        sllmp_buf_printf(&b,
+                         ",\"tokens\":{\"input\":%ld,\"cache_read\":%ld,\"cache_write\":%ld,"
+                         "\"output\":%ld,\"reasoning\":%ld,\"estimated\":%s},\"cost_usd\":%.9f",
+                         u->input, u->cache_read, u->cache_write, u->output, u->reasoning,
+                         u->estimated ? "true" : "false", r->cost_usd);
+    }
+    sllmp_buf_printf(&b, ",\"client_gone\":%s", r->client_gone ? "true" : "false");
+    if (r->err != SLLMP_OK) {
+        add_str(&b, "error", sllmp_err_info(r->err)->code);
+    }
+    sllmp_buf_append(&b, "}\n", 2);
+    write_line(r, dest, b.ptr, b.len);
+    sllmp_buf_free(&b);
 }
 
 static void
 access_complete(sllmp_req_t *r, void *mw_conf)
 {
-    int64_t now = sllmp_now_ms();
-
     (void)mw_conf;
-    r->end_ms = now;
-    sllmp_log(r->id, SLLMP_LOG_INFO,
-              "%s %s model=%s status=%d%s%s%s stream=%d ms=%lld ttft_ms=%lld tokens=%ld/%ld%s "
-              "cost_usd=%.8f",
-              r->method ? r->method : "-", r->path ? r->path : "-", model_name(r), r->status,
-              r->client_gone ? " client_gone" : "", r->err != SLLMP_OK ? " error=" : "",
-              r->err != SLLMP_OK ? sllmp_err_info(r->err)->name + 10 : "", r->stream,
-              (long long)(now - r->start_ms),
-              (long long)(r->first_token_ms ? r->first_token_ms - r->start_ms : -1),
-              sllmp_usage_prompt(&r->usage), sllmp_usage_completion(&r->usage),
-              r->usage.estimated ? " estimated" : "", r->cost_usd);
+    sllmp_req_mark_end(r);
+    sllmp_metrics_request_end(r);
+    sllmp_access_log(r);
 }
 
 const sllmp_middleware_t sllmp_mw_access_log = {

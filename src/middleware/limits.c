@@ -279,6 +279,7 @@ refuse(sllmp_req_t *r, const char *who, const sllmp_limits_t *lim, int64_t token
     char when[32] = "";
     sllmp_rc_t rc;
 
+    r->limit_refused = (int)v->refused + 1;
     if (v->refused == SLLMP_LIM_PARALLEL && retry > 1000) {
         retry = 1000; /* a slot frees when any request ends, usually well before its lease */
     }

@@ -918,9 +918,7 @@ trace_complete(sllmp_req_t *r, void *mw_conf)
     if (cap == SLLMP_CAPTURE_NONE) {
         return;
     }
-    if (r->end_ms == 0) {
-        r->end_ms = sllmp_now_ms();
-    }
+    sllmp_req_mark_end(r);
     /* The limits have settled (their complete ran before ours): the client may have its
      * answer now, and waits neither for the record's redaction nor for its fsync. */
     sllmp_resp_end(r);
@@ -938,3 +936,11 @@ const sllmp_middleware_t sllmp_mw_trace = {
     .on_chunk = trace_chunk,
     .complete = trace_complete,
 };
+
+const char *
+sllmp_trace_id(sllmp_req_t *r)
+{
+    const trace_t *t = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_trace)];
+
+    return t != NULL ? t->trace_id : "";
+}

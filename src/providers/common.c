@@ -45,7 +45,10 @@ sllmp_provider_pause(sllmp_req_t *r, long ms, int heartbeats)
         long step = ms < 50 ? ms : 50;
         struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
 
+        int64_t t0 = sllmp_now_us();
+
         nanosleep(&ts, NULL);
+        r->wait_us += sllmp_now_us() - t0;
         sllmp_req_keepalive(r, sllmp_now_ms());
         ms -= step;
         quiet += step;

@@ -129,15 +129,7 @@ use_redis(const sllmp_conf_t *c)
 static void
 local_path(const sllmp_conf_t *c, char *buf, size_t len)
 {
-    const char *rundir = getenv("SLLMP_RUNDIR");
-
-    if (c->limits_file != NULL) {
-        snprintf(buf, len, "%s", c->limits_file);
-    } else if (rundir != NULL && *rundir != '\0') {
-        snprintf(buf, len, "%s/limits.db", rundir);
-    } else {
-        snprintf(buf, len, "var/limits.db");
-    }
+    sllmp_rundir_file(c->limits_file, "limits.db", buf, len);
 }
 
 int
