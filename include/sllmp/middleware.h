@@ -45,6 +45,13 @@ void sllmp_limits_keepalive_also(sllmp_req_t *r, void (*fn)(sllmp_req_t *r));
 /* The request's trace id (32 hex), "" when its trace has none. */
 const char *sllmp_trace_id(sllmp_req_t *r);
 
+/*
+ * s with every key the gateway knows of (the client's, the master key, the providers',
+ * Langfuse's) and every match of sllmp.langfuse.redact replaced by [REDACTED]: s itself when
+ * nothing matched, else a copy in r's arena. For what a client sent that goes to a log.
+ */
+const char *sllmp_redacted(sllmp_req_t *r, const char *s);
+
 /* Writes r's access log line (sllmp.access_log), once; the pipeline's run it at complete. */
 void sllmp_access_log(sllmp_req_t *r);
 

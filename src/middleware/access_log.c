@@ -1,7 +1,8 @@
 /*
  * The end of every request: its metrics, then one JSON line in the access log
  * (sllmp.access_log: stderr, a file, or off). Who, which model, status, times, tokens, cost;
- * never a key, a body or a message.
+ * never a body or a message, and what a client sent (ids, path, user, model) redacted as the
+ * trace record is: no key the gateway knows of, wherever it hides.
  *
  * A file is opened with O_APPEND and each line goes out in one write(), so the lines of every
  * process of the pool interleave whole. Rotation needs no signal: once a second at most, a
@@ -96,21 +97,6 @@ write_line(sllmp_req_t *r, const char *dest, const char *line, size_t len)
     }
 }
 
-/* Replaces a string holding a key the client or the gateway has (a client's slip must not log
- * it): the model it asked for, or a path it made up. */
-static const char *
-unkeyed(sllmp_req_t *r, const char *s)
-{
-    const char *keys[2] = {sllmp_auth_presented_key(r), r->conf ? r->conf->master_key : NULL};
-
-    for (int i = 0; i < 2 && s != NULL; i++) {
-        if (keys[i] != NULL && strlen(keys[i]) >= 4 && strstr(s, keys[i]) != NULL) {
-            return "[REDACTED]";
-        }
-    }
-    return s;
-}
-
 static void
 add_str(sllmp_buf_t *b, const char *name, const char *v)
 {
@@ -145,13 +131,14 @@ sllmp_access_log(sllmp_req_t *r)
     sllmp_buf_init(&b, 0);
     sllmp_langfuse_iso(r->start_wall_us, 3, when);
     sllmp_buf_printf(&b, "{\"time\":\"%s\"", when);
-    add_str(&b, "request_id", r->id);
+    /* whatever a client sent goes through the trace's redaction: it may hold a key */
+    add_str(&b, "request_id", sllmp_redacted(r, r->id));
     if (*sllmp_trace_id(r)) {
         add_str(&b, "trace_id", sllmp_trace_id(r));
     }
     add_str(&b, "remote_addr", sllmp_req_param(r, "REMOTE_ADDR"));
     add_str(&b, "method", r->method);
-    add_str(&b, "path", unkeyed(r, r->path));
+    add_str(&b, "path", sllmp_redacted(r, r->path));
     sllmp_buf_printf(&b, ",\"status\":%d", r->client_gone ? 499 : r->status);
     if (r->key != NULL) {
         add_str(&b, "key", r->key->name);
@@ -159,8 +146,8 @@ sllmp_access_log(sllmp_req_t *r)
     } else if (r->authenticated && c != NULL && c->master_key != NULL) {
         add_str(&b, "key", "master");
     }
-    add_str(&b, "user", r->user);
-    add_str(&b, "model", unkeyed(r, r->model));
+    add_str(&b, "user", sllmp_redacted(r, r->user));
+    add_str(&b, "model", sllmp_redacted(r, r->model));
     if (r->dep != NULL) {
         add_str(&b, "deployment", r->dep->model_name);
         add_str(&b, "provider", r->dep->provider_name);

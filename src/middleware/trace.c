@@ -405,6 +405,50 @@ redact_string(const redactor_t *x, const char *s)
     return changed ? cur : NULL;
 }
 
+/* Every key the request and the config know of (the client's, the master key, the providers'
+ * and Langfuse's) and the configured patterns. The list lives in r's arena. */
+static void
+redactor_init(sllmp_req_t *r, redactor_t *x)
+{
+    const sllmp_conf_t *c = r->conf;
+    const sllmp_langfuse_conf_t *lf = &c->langfuse;
+
+    memset(x, 0, sizeof(*x));
+    x->lf = lf;
+    x->cap = 4 * c->ndeployments + 4;
+    x->secrets = sllmp_arena_alloc(r->arena, x->cap * sizeof(*x->secrets));
+    add_secret(x, sllmp_auth_presented_key(r));
+    add_secret(x, c->master_key);
+    for (size_t i = 0; i < c->ndeployments; i++) {
+        add_secret(x, c->deployments[i].api_key);
+        add_secret(x, c->deployments[i].aws.secret_access_key);
+        add_secret(x, c->deployments[i].aws.session_token);
+        add_secret(x, c->deployments[i].aws.access_key_id);
+    }
+    add_secret(x, lf->secret_key);
+    add_secret(x, lf->public_key);
+}
+
+const char *
+sllmp_redacted(sllmp_req_t *r, const char *s)
+{
+    redactor_t x;
+    char *out;
+    const char *copy;
+
+    if (s == NULL || r->conf == NULL) {
+        return s;
+    }
+    redactor_init(r, &x);
+    out = redact_string(&x, s);
+    if (out == NULL) {
+        return s;
+    }
+    copy = sllmp_arena_strdup(r->arena, out);
+    free(out);
+    return copy;
+}
+
 static void
 redact(const redactor_t *x, cJSON *j)
 {
@@ -863,20 +907,7 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     attempts(r, rec);
 
     /* nothing a client or the config calls a key leaves the gateway, wherever it hides */
-    memset(&x, 0, sizeof(x));
-    x.lf = lf;
-    x.cap = 4 * c->ndeployments + 4;
-    x.secrets = sllmp_arena_alloc(r->arena, x.cap * sizeof(*x.secrets));
-    add_secret(&x, sllmp_auth_presented_key(r));
-    add_secret(&x, c->master_key);
-    for (size_t i = 0; i < c->ndeployments; i++) {
-        add_secret(&x, c->deployments[i].api_key);
-        add_secret(&x, c->deployments[i].aws.secret_access_key);
-        add_secret(&x, c->deployments[i].aws.session_token);
-        add_secret(&x, c->deployments[i].aws.access_key_id);
-    }
-    add_secret(&x, lf->secret_key);
-    add_secret(&x, lf->public_key);
+    redactor_init(r, &x);
     if (x.nsecrets > 0 || lf->nredact > 0) {
         /* every string of the record and every member name: a client may put a key in the
          * model, the trace name, X-Request-ID as well as in a message. The ids are ours. */

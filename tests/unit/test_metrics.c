@@ -525,12 +525,16 @@ test_access_log_lines(void **state)
     cJSON_Delete(j);
     free(text);
 
-    /* a model name that holds the client's key is not written; the rpm limit counts */
+    /* a model name or a path that holds the client's key is not written; the rpm limit counts */
+    assert_int_equal(request(&f, "/v1/x-sk-virtual-k1-secret", "sk-virtual-k1-secret", NULL, NULL),
+                     404);
+    sllmp_buf_free(&f.out);
     assert_int_equal(chat("sk-virtual-k1-secret", "sk-virtual-k1-secret"), 404);
     assert_int_equal(chat("m", "sk-virtual-k1-secret"), 429);
     text = read_file(log_path);
     assert_null(strstr(text, "sk-virtual-k1-secret"));
     assert_non_null(strstr(text, "\"model\":\"[REDACTED]\""));
+    assert_non_null(strstr(text, "\"path\":\"/v1/x-[REDACTED]\""));
     assert_non_null(strstr(text, "\"status\":429"));
     assert_non_null(strstr(text, "\"error\":\"rate_limit_exceeded\""));
     free(text);
