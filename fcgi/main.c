@@ -24,6 +24,7 @@
 #include "sllmp/conf.h"
 #include "sllmp/core.h"
 #include "sllmp/log.h"
+#include "sllmp/middleware.h"
 #include "sllmp/req.h"
 
 #include <errno.h>
@@ -420,6 +421,7 @@ cgi_main(void)
     if (sllmp_core_init() < 0) {
         return 1;
     }
+    sllmp_access_log_quiet = 1; /* stderr is the web server's error log */
     w = sllmp_worker_new(0);
     cgi_io_init(&io);
     sllmp_handle(&io, w);
@@ -503,6 +505,7 @@ main(int argc, char **argv)
         if (getenv("SLLMP_CONFIG") == NULL && sllmp_log_level > SLLMP_LOG_WARN) {
             sllmp_log_level = SLLMP_LOG_WARN;
         }
+        sllmp_access_log_quiet = 1; /* unless the YAML names an access_log */
         return worker_main(conf, 0, 1);
     }
     if (conf->workers == 0) {

@@ -1990,6 +1990,7 @@ access_log(loader_t *L, yaml_node_t *v)
 
     free(c->access_log);
     c->access_log = NULL;
+    c->access_log_set = 1;
     if (is_null(v) || (s != NULL && (strcmp(s, "off") == 0 || strcmp(s, "false") == 0))) {
         return 0;
     }

@@ -24,6 +24,7 @@
 #include "sllmp/core.h"
 #include "sllmp/error.h"
 #include "sllmp/log.h"
+#include "sllmp/middleware.h"
 #include "sllmp/req.h"
 #include "sllmp/spool.h"
 #include "sllmp/util.h"
@@ -51,7 +52,10 @@
 #define MET_LABELS  240
 #define MET_VALUE   120 /* a label value is cut to this many bytes */
 
-enum { S_FREE = 0, S_BUSY, S_READY, S_FULL };
+/* A series' state; S_BUSY | pid while that process writes it (taken over should it die). */
+enum { S_FREE = 0, S_READY, S_FULL };
+#define S_BUSY    0x80000000u
+#define S_PID_MAX 0x7fffffff
 
 typedef struct {
     uint32_t state;  /* S_*: set by compare-and-swap, S_READY published with release */
@@ -120,7 +124,8 @@ typedef struct {
     int nle;
 } family_t;
 
-#define HIST(le) 1, 0, le, (int)(sizeof(le) / sizeof(le[0]))
+#define MET_NLE_REQUEST ((int)(sizeof(le_request) / sizeof(le_request[0])))
+#define HIST(le)        1, 0, le, (int)(sizeof(le) / sizeof(le[0]))
 
 static const family_t families[F_N] = {
     [F_REQUESTS] = {"sllmp_requests_total",
@@ -133,7 +138,7 @@ static const family_t families[F_N] = {
                 "From a request's arrival to the first token of its answer.", HIST(le_request)},
     [F_OVERHEAD] = {"sllmp_overhead_seconds",
                     "A request's time in the gateway: its duration less the time spent waiting on "
-                    "upstreams (and between retries).",
+                    "upstreams, between retries and on a slow client.",
                     HIST(le_overhead)},
     [F_TOKENS] = {"sllmp_tokens_total", "Tokens by the model that answered and usage bucket.", 0, 0,
                   NULL, 0},
@@ -170,7 +175,8 @@ typedef struct seg {
     slot_t *slots;
     series_t *series;
     uint64_t *values;
-    int slot; /* this process's; -1 until its first count, and again after a fork */
+    int fd;   /* kept open to allocate the pages of a slot before they are touched */
+    int slot; /* this process's; -1 until its first count (and after a fork), -2: none */
 } seg_t;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -267,9 +273,9 @@ replace_file(const char *path, char *err, size_t errlen)
 static seg_t *
 seg_map(const char *path, char *err, size_t errlen)
 {
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < 4; round++) {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        struct stat st;
+        struct stat st, now;
         hdr_t h;
         ssize_t got = 0;
         void *base;
@@ -284,6 +290,10 @@ seg_map(const char *path, char *err, size_t errlen)
             }
             return NULL;
         }
+        if (stat(path, &now) < 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+            close(fd); /* replaced while we waited for the lock: the new one it is */
+            continue;
+        }
         if (!header_ok(&h, (uint64_t)st.st_size)) {
             int rc;
 
@@ -295,11 +305,14 @@ seg_map(const char *path, char *err, size_t errlen)
                 return NULL;
             }
             if (h.magic == MET_MAGIC && h.version != 0) {
-                rc = round == 0 ? replace_file(path, err, errlen) : -1;
+                rc = round < 3 ? replace_file(path, err, errlen) : -1;
             } else {
-                /* new, or an init cut short: nothing but zeros after the header */
+                /* new, or an init cut short: nothing but zeros after the header. The tables'
+                 * pages get their disk now: a page of a shared mapping the disk has no room
+                 * for would kill the process that touches it (SIGBUS) */
                 header_init(&h);
                 rc = ftruncate(fd, (off_t)FILE_SIZE) == 0 &&
+                             (errno = posix_fallocate(fd, 0, (off_t)OFF_VALUES)) == 0 &&
                              pwrite(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h)
                          ? 0
                          : -1;
@@ -316,9 +329,9 @@ seg_map(const char *path, char *err, size_t errlen)
         base = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         /* explicitly: the mapping keeps the open file, and with it the lock, after close */
         flock(fd, LOCK_UN);
-        close(fd);
         if (base == MAP_FAILED) {
             snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
+            close(fd);
             return NULL;
         }
         s = sllmp_xcalloc(1, sizeof(*s));
@@ -329,6 +342,7 @@ seg_map(const char *path, char *err, size_t errlen)
         s->slots = (slot_t *)((char *)base + OFF_SLOTS);
         s->series = (series_t *)((char *)base + OFF_SERIES);
         s->values = (uint64_t *)((char *)base + OFF_VALUES);
+        s->fd = fd;
         s->slot = -1;
         return s;
     }
@@ -379,9 +393,12 @@ seg_get(const sllmp_conf_t *c)
 
 /* ---- slots ---- */
 
-/* A process's start time in clock ticks after boot; 0 when /proc cannot tell. */
+/*
+ * A process's start time in clock ticks after boot, 0 when /proc cannot tell; *dead set for a
+ * zombie (a worker that died and is not reaped yet holds no requests).
+ */
 static uint64_t
-proc_start(pid_t pid)
+proc_start(pid_t pid, int *dead)
 {
     char path[64], buf[1024];
     ssize_t n;
@@ -389,6 +406,7 @@ proc_start(pid_t pid)
     const char *p;
     unsigned long long v = 0;
 
+    *dead = 0;
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -401,7 +419,10 @@ proc_start(pid_t pid)
     }
     buf[n] = '\0';
     p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
-    /* after ")": state is field 3, starttime field 22 */
+    if (p != NULL && p[1] == ' ') {
+        *dead = p[2] == 'Z' || p[2] == 'X'; /* field 3, the state */
+    }
+    /* starttime is field 22 */
     for (int field = 2; p != NULL && field < 22; field++) {
         p = strchr(p + 1, ' ');
     }
@@ -421,13 +442,18 @@ slot_alive(const slot_t *sl)
     int32_t pid = __atomic_load_n(&sl->pid, __ATOMIC_ACQUIRE);
     uint64_t start;
 
+    int dead;
+
     if (pid == 0 || (kill(pid < 0 ? -pid : pid, 0) < 0 && errno == ESRCH)) {
         return 0;
     }
     if (pid < 0) {
         return 1;
     }
-    start = proc_start(pid);
+    start = proc_start(pid, &dead);
+    if (dead) {
+        return 0;
+    }
     return start == 0 || sl->start == 0 || start == __atomic_load_n(&sl->start, __ATOMIC_ACQUIRE);
 }
 
@@ -453,13 +479,21 @@ static int
 slot_claim(seg_t *s)
 {
     int32_t me = (int32_t)getpid();
-    uint64_t start = proc_start(me);
+    int dead;
+    uint64_t start = proc_start(me, &dead);
 
     for (int i = 0; i < MET_NSLOTS; i++) {
-        int32_t pid = __atomic_load_n(&s->slots[i].pid, __ATOMIC_ACQUIRE);
+        const slot_t *sl = &s->slots[i];
+        int32_t pid = __atomic_load_n(&sl->pid, __ATOMIC_ACQUIRE);
 
         if (pid == me) {
-            return i;
+            uint64_t was = __atomic_load_n(&sl->start, __ATOMIC_ACQUIRE);
+
+            /* ours from an earlier mapping, or a dead process's with our (reused) pid */
+            if (was == start || was == 0 || start == 0 || slot_take(s, i, me, me, start)) {
+                return i;
+            }
+            continue;
         }
         if (pid != 0 && !slot_alive(&s->slots[i]) && slot_take(s, i, pid, me, start)) {
             return i;
@@ -474,15 +508,26 @@ slot_claim(seg_t *s)
     return (int)(me % MET_NSLOTS);
 }
 
+/* This process's values, NULL when it has no slot (the disk had no room for one). */
 static uint64_t *
 my_values(seg_t *s, int *slot)
 {
     int i = __atomic_load_n(&s->slot, __ATOMIC_ACQUIRE);
 
-    if (i < 0) {
+    if (i == -1) {
         pthread_mutex_lock(&registry_lock);
-        if ((i = s->slot) < 0) {
+        if ((i = s->slot) == -1) {
+            const off_t len = (off_t)MET_NVALUES * (off_t)sizeof(uint64_t);
+            int rc;
+
             i = slot_claim(s);
+            /* its pages get their disk before they are touched (see seg_map) */
+            rc = posix_fallocate(s->fd, (off_t)OFF_VALUES + (off_t)i * len, len);
+            if (rc != 0) {
+                sllmp_log(NULL, SLLMP_LOG_WARN, "metrics are not counted by this process: %s",
+                          strerror(rc));
+                i = -2;
+            }
             __atomic_store_n(&s->slot, i, __ATOMIC_RELEASE);
         }
         pthread_mutex_unlock(&registry_lock);
@@ -490,7 +535,7 @@ my_values(seg_t *s, int *slot)
     if (slot != NULL) {
         *slot = i;
     }
-    return s->values + (size_t)i * MET_NVALUES;
+    return i < 0 ? NULL : s->values + (size_t)i * MET_NVALUES;
 }
 
 /* ---- series ---- */
@@ -507,62 +552,88 @@ series_hash(fam_t f, const char *labels)
     return h;
 }
 
-/* The index of the series' first value, created when new; UINT32_MAX when there is no room. */
+/* Writes a series claimed with S_BUSY and publishes it: its first value, or UINT32_MAX. */
+static uint32_t
+series_write(seg_t *s, series_t *se, fam_t f, uint32_t h, const char *labels)
+{
+    uint32_t n = family_values(f), base, st;
+
+    base = __atomic_fetch_add(&s->hdr->values_used, n, __ATOMIC_RELAXED);
+    se->family = (uint32_t)f;
+    se->hash = h;
+    se->base = base;
+    snprintf(se->labels, sizeof(se->labels), "%s", labels);
+    /* out of values: the entry stays, so that the series is not tried again */
+    st = base + n <= MET_NVALUES ? S_READY : S_FULL;
+    __atomic_store_n(&se->state, st, __ATOMIC_RELEASE);
+    return st == S_READY ? base : UINT32_MAX;
+}
+
+/*
+ * The index of the series' first value, created when new; UINT32_MAX when there is no room, or
+ * when another process has been writing the entry for too long (that count is dropped rather
+ * than a second entry of the same series made). An entry whose writer died is taken over.
+ */
 static uint32_t
 series_find(seg_t *s, fam_t f, const char *labels)
 {
     uint32_t h = series_hash(f, labels), i = h & (MET_NSERIES - 1);
+    uint32_t busy_me = S_BUSY | ((uint32_t)getpid() & S_PID_MAX), at = UINT32_MAX;
 
     for (uint32_t probes = 0; probes < MET_NSERIES; probes++, i = (i + 1) & (MET_NSERIES - 1)) {
         series_t *se = &s->series[i];
         uint32_t st = __atomic_load_n(&se->state, __ATOMIC_ACQUIRE);
 
         if (st == S_FREE) {
-            uint32_t expect = S_FREE, n = family_values(f), base;
-
-            if (__atomic_compare_exchange_n(&se->state, &expect, S_BUSY, 0, __ATOMIC_ACQ_REL,
+            if (__atomic_compare_exchange_n(&se->state, &st, busy_me, 0, __ATOMIC_ACQ_REL,
                                             __ATOMIC_ACQUIRE)) {
-                base = __atomic_fetch_add(&s->hdr->values_used, n, __ATOMIC_RELAXED);
-                se->family = (uint32_t)f;
-                se->hash = h;
-                se->base = base;
-                snprintf(se->labels, sizeof(se->labels), "%s", labels);
-                /* out of values: the entry stays, so that the series is not tried again */
-                st = base + n <= MET_NVALUES ? S_READY : S_FULL;
-                __atomic_store_n(&se->state, st, __ATOMIC_RELEASE);
-                if (st == S_READY) {
-                    return base;
-                }
+                at = series_write(s, se, f, h, labels);
                 break;
             }
-            st = expect;
         }
-        /* another process is writing it (for microseconds): wait for it, a while at most */
-        for (int spin = 0; st == S_BUSY && spin < 10000; spin++) {
+        /* another process is writing it, for microseconds: wait for it, a while at most */
+        for (int spin = 0; (st & S_BUSY) && spin < 2000; spin++) {
+            pid_t writer = (pid_t)(st & S_PID_MAX);
+
+            if (kill(writer, 0) < 0 && errno == ESRCH) {
+                if (__atomic_compare_exchange_n(&se->state, &st, busy_me, 0, __ATOMIC_ACQ_REL,
+                                                __ATOMIC_ACQUIRE)) {
+                    st = S_FREE; /* it died halfway: ours to write */
+                    break;
+                }
+                continue;
+            }
             sched_yield();
             st = __atomic_load_n(&se->state, __ATOMIC_ACQUIRE);
         }
-        if ((st == S_READY || st == S_FULL) && se->hash == h && se->family == (uint32_t)f &&
-            strcmp(se->labels, labels) == 0) {
-            if (st == S_READY) {
-                return se->base;
-            }
+        if (st == S_FREE) {
+            at = series_write(s, se, f, h, labels); /* taken over from a dead writer */
+            break;
+        }
+        if (st & S_BUSY) {
+            break;
+        }
+        if (se->hash == h && se->family == (uint32_t)f && strcmp(se->labels, labels) == 0) {
+            at = st == S_READY ? se->base : UINT32_MAX;
             break;
         }
     }
-    __atomic_fetch_add(&s->hdr->series_dropped, 1, __ATOMIC_RELAXED);
-    return UINT32_MAX;
+    if (at == UINT32_MAX) {
+        __atomic_fetch_add(&s->hdr->series_dropped, 1, __ATOMIC_RELAXED);
+    }
+    return at;
 }
 
 static void
 count(seg_t *s, fam_t f, const char *labels, uint64_t n)
 {
+    uint64_t *v = n > 0 ? my_values(s, NULL) : NULL;
     uint32_t at;
 
-    if (n == 0 || (at = series_find(s, f, labels)) == UINT32_MAX) {
+    if (v == NULL || (at = series_find(s, f, labels)) == UINT32_MAX) {
         return;
     }
-    __atomic_fetch_add(&my_values(s, NULL)[at], n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&v[at], n, __ATOMIC_RELAXED);
 }
 
 /*
@@ -573,14 +644,14 @@ static void
 observe(seg_t *s, fam_t f, const char *labels, int64_t us)
 {
     const family_t *fm = &families[f];
-    uint32_t at = series_find(s, f, labels);
-    uint64_t *v;
+    uint64_t *v = my_values(s, NULL);
+    uint32_t at = v != NULL ? series_find(s, f, labels) : UINT32_MAX;
     int b = 0;
 
     if (at == UINT32_MAX) {
         return;
     }
-    v = my_values(s, NULL) + at;
+    v += at;
     if (us < 0) {
         us = 0;
     }
@@ -601,31 +672,44 @@ typedef struct {
     size_t len;
 } labels_t;
 
-/* Appends name="value", escaped as the text format wants and cut to MET_VALUE bytes. */
+/*
+ * Appends name="value", escaped as the text format wants and cut to MET_VALUE bytes at a
+ * character boundary (a cut UTF-8 sequence would fail the whole scrape). A label that does not
+ * fit is left out whole.
+ */
 static void
 label(labels_t *l, const char *name, const char *value)
 {
     char v[2 * MET_VALUE + 1];
-    size_t n = 0;
+    size_t n = 0, in = strlen(value);
+    int w;
 
-    for (const char *p = value; *p && n < MET_VALUE; p++) {
-        if (*p == '\\' || *p == '"') {
+    if (in > MET_VALUE) {
+        in = MET_VALUE;
+        while (in > 0 && ((unsigned char)value[in] & 0xc0) == 0x80) {
+            in--; /* value[in] continues a character: cut before that character */
+        }
+    }
+    for (size_t i = 0; i < in; i++) {
+        char ch = value[i];
+
+        if (ch == '\\' || ch == '"') {
             v[n++] = '\\';
-            v[n++] = *p;
-        } else if (*p == '\n') {
+            v[n++] = ch;
+        } else if (ch == '\n') {
             v[n++] = '\\';
             v[n++] = 'n';
-        } else if ((unsigned char)*p >= 0x20) {
-            v[n++] = *p;
+        } else if ((unsigned char)ch >= 0x20) {
+            v[n++] = ch;
         }
     }
     v[n] = '\0';
-    if (l->len < sizeof(l->s)) {
-        int w = snprintf(l->s + l->len, sizeof(l->s) - l->len, "%s%s=\"%s\"", l->len ? "," : "",
-                         name, v);
-
-        l->len += w > 0 ? (size_t)w : 0;
+    w = snprintf(l->s + l->len, sizeof(l->s) - l->len, "%s%s=\"%s\"", l->len ? "," : "", name, v);
+    if (w < 0 || (size_t)w >= sizeof(l->s) - l->len) {
+        l->s[l->len] = '\0';
+        return;
     }
+    l->len += (size_t)w;
 }
 
 static const char *
@@ -676,8 +760,7 @@ sllmp_metrics_request_begin(sllmp_req_t *r)
     seg_t *s = seg_get(r->conf);
     int slot;
 
-    if (s != NULL) {
-        my_values(s, &slot);
+    if (s != NULL && my_values(s, &slot) != NULL) {
         __atomic_fetch_add(&s->slots[slot].active, 1, __ATOMIC_RELAXED);
         r->metrics_slot = slot + 1;
     }
@@ -923,21 +1006,25 @@ sllmp_metrics_render(const sllmp_conf_t *c, sllmp_buf_t *out)
 
 /* ---- GET /metrics ---- */
 
-/* The Bearer token of sllmp.metrics.token, compared in constant time. */
+/* The Bearer token of sllmp.metrics.token (as Authorization or Apache's rewritten
+ * REDIRECT_HTTP_AUTHORIZATION, like an API key), compared in constant time. */
 static int
 token_ok(sllmp_req_t *r)
 {
     const char *t = r->conf->metrics_token;
-    const char *auth = sllmp_req_param(r, "HTTP_AUTHORIZATION");
+    const char *got = sllmp_auth_presented_key(r);
 
-    if (t == NULL || auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
-        return 0;
-    }
-    auth += 7;
-    while (*auth == ' ') {
-        auth++;
-    }
-    return sllmp_ct_equal(auth, strlen(auth), t, strlen(t));
+    return t != NULL && got != NULL && sllmp_ct_equal(got, strlen(got), t, strlen(t));
+}
+
+/* A request a proxy passed on: its REMOTE_ADDR is the proxy's (loopback for one on the same
+ * host), not the client's, so the address says nothing of who asks. */
+static int
+proxied(sllmp_req_t *r)
+{
+    return sllmp_req_param(r, "HTTP_X_FORWARDED_FOR") != NULL ||
+           sllmp_req_param(r, "HTTP_FORWARDED") != NULL ||
+           sllmp_req_param(r, "HTTP_X_REAL_IP") != NULL;
 }
 
 void
@@ -953,7 +1040,8 @@ sllmp_metrics_endpoint(sllmp_req_t *r)
         sllmp_resp_error(r);
         return;
     }
-    if (!token_ok(r) && !sllmp_cidr_match(c->metrics_allow, c->nmetrics_allow, addr)) {
+    if (!token_ok(r) &&
+        (proxied(r) || !sllmp_cidr_match(c->metrics_allow, c->nmetrics_allow, addr))) {
         if (c->metrics_token != NULL) {
             sllmp_resp_header(r, "WWW-Authenticate", "Bearer realm=\"sllmp metrics\"");
             sllmp_req_fail(r, SLLMP_ERR_AUTH, NULL,

@@ -103,13 +103,20 @@ sllmp_resp_end(sllmp_req_t *r)
 int
 sllmp_resp_flush(sllmp_req_t *r)
 {
+    int64_t t0;
+    int rc;
+
     if (r->client_gone) {
         return -1;
     }
     if (r->stream_held) {
         return 0; /* nothing held is in the front's buffer, and nothing may go out early */
     }
-    if (r->io->flush(r->io->ctx) < 0 || (r->io->gone != NULL && r->io->gone(r->io->ctx))) {
+    /* a slow reader holds the flush up: waiting on the client is not the gateway's own time */
+    t0 = sllmp_now_us();
+    rc = r->io->flush(r->io->ctx);
+    r->wait_us += sllmp_now_us() - t0;
+    if (rc < 0 || (r->io->gone != NULL && r->io->gone(r->io->ctx))) {
         r->client_gone = 1;
         return -1;
     }

@@ -220,6 +220,7 @@ struct sllmp_conf_s {
     void *metrics_seg; /* the mapped segment, set on first use (atomic; owned by metrics.c) */
     /* sllmp.access_log: "stderr", a file, or NULL (off) */
     char *access_log;
+    int access_log_set; /* the YAML names it (else stderr, off under mod_fcgid and CGI) */
 
     char **warnings; /* unknown keys and the like, "file:line:col: ..." */
     size_t nwarnings;

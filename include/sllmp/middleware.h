@@ -52,8 +52,11 @@ const char *sllmp_trace_id(sllmp_req_t *r);
  */
 const char *sllmp_redacted(sllmp_req_t *r, const char *s);
 
-/* Writes r's access log line (sllmp.access_log), once; the pipeline's run it at complete. */
+/* Writes r's access log line (sllmp.access_log), once, when the request is over. */
 void sllmp_access_log(sllmp_req_t *r);
+
+/* Set by the front under mod_fcgid and CGI: no access log unless the YAML names one. */
+extern int sllmp_access_log_quiet;
 
 /* The key the client sent (Authorization: Bearer, api-key, x-api-key), or NULL. */
 const char *sllmp_auth_presented_key(sllmp_req_t *r);

@@ -4,6 +4,9 @@
  * never a body or a message, and what a client sent (ids, path, user, model) redacted as the
  * trace record is: no key the gateway knows of, wherever it hides.
  *
+ * Under mod_fcgid and CGI stderr is the host's error log: the default (stderr) is off there
+ * (sllmp_access_log_quiet), an access_log the YAML names is written.
+ *
  * A file is opened with O_APPEND and each line goes out in one write(), so the lines of every
  * process of the pool interleave whole. Rotation needs no signal: once a second at most, a
  * process checks whether the path still names the file it holds, and reopens it when not (a
@@ -26,6 +29,8 @@
 #include <unistd.h>
 
 #define LOG_FILES 8 /* distinct access log files per process; a config names one */
+
+int sllmp_access_log_quiet;
 
 typedef struct {
     char *path;
@@ -57,8 +62,8 @@ file_fd(const char *path, int64_t now)
     if (f == NULL) {
         return -1;
     }
-    if (f->fd >= 0 && now - f->checked_ms < 1000) {
-        return f->fd;
+    if (f->checked_ms != 0 && now - f->checked_ms < 1000) {
+        return f->fd; /* and a file that would not open is tried again a second later */
     }
     f->checked_ms = now;
     if (f->fd >= 0 && stat(path, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino) {
@@ -97,14 +102,27 @@ write_line(sllmp_req_t *r, const char *dest, const char *line, size_t len)
     }
 }
 
+/* What a client sent is cut to this many bytes (at a character boundary): a line stays well
+ * under PIPE_BUF, so that lines of several processes on one stderr pipe never interleave. */
+#define FIELD_MAX 256
+
 static void
 add_str(sllmp_buf_t *b, const char *name, const char *v)
 {
+    size_t n;
+
     if (v == NULL) {
         return;
     }
+    n = strlen(v);
+    if (n > FIELD_MAX) {
+        n = FIELD_MAX;
+        while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80) {
+            n--;
+        }
+    }
     sllmp_buf_printf(b, ",\"%s\":\"", name);
-    sllmp_buf_json_escape(b, v, strlen(v));
+    sllmp_buf_json_escape(b, v, n);
     sllmp_buf_append(b, "\"", 1);
 }
 
@@ -121,6 +139,10 @@ sllmp_access_log(sllmp_req_t *r)
     const sllmp_conf_t *c = r->conf;
     const char *dest = c ? c->access_log : "stderr";
     char when[40];
+
+    if (sllmp_access_log_quiet && (c == NULL || !c->access_log_set)) {
+        dest = NULL; /* stderr is the web server's error log: a line only when asked for */
+    }
     sllmp_buf_t b;
 
     if (r->logged || dest == NULL) {
@@ -179,13 +201,14 @@ sllmp_access_log(sllmp_req_t *r)
     sllmp_buf_free(&b);
 }
 
+/* The metrics count the request before its response ends (a client that scrapes next sees
+ * it); the log line is written after, by sllmp_handle(), so its write costs the client nothing. */
 static void
 access_complete(sllmp_req_t *r, void *mw_conf)
 {
     (void)mw_conf;
     sllmp_req_mark_end(r);
     sllmp_metrics_request_end(r);
-    sllmp_access_log(r);
 }
 
 const sllmp_middleware_t sllmp_mw_access_log = {

@@ -120,9 +120,16 @@ class ExpositionTest(unittest.TestCase):
 
     def test_2_access_log(self):
         self.assertEqual(self.chat(BODY, headers={"X-User-ID": "u-42"}).status, 200)
-        lines = wait_for(lambda: open(self.log_path).read().splitlines(), 5)
-        recs = [json.loads(line) for line in lines]
-        chats = [r for r in recs if r.get("path") == "/v1/chat/completions"]
+
+        def chats_logged():
+            with open(self.log_path) as f:
+                lines = f.read().splitlines()
+            recs = [json.loads(line) for line in lines]
+            return lines, recs, [r for r in recs if r.get("path") == "/v1/chat/completions"]
+
+        # a line is written once its response has ended: the last may come a moment later
+        wait_for(lambda: len(chats_logged()[2]) >= len(self.sent), 5)
+        lines, recs, chats = chats_logged()
         self.assertEqual(len(chats), len(self.sent))
         text = "\n".join(lines)
         self.assertNotIn(KEY, text)
@@ -143,6 +150,13 @@ class ExpositionTest(unittest.TestCase):
         self.assertTrue(any(r["status"] == 502 and r.get("error") for r in chats), chats)
         # the scrapes are logged too, outside the pipeline
         self.assertTrue(any(r.get("path") == "/metrics" for r in recs))
+
+    def test_2b_proxied_loopback_needs_the_token(self):
+        # a proxy on the same host makes every client loopback: its requests need the token
+        code, _, body = self.stack.request("GET", "/metrics",
+                                           headers={"X-Forwarded-For": "198.51.100.7"})
+        self.assertEqual(code, 403)
+        self.assertNotIn(b"sllmp_requests_total", body)
 
     def test_3_headers(self):
         r = self.chat(dict(BODY, model="slow"))

@@ -11,6 +11,7 @@
 
 #include "sllmp/core.h"
 
+#include <arpa/inet.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -340,33 +341,141 @@ test_access_rules(void **state)
     unlink(other);
 }
 
+static seg_t *
+private_seg(const char *name)
+{
+    char path[600], err[4400] = "";
+    seg_t *s;
+
+    snprintf(path, sizeof(path), "%s/%s", rundir, name);
+    s = seg_map(path, err, sizeof(err));
+    if (s == NULL) {
+        fail_msg("%s", err);
+    }
+    return s;
+}
+
+static void
+seg_free(seg_t *s)
+{
+    munmap(s->base, FILE_SIZE);
+    close(s->fd);
+    free(s);
+}
+
+static uint32_t
+nseries(const seg_t *s)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < MET_NSERIES; i++) {
+        n += s->series[i].state != S_FREE;
+    }
+    return n;
+}
+
 static void
 test_series_table_full(void **state)
 {
-    char path[600], labels[64];
-    seg_t *s;
-    char err[256] = "";
+    char labels[64];
+    seg_t *s = private_seg("full.db");
+    uint32_t n;
 
     (void)state;
-    snprintf(path, sizeof(path), "%s/full.db", rundir);
-    s = seg_map(path, err, sizeof(err));
-    assert_non_null(s);
-    for (int i = 0; i < MET_NSERIES + 10; i++) {
-        snprintf(labels, sizeof(labels), "model=\"x%d\"", i);
-        count(s, F_COST, labels, 1);
-    }
-    /* histograms take 17 values each: the values run out before the table does */
-    for (int i = 0; i < 100; i++) {
+    /* histograms take 17 values each: the values run out after 963 of them */
+    for (int i = 0; i < 1000; i++) {
         snprintf(labels, sizeof(labels), "model=\"h%d\"", i);
         observe(s, F_DURATION, labels, 1000);
     }
-    assert_true(s->hdr->series_dropped >= 10);
+    assert_int_equal(s->hdr->series_dropped, 1000 - MET_NVALUES / 17);
+    /* a series without room is kept as such, not made again at each count */
+    n = nseries(s);
+    observe(s, F_DURATION, "model=\"h999\"", 1000);
+    assert_int_equal(nseries(s), n);
+    assert_int_equal(s->hdr->series_dropped, 1000 - MET_NVALUES / 17 + 1);
+    /* then the table itself fills */
+    for (int i = 0; i < MET_NSERIES; i++) {
+        snprintf(labels, sizeof(labels), "model=\"x%d\"", i);
+        count(s, F_COST, labels, 1);
+    }
+    assert_int_equal(nseries(s), MET_NSERIES);
     /* a series that exists still counts */
-    count(s, F_COST, "model=\"x1\"", 1);
-    assert_int_equal(
-        s->values[(size_t)s->slot * MET_NVALUES + series_find(s, F_COST, "model=\"x1\"")], 2);
-    munmap(s->base, FILE_SIZE);
-    free(s);
+    count(s, F_DURATION, "model=\"h1\"", 0); /* nothing */
+    observe(s, F_DURATION, "model=\"h1\"", 1000);
+    assert_int_equal(s->values[(size_t)s->slot * MET_NVALUES +
+                               series_find(s, F_DURATION, "model=\"h1\"") + MET_NLE_REQUEST],
+                     2);
+    seg_free(s);
+}
+
+/* 5000 us is in le="0.005" (le means <=), 5001 in le="0.01"; the buckets add up. */
+static void
+test_histogram_buckets(void **state)
+{
+    seg_t *s = private_seg("buckets.db");
+    uint64_t *v;
+
+    (void)state;
+    observe(s, F_DURATION, "", 5000);
+    observe(s, F_DURATION, "", 5001);
+    observe(s, F_DURATION, "", 400000000); /* past the last bound: only in +Inf */
+    v = s->values + (size_t)s->slot * MET_NVALUES + series_find(s, F_DURATION, "");
+    assert_int_equal(v[0], 1);
+    assert_int_equal(v[1], 1);
+    assert_int_equal(v[MET_NLE_REQUEST], 3);                           /* count */
+    assert_int_equal(v[MET_NLE_REQUEST + 1], 5000 + 5001 + 400000000); /* sum, us */
+    seg_free(s);
+}
+
+/* A writer that died halfway through a new series: the next process takes the entry over.
+ * One alive but slow: the count is dropped, and no second entry of the series is made. */
+static void
+test_busy_series(void **state)
+{
+    seg_t *s = private_seg("busy.db");
+    const char *labels = "model=\"busy\"";
+    uint32_t home = series_hash(F_COST, labels) & (MET_NSERIES - 1), at;
+    pid_t kid = fork();
+    int st;
+
+    (void)state;
+    if (kid == 0) {
+        _exit(0);
+    }
+    assert_int_equal(waitpid(kid, &st, 0), kid);
+    s->series[home].state = S_BUSY | (uint32_t)kid;
+    at = series_find(s, F_COST, labels);
+    assert_true(at != UINT32_MAX);
+    assert_int_equal(s->series[home].state, S_READY);
+    assert_string_equal(s->series[home].labels, labels);
+
+    labels = "model=\"slow\"";
+    home = series_hash(F_COST, labels) & (MET_NSERIES - 1);
+    s->series[home].state = S_BUSY | (uint32_t)getpid();
+    assert_int_equal(series_find(s, F_COST, labels), UINT32_MAX);
+    assert_int_equal(nseries(s), 2);
+    assert_int_equal(s->hdr->series_dropped, 1);
+    seg_free(s);
+}
+
+/* A slot under our pid but another start time was a dead process's (the pid was reused): it is
+ * taken over, its requests in flight are not ours. */
+static void
+test_reused_pid_slot(void **state)
+{
+    seg_t *s = private_seg("reused.db");
+    int dead;
+
+    (void)state;
+    s->slots[7].pid = (int32_t)getpid();
+    s->slots[7].start = 1;
+    s->slots[7].used = 1;
+    s->slots[7].active = 5;
+    assert_int_equal(slot_claim(s), 7);
+    assert_int_equal(s->slots[7].start, proc_start(getpid(), &dead));
+    assert_int_equal(s->slots[7].active, 0);
+    assert_false(dead);
+    seg_free(s);
 }
 
 static void
@@ -401,10 +510,8 @@ test_file_versions(void **state)
     s2 = seg_map(path, err, sizeof(err));
     alarm(0);
     assert_non_null(s2);
-    munmap(s2->base, FILE_SIZE);
-    free(s2);
-    munmap(s->base, FILE_SIZE);
-    free(s);
+    seg_free(s2);
+    seg_free(s);
 }
 
 static void
@@ -416,6 +523,14 @@ test_labels_and_numbers(void **state)
     (void)state;
     assert_string_equal(labels2(&l, "model", "a\"b\\c\nd", "type", "input"),
                         "model=\"a\\\"b\\\\c\\nd\",type=\"input\"");
+    {
+        char longv[MET_VALUE + 8];
+
+        memset(longv, 'a', MET_VALUE - 1);
+        memcpy(longv + MET_VALUE - 1, "\xc3\xa9z", 4); /* an e-acute across the cut */
+        labels1(&l, "m", longv);
+        assert_int_equal(strlen(l.s), strlen("m=\"\"") + MET_VALUE - 1);
+    }
     assert_string_equal(fixed(n, sizeof(n), 1500000, 1000000, 6), "1.5");
     assert_string_equal(fixed(n, sizeof(n), 100, 1000000, 6), "0.0001");
     assert_string_equal(fixed(n, sizeof(n), 300000000, 1000000, 6), "300");
@@ -445,6 +560,13 @@ test_cidr(void **state)
     assert_false(sllmp_cidr_match(l, 3, "192.168.1.8"));
     assert_false(sllmp_cidr_match(l, 3, NULL));
     assert_false(sllmp_cidr_match(l, 3, "garbage"));
+    /* the IPv4-mapped range is IPv4's; ::/0 is every IPv6 address */
+    assert_int_equal(sllmp_cidr_parse("::ffff:0:0/96", &l[0]), 0);
+    assert_int_equal(l[0].family, AF_INET);
+    assert_int_equal(l[0].bits, 0);
+    assert_true(sllmp_cidr_match(l, 1, "203.0.113.9"));
+    assert_int_equal(sllmp_cidr_parse("::/0", &l[0]), 0);
+    assert_true(sllmp_cidr_match(l, 1, "2001:db8::1"));
     assert_int_equal(sllmp_cidr_parse("10.0.0.0/33", &l[0]), -1);
     assert_int_equal(sllmp_cidr_parse("10.0.0.0/", &l[0]), -1);
     assert_int_equal(sllmp_cidr_parse("localhost", &l[0]), -1);
@@ -568,6 +690,9 @@ main(void)
         cmocka_unit_test(test_dead_process_active_not_counted),
         cmocka_unit_test(test_access_rules),
         cmocka_unit_test(test_series_table_full),
+        cmocka_unit_test(test_histogram_buckets),
+        cmocka_unit_test(test_busy_series),
+        cmocka_unit_test(test_reused_pid_slot),
         cmocka_unit_test(test_file_versions),
         cmocka_unit_test(test_labels_and_numbers),
         cmocka_unit_test(test_cidr),
