@@ -7,8 +7,8 @@
 const sllmp_middleware_t *const sllmp_middleware_table[] = {
     &sllmp_mw_trace,      /* pre: trace ids; on_chunk: the answer; complete: the spool record,
                            * after the response ended */
-    &sllmp_mw_access_log, /* complete: metrics and the access log line, before it ends (a
-                           * client that scrapes next sees its request counted) */
+    &sllmp_mw_access_log, /* complete: the metrics, before the response ends (a client that
+                           * scrapes next sees its request counted); the log line comes after */
     &sllmp_mw_auth,       /* pre: the master key */
     &sllmp_mw_validate,   /* pre: the body's shape */
     &sllmp_mw_router,     /* pre: model name -> deployment */
