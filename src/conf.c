@@ -2740,7 +2740,8 @@ describe_metrics(const sllmp_conf_t *c, FILE *out)
         fprintf(out, "%s%s; counted in %s\n", c->nmetrics_allow ? "" : " no address",
                 c->metrics_token ? " and a Bearer token" : "", path);
     }
-    fprintf(out, "access log: %s\n", c->access_log ? c->access_log : "off");
+    fprintf(out, "access log: %s%s\n", c->access_log ? c->access_log : "off",
+            c->access_log_set ? "" : " (the default; none under mod_fcgid and CGI)");
 }
 
 void

@@ -578,12 +578,15 @@ static uint32_t
 series_find(seg_t *s, fam_t f, const char *labels)
 {
     uint32_t h = series_hash(f, labels), i = h & (MET_NSERIES - 1);
-    uint32_t busy_me = S_BUSY | ((uint32_t)getpid() & S_PID_MAX), at = UINT32_MAX;
+    uint32_t busy_me = 0, at = UINT32_MAX;
 
     for (uint32_t probes = 0; probes < MET_NSERIES; probes++, i = (i + 1) & (MET_NSERIES - 1)) {
         series_t *se = &s->series[i];
         uint32_t st = __atomic_load_n(&se->state, __ATOMIC_ACQUIRE);
 
+        if (st == S_FREE || (st & S_BUSY)) {
+            busy_me = S_BUSY | ((uint32_t)getpid() & S_PID_MAX); /* only on the rare paths */
+        }
         if (st == S_FREE) {
             if (__atomic_compare_exchange_n(&se->state, &st, busy_me, 0, __ATOMIC_ACQ_REL,
                                             __ATOMIC_ACQUIRE)) {

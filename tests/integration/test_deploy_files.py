@@ -66,6 +66,7 @@ class DeployFilesTest(unittest.TestCase):
                                  os.path.join(DEPLOY, "shared-hosting", "sllmp.yaml")])
         self.assertEqual(rc, 0, out)
         self.assertIn("spool: /home/alice/sllmp/spool", out)
+        self.assertIn("counted in /home/alice/sllmp/metrics.db", out)
 
     def test_shared_hosting_htaccess_names_only_known_directives(self):
         # every directive of the .htaccess exists in this Apache with mod_fcgid and
