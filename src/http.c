@@ -437,7 +437,6 @@ out:
     if (r->status == 0) {
         r->status = r->client_gone ? 499 : 500;
     }
-    sllmp_req_mark_end(r);
     sllmp_access_log(r); /* every request's line, once its response ended */
     sllmp_buf_free(&r->resp_headers);
     sllmp_buf_free(&r->resp_body);

@@ -445,15 +445,6 @@ prep_free(prep_t *p)
 
 /* ---------------------------------------------------------------- the cut */
 
-static size_t
-utf8_floor(const char *s, size_t n)
-{
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
-        n--;
-    }
-    return n;
-}
-
 /* Bytes already cut from a string that ends with the marker (its prefix length in *keep). */
 static size_t
 previous_cut(const char *s, size_t len, size_t *prefix)
@@ -500,7 +491,7 @@ cut_one(cJSON *rec, const char *key, size_t keep)
         free(text);
         return 0;
     }
-    kept = utf8_floor(text, len < keep ? len : keep);
+    kept = sllmp_utf8_floor(text, len < keep ? len : keep);
     cut = sllmp_xasprintf("%.*s" CUT_MARKER "%zu bytes]", (int)kept, text, before + (len - kept));
     cJSON_ReplaceItemInObjectCaseSensitive(rec, key, cJSON_CreateString(cut));
     free(cut);

@@ -236,8 +236,9 @@ header_init(hdr_t *h)
 }
 
 /*
- * A fresh file in place of one of another version or layout, which processes of the old
- * version may still map: they keep theirs (never truncated under them), new ones use this one.
+ * An empty file in place of one of another version or layout, which processes of the old
+ * version may still map: they keep theirs (never truncated under them), new ones set this one
+ * up as any new file.
  */
 static int
 replace_file(const char *path, char *err, size_t errlen)
@@ -247,21 +248,13 @@ replace_file(const char *path, char *err, size_t errlen)
 
     snprintf(tmp, sizeof(tmp), "%s.%d.new", path, (int)getpid());
     fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || ftruncate(fd, (off_t)FILE_SIZE) < 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-    } else {
-        hdr_t h;
-
-        header_init(&h);
-        if (pwrite(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && rename(tmp, path) == 0) {
-            close(fd);
-            return 0;
-        }
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    }
     if (fd >= 0) {
         close(fd);
+        if (rename(tmp, path) == 0) {
+            return 0;
+        }
     }
+    snprintf(err, errlen, "%s: %s", fd < 0 ? tmp : path, strerror(errno));
     unlink(tmp);
     return -1;
 }
@@ -358,10 +351,15 @@ seg_get(const sllmp_conf_t *c)
     seg_t *s = __atomic_load_n(&mc->metrics_seg, __ATOMIC_ACQUIRE);
     char path[4096], err[4400] = "";
     struct stat st;
-    static _Thread_local int64_t warned;
+    static _Thread_local int64_t failed, warned;
+    int64_t now;
 
     if (s != NULL || !c->metrics_enabled) {
         return s;
+    }
+    now = sllmp_now_ms();
+    if (failed != 0 && now - failed < 1000) {
+        return NULL; /* a file that would not open is tried again a second later */
     }
     pthread_once(&registry_once, registry_init);
     sllmp_rundir_file(c->metrics_file, "metrics.db", path, sizeof(path));
@@ -379,8 +377,7 @@ seg_get(const sllmp_conf_t *c)
     }
     pthread_mutex_unlock(&registry_lock);
     if (s == NULL) {
-        int64_t now = sllmp_now_ms();
-
+        failed = now;
         if (warned == 0 || now - warned > 60000) {
             warned = now;
             sllmp_log(NULL, SLLMP_LOG_WARN, "metrics are not counted: %s", err);
@@ -441,7 +438,6 @@ slot_alive(const slot_t *sl)
 {
     int32_t pid = __atomic_load_n(&sl->pid, __ATOMIC_ACQUIRE);
     uint64_t start;
-
     int dead;
 
     if (pid == 0 || (kill(pid < 0 ? -pid : pid, 0) < 0 && errno == ESRCH)) {
@@ -543,13 +539,7 @@ my_values(seg_t *s, int *slot)
 static uint32_t
 series_hash(fam_t f, const char *labels)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)f;
-
-    for (const char *p = labels; *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= 16777619u;
-    }
-    return h;
+    return sllmp_fnv1a((uint32_t)f, labels);
 }
 
 /* Writes a series claimed with S_BUSY and publishes it: its first value, or UINT32_MAX. */
@@ -688,10 +678,7 @@ label(labels_t *l, const char *name, const char *value)
     int w;
 
     if (in > MET_VALUE) {
-        in = MET_VALUE;
-        while (in > 0 && ((unsigned char)value[in] & 0xc0) == 0x80) {
-            in--; /* value[in] continues a character: cut before that character */
-        }
+        in = sllmp_utf8_floor(value, MET_VALUE);
     }
     for (size_t i = 0; i < in; i++) {
         char ch = value[i];
@@ -751,10 +738,9 @@ model_label(const sllmp_req_t *r)
 static const char *
 key_label(const sllmp_req_t *r)
 {
-    if (r->key != NULL) {
-        return r->key->name;
-    }
-    return r->authenticated && r->conf->master_key != NULL ? "master" : "none";
+    const char *name = sllmp_auth_key_name(r);
+
+    return name != NULL ? name : "none";
 }
 
 void
@@ -780,21 +766,21 @@ sllmp_metrics_request_end(sllmp_req_t *r)
     long tokens[5] = {r->usage.input, r->usage.cache_read, r->usage.cache_write, r->usage.output,
                       r->usage.reasoning};
     uint64_t nano = r->cost_usd > 0 ? (uint64_t)llround(r->cost_usd * 1e9) : 0;
-    int64_t end = r->end_us ? r->end_us : sllmp_now_us();
 
     if (s == NULL) {
         return;
     }
+    sllmp_req_mark_end(r);
     snprintf(status, sizeof(status), "%d", r->client_gone ? 499 : r->status ? r->status : 500);
     labels2(&l, "model", model, "provider", r->dep ? r->dep->provider_name : "none");
     label(&l, "status", status);
     count(s, F_REQUESTS, l.s, 1);
     count(s, F_KEY_REQUESTS, labels2(&l, "key", key, "status", status), 1);
-    observe(s, F_DURATION, labels1(&l, "model", model), end - r->start_us);
+    observe(s, F_DURATION, labels1(&l, "model", model), r->end_us - r->start_us);
     if (r->first_token_ms > 0) {
         observe(s, F_TTFT, labels1(&l, "model", model), (r->first_token_ms - r->start_ms) * 1000);
     }
-    observe(s, F_OVERHEAD, "", end - r->start_us - r->wait_us);
+    observe(s, F_OVERHEAD, "", sllmp_req_overhead_us(r));
     for (int i = 0; i < 5; i++) {
         if (tokens[i] > 0) {
             count(s, F_TOKENS, labels2(&l, "model", answered, "type", token_types[i]),

@@ -307,3 +307,24 @@ sllmp_cidr_match(const sllmp_cidr_t *list, size_t n, const char *addr)
     }
     return 0;
 }
+
+size_t
+sllmp_utf8_floor(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
+        n--;
+    }
+    return n;
+}
+
+uint32_t
+sllmp_fnv1a(uint32_t seed, const char *s)
+{
+    uint32_t h = 2166136261u ^ seed;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}

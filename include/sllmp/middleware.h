@@ -61,6 +61,10 @@ extern int sllmp_access_log_quiet;
 /* The key the client sent (Authorization: Bearer, api-key, x-api-key), or NULL. */
 const char *sllmp_auth_presented_key(sllmp_req_t *r);
 
+/* The name of the key r authenticated with: a virtual key's name, "master" for the master
+ * key; NULL for none (or an open gateway). */
+const char *sllmp_auth_key_name(const sllmp_req_t *r);
+
 /* The master-key check, also used by GET /v1/models. SLLMP_GO_ON or SLLMP_ERROR. */
 sllmp_rc_t sllmp_auth_check(sllmp_req_t *r);
 

@@ -59,6 +59,13 @@ int sllmp_cidr_parse(const char *s, sllmp_cidr_t *out);
 /* 1 when the address (a REMOTE_ADDR; an IPv4-mapped IPv6 counts as IPv4) is in one of the n. */
 int sllmp_cidr_match(const sllmp_cidr_t *list, size_t n, const char *addr);
 
+/* n, or less, so that s[0..n) ends on a UTF-8 character boundary (s has at least n bytes and
+ * s[n] is readable: the cut falls before the character that s[n] continues). */
+size_t sllmp_utf8_floor(const char *s, size_t n);
+
+/* FNV-1a of s, from the offset basis xor seed: short-table hashing. */
+uint32_t sllmp_fnv1a(uint32_t seed, const char *s);
+
 /* Constant-time comparison of two byte strings; the lengths may differ. */
 int sllmp_ct_equal(const char *a, size_t alen, const char *b, size_t blen);
 

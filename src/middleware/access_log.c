@@ -116,10 +116,7 @@ add_str(sllmp_buf_t *b, const char *name, const char *v)
     }
     n = strlen(v);
     if (n > FIELD_MAX) {
-        n = FIELD_MAX;
-        while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80) {
-            n--;
-        }
+        n = sllmp_utf8_floor(v, FIELD_MAX);
     }
     sllmp_buf_printf(b, ",\"%s\":\"", name);
     sllmp_buf_json_escape(b, v, n);
@@ -162,12 +159,8 @@ sllmp_access_log(sllmp_req_t *r)
     add_str(&b, "method", r->method);
     add_str(&b, "path", sllmp_redacted(r, r->path));
     sllmp_buf_printf(&b, ",\"status\":%d", r->client_gone ? 499 : r->status);
-    if (r->key != NULL) {
-        add_str(&b, "key", r->key->name);
-        add_str(&b, "team", r->key->team);
-    } else if (r->authenticated && c != NULL && c->master_key != NULL) {
-        add_str(&b, "key", "master");
-    }
+    add_str(&b, "key", sllmp_auth_key_name(r));
+    add_str(&b, "team", r->key ? r->key->team : NULL);
     add_str(&b, "user", sllmp_redacted(r, r->user));
     add_str(&b, "model", sllmp_redacted(r, r->model));
     if (r->dep != NULL) {
@@ -207,7 +200,6 @@ static void
 access_complete(sllmp_req_t *r, void *mw_conf)
 {
     (void)mw_conf;
-    sllmp_req_mark_end(r);
     sllmp_metrics_request_end(r);
 }
 

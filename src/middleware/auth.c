@@ -36,6 +36,15 @@ sllmp_auth_presented_key(sllmp_req_t *r)
     return v != NULL ? v : sllmp_req_param(r, "HTTP_X_API_KEY");
 }
 
+const char *
+sllmp_auth_key_name(const sllmp_req_t *r)
+{
+    if (r->key != NULL) {
+        return r->key->name;
+    }
+    return r->authenticated && r->conf != NULL && r->conf->master_key != NULL ? "master" : NULL;
+}
+
 sllmp_rc_t
 sllmp_auth_check(sllmp_req_t *r)
 {

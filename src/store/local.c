@@ -159,17 +159,10 @@ clamp64(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* FNV-1a */
 static uint32_t
 hash_id(const char *id)
 {
-    uint32_t h = 2166136261u;
-
-    for (; *id; id++) {
-        h ^= (unsigned char)*id;
-        h *= 16777619u;
-    }
-    return h;
+    return sllmp_fnv1a(0, id);
 }
 
 static int
