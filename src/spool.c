@@ -1,8 +1,13 @@
 /*
  * The trace spool's writing side (docs/internals/spool.md, deployment.md §7).
  *
- * A record is one file: created in tmp/ with O_EXCL, written, fdatasync'd, renamed into new/.
- * The rename is made durable by syncing new/, and that sync is shared: a thread that renamed
+ * A record is one file: written, fdatasync'd, then given its name in new/. Where the filesystem
+ * has O_TMPFILE (ext4, xfs, btrfs, tmpfs) the file is made nameless in tmp/ and linked into
+ * new/ through /proc/self/fd: one directory change instead of three (a create in tmp/, then a
+ * rename out of it into new/, which also takes the filesystem's rename lock), and a writer
+ * that dies leaves nothing behind. Elsewhere (no O_TMPFILE, no /proc) it is created in tmp/
+ * with O_EXCL and renamed into new/, maildir's way. Either way new/ only ever holds whole
+ * records. The name is made durable by syncing new/, and that sync is shared: a thread that renamed
  * waits for one directory sync that started after its rename, and whoever finds none running
  * starts it for everyone waiting (a group commit, as a journal does). The data syncs stay
  * concurrent, which ext4's journal already batches.
@@ -46,7 +51,9 @@ _Static_assert(sizeof(state_t) == STATE_SIZE, "spool.state is 64 bytes");
 typedef struct {
     char *dir;
     state_t *st; /* mapped spool.state, NULL when it could not be set up */
-    int newfd;   /* new/, for the directory syncs */
+    int newfd;   /* new/, for the directory syncs and the links */
+    int tmpfd;   /* tmp/, where nameless files are made */
+    int no_tmpfile; /* O_TMPFILE or the link through /proc failed once: tmp/ and rename */
     int ready;   /* the directories exist */
     int64_t seq; /* file name sequence */
     int64_t warned_at[3];
@@ -62,6 +69,7 @@ typedef struct {
 } spool_t;
 
 static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
+static int use_rename; /* sllmp_spool_use_rename() */
 static spool_t *table[MAX_DIRS];
 static int ntable;
 
@@ -162,6 +170,7 @@ spool_get(const char *dir, int create, int *ready)
         s = sllmp_xcalloc(1, sizeof(*s));
         s->dir = sllmp_xstrdup(dir);
         s->newfd = -1;
+        s->tmpfd = -1;
         pthread_mutex_init(&s->mu, NULL);
         pthread_cond_init(&s->cv, NULL);
         table[ntable++] = s;
@@ -182,7 +191,9 @@ spool_get(const char *dir, int create, int *ready)
             fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             st = fd >= 0 ? map_state(dir, create) : NULL;
             if (fd >= 0 && st != NULL) {
-                /* a reset's fd and mapping are left to the threads that may still use them */
+                /* a reset's fds and mapping are left to the threads that may still use them */
+                snprintf(path, sizeof(path), "%s/tmp", dir);
+                s->tmpfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 s->newfd = fd;
                 s->st = st;
                 s->ready = 1;
@@ -239,7 +250,62 @@ write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Waits for a sync of new/ that started after the caller's rename. 0, or -1 with errno. */
+/* Whether the directory open as fd was removed (errno is kept). */
+static int
+removed(int fd)
+{
+    int err = errno;
+    struct stat sb;
+    int gone = fstat(fd, &sb) == 0 && sb.st_nlink == 0;
+
+    errno = err;
+    return gone;
+}
+
+/*
+ * Writes a record as a nameless file in tmp/ and links it into new/ as name. 0 when done; -1
+ * with errno when it failed; 1 when this system cannot (no O_TMPFILE on this filesystem, no
+ * /proc), after which the spool uses tmp/ and rename for good.
+ */
+static int
+write_linked(spool_t *s, const char *name, const char *data, size_t len, int fsync_on)
+{
+    char proc[64];
+    int fd = openat(s->tmpfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600), err;
+
+    if (fd < 0) {
+        if (removed(s->tmpfd)) {
+            errno = ENOENT; /* the kernel says EPERM or ENOENT: the caller makes it again */
+        } else if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == EBADF) {
+            __atomic_store_n(&s->no_tmpfile, 1, __ATOMIC_RELAXED);
+            return 1;
+        }
+        return -1;
+    }
+    if (write_all(fd, data, len) < 0 || (fsync_on && fdatasync(fd) < 0)) {
+        goto fail;
+    }
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, s->newfd, name, AT_SYMLINK_FOLLOW) < 0) {
+        if (removed(s->newfd)) {
+            errno = ENOENT;
+        } else if (errno == ENOENT && access("/proc/self/fd", X_OK) < 0) {
+            close(fd);
+            __atomic_store_n(&s->no_tmpfile, 1, __ATOMIC_RELAXED);
+            return 1;
+        }
+        goto fail;
+    }
+    return close(fd) < 0 ? -1 : 0;
+
+fail:
+    err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+}
+
+/* Waits for a sync of new/ that started after the caller's link or rename. 0, or -1 with errno. */
 static int
 sync_dir(spool_t *s)
 {
@@ -284,7 +350,7 @@ sllmp_spool_write(const char *dir, const char *data, size_t len, int fsync_on, i
     struct timeval tv;
     int64_t seq;
     unsigned rnd;
-    int fd;
+    int fd, linked;
 
 retry:
     if (s == NULL || !ready) {
@@ -309,7 +375,26 @@ retry:
     snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
     snprintf(dst, sizeof(dst), "%s/new/%s", dir, name);
 
-    fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    fd = -1;
+    linked = !__atomic_load_n(&use_rename, __ATOMIC_RELAXED) &&
+             !__atomic_load_n(&s->no_tmpfile, __ATOMIC_RELAXED);
+    if (linked) {
+        int rc = write_linked(s, name, data, len, fsync_on);
+
+        if (rc == 0) {
+            goto written;
+        }
+        if (rc < 0 && errno != ENOENT) {
+            goto failed;
+        }
+        /* rc > 0: not here, the tmp/ way below; ENOENT: as the open below */
+        linked = rc < 0;
+    }
+    if (linked) {
+        errno = ENOENT;
+    } else {
+        fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    }
     if (fd < 0 && (errno == ENOENT || errno == ENOTDIR) && again) {
         /* the spool was removed under us: make it again, once */
         again = 0;
@@ -340,6 +425,7 @@ retry:
         errno = err;
         goto failed;
     }
+written:
     if (fsync_on && sync_dir(s) < 0) {
         /* the record is in new/ and will be uploaded; only its durability is in doubt */
         warn(s, 2, reqid, "syncing new/ failed", errno);
@@ -353,6 +439,12 @@ failed:
     __atomic_fetch_add(&s->st->dropped, 1, __ATOMIC_RELAXED);
     warn(s, 0, reqid, "cannot write a record", errno);
     return SLLMP_SPOOL_FAILED;
+}
+
+void
+sllmp_spool_use_rename(int on)
+{
+    __atomic_store_n(&use_rename, on, __ATOMIC_RELAXED);
 }
 
 /* The state of dir for the uploader and the reports, mapped once per process. */

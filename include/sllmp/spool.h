@@ -1,8 +1,8 @@
 /*
  * The trace spool: a maildir-like directory of one-record files (docs/internals/spool.md).
  *
- * Writers (the pool, at `complete`) put a record in tmp/, sync it, rename it into new/ and sync
- * new/. The uploader claims files in new/ with flock and deletes them once Langfuse took them.
+ * Writers (the pool, at `complete`) make a record nameless in tmp/ (O_TMPFILE; else a named file
+ * there), sync it, give it its name in new/ (a link; else a rename) and sync new/. The uploader claims files in new/ with flock and deletes them once Langfuse took them.
  * spool.state, mapped by every process, holds the approximate size of new/ for the quota and the
  * counters of written and dropped records.
  */
@@ -32,6 +32,12 @@ typedef enum {
  */
 sllmp_spool_rc_t sllmp_spool_write(const char *dir, const char *data, size_t len, int fsync,
                                    int64_t max_bytes, const char *reqid);
+
+/*
+ * on: every later write takes the tmp/-and-rename way, as on a filesystem without O_TMPFILE or
+ * a system without /proc (the tests use it to cover that way).
+ */
+void sllmp_spool_use_rename(int on);
 
 /* Creates dir and its subdirectories (0700) when missing. 0, or -1 with errno. */
 int sllmp_spool_prepare(const char *dir);
