@@ -50,12 +50,12 @@ _Static_assert(sizeof(state_t) == STATE_SIZE, "spool.state is 64 bytes");
 
 typedef struct {
     char *dir;
-    state_t *st; /* mapped spool.state, NULL when it could not be set up */
-    int newfd;   /* new/, for the directory syncs and the links */
-    int tmpfd;   /* tmp/, where nameless files are made */
+    state_t *st;    /* mapped spool.state, NULL when it could not be set up */
+    int newfd;      /* new/, for the directory syncs and the links */
+    int tmpfd;      /* tmp/, where nameless files are made */
     int no_tmpfile; /* O_TMPFILE or the link through /proc failed once: tmp/ and rename */
-    int ready;   /* the directories exist */
-    int64_t seq; /* file name sequence */
+    int ready;      /* the directories exist */
+    int64_t seq;    /* file name sequence */
     int64_t warned_at[3];
     long unwarned[3];
 

@@ -2,9 +2,10 @@
  * The trace spool: a maildir-like directory of one-record files (docs/internals/spool.md).
  *
  * Writers (the pool, at `complete`) make a record nameless in tmp/ (O_TMPFILE; else a named file
- * there), sync it, give it its name in new/ (a link; else a rename) and sync new/. The uploader claims files in new/ with flock and deletes them once Langfuse took them.
- * spool.state, mapped by every process, holds the approximate size of new/ for the quota and the
- * counters of written and dropped records.
+ * there), sync it, give it its name in new/ (a link; else a rename) and sync new/. The uploader
+ * claims files in new/ with flock and deletes them once Langfuse took them. spool.state, mapped by
+ * every process, holds the approximate size of new/ for the quota and the counters of written and
+ * dropped records.
  */
 #ifndef SLLMP_SPOOL_H
 #define SLLMP_SPOOL_H
