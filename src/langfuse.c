@@ -239,22 +239,34 @@ sllmp_langfuse_anthropic(const cJSON *rec)
 void
 sllmp_langfuse_iso(int64_t us, int digits, char *out)
 {
+    /* the date and time of the last second this thread formatted: most calls are in it */
+    static __thread time_t last_sec = -1;
+    static __thread char last[24];
     time_t sec = (time_t)(us / 1000000);
     int64_t frac = us % 1000000;
-    struct tm tm;
-    size_t n;
+    int div = digits == 3 ? 1000 : 1;
 
     if (frac < 0) {
         frac += 1000000;
         sec--;
     }
-    gmtime_r(&sec, &tm);
-    n = strftime(out, 24, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (digits == 3) {
-        snprintf(out + n, 32 - n, ".%03dZ", (int)(frac / 1000));
-    } else {
-        snprintf(out + n, 32 - n, ".%06dZ", (int)frac);
+    if (sec != last_sec) {
+        struct tm tm;
+
+        gmtime_r(&sec, &tm);
+        if (strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
+            snprintf(last, sizeof(last), "0000-00-00T00:00:00");
+        }
+        last_sec = sec;
     }
+    memcpy(out, last, 19);
+    out[19] = '.';
+    frac /= div;
+    for (int i = (digits == 3 ? 3 : 6); i > 0; i--) {
+        out[19 + i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    memcpy(out + (digits == 3 ? 23 : 26), "Z", 2);
 }
 
 /* ---------------------------------------------------------------- what is shared by parts */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,11 +132,9 @@ sllmp_wall_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void
-sllmp_random(void *buf, size_t n)
+static void
+random_fill(unsigned char *p, size_t n)
 {
-    unsigned char *p = buf;
-
     while (n > 0) {
         ssize_t got = getrandom(p, n, 0);
 
@@ -149,6 +148,56 @@ sllmp_random(void *buf, size_t n)
         p += got;
         n -= (size_t)got;
     }
+}
+
+/*
+ * Small draws (ids: a request's, a trace's, its spans', a reservation's, a spool file's; four to
+ * six a request) come from a per-thread buffer filled by getrandom, so a request makes one
+ * getrandom call in about a dozen instead of several. Bytes are wiped as they are handed out.
+ * A fork child must not hand out what its parent will: forks bump a generation that empties
+ * every buffer of the child.
+ */
+#define RANDOM_BUF 256
+
+static unsigned long random_gen;
+static pthread_once_t random_once = PTHREAD_ONCE_INIT;
+static __thread struct {
+    unsigned char b[RANDOM_BUF];
+    size_t left;
+    unsigned long gen;
+} rnd;
+
+static void
+random_forked(void)
+{
+    __atomic_add_fetch(&random_gen, 1, __ATOMIC_RELAXED);
+}
+
+static void
+random_init(void)
+{
+    pthread_atfork(NULL, NULL, random_forked);
+}
+
+void
+sllmp_random(void *buf, size_t n)
+{
+    unsigned long gen;
+
+    if (n > RANDOM_BUF / 4) {
+        random_fill(buf, n);
+        return;
+    }
+    pthread_once(&random_once, random_init);
+    gen = __atomic_load_n(&random_gen, __ATOMIC_RELAXED);
+    if (rnd.gen != gen || rnd.left < n) {
+        random_fill(rnd.b, RANDOM_BUF);
+        rnd.left = RANDOM_BUF;
+        rnd.gen = gen;
+    }
+    rnd.left -= n;
+    memcpy(buf, rnd.b + rnd.left, n);
+    memset(rnd.b + rnd.left, 0, n);
 }
 
 void
@@ -180,12 +229,27 @@ sllmp_ct_equal(const char *a, size_t alen, const char *b, size_t blen)
     return diff == 0;
 }
 
+/* Fetched once: EVP_sha256() looks the implementation up again at every digest (OpenSSL 3). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (sha256_md == NULL) {
+        fprintf(stderr, "sllmp: no SHA-256 in OpenSSL\n");
+        abort();
+    }
+}
+
 void
 sllmp_sha256(const void *data, size_t n, unsigned char out[32])
 {
     unsigned int len = 32;
 
-    if (EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) != 1 || len != 32) {
+    pthread_once(&sha256_once, sha256_fetch);
+    if (EVP_Digest(data, n, out, &len, sha256_md, NULL) != 1 || len != 32) {
         fprintf(stderr, "sllmp: SHA-256 failed\n");
         abort();
     }

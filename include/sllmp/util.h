@@ -35,7 +35,10 @@ int64_t sllmp_now_us(void); /* monotonic microseconds */
 int64_t sllmp_wall_ms(void);
 int64_t sllmp_wall_us(void);
 
-/* Fill buf with n random bytes (getrandom); aborts if the kernel cannot give them. */
+/*
+ * Fill buf with n random bytes from getrandom (small draws through a per-thread buffer, emptied
+ * in a fork's child); aborts if the kernel cannot give them.
+ */
 void sllmp_random(void *buf, size_t n);
 
 /* Hex of n random bytes into out (2n+1 bytes, NUL-terminated). */

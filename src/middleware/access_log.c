@@ -22,7 +22,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -106,6 +108,15 @@ write_line(sllmp_req_t *r, const char *dest, const char *line, size_t len)
  * under PIPE_BUF, so that lines of several processes on one stderr pipe never interleave. */
 #define FIELD_MAX 256
 
+/* ,"name": */
+static void
+add_name(sllmp_buf_t *b, const char *name)
+{
+    sllmp_buf_append(b, ",\"", 2);
+    sllmp_buf_appends(b, name);
+    sllmp_buf_append(b, "\":", 2);
+}
+
 static void
 add_str(sllmp_buf_t *b, const char *name, const char *v)
 {
@@ -118,16 +129,62 @@ add_str(sllmp_buf_t *b, const char *name, const char *v)
     if (n > FIELD_MAX) {
         n = sllmp_utf8_floor(v, FIELD_MAX);
     }
-    sllmp_buf_printf(b, ",\"%s\":\"", name);
+    add_name(b, name);
+    sllmp_buf_append(b, "\"", 1);
     sllmp_buf_json_escape(b, v, n);
     sllmp_buf_append(b, "\"", 1);
+}
+
+/* The digits of v (>= 0) into b, at least width of them. (No printf: a line is written per
+ * request, and its numbers are most of its cost.) */
+static void
+add_dec(sllmp_buf_t *b, int64_t v, int width)
+{
+    char d[24];
+    int i = sizeof(d);
+
+    while ((v > 0 || width > 0) && i > 0) {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+        width--;
+    }
+    if (i == (int)sizeof(d)) {
+        d[--i] = '0';
+    }
+    sllmp_buf_append(b, d + i, sizeof(d) - (size_t)i);
+}
+
+/* ,"name":v with decimals digits after the point: v / 10^decimals. */
+static void
+add_fixed(sllmp_buf_t *b, const char *name, int64_t v, int decimals)
+{
+    int64_t scale = 1;
+
+    for (int i = 0; i < decimals; i++) {
+        scale *= 10;
+    }
+    add_name(b, name);
+    if (v < 0) {
+        sllmp_buf_append(b, "-", 1);
+        v = v == INT64_MIN ? INT64_MAX : -v;
+    }
+    add_dec(b, v / scale, 1);
+    if (decimals > 0) {
+        sllmp_buf_append(b, ".", 1);
+        add_dec(b, v % scale, decimals);
+    }
+}
+
+static void
+add_int(sllmp_buf_t *b, const char *name, int64_t v)
+{
+    add_fixed(b, name, v, 0);
 }
 
 static void
 add_ms(sllmp_buf_t *b, const char *name, int64_t us)
 {
-    sllmp_buf_printf(b, ",\"%s\":%lld.%03lld", name, (long long)(us / 1000),
-                     (long long)(us % 1000));
+    add_fixed(b, name, us, 3);
 }
 
 void
@@ -149,7 +206,9 @@ sllmp_access_log(sllmp_req_t *r)
     sllmp_req_mark_end(r);
     sllmp_buf_init(&b, 0);
     sllmp_langfuse_iso(r->start_wall_us, 3, when);
-    sllmp_buf_printf(&b, "{\"time\":\"%s\"", when);
+    sllmp_buf_append(&b, "{\"time\":\"", 9);
+    sllmp_buf_appends(&b, when);
+    sllmp_buf_append(&b, "\"", 1);
     /* whatever a client sent goes through the trace's redaction: it may hold a key */
     add_str(&b, "request_id", sllmp_redacted(r, r->id));
     if (*sllmp_trace_id(r)) {
@@ -158,7 +217,7 @@ sllmp_access_log(sllmp_req_t *r)
     add_str(&b, "remote_addr", sllmp_req_param(r, "REMOTE_ADDR"));
     add_str(&b, "method", r->method);
     add_str(&b, "path", sllmp_redacted(r, r->path));
-    sllmp_buf_printf(&b, ",\"status\":%d", r->client_gone ? 499 : r->status);
+    add_int(&b, "status", r->client_gone ? 499 : r->status);
     add_str(&b, "key", sllmp_auth_key_name(r));
     add_str(&b, "team", r->key ? r->key->team : NULL);
     add_str(&b, "user", sllmp_redacted(r, r->user));
@@ -168,8 +227,8 @@ sllmp_access_log(sllmp_req_t *r)
         add_str(&b, "provider", r->dep->provider_name);
     }
     if (r->model != NULL) {
-        sllmp_buf_printf(&b, ",\"stream\":%s,\"attempts\":%d", r->stream ? "true" : "false",
-                         r->nattempts);
+        sllmp_buf_appends(&b, r->stream ? ",\"stream\":true" : ",\"stream\":false");
+        add_int(&b, "attempts", r->nattempts);
     }
     add_ms(&b, "duration_ms", r->end_us - r->start_us);
     if (r->first_token_ms > 0) {
@@ -178,14 +237,22 @@ sllmp_access_log(sllmp_req_t *r)
     add_ms(&b, "overhead_ms", sllmp_req_overhead_us(r));
     if (r->model != NULL) {
         const sllmp_usage_t *u = &r->usage;
+        double nano = r->cost_usd * 1e9; /* written with 9 decimals, as %.9f would */
 
-        sllmp_buf_printf(&b,
-                         ",\"tokens\":{\"input\":%ld,\"cache_read\":%ld,\"cache_write\":%ld,"
-                         "\"output\":%ld,\"reasoning\":%ld,\"estimated\":%s},\"cost_usd\":%.9f",
-                         u->input, u->cache_read, u->cache_write, u->output, u->reasoning,
-                         u->estimated ? "true" : "false", r->cost_usd);
+        sllmp_buf_appends(&b, ",\"tokens\":{\"input\":");
+        add_dec(&b, u->input < 0 ? 0 : u->input, 1);
+        add_int(&b, "cache_read", u->cache_read);
+        add_int(&b, "cache_write", u->cache_write);
+        add_int(&b, "output", u->output);
+        add_int(&b, "reasoning", u->reasoning);
+        sllmp_buf_appends(&b, u->estimated ? ",\"estimated\":true}" : ",\"estimated\":false}");
+        if (nano > -9e18 && nano < 9e18) {
+            add_fixed(&b, "cost_usd", llround(nano), 9);
+        } else {
+            sllmp_buf_printf(&b, ",\"cost_usd\":%.9f", r->cost_usd);
+        }
     }
-    sllmp_buf_printf(&b, ",\"client_gone\":%s", r->client_gone ? "true" : "false");
+    sllmp_buf_appends(&b, r->client_gone ? ",\"client_gone\":true" : ",\"client_gone\":false");
     if (r->err != SLLMP_OK) {
         add_str(&b, "error", sllmp_err_info(r->err)->code);
     }

@@ -721,6 +721,17 @@ test_iso(void **state)
     assert_string_equal(s, "2025-08-12T12:00:00.350123Z");
     sllmp_langfuse_iso(0, 3, s);
     assert_string_equal(s, "1970-01-01T00:00:00.000Z");
+    /* the same second again (the cached date), the next one, and back */
+    sllmp_langfuse_iso(1755000000000001LL, 6, s);
+    assert_string_equal(s, "2025-08-12T12:00:00.000001Z");
+    sllmp_langfuse_iso(1755000000999999LL, 3, s);
+    assert_string_equal(s, "2025-08-12T12:00:00.999Z");
+    sllmp_langfuse_iso(1755000001000000LL, 3, s);
+    assert_string_equal(s, "2025-08-12T12:00:01.000Z");
+    sllmp_langfuse_iso(1755000000007000LL, 3, s);
+    assert_string_equal(s, "2025-08-12T12:00:00.007Z");
+    sllmp_langfuse_iso(-1, 6, s); /* a microsecond before the epoch */
+    assert_string_equal(s, "1969-12-31T23:59:59.999999Z");
 }
 
 static void

@@ -641,6 +641,22 @@ test_access_log_lines(void **state)
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(j, "overhead_ms")));
     assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "tokens"), "input")->valueint > 0);
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "client_gone")));
+    /* the numbers' text: milliseconds with 3 decimals, USD with 9, as printf would write them */
+    {
+        char want[64];
+        const char *at;
+        double ms = cJSON_GetObjectItem(j, "duration_ms")->valuedouble;
+        double usd = cJSON_GetObjectItem(j, "cost_usd")->valuedouble;
+
+        assert_true(usd >= 0);
+        snprintf(want, sizeof(want), "\"duration_ms\":%.3f,", ms);
+        assert_non_null(strstr(text, want));
+        snprintf(want, sizeof(want), "\"cost_usd\":%.9f,", usd);
+        assert_non_null(strstr(text, want));
+        at = strstr(text, "\"tokens\":{\"input\":");
+        assert_non_null(at);
+        assert_true(at[strlen("\"tokens\":{\"input\":")] >= '1');
+    }
     /* never the key, never the message */
     assert_null(strstr(text, "sk-virtual-k1-secret"));
     assert_null(strstr(text, "one two three"));
