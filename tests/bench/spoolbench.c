@@ -106,6 +106,9 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: spoolbench DIR [THREADS [RECORDS_PER_THREAD [BYTES]]]\n");
         return 2;
     }
+    if (getenv("SPOOLBENCH_RENAME") != NULL) {
+        sllmp_spool_use_rename(1); /* the tmp/-and-rename way, as without O_TMPFILE */
+    }
     run(argv[1], 0, threads, n, len);
     run(argv[1], 1, threads, n, len);
     return 0;
