@@ -240,7 +240,8 @@ void
 sllmp_langfuse_iso(int64_t us, int digits, char *out)
 {
     /* the date and time of the last second this thread formatted: most calls are in it */
-    static __thread time_t last_sec = -1;
+    static __thread time_t last_sec;
+    static __thread int last_set;
     static __thread char last[24];
     time_t sec = (time_t)(us / 1000000);
     int64_t frac = us % 1000000;
@@ -250,7 +251,7 @@ sllmp_langfuse_iso(int64_t us, int digits, char *out)
         frac += 1000000;
         sec--;
     }
-    if (sec != last_sec) {
+    if (!last_set || sec != last_sec) {
         struct tm tm;
 
         gmtime_r(&sec, &tm);
@@ -258,6 +259,7 @@ sllmp_langfuse_iso(int64_t us, int digits, char *out)
             snprintf(last, sizeof(last), "0000-00-00T00:00:00");
         }
         last_sec = sec;
+        last_set = 1;
     }
     memcpy(out, last, 19);
     out[19] = '.';

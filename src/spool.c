@@ -263,6 +263,22 @@ removed(int fd)
 }
 
 /*
+ * What a failure of O_TMPFILE or of the link means: the disk's own refusals fail the record (-1,
+ * errno kept); anything else says this system cannot (no O_TMPFILE on this filesystem, no /proc
+ * or none for us): 1, and the tmp/-and-rename way from now on.
+ */
+static int
+cannot(spool_t *s)
+{
+    if (errno == ENOSPC || errno == EDQUOT || errno == EIO || errno == EROFS || errno == EMFILE ||
+        errno == ENFILE || errno == ENOMEM) {
+        return -1;
+    }
+    __atomic_store_n(&s->no_tmpfile, 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
+/*
  * Writes a record as a nameless file in tmp/ and links it into new/ as name. 0 when done; -1
  * with errno when it failed; 1 when this system cannot (no O_TMPFILE on this filesystem, no
  * /proc), after which the spool uses tmp/ and rename for good.
@@ -271,32 +287,35 @@ static int
 write_linked(spool_t *s, const char *name, const char *data, size_t len, int fsync_on)
 {
     char proc[64];
-    int fd = openat(s->tmpfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600), err;
+    int fd, err;
 
+    if (s->tmpfd < 0) {
+        return 1; /* tmp/ would not open (EMFILE?): this record the other way */
+    }
+    fd = openat(s->tmpfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     if (fd < 0) {
-        if (removed(s->tmpfd)) {
-            errno = ENOENT; /* the kernel says EPERM or ENOENT: the caller makes it again */
-        } else if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == EBADF) {
-            __atomic_store_n(&s->no_tmpfile, 1, __ATOMIC_RELAXED);
-            return 1;
+        if (removed(s->tmpfd) || errno == ENOENT || errno == ENOTDIR) {
+            errno = ENOENT; /* removed (the kernel may say EPERM): the caller makes it again */
+            return -1;
         }
-        return -1;
+        return cannot(s);
     }
     if (write_all(fd, data, len) < 0 || (fsync_on && fdatasync(fd) < 0)) {
         goto fail;
     }
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
     if (linkat(AT_FDCWD, proc, s->newfd, name, AT_SYMLINK_FOLLOW) < 0) {
-        if (removed(s->newfd)) {
+        err = errno;
+        close(fd);
+        if (removed(s->newfd) || (err == ENOENT && access("/proc/self/fd", X_OK) == 0)) {
             errno = ENOENT;
-        } else if (errno == ENOENT && access("/proc/self/fd", X_OK) < 0) {
-            close(fd);
-            __atomic_store_n(&s->no_tmpfile, 1, __ATOMIC_RELAXED);
-            return 1;
+            return -1;
         }
-        goto fail;
+        errno = err;
+        return cannot(s); /* no /proc, or it is closed to us (EACCES under a policy) */
     }
-    return close(fd) < 0 ? -1 : 0;
+    close(fd); /* the record is in new/ whatever close says */
+    return 0;
 
 fail:
     err = errno;

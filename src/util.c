@@ -229,7 +229,8 @@ sllmp_ct_equal(const char *a, size_t alen, const char *b, size_t blen)
     return diff == 0;
 }
 
-/* Fetched once: EVP_sha256() looks the implementation up again at every digest (OpenSSL 3). */
+/* Fetched once: EVP_sha256() looks the implementation up again at every digest. EVP_MD_fetch
+ * needs OpenSSL 3 (Debian 12 has 3.0). */
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 

@@ -36,8 +36,9 @@ int64_t sllmp_wall_ms(void);
 int64_t sllmp_wall_us(void);
 
 /*
- * Fill buf with n random bytes from getrandom (small draws through a per-thread buffer, emptied
- * in a fork's child); aborts if the kernel cannot give them.
+ * Fill buf with n random bytes from getrandom; aborts if the kernel cannot give them. Draws of
+ * up to 64 bytes come through a per-thread buffer, emptied in the child of a fork() (glibc's
+ * atfork handlers; a raw clone or vfork child that does not exec is not covered: none here).
  */
 void sllmp_random(void *buf, size_t n);
 

@@ -135,44 +135,47 @@ add_str(sllmp_buf_t *b, const char *name, const char *v)
     sllmp_buf_append(b, "\"", 1);
 }
 
-/* The digits of v (>= 0) into b, at least width of them. (No printf: a line is written per
- * request, and its numbers are most of its cost.) */
+/* The digits of v into b, at least width of them. (No printf: a line is written per request,
+ * and its numbers were most of its cost.) */
 static void
-add_dec(sllmp_buf_t *b, int64_t v, int width)
+add_dec(sllmp_buf_t *b, uint64_t v, int width)
 {
     char d[24];
     int i = sizeof(d);
 
-    while ((v > 0 || width > 0) && i > 0) {
+    do {
         d[--i] = (char)('0' + v % 10);
         v /= 10;
         width--;
-    }
-    if (i == (int)sizeof(d)) {
-        d[--i] = '0';
-    }
+    } while ((v > 0 || width > 0) && i > 0);
     sllmp_buf_append(b, d + i, sizeof(d) - (size_t)i);
 }
 
-/* ,"name":v with decimals digits after the point: v / 10^decimals. */
+/* v / 10^decimals, with that many digits after the point. */
 static void
-add_fixed(sllmp_buf_t *b, const char *name, int64_t v, int decimals)
+add_fixed_value(sllmp_buf_t *b, int64_t v, int decimals)
 {
-    int64_t scale = 1;
+    uint64_t scale = 1, mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
     for (int i = 0; i < decimals; i++) {
         scale *= 10;
     }
-    add_name(b, name);
     if (v < 0) {
         sllmp_buf_append(b, "-", 1);
-        v = v == INT64_MIN ? INT64_MAX : -v;
     }
-    add_dec(b, v / scale, 1);
+    add_dec(b, mag / scale, 1);
     if (decimals > 0) {
         sllmp_buf_append(b, ".", 1);
-        add_dec(b, v % scale, decimals);
+        add_dec(b, mag % scale, decimals);
     }
+}
+
+/* ,"name":v / 10^decimals */
+static void
+add_fixed(sllmp_buf_t *b, const char *name, int64_t v, int decimals)
+{
+    add_name(b, name);
+    add_fixed_value(b, v, decimals);
 }
 
 static void
@@ -240,7 +243,7 @@ sllmp_access_log(sllmp_req_t *r)
         double nano = r->cost_usd * 1e9; /* written with 9 decimals, as %.9f would */
 
         sllmp_buf_appends(&b, ",\"tokens\":{\"input\":");
-        add_dec(&b, u->input < 0 ? 0 : u->input, 1);
+        add_fixed_value(&b, u->input, 0);
         add_int(&b, "cache_read", u->cache_read);
         add_int(&b, "cache_write", u->cache_write);
         add_int(&b, "output", u->output);

@@ -5,6 +5,7 @@
 #include "sllmp/langfuse.h"
 
 #include <regex.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -709,6 +710,13 @@ test_auth_header(void **state)
     free(h);
 }
 
+static void *
+iso_first(void *out)
+{
+    sllmp_langfuse_iso(-1, 6, out); /* a thread's first call, in the second before the epoch */
+    return NULL;
+}
+
 static void
 test_iso(void **state)
 {
@@ -732,6 +740,11 @@ test_iso(void **state)
     assert_string_equal(s, "2025-08-12T12:00:00.007Z");
     sllmp_langfuse_iso(-1, 6, s); /* a microsecond before the epoch */
     assert_string_equal(s, "1969-12-31T23:59:59.999999Z");
+    pthread_t t;
+    char fresh[32] = "";
+    assert_int_equal(pthread_create(&t, NULL, iso_first, fresh), 0);
+    pthread_join(t, NULL);
+    assert_string_equal(fresh, "1969-12-31T23:59:59.999999Z");
 }
 
 static void
