@@ -168,31 +168,32 @@ removed_under_us(const char *dir)
     }
 }
 
+/* Many writers, then a removed spool, in fresh directories named after the way. */
 static void
-test_linked(void **state)
+both_cases(const char *way, int rename_way)
 {
     char dir[64];
 
-    (void)state;
-    sllmp_spool_use_rename(0);
-    snprintf(dir, sizeof(dir), "%s/linked", top);
+    sllmp_spool_use_rename(rename_way);
+    snprintf(dir, sizeof(dir), "%s/%s", top, way);
     many_writers(dir);
-    snprintf(dir, sizeof(dir), "%s/linked-removed", top);
+    snprintf(dir, sizeof(dir), "%s/%s-removed", top, way);
     removed_under_us(dir);
+    sllmp_spool_use_rename(0);
+}
+
+static void
+test_linked(void **state)
+{
+    (void)state;
+    both_cases("linked", 0);
 }
 
 static void
 test_renamed(void **state)
 {
-    char dir[64];
-
     (void)state;
-    sllmp_spool_use_rename(1);
-    snprintf(dir, sizeof(dir), "%s/renamed", top);
-    many_writers(dir);
-    snprintf(dir, sizeof(dir), "%s/renamed-removed", top);
-    removed_under_us(dir);
-    sllmp_spool_use_rename(0);
+    both_cases("renamed", 1);
 }
 
 static void
