@@ -245,7 +245,7 @@ sllmp_langfuse_iso(int64_t us, int digits, char *out)
     static __thread char last[24];
     time_t sec = (time_t)(us / 1000000);
     int64_t frac = us % 1000000;
-    int div = digits == 3 ? 1000 : 1;
+    int nd = digits == 3 ? 3 : 6;
 
     if (frac < 0) {
         frac += 1000000;
@@ -263,12 +263,12 @@ sllmp_langfuse_iso(int64_t us, int digits, char *out)
     }
     memcpy(out, last, 19);
     out[19] = '.';
-    frac /= div;
-    for (int i = (digits == 3 ? 3 : 6); i > 0; i--) {
+    frac /= nd == 3 ? 1000 : 1;
+    for (int i = nd; i > 0; i--) {
         out[19 + i] = (char)('0' + frac % 10);
         frac /= 10;
     }
-    memcpy(out + (digits == 3 ? 23 : 26), "Z", 2);
+    memcpy(out + 20 + nd, "Z", 2);
 }
 
 /* ---------------------------------------------------------------- what is shared by parts */

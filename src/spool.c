@@ -7,8 +7,8 @@
  * rename out of it into new/, which also takes the filesystem's rename lock), and a writer
  * that dies leaves nothing behind. Elsewhere (no O_TMPFILE, no /proc) it is created in tmp/
  * with O_EXCL and renamed into new/, maildir's way. Either way new/ only ever holds whole
- * records. The name is made durable by syncing new/, and that sync is shared: a thread that renamed
- * waits for one directory sync that started after its rename, and whoever finds none running
+ * records. The name is made durable by syncing new/, and that sync is shared: a thread that linked
+ * or renamed waits for one directory sync that started after, and whoever finds none running
  * starts it for everyone waiting (a group commit, as a journal does). The data syncs stay
  * concurrent, which ext4's journal already batches.
  *
@@ -280,8 +280,8 @@ cannot(spool_t *s)
 
 /*
  * Writes a record as a nameless file in tmp/ and links it into new/ as name. 0 when done; -1
- * with errno when it failed; 1 when this system cannot (no O_TMPFILE on this filesystem, no
- * /proc), after which the spool uses tmp/ and rename for good.
+ * with errno when it failed (ENOENT: the spool was removed); 1 when the record must take the
+ * tmp/-and-rename way (for good when this system cannot: see cannot()).
  */
 static int
 write_linked(spool_t *s, const char *name, const char *data, size_t len, int fsync_on)
@@ -369,7 +369,7 @@ sllmp_spool_write(const char *dir, const char *data, size_t len, int fsync_on, i
     struct timeval tv;
     int64_t seq;
     unsigned rnd;
-    int fd, linked;
+    int fd, rc;
 
 retry:
     if (s == NULL || !ready) {
@@ -395,25 +395,17 @@ retry:
     snprintf(dst, sizeof(dst), "%s/new/%s", dir, name);
 
     fd = -1;
-    linked = !__atomic_load_n(&use_rename, __ATOMIC_RELAXED) &&
-             !__atomic_load_n(&s->no_tmpfile, __ATOMIC_RELAXED);
-    if (linked) {
-        int rc = write_linked(s, name, data, len, fsync_on);
-
-        if (rc == 0) {
-            goto written;
-        }
-        if (rc < 0 && errno != ENOENT) {
-            goto failed;
-        }
-        /* rc > 0: not here, the tmp/ way below; ENOENT: as the open below */
-        linked = rc < 0;
+    rc = 1;
+    if (!__atomic_load_n(&use_rename, __ATOMIC_RELAXED) &&
+        !__atomic_load_n(&s->no_tmpfile, __ATOMIC_RELAXED)) {
+        rc = write_linked(s, name, data, len, fsync_on);
     }
-    if (linked) {
-        errno = ENOENT;
-    } else {
+    if (rc == 0) {
+        goto written;
+    }
+    if (rc > 0) {
         fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-    }
+    } /* else write_linked's errno stands for the open's: ENOENT, a removed spool */
     if (fd < 0 && (errno == ENOENT || errno == ENOTDIR) && again) {
         /* the spool was removed under us: make it again, once */
         again = 0;
