@@ -134,7 +134,7 @@ test: all
 	@$(MAKE) --no-print-directory conformance
 
 run: all
-	PORT=$(PORT) SERVER=$(SERVER) ./deploy/local/run.sh
+	exec env PORT=$(PORT) SERVER=$(SERVER) ./deploy/local/run.sh
 
 # The spool's write path alone, linked against the core (make bench runs it).
 $(BUILD)/spoolbench: tests/bench/spoolbench.c $(BUILD)/libsllmp.a

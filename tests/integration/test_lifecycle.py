@@ -2,14 +2,19 @@
 max_requests recycles workers, SIGHUP reloads the config without failing requests."""
 
 import concurrent.futures as cf
+import http.client
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
-from stack import (StackCase, base_config, content_arrivals, mock_model, pid_alive,
-                   upstream_model, user_msg, wait_for)
+from stack import (TOP, StackCase, base_config, children_of, content_arrivals, free_port,
+                   kill_and_wait, mock_model, pid_alive, read_pid, upstream_model, user_msg,
+                   wait_for, write_config)
 
 
 
@@ -38,6 +43,50 @@ class SigtermDrainTest(StackCase):
                         "master %d still alive 8 s after SIGTERM and the stream's end" % master)
         for w in workers:
             self.assertFalse(pid_alive(w), "worker %d outlived the master" % w)
+
+
+class MakeRunSigtermTest(unittest.TestCase):
+    """SIGTERM to `make run` itself (not its process group) stops everything it started."""
+
+    def test_sigterm_to_make_stops_the_stack(self):
+        d = tempfile.mkdtemp(prefix="sllmp-makerun-")
+        self.addCleanup(shutil.rmtree, d, True)
+        conf, rundir, port = os.path.join(d, "sllmp.yaml"), os.path.join(d, "run"), free_port()
+        write_config(conf, base_config([mock_model("mock-echo", "echo", 0)],
+                                       spool_dir=os.path.join(d, "spool")))
+        env = dict(os.environ, SLLMP_CONFIG=conf, SLLMP_RUNDIR=rundir)
+        with open(os.path.join(d, "make.out"), "wb") as out:
+            make = subprocess.Popen(["make", "--no-print-directory", "-C", TOP, "run",
+                                     "PORT=%d" % port], env=env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        pids = []
+
+        def stop_all():
+            for p in pids:
+                if pid_alive(p):
+                    os.kill(p, signal.SIGTERM)
+            kill_and_wait(pids)
+            if make.poll() is None:
+                os.killpg(make.pid, signal.SIGKILL)
+                make.wait()
+        self.addCleanup(stop_all)
+
+        def healthy():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("GET", "/health")
+                return c.getresponse().status == 200
+            except OSError:
+                return False
+        self.assertTrue(wait_for(healthy, 20), open(os.path.join(d, "make.out")).read())
+        master = read_pid(os.path.join(rundir, "sllmp.pid"))
+        server = read_pid(os.path.join(rundir, "lighttpd.pid"))
+        self.assertTrue(master and server, "no pid files under %s" % rundir)
+        pids.extend([master, server] + children_of(master) + children_of(make.pid))
+        os.kill(make.pid, signal.SIGTERM)
+        make.wait(10)
+        left = wait_for(lambda: [p for p in pids if pid_alive(p)] or None, 8) or []
+        self.assertEqual(left, [], "still running 8 s after SIGTERM to make: %r" % left)
 
 
 class WorkerRestartTest(StackCase):
