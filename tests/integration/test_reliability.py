@@ -185,7 +185,7 @@ class RetryTest(ReliabilityCase):
 
 
 class BalanceTest(ReliabilityCase):
-    router = {"num_retries": 0, "routing_strategy": "simple-shuffle"}
+    router = {"num_retries": 0, "routing_strategy": "least-busy"}
 
     @classmethod
     def models(cls, mock):
@@ -222,23 +222,30 @@ class BalanceTest(ReliabilityCase):
 
 class LeastBusyTest(ReliabilityCase):
     router = {"num_retries": 0, "routing_strategy": "least-busy"}
+    sllmp = {"router": FAST, "timeouts": {"first_byte_ms": 5000}}
 
     @classmethod
     def models(cls, mock):
-        return [dep("busy", mock, "echo+sleep-800+one"),
-                dep("busy", mock, "echo+sleep-800+two")]
+        return [dep("busy", mock, "echo+sleep-2500+one"),
+                dep("busy", mock, "echo+sleep-2500+two")]
 
     def test_in_flight_spreads_evenly_over_the_pool(self):
-        # 6 slow requests, 150 ms apart, answered by both workers: each pick sees the others'
-        # attempts in flight, so the deployments take 3 each (a random pick: 31% of the time)
-        with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        # 10 slow requests, 150 ms apart, answered by both workers, all in flight together:
+        # each pick sees the others' attempts. After an even number the two are level, so the
+        # next is a coin toss and the one after must go to the other deployment: every pair
+        # (1st and 2nd, 3rd and 4th, ...) is split. A random pick splits all five pairs 1 time
+        # in 32.
+        with concurrent.futures.ThreadPoolExecutor(10) as ex:
             futs = []
-            for _ in range(6):
+            for _ in range(10):
                 futs.append(ex.submit(self.ask, "busy"))
                 time.sleep(0.15)
             self.assertTrue(all(f.result().status == 200 for f in futs))
-        self.assertEqual(self.mock.calls("echo+sleep-800+one"), 3)
-        self.assertEqual(self.mock.calls("echo+sleep-800+two"), 3)
+        order = [s["model"] for s in sorted(self.mock.streams(), key=lambda s: s["seq"])]
+        self.assertEqual(len(order), 10, order)
+        for k in range(0, 10, 2):
+            self.assertNotEqual(order[k], order[k + 1], "pair %d not split: %r" % (k // 2, order))
+        self.assertEqual(order.count("echo+sleep-2500+one"), 5, order)
 
 
 class LatencyTest(ReliabilityCase):
