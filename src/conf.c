@@ -544,12 +544,10 @@ resolve_price(loader_t *L, dep_ud_t *u)
     int overridden = 0;
     char *key;
 
-    if (d->provider == SLLMP_PROVIDER_MOCK) {
-        *p = (sllmp_price_t){0, 0, 0, 0, 0, 1};
-        return;
-    }
     key = price_key(u);
-    if (sllmp_price_lookup(key, p) < 0 && !price_fallback(u, p)) {
+    if (d->provider == SLLMP_PROVIDER_MOCK) {
+        *p = (sllmp_price_t){0, 0, 0, 0, 0, 1}; /* free, unless model_info prices it */
+    } else if (sllmp_price_lookup(key, p) < 0 && !price_fallback(u, p)) {
         *p = (sllmp_price_t){0, -1, -1, 0, -1, 0};
     }
     for (int i = 0; i < 5; i++) {

@@ -45,12 +45,30 @@ typedef struct {
  * includes reasoning, completion_tokens_details {reasoning_tokens}; so that
  * sllmp_usage_from_openai() gives back exactly the buckets in ->usage.
  *
+ * Reasoning (Anthropic thinking blocks, Bedrock reasoningContent, Gemini thought parts) goes
+ * out as LiteLLM's non-standard fields, the same as in unstreamed answers: each piece of
+ * reasoning text is a chunk whose delta is {"reasoning_content": text} alone; a signed thinking
+ * block ends with one chunk {"thinking_blocks": [{"type":"thinking","thinking": <the block's
+ * whole text>, "signature": ...}]}, and a redacted one is one chunk {"thinking_blocks":
+ * [{"type":"redacted_thinking","data": ...}]}. LiteLLM puts a fragment of thinking_blocks in
+ * every reasoning chunk (the text, then "" with the signature); here the entry comes once and
+ * whole, so a client can send it back as it is, LiteLLM's stream_chunk_builder rebuilds the
+ * same block from either shape, and openai-python's stream helper, which cannot merge list
+ * entries without an "index", does not fail on the second fragment. Reasoning is neither
+ * content nor counted in text_chars: usage and estimates stay as they were.
+ *
  * A failure inside the stream (Anthropic `error` event, Bedrock exception frame) sets err_*
  * and makes the *_stream_event() return -1 without emitting anything for it.
+ *
+ * The translator may hold memory (the text of the current thinking block): the adapter calls
+ * sllmp_xstream_free() once it is done with it, whatever happened.
  */
 typedef int sllmp_xemit_f(void *ud, const cJSON *chunk);
 
 #define SLLMP_XSTREAM_BLOCKS 128
+/* The longest thinking block kept whole for its thinking_blocks entry; past it the block's
+ * reasoning still streams, but it gets no entry (a cut block would not match its signature). */
+#define SLLMP_XSTREAM_THINKING_MAX (4 * 1024 * 1024)
 
 typedef struct {
     /* in */
@@ -72,6 +90,8 @@ typedef struct {
     int usage_sent;      /* the usage chunk went out */
     sllmp_usage_t usage; /* the provider's usage as last reported (cumulative) */
     size_t text_chars;   /* content and tool-argument characters emitted, for estimates */
+    sllmp_buf_t thinking; /* the current thinking block's text, for its signed entry */
+    int thinking_cut;     /* that block outgrew SLLMP_XSTREAM_THINKING_MAX: no entry for it */
 
     /* out: a failure inside the stream */
     int err_status;    /* the HTTP status it stands for: 429, 400, 500, 503 (529 -> 503) */
@@ -92,13 +112,24 @@ int sllmp_xstream_text(sllmp_xstream_t *s, const char *text, size_t len);
 int sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const char *name);
 /* Argument text for the tool call of provider block `block` ("" sends nothing). */
 int sllmp_xstream_tool_args(sllmp_xstream_t *s, int block, const char *text, size_t len);
-/* The end of block `block`: a tool call that sent no argument text gets "{}". */
+/* Reasoning text: a {"reasoning_content": text} delta ("" sends nothing), kept as well for the
+ * entry of the thinking block it belongs to, should a signature come. */
+int sllmp_xstream_reasoning(sllmp_xstream_t *s, const char *text, size_t len);
+/* The signature of the current thinking block: its thinking_blocks entry, with all the text
+ * since the block began (or since the last signature). */
+int sllmp_xstream_thinking_signature(sllmp_xstream_t *s, const char *signature);
+/* A redacted thinking block: its thinking_blocks entry {"type":"redacted_thinking","data"}. */
+int sllmp_xstream_redacted_thinking(sllmp_xstream_t *s, const char *data);
+/* The end of block `block`: a tool call that sent no argument text gets "{}"; the text of a
+ * thinking block that got no signature is forgotten. */
 int sllmp_xstream_block_stop(sllmp_xstream_t *s, int block);
 /* Records the finish reason and sends the finish chunk (empty delta), once. */
 int sllmp_xstream_finish_reason(sllmp_xstream_t *s, const char *reason);
 /* The finish chunk (with s->finish, else "stop") and the usage chunk, each if it has not gone
  * out yet: for providers whose stream just ends (Gemini) and at message_stop. */
 int sllmp_xstream_finish(sllmp_xstream_t *s);
+/* Frees what the translator holds; s may be used again only after zeroing it. */
+void sllmp_xstream_free(sllmp_xstream_t *s);
 
 /* An OpenAI usage object for u (the shape described above). */
 cJSON *sllmp_usage_to_openai(const sllmp_usage_t *u);

@@ -30,6 +30,8 @@ import prom  # noqa: E402
 
 KEY = "sk-metrics-virtual-key-0042"
 TOKEN = "scrape-token-for-the-tests-0123"
+# prices with few significant digits, so the log's 9 decimals can be checked exactly
+PRICE = {"input_cost_per_token": 0.0000025, "output_cost_per_token": 0.00001}
 BODY = {"model": "m", "messages": [{"role": "user", "content": "secret words of the prompt"}]}
 
 
@@ -52,7 +54,8 @@ class ExpositionTest(unittest.TestCase):
     def setUpClass(cls):
         require_binaries()
         cls.mock = Mock().start()
-        cfg = base_config([mock_model("m", delay_ms=0),
+        priced = dict(mock_model("m", delay_ms=0), model_info=PRICE)
+        cfg = base_config([priced,
                            upstream_model("slow", cls.mock, "sleep-300"),
                            upstream_model("broken", cls.mock, "status-500")],
                           master_key=MASTER_KEY)
@@ -119,7 +122,8 @@ class ExpositionTest(unittest.TestCase):
         self.assertEqual(sample(text, "sllmp_spool_dropped_total"), 0)
 
     def test_2_access_log(self):
-        self.assertEqual(self.chat(BODY, headers={"X-User-ID": "u-42"}).status, 200)
+        answer = self.chat(BODY, headers={"X-User-ID": "u-42"})
+        self.assertEqual(answer.status, 200)
 
         def chats_logged():
             with open(self.log_path) as f:
@@ -147,6 +151,17 @@ class ExpositionTest(unittest.TestCase):
             self.assertIn(field, last)
         self.assertEqual(last["key"], "master")
         self.assertEqual(last["user"], "u-42")
+        # the cost: the answer's usage at the model's price, as the response header says
+        usage = answer.json()["usage"]
+        tok = last["tokens"]
+        self.assertEqual((tok["input"], tok["output"]),
+                         (usage["prompt_tokens"], usage["completion_tokens"]))
+        want = (tok["input"] * 25 + tok["output"] * 100) / 1e7   # exact in 9 decimals
+        self.assertGreater(want, 0)
+        self.assertEqual("%.9f" % last["cost_usd"], "%.9f" % want)
+        self.assertAlmostEqual(float(answer.header("x-sllmp-cost-usd")), want, places=12)
+        raw = [line for line in lines if '"u-42"' in line][0]
+        self.assertIn('"cost_usd":%.9f' % want, raw)
         self.assertEqual(sorted(r["status"] for r in chats if r.get("key") == "team-a"),
                          [200, 200, 429])
         streamed = [r for r in chats if r.get("stream")]

@@ -164,7 +164,12 @@ test_price_table_and_overrides(void **state)
                                "    model_info: {input_cost_per_token: 0.000001, "
                                "cache_read_input_token_cost: 0.0000005, id: x}\n"
                                "  - model_name: b\n"
-                               "    litellm_params: {model: openai/unpriced}\n";
+                               "    litellm_params: {model: openai/unpriced}\n"
+                               "  - model_name: m\n"
+                               "    litellm_params: {model: mock/echo}\n"
+                               "  - model_name: m2\n"
+                               "    litellm_params: {model: mock/echo}\n"
+                               "    model_info: {input_cost_per_token: 0.000003}\n";
 
     c = sllmp_conf_load("t.yaml", text, sizeof(text) - 1, &err);
     assert_non_null(c);
@@ -174,6 +179,13 @@ test_price_table_and_overrides(void **state)
     assert_usd(c->deployments[0].price.cache_read, 0.5);
     assert_false(c->deployments[1].price.known);
     assert_non_null(strstr(c->warnings[0], "model 'b' (openai/unpriced) has no price"));
+    /* the mock is free, without a warning, unless model_info prices it (to try budgets) */
+    assert_true(c->deployments[2].price.known);
+    assert_usd(c->deployments[2].price.input, 0.0);
+    assert_true(c->deployments[3].price.known);
+    assert_usd(c->deployments[3].price.input, 3.0);
+    assert_usd(c->deployments[3].price.output, 0.0);
+    assert_int_equal(c->nwarnings, 1);
     sllmp_conf_unref(c);
 
     static const char bad[] = "model_list:\n  - model_name: a\n    litellm_params: "
