@@ -416,7 +416,8 @@ EOF
             log "bench: $variant: ${SPOOLED[$variant]} trace records in the spool"
             show_logs
             stop_sllmp
-            rm -rf "$work/spool-$variant"
+            # the spool stays until the bench ends: deleting tens of thousands of files here
+            # would slow the next run's inode allocation (see README.md), an artefact of order
         else
             failed=1
         fi
