@@ -86,10 +86,10 @@ typedef struct {
     int block_args[SLLMP_XSTREAM_BLOCKS]; /* that tool block sent argument text */
     char finish[32];                      /* mapped finish reason once known, "" before */
     int finish_sent;                      /* the finish chunk went out */
-    int ended;           /* the provider said the message is over (message_stop, ...) */
-    int usage_sent;      /* the usage chunk went out */
-    sllmp_usage_t usage; /* the provider's usage as last reported (cumulative) */
-    size_t text_chars;   /* content and tool-argument characters emitted, for estimates */
+    int ended;            /* the provider said the message is over (message_stop, ...) */
+    int usage_sent;       /* the usage chunk went out */
+    sllmp_usage_t usage;  /* the provider's usage as last reported (cumulative) */
+    size_t text_chars;    /* content and tool-argument characters emitted, for estimates */
     sllmp_buf_t thinking; /* the current thinking block's text, for its signed entry */
     int thinking_cut;     /* that block outgrew SLLMP_XSTREAM_THINKING_MAX: no entry for it */
 
@@ -188,6 +188,11 @@ cJSON *sllmp_gemini_response(const cJSON *resp, const char *model, long created,
 /* One SSE event of streamGenerateContent?alt=sse (a whole GenerateContentResponse). The
  * stream has no terminator: call sllmp_xstream_finish() when it ends. */
 int sllmp_gemini_stream_event(sllmp_xstream_t *s, const cJSON *data);
+
+/* The wait a Gemini error body ({"error":{...,"details":[...]}}, or a streamed array holding
+ * one) asks for: its google.rpc.RetryInfo retryDelay, a protobuf Duration ("37s", "1.5s"), in
+ * milliseconds rounded up; -1 when there is none, or it is not a Duration of 0 s or more. */
+int64_t sllmp_gemini_retry_delay_ms(const cJSON *body);
 
 /* OpenAI embeddings request -> batchEmbedContents body for models/<model>. */
 cJSON *sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e);

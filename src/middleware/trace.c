@@ -4,8 +4,9 @@
  *
  *   pre       the ids: the client's trace (traceparent, X-Trace-ID, LiteLLM metadata) or a new
  *             one; X-Trace-ID goes back in the response.
- *   on_chunk  a stream's answer, put together again (content and tool calls of choice 0) when
- *             the capture policy keeps outputs.
+ *   on_chunk  a stream's answer, put together again (content, reasoning_content,
+ *             thinking_blocks and tool calls of choice 0, as an unstreamed answer's message has
+ *             them) when the capture policy keeps outputs.
  *   complete  the record: built, redacted (the configured patterns, and every key the gateway
  *             knows of, wherever it appears), written. It runs after the limits settled and
  *             after the web server was told the response is over, so the fsync costs the
@@ -39,7 +40,10 @@ typedef struct {
     sllmp_capture_t cap;
     sllmp_buf_t content;
     int content_seen;
-    cJSON *tool_calls; /* by index */
+    sllmp_buf_t reasoning; /* reasoning_content */
+    int reasoning_seen;
+    cJSON *thinking_blocks; /* the entries, as the chunks carried them */
+    cJSON *tool_calls;      /* by index */
     char *response_model;
 } trace_t;
 
@@ -155,6 +159,14 @@ tool_calls_free(void *p)
     cJSON_Delete(t->tool_calls);
 }
 
+static void
+thinking_blocks_free(void *p)
+{
+    trace_t *t = p;
+
+    cJSON_Delete(t->thinking_blocks);
+}
+
 static trace_t *
 trace_of(sllmp_req_t *r)
 {
@@ -166,6 +178,8 @@ trace_of(sllmp_req_t *r)
         memset(t, 0, sizeof(*t));
         sllmp_buf_init(&t->content, 0);
         sllmp_arena_cleanup_add(r->arena, buf_free, &t->content);
+        sllmp_buf_init(&t->reasoning, 0);
+        sllmp_arena_cleanup_add(r->arena, buf_free, &t->reasoning);
         r->mw_ctx[i] = t;
     }
     if (!t->ids) {
@@ -297,7 +311,8 @@ trace_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
         const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
         const cJSON *content = delta != NULL ? cJSON_GetObjectItemCaseSensitive(delta, "content")
                                              : cJSON_GetObjectItemCaseSensitive(choice, "text");
-        const cJSON *call;
+        const cJSON *reasoning = cJSON_GetObjectItemCaseSensitive(delta, "reasoning_content");
+        const cJSON *call, *block;
 
         if (cJSON_IsNumber(index) && index->valueint != 0) {
             continue; /* n > 1: the record keeps the first choice of a stream */
@@ -305,6 +320,18 @@ trace_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
         if (cJSON_IsString(content)) {
             sllmp_buf_appends(&t->content, content->valuestring);
             t->content_seen = 1;
+        }
+        if (cJSON_IsString(reasoning)) {
+            sllmp_buf_appends(&t->reasoning, reasoning->valuestring);
+            t->reasoning_seen = 1;
+        }
+        cJSON_ArrayForEach(block, cJSON_GetObjectItemCaseSensitive(delta, "thinking_blocks"))
+        {
+            if (t->thinking_blocks == NULL) {
+                t->thinking_blocks = cJSON_CreateArray();
+                sllmp_arena_cleanup_add(r->arena, thinking_blocks_free, t);
+            }
+            cJSON_AddItemToArray(t->thinking_blocks, cJSON_Duplicate(block, 1));
         }
         cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(delta, "tool_calls"))
         {
@@ -714,7 +741,8 @@ streamed_output(trace_t *t, cJSON *rec)
 {
     cJSON *out;
 
-    if (!t->content_seen && t->tool_calls == NULL) {
+    if (!t->content_seen && !t->reasoning_seen && t->thinking_blocks == NULL &&
+        t->tool_calls == NULL) {
         return;
     }
     out = cJSON_AddObjectToObject(rec, "output");
@@ -723,6 +751,13 @@ streamed_output(trace_t *t, cJSON *rec)
         cJSON_AddStringToObject(out, "content", sllmp_buf_cstr(&t->content));
     } else {
         cJSON_AddNullToObject(out, "content");
+    }
+    if (t->reasoning_seen) {
+        cJSON_AddStringToObject(out, "reasoning_content", sllmp_buf_cstr(&t->reasoning));
+    }
+    if (t->thinking_blocks != NULL) {
+        cJSON_AddItemToObject(out, "thinking_blocks", t->thinking_blocks);
+        t->thinking_blocks = NULL; /* the record owns it now; the cleanup sees NULL */
     }
     if (t->tool_calls != NULL) {
         cJSON *c;

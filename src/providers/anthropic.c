@@ -170,6 +170,7 @@ sllmp_provider_anthropic_chat(sllmp_req_t *r)
             r, sllmp_anthropic_response(msg, r->model, (long)time(NULL), &r->usage));
         cJSON_Delete(msg);
     }
+    sllmp_xstream_free(&s.x);
     sllmp_buf_free(&c.resp);
     return rc;
 }

@@ -31,6 +31,8 @@
  *    (Anthropic asks for an opaque id, no PII).
  *  - Tool definitions keep name, description, parameters and cache_control; `strict` is dropped
  *    (older models reject it).
+ *  - Thinking and redacted_thinking blocks become LiteLLM's reasoning_content and thinking_blocks,
+ *    unstreamed and streamed alike (include/sllmp/translate.h has the chunk shapes).
  */
 #include "sllmp/translate.h"
 #include "sllmp/util.h"
@@ -1137,8 +1139,16 @@ block_start(sllmp_xstream_t *s, const cJSON *data)
     if (is(type, "text") && text != NULL) {
         return sllmp_xstream_text(s, text, strlen(text));
     }
+    if (is(type, "thinking")) {
+        /* the text normally arrives as thinking_delta, the signature as signature_delta */
+        text = str(cb, "thinking");
+        return text != NULL ? sllmp_xstream_reasoning(s, text, strlen(text)) : 0;
+    }
+    if (is(type, "redacted_thinking")) {
+        return sllmp_xstream_redacted_thinking(s, str(cb, "data"));
+    }
     if (!is(type, "tool_use")) {
-        return 0; /* thinking, server tools: nothing for an OpenAI client */
+        return 0; /* server tools: nothing for an OpenAI client */
     }
     rc = sllmp_xstream_tool_start(s, index, str(cb, "id"), str(cb, "name"));
     if (rc == 0 && cJSON_GetArraySize(get(cb, "input")) > 0) {
@@ -1163,7 +1173,13 @@ block_delta(sllmp_xstream_t *s, const cJSON *data)
     if (is(type, "input_json_delta") && (v = str(d, "partial_json")) != NULL) {
         return sllmp_xstream_tool_args(s, block_index(data), v, strlen(v));
     }
-    /* thinking_delta, signature_delta, citations_delta: no OpenAI chunk field for them */
+    if (is(type, "thinking_delta") && (v = str(d, "thinking")) != NULL) {
+        return sllmp_xstream_reasoning(s, v, strlen(v));
+    }
+    if (is(type, "signature_delta")) {
+        return sllmp_xstream_thinking_signature(s, str(d, "signature"));
+    }
+    /* citations_delta: no OpenAI chunk field for it */
     return 0;
 }
 

@@ -211,6 +211,7 @@ sllmp_provider_bedrock_chat(sllmp_req_t *r)
     sllmp_provider_xstream_init(r, &s.x);
     rc = call(r, r->stream ? "converse-stream" : "converse", body, &s, &c);
     if (rc != SLLMP_GO_ON) {
+        sllmp_xstream_free(&s.x);
         return rc;
     }
     if (r->stream) {
@@ -222,6 +223,7 @@ sllmp_provider_bedrock_chat(sllmp_req_t *r)
             r, sllmp_bedrock_response(resp, r->model, (long)time(NULL), &r->usage));
         cJSON_Delete(resp);
     }
+    sllmp_xstream_free(&s.x);
     sllmp_buf_free(&c.resp);
     return rc;
 }

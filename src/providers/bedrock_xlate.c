@@ -563,13 +563,49 @@ usage_from_bedrock(sllmp_usage_t *u, const cJSON *usage)
     u->estimated = 0;
 }
 
+/*
+ * A reasoningContent block, as LiteLLM gives it (and as the Anthropic translator does): its
+ * text joins *reasoning; a signed one ({"reasoningText":{"text","signature"}}) and a redacted
+ * one ({"redactedContent"}) get a thinking_blocks entry, as in streams. An unsigned one (models
+ * that reason without signing, DeepSeek) gets none: there is nothing to send back.
+ */
+static void
+reasoning_block(const cJSON *think, sllmp_buf_t *reasoning, int *has_reasoning, cJSON **blocks)
+{
+    const cJSON *rt = get(think, "reasoningText"), *text = get(rt, "text");
+    const cJSON *sig = get(rt, "signature"), *redacted = get(think, "redactedContent");
+    cJSON *entry = NULL;
+
+    if (cJSON_IsString(text)) {
+        sllmp_buf_appends(reasoning, text->valuestring);
+        *has_reasoning = 1;
+    }
+    if (cJSON_IsString(sig) && sig->valuestring[0] != '\0') {
+        entry = cJSON_CreateObject();
+        cJSON_AddStringToObject(entry, "type", "thinking");
+        cJSON_AddStringToObject(entry, "thinking", cJSON_IsString(text) ? text->valuestring : "");
+        cJSON_AddStringToObject(entry, "signature", sig->valuestring);
+    } else if (cJSON_IsString(redacted) && redacted->valuestring[0] != '\0') {
+        entry = cJSON_CreateObject();
+        cJSON_AddStringToObject(entry, "type", "redacted_thinking");
+        cJSON_AddStringToObject(entry, "data", redacted->valuestring);
+    }
+    if (entry != NULL) {
+        if (*blocks == NULL) {
+            *blocks = cJSON_CreateArray();
+        }
+        cJSON_AddItemToArray(*blocks, entry);
+    }
+}
+
 cJSON *
 sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp_usage_t *u)
 {
     const cJSON *msg = get(get(resp, "output"), "message");
     const cJSON *content = get(msg, "content"), *stop = get(resp, "stopReason"), *b;
-    cJSON *out, *choices, *ch, *om, *calls = NULL;
-    sllmp_buf_t text;
+    cJSON *out, *choices, *ch, *om, *calls = NULL, *blocks = NULL;
+    sllmp_buf_t text, reasoning;
+    int has_reasoning = 0;
     sllmp_usage_t local;
     char id[9 + 25];
 
@@ -580,9 +616,11 @@ sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp
         u = &local;
     }
     sllmp_buf_init(&text, 0);
+    sllmp_buf_init(&reasoning, 0);
     cJSON_ArrayForEach(b, content)
     {
         const cJSON *t = get(b, "text"), *tu = get(b, "toolUse");
+        const cJSON *think = get(b, "reasoningContent");
 
         if (cJSON_IsString(t)) {
             sllmp_buf_appends(&text, t->valuestring);
@@ -602,8 +640,10 @@ sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp
             cJSON_AddStringToObject(fn, "arguments", args != NULL ? args : "{}");
             cJSON_free(args);
             cJSON_AddItemToArray(calls, call);
+        } else if (cJSON_IsObject(think)) {
+            reasoning_block(think, &reasoning, &has_reasoning, &blocks);
         }
-        /* reasoningContent and anything newer: not part of an OpenAI message */
+        /* anything newer: not part of an OpenAI message */
     }
 
     memcpy(id, "chatcmpl-", 9);
@@ -625,6 +665,12 @@ sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp
         cJSON_AddNullToObject(om, "content");
     }
     cJSON_AddNullToObject(om, "refusal");
+    if (has_reasoning) {
+        cJSON_AddStringToObject(om, "reasoning_content", sllmp_buf_cstr(&reasoning));
+    }
+    if (blocks != NULL) {
+        cJSON_AddItemToObject(om, "thinking_blocks", blocks);
+    }
     if (calls != NULL) {
         cJSON_AddItemToObject(om, "tool_calls", calls);
     }
@@ -634,6 +680,7 @@ sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp
     usage_from_bedrock(u, get(resp, "usage"));
     cJSON_AddItemToObject(out, "usage", sllmp_usage_to_openai(u));
     sllmp_buf_free(&text);
+    sllmp_buf_free(&reasoning);
     return out;
 }
 
@@ -672,6 +719,7 @@ sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJS
         const cJSON *delta = get(payload, "delta");
         const cJSON *text = get(delta, "text");
         const cJSON *input = get(get(delta, "toolUse"), "input");
+        const cJSON *think = get(delta, "reasoningContent");
 
         if (cJSON_IsString(text)) {
             return sllmp_xstream_text(s, text->valuestring, strlen(text->valuestring));
@@ -680,7 +728,21 @@ sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJS
             return sllmp_xstream_tool_args(s, block_index(payload), input->valuestring,
                                            strlen(input->valuestring));
         }
-        return 0; /* reasoningContent, citations, ... */
+        if (cJSON_IsObject(think)) {
+            /* one of text, signature (the block's last delta) or redactedContent */
+            const cJSON *v;
+
+            if (cJSON_IsString(v = get(think, "text"))) {
+                return sllmp_xstream_reasoning(s, v->valuestring, strlen(v->valuestring));
+            }
+            if (cJSON_IsString(v = get(think, "signature"))) {
+                return sllmp_xstream_thinking_signature(s, v->valuestring);
+            }
+            if (cJSON_IsString(v = get(think, "redactedContent"))) {
+                return sllmp_xstream_redacted_thinking(s, v->valuestring);
+            }
+        }
+        return 0; /* citations, ... */
     }
     if (strcmp(ev, "contentBlockStop") == 0) {
         return sllmp_xstream_block_stop(s, block_index(payload));

@@ -13,6 +13,7 @@
 #include "sllmp/translate.h"
 #include "sllmp/upstream.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,6 +46,30 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
     }
     cJSON_Delete(json);
     return rc != 0;
+}
+
+/*
+ * Gemini tells when to come back in its error body (a google.rpc.RetryInfo), not in a header:
+ * when no Retry-After came, that delay becomes the call's, and so the client's Retry-After
+ * (whole seconds, rounded up) and retry-after-ms, and the router's wait before a retry.
+ */
+static void
+retry_info(sllmp_upstream_call_t *c)
+{
+    cJSON *body;
+    int64_t ms;
+
+    if (c->status < 400 || c->retry_after[0] != '\0' || c->retry_after_ms[0] != '\0' ||
+        c->resp.len == 0) {
+        return;
+    }
+    body = cJSON_ParseWithLength(c->resp.ptr, c->resp.len);
+    ms = sllmp_gemini_retry_delay_ms(body);
+    cJSON_Delete(body);
+    if (ms >= 0) {
+        snprintf(c->retry_after_ms, sizeof(c->retry_after_ms), "%lld", (long long)ms);
+        snprintf(c->retry_after, sizeof(c->retry_after), "%lld", (long long)((ms + 999) / 1000));
+    }
 }
 
 /* POSTs body to models/{model}:{method}; SLLMP_GO_ON with c->resp when there is an answer. */
@@ -82,6 +107,9 @@ call(sllmp_req_t *r, const char *body, const char *method, stream_t *s, sllmp_up
     sllmp_sse_init(&s->sse, MAX_EVENT, on_event, s);
     err = sllmp_provider_run(r, c, sllmp_provider_feed_sse, &s->sse);
     sllmp_sse_free(&s->sse);
+    if (err == SLLMP_OK) {
+        retry_info(c);
+    }
     rc = sllmp_provider_end(r, c, err, s->events);
     if (rc != SLLMP_GO_ON) {
         sllmp_buf_free(&c->resp);
@@ -105,6 +133,7 @@ sllmp_provider_gemini_chat(sllmp_req_t *r)
     sllmp_provider_xstream_init(r, &s.x);
     rc = call(r, body, r->stream ? "streamGenerateContent?alt=sse" : "generateContent", &s, &c);
     if (rc != SLLMP_GO_ON) {
+        sllmp_xstream_free(&s.x);
         return rc;
     }
     if (r->stream) {
@@ -116,6 +145,7 @@ sllmp_provider_gemini_chat(sllmp_req_t *r)
             r, sllmp_gemini_response(resp, r->model, (long)time(NULL), &r->usage));
         cJSON_Delete(resp);
     }
+    sllmp_xstream_free(&s.x);
     sllmp_buf_free(&c.resp);
     return rc;
 }

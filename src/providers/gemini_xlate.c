@@ -1206,6 +1206,73 @@ sllmp_gemini_response(const cJSON *resp, const char *model, long created, sllmp_
     return out;
 }
 
+/* ---------------------------------------------------------------------------- errors */
+
+/* protobuf's largest Duration (10 000 years): anything longer is not one */
+#define DURATION_MAX_S 315576000000LL
+
+/*
+ * A protobuf Duration in its JSON form, seconds with up to nine fraction digits and an "s"
+ * ("37s", "1.5s", "0.000000001s"), as milliseconds rounded up; -1 for anything else: a sign
+ * (a negative wait means nothing), no digits before the point or after it, no "s", other
+ * units, spaces, more than nine fraction digits, more seconds than a Duration holds.
+ */
+static int64_t
+duration_ms(const char *s)
+{
+    int64_t secs = 0, nanos = 0;
+    int digits = 0, frac = 0;
+
+    for (; *s >= '0' && *s <= '9'; s++, digits++) {
+        secs = secs * 10 + (*s - '0');
+        if (secs > DURATION_MAX_S) {
+            return -1;
+        }
+    }
+    if (digits == 0) {
+        return -1;
+    }
+    if (*s == '.') {
+        for (s++; *s >= '0' && *s <= '9'; s++, frac++) {
+            if (frac == 9) {
+                return -1;
+            }
+            nanos = nanos * 10 + (*s - '0');
+        }
+        if (frac == 0) {
+            return -1;
+        }
+        for (int k = frac; k < 9; k++) {
+            nanos *= 10;
+        }
+    }
+    if (s[0] != 's' || s[1] != '\0') {
+        return -1;
+    }
+    return secs * 1000 + (nanos + 999999) / 1000000;
+}
+
+int64_t
+sllmp_gemini_retry_delay_ms(const cJSON *body)
+{
+    const cJSON *d;
+
+    if (cJSON_IsArray(body)) {
+        body = cJSON_GetArrayItem(body, 0); /* a streamed JSON array's error */
+    }
+    cJSON_ArrayForEach(d, get(get(body, "error"), "details"))
+    {
+        const char *type = get_str(d, "@type"), *delay = get_str(d, "retryDelay");
+        const char *name = type != NULL ? strrchr(type, '/') : NULL;
+
+        /* an Any's type is the last segment of its URL */
+        if (name != NULL && strcmp(name + 1, "google.rpc.RetryInfo") == 0 && delay != NULL) {
+            return duration_ms(delay);
+        }
+    }
+    return -1;
+}
+
 /* ---------------------------------------------------------------------------- streams */
 
 /* A Google RPC status name -> the HTTP status it stands for, when error.code is missing. */
@@ -1300,8 +1367,10 @@ sllmp_gemini_stream_event(sllmp_xstream_t *s, const cJSON *data)
             if (rc == 0) {
                 rc = sllmp_xstream_block_stop(s, CALL_BLOCK);
             }
-        } else if (t != NULL && !cJSON_IsTrue(get(part, "thought"))) {
-            /* thought summaries are not content; the shared emitters have no reasoning delta */
+        } else if (t != NULL && cJSON_IsTrue(get(part, "thought"))) {
+            /* thought summaries are reasoning, not content, as in unstreamed answers */
+            rc = sllmp_xstream_reasoning(s, t, strlen(t));
+        } else if (t != NULL) {
             rc = sllmp_xstream_text(s, t, strlen(t));
         }
         if (rc != 0) {

@@ -107,6 +107,84 @@ sllmp_xstream_text(sllmp_xstream_t *s, const char *text, size_t len)
     return emit(s, c);
 }
 
+int
+sllmp_xstream_reasoning(sllmp_xstream_t *s, const char *text, size_t len)
+{
+    cJSON *delta, *c;
+    char *copy;
+    int rc;
+
+    if ((rc = sllmp_xstream_start(s)) != 0 || len == 0) {
+        return rc;
+    }
+    if (!s->thinking_cut && s->thinking.len + len > SLLMP_XSTREAM_THINKING_MAX) {
+        s->thinking_cut = 1; /* the entry would not match its signature: none for this block */
+        sllmp_buf_free(&s->thinking);
+    }
+    if (!s->thinking_cut) {
+        sllmp_buf_append(&s->thinking, text, len);
+    }
+    c = chunk(s, &delta, NULL);
+    copy = sllmp_xstrndup(text, len);
+    cJSON_AddStringToObject(delta, "reasoning_content", copy);
+    free(copy);
+    return emit(s, c);
+}
+
+/* A chunk whose delta is {"thinking_blocks": [*block]}; *block is to fill. */
+static cJSON *
+thinking_chunk(sllmp_xstream_t *s, const char *type, cJSON **block)
+{
+    cJSON *delta, *c = chunk(s, &delta, NULL);
+
+    *block = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "thinking_blocks"), *block);
+    cJSON_AddStringToObject(*block, "type", type);
+    return c;
+}
+
+/* The block's text is forgotten, to start the next one. */
+static void
+thinking_reset(sllmp_xstream_t *s)
+{
+    sllmp_buf_reset(&s->thinking);
+    s->thinking_cut = 0;
+}
+
+int
+sllmp_xstream_thinking_signature(sllmp_xstream_t *s, const char *signature)
+{
+    cJSON *block, *c;
+    int rc;
+
+    if ((rc = sllmp_xstream_start(s)) != 0 || signature == NULL || *signature == '\0') {
+        return rc;
+    }
+    if (s->thinking_cut) {
+        thinking_reset(s);
+        return 0; /* too long to keep whole: no entry */
+    }
+    c = thinking_chunk(s, "thinking", &block);
+    cJSON_AddStringToObject(block, "thinking", sllmp_buf_cstr(&s->thinking));
+    cJSON_AddStringToObject(block, "signature", signature);
+    thinking_reset(s);
+    return emit(s, c);
+}
+
+int
+sllmp_xstream_redacted_thinking(sllmp_xstream_t *s, const char *data)
+{
+    cJSON *block, *c;
+    int rc;
+
+    if ((rc = sllmp_xstream_start(s)) != 0 || data == NULL || *data == '\0') {
+        return rc;
+    }
+    c = thinking_chunk(s, "redacted_thinking", &block);
+    cJSON_AddStringToObject(block, "data", data);
+    return emit(s, c);
+}
+
 static int
 valid_block(int block)
 {
@@ -179,6 +257,7 @@ sllmp_xstream_block_stop(sllmp_xstream_t *s, int block)
 {
     int rc = 0;
 
+    thinking_reset(s);
     if (valid_block(block) && s->block_tool[block] != 0) {
         if (!s->block_args[block]) {
             rc = sllmp_xstream_tool_args(s, block, "{}", 2);
@@ -229,4 +308,11 @@ sllmp_xstream_finish(sllmp_xstream_t *s)
     cJSON_AddArrayToObject(c, "choices");
     cJSON_AddItemToObject(c, "usage", sllmp_usage_to_openai(&s->usage));
     return emit(s, c);
+}
+
+void
+sllmp_xstream_free(sllmp_xstream_t *s)
+{
+    sllmp_buf_free(&s->thinking);
+    s->thinking_cut = 0;
 }

@@ -114,12 +114,22 @@ def provider_models(openai, anthropic, gemini, bedrock):
         m("gem-cut", model="gemini/gemini-mock+words-6-10+close-after-3", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("claude-badkey", model="anthropic/claude-mock", api_base=a, api_key="sk-ant-wrong"),
+        m("claude-thinking", model="anthropic/claude-mock+thinking", api_base=a,
+          api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        m("claude-thinking-redacted", model="anthropic/claude-mock+thinking+redacted",
+          api_base=a, api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        m("claude-thinking-tools", model="anthropic/claude-mock+thinking+tools", api_base=a,
+          api_key="os.environ/MOCK_ANTHROPIC_KEY"),
         m("gem", model="gemini/gemini-mock", api_base=g, api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-tools", model="gemini/gemini-mock+tools", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-thinking", model="gemini/gemini-mock+thinking", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-429", model="gemini/gemini-mock+status-429", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("gem-429-frac", model="gemini/gemini-mock+status-429+retryms-1500", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("gem-429-long", model="gemini/gemini-mock+status-429+retry-90", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-embed", model="gemini/text-embedding-mock", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
@@ -129,6 +139,7 @@ def provider_models(openai, anthropic, gemini, bedrock):
         m("nova-badsig", model="bedrock/amazon.nova-mock-v1:0",
           **dict(aws, aws_secret_access_key="wrong-secret")),
         m("br-claude", model="bedrock/anthropic.claude-mock-v1:0", **aws),
+        m("br-claude-reasoning", model="bedrock/anthropic.claude-mock-v1:0+reasoning", **aws),
         m("titan", model="bedrock/amazon.titan-embed-text-v2:0", **aws),
         m("cohere", model="bedrock/cohere.embed-english-v3", **aws),
         m("az", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
@@ -225,6 +236,29 @@ class ProvidersCase(StackCase):
             self.assertEqual(empty, [], "a chunk without choices reached a client that did not "
                              "ask for usage")
         return finishes[0]
+
+    def reasoning_streamed(self, chunks):
+        """(reasoning text, thinking_blocks entries) of a stream: reasoning chunks carry
+        reasoning_content alone, entry chunks thinking_blocks alone, both before the answer."""
+        deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+        first_content = next((i for i, d in enumerate(deltas) if d.get("content")), len(deltas))
+        text, blocks = "", []
+        for i, d in enumerate(deltas):
+            if "reasoning_content" in d or "thinking_blocks" in d:
+                self.assertEqual(len(d), 1, d)
+                self.assertLess(i, first_content, deltas)
+            text += d.get("reasoning_content", "")
+            blocks += d.get("thinking_blocks", [])
+        return text, blocks
+
+    def record_of(self, rid):
+        for _ in range(50):
+            for p in glob.glob(os.path.join(self.stack.spool, "new", "*")):
+                rec = json.load(open(p))
+                if rec.get("request_id") == rid:
+                    return rec
+            time.sleep(0.1)
+        self.fail("no trace record for %s" % rid)
 
     def tool_calls_streamed(self, chunks):
         calls = {}
@@ -363,6 +397,79 @@ class AnthropicTest(ProvidersCase):
         self.assertEqual(r.status, 502, r)
         self.assertNotIn("sk-ant-wrong", r.body.decode())
 
+    THOUGHT = "Let me think about this step by step."   # the mock's thinking
+    SIGNATURE = "EqQBCkYIBxgCKkBtb2NrLXNpZ25hdHVyZQ=="
+    REDACTED = "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP"
+
+    def test_streamed_thinking_as_litellm_sends_it(self):
+        msgs = [{"role": "user", "content": "hello brave new world"}]
+        r, chunks = self.stream_events("claude-thinking", stream_options={"include_usage": True})
+        self.assertEqual(self.assert_stream_shape(chunks, "hello brave new world", True), "stop")
+        self.assertEqual(mock_get(self.anthropic, "/_mock/streams")[-1]["events"][:5],
+                         ["message_start", "content_block_start", "content_block_delta",
+                          "content_block_delta", "content_block_delta"])
+        text, blocks = self.reasoning_streamed(chunks)
+        # one reasoning chunk per thinking_delta, then the block once, whole and signed
+        self.assertEqual(text, self.THOUGHT)
+        self.assertEqual(sum(1 for c in chunks if c["choices"] and
+                             "reasoning_content" in c["choices"][0]["delta"]),
+                         len(self.THOUGHT.split()))
+        self.assertEqual(blocks, [{"type": "thinking", "thinking": self.THOUGHT,
+                                   "signature": self.SIGNATURE}])
+        # what the unstreamed answer says, usage included
+        r2 = self.chat({"model": "claude-thinking", "messages": msgs})
+        self.assertEqual(r2.status, 200, r2)
+        msg = r2.json()["choices"][0]["message"]
+        self.assertEqual(msg["reasoning_content"], text)
+        self.assertEqual(msg["thinking_blocks"], blocks)
+        self.assertEqual(chunks[-1]["usage"], r2.json()["usage"])
+        # the trace records keep the same answer either way
+        streamed = self.record_of(r.header("x-request-id"))["output"]
+        unstreamed = self.record_of(r2.header("x-request-id"))["output"]
+        self.assertEqual(streamed["reasoning_content"], self.THOUGHT, streamed)
+        self.assertEqual(streamed["thinking_blocks"], blocks, streamed)
+        for k in ("role", "content", "reasoning_content", "thinking_blocks"):
+            self.assertEqual(streamed[k], unstreamed[k], k)
+
+    def test_streamed_redacted_thinking(self):
+        r, chunks = self.stream_events("claude-thinking-redacted")
+        self.assert_stream_shape(chunks, "hello brave new world")
+        text, blocks = self.reasoning_streamed(chunks)
+        self.assertEqual(text, self.THOUGHT)
+        want = [{"type": "thinking", "thinking": self.THOUGHT, "signature": self.SIGNATURE},
+                {"type": "redacted_thinking", "data": self.REDACTED}]
+        self.assertEqual(blocks, want)
+        r2 = self.chat({"model": "claude-thinking-redacted",
+                        "messages": [{"role": "user", "content": "hello brave new world"}]})
+        self.assertEqual(r2.json()["choices"][0]["message"]["thinking_blocks"], want)
+
+    def test_streamed_thinking_blocks_go_back_signed(self):
+        # a tool call with thinking on, streamed; the client sends the blocks back as they came
+        tools = [{"type": "function", "function": {"name": "get_weather"}},
+                 {"type": "function", "function": {"name": "get_time"}}]
+        r, chunks = self.stream_events("claude-thinking-tools", text="weather?", tools=tools,
+                                       reasoning_effort="low")
+        self.assertEqual(mock_requests(self.anthropic)[-1]["body"]["thinking"],
+                         {"type": "enabled", "budget_tokens": 1024})
+        text, blocks = self.reasoning_streamed(chunks)
+        calls = self.tool_calls_streamed(chunks)
+        assistant = {"role": "assistant", "content": None, "thinking_blocks": blocks,
+                     "tool_calls": [{"id": c["id"], "type": "function",
+                                     "function": {"name": c["name"], "arguments": c["args"]}}
+                                    for _, c in sorted(calls.items())]}
+        results = [{"role": "tool", "tool_call_id": c["id"], "content": "18C"}
+                   for _, c in sorted(calls.items())]
+        r2 = self.chat({"model": "claude-thinking-tools", "tools": tools,
+                        "reasoning_effort": "low",
+                        "messages": [{"role": "user", "content": "weather?"}, assistant] + results})
+        self.assertEqual(r2.status, 200, r2)
+        sent = mock_requests(self.anthropic)[-1]["body"]
+        # thinking stays on: the turn with tool_use starts with the block, signed
+        self.assertEqual(sent["thinking"], {"type": "enabled", "budget_tokens": 1024})
+        self.assertEqual(sent["messages"][1]["content"][0],
+                         {"type": "thinking", "thinking": self.THOUGHT,
+                          "signature": self.SIGNATURE})
+
     def anthropic_reset(self):
         import http.client
         c = http.client.HTTPConnection("127.0.0.1", self.anthropic.port, timeout=5)
@@ -426,6 +533,27 @@ class GeminiTest(ProvidersCase):
         r = self.chat({"model": "gem-429", "messages": [{"role": "user", "content": "x"}]})
         self.assertOpenAIError(r, 429)
 
+    def test_429_retry_info_is_retry_after(self):
+        # Google says when in the body's RetryInfo ("7s", "1.500s"), never in a header
+        for model, secs, ms in (("gem-429", "7", "7000"), ("gem-429-frac", "2", "1500")):
+            for stream in (False, True):
+                r = self.chat({"model": model, "stream": stream,
+                               "messages": [{"role": "user", "content": "x"}]})
+                self.assertOpenAIError(r, 429)
+                self.assertEqual(r.header("retry-after"), secs, (model, stream, r))
+                self.assertEqual(r.header("retry-after-ms"), ms, (model, stream, r))
+
+    def test_streamed_thoughts_are_reasoning(self):
+        r, chunks = self.stream_events("gem-thinking", stream_options={"include_usage": True})
+        self.assert_stream_shape(chunks, "hello brave new world", True)
+        text, blocks = self.reasoning_streamed(chunks)
+        self.assertEqual(text, "Let me think about this request step by step.")
+        self.assertEqual(blocks, [])   # Gemini's thoughts carry nothing to send back
+        r2 = self.chat({"model": "gem-thinking",
+                        "messages": [{"role": "user", "content": "hello brave new world"}]})
+        self.assertEqual(r2.json()["choices"][0]["message"]["reasoning_content"], text)
+        self.assertEqual(chunks[-1]["usage"], r2.json()["usage"])
+
     def test_embeddings_float_and_base64(self):
         r = self.post("/v1/embeddings", {"model": "gem-embed", "input": ["a b", "c"]})
         self.assertEqual(r.status, 200, r)
@@ -440,6 +568,37 @@ class GeminiTest(ProvidersCase):
         for got, want in zip(struct.unpack("<%df" % len(vec), raw), vec):
             self.assertAlmostEqual(got, want, delta=1e-6)  # float32 of the same number
         self.assertTrue(mock_requests(self.gemini)[-1]["path"].endswith(":batchEmbedContents"))
+
+
+class GeminiRetryWaitTest(ProvidersCase):
+    """Gemini's RetryInfo is the router's wait too, as another provider's Retry-After."""
+
+    router = {"num_retries": 1}
+
+    def calls(self, model):
+        return sum(1 for q in mock_requests(self.gemini) if "/models/%s:" % model in
+                   q["path"].replace("%2B", "+"))
+
+    def test_retry_waits_what_retry_info_asks(self):
+        t0 = time.monotonic()
+        r = self.chat({"model": "gem-429-frac", "messages": [{"role": "user", "content": "x"}]})
+        took = time.monotonic() - t0
+        self.assertOpenAIError(r, 429)
+        self.assertEqual(r.header("x-sllmp-attempts"), "2", r)
+        self.assertEqual(self.calls("gemini-mock+status-429+retryms-1500"), 2)
+        self.assertGreaterEqual(took, 1.5)   # the backoff alone is 0.25 to 0.5 s
+        self.assertEqual(r.header("retry-after"), "2")
+
+    def test_no_retry_when_retry_info_asks_too_long(self):
+        # 90 s is past max_retry_after_ms (60 s): the client gets it at once, to wait itself
+        t0 = time.monotonic()
+        r = self.chat({"model": "gem-429-long", "messages": [{"role": "user", "content": "x"}]})
+        self.assertOpenAIError(r, 429)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertEqual(r.header("x-sllmp-attempts"), "1", r)
+        self.assertEqual(self.calls("gemini-mock+status-429+retry-90"), 1)
+        self.assertEqual(r.header("retry-after"), "90")
+        self.assertEqual(r.header("retry-after-ms"), "90000")
 
 
 class BedrockTest(ProvidersCase):
@@ -464,6 +623,24 @@ class BedrockTest(ProvidersCase):
         r, chunks = self.stream_events("nova", stream_options={"include_usage": True})
         self.assertEqual(self.assert_stream_shape(chunks, "hello brave new world", True), "stop")
         self.assertTrue(mock_requests(self.bedrock)[-1]["path"].endswith("/converse-stream"))
+
+    def test_converse_stream_reasoning(self):
+        r, chunks = self.stream_events("br-claude-reasoning",
+                                       stream_options={"include_usage": True})
+        self.assert_stream_shape(chunks, "hello brave new world", True)
+        self.assertTrue(mock_requests(self.bedrock)[-1]["path"].endswith("/converse-stream"))
+        text, blocks = self.reasoning_streamed(chunks)
+        self.assertEqual(text, "The user wants an echo.")
+        self.assertEqual(blocks, [{"type": "thinking", "thinking": text,
+                                   "signature": "EqQBbW9jay1iZWRyb2NrLXNpZ25hdHVyZQ=="}])
+        r2 = self.chat({"model": "br-claude-reasoning",
+                        "messages": [{"role": "user", "content": "hello brave new world"}]})
+        self.assertEqual(r2.status, 200, r2)
+        msg = r2.json()["choices"][0]["message"]
+        self.assertEqual(msg["content"], "hello brave new world")
+        self.assertEqual(msg["reasoning_content"], text)
+        self.assertEqual(msg["thinking_blocks"], blocks)
+        self.assertEqual(chunks[-1]["usage"], r2.json()["usage"])
 
     def test_stream_tools(self):
         r, chunks = self.stream_events("nova-tools", tools=[
@@ -700,15 +877,6 @@ class MessagesTraceAndLimitsTest(ProvidersCase):
             self.assertGreater(x["usage"]["output"], 0, x)
             self.assertIn("count me", json.dumps(x.get("input")))
             self.no_secrets(json.dumps(x))
-
-    def record_of(self, rid):
-        for _ in range(50):
-            for p in glob.glob(os.path.join(self.stack.spool, "new", "*")):
-                rec = json.load(open(p))
-                if rec.get("request_id") == rid:
-                    return rec
-            time.sleep(0.1)
-        self.fail("no trace record for %s" % rid)
 
     def test_embeddings_completions_and_messages_records(self):
         cases = [("/v1/embeddings", {"model": "oa-embed", "input": ["secret-ish text"]},

@@ -58,7 +58,11 @@ Behaviour is chosen by the request's `model`: one or more options joined with '+
                       {"city":"Paris"} (streamed as input_json_delta fragments, the first one
                       "") and get_time {} (streamed with no input_json_delta at all);
                       stop_reason tool_use
-    thinking          a thinking block first (thinking_delta per word, then signature_delta)
+    thinking          a thinking block first, streamed as protocols.md §2.4 has it:
+                      content_block_start {"type":"thinking","thinking":""}, a thinking_delta
+                      per word, a signature_delta, content_block_stop
+    redacted          a redacted_thinking block {"type":"redacted_thinking","data":...} (after
+                      the thinking block, if any; streamed whole in its content_block_start)
     cache             usage cache_creation_input_tokens 100 and cache_read_input_tokens 200
     maxtokens         stop_reason max_tokens
     multidelta        two message_delta events (the first with stop_reason null and half the
@@ -161,7 +165,7 @@ def new_id(prefix, n=24):
 def parse_model(model):
     """A dict of options from a model string like 'tools+cache+sleep-100'."""
     opt, _ = mockserve.parse_options(
-        model, ("tools", "thinking", "cache", "maxtokens", "multidelta", "ping"),
+        model, ("tools", "thinking", "redacted", "cache", "maxtokens", "multidelta", "ping"),
         ("stall", "close", "error"))
     # "echo", "strict-sampling" and anything unknown: nothing more
     opt["strict"] = isinstance(model, str) and "strict-sampling" in model
@@ -598,8 +602,8 @@ def plan(body, opt):
              "cache_creation_input_tokens": 100 if opt["cache"] else 0,
              "cache_read_input_tokens": 200 if opt["cache"] else 0,
              "output_tokens": len(thinking) + len(pieces) + 10 * len(tools)}
-    return {"thinking": thinking, "text": pieces, "tools": tools, "stop_reason": stop_reason,
-            "stop_sequence": stop_sequence, "usage": usage}
+    return {"thinking": thinking, "redacted": opt["redacted"], "text": pieces, "tools": tools,
+            "stop_reason": stop_reason, "stop_sequence": stop_sequence, "usage": usage}
 
 
 def full_usage(u):
@@ -609,6 +613,7 @@ def full_usage(u):
 
 
 SIGNATURE = "EqQBCkYIBxgCKkBtb2NrLXNpZ25hdHVyZQ=="
+REDACTED_DATA = "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP"
 
 
 def message_object(body, p, msg_id):
@@ -616,6 +621,8 @@ def message_object(body, p, msg_id):
     if p["thinking"]:
         content.append({"type": "thinking", "thinking": "".join(p["thinking"]),
                         "signature": SIGNATURE})
+    if p.get("redacted"):
+        content.append({"type": "redacted_thinking", "data": REDACTED_DATA})
     if p["text"] or not p["tools"]:
         content.append({"type": "text", "text": "".join(p["text"])})
     for t in p["tools"]:
@@ -815,7 +822,7 @@ class Handler(mockserve.MockHandler):
             srec["events"].append(name)
 
         u = p["usage"]
-        start = message_object(body, dict(p, thinking=[], text=[], tools=[]),
+        start = message_object(body, dict(p, thinking=[], redacted=False, text=[], tools=[]),
                                new_id("msg_mock_"))
         start.update(content=[], stop_reason=None, stop_sequence=None,
                      usage=full_usage(dict(u, output_tokens=1)))
@@ -823,8 +830,8 @@ class Handler(mockserve.MockHandler):
         index = 0
         if p["thinking"]:
             event("content_block_start", {"type": "content_block_start", "index": index,
-                                          "content_block": {"type": "thinking", "thinking": "",
-                                                            "signature": ""}})
+                                          "content_block": {"type": "thinking",
+                                                            "thinking": ""}})
             for piece in p["thinking"]:
                 event("content_block_delta", {"type": "content_block_delta", "index": index,
                                               "delta": {"type": "thinking_delta",
@@ -832,6 +839,12 @@ class Handler(mockserve.MockHandler):
             event("content_block_delta", {"type": "content_block_delta", "index": index,
                                           "delta": {"type": "signature_delta",
                                                     "signature": SIGNATURE}})
+            event("content_block_stop", {"type": "content_block_stop", "index": index})
+            index += 1
+        if p["redacted"]:
+            event("content_block_start", {"type": "content_block_start", "index": index,
+                                          "content_block": {"type": "redacted_thinking",
+                                                            "data": REDACTED_DATA}})
             event("content_block_stop", {"type": "content_block_stop", "index": index})
             index += 1
         if p["text"] or not p["tools"]:

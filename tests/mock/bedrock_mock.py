@@ -47,6 +47,10 @@ ignored, so the name decides which model family answers:
                       (input streamed in two deltas) and get_time, streamed without any input
                       delta; stopReason tool_use
     cache             usage cacheReadInputTokens 200, cacheWriteInputTokens 100
+    reasoning         (Converse) a reasoningContent block first, as Claude gives it: unstreamed
+                      {"reasoningText":{"text","signature"}}; streamed, a reasoningContent
+                      {"text"} delta per word, then {"signature"}, then contentBlockStop; its
+                      words count as output tokens
     status-429        429 ThrottlingException (x-amzn-ErrorType, {"message":...})
     status-400        400 ValidationException;  status-500: 500 InternalServerException
     status-503        503 ServiceUnavailableException; also 403, 404, 408, 424
@@ -175,10 +179,14 @@ def expected_signature(secret, method, raw_path, raw_query, header_pairs, signed
     return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
 
 
+REASONING = "The user wants an echo."
+SIGNATURE = "EqQBbW9jay1iZWRyb2NrLXNpZ25hdHVyZQ=="
+
+
 # ---- model options ----------------------------------------------------------------------
 
 def parse_model(model_id):
-    opt, _ = mockserve.parse_options(model_id, ("tools", "cache"),
+    opt, _ = mockserve.parse_options(model_id, ("tools", "cache", "reasoning"),
                                      ("stall", "exception", "badcrc"))
     return opt
 
@@ -558,9 +566,10 @@ class Handler(mockserve.MockHandler):
             tools = [("tooluse_mock1", "get_weather", ['{"city":', '"Paris"}']),
                      ("tooluse_mock2", "get_time", [])]
             stop = "tool_use"
-        return {"pieces": pieces, "tools": tools, "stop": stop,
+        reasoning = split_words(REASONING) if opt["reasoning"] else []
+        return {"pieces": pieces, "tools": tools, "stop": stop, "reasoning": reasoning,
                 "input": max(1, prompt_chars // 4),
-                "output": len(pieces) + 5 * len(tools),
+                "output": len(reasoning) + len(pieces) + 5 * len(tools),
                 "cache_read": 200 if opt["cache"] else 0,
                 "cache_write": 100 if opt["cache"] else 0}
 
@@ -586,6 +595,9 @@ class Handler(mockserve.MockHandler):
 
     def converse_body(self, a):
         content = []
+        if a["reasoning"]:
+            content.append({"reasoningContent": {"reasoningText": {
+                "text": "".join(a["reasoning"]), "signature": SIGNATURE}}})
         if a["pieces"]:
             content.append({"text": "".join(a["pieces"])})
         for tid, name, parts in a["tools"]:
@@ -598,15 +610,24 @@ class Handler(mockserve.MockHandler):
     def converse_frames(self, a):
         """[(kind, frame)]: kind "text" marks the deltas the *-after-N options count."""
         out = [("meta", event_frame("messageStart", {"role": "assistant", "p": padding(0)}))]
+        base = 0
+        if a["reasoning"]:
+            for piece in a["reasoning"]:
+                out.append(("meta", event_frame("contentBlockDelta", {
+                    "contentBlockIndex": 0, "delta": {"reasoningContent": {"text": piece}}})))
+            out.append(("meta", event_frame("contentBlockDelta", {
+                "contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": SIGNATURE}}})))
+            out.append(("meta", event_frame("contentBlockStop", {"contentBlockIndex": 0})))
+            base = 1
         for i, piece in enumerate(a["pieces"]):
-            ev = {"contentBlockIndex": 0, "delta": {"text": piece}}
+            ev = {"contentBlockIndex": base, "delta": {"text": piece}}
             if i % 2 == 0:
                 ev["p"] = padding(i + 1)
             out.append(("text", event_frame("contentBlockDelta", ev)))
         if a["pieces"]:
-            out.append(("meta", event_frame("contentBlockStop", {"contentBlockIndex": 0})))
+            out.append(("meta", event_frame("contentBlockStop", {"contentBlockIndex": base})))
         for k, (tid, name, parts) in enumerate(a["tools"]):
-            idx = k + 1
+            idx = base + k + 1
             out.append(("meta", event_frame("contentBlockStart", {
                 "contentBlockIndex": idx, "start": {"toolUse": {"toolUseId": tid, "name": name}},
                 "p": padding(idx)})))

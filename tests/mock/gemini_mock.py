@@ -44,7 +44,9 @@ e.g. `sleep-200+words-5-50`:
     blocked           200 with promptFeedback.blockReason SAFETY and no candidates
     maxtokens         finishReason MAX_TOKENS (also when generationConfig.maxOutputTokens cuts
                       the answer, which is then that many words)
-    status-429        429 RESOURCE_EXHAUSTED with QuotaFailure, Help and RetryInfo (7s) details
+    status-429        429 RESOURCE_EXHAUSTED with QuotaFailure, Help and RetryInfo details
+                      (retryDelay "7s"; with retry-S "Ss"; with retryms-N N ms as seconds
+                      with three decimals, "1.500s"), and no Retry-After header, as Google
     status-400        400 INVALID_ARGUMENT
     status-403        403 PERMISSION_DENIED
     status-404        404 NOT_FOUND
@@ -101,9 +103,21 @@ class BadRequest(Exception):
 
 def parse_model(model):
     """The options of a model name like 'sleep-100+words-5-20+thinking'."""
-    opt, _ = mockserve.parse_options(
+    opt, rest = mockserve.parse_options(
         model, ("tools", "thinking", "cache", "blocked", "maxtokens"), ("stall", "close"))
+    opt["retry_ms"] = None
+    for tok in rest:
+        m = re.fullmatch(r"retryms-(\d+)", tok)
+        if m:
+            opt["retry_ms"] = int(m.group(1))
     return opt
+
+
+def retry_delay(opt):
+    """RetryInfo's retryDelay, a protobuf Duration in its JSON form."""
+    if opt.get("retry_ms") is not None:
+        return "%d.%03ds" % divmod(opt["retry_ms"], 1000)
+    return "%ds" % mockserve.retry_after(opt)
 
 
 def rpc_error(code, status, message, details=None):
@@ -113,7 +127,7 @@ def rpc_error(code, status, message, details=None):
     return {"error": err}
 
 
-def error_for(status, model):
+def error_for(status, model, delay="7s"):
     if status == 429:
         return rpc_error(429, "RESOURCE_EXHAUSTED",
                          "You exceeded your current quota, please check your plan and billing "
@@ -131,7 +145,7 @@ def error_for(status, model):
                                       "url": "https://ai.google.dev/gemini-api/docs/"
                                              "rate-limits"}]},
                           {"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                           "retryDelay": "7s"}])
+                           "retryDelay": delay}])
     if status == 400:
         return rpc_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
     if status == 403:
@@ -528,7 +542,7 @@ class Handler(mockserve.MockHandler):
             self.pause(opt["sleep_ms"] / 1000.0)
             if opt["status"]:
                 srec["headers_sent_at"] = now()
-                err = error_for(opt["status"], model)
+                err = error_for(opt["status"], model, retry_delay(opt))
                 # the JSON-array stream wraps its error in the array too
                 self.send_json(opt["status"], [err] if stream and not sse else err)
                 srec["completed"] = True

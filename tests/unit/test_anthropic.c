@@ -195,6 +195,7 @@ feed(feed_t *f, const char *sse_sq)
 static void
 feed_free(feed_t *f)
 {
+    sllmp_xstream_free(&f->x);
     cJSON_Delete(f->chunks);
 }
 
@@ -699,6 +700,182 @@ test_stream_emit_stop_and_after_stop(void **state)
     feed_free(&f);
 }
 
+/* A thinking block as protocols.md §2.4 streams it (start with thinking "", thinking_delta...,
+ * signature_delta just before the stop), then a text block. */
+#define THINKING_THEN_TEXT                                                                         \
+    "event: content_block_start\n"                                                                 \
+    "data: {'type':'content_block_start','index':0,'content_block':{'type':'thinking',"            \
+    "'thinking':''}}\n\n"                                                                          \
+    "event: content_block_delta\n"                                                                 \
+    "data: {'type':'content_block_delta','index':0,'delta':{'type':'thinking_delta',"              \
+    "'thinking':'Let me '}}\n\n"                                                                   \
+    "event: ping\ndata: {'type':'ping'}\n\n"                                                       \
+    "event: content_block_delta\n"                                                                 \
+    "data: {'type':'content_block_delta','index':0,'delta':{'type':'thinking_delta',"              \
+    "'thinking':'think.'}}\n\n"                                                                    \
+    "event: content_block_delta\n"                                                                 \
+    "data: {'type':'content_block_delta','index':0,'delta':{'type':'signature_delta',"             \
+    "'signature':'EqQBCkYsig=='}}\n\n"                                                             \
+    "event: content_block_stop\n"                                                                  \
+    "data: {'type':'content_block_stop','index':0}\n\n"                                            \
+    "event: content_block_start\n"                                                                 \
+    "data: {'type':'content_block_start','index':1,'content_block':{'type':'text','text':''}}\n\n" \
+    "event: content_block_delta\n"                                                                 \
+    "data: {'type':'content_block_delta','index':1,'delta':{'type':'text_delta','text':'Hi'}}\n\n" \
+    "event: content_block_stop\n"                                                                  \
+    "data: {'type':'content_block_stop','index':1}\n\n"                                            \
+    "event: message_delta\n"                                                                       \
+    "data: {'type':'message_delta','delta':{'stop_reason':'end_turn','stop_sequence':null},"       \
+    "'usage':{'output_tokens':30}}\n\n"                                                            \
+    "event: message_stop\ndata: {'type':'message_stop'}\n\n"
+
+static void
+test_stream_thinking_then_text(void **state)
+{
+    feed_t f;
+    sllmp_usage_t u;
+
+    (void)state;
+    feed_init(&f);
+    feed(&f, MESSAGE_START THINKING_THEN_TEXT);
+    assert_int_equal(f.rc, 0);
+    /* role, two reasoning deltas, the signed block, the text, finish, usage */
+    assert_int_equal(cJSON_GetArraySize(f.chunks), 7);
+    assert_delta(&f, 0, "{'role':'assistant','content':''}", NULL);
+    assert_json(cJSON_GetArrayItem(f.chunks, 1),
+                "{'id':'msg_1','object':'chat.completion.chunk','created':1741569952,"
+                "'model':'client-model','choices':[{'index':0,'delta':{'reasoning_content':"
+                "'Let me '},'logprobs':null,'finish_reason':null}]}");
+    assert_delta(&f, 2, "{'reasoning_content':'think.'}", NULL);
+    /* the block once, whole and signed, as the unstreamed answer's thinking_blocks has it */
+    assert_json(cJSON_GetArrayItem(f.chunks, 3),
+                "{'id':'msg_1','object':'chat.completion.chunk','created':1741569952,"
+                "'model':'client-model','choices':[{'index':0,'delta':{'thinking_blocks':"
+                "[{'type':'thinking','thinking':'Let me think.','signature':'EqQBCkYsig=='}]},"
+                "'logprobs':null,'finish_reason':null}]}");
+    assert_delta(&f, 4, "{'content':'Hi'}", NULL);
+    assert_delta(&f, 5, "{}", "stop");
+    /* the usage is Anthropic's, thinking or not (its output_tokens include the thinking) */
+    assert_json(cJSON_GetArrayItem(f.chunks, 6),
+                "{'id':'msg_1','object':'chat.completion.chunk','created':1741569952,"
+                "'model':'client-model','choices':[],'usage':{'prompt_tokens':25,"
+                "'completion_tokens':30,'total_tokens':55,'prompt_tokens_details':"
+                "{'cached_tokens':0},'completion_tokens_details':{'reasoning_tokens':0}}}");
+    u = usage_of_last(&f);
+    assert_int_equal(u.output, 30);
+    assert_int_equal(u.reasoning, 0);
+    /* reasoning is not content: the estimate's character count is the answer's alone */
+    assert_int_equal(f.x.text_chars, 2);
+    feed_free(&f);
+}
+
+static void
+test_stream_redacted_and_unsigned_thinking(void **state)
+{
+    feed_t f;
+
+    (void)state;
+    feed_init(&f);
+    feed(&f, MESSAGE_START
+         /* the API's own start carries signature "" too: nothing to send for it */
+         "event: content_block_start\n"
+         "data: {'type':'content_block_start','index':0,'content_block':{'type':'thinking',"
+         "'thinking':'','signature':''}}\n\n"
+         "event: content_block_delta\n"
+         "data: {'type':'content_block_delta','index':0,'delta':{'type':'thinking_delta',"
+         "'thinking':'unsigned'}}\n\n"
+         "event: content_block_stop\n"
+         "data: {'type':'content_block_stop','index':0}\n\n"
+         /* redacted: whole in its start, no deltas */
+         "event: content_block_start\n"
+         "data: {'type':'content_block_start','index':1,'content_block':"
+         "{'type':'redacted_thinking','data':'EmwKAhgBEgy3va3pzix'}}\n\n"
+         "event: content_block_stop\n"
+         "data: {'type':'content_block_stop','index':1}\n\n"
+         /* a block whose text is not shown: the signature alone; the unsigned block's text
+          * before it is not part of it */
+         "event: content_block_start\n"
+         "data: {'type':'content_block_start','index':2,'content_block':{'type':'thinking',"
+         "'thinking':''}}\n\n"
+         "event: content_block_delta\n"
+         "data: {'type':'content_block_delta','index':2,'delta':{'type':'signature_delta',"
+         "'signature':'sig2'}}\n\n"
+         "event: content_block_stop\n"
+         "data: {'type':'content_block_stop','index':2}\n\n"
+         /* text in the start of a thinking block is reasoning too */
+         "event: content_block_start\n"
+         "data: {'type':'content_block_start','index':3,'content_block':{'type':'thinking',"
+         "'thinking':'early'}}\n\n"
+         "event: content_block_delta\n"
+         "data: {'type':'content_block_delta','index':3,'delta':{'type':'signature_delta',"
+         "'signature':'sig3'}}\n\n");
+    assert_int_equal(f.rc, 0);
+    assert_int_equal(cJSON_GetArraySize(f.chunks), 6);
+    assert_delta(&f, 1, "{'reasoning_content':'unsigned'}", NULL);
+    assert_delta(&f, 2,
+                 "{'thinking_blocks':[{'type':'redacted_thinking','data':'EmwKAhgBEgy3va3pzix'}]}",
+                 NULL);
+    assert_delta(
+        &f, 3, "{'thinking_blocks':[{'type':'thinking','thinking':'','signature':'sig2'}]}", NULL);
+    assert_delta(&f, 4, "{'reasoning_content':'early'}", NULL);
+    assert_delta(&f, 5,
+                 "{'thinking_blocks':[{'type':'thinking','thinking':'early','signature':'sig3'}]}",
+                 NULL);
+    assert_int_equal(f.x.text_chars, 0);
+    feed_free(&f);
+}
+
+/* A block longer than SLLMP_XSTREAM_THINKING_MAX still streams, but gets no entry: cut, it
+ * would not match its signature. The next block is whole again. */
+static void
+test_stream_thinking_too_long_for_an_entry(void **state)
+{
+    size_t piece = SLLMP_XSTREAM_THINKING_MAX / 2 + 1;
+    char *big = malloc(piece + 1);
+    feed_t f;
+    cJSON *d, *sig, *stop;
+    const cJSON *text;
+
+    (void)state;
+    assert_non_null(big);
+    memset(big, 'x', piece);
+    big[piece] = '\0';
+    feed_init(&f);
+    d = cJSON_CreateObject();
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(d, "delta"), "type", "thinking_delta");
+    cJSON_AddStringToObject(cJSON_GetObjectItem(d, "delta"), "thinking", big);
+    sig = parse_sq("{'type':'content_block_delta','index':0,'delta':{'type':'signature_delta',"
+                   "'signature':'s'}}");
+    stop = parse_sq("{'type':'content_block_stop','index':0}");
+    assert_int_equal(sllmp_anthropic_stream_event(&f.x, "content_block_delta", d), 0);
+    assert_int_equal(sllmp_anthropic_stream_event(&f.x, "content_block_delta", d), 0);
+    assert_int_equal(sllmp_anthropic_stream_event(&f.x, "content_block_delta", sig), 0);
+    assert_int_equal(sllmp_anthropic_stream_event(&f.x, "content_block_stop", stop), 0);
+    /* role, the two pieces; no entry */
+    assert_int_equal(cJSON_GetArraySize(f.chunks), 3);
+    text = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(f.chunks, 2), "choices"), 0),
+            "delta"),
+        "reasoning_content");
+    assert_true(cJSON_IsString(text));
+    assert_int_equal(strlen(text->valuestring), piece);
+    cJSON_Delete(d);
+    d = parse_sq("{'type':'content_block_delta','index':1,'delta':{'type':'thinking_delta',"
+                 "'thinking':'short'}}");
+    assert_int_equal(sllmp_anthropic_stream_event(&f.x, "content_block_delta", d), 0);
+    assert_int_equal(sllmp_anthropic_stream_event(&f.x, "content_block_delta", sig), 0);
+    assert_int_equal(cJSON_GetArraySize(f.chunks), 5);
+    assert_delta(&f, 4,
+                 "{'thinking_blocks':[{'type':'thinking','thinking':'short','signature':'s'}]}",
+                 NULL);
+    cJSON_Delete(d);
+    cJSON_Delete(sig);
+    cJSON_Delete(stop);
+    free(big);
+    feed_free(&f);
+}
+
 /* ---- requests ----------------------------------------------------------------------------- */
 
 static void
@@ -1069,6 +1246,9 @@ main(void)
         cmocka_unit_test(test_stream_cumulative_usage_last_wins),
         cmocka_unit_test(test_stream_usage_round_trip_with_cache),
         cmocka_unit_test(test_stream_emit_stop_and_after_stop),
+        cmocka_unit_test(test_stream_thinking_then_text),
+        cmocka_unit_test(test_stream_redacted_and_unsigned_thinking),
+        cmocka_unit_test(test_stream_thinking_too_long_for_an_entry),
         cmocka_unit_test(test_request_system_and_developer_merged),
         cmocka_unit_test(test_request_tool_round_trip),
         cmocka_unit_test(test_request_images),

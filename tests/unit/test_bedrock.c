@@ -584,7 +584,8 @@ test_converse_response(void **state)
     cJSON_Delete(id);
     assert_json(out, "{\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"claude\","
                      "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-                     "\"content\":\"Let me check.\",\"refusal\":null,\"tool_calls\":["
+                     "\"content\":\"Let me check.\",\"refusal\":null,"
+                     "\"reasoning_content\":\"hm\",\"tool_calls\":["
                      "{\"id\":\"tooluse_1\",\"type\":\"function\",\"function\":{\"name\":"
                      "\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},"
                      "\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
@@ -597,6 +598,36 @@ test_converse_response(void **state)
     assert_int_equal(u.cache_write, 100);
     assert_int_equal(u.output, 20);
     assert_true(u.seen);
+    cJSON_Delete(out);
+    cJSON_Delete(resp);
+}
+
+static void
+test_converse_response_reasoning(void **state)
+{
+    /* Claude through Converse: a signed reasoning block, a redacted one, then the answer */
+    cJSON *resp = parse("{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["
+                        "{\"reasoningContent\":{\"reasoningText\":{\"text\":\"Let me think.\","
+                        "\"signature\":\"EqQBsig==\"}}},"
+                        "{\"reasoningContent\":{\"redactedContent\":\"RW1vS0FoZ0I=\"}},"
+                        "{\"text\":\"Hi\"}]}},\"stopReason\":\"end_turn\","
+                        "\"usage\":{\"inputTokens\":10,\"outputTokens\":20,\"totalTokens\":30}}");
+    cJSON *out;
+
+    (void)state;
+    out = sllmp_bedrock_response(resp, "claude", 1700000000, NULL);
+    assert_non_null(out);
+    assert_json(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "choices"), 0), "message"),
+        "{\"role\":\"assistant\",\"content\":\"Hi\",\"refusal\":null,"
+        "\"reasoning_content\":\"Let me think.\",\"thinking_blocks\":["
+        "{\"type\":\"thinking\",\"thinking\":\"Let me think.\",\"signature\":"
+        "\"EqQBsig==\"},{\"type\":\"redacted_thinking\",\"data\":\"RW1vS0FoZ0I=\"}]}");
+    /* the usage is Bedrock's, reasoning or not (outputTokens include it) */
+    assert_json(cJSON_GetObjectItem(out, "usage"),
+                "{\"prompt_tokens\":10,\"completion_tokens\":20,\"total_tokens\":30,"
+                "\"prompt_tokens_details\":{\"cached_tokens\":0},"
+                "\"completion_tokens_details\":{\"reasoning_tokens\":0}}");
     cJSON_Delete(out);
     cJSON_Delete(resp);
 }
@@ -716,6 +747,7 @@ static const char *const tool_chunks[] = {
     CHUNK("{\"role\":\"assistant\",\"content\":\"\"}"),
     CHUNK("{\"content\":\"Hel\"}"),
     CHUNK("{\"content\":\"lo\"}"),
+    CHUNK("{\"reasoning_content\":\"hm\"}"),
     CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"t1\",\"type\":\"function\",\"function\":"
           "{\"name\":\"get_weather\",\"arguments\":\"\"}}]}"),
     CHUNK("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}"),
@@ -771,6 +803,7 @@ test_converse_stream_tools(void **state)
         cJSON_Delete(p);
     }
     check_tool_chunks(&s, &k);
+    sllmp_xstream_free(&s);
 }
 
 typedef struct {
@@ -818,8 +851,67 @@ test_converse_stream_from_frames_split_everywhere(void **state)
         assert_int_equal(sllmp_evs_feed(&e, (const char *)buf + cut, n - cut), 0);
         assert_int_equal(p.frames, TOOL_STREAM_LEN);
         check_tool_chunks(&s, &k);
+        sllmp_xstream_free(&s);
         sllmp_evs_free(&e);
     }
+}
+
+/* ConverseStream of Claude thinking: reasoningContent text deltas, the signature as the
+ * block's last delta, a redacted block, then the answer. */
+static const char *const reasoning_stream[][2] = {
+    {"messageStart", "{\"role\":\"assistant\"}"},
+    {"contentBlockDelta",
+     "{\"contentBlockIndex\":0,\"delta\":{\"reasoningContent\":{\"text\":\"Let me \"}}}"},
+    {"contentBlockDelta",
+     "{\"contentBlockIndex\":0,\"delta\":{\"reasoningContent\":{\"text\":\"think.\"}}}"},
+    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"reasoningContent\":"
+                          "{\"signature\":\"EqQBsig==\"}}}"},
+    {"contentBlockStop", "{\"contentBlockIndex\":0}"},
+    {"contentBlockDelta", "{\"contentBlockIndex\":1,\"delta\":{\"reasoningContent\":"
+                          "{\"redactedContent\":\"RW1vS0FoZ0I=\"}}}"},
+    {"contentBlockStop", "{\"contentBlockIndex\":1}"},
+    {"contentBlockDelta", "{\"contentBlockIndex\":2,\"delta\":{\"text\":\"Hi\"}}"},
+    {"contentBlockStop", "{\"contentBlockIndex\":2}"},
+    {"messageStop", "{\"stopReason\":\"end_turn\"}"},
+    {"metadata", "{\"usage\":{\"inputTokens\":10,\"outputTokens\":20,\"totalTokens\":30},"
+                 "\"metrics\":{\"latencyMs\":321}}"},
+};
+
+static void
+test_converse_stream_reasoning(void **state)
+{
+    static const char *const want[] = {
+        CHUNK("{\"role\":\"assistant\",\"content\":\"\"}"),
+        CHUNK("{\"reasoning_content\":\"Let me \"}"),
+        CHUNK("{\"reasoning_content\":\"think.\"}"),
+        CHUNK("{\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"Let me think.\","
+              "\"signature\":\"EqQBsig==\"}]}"),
+        CHUNK("{\"thinking_blocks\":[{\"type\":\"redacted_thinking\",\"data\":"
+              "\"RW1vS0FoZ0I=\"}]}"),
+        CHUNK("{\"content\":\"Hi\"}"),
+        CHUNK_FINISH("stop"),
+        "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+        "\"model\":\"claude\",\"choices\":[],\"usage\":{\"prompt_tokens\":10,"
+        "\"completion_tokens\":20,\"total_tokens\":30,\"prompt_tokens_details\":"
+        "{\"cached_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":0}}}",
+    };
+    sllmp_xstream_t s;
+    chunks_t k;
+
+    (void)state;
+    stream_init(&s, &k);
+    for (size_t i = 0; i < sizeof(reasoning_stream) / sizeof(reasoning_stream[0]); i++) {
+        cJSON *p = parse(reasoning_stream[i][1]);
+
+        assert_int_equal(sllmp_bedrock_stream_event(&s, reasoning_stream[i][0], p), 0);
+        cJSON_Delete(p);
+    }
+    assert_int_equal(k.n, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_string_equal(k.chunk[i], want[i]);
+    }
+    assert_int_equal(s.text_chars, 2); /* reasoning is not content */
+    sllmp_xstream_free(&s);
 }
 
 static void
@@ -992,9 +1084,11 @@ main(void)
         cmocka_unit_test(test_converse_request_choices_and_minimal),
         cmocka_unit_test(test_converse_request_errors),
         cmocka_unit_test(test_converse_response),
+        cmocka_unit_test(test_converse_response_reasoning),
         cmocka_unit_test(test_converse_response_finish_reasons),
         cmocka_unit_test(test_converse_stream_tools),
         cmocka_unit_test(test_converse_stream_from_frames_split_everywhere),
+        cmocka_unit_test(test_converse_stream_reasoning),
         cmocka_unit_test(test_converse_stream_emit_stops),
         cmocka_unit_test(test_exception_status),
         cmocka_unit_test(test_embed_requests),

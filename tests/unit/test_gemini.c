@@ -571,9 +571,9 @@ test_stream_text_cumulative_usage(void **state)
     assert_true(s.ended);
     assert_int_equal(sllmp_xstream_finish(&s), 0);
 
-    /* role, Hel, lo, !, finish, usage */
+    /* role, Hel, the thought (reasoning, not content), lo, !, finish, usage */
     n = cJSON_GetArraySize(k.chunks);
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 7);
     cJSON_ArrayForEach(c, k.chunks)
     {
         assert_string_equal(str_at(c, "id"), "resp-1");
@@ -582,27 +582,69 @@ test_stream_text_cumulative_usage(void **state)
     }
     assert_string_equal(str_at(k.chunks, "0.choices.0.delta.role"), "assistant");
     assert_string_equal(str_at(k.chunks, "1.choices.0.delta.content"), "Hel");
-    assert_string_equal(str_at(k.chunks, "2.choices.0.delta.content"), "lo");
-    assert_string_equal(str_at(k.chunks, "3.choices.0.delta.content"), "!");
-    assert_string_equal(str_at(k.chunks, "4.choices.0.finish_reason"), "stop");
-    assert_int_equal(cJSON_GetArraySize(at(k.chunks, "5.choices")), 0);
+    assert_json(at(k.chunks, "2.choices.0.delta"), "{\"reasoning_content\":\"x\"}");
+    assert_string_equal(str_at(k.chunks, "3.choices.0.delta.content"), "lo");
+    assert_string_equal(str_at(k.chunks, "4.choices.0.delta.content"), "!");
+    assert_string_equal(str_at(k.chunks, "5.choices.0.finish_reason"), "stop");
+    assert_int_equal(cJSON_GetArraySize(at(k.chunks, "6.choices")), 0);
 
     /* the last usageMetadata, not a sum */
     assert_int_equal(s.usage.input, 6);
     assert_int_equal(s.usage.cache_read, 4);
     assert_int_equal(s.usage.output, 3);
     assert_int_equal(s.usage.reasoning, 4);
-    assert_int_equal(num_at(k.chunks, "5.usage.prompt_tokens"), 10);
-    assert_int_equal(num_at(k.chunks, "5.usage.completion_tokens"), 7);
+    assert_int_equal(num_at(k.chunks, "6.usage.prompt_tokens"), 10);
+    assert_int_equal(num_at(k.chunks, "6.usage.completion_tokens"), 7);
 
     /* the usage chunk reads back into the same buckets */
     memset(&back, 0, sizeof(back));
-    sllmp_usage_from_openai(&back, at(k.chunks, "5.usage"));
+    sllmp_usage_from_openai(&back, at(k.chunks, "6.usage"));
     assert_int_equal(back.input, s.usage.input);
     assert_int_equal(back.cache_read, s.usage.cache_read);
     assert_int_equal(back.cache_write, s.usage.cache_write);
     assert_int_equal(back.output, s.usage.output);
     assert_int_equal(back.reasoning, s.usage.reasoning);
+    sllmp_xstream_free(&s);
+    cJSON_Delete(k.chunks);
+}
+
+/* A thought part is reasoning, as in unstreamed answers (reasoning_content, and no
+ * thinking_blocks: Gemini's text parts carry no signature to send back). */
+static void
+test_stream_thought_is_reasoning(void **state)
+{
+    sllmp_xstream_t s;
+    sink_t k;
+
+    (void)state;
+    stream_init(&s, &k);
+    assert_int_equal(feed(&s,
+                          "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+                          "[{\"text\":\"**Weighing it**\\nThe user asks.\",\"thought\":true}]}}],"
+                          "\"responseId\":\"resp-2\"}"),
+                     0);
+    assert_int_equal(feed(&s, "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+                              "[{\"text\":\"Hi\"}]},\"finishReason\":\"STOP\"}],"
+                              "\"usageMetadata\":{\"promptTokenCount\":10,"
+                              "\"candidatesTokenCount\":1,\"thoughtsTokenCount\":50,"
+                              "\"totalTokenCount\":61},\"responseId\":\"resp-2\"}"),
+                     0);
+    assert_int_equal(sllmp_xstream_finish(&s), 0);
+    assert_int_equal(cJSON_GetArraySize(k.chunks), 5);
+    assert_json(at(k.chunks, "1"),
+                "{\"id\":\"resp-2\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+                "\"model\":\"gemini-test\",\"choices\":[{\"index\":0,\"delta\":"
+                "{\"reasoning_content\":\"**Weighing it**\\nThe user asks.\"},\"logprobs\":null,"
+                "\"finish_reason\":null}]}");
+    assert_json(at(k.chunks, "2.choices.0.delta"), "{\"content\":\"Hi\"}");
+    assert_string_equal(str_at(k.chunks, "3.choices.0.finish_reason"), "stop");
+    /* the usage is Gemini's: thoughts counted apart, in completion_tokens */
+    assert_json(at(k.chunks, "4.usage"),
+                "{\"prompt_tokens\":10,\"completion_tokens\":51,\"total_tokens\":61,"
+                "\"prompt_tokens_details\":{\"cached_tokens\":0},"
+                "\"completion_tokens_details\":{\"reasoning_tokens\":50}}");
+    assert_int_equal(s.text_chars, 2);
+    sllmp_xstream_free(&s);
     cJSON_Delete(k.chunks);
 }
 
@@ -698,6 +740,79 @@ test_stream_blocked_error_and_stop(void **state)
     cJSON_Delete(k.chunks);
 }
 
+/* ------------------------------------------------------------------ errors */
+
+/* The error body of a 429 whose RetryInfo says `delay` (a JSON value, as written). */
+static int64_t
+retry_ms(const char *delay)
+{
+    char json[512];
+    cJSON *body;
+    int64_t ms;
+
+    snprintf(json, sizeof(json),
+             "{\"error\":{\"code\":429,\"message\":\"quota\",\"status\":"
+             "\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":"
+             "\"type.googleapis.com/google.rpc.QuotaFailure\",\"violations\":[]},"
+             "{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":%s}]}}",
+             delay);
+    body = parse(json);
+    ms = sllmp_gemini_retry_delay_ms(body);
+    cJSON_Delete(body);
+    return ms;
+}
+
+static void
+test_retry_info(void **state)
+{
+    cJSON *body;
+
+    (void)state;
+    /* protobuf Durations: seconds, an optional fraction of up to 9 digits, "s"; rounded up */
+    assert_int_equal(retry_ms("\"37s\""), 37000);
+    assert_int_equal(retry_ms("\"1.5s\""), 1500);
+    assert_int_equal(retry_ms("\"0s\""), 0);
+    assert_int_equal(retry_ms("\"0.000000001s\""), 1);
+    assert_int_equal(retry_ms("\"2.0001s\""), 2001);
+    assert_int_equal(retry_ms("\"59.999999999s\""), 60000);
+    assert_int_equal(retry_ms("\"315576000000s\""), 315576000000000LL); /* the largest */
+    /* not Durations, or not waits */
+    assert_int_equal(retry_ms("\"abc\""), -1);
+    assert_int_equal(retry_ms("\"-3s\""), -1);
+    assert_int_equal(retry_ms("\"+3s\""), -1);
+    assert_int_equal(retry_ms("\"37\""), -1); /* no "s" */
+    assert_int_equal(retry_ms("\"37ms\""), -1);
+    assert_int_equal(retry_ms("\"37S\""), -1);
+    assert_int_equal(retry_ms("\"37s \""), -1);
+    assert_int_equal(retry_ms("\" 37s\""), -1);
+    assert_int_equal(retry_ms("\"s\""), -1);
+    assert_int_equal(retry_ms("\"\""), -1);
+    assert_int_equal(retry_ms("\".5s\""), -1);
+    assert_int_equal(retry_ms("\"5.s\""), -1);
+    assert_int_equal(retry_ms("\"1.0000000001s\""), -1); /* ten fraction digits */
+    assert_int_equal(retry_ms("\"1e3s\""), -1);
+    assert_int_equal(retry_ms("\"315576000001s\""), -1);               /* past a Duration */
+    assert_int_equal(retry_ms("\"99999999999999999999999999s\""), -1); /* would overflow */
+    assert_int_equal(retry_ms("37"), -1);                              /* a number */
+    assert_int_equal(retry_ms("null"), -1);
+    assert_int_equal(retry_ms("{\"seconds\":37}"), -1);
+
+    /* no RetryInfo, no details, not an error body */
+    body = parse("{\"error\":{\"code\":429,\"details\":[{\"@type\":"
+                 "\"type.googleapis.com/google.rpc.Help\",\"retryDelay\":\"3s\"}]}}");
+    assert_int_equal(sllmp_gemini_retry_delay_ms(body), -1);
+    cJSON_Delete(body);
+    body = parse("{\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\"}}");
+    assert_int_equal(sllmp_gemini_retry_delay_ms(body), -1);
+    cJSON_Delete(body);
+    assert_int_equal(sllmp_gemini_retry_delay_ms(NULL), -1);
+    /* the streamed JSON array form; and any host in the type URL */
+    body = parse("[{\"error\":{\"code\":429,\"details\":[{\"@type\":"
+                 "\"example.com/google.rpc.RetryInfo\",\"retryDelay\":\"4s\"}]}}]");
+    assert_int_equal(sllmp_gemini_retry_delay_ms(body), 4000);
+    cJSON_Delete(body);
+}
+
 /* ------------------------------------------------------------------ embeddings */
 
 static void
@@ -775,8 +890,10 @@ main(void)
         cmocka_unit_test(test_response_function_calls),
         cmocka_unit_test(test_response_finish_reasons_and_candidates),
         cmocka_unit_test(test_stream_text_cumulative_usage),
+        cmocka_unit_test(test_stream_thought_is_reasoning),
         cmocka_unit_test(test_stream_two_function_calls),
         cmocka_unit_test(test_stream_blocked_error_and_stop),
+        cmocka_unit_test(test_retry_info),
         cmocka_unit_test(test_embeddings),
     };
 
