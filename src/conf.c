@@ -546,7 +546,8 @@ resolve_price(loader_t *L, dep_ud_t *u)
 
     key = price_key(u);
     if (d->provider == SLLMP_PROVIDER_MOCK) {
-        *p = (sllmp_price_t){0, 0, 0, 0, 0, 1}; /* free, unless model_info prices it */
+        /* free, unless model_info prices it (cache and reasoning as input and output then) */
+        *p = (sllmp_price_t){0, -1, -1, 0, -1, 1};
     } else if (sllmp_price_lookup(key, p) < 0 && !price_fallback(u, p)) {
         *p = (sllmp_price_t){0, -1, -1, 0, -1, 0};
     }

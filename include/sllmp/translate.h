@@ -49,12 +49,14 @@ typedef struct {
  * out as LiteLLM's non-standard fields, the same as in unstreamed answers: each piece of
  * reasoning text is a chunk whose delta is {"reasoning_content": text} alone; a signed thinking
  * block ends with one chunk {"thinking_blocks": [{"type":"thinking","thinking": <the block's
- * whole text>, "signature": ...}]}, and a redacted one is one chunk {"thinking_blocks":
- * [{"type":"redacted_thinking","data": ...}]}. LiteLLM puts a fragment of thinking_blocks in
- * every reasoning chunk (the text, then "" with the signature); here the entry comes once and
- * whole, so a client can send it back as it is, LiteLLM's stream_chunk_builder rebuilds the
- * same block from either shape, and openai-python's stream helper, which cannot merge list
- * entries without an "index", does not fail on the second fragment. Reasoning is neither
+ * whole text>, "signature": ..., "index": n}]}, and a redacted one is one chunk
+ * {"thinking_blocks": [{"type":"redacted_thinking","data": ..., "index": n}]}, n counting the
+ * stream's entries from 0. LiteLLM puts a fragment of thinking_blocks in every reasoning chunk
+ * (the text, then "" with the signature); here the entry comes once and whole, so a client can
+ * send it back as it is (the request translators take only the block's own fields, not
+ * "index"), LiteLLM's stream_chunk_builder rebuilds the same block from either shape, and
+ * openai-python's stream helper, which merges list entries by their "index" (and fails on an
+ * entry without one), puts the stream's blocks together in order. Reasoning is neither
  * content nor counted in text_chars: usage and estimates stay as they were.
  *
  * A failure inside the stream (Anthropic `error` event, Bedrock exception frame) sets err_*
@@ -86,12 +88,14 @@ typedef struct {
     int block_args[SLLMP_XSTREAM_BLOCKS]; /* that tool block sent argument text */
     char finish[32];                      /* mapped finish reason once known, "" before */
     int finish_sent;                      /* the finish chunk went out */
-    int ended;            /* the provider said the message is over (message_stop, ...) */
-    int usage_sent;       /* the usage chunk went out */
-    sllmp_usage_t usage;  /* the provider's usage as last reported (cumulative) */
-    size_t text_chars;    /* content and tool-argument characters emitted, for estimates */
-    sllmp_buf_t thinking; /* the current thinking block's text, for its signed entry */
-    int thinking_cut;     /* that block outgrew SLLMP_XSTREAM_THINKING_MAX: no entry for it */
+    int ended;              /* the provider said the message is over (message_stop, ...) */
+    int usage_sent;         /* the usage chunk went out */
+    sllmp_usage_t usage;    /* the provider's usage as last reported (cumulative) */
+    size_t text_chars;      /* content and tool-argument characters emitted, for estimates */
+    sllmp_buf_t thinking;   /* the current thinking block's text, for its signed entry */
+    int thinking_cut;       /* that block outgrew SLLMP_XSTREAM_THINKING_MAX: no entry for it */
+    int thinking_entries;   /* thinking_blocks entries sent: the next one's "index" */
+    int unsigned_reasoning; /* the provider signs no reasoning (Gemini): none of it is kept */
 
     /* out: a failure inside the stream */
     int err_status;    /* the HTTP status it stands for: 429, 400, 500, 503 (529 -> 503) */

@@ -327,11 +327,14 @@ trace_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
         }
         cJSON_ArrayForEach(block, cJSON_GetObjectItemCaseSensitive(delta, "thinking_blocks"))
         {
+            cJSON *b = cJSON_Duplicate(block, 1);
+
             if (t->thinking_blocks == NULL) {
                 t->thinking_blocks = cJSON_CreateArray();
                 sllmp_arena_cleanup_add(r->arena, thinking_blocks_free, t);
             }
-            cJSON_AddItemToArray(t->thinking_blocks, cJSON_Duplicate(block, 1));
+            cJSON_DeleteItemFromObjectCaseSensitive(b, "index"); /* the stream's, not the block's */
+            cJSON_AddItemToArray(t->thinking_blocks, b);
         }
         cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(delta, "tool_calls"))
         {

@@ -455,14 +455,26 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
                    "tools and tool_calls.",
                    "messages[%d].function_call", i);
     }
-    /* LiteLLM's thinking_blocks, echoed by its clients: they go first, verbatim (signed) */
+    /* LiteLLM's thinking_blocks, echoed by its clients: they go first, with the fields that
+     * are Anthropic's (signed as they are; a streamed entry's "index" is ours) */
     cJSON_ArrayForEach(item, tb)
     {
+        static const char *const fields[] = {"type", "thinking", "signature", "data"};
         const char *type = str(item, "type");
+        cJSON *b;
 
-        if (is(type, "thinking") || is(type, "redacted_thinking")) {
-            turn_add(t, "assistant", cJSON_Duplicate(item, 1), 0);
+        if (!is(type, "thinking") && !is(type, "redacted_thinking")) {
+            continue;
         }
+        b = cJSON_CreateObject();
+        for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+            const cJSON *v = get(item, fields[f]);
+
+            if (v != NULL) {
+                cJSON_AddItemToObject(b, fields[f], cJSON_Duplicate(v, 1));
+            }
+        }
+        turn_add(t, "assistant", b, 0);
     }
     if (cJSON_IsString(content)) {
         if (!blank(content->valuestring)) {

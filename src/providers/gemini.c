@@ -59,7 +59,8 @@ retry_info(sllmp_upstream_call_t *c)
     cJSON *body;
     int64_t ms;
 
-    if (c->status < 400 || c->retry_after[0] != '\0' || c->retry_after_ms[0] != '\0' ||
+    /* only a 429's wait reaches the client and the router (sllmp_upstream_fail) */
+    if (c->status != 429 || c->retry_after[0] != '\0' || c->retry_after_ms[0] != '\0' ||
         c->resp.len == 0) {
         return;
     }

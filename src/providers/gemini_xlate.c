@@ -1369,6 +1369,7 @@ sllmp_gemini_stream_event(sllmp_xstream_t *s, const cJSON *data)
             }
         } else if (t != NULL && cJSON_IsTrue(get(part, "thought"))) {
             /* thought summaries are reasoning, not content, as in unstreamed answers */
+            s->unsigned_reasoning = 1; /* Gemini signs none: no thinking_blocks entry */
             rc = sllmp_xstream_reasoning(s, t, strlen(t));
         } else if (t != NULL) {
             rc = sllmp_xstream_text(s, t, strlen(t));

@@ -117,11 +117,13 @@ sllmp_xstream_reasoning(sllmp_xstream_t *s, const char *text, size_t len)
     if ((rc = sllmp_xstream_start(s)) != 0 || len == 0) {
         return rc;
     }
-    if (!s->thinking_cut && s->thinking.len + len > SLLMP_XSTREAM_THINKING_MAX) {
+    if (s->unsigned_reasoning) {
+        /* no signature will ask for the text: nothing to keep */
+    } else if (!s->thinking_cut && s->thinking.len + len > SLLMP_XSTREAM_THINKING_MAX) {
         s->thinking_cut = 1; /* the entry would not match its signature: none for this block */
         sllmp_buf_free(&s->thinking);
     }
-    if (!s->thinking_cut) {
+    if (!s->unsigned_reasoning && !s->thinking_cut) {
         sllmp_buf_append(&s->thinking, text, len);
     }
     c = chunk(s, &delta, NULL);
@@ -131,7 +133,9 @@ sllmp_xstream_reasoning(sllmp_xstream_t *s, const char *text, size_t len)
     return emit(s, c);
 }
 
-/* A chunk whose delta is {"thinking_blocks": [*block]}; *block is to fill. */
+/* A chunk whose delta is {"thinking_blocks": [*block]}; *block is to fill, after its type. The
+ * entry's "index" (the stream's entries counted from 0) lets openai-python's stream helper put
+ * two or more of them together. */
 static cJSON *
 thinking_chunk(sllmp_xstream_t *s, const char *type, cJSON **block)
 {
@@ -140,6 +144,7 @@ thinking_chunk(sllmp_xstream_t *s, const char *type, cJSON **block)
     *block = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "thinking_blocks"), *block);
     cJSON_AddStringToObject(*block, "type", type);
+    cJSON_AddNumberToObject(*block, "index", s->thinking_entries++);
     return c;
 }
 

@@ -66,9 +66,11 @@ class MakeRunSigtermTest(unittest.TestCase):
                 if pid_alive(p):
                     os.kill(p, signal.SIGTERM)
             kill_and_wait(pids)
-            if make.poll() is None:
+            try:  # whatever is left of make's group, make itself or not
                 os.killpg(make.pid, signal.SIGKILL)
-                make.wait()
+            except ProcessLookupError:
+                pass
+            make.wait()
         self.addCleanup(stop_all)
 
         def healthy():
@@ -85,7 +87,8 @@ class MakeRunSigtermTest(unittest.TestCase):
         pids.extend([master, server] + children_of(master) + children_of(make.pid))
         os.kill(make.pid, signal.SIGTERM)
         make.wait(10)
-        left = wait_for(lambda: [p for p in pids if pid_alive(p)] or None, 8) or []
+        wait_for(lambda: not any(pid_alive(p) for p in pids), 8)
+        left = [p for p in pids if pid_alive(p)]
         self.assertEqual(left, [], "still running 8 s after SIGTERM to make: %r" % left)
 
 

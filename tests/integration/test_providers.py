@@ -239,7 +239,9 @@ class ProvidersCase(StackCase):
 
     def reasoning_streamed(self, chunks):
         """(reasoning text, thinking_blocks entries) of a stream: reasoning chunks carry
-        reasoning_content alone, entry chunks thinking_blocks alone, both before the answer."""
+        reasoning_content alone, entry chunks thinking_blocks alone, both before the answer;
+        each entry has the stream's next "index" (0, 1, ...: openai-python's stream helper
+        merges list entries by it), returned without it, as unstreamed answers have them."""
         deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
         first_content = next((i for i, d in enumerate(deltas) if d.get("content")), len(deltas))
         text, blocks = "", []
@@ -248,7 +250,9 @@ class ProvidersCase(StackCase):
                 self.assertEqual(len(d), 1, d)
                 self.assertLess(i, first_content, deltas)
             text += d.get("reasoning_content", "")
-            blocks += d.get("thinking_blocks", [])
+            for b in d.get("thinking_blocks", []):
+                self.assertEqual(b.get("index"), len(blocks), deltas)
+                blocks.append({k: v for k, v in b.items() if k != "index"})
         return text, blocks
 
     def record_of(self, rid):
@@ -453,7 +457,9 @@ class AnthropicTest(ProvidersCase):
                          {"type": "enabled", "budget_tokens": 1024})
         text, blocks = self.reasoning_streamed(chunks)
         calls = self.tool_calls_streamed(chunks)
-        assistant = {"role": "assistant", "content": None, "thinking_blocks": blocks,
+        # as the stream gave them, "index" included: Anthropic must not get it
+        echoed = [dict(b, index=i) for i, b in enumerate(blocks)]
+        assistant = {"role": "assistant", "content": None, "thinking_blocks": echoed,
                      "tool_calls": [{"id": c["id"], "type": "function",
                                      "function": {"name": c["name"], "arguments": c["args"]}}
                                     for _, c in sorted(calls.items())]}

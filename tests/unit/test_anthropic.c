@@ -751,7 +751,8 @@ test_stream_thinking_then_text(void **state)
     assert_json(cJSON_GetArrayItem(f.chunks, 3),
                 "{'id':'msg_1','object':'chat.completion.chunk','created':1741569952,"
                 "'model':'client-model','choices':[{'index':0,'delta':{'thinking_blocks':"
-                "[{'type':'thinking','thinking':'Let me think.','signature':'EqQBCkYsig=='}]},"
+                "[{'type':'thinking','thinking':'Let me think.','signature':'EqQBCkYsig==',"
+                "'index':0}]},"
                 "'logprobs':null,'finish_reason':null}]}");
     assert_delta(&f, 4, "{'content':'Hi'}", NULL);
     assert_delta(&f, 5, "{}", "stop");
@@ -813,13 +814,17 @@ test_stream_redacted_and_unsigned_thinking(void **state)
     assert_int_equal(cJSON_GetArraySize(f.chunks), 6);
     assert_delta(&f, 1, "{'reasoning_content':'unsigned'}", NULL);
     assert_delta(&f, 2,
-                 "{'thinking_blocks':[{'type':'redacted_thinking','data':'EmwKAhgBEgy3va3pzix'}]}",
+                 "{'thinking_blocks':[{'type':'redacted_thinking','data':'EmwKAhgBEgy3va3pzix',"
+                 "'index':0}]}",
                  NULL);
-    assert_delta(
-        &f, 3, "{'thinking_blocks':[{'type':'thinking','thinking':'','signature':'sig2'}]}", NULL);
+    assert_delta(&f, 3,
+                 "{'thinking_blocks':[{'type':'thinking','thinking':'','signature':'sig2',"
+                 "'index':1}]}",
+                 NULL);
     assert_delta(&f, 4, "{'reasoning_content':'early'}", NULL);
     assert_delta(&f, 5,
-                 "{'thinking_blocks':[{'type':'thinking','thinking':'early','signature':'sig3'}]}",
+                 "{'thinking_blocks':[{'type':'thinking','thinking':'early','signature':'sig3',"
+                 "'index':2}]}",
                  NULL);
     assert_int_equal(f.x.text_chars, 0);
     feed_free(&f);
@@ -867,7 +872,8 @@ test_stream_thinking_too_long_for_an_entry(void **state)
     assert_int_equal(sllmp_anthropic_stream_event(&f.x, "content_block_delta", sig), 0);
     assert_int_equal(cJSON_GetArraySize(f.chunks), 5);
     assert_delta(&f, 4,
-                 "{'thinking_blocks':[{'type':'thinking','thinking':'short','signature':'s'}]}",
+                 "{'thinking_blocks':[{'type':'thinking','thinking':'short','signature':'s',"
+                 "'index':0}]}",
                  NULL);
     cJSON_Delete(d);
     cJSON_Delete(sig);
@@ -1202,10 +1208,12 @@ test_request_reasoning_effort(void **state)
                    "{'role':'assistant','content':[{'type':'tool_use','id':'c1','name':'f',"
                    "'input':{}}]},{'role':'user','content':[{'type':'tool_result',"
                    "'tool_use_id':'c1','content':'r'}]}]," TOOLS_OUT "}");
-    /* ... with it (LiteLLM's thinking_blocks), thinking stays on */
+    /* ... with it (LiteLLM's thinking_blocks, as a stream gave it: the "index" is not sent),
+     * thinking stays on */
     assert_request("{'messages':[{'role':'user','content':'a'},{'role':'assistant','tool_calls':"
                    "[{'id':'c1','type':'function','function':{'name':'f','arguments':'{}'}}],"
-                   "'thinking_blocks':[{'type':'thinking','thinking':'hm','signature':'s1'}]},"
+                   "'thinking_blocks':[{'type':'thinking','thinking':'hm','signature':'s1',"
+                   "'index':0}]},"
                    "{'role':'tool','tool_call_id':'c1','content':'r'}]," TOOLS
                    ",'reasoning_effort':'low'}",
                    "{'model':'claude-test','max_tokens':4096,'messages':["

@@ -884,9 +884,9 @@ test_converse_stream_reasoning(void **state)
         CHUNK("{\"role\":\"assistant\",\"content\":\"\"}"),
         CHUNK("{\"reasoning_content\":\"Let me \"}"),
         CHUNK("{\"reasoning_content\":\"think.\"}"),
-        CHUNK("{\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"Let me think.\","
-              "\"signature\":\"EqQBsig==\"}]}"),
-        CHUNK("{\"thinking_blocks\":[{\"type\":\"redacted_thinking\",\"data\":"
+        CHUNK("{\"thinking_blocks\":[{\"type\":\"thinking\",\"index\":0,\"thinking\":"
+              "\"Let me think.\",\"signature\":\"EqQBsig==\"}]}"),
+        CHUNK("{\"thinking_blocks\":[{\"type\":\"redacted_thinking\",\"index\":1,\"data\":"
               "\"RW1vS0FoZ0I=\"}]}"),
         CHUNK("{\"content\":\"Hi\"}"),
         CHUNK_FINISH("stop"),

@@ -638,6 +638,7 @@ test_stream_thought_is_reasoning(void **state)
                 "\"finish_reason\":null}]}");
     assert_json(at(k.chunks, "2.choices.0.delta"), "{\"content\":\"Hi\"}");
     assert_string_equal(str_at(k.chunks, "3.choices.0.finish_reason"), "stop");
+    assert_int_equal(s.thinking.len, 0); /* nothing will be signed: nothing kept */
     /* the usage is Gemini's: thoughts counted apart, in completion_tokens */
     assert_json(at(k.chunks, "4.usage"),
                 "{\"prompt_tokens\":10,\"completion_tokens\":51,\"total_tokens\":61,"
