@@ -158,6 +158,24 @@ cJSON *sllmp_usage_to_openai(const sllmp_usage_t *u);
  */
 cJSON *sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e);
 
+/*
+ * Thinking for Anthropic models, shared by the Anthropic and the Bedrock Converse translators:
+ * the thinking budget for an OpenAI reasoning_effort (minimal and low 1024, medium 2048, high,
+ * xhigh and max 4096, LiteLLM's constants; 0 for none, NULL or anything else: no thinking),
+ * and the room for the answer that max_tokens keeps above the budget when thinking is on.
+ */
+#define SLLMP_ANTHROPIC_THINKING_ROOM 1024
+long sllmp_anthropic_thinking_budget(const char *effort);
+
+/*
+ * Whether an Anthropic model takes thinking with this translated body: an Anthropic Messages
+ * body, or a Converse body for an Anthropic model on Bedrock. Not when the tool choice forces
+ * a tool (tool_choice any / tool; toolConfig.toolChoice any / tool), nor when the last
+ * assistant turn has tool use (tool_use; toolUse) without a thinking block first (thinking or
+ * redacted_thinking; reasoningContent): the model would refuse either with a 400.
+ */
+int sllmp_anthropic_thinking_allowed(const cJSON *body);
+
 /* Anthropic Message -> OpenAI chat.completion (§2.7), "model" set to model, "created" to
  * created; *u gets the usage. NULL when msg is not a Message. */
 cJSON *sllmp_anthropic_response(const cJSON *msg, const char *model, long created,
@@ -210,8 +228,15 @@ cJSON *sllmp_gemini_embed_response(const cJSON *resp, const char *model, int bas
 /* ---------------------------------------------------------------------------------------- */
 /* AWS Bedrock (protocols.md §3.3)                                                          */
 
-/* OpenAI chat request -> Converse body (messages, system, inferenceConfig, toolConfig). */
-cJSON *sllmp_bedrock_request(const cJSON *req, sllmp_xerr_t *e);
+/*
+ * OpenAI chat request -> Converse body (messages, system, inferenceConfig, toolConfig) for the
+ * Bedrock model model_id (a model id, an inference profile or an ARN). For Anthropic models
+ * (model_id containing "anthropic."), reasoning_effort turns thinking on through
+ * additionalModelRequestFields.thinking, and assistant thinking_blocks go back as
+ * reasoningContent blocks (bedrock_xlate.c says how). NULL with *e filled when it cannot be
+ * translated.
+ */
+cJSON *sllmp_bedrock_request(const cJSON *req, const char *model_id, sllmp_xerr_t *e);
 
 /* Converse response -> chat.completion. */
 cJSON *sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp_usage_t *u);

@@ -810,8 +810,10 @@ user_id(const cJSON *req, cJSON *body)
     cJSON_AddStringToObject(md, "user_id", user);
 }
 
-static long
-thinking_budget(const char *effort)
+/* reasoning_effort -> thinking budget (see the top of the file); the Bedrock Converse
+ * translator uses it too, for Anthropic models there. */
+long
+sllmp_anthropic_thinking_budget(const char *effort)
 {
     if (is(effort, "minimal") || is(effort, "low")) {
         return 1024;
@@ -825,15 +827,22 @@ thinking_budget(const char *effort)
     return 0; /* none, or unknown: no thinking */
 }
 
-/* Whether Anthropic would take thinking with this conversation (see the top of the file). */
-static int
-thinking_allowed(const cJSON *body)
+/*
+ * Whether Anthropic would take thinking with this conversation (see the top of the file). The
+ * Bedrock Converse translator asks too, for Anthropic models there: the same rule, with
+ * Converse's shapes ({"toolUse":...} and {"reasoningContent":...} blocks, toolConfig.toolChoice
+ * {"any":{}} or {"tool":...}).
+ */
+int
+sllmp_anthropic_thinking_allowed(const cJSON *body)
 {
     const cJSON *tc = get(body, "tool_choice"), *msgs = get(body, "messages"), *m, *b;
+    const cJSON *ctc = get(get(body, "toolConfig"), "toolChoice");
     const cJSON *last = NULL;
     int tool_use = 0;
 
-    if (is(str(tc, "type"), "any") || is(str(tc, "type"), "tool")) {
+    if (is(str(tc, "type"), "any") || is(str(tc, "type"), "tool") || get(ctc, "any") != NULL ||
+        get(ctc, "tool") != NULL) {
         return 0;
     }
     cJSON_ArrayForEach(m, msgs)
@@ -844,13 +853,14 @@ thinking_allowed(const cJSON *body)
     }
     cJSON_ArrayForEach(b, get(last, "content"))
     {
-        tool_use |= is(str(b, "type"), "tool_use");
+        tool_use |= is(str(b, "type"), "tool_use") || get(b, "toolUse") != NULL;
     }
     if (!tool_use) {
         return 1;
     }
     b = cJSON_GetArrayItem(get(last, "content"), 0);
-    return is(str(b, "type"), "thinking") || is(str(b, "type"), "redacted_thinking");
+    return is(str(b, "type"), "thinking") || is(str(b, "type"), "redacted_thinking") ||
+           get(b, "reasoningContent") != NULL;
 }
 
 static void
@@ -936,14 +946,14 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
         /* past any model's limit, Anthropic says so; kept in range for the conversion */
         max_tokens = v > INT_MAX ? INT_MAX : v;
     }
-    budget = thinking_budget(str(req, "reasoning_effort"));
-    if (budget > 0 && thinking_allowed(body)) {
+    budget = sllmp_anthropic_thinking_budget(str(req, "reasoning_effort"));
+    if (budget > 0 && sllmp_anthropic_thinking_allowed(body)) {
         cJSON *th = cJSON_AddObjectToObject(body, "thinking");
 
         cJSON_AddStringToObject(th, "type", "enabled");
         cJSON_AddNumberToObject(th, "budget_tokens", (double)budget);
-        if (max_tokens < (double)(budget + 1024)) {
-            max_tokens = (double)(budget + 1024);
+        if (max_tokens < (double)(budget + SLLMP_ANTHROPIC_THINKING_ROOM)) {
+            max_tokens = (double)(budget + SLLMP_ANTHROPIC_THINKING_ROOM);
         }
     } else if (!strict_sampling(model)) {
         /* Anthropic's temperature is 0..1 where OpenAI's is 0..2 */

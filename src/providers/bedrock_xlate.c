@@ -6,6 +6,29 @@
  * user / assistant (so consecutive same-role turns are merged, and tool results travel in user
  * turns), text blocks may not be blank, and Bedrock never fetches URLs (an http image is a 400
  * from us rather than a confusing one from AWS).
+ *
+ * Reasoning, for Anthropic models (a model id with "anthropic.": anthropic.claude-..., the
+ * inference profiles us.anthropic.claude-..., an ARN naming one), as LiteLLM's
+ * AmazonConverseConfig does it (litellm/llms/bedrock/chat/converse_transformation.py and
+ * BedrockConverseMessagesProcessor in litellm_core_utils/prompt_templates/factory.py):
+ *  - reasoning_effort -> additionalModelRequestFields {"thinking": {"type": "enabled",
+ *    "budget_tokens": N}}, with the Anthropic translator's budgets and side rules, from the same
+ *    functions (sllmp_anthropic_thinking_budget / _allowed): no thinking for none, nor when the
+ *    tool choice forces a tool, nor when the last assistant turn has toolUse without its signed
+ *    reasoning first; with thinking, inferenceConfig loses temperature and topP (Claude refuses
+ *    them with thinking; Converse has no topK) and maxTokens is at least budget + 1024 (from
+ *    SLLMP_ANTHROPIC_DEFAULT_MAX when the client set none, as for Anthropic). Where LiteLLM
+ *    differs (it turns a forced tool choice into auto rather than leaving thinking off, and
+ *    makes maxTokens budget + 4096 when none is given), the Anthropic translator's rule is
+ *    kept, so Claude is asked the same way directly and through Bedrock.
+ *  - An assistant message's thinking_blocks (LiteLLM's, as our answers give them) go first in
+ *    its turn as reasoningContent blocks: {"reasoningText": {"text", "signature"}} for a signed
+ *    thinking entry, {"redactedContent": data} for a redacted one (the base64 Bedrock gave, as
+ *    it is). Only those fields are read, so a streamed entry's "index" is never sent; an entry
+ *    without its signature (or data) is left out, as Bedrock would refuse it.
+ * Other models take neither: reasoning_effort means something else to each family (LiteLLM
+ * maps it to reasoningConfig for Nova 2, passes it to gpt-oss), and Claude's signed reasoning
+ * would be refused by them; both are left out, as before.
  */
 #include "sllmp/translate.h"
 #include "sllmp/util.h"
@@ -48,6 +71,7 @@ typedef struct {
     cJSON *messages;
     cJSON *system;
     sllmp_xerr_t *e;
+    int anthropic; /* an Anthropic model: thinking_blocks go back, reasoning_effort is mapped */
     char param[96];
 } conv_t;
 
@@ -256,6 +280,42 @@ tool_use_blocks(conv_t *c, const cJSON *calls, int i, cJSON *blocks)
     return 0;
 }
 
+/*
+ * An assistant message's LiteLLM thinking_blocks as reasoningContent blocks appended to
+ * `blocks` (see the top of the file): the entry's own fields only, never its "index".
+ */
+static void
+reasoning_blocks(const cJSON *tb, cJSON *blocks)
+{
+    const cJSON *item;
+
+    cJSON_ArrayForEach(item, tb)
+    {
+        const cJSON *type = get(item, "type"), *text = get(item, "thinking");
+        const cJSON *sig = get(item, "signature"), *data = get(item, "data");
+        const char *t = cJSON_IsString(type) ? type->valuestring : "";
+        cJSON *b, *rc;
+
+        if (strcmp(t, "thinking") == 0 && cJSON_IsString(sig) && *sig->valuestring != '\0') {
+            cJSON *rt;
+
+            b = cJSON_CreateObject();
+            rc = cJSON_AddObjectToObject(b, "reasoningContent");
+            rt = cJSON_AddObjectToObject(rc, "reasoningText");
+            cJSON_AddStringToObject(rt, "text", cJSON_IsString(text) ? text->valuestring : "");
+            cJSON_AddStringToObject(rt, "signature", sig->valuestring);
+        } else if (strcmp(t, "redacted_thinking") == 0 && cJSON_IsString(data) &&
+                   *data->valuestring != '\0') {
+            b = cJSON_CreateObject();
+            rc = cJSON_AddObjectToObject(b, "reasoningContent");
+            cJSON_AddStringToObject(rc, "redactedContent", data->valuestring);
+        } else {
+            continue; /* unsigned, empty, or not reasoning: nothing Bedrock would take */
+        }
+        cJSON_AddItemToArray(blocks, b);
+    }
+}
+
 /* A tool message as a toolResult block. */
 static cJSON *
 tool_result_block(conv_t *c, const cJSON *m, int i)
@@ -315,6 +375,9 @@ add_message(conv_t *c, const cJSON *m, int i)
     if (strcmp(r, "assistant") == 0) {
         const cJSON *calls = get(m, "tool_calls");
 
+        if (c->anthropic) {
+            reasoning_blocks(get(m, "thinking_blocks"), blocks); /* first in the turn */
+        }
         if (content_blocks(c, get(m, "content"), i, 0, blocks) < 0 ||
             (cJSON_IsArray(calls) && tool_use_blocks(c, calls, i, blocks) < 0)) {
             goto fail;
@@ -469,8 +532,48 @@ tool_config(conv_t *c, const cJSON *req, cJSON *body)
     return 0;
 }
 
+/*
+ * reasoning_effort for an Anthropic model, once the rest of the body is built (see the top of
+ * the file): additionalModelRequestFields.thinking, and inferenceConfig made to suit it.
+ */
+static void
+thinking(const cJSON *req, cJSON *body)
+{
+    const cJSON *effort = get(req, "reasoning_effort");
+    long budget =
+        sllmp_anthropic_thinking_budget(cJSON_IsString(effort) ? effort->valuestring : NULL);
+    double max = SLLMP_ANTHROPIC_DEFAULT_MAX;
+    cJSON *ic, *th, *v;
+
+    if (budget <= 0 || !sllmp_anthropic_thinking_allowed(body)) {
+        return;
+    }
+    th = cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "additionalModelRequestFields"),
+                                 "thinking");
+    cJSON_AddStringToObject(th, "type", "enabled");
+    cJSON_AddNumberToObject(th, "budget_tokens", (double)budget);
+    ic = cJSON_GetObjectItemCaseSensitive(body, "inferenceConfig");
+    if (ic == NULL) {
+        ic = cJSON_AddObjectToObject(body, "inferenceConfig");
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(ic, "temperature");
+    cJSON_DeleteItemFromObjectCaseSensitive(ic, "topP");
+    v = cJSON_GetObjectItemCaseSensitive(ic, "maxTokens");
+    if (cJSON_IsNumber(v)) {
+        max = v->valuedouble;
+    }
+    if (max < (double)(budget + SLLMP_ANTHROPIC_THINKING_ROOM)) {
+        max = (double)(budget + SLLMP_ANTHROPIC_THINKING_ROOM);
+    }
+    if (v != NULL) {
+        cJSON_SetNumberValue(v, max);
+    } else {
+        cJSON_AddNumberToObject(ic, "maxTokens", max);
+    }
+}
+
 cJSON *
-sllmp_bedrock_request(const cJSON *req, sllmp_xerr_t *e)
+sllmp_bedrock_request(const cJSON *req, const char *model_id, sllmp_xerr_t *e)
 {
     const cJSON *msgs = get(req, "messages"), *n = get(req, "n"), *m;
     cJSON *body = cJSON_CreateObject();
@@ -479,6 +582,7 @@ sllmp_bedrock_request(const cJSON *req, sllmp_xerr_t *e)
 
     memset(&c, 0, sizeof(c));
     c.e = e;
+    c.anthropic = model_id != NULL && strstr(model_id, "anthropic.") != NULL;
     if (cJSON_IsNumber(n) && n->valuedouble > 1) {
         cJSON_Delete(body);
         return xfail(e, "n", "Bedrock returns one choice: n must be 1.");
@@ -508,6 +612,9 @@ sllmp_bedrock_request(const cJSON *req, sllmp_xerr_t *e)
     c.system = NULL;
     if (inference_config(&c, req, body) < 0 || tool_config(&c, req, body) < 0) {
         goto fail;
+    }
+    if (c.anthropic) {
+        thinking(req, body);
     }
     return body;
 fail:

@@ -140,6 +140,8 @@ def provider_models(openai, anthropic, gemini, bedrock):
           **dict(aws, aws_secret_access_key="wrong-secret")),
         m("br-claude", model="bedrock/anthropic.claude-mock-v1:0", **aws),
         m("br-claude-reasoning", model="bedrock/anthropic.claude-mock-v1:0+reasoning", **aws),
+        m("br-claude-reasoning-tools",
+          model="bedrock/anthropic.claude-mock-v1:0+reasoning+tools", **aws),
         m("titan", model="bedrock/amazon.titan-embed-text-v2:0", **aws),
         m("cohere", model="bedrock/cohere.embed-english-v3", **aws),
         m("az", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
@@ -647,6 +649,53 @@ class BedrockTest(ProvidersCase):
         self.assertEqual(msg["reasoning_content"], text)
         self.assertEqual(msg["thinking_blocks"], blocks)
         self.assertEqual(chunks[-1]["usage"], r2.json()["usage"])
+
+    def test_streamed_reasoning_goes_back_as_reasoning_content(self):
+        # a tool call with thinking on, streamed; the client sends the blocks back as they came
+        tools = [{"type": "function", "function": {"name": "get_weather"}},
+                 {"type": "function", "function": {"name": "get_time"}}]
+        thinking = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+        r, chunks = self.stream_events("br-claude-reasoning-tools", text="weather?", tools=tools,
+                                       reasoning_effort="low", temperature=0.2)
+        sent = mock_requests(self.bedrock)[-1]
+        self.assertTrue(sent["path"].endswith("/converse-stream"), sent["path"])
+        # reasoning_effort as LiteLLM maps it for Claude; temperature goes, maxTokens rises
+        self.assertEqual(sent["body"]["additionalModelRequestFields"], thinking)
+        self.assertEqual(sent["body"]["inferenceConfig"], {"maxTokens": 4096})
+        text, blocks = self.reasoning_streamed(chunks)
+        self.assertEqual(blocks, [{"type": "thinking", "thinking": "The user wants an echo.",
+                                   "signature": "EqQBbW9jay1iZWRyb2NrLXNpZ25hdHVyZQ=="}])
+        calls = self.tool_calls_streamed(chunks)
+        self.assertEqual(sorted(calls), [0, 1], calls)
+        # as the stream gave them, "index" included: Bedrock must not get it
+        echoed = [dict(b, index=i) for i, b in enumerate(blocks)]
+        assistant = {"role": "assistant", "content": "Let me check.", "thinking_blocks": echoed,
+                     "tool_calls": [{"id": c["id"], "type": "function",
+                                     "function": {"name": c["name"], "arguments": c["args"]}}
+                                    for _, c in sorted(calls.items())]}
+        results = [{"role": "tool", "tool_call_id": c["id"], "content": "18C"}
+                   for _, c in sorted(calls.items())]
+        msgs = [{"role": "user", "content": "weather?"}, assistant] + results
+        r2 = self.chat({"model": "br-claude-reasoning-tools", "tools": tools,
+                        "reasoning_effort": "low", "messages": msgs})
+        self.assertEqual(r2.status, 200, r2)
+        sent = mock_requests(self.bedrock)[-1]["body"]
+        # thinking stays on: the turn with toolUse starts with the block, signed, as it came
+        self.assertEqual(sent["additionalModelRequestFields"], thinking)
+        turn = sent["messages"][1]["content"]
+        self.assertEqual(turn[0], {"reasoningContent": {"reasoningText": {
+            "text": blocks[0]["thinking"], "signature": blocks[0]["signature"]}}})
+        self.assertEqual([next(iter(b)) for b in turn],
+                         ["reasoningContent", "text", "toolUse", "toolUse"])
+        # without the blocks thinking stays off (Bedrock would refuse it), and the turn goes
+        del assistant["thinking_blocks"]
+        r3 = self.chat({"model": "br-claude-reasoning-tools", "tools": tools,
+                        "reasoning_effort": "low", "messages": msgs})
+        self.assertEqual(r3.status, 200, r3)
+        sent = mock_requests(self.bedrock)[-1]["body"]
+        self.assertNotIn("additionalModelRequestFields", sent)
+        self.assertEqual([next(iter(b)) for b in sent["messages"][1]["content"]],
+                         ["text", "toolUse", "toolUse"])
 
     def test_stream_tools(self):
         r, chunks = self.stream_events("nova-tools", tools=[

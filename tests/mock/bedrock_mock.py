@@ -30,7 +30,15 @@ Endpoints (modelId is one URL-encoded path segment):
 
 Converse requests are validated as Bedrock does: only Converse's top-level keys, turns that
 alternate starting with user, no blank text, every toolUse answered by a toolResult in the next
-turn, a toolConfig whenever toolUse / toolResult blocks appear. Failures are 400
+turn, a toolConfig whenever toolUse / toolResult blocks appear, reasoningContent blocks only in
+assistant turns and only as {"reasoningText":{"text","signature"?}} or {"redactedContent":
+<base64>} (no other key). For Anthropic models (an id with "anthropic."), as Claude checks it:
+a reasoningText block must be signed, with the mock's own text and signature (anything else is
+"Invalid signature"); additionalModelRequestFields.thinking is {"type":"enabled",
+"budget_tokens": >= 1024} or {"type":"disabled"}, and with thinking enabled inferenceConfig
+needs maxTokens above the budget, temperature only 1, topP unset or >= 0.95, no toolChoice
+forcing a tool, and the last assistant turn, when it has toolUse, must start with a
+reasoningContent block. Other models take no "thinking" there. Failures are 400
 ValidationException.
 
 Errors carry x-amzn-ErrorType as bedrock-runtime sends it, with its namespace suffix
@@ -272,7 +280,76 @@ def converse_chars(body):
     return n
 
 
-def validate_converse(body, tools_configured):
+def is_anthropic(model_id):
+    return "anthropic." in model_id
+
+
+def validate_reasoning(b, where, anthropic):
+    """A reasoningContent block's value, as Bedrock (and Claude behind it) checks it."""
+    rc = b["reasoningContent"]
+    if not isinstance(rc, dict) or len(rc) != 1 or \
+            next(iter(rc)) not in ("reasoningText", "redactedContent"):
+        raise Invalid("%s.reasoningContent must have exactly one member: reasoningText or "
+                      "redactedContent." % where)
+    if "redactedContent" in rc:
+        try:
+            base64.b64decode(rc["redactedContent"], validate=True)
+        except (TypeError, ValueError):
+            raise Invalid("%s.reasoningContent.redactedContent is not base64." % where)
+        return
+    rt = rc["reasoningText"]
+    if not isinstance(rt, dict) or not isinstance(rt.get("text"), str):
+        raise Invalid("%s.reasoningContent.reasoningText.text is required." % where)
+    for k in rt:
+        if k not in ("text", "signature"):
+            raise Invalid("Malformed input request: extraneous key [%s] is not permitted, "
+                          "please reformat your input and try again." % k)
+    if anthropic and (rt.get("text"), rt.get("signature")) != (REASONING, SIGNATURE):
+        raise Invalid("The model returned the following errors: %s: Invalid `signature` in "
+                      "`thinking` block" % where)
+
+
+def validate_thinking(body, model_id):
+    """additionalModelRequestFields.thinking; True when it turns thinking on."""
+    amrf = body.get("additionalModelRequestFields")
+    if amrf is None:
+        return False
+    if not isinstance(amrf, dict):
+        raise Invalid("additionalModelRequestFields must be an object.")
+    if "thinking" not in amrf:
+        return False
+    if not is_anthropic(model_id):
+        raise Invalid("Malformed input request: #: extraneous key [thinking] is not permitted, "
+                      "please reformat your input and try again.")
+    th = amrf["thinking"]
+    if not isinstance(th, dict) or th.get("type") not in ("enabled", "disabled"):
+        raise Invalid("The model returned the following errors: thinking.type: Input should be "
+                      "'enabled' or 'disabled'")
+    if th["type"] == "disabled":
+        return False
+    bt = th.get("budget_tokens")
+    if not isinstance(bt, int) or isinstance(bt, bool) or bt < 1024:
+        raise Invalid("The model returned the following errors: thinking.enabled.budget_tokens: "
+                      "Input should be greater than or equal to 1024")
+    ic = body.get("inferenceConfig") or {}
+    mt = ic.get("maxTokens")
+    if not isinstance(mt, int) or mt <= bt:
+        raise Invalid("The model returned the following errors: `max_tokens` must be greater "
+                      "than `thinking.budget_tokens`.")
+    if ic.get("temperature") not in (None, 1):
+        raise Invalid("The model returned the following errors: `temperature` may only be set "
+                      "to 1 when thinking is enabled.")
+    if ic.get("topP") is not None and ic["topP"] < 0.95:
+        raise Invalid("The model returned the following errors: `top_p` must be greater than "
+                      "or equal to 0.95 or unset when thinking is enabled.")
+    choice = (body.get("toolConfig") or {}).get("toolChoice") or {}
+    if "any" in choice or "tool" in choice:
+        raise Invalid("The model returned the following errors: Thinking may not be enabled "
+                      "when tool_choice forces tool use.")
+    return True
+
+
+def validate_converse(body, tools_configured, model_id=""):
     if not isinstance(body, dict):
         raise Invalid("Malformed input request, please reformat your input and try again.")
     for k in body:
@@ -293,6 +370,7 @@ def validate_converse(body, tools_configured):
         if not isinstance(s, dict) or not (isinstance(s.get("text"), str) and s["text"].strip()):
             raise Invalid("The text field in the SystemContentBlock object at system.%d is "
                           "blank. Add text to the text field, and try again." % i)
+    thinking_on = validate_thinking(body, model_id)
     msgs = body.get("messages")
     if not isinstance(msgs, list) or not msgs:
         raise Invalid("The messages field is required and must not be empty.")
@@ -343,7 +421,12 @@ def validate_converse(body, tools_configured):
                 if role != "user" or not isinstance(tr.get("content"), list):
                     raise Invalid("messages.%d.content.%d.toolResult is malformed." % (i, j))
                 results.append(tr.get("toolUseId"))
-            elif kind not in ("cachePoint", "document", "reasoningContent", "guardContent"):
+            elif kind == "reasoningContent":
+                if role != "assistant":
+                    raise Invalid("messages.%d.content.%d: reasoningContent is only allowed in "
+                                  "assistant messages." % (i, j))
+                validate_reasoning(b, "messages.%d.content.%d" % (i, j), is_anthropic(model_id))
+            elif kind not in ("cachePoint", "document", "guardContent"):
                 raise Invalid("messages.%d.content.%d: unsupported block %s" % (i, j, kind))
         if uses or results:
             uses_tools = True
@@ -359,6 +442,14 @@ def validate_converse(body, tools_configured):
     if uses_tools and not tools_configured:
         raise Invalid("The toolConfig field must be defined when using toolUse and toolResult "
                       "content blocks.")
+    last = [(i, m["content"]) for i, m in enumerate(msgs) if m["role"] == "assistant"]
+    if thinking_on and last and any("toolUse" in b for b in last[-1][1]) and \
+            "reasoningContent" not in last[-1][1][0]:
+        raise Invalid("The model returned the following errors: messages.%d.content.0.type: "
+                      "Expected `thinking` or `redacted_thinking`, but found `%s`. When "
+                      "`thinking` is enabled, a final `assistant` message must start with a "
+                      "thinking block (preceeding the lastmost set of `tool_use` and "
+                      "`tool_result` blocks)." % (last[-1][0], next(iter(last[-1][1][0]))))
 
 
 def anthropic_text(body):
@@ -529,7 +620,8 @@ class Handler(mockserve.MockHandler):
                     raise Invalid("This action doesn't support the model that you provided. "
                                   "Try again with a supported text or chat model.")
                 if op.startswith("converse"):
-                    validate_converse(body, isinstance(tc, dict) and bool(tc.get("tools")))
+                    validate_converse(body, isinstance(tc, dict) and bool(tc.get("tools")),
+                                      model_id)
                     answer = self.converse_answer(opt, body)
                 elif embedder:
                     if stream:

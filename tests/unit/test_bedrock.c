@@ -429,7 +429,7 @@ test_converse_request_tool_round_trip(void **state)
         "{\"city\":{\"type\":\"string\"}}}}},"
         "{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}],"
         "\"tool_choice\":\"required\"}");
-    cJSON *out = sllmp_bedrock_request(req, &e);
+    cJSON *out = sllmp_bedrock_request(req, "amazon.nova-pro-v1:0", &e);
 
     (void)state;
     assert_non_null(out);
@@ -469,7 +469,7 @@ test_converse_request_choices_and_minimal(void **state)
     (void)state;
     /* minimal: no inferenceConfig, no system, no toolConfig */
     req = parse("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}");
-    out = sllmp_bedrock_request(req, &e);
+    out = sllmp_bedrock_request(req, "amazon.nova-pro-v1:0", &e);
     assert_json(out, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"}]}]}");
     cJSON_Delete(out);
     cJSON_Delete(req);
@@ -479,20 +479,20 @@ test_converse_request_choices_and_minimal(void **state)
                 "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
                 "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],"
                 "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"f\"}}}");
-    out = sllmp_bedrock_request(req, &e);
+    out = sllmp_bedrock_request(req, "amazon.nova-pro-v1:0", &e);
     assert_json(cJSON_GetObjectItem(out, "inferenceConfig"),
                 "{\"maxTokens\":7,\"stopSequences\":[\"a\",\"b\"]}");
     assert_json(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "toolConfig"), "toolChoice"),
                 "{\"tool\":{\"name\":\"f\"}}");
     cJSON_Delete(out);
     cJSON_ReplaceItemInObject(req, "tool_choice", cJSON_CreateString("auto"));
-    out = sllmp_bedrock_request(req, &e);
+    out = sllmp_bedrock_request(req, "amazon.nova-pro-v1:0", &e);
     assert_json(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "toolConfig"), "toolChoice"),
                 "{\"auto\":{}}");
     cJSON_Delete(out);
     /* none: the tools stay (a history with toolUse needs them), no toolChoice */
     cJSON_ReplaceItemInObject(req, "tool_choice", cJSON_CreateString("none"));
-    out = sllmp_bedrock_request(req, &e);
+    out = sllmp_bedrock_request(req, "amazon.nova-pro-v1:0", &e);
     assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "toolConfig"), "tools"));
     assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "toolConfig"), "toolChoice"));
     cJSON_Delete(out);
@@ -508,7 +508,7 @@ expect_400(const char *json, const char *param, const char *in_message)
     cJSON *out;
 
     memset(&e, 0, sizeof(e));
-    out = sllmp_bedrock_request(req, &e);
+    out = sllmp_bedrock_request(req, "amazon.nova-pro-v1:0", &e);
     if (out != NULL) {
         char *t = cJSON_PrintUnformatted(out);
 
@@ -553,6 +553,225 @@ test_converse_request_errors(void **state)
     expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"always\","
                "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
                "tool_choice", "required");
+}
+
+/* ---- Converse request: reasoning (Anthropic models) ---- */
+
+#define CLAUDE "us.anthropic.claude-sonnet-4-20250514-v1:0"
+
+/* The Converse body for the request JSON req and model model_id. */
+static cJSON *
+converse(const char *req_json, const char *model_id)
+{
+    sllmp_xerr_t e;
+    cJSON *req = parse(req_json);
+    cJSON *out;
+
+    memset(&e, 0, sizeof(e));
+    out = sllmp_bedrock_request(req, model_id, &e);
+    if (out == NULL) {
+        fail_msg("not translated: %s (%s)", e.message, e.param);
+    }
+    cJSON_Delete(req);
+    return out;
+}
+
+static void
+test_converse_request_reasoning_effort(void **state)
+{
+    static const struct {
+        const char *effort;
+        const char *max_tokens; /* "" for none */
+        const char *want_ic;    /* the inferenceConfig */
+        int budget;             /* 0: no thinking */
+    } cases[] = {
+        /* temperature and topP go, maxTokens rises to budget + 1024 */
+        {"medium", ",\"max_tokens\":100", "{\"maxTokens\":3072,\"stopSequences\":[\"END\"]}", 2048},
+        {"low", ",\"max_completion_tokens\":9000",
+         "{\"maxTokens\":9000,\"stopSequences\":[\"END\"]}", 1024},
+        {"minimal", "", "{\"maxTokens\":4096,\"stopSequences\":[\"END\"]}", 1024},
+        /* no max_tokens: 4096 (as for Anthropic), raised to budget + 1024 */
+        {"high", "", "{\"maxTokens\":5120,\"stopSequences\":[\"END\"]}", 4096},
+        {"xhigh", ",\"max_tokens\":5000", "{\"maxTokens\":5120,\"stopSequences\":[\"END\"]}", 4096},
+        /* none, or an effort nobody knows: no thinking, the request as it was */
+        {"none", ",\"max_tokens\":100",
+         "{\"maxTokens\":100,\"temperature\":0.5,\"topP\":0.9,\"stopSequences\":[\"END\"]}", 0},
+        {"bogus", "", "{\"temperature\":0.5,\"topP\":0.9,\"stopSequences\":[\"END\"]}", 0},
+    };
+    char req[512];
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        cJSON *out;
+
+        snprintf(req, sizeof(req),
+                 "{\"reasoning_effort\":\"%s\",\"temperature\":0.5,\"top_p\":0.9,\"stop\":"
+                 "\"END\"%s,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+                 cases[k].effort, cases[k].max_tokens);
+        out = converse(req, CLAUDE);
+        assert_json(cJSON_GetObjectItem(out, "inferenceConfig"), cases[k].want_ic);
+        if (cases[k].budget > 0) {
+            char want[128];
+
+            snprintf(want, sizeof(want),
+                     "{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":%d}}", cases[k].budget);
+            assert_json(cJSON_GetObjectItem(out, "additionalModelRequestFields"), want);
+        } else {
+            assert_null(cJSON_GetObjectItem(out, "additionalModelRequestFields"));
+        }
+        cJSON_Delete(out);
+    }
+
+    /* the base model id, and an ARN naming an Anthropic model, are Anthropic models too */
+    for (int k = 0; k < 2; k++) {
+        cJSON *out = converse("{\"reasoning_effort\":\"low\",\"messages\":[{\"role\":\"user\","
+                              "\"content\":\"Hi\"}]}",
+                              k == 0 ? "anthropic.claude-3-7-sonnet-20250219-v1:0"
+                                     : "arn:aws:bedrock:us-east-1:123456789012:"
+                                       "inference-profile/us.anthropic.claude-opus-4-v1:0");
+
+        assert_json(out, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"}]}],"
+                         "\"inferenceConfig\":{\"maxTokens\":4096},"
+                         "\"additionalModelRequestFields\":{\"thinking\":{\"type\":\"enabled\","
+                         "\"budget_tokens\":1024}}}");
+        cJSON_Delete(out);
+    }
+}
+
+static void
+test_converse_request_reasoning_effort_not_anthropic(void **state)
+{
+    /* Nova, Llama, DeepSeek...: reasoning_effort means something else to each; left out, and
+     * so are Claude's thinking_blocks, which they would refuse */
+    static const char *const models[] = {"amazon.nova-pro-v1:0", "us.meta.llama3-3-70b-v1:0",
+                                         "us.deepseek.r1-v1:0", NULL};
+    static const char *const req =
+        "{\"reasoning_effort\":\"high\",\"temperature\":0.5,\"max_tokens\":100,"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
+        "{\"role\":\"assistant\",\"content\":\"Hello\",\"thinking_blocks\":[{\"type\":"
+        "\"thinking\",\"thinking\":\"hm\",\"signature\":\"EqQBsig==\"}]},"
+        "{\"role\":\"user\",\"content\":\"Again\"}]}";
+    cJSON *out;
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(models) / sizeof(models[0]); k++) {
+        out = converse(req, models[k]);
+        assert_json(out, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"}]},"
+                         "{\"role\":\"assistant\",\"content\":[{\"text\":\"Hello\"}]},"
+                         "{\"role\":\"user\",\"content\":[{\"text\":\"Again\"}]}],"
+                         "\"inferenceConfig\":{\"maxTokens\":100,\"temperature\":0.5}}");
+        cJSON_Delete(out);
+    }
+    /* the same request for Claude: both go */
+    out = converse(req, CLAUDE);
+    assert_json(out, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"}]},"
+                     "{\"role\":\"assistant\",\"content\":[{\"reasoningContent\":{"
+                     "\"reasoningText\":{\"text\":\"hm\",\"signature\":\"EqQBsig==\"}}},"
+                     "{\"text\":\"Hello\"}]},"
+                     "{\"role\":\"user\",\"content\":[{\"text\":\"Again\"}]}],"
+                     "\"inferenceConfig\":{\"maxTokens\":5120},"
+                     "\"additionalModelRequestFields\":{\"thinking\":{\"type\":\"enabled\","
+                     "\"budget_tokens\":4096}}}");
+    cJSON_Delete(out);
+}
+
+/* A tool-call continuation: the assistant turn (its thinking_blocks given as `blocks`, a JSON
+ * array or "" for none), its tool result, and reasoning_effort low. */
+static cJSON *
+continuation(const char *blocks, const char *model_id)
+{
+    char req[2048];
+
+    snprintf(req, sizeof(req),
+             "{\"reasoning_effort\":\"low\",\"temperature\":0.3,\"messages\":["
+             "{\"role\":\"user\",\"content\":\"Weather?\"},"
+             "{\"role\":\"assistant\",\"content\":\"Checking.\"%s%s,\"tool_calls\":["
+             "{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+             "\"arguments\":\"{}\"}}]},"
+             "{\"role\":\"tool\",\"tool_call_id\":\"t1\",\"content\":\"18C\"}],"
+             "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}]}",
+             *blocks ? ",\"thinking_blocks\":" : "", blocks);
+    return converse(req, model_id);
+}
+
+static void
+test_converse_request_thinking_blocks_go_back(void **state)
+{
+    /* as a stream gave them: each with its "index", which Bedrock must not get; an unsigned
+     * entry, an empty redacted one and an unknown type cannot go */
+    cJSON *out = continuation(
+        "[{\"type\":\"thinking\",\"thinking\":\"Let me think.\",\"signature\":\"EqQBsig==\","
+        "\"index\":0},{\"type\":\"redacted_thinking\",\"data\":\"RW1vS0FoZ0I=\",\"index\":1},"
+        "{\"type\":\"thinking\",\"thinking\":\"unsigned\",\"index\":2},"
+        "{\"type\":\"redacted_thinking\",\"data\":\"\"},{\"type\":\"text\",\"text\":\"x\"}]",
+        CLAUDE);
+
+    (void)state;
+    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
+                "{\"role\":\"assistant\",\"content\":["
+                "{\"reasoningContent\":{\"reasoningText\":{\"text\":\"Let me think.\","
+                "\"signature\":\"EqQBsig==\"}}},"
+                "{\"reasoningContent\":{\"redactedContent\":\"RW1vS0FoZ0I=\"}},"
+                "{\"text\":\"Checking.\"},"
+                "{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"get_weather\",\"input\":{}}}]}");
+    /* the turn with toolUse starts with its signed block: thinking stays on */
+    assert_json(cJSON_GetObjectItem(out, "additionalModelRequestFields"),
+                "{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024}}");
+    assert_json(cJSON_GetObjectItem(out, "inferenceConfig"), "{\"maxTokens\":4096}");
+    cJSON_Delete(out);
+
+    /* a redacted block alone is a thinking block too */
+    out = continuation("[{\"type\":\"redacted_thinking\",\"data\":\"RW1vS0FoZ0I=\"}]", CLAUDE);
+    assert_non_null(cJSON_GetObjectItem(out, "additionalModelRequestFields"));
+    cJSON_Delete(out);
+}
+
+static void
+test_converse_request_tool_continuation_without_block(void **state)
+{
+    /* no thinking_blocks, or none that can go: Bedrock would refuse thinking ("Expected
+     * thinking or redacted_thinking, but found tool_use"), so it stays off, and so the
+     * sampling the client asked for stays */
+    static const char *const blocks[] = {
+        "", "[]", "[{\"type\":\"thinking\",\"thinking\":\"unsigned\",\"index\":0}]"};
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(blocks) / sizeof(blocks[0]); k++) {
+        cJSON *out = continuation(blocks[k], CLAUDE);
+        const cJSON *asst = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1);
+
+        assert_null(cJSON_GetObjectItem(out, "additionalModelRequestFields"));
+        assert_json(cJSON_GetObjectItem(out, "inferenceConfig"), "{\"temperature\":0.3}");
+        assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(asst, "content"), 0),
+                    "{\"text\":\"Checking.\"}");
+        cJSON_Delete(out);
+    }
+
+    /* a tool the client forces: no thinking either (Claude refuses forced tool use with it) */
+    {
+        cJSON *out = converse(
+            "{\"reasoning_effort\":\"high\",\"tool_choice\":\"required\",\"messages\":"
+            "[{\"role\":\"user\",\"content\":\"Weather?\"}],\"tools\":[{\"type\":\"function\","
+            "\"function\":{\"name\":\"get_weather\"}}]}",
+            CLAUDE);
+
+        assert_null(cJSON_GetObjectItem(out, "additionalModelRequestFields"));
+        assert_null(cJSON_GetObjectItem(out, "inferenceConfig"));
+        cJSON_Delete(out);
+    }
+
+    /* a last assistant turn without toolUse needs no block: thinking is on */
+    {
+        cJSON *out = converse("{\"reasoning_effort\":\"medium\",\"messages\":["
+                              "{\"role\":\"user\",\"content\":\"Hi\"},"
+                              "{\"role\":\"assistant\",\"content\":\"Hello\"},"
+                              "{\"role\":\"user\",\"content\":\"Again\"}]}",
+                              CLAUDE);
+
+        assert_json(cJSON_GetObjectItem(out, "additionalModelRequestFields"),
+                    "{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048}}");
+        cJSON_Delete(out);
+    }
 }
 
 /* ---- Converse response ---- */
@@ -1083,6 +1302,10 @@ main(void)
         cmocka_unit_test(test_converse_request_tool_round_trip),
         cmocka_unit_test(test_converse_request_choices_and_minimal),
         cmocka_unit_test(test_converse_request_errors),
+        cmocka_unit_test(test_converse_request_reasoning_effort),
+        cmocka_unit_test(test_converse_request_reasoning_effort_not_anthropic),
+        cmocka_unit_test(test_converse_request_thinking_blocks_go_back),
+        cmocka_unit_test(test_converse_request_tool_continuation_without_block),
         cmocka_unit_test(test_converse_response),
         cmocka_unit_test(test_converse_response_reasoning),
         cmocka_unit_test(test_converse_response_finish_reasons),
