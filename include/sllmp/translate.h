@@ -135,6 +135,12 @@ int sllmp_xstream_finish(sllmp_xstream_t *s);
 /* Frees what the translator holds; s may be used again only after zeroing it. */
 void sllmp_xstream_free(sllmp_xstream_t *s);
 
+/* A LiteLLM thinking_blocks entry: {"type":"thinking","thinking","signature"} when signature is
+ * given and not "", else {"type":"redacted_thinking","data"} when data is, else NULL; with
+ * "index" after the type when index >= 0 (a stream's entries). */
+cJSON *sllmp_thinking_entry(int index, const char *thinking, const char *signature,
+                            const char *data);
+
 /* An OpenAI usage object for u (the shape described above). */
 cJSON *sllmp_usage_to_openai(const sllmp_usage_t *u);
 

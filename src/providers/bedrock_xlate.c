@@ -681,22 +681,15 @@ reasoning_block(const cJSON *think, sllmp_buf_t *reasoning, int *has_reasoning, 
 {
     const cJSON *rt = get(think, "reasoningText"), *text = get(rt, "text");
     const cJSON *sig = get(rt, "signature"), *redacted = get(think, "redactedContent");
-    cJSON *entry = NULL;
+    cJSON *entry;
 
     if (cJSON_IsString(text)) {
         sllmp_buf_appends(reasoning, text->valuestring);
         *has_reasoning = 1;
     }
-    if (cJSON_IsString(sig) && sig->valuestring[0] != '\0') {
-        entry = cJSON_CreateObject();
-        cJSON_AddStringToObject(entry, "type", "thinking");
-        cJSON_AddStringToObject(entry, "thinking", cJSON_IsString(text) ? text->valuestring : "");
-        cJSON_AddStringToObject(entry, "signature", sig->valuestring);
-    } else if (cJSON_IsString(redacted) && redacted->valuestring[0] != '\0') {
-        entry = cJSON_CreateObject();
-        cJSON_AddStringToObject(entry, "type", "redacted_thinking");
-        cJSON_AddStringToObject(entry, "data", redacted->valuestring);
-    }
+    entry = sllmp_thinking_entry(-1, cJSON_IsString(text) ? text->valuestring : NULL,
+                                 cJSON_IsString(sig) ? sig->valuestring : NULL,
+                                 cJSON_IsString(redacted) ? redacted->valuestring : NULL);
     if (entry != NULL) {
         if (*blocks == NULL) {
             *blocks = cJSON_CreateArray();

@@ -89,63 +89,89 @@ sllmp_xstream_start(sllmp_xstream_t *s)
     return emit(s, c);
 }
 
-int
-sllmp_xstream_text(sllmp_xstream_t *s, const char *text, size_t len)
+/* A chunk whose delta is {field: text} ("" sends nothing); the role chunk went out before. */
+static int
+string_delta(sllmp_xstream_t *s, const char *field, const char *text, size_t len)
 {
     cJSON *delta, *c;
     char *copy;
-    int rc;
 
-    if ((rc = sllmp_xstream_start(s)) != 0 || len == 0) {
-        return rc;
+    if (len == 0) {
+        return 0;
     }
     c = chunk(s, &delta, NULL);
     copy = sllmp_xstrndup(text, len);
-    cJSON_AddStringToObject(delta, "content", copy);
+    cJSON_AddStringToObject(delta, field, copy);
     free(copy);
-    s->text_chars += len;
     return emit(s, c);
+}
+
+int
+sllmp_xstream_text(sllmp_xstream_t *s, const char *text, size_t len)
+{
+    int rc = sllmp_xstream_start(s);
+
+    if (rc != 0) {
+        return rc;
+    }
+    s->text_chars += len;
+    return string_delta(s, "content", text, len);
 }
 
 int
 sllmp_xstream_reasoning(sllmp_xstream_t *s, const char *text, size_t len)
 {
-    cJSON *delta, *c;
-    char *copy;
-    int rc;
+    int rc = sllmp_xstream_start(s);
 
-    if ((rc = sllmp_xstream_start(s)) != 0 || len == 0) {
+    if (rc != 0) {
         return rc;
     }
-    if (s->unsigned_reasoning) {
-        /* no signature will ask for the text: nothing to keep */
-    } else if (!s->thinking_cut && s->thinking.len + len > SLLMP_XSTREAM_THINKING_MAX) {
-        s->thinking_cut = 1; /* the entry would not match its signature: none for this block */
-        sllmp_buf_free(&s->thinking);
-    }
+    /* kept for the block's signed entry, unless no signature will come or it grew too long */
     if (!s->unsigned_reasoning && !s->thinking_cut) {
-        sllmp_buf_append(&s->thinking, text, len);
+        if (s->thinking.len + len > SLLMP_XSTREAM_THINKING_MAX) {
+            s->thinking_cut = 1; /* the entry would not match its signature: none for it */
+            sllmp_buf_free(&s->thinking);
+        } else {
+            sllmp_buf_append(&s->thinking, text, len);
+        }
     }
-    c = chunk(s, &delta, NULL);
-    copy = sllmp_xstrndup(text, len);
-    cJSON_AddStringToObject(delta, "reasoning_content", copy);
-    free(copy);
-    return emit(s, c);
+    return string_delta(s, "reasoning_content", text, len);
 }
 
-/* A chunk whose delta is {"thinking_blocks": [*block]}; *block is to fill, after its type. The
- * entry's "index" (the stream's entries counted from 0) lets openai-python's stream helper put
- * two or more of them together. */
-static cJSON *
-thinking_chunk(sllmp_xstream_t *s, const char *type, cJSON **block)
+cJSON *
+sllmp_thinking_entry(int index, const char *thinking, const char *signature, const char *data)
+{
+    int redacted = signature == NULL || *signature == '\0';
+    cJSON *e;
+
+    if (redacted && (data == NULL || *data == '\0')) {
+        return NULL;
+    }
+    e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "type", redacted ? "redacted_thinking" : "thinking");
+    if (index >= 0) {
+        cJSON_AddNumberToObject(e, "index", index);
+    }
+    if (redacted) {
+        cJSON_AddStringToObject(e, "data", data);
+    } else {
+        cJSON_AddStringToObject(e, "thinking", thinking != NULL ? thinking : "");
+        cJSON_AddStringToObject(e, "signature", signature);
+    }
+    return e;
+}
+
+/* A chunk whose delta is {"thinking_blocks": [entry]}, the entry numbered with the stream's
+ * count of them ("index", from 0), by which openai-python's stream helper puts two or more
+ * together. */
+static int
+thinking_chunk(sllmp_xstream_t *s, const char *thinking, const char *signature, const char *data)
 {
     cJSON *delta, *c = chunk(s, &delta, NULL);
 
-    *block = cJSON_CreateObject();
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "thinking_blocks"), *block);
-    cJSON_AddStringToObject(*block, "type", type);
-    cJSON_AddNumberToObject(*block, "index", s->thinking_entries++);
-    return c;
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "thinking_blocks"),
+                         sllmp_thinking_entry(s->thinking_entries++, thinking, signature, data));
+    return emit(s, c);
 }
 
 /* The block's text is forgotten, to start the next one. */
@@ -159,35 +185,27 @@ thinking_reset(sllmp_xstream_t *s)
 int
 sllmp_xstream_thinking_signature(sllmp_xstream_t *s, const char *signature)
 {
-    cJSON *block, *c;
     int rc;
 
     if ((rc = sllmp_xstream_start(s)) != 0 || signature == NULL || *signature == '\0') {
         return rc;
     }
-    if (s->thinking_cut) {
-        thinking_reset(s);
-        return 0; /* too long to keep whole: no entry */
+    if (!s->thinking_cut) { /* a block too long to keep whole gets no entry */
+        rc = thinking_chunk(s, sllmp_buf_cstr(&s->thinking), signature, NULL);
     }
-    c = thinking_chunk(s, "thinking", &block);
-    cJSON_AddStringToObject(block, "thinking", sllmp_buf_cstr(&s->thinking));
-    cJSON_AddStringToObject(block, "signature", signature);
     thinking_reset(s);
-    return emit(s, c);
+    return rc;
 }
 
 int
 sllmp_xstream_redacted_thinking(sllmp_xstream_t *s, const char *data)
 {
-    cJSON *block, *c;
     int rc;
 
     if ((rc = sllmp_xstream_start(s)) != 0 || data == NULL || *data == '\0') {
         return rc;
     }
-    c = thinking_chunk(s, "redacted_thinking", &block);
-    cJSON_AddStringToObject(block, "data", data);
-    return emit(s, c);
+    return thinking_chunk(s, NULL, NULL, data);
 }
 
 static int
