@@ -5,6 +5,7 @@
 #                         SERVER=lighttpd-binpath|apache|apache-fcgid|apache-cgi for the others
 #   make test             unit tests (also under ASan+UBSan), integration, conformance
 #   make bench            throughput and latency against nginx
+#   make fuzz             libFuzzer on every parser, FUZZ_SECONDS (60) each (clang, ASan+UBSan)
 #   make bundle           build/bundle/sllmp/: both binaries + lib/ for shared hosting (BUNDLE_DIR=)
 #   make deps             install the Debian packages (as root; else prints the apt-get line)
 #   make install          PREFIX=/usr/local DESTDIR=
@@ -21,7 +22,7 @@ PKGS      := fcgi libcurl libcjson hiredis yaml-0.1 openssl
 DEB_BUILD := build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libcjson-dev \
              libhiredis-dev libyaml-dev libssl-dev libcmocka-dev
 DEB_RUN   := lighttpd spawn-fcgi libfcgi-bin redis-server
-DEB_TEST  := nginx wrk curl apache2 libapache2-mod-fcgid prometheus
+DEB_TEST  := nginx wrk curl apache2 libapache2-mod-fcgid prometheus clang libclang-rt-dev
 # Tools checked by command, since they may come from elsewhere (nodesource's nodejs ships npm
 # and conflicts with Debian's npm package): command -> the Debian packages that provide it.
 DEB_CMDS  := node:nodejs npm:npm python3:python3
@@ -44,6 +45,9 @@ ifneq ($(SANITIZER),)
 CFLAGS    += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=$(SANITIZER)
 endif
+ifneq ($(FUZZ),)
+CFLAGS    += -fsanitize=fuzzer-no-link -DSLLMP_FUZZ=1
+endif
 
 # Evaluated on first use (after check-deps may have installed the packages), then memoised.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
@@ -58,9 +62,12 @@ FCGI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fcgi/*.c))
 CLI_OBJ   := $(BUILD)/src/cli.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
 
 .PHONY: all run test unit unit-san integration conformance bench bundle deps check-deps \
-        install clean lint format
+        install clean lint format fuzz fuzz-replay fuzz-bins
 all: $(BUILD)/sllmp.fcgi $(BUILD)/sllmp
 
 # Installs what is missing (as root) before anything is compiled or started.
@@ -112,6 +119,38 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsllmp.a
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libsllmp.a \
 	  $(LDLIBS) -lcmocka
 
+# Fuzz targets include the .c under test as the unit tests do; libFuzzer brings main().
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(BUILD)/libsllmp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -o $@ $< $(BUILD)/libsllmp.a \
+	  $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
+# Every fuzz target, built apart by clang with libFuzzer, ASan and UBSan (build/fuzz).
+FUZZ_MAKE = $(MAKE) --no-print-directory BUILD=build/fuzz CC=clang FUZZ=1 \
+	    SANITIZER=address,undefined
+
+# make test: each target runs once over its committed corpus (seeds and every input that
+# once crashed it), so a parser that breaks on one of them fails the build.
+fuzz-replay:
+	@$(FUZZ_MAKE) fuzz-bins
+	@fail=0; for t in $(FUZZ_SRC:tests/fuzz/%.c=%); do \
+	  echo "== fuzz-replay $$t"; \
+	  build/fuzz/fuzz/$$t -runs=0 tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log || \
+	    { tail -40 build/fuzz/$$t.log; fail=1; }; done; exit $$fail
+
+# make fuzz: FUZZ_SECONDS of libFuzzer per target; new inputs go to build/fuzz/corpus/,
+# a crash to build/fuzz/crash-<target>-*. Copy a crash into tests/fuzz/corpus/<target>/ once fixed.
+fuzz:
+	@$(FUZZ_MAKE) fuzz-bins
+	@fail=0; for t in $(FUZZ_SRC:tests/fuzz/%.c=%); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; mkdir -p build/fuzz/corpus/$$t; \
+	  build/fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 \
+	    -artifact_prefix=build/fuzz/crash-$$t- build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	    2>build/fuzz/$$t.log || { tail -60 build/fuzz/$$t.log; fail=1; }; \
+	  grep -E '^(Done|#[0-9]+ +DONE)' build/fuzz/$$t.log | tail -1; done; exit $$fail
+
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
@@ -130,6 +169,7 @@ conformance: all
 test: all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-san
+	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory conformance
 

@@ -48,7 +48,7 @@ typedef struct {
 
 /* ---------------------------------------------------------------- messages */
 
-static char *
+__attribute__((format(printf, 3, 0))) static char *
 vformat(const char *file, const yaml_node_t *n, const char *fmt, va_list ap)
 {
     char msg[1024];

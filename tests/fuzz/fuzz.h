@@ -1,0 +1,51 @@
+/*
+ * Shared by the libFuzzer targets (tests/fuzz/fuzz_*.c, built by `make fuzz` and replayed over
+ * their corpus by `make test`). A target includes the .c under test when it needs its statics,
+ * as the unit tests do, and fails with fuzz_check() when a property does not hold: a crash, a
+ * sanitizer report or a broken property all stop libFuzzer with the input saved.
+ */
+#ifndef SLLMP_FUZZ_H
+#define SLLMP_FUZZ_H
+
+#include "sllmp/log.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The input as a NUL-terminated string (free() it); embedded NULs stay. */
+static __attribute__((unused)) char *
+fuzz_str(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+
+    if (s == NULL) {
+        abort();
+    }
+    if (size > 0) {
+        memcpy(s, data, size);
+    }
+    s[size] = '\0';
+    return s;
+}
+
+/* No log lines: they would bury libFuzzer's own output. */
+static __attribute__((unused)) void
+fuzz_quiet(void)
+{
+    sllmp_log_level = -1;
+}
+
+#define fuzz_check(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond);            \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+#endif
