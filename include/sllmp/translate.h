@@ -182,6 +182,10 @@ long sllmp_anthropic_thinking_budget(const char *effort);
  */
 int sllmp_anthropic_thinking_allowed(const cJSON *body);
 
+/* Whether a Claude model id (Anthropic's, or Bedrock's with "claude-" in it) names a model
+ * released after Claude Opus 4.6, which refuses temperature, top_p and top_k (§0.9). */
+int sllmp_anthropic_strict_sampling(const char *model);
+
 /* Anthropic Message -> OpenAI chat.completion (§2.7), "model" set to model, "created" to
  * created; *u gets the usage. NULL when msg is not a Message. */
 cJSON *sllmp_anthropic_response(const cJSON *msg, const char *model, long created,

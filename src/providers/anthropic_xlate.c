@@ -884,8 +884,8 @@ response_format(const cJSON *req, cJSON *body)
  * any top_k with a 400 (protocols.md §0.9): for them the sampling knobs are dropped. Told by
  * the version in the id: claude-<family>-<major>-<minor>..., 4.7 and later, or 5 and later.
  */
-static int
-strict_sampling(const char *model)
+int
+sllmp_anthropic_strict_sampling(const char *model)
 {
     const char *p = model != NULL ? strstr(model, "claude-") : NULL;
     long major = -1, minor = 0;
@@ -955,7 +955,7 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
         if (max_tokens < (double)(budget + SLLMP_ANTHROPIC_THINKING_ROOM)) {
             max_tokens = (double)(budget + SLLMP_ANTHROPIC_THINKING_ROOM);
         }
-    } else if (!strict_sampling(model)) {
+    } else if (!sllmp_anthropic_strict_sampling(model)) {
         /* Anthropic's temperature is 0..1 where OpenAI's is 0..2 */
         if (number(req, "temperature", &v)) {
             cJSON_AddNumberToObject(body, "temperature", v < 0 ? 0 : v > 1 ? 1 : v);

@@ -20,7 +20,8 @@
  *    SLLMP_ANTHROPIC_DEFAULT_MAX when the client set none, as for Anthropic). Where LiteLLM
  *    differs (it turns a forced tool choice into auto rather than leaving thinking off, and
  *    makes maxTokens budget + 4096 when none is given), the Anthropic translator's rule is
- *    kept, so Claude is asked the same way directly and through Bedrock.
+ *    kept, so Claude is asked the same way directly and through Bedrock. As there, a Claude
+ *    released after Opus 4.6 never gets temperature or topP (sllmp_anthropic_strict_sampling).
  *  - An assistant message's thinking_blocks (LiteLLM's, as our answers give them) go first in
  *    its turn as reasoningContent blocks: {"reasoningText": {"text", "signature"}} for a signed
  *    thinking entry, {"redactedContent": data} for a redacted one (the base64 Bedrock gave, as
@@ -72,6 +73,7 @@ typedef struct {
     cJSON *system;
     sllmp_xerr_t *e;
     int anthropic; /* an Anthropic model: thinking_blocks go back, reasoning_effort is mapped */
+    int strict;    /* a Claude model after Opus 4.6: no temperature, no topP */
     char param[96];
 } conv_t;
 
@@ -414,10 +416,10 @@ inference_config(conv_t *c, const cJSON *req, cJSON *body)
     if (cJSON_IsNumber(max)) {
         cJSON_AddNumberToObject(ic, "maxTokens", (double)(long)max->valuedouble);
     }
-    if (cJSON_IsNumber(v = get(req, "temperature"))) {
+    if (cJSON_IsNumber(v = get(req, "temperature")) && !c->strict) {
         cJSON_AddNumberToObject(ic, "temperature", v->valuedouble);
     }
-    if (cJSON_IsNumber(v = get(req, "top_p"))) {
+    if (cJSON_IsNumber(v = get(req, "top_p")) && !c->strict) {
         cJSON_AddNumberToObject(ic, "topP", v->valuedouble);
     }
     if (cJSON_IsString(stop) || cJSON_IsArray(stop)) {
@@ -583,6 +585,7 @@ sllmp_bedrock_request(const cJSON *req, const char *model_id, sllmp_xerr_t *e)
     memset(&c, 0, sizeof(c));
     c.e = e;
     c.anthropic = model_id != NULL && strstr(model_id, "anthropic.") != NULL;
+    c.strict = c.anthropic && sllmp_anthropic_strict_sampling(model_id);
     if (cJSON_IsNumber(n) && n->valuedouble > 1) {
         cJSON_Delete(body);
         return xfail(e, "n", "Bedrock returns one choice: n must be 1.");

@@ -675,6 +675,36 @@ test_converse_request_reasoning_effort_not_anthropic(void **state)
     cJSON_Delete(out);
 }
 
+static void
+test_converse_request_strict_sampling(void **state)
+{
+    /* Claude after Opus 4.6 refuses temperature and top_p (protocols.md §0.9): dropped for it,
+     * on every id form; kept for Claude 4.6 and older, and for other families */
+    static const char *const strict[] = {"anthropic.claude-opus-4-7-v1:0",
+                                         "us.anthropic.claude-sonnet-5-20270101-v1:0",
+                                         "global.anthropic.claude-haiku-4-8-v1:0"};
+    static const char *const kept[] = {"anthropic.claude-opus-4-6-v1:0",
+                                       "us.anthropic.claude-sonnet-4-20250514-v1:0",
+                                       "anthropic.claude-3-5-sonnet-20240620-v1:0",
+                                       "amazon.nova-pro-v1:0", "us.meta.claude-7-like-v1:0"};
+    static const char *const req = "{\"temperature\":0.5,\"top_p\":0.9,\"max_tokens\":100,"
+                                   "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    cJSON *out;
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(strict) / sizeof(strict[0]); k++) {
+        out = converse(req, strict[k]);
+        assert_json(cJSON_GetObjectItem(out, "inferenceConfig"), "{\"maxTokens\":100}");
+        cJSON_Delete(out);
+    }
+    for (size_t k = 0; k < sizeof(kept) / sizeof(kept[0]); k++) {
+        out = converse(req, kept[k]);
+        assert_json(cJSON_GetObjectItem(out, "inferenceConfig"),
+                    "{\"maxTokens\":100,\"temperature\":0.5,\"topP\":0.9}");
+        cJSON_Delete(out);
+    }
+}
+
 /* A tool-call continuation: the assistant turn (its thinking_blocks given as `blocks`, a JSON
  * array or "" for none), its tool result, and reasoning_effort low. */
 static cJSON *
@@ -1304,6 +1334,7 @@ main(void)
         cmocka_unit_test(test_converse_request_errors),
         cmocka_unit_test(test_converse_request_reasoning_effort),
         cmocka_unit_test(test_converse_request_reasoning_effort_not_anthropic),
+        cmocka_unit_test(test_converse_request_strict_sampling),
         cmocka_unit_test(test_converse_request_thinking_blocks_go_back),
         cmocka_unit_test(test_converse_request_tool_continuation_without_block),
         cmocka_unit_test(test_converse_response),
