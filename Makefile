@@ -134,16 +134,17 @@ FUZZ_MAKE = $(MAKE) --no-print-directory BUILD=build/fuzz CC=clang FUZZ=1 \
 # make test: each target runs once over its committed corpus (seeds and every input that
 # once crashed it), so a parser that breaks on one of them fails the build.
 fuzz-replay:
-	@$(FUZZ_MAKE) fuzz-bins
+	@+$(FUZZ_MAKE) fuzz-bins
 	@fail=0; for t in $(FUZZ_SRC:tests/fuzz/%.c=%); do \
 	  echo "== fuzz-replay $$t"; \
-	  build/fuzz/fuzz/$$t -runs=0 tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log || \
+	  build/fuzz/fuzz/$$t -runs=0 -artifact_prefix=build/fuzz/replay-$$t- \
+	    tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log || \
 	    { tail -40 build/fuzz/$$t.log; fail=1; }; done; exit $$fail
 
 # make fuzz: FUZZ_SECONDS of libFuzzer per target; new inputs go to build/fuzz/corpus/,
 # a crash to build/fuzz/crash-<target>-*. Copy a crash into tests/fuzz/corpus/<target>/ once fixed.
 fuzz:
-	@$(FUZZ_MAKE) fuzz-bins
+	@+$(FUZZ_MAKE) fuzz-bins
 	@fail=0; for t in $(FUZZ_SRC:tests/fuzz/%.c=%); do \
 	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; mkdir -p build/fuzz/corpus/$$t; \
 	  build/fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 \

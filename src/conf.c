@@ -149,9 +149,23 @@ each_pair(loader_t *L, yaml_node_t *map, pair_f *fn, void *ud)
         yaml_node_t *k = node(L, p->key);
         yaml_node_t *v = node(L, p->value);
         const char *key = scalar(k);
+        const yaml_node_pair_t *q;
 
         if (key == NULL) {
             return fail(L, k, "mapping keys must be scalars");
+        }
+        /* A key given again: its last value counts, as with LiteLLM's YAML loader. The earlier
+         * ones are skipped, not read: the handlers set their fields, they do not replace them. */
+        for (q = p + 1; q < map->data.mapping.pairs.top; q++) {
+            const char *later = scalar(node(L, q->key));
+
+            if (later != NULL && strcmp(later, key) == 0) {
+                break;
+            }
+        }
+        if (q < map->data.mapping.pairs.top) {
+            warn(L, k, "%s is given again below: this one is ignored", key);
+            continue;
         }
         if (fn(L, key, k, v, ud) < 0) {
             return -1;
@@ -178,8 +192,9 @@ env_lookup(loader_t *L, const char *name, size_t len)
         return v;
     }
     if (L->envvars != NULL) {
-        for (yaml_node_pair_t *p = L->envvars->data.mapping.pairs.start;
-             p < L->envvars->data.mapping.pairs.top; p++) {
+        /* a name given twice: the last one, as for every other key (each_pair) */
+        for (yaml_node_pair_t *p = L->envvars->data.mapping.pairs.top;
+             p-- > L->envvars->data.mapping.pairs.start;) {
             const char *k = scalar(node(L, p->key));
             const char *val = scalar(node(L, p->value));
 
@@ -1043,29 +1058,48 @@ model_list(loader_t *L, yaml_node_t *list)
 
 /* ---------------------------------------------------------------- keys */
 
-/* A YAML node as JSON (plain scalars that look like numbers, booleans or null become those). */
+/* The most values, and the deepest nesting, a YAML node made JSON may have: aliases can repeat
+ * a node exponentially often, or put a node inside itself. */
+#define YAML_JSON_MAX_NODES 10000
+#define YAML_JSON_MAX_DEPTH 64
+
+/* A YAML node as JSON (plain scalars that look like numbers, booleans or null become those);
+ * NULL beyond the limits above, *budget counting the values left. */
 static cJSON *
-yaml_json(loader_t *L, yaml_node_t *n)
+yaml_json(loader_t *L, yaml_node_t *n, int depth, size_t *budget)
 {
+    if (depth > YAML_JSON_MAX_DEPTH || *budget == 0) {
+        return NULL;
+    }
+    (*budget)--;
     if (n->type == YAML_MAPPING_NODE) {
         cJSON *o = cJSON_CreateObject();
 
         for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
              p++) {
             const char *k = scalar(node(L, p->key));
+            cJSON *v;
 
             if (k != NULL) {
-                cJSON_AddItemToObject(o, k, yaml_json(L, node(L, p->value)));
+                if ((v = yaml_json(L, node(L, p->value), depth + 1, budget)) == NULL) {
+                    cJSON_Delete(o);
+                    return NULL;
+                }
+                cJSON_AddItemToObject(o, k, v);
             }
         }
         return o;
     }
     if (n->type == YAML_SEQUENCE_NODE) {
-        cJSON *a = cJSON_CreateArray();
+        cJSON *a = cJSON_CreateArray(), *v;
 
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
              it++) {
-            cJSON_AddItemToArray(a, yaml_json(L, node(L, *it)));
+            if ((v = yaml_json(L, node(L, *it), depth + 1, budget)) == NULL) {
+                cJSON_Delete(a);
+                return NULL;
+            }
+            cJSON_AddItemToArray(a, v);
         }
         return a;
     }
@@ -1264,8 +1298,15 @@ key_field(loader_t *L, const char *key, yaml_node_t *kn, yaml_node_t *v, void *u
         return get_capture(L, v, "keys[].capture", &k->capture);
     }
     if (strcmp(key, "metadata") == 0) {
-        cJSON *j = yaml_json(L, v);
+        size_t budget = YAML_JSON_MAX_NODES;
+        cJSON *j = yaml_json(L, v, 0, &budget);
 
+        if (j == NULL) {
+            return fail(L, v,
+                        "keys[].metadata is nested deeper than %d levels or has more than %d "
+                        "values (YAML aliases count each time)",
+                        YAML_JSON_MAX_DEPTH, YAML_JSON_MAX_NODES);
+        }
         free(k->metadata_json);
         k->metadata_json = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);

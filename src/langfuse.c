@@ -145,13 +145,17 @@ rtrue(const cJSON *o, const char *key)
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-/* A number field as an integer; def when absent or not a number. */
+/* A number field as an integer; def when absent, not a number, or past +-2^62 (a damaged
+ * record: converting a double out of int64_t's range is undefined). */
 static int64_t
 rec_int(const cJSON *o, const char *key, int64_t def)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > -4.6e18 && v->valuedouble < 4.6e18)) {
+        return def;
+    }
+    return (int64_t)v->valuedouble;
 }
 
 static int

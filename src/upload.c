@@ -876,7 +876,7 @@ legacy_answer(run_t *r, size_t lo, size_t hi, size_t nevents)
     {
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "id"));
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "status");
-        int status = cJSON_IsNumber(st) ? (int)st->valuedouble : 500;
+        int status = cJSON_IsNumber(st) ? st->valueint : 500; /* valueint: cut to int's range */
         long k = id ? event_rec(r, lo, hi, id, &hint) : -1;
         rec_t *rec;
 

@@ -11,12 +11,20 @@
 #include <string.h>
 #include <yaml.h>
 
+long
+sllmp_usage_count(const cJSON *v)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0)) {
+        return 0;
+    }
+    /* a double past LONG_MAX cast to long is undefined */
+    return v->valuedouble < (double)SLLMP_USAGE_MAX ? (long)v->valuedouble : SLLMP_USAGE_MAX;
+}
+
 static long
 num(const cJSON *obj, const char *name)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (long)v->valuedouble : 0;
+    return sllmp_usage_count(cJSON_GetObjectItemCaseSensitive(obj, name));
 }
 
 void

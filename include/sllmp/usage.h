@@ -34,6 +34,14 @@ typedef struct {
     int known;        /* a price was found or configured */
 } sllmp_price_t;
 
+/* The most tokens one upstream count is taken for: a larger number (1e300 is valid JSON) is cut
+ * to it, so that no count overflows a long and sums of buckets stay exact in a double. */
+#define SLLMP_USAGE_MAX 1000000000000L
+
+/* A token count from an upstream JSON value: 0 unless it is a number above 0, at most
+ * SLLMP_USAGE_MAX. Every reader of a provider's usage takes its counts through this. */
+long sllmp_usage_count(const cJSON *v);
+
 /* Reads an OpenAI `usage` object (chat, streamed or not, and embeddings). */
 void sllmp_usage_from_openai(sllmp_usage_t *u, const cJSON *usage);
 

@@ -1010,10 +1010,10 @@ sllmp_anthropic_usage_merge(sllmp_usage_t *u, const cJSON *usage)
     fields[2] = &u->cache_write;
     fields[3] = &u->output; /* includes thinking, which Anthropic does not break out */
     for (k = 0; k < 4; k++) {
-        double v;
+        const cJSON *v = get(usage, names[k]);
 
-        if (number(usage, names[k], &v)) {
-            *fields[k] = v > 0 ? (long)v : 0;
+        if (cJSON_IsNumber(v)) {
+            *fields[k] = sllmp_usage_count(v);
             any = 1;
         }
     }

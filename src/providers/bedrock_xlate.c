@@ -34,6 +34,7 @@
 #include "sllmp/translate.h"
 #include "sllmp/util.h"
 
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -414,7 +415,12 @@ inference_config(conv_t *c, const cJSON *req, cJSON *body)
         max = get(req, "max_tokens");
     }
     if (cJSON_IsNumber(max)) {
-        cJSON_AddNumberToObject(ic, "maxTokens", (double)(long)max->valuedouble);
+        /* past any model's limit, Bedrock says so; kept in range for the conversion */
+        double m = max->valuedouble > INT_MAX   ? INT_MAX
+                   : max->valuedouble < INT_MIN ? INT_MIN
+                                                : max->valuedouble;
+
+        cJSON_AddNumberToObject(ic, "maxTokens", (double)(long)m);
     }
     if (cJSON_IsNumber(v = get(req, "temperature")) && !c->strict) {
         cJSON_AddNumberToObject(ic, "temperature", v->valuedouble);
@@ -652,9 +658,7 @@ finish_reason(const char *stop_reason)
 static long
 num(const cJSON *o, const char *name)
 {
-    const cJSON *v = get(o, name);
-
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (long)v->valuedouble : 0;
+    return sllmp_usage_count(get(o, name));
 }
 
 /* Converse usage into buckets: inputTokens excludes cache reads and writes, as Anthropic's. */
@@ -716,6 +720,7 @@ sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp
         return NULL;
     }
     if (u == NULL) {
+        memset(&local, 0, sizeof(local)); /* an answer without usage leaves it at zero */
         u = &local;
     }
     sllmp_buf_init(&text, 0);
@@ -795,7 +800,8 @@ block_index(const cJSON *payload)
 {
     const cJSON *i = get(payload, "contentBlockIndex");
 
-    return cJSON_IsNumber(i) ? (int)i->valuedouble : -1;
+    /* valueint: cJSON cuts it to int's range, where a cast of 1e300 would be undefined */
+    return cJSON_IsNumber(i) ? i->valueint : -1;
 }
 
 int
@@ -803,6 +809,9 @@ sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJS
 {
     const char *ev = event_type != NULL ? event_type : "";
 
+    if (s->ended) {
+        return 0; /* metadata is the last event: nothing goes out after its usage chunk */
+    }
     if (strcmp(ev, "messageStart") == 0) {
         return sllmp_xstream_start(s);
     }
@@ -971,7 +980,8 @@ sllmp_bedrock_embed_request(sllmp_bedrock_embed_t kind, const cJSON *req, int fi
     }
     /* Titan embeds one text a call: the caller loops, count beyond 1 is ignored */
     cJSON_AddStringToObject(body, "inputText", input_text(in, first));
-    if (cJSON_IsNumber(dims) && dims->valuedouble >= 1) {
+    /* within validate's bound: a double beyond long's range is undefined in the cast */
+    if (cJSON_IsNumber(dims) && dims->valuedouble >= 1 && dims->valuedouble <= 1e6) {
         cJSON_AddNumberToObject(body, "dimensions", (double)(long)dims->valuedouble);
     }
     /* OpenAI's vectors are unit length; Titan's are only when asked */

@@ -90,9 +90,7 @@ absent(const cJSON *v)
 static long
 get_count(const cJSON *o, const char *name)
 {
-    const cJSON *v = get(o, name);
-
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (long)v->valuedouble : 0;
+    return sllmp_usage_count(get(o, name));
 }
 
 static void
@@ -1446,8 +1444,10 @@ sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
         xparam(e, "input");
         return NULL;
     }
-    if (!absent(dims) && (!cJSON_IsNumber(dims) || dims->valuedouble < 1 ||
-                          dims->valuedouble != (double)(long)dims->valuedouble)) {
+    /* the bound (validate's) before the cast: a double beyond long's range is undefined there */
+    if (!absent(dims) &&
+        (!cJSON_IsNumber(dims) || dims->valuedouble < 1 || dims->valuedouble > 1e6 ||
+         dims->valuedouble != (double)(long)dims->valuedouble)) {
         xmsg(e, "dimensions must be a positive integer.");
         xparam(e, "dimensions");
         return NULL;

@@ -300,6 +300,54 @@ test_env_expansion(void **state)
 }
 
 static void
+test_duplicate_keys_last_wins(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    /* as PyYAML (LiteLLM) reads it: the last value of a key given twice counts, and each earlier
+     * one is warned about with its place (they used to be read too, and leaked) */
+    (void)state;
+    unsetenv("SLLMP_DUP_VAR");
+    c = load("environment_variables:\n  SLLMP_DUP_VAR: first\n  SLLMP_DUP_VAR: second\n"
+             "general_settings: {master_key: os.environ/SLLMP_DUP_VAR}\n"
+             "sllmp:\n  workers: 3\n  spool: {dir: /a}\n  workers: 5\n"
+             "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a}\n"
+             "model_list:\n  - model_name: b\n    litellm_params: {model: openai/b}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->workers, 5);
+    assert_string_equal(c->spool_dir, "/a");
+    assert_string_equal(c->master_key, "second");
+    assert_int_equal(c->ndeployments, 1);
+    assert_string_equal(c->deployments[0].model_name, "b");
+    assert_true(has_warning(c, "t.yaml:6:3: workers is given again below: this one is ignored"));
+    assert_true(has_warning(c, "t.yaml:9:1: model_list is given again below"));
+    sllmp_conf_unref(c);
+}
+
+static void
+test_metadata_aliases_bounded(void **state)
+{
+    /* a key's metadata made JSON: an alias inside itself, or aliases of aliases multiplying a
+     * node past 10,000 values, is refused where it starts (it overflowed the stack, or took
+     * gigabytes) */
+    (void)state;
+    expect_error("keys:\n  - name: k\n    key_sha256: "
+                 "1b32c28cb38c05480eccc1bd60ff97029b57a05c96718b96dad7e9d84894f549\n"
+                 "    metadata: &m {self: *m}\n",
+                 "t.yaml:4:15: keys[].metadata is nested deeper than 64 levels");
+    expect_error("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+                 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                 "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                 "keys:\n  - name: k\n    key_sha256: "
+                 "1b32c28cb38c05480eccc1bd60ff97029b57a05c96718b96dad7e9d84894f549\n"
+                 "    metadata: {big: *d}\n",
+                 "more than 10000 values");
+}
+
+static void
 test_embedded_default(void **state)
 {
     char *err = NULL;
@@ -725,6 +773,8 @@ main(void)
         cmocka_unit_test(test_describe_hides_secrets),
         cmocka_unit_test(test_buffer_streams),
         cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_duplicate_keys_last_wins),
+        cmocka_unit_test(test_metadata_aliases_bounded),
         cmocka_unit_test(test_teams_users_and_limit_settings),
     };
 

@@ -1,0 +1,293 @@
+/*
+ * The stream translators (Anthropic, Gemini, Bedrock) on any sequence of upstream events, fed
+ * through an xstream set up as the adapters do. Input: byte 0 picks the provider (% 3) and
+ * whether the stream is finished at the end even when the provider never said it was over;
+ * byte 1 is the chunk whose emit() stops the translator (0: none); the rest is one event a line,
+ * "event\tjson" (Anthropic's event name, Bedrock's :event-type; Gemini takes the whole line as
+ * its data). Lines that are not JSON are skipped, as the adapters skip them.
+ *
+ * Properties: every chunk is a chat.completion.chunk of the stream (id, created, model) with a
+ * "choices" array: one choice {index 0, delta, logprobs null, finish_reason} or none and the
+ * usage object; the role chunk comes first; at most one finish chunk (empty delta) and one
+ * usage chunk, which comes after it; tool calls and thinking_blocks entries are numbered in
+ * order; an event returns 0, -1 with the error fields set and nothing emitted, or emit's value
+ * once emit stopped it, and nothing is emitted after that; the usage chunk gives back through
+ * sllmp_usage_from_openai() exactly the buckets in ->usage, none negative; the stream frees
+ * cleanly wherever it stopped.
+ */
+#include "fuzz.h"
+#include "sllmp/translate.h"
+#include "sllmp/usage.h"
+
+#define STOP    7 /* emit's value when it stops the translator: neither 0 nor -1 */
+#define MODEL   "fuzz-model"
+#define CREATED 1700000000L
+
+typedef struct {
+    int stop_at;  /* the chunk number whose emit returns STOP; 0 never */
+    int chunks;   /* chunks emitted */
+    int stopped;  /* emit returned STOP */
+    int finishes; /* chunks with a finish_reason */
+    int usages;   /* usage chunks */
+    int tools;    /* tool calls started (a fragment with an id) */
+    int entries;  /* thinking_blocks entries */
+    int in_call;  /* chunks emitted by the current event */
+    const sllmp_xstream_t *x;
+} state_t;
+
+static const char *
+str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double
+num(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    fuzz_check(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+static void
+check_usage_chunk(state_t *st, const cJSON *chunk)
+{
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(chunk, "usage");
+    sllmp_usage_t back;
+    double prompt, completion;
+
+    fuzz_check(cJSON_IsObject(u));
+    fuzz_check(st->finishes == 1); /* the finish chunk went first */
+    fuzz_check(++st->usages == 1);
+    prompt = num(u, "prompt_tokens");
+    completion = num(u, "completion_tokens");
+    fuzz_check(prompt >= 0 && completion >= 0);
+    fuzz_check(num(u, "total_tokens") == prompt + completion);
+    fuzz_check(num(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details"), "cached_tokens") >=
+               0);
+    fuzz_check(num(cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details"),
+                   "reasoning_tokens") >= 0);
+    /* it says exactly what ->usage holds (unless its sums are past the most a count is taken
+     * for, when reading it back cuts them) */
+    if (sllmp_usage_prompt(&st->x->usage) > SLLMP_USAGE_MAX ||
+        sllmp_usage_completion(&st->x->usage) > SLLMP_USAGE_MAX) {
+        return;
+    }
+    memset(&back, 0, sizeof(back));
+    sllmp_usage_from_openai(&back, u);
+    fuzz_check(back.input == st->x->usage.input);
+    fuzz_check(back.cache_read == st->x->usage.cache_read);
+    fuzz_check(back.cache_write == st->x->usage.cache_write);
+    fuzz_check(back.output == st->x->usage.output);
+    fuzz_check(back.reasoning == st->x->usage.reasoning);
+}
+
+static void
+check_delta(state_t *st, const cJSON *delta, int finish)
+{
+    const cJSON *calls = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
+    const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(delta, "thinking_blocks");
+
+    fuzz_check(cJSON_IsObject(delta));
+    if (st->chunks == 1) {
+        /* the role chunk, exactly */
+        fuzz_check(cJSON_GetArraySize(delta) == 2);
+        fuzz_check(str(delta, "role") != NULL && strcmp(str(delta, "role"), "assistant") == 0);
+        fuzz_check(str(delta, "content") != NULL && *str(delta, "content") == '\0');
+        return;
+    }
+    fuzz_check(cJSON_GetObjectItemCaseSensitive(delta, "role") == NULL);
+    if (finish) {
+        fuzz_check(cJSON_GetArraySize(delta) == 0);
+        return;
+    }
+    fuzz_check(cJSON_GetArraySize(delta) == 1); /* one piece a chunk */
+    if (calls != NULL) {
+        const cJSON *call = cJSON_GetArrayItem(calls, 0);
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+        int index = (int)num(call, "index");
+
+        fuzz_check(cJSON_IsArray(calls) && cJSON_GetArraySize(calls) == 1);
+        fuzz_check(cJSON_IsObject(fn));
+        fuzz_check(str(fn, "arguments") != NULL);
+        if (cJSON_GetObjectItemCaseSensitive(call, "id") != NULL) {
+            /* the first fragment: the next ordinal, with id, type and name */
+            fuzz_check(index == st->tools++);
+            fuzz_check(str(call, "id") != NULL && *str(call, "id") != '\0');
+            fuzz_check(str(call, "type") != NULL && strcmp(str(call, "type"), "function") == 0);
+            fuzz_check(str(fn, "name") != NULL);
+            fuzz_check(*str(fn, "arguments") == '\0');
+        } else {
+            fuzz_check(index >= 0 && index < st->tools);
+            fuzz_check(*str(fn, "arguments") != '\0');
+        }
+    } else if (blocks != NULL) {
+        const cJSON *e = cJSON_GetArrayItem(blocks, 0);
+        const char *type = str(e, "type");
+
+        fuzz_check(cJSON_IsArray(blocks) && cJSON_GetArraySize(blocks) == 1);
+        fuzz_check((int)num(e, "index") == st->entries++);
+        fuzz_check(type != NULL);
+        if (strcmp(type, "thinking") == 0) {
+            fuzz_check(str(e, "thinking") != NULL);
+            fuzz_check(str(e, "signature") != NULL && *str(e, "signature") != '\0');
+        } else {
+            fuzz_check(strcmp(type, "redacted_thinking") == 0);
+            fuzz_check(str(e, "data") != NULL && *str(e, "data") != '\0');
+        }
+    } else {
+        const char *v = str(delta, "content");
+
+        if (v == NULL) {
+            v = str(delta, "reasoning_content");
+        }
+        fuzz_check(v != NULL); /* "" sends nothing, but a cJSON string may hold a NUL first */
+    }
+}
+
+static int
+emit(void *ud, const cJSON *chunk)
+{
+    state_t *st = ud;
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
+    char *text = cJSON_PrintUnformatted(chunk);
+    cJSON *again = cJSON_Parse(text);
+
+    fuzz_check(!st->stopped); /* emit's non-zero stopped the translator */
+    fuzz_check(again != NULL);
+    cJSON_Delete(again);
+    cJSON_free(text);
+    st->chunks++;
+    st->in_call++;
+    fuzz_check(cJSON_IsObject(chunk));
+    fuzz_check(str(chunk, "object") != NULL &&
+               strcmp(str(chunk, "object"), "chat.completion.chunk") == 0);
+    fuzz_check(str(chunk, "id") != NULL && *str(chunk, "id") != '\0');
+    fuzz_check(str(chunk, "model") != NULL && strcmp(str(chunk, "model"), MODEL) == 0);
+    fuzz_check(num(chunk, "created") == (double)CREATED);
+    fuzz_check(cJSON_IsArray(choices));
+    if (cJSON_GetArraySize(choices) == 0) {
+        fuzz_check(st->chunks > 1);
+        check_usage_chunk(st, chunk);
+    } else {
+        const cJSON *ch = cJSON_GetArrayItem(choices, 0);
+        const cJSON *fr = cJSON_GetObjectItemCaseSensitive(ch, "finish_reason");
+
+        fuzz_check(cJSON_GetArraySize(choices) == 1);
+        fuzz_check(st->usages == 0);
+        fuzz_check(num(ch, "index") == 0);
+        fuzz_check(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ch, "logprobs")));
+        fuzz_check(cJSON_IsNull(fr) || cJSON_IsString(fr));
+        if (cJSON_IsString(fr)) {
+            fuzz_check(++st->finishes == 1);
+            fuzz_check(*fr->valuestring != '\0');
+        }
+        check_delta(st, cJSON_GetObjectItemCaseSensitive(ch, "delta"), cJSON_IsString(fr));
+    }
+    if (st->chunks == st->stop_at) {
+        st->stopped = 1;
+        return STOP;
+    }
+    return 0;
+}
+
+static void
+check_buckets(const sllmp_usage_t *u)
+{
+    fuzz_check(u->input >= 0 && u->cache_read >= 0 && u->cache_write >= 0);
+    fuzz_check(u->output >= 0 && u->reasoning >= 0);
+}
+
+/* One event's return: 0, -1 (an error, nothing emitted for it), or STOP once emit stopped. */
+static void
+check_rc(state_t *st, const sllmp_xstream_t *x, int rc)
+{
+    if (rc == -1) {
+        fuzz_check(st->in_call == 0);
+        fuzz_check(x->err_status >= 400 && x->err_status < 600);
+        fuzz_check(x->err_type[0] != '\0' && x->err_message[0] != '\0');
+    } else if (st->stopped) {
+        fuzz_check(rc == STOP);
+    } else {
+        fuzz_check(rc == 0);
+    }
+    check_buckets(&x->usage);
+}
+
+static int
+event(int provider, sllmp_xstream_t *x, const char *name, const cJSON *json)
+{
+    switch (provider) {
+    case 0:
+        return sllmp_anthropic_stream_event(x, name, json);
+    case 1:
+        return sllmp_gemini_stream_event(x, json);
+    default:
+        return sllmp_bedrock_stream_event(x, name, json);
+    }
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    sllmp_xstream_t x;
+    state_t st;
+    int provider, force_finish, rc = 0;
+    char *text, *line, *next;
+
+    if (size < 2) {
+        return 0;
+    }
+    fuzz_quiet();
+    provider = data[0] % 3;
+    force_finish = data[0] / 3 % 2;
+    memset(&st, 0, sizeof(st));
+    st.stop_at = data[1];
+    st.x = &x;
+    /* as sllmp_provider_xstream_init() */
+    memset(&x, 0, sizeof(x));
+    x.emit = emit;
+    x.ud = &st;
+    x.model = MODEL;
+    x.created = CREATED;
+    x.id = "chatcmpl-fuzz";
+    text = fuzz_str(data + 2, size - 2);
+    for (line = text; line != NULL && rc == 0; line = next) {
+        char *tab, *json_text = line;
+        const char *name = "";
+        cJSON *json;
+
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        if (provider != 1 && (tab = strchr(line, '\t')) != NULL) {
+            *tab = '\0';
+            name = line;
+            json_text = tab + 1;
+        }
+        if ((json = cJSON_Parse(json_text)) == NULL) {
+            continue;
+        }
+        st.in_call = 0;
+        rc = event(provider, &x, name, json);
+        cJSON_Delete(json);
+        check_rc(&st, &x, rc);
+    }
+    if (rc == 0 && (x.ended || force_finish)) {
+        /* the end of the stream, as sllmp_provider_xstream_end() */
+        st.in_call = 0;
+        rc = sllmp_xstream_finish(&x);
+        check_rc(&st, &x, rc);
+        fuzz_check(rc != -1);
+        if (rc == 0) {
+            fuzz_check(st.finishes == 1 && st.usages == 1);
+        }
+    }
+    sllmp_xstream_free(&x);
+    free(text);
+    return 0;
+}
