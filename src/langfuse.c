@@ -742,7 +742,7 @@ convert_fitting(cJSON *rec, size_t max_bytes, sllmp_buf_t *out, convert_f *fn)
     while (!w.err && out->len - start > max_bytes && keep > MIN_CUT_KEEP) {
         keep /= 2;
         if (sllmp_langfuse_cut(rec, keep) == 0) {
-            break; /* nothing left to cut: it goes as it is */
+            continue; /* nothing that long: cut shorter (at MIN_CUT_KEEP it goes as it is) */
         }
         out->len = start;
         out->ptr[start] = '\0';

@@ -12,6 +12,7 @@
  */
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
+#include "sllmp/middleware.h"
 #include "sllmp/req.h"
 #include "sllmp/util.h"
 
@@ -185,13 +186,21 @@ anthropic_type(int status)
     }
 }
 
+/* The error's message, with every key the gateway knows redacted as in a trace record: a
+ * provider's error text, passed on, may quote the key it was sent (or the client's). */
+static const char *
+error_message(sllmp_req_t *r, const sllmp_err_info_t *e)
+{
+    return sllmp_redacted(r, r->err_message ? r->err_message : e->message);
+}
+
 /* /v1/messages: {"type":"error","error":{"type","message"},"request_id"}, as Anthropic's SDKs
  * read it. */
 static void
 error_json_anthropic(sllmp_req_t *r, sllmp_buf_t *b)
 {
     const sllmp_err_info_t *e = sllmp_err_info(r->err);
-    const char *msg = r->err_message ? r->err_message : e->message;
+    const char *msg = error_message(r, e);
     const char *type = anthropic_type(r->err_status ? r->err_status : e->status);
 
     sllmp_buf_appends(b, "{\"type\":\"error\",\"error\":{\"type\":\"");
@@ -212,7 +221,7 @@ error_json(sllmp_req_t *r, sllmp_buf_t *b)
     }
 
     const sllmp_err_info_t *e = sllmp_err_info(r->err);
-    const char *msg = r->err_message ? r->err_message : e->message;
+    const char *msg = error_message(r, e);
     const char *type = r->err_type ? r->err_type : e->type;
     const char *code = r->err_code ? r->err_code : e->code;
 

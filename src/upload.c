@@ -18,9 +18,11 @@
  *   400, 413                              the batch holds a bad or huge record: split it in
  *                                         halves down to single records; a single one still
  *                                         refused goes to failed/
- *   207 (legacy)                          per event: 2xx accepted, >= 500 resent, other 4xx
- *                                         failed/; all refused as "Event type not accepted"
- *                                         (Langfuse v4 events_only) stops the run
+ *   207 (legacy)                          per event: 2xx accepted, >= 500, 429 and 408
+ *                                         resent, any other status failed/; a record is gone
+ *                                         once each of its own events was accepted, once; all
+ *                                         refused as "Event type not accepted" (Langfuse v4
+ *                                         events_only) stops the run
  *   anything else                         stop and leave everything (a wrong host, a proxy)
  */
 #include "sllmp/upload.h"
@@ -75,7 +77,8 @@ typedef struct {
     rec_state_t state;
     /* legacy answer, per event */
     int ok, bad, again;
-    char *why; /* the first permanent error */
+    unsigned char *acked; /* nparts: which events came back accepted (ok counts each once) */
+    char *why;            /* the first permanent error */
 } rec_t;
 
 typedef enum { GO_ON = 0, STOP_DOWN, STOP_BUDGET, STOP_AUTH, STOP_OTHER } stop_t;
@@ -505,6 +508,7 @@ rec_free(rec_t *rec)
     free(rec->name);
     free(rec->frag);
     free(rec->attempt_ids);
+    free(rec->acked);
     free(rec->why);
     memset(rec, 0, sizeof(*rec));
     rec->fd = -1;
@@ -821,6 +825,34 @@ event_rec(const run_t *r, size_t lo, size_t hi, const char *eid, size_t *hint)
     return dash ? find_obs(r, lo, hi, eid, (size_t)(dash - eid), hint) : -1;
 }
 
+/*
+ * Counts an accepted event of rec (eid "<observation id>-<type>", its id matched by event_rec)
+ * once, and only an event rec sent: its trace-create, generation-create or an attempt's
+ * span-create. An answer naming an event twice, or one rec has not, must not stand for another.
+ */
+static void
+ack(rec_t *rec, const char *eid)
+{
+    const char *type = eid + 17;
+    int part = -1;
+
+    if (memcmp(eid, rec->span_id, 16) == 0 && strcmp(type, "trace-create") == 0) {
+        part = 0;
+    } else if (memcmp(eid, rec->span_id, 16) == 0 && strcmp(type, "generation-create") == 0) {
+        part = 1;
+    } else if (strcmp(type, "span-create") == 0) {
+        for (int k = 0; k < rec->nattempts && part < 0; k++) {
+            if (memcmp(eid, rec->attempt_ids[k], 16) == 0 && !rec->acked[2 + k]) {
+                part = 2 + k; /* (two attempts with one id: each of their events counts) */
+            }
+        }
+    }
+    if (part >= 0 && part < rec->nparts && !rec->acked[part]) {
+        rec->acked[part] = 1;
+        rec->ok++;
+    }
+}
+
 static int
 not_accepted_v4(const cJSON *e)
 {
@@ -860,6 +892,8 @@ legacy_answer(run_t *r, size_t lo, size_t hi, size_t nevents)
     }
     for (size_t i = lo; i < hi; i++) {
         r->recs[i].ok = r->recs[i].bad = r->recs[i].again = 0;
+        free(r->recs[i].acked);
+        r->recs[i].acked = sllmp_xcalloc((size_t)r->recs[i].nparts, 1);
         free(r->recs[i].why);
         r->recs[i].why = NULL;
     }
@@ -869,7 +903,7 @@ legacy_answer(run_t *r, size_t lo, size_t hi, size_t nevents)
         long k = id ? event_rec(r, lo, hi, id, &hint) : -1;
 
         if (k >= 0) {
-            r->recs[k].ok++;
+            ack(&r->recs[k], id);
         }
     }
     cJSON_ArrayForEach(e, errs)
@@ -888,7 +922,7 @@ legacy_answer(run_t *r, size_t lo, size_t hi, size_t nevents)
         rec = &r->recs[k];
         if (status >= 500 || status == 429 || status == 408) {
             rec->again++;
-        } else if (status >= 300) {
+        } else if (status >= 300 || status < 200) { /* only a 2xx says accepted */
             rec->bad++;
             if (rec->why == NULL) {
                 char *text = cJSON_PrintUnformatted(e);
@@ -897,7 +931,7 @@ legacy_answer(run_t *r, size_t lo, size_t hi, size_t nevents)
                 free(text);
             }
         } else {
-            rec->ok++;
+            ack(rec, id);
         }
     }
     cJSON_Delete(j);
@@ -1130,8 +1164,9 @@ prepare(run_t *r, rec_t *rec)
         rec->attempt_ids = sllmp_xcalloc((size_t)rec->nattempts, sizeof(*rec->attempt_ids));
         cJSON_ArrayForEach(a, attempts)
         {
-            memcpy(rec->attempt_ids[k], cJSON_GetStringValue(cJSON_GetObjectItem(a, "span_id")),
-                   16);
+            /* the member check() validated: "SPAN_ID" before it may be anything */
+            memcpy(rec->attempt_ids[k],
+                   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "span_id")), 16);
             rec->attempt_ids[k++][16] = '\0';
         }
     }

@@ -1,9 +1,11 @@
 /*
  * Upstream HTTP through libcurl (see include/sllmp/upstream.h and deployment.md §6).
  *
- * Each accept thread owns one easy handle and reuses it, so connections stay alive and TLS
- * sessions resume; DNS and TLS session caches are shared by the process through a share handle
- * (never connections: libcurl does not support sharing those across threads).
+ * Each accept thread owns one multi handle, whose connection cache keeps connections alive,
+ * and one easy handle, reused (a new one per transfer with libcurl before 8.1.0, whose reuse
+ * can write to freed memory: see sllmp_upstream_run); DNS and TLS session caches are shared by
+ * the process through a share handle (never connections: libcurl does not support sharing
+ * those across threads).
  *
  * Time limits: CURLOPT_CONNECTTIMEOUT_MS for the handshake; first byte and idle limits are
  * checked between waits (the thread drives its easy handle through its own multi handle and
@@ -30,6 +32,7 @@
 
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+static int easy_per_transfer; /* libcurl before 8.1.0: see sllmp_upstream_run */
 
 static void
 lock_cb(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
@@ -62,6 +65,7 @@ sllmp_upstream_global_init(void)
     curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, unlock_cb);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    easy_per_transfer = curl_version_info(CURLVERSION_NOW)->version_num < 0x080100;
     return 0;
 }
 
@@ -85,23 +89,33 @@ typedef struct {
     CURLM *multi;
 } handle_t;
 
+/* An easy handle with the options every request shares. */
+static CURL *
+easy_new(void)
+{
+    CURL *easy = curl_easy_init();
+
+    SLLMP_ASSERT(easy != NULL);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_SHARE, share);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, "sllmp/0.1");
+    return easy;
+}
+
 void *
 sllmp_upstream_handle_new(void)
 {
     handle_t *h = sllmp_xcalloc(1, sizeof(*h));
 
-    h->easy = curl_easy_init();
+    h->easy = easy_new();
     h->multi = curl_multi_init();
-    SLLMP_ASSERT(h->easy != NULL && h->multi != NULL);
-    curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h->easy, CURLOPT_SHARE, share);
-    curl_easy_setopt(h->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h->easy, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h->easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "sllmp/0.1");
+    SLLMP_ASSERT(h->multi != NULL);
     return h;
 }
 
@@ -338,7 +352,7 @@ sllmp_err_t
 sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
 {
     handle_t *hd = r->worker->curl;
-    CURL *h = hd->easy;
+    CURL *h;
     CURLM *m = hd->multi;
     int running = 1;
     const sllmp_conf_t *c = r->conf;
@@ -347,6 +361,15 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     xfer_t x = {.r = r, .call = call, .start = now, .last_gone_check = now};
     CURLcode rc;
 
+    if (easy_per_transfer) {
+        /* libcurl before 8.1.0 (Debian 12's 7.88.1) frees a transfer's stored headers at the
+         * next one but keeps its pointer to the last (curl issue 11101): an answer whose first
+         * header line is folded (starts with a blank) then appends to freed memory. A new easy
+         * handle each time; the connections stay in the multi handle, sessions in the share. */
+        curl_easy_cleanup(hd->easy);
+        hd->easy = easy_new();
+    }
+    h = hd->easy;
     call->status = 0;
     call->retry_after[0] = '\0';
     call->retry_after_ms[0] = '\0';

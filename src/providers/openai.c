@@ -11,6 +11,7 @@
  */
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
+#include "sllmp/middleware.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
 #include "sllmp/sse.h"
@@ -26,6 +27,25 @@ typedef struct {
     sllmp_sse_t sse;
     int done;
 } stream_t;
+
+/* One JSON value and nothing after it but whitespace, or NULL: cJSON alone takes a value and
+ * ignores what follows, which a client's parser would not (an answer or an event goes on as the
+ * provider wrote it). */
+static cJSON *
+parse_whole(const char *s, size_t n)
+{
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+
+    while (json != NULL && end < s + n && *end != '\0' && strchr(" \t\r\n", *end) != NULL) {
+        end++;
+    }
+    if (json != NULL && end != s + n) {
+        cJSON_Delete(json);
+        return NULL;
+    }
+    return json;
+}
 
 static int
 on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
@@ -44,7 +64,7 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
         chunk.done = 1;
         return sllmp_pipeline_chunk(r, &chunk) == SLLMP_ERROR;
     }
-    chunk.json = cJSON_ParseWithLength(data, dlen);
+    chunk.json = parse_whole(data, dlen);
     if (chunk.json == NULL) {
         sllmp_log(r->id, SLLMP_LOG_WARN, "upstream sent an event that is not JSON; skipped");
         return 0;
@@ -68,7 +88,17 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
         cJSON_Delete(chunk.json);
         return 1;
     }
+    char *text = NULL;
+
+    if (memchr(data, '\n', dlen) != NULL) {
+        /* data lines joined by "\n" would go out as one line of JSON and others that are no
+         * event at all: printed again, on one line */
+        text = cJSON_PrintUnformatted(chunk.json);
+        chunk.data = text;
+        chunk.len = strlen(text);
+    }
     rc = sllmp_pipeline_chunk(r, &chunk);
+    cJSON_free(text);
     cJSON_Delete(chunk.json);
     return rc == SLLMP_ERROR;
 }
@@ -194,8 +224,16 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
     rc = sllmp_provider_end(r, &call, err, s.done || r->chunks > 0);
     if (rc == SLLMP_GO_ON && r->stream) {
         rc = SLLMP_FINISHED;
+        if (r->chunks == 0) {
+            /* [DONE] after nothing a client gets (events skipped or dropped): still a stream,
+             * an empty one, not a call that finished without an answer */
+            sllmp_route_headers(r);
+            if (sllmp_sse_begin(r) < 0) {
+                rc = sllmp_req_fail(r, SLLMP_ERR_CLIENT_GONE, NULL, NULL);
+            }
+        }
     } else if (rc == SLLMP_GO_ON) {
-        cJSON *json = cJSON_ParseWithLength(sllmp_buf_cstr(&call.resp), call.resp.len);
+        cJSON *json = parse_whole(sllmp_buf_cstr(&call.resp), call.resp.len);
 
         rc = SLLMP_FINISHED;
 

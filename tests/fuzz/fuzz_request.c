@@ -12,6 +12,7 @@
  * mock echoes it), nor ever in a trace record of the spool, which must be JSON.
  */
 #include "fuzz.h"
+#include "fuzz_io.h"
 #include "sllmp/conf.h"
 #include "sllmp/core.h"
 #include "sllmp/req.h"
@@ -140,15 +141,6 @@ body_read(void *ctx, char *buf, size_t n)
     return (long)n;
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void
 cleanup(void)
 {
@@ -181,12 +173,6 @@ init(void)
     }
     worker = sllmp_worker_new(0);
     fuzz_quiet(); /* after the configs' log_level */
-}
-
-static int
-has(const char *s, size_t n, const char *needle)
-{
-    return memmem(s, n, needle, strlen(needle)) != NULL;
 }
 
 /*
@@ -245,27 +231,6 @@ check_spool(const char *const *secrets, size_t nsecrets)
     }
 }
 
-/* A header's value in the response head (NUL-terminated into v), or NULL. */
-static const char *
-header(const char *head, size_t hlen, const char *name, char *v, size_t vsize)
-{
-    size_t nlen = strlen(name);
-
-    for (const char *p = head; p < head + hlen;) {
-        const char *eol = memmem(p, (size_t)(head + hlen - p), "\r\n", 2);
-
-        if (eol == NULL) {
-            eol = head + hlen;
-        }
-        if ((size_t)(eol - p) > nlen + 1 && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
-            snprintf(v, vsize, "%.*s", (int)(eol - p - nlen - 2), p + nlen + 2);
-            return v;
-        }
-        p = eol + 2;
-    }
-    return NULL;
-}
-
 /* The last SSE event's text (from its first line), or NULL when the body has none. */
 static const char *
 last_event(const char *body, size_t len, size_t *elen)
@@ -282,16 +247,6 @@ last_event(const char *body, size_t len, size_t *elen)
     }
     *elen = (size_t)(end - start);
     return start;
-}
-
-static void
-check_error_json(const cJSON *j)
-{
-    const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
-
-    fuzz_check(cJSON_IsObject(err));
-    fuzz_check(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(err, "message")));
-    fuzz_check(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(err, "type")));
 }
 
 static void

@@ -6,7 +6,8 @@ import re
 import time
 import unittest
 
-from stack import (MASTER_KEY, StackCase, closed_port, mock_model, upstream_model, user_msg)
+from stack import (MASTER_KEY, UPSTREAM_KEY, StackCase, closed_port, mock_model, upstream_model,
+                   user_msg)
 
 FAKE_KEY = "sk-mock-SECRET-123"
 
@@ -129,6 +130,8 @@ class UpstreamErrorTest(StackCase):
                 upstream_model("up-401", mock, "status-401"),
                 upstream_model("up-403", mock, "status-403"),
                 upstream_model("up-400", mock, "status-400"),
+                upstream_model("up-400-quote", mock, "status-400+quote-key"),
+                upstream_model("up-error-quote", mock, "words-3-10+error-after-2+quote-key"),
                 upstream_model("up-404", mock, "status-404"),
                 upstream_model("up-422", mock, "status-422"),
                 upstream_model("up-badjson", mock, "badjson"),
@@ -195,6 +198,21 @@ class UpstreamErrorTest(StackCase):
                                      etype="invalid_request_error")
         self.assertIn("maximum context length", err["message"])
         self.assertEqual(r.header("x-should-retry"), "false", r)
+
+    def test_upstream_error_quoting_the_key_is_redacted(self):
+        # an OpenAI-compatible server that quotes the key it got in a passed-on error: the
+        # message goes on, the deployment's key does not (before the stream, and in it)
+        r = self.call("up-400-quote")
+        err = self.assertOpenAIError(r, 400, "context_length_exceeded", param="messages")
+        self.assertIn("maximum context length", err["message"])
+        self.assertIn("(request sent with Bearer [REDACTED])", err["message"])
+        self.assertNotIn(UPSTREAM_KEY, r.body.decode("utf-8", "replace"))
+        r = self.call("up-error-quote", stream=True)
+        self.assertEqual(r.status, 200, r)
+        text = r.body.decode("utf-8", "replace")
+        self.assertIn("The server had an error", text)
+        self.assertIn("Bearer [REDACTED]", text)
+        self.assertNotIn(UPSTREAM_KEY, text)
 
     def test_upstream_404_and_422_passed_through(self):
         self.assertOpenAIError(self.call("up-404"), 404, "model_not_found", param="model")

@@ -58,6 +58,8 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     usage-P-C-K-R     report usage prompt P, completion C, cached K (part of P), reasoning R
                       (part of C) instead of the computed figures (embeddings: prompt P)
     nousage           report no usage at all (no "usage" key / null; no usage chunk)
+    quote-key         an error (status-NNN, error-after-N) quotes the key it was sent in its
+                      message, as some OpenAI-compatible servers do
   fault injection (for retry / fallback tests; see mockserve.py):
     first-N           the failure options (status-NNN, sleep-MS, stall-/close-/error-/
                       reset-after-N) apply only to the first N calls with this exact model
@@ -175,7 +177,7 @@ class BadRequest(Exception):
 def parse_model(model):
     """Return a dict of options from a model string like 'sleep-100+words-5-20+crlf'."""
     opt, rest = mockserve.parse_options(
-        model, ("crlf", "split", "close", "badjson", "tools", "nousage"),
+        model, ("crlf", "split", "close", "badjson", "tools", "nousage", "quote-key"),
         ("stall", "close", "error"))
     opt["usage"] = None
     # policy: a 400 content_policy_violation (status-400 alone is a context-length error)
@@ -561,6 +563,7 @@ class Handler(mockserve.MockHandler):
                                                     opt["retry_s"])
                     else:
                         hdrs, err = error_for(opt["status"], opt["retry_s"], opt["policy"])
+                    err = self.quote_key(opt, err)
                     srec["headers_sent_at"] = now()
                     self.send_json(opt["status"], err, extra=hdrs)
                     srec["completed"] = True
@@ -647,6 +650,13 @@ class Handler(mockserve.MockHandler):
         if chunked:
             self.end_chunks()
 
+    def quote_key(self, opt, err):
+        """quote-key: err's message with the Authorization the request came with."""
+        if opt.get("quote-key") and isinstance(err.get("error"), dict):
+            err["error"]["message"] += " (request sent with %s)" % (
+                self.headers.get("Authorization") or "no key")
+        return err
+
     def sse_cut(self, opt, i, emit, chunked):
         """Applies stall-/close-/reset-/error-after-N before content piece i: stalls (raising
         ClientGone when the client leaves) or returns True when the stream ended here."""
@@ -659,9 +669,9 @@ class Handler(mockserve.MockHandler):
             self.reset_connection()
             return True
         if opt["error_after"] is not None and i >= opt["error_after"]:
-            emit(json.dumps({"error": {"message": "The server had an error while "
-                                       "processing your request.", "type": "server_error",
-                                       "param": None, "code": None}}), count=False)
+            emit(json.dumps(self.quote_key(opt, {"error": {
+                "message": "The server had an error while processing your request.",
+                "type": "server_error", "param": None, "code": None}})), count=False)
             self.sse_done(emit, chunked)
             return True
         return False
