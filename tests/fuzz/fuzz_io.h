@@ -1,19 +1,30 @@
 /*
  * Shared by the targets that run whole requests through sllmp_handle() with the fake io of
- * tests/unit/harness.h (fuzz_request, fuzz_upstream): removing their run directory, and reading
- * the captured answer.
+ * tests/unit/harness.h (fuzz_request, fuzz_upstream): their run directory and two configs, one
+ * worker, and reading the captured answer.
  */
 #ifndef SLLMP_FUZZ_IO_H
 #define SLLMP_FUZZ_IO_H
 
 #include "fuzz.h"
+#include "sllmp/core.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+
+#include "../unit/harness.h"
+
+/* The run directory (SLLMP_RUNDIR, the configs' spool under it), its spool's new/, the two
+ * config files, and the worker that serves every input. */
+static char rundir[] = "/tmp/sllmp-fuzz-XXXXXX";
+static char spool_new[sizeof(rundir) + 16];
+static char *conf_paths[2];
+static sllmp_worker_ctx_t *worker;
 
 /* nftw() callback: removes each entry, the directory last (FTW_DEPTH). */
 static __attribute__((unused)) int
@@ -60,6 +71,74 @@ check_error_json(const cJSON *j)
     fuzz_check(cJSON_IsObject(err));
     fuzz_check(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(err, "message")));
     fuzz_check(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(err, "type")));
+}
+
+static void
+stack_cleanup(void)
+{
+    nftw(rundir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    for (int i = 0; i < 2; i++) {
+        unlink(conf_paths[i]);
+        free(conf_paths[i]);
+    }
+}
+
+/* Makes the run directory, removed at exit, and points SLLMP_RUNDIR at it. */
+static __attribute__((unused)) void
+stack_dir(void)
+{
+    fuzz_quiet();
+    if (mkdtemp(rundir) == NULL) {
+        abort();
+    }
+    atexit(stack_cleanup);
+    setenv("SLLMP_RUNDIR", rundir, 1);
+    snprintf(spool_new, sizeof(spool_new), "%s/spool/new", rundir);
+}
+
+/* Takes the next trace record out of the spool: 1 with its bytes in *b (sllmp_buf_free() it),
+ * the file removed; 0 when there is none left. */
+static __attribute__((unused)) int
+spool_take(DIR *d, sllmp_buf_t *b)
+{
+    struct dirent *e;
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[sizeof(spool_new) + 300];
+        char chunk[65536];
+        size_t n;
+        FILE *fp;
+
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", spool_new, e->d_name);
+        if ((fp = fopen(path, "r")) == NULL) {
+            continue;
+        }
+        sllmp_buf_init(b, 0);
+        while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+            sllmp_buf_append(b, chunk, n);
+        }
+        fclose(fp);
+        unlink(path);
+        return 1;
+    }
+    return 0;
+}
+
+/* Writes the two configs (the first one is SLLMP_CONFIG's) and starts the core and the worker. */
+static __attribute__((unused)) void
+stack_start(const char *conf0, const char *conf1)
+{
+    conf_paths[0] = write_temp(conf0);
+    conf_paths[1] = write_temp(conf1);
+    setenv("SLLMP_CONFIG", conf_paths[0], 1);
+    if (sllmp_core_init() != 0) {
+        abort();
+    }
+    worker = sllmp_worker_new(0);
+    fuzz_quiet(); /* after the configs' log_level */
 }
 
 #endif

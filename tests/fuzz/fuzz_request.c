@@ -22,8 +22,6 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "../unit/harness.h"
-
 #define MASTER_KEY  "sk-fuzz-secret-0123456789"
 #define VIRTUAL_KEY "sk-fuzz-virtual-abcdef0123"
 #define WRONG_KEY   "sk-fuzz-wrong-9876543210"
@@ -35,11 +33,6 @@
 #define DEAD         "http://127.0.0.1:1"
 
 static const char *const keys[] = {MASTER_KEY, VIRTUAL_KEY, WRONG_KEY, PROVIDER_KEY, AWS_SECRET};
-
-static char rundir[] = "/tmp/sllmp-fuzz-req-XXXXXX";
-static char spool_new[sizeof(rundir) + 16];
-static char *conf_paths[2];
-static sllmp_worker_ctx_t *worker;
 
 /* The flushed config: a master key, a virtual key, full traces with a redaction pattern. */
 static const char conf_flushed[] =
@@ -142,37 +135,14 @@ body_read(void *ctx, char *buf, size_t n)
 }
 
 static void
-cleanup(void)
-{
-    nftw(rundir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    for (int i = 0; i < 2; i++) {
-        unlink(conf_paths[i]);
-        free(conf_paths[i]);
-    }
-}
-
-static void
 init(void)
 {
-    char text[4096];
+    char flushed[4096], held[4096];
 
-    fuzz_quiet();
-    if (mkdtemp(rundir) == NULL) {
-        abort();
-    }
-    atexit(cleanup);
-    setenv("SLLMP_RUNDIR", rundir, 1);
-    snprintf(spool_new, sizeof(spool_new), "%s/spool/new", rundir);
-    snprintf(text, sizeof(text), conf_flushed, rundir);
-    conf_paths[0] = write_temp(text);
-    snprintf(text, sizeof(text), conf_held, rundir);
-    conf_paths[1] = write_temp(text);
-    setenv("SLLMP_CONFIG", conf_paths[0], 1);
-    if (sllmp_core_init() != 0) {
-        abort();
-    }
-    worker = sllmp_worker_new(0);
-    fuzz_quiet(); /* after the configs' log_level */
+    stack_dir();
+    snprintf(flushed, sizeof(flushed), conf_flushed, rundir);
+    snprintf(held, sizeof(held), conf_held, rundir);
+    stack_start(flushed, held);
 }
 
 /*
@@ -196,29 +166,9 @@ static void
 check_spool(const char *const *secrets, size_t nsecrets)
 {
     DIR *d = opendir(spool_new);
-    struct dirent *e;
+    sllmp_buf_t b;
 
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        char path[sizeof(spool_new) + 300];
-        sllmp_buf_t b;
-        char chunk[65536];
-        size_t n;
-        FILE *fp;
-
-        if (e->d_name[0] == '.') {
-            continue;
-        }
-        snprintf(path, sizeof(path), "%s/%s", spool_new, e->d_name);
-        fp = fopen(path, "r");
-        if (fp == NULL) {
-            continue;
-        }
-        sllmp_buf_init(&b, 0);
-        while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-            sllmp_buf_append(&b, chunk, n);
-        }
-        fclose(fp);
-        unlink(path);
+    while (spool_take(d, &b)) {
         cJSON *rec = cJSON_ParseWithLength(b.ptr, b.len);
 
         fuzz_check(rec != NULL);

@@ -62,17 +62,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../unit/harness.h"
-
 #define MASTER_KEY   "sk-fuzz-master-0123456789"
 #define PROVIDER_KEY "sk-upstream-secret-0123456789"
 
 static const char *const keys[] = {MASTER_KEY, PROVIDER_KEY};
-
-static char rundir[] = "/tmp/sllmp-fuzz-up-XXXXXX";
-static char spool_new[sizeof(rundir) + 16];
-static char *conf_paths[2];
-static sllmp_worker_ctx_t *worker;
 
 static const char conf_text[] =
     "model_list:\n"
@@ -274,38 +267,15 @@ upstream_start(void)
 /* ------------------------------------------------------------------------------ setup */
 
 static void
-cleanup(void)
-{
-    nftw(rundir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    for (int i = 0; i < 2; i++) {
-        unlink(conf_paths[i]);
-        free(conf_paths[i]);
-    }
-}
-
-static void
 init(void)
 {
-    char text[4096];
+    char flushed[4096], held[4096];
 
-    fuzz_quiet();
-    if (mkdtemp(rundir) == NULL) {
-        abort();
-    }
-    atexit(cleanup);
-    setenv("SLLMP_RUNDIR", rundir, 1);
-    snprintf(spool_new, sizeof(spool_new), "%s/spool/new", rundir);
+    stack_dir();
     upstream_start();
-    snprintf(text, sizeof(text), conf_text, up_port, up_port, rundir, "");
-    conf_paths[0] = write_temp(text);
-    snprintf(text, sizeof(text), conf_text, up_port, up_port, rundir, "  buffer_streams: true\n");
-    conf_paths[1] = write_temp(text);
-    setenv("SLLMP_CONFIG", conf_paths[0], 1);
-    if (sllmp_core_init() != 0) {
-        abort();
-    }
-    worker = sllmp_worker_new(0);
-    fuzz_quiet(); /* after the configs' log_level */
+    snprintf(flushed, sizeof(flushed), conf_text, up_port, up_port, rundir, "");
+    snprintf(held, sizeof(held), conf_text, up_port, up_port, rundir, "  buffer_streams: true\n");
+    stack_start(flushed, held);
 }
 
 /* ------------------------------------------------------------------------------ checks */
@@ -395,30 +365,10 @@ static void
 check_spool(int want)
 {
     DIR *d = opendir(spool_new);
-    struct dirent *e;
+    sllmp_buf_t b;
     int n = 0;
 
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        char path[sizeof(spool_new) + 300];
-        sllmp_buf_t b;
-        char chunk[65536];
-        size_t k;
-        FILE *fp;
-
-        if (e->d_name[0] == '.') {
-            continue;
-        }
-        snprintf(path, sizeof(path), "%s/%s", spool_new, e->d_name);
-        fp = fopen(path, "r");
-        if (fp == NULL) {
-            continue;
-        }
-        sllmp_buf_init(&b, 0);
-        while ((k = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-            sllmp_buf_append(&b, chunk, k);
-        }
-        fclose(fp);
-        unlink(path);
+    while (spool_take(d, &b)) {
         n++;
         cJSON *rec = json_whole(b.ptr, b.len);
 
