@@ -258,19 +258,15 @@ chat(sllmp_req_t *r)
         sllmp_req_fail(r, SLLMP_ERR_JSON_TOO_DEEP, NULL,
                        "The JSON body is nested deeper than %d levels.", r->conf->max_json_depth);
     } else {
-        const char *end = NULL;
+        int trailing;
 
-        r->json = cJSON_ParseWithLengthOpts(r->body.ptr, r->body.len, &end, 0);
+        r->json = sllmp_json_parse(r->body.ptr, r->body.len, &trailing);
         if (r->json != NULL) {
             sllmp_arena_cleanup_add(r->arena, json_delete, r->json);
-            /* one JSON value and nothing after it but whitespace */
-            while (end < r->body.ptr + r->body.len && strchr(" \t\r\n", *end) && *end) {
-                end++;
-            }
-            if (end != r->body.ptr + r->body.len) {
-                sllmp_req_fail(r, SLLMP_ERR_INVALID_JSON, NULL,
-                               "The request body has data after its JSON value.");
-            }
+        }
+        if (trailing) {
+            sllmp_req_fail(r, SLLMP_ERR_INVALID_JSON, NULL,
+                           "The request body has data after its JSON value.");
         }
         if (r->err == SLLMP_OK && !cJSON_IsObject(r->json)) {
             sllmp_req_fail(r, SLLMP_ERR_INVALID_JSON, NULL,

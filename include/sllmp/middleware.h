@@ -85,4 +85,9 @@ void sllmp_usage_estimate(sllmp_req_t *r);
 /* Depth of the deepest array/object in a JSON text (strings skipped); stops past max. */
 int sllmp_json_depth(const char *s, size_t n, int max);
 
+/* The JSON value a text starts with (NULL when none), *trailing set when anything but
+ * whitespace follows it: a client's body and an upstream's answer are one value and no more,
+ * which cJSON alone does not check. */
+cJSON *sllmp_json_parse(const char *s, size_t n, int *trailing);
+
 #endif

@@ -43,6 +43,19 @@ sllmp_json_depth(const char *s, size_t n, int max)
     return deepest;
 }
 
+cJSON *
+sllmp_json_parse(const char *s, size_t n, int *trailing)
+{
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+
+    while (json != NULL && end < s + n && *end != '\0' && strchr(" \t\r\n", *end) != NULL) {
+        end++;
+    }
+    *trailing = json != NULL && end != s + n;
+    return json;
+}
+
 static int
 is_integer(const cJSON *v)
 {

@@ -28,19 +28,15 @@ typedef struct {
     int done;
 } stream_t;
 
-/* One JSON value and nothing after it but whitespace, or NULL: cJSON alone takes a value and
- * ignores what follows, which a client's parser would not (an answer or an event goes on as the
- * provider wrote it). */
+/* One JSON value and nothing after it but whitespace, or NULL: a client's parser would take no
+ * less (an answer or an event goes on as the provider wrote it). */
 static cJSON *
 parse_whole(const char *s, size_t n)
 {
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    int trailing;
+    cJSON *json = sllmp_json_parse(s, n, &trailing);
 
-    while (json != NULL && end < s + n && *end != '\0' && strchr(" \t\r\n", *end) != NULL) {
-        end++;
-    }
-    if (json != NULL && end != s + n) {
+    if (trailing) {
         cJSON_Delete(json);
         return NULL;
     }
