@@ -9,6 +9,7 @@
 
 #include "sllmp/log.h"
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +39,16 @@ static __attribute__((unused)) void
 fuzz_quiet(void)
 {
     sllmp_log_level = -1;
+}
+
+/* An OTLP export's spans: resourceSpans[0].scopeSpans[0].spans (NULL when it has none). */
+static __attribute__((unused)) const cJSON *
+fuzz_otlp_spans(const cJSON *doc)
+{
+    const cJSON *rs = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "resourceSpans"), 0);
+    const cJSON *ss = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rs, "scopeSpans"), 0);
+
+    return cJSON_GetObjectItemCaseSensitive(ss, "spans");
 }
 
 #define fuzz_check(cond)                                                                           \

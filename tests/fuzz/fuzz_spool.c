@@ -310,13 +310,7 @@ check_otel(const cJSON *rec, const char *frag, size_t len, int n)
     fuzz_check(sllmp_langfuse_otel_close(&b) == 0);
     doc = cJSON_ParseWithOpts(b.ptr, NULL, 1);
     fuzz_check(doc != NULL);
-    spans = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetArrayItem(
-            cJSON_GetObjectItemCaseSensitive(
-                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "resourceSpans"), 0),
-                "scopeSpans"),
-            0),
-        "spans");
+    spans = fuzz_otlp_spans(doc);
     fuzz_check(cJSON_GetArraySize(spans) == 2 * n);
     cJSON_ArrayForEach(s, spans)
     {

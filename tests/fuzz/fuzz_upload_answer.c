@@ -265,13 +265,7 @@ check_request(void)
         list = cJSON_GetObjectItemCaseSensitive(doc, "batch");
         fuzz_check(cJSON_IsNumber(bs) && bs->valuedouble == cJSON_GetArraySize(list));
     } else {
-        list = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetArrayItem(
-                cJSON_GetObjectItemCaseSensitive(
-                    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "resourceSpans"), 0),
-                    "scopeSpans"),
-                0),
-            "spans");
+        list = fuzz_otlp_spans(doc);
     }
     fuzz_check(cJSON_IsArray(list));
     total = cJSON_GetArraySize(list);
