@@ -463,6 +463,7 @@ typedef struct {
     sllmp_deployment_t *d;
     int disabled;
     yaml_node_t *model_node;
+    yaml_node_t *model_id_node;
     double cost[5];   /* < 0: not set */
     char *base_model; /* model_info.base_model: what an Azure deployment runs, for its price */
     int api_base_set; /* the config gave api_base: no provider key from the environment */
@@ -656,6 +657,11 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
         free(d->api_version);
         return get_string(L, v, "litellm_params.api_version", &d->api_version, NULL);
     }
+    if (strcmp(key, "model_id") == 0) {
+        free(d->model_id);
+        u->model_id_node = v;
+        return get_string(L, v, "litellm_params.model_id", &d->model_id, NULL);
+    }
     int c = cost_key(L, u, key, v);
 
     if (c != 0) {
@@ -759,6 +765,13 @@ provider_params(loader_t *L, dep_ud_t *u)
 {
     sllmp_deployment_t *d = u->d;
 
+    if (d->model_id != NULL && d->provider != SLLMP_PROVIDER_BEDROCK) {
+        warn(L, u->model_id_node,
+             "litellm_params.model_id is only used by bedrock/ models: model '%s' ignores it",
+             d->model_name);
+        free(d->model_id);
+        d->model_id = NULL;
+    }
     if (d->provider == SLLMP_PROVIDER_AZURE) {
         static const char *const base_env[] = {"AZURE_API_BASE", NULL};
         static const char *const version_env[] = {"AZURE_API_VERSION", NULL};
@@ -911,6 +924,7 @@ deployment_free(sllmp_deployment_t *d)
     free(d->model);
     free(d->api_base);
     free(d->api_version);
+    free(d->model_id);
     secret_free(d->api_key);
     secret_free(d->aws.access_key_id);
     secret_free(d->aws.secret_access_key);
@@ -939,9 +953,11 @@ deployment_subject(sllmp_deployment_t *d)
             snprintf(khex + 2 * i, 3, "%02x", ksha[i]);
         }
     }
-    what = sllmp_xasprintf("%s|%s|%s|%s|%s", d->litellm_model, d->api_base ? d->api_base : "",
+    /* a model_id is where a Bedrock entry points: two profiles of one model are two deployments
+     * (only a given one enters, so that the ids of entries without one stay as they were) */
+    what = sllmp_xasprintf("%s|%s|%s|%s|%s%s%s", d->litellm_model, d->api_base ? d->api_base : "",
                            d->api_version ? d->api_version : "", d->aws.region ? d->aws.region : "",
-                           khex);
+                           khex, d->model_id ? "|" : "", d->model_id ? d->model_id : "");
 
     sllmp_sha256(what, strlen(what), sha);
     name = sllmp_xasprintf("%s.%02x%02x%02x%02x", d->model_name, sha[0], sha[1], sha[2], sha[3]);
@@ -1037,7 +1053,7 @@ model_list(loader_t *L, yaml_node_t *list)
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
         sllmp_deployment_t *d = &c->deployments[c->ndeployments];
-        dep_ud_t u = {d, 0, NULL, {-1, -1, -1, -1, -1}, NULL, 0};
+        dep_ud_t u = {d, 0, NULL, NULL, {-1, -1, -1, -1, -1}, NULL, 0};
         int rc = deployment(L, node(L, *it), &u);
 
         free(u.base_model);
@@ -2811,6 +2827,9 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             }
             if (d->provider == SLLMP_PROVIDER_BEDROCK) {
                 fprintf(out, ", region %s", d->aws.region);
+                if (d->model_id != NULL) {
+                    fprintf(out, ", through %s", d->model_id);
+                }
             }
             if (d->messages_api) {
                 fprintf(out, ", serves /v1/messages");

@@ -74,6 +74,9 @@ struct sllmp_deployment_s {
     char *api_key;      /* resolved secret, NULL when none; never logged. Bedrock: an API key
                          * sent as Bearer instead of SigV4 */
     char *api_version;  /* Azure's api-version; NULL with the v1 API */
+    char *model_id;     /* Bedrock: litellm_params.model_id, what the URL names instead of model
+                         * (an application inference profile or provisioned throughput ARN);
+                         * model still says which model answers, for requests and prices */
     sllmp_aws_t aws;    /* Bedrock */
     int messages_api;   /* speaks Anthropic Messages natively: serves POST /v1/messages */
     long mock_delay_ms;

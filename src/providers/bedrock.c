@@ -130,6 +130,8 @@ call(sllmp_req_t *r, const char *op, const char *body, stream_t *s, sllmp_upstre
     const char *base = d->api_base;
     const char *auth_start = strstr(base, "://") + 3;
     const char *base_path = strchr(auth_start, '/');
+    /* an inference profile's or provisioned throughput's ARN, else the model */
+    const char *id = d->model_id != NULL ? d->model_id : d->model;
     char *authority = base_path != NULL ? sllmp_arena_strndup(r->arena, auth_start,
                                                               (size_t)(base_path - auth_start))
                                         : sllmp_arena_strdup(r->arena, auth_start);
@@ -144,7 +146,7 @@ call(sllmp_req_t *r, const char *op, const char *body, stream_t *s, sllmp_upstre
     sllmp_buf_init(&path, 0);
     sllmp_buf_appends(&path, base_path != NULL ? base_path : "");
     sllmp_buf_appends(&path, "/model/");
-    sllmp_aws_uri_encode(&path, d->model, strlen(d->model), 0); /* an ARN's '/' too */
+    sllmp_aws_uri_encode(&path, id, strlen(id), 0); /* an ARN's '/' too */
     sllmp_buf_printf(&path, "/%s", op);
     c->url = sllmp_arena_printf(r->arena, "%.*s%s%s", (int)(auth_start - base), base, authority,
                                 sllmp_buf_cstr(&path));

@@ -23,6 +23,8 @@ ANTHROPIC_KEY = "sk-ant-mock-KEY"
 GEMINI_KEY = "AIza-mock-KEY"
 AZURE_KEY = "azure-mock-KEY"
 AWS_ID, AWS_SECRET, AWS_REGION = "AKIDMOCK", "mocksecret", "us-east-1"
+# an application inference profile of the mock's Claude: its ARN names no model
+PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/claudeprof1"
 SECRETS = (ANTHROPIC_KEY, GEMINI_KEY, AZURE_KEY, AWS_SECRET, "sk-mock-SECRET-123")
 
 
@@ -44,7 +46,8 @@ class BedrockMock(MockProcess):
     SCRIPT = os.path.join(MOCKS, "bedrock_mock.py")
 
     def args(self):
-        return ["--access-key", AWS_ID, "--secret-key", AWS_SECRET, "--region", AWS_REGION]
+        return ["--access-key", AWS_ID, "--secret-key", AWS_SECRET, "--region", AWS_REGION,
+                "--profile", "claudeprof1=anthropic.claude-mock-v1:0"]
 
 
 def parse_sse(text):
@@ -139,6 +142,7 @@ def provider_models(openai, anthropic, gemini, bedrock):
         m("nova-badsig", model="bedrock/amazon.nova-mock-v1:0",
           **dict(aws, aws_secret_access_key="wrong-secret")),
         m("br-claude", model="bedrock/anthropic.claude-mock-v1:0", **aws),
+        m("br-profile", model="bedrock/anthropic.claude-mock-v1:0", model_id=PROFILE_ARN, **aws),
         m("br-claude-reasoning", model="bedrock/anthropic.claude-mock-v1:0+reasoning", **aws),
         m("br-claude-reasoning-tools",
           model="bedrock/anthropic.claude-mock-v1:0+reasoning+tools", **aws),
@@ -733,6 +737,24 @@ class BedrockTest(ProvidersCase):
         self.assertEqual(sent["path"], "/model/anthropic.claude-mock-v1%3A0/invoke")
         self.assertEqual(sent["body"]["anthropic_version"], "bedrock-2023-05-31")
         self.assertNotIn("model", sent["body"])
+
+    def test_model_id_names_the_profile_in_the_url(self):
+        """LiteLLM's litellm_params.model_id: the URL names the ARN (one encoded segment, signed
+        as such), while model says which model answers: a Claude, so /v1/messages goes through
+        InvokeModel and Converse gets Claude's rules."""
+        enc = "/model/" + PROFILE_ARN.replace(":", "%3A").replace("/", "%2F")
+        r, body = self.chat_text("br-profile", max_tokens=64)
+        self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+        sent = mock_requests(self.bedrock)[-1]
+        self.assertEqual(sent["path"], enc + "/converse")
+        self.assertEqual(sent["auth"], "sigv4")
+        r = self.post("/v1/messages", {"model": "br-profile", "max_tokens": 100, "messages": [
+            {"role": "user", "content": "hi there"}]}, headers={"anthropic-version": "2023-06-01"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["content"][0]["text"], "hi there")
+        sent = mock_requests(self.bedrock)[-1]
+        self.assertEqual(sent["path"], enc + "/invoke")
+        self.assertEqual(sent["body"]["anthropic_version"], "bedrock-2023-05-31")
 
     def test_messages_front_door_stream_through_invoke(self):
         r, evs = self.sse("/v1/messages", {"model": "br-claude", "max_tokens": 100,

@@ -3,7 +3,7 @@
 
     python3 tests/mock/bedrock_mock.py --port 0 --port-file /tmp/bedrock.port \\
         [--region us-east-1] [--access-key AKIDMOCK] [--secret-key mocksecret] \\
-        [--session-token TOKEN] [--api-key KEY] [--max-skew 900]
+        [--session-token TOKEN] [--api-key KEY] [--max-skew 900] [--profile ID=MODEL ...]
 
 Binds 127.0.0.1 only. HTTP/1.1 with keep-alive; streams are the binary AWS event stream
 (application/vnd.amazon.eventstream) in Transfer-Encoding: chunked, one HTTP chunk per frame,
@@ -18,7 +18,9 @@ Failures are 403 with x-amzn-ErrorType UnrecognizedClientException (no or unknow
 credentials) or InvalidSignatureException (a signature that does not match, a wrong scope, a
 clock more than --max-skew seconds off; 0 turns the clock check off). Secrets are never echoed.
 
-Endpoints (modelId is one URL-encoded path segment):
+Endpoints (modelId is one URL-encoded path segment; an application inference profile's ARN,
+arn:aws:bedrock:<region>:<12 digits>:application-inference-profile/<id>, answers as the model
+given for it with --profile <id>=<modelId>, an unknown one is a 400 ValidationException):
     POST /model/{modelId}/converse                     Converse
     POST /model/{modelId}/converse-stream              ConverseStream (event stream)
     POST /model/{modelId}/invoke                       InvokeModel: Anthropic Messages bodies
@@ -591,6 +593,14 @@ class Handler(mockserve.MockHandler):
             return self.send_error_type(400, "ValidationException",
                                         "Malformed input request, please reformat your input "
                                         "and try again.")
+        prof = re.fullmatch(r"arn:aws:bedrock:[a-z0-9-]+:[0-9]{12}:"
+                            r"application-inference-profile/([a-z0-9]+)", model_id)
+        if prof is not None:
+            # an application inference profile answers as the model it was made for
+            model_id = dict(p.split("=", 1) for p in self.server.args.profile).get(prof.group(1))
+            if model_id is None:
+                return self.send_error_type(400, "ValidationException",
+                                            "The provided model identifier is invalid.")
         self.model_call(model_id, op, body, rec)
 
     def do_PUT(self):
@@ -897,6 +907,9 @@ def add_args(ap):
     ap.add_argument("--api-key", help="also accept Authorization: Bearer <this key>")
     ap.add_argument("--max-skew", type=int, default=900,
                     help="largest x-amz-date offset from now, seconds (0: no check)")
+    ap.add_argument("--profile", action="append", default=[], metavar="ID=MODEL",
+                    help="an application inference profile: the model id that answers for "
+                    "arn:aws:bedrock:<region>:<account>:application-inference-profile/ID")
 
 
 def main():

@@ -707,6 +707,15 @@ test_providers(void **state)
              "haiku-20240307-v1:0, aws_access_key_id: AK, aws_secret_access_key: SK, "
              "aws_region_name: eu-west-1}}\n"
              "  - {model_name: b2, litellm_params: {model: bedrock/amazon.nova-micro-v1:0}}\n"
+             "  - {model_name: bp, litellm_params: {model: bedrock/anthropic.claude-3-haiku-"
+             "20240307-v1:0, model_id: 'arn:aws:bedrock:eu-west-1:123456789012:application-"
+             "inference-profile/p1', aws_access_key_id: AK, aws_secret_access_key: SK, "
+             "aws_region_name: eu-west-1}}\n"
+             "  - {model_name: bp, litellm_params: {model: bedrock/anthropic.claude-3-haiku-"
+             "20240307-v1:0, model_id: 'arn:aws:bedrock:eu-west-1:123456789012:application-"
+             "inference-profile/p2', aws_access_key_id: AK, aws_secret_access_key: SK, "
+             "aws_region_name: eu-west-1}}\n"
+             "  - {model_name: gi, litellm_params: {model: groq/x, model_id: nope}}\n"
              "  - {model_name: m, litellm_params: {model: gemini/gemini-2.5-flash, api_key: x}}\n"
              "  - {model_name: d, litellm_params: {model: deepseek/deepseek-chat}}\n",
              &err);
@@ -741,6 +750,30 @@ test_providers(void **state)
     assert_true(d->messages_api);
     assert_true(d->price.known);
     assert_null(sllmp_conf_find(c, "b2", 2)); /* no credentials: left out */
+    /* model_id: the URL's profile; model still says which model answers, and is priced */
+    {
+        const sllmp_deployment_t *p1 = NULL, *p2 = NULL;
+
+        for (size_t i = 0; i < c->ndeployments; i++) {
+            if (strcmp(c->deployments[i].model_name, "bp") == 0) {
+                *(p1 == NULL ? &p1 : &p2) = &c->deployments[i];
+            }
+        }
+        assert_non_null(p1);
+        assert_non_null(p2);
+        assert_string_equal(p1->model_id,
+                            "arn:aws:bedrock:eu-west-1:123456789012:application-inference-"
+                            "profile/p1");
+        assert_string_equal(p1->model, "anthropic.claude-3-haiku-20240307-v1:0");
+        assert_true(p1->messages_api);
+        assert_true(p1->price.known);
+        /* two profiles of one model are two deployments, each with its own limits */
+        assert_string_not_equal(p1->id, p2->id);
+        assert_string_not_equal(p1->subject, p2->subject);
+        assert_null(sllmp_conf_find(c, "b", 1)->model_id);
+    }
+    assert_null(sllmp_conf_find(c, "gi", 2)->model_id);
+    assert_true(has_warning(c, "model_id is only used by bedrock/ models: model 'gi' ignores it"));
     assert_true(has_warning(c, "model 'b2' has no AWS"));
     assert_string_equal(sllmp_conf_find(c, "m", 1)->api_base,
                         "https://generativelanguage.googleapis.com");
