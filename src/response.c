@@ -26,9 +26,16 @@ sllmp_resp_header(sllmp_req_t *r, const char *name, const char *value)
     if (r->headers_sent && !r->stream_held) {
         return;
     }
-    /* Header injection guard: values never carry line breaks. */
-    if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n: ") != NULL) {
+    /* Header injection guard: a name is an RFC 9110 token, a value has no control character
+     * but HTAB (an upstream's x-ratelimit-* value goes through here) */
+    if (*name == '\0' || name[strspn(name, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ")] != '\0') {
         return;
+    }
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            return;
+        }
     }
     sllmp_buf_appends(&r->resp_headers, name);
     sllmp_buf_append(&r->resp_headers, ": ", 2);

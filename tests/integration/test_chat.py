@@ -20,7 +20,8 @@ class ChatTest(StackCase):
                 upstream_model("up-echo", mock, "echo"),
                 upstream_model("up-literal", mock, "echo", api_key=LITERAL_UPSTREAM_KEY),
                 upstream_model("up-sleep", mock, "sleep-300"),
-                upstream_model("up-tools", mock, "tools")]
+                upstream_model("up-tools", mock, "tools"),
+                upstream_model("up-dirty-headers", mock, "echo+dirty-headers")]
 
     # -- helpers
 
@@ -251,6 +252,20 @@ class ChatTest(StackCase):
         self.check_completion(r, "slow")
         self.assertGreaterEqual(int(r.header("x-duration-ms")), 250, r)
         self.assertLess(int(r.header("x-duration-ms")), 5000, r)
+
+    def test_ratelimit_headers_with_control_characters_are_dropped(self):
+        """An upstream's x-ratelimit-* header goes on only as a clean header: not with a control
+        character in its value, not with a name that is no token; the clean ones still do."""
+        for stream in (False, True):
+            body = {"model": "up-dirty-headers", "stream": stream,
+                    "messages": user_msg("rl dirty")}
+            r = self.stream(body).read_all() if stream else self.chat(body)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-ratelimit-remaining-requests"), "4999", r)
+            names = [k.lower() for k, _ in r.headers]
+            self.assertNotIn("x-ratelimit-reset-tokens-esc", names, r.headers)
+            self.assertFalse([k for k in names if "bad" in k], r.headers)
+            self.assertFalse([v for _, v in r.headers if "\x1b" in v], r.headers)
 
     def test_ratelimit_headers_passed_through(self):
         r = self.chat({"model": "up-echo", "messages": user_msg("rl")})

@@ -60,6 +60,8 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     nousage           report no usage at all (no "usage" key / null; no usage chunk)
     quote-key         an error (status-NNN, error-after-N) quotes the key it was sent in its
                       message, as some OpenAI-compatible servers do
+    dirty-headers     x-ratelimit-* headers a client must not get: a value with a control
+                      character (ESC) and a name with a space in it
   fault injection (for retry / fallback tests; see mockserve.py):
     first-N           the failure options (status-NNN, sleep-MS, stall-/close-/error-/
                       reset-after-N) apply only to the first N calls with this exact model
@@ -177,7 +179,8 @@ class BadRequest(Exception):
 def parse_model(model):
     """Return a dict of options from a model string like 'sleep-100+words-5-20+crlf'."""
     opt, rest = mockserve.parse_options(
-        model, ("crlf", "split", "close", "badjson", "tools", "nousage", "quote-key"),
+        model, ("crlf", "split", "close", "badjson", "tools", "nousage", "quote-key",
+                "dirty-headers"),
         ("stall", "close", "error"))
     opt["usage"] = None
     # policy: a 400 content_policy_violation (status-400 alone is a context-length error)
@@ -582,8 +585,10 @@ class Handler(mockserve.MockHandler):
                 self.send_json(400, e.body())
                 srec["completed"] = True
 
-    def common_headers(self):
-        return [("x-request-id", "req_mock_" + uuid.uuid4().hex[:16]),
+    def common_headers(self, opt):
+        dirty = [("x-ratelimit-reset-tokens-esc", "0s\x1b[31m"),
+                 ("x-ratelimit-bad name", "1")] if opt.get("dirty-headers") else []
+        return dirty + [("x-request-id", "req_mock_" + uuid.uuid4().hex[:16]),
                 ("openai-processing-ms", "12"),
                 ("openai-version", "2020-10-01"),
                 ("x-ratelimit-limit-requests", "5000"),
@@ -710,7 +715,7 @@ class Handler(mockserve.MockHandler):
         if az:
             resp["prompt_filter_results"] = azure_prompt_filter(1)
             resp["choices"][0]["content_filter_results"] = azure_cfr()
-        self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers())
+        self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers(opt))
 
     def chat_stream(self, body, opt, srec, az=None):
         so = body.get("stream_options")
@@ -723,7 +728,7 @@ class Handler(mockserve.MockHandler):
         ptok = max(1, prompt_chars(body) // 4)
 
         emit, chunked = self.sse_start(
-            opt, srec, self.azure_headers() if az else self.common_headers())
+            opt, srec, self.azure_headers() if az else self.common_headers(opt))
 
         def chunk(delta, finish=None, choices=True, usage=None):
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
@@ -790,7 +795,7 @@ class Handler(mockserve.MockHandler):
         model = az["model"] if az else body.get("model")
         cid = "cmpl-" + uuid.uuid4().hex[:24]
         created = int(now())
-        headers = self.azure_headers() if az else self.common_headers()
+        headers = self.azure_headers() if az else self.common_headers(opt)
         if not stream:
             choices = []
             for k, (pieces, finish, prefix) in enumerate(answers):
@@ -883,7 +888,7 @@ class Handler(mockserve.MockHandler):
         if not opt["nousage"]:
             ptok = opt["usage"][0] if opt["usage"] else sum(t for _, t in inputs)
             resp["usage"] = {"prompt_tokens": ptok, "total_tokens": ptok}
-        self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers())
+        self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers(opt))
 
 
 def main():
