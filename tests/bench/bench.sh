@@ -342,6 +342,7 @@ sllmp:
   workers: 2
   threads: 16                # the default
   log_level: warn
+  access_log: off            # as nginx's (b): no access log on either side
   langfuse: {capture: none}  # no trace record: the pass-through alone ((e) has them)
 EOF
     if start_sllmp sllmp-throughput "$work/bench.yaml"; then
@@ -398,6 +399,7 @@ sllmp:
   workers: 2
   threads: 16
   log_level: warn
+  access_log: off
   redis:
     url: redis://127.0.0.1:$REDIS_PORT/0
   spool:
