@@ -560,7 +560,7 @@ reject(run_t *r, rec_t *rec, int status, const char *why)
 {
     char now[32], base[256], reason[300], tmp[320];
     size_t blen = strlen(rec->name) - 5; /* without .json */
-    int dfd, fd;
+    int dfd, fd, ok;
     char *line;
 
     r->todo--;
@@ -581,13 +581,24 @@ reject(run_t *r, rec_t *rec, int status, const char *why)
     line = status ? sllmp_xasprintf("%s HTTP %d: %s\n", now, status, why)
                   : sllmp_xasprintf("%s %s\n", now, why);
     fd = dfd >= 0 ? openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-    if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) || close(fd) < 0 ||
-        renameat(dfd, tmp, dfd, reason) < 0 || renameat(r->newfd, rec->name, dfd, rec->name) < 0) {
+    ok = fd >= 0 && write(fd, line, strlen(line)) == (ssize_t)strlen(line);
+    if (fd >= 0 && close(fd) < 0) {
+        ok = 0;
+    }
+    if (!ok || renameat(dfd, tmp, dfd, reason) < 0) {
         say(r, "cannot move %s to %s/failed/: %s (left in new/)", rec->name, r->dir,
             strerror(errno));
         if (dfd >= 0) {
             unlinkat(dfd, tmp, 0);
         }
+        ok = 0;
+    } else if (renameat(r->newfd, rec->name, dfd, rec->name) < 0) {
+        say(r, "cannot move %s to %s/failed/: %s (left in new/)", rec->name, r->dir,
+            strerror(errno));
+        unlinkat(dfd, reason, 0); /* no reason without its record */
+        ok = 0;
+    }
+    if (!ok) {
         rec->state = LEFT;
         r->failed--;
         r->left++;

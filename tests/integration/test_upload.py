@@ -446,6 +446,20 @@ class OtelUploadTest(UploadCase):
         self.assertEqual(left, [".1700000000.000004.1.4.00000004.json", "notes.txt"])
         self.assert_all_arrived([good])
 
+    def test_record_that_cannot_move_to_failed_stays_without_a_reason(self):
+        """When the record itself cannot be moved into failed/ (here a directory is in its
+        way), it stays in new/ and its .reason, already written, is taken back."""
+        name = "1700000000.000001.1.1.00000001.json"
+        write_raw(self.spool, name, b"{not json")
+        os.makedirs(os.path.join(self.spool, "failed", name, "in-the-way"), mode=0o700)
+        rc, _, err = self.upload()
+        self.assertEqual(rc, 0, err)
+        s = parse_summary(err)
+        self.assertEqual((s["sent"], s["failed"], s["left"]), (0, 0, 1), err)
+        self.assertIn("cannot move %s" % name, err)
+        self.assertEqual(self.new_files(), [name])
+        self.assertEqual(self.failed_files(), [name])  # the directory, and no .reason
+
     def test_dry_run_prints_payload_and_changes_nothing(self):
         recs = [make_record(i) for i in range(5)]
         names = write_records(self.spool, recs)
