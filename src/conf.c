@@ -335,7 +335,19 @@ get_seconds_ms(loader_t *L, yaml_node_t *n, const char *what, long max_ms, long 
     return 0;
 }
 
-/* A list, or null for an empty one: its length in *len. 0, or -1 when it is something else. */
+/* LiteLLM's timeout, stream_timeout, request_timeout: seconds, more than 0, at most a day. */
+static int
+get_timeout(loader_t *L, yaml_node_t *n, const char *what, long *out_ms)
+{
+    if (get_seconds_ms(L, n, what, 86400000L, out_ms) < 0) {
+        return -1;
+    }
+    if (*out_ms < 1) {
+        return fail(L, n, "%s must be at least 0.001 seconds", what);
+    }
+    return 0;
+}
+
 static int
 get_bool(loader_t *L, yaml_node_t *n, const char *what, int *out)
 {
@@ -355,6 +367,7 @@ get_bool(loader_t *L, yaml_node_t *n, const char *what, int *out)
     return fail(L, n, "%s must be true or false", what);
 }
 
+/* A list, or null for an empty one: its length in *len. 0, or -1 when it is something else. */
 static int
 list_len(loader_t *L, yaml_node_t *n, const char *what, size_t *len)
 {
@@ -684,6 +697,12 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
     }
     if (strcmp(key, "cooldown_time") == 0) {
         return get_seconds_ms(L, v, "litellm_params.cooldown_time", 3600000L, &d->cooldown_ms);
+    }
+    if (strcmp(key, "timeout") == 0) {
+        return get_timeout(L, v, "litellm_params.timeout", &d->timeout_ms);
+    }
+    if (strcmp(key, "stream_timeout") == 0) {
+        return get_timeout(L, v, "litellm_params.stream_timeout", &d->stream_timeout_ms);
     }
     warn(L, k, "litellm_params.%s is not supported by sllmp and is ignored", key);
     return 0;
@@ -1697,6 +1716,10 @@ router_common(loader_t *L, const char *section, const char *key, yaml_node_t *v)
         r = get_long(L, v, what, 0, 1000000L, &rc->allowed_fails);
     } else if (strcmp(key, "cooldown_time") == 0) {
         r = get_seconds_ms(L, v, what, 3600000L, &rc->cooldown_ms);
+    } else if (strcmp(key, "timeout") == 0 || strcmp(key, "request_timeout") == 0) {
+        r = get_timeout(L, v, what, &rc->timeout_ms);
+    } else if (strcmp(key, "stream_timeout") == 0) {
+        r = get_timeout(L, v, what, &rc->stream_timeout_ms);
     } else if (strcmp(key, "disable_cooldowns") == 0) {
         r = get_bool(L, v, what, &rc->disable_cooldowns);
     } else {
@@ -1784,6 +1807,20 @@ litellm_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *
     if (strcmp(key, "success_callback") == 0 || strcmp(key, "failure_callback") == 0 ||
         strcmp(key, "callbacks") == 0) {
         return 0; /* ["langfuse"]: sllmp always traces, through the spool */
+    }
+    if (strcmp(key, "drop_params") == 0) {
+        int drop;
+
+        if (get_bool(L, v, "litellm_settings.drop_params", &drop) < 0) {
+            return -1;
+        }
+        if (!drop) {
+            warn(L, v,
+                 "litellm_settings.drop_params: false is not how sllmp works: translating for "
+                 "a provider, it drops a parameter the provider does not take unless dropping "
+                 "it would change the answer (then the request is a 400)");
+        }
+        return 0;
     }
     int rc = router_common(L, "litellm_settings", key, v);
 
@@ -2839,6 +2876,12 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             } else {
                 fprintf(out, ", no price");
             }
+            if (d->timeout_ms > 0) {
+                fprintf(out, ", timeout %ld ms", d->timeout_ms);
+            }
+            if (d->stream_timeout_ms > 0) {
+                fprintf(out, ", stream timeout %ld ms", d->stream_timeout_ms);
+            }
         }
         if (d->rpm > 0) {
             fprintf(out, ", rpm %ld", d->rpm);
@@ -2893,6 +2936,15 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             "heartbeat %ld ms; drain %ld ms\n",
             c->timeouts.connect_ms, c->timeouts.first_byte_ms, c->timeouts.idle_ms,
             c->timeouts.total_ms, c->heartbeat_ms, c->drain_timeout_ms);
+    if (c->router.timeout_ms > 0 || c->router.stream_timeout_ms > 0) {
+        fprintf(out,
+                "  first byte and idle of a deployment without timeout / stream_timeout: "
+                "%ld ms, streams %ld ms\n",
+                c->router.timeout_ms ? c->router.timeout_ms : c->timeouts.first_byte_ms,
+                c->router.stream_timeout_ms ? c->router.stream_timeout_ms
+                : c->router.timeout_ms      ? c->router.timeout_ms
+                                            : c->timeouts.first_byte_ms);
+    }
     if (c->buffer_streams) {
         fprintf(out,
                 "streams: held, each sent whole at its end with Content-Length (buffer_streams; "

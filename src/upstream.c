@@ -134,6 +134,7 @@ sllmp_upstream_handle_free(void *p)
 typedef struct {
     sllmp_req_t *r;
     sllmp_upstream_call_t *call;
+    sllmp_timeouts_t t;
     int64_t start;
     int64_t last_data;
     int64_t last_ping;
@@ -240,6 +241,7 @@ tick(xfer_t *x)
 {
     sllmp_req_t *r = x->r;
     const sllmp_conf_t *c = r->conf;
+    const sllmp_timeouts_t *t = &x->t;
     int64_t now = sllmp_now_ms();
     int64_t quiet_since, next = TICK_MS;
 
@@ -254,17 +256,17 @@ tick(xfer_t *x)
         }
     }
     if (!x->got_body) {
-        if (now - x->start > c->timeouts.first_byte_ms) {
+        if (now - x->start > t->first_byte_ms) {
             x->abort_reason = SLLMP_ERR_TIMEOUT;
             return -1;
         }
-        next = x->start + c->timeouts.first_byte_ms - now;
+        next = x->start + t->first_byte_ms - now;
     } else {
-        if (now - x->last_data > c->timeouts.idle_ms) {
+        if (now - x->last_data > t->idle_ms) {
             x->abort_reason = SLLMP_ERR_TIMEOUT;
             return -1;
         }
-        next = x->last_data + c->timeouts.idle_ms - now;
+        next = x->last_data + t->idle_ms - now;
     }
     if (r->stream && (x->call->status == 0 || x->in_2xx)) {
         quiet_since = x->last_data > x->last_ping ? x->last_data : x->last_ping;
@@ -348,6 +350,35 @@ sllmp_ca_file(const sllmp_conf_t *c)
     return probed_ca;
 }
 
+void
+sllmp_upstream_timeouts(const sllmp_req_t *r, sllmp_timeouts_t *t)
+{
+    const sllmp_deployment_t *d = r->dep;
+    const sllmp_router_conf_t *rc = &r->conf->router;
+    long ms = 0;
+
+    *t = r->conf->timeouts;
+    if (d != NULL && r->stream) {
+        ms = d->stream_timeout_ms;
+    }
+    if (ms == 0 && d != NULL) {
+        ms = d->timeout_ms;
+    }
+    if (ms == 0 && r->stream) {
+        ms = rc->stream_timeout_ms;
+    }
+    if (ms == 0) {
+        ms = rc->timeout_ms;
+    }
+    if (ms > 0) {
+        t->first_byte_ms = ms;
+        t->idle_ms = ms;
+        if (ms < t->connect_ms) {
+            t->connect_ms = ms;
+        }
+    }
+}
+
 sllmp_err_t
 sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
 {
@@ -360,6 +391,8 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     int64_t now = sllmp_now_ms();
     xfer_t x = {.r = r, .call = call, .start = now, .last_gone_check = now};
     CURLcode rc;
+
+    sllmp_upstream_timeouts(r, &x.t);
 
     if (easy_per_transfer) {
         /* libcurl before 8.1.0 (Debian 12's 7.88.1) frees a transfer's stored headers at the
@@ -385,8 +418,8 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
      * request set is overwritten here, and the constant ones were set once in handle_new. */
     curl_easy_setopt(h, CURLOPT_URL, call->url);
     curl_easy_setopt(h, CURLOPT_CAINFO, sllmp_ca_file(c));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeouts.connect_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeouts.total_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, x.t.connect_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, x.t.total_ms);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);

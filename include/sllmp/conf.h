@@ -90,6 +90,9 @@ struct sllmp_deployment_s {
     long weight;      /* litellm_params.weight for simple-shuffle; 0: unset */
     long num_retries; /* litellm_params.num_retries; -1: the router's */
     long cooldown_ms; /* litellm_params.cooldown_time; -1: the router's */
+    long timeout_ms;  /* litellm_params.timeout (LiteLLM's seconds); 0: the router's. See
+                       * sllmp_upstream_timeouts() */
+    long stream_timeout_ms; /* litellm_params.stream_timeout, for streams; 0: timeout */
     int line;         /* where it was declared, for messages */
 };
 
@@ -127,6 +130,8 @@ typedef struct sllmp_router_conf_s {
     long allowed_fails;      /* failures a minute a deployment may have before it cools; 3 */
     long cooldown_ms;        /* cooldown_time; 5000 */
     int disable_cooldowns;
+    long timeout_ms;        /* router_settings.timeout, litellm_settings.request_timeout; 0: none */
+    long stream_timeout_ms; /* router_settings.stream_timeout; 0: timeout_ms */
     sllmp_fallback_t *fallbacks[SLLMP_FB_NKINDS];
     size_t nfallbacks[SLLMP_FB_NKINDS];
 } sllmp_router_conf_t;

@@ -9,6 +9,7 @@
 #define SLLMP_UPSTREAM_H
 
 #include "sllmp/buf.h"
+#include "sllmp/conf.h"
 #include "sllmp/error.h"
 #include "sllmp/types.h"
 
@@ -38,6 +39,11 @@ typedef struct {
  * The caller frees call->resp.
  */
 sllmp_err_t sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call);
+
+/* The timeouts of r's call to r->dep: sllmp.timeouts, where LiteLLM's timeout (for a stream
+ * its stream_timeout first; the deployment's, else the router's) replaces first_byte_ms and
+ * idle_ms, and caps connect_ms. total_ms still bounds every call. */
+void sllmp_upstream_timeouts(const sllmp_req_t *r, sllmp_timeouts_t *t);
 
 /*
  * The CA certificates libcurl should verify providers (and Langfuse) against: sllmp.ca_file

@@ -326,10 +326,12 @@ def mock_model(name, behaviour="echo", delay_ms=None):
 
 
 def upstream_model(name, mock, behaviour, api_key="os.environ/MOCK_UPSTREAM_KEY",
-                   api_base=None):
+                   api_base=None, **params):
+    """A model_list entry for the mock upstream; params are more litellm_params."""
     p = {"model": "openai/" + behaviour, "api_base": api_base or mock.base}
     if api_key is not None:
         p["api_key"] = api_key
+    p.update(params)
     return {"model_name": name, "litellm_params": p}
 
 

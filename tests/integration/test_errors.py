@@ -136,6 +136,8 @@ class UpstreamErrorTest(StackCase):
                 upstream_model("up-422", mock, "status-422"),
                 upstream_model("up-badjson", mock, "badjson"),
                 upstream_model("up-slow", mock, "sleep-10000"),
+                upstream_model("up-patient", mock, "sleep-1500", timeout=5),
+                upstream_model("up-gappy", mock, "words-3-600", stream_timeout=0.3),
                 upstream_model("up-refused", mock, "echo",
                                api_base="http://127.0.0.1:%d/v1" % closed_port()),
                 upstream_model("up-echo", mock, "echo")]
@@ -244,6 +246,24 @@ class UpstreamErrorTest(StackCase):
         else:
             self.assertEqual(c.status, 504, c.text())
             self.assertEqual(json.loads(c.body)["error"]["code"], "timeout")
+
+    def test_deployment_timeout_replaces_first_byte_timeout(self):
+        """LiteLLM's litellm_params.timeout (5 s) is this deployment's wait for the first byte,
+        instead of the gateway's first_byte_ms (1 s here): its 1.5 s answer arrives."""
+        r = self.call("up-patient")
+        self.assertEqual(r.status, 200, r)
+
+    def test_deployment_stream_timeout_cuts_a_gap(self):
+        """stream_timeout (0.3 s) is a stream's idle wait: a 600 ms gap between two chunks ends
+        the stream with a timeout error event (idle_ms is 3 s here); unstreamed it does not
+        apply, and the same model answers."""
+        c = self.stack.stream({"model": "up-gappy", "stream": True,
+                               "messages": user_msg("x")}).read_all(timeout=10)
+        self.assertEqual(c.status, 200, c.text())
+        data = c.data_events()
+        self.assertEqual(data[-1], "[DONE]", c.text())
+        self.assertEqual(json.loads(data[-2])["error"]["code"], "timeout", c.text())
+        self.assertEqual(self.call("up-gappy").status, 200)
 
     def test_refused_is_503(self):
         r = self.call("up-refused")

@@ -3,6 +3,7 @@
  * unknown keys warned about, secrets from the environment, the cache reloading a changed file.
  */
 #include "sllmp/conf.h"
+#include "sllmp/req.h"
 #include "sllmp/upstream.h"
 #include "sllmp/util.h"
 
@@ -68,6 +69,7 @@ test_litellm_file_unchanged(void **state)
              "      api_base: http://127.0.0.1:11434/v1/\n"
              "litellm_settings:\n"
              "  drop_params: true\n"
+             "  set_verbose: true\n"
              "general_settings:\n"
              "  master_key: sk-1234\n"
              "  database_url: postgres://x\n",
@@ -88,8 +90,9 @@ test_litellm_file_unchanged(void **state)
     assert_int_equal(strncmp(c->deployments[0].subject, "dep:gpt-4o.", 11), 0);
     assert_int_equal(strlen(c->deployments[0].subject), 19);
     assert_string_not_equal(c->deployments[0].subject, c->deployments[1].subject);
-    assert_true(has_warning(c, "t.yaml:12:3: litellm_settings.drop_params"));
-    assert_true(has_warning(c, "t.yaml:15:3: general_settings.database_url"));
+    assert_false(has_warning(c, "drop_params")); /* what sllmp does anyway */
+    assert_true(has_warning(c, "t.yaml:13:3: litellm_settings.set_verbose"));
+    assert_true(has_warning(c, "t.yaml:16:3: general_settings.database_url"));
     assert_non_null(sllmp_conf_find(c, "local", 5));
     assert_null(sllmp_conf_find(c, "loca", 4));
     sllmp_conf_unref(c);
@@ -787,6 +790,82 @@ test_providers(void **state)
                  "azure/ needs litellm_params.api_base");
 }
 
+/* LiteLLM's timeout / stream_timeout per deployment, request_timeout and router_settings'
+ * timeout / stream_timeout for the others: first byte and idle, connect capped. */
+static void
+test_litellm_timeouts(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+    sllmp_req_t r;
+    sllmp_timeouts_t t;
+
+    (void)state;
+    c = load("model_list:\n"
+             "  - {model_name: a, litellm_params: {model: openai/x, api_base: 'http://h:1/v1', "
+             "timeout: 2.5, stream_timeout: 0.25}}\n"
+             "  - {model_name: b, litellm_params: {model: openai/x, api_base: 'http://h:2/v1', "
+             "timeout: 9000}}\n"
+             "  - {model_name: c, litellm_params: {model: openai/x, api_base: 'http://h:3/v1'}}\n"
+             "litellm_settings: {request_timeout: 600, drop_params: true}\n"
+             "router_settings: {stream_timeout: 0.5}\n"
+             "sllmp: {timeouts: {connect_ms: 3000, first_byte_ms: 100000, idle_ms: 50000}}\n",
+             &err);
+    assert_non_null(c);
+    assert_null(err);
+    assert_false(has_warning(c, "drop_params"));
+    memset(&r, 0, sizeof(r));
+    r.conf = c;
+
+    r.dep = sllmp_conf_find(c, "a", 1);
+    sllmp_upstream_timeouts(&r, &t);
+    assert_int_equal(t.first_byte_ms, 2500);
+    assert_int_equal(t.idle_ms, 2500);
+    assert_int_equal(t.connect_ms, 2500); /* capped */
+    assert_int_equal(t.total_ms, c->timeouts.total_ms);
+    r.stream = 1; /* the deployment's stream_timeout first */
+    sllmp_upstream_timeouts(&r, &t);
+    assert_int_equal(t.first_byte_ms, 250);
+    assert_int_equal(t.connect_ms, 250);
+
+    r.dep = sllmp_conf_find(c, "b", 1); /* a stream: the deployment's timeout before the router's */
+    sllmp_upstream_timeouts(&r, &t);
+    assert_int_equal(t.first_byte_ms, 9000000);
+    assert_int_equal(t.idle_ms, 9000000);
+    assert_int_equal(t.connect_ms, 3000); /* never longer than sllmp's */
+
+    r.dep = sllmp_conf_find(c, "c", 1); /* none of its own: the router's stream_timeout... */
+    sllmp_upstream_timeouts(&r, &t);
+    assert_int_equal(t.first_byte_ms, 500);
+    r.stream = 0; /* ...and request_timeout unstreamed */
+    sllmp_upstream_timeouts(&r, &t);
+    assert_int_equal(t.first_byte_ms, 600000);
+    assert_int_equal(t.idle_ms, 600000);
+    sllmp_conf_unref(c);
+
+    /* without any: sllmp.timeouts as they are */
+    c = load("model_list:\n  - {model_name: c, litellm_params: {model: openai/x, "
+             "api_base: 'http://h:3/v1'}}\nlitellm_settings: {drop_params: false}\n",
+             &err);
+    assert_non_null(c);
+    assert_true(has_warning(c, "drop_params: false is not how sllmp works"));
+    r.conf = c;
+    r.dep = sllmp_conf_find(c, "c", 1);
+    sllmp_upstream_timeouts(&r, &t);
+    assert_int_equal(t.first_byte_ms, c->timeouts.first_byte_ms);
+    assert_int_equal(t.idle_ms, c->timeouts.idle_ms);
+    assert_int_equal(t.connect_ms, c->timeouts.connect_ms);
+    sllmp_conf_unref(c);
+
+    expect_error("model_list:\n  - {model_name: c, litellm_params: {model: openai/x, "
+                 "timeout: 0}}\n",
+                 "t.yaml:2:64: litellm_params.timeout must be at least 0.001 seconds");
+    expect_error("litellm_settings: {request_timeout: -1}\n",
+                 "litellm_settings.request_timeout must be a number of seconds");
+    expect_error("router_settings: {stream_timeout: soon}\n",
+                 "router_settings.stream_timeout must be a number of seconds");
+}
+
 int
 main(void)
 {
@@ -798,6 +877,7 @@ main(void)
         cmocka_unit_test(test_langfuse_and_capture),
         cmocka_unit_test(test_unset_key_leaves_model_out),
         cmocka_unit_test(test_providers),
+        cmocka_unit_test(test_litellm_timeouts),
         cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_default_spool_dir),
