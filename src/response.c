@@ -29,7 +29,7 @@ sllmp_resp_header(sllmp_req_t *r, const char *name, const char *value)
     /* Header injection guard: a name is an RFC 9110 token, a value has no control character
      * but HTAB (an upstream's x-ratelimit-* value goes through here) */
     if (*name == '\0' || name[strspn(name, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
-                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ")] != '\0') {
+                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ")] != '\0') {
         return;
     }
     for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {

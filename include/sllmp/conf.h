@@ -86,14 +86,14 @@ struct sllmp_deployment_s {
     sllmp_capture_t capture;         /* model_info.capture; UNSET: the key's or the global policy */
     char subject[SLLMP_SUBJECT_MAX]; /* "dep:<model_name>.<8 hex of model and api_base>" */
     char route_id[SLLMP_SUBJECT_MAX]; /* "route:<model_name>.<8 hex>": its routing state */
-    char *id;         /* model_info.id, else 16 hex of what it points to: x-sllmp-model-id */
-    long weight;      /* litellm_params.weight for simple-shuffle; 0: unset */
-    long num_retries; /* litellm_params.num_retries; -1: the router's */
-    long cooldown_ms; /* litellm_params.cooldown_time; -1: the router's */
-    long timeout_ms;  /* litellm_params.timeout (LiteLLM's seconds); 0: the router's. See
-                       * sllmp_upstream_timeouts() */
+    char *id;               /* model_info.id, else 16 hex of what it points to: x-sllmp-model-id */
+    long weight;            /* litellm_params.weight for simple-shuffle; 0: unset */
+    long num_retries;       /* litellm_params.num_retries; -1: the router's */
+    long cooldown_ms;       /* litellm_params.cooldown_time; -1: the router's */
+    long timeout_ms;        /* litellm_params.timeout (LiteLLM's seconds); 0: the router's. See
+                             * sllmp_upstream_timeouts() */
     long stream_timeout_ms; /* litellm_params.stream_timeout, for streams; 0: timeout */
-    int line;         /* where it was declared, for messages */
+    int line;               /* where it was declared, for messages */
 };
 
 /* LiteLLM's router_settings.routing_strategy names. */
