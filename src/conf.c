@@ -44,6 +44,7 @@ typedef struct {
     int capture_set;                         /* sllmp.langfuse.capture was given */
     int logging_off;                         /* litellm_settings.turn_off_message_logging */
     yaml_node_t *fallbacks[SLLMP_FB_NKINDS]; /* read once model_list is known */
+    yaml_node_t *aliases;                    /* router_settings.model_group_alias, the same */
 } loader_t;
 
 /* ---------------------------------------------------------------- messages */
@@ -1796,6 +1797,65 @@ fallback_list(loader_t *L, sllmp_fb_kind_t kind, yaml_node_t *list)
     return 0;
 }
 
+/* One model_group_alias entry: "alias": "model" or "alias": {model: "model", hidden: bool}. */
+static int
+alias_entry(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_router_conf_t *rc = &L->c->router;
+    sllmp_alias_t a = {NULL, NULL, 0};
+    yaml_node_t *target = v;
+
+    (void)ud;
+    if (v->type == YAML_MAPPING_NODE) {
+        target = NULL;
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+             p++) {
+            const char *f = scalar(node(L, p->key));
+            yaml_node_t *fv = node(L, p->value);
+
+            if (f != NULL && strcmp(f, "model") == 0) {
+                target = fv;
+            } else if (f != NULL && strcmp(f, "hidden") == 0) {
+                if (get_bool(L, fv, "router_settings.model_group_alias hidden", &a.hidden) < 0) {
+                    return -1;
+                }
+            } else {
+                warn(L, node(L, p->key), "router_settings.model_group_alias: '%s' is ignored",
+                     f ? f : "?");
+            }
+        }
+        if (target == NULL) {
+            return fail(L, v, "router_settings.model_group_alias: '%s' names no model", key);
+        }
+    }
+    if (get_str_required(L, target, "router_settings.model_group_alias", &a.target) < 0) {
+        return -1;
+    }
+    if (sllmp_conf_find(L->c, key, strlen(key)) != NULL) {
+        free(a.target);
+        return fail(L, k, "router_settings.model_group_alias: '%s' is a model_name already", key);
+    }
+    if (sllmp_conf_find(L->c, a.target, strlen(a.target)) == NULL) {
+        int left_out = L->c->ndisabled > 0;
+
+        if (!left_out) {
+            fail(L, target, "router_settings.model_group_alias: model '%s' is not in model_list",
+                 a.target);
+        } else {
+            warn(L, target,
+                 "router_settings.model_group_alias: model '%s' is not in model_list "
+                 "(left out?): alias '%s' skipped",
+                 a.target, key);
+        }
+        free(a.target);
+        return left_out ? 0 : -1;
+    }
+    a.name = sllmp_xstrdup(key); /* one given twice: each_pair() passes the last only */
+    rc->aliases = sllmp_xrealloc(rc->aliases, (rc->naliases + 1) * sizeof(*rc->aliases));
+    rc->aliases[rc->naliases++] = a;
+    return 0;
+}
+
 static int
 litellm_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
 {
@@ -1860,6 +1920,10 @@ router_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v
                         "router_settings.routing_strategy must be one of simple-shuffle, "
                         "least-busy, latency-based-routing");
         }
+        return 0;
+    }
+    if (strcmp(key, "model_group_alias") == 0) {
+        L->aliases = v;
         return 0;
     }
     got = router_common(L, "router_settings", key, v);
@@ -2378,6 +2442,11 @@ conf_free(sllmp_conf_t *c)
         }
         free(c->router.fallbacks[k]);
     }
+    for (size_t i = 0; i < c->router.naliases; i++) {
+        free(c->router.aliases[i].name);
+        free(c->router.aliases[i].target);
+    }
+    free(c->router.aliases);
     free(c->path);
     free(c);
 }
@@ -2447,6 +2516,9 @@ load_text(const char *file, const char *text, size_t len, int from_file, char **
             if (L.fallbacks[i] != NULL) {
                 fallback_list(&L, (sllmp_fb_kind_t)i, L.fallbacks[i]);
             }
+        }
+        if (L.err == NULL && L.aliases != NULL && !is_null(L.aliases)) {
+            submap(&L, L.aliases, "router_settings.model_group_alias", alias_entry, NULL);
         }
         if (L.logging_off && !L.capture_set) {
             c->langfuse.capture = SLLMP_CAPTURE_METADATA;
@@ -2599,6 +2671,22 @@ sllmp_conf_fallback(const sllmp_conf_t *c, sllmp_fb_kind_t kind, const char *mod
     for (size_t i = 0; i < c->router.nfallbacks[kind]; i++) {
         if (strcmp(c->router.fallbacks[kind][i].from, model_name) == 0) {
             return &c->router.fallbacks[kind][i];
+        }
+    }
+    return NULL;
+}
+
+const char *
+sllmp_conf_route_name(const sllmp_conf_t *c, const char *name)
+{
+    const sllmp_deployment_t *d = sllmp_conf_find(c, name, strlen(name));
+
+    if (d != NULL) {
+        return d->model_name;
+    }
+    for (size_t i = 0; i < c->router.naliases; i++) {
+        if (strcmp(c->router.aliases[i].name, name) == 0) {
+            return c->router.aliases[i].target;
         }
     }
     return NULL;
@@ -2810,6 +2898,10 @@ describe_router(const sllmp_router_conf_t *rc, FILE *out)
             }
             fputc('\n', out);
         }
+    }
+    for (size_t i = 0; i < rc->naliases; i++) {
+        fprintf(out, "  alias: %s -> %s%s\n", rc->aliases[i].name, rc->aliases[i].target,
+                rc->aliases[i].hidden ? " (hidden)" : "");
     }
 }
 

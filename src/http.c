@@ -130,6 +130,17 @@ preflight(sllmp_req_t *r, const route_t *rt)
     sllmp_resp_send(r, 204, "text/plain", "", 0);
 }
 
+/* One model object of GET /v1/models, after n others. */
+static void
+model_entry(sllmp_buf_t *b, int n, const char *id, long long created, const char *owner)
+{
+    sllmp_buf_appends(b, n ? ",{\"id\":\"" : "{\"id\":\"");
+    sllmp_buf_json_escape(b, id, strlen(id));
+    sllmp_buf_printf(b, "\",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"", created);
+    sllmp_buf_json_escape(b, owner, strlen(owner));
+    sllmp_buf_appends(b, "\"}");
+}
+
 static void
 models(sllmp_req_t *r, const char *one)
 {
@@ -156,12 +167,18 @@ models(sllmp_req_t *r, const char *one)
             !sllmp_key_allows(r->key, d->model_name)) {
             continue;
         }
-        sllmp_buf_appends(&b, found++ ? ",{\"id\":\"" : "{\"id\":\"");
-        sllmp_buf_json_escape(&b, d->model_name, strlen(d->model_name));
-        sllmp_buf_printf(&b, "\",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"",
-                         (long long)c->loaded_at);
-        sllmp_buf_json_escape(&b, d->provider_name, strlen(d->provider_name));
-        sllmp_buf_appends(&b, "\"}");
+        model_entry(&b, found++, d->model_name, (long long)c->loaded_at, d->provider_name);
+    }
+    /* a model_group_alias is a model to its clients (listed unless hidden; found by name) */
+    for (size_t i = 0; i < c->router.naliases; i++) {
+        const sllmp_alias_t *a = &c->router.aliases[i];
+        const sllmp_deployment_t *d = sllmp_conf_find(c, a->target, strlen(a->target));
+
+        if ((one == NULL ? a->hidden : strcmp(one, a->name) != 0) ||
+            !(sllmp_key_allows(r->key, a->name) || sllmp_key_allows(r->key, a->target))) {
+            continue;
+        }
+        model_entry(&b, found++, a->name, (long long)c->loaded_at, d->provider_name);
     }
     if (one == NULL) {
         sllmp_buf_appends(&b, "]}");

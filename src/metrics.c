@@ -730,7 +730,7 @@ static const char *
 model_label(const sllmp_req_t *r)
 {
     const sllmp_deployment_t *d =
-        r->model ? sllmp_conf_find(r->conf, r->model, strlen(r->model)) : NULL;
+        r->group ? sllmp_conf_find(r->conf, r->group, strlen(r->group)) : NULL;
 
     return d != NULL ? d->model_name : "none";
 }

@@ -118,6 +118,13 @@ typedef struct {
     size_t nto;
 } sllmp_fallback_t;
 
+/* router_settings.model_group_alias: a name clients may use for a model group. */
+typedef struct {
+    char *name;   /* what the client asks for */
+    char *target; /* the model_name whose group answers */
+    int hidden;   /* {model: ..., hidden: true}: not listed by /v1/models */
+} sllmp_alias_t;
+
 /* router_settings (and LiteLLM's litellm_settings equivalents). */
 typedef struct sllmp_router_conf_s {
     sllmp_strategy_t strategy;
@@ -134,6 +141,8 @@ typedef struct sllmp_router_conf_s {
     long stream_timeout_ms; /* router_settings.stream_timeout; 0: timeout_ms */
     sllmp_fallback_t *fallbacks[SLLMP_FB_NKINDS];
     size_t nfallbacks[SLLMP_FB_NKINDS];
+    sllmp_alias_t *aliases; /* model_group_alias */
+    size_t naliases;
 } sllmp_router_conf_t;
 
 /* A virtual key (top-level `keys:`). The key itself is never kept: only its SHA-256. */
@@ -274,6 +283,10 @@ size_t sllmp_conf_group(const sllmp_conf_t *c, const char *model_name,
 /* The fallback list of a kind for a model name; NULL when none. */
 const sllmp_fallback_t *sllmp_conf_fallback(const sllmp_conf_t *c, sllmp_fb_kind_t kind,
                                             const char *model_name);
+
+/* The model group a name routes to: the name itself when it is a model_name, the target of
+ * the model_group_alias it is, else NULL. */
+const char *sllmp_conf_route_name(const sllmp_conf_t *c, const char *name);
 
 /* Finds the deployment for a model name; NULL when there is none. */
 const sllmp_deployment_t *sllmp_conf_find(const sllmp_conf_t *c, const char *model_name,

@@ -83,6 +83,7 @@ struct sllmp_req_s {
     sllmp_str_t body;
     cJSON *json;         /* parsed body, owned by the arena's cleanup list */
     const char *model;   /* as the client named it */
+    const char *group;   /* the model group routed to: model, or the model_group_alias's target */
     const char *user;    /* X-User-ID, else OpenAI `user`, else the key's `user` */
     const char *session; /* X-Session-ID */
     const char *origin;  /* Origin, when CORS allows it */

@@ -371,7 +371,7 @@ next_fallback(sllmp_req_t *r, const sllmp_fallback_t *fb, size_t *next)
     while (*next < fb->nto) {
         const char *m = fb->to[(*next)++];
 
-        if (strcmp(m, r->model) != 0 && sllmp_key_allows(r->key, m)) {
+        if (strcmp(m, r->group) != 0 && sllmp_key_allows(r->key, m)) {
             return m;
         }
     }
@@ -391,7 +391,7 @@ provider_call(sllmp_req_t *r, void *mw_conf)
 {
     route_ctx_t *x = sllmp_arena_calloc(r->arena, sizeof(*x));
     const sllmp_fallback_t *fb = NULL;
-    const char *model = r->model;
+    const char *model = r->group;
     sllmp_route_verdict_t v;
     size_t next = 0;
     sllmp_rc_t rc;
@@ -413,9 +413,9 @@ provider_call(sllmp_req_t *r, void *mw_conf)
         if (fb == NULL) {
             /* LiteLLM's rule: a context-window or content-policy failure takes the generic
              * list only when there is no list of its own at all */
-            fb = sllmp_conf_fallback(r->conf, (sllmp_fb_kind_t)v.fallback, r->model);
+            fb = sllmp_conf_fallback(r->conf, (sllmp_fb_kind_t)v.fallback, r->group);
             if (fb == NULL && r->conf->router.nfallbacks[v.fallback] == 0) {
-                fb = sllmp_conf_fallback(r->conf, SLLMP_FB_GENERIC, r->model);
+                fb = sllmp_conf_fallback(r->conf, SLLMP_FB_GENERIC, r->group);
             }
             if (fb == NULL) {
                 break;

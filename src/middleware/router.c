@@ -14,9 +14,11 @@ static sllmp_rc_t
 router_pre(sllmp_req_t *r, void *mw_conf)
 {
     const sllmp_deployment_t *group[SLLMP_GROUP_MAX];
-    size_t n = sllmp_conf_group(r->conf, r->model, group, SLLMP_GROUP_MAX);
+    const char *name = sllmp_conf_route_name(r->conf, r->model);
+    size_t n = name != NULL ? sllmp_conf_group(r->conf, name, group, SLLMP_GROUP_MAX) : 0;
 
     (void)mw_conf;
+    r->group = name;
     /* the group's first deployment that serves this kind stands for it until the attempt loop
      * (provider.c) picks one: the limits price the worst case with it */
     r->dep = n > 0 ? group[0] : NULL;
@@ -26,7 +28,9 @@ router_pre(sllmp_req_t *r, void *mw_conf)
             break;
         }
     }
-    if (r->dep != NULL && !sllmp_key_allows(r->key, r->model)) {
+    /* an alias is allowed by its own name or by its group's */
+    if (r->dep != NULL && !sllmp_key_allows(r->key, r->model) &&
+        !sllmp_key_allows(r->key, r->group)) {
         return sllmp_req_fail(r, SLLMP_ERR_PERMISSION, "model",
                               "This API key is not allowed to use the model '%.200s'.", r->model);
     }

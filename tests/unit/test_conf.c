@@ -866,6 +866,48 @@ test_litellm_timeouts(void **state)
                  "router_settings.stream_timeout must be a number of seconds");
 }
 
+/* router_settings.model_group_alias: names routed to a group, checked against model_list. */
+static void
+test_model_group_alias(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+    static const char models[] = "model_list:\n"
+                                 "  - {model_name: a, litellm_params: {model: mock/echo}}\n"
+                                 "  - {model_name: b, litellm_params: {model: mock/echo}}\n";
+    char text[1024];
+
+    (void)state;
+    snprintf(text, sizeof(text),
+             "%srouter_settings:\n  model_group_alias: {gpt-4: a, hid: {model: b, hidden: true}}\n",
+             models);
+    c = load(text, &err);
+    assert_non_null(c);
+    assert_null(err);
+    assert_int_equal(c->router.naliases, 2);
+    assert_string_equal(sllmp_conf_route_name(c, "gpt-4"), "a");
+    assert_string_equal(sllmp_conf_route_name(c, "hid"), "b");
+    assert_true(c->router.aliases[1].hidden);
+    assert_false(c->router.aliases[0].hidden);
+    assert_string_equal(sllmp_conf_route_name(c, "a"), "a");
+    assert_null(sllmp_conf_route_name(c, "gpt-5"));
+    assert_null(sllmp_conf_find(c, "gpt-4", 5)); /* an alias is no deployment */
+    sllmp_conf_unref(c);
+
+    snprintf(text, sizeof(text), "%srouter_settings: {model_group_alias: {gpt-4: c}}\n", models);
+    expect_error(text, "t.yaml:4:46: router_settings.model_group_alias: model 'c' is not in "
+                       "model_list");
+    snprintf(text, sizeof(text), "%srouter_settings: {model_group_alias: {b: a}}\n", models);
+    expect_error(text, "t.yaml:4:39: router_settings.model_group_alias: 'b' is a model_name "
+                       "already");
+    snprintf(text, sizeof(text), "%srouter_settings: {model_group_alias: {x: {hidden: true}}}\n",
+             models);
+    expect_error(text, "router_settings.model_group_alias: 'x' names no model");
+    snprintf(text, sizeof(text),
+             "%srouter_settings: {model_group_alias: {x: {model: a, hidden: maybe}}}\n", models);
+    expect_error(text, "model_group_alias hidden");
+}
+
 int
 main(void)
 {
@@ -878,6 +920,7 @@ main(void)
         cmocka_unit_test(test_unset_key_leaves_model_out),
         cmocka_unit_test(test_providers),
         cmocka_unit_test(test_litellm_timeouts),
+        cmocka_unit_test(test_model_group_alias),
         cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_default_spool_dir),
