@@ -690,6 +690,10 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
     if (strcmp(key, "tpm") == 0) {
         return get_long(L, v, "litellm_params.tpm", 0, 1000000000L, &d->tpm);
     }
+    if (strcmp(key, "max_parallel_requests") == 0) {
+        return get_long(L, v, "litellm_params.max_parallel_requests", 0, 1000000L,
+                        &d->max_parallel);
+    }
     if (strcmp(key, "weight") == 0) {
         return get_long(L, v, "litellm_params.weight", 0, 1000000000L, &d->weight);
     }
@@ -2977,6 +2981,9 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         }
         if (d->rpm > 0) {
             fprintf(out, ", rpm %ld", d->rpm);
+        }
+        if (d->max_parallel > 0) {
+            fprintf(out, ", at most %ld in flight", d->max_parallel);
         }
         if (d->tpm > 0) {
             fprintf(out, ", tpm %ld", d->tpm);

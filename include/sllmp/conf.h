@@ -83,6 +83,7 @@ struct sllmp_deployment_s {
     sllmp_price_t price; /* from conf/pricing.yaml, overridden by model_info.*_cost_per_token */
     long rpm;            /* litellm_params.rpm / tpm: limits of this deployment, 0 = none */
     long tpm;
+    long max_parallel; /* litellm_params.max_parallel_requests: its attempts in flight, 0 = any */
     sllmp_capture_t capture;         /* model_info.capture; UNSET: the key's or the global policy */
     char subject[SLLMP_SUBJECT_MAX]; /* "dep:<model_name>.<8 hex of model and api_base>" */
     char route_id[SLLMP_SUBJECT_MAX]; /* "route:<model_name>.<8 hex>": its routing state */

@@ -524,7 +524,7 @@ sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d)
     sllmp_verdict_t v;
     sllmp_reservation_t res;
 
-    if (x == NULL || (d->rpm <= 0 && d->tpm <= 0)) {
+    if (x == NULL || (d->rpm <= 0 && d->tpm <= 0 && d->max_parallel <= 0)) {
         return 0;
     }
     if (x->store == NULL) {
@@ -537,7 +537,7 @@ sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d)
     }
     memset(&x->dep, 0, sizeof(x->dep));
     snprintf(x->dep.id, sizeof(x->dep.id), "%s", d->subject);
-    x->dep.lim = (sllmp_limits_t){d->rpm, d->tpm, 0, -1, 0};
+    x->dep.lim = (sllmp_limits_t){d->rpm, d->tpm, d->max_parallel, -1, 0};
     x->dep.report_period_s = 86400;
     res = x->res;
     sllmp_random_hex(res.id, 16);

@@ -329,7 +329,7 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
         }
         failure_keep(r, &saved);
         if (sllmp_limits_attempt(r, deps[i]) != 0) {
-            refused[i] = 1; /* its own rpm/tpm: another deployment may have room */
+            refused[i] = 1; /* its own rpm/tpm/parallel: another may have room */
             if (saved.err != SLLMP_OK) {
                 /* a provider's failure tells the client more than our limit on the next try */
                 failure_restore(r, &saved);

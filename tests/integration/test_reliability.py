@@ -194,7 +194,10 @@ class BalanceTest(ReliabilityCase):
                 dep("by-rpm", mock, "echo+small", rpm=100),
                 dep("by-rpm", mock, "echo+big", rpm=900),
                 dep("capped", mock, "echo+capped", rpm=1, weight=1000),
-                dep("capped", mock, "echo+spare")]
+                dep("capped", mock, "echo+spare"),
+                dep("narrow", mock, "echo+sleep-600+narrow", max_parallel_requests=1,
+                    weight=1000),
+                dep("narrow", mock, "echo+sleep-600+wide")]
 
     def test_weights(self):
         for _ in range(100):
@@ -218,6 +221,18 @@ class BalanceTest(ReliabilityCase):
             self.assertEqual(r.status, 200, r)
         self.assertEqual(self.mock.calls("echo+capped"), 1)
         self.assertEqual(self.mock.calls("echo+spare"), 4)
+
+    def test_deployment_max_parallel_requests_moves_requests_on(self):
+        # LiteLLM's max_parallel_requests: "narrow" (nearly every pick by weight) takes one
+        # attempt at a time; two more at once go to "wide", with no 429; once it is free again
+        # it takes the next one
+        with concurrent.futures.ThreadPoolExecutor(3) as ex:
+            rs = list(ex.map(lambda _: self.ask("narrow"), range(3)))
+        self.assertEqual([r.status for r in rs], [200] * 3, rs)
+        self.assertEqual(self.mock.calls("echo+sleep-600+narrow"), 1)
+        self.assertEqual(self.mock.calls("echo+sleep-600+wide"), 2)
+        self.assertEqual(self.ask("narrow").status, 200)
+        self.assertEqual(self.mock.calls("echo+sleep-600+narrow"), 2)
 
 
 class LeastBusyTest(ReliabilityCase):

@@ -63,6 +63,7 @@ test_litellm_file_unchanged(void **state)
              "      model: openai/gpt-4o\n"
              "      api_key: os.environ/SLLMP_TEST_KEY\n"
              "      rpm: 60\n"
+             "      max_parallel_requests: 4\n"
              "  - model_name: local\n"
              "    litellm_params:\n"
              "      model: openai/llama3\n"
@@ -86,13 +87,15 @@ test_litellm_file_unchanged(void **state)
     assert_string_equal(c->master_key, "sk-1234");
     assert_false(has_warning(c, "litellm_params.rpm"));
     assert_int_equal(c->deployments[0].rpm, 60);
+    assert_int_equal(c->deployments[0].max_parallel, 4);
+    assert_int_equal(c->deployments[1].max_parallel, 0);
     /* the subject: the alias and 8 hex digits of where the deployment points */
     assert_int_equal(strncmp(c->deployments[0].subject, "dep:gpt-4o.", 11), 0);
     assert_int_equal(strlen(c->deployments[0].subject), 19);
     assert_string_not_equal(c->deployments[0].subject, c->deployments[1].subject);
     assert_false(has_warning(c, "drop_params")); /* what sllmp does anyway */
-    assert_true(has_warning(c, "t.yaml:13:3: litellm_settings.set_verbose"));
-    assert_true(has_warning(c, "t.yaml:16:3: general_settings.database_url"));
+    assert_true(has_warning(c, "t.yaml:14:3: litellm_settings.set_verbose"));
+    assert_true(has_warning(c, "t.yaml:17:3: general_settings.database_url"));
     assert_non_null(sllmp_conf_find(c, "local", 5));
     assert_null(sllmp_conf_find(c, "loca", 4));
     sllmp_conf_unref(c);
