@@ -197,7 +197,8 @@ class BalanceTest(ReliabilityCase):
                 dep("capped", mock, "echo+spare"),
                 dep("narrow", mock, "echo+sleep-600+narrow", max_parallel_requests=1,
                     weight=1000),
-                dep("narrow", mock, "echo+sleep-600+wide")]
+                dep("narrow", mock, "echo+sleep-600+wide"),
+                dep("single", mock, "echo+sleep-600+single", max_parallel_requests=1)]
 
     def test_weights(self):
         for _ in range(100):
@@ -233,6 +234,13 @@ class BalanceTest(ReliabilityCase):
         self.assertEqual(self.mock.calls("echo+sleep-600+wide"), 2)
         self.assertEqual(self.ask("narrow").status, 200)
         self.assertEqual(self.mock.calls("echo+sleep-600+narrow"), 2)
+
+    def test_deployment_max_parallel_requests_with_no_other_is_429(self):
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            rs = list(ex.map(lambda _: self.ask("single"), range(2)))
+        self.assertEqual(sorted(r.status for r in rs), [200, 429], rs)
+        self.assertOpenAIError(max(rs, key=lambda r: r.status), 429, "rate_limit_exceeded")
+        self.assertEqual(self.mock.calls("echo+sleep-600+single"), 1)
 
 
 class LeastBusyTest(ReliabilityCase):
