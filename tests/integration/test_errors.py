@@ -137,7 +137,7 @@ class UpstreamErrorTest(StackCase):
                 upstream_model("up-badjson", mock, "badjson"),
                 upstream_model("up-slow", mock, "sleep-10000"),
                 upstream_model("up-patient", mock, "sleep-1500", timeout=5),
-                upstream_model("up-gappy", mock, "words-3-600", stream_timeout=0.3),
+                upstream_model("up-gappy", mock, "words-3-1500", stream_timeout=0.3),
                 upstream_model("up-refused", mock, "echo",
                                api_base="http://127.0.0.1:%d/v1" % closed_port()),
                 upstream_model("up-echo", mock, "echo")]
@@ -254,7 +254,7 @@ class UpstreamErrorTest(StackCase):
         self.assertEqual(r.status, 200, r)
 
     def test_deployment_stream_timeout_cuts_a_gap(self):
-        """stream_timeout (0.3 s) is a stream's idle wait: a 600 ms gap between two chunks ends
+        """stream_timeout (0.3 s) is a stream's idle wait: a 1.5 s gap between two chunks ends
         the stream with a timeout error event (idle_ms is 3 s here); unstreamed it does not
         apply, and the same model answers."""
         c = self.stack.stream({"model": "up-gappy", "stream": True,
