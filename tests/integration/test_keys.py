@@ -20,9 +20,9 @@ def new_key(name):
     return key, digest
 
 
-class KeysTest(StackCase):
-    master_key = "sk-keys-master"
-    KEY, DIGEST = new_key("tester")
+class OneKeyCase(StackCase):
+    """Two mock models and one key (KEY_ENTRY, with the digest of KEY) allowed mock-a only."""
+    KEY_ENTRY = {}
 
     @classmethod
     def models(cls, mock):
@@ -31,9 +31,14 @@ class KeysTest(StackCase):
     @classmethod
     def make_config(cls):
         cfg = super().make_config()
-        cfg["keys"] = [{"name": "tester", "key_sha256": cls.DIGEST, "user": "tess",
-                        "models": ["mock-a"]}]
+        cfg["keys"] = [dict(cls.KEY_ENTRY, key_sha256=cls.DIGEST, models=["mock-a"])]
         return cfg
+
+
+class KeysTest(OneKeyCase):
+    master_key = "sk-keys-master"
+    KEY, DIGEST = new_key("tester")
+    KEY_ENTRY = {"name": "tester", "user": "tess"}
 
     def test_key_new_prints_its_own_digest(self):
         import hashlib
@@ -61,25 +66,16 @@ class KeysTest(StackCase):
         self.assertNotIn(self.KEY, self.stack.diagnostics())
 
 
-class ModelGroupAliasTest(StackCase):
+class ModelGroupAliasTest(OneKeyCase):
     """LiteLLM's router_settings.model_group_alias: a name that routes to a model group, listed
     by /v1/models unless hidden, allowed to a key by its own name or its group's; the answer and
     the trace keep the name the client asked for, the trace's deployment is the group's."""
     master_key = "sk-alias-master"
     KEY, DIGEST = new_key("aliased")
+    KEY_ENTRY = {"name": "aliased"}
     router = dict(ONE_ATTEMPT, model_group_alias={
         "gpt-4": "mock-a", "gpt-4-b": "mock-b",
         "secret": {"model": "mock-a", "hidden": True}})
-
-    @classmethod
-    def models(cls, mock):
-        return [mock_model("mock-a", "echo", 0), mock_model("mock-b", "echo", 0)]
-
-    @classmethod
-    def make_config(cls):
-        cfg = super().make_config()
-        cfg["keys"] = [{"name": "aliased", "key_sha256": cls.DIGEST, "models": ["mock-a"]}]
-        return cfg
 
     def records(self, rid):
         found = []
