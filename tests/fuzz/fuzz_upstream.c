@@ -45,6 +45,7 @@
  */
 #include "fuzz.h"
 #include "fuzz_io.h"
+#include "../http_peer.h"
 #include "sllmp/conf.h"
 #include "sllmp/core.h"
 #include "sllmp/req.h"
@@ -136,7 +137,6 @@ static const char *const ctypes[4] = {"Content-Type: application/json\r\n",
                                       "Content-Type: text/event-stream\r\n", "",
                                       "Content-Type: text/event-stream; charset=utf-8\r\n"};
 
-static int up_fd = -1;
 static int up_port;
 static pthread_mutex_t up_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -150,45 +150,16 @@ static sllmp_buf_t up_req;
 static unsigned up_req_gen;
 
 static void
-send_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
-
-        if (k <= 0) {
-            return;
-        }
-        s += k;
-        n -= (size_t)k;
-    }
-}
-
-static void
 serve(int fd)
 {
     char req[65536];
-    size_t len = 0;
-    const char *end = NULL, *cl;
+    size_t len = peer_read_request(fd, req, sizeof(req));
     sllmp_buf_t resp;
     unsigned gen;
     int split;
 
-    /* the request: its headers, then Content-Length bytes of body */
-    while (len < sizeof(req) - 1) {
-        ssize_t k = recv(fd, req + len, sizeof(req) - 1 - len, 0);
-
-        if (k <= 0) {
-            return;
-        }
-        len += (size_t)k;
-        req[len] = '\0';
-        if (end == NULL) {
-            end = strstr(req, "\r\n\r\n");
-        }
-        cl = strcasestr(req, "Content-Length:");
-        if (end != NULL && cl != NULL && len >= (size_t)(end + 4 - req) + strtoul(cl + 15, 0, 10)) {
-            break;
-        }
+    if (len == 0) {
+        return;
     }
     pthread_mutex_lock(&up_lock);
     gen = up_gen;
@@ -201,7 +172,7 @@ serve(int fd)
     pthread_mutex_unlock(&up_lock);
 
     if (!split) {
-        send_all(fd, resp.ptr, resp.len);
+        peer_send(fd, resp.ptr, resp.len);
     } else {
         /* up to 8 pieces, cut after a blank line, 200 us apart */
         const char *p = resp.ptr, *stop = resp.ptr + resp.len;
@@ -211,7 +182,7 @@ serve(int fd)
             size_t n = e != NULL && i < 7 ? (size_t)(e + 2 - p) : (size_t)(stop - p);
             struct timespec ts = {0, 200 * 1000L};
 
-            send_all(fd, p, n);
+            peer_send(fd, p, n);
             p += n;
             nanosleep(&ts, NULL);
         }
@@ -220,45 +191,15 @@ serve(int fd)
     shutdown(fd, SHUT_WR);
 }
 
-static void *
-upstream_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int fd = accept(up_fd, NULL, NULL);
-        int one = 1;
-
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) {
-                continue;
-            }
-            return NULL;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        serve(fd);
-        close(fd);
-    }
-}
-
 static void
 upstream_start(void)
 {
-    struct sockaddr_in sa;
-    socklen_t salen = sizeof(sa);
     pthread_t t;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    up_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (up_fd < 0 || bind(up_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        listen(up_fd, 16) != 0 || getsockname(up_fd, (struct sockaddr *)&sa, &salen) != 0) {
-        abort();
-    }
-    up_port = ntohs(sa.sin_port);
     sllmp_buf_init(&up_resp, 0);
     sllmp_buf_init(&up_req, 0);
-    if (pthread_create(&t, NULL, upstream_main, NULL) != 0) {
+    up_port = peer_start(serve, &t);
+    if (up_port == 0) {
         abort();
     }
     pthread_detach(t);
@@ -321,15 +262,6 @@ check_secrets(const cJSON *j)
     }
 }
 
-static double
-num(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    fuzz_check(cJSON_IsNumber(v));
-    return v->valuedouble;
-}
-
 /* A record agrees with the answer: its status, stream, capture; usage and cost never negative,
  * and the cost the client was told. */
 static void
@@ -341,7 +273,7 @@ check_record(const cJSON *rec)
     const cJSON *cost = cJSON_GetObjectItemCaseSensitive(rec, "cost");
 
     if (!seen.gone) {
-        fuzz_check(num(rec, "status") == seen.status);
+        fuzz_check(fuzz_num(rec, "status") == seen.status);
     }
     fuzz_check(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "stream")) == seen.stream);
     if (seen.meta) {
@@ -349,11 +281,11 @@ check_record(const cJSON *rec)
         fuzz_check(cJSON_GetObjectItemCaseSensitive(rec, "output") == NULL);
     }
     for (int i = 0; i < 5; i++) {
-        fuzz_check(num(usage, buckets[i]) >= 0);
-        fuzz_check(num(cost, buckets[i]) >= 0);
+        fuzz_check(fuzz_num(usage, buckets[i]) >= 0);
+        fuzz_check(fuzz_num(cost, buckets[i]) >= 0);
     }
     if (seen.cost[0] != '\0') {
-        double told = strtod(seen.cost, NULL), total = num(cost, "total");
+        double told = strtod(seen.cost, NULL), total = fuzz_num(cost, "total");
 
         fuzz_check(total >= 0);
         fuzz_check(told - total <= 1e-10 + 1e-9 * total && total - told <= 1e-10 + 1e-9 * total);
@@ -510,23 +442,14 @@ check_output(const expect_t *x, const status_t *st, const fake_io_t *f)
 {
     const char *out = f->out.ptr;
     size_t len = f->out.len;
-    const char *sep, *resp;
+    const char *resp;
     size_t hlen, rlen;
     char ctype[128], clen[64], v[128];
     int status;
 
-    fuzz_check(len >= 12 && strncmp(out, "Status: ", 8) == 0);
-    fuzz_check(out[8] >= '1' && out[8] <= '5' && out[9] >= '0' && out[9] <= '9' && out[10] >= '0' &&
-               out[10] <= '9' && (out[11] == ' ' || out[11] == '\r'));
-    status = (out[8] - '0') * 100 + (out[9] - '0') * 10 + (out[10] - '0');
+    status = split_output(out, len, &hlen, &resp, &rlen);
     seen.status = status;
-    sep = memmem(out, len, "\r\n\r\n", 4);
-    fuzz_check(sep != NULL);
-    hlen = (size_t)(sep - out) + 2;
-    resp = sep + 4;
-    rlen = len - (size_t)(resp - out);
     /* one head: its lines are "Name: value" with no CR, LF or NUL of their own */
-    fuzz_check(memchr(out, '\0', hlen) == NULL);
     for (const char *p = out; p < out + hlen;) {
         const char *eol = memmem(p, (size_t)(out + hlen - p), "\r\n", 2);
 

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "../http_peer.h"
 
 /* upstream_body() is static: reach it by inclusion */
 #include "../../src/providers/openai.c"
@@ -51,7 +52,6 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
  * name in the request: canned-ok streams a whole answer, canned-err fails after two events,
  * canned-late429 is silent for 350 ms (heartbeats go out meanwhile) and then answers 429.
  */
-static int up_fd = -1;
 static int up_port;
 static pthread_t up_thread;
 
@@ -83,100 +83,30 @@ static const char canned_429[] = "HTTP/1.1 429 Too Many Requests\r\n"
                                  "\"code\":\"rate_limit_exceeded\"}}";
 
 static void
-send_all(int fd, const char *s)
-{
-    size_t n = strlen(s);
-
-    while (n > 0) {
-        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
-
-        if (k <= 0) {
-            return;
-        }
-        s += k;
-        n -= (size_t)k;
-    }
-}
-
-static void
 serve(int fd)
 {
     char req[16384];
-    size_t len = 0;
-    const char *end = NULL, *cl;
 
-    /* the request: its headers, then Content-Length bytes of body */
-    while (len < sizeof(req) - 1) {
-        ssize_t k = recv(fd, req + len, sizeof(req) - 1 - len, 0);
-
-        if (k <= 0) {
-            return;
-        }
-        len += (size_t)k;
-        req[len] = '\0';
-        if (end == NULL && (end = strstr(req, "\r\n\r\n")) != NULL &&
-            strcasestr(req, "Expect: 100-continue") != NULL) {
-            send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n");
-        }
-        cl = strcasestr(req, "Content-Length:");
-        if (end != NULL && cl != NULL && len >= (size_t)(end + 4 - req) + strtoul(cl + 15, 0, 10)) {
-            break;
-        }
+    if (peer_read_request(fd, req, sizeof(req)) == 0) {
+        return;
     }
     if (strstr(req, "canned-late429") != NULL) {
         struct timespec ts = {0, 350 * 1000000L};
 
         nanosleep(&ts, NULL);
-        send_all(fd, canned_429);
+        peer_sends(fd, canned_429);
         return;
     }
-    send_all(fd, canned_head);
-    send_all(fd, canned_start);
-    send_all(fd, strstr(req, "canned-err") != NULL ? canned_error : canned_rest);
-}
-
-static void *
-upstream_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int fd = accept(up_fd, NULL, NULL);
-
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) {
-                continue;
-            }
-            return NULL; /* shut down by teardown */
-        }
-        serve(fd);
-        close(fd);
-    }
+    peer_sends(fd, canned_head);
+    peer_sends(fd, canned_start);
+    peer_sends(fd, strstr(req, "canned-err") != NULL ? canned_error : canned_rest);
 }
 
 static void
 upstream_start(void)
 {
-    struct sockaddr_in sa;
-    socklen_t salen = sizeof(sa);
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    up_fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(up_fd >= 0);
-    assert_int_equal(bind(up_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(up_fd, 16), 0);
-    assert_int_equal(getsockname(up_fd, (struct sockaddr *)&sa, &salen), 0);
-    up_port = ntohs(sa.sin_port);
-    assert_int_equal(pthread_create(&up_thread, NULL, upstream_main, NULL), 0);
-}
-
-static void
-upstream_stop(void)
-{
-    shutdown(up_fd, SHUT_RDWR); /* accept() returns, the thread ends */
-    pthread_join(up_thread, NULL);
-    close(up_fd);
+    up_port = peer_start(serve, &up_thread);
+    assert_true(up_port > 0);
 }
 
 static char *
@@ -243,7 +173,7 @@ teardown(void **state)
     sllmp_worker_free(worker);
     sllmp_core_fini();
     sllmp_conf_cache_flush();
-    upstream_stop();
+    peer_stop(up_thread);
     unlink(conf_path);
     free(conf_path);
     unlink(conf_buffered);
