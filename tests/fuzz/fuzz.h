@@ -41,6 +41,38 @@ fuzz_quiet(void)
     sllmp_log_level = -1;
 }
 
+#define fuzz_check(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond);            \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* j prints as JSON that parses again. */
+static __attribute__((unused)) void
+fuzz_reparses(const cJSON *j)
+{
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON *again;
+
+    fuzz_check(text != NULL);
+    again = cJSON_Parse(text);
+    fuzz_check(again != NULL);
+    cJSON_Delete(again);
+    cJSON_free(text);
+}
+
+/* A member that must be a number: its value. */
+static __attribute__((unused)) double
+fuzz_num(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    fuzz_check(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
 /* An OTLP export's spans: resourceSpans[0].scopeSpans[0].spans (NULL when it has none). */
 static __attribute__((unused)) const cJSON *
 fuzz_otlp_spans(const cJSON *doc)
@@ -50,13 +82,5 @@ fuzz_otlp_spans(const cJSON *doc)
 
     return cJSON_GetObjectItemCaseSensitive(ss, "spans");
 }
-
-#define fuzz_check(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond);            \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 #endif

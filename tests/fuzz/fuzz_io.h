@@ -42,6 +42,28 @@ has(const char *s, size_t n, const char *needle)
     return memmem(s, n, needle, strlen(needle)) != NULL;
 }
 
+/*
+ * A FastCGI response as the worker wrote it: "Status: NNN ...", headers, a blank line, the
+ * body. Checks that shape; returns the status, with the head's length (its last CRLF included)
+ * in *hlen and the body in *body, *blen. The head holds no NUL.
+ */
+static __attribute__((unused)) int
+split_output(const char *out, size_t len, size_t *hlen, const char **body, size_t *blen)
+{
+    const char *sep;
+
+    fuzz_check(len >= 12 && strncmp(out, "Status: ", 8) == 0);
+    fuzz_check(out[8] >= '1' && out[8] <= '5' && out[9] >= '0' && out[9] <= '9' && out[10] >= '0' &&
+               out[10] <= '9' && (out[11] == ' ' || out[11] == '\r'));
+    sep = memmem(out, len, "\r\n\r\n", 4);
+    fuzz_check(sep != NULL);
+    *hlen = (size_t)(sep - out) + 2;
+    *body = sep + 4;
+    *blen = len - (size_t)(*body - out);
+    fuzz_check(memchr(out, '\0', *hlen) == NULL);
+    return (out[8] - '0') * 100 + (out[9] - '0') * 10 + (out[10] - '0');
+}
+
 /* A header's value in the response head (NUL-terminated into v), or NULL. */
 static __attribute__((unused)) const char *
 header(const char *head, size_t hlen, const char *name, char *v, size_t vsize)

@@ -31,14 +31,7 @@ check(cJSON *out, const sllmp_xerr_t *e)
         fuzz_check(memchr(e->param, '\0', sizeof(e->param)) != NULL);
         return;
     }
-    char *text = cJSON_PrintUnformatted(out);
-
-    fuzz_check(text != NULL);
-    cJSON *again = cJSON_Parse(text);
-
-    fuzz_check(again != NULL);
-    cJSON_Delete(again);
-    cJSON_free(text);
+    fuzz_reparses(out);
     cJSON_Delete(out);
 }
 

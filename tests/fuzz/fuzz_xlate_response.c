@@ -24,19 +24,6 @@ check_buckets(const sllmp_usage_t *u)
     fuzz_check(u->output >= 0 && u->reasoning >= 0);
 }
 
-static void
-check_json(const cJSON *out)
-{
-    char *text = cJSON_PrintUnformatted(out);
-    cJSON *again;
-
-    fuzz_check(text != NULL);
-    again = cJSON_Parse(text);
-    fuzz_check(again != NULL);
-    cJSON_Delete(again);
-    cJSON_free(text);
-}
-
 /* The usage object of out reads back as u (unless its sums are past the most a count is taken
  * for, when reading it back cuts them). */
 static void
@@ -67,7 +54,7 @@ check_answer(cJSON *out, const sllmp_usage_t *u)
     if (out == NULL) {
         return;
     }
-    check_json(out);
+    fuzz_reparses(out);
     choices = cJSON_GetObjectItemCaseSensitive(out, "choices");
     fuzz_check(cJSON_IsArray(choices) && cJSON_GetArraySize(choices) > 0);
     cJSON_ArrayForEach(ch, choices)
@@ -109,7 +96,7 @@ embeddings(const cJSON *json)
         u.input = 3; /* the caller's estimate */
         out = sllmp_gemini_embed_response(json, MODEL, base64, &u);
         if (out != NULL) {
-            check_json(out);
+            fuzz_reparses(out);
             check_buckets(&u);
             cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(out, "data"))
             {
@@ -128,7 +115,7 @@ embeddings(const cJSON *json)
                 fuzz_check(cJSON_GetArraySize(data) == 1);
             } else {
                 fuzz_check(cJSON_GetArraySize(data) > 1);
-                check_json(data);
+                fuzz_reparses(data);
                 cJSON_ArrayForEach(item, data)
                 {
                     const cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "embedding");

@@ -43,15 +43,6 @@ str(const cJSON *o, const char *name)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static double
-num(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    fuzz_check(cJSON_IsNumber(v));
-    return v->valuedouble;
-}
-
 static void
 check_usage_chunk(state_t *st, const cJSON *chunk)
 {
@@ -62,14 +53,14 @@ check_usage_chunk(state_t *st, const cJSON *chunk)
     fuzz_check(cJSON_IsObject(u));
     fuzz_check(st->finishes == 1); /* the finish chunk went first */
     fuzz_check(++st->usages == 1);
-    prompt = num(u, "prompt_tokens");
-    completion = num(u, "completion_tokens");
+    prompt = fuzz_num(u, "prompt_tokens");
+    completion = fuzz_num(u, "completion_tokens");
     fuzz_check(prompt >= 0 && completion >= 0);
-    fuzz_check(num(u, "total_tokens") == prompt + completion);
-    fuzz_check(num(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details"), "cached_tokens") >=
-               0);
-    fuzz_check(num(cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details"),
-                   "reasoning_tokens") >= 0);
+    fuzz_check(fuzz_num(u, "total_tokens") == prompt + completion);
+    fuzz_check(fuzz_num(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details"),
+                        "cached_tokens") >= 0);
+    fuzz_check(fuzz_num(cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details"),
+                        "reasoning_tokens") >= 0);
     /* it says exactly what ->usage holds (unless its sums are past the most a count is taken
      * for, when reading it back cuts them) */
     if (sllmp_usage_prompt(&st->x->usage) > SLLMP_USAGE_MAX ||
@@ -108,7 +99,7 @@ check_delta(state_t *st, const cJSON *delta, int finish)
     if (calls != NULL) {
         const cJSON *call = cJSON_GetArrayItem(calls, 0);
         const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
-        int index = (int)num(call, "index");
+        int index = (int)fuzz_num(call, "index");
 
         fuzz_check(cJSON_IsArray(calls) && cJSON_GetArraySize(calls) == 1);
         fuzz_check(cJSON_IsObject(fn));
@@ -129,7 +120,7 @@ check_delta(state_t *st, const cJSON *delta, int finish)
         const char *type = str(e, "type");
 
         fuzz_check(cJSON_IsArray(blocks) && cJSON_GetArraySize(blocks) == 1);
-        fuzz_check((int)num(e, "index") == st->entries++);
+        fuzz_check((int)fuzz_num(e, "index") == st->entries++);
         fuzz_check(type != NULL);
         if (strcmp(type, "thinking") == 0) {
             fuzz_check(str(e, "thinking") != NULL);
@@ -153,13 +144,9 @@ emit(void *ud, const cJSON *chunk)
 {
     state_t *st = ud;
     const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
-    char *text = cJSON_PrintUnformatted(chunk);
-    cJSON *again = cJSON_Parse(text);
 
     fuzz_check(!st->stopped); /* emit's non-zero stopped the translator */
-    fuzz_check(again != NULL);
-    cJSON_Delete(again);
-    cJSON_free(text);
+    fuzz_reparses(chunk);
     st->chunks++;
     st->in_call++;
     fuzz_check(cJSON_IsObject(chunk));
@@ -167,7 +154,7 @@ emit(void *ud, const cJSON *chunk)
                strcmp(str(chunk, "object"), "chat.completion.chunk") == 0);
     fuzz_check(str(chunk, "id") != NULL && *str(chunk, "id") != '\0');
     fuzz_check(str(chunk, "model") != NULL && strcmp(str(chunk, "model"), MODEL) == 0);
-    fuzz_check(num(chunk, "created") == (double)CREATED);
+    fuzz_check(fuzz_num(chunk, "created") == (double)CREATED);
     fuzz_check(cJSON_IsArray(choices));
     if (cJSON_GetArraySize(choices) == 0) {
         fuzz_check(st->chunks > 1);
@@ -178,7 +165,7 @@ emit(void *ud, const cJSON *chunk)
 
         fuzz_check(cJSON_GetArraySize(choices) == 1);
         fuzz_check(st->usages == 0);
-        fuzz_check(num(ch, "index") == 0);
+        fuzz_check(fuzz_num(ch, "index") == 0);
         fuzz_check(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ch, "logprobs")));
         fuzz_check(cJSON_IsNull(fr) || cJSON_IsString(fr));
         if (cJSON_IsString(fr)) {
