@@ -1733,6 +1733,25 @@ router_common(loader_t *L, const char *section, const char *key, yaml_node_t *v)
     return r < 0 ? -1 : 1;
 }
 
+/*
+ * A model named by a router setting (what): 1 when model_list has it; 0 when it has not but
+ * some entries were left out for unset variables (warned: the caller skips it, as the file may
+ * be fine on a host with those variables); -1 (failed) otherwise. role: "model", "fallback
+ * model".
+ */
+static int
+router_model(loader_t *L, yaml_node_t *n, const char *what, const char *role, const char *name)
+{
+    if (sllmp_conf_find(L->c, name, strlen(name)) != NULL) {
+        return 1;
+    }
+    if (!L->c->ndisabled) {
+        return fail(L, n, "%s: %s '%s' is not in model_list", what, role, name);
+    }
+    warn(L, n, "%s: %s '%s' is not in model_list (left out?): skipped", what, role, name);
+    return 0;
+}
+
 /* One fallback list: [{from: [to, ...]}, ...] (a single string for `to` is a list of one). Each
  * model named must be in model_list; one left out for an unset key variable is skipped. */
 static int
@@ -1765,15 +1784,16 @@ fallback_list(loader_t *L, sllmp_fb_kind_t kind, yaml_node_t *list)
             const char *from = scalar(kn);
             sllmp_fallback_t *fb;
             size_t keep = 0;
+            int known;
 
             if (from == NULL || *from == '\0') {
                 return fail(L, kn, "%s: a model name must be a string", what);
             }
-            if (sllmp_conf_find(L->c, from, strlen(from)) == NULL) {
-                if (!L->c->ndisabled) {
-                    return fail(L, kn, "%s: model '%s' is not in model_list", what, from);
+            known = router_model(L, kn, what, "model", from);
+            if (known <= 0) {
+                if (known < 0) {
+                    return -1;
                 }
-                warn(L, kn, "%s: model '%s' is not in model_list (left out?): skipped", what, from);
                 continue;
             }
             fb = &rc->fallbacks[kind][rc->nfallbacks[kind]++];
@@ -1783,17 +1803,15 @@ fallback_list(loader_t *L, sllmp_fb_kind_t kind, yaml_node_t *list)
                                    : -1;
             }
             for (size_t i = 0; i < fb->nto; i++) {
-                if (sllmp_conf_find(L->c, fb->to[i], strlen(fb->to[i])) != NULL) {
+                known = router_model(L, vn, what, "fallback model", fb->to[i]);
+                if (known < 0) {
+                    return -1;
+                }
+                if (known) {
                     fb->to[keep++] = fb->to[i];
-                    continue;
+                } else {
+                    free(fb->to[i]);
                 }
-                if (!L->c->ndisabled) {
-                    return fail(L, vn, "%s: fallback model '%s' is not in model_list", what,
-                                fb->to[i]);
-                }
-                warn(L, vn, "%s: fallback model '%s' is not in model_list (left out?): skipped",
-                     what, fb->to[i]);
-                free(fb->to[i]);
             }
             fb->nto = keep;
         }
@@ -1808,6 +1826,7 @@ alias_entry(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *
     sllmp_router_conf_t *rc = &L->c->router;
     sllmp_alias_t a = {NULL, NULL, 0};
     yaml_node_t *target = v;
+    int known;
 
     (void)ud;
     if (v->type == YAML_MAPPING_NODE) {
@@ -1839,20 +1858,10 @@ alias_entry(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *
         free(a.target);
         return fail(L, k, "router_settings.model_group_alias: '%s' is a model_name already", key);
     }
-    if (sllmp_conf_find(L->c, a.target, strlen(a.target)) == NULL) {
-        int left_out = L->c->ndisabled > 0;
-
-        if (!left_out) {
-            fail(L, target, "router_settings.model_group_alias: model '%s' is not in model_list",
-                 a.target);
-        } else {
-            warn(L, target,
-                 "router_settings.model_group_alias: model '%s' is not in model_list "
-                 "(left out?): alias '%s' skipped",
-                 a.target, key);
-        }
+    known = router_model(L, target, "router_settings.model_group_alias", "model", a.target);
+    if (known <= 0) {
         free(a.target);
-        return left_out ? 0 : -1;
+        return known;
     }
     a.name = sllmp_xstrdup(key); /* one given twice: each_pair() passes the last only */
     rc->aliases = sllmp_xrealloc(rc->aliases, (rc->naliases + 1) * sizeof(*rc->aliases));

@@ -897,6 +897,27 @@ test_model_group_alias(void **state)
     assert_null(sllmp_conf_find(c, "gpt-4", 5)); /* an alias is no deployment */
     sllmp_conf_unref(c);
 
+    /* a model left out for an unset variable: aliases and fallbacks to it are skipped, warned */
+    c = load("model_list:\n"
+             "  - {model_name: a, litellm_params: {model: mock/echo}}\n"
+             "  - {model_name: gone, litellm_params: {model: openai/x, "
+             "api_key: os.environ/SLLMP_TEST_UNSET_VAR}}\n"
+             "router_settings:\n"
+             "  model_group_alias: {old: gone}\n"
+             "  fallbacks: [{a: [gone]}, {gone: [a]}]\n",
+             &err);
+    assert_non_null(c);
+    assert_null(err);
+    assert_int_equal(c->router.naliases, 0);
+    assert_true(has_warning(c, "t.yaml:5:28: router_settings.model_group_alias: model 'gone' is "
+                               "not in model_list (left out?): skipped"));
+    assert_true(has_warning(c, "fallbacks: fallback model 'gone' is not in model_list (left "
+                               "out?): skipped"));
+    assert_true(has_warning(c, "fallbacks: model 'gone' is not in model_list (left out?)"));
+    assert_int_equal(c->router.nfallbacks[SLLMP_FB_GENERIC], 1);
+    assert_int_equal(c->router.fallbacks[SLLMP_FB_GENERIC][0].nto, 0);
+    sllmp_conf_unref(c);
+
     snprintf(text, sizeof(text), "%srouter_settings: {model_group_alias: {gpt-4: c}}\n", models);
     expect_error(text, "t.yaml:4:46: router_settings.model_group_alias: model 'c' is not in "
                        "model_list");
