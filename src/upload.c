@@ -999,6 +999,47 @@ legacy_answer(run_t *r, size_t lo, size_t hi, size_t nevents)
     return r->stop != GO_ON ? -1 : again;
 }
 
+static void send_range(run_t *r, size_t lo, size_t hi);
+
+/* Splits the pending records of [lo, hi) in halves and sends each. */
+static void
+send_halves(run_t *r, size_t lo, size_t hi, size_t n)
+{
+    size_t mid = lo, seen = 0;
+
+    while (seen < n / 2) {
+        seen += r->recs[mid++].state == PENDING;
+    }
+    send_range(r, lo, mid);
+    send_range(r, mid, hi);
+}
+
+/*
+ * OTLP's partial success: Langfuse stored the batch but nrej of its spans, and says not which.
+ * A batch of one record goes to failed/ (sending it again would be refused again, and OTLP
+ * says not to); a larger batch is sent again in halves until the refused records stand alone.
+ * Spans sent twice keep their ids, which Langfuse stores once.
+ */
+static void
+partial(run_t *r, size_t lo, size_t hi, size_t n, double nrej, const char *why)
+{
+    if (n > 1) {
+        send_halves(r, lo, hi, n);
+        return;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        if (r->recs[i].state == PENDING) {
+            char *line = sllmp_xasprintf("%.0f of its %d span(s) rejected: %s", nrej,
+                                         r->recs[i].nparts, why);
+
+            say(r, "Langfuse rejected %s: %s", r->recs[i].name, line);
+            reject(r, &r->recs[i], 200, line);
+            too_many_refusals(r, line);
+            free(line);
+        }
+    }
+}
+
 /* Sends the pending records of [lo, hi) until each is accepted, failed, or the run stops. */
 static void
 send_range(run_t *r, size_t lo, size_t hi)
@@ -1057,15 +1098,8 @@ send_range(run_t *r, size_t lo, size_t hi)
                 }
                 too_many_refusals(r, msg);
             } else {
-                /* split the pending records in halves */
-                size_t mid = lo, seen = 0;
-
-                while (seen < n / 2) {
-                    seen += r->recs[mid++].state == PENDING;
-                }
                 free(msg);
-                send_range(r, lo, mid);
-                send_range(r, mid, hi);
+                send_halves(r, lo, hi, n);
                 return;
             }
             free(msg);
@@ -1099,9 +1133,11 @@ send_range(run_t *r, size_t lo, size_t hi)
                 if (nrej > 0) {
                     char *clean = clean_message(r, em ? em : "", em ? strlen(em) : 0);
 
-                    say(r, "Langfuse rejected %.0f span(s) of a batch of %zu record(s): %s", nrej,
-                        n, clean);
+                    cJSON_Delete(j);
+                    free(msg);
+                    partial(r, lo, hi, n, nrej, clean);
                     free(clean);
+                    return;
                 }
             }
             cJSON_Delete(j);

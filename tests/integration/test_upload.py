@@ -408,6 +408,50 @@ class OtelUploadTest(UploadCase):
         self.assert_all_arrived(recs[:13] + recs[14:])
         self.assertEqual(self.new_files(), [])
 
+    def test_partial_success_isolates_the_rejected_records(self):
+        # OTLP 200 with partialSuccess: Langfuse kept the batch but the spans of two traces and
+        # says not which; those two records end in failed/, the others are deleted
+        recs = [make_record(i, attempts=1 + i % 2) for i in range(24)]
+        names = write_records(self.spool, recs)
+        bad = (5, 17)
+        self.lf.set_mode(mode="partial", trace_ids=[recs[k]["trace_id"] for k in bad])
+        rc, _, err = self.upload()
+        self.assertEqual(rc, 0, err)
+        s = parse_summary(err)
+        self.assertEqual((s["sent"], s["failed"], s["left"]), (22, 2, 0))
+        self.assertEqual([f for f in self.failed_files() if f.endswith(".json")],
+                         sorted(names[k] for k in bad))
+        for k in bad:
+            reason = self.reason(names[k])
+            self.assertRegex(reason, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z HTTP 200: ")
+            self.assertIn("%d of its %d span(s) rejected: mock fault (mode partial)"
+                          % (2 + k % 2, 2 + k % 2), reason)
+            self.assertIn("rejected " + names[k], err)
+        spans = self.span_ids()
+        for k in bad:
+            self.assertNotIn(recs[k]["span_id"], spans)
+        self.assert_all_arrived([r for k, r in enumerate(recs) if k not in bad])
+        self.assertEqual(self.new_files(), [])
+        # the first export carried everything; then halves down to the two records alone
+        reqs = self.lf.requests()
+        self.assertEqual(reqs[0]["spans"], sum(2 + k % 2 for k in range(24)))
+        self.assertLessEqual(len(reqs), 1 + 2 * 2 * 5)
+
+    def test_partial_success_once_deletes_nothing_unsent(self):
+        # one partial answer (every 2nd span), then Langfuse takes everything: the halves sent
+        # again deliver what the first answer left out, and nothing ends in failed/
+        recs = [make_record(i) for i in range(16)]
+        write_records(self.spool, recs)
+        self.lf.set_mode(mode="partial", every=2, count=1)
+        rc, _, err = self.upload()
+        self.assertEqual(rc, 0, err)
+        s = parse_summary(err)
+        self.assertEqual((s["sent"], s["failed"], s["left"]), (16, 0, 0))
+        self.assert_all_arrived(recs)
+        self.assertEqual(self.failed_files(), [])
+        self.assertEqual(self.new_files(), [])
+        self.assertEqual([q["status"] for q in self.lf.requests()], [200, 200, 200])
+
     def test_refusal_of_everything_stops_instead_of_emptying_the_spool(self):
         # every record refused (as if Langfuse changed its rules): ten go to failed/, then stop
         recs = [make_record(i) for i in range(30)]

@@ -35,7 +35,9 @@ Control (never subject to fault modes, no auth):
                           (default 2), if otherwise valid, gets per-event `status` (default
                           500) and is not stored; OTLP: likewise every `every`-th span of the
                           export is rejected and not stored, and the answer is 200
-                          {"partialSuccess":{"rejectedSpans":"N","errorMessage":...}}
+                          {"partialSuccess":{"rejectedSpans":"N","errorMessage":...}};
+                          with `trace_ids` (a list), OTLP rejects the spans of those traces
+                          instead, wherever they stand in the export
         count: N          the mode applies to the next N ingestion requests, then back to ok
                           (omitted/null: until changed)
         v4: true|false    legacy v4 events_only behaviour (independent of mode and count);
@@ -596,7 +598,11 @@ class Handler(mockserve.MockHandler):
             return self.fail(400, "Invalid OTLP export: %s" % e)
         self.rec["spans"] = len(spans)
         every = int(mode.get("every", 2)) if mode["mode"] == "partial" else 0
-        kept = [sp for i, sp in enumerate(spans) if not (every and (i + 1) % every == 0)]
+        poison = set(mode.get("trace_ids") or ()) if every else set()
+        if poison:
+            kept = [sp for sp in spans if sp["traceId"] not in poison]
+        else:
+            kept = [sp for i, sp in enumerate(spans) if not (every and (i + 1) % every == 0)]
         store_spans(kept)
         if len(kept) < len(spans):
             return self.send_json(200, {"partialSuccess": {
