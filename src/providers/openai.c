@@ -25,7 +25,8 @@
 typedef struct {
     sllmp_req_t *r;
     sllmp_sse_t sse;
-    int done;
+    int done;     /* [DONE] came */
+    int finished; /* a choice came with its finish_reason */
 } stream_t;
 
 /* One JSON value and nothing after it but whitespace, or NULL: a client's parser would take no
@@ -85,7 +86,12 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
         return 1;
     }
     char *text = NULL;
+    const cJSON *ch;
 
+    cJSON_ArrayForEach(ch, choices)
+    {
+        s->finished |= cJSON_IsString(cJSON_GetObjectItemCaseSensitive(ch, "finish_reason"));
+    }
     if (memchr(data, '\n', dlen) != NULL) {
         /* data lines joined by "\n" would go out as one line of JSON and others that are no
          * event at all: printed again, on one line */
@@ -211,14 +217,20 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
     call.body_len = strlen(body);
     call.headers = headers;
     s.r = r;
-    s.done = 0;
+    s.done = s.finished = 0;
     sllmp_sse_init(&s.sse, MAX_EVENT, on_event, &s);
     err = sllmp_provider_run(r, &call, sllmp_provider_feed_sse, &s.sse);
     sllmp_sse_free(&s.sse);
     /* a streamed 200 with neither an event sent on nor [DONE] was no event stream (some
      * servers ignore "stream") */
     rc = sllmp_provider_end(r, &call, err, s.done || r->chunks > 0);
-    if (rc == SLLMP_GO_ON && r->stream) {
+    if (rc == SLLMP_GO_ON && r->stream && !s.done && !s.finished) {
+        /* the connection ended cleanly (EOF, a last chunk) but the answer did not: a cut that
+         * must not reach the client as a whole answer; a server that leaves out [DONE] still
+         * says finish_reason */
+        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                            "The provider's stream ended before the answer was complete.");
+    } else if (rc == SLLMP_GO_ON && r->stream) {
         rc = SLLMP_FINISHED;
         if (r->chunks == 0) {
             /* [DONE] after nothing a client gets (events skipped or dropped): still a stream,

@@ -77,7 +77,9 @@ class TraceRecordTest(TraceCase):
                 upstream_model("up-words", mock, "words-6-10"),
                 upstream_model("up-tools", mock, "tools"),
                 upstream_model("up-500", mock, "status-500"),
-                upstream_model("up-stall", mock, "stall-after-2")]
+                upstream_model("up-stall", mock, "stall-after-2"),
+                upstream_model("up-eof", mock, "close+close-after-2+words-5-1"),
+                upstream_model("up-nodone", mock, "nodone+words-5-1")]
 
     @classmethod
     def make_config(cls):
@@ -161,6 +163,41 @@ class TraceRecordTest(TraceCase):
         self.assertEqual(rec["output"]["content"], "w1 w2 w3 w4 w5 w6")
         self.assertIn("first_token_us", rec)
         self.assertLess(rec["first_token_us"], rec["end_us"])
+        self.assertEqual((rec["status"], rec["level"]), (200, "DEFAULT"))
+
+    def test_stream_cut_at_a_clean_end_is_an_error(self):
+        # the upstream's body ends at EOF (no chunked encoding) after two words, no [DONE] and
+        # no finish_reason: the client must not take it for a whole answer
+        rid = uuid.uuid4().hex
+        c = self.stack.stream({"model": "up-eof", "stream": True, "messages": user_msg("x")},
+                              key=MASTER, headers={"X-Request-ID": rid}).read_all()
+        self.assertEqual(c.status, 200)
+        self.assertEqual(c.content(), "w1 w2", c.text())
+        data = c.data_events()
+        self.assertEqual(data[-1], "[DONE]", c.text())
+        err = json.loads(data[-2])["error"]
+        self.assertIn("ended before the answer was complete", err["message"])
+        rec = self.record(rid)
+        # the status the client got (the stream had begun), the level and message of a failure
+        self.assertEqual((rec["status"], rec["level"]), (200, "ERROR"))
+        self.assertIn("ended before the answer was complete", rec["status_message"])
+        self.assertEqual(rec["output"]["content"], "w1 w2")
+
+    def test_stream_without_done_but_finished_is_whole(self):
+        # a server that leaves out [DONE] but says finish_reason: a whole answer, and the
+        # client still gets its [DONE]
+        rid = uuid.uuid4().hex
+        c = self.stack.stream({"model": "up-nodone", "stream": True, "messages": user_msg("x")},
+                              key=MASTER, headers={"X-Request-ID": rid}).read_all()
+        self.assertEqual(c.status, 200)
+        self.assertEqual(c.content(), "w1 w2 w3 w4 w5", c.text())
+        data = c.data_events()
+        self.assertEqual(data[-1], "[DONE]", c.text())
+        self.assertFalse([d for d in data if '"error"' in d], c.text())
+        finish = [ch.get("finish_reason") for ev in c.json_events()
+                  for ch in ev.get("choices") or []]
+        self.assertEqual(finish[-1], "stop")
+        rec = self.record(rid)
         self.assertEqual((rec["status"], rec["level"]), (200, "DEFAULT"))
 
     def test_streamed_tool_calls_are_put_together(self):
@@ -378,7 +415,9 @@ class GatewayToLangfuseTest(TraceCase):
         return [upstream_model("up-echo", mock, "echo"),
                 upstream_model("up-words", mock, "words-4-5"),
                 upstream_model("up-500", mock, "status-500"),
-                upstream_model("up-stall", mock, "stall-after-2")]
+                upstream_model("up-stall", mock, "stall-after-2"),
+                upstream_model("up-eof", mock, "close+close-after-2+words-5-1"),
+                upstream_model("up-nodone", mock, "nodone+words-5-1")]
 
     @classmethod
     def make_config(cls):

@@ -45,6 +45,8 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     stall-after-N     stream N content chunks, then send nothing until the client leaves
                       (unstreamed: send the headers and half of the body, then stall)
     close-after-N     stream N content chunks, then close the connection without [DONE]
+    nodone            end the stream as usual (finish chunk, usage chunk, last HTTP chunk)
+                      but without data: [DONE], as some OpenAI-compatible servers do
     reset-after-N     stream N content chunks, then reset the connection (SO_LINGER 0 and
                       close: the client sees a TCP RST, no FIN); unstreamed: the headers and
                       half of the body, then the reset (stall- and reset-after-N with N >= the
@@ -180,7 +182,7 @@ def parse_model(model):
     """Return a dict of options from a model string like 'sleep-100+words-5-20+crlf'."""
     opt, rest = mockserve.parse_options(
         model, ("crlf", "split", "close", "badjson", "tools", "nousage", "quote-key",
-                "dirty-headers"),
+                "dirty-headers", "nodone"),
         ("stall", "close", "error"))
     opt["usage"] = None
     # policy: a 400 content_policy_violation (status-400 alone is a context-length error)
@@ -650,8 +652,9 @@ class Handler(mockserve.MockHandler):
                 srec["send_times"].append(now())
         return emit, chunked
 
-    def sse_done(self, emit, chunked):
-        emit("[DONE]", count=False)
+    def sse_done(self, emit, chunked, opt=None):
+        if not (opt or {}).get("nodone"):
+            emit("[DONE]", count=False)
         if chunked:
             self.end_chunks()
 
@@ -769,7 +772,7 @@ class Handler(mockserve.MockHandler):
             u = make_usage(opt, ptok, len(pieces))
             if u is not None:
                 emit(chunk(None, choices=False, usage=u), count=False)
-        self.sse_done(emit, chunked)
+        self.sse_done(emit, chunked, opt)
         srec["completed"] = True
 
     # ---- legacy completions -----------------------------------------------------------
@@ -856,7 +859,7 @@ class Handler(mockserve.MockHandler):
             u = make_usage(opt, ptok, ctok)
             if u is not None:
                 emit(chunk(0, None, usage=u, choices=False), count=False)
-        self.sse_done(emit, chunked)
+        self.sse_done(emit, chunked, opt)
         srec["completed"] = True
 
     # ---- embeddings -------------------------------------------------------------------
