@@ -1212,6 +1212,36 @@ hex_sha256(const char *hex, unsigned char out[32])
     return 0;
 }
 
+/* A budget in USD (what.key names it in the message): 1, or -1 on a bad value. */
+static int
+get_budget(loader_t *L, yaml_node_t *v, const char *what, const char *key, sllmp_limits_t *lim)
+{
+    const char *s = scalar(v);
+    char *end = NULL;
+    double usd = s ? strtod(s, &end) : -1;
+
+    if (s == NULL || end == s || *end != '\0' || !(usd >= 0) || usd > 1e9) {
+        return fail(L, v, "%s.%s must be a number of USD", what, key);
+    }
+    lim->budget_nano = llround(usd * SLLMP_NANO_PER_USD);
+    return 1;
+}
+
+/* The window a budget resets after: 1, or -1 on a bad value. */
+static int
+get_budget_period(loader_t *L, yaml_node_t *v, const char *what, const char *key,
+                  sllmp_limits_t *lim)
+{
+    const char *s = scalar(v);
+    long period = s ? sllmp_period_parse(s) : -1;
+
+    if (period < 0) {
+        return fail(L, v, "%s.%s must be one of 1h, 1d, 7d, 30d, total", what, key);
+    }
+    lim->budget_period_s = period;
+    return 1;
+}
+
 /*
  * The limit fields keys, teams and users share: rpm, tpm, max_parallel, budget_usd,
  * budget_period. 1 when key was one of them, 0 when not, -1 on a bad value.
@@ -1227,25 +1257,10 @@ limit_field(loader_t *L, const char *what, const char *key, yaml_node_t *v, sllm
         return get_long(L, v, name, 0, 1000000000L, dst) < 0 ? -1 : 1;
     }
     if (strcmp(key, "budget_usd") == 0) {
-        const char *s = scalar(v);
-        char *end = NULL;
-        double usd = s ? strtod(s, &end) : -1;
-
-        if (s == NULL || end == s || *end != '\0' || !(usd >= 0) || usd > 1e9) {
-            return fail(L, v, "%s.budget_usd must be a number of USD", what);
-        }
-        lim->budget_nano = llround(usd * SLLMP_NANO_PER_USD);
-        return 1;
+        return get_budget(L, v, what, key, lim);
     }
     if (strcmp(key, "budget_period") == 0) {
-        const char *s = scalar(v);
-        long period = s ? sllmp_period_parse(s) : -1;
-
-        if (period < 0) {
-            return fail(L, v, "%s.budget_period must be one of 1h, 1d, 7d, 30d, total", what);
-        }
-        lim->budget_period_s = period;
-        return 1;
+        return get_budget_period(L, v, what, key, lim);
     }
     return 0;
 }
@@ -1881,6 +1896,13 @@ litellm_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *
         strcmp(key, "callbacks") == 0) {
         return 0; /* ["langfuse"]: sllmp always traces, through the spool */
     }
+    if (strcmp(key, "max_budget") == 0 || strcmp(key, "budget_duration") == 0) {
+        /* LiteLLM's budget of the whole proxy: every request counts against it */
+        int rc = key[0] == 'm' ? get_budget(L, v, "litellm_settings", key, &L->c->global)
+                               : get_budget_period(L, v, "litellm_settings", key, &L->c->global);
+
+        return rc < 0 ? -1 : 0;
+    }
     if (strcmp(key, "drop_params") == 0) {
         int drop;
 
@@ -2354,6 +2376,7 @@ defaults(sllmp_conf_t *c)
     c->buffer_streams = 0;
     c->buffer_streams_max_ms = 30000; /* inside mod_fcgid's default FcgidIOTimeout (40 s) */
     c->drain_timeout_ms = 300000;
+    limits_init(&c->global);
     c->timeouts.connect_ms = 5000;
     c->timeouts.first_byte_ms = 120000;
     c->timeouts.idle_ms = 120000;
@@ -3036,6 +3059,11 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
     }
     describe_entries("teams", c->teams, c->nteams, out);
     describe_entries("users", c->users, c->nusers, out);
+    if (sllmp_limits_any(&c->global)) {
+        fprintf(out, "gateway: every request");
+        describe_limits(&c->global, out);
+        fputc('\n', out);
+    }
     fprintf(out, "pool: %d workers x %d threads, recycle after %ld requests%s\n", c->workers,
             c->threads, c->max_requests, c->max_requests ? "" : " (never)");
     fprintf(out, "limits: body %ld bytes, JSON depth %d\n", c->max_body_bytes, c->max_json_depth);

@@ -197,6 +197,7 @@ struct sllmp_conf_s {
     size_t nteams;
     sllmp_limit_entry_t *users; /* "*" applies to each user without an entry of its own */
     size_t nusers;
+    sllmp_limits_t global; /* every request: litellm_settings.max_budget, budget_duration */
 
     int workers;
     int threads;

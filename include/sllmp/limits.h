@@ -2,8 +2,9 @@
  * Limits and spend: the store interface shared by the Redis backend (src/store/redis.c) and the
  * local one (src/store/local.c, a memory-mapped file shared by every process of one host).
  *
- * A *subject* is what a limit is counted against: a virtual key, a user, a team, a deployment,
- * or a model (models carry no limits, only the spend report). Each subject has its own state,
+ * A *subject* is what a limit is counted against: a virtual key, a user, a team, the whole
+ * gateway ("global:all", litellm_settings.max_budget), a deployment, or a model (models carry
+ * no limits, only the spend report). Each subject has its own state,
  * changed atomically (one Lua script under one hash tag in Redis; under one process-shared lock
  * in the local file), so the limits are exact under any concurrency:
  *

@@ -3,7 +3,8 @@
  *
  * pre       reserves the request's worst case on every subject it falls under: its key, the
  *           key's team, the end user (when `users:` has an entry for them or a "*"), the
- *           deployment (litellm_params rpm/tpm). Refused: a 429 with Retry-After and the
+ *           gateway as a whole (litellm_settings.max_budget), the deployment (litellm_params
+ *           rpm/tpm). Refused: a 429 with Retry-After and the
  *           x-ratelimit-* headers; the subjects that had said yes are cancelled.
  * keepalive renews the leases of a long request.
  * complete  settles with the actual usage and cost, and reports the spend of the key, team,
@@ -149,8 +150,10 @@ add(sllmp_req_t *r, lim_ctx_t *x, const char *kind, const char *name, const sllm
         at = x->n;
     }
     x->subj[at] = s;
-    x->label[at] =
-        sllmp_arena_printf(r->arena, "%s %s", strcmp(kind, "dep") == 0 ? "deployment" : kind, name);
+    x->label[at] = strcmp(kind, "global") == 0
+                       ? "the gateway (every request)"
+                       : sllmp_arena_printf(r->arena, "%s %s",
+                                            strcmp(kind, "dep") == 0 ? "deployment" : kind, name);
     x->n++;
 }
 
@@ -171,6 +174,9 @@ subjects(sllmp_req_t *r, lim_ctx_t *x)
     e = sllmp_conf_user(c, r->user);
     if (e != NULL) {
         add(r, x, "user", r->user, &e->lim, NULL);
+    }
+    if (sllmp_limits_any(&c->global)) {
+        add(r, x, "global", "all", &c->global, NULL);
     }
     /* the deployment's own rpm/tpm: per attempt (sllmp_limits_attempt); the model's spend
      * report: the model that answered, set again at complete */

@@ -1,6 +1,6 @@
 /*
- * `sllmp usage`: spend and requests per key, team, user, deployment and model, read from the
- * store the config names, for the current windows.
+ * `sllmp usage`: spend and requests per key, team, user, the gateway's budget, deployment and
+ * model, read from the store the config names, for the current windows.
  */
 #include "sllmp/conf.h"
 #include "sllmp/limits.h"
@@ -102,6 +102,9 @@ collect(const sllmp_conf_t *c, sllmp_store_t *st, list_t *l)
     }
     if (c->nusers > 0) {
         st->ops->each(st, "user:", found_user, &f);
+    }
+    if (sllmp_limits_any(&c->global)) {
+        push(l, "global", "all", &c->global, NULL);
     }
     for (size_t i = 0; i < c->ndeployments; i++) {
         const sllmp_deployment_t *d = &c->deployments[i];

@@ -16,6 +16,7 @@ Every test uses keys of its own, so the tests of one class (one store) do not sh
 import collections
 import concurrent.futures
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -518,6 +519,56 @@ class LocalLimitsTest(LimitTests, StackCase):
         self.assertEqual(r.status, 200, r)
         self.assertTrue(os.path.exists(os.path.join(self.stack.rundir, "limits.db")),
                         "the default local_file is $SLLMP_RUNDIR/limits.db")
+
+
+class GlobalBudgetTest(LimitAsserts, StackCase):
+    """LiteLLM's litellm_settings.max_budget / budget_duration: one budget for every request,
+    whichever key (or the master key) sends it; on the local store."""
+
+    master_key = "sk-global-master-" + secrets.token_hex(8)
+    GLOBAL_KEYS = [("glob-a", {}), ("glob-b", {"budget_usd": 5})]
+
+    @classmethod
+    def models(cls, mock):
+        return limit_models(mock)
+
+    @classmethod
+    def make_config(cls):
+        cfg = super().make_config()
+        cfg["keys"] = key_entries(cls.GLOBAL_KEYS)
+        cfg["litellm_settings"] = {"max_budget": BUDGET_TOTAL + PRICED_COST,  # 3 fit, not 4
+                                   "budget_duration": "1d"}
+        return cfg
+
+    def priced(self, key):
+        return self.stack.chat({"model": "priced", "messages": user_msg(PRICED_TEXT),
+                                "max_tokens": 10}, key=key)
+
+    def test_every_key_spends_the_one_budget(self):
+        for key in (secret("glob-a"), secret("glob-b"), self.master_key):
+            r = self.priced(key)
+            self.assertEqual(r.status, 200, r)
+        for key in (secret("glob-a"), secret("glob-b"), self.master_key):
+            r = self.priced(key)
+            err = self.assertLimited(r, "budget_exceeded", code="budget_exceeded",
+                                     subject="the gateway (every request)")
+            self.assertIn("$0.07 per day", err["message"])
+            self.assertEqual(r.header("x-should-retry"), "false", r)
+            self.assertRegex(r.header("retry-after") or "", r"^[0-9]+$", r)
+        # an unpriced model costs nothing: the budget does not stop it
+        r = self.stack.chat({"model": "mock", "messages": user_msg("free")},
+                            key=secret("glob-a"))
+        self.assertEqual(r.status, 200, r)
+
+        p = subprocess.run([CLI_BIN, "usage", "--json", self.stack.config_path],
+                           env=cli_env(self.stack), capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        rows = {row["subject"]: row for row in json.loads(p.stdout)}
+        g = rows["global:all"]
+        self.assertEqual((g["window"], g["requests"]), ("1d", 4), g)
+        self.assertAlmostEqual(g["spent_usd"], 3 * PRICED_COST, places=9)
+        self.assertAlmostEqual(g["budget_usd"], BUDGET_TOTAL + PRICED_COST, places=9)
+        self.assertNotIn(self.master_key, p.stdout + p.stderr)
 
 
 # ---------------------------------------------------------------- Redis trouble

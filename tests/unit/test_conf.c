@@ -869,6 +869,41 @@ test_litellm_timeouts(void **state)
                  "router_settings.stream_timeout must be a number of seconds");
 }
 
+/* litellm_settings.max_budget / budget_duration: the gateway's one budget. */
+static void
+test_litellm_global_budget(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load("litellm_settings: {max_budget: 12.5, budget_duration: 7d}\n", &err);
+    assert_non_null(c);
+    assert_null(err);
+    assert_false(has_warning(c, "max_budget"));
+    assert_int_equal(c->global.budget_nano, 12500000000LL);
+    assert_int_equal(c->global.budget_period_s, 604800);
+    assert_true(sllmp_limits_any(&c->global));
+    sllmp_conf_unref(c);
+
+    c = load("litellm_settings: {max_budget: 3}\n", &err); /* no duration: never resets */
+    assert_non_null(c);
+    assert_int_equal(c->global.budget_nano, 3000000000LL);
+    assert_int_equal(c->global.budget_period_s, 0);
+    sllmp_conf_unref(c);
+
+    c = load("model_list: []\n", &err); /* none: no limit at all */
+    assert_non_null(c);
+    assert_false(sllmp_limits_any(&c->global));
+    sllmp_conf_unref(c);
+
+    expect_error("litellm_settings: {max_budget: lots}\n",
+                 "t.yaml:1:32: litellm_settings.max_budget must be a number of USD");
+    expect_error("litellm_settings:\n  max_budget: 1\n  budget_duration: 1mo\n",
+                 "t.yaml:3:20: litellm_settings.budget_duration must be one of 1h, 1d, 7d, "
+                 "30d, total");
+}
+
 /* router_settings.model_group_alias: names routed to a group, checked against model_list. */
 static void
 test_model_group_alias(void **state)
@@ -944,6 +979,7 @@ main(void)
         cmocka_unit_test(test_unset_key_leaves_model_out),
         cmocka_unit_test(test_providers),
         cmocka_unit_test(test_litellm_timeouts),
+        cmocka_unit_test(test_litellm_global_budget),
         cmocka_unit_test(test_model_group_alias),
         cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_embedded_default),
