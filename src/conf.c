@@ -2354,7 +2354,13 @@ top_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
         return 0; /* read first, in load() */
     }
     if (strcmp(key, "litellm_settings") == 0) {
-        return submap(L, v, "litellm_settings", litellm_settings_key, NULL);
+        if (submap(L, v, "litellm_settings", litellm_settings_key, NULL) < 0) {
+            return -1;
+        }
+        if (L->c->global.budget_nano < 0 && L->c->global.budget_period_s != 0) {
+            warn(L, k, "litellm_settings.budget_duration without max_budget limits nothing");
+        }
+        return 0;
     }
     if (strcmp(key, "router_settings") == 0) {
         return submap(L, v, "router_settings", router_settings_key, NULL);

@@ -897,6 +897,12 @@ test_litellm_global_budget(void **state)
     assert_false(sllmp_limits_any(&c->global));
     sllmp_conf_unref(c);
 
+    c = load("litellm_settings: {budget_duration: 1d}\n", &err); /* a window of nothing */
+    assert_non_null(c);
+    assert_false(sllmp_limits_any(&c->global));
+    assert_true(has_warning(c, "t.yaml:1:1: litellm_settings.budget_duration without max_budget"));
+    sllmp_conf_unref(c);
+
     expect_error("litellm_settings: {max_budget: lots}\n",
                  "t.yaml:1:32: litellm_settings.max_budget must be a number of USD");
     expect_error("litellm_settings:\n  max_budget: 1\n  budget_duration: 1mo\n",
