@@ -197,6 +197,9 @@ class OtelUploadTest(UploadCase):
         recs.append(make_record(40, attempts=2, level="ERROR", status=502,
                                 status_message="upstream failed", error={"type": "api_error",
                                                                          "code": "upstream"}))
+        # its first attempt failed: an ERROR span of its own times
+        recs[-1]["attempts"][0].update(status=502, level="ERROR",
+                                       end_us=recs[-1]["start_us"] + 5000)
         recs.append(make_record(41, trace_joined=True, parent_span_id=hexid(64)))
         recs.append(make_record(42, provider="anthropic", upstream_model="claude-sonnet-4-5"))
         recs.append(make_record(43, capture="metadata", input=None, output=None))
@@ -249,6 +252,11 @@ class OtelUploadTest(UploadCase):
             for at in rec["attempts"]:
                 s = spans[at["span_id"]]
                 self.assertEqual(s["parentSpanId"], rec["span_id"])
+                self.assertEqual(s["traceId"], rec["trace_id"])
+                self.assertEqual(s["name"], at["name"])
+                self.assertEqual(s["startTimeUnixNano"], str(at["start_us"] * 1000))
+                self.assertEqual(s["endTimeUnixNano"], str(at["end_us"] * 1000))
+                self.assertEqual(s["status"]["code"], 2 if at["level"] == "ERROR" else 1)
                 self.assertEqual(s["attributes"]["langfuse.observation.type"], "span")
                 self.assertEqual(s["attributes"]["user.id"], rec["user"])
                 self.assertEqual(s["attributes"]["langfuse.trace.tags"], rec["tags"])
