@@ -15,6 +15,7 @@
  * into an xstream whose every chunk is a chat.completion.chunk with a "choices" array; the
  * translator's return is 0, -1 with the error fields set, or emit's; everything frees cleanly.
  */
+#include "../eventstream_enc.h"
 #include "fuzz.h"
 #include "sllmp/buf.h"
 #include "sllmp/translate.h"
@@ -123,50 +124,6 @@ parse(const char *s, size_t n, size_t step, size_t max, run_t *run)
     return rc;
 }
 
-static void
-put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static void
-header(sllmp_buf_t *h, const char *name, const char *value, size_t vlen)
-{
-    unsigned char t[3];
-
-    if (vlen > 0xffff) {
-        vlen = 0xffff;
-    }
-    t[0] = (unsigned char)strlen(name);
-    sllmp_buf_append(h, t, 1);
-    sllmp_buf_appends(h, name);
-    t[0] = 7;
-    t[1] = (unsigned char)(vlen >> 8);
-    t[2] = (unsigned char)vlen;
-    sllmp_buf_append(h, t, 3);
-    sllmp_buf_append(h, value, vlen);
-}
-
-/* One frame around a header block and a payload, CRCs right. */
-static void
-frame(sllmp_buf_t *out, const char *h, size_t hl, const char *payload, size_t plen)
-{
-    unsigned char pre[12], crc[4];
-    size_t start = out->len, total = 12 + hl + plen + 4;
-
-    put32(pre, (uint32_t)total);
-    put32(pre + 4, (uint32_t)hl);
-    put32(pre + 8, sllmp_crc32(0, pre, 8));
-    sllmp_buf_append(out, pre, 12);
-    sllmp_buf_append(out, h, hl);
-    sllmp_buf_append(out, payload, plen);
-    put32(crc, sllmp_crc32(0, out->ptr + start, total - 4));
-    sllmp_buf_append(out, crc, 4);
-}
-
 /* Records into frames (the comment at the top); *cooked counts the frames built whole. */
 static void
 build(const uint8_t *d, size_t n, sllmp_buf_t *out, int *cooked, int *raw)
@@ -194,17 +151,17 @@ build(const uint8_t *d, size_t n, sllmp_buf_t *out, int *cooked, int *raw)
             if (hl > len - (len > 0)) {
                 hl = len - (len > 0);
             }
-            frame(out, body + 1, hl, body + 1 + hl, len - (len > 0) - hl);
+            es_frame(out, body + 1, hl, body + 1 + hl, len - (len > 0) - hl);
             (*raw)++;
         } else {
             const char *tab = memchr(body, '\t', len);
             size_t nl = tab != NULL ? (size_t)(tab - body) : 0;
             const char *payload = tab != NULL ? tab + 1 : body;
 
-            header(&h, ":message-type", types[kind], strlen(types[kind]));
-            header(&h, names[kind], body, nl);
-            header(&h, ":content-type", "application/json", 16);
-            frame(out, h.ptr, h.len, payload, len - (size_t)(payload - body));
+            es_header(&h, ":message-type", types[kind], strlen(types[kind]));
+            es_header(&h, names[kind], body, nl);
+            es_header(&h, ":content-type", "application/json", 16);
+            es_frame(out, h.ptr, h.len, payload, len - (size_t)(payload - body));
             (*cooked)++;
         }
         sllmp_buf_free(&h);

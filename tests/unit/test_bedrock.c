@@ -14,6 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../eventstream_enc.h"
+
 /* ---- helpers ---- */
 
 static cJSON *
@@ -132,65 +134,43 @@ test_crc32(void **state)
     assert_int_equal(sllmp_crc32(0, "", 0), 0);
 }
 
-static void
-put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-/* Test-only encoder. hdrs: string headers as name, value, ..., NULL. odd: add one header of
- * every other value type first, which the decoder must step over. Returns the frame's length. */
+/* Test-only frames (tests/eventstream_enc.h). hdrs: string headers as name, value, ..., NULL.
+ * odd: add one header of every other value type first, which the decoder must step over.
+ * Returns the frame's length. */
 static size_t
 frame(unsigned char *out, const char *const *hdrs, int odd, const char *payload, size_t plen)
 {
-    unsigned char h[1024];
-    size_t hl = 0, total;
+    sllmp_buf_t h, f;
+    size_t total;
 
+    sllmp_buf_init(&h, 0);
+    sllmp_buf_init(&f, 0);
     if (odd) {
         static const struct {
             int type;
             size_t len;
         } t[] = {{0, 0}, {1, 0}, {2, 1}, {3, 2}, {4, 4}, {5, 8}, {8, 8}, {9, 16}};
+        unsigned char v[16];
 
+        memset(v, 0xA5, sizeof(v));
         for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-            h[hl++] = 3;
-            memcpy(h + hl, "odd", 3);
-            hl += 3;
-            h[hl++] = (unsigned char)t[i].type;
-            memset(h + hl, 0xA5, t[i].len);
-            hl += t[i].len;
+            unsigned char type = (unsigned char)t[i].type;
+
+            sllmp_buf_append(&h, "\x03odd", 4);
+            sllmp_buf_append(&h, &type, 1);
+            sllmp_buf_append(&h, v, t[i].len);
         }
         /* bytes (type 6), u16 length */
-        h[hl++] = 1;
-        h[hl++] = 'b';
-        h[hl++] = 6;
-        h[hl++] = 0;
-        h[hl++] = 3;
-        memcpy(h + hl, "\x00\x01\x02", 3);
-        hl += 3;
+        sllmp_buf_append(&h, "\001b\006\000\003\000\001\002", 8);
     }
     for (; hdrs != NULL && *hdrs != NULL; hdrs += 2) {
-        size_t nl = strlen(hdrs[0]), vl = strlen(hdrs[1]);
-
-        h[hl++] = (unsigned char)nl;
-        memcpy(h + hl, hdrs[0], nl);
-        hl += nl;
-        h[hl++] = 7;
-        h[hl++] = (unsigned char)(vl >> 8);
-        h[hl++] = (unsigned char)vl;
-        memcpy(h + hl, hdrs[1], vl);
-        hl += vl;
+        es_header(&h, hdrs[0], hdrs[1], strlen(hdrs[1]));
     }
-    total = 12 + hl + plen + 4;
-    put32(out, (uint32_t)total);
-    put32(out + 4, (uint32_t)hl);
-    put32(out + 8, sllmp_crc32(0, out, 8));
-    memcpy(out + 12, h, hl);
-    memcpy(out + 12 + hl, payload, plen);
-    put32(out + total - 4, sllmp_crc32(0, out, total - 4));
+    es_frame(&f, h.ptr, h.len, payload, plen);
+    total = f.len;
+    memcpy(out, f.ptr, total);
+    sllmp_buf_free(&h);
+    sllmp_buf_free(&f);
     return total;
 }
 
@@ -359,27 +339,27 @@ test_evs_bad_frames(void **state)
 
     /* total_len below 16, with a valid prelude CRC */
     memset(bad, 0, sizeof(bad));
-    put32(bad, 12);
-    put32(bad + 8, sllmp_crc32(0, bad, 8));
+    es_put32(bad, 12);
+    es_put32(bad + 8, sllmp_crc32(0, bad, 8));
     feed_both_ways(bad, 16, 4096, -1, 0, "shorter");
 
     /* headers_len larger than the message leaves room for */
     len = frame(bad, h, 0, "x", 1);
-    put32(bad + 4, (uint32_t)(len - 15));
-    put32(bad + 8, sllmp_crc32(0, bad, 8));
-    put32(bad + len - 4, sllmp_crc32(0, bad, len - 4));
+    es_put32(bad + 4, (uint32_t)(len - 15));
+    es_put32(bad + 8, sllmp_crc32(0, bad, 8));
+    es_put32(bad + len - 4, sllmp_crc32(0, bad, len - 4));
     feed_both_ways(bad, len, 4096, -1, 0, "headers longer");
 
     /* a string header whose length runs past the header block (CRCs fixed up) */
     len = frame(bad, h, 0, "{}", 2);
     bad[12 + 1 + 13 + 1 + 1] = 40; /* ":message-type" value length 5 -> 40 */
-    put32(bad + len - 4, sllmp_crc32(0, bad, len - 4));
+    es_put32(bad + len - 4, sllmp_crc32(0, bad, len - 4));
     feed_both_ways(bad, len, 4096, -1, 0, "runs past");
 
     /* an unknown value type */
     len = frame(bad, h, 0, "{}", 2);
     bad[12 + 1 + 13] = 42;
-    put32(bad + len - 4, sllmp_crc32(0, bad, len - 4));
+    es_put32(bad + len - 4, sllmp_crc32(0, bad, len - 4));
     feed_both_ways(bad, len, 4096, -1, 0, "value type");
 }
 
