@@ -70,6 +70,13 @@ case " ${MAKEFLAGS:-} " in
     *jobserver*|*" -j"*|*" j"*) ;;                     # under make -j: share its job slots
     *) jobs=(-j"$(nproc 2>/dev/null || echo 2)") ;;
 esac
+# Two bundles at once from one checkout (two test runs, a test run and a user) share the objects: one
+# builds at a time (the lock is held to the end), the other then finds them done.
+mkdir -p "$build"
+if command -v flock >/dev/null; then
+    exec 9>"$build/.lock"
+    flock 9
+fi
 for b in "$build/sllmp.fcgi" "$build/sllmp"; do   # linked before without the rpath: relink
     if [ -e "$b" ] && ! has_origin_rpath "$b"; then rm -f "$b"; fi
 done
