@@ -70,8 +70,8 @@ case " ${MAKEFLAGS:-} " in
     *jobserver*|*" -j"*|*" j"*) ;;                     # under make -j: share its job slots
     *) jobs=(-j"$(nproc 2>/dev/null || echo 2)") ;;
 esac
-# Two bundles at once from one checkout (two test runs, a test run and a user) share the objects: one
-# builds at a time (the lock is held to the end), the other then finds them done.
+# Two bundles at once from one checkout (two test runs, a test run and a user) share the
+# objects: one builds at a time (the lock is held to the end), the other finds them done.
 mkdir -p "$build"
 if command -v flock >/dev/null; then
     exec 9>"$build/.lock"
