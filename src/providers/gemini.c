@@ -42,7 +42,16 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
     s->events++;
     rc = sllmp_gemini_stream_event(&s->x, json);
     if (rc < 0) {
-        rc = sllmp_provider_stream_error(s->r, s->x.err_status, s->x.err_type, s->x.err_message);
+        sllmp_req_t *r = s->r;
+        int64_t ms;
+
+        rc = sllmp_provider_stream_error(r, s->x.err_status, s->x.err_type, s->x.err_message);
+        /* a RESOURCE_EXHAUSTED event's RetryInfo, as retry_info() reads a 429's body */
+        if (r->err == SLLMP_ERR_PROVIDER_RATE_LIMIT &&
+            (ms = sllmp_gemini_retry_delay_ms(json)) >= 0) {
+            r->retry_after_ms = sllmp_arena_printf(r->arena, "%lld", (long long)ms);
+            r->retry_after = sllmp_arena_printf(r->arena, "%lld", (long long)(ms + 999) / 1000);
+        }
     }
     cJSON_Delete(json);
     return rc != 0;

@@ -134,6 +134,8 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-429-long", model="gemini/gemini-mock+status-429+retry-90", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("gem-quota", model="gemini/gemini-mock+quota-after-0+retryms-1500", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-embed", model="gemini/text-embedding-mock", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("nova", model="bedrock/amazon.nova-mock-v1:0", **aws),
@@ -600,6 +602,20 @@ class GeminiRetryWaitTest(ProvidersCase):
         self.assertEqual(self.calls("gemini-mock+status-429+retryms-1500"), 2)
         self.assertGreaterEqual(took, 1.5)   # the backoff alone is 0.25 to 0.5 s
         self.assertEqual(r.header("retry-after"), "2")
+
+    def test_quota_event_in_a_stream_waits_its_retry_info(self):
+        # RESOURCE_EXHAUSTED as the stream's first event: nothing reached the client yet, so
+        # the router waits its RetryInfo and tries again, and the client gets it as a 429's
+        t0 = time.monotonic()
+        r = self.chat({"model": "gem-quota", "stream": True,
+                       "messages": [{"role": "user", "content": "x"}]})
+        took = time.monotonic() - t0
+        self.assertOpenAIError(r, 429)
+        self.assertEqual(r.header("x-sllmp-attempts"), "2", r)
+        self.assertEqual(self.calls("gemini-mock+quota-after-0+retryms-1500"), 2)
+        self.assertGreaterEqual(took, 1.5)
+        self.assertEqual(r.header("retry-after"), "2", r)
+        self.assertEqual(r.header("retry-after-ms"), "1500", r)
 
     def test_no_retry_when_retry_info_asks_too_long(self):
         # 90 s is past max_retry_after_ms (60 s): the client gets it at once, to wait itself

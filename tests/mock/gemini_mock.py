@@ -56,6 +56,8 @@ e.g. `sleep-200+words-5-50`:
     stall-after-N     stream N events, then send nothing until the client leaves (unstreamed:
                       the headers and half of the body, then stall)
     close-after-N     stream N events, then close the connection (no finishReason ever came)
+    quota-after-N     streams: N events, then the status-429 error object (RetryInfo as there)
+                      as one more event, and end the stream
 
 usageMetadata is in every stream event and cumulative: promptTokenCount = prompt characters / 4
 rounded up (the text of systemInstruction and contents, function calls and responses as JSON),
@@ -104,7 +106,8 @@ class BadRequest(Exception):
 def parse_model(model):
     """The options of a model name like 'sleep-100+words-5-20+thinking'."""
     opt, rest = mockserve.parse_options(
-        model, ("tools", "thinking", "cache", "blocked", "maxtokens"), ("stall", "close"))
+        model, ("tools", "thinking", "cache", "blocked", "maxtokens"),
+        ("stall", "close", "quota"))
     opt["retry_ms"] = None
     for tok in rest:
         m = re.fullmatch(r"retryms-(\d+)", tok)
@@ -613,6 +616,8 @@ class Handler(mockserve.MockHandler):
             if opt["close_after"] is not None and i >= opt["close_after"]:
                 self.hang_up()
                 return
+            if opt["quota_after"] is not None and i >= opt["quota_after"]:
+                ev = error_for(429, model, retry_delay(opt))
             if sse:
                 data = ("data: " + json.dumps(ev, separators=(",", ":")) + "\r\n\r\n").encode()
             else:
@@ -621,6 +626,8 @@ class Handler(mockserve.MockHandler):
             chunk(data)
             srec["chunks_sent"] += 1
             srec["send_times"].append(now())
+            if "error" in ev:
+                break
         if opt["stall_after"] is not None and opt["stall_after"] >= len(events):
             self.stall()
         if not sse:
