@@ -302,7 +302,7 @@ static int
 master_main(sllmp_conf_t *conf)
 {
     sigset_t set;
-    int generation = 1, stopping = 0;
+    int generation = 1, stopping = 0, nworkers = conf->workers;
     int64_t crash_window = 0;
     int crashes = 0;
 
@@ -316,7 +316,7 @@ master_main(sllmp_conf_t *conf)
 
     sllmp_log(NULL, SLLMP_LOG_INFO, "master %d: %d workers x %d threads, config %s", (int)getpid(),
               conf->workers, conf->threads, conf->path);
-    for (int i = 0; i < conf->workers; i++) {
+    for (int i = 0; i < nworkers; i++) {
         spawn(conf, generation);
     }
     for (;;) {
@@ -324,6 +324,18 @@ master_main(sllmp_conf_t *conf)
         siginfo_t info;
         int sig = sigtimedwait(&set, &info, &ts);
 
+        if (!stopping) {
+            /*
+             * Workers follow the file on their own (sllmp_conf_get checks it every second); the
+             * master does too, so that a worker it forks (a crash, max_requests) starts from the
+             * newest version that loaded, not the one of start-up, and a broken edit after it
+             * does not bring an older version back.
+             */
+            char *err = NULL;
+
+            sllmp_conf_unref(sllmp_conf_get(NULL, &err));
+            free(err);
+        }
         if (sig == SIGCHLD || sig < 0) {
             int status;
             pid_t pid;
@@ -368,7 +380,7 @@ master_main(sllmp_conf_t *conf)
                 return 0;
             }
             /* a generation may be short after failed forks */
-            while (!stopping && count_generation(generation) < conf->workers &&
+            while (!stopping && count_generation(generation) < nworkers &&
                    spawn(conf, generation) > 0) {
             }
         } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
@@ -387,8 +399,7 @@ master_main(sllmp_conf_t *conf)
             char *err = NULL;
             sllmp_conf_t *fresh;
 
-            sllmp_conf_cache_flush();
-            fresh = sllmp_conf_get(NULL, &err);
+            fresh = sllmp_conf_reload(NULL, &err);
             if (fresh == NULL) {
                 sllmp_log(NULL, SLLMP_LOG_ERROR, "reload refused, keeping the running workers: %s",
                           err);
@@ -398,10 +409,19 @@ master_main(sllmp_conf_t *conf)
             sllmp_conf_unref(conf);
             conf = fresh;
             sllmp_log_level = conf->log_level;
+            if (conf->workers > 0) {
+                nworkers = conf->workers;
+            } else {
+                /* a master cannot become the single process workers: 0 asks for */
+                sllmp_log(NULL, SLLMP_LOG_WARN,
+                          "workers: 0 (one process, no master) applies at start only; keeping %d "
+                          "workers",
+                          nworkers);
+            }
             generation++;
             sllmp_log(NULL, SLLMP_LOG_INFO, "master %d: reloaded %s, starting generation %d",
                       (int)getpid(), conf->path, generation);
-            for (int i = 0; i < conf->workers; i++) {
+            for (int i = 0; i < nworkers; i++) {
                 spawn(conf, generation);
             }
             signal_all(SIGTERM, generation);

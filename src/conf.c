@@ -2828,39 +2828,69 @@ refresh(entry_t *e, char **errmsg)
     e->conf = c;
 }
 
-sllmp_conf_t *
-sllmp_conf_get(const char *path, char **errmsg)
+/* path's entry, made when there is none; NULL or "" is the default. Under cache_mu. */
+static entry_t *
+entry(const char *path)
 {
-    entry_t *e = NULL;
-    sllmp_conf_t *c;
+    entry_t *e;
 
-    *errmsg = NULL;
     if (path == NULL || *path == '\0') {
         path = getenv("SLLMP_CONFIG");
         if (path != NULL && *path == '\0') {
             path = NULL;
         }
     }
-    pthread_mutex_lock(&cache_mu);
     for (size_t i = 0; i < ncache; i++) {
         if ((path == NULL && cache[i].path == NULL) ||
             (path != NULL && cache[i].path != NULL && strcmp(cache[i].path, path) == 0)) {
-            e = &cache[i];
-            break;
+            return &cache[i];
         }
     }
-    if (e == NULL) {
-        cache = sllmp_xrealloc(cache, (ncache + 1) * sizeof(entry_t));
-        e = &cache[ncache++];
-        memset(e, 0, sizeof(*e));
-        e->path = path ? sllmp_xstrdup(path) : NULL;
-    }
+    cache = sllmp_xrealloc(cache, (ncache + 1) * sizeof(entry_t));
+    e = &cache[ncache++];
+    memset(e, 0, sizeof(*e));
+    e->path = path ? sllmp_xstrdup(path) : NULL;
+    return e;
+}
+
+sllmp_conf_t *
+sllmp_conf_get(const char *path, char **errmsg)
+{
+    entry_t *e;
+    sllmp_conf_t *c;
+
+    *errmsg = NULL;
+    pthread_mutex_lock(&cache_mu);
+    e = entry(path);
     refresh(e, errmsg);
     c = e->conf;
     if (c != NULL) {
         sllmp_conf_ref(c);
         free(*errmsg);
         *errmsg = NULL;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return c;
+}
+
+sllmp_conf_t *
+sllmp_conf_reload(const char *path, char **errmsg)
+{
+    entry_t *e;
+    sllmp_conf_t *c;
+
+    *errmsg = NULL;
+    pthread_mutex_lock(&cache_mu);
+    e = entry(path);
+    c = e->path == NULL ? sllmp_conf_load_embedded(errmsg)
+                        : sllmp_conf_load(e->path, NULL, 0, errmsg);
+    if (c != NULL) {
+        log_warnings(c);
+        sllmp_conf_unref(e->conf);
+        e->conf = c;
+        e->checked_ms = sllmp_now_ms();
+        memset(&e->bad_mtime, 0, sizeof(e->bad_mtime));
+        sllmp_conf_ref(c);
     }
     pthread_mutex_unlock(&cache_mu);
     return c;

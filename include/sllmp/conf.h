@@ -305,7 +305,14 @@ const sllmp_deployment_t *sllmp_conf_find(const sllmp_conf_t *c, const char *mod
  */
 sllmp_conf_t *sllmp_conf_get(const char *path, char **errmsg);
 
-/* Forgets the cache's entries so the next get re-reads every file (SIGHUP). */
+/*
+ * Loads path's file anew (SIGHUP), whether it changed or not. Only a version that loads replaces
+ * the cached one: NULL with *errmsg leaves the last good version in place, for this process and
+ * the workers it forks afterwards.
+ */
+sllmp_conf_t *sllmp_conf_reload(const char *path, char **errmsg);
+
+/* Forgets the cache's entries so the next get re-reads every file (tests). */
 void sllmp_conf_cache_flush(void);
 
 /* Prints what was understood, for `sllmp check`. */

@@ -221,5 +221,55 @@ class ReloadTest(StackCase):
             self.stack.rewrite_config(good)
 
 
+class LastGoodAcrossWorkersTest(StackCase):
+    """A broken edit keeps the last good version for workers started after it too: those that
+    max_requests recycles and those of a refused SIGHUP, forked from the master."""
+
+    start_mock = False
+    master_key = "sk-v1-old"
+    sllmp = {"max_requests": 2, "threads": 1}
+
+    @classmethod
+    def models(cls, mock):
+        return [mock_model("mock-echo", "echo", 0)]
+
+    def statuses(self, key, n):
+        return [self.stack.chat({"model": "mock-echo", "messages": user_msg("k")},
+                                key=key).status for _ in range(n)]
+
+    def setUp(self):
+        self.addCleanup(self.stack.rewrite_config, self.make_config())
+
+    def test_reload_to_workers_0_keeps_the_pool(self):
+        # workers: 0 is one process without a master: a running master keeps its workers
+        self.stack.rewrite_config(base_config(self.models(None), master_key="sk-v1-old",
+                                              **dict(self.sllmp, workers=0)))
+        self.stack.signal_master(signal.SIGHUP)
+        time.sleep(1.0)
+        self.assertEqual(self.statuses("sk-v1-old", 6), [200] * 6)
+        self.assertTrue(wait_for(lambda: len(self.stack.workers()) == 2, 5),
+                        "after the reload the master has %r" % self.stack.workers())
+
+    def test_rotated_key_stays_rotated_through_a_broken_edit(self):
+        self.assertEqual(self.statuses("sk-v1-old", 1), [200])
+        # v2 rotates the master key: running workers see it within a second or two
+        self.stack.rewrite_config(base_config(self.models(None), master_key="sk-v2-new",
+                                              **self.sllmp))
+        self.assertTrue(wait_for(lambda: self.statuses("sk-v1-old", 2) == [401, 401], 10),
+                        "the rotated key still works")
+        first = self.stack.workers()
+        # v3 does not parse; the workers recycle every two requests
+        self.stack.rewrite_config("sllmp: {{workers: 2\n")
+        time.sleep(1.5)
+        self.assertEqual(self.statuses("sk-v1-old", 8) + self.statuses("sk-v2-new", 8),
+                         [401] * 8 + [200] * 8)
+        self.assertFalse(set(first) & set(self.stack.workers()), "no worker was recycled")
+        # a SIGHUP that does not load is refused; the workers forked after it still run v2
+        self.stack.signal_master(signal.SIGHUP)
+        time.sleep(1.0)
+        self.assertEqual(self.statuses("sk-v2-new", 8) + self.statuses("sk-v1-old", 4),
+                         [200] * 8 + [401] * 4)
+
+
 if __name__ == "__main__":
     unittest.main()
