@@ -175,6 +175,124 @@ each_pair(loader_t *L, yaml_node_t *map, pair_f *fn, void *ud)
     return 0;
 }
 
+/* ---------------------------------------------------------------- merge keys */
+
+/*
+ * YAML 1.1 merge keys, which PyYAML (and so LiteLLM) applies: in a mapping, `<<: *base` (or
+ * `<<: [*a, *b]`) adds the pairs of those mappings whose keys the mapping does not give itself,
+ * the first source winning over the later ones. Done once on the whole document before it is
+ * read, so every reader of a mapping sees the merged pairs and no `<<`. The added pairs share
+ * the sources' nodes, so messages point at the lines where the values are written.
+ */
+
+#define MERGE_DEPTH 32 /* sources of sources... and the guard against an alias to itself */
+
+static int
+is_merge_key(const yaml_node_t *k)
+{
+    return k->type == YAML_SCALAR_NODE && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           strcmp((const char *)k->data.scalar.value, "<<") == 0;
+}
+
+static int
+has_key(loader_t *L, const yaml_node_t *map, const char *key)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        const yaml_node_t *k = node(L, p->key);
+
+        if (!is_merge_key(k) && scalar(k) != NULL && strcmp(scalar(k), key) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int merge_mapping(loader_t *L, int id, int depth);
+
+/* Appends to mapping id the pairs of the mapping src that it lacks. */
+static int
+merge_from(loader_t *L, int id, int src, int depth)
+{
+    yaml_node_t *from = node(L, src);
+    size_t n;
+
+    if (from->type != YAML_MAPPING_NODE) {
+        return fail(L, from, "a merge (<<) takes a mapping or a list of mappings, not %s",
+                    kind(from));
+    }
+    if (merge_mapping(L, src, depth + 1) < 0) {
+        return -1;
+    }
+    from = node(L, src);
+    n = (size_t)(from->data.mapping.pairs.top - from->data.mapping.pairs.start);
+    for (size_t i = 0; i < n; i++) {
+        /* the document's arrays move when they grow: take the pointers anew every time */
+        yaml_node_pair_t pair = node(L, src)->data.mapping.pairs.start[i];
+        const char *key = scalar(node(L, pair.key));
+
+        if (key != NULL && !has_key(L, node(L, id), key) &&
+            !yaml_document_append_mapping_pair(L->doc, id, pair.key, pair.value)) {
+            return fail(L, node(L, id), "out of memory merging mappings");
+        }
+    }
+    return 0;
+}
+
+/* Resolves the merge keys of mapping id (and of the mappings they name), in place. */
+static int
+merge_mapping(loader_t *L, int id, int depth)
+{
+    yaml_node_t *map = node(L, id);
+    size_t n, kept = 0;
+    int *srcs = NULL, nsrcs = 0, rc = 0;
+
+    if (depth > MERGE_DEPTH) {
+        return fail(L, map, "merges (<<) nested more than %d deep, or a mapping merged into itself",
+                    MERGE_DEPTH);
+    }
+    /* take the << pairs out first, in order (earlier sources win) */
+    n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t pair = map->data.mapping.pairs.start[i];
+        yaml_node_t *v = node(L, pair.value);
+
+        if (!is_merge_key(node(L, pair.key))) {
+            map->data.mapping.pairs.start[kept++] = pair;
+            continue;
+        }
+        if (v->type == YAML_SEQUENCE_NODE) {
+            for (yaml_node_item_t *it = v->data.sequence.items.start;
+                 it < v->data.sequence.items.top; it++) {
+                srcs = sllmp_xrealloc(srcs, (size_t)(nsrcs + 1) * sizeof(int));
+                srcs[nsrcs++] = *it;
+            }
+        } else {
+            srcs = sllmp_xrealloc(srcs, (size_t)(nsrcs + 1) * sizeof(int));
+            srcs[nsrcs++] = pair.value;
+        }
+    }
+    map->data.mapping.pairs.top = map->data.mapping.pairs.start + kept;
+    for (int i = 0; i < nsrcs && rc == 0; i++) {
+        rc = merge_from(L, id, srcs[i], depth);
+    }
+    free(srcs);
+    return rc;
+}
+
+static int
+merge_keys(loader_t *L)
+{
+    int nodes = (int)(L->doc->nodes.top - L->doc->nodes.start);
+
+    for (int id = 1; id <= nodes; id++) { /* node ids start at 1 */
+        if (node(L, id)->type == YAML_MAPPING_NODE && merge_mapping(L, id, 0) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- values */
 
 static const char *
@@ -2536,10 +2654,10 @@ load_text(const char *file, const char *text, size_t len, int from_file, char **
         conf_free(c);
         return NULL;
     }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    yaml_node_t *root = merge_keys(&L) == 0 ? yaml_document_get_root_node(&doc) : NULL;
 
     if (root == NULL || is_null(root)) {
-        /* an empty file is a config with nothing in it: every default */
+        /* an empty file is a config with nothing in it: every default (or a merge failed) */
     } else if (want(&L, root, YAML_MAPPING_NODE, "the configuration") == 0) {
         for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
              p++) {

@@ -333,6 +333,55 @@ test_duplicate_keys_last_wins(void **state)
 }
 
 static void
+test_merge_keys(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    /* PyYAML's (LiteLLM's) merge keys: the mapping's own keys first, then the first source's,
+     * then the next; they used to be warned about and dropped, and the deployment went to
+     * api.openai.com */
+    (void)state;
+    c = load("x-local: &local\n"
+             "  api_base: http://127.0.0.1:8000/v1\n"
+             "  api_key: sk-local\n"
+             "  rpm: 5\n"
+             "x-more: &more\n"
+             "  api_base: http://127.0.0.1:9999/v1\n"
+             "  tpm: 700\n"
+             "  rpm: 9\n"
+             "model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params:\n"
+             "      <<: [*local, *more]\n"
+             "      model: openai/a\n"
+             "      rpm: 7\n"
+             "  - model_name: b\n"
+             "    litellm_params: {<<: *more, model: openai/b}\n"
+             "sllmp: &s {workers: 3}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 2);
+    assert_string_equal(c->deployments[0].api_base, "http://127.0.0.1:8000/v1");
+    assert_string_equal(c->deployments[0].api_key, "sk-local");
+    assert_int_equal(c->deployments[0].rpm, 7);
+    assert_int_equal(c->deployments[0].tpm, 700);
+    assert_string_equal(c->deployments[1].api_base, "http://127.0.0.1:9999/v1");
+    assert_int_equal(c->deployments[1].rpm, 9);
+    assert_false(has_warning(c, "<<"));
+    sllmp_conf_unref(c);
+
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {<<: 3, model: openai/a}\n",
+                 "t.yaml:3:26: a merge (<<) takes a mapping or a list of mappings, not a scalar");
+    /* a mapping merged into itself ends, with nothing added */
+    c = load("sllmp: &s {workers: 3, x: {<<: *s}}\n", &err);
+    if (c != NULL) {
+        sllmp_conf_unref(c);
+    }
+    free(err);
+}
+
+static void
 test_metadata_aliases_bounded(void **state)
 {
     /* a key's metadata made JSON: an alias inside itself, or aliases of aliases multiplying a
@@ -996,6 +1045,7 @@ main(void)
         cmocka_unit_test(test_buffer_streams),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_duplicate_keys_last_wins),
+        cmocka_unit_test(test_merge_keys),
         cmocka_unit_test(test_metadata_aliases_bounded),
         cmocka_unit_test(test_teams_users_and_limit_settings),
     };
