@@ -979,15 +979,58 @@ provider_params(loader_t *L, dep_ud_t *u)
     return 0;
 }
 
+/*
+ * The provider LiteLLM infers for a model written without one, for the families sllmp speaks:
+ * OpenAI's and Anthropic's own model names. NULL for any other name: LiteLLM itself refuses
+ * most ("LLM Provider NOT provided"), reads a bare gemini-... as Vertex AI, and sending such a
+ * model to OpenAI with whatever key the entry has (an Anthropic key, say) would be wrong.
+ */
+static const char *
+bare_model_provider(const char *m)
+{
+    static const char *const openai[] = {"gpt-",
+                                         "chatgpt-",
+                                         "ft:gpt-",
+                                         "text-embedding-",
+                                         "omni-moderation",
+                                         "text-moderation",
+                                         "davinci-",
+                                         "babbage-",
+                                         "computer-use-"};
+
+    for (size_t i = 0; i < sizeof(openai) / sizeof(openai[0]); i++) {
+        if (strncmp(m, openai[i], strlen(openai[i])) == 0) {
+            return "openai";
+        }
+    }
+    /* the o-series: o1, o3-mini, o4-mini-2025-04-16 */
+    if (m[0] == 'o' && m[1] >= '1' && m[1] <= '9' && (m[2] == '\0' || m[2] == '-')) {
+        return "openai";
+    }
+    if (strncmp(m, "claude-", 7) == 0) {
+        return "anthropic";
+    }
+    return NULL;
+}
+
 static int
 split_model(loader_t *L, dep_ud_t *u)
 {
     sllmp_deployment_t *d = u->d;
     const char *m = d->litellm_model;
     const char *slash = strchr(m, '/');
-    size_t plen = slash ? (size_t)(slash - m) : 6;
-    const char *prefix = slash ? m : "openai";
+    const char *prefix = slash ? m : bare_model_provider(m);
+    size_t plen = slash ? (size_t)(slash - m) : prefix ? strlen(prefix) : 0;
     size_t i;
+
+    if (prefix == NULL) {
+        warn(L, u->model_node,
+             "litellm_params.model '%s' names no provider: write %s/%s (or another provider's "
+             "prefix); model '%s' is left out",
+             m, strncmp(m, "gemini", 6) == 0 ? "gemini" : "openai", m, d->model_name);
+        u->disabled = 1;
+        return 0;
+    }
 
     for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
         if (strlen(providers[i].prefix) == plen &&

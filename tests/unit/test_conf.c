@@ -382,6 +382,44 @@ test_merge_keys(void **state)
 }
 
 static void
+test_bare_model_names(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    /* a model without a provider prefix: OpenAI's and Anthropic's names as LiteLLM infers them;
+     * any other is left out, not sent to api.openai.com with the entry's (say Anthropic) key */
+    (void)state;
+    c = load("model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: claude-3-opus-20240229, api_key: sk-ant}\n"
+             "  - model_name: b\n"
+             "    litellm_params: {model: gpt-4o-mini, api_key: sk-oai}\n"
+             "  - model_name: c\n"
+             "    litellm_params: {model: o3-mini, api_key: sk-oai}\n"
+             "  - model_name: d\n"
+             "    litellm_params: {model: gemini-1.5-pro, api_key: sk-g}\n"
+             "  - model_name: e\n"
+             "    litellm_params: {model: llama3, api_base: 'http://127.0.0.1:1/v1'}\n"
+             "  - model_name: f\n"
+             "    litellm_params: {model: o3mini, api_key: sk-oai}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 3);
+    assert_int_equal(c->deployments[0].provider, SLLMP_PROVIDER_ANTHROPIC);
+    assert_string_equal(c->deployments[0].api_base, "https://api.anthropic.com");
+    assert_string_equal(c->deployments[0].model, "claude-3-opus-20240229");
+    assert_int_equal(c->deployments[1].provider, SLLMP_PROVIDER_OPENAI);
+    assert_string_equal(c->deployments[1].model, "gpt-4o-mini");
+    assert_string_equal(c->deployments[2].model, "o3-mini");
+    assert_true(has_warning(c, "t.yaml:9:29: litellm_params.model 'gemini-1.5-pro' names no "
+                               "provider: write gemini/gemini-1.5-pro"));
+    assert_true(has_warning(c, "'llama3' names no provider: write openai/llama3"));
+    assert_true(has_warning(c, "'o3mini' names no provider"));
+    sllmp_conf_unref(c);
+}
+
+static void
 test_metadata_aliases_bounded(void **state)
 {
     /* a key's metadata made JSON: an alias inside itself, or aliases of aliases multiplying a
@@ -1046,6 +1084,7 @@ main(void)
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_duplicate_keys_last_wins),
         cmocka_unit_test(test_merge_keys),
+        cmocka_unit_test(test_bare_model_names),
         cmocka_unit_test(test_metadata_aliases_bounded),
         cmocka_unit_test(test_teams_users_and_limit_settings),
     };
