@@ -12,6 +12,7 @@
  * config can list OpenAI models that appear only when OPENAI_API_KEY is set.
  */
 #include "sllmp/conf.h"
+#include "sllmp/route.h"
 #include "sllmp/upstream.h"
 #include "sllmp/buf.h"
 #include "sllmp/log.h"
@@ -409,14 +410,32 @@ get_str_required(loader_t *L, yaml_node_t *n, const char *what, char **out)
     return 0;
 }
 
+/*
+ * The text of a number in *s: the scalar, quoted or not, or the variable an os.environ/NAME
+ * names, as LiteLLM resolves and coerces them; NULL for a node that is not a scalar. -1 when
+ * the variable is not set.
+ */
+static int
+number_text(loader_t *L, yaml_node_t *n, const char *what, const char **s)
+{
+    *s = scalar(n);
+    if (*s != NULL && strncmp(*s, "os.environ/", 11) == 0 &&
+        (*s = env_lookup(L, *s + 11, strlen(*s + 11))) == NULL) {
+        return fail(L, n, "%s: environment variable %s is not set", what, scalar(n) + 11);
+    }
+    return 0;
+}
+
 static int
 get_long(loader_t *L, yaml_node_t *n, const char *what, long min, long max, long *out)
 {
-    const char *s = scalar(n);
+    const char *s;
     long v;
 
-    if (s == NULL || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
-        sllmp_parse_long(s, &v) < 0) {
+    if (number_text(L, n, what, &s) < 0) {
+        return -1;
+    }
+    if (s == NULL || sllmp_parse_long(s, &v) < 0) {
         return fail(L, n, "%s must be an integer", what);
     }
     if (v < min || v > max) {
@@ -442,10 +461,14 @@ get_int(loader_t *L, yaml_node_t *n, const char *what, long min, long max, int *
 static int
 get_seconds_ms(loader_t *L, yaml_node_t *n, const char *what, long max_ms, long *out)
 {
-    const char *s = scalar(n);
+    const char *s;
     char *end = NULL;
-    double v = s != NULL && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? strtod(s, &end) : -1;
+    double v;
 
+    if (number_text(L, n, what, &s) < 0) {
+        return -1;
+    }
+    v = s != NULL ? strtod(s, &end) : -1;
     if (s == NULL || end == s || end == NULL || *end != '\0' || !(v >= 0) ||
         v * 1000.0 > (double)max_ms) {
         return fail(L, n, "%s must be a number of seconds between 0 and %ld", what, max_ms / 1000);
@@ -467,23 +490,27 @@ get_timeout(loader_t *L, yaml_node_t *n, const char *what, long *out_ms)
     return 0;
 }
 
+/* YAML 1.1's boolean spellings, any case (LiteLLM's docs write True): 1, 0, or -1 for none */
+static int
+bool_word(const char *s)
+{
+    if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0) {
+        return 1;
+    }
+    if (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0 || strcasecmp(s, "off") == 0) {
+        return 0;
+    }
+    return -1;
+}
+
 static int
 get_bool(loader_t *L, yaml_node_t *n, const char *what, int *out)
 {
     const char *s = scalar(n);
+    int b = s != NULL ? bool_word(s) : -1;
 
-    /* YAML 1.1's spellings, any case (LiteLLM's docs write True) */
-    if (s != NULL &&
-        (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0)) {
-        *out = 1;
-        return 0;
-    }
-    if (s != NULL &&
-        (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0 || strcasecmp(s, "off") == 0)) {
-        *out = 0;
-        return 0;
-    }
-    return fail(L, n, "%s must be true or false", what);
+    *out = b > 0;
+    return b < 0 ? fail(L, n, "%s must be true or false", what) : 0;
 }
 
 /* A list, or null for an empty one: its length in *len. 0, or -1 when it is something else. */
@@ -607,11 +634,15 @@ cost_key(loader_t *L, dep_ud_t *u, const char *key, yaml_node_t *v)
 {
     for (int i = 0; i < 5; i++) {
         if (strcmp(key, cost_keys[i]) == 0) {
-            const char *s = scalar(v);
+            const char *s;
             char *end = NULL;
-            double x = s ? strtod(s, &end) : -1;
+            double x;
 
-            if (s == NULL || *end != '\0' || x < 0 || end == s) {
+            if (number_text(L, v, key, &s) < 0) {
+                return -1;
+            }
+            x = s ? strtod(s, &end) : -1;
+            if (s == NULL || *end != '\0' || !(x >= 0) || end == s) {
                 return fail(L, v, "%s must be a number of USD per token (e.g. 0.0000025)", key);
             }
             u->cost[i] = x;
@@ -1203,11 +1234,30 @@ deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
     if (d->litellm_model == NULL) {
         return fail(L, params, "litellm_params of model has no 'model' (e.g. openai/gpt-4o-mini)");
     }
+    if (!u->disabled && (strchr(d->model_name, '*') != NULL || strchr(d->litellm_model, '*'))) {
+        /* LiteLLM's wildcard routing (a model_name such as openai/ and a star): taken literally,
+         * it would send the star upstream and answer every real name with model_not_found */
+        warn(L, u->model_node,
+             "wildcard models ('%s' for '%s') are not supported by this version of sllmp: list "
+             "each model; model '%s' is left out",
+             d->litellm_model, d->model_name, d->model_name);
+        u->disabled = 1;
+    }
     if (!u->disabled && split_model(L, u) < 0) {
         return -1;
     }
     if (u->disabled) {
         return 1;
+    }
+    size_t same = 0;
+
+    for (size_t i = 0; &L->c->deployments[i] < d; i++) {
+        same += strcmp(L->c->deployments[i].model_name, d->model_name) == 0;
+    }
+    if (same >= SLLMP_GROUP_MAX) {
+        /* the router picks among at most that many: the others would never be called */
+        return fail(L, entry, "model_name '%s' has more than %d deployments", d->model_name,
+                    SLLMP_GROUP_MAX);
     }
     for (size_t i = 0; d->id != NULL && &L->c->deployments[i] < d; i++) {
         if (strcmp(L->c->deployments[i].id, d->id) == 0) {
@@ -1377,10 +1427,14 @@ hex_sha256(const char *hex, unsigned char out[32])
 static int
 get_budget(loader_t *L, yaml_node_t *v, const char *what, const char *key, sllmp_limits_t *lim)
 {
-    const char *s = scalar(v);
+    const char *s;
     char *end = NULL;
-    double usd = s ? strtod(s, &end) : -1;
+    double usd;
 
+    if (number_text(L, v, key, &s) < 0) {
+        return -1;
+    }
+    usd = s ? strtod(s, &end) : -1;
     if (s == NULL || end == s || *end != '\0' || !(usd >= 0) || usd > 1e9) {
         return fail(L, v, "%s.%s must be a number of USD", what, key);
     }
@@ -2344,8 +2398,15 @@ access_log(loader_t *L, yaml_node_t *v)
     free(c->access_log);
     c->access_log = NULL;
     c->access_log_set = 1;
-    if (is_null(v) || (s != NULL && (strcmp(s, "off") == 0 || strcmp(s, "false") == 0))) {
+    if (is_null(v)) {
         return 0;
+    }
+    /* a plain (unquoted) boolean is not a file name: false, no, off in any case turn it off */
+    if (s != NULL && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && bool_word(s) == 0) {
+        return 0;
+    }
+    if (s != NULL && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && bool_word(s) == 1) {
+        return fail(L, v, "sllmp.access_log is a file, stderr or off, not %s", s);
     }
     if (get_str_required(L, v, "sllmp.access_log", &c->access_log) < 0) {
         return -1;

@@ -3,6 +3,7 @@
  * unknown keys warned about, secrets from the environment, the cache reloading a changed file.
  */
 #include "sllmp/conf.h"
+#include "sllmp/route.h"
 #include "sllmp/req.h"
 #include "sllmp/upstream.h"
 #include "sllmp/util.h"
@@ -417,6 +418,64 @@ test_bare_model_names(void **state)
     assert_true(has_warning(c, "'llama3' names no provider: write openai/llama3"));
     assert_true(has_warning(c, "'o3mini' names no provider"));
     sllmp_conf_unref(c);
+}
+
+static void
+test_litellm_spellings(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+    char big[8192];
+    size_t n = 0;
+
+    (void)state;
+    /* wildcard routing is left out, not taken literally */
+    c = load("model_list:\n"
+             "  - model_name: 'openai/*'\n"
+             "    litellm_params: {model: 'openai/*', api_key: x}\n"
+             "  - model_name: any\n"
+             "    litellm_params: {model: 'anthropic/*', api_key: x}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 0);
+    assert_true(has_warning(c, "t.yaml:3:29: wildcard models ('openai/*' for 'openai/*') are not "
+                               "supported"));
+    assert_true(has_warning(c, "model 'any' is left out"));
+    sllmp_conf_unref(c);
+
+    /* access_log: YAML's false in any spelling is off, not a file named "no" */
+    c = load("sllmp: {access_log: No}\n", &err);
+    assert_non_null(c);
+    assert_null(c->access_log);
+    sllmp_conf_unref(c);
+    expect_error("sllmp: {access_log: True}\n", "t.yaml:1:21: sllmp.access_log is a file");
+
+    /* numbers quoted or from the environment, as LiteLLM coerces them */
+    setenv("SLLMP_T_RPM", "42", 1);
+    unsetenv("SLLMP_T_UNSET");
+    c = load("model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: openai/a, api_key: x, rpm: os.environ/SLLMP_T_RPM,\n"
+             "                     tpm: '900', timeout: \"7\"}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->deployments[0].rpm, 42);
+    assert_int_equal(c->deployments[0].tpm, 900);
+    assert_int_equal(c->deployments[0].timeout_ms, 7000);
+    sllmp_conf_unref(c);
+    expect_error("model_list:\n  - model_name: a\n"
+                 "    litellm_params: {model: openai/a, rpm: os.environ/SLLMP_T_UNSET}\n",
+                 "t.yaml:3:44: litellm_params.rpm: environment variable SLLMP_T_UNSET is not set");
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: openai/a, rpm: 'x'}\n",
+                 "must be an integer");
+
+    /* more deployments in one group than the router looks at: refused, not silently unused */
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "model_list:\n");
+    for (int i = 0; i <= SLLMP_GROUP_MAX; i++) {
+        n += (size_t)snprintf(big + n, sizeof(big) - n,
+                              "  - {model_name: g, litellm_params: {model: openai/m%d}}\n", i);
+    }
+    expect_error(big, "t.yaml:34:5: model_name 'g' has more than 32 deployments");
 }
 
 static void
@@ -1085,6 +1144,7 @@ main(void)
         cmocka_unit_test(test_duplicate_keys_last_wins),
         cmocka_unit_test(test_merge_keys),
         cmocka_unit_test(test_bare_model_names),
+        cmocka_unit_test(test_litellm_spellings),
         cmocka_unit_test(test_metadata_aliases_bounded),
         cmocka_unit_test(test_teams_users_and_limit_settings),
     };
