@@ -446,6 +446,20 @@ limits_pre(sllmp_req_t *r, void *mw_conf)
     return refuse(r, x->label[refused], &x->subj[refused].lim, x->res.tokens, &v[refused]);
 }
 
+/*
+ * Whether the last attempt's answer began or came back: something streamed, a usage reported,
+ * or a 2xx. Only then is there usage to estimate and price. Providers do not bill a request they
+ * refused (a 400 context_length_exceeded, a 429, a 5xx) or never answered, so it costs 0 in the
+ * budgets, the spend report and, as they read r->usage and r->cost_usd after this complete, the
+ * trace record, the access log and the metrics; it still counts as one request.
+ */
+static int
+answered(const sllmp_req_t *r)
+{
+    return r->chunks > 0 || r->usage.seen ||
+           (r->upstream_status >= 200 && r->upstream_status < 300);
+}
+
 static void
 limits_complete(sllmp_req_t *r, void *mw_conf)
 {
@@ -466,7 +480,7 @@ limits_complete(sllmp_req_t *r, void *mw_conf)
         x->store->ops->settle(x->store, x->subj, x->nlimited, x->res.id, 0, 0, 0, 0, 1);
         return;
     }
-    if (r->upstream_status != 0 || r->chunks > 0 || r->usage.seen) {
+    if (answered(r)) {
         sllmp_usage_estimate(r); /* when post did not run: an error or a departed client */
         if (r->cost_usd == 0) {
             r->cost_usd = sllmp_cost(&r->usage, &r->dep->price);

@@ -7,6 +7,9 @@ reservation corrected to the actual usage, max_parallel and lease renewal of lon
 users (X-User-ID, body `user`, the key's user, named and "*"), teams, per-deployment rpm,
 x-ratelimit-* and Retry-After headers, a SIGKILLed worker's lease expiring, `sllmp usage`.
 
+UpstreamFailureChargeTest (local store): what a call that failed upstream is charged, in the
+budgets, `sllmp usage`, the trace record and the access log.
+
 Redis only: RedisOutageTest (Redis hung with SIGSTOP, Redis SIGKILLed mid-load and restarted,
 SCRIPT FLUSH) and RedisUnreachableTest (on_error open / closed as a single word).
 
@@ -20,15 +23,19 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
+import uuid
 
 from stack import (CLI_BIN, UPSTREAM_KEY, Mock, Redis, Stack, StackCase, base_config,
                    closed_port, mock_model, require_binaries, upstream_model, user_msg, wait_for)
+from test_trace import records
 
 LEASE_MS = 2000          # sllmp.limits.lease_ms of the limit classes
 RESERVE_MAX = 50         # sllmp.limits.reserve_max_tokens: tpm reserve when max_tokens is absent
@@ -38,6 +45,7 @@ SLOW_TEXT = " ".join("s%d" % i for i in range(1, 21))   # 20 words: a stream of 
 # The "priced" deployment: the upstream mock reports exactly 10 prompt + 10 completion tokens,
 # at $0.001 per token each way: $0.02 per request. PRICED_TEXT is 40 characters, estimated at
 # 10 prompt tokens, and the requests ask for max_tokens 10, so the worst case is the actual cost.
+PRICE = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001}
 PRICED_TEXT = "x" * 40
 PRICED_COST = 0.02
 BUDGET_1D = 0.11         # 5 requests fit (0.10), a 6th would not (0.12)
@@ -92,7 +100,7 @@ def limit_models(mock):
     limited = mock_model("limited", "echo", 0)
     limited["litellm_params"].update({"rpm": 2, "tpm": 1000})
     priced = upstream_model("priced", mock, "usage-10-10-0-0")
-    priced["model_info"] = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001}
+    priced["model_info"] = dict(PRICE)
     return [mock_model("mock", "echo", 0), mock_model("slow", "echo", SLOW_DELAY_MS),
             limited, priced]
 
@@ -165,6 +173,14 @@ def cli_env(stack):
 
 class LimitAsserts:
     """Assertions shared by the classes here (mixed into StackCase subclasses)."""
+
+    def usage_rows(self, stack=None):
+        """`sllmp usage --json` of the stack (self.stack by default), by subject."""
+        stack = stack or self.stack
+        p = subprocess.run([CLI_BIN, "usage", "--json", stack.config_path], env=cli_env(stack),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        return {row["subject"]: row for row in json.loads(p.stdout)}
 
     def assertLimited(self, r, etype, code="rate_limit_exceeded", subject=None, status=429):
         err = self.assertOpenAIError(r, status, code=code, param=None, etype=etype)
@@ -569,6 +585,84 @@ class GlobalBudgetTest(LimitAsserts, StackCase):
         self.assertAlmostEqual(g["spent_usd"], 3 * PRICED_COST, places=9)
         self.assertAlmostEqual(g["budget_usd"], BUDGET_TOTAL + PRICED_COST, places=9)
         self.assertNotIn(self.master_key, p.stdout + p.stderr)
+
+
+# ---------------------------------------------------------------- what a failed call costs
+
+class UpstreamFailureChargeTest(LimitAsserts, StackCase):
+    """What a request whose upstream call failed is charged, in the budgets, `sllmp usage`, the
+    trace record and the access log. On the local store: the amounts are the limits
+    middleware's, the same whichever store records them."""
+
+    REFUSED = [("rejected", "status-400", 400), ("throttled", "status-429", 429),
+               ("failing", "status-500", 502)]
+
+    @classmethod
+    def make_config(cls):
+        models = []
+        for name, behaviour, _ in cls.REFUSED:
+            m = upstream_model(name, cls.mock, behaviour)
+            m["model_info"] = dict(PRICE)
+            models.append(m)
+        cls.log_dir = tempfile.mkdtemp(prefix="sllmp-it-log-")
+        cls.addClassCleanup(shutil.rmtree, cls.log_dir, True)
+        cfg = base_config(models, limits={"lease_ms": LEASE_MS, "reserve_max_tokens": RESERVE_MAX},
+                          access_log=os.path.join(cls.log_dir, "access.log"))
+        cfg["keys"] = key_entries([("refused-k", {"rpm": len(cls.REFUSED),
+                                                  "budget_usd": 1, "budget_period": "total"})])
+        return cfg
+
+    def access_lines(self, rids):
+        """The access log's lines of the requests rids (waits: written after the response)."""
+        found = {}
+
+        def read():
+            with open(os.path.join(self.log_dir, "access.log")) as f:
+                for line in f:
+                    rec = json.loads(line)
+                    if rec.get("request_id") in rids:
+                        found[rec["request_id"]] = rec
+            return len(found) == len(rids)
+        self.assertTrue(wait_for(read, 5), "not every request logged: %r" % found)
+        return found
+
+    def wait_record(self, rid):
+        """The trace record of request rid (written after the response ended)."""
+        self.assertTrue(wait_for(lambda: rid in records(self.stack.spool), 5),
+                        "no trace record for %s" % rid)
+        return records(self.stack.spool)[rid][0]
+
+    def test_upstream_refusal_costs_nothing(self):
+        # providers do not bill a 400 (context_length_exceeded), a 429 or a 5xx
+        rids = []
+        for name, _, status in self.REFUSED:
+            rid = uuid.uuid4().hex
+            r = self.stack.chat({"model": name, "messages": user_msg(PRICED_TEXT),
+                                 "max_tokens": 10},
+                                key=secret("refused-k"), headers={"X-Request-ID": rid})
+            self.assertEqual(r.status, status, r)
+            self.assertIsNone(r.header("x-sllmp-cost-usd"), r)
+            rids.append(rid)
+        # ... yet each was a request: the rpm counts it
+        r = self.stack.chat({"model": "rejected", "messages": user_msg(PRICED_TEXT)},
+                            key=secret("refused-k"))
+        self.assertLimited(r, "requests", subject="key refused-k")
+
+        recs = {rid: self.wait_record(rid) for rid in rids}
+        logged = self.access_lines(set(rids))
+        rows = self.usage_rows()
+        k = rows["key:refused-k"]
+        self.assertEqual((k["spent_usd"], k["reserved_usd"], k["requests"]), (0, 0, 3), k)
+        self.assertEqual((k["tokens_in"], k["tokens_out"]), (0, 0), k)
+        for name, _, _ in self.REFUSED:
+            m = rows["model:" + name]
+            self.assertEqual((m["spent_usd"], m["requests"]), (0, 1), m)
+        zero = {"input": 0, "cache_read": 0, "cache_write": 0, "output": 0, "reasoning": 0}
+        for rid in rids:
+            self.assertEqual(recs[rid]["usage"], dict(zero, estimated=False), recs[rid])
+            self.assertEqual(recs[rid]["cost"]["total"], 0, recs[rid])
+            self.assertEqual(logged[rid]["tokens"], dict(zero, estimated=False), logged[rid])
+            self.assertEqual(logged[rid]["cost_usd"], 0, logged[rid])
 
 
 # ---------------------------------------------------------------- Redis trouble
