@@ -36,6 +36,10 @@ static const sllmp_err_info_t table[SLLMP_ERR__COUNT] = {
       "The request body is too large."),
     E(SLLMP_ERR_RATE_LIMITED, 429, "requests", "rate_limit_exceeded", 1, "Rate limit exceeded."),
     E(SLLMP_ERR_BUDGET, 429, "budget_exceeded", "budget_exceeded", 0, "Budget exceeded."),
+    /* the same to a client that only reads the type or code (its budget is what is short), but
+     * x-should-retry says true: the requests in flight hold their worst cases for a moment */
+    E(SLLMP_ERR_BUDGET_HELD, 429, "budget_exceeded", "budget_exceeded", 1,
+      "Budget held by requests in flight."),
     E(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, "invalid_request_error", NULL, 0,
       "The provider rejected the request."),
     E(SLLMP_ERR_PROVIDER_RATE_LIMIT, 429, "requests", "rate_limit_exceeded", 1,

@@ -24,6 +24,7 @@ typedef enum {
     SLLMP_ERR_TOO_BIG,              /* 413 */
     SLLMP_ERR_RATE_LIMITED,         /* 429, the gateway's own limit */
     SLLMP_ERR_BUDGET,               /* 429, not retryable */
+    SLLMP_ERR_BUDGET_HELD,          /* 429, retryable: held by requests in flight */
     SLLMP_ERR_PROVIDER_BAD_REQUEST, /* upstream 4xx passed on with its own status */
     SLLMP_ERR_PROVIDER_RATE_LIMIT,  /* 429, retryable */
     SLLMP_ERR_PROVIDER_AUTH,        /* 502: the gateway's provider key was refused */

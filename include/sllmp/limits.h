@@ -17,7 +17,9 @@
  *   budget    spend in the current budget window + the cost reserved by the leases alive +
  *             this request's worst-case cost must not pass the budget. Windows are fixed and
  *             aligned to UTC: 1h, 1d (midnight UTC), 7d (Monday 00:00 UTC), 30d (30-day blocks
- *             since the epoch), or total (never resets).
+ *             since the epoch), or total (never resets). A refusal that only the reserved cost
+ *             causes (spend + this request's cost fits) is "held": it passes once the requests
+ *             in flight settle, so it is not final.
  *
  * Every reservation is a lease that expires (lease_ms) unless renewed or settled, so a worker
  * killed mid-request frees its parallel slot and its reserved budget by itself; its rpm and tpm
@@ -82,6 +84,8 @@ typedef struct {
     sllmp_limit_kind_t refused; /* which limit said no, when !allowed */
     int64_t retry_after_ms;     /* when it may succeed; -1: not by waiting (total budget, or a
                                    reservation that can never fit) */
+    int held; /* a budget refusal only the cost reserved by requests in flight causes: it fits
+                 once they settle; retry_after_ms is when the first of their leases expires */
     /* for the x-ratelimit-* headers; limit 0 when that kind is not limited. After a successful
      * reserve, remaining counts this request as taken. reset = ms until the window is whole. */
     int64_t req_limit, req_remaining, req_reset_ms;

@@ -286,8 +286,10 @@ refuse(sllmp_req_t *r, const char *who, const sllmp_limits_t *lim, int64_t token
     sllmp_rc_t rc;
 
     r->limit_refused = (int)v->refused + 1;
-    if (v->refused == SLLMP_LIM_PARALLEL && retry > 1000) {
-        retry = 1000; /* a slot frees when any request ends, usually well before its lease */
+    if ((v->refused == SLLMP_LIM_PARALLEL || v->held) && retry > 1000) {
+        /* a slot frees (a held worst case goes) when any request ends, usually well before
+         * its lease expires */
+        retry = 1000;
     }
 
     if (retry > 0) {
@@ -314,13 +316,24 @@ refuse(sllmp_req_t *r, const char *who, const sllmp_limits_t *lim, int64_t token
                             lim->parallel);
         break;
     default:
+        if (v->held) {
+            /* what is spent leaves room for this request: the worst cases reserved by the
+             * requests in flight do not, until they settle */
+            rc = sllmp_req_fail(r, SLLMP_ERR_BUDGET_HELD, NULL,
+                                "Budget exceeded for %s for now: $%g %s, held by requests in "
+                                "flight; this request fits once they end. Try again in %s.",
+                                who, (double)lim->budget_nano / SLLMP_NANO_PER_USD,
+                                period_words(lim->budget_period_s), when);
+            break;
+        }
         rc = sllmp_req_fail(r, SLLMP_ERR_BUDGET, NULL, "Budget exceeded for %s: $%g %s%s%s.", who,
                             (double)lim->budget_nano / SLLMP_NANO_PER_USD,
                             period_words(lim->budget_period_s), retry > 0 ? "; it resets in " : "",
                             when);
         break;
     }
-    if (v->refused != SLLMP_LIM_BUDGET && retry > 0) {
+    /* a spent budget's Retry-After is a hint in hours; the retryable refusals get the exact ms */
+    if ((v->refused != SLLMP_LIM_BUDGET || v->held) && retry > 0) {
         r->retry_after_ms = sllmp_arena_printf(r->arena, "%lld", (long long)retry);
     }
     return rc;

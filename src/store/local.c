@@ -693,6 +693,18 @@ until_out(int64_t t, int64_t now)
     return clamp64(t + SLLMP_LIMIT_WINDOW - now, 1, SLLMP_LIMIT_WINDOW);
 }
 
+/* ms until the first lease of a subject expires (at least 1: a lease is alive until then) */
+static int64_t
+first_expiry(const mapping_t *m, const subj_t *s, int64_t now)
+{
+    int64_t min = INT64_MAX;
+
+    for (uint32_t r = s->head[L_LEASE]; r != 0; r = ent_at(m, r)->next) {
+        min = ent_at(m, r)->t < min ? ent_at(m, r)->t : min;
+    }
+    return min - now < 1 ? 1 : min - now;
+}
+
 /* Checks rpm, tpm, parallel, budget in that order; 1 when all pass, else fills the refusal. */
 static int
 check(const mapping_t *m, uint32_t sref, const sllmp_subject_t *subj,
@@ -732,13 +744,8 @@ check(const mapping_t *m, uint32_t sref, const sllmp_subject_t *subj,
         }
     }
     if (lim->parallel > 0 && s->count[L_LEASE] >= lim->parallel) {
-        int64_t min = INT64_MAX;
-
-        for (uint32_t r = s->head[L_LEASE]; r != 0; r = ent_at(m, r)->next) {
-            min = ent_at(m, r)->t < min ? ent_at(m, r)->t : min;
-        }
         v->refused = SLLMP_LIM_PARALLEL;
-        v->retry_after_ms = min - now < 1 ? 1 : min - now;
+        v->retry_after_ms = first_expiry(m, s, now);
         return 0;
     }
     if (lim->budget_nano >= 0) {
@@ -748,6 +755,13 @@ check(const mapping_t *m, uint32_t sref, const sllmp_subject_t *subj,
             int64_t end_ms = (ws + lim->budget_period_s) * 1000;
 
             v->refused = SLLMP_LIM_BUDGET;
+            if (s->spent_nano + cost <= lim->budget_nano) {
+                /* only the worst cases reserved by the requests in flight stand in the way, and
+                 * they go when those end (or their leases expire), not with the window */
+                v->held = 1;
+                v->retry_after_ms = first_expiry(m, s, now);
+                return 0;
+            }
             v->retry_after_ms = end_ms - now < 1 ? 1 : end_ms - now;
             /* a total budget never resets, and a request costing more than the budget fits
              * in no window */
@@ -827,6 +841,7 @@ local_reserve(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n,
                 memset(&out[j], 0, sizeof(out[j]));
                 out[j].refused = out[i].refused;
                 out[j].retry_after_ms = out[i].retry_after_ms;
+                out[j].held = out[i].held;
             }
             break;
         }

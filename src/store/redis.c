@@ -107,7 +107,8 @@
 /*
  * ARGV: id rpm tpm parallel budget(-1 none) period tokens cost lease_ms
  * returns {allowed, refused kind, retry ms, req limit, req remaining, req reset ms,
- *          tok limit, tok remaining, tok reset ms}
+ *          tok limit, tok remaining, tok reset ms, held (1: a budget refusal only the leases
+ *          alive cause)}
  */
 static const char reserve_lua[] = LUA_HEAD
     "local id = ARGV[1]\n"
@@ -119,13 +120,18 @@ static const char reserve_lua[] = LUA_HEAD
     "  if #o == 0 then return 0 end\n"
     "  return tonumber(o[2]) + W - now\n"
     "end\n"
+    "local function first_expiry()\n" /* of the leases alive (scored by expiry), at least 1 */
+    "  local o = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')\n"
+    "  if #o == 0 then return 1 end\n"
+    "  return math.max(1, tonumber(o[2]) - now)\n"
+    "end\n"
     "expire(rpm > 0, tpm > 0, par > 0 or budget >= 0)\n"
     "local rn, tn = 0, 0\n"
     "if rpm > 0 then rn = redis.call('ZCARD', KEYS[1]) end\n"
     "if tpm > 0 then tn = tonumber(redis.call('HGET', KEYS[3], '#') or 0) end\n"
     "local tcost = math.min(tokens, tpm)\n"
-    "local function verdict(ok, kind, retry)\n"
-    "  local v = {ok, kind, retry, rpm, 0, 0, tpm, 0, 0}\n"
+    "local function verdict(ok, kind, retry, held)\n"
+    "  local v = {ok, kind, retry, rpm, 0, 0, tpm, 0, 0, held or 0}\n"
     "  if rpm > 0 then v[5] = math.max(0, rpm - rn); v[6] = oldest(KEYS[1], 0) end\n"
     "  if tpm > 0 then v[8] = math.max(0, tpm - tn); v[9] = oldest(KEYS[2], 0) end\n"
     "  return v\n"
@@ -150,8 +156,7 @@ static const char reserve_lua[] = LUA_HEAD
     "  return verdict(0, 1, retry)\n"
     "end\n"
     "if par > 0 and redis.call('ZCARD', KEYS[4]) >= par then\n"
-    "  local o = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')\n"
-    "  return verdict(0, 2, math.max(1, tonumber(o[2]) - now))\n"
+    "  return verdict(0, 2, first_expiry())\n"
     "end\n"
     "local held = nil\n"
     "if budget >= 0 then\n"
@@ -159,6 +164,9 @@ static const char reserve_lua[] = LUA_HEAD
     "  local spent = v[1]\n"
     "  held = tonumber(redis.call('HGET', KEYS[5], '#') or 0)\n"
     "  if spent + held + cost > budget then\n"
+    "    if spent + cost <= budget then\n" /* only the requests in flight: held, not spent */
+    "      return verdict(0, 3, first_expiry(), 1)\n"
+    "    end\n"
     "    local retry = -1\n" /* a request dearer than the whole budget never fits */
     "    if period > 0 and cost <= budget then retry = (w + period) * 1000 - now end\n"
     "    return verdict(0, 3, retry)\n"
@@ -733,6 +741,7 @@ r_reserve(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const sllmp_
         out[i].tok_limit = element(rep[i], 6);
         out[i].tok_remaining = element(rep[i], 7);
         out[i].tok_reset_ms = element(rep[i], 8);
+        out[i].held = element(rep[i], 9) == 1;
     }
     free_replies(rep, n);
     return 0;

@@ -2,10 +2,11 @@
 
 The same limit tests run on both backends (LimitTests, mixed into RedisLimitsTest and
 LocalLimitsTest): rpm exact under 500 concurrent requests (on Redis: two stacks with their own
-SLLMP_RUNDIR sharing one redis-server), budgets (concurrent, 1d and total windows), tpm with the
-reservation corrected to the actual usage, max_parallel and lease renewal of long streams,
-users (X-User-ID, body `user`, the key's user, named and "*"), teams, per-deployment rpm,
-x-ratelimit-* and Retry-After headers, a SIGKILLed worker's lease expiring, `sllmp usage`.
+SLLMP_RUNDIR sharing one redis-server), budgets (concurrent, 1d and total windows, held by
+requests in flight: retryable), tpm with the reservation corrected to the actual usage,
+max_parallel and lease renewal of long streams, users (X-User-ID, body `user`, the key's user,
+named and "*"), teams, per-deployment rpm, x-ratelimit-* and Retry-After headers, a SIGKILLed
+worker's lease expiring, `sllmp usage`.
 
 UpstreamFailureChargeTest (local store): what a call that failed upstream is charged, in the
 budgets, `sllmp usage`, the trace record and the access log.
@@ -50,6 +51,12 @@ PRICED_TEXT = "x" * 40
 PRICED_COST = 0.02
 BUDGET_1D = 0.11         # 5 requests fit (0.10), a 6th would not (0.12)
 BUDGET_TOTAL = 0.05      # 2 requests fit (0.04), a 3rd would not (0.06)
+# "priced-slow": the same, answering after SLOW_PRICED_MS. Asked with max_tokens 100, a request
+# to either reserves 10 + 100 tokens: $0.11, and costs $0.02. One request does not spend
+# BUDGET_HELD, but two at once do not fit: the second is refused while the first holds its
+# worst case.
+SLOW_PRICED_MS = 2000
+BUDGET_HELD = 0.16
 
 # ---------------------------------------------------------------- keys
 
@@ -91,6 +98,7 @@ LIMIT_KEYS = [
     ("dep-k", {}),
     ("usage-k", {"rpm": 50}),
     ("probe-k", {"rpm": 1000}),
+    ("budget-held-k", {"budget_usd": BUDGET_HELD, "budget_period": "total"}),
 ]
 LIMIT_TEAMS = [{"name": "eng", "rpm": 3}, {"name": "small", "rpm": 5}]
 LIMIT_USERS = [{"name": "bob", "rpm": 4}, {"name": "*", "rpm": 3}]
@@ -101,8 +109,11 @@ def limit_models(mock):
     limited["litellm_params"].update({"rpm": 2, "tpm": 1000})
     priced = upstream_model("priced", mock, "usage-10-10-0-0")
     priced["model_info"] = dict(PRICE)
+    priced_slow = upstream_model("priced-slow", mock,
+                                 "usage-10-10-0-0+sleep-%d" % SLOW_PRICED_MS)
+    priced_slow["model_info"] = dict(PRICE)
     return [mock_model("mock", "echo", 0), mock_model("slow", "echo", SLOW_DELAY_MS),
-            limited, priced]
+            limited, priced, priced_slow]
 
 
 # ---------------------------------------------------------------- helpers
@@ -204,6 +215,10 @@ class LimitAsserts:
         self.assertLessEqual(abs(int(ra) * 1000 - int(ms)), 1000, r)
         self.assertEqual(r.header("x-should-retry"), "true", r)
 
+    def assertHeldRetry(self, r):
+        """A budget held by requests in flight: retry within a second, as for max_parallel."""
+        self.assertRateRetry(r, window_s=1)
+
     def assertUnavailable(self, r):
         self.assertLimited(r, "server_error", code="limits_unavailable", status=503)
         self.assertEqual(r.header("retry-after"), "1", r)
@@ -293,9 +308,14 @@ class LimitTests(LimitAsserts):
         # the worst case is the actual cost here, so exactly floor(budget / cost) fit
         self.assertEqual(len(ok), 5, [status_of(r) for r in results])
         for r in refused:
-            self.assertLimited(r, "budget_exceeded", code="budget_exceeded",
-                               subject="key budget-k")
-            self.assertEqual(r.header("x-should-retry"), "false", r)
+            err = self.assertLimited(r, "budget_exceeded", code="budget_exceeded",
+                                     subject="key budget-k")
+            # refused while fewer than 5 had settled: only the others' worst cases stood in
+            # the way, which a retry may find gone; refused after: spent
+            if "held by requests in flight" in err["message"]:
+                self.assertHeldRetry(r)
+            else:
+                self.assertEqual(r.header("x-should-retry"), "false", r)
 
         # settled: a later request is refused too, with Retry-After = the end of the UTC day
         r = self.priced("budget-k", 1)
@@ -309,6 +329,42 @@ class LimitTests(LimitAsserts):
         self.assertTrue(1 <= int(ra) <= 86400, r)
         if to_midnight > 30:   # not when the day ends during the test
             self.assertLessEqual(abs(int(ra) - to_midnight), 5, (ra, to_midnight))
+
+    def test_budget_held_by_requests_in_flight(self):
+        def worst_011(i, model="priced"):
+            return self.req("budget-held-k", i, text=PRICED_TEXT, model=model, max_tokens=100)
+
+        first = {}
+        t = threading.Thread(target=lambda: first.update(r=worst_011(0, "priced-slow")))
+        t.start()
+        try:
+            held = wait_for(lambda: self.usage_rows()["key:budget-held-k"]["in_flight"] == 1, 5)
+            self.assertTrue(held, "the first request never held its reservation")
+            # $0 spent + $0.11 held + $0.11 > $0.16, yet $0 + $0.11 fits: (on Redis, asked of
+            # the other stack) refused for now, and told to retry soon
+            r = worst_011(1)
+        finally:
+            t.join(30)
+        self.assertEqual(status_of(first.get("r")), 200, first)
+        err = self.assertLimited(r, "budget_exceeded", code="budget_exceeded",
+                                 subject="key budget-held-k")
+        self.assertIn("held by requests in flight", err["message"])
+        self.assertHeldRetry(r)
+        # the first settled at $0.02: $0.02 + $0.11, then $0.04 + $0.11 fit
+        for i in range(2):
+            r = worst_011(i)
+            self.assertEqual(r.status, 200, "request %d after the first settled: %r" % (i, r))
+        # $0.06 spent + $0.11 does not fit whatever settles: final (a total budget: no
+        # Retry-After)
+        r = worst_011(0)
+        err = self.assertLimited(r, "budget_exceeded", code="budget_exceeded",
+                                 subject="key budget-held-k")
+        self.assertNotIn("held by requests in flight", err["message"])
+        self.assertEqual(r.header("x-should-retry"), "false", r)
+        self.assertIsNone(r.header("retry-after"), r)
+        k = self.usage_rows()["key:budget-held-k"]
+        self.assertAlmostEqual(k["spent_usd"], 3 * PRICED_COST, places=9)
+        self.assertEqual((k["reserved_usd"], k["in_flight"]), (0, 0), k)
 
     def test_budget_total(self):
         for i in range(2):

@@ -47,6 +47,7 @@ test_contract(void **state)
         {SLLMP_ERR_TOO_BIG, 413, "request_too_large", 0},
         {SLLMP_ERR_RATE_LIMITED, 429, "rate_limit_exceeded", 1},
         {SLLMP_ERR_BUDGET, 429, "budget_exceeded", 0},
+        {SLLMP_ERR_BUDGET_HELD, 429, "budget_exceeded", 1},
         {SLLMP_ERR_PROVIDER_RATE_LIMIT, 429, "rate_limit_exceeded", 1},
         {SLLMP_ERR_PROVIDER_AUTH, 502, "provider_auth_error", 0},
         {SLLMP_ERR_PROVIDER, 502, "provider_error", 1},
@@ -67,6 +68,9 @@ test_contract(void **state)
     /* the OpenAI SDK picks its error class from the status; the type keeps its own names */
     assert_string_equal(sllmp_err_info(SLLMP_ERR_AUTH)->type, "invalid_request_error");
     assert_string_equal(sllmp_err_info(SLLMP_ERR_PROVIDER)->type, "server_error");
+    /* a budget held by requests in flight is still the budget_exceeded a client knows */
+    assert_string_equal(sllmp_err_info(SLLMP_ERR_BUDGET_HELD)->type,
+                        sllmp_err_info(SLLMP_ERR_BUDGET)->type);
 }
 
 int

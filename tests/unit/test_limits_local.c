@@ -708,7 +708,7 @@ test_budget(void **state)
     fixture_t *f = *state;
     sllmp_subject_t k = subject("key:budget", 0, 0, 0, 1000, 86400);
     sllmp_reservation_t a = reservation(0, 600, 60000), b = reservation(0, 500, 60000);
-    sllmp_reservation_t c = reservation(0, 300, 60000);
+    sllmp_reservation_t c = reservation(0, 300, 60000), d = reservation(0, 1, 60000);
     sllmp_subject_usage_t u;
     sllmp_verdict_t v;
     int64_t now = sllmp_wall_ms();
@@ -720,13 +720,14 @@ test_budget(void **state)
     assert_int_equal(u.window_period_s, 86400);
     assert_int_equal(u.window_start_s, sllmp_window_start(now / 1000, 86400));
 
-    /* 0 spent + 600 reserved + 500 > 1000: until the next midnight UTC */
+    /* 0 spent + 600 reserved + 500 > 1000, but 0 + 500 fits: held by a, not spent; it may pass
+     * when a's lease expires at the latest */
     v = reserve1(f->s, &k, &b);
     assert_false(v.allowed);
     assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
-    assert_true(v.retry_after_ms >= 1 && v.retry_after_ms <= 86400000);
-    assert_true(llabs(now + v.retry_after_ms -
-                      (sllmp_window_start(now / 1000, 86400) + 86400) * 1000) < 2000);
+    assert_true(v.held);
+    assert_true(v.retry_after_ms >= 1 && v.retry_after_ms <= 60000);
+    assert_true(v.retry_after_ms > 60000 - 2000);
 
     /* a cost 300: 300 spent + 0 reserved + 500 fits */
     assert_int_equal(f->s->ops->settle(f->s, &k, 1, a.id, 0, 300, 10, 20, 0), 0);
@@ -737,11 +738,25 @@ test_budget(void **state)
     assert_int_equal(u.tokens_in, 10);
     assert_int_equal(u.tokens_out, 20);
     assert_true(reserve1(f->s, &k, &b).allowed);
-    /* 300 + 500 + 300 > 1000 */
-    assert_int_equal(reserve1(f->s, &k, &c).refused, SLLMP_LIM_BUDGET);
+    /* 300 + 500 + 300 > 1000: held by b */
+    v = reserve1(f->s, &k, &c);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_true(v.held);
     /* exactly at the budget passes: 300 + 500 + 200 */
     c.cost_nano = 200;
     assert_true(reserve1(f->s, &k, &c).allowed);
+
+    /* all spent (300 + 500 + 200): the refusal stands until the next midnight UTC */
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, b.id, 0, 500, 0, 0, 0), 0);
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, c.id, 0, 200, 0, 0, 0), 0);
+    now = sllmp_wall_ms();
+    v = reserve1(f->s, &k, &d);
+    assert_false(v.allowed);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_false(v.held);
+    assert_true(v.retry_after_ms >= 1 && v.retry_after_ms <= 86400000);
+    assert_true(llabs(now + v.retry_after_ms -
+                      (sllmp_window_start(now / 1000, 86400) + 86400) * 1000) < 2000);
 
     /* more than the whole budget never fits: -1 */
     sllmp_subject_t k2 = subject("key:budget2", 0, 0, 0, 1000, 86400);
@@ -749,6 +764,39 @@ test_budget(void **state)
 
     v = reserve1(f->s, &k2, &huge);
     assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_int_equal(v.retry_after_ms, -1);
+    assert_false(v.held);
+    assert_consistent(f->s);
+}
+
+static void
+test_budget_held_by_leases(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:held", 0, 0, 0, 1000, 0);
+    sllmp_reservation_t a = reservation(0, 700, 300), a2 = reservation(0, 200, 60000);
+    sllmp_reservation_t b = reservation(0, 500, 60000), c = reservation(0, 500, 60000);
+    sllmp_verdict_t v;
+
+    assert_true(reserve1(f->s, &k, &a).allowed);
+    assert_true(reserve1(f->s, &k, &a2).allowed);
+    /* 0 + 900 + 500 > 1000 though nothing is spent: held, even by a total budget (-1 would say
+     * never), until the first lease (a's) expires */
+    v = reserve1(f->s, &k, &b);
+    assert_false(v.allowed);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_true(v.held);
+    assert_true(v.retry_after_ms >= 1 && v.retry_after_ms <= 300);
+
+    /* a's worker died: its lease expired, its worst case is no longer held */
+    sleep_ms(350);
+    assert_true(reserve1(f->s, &k, &b).allowed);
+
+    /* a2 cost 600: 600 spent + 500 held (b) + 500; 600 + 500 alone does not fit either */
+    assert_int_equal(f->s->ops->settle(f->s, &k, 1, a2.id, 0, 600, 0, 0, 0), 0);
+    v = reserve1(f->s, &k, &c);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_false(v.held);
     assert_int_equal(v.retry_after_ms, -1);
     assert_consistent(f->s);
 }
@@ -767,6 +815,7 @@ test_budget_total(void **state)
     assert_false(v.allowed);
     assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
     assert_int_equal(v.retry_after_ms, -1);
+    assert_false(v.held);
     assert_int_equal(usage1(f->s, &k).window_period_s, 0);
     assert_int_equal(usage1(f->s, &k).window_start_s, 0);
     assert_int_equal(usage1(f->s, &k).spent_nano, 900);
@@ -1760,6 +1809,7 @@ main(void)
         T(test_renew_keeps_lease),
         T(test_budget),
         T(test_budget_total),
+        T(test_budget_held_by_leases),
         T(test_check_order),
         T(test_subjects_in_order),
         T(test_report_window_resets),
