@@ -31,7 +31,12 @@ sllmp_store_t *sllmp_limits_store(sllmp_req_t *r);
  * when the store is unreachable and the limit fails closed); the router tries another.
  */
 int sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d);
-/* The attempt failed: its deployment reservation counts the request and no tokens. */
+/*
+ * The attempt failed. Refused or unanswered: its deployment reservation counts the request and
+ * no tokens. Its answer had begun (a chunk, a usage, a 2xx): the reservation is kept and the
+ * limits' complete settles it with the usage the key gets, unless another attempt comes first
+ * (sllmp_limits_attempt then settles it like a refused one).
+ */
 void sllmp_limits_attempt_failed(sllmp_req_t *r);
 /* No attempt ran at all (every deployment refused): complete cancels the key's reservation. */
 void sllmp_limits_unused(sllmp_req_t *r);

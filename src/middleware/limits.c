@@ -550,6 +550,17 @@ dep_unreachable(sllmp_req_t *r, const sllmp_deployment_t *d)
     return 0;
 }
 
+/* Ends the deployment's reservation with nothing used: the provider saw the request (it counts
+ * against the deployment's rpm), nothing more. */
+static void
+dep_settle_unused(sllmp_req_t *r, lim_ctx_t *x)
+{
+    if (x->store->ops->settle(x->store, &x->dep, 1, x->dep_res, 0, 0, 0, 0, 0) < 0) {
+        warn_now_and_then(r, "could not settle a deployment's failed attempt");
+    }
+    x->dep_held = 0;
+}
+
 int
 sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d)
 {
@@ -557,7 +568,16 @@ sllmp_limits_attempt(sllmp_req_t *r, const sllmp_deployment_t *d)
     sllmp_verdict_t v;
     sllmp_reservation_t res;
 
-    if (x == NULL || (d->rpm <= 0 && d->tpm <= 0 && d->max_parallel <= 0)) {
+    if (x == NULL) {
+        return 0;
+    }
+    if (x->dep_held) {
+        /* the last attempt failed after its answer came back (a 2xx, a usage; nothing
+         * streamed) and kept its reservation for complete, which will see only this attempt's
+         * usage (the router drops the last one's): it ends as a refused one does */
+        dep_settle_unused(r, x);
+    }
+    if (d->rpm <= 0 && d->tpm <= 0 && d->max_parallel <= 0) {
         return 0;
     }
     if (x->store == NULL) {
@@ -606,11 +626,13 @@ sllmp_limits_attempt_failed(sllmp_req_t *r)
     if (x == NULL || !x->dep_held) {
         return;
     }
-    /* the provider saw the request (it counts against the deployment's rpm), nothing more */
-    if (x->store->ops->settle(x->store, &x->dep, 1, x->dep_res, 0, 0, 0, 0, 0) < 0) {
-        warn_now_and_then(r, "could not settle a deployment's failed attempt");
+    if (answered(r)) {
+        /* it failed after its answer began (closed mid-stream, an error event, the client
+         * gone): complete settles the deployment with the usage the key is charged, estimated
+         * the same way. Once a chunk went out no other attempt follows (try_group) */
+        return;
     }
-    x->dep_held = 0;
+    dep_settle_unused(r, x);
 }
 
 void

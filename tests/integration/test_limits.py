@@ -9,7 +9,8 @@ named and "*"), teams, per-deployment rpm, x-ratelimit-* and Retry-After headers
 worker's lease expiring, `sllmp usage`.
 
 UpstreamFailureChargeTest (local store): what a call that failed upstream is charged, in the
-budgets, `sllmp usage`, the trace record and the access log.
+budgets, `sllmp usage`, the trace record and the access log, and to the deployment (its tpm and
+spend) when the failure came after the answer began.
 
 Redis only: RedisOutageTest (Redis hung with SIGSTOP, Redis SIGKILLed mid-load and restarted,
 SCRIPT FLUSH) and RedisUnreachableTest (on_error open / closed as a single word).
@@ -647,25 +648,34 @@ class GlobalBudgetTest(LimitAsserts, StackCase):
 
 class UpstreamFailureChargeTest(LimitAsserts, StackCase):
     """What a request whose upstream call failed is charged, in the budgets, `sllmp usage`, the
-    trace record and the access log. On the local store: the amounts are the limits
-    middleware's, the same whichever store records them."""
+    trace record and the access log, and to its deployment. On the local store: the amounts are
+    the limits middleware's, the same whichever store records them."""
 
     REFUSED = [("rejected", "status-400", 400), ("throttled", "status-429", 429),
                ("failing", "status-500", 502)]
+    # deployments with a tpm of their own (so `sllmp usage` shows their last minute's tokens):
+    # "broken" streams 20 of its 40 words and hangs up; "flaky" answers its first (unstreamed)
+    # call with a 200 and resets the connection halfway through the body, and is retried once
+    WITH_TPM = [("broken", "words-40-0+close-after-20", {}),
+                ("flaky", "first-1+reset-after-0", {"num_retries": 1})]
 
     @classmethod
     def make_config(cls):
         models = []
         for name, behaviour, _ in cls.REFUSED:
-            m = upstream_model(name, cls.mock, behaviour)
+            models.append(upstream_model(name, cls.mock, behaviour))
+        for name, behaviour, params in cls.WITH_TPM:
+            models.append(upstream_model(name, cls.mock, behaviour, tpm=100000, **params))
+        for m in models:
             m["model_info"] = dict(PRICE)
-            models.append(m)
         cls.log_dir = tempfile.mkdtemp(prefix="sllmp-it-log-")
         cls.addClassCleanup(shutil.rmtree, cls.log_dir, True)
         cfg = base_config(models, limits={"lease_ms": LEASE_MS, "reserve_max_tokens": RESERVE_MAX},
                           access_log=os.path.join(cls.log_dir, "access.log"))
         cfg["keys"] = key_entries([("refused-k", {"rpm": len(cls.REFUSED),
-                                                  "budget_usd": 1, "budget_period": "total"})])
+                                                  "budget_usd": 1, "budget_period": "total"}),
+                                   ("midstream-k", {"tpm": 100000}),
+                                   ("retried-k", {"tpm": 100000})])
         return cfg
 
     def access_lines(self, rids):
@@ -719,6 +729,53 @@ class UpstreamFailureChargeTest(LimitAsserts, StackCase):
             self.assertEqual(recs[rid]["cost"]["total"], 0, recs[rid])
             self.assertEqual(logged[rid]["tokens"], dict(zero, estimated=False), logged[rid])
             self.assertEqual(logged[rid]["cost_usd"], 0, logged[rid])
+
+    def settled_rows(self, key, model):
+        """`sllmp usage` of key and the deployment of model, once key's request settled."""
+        rows = {}
+
+        def settled():
+            rows.update(self.usage_rows())
+            return rows.get("key:" + key, {}).get("requests") == 1
+        self.assertTrue(wait_for(settled, 5), "the request never settled: %r" % rows)
+        deps = [row for s, row in rows.items() if s.startswith("dep:%s." % model)]
+        self.assertEqual(len(deps), 1, rows)
+        return rows["key:" + key], deps[0]
+
+    def assertSameCharge(self, k, dep, attempts=1):
+        """The deployment got what the key got: tokens (in its last minute too) and spend; and
+        a request per attempt."""
+        for field in ("tokens_last_minute", "tokens_in", "tokens_out", "spent_usd"):
+            self.assertEqual(dep[field], k[field], "%s: key %r, deployment %r" % (field, k, dep))
+        self.assertEqual(dep["requests"], attempts, dep)
+
+    def test_stream_broken_midway_charges_the_deployment(self):
+        s = self.stack.stream({"model": "broken", "stream": True,
+                               "messages": user_msg(PRICED_TEXT)}, key=secret("midstream-k"))
+        try:
+            s.read_all(timeout=10)
+        finally:
+            s.close()
+        self.assertEqual(s.status, 200, s.headers)
+        self.assertTrue(s.content(), "nothing streamed before the upstream hung up")
+        k, dep = self.settled_rows("midstream-k", "broken")
+        # what streamed is estimated and charged to the key, and so to the deployment's tpm
+        # and spend
+        self.assertGreater(k["tokens_out"], 0, k)
+        self.assertGreater(k["spent_usd"], 0, k)
+        self.assertSameCharge(k, dep)
+
+    def test_retry_after_an_answered_attempt_ends_its_reservation(self):
+        # the first attempt came back (200) and failed with nothing streamed: the retry's
+        # usage is what complete settles, and the first attempt's worst case must not stay
+        # counted in the deployment's tpm
+        r = self.stack.chat({"model": "flaky", "messages": user_msg(PRICED_TEXT)},
+                            key=secret("retried-k"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("x-sllmp-attempts"), "2", r)
+        self.assertTrue(r.json()["choices"][0]["message"]["content"], r)
+        k, dep = self.settled_rows("retried-k", "flaky")
+        self.assertSameCharge(k, dep, attempts=2)
 
 
 # ---------------------------------------------------------------- Redis trouble
