@@ -67,7 +67,6 @@ typedef struct {
  */
 typedef int sllmp_xemit_f(void *ud, const cJSON *chunk);
 
-#define SLLMP_XSTREAM_BLOCKS 128
 /* The longest thinking block kept whole for its thinking_blocks entry; past it the block's
  * reasoning still streams, but it gets no entry (a cut block would not match its signature). */
 #define SLLMP_XSTREAM_THINKING_MAX (4 * 1024 * 1024)
@@ -84,10 +83,17 @@ typedef struct {
     char id_buf[128]; /* the provider's message id, when it gives one */
     int started;      /* the role chunk went out */
     int tools;        /* tool calls started so far: the next one's OpenAI index */
-    int block_tool[SLLMP_XSTREAM_BLOCKS]; /* provider block index -> OpenAI tool index + 1 */
-    int block_args[SLLMP_XSTREAM_BLOCKS]; /* that tool block sent argument text */
-    char finish[32];                      /* mapped finish reason once known, "" before */
-    int finish_sent;                      /* the finish chunk went out */
+    /* The tool call whose block is open. Anthropic streams each block from its start to its
+     * stop before the next one starts (protocols.md §2.4), Bedrock's ConverseStream the same
+     * (§3.3), and Gemini's calls come whole: one block at most is open, and a tool call's is
+     * the last call started (OpenAI index tools - 1). The provider's index only matches the
+     * deltas and the stop to it, so it may be any int (web search citations and interleaved
+     * thinking take Anthropic past a hundred blocks). */
+    int tool_open;          /* a tool call's block is open */
+    int tool_block;         /* its provider block index */
+    int tool_args;          /* it sent argument text */
+    char finish[32];        /* mapped finish reason once known, "" before */
+    int finish_sent;        /* the finish chunk went out */
     int ended;              /* the provider said the message is over (message_stop, ...) */
     int usage_sent;         /* the usage chunk went out */
     sllmp_usage_t usage;    /* the provider's usage as last reported (cumulative) */
@@ -112,9 +118,11 @@ int sllmp_xstream_start(sllmp_xstream_t *s);
 /* A content delta (after the role chunk, which it sends first if needed); "" sends nothing. */
 int sllmp_xstream_text(sllmp_xstream_t *s, const char *text, size_t len);
 /* The first fragment of a tool call for provider block `block`: index (the next OpenAI
- * ordinal), id, type, function.name, arguments "". id NULL or "": one is made up ("call_..."). */
+ * ordinal), id, type, function.name, arguments "". id NULL or "": one is made up ("call_...").
+ * A tool call whose block is still open ends first, as its block_stop would end it. */
 int sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const char *name);
-/* Argument text for the tool call of provider block `block` ("" sends nothing). */
+/* Argument text for the tool call of provider block `block` ("" sends nothing); nothing
+ * either when that block is not the open tool call's. */
 int sllmp_xstream_tool_args(sllmp_xstream_t *s, int block, const char *text, size_t len);
 /* Reasoning text: a {"reasoning_content": text} delta ("" sends nothing), kept as well for the
  * entry of the thinking block it belongs to, should a signature come. */

@@ -208,12 +208,6 @@ sllmp_xstream_redacted_thinking(sllmp_xstream_t *s, const char *data)
     return thinking_chunk(s, NULL, NULL, data);
 }
 
-static int
-valid_block(int block)
-{
-    return block >= 0 && block < SLLMP_XSTREAM_BLOCKS;
-}
-
 /* A tool_calls delta with one call; *call is it. */
 static cJSON *
 tool_chunk(sllmp_xstream_t *s, int index, cJSON **call)
@@ -227,6 +221,21 @@ tool_chunk(sllmp_xstream_t *s, int index, cJSON **call)
     return c;
 }
 
+/* Ends the open tool call, if any: one that sent no argument text gets "{}", which is what an
+ * argument-less call means (protocols.md §2.4), where "" would not parse. */
+static int
+tool_close(sllmp_xstream_t *s)
+{
+    int rc = 0;
+
+    if (s->tool_open && !s->tool_args) {
+        rc = sllmp_xstream_tool_args(s, s->tool_block, "{}", 2);
+    }
+    s->tool_open = 0;
+    s->tool_args = 0;
+    return rc;
+}
+
 int
 sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const char *name)
 {
@@ -234,14 +243,13 @@ sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const ch
     int index, rc;
     char made[40];
 
-    if ((rc = sllmp_xstream_start(s)) != 0) {
+    if ((rc = sllmp_xstream_start(s)) != 0 || (rc = tool_close(s)) != 0) {
         return rc;
     }
     index = s->tools++;
-    if (valid_block(block)) {
-        s->block_tool[block] = index + 1;
-        s->block_args[block] = 0;
-    }
+    s->tool_open = 1;
+    s->tool_block = block;
+    s->tool_args = 0;
     if (id == NULL || *id == '\0') {
         memcpy(made, "call_", 5);
         sllmp_random_hex(made + 5, 12);
@@ -262,11 +270,11 @@ sllmp_xstream_tool_args(sllmp_xstream_t *s, int block, const char *text, size_t 
     cJSON *call, *fn, *c;
     char *copy;
 
-    if (!valid_block(block) || s->block_tool[block] == 0 || len == 0) {
+    if (!s->tool_open || s->tool_block != block || len == 0) {
         return 0;
     }
-    s->block_args[block] = 1;
-    c = tool_chunk(s, s->block_tool[block] - 1, &call);
+    s->tool_args = 1;
+    c = tool_chunk(s, s->tools - 1, &call);
     fn = cJSON_AddObjectToObject(call, "function");
     copy = sllmp_xstrndup(text, len);
     cJSON_AddStringToObject(fn, "arguments", copy);
@@ -281,12 +289,8 @@ sllmp_xstream_block_stop(sllmp_xstream_t *s, int block)
     int rc = 0;
 
     thinking_reset(s);
-    if (valid_block(block) && s->block_tool[block] != 0) {
-        if (!s->block_args[block]) {
-            rc = sllmp_xstream_tool_args(s, block, "{}", 2);
-        }
-        s->block_tool[block] = 0;
-        s->block_args[block] = 0;
+    if (s->tool_open && s->tool_block == block) {
+        rc = tool_close(s);
     }
     return rc;
 }

@@ -545,6 +545,99 @@ test_stream_argless_tool(void **state)
     feed_free(&f);
 }
 
+/* The arguments of tool call `index` joined from every fragment, as a client joins them. */
+static char *
+joined_args(const feed_t *f, int index)
+{
+    sllmp_buf_t args;
+    const cJSON *c, *call, *v;
+    char *out;
+
+    sllmp_buf_init(&args, 0);
+    cJSON_ArrayForEach(c, f->chunks)
+    {
+        const cJSON *delta =
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "choices"), 0), "delta");
+
+        cJSON_ArrayForEach(call, cJSON_GetObjectItem(delta, "tool_calls"))
+        {
+            v = cJSON_GetObjectItem(cJSON_GetObjectItem(call, "function"), "arguments");
+            if (cJSON_GetObjectItem(call, "index")->valueint == index && cJSON_IsString(v)) {
+                sllmp_buf_appends(&args, v->valuestring);
+            }
+        }
+    }
+    out = strdup(sllmp_buf_cstr(&args));
+    sllmp_buf_free(&args);
+    return out;
+}
+
+/* A tool_use block at provider index `block`, with arguments or without, to its stop. */
+static void
+feed_tool_block(feed_t *f, long block, int with_args)
+{
+    sllmp_buf_t sse;
+
+    sllmp_buf_init(&sse, 0);
+    sllmp_buf_printf(&sse,
+                     MESSAGE_START "event: content_block_start\n"
+                                   "data: {'type':'content_block_start','index':%ld,"
+                                   "'content_block':{'type':'tool_use','id':'toolu_1','name':'f',"
+                                   "'input':{}}}\n\n",
+                     block);
+    if (with_args) {
+        sllmp_buf_printf(&sse,
+                         "event: content_block_delta\n"
+                         "data: {'type':'content_block_delta','index':%ld,'delta':"
+                         "{'type':'input_json_delta','partial_json':'{\\'q\\':1}'}}\n\n",
+                         block);
+    }
+    sllmp_buf_printf(&sse,
+                     "event: content_block_stop\n"
+                     "data: {'type':'content_block_stop','index':%ld}\n\n"
+                     "event: message_delta\n"
+                     "data: {'type':'message_delta','delta':{'stop_reason':'tool_use',"
+                     "'stop_sequence':null},'usage':{'output_tokens':9}}\n\n"
+                     "event: message_stop\ndata: {'type':'message_stop'}\n\n",
+                     block);
+    feed(f, sllmp_buf_cstr(&sse));
+    sllmp_buf_free(&sse);
+}
+
+/* Web search citations and interleaved thinking take Anthropic past 128 content blocks: a tool
+ * block there gets its arguments as any other, whatever its index. */
+static void
+test_stream_tool_block_index_unbounded(void **state)
+{
+    static const long blocks[] = {0, 1, 127, 128, 129, 1000, 2147483647};
+    feed_t f;
+    char *args;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+        feed_init(&f);
+        feed_tool_block(&f, blocks[i], 1);
+        assert_int_equal(f.rc, 0);
+        args = joined_args(&f, 0);
+        if (strcmp(args, "{\"q\":1}") != 0) {
+            fail_msg("block %ld: arguments '%s'", blocks[i], args);
+        }
+        free(args);
+        feed_free(&f);
+
+        /* no input_json_delta at all: "{}" at the block's stop */
+        feed_init(&f);
+        feed_tool_block(&f, blocks[i], 0);
+        assert_int_equal(f.rc, 0);
+        args = joined_args(&f, 0);
+        if (strcmp(args, "{}") != 0) {
+            fail_msg("block %ld without input: arguments '%s'", blocks[i], args);
+        }
+        free(args);
+        feed_free(&f);
+    }
+}
+
 static void
 test_stream_error_after_text(void **state)
 {
@@ -1249,6 +1342,7 @@ main(void)
         cmocka_unit_test(test_stream_tool_fragment),
         cmocka_unit_test(test_stream_two_tools_openai_indices),
         cmocka_unit_test(test_stream_argless_tool),
+        cmocka_unit_test(test_stream_tool_block_index_unbounded),
         cmocka_unit_test(test_stream_error_after_text),
         cmocka_unit_test(test_stream_error_statuses),
         cmocka_unit_test(test_stream_cumulative_usage_last_wins),

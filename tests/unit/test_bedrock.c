@@ -1035,6 +1035,62 @@ test_converse_stream_tools(void **state)
     sllmp_xstream_free(&s);
 }
 
+/* contentBlockIndex past 127 (Claude on Bedrock numbers its blocks as Anthropic does, citations
+ * and thinking included), and a tool block that never got its stop: the next tool call ends it
+ * with "{}", the text of an argument-less call, rather than leave it "", and a delta that comes
+ * for it after that is dropped. */
+static void
+test_converse_stream_tool_block_indices(void **state)
+{
+    static const char *const events[][2] = {
+        {"messageStart", "{\"role\":\"assistant\"}"},
+        {"contentBlockStart", "{\"contentBlockIndex\":200,\"start\":{\"toolUse\":{\"toolUseId\":"
+                              "\"t1\",\"name\":\"f\"}}}"},
+        {"contentBlockDelta",
+         "{\"contentBlockIndex\":200,\"delta\":{\"toolUse\":{\"input\":\"{\\\"q\\\":1}\"}}}"},
+        {"contentBlockStop", "{\"contentBlockIndex\":200}"},
+        {"contentBlockStart", "{\"contentBlockIndex\":201,\"start\":{\"toolUse\":{\"toolUseId\":"
+                              "\"t2\",\"name\":\"g\"}}}"},
+        {"contentBlockStart", "{\"contentBlockIndex\":202,\"start\":{\"toolUse\":{\"toolUseId\":"
+                              "\"t3\",\"name\":\"h\"}}}"},
+        {"contentBlockDelta",
+         "{\"contentBlockIndex\":201,\"delta\":{\"toolUse\":{\"input\":\"{\\\"late\\\":1}\"}}}"},
+        {"contentBlockDelta",
+         "{\"contentBlockIndex\":202,\"delta\":{\"toolUse\":{\"input\":\"{\\\"r\\\":2}\"}}}"},
+        {"contentBlockStop", "{\"contentBlockIndex\":202}"},
+        {"messageStop", "{\"stopReason\":\"tool_use\"}"},
+    };
+    static const char *const want[] = {
+        CHUNK("{\"role\":\"assistant\",\"content\":\"\"}"),
+        CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"t1\",\"type\":\"function\",\"function\":"
+              "{\"name\":\"f\",\"arguments\":\"\"}}]}"),
+        CHUNK("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"q\\\":1}\"}}]}"),
+        CHUNK("{\"tool_calls\":[{\"index\":1,\"id\":\"t2\",\"type\":\"function\",\"function\":"
+              "{\"name\":\"g\",\"arguments\":\"\"}}]}"),
+        CHUNK("{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{}\"}}]}"),
+        CHUNK("{\"tool_calls\":[{\"index\":2,\"id\":\"t3\",\"type\":\"function\",\"function\":"
+              "{\"name\":\"h\",\"arguments\":\"\"}}]}"),
+        CHUNK("{\"tool_calls\":[{\"index\":2,\"function\":{\"arguments\":\"{\\\"r\\\":2}\"}}]}"),
+        CHUNK_FINISH("tool_calls"),
+    };
+    sllmp_xstream_t s;
+    chunks_t k;
+
+    (void)state;
+    stream_init(&s, &k);
+    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+        cJSON *p = parse(events[i][1]);
+
+        assert_int_equal(sllmp_bedrock_stream_event(&s, events[i][0], p), 0);
+        cJSON_Delete(p);
+    }
+    assert_int_equal(k.n, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_string_equal(k.chunk[i], want[i]);
+    }
+    sllmp_xstream_free(&s);
+}
+
 typedef struct {
     sllmp_xstream_t *s;
     int frames;
@@ -1321,6 +1377,7 @@ main(void)
         cmocka_unit_test(test_converse_response_reasoning),
         cmocka_unit_test(test_converse_response_finish_reasons),
         cmocka_unit_test(test_converse_stream_tools),
+        cmocka_unit_test(test_converse_stream_tool_block_indices),
         cmocka_unit_test(test_converse_stream_from_frames_split_everywhere),
         cmocka_unit_test(test_converse_stream_reasoning),
         cmocka_unit_test(test_converse_stream_emit_stops),
