@@ -37,7 +37,8 @@ typedef struct {
  * "chat.completion.chunk", created, model; choices[0] = {index 0, delta, logprobs null,
  * finish_reason}. The first chunk's delta is {"role":"assistant","content":""}. Tool calls use
  * the OpenAI ordinal index (0, 1, 2 ...), never the provider's block index, and only the first
- * fragment of a call carries id, type and function.name. A chunk with the mapped finish_reason
+ * fragment of a call carries id, type and function.name (and a Gemini call's thought
+ * signature, extra_content.google.thought_signature). A chunk with the mapped finish_reason
  * and an empty delta comes once the provider says why it stopped. At the end, the translator
  * emits ONE usage chunk, "choices": [] and the full OpenAI usage object, always (the gateway
  * drops it for clients that did not ask): prompt_tokens includes cache reads and writes,
@@ -119,8 +120,12 @@ int sllmp_xstream_start(sllmp_xstream_t *s);
 int sllmp_xstream_text(sllmp_xstream_t *s, const char *text, size_t len);
 /* The first fragment of a tool call for provider block `block`: index (the next OpenAI
  * ordinal), id, type, function.name, arguments "". id NULL or "": one is made up ("call_...").
- * A tool call whose block is still open ends first, as its block_stop would end it. */
-int sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const char *name);
+ * signature (Gemini's thoughtSignature of the call's part; NULL or "": none) goes on that
+ * fragment as extra_content.google.thought_signature, where the unstreamed answer's tool call
+ * has it and the request translator reads it back. A tool call whose block is still open ends
+ * first, as its block_stop would end it. */
+int sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const char *name,
+                             const char *signature);
 /* Argument text for the tool call of provider block `block` ("" sends nothing); nothing
  * either when that block is not the open tool call's. */
 int sllmp_xstream_tool_args(sllmp_xstream_t *s, int block, const char *text, size_t len);

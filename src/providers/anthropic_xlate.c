@@ -1172,7 +1172,7 @@ block_start(sllmp_xstream_t *s, const cJSON *data)
     if (!is(type, "tool_use")) {
         return 0; /* server tools: nothing for an OpenAI client */
     }
-    rc = sllmp_xstream_tool_start(s, index, str(cb, "id"), str(cb, "name"));
+    rc = sllmp_xstream_tool_start(s, index, str(cb, "id"), str(cb, "name"), NULL);
     if (rc == 0 && cJSON_GetArraySize(get(cb, "input")) > 0) {
         /* input normally arrives as input_json_delta; a block that starts with it is whole */
         char *args = cJSON_PrintUnformatted(get(cb, "input"));

@@ -823,7 +823,7 @@ sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJS
 
             return sllmp_xstream_tool_start(s, block_index(payload),
                                             cJSON_IsString(id) ? id->valuestring : NULL,
-                                            cJSON_IsString(name) ? name->valuestring : NULL);
+                                            cJSON_IsString(name) ? name->valuestring : NULL, NULL);
         }
         return 0;
     }

@@ -16,10 +16,13 @@
  *  - MALFORMED_FUNCTION_CALL (the model tried to call a tool and produced nothing usable) maps
  *    to "stop": no tool call reaches the client, so "tool_calls" would lie, and it is no
  *    filter either. Unknown and unspecified reasons are "stop" too, as LiteLLM does.
- *  - A functionCall part's thoughtSignature (which newer models need echoed back) travels as
+ *  - A functionCall part's thoughtSignature (which newer models need echoed back, or they
+ *    answer the next turn of a tool loop with a 400) travels as
  *    tool_calls[].extra_content.google.thought_signature, the shape Google's own OpenAI
- *    endpoint uses, both ways (non-streamed answers only: the shared stream emitters have no
- *    room for it).
+ *    endpoint uses, both ways: on the call in unstreamed answers, on the first fragment of the
+ *    call in streams, and from the assistant's tool_calls back onto the functionCall part.
+ *    Signatures on text parts are not kept: OpenAI's message has no place for them, and
+ *    Gemini enforces the signatures of function calls only.
  */
 #include "sllmp/translate.h"
 #include "sllmp/util.h"
@@ -1357,7 +1360,7 @@ sllmp_gemini_stream_event(sllmp_xstream_t *s, const cJSON *data)
             char *args = args_json(fc);
 
             rc = sllmp_xstream_tool_start(s, CALL_BLOCK, call_id(part, fc, buf),
-                                          get_str(fc, "name"));
+                                          get_str(fc, "name"), get_str(part, "thoughtSignature"));
             if (rc == 0) {
                 rc = sllmp_xstream_tool_args(s, CALL_BLOCK, args, strlen(args));
             }

@@ -237,7 +237,8 @@ tool_close(sllmp_xstream_t *s)
 }
 
 int
-sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const char *name)
+sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const char *name,
+                         const char *signature)
 {
     cJSON *call, *fn, *c;
     int index, rc;
@@ -261,6 +262,13 @@ sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const ch
     fn = cJSON_AddObjectToObject(call, "function");
     cJSON_AddStringToObject(fn, "name", name != NULL ? name : "");
     cJSON_AddStringToObject(fn, "arguments", "");
+    if (signature != NULL && *signature != '\0') {
+        /* the shape of Google's own OpenAI endpoint, whose stream carries it on this fragment */
+        cJSON *google =
+            cJSON_AddObjectToObject(cJSON_AddObjectToObject(call, "extra_content"), "google");
+
+        cJSON_AddStringToObject(google, "thought_signature", signature);
+    }
     return emit(s, c);
 }
 

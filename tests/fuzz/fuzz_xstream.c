@@ -10,10 +10,10 @@
  * "choices" array: one choice {index 0, delta, logprobs null, finish_reason} or none and the
  * usage object; the role chunk comes first; at most one finish chunk (empty delta) and one
  * usage chunk, which comes after it; tool calls and thinking_blocks entries are numbered in
- * order; an event returns 0, -1 with the error fields set and nothing emitted, or emit's value
- * once emit stopped it, and nothing is emitted after that; the usage chunk gives back through
- * sllmp_usage_from_openai() exactly the buckets in ->usage, none negative; the stream frees
- * cleanly wherever it stopped.
+ * order, a thought signature (extra_content) only on a call's first fragment; an event returns 0,
+ * -1 with the error fields set and nothing emitted, or emit's value once emit stopped it, and
+ * nothing is emitted after that; the usage chunk gives back through sllmp_usage_from_openai()
+ * exactly the buckets in ->usage, none negative; the stream frees cleanly wherever it stopped.
  */
 #include "fuzz.h"
 #include "sllmp/translate.h"
@@ -99,6 +99,7 @@ check_delta(state_t *st, const cJSON *delta, int finish)
     if (calls != NULL) {
         const cJSON *call = cJSON_GetArrayItem(calls, 0);
         const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+        const cJSON *extra = cJSON_GetObjectItemCaseSensitive(call, "extra_content");
         int index = (int)fuzz_num(call, "index");
 
         fuzz_check(cJSON_IsArray(calls) && cJSON_GetArraySize(calls) == 1);
@@ -111,9 +112,18 @@ check_delta(state_t *st, const cJSON *delta, int finish)
             fuzz_check(str(call, "type") != NULL && strcmp(str(call, "type"), "function") == 0);
             fuzz_check(str(fn, "name") != NULL);
             fuzz_check(*str(fn, "arguments") == '\0');
+            if (extra != NULL) {
+                /* a Gemini thought signature, as the unstreamed answer carries it */
+                const cJSON *google = cJSON_GetObjectItemCaseSensitive(extra, "google");
+
+                fuzz_check(cJSON_GetArraySize(extra) == 1 && cJSON_GetArraySize(google) == 1);
+                fuzz_check(str(google, "thought_signature") != NULL);
+                fuzz_check(*str(google, "thought_signature") != '\0');
+            }
         } else {
             fuzz_check(index >= 0 && index < st->tools);
             fuzz_check(*str(fn, "arguments") != '\0');
+            fuzz_check(extra == NULL); /* on the first fragment only */
         }
     } else if (blocks != NULL) {
         const cJSON *e = cJSON_GetArrayItem(blocks, 0);

@@ -21,6 +21,7 @@ MOCKS = os.path.join(os.path.dirname(HERE), "mock")
 
 ANTHROPIC_KEY = "sk-ant-mock-KEY"
 GEMINI_KEY = "AIza-mock-KEY"
+GEMINI_SIGNATURE = "CiQBxoV9mb2NrLWdlbWluaS10aG91Z2h0LXNpZ25hdHVyZQ=="  # the mock's, option signed
 AZURE_KEY = "azure-mock-KEY"
 AWS_ID, AWS_SECRET, AWS_REGION = "AKIDMOCK", "mocksecret", "us-east-1"
 # an application inference profile of the mock's Claude: its ARN names no model
@@ -127,6 +128,8 @@ def provider_models(openai, anthropic, gemini, bedrock):
         m("gem-tools", model="gemini/gemini-mock+tools", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-thinking", model="gemini/gemini-mock+thinking", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("gem-tools-signed", model="gemini/gemini-mock+tools+signed", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-429", model="gemini/gemini-mock+status-429", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
@@ -536,6 +539,53 @@ class GeminiTest(ProvidersCase):
         finish = [c["choices"][0]["finish_reason"] for c in chunks
                   if c["choices"] and c["choices"][0]["finish_reason"]]
         self.assertEqual(finish, ["tool_calls"])
+
+    def test_streamed_tool_call_thought_signature_goes_back(self):
+        # Gemini 3 signs a call and refuses the next turn of the tool loop without it; a
+        # streaming agent gets it on the call's first fragment, where Google's OpenAI endpoint
+        # puts it, and sends it back on the call as an unstreamed answer gave it
+        tools = [{"type": "function", "function": {"name": "get_weather"}},
+                 {"type": "function", "function": {"name": "get_time"}}]
+        r, chunks = self.stream_events("gem-tools-signed", text="weather?", tools=tools)
+        calls = self.tool_calls_streamed(chunks)
+        self.assertEqual(sorted(calls), [0, 1], calls)
+        extras = {}
+        for c in chunks:
+            for tc in (c["choices"][0]["delta"].get("tool_calls") or []) if c["choices"] else []:
+                if "extra_content" in tc:
+                    self.assertIn("id", tc, "a signature on a later fragment: %r" % tc)
+                    extras[tc["index"]] = tc["extra_content"]
+        signed = {"google": {"thought_signature": GEMINI_SIGNATURE}}
+        self.assertEqual(extras, {0: signed}, chunks)   # Gemini signs the first call only
+        unstreamed = self.chat({"model": "gem-tools-signed", "tools": tools,
+                                "messages": [{"role": "user", "content": "weather?"}]})
+        self.assertEqual(unstreamed.status, 200, unstreamed)
+        self.assertEqual(
+            [tc.get("extra_content") for tc in unstreamed.json()["choices"][0]["message"]
+             ["tool_calls"]], [signed, None])
+
+        def next_turn(with_signature):
+            assistant = {"role": "assistant", "content": None, "tool_calls": [
+                dict({"id": c["id"], "type": "function",
+                      "function": {"name": c["name"], "arguments": c["args"]}},
+                     **({"extra_content": extras[i]} if with_signature and i in extras else {}))
+                for i, c in sorted(calls.items())]}
+            results = [{"role": "tool", "tool_call_id": c["id"], "content": "18C"}
+                       for _, c in sorted(calls.items())]
+            return self.chat({"model": "gem-tools-signed", "stream": True, "tools": tools,
+                              "messages": [{"role": "user", "content": "weather?"},
+                                           assistant] + results})
+
+        r2 = next_turn(True)
+        self.assertEqual(r2.status, 200, r2)
+        turn = mock_requests(self.gemini)[-1]["body"]["contents"][1]
+        self.assertEqual(turn["role"], "model")
+        self.assertEqual(turn["parts"][0], {
+            "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+            "thoughtSignature": GEMINI_SIGNATURE})
+        self.assertNotIn("thoughtSignature", turn["parts"][1])
+        # what a streaming agent met before: the call back without it is Gemini's 400
+        self.assertOpenAIError(next_turn(False), 400)
 
     def test_thinking_tokens_in_usage(self):
         r, body = self.chat_text("gem-thinking")

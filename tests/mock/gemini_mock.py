@@ -39,6 +39,11 @@ e.g. `sleep-200+words-5-50`:
     words-N-D         answer = N words "w1".."wN"; streamed N events, D ms apart
     tools             two functionCall parts (get_weather {"city":"Paris"}, get_time
                       {"timezone":"Europe/Paris"}), no ids, finishReason STOP
+    signed            as Gemini 3 does: the first functionCall part of an answer carries
+                      thoughtSignature SIGNATURE (the others none), and a request whose
+                      current turn (the model turns after the last user turn with text) has a
+                      model turn whose first functionCall part lacks that exact signature is a
+                      400 INVALID_ARGUMENT "Function call is missing a thought_signature ..."
     thinking          a first part {"text":..., "thought": true}; thoughtsTokenCount 50
     cache             cachedContentTokenCount 20 (added to promptTokenCount, which includes it)
     blocked           200 with promptFeedback.blockReason SAFETY and no candidates
@@ -86,6 +91,8 @@ from mockserve import now, word_pieces
 
 DEFAULT_KEY = "AIza-mock-KEY"
 THOUGHT = "Let me think about this request step by step."
+# what option `signed` puts on a first functionCall part, and wants back on it
+SIGNATURE = "CiQBxoV9mb2NrLWdlbWluaS10aG91Z2h0LXNpZ25hdHVyZQ=="
 
 TOP_FIELDS = {"contents", "systemInstruction", "system_instruction", "tools", "toolConfig",
               "tool_config", "generationConfig", "generation_config", "safetySettings",
@@ -106,7 +113,7 @@ class BadRequest(Exception):
 def parse_model(model):
     """The options of a model name like 'sleep-100+words-5-20+thinking'."""
     opt, rest = mockserve.parse_options(
-        model, ("tools", "thinking", "cache", "blocked", "maxtokens"),
+        model, ("tools", "signed", "thinking", "cache", "blocked", "maxtokens"),
         ("stall", "close", "quota"))
     opt["retry_ms"] = None
     for tok in rest:
@@ -277,6 +284,33 @@ def check_generate(body):
                          "tools[%d].function_declarations[%d].parameters" % (i, j))
 
 
+def check_signatures(body):
+    """Gemini 3's rule: in the current turn (what follows the last user turn with text), each
+    model turn's first functionCall part must carry the thoughtSignature it came with."""
+    contents = body.get("contents") or []
+    start = 0
+    for i, c in enumerate(contents):
+        if c.get("role") == "user" and any("text" in p for p in c.get("parts") or []
+                                           if isinstance(p, dict)):
+            start = i + 1
+    for i, c in enumerate(contents[start:], start):
+        if c.get("role") != "model":
+            continue
+        for j, p in enumerate(c.get("parts") or []):
+            fc = p.get("functionCall", p.get("function_call")) if isinstance(p, dict) else None
+            if fc is None:
+                continue
+            if p.get("thoughtSignature", p.get("thought_signature")) != SIGNATURE:
+                raise BadRequest(
+                    "Function call is missing a thought_signature in functionCall parts. This "
+                    "is required for tools to work correctly, and missing thought_signature may "
+                    "lead to degraded model performance. Additional data, function call "
+                    "`default_api:%s` , position %d. please refer to "
+                    "https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+                    % (fc.get("name"), i), "contents[%d].parts[%d]" % (i, j))
+            break
+
+
 # ---- answers -------------------------------------------------------------------------------
 
 def part_chars(p):
@@ -342,6 +376,14 @@ TOOL_CALLS = [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}
               {"functionCall": {"name": "get_time", "args": {"timezone": "Europe/Paris"}}}]
 
 
+def tool_parts(opt):
+    """The functionCall parts of an answer; with `signed`, Gemini signs the first only."""
+    parts = json.loads(json.dumps(TOOL_CALLS))
+    if opt["signed"]:
+        parts[0]["thoughtSignature"] = SIGNATURE
+    return parts
+
+
 def plan(opt, body):
     """(pieces, finishReason, prompt tokens) of the answer; pieces are text strings."""
     gc = body.get("generationConfig", body.get("generation_config")) or {}
@@ -379,7 +421,7 @@ def unary_answer(opt, body, model):
         if opt["thinking"]:
             parts.append({"text": THOUGHT, "thought": True})
         if opt["tools"]:
-            parts += json.loads(json.dumps(TOOL_CALLS))
+            parts += tool_parts(opt)
         else:
             parts.append({"text": "".join(pieces)})
         cands.append({"content": {"role": "model", "parts": parts}, "finishReason": finish,
@@ -399,7 +441,7 @@ def stream_events(opt, body, model):
     events = []
     if opt["tools"]:
         parts = ([{"text": THOUGHT, "thought": True}] if opt["thinking"] else []) + \
-            json.loads(json.dumps(TOOL_CALLS))
+            tool_parts(opt)
         events.append({"candidates": [{"content": {"role": "model", "parts": parts},
                                        "finishReason": "STOP", "index": 0}],
                        "usageMetadata": usage(opt, ptok, 12)})
@@ -554,6 +596,8 @@ class Handler(mockserve.MockHandler):
             try:
                 if method in ("generateContent", "streamGenerateContent"):
                     check_generate(body)
+                    if opt["signed"]:
+                        check_signatures(body)
                 elif method == "embedContent":
                     answer = {"embedding": embed_one(body, model, "request")}
                 else:

@@ -693,6 +693,45 @@ test_stream_two_function_calls(void **state)
     cJSON_Delete(k.chunks);
 }
 
+/* A functionCall part's thoughtSignature goes out on the first fragment of its call, in the
+ * place and shape the unstreamed answer gives it (extra_content.google.thought_signature), so
+ * a streaming agent can send it back; Gemini signs only the first of parallel calls. */
+static void
+test_stream_function_call_thought_signature(void **state)
+{
+    static const char *const answer =
+        "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":["
+        "{\"functionCall\":{\"name\":\"f\",\"args\":{}},\"thoughtSignature\":\"SIG123\"},"
+        "{\"functionCall\":{\"name\":\"g\",\"args\":{\"a\":1}}}]},\"finishReason\":\"STOP\"}]}";
+    sllmp_xstream_t s;
+    sllmp_usage_t u;
+    sink_t k;
+    cJSON *out;
+
+    (void)state;
+    out = response(answer, &u);
+    stream_init(&s, &k);
+    assert_int_equal(feed(&s, answer), 0);
+    assert_int_equal(sllmp_xstream_finish(&s), 0);
+    /* role, start f, args f ("{}"), start g, args g, finish, usage */
+    assert_int_equal(cJSON_GetArraySize(k.chunks), 7);
+    assert_json(at(k.chunks, "1.choices.0.delta.tool_calls.0.extra_content"),
+                "{\"google\":{\"thought_signature\":\"SIG123\"}}");
+    assert_true(cJSON_Compare(at(k.chunks, "1.choices.0.delta.tool_calls.0.extra_content"),
+                              at(out, "choices.0.message.tool_calls.0.extra_content"), 1));
+    assert_string_equal(str_at(k.chunks, "1.choices.0.delta.tool_calls.0.function.name"), "f");
+    /* the later fragments of the call, and the unsigned call, carry none */
+    assert_null(
+        cJSON_GetObjectItem(at(k.chunks, "2.choices.0.delta.tool_calls.0"), "extra_content"));
+    assert_null(
+        cJSON_GetObjectItem(at(k.chunks, "3.choices.0.delta.tool_calls.0"), "extra_content"));
+    assert_null(cJSON_GetObjectItem(at(out, "choices.0.message.tool_calls.1"), "extra_content"));
+    assert_string_equal(str_at(k.chunks, "3.choices.0.delta.tool_calls.0.function.name"), "g");
+    sllmp_xstream_free(&s);
+    cJSON_Delete(k.chunks);
+    cJSON_Delete(out);
+}
+
 static void
 test_stream_blocked_error_and_stop(void **state)
 {
@@ -893,6 +932,7 @@ main(void)
         cmocka_unit_test(test_stream_text_cumulative_usage),
         cmocka_unit_test(test_stream_thought_is_reasoning),
         cmocka_unit_test(test_stream_two_function_calls),
+        cmocka_unit_test(test_stream_function_call_thought_signature),
         cmocka_unit_test(test_stream_blocked_error_and_stop),
         cmocka_unit_test(test_retry_info),
         cmocka_unit_test(test_embeddings),
