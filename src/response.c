@@ -128,6 +128,7 @@ sllmp_resp_flush(sllmp_req_t *r)
         r->client_gone = 1;
         return -1;
     }
+    r->last_flush_ms = sllmp_now_ms();
     return 0;
 }
 

@@ -10,9 +10,10 @@
  * Time limits: CURLOPT_CONNECTTIMEOUT_MS for the handshake; first byte and idle limits are
  * checked between waits (the thread drives its easy handle through its own multi handle and
  * waits at most TICK_MS at a time) against the time data last arrived; CURLOPT_TIMEOUT_MS only
- * as the overall cap. The same check sends SSE heartbeats to a streaming client while the
- * upstream is silent and asks the front whether the client is still there, so a departed client
- * stops the upstream within TICK_MS even while no token flows.
+ * as the overall cap. The same check sends SSE heartbeats to a streaming client that has been
+ * sent nothing for heartbeat_ms (upstream bytes it never gets, such as keep-alive comments and
+ * Anthropic's pings, do not count) and asks the front whether the client is still there, so a
+ * departed client stops the upstream within TICK_MS even while no token flows.
  */
 #include "sllmp/upstream.h"
 #include "sllmp/conf.h"
@@ -136,8 +137,8 @@ typedef struct {
     sllmp_upstream_call_t *call;
     sllmp_timeouts_t t;
     int64_t start;
-    int64_t last_data;
-    int64_t last_ping;
+    int64_t last_data; /* the upstream's last bytes: the idle timeout */
+    int64_t last_ping; /* a held stream's pings flush nothing: their own cadence */
     int64_t last_gone_check;
     int got_body;
     int in_2xx;
@@ -269,7 +270,13 @@ tick(xfer_t *x)
         next = x->last_data + t->idle_ms - now;
     }
     if (r->stream && (x->call->status == 0 || x->in_2xx)) {
-        quiet_since = x->last_data > x->last_ping ? x->last_data : x->last_ping;
+        /*
+         * Quiet is what the client saw, not what the upstream sent: comments (OpenRouter's
+         * ": OPENROUTER PROCESSING"), Anthropic's pings and dropped events reach no client,
+         * and a client that is sent nothing keeps no FcgidIOTimeout at bay and, behind
+         * lighttpd, is not noticed leaving (only a write finds out).
+         */
+        quiet_since = r->last_flush_ms > x->last_ping ? r->last_flush_ms : x->last_ping;
         if (quiet_since < x->start) {
             quiet_since = x->start;
         }

@@ -70,6 +70,8 @@ struct sllmp_req_s {
     int64_t start_wall_ms;
     int64_t start_wall_us; /* the same instant in microseconds, for traces */
     int64_t headers_ms;    /* when the status line went out, 0 before */
+    int64_t last_flush_ms; /* when bytes last went out to the web server (a flush), 0 before:
+                            * heartbeats count the client's quiet from it */
     int64_t first_token_ms;
     int64_t end_ms;
     int64_t start_us; /* monotonic, for the metrics and X-Sllmp-Overhead-Ms */

@@ -92,6 +92,16 @@ class MockSelfTest(unittest.TestCase):
             if model.startswith("split"):
                 self.assertGreater(len(c.chunks), 1)
 
+    def test_keepalive_comments_before_the_first_event(self):
+        c = self.stream({"model": "keepalive-100-450+words-2-0", "stream": True,
+                         "messages": []}).read_all()
+        self.assertEqual(c.content(), "w1 w2")
+        evs = c.events()
+        self.assertEqual(evs[:5], [("comment", "OPENROUTER PROCESSING")] * 5, evs)
+        self.assertEqual(evs[5][0], "data", evs)
+        first = next(t for t, d in c.chunks if b"data:" in d)
+        self.assertGreater(first - c.headers_at, 0.4)
+
     def test_abort_recorded(self):
         self.mock.reset()
         c = self.stream({"model": "words-50-50", "stream": True, "messages": []})

@@ -1,13 +1,31 @@
 """Streaming behaviour measured with a raw-socket client: chunks flushed one at a time,
-heartbeats while the upstream is silent, client disconnects stopping the upstream, odd upstream
-framing (CRLF, byte-by-byte), and failures after the first byte."""
+heartbeats whenever the client has been sent nothing (upstream keep-alives it never sees do not
+count), client disconnects stopping the upstream, odd upstream framing (CRLF, byte-by-byte),
+and failures after the first byte."""
 
 import json
 import statistics
 import time
 import unittest
 
-from stack import StackCase, content_arrivals, mock_model, upstream_model, user_msg
+from stack import (StackCase, StreamClient, content_arrivals, mock_model, upstream_model,
+                   user_msg)
+
+
+def assert_pings_on_time(test, c, heartbeat_s):
+    """Every `: ping` of stream c before its first data event came on time: the first within
+    about one heartbeat of the request, each next one within about one heartbeat of the one
+    before, and the first data event too."""
+    evs = c.events()
+    first_data = next(i for i, e in enumerate(evs) if e[0] == "data")
+    pings = [e for e in evs[:first_data] if e == ("comment", "ping")]
+    test.assertGreaterEqual(len(pings), 4, "pings before the first event: %r" % evs[:8])
+    times = [t for t, d in c.chunks if b": ping" in d]
+    data_at = next(t for t, d in c.chunks if b"data:" in d)
+    marks = [c.t0] + [t for t in times if t < data_at] + [data_at]
+    gaps = [b - a for a, b in zip(marks, marks[1:])]
+    test.assertLess(max(gaps), heartbeat_s + 0.5, "gaps between what the client got: %r" %
+                    gaps)
 
 
 class StreamingTest(StackCase):
@@ -30,6 +48,8 @@ class StreamingTest(StackCase):
                 upstream_model("up-err", mock, "error-after-2"),
                 upstream_model("up-cut", mock, "close-after-2"),
                 upstream_model("up-late500", mock, "sleep-2000+status-500"),
+                upstream_model("up-keepalive", mock, "keepalive-250-3000+words-3-50"),
+                upstream_model("up-keepalive-long", mock, "keepalive-250-8000+words-3-50"),
                 upstream_model("up-echo", mock, "echo")]
 
     def mock_stream(self, request_id, wait=0.0):
@@ -109,6 +129,35 @@ class StreamingTest(StackCase):
         after = evs[idx[0] + 1:]
         pings = [e for e in after if e == ("comment", "ping")]
         self.assertGreaterEqual(len(pings), 2, "pings between tokens: %r" % evs)
+
+    def test_heartbeats_while_upstream_keepalives_are_swallowed(self):
+        # OpenRouter-style comments every 250 ms for 3 s reach the gateway but never the
+        # client: its heartbeats must count from what the client got, not from what arrived
+        c = self.stream({"model": "up-keepalive", "stream": True, "messages": user_msg("x")})
+        self.assertEqual(c.status, 200)
+        self.assertLess(c.headers_at - c.t0, 1.2, "headers only after %.2fs" %
+                        (c.headers_at - c.t0))
+        c.read_all()
+        self.assertEqual(c.content(), "w1 w2 w3", c.text())
+        self.assertNotIn("OPENROUTER", c.text())
+        assert_pings_on_time(self, c, 0.5)
+
+    def test_client_gone_while_upstream_keepalives_flow(self):
+        # behind lighttpd only a write notices an HTTP/1.1 client that left: the heartbeats
+        # are that write, so they must go on while the upstream's comments do
+        c = self.stream({"model": "up-keepalive-long", "stream": True,
+                         "messages": user_msg("x")})
+        rid = c.header("x-request-id")
+        c.close()
+        left = time.time()
+        st = self.mock_stream(rid, wait=1)
+        end = time.monotonic() + 4.0
+        while time.monotonic() < end and not (st["aborted"] or st["completed"]):
+            time.sleep(0.05)
+            st = self.mock_stream(rid)
+        self.assertTrue(st["aborted"], "upstream call kept going after the client left: %r" % st)
+        self.assertLess(st["aborted_at"] - left, 3.0, st)
+        self.assert_gateway_alive()
 
     # -- client leaves
 
@@ -238,6 +287,49 @@ class StreamingTest(StackCase):
         self.assertEqual(c.status, 200)
         self.assertEqual(c.content(), "w1 w2", c.text())
         self.assert_error_then_done(c)
+
+
+class AnthropicKeepaliveTest(StackCase):
+    """Anthropic's ping events are dropped on both paths (translated to OpenAI chunks, and
+    passed through on /v1/messages, where the gateway sends its own heartbeats): while they
+    keep arriving the client still gets heartbeats."""
+
+    start_mock = False
+    sllmp = StreamingTest.sllmp
+    server_env = {"MOCK_ANTHROPIC_KEY": "sk-ant-mock-KEY"}
+
+    @classmethod
+    def setUpClass(cls):
+        from test_providers import AnthropicMock
+        cls.anthropic = AnthropicMock().start()
+        cls.addClassCleanup(cls.anthropic.stop)
+        super().setUpClass()
+
+    @classmethod
+    def models(cls, mock):
+        return [{"model_name": "claude-keepalive", "litellm_params": {
+            "model": "anthropic/claude-mock+keepalive-250-3000",
+            "api_base": "http://127.0.0.1:%d" % cls.anthropic.port,
+            "api_key": "os.environ/MOCK_ANTHROPIC_KEY"}}]
+
+    def test_heartbeats_through_pings_translated(self):
+        c = self.stream({"model": "claude-keepalive", "stream": True,
+                         "messages": user_msg("hi there")})
+        self.assertEqual(c.status, 200)
+        c.read_all()
+        self.assertEqual(c.content(), "hi there", c.text())
+        assert_pings_on_time(self, c, 0.5)
+
+    def test_heartbeats_through_pings_on_messages(self):
+        body = {"model": "claude-keepalive", "max_tokens": 50, "stream": True,
+                "messages": user_msg("hi there")}
+        c = StreamClient(self.stack.port, self.stack.base + "/v1/messages",
+                         json.dumps(body).encode(), {"Content-Type": "application/json"})
+        self.assertEqual(c.status, 200)
+        c.read_all()
+        self.assertNotIn("event: ping", c.text())
+        self.assertIn("event: message_stop", c.text())
+        assert_pings_on_time(self, c, 0.5)
 
 
 if __name__ == "__main__":

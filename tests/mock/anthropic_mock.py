@@ -68,6 +68,9 @@ Behaviour is chosen by the request's `model`: one or more options joined with '+
     multidelta        two message_delta events (the first with stop_reason null and half the
                       output tokens): counts are cumulative
     ping              a ping event between every two events
+    keepalive-P-T     streams: right after the 200's headers, a ping event every P ms for
+                      T ms, before message_start (Anthropic's keep-alive while the model
+                      queues or thinks); unstreamed: ignored
     status-429        429 rate_limit_error + retry-after: 7 and anthropic-ratelimit-* headers
     status-529        529 overloaded_error
     status-500        500 api_error
@@ -120,6 +123,7 @@ Introspection (no auth):
 import datetime
 import json
 import re
+import time
 import uuid
 
 import mockserve
@@ -164,9 +168,14 @@ def new_id(prefix, n=24):
 
 def parse_model(model):
     """A dict of options from a model string like 'tools+cache+sleep-100'."""
-    opt, _ = mockserve.parse_options(
+    opt, rest = mockserve.parse_options(
         model, ("tools", "thinking", "redacted", "cache", "maxtokens", "multidelta", "ping"),
         ("stall", "close", "error"))
+    opt["keepalive"] = None
+    for tok in rest:
+        m = re.fullmatch(r"keepalive-(\d+)-(\d+)", tok)
+        if m:
+            opt["keepalive"] = (int(m.group(1)), int(m.group(2)))
     # "echo", "strict-sampling" and anything unknown: nothing more
     opt["strict"] = isinstance(model, str) and "strict-sampling" in model
     return opt
@@ -821,6 +830,12 @@ class Handler(mockserve.MockHandler):
             self.write_chunk(("event: %s\ndata: %s\n\n" % (name, json.dumps(data))).encode())
             srec["events"].append(name)
 
+        if opt["keepalive"]:
+            every, during = opt["keepalive"]
+            end = time.monotonic() + during / 1000.0
+            while time.monotonic() < end:
+                send("ping", {"type": "ping"})
+                self.pause(min(every / 1000.0, max(0.0, end - time.monotonic())))
         u = p["usage"]
         start = message_object(body, dict(p, thinking=[], redacted=False, text=[], tools=[]),
                                new_id("msg_mock_"))

@@ -56,6 +56,9 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     split             every event written byte by byte, one write (and HTTP chunk) per byte
     close             no chunked encoding: Connection: close, body ends at EOF
     badjson           a 200 whose body is not JSON (unstreamed) / a chunk that is not JSON
+    keepalive-P-T     streams: right after the 200's headers, the SSE comment
+                      `: OPENROUTER PROCESSING` every P ms for T ms, before the first event
+                      (OpenRouter's keep-alive while a model is queued); unstreamed: ignored
     tools             answer with a tool call instead of content (chat only)
     usage-P-C-K-R     report usage prompt P, completion C, cached K (part of P), reasoning R
                       (part of C) instead of the computed figures (embeddings: prompt P)
@@ -142,6 +145,7 @@ import json
 import math
 import re
 import struct
+import time
 import uuid
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -185,6 +189,7 @@ def parse_model(model):
                 "dirty-headers", "nodone"),
         ("stall", "close", "error"))
     opt["usage"] = None
+    opt["keepalive"] = None
     # policy: a 400 content_policy_violation (status-400 alone is a context-length error)
     opt["policy"] = "policy" in rest
     if opt["policy"] and opt["status"] is None:
@@ -193,6 +198,9 @@ def parse_model(model):
         m = re.fullmatch(r"usage-(\d+)-(\d+)-(\d+)-(\d+)", tok)
         if m:
             opt["usage"] = tuple(int(x) for x in m.groups())
+        m = re.fullmatch(r"keepalive-(\d+)-(\d+)", tok)
+        if m:
+            opt["keepalive"] = (int(m.group(1)), int(m.group(2)))
         # "echo" and anything unknown: echo
     return opt
 
@@ -625,9 +633,9 @@ class Handler(mockserve.MockHandler):
     # ---- SSE plumbing -----------------------------------------------------------------
 
     def sse_start(self, opt, srec, headers):
-        """Sends the 200 event-stream headers; returns (emit, chunked). emit(payload,
-        count=True) writes `data: payload` (honouring crlf/split/close) and counts it as a
-        content chunk when `count`."""
+        """Sends the 200 event-stream headers, then keepalive-P-T's comments; returns (emit,
+        chunked). emit(payload, count=True) writes `data: payload` (honouring
+        crlf/split/close) and counts it as a content chunk when `count`."""
         chunked = not opt["close"]
         nl = "\r\n" if opt["crlf"] else "\n"
         if not chunked:
@@ -637,8 +645,7 @@ class Handler(mockserve.MockHandler):
                           [("Transfer-Encoding", "chunked") if chunked
                            else ("Connection", "close")])
 
-        def emit(payload, count=True):
-            text = "data: " + payload + nl + nl
+        def write(text):
             data = text.encode()
             self.check_peer()
             parts = [data[i:i + 1] for i in range(len(data))] if opt["split"] else [data]
@@ -647,9 +654,19 @@ class Handler(mockserve.MockHandler):
                     self.write_chunk(p)
                 else:
                     self.raw_write(p)
+
+        def emit(payload, count=True):
+            write("data: " + payload + nl + nl)
             if count:
                 srec["chunks_sent"] += 1
                 srec["send_times"].append(now())
+
+        if opt["keepalive"]:
+            every, during = opt["keepalive"]
+            end = time.monotonic() + during / 1000.0
+            while time.monotonic() < end:
+                write(": OPENROUTER PROCESSING" + nl + nl)
+                self.pause(min(every / 1000.0, max(0.0, end - time.monotonic())))
         return emit, chunked
 
     def sse_done(self, emit, chunked, opt=None):
