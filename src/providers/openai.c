@@ -5,9 +5,11 @@
  * serves /v1/completions and /v1/embeddings.
  *
  * The client's body goes upstream with `model` replaced by the deployment's and, for streams,
- * stream_options.include_usage forced on. Streamed answers are parsed event by event; each event
- * goes through the pipeline's on_chunk filters to the client at once. An `error` object inside a
- * 200 stream ends the call as a provider error.
+ * stream_options.include_usage forced on, except for Azure api-versions that predate
+ * stream_options (they refuse it: the client's own is left out too, and its include_usage is
+ * answered with an estimate). Streamed answers are parsed event by event; each event goes
+ * through the pipeline's on_chunk filters to the client at once. An `error` object inside a 200
+ * stream ends the call as a provider error.
  */
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
@@ -27,6 +29,8 @@ typedef struct {
     sllmp_sse_t sse;
     int done;     /* [DONE] came */
     int finished; /* a choice came with its finish_reason */
+    cJSON *head;  /* id, object, created and model of the first chunk passed on, for a usage
+                   * chunk of the gateway's own to repeat */
 } stream_t;
 
 /* One JSON value and nothing after it but whitespace, or NULL: a client's parser would take no
@@ -85,6 +89,18 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
         cJSON_Delete(chunk.json);
         return 1;
     }
+    if (s->head == NULL) {
+        static const char *const keys[] = {"id", "object", "created", "model"};
+
+        s->head = cJSON_CreateObject();
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(chunk.json, keys[i]);
+
+            if (cJSON_IsString(v) || cJSON_IsNumber(v)) {
+                cJSON_AddItemToObject(s->head, keys[i], cJSON_Duplicate(v, 0));
+            }
+        }
+    }
     char *text = NULL;
     const cJSON *ch;
 
@@ -123,18 +139,51 @@ metadata_goes_upstream(const cJSON *body)
     return strings && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "store"));
 }
 
-/* The body to send upstream: the client's, with the deployment's model and usage asked for. */
+/*
+ * Whether the deployment takes stream_options. Azure's classic API knows it from
+ * 2024-09-01-preview on (GA 2024-10-21); older api-versions (2024-06-01, 2024-02-01, 2023-05-15
+ * are common in LiteLLM configs) answer any body that has it with 400 "Unrecognized request
+ * argument supplied: stream_options". An api-version is YYYY-MM-DD[-preview], so dates compare
+ * as strings; one of another shape ("preview", "latest") is newer than the dated ones.
+ */
+static int
+takes_stream_options(const sllmp_deployment_t *d)
+{
+    const char *v = d->api_version;
+
+    if (d->provider != SLLMP_PROVIDER_AZURE || v == NULL) {
+        return 1; /* NULL: Azure's v1 API, OpenAI's own */
+    }
+    for (int i = 0; i < 10; i++) {
+        int dash = i == 4 || i == 7;
+
+        if (dash ? v[i] != '-' : !(v[i] >= '0' && v[i] <= '9')) {
+            return 1;
+        }
+    }
+    return strncmp(v, "2024-09-01", 10) >= 0;
+}
+
+/* The body to send upstream: the client's, with the deployment's model and usage asked for
+ * (*asked 0 when the deployment cannot be asked for it). */
 static char *
-upstream_body(sllmp_req_t *r)
+upstream_body(sllmp_req_t *r, int *asked)
 {
     cJSON *body = r->json;
-    cJSON *md = NULL;
+    cJSON *md = NULL, *so_out = NULL;
     char *text;
 
+    *asked = 0;
     cJSON_ReplaceItemInObjectCaseSensitive(body, "model", cJSON_CreateString(r->dep->model));
-    if (r->stream && r->kind != SLLMP_KIND_EMBEDDINGS) {
+    if (r->stream && r->kind != SLLMP_KIND_EMBEDDINGS && !takes_stream_options(r->dep)) {
+        /* the client's stream_options too: the upstream would refuse the request for it, and
+         * its include_usage is answered with the estimate (usage_estimated). Out while printing
+         * and back after, for a fallback deployment that takes it. */
+        so_out = cJSON_DetachItemFromObjectCaseSensitive(body, "stream_options");
+    } else if (r->stream && r->kind != SLLMP_KIND_EMBEDDINGS) {
         cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
 
+        *asked = 1;
         if (!cJSON_IsObject(so)) {
             so = cJSON_CreateObject();
             if (cJSON_HasObjectItem(body, "stream_options")) {
@@ -157,7 +206,50 @@ upstream_body(sllmp_req_t *r)
     if (md != NULL) {
         cJSON_AddItemToObject(body, "metadata", md);
     }
+    if (so_out != NULL) {
+        cJSON_AddItemToObject(body, "stream_options", so_out);
+    }
     return text;
+}
+
+/*
+ * The usage chunk ("choices": [], before [DONE]) a client that asked for include_usage gets from
+ * OpenAI, for an upstream that could not be asked for it: the usage estimated as for any
+ * upstream that reports none. It goes through the on_chunk filters as the upstream's would;
+ * r->usage is then cleared again, so that the trace and the cost know it for an estimate.
+ */
+static sllmp_rc_t
+usage_estimated(sllmp_req_t *r, const stream_t *s)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(s->head, "id");
+    const cJSON *object = cJSON_GetObjectItemCaseSensitive(s->head, "object");
+    const cJSON *created = cJSON_GetObjectItemCaseSensitive(s->head, "created");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(s->head, "model");
+    cJSON *c = cJSON_CreateObject();
+    sllmp_chunk_t chunk = {NULL, 0, c, 0, 0, NULL};
+    char *text;
+    sllmp_rc_t rc;
+
+    cJSON_AddStringToObject(c, "id", cJSON_IsString(id) ? id->valuestring : "chatcmpl-sllmp");
+    cJSON_AddStringToObject(c, "object",
+                            cJSON_IsString(object)              ? object->valuestring
+                            : r->kind == SLLMP_KIND_COMPLETIONS ? "text_completion"
+                                                                : "chat.completion.chunk");
+    cJSON_AddNumberToObject(c, "created",
+                            cJSON_IsNumber(created) ? created->valuedouble
+                                                    : (double)(sllmp_wall_ms() / 1000));
+    cJSON_AddStringToObject(c, "model", cJSON_IsString(model) ? model->valuestring : r->model);
+    cJSON_AddArrayToObject(c, "choices");
+    sllmp_usage_estimate(r);
+    cJSON_AddItemToObject(c, "usage", sllmp_usage_to_openai(&r->usage));
+    text = cJSON_PrintUnformatted(c);
+    chunk.data = text;
+    chunk.len = strlen(text);
+    rc = sllmp_pipeline_chunk(r, &chunk);
+    memset(&r->usage, 0, sizeof(r->usage));
+    cJSON_free(text);
+    cJSON_Delete(c);
+    return rc;
 }
 
 /* Where the request goes: {api_base}/<endpoint>, or Azure's deployment path. */
@@ -199,7 +291,8 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
     int nh = 0;
     sllmp_err_t err;
     sllmp_rc_t rc;
-    char *body = upstream_body(r);
+    int usage_asked;
+    char *body = upstream_body(r, &usage_asked);
 
     sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
     memset(&call, 0, sizeof(call));
@@ -218,6 +311,7 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
     call.headers = headers;
     s.r = r;
     s.done = s.finished = 0;
+    s.head = NULL;
     sllmp_sse_init(&s.sse, MAX_EVENT, on_event, &s);
     err = sllmp_provider_run(r, &call, sllmp_provider_feed_sse, &s.sse);
     sllmp_sse_free(&s.sse);
@@ -232,7 +326,10 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
                             "The provider's stream ended before the answer was complete.");
     } else if (rc == SLLMP_GO_ON && r->stream) {
         rc = SLLMP_FINISHED;
-        if (r->chunks == 0) {
+        if (!usage_asked && r->client_wants_usage && !r->usage.seen &&
+            usage_estimated(r, &s) == SLLMP_ERROR) {
+            rc = SLLMP_ERROR; /* the client left */
+        } else if (r->chunks == 0) {
             /* [DONE] after nothing a client gets (events skipped or dropped): still a stream,
              * an empty one, not a call that finished without an answer */
             sllmp_route_headers(r);
@@ -270,6 +367,7 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
         }
         cJSON_Delete(json);
     }
+    cJSON_Delete(s.head);
     sllmp_buf_free(&call.resp);
     return rc;
 }

@@ -102,6 +102,18 @@ class MockSelfTest(unittest.TestCase):
         first = next(t for t, d in c.chunks if b"data:" in d)
         self.assertGreater(first - c.headers_at, 0.4)
 
+    def test_azure_old_api_version_refuses_stream_options(self):
+        for version, status in (("2024-06-01", 400), ("2024-08-01-preview", 400),
+                                ("2024-09-01-preview", 200), ("2024-10-21", 200)):
+            r = http_request(self.mock.port, "POST", "/openai/deployments/echo/chat/completions"
+                             "?api-version=" + version,
+                             json.dumps({"messages": [], "stream_options": None}),
+                             {"Content-Type": "application/json", "api-key": "azure-mock-KEY"})
+            self.assertEqual(r.status, status, (version, r))
+            if status == 400:
+                self.assertEqual(r.json()["error"]["message"],
+                                 "Unrecognized request argument supplied: stream_options")
+
     def test_abort_recorded(self):
         self.mock.reset()
         c = self.stream({"model": "words-50-50", "stream": True, "messages": []})

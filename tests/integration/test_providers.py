@@ -156,6 +156,14 @@ def provider_models(openai, anthropic, gemini, bedrock):
         m("az", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
           api_version="2024-10-21"),
         m("az-embed", model="azure/embed", api_base=az, api_key="os.environ/MOCK_AZURE_KEY"),
+        # api-versions from before stream_options (the mock refuses it, as Azure does) and
+        # the first one that takes it
+        m("az-2024-06", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
+          api_version="2024-06-01"),
+        m("az-2024-08p", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
+          api_version="2024-08-01-preview"),
+        m("az-2024-09p", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
+          api_version="2024-09-01-preview"),
         m("groq-echo", model="groq/echo", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("ollama-echo", model="ollama/echo", api_base="http://127.0.0.1:%d" % openai.port),
@@ -857,6 +865,34 @@ class OpenAICompatibleTest(ProvidersCase):
         # Azure's stream opens with a choices-less content-filter chunk: never passed on
         r, chunks = self.stream_events("az")
         self.assert_stream_shape(chunks, "hello brave new world")
+
+    def test_azure_stream_options_by_api_version(self):
+        # Azure api-versions before 2024-09-01-preview refuse a body with stream_options (400
+        # "Unrecognized request argument supplied"): none goes upstream, not even the
+        # client's, and a client that asked for include_usage gets the estimate (4 characters
+        # a token: 6 and 6 here) where newer versions give the upstream's figures (5 and 4)
+        text = "hello brave new world"
+        for model, takes in (("az-2024-06", False), ("az-2024-08p", False),
+                             ("az-2024-09p", True), ("az", True)):
+            for asked in (False, True):
+                extra = {"stream_options": {"include_usage": True}} if asked else {}
+                r, chunks = self.stream_events(model, text, **extra)
+                what = "%s, include_usage asked: %s" % (model, asked)
+                self.assert_stream_shape(chunks, text, usage_asked=asked)
+                sent = mock_requests(self.mock)[-1]
+                self.assertTrue(sent["path"].startswith("/openai/deployments/echo/"), sent)
+                if takes:
+                    self.assertEqual(sent["body"].get("stream_options"),
+                                     {"include_usage": True}, what)
+                else:
+                    self.assertNotIn("stream_options", sent["body"], what)
+                if asked:
+                    u = chunks[-1]["usage"]
+                    self.assertEqual((u["prompt_tokens"], u["completion_tokens"]),
+                                     (5, 4) if takes else (6, 6), what)
+                    self.assertEqual(chunks[-1]["id"], chunks[0]["id"], what)
+                    rec = self.record_of(r.header("x-request-id"))
+                    self.assertEqual(rec["usage"]["estimated"], not takes, (what, rec["usage"]))
 
     def test_embeddings_openai_and_azure(self):
         for model in ("oa-embed", "az-embed"):

@@ -120,7 +120,12 @@ choice). Streams begin with a chunk {"id":"","object":"","created":0,"model":"",
 chunk carrying content has full content_filter_results, the role/finish chunks have {}.
 status-429 gives Azure's {"error":{"code":"429","message":"Requests to the ... Please retry
 after 7 seconds. ..."}} with retry-after: 7 and retry-after-ms: 7000; other status-NNN are
-as above.
+as above. Classic api-versions dated before 2024-09-01 (2024-08-01-preview, 2024-06-01,
+2024-02-01, 2023-05-15, ...) predate stream_options: a body that has the key at all (any
+value, streamed or not) gets 400 {"error":{"message":"Unrecognized request argument supplied:
+stream_options","type":"invalid_request_error","param":null,"code":null}}, before the model's
+options apply (not counted in /_mock/calls, no /_mock/streams record), as Azure answers;
+from 2024-09-01-preview on (GA 2024-10-21), and on the v1 paths, it is honoured.
 
 Introspection:
     GET  /_mock/requests   JSON list of {seq, time, method, path, query, headers, header_list,
@@ -316,6 +321,13 @@ def error_for(status, retry_s=None, policy=False):
         err = {"message": "The server had an error while processing your request. Sorry "
                           "about that!", "type": "server_error", "param": None, "code": None}
     return hdrs, {"error": err}
+
+
+def azure_takes_stream_options(api_version):
+    """Whether a classic Azure api-version (YYYY-MM-DD[-preview]) knows stream_options: from
+    2024-09-01-preview on; a version of another shape is taken for a newer one."""
+    m = re.match(r"\d{4}-\d{2}-\d{2}", api_version or "")
+    return not m or m.group(0) >= "2024-09-01"
 
 
 def azure_error_for(status, kind, api_version, retry_s=None):
@@ -528,6 +540,10 @@ class Handler(mockserve.MockHandler):
         body = rec["body"]
         if not isinstance(body, dict):
             return self.send_bad_json()
+        if classic and "stream_options" in body and not azure_takes_stream_options(api_version):
+            return self.send_json(400, {"error": {
+                "message": "Unrecognized request argument supplied: stream_options",
+                "type": "invalid_request_error", "param": None, "code": None}})
         if classic:
             deployment, kind = unquote(classic.group(1)), KINDS[classic.group(2)]
         else:

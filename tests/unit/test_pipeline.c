@@ -504,11 +504,12 @@ static void
 test_upstream_body_rewrite(void **state)
 {
     sllmp_req_t r;
-    char name[] = "real-name";
+    char name[] = "real-name", old_version[] = "2024-06-01", new_version[] = "2024-09-01-preview";
     sllmp_deployment_t d = {.model = name};
     sllmp_arena_t a;
     char *out;
     cJSON *j, *so;
+    int asked;
 
     (void)state;
     memset(&r, 0, sizeof(r));
@@ -518,7 +519,8 @@ test_upstream_body_rewrite(void **state)
     r.stream = 1;
     r.json = cJSON_Parse("{\"model\":\"alias\",\"stream\":true,\"stream_options\":"
                          "{\"include_usage\":false,\"x\":1},\"messages\":[],\"extra\":\"kept\"}");
-    out = upstream_body(&r);
+    out = upstream_body(&r, &asked);
+    assert_int_equal(asked, 1);
     j = cJSON_Parse(out);
     assert_string_equal(cJSON_GetObjectItem(j, "model")->valuestring, "real-name");
     so = cJSON_GetObjectItem(j, "stream_options");
@@ -531,33 +533,88 @@ test_upstream_body_rewrite(void **state)
 
     /* no stream_options at all: added */
     r.json = cJSON_Parse("{\"model\":\"alias\",\"stream\":true,\"messages\":[]}");
-    out = upstream_body(&r);
+    out = upstream_body(&r, &asked);
     assert_non_null(strstr(out, "\"stream_options\":{\"include_usage\":true}"));
     cJSON_free(out);
     cJSON_Delete(r.json);
 
+    /* Azure before 2024-09-01-preview refuses stream_options: none goes, not even the
+     * client's, which stays in the request for a fallback deployment */
+    d.provider = SLLMP_PROVIDER_AZURE;
+    d.api_version = old_version;
+    r.json = cJSON_Parse("{\"model\":\"a\",\"stream\":true,\"messages\":[],"
+                         "\"stream_options\":{\"include_usage\":true}}");
+    out = upstream_body(&r, &asked);
+    assert_int_equal(asked, 0);
+    assert_null(strstr(out, "stream_options"));
+    assert_non_null(cJSON_GetObjectItem(r.json, "stream_options"));
+    cJSON_free(out);
+    cJSON_Delete(r.json);
+    d.api_version = new_version;
+    r.json = cJSON_Parse("{\"model\":\"a\",\"stream\":true,\"messages\":[]}");
+    out = upstream_body(&r, &asked);
+    assert_int_equal(asked, 1);
+    assert_non_null(strstr(out, "\"stream_options\":{\"include_usage\":true}"));
+    cJSON_free(out);
+    cJSON_Delete(r.json);
+    d.provider = SLLMP_PROVIDER_OPENAI;
+    d.api_version = NULL;
+
     /* unstreamed: no stream_options added */
     r.stream = 0;
     r.json = cJSON_Parse("{\"model\":\"alias\",\"messages\":[]}");
-    out = upstream_body(&r);
+    out = upstream_body(&r, &asked);
+    assert_int_equal(asked, 0);
     assert_null(strstr(out, "stream_options"));
     cJSON_free(out);
     cJSON_Delete(r.json);
 
     /* metadata is the gateway's: upstream only as OpenAI stores it (strings, store: true) */
     r.json = cJSON_Parse("{\"model\":\"a\",\"messages\":[],\"metadata\":{\"tags\":[\"x\"]}}");
-    out = upstream_body(&r);
+    out = upstream_body(&r, &asked);
     assert_null(strstr(out, "metadata"));
     assert_non_null(cJSON_GetObjectItem(r.json, "metadata")); /* kept for the trace */
     cJSON_free(out);
     cJSON_Delete(r.json);
     r.json = cJSON_Parse("{\"model\":\"a\",\"messages\":[],\"store\":true,"
                          "\"metadata\":{\"k\":\"v\"}}");
-    out = upstream_body(&r);
+    out = upstream_body(&r, &asked);
     assert_non_null(strstr(out, "\"metadata\":{\"k\":\"v\"}"));
     cJSON_free(out);
     cJSON_Delete(r.json);
     sllmp_arena_destroy(&a);
+}
+
+static void
+test_azure_api_version_takes_stream_options(void **state)
+{
+    static const struct {
+        const char *version;
+        int takes;
+    } cases[] = {
+        {"2023-05-15", 0},         {"2024-02-01", 0}, {"2024-06-01", 0},
+        {"2024-08-01-preview", 0}, {"2024-09-01-preview", 1}, {"2024-10-21", 1},
+        {"2025-04-01-preview", 1}, {"preview", 1},  {"2024-9-01", 1},
+        {"", 1},                   {NULL, 1},
+    };
+    char name[] = "d", version[32];
+    sllmp_deployment_t d = {.model = name, .provider = SLLMP_PROVIDER_AZURE};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        d.api_version = NULL; /* the v1 API */
+        if (cases[i].version != NULL) {
+            snprintf(version, sizeof(version), "%s", cases[i].version);
+            d.api_version = version;
+        }
+        if (takes_stream_options(&d) != cases[i].takes) {
+            fail_msg("api-version %s", cases[i].version ? cases[i].version : "(v1)");
+        }
+    }
+    /* only Azure has api-versions */
+    d.provider = SLLMP_PROVIDER_OPENAI;
+    snprintf(version, sizeof(version), "2024-06-01");
+    assert_true(takes_stream_options(&d));
 }
 
 /* Every record of the spool's new/, concatenated. */
@@ -916,6 +973,7 @@ main(void)
         cmocka_unit_test(test_virtual_keys),
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_upstream_body_rewrite),
+        cmocka_unit_test(test_azure_api_version_takes_stream_options),
         cmocka_unit_test(test_json_depth),
         cmocka_unit_test(test_trace_record),
         cmocka_unit_test(test_held_stream_goes_out_whole),
