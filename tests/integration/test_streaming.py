@@ -49,6 +49,7 @@ class StreamingTest(StackCase):
                 upstream_model("up-cut", mock, "close-after-2"),
                 upstream_model("up-late500", mock, "sleep-2000+status-500"),
                 upstream_model("up-keepalive", mock, "keepalive-250-3000+words-3-50"),
+                upstream_model("up-nonobject", mock, "nonobject+words-3-0"),
                 upstream_model("up-keepalive-long", mock, "keepalive-250-8000+words-3-50"),
                 upstream_model("up-echo", mock, "echo")]
 
@@ -226,6 +227,18 @@ class StreamingTest(StackCase):
 
     def test_upstream_without_chunked_encoding(self):
         self.check_words6("up-nochunk")
+
+    def test_upstream_events_that_are_no_object_skipped(self):
+        # `data: null`, `data: "x"` ... are JSON but no chunk: SDKs that read chunk.choices
+        # would crash on them
+        c = self.stream({"model": "up-nonobject", "stream": True,
+                         "messages": user_msg("x")}).read_all()
+        self.assertEqual(c.status, 200, c.text())
+        data = c.data_events()
+        self.assertEqual(data[-1], "[DONE]", c.text())
+        for d in data[:-1]:
+            self.assertIsInstance(json.loads(d), dict, c.text())
+        self.assertEqual(c.content(), "w1 w2 w3", c.text())
 
     # -- failures after the first byte
 

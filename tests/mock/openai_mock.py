@@ -56,6 +56,8 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     split             every event written byte by byte, one write (and HTTP chunk) per byte
     close             no chunked encoding: Connection: close, body ends at EOF
     badjson           a 200 whose body is not JSON (unstreamed) / a chunk that is not JSON
+    nonobject         streams: before the second content chunk, four events whose data is
+                      JSON but no object: null, "x", 42 and [1]; unstreamed: ignored
     keepalive-P-T     streams: right after the 200's headers, the SSE comment
                       `: OPENROUTER PROCESSING` every P ms for T ms, before the first event
                       (OpenRouter's keep-alive while a model is queued); unstreamed: ignored
@@ -191,7 +193,7 @@ def parse_model(model):
     """Return a dict of options from a model string like 'sleep-100+words-5-20+crlf'."""
     opt, rest = mockserve.parse_options(
         model, ("crlf", "split", "close", "badjson", "tools", "nousage", "quote-key",
-                "dirty-headers", "nodone"),
+                "dirty-headers", "nodone", "nonobject"),
         ("stall", "close", "error"))
     opt["usage"] = None
     opt["keepalive"] = None
@@ -797,6 +799,9 @@ class Handler(mockserve.MockHandler):
                 return
             if opt["badjson"] and i == 1:
                 emit("{this is not json", count=False)
+            if opt["nonobject"] and i == 1:
+                for payload in ("null", '"x"', "42", "[1]"):
+                    emit(payload, count=False)
             emit(chunk({"content": piece}))
         if self.sse_stall_at_end(opt, len(pieces)):
             return
@@ -881,6 +886,9 @@ class Handler(mockserve.MockHandler):
                 return
             if opt["badjson"] and i == 1:
                 emit("{this is not json", count=False)
+            if opt["nonobject"] and i == 1:
+                for payload in ("null", '"x"', "42", "[1]"):
+                    emit(payload, count=False)
             for k, s in enumerate(streamed):
                 if i < len(s):
                     emit(chunk(k, s[i]))
