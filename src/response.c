@@ -64,19 +64,22 @@ sllmp_resp_start(sllmp_req_t *r, int status, const char *content_type)
                  status, sllmp_http_reason(status), content_type, r->id,
                  (long long)(r->headers_ms - r->start_ms), (long long)(overhead / 1000),
                  (long long)(overhead % 1000));
+    /* what fits: the request id is checked and bounded, so nothing is cut in practice */
+    sllmp_resp_write(r, head, n < 0 ? 0 : (size_t)n < sizeof(head) ? (size_t)n : sizeof(head) - 1);
     if (r->origin != NULL) {
-        sllmp_resp_write(r, head, (size_t)n);
-        n = snprintf(head, sizeof(head),
-                     "Access-Control-Allow-Origin: %s\r\n"
-                     "Access-Control-Expose-Headers: X-Request-ID, X-Trace-ID, X-Duration-Ms, "
-                     "X-Sllmp-Overhead-Ms, Retry-After, "
-                     "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, "
-                     "x-ratelimit-reset-requests, x-ratelimit-limit-tokens, "
-                     "x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens\r\n"
-                     "Vary: Origin\r\n",
-                     r->origin);
+        /* an allowed origin is as long as the config makes it: never through head[] */
+        static const char expose[] =
+            "\r\nAccess-Control-Expose-Headers: X-Request-ID, X-Trace-ID, X-Duration-Ms, "
+            "X-Sllmp-Overhead-Ms, Retry-After, "
+            "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, "
+            "x-ratelimit-reset-requests, x-ratelimit-limit-tokens, "
+            "x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens\r\n"
+            "Vary: Origin\r\n";
+
+        sllmp_resp_write(r, "Access-Control-Allow-Origin: ", 29);
+        sllmp_resp_write(r, r->origin, strlen(r->origin));
+        sllmp_resp_write(r, expose, sizeof(expose) - 1);
     }
-    sllmp_resp_write(r, head, (size_t)n);
     if (r->resp_headers.len > 0) {
         sllmp_resp_write(r, r->resp_headers.ptr, r->resp_headers.len);
     }

@@ -6,11 +6,12 @@ import unittest
 from stack import MASTER_KEY, StackCase, mock_model, upstream_model
 
 ORIGIN = "https://app.example"
+LONG_ORIGIN = "https://" + "a" * 240 + ".example"   # longer than the header buffer once was
 
 
 class EndpointsTest(StackCase):
     master_key = MASTER_KEY
-    sllmp = {"cors": {"origins": [ORIGIN]}}
+    sllmp = {"cors": {"origins": [ORIGIN, LONG_ORIGIN]}}
 
     @classmethod
     def models(cls, mock):
@@ -147,6 +148,16 @@ class EndpointsTest(StackCase):
                             key=MASTER_KEY, headers={"Origin": ORIGIN})
         self.assertEqual(r.status, 200, r)
         self.assertIn(r.header("access-control-allow-origin"), (ORIGIN, "*"), r)
+
+    def test_cors_long_allowed_origin(self):
+        r = self.stack.chat({"model": "mock-echo",
+                             "messages": [{"role": "user", "content": "hi"}]},
+                            key=MASTER_KEY, headers={"Origin": LONG_ORIGIN})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("access-control-allow-origin"), LONG_ORIGIN, r)
+        self.assertEqual(r.header("vary"), "Origin", r)
+        self.assertIn("X-Request-ID", r.header("access-control-expose-headers") or "", r)
+        self.assertEqual(r.json()["choices"][0]["message"]["content"], "hi")
 
 
 if __name__ == "__main__":
