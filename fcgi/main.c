@@ -492,6 +492,13 @@ main(int argc, char **argv)
     sllmp_conf_t *conf;
     char *err = NULL;
 
+    /*
+     * Under CGI the arguments are not ours: a query string without '=' comes as argv (RFC 3875
+     * 4.4, as Apache's mod_cgi does), and "?-v" must not print a version where the headers go.
+     */
+    if (getenv("GATEWAY_INTERFACE") != NULL) {
+        argc = 1;
+    }
     if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
         printf("sllmp.fcgi " SLLMP_VERSION "\n");
         return 0;

@@ -339,6 +339,15 @@ class ApacheCGI(Scenarios, StackCase):
     def reload(self):
         os.kill(self.stack.server_pid, signal.SIGUSR1)   # apachectl graceful
 
+    def test_query_without_equals_is_not_arguments(self):
+        # RFC 3875 4.4: Apache passes "?foo" to a CGI program as argv; it is not an option
+        for q in ("?foo", "?--version", "?-v"):
+            r = self.stack.request("GET", "/health" + q)
+            self.assertEqual(r.status, 200, (q, r))
+            self.assertEqual(r.json().get("status"), "ok", (q, r))
+        r = self.stack.chat({"model": "mock-echo", "messages": user_msg("q")},
+                            path="/v1/chat/completions?x", key=self.auth())
+        self.assertEqual(r.status, 200, r)
 
 
 class ApacheFcgidHostDefaults(StackCase):
