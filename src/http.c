@@ -375,8 +375,18 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
 
     r->conf = sllmp_conf_get(sllmp_req_param(r, "SLLMP_CONFIG"), &errmsg);
     if (r->conf == NULL) {
+        static const char not_ready[] =
+            "{\"status\":\"not_ready\",\"checks\":{\"config\":\"failed\"},"
+            "\"reasons\":[\"the configuration does not load (the error is in the log)\"]}";
+
         sllmp_log(r->id, SLLMP_LOG_ERROR, "no configuration: %s", errmsg);
         free(errmsg);
+        rt = route(r->path);
+        if (rt != NULL && rt->ep == EP_READY) {
+            /* what /ready is for: a 503 with the reason, not an internal error */
+            sllmp_resp_send(r, 503, "application/json", not_ready, sizeof(not_ready) - 1);
+            goto out;
+        }
         sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, "The gateway's configuration does not load.");
         sllmp_resp_error(r);
         goto out;

@@ -36,6 +36,23 @@ class CGITest(unittest.TestCase):
         self.assertRegex(headers["status"], r"^\d{3}( |$)", headers)
         return int(headers["status"][:3]), headers, payload
 
+    def test_broken_config_ready_is_503_chat_is_500(self):
+        bad = os.path.join(self.dir, "broken.yaml")
+        with open(bad, "w") as f:
+            f.write("model_list:\n  - model_name: [unclosed\n")
+        status, headers, payload = self.cgi("GET", "/ready", extra={"SLLMP_CONFIG": bad})
+        self.assertEqual(status, 503, payload)
+        body = json.loads(payload)
+        self.assertEqual(body["status"], "not_ready", body)
+        self.assertEqual(body["checks"]["config"], "failed", body)
+        self.assertTrue(body["reasons"], body)
+        self.assertNotIn("unclosed", payload.decode())   # the details go to the log only
+        status, _, payload = self.cgi("POST", "/v1/chat/completions", json.dumps(
+            {"model": "mock-echo", "messages": [{"role": "user", "content": "x"}]}).encode(),
+            extra={"SLLMP_CONFIG": bad})
+        self.assertEqual(status, 500, payload)
+        self.assertEqual(json.loads(payload)["error"]["type"], "server_error")
+
     def test_record_survives_the_servers_sigterm_at_eof(self):
         """lighttpd and Apache SIGTERM a CGI once its stdout reaches EOF: the trace record
         must be written by then (the response may not end before it)."""
