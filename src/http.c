@@ -308,6 +308,43 @@ script_is_us(const char *file)
            a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+static int
+hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/*
+ * The path of the URI with %XX decoded, as the server decodes PATH_INFO (an SDK sends
+ * /v1/models/meta-llama%2FLlama-3 for the model meta-llama/Llama-3). An invalid escape or a
+ * control character (%00, %0A: logs and messages quote the path) leaves the path as it came.
+ */
+static char *
+decode_path(sllmp_req_t *r, const char *p, size_t len)
+{
+    char *out = sllmp_arena_alloc(r->arena, len + 1), *o = out;
+
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+
+        if (p[i] != '%') {
+            *o++ = p[i];
+            continue;
+        }
+        if (i + 2 >= len || (hi = hexval(p[i + 1])) < 0 || (lo = hexval(p[i + 2])) < 0 || hi < 2 ||
+            (hi == 7 && lo == 15)) {
+            return sllmp_arena_strndup(r->arena, p, len);
+        }
+        *o++ = (char)(hi << 4 | lo);
+        i += 2;
+    }
+    *o = '\0';
+    return out;
+}
+
 static const char *
 request_path(sllmp_req_t *r)
 {
@@ -322,7 +359,8 @@ request_path(sllmp_req_t *r)
     }
     q = strchr(uri, '?');
     len = q ? (size_t)(q - uri) : strlen(uri);
-    path = q ? sllmp_arena_strndup(r->arena, uri, len) : uri;
+    path = decode_path(r, uri, len);
+    len = strlen(path);
     /*
      * Mounted under a prefix through a front controller (an .htaccess rewriting /~alice/v1/...
      * to sllmp.fcgi/v1/..., or a CGI at /cgi-bin/sllmp.cgi/v1/...): the URI is no route of
@@ -331,7 +369,7 @@ request_path(sllmp_req_t *r)
      * SCRIPT_NAME and PATH_INFO (/v2 + /models), which must stay unknown paths.
      */
     if (route(path) == NULL && info != NULL && info[0] == '/' && (ilen = strlen(info)) <= len &&
-        memcmp(uri + len - ilen, info, ilen) == 0 && route(info) != NULL &&
+        memcmp(path + len - ilen, info, ilen) == 0 && route(info) != NULL &&
         script_is_us(sllmp_req_param(r, "SCRIPT_FILENAME"))) {
         return info;
     }

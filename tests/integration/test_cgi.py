@@ -36,6 +36,18 @@ class CGITest(unittest.TestCase):
         self.assertRegex(headers["status"], r"^\d{3}( |$)", headers)
         return int(headers["status"][:3]), headers, payload
 
+    def test_model_path_escapes(self):
+        status, _, payload = self.cgi("GET", "/v1/models/mock%2Decho")
+        self.assertEqual(status, 200, payload)
+        self.assertEqual(json.loads(payload)["id"], "mock-echo")
+        # a control character or a bad escape is not decoded: it names no model (and no line
+        # of the log is split by a %0A)
+        for path in ("/v1/models/mock%0Aecho", "/v1/models/mock%00echo", "/v1/models/mock%zz",
+                     "/v1/models/mock-ech%6"):
+            status, _, payload = self.cgi("GET", path)
+            self.assertEqual(status, 404, (path, payload))
+            self.assertEqual(json.loads(payload)["error"]["code"], "model_not_found", payload)
+
     def test_broken_config_ready_is_503_chat_is_500(self):
         bad = os.path.join(self.dir, "broken.yaml")
         with open(bad, "w") as f:

@@ -16,7 +16,8 @@ class EndpointsTest(StackCase):
     @classmethod
     def models(cls, mock):
         return [mock_model("mock-echo", "echo", 20),
-                upstream_model("up-echo", mock, "echo")]
+                upstream_model("up-echo", mock, "echo"),
+                mock_model("org/mock echo", "echo", 0)]
 
     def get(self, path, key=None, headers=None):
         h = dict(headers or {})
@@ -54,7 +55,7 @@ class EndpointsTest(StackCase):
         body = r.json()
         self.assertEqual(body.get("object"), "list", r)
         ids = [m.get("id") for m in body.get("data", [])]
-        self.assertEqual(sorted(ids), ["mock-echo", "up-echo"], r)
+        self.assertEqual(sorted(ids), ["mock-echo", "org/mock echo", "up-echo"], r)
         for m in body["data"]:
             self.assertEqual(m.get("object"), "model", m)
             self.assertIsInstance(m.get("created"), int, m)
@@ -80,6 +81,14 @@ class EndpointsTest(StackCase):
         body = r.json()
         self.assertEqual(body.get("id"), "mock-echo", r)
         self.assertEqual(body.get("object"), "model", r)
+
+    def test_model_by_id_percent_encoded(self):
+        # the openai SDKs encode the id: retrieve("org/mock echo") asks for org%2Fmock%20echo
+        for path in ("/v1/models/org%2Fmock%20echo", "/v1/models/org/mock%20echo"):
+            r = self.get(path, key=MASTER_KEY)
+            self.assertEqual(r.status, 200, (path, r))
+            self.assertEqual(r.json().get("id"), "org/mock echo", r)
+        # (lighttpd refuses bad escapes and control characters itself: test_cgi has those)
 
     # -- 404 / 405
 
