@@ -113,6 +113,8 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_ANTHROPIC_KEY"),
         m("claude-strict", model="anthropic/claude-opus-4-7+strict-sampling", api_base=a,
           api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        m("claude-nonobject", model="anthropic/claude-mock+words-4-0+nonobject", api_base=a,
+          api_key="os.environ/MOCK_ANTHROPIC_KEY"),
         m("claude-cut", model="anthropic/claude-mock+words-6-10+close-after-3", api_base=a,
           api_key="os.environ/MOCK_ANTHROPIC_KEY"),
         m("gem-cut", model="gemini/gemini-mock+words-6-10+close-after-3", api_base=g,
@@ -1001,6 +1003,26 @@ class MessagesFrontDoorTest(ProvidersCase):
         self.assertNotIn("message_stop", [e.get("event") for e in evs])
         self.assertEqual(evs[-1].get("event"), "error", evs)
         self.assertEqual(json.loads(evs[-1]["data"])["error"]["type"], "api_error")
+
+    def test_events_that_are_no_object_skipped(self):
+        # data: null (or an object with bytes after it) would crash an SDK reading event.type
+        r = self.post_messages({"model": "claude-nonobject", "max_tokens": 50, "stream": True,
+                                "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(r.status, 200, r)
+        evs = [e for e in parse_sse(r.body.decode()) if "data" in e]
+        for e in evs:
+            self.assertIsInstance(json.loads(e["data"]), dict, e)
+        self.assertNotIn("JUNK", r.body.decode())
+        self.assertEqual(evs[-1].get("event"), "message_stop", evs)
+        text = "".join(json.loads(e["data"])["delta"].get("text", "") for e in evs
+                       if e.get("event") == "content_block_delta")
+        self.assertEqual(text, "w1 w2 w3 w4")
+        # the translated path too
+        r, chunks = self.sse("/v1/chat/completions", {"model": "claude-nonobject",
+                                                      "stream": True, "messages": [
+                                                          {"role": "user", "content": "x"}]})
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("JUNK", r.body.decode())
 
     def test_error_event_mid_stream(self):
         r = self.post_messages({"model": "claude-err", "max_tokens": 50, "stream": True,

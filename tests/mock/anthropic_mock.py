@@ -68,6 +68,9 @@ Behaviour is chosen by the request's `model`: one or more options joined with '+
     multidelta        two message_delta events (the first with stop_reason null and half the
                       output tokens): counts are cumulative
     ping              a ping event between every two events
+    nonobject         streams: before the second text delta, content_block_delta events whose
+                      data is JSON but no object (null, "x", 42, [1]) and one whose object has
+                      bytes after it; unstreamed: ignored
     keepalive-P-T     streams: right after the 200's headers, a ping event every P ms for
                       T ms, before message_start (Anthropic's keep-alive while the model
                       queues or thinks); unstreamed: ignored
@@ -169,7 +172,8 @@ def new_id(prefix, n=24):
 def parse_model(model):
     """A dict of options from a model string like 'tools+cache+sleep-100'."""
     opt, rest = mockserve.parse_options(
-        model, ("tools", "thinking", "redacted", "cache", "maxtokens", "multidelta", "ping"),
+        model, ("tools", "thinking", "redacted", "cache", "maxtokens", "multidelta", "ping",
+                "nonobject"),
         ("stall", "close", "error"))
     opt["keepalive"] = None
     for tok in rest:
@@ -882,6 +886,13 @@ class Handler(mockserve.MockHandler):
                     self.end_chunks()
                     srec["completed"] = True
                     return
+                if opt["nonobject"] and i == 1:
+                    junk = json.dumps({"type": "content_block_delta", "index": index,
+                                       "delta": {"type": "text_delta", "text": "JUNK"}})
+                    for payload in ("null", '"x"', "42", "[1]", junk + " trailing"):
+                        self.check_peer()
+                        self.write_chunk(("event: content_block_delta\ndata: %s\n\n"
+                                          % payload).encode())
                 event("content_block_delta", {"type": "content_block_delta", "index": index,
                                               "delta": {"type": "text_delta", "text": piece}})
                 srec["chunks_sent"] += 1
