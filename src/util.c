@@ -4,6 +4,7 @@
 #include "sllmp/util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <limits.h>
@@ -262,6 +263,17 @@ sllmp_str_ieq(sllmp_str_t s, const char *lit)
     size_t n = strlen(lit);
 
     return s.len == n && strncasecmp(s.ptr, lit, n) == 0;
+}
+
+int
+sllmp_blank(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (!isspace((unsigned char)*s)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int

@@ -195,6 +195,15 @@ long sllmp_anthropic_thinking_budget(const char *effort);
  */
 int sllmp_anthropic_thinking_allowed(const cJSON *body);
 
+/*
+ * Claude's prefill rule, for the Anthropic and the Bedrock Converse translators: when the last
+ * of messages (translated turns, {"role", "content": [blocks]}) is the assistant's, Claude
+ * continues it and refuses it ending in whitespace. The whitespace at the end of its last text
+ * block ({"type":"text","text"} or Converse's {"text"}) is cut; a block left empty is removed,
+ * and the one before it cut in turn; a turn left with no blocks is removed.
+ */
+void sllmp_anthropic_strip_prefill(cJSON *messages);
+
 /* Whether a Claude model id (Anthropic's, or Bedrock's with "claude-" in it) names a model
  * released after Claude Opus 4.6, which refuses temperature, top_p and top_k (§0.9). */
 int sllmp_anthropic_strict_sampling(const char *model);

@@ -79,6 +79,10 @@ void sllmp_sha256(const void *data, size_t n, unsigned char out[32]);
 /* Case-insensitive comparison of a view with a NUL-terminated string. */
 int sllmp_str_ieq(sllmp_str_t s, const char *lit);
 
+/* 1 when s is "" or only whitespace (isspace): the text that the providers refuse as a content
+ * block or a stop sequence, and that carries nothing worth sending. */
+int sllmp_blank(const char *s);
+
 /* Parse a decimal integer from the whole string; 0 on success, -1 otherwise. */
 int sllmp_parse_long(const char *s, long *out);
 

@@ -66,17 +66,6 @@ is(const char *s, const char *lit)
     return s != NULL && strcmp(s, lit) == 0;
 }
 
-static int
-blank(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (!isspace((unsigned char)*s)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /*
  * Fills *e: param from pfmt, and the message "'<param>' <why>" so the client sees where. Always
  * returns -1, for `return bad(...)`.
@@ -289,7 +278,7 @@ user_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
         if (text == NULL) {
             return bad(e, "must be a string.", "messages[%d].content[%d].text", i, k);
         }
-        if (!blank(text)) {
+        if (!sllmp_blank(text)) {
             *out = text_block(text);
             copy_cache_control(*out, part);
         }
@@ -317,7 +306,7 @@ system_message(const cJSON *content, int i, cJSON *system, sllmp_xerr_t *e)
     int k = 0;
 
     if (cJSON_IsString(content)) {
-        if (!blank(content->valuestring)) {
+        if (!sllmp_blank(content->valuestring)) {
             cJSON_AddItemToArray(system, text_block(content->valuestring));
         }
         return 0;
@@ -330,7 +319,7 @@ system_message(const cJSON *content, int i, cJSON *system, sllmp_xerr_t *e)
             return bad(e, "must be a text part: system messages take text only.",
                        "messages[%d].content[%d]", i, k);
         }
-        if (!blank(text)) {
+        if (!sllmp_blank(text)) {
             cJSON *b = text_block(text);
 
             copy_cache_control(b, part);
@@ -348,7 +337,7 @@ user_message(turns_t *t, const cJSON *content, int i, sllmp_xerr_t *e)
     int k = 0;
 
     if (cJSON_IsString(content)) {
-        if (!blank(content->valuestring)) {
+        if (!sllmp_blank(content->valuestring)) {
             turn_add(t, "user", text_block(content->valuestring), 0);
         }
         return 0;
@@ -386,7 +375,7 @@ tool_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
     cJSON_AddStringToObject(r, "tool_use_id", id);
     if (cJSON_IsString(content)) {
         /* empty content is left out, which Anthropic takes (an empty text would not be) */
-        if (!blank(content->valuestring)) {
+        if (!sllmp_blank(content->valuestring)) {
             cJSON_AddStringToObject(r, "content", content->valuestring);
         }
     } else if (cJSON_IsArray(content)) {
@@ -431,7 +420,7 @@ tool_input(const cJSON *args)
     if (!cJSON_IsString(args)) {
         return NULL;
     }
-    if (blank(args->valuestring)) {
+    if (sllmp_blank(args->valuestring)) {
         return cJSON_CreateObject();
     }
     in = cJSON_Parse(args->valuestring);
@@ -477,7 +466,7 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
         turn_add(t, "assistant", b, 0);
     }
     if (cJSON_IsString(content)) {
-        if (!blank(content->valuestring)) {
+        if (!sllmp_blank(content->valuestring)) {
             turn_add(t, "assistant", text_block(content->valuestring), 0);
         }
     } else {
@@ -486,7 +475,7 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
             const char *type = str(item, "type"), *text = str(item, "text");
 
             if (is(type, "text") && text != NULL) {
-                if (!blank(text)) {
+                if (!sllmp_blank(text)) {
                     cJSON *b = text_block(text);
 
                     copy_cache_control(b, item);
@@ -536,11 +525,12 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
 }
 
 /*
- * A final assistant message is a prefill that Anthropic continues, and it rejects one ending in
- * whitespace: strip it, dropping text blocks (and the message) left empty.
+ * A final assistant message is a prefill that Claude continues, and it rejects one ending in
+ * whitespace: strip it, dropping text blocks (and the message) left empty. Shared with the
+ * Bedrock translator, hence both block shapes.
  */
-static void
-strip_prefill(cJSON *messages)
+void
+sllmp_anthropic_strip_prefill(cJSON *messages)
 {
     cJSON *last = cJSON_GetArrayItem(messages, cJSON_GetArraySize(messages) - 1);
     cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
@@ -552,9 +542,11 @@ strip_prefill(cJSON *messages)
         int n = cJSON_GetArraySize(content);
         cJSON *b = cJSON_GetArrayItem(content, n - 1);
         cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
+        const char *type = str(b, "type");
         size_t len;
 
-        if (!is(str(b, "type"), "text") || !cJSON_IsString(text)) {
+        /* Anthropic's {"type":"text","text"}, Converse's {"text"} */
+        if (!cJSON_IsString(text) || (type != NULL && !is(type, "text"))) {
             break;
         }
         len = strlen(text->valuestring);
@@ -614,7 +606,7 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     cJSON_Delete(t.results);
     cJSON_Delete(t.blocks);
     if (rc == 0) {
-        strip_prefill(t.messages);
+        sllmp_anthropic_strip_prefill(t.messages);
         if (cJSON_GetArraySize(t.messages) == 0) {
             rc = bad(e, "must contain at least one user or assistant message with content.",
                      "messages");
@@ -657,7 +649,7 @@ stop_sequences(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     int k = 0;
 
     if (cJSON_IsString(stop)) {
-        if (!blank(stop->valuestring)) {
+        if (!sllmp_blank(stop->valuestring)) {
             cJSON_AddItemToArray(seqs, cJSON_CreateString(stop->valuestring));
         }
     } else if (cJSON_IsArray(stop)) {
@@ -668,7 +660,7 @@ stop_sequences(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
                 return bad(e, "must be a string.", "stop[%d]", k);
             }
             /* Anthropic rejects whitespace-only sequences; LiteLLM drops them */
-            if (!blank(s->valuestring)) {
+            if (!sllmp_blank(s->valuestring)) {
                 cJSON_AddItemToArray(seqs, cJSON_CreateString(s->valuestring));
             }
             k++;

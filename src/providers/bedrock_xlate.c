@@ -4,8 +4,13 @@
  *
  * Converse is stricter than OpenAI in ways clients never see elsewhere: turns must alternate
  * user / assistant (so consecutive same-role turns are merged, and tool results travel in user
- * turns), text blocks may not be blank, and Bedrock never fetches URLs (an http image is a 400
- * from us rather than a confusing one from AWS).
+ * turns), text blocks may not be blank (empty or whitespace-only text is left out, for every
+ * model), and Bedrock never fetches URLs (an http image is a 400 from us rather than a
+ * confusing one from AWS). Claude adds its own rule behind Converse: a final assistant turn (a
+ * prefill) may not end in whitespace, so for Anthropic models it is stripped as the Anthropic
+ * translator does (sllmp_anthropic_strip_prefill). Whitespace-only stop sequences, which
+ * Anthropic's own API refuses, are still sent: nothing public shows that Bedrock hands them to
+ * Claude as they are rather than dealing with them itself.
  *
  * Reasoning, for Anthropic models (a model id with "anthropic.": anthropic.claude-..., the
  * inference profiles us.anthropic.claude-..., an ARN naming one), as LiteLLM's
@@ -97,8 +102,9 @@ add_text(cJSON *blocks, const char *text)
 {
     cJSON *b;
 
-    /* Converse rejects blank text blocks */
-    if (text == NULL || *text == '\0') {
+    /* Converse rejects blank text blocks, whitespace-only ones too ("The text field in the
+     * ContentBlock object at messages.1.content.0 is blank"), whatever the model */
+    if (text == NULL || sllmp_blank(text)) {
         return;
     }
     b = cJSON_CreateObject();
@@ -608,6 +614,10 @@ sllmp_bedrock_request(const cJSON *req, const char *model_id, sllmp_xerr_t *e)
             goto fail;
         }
         i++;
+    }
+    if (c.anthropic) {
+        /* Claude's own rule, passed on by Converse; other models are not known to have it */
+        sllmp_anthropic_strip_prefill(c.messages);
     }
     if (cJSON_GetArraySize(c.messages) == 0) {
         xfail(e, "messages", "The conversation needs at least one user message.");

@@ -777,6 +777,27 @@ class BedrockTest(ProvidersCase):
         self.assertEqual([next(iter(b)) for b in sent["messages"][1]["content"]],
                          ["text", "toolUse", "toolUse"])
 
+    def test_whitespace_converse_and_claude_refuse(self):
+        # "\n\n" beside tool_calls is a blank text block to Converse, whatever the model
+        tools = [{"type": "function", "function": {"name": "get_weather"}}]
+        msgs = [{"role": "user", "content": "weather?"},
+                {"role": "assistant", "content": "\n\n", "tool_calls": [
+                    {"id": "t1", "type": "function",
+                     "function": {"name": "get_weather", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "t1", "content": "18C"}]
+        for model in ("nova", "br-claude"):
+            r = self.chat({"model": model, "tools": tools, "messages": msgs})
+            self.assertEqual(r.status, 200, r)
+            sent = mock_requests(self.bedrock)[-1]["body"]
+            self.assertEqual(sent["messages"][1]["content"][0]["toolUse"]["toolUseId"], "t1")
+        # a prefill ending in whitespace: Claude refuses it, so it goes stripped
+        prefill = [{"role": "user", "content": "hello brave new world"},
+                   {"role": "assistant", "content": "```json\n"}]
+        r = self.chat({"model": "br-claude", "messages": prefill})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(mock_requests(self.bedrock)[-1]["body"]["messages"][-1],
+                         {"role": "assistant", "content": [{"text": "```json"}]})
+
     def test_stream_tools(self):
         r, chunks = self.stream_events("nova-tools", tools=[
             {"type": "function", "function": {"name": "get_weather"}}])

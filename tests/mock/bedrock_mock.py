@@ -31,17 +31,18 @@ given for it with --profile <id>=<modelId>, an unknown one is a 400 ValidationEx
                                                        {"bytes":"<base64 of one Anthropic event>"}
 
 Converse requests are validated as Bedrock does: only Converse's top-level keys, turns that
-alternate starting with user, no blank text, every toolUse answered by a toolResult in the next
+alternate starting with user, no blank (empty or whitespace-only) text for any model (the AWS
+CLI shows it for Titan: langchain-aws #403), every toolUse answered by a toolResult in the next
 turn, a toolConfig whenever toolUse / toolResult blocks appear, reasoningContent blocks only in
 assistant turns and only as {"reasoningText":{"text","signature"?}} or {"redactedContent":
 <base64>} (no other key). For Anthropic models (an id with "anthropic."), as Claude checks it:
-a reasoningText block must be signed, with the mock's own text and signature (anything else is
-"Invalid signature"); additionalModelRequestFields.thinking is {"type":"enabled",
-"budget_tokens": >= 1024} or {"type":"disabled"}, and with thinking enabled inferenceConfig
-needs maxTokens above the budget, temperature only 1, topP unset or >= 0.95, no toolChoice
-forcing a tool, and the last assistant turn, when it has toolUse, must start with a
-reasoningContent block. Other models take no "thinking" there. Failures are 400
-ValidationException.
+a final assistant turn must not end in whitespace (aws-sdk-net #4015); a reasoningText block
+must be signed, with the mock's own text and signature (anything else is "Invalid
+signature"); additionalModelRequestFields.thinking is {"type":"enabled", "budget_tokens":
+>= 1024} or {"type":"disabled"}, and with thinking enabled inferenceConfig needs maxTokens
+above the budget, temperature only 1, topP unset or >= 0.95, no toolChoice forcing a tool, and
+the last assistant turn, when it has toolUse, must start with a reasoningContent block. Other
+models take no "thinking" there. Failures are 400 ValidationException.
 
 Errors carry x-amzn-ErrorType as bedrock-runtime sends it, with its namespace suffix
 ("ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"; botocore splits
@@ -441,6 +442,13 @@ def validate_converse(body, tools_configured, model_id=""):
         if stray:
             raise Invalid("messages.%d: toolResult for unknown toolUseId %s" % (i, stray[0]))
         pending = uses or None
+    final = msgs[-1]["content"][-1]
+    if is_anthropic(model_id) and msgs[-1]["role"] == "assistant" and "text" in final and \
+            final["text"] != final["text"].rstrip():
+        # Claude's prefill rule, which Converse passes on as the model's error (aws-sdk-net
+        # #4015, langchain-aws #599)
+        raise Invalid("The model returned the following errors: messages: final assistant "
+                      "content cannot end with trailing whitespace")
     if uses_tools and not tools_configured:
         raise Invalid("The toolConfig field must be defined when using toolUse and toolResult "
                       "content blocks.")

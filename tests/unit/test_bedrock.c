@@ -784,6 +784,111 @@ test_converse_request_tool_continuation_without_block(void **state)
     }
 }
 
+/* ---- Converse request: whitespace ---- */
+
+#define NOVA "amazon.nova-pro-v1:0"
+
+static void
+test_converse_request_blank_text_left_out(void **state)
+{
+    /* Converse refuses whitespace-only text blocks for every model ("The text field in the
+     * ContentBlock object at messages.1.content.0 is blank"): the "\n\n" some clients put
+     * beside tool_calls, blank system and user parts */
+    static const char *const models[] = {NOVA, CLAUDE};
+    const char *req =
+        "{\"messages\":[{\"role\":\"system\",\"content\":\" \\n\"},"
+        "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"\\t\"},"
+        "{\"type\":\"text\",\"text\":\"Be brief.\"}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Weather?\"},"
+        "{\"type\":\"text\",\"text\":\"  \"}]},"
+        "{\"role\":\"assistant\",\"content\":\"\\n\\n\",\"tool_calls\":[{\"id\":\"t1\","
+        "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"t1\",\"content\":\"18C\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"\\n\"}]},"
+        "{\"role\":\"user\",\"content\":\"Thanks\"}],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}]}";
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(models) / sizeof(models[0]); k++) {
+        cJSON *out = converse(req, models[k]);
+
+        assert_json(cJSON_GetObjectItem(out, "system"), "[{\"text\":\"Be brief.\"}]");
+        assert_json(cJSON_GetObjectItem(out, "messages"),
+                    "[{\"role\":\"user\",\"content\":[{\"text\":\"Weather?\"}]},"
+                    "{\"role\":\"assistant\",\"content\":[{\"toolUse\":{\"toolUseId\":\"t1\","
+                    "\"name\":\"get_weather\",\"input\":{}}}]},"
+                    "{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":\"t1\","
+                    "\"content\":[{\"text\":\"18C\"}],\"status\":\"success\"}},"
+                    "{\"text\":\"Thanks\"}]}]");
+        cJSON_Delete(out);
+    }
+}
+
+static void
+test_converse_request_claude_prefill_stripped(void **state)
+{
+    cJSON *out;
+
+    (void)state;
+    /* Claude refuses a final assistant turn ending in whitespace ("final assistant content
+     * cannot end with trailing whitespace"), through Converse as directly */
+    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"JSON please\"},"
+                   "{\"role\":\"assistant\",\"content\":\"```json\\n\"}]}",
+                   CLAUDE);
+    assert_json(cJSON_GetObjectItem(out, "messages"),
+                "[{\"role\":\"user\",\"content\":[{\"text\":\"JSON please\"}]},"
+                "{\"role\":\"assistant\",\"content\":[{\"text\":\"```json\"}]}]");
+    cJSON_Delete(out);
+
+    /* only its last text: earlier blocks keep their whitespace; a merged turn's last block
+     * left blank goes, and the one before it is cut */
+    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},"
+                   "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"One \"},"
+                   "{\"type\":\"text\",\"text\":\"two \\t\"}]},"
+                   "{\"role\":\"assistant\",\"content\":\"three \"}]}",
+                   CLAUDE);
+    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
+                "{\"role\":\"assistant\",\"content\":[{\"text\":\"One \"},{\"text\":\"two \\t\"},"
+                "{\"text\":\"three\"}]}");
+    cJSON_Delete(out);
+
+    /* a history turn keeps its whitespace: the rule is the final turn's */
+    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
+                   "{\"role\":\"assistant\",\"content\":\"Hello \"},"
+                   "{\"role\":\"user\",\"content\":\"Again\"}]}",
+                   CLAUDE);
+    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
+                "{\"role\":\"assistant\",\"content\":[{\"text\":\"Hello \"}]}");
+    cJSON_Delete(out);
+
+    /* a final toolUse ends the turn: nothing to strip before it */
+    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
+                   "{\"role\":\"assistant\",\"content\":\"Checking. \",\"tool_calls\":[{\"id\":"
+                   "\"t1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
+                   "\"{}\"}}]}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+                   CLAUDE);
+    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
+                "{\"role\":\"assistant\",\"content\":[{\"text\":\"Checking. \"},"
+                "{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"f\",\"input\":{}}}]}");
+    cJSON_Delete(out);
+
+    /* Nova has no such rule known: its prefill goes as the client wrote it */
+    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"JSON please\"},"
+                   "{\"role\":\"assistant\",\"content\":\"```json\\n\"}]}",
+                   NOVA);
+    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
+                "{\"role\":\"assistant\",\"content\":[{\"text\":\"```json\\n\"}]}");
+    cJSON_Delete(out);
+
+    /* whitespace-only stop sequences still go (see the top of bedrock_xlate.c) */
+    out = converse("{\"stop\":[\"\\n\",\"END\"],\"messages\":[{\"role\":\"user\","
+                   "\"content\":\"Hi\"}]}",
+                   CLAUDE);
+    assert_json(cJSON_GetObjectItem(out, "inferenceConfig"),
+                "{\"stopSequences\":[\"\\n\",\"END\"]}");
+    cJSON_Delete(out);
+}
+
 /* ---- Converse response ---- */
 
 static void
@@ -1373,6 +1478,8 @@ main(void)
         cmocka_unit_test(test_converse_request_strict_sampling),
         cmocka_unit_test(test_converse_request_thinking_blocks_go_back),
         cmocka_unit_test(test_converse_request_tool_continuation_without_block),
+        cmocka_unit_test(test_converse_request_blank_text_left_out),
+        cmocka_unit_test(test_converse_request_claude_prefill_stripped),
         cmocka_unit_test(test_converse_response),
         cmocka_unit_test(test_converse_response_reasoning),
         cmocka_unit_test(test_converse_response_finish_reasons),

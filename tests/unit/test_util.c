@@ -101,6 +101,18 @@ test_sha256(void **state)
     assert_memory_not_equal(got, abc, 32);
 }
 
+static void
+test_blank(void **state)
+{
+    (void)state;
+    assert_true(sllmp_blank(""));
+    assert_true(sllmp_blank(" \t\r\n\v\f"));
+    assert_false(sllmp_blank(" x "));
+    assert_false(sllmp_blank("\n."));
+    /* not ASCII whitespace: text, whatever the locale */
+    assert_false(sllmp_blank("\xc2\xa0"));
+}
+
 int
 main(void)
 {
@@ -108,6 +120,7 @@ main(void)
         cmocka_unit_test(test_random_differs_across_fork),
         cmocka_unit_test(test_random_never_repeats),
         cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_blank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
