@@ -47,6 +47,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* The text of a tool result that had none (the built-in mock provider's word for it too). */
+#define SLLMP_BEDROCK_EMPTY_RESULT "(empty)"
+
 static const cJSON *
 get(const cJSON *o, const char *name)
 {
@@ -342,11 +345,10 @@ tool_result_block(conv_t *c, const cJSON *m, int i)
         return NULL;
     }
     if (cJSON_GetArraySize(inner) == 0) {
-        /* an empty result still needs a content entry */
-        cJSON *t = cJSON_CreateObject();
-
-        cJSON_AddStringToObject(t, "text", "");
-        cJSON_AddItemToArray(inner, t);
+        /* An empty (or blank) result: the Anthropic translator leaves its content out, but
+         * Converse requires toolResult.content, and refuses a blank text there as anywhere
+         * (Claude: "text content blocks must be non-empty"). A word that says it is empty. */
+        add_text(inner, SLLMP_BEDROCK_EMPTY_RESULT);
     }
     b = cJSON_CreateObject();
     tr = cJSON_AddObjectToObject(b, "toolResult");

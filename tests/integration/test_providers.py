@@ -798,6 +798,19 @@ class BedrockTest(ProvidersCase):
         self.assertEqual(mock_requests(self.bedrock)[-1]["body"]["messages"][-1],
                          {"role": "assistant", "content": [{"text": "```json"}]})
 
+    def test_empty_tool_result_is_not_blank_text(self):
+        tools = [{"type": "function", "function": {"name": "get_weather"}}]
+        msgs = [{"role": "user", "content": "weather?"},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "t1", "type": "function",
+                     "function": {"name": "get_weather", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "t1", "content": ""}]
+        r = self.chat({"model": "br-claude", "tools": tools, "messages": msgs})
+        self.assertEqual(r.status, 200, r)
+        sent = mock_requests(self.bedrock)[-1]["body"]
+        self.assertEqual(sent["messages"][2]["content"][0]["toolResult"]["content"],
+                         [{"text": "(empty)"}])
+
     def test_stream_tools(self):
         r, chunks = self.stream_events("nova-tools", tools=[
             {"type": "function", "function": {"name": "get_weather"}}])

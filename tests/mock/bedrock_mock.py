@@ -32,8 +32,8 @@ given for it with --profile <id>=<modelId>, an unknown one is a 400 ValidationEx
 
 Converse requests are validated as Bedrock does: only Converse's top-level keys, turns that
 alternate starting with user, no blank (empty or whitespace-only) text for any model (the AWS
-CLI shows it for Titan: langchain-aws #403), every toolUse answered by a toolResult in the next
-turn, a toolConfig whenever toolUse / toolResult blocks appear, reasoningContent blocks only in
+CLI shows it for Titan: langchain-aws #403), in a toolResult's content too, every toolUse
+answered by a toolResult in the next turn, a toolConfig whenever toolUse / toolResult blocks appear, reasoningContent blocks only in
 assistant turns and only as {"reasoningText":{"text","signature"?}} or {"redactedContent":
 <base64>} (no other key). For Anthropic models (an id with "anthropic."), as Claude checks it:
 a final assistant turn must not end in whitespace (aws-sdk-net #4015); a reasoningText block
@@ -423,6 +423,14 @@ def validate_converse(body, tools_configured, model_id=""):
                 tr = b["toolResult"]
                 if role != "user" or not isinstance(tr.get("content"), list):
                     raise Invalid("messages.%d.content.%d.toolResult is malformed." % (i, j))
+                for k, c in enumerate(tr["content"]):
+                    # as everywhere: Claude refuses any empty text block ("text content
+                    # blocks must be non-empty", seen through Bedrock in opencode #48846)
+                    if isinstance(c, dict) and "text" in c and \
+                            (not isinstance(c["text"], str) or not c["text"].strip()):
+                        raise Invalid("The text field in the ToolResultContentBlock object at "
+                                      "messages.%d.content.%d.toolResult.content.%d is blank. "
+                                      "Add text to the text field, and try again." % (i, j, k))
                 results.append(tr.get("toolUseId"))
             elif kind == "reasoningContent":
                 if role != "assistant":

@@ -825,6 +825,34 @@ test_converse_request_blank_text_left_out(void **state)
 }
 
 static void
+test_converse_request_empty_tool_result(void **state)
+{
+    /* Converse requires toolResult.content and refuses blank text in it: an empty, blank or
+     * partless result says "(empty)" */
+    static const char *const contents[] = {"\"\"", "\" \\n\"", "[]",
+                                           "[{\"type\":\"text\",\"text\":\"\"}]", "null"};
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(contents) / sizeof(contents[0]); k++) {
+        char req[1024];
+        cJSON *out;
+
+        snprintf(req, sizeof(req),
+                 "{\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},"
+                 "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\",\"type\":\"function\","
+                 "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+                 "{\"role\":\"tool\",\"tool_call_id\":\"t1\",\"content\":%s}],"
+                 "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+                 contents[k]);
+        out = converse(req, k % 2 ? NOVA : CLAUDE);
+        assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 2),
+                    "{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":\"t1\","
+                    "\"content\":[{\"text\":\"(empty)\"}],\"status\":\"success\"}}]}");
+        cJSON_Delete(out);
+    }
+}
+
+static void
 test_converse_request_claude_prefill_stripped(void **state)
 {
     cJSON *out;
@@ -1480,6 +1508,7 @@ main(void)
         cmocka_unit_test(test_converse_request_tool_continuation_without_block),
         cmocka_unit_test(test_converse_request_blank_text_left_out),
         cmocka_unit_test(test_converse_request_claude_prefill_stripped),
+        cmocka_unit_test(test_converse_request_empty_tool_result),
         cmocka_unit_test(test_converse_response),
         cmocka_unit_test(test_converse_response_reasoning),
         cmocka_unit_test(test_converse_response_finish_reasons),
