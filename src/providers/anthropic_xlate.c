@@ -14,8 +14,9 @@
  *    sent either, so its neighbours may merge.
  *  - A request whose messages are all system/developer (or empty) is a 400: Anthropic needs at
  *    least one message.
- *  - audio parts, file_id references, non-base64 data URLs and tools other than functions are
- *    400s: dropping them would answer a different question than the one asked.
+ *  - audio parts, file_id references, non-base64 data URLs, images other than jpeg, png, gif
+ *    and webp (data:image/jpg is taken as image/jpeg) and tools other than functions are 400s:
+ *    dropping them would answer a different question than the one asked.
  *  - tool_choice and parallel_tool_calls are dropped when no tools go upstream: Anthropic
  *    rejects a tool_choice without tools.
  *  - response_format json_object is dropped (Anthropic has no schemaless JSON mode; the prompt
@@ -43,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
@@ -195,6 +197,30 @@ base64_block(const char *type, const char *media, const char *data)
     return b;
 }
 
+/*
+ * A data URL's image media type as Anthropic takes it: lower case (MIME types are
+ * case-insensitive, Anthropic's list is not), and image/jpg, a common spelling it refuses, as
+ * image/jpeg. -1 for any type outside its four (image/jpeg, png, gif, webp).
+ */
+static int
+image_media(char *media, size_t mlen)
+{
+    static const char *const types[] = {"image/jpeg", "image/png", "image/gif", "image/webp"};
+
+    for (char *p = media; *p != '\0'; p++) {
+        *p = (char)tolower((unsigned char)*p);
+    }
+    if (strcmp(media, "image/jpg") == 0) {
+        snprintf(media, mlen, "image/jpeg");
+    }
+    for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+        if (strcmp(media, types[t]) == 0) {
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* An image_url part -> image block (or a document block for a PDF data URL). */
 static int
 image_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
@@ -212,9 +238,14 @@ image_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
             return bad(e, "must be a base64 data URL (data:image/png;base64,...).",
                        "messages[%d].content[%d].image_url.url", i, k);
         }
-        if (strncmp(media, "image/", 6) == 0) {
+        if (strncasecmp(media, "image/", 6) == 0) {
+            if (image_media(media, sizeof(media)) != 0) {
+                return bad(e, "has an image type Anthropic does not take (jpeg, png, gif, webp).",
+                           "messages[%d].content[%d].image_url.url", i, k);
+            }
             *out = base64_block("image", media, payload);
-        } else if (strcmp(media, "application/pdf") == 0) {
+        } else if (strcasecmp(media, "application/pdf") == 0) {
+            snprintf(media, sizeof(media), "application/pdf");
             *out = base64_block("document", media, payload);
         } else {
             return bad(e, "has a media type Anthropic does not take as an image.",
@@ -257,7 +288,14 @@ file_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
         snprintf(media, sizeof(media), "application/pdf");
         payload = data;
     }
-    *out = base64_block(strncmp(media, "image/", 6) == 0 ? "image" : "document", media, payload);
+    if (strncasecmp(media, "image/", 6) != 0) {
+        *out = base64_block("document", media, payload);
+    } else if (image_media(media, sizeof(media)) == 0) {
+        *out = base64_block("image", media, payload);
+    } else {
+        return bad(e, "has an image type Anthropic does not take (jpeg, png, gif, webp).",
+                   "messages[%d].content[%d].file.file_data", i, k);
+    }
     copy_cache_control(*out, part);
     return 0;
 }

@@ -325,6 +325,18 @@ class AnthropicTest(ProvidersCase):
         self.assertEqual(b["temperature"], 1)           # clamped to Anthropic's 0..1
         self.assertNotIn("n", b)
 
+    def test_jpg_data_url_goes_as_jpeg(self):
+        # the mock refuses any media_type but Anthropic's four, as Anthropic does
+        part = {"type": "image_url", "image_url": {"url": "data:image/jpg;base64,/9j/4AAQ"}}
+        r = self.chat({"model": "claude", "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "what is it"}, part]}]})
+        self.assertEqual(r.status, 200, r)
+        sent = mock_requests(self.anthropic)[-1]["body"]["messages"][0]["content"][1]
+        self.assertEqual(sent["source"]["media_type"], "image/jpeg")
+        part["image_url"]["url"] = "data:image/tiff;base64,SUkqAA=="
+        r = self.chat({"model": "claude", "messages": [{"role": "user", "content": [part]}]})
+        self.assertOpenAIError(r, 400, param="messages[0].content[0].image_url.url")
+
     def test_streamed_with_usage(self):
         r, chunks = self.stream_events("claude", stream_options={"include_usage": True})
         self.assertEqual(self.assert_stream_shape(chunks, "hello brave new world", True), "stop")

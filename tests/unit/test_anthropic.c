@@ -1060,6 +1060,29 @@ test_request_images(void **state)
                    "{'type':'image','source':{'type':'url','url':'https://example.com/cat.jpg'}},"
                    "{'type':'document','source':{'type':'base64','media_type':'application/pdf',"
                    " 'data':'JVBERi0='}}]}]}");
+    /* Anthropic takes image/jpeg, png, gif and webp, spelt so: data:image/jpg (common) and
+     * upper case are put right, other types refused by us rather than by Anthropic */
+    assert_request("{'model':'x','messages':[{'role':'user','content':["
+                   "{'type':'image_url','image_url':{'url':'data:image/jpg;base64,/9j/'}},"
+                   "{'type':'image_url','image_url':{'url':'data:Image/PNG;base64,iVBO'}},"
+                   "{'type':'file','file':{'file_data':'data:image/JPG;base64,/9j/'}},"
+                   "{'type':'image_url','image_url':{'url':'data:Application/PDF;base64,JVBE'}}"
+                   "]}]}",
+                   "{'model':'claude-test','max_tokens':4096,'messages':[{'role':'user','content':["
+                   "{'type':'image','source':{'type':'base64','media_type':'image/jpeg',"
+                   " 'data':'/9j/'}},"
+                   "{'type':'image','source':{'type':'base64','media_type':'image/png',"
+                   " 'data':'iVBO'}},"
+                   "{'type':'image','source':{'type':'base64','media_type':'image/jpeg',"
+                   " 'data':'/9j/'}},"
+                   "{'type':'document','source':{'type':'base64','media_type':'application/pdf',"
+                   " 'data':'JVBE'}}]}]}");
+    assert_refused("{'messages':[{'role':'user','content':[{'type':'text','text':'a'},"
+                   "{'type':'image_url','image_url':{'url':'data:image/tiff;base64,SUkq'}}]}]}",
+                   "messages[0].content[1].image_url.url");
+    assert_refused("{'messages':[{'role':'user','content':[{'type':'file','file':"
+                   "{'file_data':'data:image/svg+xml;base64,PHN2Zz4='}}]}]}",
+                   "messages[0].content[0].file.file_data");
     assert_refused("{'messages':[{'role':'user','content':[{'type':'text','text':'a'},"
                    "{'type':'image_url','image_url':{'url':'data:image/png,rawbytes'}}]}]}",
                    "messages[0].content[1].image_url.url");
