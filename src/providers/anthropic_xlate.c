@@ -336,16 +336,35 @@ user_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
                "messages[%d].content[%d].type", i, k);
 }
 
-/* system and developer content -> text blocks appended to `system`. */
-static int
-system_message(const cJSON *content, int i, cJSON *system, sllmp_xerr_t *e)
+/*
+ * A string content's one text block, with the message's own cache_control: LiteLLM copies a
+ * message-level breakpoint onto it (parts carry their own). NULL when the string is blank.
+ */
+static cJSON *
+string_block(const cJSON *m, const char *text)
 {
-    const cJSON *part;
+    cJSON *b;
+
+    if (sllmp_blank(text)) {
+        return NULL;
+    }
+    b = text_block(text);
+    copy_cache_control(b, m);
+    return b;
+}
+
+/* system and developer message m's content -> text blocks appended to `system`. */
+static int
+system_message(const cJSON *m, int i, cJSON *system, sllmp_xerr_t *e)
+{
+    const cJSON *content = get(m, "content"), *part;
     int k = 0;
 
     if (cJSON_IsString(content)) {
-        if (!sllmp_blank(content->valuestring)) {
-            cJSON_AddItemToArray(system, text_block(content->valuestring));
+        cJSON *b = string_block(m, content->valuestring);
+
+        if (b != NULL) {
+            cJSON_AddItemToArray(system, b);
         }
         return 0;
     }
@@ -369,14 +388,16 @@ system_message(const cJSON *content, int i, cJSON *system, sllmp_xerr_t *e)
 }
 
 static int
-user_message(turns_t *t, const cJSON *content, int i, sllmp_xerr_t *e)
+user_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
 {
-    const cJSON *part;
+    const cJSON *content = get(m, "content"), *part;
     int k = 0;
 
     if (cJSON_IsString(content)) {
-        if (!sllmp_blank(content->valuestring)) {
-            turn_add(t, "user", text_block(content->valuestring), 0);
+        cJSON *b = string_block(m, content->valuestring);
+
+        if (b != NULL) {
+            turn_add(t, "user", b, 0);
         }
         return 0;
     }
@@ -504,8 +525,10 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
         turn_add(t, "assistant", b, 0);
     }
     if (cJSON_IsString(content)) {
-        if (!sllmp_blank(content->valuestring)) {
-            turn_add(t, "assistant", text_block(content->valuestring), 0);
+        cJSON *b = string_block(m, content->valuestring);
+
+        if (b != NULL) {
+            turn_add(t, "assistant", b, 0);
         }
     } else {
         cJSON_ArrayForEach(item, content)
@@ -616,12 +639,11 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     cJSON_ArrayForEach(m, get(req, "messages"))
     {
         const char *role = str(m, "role");
-        const cJSON *content = get(m, "content");
 
         if (is(role, "system") || is(role, "developer")) {
-            rc = system_message(content, i, system, e);
+            rc = system_message(m, i, system, e);
         } else if (is(role, "user")) {
-            rc = user_message(&t, content, i, e);
+            rc = user_message(&t, m, i, e);
         } else if (is(role, "assistant")) {
             rc = assistant_message(&t, m, i, e);
         } else if (is(role, "tool")) {

@@ -1001,6 +1001,29 @@ test_request_system_and_developer_merged(void **state)
 }
 
 static void
+test_request_message_cache_control(void **state)
+{
+    (void)state;
+    /* a breakpoint on a message whose content is a string goes on its text block, as LiteLLM
+     * puts it (system, user and assistant); a blank string still sends nothing */
+    assert_request("{'model':'x','messages':["
+                   "{'role':'system','content':'Long rules.','cache_control':{'type':'ephemeral'}},"
+                   "{'role':'user','content':'Big document.',"
+                   "  'cache_control':{'type':'ephemeral','ttl':'1h'}},"
+                   "{'role':'assistant','content':'Read it.','cache_control':{'type':'ephemeral'}},"
+                   "{'role':'user','content':' ','cache_control':{'type':'ephemeral'}},"
+                   "{'role':'user','content':'Question?'}]}",
+                   "{'model':'claude-test','max_tokens':4096,"
+                   "'system':[{'type':'text','text':'Long rules.',"
+                   "  'cache_control':{'type':'ephemeral'}}],"
+                   "'messages':[{'role':'user','content':[{'type':'text','text':'Big document.',"
+                   "  'cache_control':{'type':'ephemeral','ttl':'1h'}}]},"
+                   "{'role':'assistant','content':[{'type':'text','text':'Read it.',"
+                   "  'cache_control':{'type':'ephemeral'}}]},"
+                   "{'role':'user','content':[{'type':'text','text':'Question?'}]}]}");
+}
+
+static void
 test_request_tool_round_trip(void **state)
 {
     (void)state;
@@ -1375,6 +1398,7 @@ main(void)
         cmocka_unit_test(test_stream_redacted_and_unsigned_thinking),
         cmocka_unit_test(test_stream_thinking_too_long_for_an_entry),
         cmocka_unit_test(test_request_system_and_developer_merged),
+        cmocka_unit_test(test_request_message_cache_control),
         cmocka_unit_test(test_request_tool_round_trip),
         cmocka_unit_test(test_request_images),
         cmocka_unit_test(test_request_stop_sequences),
