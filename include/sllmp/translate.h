@@ -196,6 +196,14 @@ long sllmp_anthropic_thinking_budget(const char *effort);
 int sllmp_anthropic_thinking_allowed(const cJSON *body);
 
 /*
+ * An OpenAI tool call's function.arguments as the object Anthropic's tool_use and Converse's
+ * toolUse take (both request translators): a JSON text of an object (the whole text: nothing
+ * but whitespace after it), or the object itself (some clients send it so), copied; absent,
+ * null, "" or whitespace mean no arguments, {}. NULL for anything else (the client's 400).
+ */
+cJSON *sllmp_tool_input(const cJSON *args);
+
+/*
  * Claude's prefill rule, for the Anthropic and the Bedrock Converse translators: when the last
  * of messages (translated turns, {"role", "content": [blocks]}) is the assistant's, Claude
  * continues it and refuses it ending in whitespace. The whitespace at the end of its last text

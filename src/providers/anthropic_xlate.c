@@ -464,9 +464,8 @@ tool_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
     return 0;
 }
 
-/* A tool call's arguments (a JSON text, "" meaning none) -> the tool_use input object. */
-static cJSON *
-tool_input(const cJSON *args)
+cJSON *
+sllmp_tool_input(const cJSON *args)
 {
     cJSON *in;
 
@@ -480,9 +479,10 @@ tool_input(const cJSON *args)
         return NULL;
     }
     if (sllmp_blank(args->valuestring)) {
-        return cJSON_CreateObject();
+        return cJSON_CreateObject(); /* a call without arguments, as some clients send it */
     }
-    in = cJSON_Parse(args->valuestring);
+    /* the whole text: an object followed by more ("{} {}") is not JSON */
+    in = cJSON_ParseWithOpts(args->valuestring, NULL, 1);
     if (!cJSON_IsObject(in)) {
         cJSON_Delete(in);
         return NULL;
@@ -567,7 +567,7 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
             return bad(e, "must be a non-empty string.",
                        "messages[%d].tool_calls[%d].function.name", i, k);
         }
-        input = tool_input(get(fn, "arguments"));
+        input = sllmp_tool_input(get(fn, "arguments"));
         if (input == NULL) {
             return bad(e,
                        "must be a JSON object encoded as a string (Anthropic takes tool input "

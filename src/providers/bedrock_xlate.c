@@ -263,8 +263,7 @@ tool_use_blocks(conv_t *c, const cJSON *calls, int i, cJSON *blocks)
     cJSON_ArrayForEach(call, calls)
     {
         const cJSON *id = get(call, "id"), *fn = get(call, "function");
-        const cJSON *name = get(fn, "name"), *args = get(fn, "arguments");
-        const char *text = cJSON_IsString(args) ? args->valuestring : "";
+        const cJSON *name = get(fn, "name");
         cJSON *input, *b, *tu;
 
         if (!cJSON_IsString(id) || !cJSON_IsString(name)) {
@@ -272,13 +271,13 @@ tool_use_blocks(conv_t *c, const cJSON *calls, int i, cJSON *blocks)
                   "A tool call needs an id and a function name.");
             return -1;
         }
-        text += strspn(text, " \t\r\n");
-        /* a call without arguments is sent with "" by some clients; trailing junk is invalid */
-        input = *text == '\0' ? cJSON_CreateObject() : cJSON_ParseWithOpts(text, NULL, 1);
-        if (!cJSON_IsObject(input)) {
-            cJSON_Delete(input);
+        /* the Anthropic translator's rule and words: a toolUse input is an object too */
+        input = sllmp_tool_input(get(fn, "arguments"));
+        if (input == NULL) {
             xfail(c->e, param(c, "messages[%d].tool_calls[%d].function.arguments", i, j),
-                  "The tool call's arguments are not a JSON object.");
+                  "'%s' must be a JSON object encoded as a string (Bedrock takes tool input as "
+                  "an object).",
+                  c->param);
             return -1;
         }
         b = cJSON_CreateObject();

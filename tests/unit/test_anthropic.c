@@ -1254,6 +1254,10 @@ test_request_invalid_arguments(void **state)
                    "{'id':'c1','type':'function','function':{'name':'f','arguments':'{}'}},"
                    "{'id':'c2','type':'function','function':{'name':'f','arguments':'[1,2]'}}]}]}",
                    "messages[1].tool_calls[1].function.arguments");
+    /* an object and more is not JSON (sllmp_tool_input, shared with Bedrock, reads it all) */
+    assert_refused("{'messages':[{'role':'user','content':'a'},{'role':'assistant','tool_calls':["
+                   "{'id':'c1','type':'function','function':{'name':'f','arguments':'{} {}'}}]}]}",
+                   "messages[1].tool_calls[0].function.arguments");
     assert_refused("{'messages':[{'role':'user','content':'a'},{'role':'assistant','tool_calls':["
                    "{'type':'function','function':{'name':'f','arguments':'{}'}}]}]}",
                    "messages[1].tool_calls[0].id");

@@ -538,6 +538,7 @@ test_converse_request_errors(void **state)
 /* ---- Converse request: reasoning (Anthropic models) ---- */
 
 #define CLAUDE "us.anthropic.claude-sonnet-4-20250514-v1:0"
+#define NOVA   "amazon.nova-pro-v1:0"
 
 /* The Converse body for the request JSON req and model model_id. */
 static cJSON *
@@ -784,9 +785,51 @@ test_converse_request_tool_continuation_without_block(void **state)
     }
 }
 
-/* ---- Converse request: whitespace ---- */
+static void
+test_converse_request_tool_arguments(void **state)
+{
+    /* arguments as the Anthropic translator takes them: a JSON text of an object, the object
+     * itself (some clients send it so), or none (absent, null, "", blank): {} */
+    cJSON *out = converse(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\","
+        "\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+        "\"arguments\":{\"city\":\"Paris\",\"days\":[1,2]}}},"
+        "{\"id\":\"b\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":null}},"
+        "{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\"}},"
+        "{\"id\":\"d\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\" \"}},"
+        "{\"id\":\"e\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+        "\"arguments\":\" {\\\"x\\\":1} \"}}]}],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+        NOVA);
+    const cJSON *msgs = cJSON_GetObjectItem(out, "messages");
+    const cJSON *turn = cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 1), "content");
+    static const char *const inputs[] = {"{\"city\":\"Paris\",\"days\":[1,2]}", "{}", "{}",
+                                         "{}", "{\"x\":1}"};
+    static const char *const bad[] = {"5", "true", "[1]", "\"[1]\"", "\"5\""};
 
-#define NOVA "amazon.nova-pro-v1:0"
+    (void)state;
+    for (int k = 0; k < 5; k++) {
+        const cJSON *tu = cJSON_GetObjectItem(cJSON_GetArrayItem(turn, k), "toolUse");
+
+        assert_json(cJSON_GetObjectItem(tu, "input"), inputs[k]);
+    }
+    cJSON_Delete(out);
+
+    /* anything else is the client's 400, in the Anthropic translator's words */
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        char req[512];
+
+        snprintf(req, sizeof(req),
+                 "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":"
+                 "\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\","
+                 "\"function\":{\"name\":\"f\",\"arguments\":%s}}]}]}",
+                 bad[k]);
+        expect_400(req, "messages[1].tool_calls[0].function.arguments",
+                   "'messages[1].tool_calls[0].function.arguments' must be a JSON object");
+    }
+}
+
+/* ---- Converse request: whitespace ---- */
 
 static void
 test_converse_request_blank_text_left_out(void **state)
@@ -1501,6 +1544,7 @@ main(void)
         cmocka_unit_test(test_converse_request_tool_round_trip),
         cmocka_unit_test(test_converse_request_choices_and_minimal),
         cmocka_unit_test(test_converse_request_errors),
+        cmocka_unit_test(test_converse_request_tool_arguments),
         cmocka_unit_test(test_converse_request_reasoning_effort),
         cmocka_unit_test(test_converse_request_reasoning_effort_not_anthropic),
         cmocka_unit_test(test_converse_request_strict_sampling),
