@@ -278,6 +278,15 @@ cJSON *sllmp_gemini_embed_response(const cJSON *resp, const char *model, int bas
  */
 cJSON *sllmp_bedrock_request(const cJSON *req, const char *model_id, sllmp_xerr_t *e);
 
+/*
+ * The client's anthropic-beta header (comma-separated flags; NULL: none) into an InvokeModel
+ * body for Claude, which takes the flags in the body as "anthropic_beta": [...] (Bedrock has
+ * no such header). Each flag is trimmed; empty ones are skipped; flags are added to the body's
+ * own anthropic_beta array, or to a new one, unless already there. A body whose anthropic_beta
+ * is not an array is left as it is (Bedrock will say why).
+ */
+void sllmp_bedrock_anthropic_beta(cJSON *body, const char *header);
+
 /* Converse response -> chat.completion. */
 cJSON *sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp_usage_t *u);
 

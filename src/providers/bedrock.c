@@ -232,7 +232,7 @@ sllmp_provider_bedrock_chat(sllmp_req_t *r)
 }
 
 /* /v1/messages on Bedrock: Anthropic's own body through InvokeModel, as Bedrock wants it (no
- * model, no stream, its anthropic_version). */
+ * model, no stream, its anthropic_version, the anthropic-beta header's flags as anthropic_beta). */
 sllmp_rc_t
 sllmp_provider_bedrock_messages(sllmp_req_t *r)
 {
@@ -246,6 +246,9 @@ sllmp_provider_bedrock_messages(sllmp_req_t *r)
     cJSON_DeleteItemFromObjectCaseSensitive(req, "stream");
     cJSON_DeleteItemFromObjectCaseSensitive(req, "anthropic_version");
     cJSON_AddStringToObject(req, "anthropic_version", SLLMP_BEDROCK_ANTHROPIC_VERSION);
+    /* the client's beta flags are part of its request, as for Anthropic (anthropic.c), but
+     * InvokeModel takes them in the body */
+    sllmp_bedrock_anthropic_beta(req, sllmp_req_param(r, "HTTP_ANTHROPIC_BETA"));
     if ((body = sllmp_provider_body(r, req, NULL)) == NULL) {
         return SLLMP_ERROR;
     }

@@ -39,6 +39,7 @@
 #include "sllmp/translate.h"
 #include "sllmp/util.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -641,6 +642,46 @@ fail:
     cJSON_Delete(c.system);
     cJSON_Delete(body);
     return NULL;
+}
+
+void
+sllmp_bedrock_anthropic_beta(cJSON *body, const char *header)
+{
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "anthropic_beta");
+    const char *p = header;
+
+    if (header == NULL || (list != NULL && !cJSON_IsArray(list))) {
+        return;
+    }
+    while (*p != '\0') {
+        const char *next = p + strcspn(p, ","), *end = next;
+        const cJSON *have;
+        int dup = 0;
+
+        while (p < end && isspace((unsigned char)*p)) {
+            p++;
+        }
+        while (end > p && isspace((unsigned char)end[-1])) {
+            end--;
+        }
+        cJSON_ArrayForEach(have, list)
+        {
+            if (cJSON_IsString(have) && strlen(have->valuestring) == (size_t)(end - p) &&
+                strncmp(have->valuestring, p, (size_t)(end - p)) == 0) {
+                dup = 1;
+            }
+        }
+        if (end > p && !dup) {
+            char *flag = sllmp_xstrndup(p, (size_t)(end - p));
+
+            if (list == NULL) {
+                list = cJSON_AddArrayToObject(body, "anthropic_beta");
+            }
+            cJSON_AddItemToArray(list, cJSON_CreateString(flag));
+            free(flag);
+        }
+        p = *next == ',' ? next + 1 : next;
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -860,6 +860,19 @@ class BedrockTest(ProvidersCase):
         self.assertEqual(sent["body"]["anthropic_version"], "bedrock-2023-05-31")
         self.assertNotIn("model", sent["body"])
 
+    def test_messages_beta_header_goes_in_the_body(self):
+        # InvokeModel has no anthropic-beta header: Claude on Bedrock takes the flags in the
+        # body, merged with the client's own
+        r = self.post("/v1/messages", {
+            "model": "br-claude", "max_tokens": 100, "anthropic_beta": ["a-1"],
+            "messages": [{"role": "user", "content": "hi there"}]},
+            headers={"anthropic-version": "2023-06-01",
+                     "anthropic-beta": "context-1m-2025-08-07, a-1"})
+        self.assertEqual(r.status, 200, r)
+        sent = mock_requests(self.bedrock)[-1]
+        self.assertEqual(sent["body"]["anthropic_beta"], ["a-1", "context-1m-2025-08-07"])
+        self.assertNotIn("anthropic-beta", {k.lower() for k in sent["headers"]})
+
     def test_model_id_names_the_profile_in_the_url(self):
         """LiteLLM's litellm_params.model_id: the URL names the ARN (one encoded segment, signed
         as such), while model says which model answers: a Claude, so /v1/messages goes through

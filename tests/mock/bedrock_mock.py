@@ -502,6 +502,12 @@ def validate_anthropic(body):
         if k not in ANTHROPIC_KEYS:
             raise Invalid("Malformed input request: #: extraneous key [%s] is not permitted, "
                           "please reformat your input and try again." % k)
+    beta = body.get("anthropic_beta")
+    if beta is not None and not (isinstance(beta, list) and
+                                 all(isinstance(b, str) and b for b in beta)):
+        # AWS's Claude request body: "anthropic_beta": ["computer-use-2024-10-22"], a list
+        raise Invalid("Malformed input request: #/anthropic_beta: expected type: JSONArray of "
+                      "non-empty strings, please reformat your input and try again.")
     if not isinstance(body.get("max_tokens"), int):
         raise Invalid("Malformed input request: #: required key [max_tokens] not found, "
                       "please reformat your input and try again.")

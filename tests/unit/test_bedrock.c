@@ -960,6 +960,42 @@ test_converse_request_claude_prefill_stripped(void **state)
     cJSON_Delete(out);
 }
 
+/* ---- InvokeModel: the anthropic-beta header ---- */
+
+static void
+test_invoke_anthropic_beta(void **state)
+{
+    cJSON *body = parse("{\"max_tokens\":9}");
+
+    (void)state;
+    /* trimmed, empty ones skipped, each once */
+    sllmp_bedrock_anthropic_beta(body, " context-1m-2025-08-07 , ,token-efficient-tools,"
+                                       "context-1m-2025-08-07\t");
+    assert_json(body, "{\"max_tokens\":9,\"anthropic_beta\":[\"context-1m-2025-08-07\","
+                      "\"token-efficient-tools\"]}");
+    cJSON_Delete(body);
+
+    /* merged into the body's own list, without duplicates */
+    body = parse("{\"anthropic_beta\":[\"b\",\"x\"]}");
+    sllmp_bedrock_anthropic_beta(body, "a,b");
+    assert_json(body, "{\"anthropic_beta\":[\"b\",\"x\",\"a\"]}");
+    cJSON_Delete(body);
+
+    /* nothing to add: no key made */
+    body = parse("{}");
+    sllmp_bedrock_anthropic_beta(body, NULL);
+    sllmp_bedrock_anthropic_beta(body, "");
+    sllmp_bedrock_anthropic_beta(body, " , ");
+    assert_json(body, "{}");
+    cJSON_Delete(body);
+
+    /* not a list: left for Bedrock to refuse */
+    body = parse("{\"anthropic_beta\":\"b\"}");
+    sllmp_bedrock_anthropic_beta(body, "a");
+    assert_json(body, "{\"anthropic_beta\":\"b\"}");
+    cJSON_Delete(body);
+}
+
 /* ---- Converse response ---- */
 
 static void
@@ -1553,6 +1589,7 @@ main(void)
         cmocka_unit_test(test_converse_request_blank_text_left_out),
         cmocka_unit_test(test_converse_request_claude_prefill_stripped),
         cmocka_unit_test(test_converse_request_empty_tool_result),
+        cmocka_unit_test(test_invoke_anthropic_beta),
         cmocka_unit_test(test_converse_response),
         cmocka_unit_test(test_converse_response_reasoning),
         cmocka_unit_test(test_converse_response_finish_reasons),
