@@ -488,14 +488,18 @@ previous_cut(const char *s, size_t len, size_t *prefix)
     return (size_t)n;
 }
 
+/*
+ * Replaces item (a member of parent; NULL: none) with a string of the start of its text and the
+ * marker when its text is longer than keep; a string's text is the string itself. 1: it was cut.
+ */
 static int
-cut_one(cJSON *rec, const char *key, size_t keep)
+cut_item(cJSON *parent, cJSON *item, size_t keep)
 {
-    cJSON *item = cJSON_GetObjectItemCaseSensitive(rec, key);
     int is_str;
     char *text = print_item(item, &is_str);
     size_t len, before = 0, prefix, kept;
     char *cut;
+    cJSON *s;
 
     if (text == NULL) {
         return 0;
@@ -509,18 +513,46 @@ cut_one(cJSON *rec, const char *key, size_t keep)
         free(text);
         return 0;
     }
-    kept = sllmp_utf8_floor(text, len < keep ? len : keep);
+    kept = sllmp_utf8_floor(text, keep);
     cut = sllmp_xasprintf("%.*s" CUT_MARKER "%zu bytes]", (int)kept, text, before + (len - kept));
-    cJSON_ReplaceItemInObjectCaseSensitive(rec, key, cJSON_CreateString(cut));
+    s = cJSON_CreateString(cut);
+    /* the member keeps its name: the replacement takes it over from the item it replaces */
+    s->string = item->string;
+    s->type |= item->type & cJSON_StringIsConst;
+    item->string = NULL;
+    cJSON_ReplaceItemViaPointer(parent, item, s);
     free(cut);
     free(text);
     return 1;
 }
 
+/* Cuts each member of rec's object key (metadata, params) that is longer than keep: the object
+ * stays an object, as Langfuse wants metadata and modelParameters, and short members stay whole. */
+static int
+cut_members(cJSON *rec, const char *key, size_t keep)
+{
+    cJSON *o = cJSON_GetObjectItemCaseSensitive(rec, key);
+    cJSON *m, *next;
+    int n = 0;
+
+    if (!cJSON_IsObject(o)) {
+        return 0;
+    }
+    for (m = o->child; m != NULL; m = next) {
+        next = m->next;
+        n += cut_item(o, m, keep);
+    }
+    return n;
+}
+
 int
 sllmp_langfuse_cut(cJSON *rec, size_t keep)
 {
-    return cut_one(rec, "input", keep) + cut_one(rec, "output", keep);
+    cJSON *in = cJSON_GetObjectItemCaseSensitive(rec, "input");
+    cJSON *out = cJSON_GetObjectItemCaseSensitive(rec, "output");
+
+    return cut_item(rec, in, keep) + cut_item(rec, out, keep) + cut_members(rec, "metadata", keep) +
+           cut_members(rec, "params", keep);
 }
 
 /* ---------------------------------------------------------------- OTLP */
@@ -730,7 +762,13 @@ otel_once(cJSON *rec, w_t *w)
 
 typedef int convert_f(cJSON *rec, w_t *w);
 
-/* Converts, then cuts input and output shorter and converts again while it is too big. */
+/*
+ * Converts, then cuts what is longer than keep (input, output, the members of metadata and
+ * params; see sllmp_langfuse_cut) and converts again while it is too big, halving keep each
+ * time: the longest parts are cut first and a part shorter than the final keep stays whole,
+ * whichever part it is that makes the record big. What does not fit even at MIN_CUT_KEEP (huge
+ * tags, names, a model) stays in out as it is, longer than max_bytes: the caller decides.
+ */
 static int
 convert_fitting(cJSON *rec, size_t max_bytes, sllmp_buf_t *out, convert_f *fn)
 {

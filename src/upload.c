@@ -24,6 +24,10 @@
  *                                         refused as "Event type not accepted" (Langfuse v4
  *                                         events_only) stops the run
  *   anything else                         stop and leave everything (a wrong host, a proxy)
+ *
+ * A record whose spans or events take more than SLLMP_LF_MAX_RECORD_BYTES even after the cut
+ * (src/langfuse.c) goes to failed/ before it is sent ("too large after cutting"), so no request
+ * is ever over SLLMP_LF_MAX_BATCH_BYTES.
  */
 #include "sllmp/upload.h"
 #include "sllmp/buf.h"
@@ -1183,8 +1187,11 @@ send_range(run_t *r, size_t lo, size_t hi)
 
 /* ---------------------------------------------------------------- records */
 
-/* Parses, checks and converts the record in r->scratch into rec's fragment. NULL, or why not. */
-static const char *
+/*
+ * Parses, checks and converts the record in r->scratch into rec's fragment. NULL, or why it goes
+ * to failed/ instead (malloc'd).
+ */
+static char *
 prepare(run_t *r, rec_t *rec)
 {
     cJSON *j = cJSON_ParseWithLength(r->scratch.ptr, r->scratch.len);
@@ -1194,12 +1201,12 @@ prepare(run_t *r, rec_t *rec)
     int n;
 
     if (j == NULL) {
-        return "not JSON";
+        return sllmp_xstrdup("corrupt record: not JSON");
     }
     why = sllmp_langfuse_check(j);
     if (why != NULL) {
         cJSON_Delete(j);
-        return why;
+        return sllmp_xasprintf("corrupt record: %s", why);
     }
     memcpy(rec->span_id, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "span_id")), 16);
     rec->span_id[16] = '\0';
@@ -1222,6 +1229,15 @@ prepare(run_t *r, rec_t *rec)
                   : sllmp_langfuse_otel_spans(j, SLLMP_LF_MAX_RECORD_BYTES, &frag);
     cJSON_Delete(j);
     SLLMP_ASSERT(n > 0); /* the buffer has no maximum */
+    if (frag.len > SLLMP_LF_MAX_RECORD_BYTES) {
+        /* what the cut does not shrink (tags, names, a model name of megabytes): sent, it would
+         * take a request past the batch limit alone, so it is set aside instead */
+        char *reason = sllmp_xasprintf("too large after cutting: %zu bytes (at most %d)", frag.len,
+                                       SLLMP_LF_MAX_RECORD_BYTES);
+
+        sllmp_buf_free(&frag);
+        return reason;
+    }
     rec->frag = frag.ptr;
     rec->fraglen = frag.len;
     rec->nparts = n;
@@ -1271,6 +1287,7 @@ fill_batch(run_t *r, listing_t *l, size_t *next, rec_t *carry)
     while (*next < l->n && r->nrecs < r->batch_max && r->stop == GO_ON) {
         rec_t rec;
         const char *why = NULL;
+        char *reason = NULL;
         claim_t cl;
 
         if (r->o->limit > 0 && r->claimed >= r->o->limit) {
@@ -1287,11 +1304,11 @@ fill_batch(run_t *r, listing_t *l, size_t *next, rec_t *carry)
         }
         r->claimed++;
         if (cl == CLAIM_OK) {
-            why = prepare(r, &rec);
+            reason = prepare(r, &rec);
+        } else {
+            reason = sllmp_xasprintf("corrupt record: %s", why);
         }
-        if (why != NULL) {
-            char *reason = sllmp_xasprintf("corrupt record: %s", why);
-
+        if (reason != NULL) {
             rec.state = PENDING;
             reject(r, &rec, 0, reason);
             free(reason);

@@ -30,10 +30,12 @@ const char *sllmp_langfuse_check(const cJSON *rec);
 
 /*
  * Appends the OTLP spans of one checked record to out, as comma-separated span objects (the
- * generation, then one span per attempt). When they would take more than max_bytes, the record's
- * input and output are cut (rec is modified, see sllmp_langfuse_cut) until they fit or are as
- * short as they go. Returns the number of spans, or -1 when out's maximum was reached (out is
- * then back to its length on entry).
+ * generation, then one span per attempt). When they would take more than max_bytes, the longest
+ * of the record's input, output and members of metadata and params are cut (rec is modified, see
+ * sllmp_langfuse_cut) until they fit or are as short as they go. What even then takes more than
+ * max_bytes (the rest of the record is never cut) is appended all the same: the caller compares
+ * and decides. Returns the number of spans, or -1 when out's maximum was reached (out is then
+ * back to its length on entry).
  */
 int sllmp_langfuse_otel_spans(cJSON *rec, size_t max_bytes, sllmp_buf_t *out);
 
@@ -54,9 +56,10 @@ int sllmp_langfuse_legacy_open(sllmp_buf_t *out);
 int sllmp_langfuse_legacy_close(sllmp_buf_t *out, size_t nevents);
 
 /*
- * Cuts rec's input and output (each that is longer) to at most keep bytes of their JSON text,
- * replacing each with a string: the start of the text and the marker
- * "[truncated by sllmp: N bytes]", N the bytes cut off. Returns how many of the two were cut.
+ * Cuts rec's input and output, and each member of its metadata and params, that is longer than
+ * keep bytes of JSON text (a string: of itself) to keep bytes, replacing each with a string: the
+ * start of the text (whole UTF-8 characters) and the marker "[truncated by sllmp: N bytes]", N
+ * the bytes cut off. metadata and params stay objects. Returns how many values were cut.
  */
 int sllmp_langfuse_cut(cJSON *rec, size_t keep);
 

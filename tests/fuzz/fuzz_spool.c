@@ -10,9 +10,11 @@
  * record" (langfuse.h), and prepare(), their only caller, never calls them after a refusal.
  *
  * Properties, beyond no crash, leak or UB:
- * - prepare() refuses exactly what does not parse ("not JSON") or what check() refuses (its
- *   reason); otherwise it keeps the span id and attempt ids check() validated, counts the parts
- *   (1 + attempts spans, 2 + attempts events) and holds what the builder writes;
+ * - prepare() refuses exactly what does not parse ("corrupt record: not JSON"), what check()
+ *   refuses ("corrupt record: " and its reason) and what the builder leaves over
+ *   SLLMP_LF_MAX_RECORD_BYTES even cut ("too large after cutting: N bytes ..."); otherwise it
+ *   keeps the span id and attempt ids check() validated, counts the parts (1 + attempts spans,
+ *   2 + attempts events) and holds what the builder writes;
  * - a batch (open, the fragment twice joined by a comma as build_body joins records, close) is
  *   JSON that parses, with the record's spans or events in order, twice;
  * - OTLP (protocols.md §4.10): the record's trace id, hex span ids, the generation first and each
@@ -25,12 +27,14 @@
  *   the event ids "<observation id>-<type>" the 207 reader maps back, the body ids they name, no
  *   member twice, and metadata.batch_size the number of events;
  * - the same record converts to the same bytes;
- * - an output over max_bytes has its input and output cut as short as the cut goes (at
- *   MIN_CUT_KEEP nothing is left to cut), when max_bytes leaves room for a cut at all;
+ * - an output over max_bytes has its input, output and members of metadata and params cut as
+ *   short as the cut goes (at MIN_CUT_KEEP nothing is left to cut), when max_bytes leaves room
+ *   for a cut at all;
  * - a buffer maximum reached gives -1 and the buffer as it was on entry;
- * - a cut leaves what was short enough as it was, and makes what was longer a string: a prefix of
- *   the old text, at most keep bytes, never ending inside a UTF-8 sequence, then the marker with
- *   the bytes cut; the same cut again changes nothing.
+ * - a cut (of input, output, and each member of metadata and params, which stay objects with
+ *   their members in order) leaves what was short enough as it was, and makes what was longer a
+ *   string: a prefix of the old text, at most keep bytes, never ending inside a UTF-8 sequence,
+ *   then the marker with the bytes cut; the same cut again changes nothing.
  */
 #include "fuzz.h"
 
@@ -531,6 +535,31 @@ check_cut_one(const cJSON *before, const cJSON *after, size_t keep, int cut)
     free(now);
 }
 
+/* The members of object key (metadata, params) before and after a cut, pair by pair (names may
+ * repeat): same names in the same order, each cut or not as check_cut_one says. How many cut. */
+static int
+check_cut_members(const cJSON *rec, const cJSON *dup, const char *key, size_t keep)
+{
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(rec, key);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(dup, key);
+    const cJSON *a, *b;
+    int n = 0;
+
+    if (!cJSON_IsObject(o)) {
+        fuzz_check(same_json(o, d));
+        return 0;
+    }
+    fuzz_check(cJSON_IsObject(d) && cJSON_GetArraySize(o) == cJSON_GetArraySize(d));
+    for (a = o->child, b = d->child; a != NULL && b != NULL; a = a->next, b = b->next) {
+        int cut = !same_json(a, b);
+
+        fuzz_check(same(a->string, b->string));
+        check_cut_one(a, b, keep, cut);
+        n += cut;
+    }
+    return n;
+}
+
 static void
 cuts(const cJSON *rec)
 {
@@ -541,11 +570,13 @@ cuts(const cJSON *rec)
         int n = sllmp_langfuse_cut(dup, keeps[k]), in_cut, out_cut;
         cJSON *again;
 
-        fuzz_check(n >= 0 && n <= 2);
-        /* which of the two were cut: the strings that changed */
+        fuzz_check(n >= 0);
+        /* which were cut: the values that changed */
         in_cut = !same_json(in, cJSON_GetObjectItemCaseSensitive(dup, "input"));
         out_cut = !same_json(outp, cJSON_GetObjectItemCaseSensitive(dup, "output"));
-        fuzz_check(in_cut + out_cut == n);
+        fuzz_check(in_cut + out_cut + check_cut_members(rec, dup, "metadata", keeps[k]) +
+                       check_cut_members(rec, dup, "params", keeps[k]) ==
+                   n);
         check_cut_one(in, cJSON_GetObjectItemCaseSensitive(dup, "input"), keeps[k], in_cut);
         check_cut_one(outp, cJSON_GetObjectItemCaseSensitive(dup, "output"), keeps[k], out_cut);
         again = cJSON_Duplicate(dup, 1);
@@ -562,7 +593,7 @@ uploader(const uint8_t *data, size_t size, const cJSON *rec, const char *reason,
 {
     run_t r;
     rec_t one;
-    const char *why;
+    char *why;
 
     memset(&r, 0, sizeof(r));
     memset(&one, 0, sizeof(one));
@@ -575,9 +606,22 @@ uploader(const uint8_t *data, size_t size, const cJSON *rec, const char *reason,
     }
     why = prepare(&r, &one);
     if (rec == NULL) {
-        fuzz_check(same(why, "not JSON"));
+        fuzz_check(same(why, "corrupt record: not JSON"));
     } else if (reason != NULL) {
-        fuzz_check(why == reason);
+        fuzz_check(why != NULL && strncmp(why, "corrupt record: ", 16) == 0 &&
+                   same(why + 16, reason));
+    } else if (why != NULL) {
+        /* only what is still too big after the cut */
+        cJSON *dup = cJSON_Duplicate(rec, 1);
+        sllmp_buf_t out;
+
+        fuzz_check(strncmp(why, "too large after cutting: ", 25) == 0);
+        sllmp_buf_init(&out, 0);
+        (legacy ? sllmp_langfuse_legacy_events
+                : sllmp_langfuse_otel_spans)(dup, SLLMP_LF_MAX_RECORD_BYTES, &out);
+        fuzz_check(out.len > SLLMP_LF_MAX_RECORD_BYTES && one.frag == NULL);
+        sllmp_buf_free(&out);
+        cJSON_Delete(dup);
     } else {
         const cJSON *attempts = cJSON_GetObjectItemCaseSensitive(rec, "attempts"), *a;
         cJSON *dup = cJSON_Duplicate(rec, 1);
@@ -599,6 +643,7 @@ uploader(const uint8_t *data, size_t size, const cJSON *rec, const char *reason,
         sllmp_buf_free(&out);
         cJSON_Delete(dup);
     }
+    free(why);
     rec_free(&one);
     sllmp_buf_free(&r.scratch);
 }

@@ -305,6 +305,52 @@ class OtelUploadTest(UploadCase):
         self.assertEqual(json.loads(spans[small["span_id"]]["attributes"]
                                     ["langfuse.observation.input"]), small["input"])
 
+    def test_big_metadata_is_cut_and_the_input_arrives_whole(self):
+        # 1.2 MB of client metadata, on each of the 3 spans, is what makes this record big: that
+        # is cut, and the input of 100 KB, no problem of its own, is not
+        big = make_record(0, attempts=2, metadata={"blob": "m" * 1_200_000, "key_name": "k1"},
+                          input=[{"role": "user", "content": "q" * 100_000}])
+        big["params"]["logit_bias"] = json.dumps({str(t): 1 for t in range(40_000)})
+        small = make_record(1)
+        write_records(self.spool, [big, small])
+        rc, _, err = self.upload()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(parse_summary(err)["sent"], 2, err)
+        for q in self.lf.requests():
+            self.assertLessEqual(q["bytes"], 1_100_000)
+        spans = self.assert_all_arrived([big, small])
+        for sid in [big["span_id"]] + [a["span_id"] for a in big["attempts"]]:
+            md = json.loads(spans[sid]["attributes"]["langfuse.trace.metadata"])
+            self.assertEqual(md["key_name"], "k1")
+            m = re.search(r"\[truncated by sllmp: (\d+) bytes\]$", md["blob"])
+            self.assertIsNotNone(m, md["blob"][-100:])
+            self.assertEqual(len(md["blob"]) - len(m.group(0)) + int(m.group(1)), 1_200_000)
+        a = spans[big["span_id"]]["attributes"]
+        self.assertEqual(json.loads(a["langfuse.observation.input"]), big["input"])
+        params = json.loads(a["langfuse.observation.model.parameters"])
+        self.assertEqual(params["temperature"], 0.5)
+        self.assertIn("[truncated by sllmp: ", params["logit_bias"])
+
+    def test_record_the_cut_cannot_shrink_goes_to_failed(self):
+        # tags, names and models are not cut: a record that is still over 1 MB after the cut
+        # is never sent (it would take a request past 2.5 MB alone); failed/ says why
+        huge = make_record(0, attempts=2, tags=["t" * 600_000])
+        small = make_record(1)
+        names = write_records(self.spool, [huge, small])
+        rc, _, err = self.upload()
+        self.assertEqual(rc, 0, err)
+        s = parse_summary(err)
+        self.assertEqual((s["sent"], s["failed"], s["left"]), (1, 1, 0), err)
+        self.assertEqual(self.failed_files(), sorted([names[0], names[0][:-5] + ".reason"]))
+        self.assertRegex(self.reason(names[0]),
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z too large after cutting: "
+                         r"\d{7} bytes \(at most 1000000\)\n$")
+        for q in self.lf.requests():
+            self.assertLessEqual(q["bytes"], 2_500_000)
+        self.assertNotIn(huge["span_id"], self.span_ids())
+        self.assert_all_arrived([small])
+        self.assertEqual(self.new_files(), [])
+
     def test_down_for_a_whole_run_then_everything_arrives(self):
         recs = [make_record(i) for i in range(30)]
         names = write_records(self.spool, recs)
@@ -766,6 +812,27 @@ class LegacyUploadTest(UploadCase):
         rc, _, err = self.upload()
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.new_files(), [])
+
+    def test_big_metadata_cut_and_what_cannot_be_cut_failed(self):
+        big = make_record(0, metadata={"blob": "m" * 1_500_000, "key_name": "k1"})
+        huge = make_record(1, user="u" * 1_100_000)
+        small = make_record(2)
+        names = write_records(self.spool, [big, huge, small])
+        rc, _, err = self.upload()
+        self.assertEqual(rc, 0, err)
+        s = parse_summary(err)
+        self.assertEqual((s["sent"], s["failed"], s["left"]), (2, 1, 0), err)
+        self.assertIn("too large after cutting: ", self.reason(names[1]))
+        for q in self.lf.requests():
+            self.assertLessEqual(q["bytes"], 1_100_000)
+        events = {e["id"]: e for e in self.lf.events()}
+        md = events[big["span_id"] + "-trace-create"]["body"]["metadata"]
+        self.assertEqual(md["key_name"], "k1")
+        self.assertRegex(md["blob"], r"^m+\[truncated by sllmp: \d+ bytes\]$")
+        self.assertEqual(events[big["span_id"] + "-generation-create"]["body"]["input"],
+                         big["input"])
+        self.assertNotIn(huge["span_id"] + "-trace-create", events)
+        self.assertIn(small["span_id"] + "-trace-create", events)
 
     def test_too_large_for_langfuse_is_split_then_failed(self):
         # a Langfuse whose body limit is 300 KB: batches are split down to single records;

@@ -631,6 +631,9 @@ test_cut_counts_and_utf8(void **state)
     const char *s;
 
     (void)state;
+    /* here input and output alone (metadata and params have their own test) */
+    cJSON_DeleteItemFromObject(rec, "metadata");
+    cJSON_DeleteItemFromObject(rec, "params");
     /* 10 bytes of UTF-8; keep 5 must not split the third character; the output is cut too */
     assert_int_equal(sllmp_langfuse_cut(rec, 5), 2);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "output")),
@@ -644,6 +647,110 @@ test_cut_counts_and_utf8(void **state)
     assert_string_equal(s, "\xc3\xa9[truncated by sllmp: 8 bytes]");
     /* nothing to cut: untouched */
     assert_int_equal(sllmp_langfuse_cut(rec, 100000), 0);
+    cJSON_Delete(rec);
+}
+
+static void
+test_cut_metadata_and_params_members(void **state)
+{
+    cJSON *rec = record("metadata", "{\"blob\":\"0123456789abcdef\",\"n\":[1,2,3,4,5,6,7,8],"
+                                    "\"key_name\":\"k1\"}");
+    cJSON *md, *params;
+
+    (void)state;
+    cJSON_ReplaceItemInObject(rec, "params",
+                              cJSON_Parse("{\"temperature\":0.2,\"stop\":\"STOPSTOPSTOP\"}"));
+    cJSON_DeleteItemFromObject(rec, "input");
+    cJSON_DeleteItemFromObject(rec, "output");
+    /* each member longer than keep, whatever its type, becomes a cut string under its name */
+    assert_int_equal(sllmp_langfuse_cut(rec, 8), 3);
+    md = cJSON_GetObjectItem(rec, "metadata");
+    params = cJSON_GetObjectItem(rec, "params");
+    assert_true(cJSON_IsObject(md));
+    assert_true(cJSON_IsObject(params));
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(md, "blob")),
+                        "01234567[truncated by sllmp: 8 bytes]");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(md, "n")),
+                        "[1,2,3,4[truncated by sllmp: 9 bytes]");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(md, "key_name")), "k1");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(params, "stop")),
+                        "STOPSTOP[truncated by sllmp: 4 bytes]");
+    assert_true(cJSON_GetObjectItem(params, "temperature")->valuedouble == 0.2);
+    /* the order of the members is kept; a member that is the last one is cut as well */
+    assert_string_equal(md->child->string, "blob");
+    assert_string_equal(md->child->next->next->string, "key_name");
+    assert_ptr_equal(md->child->prev, md->child->next->next);
+    cJSON_Delete(rec);
+}
+
+/* A long JSON string of n bytes of c. */
+static cJSON *
+long_string(size_t n, char c)
+{
+    char *text = malloc(n + 1);
+    cJSON *s;
+
+    memset(text, c, n);
+    text[n] = '\0';
+    s = cJSON_CreateString(text);
+    free(text);
+    return s;
+}
+
+static void
+test_big_metadata_is_cut_not_the_input(void **state)
+{
+    /* 1.2 MB of client metadata goes on every span (3 here): that is what is cut, while an
+     * input of 100 KB, no problem of its own, arrives whole */
+    cJSON *rec = big_record(100 * 1000);
+    cJSON *md = cJSON_GetObjectItem(rec, "metadata");
+    cJSON *doc, *g, *a;
+    char *in = cJSON_PrintUnformatted(cJSON_GetObjectItem(rec, "input"));
+    sllmp_buf_t b;
+    const char *blob;
+
+    (void)state;
+    cJSON_AddItemToObject(md, "blob", long_string(1200 * 1000, 'm'));
+    cJSON_AddItemToObject(cJSON_GetObjectItem(rec, "params"), "logit_bias",
+                          long_string(300 * 1000, 'p'));
+    sllmp_buf_init(&b, 0);
+    assert_int_equal(sllmp_langfuse_otel_spans(rec, SLLMP_LF_MAX_RECORD_BYTES, &b), 3);
+    assert_true(b.len <= SLLMP_LF_MAX_RECORD_BYTES);
+    sllmp_buf_free(&b);
+    blob = cJSON_GetStringValue(cJSON_GetObjectItem(md, "blob"));
+    assert_true(marker_n(blob) > 0);
+    assert_true(marker_n(cJSON_GetStringValue(
+                    cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "params"), "logit_bias"))) > 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(md, "key_name")), "k1");
+    doc = otel_export(rec, NULL);
+    g = span_by_id(doc, SPAN);
+    assert_string_equal(attr_s(g, "langfuse.observation.input"), in);
+    a = cJSON_Parse(attr_s(span_by_id(doc, ATT2), "langfuse.trace.metadata"));
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(a, "blob")), blob);
+    cJSON_Delete(a);
+    cJSON_Delete(doc);
+    free(in);
+    cJSON_Delete(rec);
+}
+
+static void
+test_what_the_cut_cannot_shrink_is_left_over_the_limit(void **state)
+{
+    /* tags are never cut: the spans are appended as they are and the caller sees the size */
+    cJSON *rec = record(NULL, NULL);
+    cJSON *tags = cJSON_CreateArray();
+    sllmp_buf_t b;
+
+    (void)state;
+    cJSON_AddItemToArray(tags, long_string(600 * 1000, 't'));
+    cJSON_ReplaceItemInObject(rec, "tags", tags);
+    sllmp_buf_init(&b, 0);
+    assert_int_equal(sllmp_langfuse_otel_spans(rec, SLLMP_LF_MAX_RECORD_BYTES, &b), 3);
+    assert_true(b.len > 3 * 600 * 1000);
+    sllmp_buf_reset(&b);
+    assert_int_equal(sllmp_langfuse_legacy_events(rec, SLLMP_LF_MAX_RECORD_BYTES, &b), 4);
+    assert_true(b.len > 600 * 1000 && b.len < SLLMP_LF_MAX_RECORD_BYTES); /* once, in the trace */
+    sllmp_buf_free(&b);
     cJSON_Delete(rec);
 }
 
@@ -791,6 +898,9 @@ main(void)
         cmocka_unit_test(test_same_record_same_bytes),
         cmocka_unit_test(test_cut_record_over_1mb),
         cmocka_unit_test(test_cut_counts_and_utf8),
+        cmocka_unit_test(test_cut_metadata_and_params_members),
+        cmocka_unit_test(test_big_metadata_is_cut_not_the_input),
+        cmocka_unit_test(test_what_the_cut_cannot_shrink_is_left_over_the_limit),
         cmocka_unit_test(test_small_record_not_cut),
         cmocka_unit_test(test_check_marks_corrupt),
         cmocka_unit_test(test_auth_header),
