@@ -107,11 +107,47 @@ sllmp_buf_json_escape(sllmp_buf_t *b, const char *s, size_t n)
                 esc[4] = hex[c >> 4];
                 esc[5] = hex[c & 15];
                 elen = 6;
+            } else if (c >= 0x80) {
+                size_t skip, k = sllmp_utf8_char(s + i, n - i, &skip);
+
+                if (k == 0) {
+                    memcpy(esc, "\\ufffd", 6), elen = 6;
+                    i += skip - 1;
+                } else {
+                    if (sllmp_buf_append(b, s + i, k)) {
+                        return -1;
+                    }
+                    i += k - 1;
+                    continue;
+                }
             }
             break;
         }
         if (elen ? sllmp_buf_append(b, esc, elen) : sllmp_buf_append(b, &s[i], 1)) {
             return -1;
+        }
+    }
+    return 0;
+}
+
+int
+sllmp_buf_append_utf8(sllmp_buf_t *b, const char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        size_t ok = sllmp_utf8_valid(s + i, n - i), skip;
+
+        if (sllmp_buf_append(b, s + i, ok) < 0) {
+            return -1;
+        }
+        i += ok;
+        if (i < n) {
+            sllmp_utf8_char(s + i, n - i, &skip);
+            if (sllmp_buf_append(b, "\xef\xbf\xbd", 3) < 0) {
+                return -1;
+            }
+            i += skip;
         }
     }
     return 0;

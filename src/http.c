@@ -188,8 +188,8 @@ models(sllmp_req_t *r, const char *one)
     } else {
         r->model = one;
         sllmp_req_fail(r, SLLMP_ERR_MODEL_NOT_FOUND, "model",
-                       "The model '%.200s' does not exist or is not configured on this gateway.",
-                       one);
+                       "The model '%.*s' does not exist or is not configured on this gateway.",
+                       sllmp_utf8_prec(one, 200), one);
         sllmp_resp_error(r);
     }
     sllmp_buf_free(&b);
@@ -440,7 +440,8 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         }
     }
     if (rt == NULL) {
-        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Unknown path: %.200s", r->path);
+        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Unknown path: %.*s",
+                       sllmp_utf8_prec(r->path, 200), r->path);
         sllmp_resp_error(r);
         goto out;
     }
@@ -459,8 +460,8 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
 
         snprintf(allow, sizeof(allow), "%s, OPTIONS", rt->method);
         sllmp_resp_header(r, "Allow", allow);
-        sllmp_req_fail(r, SLLMP_ERR_METHOD, NULL, "Method %.16s is not allowed for %s; use %s.",
-                       r->method, rt->path, rt->method);
+        sllmp_req_fail(r, SLLMP_ERR_METHOD, NULL, "Method %.*s is not allowed for %s; use %s.",
+                       sllmp_utf8_prec(r->method, 16), r->method, rt->path, rt->method);
         sllmp_resp_error(r);
         goto out;
     }

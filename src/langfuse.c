@@ -42,7 +42,11 @@ puts_(w_t *w, const char *s)
     put(w, s, strlen(s));
 }
 
-/* s as the body of a JSON string: runs of plain bytes are copied in one append. */
+/*
+ * s as the body of a JSON string: runs of plain bytes are copied in one append. Each ill-formed
+ * UTF-8 sequence becomes \ufffd: a record may hold a byte a client sent or a message cut
+ * mid-character, and one such byte must not make the whole export invalid JSON.
+ */
 static void
 esc(w_t *w, const char *s, size_t n)
 {
@@ -52,8 +56,20 @@ esc(w_t *w, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char e[6];
-        size_t elen;
+        size_t elen, skip, k;
 
+        if (c >= 0x80) {
+            k = sllmp_utf8_char(s + i, n - i, &skip);
+            if (k > 0) {
+                i += k - 1;
+                continue;
+            }
+            put(w, s + run, i - run);
+            put(w, "\\ufffd", 6);
+            i += skip - 1;
+            run = i + 1;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\') {
             continue;
         }
@@ -337,13 +353,35 @@ map_str(w_t *w, int *first, const char *key, const char *v)
     *first = 0;
 }
 
+/*
+ * JSON text (cJSON's printing of a part of the record) as it is, but with each ill-formed UTF-8
+ * sequence as \ufffd: cJSON copies a string's bytes unchecked, and above 0x7f it writes nothing
+ * but the bytes of strings, so the escape always lands inside a string.
+ */
+static void
+put_json(w_t *w, const char *s)
+{
+    size_t n = strlen(s), i = 0, ok, skip;
+
+    while (i < n) {
+        ok = sllmp_utf8_valid(s + i, n - i);
+        put(w, s + i, ok);
+        i += ok;
+        if (i < n) {
+            sllmp_utf8_char(s + i, n - i, &skip);
+            put(w, "\\ufffd", 6);
+            i += skip;
+        }
+    }
+}
+
 static void
 map_raw(w_t *w, int *first, const char *key, const char *json)
 {
     put(w, *first ? "\"" : ",\"", *first ? 1 : 2);
     puts_(w, key);
     put(w, "\":", 2);
-    puts_(w, json);
+    put_json(w, json);
     *first = 0;
 }
 

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define MAX_MESSAGE 1023 /* bytes of an error message: a longer one is cut */
+
 void
 sllmp_resp_header(sllmp_req_t *r, const char *name, const char *value)
 {
@@ -157,13 +159,33 @@ sllmp_req_fail(sllmp_req_t *r, sllmp_err_t err, const char *param, const char *f
     r->err = err;
     r->err_param = param ? sllmp_arena_strdup(r->arena, param) : NULL;
     if (fmt != NULL) {
-        char msg[1024];
+        /* one byte more than is kept: the first byte cut off shows whether the cut falls
+         * inside a character, which then goes whole (sllmp_utf8_floor) */
+        char msg[MAX_MESSAGE + 2];
         va_list ap;
+        int n;
+        size_t len;
 
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        n = vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        r->err_message = sllmp_arena_strdup(r->arena, msg);
+        len = n < 0 ? 0 : (size_t)n;
+        if (len > MAX_MESSAGE) {
+            len = sllmp_utf8_floor(msg, MAX_MESSAGE);
+        }
+        msg[len] = '\0';
+        if (sllmp_utf8_valid(msg, len) == len) {
+            r->err_message = sllmp_arena_strdup(r->arena, msg);
+        } else {
+            /* bytes a client or an upstream sent that are not UTF-8: the message goes into
+             * the client's error JSON and the trace record, both of which must be UTF-8 */
+            sllmp_buf_t b;
+
+            sllmp_buf_init(&b, 0);
+            sllmp_buf_append_utf8(&b, msg, len);
+            r->err_message = sllmp_arena_strdup(r->arena, b.ptr);
+            sllmp_buf_free(&b);
+        }
     } else {
         r->err_message = NULL;
     }

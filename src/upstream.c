@@ -507,9 +507,9 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
     if (s == 401 || s == 403) {
         /* Never the upstream's words: they may quote the key. */
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_AUTH, NULL,
-                            "The provider of model '%.200s' refused the gateway's credentials "
+                            "The provider of model '%.*s' refused the gateway's credentials "
                             "(HTTP %d).",
-                            r->model, s);
+                            sllmp_utf8_prec(r->model, 200), r->model, s);
     } else if (s == 429) {
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_RATE_LIMIT, NULL, "%s",
                             cJSON_IsString(msg) ? msg->valuestring
@@ -530,12 +530,14 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
     } else if (s == 529) {
         /* Anthropic's "overloaded": a 503 that OpenAI's SDKs retry, after its Retry-After */
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_UNAVAILABLE, NULL,
-                            "The provider of model '%.200s' is overloaded (HTTP 529).", r->model);
+                            "The provider of model '%.*s' is overloaded (HTTP 529).",
+                            sllmp_utf8_prec(r->model, 200), r->model);
         r->retry_after =
             call->retry_after[0] ? sllmp_arena_strdup(r->arena, call->retry_after) : "1";
     } else {
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
-                            "The provider of model '%.200s' returned HTTP %d.", r->model, s);
+                            "The provider of model '%.*s' returned HTTP %d.",
+                            sllmp_utf8_prec(r->model, 200), r->model, s);
     }
     if (r->err == SLLMP_ERR_PROVIDER_RATE_LIMIT || r->err == SLLMP_ERR_PROVIDER_BAD_REQUEST) {
         if (cJSON_IsString(type)) {

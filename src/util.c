@@ -394,6 +394,70 @@ sllmp_utf8_floor(const char *s, size_t n)
     return n;
 }
 
+size_t
+sllmp_utf8_char(const char *s, size_t n, size_t *skip)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range (Unicode table 3-7) */
+    size_t need, i;
+
+    *skip = 1;
+    if (u[0] < 0x80) {
+        return 1;
+    }
+    if (u[0] < 0xC2 || u[0] > 0xF4) {
+        return 0; /* a continuation byte, an overlong lead (C0, C1) or past U+10FFFF */
+    }
+    need = u[0] < 0xE0 ? 2 : u[0] < 0xF0 ? 3 : 4;
+    if (u[0] == 0xE0) {
+        lo = 0xA0; /* overlong below */
+    } else if (u[0] == 0xED) {
+        hi = 0x9F; /* surrogates above */
+    } else if (u[0] == 0xF0) {
+        lo = 0x90;
+    } else if (u[0] == 0xF4) {
+        hi = 0x8F;
+    }
+    for (i = 1; i < need; i++) {
+        if (i >= n || u[i] < lo || u[i] > hi) {
+            *skip = i;
+            return 0;
+        }
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return need;
+}
+
+size_t
+sllmp_utf8_valid(const char *s, size_t n)
+{
+    size_t i = 0, skip;
+
+    while (i < n) {
+        size_t k;
+
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        k = sllmp_utf8_char(s + i, n - i, &skip);
+        if (k == 0) {
+            break;
+        }
+        i += k;
+    }
+    return i;
+}
+
+int
+sllmp_utf8_prec(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+
+    return (int)(n <= max ? n : sllmp_utf8_floor(s, max));
+}
+
 uint32_t
 sllmp_fnv1a(uint32_t seed, const char *s)
 {

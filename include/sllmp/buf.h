@@ -19,8 +19,11 @@ void sllmp_buf_init(sllmp_buf_t *b, size_t max);
 int sllmp_buf_append(sllmp_buf_t *b, const void *data, size_t n);
 int sllmp_buf_appends(sllmp_buf_t *b, const char *s);
 int sllmp_buf_printf(sllmp_buf_t *b, const char *fmt, ...) SLLMP_PRINTF(2, 3);
-/* Appends s as the body of a JSON string (no quotes), escaped. */
+/* Appends s as the body of a JSON string (no quotes), escaped; each ill-formed UTF-8 sequence
+ * becomes \ufffd, so the JSON is valid whatever bytes a client or an upstream sent. */
 int sllmp_buf_json_escape(sllmp_buf_t *b, const char *s, size_t n);
+/* Appends s with each ill-formed UTF-8 sequence replaced by U+FFFD (its three bytes). */
+int sllmp_buf_append_utf8(sllmp_buf_t *b, const char *s, size_t n);
 /* Drops the first n bytes. */
 void sllmp_buf_consume(sllmp_buf_t *b, size_t n);
 void sllmp_buf_reset(sllmp_buf_t *b);

@@ -171,7 +171,9 @@ int sllmp_resp_send(sllmp_req_t *r, int status, const char *content_type, const 
 
 /*
  * Records a failure on r and returns SLLMP_ERROR (as an int, for hooks). param may be NULL;
- * fmt NULL means the table's message. Strings are copied into the arena.
+ * fmt NULL means the table's message. Strings are copied into the arena. The message is at most
+ * 1023 bytes, cut between characters, and UTF-8 (ill-formed bytes become U+FFFD); a client's text
+ * quoted in it is best clipped with "%.*s" and sllmp_utf8_prec().
  */
 int sllmp_req_fail(sllmp_req_t *r, sllmp_err_t err, const char *param, const char *fmt, ...)
     SLLMP_PRINTF(4, 5);

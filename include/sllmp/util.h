@@ -67,6 +67,21 @@ int sllmp_cidr_match(const sllmp_cidr_t *list, size_t n, const char *addr);
  * s[n] is readable: the cut falls before the character that s[n] continues). */
 size_t sllmp_utf8_floor(const char *s, size_t n);
 
+/*
+ * The length (1-4) of the well-formed UTF-8 character at the start of s[0..n), n >= 1; 0 when it
+ * is ill-formed (a stray continuation byte, a character cut short, an overlong form, a surrogate,
+ * past U+10FFFF), and then *skip is the length of its maximal subpart: the bytes one U+FFFD
+ * stands for (Unicode's "substitution of maximal subparts", as Python and browsers decode).
+ */
+size_t sllmp_utf8_char(const char *s, size_t n, size_t *skip);
+
+/* The length of the longest prefix of s[0..n) that is well-formed UTF-8 (n when all of it is). */
+size_t sllmp_utf8_valid(const char *s, size_t n);
+
+/* For "%.*s": the precision that prints at most max bytes of the string s and no part of a
+ * character, so a message that quotes a client's text at most so long stays UTF-8. */
+int sllmp_utf8_prec(const char *s, size_t max);
+
 /* FNV-1a of s, from the offset basis xor seed: short-table hashing. */
 uint32_t sllmp_fnv1a(uint32_t seed, const char *s);
 

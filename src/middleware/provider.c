@@ -307,9 +307,10 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
             }
             r->retry_after = sllmp_arena_printf(r->arena, "%lld", (long long)(cool + 999) / 1000);
             return sllmp_req_fail(r, SLLMP_ERR_PROVIDER_UNAVAILABLE, NULL,
-                                  "Every deployment of model '%.200s' is cooling down after "
+                                  "Every deployment of model '%.*s' is cooling down after "
                                   "failures; try again in %lld s.",
-                                  model, (long long)(cool + 999) / 1000);
+                                  sllmp_utf8_prec(model, 200), model,
+                                  (long long)(cool + 999) / 1000);
         }
         if (same) {
             int64_t wait = sllmp_route_backoff(rc, tries, wait_asked, rnd64());

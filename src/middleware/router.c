@@ -32,21 +32,23 @@ router_pre(sllmp_req_t *r, void *mw_conf)
     if (r->dep != NULL && !sllmp_key_allows(r->key, r->model) &&
         !sllmp_key_allows(r->key, r->group)) {
         return sllmp_req_fail(r, SLLMP_ERR_PERMISSION, "model",
-                              "This API key is not allowed to use the model '%.200s'.", r->model);
+                              "This API key is not allowed to use the model '%.*s'.",
+                              sllmp_utf8_prec(r->model, 200), r->model);
     }
     if (r->dep == NULL) {
         return sllmp_req_fail(r, SLLMP_ERR_MODEL_NOT_FOUND, "model",
-                              "The model '%.200s' does not exist or is not configured on this "
+                              "The model '%.*s' does not exist or is not configured on this "
                               "gateway.",
-                              r->model);
+                              sllmp_utf8_prec(r->model, 200), r->model);
     }
     if (!sllmp_provider_serves(r->dep, r->kind)) {
         static const char *const what[] = {"/v1/chat/completions", "/v1/completions",
                                            "/v1/embeddings", "/v1/messages"};
 
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "model",
-                              "The model '%.200s' (provider %s) is not served on %s.%s", r->model,
-                              r->dep->provider_name, what[r->kind],
+                              "The model '%.*s' (provider %s) is not served on %s.%s",
+                              sllmp_utf8_prec(r->model, 200), r->model, r->dep->provider_name,
+                              what[r->kind],
                               r->kind == SLLMP_KIND_MESSAGES
                                   ? " /v1/messages is served by anthropic/ deployments and "
                                     "bedrock/ deployments of Anthropic models."

@@ -993,6 +993,21 @@ trace_complete(sllmp_req_t *r, void *mw_conf)
     sllmp_resp_end(r);
     text = build(r, t, cap);
     len = strlen(text);
+    if (sllmp_utf8_valid(text, len) != len) {
+        /* cJSON takes a client's bytes that are not UTF-8 and prints them as they are; the
+         * record is UTF-8 (spool.md), so each ill-formed sequence becomes U+FFFD. Above 0x7f
+         * cJSON writes nothing but the bytes of strings: the JSON stays valid. */
+        sllmp_buf_t b;
+
+        sllmp_buf_init(&b, 0);
+        sllmp_buf_append_utf8(&b, text, len);
+        sllmp_buf_append(&b, "\n", 1);
+        sllmp_spool_write(c->spool_dir, b.ptr, b.len, c->spool_fsync,
+                          (int64_t)c->spool_max_mb * 1024 * 1024, r->id);
+        sllmp_buf_free(&b);
+        cJSON_free(text);
+        return;
+    }
     text[len] = '\n'; /* the record ends with a newline: replace the NUL, write len + 1 */
     sllmp_spool_write(c->spool_dir, text, len + 1, c->spool_fsync,
                       (int64_t)c->spool_max_mb * 1024 * 1024, r->id);

@@ -246,7 +246,8 @@ content_blocks(conv_t *c, const cJSON *content, int i, int images, cJSON *blocks
             cJSON_AddItemToArray(blocks, b);
         } else {
             xfail(c->e, param(c, "messages[%d].content[%d].type", i, j),
-                  "Content parts of type '%.40s' are not supported for this model.", t);
+                  "Content parts of type '%.*s' are not supported for this model.",
+                  sllmp_utf8_prec(t, 40), t);
             return -1;
         }
         j++;
@@ -407,7 +408,7 @@ add_message(conv_t *c, const cJSON *m, int i)
         return 0;
     }
     xfail(c->e, param(c, "messages[%d].role", i),
-          "Messages with role '%.32s' are not supported for this model.", r);
+          "Messages with role '%.*s' are not supported for this model.", sllmp_utf8_prec(r, 32), r);
 fail:
     cJSON_Delete(blocks);
     return -1;

@@ -623,8 +623,8 @@ function_response_part(const cJSON *msgs, const cJSON *m, int i, sllmp_xerr_t *e
             name = get_str(m, "name");
         }
         if (name == NULL || *name == '\0') {
-            xmsg(e, "No earlier assistant tool call has the id '%.64s' this tool message answers.",
-                 id);
+            xmsg(e, "No earlier assistant tool call has the id '%.*s' this tool message answers.",
+                 sllmp_utf8_prec(id, 64), id);
             xparam(e, "messages[%d].tool_call_id", i);
             return NULL;
         }
@@ -728,7 +728,7 @@ messages(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
                 parts = NULL;
             }
         } else {
-            xmsg(e, "Unknown message role '%.32s'.", role);
+            xmsg(e, "Unknown message role '%.*s'.", sllmp_utf8_prec(role, 32), role);
             rc = xparam(e, "messages[%d].role", i);
         }
         cJSON_Delete(parts);

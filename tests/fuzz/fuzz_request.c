@@ -6,10 +6,11 @@
  * key is sent, which headers, which config, a client that leaves mid-stream); the rest is the
  * body (with path selector 15, its first line is the REQUEST_URI). Checked on every answer:
  * it starts with "Status: NNN"; a Content-Length is the body's length; a JSON body parses, and
- * a non-2xx one is an error with string error.message and error.type; a stream ends with
+ * a non-2xx one is an error with string error.message and error.type, in UTF-8 whatever bytes the
+ * request held; a stream ends with
  * [DONE] (an error event before it, if any), or Anthropic's message_stop or error event on
  * /v1/messages; no key sent or configured appears in the output unless the body holds it (the
- * mock echoes it), nor ever in a trace record of the spool, which must be JSON.
+ * mock echoes it), nor ever in a trace record of the spool, which must be JSON and UTF-8.
  */
 #include "fuzz.h"
 #include "fuzz_io.h"
@@ -172,6 +173,7 @@ check_spool(const char *const *secrets, size_t nsecrets)
         cJSON *rec = cJSON_ParseWithLength(b.ptr, b.len);
 
         fuzz_check(rec != NULL);
+        fuzz_check(sllmp_utf8_valid(b.ptr, b.len) == b.len);
         check_secrets(rec, secrets, nsecrets);
         cJSON_Delete(rec);
         sllmp_buf_free(&b);
@@ -272,6 +274,7 @@ check_output(const fake_io_t *f, const char *path, int gone, const char *input, 
         fuzz_check(j != NULL);
         if ((status < 200 || status > 299) && !(path != NULL && strcmp(path, "/ready") == 0)) {
             check_error_json(j);
+            fuzz_check(sllmp_utf8_valid(resp, rlen) == rlen);
         }
         cJSON_Delete(j);
     } else if (strcmp(ctype, "text/event-stream") == 0 && !gone) {

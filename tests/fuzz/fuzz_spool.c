@@ -16,7 +16,8 @@
  *   keeps the span id and attempt ids check() validated, counts the parts (1 + attempts spans,
  *   2 + attempts events) and holds what the builder writes;
  * - a batch (open, the fragment twice joined by a comma as build_body joins records, close) is
- *   JSON that parses, with the record's spans or events in order, twice;
+ *   JSON that parses, with the record's spans or events in order, twice, and UTF-8 whatever
+ *   bytes the record's strings held;
  * - OTLP (protocols.md §4.10): the record's trace id, hex span ids, the generation first and each
  *   attempt its child; kind 3; times as decimal strings, the end never before the start;
  *   attributes a list of {key, value:{stringValue|arrayValue:{values}}} with known keys, none
@@ -306,6 +307,7 @@ check_otel(const cJSON *rec, const char *frag, size_t len, int n)
     const cJSON *spans, *s;
     int i = 0;
 
+    fuzz_check(sllmp_utf8_valid(frag, len) == len);
     sllmp_buf_init(&b, 0);
     fuzz_check(sllmp_langfuse_otel_open(&b) == 0);
     sllmp_buf_append(&b, frag, len);
@@ -353,6 +355,7 @@ check_legacy(const cJSON *rec, const char *frag, size_t len, int n)
     cJSON *doc;
     int i = 0;
 
+    fuzz_check(sllmp_utf8_valid(frag, len) == len);
     sllmp_buf_init(&b, 0);
     fuzz_check(sllmp_langfuse_legacy_open(&b) == 0);
     sllmp_buf_append(&b, frag, len);

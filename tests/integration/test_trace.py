@@ -257,6 +257,36 @@ class TraceRecordTest(TraceCase):
         self.assertEqual(rec["capture"], "metadata")
         self.assertNotIn("input", rec)
 
+    def test_error_message_cut_between_characters(self):
+        # the message quotes at most 200 bytes of the model name; its 200th byte is the first
+        # of 'é': the cut goes before the character, in the client's JSON and in the record
+        model = "a" * 199 + "\u00e9"
+        rid, r = self.post({"model": model, "messages": user_msg("x")})
+        self.assertEqual(r.status, 404, r)
+        want = "The model '%s' does not exist or is not configured on this gateway." % ("a" * 199)
+        self.assertEqual(json.loads(r.body.decode("utf-8"))["error"]["message"], want)
+        rec = self.record(rid)  # records() reads the file as UTF-8
+        self.assertEqual(rec["status_message"], want)
+        self.assertEqual(rec["model"], model)
+
+    def test_bytes_that_are_not_utf8_become_replacement(self):
+        # cJSON takes raw bytes that are not UTF-8: the client's error JSON and the record are
+        # UTF-8 all the same, each ill-formed sequence U+FFFD
+        rid = uuid.uuid4().hex
+        body = (b'{"model": "bad\xff\xc3", "metadata": {"note": "caf\xe9"}, '
+                b'"messages": [{"role": "user", "content": "x \xe2\x82 y"}]}')
+        r = self.stack.request("POST", "/v1/chat/completions", body=body,
+                               headers={"X-Request-ID": rid, "Authorization": "Bearer " + MASTER,
+                                        "Content-Type": "application/json"})
+        self.assertEqual(r.status, 404, r)
+        msg = json.loads(r.body.decode("utf-8"))["error"]["message"]
+        self.assertIn("'bad\ufffd\ufffd'", msg)
+        rec = self.record(rid)
+        self.assertEqual(rec["model"], "bad\ufffd\ufffd")
+        self.assertEqual(rec["metadata"]["note"], "caf\ufffd")
+        self.assertEqual(rec["input"][0]["content"], "x \ufffd y")
+        self.assertEqual(rec["status_message"], msg)
+
     def test_limit_rejection_leaves_a_record(self):
         first, r = self.post({"model": "mock-echo", "messages": user_msg("x")}, key=LIMITED_KEY)
         self.assertEqual(r.status, 200, r)

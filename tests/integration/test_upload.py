@@ -351,6 +351,28 @@ class OtelUploadTest(UploadCase):
         self.assert_all_arrived([small])
         self.assertEqual(self.new_files(), [])
 
+    def test_bytes_that_are_not_utf8_cost_no_record(self):
+        # a record from a gateway that let a message be cut mid-character, or a client's raw
+        # Latin-1: the export carries U+FFFD instead, and Langfuse takes it
+        recs = [make_record(0, status=404, level="WARNING", status_message="MSG"), make_record(1)]
+        names = write_records(self.spool, recs)
+        path = os.path.join(self.spool, "new", names[0])
+        with open(path, "rb") as f:
+            data = f.read()
+        data = data.replace(b'"MSG"', b'"The model \'aaa\xc3\' does not exist"')
+        data = data.replace(b'"research"', b'"caf\xe9"')
+        with open(path, "wb") as f:
+            f.write(data)
+        rc, _, err = self.upload()
+        self.assertEqual(rc, 0, err)
+        s = parse_summary(err)
+        self.assertEqual((s["sent"], s["failed"]), (2, 0), err)
+        self.assertEqual([q["status"] for q in self.lf.requests()], [200])
+        a = self.assert_all_arrived(recs)[recs[0]["span_id"]]["attributes"]
+        self.assertEqual(a["langfuse.observation.status_message"],
+                         "The model 'aaa\ufffd' does not exist")
+        self.assertEqual(json.loads(a["langfuse.trace.metadata"])["team"], "caf\ufffd")
+
     def test_down_for_a_whole_run_then_everything_arrives(self):
         recs = [make_record(i) for i in range(30)]
         names = write_records(self.spool, recs)
@@ -833,6 +855,27 @@ class LegacyUploadTest(UploadCase):
                          big["input"])
         self.assertNotIn(huge["span_id"] + "-trace-create", events)
         self.assertIn(small["span_id"] + "-trace-create", events)
+
+    def test_bytes_that_are_not_utf8_cost_no_record(self):
+        # legacy writes metadata, params and input as JSON text: there too U+FFFD
+        recs = [make_record(0, status=404, level="WARNING", status_message="MSG"), make_record(1)]
+        names = write_records(self.spool, recs)
+        path = os.path.join(self.spool, "new", names[0])
+        with open(path, "rb") as f:
+            data = f.read()
+        data = data.replace(b'"MSG"', b'"aaa\xc3"').replace(b'"research"', b'"caf\xe9"')
+        data = data.replace(b'"question 0"', b'"q\xe2\x82"')
+        with open(path, "wb") as f:
+            f.write(data)
+        rc, _, err = self.upload()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(parse_summary(err)["sent"], 2, err)
+        events = {e["id"]: e for e in self.lf.events()}
+        t = events[recs[0]["span_id"] + "-trace-create"]["body"]
+        g = events[recs[0]["span_id"] + "-generation-create"]["body"]
+        self.assertEqual(t["metadata"]["team"], "caf\ufffd")
+        self.assertEqual(g["input"][0]["content"], "q\ufffd")
+        self.assertEqual(g["statusMessage"], "aaa\ufffd")
 
     def test_too_large_for_langfuse_is_split_then_failed(self):
         # a Langfuse whose body limit is 300 KB: batches are split down to single records;

@@ -769,6 +769,50 @@ test_small_record_not_cut(void **state)
     cJSON_Delete(rec);
 }
 
+/* ---------------------------------------------------------------- bytes that are not UTF-8 */
+
+static void
+test_ill_formed_utf8_becomes_replacement(void **state)
+{
+    /* a message cut mid-character, a client's Latin-1 byte in the metadata, the input and the
+     * params: the payload is UTF-8 all the same (one byte must not cost the whole export) */
+    cJSON *rec = record("status_message", "\"The model 'aaa\xc3' does not exist\"");
+    sllmp_buf_t b;
+    cJSON *doc;
+
+    (void)state;
+    cJSON_ReplaceItemInObject(rec, "level", cJSON_CreateString("ERROR"));
+    cJSON_AddItemToObject(cJSON_GetObjectItem(rec, "metadata"), "note",
+                          cJSON_CreateString("caf\xe9 \xed\xa0\x80"));
+    cJSON_AddItemToObject(cJSON_GetObjectItem(rec, "params"), "stop", cJSON_CreateString("\xff"));
+    cJSON_ReplaceItemInObject(rec, "input",
+                              cJSON_Parse("[{\"role\":\"user\",\"content\":"
+                                          "\"\xe2\x82 \xc3\xa9\"}]"));
+    cJSON_ReplaceItemInObject(rec, "tags", cJSON_Parse("[\"t\xc3\"]"));
+
+    sllmp_buf_init(&b, 0);
+    sllmp_langfuse_otel_spans(rec, SLLMP_LF_MAX_RECORD_BYTES, &b);
+    assert_int_equal(sllmp_utf8_valid(b.ptr, b.len), b.len);
+    assert_non_null(strstr(b.ptr, "The model 'aaa\\ufffd' does not exist"));
+    assert_non_null(strstr(b.ptr, "caf\\ufffd \\ufffd\\ufffd\\ufffd"));
+    assert_non_null(strstr(b.ptr, "\\ufffd \xc3\xa9")); /* the well-formed one stays */
+    sllmp_buf_free(&b);
+    doc = otel_export(rec, NULL);
+    assert_string_equal(attr_s(span_by_id(doc, SPAN), "langfuse.observation.status_message"),
+                        "The model 'aaa\xef\xbf\xbd' does not exist");
+    cJSON_Delete(doc);
+
+    /* legacy: metadata, params and input are written as JSON text, not escaped strings */
+    sllmp_buf_init(&b, 0);
+    sllmp_langfuse_legacy_events(rec, SLLMP_LF_MAX_RECORD_BYTES, &b);
+    assert_int_equal(sllmp_utf8_valid(b.ptr, b.len), b.len);
+    assert_non_null(strstr(b.ptr, "\"note\":\"caf\\ufffd \\ufffd\\ufffd\\ufffd\""));
+    assert_non_null(strstr(b.ptr, "\"stop\":\"\\ufffd\""));
+    assert_non_null(strstr(b.ptr, "\"tags\":[\"t\\ufffd\"]"));
+    sllmp_buf_free(&b);
+    cJSON_Delete(rec);
+}
+
 /* ---------------------------------------------------------------- checks, auth, times */
 
 static void
@@ -902,6 +946,7 @@ main(void)
         cmocka_unit_test(test_big_metadata_is_cut_not_the_input),
         cmocka_unit_test(test_what_the_cut_cannot_shrink_is_left_over_the_limit),
         cmocka_unit_test(test_small_record_not_cut),
+        cmocka_unit_test(test_ill_formed_utf8_becomes_replacement),
         cmocka_unit_test(test_check_marks_corrupt),
         cmocka_unit_test(test_auth_header),
         cmocka_unit_test(test_iso),

@@ -961,6 +961,35 @@ test_held_stream_error_is_json(void **state)
     free(spool_records(&n));
 }
 
+/* sllmp_req_fail: a message cut at its 1023 bytes goes before a character, never inside one;
+ * bytes that are not UTF-8 become U+FFFD (the message goes to the client and the record). */
+static void
+test_fail_message_is_utf8(void **state)
+{
+    sllmp_req_t r;
+    sllmp_arena_t a;
+    char longer[1100];
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    sllmp_arena_init(&a, 0);
+    r.arena = &a;
+    memset(longer, 'a', 1022);
+    memcpy(longer + 1022, "\xc3\xa9zzz", 6); /* bytes 1022 and 1023: the cut falls inside */
+    longer[1028] = '\0';
+    sllmp_req_fail(&r, SLLMP_ERR_PROVIDER_BAD_REQUEST, NULL, "%s", longer);
+    assert_int_equal(strlen(r.err_message), 1022);
+    assert_int_equal(strspn(r.err_message, "a"), 1022);
+    memcpy(longer + 1021, "\xc3\xa9zzz", 6); /* 1021 a and the whole é fit */
+    longer[1027] = '\0';
+    sllmp_req_fail(&r, SLLMP_ERR_PROVIDER_BAD_REQUEST, NULL, "%s", longer);
+    assert_int_equal(strlen(r.err_message), 1023);
+    assert_string_equal(r.err_message + 1021, "\xc3\xa9");
+    sllmp_req_fail(&r, SLLMP_ERR_MODEL_NOT_FOUND, NULL, "The model '%s' is \xc3", "x\xff");
+    assert_string_equal(r.err_message, "The model 'x\xef\xbf\xbd' is \xef\xbf\xbd");
+    sllmp_arena_destroy(&a);
+}
+
 int
 main(void)
 {
@@ -979,6 +1008,7 @@ main(void)
         cmocka_unit_test(test_held_stream_goes_out_whole),
         cmocka_unit_test(test_held_body_is_the_flushed_body),
         cmocka_unit_test(test_held_stream_error_is_json),
+        cmocka_unit_test(test_fail_message_is_utf8),
     };
 
     return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);

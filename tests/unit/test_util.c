@@ -1,8 +1,10 @@
 /*
  * util.c: the random source (buffered per thread; a fork's child must never hand out the bytes its
- * parent will) and SHA-256 (its implementation fetched once).
+ * parent will), SHA-256 (its implementation fetched once), and UTF-8: what is well-formed, where a
+ * cut may fall, and what becomes U+FFFD (util.c, buf.c) as Python decodes it with "replace".
  */
 #include "sllmp/util.h"
+#include "sllmp/buf.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -113,6 +115,78 @@ test_blank(void **state)
     assert_false(sllmp_blank("\xc2\xa0"));
 }
 
+static void
+test_utf8_char(void **state)
+{
+    static const struct {
+        const char *s;
+        size_t len, skip; /* len 0: ill-formed, skip bytes for one U+FFFD */
+    } cases[] = {
+        {"a", 1, 1},
+        {"\xc3\xa9", 2, 1},
+        {"\xe2\x82\xac", 3, 1},
+        {"\xf0\x9f\x98\x80", 4, 1},
+        {"\xf4\x8f\xbf\xbf", 4, 1}, /* U+10FFFF */
+        {"\xc3", 0, 1},             /* cut at the end */
+        {"\xc3'", 0, 1},            /* cut, then the rest of a message */
+        {"\xe2\x82x", 0, 2},        /* a maximal subpart of two bytes, one U+FFFD */
+        {"\xf0\x9f\x98", 0, 3},
+        {"\x80", 0, 1},             /* a stray continuation byte */
+        {"\xc0\xaf", 0, 1},         /* overlong */
+        {"\xe0\x80\xaf", 0, 1},     /* overlong */
+        {"\xed\xa0\x80", 0, 1},     /* a surrogate */
+        {"\xf4\x90\x80\x80", 0, 1}, /* past U+10FFFF */
+        {"\xf5\x80", 0, 1},
+        {"\xff", 0, 1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t skip = 99;
+        size_t got = sllmp_utf8_char(cases[i].s, strlen(cases[i].s), &skip);
+
+        if (got != cases[i].len || (got == 0 && skip != cases[i].skip)) {
+            fail_msg("case %zu: got %zu (skip %zu), want %zu (skip %zu)", i, got, skip,
+                     cases[i].len, cases[i].skip);
+        }
+    }
+    assert_int_equal(sllmp_utf8_valid("ab\xc3\xa9\x63", 5), 5);
+    assert_int_equal(sllmp_utf8_valid("ab\xc3\xa9\xc3", 5), 4);
+    assert_int_equal(sllmp_utf8_valid("\xed\xa0\x80", 3), 0);
+}
+
+static void
+test_utf8_prec(void **state)
+{
+    char msg[64];
+
+    (void)state;
+    /* the 4th byte is the first of a character: the cut goes before it */
+    assert_int_equal(sllmp_utf8_prec("aaa\xc3\xa9", 4), 3);
+    assert_int_equal(sllmp_utf8_prec("aaa\xc3\xa9", 5), 5);
+    assert_int_equal(sllmp_utf8_prec("aaa\xc3\xa9z", 5), 5);
+    assert_int_equal(sllmp_utf8_prec("aa", 200), 2);
+    assert_int_equal(sllmp_utf8_prec("\xe2\x82\xac\xe2\x82\xac", 5), 3);
+    snprintf(msg, sizeof(msg), "model '%.*s'", sllmp_utf8_prec("aaa\xc3\xa9", 4), "aaa\xc3\xa9");
+    assert_string_equal(msg, "model 'aaa'");
+}
+
+static void
+test_utf8_replacement(void **state)
+{
+    sllmp_buf_t b;
+
+    (void)state;
+    sllmp_buf_init(&b, 0);
+    sllmp_buf_json_escape(&b, "a\xc3'\"\xc3\xa9\xe2\x82x\xff\n", 11);
+    assert_string_equal(sllmp_buf_cstr(&b), "a\\ufffd'\\\"\xc3\xa9\\ufffdx\\ufffd\\n");
+    sllmp_buf_reset(&b);
+    sllmp_buf_append_utf8(&b, "ok \xc3\xa9 \xed\xa0\x80 \xc3", 12);
+    assert_string_equal(sllmp_buf_cstr(&b), "ok \xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+                                            "\xef\xbf\xbd");
+    sllmp_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -121,6 +195,9 @@ main(void)
         cmocka_unit_test(test_random_never_repeats),
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_blank),
+        cmocka_unit_test(test_utf8_char),
+        cmocka_unit_test(test_utf8_prec),
+        cmocka_unit_test(test_utf8_replacement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
