@@ -19,6 +19,11 @@
 
 #define CUT_MARKER   "[truncated by sllmp: "
 #define MIN_CUT_KEEP 64
+/*
+ * A trace's name, at most (§4.4: trace-create refuses a longer one). In bytes, cut between
+ * characters: Langfuse counts UTF-16 units, of which a UTF-8 string never has more than bytes.
+ */
+#define TRACE_NAME_MAX 1000
 
 /* ---------------------------------------------------------------- writer */
 
@@ -340,17 +345,25 @@ map_num(w_t *w, int *first, const char *key, double v)
     *first = 0;
 }
 
+/* "key":"v" with at most the first n bytes of v. */
 static void
-map_str(w_t *w, int *first, const char *key, const char *v)
+map_strn(w_t *w, int *first, const char *key, const char *v, size_t n)
 {
     if (v == NULL) {
         return;
     }
     put(w, *first ? "\"" : ",\"", *first ? 1 : 2);
     puts_(w, key);
-    put(w, "\":", 2);
-    qstr(w, v);
+    put(w, "\":\"", 3);
+    esc(w, v, n);
+    put(w, "\"", 1);
     *first = 0;
+}
+
+static void
+map_str(w_t *w, int *first, const char *key, const char *v)
+{
+    map_strn(w, first, key, v, v != NULL ? strlen(v) : 0);
 }
 
 /*
@@ -608,16 +621,34 @@ akey(attrs_t *a, const char *key)
     a->first = 0;
 }
 
+/* A string attribute of at most the first n bytes of v. */
 static void
-attr_str(attrs_t *a, const char *key, const char *v)
+attr_strn(attrs_t *a, const char *key, const char *v, size_t n)
 {
     if (v == NULL) {
         return;
     }
     akey(a, key);
     puts_(a->w, "\",\"value\":{\"stringValue\":\"");
-    esc(a->w, v, strlen(v));
+    esc(a->w, v, n);
     puts_(a->w, "\"}}");
+}
+
+static void
+attr_str(attrs_t *a, const char *key, const char *v)
+{
+    attr_strn(a, key, v, v != NULL ? strlen(v) : 0);
+}
+
+/*
+ * The trace's name cut to TRACE_NAME_MAX for both APIs. Only the legacy limit is documented, but
+ * a trace is the same entity whichever way it came, and a refusal of an OTLP span's trace after
+ * the 200 would never be seen. The record keeps the name whole.
+ */
+static size_t
+trace_name_len(const char *name)
+{
+    return name != NULL ? (size_t)sllmp_utf8_prec(name, TRACE_NAME_MAX) : 0;
 }
 
 static void
@@ -663,7 +694,9 @@ trace_attrs(attrs_t *a, const cJSON *rec, const prep_t *p)
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(rec, "tags");
 
     if (!rtrue(rec, "trace_joined")) {
-        attr_str(a, "langfuse.trace.name", rstr(rec, "trace_name"));
+        const char *name = rstr(rec, "trace_name");
+
+        attr_strn(a, "langfuse.trace.name", name, trace_name_len(name));
     }
     attr_str(a, "user.id", rstr(rec, "user"));
     attr_str(a, "session.id", rstr(rec, "session"));
@@ -905,8 +938,10 @@ legacy_trace(w_t *w, const cJSON *rec, const prep_t *p, const char *ts)
     map_str(w, &first, "id", rstr(rec, "trace_id"));
     if (!joined) {
         /* a joined trace is the client's: its time and name are theirs */
+        const char *name = rstr(rec, "trace_name");
+
         map_time(w, &first, "timestamp", rec_int(rec, "start_us", 0));
-        map_str(w, &first, "name", rstr(rec, "trace_name"));
+        map_strn(w, &first, "name", name, trace_name_len(name));
     }
     map_str(w, &first, "userId", rstr(rec, "user"));
     map_str(w, &first, "sessionId", rstr(rec, "session"));

@@ -373,6 +373,14 @@ class OtelUploadTest(UploadCase):
                          "The model 'aaa\ufffd' does not exist")
         self.assertEqual(json.loads(a["langfuse.trace.metadata"])["team"], "caf\ufffd")
 
+    def test_trace_name_cut_as_in_legacy(self):
+        rec = make_record(0, trace_name="n" * 1500)
+        write_records(self.spool, [rec])
+        rc, _, err = self.upload()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.span_ids()[rec["span_id"]]["attributes"]["langfuse.trace.name"],
+                         "n" * 1000)
+
     def test_down_for_a_whole_run_then_everything_arrives(self):
         recs = [make_record(i) for i in range(30)]
         names = write_records(self.spool, recs)
@@ -876,6 +884,20 @@ class LegacyUploadTest(UploadCase):
         self.assertEqual(t["metadata"]["team"], "caf\ufffd")
         self.assertEqual(g["input"][0]["content"], "q\ufffd")
         self.assertEqual(g["statusMessage"], "aaa\ufffd")
+
+    def test_trace_name_over_1000_is_cut_not_refused(self):
+        # trace-create refuses a name over 1000 characters (a client's metadata.trace_name):
+        # the name is cut between characters, the record arrives and stays whole in the spool
+        recs = [make_record(0, trace_name="n" * 1500), make_record(1, trace_name="\u00e9" * 600),
+                make_record(2)]
+        write_records(self.spool, recs)
+        rc, _, err = self.upload()
+        self.assertEqual(rc, 0, err)
+        s = parse_summary(err)
+        self.assertEqual((s["sent"], s["failed"]), (3, 0), err)
+        events = {e["id"]: e for e in self.lf.events()}
+        names = [events[r["span_id"] + "-trace-create"]["body"]["name"] for r in recs]
+        self.assertEqual(names, ["n" * 1000, "\u00e9" * 500, "chat.completions"])
 
     def test_too_large_for_langfuse_is_split_then_failed(self):
         # a Langfuse whose body limit is 300 KB: batches are split down to single records;

@@ -769,6 +769,54 @@ test_small_record_not_cut(void **state)
     cJSON_Delete(rec);
 }
 
+/* ---------------------------------------------------------------- Langfuse's length limits */
+
+static void
+test_trace_name_cut_to_1000_bytes(void **state)
+{
+    /* 600 x 'é' (1200 bytes): cut between characters, the same in both APIs; the record keeps
+     * the whole name */
+    char name[1300];
+    cJSON *rec = record(NULL, NULL);
+    cJSON *doc, *events, *e;
+    sllmp_buf_t b;
+    const char *got;
+
+    (void)state;
+    for (int i = 0; i < 600; i++) {
+        memcpy(name + 2 * i, "\xc3\xa9", 2);
+    }
+    name[1200] = '\0';
+    cJSON_ReplaceItemInObject(rec, "trace_name", cJSON_CreateString(name));
+    doc = otel_export(rec, NULL);
+    got = attr_s(span_by_id(doc, SPAN), "langfuse.trace.name");
+    assert_int_equal(strlen(got), 1000);
+    assert_memory_equal(got, name, 1000);
+    assert_string_equal(attr_s(span_by_id(doc, ATT1), "langfuse.trace.name"), got);
+    cJSON_Delete(doc);
+    sllmp_buf_init(&b, 0);
+    sllmp_buf_appends(&b, "[");
+    sllmp_langfuse_legacy_events(rec, SLLMP_LF_MAX_RECORD_BYTES, &b);
+    sllmp_buf_appends(&b, "]");
+    events = cJSON_Parse(sllmp_buf_cstr(&b));
+    e = cJSON_GetObjectItem(cJSON_GetArrayItem(events, 0), "body");
+    assert_int_equal(strlen(cJSON_GetStringValue(cJSON_GetObjectItem(e, "name"))), 1000);
+    cJSON_Delete(events);
+    sllmp_buf_free(&b);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "trace_name")), name);
+    cJSON_Delete(rec);
+
+    /* 1000 bytes exactly: whole */
+    memset(name, 'n', 1000);
+    name[1000] = '\0';
+    rec = record(NULL, NULL);
+    cJSON_ReplaceItemInObject(rec, "trace_name", cJSON_CreateString(name));
+    doc = otel_export(rec, NULL);
+    assert_string_equal(attr_s(span_by_id(doc, SPAN), "langfuse.trace.name"), name);
+    cJSON_Delete(doc);
+    cJSON_Delete(rec);
+}
+
 /* ---------------------------------------------------------------- bytes that are not UTF-8 */
 
 static void
@@ -946,6 +994,7 @@ main(void)
         cmocka_unit_test(test_big_metadata_is_cut_not_the_input),
         cmocka_unit_test(test_what_the_cut_cannot_shrink_is_left_over_the_limit),
         cmocka_unit_test(test_small_record_not_cut),
+        cmocka_unit_test(test_trace_name_cut_to_1000_bytes),
         cmocka_unit_test(test_ill_formed_utf8_becomes_replacement),
         cmocka_unit_test(test_check_marks_corrupt),
         cmocka_unit_test(test_auth_header),
