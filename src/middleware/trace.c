@@ -567,10 +567,16 @@ wall_us(const sllmp_req_t *r, int64_t mono_ms)
 static cJSON *
 params(const cJSON *body)
 {
-    /* the input (messages, prompt, input, system) is the capture policy's, never a parameter */
-    static const char *const skip[] = {"messages", "model",          "metadata", "user",
-                                       "tools",    "functions",      "prompt",   "input",
-                                       "system",   "stream_options", NULL};
+    /*
+     * What carries the user's text is the input, the capture policy's, never a parameter:
+     * messages, prompt (/v1/completions), input (/v1/embeddings), system (/v1/messages),
+     * prediction (predicted outputs: the document being edited) and suffix (/v1/completions:
+     * the text after the insertion). Capture metadata means no messages and no answer.
+     */
+    static const char *const skip[] = {
+        "messages", "model",  "metadata",   "user",   "tools",          "functions", "prompt",
+        "input",    "system", "prediction", "suffix", "stream_options", NULL,
+    };
     cJSON *p = cJSON_CreateObject();
     const cJSON *f;
 
@@ -880,14 +886,23 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
         (r->kind == SLLMP_KIND_COMPLETIONS || r->kind == SLLMP_KIND_EMBEDDINGS)) {
         cJSON *in = cJSON_DetachItemFromObjectCaseSensitive(
             body, r->kind == SLLMP_KIND_COMPLETIONS ? "prompt" : "input");
+        cJSON *suffix = r->kind == SLLMP_KIND_COMPLETIONS
+                            ? cJSON_DetachItemFromObjectCaseSensitive(body, "suffix")
+                            : NULL;
 
-        if (in != NULL) {
+        if (suffix != NULL) {
+            cJSON *o = cJSON_AddObjectToObject(rec, "input");
+
+            cJSON_AddItemToObject(o, "prompt", in ? in : cJSON_CreateNull());
+            cJSON_AddItemToObject(o, "suffix", suffix);
+        } else if (in != NULL) {
             cJSON_AddItemToObject(rec, "input", in);
         }
     } else if (cap == SLLMP_CAPTURE_FULL && body != NULL) {
         cJSON *messages = cJSON_DetachItemFromObjectCaseSensitive(body, "messages");
         cJSON *tools = cJSON_DetachItemFromObjectCaseSensitive(body, "tools");
         cJSON *system = cJSON_DetachItemFromObjectCaseSensitive(body, "system");
+        cJSON *prediction = cJSON_DetachItemFromObjectCaseSensitive(body, "prediction");
 
         if (system != NULL) {
             /* /v1/messages: Anthropic's system prompt goes first, as an OpenAI system message */
@@ -900,11 +915,16 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
             }
             cJSON_InsertItemInArray(messages, 0, m);
         }
-        if (tools != NULL) {
+        if (tools != NULL || prediction != NULL) {
             cJSON *in = cJSON_AddObjectToObject(rec, "input");
 
             cJSON_AddItemToObject(in, "messages", messages ? messages : cJSON_CreateNull());
-            cJSON_AddItemToObject(in, "tools", tools);
+            if (tools != NULL) {
+                cJSON_AddItemToObject(in, "tools", tools);
+            }
+            if (prediction != NULL) {
+                cJSON_AddItemToObject(in, "prediction", prediction);
+            }
         } else if (messages != NULL) {
             cJSON_AddItemToObject(rec, "input", messages);
         }

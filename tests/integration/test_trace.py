@@ -50,11 +50,11 @@ class TraceCase(StackCase):
         self.assertEqual(len(recs), 1, "request %s left %d records" % (rid, len(recs)))
         return recs[0]
 
-    def post(self, payload, key=MASTER, headers=None):
+    def post(self, payload, key=MASTER, headers=None, path="/v1/chat/completions"):
         rid = uuid.uuid4().hex
         h = {"X-Request-ID": rid}
         h.update(headers or {})
-        r = self.stack.chat(payload, key=key, headers=h)
+        r = self.stack.chat(payload, key=key, headers=h, path=path)
         return rid, r
 
 
@@ -365,6 +365,41 @@ class TraceRecordTest(TraceCase):
         self.post({"model": "mock-echo", "messages": user_msg("after")})
         time.sleep(0.3)
         self.assertNotIn(rid, records(self.stack.spool))
+
+    def test_user_text_outside_messages_is_input(self):
+        # predicted outputs (the document being edited), a completion's suffix, Anthropic's
+        # system prompt and embeddings' input are the user's text: under capture metadata none
+        # of it is in the record (not even as a parameter); under full it is the input
+        doc = {"type": "content", "content": "PRIVATE-DOCUMENT the user is editing"}
+        sent = [("/v1/chat/completions", {"model": "mock-echo", "messages": user_msg("x"),
+                                          "prediction": doc, "temperature": 0.1}),
+                ("/v1/completions", {"model": "up-echo", "prompt": "PRIVATE-PROMPT",
+                                     "suffix": "PRIVATE-SUFFIX", "max_tokens": 5}),
+                ("/v1/embeddings", {"model": "up-echo", "input": "PRIVATE-EMBED"}),
+                ("/v1/messages", {"model": "mock-echo", "max_tokens": 5,
+                                  "system": "PRIVATE-SYSTEM", "messages": user_msg("x")})]
+        for path, payload in sent:
+            rid, r = self.post(payload, key=META_KEY, path=path)
+            rec = self.record(rid)
+            self.assertEqual(rec["capture"], "metadata", path)
+            self.assertNotIn("input", rec)
+            self.assertNotIn("PRIVATE-", json.dumps(rec), path)
+            for field in ("prediction", "suffix", "system", "prompt", "input"):
+                self.assertNotIn(field, rec["params"], path)
+        # full: the same text is the input
+        rid, r = self.post(sent[0][1], key=KEY, path=sent[0][0])
+        self.assertEqual(r.status, 200, r)
+        rec = self.record(rid)
+        self.assertEqual(rec["input"], {"messages": user_msg("x"), "prediction": doc})
+        self.assertEqual(rec["params"], {"temperature": 0.1})
+        rid, r = self.post(sent[1][1], key=KEY, path=sent[1][0])
+        self.assertEqual(r.status, 200, r)
+        rec = self.record(rid)
+        self.assertEqual(rec["input"], {"prompt": "PRIVATE-PROMPT", "suffix": "PRIVATE-SUFFIX"})
+        self.assertEqual(rec["params"], {"max_tokens": 5})
+        rid, r = self.post(sent[3][1], key=KEY, path=sent[3][0])
+        self.assertEqual(self.record(rid)["input"][0],
+                         {"role": "system", "content": "PRIVATE-SYSTEM"})
 
     def test_redaction_and_no_key_anywhere(self):
         planted = "my key is %s and %s and %s and ssn 123-45-6789" % (MASTER, KEY, UPSTREAM_KEY)
