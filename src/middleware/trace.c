@@ -256,6 +256,13 @@ merge_tool_call(trace_t *t, const cJSON *delta)
     if (cJSON_IsString(id)) {
         cJSON_ReplaceItemInObjectCaseSensitive(call, "id", cJSON_CreateString(id->valuestring));
     }
+    /* Gemini's thought signature rides on a call's first fragment: the record keeps it as an
+     * unstreamed answer's call has it */
+    const cJSON *extra = cJSON_GetObjectItemCaseSensitive(delta, "extra_content");
+
+    if (cJSON_IsObject(extra) && !cJSON_HasObjectItem(call, "extra_content")) {
+        cJSON_AddItemToObject(call, "extra_content", cJSON_Duplicate(extra, 1));
+    }
     const struct {
         const char *key;
         const cJSON *add;

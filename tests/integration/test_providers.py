@@ -585,6 +585,11 @@ class GeminiTest(ProvidersCase):
         self.assertEqual(
             [tc.get("extra_content") for tc in unstreamed.json()["choices"][0]["message"]
              ["tool_calls"]], [signed, None])
+        # the trace records keep it alike, streamed or not
+        for resp in (r, unstreamed):
+            out = self.record_of(resp.header("x-request-id"))["output"]
+            self.assertEqual([tc.get("extra_content") for tc in out["tool_calls"]],
+                             [signed, None], out)
 
         def next_turn(with_signature):
             assistant = {"role": "assistant", "content": None, "tool_calls": [
