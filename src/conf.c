@@ -12,6 +12,7 @@
  * config can list OpenAI models that appear only when OPENAI_API_KEY is set.
  */
 #include "sllmp/conf.h"
+#include "sllmp/arena.h"
 #include "sllmp/route.h"
 #include "sllmp/upstream.h"
 #include "sllmp/buf.h"
@@ -697,10 +698,9 @@ price_key(const dep_ud_t *u)
 
 /* Second tries: an Azure deployment named after its model is priced as OpenAI's model. */
 static int
-price_fallback(const dep_ud_t *u, sllmp_price_t *p)
+price_fallback(const sllmp_deployment_t *d, const char *base_model, sllmp_price_t *p)
 {
-    const sllmp_deployment_t *d = u->d;
-    const char *m = u->base_model != NULL ? u->base_model : d->model;
+    const char *m = base_model != NULL ? base_model : d->model;
     const char *slash = strchr(m, '/');
     char *key;
     int rc;
@@ -714,25 +714,23 @@ price_fallback(const dep_ud_t *u, sllmp_price_t *p)
     return rc;
 }
 
-/* Price of a deployment: the table's entry, then the deployment's own overrides. */
+/* The price of d's model (key names it in the table): the table's entry, then model_info's
+ * per-token overrides (cost, < 0 unset). */
 static void
-resolve_price(loader_t *L, dep_ud_t *u)
+price_compute(const sllmp_deployment_t *d, const char *key, const char *base_model,
+              const double cost[5], sllmp_price_t *p)
 {
-    sllmp_deployment_t *d = u->d;
-    sllmp_price_t *p = &d->price;
     int overridden = 0;
-    char *key;
 
-    key = price_key(u);
     if (d->provider == SLLMP_PROVIDER_MOCK) {
         /* free, unless model_info prices it (cache and reasoning as input and output then) */
         *p = (sllmp_price_t){0, -1, -1, 0, -1, 1};
-    } else if (sllmp_price_lookup(key, p) < 0 && !price_fallback(u, p)) {
+    } else if (sllmp_price_lookup(key, p) < 0 && !price_fallback(d, base_model, p)) {
         *p = (sllmp_price_t){0, -1, -1, 0, -1, 0};
     }
     for (int i = 0; i < 5; i++) {
-        if (u->cost[i] >= 0) {
-            double per_million = u->cost[i] * 1e6;
+        if (cost[i] >= 0) {
+            double per_million = cost[i] * 1e6;
 
             overridden = 1;
             switch (i) {
@@ -757,7 +755,20 @@ resolve_price(loader_t *L, dep_ud_t *u)
     if (overridden) {
         p->known = 1;
     }
-    if (!p->known) {
+}
+
+/* Price of a deployment: the table's entry, then the deployment's own overrides. */
+static void
+resolve_price(loader_t *L, dep_ud_t *u)
+{
+    sllmp_deployment_t *d = u->d;
+    char *key = price_key(u);
+
+    memcpy(d->cost, u->cost, sizeof(d->cost));
+    /* a pattern's models are known per request: each is priced then (sllmp_deployment_for) */
+    d->price_per_model = d->pattern && u->base_model == NULL && strchr(d->model, '*') != NULL;
+    price_compute(d, key, u->base_model, u->cost, &d->price);
+    if (!d->price.known && !d->price_per_model) {
         warn(L, u->model_node,
              "model '%s' (%s) has no price in conf/pricing.yaml: its cost counts "
              "as 0 (set model_info.input_cost_per_token and output_cost_per_token)",
@@ -1044,6 +1055,22 @@ bare_model_provider(const char *m)
     return NULL;
 }
 
+/* LiteLLM's Bedrock route prefixes, cut from model in place: sllmp picks Converse or
+ * InvokeModel by the endpoint. */
+static void
+bedrock_route_strip(char *model)
+{
+    static const char *const routes[] = {"converse/", "invoke/"};
+
+    for (size_t k = 0; k < 2; k++) {
+        size_t n = strlen(routes[k]);
+
+        if (strncmp(model, routes[k], n) == 0) {
+            memmove(model, model + n, strlen(model + n) + 1);
+        }
+    }
+}
+
 static int
 split_model(loader_t *L, dep_ud_t *u)
 {
@@ -1086,16 +1113,7 @@ split_model(loader_t *L, dep_ud_t *u)
         d->provider_name = sllmp_xstrdup(providers[i].prefix);
     }
     if (d->provider == SLLMP_PROVIDER_BEDROCK) {
-        /* LiteLLM's route prefixes: sllmp picks Converse or InvokeModel by the endpoint */
-        static const char *const routes[] = {"converse/", "invoke/"};
-
-        for (size_t k = 0; k < 2; k++) {
-            size_t n = strlen(routes[k]);
-
-            if (strncmp(d->model, routes[k], n) == 0) {
-                memmove(d->model, d->model + n, strlen(d->model + n) + 1);
-            }
-        }
+        bedrock_route_strip(d->model);
     }
     if (*d->model == '\0') {
         return fail(L, u->model_node, "litellm_params.model '%s' names no model", m);
@@ -1196,6 +1214,59 @@ deployment_subject(sllmp_deployment_t *d)
     free(what);
 }
 
+/* The number of c in s. */
+static size_t
+count_char(const char *s, char c)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++) {
+        n += *s == c;
+    }
+    return n;
+}
+
+/*
+ * LiteLLM's wildcard routing: a model_name with a '*' (a pattern) serves each name it matches,
+ * and the '*' of litellm_params.model stands for what it matched. One '*' each: LiteLLM fills
+ * several in order, which makes "a*b*" ambiguous for names with more than one "b"; and a '*' in
+ * the model without one in model_name would go upstream as is. 0, or -1 (failed).
+ */
+static int
+wildcard(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
+{
+    sllmp_deployment_t *d = u->d;
+    yaml_node_t *name_node = entry;
+    size_t in_name = count_char(d->model_name, '*'), in_model = count_char(d->litellm_model, '*');
+
+    for (yaml_node_pair_t *p = entry->data.mapping.pairs.start; p < entry->data.mapping.pairs.top;
+         p++) {
+        const char *k = scalar(node(L, p->key));
+
+        if (k != NULL && strcmp(k, "model_name") == 0) {
+            name_node = node(L, p->value);
+        }
+    }
+    if (in_name > 1) {
+        return fail(L, name_node, "model_name '%s' has more than one '*' (one is supported)",
+                    d->model_name);
+    }
+    if (in_model > 1) {
+        return fail(L, u->model_node,
+                    "litellm_params.model '%s' has more than one '*' (one is supported)",
+                    d->litellm_model);
+    }
+    if (in_model == 1 && in_name == 0) {
+        return fail(L, u->model_node,
+                    "litellm_params.model '%s' has a '*' but model_name '%s' has none: nothing "
+                    "would stand for it (write model_name: \"%.*s*\", say)",
+                    d->litellm_model, d->model_name,
+                    (int)(strchr(d->litellm_model, '*') - d->litellm_model), d->litellm_model);
+    }
+    d->pattern = in_name == 1;
+    return 0;
+}
+
 /* One model_list entry into u->d: 0, 1 when it is left out (warned), -1 (failed). */
 static int
 deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
@@ -1234,16 +1305,7 @@ deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
     if (d->litellm_model == NULL) {
         return fail(L, params, "litellm_params of model has no 'model' (e.g. openai/gpt-4o-mini)");
     }
-    if (!u->disabled && (strchr(d->model_name, '*') != NULL || strchr(d->litellm_model, '*'))) {
-        /* LiteLLM's wildcard routing (a model_name such as openai/ and a star): taken literally,
-         * it would send the star upstream and answer every real name with model_not_found */
-        warn(L, u->model_node,
-             "wildcard models ('%s' for '%s') are not supported by this version of sllmp: list "
-             "each model; model '%s' is left out",
-             d->litellm_model, d->model_name, d->model_name);
-        u->disabled = 1;
-    }
-    if (!u->disabled && split_model(L, u) < 0) {
+    if (wildcard(L, entry, u) < 0 || (!u->disabled && split_model(L, u) < 0)) {
         return -1;
     }
     if (u->disabled) {
@@ -1964,15 +2026,24 @@ router_common(loader_t *L, const char *section, const char *key, yaml_node_t *v)
 }
 
 /*
- * A model named by a router setting (what): 1 when model_list has it; 0 when it has not but
+ * A model named by a router setting (what): 1 when model_list has it or a pattern of it serves
+ * it (one: it must be one model, not a pattern); 0 when it has not but
  * some entries were left out for unset variables (warned: the caller skips it, as the file may
  * be fine on a host with those variables); -1 (failed) otherwise. role: "model", "fallback
  * model".
  */
 static int
-router_model(loader_t *L, yaml_node_t *n, const char *what, const char *role, const char *name)
+router_model(loader_t *L, yaml_node_t *n, const char *what, const char *role, const char *name,
+             int one)
 {
-    if (sllmp_conf_find(L->c, name, strlen(name)) != NULL) {
+    const sllmp_deployment_t *d = sllmp_conf_find(L->c, name, strlen(name));
+
+    if (one && d != NULL && d->pattern) {
+        /* what would its '*' stand for? A fallback or an alias is asked for by its own name */
+        return fail(L, n, "%s: %s '%s' is a wildcard pattern, not a model: name one it serves",
+                    what, role, name);
+    }
+    if (d != NULL || sllmp_conf_serving(L->c, name) != NULL) {
         return 1;
     }
     if (!L->c->ndisabled) {
@@ -2019,7 +2090,7 @@ fallback_list(loader_t *L, sllmp_fb_kind_t kind, yaml_node_t *list)
             if (from == NULL || *from == '\0') {
                 return fail(L, kn, "%s: a model name must be a string", what);
             }
-            known = router_model(L, kn, what, "model", from);
+            known = router_model(L, kn, what, "model", from, 0);
             if (known <= 0) {
                 if (known < 0) {
                     return -1;
@@ -2033,7 +2104,7 @@ fallback_list(loader_t *L, sllmp_fb_kind_t kind, yaml_node_t *list)
                                    : -1;
             }
             for (size_t i = 0; i < fb->nto; i++) {
-                known = router_model(L, vn, what, "fallback model", fb->to[i]);
+                known = router_model(L, vn, what, "fallback model", fb->to[i], 1);
                 if (known < 0) {
                     return -1;
                 }
@@ -2088,7 +2159,7 @@ alias_entry(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *
         free(a.target);
         return fail(L, k, "router_settings.model_group_alias: '%s' is a model_name already", key);
     }
-    known = router_model(L, target, "router_settings.model_group_alias", "model", a.target);
+    known = router_model(L, target, "router_settings.model_group_alias", "model", a.target, 1);
     if (known <= 0) {
         free(a.target);
         return known;
@@ -2877,7 +2948,13 @@ sllmp_key_allows(const sllmp_key_t *k, const char *model_name)
         return 1;
     }
     for (size_t i = 0; i < k->nmodels; i++) {
-        if (strcmp(k->models[i], model_name) == 0) {
+        size_t at, len;
+
+        /* LiteLLM matches a key's wildcard entries against the name asked for, whichever
+         * deployment then serves it */
+        if (strcmp(k->models[i], model_name) == 0 ||
+            (strchr(k->models[i], '*') != NULL &&
+             sllmp_pattern_match(k->models[i], model_name, &at, &len))) {
             return 1;
         }
     }
@@ -2915,14 +2992,67 @@ sllmp_conf_user(const sllmp_conf_t *c, const char *name)
     return e != NULL || name == NULL ? e : entry_find(c->users, c->nusers, "*");
 }
 
+int
+sllmp_pattern_match(const char *pattern, const char *name, size_t *at, size_t *len)
+{
+    const char *star = strchr(pattern, '*');
+    size_t pre, post, n = strlen(name);
+
+    if (star == NULL) {
+        *at = *len = 0;
+        return strcmp(pattern, name) == 0;
+    }
+    pre = (size_t)(star - pattern);
+    post = strlen(star + 1);
+    /* the star stands for something (an empty model would go upstream), and never for a '*':
+     * a client asking for the pattern itself means no model */
+    if (n <= pre + post || strncmp(name, pattern, pre) != 0 ||
+        strcmp(name + n - post, star + 1) != 0 || memchr(name + pre, '*', n - pre - post)) {
+        return 0;
+    }
+    *at = pre;
+    *len = n - pre - post;
+    return 1;
+}
+
+const sllmp_deployment_t *
+sllmp_conf_serving(const sllmp_conf_t *c, const char *name)
+{
+    const sllmp_deployment_t *best = NULL;
+    size_t at, len;
+
+    for (size_t i = 0; i < c->ndeployments; i++) {
+        const sllmp_deployment_t *d = &c->deployments[i];
+
+        if (!d->pattern && strcmp(d->model_name, name) == 0) {
+            return d; /* an exact model_name wins over every pattern */
+        }
+    }
+    /* LiteLLM tries its patterns longest first (a stable sort: equal ones in the file's order),
+     * so a pattern for gpt-4 models is tried before one for all of openai/, and "*" last */
+    for (size_t i = 0; i < c->ndeployments; i++) {
+        const sllmp_deployment_t *d = &c->deployments[i];
+
+        if (d->pattern && (best == NULL || strlen(d->model_name) > strlen(best->model_name)) &&
+            sllmp_pattern_match(d->model_name, name, &at, &len)) {
+            best = d;
+        }
+    }
+    return best;
+}
+
 size_t
 sllmp_conf_group(const sllmp_conf_t *c, const char *model_name, const sllmp_deployment_t **out,
                  size_t max)
 {
+    const sllmp_deployment_t *first = sllmp_conf_find(c, model_name, strlen(model_name));
     size_t n = 0;
 
+    if (first == NULL && (first = sllmp_conf_serving(c, model_name)) == NULL) {
+        return 0;
+    }
     for (size_t i = 0; i < c->ndeployments && n < max; i++) {
-        if (strcmp(c->deployments[i].model_name, model_name) == 0) {
+        if (strcmp(c->deployments[i].model_name, first->model_name) == 0) {
             out[n++] = &c->deployments[i];
         }
     }
@@ -2932,10 +3062,19 @@ sllmp_conf_group(const sllmp_conf_t *c, const char *model_name, const sllmp_depl
 const sllmp_fallback_t *
 sllmp_conf_fallback(const sllmp_conf_t *c, sllmp_fb_kind_t kind, const char *model_name)
 {
-    for (size_t i = 0; i < c->router.nfallbacks[kind]; i++) {
-        if (strcmp(c->router.fallbacks[kind][i].from, model_name) == 0) {
-            return &c->router.fallbacks[kind][i];
+    const sllmp_deployment_t *d = NULL;
+
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < c->router.nfallbacks[kind]; i++) {
+            if (strcmp(c->router.fallbacks[kind][i].from, model_name) == 0) {
+                return &c->router.fallbacks[kind][i];
+            }
         }
+        /* a model a pattern serves takes the pattern's list when it has none of its own */
+        if (pass > 0 || (d = sllmp_conf_serving(c, model_name)) == NULL || !d->pattern) {
+            break;
+        }
+        model_name = d->model_name;
     }
     return NULL;
 }
@@ -2943,9 +3082,9 @@ sllmp_conf_fallback(const sllmp_conf_t *c, sllmp_fb_kind_t kind, const char *mod
 const char *
 sllmp_conf_route_name(const sllmp_conf_t *c, const char *name)
 {
-    const sllmp_deployment_t *d = sllmp_conf_find(c, name, strlen(name));
+    const sllmp_deployment_t *d = sllmp_conf_serving(c, name);
 
-    if (d != NULL) {
+    if (d != NULL && !d->pattern) {
         return d->model_name;
     }
     for (size_t i = 0; i < c->router.naliases; i++) {
@@ -2953,7 +3092,47 @@ sllmp_conf_route_name(const sllmp_conf_t *c, const char *name)
             return c->router.aliases[i].target;
         }
     }
-    return NULL;
+    return d != NULL ? name : NULL;
+}
+
+/* s with its '*' replaced by the len bytes at with, in the arena. */
+static char *
+star_fill(sllmp_arena_t *a, const char *s, const char *with, size_t len)
+{
+    const char *star = strchr(s, '*');
+
+    if (star == NULL) {
+        return sllmp_arena_strndup(a, s, strlen(s));
+    }
+    return sllmp_arena_printf(a, "%.*s%.*s%s", (int)(star - s), s, (int)len, with, star + 1);
+}
+
+const sllmp_deployment_t *
+sllmp_deployment_for(const sllmp_deployment_t *d, const char *name, sllmp_arena_t *a)
+{
+    sllmp_deployment_t *x;
+    size_t at, len;
+    char *key;
+
+    if (!d->pattern || !sllmp_pattern_match(d->model_name, name, &at, &len)) {
+        return d;
+    }
+    x = sllmp_arena_alloc(a, sizeof(*x));
+    *x = *d;
+    x->model = star_fill(a, d->model, name + at, len);
+    x->litellm_model = star_fill(a, d->litellm_model, name + at, len);
+    if (x->provider == SLLMP_PROVIDER_BEDROCK) {
+        /* the client's part may say "converse/...", as a litellm_params.model may */
+        bedrock_route_strip(x->model);
+        x->messages_api = strstr(x->model, "anthropic.") != NULL;
+    }
+    if (d->price_per_model) {
+        /* never a price_key() with model_info.base_model: that one is fixed (price_per_model 0) */
+        key = sllmp_xasprintf("%s/%s", x->provider_name, x->model);
+        price_compute(x, key, NULL, d->cost, &x->price);
+        free(key);
+    }
+    return x;
 }
 
 const sllmp_deployment_t *
@@ -3238,6 +3417,20 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         const sllmp_deployment_t *d = &c->deployments[i];
 
         fprintf(out, "  - %s -> %s model '%s'", d->model_name, d->provider_name, d->model);
+        if (d->pattern) {
+            const char *star = strchr(d->model_name, '*');
+
+            /* what a client writes, and what goes upstream for it */
+            fprintf(out, " (wildcard: %.*s<m>%s", (int)(star - d->model_name), d->model_name,
+                    star + 1);
+            if (strchr(d->model, '*') != NULL) {
+                star = strchr(d->model, '*');
+                fprintf(out, " is sent as '%.*s<m>%s'", (int)(star - d->model), d->model, star + 1);
+            } else {
+                fprintf(out, " is sent as '%s'", d->model);
+            }
+            fputc(')', out);
+        }
         if (d->provider == SLLMP_PROVIDER_MOCK) {
             fprintf(out, ", delay %ld ms", d->mock_delay_ms);
         } else {
@@ -3257,7 +3450,10 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             if (d->messages_api) {
                 fprintf(out, ", serves /v1/messages");
             }
-            if (d->price.known) {
+            if (d->price_per_model) {
+                fprintf(out, ", priced per model from conf/pricing.yaml%s",
+                        d->price.known ? " and model_info" : "");
+            } else if (d->price.known) {
                 fprintf(out, ", $%g/$%g per 1M in/out", d->price.input, d->price.output);
             } else {
                 fprintf(out, ", no price");

@@ -172,13 +172,20 @@ models(sllmp_req_t *r, const char *one)
     /* a model_group_alias is a model to its clients (listed unless hidden; found by name) */
     for (size_t i = 0; i < c->router.naliases; i++) {
         const sllmp_alias_t *a = &c->router.aliases[i];
-        const sllmp_deployment_t *d = sllmp_conf_find(c, a->target, strlen(a->target));
+        const sllmp_deployment_t *d = sllmp_conf_serving(c, a->target);
 
         if ((one == NULL ? a->hidden : strcmp(one, a->name) != 0) ||
             !(sllmp_key_allows(r->key, a->name) || sllmp_key_allows(r->key, a->target))) {
             continue;
         }
         model_entry(&b, found++, a->name, (long long)c->loaded_at, d->provider_name);
+    }
+    /* a wildcard pattern is listed as written (LiteLLM's list would name every model its
+     * provider has, which the gateway cannot know); a name it serves is a model when asked for */
+    if (one != NULL && !found && sllmp_conf_route_name(c, one) == one &&
+        sllmp_key_allows(r->key, one)) {
+        model_entry(&b, found++, one, (long long)c->loaded_at,
+                    sllmp_conf_serving(c, one)->provider_name);
     }
     if (one == NULL) {
         sllmp_buf_appends(&b, "]}");

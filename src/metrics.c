@@ -725,12 +725,12 @@ static const char *const token_types[5] = {"input", "cache_read", "cache_write",
                                            "reasoning"};
 static const char *const limit_kinds[SLLMP_LIM_NKINDS] = {"rpm", "tpm", "parallel", "budget"};
 
-/* The model as configured (never a name a client made up: labels stay few), else "none". */
+/* The model as configured (never a name a client made up: labels stay few; a wildcard
+ * pattern's models are counted under the pattern), else "none". */
 static const char *
 model_label(const sllmp_req_t *r)
 {
-    const sllmp_deployment_t *d =
-        r->group ? sllmp_conf_find(r->conf, r->group, strlen(r->group)) : NULL;
+    const sllmp_deployment_t *d = r->group ? sllmp_conf_serving(r->conf, r->group) : NULL;
 
     return d != NULL ? d->model_name : "none";
 }

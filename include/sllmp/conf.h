@@ -95,6 +95,13 @@ struct sllmp_deployment_s {
                              * sllmp_upstream_timeouts() */
     long stream_timeout_ms; /* litellm_params.stream_timeout, for streams; 0: timeout */
     int line;               /* where it was declared, for messages */
+    /* LiteLLM's wildcard routing: a model_name with a '*' serves every name it matches, and the
+     * '*' of litellm_params.model (and so of model) stands for what it matched. Such an entry
+     * is one deployment (rpm, tpm, id, routing state) for all of them; sllmp_deployment_for()
+     * gives its copy for one name. */
+    int pattern;
+    int price_per_model; /* a pattern whose model has the '*': priced per model it serves */
+    double cost[5];      /* model_info's USD per token (< 0: unset), laid over each one's price */
 };
 
 /* LiteLLM's router_settings.routing_strategy names. */
@@ -260,7 +267,8 @@ extern const size_t sllmp_default_conf_len;
 void sllmp_conf_ref(sllmp_conf_t *c);
 void sllmp_conf_unref(sllmp_conf_t *c);
 
-/* 1 when the key (NULL: the master key or an open gateway) may use the model. */
+/* 1 when the key (NULL: the master key or an open gateway) may use the model: the key lists
+ * it, or a wildcard pattern of its list (openai/ and a star) matches it. */
 int sllmp_key_allows(const sllmp_key_t *k, const char *model_name);
 
 /* The team or user entry of that name (users fall back to "*"); NULL when none. */
@@ -278,17 +286,45 @@ const char *sllmp_capture_name(sllmp_capture_t cap);
 /* 1 when any limit of l is set. */
 int sllmp_limits_any(const sllmp_limits_t *l);
 
-/* The deployments of a model name (its group), at most max into out: their number. */
+/*
+ * The deployments of a model name (its group), at most max into out: their number. A name no
+ * model_name is has the group of the pattern that serves it (sllmp_conf_serving()); each of
+ * those is made the name's own with sllmp_deployment_for().
+ */
 size_t sllmp_conf_group(const sllmp_conf_t *c, const char *model_name,
                         const sllmp_deployment_t **out, size_t max);
 
-/* The fallback list of a kind for a model name; NULL when none. */
+/* The fallback list of a kind for a model name (else for the pattern that serves it); NULL when
+ * none. */
 const sllmp_fallback_t *sllmp_conf_fallback(const sllmp_conf_t *c, sllmp_fb_kind_t kind,
                                             const char *model_name);
 
 /* The model group a name routes to: the name itself when it is a model_name, the target of
- * the model_group_alias it is, else NULL. */
+ * the model_group_alias it is, the name itself when a pattern serves it, else NULL. A name
+ * with a '*' is never routed by being a pattern's model_name: it would go upstream as is. */
 const char *sllmp_conf_route_name(const sllmp_conf_t *c, const char *name);
+
+/*
+ * 1 when name matches pattern, whose one '*' stands for one or more characters ('/' too, never
+ * a '*'); *at and *len then say what it stood for. A pattern without a '*' matches itself.
+ */
+int sllmp_pattern_match(const char *pattern, const char *name, size_t *at, size_t *len);
+
+/*
+ * The deployment that serves a name: the first entry of that model_name (not a pattern), else
+ * the first entry of the most specific pattern that matches it (the longest model_name; of
+ * equal ones, the first in model_list; "*" last of all). NULL when none.
+ */
+const sllmp_deployment_t *sllmp_conf_serving(const sllmp_conf_t *c, const char *name);
+
+/*
+ * d as it serves the model name: d itself unless it is a pattern that matches name, else a
+ * copy in the arena whose model and litellm_model have the '*' filled in, and whose price and
+ * messages_api are those of that model. Everything else (id, subject, route_id, limits) is d's:
+ * one deployment for every model it serves.
+ */
+const sllmp_deployment_t *sllmp_deployment_for(const sllmp_deployment_t *d, const char *name,
+                                               sllmp_arena_t *a);
 
 /* Finds the deployment for a model name; NULL when there is none. */
 const sllmp_deployment_t *sllmp_conf_find(const sllmp_conf_t *c, const char *model_name,

@@ -182,6 +182,12 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
 
     r->dep = d;
     x->dep = d;
+    if (d->pattern && !d->price.known) {
+        /* LiteLLM's wildcards serve models nobody listed: not worth a warning each time */
+        sllmp_log(r->id, SLLMP_LOG_DEBUG,
+                  "%s/%s (for %s) has no price in conf/pricing.yaml: its cost counts as 0",
+                  d->provider_name, d->model, d->model_name);
+    }
     memset(a, 0, sizeof(*a));
     a->dep = d;
     a->start_ms = sllmp_now_ms();
@@ -230,8 +236,11 @@ gather(sllmp_req_t *r, const char *model, const sllmp_deployment_t **deps)
     size_t n = sllmp_conf_group(r->conf, model, all, SLLMP_GROUP_MAX), k = 0;
 
     for (size_t i = 0; i < n; i++) {
-        if (sllmp_provider_serves(all[i], r->kind)) {
-            deps[k++] = all[i];
+        /* a wildcard pattern's deployment as it serves model: what it may serve depends on it */
+        const sllmp_deployment_t *d = sllmp_deployment_for(all[i], model, r->arena);
+
+        if (sllmp_provider_serves(d, r->kind)) {
+            deps[k++] = d;
         }
     }
     return k;

@@ -1,5 +1,6 @@
 /*
- * Routing, first step: the model name the client asked for -> its group of deployments, one of
+ * Routing, first step: the model name the client asked for -> its group of deployments (a
+ * model_name, a model_group_alias, else the wildcard pattern that serves the name), one of
  * which must serve this kind of request. Which one answers is the attempt loop's choice.
  */
 #include "sllmp/conf.h"
@@ -19,6 +20,10 @@ router_pre(sllmp_req_t *r, void *mw_conf)
 
     (void)mw_conf;
     r->group = name;
+    /* a wildcard pattern's deployments as they serve this name: its model, and so its price */
+    for (size_t i = 0; i < n; i++) {
+        group[i] = sllmp_deployment_for(group[i], name, r->arena);
+    }
     /* the group's first deployment that serves this kind stands for it until the attempt loop
      * (provider.c) picks one: the limits price the worst case with it */
     r->dep = n > 0 ? group[0] : NULL;

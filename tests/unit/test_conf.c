@@ -3,6 +3,7 @@
  * unknown keys warned about, secrets from the environment, the cache reloading a changed file.
  */
 #include "sllmp/conf.h"
+#include "sllmp/arena.h"
 #include "sllmp/route.h"
 #include "sllmp/req.h"
 #include "sllmp/upstream.h"
@@ -420,6 +421,174 @@ test_bare_model_names(void **state)
     sllmp_conf_unref(c);
 }
 
+/* LiteLLM's wildcard routing: what the '*' of model_name matched fills the model's. */
+static void
+test_wildcard_match(void **state)
+{
+    size_t at = 9, len = 9;
+
+    (void)state;
+    assert_true(sllmp_pattern_match("openai/*", "openai/gpt-4o", &at, &len));
+    assert_int_equal(at, 7);
+    assert_int_equal(len, 6);
+    assert_true(sllmp_pattern_match("*", "a/b/c", &at, &len)); /* '/' too */
+    assert_int_equal(at, 0);
+    assert_int_equal(len, 5);
+    assert_true(sllmp_pattern_match("fo::*:static", "fo::hi:static", &at, &len));
+    assert_int_equal(at, 4);
+    assert_int_equal(len, 2);
+    assert_true(sllmp_pattern_match("exact", "exact", &at, &len));
+    assert_false(sllmp_pattern_match("exact", "exact2", &at, &len));
+    assert_false(sllmp_pattern_match("openai/*", "openai/", &at, &len)); /* nothing for it */
+    assert_false(sllmp_pattern_match("openai/*", "anthropic/x", &at, &len));
+    assert_false(sllmp_pattern_match("a*a", "a", &at, &len)); /* prefix and suffix overlap */
+    assert_false(sllmp_pattern_match("openai/*", "openai/*", &at, &len)); /* never a '*' */
+    assert_false(sllmp_pattern_match("*", "*", &at, &len));
+}
+
+static void
+test_wildcard_routing(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+    sllmp_arena_t a;
+    const sllmp_deployment_t *g[4], *d;
+    sllmp_key_t k = {0};
+    char pat[] = "openai/*", name[] = "anthropic/claude-3-5-haiku";
+    char *only[] = {pat, name};
+
+    (void)state;
+    c = load("model_list:\n"
+             "  - model_name: '*'\n"
+             "    litellm_params: {model: 'openai/*', api_key: x}\n"
+             "  - model_name: 'openai/*'\n"
+             "    litellm_params: {model: 'openai/*', api_key: x, rpm: 5}\n"
+             "  - model_name: 'openai/*'\n"
+             "    litellm_params: {model: 'openai/*', api_key: y}\n"
+             "  - model_name: 'openai/gpt-4*'\n"
+             "    litellm_params: {model: 'azure/gpt-4*', api_key: x, api_base: 'https://a.b'}\n"
+             "  - model_name: 'my-org/*'\n"
+             "    litellm_params: {model: 'openai/*', api_key: x}\n"
+             "    model_info: {id: org, output_cost_per_token: 0.001}\n"
+             "  - model_name: openai/gpt-4o-mini\n"
+             "    litellm_params: {model: 'openai/gpt-4o-mini', api_key: x}\n"
+             "  - model_name: 'b/*'\n"
+             "    litellm_params: {model: 'bedrock/converse/*', api_key: x, aws_region_name: r}\n"
+             "  - model_name: 'fixed-*'\n"
+             "    litellm_params: {model: 'openai/gpt-4o-mini', api_key: x}\n"
+             "router_settings:\n"
+             "  model_group_alias: {cheap: openai/o3-mini}\n"
+             "  fallbacks: [{'openai/*': [anthropic-x]}, {openai/o1: [my-org/o1]}]\n",
+             &err);
+    assert_null(err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 8);
+    assert_true(c->deployments[0].pattern);
+    assert_string_equal(c->deployments[0].model, "*");
+    assert_false(c->deployments[5].pattern);
+    /* no load-time "no price" warning for a model not yet known */
+    assert_false(has_warning(c, "no price"));
+    assert_true(c->deployments[1].price_per_model);
+    assert_false(c->deployments[7].price_per_model); /* its model has no '*': priced once */
+
+    /* exact names, then aliases, then the longest pattern; "*" last */
+    assert_string_equal(sllmp_conf_route_name(c, "openai/gpt-4o-mini"), "openai/gpt-4o-mini");
+    assert_ptr_equal(sllmp_conf_serving(c, "openai/gpt-4o-mini"), &c->deployments[5]);
+    assert_string_equal(sllmp_conf_route_name(c, "cheap"), "openai/o3-mini");
+    assert_string_equal(sllmp_conf_route_name(c, "openai/o1"), "openai/o1");
+    assert_ptr_equal(sllmp_conf_serving(c, "openai/o1"), &c->deployments[1]);
+    assert_ptr_equal(sllmp_conf_serving(c, "openai/gpt-4.1"), &c->deployments[3]);
+    assert_ptr_equal(sllmp_conf_serving(c, "my-org/o1"), &c->deployments[4]);
+    assert_ptr_equal(sllmp_conf_serving(c, "mistral/x"), &c->deployments[0]);
+    assert_ptr_equal(sllmp_conf_serving(c, "openai/x"), &c->deployments[1]);
+    assert_null(sllmp_conf_route_name(c, "openai/*")); /* the pattern itself is no model */
+
+    /* a pattern's entries are one group, as any model_name's */
+    assert_int_equal(sllmp_conf_group(c, "openai/o1", g, 4), 2);
+    assert_ptr_equal(g[0], &c->deployments[1]);
+    assert_ptr_equal(g[1], &c->deployments[2]);
+    assert_int_equal(sllmp_conf_group(c, "cheap-not", g, 4), 1); /* "*" */
+
+    /* a deployment as it serves one name: model, price and messages_api of that model; the
+     * rest (id, limits, routing state) its own */
+    sllmp_arena_init(&a, 4096);
+    d = sllmp_deployment_for(&c->deployments[1], "openai/gpt-4o-mini", &a);
+    assert_ptr_not_equal(d, &c->deployments[1]);
+    assert_string_equal(d->model, "gpt-4o-mini");
+    assert_string_equal(d->litellm_model, "openai/gpt-4o-mini");
+    assert_string_equal(d->model_name, "openai/*");
+    assert_string_equal(d->id, c->deployments[1].id);
+    assert_string_equal(d->route_id, c->deployments[1].route_id);
+    assert_int_equal(d->rpm, 5);
+    assert_true(d->price.known);
+    assert_true(d->price.input > 0.1 && d->price.input < 0.2);
+    assert_string_equal(c->deployments[1].model, "*"); /* the config's is untouched */
+    d = sllmp_deployment_for(&c->deployments[0], "anthropic/claude-x", &a);
+    assert_string_equal(d->model, "anthropic/claude-x"); /* "*" keeps it all, as LiteLLM */
+    assert_int_equal(d->provider, SLLMP_PROVIDER_OPENAI);
+    assert_false(d->price.known);
+    d = sllmp_deployment_for(&c->deployments[4], "my-org/gpt-4o-mini", &a);
+    assert_string_equal(d->model, "gpt-4o-mini");
+    assert_string_equal(d->id, "org");
+    assert_true(d->price.input > 0.1 && d->price.input < 0.2);
+    assert_true(d->price.output > 999 && d->price.output < 1001); /* model_info over it */
+    d = sllmp_deployment_for(&c->deployments[3], "openai/gpt-4o-mini", &a);
+    assert_string_equal(d->model, "gpt-4o-mini"); /* Azure's deployment name */
+    assert_true(d->price.known);
+    d = sllmp_deployment_for(&c->deployments[6], "b/converse/anthropic.claude-3", &a);
+    assert_string_equal(d->model, "anthropic.claude-3");
+    assert_true(d->messages_api);
+    assert_false(c->deployments[6].messages_api);
+    d = sllmp_deployment_for(&c->deployments[7], "fixed-a", &a);
+    assert_string_equal(d->model, "gpt-4o-mini");
+    assert_ptr_equal(sllmp_deployment_for(&c->deployments[5], "openai/gpt-4o-mini", &a),
+                     &c->deployments[5]);
+    sllmp_arena_destroy(&a);
+
+    /* fallbacks: a pattern's list for each model it serves, unless the model has its own */
+    assert_null(sllmp_conf_fallback(c, SLLMP_FB_GENERIC, "openai/gpt-4.1")); /* gpt-4* has none */
+    assert_string_equal(sllmp_conf_fallback(c, SLLMP_FB_GENERIC, "openai/o3")->to[0],
+                        "anthropic-x");
+    assert_string_equal(sllmp_conf_fallback(c, SLLMP_FB_GENERIC, "openai/o1")->to[0], "my-org/o1");
+
+    /* keys: a pattern allows each name it matches; a name allows itself */
+    k.models = only;
+    k.nmodels = 2;
+    assert_true(sllmp_key_allows(&k, "openai/gpt-4o"));
+    assert_true(sllmp_key_allows(&k, "openai/*"));
+    assert_true(sllmp_key_allows(&k, "anthropic/claude-3-5-haiku"));
+    assert_false(sllmp_key_allows(&k, "anthropic/claude-3-opus"));
+    assert_false(sllmp_key_allows(&k, "my-org/gpt-4o"));
+    sllmp_conf_unref(c);
+
+    /* refused: two stars, a star with nothing to fill it, a fallback to a pattern */
+    expect_error("model_list:\n"
+                 "  - model_name: 'a/*/*'\n"
+                 "    litellm_params: {model: 'openai/*', api_key: x}\n",
+                 "t.yaml:2:17: model_name 'a/*/*' has more than one '*'");
+    expect_error("model_list:\n"
+                 "  - model_name: 'a/*'\n"
+                 "    litellm_params: {model: 'openai/*-*', api_key: x}\n",
+                 "t.yaml:3:29: litellm_params.model 'openai/*-*' has more than one '*'");
+    expect_error("model_list:\n"
+                 "  - model_name: any\n"
+                 "    litellm_params: {model: 'anthropic/*', api_key: x}\n",
+                 "t.yaml:3:29: litellm_params.model 'anthropic/*' has a '*' but model_name "
+                 "'any' has none");
+    expect_error("model_list:\n"
+                 "  - {model_name: 'a/*', litellm_params: {model: 'openai/*', api_key: x}}\n"
+                 "  - {model_name: b, litellm_params: {model: 'openai/b', api_key: x}}\n"
+                 "router_settings:\n"
+                 "  fallbacks: [{b: ['a/*']}]\n",
+                 "t.yaml:5:19: fallbacks: fallback model 'a/*' is a wildcard "
+                 "pattern, not a model");
+    expect_error("model_list:\n"
+                 "  - {model_name: 'a/*', litellm_params: {model: 'openai/*', api_key: x}}\n"
+                 "router_settings:\n"
+                 "  model_group_alias: {x: 'a/*'}\n",
+                 "is a wildcard pattern, not a model");
+}
+
 static void
 test_litellm_spellings(void **state)
 {
@@ -429,20 +598,6 @@ test_litellm_spellings(void **state)
     size_t n = 0;
 
     (void)state;
-    /* wildcard routing is left out, not taken literally */
-    c = load("model_list:\n"
-             "  - model_name: 'openai/*'\n"
-             "    litellm_params: {model: 'openai/*', api_key: x}\n"
-             "  - model_name: any\n"
-             "    litellm_params: {model: 'anthropic/*', api_key: x}\n",
-             &err);
-    assert_non_null(c);
-    assert_int_equal(c->ndeployments, 0);
-    assert_true(has_warning(c, "t.yaml:3:29: wildcard models ('openai/*' for 'openai/*') are not "
-                               "supported"));
-    assert_true(has_warning(c, "model 'any' is left out"));
-    sllmp_conf_unref(c);
-
     /* access_log: YAML's false in any spelling is off, not a file named "no" */
     c = load("sllmp: {access_log: No}\n", &err);
     assert_non_null(c);
@@ -466,8 +621,9 @@ test_litellm_spellings(void **state)
     expect_error("model_list:\n  - model_name: a\n"
                  "    litellm_params: {model: openai/a, rpm: os.environ/SLLMP_T_UNSET}\n",
                  "t.yaml:3:44: litellm_params.rpm: environment variable SLLMP_T_UNSET is not set");
-    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: openai/a, rpm: 'x'}\n",
-                 "must be an integer");
+    expect_error(
+        "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a, rpm: 'x'}\n",
+        "must be an integer");
 
     /* more deployments in one group than the router looks at: refused, not silently unused */
     n += (size_t)snprintf(big + n, sizeof(big) - n, "model_list:\n");
@@ -569,7 +725,7 @@ test_ca_probe(void **state)
     const char *list[] = {"/nonexistent/1.pem", a, b, NULL};
 
     (void)state;
-    assert_null(sllmp_ca_probe(b, list));                  /* the built-in file is there */
+    assert_null(sllmp_ca_probe(b, list)); /* the built-in file is there */
     assert_string_equal(sllmp_ca_probe("/nonexistent/ca.crt", list), a);
     assert_null(sllmp_ca_probe("/nonexistent/ca.crt", none));
     unlink(a);
@@ -1145,6 +1301,8 @@ main(void)
         cmocka_unit_test(test_merge_keys),
         cmocka_unit_test(test_bare_model_names),
         cmocka_unit_test(test_litellm_spellings),
+        cmocka_unit_test(test_wildcard_match),
+        cmocka_unit_test(test_wildcard_routing),
         cmocka_unit_test(test_metadata_aliases_bounded),
         cmocka_unit_test(test_teams_users_and_limit_settings),
     };
