@@ -803,8 +803,8 @@ test_converse_request_tool_arguments(void **state)
         NOVA);
     const cJSON *msgs = cJSON_GetObjectItem(out, "messages");
     const cJSON *turn = cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 1), "content");
-    static const char *const inputs[] = {"{\"city\":\"Paris\",\"days\":[1,2]}", "{}", "{}",
-                                         "{}", "{\"x\":1}"};
+    static const char *const inputs[] = {"{\"city\":\"Paris\",\"days\":[1,2]}", "{}", "{}", "{}",
+                                         "{\"x\":1}"};
     static const char *const bad[] = {"5", "true", "[1]", "\"[1]\"", "\"5\""};
 
     (void)state;
