@@ -571,6 +571,36 @@ wall_us(const sllmp_req_t *r, int64_t mono_ms)
 }
 
 /* Request fields that are model parameters, as values Langfuse takes (no nested objects). */
+/*
+ * A request field that may hold a credential: a client's own provider key (LiteLLM lets clients
+ * send api_key and friends in the body), extra_headers, an MCP server's authorization_token.
+ * None is a sampling parameter; the record keeps none of them (the redactor only knows the keys
+ * of the config and of the request's authentication).
+ */
+static int
+credential_field(const char *name)
+{
+    static const char *const exact[] = {"key",           "token",       "headers",
+                                        "extra_headers", "mcp_servers", NULL};
+    static const char *const inside[] = {"secret",     "password", "authorization",
+                                         "credential", "api_key",  NULL};
+    size_t n = strlen(name);
+
+    for (int i = 0; exact[i] != NULL; i++) {
+        if (strcasecmp(name, exact[i]) == 0) {
+            return 1;
+        }
+    }
+    for (int i = 0; inside[i] != NULL; i++) {
+        if (strcasestr(name, inside[i]) != NULL) {
+            return 1;
+        }
+    }
+    /* aws_access_key_id, x_key, a session or bearer token (max_tokens ends in "_tokens") */
+    return (n >= 4 && strcasecmp(name + n - 4, "_key") == 0) ||
+           (n >= 6 && strcasecmp(name + n - 6, "_token") == 0) || strcasestr(name, "_key_") != NULL;
+}
+
 static cJSON *
 params(const cJSON *body)
 {
@@ -595,7 +625,7 @@ params(const cJSON *body)
         for (int i = 0; skip[i] != NULL; i++) {
             skipped |= strcmp(f->string, skip[i]) == 0;
         }
-        if (skipped) {
+        if (skipped || credential_field(f->string)) {
             continue;
         }
         if (cJSON_IsArray(f)) {

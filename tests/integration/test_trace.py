@@ -432,6 +432,24 @@ class TraceRecordTest(TraceCase):
                         continue  # the master key is in the test's own config
                     self.assertNotIn(secret.encode(), data, os.path.join(root, name))
 
+    def test_credentials_in_the_body_are_no_params(self):
+        # LiteLLM lets clients send their own provider key (and others) in the body: none of
+        # it is a parameter, and the redactor does not know those values
+        plants = ["sk-client-own-%d-planted" % i for i in range(5)]
+        rid, r = self.post({"model": "up-echo", "messages": user_msg("x"), "temperature": 0.5,
+                            "max_tokens": 7, "api_key": plants[0],
+                            "mcp_servers": [{"type": "url", "url": "https://mcp.example",
+                                             "name": "m", "authorization_token": plants[1]}],
+                            "extra_headers": {"Authorization": "Bearer " + plants[2]},
+                            "aws_secret_access_key": plants[3], "vertex_credentials": plants[4]},
+                           key=KEY)
+        self.assertEqual(r.status, 200, r)
+        rec = self.record(rid)
+        self.assertEqual(rec["params"], {"temperature": 0.5, "max_tokens": 7}, rec["params"])
+        text = json.dumps(rec)
+        for p in plants:
+            self.assertNotIn(p, text)
+
     def test_files_and_directories_are_private(self):
         rid, r = self.post({"model": "mock-echo", "messages": user_msg("x")})
         self.record(rid)
