@@ -2472,8 +2472,10 @@ access_log(loader_t *L, yaml_node_t *v)
     if (is_null(v)) {
         return 0;
     }
-    /* a plain (unquoted) boolean is not a file name: false, no, off in any case turn it off */
-    if (s != NULL && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && bool_word(s) == 0) {
+    /* a plain (unquoted) boolean is not a file name: false, no, off in any case turn it off;
+     * so do "off" and "false" quoted, as they always did */
+    if (s != NULL && ((v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && bool_word(s) == 0) ||
+                      strcmp(s, "off") == 0 || strcmp(s, "false") == 0)) {
         return 0;
     }
     if (s != NULL && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && bool_word(s) == 1) {

@@ -603,6 +603,10 @@ test_litellm_spellings(void **state)
     assert_non_null(c);
     assert_null(c->access_log);
     sllmp_conf_unref(c);
+    c = load("sllmp: {access_log: 'off'}\n", &err);
+    assert_non_null(c);
+    assert_null(c->access_log);
+    sllmp_conf_unref(c);
     expect_error("sllmp: {access_log: True}\n", "t.yaml:1:21: sllmp.access_log is a file");
 
     /* numbers quoted or from the environment, as LiteLLM coerces them */
