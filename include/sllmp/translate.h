@@ -207,8 +207,9 @@ cJSON *sllmp_tool_input(const cJSON *args);
  * Claude's prefill rule, for the Anthropic and the Bedrock Converse translators: when the last
  * of messages (translated turns, {"role", "content": [blocks]}) is the assistant's, Claude
  * continues it and refuses it ending in whitespace. The whitespace at the end of its last text
- * block ({"type":"text","text"} or Converse's {"text"}) is cut; a block left empty is removed,
- * and the one before it cut in turn; a turn left with no blocks is removed.
+ * block ({"type":"text","text"} or Converse's {"text"}; Converse cachePoint blocks after it are
+ * looked past, as they mark its end) is cut; a block left empty is removed, and the one before
+ * it cut in turn; a turn left with no blocks but cachePoints is removed.
  */
 void sllmp_anthropic_strip_prefill(cJSON *messages);
 

@@ -586,9 +586,25 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
 }
 
 /*
+ * The index of the last block of content that is not a Converse cachePoint, -1 when there is
+ * none: a cachePoint only marks the end of the block before it, which stays the turn's last.
+ */
+static int
+last_block(const cJSON *content)
+{
+    int k = cJSON_GetArraySize(content) - 1;
+
+    while (k >= 0 && get(cJSON_GetArrayItem(content, k), "cachePoint") != NULL) {
+        k--;
+    }
+    return k;
+}
+
+/*
  * A final assistant message is a prefill that Claude continues, and it rejects one ending in
  * whitespace: strip it, dropping text blocks (and the message) left empty. Shared with the
- * Bedrock translator, hence both block shapes.
+ * Bedrock translator, hence both block shapes, and the cachePoint blocks after a Converse
+ * text, which are looked past (Bedrock makes them that text's cache_control).
  */
 void
 sllmp_anthropic_strip_prefill(cJSON *messages)
@@ -600,14 +616,14 @@ sllmp_anthropic_strip_prefill(cJSON *messages)
         return;
     }
     for (;;) {
-        int n = cJSON_GetArraySize(content);
-        cJSON *b = cJSON_GetArrayItem(content, n - 1);
+        int k = last_block(content);
+        cJSON *b = cJSON_GetArrayItem(content, k);
         cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
         const char *type = str(b, "type");
         size_t len;
 
         /* Anthropic's {"type":"text","text"}, Converse's {"text"} */
-        if (!cJSON_IsString(text) || (type != NULL && !is(type, "text"))) {
+        if (k < 0 || !cJSON_IsString(text) || (type != NULL && !is(type, "text"))) {
             break;
         }
         len = strlen(text->valuestring);
@@ -621,9 +637,10 @@ sllmp_anthropic_strip_prefill(cJSON *messages)
             free(s);
             break;
         }
-        cJSON_DeleteItemFromArray(content, n - 1);
+        cJSON_DeleteItemFromArray(content, k);
     }
-    if (cJSON_GetArraySize(content) == 0) {
+    /* a turn of cachePoints alone would mark nothing, and Converse wants content in a turn */
+    if (last_block(content) < 0) {
         cJSON_DeleteItemFromArray(messages, cJSON_GetArraySize(messages) - 1);
     }
 }

@@ -35,6 +35,21 @@
  * Other models take neither: reasoning_effort means something else to each family (LiteLLM
  * maps it to reasoningConfig for Nova 2, passes it to gpt-oss), and Claude's signed reasoning
  * would be refused by them; both are left out, as before.
+ *
+ * Prompt caching: an Anthropic-style cache_control (LiteLLM's clients put it on a content part,
+ * on a message whose content is a string, on a tool call, on a tool) becomes a Converse
+ * cachePoint block, {"cachePoint": {"type": "default"}}, right after the block it marks, where
+ * LiteLLM puts it (_get_cache_point_block, add_cache_point_tool_block): in system, in a turn's
+ * content (after a text, an image, a toolUse), in toolConfig.tools after the toolSpec, and for
+ * a tool message after its toolResult (a toolResult's own content takes no cachePoint:
+ * ToolResultContentBlock has no such member). Unlike LiteLLM, a part that sends no block
+ * (blank text) sends no cachePoint either, which would mark the block before it. Only models
+ * that cache get them, since Bedrock refuses a cachePoint from others ("You invoked an
+ * unsupported model or your request did not allow prompt caching"): Anthropic models in all
+ * those places, Amazon Nova ("amazon.nova" in the id) in system and turns but not after tool
+ * definitions nor tool results (AWS's table of cacheable fields has no tools for Nova).
+ * cache_control's ttl is not sent: only some Claude models take "1h", and the default (five
+ * minutes) is refused by none.
  */
 #include "sllmp/translate.h"
 #include "sllmp/util.h"
@@ -84,6 +99,8 @@ typedef struct {
     sllmp_xerr_t *e;
     int anthropic; /* an Anthropic model: thinking_blocks go back, reasoning_effort is mapped */
     int strict;    /* a Claude model after Opus 4.6: no temperature, no topP */
+    int cache;     /* cachePoint blocks in system and messages (Anthropic and Nova models) */
+    int cache_all; /* and after tool definitions and tool results too (Anthropic models) */
     char param[96];
 } conv_t;
 
@@ -101,7 +118,8 @@ param(conv_t *c, const char *fmt, ...)
     return c->param;
 }
 
-static void
+/* Adds a text block; 0 when the text is blank and nothing was added. */
+static int
 add_text(cJSON *blocks, const char *text)
 {
     cJSON *b;
@@ -109,10 +127,35 @@ add_text(cJSON *blocks, const char *text)
     /* Converse rejects blank text blocks, whitespace-only ones too ("The text field in the
      * ContentBlock object at messages.1.content.0 is blank"), whatever the model */
     if (text == NULL || sllmp_blank(text)) {
-        return;
+        return 0;
     }
     b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "text", text);
+    cJSON_AddItemToArray(blocks, b);
+    return 1;
+}
+
+/* Whether o (a part, a message, a tool) carries a prompt-caching breakpoint. */
+static int
+has_cache_control(const cJSON *o)
+{
+    return cJSON_IsObject(get(o, "cache_control"));
+}
+
+/*
+ * Appends a cachePoint to `blocks` when `marked` is true (see the top of the file): it caches
+ * everything up to the block before it, so it goes right after the block the client marked.
+ */
+static void
+add_cache_point(cJSON *blocks, int marked)
+{
+    cJSON *b;
+
+    if (!marked) {
+        return;
+    }
+    b = cJSON_CreateObject();
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(b, "cachePoint"), "type", "default");
     cJSON_AddItemToArray(blocks, b);
 }
 
@@ -195,20 +238,28 @@ image_block(conv_t *c, const char *url, int i, int j)
 }
 
 /*
- * A message's content (a string or an array of parts) as Converse blocks appended to `blocks`.
- * Images only where images allowed (user turns). -1 with *e filled when a part cannot go.
+ * Message m's content (a string or an array of parts) as Converse blocks appended to `blocks`.
+ * Images only where images allowed (user turns). With `points`, a marked part's block, or a
+ * marked message's one string block, is followed by a cachePoint (for models that take it);
+ * a tool result's content goes without, since Converse takes none there. -1 with *e filled
+ * when a part cannot go.
  */
 static int
-content_blocks(conv_t *c, const cJSON *content, int i, int images, cJSON *blocks)
+content_blocks(conv_t *c, const cJSON *m, int i, int images, int points, cJSON *blocks)
 {
-    const cJSON *part;
+    const cJSON *content = get(m, "content"), *part;
     int j = 0;
 
+    points = points && c->cache;
     if (content == NULL || cJSON_IsNull(content)) {
         return 0;
     }
     if (cJSON_IsString(content)) {
-        add_text(blocks, content->valuestring);
+        /* a breakpoint can only sit on a part, so LiteLLM takes a message-level one for the
+         * string's block (as the Anthropic translator does since de7a118) */
+        if (add_text(blocks, content->valuestring)) {
+            add_cache_point(blocks, points && has_cache_control(m));
+        }
         return 0;
     }
     if (!cJSON_IsArray(content)) {
@@ -229,7 +280,9 @@ content_blocks(conv_t *c, const cJSON *content, int i, int images, cJSON *blocks
                       "A %s part needs a string %s.", t, t);
                 return -1;
             }
-            add_text(blocks, text->valuestring);
+            if (add_text(blocks, text->valuestring)) {
+                add_cache_point(blocks, points && has_cache_control(part));
+            }
         } else if (strcmp(t, "image_url") == 0 && images) {
             const cJSON *iu = get(part, "image_url");
             const cJSON *url = cJSON_IsString(iu) ? iu : get(iu, "url");
@@ -244,6 +297,7 @@ content_blocks(conv_t *c, const cJSON *content, int i, int images, cJSON *blocks
                 return -1;
             }
             cJSON_AddItemToArray(blocks, b);
+            add_cache_point(blocks, points && has_cache_control(part));
         } else {
             xfail(c->e, param(c, "messages[%d].content[%d].type", i, j),
                   "Content parts of type '%.*s' are not supported for this model.",
@@ -288,6 +342,8 @@ tool_use_blocks(conv_t *c, const cJSON *calls, int i, cJSON *blocks)
         cJSON_AddStringToObject(tu, "name", name->valuestring);
         cJSON_AddItemToObject(tu, "input", input);
         cJSON_AddItemToArray(blocks, b);
+        /* a breakpoint on a tool call (LiteLLM's shape of an Anthropic tool_use's) */
+        add_cache_point(blocks, c->cache && has_cache_control(call));
         j++;
     }
     return 0;
@@ -333,7 +389,7 @@ reasoning_blocks(const cJSON *tb, cJSON *blocks)
 static cJSON *
 tool_result_block(conv_t *c, const cJSON *m, int i)
 {
-    const cJSON *id = get(m, "tool_call_id"), *content = get(m, "content");
+    const cJSON *id = get(m, "tool_call_id");
     cJSON *b, *tr, *inner = cJSON_CreateArray();
 
     if (!cJSON_IsString(id)) {
@@ -341,7 +397,7 @@ tool_result_block(conv_t *c, const cJSON *m, int i)
         return xfail(c->e, param(c, "messages[%d].tool_call_id", i),
                      "A tool message needs a tool_call_id.");
     }
-    if (content_blocks(c, content, i, 0, inner) < 0) {
+    if (content_blocks(c, m, i, 0, 0, inner) < 0) {
         cJSON_Delete(inner);
         return NULL;
     }
@@ -368,7 +424,7 @@ add_message(conv_t *c, const cJSON *m, int i)
     cJSON *blocks = cJSON_CreateArray();
 
     if (strcmp(r, "system") == 0 || strcmp(r, "developer") == 0) {
-        if (content_blocks(c, get(m, "content"), i, 0, blocks) < 0) {
+        if (content_blocks(c, m, i, 0, 1, blocks) < 0) {
             goto fail;
         }
         while (cJSON_GetArraySize(blocks) > 0) {
@@ -378,7 +434,7 @@ add_message(conv_t *c, const cJSON *m, int i)
         return 0;
     }
     if (strcmp(r, "user") == 0) {
-        if (content_blocks(c, get(m, "content"), i, 1, blocks) < 0) {
+        if (content_blocks(c, m, i, 1, 1, blocks) < 0) {
             goto fail;
         }
         add_turn(c->messages, "user", blocks);
@@ -390,7 +446,7 @@ add_message(conv_t *c, const cJSON *m, int i)
         if (c->anthropic) {
             reasoning_blocks(get(m, "thinking_blocks"), blocks); /* first in the turn */
         }
-        if (content_blocks(c, get(m, "content"), i, 0, blocks) < 0 ||
+        if (content_blocks(c, m, i, 0, 1, blocks) < 0 ||
             (cJSON_IsArray(calls) && tool_use_blocks(c, calls, i, blocks) < 0)) {
             goto fail;
         }
@@ -399,11 +455,19 @@ add_message(conv_t *c, const cJSON *m, int i)
     }
     if (strcmp(r, "tool") == 0) {
         cJSON *b = tool_result_block(c, m, i);
+        const cJSON *part;
+        int marked = has_cache_control(m);
 
         if (b == NULL) {
             goto fail;
         }
         cJSON_AddItemToArray(blocks, b);
+        /* as LiteLLM: a mark on the message or on any of its parts, after the whole result */
+        cJSON_ArrayForEach(part, get(m, "content")) /* a string has no parts */
+        {
+            marked |= has_cache_control(part);
+        }
+        add_cache_point(blocks, c->cache_all && marked);
         add_turn(c->messages, "user", blocks);
         return 0;
     }
@@ -513,6 +577,8 @@ tool_config(conv_t *c, const cJSON *req, cJSON *body)
             cJSON_AddObjectToObject(js, "properties");
         }
         cJSON_AddItemToArray(list, spec);
+        /* LiteLLM reads the tool's own cache_control, beside "function" */
+        add_cache_point(list, c->cache_all && has_cache_control(t));
         j++;
     }
     if (cJSON_IsString(choice)) {
@@ -601,6 +667,8 @@ sllmp_bedrock_request(const cJSON *req, const char *model_id, sllmp_xerr_t *e)
     c.e = e;
     c.anthropic = model_id != NULL && strstr(model_id, "anthropic.") != NULL;
     c.strict = c.anthropic && sllmp_anthropic_strict_sampling(model_id);
+    c.cache_all = c.anthropic;
+    c.cache = c.anthropic || (model_id != NULL && strstr(model_id, "amazon.nova") != NULL);
     if (cJSON_IsNumber(n) && n->valuedouble > 1) {
         cJSON_Delete(body);
         return xfail(e, "n", "Bedrock returns one choice: n must be 1.");

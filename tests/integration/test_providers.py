@@ -149,6 +149,11 @@ def provider_models(openai, anthropic, gemini, bedrock):
         m("nova-badsig", model="bedrock/amazon.nova-mock-v1:0",
           **dict(aws, aws_secret_access_key="wrong-secret")),
         m("br-claude", model="bedrock/anthropic.claude-mock-v1:0", **aws),
+        m("br-claude-priced", model="bedrock/anthropic.claude-mock-v1:0",
+          input_cost_per_token=0.000003, output_cost_per_token=0.000015,
+          cache_read_input_token_cost=0.0000003, cache_creation_input_token_cost=0.00000375,
+          **aws),
+        m("br-llama", model="bedrock/meta.llama-mock-v1:0", **aws),
         m("br-profile", model="bedrock/anthropic.claude-mock-v1:0", model_id=PROFILE_ARN, **aws),
         m("br-claude-reasoning", model="bedrock/anthropic.claude-mock-v1:0+reasoning", **aws),
         m("br-claude-reasoning-tools",
@@ -827,6 +832,66 @@ class BedrockTest(ProvidersCase):
         sent = mock_requests(self.bedrock)[-1]["body"]
         self.assertEqual(sent["messages"][2]["content"][0]["toolResult"]["content"],
                          [{"text": "(empty)"}])
+
+    def test_cache_control_becomes_cache_points(self):
+        # LiteLLM's breakpoints: on a string message, on a part, on a tool; each becomes a
+        # cachePoint right after its block, and the cache buckets are priced apart
+        cp = {"cachePoint": {"type": "default"}}
+        doc = "Cache test %f: a long, stable document. " % time.time() * 30
+        tools = [{"type": "function", "function": {"name": "get_weather"},
+                  "cache_control": {"type": "ephemeral"}},
+                 {"type": "function", "function": {"name": "get_time"}}]
+        msgs = [{"role": "system", "content": doc, "cache_control": {"type": "ephemeral"}},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "Part one.", "cache_control": {"type": "ephemeral"}},
+                    {"type": "text", "text": "hello brave new world"}]}]
+        req = {"model": "br-claude-priced", "tools": tools, "messages": msgs}
+        r = self.chat(req)
+        self.assertEqual(r.status, 200, r)
+        sent = mock_requests(self.bedrock)[-1]["body"]
+        self.assertEqual(sent["system"], [{"text": doc}, cp])
+        self.assertEqual(sent["messages"], [{"role": "user", "content": [
+            {"text": "Part one."}, cp, {"text": "hello brave new world"}]}])
+        self.assertEqual([next(iter(t)) for t in sent["toolConfig"]["tools"]],
+                         ["toolSpec", "cachePoint", "toolSpec"])
+        self.assertEqual(sent["toolConfig"]["tools"][1], cp)
+        # the mock writes the prefix the first time and reads it after, streamed or not
+        first = r.json()["usage"]
+        written = first["prompt_tokens_details"].get("cache_write_tokens")
+        self.assertGreater(written, len(doc) // 4 - 1)
+        self.assertEqual(first["prompt_tokens_details"]["cached_tokens"], 0)
+        want = ((first["prompt_tokens"] - written) * 3 + written * 3.75 +
+                first["completion_tokens"] * 15) / 1e6
+        self.assertAlmostEqual(float(r.header("x-sllmp-cost-usd")), want, places=9)
+        r2 = self.chat(req)
+        again = r2.json()["usage"]
+        self.assertEqual(again["prompt_tokens_details"]["cached_tokens"], written)
+        self.assertFalse(again["prompt_tokens_details"].get("cache_write_tokens"))
+        self.assertEqual(again["prompt_tokens"], first["prompt_tokens"])
+        want = ((again["prompt_tokens"] - written) * 3 + written * 0.3 +
+                again["completion_tokens"] * 15) / 1e6
+        self.assertAlmostEqual(float(r2.header("x-sllmp-cost-usd")), want, places=9)
+        _, chunks = self.stream_events("br-claude-priced", tools=tools, messages=msgs,
+                                       stream_options={"include_usage": True})
+        self.assertEqual(chunks[-1]["usage"]["prompt_tokens_details"]["cached_tokens"], written)
+        # Nova: not after tool definitions (AWS lists no tools for it); a model that does not
+        # cache gets none at all (the mock answers a cachePoint with Bedrock's 403)
+        r = self.chat(dict(req, model="nova"))
+        self.assertEqual(r.status, 200, r)
+        sent = mock_requests(self.bedrock)[-1]["body"]
+        self.assertEqual(sent["system"], [{"text": doc}, cp])
+        self.assertNotIn(cp, sent["toolConfig"]["tools"])
+        r = self.chat(dict(req, model="br-llama"))
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("cachePoint", json.dumps(mock_requests(self.bedrock)[-1]["body"]))
+        # a marked prefill still loses its trailing whitespace, which Claude refuses
+        r = self.chat({"model": "br-claude", "messages": [
+            {"role": "user", "content": "hello brave new world"},
+            {"role": "assistant", "content": "```json\n",
+             "cache_control": {"type": "ephemeral"}}]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(mock_requests(self.bedrock)[-1]["body"]["messages"][-1],
+                         {"role": "assistant", "content": [{"text": "```json"}, cp]})
 
     def test_stream_tools(self):
         r, chunks = self.stream_events("nova-tools", tools=[

@@ -44,6 +44,21 @@ above the budget, temperature only 1, topP unset or >= 0.95, no toolChoice forci
 the last assistant turn, when it has toolUse, must start with a reasoningContent block. Other
 models take no "thinking" there. Failures are 400 ValidationException.
 
+Prompt caching, as far as AWS documents it: a {"cachePoint": {"type": "default", "ttl"?: "5m" |
+"1h"}} block (CachePointBlock, API reference) is taken in system, in a turn's content and in
+toolConfig.tools (the SystemContentBlock, ContentBlock and Tool unions have the member), and
+refused inside a toolResult's content (ToolResultContentBlock has none) and with any other key.
+Only models that cache take one: an Anthropic model anywhere, an Amazon Nova one ("amazon.nova"
+in the id) in system and messages but not in toolConfig.tools (the user guide's table of
+cacheable fields, prompt-caching.html); any other model answers 403 AccessDeniedException "You
+invoked an unsupported model or your request did not allow prompt caching" (as reported in
+LiteLLM #39210 and strands harness-sdk #1807). The words of the location errors are the
+mock's. A request with cachePoints (without the cache option) reports its cached prefix, the
+text and tool blocks before the last cachePoint in AWS's order (tools, system, messages),
+as characters / 4 tokens (at least 1): cacheWriteInputTokens the first time the mock sees that
+prefix, cacheReadInputTokens every time after (POST /_mock/reset forgets them); inputTokens is
+the rest. The 1,024-token minimum and the limit of 4 points are not checked.
+
 Errors carry x-amzn-ErrorType as bedrock-runtime sends it, with its namespace suffix
 ("ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"; botocore splits
 at ':'), and a {"message": ...} body. Every answer has an x-amzn-RequestId.
@@ -97,6 +112,7 @@ import hmac
 import json
 import re
 import struct
+import threading
 import time
 import urllib.parse
 import uuid
@@ -135,6 +151,16 @@ COHERE_KEYS = {"texts", "input_type", "truncate", "embedding_types", "images"}
 
 class Invalid(Exception):
     """A request Bedrock would answer with 400 ValidationException."""
+    status, etype = 400, "ValidationException"
+
+
+class NoCaching(Invalid):
+    """A cachePoint for a model without prompt caching: Bedrock answers 403."""
+    status, etype = 403, "AccessDeniedException"
+
+
+CACHE_LOCK = threading.Lock()
+CACHED = set()  # the prefixes written to the "cache" (sha256 of their blocks)
 
 
 # ---- SigV4, written apart from the gateway's C --------------------------------------------
@@ -287,6 +313,52 @@ def is_anthropic(model_id):
     return "anthropic." in model_id
 
 
+def is_nova(model_id):
+    return "amazon.nova" in model_id
+
+
+def validate_cache_point(b, where, model_id, tools=False):
+    """A cachePoint block's value, and whether the model (and place) takes one."""
+    cp = b["cachePoint"]
+    if not isinstance(cp, dict) or cp.get("type") != "default" or \
+            any(k not in ("type", "ttl") for k in cp) or cp.get("ttl", "5m") not in ("5m", "1h"):
+        raise Invalid("Malformed input request: #/%s/cachePoint: expected {\"type\": "
+                      "\"default\", \"ttl\"?: \"5m\" | \"1h\"}, please reformat your "
+                      "input and try again." % where.replace(".", "/"))
+    if not (is_anthropic(model_id) or is_nova(model_id)):
+        raise NoCaching("You invoked an unsupported model or your request did not allow prompt "
+                        "caching. See the documentation for more information.")
+    if tools and not is_anthropic(model_id):
+        raise Invalid("Malformed input request: #/%s: extraneous key [cachePoint] is not "
+                      "permitted, please reformat your input and try again."
+                      % where.replace(".", "/"))
+
+
+def cache_blocks(body):
+    """The request's blocks in AWS's cache order: toolConfig.tools, system, messages."""
+    out = list((body.get("toolConfig") or {}).get("tools") or [])
+    out += body.get("system") or []
+    for m in body.get("messages") or []:
+        out += m.get("content") or []
+    return [b for b in out if isinstance(b, dict)]
+
+
+def block_chars(b):
+    return len(b.get("text", "")) + sum(len(json.dumps(b[k])) for k in ("toolUse", "toolSpec")
+                                        if k in b)
+
+
+def cache_prefix(body):
+    """(sha256, characters) of the blocks before the last cachePoint; None without one."""
+    blocks = cache_blocks(body)
+    last = max((i for i, b in enumerate(blocks) if "cachePoint" in b), default=None)
+    if last is None:
+        return None
+    prefix = [b for b in blocks[:last] if "cachePoint" not in b]
+    key = hashlib.sha256(json.dumps(prefix, sort_keys=True).encode()).hexdigest()
+    return key, sum(block_chars(b) for b in prefix)
+
+
 def validate_reasoning(b, where, anthropic):
     """A reasoningContent block's value, as Bedrock (and Claude behind it) checks it."""
     rc = b["reasoningContent"]
@@ -367,8 +439,15 @@ def validate_converse(body, tools_configured, model_id=""):
             if k not in INFERENCE_KEYS:
                 raise Invalid("Malformed input request: extraneous key [%s] is not "
                               "permitted." % k)
+    tc = body.get("toolConfig")
+    for i, t in enumerate((tc.get("tools") or []) if isinstance(tc, dict) else []):
+        if isinstance(t, dict) and "cachePoint" in t:
+            validate_cache_point(t, "toolConfig.tools.%d" % i, model_id, tools=True)
     for i, s in enumerate(body.get("system") or []):
-        if isinstance(s, dict) and ("cachePoint" in s or "guardContent" in s):
+        if isinstance(s, dict) and "cachePoint" in s:
+            validate_cache_point(s, "system.%d" % i, model_id)
+            continue
+        if isinstance(s, dict) and "guardContent" in s:
             continue
         if not isinstance(s, dict) or not (isinstance(s.get("text"), str) and s["text"].strip()):
             raise Invalid("The text field in the SystemContentBlock object at system.%d is "
@@ -424,6 +503,12 @@ def validate_converse(body, tools_configured, model_id=""):
                 if role != "user" or not isinstance(tr.get("content"), list):
                     raise Invalid("messages.%d.content.%d.toolResult is malformed." % (i, j))
                 for k, c in enumerate(tr["content"]):
+                    if isinstance(c, dict) and "cachePoint" in c:
+                        # ToolResultContentBlock has no cachePoint member
+                        raise Invalid("Malformed input request: #/messages/%d/content/%d/"
+                                      "toolResult/content/%d: extraneous key [cachePoint] is "
+                                      "not permitted, please reformat your input and try "
+                                      "again." % (i, j, k))
                     # as everywhere: Claude refuses any empty text block ("text content
                     # blocks must be non-empty", seen through Bedrock in opencode #48846)
                     if isinstance(c, dict) and "text" in c and \
@@ -437,7 +522,9 @@ def validate_converse(body, tools_configured, model_id=""):
                     raise Invalid("messages.%d.content.%d: reasoningContent is only allowed in "
                                   "assistant messages." % (i, j))
                 validate_reasoning(b, "messages.%d.content.%d" % (i, j), is_anthropic(model_id))
-            elif kind not in ("cachePoint", "document", "guardContent"):
+            elif kind == "cachePoint":
+                validate_cache_point(b, "messages.%d.content.%d" % (i, j), model_id)
+            elif kind not in ("document", "guardContent"):
                 raise Invalid("messages.%d.content.%d: unsupported block %s" % (i, j, kind))
         if uses or results:
             uses_tools = True
@@ -450,7 +537,9 @@ def validate_converse(body, tools_configured, model_id=""):
         if stray:
             raise Invalid("messages.%d: toolResult for unknown toolUseId %s" % (i, stray[0]))
         pending = uses or None
-    final = msgs[-1]["content"][-1]
+    # a cachePoint marks the end of the block before it, which stays the last one for Claude
+    final = [b for b in msgs[-1]["content"] if "cachePoint" not in b][-1:] or [{}]
+    final = final[0]
     if is_anthropic(model_id) and msgs[-1]["role"] == "assistant" and "text" in final and \
             final["text"] != final["text"].rstrip():
         # Claude's prefill rule, which Converse passes on as the model's error (aws-sdk-net
@@ -584,6 +673,12 @@ class Handler(mockserve.MockHandler):
 
     # ---- routes ---------------------------------------------------------------------
 
+    def introspect(self, path):
+        if self.command == "POST" and path == "/_mock/reset":
+            with CACHE_LOCK:
+                CACHED.clear()
+        return super().introspect(path)
+
     def do_GET(self):
         path = self.path.split("?")[0]
         if self.introspect(path):
@@ -666,7 +761,7 @@ class Handler(mockserve.MockHandler):
                     raise Invalid("The provided model identifier is invalid.")
             except Invalid as e:
                 srec["headers_sent_at"] = now()
-                self.send_error_type(400, "ValidationException", str(e))
+                self.send_error_type(e.status, e.etype, str(e))
                 srec["completed"] = True
                 return
             if op == "converse":
@@ -698,9 +793,19 @@ class Handler(mockserve.MockHandler):
                 "cache_write": 100 if opt["cache"] else 0}
 
     def converse_answer(self, opt, body):
-        return self.answer(opt, converse_text(body["messages"]),
-                           (body.get("inferenceConfig") or {}).get("maxTokens"),
-                           converse_chars(body))
+        a = self.answer(opt, converse_text(body["messages"]),
+                        (body.get("inferenceConfig") or {}).get("maxTokens"),
+                        converse_chars(body))
+        prefix = None if opt["cache"] else cache_prefix(body)
+        if prefix is not None:
+            key, chars = prefix
+            with CACHE_LOCK:
+                hit = key in CACHED
+                CACHED.add(key)
+            rest = sum(block_chars(b) for b in cache_blocks(body)) - chars
+            a["input"] = max(1, rest // 4)
+            a["cache_read" if hit else "cache_write"] = max(1, chars // 4)
+        return a
 
     def anthropic_answer(self, opt, body):
         return self.answer(opt, anthropic_text(body), body.get("max_tokens"),

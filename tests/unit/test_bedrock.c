@@ -960,6 +960,167 @@ test_converse_request_claude_prefill_stripped(void **state)
     cJSON_Delete(out);
 }
 
+/* ---- Converse request: prompt caching ---- */
+
+#define CP "{\"cachePoint\":{\"type\":\"default\"}}"
+
+/* Every place a client marks a breakpoint (cache_control), as LiteLLM's clients do. */
+static const char cache_req[] =
+    "{\"messages\":["
+    "{\"role\":\"system\",\"content\":\"Rules.\",\"cache_control\":{\"type\":\"ephemeral\"}},"
+    "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"More.\"},"
+    "{\"type\":\"text\",\"text\":\"Docs.\",\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Book.\","
+    "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}},"
+    "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0=\"},"
+    "\"cache_control\":{\"type\":\"ephemeral\"}},"
+    "{\"type\":\"text\",\"text\":\" \",\"cache_control\":{\"type\":\"ephemeral\"}},"
+    "{\"type\":\"text\",\"text\":\"Read it.\"}]},"
+    "{\"role\":\"assistant\",\"content\":\"Done.\",\"cache_control\":{\"type\":\"ephemeral\"},"
+    "\"tool_calls\":[{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+    "\"arguments\":\"{}\"},\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+    "{\"role\":\"tool\",\"tool_call_id\":\"t1\",\"content\":\"42\","
+    "\"cache_control\":{\"type\":\"ephemeral\"}},"
+    "{\"role\":\"user\",\"content\":\"Why?\",\"cache_control\":{\"type\":\"ephemeral\"}}],"
+    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"},"
+    "\"cache_control\":{\"type\":\"ephemeral\"}},"
+    "{\"type\":\"function\",\"function\":{\"name\":\"g\"}}]}";
+
+#define TOOL_F                                                                                     \
+    "{\"toolSpec\":{\"name\":\"f\",\"inputSchema\":{\"json\":{\"type\":\"object\","                \
+    "\"properties\":{}}}}}"
+#define TOOL_G                                                                                     \
+    "{\"toolSpec\":{\"name\":\"g\",\"inputSchema\":{\"json\":{\"type\":\"object\","                \
+    "\"properties\":{}}}}}"
+#define IMAGE "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":\"iVBORw0=\"}}}"
+#define RESULT                                                                                     \
+    "{\"toolResult\":{\"toolUseId\":\"t1\",\"content\":[{\"text\":\"42\"}],"                       \
+    "\"status\":\"success\"}}"
+
+static void
+test_converse_request_cache_points_claude(void **state)
+{
+    /* a cachePoint right after each block marked: system (a string message's one block, a
+     * part), a turn's parts (text, image; a blank part sends neither block nor point), a
+     * string message, a tool call, a tool result (after it: its content takes none), a tool
+     * definition; no ttl */
+    cJSON *out = converse(cache_req, CLAUDE);
+
+    (void)state;
+    assert_json(cJSON_GetObjectItem(out, "system"),
+                "[{\"text\":\"Rules.\"}," CP ",{\"text\":\"More.\"},{\"text\":\"Docs.\"}," CP "]");
+    assert_json(cJSON_GetObjectItem(out, "messages"),
+                "[{\"role\":\"user\",\"content\":[{\"text\":\"Book.\"}," CP "," IMAGE "," CP
+                ",{\"text\":\"Read it.\"}]},"
+                "{\"role\":\"assistant\",\"content\":[{\"text\":\"Done.\"}," CP ","
+                "{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"f\",\"input\":{}}}," CP "]},"
+                "{\"role\":\"user\",\"content\":[" RESULT "," CP ",{\"text\":\"Why?\"}," CP "]}]");
+    assert_json(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "toolConfig"), "tools"),
+                "[" TOOL_F "," CP "," TOOL_G "]");
+    cJSON_Delete(out);
+
+    /* a mark on a tool message's part goes after the whole result too */
+    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},"
+                   "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\",\"type\":\"function\","
+                   "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+                   "{\"role\":\"tool\",\"tool_call_id\":\"t1\",\"content\":[{\"type\":\"text\","
+                   "\"text\":\"42\",\"cache_control\":{\"type\":\"ephemeral\"}}]}],"
+                   "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+                   CLAUDE);
+    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 2),
+                "{\"role\":\"user\",\"content\":[" RESULT "," CP "]}");
+    cJSON_Delete(out);
+}
+
+static void
+test_converse_request_cache_points_by_model(void **state)
+{
+    /* models that do not cache refuse a cachePoint: none goes */
+    static const char *const none[] = {"meta.llama3-70b-instruct-v1:0",
+                                       "mistral.mistral-large-2407-v1:0",
+                                       "openai.gpt-oss-120b-1:0"};
+    cJSON *out;
+
+    (void)state;
+    /* Nova: in system and turns, not after tool definitions nor tool results */
+    out = converse(cache_req, "us.amazon.nova-pro-v1:0");
+    assert_json(cJSON_GetObjectItem(out, "system"),
+                "[{\"text\":\"Rules.\"}," CP ",{\"text\":\"More.\"},{\"text\":\"Docs.\"}," CP "]");
+    assert_json(cJSON_GetObjectItem(out, "messages"),
+                "[{\"role\":\"user\",\"content\":[{\"text\":\"Book.\"}," CP "," IMAGE "," CP
+                ",{\"text\":\"Read it.\"}]},"
+                "{\"role\":\"assistant\",\"content\":[{\"text\":\"Done.\"}," CP ","
+                "{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"f\",\"input\":{}}}," CP "]},"
+                "{\"role\":\"user\",\"content\":[" RESULT ",{\"text\":\"Why?\"}," CP "]}]");
+    assert_json(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "toolConfig"), "tools"),
+                "[" TOOL_F "," TOOL_G "]");
+    cJSON_Delete(out);
+
+    for (size_t k = 0; k < sizeof(none) / sizeof(none[0]); k++) {
+        char *text;
+
+        out = converse(cache_req, none[k]);
+        text = cJSON_PrintUnformatted(out);
+        assert_null(strstr(text, "cachePoint"));
+        assert_null(strstr(text, "cache_control"));
+        cJSON_free(text);
+        assert_json(cJSON_GetObjectItem(out, "system"),
+                    "[{\"text\":\"Rules.\"},{\"text\":\"More.\"},{\"text\":\"Docs.\"}]");
+        cJSON_Delete(out);
+    }
+}
+
+static void
+test_converse_request_cache_point_after_prefill(void **state)
+{
+    cJSON *out;
+
+    (void)state;
+    /* a prefill's cachePoint marks its last text, which still loses its trailing whitespace
+     * (Bedrock gives Claude the point as that text's cache_control) */
+    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"JSON please\"},"
+                   "{\"role\":\"assistant\",\"content\":\"```json\\n\","
+                   "\"cache_control\":{\"type\":\"ephemeral\"}}]}",
+                   CLAUDE);
+    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
+                "{\"role\":\"assistant\",\"content\":[{\"text\":\"```json\"}," CP "]}");
+    cJSON_Delete(out);
+
+    /* parts: the marked last one is cut, earlier ones keep their whitespace */
+    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},"
+                   "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"One \","
+                   "\"cache_control\":{\"type\":\"ephemeral\"}},{\"type\":\"text\",\"text\":"
+                   "\"two \\t\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}",
+                   CLAUDE);
+    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
+                "{\"role\":\"assistant\",\"content\":[{\"text\":\"One \"}," CP
+                ",{\"text\":\"two\"}," CP "]}");
+    cJSON_Delete(out);
+}
+
+static void
+test_strip_prefill_past_cache_points(void **state)
+{
+    cJSON *m;
+
+    (void)state;
+    /* a text left blank goes, the cachePoint after it stays to mark the one before */
+    m = parse("[{\"role\":\"user\",\"content\":[{\"text\":\"Go\"}]},"
+              "{\"role\":\"assistant\",\"content\":[{\"text\":\"One \"},{\"text\":\" \"}," CP
+              "]}]");
+    sllmp_anthropic_strip_prefill(m);
+    assert_json(m, "[{\"role\":\"user\",\"content\":[{\"text\":\"Go\"}]},"
+                   "{\"role\":\"assistant\",\"content\":[{\"text\":\"One\"}," CP "]}]");
+    cJSON_Delete(m);
+
+    /* a turn left with cachePoints alone is no turn */
+    m = parse("[{\"role\":\"user\",\"content\":[{\"text\":\"Go\"}]},"
+              "{\"role\":\"assistant\",\"content\":[{\"text\":\"\\n\"}," CP "," CP "]}]");
+    sllmp_anthropic_strip_prefill(m);
+    assert_json(m, "[{\"role\":\"user\",\"content\":[{\"text\":\"Go\"}]}]");
+    cJSON_Delete(m);
+}
+
 /* ---- InvokeModel: the anthropic-beta header ---- */
 
 static void
@@ -1589,6 +1750,10 @@ main(void)
         cmocka_unit_test(test_converse_request_blank_text_left_out),
         cmocka_unit_test(test_converse_request_claude_prefill_stripped),
         cmocka_unit_test(test_converse_request_empty_tool_result),
+        cmocka_unit_test(test_converse_request_cache_points_claude),
+        cmocka_unit_test(test_converse_request_cache_points_by_model),
+        cmocka_unit_test(test_converse_request_cache_point_after_prefill),
+        cmocka_unit_test(test_strip_prefill_past_cache_points),
         cmocka_unit_test(test_invoke_anthropic_beta),
         cmocka_unit_test(test_converse_response),
         cmocka_unit_test(test_converse_response_reasoning),
