@@ -3012,6 +3012,18 @@ sllmp_pattern_match(const char *pattern, const char *name, size_t *at, size_t *l
         strcmp(name + n - post, star + 1) != 0 || memchr(name + pre, '*', n - pre - post)) {
         return 0;
     }
+    /* nor for a "." or ".." path segment: the model goes into some providers' URLs (Gemini's
+     * keeps its '/'), where libcurl would resolve flash/x/../pro to another model than the
+     * pattern serves */
+    for (const char *seg = name + pre, *end = name + n - post; seg < end;) {
+        const char *slash = memchr(seg, '/', (size_t)(end - seg));
+        size_t sl = (size_t)((slash != NULL ? slash : end) - seg);
+
+        if ((sl == 1 && seg[0] == '.') || (sl == 2 && seg[0] == '.' && seg[1] == '.')) {
+            return 0;
+        }
+        seg += sl + 1;
+    }
     *at = pre;
     *len = n - pre - post;
     return 1;

@@ -171,6 +171,25 @@ sllmp_route_headers(sllmp_req_t *r)
 
 /* One call to d: an attempt, kept for the trace (a child span of the request) and told to the
  * shared state (in flight while it runs; then latency, or a failure towards a cooldown). */
+/*
+ * What r's failure on d means for routing. A wildcard pattern's model is the client's choice:
+ * the provider not knowing it (404) is the client's doing, not the deployment's model gone, so
+ * it cools nothing (the route state is shared by every model the pattern serves: one bad name
+ * would turn them all away) and goes to no other deployment.
+ */
+static sllmp_route_verdict_t
+classify(const sllmp_req_t *r, const sllmp_deployment_t *d)
+{
+    sllmp_route_verdict_t v =
+        sllmp_route_classify(r->err, r->upstream_status, r->err_code, r->err_message);
+
+    if (d->pattern && r->err == SLLMP_ERR_PROVIDER_BAD_REQUEST && r->upstream_status == 404) {
+        v.outcome = SLLMP_ROUTE_NEUTRAL;
+        v.fallback = -1;
+    }
+    return v;
+}
+
 static sllmp_rc_t
 attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t group_size)
 {
@@ -211,8 +230,7 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
         ms = r->stream && r->first_token_ms > a->start_ms ? r->first_token_ms - a->start_ms
                                                           : a->end_ms - a->start_ms;
     } else {
-        outcome =
-            sllmp_route_classify(r->err, r->upstream_status, r->err_code, r->err_message).outcome;
+        outcome = classify(r, d).outcome;
         ms = a->end_ms - a->start_ms;
         if (r->client_gone) {
             outcome = SLLMP_ROUTE_NEUTRAL; /* the client's doing */
@@ -355,7 +373,7 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
         sllmp_limits_attempt_failed(r);
         failed[i] = 1;
         tries++;
-        *v = sllmp_route_classify(r->err, r->upstream_status, r->err_code, r->err_message);
+        *v = classify(r, deps[i]);
         if (r->chunks > 0 || r->client_gone || r->err == SLLMP_ERR_CLIENT_GONE) {
             v->fallback = -1; /* the answer had begun, or nobody is waiting for one */
             return SLLMP_ERROR;

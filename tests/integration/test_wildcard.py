@@ -9,9 +9,10 @@ import os
 import time
 import unittest
 
-from stack import StackCase, upstream_model, user_msg
+from stack import StackCase, require_binaries, upstream_model, user_msg
 from test_keys import new_key
-from test_providers import mock_requests
+from test_providers import PROVIDER_ENV, GeminiMock, mock_requests
+from test_reliability import ReliabilityCase, dep
 
 # USD per token for the priced pattern: $2 in, $8 out per 1M
 PRICE = {"input_cost_per_token": 0.000002, "output_cost_per_token": 0.000008}
@@ -153,6 +154,66 @@ class WildcardTest(StackCase):
                        for e in c.json_events() if e.get("choices"))
         self.assertEqual(text, "w1 w2 w3 w4")
         self.assertEqual(self.sent(), ["words-4-1"])
+
+
+class WildcardCooldownTest(ReliabilityCase):
+    """A name the provider does not know is the client's doing: it cools none of the models
+    the pattern serves (their route state is one)."""
+
+    router = {"num_retries": 1, "cooldown_time": 30}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("openai/*", mock, "*", mid="a"), dep("openai/*", mock, "*", mid="b")]
+
+    def test_one_bad_name_cools_nothing(self):
+        self.assertEqual(self.ask("openai/echo").status, 200)
+        r = self.ask("openai/status-404")
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(r.header("x-sllmp-attempts"), "1", r)   # not tried on the other entry
+        for _ in range(4):
+            self.assertEqual(self.ask("openai/echo").status, 200)
+
+
+class GeminiPatternEscapeTest(StackCase):
+    """What the '*' stands for goes into Gemini's URL with its '/': a dot segment would take a
+    key limited to the pattern to another model."""
+
+    master_key = "sk-wild-master"
+    server_env = PROVIDER_ENV
+    KEY, DIGEST = new_key("flash-only")
+
+    @classmethod
+    def setUpClass(cls):
+        require_binaries()
+        cls.gemini = GeminiMock().start()
+        cls.addClassCleanup(cls.gemini.stop)
+        super().setUpClass()
+
+    @classmethod
+    def models(cls, mock):
+        g, k = "http://127.0.0.1:%d" % cls.gemini.port, "os.environ/MOCK_GEMINI_KEY"
+        return [{"model_name": "flash/*",
+                 "litellm_params": {"model": "gemini/flash-*", "api_base": g, "api_key": k}},
+                {"model_name": "pro",
+                 "litellm_params": {"model": "gemini/pro-words-3-1", "api_base": g, "api_key": k}}]
+
+    @classmethod
+    def make_config(cls):
+        cfg = super().make_config()
+        cfg["keys"] = [{"name": "flash-only", "key_sha256": cls.DIGEST, "models": ["flash/*"]}]
+        return cfg
+
+    def test_dot_segments_name_no_model(self):
+        self.assertEqual(self.chat({"model": "pro", "messages": user_msg("hi")},
+                                   key=self.KEY).status, 403)
+        self.assertEqual(self.chat({"model": "flash/echo", "messages": user_msg("hi")},
+                                   key=self.KEY).status, 200)
+        for name in ("flash/x/../pro-words-3-1", "flash/../pro-words-3-1", "flash/./echo"):
+            r = self.chat({"model": name, "messages": user_msg("hi")}, key=self.KEY)
+            self.assertIn(r.status, (403, 404), (name, r))
+        paths = [q["path"] for q in mock_requests(self.gemini)]
+        self.assertFalse([p for p in paths if "pro-words" in p], paths)
 
 
 if __name__ == "__main__":

@@ -444,6 +444,13 @@ test_wildcard_match(void **state)
     assert_false(sllmp_pattern_match("a*a", "a", &at, &len)); /* prefix and suffix overlap */
     assert_false(sllmp_pattern_match("openai/*", "openai/*", &at, &len)); /* never a '*' */
     assert_false(sllmp_pattern_match("*", "*", &at, &len));
+    /* no "." or ".." segment: a URL would resolve it to a model the pattern does not serve */
+    assert_false(sllmp_pattern_match("flash/*", "flash/x/../pro", &at, &len));
+    assert_false(sllmp_pattern_match("flash/*", "flash/..", &at, &len));
+    assert_false(sllmp_pattern_match("*", "./x", &at, &len));
+    assert_false(sllmp_pattern_match("*", "a/./b", &at, &len));
+    assert_true(sllmp_pattern_match("*", "a..b/.c/d.", &at, &len)); /* dots inside are fine */
+    assert_true(sllmp_pattern_match("bedrock/*", "bedrock/anthropic.claude-3-5-haiku", &at, &len));
 }
 
 static void
