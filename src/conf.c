@@ -253,26 +253,35 @@ merge_mapping(loader_t *L, int id, int depth)
         return fail(L, map, "merges (<<) nested more than %d deep, or a mapping merged into itself",
                     MERGE_DEPTH);
     }
-    /* take the << pairs out first, in order (earlier sources win) */
+    /*
+     * Take the << pairs out first, their sources in the order they win (merge_from adds only
+     * what is missing): as PyYAML, within one `<<: [*a, *b]` the first, but of two << keys the
+     * later one.
+     */
     n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
     for (size_t i = 0; i < n; i++) {
         yaml_node_pair_t pair = map->data.mapping.pairs.start[i];
         yaml_node_t *v = node(L, pair.value);
+        const yaml_node_item_t *items;
+        int k;
 
         if (!is_merge_key(node(L, pair.key))) {
             map->data.mapping.pairs.start[kept++] = pair;
             continue;
         }
         if (v->type == YAML_SEQUENCE_NODE) {
-            for (yaml_node_item_t *it = v->data.sequence.items.start;
-                 it < v->data.sequence.items.top; it++) {
-                srcs = sllmp_xrealloc(srcs, (size_t)(nsrcs + 1) * sizeof(int));
-                srcs[nsrcs++] = *it;
-            }
+            items = v->data.sequence.items.start;
+            k = (int)(v->data.sequence.items.top - items);
         } else {
-            srcs = sllmp_xrealloc(srcs, (size_t)(nsrcs + 1) * sizeof(int));
-            srcs[nsrcs++] = pair.value;
+            items = &pair.value;
+            k = 1;
         }
+        srcs = sllmp_xrealloc(srcs, (size_t)(nsrcs + k + 1) * sizeof(int));
+        memmove(srcs + k, srcs, (size_t)nsrcs * sizeof(int));
+        for (int j = 0; j < k; j++) {
+            srcs[j] = items[j];
+        }
+        nsrcs += k;
     }
     map->data.mapping.pairs.top = map->data.mapping.pairs.start + kept;
     for (int i = 0; i < nsrcs && rc == 0; i++) {

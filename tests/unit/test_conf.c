@@ -373,6 +373,20 @@ test_merge_keys(void **state)
     assert_false(has_warning(c, "<<"));
     sllmp_conf_unref(c);
 
+    /* two << keys: the later one wins, as PyYAML has it (within one list, the first) */
+    c = load("x-a: &a {api_base: 'http://a', rpm: 1}\n"
+             "x-b: &b {api_base: 'http://b', tpm: 2}\n"
+             "x-c: &c {api_base: 'http://c', rpm: 3, tpm: 3}\n"
+             "model_list:\n"
+             "  - model_name: m\n"
+             "    litellm_params: {<<: *a, <<: [*b, *c], model: openai/m}\n",
+             &err);
+    assert_non_null(c);
+    assert_string_equal(c->deployments[0].api_base, "http://b");
+    assert_int_equal(c->deployments[0].tpm, 2);
+    assert_int_equal(c->deployments[0].rpm, 3);
+    sllmp_conf_unref(c);
+
     expect_error("model_list:\n  - model_name: a\n    litellm_params: {<<: 3, model: openai/a}\n",
                  "t.yaml:3:26: a merge (<<) takes a mapping or a list of mappings, not a scalar");
     /* a mapping merged into itself ends, with nothing added */
