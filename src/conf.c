@@ -1273,6 +1273,7 @@ wildcard(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
                     (int)(strchr(d->litellm_model, '*') - d->litellm_model), d->litellm_model);
     }
     d->pattern = in_name == 1;
+    d->unpriced_flag = &d->unpriced_seen;
     return 0;
 }
 

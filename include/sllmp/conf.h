@@ -101,6 +101,8 @@ struct sllmp_deployment_s {
      * gives its copy for one name. */
     int pattern;
     int price_per_model; /* a pattern whose model has the '*': priced per model it serves */
+    int unpriced_seen;   /* set once a model it served had no price (logged once a process) */
+    int *unpriced_flag;  /* &unpriced_seen of the entry itself, for its per-request copies */
     double cost[5];      /* model_info's USD per token (< 0: unset), laid over each one's price */
 };
 

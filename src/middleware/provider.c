@@ -202,10 +202,15 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
     r->dep = d;
     x->dep = d;
     if (d->pattern && !d->price.known) {
-        /* LiteLLM's wildcards serve models nobody listed: not worth a warning each time */
-        sllmp_log(r->id, SLLMP_LOG_DEBUG,
-                  "%s/%s (for %s) has no price in conf/pricing.yaml: its cost counts as 0",
-                  d->provider_name, d->model, d->model_name);
+        /* LiteLLM's wildcards serve models nobody listed: said once a process and pattern, as
+         * such a model costs 0 and so escapes every budget */
+        int first = __atomic_exchange_n(d->unpriced_flag, 1, __ATOMIC_RELAXED) == 0;
+
+        sllmp_log(r->id, first ? SLLMP_LOG_WARN : SLLMP_LOG_DEBUG,
+                  "%s/%s (for %s) has no price in conf/pricing.yaml: its cost counts as 0 and no "
+                  "budget limits it (give the entry model_info prices)%s",
+                  d->provider_name, d->model, d->model_name,
+                  first ? "; said once for this pattern" : "");
     }
     memset(a, 0, sizeof(*a));
     a->dep = d;
