@@ -514,12 +514,6 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_RATE_LIMIT, NULL, "%s",
                             cJSON_IsString(msg) ? msg->valuestring
                                                 : "The provider's rate limit was reached.");
-        if (call->retry_after[0]) {
-            r->retry_after = sllmp_arena_strdup(r->arena, call->retry_after);
-        }
-        if (call->retry_after_ms[0]) {
-            r->retry_after_ms = sllmp_arena_strdup(r->arena, call->retry_after_ms);
-        }
     } else if (s >= 400 && s < 500 && s != 408) {
         rc = sllmp_req_fail(
             r, SLLMP_ERR_PROVIDER_BAD_REQUEST, cJSON_IsString(param) ? param->valuestring : NULL,
@@ -532,12 +526,24 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_UNAVAILABLE, NULL,
                             "The provider of model '%.*s' is overloaded (HTTP 529).",
                             sllmp_utf8_prec(r->model, 200), r->model);
-        r->retry_after =
-            call->retry_after[0] ? sllmp_arena_strdup(r->arena, call->retry_after) : "1";
     } else {
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
                             "The provider of model '%.*s' returned HTTP %d.",
                             sllmp_utf8_prec(r->model, 200), r->model, s);
+    }
+    /* every status a client retries (protocols.md 1.5) may come with the wait it asks for: a
+     * 503 "come back in 30 s" is as binding as a 429's, for the retry here and for the client
+     * that gets this failure in the end */
+    if (s == 408 || s == 429 || s >= 500) {
+        if (call->retry_after[0]) {
+            r->retry_after = sllmp_arena_strdup(r->arena, call->retry_after);
+        }
+        if (call->retry_after_ms[0]) {
+            r->retry_after_ms = sllmp_arena_strdup(r->arena, call->retry_after_ms);
+        }
+    }
+    if (s == 529 && r->retry_after == NULL) {
+        r->retry_after = "1"; /* Anthropic's overloaded says no wait: OpenAI SDKs' hint */
     }
     if (r->err == SLLMP_ERR_PROVIDER_RATE_LIMIT || r->err == SLLMP_ERR_PROVIDER_BAD_REQUEST) {
         if (cJSON_IsString(type)) {

@@ -71,6 +71,8 @@ class RetryTest(ReliabilityCase):
                 dep("once-429", mock, "echo+status-429+retry-1+first-1"),
                 dep("long-429", mock, "echo+status-429+first-1"),
                 dep("once-503", mock, "echo+status-503+first-1"),
+                dep("wait-503", mock, "echo+status-503+retry-2+first-1"),
+                dep("asks-503", mock, "status-503+retry-1", num_retries=0),
                 dep("stall-once", mock, "echo+sleep-3000+first-1"),
                 dep("reset-once", mock, "words-8-30+reset-after-3+first-1"),
                 dep("bad-request", mock, "status-422"),
@@ -137,6 +139,21 @@ class RetryTest(ReliabilityCase):
         r = self.ask("once-503", "overloaded once")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.mock.calls("echo+status-503+first-1"), 2)
+
+    def test_503_retry_after_is_honoured(self):
+        # Retry-After: 2 on a 503 binds as on a 429: longer than any backoff here (<= 800 ms)
+        t0 = time.monotonic()
+        r = self.ask("wait-503", "after an overload")
+        self.assertEqual(r.status, 200, r)
+        self.assertGreaterEqual(time.monotonic() - t0, 2.0)
+        self.assertEqual(self.mock.calls("echo+status-503+retry-2+first-1"), 2)
+
+    def test_503_retry_after_reaches_the_client(self):
+        r = self.ask("asks-503")
+        self.assertOpenAIError(r, 502, "provider_error")
+        self.assertEqual(r.header("x-should-retry"), "true")
+        self.assertEqual(r.header("retry-after"), "1")
+        self.assertEqual(r.header("retry-after-ms"), "1000")
 
     def test_stall_before_the_first_byte(self):
         # first_byte_ms 1000: the stalled attempt times out, the retry answers
