@@ -535,11 +535,19 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
      * 503 "come back in 30 s" is as binding as a 429's, for the retry here and for the client
      * that gets this failure in the end */
     if (s == 408 || s == 429 || s >= 500) {
+        long v;
+
         if (call->retry_after[0]) {
             r->retry_after = sllmp_arena_strdup(r->arena, call->retry_after);
+            if (sllmp_parse_long(call->retry_after, &v) == 0 && v > 0) {
+                r->upstream_wait_ms = (int64_t)v * 1000;
+            }
         }
         if (call->retry_after_ms[0]) {
             r->retry_after_ms = sllmp_arena_strdup(r->arena, call->retry_after_ms);
+            if (sllmp_parse_long(call->retry_after_ms, &v) == 0 && v >= 0) {
+                r->upstream_wait_ms = v; /* the finer of the two */
+            }
         }
     }
     if (s == 529 && r->retry_after == NULL) {

@@ -117,6 +117,9 @@ struct sllmp_req_s {
     const char *err_code;       /* overrides the table's code when non-NULL */
     const char *retry_after;    /* seconds, sent as Retry-After */
     const char *retry_after_ms; /* sent as retry-after-ms (OpenAI SDKs prefer it) */
+    int64_t upstream_wait_ms;   /* what the upstream itself asked to wait before a retry (its
+                                 * Retry-After, Gemini's RetryInfo); 0: nothing. Apart from
+                                 * retry_after, which may be the gateway's own hint */
 
     /* what the upstream said */
     int upstream_status;

@@ -115,6 +115,7 @@ reset_attempt(sllmp_req_t *r, route_ctx_t *x)
     r->err_status = 0;
     r->err_message = r->err_param = r->err_type = r->err_code = NULL;
     r->retry_after = r->retry_after_ms = NULL;
+    r->upstream_wait_ms = 0;
     r->upstream_status = 0;
     memset(&r->usage, 0, sizeof(r->usage));
     r->completion_chars = 0;
@@ -269,19 +270,13 @@ gather(sllmp_req_t *r, const char *model, const sllmp_deployment_t **deps)
     return k;
 }
 
-/* Milliseconds the upstream asked to wait, -1 when it did not say. */
+/* Milliseconds the upstream asked to wait, -1 when it did not say. Not r->retry_after: that
+ * may be the gateway's own hint to the client ("1" on a refused connection), which a retry
+ * here, going after its backoff anyway, has no reason to wait for. */
 static int64_t
 asked_wait(const sllmp_req_t *r)
 {
-    long v;
-
-    if (r->retry_after_ms != NULL && sllmp_parse_long(r->retry_after_ms, &v) == 0 && v >= 0) {
-        return v;
-    }
-    if (r->retry_after != NULL && sllmp_parse_long(r->retry_after, &v) == 0 && v >= 0) {
-        return (int64_t)v * 1000;
-    }
-    return -1;
+    return r->upstream_wait_ms > 0 ? r->upstream_wait_ms : -1;
 }
 
 /*

@@ -51,6 +51,7 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
             (ms = sllmp_gemini_retry_delay_ms(json)) >= 0) {
             r->retry_after_ms = sllmp_arena_printf(r->arena, "%lld", (long long)ms);
             r->retry_after = sllmp_arena_printf(r->arena, "%lld", (long long)(ms + 999) / 1000);
+            r->upstream_wait_ms = ms;
         }
     }
     cJSON_Delete(json);

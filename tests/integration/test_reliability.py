@@ -333,15 +333,27 @@ class RefusedCredentialsTest(ReliabilityCase):
     def models(cls, mock):
         down = dep("net", mock, "echo+nowhere", mid="nowhere")
         down["litellm_params"]["api_base"] = "http://127.0.0.1:%d/v1" % closed_port()
+        gone = dep("gone", mock, "echo+gone")
+        gone["litellm_params"]["api_base"] = "http://127.0.0.1:%d/v1" % closed_port()
         return [dep("ag", mock, "status-401+badkey", mid="badkey"),
                 dep("ag", mock, "echo+goodkey", mid="goodkey"),
-                down, dep("net", mock, "echo+reachable", mid="reachable")]
+                down, dep("net", mock, "echo+reachable", mid="reachable"), gone]
 
     def test_refused_connection_is_retried_elsewhere(self):
         for _ in range(6):
             r = self.ask("net", "over the network")
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.header("x-sllmp-model-id"), "reachable")
+
+    def test_refused_connection_retried_after_the_backoff_only(self):
+        # the client's Retry-After: 1 is the gateway's hint, not the upstream's ask: the retry
+        # on the only deployment goes after the backoff (20-100 ms here), not after 1 s
+        t0 = time.monotonic()
+        r = self.ask("gone")
+        self.assertLess(time.monotonic() - t0, 0.5)
+        self.assertOpenAIError(r, 503, "provider_unavailable")
+        self.assertEqual(r.header("x-sllmp-attempts"), "2")
+        self.assertEqual(r.header("retry-after"), "1")
 
     def test_refused_key_moves_on_to_another_deployment(self):
         # a 401 is not retried on its deployment (and cools it), but the group's other one
