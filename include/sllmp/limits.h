@@ -129,6 +129,10 @@ typedef enum {
 
 #define SLLMP_ROUTE_ALPHA    0.25  /* weight of a new sample in the moving averages */
 #define SLLMP_ROUTE_FAIL_WIN 60000 /* ms: failures older than this are forgotten */
+/* A timed-out attempt counts in the moving average as an answer this many times slower than
+ * the wait it cost (LiteLLM records a flat 1000 s): behind any deployment that answers within
+ * the timeout, and back in front after a few quick answers once it gets traffic again. */
+#define SLLMP_ROUTE_TIMEOUT_PENALTY 10
 
 typedef struct sllmp_store_s sllmp_store_t;
 
@@ -192,9 +196,10 @@ typedef struct {
      * of its kind (ttft when stream, else latency; the first sample sets it); FAIL counts one
      * failure (the count restarts when its window, opened by its first failure, is older than
      * SLLMP_ROUTE_FAIL_WIN) and, when the count passes allowed_fails, cools the deployment
-     * down for cooldown_ms and restarts the count; COOL cools it down at once. A cooldown
-     * never shortens one already running. Returns 1 when this call started a cooldown, 0 when
-     * not, -1 on failure.
+     * down for cooldown_ms and restarts the count; COOL cools it down at once. A FAIL or COOL
+     * with ms >= 0 also feeds ms into the average as an OK does (the caller's penalty for a
+     * timeout); ms < 0: no sample. A cooldown never shortens one already running. Returns 1
+     * when this call started a cooldown, 0 when not, -1 on failure.
      */
     int (*route_end)(sllmp_store_t *s, const char *id, const char *resid,
                      sllmp_route_outcome_t outcome, int stream, int64_t ms, long allowed_fails,

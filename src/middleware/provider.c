@@ -237,7 +237,12 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
                                                           : a->end_ms - a->start_ms;
     } else {
         outcome = classify(r, d).outcome;
-        ms = a->end_ms - a->start_ms;
+        /* a timeout's time says the deployment is slow (without a sample of it, it would come
+         * first for latency-based routing); a refusal in 1 ms or a 500 says nothing of its
+         * speed, and a 408 is the provider's own clock: cooldowns see to those */
+        ms = r->err == SLLMP_ERR_TIMEOUT && r->upstream_status != 408
+                 ? (a->end_ms - a->start_ms) * SLLMP_ROUTE_TIMEOUT_PENALTY
+                 : -1;
         if (r->client_gone) {
             outcome = SLLMP_ROUTE_NEUTRAL; /* the client's doing */
         }

@@ -1217,7 +1217,9 @@ local_route_end(sllmp_store_t *st, const char *id, const char *resid, sllmp_rout
         return -1;
     }
     resid_parse(resid, rid);
-    ms = ms < 0 ? 0 : ms;
+    if (outcome == SLLMP_ROUTE_OK && ms < 0) {
+        ms = 0;
+    }
     if (store_lock(m) < 0) {
         return -1;
     }
@@ -1239,13 +1241,15 @@ local_route_end(sllmp_store_t *st, const char *id, const char *resid, sllmp_rout
         ent_remove(m, lease);
     }
     s = sub_at(m, sref);
-    switch (outcome) {
-    case SLLMP_ROUTE_OK:
+    if (outcome != SLLMP_ROUTE_NEUTRAL && ms >= 0) {
         if (stream) {
             route_mix(s, S_TTFT, &s->ttft_ms, ms);
         } else {
             route_mix(s, S_LAT, &s->lat_ms, ms);
         }
+    }
+    switch (outcome) {
+    case SLLMP_ROUTE_OK:
         break;
     case SLLMP_ROUTE_FAIL:
         if (s->fails == 0) {

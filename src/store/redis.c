@@ -300,7 +300,7 @@ static const char route_begin_lua[] =
  */
 static const char route_end_lua[] =
     LUA_ROUTE "local outcome, stream = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-              "local ms, allowed = math.max(0, tonumber(ARGV[4])), math.max(0, tonumber(ARGV[5]))\n"
+              "local ms, allowed = tonumber(ARGV[4]), math.max(0, tonumber(ARGV[5]))\n"
               "local cool, started = tonumber(ARGV[6]), 0\n"
               "local function cooldown()\n" /* never shortens one running */
               "  local c = N(redis.call('HGET', KEYS[1], 'cool_until'), 0)\n"
@@ -309,13 +309,16 @@ static const char route_end_lua[] =
               "  redis.call('HSET', KEYS[1], 'cool_until', I(now + cool))\n"
               "end\n"
               "redis.call('ZREM', KEYS[2], ARGV[1])\n"
-              "if outcome == 0 then\n"
+              "if outcome == 0 and ms < 0 then ms = 0 end\n"
+              /* an answer's time, or a failure's penalty (ms >= 0) */
+              "if outcome ~= 3 and ms >= 0 then\n"
               "  local f = 'lat'\n"
               "  if stream ~= 0 then f = 'ttft' end\n"
               "  local old = tonumber(redis.call('HGET', KEYS[1], f))\n"
               "  if old then ms = math.floor(old + A * (ms - old) + 0.5) end\n"
               "  redis.call('HSET', KEYS[1], f, I(ms))\n"
-              "elseif outcome == 1 then\n"
+              "end\n"
+              "if outcome == 1 then\n"
               "  local h = redis.call('HMGET', KEYS[1], 'fail_start', 'fails')\n"
               "  local start, fails = N(h[1], 0), N(h[2], 0)\n"
               "  if fails > 0 and now - start >= FW then fails = 0 end\n" /* its window ended */

@@ -470,6 +470,41 @@ class FallbackTest(ReliabilityCase):
         self.assertEqual(self.mock.calls("status-502+b"), 2)
 
 
+class LatencyTimeoutTest(ReliabilityCase):
+    """A deployment that only times out gets a penalty sample (10 x its wait) into its moving
+    average: without one it would stay unmeasured and so first for every request until its
+    cooldown (allowed_fails 3 here)."""
+
+    router = {"num_retries": 1, "routing_strategy": "latency-based-routing",
+              "allowed_fails": 3, "cooldown_time": 30}
+    sllmp = {"router": FAST, "timeouts": {"first_byte_ms": 400}}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("lat", mock, "echo+fast"), dep("lat", mock, "echo+sleep-3000+hang")]
+
+    def test_hanging_deployment_is_demoted(self):
+        for stream in (False, True):   # latency, then time to first byte
+            self.mock.reset()
+            for _ in range(8):
+                if stream:
+                    self.assertEqual(self.ask_stream("lat").status, 200)
+                else:
+                    self.assertEqual(self.ask("lat").status, 200)
+            self.assertLessEqual(self.mock.calls("echo+sleep-3000+hang"), 1)
+
+
+class LatencyTimeoutRedisTest(LatencyTimeoutTest):
+    """The same through the Redis store's script."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = Redis().start()
+        cls.addClassCleanup(cls.redis.cleanup)
+        cls.sllmp = dict(LatencyTimeoutTest.sllmp, redis={"url": cls.redis.url})
+        super().setUpClass()
+
+
 class SharedCooldownRedisTest(ReliabilityCase):
     """Two pools (two "hosts") on one Redis: a cooldown one of them starts keeps the other off
     the deployment too; least-busy counts the other host's attempts."""

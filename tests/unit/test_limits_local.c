@@ -1448,7 +1448,7 @@ test_route_in_flight(void **state)
     assert_int_equal(route_end1(f->s, "route:inf", "b", SLLMP_ROUTE_NEUTRAL, 0, 0, 3, 1000), 0);
     assert_int_equal(route1(f->s, "route:inf").in_flight, 2);
     assert_int_equal(route_end1(f->s, "route:inf", "a", SLLMP_ROUTE_OK, 0, 10, 3, 1000), 0);
-    assert_int_equal(route_end1(f->s, "route:inf", "c", SLLMP_ROUTE_FAIL, 0, 10, 3, 1000), 0);
+    assert_int_equal(route_end1(f->s, "route:inf", "c", SLLMP_ROUTE_FAIL, 0, -1, 3, 1000), 0);
     assert_int_equal(route1(f->s, "route:inf").in_flight, 0);
     assert_int_equal(route1(f->s, "route:other").in_flight, 1);
     assert_int_equal(route_subj(f->s, "route:inf")->count[L_LEASE], 0);
@@ -1528,6 +1528,33 @@ test_route_moving_average(void **state)
     assert_int_equal(route1(f->s, "route:avg").latency_ms, 300);
 }
 
+/* A failure with a time (the caller's penalty for a timeout) feeds the average of its kind as
+ * an answer does; one with -1, or a neutral end, leaves the averages alone. */
+static void
+test_route_failure_sample(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_route_state_t st;
+
+    assert_int_equal(route_end1(f->s, "route:fs", "a", SLLMP_ROUTE_OK, 0, 100, 5, 1000), 0);
+    assert_int_equal(route_end1(f->s, "route:fs", "b", SLLMP_ROUTE_FAIL, 0, -1, 5, 1000), 0);
+    assert_int_equal(route1(f->s, "route:fs").latency_ms, 100);
+    assert_int_equal(route_end1(f->s, "route:fs", "c", SLLMP_ROUTE_FAIL, 0, 4100, 5, 1000), 0);
+    st = route1(f->s, "route:fs");
+    assert_int_equal(st.latency_ms, 1100); /* 100 + 0.25 * 4000 */
+    assert_int_equal(st.ttft_ms, -1);
+    assert_int_equal(st.fails, 2);
+    assert_int_equal(route_end1(f->s, "route:fs", "d", SLLMP_ROUTE_NEUTRAL, 0, 9000, 5, 1000), 0);
+    assert_int_equal(route1(f->s, "route:fs").latency_ms, 1100);
+    /* a deployment never measured gets the penalty as its first sample: no longer first */
+    assert_int_equal(route_end1(f->s, "route:fs2", "a", SLLMP_ROUTE_FAIL, 1, 5000, 5, 1000), 0);
+    st = route1(f->s, "route:fs2");
+    assert_int_equal(st.ttft_ms, 5000);
+    assert_int_equal(st.latency_ms, -1);
+    assert_int_equal(route_end1(f->s, "route:fs2", "b", SLLMP_ROUTE_COOL, 1, 1000, 5, 1000), 1);
+    assert_int_equal(route1(f->s, "route:fs2").ttft_ms, 4000);
+}
+
 /* FAIL: allowed_fails failures pass, the next one cools the deployment down (1, once). */
 static void
 test_route_fail_cooldown(void **state)
@@ -1537,13 +1564,13 @@ test_route_fail_cooldown(void **state)
     int64_t c1, c2;
     int started = 0;
 
-    assert_int_equal(route_end1(f->s, "route:f", "a", SLLMP_ROUTE_FAIL, 0, 10, 2, 200), 0);
+    assert_int_equal(route_end1(f->s, "route:f", "a", SLLMP_ROUTE_FAIL, 0, -1, 2, 200), 0);
     assert_int_equal(route1(f->s, "route:f").fails, 1);
-    assert_int_equal(route_end1(f->s, "route:f", "b", SLLMP_ROUTE_FAIL, 0, 10, 2, 200), 0);
+    assert_int_equal(route_end1(f->s, "route:f", "b", SLLMP_ROUTE_FAIL, 0, -1, 2, 200), 0);
     st = route1(f->s, "route:f");
     assert_int_equal(st.fails, 2);
     assert_int_equal(st.cool_ms, 0);
-    assert_int_equal(route_end1(f->s, "route:f", "c", SLLMP_ROUTE_FAIL, 0, 10, 2, 200), 1);
+    assert_int_equal(route_end1(f->s, "route:f", "c", SLLMP_ROUTE_FAIL, 0, -1, 2, 200), 1);
     st = route1(f->s, "route:f");
     assert_int_equal(st.fails, 0); /* the count restarts */
     assert_true(st.cool_ms > 100 && st.cool_ms <= 200);
@@ -1559,7 +1586,7 @@ test_route_fail_cooldown(void **state)
 
     /* failures go on during a cooldown: it is pushed back, never started twice */
     for (int i = 0; i < 9; i++) {
-        int rc = route_end1(f->s, "route:f", "d", SLLMP_ROUTE_FAIL, 0, 10, 2, 60000 + i * 1000);
+        int rc = route_end1(f->s, "route:f", "d", SLLMP_ROUTE_FAIL, 0, -1, 2, 60000 + i * 1000);
 
         assert_true(rc == 0 || rc == 1);
         started += rc;
@@ -1569,17 +1596,17 @@ test_route_fail_cooldown(void **state)
     assert_true(route1(f->s, "route:f").cool_ms > 67000); /* pushed back by the 9th */
 
     /* the window: a count whose first failure is older than SLLMP_ROUTE_FAIL_WIN restarts */
-    assert_int_equal(route_end1(f->s, "route:w", "a", SLLMP_ROUTE_FAIL, 0, 10, 1, 200), 0);
+    assert_int_equal(route_end1(f->s, "route:w", "a", SLLMP_ROUTE_FAIL, 0, -1, 1, 200), 0);
     route_subj(f->s, "route:w")->fail_start -= SLLMP_ROUTE_FAIL_WIN;
     assert_int_equal(route1(f->s, "route:w").fails, 0);
-    assert_int_equal(route_end1(f->s, "route:w", "b", SLLMP_ROUTE_FAIL, 0, 10, 1, 200), 0);
+    assert_int_equal(route_end1(f->s, "route:w", "b", SLLMP_ROUTE_FAIL, 0, -1, 1, 200), 0);
     assert_int_equal(route1(f->s, "route:w").fails, 1);
-    assert_int_equal(route_end1(f->s, "route:w", "c", SLLMP_ROUTE_FAIL, 0, 10, 1, 200), 1);
+    assert_int_equal(route_end1(f->s, "route:w", "c", SLLMP_ROUTE_FAIL, 0, -1, 1, 200), 1);
 
     /* no failure allowed: the first cools it down; a cooldown of 0 ms cools nothing */
-    assert_int_equal(route_end1(f->s, "route:z", "a", SLLMP_ROUTE_FAIL, 0, 10, 0, 200), 1);
+    assert_int_equal(route_end1(f->s, "route:z", "a", SLLMP_ROUTE_FAIL, 0, -1, 0, 200), 1);
     assert_true(route1(f->s, "route:z").cool_ms > 0);
-    assert_int_equal(route_end1(f->s, "route:n", "a", SLLMP_ROUTE_FAIL, 0, 10, 0, 0), 0);
+    assert_int_equal(route_end1(f->s, "route:n", "a", SLLMP_ROUTE_FAIL, 0, -1, 0, 0), 0);
     assert_int_equal(route1(f->s, "route:n").cool_ms, 0);
     assert_int_equal(route1(f->s, "route:n").fails, 0);
     assert_consistent(f->s);
@@ -1594,7 +1621,7 @@ test_route_cool(void **state)
     int64_t until;
 
     assert_int_equal(f->s->ops->route_begin(f->s, "route:c", "a", 60000), 0);
-    assert_int_equal(route_end1(f->s, "route:c", "a", SLLMP_ROUTE_COOL, 0, 10, 5, 5000), 1);
+    assert_int_equal(route_end1(f->s, "route:c", "a", SLLMP_ROUTE_COOL, 0, -1, 5, 5000), 1);
     st = route1(f->s, "route:c");
     assert_true(st.cool_ms > 4800 && st.cool_ms <= 5000);
     assert_int_equal(st.fails, 0); /* not counted as a failure */
@@ -1602,21 +1629,21 @@ test_route_cool(void **state)
     until = route_subj(f->s, "route:c")->cool_until;
 
     /* shorter ones, by COOL or by FAIL, leave it as it is */
-    assert_int_equal(route_end1(f->s, "route:c", "b", SLLMP_ROUTE_COOL, 0, 10, 5, 200), 0);
-    assert_int_equal(route_end1(f->s, "route:c", "c", SLLMP_ROUTE_FAIL, 0, 10, 0, 200), 0);
+    assert_int_equal(route_end1(f->s, "route:c", "b", SLLMP_ROUTE_COOL, 0, -1, 5, 200), 0);
+    assert_int_equal(route_end1(f->s, "route:c", "c", SLLMP_ROUTE_FAIL, 0, -1, 0, 200), 0);
     assert_int_equal(route_subj(f->s, "route:c")->cool_until, until);
     sleep_ms(250);
     assert_true(route1(f->s, "route:c").cool_ms > 4500);
 
     /* a longer one pushes it back, but started nothing */
-    assert_int_equal(route_end1(f->s, "route:c", "d", SLLMP_ROUTE_COOL, 0, 10, 5, 60000), 0);
+    assert_int_equal(route_end1(f->s, "route:c", "d", SLLMP_ROUTE_COOL, 0, -1, 5, 60000), 0);
     assert_true(route1(f->s, "route:c").cool_ms > 59000);
 
     /* after the end of a cooldown, the next one starts again */
-    assert_int_equal(route_end1(f->s, "route:c2", "a", SLLMP_ROUTE_COOL, 0, 10, 5, 100), 1);
+    assert_int_equal(route_end1(f->s, "route:c2", "a", SLLMP_ROUTE_COOL, 0, -1, 5, 100), 1);
     sleep_ms(150);
     assert_int_equal(route1(f->s, "route:c2").cool_ms, 0);
-    assert_int_equal(route_end1(f->s, "route:c2", "b", SLLMP_ROUTE_COOL, 0, 10, 5, 100), 1);
+    assert_int_equal(route_end1(f->s, "route:c2", "b", SLLMP_ROUTE_COOL, 0, -1, 5, 100), 1);
 }
 
 /* NEUTRAL ends the lease and changes nothing else. */
@@ -1628,7 +1655,7 @@ test_route_neutral(void **state)
 
     assert_int_equal(route_end1(f->s, "route:nt", "a", SLLMP_ROUTE_OK, 0, 100, 3, 60000), 0);
     assert_int_equal(route_end1(f->s, "route:nt", "b", SLLMP_ROUTE_OK, 1, 20, 3, 60000), 0);
-    assert_int_equal(route_end1(f->s, "route:nt", "c", SLLMP_ROUTE_FAIL, 0, 10, 3, 60000), 0);
+    assert_int_equal(route_end1(f->s, "route:nt", "c", SLLMP_ROUTE_FAIL, 0, -1, 3, 60000), 0);
     assert_int_equal(f->s->ops->route_begin(f->s, "route:nt", "d", 60000), 0);
     before = route1(f->s, "route:nt");
     assert_int_equal(before.in_flight, 1);
@@ -1661,7 +1688,7 @@ test_route_processes(void **state)
             s->ops->route_end(s, "route:p", "x", SLLMP_ROUTE_OK, 0, 300, 0, 0) != 0) {
             _exit(255);
         }
-        rc = s->ops->route_end(s, "route:p", "y", SLLMP_ROUTE_FAIL, 0, 10, 0, 60000);
+        rc = s->ops->route_end(s, "route:p", "y", SLLMP_ROUTE_FAIL, 0, -1, 0, 60000);
         _exit(rc);
     }
     assert_int_equal(waitpid(pids[0], &status, 0), pids[0]);
@@ -1672,7 +1699,7 @@ test_route_processes(void **state)
     assert_int_equal(st.latency_ms, 300);
     assert_true(st.cool_ms > 59000);
     /* so this process's does not start one */
-    assert_int_equal(route_end1(f->s, "route:p", "z", SLLMP_ROUTE_COOL, 0, 10, 0, 60000), 0);
+    assert_int_equal(route_end1(f->s, "route:p", "z", SLLMP_ROUTE_COOL, 0, -1, 0, 60000), 0);
     assert_int_equal(route_end1(f->s, "route:p", "held", SLLMP_ROUTE_NEUTRAL, 0, 0, 0, 0), 0);
     assert_int_equal(route1(f->s, "route:p").in_flight, 0);
 
@@ -1717,8 +1744,8 @@ test_route_sweep(void **state)
 
     assert_int_equal(f->s->ops->route_begin(f->s, ids[0], "a", 60000), 0);
     assert_int_equal(route_end1(f->s, ids[0], "a", SLLMP_ROUTE_NEUTRAL, 0, 0, 3, 0), 0);
-    assert_int_equal(route_end1(f->s, ids[1], "a", SLLMP_ROUTE_COOL, 0, 0, 3, 60000), 1);
-    assert_int_equal(route_end1(f->s, ids[2], "a", SLLMP_ROUTE_FAIL, 0, 0, 3, 60000), 0);
+    assert_int_equal(route_end1(f->s, ids[1], "a", SLLMP_ROUTE_COOL, 0, -1, 3, 60000), 1);
+    assert_int_equal(route_end1(f->s, ids[2], "a", SLLMP_ROUTE_FAIL, 0, -1, 3, 60000), 0);
     assert_int_equal(route_end1(f->s, ids[3], "a", SLLMP_ROUTE_OK, 1, 42, 3, 60000), 0);
     assert_int_equal(f->s->ops->route_begin(f->s, ids[4], "a", 60000), 0);
     assert_int_not_equal(subject_find(m, ids[0], 0), 0);
@@ -1826,6 +1853,7 @@ main(void)
         T(test_route_in_flight),
         T(test_route_lease_expires),
         T(test_route_moving_average),
+        T(test_route_failure_sample),
         T(test_route_fail_cooldown),
         T(test_route_cool),
         T(test_route_neutral),
