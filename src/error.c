@@ -44,6 +44,10 @@ static const sllmp_err_info_t table[SLLMP_ERR__COUNT] = {
       "The provider rejected the request."),
     E(SLLMP_ERR_PROVIDER_RATE_LIMIT, 429, "requests", "rate_limit_exceeded", 1,
       "The provider's rate limit was reached."),
+    /* OpenAI's own words for it (protocols.md 1.5): an SDK that reads type or code knows that
+     * waiting does not help, as x-should-retry: false tells the others */
+    E(SLLMP_ERR_PROVIDER_QUOTA, 429, "insufficient_quota", "insufficient_quota", 0,
+      "The provider's quota for this model is used up."),
     E(SLLMP_ERR_PROVIDER_AUTH, 502, "server_error", "provider_auth_error", 0,
       "The provider refused the gateway's credentials."),
     E(SLLMP_ERR_PROVIDER, 502, "server_error", "provider_error", 1,

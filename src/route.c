@@ -56,8 +56,9 @@ sllmp_route_classify(sllmp_err_t err, int status, const char *code, const char *
         v.fallback = SLLMP_FB_GENERIC;
         break;
     case SLLMP_ERR_PROVIDER_AUTH:
-        /* the gateway's credentials for this deployment: another try will not fix them, another
-         * deployment or model may answer */
+    case SLLMP_ERR_PROVIDER_QUOTA:
+        /* the gateway's credentials for this deployment, or its account's credit: another try
+         * will not fix them, another deployment (another account) or model may answer */
         v.outcome = SLLMP_ROUTE_COOL;
         v.fallback = SLLMP_FB_GENERIC;
         break;

@@ -481,6 +481,22 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     return map_curl(rc);
 }
 
+/* Whether a 429's error object says the account is out of credit, not over a passing rate:
+ * OpenAI's insufficient_quota (as type and code), Anthropic's monthly spend limit (a
+ * rate_limit_error with details.error_code enforced_spend_limit_reached). protocols.md 1.5, 2.5:
+ * not to be retried. */
+static int
+out_of_quota(const cJSON *err, const cJSON *type, const cJSON *code)
+{
+    const cJSON *details = cJSON_GetObjectItemCaseSensitive(err, "details");
+    const cJSON *ecode = cJSON_GetObjectItemCaseSensitive(details, "error_code");
+
+    return (cJSON_IsString(type) && strcmp(type->valuestring, "insufficient_quota") == 0) ||
+           (cJSON_IsString(code) && strcmp(code->valuestring, "insufficient_quota") == 0) ||
+           (cJSON_IsString(ecode) &&
+            strcmp(ecode->valuestring, "enforced_spend_limit_reached") == 0);
+}
+
 int
 sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
 {
@@ -510,6 +526,10 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
                             "The provider of model '%.*s' refused the gateway's credentials "
                             "(HTTP %d).",
                             sllmp_utf8_prec(r->model, 200), r->model, s);
+    } else if (s == 429 && out_of_quota(err, type, code)) {
+        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_QUOTA, NULL, "%s",
+                            cJSON_IsString(msg) ? msg->valuestring
+                                                : "The provider's quota is used up.");
     } else if (s == 429) {
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_RATE_LIMIT, NULL, "%s",
                             cJSON_IsString(msg) ? msg->valuestring
@@ -534,7 +554,7 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
     /* every status a client retries (protocols.md 1.5) may come with the wait it asks for: a
      * 503 "come back in 30 s" is as binding as a 429's, for the retry here and for the client
      * that gets this failure in the end */
-    if (s == 408 || s == 429 || s >= 500) {
+    if (s == 408 || (s == 429 && r->err != SLLMP_ERR_PROVIDER_QUOTA) || s >= 500) {
         long v;
 
         if (call->retry_after[0]) {
@@ -553,7 +573,15 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
     if (s == 529 && r->retry_after == NULL) {
         r->retry_after = "1"; /* Anthropic's overloaded says no wait: OpenAI SDKs' hint */
     }
-    if (r->err == SLLMP_ERR_PROVIDER_RATE_LIMIT || r->err == SLLMP_ERR_PROVIDER_BAD_REQUEST) {
+    if (r->err == SLLMP_ERR_PROVIDER_QUOTA && !cJSON_IsString(code)) {
+        /* Anthropic's spend limit: its type (rate_limit_error) would read as a passing limit
+         * to an OpenAI client, the table's stays; its code says which limit */
+        type = NULL;
+        code = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(err, "details"),
+                                                "error_code");
+    }
+    if (r->err == SLLMP_ERR_PROVIDER_RATE_LIMIT || r->err == SLLMP_ERR_PROVIDER_BAD_REQUEST ||
+        r->err == SLLMP_ERR_PROVIDER_QUOTA) {
         if (cJSON_IsString(type)) {
             r->err_type = sllmp_arena_strdup(r->arena, type->valuestring);
         }

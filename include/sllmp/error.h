@@ -27,6 +27,8 @@ typedef enum {
     SLLMP_ERR_BUDGET_HELD,          /* 429, retryable: held by requests in flight */
     SLLMP_ERR_PROVIDER_BAD_REQUEST, /* upstream 4xx passed on with its own status */
     SLLMP_ERR_PROVIDER_RATE_LIMIT,  /* 429, retryable */
+    SLLMP_ERR_PROVIDER_QUOTA,       /* 429, not retryable: the provider account's credit or
+                                     * spend limit is used up */
     SLLMP_ERR_PROVIDER_AUTH,        /* 502: the gateway's provider key was refused */
     SLLMP_ERR_PROVIDER,             /* 502 */
     SLLMP_ERR_PROVIDER_UNAVAILABLE, /* 503, retryable */

@@ -337,7 +337,10 @@ class RefusedCredentialsTest(ReliabilityCase):
         gone["litellm_params"]["api_base"] = "http://127.0.0.1:%d/v1" % closed_port()
         return [dep("ag", mock, "status-401+badkey", mid="badkey"),
                 dep("ag", mock, "echo+goodkey", mid="goodkey"),
-                down, dep("net", mock, "echo+reachable", mid="reachable"), gone]
+                down, dep("net", mock, "echo+reachable", mid="reachable"), gone,
+                dep("qg", mock, "quota+spent", mid="spent"),
+                dep("qg", mock, "echo+funded", mid="funded"),
+                dep("broke", mock, "quota")]
 
     def test_refused_connection_is_retried_elsewhere(self):
         for _ in range(6):
@@ -354,6 +357,26 @@ class RefusedCredentialsTest(ReliabilityCase):
         self.assertOpenAIError(r, 503, "provider_unavailable")
         self.assertEqual(r.header("x-sllmp-attempts"), "2")
         self.assertEqual(r.header("retry-after"), "1")
+
+    def test_quota_is_not_retried_and_says_so(self):
+        # an account out of credit stays so: no retry (num_retries 1), and the client is told
+        # not to either, in OpenAI's words
+        r = self.ask("broke")
+        self.assertOpenAIError(r, 429, "insufficient_quota")
+        self.assertEqual(r.json()["error"]["type"], "insufficient_quota")
+        self.assertEqual(r.header("x-should-retry"), "false")
+        self.assertIsNone(r.header("retry-after"))
+        self.assertEqual(r.header("x-sllmp-attempts"), "1")
+        self.assertEqual(self.mock.calls("quota"), 1)
+
+    def test_quota_moves_on_to_another_deployment(self):
+        # another deployment may bill another account: it answers at once, and the spent one
+        # cools down
+        for _ in range(12):
+            r = self.ask("qg", "paid for")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-sllmp-model-id"), "funded")
+        self.assertLessEqual(self.mock.calls("quota+spent"), 1)
 
     def test_refused_key_moves_on_to_another_deployment(self):
         # a 401 is not retried on its deployment (and cools it), but the group's other one

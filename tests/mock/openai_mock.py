@@ -37,6 +37,8 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     status-403        403 (country not supported)
     status-400        400 context_length_exceeded, param "messages"
     policy            400 content_policy_violation (with status-400 or alone)
+    quota             429 insufficient_quota as type and code (with status-429 or alone): the
+                      account is out of credit; no Retry-After, no x-ratelimit-* headers
     status-404        404 model_not_found, param "model"
     status-422        422 unprocessable
                       (any other status-NNN: NNN with a server_error body)
@@ -201,6 +203,10 @@ def parse_model(model):
     opt["policy"] = "policy" in rest
     if opt["policy"] and opt["status"] is None:
         opt["status"] = 400
+    # quota: a 429 insufficient_quota (status-429 alone is a passing rate limit)
+    opt["quota"] = "quota" in rest
+    if opt["quota"] and opt["status"] is None:
+        opt["status"] = 429
     for tok in rest:
         m = re.fullmatch(r"usage-(\d+)-(\d+)-(\d+)-(\d+)", tok)
         if m:
@@ -271,13 +277,17 @@ def usage_obj(prompt_tokens, completion_tokens):
     }
 
 
-def error_for(status, retry_s=None, policy=False):
+def error_for(status, retry_s=None, policy=False, quota=False):
     """(headers, body) of an OpenAI-shaped error; retry_s: the retry-S option (None: absent;
     429 then says 7 s and 503 sends no Retry-After); policy: the 400 is a content-policy
-    refusal instead of a context-length one."""
+    refusal instead of a context-length one; quota: the 429 is OpenAI's out-of-credit one."""
     hdrs = []
     ra = mockserve.DEFAULT_RETRY_S if retry_s is None else retry_s
-    if status == 400 and policy:
+    if status == 429 and quota:
+        err = {"message": "You exceeded your current quota, please check your plan and billing "
+                          "details.", "type": "insufficient_quota", "param": None,
+               "code": "insufficient_quota"}
+    elif status == 400 and policy:
         err = {"message": "Your request was rejected as a result of our safety system.",
                "type": "invalid_request_error", "param": None,
                "code": "content_policy_violation"}
@@ -593,7 +603,8 @@ class Handler(mockserve.MockHandler):
                         hdrs, err = azure_error_for(opt["status"], kind, az["api_version"],
                                                     opt["retry_s"])
                     else:
-                        hdrs, err = error_for(opt["status"], opt["retry_s"], opt["policy"])
+                        hdrs, err = error_for(opt["status"], opt["retry_s"], opt["policy"],
+                                              opt["quota"])
                     err = self.quote_key(opt, err)
                     srec["headers_sent_at"] = now()
                     self.send_json(opt["status"], err, extra=hdrs)

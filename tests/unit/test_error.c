@@ -49,6 +49,7 @@ test_contract(void **state)
         {SLLMP_ERR_BUDGET, 429, "budget_exceeded", 0},
         {SLLMP_ERR_BUDGET_HELD, 429, "budget_exceeded", 1},
         {SLLMP_ERR_PROVIDER_RATE_LIMIT, 429, "rate_limit_exceeded", 1},
+        {SLLMP_ERR_PROVIDER_QUOTA, 429, "insufficient_quota", 0},
         {SLLMP_ERR_PROVIDER_AUTH, 502, "provider_auth_error", 0},
         {SLLMP_ERR_PROVIDER, 502, "provider_error", 1},
         {SLLMP_ERR_PROVIDER_UNAVAILABLE, 503, "provider_unavailable", 1},

@@ -62,6 +62,11 @@ test_classify(void **state)
     assert_false(v.retryable);
     assert_int_equal(v.outcome, SLLMP_ROUTE_COOL);
     assert_int_equal(v.fallback, SLLMP_FB_GENERIC);
+    /* out of credit: not again on that account, but another deployment or model may have it */
+    v = sllmp_route_classify(SLLMP_ERR_PROVIDER_QUOTA, 429, "insufficient_quota", NULL);
+    assert_false(v.retryable);
+    assert_int_equal(v.outcome, SLLMP_ROUTE_COOL);
+    assert_int_equal(v.fallback, SLLMP_FB_GENERIC);
 
     /* a plain bad request: the client's fault, nothing helps */
     v = sllmp_route_classify(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, "invalid_value",
