@@ -107,10 +107,13 @@ route_keepalive(sllmp_req_t *r)
 }
 
 /* What one attempt leaves on r goes before the next: the error, the usage, the body, the
- * upstream's headers. Nothing has reached the client (the caller checked r->chunks). */
+ * upstream's headers, and a deployment's limit refusal (sllmp_limit_rejections_total counts
+ * requests a limit answered, not those another deployment then did). Nothing has reached the
+ * client (the caller checked r->chunks). */
 static void
 reset_attempt(sllmp_req_t *r, route_ctx_t *x)
 {
+    r->limit_refused = 0;
     r->err = SLLMP_OK;
     r->err_status = 0;
     r->err_message = r->err_param = r->err_type = r->err_code = NULL;
@@ -132,13 +135,14 @@ typedef struct {
     sllmp_err_t err;
     int status;
     const char *message, *param, *type, *code, *retry_after, *retry_after_ms;
+    int limit_refused;
 } failure_t;
 
 static void
 failure_keep(const sllmp_req_t *r, failure_t *f)
 {
-    *f = (failure_t){r->err,      r->err_status, r->err_message, r->err_param,
-                     r->err_type, r->err_code,   r->retry_after, r->retry_after_ms};
+    *f = (failure_t){r->err,      r->err_status,  r->err_message,    r->err_param,    r->err_type,
+                     r->err_code, r->retry_after, r->retry_after_ms, r->limit_refused};
 }
 
 static void
@@ -152,6 +156,7 @@ failure_restore(sllmp_req_t *r, const failure_t *f)
     r->err_code = f->code;
     r->retry_after = f->retry_after;
     r->retry_after_ms = f->retry_after_ms;
+    r->limit_refused = f->limit_refused; /* the provider's failure is the answer, not the limit */
 }
 
 /* The deployment that answered, for the client (before the headers go out). */

@@ -11,6 +11,7 @@ import uuid
 
 from stack import (MASTER_KEY, Redis, Stack, StackCase, base_config, closed_port, http_request,
                    parse_sse, user_msg, wait_for)
+from test_metrics import sample
 from test_trace import records
 
 FAST = {"backoff_ms": 20, "backoff_max_ms": 100}   # sllmp.router: quick backoffs for tests
@@ -231,14 +232,20 @@ class BalanceTest(ReliabilityCase):
         self.assertGreaterEqual(self.mock.calls("echo+big"), 40)
         self.assertGreaterEqual(self.mock.calls("echo+small"), 1)
 
+    def rejections(self, kind):
+        _, _, body = self.stack.request("GET", "/metrics")
+        return sample(body.decode(), 'sllmp_limit_rejections_total{kind="%s"}' % kind) or 0
+
     def test_deployment_limit_moves_requests_on(self):
         # "capped" takes (nearly) every pick by weight, but its rpm of 1 lets one through a
-        # minute: the rest go to "spare", with no 429
+        # minute: the rest go to "spare", with no 429 (and no rejection in the metrics)
+        before = self.rejections("rpm")
         for _ in range(5):
             r = self.ask("capped")
             self.assertEqual(r.status, 200, r)
         self.assertEqual(self.mock.calls("echo+capped"), 1)
         self.assertEqual(self.mock.calls("echo+spare"), 4)
+        self.assertEqual(self.rejections("rpm"), before)
 
     def test_deployment_max_parallel_requests_moves_requests_on(self):
         # LiteLLM's max_parallel_requests: "narrow" (nearly every pick by weight) takes one
@@ -253,9 +260,11 @@ class BalanceTest(ReliabilityCase):
         self.assertEqual(self.mock.calls("echo+sleep-600+narrow"), 2)
 
     def test_deployment_max_parallel_requests_with_no_other_is_429(self):
+        before = self.rejections("parallel")
         with concurrent.futures.ThreadPoolExecutor(2) as ex:
             rs = list(ex.map(lambda _: self.ask("single"), range(2)))
         self.assertEqual(sorted(r.status for r in rs), [200, 429], rs)
+        self.assertEqual(self.rejections("parallel"), before + 1)   # this one the limit answered
         self.assertOpenAIError(max(rs, key=lambda r: r.status), 429, "rate_limit_exceeded")
         self.assertEqual(self.mock.calls("echo+sleep-600+single"), 1)
 
