@@ -864,7 +864,18 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
                         &d->max_parallel);
     }
     if (strcmp(key, "weight") == 0) {
-        return get_long(L, v, "litellm_params.weight", 0, 1000000000L, &d->weight);
+        const char *t;
+        char *end = NULL;
+
+        if (number_text(L, v, "litellm_params.weight", &t) < 0) {
+            return -1;
+        }
+        d->weight = t != NULL ? strtod(t, &end) : -1;
+        if (t == NULL || end == t || *end != '\0' || !(d->weight >= 0) || d->weight > 1e6) {
+            return fail(L, v, "litellm_params.weight must be a number from 0 to 1000000");
+        }
+        d->weight_set = 1;
+        return 0;
     }
     if (strcmp(key, "num_retries") == 0) {
         return get_long(L, v, "litellm_params.num_retries", 0, 10, &d->num_retries);
@@ -3498,8 +3509,8 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         if (d->tpm > 0) {
             fprintf(out, ", tpm %ld", d->tpm);
         }
-        if (d->weight > 0) {
-            fprintf(out, ", weight %ld", d->weight);
+        if (d->weight_set) {
+            fprintf(out, ", weight %g", d->weight);
         }
         if (d->num_retries >= 0) {
             fprintf(out, ", num_retries %ld", d->num_retries);

@@ -4,6 +4,7 @@
  */
 #include "sllmp/route.h"
 
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 
@@ -102,12 +103,16 @@ measure(const sllmp_route_state_t *s, int stream)
     return first >= 0 ? first : stream ? s->latency_ms : s->ttft_ms;
 }
 
-static long
+/* Shares in thousandths, so that LiteLLM's fractional weights (0.7) count as written. */
+static uint64_t
 weight_of(const sllmp_deployment_t *d, int by)
 {
-    long w = by == 0 ? d->weight : by == 1 ? d->rpm : d->tpm;
+    double w = by == 0   ? (d->weight_set || d->weight > 0 ? d->weight : 1)
+               : by == 1 ? (double)(d->rpm > 0 ? d->rpm : 1)
+               : by == 2 ? (double)(d->tpm > 0 ? d->tpm : 1)
+                         : 1;
 
-    return w > 0 ? w : 1;
+    return (uint64_t)llround(w * 1000);
 }
 
 static int
@@ -117,7 +122,7 @@ shuffle(const sllmp_deployment_t *const *deps, size_t n, const int *ok, uint64_t
     uint64_t total = 0, at;
 
     for (size_t i = 0; i < n && by > 0; i++) {
-        if (deps[i]->weight > 0) {
+        if (deps[i]->weight_set || deps[i]->weight > 0) {
             by = 0;
         } else if (deps[i]->rpm > 0 && by > 1) {
             by = 1;
@@ -126,14 +131,21 @@ shuffle(const sllmp_deployment_t *const *deps, size_t n, const int *ok, uint64_t
         }
     }
     for (size_t i = 0; i < n; i++) {
-        total += ok[i] ? (uint64_t)(by == 3 ? 1 : weight_of(deps[i], by)) : 0;
+        total += ok[i] ? weight_of(deps[i], by) : 0;
+    }
+    if (total == 0) {
+        /* every usable one weighs 0 (an explicit weight: 0): equal shares rather than none */
+        by = 3;
+        for (size_t i = 0; i < n; i++) {
+            total += ok[i] ? weight_of(deps[i], by) : 0;
+        }
     }
     if (total == 0) {
         return -1;
     }
     at = rnd % total;
     for (size_t i = 0; i < n; i++) {
-        uint64_t w = ok[i] ? (uint64_t)(by == 3 ? 1 : weight_of(deps[i], by)) : 0;
+        uint64_t w = ok[i] ? weight_of(deps[i], by) : 0;
 
         if (at < w) {
             return (int)i;

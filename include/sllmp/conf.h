@@ -88,7 +88,8 @@ struct sllmp_deployment_s {
     char subject[SLLMP_SUBJECT_MAX]; /* "dep:<model_name>.<8 hex of model and api_base>" */
     char route_id[SLLMP_SUBJECT_MAX]; /* "route:<model_name>.<8 hex>": its routing state */
     char *id;               /* model_info.id, else 16 hex of what it points to: x-sllmp-model-id */
-    long weight;            /* litellm_params.weight for simple-shuffle; 0: unset */
+    double weight;          /* litellm_params.weight for simple-shuffle (fractions as LiteLLM) */
+    int weight_set;         /* weight given: 0 then means never while another weighs more */
     long num_retries;       /* litellm_params.num_retries; -1: the router's */
     long cooldown_ms;       /* litellm_params.cooldown_time; -1: the router's */
     long timeout_ms;        /* litellm_params.timeout (LiteLLM's seconds); 0: the router's. See

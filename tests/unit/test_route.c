@@ -166,6 +166,21 @@ test_pick_shuffle_weights(void **state)
     pick_counts(&rc, deps, 3, NULL, ok, 0, counts, 30000);
     assert_in_range(counts[0], 2300, 3700);
     assert_in_range(counts[2], 17000, 19000);
+    /* LiteLLM's weights: fractions count, an explicit 0 is never picked while another weighs
+     * more; all explicit 0: equal shares */
+    memset(d, 0, sizeof(d));
+    d[0].weight = 0.7, d[0].weight_set = 1;
+    d[1].weight = 0, d[1].weight_set = 1;
+    d[2].weight = 0.3, d[2].weight_set = 1;
+    pick_counts(&rc, deps, 3, NULL, ok, 0, counts, 30000);
+    assert_in_range(counts[0], 20000, 22000);
+    assert_int_equal(counts[1], 0);
+    assert_in_range(counts[2], 8000, 10000);
+    d[0].weight = d[2].weight = 0;
+    pick_counts(&rc, deps, 3, NULL, ok, 0, counts, 30000);
+    for (int i = 0; i < 3; i++) {
+        assert_in_range(counts[i], 9000, 11000);
+    }
     /* an unusable one is never picked; none usable: -1 */
     ok[2] = 0;
     pick_counts(&rc, deps, 3, NULL, ok, 0, counts, 1000);
@@ -267,7 +282,7 @@ test_backoff(void **state)
 
 static const char models[] = "model_list:\n"
                              "  - model_name: gpt\n"
-                             "    litellm_params: {model: mock/a, weight: 3, num_retries: 1,\n"
+                             "    litellm_params: {model: mock/a, weight: 2.5, num_retries: 1,\n"
                              "                     cooldown_time: 2.5}\n"
                              "    model_info: {id: east-1}\n"
                              "  - model_name: gpt\n"
@@ -294,7 +309,7 @@ test_conf_router(void **state)
     assert_int_equal(c->router.cooldown_ms, 5000);
     assert_int_equal(sllmp_conf_group(c, "gpt", g, 4), 2);
     assert_string_equal(g[0]->id, "east-1");
-    assert_int_equal(g[0]->weight, 3);
+    assert_true(g[0]->weight == 2.5 && g[0]->weight_set);
     assert_int_equal(g[0]->num_retries, 1);
     assert_int_equal(g[0]->cooldown_ms, 2500);
     assert_int_equal(g[1]->num_retries, -1);
