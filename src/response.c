@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_MESSAGE 1023 /* bytes of an error message: a longer one is cut */
 
@@ -43,6 +44,26 @@ sllmp_resp_header(sllmp_req_t *r, const char *name, const char *value)
     sllmp_buf_append(&r->resp_headers, ": ", 2);
     sllmp_buf_appends(&r->resp_headers, value);
     sllmp_buf_append(&r->resp_headers, "\r\n", 2);
+}
+
+/* Takes the header lines called name out of those to be sent. */
+static void
+drop_header(sllmp_req_t *r, const char *name)
+{
+    sllmp_buf_t *h = &r->resp_headers;
+    size_t n = strlen(name), i = 0;
+
+    while (i < h->len) {
+        char *eol = memchr(h->ptr + i, '\n', h->len - i);
+        size_t end = eol != NULL ? (size_t)(eol - h->ptr) + 1 : h->len;
+
+        if (end - i > n && h->ptr[i + n] == ':' && strncasecmp(h->ptr + i, name, n) == 0) {
+            memmove(h->ptr + i, h->ptr + end, h->len - end + 1); /* its NUL too */
+            h->len -= end - i;
+        } else {
+            i = end;
+        }
+    }
 }
 
 int
@@ -297,6 +318,8 @@ sllmp_resp_error(sllmp_req_t *r)
         r->stream_held = 0;
         r->stream_started = 0;
         r->headers_sent = 0;
+        /* set at the first held event, when this attempt's answer was to be the client's */
+        drop_header(r, "x-sllmp-model-id");
     }
     if (r->err == SLLMP_ERR_CLIENT_GONE || r->client_gone) {
         r->status = r->headers_sent ? r->status : 499;

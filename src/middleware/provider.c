@@ -175,8 +175,6 @@ sllmp_route_headers(sllmp_req_t *r)
     sllmp_resp_header(r, "x-sllmp-attempts", n);
 }
 
-/* One call to d: an attempt, kept for the trace (a child span of the request) and told to the
- * shared state (in flight while it runs; then latency, or a failure towards a cooldown). */
 /*
  * What r's failure on d means for routing. A wildcard pattern's model is the client's choice:
  * the provider not knowing it (404) is the client's doing, not the deployment's model gone, so
@@ -196,6 +194,8 @@ classify(const sllmp_req_t *r, const sllmp_deployment_t *d)
     return v;
 }
 
+/* One call to d: an attempt, kept for the trace (a child span of the request) and told to the
+ * shared state (in flight while it runs; then latency, or a failure towards a cooldown). */
 static sllmp_rc_t
 attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t group_size)
 {

@@ -124,6 +124,9 @@ class BufferedStreamTest(StackCase):
         self.assertOpenAIError(r, 502, "provider_error")
         self.assertNotIn(b"data:", r.body)
         self.assertEqual(int(r.header("content-length")), len(r.body))
+        # no deployment answered: no x-sllmp-model-id, though the first held event set it
+        self.assertIsNone(r.header("x-sllmp-model-id"), r)
+        self.assertEqual(r.header("x-sllmp-attempts"), "1", r)
         # flushed: the 200 had gone, so the error is an event
         f = self.flushed.stream({"model": "up-err", "stream": True,
                                  "messages": user_msg("x")}).read_all()
