@@ -1390,6 +1390,28 @@ check_tool_chunks(const sllmp_xstream_t *s, const chunks_t *k)
     assert_string_equal(s->finish, "tool_calls");
 }
 
+/* Feeds n events ({name, JSON}) to s, each of which must be taken without an error. */
+static void
+feed_events(sllmp_xstream_t *s, const char *const (*events)[2], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cJSON *p = parse(events[i][1]);
+
+        assert_int_equal(sllmp_bedrock_stream_event(s, events[i][0], p), 0);
+        cJSON_Delete(p);
+    }
+}
+
+/* The chunks k got are exactly want's n. */
+static void
+expect_chunks(const chunks_t *k, const char *const *want, size_t n)
+{
+    assert_int_equal(k->n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(k->chunk[i], want[i]);
+    }
+}
+
 static void
 test_converse_stream_tools(void **state)
 {
@@ -1398,12 +1420,7 @@ test_converse_stream_tools(void **state)
 
     (void)state;
     stream_init(&s, &k);
-    for (size_t i = 0; i < TOOL_STREAM_LEN; i++) {
-        cJSON *p = parse(tool_stream[i][1]);
-
-        assert_int_equal(sllmp_bedrock_stream_event(&s, tool_stream[i][0], p), 0);
-        cJSON_Delete(p);
-    }
+    feed_events(&s, tool_stream, TOOL_STREAM_LEN);
     check_tool_chunks(&s, &k);
     sllmp_xstream_free(&s);
 }
@@ -1451,16 +1468,8 @@ test_converse_stream_tool_block_indices(void **state)
 
     (void)state;
     stream_init(&s, &k);
-    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
-        cJSON *p = parse(events[i][1]);
-
-        assert_int_equal(sllmp_bedrock_stream_event(&s, events[i][0], p), 0);
-        cJSON_Delete(p);
-    }
-    assert_int_equal(k.n, sizeof(want) / sizeof(want[0]));
-    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-        assert_string_equal(k.chunk[i], want[i]);
-    }
+    feed_events(&s, events, sizeof(events) / sizeof(events[0]));
+    expect_chunks(&k, want, sizeof(want) / sizeof(want[0]));
     sllmp_xstream_free(&s);
 }
 
@@ -1558,16 +1567,8 @@ test_converse_stream_reasoning(void **state)
 
     (void)state;
     stream_init(&s, &k);
-    for (size_t i = 0; i < sizeof(reasoning_stream) / sizeof(reasoning_stream[0]); i++) {
-        cJSON *p = parse(reasoning_stream[i][1]);
-
-        assert_int_equal(sllmp_bedrock_stream_event(&s, reasoning_stream[i][0], p), 0);
-        cJSON_Delete(p);
-    }
-    assert_int_equal(k.n, sizeof(want) / sizeof(want[0]));
-    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-        assert_string_equal(k.chunk[i], want[i]);
-    }
+    feed_events(&s, reasoning_stream, sizeof(reasoning_stream) / sizeof(reasoning_stream[0]));
+    expect_chunks(&k, want, sizeof(want) / sizeof(want[0]));
     assert_int_equal(s.text_chars, 2); /* reasoning is not content */
     sllmp_xstream_free(&s);
 }
