@@ -3211,6 +3211,17 @@ log_warnings(const sllmp_conf_t *c)
     }
 }
 
+/* c, which loaded, becomes e's version (its warnings logged, the one it replaces released). */
+static void
+install(entry_t *e, sllmp_conf_t *c)
+{
+    log_warnings(c);
+    sllmp_conf_unref(e->conf);
+    e->conf = c;
+    e->checked_ms = sllmp_now_ms();
+    memset(&e->bad_mtime, 0, sizeof(e->bad_mtime));
+}
+
 static void
 refresh(entry_t *e, char **errmsg)
 {
@@ -3258,10 +3269,8 @@ refresh(entry_t *e, char **errmsg)
     }
     if (e->conf != NULL) {
         sllmp_log(NULL, SLLMP_LOG_INFO, "config %s reloaded", e->path);
-        sllmp_conf_unref(e->conf);
     }
-    log_warnings(c);
-    e->conf = c;
+    install(e, c);
 }
 
 /* path's entry, made when there is none; NULL or "" is the default. Under cache_mu. */
@@ -3321,11 +3330,7 @@ sllmp_conf_reload(const char *path, char **errmsg)
     c = e->path == NULL ? sllmp_conf_load_embedded(errmsg)
                         : sllmp_conf_load(e->path, NULL, 0, errmsg);
     if (c != NULL) {
-        log_warnings(c);
-        sllmp_conf_unref(e->conf);
-        e->conf = c;
-        e->checked_ms = sllmp_now_ms();
-        memset(&e->bad_mtime, 0, sizeof(e->bad_mtime));
+        install(e, c);
         sllmp_conf_ref(c);
     }
     pthread_mutex_unlock(&cache_mu);
