@@ -1485,23 +1485,12 @@ hex_sha256(const char *hex, unsigned char out[32])
         return -1;
     }
     for (int i = 0; i < 32; i++) {
-        unsigned v = 0;
+        int hi = sllmp_hexval(hex[2 * i]), lo = sllmp_hexval(hex[2 * i + 1]);
 
-        for (int k = 0; k < 2; k++) {
-            char c = hex[2 * i + k];
-
-            v <<= 4;
-            if (c >= '0' && c <= '9') {
-                v |= (unsigned)(c - '0');
-            } else if (c >= 'a' && c <= 'f') {
-                v |= (unsigned)(c - 'a' + 10);
-            } else if (c >= 'A' && c <= 'F') {
-                v |= (unsigned)(c - 'A' + 10);
-            } else {
-                return -1;
-            }
+        if (hi < 0 || lo < 0) {
+            return -1;
         }
-        out[i] = (unsigned char)v;
+        out[i] = (unsigned char)(hi << 4 | lo);
     }
     return 0;
 }

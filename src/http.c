@@ -15,6 +15,7 @@
 #include "sllmp/pipeline.h"
 #include "sllmp/ready.h"
 #include "sllmp/req.h"
+#include "sllmp/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,15 +316,6 @@ script_is_us(const char *file)
            a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-static int
-hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /*
  * The path of the URI with %XX decoded, as the server decodes PATH_INFO (an SDK sends
  * /v1/models/meta-llama%2FLlama-3 for the model meta-llama/Llama-3). An invalid escape or a
@@ -341,8 +333,8 @@ decode_path(sllmp_req_t *r, const char *p, size_t len)
             *o++ = p[i];
             continue;
         }
-        if (i + 2 >= len || (hi = hexval(p[i + 1])) < 0 || (lo = hexval(p[i + 2])) < 0 || hi < 2 ||
-            (hi == 7 && lo == 15)) {
+        if (i + 2 >= len || (hi = sllmp_hexval(p[i + 1])) < 0 ||
+            (lo = sllmp_hexval(p[i + 2])) < 0 || hi < 2 || (hi == 7 && lo == 15)) {
             return sllmp_arena_strndup(r->arena, p, len);
         }
         *o++ = (char)(hi << 4 | lo);

@@ -201,6 +201,15 @@ sllmp_random(void *buf, size_t n)
     memset(rnd.b + rnd.left, 0, n);
 }
 
+int
+sllmp_hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
 void
 sllmp_random_hex(char *out, size_t n)
 {

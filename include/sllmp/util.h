@@ -45,6 +45,9 @@ void sllmp_random(void *buf, size_t n);
 /* Hex of n random bytes into out (2n+1 bytes, NUL-terminated). */
 void sllmp_random_hex(char *out, size_t n);
 
+/* The value of a hex digit, either case; -1 for anything else. */
+int sllmp_hexval(char c);
+
 /*
  * A file of the pool's runtime directory: `set` when the config names one, else
  * $SLLMP_RUNDIR/name, else var/name (relative to the working directory).

@@ -165,21 +165,6 @@ hash_id(const char *id)
     return sllmp_fnv1a(0, id);
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* 32 hex digits as 128 bits; anything else (the caller's own ids) by its SHA-256. */
 static void
 resid_parse(const char *id, uint64_t out[2])
@@ -189,7 +174,7 @@ resid_parse(const char *id, uint64_t out[2])
 
     out[0] = out[1] = 0;
     for (size_t i = 0; ok && i < len; i++) {
-        int v = hexval(id[i]);
+        int v = sllmp_hexval(id[i]);
 
         ok = v >= 0;
         out[i / 16] = out[i / 16] << 4 | (uint64_t)(v & 15);
