@@ -48,6 +48,10 @@ int sllmp_provider_pause(sllmp_req_t *r, long ms, int heartbeats);
 int sllmp_provider_emit(void *ud, const cJSON *chunk);
 /* A translator's state for r: emits to r's pipeline, model as asked, a made-up chunk id. */
 void sllmp_provider_xstream_init(sllmp_req_t *r, sllmp_xstream_t *s);
+/* A streamed event's data as one JSON object, or NULL (logged; the caller skips the event):
+ * `data: null`, or an object with bytes after it, would crash a client SDK that reads every
+ * event's fields, and is no provider's event. */
+cJSON *sllmp_provider_event_object(const sllmp_req_t *r, const char *data, size_t n);
 /* A failure inside a 200 stream (status as the provider meant it: 529 and 503 are retryable
  * 503s) becomes r's error. Returns 1, to stop the transfer. */
 int sllmp_provider_stream_error(sllmp_req_t *r, int status, const char *type, const char *message);

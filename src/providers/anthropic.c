@@ -5,7 +5,6 @@
  */
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
-#include "sllmp/middleware.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
 #include "sllmp/sse.h"
@@ -54,31 +53,11 @@ stream_failed(sllmp_req_t *r, const cJSON *data)
                                        cJSON_IsString(msg) ? msg->valuestring : NULL);
 }
 
-/*
- * An event's data as one JSON object, or NULL (logged; the event is skipped): `data: null`, or an
- * object with bytes after it, would reach the client as such on /v1/messages (and crash an SDK
- * that reads every event's type), and is no event of Anthropic's either way.
- */
-static cJSON *
-event_object(stream_t *s, const char *data, size_t dlen)
-{
-    int trailing;
-    cJSON *json = sllmp_json_parse(data, dlen, &trailing);
-
-    if (!cJSON_IsObject(json) || trailing) {
-        sllmp_log(s->r->id, SLLMP_LOG_WARN,
-                  "upstream sent an event that is not one JSON object; skipped");
-        cJSON_Delete(json);
-        return NULL;
-    }
-    return json;
-}
-
 static int
 on_chat_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
 {
     stream_t *s = ud;
-    cJSON *json = event_object(s, data, dlen);
+    cJSON *json = sllmp_provider_event_object(s->r, data, dlen);
     int rc;
 
     (void)elen;
@@ -104,7 +83,7 @@ static int
 on_native_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
 {
     stream_t *s = ud;
-    cJSON *json = event_object(s, data, dlen);
+    cJSON *json = sllmp_provider_event_object(s->r, data, dlen);
     const char *type;
     int rc = 0;
 

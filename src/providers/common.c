@@ -6,6 +6,7 @@
  */
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
+#include "sllmp/middleware.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
 #include "sllmp/sse.h"
@@ -169,6 +170,21 @@ sllmp_provider_stream_error(sllmp_req_t *r, int status, const char *type, const 
         r->retry_after = "1";
     }
     return 1;
+}
+
+cJSON *
+sllmp_provider_event_object(const sllmp_req_t *r, const char *data, size_t n)
+{
+    int trailing;
+    cJSON *json = sllmp_json_parse(data, n, &trailing);
+
+    if (!cJSON_IsObject(json) || trailing) {
+        sllmp_log(r->id, SLLMP_LOG_WARN,
+                  "upstream sent an event that is not one JSON object; skipped");
+        cJSON_Delete(json);
+        return NULL;
+    }
+    return json;
 }
 
 sllmp_rc_t

@@ -65,13 +65,7 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
         chunk.done = 1;
         return sllmp_pipeline_chunk(r, &chunk) == SLLMP_ERROR;
     }
-    chunk.json = parse_whole(data, dlen);
-    if (!cJSON_IsObject(chunk.json)) {
-        /* `data: null` or `data: "x"` parse, but a client SDK that reads chunk.choices of
-         * every event would crash on them: skipped like text that is no JSON at all */
-        sllmp_log(r->id, SLLMP_LOG_WARN,
-                  "upstream sent an event that is not a JSON object; skipped");
-        cJSON_Delete(chunk.json);
+    if ((chunk.json = sllmp_provider_event_object(r, data, dlen)) == NULL) {
         return 0;
     }
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(chunk.json, "error");
