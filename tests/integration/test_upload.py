@@ -73,6 +73,18 @@ def record_name(rec):
                                            os.getpid(), _SEQ[0], random.getrandbits(32))
 
 
+def replace_bytes(spool, name, *pairs):
+    """Rewrites spool/new/name with each (old, new) byte string replaced: bytes a record written
+    by json.dump cannot hold (not UTF-8)."""
+    path = os.path.join(spool, "new", name)
+    with open(path, "rb") as f:
+        data = f.read()
+    for old, new in pairs:
+        data = data.replace(old, new)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
 def write_records(spool, recs):
     """Writes records into spool/new (via tmp/, as the gateway does); returns their names."""
     names = []
@@ -356,13 +368,8 @@ class OtelUploadTest(UploadCase):
         # Latin-1: the export carries U+FFFD instead, and Langfuse takes it
         recs = [make_record(0, status=404, level="WARNING", status_message="MSG"), make_record(1)]
         names = write_records(self.spool, recs)
-        path = os.path.join(self.spool, "new", names[0])
-        with open(path, "rb") as f:
-            data = f.read()
-        data = data.replace(b'"MSG"', b'"The model \'aaa\xc3\' does not exist"')
-        data = data.replace(b'"research"', b'"caf\xe9"')
-        with open(path, "wb") as f:
-            f.write(data)
+        replace_bytes(self.spool, names[0], (b'"MSG"', b'"The model \'aaa\xc3\' does not exist"'),
+                      (b'"research"', b'"caf\xe9"'))
         rc, _, err = self.upload()
         self.assertEqual(rc, 0, err)
         s = parse_summary(err)
@@ -868,13 +875,8 @@ class LegacyUploadTest(UploadCase):
         # legacy writes metadata, params and input as JSON text: there too U+FFFD
         recs = [make_record(0, status=404, level="WARNING", status_message="MSG"), make_record(1)]
         names = write_records(self.spool, recs)
-        path = os.path.join(self.spool, "new", names[0])
-        with open(path, "rb") as f:
-            data = f.read()
-        data = data.replace(b'"MSG"', b'"aaa\xc3"').replace(b'"research"', b'"caf\xe9"')
-        data = data.replace(b'"question 0"', b'"q\xe2\x82"')
-        with open(path, "wb") as f:
-            f.write(data)
+        replace_bytes(self.spool, names[0], (b'"MSG"', b'"aaa\xc3"'),
+                      (b'"research"', b'"caf\xe9"'), (b'"question 0"', b'"q\xe2\x82"'))
         rc, _, err = self.upload()
         self.assertEqual(rc, 0, err)
         self.assertEqual(parse_summary(err)["sent"], 2, err)
