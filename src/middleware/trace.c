@@ -144,6 +144,16 @@ md_string(const sllmp_req_t *r, const char *name, const char *dflt)
     return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : dflt;
 }
 
+/*
+ * metadata.<name> for the record. Without a valid key the body's metadata counts for nothing:
+ * whoever can reach the gateway must not fill the spool (and Langfuse) with what they choose.
+ */
+static const char *
+rec_string(const sllmp_req_t *r, const char *name, const char *dflt)
+{
+    return r->authenticated ? md_string(r, name, dflt) : dflt;
+}
+
 static void
 buf_free(void *p)
 {
@@ -667,13 +677,15 @@ static const char *const litellm_names[] = {
 static cJSON *
 metadata(sllmp_req_t *r, const trace_t *t)
 {
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(r->json, "metadata");
+    /* sent without a valid key (rec_string()), or refused by validation: nothing to read */
+    const cJSON *md =
+        r->authenticated ? cJSON_GetObjectItemCaseSensitive(r->json, "metadata") : NULL;
     const cJSON *tm = cJSON_GetObjectItemCaseSensitive(md, "trace_metadata");
     cJSON *out = cJSON_IsObject(tm) ? cJSON_Duplicate(tm, 1) : cJSON_CreateObject();
     const cJSON *f;
 
     if (!cJSON_IsObject(md)) {
-        md = NULL; /* refused by validation: nothing to read in it */
+        md = NULL;
     }
     cJSON_ArrayForEach(f, md)
     {
@@ -859,25 +871,30 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     cJSON *rec = cJSON_CreateObject();
     cJSON *md = metadata(r, t);
     cJSON *tags = cJSON_CreateArray();
-    const cJSON *tg;
+    const cJSON *tg, *tag_list = NULL;
     const char *user = sllmp_req_param(r, "HTTP_X_USER_ID");
     const char *session = r->session;
     int status = r->client_gone ? 499 : r->status;
     int64_t end = r->end_ms ? r->end_ms : sllmp_now_ms();
+    const char *model = NULL;
+    char *cut = NULL;
     redactor_t x;
     char *text;
 
     if (user == NULL || *user == '\0') {
-        user = md_string(r, "trace_user_id", NULL);
+        user = rec_string(r, "trace_user_id", NULL);
     }
-    if (user == NULL) {
-        user = r->user;
+    if (user == NULL && r->authenticated) {
+        user = r->user; /* OpenAI's user, or the key's */
     }
     if (session == NULL || *session == '\0') {
-        session = md_string(r, "session_id", NULL);
+        session = rec_string(r, "session_id", NULL);
     }
-    cJSON_ArrayForEach(tg, cJSON_GetObjectItemCaseSensitive(
-                               cJSON_GetObjectItemCaseSensitive(r->json, "metadata"), "tags"))
+    if (r->authenticated) {
+        tg = cJSON_GetObjectItemCaseSensitive(r->json, "metadata");
+        tag_list = cJSON_GetObjectItemCaseSensitive(tg, "tags");
+    }
+    cJSON_ArrayForEach(tg, tag_list)
     {
         if (cJSON_IsString(tg)) {
             cJSON_AddItemToArray(tags, cJSON_CreateString(tg->valuestring));
@@ -890,34 +907,38 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     cJSON_AddStringToObject(rec, "span_id", t->span_id);
     add_str(rec, "parent_span_id", t->parent);
     cJSON_AddBoolToObject(rec, "trace_joined", t->joined);
-    cJSON_AddStringToObject(rec, "trace_name", md_string(r, "trace_name", lf->trace_name));
+    cJSON_AddStringToObject(rec, "trace_name", rec_string(r, "trace_name", lf->trace_name));
     static const char *const kind_names[] = {"chat.completions", "completions", "embeddings",
                                              "messages"};
 
-    cJSON_AddStringToObject(rec, "name", md_string(r, "generation_name", kind_names[r->kind]));
+    cJSON_AddStringToObject(rec, "name", rec_string(r, "generation_name", kind_names[r->kind]));
     add_str(rec, "user", user);
     add_str(rec, "session", session);
     cJSON_AddItemToObject(rec, "tags", tags);
     cJSON_AddItemToObject(rec, "metadata", md);
     add_str(rec, "environment", lf->environment);
-    add_str(rec, "release", md_string(r, "trace_release", lf->release));
-    add_str(rec, "version", md_string(r, "version", md_string(r, "trace_version", NULL)));
+    add_str(rec, "release", rec_string(r, "trace_release", lf->release));
+    add_str(rec, "version", rec_string(r, "version", rec_string(r, "trace_version", NULL)));
     cJSON_AddStringToObject(rec, "endpoint", r->path ? r->path : "");
     cJSON_AddBoolToObject(rec, "stream", r->stream);
     if (r->model != NULL) {
-        add_str(rec, "model", r->model);
-    } else {
-        /* refused before validation named it: what the body says, if it says */
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "model");
-
-        add_str(rec, "model", cJSON_IsString(m) ? m->valuestring : NULL);
+        model = r->model;
+    } else if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "model"))) {
+        /* refused before validation named it: what the body says */
+        model = cJSON_GetObjectItemCaseSensitive(body, "model")->valuestring;
     }
+    if (model != NULL && !r->authenticated) {
+        /* without a valid key, 200 bytes at most: as much as the error message quotes */
+        model = cut = sllmp_xstrndup(model, (size_t)sllmp_utf8_prec(model, 200));
+    }
+    add_str(rec, "model", model);
+    free(cut);
     if (r->dep != NULL) {
         cJSON_AddStringToObject(rec, "provider", r->dep->provider_name);
         cJSON_AddStringToObject(rec, "deployment", r->dep->model_name);
         cJSON_AddStringToObject(rec, "upstream_model", r->dep->model);
     }
-    cJSON_AddItemToObject(rec, "params", params(body));
+    cJSON_AddItemToObject(rec, "params", params(r->authenticated ? body : NULL));
     cJSON_AddStringToObject(rec, "capture", sllmp_capture_name(cap));
     if (cap == SLLMP_CAPTURE_FULL && body != NULL &&
         (r->kind == SLLMP_KIND_COMPLETIONS || r->kind == SLLMP_KIND_EMBEDDINGS)) {

@@ -257,6 +257,38 @@ class TraceRecordTest(TraceCase):
         self.assertEqual(rec["capture"], "metadata")
         self.assertNotIn("input", rec)
 
+    def test_without_a_valid_key_the_body_chooses_nothing_in_the_record(self):
+        # whoever reaches the gateway without a key must not fill the spool (or Langfuse) with
+        # what they choose: no metadata, tags, parameters or names from the body, and the model
+        # name as long as the error message quotes it
+        big = "m" * 5000  # eight times, within this stack's 64 KB body limit
+        rid, r = self.post({"model": "x" * 5000, "messages": user_msg("x"), "user": big,
+                            "temperature": 0.5, "junk": big,
+                            "metadata": {"note": big, "tags": ["t" * 200] * 50,
+                                         "trace_user_id": big, "session_id": big,
+                                         "generation_name": big, "trace_name": big,
+                                         "trace_metadata": {"k": big}}},
+                           key="sk-wrong-key-2")
+        self.assertEqual(r.status, 401, r)
+        rec = self.record(rid)
+        text = json.dumps(rec)
+        self.assertLess(len(text), 4000, text[:2000])
+        self.assertFalse(big[:200] in text, text[:2000])
+        self.assertEqual(rec["model"], "x" * 200)
+        self.assertEqual((rec["params"], rec["tags"]), ({}, []))
+        self.assertEqual(sorted(rec["metadata"]), ["request_id"])
+        self.assertNotIn("user", rec)
+        self.assertNotIn("session", rec)
+        self.assertEqual(rec["name"], "chat.completions")
+        # with the key, the same names count
+        rid, r = self.post({"model": "mock-echo", "messages": user_msg("x"), "user": "u1",
+                            "temperature": 0.5, "metadata": {"note": "n", "tags": ["t1"],
+                                                             "generation_name": "g1"}})
+        self.assertEqual(r.status, 200, r)
+        rec = self.record(rid)
+        self.assertEqual((rec["user"], rec["tags"], rec["name"], rec["metadata"]["note"],
+                          rec["params"]["temperature"]), ("u1", ["t1"], "g1", "n", 0.5))
+
     def test_error_message_cut_between_characters(self):
         # the message quotes at most 200 bytes of the model name; its 200th byte is the first
         # of 'é': the cut goes before the character, in the client's JSON and in the record
