@@ -490,7 +490,12 @@ connect_now(rstore_t *s)
         disconnect(s, "cannot set the command timeout");
         return -1;
     }
-    redisEnableKeepAlive(s->c);
+    /* TCP only: on a unix socket hiredis 0.14 fails to set TCP_KEEPIDLE and marks the
+     * connection as failed, so every command after it would fail */
+    if (s->host != NULL && redisEnableKeepAlive(s->c) != REDIS_OK) {
+        disconnect(s, s->c->errstr);
+        return -1;
+    }
     if (s->password != NULL) {
         rep = s->user ? command(s, "AUTH %s %s", s->user, s->password)
                       : command(s, "AUTH %s", s->password);

@@ -1,0 +1,327 @@
+/*
+ * The Redis limit store against a real redis-server (started here on a unix socket; the tests
+ * skip when there is none), side by side with the local store: the same calls on both must give
+ * the same answers (include/sllmp/limits.h). Also what only Redis has: the keys' TTLs.
+ */
+#include "sllmp/limits.h"
+#include "sllmp/util.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+/* included, not linked, to reach the connection (TTLs, FLUSHALL) */
+#include "../../src/store/redis.c"
+
+enum { LOCAL, REDIS, NSTORES };
+
+typedef struct {
+    char dir[64];
+    char sock[96];
+    char file[96];
+    pid_t redis;
+    sllmp_store_t *st[NSTORES];
+} fixture_t;
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) < 0) {
+    }
+}
+
+static int
+group_setup(void **state)
+{
+    fixture_t *f = sllmp_xcalloc(1, sizeof(*f));
+    struct stat st;
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/sllmp-redis-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        return -1;
+    }
+    snprintf(f->sock, sizeof(f->sock), "%s/redis.sock", f->dir);
+    snprintf(f->file, sizeof(f->file), "%s/limits", f->dir);
+    f->redis = fork();
+    if (f->redis == 0) {
+        int null = open("/dev/null", O_WRONLY);
+
+        dup2(null, 1);
+        dup2(null, 2);
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", f->sock, "--save", "",
+               "--appendonly", "no", "--dir", f->dir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && stat(f->sock, &st) < 0; i++) {
+        if (waitpid(f->redis, NULL, WNOHANG) == f->redis) {
+            f->redis = 0; /* no redis-server here: the tests skip */
+            break;
+        }
+        sleep_ms(10);
+    }
+    *state = f;
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    fixture_t *f = *state;
+
+    if (f->redis > 0) {
+        kill(f->redis, SIGTERM);
+        waitpid(f->redis, NULL, 0);
+    }
+    unlink(f->sock);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static redisReply *
+redis_do(fixture_t *f, const char *fmt, ...)
+{
+    rstore_t *s = (rstore_t *)f->st[REDIS];
+    redisReply *rep;
+    va_list ap;
+
+    drain(s);
+    assert_int_equal(connect_now(s), 0);
+    va_start(ap, fmt);
+    rep = redisvCommand(s->c, fmt, ap);
+    va_end(ap);
+    assert_non_null(rep);
+    return rep;
+}
+
+/* Both stores, empty. */
+static int
+setup(void **state)
+{
+    fixture_t *f = *state;
+    char url[128], err[256] = "";
+
+    if (f->redis <= 0) {
+        return 0;
+    }
+    unlink(f->file);
+    f->st[LOCAL] = sllmp_store_local_open(f->file, err, sizeof(err));
+    snprintf(url, sizeof(url), "unix://%s", f->sock);
+    f->st[REDIS] = sllmp_store_redis_open(url, 1000, 1000, err, sizeof(err));
+    if (f->st[LOCAL] == NULL || f->st[REDIS] == NULL) {
+        fprintf(stderr, "open: %s\n", err);
+        return -1;
+    }
+    freeReplyObject(redis_do(f, "FLUSHALL"));
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture_t *f = *state;
+
+    for (int i = 0; i < NSTORES; i++) {
+        if (f->st[i] != NULL) {
+            f->st[i]->ops->close(f->st[i]);
+            f->st[i] = NULL;
+        }
+    }
+    unlink(f->file);
+    return 0;
+}
+
+#define NEED_REDIS(f)                                                                              \
+    do {                                                                                           \
+        if ((f)->redis <= 0) {                                                                     \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static sllmp_subject_t
+subject(const char *id, long rpm, long tpm, long parallel, int64_t budget_nano, long period_s)
+{
+    sllmp_subject_t subj;
+
+    memset(&subj, 0, sizeof(subj));
+    snprintf(subj.id, sizeof(subj.id), "%s", id);
+    subj.lim = (sllmp_limits_t){rpm, tpm, parallel, budget_nano, period_s};
+    return subj;
+}
+
+static sllmp_reservation_t
+reservation(int64_t tokens, int64_t cost_nano, int64_t lease_ms)
+{
+    sllmp_reservation_t res;
+
+    sllmp_random_hex(res.id, 16);
+    res.tokens = tokens;
+    res.cost_nano = cost_nano;
+    res.lease_ms = lease_ms;
+    return res;
+}
+
+/* Times measured on two clocks, a few ms apart: equal within this. */
+#define SLACK_MS 250
+
+static void
+assert_near(int64_t a, int64_t b)
+{
+    if ((a < 0) != (b < 0) || llabs(a - b) > SLACK_MS) {
+        fail_msg("%lld and %lld differ", (long long)a, (long long)b);
+    }
+}
+
+/* The same reserve on both stores: the verdicts must agree. The local one is returned. */
+static sllmp_verdict_t
+reserve2(fixture_t *f, const sllmp_subject_t *subj, const sllmp_reservation_t *res)
+{
+    sllmp_verdict_t v[NSTORES];
+
+    for (int i = 0; i < NSTORES; i++) {
+        memset(&v[i], 0, sizeof(v[i]));
+        assert_int_equal(f->st[i]->ops->reserve(f->st[i], subj, 1, res, &v[i]), 0);
+    }
+    assert_int_equal(v[LOCAL].allowed, v[REDIS].allowed);
+    if (!v[LOCAL].allowed) {
+        assert_int_equal(v[LOCAL].refused, v[REDIS].refused);
+        assert_int_equal(v[LOCAL].held, v[REDIS].held);
+        assert_near(v[LOCAL].retry_after_ms, v[REDIS].retry_after_ms);
+    }
+    assert_int_equal(v[LOCAL].req_limit, v[REDIS].req_limit);
+    assert_int_equal(v[LOCAL].req_remaining, v[REDIS].req_remaining);
+    assert_near(v[LOCAL].req_reset_ms, v[REDIS].req_reset_ms);
+    assert_int_equal(v[LOCAL].tok_limit, v[REDIS].tok_limit);
+    assert_int_equal(v[LOCAL].tok_remaining, v[REDIS].tok_remaining);
+    assert_near(v[LOCAL].tok_reset_ms, v[REDIS].tok_reset_ms);
+    return v[LOCAL];
+}
+
+static void
+settle2(fixture_t *f, const sllmp_subject_t *subj, const char *resid, int64_t tokens,
+        int64_t cost_nano, int64_t tin, int64_t tout, int cancel)
+{
+    for (int i = 0; i < NSTORES; i++) {
+        assert_int_equal(
+            f->st[i]->ops->settle(f->st[i], subj, 1, resid, tokens, cost_nano, tin, tout, cancel),
+            0);
+    }
+}
+
+/* The same usage on both: they must agree. The local one is returned. */
+static sllmp_subject_usage_t
+usage2(fixture_t *f, const sllmp_subject_t *subj)
+{
+    sllmp_subject_usage_t u[NSTORES];
+
+    for (int i = 0; i < NSTORES; i++) {
+        assert_int_equal(f->st[i]->ops->usage(f->st[i], subj, &u[i]), 0);
+    }
+    assert_int_equal(u[LOCAL].requests_1m, u[REDIS].requests_1m);
+    assert_int_equal(u[LOCAL].tokens_1m, u[REDIS].tokens_1m);
+    assert_int_equal(u[LOCAL].in_flight, u[REDIS].in_flight);
+    assert_int_equal(u[LOCAL].reserved_nano, u[REDIS].reserved_nano);
+    assert_int_equal(u[LOCAL].window_start_s, u[REDIS].window_start_s);
+    assert_int_equal(u[LOCAL].window_period_s, u[REDIS].window_period_s);
+    assert_int_equal(u[LOCAL].spent_nano, u[REDIS].spent_nano);
+    assert_int_equal(u[LOCAL].requests, u[REDIS].requests);
+    assert_int_equal(u[LOCAL].tokens_in, u[REDIS].tokens_in);
+    assert_int_equal(u[LOCAL].tokens_out, u[REDIS].tokens_out);
+    return u[LOCAL];
+}
+
+/* ---- the same answers on both stores ---- */
+
+static void
+test_same_rpm_tpm_boundaries(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:edges", 3, 1000, 0, -1, 0);
+    sllmp_reservation_t r[4];
+    sllmp_verdict_t v;
+
+    NEED_REDIS(f);
+    for (int i = 0; i < 4; i++) {
+        r[i] = reservation(i < 2 ? 400 : 200, 0, 60000);
+    }
+    assert_true(reserve2(f, &k, &r[0]).allowed);
+    assert_true(reserve2(f, &k, &r[1]).allowed);
+    /* 800 + 200 is exactly tpm: passes; then rpm is exactly reached */
+    v = reserve2(f, &k, &r[2]);
+    assert_true(v.allowed);
+    assert_int_equal(v.tok_remaining, 0);
+    assert_int_equal(v.req_remaining, 0);
+    v = reserve2(f, &k, &r[3]);
+    assert_int_equal(v.refused, SLLMP_LIM_RPM);
+    /* a cancel gives the place back; the tpm is full */
+    settle2(f, &k, r[2].id, 0, 0, 0, 0, 1);
+    v = reserve2(f, &k, &r[3]);
+    assert_true(v.allowed);
+    settle2(f, &k, r[3].id, 0, 0, 0, 0, 1);
+    r[3].tokens = 201;
+    assert_int_equal(reserve2(f, &k, &r[3]).refused, SLLMP_LIM_TPM);
+
+    /* settle larger than the reserve, then the same settle again */
+    settle2(f, &k, r[0].id, 900, 5, 600, 300, 0);
+    usage2(f, &k);
+    settle2(f, &k, r[0].id, 900, 5, 600, 300, 0);
+    assert_int_equal(usage2(f, &k).tokens_1m, 1300);
+    settle2(f, &k, "0123456789abcdef0123456789abcdef", 0, 0, 0, 0, 1);
+    usage2(f, &k);
+}
+
+static void
+test_same_budget_boundaries(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:money", 0, 0, 0, 1000, 86400);
+    sllmp_reservation_t a = reservation(0, 600, 60000), b = reservation(0, 400, 60000);
+    sllmp_reservation_t c = reservation(0, 1, 60000);
+    sllmp_verdict_t v;
+
+    NEED_REDIS(f);
+    assert_true(reserve2(f, &k, &a).allowed);
+    v = reserve2(f, &k, &b); /* 600 + 400: exactly the budget */
+    assert_true(v.allowed);
+    v = reserve2(f, &k, &c);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_true(v.held);
+    /* a costs more than it reserved: 700 spent + 400 held */
+    settle2(f, &k, a.id, 0, 700, 0, 0, 0);
+    v = reserve2(f, &k, &c);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_true(v.held);
+    settle2(f, &k, b.id, 0, 400, 0, 0, 0);
+    v = reserve2(f, &k, &c);
+    assert_int_equal(v.refused, SLLMP_LIM_BUDGET);
+    assert_false(v.held);
+    assert_int_equal(usage2(f, &k).spent_nano, 1100);
+    /* a request dearer than the budget never fits */
+    c.cost_nano = 1001;
+    assert_int_equal(reserve2(f, &k, &c).retry_after_ms, -1);
+}
+
+int
+main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_same_rpm_tpm_boundaries),
+        T(test_same_budget_boundaries),
+    };
+#undef T
+
+    return cmocka_run_group_tests_name("limits_redis", tests, group_setup, group_teardown);
+}
