@@ -233,9 +233,11 @@ static const char settle_lua[] =
              "report(period, {cost, 1, tin, tout})\n"
              "return 1\n";
 
-/* ARGV: id lease_ms */
+/* ARGV: id lease_ms. A lease that expired is dropped, not revived (as in the local store),
+ * though a longer lease of the subject kept its key alive. */
 static const char renew_lua[] =
     LUA_HEAD "local lease = tonumber(ARGV[2])\n"
+             "expire(false, false, true)\n"
              "if redis.call('ZADD', KEYS[4], 'XX', 'CH', I(now + lease), ARGV[1]) == 1 then\n"
              "  lease_ttl(lease)\n"
              "end\n"

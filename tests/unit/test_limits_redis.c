@@ -220,6 +220,14 @@ settle2(fixture_t *f, const sllmp_subject_t *subj, const char *resid, int64_t to
     }
 }
 
+static void
+renew2(fixture_t *f, const sllmp_subject_t *subj, const char *resid, int64_t lease_ms)
+{
+    for (int i = 0; i < NSTORES; i++) {
+        assert_int_equal(f->st[i]->ops->renew(f->st[i], subj, 1, resid, lease_ms), 0);
+    }
+}
+
 /* The same usage on both: they must agree. The local one is returned. */
 static sllmp_subject_usage_t
 usage2(fixture_t *f, const sllmp_subject_t *subj)
@@ -313,6 +321,30 @@ test_same_budget_boundaries(void **state)
     assert_int_equal(reserve2(f, &k, &c).retry_after_ms, -1);
 }
 
+/* A lease that expired is gone: renewing it does not bring it back (on Redis, a lease of the
+ * same subject that lasts longer keeps the expired one's key alive). */
+static void
+test_same_renew_after_expiry(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:revive", 0, 0, 2, 1000, 0);
+    sllmp_reservation_t a = reservation(0, 500, 50), b = reservation(0, 300, 60000);
+    sllmp_reservation_t c = reservation(0, 100, 60000);
+
+    NEED_REDIS(f);
+    assert_true(reserve2(f, &k, &a).allowed);
+    assert_true(reserve2(f, &k, &b).allowed);
+    sleep_ms(120); /* a's worker was stopped past its lease */
+    renew2(f, &k, a.id, 60000);
+    assert_int_equal(usage2(f, &k).in_flight, 1);
+    assert_int_equal(usage2(f, &k).reserved_nano, 300);
+    assert_true(reserve2(f, &k, &c).allowed);
+    /* a settles late: its spend counts, the others' leases stay */
+    settle2(f, &k, a.id, 0, 100, 0, 0, 0);
+    assert_int_equal(usage2(f, &k).in_flight, 2);
+    assert_int_equal(usage2(f, &k).spent_nano, 100);
+}
+
 int
 main(void)
 {
@@ -320,6 +352,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(test_same_rpm_tpm_boundaries),
         T(test_same_budget_boundaries),
+        T(test_same_renew_after_expiry),
     };
 #undef T
 
