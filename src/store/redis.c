@@ -90,6 +90,8 @@
     "               'tin', I(v[3]), 'tout', I(v[4]))\n"                                            \
     "    if not same and period > 0 then\n"                                                        \
     "      redis.call('PEXPIREAT', KEYS[6], I((w + 2 * period) * 1000))\n"                         \
+    "    elseif not same then\n" /* a total: not the expiry of a window kept before */             \
+    "      redis.call('PERSIST', KEYS[6])\n"                                                       \
     "    end\n"                                                                                    \
     "  end\n"                                                                                      \
     "  return w, v\n"                                                                              \

@@ -345,6 +345,37 @@ test_same_renew_after_expiry(void **state)
     assert_int_equal(usage2(f, &k).spent_nano, 100);
 }
 
+/* ---- Redis only ---- */
+
+/*
+ * A total budget's spend never expires, even when the subject's report had a window before (a
+ * key without a budget, or with a 1d one, that is then given a total budget): that window's
+ * expiry must not carry over to the total.
+ */
+static void
+test_total_spend_does_not_expire(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:later-total", 0, 0, 0, -1, 0);
+    sllmp_reservation_t a = reservation(0, 10, 60000);
+    redisReply *rep;
+
+    NEED_REDIS(f);
+    k.report_period_s = 86400;
+    settle2(f, &k, "-", 0, 5, 0, 0, 0); /* no budget yet: the report of the UTC day */
+    rep = redis_do(f, "PTTL {sllmp:key:later-total}:b");
+    assert_true(rep->integer > 0);
+    freeReplyObject(rep);
+
+    k.lim.budget_nano = 1000; /* then a total budget */
+    assert_true(reserve2(f, &k, &a).allowed);
+    settle2(f, &k, a.id, 0, 10, 0, 0, 0);
+    assert_int_equal(usage2(f, &k).spent_nano, 10);
+    rep = redis_do(f, "PTTL {sllmp:key:later-total}:b");
+    assert_int_equal(rep->integer, -1);
+    freeReplyObject(rep);
+}
+
 int
 main(void)
 {
@@ -353,6 +384,7 @@ main(void)
         T(test_same_rpm_tpm_boundaries),
         T(test_same_budget_boundaries),
         T(test_same_renew_after_expiry),
+        T(test_total_spend_does_not_expire),
     };
 #undef T
 
