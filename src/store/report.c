@@ -109,8 +109,9 @@ collect(const sllmp_conf_t *c, sllmp_store_t *st, list_t *l)
     for (size_t i = 0; i < c->ndeployments; i++) {
         const sllmp_deployment_t *d = &c->deployments[i];
 
-        if (d->rpm > 0 || d->tpm > 0) {
-            sllmp_limits_t lim = {d->rpm, d->tpm, 0, -1, 0};
+        /* the limits sllmp_limits_attempt() reserves on it */
+        if (d->rpm > 0 || d->tpm > 0 || d->max_parallel > 0) {
+            sllmp_limits_t lim = {d->rpm, d->tpm, d->max_parallel, -1, 0};
             push(l, "dep", d->model_name, &lim, d->subject);
         }
     }
