@@ -183,6 +183,23 @@ subjects(sllmp_req_t *r, lim_ctx_t *x)
     add(r, x, "model", r->dep->model_name, NULL, NULL);
 }
 
+/*
+ * nano-USD for the store, from a double: 0 for nothing, less or NaN; past NANO_MAX (an absurd
+ * price times a huge max_tokens, or an infinite one) NANO_MAX, which is more than any budget the
+ * config takes ($1e9), so such a request fits in no budget. llround() of a double out of range
+ * is undefined (LLONG_MIN on x86-64): a negative cost that every budget let through.
+ */
+#define NANO_MAX INT64_C(1000000000000000001)
+
+static int64_t
+nano(double v)
+{
+    if (!(v > 0)) {
+        return 0;
+    }
+    return v >= (double)NANO_MAX ? NANO_MAX : (int64_t)llround(v);
+}
+
 /* The worst case: the prompt as estimated, the most it may write (max_tokens for each of the n
  * choices), at the dearest prices. */
 static void
@@ -215,7 +232,7 @@ worst_case(sllmp_req_t *r, sllmp_reservation_t *res)
     res->tokens = prompt + out;
     /* USD per 1M tokens -> nano-USD per token is x 1000 */
     res->cost_nano =
-        p->known ? llround(((double)prompt * in_price + (double)out * out_price) * 1000.0) : 0;
+        p->known ? nano(((double)prompt * in_price + (double)out * out_price) * 1000.0) : 0;
 }
 
 /* ---------------------------------------------------------------- answers */
@@ -499,7 +516,7 @@ limits_complete(sllmp_req_t *r, void *mw_conf)
             r->cost_usd = sllmp_cost(&r->usage, &r->dep->price);
         }
     }
-    cost = llround(r->cost_usd * SLLMP_NANO_PER_USD);
+    cost = nano(r->cost_usd * SLLMP_NANO_PER_USD);
     if (x->dep_held &&
         x->store->ops->settle(x->store, &x->dep, 1, x->dep_res,
                               sllmp_usage_prompt(&r->usage) + sllmp_usage_completion(&r->usage),

@@ -8,6 +8,9 @@ max_parallel and lease renewal of long streams, users (X-User-ID, body `user`, t
 named and "*"), teams, per-deployment rpm, x-ratelimit-* and Retry-After headers, a SIGKILLed
 worker's lease expiring, `sllmp usage`.
 
+AbsurdPriceTest (local store): a price whose worst case overflows nano-USD is refused by a
+budget, not wrapped to a negative cost.
+
 UpstreamFailureChargeTest (local store): what a call that failed upstream is charged, in the
 budgets, `sllmp usage`, the trace record and the access log, and to the deployment (its tpm and
 spend) when the failure came after the answer began.
@@ -642,6 +645,40 @@ class GlobalBudgetTest(LimitAsserts, StackCase):
         self.assertAlmostEqual(g["spent_usd"], 3 * PRICED_COST, places=9)
         self.assertAlmostEqual(g["budget_usd"], BUDGET_TOTAL + PRICED_COST, places=9)
         self.assertNotIn(self.master_key, p.stdout + p.stderr)
+
+
+class AbsurdPriceTest(LimitAsserts, StackCase):
+    """A deployment priced absurdly (a per-million figure written as per token, times a huge
+    max_tokens, or more): its worst case overflows nano-USD. It must be refused by a budget as a
+    request that never fits, never wrap to a negative cost that passes it. On the local store."""
+
+    @classmethod
+    def make_config(cls):
+        absurd = upstream_model("absurd", cls.mock, "usage-10-10-0-0")
+        absurd["model_info"] = {"input_cost_per_token": 1e300, "output_cost_per_token": 1e300}
+        cfg = base_config([absurd], limits={"lease_ms": LEASE_MS,
+                                            "reserve_max_tokens": RESERVE_MAX})
+        cfg["keys"] = key_entries([("absurd-k", {"budget_usd": 1000, "budget_period": "total"})])
+        return cfg
+
+    @classmethod
+    def setUpClass(cls):
+        require_binaries()
+        cls.mock = Mock().start()
+        cls.addClassCleanup(cls.mock.stop)
+        cls.stack = Stack(cls.make_config())
+        cls.addClassCleanup(cls.stack.cleanup)
+        cls.stack.start()
+
+    def test_overflowing_worst_case_is_refused(self):
+        for _ in range(2):
+            r = self.stack.chat({"model": "absurd", "messages": user_msg(PRICED_TEXT),
+                                 "max_tokens": 10}, key=secret("absurd-k"))
+            self.assertLimited(r, "budget_exceeded", code="budget_exceeded",
+                               subject="key absurd-k")
+            self.assertEqual(r.header("x-should-retry"), "false", r)
+        row = self.usage_rows()["key:absurd-k"]
+        self.assertEqual((row["spent_usd"], row["requests"]), (0, 0), row)
 
 
 # ---------------------------------------------------------------- what a failed call costs
