@@ -736,9 +736,10 @@ r_reserve(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const sllmp_
         call_num(&calls[i], subj[i].lim.parallel);
         call_num(&calls[i], subj[i].lim.budget_nano);
         call_num(&calls[i], sllmp_report_period(&subj[i]));
-        call_num(&calls[i], res->tokens);
-        call_num(&calls[i], res->cost_nano);
-        call_num(&calls[i], res->lease_ms);
+        /* negative amounts count as 0, as in the local store */
+        call_num(&calls[i], res->tokens < 0 ? 0 : res->tokens);
+        call_num(&calls[i], res->cost_nano < 0 ? 0 : res->cost_nano);
+        call_num(&calls[i], res->lease_ms < 0 ? 0 : res->lease_ms);
     }
     if (run(s, S_RESERVE, calls, n, rep) < 0) {
         return -1;
@@ -780,7 +781,7 @@ r_settle(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n, const char *r
 
         call_init(c, S_SETTLE, subj[i].id);
         call_str(c, resid);
-        call_num(c, tokens);
+        call_num(c, tokens < 0 ? 0 : tokens);
         call_num(c, cost_nano);
         call_num(c, tokens_in);
         call_num(c, tokens_out);

@@ -345,6 +345,23 @@ test_same_renew_after_expiry(void **state)
     assert_int_equal(usage2(f, &k).spent_nano, 100);
 }
 
+/* Negative amounts count as 0 on both (a caller's bug must not give tokens or money back). */
+static void
+test_same_negative_amounts(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:negative", 0, 100, 0, 1000, 0);
+    sllmp_reservation_t a = reservation(-500, -5000, 60000), b = reservation(100, 1000, 60000);
+
+    NEED_REDIS(f);
+    assert_true(reserve2(f, &k, &a).allowed);
+    assert_int_equal(usage2(f, &k).tokens_1m, 0);
+    assert_int_equal(usage2(f, &k).reserved_nano, 0);
+    assert_true(reserve2(f, &k, &b).allowed);
+    settle2(f, &k, a.id, -50, 0, 0, 0, 0);
+    assert_int_equal(usage2(f, &k).tokens_1m, 100);
+}
+
 /* ---- Redis only ---- */
 
 /*
@@ -381,9 +398,8 @@ main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_same_rpm_tpm_boundaries),
-        T(test_same_budget_boundaries),
-        T(test_same_renew_after_expiry),
+        T(test_same_rpm_tpm_boundaries),     T(test_same_budget_boundaries),
+        T(test_same_renew_after_expiry),     T(test_same_negative_amounts),
         T(test_total_spend_does_not_expire),
     };
 #undef T
