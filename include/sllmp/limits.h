@@ -219,6 +219,10 @@ sllmp_store_t *sllmp_store_redis_open(const char *url, long connect_timeout_ms, 
 /* The local backend on the file at path (created 0600 when missing). */
 sllmp_store_t *sllmp_store_local_open(const char *path, char *err, size_t errlen);
 
+/* The same on a file the pool already uses, for readers (`sllmp usage`): NULL with a message
+ * when it is missing or not this version's, which it never creates nor initialises again. */
+sllmp_store_t *sllmp_store_local_attach(const char *path, char *err, size_t errlen);
+
 /*
  * The store a config asks for: Redis when sllmp.redis.url is set (or backend: redis), else the
  * local file (sllmp.limits.local_file, else $SLLMP_RUNDIR/limits.db, else var/limits.db).

@@ -1420,7 +1420,7 @@ zero_range(int fd, char *base, size_t from, size_t to)
  * them with SIGBUS): it is grown to this layout, and one larger than it is refused.
  */
 static int
-map_file(int fd, const char *path, mapping_t *m, char *err, size_t errlen)
+map_file(int fd, const char *path, int attach, mapping_t *m, char *err, size_t errlen)
 {
     union {
         hdr_t h;
@@ -1469,6 +1469,13 @@ map_file(int fd, const char *path, mapping_t *m, char *err, size_t errlen)
         }
     }
     /* new, cut short, or ours of another version or layout: initialised again in place */
+    if (attach) {
+        snprintf(err, errlen,
+                 "%s is not an sllmp limits file of this version (the pool runs another "
+                 "version, or has not used it yet); it is left as it is",
+                 path);
+        goto out;
+    }
     if ((uint64_t)st.st_size > FILE_SIZE) {
         snprintf(err, errlen,
                  "%s is an sllmp limits file of another version, larger than this one's; remove "
@@ -1516,8 +1523,8 @@ out:
 
 static const sllmp_store_ops_t local_ops;
 
-sllmp_store_t *
-sllmp_store_local_open(const char *path, char *err, size_t errlen)
+static sllmp_store_t *
+local_open(const char *path, int attach, char *err, size_t errlen)
 {
     mapping_t *m;
     local_t *l;
@@ -1525,7 +1532,7 @@ sllmp_store_local_open(const char *path, char *err, size_t errlen)
     int fd;
 
     pthread_once(&registry_once, registry_init);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd = attach ? open(path, O_RDWR | O_CLOEXEC) : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || fstat(fd, &st) < 0) {
         snprintf(err, errlen, "%s: open: %s", path, strerror(errno));
         if (fd >= 0) {
@@ -1541,7 +1548,7 @@ sllmp_store_local_open(const char *path, char *err, size_t errlen)
     }
     if (m == NULL) {
         m = sllmp_xcalloc(1, sizeof(*m));
-        if (map_file(fd, path, m, err, errlen) < 0) {
+        if (map_file(fd, path, attach, m, err, errlen) < 0) {
             pthread_mutex_unlock(&registry_lock);
             free(m);
             close(fd);
@@ -1559,6 +1566,18 @@ sllmp_store_local_open(const char *path, char *err, size_t errlen)
     l->base.ops = &local_ops;
     l->m = m;
     return &l->base;
+}
+
+sllmp_store_t *
+sllmp_store_local_open(const char *path, char *err, size_t errlen)
+{
+    return local_open(path, 0, err, errlen);
+}
+
+sllmp_store_t *
+sllmp_store_local_attach(const char *path, char *err, size_t errlen)
+{
+    return local_open(path, 1, err, errlen);
 }
 
 static void

@@ -229,7 +229,15 @@ sllmp_usage_report(const sllmp_conf_t *c, int json, FILE *out, FILE *err)
         cJSON_Delete(arr);
         return 1;
     }
-    st = sllmp_store_open(c, msg, sizeof(msg));
+    /* nor initialises again one of another version, which would wipe what the pool counts */
+    if (sllmp_store_local_path(c, msg, sizeof(msg)) == 0) {
+        char path[sizeof(msg)];
+
+        memcpy(path, msg, sizeof(path));
+        st = sllmp_store_local_attach(path, msg, sizeof(msg));
+    } else {
+        st = sllmp_store_open(c, msg, sizeof(msg));
+    }
     if (st == NULL) {
         fprintf(err, "sllmp usage: %s\n", msg);
         cJSON_Delete(arr);

@@ -6,6 +6,7 @@
 #include "sllmp/limits.h"
 #include "sllmp/util.h"
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,11 +147,56 @@ test_deployment_parallel(void **state)
     cJSON_Delete(arr);
 }
 
+/*
+ * A limits file of another version (the pool not restarted yet after an upgrade, or the other
+ * way round): the report must not initialise it again, which would wipe the pool's counts and
+ * spend under it. It says so and leaves the file as it is.
+ */
+static void
+test_other_version_left_alone(void **state)
+{
+    fixture_t *f = open_with(state, "model_list:\n"
+                                    "  - model_name: m\n"
+                                    "    litellm_params:\n"
+                                    "      model: openai/llama3\n"
+                                    "      api_base: http://127.0.0.1:9/v1\n");
+    struct {
+        uint64_t magic;
+        uint32_t version;
+    } old = {UINT64_C(0x4d494c504d4c4c53), 2}, back;
+    char *text = NULL, *errs = NULL;
+    size_t len = 0, elen = 0;
+    FILE *out, *err;
+    int fd;
+
+    f->st->ops->close(f->st);
+    f->st = NULL;
+    fd = open(f->file, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, &old, sizeof(old), 0), sizeof(old));
+    close(fd);
+
+    out = open_memstream(&text, &len);
+    err = open_memstream(&errs, &elen);
+    assert_int_equal(sllmp_usage_report(f->c, 1, out, err), 1);
+    fclose(out);
+    fclose(err);
+    assert_non_null(strstr(errs, "another version"));
+    free(text);
+    free(errs);
+    fd = open(f->file, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &back, sizeof(back), 0), sizeof(back));
+    close(fd);
+    assert_int_equal(back.version, 2);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_deployment_parallel, teardown),
+        cmocka_unit_test_teardown(test_other_version_left_alone, teardown),
     };
 
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);
