@@ -652,8 +652,11 @@ cost_key(loader_t *L, dep_ud_t *u, const char *key, yaml_node_t *v)
                 return -1;
             }
             x = s ? strtod(s, &end) : -1;
-            if (s == NULL || *end != '\0' || !(x >= 0) || end == s) {
-                return fail(L, v, "%s must be a number of USD per token (e.g. 0.0000025)", key);
+            /* at most $1,000 a token: inf and the like would make every cost and budget absurd */
+            if (s == NULL || *end != '\0' || !(x >= 0 && x <= 1000) || end == s) {
+                return fail(L, v,
+                            "%s must be a number of USD per token from 0 to 1000 (e.g. 0.0000025)",
+                            key);
             }
             u->cost[i] = x;
             return 1;

@@ -184,6 +184,13 @@ test_errors_name_the_place(void **state)
                  "t.yaml:2:15: general_settings.master_key: environment variable "
                  "SLLMP_SURELY_UNSET is not set");
     expect_error("sllmp:\n  redis: {url: http://x}\n", "t.yaml:2:16: sllmp.redis.url");
+    /* a price past any model's: .inf, or a typo in the exponent, would make costs absurd */
+    expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: openai/x}\n"
+                 "    model_info: {input_cost_per_token: .inf}\n",
+                 "t.yaml:4:40: input_cost_per_token must be a number of USD per token");
+    expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: openai/x}\n"
+                 "    model_info: {output_cost_per_token: 2.5e6}\n",
+                 "t.yaml:4:41: output_cost_per_token must be");
 }
 
 static void
