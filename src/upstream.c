@@ -503,10 +503,11 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
     int s = call->status;
     cJSON *body = NULL, *err = NULL;
     const cJSON *msg = NULL, *type = NULL, *code = NULL, *param = NULL;
+    int auth = s == 401 || s == 403 || call->key_refused;
     int rc;
 
     r->upstream_status = s;
-    if (s != 401 && s != 403 && call->resp.len > 0) {
+    if (!auth && call->resp.len > 0) {
         body = cJSON_ParseWithLength(call->resp.ptr, call->resp.len);
         err = body ? cJSON_GetObjectItemCaseSensitive(body, "error") : NULL;
         if (cJSON_IsObject(err)) {
@@ -520,7 +521,7 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
             msg = cJSON_GetObjectItemCaseSensitive(body, "message"); /* Bedrock: {"message"} */
         }
     }
-    if (s == 401 || s == 403) {
+    if (auth) {
         /* Never the upstream's words: they may quote the key. */
         rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_AUTH, NULL,
                             "The provider of model '%.*s' refused the gateway's credentials "

@@ -257,6 +257,11 @@ int sllmp_gemini_stream_event(sllmp_xstream_t *s, const cJSON *data);
  * milliseconds rounded up; -1 when there is none, or it is not a Duration of 0 s or more. */
 int64_t sllmp_gemini_retry_delay_ms(const cJSON *body);
 
+/* Whether a Gemini error body (or a streamed array holding one) refuses the API key: an
+ * ErrorInfo whose reason is API_KEY_... Google answers a wrong key with 400 INVALID_ARGUMENT,
+ * which would otherwise read as the client's bad request. */
+int sllmp_gemini_key_refused(const cJSON *body);
+
 /* OpenAI embeddings request -> batchEmbedContents body for models/<model>. */
 cJSON *sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e);
 

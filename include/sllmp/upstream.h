@@ -30,6 +30,9 @@ typedef struct {
     char retry_after[32];    /* Retry-After (seconds), or derived from retry-after-ms */
     char retry_after_ms[32]; /* retry-after-ms as the upstream sent it */
     int aborted_by_callback;
+    /* set by the adapter: the answer, whatever its status, refuses the deployment's key (Google
+     * says so with a 400), so it fails as a 401 would */
+    int key_refused;
 } sllmp_upstream_call_t;
 
 /*
@@ -59,7 +62,8 @@ const char *sllmp_ca_probe(const char *builtin, const char *const *candidates);
 
 /*
  * Turns a non-2xx upstream answer into r's error (status mapping of the contract), without ever
- * copying text the upstream sent with a 401/403. Returns SLLMP_ERROR as an int.
+ * copying text the upstream sent with a 401/403 (or with call->key_refused). Returns SLLMP_ERROR
+ * as an int.
  */
 int sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call);
 

@@ -46,7 +46,7 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
         int64_t ms;
 
         rc = sllmp_provider_stream_error(r, s->x.err_status, s->x.err_type, s->x.err_message);
-        /* a RESOURCE_EXHAUSTED event's RetryInfo, as retry_info() reads a 429's body */
+        /* a RESOURCE_EXHAUSTED event's RetryInfo, as error_details() reads a 429's body */
         if (r->err == SLLMP_ERR_PROVIDER_RATE_LIMIT &&
             (ms = sllmp_gemini_retry_delay_ms(json)) >= 0) {
             r->retry_after_ms = sllmp_arena_printf(r->arena, "%lld", (long long)ms);
@@ -59,23 +59,29 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
 }
 
 /*
- * Gemini tells when to come back in its error body (a google.rpc.RetryInfo), not in a header:
- * when no Retry-After came, that delay becomes the call's, and so the client's Retry-After
- * (whole seconds, rounded up) and retry-after-ms, and the router's wait before a retry.
+ * What Gemini says in an error body that its status does not:
+ *  - when to come back (a google.rpc.RetryInfo), not in a header: when no Retry-After came,
+ *    that delay becomes the call's, and so the client's Retry-After (whole seconds, rounded
+ *    up) and retry-after-ms, and the router's wait before a retry;
+ *  - that the key is wrong, with a 400 (ErrorInfo reason API_KEY_INVALID): the deployment's
+ *    credentials, not the client's request, as a 401 would be.
  */
 static void
-retry_info(sllmp_upstream_call_t *c)
+error_details(sllmp_upstream_call_t *c)
 {
     cJSON *body;
-    int64_t ms;
+    int64_t ms = -1;
 
-    /* only a 429's wait reaches the client and the router (sllmp_upstream_fail) */
-    if (c->status != 429 || c->retry_after[0] != '\0' || c->retry_after_ms[0] != '\0' ||
-        c->resp.len == 0) {
+    if ((c->status != 429 && c->status != 400) || c->resp.len == 0) {
         return;
     }
     body = cJSON_ParseWithLength(c->resp.ptr, c->resp.len);
-    ms = sllmp_gemini_retry_delay_ms(body);
+    if (c->status == 400) {
+        c->key_refused = sllmp_gemini_key_refused(body);
+    } else if (c->retry_after[0] == '\0' && c->retry_after_ms[0] == '\0') {
+        /* only a 429's wait reaches the client and the router (sllmp_upstream_fail) */
+        ms = sllmp_gemini_retry_delay_ms(body);
+    }
     cJSON_Delete(body);
     if (ms >= 0) {
         snprintf(c->retry_after_ms, sizeof(c->retry_after_ms), "%lld", (long long)ms);
@@ -119,7 +125,7 @@ call(sllmp_req_t *r, const char *body, const char *method, stream_t *s, sllmp_up
     err = sllmp_provider_run(r, c, sllmp_provider_feed_sse, &s->sse);
     sllmp_sse_free(&s->sse);
     if (err == SLLMP_OK) {
-        retry_info(c);
+        error_details(c);
     }
     rc = sllmp_provider_end(r, c, err, s->events);
     if (rc != SLLMP_GO_ON) {

@@ -1274,6 +1274,28 @@ sllmp_gemini_retry_delay_ms(const cJSON *body)
     return -1;
 }
 
+int
+sllmp_gemini_key_refused(const cJSON *body)
+{
+    const cJSON *d;
+
+    if (cJSON_IsArray(body)) {
+        body = cJSON_GetArrayItem(body, 0);
+    }
+    cJSON_ArrayForEach(d, get(get(body, "error"), "details"))
+    {
+        const char *type = get_str(d, "@type"), *reason = get_str(d, "reason");
+        const char *name = type != NULL ? strrchr(type, '/') : NULL;
+
+        /* API_KEY_INVALID (a key Google does not know), API_KEY_EXPIRED, ... */
+        if (name != NULL && strcmp(name + 1, "google.rpc.ErrorInfo") == 0 && reason != NULL &&
+            strncmp(reason, "API_KEY_", 8) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------- streams */
 
 /* A Google RPC status name -> the HTTP status it stands for, when error.code is missing. */

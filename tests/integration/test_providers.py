@@ -143,6 +143,7 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-embed", model="gemini/text-embedding-mock", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("gem-badkey", model="gemini/gemini-mock", api_base=g, api_key="AIza-wrong-KEY"),
         m("nova", model="bedrock/amazon.nova-mock-v1:0", **aws),
         m("nova-tools", model="bedrock/converse/amazon.nova-mock-v1:0+tools", **aws),
         m("nova-exc", model="bedrock/amazon.nova-mock-v1:0+words-6-10+exception-after-3", **aws),
@@ -649,6 +650,17 @@ class GeminiTest(ProvidersCase):
                         "messages": [{"role": "user", "content": "hello brave new world"}]})
         self.assertEqual(r2.json()["choices"][0]["message"]["reasoning_content"], text)
         self.assertEqual(chunks[-1]["usage"], r2.json()["usage"])
+
+    def test_wrong_key_is_the_gateways_credentials(self):
+        # Google answers a key it does not know with 400 INVALID_ARGUMENT (ErrorInfo reason
+        # API_KEY_INVALID), not 401: the client's request is fine, the deployment's key is not
+        for stream in (False, True):
+            r = self.chat({"model": "gem-badkey", "stream": stream,
+                           "messages": [{"role": "user", "content": "x"}]})
+            self.assertOpenAIError(r, 502, "provider_auth_error", etype="server_error")
+            self.assertNotIn("AIza-wrong-KEY", r.body.decode())
+        r = self.post("/v1/embeddings", {"model": "gem-badkey", "input": "x"})
+        self.assertOpenAIError(r, 502, "provider_auth_error", etype="server_error")
 
     def test_embeddings_float_and_base64(self):
         r = self.post("/v1/embeddings", {"model": "gem-embed", "input": ["a b", "c"]})

@@ -853,6 +853,46 @@ test_retry_info(void **state)
     cJSON_Delete(body);
 }
 
+static void
+test_key_refused(void **state)
+{
+    static const char *const yes[] = {
+        /* what Google answers a wrong key with (HTTP 400 INVALID_ARGUMENT) */
+        "{\"error\":{\"code\":400,\"message\":\"API key not valid. Please pass a valid API "
+        "key.\",\"status\":\"INVALID_ARGUMENT\",\"details\":[{\"@type\":"
+        "\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"API_KEY_INVALID\","
+        "\"domain\":\"googleapis.com\"}]}}",
+        "[{\"error\":{\"code\":400,\"details\":[{\"@type\":"
+        "\"type.googleapis.com/google.rpc.LocalizedMessage\"},{\"@type\":"
+        "\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"API_KEY_EXPIRED\"}]}}]",
+    };
+    static const char *const no[] = {
+        "{\"error\":{\"code\":400,\"message\":\"Request contains an invalid argument.\","
+        "\"status\":\"INVALID_ARGUMENT\"}}",
+        "{\"error\":{\"code\":400,\"details\":[{\"@type\":"
+        "\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"SOMETHING_ELSE\"}]}}",
+        "{\"error\":{\"code\":400,\"details\":[{\"@type\":"
+        "\"type.googleapis.com/google.rpc.BadRequest\",\"reason\":\"API_KEY_INVALID\"}]}}",
+        "{\"error\":{\"details\":[{\"reason\":\"API_KEY_INVALID\"}]}}",
+        "{\"error\":\"API_KEY_INVALID\"}",
+        "[]",
+    };
+    cJSON *body;
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(yes) / sizeof(yes[0]); k++) {
+        body = parse(yes[k]);
+        assert_true(sllmp_gemini_key_refused(body));
+        cJSON_Delete(body);
+    }
+    for (size_t k = 0; k < sizeof(no) / sizeof(no[0]); k++) {
+        body = parse(no[k]);
+        assert_false(sllmp_gemini_key_refused(body));
+        cJSON_Delete(body);
+    }
+    assert_false(sllmp_gemini_key_refused(NULL));
+}
+
 /* ------------------------------------------------------------------ embeddings */
 
 static void
@@ -935,6 +975,7 @@ main(void)
         cmocka_unit_test(test_stream_function_call_thought_signature),
         cmocka_unit_test(test_stream_blocked_error_and_stop),
         cmocka_unit_test(test_retry_info),
+        cmocka_unit_test(test_key_refused),
         cmocka_unit_test(test_embeddings),
     };
 
