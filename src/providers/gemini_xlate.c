@@ -9,8 +9,10 @@
  *  - A request with system messages only gets them as a user turn: Gemini rejects an empty
  *    `contents`.
  *  - responseSchema and functionDeclarations.parameters take Google's OpenAPI subset, which
- *    rejects "additionalProperties" and "$schema" (400 "Unknown name"): they are stripped,
- *    everywhere a schema can nest, but never a property that happens to carry those names.
+ *    rejects any keyword it does not know (400 "Unknown name": "additionalProperties",
+ *    "$schema", "$defs", "$ref", "const", ...): the others are dropped, everywhere a schema
+ *    can nest, but never a property that happens to carry such a name; local $refs (Pydantic
+ *    writes one for each nested model) are inlined, and a recursive one is refused (400).
  *    A function whose parameters are an object without properties sends no parameters:
  *    Gemini rejects an OBJECT schema with empty properties.
  *  - MALFORMED_FUNCTION_CALL (the model tried to call a tool and produced nothing usable) maps
@@ -373,66 +375,206 @@ user_parts(cJSON *parts, const cJSON *content, int i, sllmp_xerr_t *e)
 
 /* ------------------------------------------------------------------- schemas */
 
-/* Schema keywords Google's OpenAPI subset rejects outright. */
+/*
+ * The keywords of Google's Schema, an OpenAPI 3.0 subset. Its parser refuses any other name
+ * with a 400 ("Unknown name"), so the others go: "additionalProperties", "$schema",
+ * "$defs", "const", "oneOf", "exclusiveMinimum", ... (some are said otherwise below).
+ */
 static int
-unsupported_schema_key(const char *k)
+schema_key(const char *k)
 {
-    return strcmp(k, "additionalProperties") == 0 || strcmp(k, "$schema") == 0;
+    static const char *const keys[] = {
+        "type",     "format",   "title",     "description",      "nullable",
+        "enum",     "maxItems", "minItems",  "minProperties",    "maxProperties",
+        "required", "pattern",  "minLength", "maxLength",        "example",
+        "default",  "minimum",  "maximum",   "propertyOrdering",
+    };
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(k, keys[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
-static void strip_schema(cJSON *schema);
+/* The most schema objects one translated schema may have once its $refs are inlined, and the
+ * most $refs inlined one inside another: past them it is refused, not sent */
+#define SCHEMA_NODES_MAX 10000
+#define SCHEMA_REFS_MAX  32
 
-/* Every value of a map of name -> schema ("properties", "$defs"). */
-static void
-strip_schema_map(cJSON *map)
+typedef struct {
+    const cJSON *root;                 /* where "#/$defs/..." points into */
+    const char *refs[SCHEMA_REFS_MAX]; /* the $refs being inlined, outermost first */
+    int nrefs;
+    int nodes;
+    sllmp_xerr_t *e;
+    const char *param;
+} schema_ctx_t;
+
+/* The schema a local $ref ("#/$defs/Name", "#/definitions/Name") names, or NULL. */
+static const cJSON *
+schema_ref(const cJSON *root, const char *ref)
 {
-    cJSON *v;
+    const char *name;
+    const cJSON *defs;
 
-    cJSON_ArrayForEach(v, map)
+    if (strncmp(ref, "#/$defs/", 8) == 0) {
+        defs = get(root, "$defs");
+        name = ref + 8;
+    } else if (strncmp(ref, "#/definitions/", 14) == 0) {
+        defs = get(root, "definitions");
+        name = ref + 14;
+    } else {
+        return NULL;
+    }
+    return strchr(name, '/') != NULL || strchr(name, '~') != NULL ? NULL : get(defs, name);
+}
+
+static cJSON *to_gemini_schema(const cJSON *src, schema_ctx_t *c);
+
+/* src's "$ref" inlined: the schema it names, translated, with the $ref's own description and
+ * title (which JSON Schema lets sit beside it) over the target's. */
+static cJSON *
+inline_ref(const cJSON *src, const char *ref, schema_ctx_t *c)
+{
+    static const char *const kept[] = {"description", "title"};
+    const cJSON *target = schema_ref(c->root, ref);
+    cJSON *out;
+
+    for (int i = 0; i < c->nrefs; i++) {
+        if (strcmp(c->refs[i], ref) == 0) {
+            xmsg(c->e, "A recursive $ref (%.*s) cannot be sent to this provider.",
+                 sllmp_utf8_prec(ref, 64), ref);
+            xparam(c->e, "%s", c->param);
+            return NULL;
+        }
+    }
+    if (target == NULL || c->nrefs == SCHEMA_REFS_MAX) {
+        xmsg(c->e,
+             "Only $refs to the schema's own $defs or definitions are supported by this "
+             "provider, %d deep at most.",
+             SCHEMA_REFS_MAX);
+        xparam(c->e, "%s", c->param);
+        return NULL;
+    }
+    c->refs[c->nrefs++] = ref;
+    out = to_gemini_schema(target, c);
+    c->nrefs--;
+    for (size_t i = 0; out != NULL && i < sizeof(kept) / sizeof(kept[0]); i++) {
+        const char *v = get_str(src, kept[i]);
+
+        if (v != NULL) {
+            cJSON_DeleteItemFromObjectCaseSensitive(out, kept[i]);
+            cJSON_AddStringToObject(out, kept[i], v);
+        }
+    }
+    return out;
+}
+
+/* A JSON schema's "type" as Google's: one name; ["string", "null"] is "string" + nullable. */
+static void
+schema_type(cJSON *out, const cJSON *type)
+{
+    const cJSON *t;
+    const char *one = NULL;
+    int null = 0;
+
+    if (!cJSON_IsArray(type)) {
+        cJSON_AddItemToObject(out, "type", cJSON_Duplicate(type, 1));
+        return;
+    }
+    cJSON_ArrayForEach(t, type)
     {
-        strip_schema(v);
+        if (cJSON_IsString(t) && strcmp(t->valuestring, "null") == 0) {
+            null = 1;
+        } else if (cJSON_IsString(t) && one == NULL) {
+            one = t->valuestring;
+        }
+    }
+    cJSON_AddStringToObject(out, "type", one != NULL ? one : "null");
+    if (null && one != NULL && get(out, "nullable") == NULL) {
+        cJSON_AddTrueToObject(out, "nullable");
     }
 }
 
 /*
- * Drops the unsupported keywords from a JSON schema, recursively through the keywords that
- * hold schemas. Property names are not keywords: a property called "additionalProperties"
- * stays.
+ * A JSON schema as Google's Schema, recursively through the keywords that hold schemas
+ * (properties, items, anyOf): the $refs inlined, the keywords it does not know dropped, a
+ * "const" as a one-value "enum", "oneOf" as "anyOf" (close enough for generation), a list of
+ * types as one. Property names are not keywords: a property called "additionalProperties"
+ * stays. NULL with c->e filled when it cannot be.
  */
-static void
-strip_schema(cJSON *schema)
+static cJSON *
+to_gemini_schema(const cJSON *src, schema_ctx_t *c)
 {
-    cJSON *k, *next;
+    const char *ref = get_str(src, "$ref");
+    const cJSON *keys = cJSON_IsObject(src) ? src : NULL, *k, *p;
+    cJSON *out, *sub;
 
-    if (!cJSON_IsObject(schema)) {
-        return;
+    if (++c->nodes > SCHEMA_NODES_MAX) {
+        xmsg(c->e, "The schema is too large for this provider once its $refs are inlined.");
+        xparam(c->e, "%s", c->param);
+        return NULL;
     }
-    for (k = schema->child; k != NULL; k = next) {
-        next = k->next;
-        if (unsupported_schema_key(k->string)) {
-            cJSON_Delete(cJSON_DetachItemViaPointer(schema, k));
-        } else if (strcmp(k->string, "properties") == 0 || strcmp(k->string, "$defs") == 0 ||
-                   strcmp(k->string, "definitions") == 0 ||
-                   strcmp(k->string, "patternProperties") == 0) {
-            strip_schema_map(k);
-        } else if (strcmp(k->string, "anyOf") == 0 || strcmp(k->string, "oneOf") == 0 ||
-                   strcmp(k->string, "allOf") == 0 || strcmp(k->string, "prefixItems") == 0 ||
-                   (strcmp(k->string, "items") == 0 && cJSON_IsArray(k))) {
-            strip_schema_map(k); /* an array of schemas walks the same way */
-        } else if (strcmp(k->string, "items") == 0 || strcmp(k->string, "not") == 0) {
-            strip_schema(k);
+    if (ref != NULL) {
+        return inline_ref(src, ref, c);
+    }
+    out = cJSON_CreateObject();
+    cJSON_ArrayForEach(k, keys)
+    {
+        sub = NULL;
+        if (strcmp(k->string, "properties") == 0 && cJSON_IsObject(k)) {
+            cJSON *props = cJSON_AddObjectToObject(out, "properties");
+
+            cJSON_ArrayForEach(p, k)
+            {
+                if ((sub = to_gemini_schema(p, c)) == NULL) {
+                    cJSON_Delete(out);
+                    return NULL;
+                }
+                cJSON_AddItemToObject(props, p->string, sub);
+            }
+        } else if (strcmp(k->string, "items") == 0 && cJSON_IsObject(k)) {
+            if ((sub = to_gemini_schema(k, c)) == NULL) {
+                cJSON_Delete(out);
+                return NULL;
+            }
+            cJSON_AddItemToObject(out, "items", sub);
+        } else if ((strcmp(k->string, "anyOf") == 0 || strcmp(k->string, "oneOf") == 0) &&
+                   cJSON_IsArray(k) && get(out, "anyOf") == NULL) {
+            cJSON *any = cJSON_AddArrayToObject(out, "anyOf");
+
+            cJSON_ArrayForEach(p, k)
+            {
+                if ((sub = to_gemini_schema(p, c)) == NULL) {
+                    cJSON_Delete(out);
+                    return NULL;
+                }
+                cJSON_AddItemToArray(any, sub);
+            }
+        } else if (strcmp(k->string, "type") == 0) {
+            schema_type(out, k);
+        } else if (strcmp(k->string, "const") == 0 && get(src, "enum") == NULL) {
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(out, "enum"), cJSON_Duplicate(k, 1));
+        } else if (schema_key(k->string) && get(out, k->string) == NULL) {
+            cJSON_AddItemToObject(out, k->string, cJSON_Duplicate(k, 1));
         }
     }
+    return out;
 }
 
-/* A copy of schema fit for Gemini. */
+/* A copy of schema fit for Gemini; NULL with e filled (param names where) when it cannot be. */
 static cJSON *
-gemini_schema(const cJSON *schema)
+gemini_schema(const cJSON *schema, sllmp_xerr_t *e, const char *param)
 {
-    cJSON *s = cJSON_Duplicate(schema, 1);
+    schema_ctx_t c;
 
-    strip_schema(s);
-    return s;
+    memset(&c, 0, sizeof(c));
+    c.root = schema;
+    c.e = e;
+    c.param = param;
+    return to_gemini_schema(schema, &c);
 }
 
 /* ------------------------------------------------------------------- messages */
@@ -805,7 +947,16 @@ tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
             /* an OBJECT without properties is a 400 at Gemini: say nothing instead */
             if (!(ptype != NULL && strcmp(ptype, "object") == 0 &&
                   cJSON_GetArraySize(props) == 0)) {
-                cJSON_AddItemToObject(d, "parameters", gemini_schema(params));
+                char where[64];
+                cJSON *schema;
+
+                snprintf(where, sizeof(where), "tools[%d].function.parameters", k);
+                if ((schema = gemini_schema(params, e, where)) == NULL) {
+                    cJSON_Delete(d);
+                    cJSON_Delete(decls);
+                    return -1;
+                }
+                cJSON_AddItemToObject(d, "parameters", schema);
             }
         }
         cJSON_AddItemToArray(decls, d);
@@ -931,7 +1082,13 @@ generation_config(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
 
             cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
             if (cJSON_IsObject(schema)) {
-                cJSON_AddItemToObject(gc, "responseSchema", gemini_schema(schema));
+                cJSON *gs = gemini_schema(schema, e, "response_format.json_schema.schema");
+
+                if (gs == NULL) {
+                    cJSON_Delete(gc);
+                    return -1;
+                }
+                cJSON_AddItemToObject(gc, "responseSchema", gs);
             }
         } else if (strcmp(type, "text") != 0) {
             cJSON_Delete(gc);

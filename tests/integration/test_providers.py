@@ -651,6 +651,27 @@ class GeminiTest(ProvidersCase):
         self.assertEqual(r2.json()["choices"][0]["message"]["reasoning_content"], text)
         self.assertEqual(chunks[-1]["usage"], r2.json()["usage"])
 
+    def test_pydantic_schema_of_nested_models(self):
+        # what openai-python's .parse() sends for a model holding another: $defs and $refs,
+        # additionalProperties false everywhere, which Google's Schema refuses by name
+        step = {"type": "object", "title": "Step", "additionalProperties": False,
+                "properties": {"n": {"type": "integer", "title": "N"}}, "required": ["n"]}
+        schema = {"$defs": {"Step": step}, "type": "object", "title": "Plan",
+                  "additionalProperties": False, "required": ["steps", "note"],
+                  "properties": {"steps": {"type": "array", "items": {"$ref": "#/$defs/Step"}},
+                                 "note": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
+        r = self.chat({"model": "gem", "messages": [{"role": "user", "content": "plan"}],
+                       "response_format": {"type": "json_schema", "json_schema": {
+                           "name": "Plan", "strict": True, "schema": schema}},
+                       "tools": [{"type": "function", "function": {
+                           "name": "f", "parameters": schema}}]})
+        self.assertEqual(r.status, 200, r)
+        sent = mock_requests(self.gemini)[-1]["body"]
+        want_step = {"type": "object", "title": "Step",
+                     "properties": {"n": {"type": "integer", "title": "N"}}, "required": ["n"]}
+        self.assertEqual(sent["generationConfig"]["responseSchema"]["properties"]["steps"],
+                         {"type": "array", "items": want_step})
+
     def test_wrong_key_is_the_gateways_credentials(self):
         # Google answers a key it does not know with 400 INVALID_ARGUMENT (ErrorInfo reason
         # API_KEY_INVALID), not 401: the client's request is fine, the deployment's key is not

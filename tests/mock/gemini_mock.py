@@ -28,8 +28,9 @@ no key at all is a 403 PERMISSION_DENIED.
 Requests are checked the way Google's JSON parser checks them: unknown top-level fields, roles
 other than user/model, empty contents or parts, a functionResponse without a name or without an
 object response, a toolConfig without functionDeclarations, systemInstruction parts that are
-not text, and the schema keywords Google's OpenAPI subset rejects ("additionalProperties",
-"$schema") in responseSchema or function parameters are 400 INVALID_ARGUMENT.
+not text, and keywords Google's Schema (an OpenAPI subset) does not have ("additionalProperties",
+"$schema", "$defs", "$ref", "const", "oneOf", ...) in responseSchema or function parameters are
+400 INVALID_ARGUMENT.
 
 Behaviour is chosen by the model name in the path (URL-decoded first): options joined by '+',
 e.g. `sleep-200+words-5-50`:
@@ -100,7 +101,11 @@ TOP_FIELDS = {"contents", "systemInstruction", "system_instruction", "tools", "t
 PART_DATA = ("text", "inlineData", "inline_data", "fileData", "file_data", "functionCall",
              "function_call", "functionResponse", "function_response", "executableCode",
              "codeExecutionResult")
-BAD_SCHEMA_KEYS = ("additionalProperties", "$schema")
+# the fields of Google's Schema (an OpenAPI 3.0 subset): any other name is "Unknown name"
+SCHEMA_KEYS = {"type", "format", "title", "description", "nullable", "enum", "maxItems",
+               "minItems", "properties", "required", "minProperties", "maxProperties",
+               "minLength", "maxLength", "pattern", "example", "anyOf", "propertyOrdering",
+               "default", "items", "minimum", "maximum"}
 
 
 class BadRequest(Exception):
@@ -174,19 +179,19 @@ def error_for(status, model, delay="7s"):
 # ---- request checks ------------------------------------------------------------------------
 
 def check_schema(schema, where):
-    """Google's Schema is an OpenAPI subset: these keywords are unknown fields to its parser."""
+    """Google's Schema is an OpenAPI subset: other keywords are unknown fields to its parser."""
     if not isinstance(schema, dict):
         return
     for k, v in schema.items():
-        if k in BAD_SCHEMA_KEYS:
+        if k not in SCHEMA_KEYS:
             raise BadRequest('Invalid JSON payload received. Unknown name "%s" at \'%s\': '
                              'Cannot find field.' % (k, where), where)
         if k == "properties" and isinstance(v, dict):
             for name, sub in v.items():
                 check_schema(sub, "%s.properties[%d].value" % (where, list(v).index(name)))
-        elif k in ("items", "not"):
+        elif k == "items":
             check_schema(v, where + "." + k)
-        elif k in ("anyOf", "oneOf", "allOf") and isinstance(v, list):
+        elif k == "anyOf" and isinstance(v, list):
             for i, sub in enumerate(v):
                 check_schema(sub, "%s.%s[%d]" % (where, k, i))
 

@@ -339,6 +339,63 @@ test_request_schema_keys_stripped(void **state)
         "\"required\":[\"list\"]}}}");
 }
 
+static void
+test_request_schema_refs_inlined(void **state)
+{
+    (void)state;
+    /* what openai-python's .parse() sends for a Pydantic model with a nested one: $defs and
+     * $refs, which Google's Schema does not know (400 "Unknown name"), inlined; keywords it
+     * does not know dropped, const as enum, oneOf as anyOf, a list of types as one + nullable;
+     * a $ref's own description wins over its target's */
+    assert_request(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"Plan\","
+        "\"strict\":true,\"schema\":{\"$defs\":{\"Step\":{\"type\":\"object\","
+        "\"title\":\"Step\",\"description\":\"one step\",\"additionalProperties\":false,"
+        "\"properties\":{\"n\":{\"type\":\"integer\",\"exclusiveMinimum\":0},"
+        "\"kind\":{\"const\":\"step\",\"type\":\"string\"}},\"required\":[\"n\"]}},"
+        "\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+        "\"steps\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/Step\"},"
+        "\"examples\":[[]]},"
+        "\"first\":{\"$ref\":\"#/$defs/Step\",\"description\":\"the first\"},"
+        "\"note\":{\"type\":[\"string\",\"null\"]},"
+        "\"either\":{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]}},"
+        "\"required\":[\"steps\"]}}},"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{"
+        "\"type\":\"object\",\"properties\":{\"s\":{\"$ref\":\"#/definitions/S\"}},"
+        "\"definitions\":{\"S\":{\"type\":\"string\",\"enum\":[\"a\",\"b\"]}}}}}]}",
+
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]}],"
+        "\"tools\":[{\"functionDeclarations\":[{\"name\":\"f\",\"parameters\":{"
+        "\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\","
+        "\"enum\":[\"a\",\"b\"]}}}}]}],"
+        "\"generationConfig\":{\"responseMimeType\":\"application/json\",\"responseSchema\":{"
+        "\"type\":\"object\",\"properties\":{"
+        "\"steps\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"title\":\"Step\","
+        "\"description\":\"one step\",\"properties\":{\"n\":{\"type\":\"integer\"},"
+        "\"kind\":{\"enum\":[\"step\"],\"type\":\"string\"}},\"required\":[\"n\"]}},"
+        "\"first\":{\"type\":\"object\",\"title\":\"Step\",\"description\":\"the first\","
+        "\"properties\":{\"n\":{\"type\":\"integer\"},"
+        "\"kind\":{\"enum\":[\"step\"],\"type\":\"string\"}},\"required\":[\"n\"]},"
+        "\"note\":{\"type\":\"string\",\"nullable\":true},"
+        "\"either\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]}},"
+        "\"required\":[\"steps\"]}}}");
+
+    /* a recursive model cannot be inlined; a $ref elsewhere cannot be followed: 400, not a
+     * schema Google refuses */
+    assert_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                   "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+                   "\"name\":\"T\",\"schema\":{\"$ref\":\"#/$defs/Tree\",\"$defs\":{\"Tree\":{"
+                   "\"type\":\"object\",\"properties\":{\"kids\":{\"type\":\"array\","
+                   "\"items\":{\"$ref\":\"#/$defs/Tree\"}}}}}}}}}",
+                   "response_format.json_schema.schema");
+    assert_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                   "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+                   "\"parameters\":{\"type\":\"object\",\"properties\":{\"x\":"
+                   "{\"$ref\":\"https://example.com/x.json\"}}}}}]}",
+                   "tools[0].function.parameters");
+}
+
 /* ------------------------------------------------------------------ answers */
 
 static void
@@ -964,6 +1021,7 @@ main(void)
         cmocka_unit_test(test_request_unknown_tool_call_id),
         cmocka_unit_test(test_request_invalid_arguments),
         cmocka_unit_test(test_request_schema_keys_stripped),
+        cmocka_unit_test(test_request_schema_refs_inlined),
         cmocka_unit_test(test_response_thinking_usage),
         cmocka_unit_test(test_response_cached_tokens),
         cmocka_unit_test(test_response_blocked_prompt),
