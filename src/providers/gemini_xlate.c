@@ -1100,10 +1100,13 @@ generation_config(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
     v = get(req, "reasoning_effort");
     if (!absent(v)) {
         long budget = -1;
+        cJSON *tc;
 
         effort = cJSON_IsString(v) ? v->valuestring : "";
-        if (strcmp(effort, "none") == 0 || strcmp(effort, "minimal") == 0) {
+        if (strcmp(effort, "none") == 0) {
             budget = 0;
+        } else if (strcmp(effort, "minimal") == 0) {
+            budget = 128; /* LiteLLM's; the least Gemini 2.5 Pro takes (it cannot turn off) */
         } else if (strcmp(effort, "low") == 0) {
             budget = 1024;
         } else if (strcmp(effort, "medium") == 0) {
@@ -1116,8 +1119,12 @@ generation_config(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
             xmsg(e, "reasoning_effort must be none, minimal, low, medium or high.");
             return xparam(e, "reasoning_effort");
         }
-        cJSON_AddNumberToObject(cJSON_AddObjectToObject(gc, "thinkingConfig"), "thinkingBudget",
-                                (double)budget);
+        tc = cJSON_AddObjectToObject(gc, "thinkingConfig");
+        cJSON_AddNumberToObject(tc, "thinkingBudget", (double)budget);
+        if (budget > 0) {
+            /* Google sends no thought (reasoning_content) unless asked, as LiteLLM does */
+            cJSON_AddTrueToObject(tc, "includeThoughts");
+        }
     }
 
     if (gc->child != NULL) {

@@ -641,12 +641,17 @@ class GeminiTest(ProvidersCase):
                 self.assertEqual(r.header("retry-after-ms"), ms, (model, stream, r))
 
     def test_streamed_thoughts_are_reasoning(self):
-        r, chunks = self.stream_events("gem-thinking", stream_options={"include_usage": True})
+        # Google sends thought summaries only when includeThoughts asks for them: a client
+        # asking for reasoning (reasoning_effort) gets it, as from LiteLLM
+        r, chunks = self.stream_events("gem-thinking", stream_options={"include_usage": True},
+                                       reasoning_effort="minimal")
         self.assert_stream_shape(chunks, "hello brave new world", True)
+        self.assertEqual(mock_requests(self.gemini)[-1]["body"]["generationConfig"]
+                         ["thinkingConfig"], {"thinkingBudget": 128, "includeThoughts": True})
         text, blocks = self.reasoning_streamed(chunks)
         self.assertEqual(text, "Let me think about this request step by step.")
         self.assertEqual(blocks, [])   # Gemini's thoughts carry nothing to send back
-        r2 = self.chat({"model": "gem-thinking",
+        r2 = self.chat({"model": "gem-thinking", "reasoning_effort": "high",
                         "messages": [{"role": "user", "content": "hello brave new world"}]})
         self.assertEqual(r2.json()["choices"][0]["message"]["reasoning_content"], text)
         self.assertEqual(chunks[-1]["usage"], r2.json()["usage"])

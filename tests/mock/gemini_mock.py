@@ -45,7 +45,9 @@ e.g. `sleep-200+words-5-50`:
                       current turn (the model turns after the last user turn with text) has a
                       model turn whose first functionCall part lacks that exact signature is a
                       400 INVALID_ARGUMENT "Function call is missing a thought_signature ..."
-    thinking          a first part {"text":..., "thought": true}; thoughtsTokenCount 50
+    thinking          thoughtsTokenCount 50, and, when generationConfig.thinkingConfig
+                      .includeThoughts is true (Google sends thought summaries then only), a
+                      first part {"text":..., "thought": true}
     cache             cachedContentTokenCount 20 (added to promptTokenCount, which includes it)
     blocked           200 with promptFeedback.blockReason SAFETY and no candidates
     maxtokens         finishReason MAX_TOKENS (also when generationConfig.maxOutputTokens cuts
@@ -410,6 +412,13 @@ def envelope(model, rid, obj):
     return obj
 
 
+def summaries(opt, body):
+    """Whether the answer carries a thought part: a thinking model asked for its summaries."""
+    gc = body.get("generationConfig", body.get("generation_config")) or {}
+    tc = gc.get("thinkingConfig", gc.get("thinking_config")) or {}
+    return opt["thinking"] and tc.get("includeThoughts", tc.get("include_thoughts")) is True
+
+
 def unary_answer(opt, body, model):
     rid = uuid.uuid4().hex[:22]
     pieces, finish, ptok = plan(opt, body)
@@ -423,7 +432,7 @@ def unary_answer(opt, body, model):
     cands = []
     for i in range(n if isinstance(n, int) and n > 0 else 1):
         parts = []
-        if opt["thinking"]:
+        if summaries(opt, body):
             parts.append({"text": THOUGHT, "thought": True})
         if opt["tools"]:
             parts += tool_parts(opt)
@@ -445,7 +454,7 @@ def stream_events(opt, body, model):
             "usageMetadata": usage(dict(opt, thinking=False), ptok, 0)})]
     events = []
     if opt["tools"]:
-        parts = ([{"text": THOUGHT, "thought": True}] if opt["thinking"] else []) + \
+        parts = ([{"text": THOUGHT, "thought": True}] if summaries(opt, body) else []) + \
             tool_parts(opt)
         events.append({"candidates": [{"content": {"role": "model", "parts": parts},
                                        "finishReason": "STOP", "index": 0}],
@@ -453,7 +462,7 @@ def stream_events(opt, body, model):
     else:
         for i, w in enumerate(pieces):
             parts = [{"text": w}]
-            if i == 0 and opt["thinking"]:
+            if i == 0 and summaries(opt, body):
                 parts.insert(0, {"text": THOUGHT, "thought": True})
             cand = {"content": {"role": "model", "parts": parts}, "index": 0}
             if i == len(pieces) - 1:

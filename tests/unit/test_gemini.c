@@ -207,7 +207,8 @@ test_request_roles_merged_and_config(void **state)
         "\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"ANY\"}},"
         "\"generationConfig\":{\"maxOutputTokens\":20,\"stopSequences\":[\"X\"],"
         "\"presencePenalty\":0.5,\"frequencyPenalty\":-0.5,"
-        "\"responseMimeType\":\"application/json\",\"thinkingConfig\":{\"thinkingBudget\":2048}}}");
+        "\"responseMimeType\":\"application/json\",\"thinkingConfig\":{\"thinkingBudget\":2048,"
+        "\"includeThoughts\":true}}}");
 
     /* no toolConfig without tools: Gemini refuses it */
     assert_request("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
@@ -220,6 +221,13 @@ test_request_roles_merged_and_config(void **state)
                    "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]}],"
                    "\"tools\":[{\"functionDeclarations\":[{\"name\":\"f\"}]}],"
                    "\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"NONE\"}}}");
+
+    /* minimal is LiteLLM's 128 tokens, which Gemini 2.5 Pro (that cannot think less) takes */
+    assert_request("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                   "\"reasoning_effort\":\"minimal\"}",
+                   "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]}],"
+                   "\"generationConfig\":{\"thinkingConfig\":{\"thinkingBudget\":128,"
+                   "\"includeThoughts\":true}}}");
 
     /* system text alone goes as the user's turn: Gemini needs contents */
     assert_request("{\"messages\":[{\"role\":\"system\",\"content\":\"Only me\"}]}",
