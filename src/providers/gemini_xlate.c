@@ -906,11 +906,58 @@ messages(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
 
 /* ------------------------------------------------------------------- tools */
 
+/*
+ * A function (a tool's "function", or an entry of the legacy "functions") as a Gemini
+ * declaration; where names it for errors ("tools[0].function", "functions[0]").
+ */
+static cJSON *
+declaration(const cJSON *fn, const char *where, sllmp_xerr_t *e)
+{
+    const cJSON *params = get(fn, "parameters");
+    const char *name = get_str(fn, "name"), *desc = get_str(fn, "description");
+    cJSON *d, *schema;
+
+    if (name == NULL || *name == '\0') {
+        xmsg(e, "A function tool needs a name.");
+        xparam(e, "%s.name", where);
+        return NULL;
+    }
+    d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "name", name);
+    if (desc != NULL) {
+        cJSON_AddStringToObject(d, "description", desc);
+    }
+    if (cJSON_IsObject(params)) {
+        const cJSON *props = get(params, "properties");
+        const char *ptype = get_str(params, "type");
+        char param[96];
+
+        /* an OBJECT without properties is a 400 at Gemini: say nothing instead */
+        if (ptype != NULL && strcmp(ptype, "object") == 0 && cJSON_GetArraySize(props) == 0) {
+            return d;
+        }
+        snprintf(param, sizeof(param), "%s.parameters", where);
+        if ((schema = gemini_schema(params, e, param)) == NULL) {
+            cJSON_Delete(d);
+            return NULL;
+        }
+        cJSON_AddItemToObject(d, "parameters", schema);
+    }
+    return d;
+}
+
+/*
+ * tools and tool_choice as functionDeclarations and toolConfig; the legacy functions and
+ * function_call the same way (LiteLLM's rule: the answer has tool_calls either way).
+ */
 static int
 tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
 {
-    const cJSON *list = get(req, "tools"), *t, *choice = get(req, "tool_choice");
-    cJSON *decls = cJSON_CreateArray();
+    const cJSON *list = get(req, "tools"), *funcs = get(req, "functions"), *t;
+    const cJSON *choice = get(req, "tool_choice");
+    const char *choice_name = "tool_choice";
+    cJSON *decls = cJSON_CreateArray(), *d;
+    char where[64];
     int k = 0;
 
     if (!absent(list) && !cJSON_IsArray(list)) {
@@ -918,46 +965,33 @@ tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
         xmsg(e, "tools must be an array.");
         return xparam(e, "tools");
     }
+    if (!absent(funcs) && !cJSON_IsArray(funcs)) {
+        cJSON_Delete(decls);
+        xmsg(e, "functions must be an array.");
+        return xparam(e, "functions");
+    }
     cJSON_ArrayForEach(t, list)
     {
         const char *type = get_str(t, "type");
-        const cJSON *fn = get(t, "function"), *params = get(fn, "parameters");
-        const char *name = get_str(fn, "name"), *desc = get_str(fn, "description");
-        cJSON *d;
 
         if (type == NULL || strcmp(type, "function") != 0) {
             cJSON_Delete(decls);
             xmsg(e, "Only function tools are supported by this provider.");
             return xparam(e, "tools[%d].type", k);
         }
-        if (name == NULL || *name == '\0') {
+        snprintf(where, sizeof(where), "tools[%d].function", k);
+        if ((d = declaration(get(t, "function"), where, e)) == NULL) {
             cJSON_Delete(decls);
-            xmsg(e, "A function tool needs a name.");
-            return xparam(e, "tools[%d].function.name", k);
+            return -1;
         }
-        d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "name", name);
-        if (desc != NULL) {
-            cJSON_AddStringToObject(d, "description", desc);
-        }
-        if (cJSON_IsObject(params)) {
-            const cJSON *props = get(params, "properties");
-            const char *ptype = get_str(params, "type");
-
-            /* an OBJECT without properties is a 400 at Gemini: say nothing instead */
-            if (!(ptype != NULL && strcmp(ptype, "object") == 0 &&
-                  cJSON_GetArraySize(props) == 0)) {
-                char where[64];
-                cJSON *schema;
-
-                snprintf(where, sizeof(where), "tools[%d].function.parameters", k);
-                if ((schema = gemini_schema(params, e, where)) == NULL) {
-                    cJSON_Delete(d);
-                    cJSON_Delete(decls);
-                    return -1;
-                }
-                cJSON_AddItemToObject(d, "parameters", schema);
-            }
+        cJSON_AddItemToArray(decls, d);
+        k++;
+    }
+    for (int j = 0; j < cJSON_GetArraySize(funcs); j++) {
+        snprintf(where, sizeof(where), "functions[%d]", j);
+        if ((d = declaration(cJSON_GetArrayItem(funcs, j), where, e)) == NULL) {
+            cJSON_Delete(decls);
+            return -1;
         }
         cJSON_AddItemToArray(decls, d);
         k++;
@@ -972,6 +1006,11 @@ tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
         cJSON_Delete(decls);
     }
 
+    if (absent(choice) && !absent(get(req, "function_call"))) {
+        /* the legacy one: "none", "auto" or {"name": ...} */
+        choice = get(req, "function_call");
+        choice_name = "function_call";
+    }
     if (!absent(choice)) {
         const char *mode = NULL, *only = NULL;
         cJSON *fcc;
@@ -986,12 +1025,17 @@ tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
             }
         } else if (cJSON_IsObject(choice)) {
             only = get_str(get(choice, "function"), "name");
+            if (only == NULL && strcmp(choice_name, "function_call") == 0) {
+                only = get_str(choice, "name");
+            }
             mode = only != NULL ? "ANY" : NULL;
         }
         if (mode == NULL) {
-            xmsg(e, "tool_choice must be \"auto\", \"none\", \"required\" or "
-                    "{\"type\":\"function\",\"function\":{\"name\":...}}.");
-            return xparam(e, "tool_choice");
+            xmsg(e,
+                 "%s must be \"auto\", \"none\", \"required\" or "
+                 "{\"type\":\"function\",\"function\":{\"name\":...}}.",
+                 choice_name);
+            return xparam(e, "%s", choice_name);
         }
         if (k == 0) {
             /* "Function calling config is set without function_declarations" is a 400 */

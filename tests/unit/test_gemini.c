@@ -281,6 +281,41 @@ test_request_tool_round_trip(void **state)
 }
 
 static void
+test_request_legacy_functions(void **state)
+{
+    (void)state;
+    /* the legacy functions API, whose function messages and function_call turns are
+     * translated: its functions are declarations too, its function_call the tool_choice */
+    assert_request(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"function_call\":{\"name\":\"get_weather\","
+        "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
+        "{\"role\":\"function\",\"name\":\"get_weather\",\"content\":\"18C\"}],"
+        "\"functions\":[{\"name\":\"get_weather\",\"description\":\"Weather\",\"parameters\":{"
+        "\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}],"
+        "\"function_call\":{\"name\":\"get_weather\"}}",
+
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"weather?\"}]},"
+        "{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"get_weather\","
+        "\"args\":{\"city\":\"Paris\"}}}]},"
+        "{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"name\":\"get_weather\","
+        "\"response\":{\"result\":\"18C\"}}}]}],"
+        "\"tools\":[{\"functionDeclarations\":[{\"name\":\"get_weather\",\"description\":"
+        "\"Weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{"
+        "\"type\":\"string\"}}}}]}],"
+        "\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"ANY\","
+        "\"allowedFunctionNames\":[\"get_weather\"]}}}");
+    assert_request("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                   "\"functions\":[{\"name\":\"f\"}],\"function_call\":\"none\"}",
+                   "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]}],"
+                   "\"tools\":[{\"functionDeclarations\":[{\"name\":\"f\"}]}],"
+                   "\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"NONE\"}}}");
+    assert_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                   "\"functions\":[{\"description\":\"no name\"}]}",
+                   "functions[0].name");
+}
+
+static void
 test_request_unknown_tool_call_id(void **state)
 {
     (void)state;
@@ -1026,6 +1061,7 @@ main(void)
         cmocka_unit_test(test_request_documented_example),
         cmocka_unit_test(test_request_roles_merged_and_config),
         cmocka_unit_test(test_request_tool_round_trip),
+        cmocka_unit_test(test_request_legacy_functions),
         cmocka_unit_test(test_request_unknown_tool_call_id),
         cmocka_unit_test(test_request_invalid_arguments),
         cmocka_unit_test(test_request_schema_keys_stripped),
