@@ -81,16 +81,17 @@
     "end\n"                                                                                        \
     "local function report(period, add)\n" /* the window's figures, plus add when given */         \
     "  local w = window(period)\n"                                                                 \
-    "  local b = redis.call('HMGET', KEYS[6], 'w', 'spent', 'req', 'tin', 'tout')\n"               \
+    "  local b = redis.call('HMGET', KEYS[6], 'w', 'spent', 'req', 'tin', 'tout', 'p')\n"          \
     "  local v, same = {0, 0, 0, 0}, tonumber(b[1] or -1) == w\n"                                  \
     "  if same then for i = 1, 4 do v[i] = tonumber(b[i + 1] or 0) end end\n"                      \
     "  if add then\n"                                                                              \
     "    for i = 1, 4 do v[i] = v[i] + add[i] end\n"                                               \
     "    redis.call('HSET', KEYS[6], 'w', I(w), 'spent', I(v[1]), 'req', I(v[2]),\n"               \
-    "               'tin', I(v[3]), 'tout', I(v[4]))\n"                                            \
-    "    if not same and period > 0 then\n"                                                        \
+    "               'tin', I(v[3]), 'tout', I(v[4]), 'p', I(period))\n"                            \
+    "    local fresh = not same or tonumber(b[6] or -1) ~= period\n" /* 1d -> 30d: same w */       \
+    "    if fresh and period > 0 then\n"                                                           \
     "      redis.call('PEXPIREAT', KEYS[6], I((w + 2 * period) * 1000))\n"                         \
-    "    elseif not same then\n" /* a total: not the expiry of a window kept before */             \
+    "    elseif fresh then\n" /* a total: no expiry */                                             \
     "      redis.call('PERSIST', KEYS[6])\n"                                                       \
     "    end\n"                                                                                    \
     "  end\n"                                                                                      \

@@ -393,6 +393,33 @@ test_total_spend_does_not_expire(void **state)
     freeReplyObject(rep);
 }
 
+static void
+test_period_change_takes_its_expiry(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:day-then-month", 0, 0, 0, 1000000, 30 * 86400);
+    int64_t w = (int64_t)time(NULL) / (30 * 86400) * (30 * 86400);
+    redisReply *rep;
+
+    NEED_REDIS(f);
+    k.report_period_s = 30 * 86400;
+    /* what a 1d budget left on the day a 30-day window starts: the same window start, a
+     * two-day expiry */
+    rep = redis_do(f, "HSET {sllmp:key:day-then-month}:b w %lld spent 5 req 1 tin 0 tout 0",
+                   (long long)w);
+    freeReplyObject(rep);
+    rep = redis_do(f, "PEXPIRE {sllmp:key:day-then-month}:b 172800000");
+    freeReplyObject(rep);
+    assert_int_equal(f->st[REDIS]->ops->settle(f->st[REDIS], &k, 1, "-", 0, 7, 0, 0, 0), 0);
+    rep = redis_do(f, "PTTL {sllmp:key:day-then-month}:b");
+    /* the 30-day window's: until two periods after its start, far past two days */
+    assert_true(rep->integer > (w + 2 * 30 * 86400) * 1000 - (int64_t)time(NULL) * 1000 - 5000);
+    freeReplyObject(rep);
+    rep = redis_do(f, "HGET {sllmp:key:day-then-month}:b spent");
+    assert_string_equal(rep->str, "12"); /* the day's spend is in the month's */
+    freeReplyObject(rep);
+}
+
 int
 main(void)
 {
@@ -400,7 +427,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(test_same_rpm_tpm_boundaries),     T(test_same_budget_boundaries),
         T(test_same_renew_after_expiry),     T(test_same_negative_amounts),
-        T(test_total_spend_does_not_expire),
+        T(test_total_spend_does_not_expire), T(test_period_change_takes_its_expiry),
     };
 #undef T
 
