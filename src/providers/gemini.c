@@ -31,12 +31,11 @@ static int
 on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
 {
     stream_t *s = ud;
-    cJSON *json = cJSON_ParseWithLength(data, dlen);
+    cJSON *json = sllmp_provider_event_object(s->r, data, dlen);
     int rc;
 
     (void)event, (void)elen;
     if (json == NULL) {
-        sllmp_log(s->r->id, SLLMP_LOG_WARN, "upstream sent an event that is not JSON; skipped");
         return 0;
     }
     s->events++;

@@ -143,6 +143,8 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-embed", model="gemini/text-embedding-mock", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
+        m("gem-nonobject", model="gemini/gemini-mock+words-4-0+nonobject", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-badkey", model="gemini/gemini-mock", api_base=g, api_key="AIza-wrong-KEY"),
         m("nova", model="bedrock/amazon.nova-mock-v1:0", **aws),
         m("nova-tools", model="bedrock/converse/amazon.nova-mock-v1:0+tools", **aws),
@@ -655,6 +657,13 @@ class GeminiTest(ProvidersCase):
                         "messages": [{"role": "user", "content": "hello brave new world"}]})
         self.assertEqual(r2.json()["choices"][0]["message"]["reasoning_content"], text)
         self.assertEqual(chunks[-1]["usage"], r2.json()["usage"])
+
+    def test_events_that_are_no_object_skipped(self):
+        # data: null, [1] or an object with bytes after it is no GenerateContentResponse
+        r, chunks = self.stream_events("gem-nonobject")
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("JUNK", r.body.decode())
+        self.assert_stream_shape(chunks, "w1 w2 w3 w4", False)
 
     def test_pydantic_schema_of_nested_models(self):
         # what openai-python's .parse() sends for a model holding another: $defs and $refs,

@@ -66,6 +66,9 @@ e.g. `sleep-200+words-5-50`:
     close-after-N     stream N events, then close the connection (no finishReason ever came)
     quota-after-N     streams: N events, then the status-429 error object (RetryInfo as there)
                       as one more event, and end the stream
+    nonobject         streams (SSE): before the second event, five whose data is not one JSON
+                      object: null, "x", 42, [1], and an event with the text "JUNK" followed by
+                      " trailing"
 
 usageMetadata is in every stream event and cumulative: promptTokenCount = prompt characters / 4
 rounded up (the text of systemInstruction and contents, function calls and responses as JSON),
@@ -120,7 +123,7 @@ class BadRequest(Exception):
 def parse_model(model):
     """The options of a model name like 'sleep-100+words-5-20+thinking'."""
     opt, rest = mockserve.parse_options(
-        model, ("tools", "signed", "thinking", "cache", "blocked", "maxtokens"),
+        model, ("tools", "signed", "thinking", "cache", "blocked", "maxtokens", "nonobject"),
         ("stall", "close", "quota"))
     opt["retry_ms"] = None
     for tok in rest:
@@ -676,6 +679,11 @@ class Handler(mockserve.MockHandler):
                 return
             if opt["quota_after"] is not None and i >= opt["quota_after"]:
                 ev = error_for(429, model, retry_delay(opt))
+            if sse and opt["nonobject"] and i == 1:
+                junk = json.dumps({"candidates": [{"content": {"role": "model", "parts": [
+                    {"text": "JUNK"}]}, "index": 0}]}, separators=(",", ":"))
+                for payload in ("null", '"x"', "42", "[1]", junk + " trailing"):
+                    chunk(("data: " + payload + "\r\n\r\n").encode())
             if sse:
                 data = ("data: " + json.dumps(ev, separators=(",", ":")) + "\r\n\r\n").encode()
             else:
