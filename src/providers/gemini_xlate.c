@@ -402,12 +402,16 @@ schema_key(const char *k)
  * most $refs inlined one inside another: past them it is refused, not sent */
 #define SCHEMA_NODES_MAX 10000
 #define SCHEMA_REFS_MAX  32
+/* and the deepest it may nest, $refs inlined: 32 refs to schemas nested as deep as a body may
+ * be would recurse past a worker thread's stack */
+#define SCHEMA_DEPTH_MAX 128
 
 typedef struct {
     const cJSON *root;                 /* where "#/$defs/..." points into */
     const char *refs[SCHEMA_REFS_MAX]; /* the $refs being inlined, outermost first */
     int nrefs;
     int nodes;
+    int depth;
     sllmp_xerr_t *e;
     const char *param;
 } schema_ctx_t;
@@ -432,6 +436,7 @@ schema_ref(const cJSON *root, const char *ref)
 }
 
 static cJSON *to_gemini_schema(const cJSON *src, schema_ctx_t *c);
+static cJSON *schema_members(const cJSON *src, const cJSON *keys, schema_ctx_t *c);
 
 /* src's "$ref" inlined: the schema it names, translated, with the $ref's own description and
  * title (which JSON Schema lets sit beside it) over the target's. */
@@ -509,17 +514,32 @@ static cJSON *
 to_gemini_schema(const cJSON *src, schema_ctx_t *c)
 {
     const char *ref = get_str(src, "$ref");
-    const cJSON *keys = cJSON_IsObject(src) ? src : NULL, *k, *p;
-    cJSON *out, *sub;
+    cJSON *out;
 
-    if (++c->nodes > SCHEMA_NODES_MAX) {
-        xmsg(c->e, "The schema is too large for this provider once its $refs are inlined.");
+    if (++c->nodes > SCHEMA_NODES_MAX || c->depth >= SCHEMA_DEPTH_MAX) {
+        xmsg(c->e,
+             "The schema is too large for this provider once its $refs are inlined "
+             "(%d schemas, nested %d deep at most).",
+             SCHEMA_NODES_MAX, SCHEMA_DEPTH_MAX);
         xparam(c->e, "%s", c->param);
         return NULL;
     }
     if (ref != NULL) {
         return inline_ref(src, ref, c);
     }
+    c->depth++;
+    out = schema_members(src, cJSON_IsObject(src) ? src : NULL, c);
+    c->depth--;
+    return out;
+}
+
+/* The members of src (keys: src when it is an object) as Google's; to_gemini_schema()'s part. */
+static cJSON *
+schema_members(const cJSON *src, const cJSON *keys, schema_ctx_t *c)
+{
+    const cJSON *k, *p;
+    cJSON *out, *sub;
+
     out = cJSON_CreateObject();
     cJSON_ArrayForEach(k, keys)
     {

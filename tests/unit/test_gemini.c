@@ -439,6 +439,57 @@ test_request_schema_refs_inlined(void **state)
                    "tools[0].function.parameters");
 }
 
+/* $defs D0..D(n-1), each an array of arrays (deep levels) of the next, the last a string. */
+static char *
+chained_schema(int n, int deep)
+{
+    size_t cap = 256 + (size_t)n * (size_t)(deep * 40 + 80), len = 0;
+    char *s = malloc(cap);
+
+    assert_non_null(s);
+    len += (size_t)snprintf(s + len, cap - len,
+                            "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                            "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+                            "\"name\":\"T\",\"schema\":{\"$ref\":\"#/$defs/D0\",\"$defs\":{");
+    for (int i = 0; i < n; i++) {
+        len += (size_t)snprintf(s + len, cap - len, "%s\"D%d\":", i ? "," : "", i);
+        for (int j = 0; j < deep; j++) {
+            len += (size_t)snprintf(s + len, cap - len, "{\"type\":\"array\",\"items\":");
+        }
+        if (i + 1 < n) {
+            len += (size_t)snprintf(s + len, cap - len, "{\"$ref\":\"#/$defs/D%d\"}", i + 1);
+        } else {
+            len += (size_t)snprintf(s + len, cap - len, "{\"type\":\"string\"}");
+        }
+        for (int j = 0; j < deep; j++) {
+            len += (size_t)snprintf(s + len, cap - len, "}");
+        }
+    }
+    snprintf(s + len, cap - len, "}}}}}");
+    return s;
+}
+
+static void
+test_request_schema_depth_bounded(void **state)
+{
+    sllmp_xerr_t e;
+    cJSON *out;
+    char *s;
+
+    (void)state;
+    /* 30 $refs, each to a schema nested 40 deep (as deep as a body may be): inlined, 1,200
+     * levels, which would recurse past a worker thread's stack once the body limit is raised */
+    s = chained_schema(30, 40);
+    assert_refused(s, "response_format.json_schema.schema");
+    free(s);
+    /* what real schemas nest is far less: 4 refs of 20 levels */
+    s = chained_schema(4, 20);
+    out = request(s, &e);
+    assert_non_null(out);
+    cJSON_Delete(out);
+    free(s);
+}
+
 /* ------------------------------------------------------------------ answers */
 
 static void
@@ -1066,6 +1117,7 @@ main(void)
         cmocka_unit_test(test_request_invalid_arguments),
         cmocka_unit_test(test_request_schema_keys_stripped),
         cmocka_unit_test(test_request_schema_refs_inlined),
+        cmocka_unit_test(test_request_schema_depth_bounded),
         cmocka_unit_test(test_response_thinking_usage),
         cmocka_unit_test(test_response_cached_tokens),
         cmocka_unit_test(test_response_blocked_prompt),
