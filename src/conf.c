@@ -46,6 +46,7 @@ typedef struct {
     int capture_set;                         /* sllmp.langfuse.capture was given */
     int logging_off;                         /* litellm_settings.turn_off_message_logging */
     yaml_node_t *fallbacks[SLLMP_FB_NKINDS]; /* read once model_list is known */
+    unsigned router_given;                   /* router_common keys router_settings gave */
     yaml_node_t *aliases;                    /* router_settings.model_group_alias, the same */
 } loader_t;
 
@@ -1999,24 +2000,64 @@ langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void 
 static const char *const fb_names[SLLMP_FB_NKINDS] = {"fallbacks", "context_window_fallbacks",
                                                       "content_policy_fallbacks"};
 
+/* The keys router_common() reads besides the fallback lists; timeout and request_timeout are
+ * one setting. */
+static const char *const router_keys[] = {"num_retries",      "retry_after", "allowed_fails",
+                                          "cooldown_time",    "timeout",     "stream_timeout",
+                                          "disable_cooldowns"};
+
+/* router_common()'s bit for key in loader_t.router_given, or -1 when it reads no such key. */
+static int
+router_key_bit(const char *key)
+{
+    size_t nkeys = sizeof(router_keys) / sizeof(router_keys[0]);
+
+    if (strcmp(key, "request_timeout") == 0) {
+        key = "timeout";
+    }
+    for (int i = 0; i < SLLMP_FB_NKINDS; i++) {
+        if (strcmp(key, fb_names[i]) == 0) {
+            return i;
+        }
+    }
+    for (size_t i = 0; i < nkeys; i++) {
+        if (strcmp(key, router_keys[i]) == 0) {
+            return SLLMP_FB_NKINDS + (int)i;
+        }
+    }
+    return -1;
+}
+
 /*
  * The keys LiteLLM takes under both router_settings and litellm_settings: 1 when key was one
- * (and read), 0 when not, -1 on error. The fallback lists are read at the end, once model_list
- * is known, whichever order the sections come in.
+ * (and read), 0 when not, -1 on error. As in LiteLLM, whose Router takes its own arguments over
+ * litellm_settings' (`num_retries or litellm.num_retries`), router_settings wins whichever
+ * section comes first: litellm_settings' value is still checked, into a scratch copy. The
+ * fallback lists are read at the end, once model_list is known.
  */
 static int
 router_common(loader_t *L, const char *section, const char *key, yaml_node_t *v)
 {
-    sllmp_router_conf_t *rc = &L->c->router;
+    sllmp_router_conf_t scratch, *rc = &L->c->router;
+    int bit = router_key_bit(key);
     char what[96];
     int r;
 
+    if (bit < 0) {
+        return 0;
+    }
+    if (strcmp(section, "router_settings") == 0) {
+        L->router_given |= 1u << bit;
+    } else if (L->router_given & (1u << bit)) {
+        memset(&scratch, 0, sizeof(scratch));
+        rc = &scratch;
+    }
     snprintf(what, sizeof(what), "%s.%s", section, key);
-    for (int i = 0; i < SLLMP_FB_NKINDS; i++) {
-        if (strcmp(key, fb_names[i]) == 0) {
-            L->fallbacks[i] = v;
-            return 1;
+    if (bit < SLLMP_FB_NKINDS) {
+        if (rc != &scratch) {
+            L->fallbacks[bit] = v;
         }
+        return 1;
     }
     if (strcmp(key, "num_retries") == 0) {
         r = get_long(L, v, what, 0, 10, &rc->num_retries);
@@ -2030,10 +2071,8 @@ router_common(loader_t *L, const char *section, const char *key, yaml_node_t *v)
         r = get_timeout(L, v, what, &rc->timeout_ms);
     } else if (strcmp(key, "stream_timeout") == 0) {
         r = get_timeout(L, v, what, &rc->stream_timeout_ms);
-    } else if (strcmp(key, "disable_cooldowns") == 0) {
-        r = get_bool(L, v, what, &rc->disable_cooldowns);
     } else {
-        return 0;
+        r = get_bool(L, v, what, &rc->disable_cooldowns);
     }
     return r < 0 ? -1 : 1;
 }

@@ -502,6 +502,43 @@ class FallbackTest(ReliabilityCase):
         self.assertEqual(self.mock.calls("status-502+b"), 2)
 
 
+class RouterOverLitellmSettingsTest(ReliabilityCase):
+    """LiteLLM's Router takes its own arguments over litellm_settings' (`num_retries or
+    litellm.num_retries`, `timeout or litellm.request_timeout`, `fallbacks or
+    litellm.fallbacks`): router_settings wins, here written first, then litellm_settings."""
+    router = {"num_retries": 1, "timeout": 1,
+              "fallbacks": [{"failing": ["router-backup"]}]}
+    litellm = {"num_retries": 4, "request_timeout": 5,
+               "fallbacks": [{"failing": ["litellm-backup"]}]}
+
+    @classmethod
+    def make_config(cls):
+        cfg = super().make_config()
+        cfg["litellm_settings"] = cls.litellm   # after router_settings in the file
+        return cfg
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("failing", mock, "status-500+f"),
+                dep("router-backup", mock, "echo+rb", mid="router-backup"),
+                dep("litellm-backup", mock, "echo+lb", mid="litellm-backup"),
+                dep("slow", mock, "echo+sleep-2500", num_retries=0)]
+
+    def test_router_settings_num_retries_and_fallbacks_win(self):
+        r = self.ask("failing", "which backup")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("x-sllmp-model-id"), "router-backup")
+        self.assertEqual(r.header("x-sllmp-attempts"), "3")   # 1 + router's 1 retry, fallback
+        self.assertEqual(self.mock.calls("status-500+f"), 2)
+        self.assertEqual(self.mock.calls("echo+lb"), 0)
+
+    def test_router_settings_timeout_wins(self):
+        t0 = time.monotonic()
+        r = self.ask("slow")
+        self.assertOpenAIError(r, 504, "timeout")
+        self.assertLess(time.monotonic() - t0, 2.4)
+
+
 class LatencyTimeoutTest(ReliabilityCase):
     """A deployment that only times out gets a penalty sample (10 x its wait) into its moving
     average: without one it would stay unmeasured and so first for every request until its
