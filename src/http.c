@@ -282,6 +282,10 @@ chat(sllmp_req_t *r)
                r->conf->max_json_depth) {
         sllmp_req_fail(r, SLLMP_ERR_JSON_TOO_DEEP, NULL,
                        "The JSON body is nested deeper than %d levels.", r->conf->max_json_depth);
+    } else if (sllmp_json_has_nul(r->body.ptr, r->body.len)) {
+        sllmp_req_fail(r, SLLMP_ERR_INVALID_JSON, NULL,
+                       "The request body holds a NUL character (\\u0000), which the gateway "
+                       "cannot pass on.");
     } else {
         int trailing;
 

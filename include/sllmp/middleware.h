@@ -95,4 +95,8 @@ int sllmp_json_depth(const char *s, size_t n, int max);
  * which cJSON alone does not check. */
 cJSON *sllmp_json_parse(const char *s, size_t n, int *trailing);
 
+/* Whether a JSON text holds a NUL character, raw or as \u0000: cJSON ends the string there,
+ * and what follows in it would be lost without a word. */
+int sllmp_json_has_nul(const char *s, size_t n);
+
 #endif

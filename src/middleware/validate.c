@@ -56,6 +56,23 @@ sllmp_json_parse(const char *s, size_t n, int *trailing)
     return json;
 }
 
+int
+sllmp_json_has_nul(const char *s, size_t n)
+{
+    if (memchr(s, '\0', n) != NULL) {
+        return 1;
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] == '\\') {
+            if (s[i + 1] == 'u' && i + 6 <= n && memcmp(s + i + 2, "0000", 4) == 0) {
+                return 1;
+            }
+            i++; /* the escaped character: "\\u0000" is a backslash, then text */
+        }
+    }
+    return 0;
+}
+
 static int
 is_integer(const cJSON *v)
 {

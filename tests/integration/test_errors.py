@@ -51,6 +51,17 @@ class BadInputTest(StackCase):
             with self.subTest(body=body):
                 self.check(self.post(body), 400, "invalid_json")
 
+    def test_nul_character_is_refused(self):
+        # cJSON ends a string at a NUL: the rest of the message would be lost without a word
+        body = b'{"model":"mock-echo","messages":[{"role":"user","content":"%s"}]}'
+        for text in (b"a\\u0000b c", b"a\x00b c"):
+            with self.subTest(text=text):
+                self.check(self.post(body % text), 400, "invalid_json")
+        # an escaped backslash, then u0000, is text
+        r = self.post(body % b"a\\\\u0000")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["choices"][0]["message"]["content"], "a\\u0000")
+
     def test_trailing_garbage_is_invalid_json(self):
         body = b'{"model":"mock-echo","messages":[{"role":"user","content":"x"}]} trailing'
         self.check(self.post(body), 400, "invalid_json")
