@@ -292,6 +292,7 @@ chat(sllmp_req_t *r)
         r->json = sllmp_json_parse(r->body.ptr, r->body.len, &trailing);
         if (r->json != NULL) {
             sllmp_arena_cleanup_add(r->arena, json_delete, r->json);
+            sllmp_json_last_wins(r->json);
         }
         if (trailing) {
             sllmp_req_fail(r, SLLMP_ERR_INVALID_JSON, NULL,

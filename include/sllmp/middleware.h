@@ -99,4 +99,9 @@ cJSON *sllmp_json_parse(const char *s, size_t n, int *trailing);
  * and what follows in it would be lost without a word. */
 int sllmp_json_has_nul(const char *s, size_t n);
 
+/* Of the members of an object (v's and those within) that share a name, all but the last are
+ * removed, as Python's json reads them (LiteLLM, most providers): what the gateway checks,
+ * routes and prices by is then what the upstream reads. */
+void sllmp_json_last_wins(cJSON *v);
+
 #endif

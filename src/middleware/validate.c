@@ -6,9 +6,11 @@
 #include "sllmp/conf.h"
 #include "sllmp/middleware.h"
 #include "sllmp/req.h"
+#include "sllmp/util.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int
@@ -71,6 +73,79 @@ sllmp_json_has_nul(const char *s, size_t n)
         }
     }
     return 0;
+}
+
+/* One name's position among the members of an object, for sorting by name, then position. */
+typedef struct {
+    cJSON *item;
+    size_t pos;
+} member_t;
+
+static int
+member_cmp(const void *a, const void *b)
+{
+    const member_t *x = a, *y = b;
+    int c = strcmp(x->item->string, y->item->string);
+
+    return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* The members of one object that a later member of the same name replaces, removed: pairwise
+ * for a small object, sorted for a large one (a body of many names must not take n^2). */
+static void
+last_wins(cJSON *obj)
+{
+    size_t n = 0, i = 0;
+    member_t *ms;
+    cJSON *m, *next;
+
+    cJSON_ArrayForEach(m, obj)
+    {
+        if (m->string == NULL) {
+            return;
+        }
+        n++;
+    }
+    if (n <= 16) {
+        for (m = obj->child; m != NULL; m = next) {
+            next = m->next;
+            for (const cJSON *o = next; o != NULL; o = o->next) {
+                if (strcmp(m->string, o->string) == 0) {
+                    cJSON_Delete(cJSON_DetachItemViaPointer(obj, m));
+                    break;
+                }
+            }
+        }
+        return;
+    }
+    ms = sllmp_xmalloc(n * sizeof(*ms));
+    cJSON_ArrayForEach(m, obj)
+    {
+        ms[i].item = m;
+        ms[i].pos = i;
+        i++;
+    }
+    qsort(ms, n, sizeof(*ms), member_cmp);
+    for (i = 0; i + 1 < n; i++) {
+        if (strcmp(ms[i].item->string, ms[i + 1].item->string) == 0) {
+            cJSON_Delete(cJSON_DetachItemViaPointer(obj, ms[i].item));
+        }
+    }
+    free(ms);
+}
+
+void
+sllmp_json_last_wins(cJSON *v)
+{
+    cJSON *c;
+
+    if (cJSON_IsObject(v)) {
+        last_wins(v);
+    }
+    cJSON_ArrayForEach(c, v)
+    {
+        sllmp_json_last_wins(c);
+    }
 }
 
 static int

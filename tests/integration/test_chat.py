@@ -290,6 +290,38 @@ class ChatTest(StackCase):
                                  "messages": user_msg(txt)}).read_all()
                 self.assertEqual(c.content(), txt, c.text())
 
+    def test_duplicate_names_the_last_counts_everywhere(self):
+        # Python's json (LiteLLM, the providers) reads the last of two members of one name: the
+        # gateway must route, check and trace by that one, and send no other upstream
+        body = ('{"model":"no-such-model","model":"up-echo","messages":[{"role":"user",'
+                '"content":"hidden from the trace","content":"what the model reads"}]}')
+        r = self.chat(body.encode())
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["choices"][0]["message"]["content"], "what the model reads")
+        up = self.last_upstream(r.header("x-request-id"))
+        self.assertNotIn("hidden from the trace", up["raw_body"])
+        self.assertEqual(up["raw_body"].count('"model"'), 1, up["raw_body"])
+        # an object of many members (sorted, not compared pairwise): the same, and no other
+        # member lost
+        extra = "".join('"x_%d":%d,' % (i, i) for i in range(40))
+        body = ('{"model":"no-such-model",%s"x_7":"last","model":"up-echo","messages":'
+                '[{"role":"user","content":"many members"}]}' % extra)
+        r = self.chat(body.encode())
+        self.assertEqual(r.status, 200, r)
+        up = self.last_upstream(r.header("x-request-id"))
+        self.assertEqual(up["raw_body"].count('"model"'), 1, up["raw_body"])
+        self.assertEqual(up["raw_body"].count('"x_7"'), 1, up["raw_body"])
+        self.assertEqual(up["body"]["x_7"], "last")
+        self.assertEqual(sorted(k for k in up["body"] if k.startswith("x_")),
+                         sorted("x_%d" % i for i in range(40)))
+        # the gateway's model first, another one last: the upstream must not be asked for it
+        body = ('{"model":"up-echo","model":"gpt-4-unlisted","messages":'
+                '[{"role":"user","content":"which model"}]}')
+        r = self.chat(body.encode())
+        self.assertOpenAIError(r, 404, "model_not_found", param="model")
+        self.assertFalse([q for q in self.mock.chat_requests()
+                          if "gpt-4-unlisted" in q["raw_body"]])
+
     def test_chunked_request_body(self):
         import socket
         body = json.dumps({"model": "up-echo", "messages": user_msg("chunked body")}).encode()
