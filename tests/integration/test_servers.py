@@ -45,6 +45,7 @@ class Scenarios:
     @classmethod
     def models(cls, mock):
         return [mock_model("mock-echo", "echo", 0),
+                mock_model("org/mock echo", "echo", 0),
                 upstream_model("up-echo", mock, "echo"),
                 upstream_model("up-words", mock, "words-6-250"),
                 upstream_model("up-words20", mock, "words-20-150"),
@@ -83,6 +84,15 @@ class Scenarios:
                                headers={"Authorization": "Bearer " + self.master_key})
         self.assertEqual(r.status, 200, r)
         self.assertIn("up-echo", [m["id"] for m in r.json()["data"]])
+
+    def test_model_id_with_an_encoded_slash(self):
+        # the openai SDKs encode the id: models.retrieve("org/mock echo") asks for
+        # /v1/models/org%2Fmock%20echo (a LiteLLM config's model_names often hold a '/')
+        for path in ("/v1/models/org%2Fmock%20echo", "/v1/models/org/mock%20echo"):
+            r = self.stack.request("GET", path,
+                                   headers={"Authorization": "Bearer " + self.master_key})
+            self.assertEqual(r.status, 200, (path, r))
+            self.assertEqual(r.json().get("id"), "org/mock echo", (path, r))
 
     def gateway_processes(self):
         """(pid, threads, parent) of every sllmp.fcgi process the stack started."""
