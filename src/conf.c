@@ -41,13 +41,14 @@ typedef struct {
     const char *file;
     yaml_document_t *doc;
     sllmp_conf_t *c;
-    char *err;                               /* the first error, "file:line:col: msg" */
-    yaml_node_t *envvars;                    /* environment_variables: mapping, or NULL */
-    int capture_set;                         /* sllmp.langfuse.capture was given */
-    int logging_off;                         /* litellm_settings.turn_off_message_logging */
-    yaml_node_t *fallbacks[SLLMP_FB_NKINDS]; /* read once model_list is known */
-    unsigned router_given;                   /* router_common keys router_settings gave */
-    yaml_node_t *aliases;                    /* router_settings.model_group_alias, the same */
+    char *err;                                     /* the first error, "file:line:col: msg" */
+    yaml_node_t *envvars;                          /* environment_variables: mapping, or NULL */
+    int capture_set;                               /* sllmp.langfuse.capture was given */
+    int lf_host_set, lf_public_set, lf_secret_set; /* sllmp.langfuse.host, ... were given */
+    int logging_off;                               /* litellm_settings.turn_off_message_logging */
+    yaml_node_t *fallbacks[SLLMP_FB_NKINDS];       /* read once model_list is known */
+    unsigned router_given;                         /* router_common keys router_settings gave */
+    yaml_node_t *aliases;                          /* router_settings.model_group_alias, the same */
 } loader_t;
 
 /* ---------------------------------------------------------------- messages */
@@ -1921,6 +1922,7 @@ langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void 
 
     (void)ud;
     if (strcmp(key, "host") == 0) {
+        L->lf_host_set = 1;
         free(lf->host);
         lf->host = NULL;
         if (get_str_required(L, v, "sllmp.langfuse.host", &lf->host) < 0) {
@@ -1935,6 +1937,7 @@ langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void 
         return 0;
     }
     if (strcmp(key, "public_key") == 0) {
+        L->lf_public_set = 1;
         free(lf->public_key);
         free(lf->unset_public);
         return get_string(L, v, "sllmp.langfuse.public_key", &lf->public_key, &lf->unset_public) < 0
@@ -1942,6 +1945,7 @@ langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void 
                    : 0;
     }
     if (strcmp(key, "secret_key") == 0) {
+        L->lf_secret_set = 1;
         secret_free(lf->secret_key);
         free(lf->unset_secret);
         return get_string(L, v, "sllmp.langfuse.secret_key", &lf->secret_key, &lf->unset_secret) < 0
@@ -2861,6 +2865,38 @@ default_spool_dir(const char *yaml_file)
     return sllmp_xstrdup(yaml_file != NULL ? "spool" : "var/spool");
 }
 
+/*
+ * LiteLLM's Langfuse callback reads LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and LANGFUSE_HOST
+ * (the newer SDKs LANGFUSE_BASE_URL), from the environment or environment_variables: what
+ * sllmp.langfuse does not set comes from them, so a LiteLLM setup traces unchanged.
+ */
+static void
+langfuse_env_defaults(loader_t *L)
+{
+    sllmp_langfuse_conf_t *lf = &L->c->langfuse;
+    const char *v, *name;
+
+    if (!L->lf_host_set && ((v = env_lookup(L, name = "LANGFUSE_HOST", 13)) != NULL ||
+                            (v = env_lookup(L, name = "LANGFUSE_BASE_URL", 17)) != NULL)) {
+        if (strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0) {
+            free(lf->host);
+            lf->host = sllmp_xstrdup(v);
+            for (size_t n = strlen(lf->host); n > 0 && lf->host[n - 1] == '/'; n--) {
+                lf->host[n - 1] = '\0';
+            }
+        } else {
+            warn(L, NULL, "%s is not an http:// or https:// URL; ignored (%s is used)", name,
+                 lf->host);
+        }
+    }
+    if (!L->lf_public_set && (v = env_lookup(L, "LANGFUSE_PUBLIC_KEY", 19)) != NULL && *v) {
+        lf->public_key = sllmp_xstrdup(v);
+    }
+    if (!L->lf_secret_set && (v = env_lookup(L, "LANGFUSE_SECRET_KEY", 19)) != NULL && *v) {
+        lf->secret_key = sllmp_xstrdup(v);
+    }
+}
+
 static sllmp_conf_t *
 load_text(const char *file, const char *text, size_t len, int from_file, char **errmsg)
 {
@@ -2912,6 +2948,9 @@ load_text(const char *file, const char *text, size_t len, int from_file, char **
         if (L.logging_off && !L.capture_set) {
             c->langfuse.capture = SLLMP_CAPTURE_METADATA;
         }
+    }
+    if (L.err == NULL) {
+        langfuse_env_defaults(&L);
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);

@@ -1367,7 +1367,8 @@ keys_missing(const sllmp_conf_t *c)
                     "set\n",
                     lf->unset_public);
         } else {
-            fprintf(stderr, "sllmp upload: sllmp.langfuse.public_key is not configured\n");
+            fprintf(stderr, "sllmp upload: sllmp.langfuse.public_key is not configured (nor "
+                            "LANGFUSE_PUBLIC_KEY)\n");
         }
     }
     if (lf->secret_key == NULL || !*lf->secret_key) {
@@ -1377,7 +1378,8 @@ keys_missing(const sllmp_conf_t *c)
                     "set\n",
                     lf->unset_secret);
         } else {
-            fprintf(stderr, "sllmp upload: sllmp.langfuse.secret_key is not configured\n");
+            fprintf(stderr, "sllmp upload: sllmp.langfuse.secret_key is not configured (nor "
+                            "LANGFUSE_SECRET_KEY)\n");
         }
     }
     return 1;

@@ -481,6 +481,23 @@ class OtelUploadTest(UploadCase):
         self.assertEqual(len(self.new_files()), 1)
         self.assertEqual(self.lf.requests(), [])
 
+    def test_litellm_langfuse_variables_stand_for_the_section(self):
+        # a LiteLLM setup: success_callback [langfuse] and LANGFUSE_* in the environment, no
+        # sllmp.langfuse section at all
+        write_config(self.config, {"model_list": [],
+                                   "litellm_settings": {"success_callback": ["langfuse"]},
+                                   "sllmp": {"spool": {"dir": self.spool},
+                                             "langfuse": {"api": self.api}}})
+        recs = [make_record(i) for i in range(3)]
+        write_records(self.spool, recs)
+        rc, _, err = self.upload(env=self.env(LANGFUSE_PUBLIC_KEY=PUBLIC,
+                                              LANGFUSE_SECRET_KEY=SECRET,
+                                              LANGFUSE_HOST=self.lf.host + "/"))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(parse_summary(err)["sent"], 3)
+        self.assert_all_arrived(recs)
+        self.assertEqual(self.new_files(), [])
+
     def test_bad_record_is_isolated_by_halving(self):
         recs = [make_record(i) for i in range(21)]
         # a record from a gateway that did not flatten its params: Langfuse refuses the export

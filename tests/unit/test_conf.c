@@ -253,7 +253,36 @@ test_langfuse_and_capture(void **state)
     assert_non_null(c);
     assert_int_equal(c->langfuse.capture, SLLMP_CAPTURE_FULL);
     assert_int_equal(c->langfuse.api, SLLMP_LF_OTEL);
+    assert_string_equal(c->langfuse.host, "https://cloud.langfuse.com");
+    assert_null(c->langfuse.public_key);
     sllmp_conf_unref(c);
+
+    /* LiteLLM's Langfuse variables, from the environment or environment_variables, fill what
+     * sllmp.langfuse leaves out; what it sets wins */
+    setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-env", 1);
+    setenv("LANGFUSE_HOST", "http://127.0.0.1:3001/", 1);
+    c = load("litellm_settings: {success_callback: [langfuse]}\n"
+             "environment_variables: {LANGFUSE_SECRET_KEY: sk-lf-file}\n",
+             &err);
+    assert_non_null(c);
+    assert_string_equal(c->langfuse.host, "http://127.0.0.1:3001");
+    assert_string_equal(c->langfuse.public_key, "pk-lf-env");
+    assert_string_equal(c->langfuse.secret_key, "sk-lf-file");
+    sllmp_conf_unref(c);
+    c = load("sllmp: {langfuse: {host: 'https://lf.example', public_key: pk-own}}\n", &err);
+    assert_non_null(c);
+    assert_string_equal(c->langfuse.host, "https://lf.example");
+    assert_string_equal(c->langfuse.public_key, "pk-own");
+    sllmp_conf_unref(c);
+    unsetenv("LANGFUSE_HOST");
+    setenv("LANGFUSE_BASE_URL", "cloud.langfuse.com", 1); /* not a URL: warned, not taken */
+    c = load("model_list: []\n", &err);
+    assert_non_null(c);
+    assert_string_equal(c->langfuse.host, "https://cloud.langfuse.com");
+    assert_true(has_warning(c, "LANGFUSE_BASE_URL is not an http"));
+    sllmp_conf_unref(c);
+    unsetenv("LANGFUSE_BASE_URL");
+    unsetenv("LANGFUSE_PUBLIC_KEY");
 
     expect_error("sllmp:\n  langfuse:\n    redact: ['ok', '(unclosed']\n",
                  "t.yaml:3:20: sllmp.langfuse.redact: not a POSIX extended regular expression");
