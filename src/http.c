@@ -46,6 +46,10 @@ typedef struct {
 static const route_t routes[] = {
     {"/health", 0, "GET", EP_HEALTH},
     {"/ready", 0, "GET", EP_READY},
+    /* LiteLLM's probes, so that a deployment's liveness and readiness checks carry over */
+    {"/health/liveliness", 0, "GET", EP_HEALTH},
+    {"/health/liveness", 0, "GET", EP_HEALTH},
+    {"/health/readiness", 0, "GET", EP_READY},
     {"/metrics", 0, "GET", EP_METRICS},
     {"/v1/models", 0, "GET", EP_MODELS},
     {"/models", 0, "GET", EP_MODELS},

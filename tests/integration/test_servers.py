@@ -78,12 +78,23 @@ class Scenarios:
                         "no trace record in %s" % new)
 
     def test_models_and_health(self):
-        r = self.stack.request("GET", "/health")
-        self.assertEqual((r.status, r.json()), (200, {"status": "ok"}), r)
-        r = self.stack.request("GET", "/v1/models",
-                               headers={"Authorization": "Bearer " + self.master_key})
+        for path in ("/health", "/health/liveliness", "/health/liveness"):  # LiteLLM's too
+            r = self.stack.request("GET", path)
+            self.assertEqual((r.status, r.json()), (200, {"status": "ok"}), (path, r))
+        r = self.stack.request("GET", "/health/readiness")
+        self.assertEqual((r.status, r.json()["status"]), (200, "ready"), r)
+        for path in ("/v1/models", "/models"):
+            r = self.stack.request("GET", path,
+                                   headers={"Authorization": "Bearer " + self.master_key})
+            self.assertEqual(r.status, 200, (path, r))
+            self.assertIn("up-echo", [m["id"] for m in r.json()["data"]])
+
+    def test_api_without_v1(self):
+        # a base URL without /v1 (LiteLLM's proxy is used so): /chat/completions, ...
+        r = self.chat({"model": "up-echo", "messages": user_msg("no v1")},
+                      path="/chat/completions")
         self.assertEqual(r.status, 200, r)
-        self.assertIn("up-echo", [m["id"] for m in r.json()["data"]])
+        self.assertEqual(r.json()["choices"][0]["message"]["content"], "no v1")
 
     def test_model_id_with_an_encoded_slash(self):
         # the openai SDKs encode the id: models.retrieve("org/mock echo") asks for
