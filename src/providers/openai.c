@@ -162,16 +162,63 @@ takes_stream_options(const sllmp_deployment_t *d)
     return strncmp(v, "2024-09-01", 10) >= 0;
 }
 
+/*
+ * What LiteLLM's clients put in a body for LiteLLM itself, never for the provider: its router's
+ * per-request settings, its mocks, caching and guardrails, credentials and prices it would use
+ * instead of the deployment's. LiteLLM takes them out; OpenAI refuses a body with any of them
+ * (400 "Unrecognized request argument supplied"). The gateway does not act on them either.
+ */
+static const char *const litellm_only[] = {
+    "fallbacks",
+    "context_window_fallbacks",
+    "content_policy_fallbacks",
+    "disable_fallbacks",
+    "num_retries",
+    "max_retries",
+    "timeout",
+    "stream_timeout",
+    "mock_response",
+    "mock_tool_calls",
+    "mock_timeout",
+    "mock_testing_fallbacks",
+    "mock_testing_context_fallbacks",
+    "mock_testing_content_policy_fallbacks",
+    "mock_testing_rate_limit_error",
+    "caching",
+    "cache",
+    "no-log",
+    "litellm_metadata",
+    "litellm_trace_id",
+    "litellm_session_id",
+    "guardrails",
+    "tags",
+    "api_key",
+    "api_base",
+    "base_url",
+    "api_version",
+    "drop_params",
+    "input_cost_per_token",
+    "output_cost_per_token",
+    NULL,
+};
+
 /* The body to send upstream: the client's, with the deployment's model and usage asked for
  * (*asked 0 when the deployment cannot be asked for it). */
 static char *
 upstream_body(sllmp_req_t *r, int *asked)
 {
     cJSON *body = r->json;
-    cJSON *md = NULL, *so_out = NULL;
+    cJSON *md = NULL, *so_out = NULL, *out = NULL, *f;
     char *text;
 
     *asked = 0;
+    for (int i = 0; litellm_only[i] != NULL; i++) {
+        /* out while printing, back after, as metadata: the trace records the parameters */
+        if ((f = cJSON_DetachItemFromObjectCaseSensitive(body, litellm_only[i])) != NULL) {
+            out = out != NULL ? out : cJSON_CreateArray();
+            cJSON_AddItemToArray(out, f);
+        }
+    }
     cJSON_ReplaceItemInObjectCaseSensitive(body, "model", cJSON_CreateString(r->dep->model));
     if (r->stream && r->kind != SLLMP_KIND_EMBEDDINGS && !takes_stream_options(r->dep)) {
         /* the client's stream_options too: the upstream would refuse the request for it, and
@@ -207,6 +254,10 @@ upstream_body(sllmp_req_t *r, int *asked)
     if (so_out != NULL) {
         cJSON_AddItemToObject(body, "stream_options", so_out);
     }
+    while (out != NULL && (f = cJSON_DetachItemFromArray(out, 0)) != NULL) {
+        cJSON_AddItemToObject(body, f->string, f);
+    }
+    cJSON_Delete(out);
     return text;
 }
 

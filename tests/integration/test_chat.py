@@ -290,6 +290,23 @@ class ChatTest(StackCase):
                                  "messages": user_msg(txt)}).read_all()
                 self.assertEqual(c.content(), txt, c.text())
 
+    def test_litellm_only_parameters_stay_here(self):
+        # what LiteLLM's clients send for LiteLLM (its router's per-request settings, mocks,
+        # caching, credentials): LiteLLM never forwards them, and OpenAI refuses a body with any
+        litellm = {"fallbacks": ["up-echo"], "num_retries": 3, "timeout": 30,
+                   "mock_response": "canned", "caching": True, "cache": {"no-cache": True},
+                   "tags": ["t1"], "guardrails": ["g"], "litellm_metadata": {"a": 1},
+                   "api_key": "sk-client-side-1234", "api_base": "http://127.0.0.1:9/"}
+        for stream in (False, True):
+            payload = dict({"model": "up-echo", "stream": stream, "temperature": 0.3,
+                            "messages": [{"role": "user", "content": "plain"}]}, **litellm)
+            r = self.chat(payload)
+            self.assertEqual(r.status, 200, r)
+            up = self.last_upstream(r.header("x-request-id"))
+            self.assertEqual(sorted(set(up["body"]) & set(litellm)), [], up["body"])
+            self.assertEqual(up["body"]["temperature"], 0.3)
+            self.assertNotIn("sk-client-side-1234", up["raw_body"])
+
     def test_duplicate_names_the_last_counts_everywhere(self):
         # Python's json (LiteLLM, the providers) reads the last of two members of one name: the
         # gateway must route, check and trace by that one, and send no other upstream
