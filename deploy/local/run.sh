@@ -25,7 +25,8 @@ CONF=${SLLMP_CONFIG:-$top/conf/sllmp.yaml}
 FCGI=${SLLMP_FCGI:-$top/build/sllmp.fcgi}
 CLI=${SLLMP_CLI:-$top/build/sllmp}
 
-mkdir -p "$RUNDIR"/log "$RUNDIR"/www "$RUNDIR"/tmp "$RUNDIR"/spool
+mkdir -p "$RUNDIR"/log "$RUNDIR"/www "$RUNDIR"/tmp
+( umask 077; mkdir -p "$RUNDIR"/spool )   # the traces: 0700, as the gateway makes its own
 RUNDIR=$(cd "$RUNDIR" && pwd)
 case "$CONF" in /*) ;; *) CONF=$(pwd)/$CONF ;; esac
 
