@@ -114,6 +114,26 @@ class MockSelfTest(unittest.TestCase):
                 self.assertEqual(r.json()["error"]["message"],
                                  "Unrecognized request argument supplied: stream_options")
 
+    def test_mistral_refuses_stream_options_and_reports_usage_on_the_finish(self):
+        r = self.post({"model": "echo+mistral", "stream": True, "messages": [],
+                       "stream_options": {"include_usage": True}})
+        self.assertEqual(r.status, 422)
+        self.assertEqual(r.json()["message"]["detail"][0]["type"], "extra_forbidden")
+        c = self.stream({"model": "echo+mistral", "stream": True,
+                         "messages": [{"role": "user", "content": "one two"}]}).read_all()
+        evs = c.json_events()
+        self.assertEqual(c.content(), "one two")
+        self.assertTrue(all(e["choices"] for e in evs), evs)
+        self.assertEqual(evs[-1]["choices"][0]["finish_reason"], "stop")
+        self.assertEqual(evs[-1]["usage"]["completion_tokens"], 2)
+        self.assertTrue(all("usage" not in e for e in evs[:-1]), evs)
+
+    def test_error_in_a_200(self):
+        r = self.post({"model": "echo+error200-502", "messages": []})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["error"]["code"], 502)
+        self.assertNotIn("choices", r.json())
+
     def test_abort_recorded(self):
         self.mock.reset()
         c = self.stream({"model": "words-50-50", "stream": True, "messages": []})

@@ -54,6 +54,14 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
                       half of the body, then the reset (stall- and reset-after-N with N >= the
                       content chunks: all of them, then the stall / reset)
     error-after-N     stream N content chunks, then `data: {"error":{...}}` and [DONE]
+    mistral           answer as Mistral's API does: a body that has stream_options at all gets
+                      422 {"object":"error","message":{"detail":[{"type":"extra_forbidden",
+                      "loc":["body","stream_options"],...}]},"type":"invalid_request_error",...}
+                      (its request model forbids extra fields; not counted in /_mock/calls);
+                      streams carry the usage on the finish chunk, never a chunk of their own
+    error200-NNN      unstreamed: a 200 whose body is {"error":{"code":NNN,"message":...}} and
+                      no choices, as OpenRouter answers a failure after the model began;
+                      streams: ignored
     crlf              SSE lines end with CRLF instead of LF
     split             every event written byte by byte, one write (and HTTP chunk) per byte
     close             no chunked encoding: Connection: close, body ends at EOF
@@ -195,10 +203,11 @@ def parse_model(model):
     """Return a dict of options from a model string like 'sleep-100+words-5-20+crlf'."""
     opt, rest = mockserve.parse_options(
         model, ("crlf", "split", "close", "badjson", "tools", "nousage", "quote-key",
-                "dirty-headers", "nodone", "nonobject"),
+                "dirty-headers", "nodone", "nonobject", "mistral"),
         ("stall", "close", "error"))
     opt["usage"] = None
     opt["keepalive"] = None
+    opt["error200"] = None
     # policy: a 400 content_policy_violation (status-400 alone is a context-length error)
     opt["policy"] = "policy" in rest
     if opt["policy"] and opt["status"] is None:
@@ -214,6 +223,9 @@ def parse_model(model):
         m = re.fullmatch(r"keepalive-(\d+)-(\d+)", tok)
         if m:
             opt["keepalive"] = (int(m.group(1)), int(m.group(2)))
+        m = re.fullmatch(r"error200-(\d{3})", tok)
+        if m:
+            opt["error200"] = int(m.group(1))
         # "echo" and anything unknown: echo
     return opt
 
@@ -522,7 +534,13 @@ class Handler(mockserve.MockHandler):
         body = rec["body"]
         if not isinstance(body, dict):
             return self.send_bad_json()
-        self.run(kind, body, rec, parse_model(body.get("model")))
+        opt = parse_model(body.get("model"))
+        if opt["mistral"] and "stream_options" in body:
+            return self.send_json(422, {"object": "error", "message": {"detail": [{
+                "type": "extra_forbidden", "loc": ["body", "stream_options"],
+                "msg": "Extra inputs are not permitted", "input": body["stream_options"]}]},
+                "type": "invalid_request_error", "param": None, "code": None})
+        self.run(kind, body, rec, opt)
         return None
 
     def do_PUT(self):
@@ -764,6 +782,10 @@ class Handler(mockserve.MockHandler):
         if az:
             resp["prompt_filter_results"] = azure_prompt_filter(1)
             resp["choices"][0]["content_filter_results"] = azure_cfr()
+        if opt["error200"] is not None:
+            resp = {"error": {"code": opt["error200"],
+                              "message": "Provider returned error (%d)" % opt["error200"],
+                              "metadata": {"provider_name": "Mock"}}}
         self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers(opt))
 
     def chat_stream(self, body, opt, srec, az=None):
@@ -787,7 +809,7 @@ class Handler(mockserve.MockHandler):
             obj = {"id": cid, "object": "chat.completion.chunk", "created": created,
                    "model": model, "system_fingerprint": "fp_mock",
                    "choices": [choice] if choices else []}
-            if include_usage:
+            if include_usage or (opt["mistral"] and usage is not None):
                 obj["usage"] = usage
             return json.dumps(obj)
 
@@ -815,6 +837,13 @@ class Handler(mockserve.MockHandler):
                     emit(payload, count=False)
             emit(chunk({"content": piece}))
         if self.sse_stall_at_end(opt, len(pieces)):
+            return
+        if opt["mistral"]:
+            # Mistral: the usage rides on the finish chunk, asked for or not
+            emit(chunk({}, finish="tool_calls" if opt["tools"] else "stop",
+                       usage=make_usage(opt, ptok, len(pieces))), count=False)
+            self.sse_done(emit, chunked, opt)
+            srec["completed"] = True
             return
         emit(chunk({}, finish="tool_calls" if opt["tools"] else "stop"), count=False)
         if include_usage:
