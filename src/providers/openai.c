@@ -6,10 +6,10 @@
  *
  * The client's body goes upstream with `model` replaced by the deployment's and, for streams,
  * stream_options.include_usage forced on, except for Azure api-versions that predate
- * stream_options (they refuse it: the client's own is left out too, and its include_usage is
- * answered with an estimate). Streamed answers are parsed event by event; each event goes
- * through the pipeline's on_chunk filters to the client at once. An `error` object inside a 200
- * stream ends the call as a provider error.
+ * stream_options and for Mistral (they refuse it: the client's own is left out too, and its
+ * include_usage is answered with the upstream's usage or an estimate). Streamed answers are parsed
+ * event by event; each event goes through the pipeline's on_chunk filters to the client at once. An
+ * `error` object inside a 200 stream ends the call as a provider error.
  */
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
@@ -143,12 +143,19 @@ metadata_goes_upstream(const cJSON *body)
  * are common in LiteLLM configs) answer any body that has it with 400 "Unrecognized request
  * argument supplied: stream_options". An api-version is YYYY-MM-DD[-preview], so dates compare
  * as strings; one of another shape ("preview", "latest") is newer than the dated ones.
+ * Mistral's API refuses every field it does not know (422 extra_forbidden), stream_options
+ * among them, and puts a stream's usage on its last chunk unasked; under mistral/ or at its
+ * hosts under another prefix.
  */
 static int
 takes_stream_options(const sllmp_deployment_t *d)
 {
     const char *v = d->api_version;
 
+    if (strcmp(d->provider_name, "mistral") == 0 ||
+        (d->api_base != NULL && strstr(d->api_base, ".mistral.ai/") != NULL)) {
+        return 0;
+    }
     if (d->provider != SLLMP_PROVIDER_AZURE || v == NULL) {
         return 1; /* NULL: Azure's v1 API, OpenAI's own */
     }

@@ -178,6 +178,8 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("ollama-echo", model="ollama/echo", api_base="http://127.0.0.1:%d" % openai.port),
         m("vllm-echo", model="hosted_vllm/echo", api_base=openai.base),
+        m("mistral-echo", model="mistral/echo+mistral", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("oa-embed", model="openai/text-embedding-3-small", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("instruct", model="text-completion-openai/echo", api_base=openai.base,
@@ -1031,6 +1033,28 @@ class OpenAICompatibleTest(ProvidersCase):
         # ollama's LiteLLM-style api_base without /v1 got one; no key was invented for it
         last = mock_requests(self.mock)[-2]
         self.assertNotIn("authorization", {k.lower() for k in last["headers"]})
+
+    def test_mistral_streams_without_stream_options(self):
+        # Mistral's API refuses any field it does not know (422 extra_forbidden), the
+        # stream_options the gateway asks every upstream for included; it reports a stream's
+        # usage on its finish chunk unasked
+        text = "hello brave new world"
+        for asked in (False, True):
+            extra = {"stream_options": {"include_usage": True}} if asked else {}
+            r, chunks = self.stream_events("mistral-echo", text, **extra)
+            sent = mock_requests(self.mock)[-1]
+            self.assertNotIn("stream_options", sent["body"])
+            content = "".join(c["choices"][0]["delta"].get("content") or ""
+                              for c in chunks if c["choices"])
+            self.assertEqual(content, text)
+            usages = [c["usage"] for c in chunks if c.get("usage")]
+            if asked:
+                self.assertEqual([(u["prompt_tokens"], u["completion_tokens"])
+                                  for u in usages], [(5, 4)], chunks)
+            rec = self.record_of(r.header("x-request-id"))
+            self.assertFalse(rec["usage"]["estimated"], rec["usage"])
+        r, body = self.chat_text("mistral-echo", text)
+        self.assertEqual(body["choices"][0]["message"]["content"], text)
 
     def test_azure_chat_path_key_and_filter_chunk(self):
         r, body = self.chat_text("az")
