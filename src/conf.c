@@ -931,6 +931,8 @@ static const struct {
     {"text-completion-openai", SLLMP_PROVIDER_OPENAI, "https://api.openai.com/v1",
      "OPENAI_API_KEY"},
     {"ollama", SLLMP_PROVIDER_OPENAI, "http://localhost:11434/v1", NULL},
+    /* LiteLLM's name for Ollama's chat API (its docs' advice for chat models): the same server */
+    {"ollama_chat", SLLMP_PROVIDER_OPENAI, "http://localhost:11434/v1", NULL},
     {"hosted_vllm", SLLMP_PROVIDER_OPENAI, "http://localhost:8000/v1", "HOSTED_VLLM_API_KEY"},
     {"groq", SLLMP_PROVIDER_OPENAI, "https://api.groq.com/openai/v1", "GROQ_API_KEY"},
     {"mistral", SLLMP_PROVIDER_OPENAI, "https://api.mistral.ai/v1", "MISTRAL_API_KEY"},
@@ -1134,6 +1136,8 @@ split_model(loader_t *L, dep_ud_t *u)
         d->provider_name = sllmp_xstrdup("sllmp");
     } else if (strcmp(providers[i].prefix, "text-completion-openai") == 0) {
         d->provider_name = sllmp_xstrdup("openai");
+    } else if (strcmp(providers[i].prefix, "ollama_chat") == 0) {
+        d->provider_name = sllmp_xstrdup("ollama");
     } else {
         d->provider_name = sllmp_xstrdup(providers[i].prefix);
     }

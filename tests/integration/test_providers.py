@@ -178,6 +178,8 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("ollama-echo", model="ollama/echo", api_base="http://127.0.0.1:%d" % openai.port),
         m("vllm-echo", model="hosted_vllm/echo", api_base=openai.base),
+        m("ollama-chat-echo", model="ollama_chat/echo",
+          api_base="http://127.0.0.1:%d" % openai.port),
         m("mistral-echo", model="mistral/echo+mistral", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("oa-embed", model="openai/text-embedding-3-small", api_base=openai.base,
@@ -1033,6 +1035,14 @@ class OpenAICompatibleTest(ProvidersCase):
         # ollama's LiteLLM-style api_base without /v1 got one; no key was invented for it
         last = mock_requests(self.mock)[-2]
         self.assertNotIn("authorization", {k.lower() for k in last["headers"]})
+
+    def test_ollama_chat_prefix(self):
+        # LiteLLM's recommended prefix for Ollama's chat models: Ollama's OpenAI API too
+        r, body = self.chat_text("ollama-chat-echo")
+        self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+        sent = mock_requests(self.mock)[-1]
+        self.assertEqual(sent["path"], "/v1/chat/completions")
+        self.assertEqual(sent["body"]["model"], "echo")
 
     def test_mistral_streams_without_stream_options(self):
         # Mistral's API refuses any field it does not know (422 extra_forbidden), the

@@ -1066,6 +1066,8 @@ test_providers(void **state)
              "  - {model_name: o, litellm_params: {model: ollama/llama3, api_base: "
              "'http://127.0.0.1:11434'}}\n"
              "  - {model_name: o2, litellm_params: {model: ollama/llama3}}\n"
+             "  - {model_name: oc, litellm_params: {model: ollama_chat/llama3, api_base: "
+             "'http://127.0.0.1:11434/'}}\n"
              "  - {model_name: a, litellm_params: {model: anthropic/claude-sonnet-4-5}}\n"
              "  - {model_name: z, litellm_params: {model: azure/my-gpt, api_base: "
              "'https://r.openai.azure.com/', api_key: k},\n"
@@ -1100,6 +1102,13 @@ test_providers(void **state)
     assert_null(d->api_key);
     assert_string_equal(sllmp_conf_find(c, "o", 1)->api_base, "http://127.0.0.1:11434/v1");
     assert_string_equal(sllmp_conf_find(c, "o2", 2)->api_base, "http://localhost:11434/v1");
+    /* LiteLLM's ollama_chat/: the same server, the same OpenAI API */
+    d = sllmp_conf_find(c, "oc", 2);
+    assert_non_null(d);
+    assert_int_equal(d->provider, SLLMP_PROVIDER_OPENAI);
+    assert_string_equal(d->provider_name, "ollama");
+    assert_string_equal(d->model, "llama3");
+    assert_string_equal(d->api_base, "http://127.0.0.1:11434/v1");
     d = sllmp_conf_find(c, "a", 1);
     assert_int_equal(d->provider, SLLMP_PROVIDER_ANTHROPIC);
     assert_true(d->messages_api);
