@@ -308,6 +308,32 @@ usage_estimated(sllmp_req_t *r, const stream_t *s)
     return rc;
 }
 
+/*
+ * The status a 200 that is no answer but an error object stands for: OpenRouter answers a
+ * failure after the model began with 200 {"error": {"code": 502, "message": ...}} (its docs:
+ * "errors and debugging"), and some compatible servers do the same with their own codes. The
+ * error's code when it is an HTTP status (a number, or a string of one as Azure writes them),
+ * else 502; 0 for an answer (one with choices or data, whatever else it carries).
+ */
+static int
+error_in_200(const cJSON *json)
+{
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(json, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+    long status = 0;
+
+    if (!(cJSON_IsObject(err) || cJSON_IsString(err)) || cJSON_HasObjectItem(json, "choices") ||
+        cJSON_HasObjectItem(json, "data")) {
+        return 0;
+    }
+    if (cJSON_IsNumber(code) && code->valuedouble >= 400 && code->valuedouble < 600) {
+        status = (long)code->valuedouble;
+    } else if (cJSON_IsString(code) && sllmp_parse_long(code->valuestring, &status) != 0) {
+        status = 0;
+    }
+    return status >= 400 && status < 600 ? (int)status : 502;
+}
+
 /* Where the request goes: {api_base}/<endpoint>, or Azure's deployment path. */
 static const char *
 upstream_url(sllmp_req_t *r)
@@ -401,6 +427,9 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
         if (json == NULL || !cJSON_IsObject(json)) {
             rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
                                 "The provider's answer is not a JSON object.");
+        } else if ((call.status = error_in_200(json)) != 0) {
+            /* classified, retried and reported as the status it names */
+            rc = sllmp_upstream_fail(r, &call);
         } else {
             const cJSON *ch;
 

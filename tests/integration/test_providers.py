@@ -182,6 +182,10 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_base="http://127.0.0.1:%d" % openai.port),
         m("mistral-echo", model="mistral/echo+mistral", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
+        m("or-error200", model="openrouter/echo+error200-502", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
+        m("or-error200-429", model="openrouter/echo+error200-429", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("oa-embed", model="openai/text-embedding-3-small", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("instruct", model="text-completion-openai/echo", api_base=openai.base,
@@ -1065,6 +1069,18 @@ class OpenAICompatibleTest(ProvidersCase):
             self.assertFalse(rec["usage"]["estimated"], rec["usage"])
         r, body = self.chat_text("mistral-echo", text)
         self.assertEqual(body["choices"][0]["message"]["content"], text)
+
+    def test_error_in_a_200_is_an_error(self):
+        # OpenRouter answers a failure after the model began with a 200 whose body is
+        # {"error": {"code": 502, ...}}: an OpenAI-shaped error with that status, not a 200
+        # without choices
+        r = self.chat({"model": "or-error200", "messages": [{"role": "user", "content": "x"}]})
+        err = self.assertOpenAIError(r, 502)
+        self.assertIn("502", err["message"])
+        r = self.chat({"model": "or-error200-429",
+                       "messages": [{"role": "user", "content": "x"}]})
+        self.assertOpenAIError(r, 429)
+        self.assertEqual(r.header("x-should-retry"), "true")
 
     def test_azure_chat_path_key_and_filter_chunk(self):
         r, body = self.chat_text("az")
