@@ -334,6 +334,14 @@ error_in_200(const cJSON *json)
     return status >= 400 && status < 600 ? (int)status : 502;
 }
 
+/* LiteLLM's Azure api_version "preview" and "latest" name the v1 API (and go in its query), as
+ * "v1" does (conf.c makes that one NULL); the classic paths know only dated versions. */
+static int
+azure_v1_version(const char *v)
+{
+    return v != NULL && (strcmp(v, "preview") == 0 || strcmp(v, "latest") == 0);
+}
+
 /* Where the request goes: {api_base}/<endpoint>, or Azure's deployment path. */
 static const char *
 upstream_url(sllmp_req_t *r)
@@ -346,7 +354,7 @@ upstream_url(sllmp_req_t *r)
     if (d->provider != SLLMP_PROVIDER_AZURE) {
         return sllmp_arena_printf(r->arena, "%s/%s", d->api_base, ep);
     }
-    if (d->api_version != NULL) {
+    if (d->api_version != NULL && !azure_v1_version(d->api_version)) {
         sllmp_buf_t dep;
         const char *url;
 
@@ -359,8 +367,10 @@ upstream_url(sllmp_req_t *r)
         return url;
     }
     /* the v1 API: OpenAI's own paths under /openai/v1 */
-    return sllmp_arena_printf(r->arena, "%s%s/%s", d->api_base,
-                              strstr(d->api_base, "/openai/v1") != NULL ? "" : "/openai/v1", ep);
+    return sllmp_arena_printf(r->arena, "%s%s/%s%s%s", d->api_base,
+                              strstr(d->api_base, "/openai/v1") != NULL ? "" : "/openai/v1", ep,
+                              d->api_version != NULL ? "?api-version=" : "",
+                              d->api_version != NULL ? d->api_version : "");
 }
 
 sllmp_rc_t

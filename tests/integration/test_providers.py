@@ -166,6 +166,11 @@ def provider_models(openai, anthropic, gemini, bedrock):
         m("az", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
           api_version="2024-10-21"),
         m("az-embed", model="azure/embed", api_base=az, api_key="os.environ/MOCK_AZURE_KEY"),
+        # LiteLLM's names of the v1 API
+        m("az-preview", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
+          api_version="preview"),
+        m("az-latest", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
+          api_version="latest"),
         # api-versions from before stream_options (the mock refuses it, as Azure does) and
         # the first one that takes it
         m("az-2024-06", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
@@ -1093,6 +1098,19 @@ class OpenAICompatibleTest(ProvidersCase):
         # Azure's stream opens with a choices-less content-filter chunk: never passed on
         r, chunks = self.stream_events("az")
         self.assert_stream_shape(chunks, "hello brave new world")
+
+    def test_azure_preview_and_latest_are_the_v1_api(self):
+        # api_version preview / latest (LiteLLM's names of the v1 API) go to /openai/v1 with
+        # the deployment as the model, not to the classic paths, which know dated versions only
+        for model, version in (("az-preview", "preview"), ("az-latest", "latest")):
+            r, body = self.chat_text(model)
+            sent = mock_requests(self.mock)[-1]
+            self.assertEqual(sent["path"], "/openai/v1/chat/completions?api-version=" + version)
+            self.assertEqual(sent["body"]["model"], "echo")
+            self.assertEqual(sent["headers"].get("api-key"), AZURE_KEY)
+            r, chunks = self.stream_events(model)
+            self.assert_stream_shape(chunks, "hello brave new world")
+            self.assertTrue(mock_requests(self.mock)[-1]["path"].startswith("/openai/v1/"))
 
     def test_azure_stream_options_by_api_version(self):
         # Azure api-versions before 2024-09-01-preview refuse a body with stream_options (400
