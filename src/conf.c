@@ -918,33 +918,41 @@ deployment_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
 
 /*
  * The providers by LiteLLM's prefix: how each is spoken to, where it is by default, and the
- * environment variable its key comes from when the entry names none. That variable is read only
- * when the entry keeps the default api_base: a provider key is never sent to another host.
+ * environment variables its key comes from when the entry names none. They are read only when
+ * the entry keeps the default api_base: a provider key is never sent to another host.
  */
 static const struct {
     const char *prefix;
     sllmp_provider_t provider;
-    const char *api_base; /* NULL: the entry must give one (or it is derived) */
-    const char *key_env;  /* NULL: none (local servers) */
+    const char *api_base;   /* NULL: the entry must give one (or it is derived) */
+    const char *key_env[5]; /* the first set is read; none: local servers */
 } providers[] = {
-    {"openai", SLLMP_PROVIDER_OPENAI, "https://api.openai.com/v1", "OPENAI_API_KEY"},
-    {"text-completion-openai", SLLMP_PROVIDER_OPENAI, "https://api.openai.com/v1",
-     "OPENAI_API_KEY"},
-    {"ollama", SLLMP_PROVIDER_OPENAI, "http://localhost:11434/v1", NULL},
+    {"openai", SLLMP_PROVIDER_OPENAI, "https://api.openai.com/v1", {"OPENAI_API_KEY"}},
+    {"text-completion-openai",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.openai.com/v1",
+     {"OPENAI_API_KEY"}},
+    {"ollama", SLLMP_PROVIDER_OPENAI, "http://localhost:11434/v1", {NULL}},
     /* LiteLLM's name for Ollama's chat API (its docs' advice for chat models): the same server */
-    {"ollama_chat", SLLMP_PROVIDER_OPENAI, "http://localhost:11434/v1", NULL},
-    {"hosted_vllm", SLLMP_PROVIDER_OPENAI, "http://localhost:8000/v1", "HOSTED_VLLM_API_KEY"},
-    {"groq", SLLMP_PROVIDER_OPENAI, "https://api.groq.com/openai/v1", "GROQ_API_KEY"},
-    {"mistral", SLLMP_PROVIDER_OPENAI, "https://api.mistral.ai/v1", "MISTRAL_API_KEY"},
-    {"deepseek", SLLMP_PROVIDER_OPENAI, "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"},
-    {"openrouter", SLLMP_PROVIDER_OPENAI, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"},
-    {"together_ai", SLLMP_PROVIDER_OPENAI, "https://api.together.xyz/v1", "TOGETHERAI_API_KEY"},
-    {"azure", SLLMP_PROVIDER_AZURE, NULL, "AZURE_API_KEY"},
-    {"anthropic", SLLMP_PROVIDER_ANTHROPIC, "https://api.anthropic.com", "ANTHROPIC_API_KEY"},
-    {"gemini", SLLMP_PROVIDER_GEMINI, "https://generativelanguage.googleapis.com",
-     "GEMINI_API_KEY"},
-    {"bedrock", SLLMP_PROVIDER_BEDROCK, NULL, NULL},
-    {"mock", SLLMP_PROVIDER_MOCK, NULL, NULL},
+    {"ollama_chat", SLLMP_PROVIDER_OPENAI, "http://localhost:11434/v1", {NULL}},
+    {"hosted_vllm", SLLMP_PROVIDER_OPENAI, "http://localhost:8000/v1", {"HOSTED_VLLM_API_KEY"}},
+    {"groq", SLLMP_PROVIDER_OPENAI, "https://api.groq.com/openai/v1", {"GROQ_API_KEY"}},
+    {"mistral", SLLMP_PROVIDER_OPENAI, "https://api.mistral.ai/v1", {"MISTRAL_API_KEY"}},
+    {"deepseek", SLLMP_PROVIDER_OPENAI, "https://api.deepseek.com/v1", {"DEEPSEEK_API_KEY"}},
+    {"openrouter", SLLMP_PROVIDER_OPENAI, "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY"}},
+    /* the key by LiteLLM's names, in its order (Together's own docs say TOGETHER_API_KEY) */
+    {"together_ai",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.together.xyz/v1",
+     {"TOGETHER_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHERAI_API_KEY", "TOGETHER_AI_TOKEN"}},
+    {"azure", SLLMP_PROVIDER_AZURE, NULL, {"AZURE_API_KEY"}},
+    {"anthropic", SLLMP_PROVIDER_ANTHROPIC, "https://api.anthropic.com", {"ANTHROPIC_API_KEY"}},
+    {"gemini",
+     SLLMP_PROVIDER_GEMINI,
+     "https://generativelanguage.googleapis.com",
+     {"GEMINI_API_KEY"}},
+    {"bedrock", SLLMP_PROVIDER_BEDROCK, NULL, {NULL}},
+    {"mock", SLLMP_PROVIDER_MOCK, NULL, {NULL}},
 };
 
 /* Copies the first of the environment variables that is set into *out, unless *out is set. */
@@ -1168,11 +1176,8 @@ split_model(loader_t *L, dep_ud_t *u)
         }
     }
     /* Azure's base is always the customer's own resource, which AZURE_API_KEY is for */
-    if (d->api_key == NULL && providers[i].key_env != NULL &&
-        (!u->api_base_set || d->provider == SLLMP_PROVIDER_AZURE)) {
-        const char *const names[] = {providers[i].key_env, NULL};
-
-        env_default(L, &d->api_key, names);
+    if (d->api_key == NULL && (!u->api_base_set || d->provider == SLLMP_PROVIDER_AZURE)) {
+        env_default(L, &d->api_key, providers[i].key_env);
     }
     d->messages_api = d->provider == SLLMP_PROVIDER_ANTHROPIC;
     return provider_params(L, u);

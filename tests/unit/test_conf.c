@@ -1056,6 +1056,8 @@ test_providers(void **state)
 
     (void)state;
     setenv("GROQ_API_KEY", "gsk-env", 1);
+    setenv("TOGETHER_API_KEY", "tgp-env", 1); /* Together's own name, LiteLLM's first */
+    unsetenv("TOGETHERAI_API_KEY");
     setenv("ANTHROPIC_API_KEY", "sk-ant-env", 1);
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_BEARER_TOKEN_BEDROCK");
@@ -1088,7 +1090,8 @@ test_providers(void **state)
              "aws_region_name: eu-west-1}}\n"
              "  - {model_name: gi, litellm_params: {model: groq/x, model_id: nope}}\n"
              "  - {model_name: m, litellm_params: {model: gemini/gemini-2.5-flash, api_key: x}}\n"
-             "  - {model_name: d, litellm_params: {model: deepseek/deepseek-chat}}\n",
+             "  - {model_name: d, litellm_params: {model: deepseek/deepseek-chat}}\n"
+             "  - {model_name: t, litellm_params: {model: together_ai/meta-llama/Llama-3-8b}}\n",
              &err);
     assert_non_null(c);
     assert_null(err);
@@ -1102,6 +1105,11 @@ test_providers(void **state)
     assert_null(d->api_key);
     assert_string_equal(sllmp_conf_find(c, "o", 1)->api_base, "http://127.0.0.1:11434/v1");
     assert_string_equal(sllmp_conf_find(c, "o2", 2)->api_base, "http://localhost:11434/v1");
+    d = sllmp_conf_find(c, "t", 1);
+    assert_string_equal(d->model, "meta-llama/Llama-3-8b");
+    assert_string_equal(d->api_base, "https://api.together.xyz/v1");
+    assert_non_null(d->api_key);
+    assert_string_equal(d->api_key, "tgp-env");
     /* LiteLLM's ollama_chat/: the same server, the same OpenAI API */
     d = sllmp_conf_find(c, "oc", 2);
     assert_non_null(d);
