@@ -12,14 +12,18 @@
 
 #include <string.h>
 
-/* /v1/messages streams Anthropic's events: usage in message_start and (cumulative) in each
- * message_delta. */
+/*
+ * /v1/messages streams Anthropic's events: usage in message_start and (cumulative) in each
+ * message_delta. message_start's output_tokens is a placeholder (1): until a message_delta
+ * counts the output, it is estimated from what was streamed (marked so), for a stream cut or
+ * left by its client before the count came.
+ */
 static sllmp_rc_t
 anthropic_event(sllmp_req_t *r, const cJSON *ev)
 {
+    static const char *const fields[] = {"text", "partial_json", "thinking"};
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(ev, "delta");
-    const cJSON *text;
 
     if (!cJSON_IsString(type)) {
         return SLLMP_GO_ON;
@@ -28,15 +32,21 @@ anthropic_event(sllmp_req_t *r, const cJSON *ev)
         sllmp_anthropic_usage_merge(&r->usage,
                                     cJSON_GetObjectItemCaseSensitive(
                                         cJSON_GetObjectItemCaseSensitive(ev, "message"), "usage"));
+        r->usage.estimated = r->usage.seen;
     } else if (strcmp(type->valuestring, "message_delta") == 0) {
         sllmp_anthropic_usage_merge(&r->usage, cJSON_GetObjectItemCaseSensitive(ev, "usage"));
     } else if (strcmp(type->valuestring, "content_block_delta") == 0) {
-        text = cJSON_GetObjectItemCaseSensitive(delta, "text");
-        if (!cJSON_IsString(text)) {
-            text = cJSON_GetObjectItemCaseSensitive(delta, "partial_json");
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+            const cJSON *text = cJSON_GetObjectItemCaseSensitive(delta, fields[i]);
+
+            if (cJSON_IsString(text)) {
+                r->completion_chars += strlen(text->valuestring);
+                break;
+            }
         }
-        if (cJSON_IsString(text)) {
-            r->completion_chars += strlen(text->valuestring);
+        if (r->usage.seen && r->usage.estimated &&
+            sllmp_estimate_tokens(r->completion_chars) > r->usage.output) {
+            r->usage.output = sllmp_estimate_tokens(r->completion_chars);
         }
     }
     return SLLMP_GO_ON;

@@ -117,6 +117,9 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_ANTHROPIC_KEY"),
         m("claude-cut", model="anthropic/claude-mock+words-6-10+close-after-3", api_base=a,
           api_key="os.environ/MOCK_ANTHROPIC_KEY"),
+        # message_start says output_tokens 1; the cut comes long before message_delta's count
+        m("claude-long-cut", model="anthropic/claude-mock+words-200-0+close-after-150",
+          api_base=a, api_key="os.environ/MOCK_ANTHROPIC_KEY"),
         m("gem-cut", model="gemini/gemini-mock+words-6-10+close-after-3", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("claude-badkey", model="anthropic/claude-mock", api_base=a, api_key="sk-ant-wrong"),
@@ -1247,6 +1250,28 @@ class MessagesFrontDoorTest(ProvidersCase):
         self.assertNotIn("message_stop", [e.get("event") for e in evs])
         self.assertEqual(evs[-1].get("event"), "error", evs)
         self.assertEqual(json.loads(evs[-1]["data"])["error"]["type"], "api_error")
+
+    def test_cut_stream_counts_what_was_streamed(self):
+        # message_start's output_tokens (1) is a placeholder: a stream cut before message_delta
+        # (or left by its client) is settled and traced with the output estimated from what
+        # went out, as on the OpenAI side, not with that 1
+        r = self.post_messages({"model": "claude-long-cut", "max_tokens": 500, "stream": True,
+                                "messages": [{"role": "user", "content": "x"}]})
+        evs = [e for e in parse_sse(r.body.decode()) if "data" in e]
+        text = "".join(json.loads(e["data"])["delta"].get("text", "") for e in evs
+                       if e.get("event") == "content_block_delta")
+        self.assertGreater(len(text), 500, evs)
+        self.assertEqual(evs[-1].get("event"), "error", evs)
+        rec = self.record_of(r.header("x-request-id"))
+        self.assertGreaterEqual(rec["usage"]["output"], len(text) // 4, rec["usage"])
+        self.assertTrue(rec["usage"]["estimated"], rec["usage"])
+        self.assertGreater(rec["usage"]["input"], 0, rec["usage"])  # message_start's, kept
+        # a whole stream keeps the provider's own figures
+        r = self.post_messages({"model": "claude", "max_tokens": 50, "stream": True,
+                                "messages": [{"role": "user", "content": "one two three"}]})
+        rec = self.record_of(r.header("x-request-id"))
+        self.assertEqual(rec["usage"]["output"], 3, rec["usage"])
+        self.assertFalse(rec["usage"]["estimated"], rec["usage"])
 
     def test_events_that_are_no_object_skipped(self):
         # data: null (or an object with bytes after it) would crash an SDK reading event.type
