@@ -779,9 +779,15 @@ unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
 
             cJSON_ArrayForEach(c, choices)
             {
+                /* a legacy completion's choice has its text where chat's has a message */
+                const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "message");
+
+                if (m == NULL && r->kind == SLLMP_KIND_COMPLETIONS) {
+                    m = cJSON_GetObjectItemCaseSensitive(c, "text");
+                }
                 if (c != first) {
-                    cJSON_AddItemToArray(
-                        rest, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c, "message"), 1));
+                    cJSON_AddItemToArray(rest,
+                                         m != NULL ? cJSON_Duplicate(m, 1) : cJSON_CreateNull());
                 }
             }
             /* replaces a client's own metadata.choices rather than making a second member */

@@ -1169,6 +1169,17 @@ class OpenAICompatibleTest(ProvidersCase):
         self.assertEqual([c for c in chunks if c["choices"] == []], [])
         self.assertIn("say this", "".join(c["choices"][0]["text"] for c in chunks))
 
+    def test_legacy_completions_choices_in_the_record(self):
+        # one choice per prompt: the first is the output, the others the metadata's choices,
+        # as for chat's n > 1 (their texts, not nothing)
+        r = self.post("/v1/completions", {"model": "instruct", "prompt": ["a b", "c d", "e"],
+                                          "max_tokens": 5})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([c["text"] for c in r.json()["choices"]], ["a b", "c d", "e"])
+        rec = self.record_of(r.header("x-request-id"))
+        self.assertEqual(rec["output"], "a b", rec)
+        self.assertEqual(rec["metadata"].get("choices"), ["c d", "e"], rec)
+
     def test_endpoint_the_provider_does_not_serve(self):
         r = self.post("/v1/completions", {"model": "claude", "prompt": "x"})
         self.assertOpenAIError(r, 400)
