@@ -234,6 +234,12 @@ const char *sllmp_anthropic_finish(const char *stop_reason);
  * the absent ones stay (message_delta often carries output_tokens only). */
 void sllmp_anthropic_usage_merge(sllmp_usage_t *u, const cJSON *usage);
 
+/* The metadata of a /v1/messages body as Anthropic (and Bedrock) takes it: a new object with
+ * the client's user_id alone; NULL when md has none. The other members (LiteLLM's tags and
+ * trace names) are the gateway's, and Anthropic refuses them ("metadata.tags: Extra inputs
+ * are not permitted"). */
+cJSON *sllmp_anthropic_metadata(const cJSON *md);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Google Gemini generateContent (protocols.md §3.1)                                        */
 

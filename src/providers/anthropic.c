@@ -173,12 +173,25 @@ sllmp_provider_anthropic_chat(sllmp_req_t *r)
     return rc;
 }
 
-/* The client's Anthropic body with the deployment's model. */
+/* The client's Anthropic body with the deployment's model and Anthropic's part of the
+ * metadata (the whole of it back after printing: the trace reads the gateway's part). */
 static char *
 native_body(sllmp_req_t *r)
 {
+    cJSON *md = cJSON_DetachItemFromObjectCaseSensitive(r->json, "metadata");
+    cJSON *sent = sllmp_anthropic_metadata(md);
+    char *text;
+
     cJSON_ReplaceItemInObjectCaseSensitive(r->json, "model", cJSON_CreateString(r->dep->model));
-    return cJSON_PrintUnformatted(r->json);
+    if (sent != NULL) {
+        cJSON_AddItemToObject(r->json, "metadata", sent);
+    }
+    text = cJSON_PrintUnformatted(r->json);
+    cJSON_DeleteItemFromObjectCaseSensitive(r->json, "metadata");
+    if (md != NULL) {
+        cJSON_AddItemToObject(r->json, "metadata", md);
+    }
+    return text;
 }
 
 sllmp_rc_t

@@ -1094,6 +1094,20 @@ sllmp_anthropic_usage_merge(sllmp_usage_t *u, const cJSON *usage)
 }
 
 cJSON *
+sllmp_anthropic_metadata(const cJSON *md)
+{
+    const cJSON *uid = cJSON_IsObject(md) ? get(md, "user_id") : NULL;
+    cJSON *out;
+
+    if (uid == NULL) {
+        return NULL;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddItemToObject(out, "user_id", cJSON_Duplicate(uid, 1)); /* Anthropic judges it */
+    return out;
+}
+
+cJSON *
 sllmp_anthropic_response(const cJSON *msg, const char *model, long created, sllmp_usage_t *u)
 {
     const cJSON *content = get(msg, "content"), *b;

@@ -232,7 +232,8 @@ sllmp_provider_bedrock_chat(sllmp_req_t *r)
 }
 
 /* /v1/messages on Bedrock: Anthropic's own body through InvokeModel, as Bedrock wants it (no
- * model, no stream, its anthropic_version, the anthropic-beta header's flags as anthropic_beta). */
+ * model, no stream, its anthropic_version, the anthropic-beta header's flags as anthropic_beta,
+ * of the metadata only Anthropic's user_id). */
 sllmp_rc_t
 sllmp_provider_bedrock_messages(sllmp_req_t *r)
 {
@@ -246,6 +247,14 @@ sllmp_provider_bedrock_messages(sllmp_req_t *r)
     cJSON_DeleteItemFromObjectCaseSensitive(req, "stream");
     cJSON_DeleteItemFromObjectCaseSensitive(req, "anthropic_version");
     cJSON_AddStringToObject(req, "anthropic_version", SLLMP_BEDROCK_ANTHROPIC_VERSION);
+    if (cJSON_HasObjectItem(req, "metadata")) {
+        cJSON *md = sllmp_anthropic_metadata(cJSON_GetObjectItemCaseSensitive(req, "metadata"));
+
+        cJSON_DeleteItemFromObjectCaseSensitive(req, "metadata");
+        if (md != NULL) {
+            cJSON_AddItemToObject(req, "metadata", md);
+        }
+    }
     /* the client's beta flags are part of its request, as for Anthropic (anthropic.c), but
      * InvokeModel takes them in the body */
     sllmp_bedrock_anthropic_beta(req, sllmp_req_param(r, "HTTP_ANTHROPIC_BETA"));

@@ -1254,6 +1254,28 @@ class MessagesFrontDoorTest(ProvidersCase):
         self.assertEqual(r.status, 503)
         self.assertEqual(r.json()["error"]["type"], "overloaded_error")
 
+    def test_gateway_metadata_stays_at_the_gateway(self):
+        # LiteLLM's metadata (tags, trace names) is the gateway's, read into the trace record;
+        # Anthropic's schema (Bedrock's too) allows metadata.user_id alone and answers any
+        # other member with 400 "metadata.tags: Extra inputs are not permitted"
+        md = {"user_id": "u-77", "tags": ["team-a"], "trace_name": "claude-code"}
+        for model, mock in (("claude", self.anthropic), ("br-claude", self.bedrock)):
+            r = self.post_messages({"model": model, "max_tokens": 20, "metadata": md,
+                                    "messages": [{"role": "user", "content": "hi"}]})
+            self.assertEqual(r.status, 200, (model, r))
+            self.assertEqual(mock_requests(mock)[-1]["body"].get("metadata"),
+                             {"user_id": "u-77"}, model)
+            rec = self.record_of(r.header("x-request-id"))
+            self.assertEqual(rec["tags"], ["team-a"], rec)
+            self.assertEqual(rec["trace_name"], "claude-code", rec)
+            self.assertEqual(rec["user"], "u-77", rec)
+        # only gateway members: no metadata at all goes upstream
+        r = self.post_messages({"model": "claude", "max_tokens": 20,
+                                "metadata": {"tags": ["team-a"]},
+                                "messages": [{"role": "user", "content": "hi"}]})
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("metadata", mock_requests(self.anthropic)[-1]["body"])
+
     def test_cut_stream_is_an_error_not_a_success(self):
         r = self.post_messages({"model": "claude-cut", "max_tokens": 50, "stream": True,
                                 "messages": [{"role": "user", "content": "x"}]})
