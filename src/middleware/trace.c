@@ -44,8 +44,19 @@ typedef struct {
     int reasoning_seen;
     cJSON *thinking_blocks; /* the entries, as the chunks carried them */
     cJSON *tool_calls;      /* by index */
+    struct block_s *blocks; /* /v1/messages: the content blocks, by index (BLOCKS_MAX) */
     char *response_model;
 } trace_t;
+
+/* A content block of a streamed /v1/messages answer: as content_block_start gave it, with
+ * what its deltas carried gathered apart (a text, a thinking, a tool's input JSON). */
+#define BLOCKS_MAX 128
+
+typedef struct block_s {
+    cJSON *block;
+    const char *field; /* "text", "thinking" or "input" (from partial_json) */
+    sllmp_buf_t acc;
+} block_t;
 
 static int
 is_hex(const char *s, size_t n)
@@ -177,6 +188,17 @@ thinking_blocks_free(void *p)
     cJSON_Delete(t->thinking_blocks);
 }
 
+static void
+blocks_free(void *p)
+{
+    trace_t *t = p;
+
+    for (int i = 0; i < BLOCKS_MAX; i++) {
+        cJSON_Delete(t->blocks[i].block);
+        sllmp_buf_free(&t->blocks[i].acc);
+    }
+}
+
 static trace_t *
 trace_of(sllmp_req_t *r)
 {
@@ -289,6 +311,107 @@ merge_tool_call(trace_t *t, const cJSON *delta)
     }
 }
 
+/* Anthropic's events: each content block as an unstreamed Message has it (its text, its
+ * thinking and signature, a tool's input), from its content_block_start and deltas. */
+static void
+native_block(sllmp_req_t *r, trace_t *t, const cJSON *ev)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+    const cJSON *index = cJSON_GetObjectItemCaseSensitive(ev, "index");
+    const cJSON *delta = cJSON_GetObjectItemCaseSensitive(ev, "delta");
+    int i = cJSON_IsNumber(index) ? index->valueint : -1;
+    block_t *b;
+
+    if (!cJSON_IsString(type) || i < 0 || i >= BLOCKS_MAX) {
+        return;
+    }
+    if (t->blocks == NULL) {
+        t->blocks = sllmp_arena_calloc(r->arena, BLOCKS_MAX * sizeof(block_t));
+        for (int k = 0; k < BLOCKS_MAX; k++) {
+            sllmp_buf_init(&t->blocks[k].acc, 0);
+        }
+        sllmp_arena_cleanup_add(r->arena, blocks_free, t);
+    }
+    b = &t->blocks[i];
+    if (strcmp(type->valuestring, "content_block_start") == 0) {
+        const cJSON *cb = cJSON_GetObjectItemCaseSensitive(ev, "content_block");
+
+        if (cJSON_IsObject(cb) && b->block == NULL) {
+            b->block = cJSON_Duplicate(cb, 1);
+        }
+        return;
+    }
+    if (strcmp(type->valuestring, "content_block_delta") != 0 || b->block == NULL) {
+        return;
+    }
+    static const struct {
+        const char *delta, *field;
+    } fields[] = {{"text", "text"}, {"thinking", "thinking"}, {"partial_json", "input"}};
+    const cJSON *sig = cJSON_GetObjectItemCaseSensitive(delta, "signature");
+
+    for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(delta, fields[k].delta);
+
+        if (cJSON_IsString(v) && (b->field == NULL || b->field == fields[k].field)) {
+            b->field = fields[k].field;
+            sllmp_buf_appends(&b->acc, v->valuestring);
+        }
+    }
+    if (cJSON_IsString(sig)) {
+        /* sent whole, once, at the end of a thinking block */
+        cJSON_DeleteItemFromObjectCaseSensitive(b->block, "signature");
+        cJSON_AddStringToObject(b->block, "signature", sig->valuestring);
+    }
+}
+
+/* The streamed /v1/messages answer: {"role": "assistant", "content": [blocks]}. */
+static void
+native_output(trace_t *t, cJSON *rec)
+{
+    cJSON *content = NULL;
+
+    for (int i = 0; t->blocks != NULL && i < BLOCKS_MAX; i++) {
+        block_t *b = &t->blocks[i];
+        cJSON *v = NULL;
+
+        if (b->block == NULL) {
+            continue;
+        }
+        if (b->field != NULL && strcmp(b->field, "input") == 0 && b->acc.len == 0) {
+            v = NULL; /* a tool without arguments: its start's input ({}) */
+        } else if (b->field != NULL && strcmp(b->field, "input") == 0) {
+            int trailing;
+
+            /* a tool's input as JSON; the text as it came when it is cut or broken */
+            v = sllmp_json_parse(sllmp_buf_cstr(&b->acc), b->acc.len, &trailing);
+            if (v == NULL || trailing) {
+                cJSON_Delete(v);
+                v = cJSON_CreateString(sllmp_buf_cstr(&b->acc));
+            }
+        } else if (b->field != NULL) {
+            /* a start's text (empty, in practice) then the deltas' */
+            const cJSON *was = cJSON_GetObjectItemCaseSensitive(b->block, b->field);
+            char *joined = sllmp_xasprintf("%s%s", cJSON_IsString(was) ? was->valuestring : "",
+                                           sllmp_buf_cstr(&b->acc));
+
+            v = cJSON_CreateString(joined);
+            free(joined);
+        }
+        if (v != NULL) {
+            cJSON_DeleteItemFromObjectCaseSensitive(b->block, b->field);
+            cJSON_AddItemToObject(b->block, b->field, v);
+        }
+        if (content == NULL) {
+            cJSON *out = cJSON_AddObjectToObject(rec, "output");
+
+            cJSON_AddStringToObject(out, "role", "assistant");
+            content = cJSON_AddArrayToObject(out, "content");
+        }
+        cJSON_AddItemToArray(content, b->block);
+        b->block = NULL; /* the record owns it now; the cleanup sees NULL */
+    }
+}
+
 static sllmp_rc_t
 trace_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
 {
@@ -307,19 +430,13 @@ trace_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
         return SLLMP_GO_ON;
     }
     if (r->kind == SLLMP_KIND_MESSAGES) {
-        /* Anthropic's events: the answer's text from its text deltas */
-        const cJSON *text = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(chunk->json, "delta"), "text");
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(chunk->json, "message");
 
         model = cJSON_GetObjectItemCaseSensitive(msg, "model");
         if (t->response_model == NULL && cJSON_IsString(model) && model->valuestring[0]) {
             t->response_model = sllmp_arena_strdup(r->arena, model->valuestring);
         }
-        if (cJSON_IsString(text)) {
-            sllmp_buf_appends(&t->content, text->valuestring);
-            t->content_seen = 1;
-        }
+        native_block(r, t, chunk->json);
         return SLLMP_GO_ON;
     }
     cJSON_ArrayForEach(choice, cJSON_GetObjectItemCaseSensitive(chunk->json, "choices"))
@@ -994,7 +1111,9 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
         }
     }
     if (r->stream) {
-        if (cap == SLLMP_CAPTURE_FULL) {
+        if (cap == SLLMP_CAPTURE_FULL && r->kind == SLLMP_KIND_MESSAGES) {
+            native_output(t, rec);
+        } else if (cap == SLLMP_CAPTURE_FULL) {
             streamed_output(t, rec);
         }
     } else {

@@ -1276,6 +1276,30 @@ class MessagesFrontDoorTest(ProvidersCase):
         self.assertEqual(r.status, 200, r)
         self.assertNotIn("metadata", mock_requests(self.anthropic)[-1]["body"])
 
+    def test_streamed_record_has_the_content_blocks(self):
+        # a streamed answer's record holds the content blocks an unstreamed one's does: the
+        # thinking, the text and each tool_use with its input (Claude Code's answers are
+        # mostly tool calls), not the text alone
+        def strip(blocks):
+            return [{k: v for k, v in b.items() if k != "id"} for b in blocks]
+        body = {"model": "claude-thinking-tools", "max_tokens": 2000,
+                "thinking": {"type": "enabled", "budget_tokens": 1024},
+                "tools": [{"name": "get_weather", "input_schema": {"type": "object"}},
+                          {"name": "get_time", "input_schema": {"type": "object"}}],
+                "messages": [{"role": "user", "content": "weather?"}]}
+        r = self.post_messages(body)
+        self.assertEqual(r.status, 200, r)
+        want = self.record_of(r.header("x-request-id"))["output"]
+        self.assertEqual(strip(want["content"]), strip(r.json()["content"]))
+        types = [b["type"] for b in want["content"]]
+        self.assertIn("tool_use", types)
+        self.assertIn("thinking", types)
+        r = self.post_messages(dict(body, stream=True))
+        self.assertEqual(r.status, 200, r)
+        got = self.record_of(r.header("x-request-id"))["output"]
+        self.assertEqual(got["role"], "assistant", got)
+        self.assertEqual(strip(got["content"]), strip(want["content"]), got)
+
     def test_cut_stream_is_an_error_not_a_success(self):
         r = self.post_messages({"model": "claude-cut", "max_tokens": 50, "stream": True,
                                 "messages": [{"role": "user", "content": "x"}]})
