@@ -917,42 +917,80 @@ deployment_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
 }
 
 /*
- * The providers by LiteLLM's prefix: how each is spoken to, where it is by default, and the
- * environment variables its key comes from when the entry names none. They are read only when
- * the entry keeps the default api_base: a provider key is never sent to another host.
+ * The providers by LiteLLM's prefix: how each is spoken to, where it is by default, the
+ * environment variables that move that default (as in LiteLLM: OPENAI_API_BASE, ...), and those
+ * its key comes from when the entry names none. The key's are read only when the entry keeps
+ * the default api_base, its own or the environment's: a provider key is never sent to a host
+ * the entry names.
  */
 static const struct {
     const char *prefix;
     sllmp_provider_t provider;
-    const char *api_base;   /* NULL: the entry must give one (or it is derived) */
-    const char *key_env[5]; /* the first set is read; none: local servers */
+    const char *api_base;    /* NULL: the entry must give one (or it is derived) */
+    const char *base_env[3]; /* the first set is the default api_base */
+    const char *key_env[5];  /* the first set is read; none: local servers */
 } providers[] = {
-    {"openai", SLLMP_PROVIDER_OPENAI, "https://api.openai.com/v1", {"OPENAI_API_KEY"}},
+    {"openai",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.openai.com/v1",
+     {"OPENAI_BASE_URL", "OPENAI_API_BASE"},
+     {"OPENAI_API_KEY"}},
     {"text-completion-openai",
      SLLMP_PROVIDER_OPENAI,
      "https://api.openai.com/v1",
+     {"OPENAI_BASE_URL", "OPENAI_API_BASE"},
      {"OPENAI_API_KEY"}},
-    {"ollama", SLLMP_PROVIDER_OPENAI, "http://localhost:11434/v1", {NULL}},
+    {"ollama", SLLMP_PROVIDER_OPENAI, "http://localhost:11434/v1", {"OLLAMA_API_BASE"}, {NULL}},
     /* LiteLLM's name for Ollama's chat API (its docs' advice for chat models): the same server */
-    {"ollama_chat", SLLMP_PROVIDER_OPENAI, "http://localhost:11434/v1", {NULL}},
-    {"hosted_vllm", SLLMP_PROVIDER_OPENAI, "http://localhost:8000/v1", {"HOSTED_VLLM_API_KEY"}},
-    {"groq", SLLMP_PROVIDER_OPENAI, "https://api.groq.com/openai/v1", {"GROQ_API_KEY"}},
-    {"mistral", SLLMP_PROVIDER_OPENAI, "https://api.mistral.ai/v1", {"MISTRAL_API_KEY"}},
-    {"deepseek", SLLMP_PROVIDER_OPENAI, "https://api.deepseek.com/v1", {"DEEPSEEK_API_KEY"}},
-    {"openrouter", SLLMP_PROVIDER_OPENAI, "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY"}},
+    {"ollama_chat",
+     SLLMP_PROVIDER_OPENAI,
+     "http://localhost:11434/v1",
+     {"OLLAMA_API_BASE"},
+     {NULL}},
+    {"hosted_vllm",
+     SLLMP_PROVIDER_OPENAI,
+     "http://localhost:8000/v1",
+     {"HOSTED_VLLM_API_BASE"},
+     {"HOSTED_VLLM_API_KEY"}},
+    {"groq",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.groq.com/openai/v1",
+     {"GROQ_API_BASE"},
+     {"GROQ_API_KEY"}},
+    {"mistral",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.mistral.ai/v1",
+     {"MISTRAL_API_BASE"},
+     {"MISTRAL_API_KEY"}},
+    {"deepseek",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.deepseek.com/v1",
+     {"DEEPSEEK_API_BASE"},
+     {"DEEPSEEK_API_KEY"}},
+    {"openrouter",
+     SLLMP_PROVIDER_OPENAI,
+     "https://openrouter.ai/api/v1",
+     {"OPENROUTER_API_BASE"},
+     {"OPENROUTER_API_KEY"}},
     /* the key by LiteLLM's names, in its order (Together's own docs say TOGETHER_API_KEY) */
     {"together_ai",
      SLLMP_PROVIDER_OPENAI,
      "https://api.together.xyz/v1",
+     {"TOGETHER_AI_API_BASE"},
      {"TOGETHER_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHERAI_API_KEY", "TOGETHER_AI_TOKEN"}},
-    {"azure", SLLMP_PROVIDER_AZURE, NULL, {"AZURE_API_KEY"}},
-    {"anthropic", SLLMP_PROVIDER_ANTHROPIC, "https://api.anthropic.com", {"ANTHROPIC_API_KEY"}},
+    {"azure", SLLMP_PROVIDER_AZURE, NULL, {NULL}, {"AZURE_API_KEY"}}, /* AZURE_API_BASE: below */
+    {"anthropic",
+     SLLMP_PROVIDER_ANTHROPIC,
+     "https://api.anthropic.com",
+     {"ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"},
+     {"ANTHROPIC_API_KEY"}},
     {"gemini",
      SLLMP_PROVIDER_GEMINI,
      "https://generativelanguage.googleapis.com",
+     {"GEMINI_API_BASE"},
      {"GEMINI_API_KEY"}},
-    {"bedrock", SLLMP_PROVIDER_BEDROCK, NULL, {NULL}},
-    {"mock", SLLMP_PROVIDER_MOCK, NULL, {NULL}},
+    {"bedrock", SLLMP_PROVIDER_BEDROCK, NULL, {NULL}, {NULL}},
+    {"mock", SLLMP_PROVIDER_MOCK, NULL, {NULL}, {NULL}},
 };
 
 /* Copies the first of the environment variables that is set into *out, unless *out is set. */
@@ -1115,6 +1153,7 @@ split_model(loader_t *L, dep_ud_t *u)
     const char *prefix = slash ? m : bare_model_provider(m);
     size_t plen = slash ? (size_t)(slash - m) : prefix ? strlen(prefix) : 0;
     size_t i;
+    int base_from_env = 0;
 
     if (prefix == NULL) {
         warn(L, u->model_node,
@@ -1156,7 +1195,20 @@ split_model(loader_t *L, dep_ud_t *u)
         return fail(L, u->model_node, "litellm_params.model '%s' names no model", m);
     }
     if (d->api_base == NULL && providers[i].api_base != NULL) {
-        d->api_base = sllmp_xstrdup(providers[i].api_base);
+        env_default(L, &d->api_base, providers[i].base_env);
+        if (d->api_base != NULL && strncmp(d->api_base, "http://", 7) != 0 &&
+            strncmp(d->api_base, "https://", 8) != 0) {
+            warn(L, u->model_node,
+                 "model '%s': the environment's api_base for %s/ is not an http:// or "
+                 "https:// URL; %s is used",
+                 d->model_name, providers[i].prefix, providers[i].api_base);
+            free(d->api_base);
+            d->api_base = NULL;
+        }
+        base_from_env = d->api_base != NULL;
+        if (d->api_base == NULL) {
+            d->api_base = sllmp_xstrdup(providers[i].api_base);
+        }
     }
     if (d->api_base != NULL) {
         size_t n = strlen(d->api_base);
@@ -1164,7 +1216,7 @@ split_model(loader_t *L, dep_ud_t *u)
         while (n > 0 && d->api_base[n - 1] == '/') {
             d->api_base[--n] = '\0';
         }
-        if (u->api_base_set && d->provider == SLLMP_PROVIDER_OPENAI &&
+        if ((u->api_base_set || base_from_env) && d->provider == SLLMP_PROVIDER_OPENAI &&
             (strcmp(d->provider_name, "ollama") == 0 ||
              strcmp(d->provider_name, "hosted_vllm") == 0) &&
             base_has_no_path(d->api_base)) {

@@ -1171,6 +1171,35 @@ test_providers(void **state)
 
     expect_error("model_list:\n  - {model_name: z, litellm_params: {model: azure/x}}\n",
                  "azure/ needs litellm_params.api_base");
+
+    /* LiteLLM's OPENAI_API_BASE and friends move a provider's default host, and its key goes
+     * there with it; an entry's own api_base still wins and gets no key from the environment */
+    setenv("OPENAI_API_BASE", "https://proxy.corp.example/v1/", 1);
+    setenv("OPENAI_API_KEY", "sk-env-openai", 1);
+    setenv("OLLAMA_API_BASE", "http://10.0.0.5:11434", 1);
+    setenv("ANTHROPIC_BASE_URL", "api.anthropic.com", 1); /* no scheme: warned, not taken */
+    c = load("model_list:\n"
+             "  - {model_name: o, litellm_params: {model: openai/gpt-4o}}\n"
+             "  - {model_name: own, litellm_params: {model: openai/gpt-4o, "
+             "api_base: 'http://127.0.0.1:9/v1'}}\n"
+             "  - {model_name: l, litellm_params: {model: ollama/llama3}}\n"
+             "  - {model_name: a, litellm_params: {model: anthropic/claude-x, api_key: k}}\n",
+             &err);
+    assert_non_null(c);
+    d = sllmp_conf_find(c, "o", 1);
+    assert_string_equal(d->api_base, "https://proxy.corp.example/v1");
+    assert_string_equal(d->api_key, "sk-env-openai");
+    d = sllmp_conf_find(c, "own", 3);
+    assert_string_equal(d->api_base, "http://127.0.0.1:9/v1");
+    assert_null(d->api_key);
+    assert_string_equal(sllmp_conf_find(c, "l", 1)->api_base, "http://10.0.0.5:11434/v1");
+    assert_string_equal(sllmp_conf_find(c, "a", 1)->api_base, "https://api.anthropic.com");
+    assert_true(has_warning(c, "the environment's api_base for anthropic/ is not an http"));
+    sllmp_conf_unref(c);
+    unsetenv("OPENAI_API_BASE");
+    unsetenv("OPENAI_API_KEY");
+    unsetenv("OLLAMA_API_BASE");
+    unsetenv("ANTHROPIC_BASE_URL");
 }
 
 /* LiteLLM's timeout / stream_timeout per deployment, request_timeout and router_settings'
