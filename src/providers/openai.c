@@ -152,7 +152,7 @@ takes_stream_options(const sllmp_deployment_t *d)
 {
     const char *v = d->api_version;
 
-    if (strcmp(d->provider_name, "mistral") == 0 ||
+    if ((d->provider_name != NULL && strcmp(d->provider_name, "mistral") == 0) ||
         (d->api_base != NULL && strstr(d->api_base, ".mistral.ai/") != NULL)) {
         return 0;
     }
