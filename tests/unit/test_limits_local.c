@@ -22,6 +22,7 @@
 
 /* included, not linked, to reach the lock, the header and the tables */
 #include "../../src/store/local.c"
+#include "store_helpers.h"
 
 typedef struct {
     char dir[64];
@@ -70,33 +71,6 @@ static mapping_t *
 map_of(sllmp_store_t *s)
 {
     return ((local_t *)s)->m;
-}
-
-static sllmp_subject_t
-subject(const char *id, long rpm, long tpm, long parallel, int64_t budget_nano, long period_s)
-{
-    sllmp_subject_t subj;
-
-    memset(&subj, 0, sizeof(subj));
-    snprintf(subj.id, sizeof(subj.id), "%s", id);
-    subj.lim.rpm = rpm;
-    subj.lim.tpm = tpm;
-    subj.lim.parallel = parallel;
-    subj.lim.budget_nano = budget_nano;
-    subj.lim.budget_period_s = period_s;
-    return subj;
-}
-
-static sllmp_reservation_t
-reservation(int64_t tokens, int64_t cost_nano, int64_t lease_ms)
-{
-    sllmp_reservation_t res;
-
-    sllmp_random_hex(res.id, 16);
-    res.tokens = tokens;
-    res.cost_nano = cost_nano;
-    res.lease_ms = lease_ms;
-    return res;
 }
 
 /* Reserves on one subject: the verdict, after asserting the call itself worked. */

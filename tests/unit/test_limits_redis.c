@@ -22,6 +22,7 @@
 
 /* included, not linked, to reach the connection (TTLs, FLUSHALL) */
 #include "../../src/store/redis.c"
+#include "store_helpers.h"
 
 enum { LOCAL, REDIS, NSTORES };
 
@@ -149,29 +150,6 @@ teardown(void **state)
             skip();                                                                                \
         }                                                                                          \
     } while (0)
-
-static sllmp_subject_t
-subject(const char *id, long rpm, long tpm, long parallel, int64_t budget_nano, long period_s)
-{
-    sllmp_subject_t subj;
-
-    memset(&subj, 0, sizeof(subj));
-    snprintf(subj.id, sizeof(subj.id), "%s", id);
-    subj.lim = (sllmp_limits_t){rpm, tpm, parallel, budget_nano, period_s};
-    return subj;
-}
-
-static sllmp_reservation_t
-reservation(int64_t tokens, int64_t cost_nano, int64_t lease_ms)
-{
-    sllmp_reservation_t res;
-
-    sllmp_random_hex(res.id, 16);
-    res.tokens = tokens;
-    res.cost_nano = cost_nano;
-    res.lease_ms = lease_ms;
-    return res;
-}
 
 /* Times measured on two clocks, a few ms apart: equal within this. */
 #define SLACK_MS 250
