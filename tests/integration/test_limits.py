@@ -648,14 +648,14 @@ class GlobalBudgetTest(LimitAsserts, StackCase):
 
 
 class AbsurdPriceTest(LimitAsserts, StackCase):
-    """A deployment priced absurdly (a per-million figure written as per token, times a huge
-    max_tokens, or more): its worst case overflows nano-USD. It must be refused by a budget as a
-    request that never fits, never wrap to a negative cost that passes it. On the local store."""
+    """A deployment priced absurdly (the most the config takes, $1,000 a token, times a huge
+    max_tokens): its worst case overflows nano-USD. It must be refused by a budget as a request
+    that never fits, never wrap to a negative cost that passes it. On the local store."""
 
     @classmethod
     def make_config(cls):
         absurd = upstream_model("absurd", cls.mock, "usage-10-10-0-0")
-        absurd["model_info"] = {"input_cost_per_token": 1e300, "output_cost_per_token": 1e300}
+        absurd["model_info"] = {"input_cost_per_token": 1000, "output_cost_per_token": 1000}
         cfg = base_config([absurd], limits={"lease_ms": LEASE_MS,
                                             "reserve_max_tokens": RESERVE_MAX})
         cfg["keys"] = key_entries([("absurd-k", {"budget_usd": 1000, "budget_period": "total"})])
@@ -673,7 +673,7 @@ class AbsurdPriceTest(LimitAsserts, StackCase):
     def test_overflowing_worst_case_is_refused(self):
         for _ in range(2):
             r = self.stack.chat({"model": "absurd", "messages": user_msg(PRICED_TEXT),
-                                 "max_tokens": 10}, key=secret("absurd-k"))
+                                 "max_tokens": 10 ** 8}, key=secret("absurd-k"))
             self.assertLimited(r, "budget_exceeded", code="budget_exceeded",
                                subject="key absurd-k")
             self.assertEqual(r.header("x-should-retry"), "false", r)
