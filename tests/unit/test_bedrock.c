@@ -557,6 +557,16 @@ converse(const char *req_json, const char *model_id)
     return out;
 }
 
+/* The Converse body of req_json for model_id: its second message (the first answer) is want. */
+static void
+expect_second_message(const char *req_json, const char *model_id, const char *want)
+{
+    cJSON *out = converse(req_json, model_id);
+
+    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1), want);
+    cJSON_Delete(out);
+}
+
 static void
 test_converse_request_reasoning_effort(void **state)
 {
@@ -913,43 +923,35 @@ test_converse_request_claude_prefill_stripped(void **state)
 
     /* only its last text: earlier blocks keep their whitespace; a merged turn's last block
      * left blank goes, and the one before it is cut */
-    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},"
-                   "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"One \"},"
-                   "{\"type\":\"text\",\"text\":\"two \\t\"}]},"
-                   "{\"role\":\"assistant\",\"content\":\"three \"}]}",
-                   CLAUDE);
-    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
-                "{\"role\":\"assistant\",\"content\":[{\"text\":\"One \"},{\"text\":\"two \\t\"},"
-                "{\"text\":\"three\"}]}");
-    cJSON_Delete(out);
+    expect_second_message(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"One \"},"
+        "{\"type\":\"text\",\"text\":\"two \\t\"}]},"
+        "{\"role\":\"assistant\",\"content\":\"three \"}]}",
+        CLAUDE,
+        "{\"role\":\"assistant\",\"content\":[{\"text\":\"One \"},{\"text\":\"two \\t\"},"
+        "{\"text\":\"three\"}]}");
 
     /* a history turn keeps its whitespace: the rule is the final turn's */
-    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
-                   "{\"role\":\"assistant\",\"content\":\"Hello \"},"
-                   "{\"role\":\"user\",\"content\":\"Again\"}]}",
-                   CLAUDE);
-    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
-                "{\"role\":\"assistant\",\"content\":[{\"text\":\"Hello \"}]}");
-    cJSON_Delete(out);
+    expect_second_message("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
+                          "{\"role\":\"assistant\",\"content\":\"Hello \"},"
+                          "{\"role\":\"user\",\"content\":\"Again\"}]}",
+                          CLAUDE, "{\"role\":\"assistant\",\"content\":[{\"text\":\"Hello \"}]}");
 
     /* a final toolUse ends the turn: nothing to strip before it */
-    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
-                   "{\"role\":\"assistant\",\"content\":\"Checking. \",\"tool_calls\":[{\"id\":"
-                   "\"t1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
-                   "\"{}\"}}]}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
-                   CLAUDE);
-    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
-                "{\"role\":\"assistant\",\"content\":[{\"text\":\"Checking. \"},"
-                "{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"f\",\"input\":{}}}]}");
-    cJSON_Delete(out);
+    expect_second_message(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
+        "{\"role\":\"assistant\",\"content\":\"Checking. \",\"tool_calls\":[{\"id\":"
+        "\"t1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
+        "\"{}\"}}]}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+        CLAUDE,
+        "{\"role\":\"assistant\",\"content\":[{\"text\":\"Checking. \"},"
+        "{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"f\",\"input\":{}}}]}");
 
     /* Nova has no such rule known: its prefill goes as the client wrote it */
-    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"JSON please\"},"
-                   "{\"role\":\"assistant\",\"content\":\"```json\\n\"}]}",
-                   NOVA);
-    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
-                "{\"role\":\"assistant\",\"content\":[{\"text\":\"```json\\n\"}]}");
-    cJSON_Delete(out);
+    expect_second_message("{\"messages\":[{\"role\":\"user\",\"content\":\"JSON please\"},"
+                          "{\"role\":\"assistant\",\"content\":\"```json\\n\"}]}",
+                          NOVA, "{\"role\":\"assistant\",\"content\":[{\"text\":\"```json\\n\"}]}");
 
     /* whitespace-only stop sequences still go (see the top of bedrock_xlate.c) */
     out = converse("{\"stop\":[\"\\n\",\"END\"],\"messages\":[{\"role\":\"user\","
@@ -1073,29 +1075,24 @@ test_converse_request_cache_points_by_model(void **state)
 static void
 test_converse_request_cache_point_after_prefill(void **state)
 {
-    cJSON *out;
-
     (void)state;
     /* a prefill's cachePoint marks its last text, which still loses its trailing whitespace
      * (Bedrock gives Claude the point as that text's cache_control) */
-    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"JSON please\"},"
-                   "{\"role\":\"assistant\",\"content\":\"```json\\n\","
-                   "\"cache_control\":{\"type\":\"ephemeral\"}}]}",
-                   CLAUDE);
-    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
-                "{\"role\":\"assistant\",\"content\":[{\"text\":\"```json\"}," CP "]}");
-    cJSON_Delete(out);
+    expect_second_message("{\"messages\":[{\"role\":\"user\",\"content\":\"JSON please\"},"
+                          "{\"role\":\"assistant\",\"content\":\"```json\\n\","
+                          "\"cache_control\":{\"type\":\"ephemeral\"}}]}",
+                          CLAUDE,
+                          "{\"role\":\"assistant\",\"content\":[{\"text\":\"```json\"}," CP "]}");
 
     /* parts: the marked last one is cut, earlier ones keep their whitespace */
-    out = converse("{\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},"
-                   "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"One \","
-                   "\"cache_control\":{\"type\":\"ephemeral\"}},{\"type\":\"text\",\"text\":"
-                   "\"two \\t\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}",
-                   CLAUDE);
-    assert_json(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "messages"), 1),
-                "{\"role\":\"assistant\",\"content\":[{\"text\":\"One \"}," CP
-                ",{\"text\":\"two\"}," CP "]}");
-    cJSON_Delete(out);
+    expect_second_message(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"One \","
+        "\"cache_control\":{\"type\":\"ephemeral\"}},{\"type\":\"text\",\"text\":"
+        "\"two \\t\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}",
+        CLAUDE,
+        "{\"role\":\"assistant\",\"content\":[{\"text\":\"One \"}," CP ",{\"text\":\"two\"}," CP
+        "]}");
 }
 
 static void
