@@ -36,6 +36,27 @@ class AnthropicMock(MockProcess):
         return ["--key", ANTHROPIC_KEY]
 
 
+class WithAnthropicMock:
+    """Mixed in before a StackCase: an Anthropic mock for the class, started before the stack,
+    whose key the stack has as MOCK_ANTHROPIC_KEY; anthropic_model() names a deployment on it."""
+
+    server_env = {"MOCK_ANTHROPIC_KEY": ANTHROPIC_KEY}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.anthropic = AnthropicMock().start()
+        cls.addClassCleanup(cls.anthropic.stop)
+        super().setUpClass()
+
+    @classmethod
+    def anthropic_model(cls, name, options):
+        """model_name name served by the mock's claude-mock+options."""
+        return {"model_name": name, "litellm_params": {
+            "model": "anthropic/claude-mock+" + options,
+            "api_base": "http://127.0.0.1:%d" % cls.anthropic.port,
+            "api_key": "os.environ/MOCK_ANTHROPIC_KEY"}}
+
+
 class GeminiMock(MockProcess):
     SCRIPT = os.path.join(MOCKS, "gemini_mock.py")
 

@@ -13,6 +13,7 @@ from stack import (MASTER_KEY, Redis, Stack, StackCase, base_config, closed_port
                    parse_sse, user_msg, wait_for)
 from test_metrics import sample
 from test_trace import records
+from test_providers import WithAnthropicMock
 
 FAST = {"backoff_ms": 20, "backoff_max_ms": 100}   # sllmp.router: quick backoffs for tests
 
@@ -609,26 +610,15 @@ class SharedCooldownRedisTest(ReliabilityCase):
         self.assertEqual(self.mock.calls("status-500+down"), 1)   # the other host kept off
 
 
-class AnthropicOverloadTest(ReliabilityCase):
+class AnthropicOverloadTest(WithAnthropicMock, ReliabilityCase):
     """Anthropic's 529 "overloaded" is retried like any 5xx, on /v1/chat/completions and on
     /v1/messages (whose clients see Anthropic's shapes)."""
 
-    server_env = {"MOCK_ANTHROPIC_KEY": "sk-ant-mock-KEY"}
     router = {"num_retries": 1}
 
     @classmethod
-    def setUpClass(cls):
-        from test_providers import AnthropicMock
-        cls.anthropic = AnthropicMock().start()
-        cls.addClassCleanup(cls.anthropic.stop)
-        super().setUpClass()
-
-    @classmethod
     def models(cls, mock):
-        return [{"model_name": "claude", "litellm_params": {
-            "model": "anthropic/claude-mock+status-529+retry-1+first-1",
-            "api_base": "http://127.0.0.1:%d" % cls.anthropic.port,
-            "api_key": "os.environ/MOCK_ANTHROPIC_KEY"}}]
+        return [cls.anthropic_model("claude", "status-529+retry-1+first-1")]
 
     def setUp(self):
         super().setUp()

@@ -10,6 +10,7 @@ import unittest
 
 from stack import (StackCase, StreamClient, content_arrivals, mock_model, upstream_model,
                    user_msg)
+from test_providers import WithAnthropicMock
 
 
 def assert_pings_on_time(test, c, heartbeat_s):
@@ -302,28 +303,17 @@ class StreamingTest(StackCase):
         self.assert_error_then_done(c)
 
 
-class AnthropicKeepaliveTest(StackCase):
+class AnthropicKeepaliveTest(WithAnthropicMock, StackCase):
     """Anthropic's ping events are dropped on both paths (translated to OpenAI chunks, and
     passed through on /v1/messages, where the gateway sends its own heartbeats): while they
     keep arriving the client still gets heartbeats."""
 
     start_mock = False
     sllmp = StreamingTest.sllmp
-    server_env = {"MOCK_ANTHROPIC_KEY": "sk-ant-mock-KEY"}
-
-    @classmethod
-    def setUpClass(cls):
-        from test_providers import AnthropicMock
-        cls.anthropic = AnthropicMock().start()
-        cls.addClassCleanup(cls.anthropic.stop)
-        super().setUpClass()
 
     @classmethod
     def models(cls, mock):
-        return [{"model_name": "claude-keepalive", "litellm_params": {
-            "model": "anthropic/claude-mock+keepalive-250-3000",
-            "api_base": "http://127.0.0.1:%d" % cls.anthropic.port,
-            "api_key": "os.environ/MOCK_ANTHROPIC_KEY"}}]
+        return [cls.anthropic_model("claude-keepalive", "keepalive-250-3000")]
 
     def test_heartbeats_through_pings_translated(self):
         c = self.stream({"model": "claude-keepalive", "stream": True,
