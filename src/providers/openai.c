@@ -209,29 +209,40 @@ static const char *const litellm_only[] = {
     NULL,
 };
 
-/* The body to send upstream: the client's, with the deployment's model and usage asked for
- * (*asked 0 when the deployment cannot be asked for it). */
+/* Moves body's member name (when it has one) into held, an array made on first use. */
+static void
+hold(cJSON *body, const char *name, cJSON **held)
+{
+    cJSON *f = cJSON_DetachItemFromObjectCaseSensitive(body, name);
+
+    if (f != NULL) {
+        *held = *held != NULL ? *held : cJSON_CreateArray();
+        cJSON_AddItemToArray(*held, f);
+    }
+}
+
+/*
+ * The body to send upstream: the client's, with the deployment's model and usage asked for
+ * (*asked 0 when the deployment cannot be asked for it). What must not go upstream is held out
+ * while the body is printed and put back after: the trace reads metadata and the parameters at
+ * complete, and a fallback deployment may take stream_options.
+ */
 static char *
 upstream_body(sllmp_req_t *r, int *asked)
 {
     cJSON *body = r->json;
-    cJSON *md = NULL, *so_out = NULL, *out = NULL, *f;
+    cJSON *held = NULL, *f;
     char *text;
 
     *asked = 0;
     for (int i = 0; litellm_only[i] != NULL; i++) {
-        /* out while printing, back after, as metadata: the trace records the parameters */
-        if ((f = cJSON_DetachItemFromObjectCaseSensitive(body, litellm_only[i])) != NULL) {
-            out = out != NULL ? out : cJSON_CreateArray();
-            cJSON_AddItemToArray(out, f);
-        }
+        hold(body, litellm_only[i], &held);
     }
     cJSON_ReplaceItemInObjectCaseSensitive(body, "model", cJSON_CreateString(r->dep->model));
     if (r->stream && r->kind != SLLMP_KIND_EMBEDDINGS && !takes_stream_options(r->dep)) {
         /* the client's stream_options too: the upstream would refuse the request for it, and
-         * its include_usage is answered with the estimate (usage_estimated). Out while printing
-         * and back after, for a fallback deployment that takes it. */
-        so_out = cJSON_DetachItemFromObjectCaseSensitive(body, "stream_options");
+         * its include_usage is answered with the estimate (usage_estimated) */
+        hold(body, "stream_options", &held);
     } else if (r->stream && r->kind != SLLMP_KIND_EMBEDDINGS) {
         cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
 
@@ -251,20 +262,13 @@ upstream_body(sllmp_req_t *r, int *asked)
         }
     }
     if (!metadata_goes_upstream(body)) {
-        /* out while printing, back after: the trace reads it at complete */
-        md = cJSON_DetachItemFromObjectCaseSensitive(body, "metadata");
+        hold(body, "metadata", &held);
     }
     text = cJSON_PrintUnformatted(body);
-    if (md != NULL) {
-        cJSON_AddItemToObject(body, "metadata", md);
-    }
-    if (so_out != NULL) {
-        cJSON_AddItemToObject(body, "stream_options", so_out);
-    }
-    while (out != NULL && (f = cJSON_DetachItemFromArray(out, 0)) != NULL) {
+    while (held != NULL && (f = cJSON_DetachItemFromArray(held, 0)) != NULL) {
         cJSON_AddItemToObject(body, f->string, f);
     }
-    cJSON_Delete(out);
+    cJSON_Delete(held);
     return text;
 }
 
