@@ -308,6 +308,23 @@ merge_keys(loader_t *L)
 
 /* ---------------------------------------------------------------- values */
 
+/* Whether s is an http:// or https:// URL (what api_base and the Langfuse host must be). */
+static int
+is_http_url(const char *s)
+{
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* s without the '/'s it ends in: bases are joined with "/path". */
+static void
+strip_slashes(char *s)
+{
+    for (size_t n = strlen(s); n > 0 && s[n - 1] == '/'; n--) {
+        s[n - 1] = '\0';
+    }
+}
+
+
 static const char *
 env_lookup(loader_t *L, const char *name, size_t len)
 {
@@ -808,8 +825,7 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
             return -1;
         }
         u->api_base_set = d->api_base != NULL;
-        if (d->api_base != NULL && strncmp(d->api_base, "http://", 7) != 0 &&
-            strncmp(d->api_base, "https://", 8) != 0) {
+        if (d->api_base != NULL && !is_http_url(d->api_base)) {
             return fail(L, v, "litellm_params.api_base must start with http:// or https://");
         }
         return 0;
@@ -1196,8 +1212,7 @@ split_model(loader_t *L, dep_ud_t *u)
     }
     if (d->api_base == NULL && providers[i].api_base != NULL) {
         env_default(L, &d->api_base, providers[i].base_env);
-        if (d->api_base != NULL && strncmp(d->api_base, "http://", 7) != 0 &&
-            strncmp(d->api_base, "https://", 8) != 0) {
+        if (d->api_base != NULL && !is_http_url(d->api_base)) {
             warn(L, u->model_node,
                  "model '%s': the environment's api_base for %s/ is not an http:// or "
                  "https:// URL; %s is used",
@@ -1211,11 +1226,7 @@ split_model(loader_t *L, dep_ud_t *u)
         }
     }
     if (d->api_base != NULL) {
-        size_t n = strlen(d->api_base);
-
-        while (n > 0 && d->api_base[n - 1] == '/') {
-            d->api_base[--n] = '\0';
-        }
+        strip_slashes(d->api_base);
         if ((u->api_base_set || base_from_env) && d->provider == SLLMP_PROVIDER_OPENAI &&
             (strcmp(d->provider_name, "ollama") == 0 ||
              strcmp(d->provider_name, "hosted_vllm") == 0) &&
@@ -1989,12 +2000,10 @@ langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void 
         if (get_str_required(L, v, "sllmp.langfuse.host", &lf->host) < 0) {
             return -1;
         }
-        if (strncmp(lf->host, "http://", 7) != 0 && strncmp(lf->host, "https://", 8) != 0) {
+        if (!is_http_url(lf->host)) {
             return fail(L, v, "sllmp.langfuse.host must start with http:// or https://");
         }
-        for (size_t n = strlen(lf->host); n > 0 && lf->host[n - 1] == '/'; n--) {
-            lf->host[n - 1] = '\0';
-        }
+        strip_slashes(lf->host);
         return 0;
     }
     if (strcmp(key, "public_key") == 0) {
@@ -2939,12 +2948,10 @@ langfuse_env_defaults(loader_t *L)
 
     if (!L->lf_host_set && ((v = env_lookup(L, name = "LANGFUSE_HOST", 13)) != NULL ||
                             (v = env_lookup(L, name = "LANGFUSE_BASE_URL", 17)) != NULL)) {
-        if (strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0) {
+        if (is_http_url(v)) {
             free(lf->host);
             lf->host = sllmp_xstrdup(v);
-            for (size_t n = strlen(lf->host); n > 0 && lf->host[n - 1] == '/'; n--) {
-                lf->host[n - 1] = '\0';
-            }
+            strip_slashes(lf->host);
         } else {
             warn(L, NULL, "%s is not an http:// or https:// URL; ignored (%s is used)", name,
                  lf->host);
