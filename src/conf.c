@@ -652,9 +652,13 @@ typedef struct {
     int disabled;
     yaml_node_t *model_node;
     yaml_node_t *model_id_node;
-    double cost[5];   /* < 0: not set */
-    char *base_model; /* model_info.base_model: what an Azure deployment runs, for its price */
-    int api_base_set; /* the config gave api_base: no provider key from the environment */
+    double cost[5];       /* < 0: not set */
+    char *base_model;     /* model_info.base_model: what an Azure deployment runs, for its price */
+    int api_base_set;     /* the config gave api_base: no provider key from the environment */
+    yaml_node_t *headers; /* litellm_params.extra_headers (or headers) */
+    yaml_node_t *organization;   /* litellm_params.organization */
+    yaml_node_t *azure_ad_token; /* litellm_params.azure_ad_token */
+    int sigv4;                   /* Bedrock with AWS credentials: its signed headers are fixed */
 } dep_ud_t;
 
 /* A cost key of model_info or litellm_params: 1 when it was one (and read), 0 when not, -1. */
@@ -852,6 +856,18 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
             return 0;
         }
         return rc;
+    }
+    if (strcmp(key, "extra_headers") == 0 || strcmp(key, "headers") == 0) {
+        u->headers = v; /* read once the provider is known (deployment_headers) */
+        return 0;
+    }
+    if (strcmp(key, "organization") == 0) {
+        u->organization = v;
+        return 0;
+    }
+    if (strcmp(key, "azure_ad_token") == 0) {
+        u->azure_ad_token = v;
+        return 0;
     }
     if (strcmp(key, "aws_region_name") == 0) {
         free(d->aws.region);
@@ -1262,6 +1278,10 @@ deployment_free(sllmp_deployment_t *d)
     secret_free(d->aws.session_token);
     free(d->aws.region);
     free(d->id);
+    for (size_t i = 0; i < d->nheaders; i++) {
+        secret_free(d->headers[i]);
+    }
+    free(d->headers);
     memset(d, 0, sizeof(*d));
 }
 
@@ -1366,6 +1386,170 @@ wildcard(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
 }
 
 /* One model_list entry into u->d: 0, 1 when it is left out (warned), -1 (failed). */
+/* ---------------------------------------------------------------- upstream headers */
+
+#define HEADERS_MAX 32
+
+/* RFC 9110 token characters: what a header name may hold */
+#define TOKEN_CHARS "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+/* Headers libcurl or the HTTP exchange itself own: a config may not set them. */
+static const char *const reserved_headers[] = {
+    "host", "content-length", "transfer-encoding", "connection",       "expect", "upgrade",
+    "te",   "trailer",        "keep-alive",        "proxy-connection", NULL,
+};
+
+/* Adds "name: value" to the deployment's headers, replacing an earlier one of that name. The
+ * value may be a secret: no message names it. */
+static int
+header_add(loader_t *L, yaml_node_t *at, dep_ud_t *u, const char *name, const char *value)
+{
+    static const char *const signed_headers[] = {"authorization",        "content-type",
+                                                 "x-amz-date",           "x-amz-security-token",
+                                                 "x-amz-content-sha256", NULL};
+    sllmp_deployment_t *d = u->d;
+    size_t len = strlen(name);
+    char *line;
+
+    if (len == 0 || len > 256 || strspn(name, TOKEN_CHARS) != len) {
+        return fail(L, at, "model '%s': '%.64s' is not an HTTP header name", d->model_name, name);
+    }
+    for (const char *const *r = reserved_headers; *r != NULL; r++) {
+        if (strcasecmp(name, *r) == 0) {
+            return fail(L, at, "model '%s': the %s header is not one a config may set",
+                        d->model_name, name);
+        }
+    }
+    for (const char *const *r = signed_headers; u->sigv4 && *r != NULL; r++) {
+        if (strcasecmp(name, *r) == 0) {
+            return fail(L, at, "model '%s': the %s header is part of the AWS signature",
+                        d->model_name, name);
+        }
+    }
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            return fail(L, at, "model '%s': the value of header %s has a control character",
+                        d->model_name, name);
+        }
+    }
+    line = sllmp_xasprintf("%s: %s", name, value);
+    for (size_t i = 0; i < d->nheaders; i++) {
+        if (strncasecmp(d->headers[i], name, len) == 0 && d->headers[i][len] == ':') {
+            secret_free(d->headers[i]);
+            d->headers[i] = line;
+            return 0;
+        }
+    }
+    if (d->nheaders == HEADERS_MAX) {
+        secret_free(line);
+        return fail(L, at, "model '%s' has more than %d upstream headers", d->model_name,
+                    HEADERS_MAX);
+    }
+    d->headers = sllmp_xrealloc(d->headers, (d->nheaders + 2) * sizeof(*d->headers));
+    d->headers[d->nheaders++] = line;
+    d->headers[d->nheaders] = NULL;
+    return 0;
+}
+
+/* A header's value from the config (os.environ/ allowed): 0 and *out, 1 when its environment
+ * variable is not set (the model is left out, as for api_key), -1. */
+static int
+header_value(loader_t *L, dep_ud_t *u, yaml_node_t *v, const char *what, char **out)
+{
+    char *unset = NULL;
+    int rc = get_string(L, v, what, out, &unset);
+
+    if (rc == 1) {
+        warn(L, v, "environment variable %s is not set: model '%s' is left out", unset,
+             u->d->model_name);
+        free(unset);
+        u->disabled = 1;
+        return 1;
+    }
+    if (rc == 0 && *out == NULL) {
+        return fail(L, v, "%s has no value", what);
+    }
+    return rc;
+}
+
+/* LiteLLM's organization (OpenAI-Organization), azure_ad_token (Azure's Bearer token, when no
+ * api key is set, as LiteLLM) and extra_headers, once the provider is known. */
+static int
+deployment_headers(loader_t *L, dep_ud_t *u)
+{
+    sllmp_deployment_t *d = u->d;
+    char *v = NULL;
+    int rc = 0;
+
+    if (u->organization != NULL) {
+        if (d->provider != SLLMP_PROVIDER_OPENAI && d->provider != SLLMP_PROVIDER_AZURE) {
+            warn(L, u->organization,
+                 "litellm_params.organization is for OpenAI and Azure models: model '%s' "
+                 "ignores it",
+                 d->model_name);
+        } else if ((rc = header_value(L, u, u->organization, "litellm_params.organization", &v)) ==
+                   0) {
+            rc = header_add(L, u->organization, u, "OpenAI-Organization", v);
+            secret_free(v);
+        }
+        if (rc != 0) {
+            return rc < 0 ? -1 : 0;
+        }
+    }
+    if (u->azure_ad_token != NULL) {
+        if (d->provider != SLLMP_PROVIDER_AZURE) {
+            warn(L, u->azure_ad_token,
+                 "litellm_params.azure_ad_token is for azure/ models: model '%s' ignores it",
+                 d->model_name);
+        } else if (d->api_key != NULL) {
+            warn(L, u->azure_ad_token,
+                 "model '%s' has an api key (litellm_params.api_key or AZURE_API_KEY), which is "
+                 "sent instead of litellm_params.azure_ad_token, as LiteLLM does",
+                 d->model_name);
+        } else if ((rc = header_value(L, u, u->azure_ad_token, "litellm_params.azure_ad_token",
+                                      &v)) == 0) {
+            char *bearer = sllmp_xasprintf("Bearer %s", v);
+
+            rc = header_add(L, u->azure_ad_token, u, "Authorization", bearer);
+            secret_free(bearer);
+            secret_free(v);
+        }
+        if (rc != 0) {
+            return rc < 0 ? -1 : 0;
+        }
+    }
+    if (u->headers == NULL || is_null(u->headers)) {
+        return 0;
+    }
+    if (d->provider == SLLMP_PROVIDER_BEDROCK && d->api_key == NULL) {
+        u->sigv4 = 1; /* the signed headers are the signature's (header_add) */
+    }
+    if (want(L, u->headers, YAML_MAPPING_NODE, "litellm_params.extra_headers") < 0) {
+        return -1;
+    }
+    for (yaml_node_pair_t *p = u->headers->data.mapping.pairs.start;
+         p < u->headers->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(L, p->key);
+        const char *name = scalar(k);
+
+        if (name == NULL) {
+            return fail(L, k, "litellm_params.extra_headers: a header name must be a string");
+        }
+        char *what = sllmp_xasprintf("litellm_params.extra_headers.%.64s", name);
+
+        rc = header_value(L, u, node(L, p->value), what, &v);
+        free(what);
+        if (rc == 0) {
+            rc = header_add(L, k, u, name, v);
+            secret_free(v);
+        }
+        if (rc != 0) {
+            return rc < 0 ? -1 : 0;
+        }
+    }
+    return 0;
+}
+
 static int
 deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
 {
@@ -1403,7 +1587,8 @@ deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
     if (d->litellm_model == NULL) {
         return fail(L, params, "litellm_params of model has no 'model' (e.g. openai/gpt-4o-mini)");
     }
-    if (wildcard(L, entry, u) < 0 || (!u->disabled && split_model(L, u) < 0)) {
+    if (wildcard(L, entry, u) < 0 || (!u->disabled && split_model(L, u) < 0) ||
+        (!u->disabled && deployment_headers(L, u) < 0)) {
         return -1;
     }
     if (u->disabled) {
@@ -1448,7 +1633,7 @@ model_list(loader_t *L, yaml_node_t *list)
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
         sllmp_deployment_t *d = &c->deployments[c->ndeployments];
-        dep_ud_t u = {d, 0, NULL, NULL, {-1, -1, -1, -1, -1}, NULL, 0};
+        dep_ud_t u = {d, 0, NULL, NULL, {-1, -1, -1, -1, -1}, NULL, 0, NULL, NULL, NULL, 0};
         int rc = deployment(L, node(L, *it), &u);
 
         free(u.base_model);
@@ -3627,6 +3812,11 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             }
             if (d->messages_api) {
                 fprintf(out, ", serves /v1/messages");
+            }
+            for (size_t h = 0; h < d->nheaders; h++) {
+                /* the names only: values may be secrets */
+                fprintf(out, "%s%.*s", h == 0 ? ", headers " : " ",
+                        (int)strcspn(d->headers[h], ":"), d->headers[h]);
             }
             if (d->price_per_model) {
                 fprintf(out, ", priced per model from conf/pricing.yaml%s",

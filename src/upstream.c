@@ -386,6 +386,22 @@ sllmp_upstream_timeouts(const sllmp_req_t *r, sllmp_timeouts_t *t)
     }
 }
 
+/* Whether the deployment's own headers (litellm_params.extra_headers, ...) hold one of the name
+ * of the "Name: value" line h, which then gives way. */
+static int
+replaced(const sllmp_deployment_t *d, const char *h)
+{
+    const char *colon = strchr(h, ':');
+    size_t len = colon != NULL ? (size_t)(colon - h) : strlen(h);
+
+    for (size_t i = 0; d != NULL && i < d->nheaders; i++) {
+        if (strncasecmp(d->headers[i], h, len) == 0 && d->headers[i][len] == ':') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 sllmp_err_t
 sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
 {
@@ -416,7 +432,12 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     call->aborted_by_callback = 0;
     sllmp_buf_init(&call->resp, MAX_UPSTREAM_BODY);
     for (const char *const *hp = call->headers; hp != NULL && *hp != NULL; hp++) {
-        hdrs = curl_slist_append(hdrs, *hp);
+        if (!replaced(r->dep, *hp)) {
+            hdrs = curl_slist_append(hdrs, *hp);
+        }
+    }
+    for (size_t i = 0; r->dep != NULL && i < r->dep->nheaders; i++) {
+        hdrs = curl_slist_append(hdrs, r->dep->headers[i]);
     }
     /* no "Expect: 100-continue" round trip for bodies over 1 KiB */
     hdrs = curl_slist_append(hdrs, "Expect:");

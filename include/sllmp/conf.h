@@ -78,7 +78,12 @@ struct sllmp_deployment_s {
                          * (an application inference profile or provisioned throughput ARN);
                          * model still says which model answers, for requests and prices */
     sllmp_aws_t aws;    /* Bedrock */
-    int messages_api;   /* speaks Anthropic Messages natively: serves POST /v1/messages */
+    char **headers;     /* "Name: value" lines sent upstream on every call, NULL-terminated (NULL
+                         * when none): litellm_params.extra_headers, organization, azure_ad_token.
+                         * Each replaces a header of its name the provider would send. Values may
+                         * be secrets: never logged */
+    size_t nheaders;
+    int messages_api; /* speaks Anthropic Messages natively: serves POST /v1/messages */
     long mock_delay_ms;
     sllmp_price_t price; /* from conf/pricing.yaml, overridden by model_info.*_cost_per_token */
     long rpm;            /* litellm_params.rpm / tpm: limits of this deployment, 0 = none */

@@ -14,7 +14,8 @@ import struct
 import time
 import unittest
 
-from stack import MASTER_KEY, MockProcess, StackCase, http_request, require_binaries
+from stack import (MASTER_KEY, UPSTREAM_KEY, MockProcess, StackCase, http_request,
+                   require_binaries)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MOCKS = os.path.join(os.path.dirname(HERE), "mock")
@@ -23,6 +24,8 @@ ANTHROPIC_KEY = "sk-ant-mock-KEY"
 GEMINI_KEY = "AIza-mock-KEY"
 GEMINI_SIGNATURE = "CiQBxoV9mb2NrLWdlbWluaS10aG91Z2h0LXNpZ25hdHVyZQ=="  # the mock's, option signed
 AZURE_KEY = "azure-mock-KEY"
+AZURE_AD_TOKEN = "azure-mock-ENTRA-TOKEN"  # the mock's default
+HEADER_SECRET = "hdr-secret-value-31"
 AWS_ID, AWS_SECRET, AWS_REGION = "AKIDMOCK", "mocksecret", "us-east-1"
 # an application inference profile of the mock's Claude: its ARN names no model
 PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/claudeprof1"
@@ -203,6 +206,15 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_version="2024-08-01-preview"),
         m("az-2024-09p", model="azure/echo", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
           api_version="2024-09-01-preview"),
+        # LiteLLM's organization, extra_headers (one replacing sllmp's Accept) and an Entra ID
+        # token in place of Azure's api-key
+        m("oa-headers", model="openai/echo", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY", organization="org-mock-7",
+          extra_headers={"X-Title": "sllmp tests", "HTTP-Referer": "https://app.example",
+                         "accept": "application/json; q=0.9",
+                         "X-Secret-Header": "os.environ/MOCK_HEADER_SECRET"}),
+        m("az-entra", model="azure/echo", api_base=az, azure_ad_token="os.environ/MOCK_AZURE_AD",
+          api_version="2024-10-21"),
         m("groq-echo", model="groq/echo", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("ollama-echo", model="ollama/echo", api_base="http://127.0.0.1:%d" % openai.port),
@@ -224,7 +236,8 @@ def provider_models(openai, anthropic, gemini, bedrock):
 
 
 PROVIDER_ENV = {"MOCK_ANTHROPIC_KEY": ANTHROPIC_KEY, "MOCK_GEMINI_KEY": GEMINI_KEY,
-                "MOCK_AZURE_KEY": AZURE_KEY, "MOCK_AWS_SECRET": AWS_SECRET}
+                "MOCK_AZURE_KEY": AZURE_KEY, "MOCK_AWS_SECRET": AWS_SECRET,
+                "MOCK_AZURE_AD": AZURE_AD_TOKEN, "MOCK_HEADER_SECRET": HEADER_SECRET}
 
 
 class ProvidersCase(StackCase):
@@ -1121,6 +1134,37 @@ class OpenAICompatibleTest(ProvidersCase):
         self.assertNotIn("authorization", {k.lower() for k in sent["headers"]})
         # Azure's stream opens with a choices-less content-filter chunk: never passed on
         r, chunks = self.stream_events("az")
+        self.assert_stream_shape(chunks, "hello brave new world")
+
+    def test_litellm_extra_headers_and_organization(self):
+        # litellm_params.organization and extra_headers reach the upstream on every call, one
+        # of a name sllmp sends replacing it; values from the environment never leave in logs
+        for stream in (False, True):
+            if stream:
+                r, chunks = self.stream_events("oa-headers")
+                self.assert_stream_shape(chunks, "hello brave new world")
+            else:
+                r, body = self.chat_text("oa-headers")
+                self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+            sent = mock_requests(self.mock)[-1]
+            h = sent["headers"]
+            self.assertEqual(h.get("openai-organization"), "org-mock-7")
+            self.assertEqual(h.get("x-title"), "sllmp tests")
+            self.assertEqual(h.get("http-referer"), "https://app.example")
+            self.assertEqual(h.get("x-secret-header"), HEADER_SECRET)
+            self.assertEqual(h.get("authorization"), "Bearer " + UPSTREAM_KEY)
+            accepts = [v for k, v in sent["header_list"] if k.lower() == "accept"]
+            self.assertEqual(accepts, ["application/json; q=0.9"])
+        self.assertNotIn(HEADER_SECRET, self.stack.diagnostics())
+
+    def test_azure_entra_id_token(self):
+        # litellm_params.azure_ad_token: Authorization: Bearer instead of api-key
+        r, body = self.chat_text("az-entra")
+        self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+        sent = mock_requests(self.mock)[-1]
+        self.assertEqual(sent["headers"].get("authorization"), "Bearer " + AZURE_AD_TOKEN)
+        self.assertNotIn("api-key", sent["headers"])
+        r, chunks = self.stream_events("az-entra")
         self.assert_stream_shape(chunks, "hello brave new world")
 
     def test_azure_preview_and_latest_are_the_v1_api(self):

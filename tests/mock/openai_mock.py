@@ -120,7 +120,8 @@ with "choices": [] and the usage, then data: [DONE].
 
 Azure (§3.2): classic paths need the query api-version (missing or empty: 404
 {"error":{"code":"404","message":"Resource not found"}}; so does any other /openai/... path);
-all Azure paths need the header `api-key` equal to --azure-key (Authorization: Bearer is not
+all Azure paths need the header `api-key` equal to --azure-key, or, for an Entra ID token,
+`Authorization: Bearer` --azure-ad-token (protocols.md §3.2; a Bearer of the api key is not
 accepted; else 401 {"error":{"code":"401","message":"Access denied due to invalid
 subscription key ..."}}). The v1 paths need no api-version and take the deployment from the
 body's model (missing: 400 param "model"). Responses name the underlying model
@@ -171,6 +172,7 @@ from mockserve import now, split_words, word_pieces
 
 FAKE_KEY = "sk-mock-SECRET-123"
 AZURE_KEY = "azure-mock-KEY"
+AZURE_AD_TOKEN = "azure-mock-ENTRA-TOKEN"
 AZURE_MODELS = {"chat": "gpt-4o-mini-2024-07-18", "completions": "gpt-35-turbo-instruct",
                 "embeddings": "text-embedding-3-small"}
 AZURE_OPS = {"chat": "ChatCompletions_Create", "completions": "Completions_Create",
@@ -565,7 +567,9 @@ class Handler(mockserve.MockHandler):
         if not (classic or v1) or (classic and not api_version):
             return self.send_json(404, {"error": {"code": "404",
                                                   "message": "Resource not found"}})
-        if rec["headers"].get("api-key") != self.server.azure_key:
+        bearer = rec["headers"].get("authorization", "")
+        if (rec["headers"].get("api-key") != self.server.azure_key
+                and bearer != "Bearer " + self.server.azure_ad_token):
             return self.send_json(401, {"error": {"code": "401", "message": AZURE_401}})
         body = rec["body"]
         if not isinstance(body, dict):
@@ -976,10 +980,14 @@ class Handler(mockserve.MockHandler):
 
 
 def main():
-    srv, a = mockserve.start(Handler, __doc__, lambda ap: ap.add_argument(
-        "--azure-key", default=AZURE_KEY,
-        help="the api-key header the Azure paths require (default %(default)s)"))
+    def args(ap):
+        ap.add_argument("--azure-key", default=AZURE_KEY,
+                        help="the api-key header the Azure paths take (default %(default)s)")
+        ap.add_argument("--azure-ad-token", default=AZURE_AD_TOKEN,
+                        help="the Entra ID token they take as Bearer (default %(default)s)")
+    srv, a = mockserve.start(Handler, __doc__, args)
     srv.azure_key = a.azure_key
+    srv.azure_ad_token = a.azure_ad_token
     mockserve.serve(srv, a, "openai_mock")
 
 

@@ -864,6 +864,86 @@ test_describe_hides_secrets(void **state)
 }
 
 static void
+test_upstream_headers(void **state)
+{
+    char *err = NULL;
+    char buf[4096] = "";
+    sllmp_conf_t *c;
+    FILE *f;
+    const sllmp_deployment_t *d;
+
+    (void)state;
+    setenv("SLLMP_T_HDR", "hdr-value-nowhere", 1);
+    unsetenv("SLLMP_T_UNSET");
+    c = load(
+        "model_list:\n"
+        "  - model_name: a\n"
+        "    litellm_params:\n"
+        "      model: openai/a\n"
+        "      organization: org-1\n"
+        "      extra_headers: {X-Title: app, openai-organization: org-2,\n"
+        "                      X-Key: os.environ/SLLMP_T_HDR}\n"
+        "  - model_name: b\n"
+        "    litellm_params: {model: anthropic/b, organization: org-1,\n"
+        "                     headers: {anthropic-beta: x}}\n"
+        "  - model_name: c\n"
+        "    litellm_params: {model: azure/c, api_base: 'https://r.example',\n"
+        "                     api_key: k, azure_ad_token: t}\n"
+        "  - model_name: d\n"
+        "    litellm_params: {model: azure/d, api_base: 'https://r.example',\n"
+        "                     azure_ad_token: tok}\n"
+        "  - model_name: e\n"
+        "    litellm_params: {model: openai/e, extra_headers: {X: os.environ/SLLMP_T_UNSET}}\n",
+        &err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 4);
+    d = &c->deployments[0];
+    /* the organization's header gives way to extra_headers' of the same name */
+    assert_int_equal(d->nheaders, 3);
+    assert_string_equal(d->headers[0], "openai-organization: org-2");
+    assert_string_equal(d->headers[1], "X-Title: app");
+    assert_string_equal(d->headers[2], "X-Key: hdr-value-nowhere");
+    assert_null(d->headers[3]);
+    d = &c->deployments[1];
+    assert_int_equal(d->nheaders, 1);
+    assert_string_equal(d->headers[0], "anthropic-beta: x");
+    assert_true(has_warning(c, "t.yaml:9:56: litellm_params.organization is for OpenAI"));
+    assert_int_equal(c->deployments[2].nheaders, 0); /* the api key wins, as in LiteLLM */
+    assert_true(has_warning(c, "model 'c' has an api key"));
+    assert_int_equal(c->deployments[3].nheaders, 1);
+    assert_string_equal(c->deployments[3].headers[0], "Authorization: Bearer tok");
+    assert_true(has_warning(c, "environment variable SLLMP_T_UNSET is not set: model 'e'"));
+    f = fmemopen(buf, sizeof(buf) - 1, "w");
+    sllmp_conf_describe(c, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "headers openai-organization X-Title X-Key"));
+    assert_null(strstr(buf, "hdr-value-nowhere"));
+    assert_null(strstr(buf, "Bearer tok"));
+    sllmp_conf_unref(c);
+
+    expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: openai/x, "
+                 "extra_headers: {Host: h}}\n",
+                 "t.yaml:3:55: model 'x': the Host header is not one a config may set");
+    expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: openai/x, "
+                 "extra_headers: {\"X-A\": \"a\\r\\nX-B: b\"}}\n",
+                 "t.yaml:3:55: model 'x': the value of header X-A has a control character");
+    expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: openai/x, "
+                 "extra_headers: {\"X A\": b}}\n",
+                 "t.yaml:3:55: model 'x': 'X A' is not an HTTP header name");
+    expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: openai/x, "
+                 "extra_headers: [a]}\n",
+                 "t.yaml:3:54: litellm_params.extra_headers must be a mapping");
+    expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: openai/x, "
+                 "extra_headers: {X-A: ~}}\n",
+                 "t.yaml:3:60: litellm_params.extra_headers.X-A has no value");
+    /* Bedrock signs these with SigV4: another value would break the signature */
+    expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: bedrock/x, "
+                 "aws_region_name: us-east-1, aws_access_key_id: a, aws_secret_access_key: s,\n"
+                 "      extra_headers: {X-Amz-Date: d}}\n",
+                 "t.yaml:4:23: model 'x': the X-Amz-Date header is part of the AWS signature");
+}
+
+static void
 test_buffer_streams(void **state)
 {
     char *err = NULL;
@@ -1402,6 +1482,7 @@ main(void)
         cmocka_unit_test(test_ca_probe),
         cmocka_unit_test(test_cache_reloads_changed_file),
         cmocka_unit_test(test_describe_hides_secrets),
+        cmocka_unit_test(test_upstream_headers),
         cmocka_unit_test(test_buffer_streams),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_duplicate_keys_last_wins),
