@@ -3,6 +3,7 @@
 #
 #   1. throughput, unstreamed POST /v1/chat/completions, wrk --latency:
 #        (a) fastmock directly   (b) nginx -> fastmock   (c) lighttpd -> sllmp -> fastmock
+#        (b') nginx_plain: nginx with a bare proxy_pass (no upstream keep-alive), for comparison
 #        (d) lighttpd -> nullfcgi, a responder that does nothing: the ceiling for (c)
 #        (e) as (c), the full pipeline: a virtual key with rpm, tpm, max_parallel and a budget
 #            counted in a real redis-server, cost priced, and a trace record per request in
@@ -174,13 +175,24 @@ log "bench: fastmock on 127.0.0.1:$MOCK; ${SECONDS_RUN}s per run, $CONN connecti
 run_wrk direct "http://127.0.0.1:$MOCK/v1/chat/completions"
 RPS[direct]=$W_RPS P50[direct]=$W_P50 P99[direct]=$W_P99 ERRS[direct]=$W_ERR
 
-# (b) nginx -> fastmock
-ngx=$work/nginx
-mkdir -p "$ngx/logs" "$ngx/tmp"
-NGINX_PORT=$(free_port)
-{
-    [ "$(id -u)" = 0 ] && echo "user root;"   # as root the workers would otherwise be nobody
-    cat <<EOF
+# (b) nginx -> fastmock, keeping its upstream connections alive as sllmp does (the reference
+#     of the ratios); (b') nginx_plain: a bare `proxy_pass`, nginx's default, which opens a new
+#     upstream connection per request (HTTP/1.0), for comparison
+# run_nginx NAME KEEPALIVE(1|0)
+run_nginx() {
+    local name=$1 keepalive=$2 ngx=$work/$1 port upstream location
+    mkdir -p "$ngx/logs" "$ngx/tmp"
+    port=$(free_port)
+    if [ "$keepalive" = 1 ]; then
+        upstream="upstream fastmock { server 127.0.0.1:$MOCK; keepalive 128; }"
+        location='proxy_pass http://fastmock; proxy_http_version 1.1; proxy_set_header Connection "";'
+    else
+        upstream=""
+        location="proxy_pass http://127.0.0.1:$MOCK;"
+    fi
+    {
+        [ "$(id -u)" = 0 ] && echo "user root;"   # as root the workers would otherwise be nobody
+        cat <<EOF
 worker_processes 2;
 daemon off;
 pid $ngx/nginx.pid;
@@ -193,32 +205,29 @@ http {
     fastcgi_temp_path $ngx/tmp/fastcgi;
     uwsgi_temp_path $ngx/tmp/uwsgi;
     scgi_temp_path $ngx/tmp/scgi;
-    upstream fastmock {
-        server 127.0.0.1:$MOCK;
-        keepalive 128;
-    }
+    $upstream
     server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / {
-            proxy_pass http://fastmock;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
+        listen 127.0.0.1:$port;
+        location / { $location }
     }
 }
 EOF
-} >"$ngx/nginx.conf"
-nginx -c "$ngx/nginx.conf" -p "$ngx" -e "$ngx/logs/error.log" 2>"$ngx/logs/stderr.log" &
-NGINX_PID=$!
-pids+=($NGINX_PID)
-if wait_http "http://127.0.0.1:$NGINX_PORT/health" 10 $NGINX_PID; then
-    run_wrk nginx "http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
-    RPS[nginx]=$W_RPS P50[nginx]=$W_P50 P99[nginx]=$W_P99 ERRS[nginx]=$W_ERR
-else
-    log "bench: nginx did not start:"; cat "$ngx/logs/stderr.log" "$ngx/logs/error.log" >&2
-    failed=1
-fi
-stop_pid $NGINX_PID
+    } >"$ngx/nginx.conf"
+    nginx -c "$ngx/nginx.conf" -p "$ngx" -e "$ngx/logs/error.log" 2>"$ngx/logs/stderr.log" &
+    NGINX_PID=$!
+    pids+=($NGINX_PID)
+    if wait_http "http://127.0.0.1:$port/health" 10 $NGINX_PID; then
+        run_wrk "$name" "http://127.0.0.1:$port/v1/chat/completions"
+        RPS[$name]=$W_RPS P50[$name]=$W_P50 P99[$name]=$W_P99 ERRS[$name]=$W_ERR
+    else
+        log "bench: nginx ($name) did not start:"
+        cat "$ngx/logs/stderr.log" "$ngx/logs/error.log" >&2
+        failed=1
+    fi
+    stop_pid $NGINX_PID
+}
+run_nginx nginx 1
+run_nginx nginx_plain 0
 
 # ---- the sllmp stack ----
 # start_sllmp NAME YAML [FCGI CLI]: run.sh on a free port; sets S_PORT S_RUNDIR S_PID.
@@ -509,10 +518,11 @@ fmt_ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; }
 
 echo
 printf '%-28s %10s %10s %10s %8s\n' target req/s "p50 ms" "p99 ms" errors
-for t in direct nginx sllmp apache full full_nofsync null; do
+for t in direct nginx nginx_plain sllmp apache full full_nofsync null; do
     case $t in
         direct) label="fastmock (direct)" ;;
         nginx) label="nginx -> fastmock" ;;
+        nginx_plain) label="  plain proxy_pass" ;;
         sllmp) label="lighttpd+sllmp -> fastmock" ;;
         apache) label="apache+sllmp -> fastmock" ;;
         full) label="  + key, limits, cost, trace" ;;
@@ -536,7 +546,7 @@ fi
 
 echo
 echo "==== sllmp bench summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, ${SECONDS_RUN}s x $CONN conns) ===="
-for t in direct nginx null sllmp apache full full_nofsync; do
+for t in direct nginx nginx_plain null sllmp apache full full_nofsync; do
     [ -n "${RPS[$t]:-}" ] && printf '  %-22s %8s req/s  p50 %7s ms  p99 %7s ms  errors %s\n' \
         "$t" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${ERRS[$t]}"
 done
@@ -545,6 +555,9 @@ if [ -n "$ratio" ]; then
     printf '  %-22s %8s          target >= 0.45        %s\n' "sllmp/nginx" "$ratio" "$(verdict "$ok")"
     [ -n "${RPS[null]:-}" ] && printf '  %-22s %8s          (null FastCGI responder / nginx: the ceiling)\n' "null/nginx" \
         "$(awk -v a="${RPS[null]}" -v b="${RPS[nginx]}" 'BEGIN { printf "%.2f", a / b }')"
+    [ -n "${RPS[nginx_plain]:-}" ] && [ "${RPS[nginx_plain]}" -gt 0 ] &&
+        printf '  %-22s %8s          (against nginx plain proxy_pass, a new upstream connection a request)\n' \
+            "sllmp/nginx_plain" "$(awk -v a="${RPS[sllmp]}" -v b="${RPS[nginx_plain]}" 'BEGIN { printf "%.2f", a / b }')"
     [ -n "${RPS[apache]:-}" ] && printf '  %-22s %8s          (the same pool behind Apache mod_proxy_fcgi)\n' \
         "apache+sllmp/nginx" "$(awk -v a="${RPS[apache]}" -v b="${RPS[nginx]}" 'BEGIN { printf "%.2f", a / b }')"
     [ -n "${UPSTREAM:-}" ] && printf '  %-22s %s\n' "sllmp upstream" "$UPSTREAM"
