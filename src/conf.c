@@ -1785,7 +1785,8 @@ get_budget_period(loader_t *L, yaml_node_t *v, const char *what, const char *key
     long period = s ? sllmp_period_parse(s) : -1;
 
     if (period < 0) {
-        return fail(L, v, "%s.%s must be one of 1h, 1d, 7d, 30d, total", what, key);
+        return fail(L, v, "%s.%s must be one of 1h, 1d, 7d, 30d (a calendar month), total", what,
+                    key);
     }
     lim->budget_period_s = period;
     return 1;

@@ -55,7 +55,8 @@ typedef struct {
     long tpm;
     long parallel;
     int64_t budget_nano;  /* < 0: no budget */
-    long budget_period_s; /* 0: total (never resets); else 3600, 86400, 604800 or 2592000 */
+    long budget_period_s; /* 0: total (never resets); else 3600, 86400, 604800 or
+                           * SLLMP_PERIOD_MONTH */
 } sllmp_limits_t;
 
 /*
@@ -245,10 +246,19 @@ void sllmp_subject_id(char out[SLLMP_SUBJECT_MAX], const char *kind, const char 
  * (default 86400). */
 long sllmp_report_period(const sllmp_subject_t *s);
 
-/* The start (UTC seconds) of the window of `period_s` (0: total -> 0) that holds now_s. */
+/* The period "30d" (and "1mo"): the UTC calendar month, as LiteLLM resets monthly budgets on
+ * the 1st. Its code is 30 days' seconds; its windows last 28 to 31 days. */
+#define SLLMP_PERIOD_MONTH 2592000
+
+/* The start (UTC seconds) of the window of `period_s` (0: total -> 0) that holds now_s: hours,
+ * UTC days, weeks from Monday, calendar months. */
 int64_t sllmp_window_start(int64_t now_s, long period_s);
 
-/* Parses "1h", "1d", "7d", "30d", "total" into seconds (total: 0); -1 when not one of them. */
+/* The end of the window that starts at start_s (the next one's start); INT64_MAX for a total. */
+int64_t sllmp_window_end(int64_t start_s, long period_s);
+
+/* Parses "1h", "1d", "7d", "30d", "total" (and LiteLLM's "60m", "24h", "1w", "1mo") into seconds
+ * (total: 0); -1 when not one of them. */
 long sllmp_period_parse(const char *s);
 
 /* The inverse: "1h", "1d", "7d", "30d", "total" (any other period reads "total"). */

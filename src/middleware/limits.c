@@ -287,11 +287,11 @@ ratelimit_headers(sllmp_req_t *r, const sllmp_verdict_t *v, size_t n)
 static const char *
 period_words(long s)
 {
-    return s == 3600      ? "per hour"
-           : s == 86400   ? "per day (UTC)"
-           : s == 604800  ? "per week (UTC)"
-           : s == 2592000 ? "per 30 days"
-                          : "in total";
+    return s == 3600                 ? "per hour"
+           : s == 86400              ? "per day (UTC)"
+           : s == 604800             ? "per week (UTC)"
+           : s == SLLMP_PERIOD_MONTH ? "per month (UTC)"
+                                     : "in total";
 }
 
 static sllmp_rc_t

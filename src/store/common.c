@@ -5,6 +5,7 @@
 #include "sllmp/conf.h"
 #include "sllmp/util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,22 +52,67 @@ sllmp_report_period(const sllmp_subject_t *s)
     return s->report_period_s > 0 ? s->report_period_s : 86400;
 }
 
+/*
+ * The first second of the UTC calendar month holding s (>= 0): its day of the month, from the
+ * civil calendar counted in 400-year eras of years that begin on March 1st (so that February's
+ * leap day is a year's last). The Redis script's month_of() is the same computation.
+ */
+static int64_t
+month_start(int64_t s)
+{
+    int64_t z = s / 86400;
+    int64_t zz = z + 719468; /* days since 0000-03-01 */
+    int64_t era = zz / 146097;
+    int64_t doe = zz - era * 146097;                                     /* day of the era */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* year of the era */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* day of the year */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* month, March = 0 */
+    int64_t day = doy - (153 * mp + 2) / 5;                              /* of the month, 0.. */
+
+    return (z - day) * 86400;
+}
+
 int64_t
 sllmp_window_start(int64_t now_s, long period_s)
 {
     /* weeks begin on Monday: 1970-01-01 was a Thursday, the first Monday 4 days later */
     int64_t offset = period_s == 604800 ? 4 * 86400 : 0;
 
-    if (period_s <= 0) {
+    if (period_s <= 0 || now_s < 0) {
         return 0;
+    }
+    if (period_s == SLLMP_PERIOD_MONTH) {
+        return month_start(now_s);
     }
     return (now_s - offset) / period_s * period_s + offset;
 }
 
+int64_t
+sllmp_window_end(int64_t start_s, long period_s)
+{
+    if (period_s <= 0) {
+        return INT64_MAX;
+    }
+    if (period_s == SLLMP_PERIOD_MONTH) {
+        return month_start(start_s + 32 * 86400);
+    }
+    return start_s + period_s;
+}
+
+/* The first name of a period is how it is shown; the others are LiteLLM's spellings of it
+ * (LiteLLM resets a 30d budget on the 1st of the month, as 1mo). */
 static const struct {
     const char *name;
     long seconds;
-} periods[] = {{"1h", 3600}, {"1d", 86400}, {"7d", 604800}, {"30d", 2592000}, {"total", 0}};
+} periods[] = {{"1h", 3600},
+               {"60m", 3600},
+               {"1d", 86400},
+               {"24h", 86400},
+               {"7d", 604800},
+               {"1w", 604800},
+               {"30d", SLLMP_PERIOD_MONTH},
+               {"1mo", SLLMP_PERIOD_MONTH},
+               {"total", 0}};
 
 long
 sllmp_period_parse(const char *s)

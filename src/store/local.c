@@ -496,9 +496,10 @@ gc(mapping_t *m, int64_t now, int evict_reports)
         expire(m, r, now);
         idle = s->count[L_RPM] == 0 && s->count[L_TPM] == 0 && s->count[L_LEASE] == 0;
         /* a report worth keeping: something in a window that has not ended (or a total) */
-        report = (s->spent_nano | s->requests | s->tokens_in | s->tokens_out) != 0 &&
-                 (s->win_period <= 0 || (s->win_start + s->win_period) * 1000 > now) &&
-                 (!evict_reports || (s->flags & S_BUDGET));
+        report =
+            (s->spent_nano | s->requests | s->tokens_in | s->tokens_out) != 0 &&
+            (s->win_period <= 0 || sllmp_window_end(s->win_start, s->win_period) * 1000 > now) &&
+            (!evict_reports || (s->flags & S_BUDGET));
         route =
             s->cool_until > now || (s->fails != 0 && now - s->fail_start < SLLMP_ROUTE_FAIL_WIN) ||
             ((s->flags & (S_LAT | S_TTFT)) && now - s->route_ms < LOCAL_ROUTE_MS && !evict_reports);
@@ -737,8 +738,6 @@ check(const mapping_t *m, uint32_t sref, const sllmp_subject_t *subj,
         int64_t cost = res->cost_nano < 0 ? 0 : res->cost_nano;
 
         if (s->spent_nano + s->reserved_nano + cost > lim->budget_nano) {
-            int64_t end_ms = (ws + lim->budget_period_s) * 1000;
-
             v->refused = SLLMP_LIM_BUDGET;
             if (s->spent_nano + cost <= lim->budget_nano) {
                 /* only the worst cases reserved by the requests in flight stand in the way, and
@@ -747,11 +746,13 @@ check(const mapping_t *m, uint32_t sref, const sllmp_subject_t *subj,
                 v->retry_after_ms = first_expiry(m, s, now);
                 return 0;
             }
-            v->retry_after_ms = end_ms - now < 1 ? 1 : end_ms - now;
             /* a total budget never resets, and a request costing more than the budget fits
              * in no window */
-            if (lim->budget_period_s <= 0 || cost > lim->budget_nano) {
-                v->retry_after_ms = -1;
+            v->retry_after_ms = -1;
+            if (lim->budget_period_s > 0 && cost <= lim->budget_nano) {
+                int64_t end_ms = sllmp_window_end(ws, lim->budget_period_s) * 1000;
+
+                v->retry_after_ms = end_ms - now < 1 ? 1 : end_ms - now;
             }
             return 0;
         }

@@ -49,6 +49,10 @@
 /* ---------------------------------------------------------------- scripts */
 
 /* The time (before any write: Redis < 5 replicates scripts whole unless told otherwise). */
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+#define MONTH_S STR(SLLMP_PERIOD_MONTH)
+
 #define LUA_NOW                                                                                    \
     "if redis.replicate_commands then redis.replicate_commands() end\n" /* Redis < 5 */            \
     "local t = redis.call('TIME')\n"                                                               \
@@ -72,15 +76,29 @@
     "  end\n"                                                                                      \
     "  if sum ~= 0 then redis.call('HINCRBY', h, '#', I(-sum)) end\n"                              \
     "end\n"                                                                                        \
-    "local function window(period)\n"                                                              \
-    "  if period <= 0 then return 0 end\n"                                                         \
+    "local function month_of(s)\n" /* common.c's month_start() */                                  \
+    "  local F = math.floor\n"                                                                     \
+    "  local z = F(s / 86400)\n"                                                                   \
+    "  local zz = z + 719468\n"                                                                    \
+    "  local doe = zz - F(zz / 146097) * 146097\n"                                                 \
+    "  local yoe = F((doe - F(doe / 1460) + F(doe / 36524) - F(doe / 146096)) / 365)\n"            \
+    "  local doy = doe - (365 * yoe + F(yoe / 4) - F(yoe / 100))\n"                                \
+    "  return (z - (doy - F((153 * F((5 * doy + 2) / 153) + 2) / 5))) * 86400\n"                   \
+    "end\n"                                                                                        \
+    "local function window(period)\n" /* its start and end, UTC seconds */                         \
+    "  if period <= 0 then return 0, 0 end\n"                                                      \
+    "  local s = math.floor(now / 1000)\n"                                                         \
+    "  if period == " MONTH_S " then\n"                                                            \
+    "    local w = month_of(s)\n"                                                                  \
+    "    return w, month_of(w + 32 * 86400)\n"                                                     \
+    "  end\n"                                                                                      \
     "  local off = 0\n"                                                                            \
     "  if period == 604800 then off = 345600 end\n"                                                \
-    "  local s = math.floor(now / 1000)\n"                                                         \
-    "  return math.floor((s - off) / period) * period + off\n"                                     \
+    "  local w = math.floor((s - off) / period) * period + off\n"                                  \
+    "  return w, w + period\n"                                                                     \
     "end\n"                                                                                        \
     "local function report(period, add)\n" /* the window's figures, plus add when given */         \
-    "  local w = window(period)\n"                                                                 \
+    "  local w, e = window(period)\n"                                                              \
     "  local b = redis.call('HMGET', KEYS[6], 'w', 'spent', 'req', 'tin', 'tout', 'p')\n"          \
     "  local v, same = {0, 0, 0, 0}, tonumber(b[1] or -1) == w\n"                                  \
     "  if same then for i = 1, 4 do v[i] = tonumber(b[i + 1] or 0) end end\n"                      \
@@ -90,12 +108,12 @@
     "               'tin', I(v[3]), 'tout', I(v[4]), 'p', I(period))\n"                            \
     "    local fresh = not same or tonumber(b[6] or -1) ~= period\n" /* 1d -> 30d: same w */       \
     "    if fresh and period > 0 then\n"                                                           \
-    "      redis.call('PEXPIREAT', KEYS[6], I((w + 2 * period) * 1000))\n"                         \
+    "      redis.call('PEXPIREAT', KEYS[6], I((2 * e - w) * 1000))\n"                              \
     "    elseif fresh then\n" /* a total: no expiry */                                             \
     "      redis.call('PERSIST', KEYS[6])\n"                                                       \
     "    end\n"                                                                                    \
     "  end\n"                                                                                      \
-    "  return w, v\n"                                                                              \
+    "  return w, v, e\n"                                                                           \
     "end\n"                                                                                        \
     "local function lease_ttl(ms)\n" /* every lease lasts ms: the newest lives longest */          \
     "  redis.call('PEXPIRE', KEYS[4], I(ms))\n"                                                    \
@@ -163,7 +181,7 @@ static const char reserve_lua[] = LUA_HEAD
     "end\n"
     "local held = nil\n"
     "if budget >= 0 then\n"
-    "  local w, v = report(period, nil)\n"
+    "  local w, v, e = report(period, nil)\n"
     "  local spent = v[1]\n"
     "  held = tonumber(redis.call('HGET', KEYS[5], '#') or 0)\n"
     "  if spent + held + cost > budget then\n"
@@ -171,7 +189,7 @@ static const char reserve_lua[] = LUA_HEAD
     "      return verdict(0, 3, first_expiry(), 1)\n"
     "    end\n"
     "    local retry = -1\n" /* a request dearer than the whole budget never fits */
-    "    if period > 0 and cost <= budget then retry = (w + period) * 1000 - now end\n"
+    "    if period > 0 and cost <= budget then retry = e * 1000 - now end\n"
     "    return verdict(0, 3, retry)\n"
     "  end\n"
     "end\n"
@@ -254,8 +272,6 @@ static const char usage_lua[] = LUA_HEAD
     "        redis.call('ZCARD', KEYS[4]), tonumber(redis.call('HGET', KEYS[5], '#') or 0),\n"
     "        w, v[1], v[2], v[3], v[4]}\n";
 
-#define STR_(x) #x
-#define STR(x)  STR_(x)
 
 /* The constants of the route scripts, from the C ones. */
 #define LUA_ROUTE_A    "local A = " STR(SLLMP_ROUTE_ALPHA) "\n"

@@ -21,6 +21,7 @@ SCRIPT FLUSH) and RedisUnreachableTest (on_error open / closed as a single word)
 Every test uses keys of its own, so the tests of one class (one store) do not share counts.
 """
 
+import calendar
 import collections
 import concurrent.futures
 import hashlib
@@ -103,6 +104,7 @@ LIMIT_KEYS = [
     ("usage-k", {"rpm": 50}),
     ("probe-k", {"rpm": 1000}),
     ("budget-held-k", {"budget_usd": BUDGET_HELD, "budget_period": "total"}),
+    ("budget-month-k", {"budget_usd": PRICED_COST * 1.5, "budget_period": "1mo"}),
 ]
 LIMIT_TEAMS = [{"name": "eng", "rpm": 3}, {"name": "small", "rpm": 5}]
 LIMIT_USERS = [{"name": "bob", "rpm": 4}, {"name": "*", "rpm": 3}]
@@ -333,6 +335,22 @@ class LimitTests(LimitAsserts):
         self.assertTrue(1 <= int(ra) <= 86400, r)
         if to_midnight > 30:   # not when the day ends during the test
             self.assertLessEqual(abs(int(ra) - to_midnight), 5, (ra, to_midnight))
+
+    def test_budget_month(self):
+        # 1mo, LiteLLM's spelling of its 30d: the UTC calendar month, which resets on the 1st
+        r = self.priced("budget-month-k")
+        self.assertEqual(r.status, 200, r)
+        r = self.priced("budget-month-k", 1)
+        err = self.assertLimited(r, "budget_exceeded", code="budget_exceeded",
+                                 subject="key budget-month-k")
+        self.assertIn("per month (UTC)", err["message"])
+        self.assertEqual(r.header("x-should-retry"), "false", r)
+        ra = int(r.header("retry-after"))
+        now = time.time()
+        t = time.gmtime(now)
+        first = calendar.timegm((t.tm_year + (t.tm_mon == 12), t.tm_mon % 12 + 1, 1, 0, 0, 0))
+        if first - now > 30:   # not when the month ends during the test
+            self.assertLessEqual(abs(ra - (first - now)), 5, (ra, first - now))
 
     def test_budget_held_by_requests_in_flight(self):
         def worst_011(i, model="priced"):

@@ -1394,9 +1394,14 @@ test_litellm_global_budget(void **state)
 
     expect_error("litellm_settings: {max_budget: lots}\n",
                  "t.yaml:1:32: litellm_settings.max_budget must be a number of USD");
-    expect_error("litellm_settings:\n  max_budget: 1\n  budget_duration: 1mo\n",
+    /* LiteLLM's 1mo is the calendar month, as its 30d */
+    c = load("litellm_settings:\n  max_budget: 1\n  budget_duration: 1mo\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->global.budget_period_s, SLLMP_PERIOD_MONTH);
+    sllmp_conf_unref(c);
+    expect_error("litellm_settings:\n  max_budget: 1\n  budget_duration: 2mo\n",
                  "t.yaml:3:20: litellm_settings.budget_duration must be one of 1h, 1d, 7d, "
-                 "30d, total");
+                 "30d (a calendar month), total");
 }
 
 /* router_settings.model_group_alias: names routed to a group, checked against model_list. */

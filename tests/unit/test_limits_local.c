@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -182,9 +183,16 @@ test_period_parse(void **state)
     assert_int_equal(sllmp_period_parse("7d"), 604800);
     assert_string_equal(sllmp_period_name(604800), "7d");
     assert_string_equal(sllmp_period_name(0), "total");
-    assert_int_equal(sllmp_period_parse("30d"), 2592000);
+    assert_int_equal(sllmp_period_parse("30d"), SLLMP_PERIOD_MONTH);
     assert_int_equal(sllmp_period_parse("total"), 0);
-    assert_int_equal(sllmp_period_parse("1w"), -1);
+    /* LiteLLM's spellings of the same windows */
+    assert_int_equal(sllmp_period_parse("1w"), 604800);
+    assert_int_equal(sllmp_period_parse("24h"), 86400);
+    assert_int_equal(sllmp_period_parse("60m"), 3600);
+    assert_int_equal(sllmp_period_parse("1mo"), SLLMP_PERIOD_MONTH);
+    assert_string_equal(sllmp_period_name(SLLMP_PERIOD_MONTH), "30d");
+    assert_int_equal(sllmp_period_parse("2d"), -1);
+    assert_int_equal(sllmp_period_parse("1m"), -1); /* LiteLLM's minute */
     assert_int_equal(sllmp_period_parse(""), -1);
     assert_int_equal(sllmp_period_parse("1H"), -1);
 }
@@ -201,8 +209,35 @@ test_window_start(void **state)
     assert_int_equal(sllmp_window_start(t, 604800), 1715558400); /* Monday 2024-05-13 */
     assert_int_equal(sllmp_window_start(1715558400, 604800), 1715558400);
     assert_int_equal(sllmp_window_start(1715558399, 604800), 1715558400 - 604800);
-    assert_int_equal(sllmp_window_start(t, 2592000), t / 2592000 * 2592000);
     assert_int_equal(sllmp_window_start(t, 0), 0);
+    assert_true(sllmp_window_end(0, 0) == INT64_MAX);
+    assert_int_equal(sllmp_window_end(1715778000, 3600), 1715781600);
+    /* 30d is the calendar month, as LiteLLM's monthly reset on the 1st */
+    assert_int_equal(sllmp_window_start(t, SLLMP_PERIOD_MONTH), 1714521600); /* 2024-05-01 */
+    assert_int_equal(sllmp_window_end(1714521600, SLLMP_PERIOD_MONTH), 1717200000);
+    assert_int_equal(sllmp_window_start(1709208000, SLLMP_PERIOD_MONTH), 1706745600); /* 02-29 */
+    assert_int_equal(sllmp_window_end(1706745600, SLLMP_PERIOD_MONTH), 1709251200);
+    assert_int_equal(sllmp_window_start(1709251199, SLLMP_PERIOD_MONTH), 1706745600);
+    assert_int_equal(sllmp_window_start(1709251200, SLLMP_PERIOD_MONTH), 1709251200);
+    assert_int_equal(sllmp_window_start(1704067199, SLLMP_PERIOD_MONTH), 1701388800); /* Dec */
+    assert_int_equal(sllmp_window_end(1701388800, SLLMP_PERIOD_MONTH), 1704067200);
+    assert_int_equal(sllmp_window_end(4105123200, SLLMP_PERIOD_MONTH), 4107542400); /* 2100-02 */
+    /* every day from 1970 to 2250 against the C library's calendar */
+    for (int64_t day = 0; day < 102000; day++) {
+        time_t at = (time_t)(day * 86400 + (day * 7919) % 86400);
+        struct tm tm;
+        int64_t start = sllmp_window_start((int64_t)at, SLLMP_PERIOD_MONTH);
+
+        gmtime_r(&at, &tm);
+        if (start != (day - (tm.tm_mday - 1)) * 86400) {
+            fail_msg("day %lld: month starts at %lld", (long long)day, (long long)start);
+        }
+        if (tm.tm_mday == 1 && day > 0 &&
+            sllmp_window_end(sllmp_window_start((int64_t)at - 86400, SLLMP_PERIOD_MONTH),
+                             SLLMP_PERIOD_MONTH) != day * 86400) {
+            fail_msg("day %lld: the previous month does not end here", (long long)day);
+        }
+    }
 }
 
 static void

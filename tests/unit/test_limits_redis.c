@@ -375,13 +375,14 @@ static void
 test_period_change_takes_its_expiry(void **state)
 {
     fixture_t *f = *state;
-    sllmp_subject_t k = subject("key:day-then-month", 0, 0, 0, 1000000, 30 * 86400);
-    int64_t w = (int64_t)time(NULL) / (30 * 86400) * (30 * 86400);
+    sllmp_subject_t k = subject("key:day-then-month", 0, 0, 0, 1000000, SLLMP_PERIOD_MONTH);
+    int64_t w = sllmp_window_start((int64_t)time(NULL), SLLMP_PERIOD_MONTH);
+    int64_t e = sllmp_window_end(w, SLLMP_PERIOD_MONTH);
     redisReply *rep;
 
     NEED_REDIS(f);
-    k.report_period_s = 30 * 86400;
-    /* what a 1d budget left on the day a 30-day window starts: the same window start, a
+    k.report_period_s = SLLMP_PERIOD_MONTH;
+    /* what a 1d budget left on the day a month's window starts: the same window start, a
      * two-day expiry */
     rep = redis_do(f, "HSET {sllmp:key:day-then-month}:b w %lld spent 5 req 1 tin 0 tout 0",
                    (long long)w);
@@ -390,12 +391,62 @@ test_period_change_takes_its_expiry(void **state)
     freeReplyObject(rep);
     assert_int_equal(f->st[REDIS]->ops->settle(f->st[REDIS], &k, 1, "-", 0, 7, 0, 0, 0), 0);
     rep = redis_do(f, "PTTL {sllmp:key:day-then-month}:b");
-    /* the 30-day window's: until two periods after its start, far past two days */
-    assert_true(rep->integer > (w + 2 * 30 * 86400) * 1000 - (int64_t)time(NULL) * 1000 - 5000);
+    /* the month's: until a month's length after its end, far past two days */
+    assert_true(rep->integer > (2 * e - w) * 1000 - (int64_t)time(NULL) * 1000 - 5000);
+    assert_true(rep->integer <= (2 * e - w) * 1000 - (int64_t)time(NULL) * 1000 + 5000);
     freeReplyObject(rep);
     rep = redis_do(f, "HGET {sllmp:key:day-then-month}:b spent");
     assert_string_equal(rep->str, "12"); /* the day's spend is in the month's */
     freeReplyObject(rep);
+}
+
+/* The script's calendar months are the C code's (the stores must agree on a budget's window):
+ * month_of() of the script's head, run by Redis, on a day of every month from 1970 to 2250. */
+static void
+test_month_windows_agree(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 3400 };
+    static const char script[] =
+        LUA_HEAD "local out = {}\n"
+                 "for i = 1, #ARGV do out[i] = I(month_of(tonumber(ARGV[i]))) end\n"
+                 "return out\n";
+    const char **argv = calloc(N + 3, sizeof(*argv));
+    char(*vals)[24] = calloc(N, sizeof(*vals));
+    int64_t at[N];
+    redisReply *rep;
+    rstore_t *st;
+
+    NEED_REDIS(f);
+    st = (rstore_t *)f->st[REDIS];
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = "0";
+    for (int i = 0; i < N; i++) {
+        /* 30.4 days apart, at a time of day that moves: every month, near its edges too */
+        at[i] = (int64_t)i * 2626560 + (int64_t)(i * 7919) % 86400;
+        snprintf(vals[i], sizeof(vals[i]), "%lld", (long long)at[i]);
+        argv[i + 3] = vals[i];
+    }
+    drain(st);
+    assert_int_equal(connect_now(st), 0);
+    rep = redisCommandArgv(st->c, N + 3, argv, NULL);
+    assert_non_null(rep);
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        fail_msg("EVAL: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "not an array");
+    }
+    assert_int_equal(rep->elements, N);
+    for (int i = 0; i < N; i++) {
+        long long got = strtoll(rep->element[i]->str, NULL, 10);
+
+        if (got != sllmp_window_start(at[i], SLLMP_PERIOD_MONTH)) {
+            fail_msg("%lld: the script says %lld, C %lld", (long long)at[i], got,
+                     (long long)sllmp_window_start(at[i], SLLMP_PERIOD_MONTH));
+        }
+    }
+    freeReplyObject(rep);
+    free(vals);
+    free(argv);
 }
 
 int
@@ -406,6 +457,7 @@ main(void)
         T(test_same_rpm_tpm_boundaries),     T(test_same_budget_boundaries),
         T(test_same_renew_after_expiry),     T(test_same_negative_amounts),
         T(test_total_spend_does_not_expire), T(test_period_change_takes_its_expiry),
+        T(test_month_windows_agree),
     };
 #undef T
 
