@@ -1176,6 +1176,25 @@ bedrock_route_strip(char *model)
     }
 }
 
+/* LiteLLM's Azure routes for a deployment whose name does not say it runs a reasoning model
+ * (azure/o_series/<deployment>, azure/gpt5_series/<deployment>), cut from model in place: the
+ * URL names the deployment alone. 1 when there was one. */
+static int
+azure_route_strip(char *model)
+{
+    static const char *const routes[] = {"o_series/", "gpt5_series/"};
+
+    for (size_t k = 0; k < 2; k++) {
+        size_t n = strlen(routes[k]);
+
+        if (strncmp(model, routes[k], n) == 0) {
+            memmove(model, model + n, strlen(model + n) + 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int
 split_model(loader_t *L, dep_ud_t *u)
 {
@@ -1222,6 +1241,9 @@ split_model(loader_t *L, dep_ud_t *u)
     }
     if (d->provider == SLLMP_PROVIDER_BEDROCK) {
         bedrock_route_strip(d->model);
+    }
+    if (d->provider == SLLMP_PROVIDER_AZURE) {
+        d->reasoning = azure_route_strip(d->model);
     }
     if (*d->model == '\0') {
         return fail(L, u->model_node, "litellm_params.model '%s' names no model", m);
@@ -1272,6 +1294,7 @@ deployment_free(sllmp_deployment_t *d)
     free(d->api_base);
     free(d->api_version);
     free(d->model_id);
+    free(d->base_model);
     secret_free(d->api_key);
     secret_free(d->aws.access_key_id);
     secret_free(d->aws.secret_access_key);
@@ -1614,6 +1637,8 @@ deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
     }
     resolve_price(L, u);
     deployment_subject(d);
+    d->base_model = u->base_model;
+    u->base_model = NULL;
     return 0;
 }
 

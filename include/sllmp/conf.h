@@ -77,6 +77,10 @@ struct sllmp_deployment_s {
     char *model_id;     /* Bedrock: litellm_params.model_id, what the URL names instead of model
                          * (an application inference profile or provisioned throughput ARN);
                          * model still says which model answers, for requests and prices */
+    char *base_model;   /* model_info.base_model: the model a deployment of another name runs
+                         * ("azure/o3-mini"), for its price and its parameters; NULL */
+    int reasoning;      /* azure/o_series/ or azure/gpt5_series/ (LiteLLM's routes, cut from
+                         * model): a reasoning model whatever its deployment is called */
     sllmp_aws_t aws;    /* Bedrock */
     char **headers;     /* "Name: value" lines sent upstream on every call, NULL-terminated (NULL
                          * when none): litellm_params.extra_headers, organization, azure_ad_token.

@@ -7,7 +7,9 @@
  * The client's body goes upstream with `model` replaced by the deployment's and, for streams,
  * stream_options.include_usage forced on, except for Azure api-versions that predate
  * stream_options and for Mistral (they refuse it: the client's own is left out too, and its
- * include_usage is answered with the upstream's usage or an estimate). Streamed answers are parsed
+ * include_usage is answered with the upstream's usage or an estimate). Parameters a provider takes
+ * under another name or not at all are mapped as LiteLLM maps them (param_map: max_tokens for
+ * OpenAI's reasoning models). Streamed answers are parsed
  * event by event; each event goes through the pipeline's on_chunk filters to the client at once. An
  * `error` object inside a 200 stream ends the call as a provider error.
  */
@@ -20,6 +22,7 @@
 #include "sllmp/translate.h"
 #include "sllmp/upstream.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #define MAX_EVENT (8 * 1024 * 1024)
@@ -209,6 +212,60 @@ static const char *const litellm_only[] = {
     NULL,
 };
 
+/*
+ * OpenAI's reasoning models (o1, o3-mini, o4-mini-2025-04-16, gpt-5, gpt-5-mini, gpt-5.1, but
+ * not gpt-5-chat-latest, a chat model) refuse max_tokens: 400 "Unsupported parameter:
+ * 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead." Which
+ * model it is: model_info.base_model when the entry names one, else the upstream model, in
+ * which the family may stand anywhere after a non-alphanumeric character ("ft:o4-mini:...", an
+ * Azure deployment called "prod-o3-mini"); an Azure deployment of another name says it with
+ * LiteLLM's azure/o_series/ or azure/gpt5_series/ route (d->reasoning), or with base_model.
+ */
+static int
+reasoning_model(const sllmp_deployment_t *d)
+{
+    const char *m = d->base_model != NULL ? d->base_model : d->model;
+
+    if (d->provider != SLLMP_PROVIDER_AZURE &&
+        (d->provider_name == NULL || strcmp(d->provider_name, "openai") != 0)) {
+        return 0;
+    }
+    if (d->reasoning) {
+        return 1;
+    }
+    for (size_t i = 0; m[i] != '\0'; i++) {
+        const char *p = m + i;
+
+        if (i > 0 && isalnum((unsigned char)m[i - 1])) {
+            continue;
+        }
+        if (p[0] == 'o' && p[1] >= '1' && p[1] <= '9' && !isalnum((unsigned char)p[2])) {
+            return 1;
+        }
+        if (strncmp(p, "gpt-5", 5) == 0 && !isdigit((unsigned char)p[5]) &&
+            strncmp(p, "gpt-5-chat", 10) != 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Parameters an upstream takes under another name (to), or not at all (to NULL), as LiteLLM
+ * maps them. When the client sent both names, the one under `to` goes up and the other is
+ * left out, unless from_wins. Chat requests only: the legacy completions API keeps max_tokens.
+ */
+static const struct {
+    int (*applies)(const sllmp_deployment_t *d);
+    const char *from;
+    const char *to;
+    int from_wins;
+} param_map[] = {
+    {reasoning_model, "max_tokens", "max_completion_tokens", 0},
+};
+
+#define NMAP (sizeof(param_map) / sizeof(param_map[0]))
+
 /* Moves body's member name (when it has one) into held, an array made on first use. */
 static void
 hold(cJSON *body, const char *name, cJSON **held)
@@ -223,15 +280,17 @@ hold(cJSON *body, const char *name, cJSON **held)
 
 /*
  * The body to send upstream: the client's, with the deployment's model and usage asked for
- * (*asked 0 when the deployment cannot be asked for it). What must not go upstream is held out
- * while the body is printed and put back after: the trace reads metadata and the parameters at
- * complete, and a fallback deployment may take stream_options.
+ * (*asked 0 when the deployment cannot be asked for it) and its parameters under the names the
+ * upstream takes (param_map). What must not go upstream is held out while the body is printed
+ * and put back after, what param_map renamed deleted: the trace reads metadata and the
+ * parameters at complete, and a fallback deployment may take stream_options or max_tokens.
  */
 static char *
 upstream_body(sllmp_req_t *r, int *asked)
 {
     cJSON *body = r->json;
     cJSON *held = NULL, *f;
+    const char *added[NMAP] = {NULL}; /* members of param_map's names put in for the upstream */
     char *text;
 
     *asked = 0;
@@ -264,7 +323,27 @@ upstream_body(sllmp_req_t *r, int *asked)
     if (!metadata_goes_upstream(body)) {
         hold(body, "metadata", &held);
     }
+    for (size_t i = 0; r->kind == SLLMP_KIND_CHAT && i < NMAP; i++) {
+        const char *from = param_map[i].from, *to = param_map[i].to;
+
+        if (cJSON_GetObjectItemCaseSensitive(body, from) == NULL || !param_map[i].applies(r->dep)) {
+            continue;
+        }
+        if (to != NULL &&
+            (cJSON_GetObjectItemCaseSensitive(body, to) == NULL || param_map[i].from_wins)) {
+            hold(body, to, &held);
+            cJSON_AddItemToObject(body, to,
+                                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(body, from), 1));
+            added[i] = to;
+        }
+        hold(body, from, &held); /* renamed, or left out (to NULL, or given under to too) */
+    }
     text = cJSON_PrintUnformatted(body);
+    for (size_t i = 0; i < NMAP; i++) {
+        if (added[i] != NULL) {
+            cJSON_DeleteItemFromObjectCaseSensitive(body, added[i]);
+        }
+    }
     while (held != NULL && (f = cJSON_DetachItemFromArray(held, 0)) != NULL) {
         cJSON_AddItemToObject(body, f->string, f);
     }

@@ -128,6 +128,18 @@ class MockSelfTest(unittest.TestCase):
         self.assertEqual(evs[-1]["usage"]["completion_tokens"], 2)
         self.assertTrue(all("usage" not in e for e in evs[:-1]), evs)
 
+    def test_reasoning_models_refuse_max_tokens(self):
+        for model in ("o1", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5.1", "echo+reasoning"):
+            r = self.post({"model": model, "messages": [], "max_tokens": 5})
+            self.assertEqual(r.status, 400, model)
+            self.assertEqual(r.json()["error"]["code"], "unsupported_parameter")
+            self.assertEqual(r.json()["error"]["param"], "max_tokens")
+            r = self.post({"model": model, "messages": [], "max_completion_tokens": 5})
+            self.assertEqual(r.status, 200, model)
+        for model in ("gpt-5-chat-latest", "gpt-4o", "echo"):
+            r = self.post({"model": model, "messages": [], "max_tokens": 5})
+            self.assertEqual(r.status, 200, model)
+
     def test_error_in_a_200(self):
         r = self.post({"model": "echo+error200-502", "messages": []})
         self.assertEqual(r.status, 200)

@@ -223,6 +223,22 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_base="http://127.0.0.1:%d" % openai.port),
         m("mistral-echo", model="mistral/echo+mistral", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
+        # OpenAI's reasoning models refuse max_tokens (the mock does too, by the model name or
+        # an Azure deployment's); an Azure deployment of another name is one by LiteLLM's
+        # azure/o_series/ route or by model_info.base_model
+        m("o3", model="openai/o3-mini", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
+        m("gpt5", model="openai/gpt-5-mini", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
+        m("gpt5-chat", model="openai/gpt-5-chat-latest", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
+        m("az-o3", model="azure/o3-mini", api_base=az, api_key="os.environ/MOCK_AZURE_KEY",
+          api_version="2024-12-01-preview"),
+        m("az-o-series", model="azure/o_series/echo+reasoning", api_base=az,
+          api_key="os.environ/MOCK_AZURE_KEY"),
+        dict(m("az-base-model", model="azure/echo+reasoning", api_base=az,
+               api_key="os.environ/MOCK_AZURE_KEY"),
+             model_info={"base_model": "azure/o3-mini"}),
         m("or-error200", model="openrouter/echo+error200-502", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("or-error200-429", model="openrouter/echo+error200-429", api_base=openai.base,
@@ -1111,6 +1127,35 @@ class OpenAICompatibleTest(ProvidersCase):
             self.assertFalse(rec["usage"]["estimated"], rec["usage"])
         r, body = self.chat_text("mistral-echo", text)
         self.assertEqual(body["choices"][0]["message"]["content"], text)
+
+    def test_reasoning_models_get_max_completion_tokens(self):
+        # OpenAI's o-series and gpt-5 answer a max_tokens with 400 unsupported_parameter;
+        # LiteLLM sends it as max_completion_tokens, and so does the gateway
+        for model in ("o3", "gpt5", "az-o3", "az-o-series", "az-base-model"):
+            r, body = self.chat_text(model, max_tokens=50)
+            self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+            sent = mock_requests(self.mock)[-1]
+            self.assertNotIn("max_tokens", sent["body"], model)
+            self.assertEqual(sent["body"]["max_completion_tokens"], 50, model)
+            if model == "az-o-series":
+                # the route is LiteLLM's, not the deployment's name
+                self.assertTrue(sent["path"].startswith(
+                    "/openai/deployments/echo%2Breasoning/chat/completions?"), sent["path"])
+        r, chunks = self.stream_events("o3", max_tokens=50)
+        self.assert_stream_shape(chunks, "hello brave new world")
+        self.assertEqual(mock_requests(self.mock)[-1]["body"]["max_completion_tokens"], 50)
+        # both given: max_completion_tokens, the one the limits reserved for
+        r, body = self.chat_text("o3", max_tokens=50, max_completion_tokens=70)
+        sent = mock_requests(self.mock)[-1]["body"]
+        self.assertNotIn("max_tokens", sent)
+        self.assertEqual(sent["max_completion_tokens"], 70)
+        # the trace keeps what the client sent
+        rec = self.record_of(r.header("x-request-id"))
+        self.assertEqual((rec["params"]["max_tokens"], rec["params"]["max_completion_tokens"]),
+                         (50, 70), rec["params"])
+        # gpt-5-chat is a chat model: its max_tokens goes as it is
+        self.chat_text("gpt5-chat", max_tokens=50)
+        self.assertEqual(mock_requests(self.mock)[-1]["body"]["max_tokens"], 50)
 
     def test_error_in_a_200_is_an_error(self):
         # OpenRouter answers a failure after the model began with a 200 whose body is

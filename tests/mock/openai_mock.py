@@ -59,6 +59,12 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
                       "loc":["body","stream_options"],...}]},"type":"invalid_request_error",...}
                       (its request model forbids extra fields; not counted in /_mock/calls);
                       streams carry the usage on the finish chunk, never a chunk of their own
+    reasoning         chat: answer as OpenAI's reasoning models do: a body with max_tokens gets
+                      400 invalid_request_error, code unsupported_parameter, param max_tokens
+                      ("... Use 'max_completion_tokens' instead."). Implied by a token that is
+                      an OpenAI reasoning model name (o1, o3-mini, o4-mini-2025-04-16, gpt-5,
+                      gpt-5-mini, gpt-5.1; not gpt-5-chat-latest), also on the Azure paths
+                      (deployment name)
     error200-NNN      unstreamed: a 200 whose body is {"error":{"code":NNN,"message":...}} and
                       no choices, as OpenRouter answers a failure after the model began;
                       streams: ignored
@@ -184,6 +190,9 @@ AZURE_CLASSIC = re.compile(r"/openai/deployments/([^/]+)/(chat/completions|compl
 AZURE_V1 = re.compile(r"/openai/v1/(chat/completions|completions|embeddings)")
 KINDS = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings"}
 
+# OpenAI's reasoning models, which refuse max_tokens
+REASONING_MODEL = re.compile(r"o[1-9](-.*)?|gpt-5(?!-chat)(?!\d).*")
+
 EMBED_MAX_ITEMS = 2048
 EMBED_MAX_TOKENS = 8192
 EMBED_DEFAULT_DIMS = 8
@@ -205,7 +214,7 @@ def parse_model(model):
     """Return a dict of options from a model string like 'sleep-100+words-5-20+crlf'."""
     opt, rest = mockserve.parse_options(
         model, ("crlf", "split", "close", "badjson", "tools", "nousage", "quote-key",
-                "dirty-headers", "nodone", "nonobject", "mistral"),
+                "dirty-headers", "nodone", "nonobject", "mistral", "reasoning"),
         ("stall", "close", "error"))
     opt["usage"] = None
     opt["keepalive"] = None
@@ -219,6 +228,8 @@ def parse_model(model):
     if opt["quota"] and opt["status"] is None:
         opt["status"] = 429
     for tok in rest:
+        if REASONING_MODEL.fullmatch(tok):
+            opt["reasoning"] = True
         m = re.fullmatch(r"usage-(\d+)-(\d+)-(\d+)-(\d+)", tok)
         if m:
             opt["usage"] = tuple(int(x) for x in m.groups())
@@ -619,6 +630,10 @@ class Handler(mockserve.MockHandler):
                             stream=stream,
                             request_id=rec["headers"].get("x-request-id")) as srec:
             try:
+                if kind == "chat" and opt["reasoning"] and "max_tokens" in body:
+                    raise BadRequest("Unsupported parameter: 'max_tokens' is not supported with "
+                                     "this model. Use 'max_completion_tokens' instead.",
+                                     "max_tokens", "unsupported_parameter")
                 self.pause(opt["sleep_ms"] / 1000.0)
                 if opt["status"]:
                     if az:

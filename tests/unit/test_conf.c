@@ -1156,6 +1156,10 @@ test_providers(void **state)
              "     model_info: {base_model: azure/gpt-4o-mini}}\n"
              "  - {model_name: z1, litellm_params: {model: azure/d, api_base: "
              "'https://r.openai.azure.com/openai/v1', api_key: k}}\n"
+             "  - {model_name: zo, litellm_params: {model: azure/o_series/reasoner, api_base: "
+             "'https://r.openai.azure.com', api_key: k}}\n"
+             "  - {model_name: z5, litellm_params: {model: azure/gpt5_series/r5, api_base: "
+             "'https://r.openai.azure.com', api_key: k}}\n"
              "  - {model_name: b, litellm_params: {model: bedrock/converse/anthropic.claude-3-"
              "haiku-20240307-v1:0, aws_access_key_id: AK, aws_secret_access_key: SK, "
              "aws_region_name: eu-west-1}}\n"
@@ -1207,7 +1211,18 @@ test_providers(void **state)
     assert_string_equal(d->api_base, "https://r.openai.azure.com");
     assert_string_equal(d->api_version, "2024-10-21");
     assert_true(d->price.known); /* base_model azure/gpt-4o-mini */
+    /* kept for its parameters too */
+    assert_string_equal(d->base_model, "azure/gpt-4o-mini");
+    assert_false(d->reasoning);
     assert_null(sllmp_conf_find(c, "z1", 2)->api_version);
+    assert_null(sllmp_conf_find(c, "z1", 2)->base_model);
+    /* LiteLLM's routes for reasoning deployments: the URL names the deployment alone */
+    d = sllmp_conf_find(c, "zo", 2);
+    assert_string_equal(d->model, "reasoner");
+    assert_true(d->reasoning);
+    d = sllmp_conf_find(c, "z5", 2);
+    assert_string_equal(d->model, "r5");
+    assert_true(d->reasoning);
     d = sllmp_conf_find(c, "b", 1);
     assert_int_equal(d->provider, SLLMP_PROVIDER_BEDROCK);
     assert_string_equal(d->model, "anthropic.claude-3-haiku-20240307-v1:0");

@@ -585,6 +585,118 @@ test_upstream_body_rewrite(void **state)
     sllmp_arena_destroy(&a);
 }
 
+/* The body upstream_body() sends for body; r->json is the client's again after it. */
+static cJSON *
+sent_for(sllmp_req_t *r, const char *body)
+{
+    cJSON *before = cJSON_Parse(body), *j;
+    int asked;
+    char *out;
+
+    r->json = cJSON_Parse(body);
+    out = upstream_body(r, &asked);
+    j = cJSON_Parse(out);
+    cJSON_free(out);
+    assert_non_null(j);
+    /* limits, the trace and a fallback deployment see the client's parameters again (the
+     * model aside, which is the deployment's from here on) */
+    cJSON_DeleteItemFromObject(r->json, "model");
+    cJSON_DeleteItemFromObject(before, "model");
+    assert_true(cJSON_Compare(r->json, before, 1));
+    cJSON_Delete(before);
+    cJSON_Delete(r->json);
+    r->json = NULL;
+    return j;
+}
+
+static int
+has(const cJSON *j, const char *name)
+{
+    return cJSON_HasObjectItem(j, name);
+}
+
+static int
+num(const cJSON *j, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(j, name)->valueint;
+}
+
+static void
+test_upstream_body_param_map(void **state)
+{
+    static const struct {
+        const char *provider_name, *model, *base_model;
+        sllmp_provider_t provider;
+        int reasoning; /* the deployment's route flag */
+        int maps;      /* max_tokens goes as max_completion_tokens */
+    } cases[] = {
+        {"openai", "o1", NULL, SLLMP_PROVIDER_OPENAI, 0, 1},
+        {"openai", "o3-mini", NULL, SLLMP_PROVIDER_OPENAI, 0, 1},
+        {"openai", "o4-mini-2025-04-16", NULL, SLLMP_PROVIDER_OPENAI, 0, 1},
+        {"openai", "gpt-5", NULL, SLLMP_PROVIDER_OPENAI, 0, 1},
+        {"openai", "gpt-5-mini-2025-08-07", NULL, SLLMP_PROVIDER_OPENAI, 0, 1},
+        {"openai", "gpt-5.1", NULL, SLLMP_PROVIDER_OPENAI, 0, 1},
+        {"openai", "ft:o4-mini-2025-04-16:acme::abc", NULL, SLLMP_PROVIDER_OPENAI, 0, 1},
+        {"openai", "gpt-5-chat-latest", NULL, SLLMP_PROVIDER_OPENAI, 0, 0},
+        {"openai", "gpt-4o", NULL, SLLMP_PROVIDER_OPENAI, 0, 0},
+        {"openai", "gpt-4o-mini", NULL, SLLMP_PROVIDER_OPENAI, 0, 0},
+        {"openai", "omni-moderation-latest", NULL, SLLMP_PROVIDER_OPENAI, 0, 0},
+        {"openai", "my-ft", "openai/o3-mini", SLLMP_PROVIDER_OPENAI, 0, 1},
+        /* not OpenAI's models, whatever they are called */
+        {"groq", "o3-mini", NULL, SLLMP_PROVIDER_OPENAI, 0, 0},
+        {"openrouter", "openai/gpt-5", NULL, SLLMP_PROVIDER_OPENAI, 0, 0},
+        /* Azure: the deployment's name, base_model, LiteLLM's o_series/ route */
+        {"azure", "o3-mini", NULL, SLLMP_PROVIDER_AZURE, 0, 1},
+        {"azure", "prod-gpt-5-mini", NULL, SLLMP_PROVIDER_AZURE, 0, 1},
+        {"azure", "demo1", NULL, SLLMP_PROVIDER_AZURE, 0, 0},
+        {"azure", "reasoner", NULL, SLLMP_PROVIDER_AZURE, 0, 0},
+        {"azure", "reasoner", "azure/o3-mini", SLLMP_PROVIDER_AZURE, 0, 1},
+        {"azure", "o3-mini", "azure/gpt-4o", SLLMP_PROVIDER_AZURE, 0, 0},
+        {"azure", "reasoner", NULL, SLLMP_PROVIDER_AZURE, 1, 1},
+    };
+    sllmp_req_t r;
+    sllmp_deployment_t d;
+    sllmp_arena_t a;
+    cJSON *j;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    sllmp_arena_init(&a, 0);
+    r.arena = &a;
+    r.dep = &d;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&d, 0, sizeof(d));
+        d.provider_name = (char *)(uintptr_t)cases[i].provider_name;
+        d.model = (char *)(uintptr_t)cases[i].model;
+        d.base_model = (char *)(uintptr_t)cases[i].base_model;
+        d.provider = cases[i].provider;
+        d.reasoning = cases[i].reasoning;
+        r.kind = SLLMP_KIND_CHAT;
+        j = sent_for(&r, "{\"model\":\"a\",\"messages\":[],\"max_tokens\":50}");
+        if (has(j, "max_tokens") == cases[i].maps ||
+            has(j, "max_completion_tokens") != cases[i].maps) {
+            fail_msg("%s/%s (base_model %s)", cases[i].provider_name, cases[i].model,
+                     cases[i].base_model ? cases[i].base_model : "none");
+        }
+        assert_int_equal(num(j, cases[i].maps ? "max_completion_tokens" : "max_tokens"), 50);
+        cJSON_Delete(j);
+        /* both given: max_completion_tokens goes, max_tokens is left out */
+        j = sent_for(&r, "{\"model\":\"a\",\"messages\":[],\"max_tokens\":50,"
+                         "\"max_completion_tokens\":70}");
+        assert_int_equal(num(j, "max_completion_tokens"), 70);
+        assert_int_equal(has(j, "max_tokens"), !cases[i].maps);
+        cJSON_Delete(j);
+        /* the legacy completions API has max_tokens only */
+        r.kind = SLLMP_KIND_COMPLETIONS;
+        j = sent_for(&r, "{\"model\":\"a\",\"prompt\":\"x\",\"max_tokens\":50}");
+        assert_int_equal(num(j, "max_tokens"), 50);
+        assert_false(has(j, "max_completion_tokens"));
+        cJSON_Delete(j);
+    }
+
+    sllmp_arena_destroy(&a);
+}
+
 static void
 test_azure_api_version_takes_stream_options(void **state)
 {
@@ -1002,6 +1114,7 @@ main(void)
         cmocka_unit_test(test_virtual_keys),
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_upstream_body_rewrite),
+        cmocka_unit_test(test_upstream_body_param_map),
         cmocka_unit_test(test_azure_api_version_takes_stream_options),
         cmocka_unit_test(test_json_depth),
         cmocka_unit_test(test_trace_record),
