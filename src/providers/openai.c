@@ -9,7 +9,7 @@
  * stream_options and for Mistral (they refuse it: the client's own is left out too, and its
  * include_usage is answered with the upstream's usage or an estimate). Parameters a provider takes
  * under another name or not at all are mapped as LiteLLM maps them (param_map: max_tokens for
- * OpenAI's reasoning models). Streamed answers are parsed
+ * OpenAI's reasoning models, Mistral's names). Streamed answers are parsed
  * event by event; each event goes through the pipeline's on_chunk filters to the client at once. An
  * `error` object inside a 200 stream ends the call as a provider error.
  */
@@ -140,6 +140,14 @@ metadata_goes_upstream(const cJSON *body)
     return strings && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "store"));
 }
 
+/* Mistral's API: under mistral/, or at its hosts under another prefix. */
+static int
+mistral(const sllmp_deployment_t *d)
+{
+    return (d->provider_name != NULL && strcmp(d->provider_name, "mistral") == 0) ||
+           (d->api_base != NULL && strstr(d->api_base, ".mistral.ai/") != NULL);
+}
+
 /*
  * Whether the deployment takes stream_options. Azure's classic API knows it from
  * 2024-09-01-preview on (GA 2024-10-21); older api-versions (2024-06-01, 2024-02-01, 2023-05-15
@@ -147,16 +155,14 @@ metadata_goes_upstream(const cJSON *body)
  * argument supplied: stream_options". An api-version is YYYY-MM-DD[-preview], so dates compare
  * as strings; one of another shape ("preview", "latest") is newer than the dated ones.
  * Mistral's API refuses every field it does not know (422 extra_forbidden), stream_options
- * among them, and puts a stream's usage on its last chunk unasked; under mistral/ or at its
- * hosts under another prefix.
+ * among them, and puts a stream's usage on its last chunk unasked.
  */
 static int
 takes_stream_options(const sllmp_deployment_t *d)
 {
     const char *v = d->api_version;
 
-    if ((d->provider_name != NULL && strcmp(d->provider_name, "mistral") == 0) ||
-        (d->api_base != NULL && strstr(d->api_base, ".mistral.ai/") != NULL)) {
+    if (mistral(d)) {
         return 0;
     }
     if (d->provider != SLLMP_PROVIDER_AZURE || v == NULL) {
@@ -262,6 +268,12 @@ static const struct {
     int from_wins;
 } param_map[] = {
     {reasoning_model, "max_tokens", "max_completion_tokens", 0},
+    /* Mistral's request model forbids every field it does not define (422 extra_forbidden):
+     * it has max_tokens and random_seed, and no user; max_completion_tokens, what the gateway
+     * reserves for, wins over max_tokens (LiteLLM's priority too) */
+    {mistral, "max_completion_tokens", "max_tokens", 1},
+    {mistral, "seed", "random_seed", 0},
+    {mistral, "user", NULL, 0},
 };
 
 #define NMAP (sizeof(param_map) / sizeof(param_map[0]))

@@ -128,6 +128,16 @@ class MockSelfTest(unittest.TestCase):
         self.assertEqual(evs[-1]["usage"]["completion_tokens"], 2)
         self.assertTrue(all("usage" not in e for e in evs[:-1]), evs)
 
+    def test_mistral_refuses_fields_it_does_not_define(self):
+        r = self.post({"model": "echo+mistral", "messages": [], "seed": 1, "user": "u",
+                       "max_completion_tokens": 5, "random_seed": 1, "max_tokens": 5})
+        self.assertEqual(r.status, 422)
+        self.assertEqual(sorted(d["loc"][1] for d in r.json()["message"]["detail"]),
+                         ["max_completion_tokens", "seed", "user"])
+        r = self.post({"model": "echo+mistral", "messages": [], "random_seed": 1,
+                       "max_tokens": 5, "tool_choice": "required"})
+        self.assertEqual(r.status, 200, r)
+
     def test_reasoning_models_refuse_max_tokens(self):
         for model in ("o1", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5.1", "echo+reasoning"):
             r = self.post({"model": model, "messages": [], "max_tokens": 5})

@@ -1157,6 +1157,25 @@ class OpenAICompatibleTest(ProvidersCase):
         self.chat_text("gpt5-chat", max_tokens=50)
         self.assertEqual(mock_requests(self.mock)[-1]["body"]["max_tokens"], 50)
 
+    def test_mistral_parameter_names(self):
+        # Mistral's API refuses fields it does not define (422 extra_forbidden): LiteLLM's
+        # clients' max_completion_tokens and seed go as Mistral's max_tokens and random_seed,
+        # user is left out; tool_choice "required" is Mistral's own too
+        for stream in (False, True):
+            extra = dict(max_completion_tokens=40, seed=7, user="alice",
+                         tool_choice="required", tools=[{"type": "function", "function": {
+                             "name": "f", "parameters": {"type": "object"}}}])
+            if stream:
+                self.stream_events("mistral-echo", **extra)
+            else:
+                self.chat_text("mistral-echo", **extra)
+            sent = mock_requests(self.mock)[-1]["body"]
+            self.assertEqual(sent["max_tokens"], 40)
+            self.assertEqual(sent["random_seed"], 7)
+            self.assertEqual(sent["tool_choice"], "required")
+            for name in ("max_completion_tokens", "seed", "user"):
+                self.assertNotIn(name, sent)
+
     def test_error_in_a_200_is_an_error(self):
         # OpenRouter answers a failure after the model began with a 200 whose body is
         # {"error": {"code": 502, ...}}: an OpenAI-shaped error with that status, not a 200

@@ -54,11 +54,14 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
                       half of the body, then the reset (stall- and reset-after-N with N >= the
                       content chunks: all of them, then the stall / reset)
     error-after-N     stream N content chunks, then `data: {"error":{...}}` and [DONE]
-    mistral           answer as Mistral's API does: a body that has stream_options at all gets
-                      422 {"object":"error","message":{"detail":[{"type":"extra_forbidden",
-                      "loc":["body","stream_options"],...}]},"type":"invalid_request_error",...}
-                      (its request model forbids extra fields; not counted in /_mock/calls);
-                      streams carry the usage on the finish chunk, never a chunk of their own
+    mistral           answer as Mistral's API does: a body that has stream_options at all, or
+                      a chat body with any field outside Mistral's chat request (MISTRAL_CHAT:
+                      no max_completion_tokens, seed or user; it says max_tokens, random_seed)
+                      gets 422 {"object":"error","message":{"detail":[{"type":"extra_forbidden",
+                      "loc":["body",FIELD],...}, one per field]},"type":"invalid_request_error",
+                      ...} (its request model forbids extra fields; not counted in
+                      /_mock/calls); streams carry the usage on the finish chunk, never a chunk
+                      of their own
     reasoning         chat: answer as OpenAI's reasoning models do: a body with max_tokens gets
                       400 invalid_request_error, code unsupported_parameter, param max_tokens
                       ("... Use 'max_completion_tokens' instead."). Implied by a token that is
@@ -190,6 +193,11 @@ AZURE_CLASSIC = re.compile(r"/openai/deployments/([^/]+)/(chat/completions|compl
 AZURE_V1 = re.compile(r"/openai/v1/(chat/completions|completions|embeddings)")
 KINDS = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings"}
 
+# The fields of Mistral's chat request (its client's ChatCompletionRequest); any other is
+# refused with 422 extra_forbidden
+MISTRAL_CHAT = {"model", "messages", "temperature", "top_p", "max_tokens", "stream", "stop",
+                "random_seed", "response_format", "tools", "tool_choice", "presence_penalty",
+                "frequency_penalty", "n", "prediction", "parallel_tool_calls", "safe_prompt"}
 # OpenAI's reasoning models, which refuse max_tokens
 REASONING_MODEL = re.compile(r"o[1-9](-.*)?|gpt-5(?!-chat)(?!\d).*")
 
@@ -548,10 +556,12 @@ class Handler(mockserve.MockHandler):
         if not isinstance(body, dict):
             return self.send_bad_json()
         opt = parse_model(body.get("model"))
-        if opt["mistral"] and "stream_options" in body:
+        extra = [k for k in body if k == "stream_options" or
+                 (kind == "chat" and k not in MISTRAL_CHAT)] if opt["mistral"] else []
+        if extra:
             return self.send_json(422, {"object": "error", "message": {"detail": [{
-                "type": "extra_forbidden", "loc": ["body", "stream_options"],
-                "msg": "Extra inputs are not permitted", "input": body["stream_options"]}]},
+                "type": "extra_forbidden", "loc": ["body", k],
+                "msg": "Extra inputs are not permitted", "input": body[k]} for k in extra]},
                 "type": "invalid_request_error", "param": None, "code": None})
         self.run(kind, body, rec, opt)
         return None

@@ -694,6 +694,37 @@ test_upstream_body_param_map(void **state)
         cJSON_Delete(j);
     }
 
+    /* Mistral: max_tokens, random_seed, no user; under mistral/ or at its host */
+    for (int k = 0; k < 2; k++) {
+        char base[] = "https://api.mistral.ai/v1/";
+
+        memset(&d, 0, sizeof(d));
+        d.provider_name = (char *)(uintptr_t)(k == 0 ? "mistral" : "openai");
+        d.api_base = k == 0 ? NULL : base;
+        d.model = (char *)(uintptr_t) "mistral-large-latest";
+        r.kind = SLLMP_KIND_CHAT;
+        j = sent_for(&r, "{\"model\":\"a\",\"messages\":[],\"max_completion_tokens\":50,"
+                         "\"seed\":7,\"user\":\"u1\",\"tool_choice\":\"required\"}");
+        assert_int_equal(num(j, "max_tokens"), 50);
+        assert_int_equal(num(j, "random_seed"), 7);
+        assert_false(has(j, "max_completion_tokens"));
+        assert_false(has(j, "seed"));
+        assert_false(has(j, "user"));
+        /* Mistral takes "required" (its "any" is the deprecated name) */
+        assert_string_equal(cJSON_GetObjectItem(j, "tool_choice")->valuestring, "required");
+        cJSON_Delete(j);
+        /* both: max_completion_tokens wins (what the limits reserved for); random_seed wins */
+        j = sent_for(&r, "{\"model\":\"a\",\"messages\":[],\"max_completion_tokens\":50,"
+                         "\"max_tokens\":90,\"seed\":7,\"random_seed\":8}");
+        assert_int_equal(num(j, "max_tokens"), 50);
+        assert_int_equal(num(j, "random_seed"), 8);
+        assert_false(has(j, "max_completion_tokens"));
+        assert_false(has(j, "seed"));
+        cJSON_Delete(j);
+        j = sent_for(&r, "{\"model\":\"a\",\"messages\":[],\"max_tokens\":90}");
+        assert_int_equal(num(j, "max_tokens"), 90);
+        cJSON_Delete(j);
+    }
     sllmp_arena_destroy(&a);
 }
 
