@@ -16,6 +16,7 @@
  * departed client stops the upstream within TICK_MS even while no token flows.
  */
 #include "sllmp/upstream.h"
+#include "sllmp/buf.h"
 #include "sllmp/conf.h"
 #include "sllmp/core.h"
 #include "sllmp/log.h"
@@ -518,6 +519,54 @@ out_of_quota(const cJSON *err, const cJSON *type, const cJSON *code)
             strcmp(ecode->valuestring, "enforced_spend_limit_reached") == 0);
 }
 
+/*
+ * A validation error in FastAPI's shape, as Mistral answers a 422 ({"message": {"detail": [...]}})
+ * and vLLM and other Python servers do ({"detail": [...]} or {"detail": "..."}): "messages.0.
+ * content: Field required; ..." from the first three entries, in b (bounded: what does not fit
+ * is left out), and the field of the first as *param. NULL when body has none.
+ */
+static const char *
+detail_message(const cJSON *body, sllmp_buf_t *b, const char **param)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "message");
+    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(cJSON_IsObject(m) ? m : body, "detail");
+    const cJSON *list = cJSON_IsArray(detail) ? detail : NULL, *e;
+    int shown = 0;
+
+    if (cJSON_IsString(detail)) {
+        return detail->valuestring;
+    }
+    cJSON_ArrayForEach(e, list)
+    {
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "msg");
+        const cJSON *loc = cJSON_GetObjectItemCaseSensitive(e, "loc"), *l;
+        const cJSON *locs = cJSON_IsArray(loc) ? loc : NULL;
+        const char *sep = "";
+
+        if (!cJSON_IsString(msg) || shown == 3) {
+            continue;
+        }
+        sllmp_buf_appends(b, shown++ > 0 ? "; " : "");
+        cJSON_ArrayForEach(l, locs)
+        {
+            if (*sep == '\0' && cJSON_IsString(l) && strcmp(l->valuestring, "body") == 0) {
+                continue; /* where FastAPI found it, not a name of the request */
+            }
+            if (cJSON_IsString(l)) {
+                sllmp_buf_printf(b, "%s%.64s", sep, l->valuestring);
+                if (*sep == '\0' && shown == 1) {
+                    *param = l->valuestring;
+                }
+            } else if (cJSON_IsNumber(l)) {
+                sllmp_buf_printf(b, "%s%d", sep, l->valueint);
+            }
+            sep = ".";
+        }
+        sllmp_buf_printf(b, "%s%.200s", *sep ? ": " : "", msg->valuestring);
+    }
+    return shown > 0 ? sllmp_buf_cstr(b) : NULL;
+}
+
 int
 sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
 {
@@ -557,9 +606,17 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
                             cJSON_IsString(msg) ? msg->valuestring
                                                 : "The provider's rate limit was reached.");
     } else if (s >= 400 && s < 500 && s != 408) {
-        rc = sllmp_req_fail(
-            r, SLLMP_ERR_PROVIDER_BAD_REQUEST, cJSON_IsString(param) ? param->valuestring : NULL,
-            "%s", cJSON_IsString(msg) ? msg->valuestring : "The provider rejected the request.");
+        sllmp_buf_t b;
+        const char *field = cJSON_IsString(param) ? param->valuestring : NULL;
+        const char *words = cJSON_IsString(msg) ? msg->valuestring : NULL;
+
+        sllmp_buf_init(&b, 1024);
+        if (words == NULL && body != NULL) {
+            words = detail_message(body, &b, &field);
+        }
+        rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER_BAD_REQUEST, field, "%s",
+                            words != NULL ? words : "The provider rejected the request.");
+        sllmp_buf_free(&b);
         r->err_status = s;
     } else if (s == 408) {
         rc = sllmp_req_fail(r, SLLMP_ERR_TIMEOUT, NULL, NULL);

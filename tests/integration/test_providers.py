@@ -1176,6 +1176,18 @@ class OpenAICompatibleTest(ProvidersCase):
             for name in ("max_completion_tokens", "seed", "user"):
                 self.assertNotIn(name, sent)
 
+    def test_validation_error_details_reach_the_client(self):
+        # a field neither sllmp nor Mistral maps: Mistral's 422 names it in FastAPI's shape
+        # ({"message": {"detail": [{"loc": ["body", F], "msg": ...}]}}), which the client gets
+        # as the message and param of the 422 it passes on, not a bare "The provider rejected
+        # the request."
+        r = self.chat({"model": "mistral-echo", "messages": [{"role": "user", "content": "x"}],
+                       "service_tier": "auto", "logit_bias": {"1": 2}})
+        err = self.assertOpenAIError(r, 422, etype="invalid_request_error")
+        self.assertEqual(err["message"], "service_tier: Extra inputs are not permitted; "
+                         "logit_bias: Extra inputs are not permitted")
+        self.assertEqual(err["param"], "service_tier")
+
     def test_error_in_a_200_is_an_error(self):
         # OpenRouter answers a failure after the model began with a 200 whose body is
         # {"error": {"code": 502, ...}}: an OpenAI-shaped error with that status, not a 200
