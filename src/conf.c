@@ -10,6 +10,10 @@
  * environment, then from the file's own `environment_variables:` map (as LiteLLM does). A
  * deployment whose key names an unset variable is left out with a warning, so the default
  * config can list OpenAI models that appear only when OPENAI_API_KEY is set.
+ *
+ * `include:` (LiteLLM's) names more files whose top-level keys join the main file's before it
+ * is read: their nodes are copied into the main document, and a table of node ids says which
+ * file each came from, so every message names the file a value is written in.
  */
 #include "sllmp/conf.h"
 #include "sllmp/arena.h"
@@ -37,10 +41,17 @@
 #define MAX_CONF_BYTES (16 * 1024 * 1024)
 #define SLLMP_ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@/-"
 
+/* The nodes from id `first` on (up to the next span's) come from the conf's files[file]. */
 typedef struct {
-    const char *file;
+    int first;
+    size_t file;
+} span_t;
+
+typedef struct {
     yaml_document_t *doc;
     sllmp_conf_t *c;
+    span_t *spans; /* ascending first: the main file's nodes, then each included file's */
+    size_t nspans;
     char *err;                                     /* the first error, "file:line:col: msg" */
     yaml_node_t *envvars;                          /* environment_variables: mapping, or NULL */
     int capture_set;                               /* sllmp.langfuse.capture was given */
@@ -53,17 +64,57 @@ typedef struct {
 
 /* ---------------------------------------------------------------- messages */
 
+/* The index in the conf's files of the file node n was read from (0, the main one, for NULL). */
+static size_t
+file_of(const loader_t *L, const yaml_node_t *n)
+{
+    int id;
+
+    if (n == NULL || n < L->doc->nodes.start || n >= L->doc->nodes.top) {
+        return 0;
+    }
+    id = (int)(n - L->doc->nodes.start) + 1;
+    for (size_t i = L->nspans; i-- > 0;) {
+        if (id >= L->spans[i].first) {
+            return L->spans[i].file;
+        }
+    }
+    return 0;
+}
+
+/* "file:line:col" of node n, into buf. */
+static const char *
+locate(const loader_t *L, const yaml_node_t *n, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s:%zu:%zu", L->c->files[file_of(L, n)].path, n->start_mark.line + 1,
+             n->start_mark.column + 1);
+    return buf;
+}
+
+/* Where an earlier entry (files[file], line) is, said from node n: "line 7" in n's own file,
+ * else "models.yaml:7". Into buf. */
+static const char *
+earlier(const loader_t *L, const yaml_node_t *n, int file, int line, char *buf, size_t size)
+{
+    if ((size_t)file == file_of(L, n)) {
+        snprintf(buf, size, "line %d", line);
+    } else {
+        snprintf(buf, size, "%s:%d", L->c->files[file].path, line);
+    }
+    return buf;
+}
+
 __attribute__((format(printf, 3, 0))) static char *
-vformat(const char *file, const yaml_node_t *n, const char *fmt, va_list ap)
+vformat(const loader_t *L, const yaml_node_t *n, const char *fmt, va_list ap)
 {
     char msg[1024];
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (n == NULL) {
-        return sllmp_xasprintf("%s: %s", file, msg);
+        return sllmp_xasprintf("%s: %s", L->c->files[0].path, msg);
     }
-    return sllmp_xasprintf("%s:%zu:%zu: %s", file, n->start_mark.line + 1, n->start_mark.column + 1,
-                           msg);
+    return sllmp_xasprintf("%s:%zu:%zu: %s", L->c->files[file_of(L, n)].path,
+                           n->start_mark.line + 1, n->start_mark.column + 1, msg);
 }
 
 static int SLLMP_PRINTF(3, 4) fail(loader_t *L, const yaml_node_t *n, const char *fmt, ...)
@@ -72,7 +123,7 @@ static int SLLMP_PRINTF(3, 4) fail(loader_t *L, const yaml_node_t *n, const char
 
     if (L->err == NULL) {
         va_start(ap, fmt);
-        L->err = vformat(L->file, n, fmt, ap);
+        L->err = vformat(L, n, fmt, ap);
         va_end(ap);
     }
     return -1;
@@ -85,7 +136,7 @@ static void SLLMP_PRINTF(3, 4) warn(loader_t *L, const yaml_node_t *n, const cha
 
     va_start(ap, fmt);
     c->warnings = sllmp_xrealloc(c->warnings, (c->nwarnings + 1) * sizeof(char *));
-    c->warnings[c->nwarnings++] = vformat(L->file, n, fmt, ap);
+    c->warnings[c->nwarnings++] = vformat(L, n, fmt, ap);
     va_end(ap);
 }
 
@@ -293,13 +344,391 @@ merge_mapping(loader_t *L, int id, int depth)
     return rc;
 }
 
+/* Resolves the merge keys of the mappings from node id `from` on. */
 static int
-merge_keys(loader_t *L)
+merge_keys(loader_t *L, int from)
 {
     int nodes = (int)(L->doc->nodes.top - L->doc->nodes.start);
 
-    for (int id = 1; id <= nodes; id++) { /* node ids start at 1 */
+    for (int id = from; id <= nodes; id++) { /* node ids start at 1 */
         if (node(L, id)->type == YAML_MAPPING_NODE && merge_mapping(L, id, 0) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- files and include */
+
+/* Adds a file to a list, path taken: its stat when st is not NULL, else zeros. Its index. */
+static size_t
+add_file(sllmp_conf_file_t **files, size_t *n, char *path, const struct stat *st)
+{
+    sllmp_conf_file_t *f;
+
+    *files = sllmp_xrealloc(*files, (*n + 1) * sizeof(**files));
+    f = &(*files)[*n];
+    memset(f, 0, sizeof(*f));
+    f->path = path;
+    if (st != NULL) {
+        f->dev = st->st_dev;
+        f->ino = st->st_ino;
+        f->mtime = st->st_mtim;
+        f->size = st->st_size;
+    }
+    return (*n)++;
+}
+
+static void
+files_free(sllmp_conf_file_t *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(f[i].path);
+    }
+    free(f);
+}
+
+/*
+ * The text of path, a regular file of at most MAX_CONF_BYTES (NUL-terminated, *len bytes), with
+ * its stat in st; or NULL with *why (malloc'd) and st as far as it could be had (zeros: none).
+ */
+static char *
+slurp(const char *path, struct stat *st, size_t *len, char **why)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO named: no wait */
+    char *buf;
+    size_t got = 0;
+
+    memset(st, 0, sizeof(*st));
+    if (fd < 0) {
+        int err = errno;
+
+        if (stat(path, st) < 0) {
+            memset(st, 0, sizeof(*st)); /* nothing there: a file appearing is a change */
+        }
+        *why = sllmp_xasprintf("cannot open: %s", strerror(err));
+        return NULL;
+    }
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_size > MAX_CONF_BYTES) {
+        *why = sllmp_xstrdup("not a regular file of at most 16 MiB");
+        close(fd);
+        return NULL;
+    }
+    buf = sllmp_xmalloc((size_t)st->st_size + 1);
+    while (got < (size_t)st->st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st->st_size - got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *len = got;
+    return buf;
+}
+
+static char *
+yaml_error(const char *file, const yaml_parser_t *parser)
+{
+    return sllmp_xasprintf("%s:%zu:%zu: YAML error: %s%s%s", file, parser->problem_mark.line + 1,
+                           parser->problem_mark.column + 1,
+                           parser->problem ? parser->problem : "unknown",
+                           parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
+/*
+ * Copies the nodes of inc (read from the conf's files[file]) to the end of the document, marks
+ * and all. Returns the id its root has there, 0 when inc is empty, -1 on error.
+ */
+static int
+graft(loader_t *L, yaml_document_t *inc, size_t file)
+{
+    int base = (int)(L->doc->nodes.top - L->doc->nodes.start);
+    int n = (int)(inc->nodes.top - inc->nodes.start);
+
+    if (n == 0) {
+        return 0;
+    }
+    L->spans = sllmp_xrealloc(L->spans, (L->nspans + 1) * sizeof(*L->spans));
+    L->spans[L->nspans++] = (span_t){base + 1, file};
+    /* the nodes first, in order, so that node i of inc is base + i here ... */
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *s = &inc->nodes.start[i];
+        int id = 0;
+
+        if (s->type == YAML_SCALAR_NODE) {
+            id = yaml_document_add_scalar(L->doc, s->tag, s->data.scalar.value,
+                                          (int)s->data.scalar.length, s->data.scalar.style);
+        } else if (s->type == YAML_SEQUENCE_NODE) {
+            id = yaml_document_add_sequence(L->doc, s->tag, s->data.sequence.style);
+        } else if (s->type == YAML_MAPPING_NODE) {
+            id = yaml_document_add_mapping(L->doc, s->tag, s->data.mapping.style);
+        }
+        if (id != base + i + 1) {
+            return fail(L, NULL, "out of memory reading %s", L->c->files[file].path);
+        }
+        node(L, id)->start_mark = s->start_mark;
+        node(L, id)->end_mark = s->end_mark;
+    }
+    /* ... then what the collections hold, by those ids */
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *s = &inc->nodes.start[i];
+        int ok = 1;
+
+        if (s->type == YAML_SEQUENCE_NODE) {
+            for (const yaml_node_item_t *it = s->data.sequence.items.start;
+                 ok && it < s->data.sequence.items.top; it++) {
+                ok = yaml_document_append_sequence_item(L->doc, base + i + 1, base + *it);
+            }
+        } else if (s->type == YAML_MAPPING_NODE) {
+            for (const yaml_node_pair_t *p = s->data.mapping.pairs.start;
+                 ok && p < s->data.mapping.pairs.top; p++) {
+                ok = yaml_document_append_mapping_pair(L->doc, base + i + 1, base + p->key,
+                                                       base + p->value);
+            }
+        }
+        if (!ok) {
+            return fail(L, NULL, "out of memory reading %s", L->c->files[file].path);
+        }
+    }
+    return base + 1;
+}
+
+/*
+ * Reads the file the include entry `item` names and copies it into the document: the id of its
+ * root there, 0 when it holds nothing, -1 on error (with the entry's place when the file cannot
+ * be read, else the place in the file).
+ */
+static int
+read_include(loader_t *L, int item)
+{
+    yaml_node_t *n = node(L, item);
+    const char *rel = scalar(n), *main = L->c->files[0].path, *slash = strrchr(main, '/');
+    const char *path;
+    char *text, *why = NULL;
+    struct stat st;
+    size_t len = 0, idx;
+    yaml_parser_t parser;
+    yaml_document_t inc;
+    int root;
+
+    if (rel == NULL || is_null(n) || *rel == '\0') {
+        return fail(L, n, "an include entry is the path of a YAML file, not %s",
+                    rel == NULL ? kind(n) : "an empty value");
+    }
+    /* LiteLLM's os.path.join(os.path.dirname(config), entry): an absolute entry as it is */
+    idx = add_file(&L->c->files, &L->c->nfiles,
+                   rel[0] == '/' || slash == NULL
+                       ? sllmp_xstrdup(rel)
+                       : sllmp_xasprintf("%.*s/%s", (int)(slash - main), main, rel),
+                   NULL);
+    path = L->c->files[idx].path;
+    text = slurp(path, &st, &len, &why);
+    L->c->files[idx].dev = st.st_dev; /* a missing file's zeros: a reload sees it appear */
+    L->c->files[idx].ino = st.st_ino;
+    L->c->files[idx].mtime = st.st_mtim;
+    L->c->files[idx].size = st.st_size;
+    if (text == NULL) {
+        fail(L, n, "the included file %s: %s", path, why);
+        free(why);
+        return -1;
+    }
+    for (size_t i = 0; i < idx; i++) {
+        const sllmp_conf_file_t *f = &L->c->files[i];
+
+        if (f->ino != 0 && f->dev == st.st_dev && f->ino == st.st_ino) {
+            free(text);
+            return fail(L, n, "%s is %s: each file is read once, so an include loop is refused",
+                        path, i == 0 ? "the configuration itself" : "included already");
+        }
+    }
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &inc)) {
+        if (L->err == NULL) {
+            L->err = yaml_error(path, &parser);
+        }
+        yaml_parser_delete(&parser);
+        free(text);
+        return -1;
+    }
+    root = graft(L, &inc, idx);
+    yaml_document_delete(&inc);
+    yaml_parser_delete(&parser);
+    free(text);
+    if (root > 0 && merge_keys(L, root) < 0) {
+        return -1;
+    }
+    return root > 0 && is_null(node(L, root)) ? 0 : root;
+}
+
+/* Appends to the sequence todo what an `include:` value (node id v) names. */
+static int
+include_entries(loader_t *L, int todo, int v)
+{
+    yaml_node_t *n = node(L, v);
+    size_t count;
+
+    if (is_null(n)) {
+        return 0;
+    }
+    if (n->type == YAML_SCALAR_NODE) { /* the docs' "a single file" */
+        count = 1;
+    } else if (n->type != YAML_SEQUENCE_NODE) {
+        return fail(L, n, "include must be a file path or a list of them, not %s", kind(n));
+    } else {
+        count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    }
+    for (size_t i = 0; i < count; i++) {
+        const yaml_node_t *m = node(L, v);
+        int item = m->type == YAML_SCALAR_NODE ? v : m->data.sequence.items.start[i];
+
+        if (!yaml_document_append_sequence_item(L->doc, todo, item)) {
+            return fail(L, m, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* The index of the last pair of mapping id whose key is key, from pair `from` on; -1: none. */
+static long
+pair_of(loader_t *L, int id, const char *key, size_t from)
+{
+    const yaml_node_t *map = node(L, id);
+    long at = -1;
+
+    for (size_t i = from; map->data.mapping.pairs.start + i < map->data.mapping.pairs.top; i++) {
+        const char *k = scalar(node(L, map->data.mapping.pairs.start[i].key));
+
+        if (k != NULL && strcmp(k, key) == 0) {
+            at = (long)i;
+        }
+    }
+    return at;
+}
+
+/*
+ * The top-level keys of an included file (its root, node r) into the main file's (node 1), as
+ * LiteLLM's loop does: a list is appended to the list the key already has; anything else sets
+ * the key, replacing what it had whole (warned: a mapping there is not merged key by key). Its
+ * own `include:` entries join the list being read (todo).
+ */
+static int
+join(loader_t *L, int r, int todo)
+{
+    size_t n;
+
+    if (want(L, node(L, r), YAML_MAPPING_NODE, "an included file") < 0) {
+        return -1;
+    }
+    n = (size_t)(node(L, r)->data.mapping.pairs.top - node(L, r)->data.mapping.pairs.start);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t pair = node(L, r)->data.mapping.pairs.start[i];
+        yaml_node_t *k = node(L, pair.key), *v = node(L, pair.value), *had;
+        yaml_node_pair_t *into;
+        const char *key = scalar(k);
+        char where[1200];
+        long at;
+
+        if (key == NULL) {
+            return fail(L, k, "mapping keys must be scalars");
+        }
+        if (pair_of(L, r, key, i + 1) >= 0) { /* PyYAML keeps the last */
+            warn(L, k, "%s is given again below: this one is ignored", key);
+            continue;
+        }
+        if (strcmp(key, "include") == 0) {
+            if (include_entries(L, todo, pair.value) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        at = pair_of(L, 1, key, 0);
+        if (at < 0) {
+            if (!yaml_document_append_mapping_pair(L->doc, 1, pair.key, pair.value)) {
+                return fail(L, k, "out of memory");
+            }
+            continue;
+        }
+        into = &node(L, 1)->data.mapping.pairs.start[at];
+        had = node(L, into->value);
+        locate(L, node(L, into->key), where, sizeof(where));
+        if (v->type == YAML_SEQUENCE_NODE && had->type == YAML_SEQUENCE_NODE) {
+            size_t m = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+
+            for (size_t j = 0; j < m; j++) {
+                if (!yaml_document_append_sequence_item(
+                        L->doc, into->value, node(L, pair.value)->data.sequence.items.start[j])) {
+                    return fail(L, k, "out of memory");
+                }
+            }
+        } else if (v->type == YAML_SEQUENCE_NODE && !is_null(had)) {
+            return fail(L, k, "%s here is a list, to be appended to the %s at %s; but that is %s",
+                        key, key, where, kind(had));
+        } else {
+            if (!is_null(had)) {
+                warn(L, k,
+                     "%s replaces the whole %s at %s (as in LiteLLM, an included file sets a "
+                     "key anew; only lists are appended to)",
+                     key, key, where);
+            }
+            into->value = pair.value;
+        }
+    }
+    return 0;
+}
+
+/*
+ * LiteLLM's top-level `include:` (proxy_server.py, _process_includes): a list of files (or one),
+ * relative to the main file's directory, each a mapping whose keys are joined to the main
+ * file's (join()) in the order listed. An included file's own `include:` entries are appended
+ * to that list and read in turn, as LiteLLM's loop does (relative to the main file's directory
+ * too); each file is read once, so that an include of itself or a loop is refused, never
+ * followed. The `include` key itself is taken out.
+ */
+static int
+includes(loader_t *L)
+{
+    yaml_node_t *root = node(L, 1), *given = NULL;
+    yaml_node_pair_t *pairs = root->data.mapping.pairs.start;
+    size_t n = (size_t)(root->data.mapping.pairs.top - pairs), kept = 0;
+    int list = 0, todo;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *k = scalar(node(L, pairs[i].key));
+
+        if (k == NULL || strcmp(k, "include") != 0) {
+            pairs[kept++] = pairs[i];
+            continue;
+        }
+        if (given != NULL) {
+            warn(L, given, "include is given again below: this one is ignored");
+        }
+        given = node(L, pairs[i].key);
+        list = pairs[i].value;
+    }
+    root->data.mapping.pairs.top = pairs + kept;
+    if (list == 0) {
+        return 0;
+    }
+    todo = yaml_document_add_sequence(L->doc, NULL, YAML_ANY_SEQUENCE_STYLE);
+    if (todo == 0) {
+        return fail(L, NULL, "out of memory");
+    }
+    if (include_entries(L, todo, list) < 0) {
+        return -1;
+    }
+    for (size_t i = 0;
+         node(L, todo)->data.sequence.items.start + i < node(L, todo)->data.sequence.items.top;
+         i++) {
+        int root_id = read_include(L, node(L, todo)->data.sequence.items.start[i]);
+
+        if (root_id < 0 || (root_id > 0 && join(L, root_id, todo) < 0)) {
             return -1;
         }
     }
@@ -1583,6 +2012,7 @@ deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
         return -1;
     }
     d->line = (int)entry->start_mark.line + 1;
+    d->file = (int)file_of(L, entry);
     d->mock_delay_ms = 50;
     d->num_retries = -1;
     d->cooldown_ms = -1;
@@ -1628,11 +2058,13 @@ deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
                     SLLMP_GROUP_MAX);
     }
     for (size_t i = 0; d->id != NULL && &L->c->deployments[i] < d; i++) {
-        if (strcmp(L->c->deployments[i].id, d->id) == 0) {
+        const sllmp_deployment_t *o = &L->c->deployments[i];
+        char at[1100];
+
+        if (strcmp(o->id, d->id) == 0) {
             return fail(L, entry,
-                        "model_info.id '%s' is already the id of the model_list entry "
-                        "at line %d",
-                        d->id, L->c->deployments[i].line);
+                        "model_info.id '%s' is already the id of the model_list entry at %s", d->id,
+                        earlier(L, entry, o->file, o->line, at, sizeof(at)));
         }
     }
     resolve_price(L, u);
@@ -1983,6 +2415,7 @@ keys_list(loader_t *L, yaml_node_t *list)
             return -1;
         }
         k->line = (int)entry->start_mark.line + 1;
+        k->file = (int)file_of(L, entry);
         limits_init(&k->lim);
         c->nkeys++; /* counted at once, so a failure below frees what was read */
         if (each_pair(L, entry, key_field, &u) < 0) {
@@ -2000,10 +2433,13 @@ keys_list(loader_t *L, yaml_node_t *list)
             }
             /* limits and spend are counted by name: two keys of one name would share them */
             if (strcmp(c->keys[i].name, k->name) == 0) {
+                char at[1100];
+
                 return fail(L, entry,
-                            "two keys are named '%s' (line %d): names must differ, as limits "
+                            "two keys are named '%s' (%s): names must differ, as limits "
                             "and spend are counted per name",
-                            k->name, c->keys[i].line);
+                            k->name,
+                            earlier(L, entry, c->keys[i].file, c->keys[i].line, at, sizeof(at)));
             }
         }
     }
@@ -3122,6 +3558,7 @@ conf_free(sllmp_conf_t *c)
     }
     free(c->router.aliases);
     free(c->path);
+    files_free(c->files, c->nfiles);
     free(c);
 }
 
@@ -3176,31 +3613,41 @@ langfuse_env_defaults(loader_t *L)
     }
 }
 
+/*
+ * The config in text, read from file (st its stat; NULL: not from a file). On failure NULL with
+ * *errmsg, and when failed is not NULL the files it read in *failed (caller frees).
+ */
 static sllmp_conf_t *
-load_text(const char *file, const char *text, size_t len, int from_file, char **errmsg)
+load_text(const char *file, const char *text, size_t len, const struct stat *st, char **errmsg,
+          sllmp_conf_file_t **failed, size_t *nfailed)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    loader_t L = {.file = file, .doc = &doc};
+    loader_t L = {.doc = &doc};
     sllmp_conf_t *c = sllmp_xcalloc(1, sizeof(*c));
+    yaml_node_t *root = NULL;
 
     defaults(c);
     c->path = sllmp_xstrdup(file);
+    add_file(&c->files, &c->nfiles, sllmp_xstrdup(file), st);
     L.c = c;
+    L.spans = sllmp_xcalloc(1, sizeof(*L.spans));
+    L.spans[0] = (span_t){1, 0};
+    L.nspans = 1;
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        *errmsg = sllmp_xasprintf("%s:%zu:%zu: YAML error: %s%s%s", file,
-                                  parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                                  parser.problem ? parser.problem : "unknown",
-                                  parser.context ? " " : "", parser.context ? parser.context : "");
+        L.err = yaml_error(file, &parser);
         yaml_parser_delete(&parser);
-        conf_free(c);
-        return NULL;
+        goto out;
     }
-    yaml_node_t *root = merge_keys(&L) == 0 ? yaml_document_get_root_node(&doc) : NULL;
-
-    if (root == NULL || is_null(root)) {
+    if (merge_keys(&L, 1) == 0) {
+        root = yaml_document_get_root_node(&doc);
+    }
+    if (root != NULL && root->type == YAML_MAPPING_NODE && includes(&L) == 0) {
+        root = yaml_document_get_root_node(&doc); /* the nodes moved as the included came in */
+    }
+    if (L.err != NULL || root == NULL || is_null(root)) {
         /* an empty file is a config with nothing in it: every default (or a merge failed) */
     } else if (want(&L, root, YAML_MAPPING_NODE, "the configuration") == 0) {
         for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
@@ -3233,62 +3680,57 @@ load_text(const char *file, const char *text, size_t len, int from_file, char **
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
+out:
+    free(L.spans);
     if (L.err != NULL) {
         *errmsg = L.err;
+        if (failed != NULL) {
+            *failed = c->files;
+            *nfailed = c->nfiles;
+            c->files = NULL;
+            c->nfiles = 0;
+        }
         conf_free(c);
         return NULL;
     }
     if (c->spool_dir == NULL) {
-        c->spool_dir = default_spool_dir(from_file ? file : NULL);
+        c->spool_dir = default_spool_dir(st != NULL ? file : NULL);
     }
+    return c;
+}
+
+/* sllmp_conf_load() of a file, and on failure what it read as load_text() gives it. */
+static sllmp_conf_t *
+load_path(const char *path, char **errmsg, sllmp_conf_file_t **failed, size_t *nfailed)
+{
+    struct stat st;
+    size_t len = 0;
+    char *why = NULL, *text = slurp(path, &st, &len, &why);
+    sllmp_conf_t *c;
+
+    if (text == NULL) {
+        *errmsg = sllmp_xasprintf("%s: %s", path, why);
+        free(why);
+        if (failed != NULL) {
+            *failed = NULL;
+            *nfailed = 0;
+            add_file(failed, nfailed, sllmp_xstrdup(path), &st);
+        }
+        return NULL;
+    }
+    c = load_text(path, text, len, &st, errmsg, failed, nfailed);
+    free(text);
     return c;
 }
 
 sllmp_conf_t *
 sllmp_conf_load(const char *path, const char *text, size_t textlen, char **errmsg)
 {
-    struct stat st;
-    char *buf;
-    sllmp_conf_t *c;
-    int fd;
-    size_t got = 0;
-
     *errmsg = NULL;
     if (text != NULL) {
-        return load_text(path, text, textlen, 0, errmsg);
+        return load_text(path, text, textlen, NULL, errmsg, NULL, NULL);
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        *errmsg = sllmp_xasprintf("%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_CONF_BYTES) {
-        *errmsg = sllmp_xasprintf("%s: not a regular file of at most 16 MiB", path);
-        close(fd);
-        return NULL;
-    }
-    buf = sllmp_xmalloc((size_t)st.st_size + 1);
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    c = load_text(path, buf, got, 1, errmsg);
-    free(buf);
-    if (c != NULL) {
-        c->dev = st.st_dev;
-        c->ino = st.st_ino;
-        c->mtime = st.st_mtim;
-        c->size = st.st_size;
-    }
-    return c;
+    return load_path(path, errmsg, NULL, NULL);
 }
 
 sllmp_conf_t *
@@ -3296,7 +3738,7 @@ sllmp_conf_load_embedded(char **errmsg)
 {
     *errmsg = NULL;
     return load_text("(embedded conf/sllmp.yaml)", sllmp_default_conf_text, sllmp_default_conf_len,
-                     0, errmsg);
+                     NULL, errmsg, NULL, NULL);
 }
 
 void
@@ -3538,18 +3980,38 @@ typedef struct {
     char *path; /* NULL for the embedded one */
     sllmp_conf_t *conf;
     int64_t checked_ms;
-    struct timespec bad_mtime; /* mtime of a version that failed, so it is logged once */
+    sllmp_conf_file_t *bad; /* the files of a version that failed, so it is logged once */
+    size_t nbad;
 } entry_t;
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static entry_t *cache;
 static size_t ncache;
 
+/* 1 when each of the files is as it was when read (one that was not there: still is not). */
 static int
-same_file(const sllmp_conf_t *c, const struct stat *st)
+files_unchanged(const sllmp_conf_file_t *f, size_t n)
 {
-    return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size &&
-           c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec;
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+
+        if (stat(f[i].path, &st) < 0) {
+            memset(&st, 0, sizeof(st));
+        }
+        if (f[i].dev != st.st_dev || f[i].ino != st.st_ino || f[i].size != st.st_size ||
+            f[i].mtime.tv_sec != st.st_mtim.tv_sec || f[i].mtime.tv_nsec != st.st_mtim.tv_nsec) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void
+forget_bad(entry_t *e)
+{
+    files_free(e->bad, e->nbad);
+    e->bad = NULL;
+    e->nbad = 0;
 }
 
 static void
@@ -3568,7 +4030,7 @@ install(entry_t *e, sllmp_conf_t *c)
     sllmp_conf_unref(e->conf);
     e->conf = c;
     e->checked_ms = sllmp_now_ms();
-    memset(&e->bad_mtime, 0, sizeof(e->bad_mtime));
+    forget_bad(e);
 }
 
 static void
@@ -3593,18 +4055,22 @@ refresh(entry_t *e, char **errmsg)
         }
         return;
     }
-    if (e->conf != NULL && same_file(e->conf, &st)) {
+    /* the YAML or a file it includes changed: each one is looked at */
+    if (e->conf != NULL && files_unchanged(e->conf->files, e->conf->nfiles)) {
         return;
     }
-    if (e->conf != NULL && e->bad_mtime.tv_sec == st.st_mtim.tv_sec &&
-        e->bad_mtime.tv_nsec == st.st_mtim.tv_nsec) {
+    if (e->conf != NULL && e->bad != NULL && files_unchanged(e->bad, e->nbad)) {
         return;
     }
     char *err = NULL;
-    sllmp_conf_t *c = sllmp_conf_load(e->path, NULL, 0, &err);
+    sllmp_conf_file_t *bad = NULL;
+    size_t nbad = 0;
+    sllmp_conf_t *c = load_path(e->path, &err, &bad, &nbad);
 
     if (c == NULL) {
-        e->bad_mtime = st.st_mtim;
+        forget_bad(e);
+        e->bad = bad;
+        e->nbad = nbad;
         if (e->conf != NULL) {
             sllmp_log(NULL, SLLMP_LOG_ERROR,
                       "config changed but does not load, keeping the "
@@ -3693,6 +4159,7 @@ sllmp_conf_cache_flush(void)
     for (size_t i = 0; i < ncache; i++) {
         sllmp_conf_unref(cache[i].conf);
         free(cache[i].path);
+        forget_bad(&cache[i]);
     }
     free(cache);
     cache = NULL;
@@ -3797,6 +4264,9 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
     const char *ca;
 
     fprintf(out, "config: %s\n", c->path);
+    for (size_t i = 1; i < c->nfiles; i++) {
+        fprintf(out, "  included: %s\n", c->files[i].path);
+    }
     fprintf(out, "models: %zu", c->ndeployments);
     if (c->ndisabled) {
         fprintf(out, " (%zu left out, see warnings)", c->ndisabled);

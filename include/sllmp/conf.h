@@ -104,7 +104,8 @@ struct sllmp_deployment_s {
     long timeout_ms;        /* litellm_params.timeout (LiteLLM's seconds); 0: the router's. See
                              * sllmp_upstream_timeouts() */
     long stream_timeout_ms; /* litellm_params.stream_timeout, for streams; 0: timeout */
-    int line;               /* where it was declared, for messages */
+    int line;               /* where it was declared, for messages: line of files[file] */
+    int file;
     /* LiteLLM's wildcard routing: a model_name with a '*' serves every name it matches, and the
      * '*' of litellm_params.model (and so of model) stands for what it matched. Such an entry
      * is one deployment (rpm, tpm, id, routing state) for all of them; sllmp_deployment_for()
@@ -177,7 +178,8 @@ struct sllmp_key_s {
     time_t expires;      /* 0 = never */
     char *metadata_json; /* the key's metadata as JSON text, NULL when none */
     sllmp_capture_t capture;
-    int line;
+    int line; /* of the conf's files[file] */
+    int file;
 };
 
 /* A team or an end user with limits (top-level `teams:` and `users:`; user "*" is the default). */
@@ -196,12 +198,19 @@ typedef struct {
     long total_ms;
 } sllmp_timeouts_t;
 
-struct sllmp_conf_s {
-    char *path; /* file it came from; "(embedded)" for the built-in default */
-    dev_t dev;
+/* A file a config was read from, as it was then: a change to any of them reloads the config. */
+typedef struct {
+    char *path;
+    dev_t dev; /* dev and ino 0: not read (loaded from text, or an include that is missing) */
     ino_t ino;
     struct timespec mtime;
     off_t size;
+} sllmp_conf_file_t;
+
+struct sllmp_conf_s {
+    char *path;               /* file it came from; "(embedded)" for the built-in default */
+    sllmp_conf_file_t *files; /* [0] path itself, then what its `include:` named, in order */
+    size_t nfiles;
     time_t loaded_at;
     int refs; /* atomic; the cache holds one */
 
@@ -265,7 +274,8 @@ struct sllmp_conf_s {
 };
 
 /*
- * Parses the YAML at path (or the text when text != NULL, with path used only in messages).
+ * Parses the YAML at path (or the text when text != NULL, with path used only in messages and
+ * as the place relative `include:` paths start from), and the files its `include:` names.
  * Returns a conf with refs = 1, or NULL with *errmsg set to a malloc'd
  * "file:line:column: message" the caller frees.
  */
@@ -344,7 +354,8 @@ const sllmp_deployment_t *sllmp_conf_find(const sllmp_conf_t *c, const char *mod
 
 /*
  * Process-wide cache of configs by path, so each distinct file is parsed once and reloaded when
- * it changes (checked at most once a second per path). Thread-safe.
+ * it or a file its `include:` names changes (checked at most once a second per path).
+ * Thread-safe.
  *
  * sllmp_conf_get() returns a reference the caller releases with sllmp_conf_unref(), or NULL with
  * *errmsg (malloc'd) when the file has never loaded. A file that changed and no longer parses

@@ -965,7 +965,12 @@ class StackCase(unittest.TestCase):
         cls.stack = Stack(cls.make_config(), server=cls.server, env=cls.server_env)
         cls.addClassCleanup(cls.stack.cleanup)
         cls.addClassCleanup(cls._no_crash)
+        cls.prepare(cls.stack)
         cls.stack.start()
+
+    @classmethod
+    def prepare(cls, stack):
+        """Runs once the stack's directory and YAML are written, before it starts."""
 
     @classmethod
     def _no_crash(cls):

@@ -12,9 +12,9 @@ import threading
 import time
 import unittest
 
-from stack import (TOP, StackCase, base_config, children_of, content_arrivals, free_port,
-                   kill_and_wait, mock_model, pid_alive, read_pid, upstream_model, user_msg,
-                   wait_for, write_config)
+from stack import (TOP, UPSTREAM_KEY, StackCase, base_config, children_of, content_arrivals,
+                   free_port, kill_and_wait, mock_model, pid_alive, read_pid, upstream_model,
+                   user_msg, wait_for, write_config)
 
 
 
@@ -269,6 +269,62 @@ class LastGoodAcrossWorkersTest(StackCase):
         time.sleep(1.0)
         self.assertEqual(self.statuses("sk-v2-new", 8) + self.statuses("sk-v1-old", 4),
                          [200] * 8 + [401] * 4)
+
+
+class IncludeTest(StackCase):
+    """LiteLLM's `include:`: the models come from a file beside the YAML, and an edit of that
+    file is followed as one of the YAML itself is (no signal), a broken one keeping the last
+    good version."""
+
+    master_key = "sk-include-master"
+
+    @classmethod
+    def included(cls, extra=()):
+        return {"model_list": [upstream_model("up-echo", cls.mock, "echo")] + list(extra)}
+
+    @classmethod
+    def make_config(cls):
+        cfg = base_config([], master_key=cls.master_key, router_settings=cls.router)
+        del cfg["model_list"]
+        cfg["include"] = ["models.yaml"]   # relative to the YAML's directory
+        return cfg
+
+    @classmethod
+    def prepare(cls, stack):
+        cls.models_path = os.path.join(stack.dir, "models.yaml")
+        write_config(cls.models_path, cls.included())
+
+    def model_ids(self):
+        r = self.stack.request("GET", "/v1/models",
+                               headers={"Authorization": "Bearer " + self.master_key})
+        self.assertEqual(r.status, 200, r)
+        return sorted(m["id"] for m in r.json()["data"])
+
+    def test_1_models_from_the_included_file(self):
+        self.assertEqual(self.model_ids(), ["up-echo"])
+        r = self.chat({"model": "up-echo", "messages": user_msg("included")})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["choices"][0]["message"]["content"], "included")
+        # its os.environ/ reference was read from the environment as in the main file
+        up = self.mock.chat_requests()[-1]
+        self.assertEqual(up["headers"].get("authorization"), "Bearer " + UPSTREAM_KEY, up)
+
+    def test_2_edit_of_the_included_file_is_followed(self):
+        self.addCleanup(write_config, self.models_path, self.included())
+        write_config(self.models_path, self.included([mock_model("mock-new", "echo", 0)]))
+        self.assertTrue(wait_for(lambda: "mock-new" in self.model_ids(), 10, 0.1),
+                        "mock-new not served 10 s after the included file changed")
+        for _ in range(4):   # every worker, not just one
+            r = self.chat({"model": "mock-new", "messages": user_msg("new")})
+            self.assertEqual(r.status, 200, r)
+        # a broken edit keeps the last good version
+        write_config(self.models_path, "model_list: [oops\n")
+        time.sleep(1.5)
+        self.assertTrue(pid_alive(self.stack.master_pid))
+        for _ in range(4):
+            r = self.chat({"model": "mock-new", "messages": user_msg("still")})
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.model_ids(), ["mock-new", "up-echo"])
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -1482,6 +1484,375 @@ test_model_group_alias(void **state)
     expect_error(text, "model_group_alias hidden");
 }
 
+/* ---------------------------------------------------------------- include */
+
+/* A directory for the files of one test, and files written in it. */
+static char *
+temp_dir(void)
+{
+    char *d = strdup("/tmp/sllmp-include-XXXXXX");
+
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+static char *
+put(const char *dir, const char *name, const char *text)
+{
+    char *path = sllmp_xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void
+rm_dir(char *dir)
+{
+    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+static sllmp_conf_t *
+load_file(const char *path, char **err)
+{
+    *err = NULL;
+    return sllmp_conf_load(path, NULL, 0, err);
+}
+
+/* The file is read whatever the working directory: relative entries start at the YAML's. */
+static void
+test_include_appends_lists_and_sets_keys(void **state)
+{
+    char *dir = temp_dir(), *err = NULL, *main, *sub = sllmp_xasprintf("%s/sub", dir), *abs;
+    char text[4096], want[1200], buf[4096] = "";
+    sllmp_conf_t *c;
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(mkdir(sub, 0700), 0);
+    setenv("SLLMP_TEST_KEY", "sk-from-env", 1);
+    free(put(dir, "sub/models.yaml",
+             "model_list:\n"
+             "  - model_name: b\n"
+             "    litellm_params: {model: openai/b, api_key: os.environ/SLLMP_INC_KEY}\n"
+             "keys:\n"
+             "  - {name: k2, key_sha256: " SHA_HELLO "}\n"
+             "environment_variables: {SLLMP_INC_KEY: sk-included}\n"));
+    abs = put(dir, "router.yaml", "router_settings: {num_retries: 5}\n");
+    snprintf(text, sizeof(text),
+             "model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: mock/a}\n"
+             "keys:\n"
+             "  - {name: k1, key: os.environ/SLLMP_TEST_KEY}\n"
+             "include:\n"
+             "  - sub/models.yaml\n"
+             "  - %s\n",
+             abs);
+    main = put(dir, "config.yaml", text);
+    c = load_file(main, &err);
+    assert_null(err);
+    assert_non_null(c);
+    /* model_list and keys: the included entries after the main file's */
+    assert_int_equal(c->ndeployments, 2);
+    assert_string_equal(c->deployments[0].model_name, "a");
+    assert_string_equal(c->deployments[1].model_name, "b");
+    /* environment_variables from an included file, for a reference in that file */
+    assert_string_equal(c->deployments[1].api_key, "sk-included");
+    assert_int_equal(c->nkeys, 2);
+    assert_string_equal(c->keys[0].name, "k1");
+    assert_string_equal(c->keys[1].name, "k2");
+    /* a key the main file does not have is set */
+    assert_int_equal(c->router.num_retries, 5);
+    /* the files read, for reloads and `sllmp check` */
+    assert_int_equal(c->nfiles, 3);
+    assert_string_equal(c->files[0].path, main);
+    snprintf(want, sizeof(want), "%s/sub/models.yaml", dir);
+    assert_string_equal(c->files[1].path, want);
+    assert_string_equal(c->files[2].path, abs);
+    assert_true(c->files[1].ino != 0);
+    /* `sllmp check` says which files it read */
+    f = fmemopen(buf, sizeof(buf) - 1, "w");
+    sllmp_conf_describe(c, f);
+    fclose(f);
+    snprintf(text, sizeof(text), "config: %s\n  included: %s\n  included: %s\n", main, want, abs);
+    assert_non_null(strstr(buf, text));
+    assert_false(has_warning(c, "replaces"));
+    assert_false(has_warning(c, "ignored"));
+    sllmp_conf_unref(c);
+    free(main);
+    free(abs);
+    free(sub);
+    rm_dir(dir);
+}
+
+static void
+test_include_single_string_and_mapping_replaced(void **state)
+{
+    char *dir = temp_dir(), *err = NULL, *main, *inc;
+    char want[1200];
+    sllmp_conf_t *c;
+
+    (void)state;
+    inc = put(dir, "settings.yaml",
+              "general_settings:\n"
+              "  master_key: sk-included\n"
+              "sllmp:\n"
+              "  threads: 3\n"
+              "  bogus: 1\n");
+    main = put(dir, "config.yaml",
+               "general_settings:\n"
+               "  master_key: sk-main\n"
+               "sllmp: {workers: 7}\n"
+               "include: settings.yaml\n");
+    c = load_file(main, &err);
+    assert_null(err);
+    assert_non_null(c);
+    /* as LiteLLM: the included mapping replaces the main file's whole */
+    assert_string_equal(c->master_key, "sk-included");
+    assert_int_equal(c->threads, 3);
+    assert_int_equal(c->workers, 2); /* the main file's sllmp.workers went with it */
+    snprintf(want, sizeof(want),
+             "%s:1:1: general_settings replaces the whole general_settings at %s:1:1", inc, main);
+    assert_true(has_warning(c, want));
+    snprintf(want, sizeof(want), "%s:3:1: sllmp replaces the whole sllmp at %s:3:1", inc, main);
+    assert_true(has_warning(c, want));
+    /* a warning about the included file's content names that file */
+    snprintf(want, sizeof(want), "%s:5:3: unknown key sllmp.bogus", inc);
+    assert_true(has_warning(c, want));
+    sllmp_conf_unref(c);
+    free(main);
+    free(inc);
+    rm_dir(dir);
+}
+
+static void
+test_include_errors_name_the_place(void **state)
+{
+    char *dir = temp_dir(), *err = NULL, *main, *inc, *other;
+    char want[1200];
+
+    (void)state;
+    /* a missing file: the place of the entry that names it */
+    main = put(dir, "config.yaml",
+               "model_list: []\n"
+               "include:\n"
+               "  - missing.yaml\n");
+    assert_null(load_file(main, &err));
+    snprintf(want, sizeof(want),
+             "%s:3:5: the included file %s/missing.yaml: cannot open: No such file", main, dir);
+    assert_non_null(err);
+    if (strstr(err, want) == NULL) {
+        fail_msg("'%s' does not contain '%s'", err, want);
+    }
+    free(err);
+    free(main);
+
+    /* an error inside an included file: that file, its line and column */
+    inc = put(dir, "models.yaml",
+              "model_list:\n"
+              "  - model_name: b\n"
+              "    litellm_params: {model: mock/b, rpm: lots}\n");
+    main = put(dir, "config.yaml", "include: [models.yaml]\n");
+    assert_null(load_file(main, &err));
+    snprintf(want, sizeof(want), "%s:3:42: ", inc);
+    assert_non_null(err);
+    if (strncmp(err, want, strlen(want)) != 0) {
+        fail_msg("'%s' does not start with '%s'", err, want);
+    }
+    free(err);
+
+    /* a YAML error in an included file */
+    free(put(dir, "models.yaml", "model_list: [oops\n"));
+    assert_null(load_file(main, &err));
+    snprintf(want, sizeof(want), "%s:2:1: YAML error", inc);
+    assert_non_null(strstr(err, want));
+    free(err);
+
+    /* not a mapping */
+    free(put(dir, "models.yaml", "- a\n"));
+    assert_null(load_file(main, &err));
+    snprintf(want, sizeof(want), "%s:1:1: an included file must be a mapping, not a list", inc);
+    assert_non_null(strstr(err, want));
+    free(err);
+
+    /* a list to append to something else */
+    free(put(dir, "models.yaml",
+             "model_list:\n  - {model_name: b, litellm_params: {model: "
+             "mock/b}}\n"));
+    free(put(dir, "config.yaml", "model_list: {a: 1}\ninclude: [models.yaml]\n"));
+    assert_null(load_file(main, &err));
+    snprintf(want, sizeof(want),
+             "%s:1:1: model_list here is a list, to be appended to the model_list at %s:1:1; "
+             "but that is a mapping",
+             inc, main);
+    assert_non_null(strstr(err, want));
+    free(err);
+
+    /* a model_info.id given in two files: the earlier one with its file */
+    free(put(dir, "models.yaml",
+             "model_list:\n  - {model_name: b, litellm_params: {model: "
+             "mock/b}, model_info: {id: same}}\n"));
+    free(put(dir, "config.yaml",
+             "model_list:\n  - {model_name: a, litellm_params: {model: mock/a}, model_info: {id: "
+             "same}}\ninclude: [models.yaml]\n"));
+    assert_null(load_file(main, &err));
+    snprintf(want, sizeof(want),
+             "%s:2:5: model_info.id 'same' is already the id of the model_list entry at %s:2", inc,
+             main);
+    assert_non_null(strstr(err, want));
+    free(err);
+
+    /* what is not a path */
+    free(put(dir, "config.yaml", "include: {models.yaml: 1}\n"));
+    assert_null(load_file(main, &err));
+    assert_non_null(strstr(err, "config.yaml:1:10: include must be a file path or a list"));
+    free(err);
+    free(put(dir, "config.yaml", "include: [\"\"]\n"));
+    assert_null(load_file(main, &err));
+    assert_non_null(strstr(err, "config.yaml:1:11: an include entry is the path of a YAML file"));
+    free(err);
+    other = sllmp_xasprintf("%s/sub", dir);
+    assert_int_equal(mkdir(other, 0700), 0);
+    free(put(dir, "config.yaml", "include: [sub]\n"));
+    assert_null(load_file(main, &err));
+    assert_non_null(strstr(err, "config.yaml:1:11: the included file"));
+    assert_non_null(strstr(err, "not a regular file"));
+    free(err);
+    free(other);
+    free(main);
+    free(inc);
+    rm_dir(dir);
+}
+
+/*
+ * An included file's include: appended to the main file's list and read in turn, its paths
+ * relative to the main file's directory (LiteLLM's loop); a loop is refused, not followed.
+ */
+static void
+test_include_nested_and_loops(void **state)
+{
+    char *dir = temp_dir(), *err = NULL, *main, *sub = sllmp_xasprintf("%s/sub", dir), *inc;
+    char want[1200];
+    sllmp_conf_t *c;
+
+    (void)state;
+    assert_int_equal(mkdir(sub, 0700), 0);
+    free(put(dir, "sub/a.yaml",
+             "include: [sub/b.yaml]\n"
+             "model_list:\n  - {model_name: a, litellm_params: {model: mock/a}}\n"));
+    free(put(dir, "sub/b.yaml",
+             "model_list:\n  - {model_name: b, litellm_params: {model: "
+             "mock/b}}\n"));
+    main = put(dir, "config.yaml",
+               "include: [sub/a.yaml]\n"
+               "model_list:\n  - {model_name: m, litellm_params: {model: mock/m}}\n");
+    c = load_file(main, &err);
+    assert_null(err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 3);
+    assert_string_equal(c->deployments[0].model_name, "m");
+    assert_string_equal(c->deployments[1].model_name, "a");
+    assert_string_equal(c->deployments[2].model_name, "b");
+    assert_int_equal(c->nfiles, 3);
+    sllmp_conf_unref(c);
+
+    /* b includes a again: refused at the place of that entry */
+    inc = put(dir, "sub/b.yaml", "include: [sub/a.yaml]\n");
+    assert_null(load_file(main, &err));
+    snprintf(want, sizeof(want), "%s:1:11: %s/sub/a.yaml is included already", inc, dir);
+    assert_non_null(err);
+    if (strstr(err, want) == NULL) {
+        fail_msg("'%s' does not contain '%s'", err, want);
+    }
+    free(err);
+    /* a file including the main one */
+    free(put(dir, "sub/b.yaml", "include: [config.yaml]\n"));
+    assert_null(load_file(main, &err));
+    snprintf(want, sizeof(want), "%s:1:11: %s/config.yaml is the configuration itself", inc, dir);
+    assert_non_null(strstr(err, want));
+    free(err);
+    /* and one including itself */
+    free(put(dir, "config.yaml", "include: [config.yaml]\n"));
+    assert_null(load_file(main, &err));
+    assert_non_null(strstr(err, "config.yaml:1:11: "));
+    assert_non_null(strstr(err, "config.yaml is the configuration itself"));
+    free(err);
+    free(inc);
+    free(main);
+    free(sub);
+    rm_dir(dir);
+}
+
+/* A change to an included file reloads the config as one to the YAML itself does. */
+static void
+test_cache_reloads_changed_include(void **state)
+{
+    char *dir = temp_dir(), *err = NULL, *main;
+    sllmp_conf_t *a, *b, *c;
+
+    (void)state;
+    free(put(dir, "models.yaml",
+             "model_list:\n  - {model_name: one, litellm_params: {model: "
+             "mock/x}}\n"));
+    main = put(dir, "config.yaml", "include: [models.yaml]\n");
+    a = sllmp_conf_get(main, &err);
+    assert_non_null(a);
+    assert_non_null(sllmp_conf_find(a, "one", 3));
+    b = sllmp_conf_get(main, &err);
+    assert_ptr_equal(a, b);
+    sllmp_conf_unref(b);
+
+    /* a broken edit of the included file keeps the last good version */
+    sleep(1);
+    free(put(dir, "models.yaml", "model_list: [oops\n"));
+    usleep(1100 * 1000);
+    b = sllmp_conf_get(main, &err);
+    assert_ptr_equal(a, b);
+    sllmp_conf_unref(b);
+
+    free(put(dir, "models.yaml",
+             "model_list:\n  - {model_name: two, litellm_params: {model: "
+             "mock/x}}\n"));
+    usleep(1100 * 1000);
+    c = sllmp_conf_get(main, &err);
+    assert_non_null(c);
+    assert_ptr_not_equal(a, c);
+    assert_non_null(sllmp_conf_find(c, "two", 3));
+    sllmp_conf_unref(a);
+    sllmp_conf_unref(c);
+
+    /* the YAML names a file that is not there yet: loaded once it is */
+    free(put(dir, "config.yaml", "include: [models.yaml, later.yaml]\n"));
+    usleep(1100 * 1000);
+    a = sllmp_conf_get(main, &err);
+    assert_null(sllmp_conf_find(a, "three", 5));
+    sllmp_conf_unref(a);
+    free(put(dir, "later.yaml",
+             "model_list:\n  - {model_name: three, litellm_params: {model: "
+             "mock/x}}\n"));
+    usleep(1100 * 1000);
+    a = sllmp_conf_get(main, &err);
+    assert_non_null(sllmp_conf_find(a, "three", 5));
+    assert_non_null(sllmp_conf_find(a, "two", 3));
+    sllmp_conf_unref(a);
+    sllmp_conf_cache_flush();
+    free(main);
+    rm_dir(dir);
+}
+
 int
 main(void)
 {
@@ -1513,6 +1884,11 @@ main(void)
         cmocka_unit_test(test_wildcard_routing),
         cmocka_unit_test(test_metadata_aliases_bounded),
         cmocka_unit_test(test_teams_users_and_limit_settings),
+        cmocka_unit_test(test_include_appends_lists_and_sets_keys),
+        cmocka_unit_test(test_include_single_string_and_mapping_replaced),
+        cmocka_unit_test(test_include_errors_name_the_place),
+        cmocka_unit_test(test_include_nested_and_loops),
+        cmocka_unit_test(test_cache_reloads_changed_include),
     };
 
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
