@@ -5,14 +5,16 @@
  * deployment is found by its name and belongs to its group, and it describes itself.
  *
  * Hermetic: the environment is emptied once and holds only the variables set here, so
- * os.environ/NAME and ${NAME} resolve the same on every machine.
+ * os.environ/NAME and ${NAME} resolve the same on every machine; and the YAML is said to be in
+ * a fresh directory holding only inc.yaml, the one file an `include:` may reach (inputs that
+ * could name a path elsewhere, with a '/' or an escape, are skipped).
  */
 #include "fuzz.h"
 #include "sllmp/conf.h"
 
-#define PATH "fuzz.yaml"
+static char path[64], inc[64]; /* DIR/fuzz.yaml (never written) and DIR/inc.yaml */
 
-/* "fuzz.yaml: ..." or "fuzz.yaml:LINE:COL: ..." with LINE and COL from 1. */
+/* "fuzz.yaml: ..." or "fuzz.yaml:LINE:COL: ..." with LINE and COL from 1 (or inc.yaml's). */
 static int
 well_placed(const char *msg)
 {
@@ -20,10 +22,13 @@ well_placed(const char *msg)
     char *end;
     unsigned long line, col;
 
-    if (msg == NULL || strncmp(msg, PATH ":", sizeof(PATH)) != 0) {
+    if (msg != NULL && strncmp(msg, inc, strlen(inc)) == 0 && msg[strlen(inc)] == ':') {
+        p = msg + strlen(inc) + 1;
+    } else if (msg != NULL && strncmp(msg, path, strlen(path)) == 0 && msg[strlen(path)] == ':') {
+        p = msg + strlen(path) + 1;
+    } else {
         return 0;
     }
-    p = msg + sizeof(PATH);
     if (*p == ' ') {
         return 1;
     }
@@ -69,9 +74,45 @@ regex_bomb(const uint8_t *data, size_t size)
     return plus > 6 || bounds > 2;
 }
 
+/* An input whose `include:` could name a file outside the working directory. */
+static int
+includes_elsewhere(const uint8_t *data, size_t size)
+{
+    return memmem(data, size, "include", 7) != NULL &&
+           (memchr(data, '/', size) != NULL || memchr(data, '\\', size) != NULL);
+}
+
+static void
+cleanup(void)
+{
+    char *slash = strrchr(inc, '/');
+
+    remove(inc);
+    *slash = '\0';
+    remove(inc);
+}
+
 static void
 init(void)
 {
+    char dir[] = "/tmp/sllmp-fuzz-conf-XXXXXX";
+    FILE *f;
+
+    if (mkdtemp(dir) == NULL) {
+        abort();
+    }
+    snprintf(path, sizeof(path), "%s/fuzz.yaml", dir);
+    snprintf(inc, sizeof(inc), "%s/inc.yaml", dir);
+    if ((f = fopen(inc, "w")) == NULL) {
+        abort();
+    }
+    fputs("model_list:\n  - model_name: inc\n    litellm_params: {model: mock/echo, rpm: 5}\n"
+          "keys:\n  - {name: inc, key: os.environ/FUZZ_SECRET}\n"
+          "general_settings: {master_key: os.environ/FUZZ_SECRET}\n"
+          "router_settings: {fallbacks: [{inc: [other]}]}\n",
+          f);
+    fclose(f);
+    atexit(cleanup);
     clearenv();
     setenv("OPENAI_API_KEY", "sk-fuzz-env-openai", 1);
     setenv("FUZZ_SECRET", "fuzz-secret-value", 1);
@@ -92,11 +133,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         devnull = fopen("/dev/null", "w");
         inited = 1;
     }
-    if (regex_bomb(data, size)) {
+    if (regex_bomb(data, size) || includes_elsewhere(data, size)) {
         return 0;
     }
     fuzz_quiet();
-    c = sllmp_conf_load(PATH, (const char *)data, size, &errmsg);
+    c = sllmp_conf_load(path, (const char *)data, size, &errmsg);
     if (c == NULL) {
         fuzz_check(errmsg != NULL && errmsg != &unset);
         fuzz_check(well_placed(errmsg));
@@ -105,7 +146,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fuzz_check(errmsg == NULL);
     fuzz_check(c->refs == 1);
-    fuzz_check(c->path != NULL && strcmp(c->path, PATH) == 0);
+    fuzz_check(c->path != NULL && strcmp(c->path, path) == 0);
     for (size_t i = 0; i < c->nwarnings; i++) {
         fuzz_check(well_placed(c->warnings[i]));
     }
