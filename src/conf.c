@@ -1589,34 +1589,20 @@ bare_model_provider(const char *m)
     return NULL;
 }
 
-/* LiteLLM's Bedrock route prefixes, cut from model in place: sllmp picks Converse or
- * InvokeModel by the endpoint. */
-static void
-bedrock_route_strip(char *model)
-{
-    static const char *const routes[] = {"converse/", "invoke/"};
+/* LiteLLM's route prefixes of a provider, cut from model in place; 1 when there was one. Bedrock's
+ * (converse/, invoke/): sllmp picks Converse or InvokeModel by the endpoint. Azure's, for a
+ * deployment whose name does not say it runs a reasoning model (o_series/, gpt5_series/): the URL
+ * names the deployment alone. */
+static const char *const bedrock_routes[] = {"converse/", "invoke/", NULL};
+static const char *const azure_routes[] = {"o_series/", "gpt5_series/", NULL};
 
-    for (size_t k = 0; k < 2; k++) {
-        size_t n = strlen(routes[k]);
-
-        if (strncmp(model, routes[k], n) == 0) {
-            memmove(model, model + n, strlen(model + n) + 1);
-        }
-    }
-}
-
-/* LiteLLM's Azure routes for a deployment whose name does not say it runs a reasoning model
- * (azure/o_series/<deployment>, azure/gpt5_series/<deployment>), cut from model in place: the
- * URL names the deployment alone. 1 when there was one. */
 static int
-azure_route_strip(char *model)
+route_strip(char *model, const char *const *routes)
 {
-    static const char *const routes[] = {"o_series/", "gpt5_series/"};
+    for (; *routes != NULL; routes++) {
+        size_t n = strlen(*routes);
 
-    for (size_t k = 0; k < 2; k++) {
-        size_t n = strlen(routes[k]);
-
-        if (strncmp(model, routes[k], n) == 0) {
+        if (strncmp(model, *routes, n) == 0) {
             memmove(model, model + n, strlen(model + n) + 1);
             return 1;
         }
@@ -1669,10 +1655,10 @@ split_model(loader_t *L, dep_ud_t *u)
         d->provider_name = sllmp_xstrdup(providers[i].prefix);
     }
     if (d->provider == SLLMP_PROVIDER_BEDROCK) {
-        bedrock_route_strip(d->model);
+        route_strip(d->model, bedrock_routes);
     }
     if (d->provider == SLLMP_PROVIDER_AZURE) {
-        d->reasoning = azure_route_strip(d->model);
+        d->reasoning = route_strip(d->model, azure_routes);
     }
     if (*d->model == '\0') {
         return fail(L, u->model_node, "litellm_params.model '%s' names no model", m);
@@ -3949,7 +3935,7 @@ sllmp_deployment_for(const sllmp_deployment_t *d, const char *name, sllmp_arena_
     x->litellm_model = star_fill(a, d->litellm_model, name + at, len);
     if (x->provider == SLLMP_PROVIDER_BEDROCK) {
         /* the client's part may say "converse/...", as a litellm_params.model may */
-        bedrock_route_strip(x->model);
+        route_strip(x->model, bedrock_routes);
         x->messages_api = strstr(x->model, "anthropic.") != NULL;
     }
     if (d->price_per_model) {
