@@ -115,9 +115,12 @@
     "  end\n"                                                                                      \
     "  return w, v, e\n"                                                                           \
     "end\n"                                                                                        \
-    "local function lease_ttl(ms)\n" /* every lease lasts ms: the newest lives longest */          \
-    "  redis.call('PEXPIRE', KEYS[4], I(ms))\n"                                                    \
-    "  redis.call('PEXPIRE', KEYS[5], I(ms))\n"                                                    \
+    "local function lease_ttl()\n" /* the keys live as long as the longest lease */                \
+    "  local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')\n"                         \
+    "  if last[2] then\n"                                                                          \
+    "    redis.call('PEXPIREAT', KEYS[4], last[2])\n"                                              \
+    "    redis.call('PEXPIREAT', KEYS[5], last[2])\n"                                              \
+    "  end\n"                                                                                      \
     "end\n"                                                                                        \
     "local function expire(rpm, tpm, leases)\n"                                                    \
     "  if rpm then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', I(now - W)) end\n"              \
@@ -209,7 +212,7 @@ static const char reserve_lua[] = LUA_HEAD
     "  held = held or tonumber(redis.call('HGET', KEYS[5], '#') or 0)\n"
     "  redis.call('ZADD', KEYS[4], I(now + lease), id)\n"
     "  redis.call('HSET', KEYS[5], id, I(cost), '#', I(held + cost))\n"
-    "  lease_ttl(lease)\n"
+    "  lease_ttl()\n"
     "end\n"
     "return verdict(1, 0, 0)\n";
 
@@ -260,7 +263,7 @@ static const char renew_lua[] =
     LUA_HEAD "local lease = tonumber(ARGV[2])\n"
              "expire(false, false, true)\n"
              "if redis.call('ZADD', KEYS[4], 'XX', 'CH', I(now + lease), ARGV[1]) == 1 then\n"
-             "  lease_ttl(lease)\n"
+             "  lease_ttl()\n"
              "end\n"
              "return 1\n";
 

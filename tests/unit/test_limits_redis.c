@@ -323,6 +323,26 @@ test_same_renew_after_expiry(void **state)
     assert_int_equal(usage2(f, &k).spent_nano, 100);
 }
 
+/* A shorter lease after a longer one (lease_ms lowered by a reload) leaves the longer in force:
+ * the subject's lease keys live as long as its longest lease, not its newest. */
+static void
+test_same_shorter_lease_keeps_longer(void **state)
+{
+    fixture_t *f = *state;
+    sllmp_subject_t k = subject("key:lease-down", 0, 0, 2, 1000, 0);
+    sllmp_reservation_t a = reservation(0, 500, 60000), b = reservation(0, 300, 50);
+
+    NEED_REDIS(f);
+    assert_true(reserve2(f, &k, &a).allowed);
+    assert_true(reserve2(f, &k, &b).allowed);
+    sleep_ms(150); /* b's lease is over, a's is not */
+    assert_int_equal(usage2(f, &k).in_flight, 1);
+    assert_int_equal(usage2(f, &k).reserved_nano, 500);
+    renew2(f, &k, b.id, 50); /* expired: not revived, and a's keep their expiry */
+    sleep_ms(100);
+    assert_int_equal(usage2(f, &k).in_flight, 1);
+}
+
 /* Negative amounts count as 0 on both (a caller's bug must not give tokens or money back). */
 static void
 test_same_negative_amounts(void **state)
@@ -457,7 +477,7 @@ main(void)
         T(test_same_rpm_tpm_boundaries),     T(test_same_budget_boundaries),
         T(test_same_renew_after_expiry),     T(test_same_negative_amounts),
         T(test_total_spend_does_not_expire), T(test_period_change_takes_its_expiry),
-        T(test_month_windows_agree),
+        T(test_month_windows_agree),         T(test_same_shorter_lease_keeps_longer),
     };
 #undef T
 
