@@ -246,8 +246,10 @@ cJSON *sllmp_anthropic_metadata(const cJSON *md);
 /* OpenAI chat request -> GenerateContentRequest (systemInstruction, contents with roles user
  * and model, functionCall / functionResponse parts (the name found from the earlier
  * tool_calls), inlineData for data: images, fileData for URLs, tools.functionDeclarations,
- * toolConfig, generationConfig). NULL with *e filled when it cannot be translated. */
-cJSON *sllmp_gemini_request(const cJSON *req, sllmp_xerr_t *e);
+ * toolConfig, generationConfig). model (the deployment's, as in the URL; NULL for none) decides
+ * what Gemini 3 takes instead of Gemini 2's (thinkingLevel). NULL with *e filled when it
+ * cannot be translated. */
+cJSON *sllmp_gemini_request(const cJSON *req, const char *model, sllmp_xerr_t *e);
 
 /* GenerateContentResponse -> chat.completion; synthesises call ids; finish "tool_calls" when a
  * functionCall is present; a blocked prompt gives content_filter with empty content; usage:

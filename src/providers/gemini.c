@@ -137,7 +137,8 @@ sllmp_rc_t
 sllmp_provider_gemini_chat(sllmp_req_t *r)
 {
     sllmp_xerr_t xe;
-    const char *body = sllmp_provider_body(r, sllmp_gemini_request(r->json, &xe), &xe);
+    const char *body =
+        sllmp_provider_body(r, sllmp_gemini_request(r->json, r->dep->model, &xe), &xe);
     sllmp_upstream_call_t c;
     stream_t s;
     sllmp_rc_t rc;

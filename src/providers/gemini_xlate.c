@@ -1074,8 +1074,87 @@ tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
 
 /* ------------------------------------------------------------------- generationConfig */
 
+/*
+ * reasoning_effort as Gemini 3 (a "gemini-3" model, LiteLLM's test) takes it, as LiteLLM
+ * sends it: a thinkingLevel, which these models have instead of a budget (one with a
+ * thinkingBudget of 0, Gemini 2's "off", is a 400 for the Pro, which cannot stop thinking; a
+ * request with both is a 400 for any). Gemini 3 Pro has low and high, later Pro models
+ * medium too, Flash minimal as well, but not 3.7 and 3.8 Flash, which refuse it (LiteLLM
+ * sends them low). none is the least level without thought summaries. NULL: not an effort.
+ */
+static const char *
+thinking_level(const char *effort, const char *model, int *thoughts)
+{
+    /* Flash's least level, but for the two that refuse it */
+    int minimal = strstr(model, "flash") != NULL && strstr(model, "gemini-3.7-flash") == NULL &&
+                  strstr(model, "gemini-3.8-flash") == NULL;
+
+    *thoughts = 1;
+    if (strcmp(effort, "none") == 0) {
+        *thoughts = 0;
+        return minimal ? "minimal" : "low";
+    }
+    if (strcmp(effort, "minimal") == 0) {
+        return minimal ? "minimal" : "low";
+    }
+    if (strcmp(effort, "low") == 0 || strcmp(effort, "high") == 0) {
+        return effort;
+    }
+    if (strcmp(effort, "medium") == 0) {
+        return strstr(model, "gemini-3-pro") != NULL ? "high" : "medium";
+    }
+    return NULL;
+}
+
+/* reasoning_effort as generationConfig.thinkingConfig: Gemini 3's level, or Gemini 2's
+ * budget in LiteLLM's tokens. */
 static int
-generation_config(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
+thinking_config(cJSON *gc, const cJSON *req, const char *model, sllmp_xerr_t *e)
+{
+    const cJSON *v = get(req, "reasoning_effort");
+    const char *effort, *level = NULL;
+    long budget = -1;
+    int thoughts = 0;
+    cJSON *tc;
+
+    if (absent(v)) {
+        return 0;
+    }
+    effort = cJSON_IsString(v) ? v->valuestring : "";
+    if (strstr(model, "gemini-3") != NULL) {
+        level = thinking_level(effort, model, &thoughts);
+    } else if (strcmp(effort, "none") == 0) {
+        budget = 0;
+    } else if (strcmp(effort, "minimal") == 0) {
+        budget = 128; /* LiteLLM's; the least Gemini 2.5 Pro takes (it cannot turn off) */
+    } else if (strcmp(effort, "low") == 0) {
+        budget = 1024;
+    } else if (strcmp(effort, "medium") == 0) {
+        budget = 2048;
+    } else if (strcmp(effort, "high") == 0) {
+        budget = 4096;
+    }
+    if (level == NULL && budget < 0) {
+        /* Gemini has nothing above high: LiteLLM refuses xhigh and max too */
+        xmsg(e, "reasoning_effort must be none, minimal, low, medium or high.");
+        return xparam(e, "reasoning_effort");
+    }
+    tc = cJSON_AddObjectToObject(gc, "thinkingConfig");
+    if (level != NULL) {
+        cJSON_AddStringToObject(tc, "thinkingLevel", level);
+        cJSON_AddBoolToObject(tc, "includeThoughts", thoughts);
+    } else {
+        cJSON_AddNumberToObject(tc, "thinkingBudget", (double)budget);
+        if (budget > 0) {
+            /* Google sends no thought (reasoning_content) unless asked, as LiteLLM does */
+            cJSON_AddTrueToObject(tc, "includeThoughts");
+        }
+    }
+    return 0;
+}
+
+static int
+generation_config(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t *e)
 {
     static const struct {
         const char *openai;
@@ -1093,7 +1172,6 @@ generation_config(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
     };
     cJSON *gc = cJSON_CreateObject();
     const cJSON *v;
-    const char *effort;
 
     for (size_t k = 0; k < sizeof(numbers) / sizeof(numbers[0]); k++) {
         v = get(req, numbers[k].openai);
@@ -1161,34 +1239,9 @@ generation_config(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
         }
     }
 
-    v = get(req, "reasoning_effort");
-    if (!absent(v)) {
-        long budget = -1;
-        cJSON *tc;
-
-        effort = cJSON_IsString(v) ? v->valuestring : "";
-        if (strcmp(effort, "none") == 0) {
-            budget = 0;
-        } else if (strcmp(effort, "minimal") == 0) {
-            budget = 128; /* LiteLLM's; the least Gemini 2.5 Pro takes (it cannot turn off) */
-        } else if (strcmp(effort, "low") == 0) {
-            budget = 1024;
-        } else if (strcmp(effort, "medium") == 0) {
-            budget = 2048;
-        } else if (strcmp(effort, "high") == 0) {
-            budget = 4096;
-        }
-        if (budget < 0) {
-            cJSON_Delete(gc);
-            xmsg(e, "reasoning_effort must be none, minimal, low, medium or high.");
-            return xparam(e, "reasoning_effort");
-        }
-        tc = cJSON_AddObjectToObject(gc, "thinkingConfig");
-        cJSON_AddNumberToObject(tc, "thinkingBudget", (double)budget);
-        if (budget > 0) {
-            /* Google sends no thought (reasoning_content) unless asked, as LiteLLM does */
-            cJSON_AddTrueToObject(tc, "includeThoughts");
-        }
+    if (thinking_config(gc, req, model, e) != 0) {
+        cJSON_Delete(gc);
+        return -1;
     }
 
     if (gc->child != NULL) {
@@ -1200,7 +1253,7 @@ generation_config(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
 }
 
 cJSON *
-sllmp_gemini_request(const cJSON *req, sllmp_xerr_t *e)
+sllmp_gemini_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
 {
     cJSON *body;
 
@@ -1214,7 +1267,7 @@ sllmp_gemini_request(const cJSON *req, sllmp_xerr_t *e)
     }
     body = cJSON_CreateObject();
     if (messages(body, req, e) != 0 || tools(body, req, e) != 0 ||
-        generation_config(body, req, e) != 0) {
+        generation_config(body, req, model != NULL ? model : "", e) != 0) {
         cJSON_Delete(body);
         return NULL;
     }

@@ -61,7 +61,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(out, &e);
 
     xerr_reset(&e);
-    check(sllmp_gemini_request(req, &e), &e);
+    check(sllmp_gemini_request(req, "gemini-2.5-flash", &e), &e);
+
+    xerr_reset(&e);
+    check(sllmp_gemini_request(req, "gemini-3-pro-preview", &e), &e);
 
     for (size_t i = 0; i < sizeof(bedrock_models) / sizeof(bedrock_models[0]); i++) {
         xerr_reset(&e);

@@ -158,6 +158,9 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-thinking", model="gemini/gemini-mock+thinking", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
+        # Gemini 3 takes thinkingLevel, and its Pro cannot stop thinking (the mock knows both)
+        m("gem3-pro", model="gemini/gemini-3-pro-preview+thinking", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-tools-signed", model="gemini/gemini-mock+tools+signed", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-429", model="gemini/gemini-mock+status-429", api_base=g,
@@ -723,6 +726,23 @@ class GeminiTest(ProvidersCase):
                         "messages": [{"role": "user", "content": "hello brave new world"}]})
         self.assertEqual(r2.json()["choices"][0]["message"]["reasoning_content"], text)
         self.assertEqual(chunks[-1]["usage"], r2.json()["usage"])
+
+    def test_gemini3_takes_thinking_levels(self):
+        # LiteLLM's mapping: Gemini 3 Pro thinks at low or high; none is low with no thoughts
+        # shown (a thinkingBudget of 0 is Google's 400: the model cannot stop thinking)
+        for effort, want in (("none", {"thinkingLevel": "low", "includeThoughts": False}),
+                             ("medium", {"thinkingLevel": "high", "includeThoughts": True})):
+            r = self.chat({"model": "gem3-pro", "reasoning_effort": effort,
+                           "messages": [{"role": "user", "content": "hello"}]})
+            self.assertEqual(r.status, 200, (effort, r))
+            self.assertEqual(mock_requests(self.gemini)[-1]["body"]["generationConfig"]
+                             ["thinkingConfig"], want)
+        # Gemini has no level above high: refused before any call, naming the parameter
+        before = len(mock_requests(self.gemini))
+        r = self.chat({"model": "gem3-pro", "reasoning_effort": "xhigh",
+                       "messages": [{"role": "user", "content": "hello"}]})
+        self.assertOpenAIError(r, 400, param="reasoning_effort")
+        self.assertEqual(len(mock_requests(self.gemini)), before)
 
     def test_events_that_are_no_object_skipped(self):
         # data: null, [1] or an object with bytes after it is no GenerateContentResponse

@@ -70,6 +70,13 @@ e.g. `sleep-200+words-5-50`:
                       object: null, "x", 42, [1], and an event with the text "JUNK" followed by
                       " trailing"
 
+The name before the first '+' is the model's own, as Google checks thinkingConfig for it: a
+thinkingLevel is refused (400) by models that are not Gemini 3 ("gemini-3" in the name), and
+one it does not have (gemini-3-pro: low, high; other Pro: medium too; Flash: minimal too,
+but not gemini-3.7-flash and gemini-3.8-flash); a thinkingLevel with a thinkingBudget is a
+400, and so is a thinkingBudget of 0 for a Pro model ("-pro" in the name), which cannot stop
+thinking.
+
 usageMetadata is in every stream event and cumulative: promptTokenCount = prompt characters / 4
 rounded up (the text of systemInstruction and contents, function calls and responses as JSON),
 candidatesTokenCount = words so far, thoughtsTokenCount, cachedContentTokenCount, and
@@ -292,6 +299,48 @@ def check_generate(body):
                                  ".name: Name cannot be empty." % (i, j))
             check_schema(d.get("parameters"),
                          "tools[%d].function_declarations[%d].parameters" % (i, j))
+
+
+def thinking_levels(name):
+    """The thinkingLevels a model takes (None: not a Gemini 3, which takes none): Gemini 3 Pro
+    low and high, 3.1 Pro medium too, Flash minimal as well, but 3.7 and 3.8 Flash not."""
+    if "gemini-3" not in name:
+        return None
+    if "flash" in name:
+        if "gemini-3.7-flash" in name or "gemini-3.8-flash" in name:
+            return ("low", "medium", "high")
+        return ("minimal", "low", "medium", "high")
+    if "gemini-3-pro" in name:
+        return ("low", "high")
+    return ("low", "medium", "high")
+
+
+def check_thinking(body, model):
+    """generationConfig.thinkingConfig as Google checks it for the model (the name before the
+    first '+'): thinkingLevel on Gemini 3 only, and one of its levels; never with a
+    thinkingBudget; a budget of 0 (thinking off) refused by the Pro models, which always think."""
+    name = model.split("+")[0] if isinstance(model, str) else ""
+    gc = body.get("generationConfig", body.get("generation_config")) or {}
+    tc = gc.get("thinkingConfig", gc.get("thinking_config"))
+    if not isinstance(tc, dict):
+        return
+    level = tc.get("thinkingLevel", tc.get("thinking_level"))
+    budget = tc.get("thinkingBudget", tc.get("thinking_budget"))
+    if level is not None and budget is not None:
+        raise BadRequest("thinking_budget and thinking_level are not supported together.",
+                         "generation_config.thinking_config")
+    if level is not None:
+        levels = thinking_levels(name)
+        if levels is None:
+            raise BadRequest("Thinking level is not supported for this model.",
+                             "generation_config.thinking_config.thinking_level")
+        if not isinstance(level, str) or level.lower() not in levels:
+            raise BadRequest("Thinking level is unsupported: THINKING_LEVEL_%s"
+                             % str(level).upper(),
+                             "generation_config.thinking_config.thinking_level")
+    if budget == 0 and "-pro" in name:
+        raise BadRequest("Budget 0 is invalid. This model only works in thinking mode.",
+                         "generation_config.thinking_config.thinking_budget")
 
 
 def check_signatures(body):
@@ -613,6 +662,7 @@ class Handler(mockserve.MockHandler):
             try:
                 if method in ("generateContent", "streamGenerateContent"):
                     check_generate(body)
+                    check_thinking(body, model)
                     if opt["signed"]:
                         check_signatures(body)
                 elif method == "embedContent":

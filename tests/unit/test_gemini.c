@@ -42,16 +42,37 @@ assert_json(const cJSON *got, const char *want_json)
     cJSON_Delete(want);
 }
 
+/* json translated for model (a Gemini 2.5 one when NULL) */
 static cJSON *
-request(const char *json, sllmp_xerr_t *e)
+request_for(const char *model, const char *json, sllmp_xerr_t *e)
 {
     cJSON *req = parse(json);
     cJSON *body;
 
     memset(e, 0, sizeof(*e));
-    body = sllmp_gemini_request(req, e);
+    body = sllmp_gemini_request(req, model != NULL ? model : "gemini-2.5-flash", e);
     cJSON_Delete(req);
     return body;
+}
+
+static cJSON *
+request(const char *json, sllmp_xerr_t *e)
+{
+    return request_for(NULL, json, e);
+}
+
+/* The translation of json for model, which must succeed, compared with want. */
+static void
+assert_request_for(const char *model, const char *json, const char *want)
+{
+    sllmp_xerr_t e;
+    cJSON *body = request_for(model, json, &e);
+
+    if (body == NULL) {
+        fail_msg("request refused: %s (%s)", e.message, e.param);
+    }
+    assert_json(body, want);
+    cJSON_Delete(body);
 }
 
 /* The translation of json, which must succeed, compared with want. */
@@ -243,6 +264,74 @@ test_request_roles_merged_and_config(void **state)
                    "messages[0].content[0].image_url.url");
     assert_refused("{\"messages\":[{\"role\":\"critic\",\"content\":\"q\"}]}", "messages[0].role");
     assert_refused("{\"messages\":[]}", "messages");
+}
+
+/* The thinkingConfig a request with these members (JSON without braces) gets for model. */
+static void
+assert_thinking(const char *model, const char *members, const char *want)
+{
+    char json[512], out[512];
+
+    snprintf(json, sizeof(json), "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],%s}",
+             members);
+    snprintf(out, sizeof(out),
+             "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]}],"
+             "\"generationConfig\":{\"thinkingConfig\":%s}}",
+             want);
+    assert_request_for(model, json, out);
+}
+
+/* Gemini 3 takes thinkingLevel (LiteLLM's mapping): it cannot stop thinking, so none is its
+ * least level with no thoughts shown; Gemini 3 Pro has low and high only, Flash minimal too
+ * (not 3.7 and 3.8 Flash, which refuse it); Gemini 2 keeps its budgets. */
+static void
+test_request_gemini3_thinking_level(void **state)
+{
+    static const struct {
+        const char *model, *effort, *want;
+    } cases[] = {
+        {"gemini-3-pro-preview", "none", "{\"thinkingLevel\":\"low\",\"includeThoughts\":false}"},
+        {"gemini-3-pro-preview", "minimal", "{\"thinkingLevel\":\"low\",\"includeThoughts\":true}"},
+        {"gemini-3-pro-preview", "low", "{\"thinkingLevel\":\"low\",\"includeThoughts\":true}"},
+        {"gemini-3-pro-preview", "medium", "{\"thinkingLevel\":\"high\",\"includeThoughts\":true}"},
+        {"gemini-3-pro-preview", "high", "{\"thinkingLevel\":\"high\",\"includeThoughts\":true}"},
+        {"gemini-3.1-pro-preview", "medium",
+         "{\"thinkingLevel\":\"medium\",\"includeThoughts\":true}"},
+        {"gemini-3.1-pro-preview", "minimal",
+         "{\"thinkingLevel\":\"low\",\"includeThoughts\":true}"},
+        {"gemini-3-flash-preview", "none",
+         "{\"thinkingLevel\":\"minimal\",\"includeThoughts\":false}"},
+        {"gemini-3-flash-preview", "minimal",
+         "{\"thinkingLevel\":\"minimal\",\"includeThoughts\":true}"},
+        {"gemini-3-flash-preview", "medium",
+         "{\"thinkingLevel\":\"medium\",\"includeThoughts\":true}"},
+        {"gemini-3.1-flash-lite-preview", "minimal",
+         "{\"thinkingLevel\":\"minimal\",\"includeThoughts\":true}"},
+        {"gemini-3.7-flash", "minimal", "{\"thinkingLevel\":\"low\",\"includeThoughts\":true}"},
+        {"gemini-3.8-flash", "none", "{\"thinkingLevel\":\"low\",\"includeThoughts\":false}"},
+        {"gemini-2.5-pro", "minimal", "{\"thinkingBudget\":128,\"includeThoughts\":true}"},
+        {"gemini-2.5-flash", "high", "{\"thinkingBudget\":4096,\"includeThoughts\":true}"},
+    };
+    char members[64];
+    sllmp_xerr_t e;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(members, sizeof(members), "\"reasoning_effort\":\"%s\"", cases[i].effort);
+        assert_thinking(cases[i].model, members, cases[i].want);
+    }
+    /* no level above high (LiteLLM refuses xhigh and max for Gemini too) */
+    for (int k = 0; k < 2; k++) {
+        cJSON *body = request_for("gemini-3-pro-preview",
+                                  k == 0 ? "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                                           "\"reasoning_effort\":\"xhigh\"}"
+                                         : "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                                           "\"reasoning_effort\":\"max\"}",
+                                  &e);
+
+        assert_null(body);
+        assert_string_equal(e.param, "reasoning_effort");
+    }
 }
 
 static void
@@ -1111,6 +1200,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_documented_example),
         cmocka_unit_test(test_request_roles_merged_and_config),
+        cmocka_unit_test(test_request_gemini3_thinking_level),
         cmocka_unit_test(test_request_tool_round_trip),
         cmocka_unit_test(test_request_legacy_functions),
         cmocka_unit_test(test_request_unknown_tool_call_id),
