@@ -30,6 +30,7 @@
 #include "sllmp/util.h"
 
 #include <openssl/evp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1109,17 +1110,13 @@ thinking_level(const char *effort, const char *model, int *thoughts)
 /* reasoning_effort as generationConfig.thinkingConfig: Gemini 3's level, or Gemini 2's
  * budget in LiteLLM's tokens. */
 static int
-thinking_config(cJSON *gc, const cJSON *req, const char *model, sllmp_xerr_t *e)
+effort_config(cJSON *gc, const cJSON *v, const char *model, sllmp_xerr_t *e)
 {
-    const cJSON *v = get(req, "reasoning_effort");
     const char *effort, *level = NULL;
     long budget = -1;
     int thoughts = 0;
     cJSON *tc;
 
-    if (absent(v)) {
-        return 0;
-    }
     effort = cJSON_IsString(v) ? v->valuestring : "";
     if (strstr(model, "gemini-3") != NULL) {
         level = thinking_level(effort, model, &thoughts);
@@ -1151,6 +1148,75 @@ thinking_config(cJSON *gc, const cJSON *req, const char *model, sllmp_xerr_t *e)
         }
     }
     return 0;
+}
+
+/*
+ * Anthropic's thinking ({"type": "enabled", "budget_tokens": N} or {"type": "disabled"}) as
+ * LiteLLM's _map_thinking_param gives it to Gemini: to Gemini 2 the budget as thinkingBudget
+ * (0 turns thinking off where the model can; -1 is Google's dynamic), thought summaries asked
+ * for when enabled with a budget that is not 0; to Gemini 3, which takes no budget, only
+ * whether to show thoughts (enabled with a budget that is not 0), the level the model's own.
+ * Disabled without a budget asks for nothing: the model's default.
+ */
+static int
+thinking_param(cJSON *gc, const cJSON *th, const char *model, sllmp_xerr_t *e)
+{
+    const cJSON *bt = get(th, "budget_tokens");
+    const char *type = get_str(th, "type");
+    int enabled = type != NULL && strcmp(type, "enabled") == 0, has = !absent(bt);
+    double n = has && cJSON_IsNumber(bt) ? bt->valuedouble : 0;
+    cJSON *tc;
+
+    if (!cJSON_IsObject(th)) {
+        xmsg(e, "thinking must be an object: {\"type\": \"enabled\", \"budget_tokens\": N} or "
+                "{\"type\": \"disabled\"}.");
+        return xparam(e, "thinking");
+    }
+    if (has && (!cJSON_IsNumber(bt) || n < INT_MIN || n > INT_MAX || n != (double)(int)n)) {
+        xmsg(e, "thinking.budget_tokens must be an integer.");
+        return xparam(e, "thinking.budget_tokens");
+    }
+    tc = cJSON_CreateObject();
+    if (strstr(model, "gemini-3") != NULL) {
+        cJSON_AddBoolToObject(tc, "includeThoughts", enabled && has && n != 0);
+    } else {
+        if (enabled && !(has && n == 0)) {
+            cJSON_AddTrueToObject(tc, "includeThoughts");
+        }
+        if (has) {
+            cJSON_AddNumberToObject(tc, "thinkingBudget", n);
+        }
+    }
+    if (tc->child != NULL) {
+        cJSON_AddItemToObject(gc, "thinkingConfig", tc);
+    } else {
+        cJSON_Delete(tc);
+    }
+    return 0;
+}
+
+/*
+ * reasoning_effort and thinking as generationConfig.thinkingConfig. With both, as LiteLLM
+ * reads them (reasoning_effort first): thinking's replaces reasoning_effort's for Gemini 2,
+ * and Gemini 3 refuses the pair (LiteLLM: "Cannot specify both"), a level and a budget.
+ */
+static int
+thinking_config(cJSON *gc, const cJSON *req, const char *model, sllmp_xerr_t *e)
+{
+    const cJSON *effort = get(req, "reasoning_effort"), *th = get(req, "thinking");
+
+    if (!absent(effort) && effort_config(gc, effort, model, e) != 0) {
+        return -1;
+    }
+    if (absent(th)) {
+        return 0;
+    }
+    if (!absent(effort) && strstr(model, "gemini-3") != NULL) {
+        xmsg(e, "A Gemini 3 model takes reasoning_effort or thinking, not both.");
+        return xparam(e, "thinking");
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(gc, "thinkingConfig");
+    return thinking_param(gc, th, model, e);
 }
 
 static int

@@ -744,6 +744,32 @@ class GeminiTest(ProvidersCase):
         self.assertOpenAIError(r, 400, param="reasoning_effort")
         self.assertEqual(len(mock_requests(self.gemini)), before)
 
+    def test_anthropic_thinking_parameter(self):
+        # LiteLLM takes Anthropic's thinking on OpenAI requests and gives it to Gemini as
+        # thinkingConfig: the budget, and thought summaries (reasoning_content) when enabled
+        r = self.chat({"model": "gem-thinking",
+                       "thinking": {"type": "enabled", "budget_tokens": 1024},
+                       "messages": [{"role": "user", "content": "hello"}]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(mock_requests(self.gemini)[-1]["body"]["generationConfig"]
+                         ["thinkingConfig"], {"thinkingBudget": 1024, "includeThoughts": True})
+        self.assertEqual(r.json()["choices"][0]["message"]["reasoning_content"],
+                         "Let me think about this request step by step.")
+        # Gemini 3 takes no budget: thoughts shown, the level the model's own
+        r = self.chat({"model": "gem3-pro",
+                       "thinking": {"type": "enabled", "budget_tokens": 1024},
+                       "messages": [{"role": "user", "content": "hello"}]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(mock_requests(self.gemini)[-1]["body"]["generationConfig"]
+                         ["thinkingConfig"], {"includeThoughts": True})
+        # with reasoning_effort too, LiteLLM refuses it for Gemini 3: before any call
+        before = len(mock_requests(self.gemini))
+        r = self.chat({"model": "gem3-pro", "reasoning_effort": "low",
+                       "thinking": {"type": "enabled", "budget_tokens": 1024},
+                       "messages": [{"role": "user", "content": "hello"}]})
+        self.assertOpenAIError(r, 400, param="thinking")
+        self.assertEqual(len(mock_requests(self.gemini)), before)
+
     def test_events_that_are_no_object_skipped(self):
         # data: null, [1] or an object with bytes after it is no GenerateContentResponse
         r, chunks = self.stream_events("gem-nonobject")

@@ -334,6 +334,73 @@ test_request_gemini3_thinking_level(void **state)
     }
 }
 
+/* Anthropic's thinking parameter, as LiteLLM maps it for Gemini: budget_tokens as Gemini 2's
+ * thinkingBudget, thoughts shown when enabled with a budget that is not 0; Gemini 3 takes no
+ * budget, only whether to show thoughts. Sent with reasoning_effort, it wins on Gemini 2 and
+ * is refused on Gemini 3 (LiteLLM: "Cannot specify both"). */
+static void
+test_request_thinking_param(void **state)
+{
+    static const struct {
+        const char *model, *members, *want;
+    } cases[] = {
+        {NULL, "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048}",
+         "{\"thinkingBudget\":2048,\"includeThoughts\":true}"},
+        {NULL, "\"thinking\":{\"type\":\"enabled\"}", "{\"includeThoughts\":true}"},
+        {NULL, "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":0}", "{\"thinkingBudget\":0}"},
+        {NULL, "\"thinking\":{\"type\":\"disabled\",\"budget_tokens\":0}",
+         "{\"thinkingBudget\":0}"},
+        {NULL, "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":-1}",
+         "{\"thinkingBudget\":-1,\"includeThoughts\":true}"},
+        {NULL,
+         "\"reasoning_effort\":\"high\",\"thinking\":{\"type\":\"enabled\","
+         "\"budget_tokens\":1024}",
+         "{\"thinkingBudget\":1024,\"includeThoughts\":true}"},
+        {"gemini-3-pro-preview", "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048}",
+         "{\"includeThoughts\":true}"},
+        {"gemini-3-pro-preview", "\"thinking\":{\"type\":\"enabled\"}",
+         "{\"includeThoughts\":false}"},
+        {"gemini-3-flash-preview", "\"thinking\":{\"type\":\"disabled\"}",
+         "{\"includeThoughts\":false}"},
+    };
+    static const struct {
+        const char *model, *members, *param;
+    } refused[] = {
+        {"gemini-3-pro-preview",
+         "\"reasoning_effort\":\"low\",\"thinking\":{\"type\":\"enabled\","
+         "\"budget_tokens\":1024}",
+         "thinking"},
+        {NULL, "\"thinking\":\"on\"", "thinking"},
+        {NULL, "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":\"lots\"}",
+         "thinking.budget_tokens"},
+        {NULL, "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1.5}",
+         "thinking.budget_tokens"},
+    };
+    char json[512];
+    sllmp_xerr_t e;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_thinking(cases[i].model != NULL ? cases[i].model : "gemini-2.5-flash",
+                        cases[i].members, cases[i].want);
+    }
+    /* disabled without a budget says nothing (LiteLLM's empty thinkingConfig): the model's
+     * default, and the reasoning_effort beside it goes as on LiteLLM */
+    assert_request("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+                   "\"reasoning_effort\":\"high\",\"thinking\":{\"type\":\"disabled\"}}",
+                   "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]}]}");
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        cJSON *body;
+
+        snprintf(json, sizeof(json), "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],%s}",
+                 refused[i].members);
+        body = request_for(refused[i].model, json, &e);
+        assert_null(body);
+        assert_string_equal(e.param, refused[i].param);
+        assert_true(e.message[0] != '\0');
+    }
+}
+
 static void
 test_request_tool_round_trip(void **state)
 {
@@ -1201,6 +1268,7 @@ main(void)
         cmocka_unit_test(test_request_documented_example),
         cmocka_unit_test(test_request_roles_merged_and_config),
         cmocka_unit_test(test_request_gemini3_thinking_level),
+        cmocka_unit_test(test_request_thinking_param),
         cmocka_unit_test(test_request_tool_round_trip),
         cmocka_unit_test(test_request_legacy_functions),
         cmocka_unit_test(test_request_unknown_tool_call_id),
