@@ -14,7 +14,10 @@
  *    can nest, but never a property that happens to carry such a name; local $refs (Pydantic
  *    writes one for each nested model) are inlined, and a recursive one is refused (400).
  *    A function whose parameters are an object without properties sends no parameters:
- *    Gemini rejects an OBJECT schema with empty properties.
+ *    Gemini rejects an OBJECT schema with empty properties. A schema with such an object
+ *    elsewhere (Pydantic's dict[str, str]: additionalProperties alone), which the Schema
+ *    cannot say, goes instead in Google's JSON Schema field (responseJsonSchema,
+ *    parametersJsonSchema), additionalProperties kept, refs inlined all the same.
  *  - MALFORMED_FUNCTION_CALL (the model tried to call a tool and produced nothing usable) maps
  *    to "stop": no tool call reaches the client, so "tool_calls" would lie, and it is no
  *    filter either. Unknown and unspecified reasons are "stop" too, as LiteLLM does.
@@ -399,6 +402,28 @@ schema_key(const char *k)
     return 0;
 }
 
+/*
+ * The keywords Google takes in its JSON Schema fields (responseJsonSchema,
+ * parametersJsonSchema) besides those said otherwise below ($ref inlined, properties, items,
+ * anyOf / oneOf, additionalProperties): "While the full JSON Schema may be sent, not all
+ * features are supported", so the others go.
+ */
+static int
+json_schema_key(const char *k)
+{
+    static const char *const keys[] = {
+        "type",    "format",  "title",    "description",      "enum", "minItems", "maxItems",
+        "minimum", "maximum", "required", "propertyOrdering",
+    };
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(k, keys[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The most schema objects one translated schema may have once its $refs are inlined, and the
  * most $refs inlined one inside another: past them it is refused, not sent */
 #define SCHEMA_NODES_MAX 10000
@@ -415,6 +440,7 @@ typedef struct {
     int depth;
     sllmp_xerr_t *e;
     const char *param;
+    int json; /* for responseJsonSchema / parametersJsonSchema, not Google's Schema */
 } schema_ctx_t;
 
 /* The schema a local $ref ("#/$defs/Name", "#/definitions/Name") names, or NULL. */
@@ -574,28 +600,85 @@ schema_members(const cJSON *src, const cJSON *keys, schema_ctx_t *c)
                 }
                 cJSON_AddItemToArray(any, sub);
             }
-        } else if (strcmp(k->string, "type") == 0) {
+        } else if (c->json && strcmp(k->string, "additionalProperties") == 0 && cJSON_IsObject(k)) {
+            if ((sub = to_gemini_schema(k, c)) == NULL) {
+                cJSON_Delete(out);
+                return NULL;
+            }
+            cJSON_AddItemToObject(out, "additionalProperties", sub);
+        } else if (c->json && strcmp(k->string, "additionalProperties") == 0 && cJSON_IsBool(k)) {
+            cJSON_AddItemToObject(out, k->string, cJSON_Duplicate(k, 1));
+        } else if (strcmp(k->string, "type") == 0 && !c->json) {
             schema_type(out, k);
         } else if (strcmp(k->string, "const") == 0 && get(src, "enum") == NULL) {
             cJSON_AddItemToArray(cJSON_AddArrayToObject(out, "enum"), cJSON_Duplicate(k, 1));
-        } else if (schema_key(k->string) && get(out, k->string) == NULL) {
+        } else if ((c->json ? json_schema_key(k->string) : schema_key(k->string)) &&
+                   get(out, k->string) == NULL) {
             cJSON_AddItemToObject(out, k->string, cJSON_Duplicate(k, 1));
         }
     }
     return out;
 }
 
-/* A copy of schema fit for Gemini; NULL with e filled (param names where) when it cannot be. */
+/* Whether a translated Schema has an OBJECT without properties, which Google refuses ("...
+ * properties: should be non-empty for OBJECT type"): JSON Schema's free-form object
+ * (additionalProperties, or nothing said), which its Schema cannot say. */
+static int
+open_object(const cJSON *gs, int depth)
+{
+    const char *type = get_str(gs, "type");
+    const cJSON *p;
+
+    if (depth > SCHEMA_DEPTH_MAX) {
+        return 0; /* past what to_gemini_schema() builds */
+    }
+    if (type != NULL && strcasecmp(type, "object") == 0 &&
+        cJSON_GetArraySize(get(gs, "properties")) == 0) {
+        return 1;
+    }
+    cJSON_ArrayForEach(p, get(gs, "properties"))
+    {
+        if (open_object(p, depth + 1)) {
+            return 1;
+        }
+    }
+    cJSON_ArrayForEach(p, get(gs, "anyOf"))
+    {
+        if (open_object(p, depth + 1)) {
+            return 1;
+        }
+    }
+    return open_object(get(gs, "items"), depth + 1);
+}
+
+/*
+ * A copy of schema fit for Gemini; NULL with e filled (param names where) when it cannot be.
+ * *json is set when it is for Google's JSON Schema field (responseJsonSchema,
+ * parametersJsonSchema) rather than its Schema: when the schema has an object without
+ * properties (Pydantic's dict[str, str]), which the Schema cannot say and refuses.
+ */
 static cJSON *
-gemini_schema(const cJSON *schema, sllmp_xerr_t *e, const char *param)
+gemini_schema(const cJSON *schema, sllmp_xerr_t *e, const char *param, int *json)
 {
     schema_ctx_t c;
+    cJSON *out;
 
     memset(&c, 0, sizeof(c));
     c.root = schema;
     c.e = e;
     c.param = param;
-    return to_gemini_schema(schema, &c);
+    out = to_gemini_schema(schema, &c);
+    *json = out != NULL && open_object(out, 0);
+    if (*json) {
+        cJSON_Delete(out);
+        memset(&c, 0, sizeof(c));
+        c.root = schema;
+        c.e = e;
+        c.param = param;
+        c.json = 1;
+        out = to_gemini_schema(schema, &c);
+    }
+    return out;
 }
 
 /* ------------------------------------------------------------------- messages */
@@ -949,20 +1032,22 @@ declaration(const cJSON *fn, const char *where, sllmp_xerr_t *e)
         cJSON_AddStringToObject(d, "description", desc);
     }
     if (cJSON_IsObject(params)) {
-        const cJSON *props = get(params, "properties");
+        const cJSON *props = get(params, "properties"), *more = get(params, "additionalProperties");
         const char *ptype = get_str(params, "type");
         char param[96];
+        int json;
 
-        /* an OBJECT without properties is a 400 at Gemini: say nothing instead */
-        if (ptype != NULL && strcmp(ptype, "object") == 0 && cJSON_GetArraySize(props) == 0) {
+        /* no arguments (an OBJECT without properties is a 400 at Gemini): say nothing */
+        if (ptype != NULL && strcmp(ptype, "object") == 0 && cJSON_GetArraySize(props) == 0 &&
+            !cJSON_IsObject(more) && !cJSON_IsTrue(more)) {
             return d;
         }
         snprintf(param, sizeof(param), "%s.parameters", where);
-        if ((schema = gemini_schema(params, e, param)) == NULL) {
+        if ((schema = gemini_schema(params, e, param, &json)) == NULL) {
             cJSON_Delete(d);
             return NULL;
         }
-        cJSON_AddItemToObject(d, "parameters", schema);
+        cJSON_AddItemToObject(d, json ? "parametersJsonSchema" : "parameters", schema);
     }
     return d;
 }
@@ -1290,13 +1375,14 @@ generation_config(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t
 
             cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
             if (cJSON_IsObject(schema)) {
-                cJSON *gs = gemini_schema(schema, e, "response_format.json_schema.schema");
+                int json;
+                cJSON *gs = gemini_schema(schema, e, "response_format.json_schema.schema", &json);
 
                 if (gs == NULL) {
                     cJSON_Delete(gc);
                     return -1;
                 }
-                cJSON_AddItemToObject(gc, "responseSchema", gs);
+                cJSON_AddItemToObject(gc, json ? "responseJsonSchema" : "responseSchema", gs);
             }
         } else if (strcmp(type, "text") != 0) {
             cJSON_Delete(gc);

@@ -798,6 +798,32 @@ class GeminiTest(ProvidersCase):
         self.assertEqual(sent["generationConfig"]["responseSchema"]["properties"]["steps"],
                          {"type": "array", "items": want_step})
 
+    def test_free_form_objects_go_as_json_schema(self):
+        # Pydantic's dict[str, str] is an object with additionalProperties and no properties:
+        # Google's Schema has no way to say it ("properties: should be non-empty for OBJECT
+        # type"), its JSON Schema fields have
+        tags = {"type": "object", "additionalProperties": {"type": "string"}, "title": "Tags"}
+        schema = {"type": "object", "title": "Item", "additionalProperties": False,
+                  "properties": {"name": {"type": "string"}, "tags": tags},
+                  "required": ["name", "tags"]}
+        r = self.chat({"model": "gem", "messages": [{"role": "user", "content": "item"}],
+                       "response_format": {"type": "json_schema", "json_schema": {
+                           "name": "Item", "strict": True, "schema": schema}},
+                       "tools": [{"type": "function", "function": {
+                           "name": "save", "parameters": schema}},
+                                 {"type": "function", "function": {
+                                     "name": "label", "parameters": tags}}]})
+        self.assertEqual(r.status, 200, r)
+        sent = mock_requests(self.gemini)[-1]["body"]
+        gc = sent["generationConfig"]
+        self.assertNotIn("responseSchema", gc)
+        self.assertEqual(gc["responseJsonSchema"]["properties"]["tags"], tags)
+        self.assertIs(gc["responseJsonSchema"]["additionalProperties"], False)
+        decls = sent["tools"][0]["functionDeclarations"]
+        self.assertEqual([sorted(d) for d in decls], [["name", "parametersJsonSchema"]] * 2)
+        self.assertEqual(decls[0]["parametersJsonSchema"], gc["responseJsonSchema"])
+        self.assertEqual(decls[1]["parametersJsonSchema"], tags)
+
     def test_wrong_key_is_the_gateways_credentials(self):
         # Google answers a key it does not know with 400 INVALID_ARGUMENT (ErrorInfo reason
         # API_KEY_INVALID), not 401: the client's request is fine, the deployment's key is not

@@ -30,7 +30,11 @@ other than user/model, empty contents or parts, a functionResponse without a nam
 object response, a toolConfig without functionDeclarations, systemInstruction parts that are
 not text, and keywords Google's Schema (an OpenAPI subset) does not have ("additionalProperties",
 "$schema", "$defs", "$ref", "const", "oneOf", ...) in responseSchema or function parameters are
-400 INVALID_ARGUMENT.
+400 INVALID_ARGUMENT; then, as Google's validator, an OBJECT without properties there ("*
+GenerateContentRequest.tools[0].function_declarations[0].parameters.properties["tags"].properties:
+should be non-empty for OBJECT type"). The JSON Schema alternatives, responseJsonSchema (with
+responseMimeType application/json) and a declaration's parametersJsonSchema, are taken as they
+come (additionalProperties too), but never beside responseSchema or parameters.
 
 Behaviour is chosen by the model name in the path (URL-decoded first): options joined by '+',
 e.g. `sleep-200+words-5-50`:
@@ -208,6 +212,23 @@ def check_schema(schema, where):
                 check_schema(sub, "%s.%s[%d]" % (where, k, i))
 
 
+def check_objects(schema, where):
+    """Google's validator, after its parser: an OBJECT needs properties (a free-form object,
+    JSON Schema's additionalProperties, has no place in its Schema). `where` is the path as
+    the validator writes it."""
+    if not isinstance(schema, dict):
+        return
+    if str(schema.get("type", "")).upper() == "OBJECT" and not schema.get("properties"):
+        raise BadRequest("* GenerateContentRequest.%s.properties: should be non-empty for "
+                         "OBJECT type\n" % where, where)
+    for name, sub in (schema.get("properties") or {}).items():
+        check_objects(sub, '%s.properties["%s"]' % (where, name))
+    if "items" in schema:
+        check_objects(schema["items"], where + ".items")
+    for i, sub in enumerate(schema.get("anyOf") or []):
+        check_objects(sub, "%s.any_of[%d]" % (where, i))
+
+
 def check_part(p, where, system=False):
     if not isinstance(p, dict):
         raise BadRequest("Invalid value at '%s' (Part), expected an object." % where, where)
@@ -284,8 +305,20 @@ def check_generate(body):
     gc = body.get("generationConfig", body.get("generation_config")) or {}
     if not isinstance(gc, dict):
         raise BadRequest("Invalid value at 'generation_config'.", "generationConfig")
-    check_schema(gc.get("responseSchema", gc.get("response_schema")),
-                 "generation_config.response_schema")
+    rs = gc.get("responseSchema", gc.get("response_schema"))
+    check_schema(rs, "generation_config.response_schema")
+    rjs = gc.get("responseJsonSchema", gc.get("response_json_schema"))
+    if rjs is not None:
+        # the JSON Schema alternative: either field, never both, and a JSON answer
+        if rs is not None:
+            raise BadRequest("response_schema and response_json_schema cannot both be set.",
+                             "generation_config")
+        if not isinstance(rjs, dict):
+            raise BadRequest("Invalid value at 'generation_config.response_json_schema'.",
+                             "generation_config.response_json_schema")
+        if gc.get("responseMimeType", gc.get("response_mime_type")) != "application/json":
+            raise BadRequest("response_mime_type must be application/json with "
+                             "response_json_schema.", "generation_config.response_mime_type")
     declared = any((t or {}).get("functionDeclarations", (t or {}).get("function_declarations"))
                    for t in body.get("tools") or [])
     if body.get("toolConfig", body.get("tool_config")) is not None and not declared:
@@ -297,8 +330,21 @@ def check_generate(body):
             if not isinstance(d, dict) or not d.get("name"):
                 raise BadRequest("* GenerateContentRequest.tools[%d].function_declarations[%d]"
                                  ".name: Name cannot be empty." % (i, j))
-            check_schema(d.get("parameters"),
-                         "tools[%d].function_declarations[%d].parameters" % (i, j))
+            where = "tools[%d].function_declarations[%d]" % (i, j)
+            check_schema(d.get("parameters"), where + ".parameters")
+            pjs = d.get("parametersJsonSchema", d.get("parameters_json_schema"))
+            if pjs is not None and d.get("parameters") is not None:
+                raise BadRequest("parameters and parameters_json_schema cannot both be set.",
+                                 where)
+            if pjs is not None and not isinstance(pjs, dict):
+                raise BadRequest("Invalid value at '%s.parameters_json_schema'." % where, where)
+    # the validator runs once the parser took the whole request
+    check_objects(rs, "generation_config.response_schema")
+    for i, t in enumerate(body.get("tools") or []):
+        decls = (t or {}).get("functionDeclarations", (t or {}).get("function_declarations"))
+        for j, d in enumerate(decls or []):
+            check_objects(d.get("parameters"),
+                          "tools[%d].function_declarations[%d].parameters" % (i, j))
 
 
 def thinking_levels(name):

@@ -518,7 +518,8 @@ test_request_schema_keys_stripped(void **state)
         "\"additionalProperties\":{\"type\":\"string\"},"
         "\"list\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
         "\"additionalProperties\":false,\"properties\":{\"n\":{\"type\":\"integer\"}}}},"
-        "\"either\":{\"anyOf\":[{\"type\":\"object\",\"additionalProperties\":true},"
+        "\"either\":{\"anyOf\":[{\"type\":\"object\",\"additionalProperties\":true,"
+        "\"properties\":{\"x\":{\"type\":\"string\"}}},"
         "{\"type\":\"null\"}]}},\"required\":[\"list\"]}}},"
         "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{"
         "\"type\":\"object\",\"additionalProperties\":false,\"$schema\":\"x\","
@@ -534,8 +535,51 @@ test_request_schema_keys_stripped(void **state)
         "\"additionalProperties\":{\"type\":\"string\"},"
         "\"list\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
         "\"properties\":{\"n\":{\"type\":\"integer\"}}}},"
-        "\"either\":{\"anyOf\":[{\"type\":\"object\"},{\"type\":\"null\"}]}},"
+        "\"either\":{\"anyOf\":[{\"type\":\"object\",\"properties\":{\"x\":{\"type\":"
+        "\"string\"}}},{\"type\":\"null\"}]}},"
         "\"required\":[\"list\"]}}}");
+}
+
+/* An object without properties (Pydantic's dict[str, str]: additionalProperties alone) is
+ * what Google's Schema refuses ("properties: should be non-empty for OBJECT type") and cannot
+ * say: such a schema goes whole in the JSON Schema field (responseJsonSchema,
+ * parametersJsonSchema), its $refs inlined and keywords Google does not take there dropped,
+ * additionalProperties kept. A function taking no arguments still sends no parameters. */
+static void
+test_request_schema_free_form_objects(void **state)
+{
+    (void)state;
+    assert_request(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
+        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\","
+        "\"schema\":{\"$schema\":\"x\",\"$defs\":{\"Tags\":{\"type\":\"object\","
+        "\"additionalProperties\":{\"type\":\"string\",\"pattern\":\"^a\"}}},"
+        "\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+        "\"tags\":{\"$ref\":\"#/$defs/Tags\"},\"kind\":{\"const\":\"k\"},"
+        "\"note\":{\"type\":[\"string\",\"null\"],\"default\":null},"
+        "\"more\":{\"anyOf\":[{\"type\":\"object\",\"additionalProperties\":true},"
+        "{\"type\":\"null\"}]}},\"required\":[\"tags\"]}}},"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"kw\",\"parameters\":{"
+        "\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\"}}}},"
+        "{\"type\":\"function\",\"function\":{\"name\":\"none\",\"parameters\":{"
+        "\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}}},"
+        "{\"type\":\"function\",\"function\":{\"name\":\"nested\",\"parameters\":{"
+        "\"type\":\"object\",\"properties\":{\"meta\":{\"type\":\"object\"}}}}}]}",
+
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]}],"
+        "\"tools\":[{\"functionDeclarations\":["
+        "{\"name\":\"kw\",\"parametersJsonSchema\":{\"type\":\"object\","
+        "\"additionalProperties\":{\"type\":\"integer\"}}},"
+        "{\"name\":\"none\"},"
+        "{\"name\":\"nested\",\"parametersJsonSchema\":{\"type\":\"object\","
+        "\"properties\":{\"meta\":{\"type\":\"object\"}}}}]}],"
+        "\"generationConfig\":{\"responseMimeType\":\"application/json\","
+        "\"responseJsonSchema\":{\"type\":\"object\",\"additionalProperties\":false,"
+        "\"properties\":{\"tags\":{\"type\":\"object\","
+        "\"additionalProperties\":{\"type\":\"string\"}},\"kind\":{\"enum\":[\"k\"]},"
+        "\"note\":{\"type\":[\"string\",\"null\"]},"
+        "\"more\":{\"anyOf\":[{\"type\":\"object\",\"additionalProperties\":true},"
+        "{\"type\":\"null\"}]}},\"required\":[\"tags\"]}}}");
 }
 
 static void
@@ -1274,6 +1318,7 @@ main(void)
         cmocka_unit_test(test_request_unknown_tool_call_id),
         cmocka_unit_test(test_request_invalid_arguments),
         cmocka_unit_test(test_request_schema_keys_stripped),
+        cmocka_unit_test(test_request_schema_free_form_objects),
         cmocka_unit_test(test_request_schema_refs_inlined),
         cmocka_unit_test(test_request_schema_depth_bounded),
         cmocka_unit_test(test_response_thinking_usage),
