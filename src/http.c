@@ -33,7 +33,8 @@ typedef enum {
     EP_CHAT,
     EP_COMPLETIONS,
     EP_EMBEDDINGS,
-    EP_MESSAGES
+    EP_MESSAGES,
+    EP_COUNT_TOKENS
 } endpoint_t;
 
 typedef struct {
@@ -62,6 +63,7 @@ static const route_t routes[] = {
     {"/v1/embeddings", 0, "POST", EP_EMBEDDINGS},
     {"/embeddings", 0, "POST", EP_EMBEDDINGS},
     {"/v1/messages", 0, "POST", EP_MESSAGES}, /* Anthropic's; its SDKs add the /v1 themselves */
+    {"/v1/messages/count_tokens", 0, "POST", EP_COUNT_TOKENS},
 };
 
 static const route_t *
@@ -271,7 +273,8 @@ json_delete(void *p)
     cJSON_Delete(p);
 }
 
-/* A request for the pipeline: chat, completions, embeddings or messages (r->kind). */
+/* A request for the pipeline: chat, completions, embeddings, messages or a token count
+ * (r->kind). */
 static void
 chat(sllmp_req_t *r)
 {
@@ -453,11 +456,12 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         sllmp_resp_error(r);
         goto out;
     }
-    /* from here on, errors of /v1/messages take Anthropic's shape */
-    r->kind = rt->ep == EP_COMPLETIONS  ? SLLMP_KIND_COMPLETIONS
-              : rt->ep == EP_EMBEDDINGS ? SLLMP_KIND_EMBEDDINGS
-              : rt->ep == EP_MESSAGES   ? SLLMP_KIND_MESSAGES
-                                        : SLLMP_KIND_CHAT;
+    /* from here on, errors of /v1/messages (and its count_tokens) take Anthropic's shape */
+    r->kind = rt->ep == EP_COMPLETIONS    ? SLLMP_KIND_COMPLETIONS
+              : rt->ep == EP_EMBEDDINGS   ? SLLMP_KIND_EMBEDDINGS
+              : rt->ep == EP_MESSAGES     ? SLLMP_KIND_MESSAGES
+              : rt->ep == EP_COUNT_TOKENS ? SLLMP_KIND_COUNT_TOKENS
+                                          : SLLMP_KIND_CHAT;
     if (strcmp(r->method, "OPTIONS") == 0) {
         preflight(r, rt);
         goto out;
@@ -500,6 +504,7 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
     case EP_COMPLETIONS:
     case EP_EMBEDDINGS:
     case EP_MESSAGES:
+    case EP_COUNT_TOKENS:
         chat(r);
         break;
     }

@@ -248,8 +248,8 @@ error_message(sllmp_req_t *r, const sllmp_err_info_t *e)
     return sllmp_redacted(r, r->err_message ? r->err_message : e->message);
 }
 
-/* /v1/messages: {"type":"error","error":{"type","message"},"request_id"}, as Anthropic's SDKs
- * read it. */
+/* /v1/messages and its count_tokens: {"type":"error","error":{"type","message"},"request_id"},
+ * as Anthropic's SDKs read it. */
 static void
 error_json_anthropic(sllmp_req_t *r, sllmp_buf_t *b)
 {
@@ -269,7 +269,7 @@ error_json_anthropic(sllmp_req_t *r, sllmp_buf_t *b)
 static void
 error_json(sllmp_req_t *r, sllmp_buf_t *b)
 {
-    if (r->kind == SLLMP_KIND_MESSAGES) {
+    if (r->kind == SLLMP_KIND_MESSAGES || r->kind == SLLMP_KIND_COUNT_TOKENS) {
         error_json_anthropic(r, b);
         return;
     }

@@ -84,6 +84,10 @@ size_t sllmp_prompt_chars(const cJSON *messages);
 /* The characters of r's prompt, whatever its kind (messages, prompt, input, system). */
 size_t sllmp_req_prompt_chars(const sllmp_req_t *r);
 
+/* The input tokens of an Anthropic Messages body (system, messages, tools), estimated as
+ * usage is (4 characters a token), base64 images and documents at a flat 1600: at least 1. */
+long sllmp_count_tokens_estimate(const cJSON *body);
+
 /* Fills r->usage with an estimate (marked so) when the upstream reported none. */
 void sllmp_usage_estimate(sllmp_req_t *r);
 

@@ -14,15 +14,25 @@
 sllmp_rc_t sllmp_provider_openai_chat(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_mock_chat(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_mock_embeddings(sllmp_req_t *r);
-/* Anthropic: chat translated; /v1/messages passed through. */
+/* Anthropic: chat translated; /v1/messages and /v1/messages/count_tokens passed through. */
 sllmp_rc_t sllmp_provider_anthropic_chat(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_anthropic_messages(sllmp_req_t *r);
+sllmp_rc_t sllmp_provider_anthropic_count_tokens(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_gemini_chat(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_gemini_embeddings(sllmp_req_t *r);
-/* Bedrock: chat through Converse; /v1/messages and embeddings through InvokeModel. */
+/* Bedrock: chat through Converse; /v1/messages and embeddings through InvokeModel; a token
+ * count of an Anthropic model through CountTokens. */
 sllmp_rc_t sllmp_provider_bedrock_chat(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_bedrock_messages(sllmp_req_t *r);
+sllmp_rc_t sllmp_provider_bedrock_count_tokens(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_bedrock_embeddings(sllmp_req_t *r);
+
+/* /v1/messages/count_tokens of a model whose provider counts none (sllmp_count_tokens_estimate):
+ * {"input_tokens": N} and x-sllmp-tokens-estimated: true. FINISHED. */
+sllmp_rc_t sllmp_provider_count_estimate(sllmp_req_t *r);
+/* A provider's count of input tokens as /v1/messages/count_tokens answers it:
+ * {"input_tokens": N}. FINISHED, or SLLMP_ERROR when count is not a token count. */
+sllmp_rc_t sllmp_provider_count_answer(sllmp_req_t *r, const cJSON *count);
 
 /* ---- shared by the adapters (src/providers/common.c) ---- */
 

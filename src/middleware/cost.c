@@ -69,7 +69,8 @@ sllmp_req_prompt_chars(const sllmp_req_t *r)
         return input_chars(cJSON_GetObjectItemCaseSensitive(b, "prompt"));
     case SLLMP_KIND_EMBEDDINGS:
         return input_chars(cJSON_GetObjectItemCaseSensitive(b, "input"));
-    case SLLMP_KIND_MESSAGES: {
+    case SLLMP_KIND_MESSAGES:
+    case SLLMP_KIND_COUNT_TOKENS: {
         const cJSON *sys = cJSON_GetObjectItemCaseSensitive(b, "system");
         size_t n = sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(b, "messages"));
         const cJSON *blk;
@@ -94,6 +95,53 @@ sllmp_req_prompt_chars(const sllmp_req_t *r)
     return sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(b, "messages"));
 }
 
+/* Tokens a base64 image or document stands for in an estimate: Anthropic's largest image (about
+ * 1.15 megapixels at 750 pixels a token). Its base64 read as text would count hundreds of
+ * thousands of tokens for a screenshot, and fill the context a client measures with it. */
+#define MEDIA_TOKENS 1600
+
+/* Characters of what a model reads in v: strings, and with keys set the member names too (a
+ * tool's schema, a tool call's input: JSON the model sees as text). A base64 source counts as
+ * MEDIA_TOKENS in *media; signatures (opaque to the model) not at all. */
+static size_t
+count_chars(const cJSON *v, int keys, long *media)
+{
+    const cJSON *c;
+    size_t n = 0;
+
+    if (cJSON_IsString(v)) {
+        return strlen(v->valuestring);
+    }
+    cJSON_ArrayForEach(c, v)
+    {
+        if (c->string != NULL) {
+            if (strcmp(c->string, "signature") == 0) {
+                continue;
+            }
+            if (strcmp(c->string, "source") == 0 &&
+                cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "data"))) {
+                *media += MEDIA_TOKENS;
+                continue;
+            }
+            n += keys ? strlen(c->string) : 0;
+        }
+        n += count_chars(c, keys || (c->string != NULL && strcmp(c->string, "input") == 0), media);
+    }
+    return n;
+}
+
+long
+sllmp_count_tokens_estimate(const cJSON *body)
+{
+    long media = 0;
+    size_t n = count_chars(cJSON_GetObjectItemCaseSensitive(body, "system"), 0, &media) +
+               count_chars(cJSON_GetObjectItemCaseSensitive(body, "messages"), 0, &media) +
+               count_chars(cJSON_GetObjectItemCaseSensitive(body, "tools"), 1, &media);
+    long tokens = sllmp_estimate_tokens(n) + media;
+
+    return tokens > 0 ? tokens : 1;
+}
+
 void
 sllmp_usage_estimate(sllmp_req_t *r)
 {
@@ -112,6 +160,11 @@ cost_post(sllmp_req_t *r, void *mw_conf)
     char usd[64];
 
     (void)mw_conf;
+    if (r->kind == SLLMP_KIND_COUNT_TOKENS) {
+        /* a count generates nothing: Anthropic and Bedrock bill none, nor does the gateway */
+        sllmp_resp_header(r, "x-sllmp-cost-usd", "0");
+        return SLLMP_GO_ON;
+    }
     sllmp_usage_estimate(r);
     r->cost_usd = sllmp_cost(&r->usage, &r->dep->price);
     sllmp_cost_format(r->cost_usd, usd, sizeof(usd));

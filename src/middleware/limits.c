@@ -429,11 +429,18 @@ start_renewal(sllmp_req_t *r)
 static sllmp_rc_t
 limits_pre(sllmp_req_t *r, void *mw_conf)
 {
-    lim_ctx_t *x = sllmp_arena_calloc(r->arena, sizeof(*x));
+    lim_ctx_t *x;
     sllmp_verdict_t v[MAX_SUBJECTS];
     size_t refused = MAX_SUBJECTS;
 
     (void)mw_conf;
+    if (r->kind == SLLMP_KIND_COUNT_TOKENS) {
+        /* a token count generates nothing and costs nothing: no rpm, tpm, parallel or budget
+         * of a key, a user or a deployment counts it, and no spend is reported. Without a
+         * context, complete and the per-attempt hooks do nothing either */
+        return SLLMP_GO_ON;
+    }
+    x = sllmp_arena_calloc(r->arena, sizeof(*x));
     r->mw_ctx[sllmp_middleware_index(&sllmp_mw_limits)] = x;
     subjects(r, x);
     x->store = thread_store(r);

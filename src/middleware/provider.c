@@ -25,6 +25,8 @@ sllmp_provider_serves(const sllmp_deployment_t *d, int kind)
         return d->provider != SLLMP_PROVIDER_ANTHROPIC;
     case SLLMP_KIND_MESSAGES:
         return d->messages_api;
+    case SLLMP_KIND_COUNT_TOKENS:
+        return 1; /* Anthropic's own count where the provider has one, else the estimate */
     }
     return 0;
 }
@@ -66,6 +68,14 @@ call(sllmp_req_t *r)
     case SLLMP_KIND_MESSAGES:
         return p == SLLMP_PROVIDER_BEDROCK ? sllmp_provider_bedrock_messages(r)
                                            : sllmp_provider_anthropic_messages(r);
+    case SLLMP_KIND_COUNT_TOKENS:
+        if (p == SLLMP_PROVIDER_ANTHROPIC) {
+            return sllmp_provider_anthropic_count_tokens(r);
+        }
+        if (p == SLLMP_PROVIDER_BEDROCK && r->dep->messages_api) {
+            return sllmp_provider_bedrock_count_tokens(r);
+        }
+        return sllmp_provider_count_estimate(r);
     }
     return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
 }
@@ -436,6 +446,9 @@ provider_call(sllmp_req_t *r, void *mw_conf)
 
     (void)mw_conf;
     r->mw_ctx[sllmp_middleware_index(&sllmp_mw_provider)] = x;
+    /* NULL for a token count, which the limits leave alone: its attempts neither read nor move
+     * the routing state (a provider's 429 on count_tokens, rate-limited apart from its
+     * Messages, cools no deployment that serves generations) */
     x->store = sllmp_limits_store(r);
     x->hdr_len = r->resp_headers.len;
     sllmp_limits_keepalive_also(r, route_keepalive);

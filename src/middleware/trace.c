@@ -1,6 +1,7 @@
 /*
- * The trace record: one per request, written to the spool at `complete` whatever the outcome
- * (docs/internals/spool.md has the format; `sllmp upload` turns it into Langfuse spans).
+ * The trace record: one per request (but a token count, which generates nothing), written to
+ * the spool at `complete` whatever the outcome (docs/internals/spool.md has the format;
+ * `sllmp upload` turns it into Langfuse spans).
  *
  *   pre       the ids: the client's trace (traceparent, X-Trace-ID, LiteLLM metadata) or a new
  *             one; X-Trace-ID goes back in the response.
@@ -1032,7 +1033,7 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     cJSON_AddBoolToObject(rec, "trace_joined", t->joined);
     cJSON_AddStringToObject(rec, "trace_name", rec_string(r, "trace_name", lf->trace_name));
     static const char *const kind_names[] = {"chat.completions", "completions", "embeddings",
-                                             "messages"};
+                                             "messages", "count_tokens"};
 
     cJSON_AddStringToObject(rec, "name", rec_string(r, "generation_name", kind_names[r->kind]));
     add_str(rec, "user", user);
@@ -1182,7 +1183,9 @@ trace_complete(sllmp_req_t *r, void *mw_conf)
     size_t len;
 
     (void)mw_conf;
-    if (c == NULL || r->path == NULL) {
+    /* a token count is no generation: nothing for Langfuse, and Claude Code's counts of its
+     * whole context would double the spool */
+    if (c == NULL || r->path == NULL || r->kind == SLLMP_KIND_COUNT_TOKENS) {
         return;
     }
     t = trace_of(r);

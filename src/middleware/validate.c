@@ -480,29 +480,15 @@ validate_embeddings(sllmp_req_t *r)
     return accepted(r, body, cJSON_GetObjectItemCaseSensitive(body, "user"));
 }
 
-/* POST /v1/messages: Anthropic's request (protocols.md §2.2), checked as far as the gateway
- * needs; the rest is the provider's to judge. */
+/* Anthropic's `messages`: a non-empty list of user and assistant turns, each with a string or a
+ * list of content blocks. */
 static sllmp_rc_t
-validate_messages(sllmp_req_t *r)
+anthropic_messages(sllmp_req_t *r, const cJSON *body)
 {
-    const cJSON *body = r->json;
     const cJSON *messages = cJSON_GetObjectItemCaseSensitive(body, "messages");
-    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(body, "stream");
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(body, "metadata");
-    const cJSON *uid = cJSON_GetObjectItemCaseSensitive(md, "user_id");
     const cJSON *m;
     int i = 0;
 
-    if (model_field(r, body)) {
-        return SLLMP_ERROR;
-    }
-    if (!cJSON_HasObjectItem(body, "max_tokens")) {
-        return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, "max_tokens",
-                              "max_tokens: Field required");
-    }
-    if (number(r, body, "max_tokens", 0, 1e9, 1)) {
-        return SLLMP_ERROR;
-    }
     if (!cJSON_IsArray(messages) || cJSON_GetArraySize(messages) == 0) {
         return sllmp_req_fail(r, messages ? SLLMP_ERR_INVALID_PARAM : SLLMP_ERR_MISSING_PARAM,
                               "messages", "messages: at least one message is required");
@@ -527,6 +513,42 @@ validate_messages(sllmp_req_t *r)
                                   param);
         }
     }
+    return SLLMP_GO_ON;
+}
+
+/* The prompt's other members, as /v1/messages and count_tokens both take them. */
+static sllmp_rc_t
+anthropic_prompt(sllmp_req_t *r, const cJSON *body)
+{
+    if (typed(r, body, "system", cJSON_String | cJSON_Array, "a string or a list of text blocks",
+              "system") ||
+        typed(r, body, "tools", cJSON_Array, "a list", "tools") ||
+        typed(r, body, "tool_choice", cJSON_Object, "an object", "tool_choice")) {
+        return SLLMP_ERROR;
+    }
+    return SLLMP_GO_ON;
+}
+
+/* POST /v1/messages: Anthropic's request (protocols.md §2.2), checked as far as the gateway
+ * needs; the rest is the provider's to judge. */
+static sllmp_rc_t
+validate_messages(sllmp_req_t *r)
+{
+    const cJSON *body = r->json;
+    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(body, "stream");
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(body, "metadata");
+    const cJSON *uid = cJSON_GetObjectItemCaseSensitive(md, "user_id");
+
+    if (model_field(r, body)) {
+        return SLLMP_ERROR;
+    }
+    if (!cJSON_HasObjectItem(body, "max_tokens")) {
+        return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, "max_tokens",
+                              "max_tokens: Field required");
+    }
+    if (number(r, body, "max_tokens", 0, 1e9, 1) || anthropic_messages(r, body)) {
+        return SLLMP_ERROR;
+    }
     if (stream != NULL && !cJSON_IsBool(stream) && !cJSON_IsNull(stream)) {
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "stream",
                               "stream: Input should be a "
@@ -534,16 +556,28 @@ validate_messages(sllmp_req_t *r)
     }
     r->stream = cJSON_IsTrue(stream);
     if (number(r, body, "temperature", 0, 1, 0) || number(r, body, "top_p", 0, 1, 0) ||
-        number(r, body, "top_k", 0, 1e9, 1) ||
-        typed(r, body, "system", cJSON_String | cJSON_Array, "a string or a list of text blocks",
-              "system") ||
+        number(r, body, "top_k", 0, 1e9, 1) || anthropic_prompt(r, body) ||
         typed(r, body, "stop_sequences", cJSON_Array, "a list of strings", "stop_sequences") ||
-        typed(r, body, "tools", cJSON_Array, "a list", "tools") ||
-        typed(r, body, "tool_choice", cJSON_Object, "an object", "tool_choice") ||
         typed(r, body, "metadata", cJSON_Object | cJSON_NULL, "an object", "metadata")) {
         return SLLMP_ERROR;
     }
     return accepted(r, body, uid); /* Anthropic's metadata.user_id */
+}
+
+/* POST /v1/messages/count_tokens: the Messages request without max_tokens (model and messages
+ * required; system, tools, tool_choice, thinking, ...). What Anthropic refuses there that
+ * /v1/messages takes (max_tokens, stream, metadata: "Extra inputs are not permitted") is the
+ * provider's to say, as the gateway forwards the body as it is. Never streamed. */
+static sllmp_rc_t
+validate_count_tokens(sllmp_req_t *r)
+{
+    const cJSON *body = r->json;
+
+    if (model_field(r, body) || anthropic_messages(r, body) || anthropic_prompt(r, body)) {
+        return SLLMP_ERROR;
+    }
+    r->stream = 0;
+    return accepted(r, body, NULL);
 }
 
 sllmp_rc_t
@@ -611,6 +645,8 @@ validate_pre(sllmp_req_t *r, void *mw_conf)
         return validate_embeddings(r);
     case SLLMP_KIND_MESSAGES:
         return validate_messages(r);
+    case SLLMP_KIND_COUNT_TOKENS:
+        return validate_count_tokens(r);
     case SLLMP_KIND_CHAT:
         break;
     }

@@ -2,6 +2,18 @@
  * Anthropic Messages (protocols.md §2): /v1/chat/completions translated both ways
  * (src/providers/anthropic_xlate.c), and /v1/messages passed through as it is, with the
  * deployment's model, the gateway's key, and usage read on the way.
+ *
+ * POST /v1/messages/count_tokens ("Count tokens in a Message", Anthropic's API reference):
+ * the headers of /v1/messages (x-api-key, anthropic-version 2023-06-01, anthropic-beta
+ * optional; Claude Code adds ?beta=true to the URL, as for its Messages calls), a body of
+ * /v1/messages without max_tokens: model and messages required; system, tools, tool_choice,
+ * thinking and the newer output_config, context_management, mcp_servers optional. max_tokens,
+ * stream, metadata and the sampling knobs are refused ("<field>: Extra inputs are not
+ * permitted"). 200 {"input_tokens": N} (with context management, a context_management member
+ * as well); errors in Anthropic's error shape (§2.5). Server tools, the MCP connector and
+ * url/file image or document sources are refused there (400) though Messages takes them. It
+ * is free, and rate-limited apart from Messages. Forwarded here with the deployment's model and
+ * key, the client's anthropic-beta and ?beta=true; its body otherwise as it came.
  */
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
@@ -103,9 +115,10 @@ on_native_event(void *ud, const char *event, size_t elen, const char *data, size
     return rc;
 }
 
-/* POST {api_base}/v1/messages with the deployment's key; body is sent as it is. */
+/* POST {api_base}{path} (/v1/messages, or its count_tokens with a query) with the deployment's
+ * key; body is sent as it is. */
 static sllmp_rc_t
-call(sllmp_req_t *r, const char *body, sllmp_sse_event_f *on_event, stream_t *s,
+call(sllmp_req_t *r, const char *path, const char *body, sllmp_sse_event_f *on_event, stream_t *s,
      sllmp_upstream_call_t *c)
 {
     sllmp_err_t err;
@@ -124,15 +137,17 @@ call(sllmp_req_t *r, const char *body, sllmp_sse_event_f *on_event, stream_t *s,
     if (d->api_key != NULL) {
         headers[nh++] = sllmp_arena_printf(r->arena, "x-api-key: %s", d->api_key);
     }
-    if (r->kind == SLLMP_KIND_MESSAGES && beta != NULL && strpbrk(beta, "\r\n") == NULL) {
+    if ((r->kind == SLLMP_KIND_MESSAGES || r->kind == SLLMP_KIND_COUNT_TOKENS) && beta != NULL &&
+        strpbrk(beta, "\r\n") == NULL) {
         /* the client's beta flags are part of its request (Claude Code sends them) */
         headers[nh++] = sllmp_arena_printf(r->arena, "anthropic-beta: %.512s", beta);
     }
     headers[nh] = NULL;
     /* LiteLLM configs give either the host or the whole .../v1/messages URL */
-    c->url = blen >= 12 && strcmp(d->api_base + blen - 12, "/v1/messages") == 0
-                 ? d->api_base
-                 : sllmp_arena_printf(r->arena, "%s/v1/messages", d->api_base);
+    if (blen >= 12 && strcmp(d->api_base + blen - 12, "/v1/messages") == 0) {
+        blen -= 12;
+    }
+    c->url = sllmp_arena_printf(r->arena, "%.*s%s", (int)blen, d->api_base, path);
     c->body = body;
     c->body_len = strlen(body);
     c->headers = headers;
@@ -158,7 +173,7 @@ sllmp_provider_anthropic_chat(sllmp_req_t *r)
     }
     memset(&s, 0, sizeof(s));
     sllmp_provider_xstream_init(r, &s.x);
-    rc = call(r, body, on_chat_event, &s, &c);
+    rc = call(r, "/v1/messages", body, on_chat_event, &s, &c);
     if (rc == SLLMP_GO_ON && r->stream) {
         rc = sllmp_provider_xstream_end(r, &s.x);
     } else if (rc == SLLMP_GO_ON) {
@@ -204,11 +219,53 @@ sllmp_provider_anthropic_messages(sllmp_req_t *r)
 
     sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
     memset(&s, 0, sizeof(s));
-    rc = call(r, body, on_native_event, &s, &c);
+    rc = call(r, "/v1/messages", body, on_native_event, &s, &c);
     if (rc == SLLMP_GO_ON && r->stream) {
         rc = sllmp_provider_native_end(r, s.stopped);
     } else if (rc == SLLMP_GO_ON) {
         rc = sllmp_provider_native_answer(r, &c.resp);
+    }
+    sllmp_buf_free(&c.resp);
+    return rc;
+}
+
+/* Whether the client's query has beta=true (Claude Code's, on the beta API's calls). */
+static int
+beta_query(sllmp_req_t *r)
+{
+    const char *uri = sllmp_req_param(r, "REQUEST_URI");
+    const char *q = uri != NULL ? strchr(uri, '?') : NULL;
+
+    while (q != NULL) {
+        q++;
+        if (strncmp(q, "beta=true", 9) == 0 && (q[9] == '\0' || q[9] == '&')) {
+            return 1;
+        }
+        q = strchr(q, '&');
+    }
+    return 0;
+}
+
+sllmp_rc_t
+sllmp_provider_anthropic_count_tokens(sllmp_req_t *r)
+{
+    sllmp_upstream_call_t c;
+    stream_t s;
+    sllmp_rc_t rc;
+    const char *path;
+    char *body;
+
+    cJSON_ReplaceItemInObjectCaseSensitive(r->json, "model", cJSON_CreateString(r->dep->model));
+    body = cJSON_PrintUnformatted(r->json);
+    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    memset(&s, 0, sizeof(s));
+    path = beta_query(r) ? "/v1/messages/count_tokens?beta=true" : "/v1/messages/count_tokens";
+    rc = call(r, path, body, on_native_event, &s, &c);
+    if (rc == SLLMP_GO_ON) {
+        cJSON *count = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
+
+        rc = sllmp_provider_count_answer(r, count);
+        cJSON_Delete(count);
     }
     sllmp_buf_free(&c.resp);
     return rc;

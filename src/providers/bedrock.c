@@ -1,6 +1,7 @@
 /*
  * AWS Bedrock (protocols.md §3.3): /v1/chat/completions through Converse and ConverseStream,
- * /v1/messages for Anthropic models and /v1/embeddings (Titan, Cohere) through InvokeModel.
+ * /v1/messages for Anthropic models and /v1/embeddings (Titan, Cohere) through InvokeModel,
+ * /v1/messages/count_tokens for Anthropic models through CountTokens.
  * Requests are signed with SigV4 (src/providers/sigv4.c), or carry a Bedrock API key as a
  * Bearer token; streams come as the binary AWS event stream (src/providers/eventstream.c),
  * never SSE.
@@ -120,18 +121,17 @@ on_message(void *ud, const sllmp_evs_msg_t *m)
 }
 
 /*
- * POSTs body to {api_base}/model/{modelId}/{op}, signed. SLLMP_GO_ON with c->resp when there
- * is an answer to read.
+ * POSTs body to {api_base}/model/{id}/{op}, signed. SLLMP_GO_ON with c->resp when there is an
+ * answer to read.
  */
 static sllmp_rc_t
-call(sllmp_req_t *r, const char *op, const char *body, stream_t *s, sllmp_upstream_call_t *c)
+call_model(sllmp_req_t *r, const char *id, const char *op, const char *body, stream_t *s,
+           sllmp_upstream_call_t *c)
 {
     const sllmp_deployment_t *d = r->dep;
     const char *base = d->api_base;
     const char *auth_start = strstr(base, "://") + 3;
     const char *base_path = strchr(auth_start, '/');
-    /* an inference profile's or provisioned throughput's ARN, else the model */
-    const char *id = d->model_id != NULL ? d->model_id : d->model;
     char *authority = base_path != NULL ? sllmp_arena_strndup(r->arena, auth_start,
                                                               (size_t)(base_path - auth_start))
                                         : sllmp_arena_strdup(r->arena, auth_start);
@@ -197,6 +197,16 @@ call(sllmp_req_t *r, const char *op, const char *body, stream_t *s, sllmp_upstre
     return rc;
 }
 
+/* call_model() on the deployment's model: an inference profile's or provisioned throughput's
+ * ARN, else the model. */
+static sllmp_rc_t
+call(sllmp_req_t *r, const char *op, const char *body, stream_t *s, sllmp_upstream_call_t *c)
+{
+    const sllmp_deployment_t *d = r->dep;
+
+    return call_model(r, d->model_id != NULL ? d->model_id : d->model, op, body, s, c);
+}
+
 sllmp_rc_t
 sllmp_provider_bedrock_chat(sllmp_req_t *r)
 {
@@ -231,17 +241,13 @@ sllmp_provider_bedrock_chat(sllmp_req_t *r)
     return rc;
 }
 
-/* /v1/messages on Bedrock: Anthropic's own body through InvokeModel, as Bedrock wants it (no
- * model, no stream, its anthropic_version, the anthropic-beta header's flags as anthropic_beta,
- * of the metadata only Anthropic's user_id). */
-sllmp_rc_t
-sllmp_provider_bedrock_messages(sllmp_req_t *r)
+/* Anthropic's own body as InvokeModel wants it for Claude (no model, no stream, its
+ * anthropic_version, the anthropic-beta header's flags as anthropic_beta, of the metadata only
+ * Anthropic's user_id). The caller deletes it. */
+static cJSON *
+invoke_body(sllmp_req_t *r)
 {
     cJSON *req = cJSON_Duplicate(r->json, 1);
-    sllmp_upstream_call_t c;
-    stream_t s;
-    sllmp_rc_t rc;
-    const char *body;
 
     cJSON_DeleteItemFromObjectCaseSensitive(req, "model");
     cJSON_DeleteItemFromObjectCaseSensitive(req, "stream");
@@ -258,7 +264,19 @@ sllmp_provider_bedrock_messages(sllmp_req_t *r)
     /* the client's beta flags are part of its request, as for Anthropic (anthropic.c), but
      * InvokeModel takes them in the body */
     sllmp_bedrock_anthropic_beta(req, sllmp_req_param(r, "HTTP_ANTHROPIC_BETA"));
-    if ((body = sllmp_provider_body(r, req, NULL)) == NULL) {
+    return req;
+}
+
+/* /v1/messages on Bedrock: Anthropic's own body through InvokeModel (invoke_body). */
+sllmp_rc_t
+sllmp_provider_bedrock_messages(sllmp_req_t *r)
+{
+    sllmp_upstream_call_t c;
+    stream_t s;
+    sllmp_rc_t rc;
+    const char *body;
+
+    if ((body = sllmp_provider_body(r, invoke_body(r), NULL)) == NULL) {
         return SLLMP_ERROR;
     }
     memset(&s, 0, sizeof(s));
@@ -269,6 +287,75 @@ sllmp_provider_bedrock_messages(sllmp_req_t *r)
     }
     rc = r->stream ? sllmp_provider_native_end(r, s.stopped)
                    : sllmp_provider_native_answer(r, &c.resp);
+    sllmp_buf_free(&c.resp);
+    return rc;
+}
+
+/*
+ * /v1/messages/count_tokens on Bedrock, through CountTokens (AWS's API reference: CountTokens,
+ * CountTokensInput, InvokeModelTokensRequest):
+ *   POST /model/{modelId}/count-tokens  {"input": {"invokeModel": {"body": "<base64>"}}}
+ *   200 {"inputTokens": N}; errors as every bedrock-runtime operation's (x-amzn-ErrorType,
+ *   {"message"}): ValidationException, AccessDeniedException, ThrottlingException, ...
+ * `input` is a union: invokeModel (the InvokeModel body, a blob, so base64 in the JSON) or
+ * converse. modelId is a FoundationModelVersionIdentifier: a foundation model, not an
+ * inference profile (us.anthropic.claude-..., or an application profile's ARN, are refused),
+ * so the id asked for is the model's from "anthropic." on (LiteLLM's get_bedrock_base_model
+ * strips the region prefix alike), never model_id. The body is the one InvokeModel gets for
+ * /v1/messages, which Claude's schema checks as it would there: it needs max_tokens (and one
+ * above thinking's budget), which the count's request has none of and which counts nothing:
+ * the least that passes is put in (LiteLLM puts 1024). Answered in Anthropic's shape.
+ */
+sllmp_rc_t
+sllmp_provider_bedrock_count_tokens(sllmp_req_t *r)
+{
+    const char *model = strstr(r->dep->model, "anthropic.");
+    cJSON *req = invoke_body(r);
+    const cJSON *budget = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(req, "thinking"), "budget_tokens");
+    cJSON *wrap, *count = NULL;
+    sllmp_upstream_call_t c;
+    char *text, *b64;
+    const char *body;
+    size_t n;
+    stream_t s;
+    sllmp_rc_t rc;
+
+    if (!cJSON_HasObjectItem(req, "max_tokens")) {
+        cJSON_AddNumberToObject(req, "max_tokens",
+                                cJSON_IsNumber(budget) && budget->valuedouble >= 1 &&
+                                        budget->valuedouble < 1e9
+                                    ? (double)((long)budget->valuedouble + 1)
+                                    : 1);
+    }
+    text = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    n = strlen(text);
+    b64 = sllmp_xmalloc((n + 2) / 3 * 4 + 1);
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)text, (int)n);
+    cJSON_free(text);
+    wrap = cJSON_CreateObject();
+    cJSON_AddStringToObject(
+        cJSON_AddObjectToObject(cJSON_AddObjectToObject(wrap, "input"), "invokeModel"), "body",
+        b64);
+    free(b64);
+    if ((body = sllmp_provider_body(r, wrap, NULL)) == NULL) {
+        return SLLMP_ERROR;
+    }
+    memset(&s, 0, sizeof(s));
+    rc = call_model(r, model != NULL ? model : r->dep->model, "count-tokens", body, &s, &c);
+    if (rc != SLLMP_GO_ON) {
+        return rc;
+    }
+    wrap = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(wrap, "inputTokens"))) {
+        count = cJSON_CreateObject();
+        cJSON_AddNumberToObject(count, "input_tokens",
+                                cJSON_GetObjectItemCaseSensitive(wrap, "inputTokens")->valuedouble);
+    }
+    rc = sllmp_provider_count_answer(r, count);
+    cJSON_Delete(count);
+    cJSON_Delete(wrap);
     sllmp_buf_free(&c.resp);
     return rc;
 }

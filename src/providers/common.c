@@ -328,3 +328,37 @@ sllmp_provider_native_end(sllmp_req_t *r, int stopped)
     }
     return SLLMP_FINISHED;
 }
+
+sllmp_rc_t
+sllmp_provider_count_answer(sllmp_req_t *r, const cJSON *count)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(count, "input_tokens");
+    char *text;
+
+    if (!cJSON_IsObject(count) || !cJSON_IsNumber(n) || n->valuedouble < 0 ||
+        n->valuedouble > (double)SLLMP_USAGE_MAX) {
+        return sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                              "The provider's token count could not be understood.");
+    }
+    /* Anthropic's answer as it came (with context management, it says more than the count) */
+    text = cJSON_PrintUnformatted(count);
+    sllmp_buf_reset(&r->resp_body);
+    sllmp_buf_appends(&r->resp_body, text);
+    cJSON_free(text);
+    r->first_token_ms = sllmp_now_ms();
+    return SLLMP_FINISHED;
+}
+
+sllmp_rc_t
+sllmp_provider_count_estimate(sllmp_req_t *r)
+{
+    cJSON *count = cJSON_CreateObject();
+    sllmp_rc_t rc;
+
+    cJSON_AddNumberToObject(count, "input_tokens", (double)sllmp_count_tokens_estimate(r->json));
+    rc = sllmp_provider_count_answer(r, count);
+    cJSON_Delete(count);
+    /* Anthropic's answer has no room to say so: a header does */
+    sllmp_resp_header(r, "x-sllmp-tokens-estimated", "true");
+    return rc;
+}

@@ -1645,5 +1645,186 @@ class MessagesTraceAndLimitsTest(ProvidersCase):
                 self.assertEqual(rec["output"]["content"][0]["text"], "hi", rec)
 
 
+
+class CountTokensTest(ProvidersCase):
+    """POST /v1/messages/count_tokens (Claude Code's LLM-gateway requirements): Anthropic's count
+    forwarded, Bedrock's CountTokens for its Claude, the gateway's estimate for the rest; keys,
+    models and routing as /v1/messages, errors in Anthropic's shape; no limit, spend or trace
+    record, as nothing is generated."""
+
+    master_key = None
+
+    @classmethod
+    def make_config(cls):
+        import hashlib
+        import tempfile
+        cfg = super().make_config()
+        cfg["keys"] = [{"name": "counter", "models": ["claude", "br-claude", "gem"], "rpm": 1,
+                        "budget_usd": 0.000001, "budget_period": "1d",
+                        "key_sha256": hashlib.sha256(b"sk-counter-1").hexdigest()}]
+        cfg["general_settings"] = {"master_key": MASTER_KEY}
+        cls.log_dir = tempfile.mkdtemp(prefix="sllmp-count-")
+        cls.log_path = os.path.join(cls.log_dir, "access.log")
+        cfg["sllmp"]["access_log"] = cls.log_path
+        return cfg
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        import shutil
+        shutil.rmtree(cls.log_dir, ignore_errors=True)
+
+    def count(self, payload, key=MASTER_KEY, headers=None, query=""):
+        h = {"Content-Type": "application/json", "x-api-key": key,
+             "anthropic-version": "2023-06-01"}
+        h.update(headers or {})
+        return http_request(self.stack.port, "POST", "/v1/messages/count_tokens" + query,
+                            json.dumps(payload).encode(), h)
+
+    def assert_anthropic_error(self, r, status, etype, words=None):
+        self.assertEqual(r.status, status, r)
+        b = r.json()
+        self.assertEqual(b["type"], "error", b)
+        self.assertEqual(b["error"]["type"], etype, b)
+        self.assertEqual(b["request_id"], r.header("x-request-id"), b)
+        if words is not None:
+            self.assertIn(words, b["error"]["message"], b)
+        self.no_secrets(r.body.decode())
+
+    def test_anthropic_forwarded(self):
+        tools = [{"name": "get_weather", "description": "weather",
+                  "input_schema": {"type": "object"}}]
+        body = {"model": "claude", "system": "be brief", "tools": tools,
+                "tool_choice": {"type": "auto"}, "thinking": {"type": "disabled"},
+                "messages": [{"role": "user", "content": "count these words please"}]}
+        r = self.count(body, query="?beta=true",
+                       headers={"anthropic-beta": "token-counting-2024-11-01,extra-flag"})
+        self.assertEqual(r.status, 200, r)
+        # the mock's count: (8 + 24) // 4, and 10 a tool
+        self.assertEqual(r.json(), {"input_tokens": 18})
+        self.assertEqual(r.header("x-sllmp-cost-usd"), "0")
+        self.assertIsNone(r.header("x-sllmp-tokens-estimated"))
+        sent = mock_requests(self.anthropic)[-1]
+        self.assertEqual(sent["path"], "/v1/messages/count_tokens?beta=true")
+        self.assertEqual(sent["headers"].get("x-api-key"), ANTHROPIC_KEY)
+        self.assertEqual(sent["headers"].get("anthropic-version"), "2023-06-01")
+        self.assertEqual(sent["headers"].get("anthropic-beta"),
+                         "token-counting-2024-11-01,extra-flag")
+        self.assertEqual(sent["body"], dict(body, model="claude-mock"))
+        # without ?beta=true none goes up; Bearer works as for /v1/messages
+        r = http_request(self.stack.port, "POST", "/v1/messages/count_tokens",
+                         json.dumps(body).encode(), {"Content-Type": "application/json",
+                                                     "Authorization": "Bearer " + MASTER_KEY})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(mock_requests(self.anthropic)[-1]["path"], "/v1/messages/count_tokens")
+        self.assertNotIn("anthropic-beta", mock_requests(self.anthropic)[-1]["headers"])
+
+    def test_anthropic_refusals_pass_in_its_shape(self):
+        msgs = [{"role": "user", "content": "x"}]
+        # count_tokens takes no max_tokens (Anthropic: "Extra inputs are not permitted")
+        r = self.count({"model": "claude", "max_tokens": 10, "messages": msgs})
+        self.assert_anthropic_error(r, 400, "invalid_request_error", "max_tokens")
+        r = self.count({"model": "claude-529", "messages": msgs})
+        self.assert_anthropic_error(r, 503, "overloaded_error")
+        # the deployment's key refused: the gateway's fault, never the client's 401
+        r = self.count({"model": "claude-badkey", "messages": msgs})
+        self.assert_anthropic_error(r, 502, "api_error")
+
+    def test_bedrock_count_tokens(self):
+        body = {"model": "br-claude", "system": "sys",
+                "thinking": {"type": "enabled", "budget_tokens": 2048},
+                "messages": [{"role": "user", "content": "how many tokens is this"}]}
+        for model in ("br-claude", "br-profile"):
+            r = self.count(dict(body, model=model), headers={"anthropic-beta": "b1,b2"})
+            self.assertEqual(r.status, 200, (model, r))
+            sent = mock_requests(self.bedrock)[-1]
+            # a foundation model: never the application profile's ARN, which CountTokens refuses
+            self.assertEqual(sent["path"], "/model/anthropic.claude-mock-v1%3A0/count-tokens")
+            self.assertEqual(sent["auth"], "sigv4")
+            self.assertEqual(list(sent["body"]), ["input"])
+            invoke = json.loads(base64.b64decode(sent["body"]["input"]["invokeModel"]["body"]))
+            self.assertEqual(invoke["anthropic_version"], "bedrock-2023-05-31")
+            self.assertEqual(invoke["anthropic_beta"], ["b1", "b2"])
+            self.assertEqual(invoke["max_tokens"], 2049)  # above the budget, as Claude wants
+            self.assertNotIn("model", invoke)
+            self.assertEqual(invoke["messages"], body["messages"])
+            want = (len(json.dumps(invoke["messages"])) + len("sys")) // 4
+            self.assertEqual(r.json(), {"input_tokens": want})
+            self.assertIsNone(r.header("x-sllmp-tokens-estimated"))
+
+    def test_estimate_where_the_provider_counts_none(self):
+        png = base64.b64encode(b"\x89PNG" + b"\0" * 3000).decode()
+        body = {"model": "gem",
+                "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],
+                "messages": [{"role": "user", "content": [
+                    {"type": "text", "text": "abcdefgh"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                 "data": png}}]}]}
+        before = len(mock_requests(self.gemini))
+        r = self.count(body)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("x-sllmp-tokens-estimated"), "true")
+        # 4 characters a token over the texts (user, text, abcdefgh, image: 21) and the tool
+        # with its schema's names (37), the image a flat 1600
+        self.assertEqual(r.json(), {"input_tokens": (21 + 37 + 3) // 4 + 1600})
+        self.assertEqual(len(mock_requests(self.gemini)), before)
+
+    def test_refusals_in_anthropic_shape(self):
+        msgs = [{"role": "user", "content": "x"}]
+        self.assert_anthropic_error(self.count({"model": "nope", "messages": msgs}), 404,
+                                    "not_found_error", "nope")
+        self.assert_anthropic_error(self.count({"model": "claude", "messages": msgs},
+                                               key="sk-wrong"), 401, "authentication_error")
+        self.assert_anthropic_error(self.count({"model": "claude", "messages": msgs}, key=""),
+                                    401, "authentication_error")
+        self.assert_anthropic_error(self.count({"model": "claude-tools", "messages": msgs},
+                                               key="sk-counter-1"), 403, "permission_error")
+        self.assert_anthropic_error(self.count({"model": "claude"}), 400,
+                                    "invalid_request_error", "messages")
+        self.assert_anthropic_error(self.count({"model": "claude", "messages": []}), 400,
+                                    "invalid_request_error", "messages")
+        self.assert_anthropic_error(self.count({"messages": msgs}), 400,
+                                    "invalid_request_error", "model")
+        r = http_request(self.stack.port, "GET", "/v1/messages/count_tokens", None,
+                         {"x-api-key": MASTER_KEY})
+        self.assert_anthropic_error(r, 405, "invalid_request_error")
+
+    def test_no_limit_spend_or_trace_record(self):
+        msgs = [{"role": "user", "content": "count me in"}]
+        rids = []
+        for model in ("claude", "br-claude", "gem", "claude"):
+            r = self.count({"model": model, "messages": msgs}, key="sk-counter-1")
+            self.assertEqual(r.status, 200, (model, r))  # rpm 1 and a tiny budget: untouched
+            rids.append(r.header("x-request-id"))
+        # the key's one request a minute is still there for a generation, then used
+        gen = {"model": "claude", "max_tokens": 5, "messages": msgs}
+        r = http_request(self.stack.port, "POST", "/v1/messages", json.dumps(gen).encode(),
+                         {"Content-Type": "application/json", "x-api-key": "sk-counter-1",
+                          "anthropic-version": "2023-06-01"})
+        self.assertEqual(r.status, 200, r)
+        self.record_of(r.header("x-request-id"))  # the generation's record is there
+        r = self.count({"model": "claude", "messages": msgs}, key="sk-counter-1")
+        self.assertEqual(r.status, 200, r)
+        rids.append(r.header("x-request-id"))
+        recs = [json.load(open(p)) for p in glob.glob(os.path.join(self.stack.spool, "new", "*"))]
+        self.assertFalse([x for x in recs if x.get("request_id") in rids], recs)
+        # the access log has a line for each, with no tokens and no cost
+        lines = []
+        for _ in range(50):
+            with open(self.log_path) as f:
+                lines = [json.loads(x) for x in f.read().splitlines()]
+            lines = [x for x in lines if x.get("request_id") in rids]
+            if len(lines) == len(rids):
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(lines), len(rids), lines)
+        for x in lines:
+            self.assertEqual(x["path"], "/v1/messages/count_tokens", x)
+            self.assertEqual(x["status"], 200, x)
+            self.assertEqual(x["key"], "counter", x)
+            self.assertEqual(x["cost_usd"], 0, x)
+            self.assertEqual(x["tokens"]["input"], 0, x)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -12,8 +12,20 @@ and --key K: the API key required (default "sk-ant-mock-KEY").
 
 Endpoints:
     POST /v1/messages                 Messages, unstreamed or streamed (`stream: true`)
-    POST /v1/messages/count_tokens    {"input_tokens": N} (same validation, no max_tokens)
+    POST /v1/messages/count_tokens    {"input_tokens": N}: "Count tokens in a Message"
     GET  /v1/models, /health
+
+/v1/messages/count_tokens (Anthropic's API reference, "Count tokens in a Message", and the
+token-counting guide): the headers of /v1/messages (the checks below), ?beta=true allowed as
+for every call of the beta SDK (Claude Code's); a body of Messages without max_tokens: model
+and messages required, system, tools, tool_choice and thinking optional, as are the newer
+output_config, output_format, context_management, mcp_servers and cache_control; any other
+top-level field, max_tokens, stream, metadata, stop_sequences and the sampling knobs among
+them, is 400 "<field>: Extra inputs are not permitted". The rest of the body is checked as for
+Messages (thinking's budget against no max_tokens). The answer is 200 {"input_tokens": N},
+N = max(1, prompt characters // 4) as in Messages' usage (system, text, tool inputs and
+results) plus 10 a tool definition; the status- and sleep- options apply (a 429 or a 529 as
+Messages gives them), no other option, and the calls are not counted in /_mock/calls.
 
 Every POST /v1/messages* is checked as Anthropic does, in this order, and answered with
 Anthropic's error body {"type":"error","error":{"type":T,"message":M},"request_id":"req_..."}:
@@ -135,6 +147,8 @@ from mockserve import now, split_words
 DEFAULT_KEY = "sk-ant-mock-KEY"
 VERSION = "2023-06-01"
 
+COUNT_KEYS = {"model", "messages", "system", "tools", "tool_choice", "thinking", "output_config",
+              "output_format", "context_management", "mcp_servers", "cache_control"}
 TOP_KEYS = {"model", "messages", "max_tokens", "system", "stop_sequences", "stream",
             "temperature", "top_p", "top_k", "tools", "tool_choice", "metadata", "thinking",
             "output_config", "service_tier", "cache_control", "container", "inference_geo",
@@ -387,7 +401,7 @@ def check_body(body, opt, count_only=False):
     """Raises Invalid for what Anthropic would refuse with 400."""
     if not isinstance(body, dict):
         raise Invalid("Input should be a valid dictionary")
-    check_keys(body, TOP_KEYS, "")
+    check_keys(body, COUNT_KEYS if count_only else TOP_KEYS, "")
     if not isinstance(body.get("model"), str):
         raise Invalid("model: Field required")
     if not count_only:
@@ -739,13 +753,25 @@ class Handler(mockserve.MockHandler):
                                         "it is not a JSON object", rid)
         opt = parse_model(body.get("model"))
         if path.endswith("/count_tokens"):
-            try:
-                check_body(body, opt, count_only=True)
-            except Invalid as e:
-                return self.send_error_body(400, "invalid_request_error", str(e), rid)
-            return self.send_json(200, {"input_tokens": max(1, prompt_chars(body) // 4)},
-                                  request_id=rid)
+            return self.count_tokens(body, opt, rid)
         self.messages(body, opt, rec, rid)
+
+    def count_tokens(self, body, opt, rid):
+        try:
+            self.pause(opt["sleep_ms"] / 1000.0)
+        except mockserve.ClientGone:
+            return None
+        if opt["status"]:
+            st = opt["status"]
+            return self.send_error_body(st, ERROR_TYPES.get(st, "api_error"),
+                                        ERROR_MESSAGES.get(st, "Error %d" % st), rid,
+                                        extra=error_headers(st, opt["retry_s"]))
+        try:
+            check_body(body, opt, count_only=True)
+        except Invalid as e:
+            return self.send_error_body(400, "invalid_request_error", str(e), rid)
+        n = max(1, prompt_chars(body) // 4) + 10 * len(body.get("tools") or [])
+        return self.send_json(200, {"input_tokens": n}, request_id=rid)
 
     def do_PUT(self):
         self.record(self.read_body())

@@ -29,6 +29,20 @@ given for it with --profile <id>=<modelId>, an unknown one is a 400 ValidationEx
     POST /model/{modelId}/invoke-with-response-stream  InvokeModelWithResponseStream (Anthropic):
                                                        frames with :event-type chunk and payload
                                                        {"bytes":"<base64 of one Anthropic event>"}
+    POST /model/{modelId}/count-tokens                 CountTokens, for Anthropic models
+
+CountTokens (AWS's API reference: CountTokens, CountTokensInput, InvokeModelTokensRequest): the
+body is {"input": X}, X a union of exactly one of "invokeModel": {"body": <the InvokeModel
+body, a blob: base64 in the JSON>} and "converse": {messages, system?, toolConfig?,
+additionalModelRequestFields?}; the answer is 200 {"inputTokens": N}. modelId is a
+FoundationModelVersionIdentifier: a foundation model's id, so an inference profile (a region
+prefix, us.anthropic...) or an application inference profile's ARN is a 400 ValidationException
+"The provided model doesn't support counting tokens.", as is a model that is not Anthropic's
+(the mock counts for those only). An invokeModel body is checked as InvokeModel checks it for
+Claude (anthropic_version, max_tokens required, the known keys; with thinking enabled,
+max_tokens above budget_tokens); a converse input as Converse's messages. N =
+max(1, (characters of json.dumps(messages) + of the system text) // 4) for invokeModel, the
+Converse usage's inputTokens for converse. No behaviour option but status- and sleep- applies.
 
 Converse requests are validated as Bedrock does: only Converse's top-level keys, turns that
 alternate starting with user, no blank (empty or whitespace-only) text for any model (the AWS
@@ -693,7 +707,7 @@ class Handler(mockserve.MockHandler):
         if self.introspect(raw_path):
             return None
         m = re.fullmatch(r"/model/([^/]+)/(converse|converse-stream|invoke|"
-                         r"invoke-with-response-stream)", raw_path)
+                         r"invoke-with-response-stream|count-tokens)", raw_path)
         model_id = urllib.parse.unquote(m.group(1)) if m else None
         op = m.group(2) if m else None
         rec = self.record(body_raw, model_id=model_id, operation=op, auth=None)
@@ -710,6 +724,8 @@ class Handler(mockserve.MockHandler):
             return self.send_error_type(400, "ValidationException",
                                         "Malformed input request, please reformat your input "
                                         "and try again.")
+        if op == "count-tokens":
+            return self.count_tokens(model_id, body, rec)
         prof = re.fullmatch(r"arn:aws:bedrock:[a-z0-9-]+:[0-9]{12}:"
                             r"application-inference-profile/([a-z0-9]+)", model_id)
         if prof is not None:
@@ -725,6 +741,52 @@ class Handler(mockserve.MockHandler):
         self.send_error_type(405, "UnknownOperationException", "Method not allowed")
 
     do_DELETE = do_PUT
+
+    # ---- CountTokens ----------------------------------------------------------------
+
+    def count_tokens(self, model_id, body, rec):
+        opt = parse_model(model_id)
+        with self.answering(rec["seq"], "frames", model_id=model_id, operation="count-tokens",
+                            stream=False) as srec:
+            self.pause(opt["sleep_ms"] / 1000.0)
+            srec["headers_sent_at"] = now()
+            srec["completed"] = True
+            if opt["status"]:
+                etype, msg = ERRORS.get(opt["status"], ERRORS[500])
+                return self.send_error_type(opt["status"], etype, msg)
+            try:
+                n = self.count_of(model_id, body)
+            except Invalid as e:
+                return self.send_error_type(e.status, e.etype, str(e))
+            self.send_json(200, {"inputTokens": n})
+
+    @staticmethod
+    def count_of(model_id, body):
+        if not re.match(r"anthropic\.", model_id):
+            raise Invalid("The provided model doesn't support counting tokens.")
+        inp = body.get("input") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or set(body) != {"input"} or not isinstance(inp, dict) \
+                or len(inp) != 1 or list(inp)[0] not in ("invokeModel", "converse"):
+            raise Invalid("Malformed input request, please reformat your input and try again.")
+        if "converse" in inp:
+            validate_converse(inp["converse"], bool((inp["converse"].get("toolConfig") or {})
+                                                    .get("tools")), model_id)
+            return max(1, converse_chars(inp["converse"]) // 4)
+        im = inp["invokeModel"]
+        raw = im.get("body") if isinstance(im, dict) else None
+        try:
+            invoke = json.loads(base64.b64decode(raw, validate=True))
+        except (TypeError, ValueError):
+            raise Invalid("Malformed input request, please reformat your input and try again.")
+        validate_anthropic(invoke)
+        th = invoke.get("thinking")
+        if isinstance(th, dict) and th.get("type") == "enabled" and \
+                not invoke["max_tokens"] > th.get("budget_tokens", 0):
+            raise Invalid("`max_tokens` must be greater than `thinking.budget_tokens`")
+        system = invoke.get("system")
+        chars = len(system) if isinstance(system, str) else sum(
+            len(b.get("text", "")) for b in system or [] if isinstance(b, dict))
+        return max(1, (len(json.dumps(invoke["messages"])) + chars) // 4)
 
     # ---- model calls ----------------------------------------------------------------
 
