@@ -96,6 +96,22 @@ class Scenarios:
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["choices"][0]["message"]["content"], "no v1")
 
+    def test_count_tokens(self):
+        # Claude Code's POST /v1/messages/count_tokens?beta=true, with x-api-key: routed (the
+        # .htaccess too, query and all) and answered in Anthropic's shapes
+        h = {"Content-Type": "application/json", "x-api-key": self.master_key,
+             "anthropic-version": "2023-06-01"}
+        body = {"model": "mock-echo", "messages": [{"role": "user", "content": "abcdefgh"}]}
+        r = self.stack.request("POST", "/v1/messages/count_tokens?beta=true",
+                               json.dumps(body), h)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"input_tokens": 3})  # ("user" + "abcdefgh") / 4
+        self.assertEqual(r.header("x-sllmp-tokens-estimated"), "true", r)
+        r = self.stack.request("POST", "/v1/messages/count_tokens?beta=true",
+                               json.dumps(body), dict(h, **{"x-api-key": "sk-wrong"}))
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(r.json()["error"]["type"], "authentication_error", r)
+
     def test_model_id_with_an_encoded_slash(self):
         # the openai SDKs encode the id: models.retrieve("org/mock echo") asks for
         # /v1/models/org%2Fmock%20echo (a LiteLLM config's model_names often hold a '/')
