@@ -266,6 +266,16 @@ sllmp_sha256(const void *data, size_t n, unsigned char out[32])
     }
 }
 
+char *
+sllmp_base64(const void *data, size_t n)
+{
+    char *out = sllmp_xmalloc((n + 2) / 3 * 4 + 1);
+
+    SLLMP_ASSERT(n <= INT_MAX / 4 * 3);
+    EVP_EncodeBlock((unsigned char *)out, data, (int)n);
+    return out;
+}
+
 int
 sllmp_str_ieq(sllmp_str_t s, const char *lit)
 {

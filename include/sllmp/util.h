@@ -94,6 +94,9 @@ int sllmp_ct_equal(const char *a, size_t alen, const char *b, size_t blen);
 /* SHA-256 of n bytes (OpenSSL). */
 void sllmp_sha256(const void *data, size_t n, unsigned char out[32]);
 
+/* Standard base64 (with padding) of n bytes, malloc'd and NUL-terminated. */
+char *sllmp_base64(const void *data, size_t n);
+
 /* Case-insensitive comparison of a view with a NUL-terminated string. */
 int sllmp_str_ieq(sllmp_str_t s, const char *lit);
 

@@ -317,7 +317,6 @@ sllmp_provider_bedrock_count_tokens(sllmp_req_t *r)
     sllmp_upstream_call_t c;
     char *text, *b64;
     const char *body;
-    size_t n;
     stream_t s;
     sllmp_rc_t rc;
 
@@ -330,9 +329,7 @@ sllmp_provider_bedrock_count_tokens(sllmp_req_t *r)
     }
     text = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
-    n = strlen(text);
-    b64 = sllmp_xmalloc((n + 2) / 3 * 4 + 1);
-    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)text, (int)n);
+    b64 = sllmp_base64(text, strlen(text));
     cJSON_free(text);
     wrap = cJSON_CreateObject();
     cJSON_AddStringToObject(

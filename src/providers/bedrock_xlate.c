@@ -56,7 +56,6 @@
 
 #include <ctype.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1152,8 +1151,7 @@ sllmp_embedding_base64(const cJSON *floats)
         raw[i * 4 + 3] = (unsigned char)(bits >> 24);
         i++;
     }
-    out = sllmp_xmalloc(((size_t)n * 4 + 2) / 3 * 4 + 1);
-    EVP_EncodeBlock((unsigned char *)out, raw, n * 4);
+    out = sllmp_base64(raw, (size_t)n * 4);
     free(raw);
     return out;
 }

@@ -32,7 +32,6 @@
 #include "sllmp/translate.h"
 #include "sllmp/util.h"
 
-#include <openssl/evp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1931,39 +1930,6 @@ sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
     return body;
 }
 
-/* Standard base64 of float32 little-endian values. NULL when a value is not a number. */
-static char *
-floats_base64(const cJSON *values)
-{
-    int n = cJSON_GetArraySize(values), k = 0;
-    unsigned char *raw = sllmp_xmalloc((size_t)n * 4 + 1);
-    char *out = sllmp_xmalloc(((size_t)n * 4 + 2) / 3 * 4 + 1);
-    const cJSON *v;
-
-    cJSON_ArrayForEach(v, values)
-    {
-        float f;
-        uint32_t bits;
-
-        if (!cJSON_IsNumber(v)) {
-            free(raw);
-            free(out);
-            return NULL;
-        }
-        f = (float)v->valuedouble;
-        memcpy(&bits, &f, 4);
-        /* little-endian whatever the host is */
-        raw[4 * k] = (unsigned char)(bits & 0xff);
-        raw[4 * k + 1] = (unsigned char)((bits >> 8) & 0xff);
-        raw[4 * k + 2] = (unsigned char)((bits >> 16) & 0xff);
-        raw[4 * k + 3] = (unsigned char)(bits >> 24);
-        k++;
-    }
-    EVP_EncodeBlock((unsigned char *)out, raw, n * 4);
-    free(raw);
-    return out;
-}
-
 cJSON *
 sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64, sllmp_usage_t *u)
 {
@@ -1996,7 +1962,7 @@ sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64, sl
             return NULL;
         }
         if (base64) {
-            char *b = floats_base64(values);
+            char *b = sllmp_embedding_base64(values);
 
             if (b == NULL) {
                 cJSON_Delete(out);
