@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -254,6 +255,9 @@ typedef struct {
 static child_t children[MAX_WORKERS];
 static int nchildren;
 
+/* The workers' line to the master: paths of the files only vhosts name (see hear()). */
+static int ear[2] = {-1, -1};
+
 static pid_t
 spawn(const sllmp_conf_t *conf, int generation)
 {
@@ -264,6 +268,10 @@ spawn(const sllmp_conf_t *conf, int generation)
         return -1;
     }
     if (pid == 0) {
+        if (ear[0] >= 0) {
+            close(ear[0]);
+            sllmp_conf_tell_to(ear[1]);
+        }
         _exit(worker_main(conf, 1, conf->threads));
     }
     for (int i = 0; i < MAX_WORKERS; i++) {
@@ -298,6 +306,37 @@ signal_all(int sig, int except_generation)
     }
 }
 
+/*
+ * The paths workers tell of (one line each, written whole): files that only a vhost names
+ * (SLLMP_CONFIG as a FastCGI parameter), which the master follows from then on as it follows
+ * its own, so that a worker it forks after a broken edit of one starts from its last good
+ * version rather than answering 500 for that vhost.
+ */
+static void
+hear(void)
+{
+    static char buf[2 * PIPE_BUF];
+    static size_t have;
+    ssize_t n;
+
+    while (ear[0] >= 0 && (n = read(ear[0], buf + have, sizeof(buf) - 1 - have)) > 0) {
+        char *line = buf, *nl;
+
+        have += (size_t)n;
+        buf[have] = '\0';
+        while ((nl = strchr(line, '\n')) != NULL) {
+            *nl = '\0';
+            sllmp_conf_follow(line);
+            line = nl + 1;
+        }
+        have -= (size_t)(line - buf);
+        memmove(buf, line, have);
+        if (have == sizeof(buf) - 1) {
+            have = 0; /* no line is that long: lost in the middle of one */
+        }
+    }
+}
+
 static int
 master_main(sllmp_conf_t *conf)
 {
@@ -316,6 +355,11 @@ master_main(sllmp_conf_t *conf)
 
     sllmp_log(NULL, SLLMP_LOG_INFO, "master %d: %d workers x %d threads, config %s", (int)getpid(),
               conf->workers, conf->threads, conf->path);
+    if (pipe2(ear, O_CLOEXEC | O_NONBLOCK) < 0) {
+        sllmp_log(NULL, SLLMP_LOG_WARN, "pipe: %s (files only vhosts name are not followed)",
+                  strerror(errno));
+        ear[0] = ear[1] = -1;
+    }
     for (int i = 0; i < nworkers; i++) {
         spawn(conf, generation);
     }
@@ -329,12 +373,11 @@ master_main(sllmp_conf_t *conf)
              * Workers follow the file on their own (sllmp_conf_get checks it every second); the
              * master does too, so that a worker it forks (a crash, max_requests) starts from the
              * newest version that loaded, not the one of start-up, and a broken edit after it
-             * does not bring an older version back.
+             * does not bring an older version back. The same holds for the files vhosts name
+             * that workers tell of.
              */
-            char *err = NULL;
-
-            sllmp_conf_unref(sllmp_conf_get(NULL, &err));
-            free(err);
+            hear();
+            sllmp_conf_follow_all();
         }
         if (sig == SIGCHLD || sig < 0) {
             int status;

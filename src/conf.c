@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -3973,6 +3974,9 @@ typedef struct {
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static entry_t *cache;
 static size_t ncache;
+static int tell_fd = -1; /* a worker's line to its master: the files it read first */
+
+#define MAX_FOLLOWED 64 /* files a master follows for its workers (vhosts naming their own) */
 
 /* 1 when each of the files is as it was when read (one that was not there: still is not). */
 static int
@@ -4017,6 +4021,27 @@ install(entry_t *e, sllmp_conf_t *c)
     e->conf = c;
     e->checked_ms = sllmp_now_ms();
     forget_bad(e);
+}
+
+/*
+ * A worker read path before its master did (a file only a vhost names): it tells the master,
+ * which follows the file from then on, so that a worker forked after a broken edit starts from
+ * the last good version instead of answering 500. One write of at most PIPE_BUF bytes is atomic;
+ * a full pipe loses the line, which only leaves that file as it was before.
+ */
+static void
+tell(const char *path)
+{
+    char line[PIPE_BUF];
+    int n;
+
+    if (tell_fd < 0) {
+        return;
+    }
+    n = snprintf(line, sizeof(line), "%s\n", path);
+    if (n > 0 && (size_t)n < sizeof(line) && write(tell_fd, line, (size_t)n) < 0) {
+        /* EAGAIN: the master is behind; it hears of the file from the next worker */
+    }
 }
 
 static void
@@ -4070,6 +4095,8 @@ refresh(entry_t *e, char **errmsg)
     }
     if (e->conf != NULL) {
         sllmp_log(NULL, SLLMP_LOG_INFO, "config %s reloaded", e->path);
+    } else {
+        tell(e->path);
     }
     install(e, c);
 }
@@ -4117,6 +4144,38 @@ sllmp_conf_get(const char *path, char **errmsg)
     }
     pthread_mutex_unlock(&cache_mu);
     return c;
+}
+
+void
+sllmp_conf_tell_to(int fd)
+{
+    tell_fd = fd;
+}
+
+void
+sllmp_conf_follow(const char *path)
+{
+    char *err = NULL;
+
+    pthread_mutex_lock(&cache_mu);
+    if (path == NULL || *path == '\0' || ncache < MAX_FOLLOWED) {
+        refresh(entry(path), &err);
+    }
+    pthread_mutex_unlock(&cache_mu);
+    free(err);
+}
+
+void
+sllmp_conf_follow_all(void)
+{
+    pthread_mutex_lock(&cache_mu);
+    for (size_t i = 0; i < ncache; i++) {
+        char *err = NULL;
+
+        refresh(&cache[i], &err);
+        free(err);
+    }
+    pthread_mutex_unlock(&cache_mu);
 }
 
 sllmp_conf_t *

@@ -12,6 +12,8 @@
 #   SLLMP_RUNDIR  runtime files: sockets, logs, pid files, spool (default ./var)
 #   SLLMP_FCGI    the responder binary (default build/sllmp.fcgi)
 #   SLLMP_FCGID_DEFAULTS=1  apache-fcgid without the admin's streaming settings
+#   SLLMP_VHOST_ONLY=1      the spawn-fcgi pool starts without SLLMP_CONFIG: only the vhost
+#                           names the YAML, as when one pool serves several vhosts
 #
 # Ctrl-C or SIGTERM stops everything it started. The integration tests start stacks with it
 # too, on free ports, each with its own SLLMP_RUNDIR. Run as root, Apache serves as `nobody`,
@@ -52,7 +54,9 @@ trap stop EXIT
 
 # -n: spawn-fcgi binds the socket and execs sllmp.fcgi in place, so $! is the pool's master.
 start_pool() {
-    spawn-fcgi -n -s "$RUNDIR/sllmp.sock" "$@" -- "$FCGI" &
+    local env=()
+    [ "${SLLMP_VHOST_ONLY:-}" = 1 ] && env=(-u SLLMP_CONFIG)
+    env "${env[@]}" spawn-fcgi -n -s "$RUNDIR/sllmp.sock" "$@" -- "$FCGI" &
     pids+=($!)
     echo "$!" >"$RUNDIR/sllmp.pid"
     for _ in $(seq 100); do [ -S "$RUNDIR/sllmp.sock" ] && break; sleep 0.05; done

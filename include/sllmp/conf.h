@@ -371,6 +371,18 @@ sllmp_conf_t *sllmp_conf_get(const char *path, char **errmsg);
  */
 sllmp_conf_t *sllmp_conf_reload(const char *path, char **errmsg);
 
+/*
+ * The master and its workers. A worker tells fd (a pipe to its master; -1: nobody) the path of
+ * each file it loads that its cache did not have, a file only a vhost names (SLLMP_CONFIG as a
+ * FastCGI parameter). The master passes each path it hears to sllmp_conf_follow(), which caches
+ * it (at most 64 files), and calls sllmp_conf_follow_all() every second, which re-reads every
+ * cached file that changed, keeping the last good version of one that no longer loads: a worker
+ * forked afterwards inherits that version.
+ */
+void sllmp_conf_tell_to(int fd);
+void sllmp_conf_follow(const char *path);
+void sllmp_conf_follow_all(void);
+
 /* Forgets the cache's entries so the next get re-reads every file (tests). */
 void sllmp_conf_cache_flush(void);
 

@@ -271,6 +271,52 @@ class LastGoodAcrossWorkersTest(StackCase):
                          [200] * 8 + [401] * 4)
 
 
+class VhostOnlyConfigTest(StackCase):
+    """A YAML that only the vhost names (SLLMP_CONFIG as a FastCGI parameter; the pool's own
+    environment has none, as when one pool serves several vhosts): the workers tell the master
+    of it, the master follows it, and a worker forked after a broken edit starts from the last
+    good version instead of answering 500 for that vhost."""
+
+    start_mock = False
+    master_key = "sk-vhost-v1"
+    server_env = {"SLLMP_VHOST_ONLY": "1"}
+
+    @classmethod
+    def models(cls, mock):
+        return [mock_model("mock-echo", "echo", 0)]
+
+    def setUp(self):
+        self.addCleanup(self.stack.rewrite_config, self.make_config())
+
+    def statuses(self, key, n):
+        return [self.stack.chat({"model": "mock-echo", "messages": user_msg("v")},
+                                key=key).status for _ in range(n)]
+
+    def test_workers_forked_after_a_broken_edit_keep_the_last_good_version(self):
+        with open("/proc/%d/environ" % self.stack.master_pid, "rb") as f:
+            self.assertNotIn(b"SLLMP_CONFIG=", f.read(), "the pool was given the YAML")
+        self.assertEqual(self.statuses("sk-vhost-v1", 4), [200] * 4)
+        # v2 rotates the key; the workers follow, and so does the master they told
+        self.stack.rewrite_config(base_config(self.models(None), master_key="sk-vhost-v2"))
+        self.assertTrue(wait_for(lambda: self.statuses("sk-vhost-v1", 2) == [401, 401], 10),
+                        "the rotated key still works")
+        time.sleep(1.5)
+        # v3 does not parse; then every worker dies and the master forks new ones
+        self.stack.rewrite_config("model_list: [oops\n")
+        time.sleep(1.5)
+        old = self.stack.workers()
+        for pid in old:
+            os.kill(pid, signal.SIGKILL)
+        self.assertTrue(wait_for(lambda: len(self.stack.workers()) == len(old) and
+                                 not set(old) & set(self.stack.workers()), 10),
+                        "the workers were not replaced: %r" % self.stack.workers())
+        self.assertEqual(self.statuses("sk-vhost-v2", 6) + self.statuses("sk-vhost-v1", 2),
+                         [200] * 6 + [401] * 2)
+        # and a good edit after the broken one is followed by the new workers
+        self.stack.rewrite_config(base_config(self.models(None), master_key="sk-vhost-v4"))
+        self.assertTrue(wait_for(lambda: self.statuses("sk-vhost-v4", 2) == [200, 200], 10),
+                        "the fixed file was not followed")
+
 class IncludeTest(StackCase):
     """LiteLLM's `include:`: the models come from a file beside the YAML, and an edit of that
     file is followed as one of the YAML itself is (no signal), a broken one keeping the last
