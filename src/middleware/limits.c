@@ -294,20 +294,42 @@ period_words(long s)
                                      : "in total";
 }
 
+/* The wait to tell the client of refusal v (ms; <= 0: none). */
+static int64_t
+retry_ms(const sllmp_verdict_t *v)
+{
+    if ((v->refused == SLLMP_LIM_PARALLEL || v->held) && v->retry_after_ms > 1000) {
+        /* a slot frees (a held worst case goes) when any request ends, usually well before
+         * its lease expires */
+        return 1000;
+    }
+    return v->retry_after_ms;
+}
+
+/*
+ * How long a refusal lasts, to tell the client of the one that lasts longest when several
+ * subjects refuse: a spent budget first (it does not come back in seconds; never, for one a
+ * request cannot fit), then the longest wait. A key's budget held by its requests in flight must
+ * not answer "retry in a second" while its team's is spent.
+ */
+static int64_t
+lasting(const sllmp_verdict_t *v)
+{
+    if (v->refused == SLLMP_LIM_BUDGET && !v->held) {
+        return v->retry_after_ms < 0 ? INT64_MAX : INT64_MAX / 2 + v->retry_after_ms / 2;
+    }
+    return retry_ms(v);
+}
+
 static sllmp_rc_t
 refuse(sllmp_req_t *r, const char *who, const sllmp_limits_t *lim, int64_t tokens,
        const sllmp_verdict_t *v)
 {
-    int64_t retry = v->retry_after_ms;
+    int64_t retry = retry_ms(v);
     char when[32] = "";
     sllmp_rc_t rc;
 
     r->limit_refused = (int)v->refused + 1;
-    if ((v->refused == SLLMP_LIM_PARALLEL || v->held) && retry > 1000) {
-        /* a slot frees (a held worst case goes) when any request ends, usually well before
-         * its lease expires */
-        retry = 1000;
-    }
 
     if (retry > 0) {
         sllmp_duration_format(retry, when, sizeof(when));
@@ -463,7 +485,8 @@ limits_pre(sllmp_req_t *r, void *mw_conf)
         return store_failed(r, x);
     }
     for (size_t i = 0; i < x->nlimited; i++) {
-        if (v[i].allowed == 0 && refused == MAX_SUBJECTS) {
+        if (v[i].allowed == 0 &&
+            (refused == MAX_SUBJECTS || lasting(&v[i]) > lasting(&v[refused]))) {
             refused = i;
         }
     }

@@ -810,7 +810,7 @@ local_reserve(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n,
         store_unlock(m);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0, refused = n; i < n; i++) {
         uint32_t sref = subject_find(m, subj[i].id, 1);
         int64_t ws;
 
@@ -822,14 +822,16 @@ local_reserve(sllmp_store_t *st, const sllmp_subject_t *subj, size_t n,
         memset(&out[i], 0, sizeof(out[i]));
         if (!check(m, sref, &subj[i], res, now, ws, &out[i])) {
             fill_headers(m, sub_at(m, sref), &subj[i].lim, now, &out[i]);
-            /* the later subjects are neither checked nor touched: they carry the refusal */
-            for (size_t j = i + 1; j < n; j++) {
-                memset(&out[j], 0, sizeof(out[j]));
-                out[j].refused = out[i].refused;
-                out[j].retry_after_ms = out[i].retry_after_ms;
-                out[j].held = out[i].held;
-            }
-            break;
+            refused = refused < n ? refused : i;
+            continue; /* the later subjects are checked too, as Redis does: each its refusal */
+        }
+        if (refused < n) {
+            /* it would fit, but the request does not run: nothing recorded, the refusal
+             * carried */
+            out[i].refused = out[refused].refused;
+            out[i].retry_after_ms = out[refused].retry_after_ms;
+            out[i].held = out[refused].held;
+            continue;
         }
         record(m, sref, &subj[i].lim, res, rid, now);
         out[i].allowed = 1;

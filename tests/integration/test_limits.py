@@ -105,8 +105,10 @@ LIMIT_KEYS = [
     ("probe-k", {"rpm": 1000}),
     ("budget-held-k", {"budget_usd": BUDGET_HELD, "budget_period": "total"}),
     ("budget-month-k", {"budget_usd": PRICED_COST * 1.5, "budget_period": "1mo"}),
+    ("held-team-k", {"budget_usd": 0.25, "budget_period": "total", "team": "held-team"}),
 ]
-LIMIT_TEAMS = [{"name": "eng", "rpm": 3}, {"name": "small", "rpm": 5}]
+LIMIT_TEAMS = [{"name": "eng", "rpm": 3}, {"name": "small", "rpm": 5},
+               {"name": "held-team", "budget_usd": 0.15, "budget_period": "total"}]
 LIMIT_USERS = [{"name": "bob", "rpm": 4}, {"name": "*", "rpm": 3}]
 
 
@@ -387,6 +389,27 @@ class LimitTests(LimitAsserts):
         k = self.usage_rows()["key:budget-held-k"]
         self.assertAlmostEqual(k["spent_usd"], 3 * PRICED_COST, places=9)
         self.assertEqual((k["reserved_usd"], k["in_flight"]), (0, 0), k)
+
+    def test_spent_team_budget_outweighs_a_held_key_budget(self):
+        # the slow request holds $0.11 of the key's $0.25 and of the team's $0.15; then one
+        # asking max_tokens 200 ($0.21 worst case): the key would fit it once the first ends
+        # (held), the team never will (spent): the client hears of the team, with no retry
+        first = {}
+        t = threading.Thread(target=lambda: first.update(
+            r=self.req("held-team-k", 0, text=PRICED_TEXT, model="priced-slow",
+                       max_tokens=100)))
+        t.start()
+        try:
+            held = wait_for(lambda: self.usage_rows()["key:held-team-k"]["in_flight"] == 1, 5)
+            self.assertTrue(held, "the first request never held its reservation")
+            r = self.req("held-team-k", 1, text=PRICED_TEXT, model="priced", max_tokens=200)
+        finally:
+            t.join(30)
+        self.assertEqual(status_of(first.get("r")), 200, first)
+        err = self.assertLimited(r, "budget_exceeded", code="budget_exceeded",
+                                 subject="team held-team")
+        self.assertNotIn("held by requests in flight", err["message"])
+        self.assertEqual(r.header("x-should-retry"), "false", r)
 
     def test_budget_total(self):
         for i in range(2):
