@@ -1207,7 +1207,9 @@ effort_config(cJSON *gc, const cJSON *v, const char *model, sllmp_xerr_t *e)
     } else if (strcmp(effort, "none") == 0) {
         budget = 0;
     } else if (strcmp(effort, "minimal") == 0) {
-        budget = 128; /* LiteLLM's; the least Gemini 2.5 Pro takes (it cannot turn off) */
+        /* LiteLLM's: the least the model takes, 512 on Flash-Lite (128 is a 400 there), 128
+         * on the others (2.5 Pro cannot turn off) */
+        budget = strstr(model, "flash-lite") != NULL ? 512 : 128;
     } else if (strcmp(effort, "low") == 0) {
         budget = 1024;
     } else if (strcmp(effort, "medium") == 0) {

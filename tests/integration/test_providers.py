@@ -161,6 +161,9 @@ def provider_models(openai, anthropic, gemini, bedrock):
         # Gemini 3 takes thinkingLevel, and its Pro cannot stop thinking (the mock knows both)
         m("gem3-pro", model="gemini/gemini-3-pro-preview+thinking", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
+        # Gemini 2.5 Flash-Lite thinks no less than 512 tokens (the mock knows it)
+        m("gem-lite", model="gemini/gemini-2.5-flash-lite+thinking", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-tools-signed", model="gemini/gemini-mock+tools+signed", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-429", model="gemini/gemini-mock+status-429", api_base=g,
@@ -743,6 +746,15 @@ class GeminiTest(ProvidersCase):
                        "messages": [{"role": "user", "content": "hello"}]})
         self.assertOpenAIError(r, 400, param="reasoning_effort")
         self.assertEqual(len(mock_requests(self.gemini)), before)
+
+    def test_flash_lite_minimal_takes_its_least_budget(self):
+        # LiteLLM's minimal is the model's least budget: 512 on 2.5 Flash-Lite, whose range
+        # starts there (128 is Google's 400 "The thinking budget 128 is invalid")
+        r = self.chat({"model": "gem-lite", "reasoning_effort": "minimal",
+                       "messages": [{"role": "user", "content": "hello"}]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(mock_requests(self.gemini)[-1]["body"]["generationConfig"]
+                         ["thinkingConfig"], {"thinkingBudget": 512, "includeThoughts": True})
 
     def test_anthropic_thinking_parameter(self):
         # LiteLLM takes Anthropic's thinking on OpenAI requests and gives it to Gemini as

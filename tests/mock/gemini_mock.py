@@ -79,7 +79,7 @@ thinkingLevel is refused (400) by models that are not Gemini 3 ("gemini-3" in th
 one it does not have (gemini-3-pro: low, high; other Pro: medium too; Flash: minimal too,
 but not gemini-3.7-flash and gemini-3.8-flash); a thinkingLevel with a thinkingBudget is a
 400, and so is a thinkingBudget of 0 for a Pro model ("-pro" in the name), which cannot stop
-thinking.
+thinking, and one under a Gemini 2.5 model's least (Flash-Lite 512, Pro 128).
 
 usageMetadata is in every stream event and cumulative: promptTokenCount = prompt characters / 4
 rounded up (the text of systemInstruction and contents, function calls and responses as JSON),
@@ -361,6 +361,16 @@ def thinking_levels(name):
     return ("low", "medium", "high")
 
 
+def budget_floor(name):
+    """The least thinkingBudget above 0 a Gemini 2.5 model takes (-1 and 0 aside), None when
+    the mock does not check it: Flash-Lite 512, Pro 128."""
+    if "gemini-2.5-flash-lite" in name or "gemini-flash-lite" in name:
+        return 512
+    if "gemini-2.5-pro" in name:
+        return 128
+    return None
+
+
 def check_thinking(body, model):
     """generationConfig.thinkingConfig as Google checks it for the model (the name before the
     first '+'): thinkingLevel on Gemini 3 only, and one of its levels; never with a
@@ -386,6 +396,11 @@ def check_thinking(body, model):
                              "generation_config.thinking_config.thinking_level")
     if budget == 0 and "-pro" in name:
         raise BadRequest("Budget 0 is invalid. This model only works in thinking mode.",
+                         "generation_config.thinking_config.thinking_budget")
+    least = budget_floor(name)
+    if isinstance(budget, int) and least is not None and 0 < budget < least:
+        raise BadRequest("The thinking budget %d is invalid. Please choose a value between "
+                         "%d and 24576." % (budget, least),
                          "generation_config.thinking_config.thinking_budget")
 
 

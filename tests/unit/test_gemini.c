@@ -310,6 +310,10 @@ test_request_gemini3_thinking_level(void **state)
         {"gemini-3.7-flash", "minimal", "{\"thinkingLevel\":\"low\",\"includeThoughts\":true}"},
         {"gemini-3.8-flash", "none", "{\"thinkingLevel\":\"low\",\"includeThoughts\":false}"},
         {"gemini-2.5-pro", "minimal", "{\"thinkingBudget\":128,\"includeThoughts\":true}"},
+        /* Flash-Lite's least is 512 (Google refuses 128), LiteLLM's minimal for it */
+        {"gemini-2.5-flash-lite", "minimal", "{\"thinkingBudget\":512,\"includeThoughts\":true}"},
+        {"gemini-flash-lite-latest", "minimal",
+         "{\"thinkingBudget\":512,\"includeThoughts\":true}"},
         {"gemini-2.5-flash", "high", "{\"thinkingBudget\":4096,\"includeThoughts\":true}"},
     };
     char members[64];
