@@ -1085,7 +1085,8 @@ typedef struct {
     double cost[5];       /* < 0: not set */
     char *base_model;     /* model_info.base_model: what an Azure deployment runs, for its price */
     int api_base_set;     /* the config gave api_base: no provider key from the environment */
-    yaml_node_t *headers; /* litellm_params.extra_headers (or headers) */
+    yaml_node_t *headers; /* litellm_params.headers */
+    yaml_node_t *extra_headers;  /* litellm_params.extra_headers: sent too, winning a name */
     yaml_node_t *organization;   /* litellm_params.organization */
     yaml_node_t *azure_ad_token; /* litellm_params.azure_ad_token */
     int sigv4;                   /* Bedrock with AWS credentials: its signed headers are fixed */
@@ -1287,8 +1288,12 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
         }
         return rc;
     }
-    if (strcmp(key, "extra_headers") == 0 || strcmp(key, "headers") == 0) {
+    if (strcmp(key, "headers") == 0) {
         u->headers = v; /* read once the provider is known (deployment_headers) */
+        return 0;
+    }
+    if (strcmp(key, "extra_headers") == 0) {
+        u->extra_headers = v;
         return 0;
     }
     if (strcmp(key, "organization") == 0) {
@@ -1911,6 +1916,43 @@ header_value(loader_t *L, dep_ud_t *u, yaml_node_t *v, const char *what, char **
     return rc;
 }
 
+/* The headers of a map of them (litellm_params.headers or extra_headers, named what): 0, 1 when
+ * the model is left out (an unset environment variable), -1. */
+static int
+header_map(loader_t *L, dep_ud_t *u, yaml_node_t *map, const char *what)
+{
+    char *v = NULL;
+    int rc = 0;
+
+    if (map == NULL || is_null(map)) {
+        return 0;
+    }
+    if (want(L, map, YAML_MAPPING_NODE, what) < 0) {
+        return -1;
+    }
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = node(L, p->key);
+        const char *name = scalar(k);
+
+        if (name == NULL) {
+            return fail(L, k, "%s: a header name must be a string", what);
+        }
+        char *field = sllmp_xasprintf("%s.%.64s", what, name);
+
+        rc = header_value(L, u, node(L, p->value), field, &v);
+        free(field);
+        if (rc == 0) {
+            rc = header_add(L, k, u, name, v);
+            secret_free(v);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 /* LiteLLM's organization (OpenAI-Organization), azure_ad_token (Azure's Bearer token, when no
  * api key is set, as LiteLLM) and extra_headers, once the provider is known. */
 static int
@@ -1957,36 +1999,15 @@ deployment_headers(loader_t *L, dep_ud_t *u)
             return rc < 0 ? -1 : 0;
         }
     }
-    if (u->headers == NULL || is_null(u->headers)) {
-        return 0;
-    }
     if (d->provider == SLLMP_PROVIDER_BEDROCK && d->api_key == NULL) {
         u->sigv4 = 1; /* the signed headers are the signature's (header_add) */
     }
-    if (want(L, u->headers, YAML_MAPPING_NODE, "litellm_params.extra_headers") < 0) {
-        return -1;
+    /* as LiteLLM's headers.update(extra_headers): both are sent, extra_headers' value wins */
+    rc = header_map(L, u, u->headers, "litellm_params.headers");
+    if (rc == 0) {
+        rc = header_map(L, u, u->extra_headers, "litellm_params.extra_headers");
     }
-    for (yaml_node_pair_t *p = u->headers->data.mapping.pairs.start;
-         p < u->headers->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node(L, p->key);
-        const char *name = scalar(k);
-
-        if (name == NULL) {
-            return fail(L, k, "litellm_params.extra_headers: a header name must be a string");
-        }
-        char *what = sllmp_xasprintf("litellm_params.extra_headers.%.64s", name);
-
-        rc = header_value(L, u, node(L, p->value), what, &v);
-        free(what);
-        if (rc == 0) {
-            rc = header_add(L, k, u, name, v);
-            secret_free(v);
-        }
-        if (rc != 0) {
-            return rc < 0 ? -1 : 0;
-        }
-    }
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 static int
@@ -2077,7 +2098,7 @@ model_list(loader_t *L, yaml_node_t *list)
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
         sllmp_deployment_t *d = &c->deployments[c->ndeployments];
-        dep_ud_t u = {d, 0, NULL, NULL, {-1, -1, -1, -1, -1}, NULL, 0, NULL, NULL, NULL, 0};
+        dep_ud_t u = {d, 0, NULL, NULL, {-1, -1, -1, -1, -1}, NULL, 0, NULL, NULL, NULL, NULL, 0};
         int rc = deployment(L, node(L, *it), &u);
 
         free(u.base_model);

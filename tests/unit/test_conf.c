@@ -945,6 +945,45 @@ test_upstream_headers(void **state)
                  "t.yaml:4:23: model 'x': the X-Amz-Date header is part of the AWS signature");
 }
 
+/* LiteLLM sends both litellm_params.headers and extra_headers (headers.update(extra_headers)):
+ * neither map is dropped, and extra_headers wins for a name in both, whichever is written first. */
+static void
+test_headers_and_extra_headers_merge(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+    const sllmp_deployment_t *d;
+
+    (void)state;
+    c = load("model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params:\n"
+             "      model: openai/a\n"
+             "      extra_headers: {X-B: from-extra, X-Both: extra}\n"
+             "      headers: {X-A: from-headers, x-both: headers}\n"
+             "  - model_name: b\n"
+             "    litellm_params:\n"
+             "      model: openai/b\n"
+             "      headers: {X-A: from-headers, x-both: headers}\n"
+             "      extra_headers: {X-B: from-extra, X-Both: extra}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 2);
+    for (size_t i = 0; i < 2; i++) {
+        d = &c->deployments[i];
+        assert_int_equal(d->nheaders, 3);
+        assert_string_equal(d->headers[0], "X-A: from-headers");
+        assert_string_equal(d->headers[1], "X-Both: extra");
+        assert_string_equal(d->headers[2], "X-B: from-extra");
+    }
+    sllmp_conf_unref(c);
+
+    /* a message names the key that was written */
+    expect_error("model_list:\n  - model_name: x\n    litellm_params: {model: openai/x, "
+                 "headers: [a]}\n",
+                 "t.yaml:3:48: litellm_params.headers must be a mapping");
+}
+
 static void
 test_buffer_streams(void **state)
 {
@@ -1874,6 +1913,7 @@ main(void)
         cmocka_unit_test(test_cache_reloads_changed_file),
         cmocka_unit_test(test_describe_hides_secrets),
         cmocka_unit_test(test_upstream_headers),
+        cmocka_unit_test(test_headers_and_extra_headers_merge),
         cmocka_unit_test(test_buffer_streams),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_duplicate_keys_last_wins),
