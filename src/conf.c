@@ -375,6 +375,7 @@ add_file(sllmp_conf_file_t **files, size_t *n, char *path, const struct stat *st
         f->dev = st->st_dev;
         f->ino = st->st_ino;
         f->mtime = st->st_mtim;
+        f->ctime = st->st_ctim;
         f->size = st->st_size;
     }
     return (*n)++;
@@ -533,6 +534,7 @@ read_include(loader_t *L, int item)
     L->c->files[idx].dev = st.st_dev; /* a missing file's zeros: a reload sees it appear */
     L->c->files[idx].ino = st.st_ino;
     L->c->files[idx].mtime = st.st_mtim;
+    L->c->files[idx].ctime = st.st_ctim;
     L->c->files[idx].size = st.st_size;
     if (text == NULL) {
         fail(L, n, "the included file %s: %s", path, why);
@@ -4010,7 +4012,8 @@ files_unchanged(const sllmp_conf_file_t *f, size_t n)
             memset(&st, 0, sizeof(st));
         }
         if (f[i].dev != st.st_dev || f[i].ino != st.st_ino || f[i].size != st.st_size ||
-            f[i].mtime.tv_sec != st.st_mtim.tv_sec || f[i].mtime.tv_nsec != st.st_mtim.tv_nsec) {
+            f[i].mtime.tv_sec != st.st_mtim.tv_sec || f[i].mtime.tv_nsec != st.st_mtim.tv_nsec ||
+            f[i].ctime.tv_sec != st.st_ctim.tv_sec || f[i].ctime.tv_nsec != st.st_ctim.tv_nsec) {
             return 0;
         }
     }

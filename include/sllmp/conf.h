@@ -204,6 +204,7 @@ typedef struct {
     dev_t dev; /* dev and ino 0: not read (loaded from text, or an include that is missing) */
     ino_t ino;
     struct timespec mtime;
+    struct timespec ctime; /* a chmod or chown too: a file that could not be read may be now */
     off_t size;
 } sllmp_conf_file_t;
 

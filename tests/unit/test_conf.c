@@ -1892,6 +1892,39 @@ test_cache_reloads_changed_include(void **state)
     rm_dir(dir);
 }
 
+/*
+ * A chmod (or chown) is a change: an included file the workers could not read (a failed reload,
+ * logged once) is read again once its mode is fixed, though neither its contents nor its mtime
+ * changed. As root the file stays readable throughout; what is tested is that its new mode is
+ * seen at all.
+ */
+static void
+test_cache_rereads_file_after_chmod(void **state)
+{
+    char *dir = temp_dir(), *err = NULL, *main, *models;
+    sllmp_conf_t *a, *b;
+
+    (void)state;
+    models = put(dir, "models.yaml",
+                 "model_list:\n  - {model_name: one, litellm_params: {model: mock/x}}\n");
+    main = put(dir, "config.yaml", "include: [models.yaml]\n");
+    a = sllmp_conf_get(main, &err);
+    assert_non_null(a);
+    usleep(20 * 1000); /* a ctime the chmod below moves */
+    assert_int_equal(chmod(models, 0640), 0);
+    usleep(1100 * 1000);
+    b = sllmp_conf_get(main, &err);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b); /* read again */
+    assert_non_null(sllmp_conf_find(b, "one", 3));
+    sllmp_conf_unref(a);
+    sllmp_conf_unref(b);
+    sllmp_conf_cache_flush();
+    free(models);
+    free(main);
+    rm_dir(dir);
+}
+
 int
 main(void)
 {
@@ -1929,6 +1962,7 @@ main(void)
         cmocka_unit_test(test_include_errors_name_the_place),
         cmocka_unit_test(test_include_nested_and_loops),
         cmocka_unit_test(test_cache_reloads_changed_include),
+        cmocka_unit_test(test_cache_rereads_file_after_chmod),
     };
 
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
