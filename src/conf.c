@@ -3962,6 +3962,10 @@ sllmp_deployment_for(const sllmp_deployment_t *d, const char *name, sllmp_arena_
         route_strip(x->model, bedrock_routes);
         x->messages_api = strstr(x->model, "anthropic.") != NULL;
     }
+    if (x->provider == SLLMP_PROVIDER_AZURE && route_strip(x->model, azure_routes)) {
+        /* and "o_series/<deployment>": the URL names the deployment alone */
+        x->reasoning = 1;
+    }
     if (d->price_per_model) {
         /* never a price_key() with model_info.base_model: that one is fixed (price_per_model 0) */
         key = sllmp_xasprintf("%s/%s", x->provider_name, x->model);

@@ -245,6 +245,8 @@ def provider_models(openai, anthropic, gemini, bedrock):
         dict(m("az-base-model", model="azure/echo+reasoning", api_base=az,
                api_key="os.environ/MOCK_AZURE_KEY"),
              model_info={"base_model": "azure/o3-mini"}),
+        # a wildcard over Azure deployments: the name asked for may carry LiteLLM's route
+        m("az-any/*", model="azure/*", api_base=az, api_key="os.environ/MOCK_AZURE_KEY"),
         m("or-error200", model="openrouter/echo+error200-502", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
         m("or-error200-429", model="openrouter/echo+error200-429", api_base=openai.base,
@@ -1240,6 +1242,23 @@ class OpenAICompatibleTest(ProvidersCase):
         # gpt-5-chat is a chat model: its max_tokens goes as it is
         self.chat_text("gpt5-chat", max_tokens=50)
         self.assertEqual(mock_requests(self.mock)[-1]["body"]["max_tokens"], 50)
+
+    def test_azure_routes_through_a_wildcard(self):
+        # azure/* serves azure/o_series/<deployment> as a fixed entry does: the URL names the
+        # deployment alone, and its max_tokens goes as max_completion_tokens
+        for route in ("o_series", "gpt5_series"):
+            r, body = self.chat_text("az-any/%s/echo+reasoning" % route, max_tokens=50)
+            self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+            sent = mock_requests(self.mock)[-1]
+            self.assertTrue(sent["path"].startswith(
+                "/openai/deployments/echo%2Breasoning/chat/completions?"), sent["path"])
+            self.assertNotIn("max_tokens", sent["body"])
+            self.assertEqual(sent["body"]["max_completion_tokens"], 50)
+        # a deployment of another name keeps its max_tokens
+        self.chat_text("az-any/echo", max_tokens=50)
+        sent = mock_requests(self.mock)[-1]
+        self.assertTrue(sent["path"].startswith("/openai/deployments/echo/"), sent["path"])
+        self.assertEqual(sent["body"]["max_tokens"], 50)
 
     def test_mistral_parameter_names(self):
         # Mistral's API refuses fields it does not define (422 extra_forbidden): LiteLLM's
