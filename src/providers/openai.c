@@ -278,6 +278,38 @@ static const struct {
 
 #define NMAP (sizeof(param_map) / sizeof(param_map[0]))
 
+/*
+ * The messages as Mistral takes them, NULL when they are so already: its user, system and
+ * assistant messages have no `name` (422 extra_forbidden at messages.N.user.name), a tool
+ * message's it keeps; LiteLLM's MistralConfig leaves the others out alike. The caller deletes it.
+ */
+static cJSON *
+mistral_messages(const cJSON *body)
+{
+    const cJSON *messages = cJSON_GetObjectItemCaseSensitive(body, "messages"), *m;
+    cJSON *copy = NULL, *c;
+
+    cJSON_ArrayForEach(m, messages)
+    {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+
+        if (cJSON_HasObjectItem(m, "name") &&
+            !(cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0)) {
+            copy = cJSON_Duplicate(messages, 1);
+            break;
+        }
+    }
+    cJSON_ArrayForEach(c, copy)
+    {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(c, "role");
+
+        if (!(cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(c, "name");
+        }
+    }
+    return copy;
+}
+
 /* Moves body's member name (when it has one) into held, an array made on first use. */
 static void
 hold(cJSON *body, const char *name, cJSON **held)
@@ -302,7 +334,8 @@ upstream_body(sllmp_req_t *r, int *asked)
 {
     cJSON *body = r->json;
     cJSON *held = NULL, *f;
-    const char *added[NMAP] = {NULL}; /* members of param_map's names put in for the upstream */
+    /* members put in for the upstream: param_map's names, then Mistral's messages */
+    const char *added[NMAP + 1] = {NULL};
     char *text;
 
     *asked = 0;
@@ -350,8 +383,13 @@ upstream_body(sllmp_req_t *r, int *asked)
         }
         hold(body, from, &held); /* renamed, or left out (to NULL, or given under to too) */
     }
+    if (r->kind == SLLMP_KIND_CHAT && mistral(r->dep) && (f = mistral_messages(body)) != NULL) {
+        hold(body, "messages", &held);
+        cJSON_AddItemToObject(body, "messages", f);
+        added[NMAP] = "messages";
+    }
     text = cJSON_PrintUnformatted(body);
-    for (size_t i = 0; i < NMAP; i++) {
+    for (size_t i = 0; i < NMAP + 1; i++) {
         if (added[i] != NULL) {
             cJSON_DeleteItemFromObjectCaseSensitive(body, added[i]);
         }

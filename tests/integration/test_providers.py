@@ -1279,6 +1279,29 @@ class OpenAICompatibleTest(ProvidersCase):
             for name in ("max_completion_tokens", "seed", "user"):
                 self.assertNotIn(name, sent)
 
+    def test_mistral_messages_without_names(self):
+        # Mistral's user, system and assistant messages have no name (422 extra_forbidden, at
+        # body.messages.N.user.name); LiteLLM leaves it out, a tool message's it keeps
+        msgs = [{"role": "system", "content": "be brief", "name": "rules"},
+                {"role": "user", "content": "hello brave new world", "name": "alice"},
+                {"role": "assistant", "content": None, "name": "bot", "tool_calls": [
+                    {"id": "c1", "type": "function",
+                     "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "name": "f", "content": "ok"},
+                {"role": "user", "content": "hello brave new world"}]
+        for stream in (False, True):
+            r = self.chat({"model": "mistral-echo", "messages": msgs, "stream": stream})
+            self.assertEqual(r.status, 200, r)
+            sent = mock_requests(self.mock)[-1]["body"]["messages"]
+            self.assertEqual([m.get("name") for m in sent], [None, None, None, "f", None])
+            self.assertEqual([m["content"] for m in sent], [m["content"] for m in msgs])
+        # the trace keeps what the client sent
+        rec = self.record_of(r.header("x-request-id"))
+        self.assertEqual(rec["input"][1].get("name"), "alice", rec["input"])
+        # other deployments get the names as they came
+        self.chat_text("groq-echo", messages=msgs[:2])
+        self.assertEqual(mock_requests(self.mock)[-1]["body"]["messages"][1]["name"], "alice")
+
     def test_validation_error_details_reach_the_client(self):
         # a field neither sllmp nor Mistral maps: Mistral's 422 names it in FastAPI's shape
         # ({"message": {"detail": [{"loc": ["body", F], "msg": ...}]}}), which the client gets

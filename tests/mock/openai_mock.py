@@ -56,7 +56,8 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     error-after-N     stream N content chunks, then `data: {"error":{...}}` and [DONE]
     mistral           answer as Mistral's API does: a body that has stream_options at all, or
                       a chat body with any field outside Mistral's chat request (MISTRAL_CHAT:
-                      no max_completion_tokens, seed or user; it says max_tokens, random_seed)
+                      no max_completion_tokens, seed or user; it says max_tokens, random_seed),
+                      or a name on a message other than a tool's,
                       gets 422 {"object":"error","message":{"detail":[{"type":"extra_forbidden",
                       "loc":["body",FIELD],...}, one per field]},"type":"invalid_request_error",
                       ...} (its request model forbids extra fields; not counted in
@@ -556,12 +557,17 @@ class Handler(mockserve.MockHandler):
         if not isinstance(body, dict):
             return self.send_bad_json()
         opt = parse_model(body.get("model"))
-        extra = [k for k in body if k == "stream_options" or
+        extra = [(["body", k], body[k]) for k in body if k == "stream_options" or
                  (kind == "chat" and k not in MISTRAL_CHAT)] if opt["mistral"] else []
+        if opt["mistral"] and kind == "chat" and isinstance(body.get("messages"), list):
+            # its user, system and assistant messages have no name (a tool's may)
+            extra += [(["body", "messages", i, m.get("role"), "name"], m["name"])
+                      for i, m in enumerate(body["messages"])
+                      if isinstance(m, dict) and "name" in m and m.get("role") != "tool"]
         if extra:
             return self.send_json(422, {"object": "error", "message": {"detail": [{
-                "type": "extra_forbidden", "loc": ["body", k],
-                "msg": "Extra inputs are not permitted", "input": body[k]} for k in extra]},
+                "type": "extra_forbidden", "loc": loc,
+                "msg": "Extra inputs are not permitted", "input": v} for loc, v in extra]},
                 "type": "invalid_request_error", "param": None, "code": None})
         self.run(kind, body, rec, opt)
         return None

@@ -724,7 +724,35 @@ test_upstream_body_param_map(void **state)
         j = sent_for(&r, "{\"model\":\"a\",\"messages\":[],\"max_tokens\":90}");
         assert_int_equal(num(j, "max_tokens"), 90);
         cJSON_Delete(j);
+        /* no name on its user, system and assistant messages; a tool message keeps its own
+         * (sent_for: the client's messages are as they came after) */
+        j = sent_for(&r,
+                     "{\"model\":\"a\",\"messages\":[{\"role\":\"system\",\"name\":\"s\","
+                     "\"content\":\"x\"},{\"role\":\"user\",\"name\":\"u\",\"content\":\"x\"},"
+                     "{\"role\":\"tool\",\"name\":\"f\",\"tool_call_id\":\"c\",\"content\":\"x\"},"
+                     "{\"name\":\"no-role\"}]}");
+        {
+            const cJSON *ms = cJSON_GetObjectItem(j, "messages");
+
+            assert_int_equal(cJSON_GetArraySize(ms), 4);
+            assert_false(has(cJSON_GetArrayItem(ms, 0), "name"));
+            assert_false(has(cJSON_GetArrayItem(ms, 1), "name"));
+            assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ms, 2), "name")->valuestring,
+                                "f");
+            assert_false(has(cJSON_GetArrayItem(ms, 3), "name"));
+            assert_string_equal(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(ms, 1), "content")->valuestring, "x");
+        }
+        cJSON_Delete(j);
     }
+    /* other providers get the names as they came */
+    memset(&d, 0, sizeof(d));
+    d.provider_name = (char *)(uintptr_t) "openai";
+    d.model = (char *)(uintptr_t) "gpt-4o";
+    j = sent_for(&r, "{\"model\":\"a\",\"messages\":[{\"role\":\"user\",\"name\":\"u\","
+                     "\"content\":\"x\"}]}");
+    assert_true(has(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 0), "name"));
+    cJSON_Delete(j);
     sllmp_arena_destroy(&a);
 }
 
