@@ -17,6 +17,7 @@
 #include "sllmp/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -180,18 +181,22 @@ sllmp_req_fail(sllmp_req_t *r, sllmp_err_t err, const char *param, const char *f
     r->err = err;
     r->err_param = param ? sllmp_arena_strdup(r->arena, param) : NULL;
     if (fmt != NULL) {
-        /* one byte more than is kept: the first byte cut off shows whether the cut falls
-         * inside a character, which then goes whole (sllmp_utf8_floor) */
-        char msg[MAX_MESSAGE + 2];
+        char *full = NULL, *msg;
         va_list ap;
-        int n;
         size_t len;
 
         va_start(ap, fmt);
-        n = vsnprintf(msg, sizeof(msg), fmt, ap);
+        if (vasprintf(&full, fmt, ap) < 0) {
+            full = NULL;
+        }
         va_end(ap);
-        len = n < 0 ? 0 : (size_t)n;
+        /* the keys out before the cut: one cut in two would leave its start (an upstream's
+         * words may quote one) */
+        msg = sllmp_arena_strdup(r->arena, sllmp_redacted(r, full != NULL ? full : ""));
+        free(full);
+        len = strlen(msg);
         if (len > MAX_MESSAGE) {
+            /* a cut inside a character takes it whole (sllmp_utf8_floor) */
             len = sllmp_utf8_floor(msg, MAX_MESSAGE);
         }
         msg[len] = '\0';

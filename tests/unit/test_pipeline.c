@@ -1161,6 +1161,38 @@ test_fail_message_is_utf8(void **state)
     sllmp_arena_destroy(&a);
 }
 
+/* sllmp_req_fail: a key in the message is redacted before the message is cut, so a key that
+ * the cut at 1023 bytes falls inside leaves none of itself. */
+static void
+test_fail_message_redacted_before_cut(void **state)
+{
+    static const char yaml[] = "general_settings: {master_key: sk-master-0123456789abcdef}\n";
+    static const char *const params[] = {NULL};
+    sllmp_req_t r;
+    sllmp_arena_t a;
+    sllmp_io_t io;
+    fake_io_t f;
+    char *err = NULL, longer[1100];
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    fake_init(&f, &io, params, "");
+    sllmp_arena_init(&a, 0);
+    r.arena = &a;
+    r.io = &io;
+    r.conf = sllmp_conf_load("t.yaml", yaml, sizeof(yaml) - 1, &err);
+    assert_non_null(r.conf);
+    memset(longer, 'a', 1010);
+    strcpy(longer + 1010, "sk-master-0123456789abcdef");
+    sllmp_req_fail(&r, SLLMP_ERR_PROVIDER_BAD_REQUEST, NULL, "%s", longer);
+    assert_null(strstr(r.err_message, "sk-master"));
+    assert_int_equal(strspn(r.err_message, "a"), 1010);
+    assert_true(strlen(r.err_message) <= 1023);
+    sllmp_conf_unref((sllmp_conf_t *)r.conf);
+    sllmp_buf_free(&f.out);
+    sllmp_arena_destroy(&a);
+}
+
 int
 main(void)
 {
@@ -1181,6 +1213,7 @@ main(void)
         cmocka_unit_test(test_held_body_is_the_flushed_body),
         cmocka_unit_test(test_held_stream_error_is_json),
         cmocka_unit_test(test_fail_message_is_utf8),
+        cmocka_unit_test(test_fail_message_redacted_before_cut),
     };
 
     return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
