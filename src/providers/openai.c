@@ -274,6 +274,11 @@ static const struct {
     {mistral, "max_completion_tokens", "max_tokens", 1},
     {mistral, "seed", "random_seed", 0},
     {mistral, "user", NULL, 0},
+    /* OpenAI's, about its own service, not the answer: without them the answer is the same */
+    {mistral, "store", NULL, 0},
+    {mistral, "service_tier", NULL, 0},
+    {mistral, "safety_identifier", NULL, 0},
+    {mistral, "prompt_cache_key", NULL, 0},
 };
 
 #define NMAP (sizeof(param_map) / sizeof(param_map[0]))

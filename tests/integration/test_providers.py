@@ -1267,7 +1267,9 @@ class OpenAICompatibleTest(ProvidersCase):
         for stream in (False, True):
             extra = dict(max_completion_tokens=40, seed=7, user="alice",
                          tool_choice="required", tools=[{"type": "function", "function": {
-                             "name": "f", "parameters": {"type": "object"}}}])
+                             "name": "f", "parameters": {"type": "object"}}}],
+                         store=False, service_tier="auto", safety_identifier="u-1",
+                         prompt_cache_key="k")
             if stream:
                 self.stream_events("mistral-echo", **extra)
             else:
@@ -1276,7 +1278,8 @@ class OpenAICompatibleTest(ProvidersCase):
             self.assertEqual(sent["max_tokens"], 40)
             self.assertEqual(sent["random_seed"], 7)
             self.assertEqual(sent["tool_choice"], "required")
-            for name in ("max_completion_tokens", "seed", "user"):
+            for name in ("max_completion_tokens", "seed", "user", "store", "service_tier",
+                         "safety_identifier", "prompt_cache_key"):
                 self.assertNotIn(name, sent)
 
     def test_mistral_messages_without_names(self):
