@@ -1831,7 +1831,6 @@ wildcard(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
     return 0;
 }
 
-/* One model_list entry into u->d: 0, 1 when it is left out (warned), -1 (failed). */
 /* ---------------------------------------------------------------- upstream headers */
 
 #define HEADERS_MAX 32
@@ -2012,6 +2011,7 @@ deployment_headers(loader_t *L, dep_ud_t *u)
     return rc < 0 ? -1 : 0;
 }
 
+/* One model_list entry into u->d: 0, 1 when it is left out (warned), -1 (failed). */
 static int
 deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
 {
