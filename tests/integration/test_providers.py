@@ -1311,11 +1311,11 @@ class OpenAICompatibleTest(ProvidersCase):
         # as the message and param of the 422 it passes on, not a bare "The provider rejected
         # the request."
         r = self.chat({"model": "mistral-echo", "messages": [{"role": "user", "content": "x"}],
-                       "service_tier": "auto", "logit_bias": {"1": 2}})
+                       "logprobs": True, "logit_bias": {"1": 2}})
         err = self.assertOpenAIError(r, 422, etype="invalid_request_error")
-        self.assertEqual(err["message"], "service_tier: Extra inputs are not permitted; "
+        self.assertEqual(err["message"], "logprobs: Extra inputs are not permitted; "
                          "logit_bias: Extra inputs are not permitted")
-        self.assertEqual(err["param"], "service_tier")
+        self.assertEqual(err["param"], "logprobs")
 
     def test_error_in_a_200_is_an_error(self):
         # OpenRouter answers a failure after the model began with a 200 whose body is
