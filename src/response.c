@@ -245,12 +245,13 @@ anthropic_type(int status)
     }
 }
 
-/* The error's message, with every key the gateway knows redacted as in a trace record: a
- * provider's error text, passed on, may quote the key it was sent (or the client's). */
+/* The error's message. A provider's error text, passed on, may quote the key it was sent (or
+ * the client's): sllmp_req_fail() redacted every key the gateway knows from it as it was set,
+ * as in a trace record; the table's own messages hold none. */
 static const char *
 error_message(sllmp_req_t *r, const sllmp_err_info_t *e)
 {
-    return sllmp_redacted(r, r->err_message ? r->err_message : e->message);
+    return r->err_message ? r->err_message : e->message;
 }
 
 /* /v1/messages and its count_tokens: {"type":"error","error":{"type","message"},"request_id"},
