@@ -1,0 +1,162 @@
+/*
+ * OpenAI's Responses API (POST /v1/responses), served through chat completions.
+ *
+ * The gateway has no store: a Responses request is translated into a chat completions request
+ * (so every provider, limit, budget, cost and trace works as for chat), and the chat answer,
+ * streamed or not, is translated back into the Responses shapes. What needs stored state
+ * (previous_response_id, conversation, background, item_reference) or a hosted tool
+ * (web_search, file_search, computer use, ...) is a 400 that says so.
+ *
+ * The shapes are those of the openai SDK's types (openai-node 6.x,
+ * resources/responses/responses.d.ts), and the streamed events follow what its ResponseStream
+ * accumulates: every event carries "type" (the same as its SSE event name) and a
+ * "sequence_number" counting from 0; items are announced (output_item.added) at the index they
+ * keep, content parts (content_part.added) before their deltas.
+ *
+ * Everything here is pure, like translate.h: cJSON in, cJSON out, no I/O.
+ */
+#ifndef SLLMP_RESPONSES_H
+#define SLLMP_RESPONSES_H
+
+#include "sllmp/translate.h"
+#include "sllmp/usage.h"
+
+#include <cjson/cJSON.h>
+
+/*
+ * Responses request -> chat completions request (a new tree for the caller).
+ *
+ *   model                     copied
+ *   instructions (string)     a first {"role":"system"} message
+ *   input (string)            one user message
+ *   input (array of items)    messages, in order:
+ *     message items ("type":"message" or no type, with role user, system, developer or
+ *     assistant; content a string or parts): input_text -> {"type":"text"}, input_image with
+ *     image_url -> {"type":"image_url","image_url":{"url","detail"?}}, input_file with
+ *     file_data -> {"type":"file","file":{"file_data","filename"?}}; an assistant's
+ *     output_text parts -> its content as one string, refusal -> its "refusal"
+ *     function_call {call_id, name, arguments} -> an assistant message's tool_calls entry
+ *     {"id": call_id, "type":"function", "function":{name, arguments}}; consecutive calls
+ *     (and the assistant message just before them) make one assistant message
+ *     function_call_output {call_id, output} -> {"role":"tool","tool_call_id","content"}
+ *     (output a string, or input_text parts)
+ *     reasoning -> dropped (the chat side has no way to send it back)
+ *   tools                     function tools {type,name,description,parameters,strict} ->
+ *                             {"type":"function","function":{name,description,parameters,strict}}
+ *   tool_choice               "auto" | "none" | "required" as they are; {"type":"function",
+ *                             "name"} -> {"type":"function","function":{"name"}}
+ *   max_output_tokens         max_completion_tokens
+ *   reasoning.effort          reasoning_effort
+ *   text.format               json_object -> response_format json_object; json_schema
+ *                             {name,schema,strict,description} -> response_format
+ *                             {"type":"json_schema","json_schema":{...}}; text: nothing
+ *   text.verbosity            verbosity
+ *   top_logprobs              logprobs true + top_logprobs
+ *   temperature, top_p, parallel_tool_calls, user, metadata, stream, service_tier,
+ *   prompt_cache_key, safety_identifier: copied
+ *   store, include, truncation, background false, stream_options, max_tool_calls,
+ *   prompt_cache_retention: dropped
+ *   any other member           copied as it is (a client's extra parameter, as on chat)
+ *
+ * Refused with *e filled (NULL returned; a 400 invalid_request_error with e->param):
+ * previous_response_id or conversation not null, background true, prompt, an input that is
+ * neither a string nor an array, an item or part of a type sllmp cannot carry (item_reference,
+ * hosted tool calls, input_image by file_id, input_file by file_id or file_url, ...), a tool
+ * that is not a function tool, a tool_choice naming a hosted tool, and ill-typed members
+ * (e.param names them: "input[2].content[0].text", "tools[1].type", ...).
+ */
+cJSON *sllmp_responses_to_chat(const cJSON *req, sllmp_xerr_t *e);
+
+/*
+ * The Response object around `output` (taken: it becomes the object's "output"; NULL for
+ * []): id, "object":"response", created_at, status, error null (status "failed": {code,
+ * message} from err_code and err_message), incomplete_details (status "incomplete":
+ * {"reason": incomplete}), model, and the request's echoes: instructions, max_output_tokens,
+ * metadata ({} when none), parallel_tool_calls (true), previous_response_id null, reasoning
+ * {effort, summary}, store false, temperature, text {"format": the request's or
+ * {"type":"text"}} (with its verbosity), tool_choice ("auto"), tools ([]), top_p,
+ * truncation "disabled", user (only when given). usage (NULL: "usage" null) as ResponseUsage:
+ * input_tokens = prompt total, input_tokens_details.cached_tokens = cache reads,
+ * output_tokens = completion total (reasoning included), output_tokens_details.reasoning_tokens,
+ * total_tokens.
+ */
+typedef struct {
+    const cJSON *req;  /* the client's Responses request */
+    const char *id;    /* "resp_..." */
+    long created_at;   /* unix seconds */
+    const char *model; /* as the client named it */
+} sllmp_responses_meta_t;
+
+cJSON *sllmp_responses_object(const sllmp_responses_meta_t *m, const char *status,
+                              const char *incomplete, const char *err_code, const char *err_message,
+                              cJSON *output, const sllmp_usage_t *u);
+
+/*
+ * An unstreamed chat.completion -> a Response (choices[0] only; Responses has no n):
+ * message.reasoning_content -> a reasoning item {"type":"reasoning","id":"rs_...",
+ * "summary":[{"type":"summary_text","text"}]}; content -> a message item {"type":"message",
+ * "id":"msg_...","status":"completed","role":"assistant","content":[{"type":"output_text",
+ * "text","annotations":[],"logprobs":[]}]} (a refusal: a {"type":"refusal","refusal"} part);
+ * each tool call -> {"type":"function_call","id":"fc_...","call_id","name","arguments",
+ * "status":"completed"}. finish_reason length -> status "incomplete", reason
+ * "max_output_tokens"; content_filter -> "incomplete", "content_filter"; else "completed".
+ * Item ids are derived from m->id, so the same answer gets the same ids. NULL when completion
+ * is not a chat.completion.
+ */
+cJSON *sllmp_responses_from_chat(const sllmp_responses_meta_t *m, const cJSON *completion,
+                                 const sllmp_usage_t *u);
+
+/*
+ * Streamed: chat.completion.chunk objects in, Responses events out.
+ *
+ * The caller zeroes an sllmp_rstream_t, sets the "in" fields, feeds every chunk to
+ * sllmp_rstream_chunk() and ends with exactly one of sllmp_rstream_finish() or
+ * sllmp_rstream_fail(), then sllmp_rstream_free(). Each event goes to emit(type, data),
+ * which does not keep data; a non-zero return stops the translator, which returns it.
+ *
+ * Events: response.created and response.in_progress (the Response with status "in_progress",
+ * output [], usage null) before anything else; then for each item, in the order the chunks
+ * bring them (a new kind of delta closes the item before it):
+ *   reasoning_content  output_item.added (reasoning, summary []), reasoning_summary_part.added,
+ *                      reasoning_summary_text.delta ...; on close reasoning_summary_text.done,
+ *                      reasoning_summary_part.done, output_item.done
+ *   content            output_item.added (message, status in_progress, content []),
+ *                      content_part.added (output_text, text ""), output_text.delta ...; on
+ *                      close output_text.done, content_part.done, output_item.done
+ *   refusal            the same with a refusal part and refusal.delta / refusal.done
+ *   tool_calls         per call (a new index): output_item.added (function_call, arguments "",
+ *                      status in_progress), function_call_arguments.delta ...; on close
+ *                      function_call_arguments.done, output_item.done
+ * Chunks of choices other than index 0, usage-only chunks and empty deltas give nothing.
+ * finish(u) closes the open item and sends response.completed (or response.incomplete, as
+ * sllmp_responses_from_chat decides from the finish reason) with the whole Response: every
+ * item as output_item.done had it, and the usage. fail(code, message) closes nothing and sends
+ * an "error" event {code, message, param null} and response.failed (status "failed", the
+ * items done so far). Both send response.created first if nothing went out yet.
+ */
+typedef int sllmp_revent_f(void *ud, const char *type, const cJSON *data);
+
+typedef struct {
+    /* in */
+    sllmp_responses_meta_t meta;
+    sllmp_revent_f *emit;
+    void *ud;
+
+    /* kept by the translator */
+    long seq;         /* the next sequence_number */
+    int started;      /* response.created went out */
+    cJSON *items;     /* the items closed so far, as output_item.done had them */
+    int open;         /* the kind of the open item: 0 none, else the translator's own */
+    cJSON *item;      /* the open item */
+    sllmp_buf_t text; /* its text (or arguments) so far */
+    int call_index;   /* the open call's chat index */
+    char finish[32];  /* the chat finish_reason, "" before */
+    int ended;        /* finish or fail ran */
+} sllmp_rstream_t;
+
+int sllmp_rstream_chunk(sllmp_rstream_t *s, const cJSON *chunk);
+int sllmp_rstream_finish(sllmp_rstream_t *s, const sllmp_usage_t *u);
+int sllmp_rstream_fail(sllmp_rstream_t *s, const char *code, const char *message);
+void sllmp_rstream_free(sllmp_rstream_t *s);
+
+#endif
