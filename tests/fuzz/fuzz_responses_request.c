@@ -1,0 +1,141 @@
+/*
+ * The Responses request translator (include/sllmp/responses.h) on any JSON, and its chat
+ * request on through the Anthropic and Gemini request translators.
+ *
+ * Never a crash, a leak or undefined behaviour; a result is JSON that prints and parses again,
+ * a chat request with a non-empty messages array of known roles, tool messages answering a
+ * call id, assistant tool calls well formed, and none of the Responses members that are
+ * translated or dropped; a refusal (NULL) says why in the sllmp_xerr_t; the input is never
+ * modified. Input that is not JSON is skipped.
+ */
+#include "fuzz.h"
+#include "sllmp/responses.h"
+#include "sllmp/translate.h"
+
+static void
+xerr_reset(sllmp_xerr_t *e)
+{
+    memset(e, 0x5a, sizeof(*e));
+}
+
+static void
+check_refusal(const sllmp_xerr_t *e)
+{
+    fuzz_check(memchr(e->message, '\0', sizeof(e->message)) != NULL);
+    fuzz_check(memchr(e->param, '\0', sizeof(e->param)) != NULL);
+    fuzz_check(e->message[0] != '\0');
+}
+
+static const char *
+str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int
+is(const char *s, const char *lit)
+{
+    return s != NULL && strcmp(s, lit) == 0;
+}
+
+/* The shape of a translated chat request. */
+static void
+check_chat(const cJSON *chat)
+{
+    static const char *const gone[] = {
+        "input",          "instructions",      "text",
+        "reasoning",      "max_output_tokens", "previous_response_id",
+        "conversation",   "background",        "prompt",
+        "store",          "include",           "truncation",
+        "stream_options", "max_tool_calls",    "prompt_cache_retention"};
+    const cJSON *messages = cJSON_GetObjectItemCaseSensitive(chat, "messages"), *m;
+
+    fuzz_check(cJSON_IsObject(chat));
+    fuzz_check(cJSON_IsArray(messages) && cJSON_GetArraySize(messages) > 0);
+    cJSON_ArrayForEach(m, messages)
+    {
+        const char *role = str(m, "role");
+        const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls"), *call;
+
+        fuzz_check(is(role, "system") || is(role, "developer") || is(role, "user") ||
+                   is(role, "assistant") || is(role, "tool"));
+        fuzz_check(cJSON_HasObjectItem(m, "content"));
+        if (is(role, "tool")) {
+            fuzz_check(str(m, "tool_call_id") != NULL);
+        }
+        fuzz_check(calls == NULL || (is(role, "assistant") && cJSON_GetArraySize(calls) > 0));
+        cJSON_ArrayForEach(call, calls)
+        {
+            const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+
+            fuzz_check(str(call, "id") != NULL && is(str(call, "type"), "function"));
+            fuzz_check(str(fn, "name") != NULL && str(fn, "arguments") != NULL);
+        }
+    }
+    for (size_t k = 0; k < sizeof(gone) / sizeof(gone[0]); k++) {
+        fuzz_check(cJSON_GetObjectItemCaseSensitive(chat, gone[k]) == NULL);
+    }
+    /* tool_choice and parallel_tool_calls only with tools */
+    if (cJSON_GetObjectItemCaseSensitive(chat, "tools") == NULL) {
+        fuzz_check(cJSON_GetObjectItemCaseSensitive(chat, "tool_choice") == NULL);
+        fuzz_check(cJSON_GetObjectItemCaseSensitive(chat, "parallel_tool_calls") == NULL);
+    }
+}
+
+/* A provider translator's answer: JSON that prints and parses again, or a reason. */
+static void
+check_provider(cJSON *out, const sllmp_xerr_t *e)
+{
+    if (out == NULL) {
+        check_refusal(e);
+        return;
+    }
+    fuzz_reparses(out);
+    cJSON_Delete(out);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    cJSON *req, *chat;
+    sllmp_xerr_t e;
+    char *before, *after;
+    int refused;
+
+    fuzz_quiet();
+    req = cJSON_ParseWithLength((const char *)data, size);
+    if (req == NULL) {
+        return 0;
+    }
+    /* printed, not cJSON_Compare(): that one fails on duplicate member names */
+    before = cJSON_PrintUnformatted(req);
+    fuzz_check(before != NULL);
+
+    xerr_reset(&e);
+    chat = sllmp_responses_to_chat(req, &e);
+    refused = chat == NULL;
+    if (chat == NULL) {
+        check_refusal(&e);
+    } else {
+        fuzz_reparses(chat);
+        check_chat(chat);
+        xerr_reset(&e);
+        check_provider(sllmp_anthropic_request(chat, "claude-sonnet-4-5", &e), &e);
+        xerr_reset(&e);
+        check_provider(sllmp_gemini_request(chat, "gemini-2.5-flash", &e), &e);
+        cJSON_Delete(chat);
+    }
+    /* without an sllmp_xerr_t: the same answer, NULL or not */
+    chat = sllmp_responses_to_chat(req, NULL);
+    fuzz_check((chat == NULL) == refused);
+    cJSON_Delete(chat);
+
+    after = cJSON_PrintUnformatted(req);
+    fuzz_check(after != NULL && strcmp(before, after) == 0);
+    cJSON_free(before);
+    cJSON_free(after);
+    cJSON_Delete(req);
+    return 0;
+}
