@@ -44,7 +44,9 @@
  *   tools                     function tools {type,name,description,parameters,strict} ->
  *                             {"type":"function","function":{name,description,parameters,strict}}
  *   tool_choice               "auto" | "none" | "required" as they are; {"type":"function",
- *                             "name"} -> {"type":"function","function":{"name"}}
+ *                             "name"} -> {"type":"function","function":{"name"}}; with
+ *                             parallel_tool_calls, sent only when tools are (chat refuses both
+ *                             without tools)
  *   max_output_tokens         max_completion_tokens
  *   reasoning.effort          reasoning_effort
  *   text.format               json_object -> response_format json_object; json_schema
