@@ -924,7 +924,8 @@ consumed(const char *name)
                                         "truncation",
                                         "stream_options",
                                         "max_tool_calls",
-                                        "prompt_cache_retention"};
+                                        "prompt_cache_retention",
+                                        "context_management"};
 
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
         if (strcmp(name, names[k]) == 0) {
