@@ -151,9 +151,12 @@ typedef struct {
     int open;         /* the kind of the open item: 0 none, else the translator's own */
     cJSON *item;      /* the open item */
     sllmp_buf_t text; /* its text (or arguments) so far */
+    cJSON *logprobs;  /* the open message's output_text logprobs so far (NULL: none) */
     int call_index;   /* the open call's chat index */
     char finish[32];  /* the chat finish_reason, "" before */
     int ended;        /* finish or fail ran */
+    int stopped;      /* emit's non-zero return, once it stopped the translator; every call
+                       * returns it from then on and emits nothing */
 } sllmp_rstream_t;
 
 int sllmp_rstream_chunk(sllmp_rstream_t *s, const cJSON *chunk);
