@@ -35,7 +35,9 @@ typedef enum {
     EP_COMPLETIONS,
     EP_EMBEDDINGS,
     EP_MESSAGES,
-    EP_COUNT_TOKENS
+    EP_COUNT_TOKENS,
+    EP_RESPONSES,
+    EP_RESPONSE
 } endpoint_t;
 
 typedef struct {
@@ -65,6 +67,10 @@ static const route_t routes[] = {
     {"/embeddings", 0, "POST", EP_EMBEDDINGS},
     {"/v1/messages", 0, "POST", EP_MESSAGES}, /* Anthropic's; its SDKs add the /v1 themselves */
     {"/v1/messages/count_tokens", 0, "POST", EP_COUNT_TOKENS},
+    {"/v1/responses", 0, "POST", EP_RESPONSES},
+    {"/responses", 0, "POST", EP_RESPONSES},
+    {"/v1/responses/", 1, "GET", EP_RESPONSE}, /* a stored response: there are none */
+    {"/responses/", 1, "GET", EP_RESPONSE},
 };
 
 static const route_t *
@@ -501,6 +507,7 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
               : rt->ep == EP_MESSAGES     ? SLLMP_KIND_MESSAGES
               : rt->ep == EP_COUNT_TOKENS ? SLLMP_KIND_COUNT_TOKENS
                                           : SLLMP_KIND_CHAT;
+    r->responses_api = rt->ep == EP_RESPONSES;
     if (strcmp(r->method, "OPTIONS") == 0) {
         preflight(r, rt);
         goto out;
@@ -544,7 +551,16 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
     case EP_EMBEDDINGS:
     case EP_MESSAGES:
     case EP_COUNT_TOKENS:
+    case EP_RESPONSES:
         chat(r);
+        break;
+    case EP_RESPONSE:
+        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL,
+                       "No response with id '%.*s': the gateway does not store responses (it "
+                       "answers as with store: false).",
+                       sllmp_utf8_prec(r->path + strlen(rt->path), 100),
+                       r->path + strlen(rt->path));
+        sllmp_resp_error(r);
         break;
     }
 out:

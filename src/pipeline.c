@@ -186,7 +186,8 @@ sllmp_pipeline_chunk(sllmp_req_t *r, sllmp_chunk_t *chunk)
     if (r->first_token_ms == 0) {
         r->first_token_ms = sllmp_now_ms();
     }
-    if (sllmp_sse_event(r, chunk->event, chunk->data, chunk->len) < 0) {
+    if ((chunk->sse != NULL ? sllmp_sse_raw(r, chunk->sse, chunk->sse_len)
+                            : sllmp_sse_event(r, chunk->event, chunk->data, chunk->len)) < 0) {
         return sllmp_req_fail(r, SLLMP_ERR_CLIENT_GONE, NULL, NULL);
     }
     return SLLMP_GO_ON;

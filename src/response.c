@@ -332,6 +332,9 @@ sllmp_resp_error(sllmp_req_t *r)
         r->status = r->headers_sent ? r->status : 499;
         return;
     }
+    if (r->finished) {
+        return; /* a stream that ended with its own error events (Responses' response.failed) */
+    }
     sllmp_buf_init(&b, 0);
     error_json(r, &b);
     if (r->headers_sent) {
@@ -435,13 +438,23 @@ sllmp_sse_begin(sllmp_req_t *r)
 int
 sllmp_sse_end(sllmp_req_t *r)
 {
-    if (r->kind != SLLMP_KIND_MESSAGES) {
+    if (r->kind != SLLMP_KIND_MESSAGES && !r->responses_api) {
         return sllmp_sse_data(r, "[DONE]", 6);
     }
     if (sllmp_sse_begin(r) < 0) {
         return -1;
     }
     return r->stream_held ? held_send(r) : sllmp_resp_flush(r);
+}
+
+/* Events written: a held stream keeps them (until it is held too long), else they go out. */
+static int
+sse_sent(sllmp_req_t *r)
+{
+    if (r->stream_held) {
+        return hold_over(r) ? held_release(r) : 0;
+    }
+    return sllmp_resp_flush(r);
 }
 
 int
@@ -458,10 +471,17 @@ sllmp_sse_event(sllmp_req_t *r, const char *name, const char *data, size_t len)
     sllmp_resp_write(r, "\ndata: ", 7);
     sllmp_resp_write(r, data, len);
     sllmp_resp_write(r, "\n\n", 2);
-    if (r->stream_held) {
-        return hold_over(r) ? held_release(r) : 0;
+    return sse_sent(r);
+}
+
+int
+sllmp_sse_raw(sllmp_req_t *r, const char *text, size_t len)
+{
+    if (sllmp_sse_begin(r) < 0) {
+        return -1;
     }
-    return sllmp_resp_flush(r);
+    sllmp_resp_write(r, text, len);
+    return sse_sent(r);
 }
 
 int
@@ -479,7 +499,7 @@ sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len)
         if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
             return held_send(r);
         }
-        return hold_over(r) ? held_release(r) : 0;
+        return sse_sent(r);
     }
     return sllmp_resp_flush(r);
 }

@@ -26,6 +26,9 @@ struct sllmp_chunk_s {
     int done;          /* the [DONE] terminator */
     int drop;          /* set by a filter: do not send this one */
     const char *event; /* the SSE event name to send it under (Anthropic's), NULL: none */
+    const char *sse;   /* set by a filter that reshapes the stream (Responses): whole SSE
+                        * events, sent instead of this one; not kept past the filter's next call */
+    size_t sse_len;
 };
 
 typedef sllmp_rc_t sllmp_hook_f(sllmp_req_t *r, void *mw_conf);

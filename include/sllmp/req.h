@@ -86,6 +86,10 @@ struct sllmp_req_s {
     const char *path; /* REQUEST_URI without the query string */
     sllmp_str_t body;
     cJSON *json;         /* parsed body, owned by the arena's cleanup list */
+    int responses_api;   /* POST /v1/responses: kind CHAT inside, answered in the Responses
+                          * shapes (src/middleware/responses.c) */
+    cJSON *responses;    /* its body as the client sent it, once validate has put its chat
+                          * translation in json */
     const char *model;   /* as the client named it */
     const char *group;   /* the model group routed to: model, or the model_group_alias's target */
     const char *user;    /* X-User-ID, else OpenAI `user`, else the key's `user` */
@@ -194,12 +198,16 @@ void sllmp_resp_error(sllmp_req_t *r);
  * is held instead: the SSE writers append to r->held, and the [DONE] event sends it all.
  */
 int sllmp_sse_begin(sllmp_req_t *r);
+/* Writes whole SSE events (already framed: "event: ...\ndata: ...\n\n"...) and flushes. 0 or
+ * -1 (client gone). */
+int sllmp_sse_raw(sllmp_req_t *r, const char *text, size_t len);
 /* Writes one `data: ...` event and flushes. 0 or -1 (client gone). */
 int sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len);
 /* The same under `event: <name>` (Anthropic's named events); name NULL: sllmp_sse_data. */
 int sllmp_sse_event(sllmp_req_t *r, const char *name, const char *data, size_t len);
-/* Ends a stream: `data: [DONE]` for the OpenAI kinds; nothing more for /v1/messages, whose
- * message_stop event went out already (a held stream is sent then). 0 or -1. */
+/* Ends a stream: `data: [DONE]` for the OpenAI kinds; nothing more for /v1/messages and
+ * /v1/responses, whose last event (message_stop, response.completed) went out already (a held
+ * stream is sent then). 0 or -1. */
 int sllmp_sse_end(sllmp_req_t *r);
 /* Writes an SSE comment heartbeat and flushes; nothing with buffer_streams. 0 or -1. */
 int sllmp_sse_ping(sllmp_req_t *r);

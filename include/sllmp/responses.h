@@ -78,7 +78,8 @@ cJSON *sllmp_responses_to_chat(const cJSON *req, sllmp_xerr_t *e);
  * {effort, summary}, store false, temperature, text {"format": the request's or
  * {"type":"text"}} (with its verbosity), tool_choice ("auto"), tools ([]), top_p,
  * truncation "disabled", user (only when given). usage (NULL: "usage" null) as ResponseUsage:
- * input_tokens = prompt total, input_tokens_details.cached_tokens = cache reads,
+ * input_tokens = prompt total, input_tokens_details.cached_tokens = cache reads (and
+ * cache_write_tokens = cache writes, which the openai SDK's type requires),
  * output_tokens = completion total (reasoning included), output_tokens_details.reasoning_tokens,
  * total_tokens.
  */
@@ -101,9 +102,12 @@ cJSON *sllmp_responses_object(const sllmp_responses_meta_t *m, const char *statu
  * "text","annotations":[],"logprobs":[]}]} (a refusal: a {"type":"refusal","refusal"} part);
  * each tool call -> {"type":"function_call","id":"fc_...","call_id","name","arguments",
  * "status":"completed"}. finish_reason length -> status "incomplete", reason
- * "max_output_tokens"; content_filter -> "incomplete", "content_filter"; else "completed".
- * Item ids are derived from m->id, so the same answer gets the same ids. NULL when completion
- * is not a chat.completion.
+ * "max_output_tokens"; content_filter -> "incomplete", "content_filter" (the last message or
+ * call then has status "incomplete" too, as OpenAI marks a cut item); else "completed". No
+ * content, refusal or call: no item. Logprobs (asked for with top_logprobs) go into the
+ * output_text part. Item ids are derived from m->id ("msg_" / "fc_" / "rs_", the id after its
+ * first "_", the output index in hex), so the same answer gets the same ids, streamed or not.
+ * u NULL: the completion's own usage. NULL when completion is not a chat.completion.
  */
 cJSON *sllmp_responses_from_chat(const sllmp_responses_meta_t *m, const cJSON *completion,
                                  const sllmp_usage_t *u);
@@ -129,7 +133,8 @@ cJSON *sllmp_responses_from_chat(const sllmp_responses_meta_t *m, const cJSON *c
  *   tool_calls         per call (a new index): output_item.added (function_call, arguments "",
  *                      status in_progress), function_call_arguments.delta ...; on close
  *                      function_call_arguments.done, output_item.done
- * Chunks of choices other than index 0, usage-only chunks and empty deltas give nothing.
+ * Chunks of choices other than index 0, usage-only chunks and empty deltas give nothing (not
+ * even response.created: the stream starts at the first chunk of choice 0).
  * finish(u) closes the open item and sends response.completed (or response.incomplete, as
  * sllmp_responses_from_chat decides from the finish reason) with the whole Response: every
  * item as output_item.done had it, and the usage. fail(code, message) closes nothing and sends

@@ -15,6 +15,8 @@ const sllmp_middleware_t *const sllmp_middleware_table[] = {
     &sllmp_mw_limits,     /* pre: reserve rpm, tpm, parallel, budget; complete: settle */
     &sllmp_mw_usage,      /* on_chunk: record usage, hide the usage chunk nobody asked for */
     &sllmp_mw_cost,       /* post: estimate missing usage, price it, x-sllmp-cost-usd */
+    &sllmp_mw_responses,  /* on_chunk, post, error: /v1/responses' answer in its shapes, from
+                           * the chunks as counted and the usage as priced */
     &sllmp_mw_provider,   /* llm_call: the provider adapter */
     NULL,
 };

@@ -850,6 +850,80 @@ usage_and_cost(sllmp_req_t *r, cJSON *rec)
     }
 }
 
+/* A string member of o, "" when it is not one. */
+static const char *
+str_or(const cJSON *o, const char *name)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, name));
+
+    return v != NULL ? v : "";
+}
+
+/* A Response's output items (POST /v1/responses) as the chat message they were made from,
+ * so that the record's output is the same whether the answer was streamed or not. */
+static void
+responses_output(const cJSON *body, cJSON *rec)
+{
+    const cJSON *item, *part;
+    sllmp_buf_t content, reasoning;
+    cJSON *out, *calls = NULL;
+    int text = 0, thought = 0;
+
+    sllmp_buf_init(&content, 0);
+    sllmp_buf_init(&reasoning, 0);
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(body, "output"))
+    {
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "type"));
+
+        if (type == NULL) {
+            continue;
+        }
+        if (strcmp(type, "function_call") == 0) {
+            cJSON *c = cJSON_CreateObject(), *f;
+
+            cJSON_AddStringToObject(c, "id", str_or(item, "call_id"));
+            cJSON_AddStringToObject(c, "type", "function");
+            f = cJSON_AddObjectToObject(c, "function");
+            cJSON_AddStringToObject(f, "name", str_or(item, "name"));
+            cJSON_AddStringToObject(f, "arguments", str_or(item, "arguments"));
+            if (calls == NULL) {
+                calls = cJSON_CreateArray();
+            }
+            cJSON_AddItemToArray(calls, c);
+            continue;
+        }
+        int is_reasoning = strcmp(type, "reasoning") == 0;
+
+        cJSON_ArrayForEach(
+            part, cJSON_GetObjectItemCaseSensitive(item, is_reasoning ? "summary" : "content"))
+        {
+            const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(part, "text"));
+
+            if (t != NULL) {
+                sllmp_buf_appends(is_reasoning ? &reasoning : &content, t);
+                *(is_reasoning ? &thought : &text) = 1;
+            }
+        }
+    }
+    if (text || thought || calls != NULL) {
+        out = cJSON_AddObjectToObject(rec, "output");
+        cJSON_AddStringToObject(out, "role", "assistant");
+        if (text) {
+            cJSON_AddStringToObject(out, "content", sllmp_buf_cstr(&content));
+        } else {
+            cJSON_AddNullToObject(out, "content");
+        }
+        if (thought) {
+            cJSON_AddStringToObject(out, "reasoning_content", sllmp_buf_cstr(&reasoning));
+        }
+        if (calls != NULL) {
+            cJSON_AddItemToObject(out, "tool_calls", calls);
+        }
+    }
+    sllmp_buf_free(&content);
+    sllmp_buf_free(&reasoning);
+}
+
 /* The answer of an unstreamed call, from the body that went to the client. */
 static void
 unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
@@ -867,6 +941,13 @@ unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
 
     if (cJSON_IsString(model) && model->valuestring[0]) {
         t->response_model = sllmp_arena_strdup(r->arena, model->valuestring);
+    }
+    if (r->responses != NULL) {
+        if (full) {
+            responses_output(body, rec);
+        }
+        cJSON_Delete(body);
+        return;
     }
     if (r->kind == SLLMP_KIND_MESSAGES || r->kind == SLLMP_KIND_EMBEDDINGS) {
         /* an Anthropic Message: its content blocks; embeddings: no text to keep */

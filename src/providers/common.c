@@ -124,7 +124,7 @@ sllmp_provider_emit(void *ud, const cJSON *json)
     sllmp_req_t *r = ud;
     char *text = cJSON_PrintUnformatted(json);
     /* the filters only read the parsed chunk; the cast drops a const cJSON has no use for */
-    sllmp_chunk_t chunk = {text, strlen(text), (cJSON *)(uintptr_t)json, 0, 0, NULL};
+    sllmp_chunk_t chunk = {text, strlen(text), (cJSON *)(uintptr_t)json, 0, 0, NULL, NULL, 0};
     sllmp_rc_t rc = sllmp_pipeline_chunk(r, &chunk);
 
     cJSON_free(text);
@@ -309,7 +309,7 @@ sllmp_provider_native_event(sllmp_req_t *r, const char *type, const cJSON *json,
     if (strcmp(type, "message_stop") == 0) {
         *stopped = 1;
     }
-    sllmp_chunk_t chunk = {data, len, (cJSON *)(uintptr_t)json, 0, 0, type};
+    sllmp_chunk_t chunk = {data, len, (cJSON *)(uintptr_t)json, 0, 0, type, NULL, 0};
 
     rc = sllmp_pipeline_chunk(r, &chunk);
     cJSON_free(text);

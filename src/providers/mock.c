@@ -111,7 +111,7 @@ static sllmp_rc_t
 emit(sllmp_req_t *r, cJSON *c)
 {
     char *text = cJSON_PrintUnformatted(c);
-    sllmp_chunk_t chunk = {text, strlen(text), c, 0, 0, NULL};
+    sllmp_chunk_t chunk = {text, strlen(text), c, 0, 0, NULL, NULL, 0};
     sllmp_rc_t rc = sllmp_pipeline_chunk(r, &chunk);
 
     cJSON_free(text);
@@ -177,7 +177,7 @@ stream(sllmp_req_t *r, const char *text, const char *id, long created, long prom
     if (emit(r, c) != SLLMP_GO_ON) {
         return SLLMP_ERROR;
     }
-    sllmp_chunk_t done = {"[DONE]", 6, NULL, 1, 0, NULL};
+    sllmp_chunk_t done = {"[DONE]", 6, NULL, 1, 0, NULL, NULL, 0};
 
     return sllmp_pipeline_chunk(r, &done) == SLLMP_GO_ON ? SLLMP_FINISHED : SLLMP_ERROR;
 }

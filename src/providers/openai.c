@@ -56,7 +56,7 @@ on_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen
 {
     stream_t *s = ud;
     sllmp_req_t *r = s->r;
-    sllmp_chunk_t chunk = {data, dlen, NULL, 0, 0, NULL};
+    sllmp_chunk_t chunk = {data, dlen, NULL, 0, 0, NULL, NULL, 0};
     sllmp_rc_t rc;
 
     (void)elen;
@@ -420,7 +420,7 @@ usage_estimated(sllmp_req_t *r, const stream_t *s)
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(s->head, "created");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(s->head, "model");
     cJSON *c = cJSON_CreateObject();
-    sllmp_chunk_t chunk = {NULL, 0, c, 0, 0, NULL};
+    sllmp_chunk_t chunk = {NULL, 0, c, 0, 0, NULL, NULL, 0};
     char *text;
     sllmp_rc_t rc;
 

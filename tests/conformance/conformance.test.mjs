@@ -801,3 +801,82 @@ describe('upstream faults as SDK classes', () => {
     assert.match(response.headers.get('x-request-id') || '', HEX32);
   });
 });
+
+describe('responses (the Responses API, answered through chat completions)', () => {
+  const text = (r) => r.output.filter((i) => i.type === 'message').flatMap((i) => i.content).map((p) => p.text).join('');
+
+  test('responses.create() echoes, with output_text and usage', T, async () => {
+    const r = await client.responses.create({ model: MODEL, input: 'hello responses api', instructions: 'be brief' });
+    assert.equal(r.object, 'response');
+    assert.equal(r.status, 'completed');
+    assert.match(r.id, /^resp_[0-9a-f]{32}$/);
+    assert.equal(r.output_text, 'hello responses api', JSON.stringify(r));
+    assert.equal(r.instructions, 'be brief');
+    assert.ok(isInt(r.usage.input_tokens) && isInt(r.usage.output_tokens), JSON.stringify(r.usage));
+    assert.equal(r.usage.total_tokens, r.usage.input_tokens + r.usage.output_tokens);
+  });
+
+  test('stream: true yields typed events ending in response.completed', T, async () => {
+    const stream = await client.responses.create({ model: MODEL, input: 'four words streamed here', stream: true });
+    const events = [];
+    for await (const ev of stream) events.push(ev);
+    assert.equal(events[0].type, 'response.created');
+    assert.equal(events.at(-1).type, 'response.completed');
+    events.forEach((ev, i) => assert.equal(ev.sequence_number, i, JSON.stringify(ev)));
+    const deltas = events.filter((ev) => ev.type === 'response.output_text.delta').map((ev) => ev.delta).join('');
+    assert.equal(deltas, 'four words streamed here');
+    assert.equal(text(events.at(-1).response), 'four words streamed here');
+  });
+
+  test('responses.stream() helper: finalResponse() and output_text', T, async () => {
+    const stream = client.responses.stream({ model: MODEL, input: [{ role: 'user', content: 'the helper accumulates' }] });
+    let deltas = '';
+    stream.on('response.output_text.delta', (ev) => { deltas += ev.delta; });
+    const final = await stream.finalResponse();
+    assert.equal(final.output_text, 'the helper accumulates');
+    assert.equal(deltas, 'the helper accumulates');
+  });
+
+  test('a function call comes back as a function_call item, streamed or not', F, async () => {
+    const tools = [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }];
+    const r = await client.responses.create({ model: 'fault-tools', input: 'weather?', tools });
+    const call = r.output.find((i) => i.type === 'function_call');
+    assert.equal(call?.call_id, 'call_mock1', JSON.stringify(r.output));
+    assert.deepEqual(JSON.parse(call.arguments), { city: 'Paris' });
+    const final = await client.responses.stream({ model: 'fault-tools', input: 'weather?', tools }).finalResponse();
+    const scall = final.output.find((i) => i.type === 'function_call');
+    assert.equal(scall?.name, 'get_weather', JSON.stringify(final.output));
+    assert.deepEqual(JSON.parse(scall.arguments), { city: 'Paris' });
+    // and the next turn takes the call and its output back
+    const next = await client.responses.create({
+      model: MODEL,
+      tools,
+      input: [
+        { role: 'user', content: 'weather?' },
+        { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments },
+        { type: 'function_call_output', call_id: call.call_id, output: 'sunny' },
+        { role: 'user', content: 'thank you' },
+      ],
+    });
+    assert.equal(next.output_text, 'thank you');
+  });
+
+  test('previous_response_id: BadRequestError, param previous_response_id', T, async () => {
+    await expectApiError(client.responses.create({ model: MODEL, input: 'x', previous_response_id: 'resp_123' }), OpenAI.BadRequestError, {
+      status: 400,
+      param: 'previous_response_id',
+    });
+  });
+
+  test('unknown model: NotFoundError before any event', T, async () => {
+    await expectApiError(client.responses.create({ model: 'no-such-model', input: 'x', stream: true }), OpenAI.NotFoundError, {
+      status: 404,
+      code: 'model_not_found',
+      param: 'model',
+    });
+  });
+
+  test('responses.retrieve(): NotFoundError (the gateway stores none)', T, async () => {
+    await expectApiError(client.responses.retrieve('resp_0123'), OpenAI.NotFoundError, { status: 404 });
+  });
+});

@@ -591,12 +591,13 @@ class Stack:
         body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
         return self.request("POST", path, body, h, timeout)
 
-    def stream(self, payload, key=None, headers=None, timeout=30, **kw):
+    def stream(self, payload, key=None, headers=None, timeout=30, path="/v1/chat/completions",
+               **kw):
         h = {"Content-Type": "application/json"}
         if key:
             h["Authorization"] = "Bearer " + key
         h.update(headers or {})
-        return StreamClient(self.port, self.base + "/v1/chat/completions",
+        return StreamClient(self.port, self.base + path,
                             json.dumps(payload).encode(),
                             h, timeout=timeout, **kw)
 

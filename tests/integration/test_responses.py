@@ -1,0 +1,407 @@
+"""OpenAI's Responses API (POST /v1/responses) through lighttpd and the pool: the request goes
+upstream as the chat completion it stands for, the answer comes back in the Responses shapes,
+streamed (named events with sequence numbers, response.completed, no [DONE]) or not; tool
+calls both ways; what needs a store is a 400; errors before and inside a stream; keys,
+limits, cost and the trace record as for chat. The openai SDK drives the same endpoint in
+tests/conformance."""
+
+import json
+import os
+import re
+import time
+import uuid
+
+from stack import MASTER_KEY, StackCase, mock_model, upstream_model, wait_for
+from test_keys import new_key
+from test_providers import WithAnthropicMock
+from test_trace import records
+
+PATH = "/v1/responses"
+KEY, DIGEST = new_key("resp-user")
+NARROW_KEY, NARROW_DIGEST = new_key("resp-narrow")
+RESP_ID = re.compile(r"^resp_[0-9a-f]{32}$")
+
+
+def sse_events(text):
+    """[(event name, parsed data)] of an SSE body; comments left out."""
+    out, data, name = [], [], None
+    for line in re.split(r"\r\n|\r|\n", text):
+        if line == "":
+            if data:
+                joined = "\n".join(data)
+                out.append((name, joined if joined == "[DONE]" else json.loads(joined)))
+            data, name = [], None
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "data":
+                data.append(value)
+            elif field == "event":
+                name = value
+    return out
+
+
+class ResponsesCase(StackCase):
+    master_key = MASTER_KEY
+
+    def post(self, payload, key=None, headers=None):
+        return self.chat(payload, key=key or self.master_key, headers=headers, path=PATH)
+
+    def events(self, payload, key=None, headers=None):
+        c = self.stream(dict(payload, stream=True), key=key or self.master_key,
+                        headers=headers, path=PATH).read_all()
+        self.assertEqual(c.status, 200, c.text())
+        self.assertTrue((c.header("content-type") or "").startswith("text/event-stream"))
+        evs = sse_events(c.text())
+        self.assertTrue(evs, c.text())
+        self.assertNotIn("[DONE]", [d for _, d in evs], "a Responses stream has no [DONE]")
+        for i, (name, data) in enumerate(evs):
+            self.assertEqual(name, data.get("type"), "event name and type differ: %r" % data)
+            self.assertEqual(data.get("sequence_number"), i, "sequence numbers: %r" % evs)
+        return c, evs
+
+    def check_stream_whole(self, evs):
+        """The events put together the way the SDK's ResponseStream does, checked against the
+        final Response: every item announced at its index, deltas into existing parts."""
+        types = [n for n, _ in evs]
+        self.assertEqual(types[:2], ["response.created", "response.in_progress"], types)
+        self.assertIn(types[-1], ("response.completed", "response.incomplete"), types)
+        rid = evs[0][1]["response"]["id"]
+        self.assertRegex(rid, RESP_ID)
+        output = []
+        for name, d in evs:
+            if "response" in d:
+                self.assertEqual(d["response"]["id"], rid, d)
+            if name == "response.output_item.added":
+                self.assertEqual(d["output_index"], len(output), d)
+                output.append(json.loads(json.dumps(d["item"])))
+            elif name == "response.content_part.added":
+                item = output[d["output_index"]]
+                self.assertEqual(d["item_id"], item["id"], d)
+                self.assertEqual(d["content_index"], len(item["content"]), d)
+                item["content"].append(d["part"])
+            elif name == "response.output_text.delta":
+                part = output[d["output_index"]]["content"][d["content_index"]]
+                self.assertEqual(part["type"], "output_text", d)
+                part["text"] += d["delta"]
+            elif name == "response.function_call_arguments.delta":
+                item = output[d["output_index"]]
+                self.assertEqual(item["type"], "function_call", d)
+                item["arguments"] += d["delta"]
+            elif name == "response.output_item.done":
+                built = output[d["output_index"]]
+                self.assertEqual(built["id"], d["item"]["id"], d)
+                if built["type"] == "message":
+                    self.assertEqual([p.get("text") for p in built["content"]],
+                                     [p.get("text") for p in d["item"]["content"]], d)
+                if built["type"] == "function_call":
+                    self.assertEqual(built["arguments"], d["item"]["arguments"], d)
+                output[d["output_index"]] = d["item"]
+        final = evs[-1][1]["response"]
+        self.assertEqual(final["output"], output, "response.completed's output differs from "
+                         "the items the events built")
+        return final
+
+    def text_of(self, resp):
+        return "".join(p.get("text", "") for it in resp["output"] if it["type"] == "message"
+                       for p in it["content"])
+
+
+class ResponsesTest(ResponsesCase):
+    @classmethod
+    def models(cls, mock):
+        return [mock_model("mock-echo", "echo", 0),
+                upstream_model("up-echo", mock, "echo"),
+                upstream_model("up-tools", mock, "tools"),
+                upstream_model("up-usage", mock, "usage-2000-300-1500-100+words-3-1"),
+                upstream_model("up-500", mock, "status-500"),
+                upstream_model("up-cut", mock, "error-after-2+words-5-1"),
+                upstream_model("up-slow", mock, "sleep-3000")]
+
+    @classmethod
+    def make_config(cls):
+        cfg = super().make_config()
+        cfg["keys"] = [{"name": "resp-user", "key_sha256": DIGEST},
+                       {"name": "resp-narrow", "key_sha256": NARROW_DIGEST,
+                        "models": ["mock-echo"]}]
+        return cfg
+
+    def upstream(self, rid):
+        reqs = [r for r in self.mock.chat_requests()
+                if r["headers"].get("x-request-id") == rid]
+        self.assertEqual(len(reqs), 1, "upstream calls of %s: %d" % (rid, len(reqs)))
+        return reqs[0]
+
+    def test_unstreamed_text(self):
+        rid = uuid.uuid4().hex
+        r = self.post({"model": "up-echo", "input": "hello responses",
+                       "instructions": "be brief", "max_output_tokens": 50,
+                       "temperature": 0.5, "metadata": {"k": "v"}},
+                      headers={"X-Request-ID": rid})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue((r.header("content-type") or "").startswith("application/json"))
+        body = r.json()
+        self.assertRegex(body["id"], RESP_ID)
+        self.assertEqual((body["object"], body["status"], body["model"]),
+                         ("response", "completed", "up-echo"), body)
+        self.assertEqual(self.text_of(body), "hello responses", body)
+        msg = body["output"][0]
+        self.assertEqual((msg["type"], msg["role"], msg["status"]),
+                         ("message", "assistant", "completed"), body)
+        self.assertTrue(msg["id"].startswith("msg_"), body)
+        self.assertEqual((body["instructions"], body["max_output_tokens"], body["temperature"],
+                          body["metadata"]), ("be brief", 50, 0.5, {"k": "v"}), body)
+        self.assertIsNone(body["error"], body)
+        self.assertIsNone(body["incomplete_details"], body)
+        u = body["usage"]
+        self.assertEqual(u["total_tokens"], u["input_tokens"] + u["output_tokens"], u)
+        self.assertGreater(u["output_tokens"], 0, u)
+        self.assertIsNotNone(r.header("x-sllmp-cost-usd"), r)
+        # upstream: the chat completion it stands for
+        b = self.upstream(rid)["body"]
+        self.assertEqual(b["model"], "echo", b)
+        self.assertEqual(b["messages"], [{"role": "system", "content": "be brief"},
+                                         {"role": "user", "content": "hello responses"}], b)
+        self.assertEqual(b.get("max_completion_tokens"), 50, b)
+        self.assertNotIn("input", b)
+        self.assertNotIn("instructions", b)
+        self.assertNotIn("max_output_tokens", b)
+
+    def test_also_at_the_path_without_v1(self):
+        r = self.chat({"model": "mock-echo", "input": "short path"}, key=self.master_key,
+                      path="/responses")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.text_of(r.json()), "short path", r)
+
+    def test_usage_buckets(self):
+        r = self.post({"model": "up-usage", "input": "count"})
+        self.assertEqual(r.status, 200, r)
+        u = r.json()["usage"]
+        self.assertEqual(u, {"input_tokens": 2000,
+                             "input_tokens_details": {"cached_tokens": 1500,
+                                                      "cache_write_tokens": 0},
+                             "output_tokens": 300,
+                             "output_tokens_details": {"reasoning_tokens": 100},
+                             "total_tokens": 2300}, u)
+
+    def test_streamed_text(self):
+        c, evs = self.events({"model": "up-echo", "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "stream these four"}]}]})
+        final = self.check_stream_whole(evs)
+        self.assertEqual(final["status"], "completed", final)
+        self.assertEqual(self.text_of(final), "stream these four", final)
+        deltas = [d["delta"] for n, d in evs if n == "response.output_text.delta"]
+        self.assertEqual(len(deltas), 3, "one delta per upstream chunk: %r" % deltas)
+        done = [d for n, d in evs if n == "response.output_text.done"]
+        self.assertEqual([d["text"] for d in done], ["stream these four"], evs)
+        self.assertGreater(final["usage"]["output_tokens"], 0, final)
+        self.assertIsNone(evs[0][1]["response"].get("usage"), evs[0])
+        self.assertEqual(evs[0][1]["response"]["status"], "in_progress", evs[0])
+
+    def test_builtin_mock_streamed(self):
+        _, evs = self.events({"model": "mock-echo", "input": "one two"})
+        self.assertEqual(self.text_of(self.check_stream_whole(evs)), "one two")
+
+    def test_tool_call_round_trip(self):
+        tools = [{"type": "function", "name": "get_weather", "description": "weather",
+                  "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+        r = self.post({"model": "up-tools", "input": "weather in Paris?", "tools": tools,
+                       "tool_choice": "auto"})
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        calls = [it for it in body["output"] if it["type"] == "function_call"]
+        self.assertEqual(len(calls), 1, body)
+        call = calls[0]
+        self.assertEqual((call["call_id"], call["name"], json.loads(call["arguments"]),
+                          call["status"]),
+                         ("call_mock1", "get_weather", {"city": "Paris"}, "completed"), body)
+        self.assertTrue(call["id"].startswith("fc_"), call)
+        self.assertEqual(body["tools"], tools, body)
+        # streamed, the same call
+        _, evs = self.events({"model": "up-tools", "input": "weather in Paris?",
+                              "tools": tools})
+        final = self.check_stream_whole(evs)
+        scall = [it for it in final["output"] if it["type"] == "function_call"]
+        self.assertEqual([(c["call_id"], c["name"], c["arguments"]) for c in scall],
+                         [(call["call_id"], call["name"], call["arguments"])], final)
+        self.assertIn("response.function_call_arguments.done", [n for n, _ in evs])
+        # the next turn sends the call and its output back
+        rid = uuid.uuid4().hex
+        r = self.post({"model": "up-echo", "tools": tools, "input": [
+            {"role": "user", "content": "weather in Paris?"},
+            {"type": "function_call", "call_id": "call_mock1", "name": "get_weather",
+             "arguments": "{\"city\":\"Paris\"}"},
+            {"type": "function_call_output", "call_id": "call_mock1", "output": "sunny"},
+            {"role": "user", "content": "thanks"}]}, headers={"X-Request-ID": rid})
+        self.assertEqual(r.status, 200, r)
+        b = self.upstream(rid)["body"]
+        self.assertEqual(b["messages"][1]["role"], "assistant", b)
+        self.assertEqual(b["messages"][1]["tool_calls"], [
+            {"id": "call_mock1", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}], b)
+        self.assertEqual(b["messages"][2], {"role": "tool", "tool_call_id": "call_mock1",
+                                            "content": "sunny"}, b)
+        self.assertEqual(b["tools"], [{"type": "function", "function": {
+            "name": "get_weather", "description": "weather",
+            "parameters": tools[0]["parameters"]}}], b)
+
+    def test_json_schema_format(self):
+        rid = uuid.uuid4().hex
+        fmt = {"type": "json_schema", "name": "city", "strict": True,
+               "schema": {"type": "object", "properties": {"name": {"type": "string"}},
+                          "required": ["name"], "additionalProperties": False}}
+        r = self.post({"model": "up-echo", "input": "{\"name\":\"Paris\"}",
+                       "text": {"format": fmt}, "reasoning": {"effort": "low"}},
+                      headers={"X-Request-ID": rid})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["text"]["format"], fmt, r)
+        b = self.upstream(rid)["body"]
+        self.assertEqual(b["response_format"], {"type": "json_schema", "json_schema": {
+            "name": "city", "strict": True, "schema": fmt["schema"]}}, b)
+        self.assertEqual(b["reasoning_effort"], "low", b)
+
+    def test_what_needs_a_store_is_refused(self):
+        cases = [({"previous_response_id": "resp_abc"}, "previous_response_id"),
+                 ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
+                 ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+                 ({"input": 42}, "input")]
+        for extra, param in cases:
+            with self.subTest(extra=extra):
+                r = self.post(dict({"model": "mock-echo", "input": "x"}, **extra))
+                err = self.assertOpenAIError(r, 400, etype="invalid_request_error")
+                self.assertTrue((err["param"] or "").startswith(param), err)
+        self.assertEqual(self.post({"model": "nope", "input": "x"}).status, 404)
+        self.assertOpenAIError(self.post({"input": "x"}), 400, param="model")
+
+    def test_stored_responses_do_not_exist(self):
+        r = self.stack.request("GET", "/v1/responses/resp_123", None,
+                               {"Authorization": "Bearer " + self.master_key}, 10)
+        err = self.assertOpenAIError(r, 404)
+        self.assertIn("does not store", err["message"], err)
+        r = self.stack.request("GET", "/v1/responses", None, {}, 10)
+        self.assertEqual(r.status, 405, r)
+
+    def test_keys_and_models(self):
+        self.assertOpenAIError(self.post({"model": "mock-echo", "input": "x"}, key="sk-wrong"),
+                               401)
+        self.assertEqual(self.post({"model": "mock-echo", "input": "x"}, key=KEY).status, 200)
+        self.assertOpenAIError(self.post({"model": "up-echo", "input": "x"}, key=NARROW_KEY),
+                               403, "permission_denied", param="model")
+        self.assertEqual(self.post({"model": "mock-echo", "input": "x"},
+                                   key=NARROW_KEY).status, 200)
+
+    def test_upstream_error_before_the_stream_is_json(self):
+        r = self.post({"model": "up-500", "input": "x"})
+        self.assertOpenAIError(r, 502)
+        c = self.stream({"model": "up-500", "input": "x", "stream": True},
+                        key=self.master_key, path=PATH).read_all()
+        self.assertEqual(c.status, 502, c.text())
+        self.assertIn("error", json.loads(c.body), c.text())
+
+    def test_error_inside_the_stream_fails_the_response(self):
+        c = self.stream({"model": "up-cut", "input": "x", "stream": True},
+                        key=self.master_key, path=PATH).read_all()
+        self.assertEqual(c.status, 200, c.text())
+        evs = sse_events(c.text())
+        names = [n for n, _ in evs]
+        self.assertEqual(names[:2], ["response.created", "response.in_progress"], names)
+        self.assertEqual(names[-2:], ["error", "response.failed"], names)
+        self.assertNotIn("[DONE]", [d for _, d in evs])
+        self.assertEqual([d["sequence_number"] for _, d in evs], list(range(len(evs))))
+        err = evs[-2][1]
+        self.assertIsInstance(err.get("message"), str, err)
+        self.assertIn("code", err)
+        failed = evs[-1][1]["response"]
+        self.assertEqual(failed["status"], "failed", failed)
+        self.assertIsInstance(failed["error"]["message"], str, failed)
+        self.assertIn("w1 w2", self.text_of(failed) or "".join(
+            d["delta"] for n, d in evs if n == "response.output_text.delta"))
+
+    def test_heartbeats_are_comments(self):
+        # a slow first token: SSE comments keep the connection, and the events follow
+        c = self.stream({"model": "up-slow", "input": "slow one", "stream": True},
+                        key=self.master_key, path=PATH).read_all()
+        self.assertEqual(c.status, 200, c.text())
+        evs = sse_events(c.text())
+        self.assertEqual(self.text_of(self.check_stream_whole(evs)), "slow one")
+
+
+class ResponsesTraceTest(ResponsesCase):
+    @classmethod
+    def models(cls, mock):
+        return [upstream_model("up-echo", mock, "echo"),
+                upstream_model("up-tools", mock, "tools")]
+
+    def record(self, rid):
+        found = {}
+
+        def one():
+            found.update(records(self.stack.spool))
+            return rid in found
+        self.assertTrue(wait_for(one, 5.0), "no record for request %s" % rid)
+        recs = found[rid]
+        self.assertEqual(len(recs), 1, recs)
+        return recs[0]
+
+    def test_records_the_chat_it_stood_for(self):
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                rid = uuid.uuid4().hex
+                payload = {"model": "up-echo", "input": "traced words", "instructions": "sys",
+                           "stream": stream}
+                if stream:
+                    self.events(payload, headers={"X-Request-ID": rid})
+                else:
+                    self.assertEqual(self.post(payload, headers={"X-Request-ID": rid}).status,
+                                     200)
+                rec = self.record(rid)
+                self.assertEqual(rec["status"], 200, rec)
+                self.assertEqual(rec["output"]["content"], "traced words", rec)
+                self.assertEqual(rec["input"], [{"role": "system", "content": "sys"},
+                                                {"role": "user", "content": "traced words"}],
+                                 rec)
+                self.assertGreater(rec["usage"]["output"], 0, rec)
+
+    def test_tool_calls_recorded(self):
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                rid = uuid.uuid4().hex
+                payload = {"model": "up-tools", "input": "weather?", "stream": stream,
+                           "tools": [{"type": "function", "name": "get_weather",
+                                      "parameters": {"type": "object"}}]}
+                if stream:
+                    self.events(payload, headers={"X-Request-ID": rid})
+                else:
+                    self.assertEqual(self.post(payload, headers={"X-Request-ID": rid}).status,
+                                     200)
+                calls = self.record(rid)["output"]["tool_calls"]
+                self.assertEqual([(c["id"], c["function"]["name"]) for c in calls],
+                                 [("call_mock1", "get_weather")], calls)
+
+
+class ResponsesAnthropicTest(WithAnthropicMock, ResponsesCase):
+    """Another provider behind the same door: Claude's thinking comes back as a reasoning
+    item, before the message."""
+
+    @classmethod
+    def models(cls, mock):
+        return [cls.anthropic_model("claude-think", "thinking")]
+
+    def test_reasoning_items(self):
+        payload = {"model": "claude-think", "input": "think about it",
+                   "reasoning": {"effort": "low"}}
+        r = self.post(payload)
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        types = [it["type"] for it in body["output"]]
+        self.assertEqual(types, ["reasoning", "message"], body)
+        summary = body["output"][0]["summary"]
+        self.assertTrue(summary and summary[0]["type"] == "summary_text" and summary[0]["text"],
+                        body)
+        self.assertGreater(body["usage"]["output_tokens"], 0, body)
+        _, evs = self.events(payload)
+        final = self.check_stream_whole(evs)
+        self.assertEqual([it["type"] for it in final["output"]], ["reasoning", "message"])
+        self.assertEqual(final["output"][0]["summary"][0]["text"], summary[0]["text"])
+        self.assertEqual(self.text_of(final), self.text_of(body))
+        self.assertIn("response.reasoning_summary_text.delta", [n for n, _ in evs])
