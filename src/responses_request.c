@@ -534,7 +534,7 @@ input_item(conv_t *c, const cJSON *item, int i)
         if (type == NULL && get(item, "role") == NULL && given(get(item, "id"))) {
             return bad(c->e,
                        "is an item reference, which needs stored responses; sllmp stores none: "
-                       "send the item itself.",
+                       "send the item itself (as clients do with store: false).",
                        "input[%d]", i);
         }
         return message_item(c, item, i);
@@ -551,7 +551,7 @@ input_item(conv_t *c, const cJSON *item, int i)
     if (is(type, "item_reference")) {
         return bad(c->e,
                    "is item_reference, which needs stored responses; sllmp stores none: send the "
-                   "item itself.",
+                   "item itself (as clients do with store: false).",
                    "input[%d].type", i);
     }
     return bad_type(c->e, type,
@@ -878,7 +878,7 @@ refused(const cJSON *req, sllmp_xerr_t *e)
     if (given(get(req, "previous_response_id"))) {
         return bad(e,
                    "is not supported: sllmp stores no responses; send the whole conversation as "
-                   "input.",
+                   "input (as clients do with store: false).",
                    "previous_response_id");
     }
     if (given(get(req, "conversation"))) {

@@ -270,6 +270,9 @@ class ResponsesTest(ResponsesCase):
                 r = self.post(dict({"model": "mock-echo", "input": "x"}, **extra))
                 err = self.assertOpenAIError(r, 400, etype="invalid_request_error")
                 self.assertTrue((err["param"] or "").startswith(param), err)
+                if param != "input" and "tools" not in param:
+                    # what the client can do instead: what AI SDK users set to get on
+                    self.assertIn("store: false", err["message"], err)
         self.assertEqual(self.post({"model": "nope", "input": "x"}).status, 404)
         self.assertOpenAIError(self.post({"input": "x"}), 400, param="model")
 
