@@ -358,7 +358,7 @@ class ResponsesTraceTest(ResponsesCase):
                     self.assertEqual(self.post(payload, headers={"X-Request-ID": rid}).status,
                                      200)
                 rec = self.record(rid)
-                self.assertEqual(rec["status"], 200, rec)
+                self.assertEqual((rec["status"], rec["name"]), (200, "responses"), rec)
                 self.assertEqual(rec["output"]["content"], "traced words", rec)
                 self.assertEqual(rec["input"], [{"role": "system", "content": "sys"},
                                                 {"role": "user", "content": "traced words"}],
