@@ -845,7 +845,26 @@ reasoning(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     return opt_string(r, "effort", body, "reasoning_effort", e, "reasoning");
 }
 
-/* max_output_tokens -> max_completion_tokens; top_logprobs -> logprobs + top_logprobs. */
+/* Whether include asks for the answer's logprobs (OpenAI sends them only then). */
+static int
+include_logprobs(const cJSON *req)
+{
+    const cJSON *inc = get(req, "include"), *v;
+
+    if (!cJSON_IsArray(inc)) {
+        return 0;
+    }
+    cJSON_ArrayForEach(v, inc)
+    {
+        if (cJSON_IsString(v) && strcmp(v->valuestring, "message.output_text.logprobs") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* max_output_tokens -> max_completion_tokens; top_logprobs -> logprobs + top_logprobs;
+ * include message.output_text.logprobs -> logprobs. */
 static int
 limits(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
@@ -863,6 +882,8 @@ limits(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         }
         cJSON_AddTrueToObject(body, "logprobs");
         cJSON_AddNumberToObject(body, "top_logprobs", top->valuedouble);
+    } else if (include_logprobs(req)) {
+        cJSON_AddTrueToObject(body, "logprobs");
     }
     return 0;
 }

@@ -53,7 +53,8 @@
  *                             {name,schema,strict,description} -> response_format
  *                             {"type":"json_schema","json_schema":{...}}; text: nothing
  *   text.verbosity            verbosity
- *   top_logprobs              logprobs true + top_logprobs
+ *   top_logprobs              logprobs true + top_logprobs (include
+ *                             message.output_text.logprobs alone: logprobs true)
  *   temperature, top_p, parallel_tool_calls, user, metadata, stream, service_tier,
  *   prompt_cache_key, safety_identifier: copied
  *   store, include, truncation, background false, stream_options, max_tool_calls,

@@ -406,6 +406,12 @@ test_members_copied_and_dropped(void **state)
         "'prompt_cache_key':'pk','safety_identifier':'sid','seed':7,'my_extra':{'a':[1]}}");
     assert_request("{'model':'m','input':'x','background':null}",
                    "{'model':'m','messages':[{'role':'user','content':'x'}]}");
+    /* the answer's logprobs, asked for with include alone */
+    assert_request("{'model':'m','input':'x','include':['reasoning.encrypted_content',"
+                   "'message.output_text.logprobs']}",
+                   "{'model':'m','messages':[{'role':'user','content':'x'}],'logprobs':true}");
+    assert_request("{'model':'m','input':'x','include':'message.output_text.logprobs'}",
+                   "{'model':'m','messages':[{'role':'user','content':'x'}]}");
 }
 
 /* A member of the translation's is its own, whatever the client sends by that name; one it
