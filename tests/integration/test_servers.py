@@ -15,6 +15,7 @@ server) for the README's table.
 
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -95,6 +96,26 @@ class Scenarios:
                       path="/chat/completions")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["choices"][0]["message"]["content"], "no v1")
+
+    def test_responses_api(self):
+        # /v1/responses and /responses (the .htaccess routes both), unstreamed and streamed:
+        # named events flushed through this server, no [DONE]
+        for path in ("/v1/responses", "/responses"):
+            r = self.chat({"model": "up-echo", "input": "responses via " + self.server},
+                          path=path)
+            self.assertEqual(r.status, 200, (path, r))
+            out = r.json()["output"]
+            self.assertEqual(out[0]["content"][0]["text"], "responses via " + self.server, r)
+        c = self.stream({"model": "up-echo", "input": "streamed responses", "stream": True},
+                        path="/responses").read_all()
+        self.assertEqual(c.status, 200, c.text())
+        names = re.findall(r"^event: (\S+)$", c.text(), re.M)
+        self.assertEqual((names[0], names[-1]), ("response.created", "response.completed"),
+                         c.text())
+        self.assertNotIn("[DONE]", c.text())
+        deltas = [json.loads(d)["delta"] for d in c.data_events()
+                  if json.loads(d)["type"] == "response.output_text.delta"]
+        self.assertEqual("".join(deltas), "streamed responses", c.text())
 
     def test_count_tokens(self):
         # Claude Code's POST /v1/messages/count_tokens?beta=true, with x-api-key: routed (the
