@@ -116,7 +116,8 @@ class ResponsesTest(ResponsesCase):
                 upstream_model("up-usage", mock, "usage-2000-300-1500-100+words-3-1"),
                 upstream_model("up-500", mock, "status-500"),
                 upstream_model("up-cut", mock, "error-after-2+words-5-1"),
-                upstream_model("up-slow", mock, "sleep-3000")]
+                # under first_byte_ms (3000 in base_config): a slow first token, not a timeout
+                upstream_model("up-slow", mock, "sleep-1600")]
 
     @classmethod
     def make_config(cls):
@@ -325,6 +326,7 @@ class ResponsesTest(ResponsesCase):
         c = self.stream({"model": "up-slow", "input": "slow one", "stream": True},
                         key=self.master_key, path=PATH).read_all()
         self.assertEqual(c.status, 200, c.text())
+        self.assertIn(": ping", c.text(), "no heartbeat while the upstream was silent")
         evs = sse_events(c.text())
         self.assertEqual(self.text_of(self.check_stream_whole(evs)), "slow one")
 
