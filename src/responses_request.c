@@ -1018,3 +1018,59 @@ sllmp_responses_to_chat(const cJSON *req, sllmp_xerr_t *e)
     }
     return body;
 }
+
+/* ---- error params ----------------------------------------------------------------------- */
+
+const char *
+sllmp_responses_param(const cJSON *req, const char *param, char *out, size_t len)
+{
+    /* chat member, the Responses member it came from (NULL: the client's own when sent), its
+     * Responses name, the part of the rest dropped (the chat shape's own nesting) */
+    static const struct {
+        const char *chat, *from, *as, *nest;
+    } map[] = {
+        {"messages", "input", "input", NULL},
+        {"max_completion_tokens", "max_output_tokens", "max_output_tokens", NULL},
+        {"max_tokens", NULL, "max_output_tokens", NULL},
+        {"response_format", "text", "text.format", ".json_schema"},
+        {"reasoning_effort", "reasoning", "reasoning.effort", NULL},
+        {"verbosity", "text", "text.verbosity", NULL},
+        {"tools", "tools", "tools", ".function"},
+        {"tool_choice", "tool_choice", "tool_choice", ".function"},
+    };
+    const char *rest;
+    size_t n;
+
+    if (param == NULL || out == NULL || len == 0) {
+        return param;
+    }
+    for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
+        n = strlen(map[k].chat);
+        /* the whole param, or the member followed by its path ('\0' is in the set too) */
+        if (strncmp(param, map[k].chat, n) != 0 || strchr("[. ", param[n]) == NULL) {
+            continue;
+        }
+        /* the client's own member of that name went upstream as it was */
+        if (strcmp(map[k].chat, map[k].as) != 0 && get(req, map[k].chat) != NULL &&
+            (map[k].from == NULL || get(req, map[k].from) == NULL)) {
+            return param;
+        }
+        rest = param + n;
+        if (strcmp(map[k].chat, "messages") == 0) {
+            rest = ""; /* chat message indexes are not the input items' */
+        } else if (map[k].nest != NULL) {
+            /* tools[3].function.name -> tools[3].name */
+            const char *idx = rest[0] == '[' ? strchr(rest, ']') : NULL;
+            size_t skip = idx != NULL ? (size_t)(idx + 1 - rest) : 0;
+            size_t nl = strlen(map[k].nest);
+
+            if (strncmp(rest + skip, map[k].nest, nl) == 0) {
+                snprintf(out, len, "%s%.*s%s", map[k].as, (int)skip, rest, rest + skip + nl);
+                return out;
+            }
+        }
+        snprintf(out, len, "%s%s", map[k].as, rest);
+        return out;
+    }
+    return param;
+}

@@ -71,6 +71,18 @@
 cJSON *sllmp_responses_to_chat(const cJSON *req, sllmp_xerr_t *e);
 
 /*
+ * An error's param about the chat request a Responses request became (an upstream's 400 names
+ * what it was sent) under the name the client knows: messages... -> input (its indexes are the
+ * chat messages', not the input items'), max_completion_tokens and max_tokens ->
+ * max_output_tokens, response_format (and response_format.json_schema) -> text.format,
+ * reasoning_effort -> reasoning.effort, verbosity -> text.verbosity, tools[i].function... ->
+ * tools[i]..., tool_choice.function... -> tool_choice.... A member the client itself sent under
+ * that chat name (an extra parameter) keeps its name, as does anything else. Returns param, or
+ * out (len bytes) holding the new name.
+ */
+const char *sllmp_responses_param(const cJSON *req, const char *param, char *out, size_t len);
+
+/*
  * The Response object around `output` (taken: it becomes the object's "output"; NULL for
  * []): id, "object":"response", created_at, status, error null (status "failed": {code,
  * message} from err_code and err_message), incomplete_details (status "incomplete":

@@ -157,10 +157,21 @@ responses_error(sllmp_req_t *r, void *mw_conf)
     responses_t *x;
 
     (void)mw_conf;
+    if (r->responses == NULL) {
+        return SLLMP_GO_ON;
+    }
+    if (r->err_param != NULL) {
+        /* an upstream's param names the chat request it was sent; the client knows another */
+        char name[128];
+        const char *p = sllmp_responses_param(r->responses, r->err_param, name, sizeof(name));
+
+        if (p != r->err_param) {
+            r->err_param = sllmp_arena_strdup(r->arena, p);
+        }
+    }
     /* before the stream (or while it is held, which is then dropped) the error is JSON with
      * its status, the same as chat's */
-    if (r->responses == NULL || !r->stream_started || r->stream_held || r->client_gone ||
-        r->err == SLLMP_ERR_CLIENT_GONE) {
+    if (!r->stream_started || r->stream_held || r->client_gone || r->err == SLLMP_ERR_CLIENT_GONE) {
         return SLLMP_GO_ON;
     }
     x = responses_of(r);

@@ -115,6 +115,8 @@ class ResponsesTest(ResponsesCase):
                 upstream_model("up-tools", mock, "tools"),
                 upstream_model("up-usage", mock, "usage-2000-300-1500-100+words-3-1"),
                 upstream_model("up-500", mock, "status-500"),
+                upstream_model("up-400", mock, "status-400"),
+                upstream_model("up-mistral", mock, "mistral"),
                 upstream_model("up-cut", mock, "error-after-2+words-5-1"),
                 # under first_byte_ms (3000 in base_config): a slow first token, not a timeout
                 upstream_model("up-slow", mock, "sleep-1600")]
@@ -301,6 +303,25 @@ class ResponsesTest(ResponsesCase):
                         key=self.master_key, path=PATH).read_all()
         self.assertEqual(c.status, 502, c.text())
         self.assertIn("error", json.loads(c.body), c.text())
+
+    def test_upstream_error_names_the_responses_parameter(self):
+        # the upstream judged the chat request the gateway made: its param names a chat member
+        # the client never sent, which the client must find under its Responses name
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                r = self.stream({"model": "up-400", "input": "x" * 50, "stream": stream},
+                                key=self.master_key, path=PATH).read_all()
+                self.assertEqual(r.status, 400, r.text())
+                err = json.loads(r.body)["error"]
+                self.assertEqual((err["code"], err["param"]), ("context_length_exceeded",
+                                                               "input"), err)
+        # Mistral's 422 names reasoning_effort, which the client sent as reasoning.effort
+        r = self.post({"model": "up-mistral", "input": "x", "reasoning": {"effort": "low"}})
+        err = self.assertOpenAIError(r, 422)
+        self.assertEqual(err["param"], "reasoning.effort", err)
+        # a member the client did send under its chat name keeps it
+        r = self.post({"model": "up-mistral", "input": "x", "seed": 3})
+        self.assertEqual(self.assertOpenAIError(r, 422)["param"], "seed")
 
     def test_error_inside_the_stream_fails_the_response(self):
         c = self.stream({"model": "up-cut", "input": "x", "stream": True},

@@ -847,6 +847,56 @@ test_wrong_types_everywhere(void **state)
     cJSON_Delete(base);
 }
 
+/* ---- error params ----------------------------------------------------------------------- */
+
+static void
+check_param(const char *req_sq, const char *param, const char *want)
+{
+    cJSON *req = parse_sq(req_sq);
+    char out[64];
+    const char *got = sllmp_responses_param(req, param, out, sizeof(out));
+
+    if (want == NULL) {
+        assert_ptr_equal(got, param);
+    } else {
+        assert_string_equal(got, want);
+    }
+    cJSON_Delete(req);
+}
+
+static void
+test_error_params(void **state)
+{
+    const char *plain = "{'model':'m','input':'x'}";
+
+    (void)state;
+    check_param(plain, "messages", "input");
+    check_param(plain, "messages[3].content[0].text", "input");
+    check_param(plain, "messages (Bearer [REDACTED])", "input");
+    check_param("{'input':'x','messages':[]}", "messages", "input"); /* the translation's won */
+    check_param("{'input':'x','max_output_tokens':5}", "max_completion_tokens",
+                "max_output_tokens");
+    check_param(plain, "max_tokens", "max_output_tokens");           /* a deployment's default */
+    check_param("{'input':'x','max_tokens':5}", "max_tokens", NULL); /* the client's own */
+    check_param("{'input':'x','text':{'format':{'type':'json_object'}}}", "response_format",
+                "text.format");
+    check_param("{'input':'x','text':{'format':{'type':'json_schema'}}}",
+                "response_format.json_schema.schema", "text.format.schema");
+    check_param("{'input':'x','response_format':{}}", "response_format", NULL);
+    check_param("{'input':'x','reasoning':{'effort':'low'}}", "reasoning_effort",
+                "reasoning.effort");
+    check_param("{'input':'x','text':{'verbosity':'low'}}", "verbosity", "text.verbosity");
+    check_param("{'input':'x','tools':[]}", "tools[2].function.parameters", "tools[2].parameters");
+    check_param("{'input':'x','tools':[]}", "tools[2]", "tools[2]");
+    check_param("{'input':'x'}", "tool_choice.function.name", "tool_choice.name");
+    /* anything else as it is */
+    check_param(plain, "seed", NULL);
+    check_param(plain, "messagesx", NULL);
+    check_param(plain, "toolsets", NULL);
+    check_param(plain, "", NULL);
+    assert_null(sllmp_responses_param(NULL, NULL, NULL, 0));
+}
+
 int
 main(void)
 {
@@ -873,6 +923,7 @@ main(void)
         cmocka_unit_test(test_refusal_quotes_little),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_wrong_types_everywhere),
+        cmocka_unit_test(test_error_params),
     };
 
     return cmocka_run_group_tests_name("responses_request", tests, NULL, NULL);
