@@ -872,7 +872,7 @@ limits(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 
     if (given(max)) {
         if (!is_integer(max) || max->valuedouble < 1 || max->valuedouble > 1e12) {
-            return bad(e, "must be an integer from 1.", "max_output_tokens");
+            return bad(e, "must be an integer from 1 to 1000000000000.", "max_output_tokens");
         }
         cJSON_AddNumberToObject(body, "max_completion_tokens", max->valuedouble);
     }
@@ -946,7 +946,8 @@ consumed(const char *name)
                                         "stream_options",
                                         "max_tool_calls",
                                         "prompt_cache_retention",
-                                        "context_management"};
+                                        "context_management",
+                                        "n"}; /* one answer: the chat side would bill n */
 
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
         if (strcmp(name, names[k]) == 0) {

@@ -58,7 +58,8 @@
  *   temperature, top_p, parallel_tool_calls, user, metadata, stream, service_tier,
  *   prompt_cache_key, safety_identifier: copied
  *   store, include, truncation, background false, stream_options, max_tool_calls,
- *   prompt_cache_retention, context_management (Responses' own compaction): dropped
+ *   prompt_cache_retention, context_management (Responses' own compaction), n (a Response
+ *   has one answer; chat would bill every choice): dropped
  *   any other member           copied as it is (a client's extra parameter, as on chat)
  *
  * Refused with *e filled (NULL returned; a 400 invalid_request_error with e->param):

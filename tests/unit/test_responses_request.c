@@ -400,7 +400,7 @@ test_members_copied_and_dropped(void **state)
         "'store':true,'include':['reasoning.encrypted_content'],'truncation':'auto',"
         "'background':false,'stream_options':{'include_obfuscation':false},'max_tool_calls':3,"
         "'prompt_cache_retention':'24h','previous_response_id':null,'conversation':null,"
-        "'prompt':null,'context_management':[{'type':'compaction'}]}",
+        "'prompt':null,'context_management':[{'type':'compaction'}],'n':2}",
         "{'model':'m','messages':[{'role':'user','content':'x'}],'temperature':0.2,'top_p':0.9,"
         "'user':'u1','metadata':{'k':'v'},'stream':true,'service_tier':'flex',"
         "'prompt_cache_key':'pk','safety_identifier':'sid','seed':7,'my_extra':{'a':[1]}}");
