@@ -73,31 +73,6 @@ is_integer(const cJSON *v)
            v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9.007199254740992e15;
 }
 
-/*
- * Fills *e: param from pfmt, and the message "'<param>' <why>" so the client sees where. Always
- * returns -1, for `return bad(...)`.
- */
-static int bad(sllmp_xerr_t *e, const char *why, const char *pfmt, ...) SLLMP_PRINTF(3, 4);
-
-static int
-bad(sllmp_xerr_t *e, const char *why, const char *pfmt, ...)
-{
-    va_list ap;
-
-    if (e == NULL) {
-        return -1;
-    }
-    va_start(ap, pfmt);
-    vsnprintf(e->param, sizeof(e->param), pfmt, ap);
-    va_end(ap);
-    if (e->param[0] != '\0') {
-        snprintf(e->message, sizeof(e->message), "'%s' %s", e->param, why);
-    } else {
-        snprintf(e->message, sizeof(e->message), "%s", why);
-    }
-    return -1;
-}
-
 /* The refusal of an item or part of a type the chat side cannot carry, quoting (a short
  * piece of) the type. */
 static int
@@ -106,7 +81,7 @@ bad_type(sllmp_xerr_t *e, const char *type, const char *what, const char *param)
     char why[200];
 
     snprintf(why, sizeof(why), "is '%.*s', %s", sllmp_utf8_prec(type, 40), type, what);
-    return bad(e, why, "%s", param);
+    return sllmp_xerr(e, why, "%s", param);
 }
 
 /* Copies obj's member `name` into out under `as` when it is a string; -1 (with *e) when it is
@@ -120,7 +95,7 @@ opt_string(const cJSON *obj, const char *name, cJSON *out, const char *as, sllmp
     if (cJSON_IsString(v)) {
         cJSON_AddStringToObject(out, as, v->valuestring);
     } else if (given(v)) {
-        return bad(e, "must be a string.", "%s.%s", param, name);
+        return sllmp_xerr(e, "must be a string.", "%s.%s", param, name);
     }
     return 0;
 }
@@ -157,19 +132,20 @@ image_part(const cJSON *part, const char *param, sllmp_xerr_t *e)
 
     if (!cJSON_IsString(url)) {
         if (given(url)) {
-            bad(e, "must be a string.", "%s.image_url", param);
+            sllmp_xerr(e, "must be a string.", "%s.image_url", param);
         } else if (given(get(part, "file_id"))) {
-            bad(e,
+            sllmp_xerr(
+                e,
                 "is not supported: sllmp has no file store; send the image as image_url (a URL "
                 "or a base64 data URL).",
                 "%s.file_id", param);
         } else {
-            bad(e, "is required.", "%s.image_url", param);
+            sllmp_xerr(e, "is required.", "%s.image_url", param);
         }
         return NULL;
     }
     if (given(detail) && !cJSON_IsString(detail)) {
-        bad(e, "must be a string.", "%s.detail", param);
+        sllmp_xerr(e, "must be a string.", "%s.detail", param);
         return NULL;
     }
     p = cJSON_CreateObject();
@@ -192,15 +168,16 @@ file_part(const cJSON *part, const char *param, sllmp_xerr_t *e)
 
     if (!cJSON_IsString(data)) {
         if (given(data)) {
-            bad(e, "must be a string.", "%s.file_data", param);
+            sllmp_xerr(e, "must be a string.", "%s.file_data", param);
         } else if (given(get(part, "file_id"))) {
-            bad(e, "is not supported: sllmp has no file store; send the file as file_data.",
-                "%s.file_id", param);
+            sllmp_xerr(e, "is not supported: sllmp has no file store; send the file as file_data.",
+                       "%s.file_id", param);
         } else if (given(get(part, "file_url"))) {
-            bad(e, "is not supported: sllmp does not fetch files; send the file as file_data.",
-                "%s.file_url", param);
+            sllmp_xerr(e,
+                       "is not supported: sllmp does not fetch files; send the file as file_data.",
+                       "%s.file_url", param);
         } else {
-            bad(e, "is required.", "%s.file_data", param);
+            sllmp_xerr(e, "is required.", "%s.file_data", param);
         }
         return NULL;
     }
@@ -224,7 +201,7 @@ audio_part(const cJSON *part, const char *param, sllmp_xerr_t *e)
     cJSON *p;
 
     if (!cJSON_IsObject(audio)) {
-        bad(e, "must be an object {data, format}.", "%s.input_audio", param);
+        sllmp_xerr(e, "must be an object {data, format}.", "%s.input_audio", param);
         return NULL;
     }
     p = cJSON_CreateObject();
@@ -245,18 +222,18 @@ input_part(const cJSON *part, const char *param, int text_only, sllmp_xerr_t *e)
     char tparam[96];
 
     if (!cJSON_IsObject(part)) {
-        bad(e, "must be an object.", "%s", param);
+        sllmp_xerr(e, "must be an object.", "%s", param);
         return NULL;
     }
     if (type == NULL) {
-        bad(e, "must be a string.", "%s.type", param);
+        sllmp_xerr(e, "must be a string.", "%s.type", param);
         return NULL;
     }
     if (is(type, "input_text")) {
         const cJSON *text = get(part, "text");
 
         if (!cJSON_IsString(text)) {
-            bad(e, "must be a string.", "%s.text", param);
+            sllmp_xerr(e, "must be a string.", "%s.text", param);
             return NULL;
         }
         return text_part(text->valuestring, part);
@@ -334,7 +311,8 @@ assistant_message(conv_t *c, const cJSON *item, int i)
         return 0;
     }
     if (!cJSON_IsArray(content)) {
-        return bad(c->e, "must be a string or an array of content parts.", "input[%d].content", i);
+        return sllmp_xerr(c->e, "must be a string or an array of content parts.",
+                          "input[%d].content", i);
     }
     sllmp_buf_init(&text, 0);
     sllmp_buf_init(&refusal, 0);
@@ -344,13 +322,13 @@ assistant_message(conv_t *c, const cJSON *item, int i)
         const cJSON *v;
 
         if (!cJSON_IsObject(part)) {
-            rc = bad(c->e, "must be an object.", "input[%d].content[%d]", i, k);
+            rc = sllmp_xerr(c->e, "must be an object.", "input[%d].content[%d]", i, k);
             break;
         }
         if (is(type, "output_text") || is(type, "input_text")) {
             v = get(part, "text");
             if (!cJSON_IsString(v)) {
-                rc = bad(c->e, "must be a string.", "input[%d].content[%d].text", i, k);
+                rc = sllmp_xerr(c->e, "must be a string.", "input[%d].content[%d].text", i, k);
                 break;
             }
             sllmp_buf_appends(&text, v->valuestring);
@@ -358,13 +336,13 @@ assistant_message(conv_t *c, const cJSON *item, int i)
         } else if (is(type, "refusal")) {
             v = get(part, "refusal");
             if (!cJSON_IsString(v)) {
-                rc = bad(c->e, "must be a string.", "input[%d].content[%d].refusal", i, k);
+                rc = sllmp_xerr(c->e, "must be a string.", "input[%d].content[%d].refusal", i, k);
                 break;
             }
             sllmp_buf_appends(&refusal, v->valuestring);
             refusals++;
         } else if (type == NULL) {
-            rc = bad(c->e, "must be a string.", "input[%d].content[%d].type", i, k);
+            rc = sllmp_xerr(c->e, "must be a string.", "input[%d].content[%d].type", i, k);
             break;
         } else {
             rc = bad_type(c->e, type,
@@ -406,7 +384,8 @@ input_message(conv_t *c, const cJSON *item, int i, const char *role)
         return 0;
     }
     if (!cJSON_IsArray(content)) {
-        return bad(c->e, "must be a string or an array of content parts.", "input[%d].content", i);
+        return sllmp_xerr(c->e, "must be a string or an array of content parts.",
+                          "input[%d].content", i);
     }
     parts = cJSON_CreateArray();
     cJSON_ArrayForEach(part, content)
@@ -441,7 +420,8 @@ message_item(conv_t *c, const cJSON *item, int i)
                                                : "developer");
     }
     if (r == NULL) {
-        return bad(c->e, "must be one of user, system, developer, assistant.", "input[%d].role", i);
+        return sllmp_xerr(c->e, "must be one of user, system, developer, assistant.",
+                          "input[%d].role", i);
     }
     return bad_type(c->e, r, "not a role (user, system, developer, assistant).",
                     param(c, "input[%d].role", i));
@@ -458,7 +438,7 @@ function_call(conv_t *c, const cJSON *item, int i)
     for (int f = 0; f < 3; f++) {
         v[f] = get(item, fields[f]);
         if (!cJSON_IsString(v[f])) {
-            return bad(c->e, "must be a string.", "input[%d].%s", i, fields[f]);
+            return sllmp_xerr(c->e, "must be a string.", "input[%d].%s", i, fields[f]);
         }
     }
     if (c->calls_to == NULL) {
@@ -490,7 +470,7 @@ function_call_output(conv_t *c, const cJSON *item, int i)
     int k = 0;
 
     if (!cJSON_IsString(id)) {
-        return bad(c->e, "must be a string.", "input[%d].call_id", i);
+        return sllmp_xerr(c->e, "must be a string.", "input[%d].call_id", i);
     }
     if (cJSON_IsString(out)) {
         content = cJSON_CreateString(out->valuestring);
@@ -508,8 +488,8 @@ function_call_output(conv_t *c, const cJSON *item, int i)
             k++;
         }
     } else {
-        return bad(c->e, "must be a string or an array of input_text parts.", "input[%d].output",
-                   i);
+        return sllmp_xerr(c->e, "must be a string or an array of input_text parts.",
+                          "input[%d].output", i);
     }
     m = add_message(c, "tool");
     cJSON_AddStringToObject(m, "tool_call_id", id->valuestring);
@@ -524,18 +504,19 @@ input_item(conv_t *c, const cJSON *item, int i)
     const char *type = cJSON_IsString(t) ? t->valuestring : NULL;
 
     if (!cJSON_IsObject(item)) {
-        return bad(c->e, "must be an object.", "input[%d]", i);
+        return sllmp_xerr(c->e, "must be an object.", "input[%d]", i);
     }
     if (given(t) && type == NULL) {
-        return bad(c->e, "must be a string.", "input[%d].type", i);
+        return sllmp_xerr(c->e, "must be a string.", "input[%d].type", i);
     }
     if (type == NULL || is(type, "message")) {
         /* ItemReference's type is optional too: {"id"} alone is one */
         if (type == NULL && get(item, "role") == NULL && given(get(item, "id"))) {
-            return bad(c->e,
-                       "is an item reference, which needs stored responses; sllmp stores none: "
-                       "send the item itself (as clients do with store: false).",
-                       "input[%d]", i);
+            return sllmp_xerr(
+                c->e,
+                "is an item reference, which needs stored responses; sllmp stores none: "
+                "send the item itself (as clients do with store: false).",
+                "input[%d]", i);
         }
         return message_item(c, item, i);
     }
@@ -549,10 +530,11 @@ input_item(conv_t *c, const cJSON *item, int i)
         return 0; /* the chat side cannot send it back; the calls after it still join */
     }
     if (is(type, "item_reference")) {
-        return bad(c->e,
-                   "is item_reference, which needs stored responses; sllmp stores none: send the "
-                   "item itself (as clients do with store: false).",
-                   "input[%d].type", i);
+        return sllmp_xerr(
+            c->e,
+            "is item_reference, which needs stored responses; sllmp stores none: send the "
+            "item itself (as clients do with store: false).",
+            "input[%d].type", i);
     }
     return bad_type(c->e, type,
                     "an item sllmp cannot carry through chat completions (message, "
@@ -569,11 +551,11 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 
     if (given(instr) && !cJSON_IsString(instr)) {
         cJSON_Delete(c.messages);
-        return bad(e, "must be a string.", "instructions");
+        return sllmp_xerr(e, "must be a string.", "instructions");
     }
     if (!cJSON_IsString(input) && !cJSON_IsArray(input)) {
         cJSON_Delete(c.messages);
-        return bad(e, "must be a string or an array of input items.", "input");
+        return sllmp_xerr(e, "must be a string or an array of input items.", "input");
     }
     if (cJSON_IsString(instr) && instr->valuestring[0] != '\0') {
         cJSON_AddStringToObject(add_message(&c, "system"), "content", instr->valuestring);
@@ -592,7 +574,7 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     }
     if (cJSON_GetArraySize(c.messages) == 0) {
         cJSON_Delete(c.messages);
-        return bad(e, "must hold at least one message.", "input");
+        return sllmp_xerr(e, "must hold at least one message.", "input");
     }
     cJSON_AddItemToObject(body, "messages", c.messages);
     return 0;
@@ -611,7 +593,7 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         return 0;
     }
     if (!cJSON_IsArray(list)) {
-        return bad(e, "must be an array.", "tools");
+        return sllmp_xerr(e, "must be an array.", "tools");
     }
     if (cJSON_GetArraySize(list) == 0) {
         return 0;
@@ -626,11 +608,11 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         char p[32];
 
         if (!cJSON_IsObject(tool)) {
-            return bad(e, "must be an object.", "tools[%d]", k);
+            return sllmp_xerr(e, "must be an object.", "tools[%d]", k);
         }
         snprintf(p, sizeof(p), "tools[%d].type", k);
         if (type == NULL) {
-            return bad(e, "must be a string.", "%s", p);
+            return sllmp_xerr(e, "must be a string.", "%s", p);
         }
         if (!is(type, "function")) {
             return bad_type(e, type,
@@ -639,13 +621,13 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
                             p);
         }
         if (!cJSON_IsString(name)) {
-            return bad(e, "must be a string.", "tools[%d].name", k);
+            return sllmp_xerr(e, "must be a string.", "tools[%d].name", k);
         }
         if (given(params) && !cJSON_IsObject(params)) {
-            return bad(e, "must be a JSON Schema object.", "tools[%d].parameters", k);
+            return sllmp_xerr(e, "must be a JSON Schema object.", "tools[%d].parameters", k);
         }
         if (given(strict) && !cJSON_IsBool(strict)) {
-            return bad(e, "must be a boolean.", "tools[%d].strict", k);
+            return sllmp_xerr(e, "must be a boolean.", "tools[%d].strict", k);
         }
         t = cJSON_CreateObject();
         cJSON_AddItemToArray(out, t);
@@ -687,11 +669,11 @@ allowed_tools(const cJSON *tc, sllmp_xerr_t *e)
     int k = 0;
 
     if (!cJSON_IsString(mode)) {
-        bad(e, "must be a string.", "tool_choice.mode");
+        sllmp_xerr(e, "must be a string.", "tool_choice.mode");
         return NULL;
     }
     if (!cJSON_IsArray(list)) {
-        bad(e, "must be an array.", "tool_choice.tools");
+        sllmp_xerr(e, "must be an array.", "tool_choice.tools");
         return NULL;
     }
     out = cJSON_CreateObject();
@@ -707,11 +689,11 @@ allowed_tools(const cJSON *tc, sllmp_xerr_t *e)
 
         snprintf(p, sizeof(p), "tool_choice.tools[%d].type", k);
         if (type == NULL) {
-            bad(e, "must be a string.", "%s", p);
+            sllmp_xerr(e, "must be a string.", "%s", p);
         } else if (!is(type, "function")) {
             bad_type(e, type, "a tool sllmp cannot run; only function tools can be allowed.", p);
         } else if (!cJSON_IsString(name)) {
-            bad(e, "must be a string.", "tool_choice.tools[%d].name", k);
+            sllmp_xerr(e, "must be a string.", "tool_choice.tools[%d].name", k);
         } else {
             cJSON_AddItemToArray(names, function_choice(name->valuestring));
             k++;
@@ -733,7 +715,7 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     if (cJSON_IsString(tc)) {
         if (!is(tc->valuestring, "auto") && !is(tc->valuestring, "none") &&
             !is(tc->valuestring, "required")) {
-            return bad(e, "must be auto, none, required or an object.", "tool_choice");
+            return sllmp_xerr(e, "must be auto, none, required or an object.", "tool_choice");
         }
         out = cJSON_CreateString(tc->valuestring);
     } else if (cJSON_IsObject(tc)) {
@@ -741,11 +723,11 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         const cJSON *name = get(tc, "name");
 
         if (type == NULL) {
-            return bad(e, "must be a string.", "tool_choice.type");
+            return sllmp_xerr(e, "must be a string.", "tool_choice.type");
         }
         if (is(type, "function")) {
             if (!cJSON_IsString(name)) {
-                return bad(e, "must be a string.", "tool_choice.name");
+                return sllmp_xerr(e, "must be a string.", "tool_choice.name");
             }
             out = function_choice(name->valuestring);
         } else if (is(type, "allowed_tools")) {
@@ -758,7 +740,7 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
                             "tool_choice.type");
         }
     } else if (given(tc)) {
-        return bad(e, "must be a string or an object.", "tool_choice");
+        return sllmp_xerr(e, "must be a string or an object.", "tool_choice");
     }
     if (get(body, "tools") == NULL) {
         cJSON_Delete(out); /* OpenAI's chat API refuses both without tools */
@@ -786,13 +768,13 @@ text_config(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         return 0;
     }
     if (!cJSON_IsObject(text)) {
-        return bad(e, "must be an object.", "text");
+        return sllmp_xerr(e, "must be an object.", "text");
     }
     if (given(fmt) && !cJSON_IsObject(fmt)) {
-        return bad(e, "must be an object.", "text.format");
+        return sllmp_xerr(e, "must be an object.", "text.format");
     }
     if (given(fmt) && type == NULL) {
-        return bad(e, "must be a string.", "text.format.type");
+        return sllmp_xerr(e, "must be a string.", "text.format.type");
     }
     if (is(type, "json_object")) {
         cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "response_format"), "type",
@@ -803,13 +785,13 @@ text_config(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         cJSON *rf, *js;
 
         if (!cJSON_IsString(name)) {
-            return bad(e, "must be a string.", "text.format.name");
+            return sllmp_xerr(e, "must be a string.", "text.format.name");
         }
         if (!cJSON_IsObject(schema)) {
-            return bad(e, "must be a JSON Schema object.", "text.format.schema");
+            return sllmp_xerr(e, "must be a JSON Schema object.", "text.format.schema");
         }
         if (given(strict) && !cJSON_IsBool(strict)) {
-            return bad(e, "must be a boolean.", "text.format.strict");
+            return sllmp_xerr(e, "must be a boolean.", "text.format.strict");
         }
         rf = cJSON_CreateObject();
         cJSON_AddStringToObject(rf, "type", "json_schema");
@@ -840,7 +822,7 @@ reasoning(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         return 0;
     }
     if (!cJSON_IsObject(r)) {
-        return bad(e, "must be an object.", "reasoning");
+        return sllmp_xerr(e, "must be an object.", "reasoning");
     }
     return opt_string(r, "effort", body, "reasoning_effort", e, "reasoning");
 }
@@ -872,13 +854,14 @@ limits(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 
     if (given(max)) {
         if (!is_integer(max) || max->valuedouble < 1 || max->valuedouble > 1e12) {
-            return bad(e, "must be an integer from 1 to 1000000000000.", "max_output_tokens");
+            return sllmp_xerr(e, "must be an integer from 1 to 1000000000000.",
+                              "max_output_tokens");
         }
         cJSON_AddNumberToObject(body, "max_completion_tokens", max->valuedouble);
     }
     if (given(top)) {
         if (!is_integer(top) || top->valuedouble < 0 || top->valuedouble > 20) {
-            return bad(e, "must be an integer from 0 to 20.", "top_logprobs");
+            return sllmp_xerr(e, "must be an integer from 0 to 20.", "top_logprobs");
         }
         cJSON_AddTrueToObject(body, "logprobs");
         cJSON_AddNumberToObject(body, "top_logprobs", top->valuedouble);
@@ -897,28 +880,30 @@ refused(const cJSON *req, sllmp_xerr_t *e)
     const cJSON *bg = get(req, "background");
 
     if (given(get(req, "previous_response_id"))) {
-        return bad(e,
-                   "is not supported: sllmp stores no responses; send the whole conversation as "
-                   "input (as clients do with store: false).",
-                   "previous_response_id");
+        return sllmp_xerr(
+            e,
+            "is not supported: sllmp stores no responses; send the whole conversation as "
+            "input (as clients do with store: false).",
+            "previous_response_id");
     }
     if (given(get(req, "conversation"))) {
-        return bad(e,
-                   "is not supported: sllmp stores no conversations; send the whole "
-                   "conversation as input.",
-                   "conversation");
+        return sllmp_xerr(e,
+                          "is not supported: sllmp stores no conversations; send the whole "
+                          "conversation as input.",
+                          "conversation");
     }
     if (given(bg) && !cJSON_IsBool(bg)) {
-        return bad(e, "must be a boolean.", "background");
+        return sllmp_xerr(e, "must be a boolean.", "background");
     }
     if (cJSON_IsTrue(bg)) {
-        return bad(e, "is not supported: sllmp stores no responses to fetch later.", "background");
+        return sllmp_xerr(e, "is not supported: sllmp stores no responses to fetch later.",
+                          "background");
     }
     if (given(get(req, "prompt"))) {
-        return bad(e,
-                   "is not supported: prompt templates are stored by OpenAI; send the "
-                   "instructions and input themselves.",
-                   "prompt");
+        return sllmp_xerr(e,
+                          "is not supported: prompt templates are stored by OpenAI; send the "
+                          "instructions and input themselves.",
+                          "prompt");
     }
     return 0;
 }
@@ -990,7 +975,7 @@ sllmp_responses_to_chat(const cJSON *req, sllmp_xerr_t *e)
         memset(e, 0, sizeof(*e));
     }
     if (!cJSON_IsObject(req)) {
-        bad(e, "The request body must be a JSON object.", "%s", "");
+        sllmp_xerr(e, "The request body must be a JSON object.", "%s", "");
         return NULL;
     }
     if (refused(req, e) != 0) {

@@ -14,6 +14,7 @@
 
 #include "sllmp/buf.h"
 #include "sllmp/usage.h"
+#include "sllmp/util.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -25,6 +26,10 @@ typedef struct {
     char param[96];    /* "messages[3].tool_calls[0].function.arguments"; "" when none */
     char message[256]; /* for the client; never quotes more than a short piece of the input */
 } sllmp_xerr_t;
+
+/* Fills *e (NULL: nothing): param from pfmt, and the message "'<param>' <why>" (why alone for
+ * an empty param), so the client sees where. Always -1, for `return sllmp_xerr(...)`. */
+int sllmp_xerr(sllmp_xerr_t *e, const char *why, const char *pfmt, ...) SLLMP_PRINTF(3, 4);
 
 /*
  * Streamed translation into OpenAI chat.completion.chunk objects.

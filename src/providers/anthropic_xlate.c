@@ -41,7 +41,6 @@
 
 #include <ctype.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,31 +66,6 @@ static int
 is(const char *s, const char *lit)
 {
     return s != NULL && strcmp(s, lit) == 0;
-}
-
-/*
- * Fills *e: param from pfmt, and the message "'<param>' <why>" so the client sees where. Always
- * returns -1, for `return bad(...)`.
- */
-static int bad(sllmp_xerr_t *e, const char *why, const char *pfmt, ...) SLLMP_PRINTF(3, 4);
-
-static int
-bad(sllmp_xerr_t *e, const char *why, const char *pfmt, ...)
-{
-    va_list ap;
-
-    if (e == NULL) {
-        return -1;
-    }
-    va_start(ap, pfmt);
-    vsnprintf(e->param, sizeof(e->param), pfmt, ap);
-    va_end(ap);
-    if (e->param[0] != '\0') {
-        snprintf(e->message, sizeof(e->message), "'%s' %s", e->param, why);
-    } else {
-        snprintf(e->message, sizeof(e->message), "%s", why);
-    }
-    return -1;
 }
 
 static cJSON *
@@ -232,25 +206,26 @@ image_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
     char media[64];
 
     if (url == NULL) {
-        return bad(e, "must be a string.", "messages[%d].content[%d].image_url.url", i, k);
+        return sllmp_xerr(e, "must be a string.", "messages[%d].content[%d].image_url.url", i, k);
     }
     if (strncmp(url, "data:", 5) == 0) {
         if (data_url(url, media, sizeof(media), &payload) != 0) {
-            return bad(e, "must be a base64 data URL (data:image/png;base64,...).",
-                       "messages[%d].content[%d].image_url.url", i, k);
+            return sllmp_xerr(e, "must be a base64 data URL (data:image/png;base64,...).",
+                              "messages[%d].content[%d].image_url.url", i, k);
         }
         if (strncasecmp(media, "image/", 6) == 0) {
             if (image_media(media, sizeof(media)) != 0) {
-                return bad(e, "has an image type Anthropic does not take (jpeg, png, gif, webp).",
-                           "messages[%d].content[%d].image_url.url", i, k);
+                return sllmp_xerr(
+                    e, "has an image type Anthropic does not take (jpeg, png, gif, webp).",
+                    "messages[%d].content[%d].image_url.url", i, k);
             }
             *out = base64_block("image", media, payload);
         } else if (strcasecmp(media, "application/pdf") == 0) {
             snprintf(media, sizeof(media), "application/pdf");
             *out = base64_block("document", media, payload);
         } else {
-            return bad(e, "has a media type Anthropic does not take as an image.",
-                       "messages[%d].content[%d].image_url.url", i, k);
+            return sllmp_xerr(e, "has a media type Anthropic does not take as an image.",
+                              "messages[%d].content[%d].image_url.url", i, k);
         }
     } else if (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0) {
         cJSON *src;
@@ -261,8 +236,8 @@ image_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
         cJSON_AddStringToObject(src, "type", "url");
         cJSON_AddStringToObject(src, "url", url);
     } else {
-        return bad(e, "must be an http(s) URL or a base64 data URL.",
-                   "messages[%d].content[%d].image_url.url", i, k);
+        return sllmp_xerr(e, "must be an http(s) URL or a base64 data URL.",
+                          "messages[%d].content[%d].image_url.url", i, k);
     }
     copy_cache_control(*out, part);
     return 0;
@@ -277,13 +252,13 @@ file_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
     char media[64];
 
     if (data == NULL) {
-        return bad(e, "must carry file_data: file ids cannot be sent to Anthropic.",
-                   "messages[%d].content[%d].file", i, k);
+        return sllmp_xerr(e, "must carry file_data: file ids cannot be sent to Anthropic.",
+                          "messages[%d].content[%d].file", i, k);
     }
     if (strncmp(data, "data:", 5) == 0) {
         if (data_url(data, media, sizeof(media), &payload) != 0) {
-            return bad(e, "must be a base64 data URL or base64.",
-                       "messages[%d].content[%d].file.file_data", i, k);
+            return sllmp_xerr(e, "must be a base64 data URL or base64.",
+                              "messages[%d].content[%d].file.file_data", i, k);
         }
     } else {
         snprintf(media, sizeof(media), "application/pdf");
@@ -294,8 +269,8 @@ file_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
     } else if (image_media(media, sizeof(media)) == 0) {
         *out = base64_block("image", media, payload);
     } else {
-        return bad(e, "has an image type Anthropic does not take (jpeg, png, gif, webp).",
-                   "messages[%d].content[%d].file.file_data", i, k);
+        return sllmp_xerr(e, "has an image type Anthropic does not take (jpeg, png, gif, webp).",
+                          "messages[%d].content[%d].file.file_data", i, k);
     }
     copy_cache_control(*out, part);
     return 0;
@@ -315,7 +290,7 @@ user_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
         const char *text = str(part, "text");
 
         if (text == NULL) {
-            return bad(e, "must be a string.", "messages[%d].content[%d].text", i, k);
+            return sllmp_xerr(e, "must be a string.", "messages[%d].content[%d].text", i, k);
         }
         if (!sllmp_blank(text)) {
             *out = text_block(text);
@@ -330,11 +305,11 @@ user_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
         return file_part(part, i, k, out, e);
     }
     if (is(type, "input_audio")) {
-        return bad(e, "is audio, which Anthropic models do not take.", "messages[%d].content[%d]",
-                   i, k);
+        return sllmp_xerr(e, "is audio, which Anthropic models do not take.",
+                          "messages[%d].content[%d]", i, k);
     }
-    return bad(e, "has a content part type this model does not take.",
-               "messages[%d].content[%d].type", i, k);
+    return sllmp_xerr(e, "has a content part type this model does not take.",
+                      "messages[%d].content[%d].type", i, k);
 }
 
 /*
@@ -374,8 +349,8 @@ system_message(const cJSON *m, int i, cJSON *system, sllmp_xerr_t *e)
         const char *text = str(part, "text");
 
         if (!is(str(part, "type"), "text") || text == NULL) {
-            return bad(e, "must be a text part: system messages take text only.",
-                       "messages[%d].content[%d]", i, k);
+            return sllmp_xerr(e, "must be a text part: system messages take text only.",
+                              "messages[%d].content[%d]", i, k);
         }
         if (!sllmp_blank(text)) {
             cJSON *b = text_block(text);
@@ -427,8 +402,8 @@ tool_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
     int k = 0;
 
     if (id == NULL || *id == '\0') {
-        return bad(e, "must be the id of the tool call it answers.", "messages[%d].tool_call_id",
-                   i);
+        return sllmp_xerr(e, "must be the id of the tool call it answers.",
+                          "messages[%d].tool_call_id", i);
     }
     r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "type", "tool_result");
@@ -499,10 +474,10 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
     int k = 0;
 
     if (get(m, "function_call") != NULL && !cJSON_IsNull(get(m, "function_call"))) {
-        return bad(e,
-                   "is the legacy function calling API, which this model does not take; use "
-                   "tools and tool_calls.",
-                   "messages[%d].function_call", i);
+        return sllmp_xerr(e,
+                          "is the legacy function calling API, which this model does not take; use "
+                          "tools and tool_calls.",
+                          "messages[%d].function_call", i);
     }
     /* LiteLLM's thinking_blocks, echoed by its clients: they go first, with the fields that
      * are Anthropic's (signed as they are; a streamed entry's "index" is ours) */
@@ -545,7 +520,8 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
                 }
             } else if (!is(type, "refusal")) {
                 /* a refusal part is the model's own "I can't": not worth resending */
-                return bad(e, "must be a text or refusal part.", "messages[%d].content[%d]", i, k);
+                return sllmp_xerr(e, "must be a text or refusal part.", "messages[%d].content[%d]",
+                                  i, k);
             }
             k++;
         }
@@ -558,22 +534,24 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
         cJSON *b, *input;
 
         if (type != NULL && strcmp(type, "function") != 0) {
-            return bad(e, "must be \"function\".", "messages[%d].tool_calls[%d].type", i, k);
+            return sllmp_xerr(e, "must be \"function\".", "messages[%d].tool_calls[%d].type", i, k);
         }
         if (id == NULL || *id == '\0') {
-            return bad(e, "is required: Anthropic pairs each tool call with its result by id.",
-                       "messages[%d].tool_calls[%d].id", i, k);
+            return sllmp_xerr(e,
+                              "is required: Anthropic pairs each tool call with its result by id.",
+                              "messages[%d].tool_calls[%d].id", i, k);
         }
         if (name == NULL || *name == '\0') {
-            return bad(e, "must be a non-empty string.",
-                       "messages[%d].tool_calls[%d].function.name", i, k);
+            return sllmp_xerr(e, "must be a non-empty string.",
+                              "messages[%d].tool_calls[%d].function.name", i, k);
         }
         input = sllmp_tool_input(get(fn, "arguments"));
         if (input == NULL) {
-            return bad(e,
-                       "must be a JSON object encoded as a string (Anthropic takes tool input "
-                       "as an object).",
-                       "messages[%d].tool_calls[%d].function.arguments", i, k);
+            return sllmp_xerr(
+                e,
+                "must be a JSON object encoded as a string (Anthropic takes tool input "
+                "as an object).",
+                "messages[%d].tool_calls[%d].function.arguments", i, k);
         }
         b = cJSON_CreateObject();
         cJSON_AddStringToObject(b, "type", "tool_use");
@@ -667,13 +645,13 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         } else if (is(role, "tool")) {
             rc = tool_message(&t, m, i, e);
         } else if (is(role, "function")) {
-            rc = bad(e,
-                     "is the legacy function calling API, which this model does not take; "
-                     "use tools and tool messages.",
-                     "messages[%d].role", i);
+            rc = sllmp_xerr(e,
+                            "is the legacy function calling API, which this model does not take; "
+                            "use tools and tool messages.",
+                            "messages[%d].role", i);
         } else {
-            rc = bad(e, "must be one of system, developer, user, assistant, tool.",
-                     "messages[%d].role", i);
+            rc = sllmp_xerr(e, "must be one of system, developer, user, assistant, tool.",
+                            "messages[%d].role", i);
         }
         if (rc != 0) {
             break;
@@ -686,8 +664,8 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     if (rc == 0) {
         sllmp_anthropic_strip_prefill(t.messages);
         if (cJSON_GetArraySize(t.messages) == 0) {
-            rc = bad(e, "must contain at least one user or assistant message with content.",
-                     "messages");
+            rc = sllmp_xerr(e, "must contain at least one user or assistant message with content.",
+                            "messages");
         }
     }
     if (rc != 0) {
@@ -735,7 +713,7 @@ stop_sequences(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         {
             if (!cJSON_IsString(s)) {
                 cJSON_Delete(seqs);
-                return bad(e, "must be a string.", "stop[%d]", k);
+                return sllmp_xerr(e, "must be a string.", "stop[%d]", k);
             }
             /* Anthropic rejects whitespace-only sequences; LiteLLM drops them */
             if (!sllmp_blank(s->valuestring)) {
@@ -760,10 +738,10 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     int k = 0;
 
     if (get(req, "functions") != NULL && !cJSON_IsNull(get(req, "functions"))) {
-        return bad(e,
-                   "is the legacy function calling API, which this model does not take; use "
-                   "tools.",
-                   "functions");
+        return sllmp_xerr(e,
+                          "is the legacy function calling API, which this model does not take; use "
+                          "tools.",
+                          "functions");
     }
     if (!cJSON_IsArray(get(req, "tools")) || cJSON_GetArraySize(get(req, "tools")) == 0) {
         return 0;
@@ -776,7 +754,7 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         cJSON *t;
 
         if (!is(str(tool, "type"), "function") || name == NULL || *name == '\0') {
-            return bad(e, "must be a function tool with a name.", "tools[%d]", k);
+            return sllmp_xerr(e, "must be a function tool with a name.", "tools[%d]", k);
         }
         t = cJSON_CreateObject();
         cJSON_AddItemToArray(out, t);
@@ -807,16 +785,16 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     cJSON *out = NULL;
 
     if (fc != NULL && !cJSON_IsNull(fc)) {
-        return bad(e,
-                   "is the legacy function calling API, which this model does not take; use "
-                   "tool_choice.",
-                   "function_call");
+        return sllmp_xerr(e,
+                          "is the legacy function calling API, which this model does not take; use "
+                          "tool_choice.",
+                          "function_call");
     }
     if (cJSON_IsString(tc)) {
         const char *type = is(tc->valuestring, "required") ? "any" : tc->valuestring;
 
         if (!is(type, "auto") && !is(type, "any") && !is(type, "none")) {
-            return bad(e, "must be none, auto, required or a function.", "tool_choice");
+            return sllmp_xerr(e, "must be none, auto, required or a function.", "tool_choice");
         }
         out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "type", type);
@@ -824,16 +802,16 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         const char *name = str(get(tc, "function"), "name");
 
         if (!is(str(tc, "type"), "function") || name == NULL) {
-            return bad(e,
-                       "must be none, auto, required or {\"type\":\"function\",\"function\":"
-                       "{\"name\":...}}.",
-                       "tool_choice");
+            return sllmp_xerr(e,
+                              "must be none, auto, required or {\"type\":\"function\",\"function\":"
+                              "{\"name\":...}}.",
+                              "tool_choice");
         }
         out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "type", "tool");
         cJSON_AddStringToObject(out, "name", name);
     } else if (tc != NULL && !cJSON_IsNull(tc)) {
-        return bad(e, "must be a string or an object.", "tool_choice");
+        return sllmp_xerr(e, "must be a string or an object.", "tool_choice");
     }
     if (!cJSON_HasObjectItem(body, "tools")) {
         cJSON_Delete(out); /* Anthropic rejects tool_choice without tools */
@@ -945,7 +923,7 @@ response_format(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     }
     if (!cJSON_IsObject(schema)) {
         /* OpenAI refuses it too; dropped, the answer would be JSON of any shape */
-        return bad(e, "must be a JSON Schema object.", "response_format.json_schema.schema");
+        return sllmp_xerr(e, "must be a JSON Schema object.", "response_format.json_schema.schema");
     }
     oc = cJSON_AddObjectToObject(body, "output_config");
     fmt = cJSON_AddObjectToObject(oc, "format");
@@ -995,11 +973,11 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
         memset(e, 0, sizeof(*e));
     }
     if (!cJSON_IsObject(req) || !cJSON_IsArray(get(req, "messages"))) {
-        bad(e, "must be an array.", "messages");
+        sllmp_xerr(e, "must be an array.", "messages");
         return NULL;
     }
     if (number(req, "n", &v) && v > 1) {
-        bad(e, "must be 1: Anthropic models give one choice per request.", "n");
+        sllmp_xerr(e, "must be 1: Anthropic models give one choice per request.", "n");
         return NULL;
     }
     body = cJSON_CreateObject();
@@ -1012,9 +990,9 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
 
     if (number(req, "max_completion_tokens", &v) || number(req, "max_tokens", &v)) {
         if (v < 0) {
-            bad(e, "must not be negative.",
-                cJSON_IsNumber(get(req, "max_completion_tokens")) ? "max_completion_tokens"
-                                                                  : "max_tokens");
+            sllmp_xerr(e, "must not be negative.",
+                       cJSON_IsNumber(get(req, "max_completion_tokens")) ? "max_completion_tokens"
+                                                                         : "max_tokens");
             cJSON_Delete(body);
             return NULL;
         }

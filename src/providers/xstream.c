@@ -6,9 +6,29 @@
 #include "sllmp/translate.h"
 #include "sllmp/util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int
+sllmp_xerr(sllmp_xerr_t *e, const char *why, const char *pfmt, ...)
+{
+    va_list ap;
+
+    if (e == NULL) {
+        return -1;
+    }
+    va_start(ap, pfmt);
+    vsnprintf(e->param, sizeof(e->param), pfmt, ap);
+    va_end(ap);
+    if (e->param[0] != '\0') {
+        snprintf(e->message, sizeof(e->message), "'%s' %s", e->param, why);
+    } else {
+        snprintf(e->message, sizeof(e->message), "%s", why);
+    }
+    return -1;
+}
 
 cJSON *
 sllmp_usage_to_openai(const sllmp_usage_t *u)
