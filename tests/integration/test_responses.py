@@ -6,15 +6,13 @@ limits, cost and the trace record as for chat. The openai SDK drives the same en
 tests/conformance."""
 
 import json
-import os
 import re
-import time
 import uuid
 
-from stack import MASTER_KEY, StackCase, mock_model, upstream_model, wait_for
+from stack import MASTER_KEY, StackCase, mock_model, upstream_model
 from test_keys import new_key
-from test_providers import WithAnthropicMock
-from test_trace import records
+from test_providers import WithAnthropicMock, parse_sse
+from test_trace import TraceCase
 
 PATH = "/v1/responses"
 KEY, DIGEST = new_key("resp-user")
@@ -23,22 +21,9 @@ RESP_ID = re.compile(r"^resp_[0-9a-f]{32}$")
 
 
 def sse_events(text):
-    """[(event name, parsed data)] of an SSE body; comments left out."""
-    out, data, name = [], [], None
-    for line in re.split(r"\r\n|\r|\n", text):
-        if line == "":
-            if data:
-                joined = "\n".join(data)
-                out.append((name, joined if joined == "[DONE]" else json.loads(joined)))
-            data, name = [], None
-        elif not line.startswith(":"):
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "data":
-                data.append(value)
-            elif field == "event":
-                name = value
-    return out
+    """[(event name, parsed data)] of an SSE body ("[DONE]" left as text); comments left out."""
+    return [(ev["event"], ev["data"] if ev["data"] == "[DONE]" else json.loads(ev["data"]))
+            for ev in parse_sse(text)]
 
 
 class ResponsesCase(StackCase):
@@ -352,22 +337,11 @@ class ResponsesTest(ResponsesCase):
         self.assertEqual(self.text_of(self.check_stream_whole(evs)), "slow one")
 
 
-class ResponsesTraceTest(ResponsesCase):
+class ResponsesTraceTest(ResponsesCase, TraceCase):
     @classmethod
     def models(cls, mock):
         return [upstream_model("up-echo", mock, "echo"),
                 upstream_model("up-tools", mock, "tools")]
-
-    def record(self, rid):
-        found = {}
-
-        def one():
-            found.update(records(self.stack.spool))
-            return rid in found
-        self.assertTrue(wait_for(one, 5.0), "no record for request %s" % rid)
-        recs = found[rid]
-        self.assertEqual(len(recs), 1, recs)
-        return recs[0]
 
     def test_records_the_chat_it_stood_for(self):
         for stream in (False, True):
