@@ -2894,6 +2894,56 @@ spool_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     return 0;
 }
 
+/* "30d", "12h", "90m", "600s" or a number of seconds, between min_s and max_s. */
+static int
+get_duration_s(loader_t *L, yaml_node_t *n, const char *what, long min_s, long max_s, long *out)
+{
+    const char *s = n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+    char *end;
+    long v, unit = 1;
+
+    if (s == NULL || *s < '0' || *s > '9') {
+        return fail(L, n, "%s must be a duration such as 30d, 12h, 90m or 600s", what);
+    }
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (*end != '\0' && end[1] == '\0') {
+        unit = *end == 'd' ? 86400 : *end == 'h' ? 3600 : *end == 'm' ? 60 : *end == 's' ? 1 : 0;
+        end += unit != 0;
+    }
+    if (errno != 0 || *end != '\0' || unit == 0) {
+        return fail(L, n, "%s must be a duration such as 30d, 12h, 90m or 600s", what);
+    }
+    if (v > max_s / unit || v * unit < min_s) {
+        return fail(L, n, "%s must be between %lds and %ldd", what, min_s, max_s / 86400);
+    }
+    *out = v * unit;
+    return 0;
+}
+
+static int
+responses_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    (void)ud;
+    if (strcmp(key, "store") == 0) {
+        return get_bool(L, v, "sllmp.responses.store", &L->c->responses_store);
+    }
+    if (strcmp(key, "ttl") == 0) {
+        return get_duration_s(L, v, "sllmp.responses.ttl", 60, 366L * 86400,
+                              &L->c->responses_ttl_s);
+    }
+    if (strcmp(key, "dir") == 0) {
+        free(L->c->responses_dir);
+        L->c->responses_dir = NULL;
+        return get_str_required(L, v, "sllmp.responses.dir", &L->c->responses_dir);
+    }
+    if (strcmp(key, "max_mb") == 0) {
+        return get_long(L, v, "sllmp.responses.max_mb", 1, 1L << 30, &L->c->responses_max_mb);
+    }
+    warn(L, k, "unknown key sllmp.responses.%s is ignored", key);
+    return 0;
+}
+
 /* Langfuse's rule for environments, applied here so a bad one fails at load, not silently. */
 static int
 valid_environment(const char *s)
@@ -3853,6 +3903,9 @@ sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     if (strcmp(key, "spool") == 0) {
         return submap(L, v, "sllmp.spool", spool_key, NULL);
     }
+    if (strcmp(key, "responses") == 0) {
+        return submap(L, v, "sllmp.responses", responses_key, NULL);
+    }
     if (strcmp(key, "redis") == 0) {
         return submap(L, v, "sllmp.redis", redis_key, NULL);
     }
@@ -3950,9 +4003,12 @@ defaults(sllmp_conf_t *c)
     c->timeouts.first_byte_ms = 120000;
     c->timeouts.idle_ms = 120000;
     c->timeouts.total_ms = 1800000;
-    c->spool_dir = NULL; /* default_spool_dir() once the YAML is read */
+    c->spool_dir = NULL; /* default_dir() once the YAML is read */
     c->spool_fsync = 1;
     c->spool_max_mb = 1024;
+    c->responses_store = 1;
+    c->responses_ttl_s = 30L * 86400; /* OpenAI keeps a response 30 days */
+    c->responses_max_mb = 1024;
     c->langfuse.host = sllmp_xstrdup("https://cloud.langfuse.com");
     c->langfuse.api = SLLMP_LF_OTEL;
     c->langfuse.capture = SLLMP_CAPTURE_FULL;
@@ -4026,6 +4082,7 @@ conf_free(sllmp_conf_t *c)
     free(c->warnings);
     free(c->ca_file);
     free(c->spool_dir);
+    free(c->responses_dir);
     langfuse_free(&c->langfuse);
     free(c->redis_url);
     free(c->limits_file);
@@ -4058,24 +4115,24 @@ conf_free(sllmp_conf_t *c)
 }
 
 /*
- * The spool when the YAML names none: $SLLMP_RUNDIR/spool (the pool's runtime directory, set by
- * make run and the systemd unit), else spool/ beside the YAML file, else var/spool under the
- * working directory. Not the working directory when there is a YAML: under mod_fcgid and CGI
- * that is the web space, and the records hold prompts.
+ * The spool (and the kept responses) when the YAML names none: $SLLMP_RUNDIR/<name> (the
+ * pool's runtime directory, set by make run and the systemd unit), else <name>/ beside the YAML
+ * file, else var/<name> under the working directory. Not the working directory when there is a
+ * YAML: under mod_fcgid and CGI that is the web space, and both hold prompts.
  */
 static char *
-default_spool_dir(const char *yaml_file)
+default_dir(const char *yaml_file, const char *name)
 {
     const char *rundir = getenv("SLLMP_RUNDIR");
     const char *slash = yaml_file ? strrchr(yaml_file, '/') : NULL;
 
     if (rundir != NULL && *rundir != '\0') {
-        return sllmp_xasprintf("%s/spool", rundir);
+        return sllmp_xasprintf("%s/%s", rundir, name);
     }
     if (slash != NULL) {
-        return sllmp_xasprintf("%.*s/spool", (int)(slash - yaml_file), yaml_file);
+        return sllmp_xasprintf("%.*s/%s", (int)(slash - yaml_file), yaml_file, name);
     }
-    return sllmp_xstrdup(yaml_file != NULL ? "spool" : "var/spool");
+    return yaml_file != NULL ? sllmp_xstrdup(name) : sllmp_xasprintf("var/%s", name);
 }
 
 /*
@@ -4201,7 +4258,10 @@ out:
         return NULL;
     }
     if (c->spool_dir == NULL) {
-        c->spool_dir = default_spool_dir(st != NULL ? file : NULL);
+        c->spool_dir = default_dir(st != NULL ? file : NULL, "spool");
+    }
+    if (c->responses_dir == NULL) {
+        c->responses_dir = default_dir(st != NULL ? file : NULL, "responses");
     }
     return c;
 }
@@ -4995,6 +5055,14 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
     fprintf(out, "tls: CA certificates from %s\n", ca ? ca : "libcurl's built-in file");
     fprintf(out, "spool: %s (fsync %s, quota %ld MB)\n", c->spool_dir,
             c->spool_fsync ? "on" : "off", c->spool_max_mb);
+    if (!c->responses_store) {
+        fprintf(out, "responses: not kept (previous_response_id and item_reference refused)\n");
+    } else if (sllmp_store_is_redis(c)) {
+        fprintf(out, "responses: kept %lds in redis\n", c->responses_ttl_s);
+    } else {
+        fprintf(out, "responses: kept %lds in %s (quota %ld MB)\n", c->responses_ttl_s,
+                c->responses_dir, c->responses_max_mb);
+    }
     describe_metrics(c, out);
     fprintf(out, "langfuse: %s, api %s, capture %s", c->langfuse.host,
             c->langfuse.api == SLLMP_LF_OTEL ? "otel" : "legacy",

@@ -69,9 +69,30 @@ static const route_t routes[] = {
     {"/v1/messages/count_tokens", 0, "POST", EP_COUNT_TOKENS},
     {"/v1/responses", 0, "POST", EP_RESPONSES},
     {"/responses", 0, "POST", EP_RESPONSES},
-    {"/v1/responses/", 1, "GET", EP_RESPONSE}, /* a stored response: there are none */
-    {"/responses/", 1, "GET", EP_RESPONSE},
+    {"/v1/responses/", 1, "GET, DELETE", EP_RESPONSE}, /* a kept response, its input_items */
+    {"/responses/", 1, "GET, DELETE", EP_RESPONSE},
 };
+
+/* Whether method is one of a route's ("GET", "GET, DELETE"); HEAD goes where GET does. */
+static int
+method_allowed(const route_t *rt, const char *method)
+{
+    size_t n = strlen(method);
+
+    if (n == 0) {
+        return 0;
+    }
+    if (strcmp(method, "HEAD") == 0) {
+        method = "GET";
+        n = 3;
+    }
+    for (const char *p = rt->method; (p = strstr(p, method)) != NULL; p += n) {
+        if ((p == rt->method || p[-1] == ' ') && (p[n] == '\0' || p[n] == ',')) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static const route_t *
 route(const char *path)
@@ -512,8 +533,7 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         preflight(r, rt);
         goto out;
     }
-    if (strcmp(r->method, rt->method) != 0 &&
-        !(strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
+    if (!method_allowed(rt, r->method)) {
         char allow[64];
 
         snprintf(allow, sizeof(allow), "%s, OPTIONS", rt->method);
@@ -555,12 +575,7 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         chat(r);
         break;
     case EP_RESPONSE:
-        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL,
-                       "No response with id '%.*s': the gateway does not store responses (it "
-                       "answers as with store: false).",
-                       sllmp_utf8_prec(r->path + strlen(rt->path), 100),
-                       r->path + strlen(rt->path));
-        sllmp_resp_error(r);
+        sllmp_responses_endpoint(r, r->path + strlen(rt->path));
         break;
     }
 out:

@@ -158,12 +158,12 @@ sllmp_responses_object(const sllmp_responses_meta_t *m, const char *status, cons
     cJSON_AddStringToObject(o, "model", m->model != NULL ? m->model : "");
     cJSON_AddItemToObject(o, "output", output != NULL ? output : cJSON_CreateArray());
     add_echo(o, req, "parallel_tool_calls", cJSON_IsBool, cJSON_CreateTrue());
-    cJSON_AddNullToObject(o, "previous_response_id");
+    add_echo(o, req, "previous_response_id", cJSON_IsString, cJSON_CreateNull());
     x = cJSON_AddObjectToObject(o, "reasoning");
     add_str_or_null(x, "effort", reasoning, "effort");
     add_str_or_null(x, "summary", reasoning,
                     str(reasoning, "summary") != NULL ? "summary" : "generate_summary");
-    cJSON_AddFalseToObject(o, "store");
+    cJSON_AddBoolToObject(o, "store", m->store);
     add_echo(o, req, "temperature", cJSON_IsNumber, NULL);
     x = cJSON_AddObjectToObject(o, "text");
     if (cJSON_IsObject(get(text, "format"))) {

@@ -89,17 +89,7 @@ sllmp_spool_prepare(const char *dir)
     char path[4096];
 
     /* the spool itself, with its parents (var/spool under make run) */
-    snprintf(path, sizeof(path), "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-                return -1;
-            }
-            *p = '/';
-        }
-    }
-    if (mkdir0700(path) < 0) {
+    if (sllmp_mkdirs(dir) < 0) {
         return -1;
     }
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {

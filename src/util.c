@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static void SLLMP_NORETURN
@@ -325,6 +326,27 @@ sllmp_rundir_file(const char *set, const char *name, char *buf, size_t len)
     } else {
         snprintf(buf, len, "var/%s", name);
     }
+}
+
+int
+sllmp_mkdirs(const char *dir)
+{
+    char path[4096];
+
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address it maps. */

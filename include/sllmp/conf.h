@@ -247,8 +247,12 @@ struct sllmp_conf_s {
 
     char *ca_file; /* sllmp.ca_file: CA certificates for TLS to providers and Langfuse */
     char *spool_dir;
-    int spool_fsync;   /* sync each record before it counts as written */
-    long spool_max_mb; /* quota: records are dropped (and counted) beyond it */
+    int spool_fsync;       /* sync each record before it counts as written */
+    long spool_max_mb;     /* quota: records are dropped (and counted) beyond it */
+    int responses_store;   /* sllmp.responses.store: keep /v1/responses answers */
+    long responses_ttl_s;  /* how long a kept response can be referred to */
+    char *responses_dir;   /* the files when the limits store is local */
+    long responses_max_mb; /* their quota: beyond it, answers are not kept */
     sllmp_langfuse_conf_t langfuse;
     char *redis_url; /* NULL when none */
     long redis_timeout_ms;

@@ -31,6 +31,7 @@
 #ifndef SLLMP_LIMITS_H
 #define SLLMP_LIMITS_H
 
+#include "sllmp/buf.h"
 #include "sllmp/types.h"
 
 #include <stdint.h>
@@ -206,6 +207,16 @@ typedef struct {
                      sllmp_route_outcome_t outcome, int stream, int64_t ms, long allowed_fails,
                      int64_t cooldown_ms);
 
+    /* ---- kept documents (the Responses API's stored responses); Redis only, NULL here in
+     * the local backend (which keeps them in files: include/sllmp/keep.h) ---- */
+
+    /* The document `name` into out (appended): 1, 0 when there is none, -1 on failure. */
+    int (*doc_get)(sllmp_store_t *s, const char *name, sllmp_buf_t *out);
+    /* Sets it, expiring in ttl_s seconds. 0, or -1. */
+    int (*doc_put)(sllmp_store_t *s, const char *name, const char *data, size_t len, long ttl_s);
+    /* Deletes it: 1, 0 when there was none, -1 on failure. */
+    int (*doc_del)(sllmp_store_t *s, const char *name);
+
     void (*close)(sllmp_store_t *s);
 } sllmp_store_ops_t;
 
@@ -231,6 +242,9 @@ sllmp_store_t *sllmp_store_local_attach(const char *path, char *err, size_t errl
  */
 sllmp_store_t *sllmp_store_open(const sllmp_conf_t *c, char *err, size_t errlen);
 void sllmp_store_ident(const sllmp_conf_t *c, char *buf, size_t len);
+
+/* Whether the config's store is Redis (else the local file). */
+int sllmp_store_is_redis(const sllmp_conf_t *c);
 
 /* The local file the config uses: 0 and the path, or -1 when it uses Redis. */
 int sllmp_store_local_path(const sllmp_conf_t *c, char *buf, size_t len);

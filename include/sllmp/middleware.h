@@ -22,6 +22,17 @@ extern const sllmp_middleware_t sllmp_mw_responses;
 /* Closes a thread's limit stores (sllmp_worker_free). */
 void sllmp_limits_cache_free(sllmp_limits_cache_t *lc);
 
+/* The thread's store for r's config (Redis or the local file), opened on first use; NULL when
+ * it cannot be opened (tried again after a second). */
+sllmp_store_t *sllmp_thread_store(sllmp_req_t *r);
+
+/* validate's step for POST /v1/responses: the conversation made whole from the kept responses
+ * it refers to, then translated; r->json becomes the chat request, r->responses the client's. */
+sllmp_rc_t sllmp_responses_prepare(sllmp_req_t *r);
+
+/* GET and DELETE /v1/responses/{id} (and GET .../{id}/input_items): a kept response. */
+void sllmp_responses_endpoint(sllmp_req_t *r, const char *rest);
+
 /* The limit store pre found for r (the routing state lives there too); NULL when it could
  * not be opened. */
 sllmp_store_t *sllmp_limits_store(sllmp_req_t *r);

@@ -1,11 +1,13 @@
 /*
  * OpenAI's Responses API (POST /v1/responses), served through chat completions.
  *
- * The gateway has no store: a Responses request is translated into a chat completions request
- * (so every provider, limit, budget, cost and trace works as for chat), and the chat answer,
- * streamed or not, is translated back into the Responses shapes. What needs stored state
- * (previous_response_id, conversation, background, item_reference) or a hosted tool
- * (web_search, file_search, computer use, ...) is a 400 that says so.
+ * A Responses request is translated into a chat completions request (so every provider, limit,
+ * budget, cost and trace works as for chat), and the chat answer, streamed or not, is
+ * translated back into the Responses shapes. The gateway keeps each answer (sllmp.responses,
+ * include/sllmp/keep.h) as a record of what the model saw and said, so previous_response_id and
+ * item_reference are expanded into the whole conversation before the translation
+ * (sllmp_responses_expand). What needs other stored state (conversation, background, prompt)
+ * or a hosted tool (web_search, file_search, computer use, ...) is a 400 that says so.
  *
  * The shapes are those of the openai SDK's types (openai-node 6.x,
  * resources/responses/responses.d.ts), and the streamed events follow what its ResponseStream
@@ -88,8 +90,8 @@ const char *sllmp_responses_param(const cJSON *req, const char *param, char *out
  * []): id, "object":"response", created_at, status, error null (status "failed": {code,
  * message} from err_code and err_message), incomplete_details (status "incomplete":
  * {"reason": incomplete}), model, and the request's echoes: instructions, max_output_tokens,
- * metadata ({} when none), parallel_tool_calls (true), previous_response_id null, reasoning
- * {effort, summary}, store false, temperature, text {"format": the request's or
+ * metadata ({} when none), parallel_tool_calls (true), previous_response_id (null when none),
+ * reasoning {effort, summary}, store (m->store), temperature, text {"format": the request's or
  * {"type":"text"}} (with its verbosity), tool_choice ("auto"), tools ([]), top_p,
  * truncation "disabled", user (only when given). usage (NULL: "usage" null) as ResponseUsage:
  * input_tokens = prompt total, input_tokens_details.cached_tokens = cache reads (and
@@ -102,6 +104,7 @@ typedef struct {
     const char *id;    /* "resp_..." */
     long created_at;   /* unix seconds */
     const char *model; /* as the client named it */
+    int store;         /* the answer is kept: "store" echoes true */
 } sllmp_responses_meta_t;
 
 cJSON *sllmp_responses_object(const sllmp_responses_meta_t *m, const char *status,
@@ -182,5 +185,46 @@ int sllmp_rstream_chunk(sllmp_rstream_t *s, const cJSON *chunk);
 int sllmp_rstream_finish(sllmp_rstream_t *s, const sllmp_usage_t *u);
 int sllmp_rstream_fail(sllmp_rstream_t *s, const char *code, const char *message);
 void sllmp_rstream_free(sllmp_rstream_t *s);
+
+/*
+ * ---- kept responses ----
+ *
+ * A kept response is a record {"owner", "context", "response"}: owner is who may read it (the
+ * key's name, "" on an open gateway), context the input items the model saw (the earlier turns
+ * included), response the Response object as the client got it (its "output" the answer's
+ * items). The next turn's context is context + response.output + its own input.
+ */
+
+/*
+ * The record of the response `response` (not taken) with the context the expansion made
+ * (taken): context items without an "id" get one, "<prefix>_" + the response id's hex part + "i"
+ * + their index in hex (prefix msg, fc, fco for function_call_output, rs, item), so
+ * input_items can list them and an item_reference can name them.
+ */
+cJSON *sllmp_responses_record(const char *owner, cJSON *context, const cJSON *response);
+
+/* The item with that id in a record (its context first, then its output); NULL when none. */
+const cJSON *sllmp_responses_record_item(const cJSON *record, const char *item_id);
+
+/* The id of the response an item id of ours ("msg_" + 32 hex + ..., see above) belongs to,
+ * "resp_" + those 32 hex digits, into out; -1 when item_id is not of that form. */
+int sllmp_responses_item_response(const char *item_id, char out[38]);
+
+/* Looks an item up for an item_reference: 1 and *item (kept by the callee until the
+ * expansion returns), 0 when there is none (or it is not the caller's), -1 when the store
+ * failed. */
+typedef int sllmp_item_find_f(void *ud, const char *id, const cJSON **item);
+
+/*
+ * The request with its conversation made whole (a new tree): previous_response_id gone, input
+ * the array prev's context + prev's response.output (prev a record, NULL for none) + the
+ * request's own input (a string becomes a user message item with an input_text part), each
+ * item_reference (type "item_reference", or an object with an id and neither type nor role)
+ * replaced by the item find returns. NULL with *e filled when an item is not found ("Item with
+ * id '...' not found.", param input[i]) or the input is neither a string nor an array; when
+ * find failed, e->message is empty.
+ */
+cJSON *sllmp_responses_expand(const cJSON *req, const cJSON *prev, sllmp_item_find_f *find,
+                              void *ud, sllmp_xerr_t *e);
 
 #endif

@@ -52,6 +52,9 @@ int sllmp_hexval(char c);
  * A file of the pool's runtime directory: `set` when the config names one, else
  * $SLLMP_RUNDIR/name, else var/name (relative to the working directory).
  */
+/* mkdir -p with mode 0700 for what it creates. 0, or -1 with errno. */
+int sllmp_mkdirs(const char *dir);
+
 void sllmp_rundir_file(const char *set, const char *name, char *buf, size_t len);
 
 /* An address range for access lists: "10.0.0.0/8", "::1", "192.168.1.7". */

@@ -44,8 +44,8 @@ struct sllmp_limits_cache_s {
     int next;
 };
 
-static sllmp_store_t *
-thread_store(sllmp_req_t *r)
+sllmp_store_t *
+sllmp_thread_store(sllmp_req_t *r)
 {
     sllmp_worker_ctx_t *w = r->worker;
     char ident[sizeof(((cached_store_t *)0)->ident)];
@@ -476,7 +476,7 @@ limits_pre(sllmp_req_t *r, void *mw_conf)
     x = sllmp_arena_calloc(r->arena, sizeof(*x));
     r->mw_ctx[sllmp_middleware_index(&sllmp_mw_limits)] = x;
     subjects(r, x);
-    x->store = thread_store(r);
+    x->store = sllmp_thread_store(r);
     if (x->store == NULL) {
         x->skip = 1;
         return x->nlimited ? store_failed(r, x) : SLLMP_GO_ON;

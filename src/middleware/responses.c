@@ -10,9 +10,18 @@
  *             becomes the Response object
  *   error     once the stream has started: an "error" event and response.failed end it, in
  *             place of the chat error event and [DONE]
+ *
+ * And the kept responses (include/sllmp/keep.h): validate calls sllmp_responses_prepare, which
+ * makes the conversation whole from the responses previous_response_id and item_reference name
+ * (the caller's own only: a record belongs to the key that made it) before the translation;
+ * post keeps the answer, before its last byte goes out (a client that sends the next turn at
+ * once finds it), unless the request said store: false. A response that cannot be kept is
+ * still answered (logged now and then).
  */
 #include "sllmp/arena.h"
+#include "sllmp/conf.h"
 #include "sllmp/error.h"
+#include "sllmp/keep.h"
 #include "sllmp/log.h"
 #include "sllmp/middleware.h"
 #include "sllmp/pipeline.h"
@@ -20,12 +29,19 @@
 #include "sllmp/responses.h"
 #include "sllmp/util.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
     sllmp_rstream_t s;
-    sllmp_buf_t out; /* the framed events of one call of the translator */
-    char id[40];     /* "resp_" and 32 hex digits */
+    sllmp_buf_t out;  /* the framed events of one call of the translator */
+    char id[40];      /* "resp_" and 32 hex digits */
+    cJSON *expanded;  /* the request made whole: its input is the context to keep; NULL when
+                       * nothing is kept */
+    int prepended;    /* the items the expansion put before the client's own */
+    cJSON *loaded;    /* the records read for this request */
+    cJSON *completed; /* streamed: the Response that response.completed carries */
 } responses_t;
 
 static void
@@ -35,6 +51,9 @@ responses_free(void *data)
 
     sllmp_rstream_free(&x->s);
     sllmp_buf_free(&x->out);
+    cJSON_Delete(x->expanded);
+    cJSON_Delete(x->loaded);
+    cJSON_Delete(x->completed);
 }
 
 static int
@@ -52,6 +71,10 @@ framed(void *ud, const char *type, const cJSON *data)
     sllmp_buf_appends(&x->out, text);
     sllmp_buf_appends(&x->out, "\n\n");
     cJSON_free(text);
+    if (strcmp(type, "response.completed") == 0 || strcmp(type, "response.incomplete") == 0) {
+        cJSON_Delete(x->completed);
+        x->completed = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(data, "response"), 1);
+    }
     return 0;
 }
 
@@ -70,14 +93,387 @@ responses_of(sllmp_req_t *r)
         x->s.meta.req = r->responses;
         x->s.meta.id = x->id;
         x->s.meta.created_at = (long)(r->start_wall_ms / 1000);
-        x->s.meta.model = r->model;
         x->s.emit = framed;
         x->s.ud = x;
         sllmp_arena_cleanup_add(r->arena, responses_free, x);
         r->mw_ctx[i] = x;
     }
+    x->s.meta.model = r->model; /* validate makes x, before the router names the model */
     sllmp_buf_reset(&x->out);
     return x;
+}
+
+/* ---------------------------------------------------------------- kept responses */
+
+static void
+warn_now_and_then(sllmp_req_t *r, const char *what)
+{
+    static _Thread_local int64_t last;
+    int64_t now = sllmp_now_ms();
+
+    if (now - last >= 10000) {
+        last = now;
+        sllmp_log(r->id, SLLMP_LOG_WARN, "%s", what);
+    }
+}
+
+static const char *
+owner_of(const sllmp_req_t *r)
+{
+    const char *name = sllmp_auth_key_name(r);
+
+    return name != NULL ? name : "";
+}
+
+static const char *
+str(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/*
+ * The kept response id, when it is the caller's: 1 and *rec (held in x->loaded until the request
+ * ends), 0 when there is none (or another key's), -1 when the store failed.
+ */
+static int
+load(sllmp_req_t *r, responses_t *x, const char *id, const cJSON **rec)
+{
+    const char *owner;
+    cJSON *it, *parsed;
+    sllmp_buf_t b;
+    int rc;
+
+    cJSON_ArrayForEach(it, x->loaded)
+    {
+        const char *rid = str(cJSON_GetObjectItemCaseSensitive(it, "response"), "id");
+
+        if (rid != NULL && strcmp(rid, id) == 0) {
+            *rec = it;
+            return 1;
+        }
+    }
+    sllmp_buf_init(&b, 0);
+    rc = sllmp_keep_get(r->conf, sllmp_thread_store(r), id, &b);
+    if (rc <= 0) {
+        sllmp_buf_free(&b);
+        if (rc < 0) {
+            warn_now_and_then(r, "the response store failed: previous_response_id and "
+                                 "item_reference get a 503");
+        }
+        return rc;
+    }
+    parsed = cJSON_ParseWithLength(b.ptr, b.len);
+    sllmp_buf_free(&b);
+    owner = str(parsed, "owner");
+    if (owner == NULL || strcmp(owner, owner_of(r)) != 0) {
+        if (owner == NULL) {
+            sllmp_log(r->id, SLLMP_LOG_WARN, "the kept response %s does not parse", id);
+        }
+        cJSON_Delete(parsed);
+        return 0;
+    }
+    if (x->loaded == NULL) {
+        x->loaded = cJSON_CreateArray();
+    }
+    cJSON_AddItemToArray(x->loaded, parsed);
+    *rec = parsed;
+    return 1;
+}
+
+static int
+find_item(void *ud, const char *id, const cJSON **item)
+{
+    sllmp_req_t *r = ud;
+    char rid[38];
+    const cJSON *rec;
+    int rc;
+
+    if (sllmp_responses_item_response(id, rid) < 0) {
+        return 0;
+    }
+    rc = load(r, r->mw_ctx[sllmp_middleware_index(&sllmp_mw_responses)], rid, &rec);
+    if (rc <= 0) {
+        return rc;
+    }
+    *item = sllmp_responses_record_item(rec, id);
+    return *item != NULL;
+}
+
+static sllmp_rc_t
+store_failed(sllmp_req_t *r)
+{
+    r->retry_after = "1";
+    return sllmp_req_fail(r, SLLMP_ERR_LIMITS_UNAVAILABLE, NULL,
+                          "The response store is unreachable, so previous_response_id and "
+                          "item_reference cannot be resolved. Try again shortly.");
+}
+
+/* A translation error's "input[N]..." names an item of the expanded input: the client's own
+ * index is N less the items put before them. */
+static const char *
+client_param(responses_t *x, const char *param, char *out, size_t len)
+{
+    char *end;
+    long n;
+
+    if (x->prepended == 0 || strncmp(param, "input[", 6) != 0) {
+        return param;
+    }
+    n = strtol(param + 6, &end, 10);
+    if (end == param + 6 || *end != ']' || n < x->prepended) {
+        return param;
+    }
+    snprintf(out, len, "input[%ld%s", n - x->prepended, end);
+    return out;
+}
+
+/* Makes the conversation whole; r->json becomes the expanded request. */
+static sllmp_rc_t
+expand(sllmp_req_t *r, responses_t *x)
+{
+    const cJSON *req = r->json,
+                *pid = cJSON_GetObjectItemCaseSensitive(req, "previous_response_id");
+    const cJSON *prev = NULL;
+    sllmp_xerr_t xe;
+
+    if (pid != NULL && !cJSON_IsNull(pid)) {
+        int rc;
+
+        if (!cJSON_IsString(pid)) {
+            return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "previous_response_id",
+                                  "'previous_response_id' must be a string.");
+        }
+        rc = load(r, x, pid->valuestring, &prev);
+        if (rc < 0) {
+            return store_failed(r);
+        }
+        if (rc == 0) {
+            r->err_code = "previous_response_not_found";
+            return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "previous_response_id",
+                                  "Previous response with id '%.*s' not found.",
+                                  sllmp_utf8_prec(pid->valuestring, 100), pid->valuestring);
+        }
+        x->prepended = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(prev, "context")) +
+                       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+                           cJSON_GetObjectItemCaseSensitive(prev, "response"), "output"));
+    }
+    x->expanded = sllmp_responses_expand(req, prev, find_item, r, &xe);
+    if (x->expanded == NULL) {
+        char name[128];
+
+        if (xe.message[0] == '\0') {
+            return store_failed(r);
+        }
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM,
+                              client_param(x, xe.param, name, sizeof(name)), "%s", xe.message);
+    }
+    x->s.meta.store = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(req, "store"));
+    return SLLMP_GO_ON;
+}
+
+static void
+json_free(void *p)
+{
+    cJSON_Delete(p);
+}
+
+sllmp_rc_t
+sllmp_responses_prepare(sllmp_req_t *r)
+{
+    responses_t *x;
+    sllmp_xerr_t xe;
+    cJSON *chat;
+
+    r->responses = r->json;
+    x = responses_of(r);
+    if (r->conf->responses_store && cJSON_IsObject(r->json) && expand(r, x) != SLLMP_GO_ON) {
+        return SLLMP_ERROR;
+    }
+    chat = sllmp_responses_to_chat(x->expanded != NULL ? x->expanded : r->json, &xe);
+    if (chat == NULL) {
+        char name[128];
+
+        return xe.message[0] == '\0'
+                   ? sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL)
+                   : sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM,
+                                    xe.param[0] ? client_param(x, xe.param, name, sizeof(name))
+                                                : NULL,
+                                    "%s", xe.message);
+    }
+    sllmp_arena_cleanup_add(r->arena, json_free, chat);
+    r->json = chat;
+    return SLLMP_GO_ON;
+}
+
+/* Keeps the answer (post, before its end goes out). */
+static void
+keep(sllmp_req_t *r, responses_t *x, const cJSON *response)
+{
+    cJSON *rec;
+    char *text;
+    int rc;
+
+    if (!x->s.meta.store || x->expanded == NULL || response == NULL) {
+        return;
+    }
+    rec = sllmp_responses_record(
+        owner_of(r), cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(x->expanded, "input"), 1),
+        response);
+    text = cJSON_PrintUnformatted(rec);
+    cJSON_Delete(rec);
+    rc = text != NULL ? sllmp_keep_put(r->conf, sllmp_thread_store(r), x->id, text, strlen(text))
+                      : -1;
+    cJSON_free(text);
+    if (rc < 0) {
+        warn_now_and_then(r, "a response could not be kept (the response store failed): a "
+                             "previous_response_id naming it will not be found");
+    } else if (rc > 0) {
+        warn_now_and_then(r, "a response was not kept: sllmp.responses.max_mb is reached");
+    }
+}
+
+/* ---------------------------------------------------------------- GET and DELETE */
+
+/* The value of name in the query string (not decoded: what is read here never needs it). */
+static const char *
+query(sllmp_req_t *r, const char *name, char *out, size_t len)
+{
+    const char *q = sllmp_req_param(r, "QUERY_STRING");
+    size_t n = strlen(name);
+
+    for (const char *p = q; p != NULL && *p != '\0';
+         p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (strncmp(p, name, n) == 0 && p[n] == '=') {
+            size_t v = strcspn(p + n + 1, "&");
+
+            snprintf(out, len, "%.*s", (int)v, p + n + 1);
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* GET .../{id}/input_items: the context, newest first unless order=asc, after an id, at most
+ * limit (1 to 100, default 20) items, as OpenAI's list shape. */
+static void
+input_items(sllmp_req_t *r, const cJSON *rec)
+{
+    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(rec, "context");
+    int n = cJSON_GetArraySize(ctx), asc, start = 0, taken = 0;
+    long limit = 20;
+    char v[128];
+    cJSON *list = cJSON_CreateObject(), *data;
+    char *text;
+
+    if (query(r, "limit", v, sizeof(v)) != NULL &&
+        (sllmp_parse_long(v, &limit) < 0 || limit < 1 || limit > 100)) {
+        cJSON_Delete(list);
+        sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "limit",
+                       "'limit' must be an integer between 1 and 100.");
+        sllmp_resp_error(r);
+        return;
+    }
+    asc = query(r, "order", v, sizeof(v)) != NULL && strcmp(v, "asc") == 0;
+    if (query(r, "after", v, sizeof(v)) != NULL) {
+        for (int i = 0; i < n; i++) {
+            const char *id = str(cJSON_GetArrayItem(ctx, asc ? i : n - 1 - i), "id");
+
+            if (id != NULL && strcmp(id, v) == 0) {
+                start = i + 1;
+            }
+        }
+    }
+    cJSON_AddStringToObject(list, "object", "list");
+    data = cJSON_AddArrayToObject(list, "data");
+    for (int i = start; i < n && taken < limit; i++, taken++) {
+        cJSON_AddItemToArray(data,
+                             cJSON_Duplicate(cJSON_GetArrayItem(ctx, asc ? i : n - 1 - i), 1));
+    }
+    if (taken > 0) {
+        cJSON_AddStringToObject(list, "first_id", str(cJSON_GetArrayItem(data, 0), "id"));
+        cJSON_AddStringToObject(list, "last_id", str(cJSON_GetArrayItem(data, taken - 1), "id"));
+    } else {
+        cJSON_AddNullToObject(list, "first_id");
+        cJSON_AddNullToObject(list, "last_id");
+    }
+    cJSON_AddBoolToObject(list, "has_more", start + taken < n);
+    text = cJSON_PrintUnformatted(list);
+    cJSON_Delete(list);
+    sllmp_resp_send(r, 200, "application/json", text, strlen(text));
+    cJSON_free(text);
+}
+
+void
+sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
+{
+    size_t idlen = strcspn(rest, "/");
+    const char *sub = rest + idlen, *err = NULL;
+    char id[64];
+    const cJSON *rec = NULL;
+    responses_t *x;
+    int rc = 0;
+
+    if (sllmp_auth_check(r) != SLLMP_GO_ON) {
+        sllmp_resp_error(r);
+        return;
+    }
+    snprintf(id, sizeof(id), "%.*s", (int)(idlen < sizeof(id) ? idlen : sizeof(id) - 1), rest);
+    if (*sub != '\0' && (strcmp(sub, "/input_items") != 0 || strcmp(r->method, "DELETE") == 0)) {
+        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Unknown path: %.*s",
+                       sllmp_utf8_prec(r->path, 200), r->path);
+        sllmp_resp_error(r);
+        return;
+    }
+    if (!r->conf->responses_store) {
+        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL,
+                       "Response with id '%.*s' not found: this gateway keeps no responses "
+                       "(sllmp.responses.store is false).",
+                       sllmp_utf8_prec(id, 64), id);
+        sllmp_resp_error(r);
+        return;
+    }
+    r->responses = r->json; /* NULL: responses_of wants one, the endpoint echoes nothing */
+    x = responses_of(r);
+    rc = load(r, x, id, &rec);
+    if (rc > 0 && strcmp(r->method, "DELETE") == 0) {
+        rc = sllmp_keep_del(r->conf, sllmp_thread_store(r), id);
+    }
+    if (rc < 0) {
+        store_failed(r);
+        r->err_message = "The response store is unreachable. Try again shortly.";
+        sllmp_resp_error(r);
+        return;
+    }
+    if (rc == 0) {
+        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Response with id '%.*s' not found.",
+                       sllmp_utf8_prec(id, 64), id);
+        sllmp_resp_error(r);
+        return;
+    }
+    if (strcmp(r->method, "DELETE") == 0) {
+        sllmp_buf_t b;
+
+        sllmp_buf_init(&b, 0);
+        sllmp_buf_printf(&b, "{\"id\":\"%s\",\"object\":\"response\",\"deleted\":true}", id);
+        sllmp_resp_send(r, 200, "application/json", b.ptr, b.len);
+        sllmp_buf_free(&b);
+    } else if (*sub != '\0') {
+        input_items(r, rec);
+    } else {
+        char *text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(rec, "response"));
+
+        err = text == NULL ? "out of memory" : NULL;
+        if (err == NULL) {
+            sllmp_resp_send(r, 200, "application/json", text, strlen(text));
+        }
+        cJSON_free(text);
+    }
+    if (err != NULL) {
+        sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
+        sllmp_resp_error(r);
+    }
 }
 
 /* The events the translator framed go out now (post and error: not as a chunk's). */
@@ -132,12 +528,16 @@ responses_post(sllmp_req_t *r, void *mw_conf)
     }
     x = responses_of(r);
     if (r->stream) {
-        return send_events(r, x, sllmp_rstream_finish(&x->s, &r->usage));
+        int rc = sllmp_rstream_finish(&x->s, &r->usage);
+
+        keep(r, x, x->completed);
+        return send_events(r, x, rc);
     }
     chat = cJSON_ParseWithLength(r->resp_body.ptr, r->resp_body.len);
     resp = sllmp_responses_from_chat(&x->s.meta, chat, &r->usage);
     cJSON_Delete(chat);
     text = resp ? cJSON_PrintUnformatted(resp) : NULL;
+    keep(r, x, resp);
     cJSON_Delete(resp);
     if (text == NULL) {
         sllmp_log(r->id, SLLMP_LOG_ERROR, "the chat answer did not translate into a Response");

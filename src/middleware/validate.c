@@ -635,38 +635,11 @@ sllmp_validate_chat(sllmp_req_t *r)
     return accepted(r, body, cJSON_GetObjectItemCaseSensitive(body, "user"));
 }
 
-static void
-json_free(void *p)
-{
-    cJSON_Delete(p);
-}
-
-/* POST /v1/responses: its body becomes the chat request it stands for, validated as any. */
-static sllmp_rc_t
-responses_to_chat(sllmp_req_t *r)
-{
-    sllmp_xerr_t xe;
-    cJSON *chat;
-
-    memset(&xe, 0, sizeof(xe));
-    chat = sllmp_responses_to_chat(r->json, &xe);
-    if (chat == NULL) {
-        return xe.message[0] == '\0'
-                   ? sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL)
-                   : sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
-                                    xe.message);
-    }
-    sllmp_arena_cleanup_add(r->arena, json_free, chat);
-    r->responses = r->json;
-    r->json = chat;
-    return SLLMP_GO_ON;
-}
-
 static sllmp_rc_t
 validate_pre(sllmp_req_t *r, void *mw_conf)
 {
     (void)mw_conf;
-    if (r->responses_api && r->responses == NULL && responses_to_chat(r) != SLLMP_GO_ON) {
+    if (r->responses_api && r->responses == NULL && sllmp_responses_prepare(r) != SLLMP_GO_ON) {
         return SLLMP_ERROR;
     }
     switch (r->kind) {

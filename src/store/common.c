@@ -179,6 +179,12 @@ local_path(const sllmp_conf_t *c, char *buf, size_t len)
 }
 
 int
+sllmp_store_is_redis(const sllmp_conf_t *c)
+{
+    return use_redis(c);
+}
+
+int
 sllmp_store_local_path(const sllmp_conf_t *c, char *buf, size_t len)
 {
     if (use_redis(c)) {

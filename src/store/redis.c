@@ -22,6 +22,8 @@
  * Every write gives both a TTL of ROUTE_IDLE_MS, longer when a cooldown or a lease outlasts
  * it, so an idle deployment's state disappears by itself.
  *
+ * A kept document (a stored Response) is one string "{sllmp:doc:<name>}" with its own TTL.
+ *
  * The n subjects of one call go out pipelined: one round trip whatever n is.
  *
  * Calls never wait longer than the command timeout (SO_RCVTIMEO, set again after every
@@ -1014,6 +1016,103 @@ r_route_end(sllmp_store_t *st, const char *id, const char *resid, sllmp_route_ou
     return rc;
 }
 
+/* ---------------------------------------------------------------- documents */
+
+/* One plain command (not a script); once more on a new connection when the server had closed
+ * the idle one. The reply (never an error reply), or NULL with the connection dropped. */
+static redisReply *
+plain(rstore_t *s, int argc, const char **argv, const size_t *argl)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int reused;
+        redisReply *rep;
+
+        drain(s);
+        reused = s->c != NULL;
+        if (connect_now(s) < 0) {
+            return NULL;
+        }
+        rep = redisCommandArgv(s->c, argc, argv, argl);
+        if (rep != NULL && rep->type != REDIS_REPLY_ERROR) {
+            return rep;
+        }
+        if (rep != NULL) {
+            sllmp_log(NULL, SLLMP_LOG_ERROR, "redis %s: %s", argv[0], rep->str);
+        }
+        freeReplyObject(rep);
+        disconnect(s, s->c && s->c->err ? s->c->errstr : "unexpected reply");
+        if (!reused || !s->peer_closed) {
+            return NULL;
+        }
+        s->down_until = 0;
+    }
+    return NULL;
+}
+
+static int
+r_doc(sllmp_store_t *st, const char *cmd, const char *name, const char *data, size_t len,
+      long ttl_s, redisReply **rep)
+{
+    char key[160], ttl[24];
+    const char *argv[5] = {cmd, key, data, "EX", ttl};
+    size_t argl[5];
+
+    if (snprintf(key, sizeof(key), "{sllmp:doc:%s}", name) >= (int)sizeof(key)) {
+        return -1;
+    }
+    snprintf(ttl, sizeof(ttl), "%ld", ttl_s);
+    argl[0] = strlen(cmd);
+    argl[1] = strlen(key);
+    argl[2] = len;
+    argl[3] = 2;
+    argl[4] = strlen(ttl);
+    *rep = plain((rstore_t *)st, data != NULL ? 5 : 2, argv, argl);
+    return *rep != NULL ? 0 : -1;
+}
+
+static int
+r_doc_get(sllmp_store_t *st, const char *name, sllmp_buf_t *out)
+{
+    redisReply *rep;
+    int found;
+
+    if (r_doc(st, "GET", name, NULL, 0, 0, &rep) < 0) {
+        return -1;
+    }
+    found = rep->type == REDIS_REPLY_STRING;
+    if (found) {
+        sllmp_buf_append(out, rep->str, rep->len);
+    }
+    freeReplyObject(rep);
+    return found;
+}
+
+static int
+r_doc_put(sllmp_store_t *st, const char *name, const char *data, size_t len, long ttl_s)
+{
+    redisReply *rep;
+
+    if (r_doc(st, "SET", name, data, len, ttl_s, &rep) < 0) {
+        return -1;
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int
+r_doc_del(sllmp_store_t *st, const char *name)
+{
+    redisReply *rep;
+    int n;
+
+    if (r_doc(st, "DEL", name, NULL, 0, 0, &rep) < 0) {
+        return -1;
+    }
+    n = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
+    freeReplyObject(rep);
+    return n;
+}
+
 static void
 r_close(sllmp_store_t *st)
 {
@@ -1043,6 +1142,9 @@ static const sllmp_store_ops_t redis_ops = {
     .route_state = r_route_state,
     .route_begin = r_route_begin,
     .route_end = r_route_end,
+    .doc_get = r_doc_get,
+    .doc_put = r_doc_put,
+    .doc_del = r_doc_del,
     .close = r_close,
 };
 
