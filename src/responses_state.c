@@ -146,13 +146,13 @@ sllmp_responses_expand(const cJSON *req, const cJSON *prev, sllmp_item_find_f *f
                            cJSON_GetObjectItemCaseSensitive(prev, "response"), "output"));
     }
     if (cJSON_IsString(input)) {
-        cJSON *msg = cJSON_CreateObject(), *part = cJSON_CreateObject();
+        cJSON *msg = cJSON_CreateObject();
 
+        /* content stays a string: the chat message it becomes is then the same as without a
+         * store (some OpenAI-compatible servers take no content parts) */
         cJSON_AddStringToObject(msg, "type", "message");
         cJSON_AddStringToObject(msg, "role", "user");
-        cJSON_AddStringToObject(part, "type", "input_text");
-        cJSON_AddStringToObject(part, "text", input->valuestring);
-        cJSON_AddItemToArray(cJSON_AddArrayToObject(msg, "content"), part);
+        cJSON_AddStringToObject(msg, "content", input->valuestring);
         cJSON_AddItemToArray(items, msg);
     }
     cJSON_ArrayForEach(item, list)

@@ -218,7 +218,7 @@ typedef int sllmp_item_find_f(void *ud, const char *id, const cJSON **item);
 /*
  * The request with its conversation made whole (a new tree): previous_response_id gone, input
  * the array prev's context + prev's response.output (prev a record, NULL for none) + the
- * request's own input (a string becomes a user message item with an input_text part), each
+ * request's own input (a string becomes a user message item with that string as content), each
  * item_reference (type "item_reference", or an object with an id and neither type nor role)
  * replaced by the item find returns. NULL with *e filled when an item is not found ("Item with
  * id '...' not found.", param input[i]) or the input is neither a string nor an array; when
