@@ -514,8 +514,9 @@ input_item(conv_t *c, const cJSON *item, int i)
         if (type == NULL && get(item, "role") == NULL && given(get(item, "id"))) {
             return sllmp_xerr(
                 c->e,
-                "is an item reference, which needs stored responses; sllmp stores none: "
-                "send the item itself (as clients do with store: false).",
+                "is an item reference, which needs kept responses, and this gateway keeps "
+                "none (sllmp.responses.store is false): send the item itself (as clients do "
+                "with store: false).",
                 "input[%d]", i);
         }
         return message_item(c, item, i);
@@ -532,8 +533,9 @@ input_item(conv_t *c, const cJSON *item, int i)
     if (is(type, "item_reference")) {
         return sllmp_xerr(
             c->e,
-            "is item_reference, which needs stored responses; sllmp stores none: send the "
-            "item itself (as clients do with store: false).",
+            "is item_reference, which needs kept responses, and this gateway keeps none "
+            "(sllmp.responses.store is false): send the item itself (as clients do with "
+            "store: false).",
             "input[%d].type", i);
     }
     return bad_type(c->e, type,
@@ -882,13 +884,13 @@ refused(const cJSON *req, sllmp_xerr_t *e)
     if (given(get(req, "previous_response_id"))) {
         return sllmp_xerr(
             e,
-            "is not supported: sllmp stores no responses; send the whole conversation as "
-            "input (as clients do with store: false).",
+            "needs kept responses, and this gateway keeps none (sllmp.responses.store is "
+            "false): send the whole conversation as input (as clients do with store: false).",
             "previous_response_id");
     }
     if (given(get(req, "conversation"))) {
         return sllmp_xerr(e,
-                          "is not supported: sllmp stores no conversations; send the whole "
+                          "is not supported: sllmp keeps no conversation objects; send the whole "
                           "conversation as input.",
                           "conversation");
     }
@@ -896,7 +898,7 @@ refused(const cJSON *req, sllmp_xerr_t *e)
         return sllmp_xerr(e, "must be a boolean.", "background");
     }
     if (cJSON_IsTrue(bg)) {
-        return sllmp_xerr(e, "is not supported: sllmp stores no responses to fetch later.",
+        return sllmp_xerr(e, "is not supported: sllmp answers while the client waits.",
                           "background");
     }
     if (given(get(req, "prompt"))) {

@@ -205,6 +205,7 @@ static sllmp_rc_t
 store_failed(sllmp_req_t *r)
 {
     r->retry_after = "1";
+    r->err_code = "store_unavailable";
     return sllmp_req_fail(r, SLLMP_ERR_LIMITS_UNAVAILABLE, NULL,
                           "The response store is unreachable, so previous_response_id and "
                           "item_reference cannot be resolved. Try again shortly.");

@@ -6,17 +6,22 @@ limits, cost and the trace record as for chat. The openai SDK drives the same en
 tests/conformance."""
 
 import json
+import os
 import re
+import stat
+import time
 import uuid
 
-from stack import MASTER_KEY, StackCase, mock_model, upstream_model
+from stack import MASTER_KEY, Redis, StackCase, mock_model, upstream_model
 from test_keys import new_key
+from test_limits import redis_cmd
 from test_providers import WithAnthropicMock, parse_sse
 from test_trace import TraceCase
 
 PATH = "/v1/responses"
 KEY, DIGEST = new_key("resp-user")
 NARROW_KEY, NARROW_DIGEST = new_key("resp-narrow")
+OTHER_KEY, OTHER_DIGEST = new_key("resp-other")
 RESP_ID = re.compile(r"^resp_[0-9a-f]{32}$")
 
 
@@ -248,29 +253,42 @@ class ResponsesTest(ResponsesCase):
             "name": "city", "strict": True, "schema": fmt["schema"]}}, b)
         self.assertEqual(b["reasoning_effort"], "low", b)
 
-    def test_what_needs_a_store_is_refused(self):
-        cases = [({"previous_response_id": "resp_abc"}, "previous_response_id"),
-                 ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
-                 ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+    def test_what_cannot_be_carried_is_refused(self):
+        cases = [({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+                 ({"conversation": "conv_1"}, "conversation"),
+                 ({"background": True}, "background"),
                  ({"input": 42}, "input")]
         for extra, param in cases:
             with self.subTest(extra=extra):
                 r = self.post(dict({"model": "mock-echo", "input": "x"}, **extra))
                 err = self.assertOpenAIError(r, 400, etype="invalid_request_error")
                 self.assertTrue((err["param"] or "").startswith(param), err)
-                if param != "input" and "tools" not in param:
-                    # what the client can do instead: what AI SDK users set to get on
-                    self.assertIn("store: false", err["message"], err)
         self.assertEqual(self.post({"model": "nope", "input": "x"}).status, 404)
         self.assertOpenAIError(self.post({"input": "x"}), 400, param="model")
 
-    def test_stored_responses_do_not_exist(self):
-        r = self.stack.request("GET", "/v1/responses/resp_123", None,
-                               {"Authorization": "Bearer " + self.master_key}, 10)
-        err = self.assertOpenAIError(r, 404)
-        self.assertIn("does not store", err["message"], err)
+    def test_unknown_kept_responses(self):
+        r = self.post({"model": "mock-echo", "input": "x", "previous_response_id": "resp_abc"})
+        err = self.assertOpenAIError(r, 400, "previous_response_not_found",
+                                     param="previous_response_id")
+        self.assertEqual(err["message"], "Previous response with id 'resp_abc' not found.")
+        r = self.post({"model": "mock-echo", "input": [
+            {"role": "user", "content": "x"}, {"type": "item_reference", "id": "msg_1"}]})
+        err = self.assertOpenAIError(r, 400, param="input[1]")
+        self.assertEqual(err["message"], "Item with id 'msg_1' not found.")
+        for path in ("/v1/responses/resp_123", "/v1/responses/" + "resp_" + "0" * 32,
+                     "/v1/responses/..%2F..%2Fetc%2Fpasswd", "/responses/resp_x/input_items"):
+            with self.subTest(path=path):
+                r = self.stack.request("GET", path, None,
+                                       {"Authorization": "Bearer " + self.master_key}, 10)
+                err = self.assertOpenAIError(r, 404)
+                self.assertRegex(err["message"], "not found|Unknown path", err)
         r = self.stack.request("GET", "/v1/responses", None, {}, 10)
         self.assertEqual(r.status, 405, r)
+        r = self.stack.request("PUT", "/v1/responses/resp_123", None, {}, 10)
+        self.assertEqual(r.status, 405, r)
+        self.assertEqual(r.header("allow"), "GET, DELETE, OPTIONS", r)
+        r = self.stack.request("GET", "/v1/responses/resp_123", None, {}, 10)
+        self.assertOpenAIError(r, 401)
 
     def test_keys_and_models(self):
         self.assertOpenAIError(self.post({"model": "mock-echo", "input": "x"}, key="sk-wrong"),
@@ -405,3 +423,304 @@ class ResponsesAnthropicTest(WithAnthropicMock, ResponsesCase):
         self.assertEqual(final["output"][0]["summary"][0]["text"], summary[0]["text"])
         self.assertEqual(self.text_of(final), self.text_of(body))
         self.assertIn("response.reasoning_summary_text.delta", [n for n, _ in evs])
+
+
+TOOLS = [{"type": "function", "name": "get_weather", "description": "weather",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+
+
+class KeptTests:
+    """The kept responses (sllmp.responses): previous_response_id and item_reference send the
+    whole conversation upstream, GET / DELETE / input_items, per key. Subclasses pick where
+    the records live."""
+
+    @classmethod
+    def models(cls, mock):
+        return [mock_model("mock-echo", "echo", 0),
+                upstream_model("up-echo", mock, "echo"),
+                upstream_model("up-tools", mock, "tools")]
+
+    @classmethod
+    def make_config(cls):
+        cfg = super().make_config()
+        cfg["keys"] = [{"name": "resp-user", "key_sha256": DIGEST},
+                       {"name": "resp-other", "key_sha256": OTHER_DIGEST}]
+        return cfg
+
+    def upstream_messages(self, rid):
+        reqs = [r for r in self.mock.chat_requests()
+                if r["headers"].get("x-request-id") == rid]
+        self.assertEqual(len(reqs), 1, "upstream calls of %s: %d" % (rid, len(reqs)))
+        return reqs[0]["body"]["messages"]
+
+    def turn(self, payload, key=KEY):
+        rid = uuid.uuid4().hex
+        r = self.post(payload, key=key, headers={"X-Request-ID": rid})
+        self.assertEqual(r.status, 200, r)
+        return r.json(), self.upstream_messages(rid)
+
+    def get(self, path, key=KEY, method="GET"):
+        return self.stack.request(method, path, None, {"Authorization": "Bearer " + key}, 10)
+
+    def test_previous_response_id_sends_the_whole_conversation(self):
+        first, _ = self.turn({"model": "up-echo", "instructions": "be brief",
+                              "input": "first turn"})
+        self.assertTrue(first["store"], first)
+        self.assertIsNone(first["previous_response_id"], first)
+        second, sent = self.turn({"model": "up-echo", "input": "second turn",
+                                  "instructions": "be kind", "previous_response_id": first["id"]})
+        # the earlier instructions are not carried over (OpenAI's rule), the turns are
+        self.assertEqual(sent, [{"role": "system", "content": "be kind"},
+                                {"role": "user", "content": "first turn"},
+                                {"role": "assistant", "content": "first turn"},
+                                {"role": "user", "content": "second turn"}])
+        self.assertEqual(second["previous_response_id"], first["id"], second)
+        self.assertNotEqual(second["id"], first["id"])
+        _, sent = self.turn({"model": "up-echo", "previous_response_id": second["id"],
+                             "input": [{"role": "user", "content": "third turn"}]})
+        self.assertEqual([m["content"] for m in sent],
+                         ["first turn", "first turn", "second turn", "second turn", "third turn"])
+
+    def test_a_streamed_answer_is_kept(self):
+        _, evs = self.events({"model": "up-echo", "input": "streamed turn"}, key=KEY)
+        final = self.check_stream_whole(evs)
+        self.assertTrue(final["store"], final)
+        got = self.get("/v1/responses/" + final["id"])
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual(got.json(), final)
+        _, sent = self.turn({"model": "up-echo", "input": "next",
+                             "previous_response_id": final["id"]})
+        self.assertEqual([m["content"] for m in sent], ["streamed turn", "streamed turn", "next"])
+
+    def test_item_references(self):
+        first, _ = self.turn({"model": "up-echo", "input": "remember me"})
+        msg_id = first["output"][0]["id"]
+        # the AI SDK's form, and the typeless one the openai types allow
+        for ref in ({"type": "item_reference", "id": msg_id}, {"id": msg_id}):
+            with self.subTest(ref=ref):
+                _, sent = self.turn({"model": "up-echo", "input": [
+                    {"role": "user", "content": "remember me"}, ref,
+                    {"role": "user", "content": "and now"}]})
+                self.assertEqual(sent, [{"role": "user", "content": "remember me"},
+                                        {"role": "assistant", "content": "remember me"},
+                                        {"role": "user", "content": "and now"}])
+        # an input item of a kept response can be named too (its id from input_items)
+        items = self.get("/v1/responses/%s/input_items" % first["id"]).json()["data"]
+        _, sent = self.turn({"model": "up-echo", "input": [
+            {"type": "item_reference", "id": items[0]["id"]}]})
+        self.assertEqual(sent, [{"role": "user", "content": "remember me"}])
+        r = self.post({"model": "up-echo", "input": [
+            {"role": "user", "content": "x"},
+            {"type": "item_reference", "id": msg_id[:-2] + "7f"}]}, key=KEY)
+        self.assertOpenAIError(r, 400, param="input[1]")
+
+    def test_tool_round_trip_by_previous_response_id(self):
+        first, _ = self.turn({"model": "up-tools", "input": "weather in Paris?",
+                              "tools": TOOLS})
+        call = [it for it in first["output"] if it["type"] == "function_call"][0]
+        _, sent = self.turn({"model": "up-echo", "tools": TOOLS,
+                             "previous_response_id": first["id"],
+                             "input": [{"type": "function_call_output",
+                                        "call_id": call["call_id"], "output": "sunny"}]})
+        self.assertEqual(sent[0], {"role": "user", "content": "weather in Paris?"})
+        self.assertEqual(sent[1]["role"], "assistant", sent)
+        self.assertEqual(sent[1]["tool_calls"], [{
+            "id": call["call_id"], "type": "function",
+            "function": {"name": "get_weather", "arguments": call["arguments"]}}], sent)
+        self.assertEqual(sent[2], {"role": "tool", "tool_call_id": call["call_id"],
+                                   "content": "sunny"})
+
+    def test_an_error_names_the_clients_own_item(self):
+        first, _ = self.turn({"model": "up-echo", "input": "one"})
+        r = self.post({"model": "up-echo", "previous_response_id": first["id"],
+                       "input": [{"role": "user", "content": "ok"},
+                                 {"type": "no_such_item"}]}, key=KEY)
+        err = self.assertOpenAIError(r, 400)
+        self.assertEqual(err["param"], "input[1].type", err)
+        r = self.post({"model": "up-echo", "input": "x", "previous_response_id": 42}, key=KEY)
+        self.assertOpenAIError(r, 400, param="previous_response_id")
+
+    def test_store_false_is_not_kept(self):
+        body, _ = self.turn({"model": "up-echo", "input": "forget me", "store": False})
+        self.assertFalse(body["store"], body)
+        self.assertOpenAIError(self.get("/v1/responses/" + body["id"]), 404)
+        r = self.post({"model": "up-echo", "input": "x", "previous_response_id": body["id"]},
+                      key=KEY)
+        self.assertOpenAIError(r, 400, "previous_response_not_found")
+        # while it may still refer to kept ones (what the AI SDK does with store: false is
+        # send everything, which works either way)
+        kept, _ = self.turn({"model": "up-echo", "input": "keep me"})
+        _, sent = self.turn({"model": "up-echo", "input": "y", "store": False,
+                             "previous_response_id": kept["id"]})
+        self.assertEqual(len(sent), 3, sent)
+
+    def test_another_key_sees_nothing(self):
+        body, _ = self.turn({"model": "up-echo", "input": "mine"})
+        rid = body["id"]
+        for key in (OTHER_KEY, self.master_key):
+            with self.subTest(key=key[:8]):
+                self.assertOpenAIError(self.get("/v1/responses/" + rid, key=key), 404)
+                self.assertOpenAIError(self.get("/v1/responses/%s/input_items" % rid, key=key),
+                                       404)
+                self.assertOpenAIError(self.get("/v1/responses/" + rid, key=key,
+                                                method="DELETE"), 404)
+                r = self.post({"model": "up-echo", "input": "x", "previous_response_id": rid},
+                              key=key)
+                self.assertOpenAIError(r, 400, "previous_response_not_found")
+                r = self.post({"model": "up-echo", "input": [
+                    {"type": "item_reference", "id": body["output"][0]["id"]}]}, key=key)
+                self.assertOpenAIError(r, 400, param="input[0]")
+        self.assertEqual(self.get("/v1/responses/" + rid).status, 200)
+
+    def test_input_items_and_delete(self):
+        first, _ = self.turn({"model": "up-echo", "input": "a"})
+        second, _ = self.turn({"model": "up-echo", "previous_response_id": first["id"],
+                               "input": [{"role": "user", "content": "b"},
+                                         {"role": "user", "content": "c"}]})
+        lst = self.get("/v1/responses/%s/input_items" % second["id"]).json()
+        self.assertEqual(lst["object"], "list", lst)
+        texts = [it.get("content") if isinstance(it.get("content"), str)
+                 else it["content"][0]["text"] for it in lst["data"]]
+        self.assertEqual(texts, ["c", "b", "a", "a"], lst)   # newest first, as OpenAI's
+        self.assertFalse(lst["has_more"], lst)
+        self.assertEqual((lst["first_id"], lst["last_id"]),
+                         (lst["data"][0]["id"], lst["data"][-1]["id"]), lst)
+        self.assertEqual(len({it["id"] for it in lst["data"]}), 4, lst)
+        asc = self.get("/v1/responses/%s/input_items?order=asc&limit=2" % second["id"]).json()
+        self.assertEqual([it["id"] for it in asc["data"]],
+                         [it["id"] for it in reversed(lst["data"])][:2], asc)
+        self.assertTrue(asc["has_more"], asc)
+        rest = self.get("/v1/responses/%s/input_items?order=asc&limit=2&after=%s"
+                        % (second["id"], asc["last_id"])).json()
+        self.assertEqual([it["id"] for it in asc["data"] + rest["data"]],
+                         [it["id"] for it in reversed(lst["data"])], rest)
+        self.assertFalse(rest["has_more"], rest)
+        r = self.get("/v1/responses/%s/input_items?limit=0" % second["id"])
+        self.assertOpenAIError(r, 400, param="limit")
+        # delete: gone for GET, for previous_response_id and for a second delete
+        r = self.get("/v1/responses/" + first["id"], method="DELETE")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"id": first["id"], "object": "response", "deleted": True})
+        self.assertOpenAIError(self.get("/v1/responses/" + first["id"]), 404)
+        self.assertOpenAIError(self.get("/v1/responses/" + first["id"], method="DELETE"), 404)
+        r = self.post({"model": "up-echo", "input": "x", "previous_response_id": first["id"]},
+                      key=KEY)
+        self.assertOpenAIError(r, 400, "previous_response_not_found")
+        # the later turn holds its own copy of the conversation
+        _, sent = self.turn({"model": "up-echo", "input": "d",
+                             "previous_response_id": second["id"]})
+        self.assertEqual(len(sent), 6, sent)
+
+
+class ResponsesKeptTest(KeptTests, ResponsesCase):
+    """Kept in files under the pool's runtime directory (no Redis)."""
+
+    def kept_file(self, rid):
+        return os.path.join(self.stack.rundir, "responses", rid + ".json")
+
+    def test_files_are_private_and_hold_no_key(self):
+        body, _ = self.turn({"model": "up-echo", "input": "private"})
+        path = self.kept_file(body["id"])
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode), 0o700)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        rec = json.loads(text)
+        self.assertEqual(rec["owner"], "resp-user", rec)
+        self.assertEqual(rec["response"], body)
+        self.assertNotIn(KEY, text)
+        self.assertNotIn(DIGEST, text)
+
+    def test_expired_is_gone(self):
+        body, _ = self.turn({"model": "up-echo", "input": "old"})
+        path = self.kept_file(body["id"])
+        past = time.time() - 31 * 86400   # the default ttl is 30d
+        os.utime(path, (past, past))
+        self.assertOpenAIError(self.get("/v1/responses/" + body["id"]), 404)
+        self.assertFalse(os.path.exists(path), "an expired record read is removed")
+        r = self.post({"model": "up-echo", "input": "x", "previous_response_id": body["id"]},
+                      key=KEY)
+        self.assertOpenAIError(r, 400, "previous_response_not_found")
+
+
+class ResponsesKeptRedisTest(KeptTests, ResponsesCase):
+    """Kept in Redis when the limits store is Redis: every host sees them, with a TTL."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = Redis()
+        cls.addClassCleanup(cls.redis.cleanup)
+        cls.redis.start()
+        super().setUpClass()
+
+    @classmethod
+    def make_config(cls):
+        cfg = super().make_config()
+        cfg["sllmp"]["redis"] = {"url": cls.redis.url, "timeout_ms": 1000}
+        cfg["sllmp"]["responses"] = {"ttl": "2h"}
+        return cfg
+
+    def test_kept_in_redis_with_a_ttl(self):
+        body, _ = self.turn({"model": "up-echo", "input": "in redis"})
+        key = "{sllmp:doc:%s}" % body["id"]
+        rec = json.loads(redis_cmd(self.redis.port, "GET", key))
+        self.assertEqual(rec["response"], body)
+        ttl = redis_cmd(self.redis.port, "TTL", key)
+        self.assertTrue(7000 < ttl <= 7200, ttl)
+        self.assertFalse(os.path.exists(os.path.join(self.stack.rundir, "responses")),
+                         "with Redis, no files")
+        # deleted behind the gateway's back (expired): not found
+        redis_cmd(self.redis.port, "DEL", key)
+        self.assertOpenAIError(self.get("/v1/responses/" + body["id"]), 404)
+
+    def test_redis_down(self):
+        body, _ = self.turn({"model": "up-echo", "input": "before"})
+        self.redis.stop()
+        try:
+            t0 = time.monotonic()
+            r = self.post({"model": "up-echo", "input": "x",
+                           "previous_response_id": body["id"]}, key=KEY)
+            self.assertOpenAIError(r, 503, "store_unavailable")
+            self.assertLess(time.monotonic() - t0, 10)
+            self.assertOpenAIError(self.get("/v1/responses/" + body["id"]), 503,
+                                   "store_unavailable")
+            # an answer is still given when it cannot be kept
+            r = self.post({"model": "up-echo", "input": "still answered"}, key=KEY)
+            self.assertEqual(r.status, 200, r)
+        finally:
+            self.redis.start()
+            # each thread's connection tries again once its short down time is over
+            deadline = time.monotonic() + 10
+            while self.get("/v1/responses/" + body["id"]).status == 503:
+                self.assertLess(time.monotonic(), deadline, "Redis back, the store still down")
+                time.sleep(0.2)
+
+
+class ResponsesNotKeptTest(ResponsesCase):
+    """sllmp.responses.store: false: nothing is kept, and what needs it says how to do
+    without (what the AI SDK does with store: false)."""
+
+    sllmp = {"responses": {"store": False}}
+
+    @classmethod
+    def models(cls, mock):
+        return [mock_model("mock-echo", "echo", 0)]
+
+    def test_nothing_kept(self):
+        r = self.post({"model": "mock-echo", "input": "x"})
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        self.assertFalse(body["store"], body)
+        self.assertFalse(os.path.exists(os.path.join(self.stack.rundir, "responses")))
+        r = self.stack.request("GET", "/v1/responses/" + body["id"], None,
+                               {"Authorization": "Bearer " + self.master_key}, 10)
+        err = self.assertOpenAIError(r, 404)
+        self.assertIn("keeps no responses", err["message"], err)
+        for extra, param in (({"previous_response_id": body["id"]}, "previous_response_id"),
+                             ({"input": [{"type": "item_reference", "id": "msg_1"}]},
+                              "input[0]")):
+            with self.subTest(param=param):
+                r = self.post(dict({"model": "mock-echo", "input": "x"}, **extra))
+                err = self.assertOpenAIError(r, 400, param=Ellipsis)
+                self.assertTrue(err["param"].startswith(param), err)
+                self.assertIn("store: false", err["message"], err)
