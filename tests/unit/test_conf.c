@@ -55,6 +55,60 @@ has_warning(const sllmp_conf_t *c, const char *want)
     return 0;
 }
 
+/* sllmp.responses: the kept Responses answers; defaults, durations and their errors. */
+static void
+test_responses_section(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load("sllmp: {}\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->responses_store, 1);
+    assert_int_equal(c->responses_ttl_s, 30L * 86400);
+    assert_int_equal(c->responses_max_mb, 1024);
+    assert_non_null(c->responses_dir);
+    sllmp_conf_unref(c);
+
+    c = load("sllmp:\n  responses: {store: false, ttl: 12h, dir: /tmp/kept, max_mb: 7}\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->responses_store, 0);
+    assert_int_equal(c->responses_ttl_s, 12L * 3600);
+    assert_string_equal(c->responses_dir, "/tmp/kept");
+    assert_int_equal(c->responses_max_mb, 7);
+    sllmp_conf_unref(c);
+
+    static const struct {
+        const char *ttl;
+        long want;
+    } ok[] = {{"90m", 5400}, {"600s", 600}, {"600", 600}, {"366d", 366L * 86400}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        char text[128];
+
+        snprintf(text, sizeof(text), "sllmp:\n  responses: {ttl: %s}\n", ok[i].ttl);
+        c = load(text, &err);
+        assert_non_null(c);
+        assert_int_equal(c->responses_ttl_s, ok[i].want);
+        sllmp_conf_unref(c);
+    }
+    expect_error("sllmp:\n  responses:\n    ttl: 2w\n",
+                 "t.yaml:3:10: sllmp.responses.ttl must be a duration such as 30d");
+    expect_error("sllmp:\n  responses:\n    ttl: 30dd\n", "t.yaml:3:10: sllmp.responses.ttl");
+    expect_error("sllmp:\n  responses:\n    ttl: -5m\n", "t.yaml:3:10: sllmp.responses.ttl");
+    expect_error("sllmp:\n  responses:\n    ttl: 59s\n",
+                 "t.yaml:3:10: sllmp.responses.ttl must be between 60s and 366d");
+    expect_error("sllmp:\n  responses:\n    ttl: 99999999999999999999d\n",
+                 "t.yaml:3:10: sllmp.responses.ttl");
+    expect_error("sllmp:\n  responses:\n    ttl: 367d\n", "must be between 60s and 366d");
+    expect_error("sllmp:\n  responses:\n    store: maybe\n", "t.yaml:3:12: sllmp.responses.store");
+    expect_error("sllmp:\n  responses:\n    max_mb: 0\n", "t.yaml:3:13: sllmp.responses.max_mb");
+    c = load("sllmp:\n  responses: {keep: 1}\n", &err);
+    assert_non_null(c);
+    assert_true(has_warning(c, "unknown key sllmp.responses.keep"));
+    sllmp_conf_unref(c);
+}
+
 static void
 test_litellm_file_unchanged(void **state)
 {
@@ -2311,6 +2365,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_litellm_file_unchanged),
+        cmocka_unit_test(test_responses_section),
         cmocka_unit_test(test_set_verbose),
         cmocka_unit_test(test_callbacks),
         cmocka_unit_test(test_sllmp_section),
