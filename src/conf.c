@@ -5057,11 +5057,22 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             c->spool_fsync ? "on" : "off", c->spool_max_mb);
     if (!c->responses_store) {
         fprintf(out, "responses: not kept (previous_response_id and item_reference refused)\n");
-    } else if (sllmp_store_is_redis(c)) {
-        fprintf(out, "responses: kept %lds in redis\n", c->responses_ttl_s);
     } else {
-        fprintf(out, "responses: kept %lds in %s (quota %ld MB)\n", c->responses_ttl_s,
-                c->responses_dir, c->responses_max_mb);
+        long t = c->responses_ttl_s;
+        long unit = t % 86400 == 0 ? 86400 : t % 3600 == 0 ? 3600 : t % 60 == 0 ? 60 : 1;
+        char ttl[32];
+
+        snprintf(ttl, sizeof(ttl), "%ld%s", t / unit,
+                 unit == 86400  ? "d"
+                 : unit == 3600 ? "h"
+                 : unit == 60   ? "m"
+                                : "s");
+        if (sllmp_store_is_redis(c)) {
+            fprintf(out, "responses: kept %s in redis\n", ttl);
+        } else {
+            fprintf(out, "responses: kept %s in %s (quota %ld MB)\n", ttl, c->responses_dir,
+                    c->responses_max_mb);
+        }
     }
     describe_metrics(c, out);
     fprintf(out, "langfuse: %s, api %s, capture %s", c->langfuse.host,

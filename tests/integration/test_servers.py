@@ -117,6 +117,28 @@ class Scenarios:
                   if json.loads(d)["type"] == "response.output_text.delta"]
         self.assertEqual("".join(deltas), "streamed responses", c.text())
 
+    def test_kept_responses(self):
+        # the answers are kept whatever runs the responder (a CGI process lives one request):
+        # previous_response_id, and GET (with a query string) and DELETE through this server
+        first = self.chat({"model": "up-echo", "input": "kept via " + self.server},
+                          path="/v1/responses")
+        self.assertEqual(first.status, 200, first)
+        rid = first.json()["id"]
+        r = self.chat({"model": "up-echo", "input": "next", "previous_response_id": rid},
+                      path="/responses")
+        self.assertEqual(r.status, 200, r)
+        h = {"Authorization": "Bearer " + self.auth()}
+        r = self.stack.request("GET", "/v1/responses/%s/input_items?order=asc&limit=1"
+                               % r.json()["id"], None, h)
+        self.assertEqual(r.status, 200, r)
+        lst = r.json()
+        self.assertEqual(lst["data"][0]["content"], "kept via " + self.server, lst)
+        self.assertTrue(lst["has_more"], lst)
+        r = self.stack.request("DELETE", "/responses/" + rid, None, h)
+        self.assertEqual((r.status, r.json().get("deleted")), (200, True), r)
+        r = self.stack.request("GET", "/v1/responses/" + rid, None, h)
+        self.assertEqual(r.status, 404, r)
+
     def test_count_tokens(self):
         # Claude Code's POST /v1/messages/count_tokens?beta=true, with x-api-key: routed (the
         # .htaccess too, query and all) and answered in Anthropic's shapes
