@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define SWEEP_EVERY_MS 60000
+#define TMP_LEFT_S     3600
 
 int
 sllmp_keep_id_ok(const char *id)
@@ -79,11 +80,14 @@ sweep(const sllmp_conf_t *c)
         struct stat st;
         size_t n = strlen(e->d_name);
 
-        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0 ||
+        int tmp = strncmp(e->d_name, ".resp_", 6) == 0;
+
+        if ((!tmp && (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)) ||
             fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
             continue;
         }
-        if (expired(&st, c->responses_ttl_s, now)) {
+        /* a temporary file an hour old is one a killed writer left */
+        if (tmp ? st.st_mtime + TMP_LEFT_S <= now : expired(&st, c->responses_ttl_s, now)) {
             unlinkat(dirfd(d), e->d_name, 0);
         } else {
             total += st.st_size;

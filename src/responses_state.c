@@ -4,6 +4,7 @@
  * store is the caller's (src/middleware/responses.c, include/sllmp/keep.h).
  */
 #include "sllmp/responses.h"
+#include "sllmp/util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -168,8 +169,8 @@ sllmp_responses_expand(const cJSON *req, const cJSON *prev, sllmp_item_find_f *f
             if (rc <= 0) {
                 if (rc == 0) {
                     snprintf(e->param, sizeof(e->param), "input[%d]", i);
-                    snprintf(e->message, sizeof(e->message), "Item with id '%.100s' not found.",
-                             ref);
+                    snprintf(e->message, sizeof(e->message), "Item with id '%.*s' not found.",
+                             sllmp_utf8_prec(ref, 100), ref);
                 }
                 cJSON_Delete(items);
                 return NULL;

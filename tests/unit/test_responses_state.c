@@ -760,9 +760,26 @@ test_keep_quota_sweep(void **state)
     assert_int_equal(write(fd, data, 300 * 1024), 300 * 1024);
     close(fd);
 
+    /* what killed writers left: an hour-old temporary file goes, a fresh one stays (a writer
+     * may be at work); neither counts */
+    char left[512], fresh[512];
+
+    snprintf(left, sizeof(left), "%s/.%s.0123456789abcdef", dir, RID3);
+    snprintf(fresh, sizeof(fresh), "%s/.%s.fedcba9876543210", dir, RID3);
+    fd = open(left, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, 1024), 1024);
+    close(fd);
+    set_age(left, 3600 + 5);
+    fd = open(fresh, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+
     swept_at = 0;
     assert_int_equal(sllmp_keep_put(&c, NULL, RID, data, 600 * 1024), 0);
     assert_false(exists(old));
+    assert_false(exists(left));
+    assert_true(exists(fresh));
     assert_int_equal(kept_bytes, 900 * 1024);
     /* 900 KiB + 200 KiB > 1 MiB */
     assert_int_equal(sllmp_keep_put(&c, NULL, RID2, data, 200 * 1024), 1);
