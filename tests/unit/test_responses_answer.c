@@ -19,6 +19,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "json_helpers.h"
+
 #include "responses_events.h"
 
 #define RESP_ID "resp_abc123"
@@ -26,44 +28,6 @@
 #define MODEL   "gpt-test"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-static cJSON *
-parse_sq(const char *text)
-{
-    char *s = strdup(text), *p;
-    cJSON *j;
-
-    assert_non_null(s);
-    for (p = s; *p; p++) {
-        if (*p == '\'') {
-            *p = '"';
-        }
-    }
-    j = cJSON_Parse(s);
-    if (j == NULL) {
-        fail_msg("test JSON does not parse: %s", s);
-    }
-    free(s);
-    return j;
-}
-
-static void
-assert_json(const cJSON *got, const char *want)
-{
-    cJSON *w = parse_sq(want);
-
-    if (!cJSON_Compare(got, w, 1)) {
-        char *g = got != NULL ? cJSON_PrintUnformatted(got) : strdup("(null)");
-        char *x = cJSON_PrintUnformatted(w);
-
-        print_error("got:  %s\nwant: %s\n", g, x);
-        free(g);
-        free(x);
-        cJSON_Delete(w);
-        fail();
-    }
-    cJSON_Delete(w);
-}
 
 /* The Response with the echoes of a request that set none of them. */
 #define RESPONSE(status, error, incomplete, output, usage)                                         \
