@@ -3,6 +3,7 @@
  * One write(2) per line so lines of concurrent threads and processes do not interleave.
  */
 #include "sllmp/log.h"
+#include "sllmp/util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -63,4 +64,15 @@ sllmp_log_level_parse(const char *s)
         return SLLMP_LOG_WARN;
     }
     return -1;
+}
+
+void
+sllmp_warn_rarely(const char *reqid, int64_t *last, const char *what)
+{
+    int64_t now = sllmp_now_ms();
+
+    if (now - *last >= 10000) {
+        *last = now;
+        sllmp_log(reqid, SLLMP_LOG_WARN, "%s", what);
+    }
 }

@@ -6,6 +6,8 @@
 #ifndef SLLMP_LOG_H
 #define SLLMP_LOG_H
 
+#include <stdint.h>
+
 #include "sllmp/util.h"
 
 typedef enum {
@@ -19,6 +21,10 @@ extern int sllmp_log_level;
 
 void sllmp_log_write(const char *reqid, sllmp_log_level_t level, const char *file, int line,
                      const char *fmt, ...) SLLMP_PRINTF(5, 6);
+
+/* A warning at most every 10 s for each *last (a caller's _Thread_local): an outage must not
+ * flood the log. */
+void sllmp_warn_rarely(const char *reqid, int64_t *last, const char *what);
 
 /* Returns the level for "error", "warn", "info", "debug"; -1 otherwise. */
 int sllmp_log_level_parse(const char *s);

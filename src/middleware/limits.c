@@ -389,17 +389,13 @@ refuse(sllmp_req_t *r, const char *who, const sllmp_limits_t *lim, int64_t token
     return rc;
 }
 
-/* A warning at most every 10 s per thread: an outage must not flood the log. */
+/* this file's warnings, at most every 10 s a thread */
+static _Thread_local int64_t last_warned;
+
 static void
 warn_now_and_then(sllmp_req_t *r, const char *what)
 {
-    static _Thread_local int64_t last;
-    int64_t now = sllmp_now_ms();
-
-    if (now - last >= 10000) {
-        last = now;
-        sllmp_log(r->id, SLLMP_LOG_WARN, "%s", what);
-    }
+    sllmp_warn_rarely(r->id, &last_warned, what);
 }
 
 /*

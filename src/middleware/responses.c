@@ -105,16 +105,13 @@ responses_of(sllmp_req_t *r)
 
 /* ---------------------------------------------------------------- kept responses */
 
+/* this file's warnings, at most every 10 s a thread */
+static _Thread_local int64_t last_warned;
+
 static void
 warn_now_and_then(sllmp_req_t *r, const char *what)
 {
-    static _Thread_local int64_t last;
-    int64_t now = sllmp_now_ms();
-
-    if (now - last >= 10000) {
-        last = now;
-        sllmp_log(r->id, SLLMP_LOG_WARN, "%s", what);
-    }
+    sllmp_warn_rarely(r->id, &last_warned, what);
 }
 
 static const char *
