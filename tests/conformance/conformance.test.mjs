@@ -10,12 +10,18 @@
 //   CONFORMANCE_FAULTS    "1" when the fault-* deployments of run.sh's CONFORMANCE_UPSTREAM=mock
 //                         mode exist (tests/mock/openai_mock.py behind openai/... deployments);
 //                         their tests are skipped otherwise
+//   CONFORMANCE_MOCK_URL  that mock's URL (no /v1): its /_mock/requests shows what the upstream
+//                         got (checked when set)
+//   CONFORMANCE_OTHER_KEYS  two more keys of the gateway, comma-separated (the tests of who owns
+//                         a kept response are skipped without)
 // Against a stack that is already running: CONFORMANCE_BASE_URL=... node --test
 //
 // The expectations come from docs/internals/http-contract.md.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { createOpenAI } from '@ai-sdk/openai';
+import { generateText, jsonSchema, stepCountIs, tool } from 'ai';
 
 const BASE = (process.env.CONFORMANCE_BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const KEY = process.env.CONFORMANCE_API_KEY || 'sk-conformance';
@@ -861,11 +867,14 @@ describe('responses (the Responses API, answered through chat completions)', () 
     assert.equal(next.output_text, 'thank you');
   });
 
-  test('previous_response_id: BadRequestError, param previous_response_id', T, async () => {
-    await expectApiError(client.responses.create({ model: MODEL, input: 'x', previous_response_id: 'resp_123' }), OpenAI.BadRequestError, {
-      status: 400,
-      param: 'previous_response_id',
-    });
+  test('previous_response_id of an unknown response: BadRequestError previous_response_not_found', T, async () => {
+    for (const id of ['resp_123', `resp_${'0'.repeat(32)}`]) {
+      await expectApiError(client.responses.create({ model: MODEL, input: 'x', previous_response_id: id }), OpenAI.BadRequestError, {
+        status: 400,
+        code: 'previous_response_not_found',
+        param: 'previous_response_id',
+      });
+    }
   });
 
   test('unknown model: NotFoundError before any event', T, async () => {
@@ -876,7 +885,323 @@ describe('responses (the Responses API, answered through chat completions)', () 
     });
   });
 
-  test('responses.retrieve(): NotFoundError (the gateway stores none)', T, async () => {
+  test('responses.retrieve() of an unknown response: NotFoundError', T, async () => {
     await expectApiError(client.responses.retrieve('resp_0123'), OpenAI.NotFoundError, { status: 404 });
+    await expectApiError(client.responses.retrieve(`resp_${'0'.repeat(32)}`), OpenAI.NotFoundError, { status: 404 });
+  });
+});
+
+// The kept responses: previous_response_id, item_reference, GET /v1/responses/{id} (and its
+// input_items) and DELETE. The models echo the last user message, so whether the earlier turns
+// reached the model shows in the usage (input tokens grow with the conversation) and, with
+// CONFORMANCE_UPSTREAM=mock, in the chat request the upstream got.
+const MOCK = process.env.CONFORMANCE_MOCK_URL;
+const OTHER_KEYS = (process.env.CONFORMANCE_OTHER_KEYS || '').split(',').filter(Boolean);
+// Long enough that carrying it or not moves the input tokens by far more than rounding.
+const EARLIER = 'an earlier turn that the next one must carry along, long enough to count for many tokens';
+
+const textOf = (content) => (typeof content === 'string' ? content : (content || []).map((p) => p.text ?? '').join(''));
+
+// The chat request the upstream mock got last whose last user message is `lastUser`, as
+// [{role, text}] (null without CONFORMANCE_UPSTREAM=mock).
+async function upstreamMessages(lastUser) {
+  if (!MOCK) return null;
+  const reqs = await (await fetch(`${MOCK}/_mock/requests`)).json();
+  const chats = reqs.filter((r) => /chat\/completions/.test(r.path) && Array.isArray(r.body?.messages));
+  const mine = chats.filter((r) => textOf(r.body.messages.findLast((m) => m.role === 'user')?.content) === lastUser);
+  assert.ok(mine.length > 0, `the upstream got no chat request ending in the user message ${JSON.stringify(lastUser)}`);
+  return mine.at(-1).body.messages.map((m) => ({ role: m.role, text: textOf(m.content) }));
+}
+
+// Input tokens of the same input sent alone, to compare a turn that carries earlier ones with.
+async function aloneTokens(input) {
+  const r = await client.responses.create({ model: MODEL, input, store: false });
+  return r.usage.input_tokens;
+}
+
+describe('responses kept (previous_response_id, item_reference, retrieve, input_items, delete)', () => {
+  test('previous_response_id: the next turn carries the earlier one to the model', T, async () => {
+    const first = await client.responses.create({ model: MODEL, input: EARLIER, instructions: 'be brief' });
+    assert.equal(first.output_text, EARLIER);
+    assert.equal(first.store, true, JSON.stringify(first));
+    const second = await client.responses.create({ model: MODEL, input: 'second turn of the chain', previous_response_id: first.id });
+    assert.equal(second.output_text, 'second turn of the chain');
+    assert.equal(second.previous_response_id, first.id);
+    assert.notEqual(second.id, first.id);
+    const alone = await aloneTokens('second turn of the chain');
+    assert.ok(second.usage.input_tokens > alone + 10, `input tokens ${second.usage.input_tokens} with the earlier turn, ${alone} without`);
+    // a third turn on the second: the chain is whole (the first turn's instructions are not carried)
+    const third = await client.responses.create({ model: MODEL, input: 'third turn of the chain', previous_response_id: second.id });
+    assert.equal(third.output_text, 'third turn of the chain');
+    assert.ok(third.usage.input_tokens > second.usage.input_tokens, JSON.stringify([second.usage, third.usage]));
+    const got = await upstreamMessages('third turn of the chain');
+    if (got) {
+      assert.deepEqual(got, [
+        { role: 'user', text: EARLIER },
+        { role: 'assistant', text: EARLIER },
+        { role: 'user', text: 'second turn of the chain' },
+        { role: 'assistant', text: 'second turn of the chain' },
+        { role: 'user', text: 'third turn of the chain' },
+      ]);
+    }
+  });
+
+  test('responses.retrieve() gives the Response that create() gave', T, async () => {
+    const r = await client.responses.create({ model: MODEL, input: 'kept to be retrieved', metadata: { k: 'v' } });
+    const got = await client.responses.retrieve(r.id);
+    assert.equal(got.id, r.id);
+    assert.deepEqual(got.output, r.output);
+    assert.equal(got.output_text, 'kept to be retrieved');
+    assert.deepEqual(got, r);
+  });
+
+  test('inputItems.list(): the input items, newest first by default; order, limit and its pages', T, async () => {
+    const first = await client.responses.create({ model: MODEL, input: EARLIER });
+    const second = await client.responses.create({
+      model: MODEL,
+      previous_response_id: first.id,
+      input: [{ role: 'user', content: 'listed second turn' }],
+    });
+    const page = await client.responses.inputItems.list(second.id);
+    assert.equal(page.data.length, 3, JSON.stringify(page.data));
+    const summary = (items) => items.map((i) => [i.role, textOf(i.content)]);
+    // newest first: this turn's input, the first turn's answer, the first turn's input
+    assert.deepEqual(summary(page.data), [
+      ['user', 'listed second turn'],
+      ['assistant', EARLIER],
+      ['user', EARLIER],
+    ]);
+    assert.equal(page.data[1].id, first.output[0].id, 'the earlier answer keeps its id');
+    for (const item of page.data) assert.equal(typeof item.id, 'string', JSON.stringify(item));
+    assert.equal(new Set(page.data.map((i) => i.id)).size, 3, 'item ids are not distinct');
+    assert.equal(page.has_more, false);
+    const asc = await client.responses.inputItems.list(second.id, { order: 'asc' });
+    assert.deepEqual(asc.data.map((i) => i.id), page.data.map((i) => i.id).reverse());
+    // one item a page: the SDK follows `after` (the last id) while has_more
+    for (const order of ['asc', 'desc']) {
+      const ids = [];
+      let pages = 0;
+      for await (const p of (await client.responses.inputItems.list(second.id, { order, limit: 1 })).iterPages()) {
+        pages++;
+        assert.equal(p.data.length, 1, JSON.stringify(p.data));
+        ids.push(p.data[0].id);
+      }
+      assert.equal(pages, 3, `${order}: pages`);
+      assert.deepEqual(ids, (order === 'asc' ? asc : page).data.map((i) => i.id), order);
+    }
+    const all = [];
+    for await (const item of client.responses.inputItems.list(second.id, { limit: 2 })) all.push(item.id);
+    assert.deepEqual(all, page.data.map((i) => i.id), 'auto-pagination, two a page');
+    await expectApiError(client.responses.inputItems.list(second.id, { limit: 0 }), OpenAI.BadRequestError, { status: 400, param: 'limit' });
+    await expectApiError(client.responses.inputItems.list(`resp_${'0'.repeat(32)}`), OpenAI.NotFoundError, { status: 404 });
+  });
+
+  test('item_reference names an item of a kept response', T, async () => {
+    const first = await client.responses.create({ model: MODEL, input: EARLIER });
+    const r = await client.responses.create({
+      model: MODEL,
+      input: [
+        { type: 'item_reference', id: first.output[0].id },
+        { role: 'user', content: 'after a referenced item' },
+      ],
+    });
+    assert.equal(r.output_text, 'after a referenced item');
+    const got = await upstreamMessages('after a referenced item');
+    if (got) {
+      assert.deepEqual(got, [
+        { role: 'assistant', text: EARLIER },
+        { role: 'user', text: 'after a referenced item' },
+      ]);
+    }
+    assert.ok(r.usage.input_tokens > (await aloneTokens('after a referenced item')) + 10, JSON.stringify(r.usage));
+    await expectApiError(
+      client.responses.create({ model: MODEL, input: [{ role: 'user', content: 'x' }, { type: 'item_reference', id: `msg_${'0'.repeat(32)}` }] }),
+      OpenAI.BadRequestError,
+      { status: 400, param: 'input[1]' },
+    );
+  });
+
+  test('responses.delete(): then retrieve() is NotFoundError and previous_response_id not found', T, async () => {
+    const r = await client.responses.create({ model: MODEL, input: 'kept to be deleted' });
+    assert.equal((await client.responses.retrieve(r.id)).id, r.id);
+    await client.responses.delete(r.id);
+    await expectApiError(client.responses.retrieve(r.id), OpenAI.NotFoundError, { status: 404 });
+    await expectApiError(client.responses.inputItems.list(r.id), OpenAI.NotFoundError, { status: 404 });
+    await expectApiError(client.responses.delete(r.id), OpenAI.NotFoundError, { status: 404 });
+    await expectApiError(client.responses.create({ model: MODEL, input: 'x', previous_response_id: r.id }), OpenAI.BadRequestError, {
+      status: 400,
+      code: 'previous_response_not_found',
+      param: 'previous_response_id',
+    });
+  });
+
+  test('store: false is not kept', T, async () => {
+    const r = await client.responses.create({ model: MODEL, input: 'not to be kept', store: false });
+    assert.equal(r.store, false);
+    await expectApiError(client.responses.retrieve(r.id), OpenAI.NotFoundError, { status: 404 });
+  });
+
+  test('a streamed answer is kept, and can be the previous_response_id (streamed or not)', T, async () => {
+    const final = await client.responses.stream({ model: MODEL, input: EARLIER }).finalResponse();
+    assert.equal(final.output_text, EARLIER);
+    const got = await client.responses.retrieve(final.id);
+    assert.equal(got.id, final.id);
+    // the stream helper adds `parsed: null` to each output_text part; the rest is as streamed
+    const unparsed = (output) => output.map((i) => ({ ...i, content: i.content?.map(({ parsed, ...p }) => p) }));
+    assert.deepEqual(got.output, unparsed(final.output));
+    assert.equal(got.status, 'completed');
+    assert.deepEqual(got.usage, final.usage);
+
+    const next = await client.responses.create({ model: MODEL, input: 'after a streamed turn', previous_response_id: final.id });
+    assert.equal(next.output_text, 'after a streamed turn');
+    assert.ok(next.usage.input_tokens > (await aloneTokens('after a streamed turn')) + 10, JSON.stringify(next.usage));
+
+    // streamed on a streamed one
+    const stream = await client.responses.create({ model: MODEL, input: 'streamed after streamed', previous_response_id: final.id, stream: true });
+    const events = [];
+    for await (const ev of stream) events.push(ev);
+    const done = events.at(-1);
+    assert.equal(done.type, 'response.completed', JSON.stringify(done));
+    assert.equal(done.response.previous_response_id, final.id);
+    assert.equal(done.response.output.filter((i) => i.type === 'message').map((i) => textOf(i.content)).join(''), 'streamed after streamed');
+    assert.ok(done.response.usage.input_tokens > 10, JSON.stringify(done.response.usage));
+    const msgs = await upstreamMessages('streamed after streamed');
+    if (msgs) {
+      assert.deepEqual(msgs, [
+        { role: 'user', text: EARLIER },
+        { role: 'assistant', text: EARLIER },
+        { role: 'user', text: 'streamed after streamed' },
+      ]);
+    }
+    const items = await client.responses.inputItems.list(done.response.id, { order: 'asc' });
+    assert.deepEqual(items.data.map((i) => textOf(i.content)), [EARLIER, EARLIER, 'streamed after streamed']);
+  });
+
+  const K = { ...T, skip: OTHER_KEYS.length < 2 && 'needs CONFORMANCE_OTHER_KEYS (run.sh makes them)' };
+  test('a kept response belongs to the key that made it: another key gets not found', K, async () => {
+    const [a, b] = OTHER_KEYS.map((apiKey) => new OpenAI({ baseURL: `${BASE}/v1`, apiKey, maxRetries: 0, timeout: 20_000 }));
+    const r = await a.responses.create({ model: MODEL, input: 'owned by key a' });
+    assert.equal((await a.responses.retrieve(r.id)).id, r.id);
+    for (const other of [b, client]) {
+      await expectApiError(other.responses.retrieve(r.id), OpenAI.NotFoundError, { status: 404 });
+      await expectApiError(other.responses.inputItems.list(r.id), OpenAI.NotFoundError, { status: 404 });
+      await expectApiError(other.responses.create({ model: MODEL, input: 'x', previous_response_id: r.id }), OpenAI.BadRequestError, {
+        status: 400,
+        code: 'previous_response_not_found',
+      });
+      await expectApiError(
+        other.responses.create({ model: MODEL, input: [{ type: 'item_reference', id: r.output[0].id }, { role: 'user', content: 'x' }] }),
+        OpenAI.BadRequestError,
+        { status: 400, param: 'input[0]' },
+      );
+      await expectApiError(other.responses.delete(r.id), OpenAI.NotFoundError, { status: 404 });
+    }
+    // still there for its owner
+    const next = await a.responses.create({ model: MODEL, input: 'key a again', previous_response_id: r.id });
+    assert.equal(next.output_text, 'key a again');
+    await a.responses.delete(r.id);
+  });
+});
+
+// The Vercel AI SDK's openai provider (`ai` + `@ai-sdk/openai`), which speaks the Responses API
+// by default and, with the default store, sends an earlier assistant message as
+// {type: "item_reference", id} when the message carries providerOptions.openai.itemId (as the
+// messages of a generateText result do). A fetch wrapper records what the SDK sent.
+function aiSdk() {
+  const sent = [];
+  const provider = createOpenAI({
+    baseURL: `${BASE}/v1`,
+    apiKey: KEY,
+    fetch: async (url, init) => {
+      sent.push({ url: String(url), body: typeof init?.body === 'string' ? JSON.parse(init.body) : init?.body });
+      return fetch(url, init);
+    },
+  });
+  return { provider, sent };
+}
+
+describe('Vercel AI SDK (@ai-sdk/openai through the Responses API)', () => {
+  test('generateText twice: the second turn sends the earlier answer as an item_reference', T, async () => {
+    const { provider, sent } = aiSdk();
+    const messages = [{ role: 'user', content: EARLIER }];
+    const first = await generateText({ model: provider(MODEL), messages, maxRetries: 0 });
+    assert.equal(first.text, EARLIER);
+    assert.match(sent[0].url, /\/v1\/responses$/);
+    const itemId = first.response.messages[0]?.content?.[0]?.providerOptions?.openai?.itemId;
+    assert.equal(typeof itemId, 'string', `no itemId on the answer: ${JSON.stringify(first.response.messages)}`);
+
+    const second = await generateText({
+      model: provider(MODEL),
+      messages: [...messages, ...first.response.messages, { role: 'user', content: 'the ai sdk second turn' }],
+      maxRetries: 0,
+    });
+    assert.equal(second.text, 'the ai sdk second turn');
+    assert.equal(sent.length, 2);
+    assert.match(sent[1].url, /\/v1\/responses$/);
+    const refs = sent[1].body.input.filter((i) => i.type === 'item_reference');
+    assert.deepEqual(refs, [{ type: 'item_reference', id: itemId }], `the AI SDK sent: ${JSON.stringify(sent[1].body)}`);
+    const got = await upstreamMessages('the ai sdk second turn');
+    if (got) {
+      assert.deepEqual(got, [
+        { role: 'user', text: EARLIER },
+        { role: 'assistant', text: EARLIER },
+        { role: 'user', text: 'the ai sdk second turn' },
+      ]);
+    }
+    assert.ok(second.usage.inputTokens > (await aloneTokens('the ai sdk second turn')) + 10, JSON.stringify(second.usage));
+  });
+
+  test('previousResponseId (providerOptions.openai) continues a kept response', T, async () => {
+    const { provider, sent } = aiSdk();
+    const first = await generateText({ model: provider(MODEL), prompt: EARLIER, maxRetries: 0 });
+    const id = first.providerMetadata?.openai?.responseId ?? first.response.id;
+    assert.match(id, /^resp_[0-9a-f]{32}$/, JSON.stringify(first.providerMetadata));
+    const second = await generateText({
+      model: provider(MODEL),
+      prompt: 'continued by previousResponseId',
+      providerOptions: { openai: { previousResponseId: id } },
+      maxRetries: 0,
+    });
+    assert.equal(second.text, 'continued by previousResponseId');
+    assert.equal(sent[1].body.previous_response_id, id);
+    assert.ok(second.usage.inputTokens > (await aloneTokens('continued by previousResponseId')) + 10, JSON.stringify(second.usage));
+  });
+
+  test('a tool call round trip over two steps (function_call and function_call_output items)', F, async () => {
+    const { provider, sent } = aiSdk();
+    const calls = [];
+    const result = await generateText({
+      model: provider('fault-tools-once'),
+      prompt: 'weather in Paris?',
+      tools: {
+        get_weather: tool({
+          description: 'The weather in a city',
+          inputSchema: jsonSchema({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
+          execute: async ({ city }) => {
+            calls.push(city);
+            return `sunny in ${city}`;
+          },
+        }),
+      },
+      stopWhen: stepCountIs(2),
+      maxRetries: 0,
+    });
+    assert.deepEqual(calls, ['Paris']);
+    assert.equal(result.steps.length, 2, JSON.stringify(result.steps.map((s) => s.finishReason)));
+    assert.equal(result.steps[0].finishReason, 'tool-calls');
+    assert.equal(result.steps[0].toolCalls[0]?.toolCallId, 'call_mock1');
+    assert.equal(result.finishReason, 'stop');
+    // the mock answers "tool said: " + the tool result it got
+    assert.match(result.text, /^tool said: .*sunny in Paris/);
+    // the second step sent the call and its output back as Responses items
+    assert.equal(sent.length, 2);
+    const input = sent[1].body.input;
+    const call = input.find((i) => i.type === 'function_call');
+    const output = input.find((i) => i.type === 'function_call_output');
+    assert.equal(call?.call_id, 'call_mock1', JSON.stringify(input));
+    assert.equal(call.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.arguments), { city: 'Paris' });
+    assert.equal(output?.call_id, 'call_mock1', JSON.stringify(input));
+    assert.match(typeof output.output === 'string' ? output.output : JSON.stringify(output.output), /sunny in Paris/);
   });
 });

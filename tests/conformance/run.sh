@@ -13,12 +13,15 @@
 #                         the models through it as openai/... deployments (plain, byte-split and
 #                         CRLF streams), plus fault deployments (upstream 4xx/5xx, mid-stream
 #                         error and cut, unreachable upstream, tool calls) whose tests are
-#                         skipped otherwise.
+#                         skipped otherwise. The tests get the mock's URL as
+#                         CONFORMANCE_MOCK_URL (its /_mock/requests: what the upstream got).
 #                         A URL (e.g. http://127.0.0.1:9999/v1): route every model to that
 #                         OpenAI-compatible upstream as openai/echo; it must echo the last user
 #                         message.
 #   CONFORMANCE_BASE_URL  test an already running gateway instead (no stack is started);
 #                         set CONFORMANCE_API_KEY and CONFORMANCE_MODELS to match it
+#   CONFORMANCE_OTHER_KEYS  two more keys of that gateway, comma-separated (run.sh makes two
+#                         virtual keys); without, the tests of who owns a kept response skip
 #   CONFORMANCE_START_TIMEOUT  seconds to wait for GET /health (default 20)
 #   CONFORMANCE_KEEP=1    keep the runtime directory (logs) after the run
 #   SLLMP_FCGI, SLLMP_CLI passed through to deploy/local/run.sh
@@ -120,6 +123,7 @@ if [ -z "${CONFORMANCE_BASE_URL:-}" ]; then
         [ -s "$rundir/mock.port" ] || fail_setup "tests/mock/openai_mock.py did not start"
         upstream="http://127.0.0.1:$(cat "$rundir/mock.port")/v1"
         export CONFORMANCE_FAULTS=1
+        export CONFORMANCE_MOCK_URL=${upstream%/v1} # its /_mock/requests: what the upstream got
     fi
     # A port nothing listens on, for the unreachable-upstream deployment.
     down_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
@@ -153,7 +157,7 @@ if [ -z "${CONFORMANCE_BASE_URL:-}" ]; then
         done
         if [ -n "${CONFORMANCE_FAULTS:-}" ]; then
             for f in status-400 status-401 status-403 status-404 status-422 status-429 \
-                     status-500 status-503 error-after-3 close-after-3 tools \
+                     status-500 status-503 error-after-3 close-after-3 tools tools-once \
                      words-3-1500; do
                 deployment "fault-$f" "openai/$f" "$upstream"
             done
@@ -161,6 +165,12 @@ if [ -z "${CONFORMANCE_BASE_URL:-}" ]; then
         fi
         echo "general_settings:"
         echo "  master_key: $CONFORMANCE_API_KEY"
+        # two virtual keys: a kept response belongs to the key that made it
+        echo "keys:"
+        for k in a b; do
+            echo "  - name: conformance-$k"
+            echo "    key_sha256: $(printf '%s' "sk-conformance-key-$k" | sha256sum | cut -d' ' -f1)"
+        done
         echo "sllmp:"
         [ -z "${CONFORMANCE_FAULTS:-}" ] || {
             echo "  heartbeat_ms: 100    # fault-words-3-1500 has 1500 ms gaps for pings"
@@ -176,6 +186,7 @@ if [ -z "${CONFORMANCE_BASE_URL:-}" ]; then
     stack_pid=$!
 
     export CONFORMANCE_BASE_URL="http://127.0.0.1:$port"
+    export CONFORMANCE_OTHER_KEYS=sk-conformance-key-a,sk-conformance-key-b
     ok= code=
     deadline=$((SECONDS + ${CONFORMANCE_START_TIMEOUT:-20}))
     while [ "$SECONDS" -lt "$deadline" ]; do

@@ -82,6 +82,8 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
                       `: OPENROUTER PROCESSING` every P ms for T ms, before the first event
                       (OpenRouter's keep-alive while a model is queued); unstreamed: ignored
     tools             answer with a tool call instead of content (chat only)
+    tools-once        as tools while the last message is not a tool result; after one (a
+                      tool call's round trip), answer "tool said: " + that result's text
     usage-P-C-K-R     report usage prompt P, completion C, cached K (part of P), reasoning R
                       (part of C) instead of the computed figures (embeddings: prompt P)
     nousage           report no usage at all (no "usage" key / null; no usage chunk)
@@ -231,6 +233,7 @@ def parse_model(model):
     opt["usage"] = None
     opt["keepalive"] = None
     opt["error200"] = None
+    opt["tools_once"] = "tools-once" in rest
     # policy: a 400 content_policy_violation (status-400 alone is a context-length error)
     opt["policy"] = "policy" in rest
     if opt["policy"] and opt["status"] is None:
@@ -418,9 +421,26 @@ def azure_prelude(n_prompts):
                        "prompt_filter_results": azure_prompt_filter(n_prompts)})
 
 
+def last_tool_text(body):
+    """The text of the last message when it is a tool result, else None."""
+    msgs = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(msgs, list) or not msgs or not isinstance(msgs[-1], dict) \
+            or msgs[-1].get("role") != "tool":
+        return None
+    c = msgs[-1].get("content")
+    if isinstance(c, list):
+        return "".join(p.get("text", "") for p in c if isinstance(p, dict))
+    return c if isinstance(c, str) else ""
+
+
 def content_pieces(opt, body):
     if opt["mode"] == "words":
         return word_pieces(opt["n"])
+    if opt["tools_once"]:
+        result = last_tool_text(body)
+        opt["tools"] = result is None
+        if result is not None:
+            return split_words("tool said: " + result)
     return split_words(last_user_text(body))
 
 
