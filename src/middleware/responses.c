@@ -353,6 +353,41 @@ query(sllmp_req_t *r, const char *name, char *out, size_t len)
     return NULL;
 }
 
+/*
+ * An item of the context as input_items lists it: a message as the client may write it
+ * ({"role", "content": "text"}, kept so to be sent on as it came) gets its "type": "message"
+ * and its text as a content part (input_text, output_text for the assistant), as OpenAI lists
+ * it and the SDKs' ResponseItem types have it.
+ */
+static cJSON *
+listed_item(const cJSON *item)
+{
+    cJSON *out = cJSON_Duplicate(item, 1), *content, *part;
+    const char *role = str(out, "role");
+
+    if (role == NULL || (str(out, "type") != NULL && strcmp(str(out, "type"), "message") != 0)) {
+        return out;
+    }
+    if (str(out, "type") == NULL) {
+        cJSON_AddStringToObject(out, "type", "message");
+    }
+    content = cJSON_GetObjectItemCaseSensitive(out, "content");
+    if (cJSON_IsString(content)) {
+        int assistant = strcmp(role, "assistant") == 0;
+
+        part = cJSON_CreateObject();
+        cJSON_AddStringToObject(part, "type", assistant ? "output_text" : "input_text");
+        cJSON_AddStringToObject(part, "text", content->valuestring);
+        if (assistant) {
+            cJSON_AddArrayToObject(part, "annotations");
+        }
+        content = cJSON_CreateArray();
+        cJSON_AddItemToArray(content, part);
+        cJSON_ReplaceItemInObjectCaseSensitive(out, "content", content);
+    }
+    return out;
+}
+
 /* GET .../{id}/input_items: the context, newest first unless order=asc, after an id, at most
  * limit (1 to 100, default 20) items, as OpenAI's list shape. */
 static void
@@ -386,8 +421,7 @@ input_items(sllmp_req_t *r, const cJSON *rec)
     cJSON_AddStringToObject(list, "object", "list");
     data = cJSON_AddArrayToObject(list, "data");
     for (int i = start; i < n && taken < limit; i++, taken++) {
-        cJSON_AddItemToArray(data,
-                             cJSON_Duplicate(cJSON_GetArrayItem(ctx, asc ? i : n - 1 - i), 1));
+        cJSON_AddItemToArray(data, listed_item(cJSON_GetArrayItem(ctx, asc ? i : n - 1 - i)));
     }
     if (taken > 0) {
         cJSON_AddStringToObject(list, "first_id", str(cJSON_GetArrayItem(data, 0), "id"));

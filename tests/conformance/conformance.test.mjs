@@ -964,12 +964,18 @@ describe('responses kept (previous_response_id, item_reference, retrieve, input_
     });
     const page = await client.responses.inputItems.list(second.id);
     assert.equal(page.data.length, 3, JSON.stringify(page.data));
-    const summary = (items) => items.map((i) => [i.role, textOf(i.content)]);
+    const summary = (items) => items.map((i) => [i.type, i.role, textOf(i.content)]);
     // newest first: this turn's input, the first turn's answer, the first turn's input
     assert.deepEqual(summary(page.data), [
-      ['user', 'listed second turn'],
-      ['assistant', EARLIER],
-      ['user', EARLIER],
+      ['message', 'user', 'listed second turn'],
+      ['message', 'assistant', EARLIER],
+      ['message', 'user', EARLIER],
+    ]);
+    // as the SDK types them: a message item with content parts, however the input wrote it
+    assert.deepEqual(page.data.map((i) => (Array.isArray(i.content) ? i.content.map((p) => p.type) : i.content)), [
+      ['input_text'],
+      ['output_text'],
+      ['input_text'],
     ]);
     assert.equal(page.data[1].id, first.output[0].id, 'the earlier answer keeps its id');
     for (const item of page.data) assert.equal(typeof item.id, 'string', JSON.stringify(item));
