@@ -579,9 +579,13 @@ class KeptTests:
                                          {"role": "user", "content": "c"}]})
         lst = self.get("/v1/responses/%s/input_items" % second["id"]).json()
         self.assertEqual(lst["object"], "list", lst)
-        texts = [it.get("content") if isinstance(it.get("content"), str)
-                 else it["content"][0]["text"] for it in lst["data"]]
-        self.assertEqual(texts, ["c", "b", "a", "a"], lst)   # newest first, as OpenAI's
+        # newest first, as OpenAI's; every message a message item with content parts
+        self.assertEqual([(it["type"], it["role"], it["content"][0]["type"],
+                           it["content"][0]["text"]) for it in lst["data"]],
+                         [("message", "user", "input_text", "c"),
+                          ("message", "user", "input_text", "b"),
+                          ("message", "assistant", "output_text", "a"),
+                          ("message", "user", "input_text", "a")], lst)
         self.assertFalse(lst["has_more"], lst)
         self.assertEqual((lst["first_id"], lst["last_id"]),
                          (lst["data"][0]["id"], lst["data"][-1]["id"]), lst)

@@ -132,7 +132,8 @@ class Scenarios:
                                % r.json()["id"], None, h)
         self.assertEqual(r.status, 200, r)
         lst = r.json()
-        self.assertEqual(lst["data"][0]["content"], "kept via " + self.server, lst)
+        self.assertEqual(lst["data"][0]["content"],
+                         [{"type": "input_text", "text": "kept via " + self.server}], lst)
         self.assertTrue(lst["has_more"], lst)
         r = self.stack.request("DELETE", "/responses/" + rid, None, h)
         self.assertEqual((r.status, r.json().get("deleted")), (200, True), r)
