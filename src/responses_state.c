@@ -161,6 +161,14 @@ sllmp_responses_expand(const cJSON *req, const cJSON *prev, sllmp_item_find_f *f
         const char *ref = cJSON_IsObject(item) ? reference_id(item) : NULL;
         const cJSON *found = NULL;
 
+        if (ref == NULL && cJSON_IsObject(item) &&
+            cJSON_IsString(cJSON_GetObjectItemCaseSensitive(item, "type")) &&
+            strcmp(cJSON_GetObjectItemCaseSensitive(item, "type")->valuestring, "item_reference") ==
+                0) {
+            sllmp_xerr(e, "must be a string.", "input[%d].id", i);
+            cJSON_Delete(items);
+            return NULL;
+        }
         if (ref == NULL) {
             cJSON_AddItemToArray(items, cJSON_Duplicate(item, 1));
         } else {

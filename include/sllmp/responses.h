@@ -220,7 +220,8 @@ typedef int sllmp_item_find_f(void *ud, const char *id, const cJSON **item);
  * the array prev's context + prev's response.output (prev a record, NULL for none) + the
  * request's own input (a string becomes a user message item with that string as content), each
  * item_reference (type "item_reference", or an object with an id and neither type nor role)
- * replaced by the item find returns. NULL with *e filled when an item is not found ("Item with
+ * replaced by the item find returns. NULL with *e filled when an item_reference has no string id
+ * (param input[i].id), when an item is not found ("Item with
  * id '...' not found.", param input[i]) or the input is neither a string nor an array; when
  * find failed, e->message is empty.
  */

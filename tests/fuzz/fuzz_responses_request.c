@@ -7,6 +7,10 @@
  * call id, assistant tool calls well formed, and none of the Responses members that are
  * translated or dropped; a refusal (NULL) says why in the sllmp_xerr_t; the input is never
  * modified. Input that is not JSON is skipped.
+ *
+ * The kept-response expansion too, with a store that has every "msg_..." item, none named
+ * "miss..." and fails on "fail...": its result holds an input array without a reference or a
+ * previous_response_id, and translates as a request would; its record gives every item an id.
  */
 #include "fuzz.h"
 #include "sllmp/responses.h"
@@ -96,6 +100,61 @@ check_provider(cJSON *out, const sllmp_xerr_t *e)
     cJSON_Delete(out);
 }
 
+static int
+find(void *ud, const char *id, const cJSON **item)
+{
+    static cJSON *kept;
+
+    (void)ud;
+    if (kept == NULL) {
+        kept = cJSON_Parse("{\"type\":\"message\",\"role\":\"assistant\",\"content\":\"k\"}");
+    }
+    if (strncmp(id, "fail", 4) == 0) {
+        return -1;
+    }
+    *item = kept;
+    return strncmp(id, "miss", 4) != 0;
+}
+
+static void
+check_expansion(const cJSON *req)
+{
+    const cJSON *input, *item;
+    cJSON *x, *chat, *resp, *rec;
+    sllmp_xerr_t e;
+
+    xerr_reset(&e);
+    x = sllmp_responses_expand(req, NULL, find, NULL, &e);
+    if (x == NULL) {
+        fuzz_check(memchr(e.message, '\0', sizeof(e.message)) != NULL);
+        fuzz_check(memchr(e.param, '\0', sizeof(e.param)) != NULL);
+        return;
+    }
+    fuzz_reparses(x);
+    input = cJSON_GetObjectItemCaseSensitive(x, "input");
+    fuzz_check(cJSON_IsArray(input));
+    fuzz_check(cJSON_GetObjectItemCaseSensitive(x, "previous_response_id") == NULL);
+    cJSON_ArrayForEach(item, input)
+    {
+        fuzz_check(!is(str(item, "type"), "item_reference"));
+    }
+    chat = sllmp_responses_to_chat(x, &e);
+    if (chat != NULL) {
+        check_chat(chat);
+        cJSON_Delete(chat);
+    }
+    resp = cJSON_Parse("{\"id\":\"resp_0123456789abcdef0123456789abcdef\",\"output\":[]}");
+    rec = sllmp_responses_record("owner", cJSON_Duplicate(input, 1), resp);
+    fuzz_reparses(rec);
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(rec, "context"))
+    {
+        fuzz_check(!cJSON_IsObject(item) || str(item, "id") != NULL);
+    }
+    cJSON_Delete(rec);
+    cJSON_Delete(resp);
+    cJSON_Delete(x);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -127,6 +186,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_provider(sllmp_gemini_request(chat, "gemini-2.5-flash", &e), &e);
         cJSON_Delete(chat);
     }
+    check_expansion(req);
     /* without an sllmp_xerr_t: the same answer, NULL or not */
     chat = sllmp_responses_to_chat(req, NULL);
     fuzz_check((chat == NULL) == refused);

@@ -239,6 +239,14 @@ test_expand_reference_not_found(void **state)
     assert_null(out);
     assert_string_equal(e.param, "input[0]");
     assert_string_equal(e.message, "Item with id 'x' not found.");
+
+    /* an item_reference without a string id names what is wrong, not the store */
+    out = expand_sq("{'model':'m','input':[{'role':'user','content':'q'},"
+                    "{'type':'item_reference','idl':'msg_A00'}]}",
+                    NULL, &f, &e);
+    assert_null(out);
+    assert_string_equal(e.param, "input[1].id");
+    assert_string_equal(e.message, "'input[1].id' must be a string.");
     cJSON_Delete(f.items);
 }
 
