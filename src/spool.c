@@ -370,8 +370,12 @@ retry:
         }
         return SLLMP_SPOOL_FAILED;
     }
-    if (max_bytes > 0 &&
-        __atomic_load_n(&s->st->bytes, __ATOMIC_RELAXED) + (int64_t)len > max_bytes) {
+    /* the record's bytes are taken before it is written, so writers at once (the workers of
+     * the pool) cannot each find the room only one of them has */
+    if (__atomic_fetch_add(&s->st->bytes, (int64_t)len, __ATOMIC_RELAXED) + (int64_t)len >
+            max_bytes &&
+        max_bytes > 0) {
+        __atomic_fetch_sub(&s->st->bytes, (int64_t)len, __ATOMIC_RELAXED);
         __atomic_fetch_add(&s->st->dropped, 1, __ATOMIC_RELAXED);
         warn(s, 1, reqid, "full (sllmp.spool.max_mb reached)", 0);
         return SLLMP_SPOOL_FULL;
@@ -399,6 +403,7 @@ retry:
     if (fd < 0 && (errno == ENOENT || errno == ENOTDIR) && again) {
         /* the spool was removed under us: make it again, once */
         again = 0;
+        __atomic_fetch_sub(&s->st->bytes, (int64_t)len, __ATOMIC_RELAXED);
         pthread_mutex_lock(&s->mu);
         s->ready = 0;
         pthread_mutex_unlock(&s->mu);
@@ -406,10 +411,15 @@ retry:
         if (s != NULL && ready) {
             goto retry;
         }
+        if (s == NULL) {
+            sllmp_log(reqid, SLLMP_LOG_WARN, "too many spool directories; record dropped");
+            return SLLMP_SPOOL_FAILED;
+        }
         errno = ENOENT;
+        goto failed;
     }
     if (fd < 0) {
-        goto failed;
+        goto unreserve;
     }
     if (write_all(fd, data, len) < 0 || (fsync_on && fdatasync(fd) < 0)) {
         int err = errno;
@@ -417,25 +427,26 @@ retry:
         close(fd);
         unlink(tmp);
         errno = err;
-        goto failed;
+        goto unreserve;
     }
     if (close(fd) < 0 || rename(tmp, dst) < 0) {
         int err = errno;
 
         unlink(tmp);
         errno = err;
-        goto failed;
+        goto unreserve;
     }
 written:
     if (fsync_on && sync_dir(s) < 0) {
         /* the record is in new/ and will be uploaded; only its durability is in doubt */
         warn(s, 2, reqid, "syncing new/ failed", errno);
     }
-    __atomic_fetch_add(&s->st->bytes, (int64_t)len, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->st->records, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->st->written, 1, __ATOMIC_RELAXED);
     return SLLMP_SPOOL_WRITTEN;
 
+unreserve:
+    __atomic_fetch_sub(&s->st->bytes, (int64_t)len, __ATOMIC_RELAXED);
 failed:
     __atomic_fetch_add(&s->st->dropped, 1, __ATOMIC_RELAXED);
     warn(s, 0, reqid, "cannot write a record", errno);

@@ -213,6 +213,73 @@ test_quota(void **state)
     assert_int_equal(st.dropped, 1);
 }
 
+/* Writers at once never take the spool past its quota together. */
+#define QUOTA_THREADS 8
+#define QUOTA_REC     1000
+#define QUOTA_MAX     (20 * QUOTA_REC)
+
+typedef struct {
+    const char *dir;
+    int written;
+} quota_writer_t;
+
+static void *
+quota_writer(void *arg)
+{
+    quota_writer_t *w = arg;
+    static char rec[QUOTA_REC];
+
+    memset(rec, 'x', sizeof(rec));
+    for (int i = 0; i < 20; i++) {
+        w->written +=
+            sllmp_spool_write(w->dir, rec, sizeof(rec), 0, QUOTA_MAX, "q") == SLLMP_SPOOL_WRITTEN;
+    }
+    return NULL;
+}
+
+static void
+test_quota_concurrent(void **state)
+{
+    char dir[64], path[128];
+    pthread_t t[QUOTA_THREADS];
+    quota_writer_t w[QUOTA_THREADS];
+    sllmp_spool_stats_t st;
+    int written = 0;
+    long bytes = 0;
+    struct dirent *e;
+    DIR *d;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/quota-mt", top);
+    for (int i = 0; i < QUOTA_THREADS; i++) {
+        w[i].dir = dir;
+        w[i].written = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, quota_writer, &w[i]), 0);
+    }
+    for (int i = 0; i < QUOTA_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        written += w[i].written;
+    }
+    snprintf(path, sizeof(path), "%s/new", dir);
+    d = opendir(path);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        struct stat sb;
+        char file[512];
+
+        snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+        if (e->d_name[0] != '.' && stat(file, &sb) == 0) {
+            bytes += (long)sb.st_size;
+        }
+    }
+    closedir(d);
+    assert_int_equal(written, QUOTA_MAX / QUOTA_REC);
+    assert_int_equal(bytes, QUOTA_MAX);
+    assert_int_equal(sllmp_spool_stats(dir, &st), 0);
+    assert_int_equal(st.bytes, QUOTA_MAX);
+    assert_int_equal(st.dropped, QUOTA_THREADS * 20 - QUOTA_MAX / QUOTA_REC);
+}
+
 static int
 setup(void **state)
 {
@@ -235,6 +302,7 @@ main(void)
         cmocka_unit_test(test_linked),
         cmocka_unit_test(test_renamed),
         cmocka_unit_test(test_quota),
+        cmocka_unit_test(test_quota_concurrent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
