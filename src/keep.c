@@ -30,20 +30,26 @@ sllmp_keep_id_ok(const char *id)
     return 1;
 }
 
-/* The Redis store, when the config uses one; NULL with *fail set when it should but st is none
- * (never the files then: the other hosts would not see them). */
-static sllmp_store_t *
-redis_of(const sllmp_conf_t *c, sllmp_store_t *st, int *fail)
+/*
+ * Where the document id lives: 1 and *redis the Redis store, or NULL for the files; 0 when id is
+ * no kept response's name; -1 when the config uses Redis and st is none (never the files then:
+ * the other hosts would not see them).
+ */
+static int
+where(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, sllmp_store_t **redis)
 {
-    *fail = 0;
+    *redis = NULL;
+    if (!sllmp_keep_id_ok(id)) {
+        return 0;
+    }
     if (!sllmp_store_is_redis(c)) {
-        return NULL;
+        return 1;
     }
     if (st == NULL || st->ops->doc_get == NULL) {
-        *fail = 1;
-        return NULL;
+        return -1;
     }
-    return st;
+    *redis = st;
+    return 1;
 }
 
 static void
@@ -207,14 +213,11 @@ file_del(const sllmp_conf_t *c, const char *id)
 int
 sllmp_keep_get(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, sllmp_buf_t *out)
 {
-    int fail;
-    sllmp_store_t *r = redis_of(c, st, &fail);
+    sllmp_store_t *r;
+    int rc = where(c, st, id, &r);
 
-    if (!sllmp_keep_id_ok(id)) {
-        return 0;
-    }
-    if (fail) {
-        return -1;
+    if (rc <= 0) {
+        return rc;
     }
     return r != NULL ? r->ops->doc_get(r, id, out) : file_get(c, id, out);
 }
@@ -223,10 +226,9 @@ int
 sllmp_keep_put(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, const char *data,
                size_t len)
 {
-    int fail;
-    sllmp_store_t *r = redis_of(c, st, &fail);
+    sllmp_store_t *r;
 
-    if (!sllmp_keep_id_ok(id) || fail) {
+    if (where(c, st, id, &r) <= 0) {
         return -1;
     }
     return r != NULL ? r->ops->doc_put(r, id, data, len, c->responses_ttl_s)
@@ -236,14 +238,11 @@ sllmp_keep_put(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, const c
 int
 sllmp_keep_del(const sllmp_conf_t *c, sllmp_store_t *st, const char *id)
 {
-    int fail;
-    sllmp_store_t *r = redis_of(c, st, &fail);
+    sllmp_store_t *r;
+    int rc = where(c, st, id, &r);
 
-    if (!sllmp_keep_id_ok(id)) {
-        return 0;
-    }
-    if (fail) {
-        return -1;
+    if (rc <= 0) {
+        return rc;
     }
     return r != NULL ? r->ops->doc_del(r, id) : file_del(c, id);
 }

@@ -34,19 +34,12 @@ array(const cJSON *a)
 }
 
 /* A string member, NULL when absent or of another type. */
-static const char *
-str(const cJSON *o, const char *name)
-{
-    const cJSON *v = get(o, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 /* A string member that is not empty, else NULL. */
 static const char *
 text_of(const cJSON *o, const char *name)
 {
-    const char *s = str(o, name);
+    const char *s = sllmp_json_str(o, name);
 
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
@@ -100,7 +93,7 @@ add_echo(cJSON *o, const cJSON *req, const char *name, cJSON_bool (*check)(const
 static void
 add_str_or_null(cJSON *o, const char *name, const cJSON *parent, const char *member)
 {
-    const char *s = str(parent, member);
+    const char *s = sllmp_json_str(parent, member);
 
     if (s != NULL) {
         cJSON_AddStringToObject(o, name, s);
@@ -162,7 +155,7 @@ sllmp_responses_object(const sllmp_responses_meta_t *m, const char *status, cons
     x = cJSON_AddObjectToObject(o, "reasoning");
     add_str_or_null(x, "effort", reasoning, "effort");
     add_str_or_null(x, "summary", reasoning,
-                    str(reasoning, "summary") != NULL ? "summary" : "generate_summary");
+                    sllmp_json_str(reasoning, "summary") != NULL ? "summary" : "generate_summary");
     cJSON_AddBoolToObject(o, "store", m->store);
     add_echo(o, req, "temperature", cJSON_IsNumber, NULL);
     x = cJSON_AddObjectToObject(o, "text");
@@ -171,16 +164,16 @@ sllmp_responses_object(const sllmp_responses_meta_t *m, const char *status, cons
     } else {
         cJSON_AddStringToObject(cJSON_AddObjectToObject(x, "format"), "type", "text");
     }
-    if (str(text, "verbosity") != NULL) {
-        cJSON_AddStringToObject(x, "verbosity", str(text, "verbosity"));
+    if (sllmp_json_str(text, "verbosity") != NULL) {
+        cJSON_AddStringToObject(x, "verbosity", sllmp_json_str(text, "verbosity"));
     }
     add_echo(o, req, "tool_choice", is_tool_choice, cJSON_CreateString("auto"));
     add_echo(o, req, "tools", cJSON_IsArray, cJSON_CreateArray());
     add_echo(o, req, "top_p", cJSON_IsNumber, NULL);
     cJSON_AddStringToObject(o, "truncation", "disabled");
     cJSON_AddItemToObject(o, "usage", u != NULL ? usage_json(u) : cJSON_CreateNull());
-    if (str(req, "user") != NULL) {
-        cJSON_AddStringToObject(o, "user", str(req, "user"));
+    if (sllmp_json_str(req, "user") != NULL) {
+        cJSON_AddStringToObject(o, "user", sllmp_json_str(req, "user"));
     }
     add_echo(o, req, "metadata", cJSON_IsObject, cJSON_CreateObject());
     return o;
@@ -327,10 +320,10 @@ content_text(sllmp_buf_t *b, const cJSON *content)
     }
     cJSON_ArrayForEach(p, array(content))
     {
-        const char *type = str(p, "type");
+        const char *type = sllmp_json_str(p, "type");
 
-        if ((type == NULL || strcmp(type, "text") == 0) && str(p, "text") != NULL) {
-            sllmp_buf_appends(b, str(p, "text"));
+        if ((type == NULL || strcmp(type, "text") == 0) && sllmp_json_str(p, "text") != NULL) {
+            sllmp_buf_appends(b, sllmp_json_str(p, "text"));
         }
     }
 }
@@ -367,7 +360,7 @@ add_calls(cJSON *output, const sllmp_responses_meta_t *m, const cJSON *calls)
         if (!cJSON_IsObject(fn)) {
             continue; /* not a function call (chat's custom tools are never asked for) */
         }
-        name = str(fn, "name");
+        name = sllmp_json_str(fn, "name");
         item_id(id, sizeof(id), "fc_", m->id, n);
         if (cid == NULL) {
             item_id(call_id, sizeof(call_id), "call_", m->id, n);
@@ -427,7 +420,7 @@ sllmp_responses_from_chat(const sllmp_responses_meta_t *m, const cJSON *completi
     sllmp_buf_free(&text);
     add_calls(output, m, get(msg, "tool_calls"));
 
-    status = status_of(str(choice, "finish_reason"), &incomplete);
+    status = status_of(sllmp_json_str(choice, "finish_reason"), &incomplete);
     /* the item the answer was cut in is incomplete, as OpenAI marks it */
     last = cJSON_GetArrayItem(output, cJSON_GetArraySize(output) - 1);
     if (incomplete != NULL && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(last, "status"))) {
@@ -457,7 +450,7 @@ event(const char *type)
 static int
 send(sllmp_rstream_t *s, cJSON *ev)
 {
-    const char *type = str(ev, "type");
+    const char *type = sllmp_json_str(ev, "type");
     int rc = 0;
 
     if (s->stopped == 0) {
@@ -486,7 +479,7 @@ item_event(sllmp_rstream_t *s, const char *type)
 {
     cJSON *e = event(type);
 
-    cJSON_AddStringToObject(e, "item_id", str(s->item, "id"));
+    cJSON_AddStringToObject(e, "item_id", sllmp_json_str(s->item, "id"));
     cJSON_AddNumberToObject(e, "output_index", cJSON_GetArraySize(closed_items(s)));
     return e;
 }
@@ -597,7 +590,7 @@ close_item(sllmp_rstream_t *s, const char *status)
         cJSON_AddNumberToObject(e, "summary_index", 0);
         cJSON_AddItemToObject(e, "part", summary_part(text));
         send(s, e);
-        done = reasoning_item(str(s->item, "id"), text);
+        done = reasoning_item(sllmp_json_str(s->item, "id"), text);
         break;
     case OPEN_TEXT:
     case OPEN_REFUSAL:
@@ -620,16 +613,16 @@ close_item(sllmp_rstream_t *s, const char *status)
         cJSON_AddNumberToObject(e, "content_index", 0);
         cJSON_AddItemToObject(e, "part", cJSON_Duplicate(part, 1));
         send(s, e);
-        done = message_item(str(s->item, "id"), status);
+        done = message_item(sllmp_json_str(s->item, "id"), status);
         cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(done, "content"), part);
         break;
     default:
         e = item_event(s, "response.function_call_arguments.done");
-        cJSON_AddStringToObject(e, "name", str(s->item, "name"));
+        cJSON_AddStringToObject(e, "name", sllmp_json_str(s->item, "name"));
         cJSON_AddStringToObject(e, "arguments", text);
         send(s, e);
-        done = call_item(str(s->item, "id"), str(s->item, "call_id"), str(s->item, "name"), text,
-                         status);
+        done = call_item(sllmp_json_str(s->item, "id"), sllmp_json_str(s->item, "call_id"),
+                         sllmp_json_str(s->item, "name"), text, status);
         break;
     }
     cJSON_AddItemToArray(s->items, done);
@@ -696,12 +689,12 @@ call_fragment(sllmp_rstream_t *s, const cJSON *frag)
         index = s->open == OPEN_CALL ? s->call_index : 0;
     }
     fresh = s->open != OPEN_CALL || index > s->call_index ||
-            (id != NULL && strcmp(id, str(s->item, "call_id")) != 0);
+            (id != NULL && strcmp(id, sllmp_json_str(s->item, "call_id")) != 0);
     if (!fresh && index < s->call_index) {
         return s->stopped;
     }
     if (fresh && (close_item(s, "completed") != 0 ||
-                  open_item(s, OPEN_CALL, index, id, str(fn, "name")) != 0)) {
+                  open_item(s, OPEN_CALL, index, id, sllmp_json_str(fn, "name")) != 0)) {
         return s->stopped;
     }
     if (args == NULL) {

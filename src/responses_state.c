@@ -9,13 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *
-str(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 /* What an item's id starts with, by its type. */
 static const char *
@@ -25,9 +18,9 @@ id_prefix(const cJSON *item)
                                          {"function_call", "fc"},
                                          {"function_call_output", "fco"},
                                          {"reasoning", "rs"}};
-    const char *type = str(item, "type");
+    const char *type = sllmp_json_str(item, "type");
 
-    if (type == NULL && str(item, "role") != NULL) {
+    if (type == NULL && sllmp_json_str(item, "role") != NULL) {
         type = "message";
     }
     for (size_t i = 0; type != NULL && i < sizeof(map) / sizeof(map[0]); i++) {
@@ -41,14 +34,14 @@ id_prefix(const cJSON *item)
 cJSON *
 sllmp_responses_record(const char *owner, cJSON *context, const cJSON *response)
 {
-    const char *rid = str(response, "id"), *hex = rid ? strchr(rid, '_') : NULL;
+    const char *rid = sllmp_json_str(response, "id"), *hex = rid ? strchr(rid, '_') : NULL;
     cJSON *rec = cJSON_CreateObject(), *item;
     int i = 0;
 
     hex = hex != NULL ? hex + 1 : "";
     cJSON_ArrayForEach(item, context)
     {
-        if (cJSON_IsObject(item) && str(item, "id") == NULL) {
+        if (cJSON_IsObject(item) && sllmp_json_str(item, "id") == NULL) {
             char id[96];
 
             snprintf(id, sizeof(id), "%s_%.40si%x", id_prefix(item), hex, (unsigned)i);
@@ -70,7 +63,7 @@ find_in(const cJSON *items, const char *id)
 
     cJSON_ArrayForEach(item, items)
     {
-        const char *v = str(item, "id");
+        const char *v = sllmp_json_str(item, "id");
 
         if (v != NULL && strcmp(v, id) == 0) {
             return item;
@@ -106,13 +99,13 @@ sllmp_responses_item_response(const char *item_id, char out[38])
 static const char *
 reference_id(const cJSON *item)
 {
-    const char *type = str(item, "type");
+    const char *type = sllmp_json_str(item, "type");
 
     if (type != NULL ? strcmp(type, "item_reference") != 0
                      : cJSON_GetObjectItemCaseSensitive(item, "role") != NULL) {
         return NULL;
     }
-    return str(item, "id");
+    return sllmp_json_str(item, "id");
 }
 
 static void

@@ -31,6 +31,10 @@ typedef struct {
  * an empty param), so the client sees where. Always -1, for `return sllmp_xerr(...)`. */
 int sllmp_xerr(sllmp_xerr_t *e, const char *why, const char *pfmt, ...) SLLMP_PRINTF(3, 4);
 
+/* The string member `name` of obj (case-sensitive); NULL when obj is none, or the member is
+ * missing or not a string. */
+const char *sllmp_json_str(const cJSON *obj, const char *name);
+
 /*
  * Streamed translation into OpenAI chat.completion.chunk objects.
  *

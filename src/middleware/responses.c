@@ -122,29 +122,23 @@ owner_of(const sllmp_req_t *r)
     return name != NULL ? name : "";
 }
 
-static const char *
-str(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 /*
- * The kept response id, when it is the caller's: 1 and *rec (held in x->loaded until the request
- * ends), 0 when there is none (or another key's), -1 when the store failed.
+ * The kept response id, when it is the caller's: 1 and *rec (held in the array *loaded, made on
+ * first use, until the caller frees it), 0 when there is none (or another key's), -1 when the
+ * store failed. A record already in *loaded is not read again.
  */
 static int
-load(sllmp_req_t *r, responses_t *x, const char *id, const cJSON **rec)
+load(sllmp_req_t *r, cJSON **loaded, const char *id, const cJSON **rec)
 {
     const char *owner;
     cJSON *it, *parsed;
     sllmp_buf_t b;
     int rc;
 
-    cJSON_ArrayForEach(it, x->loaded)
+    cJSON_ArrayForEach(it, *loaded)
     {
-        const char *rid = str(cJSON_GetObjectItemCaseSensitive(it, "response"), "id");
+        const char *rid = sllmp_json_str(cJSON_GetObjectItemCaseSensitive(it, "response"), "id");
 
         if (rid != NULL && strcmp(rid, id) == 0) {
             *rec = it;
@@ -163,7 +157,7 @@ load(sllmp_req_t *r, responses_t *x, const char *id, const cJSON **rec)
     }
     parsed = cJSON_ParseWithLength(b.ptr, b.len);
     sllmp_buf_free(&b);
-    owner = str(parsed, "owner");
+    owner = sllmp_json_str(parsed, "owner");
     if (owner == NULL || strcmp(owner, owner_of(r)) != 0) {
         if (owner == NULL) {
             sllmp_log(r->id, SLLMP_LOG_WARN, "the kept response %s does not parse", id);
@@ -171,10 +165,10 @@ load(sllmp_req_t *r, responses_t *x, const char *id, const cJSON **rec)
         cJSON_Delete(parsed);
         return 0;
     }
-    if (x->loaded == NULL) {
-        x->loaded = cJSON_CreateArray();
+    if (*loaded == NULL) {
+        *loaded = cJSON_CreateArray();
     }
-    cJSON_AddItemToArray(x->loaded, parsed);
+    cJSON_AddItemToArray(*loaded, parsed);
     *rec = parsed;
     return 1;
 }
@@ -183,6 +177,7 @@ static int
 find_item(void *ud, const char *id, const cJSON **item)
 {
     sllmp_req_t *r = ud;
+    responses_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_responses)];
     char rid[38];
     const cJSON *rec;
     int rc;
@@ -190,7 +185,7 @@ find_item(void *ud, const char *id, const cJSON **item)
     if (sllmp_responses_item_response(id, rid) < 0) {
         return 0;
     }
-    rc = load(r, r->mw_ctx[sllmp_middleware_index(&sllmp_mw_responses)], rid, &rec);
+    rc = load(r, &x->loaded, rid, &rec);
     if (rc <= 0) {
         return rc;
     }
@@ -243,7 +238,7 @@ expand(sllmp_req_t *r, responses_t *x)
             return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "previous_response_id",
                                   "'previous_response_id' must be a string.");
         }
-        rc = load(r, x, pid->valuestring, &prev);
+        rc = load(r, &x->loaded, pid->valuestring, &prev);
         if (rc < 0) {
             return store_failed(r);
         }
@@ -316,9 +311,10 @@ keep(sllmp_req_t *r, responses_t *x, const cJSON *response)
     if (!x->s.meta.store || x->expanded == NULL || response == NULL) {
         return;
     }
+    /* the expanded request has served its turn (translated in validate): its input goes to
+     * the record as it is, not copied */
     rec = sllmp_responses_record(
-        owner_of(r), cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(x->expanded, "input"), 1),
-        response);
+        owner_of(r), cJSON_DetachItemFromObjectCaseSensitive(x->expanded, "input"), response);
     text = cJSON_PrintUnformatted(rec);
     cJSON_Delete(rec);
     rc = text != NULL ? sllmp_keep_put(r->conf, sllmp_thread_store(r), x->id, text, strlen(text))
@@ -363,12 +359,13 @@ static cJSON *
 listed_item(const cJSON *item)
 {
     cJSON *out = cJSON_Duplicate(item, 1), *content, *part;
-    const char *role = str(out, "role");
+    const char *role = sllmp_json_str(out, "role");
 
-    if (role == NULL || (str(out, "type") != NULL && strcmp(str(out, "type"), "message") != 0)) {
+    if (role == NULL || (sllmp_json_str(out, "type") != NULL &&
+                         strcmp(sllmp_json_str(out, "type"), "message") != 0)) {
         return out;
     }
-    if (str(out, "type") == NULL) {
+    if (sllmp_json_str(out, "type") == NULL) {
         cJSON_AddStringToObject(out, "type", "message");
     }
     content = cJSON_GetObjectItemCaseSensitive(out, "content");
@@ -411,7 +408,7 @@ input_items(sllmp_req_t *r, const cJSON *rec)
     asc = query(r, "order", v, sizeof(v)) != NULL && strcmp(v, "asc") == 0;
     if (query(r, "after", v, sizeof(v)) != NULL) {
         for (int i = 0; i < n; i++) {
-            const char *id = str(cJSON_GetArrayItem(ctx, asc ? i : n - 1 - i), "id");
+            const char *id = sllmp_json_str(cJSON_GetArrayItem(ctx, asc ? i : n - 1 - i), "id");
 
             if (id != NULL && strcmp(id, v) == 0) {
                 start = i + 1;
@@ -424,8 +421,10 @@ input_items(sllmp_req_t *r, const cJSON *rec)
         cJSON_AddItemToArray(data, listed_item(cJSON_GetArrayItem(ctx, asc ? i : n - 1 - i)));
     }
     if (taken > 0) {
-        cJSON_AddStringToObject(list, "first_id", str(cJSON_GetArrayItem(data, 0), "id"));
-        cJSON_AddStringToObject(list, "last_id", str(cJSON_GetArrayItem(data, taken - 1), "id"));
+        cJSON_AddStringToObject(list, "first_id",
+                                sllmp_json_str(cJSON_GetArrayItem(data, 0), "id"));
+        cJSON_AddStringToObject(list, "last_id",
+                                sllmp_json_str(cJSON_GetArrayItem(data, taken - 1), "id"));
     } else {
         cJSON_AddNullToObject(list, "first_id");
         cJSON_AddNullToObject(list, "last_id");
@@ -441,11 +440,11 @@ void
 sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
 {
     size_t idlen = strcspn(rest, "/");
-    const char *sub = rest + idlen, *err = NULL;
+    const char *sub = rest + idlen;
     char id[64];
     const cJSON *rec = NULL;
-    responses_t *x;
-    int rc = 0;
+    cJSON *loaded = NULL;
+    int rc;
 
     if (sllmp_auth_check(r) != SLLMP_GO_ON) {
         sllmp_resp_error(r);
@@ -466,9 +465,7 @@ sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
         sllmp_resp_error(r);
         return;
     }
-    r->responses = r->json; /* NULL: responses_of wants one, the endpoint echoes nothing */
-    x = responses_of(r);
-    rc = load(r, x, id, &rec);
+    rc = load(r, &loaded, id, &rec);
     if (rc > 0 && strcmp(r->method, "DELETE") == 0) {
         rc = sllmp_keep_del(r->conf, sllmp_thread_store(r), id);
     }
@@ -476,15 +473,11 @@ sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
         store_failed(r);
         r->err_message = "The response store is unreachable. Try again shortly.";
         sllmp_resp_error(r);
-        return;
-    }
-    if (rc == 0) {
+    } else if (rc == 0) {
         sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Response with id '%.*s' not found.",
                        sllmp_utf8_prec(id, 64), id);
         sllmp_resp_error(r);
-        return;
-    }
-    if (strcmp(r->method, "DELETE") == 0) {
+    } else if (strcmp(r->method, "DELETE") == 0) {
         sllmp_buf_t b;
 
         sllmp_buf_init(&b, 0);
@@ -496,16 +489,15 @@ sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
     } else {
         char *text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(rec, "response"));
 
-        err = text == NULL ? "out of memory" : NULL;
-        if (err == NULL) {
+        if (text != NULL) {
             sllmp_resp_send(r, 200, "application/json", text, strlen(text));
+            cJSON_free(text);
+        } else {
+            sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
+            sllmp_resp_error(r);
         }
-        cJSON_free(text);
     }
-    if (err != NULL) {
-        sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
-        sllmp_resp_error(r);
-    }
+    cJSON_Delete(loaded);
 }
 
 /* The events the translator framed go out now (post and error: not as a chunk's). */

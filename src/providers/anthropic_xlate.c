@@ -54,13 +54,6 @@ get(const cJSON *obj, const char *name)
     return cJSON_GetObjectItemCaseSensitive(obj, name);
 }
 
-static const char *
-str(const cJSON *obj, const char *name)
-{
-    const cJSON *v = get(obj, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static int
 is(const char *s, const char *lit)
@@ -201,7 +194,7 @@ static int
 image_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
 {
     const cJSON *iu = get(part, "image_url");
-    const char *url = cJSON_IsString(iu) ? iu->valuestring : str(iu, "url");
+    const char *url = cJSON_IsString(iu) ? iu->valuestring : sllmp_json_str(iu, "url");
     const char *payload;
     char media[64];
 
@@ -248,7 +241,7 @@ static int
 file_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
 {
     const cJSON *f = get(part, "file");
-    const char *data = str(f, "file_data"), *payload;
+    const char *data = sllmp_json_str(f, "file_data"), *payload;
     char media[64];
 
     if (data == NULL) {
@@ -283,11 +276,11 @@ file_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
 static int
 user_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
 {
-    const char *type = str(part, "type");
+    const char *type = sllmp_json_str(part, "type");
 
     *out = NULL;
     if (is(type, "text")) {
-        const char *text = str(part, "text");
+        const char *text = sllmp_json_str(part, "text");
 
         if (text == NULL) {
             return sllmp_xerr(e, "must be a string.", "messages[%d].content[%d].text", i, k);
@@ -346,9 +339,9 @@ system_message(const cJSON *m, int i, cJSON *system, sllmp_xerr_t *e)
     }
     cJSON_ArrayForEach(part, content)
     {
-        const char *text = str(part, "text");
+        const char *text = sllmp_json_str(part, "text");
 
-        if (!is(str(part, "type"), "text") || text == NULL) {
+        if (!is(sllmp_json_str(part, "type"), "text") || text == NULL) {
             return sllmp_xerr(e, "must be a text part: system messages take text only.",
                               "messages[%d].content[%d]", i, k);
         }
@@ -396,7 +389,7 @@ user_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
 static int
 tool_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
 {
-    const char *id = str(m, "tool_call_id");
+    const char *id = sllmp_json_str(m, "tool_call_id");
     const cJSON *content = get(m, "content"), *part;
     cJSON *r;
     int k = 0;
@@ -484,7 +477,7 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
     cJSON_ArrayForEach(item, tb)
     {
         static const char *const fields[] = {"type", "thinking", "signature", "data"};
-        const char *type = str(item, "type");
+        const char *type = sllmp_json_str(item, "type");
         cJSON *b;
 
         if (!is(type, "thinking") && !is(type, "redacted_thinking")) {
@@ -509,7 +502,7 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
     } else {
         cJSON_ArrayForEach(item, content)
         {
-            const char *type = str(item, "type"), *text = str(item, "text");
+            const char *type = sllmp_json_str(item, "type"), *text = sllmp_json_str(item, "text");
 
             if (is(type, "text") && text != NULL) {
                 if (!sllmp_blank(text)) {
@@ -530,7 +523,8 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
     cJSON_ArrayForEach(item, calls)
     {
         const cJSON *fn = get(item, "function");
-        const char *id = str(item, "id"), *name = str(fn, "name"), *type = str(item, "type");
+        const char *id = sllmp_json_str(item, "id"), *name = sllmp_json_str(fn, "name"),
+                   *type = sllmp_json_str(item, "type");
         cJSON *b, *input;
 
         if (type != NULL && strcmp(type, "function") != 0) {
@@ -591,14 +585,14 @@ sllmp_anthropic_strip_prefill(cJSON *messages)
     cJSON *last = cJSON_GetArrayItem(messages, cJSON_GetArraySize(messages) - 1);
     cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
 
-    if (!is(str(last, "role"), "assistant")) {
+    if (!is(sllmp_json_str(last, "role"), "assistant")) {
         return;
     }
     for (;;) {
         int k = last_block(content);
         cJSON *b = cJSON_GetArrayItem(content, k);
         cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
-        const char *type = str(b, "type");
+        const char *type = sllmp_json_str(b, "type");
         size_t len;
 
         /* Anthropic's {"type":"text","text"}, Converse's {"text"} */
@@ -634,7 +628,7 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 
     cJSON_ArrayForEach(m, get(req, "messages"))
     {
-        const char *role = str(m, "role");
+        const char *role = sllmp_json_str(m, "role");
 
         if (is(role, "system") || is(role, "developer")) {
             rc = system_message(m, i, system, e);
@@ -750,10 +744,10 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     cJSON_ArrayForEach(tool, get(req, "tools"))
     {
         const cJSON *fn = get(tool, "function"), *params = get(fn, "parameters");
-        const char *name = str(fn, "name"), *desc = str(fn, "description");
+        const char *name = sllmp_json_str(fn, "name"), *desc = sllmp_json_str(fn, "description");
         cJSON *t;
 
-        if (!is(str(tool, "type"), "function") || name == NULL || *name == '\0') {
+        if (!is(sllmp_json_str(tool, "type"), "function") || name == NULL || *name == '\0') {
             return sllmp_xerr(e, "must be a function tool with a name.", "tools[%d]", k);
         }
         t = cJSON_CreateObject();
@@ -799,9 +793,9 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "type", type);
     } else if (cJSON_IsObject(tc)) {
-        const char *name = str(get(tc, "function"), "name");
+        const char *name = sllmp_json_str(get(tc, "function"), "name");
 
-        if (!is(str(tc, "type"), "function") || name == NULL) {
+        if (!is(sllmp_json_str(tc, "type"), "function") || name == NULL) {
             return sllmp_xerr(e,
                               "must be none, auto, required or {\"type\":\"function\",\"function\":"
                               "{\"name\":...}}.",
@@ -822,7 +816,7 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
             out = cJSON_CreateObject();
             cJSON_AddStringToObject(out, "type", "auto");
         }
-        if (!is(str(out, "type"), "none")) {
+        if (!is(sllmp_json_str(out, "type"), "none")) {
             cJSON_AddTrueToObject(out, "disable_parallel_tool_use");
         }
     }
@@ -844,11 +838,11 @@ looks_like_email(const char *s)
 static void
 user_id(const cJSON *req, cJSON *body)
 {
-    const char *user = str(req, "user");
+    const char *user = sllmp_json_str(req, "user");
     cJSON *md;
 
     if (user == NULL || *user == '\0') {
-        user = str(req, "safety_identifier"); /* OpenAI's successor to `user` */
+        user = sllmp_json_str(req, "safety_identifier"); /* OpenAI's successor to `user` */
     }
     /* Anthropic takes at most 256 characters there; a longer one is not an opaque id anyway */
     if (user == NULL || *user == '\0' || strlen(user) > 256 || looks_like_email(user)) {
@@ -889,26 +883,26 @@ sllmp_anthropic_thinking_allowed(const cJSON *body)
     const cJSON *last = NULL;
     int tool_use = 0;
 
-    if (is(str(tc, "type"), "any") || is(str(tc, "type"), "tool") || get(ctc, "any") != NULL ||
-        get(ctc, "tool") != NULL) {
+    if (is(sllmp_json_str(tc, "type"), "any") || is(sllmp_json_str(tc, "type"), "tool") ||
+        get(ctc, "any") != NULL || get(ctc, "tool") != NULL) {
         return 0;
     }
     cJSON_ArrayForEach(m, msgs)
     {
-        if (is(str(m, "role"), "assistant")) {
+        if (is(sllmp_json_str(m, "role"), "assistant")) {
             last = m;
         }
     }
     cJSON_ArrayForEach(b, get(last, "content"))
     {
-        tool_use |= is(str(b, "type"), "tool_use") || get(b, "toolUse") != NULL;
+        tool_use |= is(sllmp_json_str(b, "type"), "tool_use") || get(b, "toolUse") != NULL;
     }
     if (!tool_use) {
         return 1;
     }
     b = cJSON_GetArrayItem(get(last, "content"), 0);
-    return is(str(b, "type"), "thinking") || is(str(b, "type"), "redacted_thinking") ||
-           get(b, "reasoningContent") != NULL;
+    return is(sllmp_json_str(b, "type"), "thinking") ||
+           is(sllmp_json_str(b, "type"), "redacted_thinking") || get(b, "reasoningContent") != NULL;
 }
 
 static int
@@ -918,7 +912,7 @@ response_format(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     const cJSON *schema = get(get(rf, "json_schema"), "schema");
     cJSON *oc, *fmt;
 
-    if (!is(str(rf, "type"), "json_schema") || schema == NULL || cJSON_IsNull(schema)) {
+    if (!is(sllmp_json_str(rf, "type"), "json_schema") || schema == NULL || cJSON_IsNull(schema)) {
         return 0; /* text, json_object (no Anthropic equivalent), or a schema-less json_schema */
     }
     if (!cJSON_IsObject(schema)) {
@@ -999,7 +993,7 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
         /* past any model's limit, Anthropic says so; kept in range for the conversion */
         max_tokens = v > INT_MAX ? INT_MAX : v;
     }
-    budget = sllmp_anthropic_thinking_budget(str(req, "reasoning_effort"));
+    budget = sllmp_anthropic_thinking_budget(sllmp_json_str(req, "reasoning_effort"));
     if (budget > 0 && sllmp_anthropic_thinking_allowed(body)) {
         cJSON *th = cJSON_AddObjectToObject(body, "thinking");
 
@@ -1098,7 +1092,7 @@ cJSON *
 sllmp_anthropic_response(const cJSON *msg, const char *model, long created, sllmp_usage_t *u)
 {
     const cJSON *content = get(msg, "content"), *b;
-    const char *id = str(msg, "id"), *type = str(msg, "type");
+    const char *id = sllmp_json_str(msg, "id"), *type = sllmp_json_str(msg, "type");
     sllmp_usage_t local;
     sllmp_buf_t text, thinking;
     cJSON *out, *choices, *choice, *message, *calls = NULL, *blocks = NULL;
@@ -1117,8 +1111,9 @@ sllmp_anthropic_response(const cJSON *msg, const char *model, long created, sllm
     sllmp_buf_init(&thinking, 0);
     cJSON_ArrayForEach(b, content)
     {
-        const char *bt = str(b, "type"), *t = str(b, "text"), *th = str(b, "thinking");
-        const char *bid = str(b, "id"), *name = str(b, "name");
+        const char *bt = sllmp_json_str(b, "type"), *t = sllmp_json_str(b, "text"),
+                   *th = sllmp_json_str(b, "thinking");
+        const char *bid = sllmp_json_str(b, "id"), *name = sllmp_json_str(b, "name");
 
         if (is(bt, "text") && t != NULL) {
             sllmp_buf_append(&text, t, strlen(t));
@@ -1180,7 +1175,7 @@ sllmp_anthropic_response(const cJSON *msg, const char *model, long created, sllm
     }
     cJSON_AddNullToObject(choice, "logprobs");
     cJSON_AddStringToObject(choice, "finish_reason",
-                            sllmp_anthropic_finish(str(msg, "stop_reason")));
+                            sllmp_anthropic_finish(sllmp_json_str(msg, "stop_reason")));
     cJSON_AddItemToObject(out, "usage", sllmp_usage_to_openai(u));
     sllmp_buf_free(&text);
     sllmp_buf_free(&thinking);
@@ -1225,7 +1220,7 @@ static int
 block_start(sllmp_xstream_t *s, const cJSON *data)
 {
     const cJSON *cb = get(data, "content_block");
-    const char *type = str(cb, "type"), *text = str(cb, "text");
+    const char *type = sllmp_json_str(cb, "type"), *text = sllmp_json_str(cb, "text");
     int index = block_index(data), rc;
 
     if (is(type, "text") && text != NULL) {
@@ -1233,16 +1228,17 @@ block_start(sllmp_xstream_t *s, const cJSON *data)
     }
     if (is(type, "thinking")) {
         /* the text normally arrives as thinking_delta, the signature as signature_delta */
-        text = str(cb, "thinking");
+        text = sllmp_json_str(cb, "thinking");
         return text != NULL ? sllmp_xstream_reasoning(s, text, strlen(text)) : 0;
     }
     if (is(type, "redacted_thinking")) {
-        return sllmp_xstream_redacted_thinking(s, str(cb, "data"));
+        return sllmp_xstream_redacted_thinking(s, sllmp_json_str(cb, "data"));
     }
     if (!is(type, "tool_use")) {
         return 0; /* server tools: nothing for an OpenAI client */
     }
-    rc = sllmp_xstream_tool_start(s, index, str(cb, "id"), str(cb, "name"), NULL);
+    rc = sllmp_xstream_tool_start(s, index, sllmp_json_str(cb, "id"), sllmp_json_str(cb, "name"),
+                                  NULL);
     if (rc == 0 && cJSON_GetArraySize(get(cb, "input")) > 0) {
         /* input normally arrives as input_json_delta; a block that starts with it is whole */
         char *args = cJSON_PrintUnformatted(get(cb, "input"));
@@ -1257,19 +1253,19 @@ static int
 block_delta(sllmp_xstream_t *s, const cJSON *data)
 {
     const cJSON *d = get(data, "delta");
-    const char *type = str(d, "type"), *v;
+    const char *type = sllmp_json_str(d, "type"), *v;
 
-    if (is(type, "text_delta") && (v = str(d, "text")) != NULL) {
+    if (is(type, "text_delta") && (v = sllmp_json_str(d, "text")) != NULL) {
         return sllmp_xstream_text(s, v, strlen(v));
     }
-    if (is(type, "input_json_delta") && (v = str(d, "partial_json")) != NULL) {
+    if (is(type, "input_json_delta") && (v = sllmp_json_str(d, "partial_json")) != NULL) {
         return sllmp_xstream_tool_args(s, block_index(data), v, strlen(v));
     }
-    if (is(type, "thinking_delta") && (v = str(d, "thinking")) != NULL) {
+    if (is(type, "thinking_delta") && (v = sllmp_json_str(d, "thinking")) != NULL) {
         return sllmp_xstream_reasoning(s, v, strlen(v));
     }
     if (is(type, "signature_delta")) {
-        return sllmp_xstream_thinking_signature(s, str(d, "signature"));
+        return sllmp_xstream_thinking_signature(s, sllmp_json_str(d, "signature"));
     }
     /* citations_delta: no OpenAI chunk field for it */
     return 0;
@@ -1279,7 +1275,7 @@ static int
 stream_error(sllmp_xstream_t *s, const cJSON *data)
 {
     const cJSON *err = get(data, "error");
-    const char *type = str(err, "type"), *msg = str(err, "message");
+    const char *type = sllmp_json_str(err, "type"), *msg = sllmp_json_str(err, "message");
 
     s->err_status = error_status(type);
     /* an empty one is as good as none */
@@ -1296,7 +1292,7 @@ sllmp_anthropic_stream_event(sllmp_xstream_t *s, const char *event, const cJSON 
     const char *name = event;
 
     if (name == NULL || *name == '\0') {
-        name = str(data, "type"); /* the data repeats the event name */
+        name = sllmp_json_str(data, "type"); /* the data repeats the event name */
     }
     if (is(name, "error")) {
         return stream_error(s, data);
@@ -1306,7 +1302,7 @@ sllmp_anthropic_stream_event(sllmp_xstream_t *s, const char *event, const cJSON 
     }
     if (is(name, "message_start")) {
         const cJSON *msg = get(data, "message");
-        const char *id = str(msg, "id");
+        const char *id = sllmp_json_str(msg, "id");
 
         if (id != NULL) {
             snprintf(s->id_buf, sizeof(s->id_buf), "%s", id);
@@ -1324,7 +1320,7 @@ sllmp_anthropic_stream_event(sllmp_xstream_t *s, const char *event, const cJSON 
         return sllmp_xstream_block_stop(s, block_index(data));
     }
     if (is(name, "message_delta")) {
-        const char *reason = str(get(data, "delta"), "stop_reason");
+        const char *reason = sllmp_json_str(get(data, "delta"), "stop_reason");
 
         /* cumulative counts: the last one wins, never a sum */
         sllmp_anthropic_usage_merge(&s->usage, get(data, "usage"));

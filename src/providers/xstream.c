@@ -30,6 +30,14 @@ sllmp_xerr(sllmp_xerr_t *e, const char *why, const char *pfmt, ...)
     return -1;
 }
 
+const char *
+sllmp_json_str(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 cJSON *
 sllmp_usage_to_openai(const sllmp_usage_t *u)
 {
