@@ -1111,6 +1111,7 @@ typedef struct {
     yaml_node_t *custom_provider; /* litellm_params.custom_llm_provider */
     yaml_node_t *extra_body;      /* litellm_params.extra_body (in d->defaults) */
     int sigv4;                    /* Bedrock with AWS credentials: its signed headers are fixed */
+    yaml_node_t *endpoints;       /* model_info.supported_endpoints */
 } dep_ud_t;
 
 /* A cost key of model_info or litellm_params: 1 when it was one (and read), 0 when not, -1. */
@@ -1150,6 +1151,10 @@ model_info_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
     if (strcmp(key, "base_model") == 0) {
         free(u->base_model);
         return get_string(L, v, "model_info.base_model", &u->base_model, NULL);
+    }
+    if (strcmp(key, "supported_endpoints") == 0) {
+        u->endpoints = v; /* read once the provider is known (responses_api) */
+        return 0;
     }
     if (strcmp(key, "id") == 0) {
         const char *s = scalar(v);
@@ -1240,6 +1245,47 @@ price_compute(const sllmp_deployment_t *d, const char *key, const char *base_mod
     if (overridden) {
         p->known = 1;
     }
+}
+
+/*
+ * Whether the deployment is sent POST /v1/responses as it is (its server's own Responses API),
+ * as LiteLLM decides: openai/ and azure/ deployments do; model_info.supported_endpoints, when
+ * given, decides for any OpenAI-compatible deployment ("/v1/responses" or "/responses" in it:
+ * natively; not in it: through chat completions). Anthropic, Gemini, Bedrock and the mock have
+ * no Responses API: theirs is always the translation.
+ */
+static int
+responses_api(loader_t *L, dep_ud_t *u)
+{
+    sllmp_deployment_t *d = u->d;
+    char **list = NULL;
+    size_t n = 0;
+    int listed = 0, rc;
+
+    d->responses_api = d->provider == SLLMP_PROVIDER_AZURE ||
+                       (d->provider == SLLMP_PROVIDER_OPENAI &&
+                        strcmp(d->provider_name, "openai") == 0);
+    if (u->endpoints == NULL || is_null(u->endpoints)) {
+        return 0;
+    }
+    rc = get_str_list(L, u->endpoints, "model_info.supported_endpoints", &list, &n);
+    for (size_t i = 0; i < n; i++) {
+        listed |= strcmp(list[i], "/v1/responses") == 0 || strcmp(list[i], "/responses") == 0;
+        free(list[i]);
+    }
+    free(list);
+    if (rc < 0) {
+        return -1;
+    }
+    if (listed && d->provider != SLLMP_PROVIDER_OPENAI && d->provider != SLLMP_PROVIDER_AZURE) {
+        warn(L, u->endpoints,
+             "model '%s': %s/ has no Responses API of its own; /v1/responses is served through "
+             "chat completions",
+             d->model_name, d->provider_name);
+        listed = 0;
+    }
+    d->responses_api = listed;
+    return 0;
 }
 
 /* Price of a deployment: the table's entry, then the deployment's own overrides. */
@@ -2363,6 +2409,9 @@ deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
                         "model_info.id '%s' is already the id of the model_list entry at %s", d->id,
                         earlier(L, entry, o->file, o->line, at, sizeof(at)));
         }
+    }
+    if (responses_api(L, u) < 0) {
+        return -1;
     }
     resolve_price(L, u);
     deployment_subject(d);

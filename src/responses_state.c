@@ -108,20 +108,45 @@ reference_id(const cJSON *item)
     return sllmp_json_str(item, "id");
 }
 
+/* A kept item as it goes into the expanded input. For a Responses API upstream (native) it
+ * goes without its id, which that upstream never made or, with store: false, kept (it would
+ * refuse the item), and a reasoning item goes only with its encrypted_content, the one form an
+ * upstream takes back without a stored id; NULL when it is left out. */
+static cJSON *
+kept_item(const cJSON *item, int native)
+{
+    const char *type = sllmp_json_str(item, "type");
+    cJSON *out;
+
+    if (native && type != NULL && strcmp(type, "reasoning") == 0 &&
+        sllmp_json_str(item, "encrypted_content") == NULL) {
+        return NULL;
+    }
+    out = cJSON_Duplicate(item, 1);
+    if (native) {
+        cJSON_DeleteItemFromObjectCaseSensitive(out, "id");
+    }
+    return out;
+}
+
 static void
-add_all(cJSON *to, const cJSON *items)
+add_all(cJSON *to, const cJSON *items, int native)
 {
     const cJSON *item;
 
     cJSON_ArrayForEach(item, items)
     {
-        cJSON_AddItemToArray(to, cJSON_Duplicate(item, 1));
+        cJSON *k = kept_item(item, native);
+
+        if (k != NULL) {
+            cJSON_AddItemToArray(to, k);
+        }
     }
 }
 
 cJSON *
 sllmp_responses_expand(const cJSON *req, const cJSON *prev, sllmp_item_find_f *find, void *ud,
-                       sllmp_xerr_t *e)
+                       int native, sllmp_xerr_t *e)
 {
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(req, "input"), *item, *m;
     const cJSON *list = cJSON_IsArray(input) ? input : NULL;
@@ -135,9 +160,11 @@ sllmp_responses_expand(const cJSON *req, const cJSON *prev, sllmp_item_find_f *f
     }
     items = cJSON_CreateArray();
     if (prev != NULL) {
-        add_all(items, cJSON_GetObjectItemCaseSensitive(prev, "context"));
-        add_all(items, cJSON_GetObjectItemCaseSensitive(
-                           cJSON_GetObjectItemCaseSensitive(prev, "response"), "output"));
+        add_all(items, cJSON_GetObjectItemCaseSensitive(prev, "context"), native);
+        add_all(items,
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prev, "response"),
+                                                 "output"),
+                native);
     }
     if (cJSON_IsString(input)) {
         cJSON *msg = cJSON_CreateObject();
@@ -166,8 +193,12 @@ sllmp_responses_expand(const cJSON *req, const cJSON *prev, sllmp_item_find_f *f
             cJSON_AddItemToArray(items, cJSON_Duplicate(item, 1));
         } else {
             int rc = find(ud, ref, &found);
+            cJSON *k;
 
-            if (rc <= 0) {
+            if (rc == 0 && native) {
+                /* the upstream's own, perhaps: it judges */
+                cJSON_AddItemToArray(items, cJSON_Duplicate(item, 1));
+            } else if (rc <= 0) {
                 if (rc == 0) {
                     snprintf(e->param, sizeof(e->param), "input[%d]", i);
                     snprintf(e->message, sizeof(e->message), "Item with id '%.*s' not found.",
@@ -175,8 +206,9 @@ sllmp_responses_expand(const cJSON *req, const cJSON *prev, sllmp_item_find_f *f
                 }
                 cJSON_Delete(items);
                 return NULL;
+            } else if ((k = kept_item(found, native)) != NULL) {
+                cJSON_AddItemToArray(items, k);
             }
-            cJSON_AddItemToArray(items, cJSON_Duplicate(found, 1));
         }
         i++;
     }
@@ -184,7 +216,7 @@ sllmp_responses_expand(const cJSON *req, const cJSON *prev, sllmp_item_find_f *f
     cJSON_ArrayForEach(m, req)
     {
         if (m->string != NULL && strcmp(m->string, "input") != 0 &&
-            strcmp(m->string, "previous_response_id") != 0) {
+            (strcmp(m->string, "previous_response_id") != 0 || (native && prev == NULL))) {
             cJSON_AddItemToObject(out, m->string, cJSON_Duplicate(m, 1));
         }
     }

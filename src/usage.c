@@ -27,23 +27,12 @@ num(const cJSON *obj, const char *name)
     return sllmp_usage_count(cJSON_GetObjectItemCaseSensitive(obj, name));
 }
 
-void
-sllmp_usage_from_openai(sllmp_usage_t *u, const cJSON *usage)
+/* OpenAI's counts (chat's and Responses' alike): cached and written are parts of the prompt,
+ * reasoning of the completion. */
+static void
+from_totals(sllmp_usage_t *u, long prompt, long cached, long written, long completion,
+            long reasoning)
 {
-    const cJSON *pd, *cd;
-    long prompt, completion, cached, written, reasoning;
-
-    if (!cJSON_IsObject(usage)) {
-        return;
-    }
-    pd = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
-    cd = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details");
-    /* embeddings have prompt_tokens and total_tokens only */
-    prompt = num(usage, "prompt_tokens");
-    completion = num(usage, "completion_tokens");
-    cached = num(pd, "cached_tokens");
-    written = num(pd, "cache_write_tokens");
-    reasoning = num(cd, "reasoning_tokens");
     /* subsets of prompt and completion: never count them twice, never go negative */
     if (cached + written > prompt) {
         cached = prompt < cached ? prompt : cached;
@@ -59,6 +48,37 @@ sllmp_usage_from_openai(sllmp_usage_t *u, const cJSON *usage)
     u->reasoning = reasoning;
     u->seen = 1;
     u->estimated = 0;
+}
+
+void
+sllmp_usage_from_openai(sllmp_usage_t *u, const cJSON *usage)
+{
+    const cJSON *pd, *cd;
+
+    if (!cJSON_IsObject(usage)) {
+        return;
+    }
+    pd = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
+    cd = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details");
+    /* embeddings have prompt_tokens and total_tokens only */
+    from_totals(u, num(usage, "prompt_tokens"), num(pd, "cached_tokens"),
+                num(pd, "cache_write_tokens"), num(usage, "completion_tokens"),
+                num(cd, "reasoning_tokens"));
+}
+
+void
+sllmp_usage_from_responses(sllmp_usage_t *u, const cJSON *usage)
+{
+    const cJSON *in, *out;
+
+    if (!cJSON_IsObject(usage)) {
+        return;
+    }
+    in = cJSON_GetObjectItemCaseSensitive(usage, "input_tokens_details");
+    out = cJSON_GetObjectItemCaseSensitive(usage, "output_tokens_details");
+    from_totals(u, num(usage, "input_tokens"), num(in, "cached_tokens"),
+                num(in, "cache_write_tokens"), num(usage, "output_tokens"),
+                num(out, "reasoning_tokens"));
 }
 
 void

@@ -91,6 +91,8 @@ struct sllmp_deployment_s {
                              * max_tokens, ...): sent when the request has none of its own
                              * (sllmp_dep_defaults_*); NULL when none */
     int messages_api;       /* speaks Anthropic Messages natively: serves POST /v1/messages */
+    int responses_api; /* is sent POST /v1/responses as it is (OpenAI's Responses API); else the
+                        * request goes through chat completions (src/middleware/responses.c) */
     long mock_delay_ms;
     sllmp_price_t price; /* from conf/pricing.yaml, overridden by model_info.*_cost_per_token */
     long rpm;            /* litellm_params.rpm / tpm: limits of this deployment, 0 = none */

@@ -53,8 +53,12 @@ typedef enum {
     SLLMP_KIND_COMPLETIONS, /* POST /v1/completions (legacy) */
     SLLMP_KIND_EMBEDDINGS,  /* POST /v1/embeddings */
     SLLMP_KIND_MESSAGES,    /* POST /v1/messages: Anthropic's API, answered in its shapes */
-    SLLMP_KIND_COUNT_TOKENS /* POST /v1/messages/count_tokens: Anthropic's token count, in its
-                             * shapes too; no generation (no limits, cost or trace record) */
+    SLLMP_KIND_COUNT_TOKENS, /* POST /v1/messages/count_tokens: Anthropic's token count, in its
+                              * shapes too; no generation (no limits, cost or trace record) */
+    SLLMP_KIND_RESPONSES     /* POST /v1/responses to a model whose deployments speak the
+                              * Responses API (responses_api): passed through as it is, answered
+                              * in the upstream's own shapes. To other models a Responses request
+                              * is kind CHAT with responses_api set (the translation). */
 } sllmp_kind_t;
 
 #define SLLMP_REQ_MAGIC 0x5e11a9u
@@ -87,9 +91,9 @@ struct sllmp_req_s {
     sllmp_str_t body;
     cJSON *json;         /* parsed body, owned by the arena's cleanup list */
     int responses_api;   /* POST /v1/responses: kind CHAT inside, answered in the Responses
-                          * shapes (src/middleware/responses.c) */
+                          * shapes (src/middleware/responses.c), or kind RESPONSES */
     cJSON *responses;    /* its body as the client sent it, once validate has put its chat
-                          * translation in json */
+                          * translation (or, kind RESPONSES, the body to send) in json */
     const char *model;   /* as the client named it */
     const char *group;   /* the model group routed to: model, or the model_group_alias's target */
     const char *user;    /* X-User-ID, else OpenAI `user`, else the key's `user` */

@@ -224,8 +224,14 @@ typedef int sllmp_item_find_f(void *ud, const char *id, const cJSON **item);
  * (param input[i].id), when an item is not found ("Item with
  * id '...' not found.", param input[i]) or the input is neither a string nor an array; when
  * find failed, e->message is empty.
+ *
+ * native: for a Responses API upstream (kind RESPONSES), which is sent the result as it is: the
+ * kept items (prev's, and those find returns) go without their "id" and reasoning items without
+ * encrypted_content are left out (see kept_item() in responses_state.c); an item_reference find
+ * does not know, and previous_response_id when prev is NULL, stay as they are (the upstream's
+ * own, perhaps: it judges).
  */
 cJSON *sllmp_responses_expand(const cJSON *req, const cJSON *prev, sllmp_item_find_f *find,
-                              void *ud, sllmp_xerr_t *e);
+                              void *ud, int native, sllmp_xerr_t *e);
 
 #endif

@@ -45,6 +45,11 @@ long sllmp_usage_count(const cJSON *v);
 /* Reads an OpenAI `usage` object (chat, streamed or not, and embeddings). */
 void sllmp_usage_from_openai(sllmp_usage_t *u, const cJSON *usage);
 
+/* Reads a Responses API `usage` object (ResponseUsage: input_tokens with
+ * input_tokens_details.cached_tokens among them, output_tokens with
+ * output_tokens_details.reasoning_tokens among them). */
+void sllmp_usage_from_responses(sllmp_usage_t *u, const cJSON *usage);
+
 /* Reads an Anthropic Messages `usage` object (counts are cumulative: the last one wins). */
 void sllmp_usage_from_anthropic(sllmp_usage_t *u, const cJSON *usage);
 

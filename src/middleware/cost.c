@@ -59,6 +59,48 @@ input_chars(const cJSON *in)
     return n;
 }
 
+/* Tokens a base64 image or document stands for in an estimate: Anthropic's largest image (about
+ * 1.15 megapixels at 750 pixels a token). Its base64 read as text would count hundreds of
+ * thousands of tokens for a screenshot, and fill the context a client measures with it. */
+#define MEDIA_TOKENS 1600
+
+/* Characters of what a model reads in v: strings, and with keys set the member names too (a
+ * tool's schema, a tool call's input: JSON the model sees as text). A base64 source (an
+ * Anthropic source's data, a Responses data: URL) counts as MEDIA_TOKENS in *media; signatures
+ * and encrypted reasoning (opaque to the model's reader) not at all. */
+static size_t
+count_chars(const cJSON *v, int keys, long *media)
+{
+    const cJSON *c;
+    size_t n = 0;
+
+    if (cJSON_IsString(v)) {
+        return strlen(v->valuestring);
+    }
+    cJSON_ArrayForEach(c, v)
+    {
+        if (c->string != NULL) {
+            if (strcmp(c->string, "signature") == 0 ||
+                strcmp(c->string, "encrypted_content") == 0) {
+                continue;
+            }
+            if (cJSON_IsString(c) && strncmp(c->valuestring, "data:", 5) == 0 &&
+                (strcmp(c->string, "image_url") == 0 || strcmp(c->string, "file_data") == 0)) {
+                *media += MEDIA_TOKENS;
+                continue;
+            }
+            if (strcmp(c->string, "source") == 0 &&
+                cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "data"))) {
+                *media += MEDIA_TOKENS;
+                continue;
+            }
+            n += keys ? strlen(c->string) : 0;
+        }
+        n += count_chars(c, keys || (c->string != NULL && strcmp(c->string, "input") == 0), media);
+    }
+    return n;
+}
+
 size_t
 sllmp_req_prompt_chars(const sllmp_req_t *r)
 {
@@ -89,45 +131,17 @@ sllmp_req_prompt_chars(const sllmp_req_t *r)
         }
         return n;
     }
+    case SLLMP_KIND_RESPONSES: {
+        long media = 0;
+        size_t n = count_chars(cJSON_GetObjectItemCaseSensitive(b, "instructions"), 0, &media) +
+                   count_chars(cJSON_GetObjectItemCaseSensitive(b, "input"), 0, &media);
+
+        return n + 4 * (size_t)media; /* four characters a token, as the estimate reads them */
+    }
     case SLLMP_KIND_CHAT:
         break;
     }
     return sllmp_prompt_chars(cJSON_GetObjectItemCaseSensitive(b, "messages"));
-}
-
-/* Tokens a base64 image or document stands for in an estimate: Anthropic's largest image (about
- * 1.15 megapixels at 750 pixels a token). Its base64 read as text would count hundreds of
- * thousands of tokens for a screenshot, and fill the context a client measures with it. */
-#define MEDIA_TOKENS 1600
-
-/* Characters of what a model reads in v: strings, and with keys set the member names too (a
- * tool's schema, a tool call's input: JSON the model sees as text). A base64 source counts as
- * MEDIA_TOKENS in *media; signatures (opaque to the model) not at all. */
-static size_t
-count_chars(const cJSON *v, int keys, long *media)
-{
-    const cJSON *c;
-    size_t n = 0;
-
-    if (cJSON_IsString(v)) {
-        return strlen(v->valuestring);
-    }
-    cJSON_ArrayForEach(c, v)
-    {
-        if (c->string != NULL) {
-            if (strcmp(c->string, "signature") == 0) {
-                continue;
-            }
-            if (strcmp(c->string, "source") == 0 &&
-                cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "data"))) {
-                *media += MEDIA_TOKENS;
-                continue;
-            }
-            n += keys ? strlen(c->string) : 0;
-        }
-        n += count_chars(c, keys || (c->string != NULL && strcmp(c->string, "input") == 0), media);
-    }
-    return n;
 }
 
 long

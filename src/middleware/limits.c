@@ -207,6 +207,9 @@ max_out(const cJSON *body)
 {
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(body, "max_completion_tokens");
 
+    if (!cJSON_IsNumber(mt)) {
+        mt = cJSON_GetObjectItemCaseSensitive(body, "max_output_tokens"); /* /v1/responses */
+    }
     return cJSON_IsNumber(mt) ? mt : cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
 }
 

@@ -27,6 +27,8 @@ sllmp_provider_serves(const sllmp_deployment_t *d, int kind)
         return d->messages_api;
     case SLLMP_KIND_COUNT_TOKENS:
         return 1; /* Anthropic's own count where the provider has one, else the estimate */
+    case SLLMP_KIND_RESPONSES:
+        return d->responses_api;
     }
     return 0;
 }
@@ -76,6 +78,8 @@ call_kind(sllmp_req_t *r)
             return sllmp_provider_bedrock_count_tokens(r);
         }
         return sllmp_provider_count_estimate(r);
+    case SLLMP_KIND_RESPONSES:
+        return sllmp_provider_openai_responses(r); /* the router let only responses_api through */
     }
     return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
 }

@@ -27,6 +27,7 @@
 #include "sllmp/pipeline.h"
 #include "sllmp/req.h"
 #include "sllmp/responses.h"
+#include "sllmp/route.h"
 #include "sllmp/util.h"
 
 #include <stdio.h>
@@ -42,6 +43,10 @@ typedef struct {
     int prepended;    /* the items the expansion put before the client's own */
     cJSON *loaded;    /* the records read for this request */
     cJSON *completed; /* streamed: the Response that response.completed carries */
+    /* kind RESPONSES (passed through): what a failure of ours needs to end the stream as the
+     * upstream would (error and response.failed events) */
+    cJSON *created;   /* the Response of response.created / response.in_progress */
+    double seq;       /* the last event's sequence_number, -1 before */
 } responses_t;
 
 static void
@@ -54,6 +59,7 @@ responses_free(void *data)
     cJSON_Delete(x->expanded);
     cJSON_Delete(x->loaded);
     cJSON_Delete(x->completed);
+    cJSON_Delete(x->created);
 }
 
 static int
@@ -90,6 +96,7 @@ responses_of(sllmp_req_t *r)
         memcpy(x->id, "resp_", 5);
         sllmp_random_hex(x->id + 5, 16);
         sllmp_buf_init(&x->out, 0);
+        x->seq = -1;
         x->s.meta.req = r->responses;
         x->s.meta.id = x->id;
         x->s.meta.created_at = (long)(r->start_wall_ms / 1000);
@@ -222,16 +229,41 @@ client_param(responses_t *x, const char *param, char *out, size_t len)
     return out;
 }
 
-/* Makes the conversation whole; r->json becomes the expanded request. */
+/* Whether a request to a Responses API upstream names anything kept here: a
+ * previous_response_id of ours, or an item_reference that may be one of our items (all else
+ * goes as it is, to an upstream that may know it). */
+static int
+names_ours(const cJSON *req)
+{
+    const cJSON *item;
+    char rid[38];
+
+    if (sllmp_keep_id_ok(sllmp_json_str(req, "previous_response_id"))) {
+        return 1;
+    }
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(req, "input"))
+    {
+        const char *type = sllmp_json_str(item, "type");
+
+        if ((type == NULL || strcmp(type, "item_reference") == 0) &&
+            sllmp_responses_item_response(sllmp_json_str(item, "id"), rid) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Makes the conversation whole (native: for a Responses API upstream, which is sent it); x->
+ * expanded is the expanded request. */
 static sllmp_rc_t
-expand(sllmp_req_t *r, responses_t *x)
+expand(sllmp_req_t *r, responses_t *x, int native)
 {
     const cJSON *req = r->json,
                 *pid = cJSON_GetObjectItemCaseSensitive(req, "previous_response_id");
     const cJSON *prev = NULL;
     sllmp_xerr_t xe;
 
-    if (pid != NULL && !cJSON_IsNull(pid)) {
+    if (pid != NULL && !cJSON_IsNull(pid) && !(native && !sllmp_keep_id_ok(pid->valuestring))) {
         int rc;
 
         if (!cJSON_IsString(pid)) {
@@ -252,7 +284,7 @@ expand(sllmp_req_t *r, responses_t *x)
                        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
                            cJSON_GetObjectItemCaseSensitive(prev, "response"), "output"));
     }
-    x->expanded = sllmp_responses_expand(req, prev, find_item, r, &xe);
+    x->expanded = sllmp_responses_expand(req, prev, find_item, r, native, &xe);
     if (x->expanded == NULL) {
         char name[128];
 
@@ -272,6 +304,19 @@ json_free(void *p)
     cJSON_Delete(p);
 }
 
+/* Whether the model's deployments take the Responses API as it is: the first of its group
+ * (the one the router stands the request on) decides for the request. */
+static int
+native(const sllmp_req_t *r)
+{
+    const sllmp_deployment_t *group[SLLMP_GROUP_MAX];
+    const char *model = sllmp_json_str(r->json, "model");
+    const char *name = model != NULL ? sllmp_conf_route_name(r->conf, model) : NULL;
+
+    return name != NULL && sllmp_conf_group(r->conf, name, group, SLLMP_GROUP_MAX) > 0 &&
+           group[0]->responses_api;
+}
+
 sllmp_rc_t
 sllmp_responses_prepare(sllmp_req_t *r)
 {
@@ -281,7 +326,19 @@ sllmp_responses_prepare(sllmp_req_t *r)
 
     r->responses = r->json;
     x = responses_of(r);
-    if (r->conf->responses_store && cJSON_IsObject(r->json) && expand(r, x) != SLLMP_GO_ON) {
+    if (cJSON_IsObject(r->json) && native(r)) {
+        /* sent as it is; what it names of ours goes in whole (nothing is kept of its answer:
+         * the upstream keeps it, when the client asks it to) */
+        r->kind = SLLMP_KIND_RESPONSES;
+        if (r->conf->responses_store && names_ours(r->json)) {
+            if (expand(r, x, 1) != SLLMP_GO_ON) {
+                return SLLMP_ERROR;
+            }
+            r->json = x->expanded;
+        }
+        return SLLMP_GO_ON;
+    }
+    if (r->conf->responses_store && cJSON_IsObject(r->json) && expand(r, x, 0) != SLLMP_GO_ON) {
         return SLLMP_ERROR;
     }
     chat = sllmp_responses_to_chat(x->expanded != NULL ? x->expanded : r->json, &xe);
@@ -513,6 +570,59 @@ send_events(sllmp_req_t *r, responses_t *x, int rc)
     return SLLMP_GO_ON;
 }
 
+/* Kind RESPONSES: an upstream event going on as it came; what a failure would need is kept. */
+static void
+passed(sllmp_req_t *r, const sllmp_chunk_t *chunk)
+{
+    responses_t *x = responses_of(r);
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(chunk->json, "sequence_number");
+    const char *type = sllmp_json_str(chunk->json, "type");
+
+    if (cJSON_IsNumber(seq)) {
+        x->seq = seq->valuedouble;
+    }
+    if (type != NULL &&
+        (strcmp(type, "response.created") == 0 || strcmp(type, "response.in_progress") == 0)) {
+        cJSON_Delete(x->created);
+        x->created =
+            cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(chunk->json, "response"), 1);
+    }
+}
+
+/* Kind RESPONSES: the stream the upstream began ends the way it would have on a failure, with
+ * an error event and response.failed (the Response as it was created, status "failed"). */
+static void
+fail_passed(sllmp_req_t *r, const char *code, const char *message)
+{
+    responses_t *x = responses_of(r);
+    cJSON *ev = cJSON_CreateObject(), *resp, *err;
+
+    cJSON_AddStringToObject(ev, "type", "error");
+    cJSON_AddStringToObject(ev, "code", code);
+    cJSON_AddStringToObject(ev, "message", message);
+    cJSON_AddNullToObject(ev, "param");
+    cJSON_AddNumberToObject(ev, "sequence_number", ++x->seq);
+    framed(x, "error", ev);
+    cJSON_Delete(ev);
+    resp = x->created != NULL ? cJSON_Duplicate(x->created, 1) : cJSON_CreateObject();
+    if (!cJSON_HasObjectItem(resp, "id")) {
+        cJSON_AddStringToObject(resp, "id", x->id);
+        cJSON_AddStringToObject(resp, "object", "response");
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(resp, "status");
+    cJSON_AddStringToObject(resp, "status", "failed");
+    cJSON_DeleteItemFromObjectCaseSensitive(resp, "error");
+    err = cJSON_AddObjectToObject(resp, "error");
+    cJSON_AddStringToObject(err, "code", code);
+    cJSON_AddStringToObject(err, "message", message);
+    ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "type", "response.failed");
+    cJSON_AddNumberToObject(ev, "sequence_number", ++x->seq);
+    cJSON_AddItemToObject(ev, "response", resp);
+    framed(x, "response.failed", ev);
+    cJSON_Delete(ev);
+}
+
 static sllmp_rc_t
 responses_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
 {
@@ -520,6 +630,10 @@ responses_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
 
     (void)mw_conf;
     if (r->responses == NULL) {
+        return SLLMP_GO_ON;
+    }
+    if (r->kind == SLLMP_KIND_RESPONSES) {
+        passed(r, chunk);
         return SLLMP_GO_ON;
     }
     if (chunk->json == NULL) {
@@ -547,8 +661,8 @@ responses_post(sllmp_req_t *r, void *mw_conf)
     char *text;
 
     (void)mw_conf;
-    if (r->responses == NULL) {
-        return SLLMP_GO_ON;
+    if (r->responses == NULL || r->kind == SLLMP_KIND_RESPONSES) {
+        return SLLMP_GO_ON; /* the upstream's answer goes out as it came */
     }
     x = responses_of(r);
     if (r->stream) {
@@ -581,10 +695,10 @@ responses_error(sllmp_req_t *r, void *mw_conf)
     responses_t *x;
 
     (void)mw_conf;
-    if (r->responses == NULL) {
-        return SLLMP_GO_ON;
+    if (r->responses == NULL || r->finished) {
+        return SLLMP_GO_ON; /* finished: the upstream's own failure events went out */
     }
-    if (r->err_param != NULL) {
+    if (r->err_param != NULL && r->kind != SLLMP_KIND_RESPONSES) {
         /* an upstream's param names the chat request it was sent; the client knows another */
         char name[128];
         const char *p = sllmp_responses_param(r->responses, r->err_param, name, sizeof(name));
@@ -599,6 +713,14 @@ responses_error(sllmp_req_t *r, void *mw_conf)
         return SLLMP_GO_ON;
     }
     x = responses_of(r);
+    if (r->kind == SLLMP_KIND_RESPONSES) {
+        fail_passed(r, code, r->err_message ? r->err_message : e->message);
+        if (sllmp_sse_raw(r, x->out.ptr, x->out.len) == 0) {
+            sllmp_sse_end(r);
+        }
+        r->finished = 1;
+        return SLLMP_GO_ON;
+    }
     if (sllmp_rstream_fail(&x->s, code, r->err_message ? r->err_message : e->message) == 0 &&
         (x->out.len == 0 || sllmp_sse_raw(r, x->out.ptr, x->out.len) == 0)) {
         sllmp_sse_end(r);

@@ -18,6 +18,7 @@
 #include "sllmp/middleware.h"
 #include "sllmp/req.h"
 #include "sllmp/spool.h"
+#include "sllmp/translate.h"
 #include "sllmp/util.h"
 
 #include <ctype.h>
@@ -46,6 +47,7 @@ typedef struct {
     cJSON *thinking_blocks; /* the entries, as the chunks carried them */
     cJSON *tool_calls;      /* by index */
     struct block_s *blocks; /* /v1/messages: the content blocks, by index (BLOCKS_MAX) */
+    cJSON *items;           /* /v1/responses passed through: the output of the last Response */
     char *response_model;
 } trace_t;
 
@@ -187,6 +189,51 @@ thinking_blocks_free(void *p)
     trace_t *t = p;
 
     cJSON_Delete(t->thinking_blocks);
+}
+
+static void
+items_free(void *p)
+{
+    trace_t *t = p;
+
+    cJSON_Delete(t->items);
+}
+
+/* Items of /v1/responses as a record keeps them: without encrypted_content (opaque to a reader,
+ * and large). Returns items. */
+static cJSON *
+record_items(cJSON *items)
+{
+    cJSON *item;
+
+    cJSON_ArrayForEach(item, items)
+    {
+        cJSON_DeleteItemFromObjectCaseSensitive(item, "encrypted_content");
+    }
+    return items;
+}
+
+/* /v1/responses passed through: the Response of a last event has the whole output. */
+static void
+native_response(sllmp_req_t *r, trace_t *t, const cJSON *ev)
+{
+    const char *type = sllmp_json_str(ev, "type");
+    const cJSON *resp = cJSON_GetObjectItemCaseSensitive(ev, "response");
+    const char *model = sllmp_json_str(resp, "model");
+
+    if (t->response_model == NULL && model != NULL && *model != '\0') {
+        t->response_model = sllmp_arena_strdup(r->arena, model);
+    }
+    if (t->cap != SLLMP_CAPTURE_FULL || type == NULL ||
+        (strcmp(type, "response.completed") != 0 && strcmp(type, "response.incomplete") != 0 &&
+         strcmp(type, "response.failed") != 0)) {
+        return;
+    }
+    if (t->items == NULL) {
+        sllmp_arena_cleanup_add(r->arena, items_free, t);
+    }
+    cJSON_Delete(t->items);
+    t->items = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(resp, "output"), 1);
 }
 
 static void
@@ -421,6 +468,10 @@ trace_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
 
     (void)mw_conf;
     if (chunk->json == NULL || capture(r, t) == SLLMP_CAPTURE_NONE) {
+        return SLLMP_GO_ON;
+    }
+    if (r->kind == SLLMP_KIND_RESPONSES) {
+        native_response(r, t, chunk->json);
         return SLLMP_GO_ON;
     }
     model = cJSON_GetObjectItemCaseSensitive(chunk->json, "model");
@@ -942,6 +993,17 @@ unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
     if (cJSON_IsString(model) && model->valuestring[0]) {
         t->response_model = sllmp_arena_strdup(r->arena, model->valuestring);
     }
+    if (r->kind == SLLMP_KIND_RESPONSES) {
+        cJSON *items = cJSON_DetachItemFromObjectCaseSensitive(body, "output");
+
+        if (full && items != NULL) {
+            cJSON_AddItemToObject(rec, "output", record_items(items));
+        } else {
+            cJSON_Delete(items);
+        }
+        cJSON_Delete(body);
+        return;
+    }
     if (r->responses != NULL) {
         if (full) {
             responses_output(body, rec);
@@ -1115,7 +1177,7 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     cJSON_AddBoolToObject(rec, "trace_joined", t->joined);
     cJSON_AddStringToObject(rec, "trace_name", rec_string(r, "trace_name", lf->trace_name));
     static const char *const kind_names[] = {"chat.completions", "completions", "embeddings",
-                                             "messages", "count_tokens"};
+                                             "messages", "count_tokens", "responses"};
 
     cJSON_AddStringToObject(
         rec, "name",
@@ -1170,6 +1232,28 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
         } else if (in != NULL) {
             cJSON_AddItemToObject(rec, "input", in);
         }
+    } else if (cap == SLLMP_CAPTURE_FULL && body != NULL && r->kind == SLLMP_KIND_RESPONSES) {
+        /* the items as they went upstream; instructions and tools beside them when given */
+        cJSON *in = cJSON_DetachItemFromObjectCaseSensitive(body, "input");
+        cJSON *instructions = cJSON_DetachItemFromObjectCaseSensitive(body, "instructions");
+        cJSON *tools = cJSON_DetachItemFromObjectCaseSensitive(body, "tools");
+
+        if (cJSON_IsArray(in)) {
+            record_items(in);
+        }
+        if (instructions != NULL || tools != NULL) {
+            cJSON *o = cJSON_AddObjectToObject(rec, "input");
+
+            if (instructions != NULL) {
+                cJSON_AddItemToObject(o, "instructions", instructions);
+            }
+            cJSON_AddItemToObject(o, "input", in ? in : cJSON_CreateNull());
+            if (tools != NULL) {
+                cJSON_AddItemToObject(o, "tools", tools);
+            }
+        } else if (in != NULL) {
+            cJSON_AddItemToObject(rec, "input", in);
+        }
     } else if (cap == SLLMP_CAPTURE_FULL && body != NULL) {
         cJSON *messages = cJSON_DetachItemFromObjectCaseSensitive(body, "messages");
         cJSON *tools = cJSON_DetachItemFromObjectCaseSensitive(body, "tools");
@@ -1202,7 +1286,12 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
         }
     }
     if (r->stream) {
-        if (cap == SLLMP_CAPTURE_FULL && r->kind == SLLMP_KIND_MESSAGES) {
+        if (cap == SLLMP_CAPTURE_FULL && r->kind == SLLMP_KIND_RESPONSES) {
+            if (t->items != NULL) {
+                cJSON_AddItemToObject(rec, "output", record_items(t->items));
+                t->items = NULL; /* the record's now; the cleanup sees NULL */
+            }
+        } else if (cap == SLLMP_CAPTURE_FULL && r->kind == SLLMP_KIND_MESSAGES) {
             native_output(t, rec);
         } else if (cap == SLLMP_CAPTURE_FULL) {
             streamed_output(t, rec);

@@ -52,6 +52,30 @@ anthropic_event(sllmp_req_t *r, const cJSON *ev)
     return SLLMP_GO_ON;
 }
 
+/*
+ * /v1/responses passed through (kind RESPONSES): the usage comes whole in the Response of the
+ * last event (response.completed, response.incomplete, response.failed); the deltas are
+ * measured until then, for the estimate of a stream that ends without it.
+ */
+static sllmp_rc_t
+responses_event(sllmp_req_t *r, const cJSON *ev)
+{
+    const char *type = sllmp_json_str(ev, "type");
+    const cJSON *resp = cJSON_GetObjectItemCaseSensitive(ev, "response");
+    const char *delta = sllmp_json_str(ev, "delta");
+
+    if (type == NULL) {
+        return SLLMP_GO_ON;
+    }
+    if (delta != NULL && strstr(type, ".delta") != NULL) {
+        r->completion_chars += strlen(delta);
+    } else if (strcmp(type, "response.completed") == 0 ||
+               strcmp(type, "response.incomplete") == 0 || strcmp(type, "response.failed") == 0) {
+        sllmp_usage_from_responses(&r->usage, cJSON_GetObjectItemCaseSensitive(resp, "usage"));
+    }
+    return SLLMP_GO_ON;
+}
+
 static sllmp_rc_t
 usage_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
 {
@@ -63,6 +87,9 @@ usage_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
     }
     if (r->kind == SLLMP_KIND_MESSAGES) {
         return anthropic_event(r, chunk->json);
+    }
+    if (r->kind == SLLMP_KIND_RESPONSES) {
+        return responses_event(r, chunk->json);
     }
     choices = cJSON_GetObjectItemCaseSensitive(chunk->json, "choices");
     cJSON_ArrayForEach(choice, choices)

@@ -635,6 +635,35 @@ sllmp_validate_chat(sllmp_req_t *r)
     return accepted(r, body, cJSON_GetObjectItemCaseSensitive(body, "user"));
 }
 
+/* POST /v1/responses to a Responses API deployment: what the gateway itself reads (the model,
+ * stream, the limits' max_output_tokens, the trace's user and metadata, input for the
+ * estimate); the rest is the upstream's to judge, as it is sent there. */
+static sllmp_rc_t
+validate_responses(sllmp_req_t *r)
+{
+    const cJSON *body = r->json;
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input");
+
+    if (model_field(r, body)) {
+        return SLLMP_ERROR;
+    }
+    if (input != NULL && !cJSON_IsNull(input) && !cJSON_IsString(input) &&
+        !cJSON_IsArray(input)) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "input",
+                              "'input' must be a string or an array of input items.");
+    }
+    if (typed(r, body, "stream", cJSON_True | cJSON_False | cJSON_NULL, "a boolean", "stream") ||
+        number(r, body, "max_output_tokens", 1, 1e12, 1) ||
+        typed(r, body, "user", cJSON_String | cJSON_NULL, "a string", "user") ||
+        typed(r, body, "instructions", cJSON_String | cJSON_Array | cJSON_NULL,
+              "a string or an array of input items", "instructions") ||
+        metadata(r, body)) {
+        return SLLMP_ERROR;
+    }
+    r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
+    return accepted(r, body, cJSON_GetObjectItemCaseSensitive(body, "user"));
+}
+
 static sllmp_rc_t
 validate_pre(sllmp_req_t *r, void *mw_conf)
 {
@@ -651,6 +680,8 @@ validate_pre(sllmp_req_t *r, void *mw_conf)
         return validate_messages(r);
     case SLLMP_KIND_COUNT_TOKENS:
         return validate_count_tokens(r);
+    case SLLMP_KIND_RESPONSES:
+        return validate_responses(r);
     case SLLMP_KIND_CHAT:
         break;
     }

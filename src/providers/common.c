@@ -296,8 +296,9 @@ sllmp_provider_native_event(sllmp_req_t *r, const char *type, const cJSON *json,
     sllmp_rc_t rc;
 
     /* an event name and data as the provider sent them go out in SSE framing: a name outside
-     * Anthropic's alphabet or a line break in the data would break (or forge) events */
-    if (n == 0 || n > 64 || strspn(type, "abcdefghijklmnopqrstuvwxyz_") != n) {
+     * Anthropic's and OpenAI's alphabet ("response.output_text.delta") or a line break in the
+     * data would break (or forge) events */
+    if (n == 0 || n > 64 || strspn(type, "abcdefghijklmnopqrstuvwxyz_.") != n) {
         sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL, "The provider sent a malformed event.");
         return 1;
     }

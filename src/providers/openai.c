@@ -461,7 +461,7 @@ error_in_200(const cJSON *json)
     long status = 0;
 
     if (!(cJSON_IsObject(err) || cJSON_IsString(err)) || cJSON_HasObjectItem(json, "choices") ||
-        cJSON_HasObjectItem(json, "data")) {
+        cJSON_HasObjectItem(json, "data") || cJSON_HasObjectItem(json, "output")) {
         return 0;
     }
     if (cJSON_IsNumber(code) && code->valuedouble >= 400 && code->valuedouble < 600) {
@@ -487,10 +487,17 @@ upstream_url(sllmp_req_t *r)
     const sllmp_deployment_t *d = r->dep;
     const char *ep = r->kind == SLLMP_KIND_EMBEDDINGS    ? "embeddings"
                      : r->kind == SLLMP_KIND_COMPLETIONS ? "completions"
+                     : r->kind == SLLMP_KIND_RESPONSES   ? "responses"
                                                          : "chat/completions";
 
     if (d->provider != SLLMP_PROVIDER_AZURE) {
         return sllmp_arena_printf(r->arena, "%s/%s", d->api_base, ep);
+    }
+    if (d->api_version != NULL && !azure_v1_version(d->api_version) &&
+        r->kind == SLLMP_KIND_RESPONSES) {
+        /* a dated version's Responses API is not under the deployment: its model names it */
+        return sllmp_arena_printf(r->arena, "%s/openai/responses?api-version=%s", d->api_base,
+                                  d->api_version);
     }
     if (d->api_version != NULL && !azure_v1_version(d->api_version)) {
         sllmp_buf_t dep;
@@ -511,21 +518,14 @@ upstream_url(sllmp_req_t *r)
                               d->api_version != NULL ? d->api_version : "");
 }
 
-sllmp_rc_t
-sllmp_provider_openai_chat(sllmp_req_t *r)
+/* The call of r->dep with body; headers has room for 6. */
+static void
+call_init(sllmp_req_t *r, sllmp_upstream_call_t *call, const char **headers, const char *body)
 {
     const sllmp_deployment_t *d = r->dep;
-    sllmp_upstream_call_t call;
-    stream_t s;
-    const char *headers[6];
     int nh = 0;
-    sllmp_err_t err;
-    sllmp_rc_t rc;
-    int usage_asked;
-    char *body = upstream_body(r, &usage_asked);
 
-    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
-    memset(&call, 0, sizeof(call));
+    memset(call, 0, sizeof(*call));
     headers[nh++] = "Content-Type: application/json";
     headers[nh++] = r->stream ? "Accept: text/event-stream" : "Accept: application/json";
     headers[nh++] = sllmp_arena_printf(r->arena, "X-Request-ID: %s", r->id);
@@ -535,10 +535,25 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
                             : sllmp_arena_printf(r->arena, "Authorization: Bearer %s", d->api_key);
     }
     headers[nh] = NULL;
-    call.url = upstream_url(r);
-    call.body = body;
-    call.body_len = strlen(body);
-    call.headers = headers;
+    call->url = upstream_url(r);
+    call->body = body;
+    call->body_len = strlen(body);
+    call->headers = headers;
+}
+
+sllmp_rc_t
+sllmp_provider_openai_chat(sllmp_req_t *r)
+{
+    sllmp_upstream_call_t call;
+    stream_t s;
+    const char *headers[6];
+    sllmp_err_t err;
+    sllmp_rc_t rc;
+    int usage_asked;
+    char *body = upstream_body(r, &usage_asked);
+
+    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    call_init(r, &call, headers, body);
     s.r = r;
     s.done = s.finished = 0;
     s.head = NULL;
@@ -601,6 +616,166 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
         cJSON_Delete(json);
     }
     cJSON_Delete(s.head);
+    sllmp_buf_free(&call.resp);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- /v1/responses, natively */
+
+typedef struct {
+    sllmp_req_t *r;
+    sllmp_sse_t sse;
+    int ended;         /* response.completed, response.incomplete or response.failed came */
+    char failure[512]; /* response.failed's (or an error event's) message; "" when none */
+} rstream_t;
+
+/* A failure the upstream reported in its own events (they went on to the client as they
+ * came): its message, for the record. */
+static void
+rfailure(rstream_t *s, const cJSON *err, const char *fallback)
+{
+    const char *msg = sllmp_json_str(err, "message");
+
+    if (s->failure[0] == '\0') {
+        snprintf(s->failure, sizeof(s->failure), "%.*s",
+                 msg != NULL ? sllmp_utf8_prec(msg, 500) : (int)strlen(fallback),
+                 msg != NULL ? msg : fallback);
+    }
+}
+
+/* Each event goes on as it came, under its name; the usage middleware reads the counts. */
+static int
+on_response_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
+{
+    rstream_t *s = ud;
+    cJSON *json = sllmp_provider_event_object(s->r, data, dlen);
+    const char *type;
+    int stopped = 0, rc;
+
+    (void)elen;
+    if (json == NULL) {
+        return 0;
+    }
+    type = event != NULL && *event != '\0' ? event : sllmp_json_str(json, "type");
+    type = type != NULL ? type : "";
+    if (strcmp(type, "response.completed") == 0 || strcmp(type, "response.incomplete") == 0) {
+        s->ended = 1;
+    } else if (strcmp(type, "response.failed") == 0) {
+        s->ended = 1;
+        rfailure(s,
+                 cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "response"),
+                                                  "error"),
+                 "The response failed.");
+    } else if (strcmp(type, "error") == 0) {
+        /* the SDKs end the stream at it: nothing after it is read */
+        s->ended = 1;
+        rfailure(s, json, "The provider failed mid-stream.");
+    }
+    rc = sllmp_provider_native_event(s->r, type, json, data, dlen, &stopped);
+    cJSON_Delete(json);
+    return rc;
+}
+
+/* The body for the upstream: the client's (made whole by the kept responses), its model the
+ * deployment's. */
+static char *
+responses_body(sllmp_req_t *r)
+{
+    cJSON *model = cJSON_DetachItemFromObjectCaseSensitive(r->json, "model");
+    char *text;
+
+    cJSON_AddStringToObject(r->json, "model", r->dep->model);
+    text = cJSON_PrintUnformatted(r->json);
+    cJSON_DeleteItemFromObjectCaseSensitive(r->json, "model");
+    if (model != NULL) {
+        cJSON_AddItemToObject(r->json, "model", model);
+    }
+    return text;
+}
+
+/* The characters of strings named name in each member of list. */
+static size_t
+chars_of(const cJSON *list, const char *name)
+{
+    const cJSON *m;
+    size_t n = 0;
+
+    cJSON_ArrayForEach(m, list)
+    {
+        const char *v = sllmp_json_str(m, name);
+
+        n += v != NULL ? strlen(v) : 0;
+    }
+    return n;
+}
+
+/* The characters of what an unstreamed Response wrote, for the estimate when it counts none:
+ * text and refusals, summaries, call arguments and custom tool input. */
+static size_t
+response_chars(const cJSON *resp)
+{
+    const cJSON *output = cJSON_GetObjectItemCaseSensitive(resp, "output"), *item;
+    size_t n = chars_of(output, "arguments") + chars_of(output, "input");
+
+    cJSON_ArrayForEach(item, output)
+    {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(item, "content");
+
+        n += chars_of(content, "text") + chars_of(content, "refusal") +
+             chars_of(cJSON_GetObjectItemCaseSensitive(item, "summary"), "text");
+    }
+    return n;
+}
+
+sllmp_rc_t
+sllmp_provider_openai_responses(sllmp_req_t *r)
+{
+    sllmp_upstream_call_t call;
+    rstream_t s;
+    const char *headers[6];
+    sllmp_err_t err;
+    sllmp_rc_t rc;
+    char *body = responses_body(r);
+
+    sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
+    call_init(r, &call, headers, body);
+    memset(&s, 0, sizeof(s));
+    s.r = r;
+    sllmp_sse_init(&s.sse, MAX_EVENT, on_response_event, &s);
+    err = sllmp_provider_run(r, &call, sllmp_provider_feed_sse, &s.sse);
+    sllmp_sse_free(&s.sse);
+    rc = sllmp_provider_end(r, &call, err, r->chunks > 0);
+    if (rc == SLLMP_GO_ON && r->stream) {
+        if (!s.ended) {
+            /* the responses middleware ends the client's stream with response.failed */
+            rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                                "The provider's stream ended before the response was complete.");
+        } else if (s.failure[0] != '\0') {
+            /* the client has the upstream's own failure events: the record says it failed,
+             * nothing more goes out */
+            rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL, "%s", s.failure);
+            r->finished = 1;
+        } else {
+            rc = SLLMP_FINISHED;
+        }
+    } else if (rc == SLLMP_GO_ON) {
+        cJSON *json = parse_whole(sllmp_buf_cstr(&call.resp), call.resp.len);
+
+        rc = SLLMP_FINISHED;
+        if (json == NULL || !cJSON_IsObject(json)) {
+            rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                                "The provider's answer is not a JSON object.");
+        } else if ((call.status = error_in_200(json)) != 0) {
+            rc = sllmp_upstream_fail(r, &call);
+        } else {
+            sllmp_usage_from_responses(&r->usage, cJSON_GetObjectItemCaseSensitive(json, "usage"));
+            r->completion_chars += response_chars(json);
+            r->resp_body = call.resp;
+            sllmp_buf_init(&call.resp, 0);
+            r->first_token_ms = sllmp_now_ms();
+        }
+        cJSON_Delete(json);
+    }
     sllmp_buf_free(&call.resp);
     return rc;
 }

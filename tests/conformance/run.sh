@@ -128,14 +128,21 @@ if [ -z "${CONFORMANCE_BASE_URL:-}" ]; then
     # A port nothing listens on, for the unreachable-upstream deployment.
     down_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 
-    deployment() { # model_name, upstream model (mock/... or openai/...), api_base
+    # model_name, upstream model (mock/... or openai/...), api_base, and "native" for an
+    # openai/ deployment that is sent /v1/responses as it is (the others are marked as servers
+    # without the Responses API: the tests of its translation run through them)
+    deployment() {
         echo "  - model_name: $1"
         echo "    litellm_params:"
         echo "      model: $2"
         case $2 in
             mock/*) echo "      mock_delay_ms: 5" ;;
             *) echo "      api_base: $3"
-               echo "      api_key: sk-upstream-conformance" ;;
+               echo "      api_key: sk-upstream-conformance"
+               [ "${4:-}" = native ] || {
+                   echo "    model_info:"
+                   echo "      supported_endpoints: [/v1/chat/completions, /v1/completions, /v1/embeddings]"
+               } ;;
         esac
     }
     {
@@ -162,6 +169,10 @@ if [ -z "${CONFORMANCE_BASE_URL:-}" ]; then
                 deployment "fault-$f" "openai/$f" "$upstream"
             done
             deployment fault-unreachable openai/echo "http://127.0.0.1:$down_port/v1"
+            # the Responses API passed through to the mock's own /v1/responses
+            deployment native-echo openai/echo "$upstream" native
+            deployment native-tools openai/tools "$upstream" native
+            deployment native-reasoning openai/reasoning "$upstream" native
         fi
         echo "general_settings:"
         echo "  master_key: $CONFORMANCE_API_KEY"

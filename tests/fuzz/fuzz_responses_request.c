@@ -124,7 +124,7 @@ check_expansion(const cJSON *req)
     sllmp_xerr_t e;
 
     xerr_reset(&e);
-    x = sllmp_responses_expand(req, NULL, find, NULL, &e);
+    x = sllmp_responses_expand(req, NULL, find, NULL, 0, &e);
     if (x == NULL) {
         fuzz_check(memchr(e.message, '\0', sizeof(e.message)) != NULL);
         fuzz_check(memchr(e.param, '\0', sizeof(e.param)) != NULL);

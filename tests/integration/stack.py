@@ -336,6 +336,14 @@ def upstream_model(name, mock, behaviour, api_key="os.environ/MOCK_UPSTREAM_KEY"
     return {"model_name": name, "litellm_params": p}
 
 
+def chat_only(entry):
+    """A model_list entry whose /v1/responses goes through chat completions (its
+    model_info.supported_endpoints leaves /v1/responses out), as for a server without the
+    Responses API; openai/ entries are otherwise sent /v1/responses as it is."""
+    entry.setdefault("model_info", {})["supported_endpoints"] = ["/v1/chat/completions"]
+    return entry
+
+
 # The tests of one attempt's behaviour (error mapping, streams, limits) want one attempt: the
 # retries sllmp makes by default (LiteLLM's 2) are tested in test_reliability.py.
 ONE_ATTEMPT = {"num_retries": 0}

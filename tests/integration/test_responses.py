@@ -12,7 +12,7 @@ import stat
 import time
 import uuid
 
-from stack import MASTER_KEY, Redis, StackCase, mock_model, upstream_model
+from stack import MASTER_KEY, Redis, StackCase, chat_only, mock_model, upstream_model
 from test_keys import new_key
 from test_limits import redis_cmd
 from test_providers import WithAnthropicMock, parse_sse
@@ -101,15 +101,15 @@ class ResponsesTest(ResponsesCase):
     @classmethod
     def models(cls, mock):
         return [mock_model("mock-echo", "echo", 0),
-                upstream_model("up-echo", mock, "echo"),
-                upstream_model("up-tools", mock, "tools"),
-                upstream_model("up-usage", mock, "usage-2000-300-1500-100+words-3-1"),
-                upstream_model("up-500", mock, "status-500"),
-                upstream_model("up-400", mock, "status-400"),
-                upstream_model("up-mistral", mock, "mistral"),
-                upstream_model("up-cut", mock, "error-after-2+words-5-1"),
+                chat_only(upstream_model("up-echo", mock, "echo")),
+                chat_only(upstream_model("up-tools", mock, "tools")),
+                chat_only(upstream_model("up-usage", mock, "usage-2000-300-1500-100+words-3-1")),
+                chat_only(upstream_model("up-500", mock, "status-500")),
+                chat_only(upstream_model("up-400", mock, "status-400")),
+                chat_only(upstream_model("up-mistral", mock, "mistral")),
+                chat_only(upstream_model("up-cut", mock, "error-after-2+words-5-1")),
                 # under first_byte_ms (3000 in base_config): a slow first token, not a timeout
-                upstream_model("up-slow", mock, "sleep-1600")]
+                chat_only(upstream_model("up-slow", mock, "sleep-1600"))]
 
     @classmethod
     def make_config(cls):
@@ -358,8 +358,8 @@ class ResponsesTest(ResponsesCase):
 class ResponsesTraceTest(ResponsesCase, TraceCase):
     @classmethod
     def models(cls, mock):
-        return [upstream_model("up-echo", mock, "echo"),
-                upstream_model("up-tools", mock, "tools")]
+        return [chat_only(upstream_model("up-echo", mock, "echo")),
+                chat_only(upstream_model("up-tools", mock, "tools"))]
 
     def test_records_the_chat_it_stood_for(self):
         for stream in (False, True):
@@ -437,8 +437,8 @@ class KeptTests:
     @classmethod
     def models(cls, mock):
         return [mock_model("mock-echo", "echo", 0),
-                upstream_model("up-echo", mock, "echo"),
-                upstream_model("up-tools", mock, "tools")]
+                chat_only(upstream_model("up-echo", mock, "echo")),
+                chat_only(upstream_model("up-tools", mock, "tools"))]
 
     @classmethod
     def make_config(cls):

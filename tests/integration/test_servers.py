@@ -21,8 +21,8 @@ import signal
 import tempfile
 import time
 
-from stack import (StackCase, base_config, content_arrivals, make_bundle, mock_model,
-                   require_server, upstream_model, user_msg, wait_for)
+from stack import (StackCase, base_config, chat_only, content_arrivals, make_bundle,
+                   mock_model, require_server, upstream_model, user_msg, wait_for)
 
 WORDS = " ".join("w%d" % i for i in range(1, 21))
 
@@ -48,6 +48,7 @@ class Scenarios:
         return [mock_model("mock-echo", "echo", 0),
                 mock_model("org/mock echo", "echo", 0),
                 upstream_model("up-echo", mock, "echo"),
+                chat_only(upstream_model("up-echo-chat", mock, "echo")),
                 upstream_model("up-words", mock, "words-6-250"),
                 upstream_model("up-words20", mock, "words-20-150"),
                 upstream_model("up-long", mock, "words-200-100"),
@@ -120,11 +121,11 @@ class Scenarios:
     def test_kept_responses(self):
         # the answers are kept whatever runs the responder (a CGI process lives one request):
         # previous_response_id, and GET (with a query string) and DELETE through this server
-        first = self.chat({"model": "up-echo", "input": "kept via " + self.server},
+        first = self.chat({"model": "up-echo-chat", "input": "kept via " + self.server},
                           path="/v1/responses")
         self.assertEqual(first.status, 200, first)
         rid = first.json()["id"]
-        r = self.chat({"model": "up-echo", "input": "next", "previous_response_id": rid},
+        r = self.chat({"model": "up-echo-chat", "input": "next", "previous_response_id": rid},
                       path="/responses")
         self.assertEqual(r.status, 200, r)
         h = {"Authorization": "Bearer " + self.auth()}

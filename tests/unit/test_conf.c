@@ -55,6 +55,49 @@ has_warning(const sllmp_conf_t *c, const char *want)
     return 0;
 }
 
+/* Which deployments are sent POST /v1/responses as it is: openai/ and azure/ (LiteLLM's rule),
+ * any OpenAI-compatible one that lists /v1/responses in model_info.supported_endpoints, none
+ * that leaves it out, and never a provider without the Responses API (warned). */
+static void
+test_responses_api(void **state)
+{
+    static const char text[] =
+        "model_list:\n"
+        "  - {model_name: a, litellm_params: {model: openai/gpt-5}}\n"
+        "  - {model_name: b, litellm_params: {model: azure/dep, api_base: 'https://x.example',"
+        " api_version: '2025-04-01-preview'}}\n"
+        "  - {model_name: c, litellm_params: {model: hosted_vllm/qwen}}\n"
+        "  - model_name: d\n"
+        "    model_info: {supported_endpoints: [/v1/chat/completions, /v1/responses]}\n"
+        "    litellm_params: {model: hosted_vllm/qwen}\n"
+        "  - model_name: e\n"
+        "    litellm_params: {model: openai/echo, api_base: 'http://127.0.0.1:1/v1'}\n"
+        "    model_info: {supported_endpoints: [/v1/chat/completions]}\n"
+        "  - model_name: f\n"
+        "    model_info: {supported_endpoints: /responses}\n"
+        "    litellm_params: {model: anthropic/claude-sonnet-4-5}\n"
+        "  - {model_name: g, litellm_params: {model: mock/echo}}\n";
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load(text, &err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 7);
+    assert_true(c->deployments[0].responses_api);
+    assert_true(c->deployments[1].responses_api);
+    assert_false(c->deployments[2].responses_api);
+    assert_true(c->deployments[3].responses_api);
+    assert_false(c->deployments[4].responses_api);
+    assert_false(c->deployments[5].responses_api);
+    assert_false(c->deployments[6].responses_api);
+    assert_true(has_warning(c, "model 'f': anthropic/ has no Responses API"));
+    sllmp_conf_unref(c);
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n"
+                 "    model_info: {supported_endpoints: {a: 1}}\n",
+                 "t.yaml:4:");
+}
+
 /* sllmp.responses: the kept Responses answers; defaults, durations and their errors. */
 static void
 test_responses_section(void **state)
@@ -2366,6 +2409,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_litellm_file_unchanged),
         cmocka_unit_test(test_responses_section),
+        cmocka_unit_test(test_responses_api),
         cmocka_unit_test(test_set_verbose),
         cmocka_unit_test(test_callbacks),
         cmocka_unit_test(test_sllmp_section),

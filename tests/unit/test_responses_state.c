@@ -76,16 +76,17 @@ find(void *ud, const char *id, const cJSON **item)
     return 0;
 }
 
-/* The request (single-quoted) expanded with prev (single-quoted, NULL for none), checking on
- * the way that neither is changed; NULL with *e on failure. */
+/* The request (single-quoted) expanded with prev (single-quoted, NULL for none), for a
+ * Responses API upstream when native, checking on the way that neither is changed; NULL with
+ * *e on failure. */
 static cJSON *
-expand_sq(const char *req_sq, const char *prev_sq, finder_t *f, sllmp_xerr_t *e)
+expand_as(const char *req_sq, const char *prev_sq, finder_t *f, int native, sllmp_xerr_t *e)
 {
     cJSON *req = parse_sq(req_sq), *prev = prev_sq != NULL ? parse_sq(prev_sq) : NULL;
     cJSON *req_copy = cJSON_Duplicate(req, 1), *prev_copy = cJSON_Duplicate(prev, 1), *out;
 
     memset(e, 0x5a, sizeof(*e)); /* garbage: expand must clear it */
-    out = sllmp_responses_expand(req, prev, find, f, e);
+    out = sllmp_responses_expand(req, prev, find, f, native, e);
     assert_true(cJSON_Compare(req, req_copy, 1));
     if (prev != NULL) {
         assert_true(cJSON_Compare(prev, prev_copy, 1));
@@ -97,6 +98,83 @@ expand_sq(const char *req_sq, const char *prev_sq, finder_t *f, sllmp_xerr_t *e)
     cJSON_Delete(prev);
     cJSON_Delete(prev_copy);
     return out;
+}
+
+static cJSON *
+expand_sq(const char *req_sq, const char *prev_sq, finder_t *f, sllmp_xerr_t *e)
+{
+    return expand_as(req_sq, prev_sq, f, 0, e);
+}
+
+/* For a Responses API upstream the kept items go without ids, and reasoning only with its
+ * encrypted_content; through chat completions they go as they were kept. */
+static void
+test_expand_native_kept_items(void **state)
+{
+    static const char prev[] =
+        "{'owner':'','context':[{'type':'message','role':'user','content':'a',"
+        "'id':'msg_0123456789abcdef0123456789abcdefi0'}],"
+        "'response':{'id':'resp_0123456789abcdef0123456789abcdef','output':["
+        "{'type':'reasoning','id':'rs_1','summary':[]},"
+        "{'type':'reasoning','id':'rs_2','summary':[],'encrypted_content':'ENC'},"
+        "{'type':'message','id':'msg_3','role':'assistant','content':[{'type':'output_text',"
+        "'text':'b'}]}]}}";
+    static const char req[] =
+        "{'model':'m','previous_response_id':'resp_0123456789abcdef0123456789abcdef',"
+        "'input':'next'}";
+    finder_t f = {0};
+    sllmp_xerr_t e;
+    cJSON *out;
+
+    (void)state;
+    out = expand_as(req, prev, &f, 1, &e);
+    assert_non_null(out);
+    assert_json(out, "{'model':'m','input':["
+                     "{'type':'message','role':'user','content':'a'},"
+                     "{'type':'reasoning','summary':[],'encrypted_content':'ENC'},"
+                     "{'type':'message','role':'assistant','content':[{'type':'output_text',"
+                     "'text':'b'}]},"
+                     "{'type':'message','role':'user','content':'next'}]}");
+    cJSON_Delete(out);
+    out = expand_as(req, prev, &f, 0, &e);
+    assert_non_null(out);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "input")), 5);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+                            cJSON_GetArrayItem(cJSON_GetObjectItem(out, "input"), 1), "id")),
+                        "rs_1");
+    cJSON_Delete(out);
+}
+
+/* For a Responses API upstream what is not kept here goes as it is: a previous_response_id
+ * with no record (prev NULL) and an item_reference find does not know; one it knows is
+ * replaced (without its id). Through chat completions the unknown one is a 400. */
+static void
+test_expand_native_unknown_goes_on(void **state)
+{
+    static const char req[] =
+        "{'model':'m','previous_response_id':'resp_upstream',"
+        "'input':[{'type':'item_reference','id':'msg_unknown'},"
+        "{'type':'item_reference','id':'msg_known'},{'role':'user','content':'q'}]}";
+    finder_t f = {0};
+    sllmp_xerr_t e;
+    cJSON *out;
+
+    (void)state;
+    f.items = parse_sq("[{'type':'message','id':'msg_known','role':'assistant','content':'x'}]");
+    out = expand_as(req, NULL, &f, 1, &e);
+    assert_non_null(out);
+    assert_json(out, "{'model':'m','previous_response_id':'resp_upstream','input':["
+                     "{'type':'item_reference','id':'msg_unknown'},"
+                     "{'type':'message','role':'assistant','content':'x'},"
+                     "{'role':'user','content':'q'}]}");
+    cJSON_Delete(out);
+    out = expand_as(req, NULL, &f, 0, &e);
+    assert_null(out);
+    assert_string_equal(e.param, "input[0]");
+    f.fails = 1; /* a store that fails is a failure either way */
+    assert_null(expand_as(req, NULL, &f, 1, &e));
+    assert_string_equal(e.message, "");
+    cJSON_Delete(f.items);
 }
 
 static void
@@ -879,6 +957,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expand_string_input),
+        cmocka_unit_test(test_expand_native_kept_items),
+        cmocka_unit_test(test_expand_native_unknown_goes_on),
         cmocka_unit_test(test_expand_array_input_copied),
         cmocka_unit_test(test_expand_prev_first),
         cmocka_unit_test(test_expand_item_reference),

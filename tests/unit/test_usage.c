@@ -115,6 +115,36 @@ test_openai_cache_write_and_odd_figures(void **state)
     assert_int_equal(sllmp_usage_completion(&u), 0);
 }
 
+/* The Responses API's ResponseUsage: the same buckets as chat's usage of the same call. */
+static void
+test_responses_usage_same_buckets(void **state)
+{
+    sllmp_price_t p = {2.50, 1.25, -1, 10.00, -1, 1};
+    sllmp_usage_t chat = openai("{\"prompt_tokens\":2000,\"completion_tokens\":300,"
+                                "\"prompt_tokens_details\":{\"cached_tokens\":1500},"
+                                "\"completion_tokens_details\":{\"reasoning_tokens\":100}}");
+    sllmp_usage_t u;
+    cJSON *j = cJSON_Parse("{\"input_tokens\":2000,\"input_tokens_details\":{\"cached_tokens\":"
+                           "1500},\"output_tokens\":300,\"output_tokens_details\":"
+                           "{\"reasoning_tokens\":100},\"total_tokens\":2300}");
+
+    (void)state;
+    memset(&u, 0, sizeof(u));
+    sllmp_usage_from_responses(&u, j);
+    cJSON_Delete(j);
+    assert_int_equal(u.input, 500);
+    assert_int_equal(u.cache_read, 1500);
+    assert_int_equal(u.output, 200);
+    assert_int_equal(u.reasoning, 100);
+    assert_true(u.seen);
+    assert_memory_equal(&u, &chat, sizeof(u));
+    assert_usd(sllmp_cost(&u, &p), sllmp_cost(&chat, &p));
+    /* not an object: nothing read */
+    memset(&u, 0, sizeof(u));
+    sllmp_usage_from_responses(&u, NULL);
+    assert_false(u.seen);
+}
+
 static void
 test_unknown_price_costs_nothing_and_format(void **state)
 {
@@ -204,6 +234,7 @@ main(void)
         cmocka_unit_test(test_openai_cached_tokens_not_charged_twice),
         cmocka_unit_test(test_anthropic_cache_reads_and_writes_priced_apart),
         cmocka_unit_test(test_reasoning_counted_once),
+        cmocka_unit_test(test_responses_usage_same_buckets),
         cmocka_unit_test(test_openai_cache_write_and_odd_figures),
         cmocka_unit_test(test_unknown_price_costs_nothing_and_format),
         cmocka_unit_test(test_price_table_and_overrides),
