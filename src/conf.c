@@ -1262,9 +1262,9 @@ responses_api(loader_t *L, dep_ud_t *u)
     size_t n = 0;
     int listed = 0, rc;
 
-    d->responses_api = d->provider == SLLMP_PROVIDER_AZURE ||
-                       (d->provider == SLLMP_PROVIDER_OPENAI &&
-                        strcmp(d->provider_name, "openai") == 0);
+    d->responses_api =
+        d->provider == SLLMP_PROVIDER_AZURE ||
+        (d->provider == SLLMP_PROVIDER_OPENAI && strcmp(d->provider_name, "openai") == 0);
     if (u->endpoints == NULL || is_null(u->endpoints)) {
         return 0;
     }
@@ -4995,6 +4995,9 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             }
             if (d->messages_api) {
                 fprintf(out, ", serves /v1/messages");
+            }
+            if (d->responses_api) {
+                fprintf(out, ", /v1/responses as it is");
             }
             for (size_t h = 0; h < d->nheaders; h++) {
                 /* the names only: values may be secrets */

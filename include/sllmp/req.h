@@ -49,10 +49,10 @@ typedef struct {
 
 /* What the client asked for: the front door it came through. */
 typedef enum {
-    SLLMP_KIND_CHAT = 0,    /* POST /v1/chat/completions */
-    SLLMP_KIND_COMPLETIONS, /* POST /v1/completions (legacy) */
-    SLLMP_KIND_EMBEDDINGS,  /* POST /v1/embeddings */
-    SLLMP_KIND_MESSAGES,    /* POST /v1/messages: Anthropic's API, answered in its shapes */
+    SLLMP_KIND_CHAT = 0,     /* POST /v1/chat/completions */
+    SLLMP_KIND_COMPLETIONS,  /* POST /v1/completions (legacy) */
+    SLLMP_KIND_EMBEDDINGS,   /* POST /v1/embeddings */
+    SLLMP_KIND_MESSAGES,     /* POST /v1/messages: Anthropic's API, answered in its shapes */
     SLLMP_KIND_COUNT_TOKENS, /* POST /v1/messages/count_tokens: Anthropic's token count, in its
                               * shapes too; no generation (no limits, cost or trace record) */
     SLLMP_KIND_RESPONSES     /* POST /v1/responses to a model whose deployments speak the

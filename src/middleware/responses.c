@@ -45,8 +45,8 @@ typedef struct {
     cJSON *completed; /* streamed: the Response that response.completed carries */
     /* kind RESPONSES (passed through): what a failure of ours needs to end the stream as the
      * upstream would (error and response.failed events) */
-    cJSON *created;   /* the Response of response.created / response.in_progress */
-    double seq;       /* the last event's sequence_number, -1 before */
+    cJSON *created; /* the Response of response.created / response.in_progress */
+    double seq;     /* the last event's sequence_number, -1 before */
 } responses_t;
 
 static void
@@ -584,8 +584,7 @@ passed(sllmp_req_t *r, const sllmp_chunk_t *chunk)
     if (type != NULL &&
         (strcmp(type, "response.created") == 0 || strcmp(type, "response.in_progress") == 0)) {
         cJSON_Delete(x->created);
-        x->created =
-            cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(chunk->json, "response"), 1);
+        x->created = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(chunk->json, "response"), 1);
     }
 }
 

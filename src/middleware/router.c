@@ -47,9 +47,9 @@ router_pre(sllmp_req_t *r, void *mw_conf)
                               sllmp_utf8_prec(r->model, 200), r->model);
     }
     if (!sllmp_provider_serves(r->dep, r->kind)) {
-        static const char *const what[] = {"/v1/chat/completions", "/v1/completions",
-                                           "/v1/embeddings", "/v1/messages",
-                                           "/v1/messages/count_tokens", "/v1/responses"};
+        static const char *const what[] = {
+            "/v1/chat/completions", "/v1/completions",           "/v1/embeddings",
+            "/v1/messages",         "/v1/messages/count_tokens", "/v1/responses"};
 
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "model",
                               "The model '%.*s' (provider %s) is not served on %s.%s",

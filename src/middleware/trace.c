@@ -785,13 +785,14 @@ params(const cJSON *body)
 {
     /*
      * What carries the user's text is the input, the capture policy's, never a parameter:
-     * messages, prompt (/v1/completions), input (/v1/embeddings), system (/v1/messages),
-     * prediction (predicted outputs: the document being edited) and suffix (/v1/completions:
-     * the text after the insertion). Capture metadata means no messages and no answer.
+     * messages, prompt (/v1/completions), input (/v1/embeddings, /v1/responses), system
+     * (/v1/messages), instructions (/v1/responses), prediction (predicted outputs: the
+     * document being edited) and suffix (/v1/completions: the text after the insertion).
+     * Capture metadata means no messages and no answer.
      */
     static const char *const skip[] = {
-        "messages", "model",  "metadata",   "user",   "tools",          "functions", "prompt",
-        "input",    "system", "prediction", "suffix", "stream_options", NULL,
+        "messages", "model",        "metadata", "user",       "tools",  "functions",      "prompt",
+        "input",    "instructions", "system",   "prediction", "suffix", "stream_options", NULL,
     };
     cJSON *p = cJSON_CreateObject();
     const cJSON *f;
@@ -1176,8 +1177,8 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     add_str(rec, "parent_span_id", t->parent);
     cJSON_AddBoolToObject(rec, "trace_joined", t->joined);
     cJSON_AddStringToObject(rec, "trace_name", rec_string(r, "trace_name", lf->trace_name));
-    static const char *const kind_names[] = {"chat.completions", "completions", "embeddings",
-                                             "messages", "count_tokens", "responses"};
+    static const char *const kind_names[] = {"chat.completions", "completions",  "embeddings",
+                                             "messages",         "count_tokens", "responses"};
 
     cJSON_AddStringToObject(
         rec, "name",

@@ -647,8 +647,7 @@ validate_responses(sllmp_req_t *r)
     if (model_field(r, body)) {
         return SLLMP_ERROR;
     }
-    if (input != NULL && !cJSON_IsNull(input) && !cJSON_IsString(input) &&
-        !cJSON_IsArray(input)) {
+    if (input != NULL && !cJSON_IsNull(input) && !cJSON_IsString(input) && !cJSON_IsArray(input)) {
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "input",
                               "'input' must be a string or an array of input items.");
     }

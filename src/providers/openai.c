@@ -663,8 +663,8 @@ on_response_event(void *ud, const char *event, size_t elen, const char *data, si
     } else if (strcmp(type, "response.failed") == 0) {
         s->ended = 1;
         rfailure(s,
-                 cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "response"),
-                                                  "error"),
+                 cJSON_GetObjectItemCaseSensitive(
+                     cJSON_GetObjectItemCaseSensitive(json, "response"), "error"),
                  "The response failed.");
     } else if (strcmp(type, "error") == 0) {
         /* the SDKs end the stream at it: nothing after it is read */

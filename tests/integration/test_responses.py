@@ -12,7 +12,8 @@ import stat
 import time
 import uuid
 
-from stack import MASTER_KEY, Redis, StackCase, chat_only, mock_model, upstream_model
+from stack import (MASTER_KEY, UPSTREAM_KEY, Redis, StackCase, chat_only, mock_model,
+                   upstream_model)
 from test_keys import new_key
 from test_limits import redis_cmd
 from test_providers import WithAnthropicMock, parse_sse
@@ -395,6 +396,222 @@ class ResponsesTraceTest(ResponsesCase, TraceCase):
                 calls = self.record(rid)["output"]["tool_calls"]
                 self.assertEqual([(c["id"], c["function"]["name"]) for c in calls],
                                  [("call_mock1", "get_weather")], calls)
+
+
+UPSTREAM_ID = re.compile(r"^resp_[0-9a-f]{48}$")  # the mock's, as long as OpenAI's
+PRICED = {"input_cost_per_token": 1e-6, "cache_read_input_token_cost": 0.5e-6,
+          "output_cost_per_token": 2e-6}
+
+
+class NativeCase(ResponsesCase):
+    """POST /v1/responses to openai/ deployments: sent to the upstream's own /v1/responses as
+    it is, its answer and events coming back as they were."""
+
+    @classmethod
+    def models(cls, mock):
+        return [upstream_model("nat-echo", mock, "echo"),
+                upstream_model("nat-words", mock, "words-4-1"),
+                upstream_model("nat-tools", mock, "tools"),
+                upstream_model("nat-reasoning", mock, "reasoning"),
+                dict(upstream_model("nat-usage", mock, "usage-2000-300-1500-100+words-3-1"),
+                     model_info=PRICED),
+                upstream_model("nat-cut", mock, "error-after-2+words-5-1"),
+                upstream_model("nat-close", mock, "close-after-2+words-5-1"),
+                upstream_model("nat-500", mock, "status-500"),
+                chat_only(upstream_model("up-echo", mock, "echo"))]
+
+    @classmethod
+    def make_config(cls):
+        cfg = super().make_config()
+        cfg["keys"] = [{"name": "resp-user", "key_sha256": DIGEST}]
+        return cfg
+
+    def upstream(self, rid):
+        reqs = [r for r in self.mock.requests() if r["method"] == "POST" and
+                r["headers"].get("x-request-id") == rid]
+        self.assertEqual(len(reqs), 1, "upstream calls of %s: %r" % (rid, reqs))
+        return reqs[0]
+
+    def turn(self, payload, key=KEY, stream=False):
+        """One call; (the Response, what the upstream was sent)."""
+        rid = uuid.uuid4().hex
+        if stream:
+            _, evs = self.events(payload, key=key, headers={"X-Request-ID": rid})
+            self.assertEqual(evs[-1][0], "response.completed", evs)
+            resp = evs[-1][1]["response"]
+        else:
+            r = self.post(payload, key=key, headers={"X-Request-ID": rid})
+            self.assertEqual(r.status, 200, r)
+            resp = r.json()
+        return resp, self.upstream(rid)
+
+
+class ResponsesNativeTest(NativeCase):
+    def test_sent_as_it_is(self):
+        # every Responses parameter goes on (the translation would drop include, truncation,
+        # store...), under the upstream's path, with the deployment's model and key
+        payload = {"model": "nat-echo", "input": [{"role": "user", "content": "hello native"}],
+                   "instructions": "be brief", "include": ["message.output_text.logprobs"],
+                   "truncation": "auto", "store": False, "max_output_tokens": 50,
+                   "metadata": {"app": "t"}, "prompt_cache_key": "k1"}
+        resp, up = self.turn(payload)
+        self.assertTrue(up["path"].endswith("/v1/responses"), up["path"])
+        self.assertEqual(up["body"], dict(payload, model="echo"), up["body"])
+        self.assertEqual(up["headers"]["authorization"], "Bearer " + UPSTREAM_KEY, up)
+        self.assertRegex(resp["id"], UPSTREAM_ID)
+        self.assertEqual(self.text_of(resp), "hello native", resp)
+        self.assertGreater(resp["usage"]["output_tokens"], 0, resp)
+
+    def test_streamed_events_as_they_came(self):
+        rid = uuid.uuid4().hex
+        c, evs = self.events({"model": "nat-words", "input": "x"},
+                             headers={"X-Request-ID": rid})
+        types = [n for n, _ in evs]
+        self.assertEqual(types[0], "response.created", types)
+        self.assertEqual(types[-1], "response.completed", types)
+        deltas = "".join(d["delta"] for n, d in evs if n == "response.output_text.delta")
+        self.assertEqual(deltas, "w1 w2 w3 w4", evs)
+        self.assertRegex(evs[0][1]["response"]["id"], UPSTREAM_ID)
+        self.assertEqual(c.header("cache-control"), "no-cache", c)
+        self.assertTrue(self.upstream(rid)["body"]["stream"])
+
+    def test_tools_sllmp_cannot_translate_go_through(self):
+        # Codex's freeform apply_patch and a hosted tool: a 400 through chat completions
+        tools = [{"type": "custom", "name": "apply_patch", "description": "patch files",
+                  "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}},
+                 {"type": "web_search"}]
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                resp, up = self.turn({"model": "nat-tools", "input": "fix it", "tools": tools,
+                                      "stream": stream}, stream=stream)
+                self.assertEqual(up["body"]["tools"], tools)
+                calls = [it for it in resp["output"] if it["type"] == "custom_tool_call"]
+                self.assertEqual([c["name"] for c in calls], ["apply_patch"], resp)
+        r = self.post({"model": "up-echo", "input": "fix it", "tools": tools})
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "tools[0].type"), r)
+
+    def test_cost_and_usage(self):
+        # 2000 in (1500 cached), 300 out (100 reasoning): 500 x 1 + 1500 x 0.5 + 300 x 2 micro-$
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                payload = {"model": "nat-usage", "input": "x", "stream": stream}
+                if stream:
+                    c, evs = self.events(payload)
+                    self.assertEqual(evs[-1][1]["response"]["usage"]["input_tokens"], 2000)
+                    self.assertIn(": x-sllmp-cost-usd 0.00185\n", c.text())
+                else:
+                    r = self.post(payload)
+                    self.assertEqual(r.status, 200, r)
+                    self.assertEqual(r.header("x-sllmp-cost-usd"), "0.00185", r)
+
+    def test_reasoning_goes_back_encrypted(self):
+        # stateless (store: false), as Codex runs: the reasoning item comes with its
+        # encrypted_content and goes back in the next turn's input; the upstream takes it
+        first, _ = self.turn({"model": "nat-reasoning", "input": "think", "store": False,
+                              "include": ["reasoning.encrypted_content"]})
+        items = first["output"]
+        self.assertEqual(items[0]["type"], "reasoning", items)
+        self.assertIn("encrypted_content", items[0])
+        nxt, up = self.turn({"model": "nat-reasoning", "store": False,
+                             "include": ["reasoning.encrypted_content"],
+                             "input": [{"role": "user", "content": "think"}] + items +
+                                      [{"role": "user", "content": "again"}]})
+        self.assertEqual(up["body"]["input"][1], items[0])
+        self.assertEqual(self.text_of(nxt), "again", nxt)
+
+    def test_the_upstreams_own_state_is_its_own(self):
+        # an id the upstream made goes back to it as it is: previous_response_id and
+        # item_reference (the AI SDK's next turn), which the upstream resolves
+        first, _ = self.turn({"model": "nat-echo", "input": "remember me"})
+        second, up = self.turn({"model": "nat-echo", "input": "and now",
+                                "previous_response_id": first["id"]})
+        self.assertEqual(up["body"]["previous_response_id"], first["id"])
+        self.assertEqual(up["body"]["input"], "and now")
+        msg = [it for it in first["output"] if it["type"] == "message"][0]
+        _, up = self.turn({"model": "nat-echo", "input": [
+            {"role": "user", "content": "remember me"},
+            {"type": "item_reference", "id": msg["id"]},
+            {"role": "user", "content": "third"}]})
+        self.assertEqual(up["body"]["input"][1], {"type": "item_reference", "id": msg["id"]})
+        # nothing of an upstream's answer is kept here
+        r = self.stack.request("GET", "/v1/responses/" + second["id"], None,
+                               {"Authorization": "Bearer " + MASTER_KEY})
+        self.assertEqual(r.status, 404, r)
+
+    def test_a_conversation_kept_here_goes_whole(self):
+        # begun through chat completions (kept here), gone on natively: the whole conversation
+        # is sent, without the ids the upstream never made
+        first = self.post({"model": "up-echo", "input": "begun translated"}, key=KEY)
+        self.assertEqual(first.status, 200, first)
+        self.assertRegex(first.json()["id"], RESP_ID)
+        resp, up = self.turn({"model": "nat-echo", "input": "continued native",
+                              "previous_response_id": first.json()["id"]})
+        body = up["body"]
+        self.assertNotIn("previous_response_id", body)
+        self.assertEqual([(it.get("role"), "id" in it) for it in body["input"]],
+                         [("user", False), ("assistant", False), ("user", False)], body)
+        self.assertEqual(self.text_of(resp), "continued native", resp)
+        # another key does not see it: the same 400 as through chat completions
+        r = self.post({"model": "nat-echo", "input": "x",
+                       "previous_response_id": first.json()["id"]})
+        self.assertEqual((r.status, r.json()["error"]["code"]),
+                         (400, "previous_response_not_found"), r)
+
+    def test_upstream_error_before_the_stream(self):
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                r = self.post({"model": "nat-500", "input": "x", "stream": stream})
+                self.assertEqual(r.status, 502, r)
+                self.assertEqual(r.json()["error"]["type"], "api_error", r)
+
+    def test_failure_inside_the_stream(self):
+        # the upstream's own response.failed goes on as it came, and nothing after it
+        _, evs = self.events({"model": "nat-cut", "input": "x"})
+        types = [n for n, _ in evs]
+        self.assertEqual(types[-1], "response.failed", types)
+        self.assertEqual(types.count("response.failed"), 1, types)
+        self.assertEqual(types.count("response.output_text.delta"), 2, types)
+
+    def test_cut_stream_ends_failed(self):
+        # the upstream's connection closes mid-answer: the gateway ends the stream as the
+        # upstream would have, an error event then response.failed, numbered on
+        _, evs = self.events({"model": "nat-close", "input": "x"})
+        types = [n for n, _ in evs]
+        self.assertEqual(types[-2:], ["error", "response.failed"], types)
+        failed = evs[-1][1]["response"]
+        self.assertEqual(failed["status"], "failed", failed)
+        self.assertEqual(failed["id"], evs[0][1]["response"]["id"], failed)
+        self.assertTrue(failed["error"]["message"], failed)
+
+
+class ResponsesNativeTraceTest(NativeCase, TraceCase):
+    def test_record_keeps_the_items(self):
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                rid = uuid.uuid4().hex
+                payload = {"model": "nat-reasoning", "input": "traced native",
+                           "instructions": "sys", "store": False, "stream": stream,
+                           "include": ["reasoning.encrypted_content"]}
+                if stream:
+                    self.events(payload, headers={"X-Request-ID": rid})
+                else:
+                    self.assertEqual(self.post(payload, headers={"X-Request-ID": rid}).status,
+                                     200)
+                rec = self.record(rid)
+                self.assertEqual((rec["status"], rec["name"]), (200, "responses"), rec)
+                self.assertEqual(rec["input"], {"instructions": "sys",
+                                                "input": "traced native"}, rec)
+                types = [it["type"] for it in rec["output"]]
+                self.assertEqual(types, ["reasoning", "message"], rec)
+                self.assertNotIn("encrypted_content", json.dumps(rec))
+                self.assertFalse(rec["usage"].get("estimated"), rec)
+                self.assertGreater(rec["usage"]["output"], 0, rec)
+
+    def test_a_failed_stream_is_an_error_record(self):
+        rid = uuid.uuid4().hex
+        self.events({"model": "nat-cut", "input": "x"}, headers={"X-Request-ID": rid})
+        rec = self.record(rid)
+        self.assertEqual(rec["level"], "ERROR", rec)
 
 
 class ResponsesAnthropicTest(WithAnthropicMock, ResponsesCase):
