@@ -237,6 +237,12 @@ class Mock(MockProcess):
         return [r for r in self.requests()
                 if r["method"] == "POST" and r["path"].split("?")[0].endswith("/chat/completions")]
 
+    def responses_requests(self):
+        """The POST requests to a Responses path (/v1/responses, /openai/v1/responses,
+        /openai/responses?api-version=...)."""
+        return [r for r in self.requests()
+                if r["method"] == "POST" and r["path"].split("?")[0].endswith("/responses")]
+
     def streams(self):
         return self._get("/_mock/streams")
 

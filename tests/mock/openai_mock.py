@@ -14,10 +14,15 @@ Endpoints (OpenAI paths: no auth checked; the Authorization header is only recor
     POST /v1/chat/completions, /chat/completions    chat, unstreamed or streamed
     POST /v1/completions, /completions              legacy completions, unstreamed or streamed
     POST /v1/embeddings, /embeddings                embeddings
+    POST /v1/responses, /responses                  OpenAI's Responses API (see Responses below)
+    GET  /v1/responses/{id}, /responses/{id}        a stored Response
     POST /openai/deployments/{deployment}/chat/completions?api-version=V      Azure (classic)
     POST /openai/deployments/{deployment}/completions?api-version=V
     POST /openai/deployments/{deployment}/embeddings?api-version=V
     POST /openai/v1/chat/completions, /openai/v1/completions, /openai/v1/embeddings  (Azure v1)
+    POST /openai/v1/responses                       Azure v1 Responses (deployment: body model)
+    POST /openai/responses?api-version=V            Azure's dated ("preview") Responses path
+    GET  /openai/v1/responses/{id}, /openai/responses/{id}?api-version=V
     GET  /v1/models, /models, /health
 
 Behaviour is chosen by the request's `model` (the gateway rewrites the model to the
@@ -105,7 +110,8 @@ one or more options joined with '+', e.g. `sleep-500+words-5-100+crlf`:
     retry-S           status-429: Retry-After: S, retry-after-ms: S*1000 (and S in the message
                       and x-ratelimit-reset-requests) instead of 7; status-503: also sends
                       Retry-After: S and retry-after-ms: S*1000 (without retry-S, none)
-Calls are counted per model string across chat, completions and embeddings (GET /_mock/calls).
+Calls are counted per model string across chat, completions, embeddings and responses (GET
+/_mock/calls).
 Embeddings honour status-, sleep-, stall-after- and reset-after- (unstreamed), badjson,
 usage-, nousage and the fault-injection options; completions honour all but tools.
 
@@ -133,6 +139,94 @@ completion: the answer pieces). Streamed: one text_completion chunk per piece (p
 then per choice a chunk with "text": "" and the finish_reason, then (include_usage) a chunk
 with "choices": [] and the usage, then data: [DONE].
 
+Responses (POST /v1/responses; behaviour chosen by the body's model as for chat, also on the
+Azure paths, whose deployment is the body's model): status-NNN (the same error bodies and
+headers as chat; Azure's 429 on the Azure paths, operation Responses_Create), sleep-MS,
+first-N / every-N / retry-S, stall-/close-/reset-after-N, error-after-N, words-N-D, echo,
+usage-P-C-K-R, nousage, tools, tools-once, reasoning, badjson, nonobject, crlf, split, close,
+keepalive-P-T, quote-key; nodone, mistral and error200-NNN are ignored.
+  The request is checked as OpenAI does, before the options apply (a refusal is a 400
+  {"error":{"message","type":"invalid_request_error","param","code"}}, not counted in
+  /_mock/calls, no /_mock/streams record):
+    - a top-level key outside RESPONSES_PARAMS (messages, max_tokens, max_completion_tokens,
+      n, stop, ...): code unknown_parameter, param the key, "Unknown parameter: 'KEY'."; so
+      is a stream_options key other than include_obfuscation ("stream_options.include_usage")
+    - model missing (missing_required_parameter) or not a string (invalid_type); input not a
+      string or an array (invalid_type, param "input"; absent: missing_required_parameter
+      unless prompt, previous_response_id or conversation is there); max_output_tokens not an
+      integer, or < 16 (integer_below_min_value, as OpenAI); include not string[]
+    - tools: an array of objects with a type; function and custom tools need a string name
+      at the top (chat's {"type":"function","function":{...}}: missing_required_parameter
+      "tools[0].name"); hosted tools (web_search, file_search, ...) pass
+    - input items: messages (type "message" or none) need role user / system / developer /
+      assistant (invalid_value "input[i].role") and content, a string or parts input_text /
+      output_text / input_image / input_file / refusal (invalid_value
+      "input[i].content[j].type"); function_call needs string call_id, name, arguments;
+      custom_tool_call call_id, name, input; function_call_output / custom_tool_call_output
+      call_id and output (string or array), and the call_id must be that of a call earlier
+      in the input, in an item_reference'd item or in the previous response ("No tool call
+      found for function call output with call_id X.", param "input"); a reasoning item
+      needs summary; without a string encrypted_content it is looked up by its id: with
+      store false "Item with id 'rs_...' not found. Items are not persisted when `store` is
+      set to false. Try again with `store` set to true, or remove this item from your
+      input.", else (id unknown) "Item with id 'X' not found." (param "input"); an
+      item_reference must name a stored output item ("Item with id 'X' not found.", param
+      "input"); any other item type passes
+    - previous_response_id must name a stored Response: else code
+      previous_response_not_found, param previous_response_id, "Previous response with id 'X'
+      not found."
+  The answer: output = [a reasoning item (reasoning, or a reasoning model's name: see
+  reasoning above) {type, id "rs_"+48 hex, summary [{type summary_text, text "thinking..."}],
+  encrypted_content when include has "reasoning.encrypted_content"}], then
+    - tools / tools-once (while the last input item is no function_call_output /
+      custom_tool_call_output) with a function or custom tool in the body: a call of the first
+      of them: {type function_call, id "fc_"+hex, call_id "call_"+hex, name, arguments
+      '{"city":"Paris"}', status completed} or {type custom_tool_call, id "ctc_"+hex,
+      call_id, name, input "print('hello')", status completed} (no such tool: as without
+      tools)
+    - else a message {type message, id "msg_"+hex, status, role assistant, content
+      [{type output_text, annotations [], logprobs [], text}]}: text = words-N-D's words,
+      tools-once's "tool said: " + the last tool output's text, or (echo) the string input /
+      the last user message's content string or its input_text parts joined; cut to
+      max_output_tokens pieces: then the item's and the Response's status are "incomplete",
+      incomplete_details {reason: "max_output_tokens"}
+  The Response: {id "resp_"+48 hex, object "response", created_at, status, background,
+  error null, incomplete_details, instructions, max_output_tokens, max_tool_calls, model (the
+  body's; Azure: gpt-4o-mini-2024-07-18), output, parallel_tool_calls, previous_response_id,
+  prompt_cache_key, reasoning, safety_identifier, service_tier, store, temperature, text,
+  tool_choice, tools, top_logprobs, top_p, truncation, usage, user, metadata} (the request's
+  values echoed, else OpenAI's defaults); usage {input_tokens, input_tokens_details
+  {cached_tokens}, output_tokens, output_tokens_details {reasoning_tokens}, total_tokens}:
+  input = max(1, ceil(chars of instructions and input texts / 4)), output = the content (or
+  call) deltas + the reasoning summary's pieces (reasoning_tokens); usage-P-C-K-R: P input
+  (K of them cached), C output (R reasoning); nousage: usage null. Azure answers carry the
+  Azure headers (no content filter annotations).
+  Streamed (stream true): `event: TYPE` + `data: JSON` per event, each with type TYPE and
+  sequence_number 0, 1, ...: response.created, response.in_progress (status in_progress,
+  output [], usage null); per item response.output_item.added (status in_progress, empty
+  content / arguments / input), then
+    message: response.content_part.added, response.output_text.delta (one per word piece,
+      D ms apart; item_id, output_index, content_index, delta, logprobs [], obfuscation
+      unless stream_options.include_obfuscation is false), response.output_text.done,
+      response.content_part.done
+    function_call: response.function_call_arguments.delta (2 pieces), .done (arguments,
+      name); custom_tool_call: response.custom_tool_call_input.delta (3 pieces), .done
+      (input)
+    reasoning: response.reasoning_summary_part.added, response.reasoning_summary_text.delta,
+      .done, response.reasoning_summary_part.done
+  and response.output_item.done (the whole item); finally response.completed (or
+  response.incomplete) with the whole Response, usage included, and the last HTTP chunk: no
+  data: [DONE]. The content deltas (text, arguments, custom input; not the reasoning
+  summary's) are the content chunks: /_mock/streams counts them, stall-/close-/reset-/
+  error-after-N cut before the N+1th; error-after-N then sends response.failed (the Response
+  with status failed, output [], error {code server_error, message}) and ends the stream.
+  Stored: unless store is false, the final Response is kept by id (and its output items by
+  theirs) for previous_response_id, item_reference, reasoning items sent back by id and GET
+  /v1/responses/{id} (unknown: 404 {"error":{"message":"No response found with id
+  'X'.","type":"invalid_request_error","param":null,"code":null}}); POST /_mock/reset keeps
+  them. Azure: /openai/v1/responses needs no api-version, /openai/responses needs one
+  (missing or empty: the 404 below); both take the api-key / Entra auth below.
+
 Azure (§3.2): classic paths need the query api-version (missing or empty: 404
 {"error":{"code":"404","message":"Resource not found"}}; so does any other /openai/... path);
 all Azure paths need the header `api-key` equal to --azure-key, or, for an Entra ID token,
@@ -159,17 +253,17 @@ Introspection:
     GET  /_mock/requests   JSON list of {seq, time, method, path, query, headers, header_list,
                            body, raw_body}; path is the request target as sent (query string
                            included), query the parsed query string {name: last value}
-    GET  /_mock/streams    JSON list, one per answered chat/completions/embeddings request, of
-                           {seq, kind, model, body_model, deployment, api_version, request_id,
-                           stream, chunks_sent, total_chunks, aborted, aborted_at, started_at,
-                           headers_sent_at, finished_at, completed, send_times}
+    GET  /_mock/streams    JSON list, one per answered chat/completions/embeddings/responses
+                           request, of {seq, kind, model, body_model, deployment, api_version,
+                           request_id, stream, chunks_sent, total_chunks, aborted, aborted_at,
+                           started_at, headers_sent_at, finished_at, completed, send_times}
                            (times are time.time() floats, comparable with the test process;
-                           kind is "chat", "completions" or "embeddings"; model is the options
-                           string used (Azure classic: the deployment); deployment and
-                           api_version are null except on Azure paths)
-    GET  /_mock/calls      JSON {model string: number of calls} of chat/completions/embeddings
-                           (the options string used, as "model" in /_mock/streams)
-    POST /_mock/reset      clears both lists and the call counters
+                           kind is "chat", "completions", "embeddings" or "responses"; model
+                           is the options string used (Azure classic: the deployment);
+                           deployment and api_version are null except on Azure paths)
+    GET  /_mock/calls      JSON {model string: number of calls} of chat/completions/embeddings/
+                           responses (the options string used, as "model" in /_mock/streams)
+    POST /_mock/reset      clears both lists and the call counters (not the stored Responses)
 """
 
 import base64
@@ -189,15 +283,18 @@ FAKE_KEY = "sk-mock-SECRET-123"
 AZURE_KEY = "azure-mock-KEY"
 AZURE_AD_TOKEN = "azure-mock-ENTRA-TOKEN"
 AZURE_MODELS = {"chat": "gpt-4o-mini-2024-07-18", "completions": "gpt-35-turbo-instruct",
-                "embeddings": "text-embedding-3-small"}
+                "embeddings": "text-embedding-3-small", "responses": "gpt-4o-mini-2024-07-18"}
 AZURE_OPS = {"chat": "ChatCompletions_Create", "completions": "Completions_Create",
-             "embeddings": "Embeddings_Create"}
+             "embeddings": "Embeddings_Create", "responses": "Responses_Create"}
 AZURE_401 = ("Access denied due to invalid subscription key or wrong API endpoint. Make sure to "
              "provide a valid key for an active subscription and use a correct regional API "
              "endpoint for your resource.")
 AZURE_CLASSIC = re.compile(r"/openai/deployments/([^/]+)/(chat/completions|completions|embeddings)")
-AZURE_V1 = re.compile(r"/openai/v1/(chat/completions|completions|embeddings)")
-KINDS = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings"}
+AZURE_V1 = re.compile(r"/openai/v1/(chat/completions|completions|embeddings|responses)")
+AZURE_DATED = re.compile(r"/openai/(responses)")   # the dated ("preview") Responses path
+KINDS = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings",
+         "responses": "responses"}
+RESPONSE_GET = re.compile(r"(?:/v1|/openai/v1|/openai)?/responses/([^/]+)")
 
 # The fields of Mistral's chat request (its client's ChatCompletionRequest); any other is
 # refused with 422 extra_forbidden
@@ -526,6 +623,271 @@ def completion_prompts(prompt):
                      "of integers or an array of arrays of integers.", "prompt")
 
 
+# ---- the Responses API ------------------------------------------------------------------------
+
+# The top-level parameters of POST /v1/responses; any other is a 400 unknown_parameter
+RESPONSES_PARAMS = {"model", "input", "instructions", "tools", "tool_choice",
+                    "parallel_tool_calls", "max_output_tokens", "max_tool_calls", "temperature",
+                    "top_p", "top_logprobs", "stream", "stream_options", "store", "include",
+                    "metadata", "user", "safety_identifier", "prompt_cache_key",
+                    "prompt_cache_retention", "previous_response_id", "conversation",
+                    "reasoning", "text", "truncation", "background", "service_tier", "prompt",
+                    "context_management"}
+RESPONSES_STREAM_OPTIONS = {"include_obfuscation"}
+RESPONSES_ROLES = ("user", "system", "developer", "assistant")
+RESPONSES_PARTS = ("input_text", "output_text", "input_image", "input_file", "refusal")
+RESPONSES_MIN_OUTPUT = 16
+RESPONSES_REASONING_SUMMARY = "thinking..."
+RESPONSES_TOOL_ARGS = ['{"city":', '"Paris"}']
+RESPONSES_CUSTOM_INPUT = ["print(", "'hello'", ")"]
+RESPONSES_SERVER_ERROR = "The server had an error while processing your request."
+
+
+def hex48():
+    """48 hex digits, the body of an OpenAI response / item id."""
+    return (uuid.uuid4().hex + uuid.uuid4().hex)[:48]
+
+
+def json_kind(x):
+    """'a string', 'an object', ... as OpenAI's type errors name a JSON value."""
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return "a boolean"
+    if isinstance(x, int):
+        return "an integer"
+    if isinstance(x, float):
+        return "a decimal"
+    if isinstance(x, str):
+        return "a string"
+    if isinstance(x, list):
+        return "an array"
+    return "an object"
+
+
+def unknown_parameter(name):
+    return BadRequest("Unknown parameter: '%s'." % name, name, "unknown_parameter")
+
+
+def missing_parameter(name):
+    return BadRequest("Missing required parameter: '%s'." % name, name,
+                      "missing_required_parameter")
+
+
+def invalid_type(name, expected, got):
+    return BadRequest("Invalid type for '%s': expected %s, but got %s instead."
+                      % (name, expected, json_kind(got)), name, "invalid_type")
+
+
+def invalid_value(name, got, supported):
+    names = ["'%s'" % s for s in supported]
+    listed = ", ".join(names[:-1]) + ", and " + names[-1] if len(names) > 1 else names[0]
+    return BadRequest("Invalid value: %s. Supported values are: %s."
+                      % (json.dumps(got), listed), name, "invalid_value")
+
+
+def parts_text(content, types=("input_text", "output_text")):
+    """The text of a message's content: the string, or its parts of `types` joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p["text"] for p in content if isinstance(p, dict)
+                       and p.get("type") in types and isinstance(p.get("text"), str))
+    return ""
+
+
+def is_message_item(it):
+    return isinstance(it, dict) and it.get("type", "message") == "message"
+
+
+def responses_input_items(body):
+    """The input of a Responses request as a list of items (a string input is one user
+    message)."""
+    inp = body.get("input")
+    if isinstance(inp, str):
+        return [{"type": "message", "role": "user", "content": inp}]
+    return inp if isinstance(inp, list) else []
+
+
+def responses_last_user_text(body):
+    """echo: the string input, or the text (input_text parts) of the last user message."""
+    for it in reversed(responses_input_items(body)):
+        if is_message_item(it) and it.get("role") == "user":
+            return parts_text(it.get("content"), ("input_text",))
+    return ""
+
+
+def responses_last_tool_output(body):
+    """The output text of the last input item when it is a function_call_output or a
+    custom_tool_call_output, else None."""
+    items = responses_input_items(body)
+    if not items or not isinstance(items[-1], dict) or items[-1].get("type") not in (
+            "function_call_output", "custom_tool_call_output"):
+        return None
+    return parts_text(items[-1].get("output"), ("input_text", "output_text"))
+
+
+def responses_input_chars(body):
+    """The characters the default input_tokens are counted from: the instructions and the text
+    of every input item."""
+    n = len(body["instructions"]) if isinstance(body.get("instructions"), str) else 0
+    for it in responses_input_items(body):
+        if not isinstance(it, dict):
+            continue
+        if is_message_item(it):
+            n += len(parts_text(it.get("content"), RESPONSES_PARTS))
+        for k in ("arguments", "input"):
+            if isinstance(it.get(k), str):
+                n += len(it[k])
+        if it.get("type") in ("function_call_output", "custom_tool_call_output"):
+            n += len(parts_text(it.get("output"), ("input_text", "output_text")))
+    return n
+
+
+def responses_usage(opt, input_tokens, output_tokens, reasoning_tokens):
+    """The usage of a Response: usage-P-C-K-R fixes every figure; nousage: None."""
+    if opt["nousage"]:
+        return None
+    cached = 0
+    if opt["usage"] is not None:
+        input_tokens, output_tokens, cached, reasoning_tokens = opt["usage"]
+    return {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": cached},
+            "output_tokens": output_tokens,
+            "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+            "total_tokens": input_tokens + output_tokens}
+
+
+def responses_check(body, responses, items):
+    """Validates a Responses request as OpenAI does (BadRequest when it would refuse it);
+    responses and items are the stored Responses and output items by id."""
+    for k in body:
+        if k not in RESPONSES_PARAMS:
+            raise unknown_parameter(k)
+    so = body.get("stream_options")
+    if isinstance(so, dict):
+        for k in so:
+            if k not in RESPONSES_STREAM_OPTIONS:
+                raise unknown_parameter("stream_options." + k)
+    elif so is not None:
+        raise invalid_type("stream_options", "an object", so)
+    if "model" not in body:
+        raise missing_parameter("model")
+    if not isinstance(body["model"], str):
+        raise invalid_type("model", "a string", body["model"])
+    if "input" not in body:
+        if "prompt" not in body and "previous_response_id" not in body \
+                and "conversation" not in body:
+            raise missing_parameter("input")
+    elif not isinstance(body["input"], (str, list)):
+        raise invalid_type("input", "one of a string or array of input items", body["input"])
+    mot = body.get("max_output_tokens")
+    if mot is not None:
+        if not is_int(mot):
+            raise invalid_type("max_output_tokens", "an integer", mot)
+        if mot < RESPONSES_MIN_OUTPUT:
+            raise BadRequest("Invalid 'max_output_tokens': integer below minimum value. "
+                             "Expected a value >= %d, but got %d instead."
+                             % (RESPONSES_MIN_OUTPUT, mot), "max_output_tokens",
+                             "integer_below_min_value")
+    inc = body.get("include")
+    if inc is not None and not (isinstance(inc, list) and all(isinstance(x, str) for x in inc)):
+        raise invalid_type("include", "an array of strings", inc)
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise invalid_type("tools", "an array", tools)
+        for i, t in enumerate(tools):
+            name = "tools[%d]" % i
+            if not isinstance(t, dict):
+                raise invalid_type(name, "an object", t)
+            if "type" not in t:
+                raise missing_parameter(name + ".type")
+            if t["type"] in ("function", "custom"):
+                if "name" not in t:
+                    raise missing_parameter(name + ".name")
+                if not isinstance(t["name"], str):
+                    raise invalid_type(name + ".name", "a string", t["name"])
+                if t["type"] == "function" and "function" in t:
+                    raise unknown_parameter(name + ".function")
+    store = body.get("store") is not False
+    prev = body.get("previous_response_id")
+    calls = set()                    # the call_ids a tool output may answer
+    if prev is not None:
+        if not isinstance(prev, str):
+            raise invalid_type("previous_response_id", "a string", prev)
+        if prev not in responses:
+            raise BadRequest("Previous response with id '%s' not found." % prev,
+                             "previous_response_id", "previous_response_not_found")
+        calls.update(it.get("call_id") for it in responses[prev].get("output", [])
+                     if isinstance(it, dict))
+    if not isinstance(body.get("input"), list):
+        return
+    for i, it in enumerate(body["input"]):
+        name = "input[%d]" % i
+        if not isinstance(it, dict):
+            raise invalid_type(name, "an object", it)
+        typ = it.get("type", "message")
+        if typ == "message":
+            if "role" not in it:
+                raise missing_parameter(name + ".role")
+            if it["role"] not in RESPONSES_ROLES:
+                raise invalid_value(name + ".role", it["role"], sorted(RESPONSES_ROLES))
+            if "content" not in it:
+                raise missing_parameter(name + ".content")
+            c = it["content"]
+            if isinstance(c, list):
+                for j, p in enumerate(c):
+                    pname = "%s.content[%d]" % (name, j)
+                    if not isinstance(p, dict):
+                        raise invalid_type(pname, "an object", p)
+                    if p.get("type") not in RESPONSES_PARTS:
+                        raise invalid_value(pname + ".type", p.get("type"), RESPONSES_PARTS)
+            elif not isinstance(c, str):
+                raise invalid_type(name + ".content", "one of a string or array of input "
+                                   "content parts", c)
+        elif typ in ("function_call", "custom_tool_call"):
+            fields = ("call_id", "name", "arguments" if typ == "function_call" else "input")
+            for k in fields:
+                if k not in it:
+                    raise missing_parameter("%s.%s" % (name, k))
+                if not isinstance(it[k], str):
+                    raise invalid_type("%s.%s" % (name, k), "a string", it[k])
+            calls.add(it["call_id"])
+        elif typ in ("function_call_output", "custom_tool_call_output"):
+            for k in ("call_id", "output"):
+                if k not in it:
+                    raise missing_parameter("%s.%s" % (name, k))
+            if not isinstance(it["output"], (str, list)):
+                raise invalid_type(name + ".output", "one of a string or array", it["output"])
+            if it["call_id"] not in calls:
+                raise BadRequest("No tool call found for %s output with call_id %s." % (
+                    "function call" if typ == "function_call_output" else "custom tool call",
+                    it["call_id"]), "input")
+        elif typ == "reasoning":
+            if "summary" not in it:
+                raise missing_parameter(name + ".summary")
+            if isinstance(it.get("encrypted_content"), str):
+                continue
+            rid = it.get("id")
+            if not isinstance(rid, str):
+                raise BadRequest("Reasoning input items must have an id or an encrypted_content; "
+                                 "this one has neither.", name + ".encrypted_content",
+                                 "missing_required_parameter")
+            if not store:
+                raise BadRequest("Item with id '%s' not found. Items are not persisted when "
+                                 "`store` is set to false. Try again with `store` set to true, "
+                                 "or remove this item from your input." % rid, "input")
+            if rid not in items:
+                raise BadRequest("Item with id '%s' not found." % rid, "input")
+        elif typ == "item_reference":
+            if not isinstance(it.get("id"), str):
+                raise missing_parameter(name + ".id")
+            if it["id"] not in items:
+                raise BadRequest("Item with id '%s' not found." % it["id"], "input")
+            calls.add(items[it["id"]].get("call_id"))
+        # any other item type passes as it is
+
+
 class Handler(mockserve.MockHandler):
     server_version = "openai-mock/1.0"
     log_name = "mock"
@@ -557,6 +919,9 @@ class Handler(mockserve.MockHandler):
                 for m in ("echo", "words-3-10", "status-500")]})
         if path == "/health":
             return self.send_json(200, {"status": "ok"})
+        m = RESPONSE_GET.fullmatch(path)
+        if m:
+            return self.get_response(path, unquote(m.group(1)))
         return self.send_json(404, {"error": {"message": "Unknown path %s" % path,
                                               "type": "invalid_request_error",
                                               "param": None, "code": "not_found"}})
@@ -571,7 +936,8 @@ class Handler(mockserve.MockHandler):
             return self.azure(path, rec)
         kind = {"/v1/chat/completions": "chat", "/chat/completions": "chat",
                 "/v1/completions": "completions", "/completions": "completions",
-                "/v1/embeddings": "embeddings", "/embeddings": "embeddings"}.get(path)
+                "/v1/embeddings": "embeddings", "/embeddings": "embeddings",
+                "/v1/responses": "responses", "/responses": "responses"}.get(path)
         if kind is None:
             return self.send_json(404, {"error": {"message": "Unknown path %s" % path,
                                                   "type": "invalid_request_error",
@@ -593,6 +959,8 @@ class Handler(mockserve.MockHandler):
                 "msg": self.quote_detail(opt, "Extra inputs are not permitted", v),
                 "input": v} for loc, v in extra]},
                 "type": "invalid_request_error", "param": None, "code": None})
+        if kind == "responses" and not self.responses_valid(body):
+            return None
         self.run(kind, body, rec, opt)
         return None
 
@@ -614,17 +982,22 @@ class Handler(mockserve.MockHandler):
     def azure(self, path, rec):
         classic = AZURE_CLASSIC.fullmatch(path)
         v1 = AZURE_V1.fullmatch(path)
+        dated = AZURE_DATED.fullmatch(path)
         api_version = rec["query"].get("api-version") or None
-        if not (classic or v1) or (classic and not api_version):
+        if not (classic or v1 or dated) or ((classic or dated) and not api_version):
             return self.send_json(404, {"error": {"code": "404",
                                                   "message": "Resource not found"}})
-        bearer = rec["headers"].get("authorization", "")
-        if (rec["headers"].get("api-key") != self.server.azure_key
-                and bearer != "Bearer " + self.server.azure_ad_token):
-            return self.send_json(401, {"error": {"code": "401", "message": AZURE_401}})
+        if not self.azure_auth(rec):
+            return None
         body = rec["body"]
         if not isinstance(body, dict):
             return self.send_bad_json()
+        if dated or v1 and v1.group(1) == "responses":
+            if not self.responses_valid(body, self.azure_headers()):
+                return None
+            az = {"deployment": body["model"], "api_version": api_version, "v1": bool(v1),
+                  "model": AZURE_MODELS["responses"]}
+            return self.run("responses", body, rec, parse_model(body["model"]), az)
         if classic and "stream_options" in body and not azure_takes_stream_options(api_version):
             return self.send_json(400, {"error": {
                 "message": "Unrecognized request argument supplied: stream_options",
@@ -639,6 +1012,16 @@ class Handler(mockserve.MockHandler):
         az = {"deployment": deployment, "api_version": api_version, "v1": bool(v1),
               "model": AZURE_MODELS[kind]}
         self.run(kind, body, rec, parse_model(deployment), az)
+
+    def azure_auth(self, rec):
+        """Whether the request has the api-key or the Entra ID bearer token (else a 401 is
+        sent)."""
+        bearer = rec["headers"].get("authorization", "")
+        if (rec["headers"].get("api-key") != self.server.azure_key
+                and bearer != "Bearer " + self.server.azure_ad_token):
+            self.send_json(401, {"error": {"code": "401", "message": AZURE_401}})
+            return False
+        return True
 
     def azure_headers(self):
         return [("apim-request-id", str(uuid.uuid4())),
@@ -657,7 +1040,7 @@ class Handler(mockserve.MockHandler):
         self.run("chat", body, rec, parse_model(body.get("model")))
 
     def run(self, kind, body, rec, opt, az=None):
-        """Answers a chat / completions / embeddings request with options `opt` (az: the
+        """Answers a chat / completions / embeddings / responses request with options `opt` (az: the
         Azure context, or None), listing its record in /_mock/streams. The call is counted
         for its model string (first-N / every-N, /_mock/calls)."""
         stream = body.get("stream") is True and kind != "embeddings"
@@ -694,6 +1077,8 @@ class Handler(mockserve.MockHandler):
                         self.chat_unary(body, opt, srec, az)
                 elif kind == "completions":
                     self.completions(body, opt, srec, az, stream)
+                elif kind == "responses":
+                    self.responses_answer(body, opt, srec, az, stream)
                 else:
                     self.embeddings(body, opt, srec, az)
             except BadRequest as e:
@@ -740,8 +1125,9 @@ class Handler(mockserve.MockHandler):
 
     def sse_start(self, opt, srec, headers):
         """Sends the 200 event-stream headers, then keepalive-P-T's comments; returns (emit,
-        chunked). emit(payload, count=True) writes `data: payload` (honouring
-        crlf/split/close) and counts it as a content chunk when `count`."""
+        chunked). emit(payload, count=True, event=None) writes `data: payload` (after `event:
+        event` when given; honouring crlf/split/close) and counts it as a content chunk when
+        `count`."""
         chunked = not opt["close"]
         nl = "\r\n" if opt["crlf"] else "\n"
         if not chunked:
@@ -761,8 +1147,8 @@ class Handler(mockserve.MockHandler):
                 else:
                     self.raw_write(p)
 
-        def emit(payload, count=True):
-            write("data: " + payload + nl + nl)
+        def emit(payload, count=True, event=None):
+            write(("event: " + event + nl if event else "") + "data: " + payload + nl + nl)
             if count:
                 srec["chunks_sent"] += 1
                 srec["send_times"].append(now())
@@ -799,9 +1185,11 @@ class Handler(mockserve.MockHandler):
                 json.dumps(value), self.headers.get("Authorization") or "no key")
         return msg
 
-    def sse_cut(self, opt, i, emit, chunked):
+    def sse_cut(self, opt, i, emit, chunked, fail=None):
         """Applies stall-/close-/reset-/error-after-N before content piece i: stalls (raising
-        ClientGone when the client leaves) or returns True when the stream ended here."""
+        ClientGone when the client leaves) or returns True when the stream ended here.
+        error-after-N calls fail() to end the stream when given, else sends chat's error
+        event and [DONE]."""
         if opt["stall_after"] is not None and i >= opt["stall_after"]:
             self.stall()
         if opt["close_after"] is not None and i >= opt["close_after"]:
@@ -809,6 +1197,9 @@ class Handler(mockserve.MockHandler):
             return True
         if opt["reset_after"] is not None and i >= opt["reset_after"]:
             self.reset_connection()
+            return True
+        if opt["error_after"] is not None and i >= opt["error_after"] and fail:
+            fail()
             return True
         if opt["error_after"] is not None and i >= opt["error_after"]:
             emit(json.dumps(self.quote_key(opt, {"error": {
@@ -1045,6 +1436,230 @@ class Handler(mockserve.MockHandler):
         self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers(opt))
 
 
+    # ---- Responses --------------------------------------------------------------------
+
+    def responses_valid(self, body, headers=()):
+        """Checks a Responses request (responses_check against what this mock stored); sends
+        the 400 and returns False when it is refused (not counted, no /_mock/streams record)."""
+        try:
+            responses_check(body, self.server.responses, self.server.items)
+        except BadRequest as e:
+            self.send_json(400, e.body(), extra=headers)
+            return False
+        return True
+
+    def get_response(self, path, rid):
+        """GET /v1/responses/{id} (and the Azure paths, with their auth): a stored Response."""
+        az = path.startswith("/openai/")
+        if az:
+            query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+            if path.startswith("/openai/responses/") and not query.get("api-version"):
+                return self.send_json(404, {"error": {"code": "404",
+                                                      "message": "Resource not found"}})
+            if not self.azure_auth({"headers": {k.lower(): v
+                                                for k, v in self.headers.items()}}):
+                return None
+        resp = self.server.responses.get(rid)
+        headers = self.azure_headers() if az else []
+        if resp is None:
+            return self.send_json(404, {"error": {
+                "message": "No response found with id '%s'." % rid,
+                "type": "invalid_request_error", "param": None, "code": None}}, extra=headers)
+        return self.send_json(200, resp, extra=headers)
+
+    def responses_answer(self, body, opt, srec, az, stream):
+        """A Response (unstreamed) or its events (streamed): [a reasoning item, then] a message,
+        a function_call or a custom_tool_call; stored by id unless store is false."""
+        model = az["model"] if az else body.get("model")
+        include = body.get("include") if isinstance(body.get("include"), list) else []
+        store = body.get("store") is not False
+        tools = [t for t in body.get("tools") or []
+                 if isinstance(t, dict) and t.get("type") in ("function", "custom")]
+        use_tool = opt["tools"]
+        if opt["mode"] == "words":
+            pieces = word_pieces(opt["n"])
+        else:
+            out = responses_last_tool_output(body) if opt["tools_once"] else None
+            if opt["tools_once"]:
+                use_tool = out is None
+            pieces = split_words("tool said: " + out if out is not None
+                                 else responses_last_user_text(body))
+        tool = tools[0] if use_tool and tools else None
+        mot = body.get("max_output_tokens")
+        incomplete = tool is None and mot is not None and len(pieces) > mot
+        if incomplete:
+            pieces = pieces[:mot]
+
+        # the items (as the final Response has them) and the deltas each is streamed in
+        plan = []
+        if opt["reasoning"]:
+            item = {"id": "rs_" + hex48(), "type": "reasoning",
+                    "summary": [{"type": "summary_text", "text": RESPONSES_REASONING_SUMMARY}]}
+            if "reasoning.encrypted_content" in include:
+                item["encrypted_content"] = "gAAAAAB" + base64.b64encode(
+                    uuid.uuid4().bytes * 4).decode("ascii")
+            plan.append((item, split_words(RESPONSES_REASONING_SUMMARY)))
+        if tool is not None and tool["type"] == "function":
+            plan.append(({"id": "fc_" + hex48(), "type": "function_call",
+                          "status": "completed", "arguments": "".join(RESPONSES_TOOL_ARGS),
+                          "call_id": "call_" + uuid.uuid4().hex[:24], "name": tool["name"]},
+                         RESPONSES_TOOL_ARGS))
+        elif tool is not None:
+            plan.append(({"id": "ctc_" + hex48(), "type": "custom_tool_call",
+                          "status": "completed", "call_id": "call_" + uuid.uuid4().hex[:24],
+                          "input": "".join(RESPONSES_CUSTOM_INPUT), "name": tool["name"]},
+                         RESPONSES_CUSTOM_INPUT))
+        else:
+            plan.append(({"id": "msg_" + hex48(), "type": "message",
+                          "status": "incomplete" if incomplete else "completed",
+                          "content": [{"type": "output_text", "annotations": [],
+                                       "logprobs": [], "text": "".join(pieces)}],
+                          "role": "assistant"}, pieces))
+        reasoning_tokens = len(plan[0][1]) if opt["reasoning"] else 0
+        counted = sum(len(d) for it, d in plan if it["type"] != "reasoning")
+        usage = responses_usage(opt, max(1, (responses_input_chars(body) + 3) // 4),
+                                counted + reasoning_tokens, reasoning_tokens)
+        rid = "resp_" + hex48()
+        created = int(now())
+
+        def response(status, output, usage=None, error=None):
+            r = {"id": rid, "object": "response", "created_at": created, "status": status,
+                 "background": body.get("background") is True, "error": error,
+                 "incomplete_details": ({"reason": "max_output_tokens"}
+                                        if status == "incomplete" else None),
+                 "instructions": body.get("instructions"),
+                 "max_output_tokens": mot, "max_tool_calls": body.get("max_tool_calls"),
+                 "model": model, "output": output,
+                 "parallel_tool_calls": body.get("parallel_tool_calls", True),
+                 "previous_response_id": body.get("previous_response_id"),
+                 "prompt_cache_key": body.get("prompt_cache_key"),
+                 "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
+                 "safety_identifier": body.get("safety_identifier"),
+                 "service_tier": body.get("service_tier") or "default", "store": store,
+                 "temperature": body.get("temperature", 1.0),
+                 "text": body.get("text") or {"format": {"type": "text"},
+                                              "verbosity": "medium"},
+                 "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools") or [],
+                 "top_logprobs": body.get("top_logprobs", 0), "top_p": body.get("top_p", 1.0),
+                 "truncation": body.get("truncation") or "disabled", "usage": usage,
+                 "user": body.get("user"), "metadata": body.get("metadata") or {}}
+            if body.get("conversation") is not None:
+                conv = body["conversation"]
+                r["conversation"] = {"id": conv.get("id") if isinstance(conv, dict) else conv}
+            return r
+
+        final = response("incomplete" if incomplete else "completed",
+                         [it for it, _ in plan], usage)
+
+        def keep():
+            if store:
+                self.server.responses[rid] = final
+                for it in final["output"]:
+                    self.server.items[it["id"]] = it
+
+        headers = self.azure_headers() if az else self.common_headers(opt)
+        if not stream:
+            keep()
+            return self.send_unary(final, opt, srec, headers)
+
+        obfuscate = (body.get("stream_options") or {}).get("include_obfuscation") is not False
+        delay = opt["delay_ms"] / 1000.0 if opt["mode"] == "words" else 0.0
+        emit, chunked = self.sse_start(opt, srec, headers)
+        srec["total_chunks"] = counted
+        seq = [0]
+
+        def send(etype, count=False, **fields):
+            ev = {"type": etype, "sequence_number": seq[0]}
+            ev.update(fields)
+            seq[0] += 1
+            emit(json.dumps(ev), count=count, event=etype)
+
+        def fail():
+            err = self.quote_key(opt, {"error": {"code": "server_error",
+                                                 "message": RESPONSES_SERVER_ERROR}})
+            send("response.failed", response=response("failed", [], None, err["error"]))
+            if chunked:
+                self.end_chunks()
+
+        def obf(ev):
+            if obfuscate:
+                ev["obfuscation"] = uuid.uuid4().hex[:2 + len(ev["delta"]) % 12]
+            return ev
+
+        send("response.created", response=response("in_progress", []))
+        send("response.in_progress", response=response("in_progress", []))
+        i = 0                       # the content deltas sent so far
+        for k, (item, deltas) in enumerate(plan):
+            iid, typ = item["id"], item["type"]
+            at = {"item_id": iid, "output_index": k}
+            if typ == "reasoning":
+                start = {"id": iid, "type": typ, "summary": []}
+                if "encrypted_content" in item:
+                    start["encrypted_content"] = item["encrypted_content"]
+                send("response.output_item.added", output_index=k, item=start)
+                part = {"type": "summary_text", "text": ""}
+                send("response.reasoning_summary_part.added", summary_index=0, part=part, **at)
+                for d in deltas:
+                    send("response.reasoning_summary_text.delta",
+                         **obf(dict(at, summary_index=0, delta=d)))
+                text = "".join(deltas)
+                send("response.reasoning_summary_text.done", summary_index=0, text=text, **at)
+                send("response.reasoning_summary_part.done", summary_index=0,
+                     part={"type": "summary_text", "text": text}, **at)
+                send("response.output_item.done", output_index=k, item=item)
+                continue
+            start = dict(item, status="in_progress")
+            if typ == "message":
+                start["content"] = []
+            elif typ == "function_call":
+                start["arguments"] = ""
+            else:
+                start["input"] = ""
+            send("response.output_item.added", output_index=k, item=start)
+            if typ == "message":
+                at["content_index"] = 0
+                send("response.content_part.added",
+                     part={"type": "output_text", "annotations": [], "logprobs": [],
+                           "text": ""}, **at)
+            for d in deltas:
+                if i > 0:
+                    self.pause(delay)
+                if self.sse_cut(opt, i, emit, chunked, fail):
+                    return
+                if opt["badjson"] and i == 1:
+                    emit("{this is not json", count=False)
+                if opt["nonobject"] and i == 1:
+                    for payload in ("null", '"x"', "42", "[1]"):
+                        emit(payload, count=False)
+                if typ == "message":
+                    send("response.output_text.delta", count=True,
+                         **obf(dict(at, delta=d, logprobs=[])))
+                elif typ == "function_call":
+                    send("response.function_call_arguments.delta", count=True,
+                         **obf(dict(at, delta=d)))
+                else:
+                    send("response.custom_tool_call_input.delta", count=True,
+                         **obf(dict(at, delta=d)))
+                i += 1
+            if self.sse_stall_at_end(opt, counted):
+                return
+            if typ == "message":
+                part = item["content"][0]
+                send("response.output_text.done", text=part["text"], logprobs=[], **at)
+                send("response.content_part.done", part=part, **at)
+            elif typ == "function_call":
+                send("response.function_call_arguments.done", arguments=item["arguments"],
+                     name=item["name"], **at)
+            else:
+                send("response.custom_tool_call_input.done", input=item["input"], **at)
+            send("response.output_item.done", output_index=k, item=item)
+        keep()
+        send("response.incomplete" if incomplete else "response.completed", response=final)
+        if chunked:
+            self.end_chunks()
+        srec["completed"] = True
+
+
 def main():
     def args(ap):
         ap.add_argument("--azure-key", default=AZURE_KEY,
@@ -1054,6 +1669,8 @@ def main():
     srv, a = mockserve.start(Handler, __doc__, args)
     srv.azure_key = a.azure_key
     srv.azure_ad_token = a.azure_ad_token
+    srv.responses = {}          # the stored Responses by id
+    srv.items = {}              # their output items by id
     mockserve.serve(srv, a, "openai_mock")
 
 
