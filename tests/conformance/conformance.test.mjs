@@ -1211,3 +1211,70 @@ describe('Vercel AI SDK (@ai-sdk/openai through the Responses API)', () => {
     assert.match(typeof output.output === 'string' ? output.output : JSON.stringify(output.output), /sunny in Paris/);
   });
 });
+
+// The Responses API passed through: native-* are openai/ deployments of the mock, whose own
+// /v1/responses answers (ids as long as OpenAI's). What the translation refuses (custom tools)
+// works, and the upstream's own state (item_reference, previous_response_id) is its own.
+describe('responses passed through to an upstream with the Responses API', () => {
+  const UPSTREAM_ID = /^resp_[0-9a-f]{48}$/;
+
+  test('responses.create() and responses.stream() get the upstream\'s own Response', F, async () => {
+    const r = await client.responses.create({ model: 'native-echo', input: 'passed through', truncation: 'auto' });
+    assert.match(r.id, UPSTREAM_ID);
+    assert.equal(r.output_text, 'passed through', JSON.stringify(r));
+    assert.equal(r.truncation, 'auto');
+    const stream = client.responses.stream({ model: 'native-echo', input: 'streamed through' });
+    let deltas = '';
+    stream.on('response.output_text.delta', (ev) => { deltas += ev.delta; });
+    const final = await stream.finalResponse();
+    assert.equal(final.output_text, 'streamed through');
+    assert.equal(deltas, 'streamed through');
+    assert.match(final.id, UPSTREAM_ID);
+  });
+
+  test('a custom tool (Codex\'s freeform apply_patch) comes back as a custom_tool_call', F, async () => {
+    const tools = [{ type: 'custom', name: 'apply_patch', description: 'edit files' }];
+    const r = await client.responses.create({ model: 'native-tools', input: 'patch it', tools });
+    const call = r.output.find((i) => i.type === 'custom_tool_call');
+    assert.equal(call?.name, 'apply_patch', JSON.stringify(r.output));
+    assert.equal(typeof call.input, 'string');
+    const final = await client.responses.stream({ model: 'native-tools', input: 'patch it', tools }).finalResponse();
+    assert.equal(final.output.find((i) => i.type === 'custom_tool_call')?.name, 'apply_patch', JSON.stringify(final.output));
+  });
+
+  test('the AI SDK\'s item_reference goes to the upstream, which resolves it', F, async () => {
+    const { provider, sent } = aiSdk();
+    const messages = [{ role: 'user', content: 'native first turn' }];
+    const first = await generateText({ model: provider('native-echo'), messages, maxRetries: 0 });
+    assert.equal(first.text, 'native first turn');
+    const second = await generateText({
+      model: provider('native-echo'),
+      messages: [...messages, ...first.response.messages, { role: 'user', content: 'native second turn' }],
+      maxRetries: 0,
+    });
+    assert.equal(second.text, 'native second turn');
+    const refs = sent[1].body.input.filter((i) => i.type === 'item_reference');
+    assert.equal(refs.length, 1, JSON.stringify(sent[1].body));
+    const up = await (await fetch(`${process.env.CONFORMANCE_MOCK_URL}/_mock/requests`)).json();
+    const last = up.filter((q) => q.method === 'POST' && q.path.endsWith('/v1/responses')).at(-1);
+    assert.deepEqual(last.body.input.filter((i) => i.type === 'item_reference'), refs);
+  });
+
+  test('stateless reasoning (store: false) round-trips its encrypted_content through the AI SDK', F, async () => {
+    const { provider, sent } = aiSdk();
+    const openai = { store: false, include: ['reasoning.encrypted_content'] };
+    const messages = [{ role: 'user', content: 'think first' }];
+    const first = await generateText({ model: provider('native-reasoning'), messages, providerOptions: { openai }, maxRetries: 0 });
+    assert.equal(first.text, 'think first');
+    const second = await generateText({
+      model: provider('native-reasoning'),
+      messages: [...messages, ...first.response.messages, { role: 'user', content: 'think again' }],
+      providerOptions: { openai },
+      maxRetries: 0,
+    });
+    assert.equal(second.text, 'think again');
+    const reasoning = sent[1].body.input.filter((i) => i.type === 'reasoning');
+    assert.equal(reasoning.length, 1, JSON.stringify(sent[1].body.input));
+    assert.equal(typeof reasoning[0].encrypted_content, 'string');
+  });
+});

@@ -153,6 +153,19 @@ check_expansion(const cJSON *req)
     cJSON_Delete(rec);
     cJSON_Delete(resp);
     cJSON_Delete(x);
+    /* for a Responses API upstream: the items found go without ids, the unknown stay */
+    xerr_reset(&e);
+    x = sllmp_responses_expand(req, NULL, find, NULL, 1, &e);
+    if (x == NULL) {
+        fuzz_check(memchr(e.message, '\0', sizeof(e.message)) != NULL);
+        return;
+    }
+    fuzz_reparses(x);
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(x, "input"))
+    {
+        fuzz_check(!is(str(item, "type"), "item_reference") || str(item, "id") != NULL);
+    }
+    cJSON_Delete(x);
 }
 
 int
