@@ -13,9 +13,10 @@
 /* OpenAI-compatible servers and Azure: chat, completions and embeddings, passed through. */
 sllmp_rc_t sllmp_provider_openai_chat(sllmp_req_t *r);
 /* POST /v1/responses to a deployment with the Responses API (responses_api): {api_base}/
- * responses (Azure: /openai/v1/responses, or /openai/responses?api-version= for a dated
- * version), the body as the client sent it with the deployment's model, each event passed on
- * under its name (no [DONE]: the Responses API ends with response.completed). */
+ * responses (Azure: /openai/responses?api-version= for a dated version from 2025-03-01-preview,
+ * which has it, else /openai/v1/responses), the body as the client sent it with the deployment's
+ * model, each event passed on under its name (no [DONE]: the Responses API ends with
+ * response.completed). */
 sllmp_rc_t sllmp_provider_openai_responses(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_mock_chat(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_mock_embeddings(sllmp_req_t *r);

@@ -493,11 +493,18 @@ upstream_url(sllmp_req_t *r)
     if (d->provider != SLLMP_PROVIDER_AZURE) {
         return sllmp_arena_printf(r->arena, "%s/%s", d->api_base, ep);
     }
-    if (d->api_version != NULL && !azure_v1_version(d->api_version) &&
-        r->kind == SLLMP_KIND_RESPONSES) {
-        /* a dated version's Responses API is not under the deployment: its model names it */
+    if (r->kind == SLLMP_KIND_RESPONSES && d->api_version != NULL &&
+        !azure_v1_version(d->api_version) && strncmp(d->api_version, "2025-03-01", 10) >= 0) {
+        /* a dated version's Responses API (from 2025-03-01-preview) is not under the
+         * deployment: the body's model names it. Older versions (the default 2024-10-21 among
+         * them) have none: the v1 API's, below */
         return sllmp_arena_printf(r->arena, "%s/openai/responses?api-version=%s", d->api_base,
                                   d->api_version);
+    }
+    if (r->kind == SLLMP_KIND_RESPONSES && d->api_version != NULL &&
+        !azure_v1_version(d->api_version)) {
+        return sllmp_arena_printf(r->arena, "%s%s/responses", d->api_base,
+                                  strstr(d->api_base, "/openai/v1") != NULL ? "" : "/openai/v1");
     }
     if (d->api_version != NULL && !azure_v1_version(d->api_version)) {
         sllmp_buf_t dep;

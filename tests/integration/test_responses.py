@@ -403,6 +403,18 @@ PRICED = {"input_cost_per_token": 1e-6, "cache_read_input_token_cost": 0.5e-6,
           "output_cost_per_token": 2e-6}
 
 
+AZURE_KEY = "azure-mock-KEY"  # the mock's
+
+
+def azure(name, mock, api_version):
+    """An azure/ deployment of the mock (api_version None: the v1 API)."""
+    p = {"model": "azure/echo", "api_base": "http://127.0.0.1:%d" % mock.port,
+         "api_key": "os.environ/MOCK_AZURE_KEY"}
+    if api_version is not None:
+        p["api_version"] = api_version
+    return {"model_name": name, "litellm_params": p}
+
+
 class NativeCase(ResponsesCase):
     """POST /v1/responses to openai/ deployments: sent to the upstream's own /v1/responses as
     it is, its answer and events coming back as they were."""
@@ -418,7 +430,11 @@ class NativeCase(ResponsesCase):
                 upstream_model("nat-cut", mock, "error-after-2+words-5-1"),
                 upstream_model("nat-close", mock, "close-after-2+words-5-1"),
                 upstream_model("nat-500", mock, "status-500"),
-                chat_only(upstream_model("up-echo", mock, "echo"))]
+                chat_only(upstream_model("up-echo", mock, "echo")),
+                azure("nat-az", mock, "2025-04-01-preview"),
+                azure("nat-az-v1", mock, None)]
+
+    server_env = {"MOCK_AZURE_KEY": AZURE_KEY}
 
     @classmethod
     def make_config(cls):
@@ -461,6 +477,21 @@ class ResponsesNativeTest(NativeCase):
         self.assertRegex(resp["id"], UPSTREAM_ID)
         self.assertEqual(self.text_of(resp), "hello native", resp)
         self.assertGreater(resp["usage"]["output_tokens"], 0, resp)
+
+    def test_azure(self):
+        # a dated api-version: /openai/responses?api-version=; the v1 API: /openai/v1/responses;
+        # both with the deployment in the body's model and the key as api-key
+        for name, path in (("nat-az", "/openai/responses?api-version=2025-04-01-preview"),
+                           ("nat-az-v1", "/openai/v1/responses")):
+            for stream in (False, True):
+                with self.subTest(name=name, stream=stream):
+                    resp, up = self.turn({"model": name, "input": "to azure", "stream": stream},
+                                         stream=stream)
+                    self.assertEqual(up["path"], path)
+                    self.assertEqual((up["body"]["model"], up["headers"].get("api-key")),
+                                     ("echo", AZURE_KEY), up)
+                    self.assertNotIn("authorization", up["headers"])
+                    self.assertEqual(self.text_of(resp), "to azure", resp)
 
     def test_streamed_events_as_they_came(self):
         rid = uuid.uuid4().hex
