@@ -1900,6 +1900,24 @@ bare_model_provider(const char *m)
  * names the deployment alone. */
 static const char *const bedrock_routes[] = {"converse/", "invoke/", NULL};
 static const char *const azure_routes[] = {"o_series/", "gpt5_series/", NULL};
+/* LiteLLM's route for a model served through the Responses API on chat completions */
+static const char *const responses_routes[] = {"responses/", NULL};
+
+/*
+ * Whether an OpenAI model has no chat completions, only the Responses API (OpenAI's model
+ * pages): the codex models (gpt-5-codex, gpt-5.1-codex-max, codex-mini-latest), the -pro ones
+ * (o1-pro, o3-pro, gpt-5-pro, gpt-5.2-pro, and their dated names), deep research and computer
+ * use.
+ */
+static int
+responses_only(const char *model)
+{
+    size_t n = strlen(model);
+
+    return strstr(model, "codex") != NULL || (n >= 4 && strcmp(model + n - 4, "-pro") == 0) ||
+           strstr(model, "-pro-20") != NULL || strstr(model, "deep-research") != NULL ||
+           strncmp(model, "computer-use", 12) == 0;
+}
 
 static int
 route_strip(char *model, const char *const *routes)
@@ -1962,6 +1980,9 @@ split_model(loader_t *L, dep_ud_t *u)
     if (d->provider == SLLMP_PROVIDER_BEDROCK) {
         route_strip(d->model, bedrock_routes);
     }
+    if (d->provider == SLLMP_PROVIDER_OPENAI || d->provider == SLLMP_PROVIDER_AZURE) {
+        d->chat_via_responses = route_strip(d->model, responses_routes);
+    }
     if (d->provider == SLLMP_PROVIDER_AZURE) {
         d->reasoning = route_strip(d->model, azure_routes);
     }
@@ -2001,6 +2022,11 @@ split_model(loader_t *L, dep_ud_t *u)
         env_default(L, &d->api_key, providers[i].key_env);
     }
     d->messages_api = d->provider == SLLMP_PROVIDER_ANTHROPIC;
+    /* OpenAI's own models that have no chat completions: chat goes through its Responses API */
+    if (d->provider == SLLMP_PROVIDER_OPENAI && strcmp(d->provider_name, "openai") == 0 &&
+        strcmp(d->api_base, "https://api.openai.com/v1") == 0 && responses_only(d->model)) {
+        d->chat_via_responses = 1;
+    }
     return provider_params(L, u);
 }
 
@@ -4998,6 +5024,9 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             }
             if (d->responses_api) {
                 fprintf(out, ", /v1/responses as it is");
+            }
+            if (d->chat_via_responses) {
+                fprintf(out, ", chat through its Responses API");
             }
             for (size_t h = 0; h < d->nheaders; h++) {
                 /* the names only: values may be secrets */

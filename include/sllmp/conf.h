@@ -93,6 +93,9 @@ struct sllmp_deployment_s {
     int messages_api;       /* speaks Anthropic Messages natively: serves POST /v1/messages */
     int responses_api; /* is sent POST /v1/responses as it is (OpenAI's Responses API); else the
                         * request goes through chat completions (src/middleware/responses.c) */
+    int chat_via_responses; /* chat completions go to its Responses API, translated
+                             * (src/providers/responses_xlate.c): LiteLLM's openai/responses/<m>
+                             * route, and OpenAI's models that have no chat completions */
     long mock_delay_ms;
     sllmp_price_t price; /* from conf/pricing.yaml, overridden by model_info.*_cost_per_token */
     long rpm;            /* litellm_params.rpm / tpm: limits of this deployment, 0 = none */

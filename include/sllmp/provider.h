@@ -18,6 +18,10 @@ sllmp_rc_t sllmp_provider_openai_chat(sllmp_req_t *r);
  * model, each event passed on under its name (no [DONE]: the Responses API ends with
  * response.completed). */
 sllmp_rc_t sllmp_provider_openai_responses(sllmp_req_t *r);
+/* A chat request to a deployment whose model has no chat completions (chat_via_responses):
+ * translated to the Responses API and back (sllmp_chat_to_responses and the answer's
+ * translators in translate.h), streamed or not. */
+sllmp_rc_t sllmp_provider_openai_via_responses(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_mock_chat(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_mock_embeddings(sllmp_req_t *r);
 /* Anthropic: chat translated; /v1/messages and /v1/messages/count_tokens passed through. */

@@ -208,6 +208,42 @@ cJSON *sllmp_thinking_entry(int index, const char *thinking, const char *signatu
 cJSON *sllmp_usage_to_openai(const sllmp_usage_t *u);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Chat completions through OpenAI's Responses API (src/providers/responses_xlate.c), for the   */
+/* deployments whose models have no chat completions (chat_via_responses)                    */
+
+/*
+ * OpenAI chat request -> Responses request for `model`: messages -> input items (system,
+ * developer and user messages as message items of their role with input_text / input_image /
+ * input_file / input_audio parts; an assistant's text as an output_text part, its refusal as a
+ * refusal part, its tool_calls as function_call items; tool messages as function_call_output
+ * items), tools flattened ({"type":"function", name, description, parameters, strict}),
+ * tool_choice ({"type":"function","name"}), response_format -> text.format (json_schema's
+ * members one level up), verbosity -> text.verbosity, max_completion_tokens (else max_tokens)
+ * -> max_output_tokens, reasoning_effort -> reasoning.effort, logprobs -> include
+ * message.output_text.logprobs (with top_logprobs), store false unless the client says true;
+ * temperature, top_p, user, metadata, parallel_tool_calls, stream, service_tier,
+ * prompt_cache_key, safety_identifier and any other member copied; stop, seed, penalties,
+ * logit_bias, prediction, stream_options dropped. A 400 (NULL, *e filled): n > 1, audio output,
+ * the legacy functions API, a tool that is not a function, a part or role it cannot carry.
+ */
+cJSON *sllmp_chat_to_responses(const cJSON *req, const char *model, sllmp_xerr_t *e);
+
+/* A Response -> chat.completion ("model" model, "created" created): output_text parts joined
+ * as content, refusal parts as refusal, reasoning summaries as reasoning_content,
+ * function_call items as tool_calls; finish_reason tool_calls, stop, or for status incomplete
+ * length (content_filter when that was the reason); *u the usage. NULL when resp is no
+ * Response (no output array). */
+cJSON *sllmp_responses_to_chat_answer(const cJSON *resp, const char *model, long created,
+                                      sllmp_usage_t *u);
+
+/* One event of a Responses stream (its type, parsed data) -> chat chunks: response.created
+ * the role chunk (its id the chunks'), output_text deltas content, reasoning summary deltas
+ * reasoning_content, function calls tool call fragments (by output_index), response.completed
+ * or response.incomplete the finish chunk and the usage chunk (ended set); response.failed and
+ * error set err_* and return -1. */
+int sllmp_responses_chat_event(sllmp_xstream_t *s, const char *type, const cJSON *data);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Anthropic Messages (protocols.md §2)                                                     */
 
 #define SLLMP_ANTHROPIC_VERSION         "2023-06-01"

@@ -43,7 +43,8 @@ call_kind(sllmp_req_t *r)
         switch (p) {
         case SLLMP_PROVIDER_OPENAI:
         case SLLMP_PROVIDER_AZURE:
-            return sllmp_provider_openai_chat(r);
+            return r->dep->chat_via_responses ? sllmp_provider_openai_via_responses(r)
+                                              : sllmp_provider_openai_chat(r);
         case SLLMP_PROVIDER_MOCK:
             return sllmp_provider_mock_chat(r);
         case SLLMP_PROVIDER_ANTHROPIC:

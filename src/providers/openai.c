@@ -24,6 +24,7 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_EVENT (8 * 1024 * 1024)
 
@@ -482,27 +483,26 @@ azure_v1_version(const char *v)
 
 /* Where the request goes: {api_base}/<endpoint>, or Azure's deployment path. */
 static const char *
-upstream_url(sllmp_req_t *r)
+upstream_url(sllmp_req_t *r, int responses)
 {
     const sllmp_deployment_t *d = r->dep;
-    const char *ep = r->kind == SLLMP_KIND_EMBEDDINGS    ? "embeddings"
+    const char *ep = responses                           ? "responses"
+                     : r->kind == SLLMP_KIND_EMBEDDINGS  ? "embeddings"
                      : r->kind == SLLMP_KIND_COMPLETIONS ? "completions"
-                     : r->kind == SLLMP_KIND_RESPONSES   ? "responses"
                                                          : "chat/completions";
 
     if (d->provider != SLLMP_PROVIDER_AZURE) {
         return sllmp_arena_printf(r->arena, "%s/%s", d->api_base, ep);
     }
-    if (r->kind == SLLMP_KIND_RESPONSES && d->api_version != NULL &&
-        !azure_v1_version(d->api_version) && strncmp(d->api_version, "2025-03-01", 10) >= 0) {
+    if (responses && d->api_version != NULL && !azure_v1_version(d->api_version) &&
+        strncmp(d->api_version, "2025-03-01", 10) >= 0) {
         /* a dated version's Responses API (from 2025-03-01-preview) is not under the
          * deployment: the body's model names it. Older versions (the default 2024-10-21 among
          * them) have none: the v1 API's, below */
         return sllmp_arena_printf(r->arena, "%s/openai/responses?api-version=%s", d->api_base,
                                   d->api_version);
     }
-    if (r->kind == SLLMP_KIND_RESPONSES && d->api_version != NULL &&
-        !azure_v1_version(d->api_version)) {
+    if (responses && d->api_version != NULL && !azure_v1_version(d->api_version)) {
         return sllmp_arena_printf(r->arena, "%s%s/responses", d->api_base,
                                   strstr(d->api_base, "/openai/v1") != NULL ? "" : "/openai/v1");
     }
@@ -525,9 +525,11 @@ upstream_url(sllmp_req_t *r)
                               d->api_version != NULL ? d->api_version : "");
 }
 
-/* The call of r->dep with body; headers has room for 6. */
+/* The call of r->dep with body (to its Responses API when responses); headers has room for
+ * 6. */
 static void
-call_init(sllmp_req_t *r, sllmp_upstream_call_t *call, const char **headers, const char *body)
+call_init(sllmp_req_t *r, sllmp_upstream_call_t *call, const char **headers, const char *body,
+          int responses)
 {
     const sllmp_deployment_t *d = r->dep;
     int nh = 0;
@@ -542,7 +544,7 @@ call_init(sllmp_req_t *r, sllmp_upstream_call_t *call, const char **headers, con
                             : sllmp_arena_printf(r->arena, "Authorization: Bearer %s", d->api_key);
     }
     headers[nh] = NULL;
-    call->url = upstream_url(r);
+    call->url = upstream_url(r, responses);
     call->body = body;
     call->body_len = strlen(body);
     call->headers = headers;
@@ -560,7 +562,7 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
     char *body = upstream_body(r, &usage_asked);
 
     sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
-    call_init(r, &call, headers, body);
+    call_init(r, &call, headers, body, 0);
     s.r = r;
     s.done = s.finished = 0;
     s.head = NULL;
@@ -745,7 +747,7 @@ sllmp_provider_openai_responses(sllmp_req_t *r)
     char *body = responses_body(r);
 
     sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
-    call_init(r, &call, headers, body);
+    call_init(r, &call, headers, body, 1);
     memset(&s, 0, sizeof(s));
     s.r = r;
     sllmp_sse_init(&s.sse, MAX_EVENT, on_response_event, &s);
@@ -783,6 +785,74 @@ sllmp_provider_openai_responses(sllmp_req_t *r)
         }
         cJSON_Delete(json);
     }
+    sllmp_buf_free(&call.resp);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- chat through /responses */
+
+typedef struct {
+    sllmp_req_t *r;
+    sllmp_sse_t sse;
+    sllmp_xstream_t x;
+    int events;
+} bstream_t;
+
+static int
+on_bridge_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
+{
+    bstream_t *s = ud;
+    cJSON *json = sllmp_provider_event_object(s->r, data, dlen);
+    const char *type;
+    int rc;
+
+    (void)elen;
+    if (json == NULL) {
+        return 0;
+    }
+    s->events++;
+    type = event != NULL && *event != '\0' ? event : sllmp_json_str(json, "type");
+    rc = sllmp_responses_chat_event(&s->x, type != NULL ? type : "", json);
+    if (rc < 0) {
+        rc = sllmp_provider_stream_error(s->r, s->x.err_status, s->x.err_type, s->x.err_message);
+    }
+    cJSON_Delete(json);
+    return rc != 0;
+}
+
+sllmp_rc_t
+sllmp_provider_openai_via_responses(sllmp_req_t *r)
+{
+    sllmp_xerr_t xe;
+    const char *body =
+        sllmp_provider_body(r, sllmp_chat_to_responses(r->json, r->dep->model, &xe), &xe);
+    sllmp_upstream_call_t call;
+    const char *headers[6];
+    bstream_t s;
+    sllmp_err_t err;
+    sllmp_rc_t rc;
+
+    if (body == NULL) {
+        return SLLMP_ERROR;
+    }
+    call_init(r, &call, headers, body, 1);
+    memset(&s, 0, sizeof(s));
+    s.r = r;
+    sllmp_provider_xstream_init(r, &s.x);
+    sllmp_sse_init(&s.sse, MAX_EVENT, on_bridge_event, &s);
+    err = sllmp_provider_run(r, &call, sllmp_provider_feed_sse, &s.sse);
+    sllmp_sse_free(&s.sse);
+    rc = sllmp_provider_end(r, &call, err, s.events);
+    if (rc == SLLMP_GO_ON && r->stream) {
+        rc = sllmp_provider_xstream_end(r, &s.x);
+    } else if (rc == SLLMP_GO_ON) {
+        cJSON *resp = parse_whole(sllmp_buf_cstr(&call.resp), call.resp.len);
+
+        rc = sllmp_provider_answer(
+            r, sllmp_responses_to_chat_answer(resp, r->model, (long)time(NULL), &r->usage));
+        cJSON_Delete(resp);
+    }
+    sllmp_xstream_free(&s.x);
     sllmp_buf_free(&call.resp);
     return rc;
 }

@@ -64,6 +64,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(sllmp_gemini_request(req, "gemini-2.5-flash", &e), &e);
 
     xerr_reset(&e);
+    check(sllmp_chat_to_responses(req, "gpt-5-codex", &e), &e);
+
+    xerr_reset(&e);
     check(sllmp_gemini_request(req, "gemini-3-pro-preview", &e), &e);
 
     for (size_t i = 0; i < sizeof(bedrock_models) / sizeof(bedrock_models[0]); i++) {

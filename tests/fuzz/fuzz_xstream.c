@@ -1,6 +1,8 @@
 /*
- * The stream translators (Anthropic, Gemini, Bedrock) on any sequence of upstream events, fed
- * through an xstream set up as the adapters do. Input: byte 0 picks the provider (% 3) and
+ * The stream translators (Anthropic, Gemini, Bedrock, and the Responses API's for chat through
+ * it) on any sequence of upstream events, fed through an xstream set up as the adapters do.
+ * Input: byte 0 picks the provider (% 3; from 0xf0 on, the Responses API: "type\tjson" or the
+ * json's own type) and
  * whether the stream is finished at the end even when the provider never said it was over;
  * byte 1 is the chunk whose emit() stops the translator (0: none); the rest is one event a line,
  * "event\tjson" (Anthropic's event name, Bedrock's :event-type; Gemini takes the whole line as
@@ -28,7 +30,7 @@
 
 typedef struct {
     int stop_at;  /* the chunk number whose emit returns STOP; 0 never */
-    int provider; /* 0 Anthropic, 1 Gemini, 2 Bedrock */
+    int provider; /* 0 Anthropic, 1 Gemini, 2 Bedrock, 3 the Responses API */
     int chunks;   /* chunks emitted */
     int stopped;  /* emit returned STOP */
     int usages;   /* usage chunks */
@@ -275,8 +277,18 @@ event(int provider, sllmp_xstream_t *x, const char *name, const cJSON *json)
         return sllmp_anthropic_stream_event(x, name, json);
     case 1:
         return sllmp_gemini_stream_event(x, json);
-    default:
+    case 2:
         return sllmp_bedrock_stream_event(x, name, json);
+    default: {
+        /* the Responses API's events, named or typed (chat through /v1/responses) */
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(json, "type");
+
+        return sllmp_responses_chat_event(x,
+                                          *name != '\0'          ? name
+                                          : cJSON_IsString(type) ? type->valuestring
+                                                                 : "",
+                                          json);
+    }
     }
 }
 
@@ -292,7 +304,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     fuzz_quiet();
-    provider = data[0] % 3;
+    provider = data[0] >= 0xf0 ? 3 : data[0] % 3; /* the seeds of 0..2 kept their meaning */
     force_finish = data[0] / 3 % 2;
     memset(&st, 0, sizeof(st));
     st.stop_at = data[1];

@@ -978,3 +978,152 @@ class ResponsesNotKeptTest(ResponsesCase):
                 err = self.assertOpenAIError(r, 400, param=Ellipsis)
                 self.assertTrue(err["param"].startswith(param), err)
                 self.assertIn("store: false", err["message"], err)
+
+
+class ChatViaResponsesTest(ResponsesCase):
+    """Chat completions to a deployment whose model has only the Responses API (LiteLLM's
+    openai/responses/<model> route): the chat request goes to the upstream's /v1/responses,
+    translated, and its answer comes back as a chat completion, streamed or not."""
+
+    @classmethod
+    def models(cls, mock):
+        return [upstream_model("br-echo", mock, "responses/echo"),
+                upstream_model("br-words", mock, "responses/words-4-1"),
+                upstream_model("br-tools", mock, "responses/tools-once"),
+                upstream_model("br-reasoning", mock, "responses/reasoning"),
+                upstream_model("br-cut", mock, "responses/error-after-2+words-5-1"),
+                dict(upstream_model("br-usage", mock,
+                                    "responses/usage-2000-300-1500-100+words-3-1"),
+                     model_info=PRICED)]
+
+    def call(self, payload, stream=False):
+        """(the chat completion, or the chunks; what the upstream was sent)"""
+        rid = uuid.uuid4().hex
+        h = {"X-Request-ID": rid}
+        if stream:
+            c = self.stream(dict(payload, stream=True), key=self.master_key, headers=h).read_all()
+            self.assertEqual(c.status, 200, c.text())
+            got = [d for _, d in sse_events(c.text())]
+            self.assertEqual(got[-1], "[DONE]", got)
+        else:
+            r = self.chat(payload, key=self.master_key, headers=h)
+            self.assertEqual(r.status, 200, r)
+            got = r.json()
+        up = [q for q in self.mock.requests() if q["headers"].get("x-request-id") == rid]
+        self.assertEqual(len(up), 1, up)
+        self.assertTrue(up[0]["path"].endswith("/v1/responses"), up[0]["path"])
+        return got, up[0]["body"]
+
+    def test_unstreamed(self):
+        resp, body = self.call({"model": "br-echo", "max_tokens": 50, "temperature": 0.2,
+                                "stop": ["\n"], "seed": 7,
+                                "messages": [{"role": "system", "content": "be brief"},
+                                             {"role": "user", "content": "hello bridge"}]})
+        self.assertEqual(resp["object"], "chat.completion")
+        self.assertEqual(resp["choices"][0]["message"]["content"], "hello bridge", resp)
+        self.assertEqual(resp["choices"][0]["finish_reason"], "stop")
+        self.assertGreater(resp["usage"]["completion_tokens"], 0, resp)
+        self.assertEqual(body["model"], "echo")
+        self.assertEqual((body["max_output_tokens"], body["temperature"], body["store"]),
+                         (50, 0.2, False), body)
+        self.assertEqual(body["input"], [
+            {"type": "message", "role": "system",
+             "content": [{"type": "input_text", "text": "be brief"}]},
+            {"type": "message", "role": "user",
+             "content": [{"type": "input_text", "text": "hello bridge"}]}], body)
+        for gone in ("messages", "max_tokens", "stop", "seed"):
+            self.assertNotIn(gone, body)
+
+    def test_streamed(self):
+        chunks, body = self.call({"model": "br-words", "stream_options": {"include_usage": True},
+                                  "messages": [{"role": "user", "content": "x"}]}, stream=True)
+        data = chunks[:-1]
+        self.assertTrue(all(c["object"] == "chat.completion.chunk" for c in data), data)
+        self.assertEqual(data[0]["choices"][0]["delta"].get("role"), "assistant", data)
+        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in data
+                       if c["choices"])
+        self.assertEqual(text, "w1 w2 w3 w4")
+        self.assertEqual([c["choices"][0]["finish_reason"] for c in data if c["choices"] and
+                          c["choices"][0]["finish_reason"]], ["stop"], data)
+        self.assertEqual(data[-1]["choices"], [], data)  # the usage chunk the client asked for
+        self.assertGreater(data[-1]["usage"]["completion_tokens"], 0, data)
+        self.assertNotIn("stream_options", body)
+        self.assertTrue(body["stream"])
+
+    def test_tool_round_trip(self):
+        tools = [{"type": "function", "function": {
+            "name": "get_weather", "parameters": {"type": "object"}}}]
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                msgs = [{"role": "user", "content": "weather?"}]
+                got, body = self.call({"model": "br-tools", "messages": msgs, "tools": tools,
+                                       "tool_choice": {"type": "function",
+                                                       "function": {"name": "get_weather"}}},
+                                      stream=stream)
+                self.assertEqual(body["tools"], [{"type": "function", "name": "get_weather",
+                                                  "parameters": {"type": "object"}}])
+                self.assertEqual(body["tool_choice"], {"type": "function", "name": "get_weather"})
+                if stream:
+                    frags = [tc for c in got[:-1] if c["choices"]
+                             for tc in c["choices"][0]["delta"].get("tool_calls") or []]
+                    call = {"id": frags[0]["id"], "name": frags[0]["function"]["name"],
+                            "arguments": "".join(f["function"].get("arguments", "")
+                                                 for f in frags)}
+                    finish = [c["choices"][0]["finish_reason"] for c in got[:-1]
+                              if c["choices"] and c["choices"][0]["finish_reason"]]
+                else:
+                    tc = got["choices"][0]["message"]["tool_calls"][0]
+                    call = {"id": tc["id"], "name": tc["function"]["name"],
+                            "arguments": tc["function"]["arguments"]}
+                    finish = [got["choices"][0]["finish_reason"]]
+                self.assertEqual((call["name"], finish), ("get_weather", ["tool_calls"]), got)
+                json.loads(call["arguments"])
+                msgs += [{"role": "assistant", "content": None, "tool_calls": [
+                             {"id": call["id"], "type": "function",
+                              "function": {"name": "get_weather",
+                                           "arguments": call["arguments"]}}]},
+                         {"role": "tool", "tool_call_id": call["id"], "content": "sunny"}]
+                got, body = self.call({"model": "br-tools", "messages": msgs, "tools": tools})
+                self.assertEqual(got["choices"][0]["message"]["content"], "tool said: sunny",
+                                 got)
+                self.assertEqual([it["type"] for it in body["input"]],
+                                 ["message", "function_call", "function_call_output"], body)
+
+    def test_reasoning_and_format(self):
+        got, body = self.call({"model": "br-reasoning", "reasoning_effort": "low",
+                               "verbosity": "low",
+                               "response_format": {"type": "json_schema", "json_schema": {
+                                   "name": "r", "schema": {"type": "object"}, "strict": True}},
+                               "messages": [{"role": "user", "content": "think"}]})
+        self.assertEqual(body["reasoning"], {"effort": "low"})
+        self.assertEqual(body["text"], {"format": {"type": "json_schema", "name": "r",
+                                                   "schema": {"type": "object"},
+                                                   "strict": True}, "verbosity": "low"})
+        msg = got["choices"][0]["message"]
+        self.assertEqual(msg["content"], "think", got)
+        self.assertTrue(msg.get("reasoning_content"), got)
+
+    def test_cost(self):
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                payload = {"model": "br-usage", "messages": [{"role": "user", "content": "x"}]}
+                if stream:
+                    c = self.stream(dict(payload, stream=True), key=self.master_key).read_all()
+                    self.assertIn(": x-sllmp-cost-usd 0.00185\n", c.text())
+                else:
+                    r = self.chat(payload, key=self.master_key)
+                    self.assertEqual(r.header("x-sllmp-cost-usd"), "0.00185", r)
+                    self.assertEqual(r.json()["usage"]["prompt_tokens_details"]["cached_tokens"],
+                                     1500, r)
+
+    def test_refused_and_failed(self):
+        r = self.chat({"model": "br-echo", "n": 2, "messages": [{"role": "user", "content": "x"}]},
+                      key=self.master_key)
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "n"), r)
+        # the upstream's response.failed inside the stream: the chat error event and [DONE]
+        c = self.stream({"model": "br-cut", "stream": True,
+                         "messages": [{"role": "user", "content": "x"}]},
+                        key=self.master_key).read_all()
+        evs = [d for _, d in sse_events(c.text())]
+        self.assertEqual(evs[-1], "[DONE]", evs)
+        self.assertIn("error", evs[-2], evs)
