@@ -98,6 +98,46 @@ test_responses_api(void **state)
                  "t.yaml:4:");
 }
 
+/* Which deployments take chat completions through their Responses API: LiteLLM's responses/
+ * route (openai/ and azure/, the route gone from the model sent), and OpenAI's own models that
+ * have no chat completions, on OpenAI's API only. */
+static void
+test_chat_via_responses(void **state)
+{
+    static const char text[] =
+        "model_list:\n"
+        "  - {model_name: a, litellm_params: {model: openai/responses/gpt-4.1,"
+        " api_base: 'http://127.0.0.1:1/v1'}}\n"
+        "  - {model_name: b, litellm_params: {model: azure/responses/o_series/dep,"
+        " api_base: 'https://x.example'}}\n"
+        "  - {model_name: c, litellm_params: {model: openai/gpt-5-codex}}\n"
+        "  - {model_name: d, litellm_params: {model: openai/o3-pro-2025-06-10}}\n"
+        "  - {model_name: e, litellm_params: {model: openai/gpt-5.2-pro}}\n"
+        "  - {model_name: f, litellm_params: {model: openai/gpt-5}}\n"
+        "  - {model_name: g, litellm_params: {model: openai/gpt-5-codex,"
+        " api_base: 'http://127.0.0.1:1/v1'}}\n"
+        "  - {model_name: h, litellm_params: {model: openrouter/openai/gpt-5-pro}}\n"
+        "  - {model_name: i, litellm_params: {model: openai/gpt-4o-mini-search-preview}}\n";
+    static const int want[] = {1, 1, 1, 1, 1, 0, 0, 0, 0};
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load(text, &err);
+    assert_non_null(c);
+    assert_int_equal(c->ndeployments, 9);
+    for (size_t i = 0; i < 9; i++) {
+        if (c->deployments[i].chat_via_responses != want[i]) {
+            fail_msg("%s: chat_via_responses %d", c->deployments[i].model_name,
+                     c->deployments[i].chat_via_responses);
+        }
+    }
+    assert_string_equal(c->deployments[0].model, "gpt-4.1");
+    assert_string_equal(c->deployments[1].model, "dep");
+    assert_true(c->deployments[1].reasoning);
+    sllmp_conf_unref(c);
+}
+
 /* sllmp.responses: the kept Responses answers; defaults, durations and their errors. */
 static void
 test_responses_section(void **state)
@@ -2410,6 +2450,7 @@ main(void)
         cmocka_unit_test(test_litellm_file_unchanged),
         cmocka_unit_test(test_responses_section),
         cmocka_unit_test(test_responses_api),
+        cmocka_unit_test(test_chat_via_responses),
         cmocka_unit_test(test_set_verbose),
         cmocka_unit_test(test_callbacks),
         cmocka_unit_test(test_sllmp_section),
