@@ -37,6 +37,7 @@ typedef enum {
     EP_MESSAGES,
     EP_COUNT_TOKENS,
     EP_RESPONSES,
+    EP_COMPACT,
     EP_RESPONSE
 } endpoint_t;
 
@@ -69,6 +70,9 @@ static const route_t routes[] = {
     {"/v1/messages/count_tokens", 0, "POST", EP_COUNT_TOKENS},
     {"/v1/responses", 0, "POST", EP_RESPONSES},
     {"/responses", 0, "POST", EP_RESPONSES},
+    /* the Responses API's compaction (Codex's), before the routes of a kept response's id */
+    {"/v1/responses/compact", 0, "POST", EP_COMPACT},
+    {"/responses/compact", 0, "POST", EP_COMPACT},
     {"/v1/responses/", 1, "GET, DELETE", EP_RESPONSE}, /* a kept response, its input_items */
     {"/responses/", 1, "GET, DELETE", EP_RESPONSE},
 };
@@ -528,7 +532,8 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
               : rt->ep == EP_MESSAGES     ? SLLMP_KIND_MESSAGES
               : rt->ep == EP_COUNT_TOKENS ? SLLMP_KIND_COUNT_TOKENS
                                           : SLLMP_KIND_CHAT;
-    r->responses_api = rt->ep == EP_RESPONSES;
+    r->responses_api = rt->ep == EP_RESPONSES || rt->ep == EP_COMPACT;
+    r->responses_compact = rt->ep == EP_COMPACT;
     if (strcmp(r->method, "OPTIONS") == 0) {
         preflight(r, rt);
         goto out;
@@ -572,6 +577,7 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
     case EP_MESSAGES:
     case EP_COUNT_TOKENS:
     case EP_RESPONSES:
+    case EP_COMPACT:
         chat(r);
         break;
     case EP_RESPONSE:

@@ -326,7 +326,19 @@ sllmp_responses_prepare(sllmp_req_t *r)
 
     r->responses = r->json;
     x = responses_of(r);
-    if (cJSON_IsObject(r->json) && native(r)) {
+    if (r->responses_compact && cJSON_IsObject(r->json) && !native(r) &&
+        sllmp_json_str(r->json, "model") != NULL &&
+        sllmp_conf_route_name(r->conf, sllmp_json_str(r->json, "model")) != NULL) {
+        /* the compaction is the upstream's own: nothing to translate it into */
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "model",
+                              "The model '%.*s' has no Responses API of its own: "
+                              "/v1/responses/compact is served by openai/ and azure/ "
+                              "deployments (and those whose model_info.supported_endpoints "
+                              "lists /v1/responses).",
+                              sllmp_utf8_prec(sllmp_json_str(r->json, "model"), 200),
+                              sllmp_json_str(r->json, "model"));
+    }
+    if (cJSON_IsObject(r->json) && (native(r) || r->responses_compact)) {
         /* sent as it is; what it names of ours goes in whole (nothing is kept of its answer:
          * the upstream keeps it, when the client asks it to) */
         r->kind = SLLMP_KIND_RESPONSES;

@@ -1180,9 +1180,11 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     static const char *const kind_names[] = {"chat.completions", "completions",  "embeddings",
                                              "messages",         "count_tokens", "responses"};
 
-    cJSON_AddStringToObject(
-        rec, "name",
-        rec_string(r, "generation_name", r->responses_api ? "responses" : kind_names[r->kind]));
+    cJSON_AddStringToObject(rec, "name",
+                            rec_string(r, "generation_name",
+                                       r->responses_compact ? "responses.compact"
+                                       : r->responses_api   ? "responses"
+                                                            : kind_names[r->kind]));
     add_str(rec, "user", user);
     add_str(rec, "session", session);
     cJSON_AddItemToObject(rec, "tags", tags);

@@ -660,6 +660,10 @@ validate_responses(sllmp_req_t *r)
         return SLLMP_ERROR;
     }
     r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
+    if (r->stream && r->responses_compact) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "stream",
+                              "/v1/responses/compact does not stream.");
+    }
     return accepted(r, body, cJSON_GetObjectItemCaseSensitive(body, "user"));
 }
 

@@ -486,7 +486,8 @@ static const char *
 upstream_url(sllmp_req_t *r, int responses)
 {
     const sllmp_deployment_t *d = r->dep;
-    const char *ep = responses                           ? "responses"
+    const char *ep = responses && r->responses_compact   ? "responses/compact"
+                     : responses                         ? "responses"
                      : r->kind == SLLMP_KIND_EMBEDDINGS  ? "embeddings"
                      : r->kind == SLLMP_KIND_COMPLETIONS ? "completions"
                                                          : "chat/completions";
@@ -499,12 +500,13 @@ upstream_url(sllmp_req_t *r, int responses)
         /* a dated version's Responses API (from 2025-03-01-preview) is not under the
          * deployment: the body's model names it. Older versions (the default 2024-10-21 among
          * them) have none: the v1 API's, below */
-        return sllmp_arena_printf(r->arena, "%s/openai/responses?api-version=%s", d->api_base,
+        return sllmp_arena_printf(r->arena, "%s/openai/%s?api-version=%s", d->api_base, ep,
                                   d->api_version);
     }
     if (responses && d->api_version != NULL && !azure_v1_version(d->api_version)) {
-        return sllmp_arena_printf(r->arena, "%s%s/responses", d->api_base,
-                                  strstr(d->api_base, "/openai/v1") != NULL ? "" : "/openai/v1");
+        return sllmp_arena_printf(r->arena, "%s%s/%s", d->api_base,
+                                  strstr(d->api_base, "/openai/v1") != NULL ? "" : "/openai/v1",
+                                  ep);
     }
     if (d->api_version != NULL && !azure_v1_version(d->api_version)) {
         sllmp_buf_t dep;

@@ -493,6 +493,32 @@ class ResponsesNativeTest(NativeCase):
                     self.assertNotIn("authorization", up["headers"])
                     self.assertEqual(self.text_of(resp), "to azure", resp)
 
+    def test_compact(self):
+        # Codex's compaction: to the upstream's /responses/compact as it is, its answer back
+        body = {"model": "nat-echo", "instructions": "keep it short",
+                "input": [{"role": "user", "content": "a long talk"},
+                          {"type": "message", "role": "assistant",
+                           "content": [{"type": "output_text", "text": "yes"}]}]}
+        for path in ("/v1/responses/compact", "/responses/compact"):
+            with self.subTest(path=path):
+                rid = uuid.uuid4().hex
+                r = self.chat(body, key=KEY, path=path, headers={"X-Request-ID": rid})
+                self.assertEqual(r.status, 200, r)
+                got = r.json()
+                self.assertEqual(got["object"], "response.compaction", got)
+                self.assertEqual(got["output"][-1]["type"], "compaction", got)
+                self.assertIsNotNone(r.header("x-sllmp-cost-usd"), r)
+                up = self.upstream(rid)
+                self.assertEqual(up["path"], "/v1/responses/compact")
+                self.assertEqual(up["body"], dict(body, model="echo"))
+        r = self.chat(dict(body, stream=True), key=KEY, path="/v1/responses/compact")
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "stream"), r)
+        # a model without the Responses API of its own has no compaction to give
+        r = self.chat(dict(body, model="up-echo"), key=KEY, path="/v1/responses/compact")
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "model"), r)
+        r = self.chat(dict(body, model="no-such"), key=KEY, path="/v1/responses/compact")
+        self.assertEqual(r.status, 404, r)
+
     def test_streamed_events_as_they_came(self):
         rid = uuid.uuid4().hex
         c, evs = self.events({"model": "nat-words", "input": "x"},

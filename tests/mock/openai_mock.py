@@ -22,6 +22,13 @@ Endpoints (OpenAI paths: no auth checked; the Authorization header is only recor
     POST /openai/v1/chat/completions, /openai/v1/completions, /openai/v1/embeddings  (Azure v1)
     POST /openai/v1/responses                       Azure v1 Responses (deployment: body model)
     POST /openai/responses?api-version=V            Azure's dated ("preview") Responses path
+    POST /v1/responses/compact, /responses/compact  the Responses API's compaction: model (a
+                      string) and input, instructions, previous_response_id, prompt_cache_key,
+                      prompt_cache_retention, prompt_cache_options only (else 400
+                      unknown_parameter); answers {id, object "response.compaction",
+                      created_at, output: the input's user messages then one compaction item
+                      {type "compaction", id "cmp_...", encrypted_content}, usage (input:
+                      ceil(chars / 4), output 16)}
     GET  /openai/v1/responses/{id}, /openai/responses/{id}?api-version=V
     GET  /v1/models, /models, /health
 
@@ -934,6 +941,8 @@ class Handler(mockserve.MockHandler):
         rec = self.record(raw)
         if path.startswith("/openai/"):
             return self.azure(path, rec)
+        if path in ("/v1/responses/compact", "/responses/compact"):
+            return self.compact(rec["body"])
         kind = {"/v1/chat/completions": "chat", "/chat/completions": "chat",
                 "/v1/completions": "completions", "/completions": "completions",
                 "/v1/embeddings": "embeddings", "/embeddings": "embeddings",
@@ -1447,6 +1456,35 @@ class Handler(mockserve.MockHandler):
             self.send_json(400, e.body(), extra=headers)
             return False
         return True
+
+    def compact(self, body):
+        """POST /v1/responses/compact: the user messages kept, the rest one compaction item."""
+        known = {"model", "input", "instructions", "previous_response_id", "prompt_cache_key",
+                 "prompt_cache_retention", "prompt_cache_options"}
+        if not isinstance(body, dict):
+            return self.send_bad_json()
+        for k in body:
+            if k not in known:
+                return self.send_json(400, BadRequest("Unknown parameter: '%s'." % k, k,
+                                                      "unknown_parameter").body())
+        if not isinstance(body.get("model"), str):
+            return self.send_json(400, BadRequest("you must provide a model parameter",
+                                                  "model").body())
+        kept = [{"type": "message", "role": "user",
+                 "content": [{"type": "input_text", "text": it["content"]}]
+                 if isinstance(it.get("content"), str) else it.get("content")}
+                for it in responses_input_items(body)
+                if isinstance(it, dict) and it.get("role") == "user"]
+        kept.append({"type": "compaction", "id": "cmp_" + hex48(),
+                     "encrypted_content": "gAAAAAB" + base64.b64encode(
+                         uuid.uuid4().bytes * 2).decode("ascii")})
+        inp = max(1, (responses_input_chars(body) + 3) // 4)
+        return self.send_json(200, {
+            "id": "resp_" + hex48(), "object": "response.compaction", "created_at": int(now()),
+            "output": kept,
+            "usage": {"input_tokens": inp, "input_tokens_details": {"cached_tokens": 0},
+                      "output_tokens": 16, "output_tokens_details": {"reasoning_tokens": 0},
+                      "total_tokens": inp + 16}}, extra=self.common_headers(parse_model("")))
 
     def get_response(self, path, rid):
         """GET /v1/responses/{id} (and the Azure paths, with their auth): a stored Response."""
