@@ -763,9 +763,10 @@ sllmp_provider_openai_responses(sllmp_req_t *r)
                                 "The provider's stream ended before the response was complete.");
         } else if (s.failure[0] != '\0') {
             /* the client has the upstream's own failure events: the record says it failed,
-             * nothing more goes out */
+             * nothing more goes out. A held stream (buffer_streams) has sent nothing: it is
+             * dropped, and the failure goes out as JSON with its status, as chat's does */
             rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL, "%s", s.failure);
-            r->finished = 1;
+            r->finished = !r->stream_held;
         } else {
             rc = SLLMP_FINISHED;
         }

@@ -1153,3 +1153,17 @@ class ChatViaResponsesTest(ResponsesCase):
         evs = [d for _, d in sse_events(c.text())]
         self.assertEqual(evs[-1], "[DONE]", evs)
         self.assertIn("error", evs[-2], evs)
+
+
+class ResponsesNativeBufferedTest(NativeCase):
+    """sllmp.buffer_streams: a native stream is held until its end."""
+
+    sllmp = {"buffer_streams": True}
+
+    def test_failure_inside_the_stream(self):
+        # the upstream's response.failed: nothing of the held stream went out, so the failure
+        # is the client's as JSON with its status, as chat's is
+        c = self.stream({"model": "nat-cut", "input": "x", "stream": True},
+                        key=self.master_key, path=PATH).read_all()
+        self.assertEqual(c.status, 502, (c.status, c.text()))
+        self.assertTrue(json.loads(c.text())["error"]["message"], c.text())
