@@ -654,13 +654,36 @@ rfailure(rstream_t *s, const cJSON *err, const char *fallback)
     }
 }
 
-/* Each event goes on as it came, under its name; the usage middleware reads the counts. */
+/* The upstream's words of a failure (an error event's, a Response's error): what must never
+ * reach the client (the key it was sent, quoted back; sllmp.langfuse.redact) replaced, as in
+ * the gateway's own errors. 1 when anything was. */
+static int
+redact_error(sllmp_req_t *r, cJSON *err)
+{
+    static const char *const names[] = {"message", "param", "code"};
+    int changed = 0;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(err, names[i]);
+        const char *text = cJSON_IsString(v) ? sllmp_redacted(r, v->valuestring) : NULL;
+
+        if (text != NULL && text != v->valuestring) {
+            cJSON_ReplaceItemInObjectCaseSensitive(err, names[i], cJSON_CreateString(text));
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+/* Each event goes on as it came, under its name (a failure's words redacted); the usage
+ * middleware reads the counts. */
 static int
 on_response_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
 {
     rstream_t *s = ud;
     cJSON *json = sllmp_provider_event_object(s->r, data, dlen);
     const char *type;
+    char *text = NULL;
     int stopped = 0, rc;
 
     (void)elen;
@@ -677,12 +700,21 @@ on_response_event(void *ud, const char *event, size_t elen, const char *data, si
                  cJSON_GetObjectItemCaseSensitive(
                      cJSON_GetObjectItemCaseSensitive(json, "response"), "error"),
                  "The response failed.");
+        if (redact_error(s->r, cJSON_GetObjectItemCaseSensitive(
+                                   cJSON_GetObjectItemCaseSensitive(json, "response"), "error"))) {
+            text = cJSON_PrintUnformatted(json);
+        }
     } else if (strcmp(type, "error") == 0) {
         /* the SDKs end the stream at it: nothing after it is read */
         s->ended = 1;
         rfailure(s, json, "The provider failed mid-stream.");
+        if (redact_error(s->r, json)) {
+            text = cJSON_PrintUnformatted(json);
+        }
     }
-    rc = sllmp_provider_native_event(s->r, type, json, data, dlen, &stopped);
+    rc = sllmp_provider_native_event(s->r, type, json, text != NULL ? text : data,
+                                     text != NULL ? strlen(text) : dlen, &stopped);
+    cJSON_free(text);
     cJSON_Delete(json);
     return rc;
 }

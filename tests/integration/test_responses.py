@@ -428,6 +428,7 @@ class NativeCase(ResponsesCase):
                 dict(upstream_model("nat-usage", mock, "usage-2000-300-1500-100+words-3-1"),
                      model_info=PRICED),
                 upstream_model("nat-cut", mock, "error-after-2+words-5-1"),
+                upstream_model("nat-cut-quote", mock, "error-after-2+words-5-1+quote-key"),
                 upstream_model("nat-close", mock, "close-after-2+words-5-1"),
                 upstream_model("nat-500", mock, "status-500"),
                 chat_only(upstream_model("up-echo", mock, "echo")),
@@ -629,6 +630,14 @@ class ResponsesNativeTest(NativeCase):
         self.assertEqual(types[-1], "response.failed", types)
         self.assertEqual(types.count("response.failed"), 1, types)
         self.assertEqual(types.count("response.output_text.delta"), 2, types)
+
+    def test_failure_inside_the_stream_keeps_the_key(self):
+        # an upstream's failure that quotes the key it was sent goes on without it, as chat's
+        # error event does
+        c, evs = self.events({"model": "nat-cut-quote", "input": "x"})
+        self.assertEqual(evs[-1][0], "response.failed", evs)
+        self.assertIn("Bearer [REDACTED]", evs[-1][1]["response"]["error"]["message"], evs)
+        self.assertNotIn(UPSTREAM_KEY, c.text())
 
     def test_cut_stream_ends_failed(self):
         # the upstream's connection closes mid-answer: the gateway ends the stream as the
