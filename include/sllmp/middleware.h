@@ -30,6 +30,13 @@ sllmp_store_t *sllmp_thread_store(sllmp_req_t *r);
  * it refers to, then translated; r->json becomes the chat request, r->responses the client's. */
 sllmp_rc_t sllmp_responses_prepare(sllmp_req_t *r);
 
+/* A request passed through (kind RESPONSES) falling back to a model whose deployments have no
+ * Responses API: translated into the chat completion it stands for, as validate does for such a
+ * model (kind CHAT from then on, its answer kept here). 0; -1, and r as it was, when it cannot
+ * be: it names the upstream's own state (previous_response_id, item_reference), which no other
+ * provider has, or something only a Responses API takes (hosted or custom tools, ...). */
+int sllmp_responses_translate(sllmp_req_t *r);
+
 /* GET and DELETE /v1/responses/{id} (and GET .../{id}/input_items): a kept response. */
 void sllmp_responses_endpoint(sllmp_req_t *r, const char *rest);
 

@@ -449,6 +449,32 @@ next_fallback(sllmp_req_t *r, const sllmp_fallback_t *fb, size_t *next)
     return NULL;
 }
 
+/* Whether r can go to the fallback model: a request passed through (/v1/responses, kind
+ * RESPONSES) to a model none of whose deployments has the Responses API goes through chat
+ * completions, as validate would have sent it there (sllmp_responses_translate); one that
+ * cannot be translated skips the model. */
+static int
+fallback_fits(sllmp_req_t *r, const char *model)
+{
+    const sllmp_deployment_t *deps[SLLMP_GROUP_MAX];
+    failure_t saved;
+    int rc;
+
+    if (r->kind != SLLMP_KIND_RESPONSES || gather(r, model, deps) > 0) {
+        return 1;
+    }
+    failure_keep(r, &saved);
+    rc = sllmp_responses_translate(r);
+    failure_restore(r, &saved); /* the failure that led here stays the answer's */
+    if (rc < 0) {
+        sllmp_log(r->id, SLLMP_LOG_INFO,
+                  "not falling back to %s: it has no Responses API and the request does not "
+                  "translate",
+                  model);
+    }
+    return rc == 0;
+}
+
 /*
  * llm_call: the model group the client named, with retries; then, when its failure is one a
  * fallback list is for (LiteLLM's fallbacks, context_window_fallbacks,
@@ -497,6 +523,9 @@ provider_call(sllmp_req_t *r, void *mw_conf)
         }
         const char *m = next_fallback(r, fb, &next);
 
+        while (m != NULL && !fallback_fits(r, m)) {
+            m = next_fallback(r, fb, &next);
+        }
         if (m == NULL) {
             break;
         }

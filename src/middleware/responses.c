@@ -369,6 +369,39 @@ sllmp_responses_prepare(sllmp_req_t *r)
     return SLLMP_GO_ON;
 }
 
+int
+sllmp_responses_translate(sllmp_req_t *r)
+{
+    responses_t *x = responses_of(r);
+    cJSON *native = r->json, *chat;
+    sllmp_xerr_t xe;
+
+    if (r->kind != SLLMP_KIND_RESPONSES) {
+        return 0;
+    }
+    /* the upstream's previous_response_id or item_reference: no translation (ours were
+     * expanded in validate) */
+    chat = sllmp_responses_to_chat(native, &xe);
+    if (chat == NULL) {
+        return -1;
+    }
+    r->json = chat;
+    r->kind = SLLMP_KIND_CHAT;
+    if (sllmp_validate_chat(r) != SLLMP_GO_ON) {
+        cJSON_Delete(chat);
+        r->json = native;
+        r->kind = SLLMP_KIND_RESPONSES;
+        return -1;
+    }
+    sllmp_arena_cleanup_add(r->arena, json_free, chat);
+    if (x->expanded == NULL && r->conf->responses_store) {
+        /* what is kept of the answer: its input as items (nothing here refers to any) */
+        x->expanded = sllmp_responses_expand(native, NULL, find_item, r, 0, &xe);
+        x->s.meta.store = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(native, "store"));
+    }
+    return 0;
+}
+
 /* Keeps the answer (post, before its end goes out). */
 static void
 keep(sllmp_req_t *r, responses_t *x, const cJSON *response)

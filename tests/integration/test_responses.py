@@ -1176,3 +1176,31 @@ class ResponsesNativeBufferedTest(NativeCase):
                         key=self.master_key, path=PATH).read_all()
         self.assertEqual(c.status, 502, (c.status, c.text()))
         self.assertTrue(json.loads(c.text())["error"]["message"], c.text())
+
+
+class ResponsesNativeFallbackTest(NativeCase):
+    """A passed-through request's fallback to a model whose deployments have no Responses API."""
+
+    router = {"fallbacks": [{"nat-500": ["up-echo"]}]}
+
+    def test_falls_back_through_chat_completions(self):
+        # up-echo's deployment takes chat completions only: the fallback is the translation,
+        # answered (and kept) here, streamed or not
+        r = self.post({"model": "nat-500", "input": "fall back"})
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        self.assertRegex(body["id"], RESP_ID)
+        self.assertEqual(self.text_of(body), "fall back", body)
+        got = self.stack.request("GET", "/v1/responses/" + body["id"], None,
+                                 {"Authorization": "Bearer " + MASTER_KEY})
+        self.assertEqual(got.status, 200, got)
+        _, evs = self.events({"model": "nat-500", "input": "streamed back"})
+        self.assertEqual(self.text_of(self.check_stream_whole(evs)), "streamed back", evs)
+
+    def test_what_does_not_translate_does_not_fall_back(self):
+        # a custom tool has no chat completion: the primary's failure is the answer, not the
+        # translation's 400
+        r = self.post({"model": "nat-500", "input": "x",
+                       "tools": [{"type": "custom", "name": "apply_patch"}]})
+        self.assertEqual(r.status, 502, r)
+        self.assertEqual(r.json()["error"]["code"], "provider_error", r)
