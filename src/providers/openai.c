@@ -720,19 +720,37 @@ on_response_event(void *ud, const char *event, size_t elen, const char *data, si
 }
 
 /* The body for the upstream: the client's (made whole by the kept responses), its model the
- * deployment's. */
+ * deployment's. What is the gateway's is held out while it is printed, as for chat
+ * (upstream_body): LiteLLM's own members, which the Responses API refuses as unknown parameters,
+ * and a metadata that is not OpenAI's map of strings (LiteLLM's tags list). */
 static char *
 responses_body(sllmp_req_t *r)
 {
-    cJSON *model = cJSON_DetachItemFromObjectCaseSensitive(r->json, "model");
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(r->json, "metadata"), *kv;
+    cJSON *held = NULL, *f;
+    int strings = cJSON_IsObject(md);
     char *text;
 
+    cJSON_ArrayForEach(kv, md)
+    {
+        strings &= cJSON_IsString(kv);
+    }
+    if (md != NULL && !strings && !cJSON_IsNull(md)) {
+        hold(r->json, "metadata", &held);
+    }
+    for (int i = 0; litellm_only[i] != NULL; i++) {
+        hold(r->json, litellm_only[i], &held);
+    }
+    while (cJSON_GetObjectItemCaseSensitive(r->json, "model") != NULL) {
+        hold(r->json, "model", &held); /* each of them: a body may name two */
+    }
     cJSON_AddStringToObject(r->json, "model", r->dep->model);
     text = cJSON_PrintUnformatted(r->json);
     cJSON_DeleteItemFromObjectCaseSensitive(r->json, "model");
-    if (model != NULL) {
-        cJSON_AddItemToObject(r->json, "model", model);
+    while (held != NULL && (f = cJSON_DetachItemFromArray(held, 0)) != NULL) {
+        cJSON_AddItemToObject(r->json, f->string, f);
     }
+    cJSON_Delete(held);
     return text;
 }
 

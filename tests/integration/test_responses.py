@@ -479,6 +479,15 @@ class ResponsesNativeTest(NativeCase):
         self.assertEqual(self.text_of(resp), "hello native", resp)
         self.assertGreater(resp["usage"]["output_tokens"], 0, resp)
 
+    def test_the_gateways_own_members_stay_here(self):
+        # LiteLLM's members (the Responses API refuses them: unknown_parameter) and a metadata
+        # that is LiteLLM's (tags as a list; OpenAI takes strings only) do not go upstream, as
+        # for chat; the trace still reads them
+        resp, up = self.turn({"model": "nat-echo", "input": "x", "num_retries": 2,
+                              "tags": ["t"], "metadata": {"tags": ["a"], "trace_name": "n"}})
+        self.assertEqual(sorted(up["body"]), ["input", "model"], up["body"])
+        self.assertEqual(self.text_of(resp), "x", resp)
+
     def test_azure(self):
         # a dated api-version: /openai/responses?api-version=; the v1 API: /openai/v1/responses;
         # both with the deployment in the body's model and the key as api-key
