@@ -2081,6 +2081,18 @@ deployment_subject(sllmp_deployment_t *d)
                            khex, d->model_id ? "|" : "", d->model_id ? d->model_id : "");
 
     sllmp_sha256(what, strlen(what), sha);
+    /* the upstream account: where, as whom (not which model), for the responses an upstream
+     * keeps, which another deployment of the same account can continue */
+    {
+        char *acct = sllmp_xasprintf("%s|%s", d->api_base ? d->api_base : "", khex);
+        unsigned char asha[32];
+
+        sllmp_sha256(acct, strlen(acct), asha);
+        for (int i = 0; i < 8; i++) {
+            snprintf(d->account + 2 * i, 3, "%02x", asha[i]);
+        }
+        free(acct);
+    }
     name = sllmp_xasprintf("%s.%02x%02x%02x%02x", d->model_name, sha[0], sha[1], sha[2], sha[3]);
     sllmp_subject_id(d->subject, "dep", name);
     free(name);

@@ -19,11 +19,14 @@
 int
 sllmp_keep_id_ok(const char *id)
 {
-    if (id == NULL || strncmp(id, "resp_", 5) != 0 || strlen(id) != 5 + 32) {
+    size_t n = id != NULL ? strlen(id) : 0;
+
+    /* ours are 32 hex digits; an upstream's (OpenAI's, Azure's) longer */
+    if (n < 5 + 16 || n > 5 + 120 || strncmp(id, "resp_", 5) != 0) {
         return 0;
     }
     for (const char *p = id + 5; *p; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
             return 0;
         }
     }

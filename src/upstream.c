@@ -465,8 +465,17 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, x.t.connect_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, x.t.total_ms);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+    if (call->method == NULL) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+    } else {
+        /* GET and DELETE of a response an upstream keeps; the next call sets POST again */
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
+                         strcmp(call->method, "GET") == 0 ? NULL : call->method);
+    }
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
 

@@ -93,6 +93,9 @@ struct sllmp_deployment_s {
     int messages_api;       /* speaks Anthropic Messages natively: serves POST /v1/messages */
     int responses_api; /* is sent POST /v1/responses as it is (OpenAI's Responses API); else the
                         * request goes through chat completions (src/middleware/responses.c) */
+    char account[17];  /* 16 hex of a digest of api_base and the key's digest: the deployments of
+                        * one upstream account share it (a response an upstream keeps can be
+                        * continued through any of them) */
     int chat_via_responses; /* chat completions go to its Responses API, translated
                              * (src/providers/responses_xlate.c): LiteLLM's openai/responses/<m>
                              * route, and OpenAI's models that have no chat completions */

@@ -1,7 +1,7 @@
 /*
  * Kept responses: the stored state behind the Responses API's previous_response_id,
  * item_reference and GET /v1/responses/{id} (sllmp.responses), as JSON documents named by
- * their response id ("resp_" and 32 hex digits; any other name is never found).
+ * their response id (sllmp_keep_id_ok; any other name is never found).
  *
  * Where: in Redis when the limits store is Redis (one string per response with a TTL, so every
  * host of the gateway sees it), else in files under sllmp.responses.dir (0700; files 0600,
@@ -28,7 +28,9 @@ int sllmp_keep_put(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, con
 /* 1 deleted, 0 there was none, -1 on failure. */
 int sllmp_keep_del(const sllmp_conf_t *c, sllmp_store_t *st, const char *id);
 
-/* Whether id is a name a kept response can have: "resp_" and 32 lowercase hex digits. */
+/* Whether id is a name a kept response can have: "resp_" and 16 to 120 letters and digits
+ * (the gateway's own are 32 lowercase hex digits; an upstream's, kept for the responses it
+ * answered through its own Responses API, are longer). */
 int sllmp_keep_id_ok(const char *id);
 
 #endif

@@ -89,18 +89,20 @@ struct sllmp_req_s {
     const char *method;
     const char *path; /* REQUEST_URI without the query string */
     sllmp_str_t body;
-    cJSON *json;           /* parsed body, owned by the arena's cleanup list */
-    int responses_api;     /* POST /v1/responses: kind CHAT inside, answered in the Responses
-                            * shapes (src/middleware/responses.c), or kind RESPONSES */
-    int responses_compact; /* POST /v1/responses/compact: kind RESPONSES, to the upstream's
-                            * /responses/compact, never streamed */
-    cJSON *responses;      /* its body as the client sent it, once validate has put its chat
-                            * translation (or, kind RESPONSES, the body to send) in json */
-    const char *model;     /* as the client named it */
-    const char *group;     /* the model group routed to: model, or the model_group_alias's target */
-    const char *user;      /* X-User-ID, else OpenAI `user`, else the key's `user` */
-    const char *session;   /* X-Session-ID */
-    const char *origin;    /* Origin, when CORS allows it */
+    cJSON *json;             /* parsed body, owned by the arena's cleanup list */
+    int responses_api;       /* POST /v1/responses: kind CHAT inside, answered in the Responses
+                              * shapes (src/middleware/responses.c), or kind RESPONSES */
+    const char *pin_account; /* kind RESPONSES continuing a response an upstream keeps: only
+                              * the deployments of that account (sllmp_deployment_t.account) */
+    int responses_compact;   /* POST /v1/responses/compact: kind RESPONSES, to the upstream's
+                              * /responses/compact, never streamed */
+    cJSON *responses;        /* its body as the client sent it, once validate has put its chat
+                              * translation (or, kind RESPONSES, the body to send) in json */
+    const char *model;       /* as the client named it */
+    const char *group;   /* the model group routed to: model, or the model_group_alias's target */
+    const char *user;    /* X-User-ID, else OpenAI `user`, else the key's `user` */
+    const char *session; /* X-Session-ID */
+    const char *origin;  /* Origin, when CORS allows it */
     int stream;
     int client_wants_usage; /* stream_options.include_usage from the client */
     const sllmp_deployment_t *dep;

@@ -18,6 +18,7 @@ typedef int sllmp_upstream_data_f(void *ud, const char *data, size_t n);
 
 typedef struct {
     const char *url;
+    const char *method; /* NULL: POST (of body); "GET" or "DELETE": no body */
     const char *body;
     size_t body_len;
     const char *const *headers;     /* NULL-terminated "Name: value" list */

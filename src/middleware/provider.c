@@ -306,6 +306,9 @@ gather(sllmp_req_t *r, const char *model, const sllmp_deployment_t **deps)
         /* a wildcard pattern's deployment as it serves model: what it may serve depends on it */
         const sllmp_deployment_t *d = sllmp_deployment_for(all[i], model, r->arena);
 
+        if (r->pin_account != NULL && strcmp(d->account, r->pin_account) != 0) {
+            continue; /* not the upstream account that keeps the response it continues */
+        }
         if (sllmp_provider_serves(d, r->kind)) {
             deps[k++] = d;
         }

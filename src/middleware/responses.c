@@ -25,6 +25,7 @@
 #include "sllmp/log.h"
 #include "sllmp/middleware.h"
 #include "sllmp/pipeline.h"
+#include "sllmp/provider.h"
 #include "sllmp/req.h"
 #include "sllmp/responses.h"
 #include "sllmp/route.h"
@@ -47,6 +48,7 @@ typedef struct {
      * upstream would (error and response.failed events) */
     cJSON *created; /* the Response of response.created / response.in_progress */
     double seq;     /* the last event's sequence_number, -1 before */
+    int kept;       /* the upstream's answer is recorded (keep_passed) */
 } responses_t;
 
 static void
@@ -132,11 +134,12 @@ owner_of(const sllmp_req_t *r)
 
 /*
  * The kept response id, when it is the caller's: 1 and *rec (held in the array *loaded, made on
- * first use, until the caller frees it), 0 when there is none (or another key's), -1 when the
- * store failed. A record already in *loaded is not read again.
+ * first use, until the caller frees it), 0 when there is none (or another key's: *foreign set
+ * then, when foreign is not NULL), -1 when the store failed. A record already in *loaded is not
+ * read again.
  */
 static int
-load(sllmp_req_t *r, cJSON **loaded, const char *id, const cJSON **rec)
+load(sllmp_req_t *r, cJSON **loaded, const char *id, const cJSON **rec, int *foreign)
 {
     const char *owner;
     cJSON *it, *parsed;
@@ -168,6 +171,8 @@ load(sllmp_req_t *r, cJSON **loaded, const char *id, const cJSON **rec)
     if (owner == NULL || strcmp(owner, owner_of(r)) != 0) {
         if (owner == NULL) {
             sllmp_log(r->id, SLLMP_LOG_WARN, "the kept response %s does not parse", id);
+        } else if (foreign != NULL) {
+            *foreign = 1;
         }
         cJSON_Delete(parsed);
         return 0;
@@ -192,7 +197,7 @@ find_item(void *ud, const char *id, const cJSON **item)
     if (sllmp_responses_item_response(id, rid) < 0) {
         return 0;
     }
-    rc = load(r, &x->loaded, rid, &rec);
+    rc = load(r, &x->loaded, rid, &rec, NULL);
     if (rc <= 0) {
         return rc;
     }
@@ -229,62 +234,145 @@ client_param(responses_t *x, const char *param, char *out, size_t len)
     return out;
 }
 
-/* Whether a request to a Responses API upstream names anything kept here: a
- * previous_response_id of ours, or an item_reference that may be one of our items (all else
- * goes as it is, to an upstream that may know it). */
+/* Whether a request names an item of ours in an item_reference (the ids our records give
+ * items: 32 hex digits and a short index after the prefix; an upstream's, OpenAI's 48 hex
+ * digits, are not looked for). */
 static int
-names_ours(const cJSON *req)
+names_our_items(const cJSON *req)
 {
     const cJSON *item;
     char rid[38];
 
-    if (sllmp_keep_id_ok(sllmp_json_str(req, "previous_response_id"))) {
-        return 1;
-    }
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(req, "input"))
     {
-        const char *type = sllmp_json_str(item, "type");
+        const char *type = sllmp_json_str(item, "type"), *id = sllmp_json_str(item, "id");
+        const char *us = id != NULL ? strchr(id, '_') : NULL;
 
-        if ((type == NULL || strcmp(type, "item_reference") == 0) &&
-            sllmp_responses_item_response(sllmp_json_str(item, "id"), rid) == 0) {
+        if ((type == NULL || strcmp(type, "item_reference") == 0) && us != NULL &&
+            strspn(us + 1, "0123456789abcdef") <= 40 &&
+            sllmp_responses_item_response(id, rid) == 0) {
             return 1;
         }
     }
     return 0;
 }
 
-/* Makes the conversation whole (native: for a Responses API upstream, which is sent it); x->
- * expanded is the expanded request. */
 static sllmp_rc_t
-expand(sllmp_req_t *r, responses_t *x, int native)
+previous_not_found(sllmp_req_t *r, const char *pid)
+{
+    r->err_code = "previous_response_not_found";
+    return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "previous_response_id",
+                          "Previous response with id '%.*s' not found.", sllmp_utf8_prec(pid, 100),
+                          pid);
+}
+
+/* Whether the model's group has a deployment of that upstream account. */
+static int
+group_has_account(const sllmp_req_t *r, const char *account)
+{
+    const sllmp_deployment_t *group[SLLMP_GROUP_MAX];
+    const char *model = sllmp_json_str(r->json, "model");
+    const char *name = model != NULL ? sllmp_conf_route_name(r->conf, model) : NULL;
+    size_t n = name != NULL ? sllmp_conf_group(r->conf, name, group, SLLMP_GROUP_MAX) : 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(group[i]->account, account) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Kind RESPONSES: what the request names of the kept responses. A previous_response_id that
+ * an upstream answered (a record {owner, account}) stays as it is, and the request goes to a
+ * deployment of that upstream account, which keeps it; one answered through chat completions
+ * (a record with its context), and item_references of ours, make the conversation whole for
+ * the upstream; another key's is not found; an unknown one goes as it is (the upstream's, the
+ * gateway never saw it).
+ */
+static sllmp_rc_t
+native_state(sllmp_req_t *r, responses_t *x)
+{
+    const char *pid = sllmp_json_str(r->json, "previous_response_id");
+    const cJSON *prev = NULL;
+    int foreign = 0, rc;
+    sllmp_xerr_t xe;
+
+    if (sllmp_keep_id_ok(pid)) {
+        rc = load(r, &x->loaded, pid, &prev, &foreign);
+        if (rc < 0) {
+            return store_failed(r);
+        }
+        if (foreign) {
+            return previous_not_found(r, pid);
+        }
+        if (rc > 0 && sllmp_json_str(prev, "account") != NULL) {
+            if (group_has_account(r, sllmp_json_str(prev, "account"))) {
+                r->pin_account = sllmp_arena_strdup(r->arena, sllmp_json_str(prev, "account"));
+            }
+            prev = NULL;
+        }
+    }
+    if (prev == NULL && !names_our_items(r->json)) {
+        return SLLMP_GO_ON;
+    }
+    if (prev != NULL) {
+        x->prepended = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(prev, "context")) +
+                       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+                           cJSON_GetObjectItemCaseSensitive(prev, "response"), "output"));
+    }
+    x->expanded = sllmp_responses_expand(r->json, prev, find_item, r, 1, &xe);
+    if (x->expanded == NULL) {
+        char name[128];
+
+        if (xe.message[0] == '\0') {
+            return store_failed(r);
+        }
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM,
+                              client_param(x, xe.param, name, sizeof(name)), "%s", xe.message);
+    }
+    r->json = x->expanded;
+    return SLLMP_GO_ON;
+}
+
+/* Makes the conversation whole for the translation; x->expanded is the expanded request. */
+static sllmp_rc_t
+expand(sllmp_req_t *r, responses_t *x)
 {
     const cJSON *req = r->json,
                 *pid = cJSON_GetObjectItemCaseSensitive(req, "previous_response_id");
     const cJSON *prev = NULL;
     sllmp_xerr_t xe;
 
-    if (pid != NULL && !cJSON_IsNull(pid) && !(native && !sllmp_keep_id_ok(pid->valuestring))) {
+    if (pid != NULL && !cJSON_IsNull(pid)) {
         int rc;
 
         if (!cJSON_IsString(pid)) {
             return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "previous_response_id",
                                   "'previous_response_id' must be a string.");
         }
-        rc = load(r, &x->loaded, pid->valuestring, &prev);
+        rc = load(r, &x->loaded, pid->valuestring, &prev, NULL);
         if (rc < 0) {
             return store_failed(r);
         }
         if (rc == 0) {
-            r->err_code = "previous_response_not_found";
+            return previous_not_found(r, pid->valuestring);
+        }
+        if (sllmp_json_str(prev, "account") != NULL) {
+            /* its conversation is the upstream's, which this model's provider cannot read */
             return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "previous_response_id",
-                                  "Previous response with id '%.*s' not found.",
+                                  "Previous response with id '%.*s' was answered by a "
+                                  "provider's own Responses API, which keeps its conversation: "
+                                  "continue it on a model of that provider, or send the whole "
+                                  "conversation as input.",
                                   sllmp_utf8_prec(pid->valuestring, 100), pid->valuestring);
         }
         x->prepended = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(prev, "context")) +
                        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
                            cJSON_GetObjectItemCaseSensitive(prev, "response"), "output"));
     }
-    x->expanded = sllmp_responses_expand(req, prev, find_item, r, native, &xe);
+    x->expanded = sllmp_responses_expand(req, prev, find_item, r, 0, &xe);
     if (x->expanded == NULL) {
         char name[128];
 
@@ -342,15 +430,9 @@ sllmp_responses_prepare(sllmp_req_t *r)
         /* sent as it is; what it names of ours goes in whole (nothing is kept of its answer:
          * the upstream keeps it, when the client asks it to) */
         r->kind = SLLMP_KIND_RESPONSES;
-        if (r->conf->responses_store && names_ours(r->json)) {
-            if (expand(r, x, 1) != SLLMP_GO_ON) {
-                return SLLMP_ERROR;
-            }
-            r->json = x->expanded;
-        }
-        return SLLMP_GO_ON;
+        return r->conf->responses_store ? native_state(r, x) : SLLMP_GO_ON;
     }
-    if (r->conf->responses_store && cJSON_IsObject(r->json) && expand(r, x, 0) != SLLMP_GO_ON) {
+    if (r->conf->responses_store && cJSON_IsObject(r->json) && expand(r, x) != SLLMP_GO_ON) {
         return SLLMP_ERROR;
     }
     chat = sllmp_responses_to_chat(x->expanded != NULL ? x->expanded : r->json, &xe);
@@ -431,6 +513,36 @@ keep(sllmp_req_t *r, responses_t *x, const cJSON *response)
 }
 
 /* ---------------------------------------------------------------- GET and DELETE */
+
+/* GET, DELETE (and GET .../input_items) of a response an upstream keeps: asked of a deployment
+ * of its account (the client's query with it), answered as the upstream answers; a DELETE it
+ * took (or a response it no longer has) removes the record too. */
+static void
+upstream_kept(sllmp_req_t *r, const char *id, const char *sub, const char *account)
+{
+    const sllmp_conf_t *c = r->conf;
+    int status;
+
+    for (size_t i = 0; i < c->ndeployments && r->dep == NULL; i++) {
+        if (c->deployments[i].responses_api && strcmp(c->deployments[i].account, account) == 0) {
+            r->dep = &c->deployments[i];
+        }
+    }
+    if (r->dep == NULL) {
+        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL,
+                       "Response with id '%.*s' not found: the provider that keeps it is no "
+                       "longer configured.",
+                       sllmp_utf8_prec(id, 128), id);
+        sllmp_resp_error(r);
+        return;
+    }
+    status =
+        sllmp_provider_openai_stored(r, r->method, sllmp_arena_printf(r->arena, "%s%s", id, sub),
+                                     sllmp_req_param(r, "QUERY_STRING"));
+    if (strcmp(r->method, "DELETE") == 0 && ((status >= 200 && status <= 299) || status == 404)) {
+        sllmp_keep_del(r->conf, sllmp_thread_store(r), id);
+    }
+}
 
 /* The value of name in the query string (not decoded: what is read here never needs it). */
 static const char *
@@ -543,7 +655,7 @@ sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
 {
     size_t idlen = strcspn(rest, "/");
     const char *sub = rest + idlen;
-    char id[64];
+    char id[128];
     const cJSON *rec = NULL;
     cJSON *loaded = NULL;
     int rc;
@@ -567,7 +679,12 @@ sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
         sllmp_resp_error(r);
         return;
     }
-    rc = load(r, &loaded, id, &rec);
+    rc = load(r, &loaded, id, &rec, NULL);
+    if (rc > 0 && sllmp_json_str(rec, "account") != NULL) {
+        upstream_kept(r, id, sub, sllmp_json_str(rec, "account"));
+        cJSON_Delete(loaded);
+        return;
+    }
     if (rc > 0 && strcmp(r->method, "DELETE") == 0) {
         rc = sllmp_keep_del(r->conf, sllmp_thread_store(r), id);
     }
@@ -615,6 +732,39 @@ send_events(sllmp_req_t *r, responses_t *x, int rc)
     return SLLMP_GO_ON;
 }
 
+/*
+ * Kind RESPONSES: the Response an upstream answered and keeps (its store true): a record
+ * {owner, account} under its id, so that the conversation is the key's alone, continues on a
+ * deployment of that upstream account, and GET and DELETE reach it. Before the answer's end
+ * goes out (a client's next turn finds it).
+ */
+static void
+keep_passed(sllmp_req_t *r, responses_t *x, const cJSON *resp)
+{
+    const char *id = sllmp_json_str(resp, "id");
+    cJSON *doc;
+    char *text;
+    int rc;
+
+    if (!r->conf->responses_store || r->responses_compact || x->kept || !sllmp_keep_id_ok(id) ||
+        cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(resp, "store")) ||
+        cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r->json, "store"))) {
+        return;
+    }
+    x->kept = 1;
+    doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "owner", owner_of(r));
+    cJSON_AddStringToObject(doc, "account", r->dep->account);
+    text = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    rc = sllmp_keep_put(r->conf, sllmp_thread_store(r), id, text, strlen(text));
+    cJSON_free(text);
+    if (rc != 0) {
+        warn_now_and_then(r, "an upstream's response could not be recorded: another key may "
+                             "continue it, and it may go to another upstream account");
+    }
+}
+
 /* Kind RESPONSES: an upstream event going on as it came; what a failure would need is kept. */
 static void
 passed(sllmp_req_t *r, const sllmp_chunk_t *chunk)
@@ -630,6 +780,9 @@ passed(sllmp_req_t *r, const sllmp_chunk_t *chunk)
         (strcmp(type, "response.created") == 0 || strcmp(type, "response.in_progress") == 0)) {
         cJSON_Delete(x->created);
         x->created = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(chunk->json, "response"), 1);
+    } else if (type != NULL && (strcmp(type, "response.completed") == 0 ||
+                                strcmp(type, "response.incomplete") == 0)) {
+        keep_passed(r, x, cJSON_GetObjectItemCaseSensitive(chunk->json, "response"));
     }
 }
 
@@ -705,8 +858,18 @@ responses_post(sllmp_req_t *r, void *mw_conf)
     char *text;
 
     (void)mw_conf;
-    if (r->responses == NULL || r->kind == SLLMP_KIND_RESPONSES) {
-        return SLLMP_GO_ON; /* the upstream's answer goes out as it came */
+    if (r->responses == NULL) {
+        return SLLMP_GO_ON;
+    }
+    if (r->kind == SLLMP_KIND_RESPONSES) {
+        /* the upstream's answer goes out as it came */
+        if (!r->stream && r->conf->responses_store && !r->responses_compact) {
+            cJSON *answer = cJSON_ParseWithLength(r->resp_body.ptr, r->resp_body.len);
+
+            keep_passed(r, responses_of(r), answer);
+            cJSON_Delete(answer);
+        }
+        return SLLMP_GO_ON;
     }
     x = responses_of(r);
     if (r->stream) {

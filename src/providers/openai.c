@@ -483,10 +483,11 @@ azure_v1_version(const char *v)
 
 /* Where the request goes: {api_base}/<endpoint>, or Azure's deployment path. */
 static const char *
-upstream_url(sllmp_req_t *r, int responses)
+upstream_url(sllmp_req_t *r, int responses, const char *stored)
 {
     const sllmp_deployment_t *d = r->dep;
-    const char *ep = responses && r->responses_compact   ? "responses/compact"
+    const char *ep = stored != NULL                      ? stored
+                     : responses && r->responses_compact ? "responses/compact"
                      : responses                         ? "responses"
                      : r->kind == SLLMP_KIND_EMBEDDINGS  ? "embeddings"
                      : r->kind == SLLMP_KIND_COMPLETIONS ? "completions"
@@ -546,7 +547,7 @@ call_init(sllmp_req_t *r, sllmp_upstream_call_t *call, const char **headers, con
                             : sllmp_arena_printf(r->arena, "Authorization: Bearer %s", d->api_key);
     }
     headers[nh] = NULL;
-    call->url = upstream_url(r, responses);
+    call->url = upstream_url(r, responses, NULL);
     call->body = body;
     call->body_len = strlen(body);
     call->headers = headers;
@@ -908,4 +909,42 @@ sllmp_provider_openai_via_responses(sllmp_req_t *r)
     sllmp_xstream_free(&s.x);
     sllmp_buf_free(&call.resp);
     return rc;
+}
+
+/* ---------------------------------------------------------------- a response it keeps */
+
+int
+sllmp_provider_openai_stored(sllmp_req_t *r, const char *method, const char *tail,
+                             const char *query)
+{
+    sllmp_upstream_call_t call;
+    const char *headers[6];
+    const char *url;
+    sllmp_err_t err;
+    int status;
+
+    call_init(r, &call, headers, "", 1);
+    url = upstream_url(r, 1, sllmp_arena_printf(r->arena, "responses/%s", tail));
+    if (query != NULL && *query != '\0') {
+        url = sllmp_arena_printf(r->arena, "%s%c%s", url, strchr(url, '?') ? '&' : '?', query);
+    }
+    call.url = url;
+    call.method = method;
+    call.body = NULL;
+    call.body_len = 0;
+    err = sllmp_upstream_run(r, &call);
+    if (err != SLLMP_OK) {
+        sllmp_req_fail(r, err, NULL, NULL);
+        sllmp_resp_error(r);
+        status = -1;
+    } else if (call.status < 200 || call.status > 299) {
+        sllmp_upstream_fail(r, &call);
+        sllmp_resp_error(r);
+        status = call.status;
+    } else {
+        sllmp_resp_send(r, call.status, "application/json", call.resp.ptr, call.resp.len);
+        status = call.status;
+    }
+    sllmp_buf_free(&call.resp);
+    return status;
 }

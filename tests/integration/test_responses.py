@@ -404,6 +404,7 @@ PRICED = {"input_cost_per_token": 1e-6, "cache_read_input_token_cost": 0.5e-6,
 
 
 AZURE_KEY = "azure-mock-KEY"  # the mock's
+SECOND_ACCOUNT = "sk-second-upstream-account"
 
 
 def azure(name, mock, api_version):
@@ -433,14 +434,18 @@ class NativeCase(ResponsesCase):
                 upstream_model("nat-500", mock, "status-500"),
                 chat_only(upstream_model("up-echo", mock, "echo")),
                 azure("nat-az", mock, "2025-04-01-preview"),
-                azure("nat-az-v1", mock, None)]
+                azure("nat-az-v1", mock, None),
+                # one model on two upstream accounts (two keys)
+                upstream_model("nat-pair", mock, "echo"),
+                upstream_model("nat-pair", mock, "echo", api_key=SECOND_ACCOUNT)]
 
     server_env = {"MOCK_AZURE_KEY": AZURE_KEY}
 
     @classmethod
     def make_config(cls):
         cfg = super().make_config()
-        cfg["keys"] = [{"name": "resp-user", "key_sha256": DIGEST}]
+        cfg["keys"] = [{"name": "resp-user", "key_sha256": DIGEST},
+                       {"name": "resp-other", "key_sha256": OTHER_DIGEST}]
         return cfg
 
     def upstream(self, rid):
@@ -603,6 +608,51 @@ class ResponsesNativeTest(NativeCase):
         # nothing of an upstream's answer is kept here
         r = self.stack.request("GET", "/v1/responses/" + second["id"], None,
                                {"Authorization": "Bearer " + MASTER_KEY})
+        self.assertEqual(r.status, 404, r)
+
+    def test_an_upstreams_response_is_the_keys_and_stays_on_its_account(self):
+        first, up = self.turn({"model": "nat-pair", "input": "account one"})
+        account = up["headers"]["authorization"]
+        # the next turns go to the upstream account that keeps it, whichever the router picks
+        for i in range(6):
+            nxt, up = self.turn({"model": "nat-pair", "input": "turn %d" % i,
+                                 "previous_response_id": first["id"]})
+            self.assertEqual(up["headers"]["authorization"], account, i)
+            self.assertEqual(up["body"]["previous_response_id"], first["id"])
+        # another key's: not found, and nothing goes upstream
+        before = len(self.mock.responses_requests())
+        r = self.post({"model": "nat-pair", "input": "x", "previous_response_id": first["id"]},
+                      key=OTHER_KEY)
+        self.assertEqual((r.status, r.json()["error"]["code"]),
+                         (400, "previous_response_not_found"), r)
+        self.assertEqual(len(self.mock.responses_requests()), before)
+        # through chat completions it cannot go on: the conversation is the upstream's
+        r = self.post({"model": "up-echo", "input": "x", "previous_response_id": first["id"]},
+                      key=KEY)
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "previous_response_id"), r)
+        self.assertIn("own Responses API", r.json()["error"]["message"])
+
+    def test_get_input_items_and_delete_reach_the_upstream(self):
+        first, _ = self.turn({"model": "nat-pair", "input": "kept upstream"})
+        rid = first["id"]
+        h = {"Authorization": "Bearer " + KEY}
+        r = self.stack.request("GET", "/v1/responses/" + rid, None, h)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json()["id"], self.text_of(r.json())), (rid, "kept upstream"), r)
+        r = self.stack.request("GET", "/v1/responses/%s/input_items?order=asc&limit=5" % rid,
+                               None, h)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["data"][0]["content"], "kept upstream", r)
+        got = [q for q in self.mock.requests() if q["method"] == "GET" and rid in q["path"]]
+        self.assertEqual(got[-1]["path"], "/v1/responses/%s/input_items?order=asc&limit=5" % rid)
+        self.assertNotEqual(got[-1]["headers"]["authorization"], "Bearer " + KEY)
+        # another key: not found, not asked upstream
+        r = self.stack.request("GET", "/v1/responses/" + rid, None,
+                               {"Authorization": "Bearer " + OTHER_KEY})
+        self.assertEqual(r.status, 404, r)
+        r = self.stack.request("DELETE", "/v1/responses/" + rid, None, h)
+        self.assertEqual((r.status, r.json().get("deleted")), (200, True), r)
+        r = self.stack.request("GET", "/v1/responses/" + rid, None, h)
         self.assertEqual(r.status, 404, r)
 
     def test_a_conversation_kept_here_goes_whole(self):

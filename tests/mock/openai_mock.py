@@ -16,6 +16,10 @@ Endpoints (OpenAI paths: no auth checked; the Authorization header is only recor
     POST /v1/embeddings, /embeddings                embeddings
     POST /v1/responses, /responses                  OpenAI's Responses API (see Responses below)
     GET  /v1/responses/{id}, /responses/{id}        a stored Response
+    GET  /v1/responses/{id}/input_items             its input items (ids given where they had
+                      none), newest first (order=asc: oldest), at most limit (default 20)
+    DELETE /v1/responses/{id}, /responses/{id}      a stored Response forgotten ({id, object,
+                      deleted: true}; 404 when unknown)
     POST /openai/deployments/{deployment}/chat/completions?api-version=V      Azure (classic)
     POST /openai/deployments/{deployment}/completions?api-version=V
     POST /openai/deployments/{deployment}/embeddings?api-version=V
@@ -302,6 +306,7 @@ AZURE_DATED = re.compile(r"/openai/(responses)")   # the dated ("preview") Respo
 KINDS = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings",
          "responses": "responses"}
 RESPONSE_GET = re.compile(r"(?:/v1|/openai/v1|/openai)?/responses/([^/]+)")
+RESPONSE_ITEMS = re.compile(r"(?:/v1)?/responses/([^/]+)/input_items")
 
 # The fields of Mistral's chat request (its client's ChatCompletionRequest); any other is
 # refused with 422 extra_forbidden
@@ -929,6 +934,9 @@ class Handler(mockserve.MockHandler):
         m = RESPONSE_GET.fullmatch(path)
         if m:
             return self.get_response(path, unquote(m.group(1)))
+        m = RESPONSE_ITEMS.fullmatch(path)
+        if m and not path.startswith("/openai/"):
+            return self.input_items(unquote(m.group(1)))
         return self.send_json(404, {"error": {"message": "Unknown path %s" % path,
                                               "type": "invalid_request_error",
                                               "param": None, "code": "not_found"}})
@@ -979,7 +987,38 @@ class Handler(mockserve.MockHandler):
                                        "invalid_request_error", "param": None,
                                        "code": None}}, extra=[("Allow", "GET, POST")])
 
-    do_DELETE = do_PUT
+    def do_DELETE(self):
+        """DELETE /v1/responses/{id} (OpenAI's paths): a stored Response forgotten."""
+        path = self.path.split("?")[0]
+        self.record(b"")
+        m = RESPONSE_GET.fullmatch(path)
+        if not m or path.startswith("/openai/"):
+            return self.do_PUT()
+        rid = unquote(m.group(1))
+        if self.server.responses.pop(rid, None) is None:
+            return self.send_json(404, {"error": {
+                "message": "No response found with id '%s'." % rid,
+                "type": "invalid_request_error", "param": None, "code": None}})
+        return self.send_json(200, {"id": rid, "object": "response", "deleted": True})
+
+    def input_items(self, rid):
+        """GET /v1/responses/{id}/input_items: the stored Response's input, newest first
+        (order=asc: oldest), at most limit (default 20); OpenAI's list shape."""
+        query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        resp = self.server.responses.get(rid)
+        if resp is None:
+            return self.send_json(404, {"error": {
+                "message": "No response found with id '%s'." % rid,
+                "type": "invalid_request_error", "param": None, "code": None}})
+        items = list(self.server.inputs.get(rid, []))
+        if query.get("order") != "asc":
+            items.reverse()
+        limit = int(query.get("limit", "20"))
+        data = items[:limit]
+        return self.send_json(200, {"object": "list", "data": data,
+                                    "first_id": data[0].get("id") if data else None,
+                                    "last_id": data[-1].get("id") if data else None,
+                                    "has_more": len(items) > limit})
 
     def send_bad_json(self):
         self.send_json(400, {"error": {"message": "We could not parse the JSON body of your "
@@ -1591,6 +1630,9 @@ class Handler(mockserve.MockHandler):
 
         def keep():
             if store:
+                self.server.inputs[rid] = [dict(it, id=it.get("id") or "item_" + hex48())
+                                           for it in responses_input_items(body)
+                                           if isinstance(it, dict)]
                 self.server.responses[rid] = final
                 for it in final["output"]:
                     self.server.items[it["id"]] = it
@@ -1709,6 +1751,7 @@ def main():
     srv.azure_ad_token = a.azure_ad_token
     srv.responses = {}          # the stored Responses by id
     srv.items = {}              # their output items by id
+    srv.inputs = {}             # their input items by id (GET .../input_items)
     mockserve.serve(srv, a, "openai_mock")
 
 

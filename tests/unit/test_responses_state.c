@@ -662,13 +662,16 @@ test_keep_id_ok(void **state)
 {
     static const char *const bad[] = {
         "../x",
-        "resp_0123456789abcdef0123456789abcde",   /* 31 hex */
-        "resp_0123456789abcdef0123456789abcdef0", /* 33 */
-        "resp_0123456789ABCDEF0123456789abcdef",  /* uppercase */
-        "resp_0123456789abcdef0123456789abcdeg",
+        "resp_0123456789abcde", /* 15 */
+        "resp_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        "0123456789abcdef0123456789abcdef0123456789", /* 121 */
+        "resp_0123456789abcdef_123456789abcdef",
+        "resp_0123456789abcdef-123456789abcdef",
+        "resp_0123456789abcdef.json",
         "Resp_0123456789abcdef0123456789abcdef",
         "resp-0123456789abcdef0123456789abcdef",
         "resp_../../../../../../../../tmp/x1234",
+        "resp_0123456789abcdef/0123456789abcdef",
         "resp_",
         "",
     };
@@ -676,6 +679,9 @@ test_keep_id_ok(void **state)
     (void)state;
     assert_true(sllmp_keep_id_ok(RID));
     assert_true(sllmp_keep_id_ok(RID2));
+    /* an upstream's: OpenAI's 48 hex digits, and letters too */
+    assert_true(sllmp_keep_id_ok("resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b"));
+    assert_true(sllmp_keep_id_ok("resp_0123456789ABCDEFghij"));
     assert_false(sllmp_keep_id_ok(NULL));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (sllmp_keep_id_ok(bad[i])) {
@@ -689,8 +695,9 @@ test_keep_id_ok(void **state)
 static void
 test_keep_bad_ids_touch_nothing(void **state)
 {
-    static const char *const bad[] = {"../victim", "../../victim", "resp_0123456789abcdef",
-                                      "resp_0123456789ABCDEF0123456789abcdef"};
+    static const char *const bad[] = {"../victim", "../../victim", "resp_0123456789abcde",
+                                      "resp_0123456789ABCDEF0123456789abcde/",
+                                      "resp_0123456789abcdef/../../victim"};
     char dir[256], victim[512], made[512];
     sllmp_conf_t c = conf_in("ids/responses", dir, sizeof(dir), 1024);
     sllmp_buf_t b;
