@@ -1632,6 +1632,9 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
     if (strcmp(key, "num_retries") == 0) {
         return get_long(L, v, "litellm_params.num_retries", 0, 10, &d->num_retries);
     }
+    if (strcmp(key, "order") == 0) {
+        return get_long(L, v, "litellm_params.order", 1, 1000000L, &d->order);
+    }
     if (strcmp(key, "cooldown_time") == 0) {
         return get_seconds_ms(L, v, "litellm_params.cooldown_time", 3600000L, &d->cooldown_ms);
     }
@@ -5071,6 +5074,9 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         }
         if (d->weight_set) {
             fprintf(out, ", weight %g", d->weight);
+        }
+        if (d->order > 0) {
+            fprintf(out, ", order %ld", d->order);
         }
         if (d->num_retries >= 0) {
             fprintf(out, ", num_retries %ld", d->num_retries);

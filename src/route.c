@@ -4,6 +4,7 @@
  */
 #include "sllmp/route.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -181,18 +182,41 @@ lowest(const int64_t *key, const int *ok, size_t n, uint64_t rnd)
     return -1;
 }
 
+long
+sllmp_route_order(const sllmp_deployment_t *d)
+{
+    return d->order > 0 ? d->order : LONG_MAX;
+}
+
+long
+sllmp_route_tier(const sllmp_router_conf_t *rc, const sllmp_deployment_t *const *deps, size_t n,
+                 const sllmp_route_state_t *st, const int *usable)
+{
+    long tier = -1;
+
+    for (size_t i = 0; i < n && i < SLLMP_GROUP_MAX; i++) {
+        if (usable[i] && !cooling(rc, st, i) && (tier < 0 || sllmp_route_order(deps[i]) < tier)) {
+            tier = sllmp_route_order(deps[i]);
+        }
+    }
+    return tier;
+}
+
 int
 sllmp_route_pick(const sllmp_router_conf_t *rc, const sllmp_deployment_t *const *deps, size_t n,
                  const sllmp_route_state_t *st, const int *usable, int stream, uint64_t rnd)
 {
     int ok[SLLMP_GROUP_MAX];
     int64_t key[SLLMP_GROUP_MAX];
+    long tier;
 
     if (n > SLLMP_GROUP_MAX) {
         n = SLLMP_GROUP_MAX;
     }
+    tier = sllmp_route_tier(rc, deps, n, st, usable);
     for (size_t i = 0; i < n; i++) {
-        ok[i] = usable[i] && !cooling(rc, st, i);
+        /* LiteLLM's order: the strategy chooses among the lowest order available only */
+        ok[i] = usable[i] && !cooling(rc, st, i) && sllmp_route_order(deps[i]) == tier;
         key[i] = 0;
     }
     switch (st == NULL ? SLLMP_STRATEGY_SHUFFLE : rc->strategy) {

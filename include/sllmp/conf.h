@@ -110,6 +110,9 @@ struct sllmp_deployment_s {
     char *id;               /* model_info.id, else 16 hex of what it points to: x-sllmp-model-id */
     double weight;          /* litellm_params.weight for simple-shuffle (fractions as LiteLLM) */
     int weight_set;         /* weight given: 0 then means never while another weighs more */
+    long order;             /* litellm_params.order: of its group, only the available ones
+                             * of the lowest order are used (LiteLLM's priority); 0: none,
+                             * after every order */
     long num_retries;       /* litellm_params.num_retries; -1: the router's */
     long cooldown_ms;       /* litellm_params.cooldown_time; -1: the router's */
     long timeout_ms;        /* litellm_params.timeout (LiteLLM's seconds); 0: the router's. See

@@ -37,10 +37,22 @@ sllmp_route_verdict_t sllmp_route_classify(sllmp_err_t err, int status, const ch
                                            const char *message);
 
 /*
+ * LiteLLM's litellm_params.order: the lowest order among the deployments usable[i] that are
+ * not cooling down (st as for sllmp_route_pick()), LONG_MAX when the lowest is a deployment
+ * without one (those come after every order), -1 when there is none.
+ */
+long sllmp_route_tier(const sllmp_router_conf_t *rc, const sllmp_deployment_t *const *deps,
+                      size_t n, const sllmp_route_state_t *st, const int *usable);
+
+/* d's place in that ranking: its order, LONG_MAX without one. */
+long sllmp_route_order(const sllmp_deployment_t *d);
+
+/*
  * The index (into deps) of the deployment for the next attempt, or -1 when none can take it.
  * usable[i] is 0 for a deployment the request may not use (it has failed in this request, or
  * its limits refused it); a cooling one (st[i].cool_ms > 0, unless cooldowns are off) is left
- * out too. st may be NULL (the shared state is unreachable): every usable one counts as idle.
+ * out too, and so is every one of a higher order than the lowest left (sllmp_route_tier()).
+ * st may be NULL (the shared state is unreachable): every usable one counts as idle.
  * rnd is a random number.
  *   simple-shuffle   weighted random: by weight when any deployment of the group sets one,
  *                    else by rpm, else by tpm, else uniform (a deployment without the

@@ -330,6 +330,12 @@ asked_wait(const sllmp_req_t *r)
  * failures, each going to a deployment that has not failed in this request when there is one
  * (at once), else to one that has (after the backoff, and its Retry-After). FINISHED, or
  * SLLMP_ERROR with *v telling what the last failure means.
+ *
+ * LiteLLM's litellm_params.order ranks the deployments: the attempts go to the lowest order
+ * that has one available (not cooling down, within its limits, not refused for good), and
+ * its retries stay there. When its attempts are spent, or none of it is available any more,
+ * the next order gets attempts of its own (LiteLLM's order fallback, before the fallback
+ * lists); never back to a lower one. Deployments without an order come after every order.
  */
 static sllmp_rc_t
 try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict_t *v)
@@ -340,8 +346,11 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
     sllmp_route_state_t st[SLLMP_GROUP_MAX];
     int failed[SLLMP_GROUP_MAX] = {0}, refused[SLLMP_GROUP_MAX] = {0}, ok[SLLMP_GROUP_MAX];
     int hopeless[SLLMP_GROUP_MAX] = {0}; /* failed in a way a retry of it would not cure */
+    int spent[SLLMP_GROUP_MAX] = {0};    /* of an order whose attempts are over */
+    int live[SLLMP_GROUP_MAX];
     size_t n = gather(r, model, deps);
-    int tries = 0;
+    int tries = 0; /* of the current order */
+    long tier = -1;
     int64_t wait_asked = -1;
     failure_t saved;
 
@@ -356,15 +365,34 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
                 : NULL;
         int same = 0, i;
         int64_t cool = 0;
+        long t;
 
         for (size_t k = 0; k < n; k++) {
-            ok[k] = !failed[k] && !refused[k];
+            live[k] = !refused[k] && !hopeless[k] && !spent[k];
+        }
+        t = sllmp_route_tier(rc, deps, n, sp, live);
+        if (t >= 0 && t != tier) {
+            /* the first order, or the next one: what is below it is over for this request */
+            for (size_t k = 0; k < n; k++) {
+                spent[k] |= sllmp_route_order(deps[k]) < t;
+                live[k] &= !spent[k];
+            }
+            if (tier >= 0) {
+                sllmp_log(r->id, SLLMP_LOG_INFO, "%s: going on to the deployments of order %ld",
+                          model, t);
+            }
+            tier = t;
+            tries = 0;
+            wait_asked = -1;
+        }
+        for (size_t k = 0; k < n; k++) {
+            ok[k] = live[k] && !failed[k] && sllmp_route_order(deps[k]) == tier;
         }
         i = sllmp_route_pick(rc, deps, n, sp, ok, r->stream, rnd64());
         if (i < 0 && tries > 0) {
-            /* every other deployment failed, or cools down: the same one again */
+            /* every other deployment of the order failed, or cools down: the same one again */
             for (size_t k = 0; k < n; k++) {
-                ok[k] = !refused[k] && !hopeless[k];
+                ok[k] = live[k] && sllmp_route_order(deps[k]) == tier;
             }
             i = sllmp_route_pick(rc, deps, n, sp, ok, r->stream, rnd64());
             same = 1;
@@ -427,9 +455,21 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
         /* the gateway's credentials refused, the model gone (cooled, not retried): another
          * deployment of the group may still answer, at once */
         hopeless[i] = !v->retryable;
-        if ((!v->retryable && v->outcome != SLLMP_ROUTE_COOL) ||
-            tries > (deps[i]->num_retries >= 0 ? deps[i]->num_retries : rc->num_retries)) {
+        if (!v->retryable && v->outcome != SLLMP_ROUTE_COOL) {
             return SLLMP_ERROR;
+        }
+        if (tries > (deps[i]->num_retries >= 0 ? deps[i]->num_retries : rc->num_retries)) {
+            int more = 0;
+
+            /* this order's attempts are spent: the next order's, if there is one */
+            for (size_t k = 0; k < n; k++) {
+                spent[k] |= sllmp_route_order(deps[k]) <= tier;
+                more |= !spent[k] && !refused[k] && !hopeless[k];
+            }
+            if (!more) {
+                return SLLMP_ERROR;
+            }
+            continue;
         }
         wait_asked = asked_wait(r);
         sllmp_log(r->id, SLLMP_LOG_INFO, "retrying %s after %s from %s (%d)", model,

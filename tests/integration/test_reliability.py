@@ -336,6 +336,67 @@ class CooldownTest(ReliabilityCase):
         self.assertLessEqual(self.mock.calls("status-500+broken"), 4)  # and cooled again
 
 
+class OrderTest(ReliabilityCase):
+    """LiteLLM's litellm_params.order: the lowest order available takes the requests, with its
+    retries; the next order only when it is unavailable or its attempts failed."""
+    router = {"num_retries": 1, "cooldown_time": 30}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("ordered", mock, "echo+second", order=2, weight=1000, mid="second"),
+                dep("ordered", mock, "echo+first", order=1, mid="first"),
+                dep("ordered", mock, "echo+unordered", mid="unordered"),
+                dep("tiered", mock, "status-500+tier1", order=1),
+                dep("tiered", mock, "echo+tier2", order=2, mid="tier2"),
+                dep("fast-over", mock, "status-500+primary", order=1, num_retries=0),
+                dep("fast-over", mock, "echo+backup", order=2, mid="backup"),
+                dep("last", mock, "status-500+ordered-last", order=1, num_retries=0),
+                dep("last", mock, "echo+plain", mid="plain"),
+                dep("cooled", mock, "status-429+c1", order=1),
+                dep("cooled", mock, "echo+c2", order=2, weight=1000, mid="c2")]
+
+    def test_lowest_order_takes_every_request(self):
+        # "second" would take nearly every pick by weight, and "unordered" a third of them
+        for _ in range(20):
+            r = self.ask("ordered")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-sllmp-model-id"), "first")
+        self.assertEqual(self.mock.calls("echo+first"), 20)
+
+    def test_retries_stay_in_the_order_then_the_next_one(self):
+        r = self.ask("tiered", "from the second order")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.content(r), "from the second order")
+        self.assertEqual(r.header("x-sllmp-model-id"), "tier2")
+        self.assertEqual(r.header("x-sllmp-attempts"), "3")   # 1 + num_retries, then order 2
+        self.assertEqual(self.mock.calls("status-500+tier1"), 2)
+        self.assertEqual(self.mock.calls("echo+tier2"), 1)
+
+    def test_no_retries_goes_over_at_once(self):
+        # num_retries 0 on the primary: its one failure hands the request to order 2
+        r = self.ask("fast-over")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("x-sllmp-model-id"), "backup")
+        self.assertEqual(self.mock.calls("status-500+primary"), 1)
+
+    def test_no_order_comes_last(self):
+        r = self.ask("last")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("x-sllmp-model-id"), "plain")
+        self.assertEqual(r.header("x-sllmp-attempts"), "2")
+
+    def test_cooling_order_is_passed_over(self):
+        # "c1" goes first, whatever the weights; its 429 cools it (a group of two): this request
+        # goes on to order 2, and so do the next ones without trying it
+        for i in range(5):
+            r = self.ask("cooled")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-sllmp-model-id"), "c2")
+            self.assertEqual(r.header("x-sllmp-attempts"), "2" if i == 0 else "1")
+        self.assertEqual(self.mock.calls("status-429+c1"), 1)
+        self.assertEqual(self.mock.calls("echo+c2"), 5)
+
+
 class RefusedCredentialsTest(ReliabilityCase):
     router = {"num_retries": 1, "cooldown_time": 30}
 

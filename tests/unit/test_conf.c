@@ -2443,6 +2443,51 @@ test_cache_rereads_file_after_chmod(void **state)
     rm_dir(dir);
 }
 
+/* What `sllmp check` prints of c, into buf. */
+static void
+describe(const sllmp_conf_t *c, char *buf, size_t size)
+{
+    FILE *f = fmemopen(buf, size - 1, "w");
+
+    memset(buf, 0, size);
+    sllmp_conf_describe(c, f);
+    fclose(f);
+}
+
+/* LiteLLM's litellm_params.order: read, shown, refused with its place when not an order. */
+static void
+test_deployment_order(void **state)
+{
+    char *err = NULL;
+    char buf[4096];
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load("model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: mock/a, order: 2}\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: mock/b, order: \"1\"}\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: mock/c}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->deployments[0].order, 2);
+    assert_int_equal(c->deployments[1].order, 1);
+    assert_int_equal(c->deployments[2].order, 0);
+    assert_false(has_warning(c, "order"));
+    describe(c, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "model 'a', delay 50 ms, order 2, id"));
+    assert_non_null(strstr(buf, "model 'b', delay 50 ms, order 1, id"));
+    assert_null(strstr(buf, "model 'c', delay 50 ms, order"));
+    sllmp_conf_unref(c);
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a, order: 0}\n",
+                 "t.yaml:3:44: litellm_params.order must be between 1 and 1000000, not 0");
+    expect_error(
+        "model_list:\n  - model_name: a\n    litellm_params: {model: mock/a, order: 1.5}\n",
+        "t.yaml:3:44: litellm_params.order must be an integer");
+}
+
 int
 main(void)
 {
@@ -2494,6 +2539,7 @@ main(void)
         cmocka_unit_test(test_dep_extra_body),
         cmocka_unit_test(test_dep_defaults_env),
         cmocka_unit_test(test_dep_defaults_null_and_bool_words),
+        cmocka_unit_test(test_deployment_order),
     };
 
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include "sllmp/conf.h"
 #include "sllmp/route.h"
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,6 +252,63 @@ test_pick_cooldown_and_state(void **state)
     assert_int_equal(sllmp_route_pick(&rc, deps, 3, st, ok, 1, 3), 1);
 }
 
+/* LiteLLM's litellm_params.order: the strategy picks among the lowest order available only;
+ * one without an order comes after every order. */
+static void
+test_pick_order(void **state)
+{
+    sllmp_router_conf_t rc = {0};
+    sllmp_deployment_t d[4];
+    const sllmp_deployment_t *deps[4] = {&d[0], &d[1], &d[2], &d[3]};
+    sllmp_route_state_t st[4];
+    int ok[4] = {1, 1, 1, 1}, counts[4];
+
+    (void)state;
+    memset(d, 0, sizeof(d));
+    memset(st, 0, sizeof(st));
+    d[0].order = 2;
+    d[0].weight = 1000; /* a weight never lifts a deployment over a lower order */
+    d[1].order = 1;
+    d[2].order = 1;
+    d[3].order = 0;
+    assert_int_equal(sllmp_route_order(&d[3]), LONG_MAX);
+    assert_int_equal(sllmp_route_tier(&rc, deps, 4, NULL, ok), 1);
+    for (int s = 0; s < 3; s++) {
+        rc.strategy = (sllmp_strategy_t)s;
+        pick_counts(&rc, deps, 4, st, ok, 0, counts, 2000);
+        assert_int_equal(counts[0], 0);
+        assert_int_equal(counts[3], 0);
+        assert_int_equal(counts[1] + counts[2], 2000);
+    }
+    rc.strategy = SLLMP_STRATEGY_SHUFFLE;
+    /* the lowest order unavailable (failed, refused, cooling): the next one */
+    ok[1] = 0;
+    st[2].cool_ms = 1000;
+    assert_int_equal(sllmp_route_tier(&rc, deps, 4, st, ok), 2);
+    pick_counts(&rc, deps, 4, st, ok, 0, counts, 100);
+    assert_int_equal(counts[0], 100);
+    /* cooldowns off: cooling counts as available */
+    rc.disable_cooldowns = 1;
+    assert_int_equal(sllmp_route_tier(&rc, deps, 4, st, ok), 1);
+    assert_int_equal(sllmp_route_pick(&rc, deps, 4, st, ok, 0, 5), 2);
+    rc.disable_cooldowns = 0;
+    /* then those without an order */
+    ok[0] = 0;
+    assert_int_equal(sllmp_route_tier(&rc, deps, 4, st, ok), LONG_MAX);
+    assert_int_equal(sllmp_route_pick(&rc, deps, 4, st, ok, 0, 5), 3);
+    ok[3] = 0;
+    assert_int_equal(sllmp_route_tier(&rc, deps, 4, st, ok), -1);
+    assert_int_equal(sllmp_route_pick(&rc, deps, 4, st, ok, 0, 5), -1);
+    /* no order anywhere: all of them, as before */
+    memset(d, 0, sizeof(d));
+    memset(st, 0, sizeof(st));
+    ok[0] = ok[1] = ok[2] = ok[3] = 1;
+    pick_counts(&rc, deps, 4, st, ok, 0, counts, 4000);
+    for (int i = 0; i < 4; i++) {
+        assert_in_range(counts[i], 800, 1200);
+    }
+}
+
 static void
 test_backoff(void **state)
 {
@@ -436,6 +494,7 @@ main(void)
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_pick_shuffle_weights),
         cmocka_unit_test(test_pick_cooldown_and_state),
+        cmocka_unit_test(test_pick_order),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_conf_router),
         cmocka_unit_test(test_conf_router_errors),
