@@ -65,6 +65,7 @@ typedef struct {
     yaml_node_t *aliases;                          /* router_settings.model_group_alias, the same */
     yaml_node_t *default_fallbacks;                /* default_fallbacks: the generic list's "*" */
     yaml_node_t *rs_redis[4]; /* router_settings.redis_host, _port, _password, _url */
+    long default_parallel;    /* router_settings.default_max_parallel_requests; 0: none */
     int body_set;             /* sllmp.max_body_bytes was given */
     long litellm_body;        /* general_settings.max_request_size_mb in bytes; 0: not given */
 } loader_t;
@@ -2397,6 +2398,7 @@ deployment(loader_t *L, yaml_node_t *entry, dep_ud_t *u)
     d->mock_delay_ms = 50;
     d->num_retries = -1;
     d->cooldown_ms = -1;
+    d->max_parallel = -1; /* not given: router_settings.default_max_parallel_requests' */
     if (each_pair(L, entry, deployment_key, u) < 0) {
         return -1;
     }
@@ -3561,6 +3563,11 @@ router_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v
     if (strcmp(key, "set_verbose") == 0) {
         return set_verbose(L, "router_settings.set_verbose", v);
     }
+    if (strcmp(key, "default_max_parallel_requests") == 0) {
+        return is_null(v) ? 0
+                          : get_long(L, v, "router_settings.default_max_parallel_requests", 0,
+                                     1000000L, &L->default_parallel);
+    }
     got = router_common(L, "router_settings", key, v);
     if (got != 0) {
         return got < 0 ? -1 : 0;
@@ -3573,6 +3580,24 @@ router_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v
     }
     warn(L, k, "router_settings.%s is not supported by sllmp and is ignored", key);
     return 0;
+}
+
+/*
+ * router_settings.default_max_parallel_requests: the max_parallel_requests of each deployment
+ * that gives none, as LiteLLM's Router sizes its semaphore (calculate_max_parallel_requests):
+ * a deployment's own max_parallel_requests first (0: no limit), else its rpm or tpm (which
+ * LiteLLM makes the limit; sllmp limits those by the minute instead), else the default.
+ */
+static void
+default_parallel(loader_t *L)
+{
+    for (size_t i = 0; i < L->c->ndeployments; i++) {
+        sllmp_deployment_t *d = &L->c->deployments[i];
+
+        if (d->max_parallel < 0) {
+            d->max_parallel = d->rpm > 0 || d->tpm > 0 ? 0 : L->default_parallel;
+        }
+    }
 }
 
 static int on_error(loader_t *L, yaml_node_t *v);
@@ -4319,6 +4344,7 @@ load_text(const char *file, const char *text, size_t len, const struct stat *st,
         if (L.litellm_body > 0 && !L.body_set) {
             c->max_body_bytes = L.litellm_body;
         }
+        default_parallel(&L);
         if (L.err == NULL && L.aliases != NULL && !is_null(L.aliases)) {
             submap(&L, L.aliases, "router_settings.model_group_alias", alias_entry, NULL);
         }

@@ -270,6 +270,30 @@ class BalanceTest(ReliabilityCase):
         self.assertEqual(self.mock.calls("echo+sleep-600+single"), 1)
 
 
+class DefaultParallelTest(ReliabilityCase):
+    """router_settings.default_max_parallel_requests: the max_parallel_requests of each
+    deployment that gives none (nor an rpm or tpm, which LiteLLM sizes it by)."""
+    router = {"num_retries": 0, "default_max_parallel_requests": 1}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("solo", mock, "echo+sleep-600+solo"),
+                dep("own", mock, "echo+sleep-600+own", max_parallel_requests=2),
+                dep("rated", mock, "echo+sleep-600+rated", rpm=1000)]
+
+    def at_once(self, model, n):
+        with concurrent.futures.ThreadPoolExecutor(n) as ex:
+            return sorted(r.status for r in ex.map(lambda _: self.ask(model), range(n)))
+
+    def test_default_applies(self):
+        self.assertEqual(self.at_once("solo", 2), [200, 429])
+        self.assertEqual(self.mock.calls("echo+sleep-600+solo"), 1)
+
+    def test_own_limit_and_rpm_win(self):
+        self.assertEqual(self.at_once("own", 2), [200, 200])
+        self.assertEqual(self.at_once("rated", 2), [200, 200])
+
+
 class LeastBusyTest(ReliabilityCase):
     router = {"num_retries": 0, "routing_strategy": "least-busy"}
     sllmp = {"router": FAST, "timeouts": {"first_byte_ms": 5000}}

@@ -2488,6 +2488,50 @@ test_deployment_order(void **state)
         "t.yaml:3:44: litellm_params.order must be an integer");
 }
 
+/* router_settings.default_max_parallel_requests: the max_parallel_requests of each deployment
+ * that gives none, nor an rpm or tpm (LiteLLM sizes those by them), wherever it is written. */
+static void
+test_default_max_parallel_requests(void **state)
+{
+    static const char list[] = "model_list:\n"
+                               "  - model_name: a\n"
+                               "    litellm_params: {model: mock/a}\n"
+                               "  - model_name: a\n"
+                               "    litellm_params: {model: mock/b, max_parallel_requests: 3}\n"
+                               "  - model_name: a\n"
+                               "    litellm_params: {model: mock/c, max_parallel_requests: 0}\n"
+                               "  - model_name: a\n"
+                               "    litellm_params: {model: mock/d, rpm: 60}\n";
+    static const char rs[] = "router_settings:\n  default_max_parallel_requests: 7\n";
+    char *err = NULL;
+    char text[1024], buf[4096];
+    sllmp_conf_t *c;
+
+    (void)state;
+    for (int before = 0; before < 2; before++) {
+        snprintf(text, sizeof(text), "%s%s", before ? rs : list, before ? list : rs);
+        c = load(text, &err);
+        assert_non_null(c);
+        assert_int_equal(c->deployments[0].max_parallel, 7);
+        assert_int_equal(c->deployments[1].max_parallel, 3);
+        assert_int_equal(c->deployments[2].max_parallel, 0);
+        assert_int_equal(c->deployments[3].max_parallel, 0);
+        assert_false(has_warning(c, "default_max_parallel_requests"));
+        describe(c, buf, sizeof(buf));
+        assert_non_null(strstr(buf, "model 'a', delay 50 ms, at most 7 in flight, id"));
+        sllmp_conf_unref(c);
+    }
+    /* none: no limit */
+    c = load(list, &err);
+    assert_non_null(c);
+    assert_int_equal(c->deployments[0].max_parallel, 0);
+    sllmp_conf_unref(c);
+    expect_error("router_settings:\n  default_max_parallel_requests: -1\n",
+                 "t.yaml:2:34: router_settings.default_max_parallel_requests must be between 0");
+    expect_error("router_settings:\n  default_max_parallel_requests: many\n",
+                 "t.yaml:2:34: router_settings.default_max_parallel_requests must be an integer");
+}
+
 int
 main(void)
 {
@@ -2540,6 +2584,7 @@ main(void)
         cmocka_unit_test(test_dep_defaults_env),
         cmocka_unit_test(test_dep_defaults_null_and_bool_words),
         cmocka_unit_test(test_deployment_order),
+        cmocka_unit_test(test_default_max_parallel_requests),
     };
 
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
