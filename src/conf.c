@@ -66,6 +66,7 @@ typedef struct {
     yaml_node_t *default_fallbacks;                /* default_fallbacks: the generic list's "*" */
     yaml_node_t *rs_redis[4]; /* router_settings.redis_host, _port, _password, _url */
     long default_parallel;    /* router_settings.default_max_parallel_requests; 0: none */
+    struct cJSON *rdefaults;  /* router_settings.default_litellm_params' request defaults */
     int body_set;             /* sllmp.max_body_bytes was given */
     long litellm_body;        /* general_settings.max_request_size_mb in bytes; 0: not given */
 } loader_t;
@@ -1365,9 +1366,11 @@ static const struct {
     {"extra_body", cJSON_Object}, /* members for an OpenAI-compatible server (vLLM's ...) */
 };
 
-/* One request default of litellm_params (1 when key is one, -1 on error, 0 when not). */
+/* One request default of litellm_params (1 when key is one, -1 on error, 0 when not). section
+ * names where it is written, for messages: "litellm_params", or the router's defaults. */
 static int
-dep_default(loader_t *L, sllmp_deployment_t *d, const char *key, yaml_node_t *v)
+dep_default(loader_t *L, sllmp_deployment_t *d, const char *section, const char *key,
+            yaml_node_t *v)
 {
     size_t budget = YAML_JSON_MAX_NODES, i, n = sizeof(dep_defaults) / sizeof(dep_defaults[0]);
     cJSON *j;
@@ -1388,14 +1391,14 @@ dep_default(loader_t *L, sllmp_deployment_t *d, const char *key, yaml_node_t *v)
         return 1;
     }
     if ((j = yaml_json(L, v, 0, &budget)) == NULL) {
-        return fail(L, v, "litellm_params.%s is nested too deep or too large", key);
+        return fail(L, v, "%s.%s is nested too deep or too large", section, key);
     }
     if (cJSON_IsString(j)) {
         /* os.environ/ and ${NAME} as in any string (LiteLLM resolves os.environ/ in every
          * litellm_params value): the variable's value is sent, never its name */
-        char what[64], *s;
+        char what[96], *s;
 
-        snprintf(what, sizeof(what), "litellm_params.%s", key);
+        snprintf(what, sizeof(what), "%s.%s", section, key);
         cJSON_Delete(j);
         if (get_string(L, v, what, &s, NULL) < 0) {
             return -1;
@@ -1410,7 +1413,7 @@ dep_default(loader_t *L, sllmp_deployment_t *d, const char *key, yaml_node_t *v)
 
             if (!whole_number(j->valuestring, &num)) {
                 cJSON_Delete(j);
-                return fail(L, v, "litellm_params.%s must be a number", key);
+                return fail(L, v, "%s.%s must be a number", section, key);
             }
             cJSON_Delete(j);
             j = cJSON_CreateNumber(num);
@@ -1445,7 +1448,7 @@ dep_default(loader_t *L, sllmp_deployment_t *d, const char *key, yaml_node_t *v)
     }
     if (!ok) {
         cJSON_Delete(j);
-        return fail(L, v, "litellm_params.%s must be %s", key,
+        return fail(L, v, "%s.%s must be %s", section, key,
                     dep_defaults[i].type == cJSON_Number   ? "a number"
                     : dep_defaults[i].type == cJSON_String ? "a string"
                     : dep_defaults[i].type == cJSON_True   ? "true or false"
@@ -1651,7 +1654,7 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
     if (strcmp(key, "extra_body") == 0) {
         u->extra_body = v;
     }
-    int got = dep_default(L, d, key, v);
+    int got = dep_default(L, d, "litellm_params", key, v);
 
     if (got != 0) {
         return got < 0 ? -1 : 0;
@@ -3525,6 +3528,28 @@ litellm_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *
     return 0;
 }
 
+/* One request parameter of router_settings.default_litellm_params (a scratch deployment's
+ * defaults hold them while they are read). */
+static int
+router_default(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_deployment_t scratch;
+    int got;
+
+    (void)ud;
+    memset(&scratch, 0, sizeof(scratch));
+    scratch.defaults = L->rdefaults;
+    got = dep_default(L, &scratch, "router_settings.default_litellm_params", key, v);
+    L->rdefaults = scratch.defaults;
+    if (got == 0) {
+        warn(L, k,
+             "router_settings.default_litellm_params.%s is not supported by sllmp and is "
+             "ignored",
+             key);
+    }
+    return got < 0 ? -1 : 0;
+}
+
 static int
 router_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
 {
@@ -3563,6 +3588,11 @@ router_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v
     if (strcmp(key, "set_verbose") == 0) {
         return set_verbose(L, "router_settings.set_verbose", v);
     }
+    if (strcmp(key, "default_litellm_params") == 0) {
+        return is_null(v)
+                   ? 0
+                   : submap(L, v, "router_settings.default_litellm_params", router_default, NULL);
+    }
     if (strcmp(key, "default_max_parallel_requests") == 0) {
         return is_null(v) ? 0
                           : get_long(L, v, "router_settings.default_max_parallel_requests", 0,
@@ -3580,6 +3610,41 @@ router_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v
     }
     warn(L, k, "router_settings.%s is not supported by sllmp and is ignored", key);
     return 0;
+}
+
+/*
+ * router_settings.default_litellm_params: the request defaults of each deployment that does not
+ * give that parameter itself (extra_body: an OpenAI-compatible one's only, whole). A deployment's
+ * own litellm_params win: LiteLLM's Router merges these into the call's arguments, over the
+ * deployment's (its code says it meant the deployment's to win); a default is what a deployment
+ * has not said, and a deployment's own value is what its entry is for.
+ */
+static void
+router_defaults(loader_t *L)
+{
+    for (size_t i = 0; L->rdefaults != NULL && i < L->c->ndeployments; i++) {
+        sllmp_deployment_t *d = &L->c->deployments[i];
+        const cJSON *e;
+
+        cJSON_ArrayForEach(e, L->rdefaults)
+        {
+            /* max_tokens and max_completion_tokens are one limit: the deployment's either one */
+            int limit = strcmp(e->string, "max_tokens") == 0 ||
+                        strcmp(e->string, "max_completion_tokens") == 0;
+
+            if (cJSON_HasObjectItem(d->defaults, e->string) ||
+                (limit && (cJSON_HasObjectItem(d->defaults, "max_tokens") ||
+                           cJSON_HasObjectItem(d->defaults, "max_completion_tokens"))) ||
+                (strcmp(e->string, "extra_body") == 0 && d->provider != SLLMP_PROVIDER_OPENAI &&
+                 d->provider != SLLMP_PROVIDER_AZURE)) {
+                continue;
+            }
+            if (d->defaults == NULL) {
+                d->defaults = cJSON_CreateObject();
+            }
+            cJSON_AddItemToObject(d->defaults, e->string, cJSON_Duplicate(e, 1));
+        }
+    }
 }
 
 /*
@@ -4345,6 +4410,7 @@ load_text(const char *file, const char *text, size_t len, const struct stat *st,
             c->max_body_bytes = L.litellm_body;
         }
         default_parallel(&L);
+        router_defaults(&L);
         if (L.err == NULL && L.aliases != NULL && !is_null(L.aliases)) {
             submap(&L, L.aliases, "router_settings.model_group_alias", alias_entry, NULL);
         }
@@ -4362,6 +4428,7 @@ load_text(const char *file, const char *text, size_t len, const struct stat *st,
     yaml_parser_delete(&parser);
 out:
     free(L.spans);
+    cJSON_Delete(L.rdefaults);
     if (L.err != NULL) {
         *errmsg = L.err;
         if (failed != NULL) {

@@ -294,6 +294,34 @@ class DefaultParallelTest(ReliabilityCase):
         self.assertEqual(self.at_once("rated", 2), [200, 200])
 
 
+class RouterDefaultParamsTest(ReliabilityCase):
+    """router_settings.default_litellm_params: request parameters for each deployment that
+    does not give them itself; the request's own come first, then the deployment's."""
+    router = {"num_retries": 0,
+              "default_litellm_params": {"temperature": 0.2, "max_tokens": 50}}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("plain", mock, "echo+plain"),
+                dep("own", mock, "echo+own", temperature=0.9)]
+
+    def sent(self, model, **params):
+        r = self.chat(dict({"model": model, "messages": user_msg("hi")}, **params))
+        self.assertEqual(r.status, 200, r)
+        return self.mock.chat_requests()[-1]["body"]
+
+    def test_defaults_reach_the_provider(self):
+        b = self.sent("plain")
+        self.assertEqual((b.get("temperature"), b.get("max_tokens")), (0.2, 50), b)
+
+    def test_deployment_and_request_win(self):
+        b = self.sent("own")
+        self.assertEqual((b.get("temperature"), b.get("max_tokens")), (0.9, 50), b)
+        b = self.sent("own", temperature=0.5, max_completion_tokens=9)
+        self.assertEqual(b.get("temperature"), 0.5, b)
+        self.assertNotIn("max_tokens", b)
+
+
 class LeastBusyTest(ReliabilityCase):
     router = {"num_retries": 0, "routing_strategy": "least-busy"}
     sllmp = {"router": FAST, "timeouts": {"first_byte_ms": 5000}}

@@ -2532,6 +2532,63 @@ test_default_max_parallel_requests(void **state)
                  "t.yaml:2:34: router_settings.default_max_parallel_requests must be an integer");
 }
 
+/* A deployment's request defaults as JSON text (malloc'd; "null" when none). */
+static char *
+defaults_json(const sllmp_deployment_t *d)
+{
+    return d->defaults != NULL ? cJSON_PrintUnformatted(d->defaults) : strdup("null");
+}
+
+/* router_settings.default_litellm_params: the request defaults of each deployment that does not
+ * give that parameter itself; its own win (max_tokens and max_completion_tokens as one);
+ * extra_body for OpenAI-compatible ones only; what is not a request parameter is warned. */
+static void
+test_router_default_litellm_params(void **state)
+{
+    char *err = NULL;
+    char buf[4096], *j;
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load("router_settings:\n"
+             "  default_litellm_params:\n"
+             "    temperature: 0.2\n"
+             "    max_tokens: 100\n"
+             "    extra_body: {top_k: 5}\n"
+             "    timeout: 5\n"
+             "model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: openai/a, api_key: k}\n"
+             "  - model_name: b\n"
+             "    litellm_params: {model: openai/b, api_key: k, temperature: 1,\n"
+             "                     max_completion_tokens: 7, extra_body: {top_k: 1}}\n"
+             "  - model_name: c\n"
+             "    litellm_params: {model: anthropic/claude-sonnet-4-5, api_key: k}\n",
+             &err);
+    assert_non_null(c);
+    j = defaults_json(&c->deployments[0]);
+    assert_string_equal(j, "{\"temperature\":0.2,\"max_tokens\":100,\"extra_body\":{\"top_k\":5}}");
+    free(j);
+    j = defaults_json(&c->deployments[1]);
+    assert_string_equal(j, "{\"temperature\":1,\"max_completion_tokens\":7,\"extra_body\":{"
+                           "\"top_k\":1}}");
+    free(j);
+    j = defaults_json(&c->deployments[2]);
+    assert_string_equal(j, "{\"temperature\":0.2,\"max_tokens\":100}");
+    free(j);
+    assert_true(has_warning(c, "t.yaml:6:5: router_settings.default_litellm_params.timeout is not "
+                               "supported by sllmp and is ignored"));
+    assert_false(has_warning(c, "router_settings.default_litellm_params is not supported"));
+    describe(c, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "request defaults {\"temperature\":0.2,\"max_tokens\":100}, id"));
+    sllmp_conf_unref(c);
+    expect_error("router_settings:\n  default_litellm_params: {temperature: hot}\n",
+                 "t.yaml:2:41: router_settings.default_litellm_params.temperature must be a "
+                 "number");
+    expect_error("router_settings:\n  default_litellm_params: [temperature]\n",
+                 "t.yaml:2:27: router_settings.default_litellm_params must be a mapping");
+}
+
 int
 main(void)
 {
@@ -2585,6 +2642,7 @@ main(void)
         cmocka_unit_test(test_dep_defaults_null_and_bool_words),
         cmocka_unit_test(test_deployment_order),
         cmocka_unit_test(test_default_max_parallel_requests),
+        cmocka_unit_test(test_router_default_litellm_params),
     };
 
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
