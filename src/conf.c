@@ -64,11 +64,12 @@ typedef struct {
     unsigned router_given;                         /* router_common keys router_settings gave */
     yaml_node_t *aliases;                          /* router_settings.model_group_alias, the same */
     yaml_node_t *default_fallbacks;                /* default_fallbacks: the generic list's "*" */
-    yaml_node_t *rs_redis[4]; /* router_settings.redis_host, _port, _password, _url */
-    long default_parallel;    /* router_settings.default_max_parallel_requests; 0: none */
-    struct cJSON *rdefaults;  /* router_settings.default_litellm_params' request defaults */
-    int body_set;             /* sllmp.max_body_bytes was given */
-    long litellm_body;        /* general_settings.max_request_size_mb in bytes; 0: not given */
+    yaml_node_t *rs_redis[4];  /* router_settings.redis_host, _port, _password, _url */
+    long default_parallel;     /* router_settings.default_max_parallel_requests; 0: none */
+    struct cJSON *rdefaults;   /* router_settings.default_litellm_params' request defaults */
+    yaml_node_t *group_policy; /* router_settings.model_group_retry_policy, read at the end */
+    int body_set;              /* sllmp.max_body_bytes was given */
+    long litellm_body;         /* general_settings.max_request_size_mb in bytes; 0: not given */
 } loader_t;
 
 /* ---------------------------------------------------------------- messages */
@@ -3528,6 +3529,71 @@ litellm_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *
     return 0;
 }
 
+/* LiteLLM's RetryPolicy fields, by sllmp_retry_class_t. */
+static const char *const retry_names[SLLMP_RETRY_NCLASSES] = {
+    "BadRequestErrorRetries", "AuthenticationErrorRetries",         "TimeoutErrorRetries",
+    "RateLimitErrorRetries",  "ContentPolicyViolationErrorRetries", "InternalServerErrorRetries"};
+
+typedef struct {
+    sllmp_retry_policy_t *policy;
+    const char *what; /* "router_settings.retry_policy", ... */
+} policy_ud_t;
+
+/* One field of a RetryPolicy: its retries (null: not given). */
+static int
+policy_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    policy_ud_t *u = ud;
+    char what[512];
+
+    for (int i = 0; i < SLLMP_RETRY_NCLASSES; i++) {
+        if (strcmp(key, retry_names[i]) == 0) {
+            snprintf(what, sizeof(what), "%s.%s", u->what, key);
+            u->policy->retries[i] = -1;
+            return is_null(v) ? 0 : get_long(L, v, what, 0, 10, &u->policy->retries[i]);
+        }
+    }
+    warn(L, k, "%s.%s is not supported by sllmp and is ignored", u->what, key);
+    return 0;
+}
+
+/* A RetryPolicy mapping into *p (every class not given: -1). */
+static int
+retry_policy(loader_t *L, yaml_node_t *v, const char *what, sllmp_retry_policy_t *p)
+{
+    policy_ud_t u = {p, what};
+
+    for (int i = 0; i < SLLMP_RETRY_NCLASSES; i++) {
+        p->retries[i] = -1;
+    }
+    return submap(L, v, what, policy_key, &u);
+}
+
+/* One entry of model_group_retry_policy: {group: RetryPolicy}. A group no model_list entry
+ * (nor alias, nor pattern) serves is warned about: no request would ever use it. */
+static int
+group_policy(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_router_conf_t *rc = &L->c->router;
+    sllmp_group_policy_t *g;
+    char what[512];
+
+    (void)ud;
+    snprintf(what, sizeof(what), "router_settings.model_group_retry_policy.%s", key);
+    rc->group_policies =
+        sllmp_xrealloc(rc->group_policies, (rc->ngroup_policies + 1) * sizeof(*rc->group_policies));
+    g = &rc->group_policies[rc->ngroup_policies++];
+    g->group = sllmp_xstrdup(key);
+    if (retry_policy(L, v, what, &g->policy) < 0) {
+        return -1;
+    }
+    if (sllmp_conf_route_name(L->c, key) == NULL) {
+        warn(L, k, "router_settings.model_group_retry_policy: '%s' is not a model in model_list",
+             key);
+    }
+    return 0;
+}
+
 /* One request parameter of router_settings.default_litellm_params (a scratch deployment's
  * defaults hold them while they are read). */
 static int
@@ -3587,6 +3653,14 @@ router_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v
     }
     if (strcmp(key, "set_verbose") == 0) {
         return set_verbose(L, "router_settings.set_verbose", v);
+    }
+    if (strcmp(key, "retry_policy") == 0) {
+        rc->has_policy = !is_null(v);
+        return retry_policy(L, v, "router_settings.retry_policy", &rc->policy);
+    }
+    if (strcmp(key, "model_group_retry_policy") == 0) {
+        L->group_policy = v; /* read once model_list is known */
+        return 0;
     }
     if (strcmp(key, "default_litellm_params") == 0) {
         return is_null(v)
@@ -4206,6 +4280,9 @@ defaults(sllmp_conf_t *c)
     c->router.retry_after_max_ms = 60000; /* LiteLLM honours a Retry-After of up to 60 s */
     c->router.allowed_fails = 3;
     c->router.cooldown_ms = 5000;
+    for (int i = 0; i < SLLMP_RETRY_NCLASSES; i++) {
+        c->router.policy.retries[i] = -1;
+    }
     c->log_level = SLLMP_LOG_INFO;
     c->metrics_enabled = 1;
     c->metrics_allow = sllmp_xcalloc(2, sizeof(*c->metrics_allow));
@@ -4289,6 +4366,10 @@ conf_free(sllmp_conf_t *c)
         free(c->router.aliases[i].target);
     }
     free(c->router.aliases);
+    for (size_t i = 0; i < c->router.ngroup_policies; i++) {
+        free(c->router.group_policies[i].group);
+    }
+    free(c->router.group_policies);
     free(c->path);
     files_free(c->files, c->nfiles);
     free(c);
@@ -4413,6 +4494,10 @@ load_text(const char *file, const char *text, size_t len, const struct stat *st,
         router_defaults(&L);
         if (L.err == NULL && L.aliases != NULL && !is_null(L.aliases)) {
             submap(&L, L.aliases, "router_settings.model_group_alias", alias_entry, NULL);
+        }
+        if (L.err == NULL && L.group_policy != NULL) {
+            submap(&L, L.group_policy, "router_settings.model_group_retry_policy", group_policy,
+                   NULL);
         }
         if (L.logging_off && !L.capture_set) {
             c->langfuse.capture = SLLMP_CAPTURE_METADATA;
@@ -5021,6 +5106,21 @@ describe_entries(const char *what, const sllmp_limit_entry_t *e, size_t n, FILE 
     }
 }
 
+/* "  retry_policy: RateLimitErrorRetries 5, ... (else num_retries)" */
+static void
+describe_policy(const char *what, const sllmp_retry_policy_t *p, FILE *out)
+{
+    int n = 0;
+
+    fprintf(out, "  %s:", what);
+    for (int i = 0; i < SLLMP_RETRY_NCLASSES; i++) {
+        if (p->retries[i] >= 0) {
+            fprintf(out, "%s %s %ld", n++ ? "," : "", retry_names[i], p->retries[i]);
+        }
+    }
+    fprintf(out, "%s\n", n ? " (else num_retries)" : " none (num_retries)");
+}
+
 static void
 describe_router(const sllmp_router_conf_t *rc, FILE *out)
 {
@@ -5048,6 +5148,15 @@ describe_router(const sllmp_router_conf_t *rc, FILE *out)
             }
             fputc('\n', out);
         }
+    }
+    if (rc->has_policy) {
+        describe_policy("retry_policy", &rc->policy, out);
+    }
+    for (size_t i = 0; i < rc->ngroup_policies; i++) {
+        char what[512];
+
+        snprintf(what, sizeof(what), "retry_policy of %s", rc->group_policies[i].group);
+        describe_policy(what, &rc->group_policies[i].policy, out);
     }
     for (size_t i = 0; i < rc->naliases; i++) {
         fprintf(out, "  alias: %s -> %s%s\n", rc->aliases[i].name, rc->aliases[i].target,

@@ -88,6 +88,47 @@ sllmp_route_classify(sllmp_err_t err, int status, const char *code, const char *
     return v;
 }
 
+int
+sllmp_route_retry_class(sllmp_err_t err, int status, int fallback)
+{
+    switch (err) {
+    case SLLMP_ERR_PROVIDER_AUTH:
+        return status == 403 ? -1 : SLLMP_RETRY_AUTH; /* LiteLLM's 403 is PermissionDenied */
+    case SLLMP_ERR_TIMEOUT:
+        return SLLMP_RETRY_TIMEOUT;
+    case SLLMP_ERR_PROVIDER_RATE_LIMIT:
+    case SLLMP_ERR_PROVIDER_QUOTA:
+        return SLLMP_RETRY_RATE_LIMIT;
+    case SLLMP_ERR_PROVIDER:
+        return status == 500 ? SLLMP_RETRY_INTERNAL : -1;
+    case SLLMP_ERR_CONTENT_POLICY:
+        return SLLMP_RETRY_CONTENT_POLICY;
+    case SLLMP_ERR_CONTEXT_WINDOW:
+        return SLLMP_RETRY_BAD_REQUEST; /* LiteLLM's ContextWindowExceededError is one */
+    case SLLMP_ERR_PROVIDER_BAD_REQUEST:
+        if (fallback == SLLMP_FB_CONTENT_POLICY) {
+            return SLLMP_RETRY_CONTENT_POLICY;
+        }
+        return status == 400 ? SLLMP_RETRY_BAD_REQUEST : -1; /* 404, 422, ...: other classes */
+    default:
+        return -1;
+    }
+}
+
+long
+sllmp_route_policy_retries(const sllmp_router_conf_t *rc, const char *group, int cls)
+{
+    if (cls < 0 || cls >= SLLMP_RETRY_NCLASSES) {
+        return -1;
+    }
+    for (size_t i = 0; group != NULL && i < rc->ngroup_policies; i++) {
+        if (strcmp(rc->group_policies[i].group, group) == 0) {
+            return rc->group_policies[i].policy.retries[cls];
+        }
+    }
+    return rc->has_policy ? rc->policy.retries[cls] : -1;
+}
+
 /* ---------------------------------------------------------------- pick */
 
 static int

@@ -160,6 +160,28 @@ typedef struct {
     int hidden;   /* {model: ..., hidden: true}: not listed by /v1/models */
 } sllmp_alias_t;
 
+/* The error classes of LiteLLM's RetryPolicy (router_settings.retry_policy). */
+typedef enum {
+    SLLMP_RETRY_BAD_REQUEST = 0, /* BadRequestErrorRetries: a provider's 400 (context window too) */
+    SLLMP_RETRY_AUTH,            /* AuthenticationErrorRetries: a provider's 401 */
+    SLLMP_RETRY_TIMEOUT,         /* TimeoutErrorRetries: a timeout, a provider's 408 */
+    SLLMP_RETRY_RATE_LIMIT,      /* RateLimitErrorRetries: a provider's 429 */
+    SLLMP_RETRY_CONTENT_POLICY,  /* ContentPolicyViolationErrorRetries */
+    SLLMP_RETRY_INTERNAL,        /* InternalServerErrorRetries: a provider's 500 */
+    SLLMP_RETRY_NCLASSES
+} sllmp_retry_class_t;
+
+/* Retries per error class; -1: not given (num_retries applies). */
+typedef struct {
+    long retries[SLLMP_RETRY_NCLASSES];
+} sllmp_retry_policy_t;
+
+/* model_group_retry_policy: one model group's policy, in place of retry_policy. */
+typedef struct {
+    char *group;
+    sllmp_retry_policy_t policy;
+} sllmp_group_policy_t;
+
 /* router_settings (and LiteLLM's litellm_settings equivalents). */
 typedef struct sllmp_router_conf_s {
     sllmp_strategy_t strategy;
@@ -178,6 +200,10 @@ typedef struct sllmp_router_conf_s {
     size_t nfallbacks[SLLMP_FB_NKINDS];
     sllmp_alias_t *aliases; /* model_group_alias */
     size_t naliases;
+    int has_policy;                       /* retry_policy was given */
+    sllmp_retry_policy_t policy;          /* retry_policy */
+    sllmp_group_policy_t *group_policies; /* model_group_retry_policy */
+    size_t ngroup_policies;
 } sllmp_router_conf_t;
 
 /* A virtual key (top-level `keys:`). The key itself is never kept: only its SHA-256. */

@@ -66,6 +66,19 @@ int sllmp_route_pick(const sllmp_router_conf_t *rc, const sllmp_deployment_t *co
                      const sllmp_route_state_t *st, const int *usable, int stream, uint64_t rnd);
 
 /*
+ * LiteLLM's retry_policy: the RetryPolicy class of a failure (err, the upstream's status, and
+ * the fallback list sllmp_route_classify() gave it), or -1 when it is none of them.
+ */
+int sllmp_route_retry_class(sllmp_err_t err, int status, int fallback);
+
+/*
+ * The retries the retry policy gives a failure of class cls (-1: none) on model group `group`:
+ * model_group_retry_policy's entry for the group when there is one, else retry_policy; -1 when
+ * the policy does not say (num_retries applies).
+ */
+long sllmp_route_policy_retries(const sllmp_router_conf_t *rc, const char *group, int cls);
+
+/*
  * How long to wait before retry number `retry` (1 for the first) of one deployment: the
  * exponential backoff (backoff_base_ms doubling, at most backoff_max_ms) with full jitter over
  * its upper half, at least router_settings.retry_after, and at least the upstream's

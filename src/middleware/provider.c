@@ -350,7 +350,7 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
     int live[SLLMP_GROUP_MAX];
     size_t n = gather(r, model, deps);
     int tries = 0; /* of the current order */
-    long tier = -1;
+    long tier = -1, budget, policy;
     int64_t wait_asked = -1;
     failure_t saved;
 
@@ -452,13 +452,23 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
             v->fallback = -1; /* the answer had begun, or nobody is waiting for one */
             return SLLMP_ERROR;
         }
+        budget = deps[i]->num_retries >= 0 ? deps[i]->num_retries : rc->num_retries;
+        policy = sllmp_route_policy_retries(
+            rc, model, sllmp_route_retry_class(r->err, r->upstream_status, v->fallback));
+        if (policy >= 0) {
+            /* LiteLLM's retry_policy: this class's retries in place of num_retries, and a
+             * class not retried otherwise (a 400, refused credentials) is then; an account out
+             * of credit still never on its own deployment */
+            budget = policy;
+            v->retryable |= policy > 0 && r->err != SLLMP_ERR_PROVIDER_QUOTA;
+        }
         /* the gateway's credentials refused, the model gone (cooled, not retried): another
          * deployment of the group may still answer, at once */
         hopeless[i] = !v->retryable;
         if (!v->retryable && v->outcome != SLLMP_ROUTE_COOL) {
             return SLLMP_ERROR;
         }
-        if (tries > (deps[i]->num_retries >= 0 ? deps[i]->num_retries : rc->num_retries)) {
+        if (tries > budget) {
             int more = 0;
 
             /* this order's attempts are spent: the next order's, if there is one */

@@ -203,6 +203,41 @@ class RetryTest(ReliabilityCase):
         self.assertEqual(self.mock.calls("status-500"), 1)
 
 
+class RetryPolicyTest(ReliabilityCase):
+    """LiteLLM's retry_policy: retries per error class in place of num_retries (a class not
+    retried otherwise, a 400, is then), and model_group_retry_policy for one group."""
+    router = {"num_retries": 1,
+              "retry_policy": {"InternalServerErrorRetries": 2, "BadRequestErrorRetries": 1},
+              "model_group_retry_policy": {"strict": {"InternalServerErrorRetries": 0}}}
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("twice-500", mock, "echo+status-500+first-2"),
+                dep("bad", mock, "status-400"),
+                dep("strict", mock, "status-500+strict"),
+                dep("slow-503", mock, "status-503")]
+
+    def test_class_retries_replace_num_retries(self):
+        r = self.ask("twice-500", "third time")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("x-sllmp-attempts"), "3")   # num_retries 1 would stop at 2
+
+    def test_bad_request_retried_when_the_policy_says(self):
+        r = self.ask("bad")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(self.mock.calls("status-400"), 2)
+
+    def test_group_policy_wins(self):
+        r = self.ask("strict")
+        self.assertEqual(r.status, 502, r)
+        self.assertEqual(self.mock.calls("status-500+strict"), 1)
+
+    def test_other_classes_keep_num_retries(self):
+        # a 503 is none of the policy's classes (LiteLLM's ServiceUnavailableError)
+        self.assertEqual(self.ask("slow-503").status, 502)
+        self.assertEqual(self.mock.calls("status-503"), 2)
+
+
 class BalanceTest(ReliabilityCase):
     router = {"num_retries": 0, "routing_strategy": "simple-shuffle"}
 

@@ -457,6 +457,106 @@ test_conf_router_errors(void **state)
                  "line 2");
 }
 
+static void
+warned(const sllmp_conf_t *c, const char *want)
+{
+    for (size_t i = 0; i < c->nwarnings; i++) {
+        if (strstr(c->warnings[i], want) != NULL) {
+            return;
+        }
+    }
+    fail_msg("no warning '%s'", want);
+}
+
+/* LiteLLM's retry_policy and model_group_retry_policy: the class of each failure, the retries
+ * the policy gives it (the group's policy whole in place of the router's), read and shown. */
+static void
+test_retry_policy(void **state)
+{
+    sllmp_conf_t *c;
+    char text[4096], buf[4096];
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(sllmp_route_retry_class(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, -1),
+                     SLLMP_RETRY_BAD_REQUEST);
+    assert_int_equal(
+        sllmp_route_retry_class(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, SLLMP_FB_CONTEXT_WINDOW),
+        SLLMP_RETRY_BAD_REQUEST);
+    assert_int_equal(
+        sllmp_route_retry_class(SLLMP_ERR_PROVIDER_BAD_REQUEST, 400, SLLMP_FB_CONTENT_POLICY),
+        SLLMP_RETRY_CONTENT_POLICY);
+    assert_int_equal(
+        sllmp_route_retry_class(SLLMP_ERR_CONTENT_POLICY, 400, SLLMP_FB_CONTENT_POLICY),
+        SLLMP_RETRY_CONTENT_POLICY);
+    assert_int_equal(sllmp_route_retry_class(SLLMP_ERR_PROVIDER_BAD_REQUEST, 404, -1), -1);
+    assert_int_equal(sllmp_route_retry_class(SLLMP_ERR_PROVIDER_AUTH, 401, 0), SLLMP_RETRY_AUTH);
+    assert_int_equal(sllmp_route_retry_class(SLLMP_ERR_PROVIDER_AUTH, 403, 0), -1);
+    assert_int_equal(sllmp_route_retry_class(SLLMP_ERR_TIMEOUT, 0, 0), SLLMP_RETRY_TIMEOUT);
+    assert_int_equal(sllmp_route_retry_class(SLLMP_ERR_PROVIDER_RATE_LIMIT, 429, 0),
+                     SLLMP_RETRY_RATE_LIMIT);
+    assert_int_equal(sllmp_route_retry_class(SLLMP_ERR_PROVIDER_QUOTA, 429, 0),
+                     SLLMP_RETRY_RATE_LIMIT);
+    assert_int_equal(sllmp_route_retry_class(SLLMP_ERR_PROVIDER, 500, 0), SLLMP_RETRY_INTERNAL);
+    assert_int_equal(sllmp_route_retry_class(SLLMP_ERR_PROVIDER, 502, 0), -1);
+    assert_int_equal(sllmp_route_retry_class(SLLMP_ERR_PROVIDER_UNAVAILABLE, 503, 0), -1);
+
+    /* none: num_retries */
+    c = load(models);
+    assert_int_equal(sllmp_route_policy_retries(&c->router, "gpt", SLLMP_RETRY_INTERNAL), -1);
+    sllmp_conf_unref(c);
+
+    snprintf(text, sizeof(text),
+             "%s"
+             "router_settings:\n"
+             "  retry_policy:\n"
+             "    InternalServerErrorRetries: 4\n"
+             "    BadRequestErrorRetries: 0\n"
+             "    TimeoutErrorRetries: null\n"
+             "    NotFoundErrorRetries: 3\n"
+             "  model_group_retry_policy:\n"
+             "    claude: {RateLimitErrorRetries: 5}\n"
+             "    nope: {RateLimitErrorRetries: 1}\n",
+             models);
+    c = load(text);
+    assert_int_equal(sllmp_route_policy_retries(&c->router, "gpt", SLLMP_RETRY_INTERNAL), 4);
+    assert_int_equal(sllmp_route_policy_retries(&c->router, "gpt", SLLMP_RETRY_BAD_REQUEST), 0);
+    assert_int_equal(sllmp_route_policy_retries(&c->router, "gpt", SLLMP_RETRY_TIMEOUT), -1);
+    assert_int_equal(sllmp_route_policy_retries(&c->router, "gpt", -1), -1);
+    /* a group's policy replaces the router's whole, as in LiteLLM */
+    assert_int_equal(sllmp_route_policy_retries(&c->router, "claude", SLLMP_RETRY_RATE_LIMIT), 5);
+    assert_int_equal(sllmp_route_policy_retries(&c->router, "claude", SLLMP_RETRY_INTERNAL), -1);
+    for (size_t i = 0; i < c->nwarnings; i++) {
+        assert_null(strstr(c->warnings[i], "retry_policy is not supported"));
+    }
+    warned(c, "t.yaml:17:5: router_settings.retry_policy.NotFoundErrorRetries is not "
+              "supported by sllmp");
+    warned(c, "t.yaml:20:5: router_settings.model_group_retry_policy: 'nope' is not a model in "
+              "model_list");
+    f = fmemopen(buf, sizeof(buf) - 1, "w");
+    sllmp_conf_describe(c, f);
+    fclose(f);
+    assert_non_null(strstr(buf,
+                           "  retry_policy: BadRequestErrorRetries 0, InternalServerErrorRetries "
+                           "4 (else num_retries)\n"));
+    assert_non_null(strstr(buf, "  retry_policy of claude: RateLimitErrorRetries 5 (else "
+                                "num_retries)\n"));
+    sllmp_conf_unref(c);
+
+    snprintf(text, sizeof(text),
+             "%srouter_settings:\n  retry_policy: {RateLimitErrorRetries: 11}\n", models);
+    expect_error(text, "t.yaml:13:41: router_settings.retry_policy.RateLimitErrorRetries must be "
+                       "between 0 and 10");
+    snprintf(text, sizeof(text), "%srouter_settings:\n  retry_policy: [1]\n", models);
+    expect_error(text, "t.yaml:13:17: router_settings.retry_policy must be a mapping");
+    snprintf(text, sizeof(text),
+             "%srouter_settings:\n  model_group_retry_policy: {gpt: {TimeoutErrorRetries: x}}\n",
+             models);
+    expect_error(text,
+                 "router_settings.model_group_retry_policy.gpt.TimeoutErrorRetries must be an "
+                 "integer");
+}
+
 /* Two keys of one provider are two deployments: ids, routing state and limits apart. */
 static void
 test_ids_tell_keys_apart(void **state)
@@ -498,6 +598,7 @@ main(void)
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_conf_router),
         cmocka_unit_test(test_conf_router_errors),
+        cmocka_unit_test(test_retry_policy),
         cmocka_unit_test(test_ids_tell_keys_apart),
     };
 
