@@ -248,6 +248,36 @@ refusal_part(const char *text)
     return p;
 }
 
+/* A chat tool call's Gemini thought signature (extra_content.google.thought_signature), NULL
+ * when none. */
+static const char *
+thought_signature(const cJSON *call)
+{
+    const char *sig =
+        sllmp_json_str(get(get(call, "extra_content"), "google"), "thought_signature");
+
+    return sig != NULL && *sig != '\0' ? sig : NULL;
+}
+
+/* The call_id of a function_call item: the chat call's id, with its thought signature after
+ * SLLMP_THOUGHT_SEP when it has one (malloc'd). */
+static char *
+call_id_of(const char *id, const char *sig)
+{
+    return sig != NULL ? sllmp_xasprintf("%s" SLLMP_THOUGHT_SEP "%s", id, sig) : sllmp_xstrdup(id);
+}
+
+/* Whether a chat fragment's id names the call whose item has call_id (its signature aside). */
+static int
+same_call(const char *id, const char *call_id)
+{
+    size_t n = strlen(id);
+
+    return call_id != NULL && strncmp(id, call_id, n) == 0 &&
+           (call_id[n] == '\0' ||
+            strncmp(call_id + n, SLLMP_THOUGHT_SEP, strlen(SLLMP_THOUGHT_SEP)) == 0);
+}
+
 static cJSON *
 call_item(const char *id, const char *call_id, const char *name, const char *args,
           const char *status)
@@ -353,7 +383,7 @@ add_calls(cJSON *output, const sllmp_responses_meta_t *m, const cJSON *calls)
     cJSON_ArrayForEach(c, array(calls))
     {
         const char *cid = text_of(c, "id"), *name;
-        char *args;
+        char *args, *full;
         int n = cJSON_GetArraySize(output);
 
         fn = get(c, "function");
@@ -367,8 +397,10 @@ add_calls(cJSON *output, const sllmp_responses_meta_t *m, const cJSON *calls)
             cid = call_id;
         }
         args = call_args(get(fn, "arguments"));
+        full = call_id_of(cid, thought_signature(c));
         cJSON_AddItemToArray(output,
-                             call_item(id, cid, name != NULL ? name : "", args, "completed"));
+                             call_item(id, full, name != NULL ? name : "", args, "completed"));
+        free(full);
         free(args);
     }
 }
@@ -518,10 +550,11 @@ summary_part(const char *text)
 /* Announces a new item of kind (output_item.added, and its part's added event). For a call:
  * its chat index, id (NULL: one is made up) and name. */
 static int
-open_item(sllmp_rstream_t *s, int kind, int index, const char *call_id, const char *name)
+open_item(sllmp_rstream_t *s, int kind, int index, const char *call_id, const char *name,
+          const char *sig)
 {
     int n = cJSON_GetArraySize(closed_items(s));
-    char id[ID_MAX], cid[ID_MAX];
+    char id[ID_MAX], cid[ID_MAX], *full;
     cJSON *e;
 
     switch (kind) {
@@ -540,7 +573,9 @@ open_item(sllmp_rstream_t *s, int kind, int index, const char *call_id, const ch
             item_id(cid, sizeof(cid), "call_", s->meta.id, n);
             call_id = cid;
         }
-        s->item = call_item(id, call_id, name != NULL ? name : "", "", "in_progress");
+        full = call_id_of(call_id, sig);
+        s->item = call_item(id, full, name != NULL ? name : "", "", "in_progress");
+        free(full);
         s->call_index = index;
         break;
     }
@@ -649,7 +684,8 @@ piece(sllmp_rstream_t *s, int kind, const char *text, const cJSON *chunk_logprob
     };
     cJSON *e;
 
-    if (s->open != kind && (close_item(s, "completed") != 0 || open_item(s, kind, 0, NULL, NULL))) {
+    if (s->open != kind &&
+        (close_item(s, "completed") != 0 || open_item(s, kind, 0, NULL, NULL, NULL))) {
         return s->stopped;
     }
     sllmp_buf_appends(&s->text, text);
@@ -689,12 +725,13 @@ call_fragment(sllmp_rstream_t *s, const cJSON *frag)
         index = s->open == OPEN_CALL ? s->call_index : 0;
     }
     fresh = s->open != OPEN_CALL || index > s->call_index ||
-            (id != NULL && strcmp(id, sllmp_json_str(s->item, "call_id")) != 0);
+            (id != NULL && !same_call(id, sllmp_json_str(s->item, "call_id")));
     if (!fresh && index < s->call_index) {
         return s->stopped;
     }
     if (fresh && (close_item(s, "completed") != 0 ||
-                  open_item(s, OPEN_CALL, index, id, sllmp_json_str(fn, "name")) != 0)) {
+                  open_item(s, OPEN_CALL, index, id, sllmp_json_str(fn, "name"),
+                            thought_signature(frag)) != 0)) {
         return s->stopped;
     }
     if (args == NULL) {

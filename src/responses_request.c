@@ -35,9 +35,21 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- small helpers ---------------------------------------------------------------------- */
+
+/* A string of the first n bytes of s. */
+static cJSON *
+string_n(const char *s, size_t n)
+{
+    char *t = sllmp_xstrndup(s, n);
+    cJSON *v = cJSON_CreateString(t);
+
+    free(t);
+    return v;
+}
 
 static const cJSON *
 get(const cJSON *obj, const char *name)
@@ -433,6 +445,7 @@ function_call(conv_t *c, const cJSON *item, int i)
 {
     static const char *const fields[] = {"call_id", "name", "arguments"};
     const cJSON *v[3];
+    const char *sep;
     cJSON *calls, *call, *fn;
 
     for (int f = 0; f < 3; f++) {
@@ -452,7 +465,18 @@ function_call(conv_t *c, const cJSON *item, int i)
         calls = cJSON_AddArrayToObject(c->calls_to, "tool_calls");
     }
     call = cJSON_CreateObject();
-    cJSON_AddStringToObject(call, "id", v[0]->valuestring);
+    sep = strstr(v[0]->valuestring, SLLMP_THOUGHT_SEP);
+    if (sep != NULL) {
+        cJSON *g;
+
+        /* a Gemini thought signature, where the answer put it */
+        cJSON_AddItemToObject(call, "id",
+                              string_n(v[0]->valuestring, (size_t)(sep - v[0]->valuestring)));
+        g = cJSON_AddObjectToObject(cJSON_AddObjectToObject(call, "extra_content"), "google");
+        cJSON_AddStringToObject(g, "thought_signature", sep + strlen(SLLMP_THOUGHT_SEP));
+    } else {
+        cJSON_AddStringToObject(call, "id", v[0]->valuestring);
+    }
     cJSON_AddStringToObject(call, "type", "function");
     fn = cJSON_AddObjectToObject(call, "function");
     cJSON_AddStringToObject(fn, "name", v[1]->valuestring);
@@ -466,6 +490,7 @@ static int
 function_call_output(conv_t *c, const cJSON *item, int i)
 {
     const cJSON *id = get(item, "call_id"), *out = get(item, "output"), *part;
+    const char *sep;
     cJSON *content, *m;
     int k = 0;
 
@@ -492,7 +517,10 @@ function_call_output(conv_t *c, const cJSON *item, int i)
                           "input[%d].output", i);
     }
     m = add_message(c, "tool");
-    cJSON_AddStringToObject(m, "tool_call_id", id->valuestring);
+    sep = strstr(id->valuestring, SLLMP_THOUGHT_SEP);
+    cJSON_AddItemToObject(m, "tool_call_id",
+                          sep != NULL ? string_n(id->valuestring, (size_t)(sep - id->valuestring))
+                                      : cJSON_CreateString(id->valuestring));
     cJSON_AddItemToObject(m, "content", content);
     return 0;
 }

@@ -26,6 +26,14 @@
 #include <cjson/cJSON.h>
 
 /*
+ * A Gemini thought signature travels in a function_call item's call_id, after this separator
+ * (LiteLLM's): "call_abc__thought__<signature>". A Responses client sends the call_id back as
+ * it got it (on the function_call and its function_call_output), so Gemini gets the signature
+ * its next turn of a tool loop needs, which the item has no other place for.
+ */
+#define SLLMP_THOUGHT_SEP "__thought__"
+
+/*
  * Responses request -> chat completions request (a new tree for the caller).
  *
  *   model                     copied
@@ -38,9 +46,12 @@
  *     file_data -> {"type":"file","file":{"file_data","filename"?}}; an assistant's
  *     output_text parts -> its content as one string, refusal -> its "refusal"
  *     function_call {call_id, name, arguments} -> an assistant message's tool_calls entry
- *     {"id": call_id, "type":"function", "function":{name, arguments}}; consecutive calls
+ *     {"id": call_id, "type":"function", "function":{name, arguments}} (a call_id with a
+ *     thought signature: the id before SLLMP_THOUGHT_SEP, and the signature as
+ *     extra_content.google.thought_signature); consecutive calls
  *     (and the assistant message just before them) make one assistant message
- *     function_call_output {call_id, output} -> {"role":"tool","tool_call_id","content"}
+ *     function_call_output {call_id, output} -> {"role":"tool","tool_call_id","content"} (the
+ *     call_id before SLLMP_THOUGHT_SEP)
  *     (output a string, or input_text parts)
  *     reasoning -> dropped (the chat side has no way to send it back)
  *   tools                     function tools {type,name,description,parameters,strict} ->

@@ -16,7 +16,7 @@ from stack import (MASTER_KEY, UPSTREAM_KEY, Redis, StackCase, chat_only, mock_m
                    upstream_model)
 from test_keys import new_key
 from test_limits import redis_cmd
-from test_providers import WithAnthropicMock, parse_sse
+from test_providers import GEMINI_KEY, GeminiMock, WithAnthropicMock, parse_sse
 from test_trace import TraceCase
 
 PATH = "/v1/responses"
@@ -1263,3 +1263,54 @@ class ResponsesNativeFallbackTest(NativeCase):
                        "tools": [{"type": "custom", "name": "apply_patch"}]})
         self.assertEqual(r.status, 502, r)
         self.assertEqual(r.json()["error"]["code"], "provider_error", r)
+
+
+class ResponsesGeminiTest(ResponsesCase):
+    """A Gemini 3 tool loop through /v1/responses: the thought signature of the model's call
+    (which Gemini wants back on the next turn, or it answers 400) rides in the function_call's
+    call_id, so it comes back whether the client sends the items again or previous_response_id."""
+
+    server_env = {"MOCK_GEMINI_KEY": GEMINI_KEY}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.gemini = GeminiMock().start()
+        cls.addClassCleanup(cls.gemini.stop)
+        super().setUpClass()
+
+    @classmethod
+    def models(cls, mock):
+        return [{"model_name": "gem-signed", "litellm_params": {
+            "model": "gemini/gemini-mock+tools+signed",
+            "api_base": "http://127.0.0.1:%d" % cls.gemini.port,
+            "api_key": "os.environ/MOCK_GEMINI_KEY"}}]
+
+    TOOLS = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}},
+             {"type": "function", "name": "get_time", "parameters": {"type": "object"}}]
+
+    def test_tool_loop_keeps_the_signature(self):
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                payload = {"model": "gem-signed", "input": "weather and time?",
+                           "tools": self.TOOLS}
+                if stream:
+                    _, evs = self.events(payload)
+                    first = evs[-1][1]["response"]
+                else:
+                    r = self.post(payload)
+                    self.assertEqual(r.status, 200, r)
+                    first = r.json()
+                calls = [it for it in first["output"] if it["type"] == "function_call"]
+                self.assertEqual(len(calls), 2, first)
+                self.assertIn("__thought__", calls[0]["call_id"], calls)
+                outputs = [{"type": "function_call_output", "call_id": c["call_id"],
+                            "output": "fine"} for c in calls]
+                # stateless: the items sent back as they came
+                r = self.post({"model": "gem-signed", "tools": self.TOOLS,
+                               "input": [{"role": "user", "content": "weather and time?"}] +
+                                        calls + outputs})
+                self.assertEqual(r.status, 200, r)
+                # kept: previous_response_id
+                r = self.post({"model": "gem-signed", "tools": self.TOOLS,
+                               "previous_response_id": first["id"], "input": outputs})
+                self.assertEqual(r.status, 200, r)

@@ -852,10 +852,28 @@ test_error_params(void **state)
     assert_null(sllmp_responses_param(NULL, NULL, NULL, 0));
 }
 
+/* A call_id with a Gemini thought signature (as the answer made it): the chat call's id before
+ * the separator, the signature where the Gemini translator reads it; the tool message's id the
+ * same. */
+static void
+test_thought_signature_from_call_id(void **state)
+{
+    (void)state;
+    assert_request(
+        "{'model':'m','input':[{'role':'user','content':'q'},"
+        "{'type':'function_call','call_id':'call_G__thought__SIG==','name':'f','arguments':'{}'},"
+        "{'type':'function_call_output','call_id':'call_G__thought__SIG==','output':'ok'}]}",
+        "{'model':'m','messages':[{'role':'user','content':'q'},"
+        "{'role':'assistant','content':null,'tool_calls':[{'id':'call_G','extra_content':"
+        "{'google':{'thought_signature':'SIG=='}},'type':'function','function':{'name':'f',"
+        "'arguments':'{}'}}]},{'role':'tool','tool_call_id':'call_G','content':'ok'}]}");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_thought_signature_from_call_id),
         cmocka_unit_test(test_string_input),
         cmocka_unit_test(test_instructions),
         cmocka_unit_test(test_message_items),
