@@ -194,8 +194,10 @@ status_of(const char *finish, const char **incomplete)
     return *incomplete != NULL ? "incomplete" : "completed";
 }
 
+/* A reasoning item; with thinking_blocks entries (not NULL, not empty), its
+ * encrypted_content carries them (SLLMP_THINKING_PREFIX), each without a stream's "index". */
 static cJSON *
-reasoning_item(const char *id, const char *text)
+reasoning_item(const char *id, const char *text, const cJSON *blocks)
 {
     cJSON *it = cJSON_CreateObject(), *summary, *part;
 
@@ -207,6 +209,21 @@ reasoning_item(const char *id, const char *text)
         cJSON_AddStringToObject(part, "type", "summary_text");
         cJSON_AddStringToObject(part, "text", text);
         cJSON_AddItemToArray(summary, part);
+    }
+    if (cJSON_GetArraySize(blocks) > 0) {
+        cJSON *copy = cJSON_Duplicate(blocks, 1), *b;
+        char *json, *enc;
+
+        cJSON_ArrayForEach(b, copy)
+        {
+            cJSON_DeleteItemFromObjectCaseSensitive(b, "index");
+        }
+        json = cJSON_PrintUnformatted(copy);
+        enc = sllmp_xasprintf("%s%s", SLLMP_THINKING_PREFIX, json);
+        cJSON_AddStringToObject(it, "encrypted_content", enc);
+        free(enc);
+        cJSON_free(json);
+        cJSON_Delete(copy);
     }
     return it;
 }
@@ -426,9 +443,11 @@ sllmp_responses_from_chat(const sllmp_responses_meta_t *m, const cJSON *completi
     output = cJSON_CreateArray();
 
     reasoning = reasoning_of(msg);
-    if (reasoning != NULL) {
+    if (reasoning != NULL || cJSON_GetArraySize(get(msg, "thinking_blocks")) > 0) {
         item_id(id, sizeof(id), "rs_", m->id, cJSON_GetArraySize(output));
-        cJSON_AddItemToArray(output, reasoning_item(id, reasoning));
+        /* a redacted block alone: an empty summary part, as the stream has one */
+        cJSON_AddItemToArray(output, reasoning_item(id, reasoning != NULL ? reasoning : "",
+                                                    array(get(msg, "thinking_blocks"))));
     }
     sllmp_buf_init(&text, 0);
     content_text(&text, get(msg, "content"));
@@ -560,7 +579,7 @@ open_item(sllmp_rstream_t *s, int kind, int index, const char *call_id, const ch
     switch (kind) {
     case OPEN_REASONING:
         item_id(id, sizeof(id), "rs_", s->meta.id, n);
-        s->item = reasoning_item(id, NULL);
+        s->item = reasoning_item(id, NULL, NULL);
         break;
     case OPEN_TEXT:
     case OPEN_REFUSAL:
@@ -625,7 +644,9 @@ close_item(sllmp_rstream_t *s, const char *status)
         cJSON_AddNumberToObject(e, "summary_index", 0);
         cJSON_AddItemToObject(e, "part", summary_part(text));
         send(s, e);
-        done = reasoning_item(sllmp_json_str(s->item, "id"), text);
+        done = reasoning_item(sllmp_json_str(s->item, "id"), text, s->thinking);
+        cJSON_Delete(s->thinking);
+        s->thinking = NULL;
         break;
     case OPEN_TEXT:
     case OPEN_REFUSAL:
@@ -705,6 +726,27 @@ piece(sllmp_rstream_t *s, int kind, const char *text, const cJSON *chunk_logprob
     return send(s, e);
 }
 
+/* A thinking_blocks delta: its entries join the open reasoning item (one is opened for a
+ * redacted block that came without text), for its encrypted_content. */
+static int
+thinking(sllmp_rstream_t *s, const cJSON *delta)
+{
+    const cJSON *b;
+
+    if (s->open != OPEN_REASONING &&
+        (close_item(s, "completed") != 0 || open_item(s, OPEN_REASONING, 0, NULL, NULL, NULL))) {
+        return s->stopped;
+    }
+    if (s->thinking == NULL) {
+        s->thinking = cJSON_CreateArray();
+    }
+    cJSON_ArrayForEach(b, get(delta, "thinking_blocks"))
+    {
+        cJSON_AddItemToArray(s->thinking, cJSON_Duplicate(b, 1));
+    }
+    return s->stopped;
+}
+
 /* A tool_calls fragment: a new call (a later chat index, or an id other than the open call's)
  * is announced, argument text goes to the open call. A fragment of a call already closed (an
  * earlier index) is dropped: its item went out whole. */
@@ -761,6 +803,9 @@ sllmp_rstream_chunk(sllmp_rstream_t *s, const cJSON *chunk)
     }
     delta = get(choice, "delta");
     if ((t = reasoning_of(delta)) != NULL && piece(s, OPEN_REASONING, t, NULL) != 0) {
+        return s->stopped;
+    }
+    if (cJSON_GetArraySize(array(get(delta, "thinking_blocks"))) > 0 && thinking(s, delta) != 0) {
         return s->stopped;
     }
     if ((t = text_of(delta, "content")) != NULL &&
@@ -842,7 +887,8 @@ sllmp_rstream_free(sllmp_rstream_t *s)
     cJSON_Delete(s->items);
     cJSON_Delete(s->item);
     cJSON_Delete(s->logprobs);
-    s->items = s->item = s->logprobs = NULL;
+    cJSON_Delete(s->thinking);
+    s->items = s->item = s->logprobs = s->thinking = NULL;
     sllmp_buf_free(&s->text);
     s->open = OPEN_NONE;
 }

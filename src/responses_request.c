@@ -280,6 +280,7 @@ typedef struct {
     cJSON *calls_to; /* the assistant message the next function_call joins; NULL: a new one */
     sllmp_xerr_t *e;
     char param[96];
+    cJSON *thinking; /* thinking_blocks of reasoning items, for the next assistant message */
 } conv_t;
 
 /* The error's param prefix, formatted into c->param. */
@@ -304,7 +305,51 @@ add_message(conv_t *c, const char *role)
     cJSON_AddStringToObject(m, "role", role);
     cJSON_AddItemToArray(c->messages, m);
     c->calls_to = NULL;
+    if (strcmp(role, "assistant") == 0 && c->thinking != NULL) {
+        cJSON_AddItemToObject(m, "thinking_blocks", c->thinking); /* the reasoning before it */
+    } else {
+        cJSON_Delete(c->thinking); /* reasoning no assistant message followed */
+    }
+    c->thinking = NULL;
     return m;
+}
+
+/* A reasoning item: its signed thinking (encrypted_content the answer made, see
+ * SLLMP_THINKING_PREFIX) for the assistant message after it; anything else is dropped, the chat
+ * side having no way to send it back. A reasoning item between an assistant message and its
+ * calls leaves them one message. */
+static int
+reasoning_item(conv_t *c, const cJSON *item)
+{
+    const char *enc = sllmp_json_str(item, "encrypted_content");
+    size_t n = strlen(SLLMP_THINKING_PREFIX);
+    cJSON *blocks = NULL, *b, *to;
+
+    if (enc == NULL || strncmp(enc, SLLMP_THINKING_PREFIX, n) != 0 ||
+        !cJSON_IsArray(blocks = cJSON_Parse(enc + n))) {
+        cJSON_Delete(blocks);
+        return 0;
+    }
+    /* the assistant message its calls join when one is open, else the next one */
+    to = c->calls_to != NULL ? cJSON_GetObjectItemCaseSensitive(c->calls_to, "thinking_blocks")
+                             : c->thinking;
+    if (to == NULL) {
+        to = cJSON_CreateArray();
+        if (c->calls_to != NULL) {
+            cJSON_AddItemToObject(c->calls_to, "thinking_blocks", to);
+        } else {
+            c->thinking = to;
+        }
+    }
+    while ((b = cJSON_DetachItemFromArray(blocks, 0)) != NULL) {
+        if (cJSON_IsObject(b)) {
+            cJSON_AddItemToArray(to, b);
+        } else {
+            cJSON_Delete(b);
+        }
+    }
+    cJSON_Delete(blocks);
+    return 0;
 }
 
 /* An assistant message item: text parts as one string, refusal parts as "refusal". */
@@ -556,7 +601,7 @@ input_item(conv_t *c, const cJSON *item, int i)
         return function_call_output(c, item, i);
     }
     if (is(type, "reasoning")) {
-        return 0; /* the chat side cannot send it back; the calls after it still join */
+        return reasoning_item(c, item);
     }
     if (is(type, "item_reference")) {
         return sllmp_xerr(
@@ -576,7 +621,7 @@ static int
 messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
     const cJSON *instr = get(req, "instructions"), *input = get(req, "input"), *items, *item;
-    conv_t c = {cJSON_CreateArray(), NULL, e, ""};
+    conv_t c = {cJSON_CreateArray(), NULL, e, "", NULL};
     int i = 0;
 
     if (given(instr) && !cJSON_IsString(instr)) {
@@ -598,10 +643,12 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     {
         if (input_item(&c, item, i) != 0) {
             cJSON_Delete(c.messages);
+            cJSON_Delete(c.thinking);
             return -1;
         }
         i++;
     }
+    cJSON_Delete(c.thinking); /* reasoning at the end: no assistant message took it */
     if (cJSON_GetArraySize(c.messages) == 0) {
         cJSON_Delete(c.messages);
         return sllmp_xerr(e, "must hold at least one message.", "input");

@@ -34,6 +34,15 @@
 #define SLLMP_THOUGHT_SEP "__thought__"
 
 /*
+ * Signed thinking (Claude's thinking blocks, LiteLLM's thinking_blocks on the chat side) rides
+ * in a reasoning item's encrypted_content: this prefix and the blocks as a JSON array. A
+ * reasoning item sent back with it gives the next assistant message its thinking_blocks, so
+ * Claude keeps thinking through a tool loop (it refuses thinking on a turn whose tool use comes
+ * without its signed block). Other encrypted_content (OpenAI's) means nothing here.
+ */
+#define SLLMP_THINKING_PREFIX "sllmp.thinking.v1:"
+
+/*
  * Responses request -> chat completions request (a new tree for the caller).
  *
  *   model                     copied
@@ -185,6 +194,7 @@ typedef struct {
     cJSON *item;      /* the open item */
     sllmp_buf_t text; /* its text (or arguments) so far */
     cJSON *logprobs;  /* the open message's output_text logprobs so far (NULL: none) */
+    cJSON *thinking;  /* the open reasoning item's thinking_blocks entries (NULL: none) */
     int call_index;   /* the open call's chat index */
     char finish[32];  /* the chat finish_reason, "" before */
     int ended;        /* finish or fail ran */

@@ -16,7 +16,7 @@ from stack import (MASTER_KEY, UPSTREAM_KEY, Redis, StackCase, chat_only, mock_m
                    upstream_model)
 from test_keys import new_key
 from test_limits import redis_cmd
-from test_providers import GEMINI_KEY, GeminiMock, WithAnthropicMock, parse_sse
+from test_providers import GEMINI_KEY, GeminiMock, WithAnthropicMock, mock_requests, parse_sse
 from test_trace import TraceCase
 
 PATH = "/v1/responses"
@@ -747,7 +747,40 @@ class ResponsesAnthropicTest(WithAnthropicMock, ResponsesCase):
 
     @classmethod
     def models(cls, mock):
-        return [cls.anthropic_model("claude-think", "thinking")]
+        return [cls.anthropic_model("claude-think", "thinking"),
+                cls.anthropic_model("claude-think-tools", "thinking+tools")]
+
+    def test_thinking_goes_back_signed_through_a_tool_loop(self):
+        # Claude refuses thinking on a turn whose tool use comes without its signed block: the
+        # block rides in the reasoning item's encrypted_content and comes back on the next turn,
+        # whether the client sends the items again or previous_response_id
+        tools = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                payload = {"model": "claude-think-tools", "input": "weather?", "tools": tools,
+                           "reasoning": {"effort": "low"}}
+                if stream:
+                    _, evs = self.events(payload)
+                    first = self.check_stream_whole(evs)
+                else:
+                    r = self.post(payload)
+                    self.assertEqual(r.status, 200, r)
+                    first = r.json()
+                reasoning = [it for it in first["output"] if it["type"] == "reasoning"]
+                self.assertTrue(reasoning and reasoning[0].get("encrypted_content"), first)
+                outputs = [{"type": "function_call_output", "call_id": it["call_id"],
+                            "output": "18C"}
+                           for it in first["output"] if it["type"] == "function_call"]
+                for nxt in ({"input": [{"role": "user", "content": "weather?"}] +
+                             first["output"] + outputs},
+                            {"previous_response_id": first["id"], "input": outputs}):
+                    r = self.post(dict({"model": "claude-think-tools", "tools": tools,
+                                        "reasoning": {"effort": "low"}}, **nxt))
+                    self.assertEqual(r.status, 200, r)
+                    sent = mock_requests(self.anthropic)[-1]["body"]
+                    self.assertEqual(sent["thinking"]["type"], "enabled", sent)
+                    self.assertEqual(sent["messages"][1]["content"][0]["type"], "thinking", sent)
+                    self.assertTrue(sent["messages"][1]["content"][0]["signature"], sent)
 
     def test_reasoning_items(self):
         payload = {"model": "claude-think", "input": "think about it",

@@ -149,9 +149,13 @@ rcheck_event(rcheck_t *c, const char *type, const cJSON *ev)
         const cJSON *item = rc_get(ev, "item");
         cJSON *mine = cJSON_Duplicate(out, 1), *theirs = cJSON_Duplicate(item, 1);
 
-        /* what the deltas built is the item as done, but for its status */
+        /* what the deltas built is the item as done, but for its status, and a reasoning
+         * item's encrypted_content, which no delta carries (the SDK takes the done item) */
         cJSON_DeleteItemFromObjectCaseSensitive(mine, "status");
         cJSON_DeleteItemFromObjectCaseSensitive(theirs, "status");
+        if (rc_is(rc_str(theirs, "type"), "reasoning")) {
+            cJSON_DeleteItemFromObjectCaseSensitive(theirs, "encrypted_content");
+        }
         if (!cJSON_Compare(mine, theirs, 1)) {
             cJSON_Delete(mine);
             cJSON_Delete(theirs);

@@ -149,7 +149,10 @@ test_answer_reasoning_text_and_call(void **state)
                              "tool_calls"),
                   &U_IN,
                   COMPLETED("[{'id':'rs_abc12300','type':'reasoning','summary':[{'type':"
-                            "'summary_text','text':'Think first.'}]},"
+                            "'summary_text','text':'Think first.'}],'encrypted_content':"
+                            "'" SLLMP_THINKING_PREFIX "[{\\'type\\':\\'thinking\\',"
+                            "\\'thinking\\':\\'Think first.\\',\\'signature\\':"
+                            "\\'sig\\'}]'},"
                             "{'id':'msg_abc12301','type':'message','status':'completed',"
                             "'content':[{'type':'output_text','annotations':[],'logprobs':[],"
                             "'text':'Done.'}],'role':'assistant'},"
@@ -560,15 +563,32 @@ test_stream_reasoning_then_text(void **state)
     assert_json(ev(&f, 7), "{'type':'response.reasoning_summary_part.done','sequence_number':7,"
                            "'item_id':'rs_abc12300','output_index':0,'summary_index':0,"
                            "'part':{'type':'summary_text','text':'Let me think.'}}");
+    /* the signed block, whole, in encrypted_content (its stream "index" left out) */
     assert_json(ev(&f, 8), "{'type':'response.output_item.done','sequence_number':8,"
                            "'output_index':0,'item':{'id':'rs_abc12300','type':'reasoning',"
-                           "'summary':[{'type':'summary_text','text':'Let me think.'}]}}");
+                           "'summary':[{'type':'summary_text','text':'Let me think.'}],"
+                           "'encrypted_content':'" SLLMP_THINKING_PREFIX "[{\\'type\\':"
+                           "\\'thinking\\',\\'thinking\\':\\'Let me think.\\',"
+                           "\\'signature\\':\\'s\\'}]'}}");
     assert_json(ev(&f, 10), "{'type':'response.content_part.added','sequence_number':10,"
                             "'item_id':'msg_abc12301','output_index':1,'content_index':0,'part':"
                             "{'type':'output_text','annotations':[],'logprobs':[],'text':''}}");
     assert_same_as_unstreamed(&f,
                               COMPLETION("{'role':'assistant','reasoning_content':'Let me think.',"
-                                         "'content':'Hi'}",
+                                         "'thinking_blocks':[{'type':'thinking','thinking':"
+                                         "'Let me think.','signature':'s'}],'content':'Hi'}",
+                                         "stop"),
+                              &U_IN);
+    rfeed_free(&f);
+
+    /* a redacted block without text opens its reasoning item */
+    rfeed_init(&f, NULL);
+    chunks(&f, ROLE, C("{'thinking_blocks':[{'type':'redacted_thinking','data':'ENC','index':0}]}"),
+           C("{'content':'Hi'}"), FIN("stop"), NULL);
+    assert_int_equal(sllmp_rstream_finish(&f.s, &U_IN), 0);
+    assert_same_as_unstreamed(&f,
+                              COMPLETION("{'role':'assistant','thinking_blocks':[{'type':"
+                                         "'redacted_thinking','data':'ENC'}],'content':'Hi'}",
                                          "stop"),
                               &U_IN);
     rfeed_free(&f);

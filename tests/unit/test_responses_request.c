@@ -869,11 +869,45 @@ test_thought_signature_from_call_id(void **state)
         "'arguments':'{}'}}]},{'role':'tool','tool_call_id':'call_G','content':'ok'}]}");
 }
 
+/* A reasoning item with the signed thinking the answer put in encrypted_content: the blocks on
+ * the assistant message after it (or the one its calls join); other encrypted_content, and
+ * reasoning no assistant message follows, are dropped. */
+static void
+test_thinking_from_encrypted_content(void **state)
+{
+    (void)state;
+    assert_request(
+        "{'model':'m','input':[{'role':'user','content':'q'},"
+        "{'type':'reasoning','id':'rs_1','summary':[],'encrypted_content':'" SLLMP_THINKING_PREFIX
+        "[{\\'type\\':\\'thinking\\',\\'thinking\\':\\'t\\',"
+        "\\'signature\\':\\'S\\'}]'},"
+        "{'type':'function_call','call_id':'c1','name':'f','arguments':'{}'},"
+        "{'type':'function_call_output','call_id':'c1','output':'ok'},"
+        "{'type':'message','role':'assistant','content':'a'},"
+        "{'type':'reasoning','summary':[],'encrypted_content':'gAAAA-openai-own'},"
+        "{'type':'reasoning','summary':[],'encrypted_content':'" SLLMP_THINKING_PREFIX
+        "[{\\'type\\':\\'redacted_thinking\\',\\'data\\':"
+        "\\'D\\'}]'},"
+        "{'type':'function_call','call_id':'c2','name':'f','arguments':'{}'},"
+        "{'type':'function_call_output','call_id':'c2','output':'ok'},"
+        "{'type':'reasoning','summary':[],'encrypted_content':'" SLLMP_THINKING_PREFIX "[]'},"
+        "{'role':'user','content':'next'}]}",
+        "{'model':'m','messages':[{'role':'user','content':'q'},"
+        "{'role':'assistant','thinking_blocks':[{'type':'thinking','thinking':'t','signature':"
+        "'S'}],'content':null,'tool_calls':[{'id':'c1','type':'function','function':{'name':'f',"
+        "'arguments':'{}'}}]},{'role':'tool','tool_call_id':'c1','content':'ok'},"
+        "{'role':'assistant','content':'a','thinking_blocks':[{'type':'redacted_thinking',"
+        "'data':'D'}],'tool_calls':[{'id':'c2','type':'function','function':{'name':'f',"
+        "'arguments':'{}'}}]},{'role':'tool','tool_call_id':'c2','content':'ok'},"
+        "{'role':'user','content':'next'}]}");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thought_signature_from_call_id),
+        cmocka_unit_test(test_thinking_from_encrypted_content),
         cmocka_unit_test(test_string_input),
         cmocka_unit_test(test_instructions),
         cmocka_unit_test(test_message_items),
