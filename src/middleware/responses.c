@@ -234,6 +234,28 @@ client_param(responses_t *x, const char *param, char *out, size_t len)
     return out;
 }
 
+/* x->expanded: r's body made whole with the record prev (NULL: none) and the item_references
+ * of ours (native: for a Responses API upstream); an error names the client's own input. */
+static sllmp_rc_t
+expand_with(sllmp_req_t *r, responses_t *x, const cJSON *prev, int native)
+{
+    sllmp_xerr_t xe;
+    char name[128];
+
+    x->prepended = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(prev, "context")) +
+                   cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+                       cJSON_GetObjectItemCaseSensitive(prev, "response"), "output"));
+    x->expanded = sllmp_responses_expand(r->json, prev, find_item, r, native, &xe);
+    if (x->expanded != NULL) {
+        return SLLMP_GO_ON;
+    }
+    if (xe.message[0] == '\0') {
+        return store_failed(r);
+    }
+    return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, client_param(x, xe.param, name, sizeof(name)),
+                          "%s", xe.message);
+}
+
 /* Whether a request names an item of ours in an item_reference (the ids our records give
  * items: 32 hex digits and a short index after the prefix; an upstream's, OpenAI's 48 hex
  * digits, are not looked for). */
@@ -297,7 +319,6 @@ native_state(sllmp_req_t *r, responses_t *x)
     const char *pid = sllmp_json_str(r->json, "previous_response_id");
     const cJSON *prev = NULL;
     int foreign = 0, rc;
-    sllmp_xerr_t xe;
 
     if (sllmp_keep_id_ok(pid)) {
         rc = load(r, &x->loaded, pid, &prev, &foreign);
@@ -317,20 +338,8 @@ native_state(sllmp_req_t *r, responses_t *x)
     if (prev == NULL && !names_our_items(r->json)) {
         return SLLMP_GO_ON;
     }
-    if (prev != NULL) {
-        x->prepended = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(prev, "context")) +
-                       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
-                           cJSON_GetObjectItemCaseSensitive(prev, "response"), "output"));
-    }
-    x->expanded = sllmp_responses_expand(r->json, prev, find_item, r, 1, &xe);
-    if (x->expanded == NULL) {
-        char name[128];
-
-        if (xe.message[0] == '\0') {
-            return store_failed(r);
-        }
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM,
-                              client_param(x, xe.param, name, sizeof(name)), "%s", xe.message);
+    if (expand_with(r, x, prev, 1) != SLLMP_GO_ON) {
+        return SLLMP_ERROR;
     }
     r->json = x->expanded;
     return SLLMP_GO_ON;
@@ -343,7 +352,6 @@ expand(sllmp_req_t *r, responses_t *x)
     const cJSON *req = r->json,
                 *pid = cJSON_GetObjectItemCaseSensitive(req, "previous_response_id");
     const cJSON *prev = NULL;
-    sllmp_xerr_t xe;
 
     if (pid != NULL && !cJSON_IsNull(pid)) {
         int rc;
@@ -368,19 +376,9 @@ expand(sllmp_req_t *r, responses_t *x)
                                   "conversation as input.",
                                   sllmp_utf8_prec(pid->valuestring, 100), pid->valuestring);
         }
-        x->prepended = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(prev, "context")) +
-                       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
-                           cJSON_GetObjectItemCaseSensitive(prev, "response"), "output"));
     }
-    x->expanded = sllmp_responses_expand(req, prev, find_item, r, 0, &xe);
-    if (x->expanded == NULL) {
-        char name[128];
-
-        if (xe.message[0] == '\0') {
-            return store_failed(r);
-        }
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM,
-                              client_param(x, xe.param, name, sizeof(name)), "%s", xe.message);
+    if (expand_with(r, x, prev, 0) != SLLMP_GO_ON) {
+        return SLLMP_ERROR;
     }
     x->s.meta.store = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(req, "store"));
     return SLLMP_GO_ON;

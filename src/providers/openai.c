@@ -473,6 +473,23 @@ error_in_200(const cJSON *json)
     return status >= 400 && status < 600 ? (int)status : 502;
 }
 
+/* An unstreamed 200's body: FINISHED and *json (the caller's to free) when it is an answer;
+ * else r's error (a body that is no JSON object, or an error object in a 200, classified,
+ * retried and reported as the status it names). */
+static sllmp_rc_t
+whole_answer(sllmp_req_t *r, sllmp_upstream_call_t *call, cJSON **json)
+{
+    *json = parse_whole(sllmp_buf_cstr(&call->resp), call->resp.len);
+    if (*json == NULL || !cJSON_IsObject(*json)) {
+        return sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
+                              "The provider's answer is not a JSON object.");
+    }
+    if ((call->status = error_in_200(*json)) != 0) {
+        return sllmp_upstream_fail(r, call);
+    }
+    return SLLMP_FINISHED;
+}
+
 /* LiteLLM's Azure api_version "preview" and "latest" name the v1 API (and go in its query), as
  * "v1" does (conf.c makes that one NULL); the classic paths know only dated versions. */
 static int
@@ -595,17 +612,10 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
             }
         }
     } else if (rc == SLLMP_GO_ON) {
-        cJSON *json = parse_whole(sllmp_buf_cstr(&call.resp), call.resp.len);
+        cJSON *json = NULL;
 
-        rc = SLLMP_FINISHED;
-
-        if (json == NULL || !cJSON_IsObject(json)) {
-            rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
-                                "The provider's answer is not a JSON object.");
-        } else if ((call.status = error_in_200(json)) != 0) {
-            /* classified, retried and reported as the status it names */
-            rc = sllmp_upstream_fail(r, &call);
-        } else {
+        rc = whole_answer(r, &call, &json);
+        if (rc == SLLMP_FINISHED) {
             const cJSON *ch;
 
             sllmp_usage_from_openai(&r->usage, cJSON_GetObjectItemCaseSensitive(json, "usage"));
@@ -822,15 +832,10 @@ sllmp_provider_openai_responses(sllmp_req_t *r)
             rc = SLLMP_FINISHED;
         }
     } else if (rc == SLLMP_GO_ON) {
-        cJSON *json = parse_whole(sllmp_buf_cstr(&call.resp), call.resp.len);
+        cJSON *json = NULL;
 
-        rc = SLLMP_FINISHED;
-        if (json == NULL || !cJSON_IsObject(json)) {
-            rc = sllmp_req_fail(r, SLLMP_ERR_PROVIDER, NULL,
-                                "The provider's answer is not a JSON object.");
-        } else if ((call.status = error_in_200(json)) != 0) {
-            rc = sllmp_upstream_fail(r, &call);
-        } else {
+        rc = whole_answer(r, &call, &json);
+        if (rc == SLLMP_FINISHED) {
             sllmp_usage_from_responses(&r->usage, cJSON_GetObjectItemCaseSensitive(json, "usage"));
             r->completion_chars += response_chars(json);
             r->resp_body = call.resp;
