@@ -1278,3 +1278,41 @@ describe('responses passed through to an upstream with the Responses API', () =>
     assert.equal(typeof reasoning[0].encrypted_content, 'string');
   });
 });
+
+// Chat completions through an upstream's Responses API (openai/responses/<model>, and OpenAI's
+// models that have no chat completions): the SDK's chat helpers see a chat completion.
+describe('chat completions through the Responses API', () => {
+  test('create() and stream() answer as chat', F, async () => {
+    const r = await client.chat.completions.create({ model: 'bridge-echo', messages: [{ role: 'user', content: 'bridged words' }] });
+    assert.equal(r.choices[0].message.content, 'bridged words', JSON.stringify(r));
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    assert.ok(r.usage.prompt_tokens > 0 && r.usage.completion_tokens > 0, JSON.stringify(r.usage));
+    const stream = client.chat.completions.stream({ model: 'bridge-echo', messages: [{ role: 'user', content: 'bridged stream' }], stream_options: { include_usage: true } });
+    let deltas = '';
+    stream.on('content', (d) => { deltas += d; });
+    const final = await stream.finalChatCompletion();
+    assert.equal(deltas, 'bridged stream');
+    assert.equal(final.choices[0].message.content, 'bridged stream');
+    assert.ok(final.usage?.completion_tokens > 0, JSON.stringify(final.usage));
+  });
+
+  test('runTools() goes round a tool loop', F, async () => {
+    const calls = [];
+    const runner = client.chat.completions.runTools({
+      model: 'bridge-tools',
+      messages: [{ role: 'user', content: 'weather?' }],
+      tools: [{
+        type: 'function',
+        function: {
+          name: 'get_weather',
+          parameters: { type: 'object', properties: {} },
+          function: (args) => { calls.push(args); return 'sunny'; },
+          parse: JSON.parse,
+        },
+      }],
+    });
+    const content = await runner.finalContent();
+    assert.equal(calls.length, 1);
+    assert.equal(content, 'tool said: sunny');
+  });
+});

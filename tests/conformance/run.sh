@@ -173,6 +173,9 @@ if [ -z "${CONFORMANCE_BASE_URL:-}" ]; then
             deployment native-echo openai/echo "$upstream" native
             deployment native-tools openai/tools "$upstream" native
             deployment native-reasoning openai/reasoning "$upstream" native
+            # chat completions through the mock's /v1/responses (LiteLLM's responses/ route)
+            deployment bridge-echo openai/responses/echo "$upstream" native
+            deployment bridge-tools openai/responses/tools-once "$upstream" native
         fi
         echo "general_settings:"
         echo "  master_key: $CONFORMANCE_API_KEY"
