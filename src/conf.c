@@ -1491,29 +1491,68 @@ extra_body_add(const cJSON *eb, cJSON *req, const char **added, size_t n)
     return n;
 }
 
+/* A request default as the Responses API names it: the same name for the parameters both APIs
+ * take, max_output_tokens for the chat's limits, reasoning for reasoning_effort; NULL for a
+ * chat-only one (stop, seed, penalties, ...), which the Responses API refuses. */
+static const char *
+responses_name(const char *name)
+{
+    static const char *const same[] = {"temperature",
+                                       "top_p",
+                                       "user",
+                                       "parallel_tool_calls",
+                                       "service_tier",
+                                       "top_logprobs",
+                                       "prompt_cache_key",
+                                       "safety_identifier",
+                                       NULL};
+
+    if (strcmp(name, "max_tokens") == 0 || strcmp(name, "max_completion_tokens") == 0) {
+        return "max_output_tokens";
+    }
+    if (strcmp(name, "reasoning_effort") == 0) {
+        return "reasoning";
+    }
+    for (int i = 0; same[i] != NULL; i++) {
+        if (strcmp(name, same[i]) == 0) {
+            return same[i];
+        }
+    }
+    return NULL;
+}
+
 size_t
-sllmp_dep_defaults_add(const sllmp_deployment_t *d, cJSON *req, const char **added)
+sllmp_dep_defaults_add(const sllmp_deployment_t *d, cJSON *req, int responses, const char **added)
 {
     const cJSON *e, *defaults = d != NULL && cJSON_IsObject(req) ? d->defaults : NULL;
     size_t n = 0;
 
     cJSON_ArrayForEach(e, defaults)
     {
-        if (strcmp(e->string, "extra_body") == 0) {
+        const char *name = e->string;
+
+        if (strcmp(name, "extra_body") == 0) {
             n = extra_body_add(e, req, added, n);
             continue;
         }
+        if (responses && (name = responses_name(e->string)) == NULL) {
+            continue;
+        }
         /* max_tokens and max_completion_tokens are one limit: either of the client's wins */
-        int limit =
-            strcmp(e->string, "max_tokens") == 0 || strcmp(e->string, "max_completion_tokens") == 0;
+        int limit = strcmp(name, "max_tokens") == 0 || strcmp(name, "max_completion_tokens") == 0;
 
-        if (n == SLLMP_DEP_DEFAULTS_MAX || cJSON_HasObjectItem(req, e->string) ||
+        if (n == SLLMP_DEP_DEFAULTS_MAX || cJSON_HasObjectItem(req, name) ||
             (limit && (cJSON_HasObjectItem(req, "max_tokens") ||
                        cJSON_HasObjectItem(req, "max_completion_tokens")))) {
             continue;
         }
-        cJSON_AddItemToObject(req, e->string, cJSON_Duplicate(e, 1));
-        added[n++] = e->string;
+        if (strcmp(name, "reasoning") == 0) {
+            cJSON_AddItemToObject(cJSON_AddObjectToObject(req, "reasoning"), "effort",
+                                  cJSON_Duplicate(e, 1));
+        } else {
+            cJSON_AddItemToObject(req, name, cJSON_Duplicate(e, 1));
+        }
+        added[n++] = name;
     }
     return n;
 }

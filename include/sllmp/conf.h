@@ -363,13 +363,16 @@ size_t sllmp_conf_group(const sllmp_conf_t *c, const char *model_name,
 
 /*
  * A deployment's request defaults (litellm_params temperature, max_tokens, ...) put into a chat
- * or completions request that has none of its own, as LiteLLM's Router merges litellm_params
- * under the client's arguments; the names put in are kept in added (at most
- * SLLMP_DEP_DEFAULTS_MAX) for sllmp_dep_defaults_remove(), which takes them out again after
- * the attempt (another deployment may have others). Returns how many were put in.
+ * or completions request (responses: a Responses API request, under the names it takes:
+ * max_output_tokens, reasoning.effort; its chat-only ones left out) that has none of its own,
+ * as LiteLLM's Router merges litellm_params under the client's arguments; the names put in are
+ * kept in added (at most SLLMP_DEP_DEFAULTS_MAX) for sllmp_dep_defaults_remove(), which takes
+ * them out again after the attempt (another deployment may have others). Returns how many
+ * were put in.
  */
 #define SLLMP_DEP_DEFAULTS_MAX 24
-size_t sllmp_dep_defaults_add(const sllmp_deployment_t *d, struct cJSON *req, const char **added);
+size_t sllmp_dep_defaults_add(const sllmp_deployment_t *d, struct cJSON *req, int responses,
+                              const char **added);
 void sllmp_dep_defaults_remove(struct cJSON *req, const char **added, size_t n);
 
 /* The fallback list of a kind for a model name (else for the pattern that serves it); NULL when

@@ -95,8 +95,9 @@ call(sllmp_req_t *r)
     size_t n = 0;
     sllmp_rc_t rc;
 
-    if (r->kind == SLLMP_KIND_CHAT || r->kind == SLLMP_KIND_COMPLETIONS) {
-        n = sllmp_dep_defaults_add(r->dep, r->json, added);
+    if (r->kind == SLLMP_KIND_CHAT || r->kind == SLLMP_KIND_COMPLETIONS ||
+        r->kind == SLLMP_KIND_RESPONSES) {
+        n = sllmp_dep_defaults_add(r->dep, r->json, r->kind == SLLMP_KIND_RESPONSES, added);
     }
     rc = call_kind(r);
     sllmp_dep_defaults_remove(r->json, added, n);

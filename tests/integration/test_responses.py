@@ -437,7 +437,10 @@ class NativeCase(ResponsesCase):
                 azure("nat-az-v1", mock, None),
                 # one model on two upstream accounts (two keys)
                 upstream_model("nat-pair", mock, "echo"),
-                upstream_model("nat-pair", mock, "echo", api_key=SECOND_ACCOUNT)]
+                upstream_model("nat-pair", mock, "echo", api_key=SECOND_ACCOUNT),
+                # LiteLLM's request defaults in litellm_params
+                upstream_model("nat-defaults", mock, "echo", temperature=0.3, max_tokens=100,
+                               reasoning_effort="low", stop="END")]
 
     server_env = {"MOCK_AZURE_KEY": AZURE_KEY}
 
@@ -492,6 +495,19 @@ class ResponsesNativeTest(NativeCase):
                               "tags": ["t"], "metadata": {"tags": ["a"], "trace_name": "n"}})
         self.assertEqual(sorted(up["body"]), ["input", "model"], up["body"])
         self.assertEqual(self.text_of(resp), "x", resp)
+
+    def test_deployment_defaults_under_responses_names(self):
+        # the deployment's temperature, max_tokens (max_output_tokens) and reasoning_effort
+        # (reasoning.effort) where the client sent none; its stop, which the Responses API has
+        # not, left out (the upstream would refuse it)
+        _, up = self.turn({"model": "nat-defaults", "input": "x"})
+        body = up["body"]
+        self.assertEqual((body.get("temperature"), body.get("max_output_tokens"),
+                          body.get("reasoning")), (0.3, 100, {"effort": "low"}), body)
+        self.assertNotIn("stop", body)
+        _, up = self.turn({"model": "nat-defaults", "input": "x", "temperature": 1,
+                           "max_output_tokens": 20})
+        self.assertEqual((up["body"]["temperature"], up["body"]["max_output_tokens"]), (1, 20))
 
     def test_azure(self):
         # a dated api-version: /openai/responses?api-version=; the v1 API: /openai/v1/responses;

@@ -248,7 +248,7 @@ test_litellm_file_unchanged(void **state)
  * it with its request defaults (sllmp_dep_defaults_add), checked to come out whole again
  * (sllmp_dep_defaults_remove); the printed JSON, to be freed. */
 static char *
-with_defaults(const char *params, const char *req_json)
+with_defaults_as(const char *params, const char *req_json, int responses)
 {
     char *err = NULL,
          *yaml = sllmp_xasprintf("model_list:\n"
@@ -265,7 +265,7 @@ with_defaults(const char *params, const char *req_json)
 
     assert_non_null(c);
     assert_false(has_warning(c, "litellm_params"));
-    n = sllmp_dep_defaults_add(&c->deployments[0], req, added);
+    n = sllmp_dep_defaults_add(&c->deployments[0], req, responses, added);
     out = cJSON_PrintUnformatted(req);
     sllmp_dep_defaults_remove(req, added, n);
     back = cJSON_PrintUnformatted(req);
@@ -275,6 +275,12 @@ with_defaults(const char *params, const char *req_json)
     sllmp_conf_unref(c);
     free(yaml);
     return out;
+}
+
+static char *
+with_defaults(const char *params, const char *req_json)
+{
+    return with_defaults_as(params, req_json, 0);
 }
 
 /* litellm_params request defaults: typed at load (a quoted number is one, as LiteLLM coerces),
@@ -294,6 +300,20 @@ test_dep_defaults(void **state)
                         "{\"model\":\"a\",\"temperature\":1,\"max_completion_tokens\":9}");
     assert_string_equal(out, "{\"model\":\"a\",\"temperature\":1,\"max_completion_tokens\":9,"
                              "\"stop\":\"END\",\"response_format\":{\"type\":\"json_object\"}}");
+    free(out);
+    /* a Responses API request takes them under its names, and not the chat-only ones */
+    out = with_defaults_as("      temperature: 0.5\n"
+                           "      max_tokens: 100\n"
+                           "      reasoning_effort: low\n"
+                           "      stop: END\n"
+                           "      seed: 7\n",
+                           "{\"model\":\"a\",\"input\":\"x\"}", 1);
+    assert_string_equal(out, "{\"model\":\"a\",\"input\":\"x\",\"temperature\":0.5,"
+                             "\"max_output_tokens\":100,\"reasoning\":{\"effort\":\"low\"}}");
+    free(out);
+    out = with_defaults_as("      max_tokens: 100\n      reasoning_effort: low\n",
+                           "{\"max_output_tokens\":5,\"reasoning\":{\"effort\":\"high\"}}", 1);
+    assert_string_equal(out, "{\"max_output_tokens\":5,\"reasoning\":{\"effort\":\"high\"}}");
     free(out);
 
     c = load("model_list:\n"
