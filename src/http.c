@@ -73,8 +73,9 @@ static const route_t routes[] = {
     /* the Responses API's compaction (Codex's), before the routes of a kept response's id */
     {"/v1/responses/compact", 0, "POST", EP_COMPACT},
     {"/responses/compact", 0, "POST", EP_COMPACT},
-    {"/v1/responses/", 1, "GET, DELETE", EP_RESPONSE}, /* a kept response, its input_items */
-    {"/responses/", 1, "GET, DELETE", EP_RESPONSE},
+    /* a kept response, its input_items, its cancel (sllmp_responses_endpoint sorts them) */
+    {"/v1/responses/", 1, "GET, POST, DELETE", EP_RESPONSE},
+    {"/responses/", 1, "GET, POST, DELETE", EP_RESPONSE},
 };
 
 /* Whether method is one of a route's ("GET", "GET, DELETE"); HEAD goes where GET does. */

@@ -22,8 +22,8 @@ sllmp_rc_t sllmp_provider_openai_responses(sllmp_req_t *r);
  * translated to the Responses API and back (sllmp_chat_to_responses and the answer's
  * translators in translate.h), streamed or not. */
 sllmp_rc_t sllmp_provider_openai_via_responses(sllmp_req_t *r);
-/* GET or DELETE of what the Responses API of r->dep keeps: responses/<tail> (an id, and
- * /input_items) with the client's query, answered to the client (the upstream's 2xx as it came,
+/* GET, DELETE or POST (cancel, no body) of what the Responses API of r->dep keeps:
+ * responses/<tail> (an id, and /input_items or /cancel) with the client's query, answered to the client (the upstream's 2xx as it came,
  * else its error as the gateway's). Returns the upstream's status, -1 when none came. */
 int sllmp_provider_openai_stored(sllmp_req_t *r, const char *method, const char *tail,
                                  const char *query);

@@ -512,6 +512,37 @@ keep(sllmp_req_t *r, responses_t *x, const cJSON *response)
 
 /* ---------------------------------------------------------------- GET and DELETE */
 
+/* Whether the method goes with what follows the id ("", "/input_items", "/cancel"); else the
+ * 404 or 405 (with Allow) has gone out. */
+static int
+sub_allowed(sllmp_req_t *r, const char *sub)
+{
+    static const struct {
+        const char *sub;
+        const char *methods;
+    } subs[] = {{"", "GET, DELETE"}, {"/input_items", "GET"}, {"/cancel", "POST"}};
+    const char *m = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (strcmp(sub, subs[i].sub) != 0) {
+            continue;
+        }
+        if (strcmp(m, "GET") == 0 ? strstr(subs[i].methods, "GET") != NULL
+                                  : strstr(subs[i].methods, m) != NULL) {
+            return 1;
+        }
+        sllmp_resp_header(r, "Allow", subs[i].methods);
+        sllmp_req_fail(r, SLLMP_ERR_METHOD, NULL, "Method %.*s is not allowed here; use %s.",
+                       sllmp_utf8_prec(r->method, 16), r->method, subs[i].methods);
+        sllmp_resp_error(r);
+        return 0;
+    }
+    sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Unknown path: %.*s",
+                   sllmp_utf8_prec(r->path, 200), r->path);
+    sllmp_resp_error(r);
+    return 0;
+}
+
 /* GET, DELETE (and GET .../input_items) of a response an upstream keeps: asked of a deployment
  * of its account (the client's query with it), answered as the upstream answers; a DELETE it
  * took (or a response it no longer has) removes the record too. */
@@ -663,10 +694,7 @@ sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
         return;
     }
     snprintf(id, sizeof(id), "%.*s", (int)(idlen < sizeof(id) ? idlen : sizeof(id) - 1), rest);
-    if (*sub != '\0' && (strcmp(sub, "/input_items") != 0 || strcmp(r->method, "DELETE") == 0)) {
-        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Unknown path: %.*s",
-                       sllmp_utf8_prec(r->path, 200), r->path);
-        sllmp_resp_error(r);
+    if (!sub_allowed(r, sub)) {
         return;
     }
     if (!r->conf->responses_store) {
@@ -692,6 +720,13 @@ sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
         sllmp_resp_error(r);
     } else if (rc == 0) {
         sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Response with id '%.*s' not found.",
+                       sllmp_utf8_prec(id, 64), id);
+        sllmp_resp_error(r);
+    } else if (strcmp(sub, "/cancel") == 0) {
+        /* answered while its client waited: nothing runs in the background to cancel */
+        sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, NULL,
+                       "Response with id '%.*s' is not a background response: only those can "
+                       "be cancelled.",
                        sllmp_utf8_prec(id, 64), id);
         sllmp_resp_error(r);
     } else if (strcmp(r->method, "DELETE") == 0) {

@@ -934,8 +934,9 @@ sllmp_provider_openai_stored(sllmp_req_t *r, const char *method, const char *tai
         url = sllmp_arena_printf(r->arena, "%s%c%s", url, strchr(url, '?') ? '&' : '?', query);
     }
     call.url = url;
-    call.method = method;
-    call.body = NULL;
+    /* a POST (cancel) with an empty body; GET and DELETE with none */
+    call.method = strcmp(method, "POST") == 0 ? NULL : method;
+    call.body = "";
     call.body_len = 0;
     err = sllmp_upstream_run(r, &call);
     if (err != SLLMP_OK) {

@@ -671,6 +671,28 @@ class ResponsesNativeTest(NativeCase):
         r = self.stack.request("GET", "/v1/responses/" + rid, None, h)
         self.assertEqual(r.status, 404, r)
 
+    def test_background_and_cancel_reach_the_upstream(self):
+        # background (o3-pro's, deep research's) goes as it is; its cancel reaches the upstream
+        # that keeps it; one answered here had nothing running to cancel
+        first, up = self.turn({"model": "nat-pair", "input": "long job", "background": True})
+        self.assertIs(up["body"]["background"], True)
+        h = {"Authorization": "Bearer " + KEY, "Content-Type": "application/json"}
+        r = self.stack.request("POST", "/v1/responses/%s/cancel" % first["id"], "", h)
+        self.assertEqual((r.status, r.json().get("status")), (200, "cancelled"), r)
+        r = self.stack.request("POST", "/v1/responses/%s/cancel" % first["id"], "",
+                               dict(h, Authorization="Bearer " + OTHER_KEY))
+        self.assertEqual(r.status, 404, r)
+        kept = self.post({"model": "up-echo", "input": "answered here"}, key=KEY).json()
+        r = self.stack.request("POST", "/v1/responses/%s/cancel" % kept["id"], "", h)
+        self.assertEqual(r.status, 400, r)
+        # the methods of each path
+        r = self.stack.request("POST", "/v1/responses/" + kept["id"], "", h)
+        self.assertEqual((r.status, r.header("allow")), (405, "GET, DELETE"), r)
+        r = self.stack.request("GET", "/v1/responses/%s/cancel" % kept["id"], None, h)
+        self.assertEqual((r.status, r.header("allow")), (405, "POST"), r)
+        r = self.stack.request("GET", "/v1/responses/%s/other" % kept["id"], None, h)
+        self.assertEqual(r.status, 404, r)
+
     def test_a_conversation_kept_here_goes_whole(self):
         # begun through chat completions (kept here), gone on natively: the whole conversation
         # is sent, without the ids the upstream never made

@@ -18,6 +18,8 @@ Endpoints (OpenAI paths: no auth checked; the Authorization header is only recor
     GET  /v1/responses/{id}, /responses/{id}        a stored Response
     GET  /v1/responses/{id}/input_items             its input items (ids given where they had
                       none), newest first (order=asc: oldest), at most limit (default 20)
+    POST /v1/responses/{id}/cancel                  a stored background Response, status
+                      "cancelled" (404 unknown; 400 not a background one)
     DELETE /v1/responses/{id}, /responses/{id}      a stored Response forgotten ({id, object,
                       deleted: true}; 404 when unknown)
     POST /openai/deployments/{deployment}/chat/completions?api-version=V      Azure (classic)
@@ -307,6 +309,7 @@ KINDS = {"chat/completions": "chat", "completions": "completions", "embeddings":
          "responses": "responses"}
 RESPONSE_GET = re.compile(r"(?:/v1|/openai/v1|/openai)?/responses/([^/]+)")
 RESPONSE_ITEMS = re.compile(r"(?:/v1)?/responses/([^/]+)/input_items")
+RESPONSE_CANCEL = re.compile(r"(?:/v1)?/responses/([^/]+)/cancel")
 
 # The fields of Mistral's chat request (its client's ChatCompletionRequest); any other is
 # refused with 422 extra_forbidden
@@ -951,6 +954,9 @@ class Handler(mockserve.MockHandler):
             return self.azure(path, rec)
         if path in ("/v1/responses/compact", "/responses/compact"):
             return self.compact(rec["body"])
+        m = RESPONSE_CANCEL.fullmatch(path)
+        if m:
+            return self.cancel(unquote(m.group(1)))
         kind = {"/v1/chat/completions": "chat", "/chat/completions": "chat",
                 "/v1/completions": "completions", "/completions": "completions",
                 "/v1/embeddings": "embeddings", "/embeddings": "embeddings",
@@ -1000,6 +1006,21 @@ class Handler(mockserve.MockHandler):
                 "message": "No response found with id '%s'." % rid,
                 "type": "invalid_request_error", "param": None, "code": None}})
         return self.send_json(200, {"id": rid, "object": "response", "deleted": True})
+
+    def cancel(self, rid):
+        """POST /v1/responses/{id}/cancel: a stored background Response, now cancelled; 404
+        unknown; 400 when it was not a background one."""
+        resp = self.server.responses.get(rid)
+        if resp is None:
+            return self.send_json(404, {"error": {
+                "message": "No response found with id '%s'." % rid,
+                "type": "invalid_request_error", "param": None, "code": None}})
+        if not resp.get("background"):
+            return self.send_json(400, BadRequest("Only responses created with background: "
+                                                  "true can be cancelled.", None).body())
+        resp = dict(resp, status="cancelled")
+        self.server.responses[rid] = resp
+        return self.send_json(200, resp)
 
     def input_items(self, rid):
         """GET /v1/responses/{id}/input_items: the stored Response's input, newest first
