@@ -539,7 +539,8 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         preflight(r, rt);
         goto out;
     }
-    if (!method_allowed(rt, r->method)) {
+    /* a kept response's paths have methods of their own (sllmp_responses_endpoint) */
+    if (rt->ep != EP_RESPONSE && !method_allowed(rt, r->method)) {
         char allow[64];
 
         snprintf(allow, sizeof(allow), "%s, OPTIONS", rt->method);

@@ -520,20 +520,22 @@ sub_allowed(sllmp_req_t *r, const char *sub)
     static const struct {
         const char *sub;
         const char *methods;
-    } subs[] = {{"", "GET, DELETE"}, {"/input_items", "GET"}, {"/cancel", "POST"}};
+    } subs[] = {{"", "GET, DELETE, OPTIONS"},
+                {"/input_items", "GET, OPTIONS"},
+                {"/cancel", "POST, OPTIONS"}};
     const char *m = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
 
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         if (strcmp(sub, subs[i].sub) != 0) {
             continue;
         }
-        if (strcmp(m, "GET") == 0 ? strstr(subs[i].methods, "GET") != NULL
-                                  : strstr(subs[i].methods, m) != NULL) {
+        if (*m != '\0' && strcmp(m, "OPTIONS") != 0 && strstr(subs[i].methods, m) != NULL) {
             return 1;
         }
         sllmp_resp_header(r, "Allow", subs[i].methods);
-        sllmp_req_fail(r, SLLMP_ERR_METHOD, NULL, "Method %.*s is not allowed here; use %s.",
-                       sllmp_utf8_prec(r->method, 16), r->method, subs[i].methods);
+        sllmp_req_fail(r, SLLMP_ERR_METHOD, NULL, "Method %.*s is not allowed for %.*s.",
+                       sllmp_utf8_prec(r->method, 16), r->method, sllmp_utf8_prec(r->path, 200),
+                       r->path);
         sllmp_resp_error(r);
         return 0;
     }
@@ -689,14 +691,15 @@ sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
     cJSON *loaded = NULL;
     int rc;
 
+    /* the path and its method first, as for every route */
+    if (!sub_allowed(r, sub)) {
+        return;
+    }
     if (sllmp_auth_check(r) != SLLMP_GO_ON) {
         sllmp_resp_error(r);
         return;
     }
     snprintf(id, sizeof(id), "%.*s", (int)(idlen < sizeof(id) ? idlen : sizeof(id) - 1), rest);
-    if (!sub_allowed(r, sub)) {
-        return;
-    }
     if (!r->conf->responses_store) {
         sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL,
                        "Response with id '%.*s' not found: this gateway keeps no responses "
