@@ -1038,6 +1038,29 @@ get_str_list(loader_t *L, yaml_node_t *n, const char *what, char ***out, size_t 
     return 0;
 }
 
+/* A list get_str_list() read, freed (and emptied). */
+static void
+str_list_free(char ***list, size_t *count)
+{
+    for (size_t i = 0; i < *count; i++) {
+        free((*list)[i]);
+    }
+    free(*list);
+    *list = NULL;
+    *count = 0;
+}
+
+/* LiteLLM's tags (of a deployment, of a key): a list of strings, or one. */
+static int
+get_tags(loader_t *L, yaml_node_t *n, const char *what, char ***out, size_t *count)
+{
+    str_list_free(out, count);
+    if (is_null(n)) {
+        return 0;
+    }
+    return get_str_list(L, n, what, out, count);
+}
+
 /* ---------------------------------------------------------------- capture policy */
 
 static const char *const capture_names[] = {"unset", "none", "metadata", "full"};
@@ -1679,6 +1702,9 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
     if (strcmp(key, "order") == 0) {
         return get_long(L, v, "litellm_params.order", 1, 1000000L, &d->order);
     }
+    if (strcmp(key, "tags") == 0) {
+        return get_tags(L, v, "litellm_params.tags", &d->tags, &d->ntags);
+    }
     if (strcmp(key, "cooldown_time") == 0) {
         return get_seconds_ms(L, v, "litellm_params.cooldown_time", 3600000L, &d->cooldown_ms);
     }
@@ -2098,6 +2124,7 @@ deployment_free(sllmp_deployment_t *d)
         secret_free(d->headers[i]);
     }
     free(d->headers);
+    str_list_free(&d->tags, &d->ntags);
     cJSON_Delete(d->defaults);
     memset(d, 0, sizeof(*d));
 }
@@ -2761,6 +2788,9 @@ key_field(loader_t *L, const char *key, yaml_node_t *kn, yaml_node_t *v, void *u
     if (strcmp(key, "models") == 0) {
         return get_str_list(L, v, "keys[].models", &k->models, &k->nmodels);
     }
+    if (strcmp(key, "tags") == 0) {
+        return get_tags(L, v, "keys[].tags", &k->tags, &k->ntags);
+    }
     int lf = limit_field(L, "keys[]", key, v, &k->lim);
 
     if (lf != 0) {
@@ -2795,6 +2825,17 @@ key_field(loader_t *L, const char *key, yaml_node_t *kn, yaml_node_t *v, void *u
         free(k->metadata_json);
         k->metadata_json = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
+        /* LiteLLM keeps a key's tags in its metadata */
+        for (yaml_node_pair_t *p = v->type == YAML_MAPPING_NODE ? v->data.mapping.pairs.start
+                                                                : NULL;
+             p != NULL && p < v->data.mapping.pairs.top; p++) {
+            const char *name = scalar(node(L, p->key));
+
+            if (name != NULL && strcmp(name, "tags") == 0 &&
+                get_tags(L, node(L, p->value), "keys[].metadata.tags", &k->tags, &k->ntags) < 0) {
+                return -1;
+            }
+        }
         return 0;
     }
     warn(L, kn, "unknown key keys[].%s is ignored", key);
@@ -2811,6 +2852,7 @@ key_free(sllmp_key_t *k)
         free(k->models[i]);
     }
     free(k->models);
+    str_list_free(&k->tags, &k->ntags);
     free(k->metadata_json);
     explicit_bzero(k->sha256, sizeof(k->sha256));
 }
@@ -3705,6 +3747,20 @@ router_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v
         return is_null(v)
                    ? 0
                    : submap(L, v, "router_settings.default_litellm_params", router_default, NULL);
+    }
+    if (strcmp(key, "enable_tag_filtering") == 0) {
+        return is_null(v)
+                   ? 0
+                   : get_bool(L, v, "router_settings.enable_tag_filtering", &rc->tag_filtering);
+    }
+    if (strcmp(key, "tag_filtering_match_any") == 0) {
+        int any = 1;
+
+        if (!is_null(v) && get_bool(L, v, "router_settings.tag_filtering_match_any", &any) < 0) {
+            return -1;
+        }
+        rc->tag_match_all = !any;
+        return 0;
     }
     if (strcmp(key, "default_max_parallel_requests") == 0) {
         return is_null(v) ? 0
@@ -5188,6 +5244,10 @@ describe_router(const sllmp_router_conf_t *rc, FILE *out)
             fputc('\n', out);
         }
     }
+    if (rc->tag_filtering) {
+        fprintf(out, "  tag filtering: a tagged request goes to deployments with %s of its tags\n",
+                rc->tag_match_all ? "all" : "one");
+    }
     if (rc->has_policy) {
         describe_policy("retry_policy", &rc->policy, out);
     }
@@ -5319,6 +5379,9 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         if (d->order > 0) {
             fprintf(out, ", order %ld", d->order);
         }
+        for (size_t t = 0; t < d->ntags; t++) {
+            fprintf(out, "%s%s", t ? ", " : ", tags ", d->tags[t]);
+        }
         if (d->num_retries >= 0) {
             fprintf(out, ", num_retries %ld", d->num_retries);
         }
@@ -5348,6 +5411,9 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
             fprintf(out, "%s%s", m ? " " : "", k->models[m]);
         }
         fprintf(out, "%s", k->nmodels ? "" : "all");
+        for (size_t t = 0; t < k->ntags; t++) {
+            fprintf(out, "%s%s", t ? " " : ", tags: ", k->tags[t]);
+        }
         if (k->expires) {
             char when[32];
             struct tm tm;

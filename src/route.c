@@ -9,6 +9,65 @@
 #include <string.h>
 #include <strings.h>
 
+/* ---------------------------------------------------------------- tags */
+
+static int
+has_tag(const sllmp_deployment_t *d, const char *tag)
+{
+    for (size_t i = 0; i < d->ntags; i++) {
+        if (strcmp(d->tags[i], tag) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* LiteLLM's is_valid_deployment_tag: one tag in common, or (match_all) every tag of the
+ * request among the deployment's. */
+static int
+tags_match(const sllmp_deployment_t *d, const char *const *tags, size_t ntags, int match_all)
+{
+    for (size_t i = 0; i < ntags; i++) {
+        int has = has_tag(d, tags[i]);
+
+        if (has && !match_all) {
+            return 1;
+        }
+        if (!has && match_all) {
+            return 0;
+        }
+    }
+    return match_all && ntags > 0;
+}
+
+size_t
+sllmp_route_tag_filter(const sllmp_router_conf_t *rc, const sllmp_deployment_t *const *deps,
+                       size_t n, const char *const *tags, size_t ntags, int *keep)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        keep[i] = !rc->tag_filtering ||
+                  (ntags > 0 && tags_match(deps[i], tags, ntags, rc->tag_match_all));
+        k += (size_t)keep[i];
+    }
+    if (!rc->tag_filtering || (ntags > 0 && k > 0)) {
+        return k;
+    }
+    /* nothing matched, or no tags to match: the "default" deployments */
+    for (size_t i = 0; i < n; i++) {
+        keep[i] = has_tag(deps[i], "default");
+        k += (size_t)keep[i];
+    }
+    if (k == 0 && ntags == 0) {
+        for (size_t i = 0; i < n; i++) {
+            keep[i] = 1;
+        }
+        k = n;
+    }
+    return k;
+}
+
 /* ---------------------------------------------------------------- classify */
 
 static int

@@ -113,6 +113,9 @@ struct sllmp_deployment_s {
     long order;             /* litellm_params.order: of its group, only the available ones
                              * of the lowest order are used (LiteLLM's priority); 0: none,
                              * after every order */
+    char **tags;            /* litellm_params.tags, for LiteLLM's tag routing (router_settings.
+                             * enable_tag_filtering); "default": untagged requests' */
+    size_t ntags;           /* of tags */
     long num_retries;       /* litellm_params.num_retries; -1: the router's */
     long cooldown_ms;       /* litellm_params.cooldown_time; -1: the router's */
     long timeout_ms;        /* litellm_params.timeout (LiteLLM's seconds); 0: the router's. See
@@ -200,6 +203,8 @@ typedef struct sllmp_router_conf_s {
     size_t nfallbacks[SLLMP_FB_NKINDS];
     sllmp_alias_t *aliases; /* model_group_alias */
     size_t naliases;
+    int tag_filtering;                    /* enable_tag_filtering: LiteLLM's tag routing */
+    int tag_match_all;                    /* tag_filtering_match_any: false */
     int has_policy;                       /* retry_policy was given */
     sllmp_retry_policy_t policy;          /* retry_policy */
     sllmp_group_policy_t *group_policies; /* model_group_retry_policy */
@@ -214,6 +219,8 @@ struct sllmp_key_s {
     char *team;    /* NULL when none */
     char **models; /* allowed model names; none = every model */
     size_t nmodels;
+    char **tags; /* keys[].tags or metadata.tags: LiteLLM's key tags, on each of its requests */
+    size_t ntags;
     sllmp_limits_t lim;  /* rpm, tpm, max_parallel, budget_usd and budget_period */
     time_t expires;      /* 0 = never */
     char *metadata_json; /* the key's metadata as JSON text, NULL when none */

@@ -106,6 +106,10 @@ struct sllmp_req_s {
     int stream;
     int client_wants_usage; /* stream_options.include_usage from the client */
     const sllmp_deployment_t *dep;
+    const char **tags; /* LiteLLM's request tags, for tag routing: the body's tags and
+                        * metadata.tags, x-litellm-tags, the key's; NULL unless
+                        * router_settings.enable_tag_filtering */
+    size_t ntags;
     const sllmp_key_t *key; /* the virtual key used, NULL for the master key or none */
     int authenticated;      /* a valid key (or an open gateway): the trace may keep bodies */
 

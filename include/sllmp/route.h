@@ -37,6 +37,19 @@ sllmp_route_verdict_t sllmp_route_classify(sllmp_err_t err, int status, const ch
                                            const char *message);
 
 /*
+ * LiteLLM's tag routing (router_settings.enable_tag_filtering): which of the n deployments of a
+ * group a request carrying tags[0..ntags) may go to. keep[i] is set to 1 or 0; returns how many
+ * are kept. Off: every one. A request with tags: the deployments whose litellm_params.tags hold
+ * one of them (every one of them with tag_filtering_match_any: false); when none does, those
+ * tagged "default"; when there are none either, none (the request is refused). A request
+ * without tags: the deployments tagged "default", else every one. As LiteLLM's
+ * get_deployments_for_tag, but over the group as configured, cooling or not: a deployment
+ * cooling down never sends a request to one its tags do not allow.
+ */
+size_t sllmp_route_tag_filter(const sllmp_router_conf_t *rc, const sllmp_deployment_t *const *deps,
+                              size_t n, const char *const *tags, size_t ntags, int *keep);
+
+/*
  * LiteLLM's litellm_params.order: the lowest order among the deployments usable[i] that are
  * not cooling down (st as for sllmp_route_pick()), LONG_MAX when the lowest is a deployment
  * without one (those come after every order), -1 when there is none.

@@ -296,17 +296,27 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
     return res;
 }
 
-/* The deployments of model that can serve r, at most SLLMP_GROUP_MAX. */
+/* The deployments of model that can serve r, at most SLLMP_GROUP_MAX: those r's tags allow
+ * (LiteLLM's tag routing, over the whole group: which kind each serves does not change which
+ * the tags allow), of the upstream account r is pinned to, that serve r's kind. */
 static size_t
 gather(sllmp_req_t *r, const char *model, const sllmp_deployment_t **deps)
 {
     const sllmp_deployment_t *all[SLLMP_GROUP_MAX];
     size_t n = sllmp_conf_group(r->conf, model, all, SLLMP_GROUP_MAX), k = 0;
+    int tagged[SLLMP_GROUP_MAX];
 
     for (size_t i = 0; i < n; i++) {
         /* a wildcard pattern's deployment as it serves model: what it may serve depends on it */
-        const sllmp_deployment_t *d = sllmp_deployment_for(all[i], model, r->arena);
+        all[i] = sllmp_deployment_for(all[i], model, r->arena);
+    }
+    sllmp_route_tag_filter(&r->conf->router, all, n, r->tags, r->ntags, tagged);
+    for (size_t i = 0; i < n; i++) {
+        const sllmp_deployment_t *d = all[i];
 
+        if (!tagged[i]) {
+            continue;
+        }
         if (r->pin_account != NULL && strcmp(d->account, r->pin_account) != 0) {
             continue; /* not the upstream account that keeps the response it continues */
         }
@@ -356,6 +366,12 @@ try_group(sllmp_req_t *r, route_ctx_t *x, const char *model, sllmp_route_verdict
     failure_t saved;
 
     *v = (sllmp_route_verdict_t){0, SLLMP_ROUTE_NEUTRAL, SLLMP_FB_GENERIC};
+    if (n == 0 && r->err != SLLMP_OK) {
+        /* a fallback none of whose deployments the request's tags allow: the next one */
+        sllmp_log(r->id, SLLMP_LOG_INFO, "not falling back to %s: no deployment for the tags",
+                  model);
+        return SLLMP_ERROR;
+    }
     for (size_t i = 0; i < n; i++) {
         ids[i] = deps[i]->route_id;
     }

@@ -484,6 +484,90 @@ class OrderTest(ReliabilityCase):
         self.assertEqual(self.mock.calls("echo+c2"), 5)
 
 
+class TagRoutingTest(ReliabilityCase):
+    """LiteLLM's tag routing (router_settings.enable_tag_filtering): a request's tags (the body's
+    tags or metadata.tags, x-litellm-tags, its key's) send it to the deployments tagged so only;
+    untagged or unmatched, to those tagged "default"; none of those either: LiteLLM's 401."""
+    router = {"num_retries": 1, "cooldown_time": 30, "enable_tag_filtering": True,
+              "fallbacks": [{"down": ["teams", "tiered"]}]}
+    TEAM_KEY = "sk-tags-team-a-0123456789"
+
+    @classmethod
+    def make_config(cls):
+        cfg = super().make_config()
+        cfg["keys"] = [{"name": "team-a", "key": cls.TEAM_KEY, "metadata": {"tags": ["teamA"]}}]
+        return cfg
+
+    @classmethod
+    def models(cls, mock):
+        return [dep("tiered", mock, "echo+free", tags=["free"], weight=1000, mid="free"),
+                dep("tiered", mock, "echo+paid", tags=["paid", "eu"], mid="paid"),
+                dep("tiered", mock, "echo+dflt", tags=["default"], mid="dflt"),
+                dep("tiered", mock, "echo+untagged", weight=1000, mid="untagged"),
+                dep("teams", mock, "echo+team-a", tags=["teamA"], mid="team-a"),
+                dep("teams", mock, "echo+team-b", tags=["teamB"], weight=1000, mid="team-b"),
+                dep("failing", mock, "status-500+fail-paid", tags=["paid"]),
+                dep("failing", mock, "echo+fail-free", tags=["free"], mid="fail-free"),
+                dep("down", mock, "status-500+down", tags=["paid"])]
+
+    def ask_tagged(self, model, key=None, headers=None, **body):
+        payload = dict({"model": model, "messages": user_msg("hello there")}, **body)
+        return self.chat(payload, headers=headers or {}, **({"key": key} if key else {}))
+
+    def test_metadata_tags_pick_the_deployments(self):
+        # "free" and "untagged" would take nearly every pick by weight
+        for _ in range(10):
+            r = self.ask_tagged("tiered", metadata={"tags": ["paid"]})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-sllmp-model-id"), "paid")
+        self.assertEqual(self.mock.calls("echo+paid"), 10)
+
+    def test_body_tags_and_header(self):
+        r = self.ask_tagged("tiered", tags=["eu"])
+        self.assertEqual(r.header("x-sllmp-model-id"), "paid", r)
+        r = self.ask_tagged("tiered", headers={"x-litellm-tags": " gold , free"})
+        self.assertEqual(r.header("x-sllmp-model-id"), "free", r)
+
+    def test_untagged_and_unmatched_go_to_default(self):
+        for body in ({}, {"metadata": {"tags": ["gold"]}}):
+            for _ in range(5):
+                r = self.ask_tagged("tiered", **body)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.header("x-sllmp-model-id"), "dflt")
+        self.assertEqual(self.mock.calls("echo+dflt"), 10)
+
+    def test_no_deployment_for_the_tags(self):
+        r = self.ask_tagged("teams", metadata={"tags": ["gold", "x"]})
+        self.assertOpenAIError(r, 401, code="no_deployments_with_tag_routing", param=None)
+        self.assertIn("Not allowed to access model due to tags configuration. Passed "
+                      "model=teams and tags=['gold', 'x']", r.json()["error"]["message"])
+        self.assertEqual(self.mock.calls("echo+team-a") + self.mock.calls("echo+team-b"), 0)
+        # without tags and without a "default" deployment: any of them
+        self.assertEqual(self.ask_tagged("teams").status, 200)
+
+    def test_key_tags(self):
+        for _ in range(5):
+            r = self.ask_tagged("teams", key=self.TEAM_KEY)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-sllmp-model-id"), "team-a")
+
+    def test_retries_stay_with_the_tags(self):
+        # the paid deployment fails: its retry goes to it again, never to the free one
+        r = self.ask_tagged("failing", metadata={"tags": ["paid"]})
+        self.assertEqual(r.status, 502, r)
+        self.assertEqual(r.header("x-sllmp-attempts"), "2")
+        self.assertEqual(self.mock.calls("status-500+fail-paid"), 2)
+        self.assertEqual(self.mock.calls("echo+fail-free"), 0)
+
+    def test_fallback_without_a_deployment_for_the_tags_is_skipped(self):
+        # "down" fails; "teams" has nothing for "paid" (nor a "default"): "tiered" answers
+        r = self.ask_tagged("down", metadata={"tags": ["paid"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("x-sllmp-attempts"), "3")
+        self.assertEqual(r.header("x-sllmp-model-id"), "paid")
+        self.assertEqual(self.mock.calls("echo+team-a") + self.mock.calls("echo+team-b"), 0)
+
+
 class RefusedCredentialsTest(ReliabilityCase):
     router = {"num_retries": 1, "cooldown_time": 30}
 

@@ -2609,6 +2609,79 @@ test_router_default_litellm_params(void **state)
                  "t.yaml:2:27: router_settings.default_litellm_params must be a mapping");
 }
 
+/* LiteLLM's tag routing: litellm_params.tags, router_settings.enable_tag_filtering and
+ * tag_filtering_match_any, a key's tags (its own, or in its metadata as LiteLLM keeps them):
+ * read, shown, refused with their place when not tags. */
+static void
+test_tags(void **state)
+{
+    char *err = NULL;
+    char buf[4096];
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load("model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: mock/a, tags: [free, default]}\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: mock/b, tags: paid}\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: mock/c}\n"
+             "router_settings: {enable_tag_filtering: true, tag_filtering_match_any: false}\n"
+             "keys:\n"
+             "  - {name: k1, key: sk-k1-0123456789, tags: [teamA]}\n"
+             "  - {name: k2, key: sk-k2-0123456789, metadata: {tags: [teamB, x], n: 1}}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->deployments[0].ntags, 2);
+    assert_string_equal(c->deployments[0].tags[0], "free");
+    assert_string_equal(c->deployments[0].tags[1], "default");
+    assert_int_equal(c->deployments[1].ntags, 1);
+    assert_string_equal(c->deployments[1].tags[0], "paid");
+    assert_int_equal(c->deployments[2].ntags, 0);
+    assert_true(c->router.tag_filtering);
+    assert_true(c->router.tag_match_all);
+    assert_int_equal(c->keys[0].ntags, 1);
+    assert_string_equal(c->keys[0].tags[0], "teamA");
+    assert_int_equal(c->keys[1].ntags, 2);
+    assert_string_equal(c->keys[1].tags[1], "x");
+    assert_false(has_warning(c, "tag"));
+    describe(c, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "model 'a', delay 50 ms, tags free, default, id"));
+    assert_non_null(strstr(buf, "model 'b', delay 50 ms, tags paid, id"));
+    assert_non_null(strstr(buf, "tag filtering: a tagged request goes to deployments with all "
+                                "of its tags"));
+    assert_non_null(strstr(buf, "k2, models: all, tags: teamB x"));
+    sllmp_conf_unref(c);
+    /* the defaults: off; on, a tag in common is enough */
+    c = load("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a}\n"
+             "router_settings: {enable_tag_filtering: true}\n",
+             &err);
+    assert_non_null(c);
+    assert_true(c->router.tag_filtering);
+    assert_false(c->router.tag_match_all);
+    describe(c, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "deployments with one of its tags"));
+    sllmp_conf_unref(c);
+    c = load("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a}\n", &err);
+    assert_false(c->router.tag_filtering);
+    describe(c, buf, sizeof(buf));
+    assert_null(strstr(buf, "tag filtering"));
+    sllmp_conf_unref(c);
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a, tags: "
+                 "[{a: 1}]}\n",
+                 "t.yaml:3:44: litellm_params.tags must be a string");
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a, tags: "
+                 "[\"\"]}\n",
+                 "t.yaml:3:44: litellm_params.tags must not be empty");
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a}\n"
+                 "router_settings: {enable_tag_filtering: maybe}\n",
+                 "t.yaml:4:41: router_settings.enable_tag_filtering must be");
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a}\n"
+                 "keys:\n  - {name: k, key: sk-k-0123456789, metadata: {tags: {a: b}}}\n",
+                 "t.yaml:5:54: keys[].metadata.tags must be a list");
+}
+
 int
 main(void)
 {
@@ -2661,6 +2734,7 @@ main(void)
         cmocka_unit_test(test_dep_defaults_env),
         cmocka_unit_test(test_dep_defaults_null_and_bool_words),
         cmocka_unit_test(test_deployment_order),
+        cmocka_unit_test(test_tags),
         cmocka_unit_test(test_default_max_parallel_requests),
         cmocka_unit_test(test_router_default_litellm_params),
     };

@@ -338,6 +338,63 @@ test_backoff(void **state)
     assert_int_equal(sllmp_route_backoff(&rc, 1, -1, 3), 2000);
 }
 
+/* LiteLLM's tag routing (get_deployments_for_tag): the deployments a request's tags allow. */
+static void
+test_tag_filter(void **state)
+{
+    sllmp_router_conf_t rc = {0};
+    sllmp_deployment_t d[4];
+    const sllmp_deployment_t *deps[4] = {&d[0], &d[1], &d[2], &d[3]};
+    char t_free[] = "free", t_paid[] = "paid", t_eu[] = "eu", t_default[] = "default";
+    char *free_[] = {t_free}, *paid[] = {t_paid, t_eu}, *dflt[] = {t_default};
+    const char *tags[2];
+    int keep[4];
+
+    (void)state;
+    memset(d, 0, sizeof(d));
+    d[0].tags = free_;
+    d[0].ntags = 1;
+    d[1].tags = paid;
+    d[1].ntags = 2;
+    d[2].tags = dflt;
+    d[2].ntags = 1;
+    /* d[3] has no tags */
+    tags[0] = "paid";
+    /* off: every deployment, whatever the tags */
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 4, tags, 1, keep), 4);
+    rc.tag_filtering = 1;
+    /* a tag: the deployments that have it */
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 4, tags, 1, keep), 1);
+    assert_true(keep[1] && !keep[0] && !keep[2] && !keep[3]);
+    /* match any (LiteLLM's default): one tag in common is enough */
+    tags[1] = "free";
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 4, tags, 2, keep), 2);
+    assert_true(keep[0] && keep[1] && !keep[2]);
+    /* tag_filtering_match_any: false: every tag of the request */
+    rc.tag_match_all = 1;
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 4, tags, 2, keep), 1);
+    assert_true(keep[2]); /* none has both: the "default" ones */
+    tags[1] = "eu";
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 4, tags, 2, keep), 1);
+    assert_true(keep[1]);
+    rc.tag_match_all = 0;
+    /* no deployment has the tag: the "default" ones */
+    tags[0] = "gold";
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 4, tags, 1, keep), 1);
+    assert_true(keep[2] && !keep[3]);
+    /* untagged: the "default" ones */
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 4, NULL, 0, keep), 1);
+    assert_true(keep[2]);
+    /* without a "default" one: untagged go anywhere, an unmatched tag nowhere */
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 2, NULL, 0, keep), 2);
+    assert_true(keep[0] && keep[1]);
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 2, tags, 1, keep), 0);
+    assert_true(!keep[0] && !keep[1]);
+    deps[0] = &d[3];
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 1, tags, 1, keep), 0);
+    assert_int_equal(sllmp_route_tag_filter(&rc, deps, 1, NULL, 0, keep), 1);
+}
+
 static const char models[] = "model_list:\n"
                              "  - model_name: gpt\n"
                              "    litellm_params: {model: mock/a, weight: 2.5, num_retries: 1,\n"
@@ -595,6 +652,7 @@ main(void)
         cmocka_unit_test(test_pick_shuffle_weights),
         cmocka_unit_test(test_pick_cooldown_and_state),
         cmocka_unit_test(test_pick_order),
+        cmocka_unit_test(test_tag_filter),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_conf_router),
         cmocka_unit_test(test_conf_router_errors),
