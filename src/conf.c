@@ -3615,12 +3615,23 @@ static const char *const retry_names[SLLMP_RETRY_NCLASSES] = {
     "BadRequestErrorRetries", "AuthenticationErrorRetries",         "TimeoutErrorRetries",
     "RateLimitErrorRetries",  "ContentPolicyViolationErrorRetries", "InternalServerErrorRetries"};
 
+/* The same classes in LiteLLM's AllowedFailsPolicy (router_settings.allowed_fails_policy). */
+static const char *const fails_names[SLLMP_RETRY_NCLASSES] = {
+    "BadRequestErrorAllowedFails",
+    "AuthenticationErrorAllowedFails",
+    "TimeoutErrorAllowedFails",
+    "RateLimitErrorAllowedFails",
+    "ContentPolicyViolationErrorAllowedFails",
+    "InternalServerErrorAllowedFails"};
+
 typedef struct {
     sllmp_retry_policy_t *policy;
-    const char *what; /* "router_settings.retry_policy", ... */
+    const char *what;         /* "router_settings.retry_policy", ... */
+    const char *const *names; /* retry_names or fails_names */
+    long max;                 /* of a value */
 } policy_ud_t;
 
-/* One field of a RetryPolicy: its retries (null: not given). */
+/* One field of a RetryPolicy (its retries) or of an AllowedFailsPolicy (null: not given). */
 static int
 policy_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
 {
@@ -3628,10 +3639,17 @@ policy_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *u
     char what[512];
 
     for (int i = 0; i < SLLMP_RETRY_NCLASSES; i++) {
-        if (strcmp(key, retry_names[i]) == 0) {
+        if (strcmp(key, u->names[i]) == 0) {
             snprintf(what, sizeof(what), "%s.%s", u->what, key);
             u->policy->retries[i] = -1;
-            return is_null(v) ? 0 : get_long(L, v, what, 0, 10, &u->policy->retries[i]);
+            if (u->names == fails_names &&
+                (i == SLLMP_RETRY_BAD_REQUEST || i == SLLMP_RETRY_CONTENT_POLICY)) {
+                warn(L, k,
+                     "%s has no effect: a 400 never cools a deployment down, in LiteLLM "
+                     "either",
+                     what);
+            }
+            return is_null(v) ? 0 : get_long(L, v, what, 0, u->max, &u->policy->retries[i]);
         }
     }
     warn(L, k, "%s.%s is not supported by sllmp and is ignored", u->what, key);
@@ -3642,7 +3660,7 @@ policy_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *u
 static int
 retry_policy(loader_t *L, yaml_node_t *v, const char *what, sllmp_retry_policy_t *p)
 {
-    policy_ud_t u = {p, what};
+    policy_ud_t u = {p, what, retry_names, 10};
 
     for (int i = 0; i < SLLMP_RETRY_NCLASSES; i++) {
         p->retries[i] = -1;
@@ -3742,6 +3760,16 @@ router_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v
     if (strcmp(key, "model_group_retry_policy") == 0) {
         L->group_policy = v; /* read once model_list is known */
         return 0;
+    }
+    if (strcmp(key, "allowed_fails_policy") == 0) {
+        policy_ud_t u = {&rc->fails_policy, "router_settings.allowed_fails_policy", fails_names,
+                         1000000L};
+
+        rc->has_fails_policy = !is_null(v);
+        for (int i = 0; i < SLLMP_RETRY_NCLASSES; i++) {
+            rc->fails_policy.retries[i] = -1;
+        }
+        return submap(L, v, u.what, policy_key, &u);
     }
     if (strcmp(key, "default_litellm_params") == 0) {
         return is_null(v)
@@ -5201,19 +5229,21 @@ describe_entries(const char *what, const sllmp_limit_entry_t *e, size_t n, FILE 
     }
 }
 
-/* "  retry_policy: RateLimitErrorRetries 5, ... (else num_retries)" */
+/* "  retry_policy: RateLimitErrorRetries 5, ... (else num_retries)"; names: retry_names or
+ * fails_names, fallback what applies to the others */
 static void
-describe_policy(const char *what, const sllmp_retry_policy_t *p, FILE *out)
+describe_policy(const char *what, const sllmp_retry_policy_t *p, const char *const *names,
+                const char *fallback, FILE *out)
 {
     int n = 0;
 
     fprintf(out, "  %s:", what);
     for (int i = 0; i < SLLMP_RETRY_NCLASSES; i++) {
         if (p->retries[i] >= 0) {
-            fprintf(out, "%s %s %ld", n++ ? "," : "", retry_names[i], p->retries[i]);
+            fprintf(out, "%s %s %ld", n++ ? "," : "", names[i], p->retries[i]);
         }
     }
-    fprintf(out, "%s\n", n ? " (else num_retries)" : " none (num_retries)");
+    fprintf(out, n ? " (else %s)\n" : " none (%s)\n", fallback);
 }
 
 static void
@@ -5249,13 +5279,17 @@ describe_router(const sllmp_router_conf_t *rc, FILE *out)
                 rc->tag_match_all ? "all" : "one");
     }
     if (rc->has_policy) {
-        describe_policy("retry_policy", &rc->policy, out);
+        describe_policy("retry_policy", &rc->policy, retry_names, "num_retries", out);
     }
     for (size_t i = 0; i < rc->ngroup_policies; i++) {
         char what[512];
 
         snprintf(what, sizeof(what), "retry_policy of %s", rc->group_policies[i].group);
-        describe_policy(what, &rc->group_policies[i].policy, out);
+        describe_policy(what, &rc->group_policies[i].policy, retry_names, "num_retries", out);
+    }
+    if (rc->has_fails_policy) {
+        describe_policy("allowed_fails_policy", &rc->fails_policy, fails_names,
+                        "allowed_fails or at once", out);
     }
     for (size_t i = 0; i < rc->naliases; i++) {
         fprintf(out, "  alias: %s -> %s%s\n", rc->aliases[i].name, rc->aliases[i].target,

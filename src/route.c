@@ -188,6 +188,20 @@ sllmp_route_policy_retries(const sllmp_router_conf_t *rc, const char *group, int
     return rc->has_policy ? rc->policy.retries[cls] : -1;
 }
 
+sllmp_route_outcome_t
+sllmp_route_fail_outcome(const sllmp_router_conf_t *rc, sllmp_err_t err, int cls,
+                         sllmp_route_outcome_t outcome, long *allowed_fails)
+{
+    *allowed_fails = rc->allowed_fails;
+    if (!rc->has_fails_policy || cls < 0 || cls >= SLLMP_RETRY_NCLASSES ||
+        rc->fails_policy.retries[cls] < 0 || outcome == SLLMP_ROUTE_NEUTRAL ||
+        outcome == SLLMP_ROUTE_OK || err == SLLMP_ERR_PROVIDER_QUOTA) {
+        return outcome;
+    }
+    *allowed_fails = rc->fails_policy.retries[cls];
+    return SLLMP_ROUTE_FAIL;
+}
+
 /* ---------------------------------------------------------------- pick */
 
 static int

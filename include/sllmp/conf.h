@@ -209,6 +209,8 @@ typedef struct sllmp_router_conf_s {
     sllmp_retry_policy_t policy;          /* retry_policy */
     sllmp_group_policy_t *group_policies; /* model_group_retry_policy */
     size_t ngroup_policies;
+    int has_fails_policy;              /* allowed_fails_policy was given */
+    sllmp_retry_policy_t fails_policy; /* its allowed fails per class, -1: not given */
 } sllmp_router_conf_t;
 
 /* A virtual key (top-level `keys:`). The key itself is never kept: only its SHA-256. */

@@ -92,6 +92,20 @@ int sllmp_route_retry_class(sllmp_err_t err, int status, int fallback);
 long sllmp_route_policy_retries(const sllmp_router_conf_t *rc, const char *group, int cls);
 
 /*
+ * LiteLLM's allowed_fails_policy: what a failure of class cls (sllmp_route_retry_class(); -1:
+ * none) whose classification gave outcome does to its deployment's shared state, with
+ * *allowed_fails the failures it may have (in the 60 s window) before it cools down. A class
+ * the policy names counts towards a cooldown with its own allowed fails, in place of the
+ * immediate cooldown of a 429 or a refused key and of router_settings.allowed_fails; a class it
+ * does not name keeps outcome and allowed_fails. An account out of credit (err) still cools at
+ * once (waiting does not refill it), and what says nothing of the deployment (NEUTRAL: a 400)
+ * stays so.
+ */
+sllmp_route_outcome_t sllmp_route_fail_outcome(const sllmp_router_conf_t *rc, sllmp_err_t err,
+                                               int cls, sllmp_route_outcome_t outcome,
+                                               long *allowed_fails);
+
+/*
  * How long to wait before retry number `retry` (1 for the first) of one deployment: the
  * exponential backoff (backoff_base_ms doubling, at most backoff_max_ms) with full jitter over
  * its upper half, at least router_settings.retry_after, and at least the upstream's

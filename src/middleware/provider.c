@@ -236,6 +236,7 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
     sllmp_attempt_t *a = &r->attempts[r->nattempts++];
     const sllmp_router_conf_t *rc = &r->conf->router;
     sllmp_route_outcome_t outcome;
+    long allowed = rc->allowed_fails;
     sllmp_rc_t res;
     int64_t ms;
 
@@ -275,7 +276,12 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
         ms = r->stream && r->first_token_ms > a->start_ms ? r->first_token_ms - a->start_ms
                                                           : a->end_ms - a->start_ms;
     } else {
-        outcome = classify(r, d).outcome;
+        sllmp_route_verdict_t v = classify(r, d);
+
+        /* LiteLLM's allowed_fails_policy: the failures of its class before a cooldown */
+        outcome = sllmp_route_fail_outcome(
+            rc, r->err, sllmp_route_retry_class(r->err, r->upstream_status, v.fallback), v.outcome,
+            &allowed);
         /* a timeout's time says the deployment is slow (without a sample of it, it would come
          * first for latency-based routing); a refusal in 1 ms or a 500 says nothing of its
          * speed, and a 408 is the provider's own clock: cooldowns see to those */
@@ -287,7 +293,7 @@ attempt(sllmp_req_t *r, route_ctx_t *x, const sllmp_deployment_t *d, size_t grou
         }
     }
     if (x->store->ops->route_end(x->store, d->route_id, x->leased ? x->resid : "-", outcome,
-                                 r->stream, ms, rc->allowed_fails,
+                                 r->stream, ms, allowed,
                                  d->cooldown_ms >= 0 ? d->cooldown_ms : rc->cooldown_ms) == 1) {
         sllmp_log(r->id, SLLMP_LOG_WARN, "deployment %s (%s) cools down for %ld ms", d->model_name,
                   d->id, d->cooldown_ms >= 0 ? d->cooldown_ms : rc->cooldown_ms);

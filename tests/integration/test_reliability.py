@@ -423,6 +423,48 @@ class CooldownTest(ReliabilityCase):
         self.assertLessEqual(self.mock.calls("status-500+broken"), 4)  # and cooled again
 
 
+class AllowedFailsPolicyTest(ReliabilityCase):
+    """LiteLLM's allowed_fails_policy: the failures of a class a deployment may have before it
+    cools down, in place of allowed_fails (and of a 429's immediate cooldown)."""
+    router = {"num_retries": 0, "cooldown_time": 30,
+              "allowed_fails_policy": {"RateLimitErrorAllowedFails": 2,
+                                       "InternalServerErrorAllowedFails": 0}}
+
+    @classmethod
+    def models(cls, mock):
+        # order 1 takes every request while it is not cooling; num_retries 0: its failure hands
+        # the request to order 2 at once
+        return [dep("rl", mock, "status-429+rl-first", order=1),
+                dep("rl", mock, "echo+rl-second", order=2, mid="rl-second"),
+                dep("ise", mock, "status-500+ise-first", order=1),
+                dep("ise", mock, "echo+ise-second", order=2, mid="ise-second"),
+                dep("other", mock, "status-503+other-first", order=1),
+                dep("other", mock, "echo+other-second", order=2, mid="other-second")]
+
+    def asks(self, model, n):
+        attempts = []
+        for _ in range(n):
+            r = self.ask(model)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-sllmp-model-id"), model + "-second")
+            attempts.append(r.header("x-sllmp-attempts"))
+        return attempts
+
+    def test_rate_limits_allowed_before_the_cooldown(self):
+        # a 429 would cool it at once; two are allowed: the third cools it
+        self.assertEqual(self.asks("rl", 6), ["2", "2", "2", "1", "1", "1"])
+        self.assertEqual(self.mock.calls("status-429+rl-first"), 3)
+
+    def test_no_internal_server_error_allowed(self):
+        # allowed_fails (3) would let four 500s through; 0 cools it at the first
+        self.assertEqual(self.asks("ise", 5), ["2", "1", "1", "1", "1"])
+        self.assertEqual(self.mock.calls("status-500+ise-first"), 1)
+
+    def test_other_classes_keep_allowed_fails(self):
+        # a 503 is none of the policy's classes: allowed_fails 3, the fourth cools it
+        self.assertEqual(self.asks("other", 6), ["2", "2", "2", "2", "1", "1"])
+
+
 class OrderTest(ReliabilityCase):
     """LiteLLM's litellm_params.order: the lowest order available takes the requests, with its
     retries; the next order only when it is unavailable or its attempts failed."""

@@ -615,6 +615,92 @@ test_retry_policy(void **state)
 }
 
 /* Two keys of one provider are two deployments: ids, routing state and limits apart. */
+/* LiteLLM's allowed_fails_policy: a named class counts towards a cooldown with its own allowed
+ * fails (in place of a 429's immediate one and of allowed_fails); read, warned, shown. */
+static void
+test_allowed_fails_policy(void **state)
+{
+    sllmp_router_conf_t rc = {0};
+    sllmp_conf_t *c;
+    char text[2048], buf[4096];
+    long allowed;
+    FILE *f;
+
+    (void)state;
+    rc.allowed_fails = 3;
+    /* no policy: as classified, with allowed_fails */
+    assert_int_equal(sllmp_route_fail_outcome(&rc, SLLMP_ERR_PROVIDER_RATE_LIMIT,
+                                              SLLMP_RETRY_RATE_LIMIT, SLLMP_ROUTE_COOL, &allowed),
+                     SLLMP_ROUTE_COOL);
+    assert_int_equal(allowed, 3);
+    rc.has_fails_policy = 1;
+    for (int i = 0; i < SLLMP_RETRY_NCLASSES; i++) {
+        rc.fails_policy.retries[i] = -1;
+    }
+    rc.fails_policy.retries[SLLMP_RETRY_RATE_LIMIT] = 5;
+    rc.fails_policy.retries[SLLMP_RETRY_INTERNAL] = 0;
+    rc.fails_policy.retries[SLLMP_RETRY_BAD_REQUEST] = 0;
+    /* a 429: counted, five allowed */
+    assert_int_equal(sllmp_route_fail_outcome(&rc, SLLMP_ERR_PROVIDER_RATE_LIMIT,
+                                              SLLMP_RETRY_RATE_LIMIT, SLLMP_ROUTE_COOL, &allowed),
+                     SLLMP_ROUTE_FAIL);
+    assert_int_equal(allowed, 5);
+    /* a 500: none allowed */
+    assert_int_equal(sllmp_route_fail_outcome(&rc, SLLMP_ERR_PROVIDER, SLLMP_RETRY_INTERNAL,
+                                              SLLMP_ROUTE_FAIL, &allowed),
+                     SLLMP_ROUTE_FAIL);
+    assert_int_equal(allowed, 0);
+    /* a class it does not name, none, a 400, an account out of credit: as before */
+    assert_int_equal(sllmp_route_fail_outcome(&rc, SLLMP_ERR_TIMEOUT, SLLMP_RETRY_TIMEOUT,
+                                              SLLMP_ROUTE_FAIL, &allowed),
+                     SLLMP_ROUTE_FAIL);
+    assert_int_equal(allowed, 3);
+    assert_int_equal(
+        sllmp_route_fail_outcome(&rc, SLLMP_ERR_PROVIDER_AUTH, -1, SLLMP_ROUTE_COOL, &allowed),
+        SLLMP_ROUTE_COOL);
+    assert_int_equal(sllmp_route_fail_outcome(&rc, SLLMP_ERR_PROVIDER_BAD_REQUEST,
+                                              SLLMP_RETRY_BAD_REQUEST, SLLMP_ROUTE_NEUTRAL,
+                                              &allowed),
+                     SLLMP_ROUTE_NEUTRAL);
+    assert_int_equal(sllmp_route_fail_outcome(&rc, SLLMP_ERR_PROVIDER_QUOTA, SLLMP_RETRY_RATE_LIMIT,
+                                              SLLMP_ROUTE_COOL, &allowed),
+                     SLLMP_ROUTE_COOL);
+
+    snprintf(text, sizeof(text),
+             "%srouter_settings:\n"
+             "  allowed_fails_policy:\n"
+             "    RateLimitErrorAllowedFails: 100\n"
+             "    AuthenticationErrorAllowedFails: \"0\"\n"
+             "    BadRequestErrorAllowedFails: 1000\n"
+             "    NotFoundErrorAllowedFails: 1\n",
+             models);
+    c = load(text);
+    assert_true(c->router.has_fails_policy);
+    assert_int_equal(c->router.fails_policy.retries[SLLMP_RETRY_RATE_LIMIT], 100);
+    assert_int_equal(c->router.fails_policy.retries[SLLMP_RETRY_AUTH], 0);
+    assert_int_equal(c->router.fails_policy.retries[SLLMP_RETRY_TIMEOUT], -1);
+    warned(c, "t.yaml:16:5: router_settings.allowed_fails_policy.BadRequestErrorAllowedFails has "
+              "no effect");
+    warned(c, "t.yaml:17:5: router_settings.allowed_fails_policy.NotFoundErrorAllowedFails is not "
+              "supported");
+    f = fmemopen(buf, sizeof(buf) - 1, "w");
+    memset(buf, 0, sizeof(buf));
+    sllmp_conf_describe(c, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "  allowed_fails_policy: BadRequestErrorAllowedFails 1000, "
+                                "AuthenticationErrorAllowedFails 0, RateLimitErrorAllowedFails 100 "
+                                "(else allowed_fails or at once)\n"));
+    sllmp_conf_unref(c);
+    snprintf(text, sizeof(text),
+             "%srouter_settings:\n  allowed_fails_policy: {TimeoutErrorAllowedFails: -1}\n",
+             models);
+    expect_error(text,
+                 "t.yaml:13:52: router_settings.allowed_fails_policy.TimeoutErrorAllowedFails "
+                 "must be between 0 and 1000000");
+    snprintf(text, sizeof(text), "%srouter_settings:\n  allowed_fails_policy: [1]\n", models);
+    expect_error(text, "t.yaml:13:25: router_settings.allowed_fails_policy must be a mapping");
+}
+
 static void
 test_ids_tell_keys_apart(void **state)
 {
@@ -657,6 +743,7 @@ main(void)
         cmocka_unit_test(test_conf_router),
         cmocka_unit_test(test_conf_router_errors),
         cmocka_unit_test(test_retry_policy),
+        cmocka_unit_test(test_allowed_fails_policy),
         cmocka_unit_test(test_ids_tell_keys_apart),
     };
 
