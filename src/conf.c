@@ -1182,6 +1182,11 @@ model_info_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
         u->endpoints = v; /* read once the provider is known (responses_api) */
         return 0;
     }
+    if (strcmp(key, "order") == 0) {
+        /* newer LiteLLM's place for it (models added through its API); litellm_params.order,
+         * read after model_info, wins as there */
+        return is_null(v) ? 0 : get_long(L, v, "model_info.order", 1, 1000000L, &u->d->order);
+    }
     if (strcmp(key, "id") == 0) {
         const char *s = scalar(v);
 

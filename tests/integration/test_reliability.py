@@ -482,7 +482,11 @@ class OrderTest(ReliabilityCase):
                 dep("last", mock, "status-500+ordered-last", order=1, num_retries=0),
                 dep("last", mock, "echo+plain", mid="plain"),
                 dep("cooled", mock, "status-429+c1", order=1),
-                dep("cooled", mock, "echo+c2", order=2, weight=1000, mid="c2")]
+                dep("cooled", mock, "echo+c2", order=2, weight=1000, mid="c2"),
+                dict(dep("info", mock, "echo+info-second", weight=1000),
+                     model_info={"id": "info-second", "order": 2}),
+                dict(dep("info", mock, "echo+info-first"),
+                     model_info={"id": "info-first", "order": 1})]
 
     def test_lowest_order_takes_every_request(self):
         # "second" would take nearly every pick by weight, and "unordered" a third of them
@@ -513,6 +517,13 @@ class OrderTest(ReliabilityCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.header("x-sllmp-model-id"), "plain")
         self.assertEqual(r.header("x-sllmp-attempts"), "2")
+
+    def test_model_info_order(self):
+        # newer LiteLLM's place for the order: "info-second" would take nearly every pick
+        for _ in range(10):
+            r = self.ask("info")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("x-sllmp-model-id"), "info-first")
 
     def test_cooling_order_is_passed_over(self):
         # "c1" goes first, whatever the weights; its 429 cools it (a group of two): this request

@@ -2508,6 +2508,38 @@ test_deployment_order(void **state)
         "t.yaml:3:44: litellm_params.order must be an integer");
 }
 
+/* Newer LiteLLM's model_info.order: the same order, litellm_params.order winning over it. */
+static void
+test_model_info_order(void **state)
+{
+    char *err = NULL;
+    char buf[4096];
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load("model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: mock/a}\n"
+             "    model_info: {order: 2}\n"
+             "  - model_name: a\n"
+             "    model_info: {order: 3}\n"
+             "    litellm_params: {model: mock/b, order: 1}\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: mock/c}\n"
+             "    model_info: {order: null}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->deployments[0].order, 2);
+    assert_int_equal(c->deployments[1].order, 1);
+    assert_int_equal(c->deployments[2].order, 0);
+    describe(c, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "model 'a', delay 50 ms, order 2, id"));
+    sllmp_conf_unref(c);
+    expect_error("model_list:\n  - model_name: a\n    litellm_params: {model: mock/a}\n"
+                 "    model_info: {order: 0}\n",
+                 "t.yaml:4:25: model_info.order must be between 1 and 1000000, not 0");
+}
+
 /* router_settings.default_max_parallel_requests: the max_parallel_requests of each deployment
  * that gives none, nor an rpm or tpm (LiteLLM sizes those by them), wherever it is written. */
 static void
@@ -2735,6 +2767,7 @@ main(void)
         cmocka_unit_test(test_dep_defaults_null_and_bool_words),
         cmocka_unit_test(test_deployment_order),
         cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_model_info_order),
         cmocka_unit_test(test_default_max_parallel_requests),
         cmocka_unit_test(test_router_default_litellm_params),
     };
