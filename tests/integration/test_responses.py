@@ -35,6 +35,13 @@ def sse_events(text):
 class ResponsesCase(StackCase):
     master_key = MASTER_KEY
 
+    def upstream(self, rid):
+        """The one POST the upstream got for the gateway's request rid."""
+        reqs = [r for r in self.mock.requests() if r["method"] == "POST" and
+                r["headers"].get("x-request-id") == rid]
+        self.assertEqual(len(reqs), 1, "upstream calls of %s: %r" % (rid, reqs))
+        return reqs[0]
+
     def post(self, payload, key=None, headers=None):
         return self.chat(payload, key=key or self.master_key, headers=headers, path=PATH)
 
@@ -119,12 +126,6 @@ class ResponsesTest(ResponsesCase):
                        {"name": "resp-narrow", "key_sha256": NARROW_DIGEST,
                         "models": ["mock-echo"]}]
         return cfg
-
-    def upstream(self, rid):
-        reqs = [r for r in self.mock.chat_requests()
-                if r["headers"].get("x-request-id") == rid]
-        self.assertEqual(len(reqs), 1, "upstream calls of %s: %d" % (rid, len(reqs)))
-        return reqs[0]
 
     def test_unstreamed_text(self):
         rid = uuid.uuid4().hex
@@ -450,12 +451,6 @@ class NativeCase(ResponsesCase):
         cfg["keys"] = [{"name": "resp-user", "key_sha256": DIGEST},
                        {"name": "resp-other", "key_sha256": OTHER_DIGEST}]
         return cfg
-
-    def upstream(self, rid):
-        reqs = [r for r in self.mock.requests() if r["method"] == "POST" and
-                r["headers"].get("x-request-id") == rid]
-        self.assertEqual(len(reqs), 1, "upstream calls of %s: %r" % (rid, reqs))
-        return reqs[0]
 
     def turn(self, payload, key=KEY, stream=False):
         """One call; (the Response, what the upstream was sent)."""
@@ -863,10 +858,7 @@ class KeptTests:
         return cfg
 
     def upstream_messages(self, rid):
-        reqs = [r for r in self.mock.chat_requests()
-                if r["headers"].get("x-request-id") == rid]
-        self.assertEqual(len(reqs), 1, "upstream calls of %s: %d" % (rid, len(reqs)))
-        return reqs[0]["body"]["messages"]
+        return self.upstream(rid)["body"]["messages"]
 
     def turn(self, payload, key=KEY):
         rid = uuid.uuid4().hex
@@ -1174,10 +1166,9 @@ class ChatViaResponsesTest(ResponsesCase):
             r = self.chat(payload, key=self.master_key, headers=h)
             self.assertEqual(r.status, 200, r)
             got = r.json()
-        up = [q for q in self.mock.requests() if q["headers"].get("x-request-id") == rid]
-        self.assertEqual(len(up), 1, up)
-        self.assertTrue(up[0]["path"].endswith("/v1/responses"), up[0]["path"])
-        return got, up[0]["body"]
+        up = self.upstream(rid)
+        self.assertTrue(up["path"].endswith("/v1/responses"), up["path"])
+        return got, up["body"]
 
     def test_unstreamed(self):
         resp, body = self.call({"model": "br-echo", "max_tokens": 50, "temperature": 0.2,
