@@ -95,8 +95,9 @@ call(sllmp_req_t *r)
     size_t n = 0;
     sllmp_rc_t rc;
 
+    /* not a compaction's: it generates nothing, and takes none of them (a 400) */
     if (r->kind == SLLMP_KIND_CHAT || r->kind == SLLMP_KIND_COMPLETIONS ||
-        r->kind == SLLMP_KIND_RESPONSES) {
+        (r->kind == SLLMP_KIND_RESPONSES && !r->responses_compact)) {
         n = sllmp_dep_defaults_add(r->dep, r->json, r->kind == SLLMP_KIND_RESPONSES, added);
     }
     rc = call_kind(r);

@@ -1214,7 +1214,7 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     /* the parameters the answer was made with: the deployment's request defaults too, which
      * provider.c puts in for each attempt only (those of the one that answered, or failed last) */
     if (r->nattempts > 0 && (r->kind == SLLMP_KIND_CHAT || r->kind == SLLMP_KIND_COMPLETIONS ||
-                             r->kind == SLLMP_KIND_RESPONSES)) {
+                             (r->kind == SLLMP_KIND_RESPONSES && !r->responses_compact))) {
         nadded = sllmp_dep_defaults_add(r->dep, body, r->kind == SLLMP_KIND_RESPONSES, added);
     }
     cJSON_AddItemToObject(rec, "params", params(r->authenticated ? body : NULL));

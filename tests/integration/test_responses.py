@@ -545,6 +545,15 @@ class ResponsesNativeTest(NativeCase):
         r = self.chat(dict(body, model="no-such"), key=KEY, path="/v1/responses/compact")
         self.assertEqual(r.status, 404, r)
 
+    def test_compact_without_the_deployment_defaults(self):
+        # a deployment's request defaults (temperature, max_tokens, reasoning_effort) are for
+        # generations: the compaction takes none of them (the upstream refuses them)
+        body = {"model": "nat-defaults", "input": [{"role": "user", "content": "a long talk"}]}
+        rid = uuid.uuid4().hex
+        r = self.chat(body, key=KEY, path="/v1/responses/compact", headers={"X-Request-ID": rid})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.upstream(rid)["body"], dict(body, model="echo"))
+
     def test_streamed_events_as_they_came(self):
         rid = uuid.uuid4().hex
         c, evs = self.events({"model": "nat-words", "input": "x"},
