@@ -1997,6 +1997,15 @@ responses_only(const char *model)
            strncmp(model, "computer-use", 12) == 0;
 }
 
+/* Whether chat goes to d's Responses API for its model: OpenAI's own models that have no chat
+ * completions, on OpenAI's API. */
+static int
+openai_responses_only(const sllmp_deployment_t *d)
+{
+    return d->provider == SLLMP_PROVIDER_OPENAI && strcmp(d->provider_name, "openai") == 0 &&
+           strcmp(d->api_base, "https://api.openai.com/v1") == 0 && responses_only(d->model);
+}
+
 static int
 route_strip(char *model, const char *const *routes)
 {
@@ -2101,8 +2110,7 @@ split_model(loader_t *L, dep_ud_t *u)
     }
     d->messages_api = d->provider == SLLMP_PROVIDER_ANTHROPIC;
     /* OpenAI's own models that have no chat completions: chat goes through its Responses API */
-    if (d->provider == SLLMP_PROVIDER_OPENAI && strcmp(d->provider_name, "openai") == 0 &&
-        strcmp(d->api_base, "https://api.openai.com/v1") == 0 && responses_only(d->model)) {
+    if (openai_responses_only(d)) {
         d->chat_via_responses = 1;
     }
     return provider_params(L, u);
@@ -4922,6 +4930,11 @@ sllmp_deployment_for(const sllmp_deployment_t *d, const char *name, sllmp_arena_
         /* the client's part may say "converse/...", as a litellm_params.model may */
         route_strip(x->model, bedrock_routes);
         x->messages_api = strstr(x->model, "anthropic.") != NULL;
+    }
+    if ((x->provider == SLLMP_PROVIDER_OPENAI || x->provider == SLLMP_PROVIDER_AZURE) &&
+        (route_strip(x->model, responses_routes) || openai_responses_only(x))) {
+        /* the client's part may say "responses/...", or name a model without chat */
+        x->chat_via_responses = 1;
     }
     if (x->provider == SLLMP_PROVIDER_AZURE && route_strip(x->model, azure_routes)) {
         /* and "o_series/<deployment>": the URL names the deployment alone */

@@ -1129,6 +1129,15 @@ test_wildcard_routing(void **state)
     assert_string_equal(d->id, "org");
     assert_true(d->price.input > 0.1 && d->price.input < 0.2);
     assert_true(d->price.output > 999 && d->price.output < 1001); /* model_info over it */
+    /* chat through the Responses API for the model it serves: OpenAI's that has no chat
+     * completions, and LiteLLM's responses/ route (gone from the model sent) */
+    d = sllmp_deployment_for(&c->deployments[1], "openai/o3-pro", &a);
+    assert_true(d->chat_via_responses);
+    d = sllmp_deployment_for(&c->deployments[1], "openai/responses/gpt-4.1", &a);
+    assert_string_equal(d->model, "gpt-4.1");
+    assert_true(d->chat_via_responses);
+    d = sllmp_deployment_for(&c->deployments[1], "openai/gpt-4.1", &a);
+    assert_false(d->chat_via_responses);
     d = sllmp_deployment_for(&c->deployments[3], "openai/gpt-4o-mini", &a);
     assert_string_equal(d->model, "gpt-4o-mini"); /* Azure's deployment name */
     assert_true(d->price.known);
