@@ -567,9 +567,10 @@ upstream_kept(sllmp_req_t *r, const char *id, const char *sub, const char *accou
         sllmp_resp_error(r);
         return;
     }
-    status =
-        sllmp_provider_openai_stored(r, r->method, sllmp_arena_printf(r->arena, "%s%s", id, sub),
-                                     sllmp_req_param(r, "QUERY_STRING"));
+    /* a HEAD asks what a GET answers (the server leaves its body out) */
+    status = sllmp_provider_openai_stored(r, strcmp(r->method, "HEAD") == 0 ? "GET" : r->method,
+                                          sllmp_arena_printf(r->arena, "%s%s", id, sub),
+                                          sllmp_req_param(r, "QUERY_STRING"));
     if (strcmp(r->method, "DELETE") == 0 && ((status >= 200 && status <= 299) || status == 404)) {
         sllmp_keep_del(r->conf, sllmp_thread_store(r), id);
     }

@@ -675,6 +675,17 @@ class ResponsesNativeTest(NativeCase):
         r = self.stack.request("GET", "/v1/responses/" + rid, None, h)
         self.assertEqual(r.status, 404, r)
 
+    def test_head_of_an_upstreams_response(self):
+        # HEAD goes where GET does: the upstream is asked with a GET, the answer has no body
+        first, _ = self.turn({"model": "nat-pair", "input": "kept upstream"})
+        h = {"Authorization": "Bearer " + KEY}
+        t0 = time.monotonic()
+        r = self.stack.request("HEAD", "/v1/responses/" + first["id"], None, h, 10)
+        self.assertEqual(r.status, 200, r)
+        self.assertLess(time.monotonic() - t0, 2)
+        got = [q for q in self.mock.requests() if first["id"] in q["path"]]
+        self.assertEqual(got[-1]["method"], "GET", got[-1])
+
     def test_background_and_cancel_reach_the_upstream(self):
         # background (o3-pro's, deep research's) goes as it is; its cancel reaches the upstream
         # that keeps it; one answered here had nothing running to cancel
