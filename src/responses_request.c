@@ -511,7 +511,11 @@ function_call(conv_t *c, const cJSON *item, int i)
     }
     call = cJSON_CreateObject();
     sep = strstr(v[0]->valuestring, SLLMP_THOUGHT_SEP);
-    if (sep != NULL) {
+    if (sep != NULL && sep[strlen(SLLMP_THOUGHT_SEP)] == '\0') {
+        /* the separator and no signature: the id before it, and nothing more */
+        cJSON_AddItemToObject(call, "id",
+                              string_n(v[0]->valuestring, (size_t)(sep - v[0]->valuestring)));
+    } else if (sep != NULL) {
         cJSON *g;
 
         /* a Gemini thought signature, where the answer put it */

@@ -172,6 +172,8 @@ int sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, cons
 /* Argument text for the tool call of provider block `block` ("" sends nothing); nothing
  * either when that block is not the open tool call's. */
 int sllmp_xstream_tool_args(sllmp_xstream_t *s, int block, const char *text, size_t len);
+/* A refusal delta {"refusal": text} (after the role chunk); "" sends nothing. */
+int sllmp_xstream_refusal(sllmp_xstream_t *s, const char *text, size_t len);
 /* Reasoning text: a {"reasoning_content": text} delta ("" sends nothing), kept as well for the
  * entry of the thinking block it belongs to, should a signature come. */
 int sllmp_xstream_reasoning(sllmp_xstream_t *s, const char *text, size_t len);
@@ -237,7 +239,8 @@ cJSON *sllmp_responses_to_chat_answer(const cJSON *resp, const char *model, long
                                       sllmp_usage_t *u);
 
 /* One event of a Responses stream (its type, parsed data) -> chat chunks: response.created
- * the role chunk (its id the chunks'), output_text deltas content, reasoning summary deltas
+ * the role chunk (its id the chunks'), output_text deltas content, refusal deltas refusal,
+ * reasoning summary deltas
  * reasoning_content, function calls tool call fragments (by output_index), response.completed
  * or response.incomplete the finish chunk and the usage chunk (ended set); response.failed and
  * error set err_* and return -1. */

@@ -474,11 +474,14 @@ sllmp_responses_translate(sllmp_req_t *r)
         return -1;
     }
     sllmp_arena_cleanup_add(r->arena, json_free, chat);
+    r->pin_account = NULL; /* no upstream's state goes along (it would not translate) */
     if (x->expanded == NULL && r->conf->responses_store) {
         /* what is kept of the answer: its input as items (nothing here refers to any) */
         x->expanded = sllmp_responses_expand(native, NULL, find_item, r, 0, &xe);
-        x->s.meta.store = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(native, "store"));
     }
+    /* kept as any translated answer (also when validate made it whole from a record) */
+    x->s.meta.store =
+        x->expanded != NULL && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(native, "store"));
     return 0;
 }
 

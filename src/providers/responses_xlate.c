@@ -636,6 +636,9 @@ sllmp_responses_chat_event(sllmp_xstream_t *s, const char *type, const cJSON *da
         s->text_chars += strlen(delta);
         return sllmp_xstream_text(s, delta, strlen(delta));
     }
+    if (is(type, "response.refusal.delta") && delta != NULL) {
+        return sllmp_xstream_refusal(s, delta, strlen(delta));
+    }
     if ((is(type, "response.reasoning_summary_text.delta") ||
          is(type, "response.reasoning_text.delta")) &&
         delta != NULL) {
@@ -674,5 +677,5 @@ sllmp_responses_chat_event(sllmp_xstream_t *s, const char *type, const cJSON *da
     if (is(type, "error")) {
         return stream_failed(s, data, "The provider failed mid-stream.");
     }
-    return 0; /* refusal deltas and the events of parts and hosted tools: nothing more */
+    return 0; /* the events of parts and hosted tools: nothing more */
 }

@@ -161,6 +161,14 @@ sllmp_xstream_text_logprobs(sllmp_xstream_t *s, const char *text, size_t len, cJ
 }
 
 int
+sllmp_xstream_refusal(sllmp_xstream_t *s, const char *text, size_t len)
+{
+    int rc = sllmp_xstream_start(s);
+
+    return rc != 0 ? rc : string_delta(s, "refusal", text, len, NULL);
+}
+
+int
 sllmp_xstream_reasoning(sllmp_xstream_t *s, const char *text, size_t len)
 {
     int rc = sllmp_xstream_start(s);

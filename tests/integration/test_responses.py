@@ -1338,6 +1338,18 @@ class ResponsesNativeFallbackTest(NativeCase):
         _, evs = self.events({"model": "nat-500", "input": "streamed back"})
         self.assertEqual(self.text_of(self.check_stream_whole(evs)), "streamed back", evs)
 
+    def test_a_conversation_kept_here_falls_back_and_is_kept(self):
+        # begun here, continued on the native model, which fails: the fallback answers the
+        # whole conversation and its answer is kept too
+        first = self.post({"model": "up-echo", "input": "first here"}).json()
+        r = self.post({"model": "nat-500", "input": "then native",
+                       "previous_response_id": first["id"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.text_of(r.json()), "then native", r)
+        got = self.stack.request("GET", "/v1/responses/" + r.json()["id"], None,
+                                 {"Authorization": "Bearer " + MASTER_KEY})
+        self.assertEqual(got.status, 200, got)
+
     def test_what_does_not_translate_does_not_fall_back(self):
         # a custom tool has no chat completion: the primary's failure is the answer, not the
         # translation's 400

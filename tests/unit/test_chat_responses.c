@@ -279,6 +279,29 @@ test_stream(void **state)
     cJSON_Delete(k.chunks);
 }
 
+/* A refusal streams as chat's refusal deltas. */
+static void
+test_stream_refusal(void **state)
+{
+    sink_t k = {cJSON_CreateArray()};
+    sllmp_xstream_t s;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    s.emit = sink;
+    s.ud = &k;
+    s.id = "chatcmpl-x";
+    assert_int_equal(feed(&s, "response.refusal.delta", "{'output_index':0,'delta':'no'}"), 0);
+    assert_int_equal(cJSON_GetArraySize(k.chunks), 2); /* the role chunk, then the refusal */
+    assert_json(
+        cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(k.chunks, 1), "choices"), 0),
+            "delta"),
+        "{'refusal':'no'}");
+    sllmp_xstream_free(&s);
+    cJSON_Delete(k.chunks);
+}
+
 static void
 test_stream_failures(void **state)
 {
@@ -313,7 +336,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_whole),   cmocka_unit_test(test_request_refused),
         cmocka_unit_test(test_answer),          cmocka_unit_test(test_stream),
-        cmocka_unit_test(test_stream_failures),
+        cmocka_unit_test(test_stream_failures), cmocka_unit_test(test_stream_refusal),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -869,6 +869,21 @@ test_thought_signature_from_call_id(void **state)
         "'arguments':'{}'}}]},{'role':'tool','tool_call_id':'call_G','content':'ok'}]}");
 }
 
+/* The separator with nothing after it: no signature to send. */
+static void
+test_thought_separator_alone(void **state)
+{
+    (void)state;
+    assert_request(
+        "{'model':'m','input':[{'role':'user','content':'q'},"
+        "{'type':'function_call','call_id':'call_G__thought__','name':'f','arguments':'{}'},"
+        "{'type':'function_call_output','call_id':'call_G__thought__','output':'ok'}]}",
+        "{'model':'m','messages':[{'role':'user','content':'q'},"
+        "{'role':'assistant','content':null,'tool_calls':[{'id':'call_G','type':'function',"
+        "'function':{'name':'f','arguments':'{}'}}]},"
+        "{'role':'tool','tool_call_id':'call_G','content':'ok'}]}");
+}
+
 /* A reasoning item with the signed thinking the answer put in encrypted_content: the blocks on
  * the assistant message after it (or the one its calls join); other encrypted_content, and
  * reasoning no assistant message follows, are dropped. */
@@ -907,6 +922,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thought_signature_from_call_id),
+        cmocka_unit_test(test_thought_separator_alone),
         cmocka_unit_test(test_thinking_from_encrypted_content),
         cmocka_unit_test(test_string_input),
         cmocka_unit_test(test_instructions),
