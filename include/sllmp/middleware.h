@@ -37,6 +37,12 @@ sllmp_rc_t sllmp_responses_prepare(sllmp_req_t *r);
  * provider has, or something only a Responses API takes (hosted or custom tools, ...). */
 int sllmp_responses_translate(sllmp_req_t *r);
 
+/* LiteLLM's request tags into r->tags (once), as its proxy gathers them: the body's `tags` and
+ * `metadata.tags` (lists of strings; anything else carries none), the x-litellm-tags header
+ * (comma-separated), and the key's tags; each once, at most 64. For tag routing, and the
+ * trace record's tags. */
+void sllmp_request_tags(sllmp_req_t *r);
+
 /* GET and DELETE /v1/responses/{id} (and GET .../{id}/input_items): a kept response. */
 void sllmp_responses_endpoint(sllmp_req_t *r, const char *rest);
 

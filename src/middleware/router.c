@@ -45,15 +45,15 @@ tag_list_add(sllmp_req_t *r, const cJSON *list)
     }
 }
 
-/* LiteLLM's request tags, as its proxy gathers them: the body's `tags` and `metadata.tags`
- * (lists of strings; anything else carries none), the x-litellm-tags header (comma-separated),
- * and the key's tags. */
-static void
-request_tags(sllmp_req_t *r)
+void
+sllmp_request_tags(sllmp_req_t *r)
 {
     const cJSON *body = cJSON_IsObject(r->json) ? r->json : NULL;
     const char *h = sllmp_req_param(r, "HTTP_X_LITELLM_TAGS");
 
+    if (r->tags != NULL) {
+        return;
+    }
     r->tags = sllmp_arena_calloc(r->arena, TAGS_MAX * sizeof(*r->tags));
     r->ntags = 0;
     tag_list_add(r, cJSON_GetObjectItemCaseSensitive(body, "tags"));
@@ -110,7 +110,7 @@ router_pre(sllmp_req_t *r, void *mw_conf)
         group[i] = sllmp_deployment_for(group[i], name, r->arena);
     }
     if (r->conf->router.tag_filtering) {
-        request_tags(r);
+        sllmp_request_tags(r);
     }
     /* LiteLLM's tag routing: only the deployments the request's tags allow */
     if (sllmp_route_tag_filter(&r->conf->router, group, n, r->tags, r->ntags, keep) < n) {

@@ -1139,7 +1139,6 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     cJSON *rec = cJSON_CreateObject();
     cJSON *md = metadata(r, t);
     cJSON *tags = cJSON_CreateArray();
-    const cJSON *tg, *tag_list = NULL;
     const char *user = sllmp_req_param(r, "HTTP_X_USER_ID");
     const char *session = r->session;
     int status = r->client_gone ? 499 : r->status;
@@ -1160,13 +1159,11 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
         session = rec_string(r, "session_id", NULL);
     }
     if (r->authenticated) {
-        tg = cJSON_GetObjectItemCaseSensitive(r->json, "metadata");
-        tag_list = cJSON_GetObjectItemCaseSensitive(tg, "tags");
-    }
-    cJSON_ArrayForEach(tg, tag_list)
-    {
-        if (cJSON_IsString(tg)) {
-            cJSON_AddItemToArray(tags, cJSON_CreateString(tg->valuestring));
+        /* the request's tags as LiteLLM gives Langfuse them: metadata's, the body's, the
+         * x-litellm-tags header's and the key's */
+        sllmp_request_tags(r);
+        for (size_t i = 0; i < r->ntags; i++) {
+            cJSON_AddItemToArray(tags, cJSON_CreateString(r->tags[i]));
         }
     }
 

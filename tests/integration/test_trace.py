@@ -90,6 +90,16 @@ class TraceRecordTest(TraceCase):
                        {"name": "limited", "key_sha256": LIMITED_DIGEST, "rpm": 1}]
         return cfg
 
+    def test_tags_as_litellm_gives_them(self):
+        # the body's, metadata's and the x-litellm-tags header's: each once
+        rid, r = self.post({"model": "up-usage", "messages": user_msg("tagged"),
+                            "tags": ["body-tag", "prod"],
+                            "metadata": {"tags": ["prod", "t2"]}},
+                           key=KEY, headers={"x-litellm-tags": "hdr-a, hdr-b,prod"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sorted(self.record(rid)["tags"]),
+                         ["body-tag", "hdr-a", "hdr-b", "prod", "t2"])
+
     def test_unstreamed_record_has_every_field(self):
         rid, r = self.post({"model": "up-usage", "messages": user_msg("count please"),
                             "temperature": 0.2, "max_tokens": 50,
