@@ -879,12 +879,34 @@ on_bridge_event(void *ud, const char *event, size_t elen, const char *data, size
     return rc != 0;
 }
 
+/* A translated body without what is the gateway's (LiteLLM's own members, which the
+ * translation copies as a client's extra parameters, and a metadata that is not OpenAI's map of
+ * strings): the Responses API refuses them, as responses_body() knows. Returns body. */
+static cJSON *
+gateway_out(cJSON *body)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(body, "metadata"), *kv;
+    int strings = 1;
+
+    cJSON_ArrayForEach(kv, md)
+    {
+        strings &= cJSON_IsString(kv);
+    }
+    if (md != NULL && (!strings || !cJSON_IsObject(md))) {
+        cJSON_DeleteItemFromObjectCaseSensitive(body, "metadata");
+    }
+    for (int i = 0; body != NULL && litellm_only[i] != NULL; i++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(body, litellm_only[i]);
+    }
+    return body;
+}
+
 sllmp_rc_t
 sllmp_provider_openai_via_responses(sllmp_req_t *r)
 {
     sllmp_xerr_t xe;
-    const char *body =
-        sllmp_provider_body(r, sllmp_chat_to_responses(r->json, r->dep->model, &xe), &xe);
+    const char *body = sllmp_provider_body(
+        r, gateway_out(sllmp_chat_to_responses(r->json, r->dep->model, &xe)), &xe);
     sllmp_upstream_call_t call;
     const char *headers[6];
     bstream_t s;

@@ -1209,6 +1209,17 @@ class ChatViaResponsesTest(ResponsesCase):
              "content": [{"type": "input_text", "text": "hello bridge"}]}], body)
         for gone in ("messages", "max_tokens", "stop", "seed"):
             self.assertNotIn(gone, body)
+        # the gateway's own members (LiteLLM's) and a metadata that is not a map of strings
+        # stay here: the Responses API refuses them
+        resp, body = self.call({"model": "br-echo", "num_retries": 1, "tags": ["t"],
+                                "metadata": {"tags": ["a"], "app": "x"},
+                                "messages": [{"role": "user", "content": "held"}]})
+        self.assertEqual(resp["choices"][0]["message"]["content"], "held")
+        for gone in ("num_retries", "tags", "metadata"):
+            self.assertNotIn(gone, body)
+        _, body = self.call({"model": "br-echo", "metadata": {"app": "x"},
+                             "messages": [{"role": "user", "content": "kept"}]})
+        self.assertEqual(body["metadata"], {"app": "x"})
 
     def test_streamed(self):
         chunks, body = self.call({"model": "br-words", "stream_options": {"include_usage": True},
