@@ -803,6 +803,33 @@ class ResponsesAnthropicTest(WithAnthropicMock, ResponsesCase):
         return [cls.anthropic_model("claude-think", "thinking"),
                 cls.anthropic_model("claude-think-tools", "thinking+tools")]
 
+    def test_codex_shaped_request(self):
+        # what Codex sends a model it gives function tools (a Claude behind the gateway):
+        # stateless, streamed, its include, prompt_cache_key, text.verbosity, summary "auto"
+        body = {"model": "claude-think-tools", "instructions": "You are Codex.",
+                "input": [{"type": "message", "role": "user",
+                           "content": [{"type": "input_text", "text": "list files"}]}],
+                "tools": [{"type": "function", "name": "shell", "description": "run a command",
+                           "strict": False,
+                           "parameters": {"type": "object", "properties": {
+                               "command": {"type": "array", "items": {"type": "string"}}},
+                               "required": ["command"], "additionalProperties": False}}],
+                "tool_choice": "auto", "parallel_tool_calls": False,
+                "reasoning": {"effort": "medium", "summary": "auto"}, "store": False,
+                "include": ["reasoning.encrypted_content"], "prompt_cache_key": str(uuid.uuid4()),
+                "text": {"verbosity": "medium"}}
+        _, evs = self.events(body)
+        first = self.check_stream_whole(evs)
+        calls = [it for it in first["output"] if it["type"] == "function_call"]
+        self.assertTrue(calls, first)
+        nxt = dict(body, input=body["input"] + first["output"] + [
+            {"type": "function_call_output", "call_id": c["call_id"], "output": "a.txt"}
+            for c in calls])
+        _, evs = self.events(nxt)
+        self.assertEqual(evs[-1][0], "response.completed", evs)
+        sent = mock_requests(self.anthropic)[-1]["body"]
+        self.assertEqual(sent["messages"][1]["content"][0]["type"], "thinking", sent)
+
     def test_thinking_goes_back_signed_through_a_tool_loop(self):
         # Claude refuses thinking on a turn whose tool use comes without its signed block: the
         # block rides in the reasoning item's encrypted_content and comes back on the next turn,
