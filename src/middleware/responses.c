@@ -515,6 +515,20 @@ keep(sllmp_req_t *r, responses_t *x, const cJSON *response)
 
 /* ---------------------------------------------------------------- GET and DELETE */
 
+/* Whether method is one of the list's ("GET, DELETE"), whole. */
+static int
+method_listed(const char *list, const char *method)
+{
+    size_t n = strlen(method);
+
+    for (const char *p = list; n > 0 && (p = strstr(p, method)) != NULL; p += n) {
+        if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ',')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Whether the method goes with what follows the id ("", "/input_items", "/cancel"); else the
  * 404 or 405 (with Allow) has gone out. */
 static int
@@ -532,7 +546,7 @@ sub_allowed(sllmp_req_t *r, const char *sub)
         if (strcmp(sub, subs[i].sub) != 0) {
             continue;
         }
-        if (*m != '\0' && strcmp(m, "OPTIONS") != 0 && strstr(subs[i].methods, m) != NULL) {
+        if (strcmp(m, "OPTIONS") != 0 && method_listed(subs[i].methods, m)) {
             return 1;
         }
         sllmp_resp_header(r, "Allow", subs[i].methods);
