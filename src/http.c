@@ -38,7 +38,9 @@ typedef enum {
     EP_COUNT_TOKENS,
     EP_RESPONSES,
     EP_COMPACT,
-    EP_RESPONSE
+    EP_RESPONSE,
+    EP_CONVERSATIONS,
+    EP_CONVERSATION
 } endpoint_t;
 
 typedef struct {
@@ -76,6 +78,11 @@ static const route_t routes[] = {
     /* a kept response, its input_items, its cancel (sllmp_responses_endpoint sorts them) */
     {"/v1/responses/", 1, "GET, POST, DELETE", EP_RESPONSE},
     {"/responses/", 1, "GET, POST, DELETE", EP_RESPONSE},
+    /* OpenAI's conversations, kept by the upstream that made them */
+    {"/v1/conversations", 0, "POST", EP_CONVERSATIONS},
+    {"/conversations", 0, "POST", EP_CONVERSATIONS},
+    {"/v1/conversations/", 1, "GET, POST, DELETE", EP_CONVERSATION},
+    {"/conversations/", 1, "GET, POST, DELETE", EP_CONVERSATION},
 };
 
 /* Whether method is one of a route's ("GET", "GET, DELETE"); HEAD goes where GET does. */
@@ -344,10 +351,9 @@ json_delete(void *p)
     cJSON_Delete(p);
 }
 
-/* A request for the pipeline: chat, completions, embeddings, messages or a token count
- * (r->kind). */
+/* Reads the body as one JSON object into r->json (r's error set when it is none). */
 static void
-chat(sllmp_req_t *r)
+json_body(sllmp_req_t *r)
 {
     sllmp_err_t err = read_body(r);
 
@@ -382,6 +388,14 @@ chat(sllmp_req_t *r)
                                    : "We could not parse the JSON body of your request.");
         }
     }
+}
+
+/* A request for the pipeline: chat, completions, embeddings, messages or a token count
+ * (r->kind). */
+static void
+chat(sllmp_req_t *r)
+{
+    json_body(r);
     /* a request refused here still goes through the pipeline's error and complete phases */
     sllmp_metrics_request_begin(r);
     sllmp_pipeline_run(r);
@@ -584,6 +598,18 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         break;
     case EP_RESPONSE:
         sllmp_responses_endpoint(r, r->path + strlen(rt->path));
+        break;
+    case EP_CONVERSATIONS:
+    case EP_CONVERSATION:
+        if (strcmp(r->method, "POST") == 0) {
+            json_body(r);
+        }
+        if (r->err != SLLMP_OK) {
+            sllmp_resp_error(r);
+        } else {
+            sllmp_conversations_endpoint(r, rt->ep == EP_CONVERSATION ? r->path + strlen(rt->path)
+                                                                      : NULL);
+        }
         break;
     }
 out:

@@ -21,8 +21,10 @@ sllmp_keep_id_ok(const char *id)
 {
     size_t n = id != NULL ? strlen(id) : 0;
 
-    /* ours are 32 hex digits; an upstream's (OpenAI's, Azure's) longer */
-    if (n < 5 + 16 || n > 5 + 120 || strncmp(id, "resp_", 5) != 0) {
+    /* ours are 32 hex digits; an upstream's (OpenAI's, Azure's) longer; its conversations'
+     * ids are conv_ and the same */
+    if (n < 5 + 16 || n > 5 + 120 ||
+        (strncmp(id, "resp_", 5) != 0 && strncmp(id, "conv_", 5) != 0)) {
         return 0;
     }
     for (const char *p = id + 5; *p; p++) {

@@ -28,9 +28,9 @@ int sllmp_keep_put(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, con
 /* 1 deleted, 0 there was none, -1 on failure. */
 int sllmp_keep_del(const sllmp_conf_t *c, sllmp_store_t *st, const char *id);
 
-/* Whether id is a name a kept response can have: "resp_" and 16 to 120 letters and digits
- * (the gateway's own are 32 lowercase hex digits; an upstream's, kept for the responses it
- * answered through its own Responses API, are longer). */
+/* Whether id is a name a kept response (or conversation) can have: "resp_" (or "conv_") and 16
+ * to 120 letters and digits (the gateway's own are 32 lowercase hex digits; an upstream's, kept
+ * for the responses it answered and the conversations it made, are longer). */
 int sllmp_keep_id_ok(const char *id);
 
 #endif

@@ -43,6 +43,11 @@ int sllmp_responses_translate(sllmp_req_t *r);
  * trace record's tags. */
 void sllmp_request_tags(sllmp_req_t *r);
 
+/* OpenAI's conversations API, forwarded to the upstream that keeps each conversation (rest:
+ * what follows /v1/conversations/, NULL for POST /v1/conversations, which the first deployment
+ * with the Responses API makes); a conversation belongs to the key that made it. */
+void sllmp_conversations_endpoint(sllmp_req_t *r, const char *rest);
+
 /* GET and DELETE /v1/responses/{id} (and GET .../{id}/input_items): a kept response. */
 void sllmp_responses_endpoint(sllmp_req_t *r, const char *rest);
 

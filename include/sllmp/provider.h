@@ -22,11 +22,13 @@ sllmp_rc_t sllmp_provider_openai_responses(sllmp_req_t *r);
  * translated to the Responses API and back (sllmp_chat_to_responses and the answer's
  * translators in translate.h), streamed or not. */
 sllmp_rc_t sllmp_provider_openai_via_responses(sllmp_req_t *r);
-/* GET, DELETE or POST (cancel, no body) of what the Responses API of r->dep keeps:
- * responses/<tail> (an id, and /input_items or /cancel) with the client's query, answered to the client (the upstream's 2xx as it came,
- * else its error as the gateway's). Returns the upstream's status, -1 when none came. */
-int sllmp_provider_openai_stored(sllmp_req_t *r, const char *method, const char *tail,
-                                 const char *query);
+/* A call of r->dep's OpenAI API at path (under its base: "responses/<id>/cancel",
+ * "conversations/<id>/items", ...) with the client's query, as method (a POST with body, or an
+ * empty one), answered to the client: the upstream's 2xx as it came (its body also appended to
+ * answer when not NULL), else its error as the gateway's. Returns the upstream's status, -1
+ * when none came. */
+int sllmp_provider_openai_forward(sllmp_req_t *r, const char *method, const char *path,
+                                  const char *query, const sllmp_str_t *body, sllmp_buf_t *answer);
 sllmp_rc_t sllmp_provider_mock_chat(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_mock_embeddings(sllmp_req_t *r);
 /* Anthropic: chat translated; /v1/messages and /v1/messages/count_tokens passed through. */

@@ -305,6 +305,36 @@ group_has_account(const sllmp_req_t *r, const char *account)
     return 0;
 }
 
+/* Kind RESPONSES: a conversation (an id, or {"id"}) made through the gateway is the key's
+ * that made it (another's is not found) and goes to a deployment of the account that keeps it;
+ * one the gateway never saw goes as it is. */
+static sllmp_rc_t
+conversation_state(sllmp_req_t *r, responses_t *x)
+{
+    const cJSON *conv = cJSON_GetObjectItemCaseSensitive(r->json, "conversation");
+    const char *id = cJSON_IsString(conv) ? conv->valuestring : sllmp_json_str(conv, "id");
+    const cJSON *rec = NULL;
+    int foreign = 0, rc;
+
+    if (!sllmp_keep_id_ok(id)) {
+        return SLLMP_GO_ON;
+    }
+    rc = load(r, &x->loaded, id, &rec, &foreign);
+    if (rc < 0) {
+        return store_failed(r);
+    }
+    if (foreign) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "conversation",
+                              "Conversation with id '%.*s' not found.", sllmp_utf8_prec(id, 128),
+                              id);
+    }
+    if (rc > 0 && sllmp_json_str(rec, "account") != NULL &&
+        group_has_account(r, sllmp_json_str(rec, "account"))) {
+        r->pin_account = sllmp_arena_strdup(r->arena, sllmp_json_str(rec, "account"));
+    }
+    return SLLMP_GO_ON;
+}
+
 /*
  * Kind RESPONSES: what the request names of the kept responses. A previous_response_id that
  * an upstream answered (a record {owner, account}) stays as it is, and the request goes to a
@@ -334,6 +364,9 @@ native_state(sllmp_req_t *r, responses_t *x)
             }
             prev = NULL;
         }
+    }
+    if (conversation_state(r, x) != SLLMP_GO_ON) {
+        return SLLMP_ERROR;
     }
     if (prev == NULL && !names_our_items(r->json)) {
         return SLLMP_GO_ON;
@@ -515,6 +548,21 @@ keep(sllmp_req_t *r, responses_t *x, const cJSON *response)
 
 /* ---------------------------------------------------------------- GET and DELETE */
 
+/* The first deployment with the Responses API of that upstream account (any account: NULL);
+ * NULL when there is none. */
+static const sllmp_deployment_t *
+account_deployment(const sllmp_conf_t *c, const char *account)
+{
+    for (size_t i = 0; i < c->ndeployments; i++) {
+        const sllmp_deployment_t *d = &c->deployments[i];
+
+        if (d->responses_api && (account == NULL || strcmp(d->account, account) == 0)) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
 /* Whether method is one of the list's ("GET, DELETE"), whole. */
 static int
 method_listed(const char *list, const char *method)
@@ -571,11 +619,7 @@ upstream_kept(sllmp_req_t *r, const char *id, const char *sub, const char *accou
     const sllmp_conf_t *c = r->conf;
     int status;
 
-    for (size_t i = 0; i < c->ndeployments && r->dep == NULL; i++) {
-        if (c->deployments[i].responses_api && strcmp(c->deployments[i].account, account) == 0) {
-            r->dep = &c->deployments[i];
-        }
-    }
+    r->dep = account_deployment(c, account);
     if (r->dep == NULL) {
         sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL,
                        "Response with id '%.*s' not found: the provider that keeps it is no "
@@ -585,9 +629,9 @@ upstream_kept(sllmp_req_t *r, const char *id, const char *sub, const char *accou
         return;
     }
     /* a HEAD asks what a GET answers (the server leaves its body out) */
-    status = sllmp_provider_openai_stored(r, strcmp(r->method, "HEAD") == 0 ? "GET" : r->method,
-                                          sllmp_arena_printf(r->arena, "%s%s", id, sub),
-                                          sllmp_req_param(r, "QUERY_STRING"));
+    status = sllmp_provider_openai_forward(r, strcmp(r->method, "HEAD") == 0 ? "GET" : r->method,
+                                           sllmp_arena_printf(r->arena, "responses/%s%s", id, sub),
+                                           sllmp_req_param(r, "QUERY_STRING"), NULL, NULL);
     if (strcmp(r->method, "DELETE") == 0 && ((status >= 200 && status <= 299) || status == 404)) {
         sllmp_keep_del(r->conf, sllmp_thread_store(r), id);
     }
@@ -996,3 +1040,96 @@ const sllmp_middleware_t sllmp_mw_responses = {
     .post = responses_post,
     .error = responses_error,
 };
+
+/* ---------------------------------------------------------------- conversations */
+
+/* A conversation an upstream made is recorded as {owner, account}, as its responses are. */
+static void
+keep_owned(sllmp_req_t *r, const char *id)
+{
+    cJSON *doc = cJSON_CreateObject();
+    char *text;
+
+    cJSON_AddStringToObject(doc, "owner", owner_of(r));
+    cJSON_AddStringToObject(doc, "account", r->dep->account);
+    text = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    if (sllmp_keep_put(r->conf, sllmp_thread_store(r), id, text, strlen(text)) != 0) {
+        warn_now_and_then(r, "a conversation could not be recorded: it cannot be reached "
+                             "through the gateway");
+    }
+    cJSON_free(text);
+}
+
+void
+sllmp_conversations_endpoint(sllmp_req_t *r, const char *rest)
+{
+    const char *query = sllmp_req_param(r, "QUERY_STRING");
+    cJSON *loaded = NULL;
+    const cJSON *rec = NULL;
+    char id[128];
+    size_t idlen;
+    int rc;
+
+    if (sllmp_auth_check(r) != SLLMP_GO_ON) {
+        sllmp_resp_error(r);
+        return;
+    }
+    if (!r->conf->responses_store) {
+        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL,
+                       "Conversations need the gateway to keep whose each one is, and it keeps "
+                       "nothing (sllmp.responses.store is false).");
+        sllmp_resp_error(r);
+        return;
+    }
+    if (rest == NULL) {
+        /* a new one, made by the first deployment with the Responses API */
+        sllmp_buf_t answer;
+        cJSON *made;
+
+        r->dep = account_deployment(r->conf, NULL);
+        if (r->dep == NULL) {
+            sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL,
+                           "Conversations are kept by a provider's own Responses API, and no "
+                           "deployment of this gateway has one (openai/ or azure/).");
+            sllmp_resp_error(r);
+            return;
+        }
+        sllmp_buf_init(&answer, 0);
+        if (sllmp_provider_openai_forward(r, "POST", "conversations", query, &r->body, &answer) /
+                100 ==
+            2) {
+            made = cJSON_ParseWithLength(answer.ptr, answer.len);
+            if (sllmp_keep_id_ok(sllmp_json_str(made, "id"))) {
+                keep_owned(r, sllmp_json_str(made, "id"));
+            }
+            cJSON_Delete(made);
+        }
+        sllmp_buf_free(&answer);
+        return;
+    }
+    idlen = strcspn(rest, "/");
+    snprintf(id, sizeof(id), "%.*s", (int)(idlen < sizeof(id) ? idlen : sizeof(id) - 1), rest);
+    rc = load(r, &loaded, id, &rec, NULL);
+    if (rc < 0) {
+        store_failed(r);
+        r->err_message = "The response store is unreachable. Try again shortly.";
+        sllmp_resp_error(r);
+    } else if (rc == 0 || sllmp_json_str(rec, "account") == NULL ||
+               (r->dep = account_deployment(r->conf, sllmp_json_str(rec, "account"))) == NULL) {
+        sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Conversation with id '%.*s' not found.",
+                       sllmp_utf8_prec(id, 128), id);
+        sllmp_resp_error(r);
+    } else {
+        const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+        int status = sllmp_provider_openai_forward(
+            r, method, sllmp_arena_printf(r->arena, "conversations/%s", rest), query, &r->body,
+            NULL);
+
+        if (strcmp(method, "DELETE") == 0 && rest[idlen] == '\0' &&
+            (status / 100 == 2 || status == 404)) {
+            sllmp_keep_del(r->conf, sllmp_thread_store(r), id);
+        }
+    }
+    cJSON_Delete(loaded);
+}

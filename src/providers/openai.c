@@ -941,8 +941,8 @@ sllmp_provider_openai_via_responses(sllmp_req_t *r)
 /* ---------------------------------------------------------------- a response it keeps */
 
 int
-sllmp_provider_openai_stored(sllmp_req_t *r, const char *method, const char *tail,
-                             const char *query)
+sllmp_provider_openai_forward(sllmp_req_t *r, const char *method, const char *path,
+                              const char *query, const sllmp_str_t *body, sllmp_buf_t *answer)
 {
     sllmp_upstream_call_t call;
     const char *headers[6];
@@ -951,15 +951,15 @@ sllmp_provider_openai_stored(sllmp_req_t *r, const char *method, const char *tai
     int status;
 
     call_init(r, &call, headers, "", 1);
-    url = upstream_url(r, 1, sllmp_arena_printf(r->arena, "responses/%s", tail));
+    url = upstream_url(r, 1, path);
     if (query != NULL && *query != '\0') {
         url = sllmp_arena_printf(r->arena, "%s%c%s", url, strchr(url, '?') ? '&' : '?', query);
     }
     call.url = url;
-    /* a POST (cancel) with an empty body; GET and DELETE with none */
+    /* a POST with the client's body, or an empty one (a cancel); GET and DELETE with none */
     call.method = strcmp(method, "POST") == 0 ? NULL : method;
-    call.body = "";
-    call.body_len = 0;
+    call.body = body != NULL && body->ptr != NULL ? body->ptr : "";
+    call.body_len = body != NULL && body->ptr != NULL ? body->len : 0;
     err = sllmp_upstream_run(r, &call);
     if (err != SLLMP_OK) {
         sllmp_req_fail(r, err, NULL, NULL);
@@ -970,6 +970,9 @@ sllmp_provider_openai_stored(sllmp_req_t *r, const char *method, const char *tai
         sllmp_resp_error(r);
         status = call.status;
     } else {
+        if (answer != NULL) {
+            sllmp_buf_append(answer, call.resp.ptr, call.resp.len);
+        }
         sllmp_resp_send(r, call.status, "application/json", call.resp.ptr, call.resp.len);
         status = call.status;
     }

@@ -708,6 +708,39 @@ class ResponsesNativeTest(NativeCase):
         r = self.stack.request("GET", "/v1/responses/%s/other" % kept["id"], None, h)
         self.assertEqual(r.status, 404, r)
 
+    def test_conversations_reach_the_upstream_that_keeps_them(self):
+        h = {"Authorization": "Bearer " + KEY, "Content-Type": "application/json"}
+        other = dict(h, Authorization="Bearer " + OTHER_KEY)
+        r = self.stack.request("POST", "/v1/conversations",
+                               json.dumps({"metadata": {"topic": "t"}}), h)
+        self.assertEqual(r.status, 200, r)
+        cid = r.json()["id"]
+        made = [q for q in self.mock.requests() if q["path"] == "/v1/conversations"][-1]
+        self.assertEqual(made["headers"]["authorization"], "Bearer " + UPSTREAM_KEY)
+        r = self.stack.request("POST", "/v1/conversations/%s/items" % cid, json.dumps(
+            {"items": [{"type": "message", "role": "user", "content": "hi"}]}), h)
+        self.assertEqual(r.status, 200, r)
+        r = self.stack.request("GET", "/v1/conversations/%s/items?limit=5" % cid, None, h)
+        self.assertEqual((r.status, len(r.json()["data"])), (200, 1), r)
+        # another key: not found, not asked upstream
+        asked = lambda: [q for q in self.mock.requests() if "/_mock" not in q["path"]]
+        before = len(asked())
+        r = self.stack.request("GET", "/v1/conversations/" + cid, None, other)
+        self.assertEqual(r.status, 404, r)
+        r = self.post({"model": "nat-pair", "input": "x", "conversation": cid}, key=OTHER_KEY)
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "conversation"), r)
+        self.assertEqual(len(asked()), before)
+        # its responses go to the account that keeps it, whichever the router picks
+        for i in range(6):
+            _, up = self.turn({"model": "nat-pair", "input": "turn %d" % i,
+                               "conversation": cid})
+            self.assertEqual(up["headers"]["authorization"], "Bearer " + UPSTREAM_KEY, i)
+            self.assertEqual(up["body"]["conversation"], cid)
+        r = self.stack.request("DELETE", "/v1/conversations/" + cid, None, h)
+        self.assertEqual((r.status, r.json().get("deleted")), (200, True), r)
+        r = self.stack.request("GET", "/v1/conversations/" + cid, None, h)
+        self.assertEqual(r.status, 404, r)
+
     def test_a_conversation_kept_here_goes_whole(self):
         # begun through chat completions (kept here), gone on natively: the whole conversation
         # is sent, without the ids the upstream never made

@@ -18,6 +18,9 @@ Endpoints (OpenAI paths: no auth checked; the Authorization header is only recor
     GET  /v1/responses/{id}, /responses/{id}        a stored Response
     GET  /v1/responses/{id}/input_items             its input items (ids given where they had
                       none), newest first (order=asc: oldest), at most limit (default 20)
+    POST /v1/conversations, GET/POST/DELETE /v1/conversations/{id}, GET/POST .../items
+                      OpenAI's conversations, in memory ({id "conv_...", object
+                      "conversation", created_at, metadata}; items as given)
     POST /v1/responses/{id}/cancel                  a stored background Response, status
                       "cancelled" (404 unknown; 400 not a background one)
     DELETE /v1/responses/{id}, /responses/{id}      a stored Response forgotten ({id, object,
@@ -310,6 +313,7 @@ KINDS = {"chat/completions": "chat", "completions": "completions", "embeddings":
 RESPONSE_GET = re.compile(r"(?:/v1|/openai/v1|/openai)?/responses/([^/]+)")
 RESPONSE_ITEMS = re.compile(r"(?:/v1)?/responses/([^/]+)/input_items")
 RESPONSE_CANCEL = re.compile(r"(?:/v1)?/responses/([^/]+)/cancel")
+CONVERSATION = re.compile(r"(?:/v1)?/conversations(?:/([^/]+)(/items)?)?")
 
 # The fields of Mistral's chat request (its client's ChatCompletionRequest); any other is
 # refused with 422 extra_forbidden
@@ -940,6 +944,9 @@ class Handler(mockserve.MockHandler):
         m = RESPONSE_ITEMS.fullmatch(path)
         if m and not path.startswith("/openai/"):
             return self.input_items(unquote(m.group(1)))
+        m = CONVERSATION.fullmatch(path)
+        if m:
+            return self.conversation("GET", m, None)
         return self.send_json(404, {"error": {"message": "Unknown path %s" % path,
                                               "type": "invalid_request_error",
                                               "param": None, "code": "not_found"}})
@@ -957,6 +964,9 @@ class Handler(mockserve.MockHandler):
         m = RESPONSE_CANCEL.fullmatch(path)
         if m:
             return self.cancel(unquote(m.group(1)))
+        m = CONVERSATION.fullmatch(path)
+        if m:
+            return self.conversation("POST", m, rec["body"])
         kind = {"/v1/chat/completions": "chat", "/chat/completions": "chat",
                 "/v1/completions": "completions", "/completions": "completions",
                 "/v1/embeddings": "embeddings", "/embeddings": "embeddings",
@@ -997,6 +1007,9 @@ class Handler(mockserve.MockHandler):
         """DELETE /v1/responses/{id} (OpenAI's paths): a stored Response forgotten."""
         path = self.path.split("?")[0]
         self.record(b"")
+        m = CONVERSATION.fullmatch(path)
+        if m:
+            return self.conversation("DELETE", m, None)
         m = RESPONSE_GET.fullmatch(path)
         if not m or path.startswith("/openai/"):
             return self.do_PUT()
@@ -1006,6 +1019,40 @@ class Handler(mockserve.MockHandler):
                 "message": "No response found with id '%s'." % rid,
                 "type": "invalid_request_error", "param": None, "code": None}})
         return self.send_json(200, {"id": rid, "object": "response", "deleted": True})
+
+    def conversation(self, method, m, body):
+        """OpenAI's conversations: create (POST /v1/conversations {items?, metadata?}), GET,
+        POST (metadata) and DELETE /v1/conversations/{id}, GET and POST (items) .../items."""
+        cid, items = m.group(1), m.group(2)
+        convs = self.server.conversations
+        if cid is None:
+            if method != "POST":
+                return self.do_PUT()
+            body = body if isinstance(body, dict) else {}
+            cid = "conv_" + hex48()
+            convs[cid] = {"conv": {"id": cid, "object": "conversation", "created_at": int(now()),
+                                   "metadata": body.get("metadata") or {}},
+                          "items": list(body.get("items") or [])}
+            return self.send_json(200, convs[cid]["conv"])
+        cid = unquote(cid)
+        if cid not in convs:
+            return self.send_json(404, {"error": {
+                "message": "Conversation with id '%s' not found." % cid,
+                "type": "invalid_request_error", "param": None, "code": None}})
+        c = convs[cid]
+        if items:
+            if method == "POST":
+                c["items"] += list((body or {}).get("items") or [])
+            data = c["items"] if method == "POST" else list(reversed(c["items"]))
+            return self.send_json(200, {"object": "list", "data": data, "has_more": False,
+                                        "first_id": None, "last_id": None})
+        if method == "DELETE":
+            del convs[cid]
+            return self.send_json(200, {"id": cid, "object": "conversation.deleted",
+                                        "deleted": True})
+        if method == "POST":
+            c["conv"]["metadata"] = (body or {}).get("metadata") or {}
+        return self.send_json(200, c["conv"])
 
     def cancel(self, rid):
         """POST /v1/responses/{id}/cancel: a stored background Response, now cancelled; 404
@@ -1773,6 +1820,7 @@ def main():
     srv.responses = {}          # the stored Responses by id
     srv.items = {}              # their output items by id
     srv.inputs = {}             # their input items by id (GET .../input_items)
+    srv.conversations = {}      # conversations by id: {conv, items}
     mockserve.serve(srv, a, "openai_mock")
 
 
