@@ -1316,3 +1316,22 @@ describe('chat completions through the Responses API', () => {
     assert.equal(content, 'tool said: sunny');
   });
 });
+
+// OpenAI's conversations through the gateway, to the upstream that keeps them (the mock's).
+describe('conversations (forwarded to the upstream that keeps them)', () => {
+  test('create, a response in it, items, retrieve, delete', F, async () => {
+    const conv = await client.conversations.create({ metadata: { topic: 'conformance' } });
+    assert.match(conv.id, /^conv_[0-9a-f]{48}$/);
+    const r = await client.responses.create({ model: 'native-echo', input: 'in a conversation', conversation: conv.id });
+    assert.equal(r.output_text, 'in a conversation');
+    await client.conversations.items.create(conv.id, { items: [{ type: 'message', role: 'user', content: 'an item' }] });
+    const items = [];
+    for await (const it of client.conversations.items.list(conv.id)) items.push(it);
+    assert.equal(items.length, 1, JSON.stringify(items));
+    const got = await client.conversations.retrieve(conv.id);
+    assert.equal(got.metadata.topic, 'conformance');
+    const gone = await client.conversations.delete(conv.id);
+    assert.equal(gone.deleted, true);
+    await expectApiError(client.conversations.retrieve(conv.id), OpenAI.NotFoundError, { status: 404 });
+  });
+});
