@@ -209,6 +209,26 @@ cJSON *sllmp_thinking_entry(int index, const char *thinking, const char *signatu
 /* An OpenAI usage object for u (the shape described above). */
 cJSON *sllmp_usage_to_openai(const sllmp_usage_t *u);
 
+/* What an unstreamed answer of one choice says, for sllmp_chat_answer(). */
+typedef struct {
+    const char *id;         /* NULL: "chatcmpl-sllmp" */
+    const char *model;      /* NULL: "" */
+    long created;           /* unix seconds */
+    const char *content;    /* NULL: null */
+    const char *refusal;    /* NULL: null */
+    const char *reasoning;  /* reasoning_content; NULL: none */
+    cJSON *thinking_blocks; /* taken; NULL: none */
+    cJSON *tool_calls;      /* taken; NULL: none */
+    const char *finish;     /* finish_reason */
+    const sllmp_usage_t *usage;
+} sllmp_chat_answer_t;
+
+/* The chat.completion of one choice every unstreamed translator answers with: id, object,
+ * created, model, choices [{index 0, message {role assistant, content, refusal,
+ * reasoning_content, thinking_blocks, tool_calls}, logprobs null, finish_reason}], usage
+ * (sllmp_usage_to_openai). */
+cJSON *sllmp_chat_answer(const sllmp_chat_answer_t *a);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Chat completions through OpenAI's Responses API (src/providers/responses_xlate.c), for the   */
 /* deployments whose models have no chat completions (chat_via_responses)                    */

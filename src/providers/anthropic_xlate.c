@@ -1095,7 +1095,7 @@ sllmp_anthropic_response(const cJSON *msg, const char *model, long created, sllm
     const char *id = sllmp_json_str(msg, "id"), *type = sllmp_json_str(msg, "type");
     sllmp_usage_t local;
     sllmp_buf_t text, thinking;
-    cJSON *out, *choices, *choice, *message, *calls = NULL, *blocks = NULL;
+    cJSON *out, *calls = NULL, *blocks = NULL;
     int has_text = 0, has_thinking = 0;
 
     if (!cJSON_IsObject(msg) || !cJSON_IsArray(content) || (type != NULL && !is(type, "message"))) {
@@ -1147,36 +1147,16 @@ sllmp_anthropic_response(const cJSON *msg, const char *model, long created, sllm
         /* server tool blocks, citations...: nothing an OpenAI client can take */
     }
 
-    out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "id", id != NULL ? id : "chatcmpl-sllmp");
-    cJSON_AddStringToObject(out, "object", "chat.completion");
-    cJSON_AddNumberToObject(out, "created", (double)created);
-    cJSON_AddStringToObject(out, "model", model != NULL ? model : "");
-    choices = cJSON_AddArrayToObject(out, "choices");
-    choice = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, choice);
-    cJSON_AddNumberToObject(choice, "index", 0);
-    message = cJSON_AddObjectToObject(choice, "message");
-    cJSON_AddStringToObject(message, "role", "assistant");
-    if (has_text) {
-        cJSON_AddStringToObject(message, "content", sllmp_buf_cstr(&text));
-    } else {
-        cJSON_AddNullToObject(message, "content");
-    }
-    cJSON_AddNullToObject(message, "refusal");
-    if (has_thinking) {
-        cJSON_AddStringToObject(message, "reasoning_content", sllmp_buf_cstr(&thinking));
-    }
-    if (blocks != NULL) {
-        cJSON_AddItemToObject(message, "thinking_blocks", blocks);
-    }
-    if (calls != NULL) {
-        cJSON_AddItemToObject(message, "tool_calls", calls);
-    }
-    cJSON_AddNullToObject(choice, "logprobs");
-    cJSON_AddStringToObject(choice, "finish_reason",
-                            sllmp_anthropic_finish(sllmp_json_str(msg, "stop_reason")));
-    cJSON_AddItemToObject(out, "usage", sllmp_usage_to_openai(u));
+    out = sllmp_chat_answer(
+        &(sllmp_chat_answer_t){.id = id,
+                               .model = model,
+                               .created = created,
+                               .content = has_text ? sllmp_buf_cstr(&text) : NULL,
+                               .reasoning = has_thinking ? sllmp_buf_cstr(&thinking) : NULL,
+                               .thinking_blocks = blocks,
+                               .tool_calls = calls,
+                               .finish = sllmp_anthropic_finish(sllmp_json_str(msg, "stop_reason")),
+                               .usage = u});
     sllmp_buf_free(&text);
     sllmp_buf_free(&thinking);
     return out;

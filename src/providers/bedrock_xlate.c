@@ -964,7 +964,7 @@ sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp
 {
     const cJSON *msg = get(get(resp, "output"), "message");
     const cJSON *content = get(msg, "content"), *stop = get(resp, "stopReason"), *b;
-    cJSON *out, *choices, *ch, *om, *calls = NULL, *blocks = NULL;
+    cJSON *out, *calls = NULL, *blocks = NULL;
     sllmp_buf_t text, reasoning, json;
     int has_reasoning = 0, has_json = 0;
     const char *finish;
@@ -1020,43 +1020,24 @@ sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp
 
     memcpy(id, "chatcmpl-", 9);
     sllmp_random_hex(id + 9, 12);
-    out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "id", id);
-    cJSON_AddStringToObject(out, "object", "chat.completion");
-    cJSON_AddNumberToObject(out, "created", (double)created);
-    cJSON_AddStringToObject(out, "model", model != NULL ? model : "");
-    choices = cJSON_AddArrayToObject(out, "choices");
-    ch = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, ch);
-    cJSON_AddNumberToObject(ch, "index", 0);
-    om = cJSON_AddObjectToObject(ch, "message");
-    cJSON_AddStringToObject(om, "role", "assistant");
-    if (has_json) {
-        /* the JSON alone, as LiteLLM gives it: a preamble would keep the content from parsing */
-        cJSON_AddStringToObject(om, "content", sllmp_buf_cstr(&json));
-    } else if (text.len > 0) {
-        cJSON_AddStringToObject(om, "content", text.ptr);
-    } else {
-        cJSON_AddNullToObject(om, "content");
-    }
-    cJSON_AddNullToObject(om, "refusal");
-    if (has_reasoning) {
-        cJSON_AddStringToObject(om, "reasoning_content", sllmp_buf_cstr(&reasoning));
-    }
-    if (blocks != NULL) {
-        cJSON_AddItemToObject(om, "thinking_blocks", blocks);
-    }
-    if (calls != NULL) {
-        cJSON_AddItemToObject(om, "tool_calls", calls);
-    }
-    cJSON_AddNullToObject(ch, "logprobs");
     finish = finish_reason(cJSON_IsString(stop) ? stop->valuestring : NULL);
     if (has_json && calls == NULL && strcmp(finish, "tool_calls") == 0) {
         finish = "stop"; /* the model answered; no tool call is left for the client */
     }
-    cJSON_AddStringToObject(ch, "finish_reason", finish);
     usage_from_bedrock(u, get(resp, "usage"));
-    cJSON_AddItemToObject(out, "usage", sllmp_usage_to_openai(u));
+    out = sllmp_chat_answer(&(sllmp_chat_answer_t){
+        .id = id,
+        .model = model,
+        .created = created,
+        /* the JSON alone, as LiteLLM gives it: a preamble would keep the content from parsing */
+        .content = has_json       ? sllmp_buf_cstr(&json)
+                   : text.len > 0 ? text.ptr
+                                  : NULL,
+        .reasoning = has_reasoning ? sllmp_buf_cstr(&reasoning) : NULL,
+        .thinking_blocks = blocks,
+        .tool_calls = calls,
+        .finish = finish,
+        .usage = u});
     sllmp_buf_free(&text);
     sllmp_buf_free(&reasoning);
     sllmp_buf_free(&json);

@@ -476,7 +476,7 @@ sllmp_responses_to_chat_answer(const cJSON *resp, const char *model, long create
     const char *id = sllmp_json_str(resp, "id");
     sllmp_usage_t local;
     sllmp_buf_t text, refusal, reasoning;
-    cJSON *out, *choice, *message, *calls = NULL;
+    cJSON *out, *calls = NULL;
     int has_text = 0, has_refusal = 0, has_reasoning = 0;
 
     if (!cJSON_IsObject(resp) || !cJSON_IsArray(get(resp, "output"))) {
@@ -537,35 +537,16 @@ sllmp_responses_to_chat_answer(const cJSON *resp, const char *model, long create
         }
         /* hosted tool calls (web_search_call, ...): nothing a chat client can take */
     }
-    out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "id", id != NULL ? id : "chatcmpl-sllmp");
-    cJSON_AddStringToObject(out, "object", "chat.completion");
-    cJSON_AddNumberToObject(out, "created", (double)created);
-    cJSON_AddStringToObject(out, "model", model != NULL ? model : "");
-    choice = cJSON_CreateObject();
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(out, "choices"), choice);
-    cJSON_AddNumberToObject(choice, "index", 0);
-    message = cJSON_AddObjectToObject(choice, "message");
-    cJSON_AddStringToObject(message, "role", "assistant");
-    if (has_text) {
-        cJSON_AddStringToObject(message, "content", sllmp_buf_cstr(&text));
-    } else {
-        cJSON_AddNullToObject(message, "content");
-    }
-    if (has_refusal) {
-        cJSON_AddStringToObject(message, "refusal", sllmp_buf_cstr(&refusal));
-    } else {
-        cJSON_AddNullToObject(message, "refusal");
-    }
-    if (has_reasoning) {
-        cJSON_AddStringToObject(message, "reasoning_content", sllmp_buf_cstr(&reasoning));
-    }
-    if (calls != NULL) {
-        cJSON_AddItemToObject(message, "tool_calls", calls);
-    }
-    cJSON_AddNullToObject(choice, "logprobs");
-    cJSON_AddStringToObject(choice, "finish_reason", finish_of(resp, calls != NULL));
-    cJSON_AddItemToObject(out, "usage", sllmp_usage_to_openai(u));
+    out = sllmp_chat_answer(
+        &(sllmp_chat_answer_t){.id = id,
+                               .model = model,
+                               .created = created,
+                               .content = has_text ? sllmp_buf_cstr(&text) : NULL,
+                               .refusal = has_refusal ? sllmp_buf_cstr(&refusal) : NULL,
+                               .reasoning = has_reasoning ? sllmp_buf_cstr(&reasoning) : NULL,
+                               .tool_calls = calls,
+                               .finish = finish_of(resp, calls != NULL),
+                               .usage = u});
     sllmp_buf_free(&text);
     sllmp_buf_free(&refusal);
     sllmp_buf_free(&reasoning);

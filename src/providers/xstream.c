@@ -189,6 +189,38 @@ sllmp_xstream_reasoning(sllmp_xstream_t *s, const char *text, size_t len)
 }
 
 cJSON *
+sllmp_chat_answer(const sllmp_chat_answer_t *a)
+{
+    cJSON *out = cJSON_CreateObject(), *choice = cJSON_CreateObject(), *message;
+
+    cJSON_AddStringToObject(out, "id", a->id != NULL ? a->id : "chatcmpl-sllmp");
+    cJSON_AddStringToObject(out, "object", "chat.completion");
+    cJSON_AddNumberToObject(out, "created", (double)a->created);
+    cJSON_AddStringToObject(out, "model", a->model != NULL ? a->model : "");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(out, "choices"), choice);
+    cJSON_AddNumberToObject(choice, "index", 0);
+    message = cJSON_AddObjectToObject(choice, "message");
+    cJSON_AddStringToObject(message, "role", "assistant");
+    cJSON_AddItemToObject(message, "content",
+                          a->content != NULL ? cJSON_CreateString(a->content) : cJSON_CreateNull());
+    cJSON_AddItemToObject(message, "refusal",
+                          a->refusal != NULL ? cJSON_CreateString(a->refusal) : cJSON_CreateNull());
+    if (a->reasoning != NULL) {
+        cJSON_AddStringToObject(message, "reasoning_content", a->reasoning);
+    }
+    if (a->thinking_blocks != NULL) {
+        cJSON_AddItemToObject(message, "thinking_blocks", a->thinking_blocks);
+    }
+    if (a->tool_calls != NULL) {
+        cJSON_AddItemToObject(message, "tool_calls", a->tool_calls);
+    }
+    cJSON_AddNullToObject(choice, "logprobs");
+    cJSON_AddStringToObject(choice, "finish_reason", a->finish);
+    cJSON_AddItemToObject(out, "usage", sllmp_usage_to_openai(a->usage));
+    return out;
+}
+
+cJSON *
 sllmp_thinking_entry(int index, const char *thinking, const char *signature, const char *data)
 {
     int redacted = signature == NULL || *signature == '\0';
