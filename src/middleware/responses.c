@@ -215,6 +215,15 @@ store_failed(sllmp_req_t *r)
                           "item_reference cannot be resolved. Try again shortly.");
 }
 
+/* The GET, DELETE and conversation endpoints' answer when the store is unreachable. */
+static void
+store_down(sllmp_req_t *r)
+{
+    store_failed(r);
+    r->err_message = "The response store is unreachable. Try again shortly.";
+    sllmp_resp_error(r);
+}
+
 /* A translation error's "input[N]..." names an item of the expanded input: the client's own
  * index is N less the items put before them. */
 static const char *
@@ -780,9 +789,7 @@ sllmp_responses_endpoint(sllmp_req_t *r, const char *rest)
         rc = sllmp_keep_del(r->conf, sllmp_thread_store(r), id);
     }
     if (rc < 0) {
-        store_failed(r);
-        r->err_message = "The response store is unreachable. Try again shortly.";
-        sllmp_resp_error(r);
+        store_down(r);
     } else if (rc == 0) {
         sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Response with id '%.*s' not found.",
                        sllmp_utf8_prec(id, 64), id);
@@ -1112,9 +1119,7 @@ sllmp_conversations_endpoint(sllmp_req_t *r, const char *rest)
     snprintf(id, sizeof(id), "%.*s", (int)(idlen < sizeof(id) ? idlen : sizeof(id) - 1), rest);
     rc = load(r, &loaded, id, &rec, NULL);
     if (rc < 0) {
-        store_failed(r);
-        r->err_message = "The response store is unreachable. Try again shortly.";
-        sllmp_resp_error(r);
+        store_down(r);
     } else if (rc == 0 || sllmp_json_str(rec, "account") == NULL ||
                (r->dep = account_deployment(r->conf, sllmp_json_str(rec, "account"))) == NULL) {
         sllmp_req_fail(r, SLLMP_ERR_NOT_FOUND, NULL, "Conversation with id '%.*s' not found.",
