@@ -692,8 +692,8 @@ static int
 on_response_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen)
 {
     rstream_t *s = ud;
-    cJSON *json = sllmp_provider_event_object(s->r, data, dlen);
-    const char *type;
+    cJSON *json = sllmp_provider_event_object(s->r, data, dlen), *err = NULL;
+    const char *type, *fallback = NULL;
     char *text = NULL;
     int stopped = 0, rc;
 
@@ -703,23 +703,19 @@ on_response_event(void *ud, const char *event, size_t elen, const char *data, si
     }
     type = event != NULL && *event != '\0' ? event : sllmp_json_str(json, "type");
     type = type != NULL ? type : "";
-    if (strcmp(type, "response.completed") == 0 || strcmp(type, "response.incomplete") == 0) {
-        s->ended = 1;
-    } else if (strcmp(type, "response.failed") == 0) {
-        s->ended = 1;
-        rfailure(s,
-                 cJSON_GetObjectItemCaseSensitive(
-                     cJSON_GetObjectItemCaseSensitive(json, "response"), "error"),
-                 "The response failed.");
-        if (redact_error(s->r, cJSON_GetObjectItemCaseSensitive(
-                                   cJSON_GetObjectItemCaseSensitive(json, "response"), "error"))) {
-            text = cJSON_PrintUnformatted(json);
-        }
+    if (strcmp(type, "response.failed") == 0) {
+        err = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "response"),
+                                               "error");
+        fallback = "The response failed.";
     } else if (strcmp(type, "error") == 0) {
-        /* the SDKs end the stream at it: nothing after it is read */
-        s->ended = 1;
-        rfailure(s, json, "The provider failed mid-stream.");
-        if (redact_error(s->r, json)) {
+        err = json; /* the SDKs end the stream at it: nothing after it is read */
+        fallback = "The provider failed mid-stream.";
+    }
+    s->ended |= fallback != NULL || strcmp(type, "response.completed") == 0 ||
+                strcmp(type, "response.incomplete") == 0;
+    if (fallback != NULL) {
+        rfailure(s, err, fallback);
+        if (redact_error(s->r, err)) {
             text = cJSON_PrintUnformatted(json);
         }
     }
