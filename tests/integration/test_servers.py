@@ -118,6 +118,18 @@ class Scenarios:
                   if json.loads(d)["type"] == "response.output_text.delta"]
         self.assertEqual("".join(deltas), "streamed responses", c.text())
 
+    def test_conversations(self):
+        # OpenAI's conversations, forwarded to the upstream that keeps them, with and without
+        # /v1 (the shared-hosting .htaccess routes both)
+        h = {"Authorization": "Bearer " + self.auth(), "Content-Type": "application/json"}
+        r = self.stack.request("POST", "/conversations", json.dumps({"metadata": {"s": "x"}}), h)
+        self.assertEqual(r.status, 200, r)
+        cid = r.json()["id"]
+        r = self.stack.request("GET", "/v1/conversations/%s/items?limit=2" % cid, None, h)
+        self.assertEqual((r.status, r.json().get("object")), (200, "list"), r)
+        r = self.stack.request("DELETE", "/conversations/" + cid, None, h)
+        self.assertEqual((r.status, r.json().get("deleted")), (200, True), r)
+
     def test_kept_responses(self):
         # the answers are kept whatever runs the responder (a CGI process lives one request):
         # previous_response_id, and GET (with a query string) and DELETE through this server
