@@ -276,7 +276,7 @@ error_json_anthropic(sllmp_req_t *r, sllmp_buf_t *b)
 static void
 error_json(sllmp_req_t *r, sllmp_buf_t *b)
 {
-    if (r->kind == SLLMP_KIND_MESSAGES || r->kind == SLLMP_KIND_COUNT_TOKENS) {
+    if (sllmp_anthropic_shaped(r)) {
         error_json_anthropic(r, b);
         return;
     }
@@ -339,7 +339,7 @@ sllmp_resp_error(sllmp_req_t *r)
     error_json(r, &b);
     if (r->headers_sent) {
         /* Too late for a status: tell the stream, then end it the OpenAI way. */
-        if (r->stream_started && r->kind == SLLMP_KIND_MESSAGES) {
+        if (r->stream_started && sllmp_anthropic_shaped(r)) {
             sllmp_sse_event(r, "error", b.ptr, b.len);
             sllmp_sse_end(r);
         } else if (r->stream_started) {
@@ -438,7 +438,7 @@ sllmp_sse_begin(sllmp_req_t *r)
 int
 sllmp_sse_end(sllmp_req_t *r)
 {
-    if (r->kind != SLLMP_KIND_MESSAGES && !r->responses_api) {
+    if (!sllmp_anthropic_shaped(r) && !r->responses_api) {
         return sllmp_sse_data(r, "[DONE]", 6);
     }
     if (sllmp_sse_begin(r) < 0) {
@@ -455,6 +455,23 @@ sse_sent(sllmp_req_t *r)
         return hold_over(r) ? held_release(r) : 0;
     }
     return sllmp_resp_flush(r);
+}
+
+int
+sllmp_sse_frame(sllmp_buf_t *out, const char *name, const cJSON *data)
+{
+    char *text = cJSON_PrintUnformatted(data);
+
+    if (text == NULL) {
+        return -1;
+    }
+    sllmp_buf_appends(out, "event: ");
+    sllmp_buf_appends(out, name);
+    sllmp_buf_appends(out, "\ndata: ");
+    sllmp_buf_appends(out, text);
+    sllmp_buf_appends(out, "\n\n");
+    cJSON_free(text);
+    return 0;
 }
 
 int

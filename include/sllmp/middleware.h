@@ -18,6 +18,7 @@ extern const sllmp_middleware_t sllmp_mw_access_log;
 extern const sllmp_middleware_t sllmp_mw_limits;
 extern const sllmp_middleware_t sllmp_mw_trace;
 extern const sllmp_middleware_t sllmp_mw_responses;
+extern const sllmp_middleware_t sllmp_mw_messages;
 
 /* Closes a thread's limit stores (sllmp_worker_free). */
 void sllmp_limits_cache_free(sllmp_limits_cache_t *lc);
@@ -29,6 +30,11 @@ sllmp_store_t *sllmp_thread_store(sllmp_req_t *r);
 /* validate's step for POST /v1/responses: the conversation made whole from the kept responses
  * it refers to, then translated; r->json becomes the chat request, r->responses the client's. */
 sllmp_rc_t sllmp_responses_prepare(sllmp_req_t *r);
+
+/* validate's step for POST /v1/messages (once its Anthropic shape is checked) to a model whose
+ * first deployment has no Messages API: r->json becomes the chat translation, r->messages the
+ * client's body, kind CHAT (include/sllmp/messages.h). Nothing for Anthropic's own models. */
+sllmp_rc_t sllmp_messages_prepare(sllmp_req_t *r);
 
 /* A request passed through (kind RESPONSES) falling back to a model whose deployments have no
  * Responses API: translated into the chat completion it stands for, as validate does for such a

@@ -98,6 +98,10 @@ struct sllmp_req_s {
                               * /responses/compact, never streamed */
     cJSON *responses;        /* its body as the client sent it, once validate has put its chat
                               * translation (or, kind RESPONSES, the body to send) in json */
+    cJSON *messages;         /* POST /v1/messages to a model without Anthropic's API: the body as
+                              * the client sent it, once validate has put its chat translation
+                              * in json (kind CHAT); answered in the Messages shapes
+                              * (src/middleware/messages.c). NULL otherwise */
     const char *model;       /* as the client named it */
     const char *group;   /* the model group routed to: model, or the model_group_alias's target */
     const char *user;    /* X-User-ID, else OpenAI `user`, else the key's `user` */
@@ -217,6 +221,11 @@ int sllmp_sse_raw(sllmp_req_t *r, const char *text, size_t len);
 int sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len);
 /* The same under `event: <name>` (Anthropic's named events); name NULL: sllmp_sse_data. */
 int sllmp_sse_event(sllmp_req_t *r, const char *name, const char *data, size_t len);
+/* Appends one framed event ("event: <name>\ndata: <data as JSON>\n\n") to out. 0 or -1. */
+int sllmp_sse_frame(sllmp_buf_t *out, const char *name, const cJSON *data);
+/* Whether r is answered in Anthropic's shapes (errors, the stream's end): /v1/messages, served
+ * natively or through chat, and count_tokens. */
+int sllmp_anthropic_shaped(const sllmp_req_t *r);
 /* Ends a stream: `data: [DONE]` for the OpenAI kinds; nothing more for /v1/messages and
  * /v1/responses, whose last event (message_stop, response.completed) went out already (a held
  * stream is sent then). 0 or -1. */

@@ -68,17 +68,10 @@ static int
 framed(void *ud, const char *type, const cJSON *data)
 {
     responses_t *x = ud;
-    char *text = cJSON_PrintUnformatted(data);
 
-    if (text == NULL) {
+    if (sllmp_sse_frame(&x->out, type, data) != 0) {
         return -1;
     }
-    sllmp_buf_appends(&x->out, "event: ");
-    sllmp_buf_appends(&x->out, type);
-    sllmp_buf_appends(&x->out, "\ndata: ");
-    sllmp_buf_appends(&x->out, text);
-    sllmp_buf_appends(&x->out, "\n\n");
-    cJSON_free(text);
     if (strcmp(type, "response.completed") == 0 || strcmp(type, "response.incomplete") == 0) {
         cJSON_Delete(x->completed);
         x->completed = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(data, "response"), 1);

@@ -17,6 +17,7 @@ const sllmp_middleware_t *const sllmp_middleware_table[] = {
     &sllmp_mw_cost,       /* post: estimate missing usage, price it, x-sllmp-cost-usd */
     &sllmp_mw_responses,  /* on_chunk, post, error: /v1/responses' answer in its shapes, from
                            * the chunks as counted and the usage as priced */
+    &sllmp_mw_messages,   /* on_chunk, post: /v1/messages through chat, in its shapes */
     &sllmp_mw_provider,   /* llm_call: the provider adapter */
     NULL,
 };

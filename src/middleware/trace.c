@@ -1012,11 +1012,12 @@ unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
         cJSON_Delete(body);
         return;
     }
-    if (r->kind == SLLMP_KIND_MESSAGES || r->kind == SLLMP_KIND_EMBEDDINGS) {
-        /* an Anthropic Message: its content blocks; embeddings: no text to keep */
+    if (r->kind == SLLMP_KIND_MESSAGES || r->messages != NULL || r->kind == SLLMP_KIND_EMBEDDINGS) {
+        /* an Anthropic Message (also one translated from chat): its content blocks;
+         * embeddings: no text to keep */
         cJSON *content = cJSON_DetachItemFromObjectCaseSensitive(body, "content");
 
-        if (full && content != NULL && r->kind == SLLMP_KIND_MESSAGES) {
+        if (full && content != NULL && r->kind != SLLMP_KIND_EMBEDDINGS) {
             cJSON *out = cJSON_AddObjectToObject(rec, "output");
 
             cJSON_AddStringToObject(out, "role", "assistant");
@@ -1179,9 +1180,10 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
 
     cJSON_AddStringToObject(rec, "name",
                             rec_string(r, "generation_name",
-                                       r->responses_compact ? "responses.compact"
-                                       : r->responses_api   ? "responses"
-                                                            : kind_names[r->kind]));
+                                       r->responses_compact  ? "responses.compact"
+                                       : r->responses_api    ? "responses"
+                                       : r->messages != NULL ? "messages"
+                                                             : kind_names[r->kind]));
     add_str(rec, "user", user);
     add_str(rec, "session", session);
     cJSON_AddItemToObject(rec, "tags", tags);

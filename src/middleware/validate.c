@@ -680,7 +680,7 @@ validate_pre(sllmp_req_t *r, void *mw_conf)
     case SLLMP_KIND_EMBEDDINGS:
         return validate_embeddings(r);
     case SLLMP_KIND_MESSAGES:
-        return validate_messages(r);
+        return validate_messages(r) != SLLMP_GO_ON ? SLLMP_ERROR : sllmp_messages_prepare(r);
     case SLLMP_KIND_COUNT_TOKENS:
         return validate_count_tokens(r);
     case SLLMP_KIND_RESPONSES:

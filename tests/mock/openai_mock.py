@@ -134,6 +134,9 @@ usage-, nousage and the fault-injection options; completions honour all but tool
 Chat (§1.3/1.4 of docs/protocols.md): usage prompt_tokens = max(1, chars of all messages // 4),
 completion_tokens = number of content pieces. stream_options.include_usage: every chunk has
 "usage": null and one extra chunk with "choices": [] carries the usage before [DONE].
+Tool calls and tool messages must pair as OpenAI checks them (400, param "messages.[N].role"):
+a tool message answers a call of the assistant message before its run of tool messages, and
+every call is answered right after its assistant message.
 
 Embeddings (§1.8): input is a string, string[], int[] (one token array) or int[][]; 400
 invalid_request_error param "input" when it is empty ([] or ""), holds an empty string or an
@@ -338,6 +341,40 @@ class BadRequest(Exception):
     def body(self):
         return {"error": {"message": self.message, "type": "invalid_request_error",
                           "param": self.param, "code": self.code}}
+
+
+def check_tool_pairs(msgs):
+    """OpenAI's pairing of tool calls and tool messages: every tool message answers a call of
+    the assistant message before the run of tool messages it is in, and every call of an
+    assistant message is answered by the tool messages right after it (400 otherwise, with
+    OpenAI's messages)."""
+    if not isinstance(msgs, list):
+        return
+    ids, unanswered, owner = set(), set(), None
+
+    def unanswered_error():
+        return BadRequest("An assistant message with 'tool_calls' must be followed by tool "
+                          "messages responding to each 'tool_call_id'. The following "
+                          "tool_call_ids did not have response messages: %s"
+                          % ", ".join(sorted(unanswered)), "messages.[%d].role" % owner)
+
+    for i, m in enumerate(msgs):
+        role = m.get("role") if isinstance(m, dict) else None
+        if role == "tool":
+            if m.get("tool_call_id") not in ids:
+                raise BadRequest("Invalid parameter: messages with role 'tool' must be a "
+                                 "response to a preceeding message with 'tool_calls'.",
+                                 "messages.[%d].role" % i)
+            unanswered.discard(m.get("tool_call_id"))
+            continue
+        if unanswered:
+            raise unanswered_error()
+        calls = m.get("tool_calls") if role == "assistant" else None
+        ids = {c.get("id") for c in calls if isinstance(c, dict)} \
+            if isinstance(calls, list) else set()
+        unanswered, owner = set(ids), i
+    if unanswered:
+        raise unanswered_error()
 
 
 def parse_model(model):
@@ -1169,6 +1206,8 @@ class Handler(mockserve.MockHandler):
                             stream=stream,
                             request_id=rec["headers"].get("x-request-id")) as srec:
             try:
+                if kind == "chat":
+                    check_tool_pairs(body.get("messages"))
                 if kind == "chat" and opt["reasoning"] and "max_tokens" in body:
                     raise BadRequest("Unsupported parameter: 'max_tokens' is not supported with "
                                      "this model. Use 'max_completion_tokens' instead.",
