@@ -283,7 +283,8 @@ assistant_turn(cJSON *out, const cJSON *content, int i, sllmp_xerr_t *e)
                 calls = cJSON_CreateArray();
             }
             cJSON_AddItemToArray(calls, call);
-        } else if ((is(type, "thinking") && !sllmp_blank(sllmp_json_str(b, "signature"))) ||
+        } else if ((is(type, "thinking") && sllmp_json_str(b, "signature") != NULL &&
+                    !sllmp_blank(sllmp_json_str(b, "signature"))) ||
                    (is(type, "redacted_thinking") && sllmp_json_str(b, "data") != NULL)) {
             cJSON *entry = cJSON_CreateObject();
 

@@ -117,6 +117,7 @@ test_request_tool_round_trip(void **state)
         "{'model':'m','messages':[{'role':'user','content':'go'},"
         "{'role':'assistant','content':[{'type':'thinking','thinking':'hmm','signature':'S1'},"
         "{'type':'thinking','thinking':'unsigned','signature':''},"
+        "{'type':'thinking','thinking':'no signature at all'},"
         "{'type':'redacted_thinking','data':'R1'},{'type':'text','text':'Let me '},"
         "{'type':'text','text':'check.'},"
         "{'type':'tool_use','id':'toolu_1','name':'f','input':{'a':1}},"
@@ -394,28 +395,36 @@ test_stream_thinking_then_tools(void **state)
 {
     (void)state;
     assert_stream(
-        "[" CHUNK("{'reasoning_content':'hm'}", "null") "," CHUNK("{'reasoning_content':'m'}", "nul"
-                                                                                               "l") "," CHUNK(
-            "{'thinking_blocks':[{'type':'thinking','thinking':'hmm','signature':'S',"
-            "'index':0}]}",
-            "null") "," CHUNK("{'thinking_blocks':[{'type':'redacted_thinking','data':'R','index':"
-                              "1}]}",
-                              "null") "," CHUNK("{'thinking_blocks':[{'type':'thinking','thinking':"
-                                                "'late','signature':'T',"
-                                                "'index':2}]}",
-                                                "null") "," CHUNK("{'tool_calls':[{'index':0,'id':'"
-                                                                  "c1','type':'function','function'"
-                                                                  ":{'name':'f',"
-                                                                  "'arguments':''}}]}",
-                                                                  "null") "," CHUNK("{'tool_calls':"
-                                                                                    "[{'index':0,'"
-                                                                                    "function':{'"
-                                                                                    "arguments':'{"
-                                                                                    "\\'a\\':'}}]}",
-                                                                                    "null") "," CHUNK("{'tool_calls':[{'index':0,'function':{'arguments':'1}'}}]}",
-                                                                                                      "null") "," CHUNK("{'tool_calls':[{'index':1,'function':{'name':'g','arguments':'{}'}}]}",
-                                                                                                                        "null") "," CHUNK("{}",
-                                                                                                                                          "'tool_calls'") "]",
+        "[" CHUNK("{'reasoning_content':'hm'}", "null") "," CHUNK(
+            "{'reasoning_content':'m'}",
+            "nul"
+            "l") "," CHUNK("{'thinking_blocks':[{'type':'thinking','thinking':'hmm','signature':'S'"
+                           ","
+                           "'index':0}]}",
+                           "null") "," CHUNK("{'thinking_blocks':[{'type':'redacted_thinking','"
+                                             "data':'R','index':"
+                                             "1}]}",
+                                             "null") "," CHUNK("{'thinking_blocks':[{'type':'"
+                                                               "thinking','thinking':"
+                                                               "'late','signature':'T',"
+                                                               "'index':2}]}",
+                                                               "null") "," CHUNK("{'tool_calls':[{'"
+                                                                                 "index':0,'id':'"
+                                                                                 "c1','type':'"
+                                                                                 "function','"
+                                                                                 "function'"
+                                                                                 ":{'name':'f',"
+                                                                                 "'arguments':''}}]"
+                                                                                 "}",
+                                                                                 "null") "," CHUNK("{'tool_calls':"
+                                                                                                   "[{'index':0,'"
+                                                                                                   "function':{'"
+                                                                                                   "arguments':'{"
+                                                                                                   "\\'a\\':'}}]}",
+                                                                                                   "null") "," CHUNK("{'tool_calls':[{'index':0,'function':{'arguments':'1}'}}]}",
+                                                                                                                     "null") "," CHUNK("{'tool_calls':[{'index':1,'function':{'name':'g','arguments':'{}'}}]}",
+                                                                                                                                       "null") "," CHUNK("{}",
+                                                                                                                                                         "'tool_calls'") "]",
         NULL,
         "[" START ","
         "{'type':'content_block_start','index':0,'content_block':{'type':'thinking',"
