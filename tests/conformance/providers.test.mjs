@@ -10,7 +10,10 @@
 //   PROVIDERS_TOOLS      comma-separated chat models that answer with two tool calls
 //   PROVIDERS_EMBED      comma-separated embedding models
 //   PROVIDERS_COMPLETE   comma-separated legacy completion models
-//   PROVIDERS_MESSAGES   comma-separated models served on /v1/messages (they echo)
+//   PROVIDERS_MESSAGES   comma-separated models served on /v1/messages (they echo): Anthropic's
+//                        own, and others through chat completions
+//   PROVIDERS_MESSAGES_TOOLS  comma-separated /v1/messages models that answer with two tool
+//                        calls (get_weather for Paris, get_time)
 //   PROVIDERS_OVERLOADED a /v1/messages model whose provider answers 529
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -147,6 +150,36 @@ describe('@anthropic-ai/sdk on /v1/messages', () => {
       assert.equal(m.content[0].text, TEXT);
       assert.equal(m.stop_reason, 'end_turn');
       assert.ok(m.usage.output_tokens > 0);
+    });
+  }
+
+  for (const model of list('PROVIDERS_MESSAGES_TOOLS')) {
+    test(`${model}: a tool loop with messages.stream, as Claude Code runs one`, T, async () => {
+      const tools = [
+        { name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+        { name: 'get_time', input_schema: { type: 'object', properties: {} } },
+      ];
+      const messages = [{ role: 'user', content: 'weather in Paris and the time?' }];
+      const stream = anthropic.messages.stream({ model, max_tokens: 256, tools, messages });
+      const m = await stream.finalMessage();
+      const uses = m.content.filter((b) => b.type === 'tool_use');
+      assert.equal(m.stop_reason, 'tool_use', JSON.stringify(m));
+      assert.equal(uses.length, 2, JSON.stringify(m.content));
+      assert.equal(uses[0].name, 'get_weather');
+      assert.deepEqual(uses[0].input, { city: 'Paris' });
+      assert.equal(uses[1].name, 'get_time');
+      assert.ok(uses[1].input && typeof uses[1].input === 'object', JSON.stringify(uses[1]));
+      assert.ok(uses[0].id && uses[1].id && uses[0].id !== uses[1].id);
+      // the results go back as Claude Code sends them: the assistant turn as it came, then one
+      // user turn of tool_result blocks
+      messages.push({ role: 'assistant', content: m.content });
+      messages.push({
+        role: 'user',
+        content: uses.map((u) => ({ type: 'tool_result', tool_use_id: u.id, content: `result of ${u.name}` })),
+      });
+      const next = await anthropic.messages.create({ model, max_tokens: 256, tools, messages });
+      assert.equal(next.type, 'message');
+      assert.ok(['end_turn', 'tool_use'].includes(next.stop_reason), next.stop_reason);
     });
   }
 

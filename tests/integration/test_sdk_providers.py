@@ -46,7 +46,9 @@ class SdkProvidersTest(ProvidersCase):
                    PROVIDERS_TOOLS="claude-tools,gem-tools,nova-tools",
                    PROVIDERS_EMBED="oa-embed,az-embed,gem-embed,titan,cohere",
                    PROVIDERS_COMPLETE="instruct",
-                   PROVIDERS_MESSAGES="claude,br-claude",
+                   # Anthropic's own, then served through chat completions
+                   PROVIDERS_MESSAGES="claude,br-claude,gem,nova,az,groq-echo",
+                   PROVIDERS_MESSAGES_TOOLS="claude-tools,gem-tools,nova-tools",
                    PROVIDERS_OVERLOADED="claude-529")
         p = subprocess.run(["node", "--test", "--test-reporter=spec", "providers.test.mjs"],
                            cwd=CONFORMANCE, env=env, capture_output=True, text=True, timeout=300)
