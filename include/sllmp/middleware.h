@@ -36,6 +36,12 @@ sllmp_rc_t sllmp_responses_prepare(sllmp_req_t *r);
  * client's body, kind CHAT (include/sllmp/messages.h). Nothing for Anthropic's own models. */
 sllmp_rc_t sllmp_messages_prepare(sllmp_req_t *r);
 
+/* A /v1/messages request passed through (kind MESSAGES) falling back to a model whose
+ * deployments have no Messages API: translated as validate does for such a model (kind CHAT
+ * from then on). 0; -1, and r as it was, when it does not translate (Anthropic's server tools,
+ * a document by URL, ...). */
+int sllmp_messages_translate(sllmp_req_t *r);
+
 /* A request passed through (kind RESPONSES) falling back to a model whose deployments have no
  * Responses API: translated into the chat completion it stands for, as validate does for such a
  * model (kind CHAT from then on, its answer kept here). 0; -1, and r as it was, when it cannot

@@ -98,26 +98,52 @@ native(const sllmp_req_t *r)
            group[0]->messages_api;
 }
 
+/* r (kind MESSAGES) as the chat request it stands for; -1 and r as it was when it does not
+ * translate, *xe saying why (or validate_chat's failure in r->err). */
+static int
+translate(sllmp_req_t *r, sllmp_xerr_t *xe)
+{
+    cJSON *native = r->json, *chat;
+
+    memset(xe, 0, sizeof(*xe));
+    if ((chat = sllmp_messages_to_chat(native, xe)) == NULL) {
+        return -1;
+    }
+    r->json = chat;
+    r->messages = native;
+    r->kind = SLLMP_KIND_CHAT;
+    if (sllmp_validate_chat(r) != SLLMP_GO_ON) {
+        cJSON_Delete(chat);
+        r->json = native;
+        r->messages = NULL;
+        r->kind = SLLMP_KIND_MESSAGES;
+        return -1;
+    }
+    sllmp_arena_cleanup_add(r->arena, json_free, chat);
+    return 0;
+}
+
 sllmp_rc_t
 sllmp_messages_prepare(sllmp_req_t *r)
 {
     sllmp_xerr_t xe;
-    cJSON *chat;
 
-    if (native(r)) {
+    if (native(r) || translate(r, &xe) == 0) {
         return SLLMP_GO_ON;
     }
-    memset(&xe, 0, sizeof(xe));
-    chat = sllmp_messages_to_chat(r->json, &xe);
-    if (chat == NULL) {
-        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
-                              xe.message);
+    if (r->err != SLLMP_OK) {
+        return SLLMP_ERROR; /* the translation is no chat request validate takes */
     }
-    sllmp_arena_cleanup_add(r->arena, json_free, chat);
-    r->messages = r->json;
-    r->json = chat;
-    r->kind = SLLMP_KIND_CHAT;
-    return sllmp_validate_chat(r);
+    return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, xe.param[0] ? xe.param : NULL, "%s",
+                          xe.message);
+}
+
+int
+sllmp_messages_translate(sllmp_req_t *r)
+{
+    sllmp_xerr_t xe;
+
+    return r->kind == SLLMP_KIND_MESSAGES ? translate(r, &xe) : 0;
 }
 
 static sllmp_rc_t

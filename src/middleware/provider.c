@@ -527,27 +527,28 @@ next_fallback(sllmp_req_t *r, const sllmp_fallback_t *fb, size_t *next)
 }
 
 /* Whether r can go to the fallback model: a request passed through (/v1/responses, kind
- * RESPONSES) to a model none of whose deployments has the Responses API goes through chat
- * completions, as validate would have sent it there (sllmp_responses_translate); one that
- * cannot be translated skips the model. */
+ * RESPONSES; /v1/messages, kind MESSAGES) to a model none of whose deployments has that API
+ * goes through chat completions, as validate would have sent it there
+ * (sllmp_responses_translate, sllmp_messages_translate); one that cannot be translated skips
+ * the model. */
 static int
 fallback_fits(sllmp_req_t *r, const char *model)
 {
     const sllmp_deployment_t *deps[SLLMP_GROUP_MAX];
+    int responses = r->kind == SLLMP_KIND_RESPONSES;
     failure_t saved;
     int rc;
 
-    if (r->kind != SLLMP_KIND_RESPONSES || gather(r, model, deps) > 0) {
+    if ((!responses && r->kind != SLLMP_KIND_MESSAGES) || gather(r, model, deps) > 0) {
         return 1;
     }
     failure_keep(r, &saved);
-    rc = sllmp_responses_translate(r);
+    rc = responses ? sllmp_responses_translate(r) : sllmp_messages_translate(r);
     failure_restore(r, &saved); /* the failure that led here stays the answer's */
     if (rc < 0) {
         sllmp_log(r->id, SLLMP_LOG_INFO,
-                  "not falling back to %s: it has no Responses API and the request does not "
-                  "translate",
-                  model);
+                  "not falling back to %s: it has no %s API and the request does not translate",
+                  model, responses ? "Responses" : "Messages");
     }
     return rc == 0;
 }

@@ -17,6 +17,10 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n not really").decode()
 
 
 class MessagesThroughChatTest(ProvidersCase):
+    # Claude Code's usual safety net: Claude, and GPT when Anthropic is down (a server-tool
+    # request cannot go there, so it has nowhere to fall back to)
+    router = {"num_retries": 0, "fallbacks": [{"claude-down": ["gpt-echo"]}]}
+
     @classmethod
     def models(cls, mock):
         return provider_models(mock, cls.anthropic, cls.gemini, cls.bedrock) + [
@@ -26,6 +30,10 @@ class MessagesThroughChatTest(ProvidersCase):
             upstream_model("gpt-429", mock, "status-429"),
             upstream_model("gpt-cut", mock, "words-6-10+close-after-3"),
             upstream_model("gpt-o3", mock, "o3-mini"),
+            {"model_name": "claude-down", "litellm_params": {
+                "model": "anthropic/claude-mock+status-529",
+                "api_base": "http://127.0.0.1:%d" % cls.anthropic.port,
+                "api_key": "os.environ/MOCK_ANTHROPIC_KEY"}},
         ]
 
     def post_messages(self, payload, headers=None):
@@ -213,6 +221,32 @@ class MessagesThroughChatTest(ProvidersCase):
         self.assertEqual(evs[-1]["type"], "error", evs)
         self.assertIn(evs[-1]["error"]["type"], ("api_error", "overloaded_error"), evs[-1])
         self.assertNotIn("message_stop", [e["type"] for e in evs])
+
+    def test_fallback_from_claude_goes_through_chat(self):
+        for stream in (False, True):
+            body = {"model": "claude-down", "max_tokens": 50, "stream": stream,
+                    "messages": [{"role": "user", "content": "fall back"}]}
+            if stream:
+                r, evs = self.events(body)
+                self.assertEqual([e["type"] for e in evs][-1], "message_stop", evs)
+                text = "".join(e["delta"].get("text", "") for e in evs
+                               if e["type"] == "content_block_delta")
+            else:
+                r = self.post_messages(body)
+                self.assertEqual(r.status, 200, r)
+                text = r.json()["content"][0]["text"]
+                self.assertEqual(r.json()["type"], "message")
+            self.assertEqual(text, "fall back")
+            self.assertEqual(r.header("x-sllmp-attempts"), "2")
+            sent = mock_requests(self.mock)[-1]
+            self.assertEqual(sent["path"], "/v1/chat/completions")
+            self.assertEqual(sent["body"]["messages"], [{"role": "user", "content": "fall back"}])
+        # what chat cannot say has nowhere to go: the Anthropic failure stands
+        r = self.post_messages({"model": "claude-down", "max_tokens": 5,
+                                "tools": [{"type": "web_search_20250305", "name": "web_search"}],
+                                "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.json()["error"]["type"], "overloaded_error")
 
     # ---- errors -----------------------------------------------------------------------
 
