@@ -194,6 +194,17 @@ sllmp_pipeline_chunk(sllmp_req_t *r, sllmp_chunk_t *chunk)
 }
 
 void
+sllmp_chunk_events(sllmp_chunk_t *chunk, const char *events, size_t len)
+{
+    if (len == 0) {
+        chunk->drop = 1;
+    } else {
+        chunk->sse = events;
+        chunk->sse_len = len;
+    }
+}
+
+void
 sllmp_pipeline_run(sllmp_req_t *r)
 {
     /* A request refused before the pipeline (body too big, not JSON) arrives with r->err set:

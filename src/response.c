@@ -458,6 +458,20 @@ sse_sent(sllmp_req_t *r)
 }
 
 int
+sllmp_resp_body_json(sllmp_req_t *r, const cJSON *body)
+{
+    char *text = body != NULL ? cJSON_PrintUnformatted(body) : NULL;
+
+    if (text == NULL) {
+        return -1;
+    }
+    sllmp_buf_reset(&r->resp_body);
+    sllmp_buf_appends(&r->resp_body, text);
+    cJSON_free(text);
+    return 0;
+}
+
+int
 sllmp_sse_frame(sllmp_buf_t *out, const char *name, const cJSON *data)
 {
     char *text = cJSON_PrintUnformatted(data);

@@ -64,6 +64,10 @@ void sllmp_pipeline_run(sllmp_req_t *r);
  */
 sllmp_rc_t sllmp_pipeline_chunk(sllmp_req_t *r, sllmp_chunk_t *chunk);
 
+/* A reshaping filter's answer: the whole SSE events in `events` (len bytes, the filter's, kept
+ * until its next call) go out in the chunk's place; none (len 0): the chunk is dropped. */
+void sllmp_chunk_events(sllmp_chunk_t *chunk, const char *events, size_t len);
+
 /* Index of a middleware in the table, for r->mw_ctx[]. */
 int sllmp_middleware_index(const sllmp_middleware_t *mw);
 

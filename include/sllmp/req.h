@@ -221,6 +221,9 @@ int sllmp_sse_raw(sllmp_req_t *r, const char *text, size_t len);
 int sllmp_sse_data(sllmp_req_t *r, const char *data, size_t len);
 /* The same under `event: <name>` (Anthropic's named events); name NULL: sllmp_sse_data. */
 int sllmp_sse_event(sllmp_req_t *r, const char *name, const char *data, size_t len);
+/* A post hook's translation of the unstreamed answer: r's body becomes `body` printed. 0; -1
+ * when it does not print (the body is left as it was). */
+int sllmp_resp_body_json(sllmp_req_t *r, const cJSON *body);
 /* Appends one framed event ("event: <name>\ndata: <data as JSON>\n\n") to out. 0 or -1. */
 int sllmp_sse_frame(sllmp_buf_t *out, const char *name, const cJSON *data);
 /* Whether r is answered in Anthropic's shapes (errors, the stream's end): /v1/messages, served

@@ -163,12 +163,7 @@ messages_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
     if (sllmp_mstream_chunk(&x->s, chunk->json) != 0) {
         return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
     }
-    if (x->out.len == 0) {
-        chunk->drop = 1;
-    } else {
-        chunk->sse = x->out.ptr;
-        chunk->sse_len = x->out.len;
-    }
+    sllmp_chunk_events(chunk, x->out.ptr, x->out.len);
     return SLLMP_GO_ON;
 }
 
@@ -177,7 +172,7 @@ messages_post(sllmp_req_t *r, void *mw_conf)
 {
     messages_t *x;
     cJSON *chat, *msg;
-    char *text;
+    int rc;
 
     (void)mw_conf;
     if (r->messages == NULL) {
@@ -196,15 +191,12 @@ messages_post(sllmp_req_t *r, void *mw_conf)
     chat = cJSON_ParseWithLength(r->resp_body.ptr, r->resp_body.len);
     msg = sllmp_messages_from_chat(&x->s.meta, chat, &r->usage);
     cJSON_Delete(chat);
-    text = msg != NULL ? cJSON_PrintUnformatted(msg) : NULL;
+    rc = sllmp_resp_body_json(r, msg);
     cJSON_Delete(msg);
-    if (text == NULL) {
+    if (rc != 0) {
         sllmp_log(r->id, SLLMP_LOG_ERROR, "the chat answer did not translate into a Message");
         return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
     }
-    sllmp_buf_reset(&r->resp_body);
-    sllmp_buf_appends(&r->resp_body, text);
-    cJSON_free(text);
     return SLLMP_GO_ON;
 }
 

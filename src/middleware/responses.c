@@ -939,12 +939,7 @@ responses_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
     if (sllmp_rstream_chunk(&x->s, chunk->json) != 0) {
         return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
     }
-    if (x->out.len == 0) {
-        chunk->drop = 1;
-    } else {
-        chunk->sse = x->out.ptr;
-        chunk->sse_len = x->out.len;
-    }
+    sllmp_chunk_events(chunk, x->out.ptr, x->out.len);
     return SLLMP_GO_ON;
 }
 
@@ -953,7 +948,7 @@ responses_post(sllmp_req_t *r, void *mw_conf)
 {
     responses_t *x;
     cJSON *chat, *resp;
-    char *text;
+    int rc;
 
     (void)mw_conf;
     if (r->responses == NULL) {
@@ -971,24 +966,20 @@ responses_post(sllmp_req_t *r, void *mw_conf)
     }
     x = responses_of(r);
     if (r->stream) {
-        int rc = sllmp_rstream_finish(&x->s, &r->usage);
-
+        rc = sllmp_rstream_finish(&x->s, &r->usage);
         keep(r, x, x->completed);
         return send_events(r, x, rc);
     }
     chat = cJSON_ParseWithLength(r->resp_body.ptr, r->resp_body.len);
     resp = sllmp_responses_from_chat(&x->s.meta, chat, &r->usage);
     cJSON_Delete(chat);
-    text = resp ? cJSON_PrintUnformatted(resp) : NULL;
     keep(r, x, resp);
+    rc = sllmp_resp_body_json(r, resp);
     cJSON_Delete(resp);
-    if (text == NULL) {
+    if (rc != 0) {
         sllmp_log(r->id, SLLMP_LOG_ERROR, "the chat answer did not translate into a Response");
         return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
     }
-    sllmp_buf_reset(&r->resp_body);
-    sllmp_buf_appends(&r->resp_body, text);
-    cJSON_free(text);
     return SLLMP_GO_ON;
 }
 
