@@ -277,11 +277,14 @@ thought_signature(const cJSON *call)
 }
 
 /* The call_id of a function_call item: the chat call's id, with its thought signature after
- * SLLMP_THOUGHT_SEP when it has one (malloc'd). */
+ * SLLMP_THOUGHT_SEP when it has one (malloc'd). An id that carries a signature already (the
+ * Gemini translator's ids do, as LiteLLM's) is the call_id as it is: the signature goes once. */
 static char *
 call_id_of(const char *id, const char *sig)
 {
-    return sig != NULL ? sllmp_xasprintf("%s" SLLMP_THOUGHT_SEP "%s", id, sig) : sllmp_xstrdup(id);
+    return sig != NULL && strstr(id, SLLMP_THOUGHT_SEP) == NULL
+               ? sllmp_xasprintf("%s" SLLMP_THOUGHT_SEP "%s", id, sig)
+               : sllmp_xstrdup(id);
 }
 
 /* Whether a chat fragment's id names the call whose item has call_id (its signature aside). */

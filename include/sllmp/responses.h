@@ -26,12 +26,12 @@
 #include <cjson/cJSON.h>
 
 /*
- * A Gemini thought signature travels in a function_call item's call_id, after this separator
- * (LiteLLM's): "call_abc__thought__<signature>". A Responses client sends the call_id back as
- * it got it (on the function_call and its function_call_output), so Gemini gets the signature
- * its next turn of a tool loop needs, which the item has no other place for.
+ * A Gemini thought signature travels in a function_call item's call_id, after
+ * SLLMP_THOUGHT_SEP (translate.h; LiteLLM's): "call_abc__thought__<signature>". A Responses
+ * client sends the call_id back as it got it (on the function_call and its
+ * function_call_output), so Gemini gets the signature its next turn of a tool loop needs,
+ * which the item has no other place for.
  */
-#define SLLMP_THOUGHT_SEP "__thought__"
 
 /*
  * Signed thinking (Claude's thinking blocks, LiteLLM's thinking_blocks on the chat side) rides

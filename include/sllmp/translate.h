@@ -36,6 +36,15 @@ int sllmp_xerr(sllmp_xerr_t *e, const char *why, const char *pfmt, ...) SLLMP_PR
 const char *sllmp_json_str(const cJSON *obj, const char *name);
 
 /*
+ * A Gemini thought signature travels in an OpenAI tool call's id (and a Responses
+ * function_call item's call_id) after this separator, as LiteLLM carries it:
+ * "call_abc__thought__<signature>". Clients that rebuild the assistant message from id, name
+ * and arguments alone (LangChain, most agent frameworks) send it back that way, so Gemini
+ * still gets the signature the next turn of its tool loop needs.
+ */
+#define SLLMP_THOUGHT_SEP "__thought__"
+
+/*
  * Streamed translation into OpenAI chat.completion.chunk objects.
  *
  * The adapter zeroes an sllmp_xstream_t, sets the fields marked "in", and feeds the provider's
@@ -50,13 +59,13 @@ const char *sllmp_json_str(const cJSON *obj, const char *name);
  * first chunk's delta (of each choice) is {"role":"assistant","content":""}. Tool calls use the
  * OpenAI ordinal index (0, 1, 2 ...), never the provider's block index, and only the first fragment
  * of a call carries id, type and function.name (and a Gemini call's thought signature,
- * extra_content.google.thought_signature). A chunk with the mapped finish_reason and an empty delta
- * comes once the provider says why it stopped. At the end, the translator emits ONE usage chunk,
- * "choices": [] and the full OpenAI usage object, always (the gateway drops it for clients that did
- * not ask): prompt_tokens includes cache reads and writes, prompt_tokens_details {cached_tokens:
- * reads, cache_write_tokens: writes}, completion_tokens includes reasoning,
- * completion_tokens_details {reasoning_tokens}; so that sllmp_usage_from_openai() gives back
- * exactly the buckets in ->usage.
+ * extra_content.google.thought_signature, and in the id after SLLMP_THOUGHT_SEP). A chunk with the
+ * mapped finish_reason and an empty delta comes once the provider says why it stopped. At the end,
+ * the translator emits ONE usage chunk, "choices": [] and the full OpenAI usage object, always (the
+ * gateway drops it for clients that did not ask): prompt_tokens includes cache reads and writes,
+ * prompt_tokens_details {cached_tokens: reads, cache_write_tokens: writes}, completion_tokens
+ * includes reasoning, completion_tokens_details {reasoning_tokens}; so that
+ * sllmp_usage_from_openai() gives back exactly the buckets in ->usage.
  *
  * Reasoning (Anthropic thinking blocks, Bedrock reasoningContent, Gemini thought parts) goes
  * out as LiteLLM's non-standard fields, the same as in unstreamed answers: each piece of
@@ -164,9 +173,10 @@ int sllmp_xstream_text_logprobs(sllmp_xstream_t *s, const char *text, size_t len
 /* The first fragment of a tool call for provider block `block`: index (the next OpenAI
  * ordinal), id, type, function.name, arguments "". id NULL or "": one is made up ("call_...").
  * signature (Gemini's thoughtSignature of the call's part; NULL or "": none) goes on that
- * fragment as extra_content.google.thought_signature, where the unstreamed answer's tool call
- * has it and the request translator reads it back. A tool call whose block is still open ends
- * first, as its block_stop would end it. */
+ * fragment as extra_content.google.thought_signature, and at the end of its id after
+ * SLLMP_THOUGHT_SEP, where the unstreamed answer's tool call has it and the request translator
+ * reads it back. A tool call whose block is still open ends first, as its block_stop would end
+ * it. */
 int sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const char *name,
                              const char *signature);
 /* Argument text for the tool call of provider block `block` ("" sends nothing); nothing

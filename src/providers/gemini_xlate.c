@@ -22,10 +22,12 @@
  *    to "stop": no tool call reaches the client, so "tool_calls" would lie, and it is no
  *    filter either. Unknown and unspecified reasons are "stop" too, as LiteLLM does.
  *  - A functionCall part's thoughtSignature (which newer models need echoed back, or they
- *    answer the next turn of a tool loop with a 400) travels as
+ *    answer the next turn of a tool loop with a 400) goes out twice on the call (in
+ *    unstreamed answers; on its first fragment in streams): as
  *    tool_calls[].extra_content.google.thought_signature, the shape Google's own OpenAI
- *    endpoint uses, both ways: on the call in unstreamed answers, on the first fragment of the
- *    call in streams, and from the assistant's tool_calls back onto the functionCall part.
+ *    endpoint uses, and in the id, "<id>__thought__<signature>" (SLLMP_THOUGHT_SEP), as
+ *    LiteLLM does, since clients that rebuild the assistant message from id, name and
+ *    arguments alone (LangChain, most agent frameworks) drop extra_content.
  *    Signatures on text parts are not kept: OpenAI's message has no place for them, and
  *    Gemini enforces the signatures of function calls only.
  */
@@ -1623,7 +1625,17 @@ choice(const cJSON *cand, int index)
             if (calls == NULL) {
                 calls = cJSON_CreateArray();
             }
-            cJSON_AddStringToObject(call, "id", call_id(part, fc, buf));
+            if (sig != NULL && *sig != '\0') {
+                /* in the id too, as LiteLLM carries it, for the clients that drop
+                 * extra_content (the stream's tool start does the same) */
+                char *id =
+                    sllmp_xasprintf("%s" SLLMP_THOUGHT_SEP "%s", call_id(part, fc, buf), sig);
+
+                cJSON_AddStringToObject(call, "id", id);
+                free(id);
+            } else {
+                cJSON_AddStringToObject(call, "id", call_id(part, fc, buf));
+            }
             cJSON_AddStringToObject(call, "type", "function");
             fn = cJSON_AddObjectToObject(call, "function");
             cJSON_AddStringToObject(fn, "name", get_str(fc, "name") ? get_str(fc, "name") : "");

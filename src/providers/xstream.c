@@ -324,7 +324,7 @@ sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const ch
 {
     cJSON *call, *fn, *c;
     int index, rc;
-    char made[40];
+    char made[40], *signed_id = NULL;
 
     if ((rc = sllmp_xstream_start(s)) != 0 || (rc = tool_close(s)) != 0) {
         return rc;
@@ -338,8 +338,14 @@ sllmp_xstream_tool_start(sllmp_xstream_t *s, int block, const char *id, const ch
         sllmp_random_hex(made + 5, 12);
         id = made;
     }
+    if (signature != NULL && *signature != '\0') {
+        /* in the id too, as LiteLLM carries it, for the clients that drop extra_content */
+        signed_id = sllmp_xasprintf("%s" SLLMP_THOUGHT_SEP "%s", id, signature);
+        id = signed_id;
+    }
     c = tool_chunk(s, index, &call);
     cJSON_AddStringToObject(call, "id", id);
+    free(signed_id);
     cJSON_AddStringToObject(call, "type", "function");
     fn = cJSON_AddObjectToObject(call, "function");
     cJSON_AddStringToObject(fn, "name", name != NULL ? name : "");

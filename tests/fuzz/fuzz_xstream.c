@@ -137,10 +137,15 @@ check_delta(state_t *st, int choice, const cJSON *delta, int finish)
             if (extra != NULL) {
                 /* a Gemini thought signature, as the unstreamed answer carries it */
                 const cJSON *google = cJSON_GetObjectItemCaseSensitive(extra, "google");
+                const char *sig = str(google, "thought_signature"), *id = str(call, "id");
 
                 fuzz_check(cJSON_GetArraySize(extra) == 1 && cJSON_GetArraySize(google) == 1);
-                fuzz_check(str(google, "thought_signature") != NULL);
-                fuzz_check(*str(google, "thought_signature") != '\0');
+                fuzz_check(sig != NULL && *sig != '\0');
+                /* and at the end of the id, after the separator, as LiteLLM carries it */
+                fuzz_check(strlen(id) > strlen(sig) + strlen(SLLMP_THOUGHT_SEP));
+                fuzz_check(strcmp(id + strlen(id) - strlen(sig), sig) == 0);
+                fuzz_check(strncmp(id + strlen(id) - strlen(sig) - strlen(SLLMP_THOUGHT_SEP),
+                                   SLLMP_THOUGHT_SEP, strlen(SLLMP_THOUGHT_SEP)) == 0);
             }
         } else {
             fuzz_check(index >= 0 && index < st->tools[choice]);

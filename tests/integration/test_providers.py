@@ -739,6 +739,13 @@ class GeminiTest(ProvidersCase):
         self.assertEqual(
             [tc.get("extra_content") for tc in unstreamed.json()["choices"][0]["message"]
              ["tool_calls"]], [signed, None])
+        # and in the id, after "__thought__", as LiteLLM gives it, streamed or not
+        for ids in ([c["id"] for _, c in sorted(calls.items())],
+                    [tc["id"] for tc in unstreamed.json()["choices"][0]["message"]
+                     ["tool_calls"]]):
+            self.assertTrue(ids[0].endswith("__thought__" + GEMINI_SIGNATURE), ids)
+            self.assertEqual(ids[0].count("__thought__"), 1, ids)
+            self.assertNotIn("__thought__", ids[1], ids)
         # the trace records keep it alike, streamed or not
         for resp in (r, unstreamed):
             out = self.record_of(resp.header("x-request-id"))["output"]

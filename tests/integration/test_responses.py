@@ -16,7 +16,7 @@ from stack import (MASTER_KEY, UPSTREAM_KEY, Redis, StackCase, chat_only, mock_m
                    upstream_model)
 from test_keys import new_key
 from test_limits import redis_cmd
-from test_providers import GEMINI_KEY, GeminiMock, WithAnthropicMock, mock_requests, parse_sse
+from test_providers import GEMINI_KEY, GEMINI_SIGNATURE, GeminiMock, WithAnthropicMock, mock_requests, parse_sse
 from test_trace import TraceCase
 
 PATH = "/v1/responses"
@@ -1467,7 +1467,11 @@ class ResponsesGeminiTest(ResponsesCase):
                     first = r.json()
                 calls = [it for it in first["output"] if it["type"] == "function_call"]
                 self.assertEqual(len(calls), 2, first)
-                self.assertIn("__thought__", calls[0]["call_id"], calls)
+                # the signature once, though the chat call's id carries it already
+                self.assertTrue(calls[0]["call_id"].endswith("__thought__" + GEMINI_SIGNATURE),
+                                calls)
+                self.assertEqual(calls[0]["call_id"].count("__thought__"), 1, calls)
+                self.assertNotIn("__thought__", calls[1]["call_id"], calls)
                 outputs = [{"type": "function_call_output", "call_id": c["call_id"],
                             "output": "fine"} for c in calls]
                 # stateless: the items sent back as they came

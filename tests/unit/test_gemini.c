@@ -803,7 +803,9 @@ test_response_function_calls(void **state)
     out = response("{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":["
                    "{\"functionCall\":{\"name\":\"get_weather\",\"args\":{\"city\":\"Paris\"}}},"
                    "{\"functionCall\":{\"name\":\"get_time\"},\"thoughtSignature\":\"c2ln\"},"
-                   "{\"functionCall\":{\"id\":\"fc-7\",\"name\":\"third\",\"args\":{}}}]},"
+                   "{\"functionCall\":{\"id\":\"fc-7\",\"name\":\"third\",\"args\":{}}},"
+                   "{\"functionCall\":{\"id\":\"fc-8\",\"name\":\"fourth\"},"
+                   "\"thoughtSignature\":\"c2lnMg==\"}]},"
                    "\"finishReason\":\"STOP\"}]}",
                    &u);
     assert_string_equal(str_at(out, "choices.0.finish_reason"), "tool_calls");
@@ -822,6 +824,15 @@ test_response_function_calls(void **state)
     assert_string_equal(
         str_at(out, "choices.0.message.tool_calls.1.extra_content.google.thought_signature"),
         "c2ln");
+    /* a signed call's id carries the signature too, after "__thought__", as LiteLLM's does,
+     * for the clients that send back id, name and arguments only */
+    assert_true(strlen(id1) == 29 + strlen("__thought__c2ln") &&
+                strcmp(id1 + 29, "__thought__c2ln") == 0);
+    assert_string_equal(str_at(out, "choices.0.message.tool_calls.3.id"),
+                        "fc-8__thought__c2lnMg==");
+    assert_string_equal(
+        str_at(out, "choices.0.message.tool_calls.3.extra_content.google.thought_signature"),
+        "c2lnMg==");
     assert_false(u.seen); /* no usageMetadata */
     cJSON_Delete(out);
 }
@@ -1124,6 +1135,7 @@ test_stream_function_call_thought_signature(void **state)
     sllmp_xstream_t s;
     sllmp_usage_t u;
     sink_t k;
+    const char *id;
     cJSON *out;
 
     (void)state;
@@ -1145,6 +1157,14 @@ test_stream_function_call_thought_signature(void **state)
         cJSON_GetObjectItem(at(k.chunks, "3.choices.0.delta.tool_calls.0"), "extra_content"));
     assert_null(cJSON_GetObjectItem(at(out, "choices.0.message.tool_calls.1"), "extra_content"));
     assert_string_equal(str_at(k.chunks, "3.choices.0.delta.tool_calls.0.function.name"), "g");
+    /* the id carries it as well, after "__thought__" (a made-up id, as the answer's is) */
+    id = str_at(k.chunks, "1.choices.0.delta.tool_calls.0.id");
+    assert_true(strlen(id) == 29 + strlen("__thought__SIG123") &&
+                strcmp(id + 29, "__thought__SIG123") == 0);
+    id = str_at(out, "choices.0.message.tool_calls.0.id");
+    assert_true(strlen(id) == 29 + strlen("__thought__SIG123") &&
+                strcmp(id + 29, "__thought__SIG123") == 0);
+    assert_int_equal(strlen(str_at(k.chunks, "3.choices.0.delta.tool_calls.0.id")), 29);
     sllmp_xstream_free(&s);
     cJSON_Delete(k.chunks);
     cJSON_Delete(out);

@@ -690,6 +690,48 @@ test_thought_signature_in_call_id(void **state)
     rfeed_free(&f);
 }
 
+/* The Gemini translator puts the signature in the chat call's id as well (LiteLLM's shape):
+ * the call_id carries it once, streamed or not, and a later fragment repeating that id (or the
+ * id before the separator) is still the same call. */
+static void
+test_thought_signature_already_in_id(void **state)
+{
+    static const char completion[] =
+        COMPLETION("{'role':'assistant','content':null,'tool_calls':[{'id':'call_G__thought__SIG=="
+                   "','type':'function','function':{'name':'f','arguments':'{}'},'extra_content':"
+                   "{'google':{'thought_signature':'SIG=='}}}]}",
+                   "tool_calls");
+    rfeed_t f;
+    cJSON *r;
+
+    (void)state;
+    r = answer(PLAIN_REQ, completion, &U_IN);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+                            cJSON_GetArrayItem(cJSON_GetObjectItem(r, "output"), 0), "call_id")),
+                        "call_G" SLLMP_THOUGHT_SEP "SIG==");
+    cJSON_Delete(r);
+
+    rfeed_init(&f, NULL);
+    chunks(&f, ROLE,
+           C("{'tool_calls':[{'index':0,'id':'call_G__thought__SIG==','type':'function',"
+             "'function':{'name':'f','arguments':''},'extra_content':{'google':"
+             "{'thought_signature':'SIG=='}}}]}"),
+           C("{'tool_calls':[{'index':0,'id':'call_G__thought__SIG==','function':{'arguments':"
+             "'{'}}]}"),
+           C("{'tool_calls':[{'index':0,'id':'call_G','function':{'arguments':'}'}}]}"),
+           FIN("tool_calls"), NULL);
+    assert_int_equal(sllmp_rstream_finish(&f.s, &U_IN), 0);
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(cJSON_GetObjectItem(ev(&f, 2), "item"), "call_id")),
+                        "call_G" SLLMP_THOUGHT_SEP "SIG==");
+    assert_types(&f, "response.created", "response.in_progress", "response.output_item.added",
+                 "response.function_call_arguments.delta", "response.function_call_arguments.delta",
+                 "response.function_call_arguments.done", "response.output_item.done",
+                 "response.completed", NULL);
+    assert_same_as_unstreamed(&f, completion, &U_IN);
+    rfeed_free(&f);
+}
+
 static void
 test_stream_text_then_call(void **state)
 {
@@ -959,6 +1001,7 @@ main(void)
         cmocka_unit_test(test_stream_reasoning_then_text),
         cmocka_unit_test(test_stream_two_parallel_calls),
         cmocka_unit_test(test_thought_signature_in_call_id),
+        cmocka_unit_test(test_thought_signature_already_in_id),
         cmocka_unit_test(test_stream_text_then_call),
         cmocka_unit_test(test_stream_refusal_and_logprobs),
         cmocka_unit_test(test_stream_incomplete),
