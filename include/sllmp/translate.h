@@ -44,6 +44,10 @@ const char *sllmp_json_str(const cJSON *obj, const char *name);
  */
 #define SLLMP_THOUGHT_SEP "__thought__"
 
+/* The length of a tool call id before SLLMP_THOUGHT_SEP: the id the provider gave, whatever
+ * signature was added to it (all of id when it has none). */
+size_t sllmp_thought_id_len(const char *id);
+
 /*
  * Streamed translation into OpenAI chat.completion.chunk objects.
  *

@@ -27,7 +27,10 @@
  *    tool_calls[].extra_content.google.thought_signature, the shape Google's own OpenAI
  *    endpoint uses, and in the id, "<id>__thought__<signature>" (SLLMP_THOUGHT_SEP), as
  *    LiteLLM does, since clients that rebuild the assistant message from id, name and
- *    arguments alone (LangChain, most agent frameworks) drop extra_content.
+ *    arguments alone (LangChain, most agent frameworks) drop extra_content. It comes back
+ *    onto the functionCall part from the first found of extra_content.google, the call's or
+ *    its function's provider_specific_fields.thought_signature (LiteLLM's) and the id after
+ *    the separator; tool messages find their call by the id before it.
  *    Signatures on text parts are not kept: OpenAI's message has no place for them, and
  *    Gemini enforces the signatures of function calls only.
  */
@@ -742,13 +745,40 @@ parse_args(const cJSON *args)
     return o;
 }
 
-/* {"functionCall":{"name","args"}} for one OpenAI function call. */
+/*
+ * The thought signature of a tool call (fn its function, or the legacy function_call), first
+ * found: extra_content.google.thought_signature (Google's OpenAI shape), the call's
+ * provider_specific_fields.thought_signature, the function's, or the id after
+ * SLLMP_THOUGHT_SEP (LiteLLM's three). NULL when none ("" is none).
+ */
+static const char *
+call_signature(const cJSON *fn, const cJSON *call)
+{
+    const char *found[3], *id = get_str(call, "id"), *sep;
+
+    found[0] = get_str(get(get(call, "extra_content"), "google"), "thought_signature");
+    found[1] = get_str(get(call, "provider_specific_fields"), "thought_signature");
+    found[2] = get_str(get(fn, "provider_specific_fields"), "thought_signature");
+    for (size_t n = 0; n < sizeof(found) / sizeof(found[0]); n++) {
+        if (found[n] != NULL && *found[n] != '\0') {
+            return found[n];
+        }
+    }
+    sep = id != NULL ? strstr(id, SLLMP_THOUGHT_SEP) : NULL;
+    if (sep != NULL && sep[strlen(SLLMP_THOUGHT_SEP)] != '\0') {
+        return sep + strlen(SLLMP_THOUGHT_SEP);
+    }
+    return NULL;
+}
+
+/* {"functionCall":{"name","args"}} for one OpenAI function call, with its thoughtSignature
+ * when it has one. */
 static cJSON *
 function_call_part(const cJSON *fn, const cJSON *call, const char *where, int i, int k,
                    sllmp_xerr_t *e)
 {
     const char *name = get_str(fn, "name");
-    const char *sig = get_str(get(get(call, "extra_content"), "google"), "thought_signature");
+    const char *sig = call_signature(fn, call);
     cJSON *args, *p, *fc;
 
     if (name == NULL || *name == '\0') {
@@ -818,12 +848,15 @@ assistant_parts(cJSON *parts, const cJSON *m, int i, sllmp_xerr_t *e)
     return 0;
 }
 
-/* The function name of the tool call `id` in the assistant messages before messages[i]. */
+/* The function name of the tool call `id` in the assistant messages before messages[i]. The
+ * ids are compared before SLLMP_THOUGHT_SEP: a client may send the signature on the call's id
+ * and not on the tool message's, or the other way round. */
 static const char *
 tool_name(const cJSON *msgs, int i, const char *id)
 {
     const char *found = NULL;
     const cJSON *m, *call;
+    size_t len = sllmp_thought_id_len(id);
     int n = 0;
 
     cJSON_ArrayForEach(m, msgs)
@@ -835,7 +868,7 @@ tool_name(const cJSON *msgs, int i, const char *id)
         {
             const char *cid = get_str(call, "id");
 
-            if (cid != NULL && strcmp(cid, id) == 0) {
+            if (cid != NULL && sllmp_thought_id_len(cid) == len && strncmp(cid, id, len) == 0) {
                 /* the latest wins, should a client reuse ids */
                 found = get_str(get(call, "function"), "name");
             }

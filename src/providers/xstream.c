@@ -38,6 +38,14 @@ sllmp_json_str(const cJSON *obj, const char *name)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+size_t
+sllmp_thought_id_len(const char *id)
+{
+    const char *sep = strstr(id, SLLMP_THOUGHT_SEP);
+
+    return sep != NULL ? (size_t)(sep - id) : strlen(id);
+}
+
 cJSON *
 sllmp_usage_to_openai(const sllmp_usage_t *u)
 {

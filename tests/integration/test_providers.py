@@ -752,28 +752,45 @@ class GeminiTest(ProvidersCase):
             self.assertEqual([tc.get("extra_content") for tc in out["tool_calls"]],
                              [signed, None], out)
 
-        def next_turn(with_signature):
+        def next_turn(extra, ids, result_ids=None):
+            # extra: the calls' extra_content sent back; ids, result_ids: the ids on the
+            # assistant's calls and on the tool messages (what a client kept of each id)
             assistant = {"role": "assistant", "content": None, "tool_calls": [
-                dict({"id": c["id"], "type": "function",
+                dict({"id": ids(c["id"]), "type": "function",
                       "function": {"name": c["name"], "arguments": c["args"]}},
-                     **({"extra_content": extras[i]} if with_signature and i in extras else {}))
+                     **({"extra_content": extras[i]} if extra and i in extras else {}))
                 for i, c in sorted(calls.items())]}
-            results = [{"role": "tool", "tool_call_id": c["id"], "content": "18C"}
-                       for _, c in sorted(calls.items())]
+            results = [{"role": "tool", "tool_call_id": (result_ids or ids)(c["id"]),
+                        "content": "18C"} for _, c in sorted(calls.items())]
             return self.chat({"model": "gem-tools-signed", "stream": True, "tools": tools,
                               "messages": [{"role": "user", "content": "weather?"},
                                            assistant] + results})
 
-        r2 = next_turn(True)
-        self.assertEqual(r2.status, 200, r2)
-        turn = mock_requests(self.gemini)[-1]["body"]["contents"][1]
-        self.assertEqual(turn["role"], "model")
-        self.assertEqual(turn["parts"][0], {
-            "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
-            "thoughtSignature": GEMINI_SIGNATURE})
-        self.assertNotIn("thoughtSignature", turn["parts"][1])
-        # what a streaming agent met before: the call back without it is Gemini's 400
-        self.assertOpenAIError(next_turn(False), 400)
+        def bare(cid):
+            return cid.split("__thought__")[0]
+
+        def same(cid):
+            return cid
+
+        # the call back as it came; with extra_content only (the id before the separator);
+        # with the id only, as LangChain and most agent frameworks rebuild it, the tool
+        # messages' ids with the signature or without
+        for extra, ids, result_ids in ((True, same, None), (True, bare, None),
+                                       (False, same, None), (False, same, bare)):
+            r2 = next_turn(extra, ids, result_ids)
+            self.assertEqual(r2.status, 200, r2)
+            turn = mock_requests(self.gemini)[-1]["body"]["contents"][1]
+            self.assertEqual(turn["role"], "model")
+            self.assertEqual(turn["parts"][0], {
+                "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+                "thoughtSignature": GEMINI_SIGNATURE})
+            self.assertNotIn("thoughtSignature", turn["parts"][1])
+            self.assertEqual([p["functionResponse"]["name"] for p in
+                              mock_requests(self.gemini)[-1]["body"]["contents"][2]["parts"]],
+                             ["get_weather", "get_time"])
+        # the call back without it anywhere is Gemini's 400 (this model is no gemini-3 the
+        # gateway would sign for)
+        self.assertOpenAIError(next_turn(False, bare), 400)
 
     def test_thinking_tokens_in_usage(self):
         r, body = self.chat_text("gem-thinking")

@@ -444,6 +444,56 @@ test_request_tool_round_trip(void **state)
         "\"allowedFunctionNames\":[\"get_time\"]}}}");
 }
 
+/* A call's thought signature comes back from, first found: extra_content.google (Google's
+ * OpenAI shape), the call's provider_specific_fields, its function's, or the id after
+ * "__thought__" (LiteLLM's); a tool message finds its call by the id before the separator,
+ * whichever side has it. */
+static void
+test_request_thought_signature_sources(void **state)
+{
+    (void)state;
+    assert_request(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+        "{\"id\":\"call_a__thought__ID1\",\"type\":\"function\",\"function\":{\"name\":\"fa\","
+        "\"arguments\":\"{}\",\"provider_specific_fields\":{\"thought_signature\":\"F1\"}},"
+        "\"extra_content\":{\"google\":{\"thought_signature\":\"E1\"}},"
+        "\"provider_specific_fields\":{\"thought_signature\":\"P1\"}},"
+        "{\"id\":\"call_b__thought__ID2\",\"type\":\"function\",\"function\":{\"name\":\"fb\","
+        "\"arguments\":\"{}\",\"provider_specific_fields\":{\"thought_signature\":\"F2\"}},"
+        "\"provider_specific_fields\":{\"thought_signature\":\"P2\"}},"
+        "{\"id\":\"call_c__thought__ID3\",\"type\":\"function\",\"function\":{\"name\":\"fc\","
+        "\"arguments\":\"{}\",\"provider_specific_fields\":{\"thought_signature\":\"F3\"}}},"
+        "{\"id\":\"call_d__thought__ID4\",\"type\":\"function\",\"function\":{\"name\":\"fd\","
+        "\"arguments\":\"{}\"}},"
+        "{\"id\":\"call_e\",\"type\":\"function\",\"function\":{\"name\":\"fe\","
+        "\"arguments\":\"{}\"}},"
+        "{\"id\":\"call_f__thought__\",\"type\":\"function\",\"function\":{\"name\":\"ff\","
+        "\"arguments\":\"{}\"},\"extra_content\":{\"google\":{\"thought_signature\":\"\"}}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_a\",\"content\":\"1\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_b__thought__ID2\",\"content\":\"2\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_c__thought__other\",\"content\":\"3\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_d\",\"content\":\"4\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_e__thought__ID5\",\"content\":\"5\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_f\",\"content\":\"6\"}]}",
+
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]},"
+        "{\"role\":\"model\",\"parts\":["
+        "{\"functionCall\":{\"name\":\"fa\",\"args\":{}},\"thoughtSignature\":\"E1\"},"
+        "{\"functionCall\":{\"name\":\"fb\",\"args\":{}},\"thoughtSignature\":\"P2\"},"
+        "{\"functionCall\":{\"name\":\"fc\",\"args\":{}},\"thoughtSignature\":\"F3\"},"
+        "{\"functionCall\":{\"name\":\"fd\",\"args\":{}},\"thoughtSignature\":\"ID4\"},"
+        "{\"functionCall\":{\"name\":\"fe\",\"args\":{}}},"
+        "{\"functionCall\":{\"name\":\"ff\",\"args\":{}}}]},"
+        "{\"role\":\"user\",\"parts\":["
+        "{\"functionResponse\":{\"name\":\"fa\",\"response\":{\"result\":\"1\"}}},"
+        "{\"functionResponse\":{\"name\":\"fb\",\"response\":{\"result\":\"2\"}}},"
+        "{\"functionResponse\":{\"name\":\"fc\",\"response\":{\"result\":\"3\"}}},"
+        "{\"functionResponse\":{\"name\":\"fd\",\"response\":{\"result\":\"4\"}}},"
+        "{\"functionResponse\":{\"name\":\"fe\",\"response\":{\"result\":\"5\"}}},"
+        "{\"functionResponse\":{\"name\":\"ff\",\"response\":{\"result\":\"6\"}}}]}]}");
+}
+
 static void
 test_request_legacy_functions(void **state)
 {
@@ -488,6 +538,18 @@ test_request_unknown_tool_call_id(void **state)
                    "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
                    "{\"role\":\"tool\",\"tool_call_id\":\"call_zzz\",\"content\":\"x\"}]}",
                    "messages[2].tool_call_id");
+    /* the ids before the separator must be the same, not one a prefix of the other */
+    assert_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+                   "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_ab__thought__S\","
+                   "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+                   "{\"role\":\"tool\",\"tool_call_id\":\"call_a\",\"content\":\"x\"}]}",
+                   "messages[2].tool_call_id");
+    assert_refused(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_ab\","
+        "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_a__thought__S\",\"content\":\"x\"}]}",
+        "messages[2].tool_call_id");
     /* a later call with that id does not count */
     assert_refused(
         "{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"call_a\",\"content\":\"x\"},"
@@ -1519,6 +1581,7 @@ main(void)
         cmocka_unit_test(test_request_tool_round_trip),
         cmocka_unit_test(test_request_legacy_functions),
         cmocka_unit_test(test_request_unknown_tool_call_id),
+        cmocka_unit_test(test_request_thought_signature_sources),
         cmocka_unit_test(test_request_invalid_arguments),
         cmocka_unit_test(test_request_schema_keys_stripped),
         cmocka_unit_test(test_request_schema_free_form_objects),
