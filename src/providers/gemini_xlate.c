@@ -30,7 +30,10 @@
  *    arguments alone (LangChain, most agent frameworks) drop extra_content. It comes back
  *    onto the functionCall part from the first found of extra_content.google, the call's or
  *    its function's provider_specific_fields.thought_signature (LiteLLM's) and the id after
- *    the separator; tool messages find their call by the id before it.
+ *    the separator; tool messages find their call by the id before it. To a Gemini 3 model
+ *    (which refuses a model turn whose first call has none), the first call of an assistant
+ *    message that has none gets Google's dummy, "skip_thought_signature_validator": history
+ *    the model did not write (a conversation begun on another model) then goes through.
  *    Signatures on text parts are not kept: OpenAI's message has no place for them, and
  *    Gemini enforces the signatures of function calls only.
  */
@@ -809,14 +812,33 @@ function_call_part(const cJSON *fn, const cJSON *call, const char *where, int i,
     return p;
 }
 
-/* An assistant message as model parts: its text, then one functionCall per tool call. */
+/* Google's documented thoughtSignature for a function call Gemini did not make itself
+ * (history from another model, a client that lost the signature), which Gemini 3 takes in
+ * place of one. */
+#define DUMMY_SIGNATURE "skip_thought_signature_validator"
+
+/* A functionCall part just made for an assistant message; for Gemini 3 (gemini3), its first
+ * one without a thoughtSignature gets the dummy: Gemini 3 refuses a model turn whose first
+ * function call has none (400 "Function call ... is missing a thought_signature"). */
+static void
+add_call_part(cJSON *parts, cJSON *p, int gemini3, int *first)
+{
+    if (gemini3 && *first && get(p, "thoughtSignature") == NULL) {
+        cJSON_AddStringToObject(p, "thoughtSignature", DUMMY_SIGNATURE);
+    }
+    *first = 0;
+    cJSON_AddItemToArray(parts, p);
+}
+
+/* An assistant message as model parts: its text, then one functionCall per tool call. gemini3:
+ * the model is a Gemini 3 one (see add_call_part). */
 static int
-assistant_parts(cJSON *parts, const cJSON *m, int i, sllmp_xerr_t *e)
+assistant_parts(cJSON *parts, const cJSON *m, int i, int gemini3, sllmp_xerr_t *e)
 {
     const cJSON *calls = get(m, "tool_calls"), *call;
     sllmp_buf_t text;
     cJSON *p;
-    int k = 0, rc;
+    int k = 0, rc, first = 1;
 
     sllmp_buf_init(&text, 0);
     rc = content_text(get(m, "content"), 1, &text, i, e);
@@ -834,7 +856,7 @@ assistant_parts(cJSON *parts, const cJSON *m, int i, sllmp_xerr_t *e)
         if ((p = function_call_part(get(call, "function"), call, "tool_calls", i, k, e)) == NULL) {
             return -1;
         }
-        cJSON_AddItemToArray(parts, p);
+        add_call_part(parts, p, gemini3, &first);
         k++;
     }
     if (cJSON_IsObject(get(m, "function_call"))) {
@@ -843,7 +865,7 @@ assistant_parts(cJSON *parts, const cJSON *m, int i, sllmp_xerr_t *e)
             NULL) {
             return -1;
         }
-        cJSON_AddItemToArray(parts, p);
+        add_call_part(parts, p, gemini3, &first);
     }
     return 0;
 }
@@ -966,12 +988,12 @@ system_parts(cJSON *parts, const cJSON *content, int i, sllmp_xerr_t *e)
 }
 
 static int
-messages(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
+messages(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t *e)
 {
     const cJSON *msgs = get(req, "messages"), *m;
     cJSON *contents = cJSON_AddArrayToObject(body, "contents");
     cJSON *sys = cJSON_CreateArray();
-    int i = 0;
+    int i = 0, gemini3 = strstr(model, "gemini-3") != NULL;
 
     if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
         cJSON_Delete(sys);
@@ -995,7 +1017,7 @@ messages(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
                 parts = NULL;
             }
         } else if (strcmp(role, "assistant") == 0) {
-            if ((rc = assistant_parts(parts, m, i, e)) == 0) {
+            if ((rc = assistant_parts(parts, m, i, gemini3, e)) == 0) {
                 add_turn(contents, "model", parts);
                 parts = NULL;
             }
@@ -1471,9 +1493,12 @@ sllmp_gemini_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
         xmsg(e, "The request body must be a JSON object.");
         return NULL;
     }
+    if (model == NULL) {
+        model = "";
+    }
     body = cJSON_CreateObject();
-    if (messages(body, req, e) != 0 || tools(body, req, e) != 0 ||
-        generation_config(body, req, model != NULL ? model : "", e) != 0) {
+    if (messages(body, req, model, e) != 0 || tools(body, req, e) != 0 ||
+        generation_config(body, req, model, e) != 0) {
         cJSON_Delete(body);
         return NULL;
     }

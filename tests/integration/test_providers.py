@@ -166,6 +166,9 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-tools-signed", model="gemini/gemini-mock+tools+signed", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
+        # a Gemini 3 model: the mock signs its calls and wants them signed, as Google does
+        m("gem3-tools", model="gemini/gemini-3-flash-preview+tools", api_base=g,
+          api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-429", model="gemini/gemini-mock+status-429", api_base=g,
           api_key="os.environ/MOCK_GEMINI_KEY"),
         m("gem-429-frac", model="gemini/gemini-mock+status-429+retryms-1500", api_base=g,
@@ -791,6 +794,47 @@ class GeminiTest(ProvidersCase):
         # the call back without it anywhere is Gemini's 400 (this model is no gemini-3 the
         # gateway would sign for)
         self.assertOpenAIError(next_turn(False, bare), 400)
+
+    def test_gemini3_takes_history_it_did_not_write(self):
+        # a tool loop begun on another model (no signatures anywhere) goes on with Gemini 3:
+        # the first call of each assistant message gets Google's documented dummy signature,
+        # which Gemini 3 takes in place of its own (without it: its 400)
+        tools = [{"type": "function", "function": {"name": "get_weather"}},
+                 {"type": "function", "function": {"name": "get_time"}}]
+        history = [{"role": "user", "content": "weather?"},
+                   {"role": "assistant", "content": None, "tool_calls": [
+                       {"id": "call_w", "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{}"}},
+                       {"id": "call_t", "type": "function",
+                        "function": {"name": "get_time", "arguments": "{}"}}]},
+                   {"role": "tool", "tool_call_id": "call_w", "content": "18C"},
+                   {"role": "tool", "tool_call_id": "call_t", "content": "12:00"}]
+        for stream in (False, True):
+            r = self.chat({"model": "gem3-tools", "stream": stream, "tools": tools,
+                           "messages": history})
+            self.assertEqual(r.status, 200, r)
+            turn = mock_requests(self.gemini)[-1]["body"]["contents"][1]
+            self.assertEqual([p.get("thoughtSignature") for p in turn["parts"]],
+                             ["skip_thought_signature_validator", None], turn)
+        # a signature the client kept is what goes, never the dummy
+        first = self.chat({"model": "gem3-tools", "tools": tools,
+                           "messages": [{"role": "user", "content": "weather?"}]})
+        self.assertEqual(first.status, 200, first)
+        calls = first.json()["choices"][0]["message"]["tool_calls"]
+        r = self.chat({"model": "gem3-tools", "tools": tools, "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": c["id"], "type": "function", "function": c["function"]} for c in calls]}] +
+            [{"role": "tool", "tool_call_id": c["id"], "content": "x"} for c in calls]})
+        self.assertEqual(r.status, 200, r)
+        turn = mock_requests(self.gemini)[-1]["body"]["contents"][1]
+        self.assertEqual([p.get("thoughtSignature") for p in turn["parts"]],
+                         [GEMINI_SIGNATURE, None], turn)
+        # a model that is no Gemini 3 gets no made-up signature (this mock one wants its own)
+        self.assertOpenAIError(self.chat({"model": "gem-tools-signed", "tools": tools,
+                                          "messages": history}), 400)
+        self.assertNotIn("thoughtSignature",
+                         mock_requests(self.gemini)[-1]["body"]["contents"][1]["parts"][0])
 
     def test_thinking_tokens_in_usage(self):
         r, body = self.chat_text("gem-thinking")

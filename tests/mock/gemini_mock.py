@@ -44,11 +44,14 @@ e.g. `sleep-200+words-5-50`:
     words-N-D         answer = N words "w1".."wN"; streamed N events, D ms apart
     tools             two functionCall parts (get_weather {"city":"Paris"}, get_time
                       {"timezone":"Europe/Paris"}), no ids, finishReason STOP
-    signed            as Gemini 3 does: the first functionCall part of an answer carries
+    signed            as Gemini 3 does (and so the default of a model with "gemini-3" in its
+                      name): the first functionCall part of an answer carries
                       thoughtSignature SIGNATURE (the others none), and a request whose
                       current turn (the model turns after the last user turn with text) has a
-                      model turn whose first functionCall part lacks that exact signature is a
-                      400 INVALID_ARGUMENT "Function call is missing a thought_signature ..."
+                      model turn whose first functionCall part lacks that exact signature (or
+                      DUMMY_SIGNATURE, Google's documented one for calls the model did not
+                      make) is a 400 INVALID_ARGUMENT "Function call is missing a
+                      thought_signature ..."
     thinking          thoughtsTokenCount 50, and, when generationConfig.thinkingConfig
                       .includeThoughts is true (Google sends thought summaries then only), a
                       first part {"text":..., "thought": true}
@@ -116,6 +119,8 @@ DEFAULT_KEY = "AIza-mock-KEY"
 THOUGHT = "Let me think about this request step by step."
 # what option `signed` puts on a first functionCall part, and wants back on it
 SIGNATURE = "CiQBxoV9mb2NrLWdlbWluaS10aG91Z2h0LXNpZ25hdHVyZQ=="
+# what Gemini 3 takes in place of a signature on calls it did not make (Google's FAQ)
+DUMMY_SIGNATURE = "skip_thought_signature_validator"
 
 TOP_FIELDS = {"contents", "systemInstruction", "system_instruction", "tools", "toolConfig",
               "tool_config", "generationConfig", "generation_config", "safetySettings",
@@ -143,6 +148,9 @@ def parse_model(model):
         model, ("tools", "signed", "thinking", "cache", "blocked", "maxtokens", "nonobject"),
         ("stall", "close", "quota"))
     opt["retry_ms"] = None
+    # Gemini 3 signs its calls and wants the signatures back, whatever the test asked for
+    opt["signed"] = opt["signed"] or (isinstance(model, str) and
+                                      "gemini-3" in model.split("+")[0])
     for tok in rest:
         m = re.fullmatch(r"retryms-(\d+)", tok)
         if m:
@@ -426,7 +434,8 @@ def check_signatures(body):
             fc = p.get("functionCall", p.get("function_call")) if isinstance(p, dict) else None
             if fc is None:
                 continue
-            if p.get("thoughtSignature", p.get("thought_signature")) != SIGNATURE:
+            if p.get("thoughtSignature", p.get("thought_signature")) not in (SIGNATURE,
+                                                                              DUMMY_SIGNATURE):
                 raise BadRequest(
                     "Function call is missing a thought_signature in functionCall parts. This "
                     "is required for tools to work correctly, and missing thought_signature may "

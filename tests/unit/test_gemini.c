@@ -494,6 +494,81 @@ test_request_thought_signature_sources(void **state)
         "{\"functionResponse\":{\"name\":\"ff\",\"response\":{\"result\":\"6\"}}}]}]}");
 }
 
+/* Gemini 3 refuses a model turn whose first functionCall has no thought signature (history
+ * it did not write: a conversation begun on another model, a client that dropped it): that
+ * part gets Google's documented dummy, "skip_thought_signature_validator". Only the first
+ * call of each assistant message, only when it has none, only for Gemini 3. */
+static void
+test_request_gemini3_dummy_signature(void **state)
+{
+    static const char req[] =
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"role\":\"assistant\",\"content\":\"Let me see.\",\"tool_calls\":["
+        "{\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"fa\","
+        "\"arguments\":\"{}\"}},"
+        "{\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"fb\","
+        "\"arguments\":\"{}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_a\",\"content\":\"1\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_b\",\"content\":\"2\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+        "{\"id\":\"call_c__thought__SIG\",\"type\":\"function\",\"function\":{\"name\":\"fc\","
+        "\"arguments\":\"{}\"}},"
+        "{\"id\":\"call_d\",\"type\":\"function\",\"function\":{\"name\":\"fd\","
+        "\"arguments\":\"{}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_c\",\"content\":\"3\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_d\",\"content\":\"4\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+        "{\"id\":\"call_e\",\"type\":\"function\",\"function\":{\"name\":\"fe\","
+        "\"arguments\":\"{}\"}},"
+        "{\"id\":\"call_f\",\"type\":\"function\",\"function\":{\"name\":\"ff\","
+        "\"arguments\":\"{}\"},\"extra_content\":{\"google\":{\"thought_signature\":\"S2\"}}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_e\",\"content\":\"5\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_f\",\"content\":\"6\"},"
+        "{\"role\":\"assistant\",\"content\":\"Done.\"}]}";
+    static const char want[] =
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]},"
+        "{\"role\":\"model\",\"parts\":[{\"text\":\"Let me see.\"},"
+        "{\"functionCall\":{\"name\":\"fa\",\"args\":{}}%s},"
+        "{\"functionCall\":{\"name\":\"fb\",\"args\":{}}}]},"
+        "{\"role\":\"user\",\"parts\":["
+        "{\"functionResponse\":{\"name\":\"fa\",\"response\":{\"result\":\"1\"}}},"
+        "{\"functionResponse\":{\"name\":\"fb\",\"response\":{\"result\":\"2\"}}}]},"
+        "{\"role\":\"model\",\"parts\":["
+        "{\"functionCall\":{\"name\":\"fc\",\"args\":{}},\"thoughtSignature\":\"SIG\"},"
+        "{\"functionCall\":{\"name\":\"fd\",\"args\":{}}}]},"
+        "{\"role\":\"user\",\"parts\":["
+        "{\"functionResponse\":{\"name\":\"fc\",\"response\":{\"result\":\"3\"}}},"
+        "{\"functionResponse\":{\"name\":\"fd\",\"response\":{\"result\":\"4\"}}}]},"
+        "{\"role\":\"model\",\"parts\":["
+        "{\"functionCall\":{\"name\":\"fe\",\"args\":{}}%s},"
+        "{\"functionCall\":{\"name\":\"ff\",\"args\":{}},\"thoughtSignature\":\"S2\"}]},"
+        "{\"role\":\"user\",\"parts\":["
+        "{\"functionResponse\":{\"name\":\"fe\",\"response\":{\"result\":\"5\"}}},"
+        "{\"functionResponse\":{\"name\":\"ff\",\"response\":{\"result\":\"6\"}}}]},"
+        "{\"role\":\"model\",\"parts\":[{\"text\":\"Done.\"}]}]}";
+    static const char dummy[] = ",\"thoughtSignature\":\"skip_thought_signature_validator\"";
+    char buf[sizeof(want) + 2 * sizeof(dummy)];
+
+    (void)state;
+    snprintf(buf, sizeof(buf), want, dummy, dummy);
+    assert_request_for("gemini-3-flash-preview", req, buf);
+    assert_request_for("gemini-3.1-pro-preview", req, buf);
+    /* other models: what the client sent, and nothing made up */
+    snprintf(buf, sizeof(buf), want, "", "");
+    assert_request_for("gemini-2.5-pro", req, buf);
+    /* the legacy function_call is a model turn's first call too */
+    assert_request_for(
+        "gemini-3-pro-preview",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"function_call\":{\"name\":\"f\","
+        "\"arguments\":\"{}\"}},{\"role\":\"function\",\"name\":\"f\",\"content\":\"1\"}]}",
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"q\"}]},"
+        "{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"f\",\"args\":{}},"
+        "\"thoughtSignature\":\"skip_thought_signature_validator\"}]},"
+        "{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"name\":\"f\","
+        "\"response\":{\"result\":\"1\"}}}]}]}");
+}
+
 static void
 test_request_legacy_functions(void **state)
 {
@@ -1582,6 +1657,7 @@ main(void)
         cmocka_unit_test(test_request_legacy_functions),
         cmocka_unit_test(test_request_unknown_tool_call_id),
         cmocka_unit_test(test_request_thought_signature_sources),
+        cmocka_unit_test(test_request_gemini3_dummy_signature),
         cmocka_unit_test(test_request_invalid_arguments),
         cmocka_unit_test(test_request_schema_keys_stripped),
         cmocka_unit_test(test_request_schema_free_form_objects),
