@@ -48,6 +48,12 @@ const char *sllmp_json_str(const cJSON *obj, const char *name);
  * signature was added to it (all of id when it has none). */
 size_t sllmp_thought_id_len(const char *id);
 
+/* A new cJSON string of tool call id without the signature (the part before
+ * SLLMP_THOUGHT_SEP), for providers whose tool ids take ^[a-zA-Z0-9_-]+$ only (Anthropic,
+ * Bedrock), which a signature's base64 breaks: a conversation begun on Gemini goes on there
+ * with the call and its result still paired. */
+cJSON *sllmp_bare_tool_id(const char *id);
+
 /*
  * Streamed translation into OpenAI chat.completion.chunk objects.
  *

@@ -394,13 +394,14 @@ tool_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
     cJSON *r;
     int k = 0;
 
-    if (id == NULL || *id == '\0') {
+    if (id == NULL || sllmp_thought_id_len(id) == 0) {
         return sllmp_xerr(e, "must be the id of the tool call it answers.",
                           "messages[%d].tool_call_id", i);
     }
     r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "type", "tool_result");
-    cJSON_AddStringToObject(r, "tool_use_id", id);
+    /* a Gemini thought signature in the id: the id before it, as on its tool_use */
+    cJSON_AddItemToObject(r, "tool_use_id", sllmp_bare_tool_id(id));
     if (cJSON_IsString(content)) {
         /* empty content is left out, which Anthropic takes (an empty text would not be) */
         if (!sllmp_blank(content->valuestring)) {
@@ -530,7 +531,7 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
         if (type != NULL && strcmp(type, "function") != 0) {
             return sllmp_xerr(e, "must be \"function\".", "messages[%d].tool_calls[%d].type", i, k);
         }
-        if (id == NULL || *id == '\0') {
+        if (id == NULL || sllmp_thought_id_len(id) == 0) {
             return sllmp_xerr(e,
                               "is required: Anthropic pairs each tool call with its result by id.",
                               "messages[%d].tool_calls[%d].id", i, k);
@@ -549,7 +550,9 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
         }
         b = cJSON_CreateObject();
         cJSON_AddStringToObject(b, "type", "tool_use");
-        cJSON_AddStringToObject(b, "id", id);
+        /* a Gemini thought signature in the id (a conversation begun there): Anthropic's ids
+         * take [a-zA-Z0-9_-] only, so the id before it goes, as on the tool_result */
+        cJSON_AddItemToObject(b, "id", sllmp_bare_tool_id(id));
         cJSON_AddStringToObject(b, "name", name);
         cJSON_AddItemToObject(b, "input", input);
         turn_add(t, "assistant", b, 0);

@@ -348,7 +348,9 @@ tool_use_blocks(conv_t *c, const cJSON *calls, int i, cJSON *blocks)
         }
         b = cJSON_CreateObject();
         tu = cJSON_AddObjectToObject(b, "toolUse");
-        cJSON_AddStringToObject(tu, "toolUseId", id->valuestring);
+        /* a Gemini thought signature in the id (a conversation begun there): toolUseId takes
+         * [a-zA-Z0-9_-], 64 at most, so the id before it goes, as on the toolResult */
+        cJSON_AddItemToObject(tu, "toolUseId", sllmp_bare_tool_id(id->valuestring));
         cJSON_AddStringToObject(tu, "name", name->valuestring);
         cJSON_AddItemToObject(tu, "input", input);
         cJSON_AddItemToArray(blocks, b);
@@ -419,7 +421,7 @@ tool_result_block(conv_t *c, const cJSON *m, int i)
     }
     b = cJSON_CreateObject();
     tr = cJSON_AddObjectToObject(b, "toolResult");
-    cJSON_AddStringToObject(tr, "toolUseId", id->valuestring);
+    cJSON_AddItemToObject(tr, "toolUseId", sllmp_bare_tool_id(id->valuestring));
     cJSON_AddItemToObject(tr, "content", inner);
     cJSON_AddStringToObject(tr, "status", "success");
     return b;

@@ -47,6 +47,16 @@ sllmp_thought_id_len(const char *id)
 }
 
 cJSON *
+sllmp_bare_tool_id(const char *id)
+{
+    char *bare = sllmp_xstrndup(id, sllmp_thought_id_len(id));
+    cJSON *s = cJSON_CreateString(bare);
+
+    free(bare);
+    return s;
+}
+
+cJSON *
 sllmp_usage_to_openai(const sllmp_usage_t *u)
 {
     cJSON *o = cJSON_CreateObject();

@@ -836,6 +836,34 @@ class GeminiTest(ProvidersCase):
         self.assertNotIn("thoughtSignature",
                          mock_requests(self.gemini)[-1]["body"]["contents"][1]["parts"][0])
 
+    def test_tool_loop_begun_on_gemini_goes_on_with_claude(self):
+        # the ids carry Gemini's signature after "__thought__" (base64: '+', '/', '='), which
+        # Anthropic's tool_use ids and Bedrock's toolUseIds refuse: the id before it goes, on
+        # the call and its result alike, whichever side the client kept it on
+        tools = [{"type": "function", "function": {"name": "get_weather"}},
+                 {"type": "function", "function": {"name": "get_time"}}]
+        first = self.chat({"model": "gem-tools-signed", "tools": tools,
+                           "messages": [{"role": "user", "content": "weather?"}]})
+        self.assertEqual(first.status, 200, first)
+        calls = first.json()["choices"][0]["message"]["tool_calls"]
+        self.assertIn("__thought__", calls[0]["id"])
+        bare = [c["id"].split("__thought__")[0] for c in calls]
+        history = [{"role": "user", "content": "weather?"},
+                   {"role": "assistant", "content": None, "tool_calls": calls},
+                   {"role": "tool", "tool_call_id": calls[0]["id"], "content": "18C"},
+                   {"role": "tool", "tool_call_id": bare[1], "content": "12:00"}]
+        r = self.chat({"model": "claude", "tools": tools, "messages": history})
+        self.assertEqual(r.status, 200, r)
+        sent = mock_requests(self.anthropic)[-1]["body"]["messages"]
+        self.assertEqual([b["id"] for b in sent[1]["content"]], bare)
+        self.assertEqual([b["tool_use_id"] for b in sent[2]["content"]], bare)
+        for model in ("br-claude", "nova"):
+            r = self.chat({"model": model, "tools": tools, "messages": history})
+            self.assertEqual(r.status, 200, (model, r))
+            sent = mock_requests(self.bedrock)[-1]["body"]["messages"]
+            self.assertEqual([b["toolUse"]["toolUseId"] for b in sent[1]["content"]], bare)
+            self.assertEqual([b["toolResult"]["toolUseId"] for b in sent[2]["content"]], bare)
+
     def test_thinking_tokens_in_usage(self):
         r, body = self.chat_text("gem-thinking")
         u = body["usage"]

@@ -50,6 +50,7 @@ Anthropic's error body {"type":"error","error":{"type":T,"message":M},"request_i
       - system a string or a list of non-empty text blocks;
       - temperature and top_p numbers in [0, 1], top_k an integer >= 0; stop_sequences
         strings that are not whitespace only;
+      - tool_use ids and tool_result tool_use_ids match ^[a-zA-Z0-9_-]+$;
       - tools: name [a-zA-Z0-9_-]{1,64} and an input_schema object of type "object";
         tool_choice {"type": auto|any|tool|none} (tool needs name; none takes no
         disable_parallel_tool_use); metadata has only user_id;
@@ -251,6 +252,12 @@ def check_source(src, where, media_types):
                       "the expected tags: 'base64', 'url'" % (where, src.get("type")))
 
 
+def check_tool_id(v, where):
+    """A tool_use id (and a tool_result's tool_use_id), as Anthropic's schema takes it."""
+    if not re.fullmatch(r"[a-zA-Z0-9_-]+", v):
+        raise Invalid("%s: String should match pattern '^[a-zA-Z0-9_-]+$'" % where)
+
+
 def check_block(b, role, where):
     if not isinstance(b, dict):
         raise Invalid("%s: Input should be a valid dictionary" % where)
@@ -273,6 +280,7 @@ def check_block(b, role, where):
         for k in ("id", "name"):
             if not isinstance(b.get(k), str) or not b[k]:
                 raise Invalid("%s.%s: Field required" % (where, k))
+        check_tool_id(b["id"], where + ".id")
         if not isinstance(b.get("input"), dict):
             raise Invalid("%s.input: Input should be a valid dictionary" % where)
     elif t == "tool_result":
@@ -281,6 +289,7 @@ def check_block(b, role, where):
         check_keys(b, {"type", "tool_use_id", "content", "is_error", "cache_control"}, where + ".")
         if not isinstance(b.get("tool_use_id"), str) or not b["tool_use_id"]:
             raise Invalid("%s.tool_use_id: Field required" % where)
+        check_tool_id(b["tool_use_id"], where + ".tool_use_id")
         c = b.get("content")
         if isinstance(c, list):
             for k, sub in enumerate(c):

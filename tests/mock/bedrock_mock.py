@@ -48,7 +48,8 @@ nocount applies.
 Converse requests are validated as Bedrock does: only Converse's top-level keys, turns that
 alternate starting with user, no blank (empty or whitespace-only) text for any model (the AWS
 CLI shows it for Titan: langchain-aws #403), in a toolResult's content too, every toolUse
-answered by a toolResult in the next turn, a toolConfig whenever toolUse / toolResult blocks appear,
+answered by a toolResult in the next turn, toolUseIds of 1 to 64 of [a-zA-Z0-9_-], a toolConfig
+whenever toolUse / toolResult blocks appear,
 toolConfig.tools with names given once and an inputSchema.json object (for Claude an object
 schema, "type": "object"), a toolChoice.tool naming one of them, reasoningContent blocks only in
 assistant turns and only as {"reasoningText":{"text","signature"?}} or {"redactedContent":
@@ -503,6 +504,14 @@ def validate_thinking(body, model_id):
     return True
 
 
+def check_tool_use_id(v, where):
+    """A toolUseId as Converse's model takes it: 1 to 64 of [a-zA-Z0-9_-]."""
+    if not isinstance(v, str) or not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", v):
+        raise Invalid("1 validation error detected: Value '%s' at '%s' failed to satisfy "
+                      "constraint: Member must satisfy regular expression pattern: "
+                      "^[a-zA-Z0-9_-]+$" % (v, where))
+
+
 def validate_converse(body, tools_configured, model_id=""):
     if not isinstance(body, dict):
         raise Invalid("Malformed input request, please reformat your input and try again.")
@@ -583,11 +592,15 @@ def validate_converse(body, tools_configured, model_id=""):
                 if role != "assistant" or not isinstance(tu.get("input"), dict) or \
                         not tu.get("toolUseId") or not tu.get("name"):
                     raise Invalid("messages.%d.content.%d.toolUse is malformed." % (i, j))
+                check_tool_use_id(tu["toolUseId"], "messages.%d.member.content.%d.member.toolUse"
+                                  ".toolUseId" % (i + 1, j + 1))
                 uses.append(tu["toolUseId"])
             elif kind == "toolResult":
                 tr = b["toolResult"]
                 if role != "user" or not isinstance(tr.get("content"), list):
                     raise Invalid("messages.%d.content.%d.toolResult is malformed." % (i, j))
+                check_tool_use_id(tr.get("toolUseId"), "messages.%d.member.content.%d.member."
+                                  "toolResult.toolUseId" % (i + 1, j + 1))
                 for k, c in enumerate(tr["content"]):
                     if isinstance(c, dict) and "cachePoint" in c:
                         # ToolResultContentBlock has no cachePoint member

@@ -1020,6 +1020,46 @@ test_request_tool_round_trip(void **state)
         "  {'name':'get_time','input_schema':{'type':'object','properties':{}}}]}");
 }
 
+/* A conversation begun on Gemini carries its thought signatures in the tool call ids
+ * ("<id>__thought__<base64>"), which Anthropic refuses (tool_use ids: ^[a-zA-Z0-9_-]+$): the
+ * id before the separator goes, on the tool_use and its tool_result alike, whichever side the
+ * client kept the signature on. */
+static void
+test_request_gemini_thought_ids(void **state)
+{
+    (void)state;
+    assert_request(
+        "{'model':'x','messages':[{'role':'user','content':'q'},"
+        "{'role':'assistant','content':null,'tool_calls':["
+        "  {'id':'call_1__thought__CiQ+x/Y=','type':'function','function':{'name':'f',"
+        "   'arguments':'{}'},'extra_content':{'google':{'thought_signature':'CiQ+x/Y='}}},"
+        "  {'id':'call_2','type':'function','function':{'name':'g','arguments':'{}'}},"
+        "  {'id':'call_3__thought__Zm9v','type':'function','function':{'name':'h',"
+        "   'arguments':'{}'}}]},"
+        "{'role':'tool','tool_call_id':'call_1__thought__CiQ+x/Y=','content':'1'},"
+        "{'role':'tool','tool_call_id':'call_2__thought__Zm9v','content':'2'},"
+        "{'role':'tool','tool_call_id':'call_3','content':'3'}]}",
+        "{'model':'claude-test','max_tokens':4096,'messages':["
+        "{'role':'user','content':[{'type':'text','text':'q'}]},"
+        "{'role':'assistant','content':["
+        "  {'type':'tool_use','id':'call_1','name':'f','input':{}},"
+        "  {'type':'tool_use','id':'call_2','name':'g','input':{}},"
+        "  {'type':'tool_use','id':'call_3','name':'h','input':{}}]},"
+        "{'role':'user','content':["
+        "  {'type':'tool_result','tool_use_id':'call_1','content':'1'},"
+        "  {'type':'tool_result','tool_use_id':'call_2','content':'2'},"
+        "  {'type':'tool_result','tool_use_id':'call_3','content':'3'}]}]}");
+    /* nothing before the separator is no id */
+    assert_refused("{'model':'x','messages':[{'role':'user','content':'q'},"
+                   "{'role':'assistant','content':null,'tool_calls':["
+                   "  {'id':'__thought__Zm9v','type':'function','function':{'name':'f',"
+                   "   'arguments':'{}'}}]}]}",
+                   "messages[1].tool_calls[0].id");
+    assert_refused("{'model':'x','messages':[{'role':'user','content':'q'},"
+                   "{'role':'tool','tool_call_id':'__thought__Zm9v','content':'1'}]}",
+                   "messages[1].tool_call_id");
+}
+
 static void
 test_request_images(void **state)
 {
@@ -1373,6 +1413,7 @@ main(void)
         cmocka_unit_test(test_request_system_and_developer_merged),
         cmocka_unit_test(test_request_message_cache_control),
         cmocka_unit_test(test_request_tool_round_trip),
+        cmocka_unit_test(test_request_gemini_thought_ids),
         cmocka_unit_test(test_request_images),
         cmocka_unit_test(test_request_stop_sequences),
         cmocka_unit_test(test_request_max_tokens),

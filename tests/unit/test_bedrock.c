@@ -440,6 +440,44 @@ test_converse_request_tool_round_trip(void **state)
     cJSON_Delete(req);
 }
 
+
+/* A conversation begun on Gemini carries its thought signatures in the tool call ids
+ * ("<id>__thought__<base64>"), which Bedrock refuses (toolUseId: ^[a-zA-Z0-9_-]+$, at most 64
+ * characters): the id before the separator goes, on the toolUse and its toolResult alike,
+ * whichever side the client kept the signature on. */
+static void
+test_converse_request_gemini_thought_ids(void **state)
+{
+    sllmp_xerr_t e;
+    cJSON *req = parse(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+        "{\"id\":\"call_1__thought__CiQBxoV9mb2NrLWdlbWluaS10aG91Z2h0LXNpZ25hdHVyZQ+/x==\","
+        "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"},"
+        "\"extra_content\":{\"google\":{\"thought_signature\":\"CiQBxoV9mb2NrLWdlbWluaS10aG91Z2h0"
+        "LXNpZ25hdHVyZQ+/x==\"}}},"
+        "{\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"g\","
+        "\"arguments\":\"{}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"1\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_2__thought__Zm9v\",\"content\":\"2\"}]}");
+    cJSON *out = sllmp_bedrock_request(req, "anthropic.claude-sonnet-4-v1:0", &e);
+
+    (void)state;
+    if (out == NULL) {
+        fail_msg("refused: %s (%s)", e.message, e.param);
+    }
+    assert_json(out, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"q\"}]},"
+                     "{\"role\":\"assistant\",\"content\":["
+                     "{\"toolUse\":{\"toolUseId\":\"call_1\",\"name\":\"f\",\"input\":{}}},"
+                     "{\"toolUse\":{\"toolUseId\":\"call_2\",\"name\":\"g\",\"input\":{}}}]},"
+                     "{\"role\":\"user\",\"content\":["
+                     "{\"toolResult\":{\"toolUseId\":\"call_1\",\"content\":[{\"text\":\"1\"}],"
+                     "\"status\":\"success\"}},"
+                     "{\"toolResult\":{\"toolUseId\":\"call_2\",\"content\":[{\"text\":\"2\"}],"
+                     "\"status\":\"success\"}}]}]}");
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+}
 static void
 test_converse_request_choices_and_minimal(void **state)
 {
@@ -1984,6 +2022,7 @@ main(void)
         cmocka_unit_test(test_evs_bad_frames),
         cmocka_unit_test(test_evs_callback_stops),
         cmocka_unit_test(test_converse_request_tool_round_trip),
+        cmocka_unit_test(test_converse_request_gemini_thought_ids),
         cmocka_unit_test(test_converse_request_choices_and_minimal),
         cmocka_unit_test(test_converse_request_errors),
         cmocka_unit_test(test_converse_request_tool_arguments),
