@@ -284,33 +284,75 @@ static const struct {
 
 #define NMAP (sizeof(param_map) / sizeof(param_map[0]))
 
+static int
+is_tool(const cJSON *m)
+{
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+
+    return cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0;
+}
+
+/* Whether the id (a tool call's, or a tool message's tool_call_id) carries a Gemini thought
+ * signature after SLLMP_THOUGHT_SEP. */
+static int
+signed_id(const cJSON *id)
+{
+    return cJSON_IsString(id) && id->valuestring[sllmp_thought_id_len(id->valuestring)] != '\0';
+}
+
+/* A tool call id member without its signature. */
+static void
+bare(cJSON *o, const char *name)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    if (signed_id(id)) {
+        cJSON_ReplaceItemInObjectCaseSensitive(o, name, sllmp_bare_tool_id(id->valuestring));
+    }
+}
+
 /*
- * The messages as Mistral takes them, NULL when they are so already: its user, system and
- * assistant messages have no `name` (422 extra_forbidden at messages.N.user.name), a tool
- * message's it keeps; LiteLLM's MistralConfig leaves the others out alike. The caller deletes it.
+ * The messages as the upstream takes them, NULL when they are so already. Tool call ids lose a
+ * Gemini thought signature (a conversation begun on Gemini): OpenAI refuses ids over 40
+ * characters ("string_above_max_length"), and LiteLLM sends signatures to Gemini alone. Mistral's
+ * user, system and assistant messages have no `name` (422 extra_forbidden at
+ * messages.N.user.name), a tool message's it keeps; LiteLLM's MistralConfig leaves the others
+ * out alike. The caller deletes it.
  */
 static cJSON *
-mistral_messages(const cJSON *body)
+upstream_messages(const sllmp_req_t *r, const cJSON *body)
 {
-    const cJSON *messages = cJSON_GetObjectItemCaseSensitive(body, "messages"), *m;
-    cJSON *copy = NULL, *c;
+    const cJSON *messages = cJSON_GetObjectItemCaseSensitive(body, "messages"), *m, *call;
+    int names = 0, ids = 0;
+    cJSON *copy, *c;
 
+    if (r->kind != SLLMP_KIND_CHAT) {
+        return NULL;
+    }
     cJSON_ArrayForEach(m, messages)
     {
-        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-
-        if (cJSON_HasObjectItem(m, "name") &&
-            !(cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0)) {
-            copy = cJSON_Duplicate(messages, 1);
-            break;
+        names |= mistral(r->dep) && cJSON_HasObjectItem(m, "name") && !is_tool(m);
+        ids |= signed_id(cJSON_GetObjectItemCaseSensitive(m, "tool_call_id"));
+        cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(m, "tool_calls"))
+        {
+            ids |= signed_id(cJSON_GetObjectItemCaseSensitive(call, "id"));
         }
     }
+    if (!names && !ids) {
+        return NULL;
+    }
+    copy = cJSON_Duplicate(messages, 1);
     cJSON_ArrayForEach(c, copy)
     {
-        const cJSON *role = cJSON_GetObjectItemCaseSensitive(c, "role");
+        cJSON *tc;
 
-        if (!(cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0)) {
+        if (names && !is_tool(c)) {
             cJSON_DeleteItemFromObjectCaseSensitive(c, "name");
+        }
+        bare(c, "tool_call_id");
+        cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(c, "tool_calls"))
+        {
+            bare(tc, "id");
         }
     }
     return copy;
@@ -340,7 +382,7 @@ upstream_body(sllmp_req_t *r, int *asked)
 {
     cJSON *body = r->json;
     cJSON *held = NULL, *f;
-    /* members put in for the upstream: param_map's names, then Mistral's messages */
+    /* members put in for the upstream: param_map's names, then the messages (upstream_messages) */
     const char *added[NMAP + 1] = {NULL};
     char *text;
 
@@ -389,7 +431,7 @@ upstream_body(sllmp_req_t *r, int *asked)
         }
         hold(body, from, &held); /* renamed, or left out (to NULL, or given under to too) */
     }
-    if (r->kind == SLLMP_KIND_CHAT && mistral(r->dep) && (f = mistral_messages(body)) != NULL) {
+    if ((f = upstream_messages(r, body)) != NULL) {
         hold(body, "messages", &held);
         cJSON_AddItemToObject(body, "messages", f);
         added[NMAP] = "messages";

@@ -136,7 +136,8 @@ completion_tokens = number of content pieces. stream_options.include_usage: ever
 "usage": null and one extra chunk with "choices": [] carries the usage before [DONE].
 Tool calls and tool messages must pair as OpenAI checks them (400, param "messages.[N].role"):
 a tool message answers a call of the assistant message before its run of tool messages, and
-every call is answered right after its assistant message.
+every call is answered right after its assistant message; a call's id is at most 40
+characters (400 string_above_max_length, as OpenAI answers a longer one).
 
 Embeddings (§1.8): input is a string, string[], int[] (one token array) or int[][]; 400
 invalid_request_error param "input" when it is empty ([] or ""), holds an empty string or an
@@ -370,6 +371,14 @@ def check_tool_pairs(msgs):
         if unanswered:
             raise unanswered_error()
         calls = m.get("tool_calls") if role == "assistant" else None
+        for k, c in enumerate(calls if isinstance(calls, list) else []):
+            cid = c.get("id") if isinstance(c, dict) else None
+            if isinstance(cid, str) and len(cid) > 40:
+                raise BadRequest("Invalid 'messages[%d].tool_calls[%d].id': string too long. "
+                                 "Expected a string with maximum length 40, but got a string "
+                                 "with length %d instead." % (i, k, len(cid)),
+                                 "messages[%d].tool_calls[%d].id" % (i, k),
+                                 "string_above_max_length")
         ids = {c.get("id") for c in calls if isinstance(c, dict)} \
             if isinstance(calls, list) else set()
         unanswered, owner = set(ids), i
