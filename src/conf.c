@@ -1187,6 +1187,11 @@ model_info_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
          * read after model_info, wins as there */
         return is_null(v) ? 0 : get_long(L, v, "model_info.order", 1, 1000000L, &u->d->order);
     }
+    if (strcmp(key, "max_output_tokens") == 0) {
+        return is_null(v) ? 0
+                          : get_long(L, v, "model_info.max_output_tokens", 1, 1000000000L,
+                                     &u->d->max_output_tokens);
+    }
     if (strcmp(key, "id") == 0) {
         const char *s = scalar(v);
 
@@ -1198,7 +1203,7 @@ model_info_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
         u->d->id = sllmp_xstrdup(s);
         return 0;
     }
-    /* other keys (id, mode, base_model, max_tokens, ...) are LiteLLM's UI metadata */
+    /* other keys (mode, max_tokens, max_input_tokens, ...) are LiteLLM's UI metadata */
     return cost_key(L, ud, key, v) < 0 ? -1 : 0;
 }
 

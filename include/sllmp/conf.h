@@ -110,6 +110,8 @@ struct sllmp_deployment_s {
     char *id;               /* model_info.id, else 16 hex of what it points to: x-sllmp-model-id */
     double weight;          /* litellm_params.weight for simple-shuffle (fractions as LiteLLM) */
     int weight_set;         /* weight given: 0 then means never while another weighs more */
+    long max_output_tokens; /* model_info.max_output_tokens: the most the model writes; 0
+                             * unknown. /v1/messages through chat cuts max_tokens to it */
     long order;             /* litellm_params.order: of its group, only the available ones
                              * of the lowest order are used (LiteLLM's priority); 0: none,
                              * after every order */

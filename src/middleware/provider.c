@@ -85,6 +85,27 @@ call_kind(sllmp_req_t *r)
     return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
 }
 
+/*
+ * /v1/messages through chat: Anthropic's max_tokens is a ceiling its clients set high (Claude
+ * Code asks 32000, its subagents too), which a model that writes less (gpt-4o: 16384) refuses
+ * with a 400. For this attempt it is cut to the deployment's model_info.max_output_tokens; the
+ * value it had, to put back, or -1 when nothing was cut.
+ */
+static double
+output_ceiling(sllmp_req_t *r)
+{
+    cJSON *mt = cJSON_GetObjectItemCaseSensitive(r->json, "max_tokens");
+    double was;
+
+    if (r->messages == NULL || r->dep->max_output_tokens <= 0 || !cJSON_IsNumber(mt) ||
+        mt->valuedouble <= (double)r->dep->max_output_tokens) {
+        return -1;
+    }
+    was = mt->valuedouble;
+    cJSON_SetNumberValue(mt, (double)r->dep->max_output_tokens);
+    return was;
+}
+
 /* One call of the deployment r->dep, with its request defaults (litellm_params temperature,
  * max_tokens, ...) in a chat or completions request that has none of its own, for this
  * attempt only: a fallback to another deployment gets that one's. */
@@ -92,6 +113,7 @@ static sllmp_rc_t
 call(sllmp_req_t *r)
 {
     const char *added[SLLMP_DEP_DEFAULTS_MAX];
+    double was = output_ceiling(r);
     size_t n = 0;
     sllmp_rc_t rc;
 
@@ -102,6 +124,9 @@ call(sllmp_req_t *r)
     }
     rc = call_kind(r);
     sllmp_dep_defaults_remove(r->json, added, n);
+    if (was >= 0) {
+        cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(r->json, "max_tokens"), was);
+    }
     return rc;
 }
 

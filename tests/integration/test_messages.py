@@ -30,6 +30,8 @@ class MessagesThroughChatTest(ProvidersCase):
             upstream_model("gpt-429", mock, "status-429"),
             upstream_model("gpt-cut", mock, "words-6-10+close-after-3"),
             upstream_model("gpt-o3", mock, "o3-mini"),
+            dict(upstream_model("gpt-4o-ish", mock, "echo"),
+                 model_info={"max_output_tokens": 16384}),
             {"model_name": "claude-down", "litellm_params": {
                 "model": "anthropic/claude-mock+status-529",
                 "api_base": "http://127.0.0.1:%d" % cls.anthropic.port,
@@ -171,6 +173,20 @@ class MessagesThroughChatTest(ProvidersCase):
         sent = mock_requests(self.mock)[-1]["body"]
         self.assertEqual(sent.get("max_completion_tokens"), 64)
         self.assertNotIn("max_tokens", sent)
+
+    def test_max_tokens_cut_to_what_the_model_writes(self):
+        # Claude Code asks 32000, which gpt-4o (16384) refuses: the deployment's
+        # model_info.max_output_tokens is the ceiling on this path; under it, as asked
+        for asked, sent_max in ((32000, 16384), (1000, 1000)):
+            r = self.post_messages({"model": "gpt-4o-ish", "max_tokens": asked,
+                                    "messages": [{"role": "user", "content": "hi"}]})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(mock_requests(self.mock)[-1]["body"]["max_tokens"], sent_max)
+        # chat completions keep the client's own limit (its error is the client's to see)
+        r = self.chat({"model": "gpt-4o-ish", "max_tokens": 32000,
+                       "messages": [{"role": "user", "content": "hi"}]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(mock_requests(self.mock)[-1]["body"]["max_tokens"], 32000)
 
     def test_trace_record_names_the_endpoint(self):
         r = self.post_messages({"model": "gpt-echo", "max_tokens": 50,

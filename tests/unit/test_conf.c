@@ -2549,6 +2549,32 @@ test_model_info_order(void **state)
                  "t.yaml:4:25: model_info.order must be between 1 and 1000000, not 0");
 }
 
+/* model_info.max_output_tokens: what the model writes at most (the ceiling of /v1/messages'
+ * max_tokens through chat); LiteLLM's other model_info members stay metadata. */
+static void
+test_model_info_max_output_tokens(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load("model_list:\n"
+             "  - model_name: a\n"
+             "    litellm_params: {model: mock/a}\n"
+             "    model_info: {max_output_tokens: 16384, max_input_tokens: 128000, max_tokens: 9}\n"
+             "  - model_name: b\n"
+             "    litellm_params: {model: mock/b}\n",
+             &err);
+    assert_non_null(c);
+    assert_int_equal(c->deployments[0].max_output_tokens, 16384);
+    assert_int_equal(c->deployments[1].max_output_tokens, 0);
+    sllmp_conf_unref(c);
+    expect_error(
+        "model_list:\n  - model_name: a\n    litellm_params: {model: mock/a}\n"
+        "    model_info: {max_output_tokens: 0}\n",
+        "t.yaml:4:37: model_info.max_output_tokens must be between 1 and 1000000000, not 0");
+}
+
 /* router_settings.default_max_parallel_requests: the max_parallel_requests of each deployment
  * that gives none, nor an rpm or tpm (LiteLLM sizes those by them), wherever it is written. */
 static void
@@ -2777,6 +2803,7 @@ main(void)
         cmocka_unit_test(test_deployment_order),
         cmocka_unit_test(test_tags),
         cmocka_unit_test(test_model_info_order),
+        cmocka_unit_test(test_model_info_max_output_tokens),
         cmocka_unit_test(test_default_max_parallel_requests),
         cmocka_unit_test(test_router_default_litellm_params),
     };
