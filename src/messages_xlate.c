@@ -536,6 +536,40 @@ fail:
     return NULL;
 }
 
+static int
+bare_member(cJSON *o, const char *name)
+{
+    const char *id = sllmp_json_str(o, name);
+
+    if (id == NULL || id[sllmp_thought_id_len(id)] == '\0') {
+        return 0;
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(o, name, sllmp_bare_tool_id(id));
+    return 1;
+}
+
+int
+sllmp_messages_bare_ids(cJSON *req)
+{
+    cJSON *m, *b;
+    int n = 0;
+
+    cJSON_ArrayForEach(m, get(req, "messages"))
+    {
+        cJSON_ArrayForEach(b, get(m, "content"))
+        {
+            const char *type = sllmp_json_str(b, "type");
+
+            if (is(type, "tool_use")) {
+                n += bare_member(b, "id");
+            } else if (is(type, "tool_result")) {
+                n += bare_member(b, "tool_use_id");
+            }
+        }
+    }
+    return n;
+}
+
 /* ------------------------------------------------------------------------ answer */
 
 const char *

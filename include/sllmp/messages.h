@@ -56,6 +56,14 @@
  */
 cJSON *sllmp_messages_to_chat(const cJSON *req, sllmp_xerr_t *e);
 
+/*
+ * A Messages request for Anthropic's own API (passed through), with each tool_use id and
+ * tool_result tool_use_id cut before SLLMP_THOUGHT_SEP: a Gemini thought signature in it (a
+ * conversation begun on Gemini through chat) is base64, which Anthropic's id pattern
+ * ^[a-zA-Z0-9_-]+$ refuses. Changes req in place; the number of ids cut.
+ */
+int sllmp_messages_bare_ids(cJSON *req);
+
 /* What every translation of one answer needs. */
 typedef struct {
     const char *id;    /* "msg_..." */

@@ -20,6 +20,7 @@
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
 #include "sllmp/sse.h"
+#include "sllmp/messages.h"
 #include "sllmp/translate.h"
 #include "sllmp/upstream.h"
 
@@ -198,6 +199,7 @@ native_body(sllmp_req_t *r)
     char *text;
 
     cJSON_ReplaceItemInObjectCaseSensitive(r->json, "model", cJSON_CreateString(r->dep->model));
+    sllmp_messages_bare_ids(r->json);
     if (sent != NULL) {
         cJSON_AddItemToObject(r->json, "metadata", sent);
     }
@@ -256,6 +258,7 @@ sllmp_provider_anthropic_count_tokens(sllmp_req_t *r)
     char *body;
 
     cJSON_ReplaceItemInObjectCaseSensitive(r->json, "model", cJSON_CreateString(r->dep->model));
+    sllmp_messages_bare_ids(r->json);
     body = cJSON_PrintUnformatted(r->json);
     sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
     memset(&s, 0, sizeof(s));

@@ -11,6 +11,7 @@
 #include "sllmp/middleware.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
+#include "sllmp/messages.h"
 #include "sllmp/translate.h"
 #include "sllmp/upstream.h"
 
@@ -254,6 +255,7 @@ invoke_body(sllmp_req_t *r)
     cJSON_DeleteItemFromObjectCaseSensitive(req, "model");
     cJSON_DeleteItemFromObjectCaseSensitive(req, "stream");
     cJSON_DeleteItemFromObjectCaseSensitive(req, "anthropic_version");
+    sllmp_messages_bare_ids(req); /* Bedrock takes Anthropic's ids */
     cJSON_AddStringToObject(req, "anthropic_version", SLLMP_BEDROCK_ANTHROPIC_VERSION);
     if (cJSON_HasObjectItem(req, "metadata")) {
         cJSON *md = sllmp_anthropic_metadata(cJSON_GetObjectItemCaseSensitive(req, "metadata"));

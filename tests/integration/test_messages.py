@@ -264,6 +264,33 @@ class MessagesThroughChatTest(ProvidersCase):
         self.assertEqual(r.status, 503, r)
         self.assertEqual(r.json()["error"]["type"], "overloaded_error")
 
+    def test_gemini_history_goes_on_with_claude(self):
+        # a Claude Code session begun on Gemini (through chat: its tool_use ids carry the
+        # thought signature, base64) and switched to Claude, which takes the Messages API as it
+        # is: Anthropic's id pattern refuses '+', '/' and '=' (the mocks too), so the ids go
+        # without the signature, on the tool_use and its tool_result alike
+        tools = [dict(WEATHER)]
+        first = self.post_messages({"model": "gem-tools-signed", "max_tokens": 100,
+                                    "tools": tools,
+                                    "messages": [{"role": "user", "content": "weather?"}]})
+        self.assertEqual(first.status, 200, first)
+        uses = [b for b in first.json()["content"] if b["type"] == "tool_use"]
+        self.assertIn("__thought__", uses[0]["id"])
+        bare = [u["id"].split("__thought__")[0] for u in uses]
+        history = [{"role": "user", "content": "weather?"},
+                   {"role": "assistant", "content": first.json()["content"]},
+                   {"role": "user", "content": [{"type": "tool_result", "tool_use_id": u["id"],
+                                                 "content": "18C"} for u in uses]}]
+        for model, mock, path in (("claude", self.anthropic, "/v1/messages"),
+                                  ("br-claude", self.bedrock, "/invoke")):
+            r = self.post_messages({"model": model, "max_tokens": 100, "tools": tools,
+                                    "messages": history})
+            self.assertEqual(r.status, 200, (model, r))
+            sent = [q for q in mock_requests(mock) if q["path"].endswith(path)][-1]["body"]
+            self.assertEqual([b["id"] for b in sent["messages"][1]["content"]
+                              if b["type"] == "tool_use"], bare, model)
+            self.assertEqual([b["tool_use_id"] for b in sent["messages"][2]["content"]], bare)
+
     # ---- errors -----------------------------------------------------------------------
 
     def test_errors_in_anthropic_shape(self):

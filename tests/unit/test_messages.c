@@ -507,6 +507,31 @@ test_stream_emit_stops(void **state)
     cJSON_Delete(k.events);
 }
 
+/* Anthropic's own API refuses a Gemini-signed id: the part before the separator goes. */
+static void
+test_bare_ids(void **state)
+{
+    cJSON *req = parse_sq("{'messages':[{'role':'user','content':'go'},"
+                          "{'role':'assistant','content':[{'type':'text','text':'x'},"
+                          "{'type':'tool_use','id':'call_1__thought__Q+/=','name':'f'},"
+                          "{'type':'tool_use','id':'toolu_2','name':'g'}]},"
+                          "{'role':'user','content':[{'type':'tool_result',"
+                          "'tool_use_id':'call_1__thought__Q+/='},{'type':'tool_result',"
+                          "'tool_use_id':'toolu_2'},{'type':'text','text':'__thought__'}]}]}");
+
+    (void)state;
+    assert_int_equal(sllmp_messages_bare_ids(req), 2);
+    assert_json(req, "{'messages':[{'role':'user','content':'go'},"
+                     "{'role':'assistant','content':[{'type':'text','text':'x'},"
+                     "{'type':'tool_use','id':'call_1','name':'f'},"
+                     "{'type':'tool_use','id':'toolu_2','name':'g'}]},"
+                     "{'role':'user','content':[{'type':'tool_result','tool_use_id':'call_1'},"
+                     "{'type':'tool_result','tool_use_id':'toolu_2'},"
+                     "{'type':'text','text':'__thought__'}]}]}");
+    assert_int_equal(sllmp_messages_bare_ids(req), 0);
+    cJSON_Delete(req);
+}
+
 int
 main(void)
 {
@@ -522,6 +547,7 @@ main(void)
         cmocka_unit_test(test_stream_thinking_then_tools),
         cmocka_unit_test(test_stream_made_up_id),
         cmocka_unit_test(test_stream_emit_stops),
+        cmocka_unit_test(test_bare_ids),
     };
 
     return cmocka_run_group_tests_name("messages", tests, NULL, NULL);
