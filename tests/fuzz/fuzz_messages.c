@@ -13,7 +13,8 @@
  * only to the open one and of its kind; message_delta then message_stop last, nothing after);
  * once stopped, every call returns emit's value and nothing more goes out; from_chat's Message
  * prints and parses with a known stop_reason and usage never negative; inputs are never
- * modified; everything frees wherever it stopped.
+ * modified; everything frees wherever it stopped. sllmp_messages_bare_ids leaves no tool id
+ * with a signature and finds nothing more on a second pass.
  */
 #include "fuzz.h"
 #include "sllmp/messages.h"
@@ -201,6 +202,29 @@ check_provider(cJSON *out, const sllmp_xerr_t *e)
     cJSON_Delete(out);
 }
 
+/* sllmp_messages_bare_ids on a copy: no tool id keeps a signature, and a second pass finds
+ * nothing to cut. */
+static void
+check_bare_ids(const cJSON *req)
+{
+    cJSON *copy = cJSON_Duplicate(req, 1), *m, *b;
+
+    sllmp_messages_bare_ids(copy);
+    fuzz_reparses(copy);
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(copy, "messages"))
+    {
+        cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(m, "content"))
+        {
+            const char *id = is(str(b, "type"), "tool_use") ? str(b, "id") : str(b, "tool_use_id");
+
+            fuzz_check(id == NULL || strstr(id, SLLMP_THOUGHT_SEP) == NULL ||
+                       !(is(str(b, "type"), "tool_use") || is(str(b, "type"), "tool_result")));
+        }
+    }
+    fuzz_check(sllmp_messages_bare_ids(copy) == 0);
+    cJSON_Delete(copy);
+}
+
 static void
 check_request(const cJSON *req)
 {
@@ -226,6 +250,7 @@ check_request(const cJSON *req)
     fuzz_check(after != NULL && strcmp(before, after) == 0);
     cJSON_free(before);
     cJSON_free(after);
+    check_bare_ids(req);
 }
 
 static void
