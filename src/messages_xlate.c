@@ -10,26 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define get cJSON_GetObjectItemCaseSensitive
-
-static int
-is(const char *s, const char *lit)
-{
-    return s != NULL && strcmp(s, lit) == 0;
-}
-
 /* ------------------------------------------------------------------------ request */
 
 /* One image block's source as an image_url part; NULL with *e filled. */
 static cJSON *
 image_part(const cJSON *block, const char *param, sllmp_xerr_t *e)
 {
-    const cJSON *src = get(block, "source");
+    const cJSON *src = sllmp_json_get(block, "source");
     const char *type = sllmp_json_str(src, "type");
     cJSON *part;
     char *url;
 
-    if (is(type, "base64")) {
+    if (sllmp_str_is(type, "base64")) {
         const char *mt = sllmp_json_str(src, "media_type"), *data = sllmp_json_str(src, "data");
 
         if (mt == NULL || data == NULL) {
@@ -37,7 +29,7 @@ image_part(const cJSON *block, const char *param, sllmp_xerr_t *e)
             return NULL;
         }
         url = sllmp_xasprintf("data:%s;base64,%s", mt, data);
-    } else if (is(type, "url") && sllmp_json_str(src, "url") != NULL) {
+    } else if (sllmp_str_is(type, "url") && sllmp_json_str(src, "url") != NULL) {
         url = sllmp_xstrdup(sllmp_json_str(src, "url"));
     } else {
         sllmp_xerr(e, "must be a base64 or url source (a file id needs Anthropic's Files API).",
@@ -55,13 +47,13 @@ image_part(const cJSON *block, const char *param, sllmp_xerr_t *e)
 static cJSON *
 document_part(const cJSON *block, const char *param, sllmp_xerr_t *e)
 {
-    const cJSON *src = get(block, "source");
+    const cJSON *src = sllmp_json_get(block, "source");
     const char *type = sllmp_json_str(src, "type"), *data = sllmp_json_str(src, "data");
     const char *mt = sllmp_json_str(src, "media_type");
     cJSON *part = cJSON_CreateObject(), *file;
     char *url;
 
-    if (is(type, "base64") && data != NULL) {
+    if (sllmp_str_is(type, "base64") && data != NULL) {
         url = sllmp_xasprintf("data:%s;base64,%s", mt != NULL ? mt : "application/pdf", data);
         cJSON_AddStringToObject(part, "type", "file");
         file = cJSON_AddObjectToObject(part, "file");
@@ -72,7 +64,7 @@ document_part(const cJSON *block, const char *param, sllmp_xerr_t *e)
         free(url);
         return part;
     }
-    if (is(type, "text") && data != NULL) {
+    if (sllmp_str_is(type, "text") && data != NULL) {
         cJSON_AddStringToObject(part, "type", "text");
         cJSON_AddStringToObject(part, "text", data);
         return part;
@@ -120,19 +112,19 @@ tool_result_content(const cJSON *content, sllmp_buf_t *text, cJSON *images, cons
         char sub[96];
 
         snprintf(sub, sizeof(sub), "%s.content.%d", param, k++);
-        if (is(type, "text")) {
+        if (sllmp_str_is(type, "text")) {
             if (text->len > 0) {
                 sllmp_buf_appends(text, "\n");
             }
             sllmp_buf_appends(text, sllmp_json_str(b, "text") ? sllmp_json_str(b, "text") : "");
-        } else if (is(type, "image")) {
+        } else if (sllmp_str_is(type, "image")) {
             cJSON *p = image_part(b, sub, e);
 
             if (p == NULL) {
                 return -1;
             }
             cJSON_AddItemToArray(images, p);
-        } else if (is(type, "document")) {
+        } else if (sllmp_str_is(type, "document")) {
             cJSON *p = document_part(b, sub, e);
 
             if (p == NULL) {
@@ -176,7 +168,7 @@ user_turn(cJSON *out, const cJSON *content, int i, sllmp_xerr_t *e)
         cJSON *p = NULL;
 
         snprintf(param, sizeof(param), "messages.%d.content.%d", i, k++);
-        if (is(type, "text")) {
+        if (sllmp_str_is(type, "text")) {
             const char *t = sllmp_json_str(b, "text");
 
             if (t == NULL) {
@@ -184,11 +176,11 @@ user_turn(cJSON *out, const cJSON *content, int i, sllmp_xerr_t *e)
                 return sllmp_xerr(e, "must be a string.", "%s.text", param);
             }
             p = text_part(t);
-        } else if (is(type, "image")) {
+        } else if (sllmp_str_is(type, "image")) {
             p = image_part(b, param, e);
-        } else if (is(type, "document")) {
+        } else if (sllmp_str_is(type, "document")) {
             p = document_part(b, param, e);
-        } else if (is(type, "tool_result")) {
+        } else if (sllmp_str_is(type, "tool_result")) {
             const char *id = sllmp_json_str(b, "tool_use_id");
             sllmp_buf_t text;
 
@@ -197,7 +189,7 @@ user_turn(cJSON *out, const cJSON *content, int i, sllmp_xerr_t *e)
                 return sllmp_xerr(e, "is required.", "%s.tool_use_id", param);
             }
             sllmp_buf_init(&text, 0);
-            if (tool_result_content(get(b, "content"), &text, parts, param, e) != 0) {
+            if (tool_result_content(sllmp_json_get(b, "content"), &text, parts, param, e) != 0) {
                 sllmp_buf_free(&text);
                 cJSON_Delete(parts);
                 return -1;
@@ -209,7 +201,7 @@ user_turn(cJSON *out, const cJSON *content, int i, sllmp_xerr_t *e)
             sllmp_buf_free(&text);
             cJSON_AddItemToArray(out, m);
             continue;
-        } else if (is(type, "thinking") || is(type, "redacted_thinking")) {
+        } else if (sllmp_str_is(type, "thinking") || sllmp_str_is(type, "redacted_thinking")) {
             continue; /* not the user's to say */
         } else {
             cJSON_Delete(parts);
@@ -256,11 +248,11 @@ assistant_turn(cJSON *out, const cJSON *content, int i, sllmp_xerr_t *e)
         char param[64];
 
         snprintf(param, sizeof(param), "messages.%d.content.%d", i, k++);
-        if (is(type, "text")) {
+        if (sllmp_str_is(type, "text")) {
             sllmp_buf_appends(&text, sllmp_json_str(b, "text") ? sllmp_json_str(b, "text") : "");
-        } else if (is(type, "tool_use")) {
+        } else if (sllmp_str_is(type, "tool_use")) {
             const char *id = sllmp_json_str(b, "id"), *name = sllmp_json_str(b, "name");
-            const cJSON *input = get(b, "input");
+            const cJSON *input = sllmp_json_get(b, "input");
             cJSON *call, *fn;
             char *args;
 
@@ -283,13 +275,13 @@ assistant_turn(cJSON *out, const cJSON *content, int i, sllmp_xerr_t *e)
                 calls = cJSON_CreateArray();
             }
             cJSON_AddItemToArray(calls, call);
-        } else if ((is(type, "thinking") && sllmp_json_str(b, "signature") != NULL &&
+        } else if ((sllmp_str_is(type, "thinking") && sllmp_json_str(b, "signature") != NULL &&
                     !sllmp_blank(sllmp_json_str(b, "signature"))) ||
-                   (is(type, "redacted_thinking") && sllmp_json_str(b, "data") != NULL)) {
+                   (sllmp_str_is(type, "redacted_thinking") && sllmp_json_str(b, "data") != NULL)) {
             cJSON *entry = cJSON_CreateObject();
 
             cJSON_AddStringToObject(entry, "type", type);
-            if (is(type, "thinking")) {
+            if (sllmp_str_is(type, "thinking")) {
                 const char *t = sllmp_json_str(b, "thinking");
 
                 cJSON_AddStringToObject(entry, "thinking", t != NULL ? t : "");
@@ -339,7 +331,7 @@ system_message(cJSON *out, const cJSON *system, sllmp_xerr_t *e)
         {
             const char *t = sllmp_json_str(b, "text");
 
-            if (!is(sllmp_json_str(b, "type"), "text") || t == NULL) {
+            if (!sllmp_str_is(sllmp_json_str(b, "type"), "text") || t == NULL) {
                 sllmp_buf_free(&text);
                 return sllmp_xerr(e, "must be a text block.", "system.%d", k);
             }
@@ -374,10 +366,10 @@ tools(cJSON *chat, const cJSON *list, sllmp_xerr_t *e)
     cJSON_ArrayForEach(t, list)
     {
         const char *type = sllmp_json_str(t, "type"), *name = sllmp_json_str(t, "name");
-        const cJSON *schema = get(t, "input_schema");
+        const cJSON *schema = sllmp_json_get(t, "input_schema");
         cJSON *tool, *fn;
 
-        if (type != NULL && !is(type, "custom")) {
+        if (type != NULL && !sllmp_str_is(type, "custom")) {
             return sllmp_xerr(e,
                               "is one of Anthropic's server tools, which only Anthropic's "
                               "models run.",
@@ -401,8 +393,8 @@ tools(cJSON *chat, const cJSON *list, sllmp_xerr_t *e)
             cJSON_AddStringToObject(p, "type", "object");
             cJSON_AddObjectToObject(p, "properties");
         }
-        if (cJSON_IsBool(get(t, "strict"))) {
-            cJSON_AddBoolToObject(fn, "strict", cJSON_IsTrue(get(t, "strict")));
+        if (cJSON_IsBool(sllmp_json_get(t, "strict"))) {
+            cJSON_AddBoolToObject(fn, "strict", cJSON_IsTrue(sllmp_json_get(t, "strict")));
         }
         cJSON_AddItemToArray(out, tool);
         k++;
@@ -415,16 +407,16 @@ tool_choice(cJSON *chat, const cJSON *tc, sllmp_xerr_t *e)
 {
     const char *type = sllmp_json_str(tc, "type");
 
-    if (tc == NULL || cJSON_IsNull(tc) || get(chat, "tools") == NULL) {
+    if (tc == NULL || cJSON_IsNull(tc) || sllmp_json_get(chat, "tools") == NULL) {
         return 0; /* chat refuses a tool_choice without tools; Anthropic ignores it */
     }
-    if (is(type, "auto")) {
+    if (sllmp_str_is(type, "auto")) {
         cJSON_AddStringToObject(chat, "tool_choice", "auto");
-    } else if (is(type, "any")) {
+    } else if (sllmp_str_is(type, "any")) {
         cJSON_AddStringToObject(chat, "tool_choice", "required");
-    } else if (is(type, "none")) {
+    } else if (sllmp_str_is(type, "none")) {
         cJSON_AddStringToObject(chat, "tool_choice", "none");
-    } else if (is(type, "tool") && sllmp_json_str(tc, "name") != NULL) {
+    } else if (sllmp_str_is(type, "tool") && sllmp_json_str(tc, "name") != NULL) {
         cJSON *c = cJSON_AddObjectToObject(chat, "tool_choice");
 
         cJSON_AddStringToObject(c, "type", "function");
@@ -433,7 +425,7 @@ tool_choice(cJSON *chat, const cJSON *tc, sllmp_xerr_t *e)
     } else {
         return sllmp_xerr(e, "must be auto, any, none, or tool with a name.", "tool_choice");
     }
-    if (cJSON_IsTrue(get(tc, "disable_parallel_tool_use"))) {
+    if (cJSON_IsTrue(sllmp_json_get(tc, "disable_parallel_tool_use"))) {
         cJSON_AddFalseToObject(chat, "parallel_tool_calls");
     }
     return 0;
@@ -443,15 +435,16 @@ tool_choice(cJSON *chat, const cJSON *tc, sllmp_xerr_t *e)
 static void
 effort(cJSON *chat, const cJSON *req)
 {
-    const cJSON *th = get(req, "thinking");
-    const char *eff = sllmp_json_str(get(req, "output_config"), "effort");
+    const cJSON *th = sllmp_json_get(req, "thinking");
+    const char *eff = sllmp_json_str(sllmp_json_get(req, "output_config"), "effort");
 
     if (eff != NULL) {
-        cJSON_AddStringToObject(chat, "reasoning_effort", is(eff, "max") ? "xhigh" : eff);
+        cJSON_AddStringToObject(chat, "reasoning_effort", sllmp_str_is(eff, "max") ? "xhigh" : eff);
         return;
     }
-    if (is(sllmp_json_str(th, "type"), "enabled") && cJSON_IsNumber(get(th, "budget_tokens"))) {
-        double b = get(th, "budget_tokens")->valuedouble;
+    if (sllmp_str_is(sllmp_json_str(th, "type"), "enabled") &&
+        cJSON_IsNumber(sllmp_json_get(th, "budget_tokens"))) {
+        double b = sllmp_json_get(th, "budget_tokens")->valuedouble;
 
         cJSON_AddStringToObject(chat, "reasoning_effort",
                                 b < 2048   ? "low"
@@ -463,20 +456,21 @@ effort(cJSON *chat, const cJSON *req)
 static void
 output_format(cJSON *chat, const cJSON *req)
 {
-    const cJSON *f = get(get(req, "output_config"), "format");
+    const cJSON *f = sllmp_json_get(sllmp_json_get(req, "output_config"), "format");
     cJSON *rf, *js;
 
     if (f == NULL) {
-        f = get(req, "output_format"); /* the structured outputs beta's name */
+        f = sllmp_json_get(req, "output_format"); /* the structured outputs beta's name */
     }
-    if (!is(sllmp_json_str(f, "type"), "json_schema") || !cJSON_IsObject(get(f, "schema"))) {
+    if (!sllmp_str_is(sllmp_json_str(f, "type"), "json_schema") ||
+        !cJSON_IsObject(sllmp_json_get(f, "schema"))) {
         return;
     }
     rf = cJSON_AddObjectToObject(chat, "response_format");
     cJSON_AddStringToObject(rf, "type", "json_schema");
     js = cJSON_AddObjectToObject(rf, "json_schema");
     cJSON_AddStringToObject(js, "name", "output");
-    cJSON_AddItemToObject(js, "schema", cJSON_Duplicate(get(f, "schema"), 1));
+    cJSON_AddItemToObject(js, "schema", cJSON_Duplicate(sllmp_json_get(f, "schema"), 1));
     cJSON_AddTrueToObject(js, "strict");
 }
 
@@ -489,20 +483,20 @@ sllmp_messages_to_chat(const cJSON *req, sllmp_xerr_t *e)
     int i = 0;
 
     for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++) {
-        const cJSON *v = get(req, same[k]);
+        const cJSON *v = sllmp_json_get(req, same[k]);
 
         if (v != NULL && !cJSON_IsNull(v)) {
             cJSON_AddItemToObject(chat, same[k], cJSON_Duplicate(v, 1));
         }
     }
     msgs = cJSON_AddArrayToObject(chat, "messages");
-    if (system_message(msgs, get(req, "system"), e) != 0) {
+    if (system_message(msgs, sllmp_json_get(req, "system"), e) != 0) {
         goto fail;
     }
-    cJSON_ArrayForEach(m, get(req, "messages"))
+    cJSON_ArrayForEach(m, sllmp_json_get(req, "messages"))
     {
         const char *role = sllmp_json_str(m, "role");
-        const cJSON *content = get(m, "content");
+        const cJSON *content = sllmp_json_get(m, "content");
         int rc;
 
         if (!cJSON_IsString(content) && !cJSON_IsArray(content)) {
@@ -510,24 +504,26 @@ sllmp_messages_to_chat(const cJSON *req, sllmp_xerr_t *e)
                        i);
             goto fail;
         }
-        rc = is(role, "assistant") ? assistant_turn(msgs, content, i, e)
-                                   : user_turn(msgs, content, i, e);
+        rc = sllmp_str_is(role, "assistant") ? assistant_turn(msgs, content, i, e)
+                                             : user_turn(msgs, content, i, e);
         if (rc != 0) {
             goto fail;
         }
         i++;
     }
-    stop = get(req, "stop_sequences");
+    stop = sllmp_json_get(req, "stop_sequences");
     if (cJSON_IsArray(stop) && cJSON_GetArraySize(stop) > 0) {
         cJSON_AddItemToObject(chat, "stop", cJSON_Duplicate(stop, 1));
     }
-    if (tools(chat, get(req, "tools"), e) != 0 || tool_choice(chat, get(req, "tool_choice"), e)) {
+    if (tools(chat, sllmp_json_get(req, "tools"), e) != 0 ||
+        tool_choice(chat, sllmp_json_get(req, "tool_choice"), e)) {
         goto fail;
     }
     effort(chat, req);
     output_format(chat, req);
-    if (sllmp_json_str(get(req, "metadata"), "user_id") != NULL) {
-        cJSON_AddStringToObject(chat, "user", sllmp_json_str(get(req, "metadata"), "user_id"));
+    if (sllmp_json_str(sllmp_json_get(req, "metadata"), "user_id") != NULL) {
+        cJSON_AddStringToObject(chat, "user",
+                                sllmp_json_str(sllmp_json_get(req, "metadata"), "user_id"));
     }
     return chat;
 
@@ -554,15 +550,15 @@ sllmp_messages_bare_ids(cJSON *req)
     cJSON *m, *b;
     int n = 0;
 
-    cJSON_ArrayForEach(m, get(req, "messages"))
+    cJSON_ArrayForEach(m, sllmp_json_get(req, "messages"))
     {
-        cJSON_ArrayForEach(b, get(m, "content"))
+        cJSON_ArrayForEach(b, sllmp_json_get(m, "content"))
         {
             const char *type = sllmp_json_str(b, "type");
 
-            if (is(type, "tool_use")) {
+            if (sllmp_str_is(type, "tool_use")) {
                 n += bare_member(b, "id");
-            } else if (is(type, "tool_result")) {
+            } else if (sllmp_str_is(type, "tool_result")) {
                 n += bare_member(b, "tool_use_id");
             }
         }
@@ -575,13 +571,14 @@ sllmp_messages_bare_ids(cJSON *req)
 const char *
 sllmp_messages_stop_reason(const char *finish, int has_tool_use)
 {
-    if (is(finish, "length")) {
+    if (sllmp_str_is(finish, "length")) {
         return "max_tokens";
     }
-    if (is(finish, "content_filter")) {
+    if (sllmp_str_is(finish, "content_filter")) {
         return "refusal";
     }
-    if (has_tool_use || is(finish, "tool_calls") || is(finish, "function_call")) {
+    if (has_tool_use || sllmp_str_is(finish, "tool_calls") ||
+        sllmp_str_is(finish, "function_call")) {
         return "tool_use";
     }
     return "end_turn";
@@ -635,11 +632,11 @@ entry_block(const cJSON *entry)
     const char *type = sllmp_json_str(entry, "type");
     cJSON *b;
 
-    if (is(type, "thinking")) {
+    if (sllmp_str_is(type, "thinking")) {
         return thinking_block(sllmp_json_str(entry, "thinking"),
                               sllmp_json_str(entry, "signature"));
     }
-    if (is(type, "redacted_thinking") && sllmp_json_str(entry, "data") != NULL) {
+    if (sllmp_str_is(type, "redacted_thinking") && sllmp_json_str(entry, "data") != NULL) {
         b = cJSON_CreateObject();
         cJSON_AddStringToObject(b, "type", "redacted_thinking");
         cJSON_AddStringToObject(b, "data", sllmp_json_str(entry, "data"));
@@ -669,8 +666,8 @@ cJSON *
 sllmp_messages_from_chat(const sllmp_messages_meta_t *m, const cJSON *completion,
                          const sllmp_usage_t *u)
 {
-    const cJSON *choice = cJSON_GetArrayItem(get(completion, "choices"), 0);
-    const cJSON *msg = get(choice, "message"), *entry, *call;
+    const cJSON *choice = cJSON_GetArrayItem(sllmp_json_get(completion, "choices"), 0);
+    const cJSON *msg = sllmp_json_get(choice, "message"), *entry, *call;
     const char *text = sllmp_json_str(msg, "content");
     const char *reasoning = sllmp_json_str(msg, "reasoning_content");
     cJSON *out, *content;
@@ -682,7 +679,7 @@ sllmp_messages_from_chat(const sllmp_messages_meta_t *m, const cJSON *completion
     }
     out = message_head(m);
     content = cJSON_AddArrayToObject(out, "content");
-    cJSON_ArrayForEach(entry, get(msg, "thinking_blocks"))
+    cJSON_ArrayForEach(entry, sllmp_json_get(msg, "thinking_blocks"))
     {
         cJSON *b = entry_block(entry);
 
@@ -703,9 +700,9 @@ sllmp_messages_from_chat(const sllmp_messages_meta_t *m, const cJSON *completion
         cJSON_AddStringToObject(b, "text", text);
         cJSON_AddItemToArray(content, b);
     }
-    cJSON_ArrayForEach(call, get(msg, "tool_calls"))
+    cJSON_ArrayForEach(call, sllmp_json_get(msg, "tool_calls"))
     {
-        const cJSON *fn = get(call, "function");
+        const cJSON *fn = sllmp_json_get(call, "function");
 
         cJSON_AddItemToArray(content,
                              tool_use_block(sllmp_json_str(call, "id"), sllmp_json_str(fn, "name"),
@@ -718,7 +715,7 @@ sllmp_messages_from_chat(const sllmp_messages_meta_t *m, const cJSON *completion
     cJSON_AddNullToObject(out, "stop_sequence");
     if (u == NULL) {
         memset(&own, 0, sizeof(own));
-        sllmp_usage_from_openai(&own, get(completion, "usage"));
+        sllmp_usage_from_openai(&own, sllmp_json_get(completion, "usage"));
         u = &own;
     }
     cJSON_AddItemToObject(out, "usage", sllmp_messages_usage(u));
@@ -854,12 +851,12 @@ thinking_entry(sllmp_mstream_t *s, const cJSON *entry)
     const char *type = sllmp_json_str(entry, "type");
     const char *sig = sllmp_json_str(entry, "signature");
 
-    if (is(type, "redacted_thinking")) {
+    if (sllmp_str_is(type, "redacted_thinking")) {
         cJSON *b = entry_block(entry);
 
         return b != NULL && open_block(s, OPEN_THINKING, b) == 0 ? close_block(s) : s->stopped;
     }
-    if (!is(type, "thinking")) {
+    if (!sllmp_str_is(type, "thinking")) {
         return s->stopped;
     }
     if (s->open != OPEN_THINKING) {
@@ -878,7 +875,7 @@ thinking_entry(sllmp_mstream_t *s, const cJSON *entry)
 static int
 tool_delta(sllmp_mstream_t *s, const cJSON *call)
 {
-    const cJSON *idx = get(call, "index"), *fn = get(call, "function");
+    const cJSON *idx = sllmp_json_get(call, "index"), *fn = sllmp_json_get(call, "function");
     int index = cJSON_IsNumber(idx) ? idx->valueint : 0;
     const char *args = sllmp_json_str(fn, "arguments");
 
@@ -915,9 +912,9 @@ sllmp_mstream_chunk(sllmp_mstream_t *s, const cJSON *chunk)
     const cJSON *choice = NULL, *c, *d, *entry, *call;
     const char *text;
 
-    cJSON_ArrayForEach(c, get(chunk, "choices"))
+    cJSON_ArrayForEach(c, sllmp_json_get(chunk, "choices"))
     {
-        const cJSON *idx = get(c, "index");
+        const cJSON *idx = sllmp_json_get(c, "index");
 
         if (!cJSON_IsNumber(idx) || idx->valueint == 0) {
             choice = c;
@@ -930,12 +927,12 @@ sllmp_mstream_chunk(sllmp_mstream_t *s, const cJSON *chunk)
     if (start(s) != 0) {
         return s->stopped;
     }
-    d = get(choice, "delta");
+    d = sllmp_json_get(choice, "delta");
     if ((text = sllmp_json_str(d, "reasoning_content")) != NULL && *text != '\0' &&
         thinking_delta(s, text) != 0) {
         return s->stopped;
     }
-    cJSON_ArrayForEach(entry, get(d, "thinking_blocks"))
+    cJSON_ArrayForEach(entry, sllmp_json_get(d, "thinking_blocks"))
     {
         if (thinking_entry(s, entry) != 0) {
             return s->stopped;
@@ -949,7 +946,7 @@ sllmp_mstream_chunk(sllmp_mstream_t *s, const cJSON *chunk)
         text_delta(s, text) != 0) {
         return s->stopped;
     }
-    cJSON_ArrayForEach(call, get(d, "tool_calls"))
+    cJSON_ArrayForEach(call, sllmp_json_get(d, "tool_calls"))
     {
         if (tool_delta(s, call) != 0) {
             return s->stopped;

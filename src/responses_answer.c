@@ -19,12 +19,6 @@ enum { OPEN_NONE, OPEN_REASONING, OPEN_TEXT, OPEN_REFUSAL, OPEN_CALL };
 
 #define ID_MAX 128
 
-static const cJSON *
-get(const cJSON *o, const char *name)
-{
-    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, name) : NULL;
-}
-
 /* a itself when it is an array, else NULL (for cJSON_ArrayForEach, which would walk an
  * object's members) */
 static const cJSON *
@@ -63,7 +57,7 @@ item_id(char *out, size_t len, const char *prefix, const char *resp_id, int ordi
 static cJSON *
 echo(const cJSON *req, const char *name, cJSON_bool (*check)(const cJSON *))
 {
-    const cJSON *v = get(req, name);
+    const cJSON *v = sllmp_json_get(req, name);
 
     return v != NULL && check(v) ? cJSON_Duplicate(v, 1) : NULL;
 }
@@ -126,7 +120,8 @@ sllmp_responses_object(const sllmp_responses_meta_t *m, const char *status, cons
                        const char *err_code, const char *err_message, cJSON *output,
                        const sllmp_usage_t *u)
 {
-    const cJSON *req = m->req, *text = get(req, "text"), *reasoning = get(req, "reasoning");
+    const cJSON *req = m->req, *text = sllmp_json_get(req, "text"),
+                *reasoning = sllmp_json_get(req, "reasoning");
     cJSON *o = cJSON_CreateObject(), *x;
 
     cJSON_AddStringToObject(o, "id", m->id != NULL ? m->id : "");
@@ -159,8 +154,8 @@ sllmp_responses_object(const sllmp_responses_meta_t *m, const char *status, cons
     cJSON_AddBoolToObject(o, "store", m->store);
     add_echo(o, req, "temperature", cJSON_IsNumber, NULL);
     x = cJSON_AddObjectToObject(o, "text");
-    if (cJSON_IsObject(get(text, "format"))) {
-        cJSON_AddItemToObject(x, "format", cJSON_Duplicate(get(text, "format"), 1));
+    if (cJSON_IsObject(sllmp_json_get(text, "format"))) {
+        cJSON_AddItemToObject(x, "format", cJSON_Duplicate(sllmp_json_get(text, "format"), 1));
     } else {
         cJSON_AddStringToObject(cJSON_AddObjectToObject(x, "format"), "type", "text");
     }
@@ -270,8 +265,8 @@ refusal_part(const char *text)
 static const char *
 thought_signature(const cJSON *call)
 {
-    const char *sig =
-        sllmp_json_str(get(get(call, "extra_content"), "google"), "thought_signature");
+    const char *sig = sllmp_json_str(
+        sllmp_json_get(sllmp_json_get(call, "extra_content"), "google"), "thought_signature");
 
     return sig != NULL && *sig != '\0' ? sig : NULL;
 }
@@ -319,7 +314,7 @@ add_logprobs(cJSON *to, const cJSON *choice_logprobs)
 {
     const cJSON *e;
 
-    cJSON_ArrayForEach(e, array(get(choice_logprobs, "content")))
+    cJSON_ArrayForEach(e, array(sllmp_json_get(choice_logprobs, "content")))
     {
         if (cJSON_IsObject(e)) {
             cJSON_AddItemToArray(to, cJSON_Duplicate(e, 1));
@@ -338,7 +333,7 @@ choice0(const cJSON *choices)
     }
     cJSON_ArrayForEach(c, choices)
     {
-        idx = get(c, "index");
+        idx = sllmp_json_get(c, "index");
         if (cJSON_IsObject(c) && (idx == NULL || (cJSON_IsNumber(idx) && idx->valuedouble == 0))) {
             return c;
         }
@@ -406,7 +401,7 @@ add_calls(cJSON *output, const sllmp_responses_meta_t *m, const cJSON *calls)
         char *args, *full;
         int n = cJSON_GetArraySize(output);
 
-        fn = get(c, "function");
+        fn = sllmp_json_get(c, "function");
         if (!cJSON_IsObject(fn)) {
             continue; /* not a function call (chat's custom tools are never asked for) */
         }
@@ -416,7 +411,7 @@ add_calls(cJSON *output, const sllmp_responses_meta_t *m, const cJSON *calls)
             item_id(call_id, sizeof(call_id), "call_", m->id, n);
             cid = call_id;
         }
-        args = call_args(get(fn, "arguments"));
+        args = call_args(sllmp_json_get(fn, "arguments"));
         full = call_id_of(cid, thought_signature(c));
         cJSON_AddItemToArray(output,
                              call_item(id, full, name != NULL ? name : "", args, "completed"));
@@ -429,31 +424,31 @@ cJSON *
 sllmp_responses_from_chat(const sllmp_responses_meta_t *m, const cJSON *completion,
                           const sllmp_usage_t *u)
 {
-    const cJSON *type = get(completion, "object"), *choice, *msg;
+    const cJSON *type = sllmp_json_get(completion, "object"), *choice, *msg;
     const char *reasoning, *refusal, *incomplete, *status;
     cJSON *output, *last, *res;
     sllmp_buf_t text;
     sllmp_usage_t own;
     char id[ID_MAX];
 
-    if (!cJSON_IsObject(completion) || !cJSON_IsArray(get(completion, "choices")) ||
+    if (!cJSON_IsObject(completion) || !cJSON_IsArray(sllmp_json_get(completion, "choices")) ||
         (type != NULL &&
          !(cJSON_IsString(type) && strcmp(type->valuestring, "chat.completion") == 0))) {
         return NULL;
     }
-    choice = choice0(get(completion, "choices"));
-    msg = get(choice, "message");
+    choice = choice0(sllmp_json_get(completion, "choices"));
+    msg = sllmp_json_get(choice, "message");
     output = cJSON_CreateArray();
 
     reasoning = reasoning_of(msg);
-    if (reasoning != NULL || cJSON_GetArraySize(get(msg, "thinking_blocks")) > 0) {
+    if (reasoning != NULL || cJSON_GetArraySize(sllmp_json_get(msg, "thinking_blocks")) > 0) {
         item_id(id, sizeof(id), "rs_", m->id, cJSON_GetArraySize(output));
         /* a redacted block alone: an empty summary part, as the stream has one */
         cJSON_AddItemToArray(output, reasoning_item(id, reasoning != NULL ? reasoning : "",
-                                                    array(get(msg, "thinking_blocks"))));
+                                                    array(sllmp_json_get(msg, "thinking_blocks"))));
     }
     sllmp_buf_init(&text, 0);
-    content_text(&text, get(msg, "content"));
+    content_text(&text, sllmp_json_get(msg, "content"));
     refusal = text_of(msg, "refusal");
     if (text.len > 0 || refusal != NULL) {
         cJSON *it, *content, *lp = NULL;
@@ -463,7 +458,7 @@ sllmp_responses_from_chat(const sllmp_responses_meta_t *m, const cJSON *completi
         content = cJSON_GetObjectItemCaseSensitive(it, "content");
         if (text.len > 0) {
             lp = cJSON_CreateArray();
-            add_logprobs(lp, get(choice, "logprobs"));
+            add_logprobs(lp, sllmp_json_get(choice, "logprobs"));
             cJSON_AddItemToArray(content, text_part(sllmp_buf_cstr(&text), lp));
         }
         if (refusal != NULL) {
@@ -472,7 +467,7 @@ sllmp_responses_from_chat(const sllmp_responses_meta_t *m, const cJSON *completi
         cJSON_AddItemToArray(output, it);
     }
     sllmp_buf_free(&text);
-    add_calls(output, m, get(msg, "tool_calls"));
+    add_calls(output, m, sllmp_json_get(msg, "tool_calls"));
 
     status = status_of(sllmp_json_str(choice, "finish_reason"), &incomplete);
     /* the item the answer was cut in is incomplete, as OpenAI marks it */
@@ -480,9 +475,9 @@ sllmp_responses_from_chat(const sllmp_responses_meta_t *m, const cJSON *completi
     if (incomplete != NULL && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(last, "status"))) {
         cJSON_ReplaceItemInObjectCaseSensitive(last, "status", cJSON_CreateString("incomplete"));
     }
-    if (u == NULL && cJSON_IsObject(get(completion, "usage"))) {
+    if (u == NULL && cJSON_IsObject(sllmp_json_get(completion, "usage"))) {
         memset(&own, 0, sizeof(own));
-        sllmp_usage_from_openai(&own, get(completion, "usage"));
+        sllmp_usage_from_openai(&own, sllmp_json_get(completion, "usage"));
         u = &own;
     }
     res = sllmp_responses_object(m, status, incomplete, NULL, NULL, output, u);
@@ -743,7 +738,7 @@ thinking(sllmp_rstream_t *s, const cJSON *delta)
     if (s->thinking == NULL) {
         s->thinking = cJSON_CreateArray();
     }
-    cJSON_ArrayForEach(b, get(delta, "thinking_blocks"))
+    cJSON_ArrayForEach(b, sllmp_json_get(delta, "thinking_blocks"))
     {
         cJSON_AddItemToArray(s->thinking, cJSON_Duplicate(b, 1));
     }
@@ -756,7 +751,7 @@ thinking(sllmp_rstream_t *s, const cJSON *delta)
 static int
 call_fragment(sllmp_rstream_t *s, const cJSON *frag)
 {
-    const cJSON *idx = get(frag, "index"), *fn = get(frag, "function");
+    const cJSON *idx = sllmp_json_get(frag, "index"), *fn = sllmp_json_get(frag, "function");
     const char *id = text_of(frag, "id"), *args = text_of(fn, "arguments");
     int index, fresh;
     cJSON *e;
@@ -797,28 +792,29 @@ sllmp_rstream_chunk(sllmp_rstream_t *s, const cJSON *chunk)
     if (s->stopped != 0 || s->ended) {
         return s->stopped;
     }
-    choice = choice0(get(chunk, "choices"));
+    choice = choice0(sllmp_json_get(chunk, "choices"));
     if (choice == NULL) {
         return 0; /* usage-only, another choice's, or not a chunk */
     }
     if (start(s) != 0) {
         return s->stopped;
     }
-    delta = get(choice, "delta");
+    delta = sllmp_json_get(choice, "delta");
     if ((t = reasoning_of(delta)) != NULL && piece(s, OPEN_REASONING, t, NULL) != 0) {
         return s->stopped;
     }
-    if (cJSON_GetArraySize(array(get(delta, "thinking_blocks"))) > 0 && thinking(s, delta) != 0) {
+    if (cJSON_GetArraySize(array(sllmp_json_get(delta, "thinking_blocks"))) > 0 &&
+        thinking(s, delta) != 0) {
         return s->stopped;
     }
     if ((t = text_of(delta, "content")) != NULL &&
-        piece(s, OPEN_TEXT, t, get(choice, "logprobs")) != 0) {
+        piece(s, OPEN_TEXT, t, sllmp_json_get(choice, "logprobs")) != 0) {
         return s->stopped;
     }
     if ((t = text_of(delta, "refusal")) != NULL && piece(s, OPEN_REFUSAL, t, NULL) != 0) {
         return s->stopped;
     }
-    calls = get(delta, "tool_calls");
+    calls = sllmp_json_get(delta, "tool_calls");
     cJSON_ArrayForEach(c, array(calls))
     {
         if (call_fragment(s, c) != 0) {

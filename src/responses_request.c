@@ -51,29 +51,10 @@ string_n(const char *s, size_t n)
     return v;
 }
 
-static const cJSON *
-get(const cJSON *obj, const char *name)
-{
-    return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
-}
-
-static int
-is(const char *s, const char *lit)
-{
-    return s != NULL && strcmp(s, lit) == 0;
-}
-
-/* A member that is there and not null. */
-static int
-given(const cJSON *v)
-{
-    return v != NULL && !cJSON_IsNull(v);
-}
-
 static const char *
 type_of(const cJSON *obj)
 {
-    const cJSON *t = get(obj, "type");
+    const cJSON *t = sllmp_json_get(obj, "type");
 
     return cJSON_IsString(t) ? t->valuestring : NULL;
 }
@@ -102,11 +83,11 @@ static int
 opt_string(const cJSON *obj, const char *name, cJSON *out, const char *as, sllmp_xerr_t *e,
            const char *param)
 {
-    const cJSON *v = get(obj, name);
+    const cJSON *v = sllmp_json_get(obj, name);
 
     if (cJSON_IsString(v)) {
         cJSON_AddStringToObject(out, as, v->valuestring);
-    } else if (given(v)) {
+    } else if (sllmp_json_given(v)) {
         return sllmp_xerr(e, "must be a string.", "%s.%s", param, name);
     }
     return 0;
@@ -117,7 +98,7 @@ opt_string(const cJSON *obj, const char *name, cJSON *out, const char *as, sllmp
 static void
 copy_breakpoint(cJSON *out, const cJSON *part)
 {
-    const cJSON *bp = get(part, "prompt_cache_breakpoint");
+    const cJSON *bp = sllmp_json_get(part, "prompt_cache_breakpoint");
 
     if (cJSON_IsObject(bp)) {
         cJSON_AddItemToObject(out, "prompt_cache_breakpoint", cJSON_Duplicate(bp, 1));
@@ -139,13 +120,13 @@ text_part(const char *text, const cJSON *part)
 static cJSON *
 image_part(const cJSON *part, const char *param, sllmp_xerr_t *e)
 {
-    const cJSON *url = get(part, "image_url"), *detail = get(part, "detail");
+    const cJSON *url = sllmp_json_get(part, "image_url"), *detail = sllmp_json_get(part, "detail");
     cJSON *p, *iu;
 
     if (!cJSON_IsString(url)) {
-        if (given(url)) {
+        if (sllmp_json_given(url)) {
             sllmp_xerr(e, "must be a string.", "%s.image_url", param);
-        } else if (given(get(part, "file_id"))) {
+        } else if (sllmp_json_given(sllmp_json_get(part, "file_id"))) {
             sllmp_xerr(
                 e,
                 "is not supported: sllmp has no file store; send the image as image_url (a URL "
@@ -156,7 +137,7 @@ image_part(const cJSON *part, const char *param, sllmp_xerr_t *e)
         }
         return NULL;
     }
-    if (given(detail) && !cJSON_IsString(detail)) {
+    if (sllmp_json_given(detail) && !cJSON_IsString(detail)) {
         sllmp_xerr(e, "must be a string.", "%s.detail", param);
         return NULL;
     }
@@ -175,16 +156,16 @@ image_part(const cJSON *part, const char *param, sllmp_xerr_t *e)
 static cJSON *
 file_part(const cJSON *part, const char *param, sllmp_xerr_t *e)
 {
-    const cJSON *data = get(part, "file_data");
+    const cJSON *data = sllmp_json_get(part, "file_data");
     cJSON *p, *f;
 
     if (!cJSON_IsString(data)) {
-        if (given(data)) {
+        if (sllmp_json_given(data)) {
             sllmp_xerr(e, "must be a string.", "%s.file_data", param);
-        } else if (given(get(part, "file_id"))) {
+        } else if (sllmp_json_given(sllmp_json_get(part, "file_id"))) {
             sllmp_xerr(e, "is not supported: sllmp has no file store; send the file as file_data.",
                        "%s.file_id", param);
-        } else if (given(get(part, "file_url"))) {
+        } else if (sllmp_json_given(sllmp_json_get(part, "file_url"))) {
             sllmp_xerr(e,
                        "is not supported: sllmp does not fetch files; send the file as file_data.",
                        "%s.file_url", param);
@@ -209,7 +190,7 @@ file_part(const cJSON *part, const char *param, sllmp_xerr_t *e)
 static cJSON *
 audio_part(const cJSON *part, const char *param, sllmp_xerr_t *e)
 {
-    const cJSON *audio = get(part, "input_audio");
+    const cJSON *audio = sllmp_json_get(part, "input_audio");
     cJSON *p;
 
     if (!cJSON_IsObject(audio)) {
@@ -241,8 +222,8 @@ input_part(const cJSON *part, const char *param, int text_only, sllmp_xerr_t *e)
         sllmp_xerr(e, "must be a string.", "%s.type", param);
         return NULL;
     }
-    if (is(type, "input_text")) {
-        const cJSON *text = get(part, "text");
+    if (sllmp_str_is(type, "input_text")) {
+        const cJSON *text = sllmp_json_get(part, "text");
 
         if (!cJSON_IsString(text)) {
             sllmp_xerr(e, "must be a string.", "%s.text", param);
@@ -257,13 +238,13 @@ input_part(const cJSON *part, const char *param, int text_only, sllmp_xerr_t *e)
                  tparam);
         return NULL;
     }
-    if (is(type, "input_image")) {
+    if (sllmp_str_is(type, "input_image")) {
         return image_part(part, param, e);
     }
-    if (is(type, "input_file")) {
+    if (sllmp_str_is(type, "input_file")) {
         return file_part(part, param, e);
     }
-    if (is(type, "input_audio")) {
+    if (sllmp_str_is(type, "input_audio")) {
         return audio_part(part, param, e);
     }
     bad_type(e, type,
@@ -356,7 +337,7 @@ reasoning_item(conv_t *c, const cJSON *item)
 static int
 assistant_message(conv_t *c, const cJSON *item, int i)
 {
-    const cJSON *content = get(item, "content"), *part;
+    const cJSON *content = sllmp_json_get(item, "content"), *part;
     sllmp_buf_t text, refusal;
     int k = 0, texts = 0, refusals = 0, rc = 0;
     cJSON *m;
@@ -382,16 +363,16 @@ assistant_message(conv_t *c, const cJSON *item, int i)
             rc = sllmp_xerr(c->e, "must be an object.", "input[%d].content[%d]", i, k);
             break;
         }
-        if (is(type, "output_text") || is(type, "input_text")) {
-            v = get(part, "text");
+        if (sllmp_str_is(type, "output_text") || sllmp_str_is(type, "input_text")) {
+            v = sllmp_json_get(part, "text");
             if (!cJSON_IsString(v)) {
                 rc = sllmp_xerr(c->e, "must be a string.", "input[%d].content[%d].text", i, k);
                 break;
             }
             sllmp_buf_appends(&text, v->valuestring);
             texts++;
-        } else if (is(type, "refusal")) {
-            v = get(part, "refusal");
+        } else if (sllmp_str_is(type, "refusal")) {
+            v = sllmp_json_get(part, "refusal");
             if (!cJSON_IsString(v)) {
                 rc = sllmp_xerr(c->e, "must be a string.", "input[%d].content[%d].refusal", i, k);
                 break;
@@ -431,7 +412,7 @@ assistant_message(conv_t *c, const cJSON *item, int i)
 static int
 input_message(conv_t *c, const cJSON *item, int i, const char *role)
 {
-    const cJSON *content = get(item, "content"), *part;
+    const cJSON *content = sllmp_json_get(item, "content"), *part;
     cJSON *parts, *m;
     int k = 0;
 
@@ -464,17 +445,17 @@ input_message(conv_t *c, const cJSON *item, int i, const char *role)
 static int
 message_item(conv_t *c, const cJSON *item, int i)
 {
-    const cJSON *role = get(item, "role");
+    const cJSON *role = sllmp_json_get(item, "role");
     const char *r = cJSON_IsString(role) ? role->valuestring : NULL;
 
-    if (is(r, "assistant")) {
+    if (sllmp_str_is(r, "assistant")) {
         return assistant_message(c, item, i);
     }
-    if (is(r, "user") || is(r, "system") || is(r, "developer")) {
+    if (sllmp_str_is(r, "user") || sllmp_str_is(r, "system") || sllmp_str_is(r, "developer")) {
         return input_message(c, item, i,
-                             is(r, "user")     ? "user"
-                             : is(r, "system") ? "system"
-                                               : "developer");
+                             sllmp_str_is(r, "user")     ? "user"
+                             : sllmp_str_is(r, "system") ? "system"
+                                                         : "developer");
     }
     if (r == NULL) {
         return sllmp_xerr(c->e, "must be one of user, system, developer, assistant.",
@@ -494,7 +475,7 @@ function_call(conv_t *c, const cJSON *item, int i)
     cJSON *calls, *call, *fn;
 
     for (int f = 0; f < 3; f++) {
-        v[f] = get(item, fields[f]);
+        v[f] = sllmp_json_get(item, fields[f]);
         if (!cJSON_IsString(v[f])) {
             return sllmp_xerr(c->e, "must be a string.", "input[%d].%s", i, fields[f]);
         }
@@ -538,7 +519,7 @@ function_call(conv_t *c, const cJSON *item, int i)
 static int
 function_call_output(conv_t *c, const cJSON *item, int i)
 {
-    const cJSON *id = get(item, "call_id"), *out = get(item, "output"), *part;
+    const cJSON *id = sllmp_json_get(item, "call_id"), *out = sllmp_json_get(item, "output"), *part;
     const char *sep;
     cJSON *content, *m;
     int k = 0;
@@ -577,18 +558,19 @@ function_call_output(conv_t *c, const cJSON *item, int i)
 static int
 input_item(conv_t *c, const cJSON *item, int i)
 {
-    const cJSON *t = get(item, "type");
+    const cJSON *t = sllmp_json_get(item, "type");
     const char *type = cJSON_IsString(t) ? t->valuestring : NULL;
 
     if (!cJSON_IsObject(item)) {
         return sllmp_xerr(c->e, "must be an object.", "input[%d]", i);
     }
-    if (given(t) && type == NULL) {
+    if (sllmp_json_given(t) && type == NULL) {
         return sllmp_xerr(c->e, "must be a string.", "input[%d].type", i);
     }
-    if (type == NULL || is(type, "message")) {
+    if (type == NULL || sllmp_str_is(type, "message")) {
         /* ItemReference's type is optional too: {"id"} alone is one */
-        if (type == NULL && get(item, "role") == NULL && given(get(item, "id"))) {
+        if (type == NULL && sllmp_json_get(item, "role") == NULL &&
+            sllmp_json_given(sllmp_json_get(item, "id"))) {
             return sllmp_xerr(
                 c->e,
                 "is an item reference, which needs kept responses, and this gateway keeps "
@@ -598,16 +580,16 @@ input_item(conv_t *c, const cJSON *item, int i)
         }
         return message_item(c, item, i);
     }
-    if (is(type, "function_call")) {
+    if (sllmp_str_is(type, "function_call")) {
         return function_call(c, item, i);
     }
-    if (is(type, "function_call_output")) {
+    if (sllmp_str_is(type, "function_call_output")) {
         return function_call_output(c, item, i);
     }
-    if (is(type, "reasoning")) {
+    if (sllmp_str_is(type, "reasoning")) {
         return reasoning_item(c, item);
     }
-    if (is(type, "item_reference")) {
+    if (sllmp_str_is(type, "item_reference")) {
         return sllmp_xerr(
             c->e,
             "is item_reference, which needs kept responses, and this gateway keeps none "
@@ -624,11 +606,12 @@ input_item(conv_t *c, const cJSON *item, int i)
 static int
 messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *instr = get(req, "instructions"), *input = get(req, "input"), *items, *item;
+    const cJSON *instr = sllmp_json_get(req, "instructions"), *input = sllmp_json_get(req, "input"),
+                *items, *item;
     conv_t c = {cJSON_CreateArray(), NULL, e, "", NULL};
     int i = 0;
 
-    if (given(instr) && !cJSON_IsString(instr)) {
+    if (sllmp_json_given(instr) && !cJSON_IsString(instr)) {
         cJSON_Delete(c.messages);
         return sllmp_xerr(e, "must be a string.", "instructions");
     }
@@ -666,11 +649,11 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 static int
 tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *list = get(req, "tools"), *tool;
+    const cJSON *list = sllmp_json_get(req, "tools"), *tool;
     cJSON *out;
     int k = 0;
 
-    if (!given(list)) {
+    if (!sllmp_json_given(list)) {
         return 0;
     }
     if (!cJSON_IsArray(list)) {
@@ -683,8 +666,9 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     cJSON_ArrayForEach(tool, list)
     {
         const char *type = type_of(tool);
-        const cJSON *name = get(tool, "name"), *params = get(tool, "parameters");
-        const cJSON *strict = get(tool, "strict");
+        const cJSON *name = sllmp_json_get(tool, "name"),
+                    *params = sllmp_json_get(tool, "parameters");
+        const cJSON *strict = sllmp_json_get(tool, "strict");
         cJSON *t, *fn;
         char p[32];
 
@@ -695,7 +679,7 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         if (type == NULL) {
             return sllmp_xerr(e, "must be a string.", "%s", p);
         }
-        if (!is(type, "function")) {
+        if (!sllmp_str_is(type, "function")) {
             return bad_type(e, type,
                             "a tool sllmp cannot run: hosted tools need OpenAI's servers; only "
                             "function tools go through chat completions.",
@@ -704,10 +688,10 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         if (!cJSON_IsString(name)) {
             return sllmp_xerr(e, "must be a string.", "tools[%d].name", k);
         }
-        if (given(params) && !cJSON_IsObject(params)) {
+        if (sllmp_json_given(params) && !cJSON_IsObject(params)) {
             return sllmp_xerr(e, "must be a JSON Schema object.", "tools[%d].parameters", k);
         }
-        if (given(strict) && !cJSON_IsBool(strict)) {
+        if (sllmp_json_given(strict) && !cJSON_IsBool(strict)) {
             return sllmp_xerr(e, "must be a boolean.", "tools[%d].strict", k);
         }
         t = cJSON_CreateObject();
@@ -719,10 +703,10 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         if (opt_string(tool, "description", fn, "description", e, p) != 0) {
             return -1;
         }
-        if (given(params)) {
+        if (sllmp_json_given(params)) {
             cJSON_AddItemToObject(fn, "parameters", cJSON_Duplicate(params, 1));
         }
-        if (given(strict)) {
+        if (sllmp_json_given(strict)) {
             cJSON_AddBoolToObject(fn, "strict", cJSON_IsTrue(strict));
         }
         k++;
@@ -745,7 +729,7 @@ function_choice(const char *name)
 static cJSON *
 allowed_tools(const cJSON *tc, sllmp_xerr_t *e)
 {
-    const cJSON *mode = get(tc, "mode"), *list = get(tc, "tools"), *tool;
+    const cJSON *mode = sllmp_json_get(tc, "mode"), *list = sllmp_json_get(tc, "tools"), *tool;
     cJSON *out, *at, *names;
     int k = 0;
 
@@ -765,13 +749,13 @@ allowed_tools(const cJSON *tc, sllmp_xerr_t *e)
     cJSON_ArrayForEach(tool, list)
     {
         const char *type = type_of(tool);
-        const cJSON *name = get(tool, "name");
+        const cJSON *name = sllmp_json_get(tool, "name");
         char p[48];
 
         snprintf(p, sizeof(p), "tool_choice.tools[%d].type", k);
         if (type == NULL) {
             sllmp_xerr(e, "must be a string.", "%s", p);
-        } else if (!is(type, "function")) {
+        } else if (!sllmp_str_is(type, "function")) {
             bad_type(e, type, "a tool sllmp cannot run; only function tools can be allowed.", p);
         } else if (!cJSON_IsString(name)) {
             sllmp_xerr(e, "must be a string.", "tool_choice.tools[%d].name", k);
@@ -790,28 +774,29 @@ allowed_tools(const cJSON *tc, sllmp_xerr_t *e)
 static int
 tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *tc = get(req, "tool_choice"), *ptc = get(req, "parallel_tool_calls");
+    const cJSON *tc = sllmp_json_get(req, "tool_choice"),
+                *ptc = sllmp_json_get(req, "parallel_tool_calls");
     cJSON *out = NULL;
 
     if (cJSON_IsString(tc)) {
-        if (!is(tc->valuestring, "auto") && !is(tc->valuestring, "none") &&
-            !is(tc->valuestring, "required")) {
+        if (!sllmp_str_is(tc->valuestring, "auto") && !sllmp_str_is(tc->valuestring, "none") &&
+            !sllmp_str_is(tc->valuestring, "required")) {
             return sllmp_xerr(e, "must be auto, none, required or an object.", "tool_choice");
         }
         out = cJSON_CreateString(tc->valuestring);
     } else if (cJSON_IsObject(tc)) {
         const char *type = type_of(tc);
-        const cJSON *name = get(tc, "name");
+        const cJSON *name = sllmp_json_get(tc, "name");
 
         if (type == NULL) {
             return sllmp_xerr(e, "must be a string.", "tool_choice.type");
         }
-        if (is(type, "function")) {
+        if (sllmp_str_is(type, "function")) {
             if (!cJSON_IsString(name)) {
                 return sllmp_xerr(e, "must be a string.", "tool_choice.name");
             }
             out = function_choice(name->valuestring);
-        } else if (is(type, "allowed_tools")) {
+        } else if (sllmp_str_is(type, "allowed_tools")) {
             if ((out = allowed_tools(tc, e)) == NULL) {
                 return -1;
             }
@@ -820,10 +805,10 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
                             "a tool sllmp cannot run; tool_choice may name function tools only.",
                             "tool_choice.type");
         }
-    } else if (given(tc)) {
+    } else if (sllmp_json_given(tc)) {
         return sllmp_xerr(e, "must be a string or an object.", "tool_choice");
     }
-    if (get(body, "tools") == NULL) {
+    if (sllmp_json_get(body, "tools") == NULL) {
         cJSON_Delete(out); /* OpenAI's chat API refuses both without tools */
         return 0;
     }
@@ -842,27 +827,27 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 static int
 text_config(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *text = get(req, "text"), *fmt = get(text, "format");
+    const cJSON *text = sllmp_json_get(req, "text"), *fmt = sllmp_json_get(text, "format");
     const char *type = type_of(fmt);
 
-    if (!given(text)) {
+    if (!sllmp_json_given(text)) {
         return 0;
     }
     if (!cJSON_IsObject(text)) {
         return sllmp_xerr(e, "must be an object.", "text");
     }
-    if (given(fmt) && !cJSON_IsObject(fmt)) {
+    if (sllmp_json_given(fmt) && !cJSON_IsObject(fmt)) {
         return sllmp_xerr(e, "must be an object.", "text.format");
     }
-    if (given(fmt) && type == NULL) {
+    if (sllmp_json_given(fmt) && type == NULL) {
         return sllmp_xerr(e, "must be a string.", "text.format.type");
     }
-    if (is(type, "json_object")) {
+    if (sllmp_str_is(type, "json_object")) {
         cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "response_format"), "type",
                                 "json_object");
-    } else if (is(type, "json_schema")) {
-        const cJSON *name = get(fmt, "name"), *schema = get(fmt, "schema");
-        const cJSON *strict = get(fmt, "strict");
+    } else if (sllmp_str_is(type, "json_schema")) {
+        const cJSON *name = sllmp_json_get(fmt, "name"), *schema = sllmp_json_get(fmt, "schema");
+        const cJSON *strict = sllmp_json_get(fmt, "strict");
         cJSON *rf, *js;
 
         if (!cJSON_IsString(name)) {
@@ -871,7 +856,7 @@ text_config(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         if (!cJSON_IsObject(schema)) {
             return sllmp_xerr(e, "must be a JSON Schema object.", "text.format.schema");
         }
-        if (given(strict) && !cJSON_IsBool(strict)) {
+        if (sllmp_json_given(strict) && !cJSON_IsBool(strict)) {
             return sllmp_xerr(e, "must be a boolean.", "text.format.strict");
         }
         rf = cJSON_CreateObject();
@@ -883,11 +868,11 @@ text_config(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
             return -1;
         }
         cJSON_AddItemToObject(js, "schema", cJSON_Duplicate(schema, 1));
-        if (given(strict)) {
+        if (sllmp_json_given(strict)) {
             cJSON_AddBoolToObject(js, "strict", cJSON_IsTrue(strict));
         }
         cJSON_AddItemToObject(body, "response_format", rf);
-    } else if (type != NULL && !is(type, "text")) {
+    } else if (type != NULL && !sllmp_str_is(type, "text")) {
         return bad_type(e, type, "not a text format (text, json_object, json_schema).",
                         "text.format.type");
     }
@@ -897,9 +882,9 @@ text_config(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 static int
 reasoning(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *r = get(req, "reasoning");
+    const cJSON *r = sllmp_json_get(req, "reasoning");
 
-    if (!given(r)) {
+    if (!sllmp_json_given(r)) {
         return 0;
     }
     if (!cJSON_IsObject(r)) {
@@ -912,7 +897,7 @@ reasoning(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 static int
 include_logprobs(const cJSON *req)
 {
-    const cJSON *inc = get(req, "include"), *v;
+    const cJSON *inc = sllmp_json_get(req, "include"), *v;
 
     if (!cJSON_IsArray(inc)) {
         return 0;
@@ -931,16 +916,17 @@ include_logprobs(const cJSON *req)
 static int
 limits(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *max = get(req, "max_output_tokens"), *top = get(req, "top_logprobs");
+    const cJSON *max = sllmp_json_get(req, "max_output_tokens"),
+                *top = sllmp_json_get(req, "top_logprobs");
 
-    if (given(max)) {
+    if (sllmp_json_given(max)) {
         if (!is_integer(max) || max->valuedouble < 1 || max->valuedouble > 1e12) {
             return sllmp_xerr(e, "must be an integer from 1 to 1000000000000.",
                               "max_output_tokens");
         }
         cJSON_AddNumberToObject(body, "max_completion_tokens", max->valuedouble);
     }
-    if (given(top)) {
+    if (sllmp_json_given(top)) {
         if (!is_integer(top) || top->valuedouble < 0 || top->valuedouble > 20) {
             return sllmp_xerr(e, "must be an integer from 0 to 20.", "top_logprobs");
         }
@@ -958,29 +944,29 @@ limits(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 static int
 refused(const cJSON *req, sllmp_xerr_t *e)
 {
-    const cJSON *bg = get(req, "background");
+    const cJSON *bg = sllmp_json_get(req, "background");
 
-    if (given(get(req, "previous_response_id"))) {
+    if (sllmp_json_given(sllmp_json_get(req, "previous_response_id"))) {
         return sllmp_xerr(
             e,
             "needs kept responses, and this gateway keeps none (sllmp.responses.store is "
             "false): send the whole conversation as input (as clients do with store: false).",
             "previous_response_id");
     }
-    if (given(get(req, "conversation"))) {
+    if (sllmp_json_given(sllmp_json_get(req, "conversation"))) {
         return sllmp_xerr(e,
                           "is not supported: sllmp keeps no conversation objects; send the whole "
                           "conversation as input.",
                           "conversation");
     }
-    if (given(bg) && !cJSON_IsBool(bg)) {
+    if (sllmp_json_given(bg) && !cJSON_IsBool(bg)) {
         return sllmp_xerr(e, "must be a boolean.", "background");
     }
     if (cJSON_IsTrue(bg)) {
         return sllmp_xerr(e, "is not supported: sllmp answers while the client waits.",
                           "background");
     }
-    if (given(get(req, "prompt"))) {
+    if (sllmp_json_given(sllmp_json_get(req, "prompt"))) {
         return sllmp_xerr(e,
                           "is not supported: prompt templates are stored by OpenAI; send the "
                           "instructions and input themselves.",
@@ -1063,7 +1049,7 @@ sllmp_responses_to_chat(const cJSON *req, sllmp_xerr_t *e)
         return NULL;
     }
     body = cJSON_CreateObject();
-    if ((m = get(req, "model")) != NULL) {
+    if ((m = sllmp_json_get(req, "model")) != NULL) {
         cJSON_AddItemToObject(body, "model", cJSON_Duplicate(m, 1));
     }
     if (messages(req, body, e) != 0 || tools(req, body, e) != 0 || tool_choice(req, body, e) != 0 ||
@@ -1075,7 +1061,7 @@ sllmp_responses_to_chat(const cJSON *req, sllmp_xerr_t *e)
     /* the rest as it is (the client's extra parameters, as on chat), never over a member of the
      * translation; looked up once, before the copies (a body may hold a great many members) */
     for (size_t k = 0; k < NPRODUCED; k++) {
-        taken[k] = get(body, produced[k]) != NULL;
+        taken[k] = sllmp_json_get(body, produced[k]) != NULL;
     }
     cJSON_ArrayForEach(m, req)
     {
@@ -1118,8 +1104,8 @@ sllmp_responses_param(const cJSON *req, const char *param, char *out, size_t len
             continue;
         }
         /* the client's own member of that name went upstream as it was */
-        if (strcmp(map[k].chat, map[k].as) != 0 && get(req, map[k].chat) != NULL &&
-            (map[k].from == NULL || get(req, map[k].from) == NULL)) {
+        if (strcmp(map[k].chat, map[k].as) != 0 && sllmp_json_get(req, map[k].chat) != NULL &&
+            (map[k].from == NULL || sllmp_json_get(req, map[k].from) == NULL)) {
             return param;
         }
         rest = param + n;

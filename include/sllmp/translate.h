@@ -35,6 +35,16 @@ int sllmp_xerr(sllmp_xerr_t *e, const char *why, const char *pfmt, ...) SLLMP_PR
  * missing or not a string. */
 const char *sllmp_json_str(const cJSON *obj, const char *name);
 
+/* The member `name` of obj (case-sensitive); NULL when obj is none or not an object, or has no
+ * such member. The translators' lookup. */
+const cJSON *sllmp_json_get(const cJSON *obj, const char *name);
+
+/* Whether v is there and not null (a member the client gave). */
+int sllmp_json_given(const cJSON *v);
+
+/* Whether s is the string lit; s may be NULL. */
+int sllmp_str_is(const char *s, const char *lit);
+
 /*
  * A Gemini thought signature travels in an OpenAI tool call's id (and a Responses
  * function_call item's call_id) after this separator, as LiteLLM carries it:

@@ -48,19 +48,6 @@
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static const cJSON *
-get(const cJSON *obj, const char *name)
-{
-    return cJSON_GetObjectItemCaseSensitive(obj, name);
-}
-
-
-static int
-is(const char *s, const char *lit)
-{
-    return s != NULL && strcmp(s, lit) == 0;
-}
-
 static cJSON *
 text_block(const char *text)
 {
@@ -75,7 +62,7 @@ text_block(const char *text)
 static void
 copy_cache_control(cJSON *block, const cJSON *part)
 {
-    const cJSON *cc = get(part, "cache_control");
+    const cJSON *cc = sllmp_json_get(part, "cache_control");
 
     if (cJSON_IsObject(cc)) {
         cJSON_AddItemToObject(block, "cache_control", cJSON_Duplicate(cc, 1));
@@ -193,7 +180,7 @@ image_media(char *media, size_t mlen)
 static int
 image_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
 {
-    const cJSON *iu = get(part, "image_url");
+    const cJSON *iu = sllmp_json_get(part, "image_url");
     const char *url = cJSON_IsString(iu) ? iu->valuestring : sllmp_json_str(iu, "url");
     const char *payload;
     char media[64];
@@ -240,7 +227,7 @@ image_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
 static int
 file_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
 {
-    const cJSON *f = get(part, "file");
+    const cJSON *f = sllmp_json_get(part, "file");
     const char *data = sllmp_json_str(f, "file_data"), *payload;
     char media[64];
 
@@ -279,7 +266,7 @@ user_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
     const char *type = sllmp_json_str(part, "type");
 
     *out = NULL;
-    if (is(type, "text")) {
+    if (sllmp_str_is(type, "text")) {
         const char *text = sllmp_json_str(part, "text");
 
         if (text == NULL) {
@@ -291,13 +278,13 @@ user_part(const cJSON *part, int i, int k, cJSON **out, sllmp_xerr_t *e)
         }
         return 0;
     }
-    if (is(type, "image_url")) {
+    if (sllmp_str_is(type, "image_url")) {
         return image_part(part, i, k, out, e);
     }
-    if (is(type, "file")) {
+    if (sllmp_str_is(type, "file")) {
         return file_part(part, i, k, out, e);
     }
-    if (is(type, "input_audio")) {
+    if (sllmp_str_is(type, "input_audio")) {
         return sllmp_xerr(e, "is audio, which Anthropic models do not take.",
                           "messages[%d].content[%d]", i, k);
     }
@@ -326,7 +313,7 @@ string_block(const cJSON *m, const char *text)
 static int
 system_message(const cJSON *m, int i, cJSON *system, sllmp_xerr_t *e)
 {
-    const cJSON *content = get(m, "content"), *part;
+    const cJSON *content = sllmp_json_get(m, "content"), *part;
     int k = 0;
 
     if (cJSON_IsString(content)) {
@@ -341,7 +328,7 @@ system_message(const cJSON *m, int i, cJSON *system, sllmp_xerr_t *e)
     {
         const char *text = sllmp_json_str(part, "text");
 
-        if (!is(sllmp_json_str(part, "type"), "text") || text == NULL) {
+        if (!sllmp_str_is(sllmp_json_str(part, "type"), "text") || text == NULL) {
             return sllmp_xerr(e, "must be a text part: system messages take text only.",
                               "messages[%d].content[%d]", i, k);
         }
@@ -359,7 +346,7 @@ system_message(const cJSON *m, int i, cJSON *system, sllmp_xerr_t *e)
 static int
 user_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
 {
-    const cJSON *content = get(m, "content"), *part;
+    const cJSON *content = sllmp_json_get(m, "content"), *part;
     int k = 0;
 
     if (cJSON_IsString(content)) {
@@ -390,7 +377,7 @@ static int
 tool_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
 {
     const char *id = sllmp_json_str(m, "tool_call_id");
-    const cJSON *content = get(m, "content"), *part;
+    const cJSON *content = sllmp_json_get(m, "content"), *part;
     cJSON *r;
     int k = 0;
 
@@ -463,11 +450,12 @@ sllmp_tool_input(const cJSON *args)
 static int
 assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
 {
-    const cJSON *content = get(m, "content"), *calls = get(m, "tool_calls");
-    const cJSON *tb = get(m, "thinking_blocks"), *item;
+    const cJSON *content = sllmp_json_get(m, "content"), *calls = sllmp_json_get(m, "tool_calls");
+    const cJSON *tb = sllmp_json_get(m, "thinking_blocks"), *item;
     int k = 0;
 
-    if (get(m, "function_call") != NULL && !cJSON_IsNull(get(m, "function_call"))) {
+    if (sllmp_json_get(m, "function_call") != NULL &&
+        !cJSON_IsNull(sllmp_json_get(m, "function_call"))) {
         return sllmp_xerr(e,
                           "is the legacy function calling API, which this model does not take; use "
                           "tools and tool_calls.",
@@ -481,12 +469,12 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
         const char *type = sllmp_json_str(item, "type");
         cJSON *b;
 
-        if (!is(type, "thinking") && !is(type, "redacted_thinking")) {
+        if (!sllmp_str_is(type, "thinking") && !sllmp_str_is(type, "redacted_thinking")) {
             continue;
         }
         b = cJSON_CreateObject();
         for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
-            const cJSON *v = get(item, fields[f]);
+            const cJSON *v = sllmp_json_get(item, fields[f]);
 
             if (v != NULL) {
                 cJSON_AddItemToObject(b, fields[f], cJSON_Duplicate(v, 1));
@@ -505,14 +493,14 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
         {
             const char *type = sllmp_json_str(item, "type"), *text = sllmp_json_str(item, "text");
 
-            if (is(type, "text") && text != NULL) {
+            if (sllmp_str_is(type, "text") && text != NULL) {
                 if (!sllmp_blank(text)) {
                     cJSON *b = text_block(text);
 
                     copy_cache_control(b, item);
                     turn_add(t, "assistant", b, 0);
                 }
-            } else if (!is(type, "refusal")) {
+            } else if (!sllmp_str_is(type, "refusal")) {
                 /* a refusal part is the model's own "I can't": not worth resending */
                 return sllmp_xerr(e, "must be a text or refusal part.", "messages[%d].content[%d]",
                                   i, k);
@@ -523,7 +511,7 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
     k = 0;
     cJSON_ArrayForEach(item, calls)
     {
-        const cJSON *fn = get(item, "function");
+        const cJSON *fn = sllmp_json_get(item, "function");
         const char *id = sllmp_json_str(item, "id"), *name = sllmp_json_str(fn, "name"),
                    *type = sllmp_json_str(item, "type");
         cJSON *b, *input;
@@ -540,7 +528,7 @@ assistant_message(turns_t *t, const cJSON *m, int i, sllmp_xerr_t *e)
             return sllmp_xerr(e, "must be a non-empty string.",
                               "messages[%d].tool_calls[%d].function.name", i, k);
         }
-        input = sllmp_tool_input(get(fn, "arguments"));
+        input = sllmp_tool_input(sllmp_json_get(fn, "arguments"));
         if (input == NULL) {
             return sllmp_xerr(
                 e,
@@ -570,7 +558,7 @@ last_block(const cJSON *content)
 {
     int k = cJSON_GetArraySize(content) - 1;
 
-    while (k >= 0 && get(cJSON_GetArrayItem(content, k), "cachePoint") != NULL) {
+    while (k >= 0 && sllmp_json_get(cJSON_GetArrayItem(content, k), "cachePoint") != NULL) {
         k--;
     }
     return k;
@@ -588,7 +576,7 @@ sllmp_anthropic_strip_prefill(cJSON *messages)
     cJSON *last = cJSON_GetArrayItem(messages, cJSON_GetArraySize(messages) - 1);
     cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
 
-    if (!is(sllmp_json_str(last, "role"), "assistant")) {
+    if (!sllmp_str_is(sllmp_json_str(last, "role"), "assistant")) {
         return;
     }
     for (;;) {
@@ -599,7 +587,7 @@ sllmp_anthropic_strip_prefill(cJSON *messages)
         size_t len;
 
         /* Anthropic's {"type":"text","text"}, Converse's {"text"} */
-        if (k < 0 || !cJSON_IsString(text) || (type != NULL && !is(type, "text"))) {
+        if (k < 0 || !cJSON_IsString(text) || (type != NULL && !sllmp_str_is(type, "text"))) {
             break;
         }
         len = strlen(text->valuestring);
@@ -629,19 +617,19 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     turns_t t = {cJSON_CreateArray(), NULL, cJSON_CreateArray(), cJSON_CreateArray()};
     int i = 0, rc = 0;
 
-    cJSON_ArrayForEach(m, get(req, "messages"))
+    cJSON_ArrayForEach(m, sllmp_json_get(req, "messages"))
     {
         const char *role = sllmp_json_str(m, "role");
 
-        if (is(role, "system") || is(role, "developer")) {
+        if (sllmp_str_is(role, "system") || sllmp_str_is(role, "developer")) {
             rc = system_message(m, i, system, e);
-        } else if (is(role, "user")) {
+        } else if (sllmp_str_is(role, "user")) {
             rc = user_message(&t, m, i, e);
-        } else if (is(role, "assistant")) {
+        } else if (sllmp_str_is(role, "assistant")) {
             rc = assistant_message(&t, m, i, e);
-        } else if (is(role, "tool")) {
+        } else if (sllmp_str_is(role, "tool")) {
             rc = tool_message(&t, m, i, e);
-        } else if (is(role, "function")) {
+        } else if (sllmp_str_is(role, "function")) {
             rc = sllmp_xerr(e,
                             "is the legacy function calling API, which this model does not take; "
                             "use tools and tool messages.",
@@ -685,7 +673,7 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 static int
 number(const cJSON *obj, const char *name, double *out)
 {
-    const cJSON *v = get(obj, name);
+    const cJSON *v = sllmp_json_get(obj, name);
 
     if (!cJSON_IsNumber(v)) {
         return 0;
@@ -697,7 +685,7 @@ number(const cJSON *obj, const char *name, double *out)
 static int
 stop_sequences(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *stop = get(req, "stop"), *s;
+    const cJSON *stop = sllmp_json_get(req, "stop"), *s;
     cJSON *seqs = cJSON_CreateArray();
     int k = 0;
 
@@ -734,23 +722,27 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     cJSON *out;
     int k = 0;
 
-    if (get(req, "functions") != NULL && !cJSON_IsNull(get(req, "functions"))) {
+    if (sllmp_json_get(req, "functions") != NULL &&
+        !cJSON_IsNull(sllmp_json_get(req, "functions"))) {
         return sllmp_xerr(e,
                           "is the legacy function calling API, which this model does not take; use "
                           "tools.",
                           "functions");
     }
-    if (!cJSON_IsArray(get(req, "tools")) || cJSON_GetArraySize(get(req, "tools")) == 0) {
+    if (!cJSON_IsArray(sllmp_json_get(req, "tools")) ||
+        cJSON_GetArraySize(sllmp_json_get(req, "tools")) == 0) {
         return 0;
     }
     out = cJSON_AddArrayToObject(body, "tools");
-    cJSON_ArrayForEach(tool, get(req, "tools"))
+    cJSON_ArrayForEach(tool, sllmp_json_get(req, "tools"))
     {
-        const cJSON *fn = get(tool, "function"), *params = get(fn, "parameters");
+        const cJSON *fn = sllmp_json_get(tool, "function"),
+                    *params = sllmp_json_get(fn, "parameters");
         const char *name = sllmp_json_str(fn, "name"), *desc = sllmp_json_str(fn, "description");
         cJSON *t;
 
-        if (!is(sllmp_json_str(tool, "type"), "function") || name == NULL || *name == '\0') {
+        if (!sllmp_str_is(sllmp_json_str(tool, "type"), "function") || name == NULL ||
+            *name == '\0') {
             return sllmp_xerr(e, "must be a function tool with a name.", "tools[%d]", k);
         }
         t = cJSON_CreateObject();
@@ -777,8 +769,8 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 static int
 tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *tc = get(req, "tool_choice");
-    const cJSON *fc = get(req, "function_call");
+    const cJSON *tc = sllmp_json_get(req, "tool_choice");
+    const cJSON *fc = sllmp_json_get(req, "function_call");
     cJSON *out = NULL;
 
     if (fc != NULL && !cJSON_IsNull(fc)) {
@@ -788,17 +780,18 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
                           "function_call");
     }
     if (cJSON_IsString(tc)) {
-        const char *type = is(tc->valuestring, "required") ? "any" : tc->valuestring;
+        const char *type = sllmp_str_is(tc->valuestring, "required") ? "any" : tc->valuestring;
 
-        if (!is(type, "auto") && !is(type, "any") && !is(type, "none")) {
+        if (!sllmp_str_is(type, "auto") && !sllmp_str_is(type, "any") &&
+            !sllmp_str_is(type, "none")) {
             return sllmp_xerr(e, "must be none, auto, required or a function.", "tool_choice");
         }
         out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "type", type);
     } else if (cJSON_IsObject(tc)) {
-        const char *name = sllmp_json_str(get(tc, "function"), "name");
+        const char *name = sllmp_json_str(sllmp_json_get(tc, "function"), "name");
 
-        if (!is(sllmp_json_str(tc, "type"), "function") || name == NULL) {
+        if (!sllmp_str_is(sllmp_json_str(tc, "type"), "function") || name == NULL) {
             return sllmp_xerr(e,
                               "must be none, auto, required or {\"type\":\"function\",\"function\":"
                               "{\"name\":...}}.",
@@ -814,12 +807,12 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         cJSON_Delete(out); /* Anthropic rejects tool_choice without tools */
         return 0;
     }
-    if (cJSON_IsFalse(get(req, "parallel_tool_calls"))) {
+    if (cJSON_IsFalse(sllmp_json_get(req, "parallel_tool_calls"))) {
         if (out == NULL) {
             out = cJSON_CreateObject();
             cJSON_AddStringToObject(out, "type", "auto");
         }
-        if (!is(sllmp_json_str(out, "type"), "none")) {
+        if (!sllmp_str_is(sllmp_json_str(out, "type"), "none")) {
             cJSON_AddTrueToObject(out, "disable_parallel_tool_use");
         }
     }
@@ -860,13 +853,14 @@ user_id(const cJSON *req, cJSON *body)
 long
 sllmp_anthropic_thinking_budget(const char *effort)
 {
-    if (is(effort, "minimal") || is(effort, "low")) {
+    if (sllmp_str_is(effort, "minimal") || sllmp_str_is(effort, "low")) {
         return 1024;
     }
-    if (is(effort, "medium")) {
+    if (sllmp_str_is(effort, "medium")) {
         return 2048;
     }
-    if (is(effort, "high") || is(effort, "xhigh") || is(effort, "max")) {
+    if (sllmp_str_is(effort, "high") || sllmp_str_is(effort, "xhigh") ||
+        sllmp_str_is(effort, "max")) {
         return 4096;
     }
     return 0; /* none, or unknown: no thinking */
@@ -881,41 +875,46 @@ sllmp_anthropic_thinking_budget(const char *effort)
 int
 sllmp_anthropic_thinking_allowed(const cJSON *body)
 {
-    const cJSON *tc = get(body, "tool_choice"), *msgs = get(body, "messages"), *m, *b;
-    const cJSON *ctc = get(get(body, "toolConfig"), "toolChoice");
+    const cJSON *tc = sllmp_json_get(body, "tool_choice"), *msgs = sllmp_json_get(body, "messages"),
+                *m, *b;
+    const cJSON *ctc = sllmp_json_get(sllmp_json_get(body, "toolConfig"), "toolChoice");
     const cJSON *last = NULL;
     int tool_use = 0;
 
-    if (is(sllmp_json_str(tc, "type"), "any") || is(sllmp_json_str(tc, "type"), "tool") ||
-        get(ctc, "any") != NULL || get(ctc, "tool") != NULL) {
+    if (sllmp_str_is(sllmp_json_str(tc, "type"), "any") ||
+        sllmp_str_is(sllmp_json_str(tc, "type"), "tool") || sllmp_json_get(ctc, "any") != NULL ||
+        sllmp_json_get(ctc, "tool") != NULL) {
         return 0;
     }
     cJSON_ArrayForEach(m, msgs)
     {
-        if (is(sllmp_json_str(m, "role"), "assistant")) {
+        if (sllmp_str_is(sllmp_json_str(m, "role"), "assistant")) {
             last = m;
         }
     }
-    cJSON_ArrayForEach(b, get(last, "content"))
+    cJSON_ArrayForEach(b, sllmp_json_get(last, "content"))
     {
-        tool_use |= is(sllmp_json_str(b, "type"), "tool_use") || get(b, "toolUse") != NULL;
+        tool_use |= sllmp_str_is(sllmp_json_str(b, "type"), "tool_use") ||
+                    sllmp_json_get(b, "toolUse") != NULL;
     }
     if (!tool_use) {
         return 1;
     }
-    b = cJSON_GetArrayItem(get(last, "content"), 0);
-    return is(sllmp_json_str(b, "type"), "thinking") ||
-           is(sllmp_json_str(b, "type"), "redacted_thinking") || get(b, "reasoningContent") != NULL;
+    b = cJSON_GetArrayItem(sllmp_json_get(last, "content"), 0);
+    return sllmp_str_is(sllmp_json_str(b, "type"), "thinking") ||
+           sllmp_str_is(sllmp_json_str(b, "type"), "redacted_thinking") ||
+           sllmp_json_get(b, "reasoningContent") != NULL;
 }
 
 static int
 response_format(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *rf = get(req, "response_format");
-    const cJSON *schema = get(get(rf, "json_schema"), "schema");
+    const cJSON *rf = sllmp_json_get(req, "response_format");
+    const cJSON *schema = sllmp_json_get(sllmp_json_get(rf, "json_schema"), "schema");
     cJSON *oc, *fmt;
 
-    if (!is(sllmp_json_str(rf, "type"), "json_schema") || schema == NULL || cJSON_IsNull(schema)) {
+    if (!sllmp_str_is(sllmp_json_str(rf, "type"), "json_schema") || schema == NULL ||
+        cJSON_IsNull(schema)) {
         return 0; /* text, json_object (no Anthropic equivalent), or a schema-less json_schema */
     }
     if (!cJSON_IsObject(schema)) {
@@ -969,7 +968,7 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
     if (e != NULL) {
         memset(e, 0, sizeof(*e));
     }
-    if (!cJSON_IsObject(req) || !cJSON_IsArray(get(req, "messages"))) {
+    if (!cJSON_IsObject(req) || !cJSON_IsArray(sllmp_json_get(req, "messages"))) {
         sllmp_xerr(e, "must be an array.", "messages");
         return NULL;
     }
@@ -988,8 +987,9 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
     if (number(req, "max_completion_tokens", &v) || number(req, "max_tokens", &v)) {
         if (v < 0) {
             sllmp_xerr(e, "must not be negative.",
-                       cJSON_IsNumber(get(req, "max_completion_tokens")) ? "max_completion_tokens"
-                                                                         : "max_tokens");
+                       cJSON_IsNumber(sllmp_json_get(req, "max_completion_tokens"))
+                           ? "max_completion_tokens"
+                           : "max_tokens");
             cJSON_Delete(body);
             return NULL;
         }
@@ -1023,7 +1023,7 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
         cJSON_Delete(body);
         return NULL;
     }
-    if (cJSON_IsTrue(get(req, "stream"))) {
+    if (cJSON_IsTrue(sllmp_json_get(req, "stream"))) {
         cJSON_AddTrueToObject(body, "stream");
     }
     return body;
@@ -1034,13 +1034,14 @@ sllmp_anthropic_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
 const char *
 sllmp_anthropic_finish(const char *stop_reason)
 {
-    if (is(stop_reason, "max_tokens") || is(stop_reason, "model_context_window_exceeded")) {
+    if (sllmp_str_is(stop_reason, "max_tokens") ||
+        sllmp_str_is(stop_reason, "model_context_window_exceeded")) {
         return "length";
     }
-    if (is(stop_reason, "tool_use")) {
+    if (sllmp_str_is(stop_reason, "tool_use")) {
         return "tool_calls";
     }
-    if (is(stop_reason, "refusal")) {
+    if (sllmp_str_is(stop_reason, "refusal")) {
         return "content_filter";
     }
     return "stop"; /* end_turn, stop_sequence, pause_turn, unknown, none */
@@ -1063,7 +1064,7 @@ sllmp_anthropic_usage_merge(sllmp_usage_t *u, const cJSON *usage)
     fields[2] = &u->cache_write;
     fields[3] = &u->output; /* includes thinking, which Anthropic does not break out */
     for (k = 0; k < 4; k++) {
-        const cJSON *v = get(usage, names[k]);
+        const cJSON *v = sllmp_json_get(usage, names[k]);
 
         if (cJSON_IsNumber(v)) {
             *fields[k] = sllmp_usage_count(v);
@@ -1080,7 +1081,7 @@ sllmp_anthropic_usage_merge(sllmp_usage_t *u, const cJSON *usage)
 cJSON *
 sllmp_anthropic_metadata(const cJSON *md)
 {
-    const cJSON *uid = cJSON_IsObject(md) ? get(md, "user_id") : NULL;
+    const cJSON *uid = cJSON_IsObject(md) ? sllmp_json_get(md, "user_id") : NULL;
     cJSON *out;
 
     if (uid == NULL) {
@@ -1094,21 +1095,22 @@ sllmp_anthropic_metadata(const cJSON *md)
 cJSON *
 sllmp_anthropic_response(const cJSON *msg, const char *model, long created, sllmp_usage_t *u)
 {
-    const cJSON *content = get(msg, "content"), *b;
+    const cJSON *content = sllmp_json_get(msg, "content"), *b;
     const char *id = sllmp_json_str(msg, "id"), *type = sllmp_json_str(msg, "type");
     sllmp_usage_t local;
     sllmp_buf_t text, thinking;
     cJSON *out, *calls = NULL, *blocks = NULL;
     int has_text = 0, has_thinking = 0;
 
-    if (!cJSON_IsObject(msg) || !cJSON_IsArray(content) || (type != NULL && !is(type, "message"))) {
+    if (!cJSON_IsObject(msg) || !cJSON_IsArray(content) ||
+        (type != NULL && !sllmp_str_is(type, "message"))) {
         return NULL;
     }
     if (u == NULL) {
         u = &local;
     }
     memset(u, 0, sizeof(*u));
-    sllmp_anthropic_usage_merge(u, get(msg, "usage"));
+    sllmp_anthropic_usage_merge(u, sllmp_json_get(msg, "usage"));
 
     sllmp_buf_init(&text, 0);
     sllmp_buf_init(&thinking, 0);
@@ -1118,11 +1120,11 @@ sllmp_anthropic_response(const cJSON *msg, const char *model, long created, sllm
                    *th = sllmp_json_str(b, "thinking");
         const char *bid = sllmp_json_str(b, "id"), *name = sllmp_json_str(b, "name");
 
-        if (is(bt, "text") && t != NULL) {
+        if (sllmp_str_is(bt, "text") && t != NULL) {
             sllmp_buf_append(&text, t, strlen(t));
             has_text = 1;
-        } else if (is(bt, "tool_use")) {
-            const cJSON *input = get(b, "input");
+        } else if (sllmp_str_is(bt, "tool_use")) {
+            const cJSON *input = sllmp_json_get(b, "input");
             cJSON *call = cJSON_CreateObject(), *fn;
             char *args = cJSON_IsObject(input) ? cJSON_PrintUnformatted(input) : NULL;
 
@@ -1136,7 +1138,7 @@ sllmp_anthropic_response(const cJSON *msg, const char *model, long created, sllm
             cJSON_AddStringToObject(fn, "name", name != NULL ? name : "");
             cJSON_AddStringToObject(fn, "arguments", args != NULL ? args : "{}");
             cJSON_free(args);
-        } else if (is(bt, "thinking") || is(bt, "redacted_thinking")) {
+        } else if (sllmp_str_is(bt, "thinking") || sllmp_str_is(bt, "redacted_thinking")) {
             /* LiteLLM's two fields: the text to show, and the blocks to send back signed */
             if (th != NULL) {
                 sllmp_buf_append(&thinking, th, strlen(th));
@@ -1184,7 +1186,7 @@ error_status(const char *type)
     size_t k;
 
     for (k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
-        if (is(type, map[k].type)) {
+        if (sllmp_str_is(type, map[k].type)) {
             return map[k].status;
         }
     }
@@ -1194,7 +1196,7 @@ error_status(const char *type)
 static int
 block_index(const cJSON *data)
 {
-    const cJSON *v = get(data, "index");
+    const cJSON *v = sllmp_json_get(data, "index");
 
     return cJSON_IsNumber(v) ? v->valueint : -1;
 }
@@ -1202,29 +1204,29 @@ block_index(const cJSON *data)
 static int
 block_start(sllmp_xstream_t *s, const cJSON *data)
 {
-    const cJSON *cb = get(data, "content_block");
+    const cJSON *cb = sllmp_json_get(data, "content_block");
     const char *type = sllmp_json_str(cb, "type"), *text = sllmp_json_str(cb, "text");
     int index = block_index(data), rc;
 
-    if (is(type, "text") && text != NULL) {
+    if (sllmp_str_is(type, "text") && text != NULL) {
         return sllmp_xstream_text(s, text, strlen(text));
     }
-    if (is(type, "thinking")) {
+    if (sllmp_str_is(type, "thinking")) {
         /* the text normally arrives as thinking_delta, the signature as signature_delta */
         text = sllmp_json_str(cb, "thinking");
         return text != NULL ? sllmp_xstream_reasoning(s, text, strlen(text)) : 0;
     }
-    if (is(type, "redacted_thinking")) {
+    if (sllmp_str_is(type, "redacted_thinking")) {
         return sllmp_xstream_redacted_thinking(s, sllmp_json_str(cb, "data"));
     }
-    if (!is(type, "tool_use")) {
+    if (!sllmp_str_is(type, "tool_use")) {
         return 0; /* server tools: nothing for an OpenAI client */
     }
     rc = sllmp_xstream_tool_start(s, index, sllmp_json_str(cb, "id"), sllmp_json_str(cb, "name"),
                                   NULL);
-    if (rc == 0 && cJSON_GetArraySize(get(cb, "input")) > 0) {
+    if (rc == 0 && cJSON_GetArraySize(sllmp_json_get(cb, "input")) > 0) {
         /* input normally arrives as input_json_delta; a block that starts with it is whole */
-        char *args = cJSON_PrintUnformatted(get(cb, "input"));
+        char *args = cJSON_PrintUnformatted(sllmp_json_get(cb, "input"));
 
         rc = sllmp_xstream_tool_args(s, index, args, strlen(args));
         cJSON_free(args);
@@ -1235,19 +1237,19 @@ block_start(sllmp_xstream_t *s, const cJSON *data)
 static int
 block_delta(sllmp_xstream_t *s, const cJSON *data)
 {
-    const cJSON *d = get(data, "delta");
+    const cJSON *d = sllmp_json_get(data, "delta");
     const char *type = sllmp_json_str(d, "type"), *v;
 
-    if (is(type, "text_delta") && (v = sllmp_json_str(d, "text")) != NULL) {
+    if (sllmp_str_is(type, "text_delta") && (v = sllmp_json_str(d, "text")) != NULL) {
         return sllmp_xstream_text(s, v, strlen(v));
     }
-    if (is(type, "input_json_delta") && (v = sllmp_json_str(d, "partial_json")) != NULL) {
+    if (sllmp_str_is(type, "input_json_delta") && (v = sllmp_json_str(d, "partial_json")) != NULL) {
         return sllmp_xstream_tool_args(s, block_index(data), v, strlen(v));
     }
-    if (is(type, "thinking_delta") && (v = sllmp_json_str(d, "thinking")) != NULL) {
+    if (sllmp_str_is(type, "thinking_delta") && (v = sllmp_json_str(d, "thinking")) != NULL) {
         return sllmp_xstream_reasoning(s, v, strlen(v));
     }
-    if (is(type, "signature_delta")) {
+    if (sllmp_str_is(type, "signature_delta")) {
         return sllmp_xstream_thinking_signature(s, sllmp_json_str(d, "signature"));
     }
     /* citations_delta: no OpenAI chunk field for it */
@@ -1257,7 +1259,7 @@ block_delta(sllmp_xstream_t *s, const cJSON *data)
 static int
 stream_error(sllmp_xstream_t *s, const cJSON *data)
 {
-    const cJSON *err = get(data, "error");
+    const cJSON *err = sllmp_json_get(data, "error");
     const char *type = sllmp_json_str(err, "type"), *msg = sllmp_json_str(err, "message");
 
     s->err_status = error_status(type);
@@ -1277,39 +1279,39 @@ sllmp_anthropic_stream_event(sllmp_xstream_t *s, const char *event, const cJSON 
     if (name == NULL || *name == '\0') {
         name = sllmp_json_str(data, "type"); /* the data repeats the event name */
     }
-    if (is(name, "error")) {
+    if (sllmp_str_is(name, "error")) {
         return stream_error(s, data);
     }
     if (s->ended) {
         return 0;
     }
-    if (is(name, "message_start")) {
-        const cJSON *msg = get(data, "message");
+    if (sllmp_str_is(name, "message_start")) {
+        const cJSON *msg = sllmp_json_get(data, "message");
         const char *id = sllmp_json_str(msg, "id");
 
         if (id != NULL) {
             snprintf(s->id_buf, sizeof(s->id_buf), "%s", id);
         }
-        sllmp_anthropic_usage_merge(&s->usage, get(msg, "usage"));
+        sllmp_anthropic_usage_merge(&s->usage, sllmp_json_get(msg, "usage"));
         return sllmp_xstream_start(s);
     }
-    if (is(name, "content_block_start")) {
+    if (sllmp_str_is(name, "content_block_start")) {
         return block_start(s, data);
     }
-    if (is(name, "content_block_delta")) {
+    if (sllmp_str_is(name, "content_block_delta")) {
         return block_delta(s, data);
     }
-    if (is(name, "content_block_stop")) {
+    if (sllmp_str_is(name, "content_block_stop")) {
         return sllmp_xstream_block_stop(s, block_index(data));
     }
-    if (is(name, "message_delta")) {
-        const char *reason = sllmp_json_str(get(data, "delta"), "stop_reason");
+    if (sllmp_str_is(name, "message_delta")) {
+        const char *reason = sllmp_json_str(sllmp_json_get(data, "delta"), "stop_reason");
 
         /* cumulative counts: the last one wins, never a sum */
-        sllmp_anthropic_usage_merge(&s->usage, get(data, "usage"));
+        sllmp_anthropic_usage_merge(&s->usage, sllmp_json_get(data, "usage"));
         return reason != NULL ? sllmp_xstream_finish_reason(s, sllmp_anthropic_finish(reason)) : 0;
     }
-    if (is(name, "message_stop")) {
+    if (sllmp_str_is(name, "message_stop")) {
         s->ended = 1;
         return sllmp_xstream_finish(s);
     }

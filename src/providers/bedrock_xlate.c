@@ -76,12 +76,6 @@
 /* The text of a tool result that had none (the built-in mock provider's word for it too). */
 #define SLLMP_BEDROCK_EMPTY_RESULT "(empty)"
 
-static const cJSON *
-get(const cJSON *o, const char *name)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, name);
-}
-
 /* Fills *e and returns NULL, for `return xfail(...)` from the translators. */
 static void *xfail(sllmp_xerr_t *e, const char *param, const char *fmt, ...) SLLMP_PRINTF(3, 4);
 
@@ -149,7 +143,7 @@ add_text(cJSON *blocks, const char *text)
 static int
 has_cache_control(const cJSON *o)
 {
-    return cJSON_IsObject(get(o, "cache_control"));
+    return cJSON_IsObject(sllmp_json_get(o, "cache_control"));
 }
 
 /*
@@ -178,7 +172,7 @@ add_turn(cJSON *messages, const char *role, cJSON *blocks)
 {
     int n = cJSON_GetArraySize(messages);
     cJSON *last = n > 0 ? cJSON_GetArrayItem(messages, n - 1) : NULL;
-    const cJSON *last_role = get(last, "role");
+    const cJSON *last_role = sllmp_json_get(last, "role");
     cJSON *msg;
 
     if (cJSON_GetArraySize(blocks) == 0) {
@@ -257,7 +251,7 @@ image_block(conv_t *c, const char *url, int i, int j)
 static int
 content_blocks(conv_t *c, const cJSON *m, int i, int images, int points, cJSON *blocks)
 {
-    const cJSON *content = get(m, "content"), *part;
+    const cJSON *content = sllmp_json_get(m, "content"), *part;
     int j = 0;
 
     points = points && c->cache;
@@ -279,11 +273,11 @@ content_blocks(conv_t *c, const cJSON *m, int i, int images, int points, cJSON *
     }
     cJSON_ArrayForEach(part, content)
     {
-        const cJSON *type = get(part, "type");
+        const cJSON *type = sllmp_json_get(part, "type");
         const char *t = cJSON_IsString(type) ? type->valuestring : "";
 
         if (strcmp(t, "text") == 0 || strcmp(t, "refusal") == 0) {
-            const cJSON *text = get(part, t);
+            const cJSON *text = sllmp_json_get(part, t);
 
             if (!cJSON_IsString(text)) {
                 xfail(c->e, param(c, "messages[%d].content[%d].%s", i, j, t),
@@ -294,8 +288,8 @@ content_blocks(conv_t *c, const cJSON *m, int i, int images, int points, cJSON *
                 add_cache_point(blocks, points && has_cache_control(part));
             }
         } else if (strcmp(t, "image_url") == 0 && images) {
-            const cJSON *iu = get(part, "image_url");
-            const cJSON *url = cJSON_IsString(iu) ? iu : get(iu, "url");
+            const cJSON *iu = sllmp_json_get(part, "image_url");
+            const cJSON *url = cJSON_IsString(iu) ? iu : sllmp_json_get(iu, "url");
             cJSON *b;
 
             if (!cJSON_IsString(url)) {
@@ -328,8 +322,8 @@ tool_use_blocks(conv_t *c, const cJSON *calls, int i, cJSON *blocks)
 
     cJSON_ArrayForEach(call, calls)
     {
-        const cJSON *id = get(call, "id"), *fn = get(call, "function");
-        const cJSON *name = get(fn, "name");
+        const cJSON *id = sllmp_json_get(call, "id"), *fn = sllmp_json_get(call, "function");
+        const cJSON *name = sllmp_json_get(fn, "name");
         cJSON *input, *b, *tu;
 
         if (!cJSON_IsString(id) || !cJSON_IsString(name)) {
@@ -338,7 +332,7 @@ tool_use_blocks(conv_t *c, const cJSON *calls, int i, cJSON *blocks)
             return -1;
         }
         /* the Anthropic translator's rule and words: a toolUse input is an object too */
-        input = sllmp_tool_input(get(fn, "arguments"));
+        input = sllmp_tool_input(sllmp_json_get(fn, "arguments"));
         if (input == NULL) {
             xfail(c->e, param(c, "messages[%d].tool_calls[%d].function.arguments", i, j),
                   "'%s' must be a JSON object encoded as a string (Bedrock takes tool input as "
@@ -372,8 +366,8 @@ reasoning_blocks(const cJSON *tb, cJSON *blocks)
 
     cJSON_ArrayForEach(item, tb)
     {
-        const cJSON *type = get(item, "type"), *text = get(item, "thinking");
-        const cJSON *sig = get(item, "signature"), *data = get(item, "data");
+        const cJSON *type = sllmp_json_get(item, "type"), *text = sllmp_json_get(item, "thinking");
+        const cJSON *sig = sllmp_json_get(item, "signature"), *data = sllmp_json_get(item, "data");
         const char *t = cJSON_IsString(type) ? type->valuestring : "";
         cJSON *b, *rc;
 
@@ -401,7 +395,7 @@ reasoning_blocks(const cJSON *tb, cJSON *blocks)
 static cJSON *
 tool_result_block(conv_t *c, const cJSON *m, int i)
 {
-    const cJSON *id = get(m, "tool_call_id");
+    const cJSON *id = sllmp_json_get(m, "tool_call_id");
     cJSON *b, *tr, *inner = cJSON_CreateArray();
 
     if (!cJSON_IsString(id)) {
@@ -431,7 +425,7 @@ tool_result_block(conv_t *c, const cJSON *m, int i)
 static int
 add_message(conv_t *c, const cJSON *m, int i)
 {
-    const cJSON *role = get(m, "role");
+    const cJSON *role = sllmp_json_get(m, "role");
     const char *r = cJSON_IsString(role) ? role->valuestring : "";
     cJSON *blocks = cJSON_CreateArray();
 
@@ -453,10 +447,10 @@ add_message(conv_t *c, const cJSON *m, int i)
         return 0;
     }
     if (strcmp(r, "assistant") == 0) {
-        const cJSON *calls = get(m, "tool_calls");
+        const cJSON *calls = sllmp_json_get(m, "tool_calls");
 
         if (c->anthropic) {
-            reasoning_blocks(get(m, "thinking_blocks"), blocks); /* first in the turn */
+            reasoning_blocks(sllmp_json_get(m, "thinking_blocks"), blocks); /* first in the turn */
         }
         if (content_blocks(c, m, i, 0, 1, blocks) < 0 ||
             (cJSON_IsArray(calls) && tool_use_blocks(c, calls, i, blocks) < 0)) {
@@ -475,7 +469,7 @@ add_message(conv_t *c, const cJSON *m, int i)
         }
         cJSON_AddItemToArray(blocks, b);
         /* as LiteLLM: a mark on the message or on any of its parts, after the whole result */
-        cJSON_ArrayForEach(part, get(m, "content")) /* a string has no parts */
+        cJSON_ArrayForEach(part, sllmp_json_get(m, "content")) /* a string has no parts */
         {
             marked |= has_cache_control(part);
         }
@@ -493,11 +487,12 @@ fail:
 static int
 inference_config(conv_t *c, const cJSON *req, cJSON *body)
 {
-    const cJSON *max = get(req, "max_completion_tokens"), *v, *stop = get(req, "stop");
+    const cJSON *max = sllmp_json_get(req, "max_completion_tokens"), *v,
+                *stop = sllmp_json_get(req, "stop");
     cJSON *ic = cJSON_CreateObject();
 
     if (!cJSON_IsNumber(max)) {
-        max = get(req, "max_tokens");
+        max = sllmp_json_get(req, "max_tokens");
     }
     if (cJSON_IsNumber(max)) {
         /* past any model's limit, Bedrock says so; kept in range for the conversion */
@@ -507,10 +502,10 @@ inference_config(conv_t *c, const cJSON *req, cJSON *body)
 
         cJSON_AddNumberToObject(ic, "maxTokens", (double)(long)m);
     }
-    if (cJSON_IsNumber(v = get(req, "temperature")) && !c->strict) {
+    if (cJSON_IsNumber(v = sllmp_json_get(req, "temperature")) && !c->strict) {
         cJSON_AddNumberToObject(ic, "temperature", v->valuedouble);
     }
-    if (cJSON_IsNumber(v = get(req, "top_p")) && !c->strict) {
+    if (cJSON_IsNumber(v = sllmp_json_get(req, "top_p")) && !c->strict) {
         cJSON_AddNumberToObject(ic, "topP", v->valuedouble);
     }
     if (cJSON_IsString(stop) || cJSON_IsArray(stop)) {
@@ -551,7 +546,8 @@ inference_config(conv_t *c, const cJSON *req, cJSON *body)
 static int
 tool_config(conv_t *c, const cJSON *req, cJSON *body)
 {
-    const cJSON *tools = get(req, "tools"), *choice = get(req, "tool_choice"), *t;
+    const cJSON *tools = sllmp_json_get(req, "tools"), *choice = sllmp_json_get(req, "tool_choice"),
+                *t;
     cJSON *tc, *list, *tch = NULL;
     int j = 0;
 
@@ -561,9 +557,9 @@ tool_config(conv_t *c, const cJSON *req, cJSON *body)
     list = cJSON_CreateArray();
     cJSON_ArrayForEach(t, tools)
     {
-        const cJSON *type = get(t, "type"), *fn = get(t, "function");
-        const cJSON *name = get(fn, "name"), *desc = get(fn, "description");
-        const cJSON *params = get(fn, "parameters");
+        const cJSON *type = sllmp_json_get(t, "type"), *fn = sllmp_json_get(t, "function");
+        const cJSON *name = sllmp_json_get(fn, "name"), *desc = sllmp_json_get(fn, "description");
+        const cJSON *params = sllmp_json_get(fn, "parameters");
         cJSON *spec, *ts, *schema;
 
         if (!cJSON_IsString(type) || strcmp(type->valuestring, "function") != 0 ||
@@ -609,7 +605,7 @@ tool_config(conv_t *c, const cJSON *req, cJSON *body)
             return -1;
         }
     } else if (cJSON_IsObject(choice)) {
-        const cJSON *name = get(get(choice, "function"), "name");
+        const cJSON *name = sllmp_json_get(sllmp_json_get(choice, "function"), "name");
 
         if (!cJSON_IsString(name)) {
             cJSON_Delete(list);
@@ -634,7 +630,7 @@ tool_config(conv_t *c, const cJSON *req, cJSON *body)
 static void
 thinking(const cJSON *req, cJSON *body)
 {
-    const cJSON *effort = get(req, "reasoning_effort");
+    const cJSON *effort = sllmp_json_get(req, "reasoning_effort");
     long budget =
         sllmp_anthropic_thinking_budget(cJSON_IsString(effort) ? effort->valuestring : NULL);
     double max = SLLMP_ANTHROPIC_DEFAULT_MAX;
@@ -696,9 +692,10 @@ forces_tools(const char *model_id)
 static int
 response_format(conv_t *c, const cJSON *req, const char *model_id, cJSON *body)
 {
-    const cJSON *rf = get(req, "response_format"), *type = get(rf, "type");
-    const cJSON *js = get(rf, "json_schema"), *schema = get(js, "schema");
-    const cJSON *desc = get(js, "description"), *effort = get(req, "reasoning_effort"), *t;
+    const cJSON *rf = sllmp_json_get(req, "response_format"), *type = sllmp_json_get(rf, "type");
+    const cJSON *js = sllmp_json_get(rf, "json_schema"), *schema = sllmp_json_get(js, "schema");
+    const cJSON *desc = sllmp_json_get(js, "description"),
+                *effort = sllmp_json_get(req, "reasoning_effort"), *t;
     cJSON *tc, *tools, *spec, *ts, *json;
     long budget;
     int j = 0, thinks;
@@ -728,9 +725,9 @@ response_format(conv_t *c, const cJSON *req, const char *model_id, cJSON *body)
               "response_format.json_schema.schema must be a JSON Schema object.");
         return -1;
     }
-    cJSON_ArrayForEach(t, get(req, "tools"))
+    cJSON_ArrayForEach(t, sllmp_json_get(req, "tools"))
     {
-        const cJSON *name = get(get(t, "function"), "name");
+        const cJSON *name = sllmp_json_get(sllmp_json_get(t, "function"), "name");
 
         if (cJSON_IsString(name) && strcmp(name->valuestring, SLLMP_BEDROCK_JSON_TOOL) == 0) {
             xfail(c->e, param(c, "tools[%d].function.name", j),
@@ -782,7 +779,7 @@ response_format(conv_t *c, const cJSON *req, const char *model_id, cJSON *body)
 int
 sllmp_bedrock_json_mode(const cJSON *req)
 {
-    const cJSON *type = get(get(req, "response_format"), "type");
+    const cJSON *type = sllmp_json_get(sllmp_json_get(req, "response_format"), "type");
 
     return cJSON_IsString(type) && (strcmp(type->valuestring, "json_object") == 0 ||
                                     strcmp(type->valuestring, "json_schema") == 0);
@@ -791,7 +788,7 @@ sllmp_bedrock_json_mode(const cJSON *req)
 cJSON *
 sllmp_bedrock_request(const cJSON *req, const char *model_id, sllmp_xerr_t *e)
 {
-    const cJSON *msgs = get(req, "messages"), *n = get(req, "n"), *m;
+    const cJSON *msgs = sllmp_json_get(req, "messages"), *n = sllmp_json_get(req, "n"), *m;
     cJSON *body = cJSON_CreateObject();
     conv_t c;
     int i = 0;
@@ -913,7 +910,7 @@ finish_reason(const char *stop_reason)
 static long
 num(const cJSON *o, const char *name)
 {
-    return sllmp_usage_count(get(o, name));
+    return sllmp_usage_count(sllmp_json_get(o, name));
 }
 
 /* Converse usage into buckets: inputTokens excludes cache reads and writes, as Anthropic's. */
@@ -941,8 +938,9 @@ usage_from_bedrock(sllmp_usage_t *u, const cJSON *usage)
 static void
 reasoning_block(const cJSON *think, sllmp_buf_t *reasoning, int *has_reasoning, cJSON **blocks)
 {
-    const cJSON *rt = get(think, "reasoningText"), *text = get(rt, "text");
-    const cJSON *sig = get(rt, "signature"), *redacted = get(think, "redactedContent");
+    const cJSON *rt = sllmp_json_get(think, "reasoningText"), *text = sllmp_json_get(rt, "text");
+    const cJSON *sig = sllmp_json_get(rt, "signature"),
+                *redacted = sllmp_json_get(think, "redactedContent");
     cJSON *entry;
 
     if (cJSON_IsString(text)) {
@@ -964,8 +962,9 @@ cJSON *
 sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp_usage_t *u,
                        int json_mode)
 {
-    const cJSON *msg = get(get(resp, "output"), "message");
-    const cJSON *content = get(msg, "content"), *stop = get(resp, "stopReason"), *b;
+    const cJSON *msg = sllmp_json_get(sllmp_json_get(resp, "output"), "message");
+    const cJSON *content = sllmp_json_get(msg, "content"),
+                *stop = sllmp_json_get(resp, "stopReason"), *b;
     cJSON *out, *calls = NULL, *blocks = NULL;
     sllmp_buf_t text, reasoning, json;
     int has_reasoning = 0, has_json = 0;
@@ -985,22 +984,24 @@ sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp
     sllmp_buf_init(&json, 0);
     cJSON_ArrayForEach(b, content)
     {
-        const cJSON *t = get(b, "text"), *tu = get(b, "toolUse");
-        const cJSON *think = get(b, "reasoningContent");
+        const cJSON *t = sllmp_json_get(b, "text"), *tu = sllmp_json_get(b, "toolUse");
+        const cJSON *think = sllmp_json_get(b, "reasoningContent");
 
         if (cJSON_IsString(t)) {
             sllmp_buf_appends(&text, t->valuestring);
-        } else if (cJSON_IsObject(tu) && json_mode && cJSON_IsString(get(tu, "name")) &&
-                   strcmp(get(tu, "name")->valuestring, SLLMP_BEDROCK_JSON_TOOL) == 0) {
+        } else if (cJSON_IsObject(tu) && json_mode && cJSON_IsString(sllmp_json_get(tu, "name")) &&
+                   strcmp(sllmp_json_get(tu, "name")->valuestring, SLLMP_BEDROCK_JSON_TOOL) == 0) {
             /* response_format's tool: its input is the answer */
-            char *in = get(tu, "input") != NULL ? cJSON_PrintUnformatted(get(tu, "input")) : NULL;
+            char *in = sllmp_json_get(tu, "input") != NULL
+                           ? cJSON_PrintUnformatted(sllmp_json_get(tu, "input"))
+                           : NULL;
 
             sllmp_buf_appends(&json, in != NULL ? in : "{}");
             cJSON_free(in);
             has_json = 1;
         } else if (cJSON_IsObject(tu)) {
-            const cJSON *tid = get(tu, "toolUseId"), *name = get(tu, "name");
-            const cJSON *input = get(tu, "input");
+            const cJSON *tid = sllmp_json_get(tu, "toolUseId"), *name = sllmp_json_get(tu, "name");
+            const cJSON *input = sllmp_json_get(tu, "input");
             cJSON *call = cJSON_CreateObject(), *fn;
             char *args = input != NULL ? cJSON_PrintUnformatted(input) : NULL;
 
@@ -1026,7 +1027,7 @@ sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp
     if (has_json && calls == NULL && strcmp(finish, "tool_calls") == 0) {
         finish = "stop"; /* the model answered; no tool call is left for the client */
     }
-    usage_from_bedrock(u, get(resp, "usage"));
+    usage_from_bedrock(u, sllmp_json_get(resp, "usage"));
     out = sllmp_chat_answer(&(sllmp_chat_answer_t){
         .id = id,
         .model = model,
@@ -1052,7 +1053,7 @@ sllmp_bedrock_response(const cJSON *resp, const char *model, long created, sllmp
 static int
 block_index(const cJSON *payload)
 {
-    const cJSON *i = get(payload, "contentBlockIndex");
+    const cJSON *i = sllmp_json_get(payload, "contentBlockIndex");
 
     /* valueint: cJSON cuts it to int's range, where a cast of 1e300 would be undefined */
     return cJSON_IsNumber(i) ? i->valueint : -1;
@@ -1079,10 +1080,10 @@ sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJS
         return sllmp_xstream_start(s);
     }
     if (strcmp(ev, "contentBlockStart") == 0) {
-        const cJSON *tu = get(get(payload, "start"), "toolUse");
+        const cJSON *tu = sllmp_json_get(sllmp_json_get(payload, "start"), "toolUse");
 
         if (cJSON_IsObject(tu)) {
-            const cJSON *id = get(tu, "toolUseId"), *name = get(tu, "name");
+            const cJSON *id = sllmp_json_get(tu, "toolUseId"), *name = sllmp_json_get(tu, "name");
 
             if (s->json_mode && cJSON_IsString(name) &&
                 strcmp(name->valuestring, SLLMP_BEDROCK_JSON_TOOL) == 0) {
@@ -1112,10 +1113,10 @@ sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJS
         return 0;
     }
     if (strcmp(ev, "contentBlockDelta") == 0) {
-        const cJSON *delta = get(payload, "delta");
-        const cJSON *text = get(delta, "text");
-        const cJSON *input = get(get(delta, "toolUse"), "input");
-        const cJSON *think = get(delta, "reasoningContent");
+        const cJSON *delta = sllmp_json_get(payload, "delta");
+        const cJSON *text = sllmp_json_get(delta, "text");
+        const cJSON *input = sllmp_json_get(sllmp_json_get(delta, "toolUse"), "input");
+        const cJSON *think = sllmp_json_get(delta, "reasoningContent");
 
         if (cJSON_IsString(text)) {
             return sllmp_xstream_text(s, text->valuestring, strlen(text->valuestring));
@@ -1135,13 +1136,13 @@ sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJS
             /* one of text, signature (the block's last delta) or redactedContent */
             const cJSON *v;
 
-            if (cJSON_IsString(v = get(think, "text"))) {
+            if (cJSON_IsString(v = sllmp_json_get(think, "text"))) {
                 return sllmp_xstream_reasoning(s, v->valuestring, strlen(v->valuestring));
             }
-            if (cJSON_IsString(v = get(think, "signature"))) {
+            if (cJSON_IsString(v = sllmp_json_get(think, "signature"))) {
                 return sllmp_xstream_thinking_signature(s, v->valuestring);
             }
-            if (cJSON_IsString(v = get(think, "redactedContent"))) {
+            if (cJSON_IsString(v = sllmp_json_get(think, "redactedContent"))) {
                 return sllmp_xstream_redacted_thinking(s, v->valuestring);
             }
         }
@@ -1154,7 +1155,7 @@ sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJS
         return sllmp_xstream_block_stop(s, block_index(payload));
     }
     if (strcmp(ev, "messageStop") == 0) {
-        const cJSON *stop = get(payload, "stopReason");
+        const cJSON *stop = sllmp_json_get(payload, "stopReason");
         const char *finish = finish_reason(cJSON_IsString(stop) ? stop->valuestring : NULL);
 
         if (s->json_open) {
@@ -1170,7 +1171,7 @@ sllmp_bedrock_stream_event(sllmp_xstream_t *s, const char *event_type, const cJS
         return sllmp_xstream_finish_reason(s, finish);
     }
     if (strcmp(ev, "metadata") == 0) {
-        usage_from_bedrock(&s->usage, get(payload, "usage"));
+        usage_from_bedrock(&s->usage, sllmp_json_get(payload, "usage"));
         s->ended = 1;
         return sllmp_xstream_finish(s);
     }
@@ -1220,7 +1221,7 @@ sllmp_bedrock_embed_kind(const char *model_id)
 int
 sllmp_embed_input_count(const cJSON *req)
 {
-    const cJSON *in = get(req, "input"), *v;
+    const cJSON *in = sllmp_json_get(req, "input"), *v;
     int n = 0;
 
     if (cJSON_IsString(in)) {
@@ -1252,7 +1253,7 @@ cJSON *
 sllmp_bedrock_embed_request(sllmp_bedrock_embed_t kind, const cJSON *req, int first, int count,
                             sllmp_xerr_t *e)
 {
-    const cJSON *in = get(req, "input"), *dims = get(req, "dimensions");
+    const cJSON *in = sllmp_json_get(req, "input"), *dims = sllmp_json_get(req, "dimensions");
     int total = sllmp_embed_input_count(req);
     cJSON *body;
 
@@ -1372,7 +1373,7 @@ sllmp_bedrock_embed_response(sllmp_bedrock_embed_t kind, const cJSON *resp, int 
     int i = 0;
 
     if (kind == SLLMP_BEDROCK_EMBED_TITAN) {
-        cJSON *item = embedding_item(get(resp, "embedding"), first, base64);
+        cJSON *item = embedding_item(sllmp_json_get(resp, "embedding"), first, base64);
 
         if (item == NULL) {
             goto fail;
@@ -1382,10 +1383,10 @@ sllmp_bedrock_embed_response(sllmp_bedrock_embed_t kind, const cJSON *resp, int 
             *input_tokens += num(resp, "inputTextTokenCount");
         }
     } else {
-        vecs = get(resp, "embeddings");
+        vecs = sllmp_json_get(resp, "embeddings");
         if (cJSON_IsObject(vecs)) {
             /* embeddings_by_type, when embedding_types was asked for */
-            vecs = get(vecs, "float");
+            vecs = sllmp_json_get(vecs, "float");
         }
         if (!cJSON_IsArray(vecs) || cJSON_GetArraySize(vecs) == 0) {
             goto fail;

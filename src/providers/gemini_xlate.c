@@ -83,30 +83,10 @@ xmsg(sllmp_xerr_t *e, const char *fmt, ...)
 
 /* ---------------------------------------------------------------------------- helpers */
 
-static const cJSON *
-get(const cJSON *o, const char *name)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, name);
-}
-
-static const char *
-get_str(const cJSON *o, const char *name)
-{
-    const cJSON *v = get(o, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int
-absent(const cJSON *v)
-{
-    return v == NULL || cJSON_IsNull(v);
-}
-
 static long
 get_count(const cJSON *o, const char *name)
 {
-    return sllmp_usage_count(get(o, name));
+    return sllmp_usage_count(sllmp_json_get(o, name));
 }
 
 static void
@@ -136,7 +116,7 @@ content_text(const cJSON *content, int allow_refusal, sllmp_buf_t *out, int i, s
     const cJSON *part;
     int j = 0;
 
-    if (absent(content)) {
+    if (!sllmp_json_given(content)) {
         return 0;
     }
     if (cJSON_IsString(content)) {
@@ -149,13 +129,13 @@ content_text(const cJSON *content, int allow_refusal, sllmp_buf_t *out, int i, s
     }
     cJSON_ArrayForEach(part, content)
     {
-        const char *type = get_str(part, "type");
+        const char *type = sllmp_json_str(part, "type");
         const char *text = NULL;
 
         if (type != NULL && strcmp(type, "text") == 0) {
-            text = get_str(part, "text");
+            text = sllmp_json_str(part, "text");
         } else if (type != NULL && allow_refusal && strcmp(type, "refusal") == 0) {
-            text = get_str(part, "refusal");
+            text = sllmp_json_str(part, "refusal");
         } else {
             xmsg(e, "Only text content parts are supported in this message.");
             return xparam(e, "messages[%d].content[%d]", i, j);
@@ -276,8 +256,8 @@ static cJSON *
 media_part(const cJSON *part, const char *type, int i, int j, sllmp_xerr_t *e)
 {
     if (strcmp(type, "image_url") == 0) {
-        const cJSON *iu = get(part, "image_url");
-        const char *url = cJSON_IsString(iu) ? iu->valuestring : get_str(iu, "url");
+        const cJSON *iu = sllmp_json_get(part, "image_url");
+        const char *url = cJSON_IsString(iu) ? iu->valuestring : sllmp_json_str(iu, "url");
         cJSON *p;
 
         if (url == NULL) {
@@ -301,8 +281,8 @@ media_part(const cJSON *part, const char *type, int i, int j, sllmp_xerr_t *e)
         return NULL;
     }
     if (strcmp(type, "input_audio") == 0) {
-        const cJSON *ia = get(part, "input_audio");
-        const char *data = get_str(ia, "data"), *format = get_str(ia, "format");
+        const cJSON *ia = sllmp_json_get(part, "input_audio");
+        const char *data = sllmp_json_str(ia, "data"), *format = sllmp_json_str(ia, "format");
         char mime[32];
 
         if (data == NULL || format == NULL || strlen(format) > 16) {
@@ -314,8 +294,8 @@ media_part(const cJSON *part, const char *type, int i, int j, sllmp_xerr_t *e)
         return inline_part(mime, data);
     }
     if (strcmp(type, "file") == 0) {
-        const cJSON *f = get(part, "file");
-        const char *data = get_str(f, "file_data"), *name = get_str(f, "filename");
+        const cJSON *f = sllmp_json_get(part, "file");
+        const char *data = sllmp_json_str(f, "file_data"), *name = sllmp_json_str(f, "filename");
         cJSON *p;
 
         if (data == NULL) {
@@ -345,7 +325,7 @@ user_parts(cJSON *parts, const cJSON *content, int i, sllmp_xerr_t *e)
     const cJSON *part;
     int j = 0;
 
-    if (absent(content)) {
+    if (!sllmp_json_given(content)) {
         return 0;
     }
     if (cJSON_IsString(content)) {
@@ -358,7 +338,7 @@ user_parts(cJSON *parts, const cJSON *content, int i, sllmp_xerr_t *e)
     }
     cJSON_ArrayForEach(part, content)
     {
-        const char *type = get_str(part, "type");
+        const char *type = sllmp_json_str(part, "type");
         cJSON *p;
 
         if (type == NULL) {
@@ -366,7 +346,7 @@ user_parts(cJSON *parts, const cJSON *content, int i, sllmp_xerr_t *e)
             return xparam(e, "messages[%d].content[%d].type", i, j);
         }
         if (strcmp(type, "text") == 0) {
-            const char *text = get_str(part, "text");
+            const char *text = sllmp_json_str(part, "text");
 
             if (text == NULL) {
                 xmsg(e, "A text content part needs a string \"text\".");
@@ -458,15 +438,16 @@ schema_ref(const cJSON *root, const char *ref)
     const cJSON *defs;
 
     if (strncmp(ref, "#/$defs/", 8) == 0) {
-        defs = get(root, "$defs");
+        defs = sllmp_json_get(root, "$defs");
         name = ref + 8;
     } else if (strncmp(ref, "#/definitions/", 14) == 0) {
-        defs = get(root, "definitions");
+        defs = sllmp_json_get(root, "definitions");
         name = ref + 14;
     } else {
         return NULL;
     }
-    return strchr(name, '/') != NULL || strchr(name, '~') != NULL ? NULL : get(defs, name);
+    return strchr(name, '/') != NULL || strchr(name, '~') != NULL ? NULL
+                                                                  : sllmp_json_get(defs, name);
 }
 
 static cJSON *to_gemini_schema(const cJSON *src, schema_ctx_t *c);
@@ -501,7 +482,7 @@ inline_ref(const cJSON *src, const char *ref, schema_ctx_t *c)
     out = to_gemini_schema(target, c);
     c->nrefs--;
     for (size_t i = 0; out != NULL && i < sizeof(kept) / sizeof(kept[0]); i++) {
-        const char *v = get_str(src, kept[i]);
+        const char *v = sllmp_json_str(src, kept[i]);
 
         if (v != NULL) {
             cJSON_DeleteItemFromObjectCaseSensitive(out, kept[i]);
@@ -532,7 +513,7 @@ schema_type(cJSON *out, const cJSON *type)
         }
     }
     cJSON_AddStringToObject(out, "type", one != NULL ? one : "null");
-    if (null && one != NULL && get(out, "nullable") == NULL) {
+    if (null && one != NULL && sllmp_json_get(out, "nullable") == NULL) {
         cJSON_AddTrueToObject(out, "nullable");
     }
 }
@@ -547,7 +528,7 @@ schema_type(cJSON *out, const cJSON *type)
 static cJSON *
 to_gemini_schema(const cJSON *src, schema_ctx_t *c)
 {
-    const char *ref = get_str(src, "$ref");
+    const char *ref = sllmp_json_str(src, "$ref");
     cJSON *out;
 
     if (++c->nodes > SCHEMA_NODES_MAX || c->depth >= SCHEMA_DEPTH_MAX) {
@@ -596,7 +577,7 @@ schema_members(const cJSON *src, const cJSON *keys, schema_ctx_t *c)
             }
             cJSON_AddItemToObject(out, "items", sub);
         } else if ((strcmp(k->string, "anyOf") == 0 || strcmp(k->string, "oneOf") == 0) &&
-                   cJSON_IsArray(k) && get(out, "anyOf") == NULL) {
+                   cJSON_IsArray(k) && sllmp_json_get(out, "anyOf") == NULL) {
             cJSON *any = cJSON_AddArrayToObject(out, "anyOf");
 
             cJSON_ArrayForEach(p, k)
@@ -617,10 +598,10 @@ schema_members(const cJSON *src, const cJSON *keys, schema_ctx_t *c)
             cJSON_AddItemToObject(out, k->string, cJSON_Duplicate(k, 1));
         } else if (strcmp(k->string, "type") == 0 && !c->json) {
             schema_type(out, k);
-        } else if (strcmp(k->string, "const") == 0 && get(src, "enum") == NULL) {
+        } else if (strcmp(k->string, "const") == 0 && sllmp_json_get(src, "enum") == NULL) {
             cJSON_AddItemToArray(cJSON_AddArrayToObject(out, "enum"), cJSON_Duplicate(k, 1));
         } else if ((c->json ? json_schema_key(k->string) : schema_key(k->string)) &&
-                   get(out, k->string) == NULL) {
+                   sllmp_json_get(out, k->string) == NULL) {
             cJSON_AddItemToObject(out, k->string, cJSON_Duplicate(k, 1));
         }
     }
@@ -633,29 +614,29 @@ schema_members(const cJSON *src, const cJSON *keys, schema_ctx_t *c)
 static int
 open_object(const cJSON *gs, int depth)
 {
-    const char *type = get_str(gs, "type");
+    const char *type = sllmp_json_str(gs, "type");
     const cJSON *p;
 
     if (depth > SCHEMA_DEPTH_MAX) {
         return 0; /* past what to_gemini_schema() builds */
     }
     if (type != NULL && strcasecmp(type, "object") == 0 &&
-        cJSON_GetArraySize(get(gs, "properties")) == 0) {
+        cJSON_GetArraySize(sllmp_json_get(gs, "properties")) == 0) {
         return 1;
     }
-    cJSON_ArrayForEach(p, get(gs, "properties"))
+    cJSON_ArrayForEach(p, sllmp_json_get(gs, "properties"))
     {
         if (open_object(p, depth + 1)) {
             return 1;
         }
     }
-    cJSON_ArrayForEach(p, get(gs, "anyOf"))
+    cJSON_ArrayForEach(p, sllmp_json_get(gs, "anyOf"))
     {
         if (open_object(p, depth + 1)) {
             return 1;
         }
     }
-    return open_object(get(gs, "items"), depth + 1);
+    return open_object(sllmp_json_get(gs, "items"), depth + 1);
 }
 
 /*
@@ -698,7 +679,7 @@ static void
 add_turn(cJSON *contents, const char *role, cJSON *parts)
 {
     cJSON *last = cJSON_GetArrayItem(contents, cJSON_GetArraySize(contents) - 1);
-    const char *last_role = get_str(last, "role");
+    const char *last_role = sllmp_json_str(last, "role");
     cJSON *turn, *p;
 
     if (cJSON_GetArraySize(parts) == 0) {
@@ -727,7 +708,7 @@ parse_args(const cJSON *args)
     const char *s;
     cJSON *o;
 
-    if (absent(args)) {
+    if (!sllmp_json_given(args)) {
         return cJSON_CreateObject();
     }
     if (cJSON_IsObject(args)) {
@@ -757,11 +738,13 @@ parse_args(const cJSON *args)
 static const char *
 call_signature(const cJSON *fn, const cJSON *call)
 {
-    const char *found[3], *id = get_str(call, "id"), *sep;
+    const char *found[3], *id = sllmp_json_str(call, "id"), *sep;
 
-    found[0] = get_str(get(get(call, "extra_content"), "google"), "thought_signature");
-    found[1] = get_str(get(call, "provider_specific_fields"), "thought_signature");
-    found[2] = get_str(get(fn, "provider_specific_fields"), "thought_signature");
+    found[0] = sllmp_json_str(sllmp_json_get(sllmp_json_get(call, "extra_content"), "google"),
+                              "thought_signature");
+    found[1] =
+        sllmp_json_str(sllmp_json_get(call, "provider_specific_fields"), "thought_signature");
+    found[2] = sllmp_json_str(sllmp_json_get(fn, "provider_specific_fields"), "thought_signature");
     for (size_t n = 0; n < sizeof(found) / sizeof(found[0]); n++) {
         if (found[n] != NULL && *found[n] != '\0') {
             return found[n];
@@ -780,7 +763,7 @@ static cJSON *
 function_call_part(const cJSON *fn, const cJSON *call, const char *where, int i, int k,
                    sllmp_xerr_t *e)
 {
-    const char *name = get_str(fn, "name");
+    const char *name = sllmp_json_str(fn, "name");
     const char *sig = call_signature(fn, call);
     cJSON *args, *p, *fc;
 
@@ -793,7 +776,7 @@ function_call_part(const cJSON *fn, const cJSON *call, const char *where, int i,
         }
         return NULL;
     }
-    if ((args = parse_args(get(fn, "arguments"))) == NULL) {
+    if ((args = parse_args(sllmp_json_get(fn, "arguments"))) == NULL) {
         xmsg(e, "Tool call arguments must be a JSON object.");
         if (k >= 0) {
             xparam(e, "messages[%d].%s[%d].function.arguments", i, where, k);
@@ -823,7 +806,7 @@ function_call_part(const cJSON *fn, const cJSON *call, const char *where, int i,
 static void
 add_call_part(cJSON *parts, cJSON *p, int gemini3, int *first)
 {
-    if (gemini3 && *first && get(p, "thoughtSignature") == NULL) {
+    if (gemini3 && *first && sllmp_json_get(p, "thoughtSignature") == NULL) {
         cJSON_AddStringToObject(p, "thoughtSignature", DUMMY_SIGNATURE);
     }
     *first = 0;
@@ -835,34 +818,35 @@ add_call_part(cJSON *parts, cJSON *p, int gemini3, int *first)
 static int
 assistant_parts(cJSON *parts, const cJSON *m, int i, int gemini3, sllmp_xerr_t *e)
 {
-    const cJSON *calls = get(m, "tool_calls"), *call;
+    const cJSON *calls = sllmp_json_get(m, "tool_calls"), *call;
     sllmp_buf_t text;
     cJSON *p;
     int k = 0, rc, first = 1;
 
     sllmp_buf_init(&text, 0);
-    rc = content_text(get(m, "content"), 1, &text, i, e);
+    rc = content_text(sllmp_json_get(m, "content"), 1, &text, i, e);
     add_text_part(parts, sllmp_buf_cstr(&text), text.len);
     sllmp_buf_free(&text);
     if (rc != 0) {
         return rc;
     }
-    if (!absent(calls) && !cJSON_IsArray(calls)) {
+    if (sllmp_json_given(calls) && !cJSON_IsArray(calls)) {
         xmsg(e, "tool_calls must be an array.");
         return xparam(e, "messages[%d].tool_calls", i);
     }
     cJSON_ArrayForEach(call, calls)
     {
-        if ((p = function_call_part(get(call, "function"), call, "tool_calls", i, k, e)) == NULL) {
+        if ((p = function_call_part(sllmp_json_get(call, "function"), call, "tool_calls", i, k,
+                                    e)) == NULL) {
             return -1;
         }
         add_call_part(parts, p, gemini3, &first);
         k++;
     }
-    if (cJSON_IsObject(get(m, "function_call"))) {
+    if (cJSON_IsObject(sllmp_json_get(m, "function_call"))) {
         /* the legacy single call */
-        if ((p = function_call_part(get(m, "function_call"), NULL, "function_call", i, -1, e)) ==
-            NULL) {
+        if ((p = function_call_part(sllmp_json_get(m, "function_call"), NULL, "function_call", i,
+                                    -1, e)) == NULL) {
             return -1;
         }
         add_call_part(parts, p, gemini3, &first);
@@ -886,13 +870,13 @@ tool_name(const cJSON *msgs, int i, const char *id)
         if (n++ >= i) {
             break;
         }
-        cJSON_ArrayForEach(call, get(m, "tool_calls"))
+        cJSON_ArrayForEach(call, sllmp_json_get(m, "tool_calls"))
         {
-            const char *cid = get_str(call, "id");
+            const char *cid = sllmp_json_str(call, "id");
 
             if (cid != NULL && sllmp_thought_id_len(cid) == len && strncmp(cid, id, len) == 0) {
                 /* the latest wins, should a client reuse ids */
-                found = get_str(get(call, "function"), "name");
+                found = sllmp_json_str(sllmp_json_get(call, "function"), "name");
             }
         }
     }
@@ -906,13 +890,13 @@ tool_name(const cJSON *msgs, int i, const char *id)
 static cJSON *
 function_response_part(const cJSON *msgs, const cJSON *m, int i, sllmp_xerr_t *e)
 {
-    const char *role = get_str(m, "role");
+    const char *role = sllmp_json_str(m, "role");
     const char *name = NULL;
     sllmp_buf_t text;
     cJSON *p, *fr, *resp;
 
     if (strcmp(role, "tool") == 0) {
-        const char *id = get_str(m, "tool_call_id");
+        const char *id = sllmp_json_str(m, "tool_call_id");
 
         if (id == NULL) {
             xmsg(e, "A tool message needs a tool_call_id.");
@@ -922,7 +906,7 @@ function_response_part(const cJSON *msgs, const cJSON *m, int i, sllmp_xerr_t *e
         name = tool_name(msgs, i, id);
         if (name == NULL) {
             /* some clients name the function on the tool message */
-            name = get_str(m, "name");
+            name = sllmp_json_str(m, "name");
         }
         if (name == NULL || *name == '\0') {
             xmsg(e, "No earlier assistant tool call has the id '%.*s' this tool message answers.",
@@ -931,7 +915,7 @@ function_response_part(const cJSON *msgs, const cJSON *m, int i, sllmp_xerr_t *e
             return NULL;
         }
     } else {
-        name = get_str(m, "name");
+        name = sllmp_json_str(m, "name");
         if (name == NULL || *name == '\0') {
             xmsg(e, "A function message needs a name.");
             xparam(e, "messages[%d].name", i);
@@ -939,7 +923,7 @@ function_response_part(const cJSON *msgs, const cJSON *m, int i, sllmp_xerr_t *e
         }
     }
     sllmp_buf_init(&text, 0);
-    if (content_text(get(m, "content"), 0, &text, i, e) != 0) {
+    if (content_text(sllmp_json_get(m, "content"), 0, &text, i, e) != 0) {
         sllmp_buf_free(&text);
         return NULL;
     }
@@ -980,7 +964,7 @@ system_parts(cJSON *parts, const cJSON *content, int i, sllmp_xerr_t *e)
     }
     cJSON_ArrayForEach(part, content)
     {
-        const char *t = get_str(part, "text");
+        const char *t = sllmp_json_str(part, "text");
 
         add_text_part(parts, t, strlen(t));
     }
@@ -990,7 +974,7 @@ system_parts(cJSON *parts, const cJSON *content, int i, sllmp_xerr_t *e)
 static int
 messages(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t *e)
 {
-    const cJSON *msgs = get(req, "messages"), *m;
+    const cJSON *msgs = sllmp_json_get(req, "messages"), *m;
     cJSON *contents = cJSON_AddArrayToObject(body, "contents");
     cJSON *sys = cJSON_CreateArray();
     int i = 0, gemini3 = strstr(model, "gemini-3") != NULL;
@@ -1002,7 +986,7 @@ messages(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t *e)
     }
     cJSON_ArrayForEach(m, msgs)
     {
-        const char *role = get_str(m, "role");
+        const char *role = sllmp_json_str(m, "role");
         cJSON *parts = cJSON_CreateArray(), *p;
         int rc = 0;
 
@@ -1010,9 +994,9 @@ messages(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t *e)
             xmsg(e, "Each message needs a role.");
             rc = xparam(e, "messages[%d].role", i);
         } else if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
-            rc = system_parts(sys, get(m, "content"), i, e);
+            rc = system_parts(sys, sllmp_json_get(m, "content"), i, e);
         } else if (strcmp(role, "user") == 0) {
-            if ((rc = user_parts(parts, get(m, "content"), i, e)) == 0) {
+            if ((rc = user_parts(parts, sllmp_json_get(m, "content"), i, e)) == 0) {
                 add_turn(contents, "user", parts);
                 parts = NULL;
             }
@@ -1073,8 +1057,8 @@ messages(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t *e)
 static cJSON *
 declaration(const cJSON *fn, const char *where, sllmp_xerr_t *e)
 {
-    const cJSON *params = get(fn, "parameters");
-    const char *name = get_str(fn, "name"), *desc = get_str(fn, "description");
+    const cJSON *params = sllmp_json_get(fn, "parameters");
+    const char *name = sllmp_json_str(fn, "name"), *desc = sllmp_json_str(fn, "description");
     cJSON *d, *schema;
 
     if (name == NULL || *name == '\0') {
@@ -1088,8 +1072,9 @@ declaration(const cJSON *fn, const char *where, sllmp_xerr_t *e)
         cJSON_AddStringToObject(d, "description", desc);
     }
     if (cJSON_IsObject(params)) {
-        const cJSON *props = get(params, "properties"), *more = get(params, "additionalProperties");
-        const char *ptype = get_str(params, "type");
+        const cJSON *props = sllmp_json_get(params, "properties"),
+                    *more = sllmp_json_get(params, "additionalProperties");
+        const char *ptype = sllmp_json_str(params, "type");
         char param[96];
         int json;
 
@@ -1115,26 +1100,26 @@ declaration(const cJSON *fn, const char *where, sllmp_xerr_t *e)
 static int
 tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
 {
-    const cJSON *list = get(req, "tools"), *funcs = get(req, "functions"), *t;
-    const cJSON *choice = get(req, "tool_choice");
+    const cJSON *list = sllmp_json_get(req, "tools"), *funcs = sllmp_json_get(req, "functions"), *t;
+    const cJSON *choice = sllmp_json_get(req, "tool_choice");
     const char *choice_name = "tool_choice";
     cJSON *decls = cJSON_CreateArray(), *d;
     char where[64];
     int k = 0;
 
-    if (!absent(list) && !cJSON_IsArray(list)) {
+    if (sllmp_json_given(list) && !cJSON_IsArray(list)) {
         cJSON_Delete(decls);
         xmsg(e, "tools must be an array.");
         return xparam(e, "tools");
     }
-    if (!absent(funcs) && !cJSON_IsArray(funcs)) {
+    if (sllmp_json_given(funcs) && !cJSON_IsArray(funcs)) {
         cJSON_Delete(decls);
         xmsg(e, "functions must be an array.");
         return xparam(e, "functions");
     }
     cJSON_ArrayForEach(t, list)
     {
-        const char *type = get_str(t, "type");
+        const char *type = sllmp_json_str(t, "type");
 
         if (type == NULL || strcmp(type, "function") != 0) {
             cJSON_Delete(decls);
@@ -1142,7 +1127,7 @@ tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
             return xparam(e, "tools[%d].type", k);
         }
         snprintf(where, sizeof(where), "tools[%d].function", k);
-        if ((d = declaration(get(t, "function"), where, e)) == NULL) {
+        if ((d = declaration(sllmp_json_get(t, "function"), where, e)) == NULL) {
             cJSON_Delete(decls);
             return -1;
         }
@@ -1168,12 +1153,12 @@ tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
         cJSON_Delete(decls);
     }
 
-    if (absent(choice) && !absent(get(req, "function_call"))) {
+    if (!sllmp_json_given(choice) && sllmp_json_given(sllmp_json_get(req, "function_call"))) {
         /* the legacy one: "none", "auto" or {"name": ...} */
-        choice = get(req, "function_call");
+        choice = sllmp_json_get(req, "function_call");
         choice_name = "function_call";
     }
-    if (!absent(choice)) {
+    if (sllmp_json_given(choice)) {
         const char *mode = NULL, *only = NULL;
         cJSON *fcc;
 
@@ -1186,9 +1171,9 @@ tools(cJSON *body, const cJSON *req, sllmp_xerr_t *e)
                 mode = "ANY";
             }
         } else if (cJSON_IsObject(choice)) {
-            only = get_str(get(choice, "function"), "name");
+            only = sllmp_json_str(sllmp_json_get(choice, "function"), "name");
             if (only == NULL && strcmp(choice_name, "function_call") == 0) {
-                only = get_str(choice, "name");
+                only = sllmp_json_str(choice, "name");
             }
             mode = only != NULL ? "ANY" : NULL;
         }
@@ -1307,9 +1292,9 @@ effort_config(cJSON *gc, const cJSON *v, const char *model, sllmp_xerr_t *e)
 static int
 thinking_param(cJSON *gc, const cJSON *th, const char *model, sllmp_xerr_t *e)
 {
-    const cJSON *bt = get(th, "budget_tokens");
-    const char *type = get_str(th, "type");
-    int enabled = type != NULL && strcmp(type, "enabled") == 0, has = !absent(bt);
+    const cJSON *bt = sllmp_json_get(th, "budget_tokens");
+    const char *type = sllmp_json_str(th, "type");
+    int enabled = type != NULL && strcmp(type, "enabled") == 0, has = sllmp_json_given(bt);
     double n = has && cJSON_IsNumber(bt) ? bt->valuedouble : 0;
     cJSON *tc;
 
@@ -1349,15 +1334,16 @@ thinking_param(cJSON *gc, const cJSON *th, const char *model, sllmp_xerr_t *e)
 static int
 thinking_config(cJSON *gc, const cJSON *req, const char *model, sllmp_xerr_t *e)
 {
-    const cJSON *effort = get(req, "reasoning_effort"), *th = get(req, "thinking");
+    const cJSON *effort = sllmp_json_get(req, "reasoning_effort"),
+                *th = sllmp_json_get(req, "thinking");
 
-    if (!absent(effort) && effort_config(gc, effort, model, e) != 0) {
+    if (sllmp_json_given(effort) && effort_config(gc, effort, model, e) != 0) {
         return -1;
     }
-    if (absent(th)) {
+    if (!sllmp_json_given(th)) {
         return 0;
     }
-    if (!absent(effort) && strstr(model, "gemini-3") != NULL) {
+    if (sllmp_json_given(effort) && strstr(model, "gemini-3") != NULL) {
         xmsg(e, "A Gemini 3 model takes reasoning_effort or thinking, not both.");
         return xparam(e, "thinking");
     }
@@ -1387,8 +1373,8 @@ generation_config(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t
     const cJSON *v;
 
     for (size_t k = 0; k < sizeof(numbers) / sizeof(numbers[0]); k++) {
-        v = get(req, numbers[k].openai);
-        if (absent(v)) {
+        v = sllmp_json_get(req, numbers[k].openai);
+        if (!sllmp_json_given(v)) {
             continue;
         }
         if (!cJSON_IsNumber(v)) {
@@ -1400,16 +1386,16 @@ generation_config(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t
         cJSON_AddNumberToObject(gc, numbers[k].gemini, v->valuedouble);
     }
 
-    v = get(req, "logprobs");
+    v = sllmp_json_get(req, "logprobs");
     if (cJSON_IsBool(v)) {
         cJSON_AddBoolToObject(gc, "responseLogprobs", cJSON_IsTrue(v));
-    } else if (!absent(v)) {
+    } else if (sllmp_json_given(v)) {
         cJSON_Delete(gc);
         xmsg(e, "logprobs must be a boolean.");
         return xparam(e, "logprobs");
     }
 
-    v = get(req, "stop");
+    v = sllmp_json_get(req, "stop");
     if (cJSON_IsString(v)) {
         cJSON_AddItemToArray(cJSON_AddArrayToObject(gc, "stopSequences"),
                              cJSON_CreateString(v->valuestring));
@@ -1426,15 +1412,15 @@ generation_config(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t
             }
             cJSON_AddItemToArray(arr, cJSON_CreateString(s->valuestring));
         }
-    } else if (!absent(v) && !cJSON_IsArray(v)) {
+    } else if (sllmp_json_given(v) && !cJSON_IsArray(v)) {
         cJSON_Delete(gc);
         xmsg(e, "stop must be a string or an array of strings.");
         return xparam(e, "stop");
     }
 
-    v = get(req, "response_format");
-    if (!absent(v)) {
-        const char *type = get_str(v, "type");
+    v = sllmp_json_get(req, "response_format");
+    if (sllmp_json_given(v)) {
+        const char *type = sllmp_json_str(v, "type");
 
         if (type == NULL) {
             type = "";
@@ -1442,7 +1428,7 @@ generation_config(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t
         if (strcmp(type, "json_object") == 0) {
             cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
         } else if (strcmp(type, "json_schema") == 0) {
-            const cJSON *schema = get(get(v, "json_schema"), "schema");
+            const cJSON *schema = sllmp_json_get(sllmp_json_get(v, "json_schema"), "schema");
 
             cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
             if (cJSON_IsObject(schema)) {
@@ -1454,7 +1440,7 @@ generation_config(cJSON *body, const cJSON *req, const char *model, sllmp_xerr_t
                     return -1;
                 }
                 cJSON_AddItemToObject(gc, json ? "responseJsonSchema" : "responseSchema", gs);
-            } else if (!absent(schema)) {
+            } else if (sllmp_json_given(schema)) {
                 /* OpenAI refuses it too; dropped, the answer would be JSON of any shape */
                 cJSON_Delete(gc);
                 xmsg(e, "response_format.json_schema.schema must be a JSON Schema object.");
@@ -1566,7 +1552,7 @@ finish_reason(const char *reason)
 static int
 blocked(const cJSON *resp)
 {
-    return get_str(get(resp, "promptFeedback"), "blockReason") != NULL;
+    return sllmp_json_str(sllmp_json_get(resp, "promptFeedback"), "blockReason") != NULL;
 }
 
 /* "call_" and 24 random hex digits, as OpenAI's ids look. */
@@ -1581,10 +1567,10 @@ make_call_id(char out[32])
 static const char *
 call_id(const cJSON *part, const cJSON *fc, char buf[32])
 {
-    const char *id = get_str(fc, "id");
+    const char *id = sllmp_json_str(fc, "id");
 
     if (id == NULL || *id == '\0') {
-        id = get_str(part, "id");
+        id = sllmp_json_str(part, "id");
     }
     if (id == NULL || *id == '\0') {
         make_call_id(buf);
@@ -1596,7 +1582,7 @@ call_id(const cJSON *part, const cJSON *fc, char buf[32])
 static char *
 args_json(const cJSON *fc)
 {
-    const cJSON *args = get(fc, "args");
+    const cJSON *args = sllmp_json_get(fc, "args");
 
     return cJSON_IsObject(args) ? cJSON_PrintUnformatted(args) : sllmp_xstrdup("{}");
 }
@@ -1606,8 +1592,8 @@ args_json(const cJSON *fc)
 static cJSON *
 token_logprob(const cJSON *c)
 {
-    const char *t = get_str(c, "token");
-    const cJSON *lp = get(c, "logProbability");
+    const char *t = sllmp_json_str(c, "token");
+    const cJSON *lp = sllmp_json_get(c, "logProbability");
     cJSON *o = cJSON_CreateObject(), *bytes;
 
     if (t == NULL) {
@@ -1631,8 +1617,9 @@ token_logprob(const cJSON *c)
 static cJSON *
 choice_logprobs(const cJSON *cand)
 {
-    const cJSON *res = get(cand, "logprobsResult");
-    const cJSON *chosen = get(res, "chosenCandidates"), *top = get(res, "topCandidates");
+    const cJSON *res = sllmp_json_get(cand, "logprobsResult");
+    const cJSON *chosen = sllmp_json_get(res, "chosenCandidates"),
+                *top = sllmp_json_get(res, "topCandidates");
     const cJSON *step = cJSON_IsArray(top) ? top->child : NULL, *c, *t;
     cJSON *out, *content;
 
@@ -1645,7 +1632,7 @@ choice_logprobs(const cJSON *cand)
     {
         cJSON *entry = token_logprob(c), *tops = cJSON_AddArrayToObject(entry, "top_logprobs");
 
-        cJSON_ArrayForEach(t, get(step, "candidates"))
+        cJSON_ArrayForEach(t, sllmp_json_get(step, "candidates"))
         {
             cJSON_AddItemToArray(tops, token_logprob(t));
         }
@@ -1669,14 +1656,14 @@ choice(const cJSON *cand, int index)
     cJSON_AddNumberToObject(ch, "index", index);
     msg = cJSON_AddObjectToObject(ch, "message");
     cJSON_AddStringToObject(msg, "role", "assistant");
-    cJSON_ArrayForEach(part, get(get(cand, "content"), "parts"))
+    cJSON_ArrayForEach(part, sllmp_json_get(sllmp_json_get(cand, "content"), "parts"))
     {
-        const cJSON *fc = get(part, "functionCall");
-        const char *t = get_str(part, "text");
+        const cJSON *fc = sllmp_json_get(part, "functionCall");
+        const char *t = sllmp_json_str(part, "text");
 
         if (cJSON_IsObject(fc)) {
             cJSON *call = cJSON_CreateObject(), *fn;
-            const char *sig = get_str(part, "thoughtSignature");
+            const char *sig = sllmp_json_str(part, "thoughtSignature");
             char buf[32];
             char *args = args_json(fc);
 
@@ -1696,7 +1683,8 @@ choice(const cJSON *cand, int index)
             }
             cJSON_AddStringToObject(call, "type", "function");
             fn = cJSON_AddObjectToObject(call, "function");
-            cJSON_AddStringToObject(fn, "name", get_str(fc, "name") ? get_str(fc, "name") : "");
+            cJSON_AddStringToObject(fn, "name",
+                                    sllmp_json_str(fc, "name") ? sllmp_json_str(fc, "name") : "");
             cJSON_AddStringToObject(fn, "arguments", args);
             cJSON_free(args);
             if (sig != NULL) {
@@ -1707,7 +1695,7 @@ choice(const cJSON *cand, int index)
             }
             cJSON_AddItemToArray(calls, call);
         } else if (t != NULL) {
-            sllmp_buf_appends(cJSON_IsTrue(get(part, "thought")) ? &thought : &text, t);
+            sllmp_buf_appends(cJSON_IsTrue(sllmp_json_get(part, "thought")) ? &thought : &text, t);
         }
     }
     if (text.len > 0 || calls == NULL) {
@@ -1731,7 +1719,7 @@ choice(const cJSON *cand, int index)
     }
     cJSON_AddStringToObject(ch, "finish_reason",
                             calls != NULL ? "tool_calls"
-                                          : finish_reason(get_str(cand, "finishReason")));
+                                          : finish_reason(sllmp_json_str(cand, "finishReason")));
     sllmp_buf_free(&text);
     sllmp_buf_free(&thought);
     return ch;
@@ -1740,21 +1728,21 @@ choice(const cJSON *cand, int index)
 cJSON *
 sllmp_gemini_response(const cJSON *resp, const char *model, long created, sllmp_usage_t *u)
 {
-    const cJSON *cands = get(resp, "candidates"), *cand;
-    const char *rid = get_str(resp, "responseId");
+    const cJSON *cands = sllmp_json_get(resp, "candidates"), *cand;
+    const char *rid = sllmp_json_str(resp, "responseId");
     sllmp_usage_t local;
     cJSON *out, *choices;
     char id[64];
     int n = 0;
 
-    if (!cJSON_IsObject(resp) || get(resp, "error") != NULL) {
+    if (!cJSON_IsObject(resp) || sllmp_json_get(resp, "error") != NULL) {
         return NULL;
     }
     if (u == NULL) {
         memset(&local, 0, sizeof(local));
         u = &local;
     }
-    usage_from_gemini(u, get(resp, "usageMetadata"));
+    usage_from_gemini(u, sllmp_json_get(resp, "usageMetadata"));
     out = cJSON_CreateObject();
     if (rid != NULL && *rid != '\0') {
         cJSON_AddStringToObject(out, "id", rid);
@@ -1843,9 +1831,9 @@ sllmp_gemini_retry_delay_ms(const cJSON *body)
     if (cJSON_IsArray(body)) {
         body = cJSON_GetArrayItem(body, 0); /* a streamed JSON array's error */
     }
-    cJSON_ArrayForEach(d, get(get(body, "error"), "details"))
+    cJSON_ArrayForEach(d, sllmp_json_get(sllmp_json_get(body, "error"), "details"))
     {
-        const char *type = get_str(d, "@type"), *delay = get_str(d, "retryDelay");
+        const char *type = sllmp_json_str(d, "@type"), *delay = sllmp_json_str(d, "retryDelay");
         const char *name = type != NULL ? strrchr(type, '/') : NULL;
 
         /* an Any's type is the last segment of its URL */
@@ -1864,9 +1852,9 @@ sllmp_gemini_key_refused(const cJSON *body)
     if (cJSON_IsArray(body)) {
         body = cJSON_GetArrayItem(body, 0);
     }
-    cJSON_ArrayForEach(d, get(get(body, "error"), "details"))
+    cJSON_ArrayForEach(d, sllmp_json_get(sllmp_json_get(body, "error"), "details"))
     {
-        const char *type = get_str(d, "@type"), *reason = get_str(d, "reason");
+        const char *type = sllmp_json_str(d, "@type"), *reason = sllmp_json_str(d, "reason");
         const char *name = type != NULL ? strrchr(type, '/') : NULL;
 
         /* API_KEY_INVALID (a key Google does not know), API_KEY_EXPIRED, ... */
@@ -1906,8 +1894,8 @@ rpc_status_http(const char *status)
 static int
 stream_error(sllmp_xstream_t *s, const cJSON *err)
 {
-    const cJSON *code = get(err, "code");
-    const char *status = get_str(err, "status"), *msg = get_str(err, "message");
+    const cJSON *code = sllmp_json_get(err, "code");
+    const char *status = sllmp_json_str(err, "status"), *msg = sllmp_json_str(err, "message");
 
     s->err_status = cJSON_IsNumber(code) && code->valueint >= 400 && code->valueint < 600
                         ? code->valueint
@@ -1933,17 +1921,18 @@ stream_candidate(sllmp_xstream_t *s, const cJSON *cand, int *finished)
     cJSON *lp = choice_logprobs(cand);
     int rc = 0;
 
-    cJSON_ArrayForEach(part, get(get(cand, "content"), "parts"))
+    cJSON_ArrayForEach(part, sllmp_json_get(sllmp_json_get(cand, "content"), "parts"))
     {
-        const cJSON *fc = get(part, "functionCall");
-        const char *t = get_str(part, "text");
+        const cJSON *fc = sllmp_json_get(part, "functionCall");
+        const char *t = sllmp_json_str(part, "text");
 
         if (cJSON_IsObject(fc)) {
             char buf[32];
             char *args = args_json(fc);
 
             rc = sllmp_xstream_tool_start(s, CALL_BLOCK, call_id(part, fc, buf),
-                                          get_str(fc, "name"), get_str(part, "thoughtSignature"));
+                                          sllmp_json_str(fc, "name"),
+                                          sllmp_json_str(part, "thoughtSignature"));
             if (rc == 0) {
                 rc = sllmp_xstream_tool_args(s, CALL_BLOCK, args, strlen(args));
             }
@@ -1951,7 +1940,7 @@ stream_candidate(sllmp_xstream_t *s, const cJSON *cand, int *finished)
             if (rc == 0) {
                 rc = sllmp_xstream_block_stop(s, CALL_BLOCK);
             }
-        } else if (t != NULL && cJSON_IsTrue(get(part, "thought"))) {
+        } else if (t != NULL && cJSON_IsTrue(sllmp_json_get(part, "thought"))) {
             /* thought summaries are reasoning, not content, as in unstreamed answers */
             s->unsigned_reasoning = 1; /* Gemini signs none: no thinking_blocks entry */
             rc = sllmp_xstream_reasoning(s, t, strlen(t));
@@ -1965,7 +1954,7 @@ stream_candidate(sllmp_xstream_t *s, const cJSON *cand, int *finished)
         }
     }
     cJSON_Delete(lp); /* no content in this event: no place for them */
-    fr = get(cand, "finishReason");
+    fr = sllmp_json_get(cand, "finishReason");
     if (cJSON_IsString(fr) && strcmp(fr->valuestring, "FINISH_REASON_UNSPECIFIED") != 0) {
         *finished = 1;
         return sllmp_xstream_finish_reason(s, s->tools > 0 ? "tool_calls"
@@ -1989,29 +1978,29 @@ sllmp_gemini_stream_event(sllmp_xstream_t *s, const cJSON *data)
     if (!cJSON_IsObject(data)) {
         return 0;
     }
-    if ((err = get(data, "error")) != NULL) {
+    if ((err = sllmp_json_get(data, "error")) != NULL) {
         return stream_error(s, err);
     }
-    rid = get_str(data, "responseId");
+    rid = sllmp_json_str(data, "responseId");
     if (s->id_buf[0] == '\0' && rid != NULL && *rid != '\0') {
         snprintf(s->id_buf, sizeof(s->id_buf), "%s", rid);
     }
     if ((rc = sllmp_xstream_start(s)) != 0) {
         return rc;
     }
-    if (get(data, "usageMetadata") != NULL) {
-        usage_from_gemini(&s->usage, get(data, "usageMetadata"));
+    if (sllmp_json_get(data, "usageMetadata") != NULL) {
+        usage_from_gemini(&s->usage, sllmp_json_get(data, "usageMetadata"));
     }
-    if (cJSON_GetArraySize(get(data, "candidates")) == 0) {
+    if (cJSON_GetArraySize(sllmp_json_get(data, "candidates")) == 0) {
         if (blocked(data)) {
             s->ended = 1;
             return sllmp_xstream_finish_reason(s, "content_filter");
         }
         return 0;
     }
-    cJSON_ArrayForEach(cand, get(data, "candidates"))
+    cJSON_ArrayForEach(cand, sllmp_json_get(data, "candidates"))
     {
-        idx = get(cand, "index");
+        idx = sllmp_json_get(cand, "index");
         /* an index out of range is no choice's: skipped */
         if (sllmp_xstream_choice(s, cJSON_IsNumber(idx) ? idx->valueint : pos) == 0 &&
             (rc = stream_candidate(s, cand, &finished)) != 0) {
@@ -2061,7 +2050,7 @@ embed_one(const char *model, const char *text, const cJSON *dims)
 
     cJSON_AddStringToObject(r, "model", model);
     add_text_part(parts, text, strlen(text));
-    if (!absent(dims)) {
+    if (sllmp_json_given(dims)) {
         cJSON_AddNumberToObject(r, "outputDimensionality", dims->valuedouble);
     }
     return r;
@@ -2070,8 +2059,9 @@ embed_one(const char *model, const char *text, const cJSON *dims)
 cJSON *
 sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
 {
-    const cJSON *input = get(req, "input"), *dims = get(req, "dimensions"), *v;
-    const char *fmt = get_str(req, "encoding_format");
+    const cJSON *input = sllmp_json_get(req, "input"), *dims = sllmp_json_get(req, "dimensions"),
+                *v;
+    const char *fmt = sllmp_json_str(req, "encoding_format");
     cJSON *body, *list;
     char *name;
 
@@ -2086,14 +2076,14 @@ sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
         return NULL;
     }
     /* the bound (validate's) before the cast: a double beyond long's range is undefined there */
-    if (!absent(dims) &&
+    if (sllmp_json_given(dims) &&
         (!cJSON_IsNumber(dims) || dims->valuedouble < 1 || dims->valuedouble > 1e6 ||
          dims->valuedouble != (double)(long)dims->valuedouble)) {
         xmsg(e, "dimensions must be a positive integer.");
         xparam(e, "dimensions");
         return NULL;
     }
-    if (!absent(get(req, "encoding_format")) &&
+    if (sllmp_json_given(sllmp_json_get(req, "encoding_format")) &&
         (fmt == NULL || (strcmp(fmt, "float") != 0 && strcmp(fmt, "base64") != 0))) {
         xmsg(e, "encoding_format must be float or base64.");
         xparam(e, "encoding_format");
@@ -2117,7 +2107,7 @@ sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
 cJSON *
 sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64, sllmp_usage_t *u)
 {
-    const cJSON *list = get(resp, "embeddings"), *emb;
+    const cJSON *list = sllmp_json_get(resp, "embeddings"), *emb;
     cJSON *out, *data, *usage;
     sllmp_usage_t local;
     long tokens;
@@ -2135,7 +2125,7 @@ sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64, sl
     data = cJSON_AddArrayToObject(out, "data");
     cJSON_ArrayForEach(emb, list)
     {
-        const cJSON *values = get(emb, "values"), *v;
+        const cJSON *values = sllmp_json_get(emb, "values"), *v;
         cJSON *item = cJSON_CreateObject();
 
         cJSON_AddItemToArray(data, item);
@@ -2173,7 +2163,7 @@ sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64, sl
      * in u->input (sllmp_estimate_tokens of the input characters: this function never sees the
      * request); a count in the answer, should Google add one, wins.
      */
-    tokens = get_count(get(resp, "usageMetadata"), "promptTokenCount");
+    tokens = get_count(sllmp_json_get(resp, "usageMetadata"), "promptTokenCount");
     if (tokens > 0) {
         u->input = tokens;
         u->estimated = 0;

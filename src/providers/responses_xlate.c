@@ -20,24 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const cJSON *
-get(const cJSON *obj, const char *name)
-{
-    return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
-}
-
-static int
-is(const char *s, const char *lit)
-{
-    return s != NULL && strcmp(s, lit) == 0;
-}
-
-static int
-given(const cJSON *v)
-{
-    return v != NULL && !cJSON_IsNull(v);
-}
-
 /* ---- the request ------------------------------------------------------------------------ */
 
 /* The text of a content that is a string or text parts; NULL (e filled) for anything else. */
@@ -52,15 +34,15 @@ text_content(const cJSON *content, sllmp_buf_t *out, sllmp_xerr_t *e, int i)
         return 0;
     }
     if (!cJSON_IsArray(content)) {
-        return given(content) ? sllmp_xerr(e, "must be a string or an array of parts.",
-                                           "messages[%d].content", i)
-                              : 0;
+        return sllmp_json_given(content) ? sllmp_xerr(e, "must be a string or an array of parts.",
+                                                      "messages[%d].content", i)
+                                         : 0;
     }
     cJSON_ArrayForEach(part, content)
     {
         const char *t = sllmp_json_str(part, "text");
 
-        if (!is(sllmp_json_str(part, "type"), "text") || t == NULL) {
+        if (!sllmp_str_is(sllmp_json_str(part, "type"), "text") || t == NULL) {
             return sllmp_xerr(e, "must be a text part here.", "messages[%d].content[%d]", i, k);
         }
         sllmp_buf_appends(out, t);
@@ -76,11 +58,11 @@ input_part(const cJSON *part, sllmp_xerr_t *e, int i, int k)
     const char *type = sllmp_json_str(part, "type");
     cJSON *out = cJSON_CreateObject();
 
-    if (is(type, "text") && sllmp_json_str(part, "text") != NULL) {
+    if (sllmp_str_is(type, "text") && sllmp_json_str(part, "text") != NULL) {
         cJSON_AddStringToObject(out, "type", "input_text");
         cJSON_AddStringToObject(out, "text", sllmp_json_str(part, "text"));
-    } else if (is(type, "image_url")) {
-        const cJSON *img = get(part, "image_url");
+    } else if (sllmp_str_is(type, "image_url")) {
+        const cJSON *img = sllmp_json_get(part, "image_url");
         const char *url = cJSON_IsString(img) ? img->valuestring : sllmp_json_str(img, "url");
         const char *detail = sllmp_json_str(img, "detail");
 
@@ -92,8 +74,8 @@ input_part(const cJSON *part, sllmp_xerr_t *e, int i, int k)
         cJSON_AddStringToObject(out, "type", "input_image");
         cJSON_AddStringToObject(out, "image_url", url);
         cJSON_AddStringToObject(out, "detail", detail != NULL ? detail : "auto");
-    } else if (is(type, "file") && cJSON_IsObject(get(part, "file"))) {
-        const cJSON *f = get(part, "file"), *m;
+    } else if (sllmp_str_is(type, "file") && cJSON_IsObject(sllmp_json_get(part, "file"))) {
+        const cJSON *f = sllmp_json_get(part, "file"), *m;
 
         cJSON_AddStringToObject(out, "type", "input_file");
         cJSON_ArrayForEach(m, f)
@@ -101,7 +83,7 @@ input_part(const cJSON *part, sllmp_xerr_t *e, int i, int k)
             /* file_data, file_id, filename: the same names */
             cJSON_AddItemToObject(out, m->string, cJSON_Duplicate(m, 1));
         }
-    } else if (is(type, "input_audio")) {
+    } else if (sllmp_str_is(type, "input_audio")) {
         cJSON_Delete(out);
         out = cJSON_Duplicate(part, 1); /* the same shape on both sides */
     } else {
@@ -155,13 +137,13 @@ user_message(cJSON *items, const char *role, const cJSON *content, sllmp_xerr_t 
 static int
 assistant_message(cJSON *items, const cJSON *m, sllmp_xerr_t *e, int i)
 {
-    const cJSON *calls = get(m, "tool_calls"), *call;
+    const cJSON *calls = sllmp_json_get(m, "tool_calls"), *call;
     const char *refusal = sllmp_json_str(m, "refusal");
     sllmp_buf_t text;
     int k = 0, rc;
 
     sllmp_buf_init(&text, 0);
-    rc = text_content(get(m, "content"), &text, e, i);
+    rc = text_content(sllmp_json_get(m, "content"), &text, e, i);
     if (rc == 0 && (text.len > 0 || refusal != NULL)) {
         cJSON *parts = message_item(items, "assistant"), *p = cJSON_CreateObject();
 
@@ -181,11 +163,11 @@ assistant_message(cJSON *items, const cJSON *m, sllmp_xerr_t *e, int i)
     }
     cJSON_ArrayForEach(call, calls)
     {
-        const cJSON *fn = get(call, "function"), *args = get(fn, "arguments");
+        const cJSON *fn = sllmp_json_get(call, "function"), *args = sllmp_json_get(fn, "arguments");
         const char *id = sllmp_json_str(call, "id"), *name = sllmp_json_str(fn, "name");
         cJSON *item;
 
-        if (id == NULL || name == NULL || (given(args) && !cJSON_IsString(args))) {
+        if (id == NULL || name == NULL || (sllmp_json_given(args) && !cJSON_IsString(args))) {
             return sllmp_xerr(e, "must be a function call with a string id, name and arguments.",
                               "messages[%d].tool_calls[%d]", i, k);
         }
@@ -203,7 +185,7 @@ assistant_message(cJSON *items, const cJSON *m, sllmp_xerr_t *e, int i)
 static int
 messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *list = get(req, "messages"), *m;
+    const cJSON *list = sllmp_json_get(req, "messages"), *m;
     cJSON *items = cJSON_AddArrayToObject(body, "input");
     int i = 0;
 
@@ -213,14 +195,15 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     cJSON_ArrayForEach(m, list)
     {
         const char *role = sllmp_json_str(m, "role");
-        const cJSON *content = get(m, "content");
+        const cJSON *content = sllmp_json_get(m, "content");
         int rc;
 
-        if (is(role, "user") || is(role, "system") || is(role, "developer")) {
+        if (sllmp_str_is(role, "user") || sllmp_str_is(role, "system") ||
+            sllmp_str_is(role, "developer")) {
             rc = user_message(items, role, content, e, i);
-        } else if (is(role, "assistant")) {
+        } else if (sllmp_str_is(role, "assistant")) {
             rc = assistant_message(items, m, e, i);
-        } else if (is(role, "tool")) {
+        } else if (sllmp_str_is(role, "tool")) {
             const char *id = sllmp_json_str(m, "tool_call_id");
             sllmp_buf_t text;
             cJSON *item;
@@ -253,11 +236,11 @@ messages(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 static int
 tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *list = get(req, "tools"), *tool;
+    const cJSON *list = sllmp_json_get(req, "tools"), *tool;
     cJSON *out;
     int k = 0;
 
-    if (!given(list)) {
+    if (!sllmp_json_given(list)) {
         return 0;
     }
     if (!cJSON_IsArray(list)) {
@@ -266,10 +249,11 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     out = cJSON_AddArrayToObject(body, "tools");
     cJSON_ArrayForEach(tool, list)
     {
-        const cJSON *fn = get(tool, "function"), *m;
+        const cJSON *fn = sllmp_json_get(tool, "function"), *m;
         cJSON *t;
 
-        if (!is(sllmp_json_str(tool, "type"), "function") || sllmp_json_str(fn, "name") == NULL) {
+        if (!sllmp_str_is(sllmp_json_str(tool, "type"), "function") ||
+            sllmp_json_str(fn, "name") == NULL) {
             return sllmp_xerr(e, "must be a function tool with a name.", "tools[%d]", k);
         }
         t = cJSON_CreateObject();
@@ -288,18 +272,18 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 static int
 tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *tc = get(req, "tool_choice");
-    const char *name = sllmp_json_str(get(tc, "function"), "name");
+    const cJSON *tc = sllmp_json_get(req, "tool_choice");
+    const char *name = sllmp_json_str(sllmp_json_get(tc, "function"), "name");
     cJSON *out;
 
-    if (!given(tc)) {
+    if (!sllmp_json_given(tc)) {
         return 0;
     }
     if (cJSON_IsString(tc)) {
         cJSON_AddItemToObject(body, "tool_choice", cJSON_Duplicate(tc, 1));
         return 0;
     }
-    if (!is(sllmp_json_str(tc, "type"), "function") || name == NULL) {
+    if (!sllmp_str_is(sllmp_json_str(tc, "type"), "function") || name == NULL) {
         return sllmp_xerr(e, "must be auto, none, required or a function by name.", "tool_choice");
     }
     out = cJSON_AddObjectToObject(body, "tool_choice");
@@ -312,18 +296,20 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 static int
 text_config(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
-    const cJSON *rf = get(req, "response_format"), *verbosity = get(req, "verbosity");
+    const cJSON *rf = sllmp_json_get(req, "response_format"),
+                *verbosity = sllmp_json_get(req, "verbosity");
     const char *type = sllmp_json_str(rf, "type");
     cJSON *text = NULL, *format, *m;
 
-    if (given(rf) && !is(type, "text")) {
+    if (sllmp_json_given(rf) && !sllmp_str_is(type, "text")) {
         text = cJSON_AddObjectToObject(body, "text");
         format = cJSON_AddObjectToObject(text, "format");
-        if (is(type, "json_object")) {
+        if (sllmp_str_is(type, "json_object")) {
             cJSON_AddStringToObject(format, "type", "json_object");
-        } else if (is(type, "json_schema") && cJSON_IsObject(get(rf, "json_schema"))) {
+        } else if (sllmp_str_is(type, "json_schema") &&
+                   cJSON_IsObject(sllmp_json_get(rf, "json_schema"))) {
             cJSON_AddStringToObject(format, "type", "json_schema");
-            cJSON_ArrayForEach(m, get(rf, "json_schema"))
+            cJSON_ArrayForEach(m, sllmp_json_get(rf, "json_schema"))
             {
                 /* name, schema, strict, description: one level up */
                 cJSON_AddItemToObject(format, m->string, cJSON_Duplicate(m, 1));
@@ -332,7 +318,7 @@ text_config(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
             return sllmp_xerr(e, "must be text, json_object or json_schema.", "response_format");
         }
     }
-    if (given(verbosity)) {
+    if (sllmp_json_given(verbosity)) {
         if (text == NULL) {
             text = cJSON_AddObjectToObject(body, "text");
         }
@@ -381,18 +367,19 @@ consumed(const char *name)
 static int
 refused(const cJSON *req, sllmp_xerr_t *e)
 {
-    const cJSON *n = get(req, "n"), *mod, *m;
+    const cJSON *n = sllmp_json_get(req, "n"), *mod, *m;
 
     if (cJSON_IsNumber(n) && n->valuedouble > 1) {
         return sllmp_xerr(e, "must be 1: the Responses API gives one answer.", "n");
     }
-    if (given(get(req, "audio"))) {
+    if (sllmp_json_given(sllmp_json_get(req, "audio"))) {
         return sllmp_xerr(e, "is not supported by the Responses API.", "audio");
     }
-    if (given(get(req, "functions")) || given(get(req, "function_call"))) {
+    if (sllmp_json_given(sllmp_json_get(req, "functions")) ||
+        sllmp_json_given(sllmp_json_get(req, "function_call"))) {
         return sllmp_xerr(e, "is the legacy functions API: send tools instead.", "functions");
     }
-    mod = get(req, "modalities");
+    mod = sllmp_json_get(req, "modalities");
     cJSON_ArrayForEach(m, mod)
     {
         if (cJSON_IsString(m) && strcmp(m->valuestring, "audio") == 0) {
@@ -405,8 +392,9 @@ refused(const cJSON *req, sllmp_xerr_t *e)
 cJSON *
 sllmp_chat_to_responses(const cJSON *req, const char *model, sllmp_xerr_t *e)
 {
-    const cJSON *max = get(req, "max_completion_tokens"), *m;
-    const cJSON *effort = get(req, "reasoning_effort"), *store = get(req, "store");
+    const cJSON *max = sllmp_json_get(req, "max_completion_tokens"), *m;
+    const cJSON *effort = sllmp_json_get(req, "reasoning_effort"),
+                *store = sllmp_json_get(req, "store");
     cJSON *body;
 
     if (e != NULL) {
@@ -427,7 +415,7 @@ sllmp_chat_to_responses(const cJSON *req, const char *model, sllmp_xerr_t *e)
         return NULL;
     }
     if (!cJSON_IsNumber(max)) {
-        max = get(req, "max_tokens");
+        max = sllmp_json_get(req, "max_tokens");
     }
     if (cJSON_IsNumber(max)) {
         cJSON_AddNumberToObject(body, "max_output_tokens", max->valuedouble);
@@ -436,11 +424,12 @@ sllmp_chat_to_responses(const cJSON *req, const char *model, sllmp_xerr_t *e)
         cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "reasoning"), "effort",
                                 effort->valuestring);
     }
-    if (cJSON_IsTrue(get(req, "logprobs"))) {
+    if (cJSON_IsTrue(sllmp_json_get(req, "logprobs"))) {
         cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "include"),
                              cJSON_CreateString("message.output_text.logprobs"));
-        if (cJSON_IsNumber(get(req, "top_logprobs"))) {
-            cJSON_AddNumberToObject(body, "top_logprobs", get(req, "top_logprobs")->valuedouble);
+        if (cJSON_IsNumber(sllmp_json_get(req, "top_logprobs"))) {
+            cJSON_AddNumberToObject(body, "top_logprobs",
+                                    sllmp_json_get(req, "top_logprobs")->valuedouble);
         }
     }
     cJSON_AddBoolToObject(body, "store", cJSON_IsTrue(store));
@@ -461,10 +450,10 @@ sllmp_chat_to_responses(const cJSON *req, const char *model, sllmp_xerr_t *e)
 static const char *
 finish_of(const cJSON *resp, int calls)
 {
-    const char *reason = sllmp_json_str(get(resp, "incomplete_details"), "reason");
+    const char *reason = sllmp_json_str(sllmp_json_get(resp, "incomplete_details"), "reason");
 
-    if (is(sllmp_json_str(resp, "status"), "incomplete")) {
-        return is(reason, "content_filter") ? "content_filter" : "length";
+    if (sllmp_str_is(sllmp_json_str(resp, "status"), "incomplete")) {
+        return sllmp_str_is(reason, "content_filter") ? "content_filter" : "length";
     }
     return calls ? "tool_calls" : "stop";
 }
@@ -479,27 +468,27 @@ sllmp_responses_to_chat_answer(const cJSON *resp, const char *model, long create
     cJSON *out, *calls = NULL;
     int has_text = 0, has_refusal = 0, has_reasoning = 0;
 
-    if (!cJSON_IsObject(resp) || !cJSON_IsArray(get(resp, "output"))) {
+    if (!cJSON_IsObject(resp) || !cJSON_IsArray(sllmp_json_get(resp, "output"))) {
         return NULL;
     }
     if (u == NULL) {
         u = &local;
     }
     memset(u, 0, sizeof(*u));
-    sllmp_usage_from_responses(u, get(resp, "usage"));
+    sllmp_usage_from_responses(u, sllmp_json_get(resp, "usage"));
     sllmp_buf_init(&text, 0);
     sllmp_buf_init(&refusal, 0);
     sllmp_buf_init(&reasoning, 0);
-    cJSON_ArrayForEach(item, get(resp, "output"))
+    cJSON_ArrayForEach(item, sllmp_json_get(resp, "output"))
     {
         const char *type = sllmp_json_str(item, "type");
 
-        if (is(type, "message")) {
-            cJSON_ArrayForEach(part, get(item, "content"))
+        if (sllmp_str_is(type, "message")) {
+            cJSON_ArrayForEach(part, sllmp_json_get(item, "content"))
             {
                 const char *t = sllmp_json_str(part, "text"), *r = sllmp_json_str(part, "refusal");
 
-                if (is(sllmp_json_str(part, "type"), "output_text") && t != NULL) {
+                if (sllmp_str_is(sllmp_json_str(part, "type"), "output_text") && t != NULL) {
                     sllmp_buf_appends(&text, t);
                     has_text = 1;
                 } else if (r != NULL) {
@@ -507,8 +496,8 @@ sllmp_responses_to_chat_answer(const cJSON *resp, const char *model, long create
                     has_refusal = 1;
                 }
             }
-        } else if (is(type, "reasoning")) {
-            cJSON_ArrayForEach(part, get(item, "summary"))
+        } else if (sllmp_str_is(type, "reasoning")) {
+            cJSON_ArrayForEach(part, sllmp_json_get(item, "summary"))
             {
                 const char *t = sllmp_json_str(part, "text");
 
@@ -517,7 +506,7 @@ sllmp_responses_to_chat_answer(const cJSON *resp, const char *model, long create
                     has_reasoning = 1;
                 }
             }
-        } else if (is(type, "function_call")) {
+        } else if (sllmp_str_is(type, "function_call")) {
             cJSON *call = cJSON_CreateObject(), *fn;
             const char *args = sllmp_json_str(item, "arguments");
 
@@ -559,15 +548,16 @@ sllmp_responses_to_chat_answer(const cJSON *resp, const char *model, long create
 static int
 error_status(const char *code)
 {
-    if (is(code, "rate_limit_exceeded")) {
+    if (sllmp_str_is(code, "rate_limit_exceeded")) {
         return 429;
     }
-    if (is(code, "server_is_overloaded") || is(code, "slow_down")) {
+    if (sllmp_str_is(code, "server_is_overloaded") || sllmp_str_is(code, "slow_down")) {
         return 503;
     }
-    if (code != NULL && (strncmp(code, "invalid_", 8) == 0 || is(code, "empty_image_file") ||
-                         is(code, "image_too_large") || is(code, "image_too_small") ||
-                         is(code, "vector_store_timeout"))) {
+    if (code != NULL &&
+        (strncmp(code, "invalid_", 8) == 0 || sllmp_str_is(code, "empty_image_file") ||
+         sllmp_str_is(code, "image_too_large") || sllmp_str_is(code, "image_too_small") ||
+         sllmp_str_is(code, "vector_store_timeout"))) {
         return 400;
     }
     return 500;
@@ -595,8 +585,8 @@ stream_failed(sllmp_xstream_t *s, const cJSON *err, const char *fallback)
 int
 sllmp_responses_chat_event(sllmp_xstream_t *s, const char *type, const cJSON *data)
 {
-    const cJSON *item = get(data, "item"), *resp = get(data, "response");
-    const cJSON *index = get(data, "output_index");
+    const cJSON *item = sllmp_json_get(data, "item"), *resp = sllmp_json_get(data, "response");
+    const cJSON *index = sllmp_json_get(data, "output_index");
     const char *delta = sllmp_json_str(data, "delta");
     int block = cJSON_IsNumber(index) && index->valuedouble >= 0 && index->valuedouble < 1e9
                     ? (int)index->valuedouble
@@ -605,7 +595,7 @@ sllmp_responses_chat_event(sllmp_xstream_t *s, const char *type, const cJSON *da
     if (s->ended) {
         return 0; /* nothing after the last event goes out (the finish and usage chunks did) */
     }
-    if (is(type, "response.created")) {
+    if (sllmp_str_is(type, "response.created")) {
         const char *id = sllmp_json_str(resp, "id");
 
         if (id != NULL) {
@@ -613,49 +603,49 @@ sllmp_responses_chat_event(sllmp_xstream_t *s, const char *type, const cJSON *da
         }
         return sllmp_xstream_start(s);
     }
-    if (is(type, "response.output_text.delta") && delta != NULL) {
+    if (sllmp_str_is(type, "response.output_text.delta") && delta != NULL) {
         s->text_chars += strlen(delta);
         return sllmp_xstream_text(s, delta, strlen(delta));
     }
-    if (is(type, "response.refusal.delta") && delta != NULL) {
+    if (sllmp_str_is(type, "response.refusal.delta") && delta != NULL) {
         return sllmp_xstream_refusal(s, delta, strlen(delta));
     }
-    if ((is(type, "response.reasoning_summary_text.delta") ||
-         is(type, "response.reasoning_text.delta")) &&
+    if ((sllmp_str_is(type, "response.reasoning_summary_text.delta") ||
+         sllmp_str_is(type, "response.reasoning_text.delta")) &&
         delta != NULL) {
         return sllmp_xstream_reasoning(s, delta, strlen(delta));
     }
-    if (is(type, "response.output_item.added") &&
-        is(sllmp_json_str(item, "type"), "function_call")) {
+    if (sllmp_str_is(type, "response.output_item.added") &&
+        sllmp_str_is(sllmp_json_str(item, "type"), "function_call")) {
         return sllmp_xstream_tool_start(s, block, sllmp_json_str(item, "call_id"),
                                         sllmp_json_str(item, "name"), NULL);
     }
-    if (is(type, "response.function_call_arguments.delta") && delta != NULL) {
+    if (sllmp_str_is(type, "response.function_call_arguments.delta") && delta != NULL) {
         s->text_chars += strlen(delta);
         return sllmp_xstream_tool_args(s, block, delta, strlen(delta));
     }
-    if (is(type, "response.output_item.done") &&
-        is(sllmp_json_str(item, "type"), "function_call")) {
+    if (sllmp_str_is(type, "response.output_item.done") &&
+        sllmp_str_is(sllmp_json_str(item, "type"), "function_call")) {
         return sllmp_xstream_block_stop(s, block);
     }
-    if (is(type, "response.completed") || is(type, "response.incomplete")) {
+    if (sllmp_str_is(type, "response.completed") || sllmp_str_is(type, "response.incomplete")) {
         const cJSON *it;
         int calls = 0, rc;
 
-        cJSON_ArrayForEach(it, get(resp, "output"))
+        cJSON_ArrayForEach(it, sllmp_json_get(resp, "output"))
         {
-            calls |= is(sllmp_json_str(it, "type"), "function_call");
+            calls |= sllmp_str_is(sllmp_json_str(it, "type"), "function_call");
         }
         memset(&s->usage, 0, sizeof(s->usage));
-        sllmp_usage_from_responses(&s->usage, get(resp, "usage"));
+        sllmp_usage_from_responses(&s->usage, sllmp_json_get(resp, "usage"));
         s->ended = 1;
         rc = sllmp_xstream_finish_reason(s, finish_of(resp, calls));
         return rc != 0 ? rc : sllmp_xstream_finish(s);
     }
-    if (is(type, "response.failed")) {
-        return stream_failed(s, get(resp, "error"), "The response failed.");
+    if (sllmp_str_is(type, "response.failed")) {
+        return stream_failed(s, sllmp_json_get(resp, "error"), "The response failed.");
     }
-    if (is(type, "error")) {
+    if (sllmp_str_is(type, "error")) {
         return stream_failed(s, data, "The provider failed mid-stream.");
     }
     return 0; /* the events of parts and hosted tools: nothing more */

@@ -30,6 +30,24 @@ sllmp_xerr(sllmp_xerr_t *e, const char *why, const char *pfmt, ...)
     return -1;
 }
 
+const cJSON *
+sllmp_json_get(const cJSON *obj, const char *name)
+{
+    return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
+}
+
+int
+sllmp_json_given(const cJSON *v)
+{
+    return v != NULL && !cJSON_IsNull(v);
+}
+
+int
+sllmp_str_is(const char *s, const char *lit)
+{
+    return s != NULL && strcmp(s, lit) == 0;
+}
+
 const char *
 sllmp_json_str(const cJSON *obj, const char *name)
 {
