@@ -8,6 +8,7 @@
 #define SLLMP_FUZZ_H
 
 #include "sllmp/log.h"
+#include "sllmp/translate.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -61,6 +62,28 @@ fuzz_reparses(const cJSON *j)
     fuzz_check(again != NULL);
     cJSON_Delete(again);
     cJSON_free(text);
+}
+
+/* A translator's refusal: its message (never empty) and param are strings within their
+ * buffers. */
+static __attribute__((unused)) void
+fuzz_check_refusal(const sllmp_xerr_t *e)
+{
+    fuzz_check(memchr(e->message, '\0', sizeof(e->message)) != NULL);
+    fuzz_check(memchr(e->param, '\0', sizeof(e->param)) != NULL);
+    fuzz_check(e->message[0] != '\0');
+}
+
+/* A provider translator's answer (taken): JSON that prints and parses again, or a reason. */
+static __attribute__((unused)) void
+fuzz_check_translated(cJSON *out, const sllmp_xerr_t *e)
+{
+    if (out == NULL) {
+        fuzz_check_refusal(e);
+        return;
+    }
+    fuzz_reparses(out);
+    cJSON_Delete(out);
 }
 
 /* A member that must be a number: its value. */

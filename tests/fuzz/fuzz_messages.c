@@ -33,20 +33,6 @@ typedef struct {
     int delta_after; /* message_delta went out */
 } state_t;
 
-static const char *
-str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int
-is(const char *s, const char *lit)
-{
-    return s != NULL && strcmp(s, lit) == 0;
-}
-
 static long
 num(const cJSON *o, const char *name)
 {
@@ -67,20 +53,21 @@ check_usage(const cJSON *u)
 static int
 known_stop(const char *s)
 {
-    return is(s, "end_turn") || is(s, "max_tokens") || is(s, "tool_use") || is(s, "refusal");
+    return sllmp_str_is(s, "end_turn") || sllmp_str_is(s, "max_tokens") ||
+           sllmp_str_is(s, "tool_use") || sllmp_str_is(s, "refusal");
 }
 
 /* The delta types a block of this kind takes. */
 static int
 delta_fits(const char *kind, const char *delta)
 {
-    if (is(kind, "text")) {
-        return is(delta, "text_delta");
+    if (sllmp_str_is(kind, "text")) {
+        return sllmp_str_is(delta, "text_delta");
     }
-    if (is(kind, "thinking")) {
-        return is(delta, "thinking_delta") || is(delta, "signature_delta");
+    if (sllmp_str_is(kind, "thinking")) {
+        return sllmp_str_is(delta, "thinking_delta") || sllmp_str_is(delta, "signature_delta");
     }
-    return is(kind, "tool_use") && is(delta, "input_json_delta");
+    return sllmp_str_is(kind, "tool_use") && sllmp_str_is(delta, "input_json_delta");
 }
 
 static int
@@ -90,38 +77,41 @@ emit(void *ud, const char *type, const cJSON *data)
     long index;
 
     fuzz_check(!st->stopped && !st->ended);
-    fuzz_check(is(str(data, "type"), type));
+    fuzz_check(sllmp_str_is(sllmp_json_str(data, "type"), type));
     fuzz_reparses(data);
     st->events++;
     if (st->events == 1) {
-        fuzz_check(is(type, "message_start"));
+        fuzz_check(sllmp_str_is(type, "message_start"));
         check_usage(cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(data, "message"), "usage"));
     } else if (st->events == 2) {
-        fuzz_check(is(type, "ping"));
-    } else if (is(type, "content_block_start")) {
+        fuzz_check(sllmp_str_is(type, "ping"));
+    } else if (sllmp_str_is(type, "content_block_start")) {
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(data, "content_block");
 
         fuzz_check(st->open == 0 && !st->delta_after);
         fuzz_check(num(data, "index") == st->next);
-        snprintf(st->kind, sizeof(st->kind), "%s", str(b, "type") ? str(b, "type") : "");
-        fuzz_check(is(st->kind, "text") || is(st->kind, "thinking") ||
-                   is(st->kind, "redacted_thinking") || is(st->kind, "tool_use"));
+        snprintf(st->kind, sizeof(st->kind), "%s",
+                 sllmp_json_str(b, "type") ? sllmp_json_str(b, "type") : "");
+        fuzz_check(sllmp_str_is(st->kind, "text") || sllmp_str_is(st->kind, "thinking") ||
+                   sllmp_str_is(st->kind, "redacted_thinking") ||
+                   sllmp_str_is(st->kind, "tool_use"));
         st->open = ++st->next;
-    } else if (is(type, "content_block_delta")) {
+    } else if (sllmp_str_is(type, "content_block_delta")) {
         index = num(data, "index");
         fuzz_check(st->open != 0 && index == st->open - 1);
-        fuzz_check(
-            delta_fits(st->kind, str(cJSON_GetObjectItemCaseSensitive(data, "delta"), "type")));
-    } else if (is(type, "content_block_stop")) {
+        fuzz_check(delta_fits(
+            st->kind, sllmp_json_str(cJSON_GetObjectItemCaseSensitive(data, "delta"), "type")));
+    } else if (sllmp_str_is(type, "content_block_stop")) {
         fuzz_check(st->open != 0 && num(data, "index") == st->open - 1);
         st->open = 0;
-    } else if (is(type, "message_delta")) {
+    } else if (sllmp_str_is(type, "message_delta")) {
         fuzz_check(st->open == 0 && !st->delta_after);
-        fuzz_check(known_stop(str(cJSON_GetObjectItemCaseSensitive(data, "delta"), "stop_reason")));
+        fuzz_check(known_stop(
+            sllmp_json_str(cJSON_GetObjectItemCaseSensitive(data, "delta"), "stop_reason")));
         check_usage(cJSON_GetObjectItemCaseSensitive(data, "usage"));
         st->delta_after = 1;
-    } else if (is(type, "message_stop")) {
+    } else if (sllmp_str_is(type, "message_stop")) {
         fuzz_check(st->delta_after);
         st->ended = 1;
     } else {
@@ -152,24 +142,28 @@ check_chat(const cJSON *chat)
     fuzz_check(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(chat, "messages")));
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(chat, "messages"))
     {
-        const char *role = str(m, "role");
+        const char *role = sllmp_json_str(m, "role");
         const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls"), *call;
 
-        fuzz_check(is(role, "system") || is(role, "user") || is(role, "assistant") ||
-                   is(role, "tool"));
+        fuzz_check(sllmp_str_is(role, "system") || sllmp_str_is(role, "user") ||
+                   sllmp_str_is(role, "assistant") || sllmp_str_is(role, "tool"));
         fuzz_check(cJSON_HasObjectItem(m, "content"));
-        if (is(role, "tool")) {
-            fuzz_check(str(m, "tool_call_id") != NULL && str(m, "content") != NULL);
+        if (sllmp_str_is(role, "tool")) {
+            fuzz_check(sllmp_json_str(m, "tool_call_id") != NULL &&
+                       sllmp_json_str(m, "content") != NULL);
         }
-        fuzz_check(calls == NULL || (is(role, "assistant") && cJSON_GetArraySize(calls) > 0));
+        fuzz_check(calls == NULL ||
+                   (sllmp_str_is(role, "assistant") && cJSON_GetArraySize(calls) > 0));
         cJSON_ArrayForEach(call, calls)
         {
             const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
             cJSON *args;
 
-            fuzz_check(str(call, "id") != NULL && is(str(call, "type"), "function"));
-            fuzz_check(str(fn, "name") != NULL && str(fn, "arguments") != NULL);
-            args = cJSON_Parse(str(fn, "arguments"));
+            fuzz_check(sllmp_json_str(call, "id") != NULL &&
+                       sllmp_str_is(sllmp_json_str(call, "type"), "function"));
+            fuzz_check(sllmp_json_str(fn, "name") != NULL &&
+                       sllmp_json_str(fn, "arguments") != NULL);
+            args = cJSON_Parse(sllmp_json_str(fn, "arguments"));
             fuzz_check(cJSON_IsObject(args));
             cJSON_Delete(args);
         }
@@ -181,25 +175,6 @@ check_chat(const cJSON *chat)
         fuzz_check(cJSON_GetObjectItemCaseSensitive(chat, "tool_choice") == NULL);
         fuzz_check(cJSON_GetObjectItemCaseSensitive(chat, "parallel_tool_calls") == NULL);
     }
-}
-
-static void
-check_refusal(const sllmp_xerr_t *e)
-{
-    fuzz_check(memchr(e->message, '\0', sizeof(e->message)) != NULL);
-    fuzz_check(memchr(e->param, '\0', sizeof(e->param)) != NULL);
-    fuzz_check(e->message[0] != '\0');
-}
-
-static void
-check_provider(cJSON *out, const sllmp_xerr_t *e)
-{
-    if (out == NULL) {
-        check_refusal(e);
-        return;
-    }
-    fuzz_reparses(out);
-    cJSON_Delete(out);
 }
 
 /* sllmp_messages_bare_ids on a copy: no tool id keeps a signature, and a second pass finds
@@ -215,10 +190,13 @@ check_bare_ids(const cJSON *req)
     {
         cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(m, "content"))
         {
-            const char *id = is(str(b, "type"), "tool_use") ? str(b, "id") : str(b, "tool_use_id");
+            const char *id = sllmp_str_is(sllmp_json_str(b, "type"), "tool_use")
+                                 ? sllmp_json_str(b, "id")
+                                 : sllmp_json_str(b, "tool_use_id");
 
             fuzz_check(id == NULL || strstr(id, SLLMP_THOUGHT_SEP) == NULL ||
-                       !(is(str(b, "type"), "tool_use") || is(str(b, "type"), "tool_result")));
+                       !(sllmp_str_is(sllmp_json_str(b, "type"), "tool_use") ||
+                         sllmp_str_is(sllmp_json_str(b, "type"), "tool_result")));
         }
     }
     fuzz_check(sllmp_messages_bare_ids(copy) == 0);
@@ -236,14 +214,14 @@ check_request(const cJSON *req)
     memset(&e, 0x5a, sizeof(e));
     chat = sllmp_messages_to_chat(req, &e);
     if (chat == NULL) {
-        check_refusal(&e);
+        fuzz_check_refusal(&e);
     } else {
         fuzz_reparses(chat);
         check_chat(chat);
         memset(&e, 0x5a, sizeof(e));
-        check_provider(sllmp_anthropic_request(chat, "claude-sonnet-4-5", &e), &e);
+        fuzz_check_translated(sllmp_anthropic_request(chat, "claude-sonnet-4-5", &e), &e);
         memset(&e, 0x5a, sizeof(e));
-        check_provider(sllmp_gemini_request(chat, "gemini-3-pro-preview", &e), &e);
+        fuzz_check_translated(sllmp_gemini_request(chat, "gemini-3-pro-preview", &e), &e);
         cJSON_Delete(chat);
     }
     after = cJSON_PrintUnformatted(req);
@@ -264,11 +242,11 @@ check_answer(const cJSON *completion)
         return;
     }
     fuzz_reparses(msg);
-    fuzz_check(known_stop(str(msg, "stop_reason")));
+    fuzz_check(known_stop(sllmp_json_str(msg, "stop_reason")));
     check_usage(cJSON_GetObjectItemCaseSensitive(msg, "usage"));
     cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(msg, "content"))
     {
-        if (is(str(b, "type"), "tool_use")) {
+        if (sllmp_str_is(sllmp_json_str(b, "type"), "tool_use")) {
             fuzz_check(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(b, "input")));
         }
     }

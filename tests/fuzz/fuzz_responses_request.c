@@ -22,28 +22,6 @@ xerr_reset(sllmp_xerr_t *e)
     memset(e, 0x5a, sizeof(*e));
 }
 
-static void
-check_refusal(const sllmp_xerr_t *e)
-{
-    fuzz_check(memchr(e->message, '\0', sizeof(e->message)) != NULL);
-    fuzz_check(memchr(e->param, '\0', sizeof(e->param)) != NULL);
-    fuzz_check(e->message[0] != '\0');
-}
-
-static const char *
-str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int
-is(const char *s, const char *lit)
-{
-    return s != NULL && strcmp(s, lit) == 0;
-}
-
 /* The shape of a translated chat request. */
 static void
 check_chat(const cJSON *chat)
@@ -60,22 +38,26 @@ check_chat(const cJSON *chat)
     fuzz_check(cJSON_IsArray(messages) && cJSON_GetArraySize(messages) > 0);
     cJSON_ArrayForEach(m, messages)
     {
-        const char *role = str(m, "role");
+        const char *role = sllmp_json_str(m, "role");
         const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls"), *call;
 
-        fuzz_check(is(role, "system") || is(role, "developer") || is(role, "user") ||
-                   is(role, "assistant") || is(role, "tool"));
+        fuzz_check(sllmp_str_is(role, "system") || sllmp_str_is(role, "developer") ||
+                   sllmp_str_is(role, "user") || sllmp_str_is(role, "assistant") ||
+                   sllmp_str_is(role, "tool"));
         fuzz_check(cJSON_HasObjectItem(m, "content"));
-        if (is(role, "tool")) {
-            fuzz_check(str(m, "tool_call_id") != NULL);
+        if (sllmp_str_is(role, "tool")) {
+            fuzz_check(sllmp_json_str(m, "tool_call_id") != NULL);
         }
-        fuzz_check(calls == NULL || (is(role, "assistant") && cJSON_GetArraySize(calls) > 0));
+        fuzz_check(calls == NULL ||
+                   (sllmp_str_is(role, "assistant") && cJSON_GetArraySize(calls) > 0));
         cJSON_ArrayForEach(call, calls)
         {
             const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
 
-            fuzz_check(str(call, "id") != NULL && is(str(call, "type"), "function"));
-            fuzz_check(str(fn, "name") != NULL && str(fn, "arguments") != NULL);
+            fuzz_check(sllmp_json_str(call, "id") != NULL &&
+                       sllmp_str_is(sllmp_json_str(call, "type"), "function"));
+            fuzz_check(sllmp_json_str(fn, "name") != NULL &&
+                       sllmp_json_str(fn, "arguments") != NULL);
         }
     }
     for (size_t k = 0; k < sizeof(gone) / sizeof(gone[0]); k++) {
@@ -86,18 +68,6 @@ check_chat(const cJSON *chat)
         fuzz_check(cJSON_GetObjectItemCaseSensitive(chat, "tool_choice") == NULL);
         fuzz_check(cJSON_GetObjectItemCaseSensitive(chat, "parallel_tool_calls") == NULL);
     }
-}
-
-/* A provider translator's answer: JSON that prints and parses again, or a reason. */
-static void
-check_provider(cJSON *out, const sllmp_xerr_t *e)
-{
-    if (out == NULL) {
-        check_refusal(e);
-        return;
-    }
-    fuzz_reparses(out);
-    cJSON_Delete(out);
 }
 
 static int
@@ -136,7 +106,7 @@ check_expansion(const cJSON *req)
     fuzz_check(cJSON_GetObjectItemCaseSensitive(x, "previous_response_id") == NULL);
     cJSON_ArrayForEach(item, input)
     {
-        fuzz_check(!is(str(item, "type"), "item_reference"));
+        fuzz_check(!sllmp_str_is(sllmp_json_str(item, "type"), "item_reference"));
     }
     chat = sllmp_responses_to_chat(x, &e);
     if (chat != NULL) {
@@ -148,7 +118,7 @@ check_expansion(const cJSON *req)
     fuzz_reparses(rec);
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(rec, "context"))
     {
-        fuzz_check(!cJSON_IsObject(item) || str(item, "id") != NULL);
+        fuzz_check(!cJSON_IsObject(item) || sllmp_json_str(item, "id") != NULL);
     }
     cJSON_Delete(rec);
     cJSON_Delete(resp);
@@ -163,7 +133,8 @@ check_expansion(const cJSON *req)
     fuzz_reparses(x);
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(x, "input"))
     {
-        fuzz_check(!is(str(item, "type"), "item_reference") || str(item, "id") != NULL);
+        fuzz_check(!sllmp_str_is(sllmp_json_str(item, "type"), "item_reference") ||
+                   sllmp_json_str(item, "id") != NULL);
     }
     cJSON_Delete(x);
 }
@@ -189,14 +160,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     chat = sllmp_responses_to_chat(req, &e);
     refused = chat == NULL;
     if (chat == NULL) {
-        check_refusal(&e);
+        fuzz_check_refusal(&e);
     } else {
         fuzz_reparses(chat);
         check_chat(chat);
         xerr_reset(&e);
-        check_provider(sllmp_anthropic_request(chat, "claude-sonnet-4-5", &e), &e);
+        fuzz_check_translated(sllmp_anthropic_request(chat, "claude-sonnet-4-5", &e), &e);
         xerr_reset(&e);
-        check_provider(sllmp_gemini_request(chat, "gemini-2.5-flash", &e), &e);
+        fuzz_check_translated(sllmp_gemini_request(chat, "gemini-2.5-flash", &e), &e);
         cJSON_Delete(chat);
     }
     check_expansion(req);

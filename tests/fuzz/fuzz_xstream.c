@@ -55,14 +55,6 @@ all_finished(const state_t *st)
     return 1;
 }
 
-static const char *
-str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static void
 check_usage_chunk(state_t *st, const cJSON *chunk)
 {
@@ -108,8 +100,10 @@ check_delta(state_t *st, int choice, const cJSON *delta, int finish)
         /* the role chunk, exactly */
         st->started[choice] = 1;
         fuzz_check(cJSON_GetArraySize(delta) == 2);
-        fuzz_check(str(delta, "role") != NULL && strcmp(str(delta, "role"), "assistant") == 0);
-        fuzz_check(str(delta, "content") != NULL && *str(delta, "content") == '\0');
+        fuzz_check(sllmp_json_str(delta, "role") != NULL &&
+                   strcmp(sllmp_json_str(delta, "role"), "assistant") == 0);
+        fuzz_check(sllmp_json_str(delta, "content") != NULL &&
+                   *sllmp_json_str(delta, "content") == '\0');
         return;
     }
     fuzz_check(cJSON_GetObjectItemCaseSensitive(delta, "role") == NULL);
@@ -126,18 +120,20 @@ check_delta(state_t *st, int choice, const cJSON *delta, int finish)
 
         fuzz_check(cJSON_IsArray(calls) && cJSON_GetArraySize(calls) == 1);
         fuzz_check(cJSON_IsObject(fn));
-        fuzz_check(str(fn, "arguments") != NULL);
+        fuzz_check(sllmp_json_str(fn, "arguments") != NULL);
         if (cJSON_GetObjectItemCaseSensitive(call, "id") != NULL) {
             /* the first fragment: the next ordinal, with id, type and name */
             fuzz_check(index == st->tools[choice]++);
-            fuzz_check(str(call, "id") != NULL && *str(call, "id") != '\0');
-            fuzz_check(str(call, "type") != NULL && strcmp(str(call, "type"), "function") == 0);
-            fuzz_check(str(fn, "name") != NULL);
-            fuzz_check(*str(fn, "arguments") == '\0');
+            fuzz_check(sllmp_json_str(call, "id") != NULL && *sllmp_json_str(call, "id") != '\0');
+            fuzz_check(sllmp_json_str(call, "type") != NULL &&
+                       strcmp(sllmp_json_str(call, "type"), "function") == 0);
+            fuzz_check(sllmp_json_str(fn, "name") != NULL);
+            fuzz_check(*sllmp_json_str(fn, "arguments") == '\0');
             if (extra != NULL) {
                 /* a Gemini thought signature, as the unstreamed answer carries it */
                 const cJSON *google = cJSON_GetObjectItemCaseSensitive(extra, "google");
-                const char *sig = str(google, "thought_signature"), *id = str(call, "id");
+                const char *sig = sllmp_json_str(google, "thought_signature"),
+                           *id = sllmp_json_str(call, "id");
 
                 fuzz_check(cJSON_GetArraySize(extra) == 1 && cJSON_GetArraySize(google) == 1);
                 fuzz_check(sig != NULL && *sig != '\0');
@@ -149,28 +145,29 @@ check_delta(state_t *st, int choice, const cJSON *delta, int finish)
             }
         } else {
             fuzz_check(index >= 0 && index < st->tools[choice]);
-            fuzz_check(*str(fn, "arguments") != '\0');
+            fuzz_check(*sllmp_json_str(fn, "arguments") != '\0');
             fuzz_check(extra == NULL); /* on the first fragment only */
         }
     } else if (blocks != NULL) {
         const cJSON *e = cJSON_GetArrayItem(blocks, 0);
-        const char *type = str(e, "type");
+        const char *type = sllmp_json_str(e, "type");
 
         fuzz_check(cJSON_IsArray(blocks) && cJSON_GetArraySize(blocks) == 1);
         fuzz_check((int)fuzz_num(e, "index") == st->entries++);
         fuzz_check(type != NULL);
         if (strcmp(type, "thinking") == 0) {
-            fuzz_check(str(e, "thinking") != NULL);
-            fuzz_check(str(e, "signature") != NULL && *str(e, "signature") != '\0');
+            fuzz_check(sllmp_json_str(e, "thinking") != NULL);
+            fuzz_check(sllmp_json_str(e, "signature") != NULL &&
+                       *sllmp_json_str(e, "signature") != '\0');
         } else {
             fuzz_check(strcmp(type, "redacted_thinking") == 0);
-            fuzz_check(str(e, "data") != NULL && *str(e, "data") != '\0');
+            fuzz_check(sllmp_json_str(e, "data") != NULL && *sllmp_json_str(e, "data") != '\0');
         }
     } else {
-        const char *v = str(delta, "content");
+        const char *v = sllmp_json_str(delta, "content");
 
         if (v == NULL) {
-            v = str(delta, "reasoning_content");
+            v = sllmp_json_str(delta, "reasoning_content");
         }
         fuzz_check(v != NULL); /* "" sends nothing, but a cJSON string may hold a NUL first */
     }
@@ -188,18 +185,18 @@ check_logprobs(const cJSON *ch)
         return;
     }
     fuzz_check(cJSON_IsObject(lp) && cJSON_GetArraySize(lp) == 2);
-    fuzz_check(str(delta, "content") != NULL);
+    fuzz_check(sllmp_json_str(delta, "content") != NULL);
     fuzz_check(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(lp, "refusal")));
     fuzz_check(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(lp, "content")));
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(lp, "content"))
     {
-        fuzz_check(str(e, "token") != NULL);
+        fuzz_check(sllmp_json_str(e, "token") != NULL);
         fuzz_num(e, "logprob");
         fuzz_check(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(e, "bytes")));
         fuzz_check(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(e, "top_logprobs")));
         cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(e, "top_logprobs"))
         {
-            fuzz_check(str(t, "token") != NULL);
+            fuzz_check(sllmp_json_str(t, "token") != NULL);
             fuzz_num(t, "logprob");
             fuzz_check(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(t, "bytes")));
         }
@@ -217,10 +214,11 @@ emit(void *ud, const cJSON *chunk)
     st->chunks++;
     st->in_call++;
     fuzz_check(cJSON_IsObject(chunk));
-    fuzz_check(str(chunk, "object") != NULL &&
-               strcmp(str(chunk, "object"), "chat.completion.chunk") == 0);
-    fuzz_check(str(chunk, "id") != NULL && *str(chunk, "id") != '\0');
-    fuzz_check(str(chunk, "model") != NULL && strcmp(str(chunk, "model"), MODEL) == 0);
+    fuzz_check(sllmp_json_str(chunk, "object") != NULL &&
+               strcmp(sllmp_json_str(chunk, "object"), "chat.completion.chunk") == 0);
+    fuzz_check(sllmp_json_str(chunk, "id") != NULL && *sllmp_json_str(chunk, "id") != '\0');
+    fuzz_check(sllmp_json_str(chunk, "model") != NULL &&
+               strcmp(sllmp_json_str(chunk, "model"), MODEL) == 0);
     fuzz_check(fuzz_num(chunk, "created") == (double)CREATED);
     fuzz_check(cJSON_IsArray(choices));
     if (cJSON_GetArraySize(choices) == 0) {
