@@ -656,6 +656,18 @@ test_stream_two_parallel_calls(void **state)
     rfeed_free(&f);
 }
 
+/* The unstreamed answer of the completion: its first item's call_id is want. */
+static void
+assert_first_call_id(const char *completion, const char *want)
+{
+    cJSON *r = answer(PLAIN_REQ, completion, &U_IN);
+
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+                            cJSON_GetArrayItem(cJSON_GetObjectItem(r, "output"), 0), "call_id")),
+                        want);
+    cJSON_Delete(r);
+}
+
 /* A Gemini thought signature rides in the call_id, streamed or not; a later fragment that
  * repeats the call's own id is the same call. */
 static void
@@ -667,14 +679,9 @@ test_thought_signature_in_call_id(void **state)
                    "{'google':{'thought_signature':'SIG=='}}}]}",
                    "tool_calls");
     rfeed_t f;
-    cJSON *r;
 
     (void)state;
-    r = answer(PLAIN_REQ, completion, &U_IN);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
-                            cJSON_GetArrayItem(cJSON_GetObjectItem(r, "output"), 0), "call_id")),
-                        "call_G" SLLMP_THOUGHT_SEP "SIG==");
-    cJSON_Delete(r);
+    assert_first_call_id(completion, "call_G" SLLMP_THOUGHT_SEP "SIG==");
 
     rfeed_init(&f, NULL);
     chunks(&f, ROLE,
@@ -702,14 +709,9 @@ test_thought_signature_already_in_id(void **state)
                    "{'google':{'thought_signature':'SIG=='}}}]}",
                    "tool_calls");
     rfeed_t f;
-    cJSON *r;
 
     (void)state;
-    r = answer(PLAIN_REQ, completion, &U_IN);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
-                            cJSON_GetArrayItem(cJSON_GetObjectItem(r, "output"), 0), "call_id")),
-                        "call_G" SLLMP_THOUGHT_SEP "SIG==");
-    cJSON_Delete(r);
+    assert_first_call_id(completion, "call_G" SLLMP_THOUGHT_SEP "SIG==");
 
     rfeed_init(&f, NULL);
     chunks(&f, ROLE,
