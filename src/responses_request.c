@@ -40,25 +40,6 @@
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-/* A string of the first n bytes of s. */
-static cJSON *
-string_n(const char *s, size_t n)
-{
-    char *t = sllmp_xstrndup(s, n);
-    cJSON *v = cJSON_CreateString(t);
-
-    free(t);
-    return v;
-}
-
-static const char *
-type_of(const cJSON *obj)
-{
-    const cJSON *t = sllmp_json_get(obj, "type");
-
-    return cJSON_IsString(t) ? t->valuestring : NULL;
-}
-
 static int
 is_integer(const cJSON *v)
 {
@@ -211,7 +192,7 @@ audio_part(const cJSON *part, const char *param, sllmp_xerr_t *e)
 static cJSON *
 input_part(const cJSON *part, const char *param, int text_only, sllmp_xerr_t *e)
 {
-    const char *type = type_of(part);
+    const char *type = sllmp_json_str(part, "type");
     char tparam[96];
 
     if (!cJSON_IsObject(part)) {
@@ -356,7 +337,7 @@ assistant_message(conv_t *c, const cJSON *item, int i)
     sllmp_buf_init(&refusal, 0);
     cJSON_ArrayForEach(part, content)
     {
-        const char *type = type_of(part);
+        const char *type = sllmp_json_str(part, "type");
         const cJSON *v;
 
         if (!cJSON_IsObject(part)) {
@@ -471,7 +452,7 @@ function_call(conv_t *c, const cJSON *item, int i)
 {
     static const char *const fields[] = {"call_id", "name", "arguments"};
     const cJSON *v[3];
-    const char *sep;
+    const char *sig;
     cJSON *calls, *call, *fn;
 
     for (int f = 0; f < 3; f++) {
@@ -491,21 +472,14 @@ function_call(conv_t *c, const cJSON *item, int i)
         calls = cJSON_AddArrayToObject(c->calls_to, "tool_calls");
     }
     call = cJSON_CreateObject();
-    sep = strstr(v[0]->valuestring, SLLMP_THOUGHT_SEP);
-    if (sep != NULL && sep[strlen(SLLMP_THOUGHT_SEP)] == '\0') {
-        /* the separator and no signature: the id before it, and nothing more */
-        cJSON_AddItemToObject(call, "id",
-                              string_n(v[0]->valuestring, (size_t)(sep - v[0]->valuestring)));
-    } else if (sep != NULL) {
-        cJSON *g;
+    /* the id before a separator; a Gemini thought signature after it goes where the answer put
+     * it */
+    cJSON_AddItemToObject(call, "id", sllmp_bare_tool_id(v[0]->valuestring));
+    if ((sig = sllmp_thought_signature(v[0]->valuestring)) != NULL) {
+        cJSON *g =
+            cJSON_AddObjectToObject(cJSON_AddObjectToObject(call, "extra_content"), "google");
 
-        /* a Gemini thought signature, where the answer put it */
-        cJSON_AddItemToObject(call, "id",
-                              string_n(v[0]->valuestring, (size_t)(sep - v[0]->valuestring)));
-        g = cJSON_AddObjectToObject(cJSON_AddObjectToObject(call, "extra_content"), "google");
-        cJSON_AddStringToObject(g, "thought_signature", sep + strlen(SLLMP_THOUGHT_SEP));
-    } else {
-        cJSON_AddStringToObject(call, "id", v[0]->valuestring);
+        cJSON_AddStringToObject(g, "thought_signature", sig);
     }
     cJSON_AddStringToObject(call, "type", "function");
     fn = cJSON_AddObjectToObject(call, "function");
@@ -520,7 +494,6 @@ static int
 function_call_output(conv_t *c, const cJSON *item, int i)
 {
     const cJSON *id = sllmp_json_get(item, "call_id"), *out = sllmp_json_get(item, "output"), *part;
-    const char *sep;
     cJSON *content, *m;
     int k = 0;
 
@@ -547,10 +520,7 @@ function_call_output(conv_t *c, const cJSON *item, int i)
                           "input[%d].output", i);
     }
     m = add_message(c, "tool");
-    sep = strstr(id->valuestring, SLLMP_THOUGHT_SEP);
-    cJSON_AddItemToObject(m, "tool_call_id",
-                          sep != NULL ? string_n(id->valuestring, (size_t)(sep - id->valuestring))
-                                      : cJSON_CreateString(id->valuestring));
+    cJSON_AddItemToObject(m, "tool_call_id", sllmp_bare_tool_id(id->valuestring));
     cJSON_AddItemToObject(m, "content", content);
     return 0;
 }
@@ -665,7 +635,7 @@ tools(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
     out = cJSON_AddArrayToObject(body, "tools");
     cJSON_ArrayForEach(tool, list)
     {
-        const char *type = type_of(tool);
+        const char *type = sllmp_json_str(tool, "type");
         const cJSON *name = sllmp_json_get(tool, "name"),
                     *params = sllmp_json_get(tool, "parameters");
         const cJSON *strict = sllmp_json_get(tool, "strict");
@@ -748,7 +718,7 @@ allowed_tools(const cJSON *tc, sllmp_xerr_t *e)
     names = cJSON_AddArrayToObject(at, "tools");
     cJSON_ArrayForEach(tool, list)
     {
-        const char *type = type_of(tool);
+        const char *type = sllmp_json_str(tool, "type");
         const cJSON *name = sllmp_json_get(tool, "name");
         char p[48];
 
@@ -785,7 +755,7 @@ tool_choice(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
         }
         out = cJSON_CreateString(tc->valuestring);
     } else if (cJSON_IsObject(tc)) {
-        const char *type = type_of(tc);
+        const char *type = sllmp_json_str(tc, "type");
         const cJSON *name = sllmp_json_get(tc, "name");
 
         if (type == NULL) {
@@ -828,7 +798,7 @@ static int
 text_config(const cJSON *req, cJSON *body, sllmp_xerr_t *e)
 {
     const cJSON *text = sllmp_json_get(req, "text"), *fmt = sllmp_json_get(text, "format");
-    const char *type = type_of(fmt);
+    const char *type = sllmp_json_str(fmt, "type");
 
     if (!sllmp_json_given(text)) {
         return 0;

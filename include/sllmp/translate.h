@@ -58,6 +58,10 @@ int sllmp_str_is(const char *s, const char *lit);
  * signature was added to it (all of id when it has none). */
 size_t sllmp_thought_id_len(const char *id);
 
+/* The thought signature a tool call id carries after SLLMP_THOUGHT_SEP, NULL when it has none
+ * (or an empty one). */
+const char *sllmp_thought_signature(const char *id);
+
 /* A new cJSON string of tool call id without the signature (the part before
  * SLLMP_THOUGHT_SEP), for providers whose tool ids take ^[a-zA-Z0-9_-]+$ only (Anthropic,
  * Bedrock), which a signature's base64 breaks: a conversation begun on Gemini goes on there

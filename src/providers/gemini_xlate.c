@@ -738,7 +738,7 @@ parse_args(const cJSON *args)
 static const char *
 call_signature(const cJSON *fn, const cJSON *call)
 {
-    const char *found[3], *id = sllmp_json_str(call, "id"), *sep;
+    const char *found[3], *id = sllmp_json_str(call, "id");
 
     found[0] = sllmp_json_str(sllmp_json_get(sllmp_json_get(call, "extra_content"), "google"),
                               "thought_signature");
@@ -750,11 +750,7 @@ call_signature(const cJSON *fn, const cJSON *call)
             return found[n];
         }
     }
-    sep = id != NULL ? strstr(id, SLLMP_THOUGHT_SEP) : NULL;
-    if (sep != NULL && sep[strlen(SLLMP_THOUGHT_SEP)] != '\0') {
-        return sep + strlen(SLLMP_THOUGHT_SEP);
-    }
-    return NULL;
+    return id != NULL ? sllmp_thought_signature(id) : NULL;
 }
 
 /* {"functionCall":{"name","args"}} for one OpenAI function call, with its thoughtSignature

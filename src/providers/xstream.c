@@ -64,6 +64,17 @@ sllmp_thought_id_len(const char *id)
     return sep != NULL ? (size_t)(sep - id) : strlen(id);
 }
 
+const char *
+sllmp_thought_signature(const char *id)
+{
+    const char *sig = id + sllmp_thought_id_len(id);
+
+    if (*sig == '\0' || sig[strlen(SLLMP_THOUGHT_SEP)] == '\0') {
+        return NULL;
+    }
+    return sig + strlen(SLLMP_THOUGHT_SEP);
+}
+
 cJSON *
 sllmp_bare_tool_id(const char *id)
 {
