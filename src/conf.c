@@ -17,6 +17,7 @@
  */
 #include "sllmp/conf.h"
 #include "sllmp/arena.h"
+#include "sllmp/gauth.h"
 #include "sllmp/route.h"
 #include "sllmp/upstream.h"
 #include "sllmp/buf.h"
@@ -1138,6 +1139,10 @@ typedef struct {
     yaml_node_t *extra_body;      /* litellm_params.extra_body (in d->defaults) */
     int sigv4;                    /* Bedrock with AWS credentials: its signed headers are fixed */
     yaml_node_t *endpoints;       /* model_info.supported_endpoints */
+    char *vertex_credentials;     /* litellm_params.vertex_credentials: a path or JSON; secret */
+    yaml_node_t *vertex_node;
+    char *vertex_project; /* litellm_params.vertex_project */
+    char *vertex_location;
 } dep_ud_t;
 
 /* A cost key of model_info or litellm_params: 1 when it was one (and read), 0 when not, -1. */
@@ -1222,19 +1227,35 @@ price_key(const dep_ud_t *u)
     return sllmp_xasprintf("%s/%s", d->provider_name, d->model);
 }
 
-/* Second tries: an Azure deployment named after its model is priced as OpenAI's model. */
+/* Second tries: an Azure deployment named after its model is priced as OpenAI's model; a
+ * Vertex AI model as Google's or Anthropic's own, which Vertex's list prices are (Claude's
+ * "claude-sonnet-4@20250514" as "claude-sonnet-4-20250514", else "claude-sonnet-4"). */
 static int
 price_fallback(const sllmp_deployment_t *d, const char *base_model, sllmp_price_t *p)
 {
     const char *m = base_model != NULL ? base_model : d->model;
-    const char *slash = strchr(m, '/');
+    const char *slash = strchr(m, '/'), *at;
     char *key;
     int rc;
 
-    if (d->provider != SLLMP_PROVIDER_AZURE) {
+    m = slash != NULL ? slash + 1 : m;
+    if (d->gcp != NULL && d->provider == SLLMP_PROVIDER_ANTHROPIC) {
+        at = strchr(m, '@');
+        key = at != NULL ? sllmp_xasprintf("anthropic/%.*s-%s", (int)(at - m), m, at + 1)
+                         : sllmp_xasprintf("anthropic/%s", m);
+        rc = sllmp_price_lookup(key, p) == 0;
+        free(key);
+        if (!rc && at != NULL) {
+            key = sllmp_xasprintf("anthropic/%.*s", (int)(at - m), m);
+            rc = sllmp_price_lookup(key, p) == 0;
+            free(key);
+        }
+        return rc;
+    }
+    if (d->provider != SLLMP_PROVIDER_AZURE && d->gcp == NULL) {
         return 0;
     }
-    key = sllmp_xasprintf("openai/%s", slash != NULL ? slash + 1 : m);
+    key = sllmp_xasprintf("%s/%s", d->gcp != NULL ? "gemini" : "openai", m);
     rc = sllmp_price_lookup(key, p) == 0;
     free(key);
     return rc;
@@ -1608,6 +1629,11 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
         u->model_node = v;
         return get_str_required(L, v, "litellm_params.model", &d->litellm_model);
     }
+    /* LiteLLM's other spellings of Vertex AI's */
+    key = strcmp(key, "vertex_ai_credentials") == 0 ? "vertex_credentials"
+          : strcmp(key, "vertex_ai_project") == 0   ? "vertex_project"
+          : strcmp(key, "vertex_ai_location") == 0  ? "vertex_location"
+                                                    : key;
     if (strcmp(key, "api_base") == 0 || strcmp(key, "base_url") == 0 ||
         strcmp(key, "aws_bedrock_runtime_endpoint") == 0) {
         free(d->api_base);
@@ -1624,12 +1650,17 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
                     : strcmp(key, "aws_access_key_id") == 0     ? &d->aws.access_key_id
                     : strcmp(key, "aws_secret_access_key") == 0 ? &d->aws.secret_access_key
                     : strcmp(key, "aws_session_token") == 0     ? &d->aws.session_token
+                    : strcmp(key, "vertex_credentials") == 0    ? &u->vertex_credentials
                                                                 : NULL;
 
     if (secret != NULL) {
         char *unset = NULL;
         char *what = sllmp_xasprintf("litellm_params.%s", key);
         int rc;
+
+        if (secret == &u->vertex_credentials) {
+            u->vertex_node = v;
+        }
 
         secret_free(*secret);
         rc = get_string(L, v, what, secret, &unset);
@@ -1662,6 +1693,14 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
     if (strcmp(key, "custom_llm_provider") == 0) {
         u->custom_provider = v; /* applied once model is read (custom_provider()) */
         return 0;
+    }
+    if (strcmp(key, "vertex_project") == 0) {
+        free(u->vertex_project);
+        return get_string(L, v, "litellm_params.vertex_project", &u->vertex_project, NULL);
+    }
+    if (strcmp(key, "vertex_location") == 0) {
+        free(u->vertex_location);
+        return get_string(L, v, "litellm_params.vertex_location", &u->vertex_location, NULL);
     }
     if (strcmp(key, "aws_region_name") == 0) {
         free(d->aws.region);
@@ -1831,6 +1870,10 @@ static const struct {
      {"GEMINI_API_BASE"},
      {"GEMINI_API_KEY"}},
     {"bedrock", SLLMP_PROVIDER_BEDROCK, NULL, {NULL}, {NULL}},
+    /* Gemini, or Claude for a claude-* model (vertex_params()); vertex_ai_beta is LiteLLM's
+     * name for the same generateContent API with context caching */
+    {"vertex_ai", SLLMP_PROVIDER_GEMINI, NULL, {NULL}, {NULL}},
+    {"vertex_ai_beta", SLLMP_PROVIDER_GEMINI, NULL, {NULL}, {NULL}},
     {"mock", SLLMP_PROVIDER_MOCK, NULL, {NULL}, {NULL}},
 };
 
@@ -2025,6 +2068,205 @@ route_strip(char *model, const char *const *routes)
     return 0;
 }
 
+/*
+ * A vertex_ai/ model: Claude (claude-*) through Anthropic's API at Google's URL, else Gemini's
+ * generateContent; LiteLLM's vertex_ai/gemini/<id> names <id>. Also for a pattern's copies.
+ */
+static void
+vertex_model(sllmp_deployment_t *d)
+{
+    const char *slash = strrchr(d->model, '/');
+
+    if (strncmp(d->model, "gemini/", 7) == 0 && slash[1] != '\0') {
+        memmove(d->model, slash + 1, strlen(slash + 1) + 1);
+    }
+    d->provider =
+        strncmp(d->model, "claude", 6) == 0 ? SLLMP_PROVIDER_ANTHROPIC : SLLMP_PROVIDER_GEMINI;
+    d->messages_api = d->provider == SLLMP_PROVIDER_ANTHROPIC;
+}
+
+/* Google's project ids and location names: what may go into a host name and a path. */
+static int
+google_name(const char *s)
+{
+    return *s != '\0' && strlen(s) <= 64 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(s);
+}
+
+/*
+ * Credentials given as LiteLLM takes them: a key file's JSON text, or its path (absolute, else
+ * relative to the configuration's directory, else to the working directory). NULL with *why.
+ */
+static sllmp_gcred_t *
+load_gcred(loader_t *L, const char *given, char **why)
+{
+    const char *main = L->c->files[0].path, *slash = strrchr(main, '/');
+    char buf[256], *path = NULL, *text;
+    struct stat st;
+    size_t len = 0;
+    sllmp_gcred_t *c;
+
+    if (given[strspn(given, " \t\r\n")] == '{') {
+        c = sllmp_gcred_parse(given, strlen(given), buf, sizeof(buf));
+        *why = c == NULL ? sllmp_xstrdup(buf) : NULL;
+        return c;
+    }
+    if (given[0] != '/' && slash != NULL) {
+        path = sllmp_xasprintf("%.*s/%s", (int)(slash - main), main, given);
+        if (access(path, F_OK) != 0) {
+            free(path);
+            path = NULL;
+        }
+    }
+    text = slurp(path != NULL ? path : given, &st, &len, why);
+    free(path);
+    if (text == NULL) {
+        return NULL;
+    }
+    c = sllmp_gcred_parse(text, len, buf, sizeof(buf));
+    explicit_bzero(text, len);
+    free(text);
+    *why = c == NULL ? sllmp_xstrdup(buf) : NULL;
+    return c;
+}
+
+/*
+ * Vertex AI's credentials, as LiteLLM and google-auth find them: litellm_params.
+ * vertex_credentials, VERTEXAI_CREDENTIALS, the file GOOGLE_APPLICATION_CREDENTIALS names,
+ * gcloud's application default credentials, else the metadata server of a Google Cloud
+ * machine; the project (vertex_project, VERTEXAI_PROJECT, the credentials', GOOGLE_CLOUD_
+ * PROJECT) and the location (vertex_location, VERTEXAI_LOCATION, us-central1); and where the
+ * calls go (api_base: see conf.h).
+ */
+static int
+vertex_params(loader_t *L, dep_ud_t *u)
+{
+    static const char *const cred_env[] = {"VERTEXAI_CREDENTIALS", "VERTEX_CREDENTIALS", NULL};
+    static const char *const file_env[] = {"GOOGLE_APPLICATION_CREDENTIALS", NULL};
+    static const char *const project_env[] = {"VERTEXAI_PROJECT", "VERTEX_PROJECT", NULL};
+    static const char *const gproject_env[] = {"GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", NULL};
+    static const char *const location_env[] = {"VERTEXAI_LOCATION", "VERTEX_LOCATION", NULL};
+    static const char *const base_env[] = {"VERTEXAI_API_BASE", "VERTEX_API_BASE", NULL};
+    static const char *const metadata_env[] = {"GCE_METADATA_HOST", "GCE_METADATA_ROOT", NULL};
+    sllmp_deployment_t *d = u->d;
+    yaml_node_t *at = u->vertex_node != NULL ? u->vertex_node : u->model_node;
+    char *given = NULL, *why = NULL, *project = NULL, *location = NULL, *host = NULL;
+    const char *from = "litellm_params.vertex_credentials";
+
+    if (strchr(d->model, '/') != NULL || strncmp(d->model, "mistral", 7) == 0 ||
+        strncmp(d->model, "codestral", 9) == 0 || strncmp(d->model, "jamba", 5) == 0) {
+        warn(L, u->model_node,
+             "Vertex AI's partner model '%s' is not supported by this version of sllmp (Gemini "
+             "and Claude are): model '%s' is left out",
+             d->model, d->model_name);
+        u->disabled = 1;
+        return 0;
+    }
+    if (d->api_key != NULL) {
+        warn(L, u->model_node,
+             "model '%s': vertex_ai/ models sign in with Google credentials "
+             "(vertex_credentials); its api_key is not used",
+             d->model_name);
+        secret_free(d->api_key);
+        d->api_key = NULL;
+    }
+    if (u->vertex_credentials != NULL) {
+        given = sllmp_xstrdup(u->vertex_credentials);
+    }
+    if (given == NULL && (env_default(L, &given, cred_env), given != NULL)) {
+        from = "VERTEXAI_CREDENTIALS";
+    }
+    if (given == NULL && (env_default(L, &given, file_env), given != NULL)) {
+        from = "GOOGLE_APPLICATION_CREDENTIALS";
+    }
+    if (given == NULL) {
+        /* gcloud auth application-default login */
+        const char *dir = getenv("CLOUDSDK_CONFIG"), *home = getenv("HOME");
+        char *adc =
+            dir != NULL && *dir != '\0'
+                ? sllmp_xasprintf("%s/application_default_credentials.json", dir)
+            : home != NULL && *home != '\0'
+                ? sllmp_xasprintf("%s/.config/gcloud/application_default_credentials.json", home)
+                : NULL;
+
+        if (adc != NULL && access(adc, R_OK) == 0) {
+            given = adc;
+            from = "gcloud's application default credentials";
+        } else {
+            free(adc);
+        }
+    }
+    if (given != NULL) {
+        d->gcp = load_gcred(L, given, &why);
+        secret_free(given);
+        if (d->gcp == NULL) {
+            fail(L, at, "model '%s': the Google credentials of %s: %s", d->model_name, from, why);
+            free(why);
+            return -1;
+        }
+    } else {
+        env_default(L, &host, metadata_env);
+        d->gcp = sllmp_gcred_metadata(host);
+        free(host);
+    }
+    if (u->vertex_project != NULL) {
+        project = sllmp_xstrdup(u->vertex_project);
+    }
+    env_default(L, &project, project_env);
+    if (project == NULL && d->gcp->project != NULL) {
+        project = sllmp_xstrdup(d->gcp->project);
+    }
+    env_default(L, &project, gproject_env);
+    if (project == NULL) {
+        warn(L, u->model_node,
+             "model '%s' has no Google Cloud project (litellm_params.vertex_project, or "
+             "VERTEXAI_PROJECT in the environment): it is left out",
+             d->model_name);
+        u->disabled = 1;
+        return 0;
+    }
+    if (u->vertex_location != NULL) {
+        location = sllmp_xstrdup(u->vertex_location);
+    }
+    env_default(L, &location, location_env);
+    if (location == NULL) {
+        location = sllmp_xstrdup("us-central1");
+    }
+    if (!google_name(project) || !google_name(location)) {
+        fail(L, u->model_node,
+             "model '%s': the Google Cloud %s '%.64s' is not one (lowercase letters, digits "
+             "and '-')",
+             d->model_name, google_name(project) ? "location" : "project",
+             google_name(project) ? location : project);
+        free(project);
+        free(location);
+        return -1;
+    }
+    if (d->api_base == NULL) {
+        env_default(L, &d->api_base, base_env);
+        if (d->api_base != NULL) {
+            strip_slashes(d->api_base);
+        }
+    }
+    if (d->api_base != NULL && strstr(d->api_base, "/models/") != NULL) {
+        d->vertex_model_url = 1; /* LiteLLM's: the whole URL up to ':generateContent' */
+    } else if (d->api_base == NULL || strstr(d->api_base, "/locations/") == NULL) {
+        /* the host of the location (its multi-region's for "us" and "eu"), or the api_base's */
+        char *base = d->api_base != NULL ? d->api_base
+                     : strcmp(location, "global") == 0
+                         ? sllmp_xstrdup("https://aiplatform.googleapis.com")
+                     : strchr(location, '-') == NULL
+                         ? sllmp_xasprintf("https://aiplatform.%s.rep.googleapis.com", location)
+                         : sllmp_xasprintf("https://%s-aiplatform.googleapis.com", location);
+
+        d->api_base = sllmp_xasprintf("%s/v1/projects/%s/locations/%s", base, project, location);
+        free(base);
+    }
+    free(project);
+    free(location);
+    return 0;
+}
+
 static int
 split_model(loader_t *L, dep_ud_t *u)
 {
@@ -2066,11 +2308,16 @@ split_model(loader_t *L, dep_ud_t *u)
         d->provider_name = sllmp_xstrdup("openai");
     } else if (strcmp(providers[i].prefix, "ollama_chat") == 0) {
         d->provider_name = sllmp_xstrdup("ollama");
+    } else if (strncmp(providers[i].prefix, "vertex_ai", 9) == 0) {
+        d->provider_name = sllmp_xstrdup("vertex_ai");
     } else {
         d->provider_name = sllmp_xstrdup(providers[i].prefix);
     }
     if (d->provider == SLLMP_PROVIDER_BEDROCK) {
         route_strip(d->model, bedrock_routes);
+    }
+    if (strcmp(d->provider_name, "vertex_ai") == 0) {
+        vertex_model(d);
     }
     if (d->provider == SLLMP_PROVIDER_OPENAI || d->provider == SLLMP_PROVIDER_AZURE) {
         d->chat_via_responses = route_strip(d->model, responses_routes);
@@ -2114,6 +2361,9 @@ split_model(loader_t *L, dep_ud_t *u)
         env_default(L, &d->api_key, providers[i].key_env);
     }
     d->messages_api = d->provider == SLLMP_PROVIDER_ANTHROPIC;
+    if (strcmp(d->provider_name, "vertex_ai") == 0) {
+        return provider_params(L, u) < 0 ? -1 : vertex_params(L, u);
+    }
     /* OpenAI's own models that have no chat completions: chat goes through its Responses API */
     if (openai_responses_only(d)) {
         d->chat_via_responses = 1;
@@ -2137,6 +2387,7 @@ deployment_free(sllmp_deployment_t *d)
     secret_free(d->aws.secret_access_key);
     secret_free(d->aws.session_token);
     free(d->aws.region);
+    sllmp_gcred_free(d->gcp);
     free(d->id);
     for (size_t i = 0; i < d->nheaders; i++) {
         secret_free(d->headers[i]);
@@ -2571,6 +2822,9 @@ model_list(loader_t *L, yaml_node_t *list)
         int rc = deployment(L, node(L, *it), &u);
 
         free(u.base_model);
+        secret_free(u.vertex_credentials);
+        free(u.vertex_project);
+        free(u.vertex_location);
         if (rc != 0) {
             deployment_free(d);
         }
@@ -4944,6 +5198,9 @@ sllmp_deployment_for(const sllmp_deployment_t *d, const char *name, sllmp_arena_
     if (x->provider == SLLMP_PROVIDER_AZURE && route_strip(x->model, azure_routes)) {
         /* and "o_series/<deployment>": the URL names the deployment alone */
         x->reasoning = 1;
+    }
+    if (x->gcp != NULL) {
+        vertex_model(x); /* Claude or Gemini by the name */
     }
     if (d->price_per_model) {
         /* never a price_key() with model_info.base_model: that one is fixed (price_per_model 0) */

@@ -188,7 +188,9 @@ header_cb(char *buf, size_t size, size_t n, void *ud)
     memcpy(value, colon, vlen);
     value[vlen] = '\0';
     if (strncasecmp(name, "x-ratelimit-", 12) == 0) {
-        sllmp_resp_header(x->r, name, value);
+        if (!x->call->bare) {
+            sllmp_resp_header(x->r, name, value);
+        }
     } else if (strcasecmp(name, "retry-after") == 0) {
         long secs;
 
@@ -448,11 +450,11 @@ sllmp_upstream_run(sllmp_req_t *r, sllmp_upstream_call_t *call)
     call->aborted_by_callback = 0;
     sllmp_buf_init(&call->resp, MAX_UPSTREAM_BODY);
     for (const char *const *hp = call->headers; hp != NULL && *hp != NULL; hp++) {
-        if (!replaced(r->dep, *hp)) {
+        if (call->bare || !replaced(r->dep, *hp)) {
             hdrs = curl_slist_append(hdrs, *hp);
         }
     }
-    for (size_t i = 0; r->dep != NULL && i < r->dep->nheaders; i++) {
+    for (size_t i = 0; !call->bare && r->dep != NULL && i < r->dep->nheaders; i++) {
         hdrs = curl_slist_append(hdrs, curl_line(r, r->dep->headers[i]));
     }
     /* no "Expect: 100-continue" round trip for bodies over 1 KiB */
@@ -606,8 +608,12 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
 
     r->upstream_status = s;
     if (!auth && call->resp.len > 0) {
+        const cJSON *e;
+
         body = cJSON_ParseWithLength(call->resp.ptr, call->resp.len);
-        err = body ? cJSON_GetObjectItemCaseSensitive(body, "error") : NULL;
+        /* Vertex AI's errors come in a list too: [{"error": {...}}] */
+        e = cJSON_IsArray(body) ? cJSON_GetArrayItem(body, 0) : body;
+        err = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "error") : NULL;
         if (cJSON_IsObject(err)) {
             msg = cJSON_GetObjectItemCaseSensitive(err, "message");
             type = cJSON_GetObjectItemCaseSensitive(err, "type");

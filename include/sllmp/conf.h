@@ -82,10 +82,17 @@ struct sllmp_deployment_s {
     int reasoning;      /* azure/o_series/ or azure/gpt5_series/ (LiteLLM's routes, cut from
                          * model): a reasoning model whatever its deployment is called */
     sllmp_aws_t aws;    /* Bedrock */
-    char **headers;     /* "Name: value" lines sent upstream on every call, NULL-terminated (NULL
-                         * when none): litellm_params.extra_headers, organization, azure_ad_token.
-                         * Each replaces a header of its name the provider would send. Values may
-                         * be secrets: never logged */
+    /* Vertex AI (vertex_ai/): provider GEMINI or ANTHROPIC (claude-*) spoken at Google's URLs
+     * with OAuth tokens of these credentials (gauth.h; shared by a pattern's copies); NULL for
+     * every other provider. api_base is then the location's root ("https://us-central1-
+     * aiplatform.googleapis.com/v1/projects/P/locations/us-central1"), or with vertex_model_url
+     * the URL up to the model's name that LiteLLM's api_base for vertex_ai is */
+    struct sllmp_gcred_s *gcp;
+    int vertex_model_url;
+    char **headers; /* "Name: value" lines sent upstream on every call, NULL-terminated (NULL
+                     * when none): litellm_params.extra_headers, organization, azure_ad_token.
+                     * Each replaces a header of its name the provider would send. Values may
+                     * be secrets: never logged */
     size_t nheaders;
     struct cJSON *defaults; /* LiteLLM's request parameters in litellm_params (temperature,
                              * max_tokens, ...): sent when the request has none of its own

@@ -44,6 +44,14 @@ sllmp_rc_t sllmp_provider_bedrock_messages(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_bedrock_count_tokens(sllmp_req_t *r);
 sllmp_rc_t sllmp_provider_bedrock_embeddings(sllmp_req_t *r);
 
+/* Vertex AI (src/providers/vertex.c), for deployments with Google credentials (d->gcp): the
+ * URL of method (generateContent, streamRawPredict, ...) on r->dep's model, or on another
+ * model of its publisher (Claude's "count-tokens"), in r's arena. */
+const char *sllmp_vertex_url(sllmp_req_t *r, const char *model, const char *method);
+/* Adds the Authorization line of an access token of r->dep's credentials (and gcloud user
+ * credentials' x-goog-user-project) to headers at *nh: 0, or -1 with r failed. */
+int sllmp_vertex_auth(sllmp_req_t *r, const char **headers, int *nh);
+
 /* /v1/messages/count_tokens of a model whose provider counts none (sllmp_count_tokens_estimate):
  * {"input_tokens": N} and x-sllmp-tokens-estimated: true. FINISHED. */
 sllmp_rc_t sllmp_provider_count_estimate(sllmp_req_t *r);

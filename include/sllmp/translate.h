@@ -420,9 +420,13 @@ int sllmp_gemini_key_refused(const cJSON *body);
 /* OpenAI embeddings request -> batchEmbedContents body for models/<model>. */
 cJSON *sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e);
 
-/* batchEmbedContents response -> OpenAI embeddings list (base64: little-endian float32 as
- * base64 strings, as openai-node asks by default). *u gets estimated input when the provider
- * gave no count. */
+/* OpenAI embeddings request -> Vertex AI's :predict body of its inputs first .. first+count-1
+ * ({"instances": [{"content"}], "parameters": {"outputDimensionality"}}). */
+cJSON *sllmp_vertex_embed_request(const cJSON *req, int first, int count, sllmp_xerr_t *e);
+
+/* batchEmbedContents (or Vertex AI's :predict) response -> OpenAI embeddings list (base64:
+ * little-endian float32 as base64 strings, as openai-node asks by default). *u gets estimated input
+ * when the provider gave no count. */
 cJSON *sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64,
                                    sllmp_usage_t *u);
 

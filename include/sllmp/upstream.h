@@ -24,6 +24,9 @@ typedef struct {
     const char *const *headers;     /* NULL-terminated "Name: value" list */
     sllmp_upstream_data_f *on_data; /* NULL: the body is collected in ->resp */
     void *ud;
+    /* not the provider's URL (a token endpoint): the deployment's own headers
+     * (litellm_params.extra_headers, ...) stay out, and its x-ratelimit-* are not the client's */
+    int bare;
 
     /* results */
     int status;              /* HTTP status, 0 when none came */

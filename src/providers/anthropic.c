@@ -28,6 +28,8 @@
 #include <time.h>
 
 #define MAX_EVENT (8 * 1024 * 1024)
+/* Claude on Vertex AI: the API version goes in the body, the model in the URL */
+#define VERTEX_VERSION "vertex-2023-10-16"
 
 typedef struct {
     sllmp_req_t *r;
@@ -117,7 +119,8 @@ on_native_event(void *ud, const char *event, size_t elen, const char *data, size
 }
 
 /* POST {api_base}{path} (/v1/messages, or its count_tokens with a query) with the deployment's
- * key; body is sent as it is. */
+ * key; body is sent as it is. On Vertex AI: rawPredict (streamRawPredict) of the model, or of
+ * count-tokens, with an access token. */
 static sllmp_rc_t
 call(sllmp_req_t *r, const char *path, const char *body, sllmp_sse_event_f *on_event, stream_t *s,
      sllmp_upstream_call_t *c)
@@ -133,10 +136,16 @@ call(sllmp_req_t *r, const char *path, const char *body, sllmp_sse_event_f *on_e
     memset(c, 0, sizeof(*c));
     headers[nh++] = "Content-Type: application/json";
     headers[nh++] = r->stream ? "Accept: text/event-stream" : "Accept: application/json";
-    headers[nh++] = "anthropic-version: " SLLMP_ANTHROPIC_VERSION;
     headers[nh++] = sllmp_arena_printf(r->arena, "X-Request-ID: %s", r->id);
-    if (d->api_key != NULL) {
-        headers[nh++] = sllmp_arena_printf(r->arena, "x-api-key: %s", d->api_key);
+    if (d->gcp != NULL) {
+        if (sllmp_vertex_auth(r, headers, &nh) < 0) {
+            return SLLMP_ERROR;
+        }
+    } else {
+        headers[nh++] = "anthropic-version: " SLLMP_ANTHROPIC_VERSION;
+        if (d->api_key != NULL) {
+            headers[nh++] = sllmp_arena_printf(r->arena, "x-api-key: %s", d->api_key);
+        }
     }
     if ((r->kind == SLLMP_KIND_MESSAGES || r->kind == SLLMP_KIND_COUNT_TOKENS) && beta != NULL &&
         strpbrk(beta, "\r\n") == NULL) {
@@ -148,7 +157,13 @@ call(sllmp_req_t *r, const char *path, const char *body, sllmp_sse_event_f *on_e
     if (blen >= 12 && strcmp(d->api_base + blen - 12, "/v1/messages") == 0) {
         blen -= 12;
     }
-    c->url = sllmp_arena_printf(r->arena, "%.*s%s", (int)blen, d->api_base, path);
+    if (d->gcp != NULL && r->kind == SLLMP_KIND_COUNT_TOKENS) {
+        c->url = sllmp_vertex_url(r, "count-tokens", "rawPredict");
+    } else if (d->gcp != NULL) {
+        c->url = sllmp_vertex_url(r, NULL, r->stream ? "streamRawPredict" : "rawPredict");
+    } else {
+        c->url = sllmp_arena_printf(r->arena, "%.*s%s", (int)blen, d->api_base, path);
+    }
     c->body = body;
     c->body_len = strlen(body);
     c->headers = headers;
@@ -163,13 +178,17 @@ sllmp_rc_t
 sllmp_provider_anthropic_chat(sllmp_req_t *r)
 {
     sllmp_xerr_t xe;
-    const char *body =
-        sllmp_provider_body(r, sllmp_anthropic_request(r->json, r->dep->model, &xe), &xe);
+    cJSON *req = sllmp_anthropic_request(r->json, r->dep->model, &xe);
     sllmp_upstream_call_t c;
     stream_t s;
     sllmp_rc_t rc;
+    const char *body;
 
-    if (body == NULL) {
+    if (req != NULL && r->dep->gcp != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(req, "model");
+        cJSON_AddStringToObject(req, "anthropic_version", VERTEX_VERSION);
+    }
+    if ((body = sllmp_provider_body(r, req, &xe)) == NULL) {
         return SLLMP_ERROR;
     }
     memset(&s, 0, sizeof(s));
@@ -189,6 +208,29 @@ sllmp_provider_anthropic_chat(sllmp_req_t *r)
     return rc;
 }
 
+/* r->json printed for Vertex AI when r->dep is there: with its API version, and without the
+ * model (count_tokens keeps it), which the URL names; r->json itself as it was. */
+static char *
+print_body(sllmp_req_t *r, int keep_model)
+{
+    cJSON *model = NULL;
+    char *text;
+
+    if (r->dep->gcp == NULL) {
+        return cJSON_PrintUnformatted(r->json);
+    }
+    if (!keep_model) {
+        model = cJSON_DetachItemFromObjectCaseSensitive(r->json, "model");
+    }
+    cJSON_AddStringToObject(r->json, "anthropic_version", VERTEX_VERSION);
+    text = cJSON_PrintUnformatted(r->json);
+    cJSON_DeleteItemFromObjectCaseSensitive(r->json, "anthropic_version");
+    if (model != NULL) {
+        cJSON_AddItemToObject(r->json, "model", model);
+    }
+    return text;
+}
+
 /* The client's Anthropic body with the deployment's model and Anthropic's part of the
  * metadata (the whole of it back after printing: the trace reads the gateway's part). */
 static char *
@@ -203,7 +245,7 @@ native_body(sllmp_req_t *r)
     if (sent != NULL) {
         cJSON_AddItemToObject(r->json, "metadata", sent);
     }
-    text = cJSON_PrintUnformatted(r->json);
+    text = print_body(r, 0);
     cJSON_DeleteItemFromObjectCaseSensitive(r->json, "metadata");
     if (md != NULL) {
         cJSON_AddItemToObject(r->json, "metadata", md);
@@ -259,7 +301,7 @@ sllmp_provider_anthropic_count_tokens(sllmp_req_t *r)
 
     cJSON_ReplaceItemInObjectCaseSensitive(r->json, "model", cJSON_CreateString(r->dep->model));
     sllmp_messages_bare_ids(r->json);
-    body = cJSON_PrintUnformatted(r->json);
+    body = print_body(r, 1);
     sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
     memset(&s, 0, sizeof(s));
     path = beta_query(r) ? "/v1/messages/count_tokens?beta=true" : "/v1/messages/count_tokens";

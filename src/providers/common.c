@@ -7,6 +7,7 @@
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
 #include "sllmp/middleware.h"
+#include "sllmp/gauth.h"
 #include "sllmp/provider.h"
 #include "sllmp/req.h"
 #include "sllmp/sse.h"
@@ -201,6 +202,9 @@ sllmp_provider_end(sllmp_req_t *r, sllmp_upstream_call_t *call, sllmp_err_t err,
         return SLLMP_ERROR;
     }
     if (call->status < 200 || call->status >= 300) {
+        if (call->status == 401 && r->dep->gcp != NULL) {
+            sllmp_gauth_forget(r->dep->gcp); /* expired or revoked early: the next call asks anew */
+        }
         return sllmp_upstream_fail(r, call);
     }
     if (r->stream && stream_events == 0) {

@@ -19,6 +19,7 @@
 
 #define MAX_EVENT    (8 * 1024 * 1024)
 #define GEMINI_BATCH 100 /* batchEmbedContents' limit */
+#define VERTEX_BATCH 250 /* :predict's: "up to 250 input texts" */
 
 typedef struct {
     sllmp_req_t *r;
@@ -93,29 +94,36 @@ static sllmp_rc_t
 call(sllmp_req_t *r, const char *body, const char *method, stream_t *s, sllmp_upstream_call_t *c)
 {
     const sllmp_deployment_t *d = r->dep;
-    const char *headers[5];
+    const char *headers[6];
     int nh = 0;
-    sllmp_buf_t model;
     sllmp_err_t err;
     sllmp_rc_t rc;
 
     memset(c, 0, sizeof(*c));
     headers[nh++] = "Content-Type: application/json";
     headers[nh++] = sllmp_arena_printf(r->arena, "X-Request-ID: %s", r->id);
-    if (d->api_key != NULL) {
-        headers[nh++] = sllmp_arena_printf(r->arena, "x-goog-api-key: %s", d->api_key);
+    if (d->gcp != NULL) {
+        if (sllmp_vertex_auth(r, headers, &nh) < 0) {
+            return SLLMP_ERROR;
+        }
+        c->url = sllmp_vertex_url(r, NULL, method);
+    } else {
+        sllmp_buf_t model;
+        const char *host = strstr(d->api_base, "://");
+        const char *path = host != NULL ? strchr(host + 3, '/') : NULL;
+
+        if (d->api_key != NULL) {
+            headers[nh++] = sllmp_arena_printf(r->arena, "x-goog-api-key: %s", d->api_key);
+        }
+        sllmp_buf_init(&model, 0);
+        sllmp_aws_uri_encode(&model, d->model, strlen(d->model), 1);
+        /* the API version is the base's when its path names one (".../v1beta", ".../v1") */
+        c->url = sllmp_arena_printf(r->arena, "%s%s/models/%s:%s", d->api_base,
+                                    path != NULL && strncmp(path, "/v1", 3) == 0 ? "" : "/v1beta",
+                                    sllmp_buf_cstr(&model), method);
+        sllmp_buf_free(&model);
     }
     headers[nh] = NULL;
-    sllmp_buf_init(&model, 0);
-    sllmp_aws_uri_encode(&model, d->model, strlen(d->model), 1);
-    const char *host = strstr(d->api_base, "://");
-    const char *path = host != NULL ? strchr(host + 3, '/') : NULL;
-
-    /* the API version is the base's when its path names one (".../v1beta", ".../v1") */
-    c->url = sllmp_arena_printf(r->arena, "%s%s/models/%s:%s", d->api_base,
-                                path != NULL && strncmp(path, "/v1", 3) == 0 ? "" : "/v1beta",
-                                sllmp_buf_cstr(&model), method);
-    sllmp_buf_free(&model);
     c->body = body;
     c->body_len = strlen(body);
     c->headers = headers;
@@ -167,18 +175,89 @@ sllmp_provider_gemini_chat(sllmp_req_t *r)
     return rc;
 }
 
+/* The OpenAI list of an embeddings answer resp (taken). */
+static sllmp_rc_t
+embed_answer(sllmp_req_t *r, cJSON *resp)
+{
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(r->json, "encoding_format");
+    sllmp_rc_t rc;
+
+    /* the estimate, unless the answer has a count */
+    r->usage.input = sllmp_estimate_tokens(sllmp_req_prompt_chars(r));
+    rc = sllmp_provider_answer(
+        r, sllmp_gemini_embed_response(
+               resp, r->model, cJSON_IsString(fmt) && strcmp(fmt->valuestring, "base64") == 0,
+               &r->usage));
+    cJSON_Delete(resp);
+    return rc;
+}
+
+/* Vertex AI: :predict with at most 250 inputs, one a call for the gemini-embedding models
+ * ("supports one instance per request"); their predictions are answered as one list. */
+static sllmp_rc_t
+vertex_embeddings(sllmp_req_t *r)
+{
+    int n = sllmp_embed_input_count(r->json);
+    int per = strstr(r->dep->model, "gemini-embedding") != NULL ? 1 : VERTEX_BATCH;
+    cJSON *all = cJSON_CreateObject(), *preds = cJSON_AddArrayToObject(all, "predictions");
+    sllmp_upstream_call_t c;
+    stream_t s;
+    sllmp_rc_t rc = SLLMP_GO_ON;
+
+    if (n > VERTEX_BATCH) {
+        cJSON_Delete(all);
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "input",
+                              "Vertex AI embeds at most %d inputs in one request.", VERTEX_BATCH);
+    }
+    for (int first = 0; rc == SLLMP_GO_ON && first < (n > 0 ? n : 1); first += per) {
+        sllmp_xerr_t xe;
+        const char *body =
+            sllmp_provider_body(r, sllmp_vertex_embed_request(r->json, first, per, &xe), &xe);
+        cJSON *resp, *p;
+
+        if (body == NULL) {
+            rc = SLLMP_ERROR;
+            break;
+        }
+        memset(&s, 0, sizeof(s));
+        if ((rc = call(r, body, "predict", &s, &c)) != SLLMP_GO_ON) {
+            break;
+        }
+        resp = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
+        sllmp_buf_free(&c.resp);
+        p = cJSON_GetObjectItemCaseSensitive(resp, "predictions");
+        if (!cJSON_IsArray(p)) {
+            /* not an answer: neither is the whole (embed_answer() says so) */
+            cJSON_DeleteItemFromObjectCaseSensitive(all, "predictions");
+            cJSON_Delete(resp);
+            break;
+        }
+        while (cJSON_GetArraySize(p) > 0) {
+            cJSON_AddItemToArray(preds, cJSON_DetachItemFromArray(p, 0));
+        }
+        cJSON_Delete(resp);
+    }
+    if (rc != SLLMP_GO_ON) {
+        cJSON_Delete(all);
+        return rc;
+    }
+    return embed_answer(r, all);
+}
+
 sllmp_rc_t
 sllmp_provider_gemini_embeddings(sllmp_req_t *r)
 {
     sllmp_xerr_t xe;
-    cJSON *req = sllmp_gemini_embed_request(r->json, r->dep->model, &xe);
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(r->json, "encoding_format");
+    cJSON *req;
     sllmp_upstream_call_t c;
     stream_t s;
     sllmp_rc_t rc;
     const char *body;
-    cJSON *resp;
 
+    if (r->dep->gcp != NULL) {
+        return vertex_embeddings(r);
+    }
+    req = sllmp_gemini_embed_request(r->json, r->dep->model, &xe);
     if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(req, "requests")) > GEMINI_BATCH) {
         cJSON_Delete(req);
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "input",
@@ -192,14 +271,7 @@ sllmp_provider_gemini_embeddings(sllmp_req_t *r)
     if (rc != SLLMP_GO_ON) {
         return rc;
     }
-    resp = cJSON_ParseWithLength(c.resp.ptr, c.resp.len);
-    /* Google counts no tokens for embeddings: the estimate, unless the answer has a count */
-    r->usage.input = sllmp_estimate_tokens(sllmp_req_prompt_chars(r));
-    rc = sllmp_provider_answer(
-        r, sllmp_gemini_embed_response(
-               resp, r->model, cJSON_IsString(fmt) && strcmp(fmt->valuestring, "base64") == 0,
-               &r->usage));
-    cJSON_Delete(resp);
+    rc = embed_answer(r, cJSON_ParseWithLength(c.resp.ptr, c.resp.len));
     sllmp_buf_free(&c.resp);
     return rc;
 }

@@ -2052,14 +2052,12 @@ embed_one(const char *model, const char *text, const cJSON *dims)
     return r;
 }
 
-cJSON *
-sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
+/* What Google's embeddings take of an OpenAI request: 0, or -1 with e set. */
+static int
+embed_check(const cJSON *req, sllmp_xerr_t *e)
 {
-    const cJSON *input = sllmp_json_get(req, "input"), *dims = sllmp_json_get(req, "dimensions"),
-                *v;
+    const cJSON *input = sllmp_json_get(req, "input"), *dims = sllmp_json_get(req, "dimensions");
     const char *fmt = sllmp_json_str(req, "encoding_format");
-    cJSON *body, *list;
-    char *name;
 
     if (e != NULL) {
         e->param[0] = '\0';
@@ -2069,7 +2067,7 @@ sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
         xmsg(e, "input must be a non-empty string or an array of non-empty strings; token "
                 "arrays are not supported by this provider.");
         xparam(e, "input");
-        return NULL;
+        return -1;
     }
     /* the bound (validate's) before the cast: a double beyond long's range is undefined there */
     if (sllmp_json_given(dims) &&
@@ -2077,12 +2075,26 @@ sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
          dims->valuedouble != (double)(long)dims->valuedouble)) {
         xmsg(e, "dimensions must be a positive integer.");
         xparam(e, "dimensions");
-        return NULL;
+        return -1;
     }
     if (sllmp_json_given(sllmp_json_get(req, "encoding_format")) &&
         (fmt == NULL || (strcmp(fmt, "float") != 0 && strcmp(fmt, "base64") != 0))) {
         xmsg(e, "encoding_format must be float or base64.");
         xparam(e, "encoding_format");
+        return -1;
+    }
+    return 0;
+}
+
+cJSON *
+sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
+{
+    const cJSON *input = sllmp_json_get(req, "input"), *dims = sllmp_json_get(req, "dimensions"),
+                *v;
+    cJSON *body, *list;
+    char *name;
+
+    if (embed_check(req, e) < 0) {
         return NULL;
     }
     name = sllmp_xasprintf("%s%s", strncmp(model, "models/", 7) == 0 ? "" : "models/", model);
@@ -2101,15 +2113,46 @@ sllmp_gemini_embed_request(const cJSON *req, const char *model, sllmp_xerr_t *e)
 }
 
 cJSON *
+sllmp_vertex_embed_request(const cJSON *req, int first, int count, sllmp_xerr_t *e)
+{
+    const cJSON *input = sllmp_json_get(req, "input"), *dims = sllmp_json_get(req, "dimensions");
+    cJSON *body, *list;
+    int n;
+
+    if (embed_check(req, e) < 0) {
+        return NULL;
+    }
+    n = cJSON_IsString(input) ? 1 : cJSON_GetArraySize(input);
+    body = cJSON_CreateObject();
+    list = cJSON_AddArrayToObject(body, "instances");
+    for (int i = first; i < n && i < first + count; i++) {
+        const cJSON *v = cJSON_IsString(input) ? input : cJSON_GetArrayItem(input, i);
+
+        cJSON *inst = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(inst, "content", v->valuestring);
+        cJSON_AddItemToArray(list, inst);
+    }
+    if (sllmp_json_given(dims)) {
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(body, "parameters"), "outputDimensionality",
+                                dims->valuedouble);
+    }
+    return body;
+}
+
+cJSON *
 sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64, sllmp_usage_t *u)
 {
     const cJSON *list = sllmp_json_get(resp, "embeddings"), *emb;
+    const cJSON *preds = sllmp_json_get(resp, "predictions");
     cJSON *out, *data, *usage;
     sllmp_usage_t local;
-    long tokens;
+    long tokens = 0;
     int i = 0;
 
-    if (!cJSON_IsArray(list)) {
+    if (cJSON_IsArray(preds)) {
+        list = preds; /* Vertex AI's :predict */
+    } else if (!cJSON_IsArray(list)) {
         return NULL;
     }
     if (u == NULL) {
@@ -2123,6 +2166,15 @@ sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64, sl
     {
         const cJSON *values = sllmp_json_get(emb, "values"), *v;
         cJSON *item = cJSON_CreateObject();
+
+        if (list == preds) {
+            /* {"embeddings": {"values": [...], "statistics": {"token_count": N}}}; the REST
+             * reference writes tokenCount */
+            const cJSON *stats = sllmp_json_get(sllmp_json_get(emb, "embeddings"), "statistics");
+
+            values = sllmp_json_get(sllmp_json_get(emb, "embeddings"), "values");
+            tokens += get_count(stats, "token_count") + get_count(stats, "tokenCount");
+        }
 
         cJSON_AddItemToArray(data, item);
         cJSON_AddStringToObject(item, "object", "embedding");
@@ -2155,11 +2207,13 @@ sllmp_gemini_embed_response(const cJSON *resp, const char *model, int base64, sl
     }
     cJSON_AddStringToObject(out, "model", model != NULL ? model : "");
     /*
-     * batchEmbedContents reports no token count. The caller passes its estimate of the input
-     * in u->input (sllmp_estimate_tokens of the input characters: this function never sees the
-     * request); a count in the answer, should Google add one, wins.
+     * batchEmbedContents reports no token count (Vertex's :predict does, per input). The caller
+     * passes its estimate of the input in u->input (sllmp_estimate_tokens of the input
+     * characters: this function never sees the request); a count in the answer wins.
      */
-    tokens = get_count(sllmp_json_get(resp, "usageMetadata"), "promptTokenCount");
+    if (list != preds) {
+        tokens = get_count(sllmp_json_get(resp, "usageMetadata"), "promptTokenCount");
+    }
     if (tokens > 0) {
         u->input = tokens;
         u->estimated = 0;

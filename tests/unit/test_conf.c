@@ -4,6 +4,7 @@
  */
 #include "sllmp/conf.h"
 #include "sllmp/arena.h"
+#include "sllmp/gauth.h"
 #include "sllmp/log.h"
 #include "sllmp/route.h"
 #include "sllmp/req.h"
@@ -11,6 +12,9 @@
 #include "sllmp/util.h"
 
 #include <cjson/cJSON.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -809,7 +813,7 @@ test_unset_key_leaves_model_out(void **state)
              "  - model_name: b\n"
              "    litellm_params: {model: mock/b, mock_delay_ms: 5}\n"
              "  - model_name: c\n"
-             "    litellm_params: {model: vertex_ai/c}\n",
+             "    litellm_params: {model: sagemaker/c}\n",
              &err);
     assert_non_null(c);
     assert_int_equal(c->ndeployments, 1);
@@ -818,7 +822,7 @@ test_unset_key_leaves_model_out(void **state)
     assert_int_equal(c->deployments[0].provider, SLLMP_PROVIDER_MOCK);
     assert_int_equal(c->deployments[0].mock_delay_ms, 5);
     assert_true(has_warning(c, "SLLMP_SURELY_UNSET is not set: model 'a' is left out"));
-    assert_true(has_warning(c, "provider 'vertex_ai'"));
+    assert_true(has_warning(c, "provider 'sagemaker'"));
     sllmp_conf_unref(c);
 }
 
@@ -993,7 +997,7 @@ test_custom_llm_provider(void **state)
              "    litellm_params: {model: \"*\", custom_llm_provider: hosted_vllm,"
              " api_base: 'http://127.0.0.1:8001'}\n"
              "  - model_name: nope\n"
-             "    litellm_params: {model: m, custom_llm_provider: vertex_ai}\n",
+             "    litellm_params: {model: m, custom_llm_provider: sagemaker}\n",
              &err);
     assert_null(err);
     assert_non_null(c);
@@ -1007,7 +1011,7 @@ test_custom_llm_provider(void **state)
     assert_true(c->deployments[3].pattern);
     assert_string_equal(c->deployments[3].provider_name, "hosted_vllm");
     assert_false(has_warning(c, "custom_llm_provider"));
-    assert_true(has_warning(c, "provider 'vertex_ai' is not supported"));
+    assert_true(has_warning(c, "provider 'sagemaker' is not supported"));
     sllmp_conf_unref(c);
 }
 
@@ -1711,6 +1715,197 @@ test_keys(void **state)
     expect_error("keys:\n  - {key: a, expires: soon}\n", "t.yaml:2:23: keys[].expires must be");
     expect_error("keys:\n  - {key: a, budget_period: 2w}\n", "t.yaml:2:29: keys[].budget_period");
     expect_error("keys:\n  - {key: a}\n  - {key: a}\n", "t.yaml:3:5: key 'key-2' is the same key");
+}
+
+/* A service account key file for Vertex AI's tests: path in buf. */
+static void
+write_sa_key(char *buf, size_t len, const char *project)
+{
+    EVP_PKEY *k = EVP_RSA_gen(1024);
+    BIO *bio = BIO_new(BIO_s_mem());
+    cJSON *o = cJSON_CreateObject();
+    char *pem, *text;
+    long n;
+    FILE *f;
+
+    assert_non_null(k);
+    assert_true(PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL));
+    n = BIO_get_mem_data(bio, &pem);
+    cJSON_AddStringToObject(o, "type", "service_account");
+    if (project != NULL) {
+        cJSON_AddStringToObject(o, "project_id", project);
+    }
+    cJSON_AddStringToObject(o, "client_email", "svc@p.iam.gserviceaccount.com");
+    pem = sllmp_xstrndup(pem, (size_t)n);
+    cJSON_AddStringToObject(o, "private_key", pem);
+    free(pem);
+    text = cJSON_PrintUnformatted(o);
+    snprintf(buf, len, "/tmp/sllmp-test-sa-%d.json", (int)getpid());
+    f = fopen(buf, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    cJSON_free(text);
+    cJSON_Delete(o);
+    BIO_free(bio);
+    EVP_PKEY_free(k);
+}
+
+static void
+unset_google_env(void)
+{
+    static const char *const names[] = {
+        "VERTEXAI_CREDENTIALS", "VERTEX_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS",
+        "VERTEXAI_PROJECT",     "VERTEX_PROJECT",     "GOOGLE_CLOUD_PROJECT",
+        "GCLOUD_PROJECT",       "VERTEXAI_LOCATION",  "VERTEX_LOCATION",
+        "VERTEXAI_API_BASE",    "VERTEX_API_BASE",    "CLOUDSDK_CONFIG",
+        "GCE_METADATA_HOST",    "GCE_METADATA_ROOT",  NULL};
+
+    for (int i = 0; names[i] != NULL; i++) {
+        unsetenv(names[i]);
+    }
+    setenv("HOME", "/nonexistent-sllmp-home", 1); /* no gcloud credentials of the machine's */
+}
+
+/* vertex_ai/: credentials from a key file, project and location, the URL's root by location,
+ * Claude or Gemini by the name, LiteLLM's api_base forms, prices as Google's and Anthropic's. */
+static void
+test_vertex_ai(void **state)
+{
+    char key[128], *yaml, *err = NULL;
+    const char *home = getenv("HOME");
+    char *saved_home = home != NULL ? strdup(home) : NULL;
+    sllmp_conf_t *c;
+    const sllmp_deployment_t *d;
+    sllmp_arena_t arena, *a = &arena;
+
+    (void)state;
+    sllmp_arena_init(a, 4096);
+    unset_google_env();
+    write_sa_key(key, sizeof(key), "key-proj");
+    setenv("MY_VERTEX_FILE", key, 1);
+    yaml = sllmp_xasprintf(
+        "model_list:\n"
+        "  - {model_name: g, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
+        "vertex_credentials: %s, vertex_project: p-1, vertex_location: us-east5}}\n"
+        "  - {model_name: k, litellm_params: {model: vertex_ai/claude-sonnet-4-5@20250929, "
+        "vertex_credentials: os.environ/MY_VERTEX_FILE}}\n"
+        "  - {model_name: gl, litellm_params: {model: vertex_ai/gemini/gemini-2.5-pro, "
+        "vertex_ai_credentials: %s, vertex_ai_location: global}}\n"
+        "  - {model_name: us, litellm_params: {model: vertex_ai_beta/gemini-2.5-flash, "
+        "vertex_credentials: %s, vertex_location: us}}\n"
+        "  - {model_name: full, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
+        "vertex_credentials: %s, api_base: 'http://127.0.0.1:9/v1/projects/x/locations/y/"
+        "publishers/google/models/gemini-2.5-flash'}}\n"
+        "  - {model_name: host, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
+        "vertex_credentials: %s, api_base: 'http://127.0.0.1:9/'}}\n"
+        "  - {model_name: llama, litellm_params: {model: vertex_ai/meta/llama-3.3-70b-maas, "
+        "vertex_credentials: %s}}\n"
+        "  - {model_name: \"vx/*\", litellm_params: {model: \"vertex_ai/*\", "
+        "vertex_credentials: %s}}\n",
+        key, key, key, key, key, key, key);
+    c = load(yaml, &err);
+    assert_null(err);
+    assert_non_null(c);
+    d = sllmp_conf_find(c, "g", 1);
+    assert_int_equal(d->provider, SLLMP_PROVIDER_GEMINI);
+    assert_string_equal(d->provider_name, "vertex_ai");
+    assert_non_null(d->gcp);
+    assert_int_equal(d->gcp->kind, SLLMP_GCRED_SERVICE_ACCOUNT);
+    assert_string_equal(d->api_base,
+                        "https://us-east5-aiplatform.googleapis.com/v1/projects/p-1/locations/"
+                        "us-east5");
+    assert_false(d->messages_api);
+    assert_true(d->price.input > 0); /* gemini/gemini-2.5-flash's */
+    d = sllmp_conf_find(c, "k", 1);
+    assert_int_equal(d->provider, SLLMP_PROVIDER_ANTHROPIC);
+    assert_true(d->messages_api);
+    assert_string_equal(d->model, "claude-sonnet-4-5@20250929");
+    /* the key's project, the default location */
+    assert_string_equal(d->api_base, "https://us-central1-aiplatform.googleapis.com/v1/projects/"
+                                     "key-proj/locations/us-central1");
+    assert_true(d->price.input == 3.0 && d->price.cache_write == 3.75);
+    d = sllmp_conf_find(c, "gl", 2);
+    assert_string_equal(d->model, "gemini-2.5-pro");
+    assert_string_equal(d->api_base,
+                        "https://aiplatform.googleapis.com/v1/projects/key-proj/locations/global");
+    d = sllmp_conf_find(c, "us", 2);
+    assert_string_equal(d->provider_name, "vertex_ai");
+    assert_string_equal(d->api_base,
+                        "https://aiplatform.us.rep.googleapis.com/v1/projects/key-proj/locations/"
+                        "us");
+    d = sllmp_conf_find(c, "full", 4);
+    assert_true(d->vertex_model_url);
+    d = sllmp_conf_find(c, "host", 4);
+    assert_false(d->vertex_model_url);
+    assert_string_equal(d->api_base,
+                        "http://127.0.0.1:9/v1/projects/key-proj/locations/us-central1");
+    assert_null(sllmp_conf_find(c, "llama", 5));
+    assert_true(has_warning(c, "partner model 'meta/llama-3.3-70b-maas' is not supported"));
+    /* a pattern's model is Claude or Gemini by the name asked for */
+    d = sllmp_conf_find(c, "vx/*", 4);
+    assert_non_null(d);
+    assert_true(d->pattern);
+    assert_int_equal(sllmp_deployment_for(d, "vx/claude-opus-4@20250514", a)->provider,
+                     SLLMP_PROVIDER_ANTHROPIC);
+    assert_true(sllmp_deployment_for(d, "vx/claude-opus-4@20250514", a)->messages_api);
+    assert_int_equal(sllmp_deployment_for(d, "vx/gemini-2.5-pro", a)->provider,
+                     SLLMP_PROVIDER_GEMINI);
+    assert_false(sllmp_deployment_for(d, "vx/gemini-2.5-pro", a)->messages_api);
+    sllmp_conf_unref(c);
+    free(yaml);
+
+    /* credentials that are none: refused at their line */
+    c = load("model_list:\n"
+             "  - model_name: v\n"
+             "    litellm_params: {model: vertex_ai/gemini-2.5-flash, vertex_project: p,\n"
+             "                     vertex_credentials: '{\"type\": \"service_account\"}'}\n",
+             &err);
+    assert_null(c);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "t.yaml:4:"));
+    assert_non_null(strstr(err, "no client_email"));
+    free(err);
+    err = NULL;
+    c = load("model_list:\n"
+             "  - {model_name: v, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
+             "vertex_project: p, vertex_credentials: /nonexistent/sa.json}}\n",
+             &err);
+    assert_null(c);
+    assert_non_null(strstr(err, "cannot open"));
+    free(err);
+    err = NULL;
+    c = load("model_list:\n"
+             "  - {model_name: v, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
+             "vertex_project: 'Bad/Project'}}\n",
+             &err);
+    assert_null(c);
+    assert_non_null(strstr(err, "project 'Bad/Project'"));
+    free(err);
+    err = NULL;
+
+    /* no credentials anywhere: the metadata server's; without a project the model waits */
+    setenv("GCE_METADATA_HOST", "127.0.0.1:1", 1);
+    c = load("model_list:\n"
+             "  - {model_name: a, litellm_params: {model: vertex_ai/gemini-2.5-flash}}\n"
+             "  - {model_name: b, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
+             "vertex_project: p}}\n",
+             &err);
+    assert_non_null(c);
+    assert_null(sllmp_conf_find(c, "a", 1));
+    assert_true(has_warning(c, "model 'a' has no Google Cloud project"));
+    d = sllmp_conf_find(c, "b", 1);
+    assert_int_equal(d->gcp->kind, SLLMP_GCRED_METADATA);
+    assert_non_null(strstr(d->gcp->token_uri, "http://127.0.0.1:1/computeMetadata/"));
+    sllmp_conf_unref(c);
+    unset_google_env();
+    unlink(key);
+    unsetenv("MY_VERTEX_FILE");
+    if (saved_home != NULL) {
+        setenv("HOME", saved_home, 1);
+        free(saved_home);
+    }
+    sllmp_arena_destroy(a);
 }
 
 /* The providers by LiteLLM's prefixes: defaults, environment keys only for default hosts,
@@ -2765,6 +2960,7 @@ main(void)
         cmocka_unit_test(test_langfuse_and_capture),
         cmocka_unit_test(test_unset_key_leaves_model_out),
         cmocka_unit_test(test_providers),
+        cmocka_unit_test(test_vertex_ai),
         cmocka_unit_test(test_litellm_timeouts),
         cmocka_unit_test(test_litellm_global_budget),
         cmocka_unit_test(test_model_group_alias),
