@@ -1806,7 +1806,7 @@ deployment_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, voi
 static const struct {
     const char *prefix;
     sllmp_provider_t provider;
-    const char *api_base;    /* NULL: the entry must give one (or it is derived) */
+    const char *api_base;    /* NULL: the entry or base_env must give one (or it is derived) */
     const char *base_env[3]; /* the first set is the default api_base */
     const char *key_env[5];  /* the first set is read; none: local servers */
 } providers[] = {
@@ -1858,6 +1858,87 @@ static const struct {
      "https://api.together.xyz/v1",
      {"TOGETHER_AI_API_BASE"},
      {"TOGETHER_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHERAI_API_KEY", "TOGETHER_AI_TOKEN"}},
+    {"xai", SLLMP_PROVIDER_OPENAI, "https://api.x.ai/v1", {"XAI_API_BASE"}, {"XAI_API_KEY"}},
+    {"fireworks_ai",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.fireworks.ai/inference/v1",
+     {"FIREWORKS_API_BASE"},
+     {"FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY", "FIREWORKS_AI_TOKEN"}},
+    {"perplexity",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.perplexity.ai",
+     {"PERPLEXITY_API_BASE"},
+     {"PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"}},
+    {"cerebras",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.cerebras.ai/v1",
+     {"CEREBRAS_API_BASE"},
+     {"CEREBRAS_API_KEY"}},
+    {"deepinfra",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.deepinfra.com/v1/openai",
+     {"DEEPINFRA_API_BASE"},
+     {"DEEPINFRA_API_KEY"}},
+    {"nvidia_nim",
+     SLLMP_PROVIDER_OPENAI,
+     "https://integrate.api.nvidia.com/v1",
+     {"NVIDIA_NIM_API_BASE"},
+     {"NVIDIA_NIM_API_KEY"}},
+    {"sambanova",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.sambanova.ai/v1",
+     {"SAMBANOVA_API_BASE"},
+     {"SAMBANOVA_API_KEY"}},
+    {"moonshot",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.moonshot.ai/v1",
+     {"MOONSHOT_API_BASE"},
+     {"MOONSHOT_API_KEY"}},
+    /* Alibaba Cloud's international endpoint, LiteLLM's default */
+    {"dashscope",
+     SLLMP_PROVIDER_OPENAI,
+     "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+     {"DASHSCOPE_API_BASE"},
+     {"DASHSCOPE_API_KEY"}},
+    /* GitHub Models at the endpoint LiteLLM defaults to */
+    {"github",
+     SLLMP_PROVIDER_OPENAI,
+     "https://models.inference.ai.azure.com",
+     {"GITHUB_API_BASE"},
+     {"GITHUB_API_KEY"}},
+    {"nebius",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.studio.nebius.ai/v1",
+     {"NEBIUS_API_BASE"},
+     {"NEBIUS_API_KEY"}},
+    {"novita",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.novita.ai/v3/openai",
+     {"NOVITA_API_BASE"},
+     {"NOVITA_API_KEY"}},
+    {"hyperbolic",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.hyperbolic.xyz/v1",
+     {"HYPERBOLIC_API_BASE"},
+     {"HYPERBOLIC_API_KEY"}},
+    {"featherless_ai",
+     SLLMP_PROVIDER_OPENAI,
+     "https://api.featherless.ai/v1",
+     {"FEATHERLESS_API_BASE"},
+     {"FEATHERLESS_API_KEY"}},
+    /* local servers that need no key but take one when it is set, as LiteLLM reads it */
+    {"llamafile",
+     SLLMP_PROVIDER_OPENAI,
+     "http://127.0.0.1:8080/v1",
+     {"LLAMAFILE_API_BASE"},
+     {"LLAMAFILE_API_KEY"}},
+    /* no default host, as in LiteLLM: the entry's api_base or the environment's */
+    {"lm_studio", SLLMP_PROVIDER_OPENAI, NULL, {"LM_STUDIO_API_BASE"}, {"LM_STUDIO_API_KEY"}},
+    {"litellm_proxy",
+     SLLMP_PROVIDER_OPENAI,
+     NULL,
+     {"LITELLM_PROXY_API_BASE"},
+     {"LITELLM_PROXY_API_KEY"}},
     {"azure", SLLMP_PROVIDER_AZURE, NULL, {NULL}, {"AZURE_API_KEY"}}, /* AZURE_API_BASE: below */
     {"anthropic",
      SLLMP_PROVIDER_ANTHROPIC,
@@ -2328,20 +2409,29 @@ split_model(loader_t *L, dep_ud_t *u)
     if (*d->model == '\0') {
         return fail(L, u->model_node, "litellm_params.model '%s' names no model", m);
     }
-    if (d->api_base == NULL && providers[i].api_base != NULL) {
+    if (d->api_base == NULL) {
+        const char *fallback = providers[i].api_base;
+
         env_default(L, &d->api_base, providers[i].base_env);
         if (d->api_base != NULL && !is_http_url(d->api_base)) {
             warn(L, u->model_node,
                  "model '%s': the environment's api_base for %s/ is not an http:// or "
-                 "https:// URL; %s is used",
-                 d->model_name, providers[i].prefix, providers[i].api_base);
+                 "https:// URL; %s%s",
+                 d->model_name, providers[i].prefix, fallback ? fallback : "it is ignored",
+                 fallback ? " is used" : "");
             free(d->api_base);
             d->api_base = NULL;
         }
         base_from_env = d->api_base != NULL;
-        if (d->api_base == NULL) {
-            d->api_base = sllmp_xstrdup(providers[i].api_base);
+        if (d->api_base == NULL && fallback != NULL) {
+            d->api_base = sllmp_xstrdup(fallback);
         }
+    }
+    /* a server of the user's own (lm_studio/, litellm_proxy/): LiteLLM knows no default host */
+    if (d->api_base == NULL && d->provider == SLLMP_PROVIDER_OPENAI) {
+        return fail(L, u->model_node,
+                    "model '%s': %s/ needs litellm_params.api_base (or %s in the environment)",
+                    d->model_name, providers[i].prefix, providers[i].base_env[0]);
     }
     if (d->api_base != NULL) {
         strip_slashes(d->api_base);

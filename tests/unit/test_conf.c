@@ -2080,6 +2080,140 @@ test_providers(void **state)
     unsetenv("ANTHROPIC_BASE_URL");
 }
 
+/* LiteLLM's OpenAI-compatible providers by their facts in LiteLLM (its
+ * _get_openai_compatible_provider_info): default host, the variable that moves it, and the
+ * key's variables in LiteLLM's order; NULL base: LiteLLM knows no default host. */
+static const struct {
+    const char *prefix, *base, *base_env, *key_env[4];
+} litellm_openai_like[] = {
+    {"xai", "https://api.x.ai/v1", "XAI_API_BASE", {"XAI_API_KEY"}},
+    {"fireworks_ai",
+     "https://api.fireworks.ai/inference/v1",
+     "FIREWORKS_API_BASE",
+     {"FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY", "FIREWORKS_AI_TOKEN"}},
+    {"perplexity",
+     "https://api.perplexity.ai",
+     "PERPLEXITY_API_BASE",
+     {"PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"}},
+    {"cerebras", "https://api.cerebras.ai/v1", "CEREBRAS_API_BASE", {"CEREBRAS_API_KEY"}},
+    {"deepinfra",
+     "https://api.deepinfra.com/v1/openai",
+     "DEEPINFRA_API_BASE",
+     {"DEEPINFRA_API_KEY"}},
+    {"nvidia_nim",
+     "https://integrate.api.nvidia.com/v1",
+     "NVIDIA_NIM_API_BASE",
+     {"NVIDIA_NIM_API_KEY"}},
+    {"sambanova", "https://api.sambanova.ai/v1", "SAMBANOVA_API_BASE", {"SAMBANOVA_API_KEY"}},
+    {"moonshot", "https://api.moonshot.ai/v1", "MOONSHOT_API_BASE", {"MOONSHOT_API_KEY"}},
+    {"dashscope",
+     "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+     "DASHSCOPE_API_BASE",
+     {"DASHSCOPE_API_KEY"}},
+    {"github", "https://models.inference.ai.azure.com", "GITHUB_API_BASE", {"GITHUB_API_KEY"}},
+    {"nebius", "https://api.studio.nebius.ai/v1", "NEBIUS_API_BASE", {"NEBIUS_API_KEY"}},
+    {"novita", "https://api.novita.ai/v3/openai", "NOVITA_API_BASE", {"NOVITA_API_KEY"}},
+    {"hyperbolic", "https://api.hyperbolic.xyz/v1", "HYPERBOLIC_API_BASE", {"HYPERBOLIC_API_KEY"}},
+    {"featherless_ai",
+     "https://api.featherless.ai/v1",
+     "FEATHERLESS_API_BASE",
+     {"FEATHERLESS_API_KEY"}},
+    {"llamafile", "http://127.0.0.1:8080/v1", "LLAMAFILE_API_BASE", {"LLAMAFILE_API_KEY"}},
+    {"lm_studio", NULL, "LM_STUDIO_API_BASE", {"LM_STUDIO_API_KEY"}},
+    {"litellm_proxy", NULL, "LITELLM_PROXY_API_BASE", {"LITELLM_PROXY_API_KEY"}},
+};
+
+/* Loads d (<prefix>/m, the default host) and o (the entry's own host) and checks d's api_base
+ * and key, and that o gets no key from the environment. */
+static void
+check_openai_like(const char *prefix, const char *base, const char *key)
+{
+    char text[512], *err = NULL;
+    sllmp_conf_t *c;
+    const sllmp_deployment_t *d;
+
+    snprintf(text, sizeof(text),
+             "model_list:\n"
+             "  - {model_name: d, litellm_params: {model: %s/m}}\n"
+             "  - {model_name: o, litellm_params: {model: %s/m, api_base: 'http://h:1/v1'}}\n",
+             prefix, prefix);
+    c = load(text, &err);
+    if (c == NULL) {
+        fail_msg("%s/: %s", prefix, err);
+    }
+    d = sllmp_conf_find(c, "d", 1);
+    if (d == NULL) {
+        fail_msg("%s/ is left out", prefix);
+    }
+    assert_int_equal(d->provider, SLLMP_PROVIDER_OPENAI);
+    assert_string_equal(d->provider_name, prefix);
+    assert_string_equal(d->model, "m");
+    if (strcmp(d->api_base, base) != 0) {
+        fail_msg("%s/: api_base %s, not %s", prefix, d->api_base, base);
+    }
+    if (key == NULL ? d->api_key != NULL : d->api_key == NULL || strcmp(d->api_key, key) != 0) {
+        fail_msg("%s/: api_key %s, not %s", prefix, d->api_key ? d->api_key : "none",
+                 key ? key : "none");
+    }
+    d = sllmp_conf_find(c, "o", 1);
+    assert_string_equal(d->api_base, "http://h:1/v1");
+    if (d->api_key != NULL) {
+        fail_msg("%s/: the environment's key goes to the entry's own host", prefix);
+    }
+    sllmp_conf_unref(c);
+}
+
+/* Each prefix: its default host, moved by its variable; its key from each of its variables,
+ * never for a host the entry names; lm_studio/ and litellm_proxy/ need a host. */
+static void
+test_litellm_openai_like_providers(void **state)
+{
+    const size_t n = sizeof(litellm_openai_like) / sizeof(litellm_openai_like[0]);
+    char text[256];
+
+    (void)state;
+    for (size_t i = 0; i < n; i++) {
+        unsetenv(litellm_openai_like[i].base_env);
+        for (size_t k = 0; k < 4 && litellm_openai_like[i].key_env[k] != NULL; k++) {
+            unsetenv(litellm_openai_like[i].key_env[k]);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *prefix = litellm_openai_like[i].prefix, *base = litellm_openai_like[i].base;
+        const char *const *keys = litellm_openai_like[i].key_env;
+
+        if (base == NULL) {
+            snprintf(text, sizeof(text),
+                     "model_list:\n  - {model_name: d, litellm_params: {model: %s/m}}\n", prefix);
+            expect_error(text, "needs litellm_params.api_base");
+        } else {
+            check_openai_like(prefix, base, NULL);
+        }
+        /* each of the key's names, alone; the first wins over the others */
+        for (size_t k = 0; k < 4 && keys[k] != NULL; k++) {
+            setenv(keys[k], keys[k], 1);
+            if (base != NULL) {
+                check_openai_like(prefix, base, keys[0]);
+            }
+            if (k > 0) {
+                unsetenv(keys[0]);
+                if (base != NULL) {
+                    check_openai_like(prefix, base, keys[k]);
+                }
+                unsetenv(keys[k]);
+                setenv(keys[0], keys[0], 1);
+            }
+        }
+        /* the environment's host, and the key with it */
+        setenv(litellm_openai_like[i].base_env, "http://10.0.0.9:8/v1/", 1);
+        check_openai_like(prefix, "http://10.0.0.9:8/v1", keys[0]);
+        unsetenv(litellm_openai_like[i].base_env);
+        for (size_t k = 0; k < 4 && keys[k] != NULL; k++) {
+            unsetenv(keys[k]);
+        }
+    }
+}
+
 /* LiteLLM's timeout / stream_timeout per deployment, request_timeout and router_settings'
  * timeout / stream_timeout for the others: first byte and idle, connect capped. */
 static void
@@ -2961,6 +3095,7 @@ main(void)
         cmocka_unit_test(test_unset_key_leaves_model_out),
         cmocka_unit_test(test_providers),
         cmocka_unit_test(test_vertex_ai),
+        cmocka_unit_test(test_litellm_openai_like_providers),
         cmocka_unit_test(test_litellm_timeouts),
         cmocka_unit_test(test_litellm_global_budget),
         cmocka_unit_test(test_model_group_alias),
