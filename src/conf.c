@@ -2135,6 +2135,21 @@ openai_responses_only(const sllmp_deployment_t *d)
            strcmp(d->api_base, "https://api.openai.com/v1") == 0 && responses_only(d->model);
 }
 
+/*
+ * Whether d's model is one of Fireworks' own under a short name
+ * (fireworks_ai/llama-v3p1-8b-instruct): LiteLLM sends any fireworks_ai/ model not named by its
+ * account path as accounts/fireworks/models/<name>, the path Fireworks names its own models by. A
+ * pattern's model is known per request (sllmp_deployment_for).
+ */
+static int
+fireworks_short(const sllmp_deployment_t *d)
+{
+    return strcmp(d->provider_name, "fireworks_ai") == 0 &&
+           strncmp(d->model, "accounts/", 9) != 0 && strchr(d->model, '*') == NULL;
+}
+
+#define FIREWORKS_MODELS "accounts/fireworks/models/"
+
 static int
 route_strip(char *model, const char *const *routes)
 {
@@ -2408,6 +2423,12 @@ split_model(loader_t *L, dep_ud_t *u)
     }
     if (*d->model == '\0') {
         return fail(L, u->model_node, "litellm_params.model '%s' names no model", m);
+    }
+    if (fireworks_short(d)) {
+        char *full = sllmp_xasprintf(FIREWORKS_MODELS "%s", d->model);
+
+        free(d->model);
+        d->model = full;
     }
     if (d->api_base == NULL) {
         const char *fallback = providers[i].api_base;
@@ -5291,6 +5312,9 @@ sllmp_deployment_for(const sllmp_deployment_t *d, const char *name, sllmp_arena_
     }
     if (x->gcp != NULL) {
         vertex_model(x); /* Claude or Gemini by the name */
+    }
+    if (fireworks_short(x)) {
+        x->model = sllmp_arena_printf(a, FIREWORKS_MODELS "%s", x->model);
     }
     if (d->price_per_model) {
         /* never a price_key() with model_info.base_model: that one is fixed (price_per_model 0) */

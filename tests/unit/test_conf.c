@@ -2147,7 +2147,6 @@ check_openai_like(const char *prefix, const char *base, const char *key)
     }
     assert_int_equal(d->provider, SLLMP_PROVIDER_OPENAI);
     assert_string_equal(d->provider_name, prefix);
-    assert_string_equal(d->model, "m");
     if (strcmp(d->api_base, base) != 0) {
         fail_msg("%s/: api_base %s, not %s", prefix, d->api_base, base);
     }
@@ -2212,6 +2211,40 @@ test_litellm_openai_like_providers(void **state)
             unsetenv(keys[k]);
         }
     }
+}
+
+/* LiteLLM's short names of Fireworks' own models: sent as accounts/fireworks/models/<name>,
+ * a model named by its account path as it is; a pattern's per request. */
+static void
+test_fireworks_model_names(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+    sllmp_arena_t a;
+    const sllmp_deployment_t *d;
+
+    (void)state;
+    c = load("model_list:\n"
+             "  - {model_name: s, litellm_params: {model: fireworks_ai/llama-v3p1-8b-instruct, "
+             "api_key: k}}\n"
+             "  - {model_name: f, litellm_params: {model: fireworks_ai/accounts/acme/models/ft, "
+             "api_key: k}}\n"
+             "  - {model_name: 'fw/*', litellm_params: {model: 'fireworks_ai/*', api_key: k}}\n"
+             "  - {model_name: g, litellm_params: {model: groq/llama-3.1-8b-instant, api_key: "
+             "k}}\n",
+             &err);
+    assert_non_null(c);
+    assert_string_equal(sllmp_conf_find(c, "s", 1)->model,
+                        "accounts/fireworks/models/llama-v3p1-8b-instruct");
+    assert_string_equal(sllmp_conf_find(c, "f", 1)->model, "accounts/acme/models/ft");
+    assert_string_equal(sllmp_conf_find(c, "g", 1)->model, "llama-3.1-8b-instant");
+    sllmp_arena_init(&a, 4096);
+    d = sllmp_deployment_for(sllmp_conf_find(c, "fw/*", 4), "fw/qwen3-8b", &a);
+    assert_string_equal(d->model, "accounts/fireworks/models/qwen3-8b");
+    d = sllmp_deployment_for(sllmp_conf_find(c, "fw/*", 4), "fw/accounts/acme/models/ft", &a);
+    assert_string_equal(d->model, "accounts/acme/models/ft");
+    sllmp_arena_destroy(&a);
+    sllmp_conf_unref(c);
 }
 
 /* LiteLLM's timeout / stream_timeout per deployment, request_timeout and router_settings'
@@ -3096,6 +3129,7 @@ main(void)
         cmocka_unit_test(test_providers),
         cmocka_unit_test(test_vertex_ai),
         cmocka_unit_test(test_litellm_openai_like_providers),
+        cmocka_unit_test(test_fireworks_model_names),
         cmocka_unit_test(test_litellm_timeouts),
         cmocka_unit_test(test_litellm_global_budget),
         cmocka_unit_test(test_model_group_alias),
