@@ -285,11 +285,35 @@ static const struct {
 #define NMAP (sizeof(param_map) / sizeof(param_map[0]))
 
 static int
-is_tool(const cJSON *m)
+has_role(const cJSON *m, const char *want)
 {
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 
-    return cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0;
+    return cJSON_IsString(role) && strcmp(role->valuestring, want) == 0;
+}
+
+static int
+is_tool(const cJSON *m)
+{
+    return has_role(m, "tool");
+}
+
+/* xAI's API: under xai/, or at its hosts under another prefix. */
+static int
+xai(const sllmp_deployment_t *d)
+{
+    return (d->provider_name != NULL && strcmp(d->provider_name, "xai") == 0) ||
+           (d->api_base != NULL && strstr(d->api_base, ".x.ai/") != NULL);
+}
+
+/* Whether the upstream refuses m's `name`: Mistral's on any but a tool message (422
+ * extra_forbidden at messages.N.user.name), xAI's on any but a user message (400 "Only messages
+ * of role 'user' can have a name"). LiteLLM's MistralConfig and XAIChatConfig leave them out
+ * alike. */
+static int
+name_refused(const sllmp_deployment_t *d, const cJSON *m)
+{
+    return (mistral(d) && !is_tool(m)) || (xai(d) && !has_role(m, "user"));
 }
 
 /* Whether the id (a tool call's, or a tool message's tool_call_id) carries a Gemini thought
@@ -314,10 +338,8 @@ bare(cJSON *o, const char *name)
 /*
  * The messages as the upstream takes them, NULL when they are so already. Tool call ids lose a
  * Gemini thought signature (a conversation begun on Gemini): OpenAI refuses ids over 40
- * characters ("string_above_max_length"), and LiteLLM sends signatures to Gemini alone. Mistral's
- * user, system and assistant messages have no `name` (422 extra_forbidden at
- * messages.N.user.name), a tool message's it keeps; LiteLLM's MistralConfig leaves the others
- * out alike. The caller deletes it.
+ * characters ("string_above_max_length"), and LiteLLM sends signatures to Gemini alone. A
+ * message's `name` the upstream refuses is left out (name_refused). The caller deletes it.
  */
 static cJSON *
 upstream_messages(const sllmp_req_t *r, const cJSON *body)
@@ -331,7 +353,7 @@ upstream_messages(const sllmp_req_t *r, const cJSON *body)
     }
     cJSON_ArrayForEach(m, messages)
     {
-        names |= mistral(r->dep) && cJSON_HasObjectItem(m, "name") && !is_tool(m);
+        names |= cJSON_HasObjectItem(m, "name") && name_refused(r->dep, m);
         ids |= signed_id(cJSON_GetObjectItemCaseSensitive(m, "tool_call_id"));
         cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(m, "tool_calls"))
         {
@@ -346,7 +368,7 @@ upstream_messages(const sllmp_req_t *r, const cJSON *body)
     {
         cJSON *tc;
 
-        if (names && !is_tool(c)) {
+        if (names && name_refused(r->dep, c)) {
             cJSON_DeleteItemFromObjectCaseSensitive(c, "name");
         }
         bare(c, "tool_call_id");

@@ -745,6 +745,35 @@ test_upstream_body_param_map(void **state)
         }
         cJSON_Delete(j);
     }
+    /* xAI: a name on user messages only; under xai/ or at its host; the rest of the body
+     * (stream_options, max_completion_tokens) as it came */
+    for (int k = 0; k < 2; k++) {
+        char base[] = "https://api.x.ai/v1";
+
+        memset(&d, 0, sizeof(d));
+        d.provider_name = (char *)(uintptr_t)(k == 0 ? "xai" : "openai");
+        d.api_base = k == 0 ? NULL : base;
+        d.model = (char *)(uintptr_t) "grok-4";
+        r.kind = SLLMP_KIND_CHAT;
+        j = sent_for(
+            &r, "{\"model\":\"a\",\"max_completion_tokens\":50,\"messages\":["
+                "{\"role\":\"system\",\"name\":\"s\",\"content\":\"x\"},"
+                "{\"role\":\"user\",\"name\":\"u\",\"content\":\"x\"},"
+                "{\"role\":\"assistant\",\"name\":\"a\",\"content\":\"x\"},"
+                "{\"role\":\"tool\",\"name\":\"f\",\"tool_call_id\":\"c\",\"content\":\"x\"}]}");
+        {
+            const cJSON *ms = cJSON_GetObjectItem(j, "messages");
+
+            assert_int_equal(cJSON_GetArraySize(ms), 4);
+            assert_false(has(cJSON_GetArrayItem(ms, 0), "name"));
+            assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ms, 1), "name")->valuestring,
+                                "u");
+            assert_false(has(cJSON_GetArrayItem(ms, 2), "name"));
+            assert_false(has(cJSON_GetArrayItem(ms, 3), "name"));
+            assert_int_equal(num(j, "max_completion_tokens"), 50);
+        }
+        cJSON_Delete(j);
+    }
     /* other providers get the names as they came */
     memset(&d, 0, sizeof(d));
     d.provider_name = (char *)(uintptr_t) "openai";
