@@ -242,6 +242,10 @@ def provider_models(openai, anthropic, gemini, bedrock):
           api_base="http://127.0.0.1:%d" % openai.port),
         m("mistral-echo", model="mistral/echo+mistral", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
+        m("xai-echo", model="xai/echo", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
+        m("fw-echo", model="fireworks_ai/echo", api_base=openai.base,
+          api_key="os.environ/MOCK_UPSTREAM_KEY"),
         # its 422's detail quotes the input and the key it was sent
         m("mistral-quote", model="mistral/echo+mistral+quote-key", api_base=openai.base,
           api_key="os.environ/MOCK_UPSTREAM_KEY"),
@@ -1565,6 +1569,29 @@ class OpenAICompatibleTest(ProvidersCase):
         # other deployments get the names as they came
         self.chat_text("groq-echo", messages=msgs[:2])
         self.assertEqual(mock_requests(self.mock)[-1]["body"]["messages"][1]["name"], "alice")
+
+    def test_xai_messages_without_names_but_the_users(self):
+        # xAI answers a name on any but a user message with 400 "Only messages of role 'user'
+        # can have a name"; LiteLLM leaves those out
+        msgs = [{"role": "system", "content": "be brief", "name": "rules"},
+                {"role": "user", "content": "hello brave new world", "name": "alice"},
+                {"role": "assistant", "content": "hi", "name": "bot"},
+                {"role": "user", "content": "hello brave new world"}]
+        for stream in (False, True):
+            r = self.chat({"model": "xai-echo", "messages": msgs, "stream": stream})
+            self.assertEqual(r.status, 200, r)
+            sent = mock_requests(self.mock)[-1]["body"]
+            self.assertEqual([m.get("name") for m in sent["messages"]],
+                             [None, "alice", None, None])
+            self.assertEqual(sent["model"], "echo")
+
+    def test_fireworks_short_model_names(self):
+        # LiteLLM sends fireworks_ai/<name> as Fireworks' own accounts/fireworks/models/<name>
+        r, body = self.chat_text("fw-echo")
+        self.assertEqual(body["choices"][0]["message"]["content"], "hello brave new world")
+        sent = mock_requests(self.mock)[-1]
+        self.assertEqual(sent["path"], "/v1/chat/completions")
+        self.assertEqual(sent["body"]["model"], "accounts/fireworks/models/echo")
 
     def test_validation_error_details_reach_the_client(self):
         # a field neither sllmp nor Mistral maps: Mistral's 422 names it in FastAPI's shape
