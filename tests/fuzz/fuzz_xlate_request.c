@@ -82,6 +82,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(sllmp_gemini_embed_request(req, "text-embedding-004", &e), &e);
     xerr_reset(&e);
     check(sllmp_gemini_embed_request(req, "models/gemini-embedding-001", &e), &e);
+    xerr_reset(&e);
+    check(sllmp_vertex_embed_request(req, 1, 2, &e), &e);
 
     n = sllmp_embed_input_count(req);
     fuzz_check(n == -1 || n >= 1);

@@ -15,6 +15,18 @@ Endpoints:
     POST /v1/messages/count_tokens    {"input_tokens": N}: "Count tokens in a Message"
     GET  /v1/models, /health
 
+Claude on Vertex AI (with --vertex-secret S, the secret of google_oauth_mock.py's tokens):
+    POST /v1/projects/{p}/locations/{l}/publishers/anthropic/models/{model}:rawPredict
+    POST .../models/{model}:streamRawPredict      (the body's stream must be true here, and
+                                                   absent or false for rawPredict)
+    POST .../models/count-tokens:rawPredict       count_tokens; the body names the model
+    Auth: an Authorization: Bearer token of google_oauth_mock.py that has not expired (else
+    401 in Google's error shape, in a list, as Vertex sends it); x-api-key and an
+    anthropic-version header are not Vertex's. The body must carry "anthropic_version":
+    "vertex-2023-10-16" and, but for count-tokens, no "model" (the URL names it: 400 "model:
+    Extra inputs are not permitted"); the rest is then checked and answered as above, with the
+    model of the URL (its options too).
+
 /v1/messages/count_tokens (Anthropic's API reference, "Count tokens in a Message", and the
 token-counting guide): the headers of /v1/messages (the checks below), ?beta=true allowed as
 for every call of the beta SDK (Claude Code's); a body of Messages without max_tokens: model
@@ -141,8 +153,10 @@ import json
 import re
 import time
 import uuid
+from urllib.parse import unquote
 
 import mockserve
+from google_oauth_mock import valid_token
 from mockserve import now, split_words
 
 DEFAULT_KEY = "sk-ant-mock-KEY"
@@ -732,6 +746,39 @@ class Handler(mockserve.MockHandler):
                                         "last_id": models[-1]["id"]}, request_id=rid)
         return self.send_error_body(404, "not_found_error", "Not found", rid)
 
+    def vertex(self, v, rec, rid):
+        """Claude on Vertex AI (v: the path's match)."""
+        model, method = unquote(v.group(1)), v.group(2)
+        # a copy: the record keeps the body as it came
+        body = dict(rec["body"]) if isinstance(rec["body"], dict) else rec["body"]
+        if method not in ("rawPredict", "streamRawPredict"):
+            return self.send_error_body(404, "not_found_error", "Not found", rid)
+        if not valid_token(self.server.vertex_secret, self.headers.get("Authorization")) or \
+                self.headers.get("x-api-key") is not None:
+            return self.send_json(401, [{"error": {
+                "code": 401, "status": "UNAUTHENTICATED",
+                "message": "Request had invalid authentication credentials. Expected OAuth 2 "
+                           "access token, login cookie or other valid authentication "
+                           "credential."}}])
+        if not isinstance(body, dict):
+            return self.send_error_body(400, "invalid_request_error", "not a JSON object", rid)
+        if body.pop("anthropic_version", None) != "vertex-2023-10-16":
+            return self.send_error_body(400, "invalid_request_error",
+                                        "anthropic_version: vertex-2023-10-16 is required", rid)
+        if model == "count-tokens":
+            if not isinstance(body.get("model"), str):
+                return self.send_error_body(400, "invalid_request_error",
+                                            "model: Field required", rid)
+            return self.count_tokens(body, parse_model(body["model"]), rid)
+        if "model" in body:
+            return self.send_error_body(400, "invalid_request_error",
+                                        "model: Extra inputs are not permitted", rid)
+        if bool(body.get("stream")) != (method == "streamRawPredict"):
+            return self.send_error_body(400, "invalid_request_error",
+                                        "stream must be true for streamRawPredict only", rid)
+        body["model"] = model
+        return self.messages(body, parse_model(model), rec, rid)
+
     def do_POST(self):
         path = self.path.split("?")[0]
         raw = self.read_body()
@@ -739,6 +786,10 @@ class Handler(mockserve.MockHandler):
             return None
         rec = self.record(raw)
         rid = new_id("req_mock_")
+        v = re.fullmatch(r"/v1/projects/[a-z0-9-]+/locations/[a-z0-9-]+/publishers/anthropic/"
+                         r"models/([^:/]+):([A-Za-z]+)", path)
+        if v and self.server.vertex_secret:
+            return self.vertex(v, rec, rid)
         if path not in ("/v1/messages", "/v1/messages/count_tokens"):
             return self.send_error_body(404, "not_found_error", "Not found", rid)
         if not self.authorized():
@@ -963,9 +1014,13 @@ class Handler(mockserve.MockHandler):
 
 
 def main():
-    srv, a = mockserve.start(Handler, __doc__, lambda ap: ap.add_argument(
-        "--key", default=DEFAULT_KEY, help="the API key required"))
+    def args(ap):
+        ap.add_argument("--key", default=DEFAULT_KEY, help="the API key required")
+        ap.add_argument("--vertex-secret", help="serve Vertex AI's routes (google_oauth_mock)")
+
+    srv, a = mockserve.start(Handler, __doc__, args)
     srv.key = a.key
+    srv.vertex_secret = a.vertex_secret
     mockserve.serve(srv, a, "anthropic_mock")
 
 

@@ -95,6 +95,20 @@ rounded up (the text of systemInstruction and contents, function calls and respo
 candidatesTokenCount = words so far (of every candidate), thoughtsTokenCount, cachedContentTokenCount, and
 totalTokenCount = prompt + candidates + thoughts. Every answer has modelVersion and responseId.
 
+Vertex AI (with --vertex-secret S, the secret of google_oauth_mock.py's tokens):
+    POST /v1/projects/{project}/locations/{location}/publishers/google/models/{model}:{method}
+    POST /v1/projects/{project}/locations/{location}/endpoints/{id}:{method}
+                      generateContent and streamGenerateContent as above (the same options),
+                      and predict (embeddings: {"instances": [{"content"}] (at most 250; one
+                      for gemini-embedding models), "parameters": {"outputDimensionality"}?} ->
+                      {"predictions": [{"embeddings": {"values", "statistics": {"token_count",
+                      "truncated"}}}]}, token_count = words of the content). Auth: an
+                      Authorization: Bearer token of google_oauth_mock.py that has not
+                      expired, else 401 UNAUTHENTICATED (as with option status-401); an
+                      x-goog-api-key is refused (Vertex takes none). Errors come in a list
+                      ([{"error": ...}]), as Vertex sends them; contents without a role are a
+                      400 ("Please use a valid role: user, model.").
+
 Introspection:
     GET  /_mock/requests   JSON list of {seq, time, method, path, query, model, method_name,
                            headers, body, raw_body}
@@ -113,6 +127,7 @@ import uuid
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import mockserve
+from google_oauth_mock import valid_token
 from mockserve import now, word_pieces
 
 DEFAULT_KEY = "AIza-mock-KEY"
@@ -732,11 +747,62 @@ class Handler(mockserve.MockHandler):
                 for m in ("echo", "tools", "thinking")]})
         return self.send_json(404, rpc_error(404, "NOT_FOUND", "Not found: %s" % path))
 
+    def vertex(self, v, u, raw):
+        """A Vertex AI call (v: the path's match)."""
+        model, method = v.group(3), v.group(4)
+        rec = self.record(raw, model, method)
+        self.on_vertex = True
+        if method not in ("generateContent", "streamGenerateContent", "predict"):
+            return self.send_json(404, [rpc_error(404, "NOT_FOUND", "Not found: %s" % u.path)])
+        if self.headers.get("x-goog-api-key") is not None:
+            return self.send_json(400, [rpc_error(400, "INVALID_ARGUMENT",
+                                                  "API keys are not supported by this API.")])
+        if not valid_token(self.server.vertex_secret, self.headers.get("Authorization")) \
+                or "status-401" in model.split("+"):
+            return self.send_json(401, [rpc_error(
+                401, "UNAUTHENTICATED",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+                "login cookie or other valid authentication credential.")])
+        body = rec["body"]
+        if body is None:
+            return self.send_json(400, [rpc_error(400, "INVALID_ARGUMENT",
+                                                  "Invalid JSON payload received.")])
+        if method == "predict":
+            return self.predict(model, body)
+        for c in body.get("contents", []) if isinstance(body, dict) else []:
+            if isinstance(c, dict) and c.get("role") not in ("user", "model"):
+                return self.send_json(400, [rpc_error(
+                    400, "INVALID_ARGUMENT",
+                    "Unable to submit request because Please use a valid role: user, model.")])
+        self.run(model, method, rec, parse_qs(u.query).get("alt", [""])[-1] == "sse")
+        return None
+
+    def predict(self, model, body):
+        inst = body.get("instances") if isinstance(body, dict) else None
+        params = body.get("parameters") or {}
+        most = 1 if "gemini-embedding" in model else 250
+        if not isinstance(inst, list) or not inst or len(inst) > most or \
+                not all(isinstance(i, dict) and isinstance(i.get("content"), str) for i in inst):
+            return self.send_json(400, [rpc_error(
+                400, "INVALID_ARGUMENT", "Invalid instances: 1 to %d of {content}." % most)])
+        dims = params.get("outputDimensionality") or 8
+        return self.send_json(200, {"predictions": [
+            {"embeddings": {"values": vector(i["content"], dims),
+                            "statistics": {"token_count": len(i["content"].split()),
+                                           "truncated": False}}} for i in inst],
+            "metadata": {"billableCharacterCount": sum(len(i["content"]) for i in inst)}})
+
     def do_POST(self):
         u = urlsplit(self.path)
         raw = self.read_body()
         if self.introspect(u.path):
             return None
+        self.on_vertex = False
+        v = re.fullmatch(r"/v1/projects/([a-z0-9-]+)/locations/([a-z0-9-]+)/"
+                         r"(?:publishers/google/models|endpoints)/([^:]+):([A-Za-z]+)",
+                         unquote(u.path))
+        if v and self.server.vertex_secret:
+            return self.vertex(v, u, raw)
         m = re.fullmatch(r"/v1(?:beta)?/models/(.+):([A-Za-z]+)", unquote(u.path))
         model, method = (m.group(1), m.group(2)) if m else (None, None)
         rec = self.record(raw, model, method)
@@ -769,8 +835,9 @@ class Handler(mockserve.MockHandler):
             if opt["status"]:
                 srec["headers_sent_at"] = now()
                 err = error_for(opt["status"], model, retry_delay(opt))
-                # the JSON-array stream wraps its error in the array too
-                self.send_json(opt["status"], [err] if stream and not sse else err)
+                # the JSON-array stream wraps its error in the array too; so does Vertex
+                self.send_json(opt["status"], [err] if (stream and not sse) or
+                               getattr(self, "on_vertex", False) else err)
                 srec["completed"] = True
                 return
             body = rec["body"]
@@ -868,9 +935,13 @@ class Handler(mockserve.MockHandler):
 
 
 def main():
-    srv, a = mockserve.start(Handler, __doc__, lambda ap: ap.add_argument(
-        "--key", default=DEFAULT_KEY, help="the API key callers must send"))
+    def args(ap):
+        ap.add_argument("--key", default=DEFAULT_KEY, help="the API key callers must send")
+        ap.add_argument("--vertex-secret", help="serve Vertex AI's routes (google_oauth_mock)")
+
+    srv, a = mockserve.start(Handler, __doc__, args)
     srv.key = a.key
+    srv.vertex_secret = a.vertex_secret
     mockserve.serve(srv, a, "gemini_mock")
 
 

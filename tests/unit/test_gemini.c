@@ -1645,6 +1645,56 @@ test_embeddings(void **state)
     cJSON_Delete(resp);
 }
 
+/* Vertex AI's :predict: a slice of the inputs as instances; predictions and their token
+ * counts (snake_case as sent, camelCase as the REST reference writes it) back. */
+static void
+test_vertex_embeddings(void **state)
+{
+    sllmp_xerr_t e;
+    sllmp_usage_t u;
+    cJSON *req, *body, *resp, *out;
+
+    (void)state;
+    req = parse("{\"input\":[\"a\",\"b c\",\"d\"],\"dimensions\":4}");
+    body = sllmp_vertex_embed_request(req, 1, 5, &e);
+    assert_json(body, "{\"instances\":[{\"content\":\"b c\"},{\"content\":\"d\"}],"
+                      "\"parameters\":{\"outputDimensionality\":4}}");
+    cJSON_Delete(body);
+    body = sllmp_vertex_embed_request(req, 0, 1, &e);
+    assert_json(body, "{\"instances\":[{\"content\":\"a\"}],"
+                      "\"parameters\":{\"outputDimensionality\":4}}");
+    cJSON_Delete(body);
+    cJSON_Delete(req);
+    req = parse("{\"input\":\"one\"}");
+    body = sllmp_vertex_embed_request(req, 0, 250, &e);
+    assert_json(body, "{\"instances\":[{\"content\":\"one\"}]}");
+    cJSON_Delete(body);
+    cJSON_Delete(req);
+    memset(&e, 0, sizeof(e));
+    req = parse("{\"input\":[\"\"]}");
+    assert_null(sllmp_vertex_embed_request(req, 0, 250, &e));
+    assert_string_equal(e.param, "input");
+    cJSON_Delete(req);
+
+    resp = parse("{\"predictions\":[{\"embeddings\":{\"values\":[1.0],\"statistics\":"
+                 "{\"token_count\":2,\"truncated\":false}}},{\"embeddings\":{\"values\":"
+                 "[0.5],\"statistics\":{\"tokenCount\":3}}}]}");
+    memset(&u, 0, sizeof(u));
+    u.input = 99; /* the caller's estimate, which the counts replace */
+    out = sllmp_gemini_embed_response(resp, "v", 0, &u);
+    assert_json(out, "{\"object\":\"list\",\"data\":["
+                     "{\"object\":\"embedding\",\"index\":0,\"embedding\":[1.0]},"
+                     "{\"object\":\"embedding\",\"index\":1,\"embedding\":[0.5]}],"
+                     "\"model\":\"v\",\"usage\":{\"prompt_tokens\":5,\"total_tokens\":5}}");
+    assert_int_equal(u.input, 5);
+    assert_false(u.estimated);
+    cJSON_Delete(out);
+    cJSON_Delete(resp);
+    resp = parse("{\"predictions\":[{\"embeddings\":{}}]}");
+    assert_null(sllmp_gemini_embed_response(resp, "v", 0, &u));
+    cJSON_Delete(resp);
+}
+
 int
 main(void)
 {
@@ -1679,6 +1729,7 @@ main(void)
         cmocka_unit_test(test_retry_info),
         cmocka_unit_test(test_key_refused),
         cmocka_unit_test(test_embeddings),
+        cmocka_unit_test(test_vertex_embeddings),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
