@@ -2301,6 +2301,13 @@ vertex_params(loader_t *L, dep_ud_t *u)
             return -1;
         }
     } else {
+        /* google-auth's last resort, right on a Google Cloud machine; said, since anywhere
+         * else every call then fails to reach metadata.google.internal */
+        warn(L, u->model_node,
+             "model '%s' has no Google credentials (litellm_params.vertex_credentials, "
+             "VERTEXAI_CREDENTIALS, GOOGLE_APPLICATION_CREDENTIALS or gcloud's application "
+             "default credentials): it asks the metadata server of a Google Cloud machine",
+             d->model_name);
         env_default(L, &host, metadata_env);
         d->gcp = sllmp_gcred_metadata(host);
         free(host);
@@ -5750,10 +5757,18 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         if (d->provider == SLLMP_PROVIDER_MOCK) {
             fprintf(out, ", delay %ld ms", d->mock_delay_ms);
         } else {
-            fprintf(out, " at %s, %s", d->api_base,
-                    d->provider == SLLMP_PROVIDER_BEDROCK && d->api_key == NULL ? "AWS SigV4"
-                    : d->api_key != NULL                                        ? "key set"
-                                                                                : "no key");
+            if (d->gcp != NULL) {
+                fprintf(out, " at %s, Google tokens of %s%s", d->api_base,
+                        d->gcp->kind == SLLMP_GCRED_SERVICE_ACCOUNT ? "the service account "
+                        : d->gcp->kind == SLLMP_GCRED_USER          ? "gcloud's user credentials"
+                                                                    : "the metadata server",
+                        d->gcp->kind == SLLMP_GCRED_SERVICE_ACCOUNT ? d->gcp->client_email : "");
+            } else {
+                fprintf(out, " at %s, %s", d->api_base,
+                        d->provider == SLLMP_PROVIDER_BEDROCK && d->api_key == NULL ? "AWS SigV4"
+                        : d->api_key != NULL                                        ? "key set"
+                                                                                    : "no key");
+            }
             if (d->provider == SLLMP_PROVIDER_AZURE) {
                 fprintf(out, ", api-version %s", d->api_version ? d->api_version : "v1");
             }

@@ -1895,6 +1895,7 @@ test_vertex_ai(void **state)
     assert_null(sllmp_conf_find(c, "a", 1));
     assert_true(has_warning(c, "model 'a' has no Google Cloud project"));
     d = sllmp_conf_find(c, "b", 1);
+    assert_true(has_warning(c, "model 'b' has no Google credentials"));
     assert_int_equal(d->gcp->kind, SLLMP_GCRED_METADATA);
     assert_non_null(strstr(d->gcp->token_uri, "http://127.0.0.1:1/computeMetadata/"));
     sllmp_conf_unref(c);
