@@ -223,6 +223,8 @@ class GeminiOnVertexTest(VertexCase):
         r = self.chat({"model": "vgem-429", "messages": self.user()})
         self.assertEqual(r.status, 429, r)
         self.assertIn("exceeded your current quota", r.json()["error"]["message"])
+        # the RetryInfo inside the list is the client's Retry-After, as with Gemini's API
+        self.assertEqual(r.header("Retry-After"), "3")
 
     def test_embeddings_through_predict(self):
         r = self.post("/v1/embeddings", {"model": "vemb", "input": ["one two", "three"],
