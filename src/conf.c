@@ -2181,12 +2181,14 @@ vertex_model(sllmp_deployment_t *d)
     d->messages_api = d->provider == SLLMP_PROVIDER_ANTHROPIC;
 }
 
-/* Google's project ids and location names: what may go into a host name and a path. */
+/* Google's location names and project ids (a path segment, whose older domain-scoped form is
+ * "example.com:proj"; a location is also part of a host name): letters, digits and '-'. */
 static int
-google_name(const char *s)
+google_name(const char *s, int project)
 {
-    return *s != '\0' && strlen(s) <= 64 &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(s);
+    return *s != '\0' && strlen(s) <= 100 &&
+           strspn(s, project ? "abcdefghijklmnopqrstuvwxyz0123456789-.:"
+                             : "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(s);
 }
 
 /*
@@ -2335,12 +2337,12 @@ vertex_params(loader_t *L, dep_ud_t *u)
     if (location == NULL) {
         location = sllmp_xstrdup("us-central1");
     }
-    if (!google_name(project) || !google_name(location)) {
+    if (!google_name(project, 1) || !google_name(location, 0)) {
         fail(L, u->model_node,
              "model '%s': the Google Cloud %s '%.64s' is not one (lowercase letters, digits "
-             "and '-')",
-             d->model_name, google_name(project) ? "location" : "project",
-             google_name(project) ? location : project);
+             "and '-'; a project may be domain-scoped, example.com:name)",
+             d->model_name, google_name(project, 1) ? "location" : "project",
+             google_name(project, 1) ? location : project);
         free(project);
         free(location);
         return -1;

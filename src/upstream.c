@@ -597,6 +597,24 @@ detail_message(sllmp_req_t *r, const cJSON *body, sllmp_buf_t *b, const char **p
     return shown > 0 ? sllmp_buf_cstr(b) : NULL;
 }
 
+/* Google's words when it refuses Vertex AI's access token ("Vertex AI API has not been used
+ * in project ...", a missing IAM permission, billing disabled): the operator's one clue, and
+ * they quote no secret (Google never echoes a token). The log has them, never the client. */
+static void
+log_google_refusal(sllmp_req_t *r, const sllmp_upstream_call_t *call)
+{
+    cJSON *body = cJSON_ParseWithLength(call->resp.ptr, call->resp.len);
+    const cJSON *e = cJSON_IsArray(body) ? cJSON_GetArrayItem(body, 0) : body;
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(e, "error");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(err, "status");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+
+    sllmp_log(r->id, SLLMP_LOG_WARN, "vertex %s: HTTP %d %.40s %.300s", r->dep->model_name,
+              call->status, cJSON_IsString(status) ? status->valuestring : "",
+              cJSON_IsString(msg) ? sllmp_redacted(r, msg->valuestring) : "");
+    cJSON_Delete(body);
+}
+
 int
 sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
 {
@@ -624,6 +642,9 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
         } else if (body != NULL) {
             msg = cJSON_GetObjectItemCaseSensitive(body, "message"); /* Bedrock: {"message"} */
         }
+    }
+    if (auth && r->dep != NULL && r->dep->gcp != NULL) {
+        log_google_refusal(r, call);
     }
     if (auth) {
         /* Never the upstream's words: they may quote the key. */

@@ -85,8 +85,9 @@ sllmp_anthropic_shaped(const sllmp_req_t *r)
 }
 
 /* Whether the model's deployments take the Messages API as it is: the first of its group (the
- * one the router stands the request on) decides. A model not configured stays as it is too:
- * the router answers it. */
+ * one the router stands the request on) decides, as it serves this name (a pattern's copy:
+ * a vertex_ai pattern is Claude for claude names, a bedrock one for anthropic. ids). A model not
+ * configured stays as it is too: the router answers it. */
 static int
 native(const sllmp_req_t *r)
 {
@@ -95,7 +96,7 @@ native(const sllmp_req_t *r)
     const char *name = model != NULL ? sllmp_conf_route_name(r->conf, model) : NULL;
 
     return name == NULL || sllmp_conf_group(r->conf, name, group, SLLMP_GROUP_MAX) <= 0 ||
-           group[0]->messages_api;
+           sllmp_deployment_for(group[0], name, r->arena)->messages_api;
 }
 
 /* r (kind MESSAGES) as the chat request it stands for; -1 and r as it was when it does not

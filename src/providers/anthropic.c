@@ -213,7 +213,7 @@ sllmp_provider_anthropic_chat(sllmp_req_t *r)
 static char *
 print_body(sllmp_req_t *r, int keep_model)
 {
-    cJSON *model = NULL;
+    cJSON *model = NULL, *version;
     char *text;
 
     if (r->dep->gcp == NULL) {
@@ -222,9 +222,14 @@ print_body(sllmp_req_t *r, int keep_model)
     if (!keep_model) {
         model = cJSON_DetachItemFromObjectCaseSensitive(r->json, "model");
     }
+    /* Vertex's version, never a client's (nor two of them) */
+    version = cJSON_DetachItemFromObjectCaseSensitive(r->json, "anthropic_version");
     cJSON_AddStringToObject(r->json, "anthropic_version", VERTEX_VERSION);
     text = cJSON_PrintUnformatted(r->json);
     cJSON_DeleteItemFromObjectCaseSensitive(r->json, "anthropic_version");
+    if (version != NULL) {
+        cJSON_AddItemToObject(r->json, "anthropic_version", version);
+    }
     if (model != NULL) {
         cJSON_AddItemToObject(r->json, "model", model);
     }

@@ -73,6 +73,7 @@ class VertexCase(StackCase):
     """One stack with Vertex deployments of every kind of credentials."""
 
     start_mock = False
+    router = {"num_retries": 0, "fallbacks": [{"vclaude-down": ["direct"]}]}
 
     @classmethod
     def setUpClass(cls):
@@ -126,6 +127,15 @@ class VertexCase(StackCase):
             m("vemb-gem", "gemini-embedding-001", g),
             m("vclaude", "claude-mock@20250514+words-4-10", c),
             m("vclaude-tools", "claude-mock+tools", c),
+            m("vclaude-down", "claude-mock+status-529", c),
+            m("vclaude-403", "claude-mock+echo", c, vertex_project="other-proj"),
+            {"model_name": "direct", "litellm_params": {
+                "model": "anthropic/claude-mock+echo", "api_base": c,
+                "api_key": "sk-ant-mock-KEY"}},
+            # a pattern: Claude or Gemini by the name asked for
+            {"model_name": "vx/*", "litellm_params": {
+                "model": "vertex_ai/*", "api_base": c, "vertex_credentials": cls.key_file,
+                "vertex_location": LOCATION}},
             # LiteLLM's api_base: the whole URL up to the model's name
             m("vfull", "gemini-2.5-flash", "%s%s/publishers/google/models/gemini-2.5-flash+echo"
               % (g, ROOT)),
@@ -340,6 +350,48 @@ class ClaudeOnVertexTest(VertexCase):
         self.assertEqual(names[0], "message_start")
         self.assertEqual(names[-1], "message_stop")
         self.assertTrue(mock_requests(self.claude)[-1]["path"].endswith(":streamRawPredict"))
+
+    def test_fallback_to_anthropic_gets_the_request_as_the_client_sent_it(self):
+        # Vertex's body (its version, no model) is printed for the attempt only: the fallback
+        # to Anthropic's own API gets the client's request with its model
+        payload = {"model": "vclaude-down", "max_tokens": 50, "messages": self.user("hi there")}
+        r = self.post("/v1/messages", payload, {"anthropic-version": "2023-06-01"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(json.loads(r.body)["content"][0]["text"], "hi there")
+        sent = mock_requests(self.claude)
+        self.assertEqual(len(sent), 2, sent)
+        self.assertTrue(sent[0]["path"].endswith("claude-mock%2Bstatus-529:rawPredict"))
+        self.assertEqual(sent[1]["path"], "/v1/messages")
+        self.assertEqual(sent[1]["body"]["model"], "claude-mock+echo")
+        self.assertNotIn("anthropic_version", sent[1]["body"])
+        # a client's own anthropic_version: Vertex gets one, Vertex's; the fallback the
+        # client's as it came (which Anthropic refuses, as it would have from the client)
+        payload["anthropic_version"] = "bedrock-2023-05-31"
+        r = self.post("/v1/messages", payload, {"anthropic-version": "2023-06-01"})
+        sent = mock_requests(self.claude)
+        self.assertEqual(sent[2]["raw_body"].count('"anthropic_version"'), 1, sent[2]["raw_body"])
+        self.assertEqual(sent[2]["body"]["anthropic_version"], "vertex-2023-10-16")
+        self.assertEqual(sent[3]["body"]["anthropic_version"], "bedrock-2023-05-31")
+
+    def test_pattern_serves_messages_natively(self):
+        payload = {"model": "vx/claude-mock@20250514+tools", "max_tokens": 50,
+                   "messages": self.user(), "tools": [
+                       {"name": "get_weather", "input_schema": {"type": "object"}}]}
+        r = self.post("/v1/messages", payload, {"anthropic-version": "2023-06-01"})
+        self.assertEqual(r.status, 200, r)
+        sent = mock_requests(self.claude)[-1]
+        self.assertTrue(sent["path"].endswith("/models/claude-mock@20250514%2Btools:rawPredict"))
+        # passed through, not translated to chat and back: the client's tool as it came
+        self.assertEqual(sent["body"]["tools"], payload["tools"])
+        self.assertEqual(json.loads(r.body)["id"][:8], "msg_mock")
+
+    def test_google_words_on_a_refusal_reach_the_log_only(self):
+        r = self.chat({"model": "vclaude-403", "messages": self.user(), "max_tokens": 20})
+        self.assertEqual(r.status, 502, r)
+        self.assertNotIn("other-proj", r.body.decode())
+        logs = open(self.stack.out_path, encoding="utf-8", errors="replace").read()
+        self.assertIn("PERMISSION_DENIED Vertex AI API has not been used in project other-proj",
+                      logs)
 
     def test_count_tokens(self):
         r = self.post("/v1/messages/count_tokens", {"model": "vclaude",

@@ -21,7 +21,8 @@ Claude on Vertex AI (with --vertex-secret S, the secret of google_oauth_mock.py'
                                                    absent or false for rawPredict)
     POST .../models/count-tokens:rawPredict       count_tokens; the body names the model
     Auth: an Authorization: Bearer token of google_oauth_mock.py that has not expired (else
-    401 in Google's error shape, in a list, as Vertex sends it); x-api-key and an
+    401 in Google's error shape, in a list, as Vertex sends it; project other-proj: 403
+    PERMISSION_DENIED "Vertex AI API has not been used in project ..."); x-api-key and an
     anthropic-version header are not Vertex's. The body must carry "anthropic_version":
     "vertex-2023-10-16" and, but for count-tokens, no "model" (the URL names it: 400 "model:
     Extra inputs are not permitted"); the rest is then checked and answered as above, with the
@@ -748,7 +749,7 @@ class Handler(mockserve.MockHandler):
 
     def vertex(self, v, rec, rid):
         """Claude on Vertex AI (v: the path's match)."""
-        model, method = unquote(v.group(1)), v.group(2)
+        project, model, method = v.group(1), unquote(v.group(2)), v.group(3)
         # a copy: the record keeps the body as it came
         body = dict(rec["body"]) if isinstance(rec["body"], dict) else rec["body"]
         if method not in ("rawPredict", "streamRawPredict"):
@@ -760,6 +761,11 @@ class Handler(mockserve.MockHandler):
                 "message": "Request had invalid authentication credentials. Expected OAuth 2 "
                            "access token, login cookie or other valid authentication "
                            "credential."}}])
+        if project == "other-proj":
+            return self.send_json(403, [{"error": {
+                "code": 403, "status": "PERMISSION_DENIED",
+                "message": "Vertex AI API has not been used in project other-proj before or it "
+                           "is disabled."}}])
         if not isinstance(body, dict):
             return self.send_error_body(400, "invalid_request_error", "not a JSON object", rid)
         if body.pop("anthropic_version", None) != "vertex-2023-10-16":
@@ -786,7 +792,7 @@ class Handler(mockserve.MockHandler):
             return None
         rec = self.record(raw)
         rid = new_id("req_mock_")
-        v = re.fullmatch(r"/v1/projects/[a-z0-9-]+/locations/[a-z0-9-]+/publishers/anthropic/"
+        v = re.fullmatch(r"/v1/projects/([a-z0-9-]+)/locations/[a-z0-9-]+/publishers/anthropic/"
                          r"models/([^:/]+):([A-Za-z]+)", path)
         if v and self.server.vertex_secret:
             return self.vertex(v, rec, rid)

@@ -1799,11 +1799,13 @@ test_vertex_ai(void **state)
         "publishers/google/models/gemini-2.5-flash'}}\n"
         "  - {model_name: host, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
         "vertex_credentials: %s, api_base: 'http://127.0.0.1:9/'}}\n"
+        "  - {model_name: dom, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
+        "vertex_credentials: %s, vertex_project: 'example.com:proj'}}\n"
         "  - {model_name: llama, litellm_params: {model: vertex_ai/meta/llama-3.3-70b-maas, "
         "vertex_credentials: %s}}\n"
         "  - {model_name: \"vx/*\", litellm_params: {model: \"vertex_ai/*\", "
         "vertex_credentials: %s}}\n",
-        key, key, key, key, key, key, key);
+        key, key, key, key, key, key, key, key);
     c = load(yaml, &err);
     assert_null(err);
     assert_non_null(c);
@@ -1840,6 +1842,10 @@ test_vertex_ai(void **state)
     assert_false(d->vertex_model_url);
     assert_string_equal(d->api_base,
                         "http://127.0.0.1:9/v1/projects/key-proj/locations/us-central1");
+    /* a domain-scoped project is a path segment like any */
+    assert_string_equal(sllmp_conf_find(c, "dom", 3)->api_base,
+                        "https://us-central1-aiplatform.googleapis.com/v1/projects/"
+                        "example.com:proj/locations/us-central1");
     assert_null(sllmp_conf_find(c, "llama", 5));
     assert_true(has_warning(c, "partner model 'meta/llama-3.3-70b-maas' is not supported"));
     /* a pattern's model is Claude or Gemini by the name asked for */
