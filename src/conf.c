@@ -1104,16 +1104,6 @@ sllmp_capture_policy(const sllmp_conf_t *c, const sllmp_key_t *k, const sllmp_de
 
 /* ---------------------------------------------------------------- model_list */
 
-/* Frees a secret (a key) after wiping it; NULL is fine. */
-static void
-secret_free(char *secret)
-{
-    if (secret != NULL) {
-        explicit_bzero(secret, strlen(secret));
-        free(secret);
-    }
-}
-
 
 static int submap(loader_t *L, yaml_node_t *v, const char *what, pair_f *fn, void *ud);
 
@@ -1662,7 +1652,7 @@ litellm_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void
             u->vertex_node = v;
         }
 
-        secret_free(*secret);
+        sllmp_secret_free(*secret);
         rc = get_string(L, v, what, secret, &unset);
         free(what);
         if (rc == 1) {
@@ -2265,7 +2255,7 @@ vertex_params(loader_t *L, dep_ud_t *u)
              "model '%s': vertex_ai/ models sign in with Google credentials "
              "(vertex_credentials); its api_key is not used",
              d->model_name);
-        secret_free(d->api_key);
+        sllmp_secret_free(d->api_key);
         d->api_key = NULL;
     }
     if (u->vertex_credentials != NULL) {
@@ -2296,7 +2286,7 @@ vertex_params(loader_t *L, dep_ud_t *u)
     }
     if (given != NULL) {
         d->gcp = load_gcred(L, given, &why);
-        secret_free(given);
+        sllmp_secret_free(given);
         if (d->gcp == NULL) {
             fail(L, at, "model '%s': the Google credentials of %s: %s", d->model_name, from, why);
             free(why);
@@ -2502,15 +2492,15 @@ deployment_free(sllmp_deployment_t *d)
     free(d->api_version);
     free(d->model_id);
     free(d->base_model);
-    secret_free(d->api_key);
-    secret_free(d->aws.access_key_id);
-    secret_free(d->aws.secret_access_key);
-    secret_free(d->aws.session_token);
+    sllmp_secret_free(d->api_key);
+    sllmp_secret_free(d->aws.access_key_id);
+    sllmp_secret_free(d->aws.secret_access_key);
+    sllmp_secret_free(d->aws.session_token);
     free(d->aws.region);
     sllmp_gcred_free(d->gcp);
     free(d->id);
     for (size_t i = 0; i < d->nheaders; i++) {
-        secret_free(d->headers[i]);
+        sllmp_secret_free(d->headers[i]);
     }
     free(d->headers);
     str_list_free(&d->tags, &d->ntags);
@@ -2679,13 +2669,13 @@ header_add(loader_t *L, yaml_node_t *at, dep_ud_t *u, const char *name, const ch
     line = sllmp_xasprintf("%s: %s", name, value);
     for (size_t i = 0; i < d->nheaders; i++) {
         if (strncasecmp(d->headers[i], name, len) == 0 && d->headers[i][len] == ':') {
-            secret_free(d->headers[i]);
+            sllmp_secret_free(d->headers[i]);
             d->headers[i] = line;
             return 0;
         }
     }
     if (d->nheaders == HEADERS_MAX) {
-        secret_free(line);
+        sllmp_secret_free(line);
         return fail(L, at, "model '%s' has more than %d upstream headers", d->model_name,
                     HEADERS_MAX);
     }
@@ -2744,7 +2734,7 @@ header_map(loader_t *L, dep_ud_t *u, yaml_node_t *map, const char *what)
         free(field);
         if (rc == 0) {
             rc = header_add(L, k, u, name, v);
-            secret_free(v);
+            sllmp_secret_free(v);
         }
         if (rc != 0) {
             return rc;
@@ -2771,7 +2761,7 @@ deployment_headers(loader_t *L, dep_ud_t *u)
         } else if ((rc = header_value(L, u, u->organization, "litellm_params.organization", &v)) ==
                    0) {
             rc = header_add(L, u->organization, u, "OpenAI-Organization", v);
-            secret_free(v);
+            sllmp_secret_free(v);
         }
         if (rc != 0) {
             return rc < 0 ? -1 : 0;
@@ -2792,8 +2782,8 @@ deployment_headers(loader_t *L, dep_ud_t *u)
             char *bearer = sllmp_xasprintf("Bearer %s", v);
 
             rc = header_add(L, u->azure_ad_token, u, "Authorization", bearer);
-            secret_free(bearer);
-            secret_free(v);
+            sllmp_secret_free(bearer);
+            sllmp_secret_free(v);
         }
         if (rc != 0) {
             return rc < 0 ? -1 : 0;
@@ -2942,7 +2932,7 @@ model_list(loader_t *L, yaml_node_t *list)
         int rc = deployment(L, node(L, *it), &u);
 
         free(u.base_model);
-        secret_free(u.vertex_credentials);
+        sllmp_secret_free(u.vertex_credentials);
         free(u.vertex_project);
         free(u.vertex_location);
         if (rc != 0) {
@@ -3156,7 +3146,7 @@ key_field(loader_t *L, const char *key, yaml_node_t *kn, yaml_node_t *v, void *u
                 return -1;
             }
             sllmp_sha256(secret, strlen(secret), k->sha256);
-            secret_free(secret);
+            sllmp_secret_free(secret);
         } else {
             rc = get_str_required(L, v, "keys[].key_sha256", &secret);
             if (rc < 0) {
@@ -3587,7 +3577,7 @@ langfuse_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void 
     }
     if (strcmp(key, "secret_key") == 0) {
         L->lf_secret_set = 1;
-        secret_free(lf->secret_key);
+        sllmp_secret_free(lf->secret_key);
         free(lf->unset_secret);
         return get_string(L, v, "sllmp.langfuse.secret_key", &lf->secret_key, &lf->unset_secret) < 0
                    ? -1
@@ -4342,10 +4332,7 @@ router_redis(loader_t *L)
     L->c->redis_url = pass != NULL && *pass != '\0'
                           ? sllmp_xasprintf("redis://:%s@%s:%ld/0", pass, h, portn)
                           : sllmp_xasprintf("redis://%s:%ld/0", h, portn);
-    if (pass != NULL) {
-        explicit_bzero(pass, strlen(pass));
-        free(pass);
-    }
+    sllmp_secret_free(pass);
     free(h);
     return 0;
 }
@@ -4518,7 +4505,7 @@ metrics_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *
         char *unset = NULL;
         int rc;
 
-        secret_free(c->metrics_token);
+        sllmp_secret_free(c->metrics_token);
         rc = get_string(L, v, "sllmp.metrics.token", &c->metrics_token, &unset);
         if (rc == 1) {
             /* no token then: only the allowed addresses scrape, which fails safe */
@@ -4813,7 +4800,7 @@ langfuse_free(sllmp_langfuse_conf_t *lf)
 {
     free(lf->host);
     free(lf->public_key);
-    secret_free(lf->secret_key);
+    sllmp_secret_free(lf->secret_key);
     free(lf->unset_public);
     free(lf->unset_secret);
     free(lf->environment);
@@ -4839,7 +4826,7 @@ conf_free(sllmp_conf_t *c)
         deployment_free(&c->deployments[i]);
     }
     free(c->deployments);
-    secret_free(c->master_key);
+    sllmp_secret_free(c->master_key);
     for (size_t i = 0; i < c->nkeys; i++) {
         key_free(&c->keys[i]);
     }
@@ -4859,7 +4846,7 @@ conf_free(sllmp_conf_t *c)
     free(c->redis_url);
     free(c->limits_file);
     free(c->metrics_file);
-    secret_free(c->metrics_token);
+    sllmp_secret_free(c->metrics_token);
     free(c->metrics_allow);
     free(c->access_log);
     entries_free(c->teams, c->nteams);

@@ -87,10 +87,7 @@ sllmp_gcred_parse(const char *json, size_t n, char *why, size_t whylen)
             c->pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
             BIO_free(bio);
         }
-        if (pem != NULL) {
-            OPENSSL_cleanse(pem, strlen(pem));
-            free(pem);
-        }
+        sllmp_secret_free(pem);
         if (c->client_email == NULL || c->pkey == NULL) {
             snprintf(why, whylen, "the service account key has %s",
                      c->client_email == NULL ? "no client_email" : "no readable private_key");
@@ -149,15 +146,6 @@ sllmp_gcred_metadata(const char *host)
     return c;
 }
 
-static void
-free_secret(char *s)
-{
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 void
 sllmp_gcred_free(sllmp_gcred_t *c)
 {
@@ -170,8 +158,8 @@ sllmp_gcred_free(sllmp_gcred_t *c)
     free(c->token_uri);
     free(c->project);
     free(c->client_id);
-    free_secret(c->client_secret);
-    free_secret(c->refresh_token);
+    sllmp_secret_free(c->client_secret);
+    sllmp_secret_free(c->refresh_token);
     free(c->quota_project);
     free(c);
 }
@@ -346,7 +334,7 @@ keep(const sllmp_gcred_t *c, char *token, int64_t until)
         s = &slots[next_slot++ % CACHE_SLOTS];
         memcpy(s->id, c->id, sizeof(s->id));
     }
-    free_secret(s->token);
+    sllmp_secret_free(s->token);
     s->token = token;
     s->until = until;
     pthread_mutex_unlock(&cache_mu);
@@ -358,7 +346,7 @@ sllmp_gauth_forget(const sllmp_gcred_t *c)
     pthread_mutex_lock(&cache_mu);
     for (int i = 0; i < CACHE_SLOTS; i++) {
         if (strcmp(slots[i].id, c->id) == 0) {
-            free_secret(slots[i].token);
+            sllmp_secret_free(slots[i].token);
             slots[i].token = NULL;
         }
     }
@@ -414,7 +402,7 @@ sllmp_gauth_header(sllmp_req_t *r, const sllmp_gcred_t *c)
     }
     call.headers = headers;
     err = sllmp_upstream_run(r, &call);
-    free_secret(form);
+    sllmp_secret_free(form);
     if (err != SLLMP_OK) {
         sllmp_req_fail(r, err, NULL, NULL);
     } else if (call.status >= 200 && call.status < 300 &&

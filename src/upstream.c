@@ -597,6 +597,16 @@ detail_message(sllmp_req_t *r, const cJSON *body, sllmp_buf_t *b, const char **p
     return shown > 0 ? sllmp_buf_cstr(b) : NULL;
 }
 
+/* A provider's error member: body's "error", or that of the first of a list ([{"error": ...}],
+ * as Vertex AI sends them); NULL when there is none. */
+static cJSON *
+error_member(const cJSON *body)
+{
+    const cJSON *e = cJSON_IsArray(body) ? cJSON_GetArrayItem(body, 0) : body;
+
+    return cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "error") : NULL;
+}
+
 /* Google's words when it refuses Vertex AI's access token ("Vertex AI API has not been used
  * in project ...", a missing IAM permission, billing disabled): the operator's one clue, and
  * they quote no secret (Google never echoes a token). The log has them, never the client. */
@@ -604,8 +614,7 @@ static void
 log_google_refusal(sllmp_req_t *r, const sllmp_upstream_call_t *call)
 {
     cJSON *body = cJSON_ParseWithLength(call->resp.ptr, call->resp.len);
-    const cJSON *e = cJSON_IsArray(body) ? cJSON_GetArrayItem(body, 0) : body;
-    const cJSON *err = cJSON_GetObjectItemCaseSensitive(e, "error");
+    const cJSON *err = error_member(body);
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(err, "status");
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
 
@@ -626,12 +635,8 @@ sllmp_upstream_fail(sllmp_req_t *r, const sllmp_upstream_call_t *call)
 
     r->upstream_status = s;
     if (!auth && call->resp.len > 0) {
-        const cJSON *e;
-
         body = cJSON_ParseWithLength(call->resp.ptr, call->resp.len);
-        /* Vertex AI's errors come in a list too: [{"error": {...}}] */
-        e = cJSON_IsArray(body) ? cJSON_GetArrayItem(body, 0) : body;
-        err = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "error") : NULL;
+        err = error_member(body);
         if (cJSON_IsObject(err)) {
             msg = cJSON_GetObjectItemCaseSensitive(err, "message");
             type = cJSON_GetObjectItemCaseSensitive(err, "type");

@@ -226,6 +226,15 @@ sllmp_random_hex(char *out, size_t n)
     out[2 * n] = '\0';
 }
 
+void
+sllmp_secret_free(char *secret)
+{
+    if (secret != NULL) {
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+    }
+}
+
 int
 sllmp_ct_equal(const char *a, size_t alen, const char *b, size_t blen)
 {

@@ -91,6 +91,9 @@ int sllmp_utf8_prec(const char *s, size_t max);
 /* FNV-1a of s, from the offset basis xor seed: short-table hashing. */
 uint32_t sllmp_fnv1a(uint32_t seed, const char *s);
 
+/* Frees a NUL-terminated secret (a key, a password) after wiping it; NULL is fine. */
+void sllmp_secret_free(char *secret);
+
 /* Constant-time comparison of two byte strings; the lengths may differ. */
 int sllmp_ct_equal(const char *a, size_t alen, const char *b, size_t blen);
 

@@ -1125,10 +1125,7 @@ r_close(sllmp_store_t *st)
     free(s->host);
     free(s->path);
     free(s->user);
-    if (s->password != NULL) {
-        explicit_bzero(s->password, strlen(s->password));
-        free(s->password);
-    }
+    sllmp_secret_free(s->password);
     free(s);
 }
 

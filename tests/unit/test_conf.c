@@ -1862,33 +1862,22 @@ test_vertex_ai(void **state)
     free(yaml);
 
     /* credentials that are none: refused at their line */
-    c = load("model_list:\n"
-             "  - model_name: v\n"
-             "    litellm_params: {model: vertex_ai/gemini-2.5-flash, vertex_project: p,\n"
-             "                     vertex_credentials: '{\"type\": \"service_account\"}'}\n",
-             &err);
-    assert_null(c);
-    assert_non_null(err);
-    assert_non_null(strstr(err, "t.yaml:4:"));
-    assert_non_null(strstr(err, "no client_email"));
-    free(err);
-    err = NULL;
-    c = load("model_list:\n"
-             "  - {model_name: v, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
-             "vertex_project: p, vertex_credentials: /nonexistent/sa.json}}\n",
-             &err);
-    assert_null(c);
-    assert_non_null(strstr(err, "cannot open"));
-    free(err);
-    err = NULL;
-    c = load("model_list:\n"
-             "  - {model_name: v, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
-             "vertex_project: 'Bad/Project'}}\n",
-             &err);
-    assert_null(c);
-    assert_non_null(strstr(err, "project 'Bad/Project'"));
-    free(err);
-    err = NULL;
+    static const char cred_not_one[] =
+        "model_list:\n"
+        "  - model_name: v\n"
+        "    litellm_params: {model: vertex_ai/gemini-2.5-flash, vertex_project: p,\n"
+        "                     vertex_credentials: '{\"type\": \"service_account\"}'}\n";
+
+    expect_error(cred_not_one, "t.yaml:4:");
+    expect_error(cred_not_one, "no client_email");
+    expect_error("model_list:\n"
+                 "  - {model_name: v, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
+                 "vertex_project: p, vertex_credentials: /nonexistent/sa.json}}\n",
+                 "cannot open");
+    expect_error("model_list:\n"
+                 "  - {model_name: v, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
+                 "vertex_project: 'Bad/Project'}}\n",
+                 "project 'Bad/Project'");
 
     /* no credentials anywhere: the metadata server's; without a project the model waits */
     setenv("GCE_METADATA_HOST", "127.0.0.1:1", 1);
