@@ -24,8 +24,7 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 def make_key(d):
-    """An RSA key pair by openssl, and a service account key file naming it: (key file, public
-    key file, the private key's PEM)."""
+    """An RSA key pair by openssl in d: (the public key's file, the private key's PEM)."""
     priv, pub = os.path.join(d, "sa.pem"), os.path.join(d, "sa.pub.pem")
     subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
                     "rsa_keygen_bits:2048", "-out", priv], check=True, capture_output=True)
@@ -38,7 +37,6 @@ def make_key(d):
 
 class OAuthMock(MockProcess):
     SCRIPT = os.path.join(MOCKS, "google_oauth_mock.py")
-    lifetime = 3599
 
     def __init__(self, public_key, lifetime=3599):
         super().__init__()
@@ -116,7 +114,9 @@ class VertexCase(StackCase):
             params = {"model": "vertex_ai/" + model, "api_base": base,
                       "vertex_credentials": cls.key_file, "vertex_location": LOCATION}
             params.update(p)
-            return {"model_name": name, "litellm_params": params}
+            # None: the entry goes without that parameter
+            return {"model_name": name,
+                    "litellm_params": {k: v for k, v in params.items() if v is not None}}
 
         return [
             m("vgem", "gemini-2.5-flash+words-4-10", g, extra_headers={"X-Extra": "hdr-7"}),
@@ -149,14 +149,6 @@ class VertexCase(StackCase):
                 "private_key": cls.pem, "client_email": EMAIL, "token_uri": "http://127.0.0.1:"
                 "%d/token" % cls.oauth.port})),
         ]
-
-    @classmethod
-    def make_config(cls):
-        cfg = super().make_config()
-        for e in cfg["model_list"]:
-            if e["litellm_params"].get("vertex_credentials", "") is None:
-                del e["litellm_params"]["vertex_credentials"]
-        return cfg
 
     def setUp(self):
         for mock in (self.gemini, self.claude):
