@@ -4460,6 +4460,57 @@ cors_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
     return 0;
 }
 
+/* sllmp.anthropic_betas.<host>: flag: its name there, or null for not passed. */
+static int
+betas_flag(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    sllmp_conf_t *c = L->c;
+    const sllmp_beta_host_t *host = ud;
+    const char *to = is_null(v) ? NULL : scalar(v);
+    sllmp_beta_rule_t *b;
+
+    if (!sllmp_beta_flag_plain(key, strlen(key))) {
+        return fail(L, k,
+                    "sllmp.anthropic_betas: '%.100s' is not a beta flag (letters, digits, "
+                    "'-', '_' and '.')",
+                    key);
+    }
+    if (!is_null(v) && (to == NULL || !sllmp_beta_flag_plain(to, strlen(to)))) {
+        return fail(L, v,
+                    "sllmp.anthropic_betas: %s must be the flag's name on the host, or null "
+                    "to hold it back",
+                    key);
+    }
+    c->betas = sllmp_xrealloc(c->betas, (c->nbetas + 1) * sizeof(*c->betas));
+    b = &c->betas[c->nbetas++];
+    b->host = *host;
+    b->flag = sllmp_xstrdup(key);
+    b->to = to != NULL ? sllmp_xstrdup(to) : NULL;
+    return 0;
+}
+
+/* sllmp.anthropic_betas: LiteLLM's anthropic_beta_headers_config.json's shape, for the hosts
+ * sllmp filters flags for (src/providers/betas.c). */
+static int
+betas_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    /* read only, but submap's ud is not const */
+    static sllmp_beta_host_t vertex = SLLMP_BETA_VERTEX, bedrock = SLLMP_BETA_BEDROCK;
+
+    (void)ud;
+    if (strcmp(key, "vertex_ai") == 0) {
+        return submap(L, v, "sllmp.anthropic_betas.vertex_ai", betas_flag, &vertex);
+    }
+    if (strcmp(key, "bedrock") == 0) {
+        return submap(L, v, "sllmp.anthropic_betas.bedrock", betas_flag, &bedrock);
+    }
+    warn(L, k,
+         "sllmp.anthropic_betas.%s is ignored: flags are chosen for vertex_ai and bedrock "
+         "(Anthropic's own API gets them as the client sent them)",
+         key);
+    return 0;
+}
+
 static int
 metrics_allow(loader_t *L, yaml_node_t *v)
 {
@@ -4671,6 +4722,9 @@ sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     if (strcmp(key, "cors") == 0) {
         return submap(L, v, "sllmp.cors", cors_key, NULL);
     }
+    if (strcmp(key, "anthropic_betas") == 0) {
+        return submap(L, v, "sllmp.anthropic_betas", betas_key, NULL);
+    }
     if (strcmp(key, "limits") == 0) {
         return submap(L, v, "sllmp.limits", limits_key, NULL);
     }
@@ -4835,6 +4889,11 @@ conf_free(sllmp_conf_t *c)
         free(c->cors_origins[i]);
     }
     free(c->cors_origins);
+    for (size_t i = 0; i < c->nbetas; i++) {
+        free(c->betas[i].flag);
+        free(c->betas[i].to);
+    }
+    free(c->betas);
     for (size_t i = 0; i < c->nwarnings; i++) {
         free(c->warnings[i]);
     }
@@ -5954,6 +6013,13 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
         fprintf(out, " %s", c->cors_origins[i]);
     }
     fprintf(out, "%s\n", c->ncors_origins ? "" : " none");
+    for (size_t i = 0; i < c->nbetas; i++) {
+        const sllmp_beta_rule_t *b = &c->betas[i];
+
+        fprintf(out, "anthropic-beta %s on %s: %s%s\n", b->flag,
+                b->host == SLLMP_BETA_VERTEX ? "vertex_ai" : "bedrock", b->to ? "as " : "held back",
+                b->to ? b->to : "");
+    }
     for (size_t i = 0; i < c->nwarnings; i++) {
         fprintf(out, "warning: %s\n", c->warnings[i]);
     }

@@ -256,6 +256,20 @@ typedef struct {
     long total_ms;
 } sllmp_timeouts_t;
 
+/* The hosts of Claude other than Anthropic's API, which take some of its beta flags. */
+typedef enum { SLLMP_BETA_VERTEX = 0, SLLMP_BETA_BEDROCK } sllmp_beta_host_t;
+
+/* One flag of sllmp.anthropic_betas: passed to host as `to`, or not at all (to NULL). */
+typedef struct {
+    sllmp_beta_host_t host;
+    char *flag;
+    char *to;
+} sllmp_beta_rule_t;
+
+/* Whether p (n bytes) can be a beta flag as it is, in a header and in the log: 1 to 100
+ * letters, digits, '-', '_' and '.' (Anthropic's are like interleaved-thinking-2025-05-14). */
+int sllmp_beta_flag_plain(const char *p, size_t n);
+
 /* A file a config was read from, as it was then: a change to any of them reloads the config. */
 typedef struct {
     char *path;
@@ -319,6 +333,8 @@ struct sllmp_conf_s {
     long reserve_max_tokens; /* output tokens reserved when a request sets no max_tokens */
     char **cors_origins;
     size_t ncors_origins;
+    sllmp_beta_rule_t *betas; /* sllmp.anthropic_betas, before the built-in table */
+    size_t nbetas;
     int log_level;
 
     /* sllmp.metrics: GET /metrics, and the counting behind it */

@@ -52,6 +52,16 @@ const char *sllmp_vertex_url(sllmp_req_t *r, const char *model, const char *meth
  * credentials' x-goog-user-project) to headers at *nh: 0, or -1 with r failed. */
 int sllmp_vertex_auth(sllmp_req_t *r, const char **headers, int *nh);
 
+/* Anthropic's beta flags on Vertex AI and Bedrock (src/providers/betas.c), which refuse those
+ * they do not take. sllmp_beta_on: flag's (len bytes) name on host, from sllmp.anthropic_betas
+ * (c may be NULL) or the built-in table; NULL when it is not passed there (*known: whether a rule
+ * or the table names it). sllmp_betas_for: the flags of a client's anthropic-beta header that
+ * host takes, under its names, each once, comma-separated in r's arena; NULL when none is left
+ * (or header is NULL). */
+const char *sllmp_beta_on(const sllmp_conf_t *c, sllmp_beta_host_t host, const char *flag,
+                          size_t len, int *known);
+const char *sllmp_betas_for(sllmp_req_t *r, sllmp_beta_host_t host, const char *header);
+
 /* /v1/messages/count_tokens of a model whose provider counts none (sllmp_count_tokens_estimate):
  * {"input_tokens": N} and x-sllmp-tokens-estimated: true. FINISHED. */
 sllmp_rc_t sllmp_provider_count_estimate(sllmp_req_t *r);

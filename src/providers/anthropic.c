@@ -141,6 +141,10 @@ call(sllmp_req_t *r, const char *path, const char *body, sllmp_sse_event_f *on_e
         if (sllmp_vertex_auth(r, headers, &nh) < 0) {
             return SLLMP_ERROR;
         }
+        /* Vertex refuses the flags it does not take, and any on count-tokens (context-1m,
+         * web-search: both 400 there though its Messages take them) */
+        beta =
+            r->kind == SLLMP_KIND_COUNT_TOKENS ? NULL : sllmp_betas_for(r, SLLMP_BETA_VERTEX, beta);
     } else {
         headers[nh++] = "anthropic-version: " SLLMP_ANTHROPIC_VERSION;
         if (d->api_key != NULL) {

@@ -266,8 +266,10 @@ invoke_body(sllmp_req_t *r)
         }
     }
     /* the client's beta flags are part of its request, as for Anthropic (anthropic.c), but
-     * InvokeModel takes them in the body */
-    sllmp_bedrock_anthropic_beta(req, sllmp_req_param(r, "HTTP_ANTHROPIC_BETA"));
+     * InvokeModel takes them in the body, and only those Bedrock knows (betas.c); a body's own
+     * anthropic_beta is Bedrock's field already, meant for it */
+    sllmp_bedrock_anthropic_beta(
+        req, sllmp_betas_for(r, SLLMP_BETA_BEDROCK, sllmp_req_param(r, "HTTP_ANTHROPIC_BETA")));
     return req;
 }
 

@@ -14,6 +14,7 @@
 #include "sllmp/upstream.h"
 
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 const char *
@@ -106,17 +107,56 @@ feed_data(void *ud, const char *data, size_t n)
     return f->feed(f->r, f->parser, data, n) != 0;
 }
 
+/*
+ * Vertex AI refused the access token with a 401 (revoked, or expired before its time): it is
+ * forgotten, a new one is asked for, and the call goes once more with it, as google-auth's
+ * clients refresh and send again. Nothing of a 401 has reached the client. When no new token
+ * comes, the 401 stands (and r says why the token endpoint refused).
+ */
+static sllmp_err_t
+again_with_new_token(sllmp_req_t *r, sllmp_upstream_call_t *c)
+{
+    const char *headers[24], *line;
+    const char *const *had = c->headers;
+    size_t n = 0;
+    sllmp_err_t err;
+
+    sllmp_gauth_forget(r->dep->gcp);
+    if ((line = sllmp_gauth_header(r, r->dep->gcp)) == NULL) {
+        return SLLMP_OK;
+    }
+    for (const char *const *hp = had; *hp != NULL && n + 1 < sizeof(headers) / sizeof(*headers);
+         hp++) {
+        headers[n++] = strncasecmp(*hp, "Authorization:", 14) == 0 ? line : *hp;
+    }
+    headers[n] = NULL;
+    sllmp_log(r->id, SLLMP_LOG_INFO,
+              "model %s: Vertex AI refused the access token (401); "
+              "sending again with a new one",
+              r->dep->model_name);
+    sllmp_buf_free(&c->resp);
+    c->headers = headers;
+    err = sllmp_upstream_run(r, c);
+    c->headers = had;
+    return err;
+}
+
 sllmp_err_t
 sllmp_provider_run(sllmp_req_t *r, sllmp_upstream_call_t *c, sllmp_provider_feed_f *feed,
                    void *parser)
 {
     feeder_t f = {r, feed, parser};
+    sllmp_err_t err;
 
     if (r->stream && feed != NULL) {
         c->on_data = feed_data;
         c->ud = &f;
     }
-    return sllmp_upstream_run(r, c);
+    err = sllmp_upstream_run(r, c);
+    if (err == SLLMP_OK && c->status == 401 && r->dep->gcp != NULL) {
+        err = again_with_new_token(r, c);
+    }
+    return err;
 }
 
 int

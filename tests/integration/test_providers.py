@@ -1387,15 +1387,20 @@ class BedrockTest(ProvidersCase):
 
     def test_messages_beta_header_goes_in_the_body(self):
         # InvokeModel has no anthropic-beta header: Claude on Bedrock takes the flags in the
-        # body, merged with the client's own
+        # body, merged with the client's own; of Claude Code's first-party flags only those
+        # Bedrock takes, under its names (else "invalid beta flag")
         r = self.post("/v1/messages", {
-            "model": "br-claude", "max_tokens": 100, "anthropic_beta": ["a-1"],
+            "model": "br-claude", "max_tokens": 100,
+            "anthropic_beta": ["computer-use-2025-01-24"],
             "messages": [{"role": "user", "content": "hi there"}]},
             headers={"anthropic-version": "2023-06-01",
-                     "anthropic-beta": "context-1m-2025-08-07, a-1"})
+                     "anthropic-beta": "context-1m-2025-08-07, claude-code-20250219,"
+                                       "computer-use-2025-01-24,interleaved-thinking-2025-05-14,"
+                                       "advanced-tool-use-2025-11-20"})
         self.assertEqual(r.status, 200, r)
         sent = mock_requests(self.bedrock)[-1]
-        self.assertEqual(sent["body"]["anthropic_beta"], ["a-1", "context-1m-2025-08-07"])
+        self.assertEqual(sent["body"]["anthropic_beta"], [
+            "computer-use-2025-01-24", "context-1m-2025-08-07", "tool-search-tool-2025-10-19"])
         self.assertNotIn("anthropic-beta", {k.lower() for k in sent["headers"]})
 
     def test_model_id_names_the_profile_in_the_url(self):
@@ -2097,7 +2102,8 @@ class CountTokensTest(ProvidersCase):
                 "thinking": {"type": "enabled", "budget_tokens": 2048},
                 "messages": [{"role": "user", "content": "how many tokens is this"}]}
         for model in ("br-claude", "br-profile"):
-            r = self.count(dict(body, model=model), headers={"anthropic-beta": "b1,b2"})
+            r = self.count(dict(body, model=model),
+                           headers={"anthropic-beta": "effort-2025-11-24,oauth-2025-04-20"})
             self.assertEqual(r.status, 200, (model, r))
             sent = mock_requests(self.bedrock)[-1]
             # a foundation model: never the application profile's ARN, which CountTokens refuses
@@ -2106,7 +2112,7 @@ class CountTokensTest(ProvidersCase):
             self.assertEqual(list(sent["body"]), ["input"])
             invoke = json.loads(base64.b64decode(sent["body"]["input"]["invokeModel"]["body"]))
             self.assertEqual(invoke["anthropic_version"], "bedrock-2023-05-31")
-            self.assertEqual(invoke["anthropic_beta"], ["b1", "b2"])
+            self.assertEqual(invoke["anthropic_beta"], ["effort-2025-11-24"])
             self.assertEqual(invoke["max_tokens"], 2049)  # above the budget, as Claude wants
             self.assertNotIn("model", invoke)
             self.assertEqual(invoke["messages"], body["messages"])

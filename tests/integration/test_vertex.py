@@ -122,6 +122,7 @@ class VertexCase(StackCase):
             m("vgem", "gemini-2.5-flash+words-4-10", g, extra_headers={"X-Extra": "hdr-7"}),
             m("vgem-tools", "gemini-2.5-flash+tools", g),
             m("vgem-401", "gemini-2.5-flash+status-401", g),
+            m("vgem-revoked", "gemini-2.5-flash+revoke-after-use+echo", g),
             m("vgem-429", "gemini-2.5-flash+status-429+retry-3", g),
             m("vemb", "text-embedding-005", g),
             m("vemb-gem", "gemini-embedding-001", g),
@@ -288,6 +289,21 @@ class GeminiOnVertexTest(VertexCase):
             self.assertEqual(self.chat({"model": "vgem", "messages": self.user()}).status, 200)
         self.assertGreater(len(token_requests(self.oauth)), before)
 
+    def test_refused_token_is_replaced_at_once(self):
+        # each token serves one call: every later call's cached token is refused, and the
+        # request still succeeds, with a new token sent again at once (google-auth's way)
+        before = len(token_requests(self.oauth))
+        for i in range(6):
+            r = self.chat({"model": "vgem-revoked", "messages": self.user("try %d" % i)})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["choices"][0]["message"]["content"], "try %d" % i)
+        self.assertGreaterEqual(len(token_requests(self.oauth)) - before, 4)
+        # a token refused twice (a second 401 after the new one) is the client's 502
+        r = self.chat({"model": "vgem-401", "messages": self.user()})
+        self.assertEqual(r.status, 502, r)
+        self.assertEqual(len([s for s in mock_requests(self.gemini)
+                              if "status-401" in s["path"]]), 2)
+
     def test_refused_credentials(self):
         r = self.chat({"model": "vbad", "messages": self.user()})
         self.assertEqual(r.status, 502, r)
@@ -384,6 +400,29 @@ class ClaudeOnVertexTest(VertexCase):
         logs = open(self.stack.out_path, encoding="utf-8", errors="replace").read()
         self.assertIn("PERMISSION_DENIED Vertex AI API has not been used in project other-proj",
                       logs)
+
+    def test_beta_flags_vertex_takes(self):
+        # Claude Code's first-party flags: Vertex refuses those it does not take (400), so
+        # only its own go, under its names (advanced-tool-use is its tool-search-tool)
+        flags = ("claude-code-20250219, interleaved-thinking-2025-05-14,effort-2025-11-24,"
+                 "advanced-tool-use-2025-11-20,oauth-2025-04-20,tool-search-tool-2025-10-19")
+        payload = {"model": "vclaude", "max_tokens": 50, "messages": self.user()}
+        for stream in (False, True):
+            r = self.post("/v1/messages", dict(payload, stream=stream),
+                          {"anthropic-version": "2023-06-01", "anthropic-beta": flags})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(mock_requests(self.claude)[-1]["headers"].get("anthropic-beta"),
+                             "interleaved-thinking-2025-05-14,tool-search-tool-2025-10-19")
+        # none of them left: no header at all
+        r = self.post("/v1/messages", payload, {"anthropic-version": "2023-06-01",
+                                                "anthropic-beta": "claude-code-20250219"})
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("anthropic-beta", mock_requests(self.claude)[-1]["headers"])
+        # count-tokens takes none
+        r = self.post("/v1/messages/count_tokens", {"model": "vclaude", "messages": self.user()},
+                      {"anthropic-beta": "context-1m-2025-08-07,web-search-2025-03-05"})
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("anthropic-beta", mock_requests(self.claude)[-1]["headers"])
 
     def test_count_tokens(self):
         r = self.post("/v1/messages/count_tokens", {"model": "vclaude",

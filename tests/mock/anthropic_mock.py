@@ -26,7 +26,10 @@ Claude on Vertex AI (with --vertex-secret S, the secret of google_oauth_mock.py'
     anthropic-version header are not Vertex's. The body must carry "anthropic_version":
     "vertex-2023-10-16" and, but for count-tokens, no "model" (the URL names it: 400 "model:
     Extra inputs are not permitted"); the rest is then checked and answered as above, with the
-    model of the URL (its options too).
+    model of the URL (its options too). An anthropic-beta flag Vertex does not take is a 400
+    "Unexpected value(s) `f` for the `anthropic-beta` header. ..." (as Vertex answers Claude
+    Code's first-party flags: anthropics/claude-code issues 12429, 34802); it takes
+    VERTEX_BETAS on rawPredict, and none on count-tokens (issue 11154).
 
 /v1/messages/count_tokens (Anthropic's API reference, "Count tokens in a Message", and the
 token-counting guide): the headers of /v1/messages (the checks below), ?beta=true allowed as
@@ -159,6 +162,11 @@ from urllib.parse import unquote
 import mockserve
 from google_oauth_mock import valid_token
 from mockserve import now, split_words
+
+# the flags Claude on Vertex takes (some: enough to tell a filtered header from a raw one)
+VERTEX_BETAS = ("interleaved-thinking-2025-05-14", "context-1m-2025-08-07",
+                "tool-search-tool-2025-10-19", "web-search-2025-03-05",
+                "context-management-2025-06-27")
 
 DEFAULT_KEY = "sk-ant-mock-KEY"
 VERSION = "2023-06-01"
@@ -766,6 +774,15 @@ class Handler(mockserve.MockHandler):
                 "code": 403, "status": "PERMISSION_DENIED",
                 "message": "Vertex AI API has not been used in project other-proj before or it "
                            "is disabled."}}])
+        beta = [b.strip() for b in (self.headers.get("anthropic-beta") or "").split(",")
+                if b.strip()]
+        taken = () if model == "count-tokens" else VERTEX_BETAS
+        if any(b not in taken for b in beta):
+            return self.send_error_body(
+                400, "invalid_request_error", "Unexpected value(s) %s for the `anthropic-beta` "
+                "header. Please consult our documentation at docs.anthropic.com or try again "
+                "without the header." % ", ".join("`%s`" % b for b in beta if b not in taken),
+                rid)
         if not isinstance(body, dict):
             return self.send_error_body(400, "invalid_request_error", "not a JSON object", rid)
         if body.pop("anthropic_version", None) != "vertex-2023-10-16":

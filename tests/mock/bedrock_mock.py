@@ -39,7 +39,8 @@ FoundationModelVersionIdentifier: a foundation model's id, so an inference profi
 prefix, us.anthropic...) or an application inference profile's ARN is a 400 ValidationException
 "The provided model doesn't support counting tokens.", as is a model that is not Anthropic's
 (the mock counts for those only). An invokeModel body is checked as InvokeModel checks it for
-Claude (anthropic_version, max_tokens required, the known keys; with thinking enabled,
+Claude (anthropic_version, max_tokens required, the known keys, anthropic_beta's flags among
+BEDROCK_BETAS; with thinking enabled,
 max_tokens above budget_tokens); a converse input as Converse's messages. N =
 max(1, (characters of json.dumps(messages) + of the system text) // 4) for invokeModel, the
 Converse usage's inputTokens for converse. No behaviour option but status-, sleep- and
@@ -172,6 +173,11 @@ INFERENCE_KEYS = {"maxTokens", "temperature", "topP", "stopSequences"}
 ANTHROPIC_KEYS = {"anthropic_version", "anthropic_beta", "messages", "system", "max_tokens",
                   "temperature", "top_p", "top_k", "stop_sequences", "tools", "tool_choice",
                   "metadata", "thinking"}
+# some of the flags Claude on Bedrock takes in anthropic_beta; any other is "invalid beta flag"
+# (as Bedrock answers Claude Code's first-party ones: QuantumNous/new-api issue 3041)
+BEDROCK_BETAS = {"computer-use-2025-01-24", "context-1m-2025-08-07", "effort-2025-11-24",
+                 "fine-grained-tool-streaming-2025-05-14", "tool-search-tool-2025-10-19",
+                 "context-management-2025-06-27"}
 TITAN_KEYS = {"inputText", "dimensions", "normalize", "embeddingTypes"}
 COHERE_KEYS = {"texts", "input_type", "truncate", "embedding_types", "images"}
 
@@ -696,6 +702,8 @@ def validate_anthropic(body):
         # AWS's Claude request body: "anthropic_beta": ["computer-use-2024-10-22"], a list
         raise Invalid("Malformed input request: #/anthropic_beta: expected type: JSONArray of "
                       "non-empty strings, please reformat your input and try again.")
+    if beta is not None and any(b not in BEDROCK_BETAS for b in beta):
+        raise Invalid("invalid beta flag")
     if not isinstance(body.get("max_tokens"), int):
         raise Invalid("Malformed input request: #: required key [max_tokens] not found, "
                       "please reformat your input and try again.")

@@ -107,7 +107,8 @@ Vertex AI (with --vertex-secret S, the secret of google_oauth_mock.py's tokens):
                       expired, else 401 UNAUTHENTICATED (as with option status-401); an
                       x-goog-api-key is refused (Vertex takes none). Errors come in a list
                       ([{"error": ...}]), as Vertex sends them; contents without a role are a
-                      400 ("Please use a valid role: user, model.").
+                      400 ("Please use a valid role: user, model."). Option revoke-after-use:
+                      a token is revoked once it served a call of such a model (401 after).
 
 Introspection:
     GET  /_mock/requests   JSON list of {seq, time, method, path, query, model, method_name,
@@ -757,12 +758,15 @@ class Handler(mockserve.MockHandler):
         if self.headers.get("x-goog-api-key") is not None:
             return self.send_json(400, [rpc_error(400, "INVALID_ARGUMENT",
                                                   "API keys are not supported by this API.")])
-        if not valid_token(self.server.vertex_secret, self.headers.get("Authorization")) \
-                or "status-401" in model.split("+"):
+        token = self.headers.get("Authorization")
+        if not valid_token(self.server.vertex_secret, token) or "status-401" in model.split("+") \
+                or "revoke-after-use" in model.split("+") and token in self.server.revoked:
             return self.send_json(401, [rpc_error(
                 401, "UNAUTHENTICATED",
                 "Request had invalid authentication credentials. Expected OAuth 2 access token, "
                 "login cookie or other valid authentication credential.")])
+        if "revoke-after-use" in model.split("+"):
+            self.server.revoked.add(token)
         body = rec["body"]
         if body is None:
             return self.send_json(400, [rpc_error(400, "INVALID_ARGUMENT",
@@ -942,6 +946,7 @@ def main():
     srv, a = mockserve.start(Handler, __doc__, args)
     srv.key = a.key
     srv.vertex_secret = a.vertex_secret
+    srv.revoked = set()
     mockserve.serve(srv, a, "gemini_mock")
 
 

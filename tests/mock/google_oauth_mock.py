@@ -20,7 +20,7 @@ tokens it issues (valid_token(), with the same --secret).
                      - grant_type=refresh_token&client_id&client_secret&refresh_token (gcloud's
                        authorized_user): a wrong client is 401 invalid_client, a wrong refresh
                        token 400 invalid_grant.
-                     -> {"access_token": "ya29.mock.<exp>.<hmac>", "expires_in": --lifetime,
+                     -> {"access_token": "ya29.mock.<exp>.<nonce>.<hmac>", "expires_in": --lifetime,
                         "token_type": "Bearer"}
     GET  /computeMetadata/v1/instance/service-accounts/default/token
                      the metadata server's: the header Metadata-Flavor: Google is required (else
@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -47,9 +48,10 @@ METADATA_TOKEN = "/computeMetadata/v1/instance/service-accounts/default/token"
 
 
 def issue(secret, lifetime):
-    exp = int(time.time()) + lifetime
-    mac = hmac.new(secret.encode(), str(exp).encode(), hashlib.sha256).hexdigest()[:32]
-    return "ya29.mock.%d.%s" % (exp, mac)
+    """A new token each time (as Google's), even within one second: a nonce."""
+    signed = "%d.%s" % (int(time.time()) + lifetime, secrets.token_hex(4))
+    mac = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).hexdigest()[:32]
+    return "ya29.mock.%s.%s" % (signed, mac)
 
 
 def valid_token(secret, authorization):
@@ -58,10 +60,11 @@ def valid_token(secret, authorization):
     if not authorization or not authorization.startswith("Bearer "):
         return False
     parts = authorization[7:].split(".")
-    if len(parts) != 4 or parts[:2] != ["ya29", "mock"] or not parts[2].isdigit():
+    if len(parts) != 5 or parts[:2] != ["ya29", "mock"] or not parts[2].isdigit():
         return False
-    mac = hmac.new(secret.encode(), parts[2].encode(), hashlib.sha256).hexdigest()[:32]
-    return hmac.compare_digest(mac, parts[3]) and int(parts[2]) > time.time()
+    signed = "%s.%s" % (parts[2], parts[3])
+    mac = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.compare_digest(mac, parts[4]) and int(parts[2]) > time.time()
 
 
 def unb64url(s):

@@ -6,6 +6,7 @@
 #include "sllmp/arena.h"
 #include "sllmp/gauth.h"
 #include "sllmp/log.h"
+#include "sllmp/provider.h"
 #include "sllmp/route.h"
 #include "sllmp/req.h"
 #include "sllmp/upstream.h"
@@ -1904,6 +1905,69 @@ test_vertex_ai(void **state)
     sllmp_arena_destroy(a);
 }
 
+/* Anthropic's beta flags on Vertex AI and Bedrock: the built-in table (LiteLLM's), the
+ * configuration's rules before it, unknown flags held back, each name once. */
+static void
+test_anthropic_betas(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+    sllmp_req_t r;
+    sllmp_arena_t a;
+    int known = -1;
+
+    (void)state;
+    c = load("sllmp:\n"
+             "  anthropic_betas:\n"
+             "    vertex_ai: {effort-2025-11-24: effort-2025-11-24, web-search-2025-03-05: null}\n"
+             "    bedrock: {my-flag-2027-01-01: their-flag}\n"
+             "    azure_ai: {x: y}\n",
+             &err);
+    assert_non_null(c);
+    assert_true(has_warning(c, "sllmp.anthropic_betas.azure_ai is ignored"));
+    assert_int_equal(c->nbetas, 3);
+    memset(&r, 0, sizeof(r));
+    sllmp_arena_init(&a, 4096);
+    r.arena = &a;
+    strcpy(r.id, "t");
+
+    /* the table alone */
+    assert_null(sllmp_betas_for(&r, SLLMP_BETA_VERTEX, NULL));
+    assert_string_equal(sllmp_betas_for(&r, SLLMP_BETA_VERTEX,
+                                        " claude-code-20250219, interleaved-thinking-2025-05-14 ,"
+                                        "effort-2025-11-24,,advanced-tool-use-2025-11-20,"
+                                        "tool-search-tool-2025-10-19"),
+                        "interleaved-thinking-2025-05-14,tool-search-tool-2025-10-19");
+    assert_string_equal(sllmp_betas_for(&r, SLLMP_BETA_BEDROCK,
+                                        "interleaved-thinking-2025-05-14,effort-2025-11-24,"
+                                        "context-1m-2025-08-07"),
+                        "effort-2025-11-24,context-1m-2025-08-07");
+    assert_null(sllmp_betas_for(&r, SLLMP_BETA_VERTEX, "oauth-2025-04-20, x\ty, web-search"));
+    assert_null(sllmp_beta_on(NULL, SLLMP_BETA_VERTEX, "claude-code-20250219", 20, &known));
+    assert_int_equal(known, 0);
+    assert_null(sllmp_beta_on(NULL, SLLMP_BETA_VERTEX, "effort-2025-11-24", 17, &known));
+    assert_int_equal(known, 1);
+
+    /* the configuration's rules go first */
+    r.conf = c;
+    assert_string_equal(sllmp_betas_for(&r, SLLMP_BETA_VERTEX,
+                                        "effort-2025-11-24,web-search-2025-03-05,"
+                                        "context-1m-2025-08-07"),
+                        "effort-2025-11-24,context-1m-2025-08-07");
+    assert_string_equal(sllmp_betas_for(&r, SLLMP_BETA_BEDROCK, "my-flag-2027-01-01"),
+                        "their-flag");
+    assert_null(sllmp_betas_for(&r, SLLMP_BETA_VERTEX, "my-flag-2027-01-01"));
+    sllmp_arena_destroy(&a);
+    sllmp_conf_unref(c);
+
+    expect_error("sllmp: {anthropic_betas: {vertex_ai: {'a,b': x}}}\n",
+                 "t.yaml:1:39: "
+                 "sllmp.anthropic_betas: 'a,b' is not a beta flag");
+    expect_error("sllmp: {anthropic_betas: {bedrock: {a: [x]}}}\n",
+                 "t.yaml:1:40: sllmp.anthropic_betas: a must be the flag's name on the host");
+    expect_error("sllmp: {anthropic_betas: [vertex_ai]}\n", "t.yaml:1:26: sllmp.anthropic_betas");
+}
+
 /* The providers by LiteLLM's prefixes: defaults, environment keys only for default hosts,
  * Azure's api-version, Bedrock's credentials and region. */
 static void
@@ -3124,6 +3188,7 @@ main(void)
         cmocka_unit_test(test_unset_key_leaves_model_out),
         cmocka_unit_test(test_providers),
         cmocka_unit_test(test_vertex_ai),
+        cmocka_unit_test(test_anthropic_betas),
         cmocka_unit_test(test_litellm_openai_like_providers),
         cmocka_unit_test(test_fireworks_model_names),
         cmocka_unit_test(test_litellm_timeouts),
