@@ -145,13 +145,19 @@ sllmp_rc_t
 sllmp_provider_gemini_chat(sllmp_req_t *r)
 {
     sllmp_xerr_t xe;
-    const char *body =
-        sllmp_provider_body(r, sllmp_gemini_request(r->json, r->dep->model, &xe), &xe);
+    cJSON *req = sllmp_gemini_request(r->json, r->dep->model, &xe);
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(r->json, "labels");
+    const char *body;
     sllmp_upstream_call_t c;
     stream_t s;
     sllmp_rc_t rc;
 
-    if (body == NULL) {
+    if (req != NULL && r->dep->gcp != NULL && cJSON_IsObject(labels)) {
+        /* Vertex's own field, which its billing reports break costs down by: a client's goes
+         * on, as LiteLLM passes it (the Gemini API knows no such field) */
+        cJSON_AddItemToObject(req, "labels", cJSON_Duplicate(labels, 1));
+    }
+    if ((body = sllmp_provider_body(r, req, &xe)) == NULL) {
         return SLLMP_ERROR;
     }
     memset(&s, 0, sizeof(s));

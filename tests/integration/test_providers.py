@@ -660,6 +660,9 @@ class GeminiTest(ProvidersCase):
         self.assertEqual(b["contents"], [{"role": "user", "parts": [
             {"text": "hello brave new world"}]}])
         self.assertEqual(b["generationConfig"]["maxOutputTokens"], 50)
+        # Vertex's labels are no field of the Gemini API (which refuses them): left behind
+        r, body = self.chat_text("gem", labels={"team": "search"})
+        self.assertNotIn("labels", mock_requests(self.gemini)[-1]["body"])
 
     def test_streamed_uses_alt_sse(self):
         r, chunks = self.stream_events("gem", stream_options={"include_usage": True})

@@ -198,6 +198,16 @@ class GeminiOnVertexTest(VertexCase):
         # the deployment's extra headers are for the model, never for the token endpoint
         self.assertTrue(all(t.get("extra_header") is None for t in token_requests(self.oauth)))
 
+    def test_labels_go_to_vertex(self):
+        # Vertex's own field (billing by label), passed on as LiteLLM does; Vertex checks them
+        labels = {"team": "search", "env": "prod-1"}
+        r = self.chat({"model": "vgem", "messages": self.user(), "labels": labels})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(mock_requests(self.gemini)[-1]["body"]["labels"], labels)
+        r = self.chat({"model": "vgem", "messages": self.user(), "labels": {"Team": "x"}})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("labels", r.json()["error"]["message"])
+
     def test_stream(self):
         chunks = self.chunks({"model": "vgem", "messages": self.user()})
         texts = [c["choices"][0]["delta"].get("content") for c in chunks if c["choices"]]

@@ -107,7 +107,9 @@ Vertex AI (with --vertex-secret S, the secret of google_oauth_mock.py's tokens):
                       expired, else 401 UNAUTHENTICATED (as with option status-401); an
                       x-goog-api-key is refused (Vertex takes none). Errors come in a list
                       ([{"error": ...}]), as Vertex sends them; contents without a role are a
-                      400 ("Please use a valid role: user, model."). Option revoke-after-use:
+                      400 ("Please use a valid role: user, model."); "labels" (Vertex's
+                      own field: on the Gemini API it is an unknown name) are checked as
+                      Google's labels page says. Option revoke-after-use:
                       a token is revoked once it served a call of such a model (401 after).
 
 Introspection:
@@ -302,13 +304,24 @@ def check_part(p, where, system=False):
             raise BadRequest("fileData needs a fileUri.", where)
 
 
-def check_generate(body):
+LABEL = re.compile(r"[a-z][a-z0-9_-]{0,62}$")
+
+
+def check_generate(body, vertex=False):
     if not isinstance(body, dict):
         raise BadRequest("Invalid JSON payload received. Expected an object.")
     for k in body:
-        if k not in TOP_FIELDS:
+        # labels are Vertex's: the Gemini API knows no such field (LiteLLM issue 14556)
+        if k not in TOP_FIELDS or k == "labels" and not vertex:
             raise BadRequest('Invalid JSON payload received. Unknown name "%s": Cannot find '
                              'field.' % k, k)
+    labels = body.get("labels", {})
+    if not isinstance(labels, dict) or len(labels) > 64 or not all(
+            LABEL.match(k) and isinstance(v, str) and re.match(r"[a-z0-9_-]{0,63}$", v)
+            for k, v in labels.items()):
+        raise BadRequest("labels: at most 64, keys and values of lowercase letters, digits, "
+                         "'_' and '-', at most 63 characters, keys starting with a letter",
+                         "labels")
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         raise BadRequest("* GenerateContentRequest.contents: contents is not specified",
@@ -847,7 +860,7 @@ class Handler(mockserve.MockHandler):
             body = rec["body"]
             try:
                 if method in ("generateContent", "streamGenerateContent"):
-                    check_generate(body)
+                    check_generate(body, getattr(self, "on_vertex", False))
                     check_thinking(body, model)
                     if opt["signed"]:
                         check_signatures(body)
