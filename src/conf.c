@@ -1242,8 +1242,9 @@ price_fallback(const sllmp_deployment_t *d, const char *base_model, sllmp_price_
         }
         return rc;
     }
-    if (d->provider != SLLMP_PROVIDER_AZURE && d->gcp == NULL) {
-        return 0;
+    if ((d->provider != SLLMP_PROVIDER_AZURE && d->gcp == NULL) ||
+        (d->gcp != NULL && d->provider == SLLMP_PROVIDER_OPENAI)) {
+        return 0; /* Vertex's partner models have Vertex's prices, under vertex_ai/ */
     }
     key = sllmp_xasprintf("%s/%s", d->gcp != NULL ? "gemini" : "openai", m);
     rc = sllmp_price_lookup(key, p) == 0;
@@ -1298,8 +1299,9 @@ price_compute(const sllmp_deployment_t *d, const char *key, const char *base_mod
  * Whether the deployment is sent POST /v1/responses as it is (its server's own Responses API),
  * as LiteLLM decides: openai/ and azure/ deployments do; model_info.supported_endpoints, when
  * given, decides for any OpenAI-compatible deployment ("/v1/responses" or "/responses" in it:
- * natively; not in it: through chat completions). Anthropic, Gemini, Bedrock and the mock have
- * no Responses API: theirs is always the translation.
+ * natively; not in it: through chat completions). Anthropic, Gemini, Bedrock, the mock and
+ * Vertex AI's OpenAI-compatible endpoint have no Responses API: theirs is always the
+ * translation.
  */
 static int
 responses_api(loader_t *L, dep_ud_t *u)
@@ -1324,7 +1326,8 @@ responses_api(loader_t *L, dep_ud_t *u)
     if (rc < 0) {
         return -1;
     }
-    if (listed && d->provider != SLLMP_PROVIDER_OPENAI && d->provider != SLLMP_PROVIDER_AZURE) {
+    if (listed && ((d->provider != SLLMP_PROVIDER_OPENAI && d->provider != SLLMP_PROVIDER_AZURE) ||
+                   d->gcp != NULL)) {
         warn(L, u->endpoints,
              "model '%s': %s/ has no Responses API of its own; /v1/responses is served through "
              "chat completions",
@@ -2155,7 +2158,28 @@ route_strip(char *model, const char *const *routes)
 }
 
 /*
- * A vertex_ai/ model: Claude (claude-*) through Anthropic's API at Google's URL, else Gemini's
+ * The partner models Vertex AI serves through its OpenAI-compatible endpoint (".../endpoints/
+ * openapi/chat/completions", the model named in the body as publisher/model), by LiteLLM's
+ * prefixes for its OpenAI-like handler: Llama, DeepSeek, Qwen and gpt-oss.
+ */
+static int
+vertex_openapi_model(const char *model)
+{
+    static const char *const prefixes[] = {"meta/", "deepseek-ai/", "qwen/", "openai/gpt-oss-",
+                                           NULL};
+
+    for (int i = 0; prefixes[i] != NULL; i++) {
+        if (strncmp(model, prefixes[i], strlen(prefixes[i])) == 0 &&
+            model[strlen(prefixes[i])] != '\0') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * A vertex_ai/ model: Claude (claude-*) through Anthropic's API at Google's URL, a partner
+ * model of vertex_openapi_model() through the OpenAI-compatible endpoint, else Gemini's
  * generateContent; LiteLLM's vertex_ai/gemini/<id> names <id>. Also for a pattern's copies.
  */
 static void
@@ -2166,8 +2190,9 @@ vertex_model(sllmp_deployment_t *d)
     if (strncmp(d->model, "gemini/", 7) == 0 && slash[1] != '\0') {
         memmove(d->model, slash + 1, strlen(slash + 1) + 1);
     }
-    d->provider =
-        strncmp(d->model, "claude", 6) == 0 ? SLLMP_PROVIDER_ANTHROPIC : SLLMP_PROVIDER_GEMINI;
+    d->provider = strncmp(d->model, "claude", 6) == 0 ? SLLMP_PROVIDER_ANTHROPIC
+                  : vertex_openapi_model(d->model)    ? SLLMP_PROVIDER_OPENAI
+                                                      : SLLMP_PROVIDER_GEMINI;
     d->messages_api = d->provider == SLLMP_PROVIDER_ANTHROPIC;
 }
 
@@ -2218,6 +2243,23 @@ load_gcred(loader_t *L, const char *given, char **why)
     return c;
 }
 
+/* The base URL of Vertex AI's OpenAI-compatible endpoint under a location's root (*base, which
+ * is replaced), unless *base already is one: the OpenAI paths (chat/completions) follow it. */
+static void
+vertex_openapi_base(char **base)
+{
+    static const char tail[] = "/endpoints/openapi";
+    size_t n = strlen(*base);
+    char *b;
+
+    if (n >= sizeof(tail) - 1 && strcmp(*base + n - (sizeof(tail) - 1), tail) == 0) {
+        return;
+    }
+    b = sllmp_xasprintf("%s%s", *base, tail);
+    free(*base);
+    *base = b;
+}
+
 /*
  * Vertex AI's credentials, as LiteLLM and google-auth find them: litellm_params.
  * vertex_credentials, VERTEXAI_CREDENTIALS, the file GOOGLE_APPLICATION_CREDENTIALS names,
@@ -2241,11 +2283,15 @@ vertex_params(loader_t *L, dep_ud_t *u)
     char *given = NULL, *why = NULL, *project = NULL, *location = NULL, *host = NULL;
     const char *from = "litellm_params.vertex_credentials";
 
-    if (strchr(d->model, '/') != NULL || strncmp(d->model, "mistral", 7) == 0 ||
-        strncmp(d->model, "codestral", 9) == 0 || strncmp(d->model, "jamba", 5) == 0) {
+    if (d->provider != SLLMP_PROVIDER_OPENAI &&
+        (strchr(d->model, '/') != NULL || strncmp(d->model, "mistral", 7) == 0 ||
+         strncmp(d->model, "codestral", 9) == 0 || strncmp(d->model, "jamba", 5) == 0)) {
+        /* Mistral's and AI21's rawPredict, a Model Garden endpoint of one's own
+         * (vertex_ai/openai/<id>), publishers LiteLLM routes nowhere else */
         warn(L, u->model_node,
-             "Vertex AI's partner model '%s' is not supported by this version of sllmp (Gemini "
-             "and Claude are): model '%s' is left out",
+             "Vertex AI's partner model '%s' is not supported by this version of sllmp (Gemini, "
+             "Claude, and meta/, deepseek-ai/, qwen/ and openai/gpt-oss- models are): model "
+             "'%s' is left out",
              d->model, d->model_name);
         u->disabled = 1;
         return 0;
@@ -2343,6 +2389,18 @@ vertex_params(loader_t *L, dep_ud_t *u)
             strip_slashes(d->api_base);
         }
     }
+    if (d->api_base != NULL && strstr(d->api_base, "/models/") != NULL &&
+        d->provider == SLLMP_PROVIDER_OPENAI) {
+        /* LiteLLM appends ":<the URL it would have used>" to it: no URL at all */
+        fail(L, u->model_node,
+             "model '%s': its api_base names a model's URL (.../models/...), which %s is not "
+             "called at; give the host, or the URL up to .../locations/%s (or its "
+             ".../endpoints/openapi)",
+             d->model_name, d->model, location);
+        free(project);
+        free(location);
+        return -1;
+    }
     if (d->api_base != NULL && strstr(d->api_base, "/models/") != NULL) {
         d->vertex_model_url = 1; /* LiteLLM's: the whole URL up to ':generateContent' */
     } else if (d->api_base == NULL || strstr(d->api_base, "/locations/") == NULL) {
@@ -2356,6 +2414,9 @@ vertex_params(loader_t *L, dep_ud_t *u)
 
         d->api_base = sllmp_xasprintf("%s/v1/projects/%s/locations/%s", base, project, location);
         free(base);
+    }
+    if (d->provider == SLLMP_PROVIDER_OPENAI) {
+        vertex_openapi_base(&d->api_base);
     }
     free(project);
     free(location);
@@ -2447,8 +2508,10 @@ split_model(loader_t *L, dep_ud_t *u)
             d->api_base = sllmp_xstrdup(fallback);
         }
     }
-    /* a server of the user's own (lm_studio/, litellm_proxy/): LiteLLM knows no default host */
-    if (d->api_base == NULL && d->provider == SLLMP_PROVIDER_OPENAI) {
+    /* a server of the user's own (lm_studio/, litellm_proxy/): LiteLLM knows no default host;
+     * Vertex AI's is its location's (vertex_params) */
+    if (d->api_base == NULL && d->provider == SLLMP_PROVIDER_OPENAI &&
+        strcmp(d->provider_name, "vertex_ai") != 0) {
         return fail(L, u->model_node,
                     "model '%s': %s/ needs litellm_params.api_base (or %s in the environment)",
                     d->model_name, providers[i].prefix, providers[i].base_env[0]);
@@ -5366,7 +5429,11 @@ sllmp_deployment_for(const sllmp_deployment_t *d, const char *name, sllmp_arena_
         x->reasoning = 1;
     }
     if (x->gcp != NULL) {
-        vertex_model(x); /* Claude or Gemini by the name */
+        vertex_model(x); /* Claude, an OpenAI-compatible partner model or Gemini by the name */
+        if (x->provider == SLLMP_PROVIDER_OPENAI && d->provider != SLLMP_PROVIDER_OPENAI) {
+            /* the pattern's root is a location's (vertex_params) */
+            x->api_base = sllmp_arena_printf(a, "%s/endpoints/openapi", d->api_base);
+        }
     }
     if (fireworks_short(x)) {
         x->model = sllmp_arena_printf(a, FIREWORKS_MODELS "%s", x->model);

@@ -86,7 +86,10 @@ struct sllmp_deployment_s {
      * with OAuth tokens of these credentials (gauth.h; shared by a pattern's copies); NULL for
      * every other provider. api_base is then the location's root ("https://us-central1-
      * aiplatform.googleapis.com/v1/projects/P/locations/us-central1"), or with vertex_model_url
-     * the URL up to the model's name that LiteLLM's api_base for vertex_ai is */
+     * the URL up to the model's name that LiteLLM's api_base for vertex_ai is. Provider OPENAI:
+     * a partner model (meta/..., deepseek-ai/..., qwen/..., openai/gpt-oss-...) at Vertex's
+     * OpenAI-compatible endpoint, api_base the root's .../endpoints/openapi and model the
+     * publisher's name the body carries */
     struct sllmp_gcred_s *gcp;
     int vertex_model_url;
     char **headers; /* "Name: value" lines sent upstream on every call, NULL-terminated (NULL

@@ -20,7 +20,9 @@ sllmp_provider_serves(const sllmp_deployment_t *d, int kind)
     case SLLMP_KIND_CHAT:
         return 1;
     case SLLMP_KIND_COMPLETIONS:
-        return d->provider == SLLMP_PROVIDER_OPENAI || d->provider == SLLMP_PROVIDER_AZURE;
+        /* not Vertex AI's OpenAI-compatible endpoint: chat completions only */
+        return (d->provider == SLLMP_PROVIDER_OPENAI && d->gcp == NULL) ||
+               d->provider == SLLMP_PROVIDER_AZURE;
     case SLLMP_KIND_EMBEDDINGS:
         return d->provider != SLLMP_PROVIDER_ANTHROPIC;
     case SLLMP_KIND_MESSAGES:

@@ -1,8 +1,9 @@
 /*
  * OpenAI-compatible upstreams: OpenAI itself, vLLM, Ollama, LM Studio, Groq, Mistral, any base
- * URL that speaks /chat/completions (protocols.md §1, §3.4), and Azure OpenAI (§3.2: the
- * deployment in the path, api-version in the query, the key in `api-key`). The same pass-through
- * serves /v1/completions and /v1/embeddings.
+ * URL that speaks /chat/completions (protocols.md §1, §3.4), Azure OpenAI (§3.2: the
+ * deployment in the path, api-version in the query, the key in `api-key`), and Vertex AI's
+ * partner models at its OpenAI-compatible endpoint (a Google access token for the key). The same
+ * pass-through serves /v1/completions and /v1/embeddings.
  *
  * The client's body goes upstream with `model` replaced by the deployment's and, for streams,
  * stream_options.include_usage forced on, except for Azure api-versions that predate
@@ -257,6 +258,14 @@ reasoning_model(const sllmp_deployment_t *d)
     return 0;
 }
 
+/* Llama on Vertex AI's OpenAI-compatible endpoint, whose request LiteLLM's VertexAILlama3Config
+ * writes with max_tokens. */
+static int
+vertex_llama(const sllmp_deployment_t *d)
+{
+    return d->gcp != NULL && strstr(d->model, "llama") != NULL;
+}
+
 /*
  * Parameters an upstream takes under another name (to), or not at all (to NULL), as LiteLLM
  * maps them. When the client sent both names, the one under `to` goes up and the other is
@@ -280,6 +289,8 @@ static const struct {
     {mistral, "service_tier", NULL, 0},
     {mistral, "safety_identifier", NULL, 0},
     {mistral, "prompt_cache_key", NULL, 0},
+    /* the client's max_completion_tokens wins over its max_tokens, as in LiteLLM */
+    {vertex_llama, "max_completion_tokens", "max_tokens", 1},
 };
 
 #define NMAP (sizeof(param_map) / sizeof(param_map[0]))
@@ -610,8 +621,8 @@ upstream_url(sllmp_req_t *r, int responses, const char *stored)
 }
 
 /* The call of r->dep with body (to its Responses API when responses); headers has room for
- * 6. */
-static void
+ * 6. 0, or -1 with r failed (no access token for Vertex AI). */
+static int
 call_init(sllmp_req_t *r, sllmp_upstream_call_t *call, const char **headers, const char *body,
           int responses)
 {
@@ -622,7 +633,13 @@ call_init(sllmp_req_t *r, sllmp_upstream_call_t *call, const char **headers, con
     headers[nh++] = "Content-Type: application/json";
     headers[nh++] = r->stream ? "Accept: text/event-stream" : "Accept: application/json";
     headers[nh++] = sllmp_arena_printf(r->arena, "X-Request-ID: %s", r->id);
-    if (d->api_key != NULL) {
+    if (d->gcp != NULL) {
+        /* Vertex AI's OpenAI-compatible endpoint: its access token is the key */
+        if (sllmp_vertex_auth(r, headers, &nh) < 0) {
+            headers[nh] = NULL;
+            return -1;
+        }
+    } else if (d->api_key != NULL) {
         headers[nh++] = d->provider == SLLMP_PROVIDER_AZURE
                             ? sllmp_arena_printf(r->arena, "api-key: %s", d->api_key)
                             : sllmp_arena_printf(r->arena, "Authorization: Bearer %s", d->api_key);
@@ -632,6 +649,7 @@ call_init(sllmp_req_t *r, sllmp_upstream_call_t *call, const char **headers, con
     call->body = body;
     call->body_len = strlen(body);
     call->headers = headers;
+    return 0;
 }
 
 sllmp_rc_t
@@ -646,7 +664,9 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
     char *body = upstream_body(r, &usage_asked);
 
     sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
-    call_init(r, &call, headers, body, 0);
+    if (call_init(r, &call, headers, body, 0) < 0) {
+        return SLLMP_ERROR;
+    }
     s.r = r;
     s.done = s.finished = 0;
     s.head = NULL;
@@ -870,7 +890,9 @@ sllmp_provider_openai_responses(sllmp_req_t *r)
     char *body = responses_body(r);
 
     sllmp_arena_cleanup_add(r->arena, cJSON_free, body);
-    call_init(r, &call, headers, body, 1);
+    if (call_init(r, &call, headers, body, 1) < 0) {
+        return SLLMP_ERROR;
+    }
     memset(&s, 0, sizeof(s));
     s.r = r;
     sllmp_sse_init(&s.sse, MAX_EVENT, on_response_event, &s);
@@ -973,10 +995,9 @@ sllmp_provider_openai_via_responses(sllmp_req_t *r)
     sllmp_err_t err;
     sllmp_rc_t rc;
 
-    if (body == NULL) {
+    if (body == NULL || call_init(r, &call, headers, body, 1) < 0) {
         return SLLMP_ERROR;
     }
-    call_init(r, &call, headers, body, 1);
     memset(&s, 0, sizeof(s));
     s.r = r;
     sllmp_provider_xstream_init(r, &s.x);
@@ -1010,7 +1031,10 @@ sllmp_provider_openai_forward(sllmp_req_t *r, const char *method, const char *pa
     sllmp_err_t err;
     int status;
 
-    call_init(r, &call, headers, "", 1);
+    if (call_init(r, &call, headers, "", 1) < 0) {
+        sllmp_resp_error(r);
+        return -1;
+    }
     url = upstream_url(r, 1, path);
     if (query != NULL && *query != '\0') {
         url = sllmp_arena_printf(r->arena, "%s%c%s", url, strchr(url, '?') ? '&' : '?', query);

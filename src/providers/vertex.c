@@ -8,6 +8,8 @@
  * anthropic/models/{model}:rawPredict (streamRawPredict), its token count at .../models/
  * count-tokens:rawPredict; the root https://{location}-aiplatform.googleapis.com/v1/projects/
  * {project}/locations/{location}. Every call carries an OAuth access token (gauth.h).
+ * Partner models of Vertex's OpenAI-compatible endpoint (Llama, DeepSeek, Qwen, gpt-oss) are
+ * OpenAI's (src/providers/openai.c) at {root}/endpoints/openapi, signed in here too.
  */
 #include "sllmp/conf.h"
 #include "sllmp/gauth.h"

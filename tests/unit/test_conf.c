@@ -1802,7 +1802,7 @@ test_vertex_ai(void **state)
         "vertex_credentials: %s, api_base: 'http://127.0.0.1:9/'}}\n"
         "  - {model_name: dom, litellm_params: {model: vertex_ai/gemini-2.5-flash, "
         "vertex_credentials: %s, vertex_project: 'example.com:proj'}}\n"
-        "  - {model_name: llama, litellm_params: {model: vertex_ai/meta/llama-3.3-70b-maas, "
+        "  - {model_name: mistral, litellm_params: {model: vertex_ai/mistral-large@2411-001, "
         "vertex_credentials: %s}}\n"
         "  - {model_name: \"vx/*\", litellm_params: {model: \"vertex_ai/*\", "
         "vertex_credentials: %s}}\n",
@@ -1847,8 +1847,8 @@ test_vertex_ai(void **state)
     assert_string_equal(sllmp_conf_find(c, "dom", 3)->api_base,
                         "https://us-central1-aiplatform.googleapis.com/v1/projects/"
                         "example.com:proj/locations/us-central1");
-    assert_null(sllmp_conf_find(c, "llama", 5));
-    assert_true(has_warning(c, "partner model 'meta/llama-3.3-70b-maas' is not supported"));
+    assert_null(sllmp_conf_find(c, "mistral", 7));
+    assert_true(has_warning(c, "partner model 'mistral-large@2411-001' is not supported"));
     /* a pattern's model is Claude or Gemini by the name asked for */
     d = sllmp_conf_find(c, "vx/*", 4);
     assert_non_null(d);
@@ -1966,6 +1966,117 @@ test_anthropic_betas(void **state)
     expect_error("sllmp: {anthropic_betas: {bedrock: {a: [x]}}}\n",
                  "t.yaml:1:40: sllmp.anthropic_betas: a must be the flag's name on the host");
     expect_error("sllmp: {anthropic_betas: [vertex_ai]}\n", "t.yaml:1:26: sllmp.anthropic_betas");
+}
+
+/* vertex_ai/'s partner models at Vertex's OpenAI-compatible endpoint (LiteLLM's prefixes):
+ * OpenAI's API under the location's .../endpoints/openapi, the publisher's name for the body,
+ * Vertex's prices; other partner models still left out. */
+static void
+test_vertex_ai_openapi(void **state)
+{
+    char key[128], *yaml, *err = NULL, buf[8192];
+    const char *home = getenv("HOME");
+    char *saved_home = home != NULL ? strdup(home) : NULL;
+    sllmp_conf_t *c;
+    const sllmp_deployment_t *d, *x;
+    sllmp_arena_t arena, *a = &arena;
+    FILE *f;
+
+    (void)state;
+    sllmp_arena_init(a, 4096);
+    unset_google_env();
+    write_sa_key(key, sizeof(key), "key-proj");
+    yaml = sllmp_xasprintf(
+        "model_list:\n"
+        "  - {model_name: llama, litellm_params: {model: "
+        "vertex_ai/meta/llama-4-maverick-17b-128e-instruct-maas, vertex_credentials: %s}}\n"
+        "  - {model_name: oss, litellm_params: {model: vertex_ai/openai/gpt-oss-120b-maas, "
+        "vertex_credentials: %s, vertex_location: global}}\n"
+        "  - {model_name: qwen, litellm_params: {model: "
+        "vertex_ai_beta/qwen/qwen3-235b-a22b-instruct-2507-maas, vertex_credentials: %s, "
+        "vertex_location: us}}\n"
+        "  - {model_name: ds, litellm_params: {model: vertex_ai/deepseek-ai/deepseek-r1-0528-maas, "
+        "vertex_credentials: %s, api_base: 'http://127.0.0.1:9/'}}\n"
+        "  - {model_name: ds2, litellm_params: {model: "
+        "vertex_ai/deepseek-ai/deepseek-r1-0528-maas, "
+        "vertex_credentials: %s, api_base: 'http://127.0.0.1:9/v1/projects/x/locations/y/"
+        "endpoints/openapi'}}\n"
+        "  - {model_name: ep, litellm_params: {model: vertex_ai/openai/1234567890, "
+        "vertex_credentials: %s}}\n"
+        "  - {model_name: \"vx/*\", litellm_params: {model: \"vertex_ai/*\", "
+        "vertex_credentials: %s}}\n",
+        key, key, key, key, key, key, key);
+    c = load(yaml, &err);
+    assert_null(err);
+    assert_non_null(c);
+    d = sllmp_conf_find(c, "llama", 5);
+    assert_non_null(d);
+    assert_int_equal(d->provider, SLLMP_PROVIDER_OPENAI);
+    assert_string_equal(d->provider_name, "vertex_ai");
+    assert_non_null(d->gcp);
+    assert_null(d->api_key);
+    assert_false(d->messages_api);
+    assert_false(d->responses_api);
+    assert_string_equal(d->model, "meta/llama-4-maverick-17b-128e-instruct-maas");
+    assert_string_equal(d->api_base, "https://us-central1-aiplatform.googleapis.com/v1/projects/"
+                                     "key-proj/locations/us-central1/endpoints/openapi");
+    assert_true(d->price.input == 0.35 && d->price.output == 1.15);
+    assert_true(sllmp_provider_serves(d, SLLMP_KIND_CHAT));
+    assert_false(sllmp_provider_serves(d, SLLMP_KIND_COMPLETIONS));
+    d = sllmp_conf_find(c, "oss", 3);
+    assert_string_equal(d->model, "openai/gpt-oss-120b-maas");
+    assert_string_equal(d->api_base, "https://aiplatform.googleapis.com/v1/projects/key-proj/"
+                                     "locations/global/endpoints/openapi");
+    assert_true(d->price.input == 0.15 && d->price.output == 0.60);
+    d = sllmp_conf_find(c, "qwen", 4);
+    assert_int_equal(d->provider, SLLMP_PROVIDER_OPENAI);
+    assert_string_equal(d->model, "qwen/qwen3-235b-a22b-instruct-2507-maas");
+    assert_string_equal(d->api_base, "https://aiplatform.us.rep.googleapis.com/v1/projects/"
+                                     "key-proj/locations/us/endpoints/openapi");
+    /* a host of one's own, or the endpoint's whole base */
+    assert_string_equal(sllmp_conf_find(c, "ds", 2)->api_base,
+                        "http://127.0.0.1:9/v1/projects/key-proj/locations/us-central1/endpoints/"
+                        "openapi");
+    assert_string_equal(sllmp_conf_find(c, "ds2", 3)->api_base,
+                        "http://127.0.0.1:9/v1/projects/x/locations/y/endpoints/openapi");
+    /* a Model Garden endpoint of one's own is no partner model of these */
+    assert_null(sllmp_conf_find(c, "ep", 2));
+    assert_true(has_warning(c, "partner model 'openai/1234567890' is not supported"));
+    /* a pattern's copy is one by the name asked for, at the endpoint under the root */
+    d = sllmp_conf_find(c, "vx/*", 4);
+    x = sllmp_deployment_for(d, "vx/meta/llama-4-maverick-17b-128e-instruct-maas", a);
+    assert_int_equal(x->provider, SLLMP_PROVIDER_OPENAI);
+    assert_string_equal(x->api_base, "https://us-central1-aiplatform.googleapis.com/v1/projects/"
+                                     "key-proj/locations/us-central1/endpoints/openapi");
+    assert_true(x->price.input == 0.35);
+    assert_int_equal(sllmp_deployment_for(d, "vx/gemini-2.5-pro", a)->provider,
+                     SLLMP_PROVIDER_GEMINI);
+    /* sllmp check says where it goes and with what */
+    f = fmemopen(buf, sizeof(buf) - 1, "w");
+    sllmp_conf_describe(c, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "llama -> vertex_ai model 'meta/llama-4-maverick-17b-128e-"
+                                "instruct-maas' at https://us-central1-aiplatform.googleapis.com/"
+                                "v1/projects/key-proj/locations/us-central1/endpoints/openapi, "
+                                "Google tokens of the service account "));
+    sllmp_conf_unref(c);
+
+    /* LiteLLM's api_base naming a model's URL: no URL of this endpoint */
+    free(yaml);
+    yaml = sllmp_xasprintf("model_list:\n"
+                           "  - {model_name: v, litellm_params: {model: vertex_ai/meta/llama-x, "
+                           "vertex_credentials: %s, api_base: 'http://127.0.0.1:9/v1/projects/"
+                           "p/locations/l/publishers/meta/models/llama-x'}}\n",
+                           key);
+    expect_error(yaml, "names a model's URL");
+    free(yaml);
+    unset_google_env();
+    unlink(key);
+    if (saved_home != NULL) {
+        setenv("HOME", saved_home, 1);
+        free(saved_home);
+    }
+    sllmp_arena_destroy(a);
 }
 
 /* The providers by LiteLLM's prefixes: defaults, environment keys only for default hosts,
@@ -3189,6 +3300,7 @@ main(void)
         cmocka_unit_test(test_providers),
         cmocka_unit_test(test_vertex_ai),
         cmocka_unit_test(test_anthropic_betas),
+        cmocka_unit_test(test_vertex_ai_openapi),
         cmocka_unit_test(test_litellm_openai_like_providers),
         cmocka_unit_test(test_fireworks_model_names),
         cmocka_unit_test(test_litellm_timeouts),
