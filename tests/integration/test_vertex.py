@@ -1,10 +1,12 @@
-"""Vertex AI (vertex_ai/) through lighttpd and the spawn-fcgi pool: Gemini and Claude at
-Google's URLs with OAuth access tokens, against google_oauth_mock.py (the token endpoint, which
-checks the service account's RS256 JWT with its public key, and a metadata server) and the
-Vertex routes of gemini_mock.py and anthropic_mock.py, which take only its tokens."""
+"""Vertex AI (vertex_ai/) through lighttpd and the spawn-fcgi pool: Gemini, Claude and the
+partner models of Vertex's OpenAI-compatible endpoint at Google's URLs with OAuth access
+tokens, against google_oauth_mock.py (the token endpoint, which checks the service account's
+RS256 JWT with its public key, and a metadata server) and the Vertex routes of gemini_mock.py,
+anthropic_mock.py and openai_mock.py, which take only its tokens."""
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -62,6 +64,13 @@ class VertexClaude(MockProcess):
         return ["--vertex-secret", SECRET]
 
 
+class VertexOpenAPI(MockProcess):
+    SCRIPT = os.path.join(MOCKS, "openai_mock.py")
+
+    def args(self):
+        return ["--vertex-secret", SECRET]
+
+
 def token_requests(oauth):
     return [r for r in mock_get(oauth, "/_mock/requests")
             if not r["path"].startswith("/_mock")]
@@ -86,6 +95,8 @@ class VertexCase(StackCase):
         cls.addClassCleanup(cls.gemini.stop)
         cls.claude = VertexClaude().start()
         cls.addClassCleanup(cls.claude.stop)
+        cls.openapi = VertexOpenAPI().start()
+        cls.addClassCleanup(cls.openapi.stop)
         o = "http://127.0.0.1:%d" % cls.oauth.port
         cls.key_file = os.path.join(cls.tmp, "sa.json")
         with open(cls.key_file, "w") as f:
@@ -109,6 +120,7 @@ class VertexCase(StackCase):
     def models(cls, mock):
         g = "http://127.0.0.1:%d" % cls.gemini.port
         c = "http://127.0.0.1:%d" % cls.claude.port
+        o = "http://127.0.0.1:%d" % cls.openapi.port
 
         def m(name, model, base, **p):
             params = {"model": "vertex_ai/" + model, "api_base": base,
@@ -130,6 +142,10 @@ class VertexCase(StackCase):
             m("vclaude-tools", "claude-mock+tools", c),
             m("vclaude-down", "claude-mock+status-529", c),
             m("vclaude-403", "claude-mock+echo", c, vertex_project="other-proj"),
+            # partner models at the OpenAI-compatible endpoint; the first one priced by
+            # conf/pricing.yaml
+            m("vllama", "meta/llama-4-maverick-17b-128e-instruct-maas", o),
+            m("vllama-401", "meta/llama-mock+status-401", o),
             {"model_name": "direct", "litellm_params": {
                 "model": "anthropic/claude-mock+echo", "api_base": c,
                 "api_key": "sk-ant-mock-KEY"}},
@@ -152,7 +168,7 @@ class VertexCase(StackCase):
         ]
 
     def setUp(self):
-        for mock in (self.gemini, self.claude):
+        for mock in (self.gemini, self.claude, self.openapi):
             http_request(mock.port, "POST", "/_mock/reset", b"")
 
     def post(self, path, payload, headers=None):
@@ -444,6 +460,55 @@ class ClaudeOnVertexTest(VertexCase):
                          "count-tokens:rawPredict")
         self.assertEqual(sent["body"]["model"], "claude-mock@20250514+words-4-10")
         self.assertEqual(sent["body"]["anthropic_version"], "vertex-2023-10-16")
+
+
+class PartnerOnVertexTest(VertexCase):
+    """Llama, DeepSeek, Qwen and gpt-oss: OpenAI's API at .../endpoints/openapi."""
+
+    MODEL = "meta/llama-4-maverick-17b-128e-instruct-maas"
+
+    def test_chat(self):
+        r = self.chat({"model": "vllama", "messages": self.user("echo me"),
+                       "max_completion_tokens": 40})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["choices"][0]["message"]["content"], "echo me")
+        self.assertGreater(r.json()["usage"]["completion_tokens"], 0)
+        self.assertGreater(float(r.header("x-sllmp-cost-usd")), 0)  # pricing.yaml's price
+        sent = mock_requests(self.openapi)[-1]
+        self.assertEqual(sent["path"], ROOT + "/endpoints/openapi/chat/completions")
+        self.assertTrue(sent["headers"]["authorization"].startswith("Bearer ya29.mock."))
+        self.assertEqual(sent["body"]["model"], self.MODEL)
+        # Llama's limit under the name LiteLLM sends it as
+        self.assertEqual(sent["body"]["max_tokens"], 40)
+        self.assertNotIn("max_completion_tokens", sent["body"])
+
+    def test_stream(self):
+        r = self.post("/v1/chat/completions", {
+            "model": "vllama", "messages": self.user("one two three"), "stream": True,
+            "stream_options": {"include_usage": True}})
+        self.assertEqual(r.status, 200, r)
+        text = r.body.decode()
+        events = [e["data"] for e in parse_sse(text)]
+        self.assertEqual(events[-1], "[DONE]", events)
+        chunks = [json.loads(d) for d in events[:-1]]
+        self.assertEqual("".join(c["choices"][0]["delta"].get("content") or ""
+                                 for c in chunks if c["choices"]), "one two three")
+        self.assertGreater(chunks[-1]["usage"]["completion_tokens"], 0)
+        cost = re.search(r"^: x-sllmp-cost-usd ([0-9.]+)", text, re.M)
+        self.assertIsNotNone(cost, text)
+        self.assertGreater(float(cost.group(1)), 0)
+        sent = mock_requests(self.openapi)[-1]
+        self.assertEqual(sent["path"], ROOT + "/endpoints/openapi/chat/completions")
+        self.assertEqual(sent["body"]["model"], self.MODEL)
+        self.assertTrue(sent["body"]["stream"])
+
+    def test_refused_token(self):
+        r = self.chat({"model": "vllama-401", "messages": self.user()})
+        self.assertEqual(r.status, 502, r)
+        self.assertEqual(r.json()["error"]["code"], "provider_auth_error")
+        self.assertNotIn("ya29", r.body.decode())
+        logs = open(self.stack.out_path, encoding="utf-8", errors="replace").read()
+        self.assertIn("UNAUTHENTICATED Request had invalid authentication credentials", logs)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ with the `close` option, no framing and Connection: close) and every event is fl
 written (TCP_NODELAY).
 
 Flags: --port, --port-file, --verbose, --parent-pid, --tls-cert/--tls-key (see mockserve.py),
-and --azure-key K: the `api-key` the Azure paths require (default "azure-mock-KEY").
+--azure-key K: the `api-key` the Azure paths require (default "azure-mock-KEY"), and
+--vertex-secret S: serve Vertex AI's OpenAI-compatible endpoint (below) for the tokens of
+google_oauth_mock.py --secret S.
 
 Endpoints (OpenAI paths: no auth checked; the Authorization header is only recorded):
     POST /v1/chat/completions, /chat/completions    chat, unstreamed or streamed
@@ -40,6 +42,14 @@ Endpoints (OpenAI paths: no auth checked; the Authorization header is only recor
                       ceil(chars / 4), output 16)}
     GET  /openai/v1/responses/{id}, /openai/responses/{id}?api-version=V
     GET  /v1/models, /models, /health
+    POST /v1/projects/{project}/locations/{location}/endpoints/openapi/chat/completions
+                      Vertex AI's OpenAI-compatible endpoint (with --vertex-secret): chat as
+                      above, for a body model "publisher/name" (Vertex's partner models:
+                      meta/llama-..., deepseek-ai/...; no "/": 400) whose name carries the
+                      options. Auth: an Authorization: Bearer token of google_oauth_mock.py
+                      that has not expired, else (and with option status-401) 401
+                      [{"error":{"code":401,"status":"UNAUTHENTICATED",...}}], as Vertex sends
+                      its errors.
 
 Behaviour is chosen by the request's `model` (the gateway rewrites the model to the
 deployment's upstream model, so a test config picks behaviour per deployment); on the classic
@@ -297,7 +307,11 @@ import uuid
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import mockserve
+from google_oauth_mock import valid_token
 from mockserve import now, split_words, word_pieces
+
+VERTEX_OPENAPI = re.compile(r"/v1/projects/([a-z0-9.:-]+)/locations/([a-z0-9-]+)/"
+                            r"endpoints/openapi/chat/completions")
 
 FAKE_KEY = "sk-mock-SECRET-123"
 AZURE_KEY = "azure-mock-KEY"
@@ -1005,6 +1019,8 @@ class Handler(mockserve.MockHandler):
         rec = self.record(raw)
         if path.startswith("/openai/"):
             return self.azure(path, rec)
+        if self.server.vertex_secret and VERTEX_OPENAPI.fullmatch(path):
+            return self.vertex(rec)
         if path in ("/v1/responses/compact", "/responses/compact"):
             return self.compact(rec["body"])
         m = RESPONSE_CANCEL.fullmatch(path)
@@ -1174,6 +1190,25 @@ class Handler(mockserve.MockHandler):
         az = {"deployment": deployment, "api_version": api_version, "v1": bool(v1),
               "model": AZURE_MODELS[kind]}
         self.run(kind, body, rec, parse_model(deployment), az)
+
+    def vertex(self, rec):
+        """Vertex AI's OpenAI-compatible endpoint: a Google access token, a partner model's
+        publisher/name in the body; Google's errors come in a list."""
+        body = rec["body"]
+        model = body.get("model") if isinstance(body, dict) else None
+        name = model.split("/", 1)[1] if isinstance(model, str) and "/" in model else None
+        if not valid_token(self.server.vertex_secret, self.headers.get("Authorization")) \
+                or (name is not None and "status-401" in name.split("+")):
+            return self.send_json(401, [{"error": {
+                "code": 401, "status": "UNAUTHENTICATED",
+                "message": "Request had invalid authentication credentials. Expected OAuth 2 "
+                           "access token, login cookie or other valid authentication "
+                           "credential."}}])
+        if not name:
+            return self.send_json(400, [{"error": {
+                "code": 400, "status": "INVALID_ARGUMENT",
+                "message": "Invalid model: %r (publisher/model expected)" % (model,)}}])
+        return self.run("chat", body, rec, parse_model(name))
 
     def azure_auth(self, rec):
         """Whether the request has the api-key or the Entra ID bearer token (else a 401 is
@@ -1862,9 +1897,12 @@ def main():
                         help="the api-key header the Azure paths take (default %(default)s)")
         ap.add_argument("--azure-ad-token", default=AZURE_AD_TOKEN,
                         help="the Entra ID token they take as Bearer (default %(default)s)")
+        ap.add_argument("--vertex-secret",
+                        help="serve Vertex AI's OpenAI-compatible endpoint (google_oauth_mock)")
     srv, a = mockserve.start(Handler, __doc__, args)
     srv.azure_key = a.azure_key
     srv.azure_ad_token = a.azure_ad_token
+    srv.vertex_secret = a.vertex_secret
     srv.responses = {}          # the stored Responses by id
     srv.items = {}              # their output items by id
     srv.inputs = {}             # their input items by id (GET .../input_items)
