@@ -1107,10 +1107,12 @@ sllmp_capture_policy(const sllmp_conf_t *c, const sllmp_key_t *k, const sllmp_de
 
 static int submap(loader_t *L, yaml_node_t *v, const char *what, pair_f *fn, void *ud);
 
-/* LiteLLM's per-token price overrides (USD per token), by usage bucket. */
-static const char *const cost_keys[5] = {
+/* LiteLLM's price overrides: USD per token, by usage bucket; then USD per image made
+ * (/v1/images/generations without a token count). */
+#define PER_IMAGE SLLMP_COST_PER_IMAGE
+static const char *const cost_keys[SLLMP_NCOSTS] = {
     "input_cost_per_token",  "cache_read_input_token_cost",     "cache_creation_input_token_cost",
-    "output_cost_per_token", "output_cost_per_reasoning_token",
+    "output_cost_per_token", "output_cost_per_reasoning_token", "output_cost_per_image",
 };
 
 typedef struct {
@@ -1118,7 +1120,7 @@ typedef struct {
     int disabled;
     yaml_node_t *model_node;
     yaml_node_t *model_id_node;
-    double cost[5];       /* < 0: not set */
+    double cost[SLLMP_NCOSTS]; /* < 0: not set */
     char *base_model;     /* model_info.base_model: what an Azure deployment runs, for its price */
     int api_base_set;     /* the config gave api_base: no provider key from the environment */
     yaml_node_t *headers; /* litellm_params.headers */
@@ -1139,7 +1141,7 @@ typedef struct {
 static int
 cost_key(loader_t *L, dep_ud_t *u, const char *key, yaml_node_t *v)
 {
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < SLLMP_NCOSTS; i++) {
         if (strcmp(key, cost_keys[i]) == 0) {
             const char *s;
             double x;
@@ -1149,9 +1151,9 @@ cost_key(loader_t *L, dep_ud_t *u, const char *key, yaml_node_t *v)
             }
             /* at most $1,000 a token: inf and the like would make every cost and budget absurd */
             if (!whole_number(s, &x) || !(x >= 0 && x <= 1000)) {
-                return fail(L, v,
-                            "%s must be a number of USD per token from 0 to 1000 (e.g. 0.0000025)",
-                            key);
+                return fail(L, v, "%s must be a number of USD per %s from 0 to 1000 (e.g. %s)", key,
+                            i == PER_IMAGE ? "image" : "token",
+                            i == PER_IMAGE ? "0.04" : "0.0000025");
             }
             u->cost[i] = x;
             return 1;
@@ -1253,10 +1255,10 @@ price_fallback(const sllmp_deployment_t *d, const char *base_model, sllmp_price_
 }
 
 /* The price of d's model (key names it in the table): the table's entry, then model_info's
- * per-token overrides (cost, < 0 unset). */
+ * per-token overrides (cost, < 0 unset; the per-image price is read from d->cost itself). */
 static void
 price_compute(const sllmp_deployment_t *d, const char *key, const char *base_model,
-              const double cost[5], sllmp_price_t *p)
+              const double cost[SLLMP_NCOSTS], sllmp_price_t *p)
 {
     int overridden = 0;
 
@@ -1266,7 +1268,7 @@ price_compute(const sllmp_deployment_t *d, const char *key, const char *base_mod
     } else if (sllmp_price_lookup(key, p) < 0 && !price_fallback(d, base_model, p)) {
         *p = (sllmp_price_t){0, -1, -1, 0, -1, 0};
     }
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < PER_IMAGE; i++) {
         if (cost[i] >= 0) {
             double per_million = cost[i] * 1e6;
 
@@ -1349,7 +1351,7 @@ resolve_price(loader_t *L, dep_ud_t *u)
     /* a pattern's models are known per request: each is priced then (sllmp_deployment_for) */
     d->price_per_model = d->pattern && u->base_model == NULL && strchr(d->model, '*') != NULL;
     price_compute(d, key, u->base_model, u->cost, &d->price);
-    if (!d->price.known && !d->price_per_model) {
+    if (!d->price.known && !d->price_per_model && d->cost[PER_IMAGE] < 0) {
         warn(L, u->model_node,
              "model '%s' (%s) has no price in conf/pricing.yaml: its cost counts "
              "as 0 (set model_info.input_cost_per_token and output_cost_per_token)",
@@ -2991,7 +2993,7 @@ model_list(loader_t *L, yaml_node_t *list)
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
         sllmp_deployment_t *d = &c->deployments[c->ndeployments];
-        dep_ud_t u = {.d = d, .cost = {-1, -1, -1, -1, -1}};
+        dep_ud_t u = {.d = d, .cost = {-1, -1, -1, -1, -1, -1}};
         int rc = deployment(L, node(L, *it), &u);
 
         free(u.base_model);

@@ -139,6 +139,14 @@ sllmp_cost(const sllmp_usage_t *u, const sllmp_price_t *p)
     return sllmp_cost_buckets(u, p, b);
 }
 
+double
+sllmp_cost_images(const sllmp_usage_t *u, const sllmp_price_t *p, double per_image, long images)
+{
+    double tokens = u->seen ? sllmp_cost(u, p) : 0;
+
+    return tokens > 0 || per_image <= 0 || images <= 0 ? tokens : per_image * (double)images;
+}
+
 void
 sllmp_cost_format(double usd, char *buf, size_t len)
 {

@@ -62,6 +62,11 @@ typedef struct {
     char *region;
 } sllmp_aws_t;
 
+/* LiteLLM's price overrides a deployment may give (conf.c's cost_keys): five buckets' USD per
+ * token, then USD per image made (model_info.output_cost_per_image), SLLMP_COST_PER_IMAGE. */
+#define SLLMP_NCOSTS         6
+#define SLLMP_COST_PER_IMAGE 5
+
 struct sllmp_deployment_s {
     char *model_name;    /* the alias clients ask for */
     char *litellm_model; /* as written: "openai/gpt-4o-mini" */
@@ -143,7 +148,8 @@ struct sllmp_deployment_s {
     int price_per_model; /* a pattern whose model has the '*': priced per model it serves */
     int unpriced_seen;   /* set once a model it served had no price (logged once a process) */
     int *unpriced_flag;  /* &unpriced_seen of the entry itself, for its per-request copies */
-    double cost[5];      /* model_info's USD per token (< 0: unset), laid over each one's price */
+    /* model_info's USD per token (laid over each one's price) and per image; < 0: unset */
+    double cost[SLLMP_NCOSTS];
 };
 
 /* LiteLLM's router_settings.routing_strategy names. */

@@ -59,6 +59,15 @@ long sllmp_usage_completion(const sllmp_usage_t *u); /* output + reasoning */
 /* The cost in USD. */
 double sllmp_cost(const sllmp_usage_t *u, const sllmp_price_t *p);
 
+/*
+ * The cost of an image generation: its tokens when the upstream counted them (gpt-image's
+ * usage) and they have a price; else per_image USD (a deployment's
+ * model_info.output_cost_per_image; < 0 none) for each of the `images` made; else 0 (an estimate
+ * of the prompt is no price of a picture).
+ */
+double sllmp_cost_images(const sllmp_usage_t *u, const sllmp_price_t *p, double per_image,
+                         long images);
+
 /* The same, with the cost of each bucket (input, cache read, cache write, output, reasoning). */
 double sllmp_cost_buckets(const sllmp_usage_t *u, const sllmp_price_t *p, double out[5]);
 

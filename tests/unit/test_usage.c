@@ -38,9 +38,10 @@ test_openai_cached_tokens_not_charged_twice(void **state)
 {
     /* gpt-4o: $2.50 input, $1.25 cached input, $10 output per 1M */
     sllmp_price_t p = {2.50, 1.25, -1, 10.00, -1, 1};
-    sllmp_usage_t u = openai("{\"prompt_tokens\":2000,\"completion_tokens\":300,"
-                             "\"total_tokens\":2300,\"prompt_tokens_details\":{\"cached_tokens\":1500},"
-                             "\"completion_tokens_details\":{\"reasoning_tokens\":0}}");
+    sllmp_usage_t u =
+        openai("{\"prompt_tokens\":2000,\"completion_tokens\":300,"
+               "\"total_tokens\":2300,\"prompt_tokens_details\":{\"cached_tokens\":1500},"
+               "\"completion_tokens_details\":{\"reasoning_tokens\":0}}");
 
     (void)state;
     assert_int_equal(u.input, 500);
@@ -182,7 +183,8 @@ test_price_table_and_overrides(void **state)
     assert_usd(p.cache_read, 0.30);
     assert_int_equal(sllmp_price_lookup("gemini/gemini-2.5-pro", &p), 0);
     assert_usd(p.output, 10.00);
-    assert_int_equal(sllmp_price_lookup("bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", &p), 0);
+    assert_int_equal(sllmp_price_lookup("bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", &p),
+                     0);
     assert_usd(p.input, 3.00);
     assert_int_equal(sllmp_price_lookup("azure/gpt-4o-mini", &p), 0);
 
@@ -227,6 +229,66 @@ test_price_table_and_overrides(void **state)
     free(err);
 }
 
+static void
+test_images_priced_by_tokens_else_per_image(void **state)
+{
+    /* gpt-image-1 as LiteLLM prices it: $5 input, $40 output (image tokens) per 1M */
+    sllmp_price_t p = {5.00, 1.25, -1, 40.00, -1, 1};
+    sllmp_price_t unpriced = {0, -1, -1, 0, -1, 0};
+    sllmp_usage_t u, none;
+    cJSON *j = cJSON_Parse("{\"input_tokens\":50,\"output_tokens\":4160,\"total_tokens\":4210,"
+                           "\"input_tokens_details\":{\"text_tokens\":50,\"image_tokens\":0}}");
+
+    (void)state;
+    memset(&u, 0, sizeof(u));
+    memset(&none, 0, sizeof(none));
+    sllmp_usage_from_responses(&u, j);
+    cJSON_Delete(j);
+    /* its tokens, whatever the per-image price */
+    assert_usd(sllmp_cost_images(&u, &p, 0.04, 1), (50 * 5.00 + 4160 * 40.00) / 1e6);
+    assert_usd(sllmp_cost_images(&u, &p, -1, 1), (50 * 5.00 + 4160 * 40.00) / 1e6);
+    /* no usage (dall-e-3), or tokens without a price: each image */
+    assert_usd(sllmp_cost_images(&none, &p, 0.04, 3), 0.12);
+    assert_usd(sllmp_cost_images(&u, &unpriced, 0.04, 2), 0.08);
+    /* neither: nothing, not the prompt's estimate */
+    none.input = 100;
+    none.estimated = 1;
+    assert_usd(sllmp_cost_images(&none, &p, -1, 2), 0);
+    assert_usd(sllmp_cost_images(&none, &p, 0.04, 0), 0);
+}
+
+static void
+test_output_cost_per_image_read(void **state)
+{
+    char *err = NULL;
+    sllmp_conf_t *c;
+    static const char text[] = "model_list:\n"
+                               "  - model_name: dalle\n"
+                               "    litellm_params: {model: openai/dall-e-3}\n"
+                               "    model_info: {output_cost_per_image: 0.04}\n"
+                               "  - model_name: dalle-params\n"
+                               "    litellm_params: {model: openai/dall-e-2, "
+                               "output_cost_per_image: 0.02}\n"
+                               "  - model_name: mini\n"
+                               "    litellm_params: {model: openai/gpt-4o-mini}\n";
+    static const char bad[] = "model_list:\n  - model_name: a\n    litellm_params: "
+                              "{model: openai/x, output_cost_per_image: 2000}\n";
+
+    (void)state;
+    c = sllmp_conf_load("t.yaml", text, sizeof(text) - 1, &err);
+    assert_non_null(c);
+    assert_usd(c->deployments[0].cost[SLLMP_COST_PER_IMAGE], 0.04);
+    assert_usd(c->deployments[1].cost[SLLMP_COST_PER_IMAGE], 0.02);
+    assert_true(c->deployments[2].cost[SLLMP_COST_PER_IMAGE] < 0);
+    /* a per-image price is a price: no warning that the model costs nothing */
+    assert_int_equal(c->nwarnings, 0);
+    sllmp_conf_unref(c);
+    c = sllmp_conf_load("t.yaml", bad, sizeof(bad) - 1, &err);
+    assert_null(c);
+    assert_non_null(strstr(err, "output_cost_per_image must be a number of USD per image"));
+    free(err);
+}
+
 int
 main(void)
 {
@@ -238,6 +300,8 @@ main(void)
         cmocka_unit_test(test_openai_cache_write_and_odd_figures),
         cmocka_unit_test(test_unknown_price_costs_nothing_and_format),
         cmocka_unit_test(test_price_table_and_overrides),
+        cmocka_unit_test(test_images_priced_by_tokens_else_per_image),
+        cmocka_unit_test(test_output_cost_per_image_read),
     };
 
     return cmocka_run_group_tests_name("usage", tests, NULL, NULL);
