@@ -34,6 +34,8 @@ typedef enum {
     EP_CHAT,
     EP_COMPLETIONS,
     EP_EMBEDDINGS,
+    EP_IMAGES,
+    EP_MODERATIONS,
     EP_MESSAGES,
     EP_COUNT_TOKENS,
     EP_RESPONSES,
@@ -68,6 +70,10 @@ static const route_t routes[] = {
     {"/completions", 0, "POST", EP_COMPLETIONS},
     {"/v1/embeddings", 0, "POST", EP_EMBEDDINGS},
     {"/embeddings", 0, "POST", EP_EMBEDDINGS},
+    {"/v1/images/generations", 0, "POST", EP_IMAGES},
+    {"/images/generations", 0, "POST", EP_IMAGES},
+    {"/v1/moderations", 0, "POST", EP_MODERATIONS},
+    {"/moderations", 0, "POST", EP_MODERATIONS},
     {"/v1/messages", 0, "POST", EP_MESSAGES}, /* Anthropic's; its SDKs add the /v1 themselves */
     {"/v1/messages/count_tokens", 0, "POST", EP_COUNT_TOKENS},
     {"/v1/responses", 0, "POST", EP_RESPONSES},
@@ -390,8 +396,8 @@ json_body(sllmp_req_t *r)
     }
 }
 
-/* A request for the pipeline: chat, completions, embeddings, messages or a token count
- * (r->kind). */
+/* A request for the pipeline: chat, completions, embeddings, images, moderations, messages or a
+ * token count (r->kind). */
 static void
 chat(sllmp_req_t *r)
 {
@@ -544,6 +550,8 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
     /* from here on, errors of /v1/messages (and its count_tokens) take Anthropic's shape */
     r->kind = rt->ep == EP_COMPLETIONS    ? SLLMP_KIND_COMPLETIONS
               : rt->ep == EP_EMBEDDINGS   ? SLLMP_KIND_EMBEDDINGS
+              : rt->ep == EP_IMAGES       ? SLLMP_KIND_IMAGES
+              : rt->ep == EP_MODERATIONS  ? SLLMP_KIND_MODERATIONS
               : rt->ep == EP_MESSAGES     ? SLLMP_KIND_MESSAGES
               : rt->ep == EP_COUNT_TOKENS ? SLLMP_KIND_COUNT_TOKENS
                                           : SLLMP_KIND_CHAT;
@@ -590,6 +598,8 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
     case EP_CHAT:
     case EP_COMPLETIONS:
     case EP_EMBEDDINGS:
+    case EP_IMAGES:
+    case EP_MODERATIONS:
     case EP_MESSAGES:
     case EP_COUNT_TOKENS:
     case EP_RESPONSES:

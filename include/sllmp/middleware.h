@@ -92,6 +92,10 @@ void sllmp_limits_keepalive_also(sllmp_req_t *r, void (*fn)(sllmp_req_t *r));
 /* The request's trace id (32 hex), "" when its trace has none. */
 const char *sllmp_trace_id(sllmp_req_t *r);
 
+/* An image generation's `data` as a trace record keeps it: each image's b64_json (megabytes of
+ * a picture) replaced by "[b64_json: <n> characters]"; its url and revised_prompt stay. */
+void sllmp_trace_cut_images(cJSON *data);
+
 /*
  * s with every key the gateway knows of (the client's, the master key, the providers',
  * Langfuse's) and every match of sllmp.langfuse.redact replaced by [REDACTED]: s itself when
@@ -132,6 +136,10 @@ long sllmp_count_tokens_estimate(const cJSON *body);
 
 /* Fills r->usage with an estimate (marked so) when the upstream reported none. */
 void sllmp_usage_estimate(sllmp_req_t *r);
+
+/* The cost in USD of r's answer as its usage stands (estimated or not): its tokens at the
+ * deployment's price; a moderation nothing; an image generation as sllmp_cost_images says. */
+double sllmp_req_cost(const sllmp_req_t *r);
 
 /* Depth of the deepest array/object in a JSON text (strings skipped); stops past max. */
 int sllmp_json_depth(const char *s, size_t n, int max);

@@ -55,10 +55,14 @@ typedef enum {
     SLLMP_KIND_MESSAGES,     /* POST /v1/messages: Anthropic's API, answered in its shapes */
     SLLMP_KIND_COUNT_TOKENS, /* POST /v1/messages/count_tokens: Anthropic's token count, in its
                               * shapes too; no generation (no limits, cost or trace record) */
-    SLLMP_KIND_RESPONSES     /* POST /v1/responses to a model whose deployments speak the
+    SLLMP_KIND_RESPONSES,    /* POST /v1/responses to a model whose deployments speak the
                               * Responses API (responses_api): passed through as it is, answered
                               * in the upstream's own shapes. To other models a Responses request
                               * is kind CHAT with responses_api set (the translation). */
+    SLLMP_KIND_IMAGES,       /* POST /v1/images/generations: passed through to OpenAI-compatible
+                              * and Azure deployments, never streamed */
+    SLLMP_KIND_MODERATIONS   /* POST /v1/moderations: passed through to OpenAI-compatible
+                              * deployments; costs nothing */
 } sllmp_kind_t;
 
 #define SLLMP_REQ_MAGIC 0x5e11a9u
@@ -147,6 +151,8 @@ struct sllmp_req_s {
     int upstream_status;
     sllmp_usage_t usage;     /* normalised; estimated when the upstream gave none */
     size_t completion_chars; /* streamed content, for the estimate */
+    long images;             /* the images of an unstreamed /v1/images/generations answer (its
+                              * `data`), for a per-image price */
     double cost_usd;
     long chunks;
     sllmp_attempt_t attempts[SLLMP_ATTEMPTS_MAX];

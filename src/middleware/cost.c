@@ -131,6 +131,9 @@ sllmp_req_prompt_chars(const sllmp_req_t *r)
         }
         return n;
     }
+    case SLLMP_KIND_IMAGES:
+        return input_chars(cJSON_GetObjectItemCaseSensitive(b, "prompt"));
+    case SLLMP_KIND_MODERATIONS: /* input: strings, or parts with an image's data: URL */
     case SLLMP_KIND_RESPONSES: {
         long media = 0;
         size_t n = count_chars(cJSON_GetObjectItemCaseSensitive(b, "instructions"), 0, &media) +
@@ -168,6 +171,20 @@ sllmp_usage_estimate(sllmp_req_t *r)
     r->usage.estimated = 1;
 }
 
+double
+sllmp_req_cost(const sllmp_req_t *r)
+{
+    switch (r->kind) {
+    case SLLMP_KIND_MODERATIONS:
+        return 0; /* OpenAI bills no moderation, nor does LiteLLM */
+    case SLLMP_KIND_IMAGES:
+        return sllmp_cost_images(&r->usage, &r->dep->price, r->dep->cost[SLLMP_COST_PER_IMAGE],
+                                 r->images);
+    default:
+        return sllmp_cost(&r->usage, &r->dep->price);
+    }
+}
+
 static sllmp_rc_t
 cost_post(sllmp_req_t *r, void *mw_conf)
 {
@@ -180,7 +197,7 @@ cost_post(sllmp_req_t *r, void *mw_conf)
         return SLLMP_GO_ON;
     }
     sllmp_usage_estimate(r);
-    r->cost_usd = sllmp_cost(&r->usage, &r->dep->price);
+    r->cost_usd = sllmp_req_cost(r);
     sllmp_cost_format(r->cost_usd, usd, sizeof(usd));
     if (!r->headers_sent || r->stream_held) {
         /* a held stream (buffer_streams) has its headers still to send: the header too */

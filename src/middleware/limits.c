@@ -213,29 +213,53 @@ max_out(const cJSON *body)
     return cJSON_IsNumber(mt) ? mt : cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
 }
 
-/* The worst case: the prompt as estimated, the most it may write (max_tokens for each of the n
- * choices), at the dearest prices. */
+/* Tokens one image may be counted for: gpt-image-1's most (high quality, 1024x1536). */
+#define IMAGE_TOKENS 6240
+
+/* The most one choice may write: max_tokens (the request's, else the deployment's default),
+ * else sllmp.limits.reserve_max_tokens; an image's IMAGE_TOKENS; nothing for an embedding or
+ * a moderation. */
+static long
+worst_choice(const sllmp_req_t *r)
+{
+    const cJSON *mt = max_out(r->json);
+
+    switch (r->kind) {
+    case SLLMP_KIND_EMBEDDINGS:
+    case SLLMP_KIND_MODERATIONS:
+        return 0;
+    case SLLMP_KIND_IMAGES:
+        return IMAGE_TOKENS;
+    case SLLMP_KIND_CHAT:
+    case SLLMP_KIND_COMPLETIONS:
+        if (!cJSON_IsNumber(mt) && r->dep->defaults != NULL) {
+            mt = max_out(r->dep->defaults); /* the deployment's own, which the request goes with */
+        }
+        break;
+    default:
+        break;
+    }
+    return cJSON_IsNumber(mt) && mt->valuedouble >= 1 && mt->valuedouble < 1e9
+               ? (long)mt->valuedouble
+               : r->conf->reserve_max_tokens;
+}
+
+/* The worst case: the prompt as estimated, the most it may write (for each of the n choices,
+ * or images), at the dearest prices; a moderation costs nothing. */
 static void
 worst_case(sllmp_req_t *r, sllmp_reservation_t *res)
 {
     const sllmp_price_t *p = &r->dep->price;
-    const cJSON *mt = max_out(r->json);
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->json, "n");
     long prompt = sllmp_estimate_tokens(sllmp_req_prompt_chars(r));
-    /* an embedding writes no tokens */
-    long out = r->kind == SLLMP_KIND_EMBEDDINGS ? 0 : r->conf->reserve_max_tokens;
+    long out = worst_choice(r), images = r->kind == SLLMP_KIND_IMAGES;
     double in_price = p->input, out_price = p->output;
+    double per_image =
+        r->dep->cost[SLLMP_COST_PER_IMAGE] > 0 ? r->dep->cost[SLLMP_COST_PER_IMAGE] : 0;
 
-    if (!cJSON_IsNumber(mt) && r->dep->defaults != NULL &&
-        (r->kind == SLLMP_KIND_CHAT || r->kind == SLLMP_KIND_COMPLETIONS)) {
-        mt = max_out(r->dep->defaults); /* the deployment's own, which the request goes with */
-    }
-    if (r->kind != SLLMP_KIND_EMBEDDINGS && cJSON_IsNumber(mt) && mt->valuedouble >= 1 &&
-        mt->valuedouble < 1e9) {
-        out = (long)mt->valuedouble;
-    }
     if (cJSON_IsNumber(n) && n->valuedouble > 1 && n->valuedouble <= 128) {
         out *= (long)n->valuedouble; /* n choices: each may write max_tokens */
+        images *= (long)n->valuedouble;
     }
     if (p->cache_write > in_price) {
         in_price = p->cache_write;
@@ -244,9 +268,11 @@ worst_case(sllmp_req_t *r, sllmp_reservation_t *res)
         out_price = p->reasoning;
     }
     res->tokens = prompt + out;
-    /* USD per 1M tokens -> nano-USD per token is x 1000 */
-    res->cost_nano =
-        p->known ? nano(((double)prompt * in_price + (double)out * out_price) * 1000.0) : 0;
+    /* USD per 1M tokens -> nano-USD per token is x 1000; USD -> nano-USD x 1e9 */
+    res->cost_nano = (p->known || per_image > 0) && r->kind != SLLMP_KIND_MODERATIONS
+                         ? nano(((double)prompt * in_price + (double)out * out_price) * 1000.0 +
+                                (double)images * per_image * 1e9)
+                         : 0;
 }
 
 /* ---------------------------------------------------------------- answers */
@@ -553,7 +579,7 @@ limits_complete(sllmp_req_t *r, void *mw_conf)
     if (answered(r)) {
         sllmp_usage_estimate(r); /* when post did not run: an error or a departed client */
         if (r->cost_usd == 0) {
-            r->cost_usd = sllmp_cost(&r->usage, &r->dep->price);
+            r->cost_usd = sllmp_req_cost(r);
         }
     }
     cost = nano(r->cost_usd * SLLMP_NANO_PER_USD);

@@ -31,6 +31,10 @@ sllmp_provider_serves(const sllmp_deployment_t *d, int kind)
         return 1; /* Anthropic's own count where the provider has one, else the estimate */
     case SLLMP_KIND_RESPONSES:
         return d->responses_api;
+    case SLLMP_KIND_IMAGES:
+        return d->provider == SLLMP_PROVIDER_OPENAI || d->provider == SLLMP_PROVIDER_AZURE;
+    case SLLMP_KIND_MODERATIONS:
+        return d->provider == SLLMP_PROVIDER_OPENAI; /* Azure OpenAI has no moderations API */
     }
     return 0;
 }
@@ -58,6 +62,8 @@ call_kind(sllmp_req_t *r)
         }
         break;
     case SLLMP_KIND_COMPLETIONS:
+    case SLLMP_KIND_IMAGES:
+    case SLLMP_KIND_MODERATIONS:
         return sllmp_provider_openai_chat(r); /* the router let only OpenAI and Azure through */
     case SLLMP_KIND_EMBEDDINGS:
         switch (p) {

@@ -153,21 +153,29 @@ router_pre(sllmp_req_t *r, void *mw_conf)
                               sllmp_utf8_prec(r->model, 200), r->model);
     }
     if (!sllmp_provider_serves(r->dep, r->kind)) {
-        static const char *const what[] = {
-            "/v1/chat/completions", "/v1/completions",           "/v1/embeddings",
-            "/v1/messages",         "/v1/messages/count_tokens", "/v1/responses"};
+        static const char *const what[] = {"/v1/chat/completions",
+                                           "/v1/completions",
+                                           "/v1/embeddings",
+                                           "/v1/messages",
+                                           "/v1/messages/count_tokens",
+                                           "/v1/responses",
+                                           "/v1/images/generations",
+                                           "/v1/moderations"};
+        /* who does serve it, where only some providers do */
+        static const char *const who[] = {
+            [SLLMP_KIND_MESSAGES] = " /v1/messages is served by anthropic/ deployments and "
+                                    "bedrock/ deployments of Anthropic models.",
+            [SLLMP_KIND_COMPLETIONS] = " /v1/completions is served by OpenAI-compatible and "
+                                       "Azure deployments.",
+            [SLLMP_KIND_IMAGES] = " /v1/images/generations is served by OpenAI-compatible and "
+                                  "Azure deployments.",
+            [SLLMP_KIND_MODERATIONS] = " /v1/moderations is served by OpenAI-compatible "
+                                       "deployments (Azure OpenAI has no moderations API)."};
 
         return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "model",
                               "The model '%.*s' (provider %s) is not served on %s.%s",
                               sllmp_utf8_prec(r->model, 200), r->model, r->dep->provider_name,
-                              what[r->kind],
-                              r->kind == SLLMP_KIND_MESSAGES
-                                  ? " /v1/messages is served by anthropic/ deployments and "
-                                    "bedrock/ deployments of Anthropic models."
-                              : r->kind == SLLMP_KIND_COMPLETIONS
-                                  ? " /v1/completions is served by OpenAI-compatible and Azure "
-                                    "deployments."
-                                  : "");
+                              what[r->kind], who[r->kind] != NULL ? who[r->kind] : "");
     }
     return SLLMP_GO_ON;
 }

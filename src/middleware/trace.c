@@ -890,10 +890,18 @@ usage_and_cost(sllmp_req_t *r, cJSON *rec)
         add_int(u, names[i], v[i]);
     }
     cJSON_AddBoolToObject(u, "estimated", r->usage.estimated);
-    if (r->dep != NULL && r->dep->price.known) {
+    if (r->dep != NULL && (r->dep->price.known || r->cost_usd > 0)) {
         double b[5];
         double total = sllmp_cost_buckets(&r->usage, &r->dep->price, b);
         cJSON *c = cJSON_AddObjectToObject(rec, "cost");
+
+        if (total != r->cost_usd &&
+            (r->kind == SLLMP_KIND_IMAGES || r->kind == SLLMP_KIND_MODERATIONS)) {
+            /* priced otherwise than by its tokens (sllmp_req_cost): a moderation at nothing,
+             * images each at their price, all of it output */
+            memset(b, 0, sizeof(b));
+            b[3] = total = r->cost_usd;
+        }
 
         for (int i = 0; i < 5; i++) {
             add_usd(c, names[i], b[i]);
@@ -977,6 +985,69 @@ responses_output(const cJSON *body, cJSON *rec)
 }
 
 /* The answer of an unstreamed call, from the body that went to the client. */
+/* The member of the body that is a prompt-like kind's input: its text, recorded whole as the
+ * record's input; NULL for the kinds with messages or items. */
+static const char *
+text_input(const sllmp_req_t *r)
+{
+    switch (r->kind) {
+    case SLLMP_KIND_COMPLETIONS:
+    case SLLMP_KIND_IMAGES:
+        return "prompt";
+    case SLLMP_KIND_EMBEDDINGS:
+    case SLLMP_KIND_MODERATIONS:
+        return "input";
+    default:
+        return NULL;
+    }
+}
+
+void
+sllmp_trace_cut_images(cJSON *data)
+{
+    cJSON *img;
+
+    cJSON_ArrayForEach(img, data)
+    {
+        const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(img, "b64_json");
+
+        if (cJSON_IsString(b64)) {
+            char marker[64];
+
+            snprintf(marker, sizeof(marker), "[b64_json: %zu characters]",
+                     strlen(b64->valuestring));
+            cJSON_ReplaceItemInObjectCaseSensitive(img, "b64_json", cJSON_CreateString(marker));
+        }
+    }
+}
+
+/* An answer that is no chat's, which the record keeps as it is but for what is no text: an
+ * image generation's `data` (its pictures' base64 cut, sllmp_trace_cut_images), a
+ * moderation's `results`. 1 when body was one (of those kinds or embeddings, which keep
+ * nothing). */
+static int
+other_output(const sllmp_req_t *r, cJSON *body, cJSON *rec, int full)
+{
+    const char *name = r->kind == SLLMP_KIND_IMAGES        ? "data"
+                       : r->kind == SLLMP_KIND_MODERATIONS ? "results"
+                                                           : NULL;
+    cJSON *out;
+
+    if (name == NULL) {
+        return r->kind == SLLMP_KIND_EMBEDDINGS;
+    }
+    out = cJSON_DetachItemFromObjectCaseSensitive(body, name);
+    if (full && out != NULL) {
+        if (r->kind == SLLMP_KIND_IMAGES) {
+            sllmp_trace_cut_images(out);
+        }
+        cJSON_AddItemToObject(rec, "output", out);
+    } else {
+        cJSON_Delete(out);
+    }
+    return 1;
+}
+
 static void
 unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
 {
@@ -1012,12 +1083,15 @@ unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
         cJSON_Delete(body);
         return;
     }
-    if (r->kind == SLLMP_KIND_MESSAGES || r->messages != NULL || r->kind == SLLMP_KIND_EMBEDDINGS) {
-        /* an Anthropic Message (also one translated from chat): its content blocks;
-         * embeddings: no text to keep */
+    if (other_output(r, body, rec, full)) {
+        cJSON_Delete(body);
+        return;
+    }
+    if (r->kind == SLLMP_KIND_MESSAGES || r->messages != NULL) {
+        /* an Anthropic Message (also one translated from chat): its content blocks */
         cJSON *content = cJSON_DetachItemFromObjectCaseSensitive(body, "content");
 
-        if (full && content != NULL && r->kind != SLLMP_KIND_EMBEDDINGS) {
+        if (full && content != NULL) {
             cJSON *out = cJSON_AddObjectToObject(rec, "output");
 
             cJSON_AddStringToObject(out, "role", "assistant");
@@ -1175,8 +1249,9 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     add_str(rec, "parent_span_id", t->parent);
     cJSON_AddBoolToObject(rec, "trace_joined", t->joined);
     cJSON_AddStringToObject(rec, "trace_name", rec_string(r, "trace_name", lf->trace_name));
-    static const char *const kind_names[] = {"chat.completions", "completions",  "embeddings",
-                                             "messages",         "count_tokens", "responses"};
+    static const char *const kind_names[] = {"chat.completions",   "completions",  "embeddings",
+                                             "messages",           "count_tokens", "responses",
+                                             "images.generations", "moderations"};
 
     cJSON_AddStringToObject(rec, "name",
                             rec_string(r, "generation_name",
@@ -1219,10 +1294,8 @@ build(sllmp_req_t *r, trace_t *t, sllmp_capture_t cap)
     cJSON_AddItemToObject(rec, "params", params(r->authenticated ? body : NULL));
     sllmp_dep_defaults_remove(body, added, nadded);
     cJSON_AddStringToObject(rec, "capture", sllmp_capture_name(cap));
-    if (cap == SLLMP_CAPTURE_FULL && body != NULL &&
-        (r->kind == SLLMP_KIND_COMPLETIONS || r->kind == SLLMP_KIND_EMBEDDINGS)) {
-        cJSON *in = cJSON_DetachItemFromObjectCaseSensitive(
-            body, r->kind == SLLMP_KIND_COMPLETIONS ? "prompt" : "input");
+    if (cap == SLLMP_CAPTURE_FULL && body != NULL && text_input(r) != NULL) {
+        cJSON *in = cJSON_DetachItemFromObjectCaseSensitive(body, text_input(r));
         cJSON *suffix = r->kind == SLLMP_KIND_COMPLETIONS
                             ? cJSON_DetachItemFromObjectCaseSensitive(body, "suffix")
                             : NULL;

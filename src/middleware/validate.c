@@ -481,6 +481,111 @@ validate_embeddings(sllmp_req_t *r)
     return accepted(r, body, cJSON_GetObjectItemCaseSensitive(body, "user"));
 }
 
+/* POST /v1/images/generations: what the gateway reads (the model, the prompt, n for the
+ * limits' worst case); size, quality, style and the rest are the upstream's to judge. A stream
+ * (gpt-image's partial images) is refused: its events are not passed through. */
+static sllmp_rc_t
+validate_images(sllmp_req_t *r)
+{
+    const cJSON *body = r->json;
+    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(body, "prompt");
+
+    if (model_field(r, body)) {
+        return SLLMP_ERROR;
+    }
+    if (prompt == NULL || cJSON_IsNull(prompt)) {
+        return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, "prompt",
+                              "Missing required parameter: 'prompt'.");
+    }
+    if (!cJSON_IsString(prompt) || prompt->valuestring[0] == '\0') {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "prompt",
+                              "'prompt' must be a non-empty string.");
+    }
+    if (number(r, body, "n", 1, 10, 1) ||
+        typed(r, body, "stream", cJSON_True | cJSON_False | cJSON_NULL, "a boolean", "stream") ||
+        typed(r, body, "response_format", cJSON_String | cJSON_NULL, "a string",
+              "response_format") ||
+        typed(r, body, "size", cJSON_String | cJSON_NULL, "a string", "size") ||
+        typed(r, body, "quality", cJSON_String | cJSON_NULL, "a string", "quality") ||
+        typed(r, body, "user", cJSON_String | cJSON_NULL, "a string", "user") ||
+        metadata(r, body)) {
+        return SLLMP_ERROR;
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"))) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "stream",
+                              "This gateway does not stream /v1/images/generations; leave "
+                              "'stream' out.");
+    }
+    return accepted(r, body, cJSON_GetObjectItemCaseSensitive(body, "user"));
+}
+
+/* Moderations' `input`: a string, or a non-empty array of strings or of multi-modal parts
+ * (objects with a `type`: text, image_url). */
+static sllmp_rc_t
+moderation_input(sllmp_req_t *r, const cJSON *body)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(body, "input");
+    const cJSON *list = cJSON_IsArray(in) ? in : NULL, *e;
+    int n = 0, strings = 0, parts = 0;
+
+    if (in == NULL || cJSON_IsNull(in)) {
+        return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, "input",
+                              "Missing required parameter: 'input'.");
+    }
+    if (cJSON_IsString(in)) {
+        return SLLMP_GO_ON;
+    }
+    cJSON_ArrayForEach(e, list)
+    {
+        n++;
+        strings += cJSON_IsString(e);
+        parts += cJSON_IsObject(e) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "type"));
+    }
+    if (n == 0 || (strings != n && parts != n)) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "input",
+                              "'input' must be a string, a non-empty array of strings or a "
+                              "non-empty array of input objects with a 'type'.");
+    }
+    return SLLMP_GO_ON;
+}
+
+/* OpenAI's default moderation models, in the order a request without `model` looks for them
+ * among the gateway's (a model_name, an alias, a pattern's name). */
+static const char *const moderation_defaults[] = {"omni-moderation-latest",
+                                                  "text-moderation-latest", NULL};
+
+/* POST /v1/moderations. `model` is optional in OpenAI's API (omni-moderation-latest); LiteLLM
+ * sends a request without one to OpenAI with its own key. Here a request goes only where the
+ * configuration says: to the first default model it serves, put in the body, else a 400. */
+static sllmp_rc_t
+validate_moderations(sllmp_req_t *r)
+{
+    cJSON *body = r->json;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+
+    if (model == NULL || cJSON_IsNull(model)) {
+        const char *name = NULL;
+
+        for (int i = 0; name == NULL && moderation_defaults[i] != NULL; i++) {
+            if (sllmp_conf_route_name(r->conf, moderation_defaults[i]) != NULL) {
+                name = moderation_defaults[i];
+            }
+        }
+        if (name == NULL) {
+            return sllmp_req_fail(r, SLLMP_ERR_MISSING_PARAM, "model",
+                                  "Missing required parameter: 'model'. This gateway has no "
+                                  "omni-moderation-latest or text-moderation-latest model to "
+                                  "use when none is named.");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(body, "model");
+        cJSON_AddStringToObject(body, "model", name);
+    }
+    if (model_field(r, body) || moderation_input(r, body) || metadata(r, body)) {
+        return SLLMP_ERROR;
+    }
+    return accepted(r, body, NULL);
+}
+
 /* Anthropic's `messages`: a non-empty list of user and assistant turns, each with a string or a
  * list of content blocks. */
 static sllmp_rc_t
@@ -685,6 +790,10 @@ validate_pre(sllmp_req_t *r, void *mw_conf)
         return validate_count_tokens(r);
     case SLLMP_KIND_RESPONSES:
         return validate_responses(r);
+    case SLLMP_KIND_IMAGES:
+        return validate_images(r);
+    case SLLMP_KIND_MODERATIONS:
+        return validate_moderations(r);
     case SLLMP_KIND_CHAT:
         break;
     }

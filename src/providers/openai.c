@@ -583,6 +583,8 @@ upstream_url(sllmp_req_t *r, int responses, const char *stored)
                      : responses                         ? "responses"
                      : r->kind == SLLMP_KIND_EMBEDDINGS  ? "embeddings"
                      : r->kind == SLLMP_KIND_COMPLETIONS ? "completions"
+                     : r->kind == SLLMP_KIND_IMAGES      ? "images/generations"
+                     : r->kind == SLLMP_KIND_MODERATIONS ? "moderations"
                                                          : "chat/completions";
 
     if (d->provider != SLLMP_PROVIDER_AZURE) {
@@ -702,7 +704,14 @@ sllmp_provider_openai_chat(sllmp_req_t *r)
         if (rc == SLLMP_FINISHED) {
             const cJSON *ch;
 
-            sllmp_usage_from_openai(&r->usage, cJSON_GetObjectItemCaseSensitive(json, "usage"));
+            if (r->kind == SLLMP_KIND_IMAGES) {
+                /* gpt-image's usage has the Responses API's names (input_tokens, ...) */
+                sllmp_usage_from_responses(&r->usage,
+                                           cJSON_GetObjectItemCaseSensitive(json, "usage"));
+                r->images = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(json, "data"));
+            } else {
+                sllmp_usage_from_openai(&r->usage, cJSON_GetObjectItemCaseSensitive(json, "usage"));
+            }
             cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(json, "choices"))
             {
                 const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");

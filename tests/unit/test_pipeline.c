@@ -129,6 +129,15 @@ config_text(const char *extra)
                            "  - model_name: canned-late429\n"
                            "    litellm_params: {model: openai/canned-late429, api_base: "
                            "\"http://127.0.0.1:%d/v1\"}\n"
+                           "  - model_name: img\n"
+                           "    litellm_params: {model: openai/gpt-image-1, api_base: "
+                           "\"http://127.0.0.1:1/v1\"}\n"
+                           "  - model_name: claude\n"
+                           "    litellm_params: {model: anthropic/claude-x, api_key: sk-a, "
+                           "api_base: \"http://127.0.0.1:1\"}\n"
+                           "  - model_name: az\n"
+                           "    litellm_params: {model: azure/echo, api_key: az-k, api_version: "
+                           "2024-10-21, api_base: \"http://127.0.0.1:1\"}\n"
                            "general_settings: {master_key: sk-master}\n"
                            "router_settings: {num_retries: 0}\n" /* one attempt: test_route.c */
                            "keys:\n"
@@ -211,13 +220,15 @@ body_json(const fake_io_t *f)
     return j;
 }
 
+/* The error a POST of body to uri is answered with: its status, code and param (NULL: null). */
 static void
-expect_error(const char *body, int status, const char *code, const char *param)
+expect_error_at(const char *uri, const char *body, int status, const char *code, const char *param)
 {
+    const char *const params[] = {"REQUEST_METHOD", "POST", "REQUEST_URI", uri, AUTH, NULL};
     fake_io_t f;
     cJSON *j, *e;
 
-    post(&f, body);
+    run(&f, params, body);
     assert_int_equal(fake_status(&f), status);
     j = body_json(&f);
     e = cJSON_GetObjectItem(j, "error");
@@ -232,6 +243,12 @@ expect_error(const char *body, int status, const char *code, const char *param)
     assert_true(cJSON_IsString(cJSON_GetObjectItem(e, "type")));
     cJSON_Delete(j);
     sllmp_buf_free(&f.out);
+}
+
+static void
+expect_error(const char *body, int status, const char *code, const char *param)
+{
+    expect_error_at("/v1/chat/completions", body, status, code, param);
 }
 
 static void
@@ -379,6 +396,66 @@ test_bad_input(void **state)
     big[sizeof(big) - 2] = '}';
     big[sizeof(big) - 1] = '\0';
     expect_error(big, 413, "request_too_large", NULL);
+}
+
+static void
+test_images_and_moderations_refused(void **state)
+{
+    static const char images[] = "/v1/images/generations", mod[] = "/v1/moderations";
+
+    (void)state;
+    expect_error_at(images, "{\"model\":\"img\"}", 400, "missing_required_parameter", "prompt");
+    expect_error_at(images, "{\"model\":\"img\",\"prompt\":null}", 400,
+                    "missing_required_parameter", "prompt");
+    expect_error_at(images, "{\"model\":\"img\",\"prompt\":[\"a\"]}", 400, "invalid_value",
+                    "prompt");
+    expect_error_at(images, "{\"model\":\"img\",\"prompt\":\"\"}", 400, "invalid_value", "prompt");
+    expect_error_at(images, "{\"model\":\"img\",\"prompt\":\"a\",\"n\":0}", 400, "invalid_value",
+                    "n");
+    expect_error_at(images, "{\"model\":\"img\",\"prompt\":\"a\",\"n\":1.5}", 400, "invalid_value",
+                    "n");
+    expect_error_at(images, "{\"model\":\"img\",\"prompt\":\"a\",\"size\":1024}", 400,
+                    "invalid_value", "size");
+    expect_error_at(images, "{\"model\":\"img\",\"prompt\":\"a\",\"stream\":true}", 400,
+                    "invalid_value", "stream");
+    expect_error_at("/images/generations", "{\"prompt\":\"a\"}", 400, "missing_required_parameter",
+                    "model");
+    expect_error_at(images, "{\"model\":\"nope\",\"prompt\":\"a\"}", 404, "model_not_found",
+                    "model");
+    expect_error_at(images, "{\"model\":\"claude\",\"prompt\":\"a\"}", 400, "invalid_value",
+                    "model");
+    expect_error_at(images, "{\"model\":\"m\",\"prompt\":\"a\"}", 400, "invalid_value", "model");
+    expect_error_at(mod, "{\"model\":\"img\"}", 400, "missing_required_parameter", "input");
+    expect_error_at(mod, "{\"model\":\"img\",\"input\":7}", 400, "invalid_value", "input");
+    expect_error_at(mod, "{\"model\":\"img\",\"input\":[]}", 400, "invalid_value", "input");
+    expect_error_at(mod, "{\"model\":\"img\",\"input\":[\"a\",{\"type\":\"text\"}]}", 400,
+                    "invalid_value", "input");
+    expect_error_at(mod, "{\"model\":\"img\",\"input\":[{\"text\":\"a\"}]}", 400, "invalid_value",
+                    "input");
+    /* no model, and none of OpenAI's default names configured */
+    expect_error_at("/moderations", "{\"input\":\"a\"}", 400, "missing_required_parameter",
+                    "model");
+    expect_error_at(mod, "{\"model\":\"az\",\"input\":\"a\"}", 400, "invalid_value", "model");
+    expect_error_at(mod, "{\"model\":\"claude\",\"input\":[\"a\"]}", 400, "invalid_value", "model");
+}
+
+static void
+test_trace_cut_images(void **state)
+{
+    cJSON *data = cJSON_Parse("[{\"b64_json\":\"aGVsbG8gd29ybGQ=\",\"revised_prompt\":\"p\"},"
+                              "{\"url\":\"https://x.example/a.png\"},{\"b64_json\":null},7]");
+    char *text;
+
+    (void)state;
+    assert_non_null(data);
+    sllmp_trace_cut_images(data);
+    text = cJSON_PrintUnformatted(data);
+    assert_string_equal(text,
+                        "[{\"b64_json\":\"[b64_json: 16 characters]\",\"revised_prompt\":"
+                        "\"p\"},{\"url\":\"https://x.example/a.png\"},{\"b64_json\":null},7]");
+    cJSON_free(text);
+    sllmp_trace_cut_images(NULL); /* an answer without data */
+    cJSON_Delete(data);
 }
 
 static void
@@ -792,10 +869,17 @@ test_azure_api_version_takes_stream_options(void **state)
         const char *version;
         int takes;
     } cases[] = {
-        {"2023-05-15", 0},         {"2024-02-01", 0}, {"2024-06-01", 0},
-        {"2024-08-01-preview", 0}, {"2024-09-01-preview", 1}, {"2024-10-21", 1},
-        {"2025-04-01-preview", 1}, {"preview", 1},  {"2024-9-01", 1},
-        {"", 1},                   {NULL, 1},
+        {"2023-05-15", 0},
+        {"2024-02-01", 0},
+        {"2024-06-01", 0},
+        {"2024-08-01-preview", 0},
+        {"2024-09-01-preview", 1},
+        {"2024-10-21", 1},
+        {"2025-04-01-preview", 1},
+        {"preview", 1},
+        {"2024-9-01", 1},
+        {"", 1},
+        {NULL, 1},
     };
     char name[] = "d", version[32];
     sllmp_deployment_t d = {.model = name, .provider = SLLMP_PROVIDER_AZURE};
@@ -1230,6 +1314,8 @@ main(void)
         cmocka_unit_test(test_streamed_usage_policy),
         cmocka_unit_test(test_client_gone_mid_stream),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_images_and_moderations_refused),
+        cmocka_unit_test(test_trace_cut_images),
         cmocka_unit_test(test_routes_and_auth),
         cmocka_unit_test(test_virtual_keys),
         cmocka_unit_test(test_cors),
