@@ -16,6 +16,8 @@ Endpoints (OpenAI paths: no auth checked; the Authorization header is only recor
     POST /v1/chat/completions, /chat/completions    chat, unstreamed or streamed
     POST /v1/completions, /completions              legacy completions, unstreamed or streamed
     POST /v1/embeddings, /embeddings                embeddings
+    POST /v1/images/generations, /images/generations   images (see Images below)
+    POST /v1/moderations, /moderations              moderations (see Moderations below)
     POST /v1/responses, /responses                  OpenAI's Responses API (see Responses below)
     GET  /v1/responses/{id}, /responses/{id}        a stored Response
     GET  /v1/responses/{id}/input_items             its input items (ids given where they had
@@ -30,7 +32,10 @@ Endpoints (OpenAI paths: no auth checked; the Authorization header is only recor
     POST /openai/deployments/{deployment}/chat/completions?api-version=V      Azure (classic)
     POST /openai/deployments/{deployment}/completions?api-version=V
     POST /openai/deployments/{deployment}/embeddings?api-version=V
-    POST /openai/v1/chat/completions, /openai/v1/completions, /openai/v1/embeddings  (Azure v1)
+    POST /openai/deployments/{deployment}/images/generations?api-version=V   (no moderations:
+                      Azure has none, 404)
+    POST /openai/v1/chat/completions, /openai/v1/completions, /openai/v1/embeddings,
+         /openai/v1/images/generations  (Azure v1)
     POST /openai/v1/responses                       Azure v1 Responses (deployment: body model)
     POST /openai/responses?api-version=V            Azure's dated ("preview") Responses path
     POST /v1/responses/compact, /responses/compact  the Responses API's compaction: model (a
@@ -158,6 +163,21 @@ empty token array, mixes types, has > 2048 items, or an item has > 8192 tokens.
 token array), unit length, float32-exact (the float and base64 forms decode to the same
 numbers). usage {prompt_tokens, total_tokens}: ceil(chars/4) per text (token arrays: their
 length), summed. "model" echoes the request's model.
+
+Images (OpenAI's images API, generations): `prompt` a non-empty string (else 400 param
+"prompt"), `n` an integer 1..10 (default 1; else 400 param "n"). A model string with a token
+that starts with "gpt-image" answers as gpt-image-1: {created, background "opaque", data: n x
+{"b64_json": base64 of 3000 bytes}, output_format "png", quality, size, usage {input_tokens:
+ceil(prompt chars / 4), input_tokens_details {text_tokens (the same), image_tokens 0},
+output_tokens: 272 a picture, total_tokens}} (usage-P-C-..: P input, C output; nousage: none).
+Any other model as dall-e-3: {created, data: n x {url "https://images.mock.invalid/<hex>.png",
+revised_prompt: the prompt}}, or b64_json with response_format "b64_json"; no usage. Honours
+status-, sleep-, badjson and the fault-injection options.
+
+Moderations: `input` a string, or a non-empty list of strings or of {type: text|image_url}
+parts (else 400 param "input"); {id "modr-<hex>", model: the request's, results: one per input
+(one for a string or a list of parts) {flagged, categories, category_scores,
+category_applied_input_types}}; flagged (category violence) when the text holds "kill".
 
 Completions (§1.9): prompt string | string[] (also int[] / int[][], echoed as the numbers
 joined by spaces; else 400 param "prompt"); one choice per prompt. The answer is the prompt
@@ -317,17 +337,26 @@ FAKE_KEY = "sk-mock-SECRET-123"
 AZURE_KEY = "azure-mock-KEY"
 AZURE_AD_TOKEN = "azure-mock-ENTRA-TOKEN"
 AZURE_MODELS = {"chat": "gpt-4o-mini-2024-07-18", "completions": "gpt-35-turbo-instruct",
-                "embeddings": "text-embedding-3-small", "responses": "gpt-4o-mini-2024-07-18"}
+                "embeddings": "text-embedding-3-small", "responses": "gpt-4o-mini-2024-07-18",
+                "images": "dall-e-3"}
 AZURE_OPS = {"chat": "ChatCompletions_Create", "completions": "Completions_Create",
-             "embeddings": "Embeddings_Create", "responses": "Responses_Create"}
+             "embeddings": "Embeddings_Create", "responses": "Responses_Create",
+             "images": "ImageGenerations_Create"}
 AZURE_401 = ("Access denied due to invalid subscription key or wrong API endpoint. Make sure to "
              "provide a valid key for an active subscription and use a correct regional API "
              "endpoint for your resource.")
-AZURE_CLASSIC = re.compile(r"/openai/deployments/([^/]+)/(chat/completions|completions|embeddings)")
-AZURE_V1 = re.compile(r"/openai/v1/(chat/completions|completions|embeddings|responses)")
+AZURE_CLASSIC = re.compile(
+    r"/openai/deployments/([^/]+)/(chat/completions|completions|embeddings|images/generations)")
+AZURE_V1 = re.compile(
+    r"/openai/v1/(chat/completions|completions|embeddings|responses|images/generations)")
 AZURE_DATED = re.compile(r"/openai/(responses)")   # the dated ("preview") Responses path
 KINDS = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings",
-         "responses": "responses"}
+         "responses": "responses", "images/generations": "images"}
+MODERATION_CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening",
+                         "illicit", "illicit/violent", "self-harm", "self-harm/instructions",
+                         "self-harm/intent", "sexual", "sexual/minors", "violence",
+                         "violence/graphic")
+IMAGE_TOKENS = 272  # gpt-image-1's output tokens for one low-quality 1024x1024 picture
 RESPONSE_GET = re.compile(r"(?:/v1|/openai/v1|/openai)?/responses/([^/]+)")
 RESPONSE_ITEMS = re.compile(r"(?:/v1)?/responses/([^/]+)/input_items")
 RESPONSE_CANCEL = re.compile(r"(?:/v1)?/responses/([^/]+)/cancel")
@@ -410,6 +439,7 @@ def parse_model(model):
     opt["keepalive"] = None
     opt["error200"] = None
     opt["tools_once"] = "tools-once" in rest
+    opt["gpt_image"] = any(tok.startswith("gpt-image") for tok in rest)
     # policy: a 400 content_policy_violation (status-400 alone is a context-length error)
     opt["policy"] = "policy" in rest
     if opt["policy"] and opt["status"] is None:
@@ -1032,6 +1062,8 @@ class Handler(mockserve.MockHandler):
         kind = {"/v1/chat/completions": "chat", "/chat/completions": "chat",
                 "/v1/completions": "completions", "/completions": "completions",
                 "/v1/embeddings": "embeddings", "/embeddings": "embeddings",
+                "/v1/images/generations": "images", "/images/generations": "images",
+                "/v1/moderations": "moderations", "/moderations": "moderations",
                 "/v1/responses": "responses", "/responses": "responses"}.get(path)
         if kind is None:
             return self.send_json(404, {"error": {"message": "Unknown path %s" % path,
@@ -1240,7 +1272,7 @@ class Handler(mockserve.MockHandler):
         """Answers a chat / completions / embeddings / responses request with options `opt` (az: the
         Azure context, or None), listing its record in /_mock/streams. The call is counted
         for its model string (first-N / every-N, /_mock/calls)."""
-        stream = body.get("stream") is True and kind != "embeddings"
+        stream = body.get("stream") is True and kind in ("chat", "completions", "responses")
         opt = self.call_options(az["deployment"] if az else body.get("model"), opt)
         with self.answering(rec["seq"], kind=kind,
                             model=az["deployment"] if az else body.get("model"),
@@ -1278,6 +1310,10 @@ class Handler(mockserve.MockHandler):
                     self.completions(body, opt, srec, az, stream)
                 elif kind == "responses":
                     self.responses_answer(body, opt, srec, az, stream)
+                elif kind == "images":
+                    self.images(body, opt, srec, az)
+                elif kind == "moderations":
+                    self.moderations(body, opt, srec)
                 else:
                     self.embeddings(body, opt, srec, az)
             except BadRequest as e:
@@ -1634,6 +1670,70 @@ class Handler(mockserve.MockHandler):
             resp["usage"] = {"prompt_tokens": ptok, "total_tokens": ptok}
         self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers(opt))
 
+
+    # ---- images and moderations ---------------------------------------------------------
+
+    def images(self, body, opt, srec, az):
+        """POST /v1/images/generations: gpt-image-1's answer (b64_json and usage) for a
+        gpt-image model, else dall-e-3's (urls)."""
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt:
+            raise missing_parameter("prompt") if prompt is None else BadRequest(
+                "Invalid type for 'prompt': expected a non-empty string.", "prompt")
+        n = body.get("n", 1)
+        if n is None:
+            n = 1
+        if not is_int(n) or not 1 <= n <= 10:
+            raise BadRequest("%s is not a valid n: expected an integer from 1 to 10."
+                             % json.dumps(n), "n")
+        gpt_image = opt["gpt_image"]
+        if gpt_image or body.get("response_format") == "b64_json":
+            pic = base64.b64encode(hashlib.sha256(prompt.encode()).digest() * 94
+                                   + b"png.").decode("ascii")
+            data = [{"b64_json": pic} for _ in range(n)]
+        else:
+            data = [{"url": "https://images.mock.invalid/%s.png" % hex48(),
+                     "revised_prompt": prompt} for _ in range(n)]
+        resp = {"created": int(now()), "data": data}
+        if gpt_image:
+            resp.update(background="opaque", output_format="png",
+                        quality=body.get("quality") or "low",
+                        size=body.get("size") or "1024x1024")
+            if not opt["nousage"]:
+                tin = opt["usage"][0] if opt["usage"] else ceil_tokens(prompt)
+                tout = opt["usage"][1] if opt["usage"] else IMAGE_TOKENS * n
+                resp["usage"] = {"input_tokens": tin, "output_tokens": tout,
+                                 "total_tokens": tin + tout,
+                                 "input_tokens_details": {"text_tokens": tin,
+                                                          "image_tokens": 0}}
+        self.send_unary(resp, opt, srec, self.azure_headers() if az else self.common_headers(opt))
+
+    def moderations(self, body, opt, srec):
+        """POST /v1/moderations: one result per input, flagged for violence at "kill"."""
+        inp = body.get("input")
+        if inp is None:
+            raise missing_parameter("input")
+        if isinstance(inp, str):
+            texts = [inp]
+        elif isinstance(inp, list) and inp and all(isinstance(x, str) for x in inp):
+            texts = inp
+        elif isinstance(inp, list) and inp and all(
+                isinstance(x, dict) and x.get("type") in ("text", "image_url") for x in inp):
+            texts = [" ".join(x.get("text", "") for x in inp if x.get("type") == "text")]
+        else:
+            raise BadRequest("Invalid value for 'input': expected a string, an array of "
+                             "strings or an array of multi-modal inputs.", "input")
+        results = []
+        for text in texts:
+            flagged = "kill" in text.lower()
+            results.append({
+                "flagged": flagged,
+                "categories": {c: flagged and c == "violence" for c in MODERATION_CATEGORIES},
+                "category_scores": {c: 0.91 if flagged and c == "violence" else 0.0001
+                                    for c in MODERATION_CATEGORIES},
+                "category_applied_input_types": {c: ["text"] for c in MODERATION_CATEGORIES}})
+        resp = {"id": "modr-" + hex48(), "model": body.get("model"), "results": results}
+        self.send_unary(resp, opt, srec, self.common_headers(opt))
 
     # ---- Responses --------------------------------------------------------------------
 
