@@ -984,7 +984,6 @@ responses_output(const cJSON *body, cJSON *rec)
     sllmp_buf_free(&reasoning);
 }
 
-/* The answer of an unstreamed call, from the body that went to the client. */
 /* The member of the body that is a prompt-like kind's input: its text, recorded whole as the
  * record's input; NULL for the kinds with messages or items. */
 static const char *
@@ -1048,6 +1047,7 @@ other_output(const sllmp_req_t *r, cJSON *body, cJSON *rec, int full)
     return 1;
 }
 
+/* The answer of an unstreamed call, from the body that went to the client. */
 static void
 unstreamed_output(sllmp_req_t *r, trace_t *t, cJSON *rec, cJSON *md, int full)
 {
