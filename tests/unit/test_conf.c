@@ -60,6 +60,17 @@ has_warning(const sllmp_conf_t *c, const char *want)
     return 0;
 }
 
+/* What `sllmp check` prints of c, into buf. */
+static void
+describe(const sllmp_conf_t *c, char *buf, size_t size)
+{
+    FILE *f = fmemopen(buf, size - 1, "w");
+
+    memset(buf, 0, size);
+    sllmp_conf_describe(c, f);
+    fclose(f);
+}
+
 /* Which deployments are sent POST /v1/responses as it is: openai/ and azure/ (LiteLLM's rule),
  * any OpenAI-compatible one that lists /v1/responses in model_info.supported_endpoints, none
  * that leaves it out, and never a provider without the Responses API (warned). */
@@ -1398,7 +1409,6 @@ test_describe_hides_secrets(void **state)
     char *err = NULL;
     char buf[4096] = "";
     sllmp_conf_t *c;
-    FILE *f;
 
     (void)state;
     c = load("model_list:\n  - model_name: a\n    litellm_params: {model: openai/a, api_key: "
@@ -1407,9 +1417,7 @@ test_describe_hides_secrets(void **state)
              "sllmp: {redis: {url: \"redis://:hunter2@10.0.0.1:6379/0\"}}\n",
              &err);
     assert_non_null(c);
-    f = fmemopen(buf, sizeof(buf) - 1, "w");
-    sllmp_conf_describe(c, f);
-    fclose(f);
+    describe(c, buf, sizeof(buf));
     assert_non_null(strstr(buf, "redis: redis://***@10.0.0.1:6379/0"));
     assert_null(strstr(buf, "hunter2"));
     assert_null(strstr(buf, "sk-visible-nowhere"));
@@ -1423,7 +1431,6 @@ test_upstream_headers(void **state)
     char *err = NULL;
     char buf[4096] = "";
     sllmp_conf_t *c;
-    FILE *f;
     const sllmp_deployment_t *d;
 
     (void)state;
@@ -1467,9 +1474,7 @@ test_upstream_headers(void **state)
     assert_int_equal(c->deployments[3].nheaders, 1);
     assert_string_equal(c->deployments[3].headers[0], "Authorization: Bearer tok");
     assert_true(has_warning(c, "environment variable SLLMP_T_UNSET is not set: model 'e'"));
-    f = fmemopen(buf, sizeof(buf) - 1, "w");
-    sllmp_conf_describe(c, f);
-    fclose(f);
+    describe(c, buf, sizeof(buf));
     assert_non_null(strstr(buf, "headers openai-organization X-Title X-Key"));
     assert_null(strstr(buf, "hdr-value-nowhere"));
     assert_null(strstr(buf, "Bearer tok"));
@@ -1542,15 +1547,12 @@ test_buffer_streams(void **state)
     char *err = NULL;
     char buf[4096] = "";
     sllmp_conf_t *c;
-    FILE *f;
 
     (void)state;
     c = load("sllmp: {workers: 1}\n", &err);
     assert_non_null(c);
     assert_int_equal(c->buffer_streams, 0); /* flushed event by event unless asked */
-    f = fmemopen(buf, sizeof(buf) - 1, "w");
-    sllmp_conf_describe(c, f);
-    fclose(f);
+    describe(c, buf, sizeof(buf));
     assert_non_null(strstr(buf, "streams: flushed event by event\n"));
     sllmp_conf_unref(c);
 
@@ -1558,9 +1560,7 @@ test_buffer_streams(void **state)
     assert_non_null(c);
     assert_int_equal(c->buffer_streams, 1);
     assert_int_equal(c->buffer_streams_max_ms, 30000); /* below FcgidIOTimeout's 40 s */
-    f = fmemopen(buf, sizeof(buf) - 1, "w");
-    sllmp_conf_describe(c, f);
-    fclose(f);
+    describe(c, buf, sizeof(buf));
     assert_non_null(strstr(buf, "streams: held, each sent whole at its end with Content-Length"));
     assert_non_null(strstr(buf, "one not done after 30000 ms goes on flushed"));
     sllmp_conf_unref(c);
@@ -1975,12 +1975,9 @@ static void
 test_vertex_ai_openapi(void **state)
 {
     char key[128], *yaml, *err = NULL, buf[8192];
-    const char *home = getenv("HOME");
-    char *saved_home = home != NULL ? strdup(home) : NULL;
     sllmp_conf_t *c;
     const sllmp_deployment_t *d, *x;
     sllmp_arena_t arena, *a = &arena;
-    FILE *f;
 
     (void)state;
     sllmp_arena_init(a, 4096);
@@ -2052,9 +2049,7 @@ test_vertex_ai_openapi(void **state)
     assert_int_equal(sllmp_deployment_for(d, "vx/gemini-2.5-pro", a)->provider,
                      SLLMP_PROVIDER_GEMINI);
     /* sllmp check says where it goes and with what */
-    f = fmemopen(buf, sizeof(buf) - 1, "w");
-    sllmp_conf_describe(c, f);
-    fclose(f);
+    describe(c, buf, sizeof(buf));
     assert_non_null(strstr(buf, "llama -> vertex_ai model 'meta/llama-4-maverick-17b-128e-"
                                 "instruct-maas' at https://us-central1-aiplatform.googleapis.com/"
                                 "v1/projects/key-proj/locations/us-central1/endpoints/openapi, "
@@ -2072,10 +2067,6 @@ test_vertex_ai_openapi(void **state)
     free(yaml);
     unset_google_env();
     unlink(key);
-    if (saved_home != NULL) {
-        setenv("HOME", saved_home, 1);
-        free(saved_home);
-    }
     sllmp_arena_destroy(a);
 }
 
@@ -2657,7 +2648,6 @@ test_include_appends_lists_and_sets_keys(void **state)
     char *dir = temp_dir(), *err = NULL, *main, *sub = sllmp_xasprintf("%s/sub", dir), *abs;
     char text[4096], want[1200], buf[4096] = "";
     sllmp_conf_t *c;
-    FILE *f;
 
     (void)state;
     assert_int_equal(mkdir(sub, 0700), 0);
@@ -2703,9 +2693,7 @@ test_include_appends_lists_and_sets_keys(void **state)
     assert_string_equal(c->files[2].path, abs);
     assert_true(c->files[1].ino != 0);
     /* `sllmp check` says which files it read */
-    f = fmemopen(buf, sizeof(buf) - 1, "w");
-    sllmp_conf_describe(c, f);
-    fclose(f);
+    describe(c, buf, sizeof(buf));
     snprintf(text, sizeof(text), "config: %s\n  included: %s\n  included: %s\n", main, want, abs);
     assert_non_null(strstr(buf, text));
     assert_false(has_warning(c, "replaces"));
@@ -3003,17 +2991,6 @@ test_cache_rereads_file_after_chmod(void **state)
     free(models);
     free(main);
     rm_dir(dir);
-}
-
-/* What `sllmp check` prints of c, into buf. */
-static void
-describe(const sllmp_conf_t *c, char *buf, size_t size)
-{
-    FILE *f = fmemopen(buf, size - 1, "w");
-
-    memset(buf, 0, size);
-    sllmp_conf_describe(c, f);
-    fclose(f);
 }
 
 /* LiteLLM's litellm_params.order: read, shown, refused with its place when not an order. */
