@@ -13,6 +13,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* An OpenAI-compatible base URL with OpenAI's API beyond chat; Vertex AI's OpenAI-compatible
+ * endpoint (a partner model with Google credentials) has chat completions only. */
+static int
+openai_api(const sllmp_deployment_t *d)
+{
+    return d->provider == SLLMP_PROVIDER_OPENAI && d->gcp == NULL;
+}
+
 int
 sllmp_provider_serves(const sllmp_deployment_t *d, int kind)
 {
@@ -20,9 +28,8 @@ sllmp_provider_serves(const sllmp_deployment_t *d, int kind)
     case SLLMP_KIND_CHAT:
         return 1;
     case SLLMP_KIND_COMPLETIONS:
-        /* not Vertex AI's OpenAI-compatible endpoint: chat completions only */
-        return (d->provider == SLLMP_PROVIDER_OPENAI && d->gcp == NULL) ||
-               d->provider == SLLMP_PROVIDER_AZURE;
+    case SLLMP_KIND_IMAGES:
+        return openai_api(d) || d->provider == SLLMP_PROVIDER_AZURE;
     case SLLMP_KIND_EMBEDDINGS:
         return d->provider != SLLMP_PROVIDER_ANTHROPIC;
     case SLLMP_KIND_MESSAGES:
@@ -31,10 +38,8 @@ sllmp_provider_serves(const sllmp_deployment_t *d, int kind)
         return 1; /* Anthropic's own count where the provider has one, else the estimate */
     case SLLMP_KIND_RESPONSES:
         return d->responses_api;
-    case SLLMP_KIND_IMAGES:
-        return d->provider == SLLMP_PROVIDER_OPENAI || d->provider == SLLMP_PROVIDER_AZURE;
     case SLLMP_KIND_MODERATIONS:
-        return d->provider == SLLMP_PROVIDER_OPENAI; /* Azure OpenAI has no moderations API */
+        return openai_api(d); /* Azure OpenAI has no moderations API */
     }
     return 0;
 }

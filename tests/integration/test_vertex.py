@@ -502,6 +502,18 @@ class PartnerOnVertexTest(VertexCase):
         self.assertEqual(sent["body"]["model"], self.MODEL)
         self.assertTrue(sent["body"]["stream"])
 
+    def test_chat_only(self):
+        # Vertex's OpenAI-compatible endpoint has chat completions alone: the other OpenAI
+        # endpoints are the gateway's 400, never a call to a path Vertex does not have
+        before = len(mock_requests(self.openapi))
+        for path, body in (("/v1/completions", {"prompt": "hi"}),
+                           ("/v1/images/generations", {"prompt": "a cat"}),
+                           ("/v1/moderations", {"input": "hi"})):
+            r = self.post(path, dict(body, model="vllama"))
+            self.assertEqual(r.status, 400, (path, r))
+            self.assertEqual(r.json()["error"]["param"], "model", path)
+        self.assertEqual(len(mock_requests(self.openapi)), before)
+
     def test_refused_token(self):
         r = self.chat({"model": "vllama-401", "messages": self.user()})
         self.assertEqual(r.status, 502, r)

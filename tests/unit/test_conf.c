@@ -2020,6 +2020,9 @@ test_vertex_ai_openapi(void **state)
     assert_true(d->price.input == 0.35 && d->price.output == 1.15);
     assert_true(sllmp_provider_serves(d, SLLMP_KIND_CHAT));
     assert_false(sllmp_provider_serves(d, SLLMP_KIND_COMPLETIONS));
+    /* nor images or moderations: Vertex's endpoint has neither */
+    assert_false(sllmp_provider_serves(d, SLLMP_KIND_IMAGES));
+    assert_false(sllmp_provider_serves(d, SLLMP_KIND_MODERATIONS));
     d = sllmp_conf_find(c, "oss", 3);
     assert_string_equal(d->model, "openai/gpt-oss-120b-maas");
     assert_string_equal(d->api_base, "https://aiplatform.googleapis.com/v1/projects/key-proj/"
