@@ -71,6 +71,8 @@ typedef struct {
     yaml_node_t *group_policy; /* router_settings.model_group_retry_policy, read at the end */
     int body_set;              /* sllmp.max_body_bytes was given */
     long litellm_body;         /* general_settings.max_request_size_mb in bytes; 0: not given */
+    yaml_node_t *cache_on;     /* litellm_settings.cache, read at the end (cache_settings()) */
+    yaml_node_t *cache_params; /* litellm_settings.cache_params, the same */
 } loader_t;
 
 /* ---------------------------------------------------------------- messages */
@@ -4048,6 +4050,10 @@ litellm_settings_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *
     if (strcmp(key, "drop_params") == 0) {
         return drop_params(L, v, "litellm_settings.drop_params");
     }
+    if (strcmp(key, "cache") == 0 || strcmp(key, "cache_params") == 0) {
+        *(key[5] == '\0' ? &L->cache_on : &L->cache_params) = v;
+        return 0;
+    }
     int rc = router_common(L, "litellm_settings", key, v);
 
     if (rc != 0) {
@@ -4312,50 +4318,44 @@ default_parallel(loader_t *L)
 static int on_error(loader_t *L, yaml_node_t *v);
 
 /*
- * LiteLLM's router_settings.redis_url, or redis_host, redis_port and redis_password: the Redis
- * its Router instances share their state through. Unless sllmp.redis.url names one, it becomes
- * the pool's (the routing state and the limits then live there). A variable that is not set
- * leaves it out, as LiteLLM then has no Redis (warned); rediss:// (TLS) is not supported here
- * (warned: the local file keeps the state).
+ * A Redis LiteLLM would connect to, from its settings: nodes are the url, host, port and
+ * password (any NULL) under `section` (names: what it calls them). Unless sllmp.redis.url names
+ * one, it becomes the pool's (the routing state, the limits and the cache then live there). A
+ * variable that is not set leaves it out, as LiteLLM then has none (warned, with `otherwise`:
+ * what the gateway does instead); rediss:// (TLS) is not supported here (warned too).
  */
 static int
-router_redis(loader_t *L)
+redis_from(loader_t *L, const char *section, const char *const names[4],
+           yaml_node_t *const nodes[4], const char *otherwise)
 {
-    yaml_node_t *host = L->rs_redis[0], *port = L->rs_redis[1], *pw = L->rs_redis[2],
-                *url = L->rs_redis[3], *given = url != NULL ? url : host;
-    const char *name = url != NULL ? "redis_url" : "redis_host";
-    char *h = NULL, *pass = NULL, *unset = NULL;
+    yaml_node_t *url = nodes[0], *host = nodes[1], *port = nodes[2], *pw = nodes[3],
+                *given = url != NULL ? url : host;
+    const char *name = names[url != NULL ? 0 : 1];
+    char *h = NULL, *pass = NULL, *unset = NULL, what[96];
     long portn = 6379;
     int rc;
 
     if (given == NULL || is_null(given)) {
         if (port != NULL || pw != NULL) {
-            warn(L, port != NULL ? port : pw,
-                 "router_settings.redis_port and redis_password are ignored without redis_host");
+            warn(L, port != NULL ? port : pw, "%s.%s and %s are ignored without %s", section,
+                 names[2], names[3], names[1]);
         }
         return 0;
     }
     if (L->c->redis_url != NULL) {
-        warn(L, given, "router_settings.%s is ignored: sllmp.redis.url is set", name);
+        warn(L, given, "%s.%s is ignored: sllmp.redis.url is set", section, name);
         return 0;
     }
-    rc = get_string(L, given,
-                    url != NULL ? "router_settings.redis_url" : "router_settings.redis_host", &h,
-                    &unset);
+    snprintf(what, sizeof(what), "%s.%s", section, name);
+    rc = get_string(L, given, what, &h, &unset);
     if (rc < 0) {
         return -1;
     }
     if (rc > 0 || h == NULL || *h == '\0') {
         if (unset != NULL) {
-            warn(L, given,
-                 "router_settings.%s: environment variable %s is not set: the pool keeps its "
-                 "routing state in the local file",
-                 name, unset);
+            warn(L, given, "%s: environment variable %s is not set: %s", what, unset, otherwise);
         } else {
-            warn(L, given,
-                 "router_settings.%s is empty: the pool keeps its routing state in the local "
-                 "file",
-                 name);
+            warn(L, given, "%s is empty: %s", what, otherwise);
         }
         free(unset);
         free(h);
@@ -4363,33 +4363,30 @@ router_redis(loader_t *L)
     }
     if (url != NULL) {
         if (strncmp(h, "rediss://", 9) == 0) {
-            warn(L, url,
-                 "router_settings.redis_url: rediss:// (TLS) is not supported: the pool "
-                 "keeps its routing state in the local file");
+            warn(L, url, "%s: rediss:// (TLS) is not supported: %s", what, otherwise);
             free(h);
             return 0;
         }
         if (strncmp(h, "redis://", 8) != 0 && strncmp(h, "unix://", 7) != 0) {
             free(h);
-            return fail(L, url, "router_settings.redis_url must start with redis:// or unix://");
+            return fail(L, url, "%s must start with redis:// or unix://", what);
         }
         L->c->redis_url = h;
         return 0;
     }
-    if (port != NULL && get_long(L, port, "router_settings.redis_port", 1, 65535, &portn) < 0) {
+    snprintf(what, sizeof(what), "%s.%s", section, names[2]);
+    if (port != NULL && get_long(L, port, what, 1, 65535, &portn) < 0) {
         free(h);
         return -1;
     }
     if (pw != NULL) {
-        if (get_string(L, pw, "router_settings.redis_password", &pass, &unset) < 0) {
+        snprintf(what, sizeof(what), "%s.%s", section, names[3]);
+        if (get_string(L, pw, what, &pass, &unset) < 0) {
             free(h);
             return -1;
         }
         if (unset != NULL) {
-            warn(L, pw,
-                 "router_settings.redis_password: environment variable %s is not set: "
-                 "no password is sent",
-                 unset);
+            warn(L, pw, "%s: environment variable %s is not set: no password is sent", what, unset);
             free(unset);
         }
     }
@@ -4400,6 +4397,310 @@ router_redis(loader_t *L)
     sllmp_secret_free(pass);
     free(h);
     return 0;
+}
+
+/* LiteLLM's router_settings.redis_url, or redis_host, redis_port and redis_password: the Redis
+ * its Router instances share their state through. */
+static int
+router_redis(loader_t *L)
+{
+    static const char *const names[4] = {"redis_url", "redis_host", "redis_port", "redis_password"};
+    yaml_node_t *const nodes[4] = {L->rs_redis[3], L->rs_redis[0], L->rs_redis[1], L->rs_redis[2]};
+
+    return redis_from(L, "router_settings", names, nodes,
+                      "the pool keeps its routing state in the local file");
+}
+
+/* ---------------------------------------------------------------- the response cache */
+
+/* sllmp.cache: where the files of a cache in files go, and their quota. */
+static int
+sllmp_cache_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    (void)ud;
+    if (strcmp(key, "dir") == 0) {
+        free(L->c->cache.dir);
+        L->c->cache.dir = NULL;
+        return get_str_required(L, v, "sllmp.cache.dir", &L->c->cache.dir);
+    }
+    if (strcmp(key, "max_mb") == 0) {
+        return get_long(L, v, "sllmp.cache.max_mb", 1, 1L << 30, &L->c->cache.max_mb);
+    }
+    warn(L, k, "unknown key sllmp.cache.%s is ignored", key);
+    return 0;
+}
+
+/* A cache TTL: seconds (fractions round up), from 1 to a year. */
+static int
+cache_ttl(loader_t *L, yaml_node_t *n, const char *what, long *out)
+{
+    const char *s;
+    double v;
+
+    if (number_text(L, n, what, &s) < 0) {
+        return -1;
+    }
+    if (!whole_number(s, &v) || !(v > 0) || v > 366.0 * 86400) {
+        return fail(L, n, "%s must be a number of seconds, more than 0 and at most a year", what);
+    }
+    *out = (long)v + (v > (double)(long)v);
+    return 0;
+}
+
+/* cache_params.supported_call_types: LiteLLM's names of the calls it caches (the proxy makes
+ * the async ones), mapped to the front doors. */
+static int
+cache_call_types(loader_t *L, yaml_node_t *v, unsigned *kinds)
+{
+    static const struct {
+        const char *name;
+        unsigned kind;
+    } map[] = {{"acompletion", SLLMP_CACHE_CHAT},
+               {"completion", SLLMP_CACHE_CHAT},
+               {"atext_completion", SLLMP_CACHE_COMPLETIONS},
+               {"text_completion", SLLMP_CACHE_COMPLETIONS},
+               {"aembedding", SLLMP_CACHE_EMBEDDINGS},
+               {"embedding", SLLMP_CACHE_EMBEDDINGS}};
+    const char *what = "litellm_settings.cache_params.supported_call_types";
+    size_t n;
+
+    if (list_len(L, v, what, &n) < 0) {
+        return -1;
+    }
+    *kinds = 0;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *e = node(L, v->data.sequence.items.start[i]);
+        const char *name = scalar(e);
+        size_t j = 0;
+
+        if (name == NULL || is_null(e)) {
+            return fail(L, e, "%s must list names, not %s", what, kind(e));
+        }
+        while (j < sizeof(map) / sizeof(map[0]) && strcmp(map[j].name, name) != 0) {
+            j++;
+        }
+        if (j == sizeof(map) / sizeof(map[0])) {
+            warn(L, e, "%s: sllmp caches no '%s' (only chat, text completions and embeddings)",
+                 what, name);
+        } else {
+            *kinds |= map[j].kind;
+        }
+    }
+    return 0;
+}
+
+/* What cache_params says that cache_settings() settles once all of it is read. */
+typedef struct {
+    yaml_node_t *redis[4]; /* url, host, port, password */
+    long ttl;              /* ttl, 0 when not given */
+    long type_ttl;         /* the type's own default_in_redis_ttl or default_in_memory_ttl */
+} cache_read_t;
+
+/* One setting of cache_params: into c->cache, or the cache_read_t at ud. */
+static int
+cache_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud)
+{
+    static const char *const redis_keys[4] = {"url", "host", "port", "password"};
+    static const char *const ignored[] = {"max_connections",
+                                          "socket_timeout",
+                                          "socket_connect_timeout",
+                                          "username",
+                                          "db",
+                                          "redis_flush_size",
+                                          "max_size_in_memory",
+                                          "max_size_per_item",
+                                          "similarity_threshold",
+                                          "ssl",
+                                          "ssl_cert_reqs",
+                                          "ssl_check_hostname",
+                                          "service_name",
+                                          "namespace_prefix"};
+    cache_read_t *rd = ud;
+    sllmp_cache_conf_t *cc = &L->c->cache;
+    char what[96];
+    long scratch;
+
+    snprintf(what, sizeof(what), "litellm_settings.cache_params.%s", key);
+    if (strcmp(key, "type") == 0) {
+        return 0; /* read first, by cache_settings() */
+    }
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(key, redis_keys[i]) == 0) {
+            rd->redis[i] = v;
+            return 0;
+        }
+    }
+    if (strcmp(key, "ttl") == 0) {
+        return cache_ttl(L, v, what, &rd->ttl);
+    }
+    if (strcmp(key, "default_in_redis_ttl") == 0 || strcmp(key, "default_in_memory_ttl") == 0) {
+        /* the type's own default wins over ttl, as in LiteLLM; another type's is only checked */
+        int mine =
+            key[11] == 'r' ? cc->type == SLLMP_CACHE_REDIS : strcmp(cc->type_name, "local") == 0;
+
+        return cache_ttl(L, v, what, mine ? &rd->type_ttl : &scratch);
+    }
+    if (strcmp(key, "namespace") == 0) {
+        free(cc->ns);
+        return get_string(L, v, what, &cc->ns, NULL);
+    }
+    if (strcmp(key, "mode") == 0) {
+        const char *m = scalar(v);
+
+        if (m == NULL || (strcmp(m, "default_on") != 0 && strcmp(m, "default_off") != 0)) {
+            return fail(L, v, "%s must be default_on or default_off", what);
+        }
+        cc->default_off = strcmp(m, "default_off") == 0;
+        return 0;
+    }
+    if (strcmp(key, "supported_call_types") == 0) {
+        return cache_call_types(L, v, &cc->kinds);
+    }
+    if (strcmp(key, "disk_cache_dir") == 0) {
+        if (cc->dir == NULL) { /* sllmp.cache.dir wins */
+            return get_str_required(L, v, what, &cc->dir);
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+        if (strcmp(key, ignored[i]) == 0) {
+            return 0; /* a client setting of LiteLLM's that the gateway has its own of */
+        }
+    }
+    warn(L, k, "%s is not supported by sllmp and is ignored", what);
+    return 0;
+}
+
+/* The Redis LiteLLM reads from the environment when its settings name none: REDIS_URL, else
+ * REDIS_HOST, REDIS_PORT, REDIS_PASSWORD. */
+static void
+cache_env_redis(loader_t *L)
+{
+    const char *url = env_lookup(L, "REDIS_URL", 9), *host = env_lookup(L, "REDIS_HOST", 10);
+    const char *port = env_lookup(L, "REDIS_PORT", 10), *pw = env_lookup(L, "REDIS_PASSWORD", 14);
+    long portn = 6379;
+
+    if (url != NULL && (strncmp(url, "redis://", 8) == 0 || strncmp(url, "unix://", 7) == 0)) {
+        L->c->redis_url = sllmp_xstrdup(url);
+    } else if (url == NULL && host != NULL && *host != '\0' &&
+               (port == NULL ||
+                (sllmp_parse_long(port, &portn) == 0 && portn > 0 && portn <= 65535))) {
+        L->c->redis_url = pw != NULL && *pw != '\0'
+                              ? sllmp_xasprintf("redis://:%s@%s:%ld/0", pw, host, portn)
+                              : sllmp_xasprintf("redis://%s:%ld/0", host, portn);
+    }
+}
+
+/*
+ * litellm_settings.cache and cache_params, once the rest is read (the Redis may come from
+ * router_settings or sllmp.redis). LiteLLM's types: redis (the gateway's one Redis: the one it
+ * has, else the one cache_params or REDIS_* name, which then holds the limits too), local and
+ * disk (files under sllmp.cache.dir, shared by the pool: a cache per process would miss most of
+ * the time in a pool). The others (s3, gcs, semantic caches) are warned about and cached
+ * exactly, in Redis for the Redis-based ones, else in files.
+ */
+static void
+cache_settings(loader_t *L)
+{
+    static const char *const redis_names[4] = {"url", "host", "port", "password"};
+    sllmp_cache_conf_t *cc = &L->c->cache;
+    yaml_node_t *params = L->cache_params, *type = NULL;
+    cache_read_t rd = {{NULL}, 0, 0};
+    yaml_node_t **redis = rd.redis;
+    const char *t;
+    int on = 0;
+
+    if (L->cache_on != NULL && get_bool(L, L->cache_on, "litellm_settings.cache", &on) < 0) {
+        return;
+    }
+    if (!on) {
+        if (params != NULL && !is_null(params)) {
+            warn(L, params,
+                 "litellm_settings.cache_params is ignored: litellm_settings.cache "
+                 "is not true");
+        }
+        return;
+    }
+    if (params != NULL && !is_null(params) &&
+        want(L, params, YAML_MAPPING_NODE, "litellm_settings.cache_params") < 0) {
+        return;
+    }
+    if (params != NULL && !is_null(params)) {
+        for (yaml_node_pair_t *p = params->data.mapping.pairs.start;
+             p < params->data.mapping.pairs.top; p++) {
+            const char *k = scalar(node(L, p->key));
+
+            if (k != NULL && strcmp(k, "type") == 0) {
+                type = node(L, p->value);
+            }
+        }
+    }
+    /* LiteLLM: cache on with no cache_params is Redis; cache_params without a type, in memory */
+    t = type != NULL ? scalar(type) : params != NULL && !is_null(params) ? "local" : "redis";
+    if (t == NULL || *t == '\0') {
+        fail(L, type, "litellm_settings.cache_params.type must be a string, not %s", kind(type));
+        return;
+    }
+    if (strcmp(t, "redis") == 0 || strcmp(t, "redis-semantic") == 0 ||
+        strcmp(t, "valkey-semantic") == 0) {
+        cc->type = SLLMP_CACHE_REDIS;
+        cc->type_name = "redis";
+    } else {
+        cc->type = SLLMP_CACHE_FILES;
+        cc->type_name = strcmp(t, "disk") == 0 ? "disk" : "local";
+    }
+    if (strcmp(t, "redis") != 0 && strcmp(t, "local") != 0 && strcmp(t, "disk") != 0) {
+        static const char *const known[] = {
+            "redis-semantic", "valkey-semantic", "qdrant-semantic", "s3", "gcs", "azure-blob"};
+        size_t i = 0;
+
+        while (i < sizeof(known) / sizeof(known[0]) && strcmp(known[i], t) != 0) {
+            i++;
+        }
+        if (i == sizeof(known) / sizeof(known[0])) {
+            fail(L, type,
+                 "litellm_settings.cache_params.type must be redis, local or disk, not "
+                 "'%s'",
+                 t);
+            return;
+        }
+        warn(L, type,
+             "litellm_settings.cache_params.type %s is not supported by sllmp: answers are "
+             "cached by exact match, in %s",
+             t, cc->type == SLLMP_CACHE_REDIS ? "Redis" : "files");
+    }
+    cc->kinds = SLLMP_CACHE_CHAT | SLLMP_CACHE_COMPLETIONS | SLLMP_CACHE_EMBEDDINGS;
+    if (params != NULL && !is_null(params) &&
+        submap(L, params, "litellm_settings.cache_params", cache_param, &rd) < 0) {
+        return;
+    }
+    /* LiteLLM's defaults: a minute in Redis, ten minutes in memory */
+    cc->ttl_s = rd.type_ttl > 0                 ? rd.type_ttl
+                : rd.ttl > 0                    ? rd.ttl
+                : cc->type == SLLMP_CACHE_REDIS ? 60
+                                                : 600;
+    if (cc->type == SLLMP_CACHE_REDIS && L->c->redis_url == NULL) {
+        if (redis_from(L, "litellm_settings.cache_params", redis_names, redis,
+                       "answers are cached in files") < 0) {
+            return;
+        }
+        if (L->c->redis_url == NULL && redis[0] == NULL && redis[1] == NULL) {
+            cache_env_redis(L);
+        }
+    } else if (cc->type == SLLMP_CACHE_REDIS && (redis[0] != NULL || redis[1] != NULL)) {
+        warn(L, redis[0] != NULL ? redis[0] : redis[1],
+             "litellm_settings.cache_params.%s is ignored: the cache is in the gateway's Redis",
+             redis[0] != NULL ? "url" : "host");
+    }
+    if (cc->type == SLLMP_CACHE_REDIS &&
+        (L->c->redis_url == NULL || L->c->limits_backend == SLLMP_BACKEND_LOCAL)) {
+        warn(L, type != NULL ? type : L->cache_on,
+             "litellm_settings.cache: %s: answers are cached in files, on this host only",
+             L->c->redis_url == NULL ? "no Redis is configured (sllmp.redis.url, "
+                                       "cache_params.host or REDIS_HOST)"
+                                     : "sllmp.limits.backend is local");
+        cc->type = SLLMP_CACHE_FILES;
+    }
 }
 
 static int
@@ -4778,6 +5079,9 @@ sllmp_key(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud
     if (strcmp(key, "responses") == 0) {
         return submap(L, v, "sllmp.responses", responses_key, NULL);
     }
+    if (strcmp(key, "cache") == 0) {
+        return submap(L, v, "sllmp.cache", sllmp_cache_key, NULL);
+    }
     if (strcmp(key, "redis") == 0) {
         return submap(L, v, "sllmp.redis", redis_key, NULL);
     }
@@ -4884,6 +5188,7 @@ defaults(sllmp_conf_t *c)
     c->responses_store = 1;
     c->responses_ttl_s = 30L * 86400; /* OpenAI keeps a response 30 days */
     c->responses_max_mb = 1024;
+    c->cache.max_mb = 256;
     c->langfuse.host = sllmp_xstrdup("https://cloud.langfuse.com");
     c->langfuse.api = SLLMP_LF_OTEL;
     c->langfuse.capture = SLLMP_CAPTURE_FULL;
@@ -4966,6 +5271,8 @@ conf_free(sllmp_conf_t *c)
     free(c->ca_file);
     free(c->spool_dir);
     free(c->responses_dir);
+    free(c->cache.dir);
+    free(c->cache.ns);
     langfuse_free(&c->langfuse);
     free(c->redis_url);
     free(c->limits_file);
@@ -5113,6 +5420,9 @@ load_text(const char *file, const char *text, size_t len, const struct stat *st,
         if (L.err == NULL) {
             router_redis(&L);
         }
+        if (L.err == NULL) {
+            cache_settings(&L);
+        }
         if (L.litellm_body > 0 && !L.body_set) {
             c->max_body_bytes = L.litellm_body;
         }
@@ -5156,6 +5466,9 @@ out:
     }
     if (c->responses_dir == NULL) {
         c->responses_dir = default_dir(st != NULL ? file : NULL, "responses");
+    }
+    if (c->cache.dir == NULL) {
+        c->cache.dir = default_dir(st != NULL ? file : NULL, "cache");
     }
     return c;
 }
@@ -5815,6 +6128,30 @@ describe_router(const sllmp_router_conf_t *rc, FILE *out)
     }
 }
 
+/* sllmp check's line for the response cache. */
+static void
+describe_cache(const sllmp_cache_conf_t *cc, FILE *out)
+{
+    if (cc->type == SLLMP_CACHE_OFF) {
+        fprintf(out, "cache: off\n");
+        return;
+    }
+    if (cc->type == SLLMP_CACHE_REDIS) {
+        fprintf(out, "cache: in redis");
+    } else {
+        fprintf(out, "cache: %s, in files in %s (quota %ld MB)", cc->type_name, cc->dir,
+                cc->max_mb);
+    }
+    char kinds[64];
+
+    snprintf(kinds, sizeof(kinds), "%s%s%s", cc->kinds & SLLMP_CACHE_CHAT ? ", chat" : "",
+             cc->kinds & SLLMP_CACHE_COMPLETIONS ? ", text completions" : "",
+             cc->kinds & SLLMP_CACHE_EMBEDDINGS ? ", embeddings" : "");
+    fprintf(out, ", ttl %lds%s%s%s; caches %s\n", cc->ttl_s, cc->ns ? ", namespace " : "",
+            cc->ns ? cc->ns : "", cc->default_off ? ", only requests with cache.use-cache" : "",
+            kinds[0] ? kinds + 2 : "nothing");
+}
+
 static void
 describe_metrics(const sllmp_conf_t *c, FILE *out)
 {
@@ -6040,6 +6377,7 @@ sllmp_conf_describe(const sllmp_conf_t *c, FILE *out)
                     c->responses_max_mb);
         }
     }
+    describe_cache(&c->cache, out);
     describe_metrics(c, out);
     fprintf(out, "langfuse: %s, api %s, capture %s", c->langfuse.host,
             c->langfuse.api == SLLMP_LF_OTEL ? "otel" : "legacy",

@@ -1,5 +1,6 @@
-/* Kept responses (include/sllmp/keep.h): Redis through the limit store, or files. */
+/* Kept documents (include/sllmp/keep.h): Redis through the limit store, or files. */
 #include "sllmp/keep.h"
+#include "sllmp/cache.h"
 #include "sllmp/conf.h"
 #include "sllmp/log.h"
 #include "sllmp/util.h"
@@ -36,21 +37,52 @@ sllmp_keep_id_ok(const char *id)
 }
 
 /*
- * Where the document id lives: 1 and *redis the Redis store, or NULL for the files; 0 when id is
- * no kept response's name; -1 when the config uses Redis and st is none (never the files then:
- * the other hosts would not see them).
+ * A shelf: one kind of document, in Redis or in the files of one directory. The kept responses
+ * live a fixed time from their writing (the file's mtime + ttl_s, as sllmp.responses.ttl said
+ * when they are read); a cached answer's time is its own (a request may set it), so its file's
+ * mtime is the instant it expires.
+ */
+typedef enum { SHELF_RESPONSES = 0, SHELF_CACHE, SHELF__COUNT } shelf_kind_t;
+
+typedef struct {
+    shelf_kind_t kind;
+    const char *dir;
+    long max_mb;
+    long ttl_s;         /* > 0: from the mtime; 0: the mtime is the expiry */
+    int redis;          /* in Redis, through the thread's limit store */
+    const char *prefix; /* of its names there */
+} shelf_t;
+
+static shelf_t
+responses_shelf(const sllmp_conf_t *c)
+{
+    return (shelf_t){SHELF_RESPONSES,    c->responses_dir,        c->responses_max_mb,
+                     c->responses_ttl_s, sllmp_store_is_redis(c), ""};
+}
+
+static shelf_t
+cache_shelf(const sllmp_conf_t *c)
+{
+    return (shelf_t){
+        SHELF_CACHE, c->cache.dir, c->cache.max_mb, 0, c->cache.type == SLLMP_CACHE_REDIS,
+        "cache:"};
+}
+
+/*
+ * Where document id lives: 1 and *redis the Redis store with its name there in name, or NULL
+ * for the files; -1 when the shelf is in Redis and st is none (never the files then: the other
+ * hosts would not see them).
  */
 static int
-where(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, sllmp_store_t **redis)
+where(const shelf_t *sh, sllmp_store_t *st, const char *id, sllmp_store_t **redis, char *name,
+      size_t len)
 {
     *redis = NULL;
-    if (!sllmp_keep_id_ok(id)) {
-        return 0;
-    }
-    if (!sllmp_store_is_redis(c)) {
+    if (!sh->redis) {
         return 1;
     }
-    if (st == NULL || st->ops->doc_get == NULL) {
+    if (st == NULL || st->ops->doc_get == NULL ||
+        snprintf(name, len, "%s%s", sh->prefix, id) >= (int)len) {
         return -1;
     }
     *redis = st;
@@ -58,71 +90,71 @@ where(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, sllmp_store_t **
 }
 
 static void
-file_path(const sllmp_conf_t *c, const char *id, char *buf, size_t len)
+file_path(const shelf_t *sh, const char *id, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/%s.json", c->responses_dir, id);
+    snprintf(buf, len, "%s/%s.json", sh->dir, id);
 }
 
 static int
-expired(const struct stat *st, long ttl_s, time_t now)
+expired(const shelf_t *sh, const struct stat *st, time_t now)
 {
-    return st->st_mtime + ttl_s <= now;
+    return st->st_mtime + sh->ttl_s <= now;
 }
 
 /* ---- the sweep: expired files go, the rest is measured for the quota ---- */
 
 static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
-static int64_t swept_at;   /* ms (monotonic) of the last sweep; 0: none yet */
-static int64_t kept_bytes; /* what the last sweep found, plus what was written since */
+static int64_t swept_at[SHELF__COUNT];   /* ms (monotonic) of the last sweep; 0: none yet */
+static int64_t kept_bytes[SHELF__COUNT]; /* what the last sweep found, plus what was written
+                                          * since */
 
 static void
-sweep(const sllmp_conf_t *c)
+sweep(const shelf_t *sh)
 {
     time_t now = time(NULL);
     int64_t total = 0;
     struct dirent *e;
-    DIR *d = opendir(c->responses_dir);
+    DIR *d = opendir(sh->dir);
 
     if (d == NULL) {
-        kept_bytes = 0;
+        kept_bytes[sh->kind] = 0;
         return;
     }
     while ((e = readdir(d)) != NULL) {
         struct stat st;
         size_t n = strlen(e->d_name);
-
-        int tmp = strncmp(e->d_name, ".resp_", 6) == 0;
+        int tmp = e->d_name[0] == '.';
 
         if ((!tmp && (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)) ||
             fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
             continue;
         }
         /* a temporary file an hour old is one a killed writer left */
-        if (tmp ? st.st_mtime + TMP_LEFT_S <= now : expired(&st, c->responses_ttl_s, now)) {
+        if (tmp ? st.st_mtime + TMP_LEFT_S <= now : expired(sh, &st, now)) {
             unlinkat(dirfd(d), e->d_name, 0);
         } else {
             total += st.st_size;
         }
     }
     closedir(d);
-    kept_bytes = total;
+    kept_bytes[sh->kind] = total;
 }
 
 /* Whether len more bytes fit (sweeping first when the last sweep is a minute old). */
 static int
-room_for(const sllmp_conf_t *c, size_t len)
+room_for(const shelf_t *sh, size_t len)
 {
     int64_t now = sllmp_now_ms();
     int fits;
 
     pthread_mutex_lock(&sweep_lock);
-    if (swept_at == 0 || now - swept_at >= SWEEP_EVERY_MS) {
-        sweep(c);
-        swept_at = now;
+    if (swept_at[sh->kind] == 0 || now - swept_at[sh->kind] >= SWEEP_EVERY_MS) {
+        sweep(sh);
+        swept_at[sh->kind] = now;
     }
-    fits = kept_bytes + (int64_t)len <= (int64_t)c->responses_max_mb * 1024 * 1024;
+    fits = kept_bytes[sh->kind] + (int64_t)len <= (int64_t)sh->max_mb * 1024 * 1024;
     if (fits) {
-        kept_bytes += (int64_t)len;
+        kept_bytes[sh->kind] += (int64_t)len;
     }
     pthread_mutex_unlock(&sweep_lock);
     return fits;
@@ -131,14 +163,14 @@ room_for(const sllmp_conf_t *c, size_t len)
 /* ---- files ---- */
 
 static int
-file_get(const sllmp_conf_t *c, const char *id, sllmp_buf_t *out)
+file_get(const shelf_t *sh, const char *id, sllmp_buf_t *out)
 {
     char path[4096], chunk[16384];
     struct stat st;
     ssize_t n;
     int fd;
 
-    file_path(c, id, path, sizeof(path));
+    file_path(sh, id, path, sizeof(path));
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         return errno == ENOENT ? 0 : -1;
@@ -147,7 +179,7 @@ file_get(const sllmp_conf_t *c, const char *id, sllmp_buf_t *out)
         close(fd);
         return -1;
     }
-    if (expired(&st, c->responses_ttl_s, time(NULL))) {
+    if (expired(sh, &st, time(NULL))) {
         close(fd);
         unlink(path);
         return 0;
@@ -163,21 +195,21 @@ file_get(const sllmp_conf_t *c, const char *id, sllmp_buf_t *out)
 }
 
 static int
-file_put(const sllmp_conf_t *c, const char *id, const char *data, size_t len)
+file_put(const shelf_t *sh, const char *id, const char *data, size_t len, long ttl_s)
 {
     char path[4096], tmp[4096], rnd[17];
     size_t off = 0;
     int fd;
 
-    if (!room_for(c, len)) {
+    if (!room_for(sh, len)) {
         return 1;
     }
-    if (sllmp_mkdirs(c->responses_dir) < 0) {
+    if (sllmp_mkdirs(sh->dir) < 0) {
         return -1;
     }
     sllmp_random_hex(rnd, 8);
-    file_path(c, id, path, sizeof(path));
-    snprintf(tmp, sizeof(tmp), "%s/.%s.%s", c->responses_dir, id, rnd);
+    file_path(sh, id, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s/.%s.%s", sh->dir, id, rnd);
     fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
     if (fd < 0) {
         return -1;
@@ -193,7 +225,14 @@ file_put(const sllmp_conf_t *c, const char *id, const char *data, size_t len)
         }
         off += (size_t)n;
     }
-    /* no fsync: a response lost to a crash of the host is only a conversation to send again */
+    if (sh->ttl_s == 0) {
+        struct timespec when[2] = {{time(NULL) + ttl_s, 0}, {time(NULL) + ttl_s, 0}};
+
+        if (futimens(fd, when) < 0) {
+            off = 0; /* a file that would never expire is not written */
+        }
+    }
+    /* no fsync: a document lost to a crash of the host is only an answer to ask for again */
     if (close(fd) < 0 || off < len || rename(tmp, path) < 0) {
         unlink(tmp);
         return -1;
@@ -202,11 +241,11 @@ file_put(const sllmp_conf_t *c, const char *id, const char *data, size_t len)
 }
 
 static int
-file_del(const sllmp_conf_t *c, const char *id)
+file_del(const shelf_t *sh, const char *id)
 {
     char path[4096];
 
-    file_path(c, id, path, sizeof(path));
+    file_path(sh, id, path, sizeof(path));
     if (unlink(path) < 0) {
         return errno == ENOENT ? 0 : -1;
     }
@@ -215,39 +254,92 @@ file_del(const sllmp_conf_t *c, const char *id)
 
 /* ---- either ---- */
 
-int
-sllmp_keep_get(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, sllmp_buf_t *out)
+static int
+shelf_get(const shelf_t *sh, sllmp_store_t *st, const char *id, sllmp_buf_t *out)
 {
     sllmp_store_t *r;
-    int rc = where(c, st, id, &r);
+    char name[160];
+    int rc = where(sh, st, id, &r, name, sizeof(name));
 
     if (rc <= 0) {
         return rc;
     }
-    return r != NULL ? r->ops->doc_get(r, id, out) : file_get(c, id, out);
+    return r != NULL ? r->ops->doc_get(r, name, out) : file_get(sh, id, out);
+}
+
+static int
+shelf_put(const shelf_t *sh, sllmp_store_t *st, const char *id, const char *data, size_t len,
+          long ttl_s)
+{
+    sllmp_store_t *r;
+    char name[160];
+
+    if (where(sh, st, id, &r, name, sizeof(name)) <= 0) {
+        return -1;
+    }
+    return r != NULL ? r->ops->doc_put(r, name, data, len, ttl_s)
+                     : file_put(sh, id, data, len, ttl_s);
+}
+
+static int
+shelf_del(const shelf_t *sh, sllmp_store_t *st, const char *id)
+{
+    sllmp_store_t *r;
+    char name[160];
+    int rc = where(sh, st, id, &r, name, sizeof(name));
+
+    if (rc <= 0) {
+        return rc;
+    }
+    return r != NULL ? r->ops->doc_del(r, name) : file_del(sh, id);
+}
+
+int
+sllmp_keep_get(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, sllmp_buf_t *out)
+{
+    shelf_t sh = responses_shelf(c);
+
+    return sllmp_keep_id_ok(id) ? shelf_get(&sh, st, id, out) : 0;
 }
 
 int
 sllmp_keep_put(const sllmp_conf_t *c, sllmp_store_t *st, const char *id, const char *data,
                size_t len)
 {
-    sllmp_store_t *r;
+    shelf_t sh = responses_shelf(c);
 
-    if (where(c, st, id, &r) <= 0) {
-        return -1;
-    }
-    return r != NULL ? r->ops->doc_put(r, id, data, len, c->responses_ttl_s)
-                     : file_put(c, id, data, len);
+    return sllmp_keep_id_ok(id) ? shelf_put(&sh, st, id, data, len, c->responses_ttl_s) : -1;
 }
 
 int
 sllmp_keep_del(const sllmp_conf_t *c, sllmp_store_t *st, const char *id)
 {
-    sllmp_store_t *r;
-    int rc = where(c, st, id, &r);
+    shelf_t sh = responses_shelf(c);
 
-    if (rc <= 0) {
-        return rc;
-    }
-    return r != NULL ? r->ops->doc_del(r, id) : file_del(c, id);
+    return sllmp_keep_id_ok(id) ? shelf_del(&sh, st, id) : 0;
+}
+
+int
+sllmp_cache_get(const sllmp_conf_t *c, sllmp_store_t *st, const char *hex, sllmp_buf_t *out)
+{
+    shelf_t sh = cache_shelf(c);
+
+    return shelf_get(&sh, st, hex, out);
+}
+
+int
+sllmp_cache_put(const sllmp_conf_t *c, sllmp_store_t *st, const char *hex, const char *data,
+                size_t len, long ttl_s)
+{
+    shelf_t sh = cache_shelf(c);
+
+    return shelf_put(&sh, st, hex, data, len, ttl_s);
+}
+
+int
+sllmp_cache_del(const sllmp_conf_t *c, sllmp_store_t *st, const char *hex)
+{
+    shelf_t sh = cache_shelf(c);
+
+    return shelf_del(&sh, st, hex);
 }

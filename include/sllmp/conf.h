@@ -256,6 +256,24 @@ typedef struct {
     int line;
 } sllmp_limit_entry_t;
 
+/* LiteLLM's response cache (litellm_settings.cache, cache_params; include/sllmp/cache.h). */
+typedef enum { SLLMP_CACHE_OFF = 0, SLLMP_CACHE_FILES, SLLMP_CACHE_REDIS } sllmp_cache_type_t;
+
+#define SLLMP_CACHE_CHAT        1u /* supported_call_types: (a)completion */
+#define SLLMP_CACHE_COMPLETIONS 2u /* (a)text_completion */
+#define SLLMP_CACHE_EMBEDDINGS  4u /* (a)embedding */
+
+typedef struct {
+    sllmp_cache_type_t type; /* OFF: nothing is cached */
+    const char *type_name;   /* as cache_params.type named it (redis, local, disk, ...) */
+    int default_off;         /* mode: default_off: only a request's cache.use-cache caches */
+    long ttl_s;              /* an answer's time when its request sets none */
+    char *ns;                /* cache_params.namespace, NULL when none */
+    unsigned kinds;          /* SLLMP_CACHE_*: what is cached */
+    char *dir;               /* the files (type FILES) */
+    long max_mb;             /* their quota */
+} sllmp_cache_conf_t;
+
 typedef enum { SLLMP_BACKEND_AUTO = 0, SLLMP_BACKEND_REDIS, SLLMP_BACKEND_LOCAL } sllmp_backend_t;
 
 typedef struct {
@@ -344,6 +362,7 @@ struct sllmp_conf_s {
     size_t ncors_origins;
     sllmp_beta_rule_t *betas; /* sllmp.anthropic_betas, before the built-in table */
     size_t nbetas;
+    sllmp_cache_conf_t cache;
     int log_level;
 
     /* sllmp.metrics: GET /metrics, and the counting behind it */

@@ -19,6 +19,7 @@ extern const sllmp_middleware_t sllmp_mw_limits;
 extern const sllmp_middleware_t sllmp_mw_trace;
 extern const sllmp_middleware_t sllmp_mw_responses;
 extern const sllmp_middleware_t sllmp_mw_messages;
+extern const sllmp_middleware_t sllmp_mw_cache;
 
 /* Closes a thread's limit stores (sllmp_worker_free). */
 void sllmp_limits_cache_free(sllmp_limits_cache_t *lc);

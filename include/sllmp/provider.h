@@ -120,6 +120,10 @@ sllmp_rc_t sllmp_provider_native_end(sllmp_req_t *r, int stopped);
 /* An Anthropic Message answered to /v1/messages as it came (resp is taken): usage read. */
 sllmp_rc_t sllmp_provider_native_answer(sllmp_req_t *r, sllmp_buf_t *resp);
 
+/* Whether a body member is one of LiteLLM's own (its router's settings, mocks, caching,
+ * credentials): the gateway passes none upstream and keys no cached answer by it. */
+int sllmp_litellm_only(const char *name);
+
 /* 1 when the deployment serves that kind of request (see provider.c). */
 int sllmp_provider_serves(const sllmp_deployment_t *d, int kind);
 

@@ -233,6 +233,7 @@ sllmp_access_log(sllmp_req_t *r)
         sllmp_buf_appends(&b, r->stream ? ",\"stream\":true" : ",\"stream\":false");
         add_int(&b, "attempts", r->nattempts);
     }
+    add_str(&b, "cache", r->cache_key == NULL ? NULL : r->cache_hit ? "hit" : "miss");
     add_ms(&b, "duration_ms", r->end_us - r->start_us);
     if (r->first_token_ms > 0) {
         add_ms(&b, "ttft_ms", (r->first_token_ms - r->start_ms) * 1000);

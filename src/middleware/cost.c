@@ -174,6 +174,9 @@ sllmp_usage_estimate(sllmp_req_t *r)
 double
 sllmp_req_cost(const sllmp_req_t *r)
 {
+    if (r->cache_hit) {
+        return 0; /* no provider was asked */
+    }
     switch (r->kind) {
     case SLLMP_KIND_MODERATIONS:
         return 0; /* OpenAI bills no moderation, nor does LiteLLM */

@@ -13,6 +13,8 @@ const sllmp_middleware_t *const sllmp_middleware_table[] = {
     &sllmp_mw_validate,   /* pre: the body's shape */
     &sllmp_mw_router,     /* pre: model name -> deployment */
     &sllmp_mw_limits,     /* pre: reserve rpm, tpm, parallel, budget; complete: settle */
+    &sllmp_mw_cache,      /* llm_call: a cached answer; on_chunk, post: keep a new one (its
+                           * chunks before usage hides the usage chunk) */
     &sllmp_mw_usage,      /* on_chunk: record usage, hide the usage chunk nobody asked for */
     &sllmp_mw_cost,       /* post: estimate missing usage, price it, x-sllmp-cost-usd */
     &sllmp_mw_responses,  /* on_chunk, post, error: /v1/responses' answer in its shapes, from

@@ -874,6 +874,10 @@ metadata(sllmp_req_t *r, const trace_t *t)
     }
     cJSON_AddStringToObject(out, "request_id", r->id);
     add_str(out, "x_trace_id", t->raw_trace_id);
+    if (r->cache_key != NULL) { /* LiteLLM's names */
+        cJSON_AddBoolToObject(out, "cache_hit", r->cache_hit);
+        cJSON_AddStringToObject(out, "cache_key", r->cache_key);
+    }
     return out;
 }
 

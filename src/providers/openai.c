@@ -220,6 +220,17 @@ static const char *const litellm_only[] = {
     NULL,
 };
 
+int
+sllmp_litellm_only(const char *name)
+{
+    for (int i = 0; litellm_only[i] != NULL; i++) {
+        if (strcmp(litellm_only[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
  * OpenAI's reasoning models (o1, o3-mini, o4-mini-2025-04-16, gpt-5, gpt-5-mini, gpt-5.1, but
  * not gpt-5-chat-latest, a chat model) refuse max_tokens: 400 "Unsupported parameter:

@@ -253,7 +253,9 @@ test_litellm_file_unchanged(void **state)
     assert_int_equal(strlen(c->deployments[0].subject), 19);
     assert_string_not_equal(c->deployments[0].subject, c->deployments[1].subject);
     assert_false(has_warning(c, "drop_params")); /* what sllmp does anyway */
-    assert_true(has_warning(c, "t.yaml:14:3: litellm_settings.cache is not supported"));
+    /* LiteLLM's cache with no cache_params is Redis: with none here, files on this host */
+    assert_true(has_warning(c, "t.yaml:14:10: litellm_settings.cache: no Redis is configured"));
+    assert_int_equal(c->cache.type, SLLMP_CACHE_FILES);
     assert_true(has_warning(c, "t.yaml:17:3: general_settings.database_url"));
     assert_non_null(sllmp_conf_find(c, "local", 5));
     assert_null(sllmp_conf_find(c, "loca", 4));

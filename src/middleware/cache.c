@@ -1,0 +1,340 @@
+/*
+ * The response cache (LiteLLM's litellm_settings.cache; include/sllmp/cache.h).
+ *
+ *   llm_call  before the provider: a request the cache takes (its kind among
+ *             cache_params.supported_call_types, from /v1/chat/completions, /v1/completions or
+ *             /v1/embeddings) is looked up under its key; a hit is the answer (FINISHED), sent
+ *             as the stored body, or replayed as a stream's chunks through the pipeline. A miss
+ *             goes on to the provider.
+ *   on_chunk  a miss's stream, made whole as it goes (before usage hides the usage chunk).
+ *   post      a miss's answer is kept, for the request's ttl.
+ *
+ * The controls are LiteLLM's: the body's `cache` object (ttl, s-maxage or s-max-age, no-cache:
+ * do not read, no-store: do not keep, namespace, use-cache: with mode default_off, the only way
+ * in), replaced as a whole by the key's metadata.cache (ttl, s-maxage, no-cache, no-store), and
+ * Cache-Control's s-maxage as the ttl when none is set. A hit costs nothing (sllmp_req_cost),
+ * keeps the stored answer's usage (so tokens per minute count it, as LiteLLM's do) and says
+ * `x-sllmp-cache: hit`; every answer the cache took part in names its key in
+ * `x-litellm-cache-key`. A failing store is a miss, never a failed request.
+ */
+#include "sllmp/cache.h"
+#include "sllmp/conf.h"
+#include "sllmp/log.h"
+#include "sllmp/middleware.h"
+#include "sllmp/provider.h"
+#include "sllmp/req.h"
+#include "sllmp/translate.h"
+#include "sllmp/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    int no_cache, no_store, use_cache;
+    long ttl_s, max_age_s; /* 0: none */
+    const char *ns;        /* the request's namespace, NULL: none */
+} controls_t;
+
+typedef struct {
+    char name[65]; /* where the answer is kept: SHA-256 of the key */
+    int store;     /* a miss whose answer is to be kept */
+    long ttl_s;
+    sllmp_cache_asm_t asm_;
+} cache_ctx_t;
+
+/* What the body's or the key's `cache` object says; 0, or -1 with r failed. */
+static int
+read_controls(sllmp_req_t *r, const cJSON *o, controls_t *ct, int from_key)
+{
+    static const char *const bools[] = {"no-cache", "no-store", "use-cache"};
+    int *flags[] = {&ct->no_cache, &ct->no_store, &ct->use_cache};
+    const cJSON *v;
+
+    if (o == NULL || cJSON_IsNull(o)) {
+        return 0;
+    }
+    if (!cJSON_IsObject(o)) {
+        return sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "cache",
+                              "cache must be an object of cache controls (ttl, s-maxage, "
+                              "no-cache, no-store, namespace)") != 0
+                   ? -1
+                   : 0;
+    }
+    /* a key's controls are LiteLLM's SupportedCacheControls only */
+    for (size_t i = 0; i < (from_key ? 2 : 3); i++) {
+        *flags[i] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, bools[i]));
+    }
+    v = cJSON_GetObjectItemCaseSensitive(o, "ttl");
+    if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 366.0 * 86400) {
+        ct->ttl_s = (long)v->valuedouble;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(o, "s-maxage");
+    if (v == NULL) {
+        v = cJSON_GetObjectItemCaseSensitive(o, "s-max-age");
+    }
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0) {
+        /* 0 accepts nothing stored: a fresh answer, kept for the next */
+        ct->max_age_s = v->valuedouble < 1 ? -1 : (long)v->valuedouble;
+    }
+    if (!from_key && sllmp_json_str(o, "namespace") != NULL) {
+        ct->ns = sllmp_json_str(o, "namespace");
+    }
+    return 0;
+}
+
+/* Cache-Control: s-maxage=N, which LiteLLM's proxy reads as the ttl. 0 when none. */
+static long
+header_ttl(sllmp_req_t *r)
+{
+    const char *h = sllmp_req_param(r, "HTTP_CACHE_CONTROL");
+    const char *p = h != NULL ? strstr(h, "s-maxage=") : NULL;
+    long v = 0;
+
+    if (p != NULL) {
+        p += 9;
+        while (*p >= '0' && *p <= '9' && v < 366L * 86400) {
+            v = v * 10 + (*p++ - '0');
+        }
+    }
+    return v <= 366L * 86400 ? v : 0;
+}
+
+/* The request's controls: the key's metadata.cache, else the body's cache. 0 or -1 (failed). */
+static int
+controls(sllmp_req_t *r, controls_t *ct)
+{
+    memset(ct, 0, sizeof(*ct));
+    if (r->key != NULL && r->key->metadata_json != NULL) {
+        cJSON *md = cJSON_Parse(r->key->metadata_json);
+        const cJSON *kc = cJSON_GetObjectItemCaseSensitive(md, "cache");
+        int rc = cJSON_IsObject(kc) ? read_controls(r, kc, ct, 1) : 1;
+
+        cJSON_Delete(md);
+        if (rc <= 0) {
+            return rc;
+        }
+    }
+    if (read_controls(r, cJSON_GetObjectItemCaseSensitive(r->json, "cache"), ct, 0) < 0) {
+        return -1;
+    }
+    if (ct->ttl_s == 0) {
+        ct->ttl_s = header_ttl(r);
+    }
+    return 0;
+}
+
+/* Whether the cache takes r's kind of request. */
+static int
+takes(const sllmp_req_t *r, const sllmp_cache_conf_t *cc)
+{
+    switch (r->kind) {
+    case SLLMP_KIND_CHAT:
+        /* Responses and Messages translated to chat are answered in their shapes, with their
+         * own ids and kept state: not from a chat answer stored for someone else */
+        return (cc->kinds & SLLMP_CACHE_CHAT) && !r->responses_api && r->messages == NULL;
+    case SLLMP_KIND_COMPLETIONS:
+        return (cc->kinds & SLLMP_CACHE_COMPLETIONS) != 0;
+    case SLLMP_KIND_EMBEDDINGS:
+        return (cc->kinds & SLLMP_CACHE_EMBEDDINGS) != 0;
+    default:
+        return 0;
+    }
+}
+
+/* The key as the client sees it (x-litellm-cache-key): its own cache_key, else the namespace
+ * (the request's, its metadata.redis_namespace, cache_params') and the hash. NULL: no memory. */
+static const char *
+visible_key(sllmp_req_t *r, const controls_t *ct)
+{
+    const char *own = sllmp_json_str(r->json, "cache_key");
+    const char *ns = ct->ns;
+    char hex[65];
+
+    if (own != NULL && *own != '\0') {
+        return own;
+    }
+    if (sllmp_cache_key(r->json, r->group, hex) < 0) {
+        return NULL;
+    }
+    if (ns == NULL) {
+        ns = sllmp_json_str(cJSON_GetObjectItemCaseSensitive(r->json, "metadata"),
+                            "redis_namespace");
+    }
+    if (ns == NULL) {
+        ns = r->conf->cache.ns;
+    }
+    return ns != NULL && *ns != '\0' ? sllmp_arena_printf(r->arena, "%s:%s", ns, hex)
+                                     : sllmp_arena_printf(r->arena, "%s", hex);
+}
+
+/* The hit's answer: its body, or its stream replayed through the pipeline. */
+static sllmp_rc_t
+serve(sllmp_req_t *r, const cJSON *resp)
+{
+    r->cache_hit = 1;
+    sllmp_resp_header(r, "x-sllmp-cache", "hit");
+    if (r->stream) {
+        cJSON *chunks = sllmp_cache_chunks(resp), *c;
+        sllmp_chunk_t done = {"[DONE]", 6, NULL, 1, 0, NULL, NULL, 0};
+        int failed = chunks == NULL;
+
+        cJSON_ArrayForEach(c, chunks)
+        {
+            if (!failed && sllmp_provider_emit(r, c) != 0) {
+                failed = 1;
+            }
+        }
+        cJSON_Delete(chunks);
+        if (failed) {
+            return r->err != SLLMP_OK ? SLLMP_ERROR
+                                      : sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
+        }
+        return sllmp_pipeline_chunk(r, &done) == SLLMP_GO_ON ? SLLMP_FINISHED : SLLMP_ERROR;
+    }
+    char *text = cJSON_PrintUnformatted(resp);
+
+    if (text == NULL) {
+        return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
+    }
+    sllmp_buf_appends(&r->resp_body, text);
+    cJSON_free(text);
+    sllmp_usage_from_openai(&r->usage, cJSON_GetObjectItemCaseSensitive(resp, "usage"));
+    r->first_token_ms = sllmp_now_ms();
+    return SLLMP_FINISHED;
+}
+
+/* The stored answer under name, when there is one young enough: parsed, for the caller to
+ * delete. NULL otherwise (a store that fails is a miss, logged). */
+static cJSON *
+lookup(sllmp_req_t *r, const char *name, long max_age_s)
+{
+    sllmp_buf_t b;
+    cJSON *env = NULL, *resp;
+    int rc;
+
+    sllmp_buf_init(&b, 0);
+    rc = sllmp_cache_get(r->conf, sllmp_thread_store(r), name, &b);
+    if (rc < 0) {
+        sllmp_log(r->id, SLLMP_LOG_WARN, "the response cache could not be read: a miss");
+    }
+    if (rc > 0) {
+        env = cJSON_ParseWithLength(b.ptr, b.len);
+    }
+    sllmp_buf_free(&b);
+    resp = cJSON_GetObjectItemCaseSensitive(env, "response");
+    if (!cJSON_IsObject(resp) ||
+        (max_age_s != 0 &&
+         (max_age_s < 0 ||
+          (double)time(NULL) -
+                  cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(env, "created")) >
+              (double)max_age_s))) {
+        cJSON_Delete(env);
+        return NULL;
+    }
+    resp = cJSON_DetachItemFromObjectCaseSensitive(env, "response");
+    cJSON_Delete(env);
+    return resp;
+}
+
+static void
+asm_free(void *p)
+{
+    sllmp_cache_asm_free(p);
+}
+
+static sllmp_rc_t
+cache_llm_call(sllmp_req_t *r, void *mw_conf)
+{
+    const sllmp_cache_conf_t *cc = &r->conf->cache;
+    cache_ctx_t *x;
+    controls_t ct;
+    const char *key;
+    unsigned char md[32];
+    cJSON *resp;
+
+    (void)mw_conf;
+    if (cc->type == SLLMP_CACHE_OFF || !takes(r, cc) || r->json == NULL) {
+        return SLLMP_GO_ON;
+    }
+    if (controls(r, &ct) < 0) {
+        return SLLMP_ERROR;
+    }
+    if ((cc->default_off && !ct.use_cache) || (key = visible_key(r, &ct)) == NULL) {
+        return SLLMP_GO_ON;
+    }
+    x = sllmp_arena_calloc(r->arena, sizeof(*x));
+    sllmp_sha256(key, strlen(key), md);
+    for (int i = 0; i < 32; i++) {
+        snprintf(x->name + 2 * i, 3, "%02x", md[i]);
+    }
+    x->ttl_s = ct.ttl_s > 0 ? ct.ttl_s : cc->ttl_s;
+    r->mw_ctx[sllmp_middleware_index(&sllmp_mw_cache)] = x;
+    r->cache_key = key;
+    sllmp_resp_header(r, "x-litellm-cache-key", key);
+    if (!ct.no_cache && (resp = lookup(r, x->name, ct.max_age_s)) != NULL) {
+        sllmp_rc_t rc = serve(r, resp);
+
+        cJSON_Delete(resp);
+        return rc;
+    }
+    sllmp_resp_header(r, "x-sllmp-cache", "miss");
+    x->store = !ct.no_store;
+    if (x->store && r->stream) {
+        sllmp_arena_cleanup_add(r->arena, asm_free, &x->asm_);
+    }
+    return SLLMP_GO_ON;
+}
+
+static sllmp_rc_t
+cache_chunk(sllmp_req_t *r, void *mw_conf, sllmp_chunk_t *chunk)
+{
+    cache_ctx_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_cache)];
+
+    (void)mw_conf;
+    if (x != NULL && x->store && chunk->json != NULL &&
+        sllmp_cache_asm_add(&x->asm_, chunk->json) < 0) {
+        x->store = 0; /* not a chunk it knows: nothing whole to keep */
+    }
+    return SLLMP_GO_ON;
+}
+
+static sllmp_rc_t
+cache_post(sllmp_req_t *r, void *mw_conf)
+{
+    cache_ctx_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_cache)];
+    cJSON *resp, *env;
+    char *text;
+
+    (void)mw_conf;
+    /* kept only when the group asked for answered (not a fallback's model) */
+    if (x == NULL || !x->store || r->cache_hit || r->dep == NULL || r->group == NULL ||
+        strcmp(r->dep->model_name, r->group) != 0) {
+        return SLLMP_GO_ON;
+    }
+    resp = r->stream ? sllmp_cache_asm_take(&x->asm_)
+                     : cJSON_ParseWithLength(r->resp_body.ptr, r->resp_body.len);
+    if (resp == NULL || !sllmp_cache_worth_keeping(resp)) {
+        cJSON_Delete(resp);
+        return SLLMP_GO_ON;
+    }
+    env = cJSON_CreateObject();
+    cJSON_AddNumberToObject(env, "v", 1);
+    cJSON_AddNumberToObject(env, "created", (double)time(NULL));
+    cJSON_AddItemToObject(env, "response", resp);
+    text = cJSON_PrintUnformatted(env);
+    cJSON_Delete(env);
+    if (text != NULL && sllmp_cache_put(r->conf, sllmp_thread_store(r), x->name, text, strlen(text),
+                                        x->ttl_s) < 0) {
+        sllmp_log(r->id, SLLMP_LOG_WARN, "the response cache could not keep an answer");
+    }
+    cJSON_free(text);
+    return SLLMP_GO_ON;
+}
+
+const sllmp_middleware_t sllmp_mw_cache = {
+    .name = "cache",
+    .llm_call = cache_llm_call,
+    .on_chunk = cache_chunk,
+    .post = cache_post,
+};
