@@ -109,13 +109,7 @@ sllmp_cache_key(const cJSON *body, const char *group, char hex[65])
     }
     sllmp_sha256(text, strlen(text), md);
     cJSON_free(text);
-    for (int i = 0; i < 32; i++) {
-        static const char digits[] = "0123456789abcdef";
-
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = '\0';
+    sllmp_hex(md, 32, hex);
     return 0;
 }
 

@@ -42,7 +42,8 @@ typedef enum {
     EP_COMPACT,
     EP_RESPONSE,
     EP_CONVERSATIONS,
-    EP_CONVERSATION
+    EP_CONVERSATION,
+    EP_CACHE
 } endpoint_t;
 
 typedef struct {
@@ -89,6 +90,10 @@ static const route_t routes[] = {
     {"/conversations", 0, "POST", EP_CONVERSATIONS},
     {"/v1/conversations/", 1, "GET, POST, DELETE", EP_CONVERSATION},
     {"/conversations/", 1, "GET, POST, DELETE", EP_CONVERSATION},
+    /* LiteLLM's management of its response cache */
+    {"/cache/ping", 0, "GET", EP_CACHE},
+    {"/cache/delete", 0, "POST", EP_CACHE},
+    {"/cache/flushall", 0, "POST", EP_CACHE},
 };
 
 /* Whether method is one of a route's ("GET", "GET, DELETE"); HEAD goes where GET does. */
@@ -619,6 +624,16 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         } else {
             sllmp_conversations_endpoint(r, rt->ep == EP_CONVERSATION ? r->path + strlen(rt->path)
                                                                       : NULL);
+        }
+        break;
+    case EP_CACHE:
+        if (strcmp(rt->path, "/cache/delete") == 0) {
+            json_body(r);
+        }
+        if (r->err != SLLMP_OK) {
+            sllmp_resp_error(r);
+        } else {
+            sllmp_cache_endpoint(r, rt->path + 7);
         }
         break;
     }

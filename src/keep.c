@@ -252,6 +252,32 @@ file_del(const shelf_t *sh, const char *id)
     return 1;
 }
 
+/* Every document of the shelf's directory: how many went, or -1 when it cannot be read. */
+static long
+file_flush(const shelf_t *sh)
+{
+    DIR *d = opendir(sh->dir);
+    struct dirent *e;
+    long n = 0;
+
+    if (d == NULL) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+
+        if (e->d_name[0] != '.' && len > 5 && strcmp(e->d_name + len - 5, ".json") == 0 &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0) {
+            n++;
+        }
+    }
+    closedir(d);
+    pthread_mutex_lock(&sweep_lock);
+    swept_at[sh->kind] = 0; /* measured again at the next write */
+    pthread_mutex_unlock(&sweep_lock);
+    return n;
+}
+
 /* ---- either ---- */
 
 static int
@@ -342,4 +368,20 @@ sllmp_cache_del(const sllmp_conf_t *c, sllmp_store_t *st, const char *hex)
     shelf_t sh = cache_shelf(c);
 
     return shelf_del(&sh, st, hex);
+}
+
+long
+sllmp_cache_flush(const sllmp_conf_t *c, sllmp_store_t *st)
+{
+    shelf_t sh = cache_shelf(c);
+    sllmp_store_t *r;
+    char name[160];
+
+    if (where(&sh, st, "", &r, name, sizeof(name)) <= 0) {
+        return -1;
+    }
+    if (r == NULL) {
+        return file_flush(&sh);
+    }
+    return r->ops->doc_flush != NULL ? r->ops->doc_flush(r, name) : -1;
 }

@@ -214,14 +214,21 @@ sllmp_hexval(char c)
 void
 sllmp_random_hex(char *out, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char raw[64];
 
     SLLMP_ASSERT(n <= sizeof(raw));
     sllmp_random(raw, n);
+    sllmp_hex(raw, n, out);
+}
+
+void
+sllmp_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+
     for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
     }
     out[2 * n] = '\0';
 }

@@ -60,4 +60,7 @@ int sllmp_cache_put(const sllmp_conf_t *c, sllmp_store_t *st, const char *hex, c
 /* 1 deleted, 0 there was none, -1 on failure. */
 int sllmp_cache_del(const sllmp_conf_t *c, sllmp_store_t *st, const char *hex);
 
+/* Every cached answer deleted: how many, or -1 on failure. */
+long sllmp_cache_flush(const sllmp_conf_t *c, sllmp_store_t *st);
+
 #endif

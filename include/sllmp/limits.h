@@ -216,6 +216,8 @@ typedef struct {
     int (*doc_put)(sllmp_store_t *s, const char *name, const char *data, size_t len, long ttl_s);
     /* Deletes it: 1, 0 when there was none, -1 on failure. */
     int (*doc_del)(sllmp_store_t *s, const char *name);
+    /* Deletes every document whose name starts with prefix: how many, or -1 on failure. */
+    long (*doc_flush)(sllmp_store_t *s, const char *prefix);
 
     void (*close)(sllmp_store_t *s);
 } sllmp_store_ops_t;

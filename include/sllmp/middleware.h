@@ -21,6 +21,10 @@ extern const sllmp_middleware_t sllmp_mw_responses;
 extern const sllmp_middleware_t sllmp_mw_messages;
 extern const sllmp_middleware_t sllmp_mw_cache;
 
+/* GET /cache/ping, POST /cache/delete and /cache/flushall (what: "ping", "delete",
+ * "flushall"): LiteLLM's cache management; deleting takes the master key. */
+void sllmp_cache_endpoint(sllmp_req_t *r, const char *what);
+
 /* Closes a thread's limit stores (sllmp_worker_free). */
 void sllmp_limits_cache_free(sllmp_limits_cache_t *lc);
 

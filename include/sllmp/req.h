@@ -154,6 +154,7 @@ struct sllmp_req_s {
     long images;             /* the images of an unstreamed /v1/images/generations answer (its
                               * `data`), for a per-image price */
     double cost_usd;
+    int fell_back;         /* the answer is a fallback model group's */
     int cache_hit;         /* answered from the response cache: it costs nothing */
     const char *cache_key; /* the cache's key for it (x-litellm-cache-key), NULL: not cached */
     long chunks;

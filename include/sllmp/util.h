@@ -45,6 +45,9 @@ void sllmp_random(void *buf, size_t n);
 /* Hex of n random bytes into out (2n+1 bytes, NUL-terminated). */
 void sllmp_random_hex(char *out, size_t n);
 
+/* n bytes as 2n lowercase hex digits and a NUL. */
+void sllmp_hex(const unsigned char *in, size_t n, char *out);
+
 /* The value of a hex digit, either case; -1 for anything else. */
 int sllmp_hexval(char c);
 

@@ -265,9 +265,7 @@ cache_llm_call(sllmp_req_t *r, void *mw_conf)
     }
     x = sllmp_arena_calloc(r->arena, sizeof(*x));
     sllmp_sha256(key, strlen(key), md);
-    for (int i = 0; i < 32; i++) {
-        snprintf(x->name + 2 * i, 3, "%02x", md[i]);
-    }
+    sllmp_hex(md, 32, x->name);
     x->ttl_s = ct.ttl_s > 0 ? ct.ttl_s : cc->ttl_s;
     r->mw_ctx[sllmp_middleware_index(&sllmp_mw_cache)] = x;
     r->cache_key = key;
@@ -308,8 +306,7 @@ cache_post(sllmp_req_t *r, void *mw_conf)
 
     (void)mw_conf;
     /* kept only when the group asked for answered (not a fallback's model) */
-    if (x == NULL || !x->store || r->cache_hit || r->dep == NULL || r->group == NULL ||
-        strcmp(r->dep->model_name, r->group) != 0) {
+    if (x == NULL || !x->store || r->cache_hit || r->fell_back) {
         return SLLMP_GO_ON;
     }
     resp = r->stream ? sllmp_cache_asm_take(&x->asm_)
@@ -338,3 +335,109 @@ const sllmp_middleware_t sllmp_mw_cache = {
     .on_chunk = cache_chunk,
     .post = cache_post,
 };
+
+/* ---------------------------------------------------------------- /cache/... */
+
+/* Whether r may change the cache: the master key, or anyone on a gateway without one. */
+static int
+admin(sllmp_req_t *r)
+{
+    if (sllmp_auth_check(r) != SLLMP_GO_ON) {
+        return 0;
+    }
+    if (r->key != NULL && r->conf->master_key != NULL) {
+        sllmp_req_fail(r, SLLMP_ERR_PERMISSION, NULL,
+                       "Only the master key may delete cached answers.");
+        return 0;
+    }
+    return 1;
+}
+
+/* GET /cache/ping: a probe answer written and read back. */
+static void
+ping(sllmp_req_t *r)
+{
+    const sllmp_cache_conf_t *cc = &r->conf->cache;
+    sllmp_store_t *st = sllmp_thread_store(r);
+    char name[65], body[256];
+    sllmp_buf_t b;
+    int ok;
+
+    sllmp_random_hex(name, 32);
+    sllmp_buf_init(&b, 0);
+    ok = sllmp_cache_put(r->conf, st, name, "{}", 2, 10) == 0 &&
+         sllmp_cache_get(r->conf, st, name, &b) == 1;
+    sllmp_buf_free(&b);
+    sllmp_cache_del(r->conf, st, name);
+    if (!ok) {
+        sllmp_req_fail(r, SLLMP_ERR_NOT_READY, NULL,
+                       "Service Unhealthy: the %s cache could not keep and return an answer.",
+                       cc->type_name);
+        return;
+    }
+    snprintf(body, sizeof(body),
+             "{\"status\":\"healthy\",\"cache_type\":\"%s\",\"ping_response\":true,"
+             "\"set_cache_response\":\"success\"}",
+             cc->type == SLLMP_CACHE_REDIS ? "redis" : cc->type_name);
+    sllmp_resp_send(r, 200, "application/json", body, strlen(body));
+}
+
+/* POST /cache/delete {"keys": [...]}: the answers kept under those keys (x-litellm-cache-key). */
+static void
+delete_keys(sllmp_req_t *r)
+{
+    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(r->json, "keys"), *k;
+    static const char done[] = "{\"status\":\"success\"}";
+    int failed = 0;
+
+    if (!cJSON_IsArray(keys)) {
+        sllmp_req_fail(r, SLLMP_ERR_INVALID_PARAM, "keys",
+                       "keys must be a list of the cache keys to delete (x-litellm-cache-key).");
+        return;
+    }
+    cJSON_ArrayForEach(k, keys)
+    {
+        unsigned char md[32];
+        char name[65];
+
+        if (!cJSON_IsString(k)) {
+            continue;
+        }
+        sllmp_sha256(k->valuestring, strlen(k->valuestring), md);
+        sllmp_hex(md, 32, name);
+        failed |= sllmp_cache_del(r->conf, sllmp_thread_store(r), name) < 0;
+    }
+    if (failed) {
+        sllmp_req_fail(r, SLLMP_ERR_NOT_READY, NULL, "Cache Delete Failed: the cache is down.");
+        return;
+    }
+    sllmp_resp_send(r, 200, "application/json", done, sizeof(done) - 1);
+}
+
+void
+sllmp_cache_endpoint(sllmp_req_t *r, const char *what)
+{
+    static const char done[] = "{\"status\":\"success\"}";
+
+    if (r->conf->cache.type == SLLMP_CACHE_OFF) {
+        if (sllmp_auth_check(r) == SLLMP_GO_ON) {
+            sllmp_req_fail(r, SLLMP_ERR_NOT_READY, NULL,
+                           "Cache not initialized: litellm_settings.cache is not true.");
+        }
+    } else if (strcmp(what, "ping") == 0) {
+        if (sllmp_auth_check(r) == SLLMP_GO_ON) {
+            ping(r);
+        }
+    } else if (admin(r) && strcmp(what, "delete") == 0) {
+        delete_keys(r);
+    } else if (r->err == SLLMP_OK) {
+        if (sllmp_cache_flush(r->conf, sllmp_thread_store(r)) < 0) {
+            sllmp_req_fail(r, SLLMP_ERR_NOT_READY, NULL, "Cache Flush Failed: the cache is down.");
+        } else {
+            sllmp_resp_send(r, 200, "application/json", done, sizeof(done) - 1);
+        }
+    }
+    if (r->err != SLLMP_OK) {
+        sllmp_resp_error(r);
+    }
+}

@@ -620,6 +620,7 @@ provider_call(sllmp_req_t *r, void *mw_conf)
     for (;;) {
         rc = try_group(r, x, model, &v);
         if (rc != SLLMP_ERROR) {
+            r->fell_back = model != r->group;
             sllmp_route_headers(r);
             return rc;
         }

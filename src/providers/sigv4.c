@@ -65,18 +65,6 @@ sllmp_aws_uri_encode(sllmp_buf_t *out, const char *s, size_t n, int keep_slash)
 }
 
 static void
-hex_encode(const unsigned char *in, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static void
 hmac(const void *key, size_t klen, const void *data, size_t n, unsigned char out[32])
 {
     unsigned int len = 32;
@@ -187,7 +175,7 @@ sllmp_sigv4_authorization(const char *access_key, const char *secret_key, const 
 
     /* the canonical request */
     sllmp_sha256(body != NULL ? body : "", body != NULL ? len : 0, digest);
-    hex_encode(digest, 32, body_hex);
+    sllmp_hex(digest, 32, body_hex);
     canonical_headers(headers, nheaders, &canon, &names);
     sllmp_buf_appends(&creq, method);
     sllmp_buf_append(&creq, "\n", 1);
@@ -200,7 +188,7 @@ sllmp_sigv4_authorization(const char *access_key, const char *secret_key, const 
     sllmp_buf_printf(&creq, "\n%s\n%s\n%s\n%s", query != NULL ? query : "", sllmp_buf_cstr(&canon),
                      sllmp_buf_cstr(&names), body_hex);
     sllmp_sha256(creq.ptr, creq.len, digest);
-    hex_encode(digest, 32, creq_hex);
+    sllmp_hex(digest, 32, creq_hex);
 
     /* the string to sign */
     sllmp_buf_printf(&sts, ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s", amz_date, date, region,
@@ -216,7 +204,7 @@ sllmp_sigv4_authorization(const char *access_key, const char *secret_key, const 
     hmac(k2, 32, sts.ptr, sts.len, digest);
     OPENSSL_cleanse(k1, sizeof(k1));
     OPENSSL_cleanse(k2, sizeof(k2));
-    hex_encode(digest, 32, sig_hex);
+    sllmp_hex(digest, 32, sig_hex);
 
     n = snprintf(out, outlen,
                  ALGORITHM " Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "

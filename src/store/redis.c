@@ -1129,6 +1129,54 @@ r_close(sllmp_store_t *st)
     free(s);
 }
 
+/* Every document whose name starts with prefix: SCAN for them, DEL what each step found. The
+ * number deleted, or -1 (some may be gone by then). */
+static long
+r_doc_flush(sllmp_store_t *st, const char *prefix)
+{
+    char pattern[160], cursor[32] = "0";
+    long n = 0;
+
+    if (snprintf(pattern, sizeof(pattern), "{sllmp:doc:%s*}", prefix) >= (int)sizeof(pattern) ||
+        strpbrk(prefix, "*?[]\\") != NULL) {
+        return -1;
+    }
+    do {
+        const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "500"};
+        size_t argl[6];
+        redisReply *rep, *keys;
+
+        for (int i = 0; i < 6; i++) {
+            argl[i] = strlen(argv[i]);
+        }
+        rep = plain((rstore_t *)st, 6, argv, argl);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            rep->element[0]->type != REDIS_REPLY_STRING ||
+            rep->element[1]->type != REDIS_REPLY_ARRAY || rep->element[0]->len >= sizeof(cursor)) {
+            freeReplyObject(rep);
+            return -1;
+        }
+        memcpy(cursor, rep->element[0]->str, rep->element[0]->len);
+        cursor[rep->element[0]->len] = '\0';
+        keys = rep->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            const char *del[2] = {"DEL", keys->element[i]->str};
+            size_t dl[2] = {3, keys->element[i]->len};
+            redisReply *d;
+
+            if (keys->element[i]->type != REDIS_REPLY_STRING ||
+                (d = plain((rstore_t *)st, 2, del, dl)) == NULL) {
+                freeReplyObject(rep);
+                return -1;
+            }
+            n += d->type == REDIS_REPLY_INTEGER ? (long)d->integer : 0;
+            freeReplyObject(d);
+        }
+        freeReplyObject(rep);
+    } while (strcmp(cursor, "0") != 0);
+    return n;
+}
+
 static const sllmp_store_ops_t redis_ops = {
     .name = "redis",
     .reserve = r_reserve,
@@ -1142,6 +1190,7 @@ static const sllmp_store_ops_t redis_ops = {
     .doc_get = r_doc_get,
     .doc_put = r_doc_put,
     .doc_del = r_doc_del,
+    .doc_flush = r_doc_flush,
     .close = r_close,
 };
 
