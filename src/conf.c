@@ -3240,6 +3240,11 @@ key_field(loader_t *L, const char *key, yaml_node_t *kn, yaml_node_t *v, void *u
     if (strcmp(key, "tags") == 0) {
         return get_tags(L, v, "keys[].tags", &k->tags, &k->ntags);
     }
+    if (strcmp(key, "allowed_cache_controls") == 0) {
+        str_list_free(&k->cache_controls, &k->ncache_controls);
+        return get_str_list(L, v, "keys[].allowed_cache_controls", &k->cache_controls,
+                            &k->ncache_controls);
+    }
     int lf = limit_field(L, "keys[]", key, v, &k->lim);
 
     if (lf != 0) {
@@ -3302,6 +3307,7 @@ key_free(sllmp_key_t *k)
     }
     free(k->models);
     str_list_free(&k->tags, &k->ntags);
+    str_list_free(&k->cache_controls, &k->ncache_controls);
     free(k->metadata_json);
     explicit_bzero(k->sha256, sizeof(k->sha256));
 }

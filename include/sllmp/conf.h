@@ -241,9 +241,12 @@ struct sllmp_key_s {
     size_t nmodels;
     char **tags; /* keys[].tags or metadata.tags: LiteLLM's key tags, on each of its requests */
     size_t ntags;
-    sllmp_limits_t lim;  /* rpm, tpm, max_parallel, budget_usd and budget_period */
-    time_t expires;      /* 0 = never */
-    char *metadata_json; /* the key's metadata as JSON text, NULL when none */
+    sllmp_limits_t lim;    /* rpm, tpm, max_parallel, budget_usd and budget_period */
+    time_t expires;        /* 0 = never */
+    char *metadata_json;   /* the key's metadata as JSON text, NULL when none */
+    char **cache_controls; /* allowed_cache_controls: the only cache controls its requests may
+                            * set (LiteLLM's); none = any */
+    size_t ncache_controls;
     sllmp_capture_t capture;
     int line; /* of the conf's files[file] */
     int file;

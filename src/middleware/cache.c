@@ -100,11 +100,39 @@ header_ttl(sllmp_req_t *r)
     return v <= 366L * 86400 ? v : 0;
 }
 
+/* Whether the key lets its requests set each control of o (its allowed_cache_controls). 1, or
+ * 0 with r failed: LiteLLM's 403. */
+static int
+allowed(sllmp_req_t *r, const cJSON *o)
+{
+    const cJSON *c;
+
+    cJSON_ArrayForEach(c, (cJSON_IsObject(o) && r->key != NULL ? o : NULL))
+    {
+        size_t i = 0;
+
+        while (i < r->key->ncache_controls && strcmp(r->key->cache_controls[i], c->string) != 0) {
+            i++;
+        }
+        if (r->key->ncache_controls > 0 && i == r->key->ncache_controls) {
+            sllmp_req_fail(r, SLLMP_ERR_PERMISSION, "cache",
+                           "Not allowed to set %.*s as a cache control. Contact admin to change "
+                           "permissions.",
+                           sllmp_utf8_prec(c->string, 64), c->string);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The request's controls: the key's metadata.cache, else the body's cache. 0 or -1 (failed). */
 static int
 controls(sllmp_req_t *r, controls_t *ct)
 {
     memset(ct, 0, sizeof(*ct));
+    if (!allowed(r, cJSON_GetObjectItemCaseSensitive(r->json, "cache"))) {
+        return -1;
+    }
     if (r->key != NULL && r->key->metadata_json != NULL) {
         cJSON *md = cJSON_Parse(r->key->metadata_json);
         const cJSON *kc = cJSON_GetObjectItemCaseSensitive(md, "cache");
