@@ -30,6 +30,15 @@
 #include <string.h>
 #include <time.h>
 
+/* An integer member of o, 0 when it is none. */
+static long long
+json_int(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}
+
 typedef struct {
     int no_cache, no_store, use_cache;
     long ttl_s, max_age_s; /* 0: none */
@@ -125,31 +134,31 @@ allowed(sllmp_req_t *r, const cJSON *o)
     return 1;
 }
 
-/* The request's controls: the key's metadata.cache, else the body's cache. 0 or -1 (failed). */
+/* The request's controls: the key's metadata.cache, else the body's cache; Cache-Control's
+ * s-maxage as the ttl when neither sets one (LiteLLM's proxy makes it a ttl of the request's,
+ * which a key's controls do not replace). 0 or -1 (failed). */
 static int
 controls(sllmp_req_t *r, controls_t *ct)
 {
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(r->json, "cache");
+    cJSON *md = NULL;
+    const cJSON *kc = NULL;
+    int rc;
+
     memset(ct, 0, sizeof(*ct));
-    if (!allowed(r, cJSON_GetObjectItemCaseSensitive(r->json, "cache"))) {
+    if (!allowed(r, body)) {
         return -1;
     }
     if (r->key != NULL && r->key->metadata_json != NULL) {
-        cJSON *md = cJSON_Parse(r->key->metadata_json);
-        const cJSON *kc = cJSON_GetObjectItemCaseSensitive(md, "cache");
-        int rc = cJSON_IsObject(kc) ? read_controls(r, kc, ct, 1) : 1;
-
-        cJSON_Delete(md);
-        if (rc <= 0) {
-            return rc;
-        }
+        md = cJSON_Parse(r->key->metadata_json);
+        kc = cJSON_GetObjectItemCaseSensitive(md, "cache");
     }
-    if (read_controls(r, cJSON_GetObjectItemCaseSensitive(r->json, "cache"), ct, 0) < 0) {
-        return -1;
-    }
-    if (ct->ttl_s == 0) {
+    rc = cJSON_IsObject(kc) ? read_controls(r, kc, ct, 1) : read_controls(r, body, ct, 0);
+    cJSON_Delete(md);
+    if (rc == 0 && ct->ttl_s == 0) {
         ct->ttl_s = header_ttl(r);
     }
-    return 0;
+    return rc;
 }
 
 /* Whether the cache takes r's kind of request. */
@@ -196,73 +205,73 @@ visible_key(sllmp_req_t *r, const controls_t *ct)
                                      : sllmp_arena_printf(r->arena, "%s", hex);
 }
 
-/* The hit's answer: its body, or its stream replayed through the pipeline. */
+/* The hit's answer (its text, as it was sent): the body as it is, or its stream replayed
+ * through the pipeline. */
 static sllmp_rc_t
-serve(sllmp_req_t *r, const cJSON *resp)
+serve(sllmp_req_t *r, const char *text, size_t len)
 {
+    cJSON *resp = cJSON_ParseWithLength(text, len);
+    sllmp_rc_t rc = SLLMP_FINISHED;
+
+    if (resp == NULL) {
+        return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
+    }
     r->cache_hit = 1;
     sllmp_resp_header(r, "x-sllmp-cache", "hit");
     if (r->stream) {
         cJSON *chunks = sllmp_cache_chunks(resp), *c;
         sllmp_chunk_t done = {"[DONE]", 6, NULL, 1, 0, NULL, NULL, 0};
-        int failed = chunks == NULL;
 
+        rc = chunks == NULL ? sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL) : SLLMP_FINISHED;
         cJSON_ArrayForEach(c, chunks)
         {
-            if (!failed && sllmp_provider_emit(r, c) != 0) {
-                failed = 1;
+            if (rc == SLLMP_FINISHED && sllmp_provider_emit(r, c) != 0) {
+                rc = SLLMP_ERROR;
             }
         }
         cJSON_Delete(chunks);
-        if (failed) {
-            return r->err != SLLMP_OK ? SLLMP_ERROR
-                                      : sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
+        if (rc == SLLMP_FINISHED && sllmp_pipeline_chunk(r, &done) != SLLMP_GO_ON) {
+            rc = SLLMP_ERROR;
         }
-        return sllmp_pipeline_chunk(r, &done) == SLLMP_GO_ON ? SLLMP_FINISHED : SLLMP_ERROR;
+    } else {
+        /* the stored bytes: numbers printed again could move by their last digit */
+        sllmp_buf_append(&r->resp_body, text, len);
+        sllmp_usage_from_openai(&r->usage, cJSON_GetObjectItemCaseSensitive(resp, "usage"));
+        r->first_token_ms = sllmp_now_ms();
     }
-    char *text = cJSON_PrintUnformatted(resp);
-
-    if (text == NULL) {
-        return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
-    }
-    sllmp_buf_appends(&r->resp_body, text);
-    cJSON_free(text);
-    sllmp_usage_from_openai(&r->usage, cJSON_GetObjectItemCaseSensitive(resp, "usage"));
-    r->first_token_ms = sllmp_now_ms();
-    return SLLMP_FINISHED;
+    cJSON_Delete(resp);
+    return rc;
 }
 
-/* The stored answer under name, when there is one young enough: parsed, for the caller to
- * delete. NULL otherwise (a store that fails is a miss, logged). */
-static cJSON *
-lookup(sllmp_req_t *r, const char *name, long max_age_s)
+/*
+ * The stored answer under name into out (its text), when there is one young enough: 1; else 0
+ * (a store that fails is a miss, logged). What is stored: a line of JSON, {"v": 1, "created":
+ * <epoch seconds>}, then the answer's text as it was sent.
+ */
+static int
+lookup(sllmp_req_t *r, const char *name, long max_age_s, sllmp_buf_t *out)
 {
     sllmp_buf_t b;
-    cJSON *env = NULL, *resp;
-    int rc;
+    const char *nl;
+    cJSON *meta;
+    int rc, fresh;
 
     sllmp_buf_init(&b, 0);
     rc = sllmp_cache_get(r->conf, sllmp_thread_store(r), name, &b);
     if (rc < 0) {
         sllmp_log(r->id, SLLMP_LOG_WARN, "the response cache could not be read: a miss");
     }
-    if (rc > 0) {
-        env = cJSON_ParseWithLength(b.ptr, b.len);
+    nl = rc > 0 ? memchr(b.ptr, '\n', b.len) : NULL;
+    meta = nl != NULL ? cJSON_ParseWithLength(b.ptr, (size_t)(nl - b.ptr)) : NULL;
+    fresh =
+        json_int(meta, "v") == 1 &&
+        (max_age_s == 0 || (max_age_s > 0 && time(NULL) - json_int(meta, "created") <= max_age_s));
+    if (fresh) {
+        sllmp_buf_append(out, nl + 1, b.len - (size_t)(nl + 1 - b.ptr));
     }
+    cJSON_Delete(meta);
     sllmp_buf_free(&b);
-    resp = cJSON_GetObjectItemCaseSensitive(env, "response");
-    if (!cJSON_IsObject(resp) ||
-        (max_age_s != 0 &&
-         (max_age_s < 0 ||
-          (double)time(NULL) -
-                  cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(env, "created")) >
-              (double)max_age_s))) {
-        cJSON_Delete(env);
-        return NULL;
-    }
-    resp = cJSON_DetachItemFromObjectCaseSensitive(env, "response");
-    cJSON_Delete(env);
-    return resp;
+    return fresh;
 }
 
 static void
@@ -279,7 +288,7 @@ cache_llm_call(sllmp_req_t *r, void *mw_conf)
     controls_t ct;
     const char *key;
     unsigned char md[32];
-    cJSON *resp;
+    sllmp_buf_t hit;
 
     (void)mw_conf;
     if (cc->type == SLLMP_CACHE_OFF || !takes(r, cc) || r->json == NULL) {
@@ -298,12 +307,14 @@ cache_llm_call(sllmp_req_t *r, void *mw_conf)
     r->mw_ctx[sllmp_middleware_index(&sllmp_mw_cache)] = x;
     r->cache_key = key;
     sllmp_resp_header(r, "x-litellm-cache-key", key);
-    if (!ct.no_cache && (resp = lookup(r, x->name, ct.max_age_s)) != NULL) {
-        sllmp_rc_t rc = serve(r, resp);
+    sllmp_buf_init(&hit, 0);
+    if (!ct.no_cache && lookup(r, x->name, ct.max_age_s, &hit) > 0) {
+        sllmp_rc_t rc = serve(r, hit.ptr, hit.len);
 
-        cJSON_Delete(resp);
+        sllmp_buf_free(&hit);
         return rc;
     }
+    sllmp_buf_free(&hit);
     sllmp_resp_header(r, "x-sllmp-cache", "miss");
     x->store = !ct.no_store;
     if (x->store && r->stream) {
@@ -329,8 +340,9 @@ static sllmp_rc_t
 cache_post(sllmp_req_t *r, void *mw_conf)
 {
     cache_ctx_t *x = r->mw_ctx[sllmp_middleware_index(&sllmp_mw_cache)];
-    cJSON *resp, *env;
-    char *text;
+    cJSON *resp;
+    char *text = NULL;
+    sllmp_buf_t b;
 
     (void)mw_conf;
     /* kept only when the group asked for answered (not a fallback's model) */
@@ -343,17 +355,23 @@ cache_post(sllmp_req_t *r, void *mw_conf)
         cJSON_Delete(resp);
         return SLLMP_GO_ON;
     }
-    env = cJSON_CreateObject();
-    cJSON_AddNumberToObject(env, "v", 1);
-    cJSON_AddNumberToObject(env, "created", (double)time(NULL));
-    cJSON_AddItemToObject(env, "response", resp);
-    text = cJSON_PrintUnformatted(env);
-    cJSON_Delete(env);
-    if (text != NULL && sllmp_cache_put(r->conf, sllmp_thread_store(r), x->name, text, strlen(text),
-                                        x->ttl_s) < 0) {
-        sllmp_log(r->id, SLLMP_LOG_WARN, "the response cache could not keep an answer");
+    if (r->stream && (text = cJSON_PrintUnformatted(resp)) == NULL) {
+        cJSON_Delete(resp);
+        return SLLMP_GO_ON;
+    }
+    cJSON_Delete(resp);
+    sllmp_buf_init(&b, 0);
+    sllmp_buf_printf(&b, "{\"v\":1,\"created\":%lld}\n", (long long)time(NULL));
+    if (text != NULL) {
+        sllmp_buf_appends(&b, text);
+    } else {
+        sllmp_buf_append(&b, r->resp_body.ptr, r->resp_body.len);
     }
     cJSON_free(text);
+    if (sllmp_cache_put(r->conf, sllmp_thread_store(r), x->name, b.ptr, b.len, x->ttl_s) < 0) {
+        sllmp_log(r->id, SLLMP_LOG_WARN, "the response cache could not keep an answer");
+    }
+    sllmp_buf_free(&b);
     return SLLMP_GO_ON;
 }
 

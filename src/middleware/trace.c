@@ -899,8 +899,11 @@ usage_and_cost(sllmp_req_t *r, cJSON *rec)
         double total = sllmp_cost_buckets(&r->usage, &r->dep->price, b);
         cJSON *c = cJSON_AddObjectToObject(rec, "cost");
 
-        if (total != r->cost_usd &&
-            (r->kind == SLLMP_KIND_IMAGES || r->kind == SLLMP_KIND_MODERATIONS)) {
+        if (r->cache_hit) {
+            memset(b, 0, sizeof(b)); /* a cached answer: no provider was paid */
+            total = 0;
+        } else if (total != r->cost_usd &&
+                   (r->kind == SLLMP_KIND_IMAGES || r->kind == SLLMP_KIND_MODERATIONS)) {
             /* priced otherwise than by its tokens (sllmp_req_cost): a moderation at nothing,
              * images each at their price, all of it output */
             memset(b, 0, sizeof(b));
