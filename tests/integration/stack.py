@@ -104,6 +104,23 @@ def wait_for(pred, timeout, interval=0.05):
     return pred()
 
 
+def access_log_lines(path, rids, timeout=5):
+    """The JSON access log lines at path of the requests rids, by request id: waits up to
+    timeout seconds for all of them (a line is written after its response); fewer when some
+    never came."""
+    found = {}
+
+    def read():
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("request_id") in rids:
+                    found[rec["request_id"]] = rec
+        return len(found) == len(rids)
+    wait_for(read, timeout)
+    return found
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)

@@ -29,8 +29,8 @@ import time
 import unittest
 import uuid
 
-from stack import (CLI_BIN, ONE_ATTEMPT, Mock, Redis, Stack, StackCase, base_config,
-                   require_binaries, upstream_model, user_msg, wait_for)
+from stack import (CLI_BIN, ONE_ATTEMPT, Mock, Redis, Stack, StackCase, access_log_lines,
+                   base_config, require_binaries, upstream_model, user_msg, wait_for)
 from test_keys import new_key
 from test_limits import cli_env, redis_cmd
 from test_trace import records
@@ -130,16 +130,8 @@ class FilesCacheTest(CacheAsserts, StackCase):
 
     def access_lines(self, rids):
         """The access log's lines of the requests rids (waits: written after the response)."""
-        found = {}
-
-        def read():
-            with open(os.path.join(self.log_dir, "access.log")) as f:
-                for line in f:
-                    rec = json.loads(line)
-                    if rec.get("request_id") in rids:
-                        found[rec["request_id"]] = rec
-            return len(found) == len(rids)
-        self.assertTrue(wait_for(read, 5), "not every request logged: %r" % found)
+        found = access_log_lines(os.path.join(self.log_dir, "access.log"), rids)
+        self.assertEqual(len(found), len(rids), "not every request logged: %r" % found)
         return found
 
     # -- a miss, then a hit

@@ -40,8 +40,8 @@ import time
 import unittest
 import uuid
 
-from stack import (CLI_BIN, UPSTREAM_KEY, Mock, Redis, Stack, StackCase, base_config,
-                   closed_port, mock_model, require_binaries, upstream_model, user_msg, wait_for)
+from stack import (CLI_BIN, UPSTREAM_KEY, Mock, Redis, Stack, StackCase, access_log_lines,
+                   base_config, closed_port, mock_model, require_binaries, upstream_model, user_msg, wait_for)
 from test_trace import records
 
 LEASE_MS = 2000          # sllmp.limits.lease_ms of the limit classes
@@ -807,16 +807,8 @@ class UpstreamFailureChargeTest(LimitAsserts, StackCase):
 
     def access_lines(self, rids):
         """The access log's lines of the requests rids (waits: written after the response)."""
-        found = {}
-
-        def read():
-            with open(os.path.join(self.log_dir, "access.log")) as f:
-                for line in f:
-                    rec = json.loads(line)
-                    if rec.get("request_id") in rids:
-                        found[rec["request_id"]] = rec
-            return len(found) == len(rids)
-        self.assertTrue(wait_for(read, 5), "not every request logged: %r" % found)
+        found = access_log_lines(os.path.join(self.log_dir, "access.log"), rids)
+        self.assertEqual(len(found), len(rids), "not every request logged: %r" % found)
         return found
 
     def wait_record(self, rid):
