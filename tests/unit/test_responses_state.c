@@ -768,7 +768,7 @@ test_keep_quota_too_big(void **state)
     (void)state;
     assert_non_null(big);
     memset(big, 'x', len);
-    swept_at = 0;
+    swept_at[SHELF_RESPONSES] = 0;
     assert_int_equal(sllmp_keep_put(&c, NULL, RID, big, len), 1);
     assert_false(exists(dir));
     sllmp_buf_init(&b, 0);
@@ -823,12 +823,12 @@ test_keep_quota_sweep(void **state)
     assert_true(fd >= 0);
     close(fd);
 
-    swept_at = 0;
+    swept_at[SHELF_RESPONSES] = 0;
     assert_int_equal(sllmp_keep_put(&c, NULL, RID, data, 600 * 1024), 0);
     assert_false(exists(old));
     assert_false(exists(left));
     assert_true(exists(fresh));
-    assert_int_equal(kept_bytes, 900 * 1024);
+    assert_int_equal(kept_bytes[SHELF_RESPONSES], 900 * 1024);
     /* 900 KiB + 200 KiB > 1 MiB */
     assert_int_equal(sllmp_keep_put(&c, NULL, RID2, data, 200 * 1024), 1);
     assert_false(exists(old));
@@ -838,9 +838,9 @@ test_keep_quota_sweep(void **state)
     /* deleting makes room only at the next sweep, at most a minute later */
     assert_int_equal(sllmp_keep_del(&c, NULL, RID), 1);
     assert_int_equal(sllmp_keep_put(&c, NULL, RID, data, 500 * 1024), 1);
-    swept_at = sllmp_now_ms() - SWEEP_EVERY_MS;
+    swept_at[SHELF_RESPONSES] = sllmp_now_ms() - SWEEP_EVERY_MS;
     assert_int_equal(sllmp_keep_put(&c, NULL, RID, data, 500 * 1024), 0);
-    assert_int_equal(kept_bytes, (300 + 100 + 500) * 1024);
+    assert_int_equal(kept_bytes[SHELF_RESPONSES], (300 + 100 + 500) * 1024);
     free(data);
 }
 
@@ -910,7 +910,7 @@ test_keep_redis(void **state)
             c.limits_backend = SLLMP_BACKEND_REDIS;
         }
         assert_true(sllmp_store_is_redis(&c));
-        swept_at = 0;
+        swept_at[SHELF_RESPONSES] = 0;
         assert_int_equal(sllmp_keep_put(&c, NULL, RID, "{}", 2), -1);
         assert_int_equal(sllmp_keep_get(&c, NULL, RID, &b), -1);
         assert_int_equal(sllmp_keep_del(&c, NULL, RID), -1);
@@ -919,7 +919,7 @@ test_keep_redis(void **state)
         assert_int_equal(sllmp_keep_del(&c, &fake.base, RID), -1);
         assert_int_equal(b.len, 0);
         assert_false(exists(dir));
-        assert_int_equal(swept_at, 0); /* not even a sweep of the files */
+        assert_int_equal(swept_at[SHELF_RESPONSES], 0); /* not even a sweep of the files */
     }
 
     fake.base.ops = &docs;
