@@ -374,6 +374,8 @@ chat_delta(const cJSON *msg)
         {
             cJSON *c = cJSON_Duplicate(call, 1);
 
+            /* an upstream's unstreamed call may have one already: a member twice is no JSON */
+            cJSON_DeleteItemFromObjectCaseSensitive(c, "index");
             cJSON_AddNumberToObject(c, "index", k++);
             cJSON_AddItemToArray(out, c);
         }
