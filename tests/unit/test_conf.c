@@ -3264,6 +3264,470 @@ test_tags(void **state)
                  "t.yaml:5:54: keys[].metadata.tags must be a list");
 }
 
+/* ---- the response cache (litellm_settings.cache, cache_params, sllmp.cache) ---- */
+
+/* LiteLLM's Redis variables, which the cache reads when nothing else names a Redis. */
+static void
+unset_redis_env(void)
+{
+    unsetenv("REDIS_URL");
+    unsetenv("REDIS_HOST");
+    unsetenv("REDIS_PORT");
+    unsetenv("REDIS_PASSWORD");
+}
+
+/* text loaded, or the test fails with the error. */
+static sllmp_conf_t *
+load_ok(const char *text)
+{
+    char *err = NULL;
+    sllmp_conf_t *c = load(text, &err);
+
+    if (c == NULL) {
+        fail_msg("refused: %s", err);
+    }
+    return c;
+}
+
+#define REDIS_SET "sllmp:\n  redis: {url: \"redis://127.0.0.1:6390/0\"}\n"
+
+/* The types: redis in the gateway's Redis (or files, warned, without one or with local
+ * limits), local and disk in files, the other LiteLLM types warned and cached in files (or in
+ * Redis for the Redis-based ones); anything else refused with its place. */
+static void
+test_cache_types(void **state)
+{
+    static const char *const warned[] = {"s3", "gcs", "azure-blob", "qdrant-semantic"};
+    char text[512];
+    sllmp_conf_t *c;
+
+    (void)state;
+    unset_redis_env();
+    c = load_ok("model_list: []\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_OFF);
+    assert_false(has_warning(c, "cache"));
+    sllmp_conf_unref(c);
+
+    /* cache: true alone is LiteLLM's Redis; with none here, files */
+    c = load_ok("litellm_settings:\n  cache: true\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_FILES);
+    assert_string_equal(c->cache.type_name, "redis");
+    assert_true(has_warning(c, "t.yaml:2:10: litellm_settings.cache: no Redis is configured "
+                               "(sllmp.redis.url, cache_params.host or REDIS_HOST): answers are "
+                               "cached in files, on this host only"));
+    assert_null(c->redis_url);
+    sllmp_conf_unref(c);
+
+    c = load_ok(REDIS_SET "litellm_settings:\n  cache: true\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_REDIS);
+    assert_false(has_warning(c, "cache"));
+    sllmp_conf_unref(c);
+
+    /* the Router's Redis is the gateway's */
+    c = load_ok("router_settings: {redis_host: 10.0.0.5}\n"
+                "litellm_settings:\n  cache: true\n  cache_params: {type: redis}\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_REDIS);
+    assert_string_equal(c->redis_url, "redis://10.0.0.5:6379/0");
+    sllmp_conf_unref(c);
+
+    /* limits kept locally: so is the cache */
+    c = load_ok("sllmp:\n  redis: {url: \"redis://127.0.0.1:6390/0\"}\n  limits: {backend: local}\n"
+                "litellm_settings:\n  cache: true\n  cache_params: {type: redis}\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_FILES);
+    assert_true(has_warning(c, "t.yaml:6:24: litellm_settings.cache: sllmp.limits.backend is "
+                               "local: answers are cached in files, on this host only"));
+    sllmp_conf_unref(c);
+
+    c = load_ok(REDIS_SET "litellm_settings:\n  cache: true\n  cache_params: {type: "
+                          "redis-semantic, similarity_threshold: 0.8}\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_REDIS);
+    assert_string_equal(c->cache.type_name, "redis");
+    assert_true(has_warning(c, "t.yaml:5:24: litellm_settings.cache_params.type redis-semantic "
+                               "is not supported by sllmp: answers are cached by exact match, in "
+                               "Redis"));
+    assert_false(has_warning(c, "similarity_threshold"));
+    sllmp_conf_unref(c);
+
+    /* local: files, even with a Redis (a cache per process would miss in a pool) */
+    c = load_ok(REDIS_SET "litellm_settings:\n  cache: true\n  cache_params: {type: local}\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_FILES);
+    assert_string_equal(c->cache.type_name, "local");
+    assert_false(has_warning(c, "cache"));
+    sllmp_conf_unref(c);
+
+    /* cache_params without a type: local */
+    c = load_ok(REDIS_SET "litellm_settings:\n  cache: true\n  cache_params: {namespace: n}\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_FILES);
+    assert_string_equal(c->cache.type_name, "local");
+    sllmp_conf_unref(c);
+
+    c = load_ok("litellm_settings:\n  cache: true\n"
+                "  cache_params: {type: disk, disk_cache_dir: /tmp/dc}\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_FILES);
+    assert_string_equal(c->cache.type_name, "disk");
+    assert_string_equal(c->cache.dir, "/tmp/dc");
+    assert_false(has_warning(c, "cache"));
+    sllmp_conf_unref(c);
+
+    for (size_t i = 0; i < sizeof(warned) / sizeof(warned[0]); i++) {
+        snprintf(text, sizeof(text),
+                 REDIS_SET "litellm_settings:\n  cache: true\n  cache_params: {type: %s}\n",
+                 warned[i]);
+        c = load_ok(text);
+        assert_int_equal(c->cache.type, SLLMP_CACHE_FILES);
+        assert_string_equal(c->cache.type_name, "local");
+        snprintf(text, sizeof(text),
+                 "t.yaml:5:24: litellm_settings.cache_params.type %s is not supported by sllmp: "
+                 "answers are cached by exact match, in files",
+                 warned[i]);
+        assert_true(has_warning(c, text));
+        sllmp_conf_unref(c);
+    }
+
+    expect_error("litellm_settings:\n  cache: true\n  cache_params: {type: memcached}\n",
+                 "t.yaml:3:24: litellm_settings.cache_params.type must be redis, local or disk, "
+                 "not 'memcached'");
+    expect_error("litellm_settings:\n  cache: true\n  cache_params: {type: [redis]}\n",
+                 "t.yaml:3:24: litellm_settings.cache_params.type must be a string, not a list");
+    expect_error("litellm_settings:\n  cache: true\n  cache_params: [type]\n",
+                 "t.yaml:3:17: litellm_settings.cache_params must be a mapping");
+    expect_error("litellm_settings:\n  cache: sometimes\n", "t.yaml:2:10: litellm_settings.cache");
+}
+
+/* An answer's time: ttl, the type's own default_in_redis_ttl or default_in_memory_ttl before
+ * it, else a minute in Redis and ten minutes in files; seconds, fractions rounded up, up to a
+ * year; anything else refused with its place. */
+static void
+test_cache_ttl(void **state)
+{
+    static const char *const bad[] = {"0", "-5", "soon", "31622401", "[1]", "nan"};
+    char text[256];
+    sllmp_conf_t *c;
+
+    (void)state;
+    unset_redis_env();
+    c = load_ok(REDIS_SET "litellm_settings:\n  cache: true\n");
+    assert_int_equal(c->cache.ttl_s, 60);
+    sllmp_conf_unref(c);
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {type: local}\n");
+    assert_int_equal(c->cache.ttl_s, 600);
+    sllmp_conf_unref(c);
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {type: disk}\n");
+    assert_int_equal(c->cache.ttl_s, 600);
+    sllmp_conf_unref(c);
+
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {type: local, ttl: 120}\n");
+    assert_int_equal(c->cache.ttl_s, 120);
+    sllmp_conf_unref(c);
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {type: local, ttl: 0.5}\n");
+    assert_int_equal(c->cache.ttl_s, 1);
+    sllmp_conf_unref(c);
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {ttl: \"90.25\"}\n");
+    assert_int_equal(c->cache.ttl_s, 91);
+    sllmp_conf_unref(c);
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {ttl: 31622400}\n");
+    assert_int_equal(c->cache.ttl_s, 31622400); /* a leap year */
+    sllmp_conf_unref(c);
+    setenv("SLLMP_TEST_CACHE_TTL", "300", 1);
+    c = load_ok("litellm_settings:\n  cache: true\n"
+                "  cache_params: {ttl: os.environ/SLLMP_TEST_CACHE_TTL}\n");
+    assert_int_equal(c->cache.ttl_s, 300);
+    sllmp_conf_unref(c);
+    unsetenv("SLLMP_TEST_CACHE_TTL");
+
+    /* the type's own default wins over ttl, in either order; another type's is only checked */
+    c = load_ok(REDIS_SET "litellm_settings:\n  cache: true\n"
+                          "  cache_params: {type: redis, ttl: 120, default_in_redis_ttl: 30,"
+                          " default_in_memory_ttl: 45}\n");
+    assert_int_equal(c->cache.ttl_s, 30);
+    sllmp_conf_unref(c);
+    c = load_ok(REDIS_SET "litellm_settings:\n  cache: true\n"
+                          "  cache_params: {type: redis, default_in_redis_ttl: 30, ttl: 120}\n");
+    assert_int_equal(c->cache.ttl_s, 30);
+    sllmp_conf_unref(c);
+    c = load_ok("litellm_settings:\n  cache: true\n"
+                "  cache_params: {type: local, ttl: 120, default_in_memory_ttl: 45,"
+                " default_in_redis_ttl: 30}\n");
+    assert_int_equal(c->cache.ttl_s, 45);
+    sllmp_conf_unref(c);
+    c = load_ok("litellm_settings:\n  cache: true\n"
+                "  cache_params: {type: local, default_in_redis_ttl: 30}\n");
+    assert_int_equal(c->cache.ttl_s, 600);
+    sllmp_conf_unref(c);
+    c = load_ok("litellm_settings:\n  cache: true\n"
+                "  cache_params: {type: disk, ttl: 70, default_in_memory_ttl: 45}\n");
+    assert_int_equal(c->cache.ttl_s, 70);
+    sllmp_conf_unref(c);
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "litellm_settings:\n  cache: true\n  cache_params: {type: local, ttl: %s}\n",
+                 bad[i]);
+        expect_error(text, "t.yaml:3:36: litellm_settings.cache_params.ttl must be a number of "
+                           "seconds, more than 0 and at most a year");
+    }
+    expect_error("litellm_settings:\n  cache: true\n"
+                 "  cache_params: {type: local, default_in_redis_ttl: 0}\n",
+                 "t.yaml:3:53: litellm_settings.cache_params.default_in_redis_ttl must be a "
+                 "number of seconds");
+    expect_error("litellm_settings:\n  cache: true\n"
+                 "  cache_params: {ttl: os.environ/SLLMP_TEST_CACHE_TTL}\n",
+                 "t.yaml:3:23: litellm_settings.cache_params.ttl: environment variable "
+                 "SLLMP_TEST_CACHE_TTL is not set");
+}
+
+/* mode, supported_call_types (LiteLLM's names of the calls, mapped to the front doors; the
+ * others warned) and namespace. */
+static void
+test_cache_mode_call_types_namespace(void **state)
+{
+    static const struct {
+        const char *list;
+        unsigned kinds;
+    } types[] = {
+        {"[acompletion]", SLLMP_CACHE_CHAT},
+        {"[completion]", SLLMP_CACHE_CHAT},
+        {"[atext_completion]", SLLMP_CACHE_COMPLETIONS},
+        {"[text_completion]", SLLMP_CACHE_COMPLETIONS},
+        {"[aembedding]", SLLMP_CACHE_EMBEDDINGS},
+        {"[embedding]", SLLMP_CACHE_EMBEDDINGS},
+        {"[acompletion, aembedding]", SLLMP_CACHE_CHAT | SLLMP_CACHE_EMBEDDINGS},
+        {"[]", 0},
+    };
+    char text[256];
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {type: local}\n");
+    assert_false(c->cache.default_off);
+    assert_int_equal(c->cache.kinds,
+                     SLLMP_CACHE_CHAT | SLLMP_CACHE_COMPLETIONS | SLLMP_CACHE_EMBEDDINGS);
+    assert_null(c->cache.ns);
+    sllmp_conf_unref(c);
+
+    c = load_ok("litellm_settings:\n  cache: true\n"
+                "  cache_params: {type: local, mode: default_off, namespace: team-a}\n");
+    assert_true(c->cache.default_off);
+    assert_string_equal(c->cache.ns, "team-a");
+    sllmp_conf_unref(c);
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {mode: default_on}\n");
+    assert_false(c->cache.default_off);
+    sllmp_conf_unref(c);
+    expect_error("litellm_settings:\n  cache: true\n  cache_params: {mode: sometimes}\n",
+                 "t.yaml:3:24: litellm_settings.cache_params.mode must be default_on or "
+                 "default_off");
+    setenv("SLLMP_TEST_CACHE_NS", "from-env", 1);
+    c = load_ok("litellm_settings:\n  cache: true\n"
+                "  cache_params: {namespace: os.environ/SLLMP_TEST_CACHE_NS}\n");
+    assert_string_equal(c->cache.ns, "from-env");
+    sllmp_conf_unref(c);
+    unsetenv("SLLMP_TEST_CACHE_NS");
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "litellm_settings:\n  cache: true\n  cache_params: {supported_call_types: %s}\n",
+                 types[i].list);
+        c = load_ok(text);
+        assert_int_equal(c->cache.kinds, types[i].kinds);
+        assert_false(has_warning(c, "supported_call_types"));
+        sllmp_conf_unref(c);
+    }
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params:\n"
+                "    supported_call_types: [acompletion, atranscription]\n");
+    assert_int_equal(c->cache.kinds, SLLMP_CACHE_CHAT);
+    assert_true(has_warning(c, "t.yaml:4:41: litellm_settings.cache_params.supported_call_types: "
+                               "sllmp caches no 'atranscription'"));
+    sllmp_conf_unref(c);
+    expect_error("litellm_settings:\n  cache: true\n"
+                 "  cache_params: {supported_call_types: [{a: 1}]}\n",
+                 "t.yaml:3:41: litellm_settings.cache_params.supported_call_types must list "
+                 "names");
+}
+
+/* The Redis of cache_params (url, or host, port and password) becomes the gateway's when it
+ * has none (the limits then live there too), else it is ignored, warned; without any, LiteLLM's
+ * REDIS_URL or REDIS_HOST, REDIS_PORT and REDIS_PASSWORD. */
+static void
+test_cache_redis(void **state)
+{
+    sllmp_conf_t *c;
+
+    (void)state;
+    unset_redis_env();
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params:\n    type: redis\n"
+                "    host: 10.0.0.7\n    port: 6381\n    password: pw\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_REDIS);
+    assert_string_equal(c->redis_url, "redis://:pw@10.0.0.7:6381/0");
+    assert_false(has_warning(c, "cache"));
+    sllmp_conf_unref(c);
+
+    c = load_ok("litellm_settings:\n  cache: true\n"
+                "  cache_params: {type: redis, url: \"redis://cache.internal:6379/3\"}\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_REDIS);
+    assert_string_equal(c->redis_url, "redis://cache.internal:6379/3");
+    sllmp_conf_unref(c);
+
+    setenv("SLLMP_TEST_CACHE_HOST", "10.0.0.8", 1);
+    c = load_ok("litellm_settings:\n  cache: true\n"
+                "  cache_params: {type: redis, host: os.environ/SLLMP_TEST_CACHE_HOST}\n");
+    assert_string_equal(c->redis_url, "redis://10.0.0.8:6379/0");
+    sllmp_conf_unref(c);
+    unsetenv("SLLMP_TEST_CACHE_HOST");
+    /* named but not set: LiteLLM has no Redis then (REDIS_HOST is not read instead) */
+    setenv("REDIS_HOST", "10.9.9.9", 1);
+    c = load_ok("litellm_settings:\n  cache: true\n"
+                "  cache_params: {type: redis, host: os.environ/SLLMP_TEST_CACHE_HOST}\n");
+    assert_null(c->redis_url);
+    assert_int_equal(c->cache.type, SLLMP_CACHE_FILES);
+    assert_true(has_warning(c, "t.yaml:3:37: litellm_settings.cache_params.host: environment "
+                               "variable SLLMP_TEST_CACHE_HOST is not set: answers are cached in "
+                               "files"));
+    sllmp_conf_unref(c);
+    unset_redis_env();
+
+    /* the gateway has one: cache_params' is ignored */
+    c = load_ok(REDIS_SET "litellm_settings:\n  cache: true\n"
+                          "  cache_params: {type: redis, host: 10.0.0.7}\n");
+    assert_string_equal(c->redis_url, "redis://127.0.0.1:6390/0");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_REDIS);
+    assert_true(has_warning(c, "t.yaml:5:37: litellm_settings.cache_params.host is ignored: the "
+                               "cache is in the gateway's Redis"));
+    sllmp_conf_unref(c);
+    expect_error("litellm_settings:\n  cache: true\n"
+                 "  cache_params: {type: redis, url: \"http://cache.internal\"}\n",
+                 "t.yaml:3:36: litellm_settings.cache_params.url must start with redis://");
+
+    /* LiteLLM's variables, with cache: true alone */
+    setenv("REDIS_HOST", "10.1.1.1", 1);
+    setenv("REDIS_PORT", "6390", 1);
+    setenv("REDIS_PASSWORD", "envpw", 1);
+    c = load_ok("litellm_settings:\n  cache: true\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_REDIS);
+    assert_string_equal(c->redis_url, "redis://:envpw@10.1.1.1:6390/0");
+    assert_false(has_warning(c, "cache"));
+    sllmp_conf_unref(c);
+    setenv("REDIS_URL", "redis://from-url:6379/1", 1);
+    c = load_ok("litellm_settings:\n  cache: true\n");
+    assert_string_equal(c->redis_url, "redis://from-url:6379/1");
+    sllmp_conf_unref(c);
+    unsetenv("REDIS_URL");
+    setenv("REDIS_PORT", "nope", 1);
+    c = load_ok("litellm_settings:\n  cache: true\n");
+    assert_null(c->redis_url);
+    assert_int_equal(c->cache.type, SLLMP_CACHE_FILES);
+    assert_true(has_warning(c, "no Redis is configured"));
+    sllmp_conf_unref(c);
+    /* a local cache reads none of them */
+    setenv("REDIS_PORT", "6390", 1);
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {type: local}\n");
+    assert_null(c->redis_url);
+    sllmp_conf_unref(c);
+    unset_redis_env();
+}
+
+/* cache_params without cache: true is ignored, warned; its unknown keys are warned, LiteLLM's
+ * client settings (the gateway has its own) silently ignored. */
+static void
+test_cache_params_ignored(void **state)
+{
+    sllmp_conf_t *c;
+
+    (void)state;
+    c = load_ok("litellm_settings:\n  cache_params: {type: local}\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_OFF);
+    assert_true(has_warning(c, "t.yaml:2:17: litellm_settings.cache_params is ignored: "
+                               "litellm_settings.cache is not true"));
+    sllmp_conf_unref(c);
+    c = load_ok("litellm_settings:\n  cache: false\n  cache_params: {type: local}\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_OFF);
+    assert_true(has_warning(c, "t.yaml:3:17: litellm_settings.cache_params is ignored"));
+    sllmp_conf_unref(c);
+
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params:\n    type: local\n"
+                "    max_connections: 10\n    socket_timeout: 5\n    ssl: true\n    db: 0\n"
+                "    username: u\n    frobnicate: 1\n");
+    assert_int_equal(c->cache.type, SLLMP_CACHE_FILES);
+    assert_true(has_warning(c, "t.yaml:10:5: litellm_settings.cache_params.frobnicate is not "
+                               "supported by sllmp and is ignored"));
+    assert_int_equal(c->nwarnings, 1);
+    sllmp_conf_unref(c);
+}
+
+/* sllmp.cache: the files' directory (before disk_cache_dir; default <rundir>/cache) and their
+ * quota (default 256 MB). */
+static void
+test_cache_dir_and_quota(void **state)
+{
+    char *old = getenv("SLLMP_RUNDIR") ? strdup(getenv("SLLMP_RUNDIR")) : NULL;
+    sllmp_conf_t *c;
+
+    (void)state;
+    setenv("SLLMP_RUNDIR", "/srv/run", 1);
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {type: local}\n");
+    assert_string_equal(c->cache.dir, "/srv/run/cache");
+    assert_int_equal(c->cache.max_mb, 256);
+    sllmp_conf_unref(c);
+
+    c = load_ok("sllmp:\n  cache: {dir: /var/c, max_mb: 64, frob: 1}\n"
+                "litellm_settings:\n  cache: true\n"
+                "  cache_params: {type: disk, disk_cache_dir: /tmp/dc}\n");
+    assert_string_equal(c->cache.dir, "/var/c");
+    assert_int_equal(c->cache.max_mb, 64);
+    assert_true(has_warning(c, "t.yaml:2:36: unknown key sllmp.cache.frob is ignored"));
+    sllmp_conf_unref(c);
+    expect_error("sllmp:\n  cache: {max_mb: 0}\n",
+                 "t.yaml:2:19: sllmp.cache.max_mb must be between 1 and");
+    expect_error("sllmp:\n  cache: {max_mb: lots}\n",
+                 "t.yaml:2:19: sllmp.cache.max_mb must be an integer");
+    expect_error("sllmp:\n  cache: {dir: \"\"}\n", "t.yaml:2:16: sllmp.cache.dir");
+    expect_error("litellm_settings:\n  cache: true\n  cache_params: {type: disk, disk_cache_dir: "
+                 "\"\"}\n",
+                 "t.yaml:3:46: litellm_settings.cache_params.disk_cache_dir");
+    unsetenv("SLLMP_RUNDIR");
+    if (old != NULL) {
+        setenv("SLLMP_RUNDIR", old, 1);
+        free(old);
+    }
+}
+
+/* sllmp check's cache line. */
+static void
+test_cache_describe(void **state)
+{
+    char buf[8192];
+    sllmp_conf_t *c;
+
+    (void)state;
+    unset_redis_env();
+    c = load_ok("model_list: []\n");
+    describe(c, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\ncache: off\n"));
+    sllmp_conf_unref(c);
+
+    c = load_ok(REDIS_SET "litellm_settings:\n  cache: true\n");
+    describe(c, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\ncache: in redis, ttl 60s; caches chat, text completions, "
+                                "embeddings\n"));
+    sllmp_conf_unref(c);
+
+    c = load_ok("sllmp:\n  cache: {dir: /var/c, max_mb: 64}\n"
+                "litellm_settings:\n  cache: true\n"
+                "  cache_params: {type: local, ttl: 90, namespace: ns1, mode: default_off,"
+                " supported_call_types: [acompletion, embedding]}\n");
+    describe(c, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\ncache: local, in files in /var/c (quota 64 MB), ttl 90s, "
+                                "namespace ns1, only requests with cache.use-cache; caches chat, "
+                                "embeddings\n"));
+    sllmp_conf_unref(c);
+
+    c = load_ok("sllmp:\n  cache: {dir: /var/c}\n"
+                "litellm_settings:\n  cache: true\n  cache_params: {supported_call_types: []}\n");
+    describe(c, buf, sizeof(buf));
+    assert_non_null(strstr(
+        buf, "\ncache: local, in files in /var/c (quota 256 MB), ttl 600s; caches nothing\n"));
+    sllmp_conf_unref(c);
+}
+
 int
 main(void)
 {
@@ -3326,6 +3790,13 @@ main(void)
         cmocka_unit_test(test_model_info_max_output_tokens),
         cmocka_unit_test(test_default_max_parallel_requests),
         cmocka_unit_test(test_router_default_litellm_params),
+        cmocka_unit_test(test_cache_types),
+        cmocka_unit_test(test_cache_ttl),
+        cmocka_unit_test(test_cache_mode_call_types_namespace),
+        cmocka_unit_test(test_cache_redis),
+        cmocka_unit_test(test_cache_params_ignored),
+        cmocka_unit_test(test_cache_dir_and_quota),
+        cmocka_unit_test(test_cache_describe),
     };
 
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
