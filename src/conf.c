@@ -4548,7 +4548,14 @@ cache_param(loader_t *L, const char *key, yaml_node_t *k, yaml_node_t *v, void *
     }
     if (strcmp(key, "namespace") == 0) {
         free(cc->ns);
-        return get_string(L, v, what, &cc->ns, NULL);
+        if (get_string(L, v, what, &cc->ns, NULL) < 0) {
+            return -1;
+        }
+        if (cc->ns != NULL && *cc->ns == '\0') { /* none, as the requests read it */
+            free(cc->ns);
+            cc->ns = NULL;
+        }
+        return 0;
     }
     if (strcmp(key, "mode") == 0) {
         const char *m = scalar(v);

@@ -3522,6 +3522,10 @@ test_cache_mode_call_types_namespace(void **state)
     assert_string_equal(c->cache.ns, "from-env");
     sllmp_conf_unref(c);
     unsetenv("SLLMP_TEST_CACHE_NS");
+    /* an empty namespace is none (keys without a prefix, and none in sllmp check) */
+    c = load_ok("litellm_settings:\n  cache: true\n  cache_params: {namespace: ''}\n");
+    assert_null(c->cache.ns);
+    sllmp_conf_unref(c);
 
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         snprintf(text, sizeof(text),
