@@ -8,9 +8,9 @@
  * name, at every depth), with `model` the model group and without what does not change the
  * answer (stream, stream_options, metadata, the gateway's own settings such as cache, tags,
  * fallbacks or timeouts); "namespace:" before it when a namespace applies. A client's
- * `cache_key` is the key as it is. A stored answer is a line of JSON, {"v": 1, "created":
- * <epoch seconds>}, then the answer's text as the client got it (unstreamed; a stream made
- * whole, printed).
+ * `cache_key` is the key as it is. A stored answer is a line of JSON, {"v": 1, "kind": <its
+ * front door>, "created": <epoch seconds>}, then the answer's text as the client got it
+ * (unstreamed; a stream made whole, printed).
  */
 #ifndef SLLMP_CACHE_H
 #define SLLMP_CACHE_H

@@ -188,7 +188,7 @@ visible_key(sllmp_req_t *r, const controls_t *ct)
     const char *ns = ct->ns;
     char hex[65];
 
-    if (own != NULL && *own != '\0') {
+    if (own != NULL && *own != '\0' && strlen(own) <= 256) {
         return own;
     }
     if (sllmp_cache_key(r->json, r->group, hex) < 0) {
@@ -214,7 +214,7 @@ serve(sllmp_req_t *r, const char *text, size_t len)
     sllmp_rc_t rc = SLLMP_FINISHED;
 
     if (resp == NULL) {
-        return sllmp_req_fail(r, SLLMP_ERR_INTERNAL, NULL, NULL);
+        return SLLMP_GO_ON; /* not what was kept (a file damaged): a miss */
     }
     r->cache_hit = 1;
     sllmp_resp_header(r, "x-sllmp-cache", "hit");
@@ -245,8 +245,8 @@ serve(sllmp_req_t *r, const char *text, size_t len)
 
 /*
  * The stored answer under name into out (its text), when there is one young enough: 1; else 0
- * (a store that fails is a miss, logged). What is stored: a line of JSON, {"v": 1, "created":
- * <epoch seconds>}, then the answer's text as it was sent.
+ * (a store that fails is a miss, logged). What is stored: a line of JSON, {"v": 1, "kind":
+ * <sllmp_kind_t>, "created": <epoch seconds>}, then the answer's text as it was sent.
  */
 static int
 lookup(sllmp_req_t *r, const char *name, long max_age_s, sllmp_buf_t *out)
@@ -263,8 +263,9 @@ lookup(sllmp_req_t *r, const char *name, long max_age_s, sllmp_buf_t *out)
     }
     nl = rc > 0 ? memchr(b.ptr, '\n', b.len) : NULL;
     meta = nl != NULL ? cJSON_ParseWithLength(b.ptr, (size_t)(nl - b.ptr)) : NULL;
+    /* kept for the same front door: a client's own cache_key may name another's answer */
     fresh =
-        json_int(meta, "v") == 1 &&
+        json_int(meta, "v") == 1 && json_int(meta, "kind") == (long long)r->kind &&
         (max_age_s == 0 || (max_age_s > 0 && time(NULL) - json_int(meta, "created") <= max_age_s));
     if (fresh) {
         sllmp_buf_append(out, nl + 1, b.len - (size_t)(nl + 1 - b.ptr));
@@ -312,7 +313,9 @@ cache_llm_call(sllmp_req_t *r, void *mw_conf)
         sllmp_rc_t rc = serve(r, hit.ptr, hit.len);
 
         sllmp_buf_free(&hit);
-        return rc;
+        if (rc != SLLMP_GO_ON) {
+            return rc;
+        }
     }
     sllmp_buf_free(&hit);
     sllmp_resp_header(r, "x-sllmp-cache", "miss");
@@ -361,7 +364,8 @@ cache_post(sllmp_req_t *r, void *mw_conf)
     }
     cJSON_Delete(resp);
     sllmp_buf_init(&b, 0);
-    sllmp_buf_printf(&b, "{\"v\":1,\"created\":%lld}\n", (long long)time(NULL));
+    sllmp_buf_printf(&b, "{\"v\":1,\"kind\":%d,\"created\":%lld}\n", (int)r->kind,
+                     (long long)time(NULL));
     if (text != NULL) {
         sllmp_buf_appends(&b, text);
     } else {

@@ -401,6 +401,26 @@ class FilesCacheTest(CacheAsserts, StackCase):
         self.assertEqual(self.assertHit(r2), own)
         self.assertEqual(self.content(r2), "first " + m)
         self.assertEqual(self.upstream(m), 1)
+        # the same key at another front door is not the chat's answer
+        body = {"model": "up-echo", "input": ["emb " + m], "cache_key": own}
+        r3 = self.stack.chat(body, key=MASTER, path="/v1/embeddings")
+        self.assertEqual(self.assertMiss(r3), own)
+        self.assertIn("embedding", r3.json()["data"][0], r3)
+
+    def test_damaged_entry_is_a_miss(self):
+        m = marker()
+        key = self.assertMiss(self.ask(m))
+        path = os.path.join(self.stack.rundir, "cache",
+                            hashlib.sha256(key.encode()).hexdigest() + ".json")
+        st = os.stat(path)
+        for text in ('{"v":1,"kind":0,"created":1}\n{"choices": [', "not json at all"):
+            with open(path, "w") as f:
+                f.write(text)
+            os.utime(path, (st.st_atime, st.st_mtime))  # still unexpired
+            r = self.ask(m)
+            self.assertMiss(r)
+            self.assertEqual(self.content(r), m)
+        self.assertHit(self.ask(m))  # the fresh answer was kept over it
 
     def test_cache_not_an_object_refused(self):
         m = marker()
