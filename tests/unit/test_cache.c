@@ -33,6 +33,7 @@
 #include "json_helpers.h"
 
 #include "../../src/keep.c"
+#include "fake_docs.h"
 
 #define HEX  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define HEX2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
@@ -629,46 +630,6 @@ test_files_quota(void **state)
 }
 
 /* ---- in Redis ----------------------------------------------------------------------------- */
-
-typedef struct {
-    sllmp_store_t base;
-    int gets, puts, dels;
-    long ttl;
-    char name[128];
-} fake_store_t;
-
-static int
-fake_get(sllmp_store_t *s, const char *name, sllmp_buf_t *out)
-{
-    fake_store_t *f = (fake_store_t *)s;
-
-    f->gets++;
-    snprintf(f->name, sizeof(f->name), "%s", name);
-    return sllmp_buf_appends(out, "{\"from\":\"redis\"}") < 0 ? -1 : 1;
-}
-
-static int
-fake_put(sllmp_store_t *s, const char *name, const char *data, size_t len, long ttl_s)
-{
-    fake_store_t *f = (fake_store_t *)s;
-
-    (void)data;
-    (void)len;
-    f->puts++;
-    f->ttl = ttl_s;
-    snprintf(f->name, sizeof(f->name), "%s", name);
-    return 0;
-}
-
-static int
-fake_del(sllmp_store_t *s, const char *name)
-{
-    fake_store_t *f = (fake_store_t *)s;
-
-    f->dels++;
-    snprintf(f->name, sizeof(f->name), "%s", name);
-    return 1;
-}
 
 /* cache type redis: the documents cache:<hex> with the answer's ttl; without the store, a
  * failure, never the files. */

@@ -31,6 +31,7 @@
 #include "json_helpers.h"
 
 #include "../../src/keep.c"
+#include "fake_docs.h"
 
 #define HEX32 "0123456789abcdef0123456789abcdef"
 #define RID   "resp_" HEX32
@@ -845,46 +846,6 @@ test_keep_quota_sweep(void **state)
 }
 
 /* ---- Redis ---------------------------------------------------------------------------------- */
-
-typedef struct {
-    sllmp_store_t base;
-    int gets, puts, dels;
-    long ttl;
-    char name[64];
-} fake_store_t;
-
-static int
-fake_get(sllmp_store_t *s, const char *name, sllmp_buf_t *out)
-{
-    fake_store_t *f = (fake_store_t *)s;
-
-    f->gets++;
-    snprintf(f->name, sizeof(f->name), "%s", name);
-    return sllmp_buf_appends(out, "{\"from\":\"redis\"}") < 0 ? -1 : 1;
-}
-
-static int
-fake_put(sllmp_store_t *s, const char *name, const char *data, size_t len, long ttl_s)
-{
-    fake_store_t *f = (fake_store_t *)s;
-
-    (void)data;
-    (void)len;
-    f->puts++;
-    f->ttl = ttl_s;
-    snprintf(f->name, sizeof(f->name), "%s", name);
-    return 0;
-}
-
-static int
-fake_del(sllmp_store_t *s, const char *name)
-{
-    fake_store_t *f = (fake_store_t *)s;
-
-    f->dels++;
-    snprintf(f->name, sizeof(f->name), "%s", name);
-    return 1;
-}
 
 /* The store should be Redis: without one (or with one that keeps no documents) every call
  * fails, never the files (other hosts would not see them); with one, the calls go to it. */
