@@ -42,6 +42,8 @@
 
 static char top[] = "/tmp/sllmp-cache-XXXXXX";
 
+#include "tmp_top.h"
+
 /* ---- the key ------------------------------------------------------------------------------ */
 
 /* The key of body (single-quoted) for group, checked to be 64 lowercase hex digits. */
@@ -472,15 +474,6 @@ test_worth_keeping(void **state)
 
 /* ---- the files shelf ---------------------------------------------------------------------- */
 
-static void
-rm_rf(const char *dir)
-{
-    char cmd[4200];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 /* A config with the cache in files in top/sub (made by the first put), quota max_mb. */
 static sllmp_conf_t
 conf_in(const char *sub, char *dir, size_t len, long max_mb)
@@ -495,14 +488,6 @@ conf_in(const char *sub, char *dir, size_t len, long max_mb)
     c.cache.max_mb = max_mb;
     c.cache.ttl_s = 600;
     return c;
-}
-
-static int
-exists(const char *path)
-{
-    struct stat st;
-
-    return lstat(path, &st) == 0;
 }
 
 /* path's mtime moved to `seconds` from now (negative: the past). */
@@ -662,21 +647,6 @@ test_redis_shelf(void **state)
     assert_int_equal(fake.dels, 1);
     assert_false(exists(dir));
     sllmp_buf_free(&b);
-}
-
-static int
-setup(void **state)
-{
-    (void)state;
-    return mkdtemp(top) == NULL ? -1 : 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    rm_rf(top);
-    return 0;
 }
 
 int

@@ -42,6 +42,8 @@
 
 static char top[] = "/tmp/sllmp-keep-XXXXXX";
 
+#include "tmp_top.h"
+
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 /* ---- sllmp_responses_expand ------------------------------------------------------------- */
@@ -535,15 +537,6 @@ test_round_trip(void **state)
 
 /* ---- the files -------------------------------------------------------------------------- */
 
-static void
-rm_rf(const char *dir)
-{
-    char cmd[4200];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 /* A local-store config keeping its files in top/sub (parents included, made by the put). */
 static sllmp_conf_t
 conf_in(const char *sub, char *dir, size_t len, long max_mb)
@@ -559,14 +552,6 @@ conf_in(const char *sub, char *dir, size_t len, long max_mb)
     c.limits_backend = SLLMP_BACKEND_AUTO;
     assert_false(sllmp_store_is_redis(&c));
     return c;
-}
-
-static int
-exists(const char *path)
-{
-    struct stat st;
-
-    return lstat(path, &st) == 0;
 }
 
 /* The entries of dir other than . and .. */
@@ -904,21 +889,6 @@ test_keep_redis(void **state)
 }
 
 /* ---- main ----------------------------------------------------------------------------------- */
-
-static int
-setup(void **state)
-{
-    (void)state;
-    return mkdtemp(top) == NULL ? -1 : 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    rm_rf(top);
-    return 0;
-}
 
 int
 main(void)

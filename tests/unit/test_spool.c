@@ -22,6 +22,8 @@
 
 static char top[] = "/tmp/sllmp-spool-XXXXXX";
 
+#include "tmp_top.h"
+
 typedef struct {
     const char *dir;
     int id;
@@ -122,15 +124,6 @@ many_writers(const char *dir)
     assert_int_equal(st.records, THREADS * EACH);
     assert_int_equal(st.written, THREADS * EACH);
     assert_int_equal(st.dropped, 0);
-}
-
-static void
-rm_rf(const char *dir)
-{
-    char cmd[4200];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
 }
 
 /* The records in dir/new. */
@@ -278,21 +271,6 @@ test_quota_concurrent(void **state)
     assert_int_equal(sllmp_spool_stats(dir, &st), 0);
     assert_int_equal(st.bytes, QUOTA_MAX);
     assert_int_equal(st.dropped, QUOTA_THREADS * 20 - QUOTA_MAX / QUOTA_REC);
-}
-
-static int
-setup(void **state)
-{
-    (void)state;
-    return mkdtemp(top) == NULL ? -1 : 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    rm_rf(top);
-    return 0;
 }
 
 int
