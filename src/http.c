@@ -633,7 +633,7 @@ sllmp_handle(sllmp_io_t *io, sllmp_worker_ctx_t *w)
         if (r->err != SLLMP_OK) {
             sllmp_resp_error(r);
         } else {
-            sllmp_cache_endpoint(r, rt->path + 7);
+            sllmp_cache_endpoint(r, rt->path + strlen("/cache/"));
         }
         break;
     }

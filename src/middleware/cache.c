@@ -52,6 +52,17 @@ typedef struct {
     sllmp_cache_asm_t asm_;
 } cache_ctx_t;
 
+/* Where the answer under the visible key lives (the shelf's name): its SHA-256, in hex, so that
+ * any namespace or client's cache_key makes a safe file and Redis name. */
+static void
+shelf_name(const char *key, char name[65])
+{
+    unsigned char md[32];
+
+    sllmp_sha256(key, strlen(key), md);
+    sllmp_hex(md, 32, name);
+}
+
 /* What the body's or the key's `cache` object says; 0, or -1 with r failed. */
 static int
 read_controls(sllmp_req_t *r, const cJSON *o, controls_t *ct, int from_key)
@@ -288,7 +299,6 @@ cache_llm_call(sllmp_req_t *r, void *mw_conf)
     cache_ctx_t *x;
     controls_t ct;
     const char *key;
-    unsigned char md[32];
     sllmp_buf_t hit;
 
     (void)mw_conf;
@@ -302,8 +312,7 @@ cache_llm_call(sllmp_req_t *r, void *mw_conf)
         return SLLMP_GO_ON;
     }
     x = sllmp_arena_calloc(r->arena, sizeof(*x));
-    sllmp_sha256(key, strlen(key), md);
-    sllmp_hex(md, 32, x->name);
+    shelf_name(key, x->name);
     x->ttl_s = ct.ttl_s > 0 ? ct.ttl_s : cc->ttl_s;
     r->mw_ctx[sllmp_middleware_index(&sllmp_mw_cache)] = x;
     r->cache_key = key;
@@ -447,14 +456,12 @@ delete_keys(sllmp_req_t *r)
     }
     cJSON_ArrayForEach(k, keys)
     {
-        unsigned char md[32];
         char name[65];
 
         if (!cJSON_IsString(k)) {
             continue;
         }
-        sllmp_sha256(k->valuestring, strlen(k->valuestring), md);
-        sllmp_hex(md, 32, name);
+        shelf_name(k->valuestring, name);
         failed |= sllmp_cache_del(r->conf, sllmp_thread_store(r), name) < 0;
     }
     if (failed) {
