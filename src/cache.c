@@ -115,6 +115,26 @@ sllmp_cache_key(const cJSON *body, const char *group, char hex[65])
 
 /* ---------------------------------------------------------------- streams made whole */
 
+/* An answer's or a chunk's frame: from's id, created, model and fingerprint (nulls too with
+ * nulls set), `object`, and an empty choices. */
+static cJSON *
+frame(const cJSON *from, const char *object, int nulls)
+{
+    static const char *const kept[] = {"id", "created", "model", "system_fingerprint"};
+    cJSON *c = cJSON_CreateObject();
+
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, kept[i]);
+
+        if (v != NULL && (nulls || !cJSON_IsNull(v))) {
+            cJSON_AddItemToObject(c, kept[i], cJSON_Duplicate(v, 1));
+        }
+    }
+    cJSON_AddStringToObject(c, "object", object);
+    cJSON_AddArrayToObject(c, "choices");
+    return c;
+}
+
 /* Appends the string s to member name of o (made when missing or null). */
 static void
 append_str(cJSON *o, const char *name, const char *s)
@@ -267,18 +287,7 @@ sllmp_cache_asm_add(sllmp_cache_asm_t *a, const cJSON *chunk)
     }
     chat = object[0] == 'c';
     if (a->resp == NULL) {
-        static const char *const kept[] = {"id", "created", "model", "system_fingerprint"};
-
-        a->resp = cJSON_CreateObject();
-        for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(chunk, kept[i]);
-
-            if (v != NULL && !cJSON_IsNull(v)) {
-                cJSON_AddItemToObject(a->resp, kept[i], cJSON_Duplicate(v, 1));
-            }
-        }
-        cJSON_AddStringToObject(a->resp, "object", chat ? "chat.completion" : "text_completion");
-        cJSON_AddArrayToObject(a->resp, "choices");
+        a->resp = frame(chunk, chat ? "chat.completion" : "text_completion", 0);
     }
     cJSON_ArrayForEach(ch, choices)
     {
@@ -331,24 +340,6 @@ sllmp_cache_worth_keeping(const cJSON *resp)
 
 /* ---------------------------------------------------------------- answers replayed */
 
-/* A chunk's frame: the answer's id, created, model and fingerprint, and an empty choices. */
-static cJSON *
-frame(const cJSON *resp, int chat)
-{
-    static const char *const kept[] = {"id", "created", "model", "system_fingerprint"};
-    cJSON *c = cJSON_CreateObject();
-
-    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(resp, kept[i]);
-
-        if (v != NULL) {
-            cJSON_AddItemToObject(c, kept[i], cJSON_Duplicate(v, 1));
-        }
-    }
-    cJSON_AddStringToObject(c, "object", chat ? "chat.completion.chunk" : "text_completion");
-    cJSON_AddArrayToObject(c, "choices");
-    return c;
-}
 
 /* The first chunk of a chat choice: the whole message as one delta. */
 static cJSON *
@@ -400,7 +391,8 @@ sllmp_cache_chunks(const cJSON *resp)
     cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(resp, "choices"))
     {
         for (int last = 0; last < 2; last++) {
-            cJSON *c = frame(resp, chat), *one = cJSON_CreateObject();
+            cJSON *c = frame(resp, chat ? "chat.completion.chunk" : "text_completion", 1),
+                  *one = cJSON_CreateObject();
             const cJSON *finish = cJSON_GetObjectItemCaseSensitive(ch, "finish_reason");
 
             cJSON_AddNumberToObject(one, "index", index_of(ch));
@@ -429,7 +421,7 @@ sllmp_cache_chunks(const cJSON *resp)
         }
     }
     if (cJSON_IsObject(usage)) {
-        cJSON *c = frame(resp, chat);
+        cJSON *c = frame(resp, chat ? "chat.completion.chunk" : "text_completion", 1);
 
         cJSON_AddItemToObject(c, "usage", cJSON_Duplicate(usage, 1));
         cJSON_AddItemToArray(out, c);
