@@ -360,6 +360,9 @@ class IncludeTest(StackCase):
         write_config(self.models_path, self.included([mock_model("mock-new", "echo", 0)]))
         self.assertTrue(wait_for(lambda: "mock-new" in self.model_ids(), 10, 0.1),
                         "mock-new not served 10 s after the included file changed")
+        # each worker looks at its files at most once a second (conf.c refresh()): one that
+        # looked just before the edit sees it a second later
+        time.sleep(1.1)
         for _ in range(4):   # every worker, not just one
             r = self.chat({"model": "mock-new", "messages": user_msg("new")})
             self.assertEqual(r.status, 200, r)
